@@ -1,0 +1,187 @@
+"""Fixtures every test package shares: a throwaway PostgreSQL database migrated with Alembic, a dedicated
+Redis database index flushed per test, and settings pointing at them. Stores are real servers
+(scripts/test_all.sh starts them when none is running)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from aiops_contracts.db import metadata
+from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
+from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.settings import CommonSettings
+
+TEST_REDIS_DB = 15  # tests own this Redis database index and flush it
+TEST_JWT_SECRET = "test-secret-for-the-service-processes-0123456789"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    base = make_url(os.environ.get("DATABASE_URL", CommonSettings().database_url))
+    url = base.set(database=f"aiops_test_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    create_database_if_missing(url)
+    upgrade(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    base = os.environ.get("REDIS_URL", CommonSettings().redis_url)
+    return f"{base.rsplit('/', 1)[0]}/{TEST_REDIS_DB}" if base.count("/") > 2 else f"{base}/{TEST_REDIS_DB}"
+
+
+@pytest.fixture(scope="session")
+def test_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """Environment for settings objects and for the service processes the e2e tests start."""
+    return {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "INFLUX_URL": os.environ.get("INFLUX_URL", "http://127.0.0.1:8086"),
+        "INFLUX_DATABASE": f"aiops_test_{uuid.uuid4().hex[:8]}",
+        "CHROMA_URL": os.environ.get("CHROMA_URL", "http://127.0.0.1:8000"),
+    }
+
+
+@pytest.fixture(scope="session")
+def influx_database(test_env: dict[str, str]) -> Iterator[str]:
+    """The run's own InfluxDB database (created empty, dropped at the end); tests clean up their measurements."""
+    url, name = test_env["INFLUX_URL"], test_env["INFLUX_DATABASE"]
+    httpx.post(f"{url}/query", data={"q": f'CREATE DATABASE "{name}"'}).raise_for_status()
+    yield name
+    httpx.post(f"{url}/query", data={"q": f'DROP DATABASE "{name}"'}).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def common_settings(test_env: dict[str, str]) -> CommonSettings:
+    return CommonSettings(**{k.lower(): v for k, v in test_env.items()})
+
+
+@pytest.fixture(scope="session")
+async def engine(common_settings: CommonSettings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(common_settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def clean_db(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Empty every table before the test (services in other processes commit, so no rollback trick)."""
+    async with engine.begin() as conn:
+        existing = set((await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars())
+        tables = ", ".join(t.name for t in metadata.sorted_tables if t.name in existing)
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))  # names from our own metadata, not input
+    yield
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    """A real `aiops-api` or `aiops-worker` process; its output goes to a log file in the test's tmp dir."""
+
+    command: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env['API_PORT']}"
+
+    def start(self) -> "ServiceProcess":
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([str(Path(sys.executable).parent / self.command)], env=self.env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        if self.command == "aiops-api":
+            self._wait_healthy()
+        return self
+
+    def _wait_healthy(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process and self.process.poll() is None, self.log_path.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.command} not healthy: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish a batch or ack."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM and wait: the graceful path."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode if self.process else None
+
+
+@pytest.fixture
+def start_service(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Starts real service processes on the test stores: start_service("aiops-api", **env overrides)."""
+    started: list[ServiceProcess] = []
+
+    def start(command: str, **overrides: str) -> ServiceProcess:
+        env = {**os.environ, **test_env, "JWT_SECRET": TEST_JWT_SECRET, "API_PORT": str(free_port()),
+               "WORKER_METRICS_PORT": "0", "LOG_LEVEL": "WARNING", **overrides}
+        service = ServiceProcess(command, env, tmp_path / f"{command}-{len(started)}.log").start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop(timeout_s=10)
+
+
+@pytest.fixture
+def service_headers() -> Callable[[str], dict[str, str]]:
+    """Authorization headers valid for the processes start_service starts: service_headers("admin")."""
+    from aiops_api.auth.tokens import Role, issue_access_token
+    from aiops_api.settings import ApiSettings
+
+    settings = ApiSettings(jwt_secret=TEST_JWT_SECRET)
+    return lambda role="admin": {"Authorization": f"Bearer {issue_access_token(settings, 'e2e', Role[role])}"}

@@ -1,0 +1,233 @@
+"""Metrics ingest benchmark: Telegraf line protocol through one API process into the stream, through the
+metrics writer into InfluxDB, and end to end, side by side with InfluxDB's own /write of the same payload.
+
+Prints metrics/s (one metric = one line) for:
+  influxdb_direct  the batches POSTed straight to InfluxDB's /write
+  api_ingest       POST /webhooks/telegraf: parsed, validated, stamped and in the stream (one uvicorn process)
+  writer_drain     the metrics writer draining that stream into InfluxDB (one process)
+  end_to_end       API and writer running together: from the first POST until every point is in InfluxDB
+
+    .venv/bin/python scripts/bench/ingest_metrics.py --metrics 300000 --batch 5000 --connections 4
+Targets: api_ingest ≥ 50,000 metrics/s per process; end_to_end ≥ 50% of influxdb_direct.
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from aiops_api.auth.tokens import Role, issue_access_token
+from aiops_api.settings import ApiSettings
+from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
+from aiops_contracts.settings import CommonSettings
+from aiops_contracts.streams import METRICS_INGESTED
+
+BIN = Path(sys.executable).parent
+SECRET = "benchmark-secret-0123456789-0123456789"
+HOSTS = 500
+# A Telegraf-like mix: (measurement, tags, fields, the field counted to verify nothing was lost)
+SHAPES = (
+    ("cpu", "cpu=cpu-total", "usage_guest=0,usage_idle={v:.4f},usage_iowait=0.25,usage_system=2.01,usage_user=4.27",
+     "usage_idle"),
+    ("mem", "", "available=12440285184i,total=16873332736i,used=3791740928i,used_percent={v:.4f}", "used_percent"),
+    ("disk", "device=sda1,fstype=ext4,mode=rw,path=/",
+     "free=43214938112i,inodes_free=2766571i,total=52576092160i,used=6657245184i,used_percent={v:.4f}", "used_percent"),
+    ("net", "interface=eth0", "bytes_recv={i}i,bytes_sent=219063394i,drop_in=0i,err_in=0i,packets_recv=1320542i",
+     "bytes_recv"),
+    ("system", "", "load1={v:.2f},load15=0.56,load5=0.52,n_cpus=4i,n_users=2i", "load1"),
+)
+
+
+def payload_batches(metrics: int, batch: int) -> list[bytes]:
+    """`metrics` lines, each its own series+time (1 s steps back from now), cut into request bodies."""
+    now = time.time_ns() // 10**9 * 10**9
+    lines = []
+    for i in range(metrics):
+        step, rest = divmod(i, HOSTS * len(SHAPES))
+        host, shape = divmod(rest, len(SHAPES))
+        name, tags, fields, _ = SHAPES[shape]
+        tag_part = f",{tags}" if tags else ""
+        lines.append(f"{name}{tag_part},host=host-{host} {fields.format(v=(i % 97) + 0.5, i=i)} {now - step * 10**9}")
+    return ["\n".join(lines[i:i + batch]).encode() for i in range(0, len(lines), batch)]
+
+
+async def post_all(url: str, bodies: list[bytes], headers: dict[str, str], connections: int) -> float:
+    """POSTs every body with `connections` requests in flight; returns the seconds it took."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=connections)) as client:
+
+        async def sender() -> None:
+            while not queue.empty():
+                response = await client.post(url, content=queue.get_nowait(), headers=headers)
+                response.raise_for_status()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(connections)))
+        return time.perf_counter() - began
+
+
+async def influx_count(influx_url: str, database: str) -> int:
+    statement = "; ".join(f'SELECT count("{field}") FROM "{name}"' for name, _, _, field in SHAPES)
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = (await client.post(f"{influx_url}/query", data={"q": statement, "db": database})).json()
+    return sum(r["series"][0]["values"][0][1] for r in body["results"] if r.get("series"))
+
+
+async def influx_statement(influx_url: str, statement: str) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        (await client.post(f"{influx_url}/query", data={"q": statement})).raise_for_status()
+
+
+async def stream_drained(redis: Redis, group: str) -> bool:
+    groups = await redis.xinfo_groups(METRICS_INGESTED.name)
+    mine = [g for g in groups if (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) == group]
+    return bool(mine) and mine[0]["pending"] == 0 and (mine[0].get("lag") or 0) == 0
+
+
+def start_writer(env: dict[str, str], drain: bool) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, "--writer", *(["--drain"] if drain else [])], env=env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+async def run_writer(drain: bool) -> None:
+    """The metrics writer alone (not the whole worker, whose other tasks would share the CPU)."""
+    from aiops_contracts.db.session import make_engine, make_sessionmaker
+    from aiops_contracts.influx import InfluxClient
+    from aiops_worker.metrics.task import MetricsWriterTask
+    from aiops_worker.runtime.context import WorkerContext
+    from aiops_worker.settings import WorkerSettings
+
+    settings = WorkerSettings()
+    redis, influx, engine = Redis.from_url(settings.redis_url), InfluxClient(settings), make_engine(settings)
+    ctx = WorkerContext(settings=settings, redis=redis, sessions=make_sessionmaker(engine), influx=influx)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(15, stop.set)
+    began = time.perf_counter()
+    await MetricsWriterTask(ctx).run(stop, drain=drain)
+    print(f"{time.perf_counter() - began:.6f}")  # the run alone, without the process start
+    await influx.aclose()
+    await redis.aclose()
+    await engine.dispose()
+
+
+async def wait_for(check, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark phase did not finish")
+        await asyncio.sleep(0.05)
+
+
+async def create_source(url: str) -> str:
+    admin = issue_access_token(ApiSettings(jwt_secret=SECRET), "bench", Role.admin)
+    async with httpx.AsyncClient(base_url=url) as client:
+        created = await client.post("/api/v1/sources", json={"name": "bench-telegraf", "kind": "telegraf"},
+                                    headers={"Authorization": f"Bearer {admin}"})
+        created.raise_for_status()
+        return created.json()["token"]
+
+
+async def wait_healthy(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("API did not start")
+
+
+async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[bytes], influx_url: str) -> dict:
+    results: dict[str, float] = {}
+    direct_db = f"{env['INFLUX_DATABASE']}_direct"
+    await influx_statement(influx_url, f'CREATE DATABASE "{direct_db}"')
+    seconds = await post_all(f"{influx_url}/write?db={direct_db}&precision=ns", bodies, {}, args.connections)
+    results["influxdb_direct"] = args.metrics / seconds
+    assert await influx_count(influx_url, direct_db) == args.metrics, "InfluxDB lost points"
+    api_url = f"http://127.0.0.1:{env['API_PORT']}"
+    token = await create_source(api_url)
+    headers = {"X-AIOps-Token": token, "Content-Type": "text/plain; charset=utf-8"}
+    results["api_ingest"] = args.metrics / await post_all(f"{api_url}/webhooks/telegraf", bodies, headers,
+                                                           args.connections)
+    redis = Redis.from_url(env["REDIS_URL"])
+    drain_output, _ = start_writer(env, drain=True).communicate()
+    results["writer_drain"] = args.metrics / float(drain_output.split()[-1])
+    assert await influx_count(influx_url, env["INFLUX_DATABASE"]) == args.metrics, "the writer lost points"
+    await influx_statement(influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
+    writer = start_writer(env, drain=False)
+    await asyncio.sleep(3)  # let it start and create the database before the clock runs
+    began = time.perf_counter()
+    await post_all(f"{api_url}/webhooks/telegraf", bodies, headers, args.connections)
+    await wait_for(lambda: stream_drained(redis, env["CONSUMER_GROUP"]))
+    await wait_for(lambda: _count_is(influx_url, env["INFLUX_DATABASE"], args.metrics))
+    results["end_to_end"] = args.metrics / (time.perf_counter() - began)
+    writer.terminate()
+    writer.wait(30)
+    await redis.aclose()
+    await influx_statement(influx_url, f'DROP DATABASE "{direct_db}"')
+    return results
+
+
+async def _count_is(influx_url: str, database: str, expected: int) -> bool:
+    return await influx_count(influx_url, database) >= expected
+
+
+async def main(args: argparse.Namespace) -> None:
+    common = CommonSettings()
+    base = make_url(common.database_url)
+    db_url = base.set(database=f"aiops_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    create_database_if_missing(db_url)
+    upgrade(db_url)
+    port = free_port()
+    redis_url = common.redis_url.rsplit("/", 1)[0] + "/14"
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
+           "API_PORT": str(port), "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test", "WORKER_METRICS_PORT": "0",
+           "MAX_BODY_BYTES": str(64 * 1024 * 1024), "RATE_LIMIT_WEBHOOK": "0", "CONSUMER_GROUP": "bench-writer",
+           "INFLUX_DATABASE": f"aiops_bench_{uuid.uuid4().hex[:8]}", "STREAM_BATCH_SIZE": str(args.stream_batch)}
+    await Redis.from_url(redis_url).flushdb()
+    bodies = payload_batches(args.metrics, args.batch)
+    api = subprocess.Popen([str(BIN / "aiops-api")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}")
+        results = await phases(args, env, bodies, common.influx_url)
+    finally:
+        api.terminate()
+        api.wait(30)
+        await influx_statement(common.influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
+        drop_database(db_url)
+    print(f"metrics={args.metrics} batch={args.batch} lines/request connections={args.connections} "
+          f"lines/entry={env.get('METRICS_LINES_PER_EVENT', 1000)} stream_batch={args.stream_batch}")
+    for name, rate in results.items():
+        print(f"{name:<16} {rate:>10,.0f} metrics/s")
+    print(f"end_to_end / influxdb_direct = {results['end_to_end'] / results['influxdb_direct']:.0%}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics", type=int, default=300_000, help="lines in all")
+    parser.add_argument("--batch", type=int, default=5_000, help="lines per request (Telegraf metric_batch_size)")
+    parser.add_argument("--connections", type=int, default=4, help="requests in flight")
+    parser.add_argument("--stream-batch", type=int, default=50, help="STREAM_BATCH_SIZE of the writer")
+    parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--drain", action="store_true", help=argparse.SUPPRESS)
+    cli = parser.parse_args()
+    asyncio.run(run_writer(cli.drain) if cli.writer else main(cli))

@@ -1,0 +1,41 @@
+# Installs everything the services and tests need into .venv (sourced by run.sh and test_all.sh).
+# Re-running is cheap: a stamp of the requirement files' hash skips pip when nothing changed.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+install_system_packages() {
+  # InfluxDB 1.x (v1 HTTP API, the same one 2.x/3.x serve) and Chromium for browser tests, from Debian.
+  local missing=()
+  command -v influxd >/dev/null || missing+=(influxdb)
+  command -v chromium >/dev/null || missing+=(chromium)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    log "missing system packages: ${missing[*]} (install them with apt-get as root)"; return 1
+  fi
+  log "installing system packages: ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+install_python() {
+  local stamp="$VENV/.installed" want
+  want="$(cat "$ROOT/requirements.txt" "$ROOT/constraints.txt" "$ROOT"/services/*/pyproject.toml | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  log "installing Python packages into .venv"
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$PY" -m pip install -q --upgrade pip
+  # CPU torch first: anything that pulls torch later would otherwise fetch a multi-GB CUDA build.
+  "$PY" -m pip install -q torch==2.13.0
+  # One command for all third-party packages: chromadb and prophet only resolve together.
+  "$PY" -m pip install -q -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt"
+  "$PY" -m pip install -q --no-deps -e "$ROOT/services/contracts" -e "$ROOT/services/api" -e "$ROOT/services/worker"
+  echo "$want" > "$stamp"
+}
+
+setup_all() {
+  install_system_packages
+  install_python
+}

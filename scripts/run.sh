@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole system on this machine: installs into .venv, uses the stores it finds at the
+# configured URLs or starts local ones, applies migrations, starts the API and the worker. Ctrl-C stops it all.
+set -euo pipefail
+source "$(dirname "$0")/lib/setup.sh"
+source "$ROOT/scripts/lib/stores.sh"
+
+setup_all
+[ -f "$ROOT/.env" ] && { set -a; source "$ROOT/.env"; set +a; }
+ensure_stores
+"$PY" -m aiops_contracts.db.migrate
+
+children=()
+shutdown() {
+  trap - INT TERM EXIT
+  log "stopping"
+  for pid in "${children[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_started_stores
+}
+trap shutdown INT TERM EXIT
+
+"$VENV/bin/aiops-api" & children+=($!)
+"$VENV/bin/aiops-worker" & children+=($!)
+
+API="http://${API_HOST:-127.0.0.1}:${API_PORT:-8080}"
+wait_for api 60 curl -sf "$API/health"
+cat <<MSG
+
+  API        $API           (OpenAPI docs: $API/docs)
+  Live       ${API/http/ws}/ws?token=<access token>
+  Readiness  $API/ready       Metrics: $API/metrics, worker http://127.0.0.1:${WORKER_METRICS_PORT:-9101}/metrics
+  Token      .venv/bin/python -m aiops_api.auth <you> admin
+  Stores     Redis $REDIS_URL · PostgreSQL ${DATABASE_URL} · InfluxDB $INFLUX_URL · ChromaDB $CHROMA_URL
+
+Ctrl-C stops everything this started.
+MSG
+wait -n "${children[@]}"

@@ -1,0 +1,51 @@
+"""HTTP routes of alerts."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from aiops_api.alerts import service
+from aiops_api.alerts.schemas import AlertFilter, AlertPage, AlertRead
+from aiops_api.deps import Operator, SessionDep, Viewer
+from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aiops_contracts.events import AlertStatus, Severity
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+
+@router.get("", operation_id="list_alerts")
+async def list_alerts(
+    session: SessionDep,
+    _: Viewer,
+    severity: Annotated[list[Severity], Query()] = [],
+    status: Annotated[list[AlertStatus], Query()] = [],
+    source: Annotated[list[str], Query()] = [],
+    host: str | None = None,
+    service_name: Annotated[str | None, Query(alias="service")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> AlertPage:
+    filters = AlertFilter(severity=severity, status=status, source=source, host=host, service=service_name,
+                          since=since, until=until)
+    return await service.list_alerts(session, filters=filters, cursor=cursor, limit=limit)
+
+
+@router.get("/{alert_id}", operation_id="get_alert")
+async def get_alert(alert_id: uuid.UUID, session: SessionDep, _: Viewer) -> AlertRead:
+    return AlertRead.model_validate(await service.get_alert(session, alert_id=alert_id))
+
+
+@router.post("/{alert_id}/acknowledge", operation_id="acknowledge_alert")
+async def acknowledge_alert(alert_id: uuid.UUID, session: SessionDep, user: Operator) -> AlertRead:
+    alert = await service.set_alert_status(session, alert_id=alert_id, status=AlertStatus.acknowledged, actor=user.subject)
+    return AlertRead.model_validate(alert)
+
+
+@router.post("/{alert_id}/resolve", operation_id="resolve_alert")
+async def resolve_alert(alert_id: uuid.UUID, session: SessionDep, user: Operator) -> AlertRead:
+    alert = await service.set_alert_status(session, alert_id=alert_id, status=AlertStatus.resolved, actor=user.subject)
+    return AlertRead.model_validate(alert)

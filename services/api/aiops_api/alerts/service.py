@@ -1,0 +1,55 @@
+"""Alert queries and the transitions people make (acknowledge, resolve), with audit entries."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_api.alerts.schemas import AlertFilter, AlertPage, AlertRead
+from aiops_api.audit import record_change
+from aiops_api.errors import Conflict, NotFound
+from aiops_api.pagination import page, split_page
+from aiops_contracts.db import Alert
+from aiops_contracts.events import AlertStatus
+
+
+async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: str | None, limit: int) -> AlertPage:
+    stmt = select(Alert)
+    if filters.severity:
+        stmt = stmt.where(Alert.severity.in_([s.value for s in filters.severity]))
+    if filters.status:
+        stmt = stmt.where(Alert.status.in_([s.value for s in filters.status]))
+    if filters.source:
+        stmt = stmt.where(Alert.source.in_(filters.source))
+    if filters.host:
+        stmt = stmt.where(Alert.host == filters.host)
+    if filters.service:
+        stmt = stmt.where(Alert.service == filters.service)
+    if filters.since:
+        stmt = stmt.where(Alert.last_seen_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(Alert.last_seen_at < filters.until)
+    rows = list((await session.scalars(page(stmt, Alert.last_seen_at, Alert.id, cursor, limit))).all())
+    items, next_cursor = split_page(rows, limit, "last_seen_at")
+    return AlertPage(items=[AlertRead.model_validate(a) for a in items], next_cursor=next_cursor)
+
+
+async def get_alert(session: AsyncSession, *, alert_id: uuid.UUID) -> Alert:
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} not found")
+    return alert
+
+
+async def set_alert_status(session: AsyncSession, *, alert_id: uuid.UUID, status: AlertStatus, actor: str) -> Alert:
+    alert = await get_alert(session, alert_id=alert_id)
+    if alert.status == AlertStatus.resolved and status == AlertStatus.acknowledged:
+        raise Conflict(f"alert {alert_id} is resolved: nothing to acknowledge")
+    before = {"status": alert.status}
+    alert.status = status.value
+    alert.resolved_at = datetime.now(UTC) if status == AlertStatus.resolved else alert.resolved_at
+    await record_change(session, actor=actor, action=f"alert.{status.value}", entity=("alert", str(alert.id)),
+                        before=before, after={"status": alert.status})
+    await session.commit()
+    return alert

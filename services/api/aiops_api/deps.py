@@ -1,0 +1,129 @@
+"""Annotated dependencies: clients from the lifespan, the DB session, the caller's identity and role."""
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_api.auth.tokens import InvalidToken, Principal, Role, decode_access_token
+from aiops_api.settings import ApiSettings
+from aiops_api.sources.credentials import SourceIdentity
+from aiops_contracts.influx import InfluxClient
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+def get_redis(request: Request) -> Redis:
+    return request.app.state.redis
+
+
+def get_influx(request: Request) -> InfluxClient:
+    return request.app.state.influx
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token (JWT)")
+
+
+def current_principal(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+    try:
+        return decode_access_token(settings, credentials.credentials)
+    except InvalidToken as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", {"WWW-Authenticate": "Bearer"}) from exc
+
+
+def require_role(role: Role) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role < role:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires role {role.name}")
+        return principal
+
+    check.required_role = role  # type: ignore[attr-defined]  # read by the authorisation matrix test
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
+Operator = Annotated[Principal, Depends(require_role(Role.operator))]
+Admin = Annotated[Principal, Depends(require_role(Role.admin))]
+
+
+async def webhook_source(
+    request: Request,
+    x_aiops_token: Annotated[str | None, Header(description="Source token")] = None,
+    authorization: Annotated[str | None, Header(description="Bearer, or Basic with the token as password")] = None,
+) -> SourceIdentity:
+    """The source a webhook request comes from, in whichever form its client can send the credential:
+    `X-AIOps-Token: <token>`, `Authorization: Bearer <token>`, `Authorization: Basic` with the token as
+    password (Telegraf, Alertmanager), Sentry's DSN key (`X-Sentry-Auth: Sentry sentry_key=<token>` or
+    `?sentry_key=<token>`), or Sentry's `Sentry-Hook-Signature` (HMAC of the body with the client secret)."""
+    credentials = request.app.state.source_credentials
+    signature = request.headers.get("sentry-hook-signature")
+    if signature is not None:
+        identity = await credentials.authenticate_signature(await request.body(), signature)
+    else:
+        token = x_aiops_token or _authorization_token(authorization) or _sentry_key(request)
+        if not token:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing source token (X-AIOps-Token header)")
+        identity = await credentials.authenticate(token)
+    if identity is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked source credential")
+    return identity
+
+
+def _authorization_token(authorization: str | None) -> str | None:
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            user_pass = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user_pass.partition(":")[2] or None
+    return None
+
+
+def _sentry_key(request: Request) -> str | None:
+    """The DSN public key, from `X-Sentry-Auth: Sentry sentry_key=..., sentry_version=7` or the query."""
+    header = request.headers.get("x-sentry-auth", "")
+    if header[:7].lower() == "sentry ":
+        header = header[7:]
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "sentry_key" and value:
+            return value.strip()
+    return request.query_params.get("sentry_key")
+
+
+def webhook_source_of(kind: str) -> Callable[..., Awaitable[SourceIdentity]]:
+    """A webhook source that must be of `kind`: a token of another integration gets 403."""
+
+    async def check(identity: Annotated[SourceIdentity, Depends(webhook_source)]) -> SourceIdentity:
+        if identity.kind != kind:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint takes {kind} sources, not {identity.kind}")
+        return identity
+
+    return check
+
+
+WebhookSource = Annotated[SourceIdentity, Depends(webhook_source)]

@@ -1,0 +1,82 @@
+"""/health (the process answers), /ready (every dependency answers) and /metrics (Prometheus)."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from aiops_api import metrics
+from aiops_api.deps import Viewer
+from aiops_contracts.streams import ALL_STREAMS
+
+router = APIRouter(tags=["health"])
+
+CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/health", operation_id="health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", operation_id="ready", responses={503: {"description": "a dependency is unavailable"}})
+async def ready(request: Request) -> JSONResponse:
+    state = request.app.state
+    checks: dict[str, Callable[[], Awaitable[object]]] = {
+        "redis": state.redis.ping,
+        "postgres": lambda: _postgres(state.engine),
+        "influxdb": lambda: _http_ok(state.http, f"{state.settings.influx_url}/ping"),
+        "chromadb": lambda: _http_ok(state.http, f"{state.settings.chroma_url}/api/v2/heartbeat"),
+    }
+    results = await asyncio.gather(*(_run(check) for check in checks.values()))
+    report = dict(zip(checks, results, strict=True))
+    failing = [name for name, result in report.items() if result != "ok"]
+    body = {"status": "unavailable" if failing else "ready", "failing": failing, "checks": report}
+    return JSONResponse(body, status_code=503 if failing else 200)
+
+
+@router.get("/metrics", operation_id="metrics", response_class=Response)
+async def prometheus_metrics(request: Request, _: Viewer) -> Response:
+    """Prometheus scrapes with a machine token: `python -m aiops_api.auth token prometheus viewer --minutes N`."""
+    await _refresh_stream_gauges(request.app.state.redis)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _run(check: Callable[[], Awaitable[object]]) -> str:
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+        return "ok"
+    except Exception as exc:  # a readiness probe reports any failure instead of raising it
+        return f"error: {exc!r}"[:300]
+
+
+async def _postgres(engine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _http_ok(http, url: str) -> None:
+    response = await http.get(url)
+    response.raise_for_status()
+
+
+async def _refresh_stream_gauges(redis: Redis) -> None:
+    """Stream length, group lag and pending are properties of Redis, read at scrape time."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for stream in ALL_STREAMS:
+            pipe.xlen(stream.name)
+            pipe.xlen(stream.dead_letter)
+        lengths = await pipe.execute()
+    for i, stream in enumerate(ALL_STREAMS):
+        metrics.STREAM_LENGTH.labels(stream.name).set(lengths[2 * i])
+        metrics.DEAD_LETTERS.labels(stream.name).set(lengths[2 * i + 1])
+        if not lengths[2 * i]:
+            continue
+        for group in await redis.xinfo_groups(stream.name):
+            name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
+            metrics.STREAM_LAG.labels(stream.name, name).set(group.get("lag") or 0)
+            metrics.STREAM_PENDING.labels(stream.name, name).set(group["pending"])

@@ -1,0 +1,54 @@
+"""API models of incidents."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from aiops_api.logs.schemas import TemplateRead
+from aiops_contracts.events import Severity
+
+IncidentStatus = Literal["open", "acknowledged", "resolved"]
+
+
+class IncidentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    group_key: str
+    title: str
+    summary: str
+    severity: Severity
+    status: IncidentStatus
+    event_count: int
+    hosts: list[str]
+    services: list[str]
+    details: dict[str, Any]
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    next_cursor: str | None
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str  # opened, events, reopened, resolved
+    count: int
+    host: str | None
+    template_id: str | None
+    message: str
+
+
+class IncidentLogs(BaseModel):
+    """The log side of an incident: its templates, sample lines and timeline."""
+
+    templates: list[TemplateRead]
+    samples: list[dict[str, Any]]
+    timeline: list[TimelineEntry]

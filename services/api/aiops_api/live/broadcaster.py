@@ -1,0 +1,65 @@
+"""Fans the live channel out to this process's WebSocket clients.
+
+Every API replica subscribes to the same Redis pub/sub channel, so a client sees every event whichever
+replica it is connected to. A client too slow to keep up is disconnected rather than slowing others.
+"""
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from aiops_contracts.streams import LIVE_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+class Broadcaster:
+    def __init__(self, redis: Redis, queue_size: int) -> None:
+        self.redis = redis
+        self.queue_size = queue_size
+        self.clients: set[asyncio.Queue[str | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._relay(), name="live-broadcaster")
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def subscribe(self) -> asyncio.Queue[str | None]:
+        queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
+        self.clients.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
+        self.clients.discard(queue)
+
+    async def _relay(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(LIVE_CHANNEL)
+                    self._subscribed.set()
+                    delay = 1.0
+                    async for message in pubsub.listen():
+                        self._fan_out(message["data"].decode())
+            except (RedisConnectionError, OSError) as exc:
+                log.warning("live channel lost, resubscribing", extra={"error": repr(exc), "retry_in_s": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _fan_out(self, data: str) -> None:
+        for queue in list(self.clients):
+            try:
+                queue.put_nowait(data)
+            except asyncio.QueueFull:
+                self.clients.discard(queue)
+                queue.get_nowait()  # make room for the sentinel that tells the client it was dropped
+                queue.put_nowait(None)

@@ -1,0 +1,40 @@
+"""Semantic search over templates: the query is embedded with the worker's model, then the nearest
+templates come from ChromaDB. The model starts loading in a thread when the app starts (`warm_up`:
+it takes seconds, and the first search should not wait for it); ChromaDB is connected on first use."""
+
+import asyncio
+
+from aiops_contracts.chroma import ChromaUnavailable, LogCollections, chroma_down_errors, connect_log_collections
+from aiops_contracts.embeddings import TextEmbedder
+from aiops_contracts.settings import CommonSettings
+
+
+class LogSearch:
+    def __init__(self, settings: CommonSettings) -> None:
+        self.settings = settings
+        self.embedder = TextEmbedder(settings.embedding_device)
+        self._collections: LogCollections | None = None
+        self._lock = asyncio.Lock()
+        self._warming: asyncio.Task[None] | None = None
+
+    def warm_up(self) -> None:
+        """Load the model in the background; a search arriving meanwhile waits for the same load."""
+        self._warming = asyncio.create_task(asyncio.to_thread(self.embedder.load))
+
+    async def nearest_templates(self, query: str, limit: int) -> list[tuple[str, float]]:
+        """(template id, cosine distance) of the templates nearest to `query`, nearest first."""
+        collections = await self._ready()
+        (vector,) = await self.embedder.embed_async([query])
+        try:
+            reply = await collections.embeddings.query(query_embeddings=[vector], n_results=limit,
+                                                       include=["distances"])
+        except chroma_down_errors() as exc:
+            raise ChromaUnavailable(str(exc)) from exc
+        return list(zip(reply["ids"][0], (float(d) for d in reply["distances"][0])))
+
+    async def _ready(self) -> LogCollections:
+        async with self._lock:
+            if self._collections is None:
+                await asyncio.to_thread(self.embedder.load)
+                self._collections = await connect_log_collections(self.settings)
+        return self._collections

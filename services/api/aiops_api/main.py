@@ -1,0 +1,99 @@
+"""create_app(): one lifespan opens and closes every client; every router is listed once."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
+
+from aiops_api import health
+from aiops_api.alerts.router import router as alerts_router
+from aiops_api.analytics.router import router as analytics_router
+from aiops_api.audit.router import router as audit_router
+from aiops_api.auth.bootstrap import ensure_first_admin
+from aiops_api.auth.router import router as auth_router
+from aiops_api.errors import register_error_handlers
+from aiops_api.incidents.router import router as incidents_router
+from aiops_api.limits import BodySizeLimitMiddleware
+from aiops_api.live.broadcaster import Broadcaster
+from aiops_api.live.router import router as live_router
+from aiops_api.logs.router import router as logs_router
+from aiops_api.logs.search import LogSearch
+from aiops_api.metrics import RequestMetricsMiddleware
+from aiops_api.ratelimit import RateLimitMiddleware
+from aiops_api.request_context import RequestContextMiddleware
+from aiops_api.settings import ApiSettings
+from aiops_api.sources.credentials import SourceCredentials
+from aiops_api.sources.router import router as sources_router
+from aiops_api.telemetry.router import router as telemetry_router
+from aiops_api.users.router import router as users_router
+from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
+from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.influx import InfluxClient
+from aiops_contracts.logging import configure_logging
+from aiops_contracts.tracing import configure_tracing, shutdown_tracing
+
+ROUTERS = [health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
+           auth_router, users_router, audit_router, analytics_router, telemetry_router]
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        state = app.state
+        state.settings = settings
+        state.engine = engine
+        state.sessions = make_sessionmaker(engine)
+        state.redis = Redis.from_url(settings.redis_url)
+        state.http = httpx.AsyncClient(timeout=5.0)
+        state.influx = InfluxClient(settings)
+        state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds)
+        state.broadcaster = Broadcaster(state.redis, settings.live_queue_size)
+        state.log_search = LogSearch(settings)
+        state.log_search.warm_up()
+        await ensure_first_admin(state.sessions, settings)
+        await state.broadcaster.start()
+        try:
+            yield
+        finally:
+            await state.broadcaster.stop()
+            await state.http.aclose()
+            await state.influx.aclose()
+            await state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="AIOps API", version="0.1.0", lifespan=lifespan)
+    # Outermost last: request id + span, metrics, CORS (so refusals carry its headers), rate limit, body size.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+        allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    register_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def main() -> None:
+    settings = ApiSettings()
+    configure_logging("api", settings.log_level)
+    tracer_provider = configure_tracing("api", settings)
+    try:
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
+                    access_log=False)
+    finally:
+        shutdown_tracing(tracer_provider)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Keyset (cursor) pagination over (timestamp, id), newest first: stable under concurrent inserts."""
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_
+
+from aiops_api.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def encode_cursor(at: datetime, row_id: uuid.UUID | int) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str, id_type: type = uuid.UUID) -> tuple[datetime, Any]:
+    """`id_type` is the type of the row id: uuid.UUID, or int for identity columns."""
+    try:
+        at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), id_type(row_id)
+    except ValueError as exc:
+        raise BadRequest("cursor: not a cursor returned by this API") from exc
+
+
+def page(stmt: Select, at_column: Any, id_column: Any, cursor: str | None, limit: int) -> Select:
+    """Order newest first and start after `cursor`; fetches one extra row to know if there is a next page."""
+    if cursor:
+        at, row_id = decode_cursor(cursor, id_column.type.python_type)
+        stmt = stmt.where(or_(at_column < at, (at_column == at) & (id_column < row_id)))
+    return stmt.order_by(at_column.desc(), id_column.desc()).limit(limit + 1)
+
+
+def split_page(rows: list[Any], limit: int, at_attr: str) -> tuple[list[Any], str | None]:
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor(getattr(last, at_attr), last.id)

@@ -1,0 +1,95 @@
+"""Webhook credentials: tokens are stored as SHA-256 digests and checked in constant time.
+
+A short in-process cache keeps the ingest path off PostgreSQL; a revoked token stops working within
+`source_cache_seconds`.
+
+Sentry's integration webhooks carry no token but an HMAC-SHA256 of the body, keyed with the client
+secret Sentry generated for the integration. That secret must be readable to verify, so it lives in
+the source's `config["client_secret"]` (hidden from API reads, see sources/schemas.py) and the body
+is checked against each signing source's secret in constant time.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aiops_contracts.db import Source
+
+TOKEN_PREFIX = "aiops_"
+_CACHE_MAX_ENTRIES = 10_000  # bounds memory when someone sprays random tokens
+SIGNING_SECRET_KEY = "client_secret"  # the config key of a source's webhook signing secret
+
+
+@dataclass(frozen=True)
+class SourceIdentity:
+    name: str
+    kind: str
+    token_hash: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SourceCredentials:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float) -> None:
+        self.sessions = sessions
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, SourceIdentity | None]] = {}
+        self._signers: tuple[float, list[tuple[SourceIdentity, bytes]]] = (0.0, [])
+
+    async def authenticate(self, token: str) -> SourceIdentity | None:
+        digest = hash_token(token)
+        cached = self._cache.get(digest)
+        if cached and cached[0] > time.monotonic():
+            identity = cached[1]
+        else:
+            identity = await self._load(digest)
+            if len(self._cache) >= _CACHE_MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[digest] = (time.monotonic() + self.cache_seconds, identity)
+        if identity is None or not hmac.compare_digest(identity.token_hash, digest):
+            return None
+        return identity
+
+    async def authenticate_signature(self, body: bytes, signature: str) -> SourceIdentity | None:
+        """The source whose signing secret produced `signature` (hex HMAC-SHA256 of the raw body)."""
+        presented = signature.strip().lower().encode("utf-8", "replace")
+        for identity, secret in await self._signing_sources():
+            expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+            if hmac.compare_digest(expected, presented):
+                return identity
+        return None
+
+    async def _signing_sources(self) -> list[tuple[SourceIdentity, bytes]]:
+        expires, signers = self._signers
+        if expires > time.monotonic():
+            return signers
+        async with self.sessions() as session:
+            rows = await session.scalars(select(Source).where(
+                Source.enabled, Source.revoked_at.is_(None), Source.config.has_key(SIGNING_SECRET_KEY)))
+            signers = [(_identity(s), str(s.config[SIGNING_SECRET_KEY]).encode()) for s in rows]
+        self._signers = (time.monotonic() + self.cache_seconds, signers)
+        return signers
+
+    async def _load(self, digest: str) -> SourceIdentity | None:
+        async with self.sessions() as session:
+            source = await session.scalar(
+                select(Source).where(Source.token_hash == digest, Source.enabled, Source.revoked_at.is_(None))
+            )
+        return _identity(source) if source else None
+
+
+def _identity(source: Source) -> SourceIdentity:
+    return SourceIdentity(source.name, source.kind, source.token_hash, dict(source.config or {}))

@@ -1,0 +1,42 @@
+"""API models of sources (integrations)."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aiops_api.sources.credentials import SIGNING_SECRET_KEY
+
+SourceKind = Literal["generic", "telegraf", "sentry", "alertmanager", "logs"]
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: SourceKind
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class SourceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: SourceKind
+    token_prefix: str
+    enabled: bool
+    config: dict[str, Any]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @field_validator("config")
+    @classmethod
+    def _hide_secrets(cls, config: dict[str, Any]) -> dict[str, Any]:
+        # Stored readable (it verifies webhook signatures) but never shown again once set.
+        return {k: "********" if k == SIGNING_SECRET_KEY else v for k, v in config.items()}
+
+
+class SourceCreated(SourceRead):
+    token: str  # shown once: only its digest is stored

@@ -1,0 +1,123 @@
+"""POST /webhooks/alertmanager: Alertmanager's `webhook_config` notification (payload version 4).
+
+Each alert of the group becomes one `alert.received` keyed by Alertmanager's own fingerprint, so
+repeats and the later `resolved` land on the same alert row. Alertmanager drops a notification for
+good on any 4xx (429 included) and retries only 5xx: overload answers 503 with Retry-After (see
+errors.py), and the only 4xx we send are authentication failures and bodies that are not a
+notification at all.
+"""
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.errors import BadRequest
+from aiops_api.sources.credentials import SourceIdentity
+from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.generic import SEVERITY_ALIASES, WebhookAccepted
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.streams import ALERTS_INGESTED
+
+router = APIRouter()
+
+AlertmanagerSource = Annotated[SourceIdentity, Depends(webhook_source_of("alertmanager"))]
+
+# Labels that name the machine or the service an alert is about, most specific first.
+HOST_LABELS = ("host", "hostname", "node", "instance")
+SERVICE_LABELS = ("service", "job", "app", "namespace")
+
+
+class AmAlert(BaseModel):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None  # 0001-01-01 while firing with no end known
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class AmNotification(BaseModel):
+    version: str = "4"
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[AmAlert]
+
+
+def parse_alertmanager(body: bytes) -> AmNotification:
+    try:
+        return AmNotification.model_validate(orjson.loads(body))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadRequest(f"body.{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def to_alert(notification: AmNotification, alert: AmAlert) -> AlertPayload:
+    labels, annotations = alert.labels, alert.annotations
+    resolved = alert.status == "resolved"
+    name = labels.get("alertname", "Alertmanager alert")
+    return AlertPayload(
+        fingerprint=alert.fingerprint or _labels_fingerprint(labels),
+        title=(annotations.get("summary") or name)[:500],
+        description=(annotations.get("description") or annotations.get("message") or "")[:20_000],
+        severity=_severity(labels.get("severity")),
+        status=AlertStatus.resolved if resolved else AlertStatus.firing,
+        host=_first(labels, HOST_LABELS),
+        service=_first(labels, SERVICE_LABELS),
+        labels=labels,
+        annotations=annotations,
+        # The state change's own time, so a late `firing` never overrides a newer `resolved`.
+        occurred_at=alert.endsAt if resolved and alert.endsAt else alert.startsAt,
+        url=alert.generatorURL[:2_000] or None,
+        details=_details(notification, alert),
+    )
+
+
+def _details(notification: AmNotification, alert: AmAlert) -> dict[str, Any]:
+    return {"receiver": notification.receiver, "group_key": notification.groupKey,
+            "external_url": notification.externalURL, "starts_at": alert.startsAt.isoformat(),
+            "ends_at": alert.endsAt.isoformat() if alert.endsAt and alert.endsAt.year > 1 else None}
+
+
+def _severity(value: str | None) -> Severity:
+    word = (value or "").lower()
+    word = SEVERITY_ALIASES.get(word, word)
+    return Severity(word) if word in Severity.__members__ else Severity.medium
+
+
+def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
+    return next((labels[n][:255] for n in names if labels.get(n)), None)
+
+
+def _labels_fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager always sends one; a hand-made payload without it is keyed by its label set."""
+    return hashlib.sha256(orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+@router.post("/webhooks/alertmanager", operation_id="webhook_alertmanager",
+             openapi_extra=documented_body("application/json", {"type": "object"}))
+async def receive_alertmanager(
+    request: Request, source: AlertmanagerSource, redis: RedisDep, settings: SettingsDep
+) -> WebhookAccepted:
+    notification = parse_alertmanager(await read_body(request, settings.max_body_bytes))
+    envelopes = [
+        Envelope(type=ALERT_RECEIVED, source=source.name, payload=to_alert(notification, a).model_dump(mode="json"))
+        for a in notification.alerts
+    ]
+    await publish_many(redis, ALERTS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

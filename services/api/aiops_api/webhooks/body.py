@@ -1,0 +1,72 @@
+"""Raw request bodies of push clients: read as bytes (Telegraf sends JSON as text/plain, Sentry sends
+envelopes), decompressed per Content-Encoding with the same size cap as the compressed body, so a
+small gzip bomb gets 413 instead of filling memory."""
+
+import zlib
+from typing import Any
+
+import brotli
+from fastapi import Request
+
+from aiops_api.errors import BadRequest, PayloadTooLarge
+
+ENCODINGS = ("identity", "gzip", "x-gzip", "deflate", "br")
+
+
+def documented_body(media_type: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """OpenAPI of a body the route reads itself (FastAPI declares none for it), for clients and fuzzers."""
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema or {"type": "string"}}}}}
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, decompressed; the compressed size is capped by BodySizeLimitMiddleware."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower() or "identity"
+    return decompress(await request.body(), encoding, max_bytes)
+
+
+def decompress(raw: bytes, encoding: str, max_bytes: int) -> bytes:
+    if encoding == "identity":
+        return raw
+    if encoding in ("gzip", "x-gzip"):
+        return _inflate(raw, zlib.MAX_WBITS | 16, max_bytes)
+    if encoding == "deflate":
+        # RFC 9110 deflate is zlib-wrapped, but some clients send raw deflate: the first byte tells.
+        wbits = zlib.MAX_WBITS if raw[:1] == b"\x78" else -zlib.MAX_WBITS
+        return _inflate(raw, wbits, max_bytes)
+    if encoding == "br":
+        return _unbrotli(raw, max_bytes)
+    raise BadRequest(f"content-encoding: {encoding!r} is not supported, use one of {', '.join(ENCODINGS)}")
+
+
+def _inflate(raw: bytes, wbits: int, max_bytes: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"body: not valid {_name(wbits)} data ({exc})") from exc
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise _too_large(max_bytes)
+    if not inflater.eof:
+        raise BadRequest(f"body: truncated {_name(wbits)} data")
+    return out
+
+
+def _unbrotli(raw: bytes, max_bytes: int) -> bytes:
+    decompressor = brotli.Decompressor()
+    try:
+        out = decompressor.process(raw, output_buffer_limit=max_bytes + 1)
+    except brotli.error as exc:
+        raise BadRequest(f"body: not valid brotli data ({exc})") from exc
+    if len(out) > max_bytes:
+        raise _too_large(max_bytes)
+    if not decompressor.is_finished():
+        raise BadRequest("body: truncated brotli data")
+    return out
+
+
+def _name(wbits: int) -> str:
+    return "gzip" if wbits > zlib.MAX_WBITS else "deflate"
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {max_bytes} bytes once decompressed")

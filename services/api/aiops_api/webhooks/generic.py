@@ -1,0 +1,74 @@
+"""Generic JSON webhook: one alert object, or a list of them, from any tool that can POST JSON."""
+
+import hashlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aiops_api.deps import RedisDep, SettingsDep, WebhookSource
+from aiops_api.errors import BadRequest
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
+from aiops_contracts.streams import ALERTS_INGESTED
+
+router = APIRouter()
+
+# Words other tools use for our severities and statuses.
+SEVERITY_ALIASES = {"error": "high", "warning": "medium", "warn": "medium", "information": "info", "debug": "info",
+                     "fatal": "critical", "page": "critical"}
+STATUS_ALIASES = {"ok": "resolved", "closed": "resolved", "problem": "firing", "triggered": "firing", "open": "firing"}
+
+
+class GenericAlertIn(AlertPayload):
+    """An alert as any tool may send it: our alert payload, with the fingerprint optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity_alias(cls, value: Any) -> Any:
+        return SEVERITY_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_alias(cls, value: Any) -> Any:
+        return STATUS_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else value
+
+
+class WebhookAccepted(BaseModel):
+    accepted: int
+    event_ids: list[str]
+
+
+def default_fingerprint(alert: GenericAlertIn) -> str:
+    """Same title, host, service and labels means the same alert (its repeats are counted, not duplicated)."""
+    key = orjson.dumps([alert.title, alert.host, alert.service, alert.labels], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(key).hexdigest()[:32]
+
+
+def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
+    envelopes = []
+    for alert in alerts:
+        payload = alert.model_dump(mode="json")
+        payload["fingerprint"] = alert.fingerprint or default_fingerprint(alert)
+        envelopes.append(Envelope(type=ALERT_RECEIVED, source=source, payload=payload))
+    return envelopes
+
+
+@router.post("/webhooks/generic", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_generic")
+async def receive_generic(
+    body: GenericAlertIn | list[GenericAlertIn], source: WebhookSource, redis: RedisDep, settings: SettingsDep
+) -> WebhookAccepted:
+    alerts = body if isinstance(body, list) else [body]
+    if not alerts:
+        raise BadRequest("body: empty list, send at least one alert")
+    if len(alerts) > settings.webhook_max_items:
+        raise BadRequest(f"body: {len(alerts)} alerts in one request, at most {settings.webhook_max_items}")
+    envelopes = to_envelopes(source.name, alerts)
+    await publish_many(redis, ALERTS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

@@ -1,0 +1,85 @@
+"""POST /webhooks/logs: log lines from any shipper, as newline-delimited text, JSON lines, or a JSON
+array (of strings or objects); plain or compressed. `host`, `service` and `label=key:value` query
+parameters label every line of the request.
+
+Lines are kept raw: the log task parses their headers (syslog, JSON, access logs...). Nothing good is
+refused for being next to something odd: undecodable bytes are replaced, overlong lines are cut, and
+blank lines are skipped. The answer comes after every line is in the stream (one MULTI/EXEC).
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel
+
+from aiops_api.deps import RedisDep, SettingsDep, WebhookSource
+from aiops_api.errors import BadRequest
+from aiops_api.webhooks.body import read_body
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.streams import LOGS_INGESTED
+
+router = APIRouter()
+
+MAX_LINE_CHARS = 65_536
+RECORDS_PER_ENVELOPE = 500
+MAX_LABELS = 20
+
+
+class LogsAccepted(BaseModel):
+    accepted: int
+    event_ids: list[str]
+
+
+def split_lines(body: bytes) -> list[str]:
+    """The log lines of a body: a JSON array's items (objects re-serialised), else its non-blank lines."""
+    text = body.decode("utf-8", errors="replace")
+    if text.lstrip().startswith("["):
+        try:
+            items: Any = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"body: starts like a JSON array but is not valid JSON ({exc})") from exc
+        return [item if isinstance(item, str) else orjson.dumps(item).decode() for item in items]
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def parse_labels(host: str | None, service: str | None, label: list[str]) -> dict[str, str]:
+    if len(label) > MAX_LABELS:
+        raise BadRequest(f"label: {len(label)} labels, at most {MAX_LABELS}")
+    labels = {}
+    for item in label:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise BadRequest(f"label: {item!r} is not key:value")
+        labels[key.strip()[:100]] = value.strip()[:500]
+    labels.update({k: v for k, v in (("host", host), ("service", service)) if v})
+    return labels
+
+
+def to_envelopes(source: str, lines: list[str], labels: dict[str, str]) -> list[Envelope]:
+    host = labels.get("host")
+    records = [LogRecord(message=line[:MAX_LINE_CHARS], host=host, labels=labels) for line in lines]
+    return [Envelope(type=LOGS_RECEIVED, source=source,
+                     payload=LogsPayload(records=records[i:i + RECORDS_PER_ENVELOPE]).model_dump(mode="json"))
+            for i in range(0, len(records), RECORDS_PER_ENVELOPE)]
+
+
+def request_labels(
+    host: Annotated[str | None, Query(max_length=255)] = None,
+    service: Annotated[str | None, Query(max_length=255)] = None,
+    label: Annotated[list[str], Query(description="key:value, repeatable")] = [],  # noqa: B006 - FastAPI query list
+) -> dict[str, str]:
+    return parse_labels(host, service, label)
+
+
+@router.post("/webhooks/logs", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_logs")
+async def receive_logs(request: Request, source: WebhookSource, redis: RedisDep, settings: SettingsDep,
+                       labels: Annotated[dict[str, str], Depends(request_labels)]) -> LogsAccepted:
+    lines = split_lines(await read_body(request, settings.max_body_bytes))
+    if not lines:
+        raise BadRequest("body: no log lines (send newline-delimited text or JSON lines)")
+    envelopes = to_envelopes(source.name, lines, labels)
+    await publish_many(redis, LOGS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    return LogsAccepted(accepted=len(lines), event_ids=[e.id for e in envelopes])

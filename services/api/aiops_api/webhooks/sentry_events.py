@@ -1,0 +1,182 @@
+"""Sentry error events as alerts, grouped the way Sentry groups them into issues:
+
+1. an explicit `fingerprint` (with `{{ default }}` standing for the default grouping below);
+2. else the exception chain: each exception's type plus its in-app stack frames as module/function
+   (all frames when none is in-app; type and value when there is no stack) — never line numbers, so
+   a deploy that moves code keeps the group;
+3. else the message template (`logentry.message`, e.g. `Failed to reserve %s items`), or the message
+   with numbers, ids and addresses masked;
+4. else the culprit/transaction.
+
+The group is the alert's fingerprint: the alerts store keeps its count and first/last seen, and the
+latest event's release, environment and a trimmed sample in `details`.
+"""
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from aiops_contracts.events import AlertPayload, Severity
+
+LEVELS = {"fatal": Severity.critical, "error": Severity.high, "warning": Severity.medium,
+          "info": Severity.info, "debug": Severity.info}
+DEFAULT_MARKERS = ("{{ default }}", "{{default}}")
+MAX_SAMPLE_BYTES = 16_384  # the sample event kept on the alert; larger parts are dropped
+_SAMPLE_KEYS = ("event_id", "level", "platform", "logger", "transaction", "culprit", "server_name", "release",
+                "environment", "tags", "user", "request", "contexts", "exception", "logentry", "message")
+_VARIABLE_PARTS = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b"  # IPv4
+    r"|\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b"  # addresses, hashes
+    r"|\b\d+(?:\.\d+)?\b",  # numbers
+    re.IGNORECASE,
+)
+
+
+def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
+    level = str(event.get("level") or "error").lower()
+    tags = _tags(event)
+    return AlertPayload(
+        fingerprint="sentry-" + group_hash(event),
+        title=event_title(event)[:500],
+        description=_stack_summary(event)[:20_000],
+        severity=LEVELS.get(level, Severity.high),
+        host=_text(event.get("server_name")),
+        service=_text(tags.get("service")),
+        labels={k: v for k, v in {"project_id": project_id, "environment": _text(event.get("environment")),
+                                  "release": _text(event.get("release")), "level": level,
+                                  "platform": _text(event.get("platform")), "logger": _text(event.get("logger"))
+                                  }.items() if v},
+        occurred_at=_timestamp(event.get("timestamp")),
+        details={"event_id": event.get("event_id"), "project_id": project_id, "release": event.get("release"),
+                 "environment": event.get("environment"), "culprit": event.get("culprit") or event.get("transaction"),
+                 "sample_event": sample(event)},
+    )
+
+
+def group_hash(event: dict[str, Any]) -> str:
+    default = default_grouping(event)
+    fingerprint = event.get("fingerprint")
+    if isinstance(fingerprint, list) and fingerprint:
+        parts: list[Any] = ["fingerprint"]
+        for item in fingerprint:
+            parts.extend(default if str(item) in DEFAULT_MARKERS else [str(item)])
+    else:
+        parts = default
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
+
+
+def default_grouping(event: dict[str, Any]) -> list[Any]:
+    exceptions = _exceptions(event)
+    if exceptions:
+        return ["exception", *(_exception_component(e) for e in exceptions)]
+    template = _message_template(event)
+    if template:
+        return ["message", template]
+    return ["fallback", str(event.get("culprit") or event.get("transaction") or event.get("logger") or "")]
+
+
+def event_title(event: dict[str, Any]) -> str:
+    exceptions = _exceptions(event)
+    if exceptions:
+        top = exceptions[-1]  # Sentry lists a chain oldest first: the last one was raised to the top
+        value = str(top.get("value") or "")
+        return f"{top.get('type') or 'Error'}: {value}" if value else str(top.get("type") or "Error")
+    return _formatted_message(event) or str(event.get("transaction") or "Sentry event")
+
+
+def sample(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's useful parts, within MAX_SAMPLE_BYTES (frame variables and source lines dropped first)."""
+    kept = {k: event[k] for k in _SAMPLE_KEYS if k in event}
+    if "exception" in kept:
+        kept["exception"] = [{"type": e.get("type"), "value": e.get("value"), "frames": _frames_brief(e)}
+                             for e in _exceptions(event)]
+    for key in ("request", "contexts", "user", "tags"):
+        if len(orjson.dumps(kept)) <= MAX_SAMPLE_BYTES:
+            break
+        kept.pop(key, None)
+    return kept if len(orjson.dumps(kept)) <= MAX_SAMPLE_BYTES else {"event_id": event.get("event_id")}
+
+
+def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:
+    exception = event.get("exception")
+    values = exception.get("values") if isinstance(exception, dict) else exception
+    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+def _frames(exception: dict[str, Any]) -> list[dict[str, Any]]:
+    stacktrace = exception.get("stacktrace") or {}
+    frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+    return [f for f in frames if isinstance(f, dict)] if isinstance(frames, list) else []
+
+
+def _exception_component(exception: dict[str, Any]) -> list[Any]:
+    frames = _frames(exception)
+    in_app = [f for f in frames if f.get("in_app")] or frames
+    if not in_app:  # no stack: the type and the (masked) value are all there is
+        return [exception.get("type"), _mask(str(exception.get("value") or ""))]
+    return [exception.get("type"), [[_frame_module(f), f.get("function")] for f in in_app]]
+
+
+def _frame_module(frame: dict[str, Any]) -> str | None:
+    return frame.get("module") or frame.get("filename") or frame.get("abs_path")
+
+
+def _frames_brief(exception: dict[str, Any]) -> list[str]:
+    return [f"{_frame_module(f)}:{f.get('function')}:{f.get('lineno')}" for f in _frames(exception)[-20:]]
+
+
+def _stack_summary(event: dict[str, Any]) -> str:
+    lines = []
+    for exception in _exceptions(event):
+        lines.append(f"{exception.get('type')}: {exception.get('value') or ''}")
+        lines.extend(f"  at {frame}" for frame in _frames_brief(exception))
+    return "\n".join(lines) or _formatted_message(event)
+
+
+def _message_template(event: dict[str, Any]) -> str:
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict) and logentry.get("message"):
+        return str(logentry["message"]) if logentry.get("params") else _mask(str(logentry["message"]))
+    return _mask(_formatted_message(event))
+
+
+def _formatted_message(event: dict[str, Any]) -> str:
+    for key in ("logentry", "message"):
+        value = event.get(key)
+        if isinstance(value, dict):
+            value = value.get("formatted") or value.get("message")
+        if value:
+            return str(value)
+    return ""
+
+
+def _mask(text: str) -> str:
+    return _VARIABLE_PARTS.sub("<var>", text)
+
+
+def _tags(event: dict[str, Any]) -> dict[str, Any]:
+    tags = event.get("tags")
+    if isinstance(tags, list):  # some SDKs send [[key, value], ...]
+        return {str(t[0]): t[1] for t in tags if isinstance(t, list | tuple) and len(t) == 2}
+    return tags if isinstance(tags, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:255] if value not in (None, "") else None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Sentry SDKs send RFC 3339 strings or Unix seconds."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None

@@ -1,0 +1,88 @@
+"""POST /webhooks/sentry: Sentry's integration webhooks (an internal integration's webhook URL).
+
+Authenticated by `Sentry-Hook-Signature`, the hex HMAC-SHA256 of the raw body keyed with the
+integration's client secret (the source's `config["client_secret"]`), checked in deps.py before the
+body is parsed. The resource comes in `Sentry-Hook-Resource`:
+- `issue` (created, resolved, assigned, archived, unresolved): the issue as an alert; resolved and
+  archived resolve it;
+- `error` and `event_alert` (an alert rule fired): the event as an alert, grouped by its issue id;
+- anything else (installation, comment, metric_alert, ...) is acknowledged and skipped.
+Alerts are keyed `sentry-issue-<issue id>`, so an issue and its events land on one alert row.
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request
+
+from aiops_api.deps import RedisDep, SettingsDep
+from aiops_api.errors import BadRequest
+from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.generic import WebhookAccepted
+from aiops_api.webhooks.sentry import SentrySource
+from aiops_api.webhooks.sentry_events import LEVELS, event_to_alert
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.streams import ALERTS_INGESTED
+
+router = APIRouter(tags=["sentry"])
+
+RESOLVING_ACTIONS = ("resolved", "archived", "ignored")
+
+
+def parse_sentry_hook(resource: str, body: bytes) -> list[AlertPayload]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict):
+        raise BadRequest("body.data: missing, Sentry webhooks carry their resource in `data`")
+    action = str(document.get("action") or "")
+    if resource == "issue" and isinstance(data.get("issue"), dict):
+        return [issue_alert(action, data["issue"])]
+    if resource in ("error", "event_alert"):
+        event = data.get("error") if resource == "error" else data.get("event")
+        if isinstance(event, dict):
+            return [issue_event_alert(event, data.get("triggered_rule"))]
+    return []
+
+
+def issue_alert(action: str, issue: dict[str, Any]) -> AlertPayload:
+    project = issue.get("project") if isinstance(issue.get("project"), dict) else {}
+    level = str(issue.get("level") or "error")
+    return AlertPayload(
+        fingerprint=f"sentry-issue-{issue.get('id')}",
+        title=str(issue.get("title") or "Sentry issue")[:500],
+        description=str(issue.get("culprit") or "")[:20_000],
+        severity=LEVELS.get(level, Severity.high),
+        status=AlertStatus.resolved if action in RESOLVING_ACTIONS else AlertStatus.firing,
+        labels={k: str(v) for k, v in {"project": project.get("slug"), "level": level}.items() if v},
+        url=str(issue.get("web_url") or issue.get("permalink") or "")[:2_000] or None,
+        details={"action": action, "issue_id": issue.get("id"), "short_id": issue.get("shortId"),
+                 "count": issue.get("count"), "first_seen": issue.get("firstSeen"),
+                 "last_seen": issue.get("lastSeen"), "status": issue.get("status")},
+    )
+
+
+def issue_event_alert(event: dict[str, Any], triggered_rule: Any) -> AlertPayload:
+    alert = event_to_alert(event, str(event.get("project") or ""))
+    if event.get("issue_id"):
+        alert.fingerprint = f"sentry-issue-{event['issue_id']}"
+    alert.url = str(event.get("web_url") or event.get("url") or "")[:2_000] or None
+    if triggered_rule:
+        alert.details["triggered_rule"] = str(triggered_rule)
+    return alert
+
+
+@router.post("/webhooks/sentry", operation_id="webhook_sentry",
+             openapi_extra=documented_body("application/json", {"type": "object"}))
+async def receive_sentry_hook(
+    request: Request, source: SentrySource, redis: RedisDep, settings: SettingsDep,
+    sentry_hook_resource: Annotated[str, Header(description="issue, error, event_alert, ...")] = "",
+) -> WebhookAccepted:
+    alerts = parse_sentry_hook(sentry_hook_resource, await read_body(request, settings.max_body_bytes))
+    envelopes = [Envelope(type=ALERT_RECEIVED, source=source.name, payload=a.model_dump(mode="json")) for a in alerts]
+    await publish_many(redis, ALERTS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

@@ -1,0 +1,180 @@
+"""POST /webhooks/telegraf: Telegraf's `outputs.http` as shipped, `data_format = "influx"` or `"json"`,
+plain or gzip, authenticated by a token header or basic auth (password = source token).
+
+Telegraf resends a whole batch on any non-2xx answer, so bad lines never fail the request: they are
+listed (line number and reason) in the 202 answer and counted, and the good lines go on. The answer
+comes only after the lines are in the metrics stream.
+
+JSON field types: JSON cannot tell the float 0 from the integer 0 (Telegraf writes whole floats
+without a decimal point), and typing numbers by their look makes InfluxDB refuse later points with a
+field type conflict. So every JSON number becomes a float, except fields the source's config lists in
+`integer_fields` (`"field"` or `"measurement.field"`), which must then hold whole numbers. Line protocol
+needs no such rule: it says `1i` or `1`.
+"""
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, status
+from line_protocol_parser import LineFormatError, parse_line
+from pydantic import BaseModel
+
+from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.errors import BadRequest
+from aiops_api.metrics import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
+from aiops_api.sources.credentials import SourceIdentity
+from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.line_protocol import ValidatedLines, describe, validate_lines
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
+from aiops_contracts.influx import encode_point
+from aiops_contracts.streams import METRICS_INGESTED
+
+router = APIRouter()
+
+TelegrafSource = Annotated[SourceIdentity, Depends(webhook_source_of("telegraf"))]
+
+
+class MetricError(ValueError):
+    """One JSON metric that cannot become a line; the rest of the batch goes on."""
+
+
+class LineErrorRead(BaseModel):
+    line: int  # 1-based line number; for JSON the metric's position in `metrics`
+    error: str
+
+
+class MetricsAccepted(BaseModel):
+    accepted: int
+    rejected: int
+    errors: list[LineErrorRead]  # the first bad lines, with the reason
+    event_ids: list[str]
+
+
+def parse_telegraf(body: bytes, received_ns: int, config: Mapping[str, Any]) -> ValidatedLines:
+    """Validated line protocol from a Telegraf body; the format comes from the source's
+    `config["data_format"]` when set, else from the body (Telegraf sends JSON as text/plain)."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"body: not UTF-8 text (byte {exc.start})") from exc
+    data_format = config.get("data_format") or ("json" if text.lstrip()[:1] == "{" else "influx")
+    if data_format != "json":
+        return validate_lines(text, received_ns)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+    return json_metrics(document, received_ns, frozenset(config.get("integer_fields") or ()))
+
+
+def json_metrics(document: Any, received_ns: int, integer_fields: frozenset[str]) -> ValidatedLines:
+    """Telegraf's JSON serializer output, batch (`{"metrics": [...]}`) or single metric, as lines."""
+    metrics = document.get("metrics", [document]) if isinstance(document, dict) else None
+    if not isinstance(metrics, list):
+        raise BadRequest("body: expected {\"metrics\": [...]} or one metric object")
+    result = ValidatedLines()
+    for number, metric in enumerate(metrics, start=1):
+        line = ""
+        try:
+            line = _json_line(metric, received_ns, integer_fields)
+            parse_line(line)
+        except MetricError as exc:
+            result.reject(number, str(exc))
+            continue
+        except LineFormatError as exc:
+            result.reject(number, describe(exc, line))
+            continue
+        result.lines.append(line)
+    return result
+
+
+def _json_line(metric: Any, received_ns: int, integer_fields: frozenset[str]) -> str:
+    if not isinstance(metric, dict) or not isinstance(metric.get("name"), str) or not metric["name"]:
+        raise MetricError("a metric needs a non-empty string `name`")
+    name = metric["name"]
+    tags = {str(k): str(v) for k, v in _mapping(metric, "tags").items()}
+    fields = {str(k): _field_value(name, str(k), v, integer_fields)
+              for k, v in _mapping(metric, "fields").items() if v is not None}
+    if not fields:
+        raise MetricError(f"metric {name!r} has no fields")
+    if any("\n" in text for text in _texts(name, tags, fields)):
+        raise MetricError(f"metric {name!r}: names and tags cannot contain newlines")
+    return encode_point(name, tags, fields, _timestamp_ns(metric.get("timestamp"), received_ns))
+
+
+def _mapping(metric: dict, key: str) -> dict:
+    value = metric.get(key) or {}
+    if not isinstance(value, dict):
+        raise MetricError(f"`{key}` must be an object")
+    return value
+
+
+def _texts(name: str, tags: dict[str, str], fields: dict[str, Any]) -> Iterable[str]:
+    yield name
+    yield from tags
+    yield from tags.values()
+    yield from fields
+
+
+def _field_value(measurement: str, key: str, value: Any, integer_fields: frozenset[str]) -> bool | int | float | str:
+    if isinstance(value, bool | str):
+        return value
+    if not isinstance(value, int | float):
+        raise MetricError(f"field {key!r}: {type(value).__name__} values are not supported")
+    if key in integer_fields or f"{measurement}.{key}" in integer_fields:
+        if isinstance(value, float) and not value.is_integer():
+            raise MetricError(f"field {key!r} is declared integer but holds {value}")
+        return int(value)
+    try:
+        return float(value)
+    except OverflowError as exc:
+        raise MetricError(f"field {key!r}: number out of range") from exc
+
+
+def _timestamp_ns(value: Any, received_ns: int) -> int:
+    """Telegraf writes `json_timestamp_units` (1s by default, or ms/us/ns) without saying which: the
+    magnitude tells (seconds stay below 1e11 until the year 5138). RFC 3339 strings are accepted too."""
+    if value is None:
+        return received_ns
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise MetricError(f"timestamp {value!r} is neither a number nor RFC 3339") from exc
+        return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1_000_000) * 1_000
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MetricError("timestamp must be a number or an RFC 3339 string")
+    magnitude = abs(value)
+    scale = 1_000_000_000 if magnitude < 1e11 else 1_000_000 if magnitude < 1e14 else 1_000 if magnitude < 1e17 else 1
+    return int(value) * scale if isinstance(value, int) else round(value * scale)
+
+
+def to_envelopes(source: str, lines: list[str], lines_per_event: int) -> list[Envelope]:
+    envelopes = []
+    for start in range(0, len(lines), lines_per_event):
+        chunk = lines[start:start + lines_per_event]
+        payload = MetricsPayload(lines="\n".join(chunk), count=len(chunk))
+        envelopes.append(Envelope(type=METRICS_RECEIVED, source=source, payload=payload.model_dump()))
+    return envelopes
+
+
+@router.post("/webhooks/telegraf", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_telegraf",
+             openapi_extra=documented_body("text/plain"))
+async def receive_telegraf(
+    request: Request, source: TelegrafSource, redis: RedisDep, settings: SettingsDep
+) -> MetricsAccepted:
+    body = await read_body(request, settings.max_body_bytes)
+    batch = parse_telegraf(body, time.time_ns(), source.config)
+    envelopes = to_envelopes(source.name, batch.lines, settings.metrics_lines_per_event)
+    await publish_many(redis, METRICS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    METRIC_LINES_ACCEPTED.labels(source.name).inc(len(batch.lines))
+    METRIC_LINES_REJECTED.labels(source.name).inc(batch.rejected)
+    return MetricsAccepted(
+        accepted=len(batch.lines), rejected=batch.rejected, event_ids=[e.id for e in envelopes],
+        errors=[LineErrorRead(line=e.line, error=e.error) for e in batch.errors],
+    )

@@ -1,0 +1,158 @@
+"""Every route × every role × no / expired / forged token → the expected status.
+
+Routes are read from the app itself, so a new route is covered the day it is added: it must either declare
+a role (Viewer / Operator / Admin), take a webhook source credential, or be listed in PUBLIC below.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import get_args
+
+import jwt
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from aiops_api.auth.tokens import Role, issue_access_token
+from aiops_api.deps import webhook_source
+from aiops_api.main import create_app
+from aiops_api.settings import ApiSettings
+from aiops_api.sources.schemas import SourceKind
+
+# Open to anyone, and why: probes, the API's own documentation, and the sign-in routes (they take a
+# password or a refresh token instead of an access token).
+PUBLIC = {
+    "/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+    "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+}
+WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    policy: Role | str | None  # a role, WEBHOOK, or None for public
+
+    @property
+    def url(self) -> str:
+        # Every path parameter of ours is an id: a random one passes validation and finds nothing.
+        url = self.path
+        while "{" in url:
+            start, end = url.index("{"), url.index("}")
+            url = url[:start] + str(uuid.uuid4()) + url[end + 1:]
+        return url
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _calls(dependant) -> list:
+    calls = []
+    for dependency in dependant.dependencies:
+        calls += [dependency.call, *_calls(dependency)]
+    return calls
+
+
+def _policy(route: APIRoute) -> Role | str | None:
+    calls = _calls(route.dependant)
+    roles = [call.required_role for call in calls if hasattr(call, "required_role")]
+    if roles:
+        return max(roles)
+    if webhook_source in calls:
+        return WEBHOOK
+    assert route.path in PUBLIC, f"{route.path} has no role and no source credential: add one, or list it as PUBLIC"
+    return None
+
+
+def _endpoints() -> list[Endpoint]:
+    endpoints = []
+    for context in iter_route_contexts(create_app(ApiSettings()).routes):
+        route = context.original_route
+        if isinstance(route, APIWebSocketRoute):
+            continue  # tested below: browsers cannot send headers to a WebSocket
+        if isinstance(route, APIRoute):
+            policy = _policy(context)
+        else:
+            assert context.path in PUBLIC, f"{context.path}: unknown kind of route"
+            policy = None
+        endpoints += [Endpoint(method, context.path, policy) for method in sorted(context.methods - {"HEAD"})]
+    return endpoints
+
+
+ENDPOINTS = _endpoints()
+PROTECTED = [e for e in ENDPOINTS if isinstance(e.policy, Role)]
+
+
+def bad_tokens(settings: ApiSettings) -> dict[str, str]:
+    claims = {"sub": "mallory", "role": "admin", "typ": "access", "exp": 4_000_000_000}
+    return {
+        "expired": issue_access_token(settings, "bob", Role.admin, minutes=-1),
+        "forged": issue_access_token(settings.model_copy(update={"jwt_secret": "not-our-secret-" * 3}), "m", Role.admin),
+        "unsigned": jwt.encode(claims, None, algorithm="none"),
+        "garbage": "not.a.jwt",
+    }
+
+
+def test_every_route_is_classified() -> None:
+    assert {e.path for e in ENDPOINTS if e.policy is None} <= PUBLIC
+    assert PROTECTED and any(e.policy == WEBHOOK for e in ENDPOINTS)
+
+
+# One test per column of the matrix, each walking every route (an app per parametrised case would
+# spend the time on startups); a failure lists every cell that is wrong.
+
+
+async def test_no_or_bad_token_is_401(client, api_settings) -> None:
+    wrong = []
+    for endpoint in (e for e in ENDPOINTS if e.policy is not None):
+        tokens = {"none": None, **bad_tokens(api_settings)}
+        for name, token in tokens.items():
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            status = (await client.request(endpoint.method, endpoint.url, headers=headers)).status_code
+            if status != 401:
+                wrong.append((str(endpoint), name, status))
+    assert wrong == []
+
+
+async def test_each_role_gets_403_below_and_through_at_or_above(client, auth) -> None:
+    wrong = []
+    for endpoint in PROTECTED:
+        for role in Role:
+            status = (await client.request(endpoint.method, endpoint.url, headers=auth(role))).status_code
+            expected_403 = role < endpoint.policy
+            if expected_403 != (status == 403) or status == 401:
+                wrong.append((str(endpoint), role.name, status))
+    assert wrong == []
+
+
+async def test_webhooks_take_their_source_credential_not_a_user_token(client, auth, make_source) -> None:
+    kinds = get_args(SourceKind)
+    tokens = {kind: (await make_source(f"matrix-{kind}", kind)).token for kind in kinds}
+    wrong = []
+    for endpoint in (e for e in ENDPOINTS if e.policy == WEBHOOK):
+        with_jwt = (await client.request(endpoint.method, endpoint.url, headers=auth(Role.admin))).status_code
+        # Each receiver takes sources of its own kind (403 for the others): one kind must get through.
+        with_source = {kind: (await client.request(endpoint.method, endpoint.url,
+                                                   headers={"X-AIOps-Token": token})).status_code
+                       for kind, token in tokens.items()}
+        if with_jwt != 401 or all(status in (401, 403) for status in with_source.values()):
+            wrong.append((str(endpoint), with_jwt, with_source))
+    assert wrong == []
+
+
+async def test_public_routes_need_no_token(client) -> None:
+    statuses = {str(e): (await client.request(e.method, e.url)).status_code for e in ENDPOINTS if e.policy is None}
+    assert {name: status for name, status in statuses.items() if status in (401, 403)} == {}
+
+
+def test_websocket_needs_a_valid_token(api_settings, redis_url) -> None:
+    app = create_app(api_settings)
+    with TestClient(app) as client:
+        for token in ["", *bad_tokens(api_settings).values()]:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(f"/ws?token={token}") as ws:
+                ws.receive_text()
+            assert refused.value.code == 1008
+        with client.websocket_connect(f"/ws?token={issue_access_token(api_settings, 'v', Role.viewer)}"):
+            pass  # accepted

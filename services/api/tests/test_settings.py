@@ -1,0 +1,32 @@
+"""Settings the API refuses: wildcard CORS with credentials, a weak first-admin password."""
+
+import pytest
+
+from aiops_api.settings import ApiSettings
+
+
+def test_cors_wildcard_is_refused() -> None:
+    with pytest.raises(ValueError, match="CORS_ORIGINS"):
+        ApiSettings(cors_origins=["*"])
+
+
+@pytest.mark.parametrize("password", ["short", "change-me-please-now", "aaaaaaaaaaaaaaaa", "Password1234567",
+                                      "root-admin-2024!"])
+def test_weak_or_placeholder_first_admin_password_is_refused(password) -> None:
+    with pytest.raises(ValueError, match="FIRST_ADMIN_PASSWORD"):
+        ApiSettings(first_admin_username="root", first_admin_password=password)
+
+
+def test_first_admin_needs_username_and_password_together() -> None:
+    with pytest.raises(ValueError, match="together"):
+        ApiSettings(first_admin_username="root")
+
+
+async def test_cors_allows_only_the_configured_origins(client) -> None:
+    allowed = await client.options("/api/v1/alerts", headers={"Origin": "http://localhost:3000",
+                                                               "Access-Control-Request-Method": "GET"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    refused = await client.options("/api/v1/alerts", headers={"Origin": "https://evil.example",
+                                                              "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in refused.headers

@@ -1,0 +1,219 @@
+"""Sentry: the SDK endpoints (envelope and store) with captured sentry-sdk payloads and the real SDK in a
+subprocess, grouping like Sentry's issues, and the integration webhooks signed with the client secret."""
+
+import gzip
+import hashlib
+import hmac
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from aiops_api.webhooks.sentry import parse_envelope
+from aiops_api.webhooks.sentry_events import event_to_alert, group_hash
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import ALERTS_INGESTED
+
+PAYLOADS = Path(__file__).parent / "payloads" / "sentry"
+CLIENT_SECRET = "6a1c0ef1c2e74e1ab3b8c9d0e1f20304a5b6c7d8e9f0a1b2c3d4e5f60718293a"
+SDK_SCRIPT = '''
+import sys
+import sentry_sdk
+
+sentry_sdk.init(dsn=sys.argv[1], release="shop@1.2.3", environment="test", server_name="web-7",
+                traces_sample_rate=1.0, _experiments={"transport_compression_algo": sys.argv[2]})
+
+def charge(order_id):
+    raise ValueError(f"card declined for order {order_id}")
+
+def lookup(key):
+    return {}[key]
+
+for order_id in (17, 18):
+    try:
+        charge(order_id)
+    except ValueError:
+        sentry_sdk.capture_exception()
+try:
+    lookup("user-42")
+except KeyError:
+    sentry_sdk.capture_exception()
+with sentry_sdk.start_transaction(name="checkout"):
+    pass
+raise RuntimeError("unhandled at exit")
+'''
+
+
+def envelope(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+def exception_event() -> dict:
+    return parse_envelope(envelope("envelope_exception.envelope")).events[0]
+
+
+async def stream_alerts(redis, source: str = "shop-sentry") -> list[dict]:
+    """Alerts this test's source put on the stream (other test runs may share the Redis database)."""
+    envelopes = [Envelope.from_entry(fields) for _, fields in await redis.xrange(ALERTS_INGESTED.name)]
+    return [e.payload for e in envelopes if e.source == source]
+
+
+def test_captured_sdk_envelopes_parse() -> None:
+    parsed = parse_envelope(envelope("envelope_exception.envelope"))
+    assert parsed.event_id == "de4f5112cf97432895940304c473b29c"
+    alert = event_to_alert(parsed.events[0], "42")
+    assert alert.title == "ValueError: card declined for order 17"
+    assert (alert.severity, alert.host) == ("high", "web-7")
+    assert alert.labels == {"project_id": "42", "environment": "staging", "release": "shop@1.2.3", "level": "error",
+                            "platform": "python"}
+    assert alert.details["sample_event"]["exception"][0]["frames"][-1] == "__main__:charge:4"
+    transaction = parse_envelope(envelope("envelope_transaction.envelope"))
+    assert (transaction.events, dict(transaction.skipped)) == ([], {"transaction": 1})
+
+
+def test_an_envelope_with_every_kind_of_item() -> None:
+    attachment = b"\x00\x01binary\nwith newline"
+    body = b"\n".join([
+        b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}',
+        b'{"type":"attachment","length":%d,"filename":"dump.bin"}' % len(attachment), attachment,
+        b'{"type":"event"}', b'{"message":"hello","level":"warning"}',
+        b'{"type":"session"}', b'{"sid":"abc","status":"ok"}',
+        b'{"type":"client_report"}', b'{"discarded_events":[]}',
+        b'{"type":"something_new","length":2}', b"{}",
+    ])
+    parsed = parse_envelope(body)
+    assert [e["message"] for e in parsed.events] == ["hello"]
+    assert dict(parsed.skipped) == {"attachment": 1, "session": 1, "client_report": 1, "something_new": 1}
+
+
+def test_grouping_ignores_line_numbers_and_values() -> None:
+    event = exception_event()
+    moved = orjson.loads(orjson.dumps(event))
+    for frame in moved["exception"]["values"][0]["stacktrace"]["frames"]:
+        frame["lineno"] += 40
+    moved["exception"]["values"][0]["value"] = "card declined for order 99"
+    assert group_hash(moved) == group_hash(event)
+    moved["exception"]["values"][0]["type"] = "KeyError"
+    assert group_hash(moved) != group_hash(event)
+
+
+def test_grouping_by_in_app_frames_only() -> None:
+    event = exception_event()
+    library = orjson.loads(orjson.dumps(event))
+    library["exception"]["values"][0]["stacktrace"]["frames"].append(
+        {"module": "urllib3.connection", "function": "connect", "in_app": False})
+    assert group_hash(library) == group_hash(event)
+    other_caller = orjson.loads(orjson.dumps(event))
+    other_caller["exception"]["values"][0]["stacktrace"]["frames"][0]["function"] = "refund"
+    assert group_hash(other_caller) != group_hash(event)
+
+
+def test_explicit_fingerprint_wins_and_default_extends_it() -> None:
+    event = exception_event()
+    explicit = group_hash({**event, "fingerprint": ["payments"]})
+    assert explicit == group_hash({"fingerprint": ["payments"], "message": "x"})
+    extended = group_hash({**event, "fingerprint": ["{{ default }}", "eu"]})
+    assert extended not in (group_hash(event), group_hash({**event, "fingerprint": ["{{ default }}", "us"]}))
+
+
+def test_messages_group_by_their_template() -> None:
+    logentry = parse_envelope(envelope("envelope_logentry.envelope")).events[0]
+    other_count = {**logentry, "logentry": {**logentry["logentry"], "formatted": "Failed to reserve 9 items",
+                                             "params": [9]}}
+    assert group_hash(other_count) == group_hash(logentry)
+    plain = {"message": "Timeout after 30 s talking to 10.0.0.7"}
+    assert group_hash(plain) == group_hash({"message": "Timeout after 45 s talking to 10.0.0.9"})
+    assert event_to_alert(logentry, "42").title == "Failed to reserve 3 items"
+
+
+@pytest.fixture
+async def sentry_token(make_source) -> str:
+    return (await make_source("shop-sentry", kind="sentry", config={"client_secret": CLIENT_SECRET})).token
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
+async def test_store_endpoint_with_the_key_in_the_query(client, redis, sentry_token, encoding) -> None:
+    raw = orjson.dumps(exception_event())
+    body = {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes}[encoding](raw)
+    response = await client.post(f"/api/42/store/?sentry_key={sentry_token}&sentry_version=7", content=body,
+                                 headers={"Content-Encoding": encoding, "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": "de4f5112cf97432895940304c473b29c"}
+    (alert,) = await stream_alerts(redis)
+    assert alert["title"] == "ValueError: card declined for order 17"
+
+
+async def test_envelope_endpoint_refuses_a_wrong_key(client, sentry_token) -> None:
+    auth = "Sentry sentry_key=aiops_not-a-key, sentry_version=7"
+    response = await client.post("/api/42/envelope/", content=envelope("envelope_exception.envelope"),
+                                 headers={"X-Sentry-Auth": auth})
+    assert response.status_code == 401
+
+
+async def test_real_sdk_in_a_subprocess(start_service, service_headers, clean_db, redis, tmp_path) -> None:
+    api = start_service("aiops-api")
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        created = await client.post("/api/v1/sources", json={"name": "shop", "kind": "sentry"},
+                                    headers=service_headers())
+    key = created.json()["token"]
+    script = tmp_path / "app.py"
+    script.write_text(SDK_SCRIPT)
+    for algo in ("br", "gzip"):
+        dsn = f"http://{key}@127.0.0.1:{api.url.rsplit(':', 1)[1]}/42"
+        run = subprocess.run([sys.executable, str(script), dsn, algo], capture_output=True, text=True, timeout=60)
+        assert "RuntimeError: unhandled at exit" in run.stderr
+    alerts = await stream_alerts(redis, source="shop")
+    titles = [a["title"] for a in alerts]
+    assert titles.count("ValueError: card declined for order 17") == 2  # once per run (br, gzip)
+    assert "KeyError: 'user-42'" in titles and "RuntimeError: unhandled at exit" in titles
+    assert len(alerts) == 8  # 4 errors per run; the transactions were skipped
+    groups = {a["title"]: a["fingerprint"] for a in alerts}
+    assert groups["ValueError: card declined for order 17"] == groups["ValueError: card declined for order 18"]
+    assert len(set(groups.values())) == 3
+    assert {a["labels"]["release"] for a in alerts} == {"shop@1.2.3"}
+
+
+def signed(body: bytes, secret: str = CLIENT_SECRET) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def post_hook(client, name: str, resource: str, signature: str | None = None) -> httpx.Response:
+    body = (PAYLOADS / name).read_bytes()
+    headers = {"Sentry-Hook-Resource": resource, "Sentry-Hook-Timestamp": "1795458675",
+               "Request-ID": "2d8e1d7c-9b9e-4d7b-8c6f-2b8a0c8f6c0e", "Content-Type": "application/json",
+               "Sentry-Hook-Signature": signature or signed(body)}
+    return await client.post("/webhooks/sentry", content=body, headers=headers)
+
+
+async def test_integration_webhooks_signed_with_the_client_secret(client, redis, sentry_token) -> None:
+    for name, resource in [("hook_issue_created.json", "issue"), ("hook_error.json", "error"),
+                           ("hook_event_alert.json", "event_alert"), ("hook_issue_resolved.json", "issue")]:
+        response = await post_hook(client, name, resource)
+        assert response.status_code == 200, response.text
+        assert response.json()["accepted"] == 1
+    alerts = await stream_alerts(redis)
+    assert {a["fingerprint"] for a in alerts} == {"sentry-issue-1170820242"}  # issue and its events: one alert
+    assert [a["status"] for a in alerts] == ["firing", "firing", "firing", "resolved"]
+    assert alerts[2]["details"]["triggered_rule"] == "Send a notification for new issues"
+    assert alerts[0]["url"] == "https://sentry.io/organizations/acme/issues/1170820242/"
+
+
+async def test_other_hook_resources_are_acknowledged_and_skipped(client, redis, sentry_token) -> None:
+    response = await post_hook(client, "hook_issue_created.json", "installation")
+    assert (response.status_code, response.json()["accepted"]) == (200, 0)
+
+
+@pytest.mark.parametrize("signature", ["0" * 64, "", "not-hex", signed(b"another body")])
+async def test_a_bad_signature_is_refused(client, redis, sentry_token, signature) -> None:
+    response = await post_hook(client, "hook_issue_created.json", "issue", signature=signature or " ")
+    assert response.status_code == 401
+    assert await stream_alerts(redis) == []
+
+
+async def test_the_client_secret_is_never_shown(client, auth, sentry_token) -> None:
+    (source,) = (await client.get("/api/v1/sources", headers=auth())).json()
+    assert source["config"]["client_secret"] == "********"

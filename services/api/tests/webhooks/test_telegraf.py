@@ -1,0 +1,157 @@
+"""POST /webhooks/telegraf: Telegraf's outputs.http bodies (line protocol or JSON, plain or gzip) land in the
+metrics stream; bad lines are reported in a 2xx answer and never cost the good ones."""
+
+import base64
+import gzip
+from pathlib import Path
+
+import pytest
+from line_protocol_parser import parse_line
+from prometheus_client import REGISTRY
+
+from aiops_api.webhooks.telegraf import parse_telegraf
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import METRICS_INGESTED
+
+PAYLOADS = Path(__file__).parent / "payloads" / "telegraf"
+RECEIVED_NS = 1_795_000_000_000_000_000
+
+
+@pytest.fixture
+async def token(make_source) -> str:
+    return (await make_source("telegraf-web", kind="telegraf")).token
+
+
+async def stream_lines(redis, source: str = "telegraf-web") -> list[str]:
+    """Lines this test's source put on the stream (other test runs may share the Redis database)."""
+    envelopes = [Envelope.from_entry(fields) for _, fields in await redis.xrange(METRICS_INGESTED.name)]
+    assert all(e.type == "metrics.received" for e in envelopes)
+    return [line for e in envelopes if e.source == source for line in e.payload["lines"].split("\n")]
+
+
+def rejected_total(source: str) -> float:
+    return REGISTRY.get_sample_value("aiops_api_metric_lines_rejected_total", {"source": source}) or 0.0
+
+
+async def test_captured_line_protocol_lands_in_the_stream_unchanged(client, redis, token) -> None:
+    body = (PAYLOADS / "metrics.influx").read_bytes()
+    response = await client.post("/webhooks/telegraf", content=body, headers={"X-AIOps-Token": token})
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == 9 and response.json()["rejected"] == 0
+    assert await stream_lines(redis) == body.decode().strip().split("\n")
+
+
+async def test_gzip_chunked_body_with_basic_auth(client, redis, token) -> None:
+    """Telegraf's `content_encoding = "gzip"` arrives chunked, with no Content-Length."""
+    compressed = gzip.compress((PAYLOADS / "metrics.influx").read_bytes())
+
+    async def chunks():
+        for start in range(0, len(compressed), 100):
+            yield compressed[start:start + 100]
+
+    basic = base64.b64encode(f"telegraf:{token}".encode()).decode()
+    headers = {"Authorization": f"Basic {basic}", "Content-Encoding": "gzip", "Content-Type": "text/plain"}
+    response = await client.post("/webhooks/telegraf", content=chunks(), headers=headers)
+    assert response.status_code == 202, response.text
+    assert len(await stream_lines(redis)) == 9
+
+
+async def test_bad_lines_are_reported_and_the_good_ones_kept(client, redis, token) -> None:
+    body = ("cpu,host=a usage_idle=90 1795000000000000000\n"
+            "cpu,host=a usage_idle=\n"  # no value
+            "mem,host=a used_percent=12.5\n"  # no timestamp: stamped at receive time
+            "disk,host=a used=12i2 1795000000000000000\n"  # bad integer
+            "log,host=a msg=\"two\nlines\" 1795000000000000000\n")  # a string field may span lines
+    before = rejected_total("telegraf-web")
+    response = await client.post("/webhooks/telegraf", content=body, headers={"X-AIOps-Token": token})
+    assert response.status_code == 202
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"]) == (3, 2)
+    assert [e["line"] for e in answer["errors"]] == [2, 4]
+    assert "field" in answer["errors"][0]["error"]
+    assert rejected_total("telegraf-web") == before + 2
+    lines = await stream_lines(redis)
+    assert lines[0] == "cpu,host=a usage_idle=90 1795000000000000000"
+    assert parse_line(lines[1])["time"] is not None  # the receive time, so a re-delivery writes the same point
+    assert lines[2:] == ["log,host=a msg=\"two", "lines\" 1795000000000000000"]
+
+
+async def test_a_batch_of_only_bad_lines_still_gets_2xx(client, redis, token) -> None:
+    response = await client.post("/webhooks/telegraf", content=b"garbage\nmore garbage",
+                                 headers={"X-AIOps-Token": token})
+    assert response.status_code == 202  # Telegraf would resend a 4xx batch forever
+    assert response.json()["rejected"] == 2
+    assert await stream_lines(redis) == []
+
+
+async def test_json_format_sent_as_text_plain(client, redis, token) -> None:
+    body = (PAYLOADS / "metrics.json").read_bytes()
+    response = await client.post("/webhooks/telegraf", content=body,
+                                 headers={"X-AIOps-Token": token, "Content-Type": "text/plain; charset=utf-8"})
+    assert response.status_code == 202, response.text
+    points = [parse_line(line) for line in await stream_lines(redis)]
+    cpu = next(p for p in points if p["measurement"] == "cpu")
+    assert cpu["fields"]["usage_guest"] == 0.0 and isinstance(cpu["fields"]["usage_guest"], float)
+    assert cpu["time"] == 1_763_924_410 * 10**9  # json_timestamp_units = 1s
+
+
+def test_json_numbers_are_floats_unless_declared_integer() -> None:
+    body = (b'{"metrics":[{"name":"mem","tags":{"host":"a"},"fields":{"total":100,"used_percent":5},'
+            b'"timestamp":1795000000000}]}')
+    (line,) = parse_telegraf(body, RECEIVED_NS, {"integer_fields": ["mem.total"]}).lines
+    point = parse_line(line)
+    assert point["fields"] == {"total": 100, "used_percent": 5.0}
+    assert "total=100i" in line and "used_percent=5.0" in line
+    assert point["time"] == 1_795_000_000_000 * 10**6  # milliseconds recognised by magnitude
+
+
+def test_json_metrics_that_cannot_be_lines_are_reported() -> None:
+    body = (b'{"metrics":[{"name":"ok","fields":{"v":1}},{"name":"","fields":{"v":1}},'
+            b'{"name":"nested","fields":{"v":{"a":1}}},{"name":"empty","fields":{}},'
+            b'{"name":"int","fields":{"n":1.5}}]}')
+    result = parse_telegraf(body, RECEIVED_NS, {"integer_fields": ["n"]})
+    assert result.lines == [f"ok v=1.0 {RECEIVED_NS}"]
+    assert [e.line for e in result.errors] == [2, 3, 4, 5]
+    assert "declared integer" in result.errors[3].error
+
+
+def test_source_config_can_force_the_format() -> None:
+    result = parse_telegraf(b'{"metrics":[]}', RECEIVED_NS, {"data_format": "influx"})
+    assert result.rejected == 1  # read as line protocol, as configured
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"X-AIOps-Token": "aiops_wrong"}, 401), ({"Authorization": "Basic !!notbase64"}, 401)],
+)
+async def test_requests_without_a_valid_credential_are_refused(client, token, headers, status) -> None:
+    response = await client.post("/webhooks/telegraf", content=b"cpu v=1", headers=headers)
+    assert response.status_code == status
+    assert response.json()["detail"]
+
+
+async def test_a_token_of_another_kind_of_source_is_forbidden(client, make_source) -> None:
+    generic = (await make_source("nagios")).token
+    response = await client.post("/webhooks/telegraf", content=b"cpu v=1", headers={"X-AIOps-Token": generic})
+    assert response.status_code == 403
+    assert "telegraf" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status", "problem"),
+    [
+        (gzip.compress(b"cpu v=1 1\n" * 20_000), "gzip", 413, "decompressed"),  # 200 kB from a 1 kB body
+        (b"not gzip at all", "gzip", 400, "gzip"),
+        (gzip.compress(b"cpu v=1")[:-6], "gzip", 400, "truncated"),
+        (b"cpu v=1", "zstd", 400, "content-encoding"),
+        (b"\xff\xfe bad utf8", "identity", 400, "UTF-8"),
+        (b'{"metrics": 5}', "identity", 400, "metrics"),
+    ],
+)
+async def test_bodies_that_cannot_be_read_get_a_clear_4xx(client, redis, token, body, encoding, status,
+                                                          problem) -> None:
+    response = await client.post("/webhooks/telegraf", content=body,
+                                 headers={"X-AIOps-Token": token, "Content-Encoding": encoding})
+    assert response.status_code == status
+    assert problem in response.json()["detail"]
+    assert await stream_lines(redis) == []

@@ -1,0 +1,15 @@
+"""Database models, one module per domain. Importing this package registers every table on `Base.metadata`."""
+
+from aiops_contracts.db.alerts import Alert
+from aiops_contracts.db.audit import AuditEntry
+from aiops_contracts.db.base import Base
+from aiops_contracts.db.forecasts import MetricForecast
+from aiops_contracts.db.incidents import Incident, IncidentEvent
+from aiops_contracts.db.logs import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
+from aiops_contracts.db.processed import ProcessedEvent
+from aiops_contracts.db.sources import Source
+from aiops_contracts.db.users import RefreshToken, User
+
+metadata = Base.metadata
+
+__all__ = ["Alert", "AuditEntry", "Base", "Incident", "IncidentEvent", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "MetricForecast", "ProcessedEvent", "RefreshToken", "Source", "User", "metadata"]

@@ -1,0 +1,47 @@
+"""Incidents: related alerts and log events grouped into one thing an SRE reads and acts on."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aiops_contracts.db.base import Base, Timestamps, UUIDPrimaryKey
+
+
+class Incident(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_last_seen_at_id", "last_seen_at", "id"),)
+
+    # What grouped the events (e.g. prototype + service); an open incident is unique per key.
+    group_key: Mapped[str] = mapped_column(String(255), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, acknowledged, resolved
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    hosts: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    services: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IncidentEvent(Base):
+    """An incident's timeline: opened, events (one row per handled batch, with its count), reopened, resolved."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident_id_at", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    event_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the first event of the row
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16))  # opened, events, reopened, resolved
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    host: Mapped[str | None] = mapped_column(String(255))
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,120 @@
+"""Payload models per event type. The envelope's `type` names which model its payload follows."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+ALERT_RECEIVED = "alert.received"
+ALERT_STORED = "alert.stored"
+METRICS_RECEIVED = "metrics.received"
+LOGS_RECEIVED = "logs.received"
+LOG_TEMPLATED = "log.templated"
+INCIDENT_OPENED = "incident.opened"
+INCIDENT_UPDATED = "incident.updated"
+INCIDENT_RESOLVED = "incident.resolved"
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+class AlertStatus(StrEnum):
+    firing = "firing"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+class AlertPayload(BaseModel):
+    """`alert.received`: one alert as a source reported it, already normalised by its webhook."""
+
+    fingerprint: str = Field(min_length=1, max_length=128)  # dedup key within a source
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=20_000)
+    severity: Severity = Severity.medium
+    status: AlertStatus = AlertStatus.firing
+    host: str | None = Field(default=None, max_length=255)
+    service: str | None = Field(default=None, max_length=255)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    occurred_at: datetime | None = None
+    url: str | None = Field(default=None, max_length=2_000)
+    details: dict[str, Any] = Field(default_factory=dict)  # source-specific facts worth keeping
+
+
+class AlertStoredPayload(BaseModel):
+    """`alert.stored`: an alert row after the worker wrote it; what live clients and the aggregator see."""
+
+    alert_id: str
+    fingerprint: str
+    title: str
+    severity: Severity
+    status: AlertStatus
+    source: str
+    host: str | None = None
+    service: str | None = None
+    count: int = 1
+    incident_id: str | None = None
+
+
+class MetricsPayload(BaseModel):
+    """`metrics.received`: a batch of metrics as InfluxDB line protocol, already validated."""
+
+    lines: str
+    count: int
+
+
+class LogRecord(BaseModel):
+    message: str = Field(max_length=65_536)
+    host: str | None = None
+    timestamp: datetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class LogsPayload(BaseModel):
+    """`logs.received`: raw log lines from one source."""
+
+    records: list[LogRecord]
+
+
+class LogEvent(BaseModel):
+    """One error-ish log line after header parsing, templating and the failure rules."""
+
+    event_id: str = Field(max_length=64)  # unique per line: `<logs.received envelope id>:<line index>`
+    template_id: str
+    prototype_id: str | None = None  # None while the template waits for its embedding
+    template: str
+    message: str
+    host: str | None = None
+    service: str | None = None  # the component (syslog app name, logger)
+    severity: Severity
+    category: str | None = None  # from the matching failure rule
+    rule: str | None = None
+    occurred_at: datetime
+
+
+class LogEventsPayload(BaseModel):
+    """`log.templated`: the error-ish lines of one `logs.received` envelope (it keeps that envelope's id)."""
+
+    events: list[LogEvent]
+
+
+class IncidentChangedPayload(BaseModel):
+    """`incident.opened` / `incident.updated` / `incident.resolved`: an incident's state after the change."""
+
+    incident_id: str
+    group_key: str
+    title: str
+    severity: Severity
+    status: str
+    event_count: int
+    hosts: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    first_seen_at: datetime
+    last_seen_at: datetime
+    reopened: bool = False

@@ -1,0 +1,158 @@
+"""InfluxDB through its v1-compatible HTTP API (`/write` line protocol, `/query` InfluxQL), shared by
+the API and the worker, so one code path serves InfluxDB 1.x, 2.x and 3.x.
+
+Queries never paste input into InfluxQL: values travel as bound parameters (`$name` + `params`),
+and identifiers (measurement, field and tag names) must pass `quote_ident`, which accepts only a
+strict character set and double-quotes the result.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from aiops_contracts.settings import CommonSettings
+
+# Measurement, field and tag names we accept in queries: what Telegraf and our own writers produce.
+IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,199}$")
+# Per-point anomaly scores: written by the worker's anomaly detector, read by the analytics API.
+ANOMALIES_MEASUREMENT = "aiops_anomalies"
+# The retention policy ensure_database() creates and makes the database's default.
+RETENTION_POLICY = "aiops"
+# Answers that mean "not now" rather than "never": bad credentials, rate limits (retry once fixed).
+_RETRY_LATER_STATUSES = (401, 403, 429)
+
+
+class InfluxError(Exception):
+    """InfluxDB refused the request (bad query, bad line, type conflict): retrying will not help."""
+
+
+class InfluxUnavailable(ConnectionError):
+    """InfluxDB is unreachable or answered 5xx. A ConnectionError, so stream consumers wait and retry."""
+
+
+class DatabaseNotFound(InfluxError):
+    """The database does not exist (yet): writers create it and retry, readers see no data."""
+
+
+class PointsBeyondRetention(InfluxError):
+    """A partial write: InfluxDB kept the batch's other points and dropped those older than its retention."""
+
+
+class InvalidIdentifier(ValueError):
+    pass
+
+
+def quote_ident(name: str) -> str:
+    """A measurement/field/tag name as a quoted InfluxQL identifier; refuses anything outside IDENTIFIER."""
+    if not IDENTIFIER.fullmatch(name):
+        raise InvalidIdentifier(f"invalid identifier {name!r}: use letters, digits, _ . : -")
+    return f'"{name}"'
+
+
+@dataclass
+class InfluxSeries:
+    name: str
+    columns: list[str]
+    values: list[list[Any]]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.values]
+
+
+def _escape(text: str, specials: str) -> str:
+    # Names and tag values escape only their specials: a backslash before anything else is literal.
+    for char in specials:
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """`measurement,tag=value,...` escaped as in line protocol, tags sorted (InfluxDB's series key)."""
+    head = _escape(measurement, ", ")
+    for key in sorted(tags):
+        if tags[key] != "":
+            head += f",{_escape(key, ',= ')}={_escape(tags[key], ',= ')}"
+    return head
+
+
+def encode_point(measurement: str, tags: Mapping[str, str], fields: Mapping[str, Any], time_ns: int) -> str:
+    """One line of line protocol. Floats stay floats (`1.0`), ints get `i`, strings are quoted.
+    Callers drop non-finite floats first: line protocol has no NaN or infinity."""
+    head = series_key(measurement, tags)
+    parts = []
+    for key, value in fields.items():
+        if isinstance(value, bool):
+            encoded = "true" if value else "false"
+        elif isinstance(value, int):
+            encoded = f"{value}i"
+        elif isinstance(value, float):
+            encoded = repr(value)
+        else:
+            encoded = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{_escape(key, ',= ')}={encoded}")
+    return f"{head} {','.join(parts)} {time_ns}"
+
+
+class InfluxClient:
+    def __init__(self, settings: CommonSettings, timeout_s: float = 30.0) -> None:
+        headers = {"Authorization": f"Token {settings.influx_token}"} if settings.influx_token else {}
+        self.database = settings.influx_database
+        self._http = httpx.AsyncClient(base_url=settings.influx_url, headers=headers, timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def create_database(self) -> None:
+        await self._post("/query", data={"q": f"CREATE DATABASE {quote_ident(self.database)}"})
+
+    async def ensure_database(self, retention_days: int) -> None:
+        """Create the database and make a retention policy of `retention_days` its default (idempotent).
+        InfluxDB 2.x/3.x map databases to buckets and refuse these statements: the bucket must exist there."""
+        db, rp = quote_ident(self.database), quote_ident(RETENTION_POLICY)
+        await self._post("/query", data={"q": f"CREATE DATABASE {db}"})
+        policy = f"ON {db} DURATION {int(retention_days)}d REPLICATION 1 DEFAULT"
+        body = (await self._post("/query", data={"q": f"CREATE RETENTION POLICY {rp} {policy}"})).json()
+        if "already exists" in body["results"][0].get("error", ""):  # another duration was set before
+            await self._post("/query", data={"q": f"ALTER RETENTION POLICY {rp} {policy}"})
+
+    async def write(self, lines: str, precision: str = "ns") -> None:
+        """Write line protocol; InfluxDB overwrites a point with the same series and time (idempotent)."""
+        if lines:
+            await self._post("/write", params={"db": self.database, "precision": precision},
+                             content=lines.encode())
+
+    async def query(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s") -> list[InfluxSeries]:
+        """Run one InfluxQL statement with bound `$name` parameters; returns its series."""
+        data = {"q": q, "db": self.database, "epoch": epoch}
+        if params:
+            data["params"] = orjson.dumps(dict(params)).decode()
+        body = (await self._post("/query", data=data)).json()
+        result = body["results"][0]
+        if "error" in result:
+            raise _error(result["error"])
+        return [InfluxSeries(s.get("name", ""), s["columns"], s["values"], s.get("tags") or {})
+                for s in result.get("series", [])]
+
+    async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.post(path, **kwargs)
+        except httpx.TransportError as exc:
+            raise InfluxUnavailable(f"InfluxDB unreachable: {exc!r}") from exc
+        if response.status_code >= 500 or response.status_code in _RETRY_LATER_STATUSES:
+            raise InfluxUnavailable(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            raise _error(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
+        return response
+
+
+def _error(message: str) -> InfluxError:
+    if "database not found" in message:
+        return DatabaseNotFound(message)
+    if "beyond retention policy" in message:
+        return PointsBeyondRetention(message)
+    return InfluxError(message)

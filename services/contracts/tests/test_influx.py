@@ -1,0 +1,30 @@
+"""InfluxQL identifier quoting and line-protocol encoding (checked against the parser the API uses)."""
+
+import pytest
+from line_protocol_parser import parse_line
+
+from aiops_contracts.influx import InvalidIdentifier, encode_point, quote_ident, series_key
+
+
+@pytest.mark.parametrize("name", ["cpu", "used_percent", "disk.io", "node:load1", "net-if", "_x", "9gag"])
+def test_quote_ident_accepts_telegraf_names(name: str) -> None:
+    assert quote_ident(name) == f'"{name}"'
+
+
+@pytest.mark.parametrize("name", ['cpu"', "cpu; DROP DATABASE x", "a b", "", "x\\", "é", "a" * 201, "cpu'", "-x"])
+def test_quote_ident_refuses_anything_else(name: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        quote_ident(name)
+
+
+def test_encode_point_escapes_what_line_protocol_needs() -> None:
+    tags = {"host": "web 3", "path": "C:\\data,x=1", "empty": ""}
+    fields = {"score": 0.5, "count": 3, "ok": True, "note": 'say "hi"\\'}
+    line = encode_point("my measurement,x", tags, fields, 1_700_000_000_000_000_000)
+
+    parsed = parse_line(line)
+
+    assert parsed["measurement"] == "my measurement,x"
+    assert parsed["tags"] == {"host": "web 3", "path": "C:\\data,x=1"}
+    assert parsed["fields"] == fields and parsed["time"] == 1_700_000_000_000_000_000
+    assert line.startswith(series_key("my measurement,x", tags) + " ")

@@ -1,0 +1,114 @@
+"""Stores received alerts in PostgreSQL (one row per source + fingerprint) and announces them.
+
+Idempotent: each event id is recorded in `processed_events` in the same transaction as the upsert,
+so a re-delivered entry changes nothing; its `alert.stored` announcement is sent again, with the same
+event id, so downstream consumers dedupe it too.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import case, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.db import Alert
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
+from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, LIVE_CHANNEL
+from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.idempotency import claim_new_events
+
+
+class AlertStoreTask(StreamConsumer[AlertPayload]):
+    name = "alerts-store"
+    stream = ALERTS_INGESTED
+    payload_model = AlertPayload
+
+    async def handle(self, batch: list[Delivery[AlertPayload]]) -> None:
+        async with self.ctx.sessions.begin() as session:
+            fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
+            rows = _merge_by_fingerprint([d for d in batch if d.envelope.id in fresh])
+            # executemany form: the statement is compiled once and cached, whatever the batch size.
+            upserted = (await session.scalars(UPSERT, rows)).all() if rows else []
+            by_key = {(a.source, a.fingerprint): a for a in upserted}
+            missing = {(d.envelope.source, d.payload.fingerprint) for d in batch} - by_key.keys()
+            if missing:  # re-delivered events: announce the stored rows again
+                stored = await session.scalars(select(Alert).where(tuple_(Alert.source, Alert.fingerprint).in_(missing)))
+                by_key.update({(a.source, a.fingerprint): a for a in stored})
+        await self._announce(batch, by_key)
+
+    async def _announce(self, batch: list[Delivery[AlertPayload]], by_key: dict[tuple[str, str], Alert]) -> None:
+        envelopes = []
+        for delivery in batch:
+            alert = by_key[(delivery.envelope.source, delivery.payload.fingerprint)]
+            payload = AlertStoredPayload(
+                alert_id=str(alert.id), fingerprint=alert.fingerprint, title=alert.title,
+                severity=alert.severity, status=alert.status, source=alert.source, host=alert.host,
+                service=alert.service, count=alert.count,
+                incident_id=str(alert.incident_id) if alert.incident_id else None,
+            )
+            envelopes.append(Envelope(id=delivery.envelope.id, type=ALERT_STORED, source=alert.source,
+                                      trace=delivery.envelope.trace, payload=payload.model_dump(mode="json")))
+        await publish_many(self.redis, ALERTS_STORED, envelopes, self.settings.stream_maxlen_factor)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for envelope in envelopes:
+                pipe.publish(LIVE_CHANNEL, envelope.model_dump_json())
+            await pipe.execute()
+
+
+def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict]:
+    """One row per (source, fingerprint): ON CONFLICT cannot touch the same row twice in one statement."""
+    rows: dict[tuple[str, str], dict] = {}
+    for d in sorted(deliveries, key=_seen_at):
+        p, seen = d.payload, _seen_at(d)
+        key = (d.envelope.source, p.fingerprint)
+        row = rows.get(key)
+        count = (row["count"] if row else 0) + 1
+        first_seen = row["first_seen_at"] if row else seen
+        rows[key] = {
+            "source": d.envelope.source, "fingerprint": p.fingerprint, "title": p.title,
+            "description": p.description, "severity": p.severity.value, "status": p.status.value,
+            "host": p.host, "service": p.service, "labels": p.labels, "annotations": p.annotations,
+            "details": p.details, "url": p.url, "count": count, "first_seen_at": first_seen,
+            "last_seen_at": seen, "last_event_id": d.envelope.id,
+            "resolved_at": seen if p.status == AlertStatus.resolved else None,
+        }
+    return list(rows.values())
+
+
+def _seen_at(delivery: Delivery[AlertPayload]) -> datetime:
+    return delivery.payload.occurred_at or delivery.envelope.time
+
+
+def _upsert():
+    stmt = insert(Alert)
+    new = stmt.excluded
+    newer = new.last_seen_at >= Alert.last_seen_at
+    # A repeat of a firing alert that someone acknowledged stays acknowledged; an older event
+    # arriving late never overwrites the newer state.
+    status = case(
+        (~newer, Alert.status),
+        ((new.status == AlertStatus.firing.value) & (Alert.status == AlertStatus.acknowledged.value), Alert.status),
+        else_=new.status,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[Alert.source, Alert.fingerprint],
+        set_={
+            "count": Alert.count + new.count,
+            "status": status,
+            "title": case((newer, new.title), else_=Alert.title),
+            "description": case((newer, new.description), else_=Alert.description),
+            "severity": case((newer, new.severity), else_=Alert.severity),
+            "labels": case((newer, new.labels), else_=Alert.labels),
+            "annotations": case((newer, new.annotations), else_=Alert.annotations),
+            "details": case((newer, new.details), else_=Alert.details),
+            "first_seen_at": func.least(Alert.first_seen_at, new.first_seen_at),
+            "last_seen_at": func.greatest(Alert.last_seen_at, new.last_seen_at),
+            "resolved_at": case((newer, new.resolved_at), else_=Alert.resolved_at),
+            "last_event_id": case((newer, new.last_event_id), else_=Alert.last_event_id),
+            "updated_at": func.now(),
+        },
+    ).returning(Alert)
+
+
+UPSERT = _upsert()

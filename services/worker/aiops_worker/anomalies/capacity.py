@@ -1,0 +1,184 @@
+"""Capacity series for forecasting: their history query, the forecast and exhaustion of one series,
+and the predictive alert it raises. Pure functions; forecast_task.py does the I/O.
+
+`below` rules (a value falling to its limit, e.g. idle CPU) are mirrored: values and threshold are
+negated, forecast as an `above` rule, and the forecast is negated back, so one code path serves both.
+"""
+
+import math
+from dataclasses import dataclass
+
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.influx import InfluxSeries, quote_ident
+from aiops_worker.anomalies import forecasting
+from aiops_worker.anomalies.alerts import event_id, to_datetime
+from aiops_worker.anomalies.series import SeriesRef
+from aiops_worker.settings import CapacityRule
+
+FORECAST_SOURCE = "capacity-forecast"
+HOUR_S = 3600.0
+MIN_HISTORY_POINTS = 24  # hourly means: a day of history before any trend is trusted
+# Hours left below which a predicted exhaustion is this severe.
+SEVERITY_HOURS = ((24.0, Severity.critical), (72.0, Severity.high))
+
+
+@dataclass(frozen=True)
+class SeriesHistory:
+    rule: CapacityRule
+    series: SeriesRef
+    times: list[float]  # epoch seconds, hourly buckets
+    values: list[float]  # hourly means
+
+
+@dataclass(frozen=True)
+class Exhaustion:
+    at: float  # epoch seconds
+    earliest: float
+    latest: float | None  # None: the trend may be flat, no upper bound
+
+
+@dataclass(frozen=True)
+class Assessment:
+    history: SeriesHistory
+    method: str  # trend | prophet | none (history too short to forecast)
+    forecast: list[list[float]]  # [epoch seconds, predicted, lower, upper]
+    exhaustion: Exhaustion | None  # crossing predicted within forecasting's horizon (90 days)
+    alerting: bool  # the crossing falls within the alert horizon
+
+
+def mirror(rule: CapacityRule) -> float:
+    """-1 for `below` rules (values and limit are negated to forecast them as rising), else 1."""
+    return -1.0 if rule.direction == "below" else 1.0
+
+
+def history_query(rule: CapacityRule) -> tuple[str, dict[str, str]]:
+    """Hourly means of every series of the rule between $start and $end, one InfluxDB series per tag set.
+    Identifiers pass quote_ident; tag values are bound parameters."""
+    where = ["time >= $start", "time < $end"]
+    params: dict[str, str] = {}
+    for index, (key, value) in enumerate(sorted(rule.tags.items())):
+        where.append(f"{quote_ident(key)} = $tag{index}")
+        params[f"tag{index}"] = value
+    query = (f"SELECT mean({quote_ident(rule.field)}) AS {quote_ident('value')} FROM {quote_ident(rule.measurement)} "
+             f"WHERE {' AND '.join(where)} GROUP BY time(1h), * fill(none)")
+    return query, params
+
+
+def histories(rule: CapacityRule, found: list[InfluxSeries]) -> list[SeriesHistory]:
+    """The series with enough history to forecast, values mirrored for `below` rules."""
+    sign = mirror(rule)
+    result = []
+    for influx_series in found:
+        rows = [(float(t), float(v)) for t, v in influx_series.values if v is not None]
+        if len(rows) < MIN_HISTORY_POINTS:
+            continue
+        series = SeriesRef(rule.measurement, tuple(sorted((k, v) for k, v in influx_series.tags.items() if v)),
+                           rule.field)
+        result.append(SeriesHistory(rule, series, [t for t, _ in rows], [sign * v for _, v in rows]))
+    return result
+
+
+def urgency(history: SeriesHistory) -> float:
+    """How close the latest value is to the limit (mirrored units): most urgent first when capping."""
+    limit = _limit(history.rule)
+    return history.values[-1] - limit if limit is not None else float("-inf")
+
+
+def assess(history: SeriesHistory, horizon_s: float) -> Assessment:
+    """Forecast the series over `horizon_s` and predict when it crosses its limit (CPU-heavy: call in a thread).
+    An alert is due when the crossing is within `horizon_s`."""
+    sign = mirror(history.rule)
+    predicted = forecasting.forecast(history.times, history.values, horizon_s, HOUR_S)
+    points = [] if predicted is None else [
+        [float(t), sign * float(y), sign * float(lo if sign > 0 else hi), sign * float(hi if sign > 0 else lo)]
+        for t, y, lo, hi in zip(predicted.ts, predicted.yhat, predicted.lower, predicted.upper)]
+    limit = _limit(history.rule)
+    exhaustion = None
+    if limit is not None and history.values[-1] < limit:
+        found = forecasting.predict_exhaustion(history.times, history.values, limit)
+        if found is not None and found.slope > 0:  # rising towards the (mirrored) limit, not receding from it
+            latest = float(found.eta_high) if math.isfinite(found.eta_high) else None
+            exhaustion = Exhaustion(float(found.eta), float(found.eta_low), latest)
+    alerting = exhaustion is not None and exhaustion.at - history.times[-1] <= horizon_s
+    return Assessment(history, predicted.method if predicted else "none", points, exhaustion, alerting)
+
+
+def _limit(rule: CapacityRule) -> float | None:
+    if rule.threshold is None:
+        return None
+    return mirror(rule) * rule.threshold
+
+
+def predictive_envelope(assessment: Assessment, was_alerting: bool) -> Envelope | None:
+    """Firing while an exhaustion within the alert horizon is predicted (every run, so the alert's
+    count and title stay current), resolved once when it goes away; None when there is nothing to say."""
+    if not assessment.alerting and not was_alerting:
+        return None
+    history, rule = assessment.history, assessment.history.rule
+    exhaustion = assessment.exhaustion if assessment.alerting else None
+    status = AlertStatus.firing if exhaustion else AlertStatus.resolved
+    fingerprint = history.series.fingerprint("exhaustion")
+    last_ts = history.times[-1]
+    payload = AlertPayload(
+        fingerprint=fingerprint,
+        title=_title(history, exhaustion)[:500],
+        description=_description(assessment),
+        severity=_severity(exhaustion.at - last_ts) if exhaustion else Severity.info,
+        status=status,
+        host=history.series.host,
+        labels={**dict(history.series.tags), "measurement": rule.measurement, "field": rule.field},
+        occurred_at=to_datetime(last_ts),
+        details={"series": history.series.id, "threshold": rule.threshold, "direction": rule.direction,
+                 "method": assessment.method, "last_value": last_value(history), **_exhaustion_details(exhaustion)},
+    )
+    # One id per series, status and data hour: a run repeated on the same data publishes nothing new.
+    return Envelope(id=event_id(fingerprint, status.value, f"{last_ts:.0f}"), type=ALERT_RECEIVED,
+                    source=FORECAST_SOURCE, payload=payload.model_dump(mode="json"))
+
+
+def _exhaustion_details(exhaustion: Exhaustion | None) -> dict[str, str | None]:
+    if exhaustion is None:
+        return {}
+    return {"exhausts_at": to_datetime(exhaustion.at).isoformat(),
+            "exhausts_earliest": to_datetime(exhaustion.earliest).isoformat(),
+            "exhausts_latest": to_datetime(exhaustion.latest).isoformat() if exhaustion.latest else None}
+
+
+def last_value(history: SeriesHistory) -> float:
+    """The latest hourly mean in the metric's own units."""
+    return mirror(history.rule) * history.values[-1]
+
+
+def _severity(seconds_left: float) -> Severity:
+    hours = seconds_left / HOUR_S
+    for limit, severity in SEVERITY_HOURS:
+        if hours < limit:
+            return severity
+    return Severity.medium
+
+
+def _subject(history: SeriesHistory) -> str:
+    rule, tags = history.rule, dict(history.series.tags)
+    subject = rule.name + (f" {tags[rule.detail_tag]}" if rule.detail_tag and rule.detail_tag in tags else "")
+    return subject + (f" on {history.series.host}" if history.series.host else "")
+
+
+def _title(history: SeriesHistory, exhaustion: Exhaustion | None) -> str:
+    rule = history.rule
+    crossing = f"{rule.field} {rule.direction} {rule.threshold:g}"
+    if exhaustion is None:
+        return f"{_subject(history)}: {crossing} no longer predicted"
+    now = history.times[-1]
+    at, earliest = exhaustion.at - now, exhaustion.earliest - now
+    # One unit for the estimate and its interval: days from two days on, else hours.
+    scale, unit, digits = (86_400, "days", 1) if at >= 2 * 86_400 else (HOUR_S, "hours", 0)
+    latest = f"{(exhaustion.latest - now) / scale:.{digits}f}" if exhaustion.latest else "?"
+    return (f"{_subject(history)}: {crossing} in {at / scale:.{digits}f} {unit} "
+            f"({earliest / scale:.{digits}f}–{latest})")
+
+
+def _description(assessment: Assessment) -> str:
+    history, rule = assessment.history, assessment.history.rule
+    return (f"{rule.measurement}.{rule.field} is {last_value(history):.4g} (limit {rule.threshold:g}, "
+            f"{rule.direction}); {assessment.method} forecast over {len(history.values)} hourly means")

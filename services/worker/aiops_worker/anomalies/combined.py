@@ -1,0 +1,159 @@
+"""One causal anomaly score per point from both tiers, with hysteresis into alert events.
+
+How the score is built:
+1. Tier 1 turns the point into surprise channels (|z|, seasonal |z|, burst, level shifts).
+2. Each channel is divided by a high quantile of its *own* recent history (`TailReference`):
+   a ratio above 1 means "more surprising than nearly anything this series did lately". This is
+   what makes one threshold work for calm and for spiky series alike. A channel is judged only
+   once its own reference has `tail_warmup` points (the seasonal one starts late).
+3. The strongest ratio (optionally lifted when a second channel agrees) is squashed into [0, 1];
+   a value beyond the range of the whole history scores at least `range_score`.
+4. Tier 2 (IsolationForest) is consulted only for elevated points; its score is evidence and,
+   with `learned_weight` > 0, damps a score whose recent shape it finds ordinary.
+5. Hysteresis: an alert opens at `open_threshold`; for `refractory_points` afterwards the emitted
+   score is 0 so a long anomaly gives one alert (the raw score stays in the evidence); it closes
+   after `close_points` consecutive points below `close_threshold`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .learned import LearnedConfig, LearnedTier
+from .statistical import CHANNEL_NAMES, StatFeatures, StatisticalConfig, StatisticalTier
+
+Transition = Literal["opened", "closed"]
+SEVERITY_Z = (("high", 5.0), ("medium", 4.0), ("low", 3.0))
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    statistical: StatisticalConfig = field(default_factory=StatisticalConfig)
+    learned: LearnedConfig = field(default_factory=LearnedConfig)
+    tail_block: int = 16  # TailReference: block size ...
+    tail_blocks: int = 188  # ... and number of blocks (about 3,000 points of memory)
+    tail_rank: int = 4  # k-th largest block maximum ~ the 99.9 % quantile of 3,000 points
+    tail_warmup: int = 150  # channel values needed before scores are emitted
+    # A channel below its floor never counts as novel, however calm the series has been
+    # (order of statistical.CHANNEL_NAMES: z, seasonal, burst, shift_short, shift_long).
+    # The seasonal floor is higher: its residual scale rests on only a few past cycles.
+    channel_floors: tuple[float, ...] = (3.0, 4.0, 1.5, 1.0, 1.0)
+    # NAB (scripts/bench/nab.py) scored best with the strongest channel alone and no damping by
+    # the forest: agreement bonuses and damping both traded hits for fewer false positives badly.
+    second_weight: float = 0.0  # bonus when a second channel agrees
+    learned_gate: float = 0.3  # consult the forest only from this statistical score up
+    learned_weight: float = 0.0  # how much a forest that sees nothing damps the score
+    range_score: float = 0.7  # floor of the score of a value beyond the history's range
+    open_threshold: float = 1.0 - math.exp(-1.04 ** 2)  # score at ratio 1.04
+    close_threshold: float = 0.3
+    close_points: int = 12
+    # Extra detections soon after one only cost false positives; a long pause hides the next
+    # anomaly, so the pause is about half of a typical anomaly's span.
+    refractory_points: int = 50
+
+
+@dataclass(frozen=True)
+class AnomalyEvent:
+    start_ts: float
+    end_ts: float | None  # None while open
+    peak_score: float
+    severity: str
+    evidence: dict
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    ts: float
+    score: float  # in [0, 1]; 0 during the refractory period of an open alert
+    severity: str | None  # set while an alert is open
+    evidence: dict
+    alert_transition: Transition | None = None
+    event: AnomalyEvent | None = None  # the event opened or closed at this point
+
+
+class TailReference:
+    """Approximate rolling high quantile per channel: k-th largest of recent block maxima.
+
+    Memory is `blocks` maxima per channel instead of thousands of raw values. A channel's
+    reference is infinite (nothing is novel) until `warmup` values were added since the channel
+    first moved from 0: a late-starting channel has no history to be compared with.
+    """
+
+    def __init__(self, channels: int, block: int, blocks: int, rank: int, warmup: int = 0) -> None:
+        self.block, self.rank, self.warmup = block, rank, warmup
+        self.maxima = np.zeros((blocks, channels))
+        self.current = np.zeros(channels)
+        self.active = np.zeros(channels, dtype=int)  # values added since the channel woke up
+        self.filled = 0
+        self.in_block = 0
+        self.seen = 0
+
+    def reference(self) -> np.ndarray:
+        rows = self.maxima[:self.filled]
+        if self.in_block:
+            rows = np.vstack((rows, self.current))
+        k = min(self.rank, len(rows))
+        return np.where(self.active >= self.warmup, np.partition(rows, -k, axis=0)[-k], np.inf)
+
+    def add(self, values: np.ndarray) -> None:
+        self.current = np.maximum(self.current, values) if self.in_block else values.copy()
+        self.active += (self.active > 0) | (values != 0)
+        self.in_block += 1
+        self.seen += 1
+        if self.in_block == self.block:
+            self.maxima = np.roll(self.maxima, 1, axis=0)
+            self.maxima[0] = self.current
+            self.filled = min(self.filled + 1, len(self.maxima))
+            self.in_block = 0
+
+    def to_state(self) -> dict:
+        return {"maxima": self.maxima[:self.filled].tolist(), "current": self.current.tolist(),
+                "in_block": self.in_block, "seen": self.seen, "active": self.active.tolist()}
+
+    def load(self, state: dict) -> None:
+        maxima = np.asarray(state["maxima"], dtype=float).reshape(-1, self.maxima.shape[1])
+        self.filled = len(maxima)
+        self.maxima[:self.filled] = maxima
+        self.current = np.asarray(state["current"], dtype=float)
+        self.in_block, self.seen = state["in_block"], state["seen"]
+        # States saved before per-channel warm-up: every channel counts as awake since the start.
+        self.active = np.asarray(state.get("active", [self.seen] * len(self.active)), dtype=int)
+
+
+@dataclass
+class AlertState:
+    open_since: float | None = None
+    peak: float = 0.0
+    max_z: float = 0.0
+    evidence: dict = field(default_factory=dict)
+    below: int = 0
+    since_open: int = 1 << 30
+
+
+def severity_for(z: float) -> str | None:
+    for name, limit in SEVERITY_Z:
+        if abs(z) > limit:
+            return name
+    return None
+
+
+def squash(ratio: float) -> float:
+    return 1.0 - math.exp(-ratio * ratio) if ratio > 0 else 0.0
+
+
+def fired_detectors(f: StatFeatures, ratios: np.ndarray, cfg: StatisticalConfig) -> list[str]:
+    fired = [f"novel_{name}" for name, r in zip(CHANNEL_NAMES, ratios) if r >= 1.0]
+    if f.out_of_range:
+        fired.append("out_of_range")
+    if abs(f.z) > 3.0:
+        fired.append("robust_z")
+    if abs(f.seasonal_z) > 3.0:
+        fired.append("seasonal")
+    if f.spike > cfg.spike_ratio:
+        fired.append("spike")
+    if max(f.shifts) > 3.0:
+        fired.append("level_shift")
+    return fired

@@ -1,0 +1,186 @@
+"""Streaming anomaly detection API: `SeriesDetector` for one series, `DetectorBank` for many.
+
+    bank = DetectorBank(DetectorConfig())
+    result = bank.update("host1/cpu", ts, value)   # DetectionResult
+    if result.alert_transition == "opened": ...    # one alert per anomaly, see combined.py
+    saved = bank.to_state(); bank = DetectorBank.from_state(saved)   # survives restarts
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import asdict
+
+import numpy as np
+
+from .combined import (
+    CHANNEL_NAMES,
+    AnomalyEvent,
+    DetectionResult,
+    DetectorConfig,
+    TailReference,
+    AlertState,
+    fired_detectors,
+    severity_for,
+    squash,
+)
+from .learned import LearnedTier
+from .statistical import StatFeatures, StatisticalTier
+
+__all__ = ["AnomalyEvent", "DetectionResult", "DetectorBank", "DetectorConfig", "SeriesDetector"]
+STATE_VERSION = 1
+
+
+class SeriesDetector:
+    """Causal detector for one metric series; feed points in time order."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self.stat = StatisticalTier(self.config.statistical)
+        self.learned = LearnedTier(self.config.learned)
+        cfg = self.config
+        self.tail = TailReference(len(CHANNEL_NAMES), cfg.tail_block, cfg.tail_blocks, cfg.tail_rank,
+                                  cfg.tail_warmup)
+        self.alert = AlertState()
+        self._floors = np.maximum(np.asarray(cfg.channel_floors, dtype=float), 1e-6)
+
+    def update(self, ts: float, value: float) -> DetectionResult:
+        if not math.isfinite(value):
+            return DetectionResult(ts, 0.0, self._severity(), {"skipped": "non-finite value"})
+        features = self.stat.update(ts, value)
+        if not features.ready:
+            return DetectionResult(ts, 0.0, None, {"warming_up": True})
+        ratios, stat_score = self._statistical_score(features)
+        recent = self.stat.zs.last(self.config.learned.window)
+        learned = self.learned.score(recent) if stat_score >= self.config.learned_gate else None
+        self.learned.observe(recent)  # after scoring: the current point never trains its own model
+        raw = stat_score
+        if learned is not None:
+            raw *= 1.0 - self.config.learned_weight * (1.0 - learned)
+        evidence = self._evidence(value, features, ratios, stat_score, learned, raw)
+        return self._alerting(ts, raw, features, evidence)
+
+    def _statistical_score(self, f: StatFeatures) -> tuple[np.ndarray, float]:
+        channels = np.asarray(f.channels())
+        ready = self.tail.seen >= self.config.tail_warmup
+        reference = self.tail.reference() if ready else None
+        self.tail.add(channels)
+        if reference is None:
+            return np.zeros_like(channels), 0.0
+        ratios = channels / np.maximum(reference, self._floors)
+        second, first = np.sort(ratios)[-2:]
+        weight = self.config.second_weight
+        score = squash((first + weight * second) / (1.0 + weight))
+        if f.out_of_range:
+            score = max(score, self.config.range_score)
+        return ratios, score
+
+    def _evidence(self, value: float, f: StatFeatures, ratios: np.ndarray, stat_score: float,
+                  learned: float | None, raw: float) -> dict:
+        return {
+            "value": value,
+            "baseline": f.baseline,
+            "scale": f.scale,
+            "deviation": value - f.baseline,
+            "z": f.z,
+            "seasonal_z": f.seasonal_z,
+            "period_s": f.period_s,
+            "spike_ratio": f.spike,
+            "ratios": {name: float(r) for name, r in zip(CHANNEL_NAMES, ratios)},
+            "statistical_score": stat_score,
+            "learned_score": learned,
+            "raw_score": raw,
+            "fired": fired_detectors(f, ratios, self.config.statistical),
+        }
+
+    def _alerting(self, ts: float, raw: float, f: StatFeatures, evidence: dict) -> DetectionResult:
+        cfg, alert = self.config, self.alert
+        alert.since_open += 1
+        emitted = 0.0 if alert.since_open < cfg.refractory_points else raw
+        transition, event = None, None
+        if emitted >= cfg.open_threshold:
+            alert.since_open = 0
+            if alert.open_since is None:
+                self.alert = alert = AlertState(open_since=ts, evidence=evidence, since_open=0)
+                transition = "opened"
+        if alert.open_since is not None:
+            alert.peak = max(alert.peak, raw)
+            alert.max_z = max(alert.max_z, abs(f.z), abs(f.seasonal_z))
+            alert.below = alert.below + 1 if raw < cfg.close_threshold else 0
+            event = self._event(None) if transition else None
+            if alert.below >= cfg.close_points:
+                transition, event = "closed", self._event(ts)
+                alert.open_since = None
+        severity = event.severity if event else self._severity()
+        return DetectionResult(ts, emitted, severity, evidence, transition, event)
+
+    def _event(self, end_ts: float | None) -> AnomalyEvent:
+        alert = self.alert
+        return AnomalyEvent(alert.open_since, end_ts, alert.peak, self._severity() or "low",
+                            alert.evidence)
+
+    def _severity(self) -> str | None:
+        if self.alert.open_since is None:
+            return None
+        return severity_for(self.alert.max_z) or "low"
+
+    def to_state(self) -> dict:
+        """JSON-friendly dict except `learned.model` (pickled bytes)."""
+        return {
+            "version": STATE_VERSION,
+            "statistical": self.stat.to_state(),
+            "learned": self.learned.to_state(),
+            "tail": self.tail.to_state(),
+            "alert": asdict(self.alert),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, config: DetectorConfig | None = None) -> SeriesDetector:
+        detector = cls(config)
+        cfg = detector.config
+        detector.stat = StatisticalTier.from_state(state["statistical"], cfg.statistical)
+        detector.learned = LearnedTier.from_state(state["learned"], cfg.learned)
+        detector.tail.load(state["tail"])
+        detector.alert = AlertState(**state["alert"])
+        return detector
+
+
+class DetectorBank:
+    """Detectors keyed by series id; optional LRU cap on the number of live series."""
+
+    def __init__(self, config: DetectorConfig | None = None, max_series: int | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self.max_series = max_series
+        self._detectors: OrderedDict[str, SeriesDetector] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._detectors)
+
+    def __contains__(self, series_id: str) -> bool:
+        return series_id in self._detectors
+
+    def detector(self, series_id: str) -> SeriesDetector:
+        found = self._detectors.get(series_id)
+        if found is None:
+            found = self._detectors[series_id] = SeriesDetector(self.config)
+            if self.max_series is not None and len(self._detectors) > self.max_series:
+                self._detectors.popitem(last=False)  # least recently updated series
+        self._detectors.move_to_end(series_id)
+        return found
+
+    def update(self, series_id: str, ts: float, value: float) -> DetectionResult:
+        return self.detector(series_id).update(ts, value)
+
+    def drop(self, series_id: str) -> None:
+        self._detectors.pop(series_id, None)
+
+    def to_state(self) -> dict[str, dict]:
+        return {sid: det.to_state() for sid, det in self._detectors.items()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, dict], config: DetectorConfig | None = None,
+                   max_series: int | None = None) -> DetectorBank:
+        bank = cls(config, max_series)
+        for sid, det_state in state.items():
+            bank._detectors[sid] = SeriesDetector.from_state(det_state, bank.config)
+        return bank

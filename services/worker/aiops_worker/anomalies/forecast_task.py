@@ -1,0 +1,132 @@
+"""Periodic capacity forecasting: hourly means of the capacity series from InfluxDB, a forecast and an
+exhaustion prediction per series (robust trend or Prophet, see forecasting.py), predictive alerts on the
+alerts stream, and the latest forecast per series in PostgreSQL (`metric_forecasts`) for the API.
+
+Not a stream consumer: a supervisor task that runs every `forecast_interval_s`. Alerts are published
+before the table is updated and their ids are deterministic, so a run cut short is simply redone.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.db import MetricForecast
+from aiops_contracts.influx import DatabaseNotFound
+from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_worker.anomalies.alerts import to_datetime
+from aiops_worker.anomalies.capacity import (
+    Assessment,
+    SeriesHistory,
+    assess,
+    histories,
+    history_query,
+    last_value,
+    mirror,
+    predictive_envelope,
+    urgency,
+)
+from aiops_worker.anomalies.series import SeriesRef
+from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
+from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.settings import CapacityRule
+
+log = logging.getLogger(__name__)
+
+
+class ForecastTask:
+    name = "capacity-forecast"
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except TRANSIENT_ERRORS as exc:
+                log.warning("forecast run skipped, a store is unavailable",
+                            extra={"task": self.name, "error": repr(exc)})
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.forecast_interval_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_once(self, now: datetime | None = None) -> list[Assessment]:
+        """One forecasting pass over every capacity series; returns the assessments it stored."""
+        now = now or datetime.now(UTC)
+        every = await self._histories(now)
+        found = sorted(every, key=urgency, reverse=True)[:self.settings.forecast_max_series]
+        horizon_s = self.settings.forecast_horizon_days * 86_400
+        # Prophet and the trend fits are CPU work: off the event loop.
+        assessments = await asyncio.to_thread(lambda: [assess(h, horizon_s) for h in found])
+        async with self.ctx.sessions() as session:
+            previous = {row.series_key: row for row in (await session.scalars(select(MetricForecast))).all()}
+        # Series with no history this run; those left out by forecast_max_series keep their last forecast.
+        gone = set(previous) - {h.series.id for h in every}
+        vanished = [_vanished(previous[key], self.settings.forecast_capacity_rules) for key in gone]
+        envelopes = [predictive_envelope(a, _was_alerting(previous.get(a.history.series.id)))
+                     for a in [*assessments, *filter(None, vanished)]]
+        await publish_many(self.ctx.redis, ALERTS_INGESTED, [e for e in envelopes if e],
+                           self.settings.stream_maxlen_factor)
+        await self._store(assessments, gone, now)
+        log.info("forecast run done", extra={"task": self.name, "series": len(assessments),
+                                             "exhausting": sum(1 for a in assessments if a.exhaustion)})
+        return assessments
+
+    async def _histories(self, now: datetime) -> list[SeriesHistory]:
+        start = now - timedelta(days=self.settings.forecast_history_days)
+        found: list[SeriesHistory] = []
+        for rule in self.settings.forecast_capacity_rules:
+            query, params = history_query(rule)
+            params |= {"start": start.isoformat().replace("+00:00", "Z"), "end": now.isoformat().replace("+00:00", "Z")}
+            try:
+                found += histories(rule, await self.ctx.influx.query(query, params))
+            except DatabaseNotFound:
+                return []  # no metrics written yet
+        return found
+
+    async def _store(self, assessments: list[Assessment], gone: set[str], now: datetime) -> None:
+        async with self.ctx.sessions.begin() as session:
+            if gone:
+                await session.execute(delete(MetricForecast).where(MetricForecast.series_key.in_(gone)))
+            if assessments:
+                stmt = insert(MetricForecast).values([_row(a, now) for a in assessments])
+                columns = {c: stmt.excluded[c] for c in _row(assessments[0], now) if c != "series_key"}
+                await session.execute(stmt.on_conflict_do_update(index_elements=[MetricForecast.series_key],
+                                                                 set_={**columns, "updated_at": now}))
+
+
+def _row(assessment: Assessment, now: datetime) -> dict:
+    history, exhaustion = assessment.history, assessment.exhaustion
+    return {
+        "series_key": history.series.id, "measurement": history.series.measurement, "field": history.series.field,
+        "host": history.series.host, "tags": dict(history.series.tags), "threshold": history.rule.threshold,
+        "method": assessment.method, "last_value": last_value(history), "last_point_at": to_datetime(history.times[-1]),
+        "computed_at": now, "forecast": assessment.forecast,
+        "exhausts_at": to_datetime(exhaustion.at) if exhaustion else None,
+        "exhausts_earliest": to_datetime(exhaustion.earliest) if exhaustion else None,
+        "exhausts_latest": to_datetime(exhaustion.latest) if exhaustion and exhaustion.latest else None,
+        "details": {"rule": history.rule.name, "direction": history.rule.direction, "points": len(history.values),
+                    "alerting": assessment.alerting},
+    }
+
+
+def _was_alerting(row: MetricForecast | None) -> bool:
+    """Whether the stored prediction had its predictive alert firing."""
+    return bool(row and row.details.get("alerting"))
+
+
+def _vanished(row: MetricForecast, rules: list[CapacityRule]) -> Assessment | None:
+    """A stored series that produced no history this run (gone quiet, or its rule removed): its
+    prediction goes away, so an open predictive alert must resolve."""
+    rule = next((r for r in rules if (r.measurement, r.field) == (row.measurement, row.field)), None)
+    if rule is None:
+        return None
+    series = SeriesRef(row.measurement, tuple(sorted(row.tags.items())), row.field)
+    history = SeriesHistory(rule, series, [row.last_point_at.timestamp()], [mirror(rule) * row.last_value])
+    return Assessment(history, row.method, [], None, alerting=False)

@@ -1,0 +1,105 @@
+"""Detector state that survives restarts and stays bounded in memory.
+
+Up to `max_series` detectors live in memory (least recently updated first out); every other series'
+state sits in one Redis hash and is loaded back when its series shows up again. Dirty detectors are
+written back by `flush()`, which the anomaly task calls periodically, before eviction and at shutdown.
+The state holds an IsolationForest pickled by the detector module, so the hash is pickled and must
+only ever be written by our worker.
+"""
+
+import asyncio
+import logging
+import pickle
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from aiops_contracts.streams import ANOMALY_DETECTORS_KEY
+from aiops_worker.anomalies.detectors import DetectionResult, DetectorConfig, SeriesDetector
+
+log = logging.getLogger(__name__)
+
+# HSET/HMGET chunk size: bounded round-trip payloads for thousands of series.
+_CHUNK = 200
+
+
+@dataclass
+class _Entry:
+    detector: SeriesDetector
+    last_ts: float  # points at or before this time were already seen: re-deliveries are skipped
+    dirty: bool = False
+
+
+class DetectorCache:
+    def __init__(self, redis: Redis, config: DetectorConfig, max_series: int) -> None:
+        self.redis = redis
+        self.config = config
+        self.max_series = max_series
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def load(self, series_ids: Iterable[str]) -> None:
+        """Make the given series resident: restore saved state, or start fresh detectors."""
+        wanted = list(dict.fromkeys(series_ids))
+        missing = [sid for sid in wanted if sid not in self._entries]
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start:start + _CHUNK]
+            blobs = await self.redis.hmget(ANOMALY_DETECTORS_KEY, chunk)
+            for sid, blob in zip(chunk, blobs):
+                self._entries[sid] = self._restore(sid, blob) if blob else self._fresh()
+        await self._evict(keep=set(wanted))
+
+    def update(self, series_id: str, ts: float, value: float) -> DetectionResult | None:
+        """Feed one point of a loaded series; None when the point is not newer than the last one seen."""
+        entry = self._entries[series_id]
+        self._entries.move_to_end(series_id)
+        if ts <= entry.last_ts:
+            return None
+        entry.last_ts = ts
+        entry.dirty = True
+        return entry.detector.update(ts, value)
+
+    async def flush(self) -> int:
+        """Write every changed detector to Redis; returns how many were written."""
+        dirty = [(sid, e) for sid, e in self._entries.items() if e.dirty]
+        await self._save(dirty)
+        return len(dirty)
+
+    async def _evict(self, keep: set[str]) -> None:
+        excess = len(self._entries) - self.max_series
+        if excess <= 0:
+            return
+        victims = [(sid, e) for sid, e in self._entries.items() if sid not in keep][:excess]
+        await self._save([(sid, e) for sid, e in victims if e.dirty])
+        for sid, _ in victims:
+            del self._entries[sid]
+
+    async def _save(self, entries: list[tuple[str, _Entry]]) -> None:
+        for start in range(0, len(entries), _CHUNK):
+            chunk = entries[start:start + _CHUNK]
+            blobs = await asyncio.to_thread(lambda: {sid: _dump(e) for sid, e in chunk})  # CPU: off the loop
+            await self.redis.hset(ANOMALY_DETECTORS_KEY, mapping=blobs)
+            for _, entry in chunk:
+                entry.dirty = False
+
+    def _restore(self, series_id: str, blob: bytes) -> _Entry:
+        try:
+            saved = pickle.loads(zlib.decompress(blob))  # written only by _dump, in our own Redis
+            return _Entry(SeriesDetector.from_state(saved["detector"], self.config), saved["last_ts"])
+        except (zlib.error, pickle.UnpicklingError, KeyError, TypeError, ValueError):
+            # State of an older detector version: relearn the baseline rather than stall the stream.
+            log.warning("detector state unreadable, starting afresh", extra={"series": series_id})
+            return self._fresh()
+
+    def _fresh(self) -> _Entry:
+        return _Entry(SeriesDetector(self.config), float("-inf"))
+
+
+def _dump(entry: _Entry) -> bytes:
+    state = {"detector": entry.detector.to_state(), "last_ts": entry.last_ts}
+    return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)

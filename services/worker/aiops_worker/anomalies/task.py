@@ -1,0 +1,149 @@
+"""Streaming anomaly detection on every metric series, beside the metrics writer (its own group).
+
+Each numeric field of each line is a point of its series (see series.py), fed in time order to that
+series' detector. An anomaly that opens becomes a firing `alert.received` on the alerts stream, one
+that closes a resolved one, when its opening point deviated at least `anomaly_alert_min_z` robust
+sigmas (weaker ones are only scored); points scoring `anomaly_score_keep` or more are written to
+InfluxDB (`aiops_anomalies`) for the API.
+
+Durability and idempotency: a batch's effects (InfluxDB points, alerts) wait in an outbox until
+sent, so a store outage retries the sending, not the detection; envelope ids and InfluxDB points
+are deterministic, so sending twice changes nothing. Points not newer than a series' last point are
+skipped, so a re-delivered batch does not move the baselines. Detector state is saved to Redis
+periodically, at shutdown and on eviction, but only while the outbox is empty: saved state never
+runs ahead of the effects it produced.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import MetricsPayload
+from aiops_contracts.influx import (
+    ANOMALIES_MEASUREMENT,
+    DatabaseNotFound,
+    InfluxClient,
+    PointsBeyondRetention,
+    encode_point,
+)
+from aiops_contracts.streams import ALERTS_INGESTED, ANOMALY_DETECTOR_GROUP, METRICS_INGESTED
+from aiops_worker.anomalies.alerts import anomaly_envelope, plain
+from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult, DetectorConfig
+from aiops_worker.anomalies.series import MetricPoint, numeric_points
+from aiops_worker.anomalies.state import DetectorCache
+from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+_STORED_EVIDENCE = ("value", "baseline", "deviation", "z")
+
+
+@dataclass
+class _Outbox:
+    lines: list[str] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.envelopes)
+
+
+class AnomalyTask(StreamConsumer[MetricsPayload]):
+    name = "anomaly-detector"
+    stream = METRICS_INGESTED
+    group = ANOMALY_DETECTOR_GROUP
+    payload_model = MetricsPayload
+
+    def __init__(self, ctx: WorkerContext, config: DetectorConfig | None = None) -> None:
+        super().__init__(ctx)
+        self.influx = ctx.influx
+        self.cache = DetectorCache(ctx.redis, config or DetectorConfig(), ctx.settings.anomaly_max_series)
+        self.outbox = _Outbox()
+        self._next_save = time.monotonic() + ctx.settings.anomaly_state_flush_s
+
+    async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
+        try:
+            await super().run(stop, drain)
+        finally:
+            await asyncio.shield(self.save_state())
+
+    async def handle(self, batch: list[Delivery[MetricsPayload]]) -> None:
+        points = self._points(batch)
+        await self.cache.load(p.series.id for p in points)
+        # Detection is CPU work: a thread keeps the event loop (heartbeat, other tasks) responsive.
+        await asyncio.to_thread(self._detect, points)
+        await self._send()
+        if time.monotonic() >= self._next_save:
+            await self.save_state()
+
+    async def save_state(self) -> None:
+        """Save changed detectors, unless effects are still unsent (then the next save does it)."""
+        if self.outbox:
+            return
+        saved = await self.cache.flush()
+        self._next_save = time.monotonic() + self.settings.anomaly_state_flush_s
+        log.info("detector state saved", extra={"task": self.name, "series": saved, "resident": len(self.cache)})
+
+    def _points(self, batch: list[Delivery[MetricsPayload]]) -> list[MetricPoint]:
+        points: list[MetricPoint] = []
+        for delivery in batch:
+            found, bad = numeric_points(delivery.payload.lines, int(delivery.envelope.time.timestamp() * 1e9))
+            if bad:
+                log.warning("unparsable metric lines skipped", extra={"event_id": delivery.envelope.id, "count": bad})
+            points.extend(found)
+        points.sort(key=lambda p: p.time_ns)  # stable: a batch is usually in order already
+        return points
+
+    def _detect(self, points: list[MetricPoint]) -> None:
+        keep = self.settings.anomaly_score_keep
+        for point in points:
+            result = self.cache.update(point.series.id, point.ts, point.value)
+            if result is None:
+                continue
+            if result.event is not None and self._alertable(result.event):
+                self.outbox.envelopes.append(anomaly_envelope(point.series, result))
+            if result.score >= keep or result.alert_transition is not None:
+                self.outbox.lines.append(_anomaly_line(point, result))
+
+    async def _write_scores(self) -> None:
+        try:
+            await _write(self.influx, self.outbox.lines)
+        except DatabaseNotFound:  # we ran before the metrics writer created it
+            await self.influx.ensure_database(self.settings.influx_retention_days)
+            await _write(self.influx, self.outbox.lines)
+
+    def _alertable(self, event: AnomalyEvent) -> bool:
+        """Judged on the evidence of the opening point, which the closing event carries too: both or neither."""
+        deviation = max(abs(event.evidence.get("z", 0.0)), abs(event.evidence.get("seasonal_z", 0.0)))
+        return deviation >= self.settings.anomaly_alert_min_z
+
+    async def _send(self) -> None:
+        if self.outbox.lines:
+            await self._write_scores()
+            self.outbox.lines.clear()
+        if self.outbox.envelopes:
+            await publish_many(self.redis, ALERTS_INGESTED, self.outbox.envelopes, self.settings.stream_maxlen_factor)
+            log.info("anomaly alerts published", extra={"task": self.name, "count": len(self.outbox.envelopes)})
+            self.outbox.envelopes.clear()
+
+
+async def _write(influx: InfluxClient, lines: list[str]) -> None:
+    try:
+        await influx.write("\n".join(lines))
+    except PointsBeyondRetention as exc:  # old metrics replayed: the newer points were written
+        log.warning("anomaly points beyond retention dropped", extra={"error": str(exc)[:300]})
+
+
+def _anomaly_line(point: MetricPoint, result: DetectionResult) -> str:
+    series = point.series
+    evidence = plain({k: result.evidence.get(k) for k in _STORED_EVIDENCE})
+    fields = {"score": float(result.score), **{k: v for k, v in evidence.items() if v is not None}}
+    if result.severity:
+        fields["severity"] = result.severity
+    if result.alert_transition:
+        fields["transition"] = result.alert_transition
+    tags = {"host": series.host or "", "measurement": series.measurement, "field": series.field, "series": series.id}
+    return encode_point(ANOMALIES_MEASUREMENT, tags, fields, point.time_ns)

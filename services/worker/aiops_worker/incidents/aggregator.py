@@ -1,0 +1,190 @@
+"""The issues aggregator: groups related error-ish events into incidents.
+
+Signals come from log lines today (`signal_from_log`); an alert source only has to build the same
+`Signal` (its key, e.g. `alert:<service>`), so alerts can join the same incidents without new rules.
+
+The rule, per group key (`log:<prototype, else template>:<host, else service, else ->`):
+1. An event joins the key's latest incident while it is open or acknowledged and the event is no more
+   than `window` (INCIDENT_WINDOW_S, 5 s) after that incident's last event.
+2. After `window` of quiet the incident is resolved, at its last event + `window`: by the periodic
+   sweep (no new event for `window` of wall-clock time), or by the next event when a backlog or a
+   replayed file delivers events faster than real time. Both give the same result.
+3. An event for a resolved incident reopens it (same incident, `reopened` on the timeline) when it
+   comes within `reopen` (INCIDENT_REOPEN_S, 1 h) of the resolution; later, it opens a new incident.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from aiops_contracts.db import Incident
+from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, LogEvent, Severity
+from aiops_worker.logs.rules import RANK
+
+MAX_LISTED = 50  # hosts and services listed per incident
+MAX_TEMPLATES = 20  # template ids listed per incident
+LOG_KEY_PREFIX = "log:"
+
+
+@dataclass(frozen=True)
+class Signal:
+    event_id: str
+    envelope_id: str
+    key: str
+    title: str
+    severity: Severity
+    at: datetime
+    host: str | None
+    service: str | None
+    message: str
+    template_id: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # category, rule, prototype: kept in details
+
+
+@dataclass(frozen=True)
+class Policy:
+    window: timedelta
+    reopen: timedelta
+    sample_limit: int
+
+
+class Action(Enum):
+    JOIN = "join"
+    REOPEN = "reopen"
+    OPEN = "open"
+
+
+def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
+    group = event.prototype_id or event.template_id
+    where = event.host or event.service or "-"
+    return Signal(
+        event_id=event.event_id, envelope_id=envelope_id, key=f"{LOG_KEY_PREFIX}{group}:{where}"[:255],
+        title=(event.template or event.message)[:500], severity=event.severity, at=event.occurred_at,
+        host=event.host, service=event.service, message=event.message, template_id=event.template_id,
+        facts={"kind": "log", "category": event.category, "rule": event.rule, "prototype_id": event.prototype_id},
+    )
+
+
+def decide(incident: Incident | None, at: datetime, policy: Policy) -> Action:
+    if incident is None:
+        return Action.OPEN
+    resolved_at = incident.resolved_at
+    if incident.status != "resolved":
+        if at <= incident.last_seen_at + policy.window:
+            return Action.JOIN
+        resolved_at = incident.last_seen_at + policy.window
+    return Action.REOPEN if resolved_at is not None and at - resolved_at <= policy.reopen else Action.OPEN
+
+
+def change_id(*parts: str) -> str:
+    """Deterministic envelope id of an incident change, so a redelivery announces it under the same id."""
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
+
+
+class Aggregation:
+    """Applies one batch of signals (sorted by time) to the latest incident of each key."""
+
+    def __init__(self, policy: Policy, latest: dict[str, Incident]) -> None:
+        self.policy = policy
+        self.latest = latest
+        self.created: list[Incident] = []
+        self.reopened: set[uuid.UUID] = set()
+        self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
+        self.timeline: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = {}
+
+    def add(self, signal: Signal) -> None:
+        incident = self.latest.get(signal.key)
+        action = decide(incident, signal.at, self.policy)
+        if action is Action.REOPEN:
+            assert incident is not None
+            self._reopen(incident, signal)
+        elif action is Action.OPEN:
+            if incident is not None and incident.status != "resolved":
+                self._resolve(incident, signal.envelope_id)
+            incident = self._open(signal)
+        assert incident is not None
+        self._join(incident, signal)
+
+    def _open(self, signal: Signal) -> Incident:
+        incident = Incident(
+            id=uuid.uuid4(), group_key=signal.key, title=signal.title, summary="", severity=signal.severity.value,
+            status="open", event_count=0, hosts=[], services=[], first_seen_at=signal.at, last_seen_at=signal.at,
+            details={**signal.facts, "samples": [], "template_ids": [], "reopen_count": 0},
+        )
+        self.created.append(incident)
+        self.latest[signal.key] = incident
+        self._mark(incident, signal.envelope_id)
+        self._note(incident, "opened", signal, signal.at)
+        return incident
+
+    def _reopen(self, incident: Incident, signal: Signal) -> None:
+        if incident.status != "resolved":
+            self._resolve(incident, signal.envelope_id)
+        incident.status = "open"
+        incident.resolved_at = None
+        incident.details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
+        self.reopened.add(incident.id)
+        self._mark(incident, signal.envelope_id)
+        self._note(incident, "reopened", signal, signal.at)
+
+    def _resolve(self, incident: Incident, envelope_id: str) -> None:
+        incident.status = "resolved"
+        incident.resolved_at = incident.last_seen_at + self.policy.window
+        self._mark(incident, envelope_id)
+        key = (incident.id, "resolved", envelope_id)
+        self.timeline[key] = {"incident_id": incident.id, "event_id": envelope_id, "at": incident.resolved_at,
+                              "kind": "resolved", "count": 0, "host": None, "template_id": None, "message": ""}
+
+    def _join(self, incident: Incident, signal: Signal) -> None:
+        incident.event_count += 1
+        incident.first_seen_at = min(incident.first_seen_at, signal.at)
+        incident.last_seen_at = max(incident.last_seen_at, signal.at)
+        if RANK[signal.severity] > RANK[Severity(incident.severity)]:
+            incident.severity = signal.severity.value
+        _add_listed(incident, "hosts", signal.host)
+        _add_listed(incident, "services", signal.service)
+        self._add_details(incident, signal)
+        self._mark(incident, signal.envelope_id)
+        row = self._note(incident, "events", signal, signal.at)
+        row["count"] += 1
+
+    def _add_details(self, incident: Incident, signal: Signal) -> None:
+        details = incident.details
+        samples, templates = details.get("samples", []), details.get("template_ids", [])
+        add_sample = len(samples) < self.policy.sample_limit
+        add_template = signal.template_id and signal.template_id not in templates and len(templates) < MAX_TEMPLATES
+        if add_sample or add_template:
+            sample = {"at": signal.at.isoformat(), "host": signal.host, "message": signal.message[:2000],
+                      "template_id": signal.template_id}
+            incident.details = {**details, "samples": samples + [sample] if add_sample else samples,
+                                "template_ids": templates + [signal.template_id] if add_template else templates}
+
+    def _mark(self, incident: Incident, envelope_id: str) -> None:
+        self.changed[incident.id] = (incident, envelope_id)
+
+    def change_of(self, incident: Incident) -> tuple[str, bool]:
+        """What to announce for a changed incident, from its final state: (event type, reopened)."""
+        if incident.status == "resolved":
+            return INCIDENT_RESOLVED, False
+        if incident in self.created or incident.id in self.reopened:
+            return INCIDENT_OPENED, incident.id in self.reopened
+        return INCIDENT_UPDATED, False
+
+    def _note(self, incident: Incident, kind: str, signal: Signal, at: datetime) -> dict[str, Any]:
+        key = (incident.id, kind, signal.envelope_id)
+        row = self.timeline.get(key)
+        if row is None:
+            row = self.timeline[key] = {"incident_id": incident.id, "event_id": signal.envelope_id, "at": at,
+                                        "kind": kind, "count": 0, "host": signal.host,
+                                        "template_id": signal.template_id, "message": signal.message[:2000]}
+        row["at"] = max(row["at"], at)
+        return row
+
+
+def _add_listed(incident: Incident, attribute: str, value: str | None) -> None:
+    listed = getattr(incident, attribute)
+    if value and value not in listed and len(listed) < MAX_LISTED:
+        setattr(incident, attribute, [*listed, value])

@@ -1,0 +1,56 @@
+"""PostgreSQL side of the aggregator. Keys are locked (transaction advisory locks, in key order) before
+their latest incidents are read, so two workers never open two incidents for one key."""
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_contracts.db import Incident, IncidentEvent
+from aiops_worker.incidents.aggregator import LOG_KEY_PREFIX
+
+
+async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incident]:
+    """Lock the group keys and return the latest incident of each (rows locked too)."""
+    if not keys:
+        return {}
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                               "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"), {"keys": sorted(keys)})
+    latest = (select(Incident.id).where(Incident.group_key.in_(keys)).ext(distinct_on(Incident.group_key))
+              .order_by(Incident.group_key, Incident.first_seen_at.desc(), Incident.id))
+    rows = await session.scalars(select(Incident).where(Incident.id.in_(latest)).with_for_update())
+    return {incident.group_key: incident for incident in rows}
+
+
+async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(IncidentEvent), rows)
+
+
+async def incidents_of_envelopes(session: AsyncSession, envelope_ids: list[str]) -> list[tuple[Incident, str]]:
+    """Incidents that envelopes handled before had changed (to announce them again on a redelivery)."""
+    if not envelope_ids:
+        return []
+    rows = await session.execute(
+        select(Incident, IncidentEvent.event_id).join(IncidentEvent, IncidentEvent.incident_id == Incident.id)
+        .where(IncidentEvent.event_id.in_(envelope_ids)).distinct())
+    return [(incident, envelope_id) for incident, envelope_id in rows]
+
+
+async def resolve_quiet(session: AsyncSession, window: timedelta) -> list[Incident]:
+    """Resolve log incidents without a new event for `window` (wall clock); returns them."""
+    resolved = list(await session.scalars(
+        update(Incident)
+        .where(Incident.status.in_(("open", "acknowledged")), Incident.group_key.startswith(LOG_KEY_PREFIX),
+               Incident.updated_at < func.now() - window)
+        .values(status="resolved", resolved_at=func.least(Incident.last_seen_at + window, func.now()),
+                updated_at=func.now())
+        .returning(Incident)))
+    await add_timeline(session, [
+        {"incident_id": i.id, "event_id": None, "at": i.resolved_at, "kind": "resolved", "count": 0, "host": None,
+         "template_id": None, "message": ""} for i in resolved])
+    return resolved
+
+

@@ -1,0 +1,131 @@
+"""The CPU part of the log task: header parsing, template mining and failure rules over a batch.
+
+Lines of envelopes handled before (a redelivery) are matched, not counted again, so the task can
+announce their error-ish lines once more without inflating any count.
+"""
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiops_contracts.events import LogRecord, LogsPayload
+from aiops_worker.logs.headers import parse_line
+from aiops_worker.logs.mining import MatchResult, TemplateMiner
+from aiops_worker.logs.rules import RANK, Classifier, Verdict
+from aiops_worker.logs.timestamps import parse_timestamp
+from aiops_worker.runtime.consumer import Delivery
+
+
+@dataclass
+class TemplateStats:
+    """What a batch's fresh lines add to one template."""
+
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    sample: str
+    verdict: Verdict
+    buckets: Counter[datetime] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class ErrorLine:
+    """An error-ish line, before its template id is resolved and its prototype known."""
+
+    envelope_id: str
+    index: int
+    template_id: str
+    message: str
+    host: str | None
+    service: str | None
+    verdict: Verdict
+    at: datetime
+
+
+@dataclass
+class BatchAnalysis:
+    templates: dict[str, TemplateStats] = field(default_factory=dict)  # by template id at the time of the line
+    errors: list[ErrorLine] = field(default_factory=list)
+    learned: bool = False  # the miner created or changed a template
+    lines: int = 0
+
+
+class LogAnalyser:
+    def __init__(self, miner: TemplateMiner, classifier: Classifier, bucket_s: int) -> None:
+        self.miner = miner
+        self.classifier = classifier
+        self.bucket_s = bucket_s
+
+    async def analyse(self, batch: list[Delivery[LogsPayload]], fresh: set[str]) -> BatchAnalysis:
+        analysis = BatchAnalysis()
+        now = datetime.now(UTC)
+        for delivery in batch:
+            is_fresh = delivery.envelope.id in fresh
+            for index, record in enumerate(delivery.payload.records):
+                self._line(analysis, delivery, (index, record), is_fresh, now)
+            await asyncio.sleep(0)  # a large batch must not starve the other tasks of the loop
+        return analysis
+
+    def _line(self, analysis: BatchAnalysis, delivery: Delivery[LogsPayload], item: tuple[int, LogRecord],
+              is_fresh: bool, now: datetime) -> None:
+        index, record = item
+        head, _, rest = record.message.partition("\n")  # a stack trace's lines follow its first line
+        parsed = parse_line(head)
+        message = parsed.message or head
+        result = self._mine(message, is_fresh)
+        analysis.learned = analysis.learned or result.is_new or result.changed
+        verdict = self.classifier.classify(template_id=result.template_id, template=result.template,
+                                           message=message, level=parsed.level or record.labels.get("level"))
+        at = record.timestamp or parse_timestamp(parsed.timestamp, now) or delivery.envelope.time
+        full = f"{message}\n{rest}" if rest else message
+        if is_fresh:
+            analysis.lines += 1
+            self._count(analysis, result.template_id, (at, full, verdict))
+        if verdict.error_ish:
+            service = record.labels.get("service") or _component(parsed.component)
+            analysis.errors.append(ErrorLine(
+                envelope_id=delivery.envelope.id, index=index, template_id=result.template_id, message=full,
+                host=parsed.host or record.host or record.labels.get("host"), service=service,
+                verdict=verdict, at=at))
+
+    def _mine(self, message: str, is_fresh: bool) -> MatchResult:
+        if not is_fresh:
+            matched = self.miner.match(message)
+            if matched is not None:
+                return matched
+        return self.miner.add(message)
+
+    def _count(self, analysis: BatchAnalysis, template_id: str, line: tuple[datetime, str, Verdict]) -> None:
+        at, message, verdict = line
+        stats = analysis.templates.get(template_id)
+        if stats is None:
+            stats = analysis.templates[template_id] = TemplateStats(0, at, at, message[:2000], verdict)
+        stats.count += 1
+        stats.first_seen = min(stats.first_seen, at)
+        stats.last_seen = max(stats.last_seen, at)
+        if RANK[verdict.severity] > RANK[stats.verdict.severity]:
+            stats.verdict = verdict
+        stats.buckets[self._bucket(at)] += 1
+
+    def _bucket(self, at: datetime) -> datetime:
+        start = int(at.timestamp()) // self.bucket_s * self.bucket_s
+        return datetime.fromtimestamp(start, UTC)
+
+
+def _component(component: str | None) -> str | None:
+    """`sshd[123]` -> `sshd`: the process id is not part of the service."""
+    if not component:
+        return None
+    return component.split("[", 1)[0] or None
+
+
+def merge_stats(into: TemplateStats, other: TemplateStats) -> None:
+    """Fold the stats of a template the miner merged into its survivor's."""
+    into.count += other.count
+    into.first_seen = min(into.first_seen, other.first_seen)
+    into.last_seen = max(into.last_seen, other.last_seen)
+    into.buckets.update(other.buckets)
+    if RANK[other.verdict.severity] > RANK[into.verdict.severity]:
+        into.verdict = other.verdict
+

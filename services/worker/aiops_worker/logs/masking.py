@@ -1,0 +1,71 @@
+"""Variable masking: replace obvious variables in a log message with ``<*>``.
+
+All patterns are merged into one alternation and applied in a single ``re.sub``
+pass, so the cost is one regex scan per line whatever the number of rules.
+Order matters: at a given position the first alternative that matches wins,
+so composite shapes (URLs, IP:port, timestamps) come before plain numbers.
+Numbers are masked only when they form a whole token segment (not glued to
+letters), so identifiers such as ``t761`` or ``e820`` stay constant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WILDCARD = "<*>"
+
+# A segment boundary: not preceded / followed by a letter, digit or underscore.
+_B = r"(?<![A-Za-z0-9_])"
+_E = r"(?![A-Za-z0-9_])"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_HEX4 = r"[0-9a-fA-F]{1,4}"
+
+# (name, pattern) in priority order.
+MASK_RULES: tuple[tuple[str, str], ...] = (
+    ("url", r"(?<![\w+-])[A-Za-z][A-Za-z0-9+-]*://[^\s\"'<>()\[\]{}]*[^\s\"'<>()\[\]{},;:.]"),
+    ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}" + _E),
+    ("timestamp", _DAY + r"\s+" + _MON + r"\s+\d{1,2}\s+\d{1,2}:\d{2}:\d{2}(?:\s+\d{4})?"),
+    ("iso_datetime", _B + r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?" + _E),
+    ("uuid", _B + r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + _E),
+    ("ipv4", r"(?<![\w.])/?\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"),
+    # host:port and fully qualified host names; a host needs a dot or dash and a digit
+    # so that "key:value" pairs such as "ContAlloc:12" or "state.top:180" keep their key.
+    ("host_port", r"(?<![\w.:/-])(?=[\w.-]*\d)[A-Za-z0-9]\w*(?:[.-]\w+)+(?:/[\d.]+)?:\d{2,5}(?![\w.:])"),
+    ("fqdn", r"(?<![\w.-])[A-Za-z0-9][\w-]*(?:\.[\w-]+)*\.(?:com|net|org|edu|gov|io|local|lan|internal)"
+             r"(?::\d{1,5})?(?![\w.-])"),
+    ("ipv6", r"(?<![\w:.])(?:" + _HEX4 + r":){7}" + _HEX4 + r"(?![\w:])"),
+    ("ipv6_short", r"(?<![\w:.])(?:" + _HEX4 + r":)*" + _HEX4 + r"?::(?:" + _HEX4 + r":)*" + _HEX4 + r"(?![\w:])"),
+    ("mac", _B + r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}" + _E),
+    ("path", r"(?<![\w.:/<>*])(?:/[\w.@~+$%-]+)+/?(?![\w/])"),
+    # Underscore-joined identifiers with a numeric part: blk_-42, job_1445_0020, DFSClient_X_15_1.
+    ("underscore_id", _B + r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_-?\d+(?:_[A-Za-z0-9]+)*" + _E),
+    # Bare hex needs 6+ chars with a digit and a letter (or 8+ chars), so "facade" survives.
+    ("hex", _B + r"(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}"
+            r"|[0-9a-fA-F]{8,})" + _E),
+    ("size_or_duration", _B + r"\d+(?:\.\d+)?(?:ms|us|ns|s|sec|min|h|[KMGT]i?B|[kKMG]|B|bytes)" + _E),
+    ("boolean_or_null", _B + r"(?:true|false|TRUE|FALSE|True|False|null|NULL|None|nil)" + _E),
+    ("number", _B + r"[-+]?\d+(?:\.\d+)*" + _E),
+)
+
+
+@dataclass(frozen=True)
+class Masker:
+    """Compiled masking rules; ``mask`` returns the message with variables as ``<*>``."""
+
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def default(cls) -> "Masker":
+        return cls.from_rules(MASK_RULES)
+
+    @classmethod
+    def from_rules(cls, rules: tuple[tuple[str, str], ...]) -> "Masker":
+        # Every rule starts at a segment boundary; saying so once up front lets the regex
+        # engine skip positions inside words, which is most of the scan time.
+        joined = "|".join(f"(?P<{name}>{pattern})" for name, pattern in rules)
+        return cls(re.compile(f"{_B}(?:{joined})"))
+
+    def mask(self, message: str) -> str:
+        return self.pattern.sub(WILDCARD, message)

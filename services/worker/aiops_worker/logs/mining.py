@@ -1,0 +1,298 @@
+"""Streaming online log template miner.
+
+Lines are masked (``masking``), split on whitespace and matched against clusters
+of the same token count, indexed by their first token (a Drain-style fixed-depth
+tree). Token differences are *soft* when either side already looks variable
+(contains a digit or ``<*>``) and *hard* when both are plain words: a line joins
+a cluster only through soft differences, because two words in the same slot
+("opened"/"closed") usually mean two events. A word slot becomes a variable once
+``sibling_merge`` clusters differ only in that slot (user names, job names...);
+those clusters are then merged. Merged clusters keep the id of the oldest one and
+the others are recorded in ``aliases`` (old id -> surviving id), so ids handed
+out earlier stay resolvable. Ids are a hash of the first template of a cluster
+and never change, which keeps them stable across restarts (``to_state``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from .masking import WILDCARD, Masker
+
+_PIECE = re.compile(r"<\*>|[A-Za-z0-9_]+|[^A-Za-z0-9_]")
+# Digits, wildcards and qualified names (a.b.c, pkg/Class) mark tokens that vary between events.
+_VARIABLE_MARK = re.compile(r"\d\D*\d|<\*>|\w\.\w+\.\w|\w/\w")
+_QUALIFIED = re.compile(r"\w\.\w+\.\w")
+MATCH, SOFT, HARD = 0, 1, 2
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    sim_threshold: float = 0.6  # share of exactly matching tokens needed to join a cluster
+    sibling_merge: int = 3  # clusters differing in one word slot that turn it into <*>
+    sibling_min_constants: int = 3  # constant tokens the siblings must share besides the slot
+
+
+@dataclass
+class Cluster:
+    cluster_id: str
+    tokens: list[str]
+    size: int
+    seq: int  # creation order: the oldest cluster survives a merge
+
+    @property
+    def template(self) -> str:
+        return " ".join(self.tokens)
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    template_id: str
+    template: str
+    is_new: bool
+    changed: bool
+
+
+@lru_cache(maxsize=65536)
+def _looks_variable(token: str) -> bool:
+    return _VARIABLE_MARK.search(token) is not None
+
+
+@lru_cache(maxsize=65536)
+def _wildcard_regex(pattern: str) -> re.Pattern[str]:
+    body = ".*".join(re.escape(part) for part in pattern.split(WILDCARD))
+    return re.compile(body + r"\Z", re.S)
+
+
+def compare(pattern: str, token: str) -> int:
+    """MATCH when ``pattern`` (a template token) covers ``token``, else SOFT or HARD."""
+    if pattern == token:
+        return MATCH
+    if WILDCARD in pattern and _wildcard_regex(pattern).match(token):
+        return MATCH
+    return _difference(pattern, token)
+
+
+@lru_cache(maxsize=65536)
+def _difference(pattern: str, token: str) -> int:
+    """SOFT when the parts that differ (shared prefix/suffix pieces removed) look like values.
+
+    Values: both differing parts look variable, or both tokens are qualified names
+    (``com.foo.Bar``). An empty side ("rhost=" vs "rhost=1.2.3.4") is HARD: optional
+    fields usually mark a different event.
+    """
+    pa, pb = _PIECE.findall(pattern), _PIECE.findall(token)
+    lo, hi = _common_ends(pa, pb)
+    middle_a = "".join(pa[lo:len(pa) - hi])
+    middle_b = "".join(pb[lo:len(pb) - hi])
+    if not middle_a or not middle_b:
+        return HARD
+    if _looks_variable(middle_a) and _looks_variable(middle_b):
+        return SOFT
+    if _QUALIFIED.search(pattern) and _QUALIFIED.search(token):
+        return SOFT
+    return HARD
+
+
+def _common_ends(pa: list[str], pb: list[str]) -> tuple[int, int]:
+    """Lengths of the common prefix and (non-overlapping) common suffix of two piece lists."""
+    shortest = min(len(pa), len(pb))
+    lo = 0
+    while lo < shortest and pa[lo] == pb[lo]:
+        lo += 1
+    hi = 0
+    while hi < shortest - lo and pa[-1 - hi] == pb[-1 - hi]:
+        hi += 1
+    return lo, hi
+
+
+def _collapse(pieces: list[str]) -> str:
+    out: list[str] = []
+    for piece in pieces:
+        if not (piece == WILDCARD and out and out[-1] == WILDCARD):
+            out.append(piece)
+    return "".join(out)
+
+
+def generalise_token(a: str, b: str) -> str:
+    """Smallest token pattern covering both: keeps shared pieces such as ``uid=`` or brackets."""
+    if compare(a, b) == MATCH:
+        return a
+    pa, pb = _PIECE.findall(a), _PIECE.findall(b)
+    if len(pa) == len(pb):
+        merged = []
+        for x, y in zip(pa, pb):
+            if x == y:
+                merged.append(x)
+            elif (x[0].isalnum() or x[0] in "_<") and (y[0].isalnum() or y[0] in "_<"):
+                merged.append(WILDCARD)
+            else:
+                return WILDCARD  # punctuation differs: no shared structure to keep
+        return _collapse(merged)
+    lo, hi = _common_ends(pa, pb)
+    return _collapse(pa[:lo] + [WILDCARD] + pa[len(pa) - hi:])
+
+
+def _bucket_key(tokens: list[str]) -> tuple[int, str]:
+    first = tokens[0] if tokens else ""
+    return len(tokens), WILDCARD if _looks_variable(first) else first
+
+
+class TemplateMiner:
+    """Online template miner; ``add`` learns from a message, ``match`` only looks up."""
+
+    def __init__(self, config: MinerConfig | None = None) -> None:
+        self.config = config or MinerConfig()
+        self._masker = Masker.default()
+        self.clusters: dict[str, Cluster] = {}
+        self.aliases: dict[str, str] = {}
+        self._buckets: dict[tuple[int, str], list[str]] = {}
+        self._by_length: dict[int, list[str]] = {}
+        self._next_seq = 0
+
+    # ----------------------------------------------------------------- public API
+    def tokenize(self, message: str) -> list[str]:
+        return self._masker.mask(message).split()
+
+    def add(self, message: str) -> MatchResult:
+        tokens = self.tokenize(message)
+        cluster = self._best(tokens)
+        if cluster is None:
+            cluster = self._create(tokens)
+            survivor = self._merge_siblings(cluster)
+            is_new = survivor is cluster
+            return MatchResult(survivor.cluster_id, survivor.template, is_new, not is_new)
+        cluster.size += 1
+        new_tokens = [generalise_token(t, x) for t, x in zip(cluster.tokens, tokens)]
+        if new_tokens == cluster.tokens:
+            return MatchResult(cluster.cluster_id, cluster.template, False, False)
+        self._retokenize(cluster, new_tokens)
+        cluster = self._absorb_covered(cluster)
+        return MatchResult(cluster.cluster_id, cluster.template, False, True)
+
+    def match(self, message: str) -> MatchResult | None:
+        cluster = self._best(self.tokenize(message))
+        if cluster is None:
+            return None
+        return MatchResult(cluster.cluster_id, cluster.template, False, False)
+
+    def resolve(self, cluster_id: str) -> str:
+        """Surviving id of a cluster id handed out earlier (identity when never merged)."""
+        while cluster_id in self.aliases:
+            cluster_id = self.aliases[cluster_id]
+        return cluster_id
+
+    def templates(self) -> dict[str, str]:
+        return {cid: cluster.template for cid, cluster in self.clusters.items()}
+
+    def to_state(self) -> dict:
+        clusters = [asdict(c) for c in sorted(self.clusters.values(), key=lambda c: c.seq)]
+        return {"version": STATE_VERSION, "config": asdict(self.config), "clusters": clusters,
+                "aliases": dict(self.aliases), "next_seq": self._next_seq}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TemplateMiner":
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported miner state version {state.get('version')!r}")
+        miner = cls(MinerConfig(**state["config"]))
+        for raw in state["clusters"]:
+            miner._index(Cluster(raw["cluster_id"], list(raw["tokens"]), raw["size"], raw["seq"]))
+        miner.aliases = dict(state["aliases"])
+        miner._next_seq = state["next_seq"]
+        return miner
+
+    # ------------------------------------------------------------------ matching
+    def _best(self, tokens: list[str]) -> Cluster | None:
+        n, first = _bucket_key(tokens)
+        candidates = list(self._buckets.get((n, first), ()))
+        if first != WILDCARD:
+            candidates += self._buckets.get((n, WILDCARD), ())
+        best, best_key = None, (-1.0, 0)
+        for cid in candidates:
+            cluster = self.clusters[cid]
+            score = self._score(cluster.tokens, tokens)
+            key = (score, -cluster.seq)  # ties go to the oldest cluster, whatever the index order
+            if score >= self.config.sim_threshold and key > best_key:
+                best, best_key = cluster, key
+        return best
+
+    @staticmethod
+    def _score(template: list[str], tokens: list[str]) -> float:
+        """Share of exactly matching tokens, or -1 when a hard (word) difference exists."""
+        matches = 0
+        for pattern, token in zip(template, tokens):
+            verdict = compare(pattern, token)
+            if verdict == HARD:
+                return -1.0
+            matches += verdict == MATCH
+        return matches / len(tokens) if tokens else 1.0
+
+    # ---------------------------------------------------------- cluster upkeep
+    def _create(self, tokens: list[str]) -> Cluster:
+        base = hashlib.sha1(" ".join(tokens).encode()).hexdigest()[:16]
+        cid, n = base, 1
+        while cid in self.clusters or cid in self.aliases:
+            n += 1
+            cid = f"{base}-{n}"
+        cluster = Cluster(cid, tokens, 1, self._next_seq)
+        self._next_seq += 1
+        self._index(cluster)
+        return cluster
+
+    def _index(self, cluster: Cluster) -> None:
+        self.clusters[cluster.cluster_id] = cluster
+        self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(cluster.cluster_id)
+        self._by_length.setdefault(len(cluster.tokens), []).append(cluster.cluster_id)
+
+    def _unindex(self, cluster: Cluster) -> None:
+        self._buckets[_bucket_key(cluster.tokens)].remove(cluster.cluster_id)
+        self._by_length[len(cluster.tokens)].remove(cluster.cluster_id)
+        del self.clusters[cluster.cluster_id]
+
+    def _retokenize(self, cluster: Cluster, tokens: list[str]) -> None:
+        self._unindex(cluster)
+        cluster.tokens = tokens
+        self._index(cluster)
+
+    def _merge_siblings(self, cluster: Cluster) -> Cluster:
+        """Merge clusters that differ from ``cluster`` only in one word slot, once enough do."""
+        by_slot: dict[int, list[Cluster]] = {}
+        for cid in self._by_length[len(cluster.tokens)]:
+            other = self.clusters[cid]
+            if other is cluster:
+                continue
+            hard = [i for i, (a, b) in enumerate(zip(other.tokens, cluster.tokens))
+                    if compare(a, b) == HARD]
+            if len(hard) == 1:
+                by_slot.setdefault(hard[0], []).append(other)
+        constants = sum(1 for token in cluster.tokens if WILDCARD not in token) - 1
+        if constants < self.config.sibling_min_constants:
+            return cluster
+        for slot in sorted(by_slot):  # sorted: the outcome must not depend on index order
+            siblings = by_slot[slot]
+            if len(siblings) + 1 >= self.config.sibling_merge:
+                return self._merge([cluster, *siblings])
+        return cluster
+
+    def _absorb_covered(self, cluster: Cluster) -> Cluster:
+        """After ``cluster`` generalised, merge same-length clusters its template now covers."""
+        covered = [self.clusters[cid] for cid in self._by_length[len(cluster.tokens)]
+                   if cid != cluster.cluster_id and all(
+                       compare(a, b) == MATCH for a, b in zip(cluster.tokens, self.clusters[cid].tokens))]
+        return self._merge([cluster, *covered]) if covered else cluster
+
+    def _merge(self, group: list[Cluster]) -> Cluster:
+        group.sort(key=lambda c: c.seq)
+        survivor = group[0]
+        tokens = list(survivor.tokens)
+        for other in group[1:]:
+            tokens = [generalise_token(a, b) for a, b in zip(tokens, other.tokens)]
+            survivor.size += other.size
+            self._unindex(other)
+            self.aliases[other.cluster_id] = survivor.cluster_id
+        self._retokenize(survivor, tokens)
+        return survivor

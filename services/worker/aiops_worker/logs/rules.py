@@ -1,0 +1,111 @@
+"""Failure rules and automatic severity of log lines.
+
+A line's severity is the highest of: its level (syslog PRI, `level` field), keywords in its template,
+and the first failure rule that matches (rules.yml). A line is error-ish, and may open an incident,
+when a rule matched or its severity is medium or above.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from aiops_contracts.events import Severity
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("rules.yml")
+RANK = {Severity.info: 0, Severity.low: 1, Severity.medium: 2, Severity.high: 3, Severity.critical: 4}
+LEVELS = {
+    "emerg": Severity.critical, "emergency": Severity.critical, "alert": Severity.critical,
+    "crit": Severity.critical, "critical": Severity.critical, "fatal": Severity.critical, "panic": Severity.critical,
+    "err": Severity.high, "error": Severity.high, "severe": Severity.high,
+    "warn": Severity.low, "warning": Severity.low,
+}
+# Words in a template that raise its severity even when the line has no (or a low) level.
+KEYWORDS = (
+    (Severity.critical, re.compile(r"(?i)\b(kernel panic|out of memory|fatal)\b")),
+    (Severity.high, re.compile(r"(?i)\b(error|errors|exception|traceback|failed|failure|corrupt\w*|segfault)\b")),
+    (Severity.medium, re.compile(r"(?i)\b(denied|refused|timed out|timeout|unreachable|not responding)\b")),
+)
+_CACHE_MAX = 100_000  # templates whose verdict is remembered
+
+
+class RulesError(ValueError):
+    """The rules file is not valid."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    category: str
+    severity: Severity
+    regex: re.Pattern[str]
+    on_template: bool  # True: matched against the template; False: against each raw message
+
+
+@dataclass(frozen=True)
+class Verdict:
+    severity: Severity
+    category: str | None = None
+    rule: str | None = None
+
+    @property
+    def error_ish(self) -> bool:
+        return self.rule is not None or RANK[self.severity] >= RANK[Severity.medium]
+
+
+def load_rules(path: Path = DEFAULT_RULES_PATH) -> list[Rule]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        return [_rule(item) for item in raw.get("rules", [])]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, re.error, ValueError) as exc:
+        raise RulesError(f"{path}: {exc}") from exc
+
+
+def _rule(item: dict) -> Rule:
+    if ("template" in item) == ("pattern" in item):
+        raise ValueError(f"rule {item.get('name')!r}: give exactly one of template or pattern")
+    on_template = "template" in item
+    return Rule(name=str(item["name"]), category=str(item["category"]), severity=Severity(item["severity"]),
+                regex=re.compile(item["template"] if on_template else item["pattern"]), on_template=on_template)
+
+
+def _higher(a: Severity, b: Severity) -> Severity:
+    return a if RANK[a] >= RANK[b] else b
+
+
+class Classifier:
+    """Verdicts per line; the template part is computed once per (template id, template text)."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.template_rules = [r for r in rules if r.on_template]
+        self.message_rules = [r for r in rules if not r.on_template]
+        self._by_template: dict[tuple[str, str], Verdict] = {}
+
+    def classify(self, *, template_id: str, template: str, message: str, level: str | None) -> Verdict:
+        verdict = self._template_verdict(template_id, template)
+        if verdict.rule is None:
+            for rule in self.message_rules:
+                if rule.regex.search(message):
+                    verdict = Verdict(_higher(verdict.severity, rule.severity), rule.category, rule.name)
+                    break
+        level_severity = LEVELS.get(level.lower(), Severity.info) if level else Severity.info
+        if RANK[level_severity] > RANK[verdict.severity]:
+            return Verdict(level_severity, verdict.category, verdict.rule)
+        return verdict
+
+    def _template_verdict(self, template_id: str, template: str) -> Verdict:
+        key = (template_id, template)
+        verdict = self._by_template.get(key)
+        if verdict is None:
+            if len(self._by_template) >= _CACHE_MAX:
+                self._by_template.clear()
+            verdict = self._by_template[key] = self._judge_template(template)
+        return verdict
+
+    def _judge_template(self, template: str) -> Verdict:
+        severity = next((s for s, regex in KEYWORDS if regex.search(template)), Severity.info)
+        for rule in self.template_rules:
+            if rule.regex.search(template):
+                return Verdict(_higher(severity, rule.severity), rule.category, rule.name)
+        return Verdict(severity)

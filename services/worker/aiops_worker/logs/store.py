@@ -1,0 +1,100 @@
+"""PostgreSQL side of the log task: template counts and trend buckets, prototypes, merges, miner state.
+Every function runs in the caller's transaction (the one that also claims the batch's event ids)."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_contracts.db import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
+from aiops_worker.logs.analysis import TemplateStats
+from aiops_worker.logs.prototypes import Prototype
+
+
+async def load_miner_state(session: AsyncSession, name: str) -> dict[str, Any] | None:
+    return await session.scalar(select(LogMinerState.state).where(LogMinerState.name == name))
+
+
+async def save_miner_state(session: AsyncSession, name: str, state: dict[str, Any]) -> None:
+    stmt = insert(LogMinerState).values(name=name, state=state)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[LogMinerState.name],
+                                                     set_={"state": stmt.excluded.state, "updated_at": func.now()}))
+
+
+async def template_prototypes(session: AsyncSession) -> dict[str, str | None]:
+    """Prototype of every stored template (None: not routed yet)."""
+    rows = await session.execute(select(LogTemplate.id, LogTemplate.prototype_id))
+    return {key: value for key, value in rows}
+
+
+async def unassigned_templates(session: AsyncSession, limit: int) -> dict[str, str]:
+    rows = await session.execute(
+        select(LogTemplate.id, LogTemplate.template)
+        .where(LogTemplate.prototype_id.is_(None), LogTemplate.merged_into.is_(None))
+        .order_by(LogTemplate.first_seen_at).limit(limit))
+    return {key: value for key, value in rows}
+
+
+async def save_prototypes(session: AsyncSession, routed: dict[str, Prototype]) -> None:
+    """Insert the prototypes (if new) and point the templates at them."""
+    if not routed:
+        return
+    unique = {p.id: p for p in routed.values()}
+    await session.execute(insert(LogPrototype).values([{"id": p.id, "title": p.title} for p in unique.values()])
+                          .on_conflict_do_nothing())
+    for template_id, prototype in routed.items():
+        await session.execute(update(LogTemplate).where(LogTemplate.id == template_id)
+                              .values(prototype_id=prototype.id))
+
+
+async def save_templates(session: AsyncSession, stats: dict[str, TemplateStats], texts: dict[str, str]) -> None:
+    """Add a batch's counts to its templates (created when new) and to their trend buckets."""
+    if not stats:
+        return
+    rows = [{"id": tid, "template": texts[tid], "severity": s.verdict.severity.value, "category": s.verdict.category,
+             "sample": s.sample, "count": s.count, "first_seen_at": s.first_seen, "last_seen_at": s.last_seen}
+            for tid, s in stats.items()]
+    # One statement with many parameter sets: compiled once (cached), sent as batched VALUES.
+    stmt = insert(LogTemplate)
+    new = stmt.excluded
+    await session.execute(stmt.on_conflict_do_update(index_elements=[LogTemplate.id], set_={
+        "template": new.template, "severity": new.severity,
+        "category": func.coalesce(new.category, LogTemplate.category),
+        "count": LogTemplate.count + new.count,
+        "first_seen_at": func.least(LogTemplate.first_seen_at, new.first_seen_at),
+        "last_seen_at": func.greatest(LogTemplate.last_seen_at, new.last_seen_at),
+    }), rows)
+    buckets = [{"template_id": tid, "bucket_start": start, "count": n}
+               for tid, s in stats.items() for start, n in s.buckets.items()]
+    await _add_bucket_counts(session, buckets)
+
+
+async def _add_bucket_counts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        stmt = insert(LogTemplateCount)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=[LogTemplateCount.template_id, LogTemplateCount.bucket_start],
+            set_={"count": LogTemplateCount.count + stmt.excluded.count}), rows)
+
+
+async def record_merges(session: AsyncSession, merges: Iterable[tuple[str, str]]) -> None:
+    """The miner merged template `old` into `new`: move its counts (the sum of its trend buckets) and its
+    trend to `new`, and keep the row as an alias."""
+    for old, new in merges:
+        moved = (await session.execute(
+            update(LogTemplate).where(LogTemplate.id == old, LogTemplate.merged_into.is_(None))
+            .values(merged_into=new, count=0).returning(LogTemplate.id))).scalar()
+        if moved is None:
+            continue  # never stored (created and merged within one batch) or already moved
+        await session.execute(text(
+            "UPDATE log_templates SET count = count + (SELECT COALESCE(SUM(count), 0) FROM log_template_counts "
+            "WHERE template_id = :old) WHERE id = :new"), {"old": old, "new": new})
+        await session.execute(text(
+            "INSERT INTO log_template_counts (template_id, bucket_start, count) "
+            "SELECT :new, bucket_start, count FROM log_template_counts WHERE template_id = :old "
+            "ON CONFLICT (template_id, bucket_start) DO UPDATE SET count = log_template_counts.count + EXCLUDED.count"),
+            {"old": old, "new": new})
+        await session.execute(delete(LogTemplateCount).where(LogTemplateCount.template_id == old))
+

@@ -1,0 +1,168 @@
+"""Log mining: raw lines (`logs.received`) -> header fields, templates, failure rules -> counts in
+PostgreSQL, new templates embedded and routed to prototypes in ChromaDB, error-ish lines announced as
+`log.templated` (same envelope id) for the incident aggregator.
+
+Durability: the batch's event ids, template counts, trend buckets, prototypes and the miner's state
+are written in one transaction; redelivered envelopes are matched, not counted, and announced again
+(the aggregator dedupes them by envelope id). The miner's state is saved whenever it learned
+something, so a restart resumes with the same template ids (ids are also content hashes, so a state
+lost with a crash mostly recreates the same ids).
+
+One writer: the miner lives in this process's memory. Run this task on ONE worker: with two, each
+mines its share of the stream and their saved states overwrite each other (ids stay the same content
+hashes, but merges and generalisations learned by one are lost to the other). Scale out by
+partitioning sources onto separate Redis/PostgreSQL deployments, not by adding log workers.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.chroma import connect_log_collections
+from aiops_contracts.embeddings import TextEmbedder
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, LogsPayload
+from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
+from aiops_worker.logs import store
+from aiops_worker.logs.analysis import BatchAnalysis, ErrorLine, LogAnalyser, TemplateStats, merge_stats
+from aiops_worker.logs.mining import TemplateMiner
+from aiops_worker.logs.prototypes import Prototype, PrototypeRouter
+from aiops_worker.logs.rules import DEFAULT_RULES_PATH, Classifier, load_rules
+from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.idempotency import claim_new_events
+from aiops_worker.runtime.periodic import run_every
+
+log = logging.getLogger(__name__)
+CLUSTER_BATCH = 500  # unassigned templates routed per periodic pass
+
+
+class LogMiningTask(StreamConsumer[LogsPayload]):
+    name = "logs-mining"
+    stream = LOGS_INGESTED
+    payload_model = LogsPayload
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        self.miner = TemplateMiner()
+        self.analyser: LogAnalyser | None = None
+        self.router: PrototypeRouter | None = None
+        self.prototype_of: dict[str, str | None] = {}  # template id -> prototype id, as stored
+        self._unsaved = False  # the miner learned something not yet saved
+
+    async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
+        await self.start()
+        if drain:
+            await super().run(stop, drain=True)
+            await self.cluster_unassigned()
+            return
+        async with asyncio.TaskGroup() as group:
+            group.create_task(super().run(stop))
+            group.create_task(run_every(self.settings.log_cluster_interval_s, stop, self.cluster_unassigned))
+
+    async def start(self) -> None:
+        """Restore the miner and the template -> prototype map; load the embedding model once."""
+        async with self.ctx.sessions() as session:
+            state = await store.load_miner_state(session, self.name)
+            self.prototype_of = await store.template_prototypes(session)
+        self.miner = _restore_miner(state)
+        self._unsaved = False
+        rules_path = Path(self.settings.log_rules_path) if self.settings.log_rules_path else DEFAULT_RULES_PATH
+        self.analyser = LogAnalyser(self.miner, Classifier(load_rules(rules_path)), self.settings.log_trend_bucket_s)
+        if self.settings.log_embeddings_enabled and self.router is None:
+            embedder = TextEmbedder(self.settings.embedding_device)
+            await asyncio.to_thread(embedder.load)
+            collections = await connect_log_collections(self.settings)
+            self.router = PrototypeRouter(collections, embedder, self.settings.log_prototype_threshold)
+        log.info("log miner started", extra={"templates": len(self.miner.clusters), "restored": state is not None})
+
+    async def handle(self, batch: list[Delivery[LogsPayload]]) -> None:
+        assert self.analyser is not None, "start() first"
+        async with self.ctx.sessions.begin() as session:
+            fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
+            aliases_before = set(self.miner.aliases)
+            analysis = await self.analyser.analyse(batch, fresh)
+            self._unsaved = self._unsaved or analysis.learned
+            merges = [(old, self.miner.resolve(old)) for old in self.miner.aliases if old not in aliases_before]
+            stats = self._by_surviving_id(analysis)
+            texts = {tid: self.miner.clusters[tid].template for tid in stats}
+            await store.save_templates(session, stats, texts)
+            await store.record_merges(session, merges)
+            routed = await self._route([tid for tid in stats if self.prototype_of.get(tid) is None], texts)
+            await store.save_prototypes(session, routed)
+            if self._unsaved:
+                await store.save_miner_state(session, self.name, self.miner.to_state())
+        self._unsaved = False
+        self._remember(routed, merges)
+        if self.router is not None:
+            await self.router.forget([old for old, _ in merges])
+        await self._announce(batch, analysis.errors)
+
+    async def cluster_unassigned(self) -> None:
+        """Route templates that were not embedded when they appeared (over the per-batch budget)."""
+        if self.router is None:
+            return
+        async with self.ctx.sessions.begin() as session:
+            pending = await store.unassigned_templates(session, CLUSTER_BATCH)
+            routed = await self.router.route(pending)
+            await store.save_prototypes(session, routed)
+        self._remember(routed, [])
+        if routed:
+            log.info("unassigned templates routed", extra={"templates": len(routed),
+                                                          "prototypes": len({p.id for p in routed.values()})})
+
+    def _by_surviving_id(self, analysis: BatchAnalysis) -> dict[str, TemplateStats]:
+        """Counts under the id each template has after the batch (the miner may have merged some)."""
+        folded: dict[str, TemplateStats] = {}
+        for template_id, stats in analysis.templates.items():
+            survivor = self.miner.resolve(template_id)
+            if survivor in folded:
+                merge_stats(folded[survivor], stats)
+            else:
+                folded[survivor] = stats
+        return folded
+
+    async def _route(self, template_ids: list[str], texts: dict[str, str]) -> dict[str, Prototype]:
+        if self.router is None or not template_ids:
+            return {}
+        inline = template_ids[: self.settings.log_embed_inline_max]
+        return await self.router.route({tid: texts[tid] for tid in inline})
+
+    def _remember(self, routed: dict[str, Prototype], merges: list[tuple[str, str]]) -> None:
+        self.prototype_of.update({tid: p.id for tid, p in routed.items()})
+        for old, new in merges:
+            self.prototype_of.pop(old, None)
+            self.prototype_of.setdefault(new, None)
+
+    async def _announce(self, batch: list[Delivery[LogsPayload]], errors: list[ErrorLine]) -> None:
+        by_envelope: dict[str, list[LogEvent]] = defaultdict(list)
+        for line in errors:
+            by_envelope[line.envelope_id].append(self._event(line))
+        envelopes = [
+            Envelope(id=d.envelope.id, type=LOG_TEMPLATED, source=d.envelope.source, trace=d.envelope.trace,
+                     payload=LogEventsPayload(events=by_envelope[d.envelope.id]).model_dump(mode="json"))
+            for d in batch if d.envelope.id in by_envelope
+        ]
+        await publish_many(self.redis, LOGS_TEMPLATED, envelopes, self.settings.stream_maxlen_factor)
+
+    def _event(self, line: ErrorLine) -> LogEvent:
+        template_id = self.miner.resolve(line.template_id)
+        cluster = self.miner.clusters.get(template_id)
+        return LogEvent(
+            event_id=f"{line.envelope_id}:{line.index}", template_id=template_id,
+            prototype_id=self.prototype_of.get(template_id), template=cluster.template if cluster else "",
+            message=line.message[:8000], host=line.host, service=line.service, severity=line.verdict.severity,
+            category=line.verdict.category, rule=line.verdict.rule, occurred_at=line.at)
+
+
+def _restore_miner(state: dict | None) -> TemplateMiner:
+    if state is None:
+        return TemplateMiner()
+    try:
+        return TemplateMiner.from_state(state)
+    except (ValueError, KeyError, TypeError) as exc:
+        # An older state format: start over; template ids are content hashes, so most come back the same.
+        log.warning("miner state unreadable, starting empty", extra={"error": repr(exc)})
+        return TemplateMiner()

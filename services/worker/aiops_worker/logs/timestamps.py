@@ -1,0 +1,67 @@
+"""Header timestamps (as `headers.parse_line` returns them) to aware datetimes.
+
+Formats without a zone are taken as UTC; RFC 3164 has no year: the current one, or the previous one
+when that would put the line more than a day in the future (a December line read in January).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), start=1)}
+_STRPTIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%a %b %d %H:%M:%S.%f %Y", "%a %b %d %H:%M:%S %Y")
+
+
+def parse_timestamp(text: str | None, now: datetime) -> datetime | None:
+    """The instant `text` names, or None when it is not a timestamp we know."""
+    if not text:
+        return None
+    parsed = _iso(text) or _rfc3164(text, now) or _epoch(text) or _strptime(text)
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _iso(text: str) -> datetime | None:
+    if not text[:4].isdigit():
+        return None
+    try:  # nginx writes 2024/01/02, log4j 12:00:00,123
+        return datetime.fromisoformat(text.replace("/", "-", 2).replace(",", "."))
+    except ValueError:
+        return None
+
+
+def _rfc3164(text: str, now: datetime) -> datetime | None:
+    month = _MONTHS.get(text[:3])
+    parts = text[3:].split()
+    if month is None or len(parts) != 2 or not parts[0].isdigit():
+        return None
+    try:
+        hour, minute, second = (int(p) for p in parts[1].split(":"))
+        parsed = datetime(now.year, month, int(parts[0]), hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+    if parsed - now > timedelta(days=1):
+        parsed = parsed.replace(year=now.year - 1)
+    return parsed
+
+
+def _epoch(text: str) -> datetime | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if value > 1e12:  # milliseconds
+        value /= 1000
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _strptime(text: str) -> datetime | None:
+    for fmt in _STRPTIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None

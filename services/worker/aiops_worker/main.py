@@ -1,0 +1,76 @@
+"""Worker entry point: builds the clients, lists the tasks and runs them under the supervisor."""
+
+import asyncio
+import logging
+import signal
+
+from prometheus_client import start_http_server
+from redis.asyncio import Redis
+
+from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.influx import InfluxClient
+from aiops_contracts.logging import configure_logging
+from aiops_contracts.tracing import configure_tracing, shutdown_tracing
+from aiops_worker.alerts.task import AlertStoreTask
+from aiops_worker.anomalies.forecast_task import ForecastTask
+from aiops_worker.anomalies.task import AnomalyTask
+from aiops_worker.incidents.task import LogIncidentTask
+from aiops_worker.logs.task import LogMiningTask
+from aiops_worker.metrics.task import MetricsWriterTask
+from aiops_worker.producers.file_tail import FileTailProducer
+from aiops_worker.producers.syslog import SyslogProducer
+from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.health import HeartbeatTask
+from aiops_worker.runtime.supervisor import Supervisor, Task
+from aiops_worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+# Stream consumers, one line each.
+TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, MetricsWriterTask, AnomalyTask]
+# Periodic tasks (not stream consumers), one line each.
+PERIODIC = [ForecastTask]
+# Producers, one line each, with the settings that switch them on (all off unless configured).
+PRODUCERS = [
+    (SyslogProducer, lambda settings: bool(settings.syslog_udp_port or settings.syslog_tcp_port)),
+    (FileTailProducer, lambda settings: bool(settings.file_tail_paths)),
+]
+
+
+def build_tasks(ctx: WorkerContext) -> list[Task]:
+    return [HeartbeatTask(ctx.redis, ctx.settings), *(task(ctx) for task in TASKS), *(task(ctx) for task in PERIODIC),
+            *(producer(ctx) for producer, enabled in PRODUCERS if enabled(ctx.settings))]
+
+
+async def serve(settings: WorkerSettings) -> None:
+    engine = make_engine(settings)
+    redis = Redis.from_url(settings.redis_url)
+    influx = InfluxClient(settings)
+    ctx = WorkerContext(settings=settings, redis=redis, sessions=make_sessionmaker(engine), influx=influx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", extra={"worker": settings.worker_name})
+    try:
+        await Supervisor(build_tasks(ctx), stop, settings.shutdown_grace_s).run()
+    finally:
+        await influx.aclose()
+        await redis.aclose()
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = WorkerSettings()
+    configure_logging("worker", settings.log_level)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    tracer_provider = configure_tracing("worker", settings)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_tracing(tracer_provider)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Writes the metrics stream into InfluxDB through the v1-compatible `/write` (line protocol), the one
+path that serves InfluxDB 1.x, 2.x and 3.x.
+
+- At start (and again if it disappears) the database and its default 90-day retention policy are
+  created; InfluxDB 2.x/3.x refuse that and need the bucket made beforehand, which is logged.
+- Durable before ack: handle() returns only after every `/write` of the batch answered 2xx.
+- Idempotent by nature: every line carries its timestamp (the API stamps lines that had none), and
+  InfluxDB overwrites a point of the same series and time, so a re-delivered entry changes nothing.
+- InfluxDB down or answering 5xx raises InfluxUnavailable (a ConnectionError): the consumer keeps the
+  batch pending, backs off and retries, and catches up once InfluxDB answers. A write InfluxDB
+  refuses for good (field type conflict) fails its entry, which is retried alone and then
+  dead-lettered with InfluxDB's answer.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import Counter
+
+from aiops_contracts.events import MetricsPayload
+from aiops_contracts.influx import DatabaseNotFound, InfluxError, InfluxUnavailable
+from aiops_contracts.streams import METRICS_INGESTED
+from aiops_worker.runtime.consumer import Delivery, StoreUnavailable, StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+POINTS_WRITTEN = Counter("aiops_worker_metric_points_written_total", "Metric lines written to InfluxDB")
+
+
+def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[tuple[str, int]]:
+    """The batch's lines joined into `/write` bodies of about `max_lines` lines (whole entries each)."""
+    parts: list[str] = []
+    count = 0
+    for delivery in batch:
+        if delivery.payload.lines:
+            parts.append(delivery.payload.lines)
+            count += delivery.payload.count
+        if count >= max_lines:
+            yield "\n".join(parts), count
+            parts, count = [], 0
+    if parts:
+        yield "\n".join(parts), count
+
+
+class MetricsWriterTask(StreamConsumer[MetricsPayload]):
+    name = "metrics-writer"
+    stream = METRICS_INGESTED
+    payload_model = MetricsPayload
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        self.influx = ctx.influx
+        self._database_ready = False
+
+    async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
+        try:
+            await self._ensure_database()
+        except InfluxUnavailable as exc:  # the first batch tries again, with the consumer's back-off
+            log.warning("InfluxDB unavailable at start", extra={"task": self.name, "error": repr(exc)})
+        await super().run(stop, drain)
+
+    async def handle(self, batch: list[Delivery[MetricsPayload]]) -> None:
+        if not self._database_ready:
+            await self._ensure_database()
+        for body, count in write_chunks(batch, self.settings.influx_write_lines):
+            try:
+                await self.influx.write(body)
+            except DatabaseNotFound as exc:  # dropped while we run: create it again, then retry
+                self._database_ready = False
+                raise StoreUnavailable("InfluxDB database not found") from exc
+            POINTS_WRITTEN.inc(count)
+
+    async def _ensure_database(self) -> None:
+        try:
+            await self.influx.ensure_database(self.settings.influx_retention_days)
+        except InfluxError as exc:
+            log.warning("InfluxDB refused to create the database; it must exist already",
+                        extra={"task": self.name, "database": self.influx.database, "error": str(exc)})
+        self._database_ready = True
+        log.info("InfluxDB database ready", extra={"task": self.name, "database": self.influx.database,
+                                                   "retention_days": self.settings.influx_retention_days})

@@ -1,0 +1,162 @@
+"""File tail: follows log files like `tail -F`, through rotation (rename + new file) and truncation
+(copytruncate), and publishes their records as `logs.received`.
+
+Multi-line records: a line that starts with whitespace, `Traceback`, `Caused by`, `at `, `... N more` or
+an exception name (`ValueError: ...`, `java.io.IOException: ...`) continues the previous record (stack
+traces). The last record is held back until the next record
+starts or the file stops growing, so it is never cut in two.
+
+Offsets: per `<path>:<inode>` in Redis, saved only after the records are published, so a restart
+neither skips nor repeats lines. Before publishing, the end of the batch is saved as "in flight"; a
+restart after a crash between publishing and saving re-reads exactly that range and publishes the
+same envelopes under the same ids (`sha256(path:inode:offset of their first record)`), which the log
+task drops as already handled.
+"""
+
+import asyncio
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.streams import FILE_TAIL_OFFSETS_KEY, LOGS_INGESTED
+from aiops_worker.producers.base import Producer
+from aiops_worker.runtime.context import WorkerContext
+
+SOURCE = "file"
+READ_CHUNK = 4 * 1024 * 1024  # bytes read per file per poll
+INFLIGHT_KEY = f"{FILE_TAIL_OFFSETS_KEY}:inflight"
+# Indented lines, traceback and "caused by" headers, and the exception line that ends a traceback.
+CONTINUATION = re.compile(rb"^(?:[ \t]|Traceback|Caused by|at |\.\.\. \d+ more|[\w.$]+(?:Error|Exception|Exit|Interrupt)\b)")
+
+
+@dataclass
+class _Followed:
+    path: str
+    handle: BinaryIO | None = None
+    inode: int = 0
+    offset: int = 0  # end of the last published record
+    last_size: int = -1
+    inflight_end: int | None = None  # a batch up to here was being published when we last stopped
+    pending_end: int | None = None  # end of the batch `poll` returned, saved once published
+    next_from_start: bool = False  # the file replacing a rotated one is read from its start
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}:{self.inode}"
+
+
+def split_records(data: bytes, base: int, flush: bool) -> tuple[list[tuple[int, bytes]], int]:
+    """Records (start offset, bytes) in `data` read at offset `base`, and the offset after the last one.
+    Without `flush` the last record (and any unterminated line) stays unread: it may go on."""
+    records: list[tuple[int, list[bytes]]] = []
+    *lines, partial = data.split(b"\n")
+    if flush and partial:
+        lines.append(partial)
+    position = base
+    for line in lines:
+        if line.strip():
+            if records and CONTINUATION.match(line):
+                records[-1][1].append(line)
+            else:
+                records.append((position, [line]))
+        position += len(line) + 1
+    if not flush:
+        end = records.pop()[0] if records else position
+    else:
+        end = min(position, base + len(data))
+    return [(start, b"\n".join(parts)) for start, parts in records], end
+
+
+class FileTailProducer(Producer):
+    name = "file-tail"
+    stream = LOGS_INGESTED
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx, ctx.settings.file_tail_interval_s)
+        self.settings = ctx.settings
+        self.files = [_Followed(path) for path in ctx.settings.file_tail_paths]
+
+    async def poll(self) -> list[Envelope]:
+        envelopes: list[Envelope] = []
+        for followed in self.files:
+            envelopes += await self._poll_file(followed)
+        return envelopes
+
+    async def published(self, envelopes: list[Envelope]) -> None:
+        for followed in self.files:
+            if followed.pending_end is not None:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.hset(FILE_TAIL_OFFSETS_KEY, followed.key, followed.pending_end)
+                    pipe.hdel(INFLIGHT_KEY, followed.key)
+                    await pipe.execute()
+                followed.offset, followed.pending_end, followed.inflight_end = followed.pending_end, None, None
+
+    async def _poll_file(self, followed: _Followed) -> list[Envelope]:
+        if followed.handle is None and not await self._open(followed):
+            return []
+        assert followed.handle is not None
+        size = os.fstat(followed.handle.fileno()).st_size
+        if size < followed.offset:  # truncated in place
+            followed.offset, followed.inflight_end = 0, None
+        rotated = _inode(followed.path) != followed.inode
+        limit = followed.inflight_end if followed.inflight_end is not None else size
+        data = await asyncio.to_thread(_read, followed.handle, followed.offset, min(limit - followed.offset, READ_CHUNK))
+        idle = size == followed.last_size or rotated or followed.inflight_end is not None
+        followed.last_size = size
+        records, end = split_records(data, followed.offset, flush=idle and len(data) < READ_CHUNK)
+        if not records:
+            if rotated and end >= size:  # the old file is read to its end: follow the new one
+                followed.handle.close()
+                followed.handle, followed.last_size, followed.next_from_start = None, -1, True
+            return []
+        followed.pending_end = end
+        await self.redis.hset(INFLIGHT_KEY, followed.key, end)
+        return self._envelopes(followed, records)
+
+    async def _open(self, followed: _Followed) -> bool:
+        try:
+            handle = open(followed.path, "rb")  # noqa: SIM115 - kept open to finish a rotated file
+        except FileNotFoundError:
+            return False
+        followed.handle, followed.inode = handle, os.fstat(handle.fileno()).st_ino
+        saved = await self.redis.hget(FILE_TAIL_OFFSETS_KEY, followed.key)
+        inflight = await self.redis.hget(INFLIGHT_KEY, followed.key)
+        if saved is not None:
+            followed.offset = int(saved)
+        elif followed.next_from_start or self.settings.file_tail_from_start:
+            followed.offset = 0
+        else:
+            followed.offset = os.fstat(handle.fileno()).st_size
+        followed.inflight_end = int(inflight) if inflight is not None else None
+        return True
+
+    def _envelopes(self, followed: _Followed, records: list[tuple[int, bytes]]) -> list[Envelope]:
+        size = self.settings.logs_envelope_max_records
+        envelopes = []
+        for i in range(0, len(records), size):
+            chunk = records[i:i + size]
+            event_id = hashlib.sha256(f"{followed.key}:{chunk[0][0]}".encode()).hexdigest()[:32]
+            payload = LogsPayload(records=[
+                LogRecord(message=raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536],
+                          labels={"path": followed.path}) for _, raw in chunk])
+            envelopes.append(Envelope(id=event_id, type=LOGS_RECEIVED, source=SOURCE,
+                                      payload=payload.model_dump(mode="json")))
+        return envelopes
+
+
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _read(handle: BinaryIO, offset: int, length: int) -> bytes:
+    if length <= 0:
+        return b""
+    handle.seek(offset)
+    return handle.read(length)

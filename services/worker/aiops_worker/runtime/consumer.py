@@ -1,0 +1,234 @@
+"""Consumer-group reading with at-least-once delivery and idempotent handlers.
+
+A task subclasses StreamConsumer, names its stream and payload model, and implements `handle(batch)`,
+which must make its effects durable before returning. The base class:
+- reads its own pending entries first (a restarted worker resumes at once), then new ones (`>`);
+- takes over entries another consumer left idle too long (XAUTOCLAIM);
+- acks only after `handle` returned;
+- retries a batch while a store is unreachable, without counting that against the entries;
+- on other failures retries entry by entry, and after `stream_max_deliveries` deliveries moves the
+  entry to `<stream>:dead` with the error; undecodable entries go there at once.
+"""
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from aiops_contracts.bus import ensure_group
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import StreamSpec
+from aiops_contracts.tracing import consumer_span
+from aiops_worker.runtime import metrics
+from aiops_worker.runtime.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+
+# Errors that mean "a store is down", not "this entry is bad": the batch waits and is tried again.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+
+
+class StoreUnavailable(Exception):
+    """Raised by a handler when a dependency answers but cannot take writes now (e.g. HTTP 503)."""
+
+
+class _ShutdownRequested(Exception):
+    """Stop arrived while a batch waited for a store: its entries stay pending for the next start."""
+
+
+@dataclass
+class Delivery(Generic[P]):
+    entry_id: str
+    envelope: Envelope
+    payload: P
+
+
+class StreamConsumer(ABC, Generic[P]):
+    name: ClassVar[str]  # task name: logs, metrics and the idempotency ledger use it
+    stream: ClassVar[StreamSpec]
+    payload_model: ClassVar[type[BaseModel]]
+    group: ClassVar[str | None] = None  # None: settings.consumer_group
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.redis = ctx.redis
+        self.group_name = self.group or ctx.settings.consumer_group
+        self.consumer_name = ctx.settings.worker_name
+        self._next_claim = 0.0
+        self._backlog_done = False  # own pending entries (from before a restart) re-read yet?
+
+    @abstractmethod
+    async def handle(self, batch: list[Delivery[P]]) -> None:
+        """Make the batch's effects durable (idempotently). Raise to have it retried."""
+
+    async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
+        """Consume until `stop` is set; with `drain`, return once nothing is left to read."""
+        await ensure_group(self.redis, self.stream.name, self.group_name)
+        self._backlog_done = False
+        while not stop.is_set():
+            entries = await self._next_entries(block=not drain)
+            if entries:
+                try:
+                    await self._process(entries, stop)
+                except _ShutdownRequested:
+                    return
+            elif drain:
+                return
+
+    async def _next_entries(self, block: bool) -> list[tuple[str, dict[bytes, bytes]]]:
+        if not self._backlog_done:
+            entries = await self._read("0", block=False)
+            if entries:
+                return entries
+            self._backlog_done = True
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + self.settings.stream_claim_idle_ms / 2000
+            claimed = await self._claim_idle()
+            if claimed:
+                return claimed
+        return await self._read(">", block=block)
+
+    async def _read(self, start: str, block: bool) -> list[tuple[str, dict[bytes, bytes]]]:
+        reply = await self.redis.xreadgroup(
+            self.group_name,
+            self.consumer_name,
+            {self.stream.name: start},
+            count=self.settings.stream_batch_size,
+            block=self.settings.stream_block_ms if block else None,
+        )
+        if not reply:
+            return []
+        return [(_text(entry_id), fields or {}) for entry_id, fields in reply[0][1]]
+
+    async def _claim_idle(self) -> list[tuple[str, dict[bytes, bytes]]]:
+        _, entries, _deleted = await self.redis.xautoclaim(
+            self.stream.name,
+            self.group_name,
+            self.consumer_name,
+            min_idle_time=self.settings.stream_claim_idle_ms,
+            start_id="0-0",
+            count=self.settings.stream_batch_size,
+        )
+        claimed = [(_text(entry_id), fields) for entry_id, fields in entries if fields]
+        if claimed:
+            metrics.ENTRIES_RECLAIMED.labels(self.stream.name, self.group_name).inc(len(claimed))
+            log.warning("entries reclaimed", extra={"stream": self.stream.name, "count": len(claimed)})
+        return claimed
+
+    async def _process(self, entries: list[tuple[str, dict[bytes, bytes]]], stop: asyncio.Event) -> None:
+        batch: list[Delivery[P]] = []
+        for entry_id, fields in entries:
+            if not fields:  # trimmed away while pending: nothing left to handle
+                await self._ack([entry_id])
+                continue
+            try:
+                envelope = Envelope.from_entry(fields)
+                payload = self.payload_model.model_validate(envelope.payload)
+            except (ValueError, ValidationError, orjson.JSONDecodeError) as exc:
+                await self._dead_letter(entry_id, fields, f"undecodable entry: {exc}")
+                continue
+            batch.append(Delivery(entry_id, envelope, payload))  # type: ignore[arg-type]
+        if not batch:
+            return
+        started = time.perf_counter()
+        with consumer_span(f"{self.name} handle", [d.envelope.trace for d in batch]):
+            try:
+                await self._handle_until_stores_answer(batch, stop)
+            except _ShutdownRequested:
+                raise
+            except Exception:
+                log.exception("batch failed, retrying entry by entry", extra={"stream": self.stream.name})
+                await self._handle_one_by_one(batch, stop)
+                return
+            await self._ack([d.entry_id for d in batch])
+        self._observe(batch, started)
+
+    async def _handle_until_stores_answer(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
+        """Retry while a store is unreachable (back-off 1 s doubling to 30 s); other errors propagate."""
+        delay = 1.0
+        while True:
+            try:
+                await self.handle(batch)
+                return
+            except (StoreUnavailable, *TRANSIENT_ERRORS) as exc:
+                if stop.is_set():
+                    raise _ShutdownRequested from exc
+                metrics.STORE_UNAVAILABLE.labels(self.name).inc()
+                log.warning("store unavailable, batch will be retried", extra={"task": self.name, "error": repr(exc)})
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                delay = min(delay * 2, 30.0)
+
+    async def _handle_one_by_one(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
+        for delivery in batch:
+            try:
+                await self._handle_until_stores_answer([delivery], stop)
+            except _ShutdownRequested:
+                raise
+            except Exception as exc:
+                metrics.ENTRIES_FAILED.labels(self.stream.name, self.group_name).inc()
+                await self._failed(delivery, exc)
+                continue
+            await self._ack([delivery.entry_id])
+
+    async def _failed(self, delivery: Delivery[P], exc: Exception) -> None:
+        """Leave a failing entry pending (XAUTOCLAIM retries it later) until it used up its deliveries."""
+        deliveries = await self._delivery_count(delivery.entry_id)
+        log.error(
+            "entry failed",
+            extra={"stream": self.stream.name, "event_id": delivery.envelope.id, "deliveries": deliveries,
+                   "error": repr(exc)},
+        )
+        if deliveries >= self.settings.stream_max_deliveries:
+            await self._dead_letter(delivery.entry_id, delivery.envelope.to_entry(), repr(exc))
+
+    async def _delivery_count(self, entry_id: str) -> int:
+        pending = await self.redis.xpending_range(self.stream.name, self.group_name, entry_id, entry_id, 1)
+        return int(pending[0]["times_delivered"]) if pending else 0
+
+    async def _dead_letter(self, entry_id: str, fields: dict[Any, Any], error: str) -> None:
+        """Copy the entry to the dead-letter stream with the error, then ack it, atomically."""
+        record = {**fields, b"error": error[:2000].encode(), b"original_id": entry_id.encode(),
+                  b"group": self.group_name.encode()}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.stream.dead_letter, record, maxlen=self.stream.maxlen, approximate=True)
+            pipe.xack(self.stream.name, self.group_name, entry_id)
+            await asyncio.shield(pipe.execute())
+        metrics.ENTRIES_DEAD.labels(self.stream.name).inc()
+        log.error("entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id, "error": error[:500]})
+
+    async def _ack(self, entry_ids: list[str]) -> None:
+        # Shielded: a stop arriving now must not lose the ack of work that is already durable.
+        await asyncio.shield(self.redis.xack(self.stream.name, self.group_name, *entry_ids))
+        metrics.ENTRIES_HANDLED.labels(self.stream.name, self.group_name).inc(len(entry_ids))
+
+    def _observe(self, batch: list[Delivery[P]], started: float) -> None:
+        metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        now = time.time()
+        latency = metrics.EVENT_LATENCY.labels(self.name)
+        for delivery in batch:
+            latency.observe(max(0.0, now - delivery.envelope.time.timestamp()))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

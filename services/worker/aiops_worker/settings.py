@@ -1,0 +1,86 @@
+"""Worker settings: CommonSettings plus what only the worker needs."""
+
+import socket
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from aiops_contracts.influx import quote_ident
+from aiops_contracts.settings import CommonSettings
+
+
+class CapacityRule(BaseModel):
+    """A capacity metric to forecast: series of `measurement`.`field` (optionally only those with `tags`),
+    and the limit whose crossing is predicted. `below` rules watch a value falling (e.g. idle CPU)."""
+
+    name: str  # shown in alert titles: "disk", "memory"
+    measurement: str
+    field: str
+    threshold: float | None = None  # no threshold: forecast only
+    direction: Literal["above", "below"] = "above"
+    tags: dict[str, str] = Field(default_factory=dict)
+    detail_tag: str | None = None  # tag naming the instance in titles, e.g. a disk's `path`
+
+    @model_validator(mode="after")
+    def _identifiers(self) -> "CapacityRule":
+        """They become InfluxQL identifiers: refuse bad ones at start rather than at the first query."""
+        for name in (self.measurement, self.field, *self.tags):
+            quote_ident(name)
+        return self
+
+
+def default_capacity_rules() -> list[CapacityRule]:
+    return [
+        CapacityRule(name="disk", measurement="disk", field="used_percent", threshold=95.0, detail_tag="path"),
+        CapacityRule(name="memory", measurement="mem", field="used_percent", threshold=95.0),
+        CapacityRule(name="cpu", measurement="cpu", field="usage_idle", threshold=5.0, direction="below",
+                     tags={"cpu": "cpu-total"}),
+    ]
+
+
+class WorkerSettings(CommonSettings):
+    # Consumer name inside each group. Stable across restarts of the same host, so a restarted worker
+    # picks up its own pending entries at once; other workers take them over after stream_claim_idle_ms.
+    worker_name: str = Field(default_factory=socket.gethostname)
+    worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape it
+    worker_metrics_port: int = 9101  # Prometheus /metrics of the worker; 0 turns it off
+    heartbeat_interval_s: float = 5.0
+    shutdown_grace_s: float = 20.0  # time the current batches get to finish after SIGTERM
+
+    # Metrics writer (metrics/task.py)
+    influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request
+    influx_retention_days: int = Field(default=90, ge=1)  # the default retention policy created at start
+
+    # Metric anomaly detection (anomalies/task.py)
+    anomaly_max_series: int = Field(default=2_000, ge=1)  # detectors in memory (~250 KiB each); the rest in Redis
+    anomaly_state_flush_s: float = Field(default=60.0, gt=0)  # how often changed detector state is saved
+    anomaly_score_keep: float = Field(default=0.5, ge=0, le=1)  # scores from here up go to InfluxDB
+    # An anomaly becomes an alert only when its point deviates this many robust sigmas (3 = severity low).
+    anomaly_alert_min_z: float = Field(default=3.0, ge=0)
+    # Capacity forecasting (anomalies/forecast_task.py)
+    forecast_interval_s: float = Field(default=900.0, gt=0)
+    forecast_history_days: int = Field(default=30, ge=2, le=365)  # hourly means over at most this much
+    forecast_horizon_days: float = Field(default=7.0, gt=0, le=90)  # forecasts and alerts look this far
+    forecast_max_series: int = Field(default=1_000, ge=1)  # series forecast per run, most urgent kept
+    forecast_capacity_rules: list[CapacityRule] = Field(default_factory=default_capacity_rules)
+
+    # Log intelligence (logs/task.py)
+    log_rules_path: str = ""  # failure rules YAML; empty: the bundled aiops_worker/logs/rules.yml
+    log_prototype_threshold: float = Field(default=0.5, gt=0, le=2)  # cosine distance to join a prototype
+    log_embed_inline_max: int = Field(default=32, ge=0)  # new templates embedded per batch; the rest wait
+    log_cluster_interval_s: float = Field(default=30.0, gt=0)  # pass over templates still without prototype
+    log_trend_bucket_s: int = Field(default=300, ge=60)  # width of the per-template count buckets
+    log_embeddings_enabled: bool = True  # off: templates stay unassigned (no model, no ChromaDB)
+    # Incidents from log events (incidents/task.py)
+    incident_window_s: float = Field(default=5.0, gt=0)  # quiet time that ends an incident's burst
+    incident_reopen_s: float = Field(default=3600.0, ge=0)  # an event this soon after resolution reopens
+    incident_sample_limit: int = Field(default=20, ge=1)  # raw sample lines kept per incident
+    # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
+    syslog_host: str = "0.0.0.0"
+    syslog_udp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off
+    syslog_tcp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off
+    syslog_max_message_bytes: int = Field(default=65_536, ge=480)
+    file_tail_paths: list[str] = Field(default_factory=list)  # files to follow, e.g. ["/var/log/syslog"]
+    file_tail_interval_s: float = Field(default=1.0, gt=0)
+    logs_envelope_max_records: int = Field(default=500, ge=1)  # log lines per published envelope
+    file_tail_from_start: bool = False  # a file seen for the first time is read from its start, else its end

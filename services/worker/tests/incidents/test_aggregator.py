@@ -1,0 +1,103 @@
+"""The aggregator's grouping rule: window, resolution, reopening; and the task's idempotency on PostgreSQL."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.db import Incident, IncidentEvent
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, Severity
+from aiops_contracts.streams import INCIDENTS_CHANGED, LOGS_TEMPLATED
+from aiops_worker.incidents.aggregator import Action, Policy, decide
+from aiops_worker.incidents.task import LogIncidentTask
+from aiops_worker.runtime.context import WorkerContext
+
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+POLICY = Policy(window=timedelta(seconds=5), reopen=timedelta(hours=1), sample_limit=3)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(("status", "last_seen", "resolved", "event", "expected"), [
+    ("open", 0, None, 4.9, Action.JOIN),
+    ("acknowledged", 0, None, 5, Action.JOIN),
+    ("open", 0, None, 6, Action.REOPEN),  # quiet past the window: resolved at 5 s, reopened
+    ("resolved", 0, 5, 3000, Action.REOPEN),
+    ("resolved", 0, 5, 3606, Action.OPEN),  # more than an hour after the resolution
+    ("open", 0, None, 4000, Action.OPEN),
+])
+def test_decide(status, last_seen, resolved, event, expected) -> None:
+    incident = Incident(status=status, last_seen_at=at(last_seen), resolved_at=at(resolved) if resolved else None)
+    assert decide(incident, at(event), POLICY) is expected
+
+
+def test_decide_without_incident_opens() -> None:
+    assert decide(None, T0, POLICY) is Action.OPEN
+
+
+def log_event(n: int, seconds: float, host: str = "web-1", template: str = "t-oom", severity=Severity.high) -> LogEvent:
+    return LogEvent(event_id=f"e{n}", template_id=template, prototype_id="p-" + template, template=f"{template} <*>",
+                    message=f"{template} {n}", host=host, service="kernel", severity=severity, category="memory",
+                    rule="oom-killer", occurred_at=at(seconds))
+
+
+def envelope(envelope_id: str, *events: LogEvent) -> Envelope:
+    return Envelope(id=envelope_id, type=LOG_TEMPLATED, source="test",
+                    payload=LogEventsPayload(events=list(events)).model_dump(mode="json"))
+
+
+async def incidents(ctx: WorkerContext) -> list[Incident]:
+    async with ctx.sessions() as session:
+        return list((await session.scalars(select(Incident).order_by(Incident.first_seen_at))).all())
+
+
+async def test_burst_is_one_incident_and_other_host_another(worker_ctx: WorkerContext, redis, drain) -> None:
+    await publish_many(redis, LOGS_TEMPLATED, [
+        envelope("a", log_event(1, 0), log_event(2, 1), log_event(3, 4)),
+        envelope("b", log_event(4, 2, host="web-2"), log_event(5, 10, severity=Severity.critical)),
+    ])
+    await drain(LogIncidentTask(worker_ctx))
+    web1, web2 = await incidents(worker_ctx)
+    assert (web1.hosts, web1.event_count, web1.status, web1.severity) == (["web-1"], 4, "open", "critical")
+    assert web1.details["reopen_count"] == 1  # 4 s -> 10 s is past the 5 s window
+    assert len(web1.details["samples"]) == 4 and web1.details["template_ids"] == ["t-oom"]
+    assert (web2.hosts, web2.event_count) == (["web-2"], 1)
+    async with worker_ctx.sessions() as session:
+        kinds = (await session.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == web1.id)
+                                       .order_by(IncidentEvent.at, IncidentEvent.id))).all()
+    assert kinds[0] == "opened" and "resolved" in kinds and "reopened" in kinds
+
+
+async def test_redelivered_envelope_changes_nothing_and_is_announced_again(worker_ctx: WorkerContext, redis,
+                                                                           drain) -> None:
+    await publish_many(redis, LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
+    await drain(LogIncidentTask(worker_ctx))
+    await publish_many(redis, LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
+    await drain(LogIncidentTask(worker_ctx))
+    (incident,) = await incidents(worker_ctx)
+    assert incident.event_count == 2
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+    assert [e.type for e in announced] == ["incident.opened", "incident.updated"]
+    assert all(e.payload["incident_id"] == str(incident.id) for e in announced)
+
+
+async def test_quiet_incident_is_resolved_then_a_late_event_opens_a_new_one(worker_ctx: WorkerContext, redis,
+                                                                           drain) -> None:
+    task = LogIncidentTask(worker_ctx)
+    await publish_many(redis, LOGS_TEMPLATED, [envelope("a", log_event(1, 0))])
+    await drain(task)
+    async with worker_ctx.sessions.begin() as session:  # as if the last event came 10 s ago
+        await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(seconds=10)))
+    await task.resolve_quiet()
+    (resolved,) = await incidents(worker_ctx)
+    assert (resolved.status, resolved.resolved_at) == ("resolved", at(5))
+    await publish_many(redis, LOGS_TEMPLATED, [envelope("b", log_event(2, 2 * 3600))])
+    await drain(task)
+    first, second = await incidents(worker_ctx)
+    assert (first.id, first.status, second.status, second.event_count) == (resolved.id, "resolved", "open", 1)
+    announced = [Envelope.from_entry(f).type for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+    assert announced == ["incident.opened", "incident.resolved", "incident.opened"]

@@ -1,0 +1,44 @@
+"""Failure rules and automatic severity."""
+
+from pathlib import Path
+
+import pytest
+
+from aiops_contracts.events import Severity
+from aiops_worker.logs.rules import Classifier, RulesError, load_rules
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier(load_rules())
+
+
+@pytest.mark.parametrize(("template", "level", "expected"), [
+    ("Out of memory: Killed process <*> (<*>)", None, (Severity.critical, "memory", "oom-killer")),
+    ("EXT4-fs error (device <*>): <*>", "info", (Severity.high, "disk", "disk-error")),
+    ("Accepted publickey for <*> from <*> port <*> ssh2", None, (Severity.info, None, None)),
+    ("Accepted publickey for <*> from <*> port <*> ssh2", "crit", (Severity.critical, None, None)),
+    ("connection to <*> refused", None, (Severity.medium, None, None)),
+    ("config reloaded", "warning", (Severity.low, None, None)),
+])
+def test_severity_from_rules_keywords_and_level(classifier: Classifier, template, level, expected) -> None:
+    verdict = classifier.classify(template_id="t", template=template, message=template, level=level)
+    assert (verdict.severity, verdict.category, verdict.rule) == expected
+
+
+def test_error_ish_needs_a_rule_or_medium_severity(classifier: Classifier) -> None:
+    quiet = classifier.classify(template_id="a", template="config reloaded", message="config reloaded", level="warning")
+    assert not quiet.error_ish
+    access = '10.0.0.1 - - [02/Mar/2026:10:00:00 +0000] "GET / HTTP/1.1" 503 12'
+    verdict = classifier.classify(template_id="b", template="<*>", message=access, level=None)
+    assert verdict.error_ish and verdict.rule == "http-5xx"
+
+
+def test_bad_rules_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text("rules:\n  - name: x\n    template: '('\n    category: c\n    severity: high\n")
+    with pytest.raises(RulesError, match="rules.yml"):
+        load_rules(path)
+    path.write_text("rules:\n  - name: x\n    category: c\n    severity: high\n")
+    with pytest.raises(RulesError, match="exactly one"):
+        load_rules(path)

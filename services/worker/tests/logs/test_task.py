@@ -1,0 +1,89 @@
+"""The log task on real stores: counts and trend, prototypes in ChromaDB, redelivery, restart, budget."""
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.db import LogPrototype, LogTemplate, LogTemplateCount
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
+from aiops_worker.logs.task import LogMiningTask
+from aiops_worker.runtime.consumer import StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
+
+LINES = [
+    "<3>Mar  2 10:00:01 web-1 kernel: Out of memory: Killed process 4242 (java)",
+    "<3>Mar  2 10:00:02 web-1 kernel: Out of memory: Killed process 4343 (java)",
+    "<3>Mar  2 10:00:02 web-1 kernel: Out of memory: Killed process 4444 (python)",
+    "<30>Mar  2 10:00:03 web-2 systemd[1]: Started Session 12 of user deploy.",
+    "<30>Mar  2 10:00:04 web-2 systemd[1]: Started Session 13 of user deploy.",
+    "<30>Mar  2 10:00:05 web-2 systemd[1]: Started Session 14 of user root.",
+    "<27>Mar  2 10:00:06 db-1 postgres[77]: could not connect to server: Connection refused",
+]
+
+
+def logs_envelope(lines: list[str], envelope_id: str | None = None) -> Envelope:
+    payload = LogsPayload(records=[LogRecord(message=line) for line in lines]).model_dump(mode="json")
+    extra = {"id": envelope_id} if envelope_id else {}
+    return Envelope(type=LOGS_RECEIVED, source="test", payload=payload, **extra)
+
+
+async def templates(ctx: WorkerContext) -> dict[str, LogTemplate]:
+    async with ctx.sessions() as session:
+        rows = await session.scalars(select(LogTemplate).where(LogTemplate.merged_into.is_(None)))
+        return {t.template: t for t in rows}
+
+
+async def test_lines_become_counted_templates_with_prototypes(log_ctx: WorkerContext, redis, drain) -> None:
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES, "env-1")])
+    await drain(LogMiningTask(log_ctx))
+    stored = await templates(log_ctx)
+    oom = stored["Out of memory: Killed process <*> (java)"]
+    assert (oom.count, oom.severity, oom.category) == (2, "critical", "memory")
+    # Another word in the slot is another template, but the same kind of event: the same prototype.
+    assert stored["Out of memory: Killed process <*> (python)"].prototype_id == oom.prototype_id
+    assert stored["Started Session <*> of user deploy."].prototype_id != oom.prototype_id
+    assert sum(t.count for t in stored.values()) == len(LINES)
+    assert all(t.prototype_id for t in stored.values())
+    async with log_ctx.sessions() as session:
+        buckets = (await session.execute(select(LogTemplateCount.bucket_start, LogTemplateCount.count)
+                                         .where(LogTemplateCount.template_id == oom.id))).all()
+        prototypes = await session.scalar(select(func.count()).select_from(LogPrototype))
+    assert buckets == [(datetime(datetime.now(UTC).year, 3, 2, 10, 0, tzinfo=UTC), 2)]
+    assert 1 <= prototypes <= len(stored)
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(LOGS_TEMPLATED.name)]
+    events = announced.payload["events"]
+    assert announced.id == "env-1"
+    assert [(e["host"], e["service"], e["category"]) for e in events] == [
+        ("web-1", "kernel", "memory"), ("web-1", "kernel", "memory"), ("web-1", "kernel", "memory"),
+        ("db-1", "postgres", "database")]
+    assert events[0]["prototype_id"] == oom.prototype_id
+
+
+async def test_redelivery_is_not_counted_twice_and_restart_keeps_ids(log_ctx: WorkerContext, redis, drain) -> None:
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES, "env-1")])
+    await drain(LogMiningTask(log_ctx))
+    before = {t: (row.id, row.count) for t, row in (await templates(log_ctx)).items()}
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES, "env-1"), logs_envelope(LINES[:1], "env-2")])
+    await drain(LogMiningTask(log_ctx))  # a new task: the miner comes back from PostgreSQL
+    after = {t: (row.id, row.count) for t, row in (await templates(log_ctx)).items()}
+    oom = "Out of memory: Killed process <*> (java)"
+    assert after[oom] == (before[oom][0], 3)
+    assert {t: i for t, (i, _) in after.items()} == {t: i for t, (i, _) in before.items()}
+    assert await redis.xlen(LOGS_TEMPLATED.name) == 3  # env-1 announced again, env-2 once
+
+
+async def test_templates_over_the_embedding_budget_are_routed_by_the_periodic_pass(log_ctx: WorkerContext, redis,
+                                                                                   drain) -> None:
+    settings = log_ctx.settings.model_copy(update={"log_embed_inline_max": 1})
+    ctx = WorkerContext(settings=settings, redis=redis, sessions=log_ctx.sessions, influx=log_ctx.influx)
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES)])
+    task = LogMiningTask(ctx)
+    await task.start()
+    await StreamConsumer.run(task, asyncio.Event(), drain=True)  # the stream only, without the final pass
+    assert sum(1 for t in (await templates(ctx)).values() if t.prototype_id is None) >= 2
+    await task.cluster_unassigned()
+    assert all(t.prototype_id for t in (await templates(ctx)).values())

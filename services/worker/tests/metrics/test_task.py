@@ -1,0 +1,160 @@
+"""The metrics writer on a real InfluxDB: database and retention policy made at start, idempotent rewrites,
+nothing lost across an InfluxDB outage, and points InfluxDB refuses for good dead-lettered."""
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
+from aiops_contracts.influx import InfluxClient, quote_ident
+from aiops_contracts.streams import METRICS_INGESTED
+from aiops_worker.metrics.task import MetricsWriterTask, write_chunks
+from aiops_worker.runtime.consumer import Delivery
+from aiops_worker.runtime.context import WorkerContext
+
+HOSTS = 5
+
+
+def batch_lines(start_ns: int, steps: int, measurement: str = "cpu") -> list[str]:
+    """`steps` points per host, 10 s apart, ending before `start_ns`: inside the retention window."""
+    return [f"{measurement},host=web-{h} usage_idle={90 + s % 7}.5,procs={s}i {start_ns - s * 10**10}"
+            for s in range(steps) for h in range(HOSTS)]
+
+
+def envelopes(lines: list[str], per_event: int = 40) -> list[Envelope]:
+    return [Envelope(type=METRICS_RECEIVED, source="telegraf",
+                     payload=MetricsPayload(lines="\n".join(lines[i:i + per_event]),
+                                            count=len(lines[i:i + per_event])).model_dump())
+            for i in range(0, len(lines), per_event)]
+
+
+async def point_count(influx: InfluxClient, measurement: str = "cpu") -> int:
+    series = await influx.query(f'SELECT count("usage_idle") FROM {quote_ident(measurement)}')
+    return series[0].values[0][1] if series else 0
+
+
+async def pending(redis) -> int:
+    return (await redis.xpending(METRICS_INGESTED.name, "aiops-consumers"))["pending"]
+
+
+@pytest.fixture
+async def fresh_ctx(worker_ctx: WorkerContext) -> AsyncIterator[WorkerContext]:
+    """A database of the test's own that does not exist yet: the task must create it (and its retention policy)."""
+    settings = worker_ctx.settings.model_copy(update={"influx_database": f"{worker_ctx.influx.database}_writer"})
+    influx = InfluxClient(settings)
+    yield WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions, influx=influx)
+    await influx.query(f"DROP DATABASE {quote_ident(influx.database)}")
+    await influx.aclose()
+
+
+def test_chunks_keep_whole_entries() -> None:
+    deliveries = [Delivery(str(i), e, MetricsPayload.model_validate(e.payload))
+                  for i, e in enumerate(envelopes(batch_lines(10**18, 20), per_event=10))]
+    chunks = list(write_chunks(deliveries, max_lines=25))
+    assert [count for _, count in chunks] == [30, 30, 30, 10]
+    assert sum(body.count("\n") + 1 for body, _ in chunks) == 100
+
+
+async def test_creates_the_database_and_writes_every_point_once(fresh_ctx, redis, drain) -> None:
+    lines = batch_lines(time.time_ns(), steps=40)
+    await publish_many(redis, METRICS_INGESTED, envelopes(lines))
+    await drain(MetricsWriterTask(fresh_ctx))
+    influx = fresh_ctx.influx
+    assert await point_count(influx) == len(lines)
+    (policies,) = await influx.query("SHOW RETENTION POLICIES")
+    assert ["aiops", "2160h0m0s", True] == [next(r for r in policies.values if r[0] == "aiops")[i] for i in (0, 1, 4)]
+    await publish_many(redis, METRICS_INGESTED, envelopes(lines))  # a re-delivery of the same points
+    await drain(MetricsWriterTask(fresh_ctx))
+    assert await point_count(influx) == len(lines)
+    assert await pending(redis) == 0
+
+
+async def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_written(fresh_ctx, redis, drain) -> None:
+    now = time.time_ns()
+    good = batch_lines(now, steps=4)
+    conflict = [f'cpu,host=web-0 usage_idle="busy" {now - 10**9}']  # string into a float field
+    await publish_many(redis, METRICS_INGESTED, envelopes(good[:10]) + envelopes(conflict) + envelopes(good[10:]))
+    task = MetricsWriterTask(fresh_ctx)
+    for _ in range(40):  # failed entries are retried when idle (200 ms here), then dead-lettered
+        await drain(task)
+        if await redis.xlen(METRICS_INGESTED.dead_letter):
+            break
+        await asyncio.sleep(0.1)
+    (dead,) = await redis.xrange(METRICS_INGESTED.dead_letter)
+    assert b"field type conflict" in dead[1][b"error"]
+    assert await point_count(fresh_ctx.influx) == len(good)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateInfluxDB:
+    """An influxd of the test's own (config as scripts/lib/stores.sh writes it) that the test stops and starts."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.config = directory / "influxdb.conf"
+        self.config.write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{_free_port()}"\n'
+            f'[meta]\n  dir = "{directory}/meta"\n'
+            f'[data]\n  dir = "{directory}/data"\n  wal-dir = "{directory}/wal"\n  query-log-enabled = false\n'
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            '[monitor]\n  store-enabled = false\n')
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["influxd", "-config", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=0.5).status_code == 204:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise TimeoutError("private influxd did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def private_influx(tmp_path: Path) -> Iterator[PrivateInfluxDB]:
+    influx = PrivateInfluxDB(tmp_path)
+    yield influx
+    influx.stop()
+
+
+async def test_influxdb_outage_loses_nothing(worker_ctx, redis, private_influx) -> None:
+    """Stop InfluxDB, send, start it again: the batch stays pending meanwhile and is written on return."""
+    settings = worker_ctx.settings.model_copy(update={"influx_url": private_influx.url})
+    influx = InfluxClient(settings, timeout_s=2.0)
+    ctx = WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions, influx=influx)
+    lines = batch_lines(time.time_ns(), steps=30)
+    await publish_many(redis, METRICS_INGESTED, envelopes(lines))
+    writer = asyncio.create_task(MetricsWriterTask(ctx).run(asyncio.Event(), drain=True))
+    await asyncio.sleep(1.5)  # InfluxDB is down: the writer retries, acks nothing
+    assert not writer.done()
+    assert await pending(redis) == len(envelopes(lines))
+    await asyncio.to_thread(private_influx.start)
+    await asyncio.wait_for(writer, timeout=60)
+    assert await pending(redis) == 0
+    assert await point_count(influx) == len(lines)
+    await influx.aclose()

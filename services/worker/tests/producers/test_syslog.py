@@ -1,0 +1,87 @@
+"""Syslog receiver: framing of TCP streams, and real UDP/TCP senders (CPython's SysLogHandler) into the stream."""
+
+import asyncio
+import logging
+import logging.handlers
+import socket
+
+import pytest
+
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import LOGS_INGESTED
+from aiops_worker.producers.syslog import FramingError, SyslogFramer, SyslogProducer, to_record
+from aiops_worker.runtime.context import WorkerContext
+
+RFC5424 = b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\"] An application event"
+RFC3164 = b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"
+
+
+def test_octet_counting_frames_split_across_reads() -> None:
+    framer = SyslogFramer(max_bytes=1024)
+    stream = b"%d %s%d %s" % (len(RFC5424), RFC5424, len(RFC3164), RFC3164)
+    assert framer.feed(stream[:10]) == []
+    assert framer.feed(stream[10:100]) == []
+    assert framer.feed(stream[100:]) == [RFC5424, RFC3164]
+
+
+def test_lf_and_nul_trailers_and_mixed_framing() -> None:
+    framer = SyslogFramer(max_bytes=1024)
+    assert framer.feed(RFC3164 + b"\n" + b"<14>hello\x00" + b"%d %s" % (len(RFC5424), RFC5424) + b"<13>tail") == [
+        RFC3164, b"<14>hello", RFC5424]
+    assert framer.feed(b" end\n") == [b"<13>tail end"]
+
+
+@pytest.mark.parametrize("data", [b"99999999 x", b"12345678901234", b"<1>" + b"x" * 2000])
+def test_bad_framing_is_refused(data: bytes) -> None:
+    with pytest.raises(FramingError):
+        SyslogFramer(max_bytes=1024).feed(data)
+
+
+def test_bare_priority_becomes_a_level_label() -> None:
+    record = to_record(b"<11>myapp: disk gone\x00", "tcp", "10.0.0.1")
+    assert (record.message, record.labels["level"]) == ("myapp: disk gone", "err")
+    assert to_record(RFC3164, "udp", "10.0.0.1").message == RFC3164.decode()  # headers stay for the log task
+
+
+async def received(redis, count: int) -> list[dict]:
+    for _ in range(100):
+        records = [r for _, f in await redis.xrange(LOGS_INGESTED.name) for r in Envelope.from_entry(f).payload["records"]]
+        if len(records) >= count:
+            return records
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"only {len(records)} of {count} records arrived")
+
+
+async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, redis) -> None:
+    ports = []  # free ports (port 0 in the settings means "off")
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    settings = worker_ctx.settings.model_copy(update={"syslog_host": "127.0.0.1", "syslog_udp_port": ports[0],
+                                                      "syslog_tcp_port": ports[1]})
+    producer = SyslogProducer(WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions,
+                                            influx=worker_ctx.influx))
+    stop = asyncio.Event()
+    running = asyncio.create_task(producer.run(stop))
+    while "tcp" not in producer.ports:
+        await asyncio.sleep(0.01)
+    logger = logging.getLogger("syslog-test")
+    logger.propagate = False
+    handlers = [logging.handlers.SysLogHandler(("127.0.0.1", ports[0]), socktype=socket.SOCK_DGRAM),
+                logging.handlers.SysLogHandler(("127.0.0.1", ports[1]), socktype=socket.SOCK_STREAM)]
+    for handler in handlers:
+        logger.addHandler(handler)
+        logger.error("disk %s failed", "sda1")
+        logger.removeHandler(handler)
+        handler.close()
+    _, writer = await asyncio.open_connection("127.0.0.1", ports[1])
+    writer.write(b"%d %s" % (len(RFC5424), RFC5424))
+    await writer.drain()
+    writer.close()
+    records = await received(redis, 3)
+    stop.set()
+    await running
+    by_transport = sorted((r["labels"]["transport"], r["message"], r["labels"].get("level")) for r in records)
+    assert by_transport == [("tcp", RFC5424.decode(), None), ("tcp", "disk sda1 failed", "err"),
+                            ("udp", "disk sda1 failed", "err")]

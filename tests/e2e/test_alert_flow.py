@@ -1,0 +1,92 @@
+"""Cross-service: webhook → stream → worker → PostgreSQL → API → WebSocket, with real processes."""
+
+import asyncio
+import time
+
+import httpx
+import orjson
+import pytest
+import websockets
+from sqlalchemy import func, select
+
+from aiops_contracts.db import Alert, ProcessedEvent
+from aiops_contracts.streams import WORKER_HEARTBEAT_KEY
+
+pytestmark = pytest.mark.e2e
+
+
+async def create_source(api, headers, name: str = "e2e") -> str:
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        response = await client.post("/api/v1/sources", json={"name": name, "kind": "generic"}, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+
+async def stored_count(sessions) -> int:
+    async with sessions() as session:
+        return await session.scalar(select(func.count()).select_from(Alert))
+
+
+async def test_webhook_alert_reaches_the_api_and_the_websocket(start_service, service_headers, clean_db, redis) -> None:
+    api = start_service("aiops-api")
+    start_service("aiops-worker")
+    token = await create_source(api, service_headers())
+    ws_url = api.url.replace("http", "ws") + "/ws?token=" + service_headers("viewer")["Authorization"][7:]
+    async with websockets.connect(ws_url) as ws, httpx.AsyncClient(base_url=api.url) as client:
+        body = {"title": "Disk /var full", "severity": "critical", "host": "web-3"}
+        response = await client.post("/webhooks/generic", json=body, headers={"X-AIOps-Token": token})
+        assert response.status_code == 202
+        (event_id,) = response.json()["event_ids"]
+        live = orjson.loads(await asyncio.wait_for(ws.recv(), timeout=15))
+        assert (live["id"], live["type"], live["payload"]["title"]) == (event_id, "alert.stored", "Disk /var full")
+        alerts = (await client.get("/api/v1/alerts", params={"host": "web-3"}, headers=service_headers("viewer"))).json()
+        assert [a["title"] for a in alerts["items"]] == ["Disk /var full"]
+        detail = await client.get(f"/api/v1/alerts/{live['payload']['alert_id']}", headers=service_headers("viewer"))
+        assert detail.json()["severity"] == "critical"
+
+
+async def test_websocket_refuses_a_missing_token(start_service) -> None:
+    api = start_service("aiops-api")
+    with pytest.raises(websockets.exceptions.WebSocketException):
+        async with websockets.connect(api.url.replace("http", "ws") + "/ws") as ws:
+            await asyncio.wait_for(ws.recv(), timeout=5)
+
+
+async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
+    start_service, service_headers, clean_db, redis, sessions
+) -> None:
+    api = start_service("aiops-api")
+    worker_env = {"WORKER_NAME": "e2e-worker", "STREAM_BATCH_SIZE": "20"}
+    worker = start_service("aiops-worker", **worker_env)
+    token = await create_source(api, service_headers())
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        for start in range(0, 1000, 100):
+            batch = [{"title": f"event {i}", "fingerprint": f"fp-{i}"} for i in range(start, start + 100)]
+            response = await client.post("/webhooks/generic", json=batch, headers={"X-AIOps-Token": token})
+            assert response.status_code == 202
+    deadline = time.monotonic() + 30
+    while (stored := await stored_count(sessions)) < 100 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    worker.kill()
+    assert 0 < stored < 1000, "the kill must land while the worker is still working"
+    start_service("aiops-worker", **worker_env)
+    deadline = time.monotonic() + 60
+    while await stored_count(sessions) < 1000 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    async with sessions() as session:
+        counts = (await session.execute(select(Alert.count, func.count()).group_by(Alert.count))).all()
+        ledger = await session.scalar(select(func.count()).select_from(ProcessedEvent))
+    assert counts == [(1, 1000)]  # 1,000 alerts, each seen exactly once
+    assert ledger == 1000
+    assert (await redis.xpending("aiops:alerts:ingested", "aiops-consumers"))["pending"] == 0
+
+
+async def test_sigterm_finishes_cleanly(start_service, redis) -> None:
+    worker = start_service("aiops-worker", WORKER_NAME="sigterm-test", HEARTBEAT_INTERVAL_S="0.2")
+    heartbeat = f"{WORKER_HEARTBEAT_KEY}:sigterm-test"
+    deadline = time.monotonic() + 60  # the worker imports pandas/prophet/torch before it runs
+    while not await redis.exists(heartbeat) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert await redis.exists(heartbeat), "the worker never started its tasks"
+    assert worker.stop() == 0
+    assert not await redis.exists(heartbeat)  # the heartbeat task finished its loop and cleaned up
