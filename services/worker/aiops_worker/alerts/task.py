@@ -5,9 +5,10 @@ so a re-delivered entry changes nothing; its `alert.stored` announcement is sent
 event id, so downstream consumers dedupe it too.
 """
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import Row, case, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from aiops_contracts.bus import publish_many
@@ -15,8 +16,13 @@ from aiops_contracts.db import Alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
 from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, LIVE_CHANNEL
+from aiops_worker.runtime.bulk import rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.idempotency import claim_new_events
+
+# What the announcement needs of a stored alert.
+ANNOUNCED = (Alert.id, Alert.source, Alert.fingerprint, Alert.title, Alert.severity, Alert.status, Alert.host,
+             Alert.service, Alert.count, Alert.incident_id)
 
 
 class AlertStoreTask(StreamConsumer[AlertPayload]):
@@ -28,16 +34,16 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             rows = _merge_by_fingerprint([d for d in batch if d.envelope.id in fresh])
-            # executemany form: the statement is compiled once and cached, whatever the batch size.
-            upserted = (await session.scalars(UPSERT, rows)).all() if rows else []
+            upserted = (await session.execute(_upsert(rows))).all() if rows else []
             by_key = {(a.source, a.fingerprint): a for a in upserted}
             missing = {(d.envelope.source, d.payload.fingerprint) for d in batch} - by_key.keys()
             if missing:  # re-delivered events: announce the stored rows again
-                stored = await session.scalars(select(Alert).where(tuple_(Alert.source, Alert.fingerprint).in_(missing)))
+                stored = await session.execute(
+                    select(*ANNOUNCED).where(tuple_(Alert.source, Alert.fingerprint).in_(missing)))
                 by_key.update({(a.source, a.fingerprint): a for a in stored})
         await self._announce(batch, by_key)
 
-    async def _announce(self, batch: list[Delivery[AlertPayload]], by_key: dict[tuple[str, str], Alert]) -> None:
+    async def _announce(self, batch: list[Delivery[AlertPayload]], by_key: dict[tuple[str, str], Row]) -> None:
         envelopes = []
         for delivery in batch:
             alert = by_key[(delivery.envelope.source, delivery.payload.fingerprint)]
@@ -66,8 +72,8 @@ def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict
         count = (row["count"] if row else 0) + 1
         first_seen = row["first_seen_at"] if row else seen
         rows[key] = {
-            "source": d.envelope.source, "fingerprint": p.fingerprint, "title": p.title,
-            "description": p.description, "severity": p.severity.value, "status": p.status.value,
+            "id": row["id"] if row else uuid.uuid4(),  # used only when the alert is new
+            "source": d.envelope.source, "fingerprint": p.fingerprint, "title": p.title, "description": p.description, "severity": p.severity.value, "status": p.status.value,
             "host": p.host, "service": p.service, "labels": p.labels, "annotations": p.annotations,
             "details": p.details, "url": p.url, "count": count, "first_seen_at": first_seen,
             "last_seen_at": seen, "last_event_id": d.envelope.id,
@@ -80,8 +86,13 @@ def _seen_at(delivery: Delivery[AlertPayload]) -> datetime:
     return delivery.payload.occurred_at or delivery.envelope.time
 
 
-def _upsert():
-    stmt = insert(Alert)
+ROW_COLUMNS = [Alert.__table__.c[name] for name in (
+    "id", "source", "fingerprint", "title", "description", "severity", "status", "host", "service", "labels",
+    "annotations", "details", "url", "count", "first_seen_at", "last_seen_at", "last_event_id", "resolved_at")]
+
+
+def _upsert(rows: list[dict]):
+    stmt = insert(Alert).from_select([c.name for c in ROW_COLUMNS], rows_select(ROW_COLUMNS, rows))
     new = stmt.excluded
     newer = new.last_seen_at >= Alert.last_seen_at
     # A repeat of a firing alert that someone acknowledged stays acknowledged; an older event
@@ -108,7 +119,4 @@ def _upsert():
             "last_event_id": case((newer, new.last_event_id), else_=Alert.last_event_id),
             "updated_at": func.now(),
         },
-    ).returning(Alert)
-
-
-UPSERT = _upsert()
+    ).returning(*ANNOUNCED)
