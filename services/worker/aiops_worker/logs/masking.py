@@ -6,12 +6,17 @@ Order matters: at a given position the first alternative that matches wins,
 so composite shapes (URLs, IP:port, timestamps) come before plain numbers.
 Numbers are masked only when they form a whole token segment (not glued to
 letters), so identifiers such as ``t761`` or ``e820`` stay constant.
+
+``tokens`` is the miner's fast path: only the rules that can match across a
+space run over the whole message; every other rule cannot see past a token,
+so it runs per whitespace token with a memo (most tokens repeat), which is
+several times faster than scanning every message with the whole alternation.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
 
@@ -48,6 +53,9 @@ MASK_RULES: tuple[tuple[str, str], ...] = (
     ("boolean_or_null", _B + r"(?:true|false|TRUE|FALSE|True|False|null|NULL|None|nil)" + _E),
     ("number", _B + r"[-+]?\d+(?:\.\d+)*" + _E),
 )
+# Rules whose matches may contain white space (the others never match across a token boundary).
+SPANNING_RULES = frozenset({"timestamp", "iso_datetime"})
+_MEMO_LIMIT = 200_000  # distinct tokens remembered before the memo starts afresh
 
 
 @dataclass(frozen=True)
@@ -55,17 +63,39 @@ class Masker:
     """Compiled masking rules; ``mask`` returns the message with variables as ``<*>``."""
 
     pattern: re.Pattern[str]
+    spanning: re.Pattern[str] | None = None
+    _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> "Masker":
-        return cls.from_rules(MASK_RULES)
+        return cls.from_rules(MASK_RULES, SPANNING_RULES)
 
     @classmethod
-    def from_rules(cls, rules: tuple[tuple[str, str], ...]) -> "Masker":
-        # Every rule starts at a segment boundary; saying so once up front lets the regex
-        # engine skip positions inside words, which is most of the scan time.
-        joined = "|".join(f"(?P<{name}>{pattern})" for name, pattern in rules)
-        return cls(re.compile(f"{_B}(?:{joined})"))
+    def from_rules(cls, rules: tuple[tuple[str, str], ...], spanning: frozenset[str] = frozenset()) -> "Masker":
+        spanning_rules = tuple(rule for rule in rules if rule[0] in spanning)
+        return cls(_compile(rules), _compile(spanning_rules) if spanning_rules else None)
 
     def mask(self, message: str) -> str:
         return self.pattern.sub(WILDCARD, message)
+
+    def tokens(self, message: str) -> list[str]:
+        """The masked message split on white space (what ``mask(message).split()`` gives, faster)."""
+        if self.spanning is not None:
+            message = self.spanning.sub(WILDCARD, message)
+        memo = self._memo
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        out = []
+        for token in message.split():
+            masked = memo.get(token)
+            if masked is None:
+                masked = memo[token] = self.pattern.sub(WILDCARD, token)
+            out.append(masked)
+        return out
+
+
+def _compile(rules: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    # Every rule starts at a segment boundary; saying so once up front lets the regex
+    # engine skip positions inside words, which is most of the scan time.
+    joined = "|".join(f"(?P<{name}>{pattern})" for name, pattern in rules)
+    return re.compile(f"{_B}(?:{joined})")

@@ -156,7 +156,7 @@ class TemplateMiner:
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
-        return self._masker.mask(message).split()
+        return self._masker.tokens(message)
 
     def add(self, message: str) -> MatchResult:
         tokens = self.tokenize(message)
