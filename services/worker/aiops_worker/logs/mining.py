@@ -28,6 +28,7 @@ _VARIABLE_MARK = re.compile(r"\d\D*\d|<\*>|\w\.\w+\.\w|\w/\w")
 _QUALIFIED = re.compile(r"\w\.\w+\.\w")
 MATCH, SOFT, HARD = 0, 1, 2
 STATE_VERSION = 1
+_MEMO_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,9 @@ class TemplateMiner:
         self._buckets: dict[tuple[int, str], list[str]] = {}
         self._by_length: dict[int, list[str]] = {}
         self._next_seq = 0
+        # Masked token sequence -> best cluster id. Valid while no cluster is added, changed or removed
+        # (_index/_unindex clear it), which is most of the time once the templates are learned.
+        self._best_memo: dict[tuple[str, ...], str | None] = {}
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
@@ -207,6 +211,17 @@ class TemplateMiner:
 
     # ------------------------------------------------------------------ matching
     def _best(self, tokens: list[str]) -> Cluster | None:
+        key = tuple(tokens)
+        if key in self._best_memo:
+            cid = self._best_memo[key]
+            return None if cid is None else self.clusters[cid]
+        best = self._search(tokens)
+        if len(self._best_memo) >= _MEMO_LIMIT:
+            self._best_memo.clear()
+        self._best_memo[key] = best.cluster_id if best else None
+        return best
+
+    def _search(self, tokens: list[str]) -> Cluster | None:
         n, first = _bucket_key(tokens)
         candidates = list(self._buckets.get((n, first), ()))
         if first != WILDCARD:
@@ -244,11 +259,13 @@ class TemplateMiner:
         return cluster
 
     def _index(self, cluster: Cluster) -> None:
+        self._best_memo.clear()
         self.clusters[cluster.cluster_id] = cluster
         self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(cluster.cluster_id)
         self._by_length.setdefault(len(cluster.tokens), []).append(cluster.cluster_id)
 
     def _unindex(self, cluster: Cluster) -> None:
+        self._best_memo.clear()
         self._buckets[_bucket_key(cluster.tokens)].remove(cluster.cluster_id)
         self._by_length[len(cluster.tokens)].remove(cluster.cluster_id)
         del self.clusters[cluster.cluster_id]
