@@ -11,9 +11,8 @@ Target on a 2-core machine: ≥ 2,000 events/s end to end, p95 < 1 s.
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
-import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -21,38 +20,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from bench_stack import BIN, JWT_SECRET, Service, free_port, wait_healthy, wait_idle
 from sqlalchemy.engine import make_url
 
 from aiops_api.auth.tokens import Role, issue_access_token
 from aiops_api.settings import ApiSettings
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.settings import CommonSettings
-
-BIN = Path(sys.executable).parent
-SECRET = "benchmark-secret-0123456789-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(command: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / command)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"{url}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("API did not start")
-
 
 async def send_all(url: str, token: str, args: argparse.Namespace) -> dict[str, float]:
     """Offers `rate` events/s in batches; returns each batch's send time by its first fingerprint."""
@@ -91,21 +65,6 @@ def wait_stored(dsn: str, expected: int, timeout_s: float) -> list[tuple[str, da
     raise TimeoutError("not every event was stored in time")
 
 
-def wait_idle(pid: int, timeout_s: float = 120.0) -> None:
-    """Waits until the process stops burning CPU (the worker loads its embedding model at start)."""
-    def cpu_s() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    deadline, last = time.monotonic() + timeout_s, cpu_s()
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        now = cpu_s()
-        if now - last < 0.1:
-            return
-        last = now
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
@@ -118,21 +77,22 @@ async def main(args: argparse.Namespace) -> None:
     upgrade(db_url)
     port = free_port()
     redis_url = CommonSettings().redis_url.rsplit("/", 1)[0] + "/14"
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": JWT_SECRET,
            "API_PORT": str(port), "LOG_LEVEL": "WARNING", "WORKER_METRICS_PORT": "0", "ENVIRONMENT": "test",
            "MAX_BODY_BYTES": str(50 * 1024 * 1024)}
     subprocess.run([str(BIN / "python"), "-c", f"import redis; redis.Redis.from_url('{redis_url}').flushdb()"], check=True)
-    processes = [start("aiops-api", env), start("aiops-worker", env)]
+    logs = Path(tempfile.mkdtemp(prefix="aiops-bench-"))
+    processes = [Service(name, env, logs / f"{name}.log").start() for name in ("aiops-api", "aiops-worker")]
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_healthy(url)
-        admin = issue_access_token(ApiSettings(jwt_secret=SECRET), "bench", Role.admin)
+        admin = issue_access_token(ApiSettings(jwt_secret=JWT_SECRET), "bench", Role.admin)
         async with httpx.AsyncClient(base_url=url) as client:
             created = await client.post("/api/v1/sources", json={"name": "bench", "kind": "generic"},
                                         headers={"Authorization": f"Bearer {admin}"})
             token = created.json()["token"]
-        for process in processes:  # measure the steady state, not start-up (both load the embedding model)
-            wait_idle(process.pid)
+        for service in processes:
+            wait_idle(service.process.pid)
         began = time.time()
         sent = await send_all(url, token, args)
         accepted_s = time.time() - began
@@ -145,9 +105,9 @@ async def main(args: argparse.Namespace) -> None:
         print("latency_ms p50={:.0f} p95={:.0f} p99={:.0f} max={:.0f}".format(
             *(1000 * percentile(latencies, p) for p in (50, 95, 99, 100))))
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(30)
+        for service in processes:
+            service.process.terminate()
+            service.process.wait(30)
         drop_database(db_url)
 
 

@@ -60,6 +60,22 @@ async def wait_healthy(url: str, timeout_s: float = 60) -> None:
     raise TimeoutError(f"{url} did not become healthy")
 
 
+def wait_idle(pid: int, timeout_s: float = 120.0) -> None:
+    """Waits until a process stops burning CPU: both services load the embedding model at start, and a
+    benchmark measures the steady state, not that."""
+    def cpu_s() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    deadline, last = time.monotonic() + timeout_s, cpu_s()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu_s()
+        if now - last < 0.1:
+            return
+        last = now
+
+
 def machine_token(role: str) -> str:
     """An access token the benchmark's API processes (started with JWT_SECRET) accept."""
     env = {**os.environ, "JWT_SECRET": JWT_SECRET}

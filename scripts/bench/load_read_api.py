@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
-from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, wait_healthy
+from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, wait_healthy, wait_idle
 from psycopg.types.json import Jsonb
 
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
@@ -118,6 +118,7 @@ async def run(args: argparse.Namespace) -> None:
                "RATE_LIMIT_READ": "10000000"}  # limiter on (its cost is measured) but never reached from one IP
         api = Service("aiops-api", env, Path(tempfile.mkdtemp(prefix="aiops-load-")) / "api.log").start()
         await wait_healthy(f"http://127.0.0.1:{port}")
+        wait_idle(api.process.pid)
         log(f"{args.alerts} alerts and {args.incidents} incidents seeded; {args.users} users for {args.duration_s} s")
         report(args, await load(f"http://127.0.0.1:{port}", args, alert_ids))
     finally:
