@@ -26,7 +26,8 @@ from aiops_contracts.db.migrate import create_database_if_missing, drop_database
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.settings import CommonSettings
 
-TEST_REDIS_DB = 15  # tests own this Redis database index and flush it
+# Tests own this Redis database index and flush it (another index lets two test runs share one Redis).
+TEST_REDIS_DB = int(os.environ.get("AIOPS_TEST_REDIS_DB", "15"))
 TEST_JWT_SECRET = "test-secret-for-the-service-processes-0123456789"
 
 

@@ -36,7 +36,7 @@ def drop_database(url: str) -> None:
 def upgrade(url: str) -> None:
     config = Config(str(ALEMBIC_INI))
     config.attributes["url"] = url
-    command.upgrade(config, "heads")
+    command.upgrade(config, "head")
 
 
 if __name__ == "__main__":
