@@ -38,8 +38,15 @@ PRODUCERS = [
 
 
 def build_tasks(ctx: WorkerContext) -> list[Task]:
-    return [HeartbeatTask(ctx.redis, ctx.settings), *(task(ctx) for task in TASKS), *(task(ctx) for task in PERIODIC),
-            *(producer(ctx) for producer, enabled in PRODUCERS if enabled(ctx.settings))]
+    settings = ctx.settings
+    chosen = [*TASKS, *PERIODIC, *(producer for producer, enabled in PRODUCERS if enabled(settings))]
+    return [HeartbeatTask(ctx.redis, settings), *(task(ctx) for task in chosen if runs_here(task, settings.worker_role))]
+
+
+def runs_here(task: type, role: str) -> bool:
+    """`scaled` workers (any number of replicas) run the tasks whose class says `scales_out`; the one
+    `single` worker runs the rest, whose state (miner, detectors, offsets, aggregation) allows one copy."""
+    return role == "all" or (role == "scaled") == getattr(task, "scales_out", False)
 
 
 async def serve(settings: WorkerSettings) -> None:

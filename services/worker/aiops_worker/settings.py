@@ -45,6 +45,9 @@ class WorkerSettings(CommonSettings):
     worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so Prometheus can scrape it
     worker_metrics_port: int = 9101  # Prometheus /metrics of the worker; 0 turns it off
     heartbeat_interval_s: float = 5.0
+    # Which tasks this process runs: "all" (one worker does everything), or, to scale out, N replicas with
+    # "scaled" (stateless stream consumers) plus exactly one with "single" (the tasks keeping state in memory).
+    worker_role: Literal["all", "scaled", "single"] = "all"
     shutdown_grace_s: float = 20.0  # time the current batches get to finish after SIGTERM
 
     # Metrics writer (metrics/task.py)

@@ -26,6 +26,7 @@ ANNOUNCED = (Alert.id, Alert.source, Alert.fingerprint, Alert.title, Alert.sever
 
 
 class AlertStoreTask(StreamConsumer[AlertPayload]):
+    scales_out = True  # stateless and idempotent: any number of replicas may share the group
     name = "alerts-store"
     stream = ALERTS_INGESTED
     payload_model = AlertPayload

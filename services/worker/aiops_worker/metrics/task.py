@@ -45,6 +45,7 @@ def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Itera
 
 
 class MetricsWriterTask(StreamConsumer[MetricsPayload]):
+    scales_out = True  # stateless and idempotent: any number of replicas may share the group
     name = "metrics-writer"
     stream = METRICS_INGESTED
     payload_model = MetricsPayload

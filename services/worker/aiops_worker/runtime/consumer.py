@@ -65,6 +65,7 @@ class StreamConsumer(ABC, Generic[P]):
     stream: ClassVar[StreamSpec]
     payload_model: ClassVar[type[BaseModel]]
     group: ClassVar[str | None] = None  # None: settings.consumer_group
+    scales_out: ClassVar[bool] = False  # True: stateless, may run on any number of replicas (main.runs_here)
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
