@@ -1,5 +1,12 @@
-"""Publishing and group helpers: the only place that calls XADD."""
+"""Publishing and group helpers: the only place that calls XADD.
 
+XADD trims each stream to about its MAXLEN. Trimming must only ever drop entries every consumer group is done
+with, so a publish into a stream whose slowest group still has most of MAXLEN unread or unacked is refused
+with `StreamBacklogFull`: the API answers 503 (push clients retry later) and a worker task retries its batch,
+instead of Redis silently deleting accepted events.
+"""
+
+import time
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
@@ -10,9 +17,22 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_contracts.tracing import current_trace_carrier
 
+BACKLOG_LIMIT = 0.9  # share of MAXLEN that a group may have outstanding before publishing is refused
+BACKLOG_CHECK_S = 1.0  # how long one XINFO GROUPS reading is trusted (one per stream and process per second)
+_backlog_readings: dict[str, tuple[float, int]] = {}  # stream -> (monotonic time read, slowest group's backlog)
+
+
+class StreamBacklogFull(Exception):
+    """A consumer group of the stream is so far behind that trimming would delete entries it has not handled."""
+
+    def __init__(self, stream: str, backlog: int) -> None:
+        super().__init__(f"stream {stream} has {backlog} entries not yet handled by a consumer group; retry later")
+        self.stream = stream
+
 
 async def publish(redis: Redis, stream: StreamSpec, envelope: Envelope, maxlen_factor: float = 1.0) -> str:
     """Append one envelope; returns the stream entry id."""
+    await _refuse_if_backlogged(redis, stream, maxlen_factor)
     _with_trace([envelope])
     entry_id = await redis.xadd(
         stream.name, envelope.to_entry(), maxlen=_maxlen(stream, maxlen_factor), approximate=True
@@ -28,6 +48,7 @@ async def publish_many(
     if not envelopes:
         return []
     maxlen = _maxlen(stream, maxlen_factor)
+    await _refuse_if_backlogged(redis, stream, maxlen_factor)
     _with_trace(envelopes)
     async with redis.pipeline(transaction=True) as pipe:
         for envelope in envelopes:
@@ -44,6 +65,25 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+
+
+async def _refuse_if_backlogged(redis: Redis, stream: StreamSpec, maxlen_factor: float) -> None:
+    now = time.monotonic()
+    reading = _backlog_readings.get(stream.name)
+    if reading is None or now - reading[0] > BACKLOG_CHECK_S:
+        reading = _backlog_readings[stream.name] = (now, await _slowest_backlog(redis, stream.name))
+    if reading[1] >= BACKLOG_LIMIT * _maxlen(stream, maxlen_factor):
+        raise StreamBacklogFull(stream.name, reading[1])
+
+
+async def _slowest_backlog(redis: Redis, stream: str) -> int:
+    """Entries the slowest group has not acked yet: not delivered (lag) plus delivered but pending."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no such stream yet: nothing outstanding
+        return 0
+    # Redis reports lag as nil when it cannot tell (e.g. entries deleted mid-stream): count only pending then.
+    return max((int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups), default=0)
 
 
 def _with_trace(envelopes: Sequence[Envelope]) -> None:

@@ -1,10 +1,14 @@
-"""publish / publish_many: count what each source published, and carry the publisher's trace context."""
+"""publish / publish_many: count what each source published, carry the publisher's trace context, and refuse
+to publish where trimming would delete entries a consumer group has not handled."""
+
+import pytest
 
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
 
-from aiops_contracts.bus import publish, publish_many
+from aiops_contracts import bus
+from aiops_contracts.bus import StreamBacklogFull, ensure_group, publish, publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 
@@ -37,3 +41,20 @@ async def test_trace_context_is_carried_only_inside_a_trace(redis) -> None:
     assert stored[0].trace == {}
     assert stored[1].trace["traceparent"] == f"00-{0xABC:032x}-{0xDEF:016x}-01"
     assert stored[2].trace == own.trace  # a worker re-publishing keeps the event's own trace
+
+
+async def test_a_backlogged_group_refuses_publishing_until_it_catches_up(redis, monkeypatch) -> None:
+    monkeypatch.setattr(bus, "BACKLOG_CHECK_S", 0.0)  # read the backlog on every publish
+    small = StreamSpec("aiops:test:backlog", maxlen=10)
+    await ensure_group(redis, small.name, "slow")
+    await publish_many(redis, small, events("s", 8))
+    await publish(redis, small, events("s", 1)[0])  # 8 outstanding: below 90 % of MAXLEN
+    with pytest.raises(StreamBacklogFull):
+        await publish(redis, small, events("s", 1)[0])  # 9 outstanding: the next trim could drop unread ones
+    assert await redis.xlen(small.name) == 9  # nothing was trimmed, nothing half-written
+
+    read = await redis.xreadgroup("slow", "c1", {small.name: ">"}, count=5)
+    with pytest.raises(StreamBacklogFull):  # delivered is not done: pending entries still count
+        await publish(redis, small, events("s", 1)[0])
+    await redis.xack(small.name, "slow", *(entry_id for entry_id, _ in read[0][1]))
+    await publish_many(redis, small, events("s", 3))  # 4 + 3 outstanding

@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from aiops_contracts.bus import ensure_group
+from aiops_contracts.bus import StreamBacklogFull, ensure_group
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_contracts.tracing import consumer_span
@@ -42,6 +42,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     InterfaceError,
     RedisConnectionError,
     RedisTimeoutError,
+    StreamBacklogFull,  # a downstream stream is full of unhandled entries: wait for its consumers
 )
 
 
