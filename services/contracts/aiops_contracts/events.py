@@ -60,6 +60,7 @@ class AlertStoredPayload(BaseModel):
     service: str | None = None
     count: int = 1
     incident_id: str | None = None
+    occurred_at: datetime | None = None  # when the announced event happened (None from older producers)
 
 
 class MetricsPayload(BaseModel):

@@ -36,6 +36,8 @@ ALL_STREAMS = (ALERTS_INGESTED, ALERTS_STORED, METRICS_INGESTED, LOGS_INGESTED, 
 DEFAULT_GROUP = "aiops-consumers"
 # The anomaly detector reads the metrics stream beside the metrics writer, in its own group.
 ANOMALY_DETECTOR_GROUP = "anomaly-detector"
+# The incident aggregator reads stored alerts in its own group (enrichers may read them beside it).
+INCIDENT_AGGREGATOR_GROUP = "incident-aggregator"
 
 # Pub/sub channel every API replica subscribes to and fans out to its WebSocket clients.
 LIVE_CHANNEL = "aiops:live"

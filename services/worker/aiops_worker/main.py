@@ -14,22 +14,23 @@ from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.anomalies.forecast_task import ForecastTask
 from aiops_worker.anomalies.task import AnomalyTask
-from aiops_worker.incidents.task import LogIncidentTask
+from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.metrics.task import MetricsWriterTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.syslog import SyslogProducer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.health import HeartbeatTask
+from aiops_worker.runtime.retention import RetentionTask
 from aiops_worker.runtime.supervisor import Supervisor, Task
 from aiops_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
 # Stream consumers, one line each.
-TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, MetricsWriterTask, AnomalyTask]
+TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, MetricsWriterTask, AnomalyTask]
 # Periodic tasks (not stream consumers), one line each.
-PERIODIC = [ForecastTask]
+PERIODIC = [ForecastTask, RetentionTask]
 # Producers, one line each, with the settings that switch them on (all off unless configured).
 PRODUCERS = [
     (SyslogProducer, lambda settings: bool(settings.syslog_udp_port or settings.syslog_tcp_port)),

@@ -49,6 +49,9 @@ class WorkerSettings(CommonSettings):
     # "scaled" (stateless stream consumers) plus exactly one with "single" (the tasks keeping state in memory).
     worker_role: Literal["all", "scaled", "single"] = "all"
     shutdown_grace_s: float = 20.0  # time the current batches get to finish after SIGTERM
+    # Idempotency ledger rows (runtime/retention.py) are deleted after this long, as are sign-ins whose
+    # refresh tokens all expired or were revoked that long ago. Must outlast redeliveries (checked below).
+    processed_events_retention_s: float = Field(default=7 * 86_400, gt=0)
 
     # Metrics writer (metrics/task.py)
     influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request
@@ -74,8 +77,10 @@ class WorkerSettings(CommonSettings):
     log_cluster_interval_s: float = Field(default=30.0, gt=0)  # pass over templates still without prototype
     log_trend_bucket_s: int = Field(default=300, ge=60)  # width of the per-template count buckets
     log_embeddings_enabled: bool = True  # off: templates stay unassigned (no model, no ChromaDB)
-    # Incidents from log events (incidents/task.py)
+    # Incidents from log events and stored alerts (incidents/task.py)
     incident_window_s: float = Field(default=5.0, gt=0)  # quiet time that ends an incident's burst
+    # The same for alert incidents: alerts come at evaluation / group intervals (minutes), not in bursts.
+    incident_alert_window_s: float = Field(default=600.0, gt=0)
     incident_reopen_s: float = Field(default=3600.0, ge=0)  # an event this soon after resolution reopens
     incident_sample_limit: int = Field(default=20, ge=1)  # raw sample lines kept per incident
     # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
@@ -87,3 +92,14 @@ class WorkerSettings(CommonSettings):
     file_tail_interval_s: float = Field(default=1.0, gt=0)
     logs_envelope_max_records: int = Field(default=500, ge=1)  # log lines per published envelope
     file_tail_from_start: bool = False  # a file seen for the first time is read from its start, else its end
+    # Bytes read per file per poll; a record longer than this is published in pieces this long.
+    file_tail_max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _ledger_outlasts_redeliveries(self) -> "WorkerSettings":
+        """An entry can be delivered again for stream_claim_idle_ms × stream_max_deliveries: an event
+        forgotten by the ledger before that would be handled twice."""
+        window_s = self.stream_claim_idle_ms * self.stream_max_deliveries / 1000
+        if self.processed_events_retention_s <= window_s:
+            raise ValueError(f"processed_events_retention_s must exceed the redelivery window ({window_s:g} s)")
+        return self

@@ -40,7 +40,7 @@ class IncidentEvent(Base):
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     event_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the first event of the row
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    kind: Mapped[str] = mapped_column(String(16))  # opened, events, reopened, resolved
+    kind: Mapped[str] = mapped_column(String(16))  # opened, events, reopened, resolved, acknowledged (API)
     count: Mapped[int] = mapped_column(Integer, default=0)
     host: Mapped[str | None] = mapped_column(String(255))
     template_id: Mapped[str | None] = mapped_column(String(64))

@@ -52,7 +52,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
                 alert_id=str(alert.id), fingerprint=alert.fingerprint, title=alert.title,
                 severity=alert.severity, status=alert.status, source=alert.source, host=alert.host,
                 service=alert.service, count=alert.count,
-                incident_id=str(alert.incident_id) if alert.incident_id else None,
+                incident_id=str(alert.incident_id) if alert.incident_id else None, occurred_at=_seen_at(delivery),
             )
             envelopes.append(Envelope(id=delivery.envelope.id, type=ALERT_STORED, source=alert.source,
                                       trace=delivery.envelope.trace, payload=payload.model_dump(mode="json")))

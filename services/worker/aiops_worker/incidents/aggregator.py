@@ -1,16 +1,35 @@
-"""The issues aggregator: groups related error-ish events into incidents.
+"""The issues aggregator: groups related events into incidents.
 
-Signals come from log lines today (`signal_from_log`); an alert source only has to build the same
-`Signal` (its key, e.g. `alert:<service>`), so alerts can join the same incidents without new rules.
+Signals come from error-ish log lines (`signal_from_log`) and from stored alerts, anomalies included
+(`signal_from_alert`). Both follow the same rule; each source has its own group keys and its own
+`window`, so a log burst and an alert storm never share an incident.
 
-The rule, per group key (`log:<prototype, else template>:<host, else service, else ->`):
+Group keys:
+- logs: `log:<prototype, else template>:<host, else service, else ->`: one failure pattern on one machine.
+- alerts: `alert:host:<host>`, else `alert:service:<service>`, else `alert:<source>:<fingerprint>`.
+  Alerts are keyed on *where* they fire, not on what: whatever fires on one host within the window
+  (the CPU anomaly, the latency anomaly, Alertmanager's HostDown) is one thing to look at. An alert that
+  names neither host nor service has nothing to correlate on, so it gets an incident of its own; for an
+  anomaly that is its series (the fingerprint is the series'). Resolved alerts give no signal: a
+  resolution opens nothing, and the incident ends by the rule below.
+
+The rule, per group key:
 1. An event joins the key's latest incident while it is open or acknowledged and the event is no more
-   than `window` (INCIDENT_WINDOW_S, 5 s) after that incident's last event.
+   than `window` (logs: INCIDENT_WINDOW_S, 5 s; alerts: INCIDENT_ALERT_WINDOW_S, 10 min) after that
+   incident's last event. Acknowledging an incident does not change this: it keeps collecting events.
 2. After `window` of quiet the incident is resolved, at its last event + `window`: by the periodic
    sweep (no new event for `window` of wall-clock time), or by the next event when a backlog or a
    replayed file delivers events faster than real time. Both give the same result.
-3. An event for a resolved incident reopens it (same incident, `reopened` on the timeline) when it
-   comes within `reopen` (INCIDENT_REOPEN_S, 1 h) of the resolution; later, it opens a new incident.
+3. An event for a resolved incident reopens it (same incident, back to `open`, `reopened` on the
+   timeline) when it comes within `reopen` (INCIDENT_REOPEN_S, 1 h) of the resolution; later, it opens
+   a new incident.
+4. An event that happened at or before a resolved incident's resolution is late news of the episode
+   that was resolved (a backlog, a slow source): it is counted in that incident, which stays resolved.
+
+Resolved by the sweep, by the next event or by an operator (POST /incidents/{id}/resolve, which sets
+`resolved_at` to the moment of the click): rules 3 and 4 read only `status` and `resolved_at`, so a
+manual resolution is treated like any other. An event after it reopens the incident within `reopen`
+(the fix did not hold), an event from before it does not undo it.
 """
 
 import hashlib
@@ -21,12 +40,21 @@ from enum import Enum
 from typing import Any
 
 from aiops_contracts.db import Incident
-from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, LogEvent, Severity
+from aiops_contracts.events import (
+    INCIDENT_OPENED,
+    INCIDENT_RESOLVED,
+    INCIDENT_UPDATED,
+    AlertStatus,
+    AlertStoredPayload,
+    LogEvent,
+    Severity,
+)
 from aiops_worker.logs.rules import RANK
 
 MAX_LISTED = 50  # hosts and services listed per incident
 MAX_TEMPLATES = 20  # template ids listed per incident
 LOG_KEY_PREFIX = "log:"
+ALERT_KEY_PREFIX = "alert:"
 
 
 @dataclass(frozen=True)
@@ -42,6 +70,7 @@ class Signal:
     message: str
     template_id: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # category, rule, prototype: kept in details
+    ref: str | None = None  # the stored row the signal stands for (an alert's id), linked to its incident
 
 
 @dataclass(frozen=True)
@@ -68,15 +97,37 @@ def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
     )
 
 
+def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime) -> Signal | None:
+    """The signal of a stored alert (see the module docstring for its key); None for a resolved one."""
+    if alert.status == AlertStatus.resolved:
+        return None
+    if alert.host:
+        where = f"host:{alert.host}"
+    elif alert.service:
+        where = f"service:{alert.service}"
+    else:
+        where = f"{alert.source}:{alert.fingerprint}"
+    return Signal(
+        event_id=envelope_id, envelope_id=envelope_id, key=f"{ALERT_KEY_PREFIX}{where}"[:255], title=alert.title,
+        severity=alert.severity, at=at, host=alert.host, service=alert.service, message=alert.title,
+        facts={"kind": "alert", "source": alert.source}, ref=alert.alert_id,
+    )
+
+
 def decide(incident: Incident | None, at: datetime, policy: Policy) -> Action:
     if incident is None:
         return Action.OPEN
-    resolved_at = incident.resolved_at
     if incident.status != "resolved":
         if at <= incident.last_seen_at + policy.window:
             return Action.JOIN
         resolved_at = incident.last_seen_at + policy.window
-    return Action.REOPEN if resolved_at is not None and at - resolved_at <= policy.reopen else Action.OPEN
+    else:
+        resolved_at = incident.resolved_at
+        if resolved_at is None:
+            return Action.OPEN
+        if at <= resolved_at:
+            return Action.JOIN  # rule 4: counted in the resolved incident, not a reopening
+    return Action.REOPEN if at - resolved_at <= policy.reopen else Action.OPEN
 
 
 def change_id(*parts: str) -> str:
@@ -95,7 +146,8 @@ class Aggregation:
         self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
         self.timeline: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = {}
 
-    def add(self, signal: Signal) -> None:
+    def add(self, signal: Signal) -> Incident:
+        """Apply one signal; returns the incident it joined."""
         incident = self.latest.get(signal.key)
         action = decide(incident, signal.at, self.policy)
         if action is Action.REOPEN:
@@ -107,6 +159,7 @@ class Aggregation:
             incident = self._open(signal)
         assert incident is not None
         self._join(incident, signal)
+        return incident
 
     def _open(self, signal: Signal) -> Incident:
         incident = Incident(

@@ -1,6 +1,7 @@
 """PostgreSQL side of the aggregator. Keys are locked (transaction advisory locks, in key order) before
 their latest incidents are read, so two workers never open two incidents for one key."""
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +10,6 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEvent
-from aiops_worker.incidents.aggregator import LOG_KEY_PREFIX
 
 
 async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incident]:
@@ -39,11 +39,22 @@ async def incidents_of_envelopes(session: AsyncSession, envelope_ids: list[str])
     return [(incident, envelope_id) for incident, envelope_id in rows]
 
 
-async def resolve_quiet(session: AsyncSession, window: timedelta) -> list[Incident]:
-    """Resolve log incidents without a new event for `window` (wall clock); returns them."""
+async def link_alerts(session: AsyncSession, links: dict[str, uuid.UUID]) -> None:
+    """Point alert rows (by id) at their incidents, in one statement."""
+    if links:
+        await session.execute(
+            text("UPDATE alerts SET incident_id = link.incident_id, updated_at = now() "
+                 "FROM unnest(CAST(:alerts AS uuid[]), CAST(:incidents AS uuid[])) AS link(alert_id, incident_id) "
+                 "WHERE alerts.id = link.alert_id AND alerts.incident_id IS DISTINCT FROM link.incident_id"),
+            {"alerts": list(links), "incidents": [str(i) for i in links.values()]})
+
+
+async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelta) -> list[Incident]:
+    """Resolve the incidents of keys starting with `key_prefix` without a new event for `window` (wall
+    clock); returns them."""
     resolved = list(await session.scalars(
         update(Incident)
-        .where(Incident.status.in_(("open", "acknowledged")), Incident.group_key.startswith(LOG_KEY_PREFIX),
+        .where(Incident.status.in_(("open", "acknowledged")), Incident.group_key.startswith(key_prefix),
                Incident.updated_at < func.now() - window)
         .values(status="resolved", resolved_at=func.least(Incident.last_seen_at + window, func.now()),
                 updated_at=func.now())

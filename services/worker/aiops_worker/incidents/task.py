@@ -1,39 +1,75 @@
-"""Incidents from error-ish log lines (`log.templated`): group them (incidents/aggregator.py), store
-incidents and their timeline in PostgreSQL, announce the changes on `aiops:incidents:changed` and on
-the live channel. A periodic sweep resolves incidents that went quiet.
+"""Incidents from error-ish log lines (`log.templated`) and from stored alerts (`alert.stored`, anomalies
+included): group them (incidents/aggregator.py), store incidents and their timeline in PostgreSQL,
+announce the changes on `aiops:incidents:changed` and on the live channel. A periodic sweep resolves
+incidents that went quiet.
+
+`IncidentTask` does all of that for one input stream; a subclass only says how a delivery becomes
+signals (and may record, in the same transaction, where each signal went: the alert task links the
+alert rows to their incidents).
 
 Idempotent: envelope ids are claimed in the transaction that writes the incidents; a redelivered
 envelope changes nothing and re-announces the incidents it had changed, under the same change ids.
 """
 
 import asyncio
+from abc import abstractmethod
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import ClassVar, TypeVar
 
-from aiops_contracts.bus import publish_many
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aiops_contracts.db import Incident
-from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentChangedPayload, LogEventsPayload
-from aiops_contracts.streams import INCIDENTS_CHANGED, LIVE_CHANNEL, LOGS_TEMPLATED
+from aiops_contracts.events import (
+    INCIDENT_RESOLVED,
+    INCIDENT_UPDATED,
+    AlertStoredPayload,
+    LogEventsPayload,
+)
+from aiops_contracts.incidents import announce_incident_changes, incident_changed
+from aiops_contracts.streams import ALERTS_STORED, INCIDENT_AGGREGATOR_GROUP, LOGS_TEMPLATED
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import Aggregation, Policy, change_id, signal_from_log
+from aiops_worker.incidents.aggregator import (
+    ALERT_KEY_PREFIX,
+    LOG_KEY_PREFIX,
+    Aggregation,
+    Policy,
+    Signal,
+    change_id,
+    signal_from_alert,
+    signal_from_log,
+)
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
 from aiops_worker.runtime.periodic import run_every
+from aiops_worker.settings import WorkerSettings
 
 SOURCE = "aggregator"
 
+P = TypeVar("P", bound=BaseModel)
 
-class LogIncidentTask(StreamConsumer[LogEventsPayload]):
-    name = "incidents-logs"
-    stream = LOGS_TEMPLATED
-    payload_model = LogEventsPayload
+
+class IncidentTask(StreamConsumer[P]):
+    key_prefix: ClassVar[str]  # the group keys this task owns (its sweep resolves only those)
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self.policy = Policy(window=timedelta(seconds=ctx.settings.incident_window_s),
+        self.policy = Policy(window=timedelta(seconds=self.window_s(ctx.settings)),
                              reopen=timedelta(seconds=ctx.settings.incident_reopen_s),
                              sample_limit=ctx.settings.incident_sample_limit)
+
+    @staticmethod
+    def window_s(settings: WorkerSettings) -> float:
+        return settings.incident_window_s
+
+    @abstractmethod
+    def signals(self, delivery: Delivery[P]) -> Iterable[Signal]:
+        """The signals of one (first-time) delivery."""
+
+    async def placed(self, session: AsyncSession, placements: list[tuple[Signal, Incident]]) -> None:
+        """Called in the writing transaction with the incident each signal joined, in time order."""
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         if drain:
@@ -41,19 +77,19 @@ class LogIncidentTask(StreamConsumer[LogEventsPayload]):
             return
         async with asyncio.TaskGroup() as group:
             group.create_task(super().run(stop))
-            group.create_task(run_every(self.settings.incident_window_s / 2, stop, self.resolve_quiet))
+            group.create_task(run_every(self.policy.window.total_seconds() / 2, stop, self.resolve_quiet))
 
-    async def handle(self, batch: list[Delivery[LogEventsPayload]]) -> None:
+    async def handle(self, batch: list[Delivery[P]]) -> None:
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
-            signals = sorted((signal_from_log(event, d.envelope.id) for d in batch if d.envelope.id in fresh
-                              for event in d.payload.events), key=lambda s: s.at)
+            signals = sorted((signal for d in batch if d.envelope.id in fresh for signal in self.signals(d)),
+                             key=lambda s: s.at)
             aggregation = Aggregation(self.policy, await store.lock_latest(session, {s.key for s in signals}))
-            for signal in signals:
-                aggregation.add(signal)
+            placements = [(signal, aggregation.add(signal)) for signal in signals]
             session.add_all(aggregation.created)
-            await session.flush()  # incidents first: the timeline rows point at them
+            await session.flush()  # incidents first: the timeline rows (and linked rows) point at them
             await store.add_timeline(session, list(aggregation.timeline.values()))
+            await self.placed(session, placements)
             again = await store.incidents_of_envelopes(session, [d.envelope.id for d in batch
                                                                  if d.envelope.id not in fresh])
         changes = [(incident, envelope_id, *aggregation.change_of(incident))
@@ -63,30 +99,50 @@ class LogIncidentTask(StreamConsumer[LogEventsPayload]):
 
     async def resolve_quiet(self) -> None:
         async with self.ctx.sessions.begin() as session:
-            resolved = await store.resolve_quiet(session, self.policy.window)
+            resolved = await store.resolve_quiet(session, self.key_prefix, self.policy.window)
         await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
                               for i in resolved])
 
     async def _announce(self, changes: list[tuple[Incident, str, str, bool]]) -> None:
-        envelopes = [_envelope(*change) for change in changes]
-        if not envelopes:
-            return
-        await publish_many(self.redis, INCIDENTS_CHANGED, envelopes, self.settings.stream_maxlen_factor)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for envelope in envelopes:
-                pipe.publish(LIVE_CHANNEL, envelope.model_dump_json())
-            await pipe.execute()
+        envelopes = [incident_changed(incident, event_type, source=SOURCE, reopened=reopened,
+                                      envelope_id=change_id(cause, str(incident.id), event_type))
+                     for incident, cause, event_type, reopened in changes]
+        await announce_incident_changes(self.redis, envelopes, self.settings.stream_maxlen_factor)
+
+
+class LogIncidentTask(IncidentTask[LogEventsPayload]):
+    name = "incidents-logs"
+    stream = LOGS_TEMPLATED
+    payload_model = LogEventsPayload
+    key_prefix = LOG_KEY_PREFIX
+
+    def signals(self, delivery: Delivery[LogEventsPayload]) -> Iterable[Signal]:
+        return (signal_from_log(event, delivery.envelope.id) for event in delivery.payload.events)
+
+
+class AlertIncidentTask(IncidentTask[AlertStoredPayload]):
+    """Stored alerts (webhooks, Alertmanager, Sentry, the anomaly detector) into incidents; each alert row
+    is linked to the incident its latest firing event joined (`alerts.incident_id`)."""
+
+    name = "incidents-alerts"
+    stream = ALERTS_STORED
+    group = INCIDENT_AGGREGATOR_GROUP  # its own group: other readers of stored alerts do not share its entries
+    payload_model = AlertStoredPayload
+    key_prefix = ALERT_KEY_PREFIX
+
+    @staticmethod
+    def window_s(settings: WorkerSettings) -> float:
+        return settings.incident_alert_window_s
+
+    def signals(self, delivery: Delivery[AlertStoredPayload]) -> Iterable[Signal]:
+        at = delivery.payload.occurred_at or delivery.envelope.time
+        signal = signal_from_alert(delivery.payload, delivery.envelope.id, at)
+        return [signal] if signal else []
+
+    async def placed(self, session: AsyncSession, placements: list[tuple[Signal, Incident]]) -> None:
+        # In time order, so an alert seen twice in the batch ends up on the incident of its latest event.
+        await store.link_alerts(session, {signal.ref: incident.id for signal, incident in placements if signal.ref})
 
 
 def _state_change(incident: Incident) -> tuple[str, bool]:
     return (INCIDENT_RESOLVED if incident.status == "resolved" else INCIDENT_UPDATED), False
-
-
-def _envelope(incident: Incident, cause: str, event_type: str, reopened: bool) -> Envelope:
-    payload = IncidentChangedPayload(
-        incident_id=str(incident.id), group_key=incident.group_key, title=incident.title,
-        severity=incident.severity, status=incident.status, event_count=incident.event_count,
-        hosts=incident.hosts, services=incident.services, first_seen_at=incident.first_seen_at,
-        last_seen_at=incident.last_seen_at, reopened=reopened)
-    return Envelope(id=change_id(cause, str(incident.id), event_type), type=event_type, source=SOURCE,
-                    payload=payload.model_dump(mode="json"))

@@ -3,7 +3,8 @@
 A producer names itself, its stream and its interval, and implements `poll()`; this base class owns
 the loop, the publishing and the back-off. A batch that could not be published is kept and offered
 again (nothing polled is dropped while Redis is down), and `published()` is called only once the
-batch is in the stream: producers that remember a position (file offsets) save it there.
+batch is in the stream: producers that remember a position (file offsets) save it there. Producers
+that hold records only in memory call `drain()` after stop, so what they accepted is not lost.
 """
 
 import asyncio
@@ -29,6 +30,8 @@ class Producer(ABC):
         self.ctx = ctx
         self.redis = ctx.redis
         self.interval_s = interval_s
+        self._unpublished: list[Envelope] = []  # kept across `run` and `drain`: a stop must not drop it
+        self._delay = 1.0  # back-off while Redis is unreachable
 
     @abstractmethod
     async def poll(self) -> list[Envelope]:
@@ -38,22 +41,30 @@ class Producer(ABC):
         """Called after `envelopes` are in the stream."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        delay = 1.0
-        pending: list[Envelope] = []
         while not stop.is_set():
-            try:
-                pending = pending or await self.poll()
-                if pending:
-                    await publish_many(self.redis, self.stream, pending, self.ctx.settings.stream_maxlen_factor)
-                    await self.published(pending)
-                    pending, delay = [], 1.0
-                    continue  # more may be waiting
-            except TRANSIENT_ERRORS as exc:
-                log.warning("producer store unavailable, retrying", extra={"producer": self.name, "error": repr(exc)})
-                await _sleep(stop, delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
-                continue
-            await _sleep(stop, self.interval_s)
+            if not await self._publish_next(stop):
+                await _sleep(stop, self.interval_s)
+
+    async def drain(self) -> None:
+        """Publish what `poll()` still finds, then return. Retries while Redis is down: after stop it is
+        the supervisor's grace period that bounds it."""
+        while await self._publish_next(asyncio.Event()):
+            pass
+
+    async def _publish_next(self, stop: asyncio.Event) -> bool:
+        """Publish the next batch (the one that failed last, else a new poll); False: nothing to publish."""
+        try:
+            self._unpublished = self._unpublished or await self.poll()
+            if not self._unpublished:
+                return False
+            await publish_many(self.redis, self.stream, self._unpublished, self.ctx.settings.stream_maxlen_factor)
+            await self.published(self._unpublished)
+            self._unpublished, self._delay = [], 1.0
+        except TRANSIENT_ERRORS as exc:
+            log.warning("producer store unavailable, retrying", extra={"producer": self.name, "error": repr(exc)})
+            await _sleep(stop, self._delay)
+            self._delay = min(self._delay * 2, MAX_BACKOFF_S)
+        return True  # more may be waiting
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -6,11 +6,17 @@ an exception name (`ValueError: ...`, `java.io.IOException: ...`) continues the 
 traces). The last record is held back until the next record
 starts or the file stops growing, so it is never cut in two.
 
-Offsets: per `<path>:<inode>` in Redis, saved only after the records are published, so a restart
-neither skips nor repeats lines. Before publishing, the end of the batch is saved as "in flight"; a
-restart after a crash between publishing and saving re-reads exactly that range and publishes the
-same envelopes under the same ids (`sha256(path:inode:offset of their first record)`), which the log
-task drops as already handled.
+Position: per path in Redis, the inode and generation of the file being read and the offset reached,
+saved only after the records are published, so a restart neither skips nor repeats lines. The
+generation counts how often the content at the path started over (truncated in place, or another file
+under the name, maybe on a recycled inode): event ids are `sha256(path:inode:generation:offset of
+their first record)`, so lines written again at offsets used before get new ids, instead of being
+dropped downstream as already handled. Before publishing, the end of the batch is saved as "in
+flight"; a restart after a crash between publishing and saving re-reads exactly that range and
+publishes the same envelopes under the same ids, which the log task drops as already handled.
+
+A record longer than `file_tail_max_record_bytes` is published in pieces that long: a line that never
+ends must not hold up the lines after it.
 """
 
 import asyncio
@@ -20,6 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import orjson
+
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import FILE_TAIL_OFFSETS_KEY, LOGS_INGESTED
@@ -27,8 +35,6 @@ from aiops_worker.producers.base import Producer
 from aiops_worker.runtime.context import WorkerContext
 
 SOURCE = "file"
-READ_CHUNK = 4 * 1024 * 1024  # bytes read per file per poll
-INFLIGHT_KEY = f"{FILE_TAIL_OFFSETS_KEY}:inflight"
 # Indented lines, traceback and "caused by" headers, and the exception line that ends a traceback.
 CONTINUATION = re.compile(rb"^(?:[ \t]|Traceback|Caused by|at |\.\.\. \d+ more|[\w.$]+(?:Error|Exception|Exit|Interrupt)\b)")
 
@@ -38,15 +44,16 @@ class _Followed:
     path: str
     handle: BinaryIO | None = None
     inode: int = 0
+    generation: int = 0  # times the content at this path started over at byte 0: part of the event ids
     offset: int = 0  # end of the last published record
     last_size: int = -1
     inflight_end: int | None = None  # a batch up to here was being published when we last stopped
     pending_end: int | None = None  # end of the batch `poll` returned, saved once published
     next_from_start: bool = False  # the file replacing a rotated one is read from its start
 
-    @property
-    def key(self) -> str:
-        return f"{self.path}:{self.inode}"
+    def start_over(self, inode: int) -> None:
+        """Read from byte 0 under a new generation: the offsets to come were used for other lines."""
+        self.inode, self.generation, self.offset, self.inflight_end = inode, self.generation + 1, 0, None
 
 
 def split_records(data: bytes, base: int, flush: bool) -> tuple[list[tuple[int, bytes]], int]:
@@ -89,32 +96,33 @@ class FileTailProducer(Producer):
     async def published(self, envelopes: list[Envelope]) -> None:
         for followed in self.files:
             if followed.pending_end is not None:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.hset(FILE_TAIL_OFFSETS_KEY, followed.key, followed.pending_end)
-                    pipe.hdel(INFLIGHT_KEY, followed.key)
-                    await pipe.execute()
                 followed.offset, followed.pending_end, followed.inflight_end = followed.pending_end, None, None
+                await self._save(followed, inflight=None)
 
     async def _poll_file(self, followed: _Followed) -> list[Envelope]:
         if followed.handle is None and not await self._open(followed):
             return []
         assert followed.handle is not None
         size = os.fstat(followed.handle.fileno()).st_size
-        if size < followed.offset:  # truncated in place
-            followed.offset, followed.inflight_end = 0, None
+        if size < followed.offset:  # truncated in place (copytruncate)
+            followed.start_over(followed.inode)
+            await self._save(followed, inflight=None)
         rotated = _inode(followed.path) != followed.inode
         limit = followed.inflight_end if followed.inflight_end is not None else size
-        data = await asyncio.to_thread(_read, followed.handle, followed.offset, min(limit - followed.offset, READ_CHUNK))
+        chunk = self.settings.file_tail_max_record_bytes
+        data = await asyncio.to_thread(_read, followed.handle, followed.offset, min(limit - followed.offset, chunk))
         idle = size == followed.last_size or rotated or followed.inflight_end is not None
         followed.last_size = size
-        records, end = split_records(data, followed.offset, flush=idle and len(data) < READ_CHUNK)
+        records, end = split_records(data, followed.offset, flush=idle and len(data) < chunk)
+        if not records and len(data) == chunk:  # one record fills the whole read: cut it here
+            records, end = split_records(data, followed.offset, flush=True)
         if not records:
             if rotated and end >= size:  # the old file is read to its end: follow the new one
                 followed.handle.close()
                 followed.handle, followed.last_size, followed.next_from_start = None, -1, True
             return []
         followed.pending_end = end
-        await self.redis.hset(INFLIGHT_KEY, followed.key, end)
+        await self._save(followed, inflight=end)
         return self._envelopes(followed, records)
 
     async def _open(self, followed: _Followed) -> bool:
@@ -122,24 +130,35 @@ class FileTailProducer(Producer):
             handle = open(followed.path, "rb")  # noqa: SIM115 - kept open to finish a rotated file
         except FileNotFoundError:
             return False
-        followed.handle, followed.inode = handle, os.fstat(handle.fileno()).st_ino
-        saved = await self.redis.hget(FILE_TAIL_OFFSETS_KEY, followed.key)
-        inflight = await self.redis.hget(INFLIGHT_KEY, followed.key)
-        if saved is not None:
-            followed.offset = int(saved)
-        elif followed.next_from_start or self.settings.file_tail_from_start:
-            followed.offset = 0
+        stat = os.fstat(handle.fileno())
+        followed.handle = handle
+        saved = await self.redis.hget(FILE_TAIL_OFFSETS_KEY, followed.path)
+        if saved is None:  # never followed before: its history is read only when configured
+            followed.inode, followed.generation = stat.st_ino, 0
+            followed.offset = 0 if followed.next_from_start or self.settings.file_tail_from_start else stat.st_size
         else:
-            followed.offset = os.fstat(handle.fileno()).st_size
-        followed.inflight_end = int(inflight) if inflight is not None else None
+            state = orjson.loads(saved)
+            followed.generation = state["generation"]
+            if followed.next_from_start or state["inode"] != stat.st_ino or stat.st_size < state["offset"]:
+                # Rotated, or truncated while we were not looking: the saved offset is not this content's.
+                followed.start_over(stat.st_ino)
+            else:
+                followed.inode, followed.offset, followed.inflight_end = stat.st_ino, state["offset"], state["inflight"]
+        await self._save(followed, inflight=followed.inflight_end)  # a restart must find this file's position
         return True
+
+    async def _save(self, followed: _Followed, inflight: int | None) -> None:
+        state = {"inode": followed.inode, "generation": followed.generation, "offset": followed.offset,
+                 "inflight": inflight}
+        await self.redis.hset(FILE_TAIL_OFFSETS_KEY, followed.path, orjson.dumps(state))
 
     def _envelopes(self, followed: _Followed, records: list[tuple[int, bytes]]) -> list[Envelope]:
         size = self.settings.logs_envelope_max_records
         envelopes = []
         for i in range(0, len(records), size):
             chunk = records[i:i + size]
-            event_id = hashlib.sha256(f"{followed.key}:{chunk[0][0]}".encode()).hexdigest()[:32]
+            origin = f"{followed.path}:{followed.inode}:{followed.generation}:{chunk[0][0]}"
+            event_id = hashlib.sha256(origin.encode()).hexdigest()[:32]
             payload = LogsPayload(records=[
                 LogRecord(message=raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536],
                           labels={"path": followed.path}) for _, raw in chunk])

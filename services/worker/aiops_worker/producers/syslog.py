@@ -7,6 +7,9 @@ header (what SysLogHandler sends) is turned into a `level` label so the level is
 
 Back-pressure: TCP connections stop being read while the queue is full; UDP datagrams that find it
 full are dropped and counted (UDP syslog is at-most-once by design).
+
+Stop: the listeners and connections are closed first (nothing new comes in), the connections hand over
+what they had already read, and everything queued is published before `run` returns.
 """
 
 import asyncio
@@ -112,6 +115,7 @@ class SyslogProducer(Producer):
         self.settings = ctx.settings
         self.queue: asyncio.Queue[LogRecord] = asyncio.Queue(QUEUE_SIZE)
         self.ports: dict[str, int] = {}  # bound ports (port 0 in settings means off; tests bind real ones)
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # open TCP connections, by handler
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -132,6 +136,17 @@ class SyslogProducer(Producer):
                 transport.close()
             if server is not None:
                 server.close()
+            for writer in self._connections.values():
+                writer.close()  # its handler still gets the bytes already read, then the end of the stream
+        await self._publish_the_rest()
+
+    async def _publish_the_rest(self) -> None:
+        """After stop: publish what is queued and what the closing connections still queue (a handler
+        waiting for room in a full queue ends only once the queue is drained, hence the loop)."""
+        while self._connections:
+            await asyncio.wait(list(self._connections), timeout=POLL_INTERVAL_S)
+            await self.drain()
+        await self.drain()
 
     async def poll(self) -> list[Envelope]:
         records: list[LogRecord] = []
@@ -145,6 +160,9 @@ class SyslogProducer(Producer):
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername")[0])
         framer = SyslogFramer(self.settings.syslog_max_message_bytes)
+        handler = asyncio.current_task()
+        assert handler is not None  # start_server runs each connection's callback as a task
+        self._connections[handler] = writer
         try:
             while data := await reader.read(65_536):
                 for message in framer.feed(data):
@@ -154,4 +172,5 @@ class SyslogProducer(Producer):
         except ConnectionError:
             pass  # the sender went away; what it sent completely is queued
         finally:
+            del self._connections[handler]
             writer.close()

@@ -28,6 +28,9 @@ def at(seconds: float) -> datetime:
     ("open", 0, None, 6, Action.REOPEN),  # quiet past the window: resolved at 5 s, reopened
     ("resolved", 0, 5, 3000, Action.REOPEN),
     ("resolved", 0, 5, 3606, Action.OPEN),  # more than an hour after the resolution
+    ("resolved", 0, 5, 4, Action.JOIN),  # happened before the resolution (delivered late): counted, stays resolved
+    ("resolved", 0, 5, 5, Action.JOIN),
+    ("resolved", 0, None, 1, Action.OPEN),  # resolved without a time (never written so): nothing to reopen
     ("open", 0, None, 4000, Action.OPEN),
 ])
 def test_decide(status, last_seen, resolved, event, expected) -> None:

@@ -1,4 +1,5 @@
-"""File tail: multi-line records, rotation, truncation, restarts, and a crash between publish and save."""
+"""File tail: multi-line records, rotation, truncation, restarts, a crash between publish and save, event ids
+that stay new when content starts over, and records longer than the read limit."""
 
 import os
 from pathlib import Path
@@ -8,6 +9,7 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers.file_tail import FileTailProducer, split_records
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.idempotency import claim_new_events
 
 TRACE = (b"2026-03-02 10:00:00 ERROR app: request failed\nTraceback (most recent call last):\n"
          b"  File \"app.py\", line 3, in handler\nValueError: bad\n")
@@ -115,3 +117,91 @@ async def test_a_new_file_is_read_from_its_end_by_default(worker_ctx: WorkerCont
         f.write("fresh\n")
     await drain_file(producer)
     assert await messages(redis) == ["fresh"]
+
+
+LINES = "alpha\nbeta\ngamma\n"
+
+
+async def envelope_ids(redis) -> list[str]:
+    return [Envelope.from_entry(f).id for _, f in await redis.xrange(LOGS_INGESTED.name)]
+
+
+async def assert_new_to_the_ledger(ctx: WorkerContext, ids: list[str]) -> None:
+    """What the log task would do with them: an id it saw before is dropped as already handled."""
+    async with ctx.sessions() as session, session.begin():
+        assert await claim_new_events(session, "logs-mining", ids) == set(ids)
+
+
+async def test_lines_written_again_after_truncation_get_new_ids(worker_ctx: WorkerContext, redis,
+                                                                tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.touch()
+    producer = producer_for(worker_ctx, path)
+    for round_ in range(3):
+        with path.open("a") as f:  # the same bytes at the same offsets each round
+            f.write(LINES)
+        await drain_file(producer)
+        if round_ == 1:
+            producer = producer_for(worker_ctx, path)  # a restart: the truncation is found at open
+        os.truncate(path, 0)  # copytruncate
+        await cycle(producer)
+        if round_ == 0:
+            producer = producer_for(worker_ctx, path)  # a restart after the truncation was seen
+    assert await messages(redis) == ["alpha", "beta", "gamma"] * 3
+    ids = await envelope_ids(redis)
+    assert len(ids) == len(set(ids)) >= 3
+    await assert_new_to_the_ledger(worker_ctx, ids)
+
+
+async def test_files_rotated_onto_the_same_name_get_new_ids(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text(LINES)
+    producer = producer_for(worker_ctx, path)
+    await drain_file(producer)
+    for _ in range(3):  # replacing app.log.1 frees the old file's inode: the next app.log may get it again
+        os.rename(path, tmp_path / "app.log.1")
+        path.write_text(LINES)
+        for _ in range(4):
+            await cycle(producer)
+    assert await messages(redis) == ["alpha", "beta", "gamma"] * 4
+    ids = await envelope_ids(redis)
+    assert len(ids) == len(set(ids))
+    await assert_new_to_the_ledger(worker_ctx, ids)
+
+
+async def test_a_file_rotated_while_the_worker_was_down_is_read_from_its_start(worker_ctx: WorkerContext, redis,
+                                                                                tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.touch()
+    settings = worker_ctx.settings.model_copy(update={"file_tail_paths": [str(path)]})  # new files: from their end
+    ctx = WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions, influx=worker_ctx.influx)
+    await drain_file(FileTailProducer(ctx))
+    path.write_text(LINES)
+    await drain_file(FileTailProducer(ctx))
+    os.rename(path, tmp_path / "app.log.1")
+    path.write_text(LINES + "delta\n")  # the path is known: this is its next file, not one seen for the first time
+    await drain_file(FileTailProducer(ctx))
+    assert await messages(redis) == ["alpha", "beta", "gamma", "alpha", "beta", "gamma", "delta"]
+    ids = await envelope_ids(redis)
+    assert len(ids) == len(set(ids))
+
+
+async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(worker_ctx: WorkerContext, redis,
+                                                                          tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    long_line = "x" * 2500
+    path.write_text("before\n" + long_line)  # no newline yet: a writer still at it, or one that never ends it
+    settings = worker_ctx.settings.model_copy(update={"file_tail_paths": [str(path)], "file_tail_from_start": True,
+                                                      "file_tail_max_record_bytes": 1024})
+    producer = FileTailProducer(WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions,
+                                              influx=worker_ctx.influx))
+    for _ in range(4):
+        await cycle(producer)
+    with path.open("a") as f:
+        f.write("\nafter\n")
+    for _ in range(4):
+        await cycle(producer)
+    received = await messages(redis)
+    assert received[0] == "before" and received[-1] == "after"
+    assert "".join(received[1:-1]) == long_line
+    assert all(len(piece) <= 1024 for piece in received)

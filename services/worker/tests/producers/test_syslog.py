@@ -52,16 +52,21 @@ async def received(redis, count: int) -> list[dict]:
     raise AssertionError(f"only {len(records)} of {count} records arrived")
 
 
-async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, redis) -> None:
-    ports = []  # free ports (port 0 in the settings means "off")
+def listening_producer(ctx: WorkerContext) -> tuple[SyslogProducer, list[int]]:
+    """A producer set to listen on free UDP and TCP ports (port 0 in the settings means "off")."""
+    ports = []
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         with socket.socket(socket.AF_INET, kind) as probe:
             probe.bind(("127.0.0.1", 0))
             ports.append(probe.getsockname()[1])
-    settings = worker_ctx.settings.model_copy(update={"syslog_host": "127.0.0.1", "syslog_udp_port": ports[0],
-                                                      "syslog_tcp_port": ports[1]})
-    producer = SyslogProducer(WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions,
-                                            influx=worker_ctx.influx))
+    settings = ctx.settings.model_copy(update={"syslog_host": "127.0.0.1", "syslog_udp_port": ports[0],
+                                               "syslog_tcp_port": ports[1]})
+    return SyslogProducer(WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions,
+                                        influx=ctx.influx)), ports
+
+
+async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, redis) -> None:
+    producer, ports = listening_producer(worker_ctx)
     stop = asyncio.Event()
     running = asyncio.create_task(producer.run(stop))
     while "tcp" not in producer.ports:
@@ -85,3 +90,29 @@ async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, r
     by_transport = sorted((r["labels"]["transport"], r["message"], r["labels"].get("level")) for r in records)
     assert by_transport == [("tcp", RFC5424.decode(), None), ("tcp", "disk sda1 failed", "err"),
                             ("udp", "disk sda1 failed", "err")]
+
+
+async def test_stop_publishes_what_was_received(worker_ctx: WorkerContext, redis) -> None:
+    producer, ports = listening_producer(worker_ctx)
+    producer.interval_s = 3600.0  # nothing is published before the stop
+    producer.queue = asyncio.Queue(5)  # so the TCP connection also holds messages it read but could not queue
+    stop = asyncio.Event()
+    running = asyncio.create_task(producer.run(stop))
+    while "tcp" not in producer.ports:
+        await asyncio.sleep(0.01)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for n in range(2):
+            udp.sendto(b"<11>udp %d" % n, ("127.0.0.1", ports[0]))
+        while producer.queue.qsize() < 2:
+            await asyncio.sleep(0.01)
+    _, writer = await asyncio.open_connection("127.0.0.1", ports[1])  # a sender that keeps its connection
+    writer.write(b"".join(b"<11>tcp %d\n" % n for n in range(10)))
+    await writer.drain()
+    while not producer.queue.full():
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(running, 10)  # the open connection does not keep it running
+    writer.close()
+    records = await received(redis, 12)
+    sent = [f"udp {n}" for n in range(2)] + [f"tcp {n}" for n in range(10)]
+    assert sorted(r["message"] for r in records) == sorted(sent)

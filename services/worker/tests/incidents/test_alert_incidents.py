@@ -1,0 +1,169 @@
+"""Stored alerts (anomalies included) into incidents: grouping per host, links from the alert rows,
+idempotency, the live channel, the sweep, and the reopen rule after a manual resolution."""
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import func, select, update
+
+from aiops_contracts.bus import publish_many
+from aiops_contracts.db import Alert, Incident, IncidentEvent, ProcessedEvent
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import (
+    ALERT_RECEIVED,
+    LOG_TEMPLATED,
+    AlertPayload,
+    AlertStatus,
+    LogEvent,
+    LogEventsPayload,
+    Severity,
+)
+from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, INCIDENTS_CHANGED, LIVE_CHANNEL, LOGS_TEMPLATED
+from aiops_worker.alerts.task import AlertStoreTask
+from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
+from aiops_worker.runtime.context import WorkerContext
+
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def received(envelope_id: str, fingerprint: str, seconds: float, host: str | None = "web-1", *,
+             service: str | None = None, status: AlertStatus = AlertStatus.firing, severity: Severity = Severity.medium,
+             source: str = "anomaly-detector") -> Envelope:
+    payload = AlertPayload(fingerprint=fingerprint, title=f"Anomaly: {fingerprint}", severity=severity, status=status,
+                           host=host, service=service, occurred_at=at(seconds))
+    return Envelope(id=envelope_id, type=ALERT_RECEIVED, source=source, payload=payload.model_dump(mode="json"))
+
+
+async def store_and_aggregate(ctx: WorkerContext, redis, drain, *envelopes: Envelope) -> None:
+    """What the worker does: the alert store writes the rows and announces them on the stored stream,
+    the incident task reads that stream."""
+    await publish_many(redis, ALERTS_INGESTED, list(envelopes))
+    await drain(AlertStoreTask(ctx))
+    await drain(AlertIncidentTask(ctx))
+
+
+async def incidents(ctx: WorkerContext) -> dict[str, Incident]:
+    async with ctx.sessions() as session:
+        return {i.group_key: i for i in await session.scalars(select(Incident))}
+
+
+async def alert_links(ctx: WorkerContext) -> dict[str, object]:
+    async with ctx.sessions() as session:
+        return dict((await session.execute(select(Alert.fingerprint, Alert.incident_id))).all())
+
+
+async def snapshot(ctx: WorkerContext) -> tuple:
+    async with ctx.sessions() as session:
+        rows = (await session.execute(select(Incident.id, Incident.event_count, Incident.status, Incident.hosts,
+                                             Incident.last_seen_at).order_by(Incident.id))).all()
+        timeline = await session.scalar(select(func.count()).select_from(IncidentEvent))
+        ledger = await session.scalar(select(func.count()).select_from(ProcessedEvent))
+    return rows, timeline, ledger, await alert_links(ctx)
+
+
+async def test_alerts_of_two_hosts_become_two_linked_incidents_and_redelivery_changes_nothing(
+    worker_ctx: WorkerContext, redis, drain
+) -> None:
+    live = redis.pubsub(ignore_subscribe_messages=True)
+    await live.subscribe(LIVE_CHANNEL)
+    await store_and_aggregate(worker_ctx, redis, drain,
+                              received("a1", "cpu-web-1", 0),
+                              received("a2", "latency-web-1", 30, severity=Severity.high),
+                              received("a3", "cpu-web-1", 90),  # the same alert again: its row counts 2
+                              received("b1", "cpu-web-2", 10, host="web-2"))
+    by_key = await incidents(worker_ctx)
+    assert set(by_key) == {"alert:host:web-1", "alert:host:web-2"}
+    web1, web2 = by_key["alert:host:web-1"], by_key["alert:host:web-2"]
+    assert (web1.event_count, web1.hosts, web1.status, web1.severity) == (3, ["web-1"], "open", "high")
+    assert (web1.first_seen_at, web1.last_seen_at, web1.title) == (at(0), at(90), "Anomaly: cpu-web-1")
+    assert [s["message"] for s in web1.details["samples"]] == ["Anomaly: cpu-web-1", "Anomaly: latency-web-1",
+                                                               "Anomaly: cpu-web-1"]
+    assert (web2.event_count, web2.hosts) == (1, ["web-2"])
+    assert await alert_links(worker_ctx) == {"cpu-web-1": web1.id, "latency-web-1": web1.id, "cpu-web-2": web2.id}
+
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+    assert sorted((e.type, e.payload["group_key"]) for e in announced) == [
+        ("incident.opened", "alert:host:web-1"), ("incident.opened", "alert:host:web-2")]
+    messages = []
+    for _ in range(20):  # None also stands for the (ignored) subscribe confirmation: read a few times
+        if (message := await live.get_message(timeout=0.1)) is not None:
+            messages.append(orjson.loads(message["data"]))
+    assert {m["id"] for m in messages if m["type"].startswith("incident.")} == {e.id for e in announced}
+    await live.aclose()
+
+    # Redelivery of every stored envelope (a crash before the ack): nothing changes; the incidents are announced again.
+    before = await snapshot(worker_ctx)
+    stored = [Envelope.from_entry(f) for _, f in await redis.xrange(ALERTS_STORED.name)]
+    assert len(stored) == 4 and all(e.payload["occurred_at"] for e in stored)
+    await publish_many(redis, ALERTS_STORED, stored)
+    await drain(AlertIncidentTask(worker_ctx))
+    assert await snapshot(worker_ctx) == before
+    again = [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)][len(announced):]
+    assert {e.payload["incident_id"] for e in again} == {str(web1.id), str(web2.id)}
+    assert await redis.xpending(ALERTS_STORED.name, "incident-aggregator") == {
+        "pending": 0, "min": None, "max": None, "consumers": []}
+
+
+async def test_resolved_alerts_open_nothing_and_keys_fall_back_to_service_then_alert(
+    worker_ctx: WorkerContext, redis, drain
+) -> None:
+    await store_and_aggregate(worker_ctx, redis, drain,
+                              received("r1", "disk-web-3", 0, host="web-3", status=AlertStatus.resolved),
+                              received("s1", "errors", 0, host=None, service="checkout", source="sentry"),
+                              received("n1", "cpu-series-x", 5, host=None))
+    by_key = await incidents(worker_ctx)
+    assert set(by_key) == {"alert:service:checkout", "alert:anomaly-detector:cpu-series-x"}
+    links = await alert_links(worker_ctx)
+    assert links["disk-web-3"] is None
+    assert links["errors"] == by_key["alert:service:checkout"].id
+
+
+async def test_quiet_alert_incident_is_resolved_by_its_own_sweep_only(worker_ctx: WorkerContext, redis,
+                                                                        drain) -> None:
+    await store_and_aggregate(worker_ctx, redis, drain, received("a1", "cpu-web-1", 0))
+    line = LogEvent(event_id="l1:0", template_id="t-oom", template="oom <*>", message="oom 1", host="web-1",
+                    severity=Severity.high, occurred_at=at(0))
+    payload = LogEventsPayload(events=[line]).model_dump(mode="json")
+    await publish_many(redis, LOGS_TEMPLATED, [Envelope(id="l1", type=LOG_TEMPLATED, source="test", payload=payload)])
+    await drain(LogIncidentTask(worker_ctx))
+    async with worker_ctx.sessions.begin() as session:  # both quiet for 20 min (wall clock)
+        await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(minutes=20)))
+    await AlertIncidentTask(worker_ctx).resolve_quiet()
+    by_key = await incidents(worker_ctx)
+    alert_incident = by_key["alert:host:web-1"]
+    assert (alert_incident.status, alert_incident.resolved_at) == ("resolved", at(600))  # last event + 10 min
+    assert [i.status for k, i in by_key.items() if k.startswith("log:")] == ["open"]
+
+
+async def test_manual_resolution_late_events_join_later_ones_reopen(worker_ctx: WorkerContext, redis,
+                                                                    drain) -> None:
+    await store_and_aggregate(worker_ctx, redis, drain, received("a1", "cpu-web-1", 0))
+    async with worker_ctx.sessions.begin() as session:  # an operator resolved it at 2 min (as the API does)
+        await session.execute(update(Incident).values(status="resolved", resolved_at=at(120)))
+    # Happened before the click, delivered after it: counted, the incident stays resolved.
+    await store_and_aggregate(worker_ctx, redis, drain, received("a2", "latency-web-1", 60))
+    (incident,) = (await incidents(worker_ctx)).values()
+    assert (incident.status, incident.event_count, incident.resolved_at) == ("resolved", 2, at(120))
+    # After the click, within INCIDENT_REOPEN_S: the same incident reopens.
+    await store_and_aggregate(worker_ctx, redis, drain, received("a3", "cpu-web-1", 900))
+    (incident,) = (await incidents(worker_ctx)).values()
+    assert (incident.status, incident.event_count, incident.resolved_at) == ("open", 3, None)
+    assert incident.details["reopen_count"] == 1
+    # Resolved again, and the next alert comes more than an hour later: a new incident.
+    async with worker_ctx.sessions.begin() as session:
+        await session.execute(update(Incident).values(status="resolved", resolved_at=at(1000)))
+    await store_and_aggregate(worker_ctx, redis, drain, received("a4", "cpu-web-1", 1000 + 3601))
+    async with worker_ctx.sessions() as session:
+        statuses = (await session.scalars(select(Incident.status).order_by(Incident.first_seen_at))).all()
+    assert statuses == ["resolved", "open"]
+    assert (await alert_links(worker_ctx))["latency-web-1"] != (await alert_links(worker_ctx))["cpu-web-1"]
+
+
+def test_incident_task_is_registered() -> None:
+    from aiops_worker.main import TASKS
+
+    assert AlertIncidentTask in TASKS
