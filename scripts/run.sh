@@ -29,8 +29,8 @@ cat <<MSG
 
   API        $API           (OpenAPI docs: $API/docs)
   Live       ${API/http/ws}/ws?token=<access token>
-  Readiness  $API/ready       Metrics: $API/metrics, worker http://127.0.0.1:${WORKER_METRICS_PORT:-9101}/metrics
-  Token      .venv/bin/python -m aiops_api.auth <you> admin
+  Readiness  $API/ready       Metrics: $API/metrics (viewer token), worker http://127.0.0.1:${WORKER_METRICS_PORT:-9101}/metrics
+  Token      .venv/bin/python -m aiops_api.auth token <you> admin
   Stores     Redis $REDIS_URL · PostgreSQL ${DATABASE_URL} · InfluxDB $INFLUX_URL · ChromaDB $CHROMA_URL
 
 Ctrl-C stops everything this started.

@@ -43,6 +43,18 @@ async def test_webhook_alert_reaches_the_api_and_the_websocket(start_service, se
         assert [a["title"] for a in alerts["items"]] == ["Disk /var full"]
         detail = await client.get(f"/api/v1/alerts/{live['payload']['alert_id']}", headers=service_headers("viewer"))
         assert detail.json()["severity"] == "critical"
+        # The stored alert feeds the incident aggregator: an incident for the host, announced live, linked.
+        opened = orjson.loads(await asyncio.wait_for(ws.recv(), timeout=15))
+        assert (opened["type"], opened["payload"]["group_key"]) == ("incident.opened", "alert:host:web-3")
+        incident_id = opened["payload"]["incident_id"]
+        detail = await client.get(f"/api/v1/alerts/{live['payload']['alert_id']}", headers=service_headers("viewer"))
+        assert detail.json()["incident_id"] == incident_id
+        # An operator resolves it: the change reaches the live channel too.
+        resolved = await client.post(f"/api/v1/incidents/{incident_id}/resolve", headers=service_headers("operator"))
+        assert (resolved.status_code, resolved.json()["status"]) == (200, "resolved")
+        change = orjson.loads(await asyncio.wait_for(ws.recv(), timeout=15))
+        assert (change["type"], change["source"], change["payload"]["incident_id"]) == (
+            "incident.resolved", "api", incident_id)
 
 
 async def test_websocket_refuses_a_missing_token(start_service) -> None:
@@ -75,7 +87,8 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
         await asyncio.sleep(0.2)
     async with sessions() as session:
         counts = (await session.execute(select(Alert.count, func.count()).group_by(Alert.count))).all()
-        ledger = await session.scalar(select(func.count()).select_from(ProcessedEvent))
+        ledger = await session.scalar(select(func.count()).select_from(ProcessedEvent)
+                                      .where(ProcessedEvent.handler == "alerts-store"))
     assert counts == [(1, 1000)]  # 1,000 alerts, each seen exactly once
     assert ledger == 1000
     assert (await redis.xpending("aiops:alerts:ingested", "aiops-consumers"))["pending"] == 0

@@ -67,26 +67,48 @@ Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]
 
 
-async def webhook_source(
-    request: Request,
-    x_aiops_token: Annotated[str | None, Header(description="Source token")] = None,
-    authorization: Annotated[str | None, Header(description="Bearer, or Basic with the token as password")] = None,
-) -> SourceIdentity:
-    """The source a webhook request comes from, in whichever form its client can send the credential:
-    `X-AIOps-Token: <token>`, `Authorization: Bearer <token>`, `Authorization: Basic` with the token as
-    password (Telegraf, Alertmanager), Sentry's DSN key (`X-Sentry-Auth: Sentry sentry_key=<token>` or
-    `?sentry_key=<token>`), or Sentry's `Sentry-Hook-Signature` (HMAC of the body with the client secret)."""
-    credentials = request.app.state.source_credentials
-    signature = request.headers.get("sentry-hook-signature")
-    if signature is not None:
-        identity = await credentials.authenticate_signature(await request.body(), signature)
-    else:
-        token = x_aiops_token or _authorization_token(authorization) or _sentry_key(request)
+def webhook_source_of(kind: str, *, dsn_key: bool = False) -> Callable[..., Awaitable[SourceIdentity]]:
+    """The source of a push request, which must be of `kind` (another integration's credential gets 403),
+    named by its token in whichever form the client can send: `X-AIOps-Token: <token>`,
+    `Authorization: Bearer <token>`, or `Authorization: Basic` with the token as password (Telegraf,
+    Alertmanager). With `dsn_key`, also Sentry's DSN public key (`X-Sentry-Auth: Sentry sentry_key=<token>`
+    or `?sentry_key=<token>`): only the Sentry SDK endpoints take it, since a DSN ships inside browser code."""
+
+    async def source(
+        request: Request,
+        x_aiops_token: Annotated[str | None, Header(description="Source token")] = None,
+        authorization: Annotated[str | None, Header(description="Bearer, or Basic with the token as password")] = None,
+    ) -> SourceIdentity:
+        token = x_aiops_token or _authorization_token(authorization) or (_sentry_key(request) if dsn_key else None)
         if not token:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing source token (X-AIOps-Token header)")
-        identity = await credentials.authenticate(token)
+        return _of_kind(await request.app.state.source_credentials.authenticate(token), kind)
+
+    source.source_kind = kind  # type: ignore[attr-defined]  # read by the authorisation matrix test
+    return source
+
+
+async def sentry_hook_source(
+    request: Request,
+    sentry_hook_signature: Annotated[str | None, Header(description="hex HMAC-SHA256 of the body")] = None,
+) -> SourceIdentity:
+    """The sentry source whose client secret signed the raw body. Only the signature counts here: a source
+    token or DSN key proves nothing about who sent an integration webhook (a DSN key is public)."""
+    if not sentry_hook_signature:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing Sentry-Hook-Signature header: integration "
+                            "webhooks must be signed with the client secret; a source token or DSN key is not accepted")
+    credentials = request.app.state.source_credentials
+    return _of_kind(await credentials.authenticate_signature(await request.body(), sentry_hook_signature), "sentry")
+
+
+sentry_hook_source.source_kind = "sentry"  # type: ignore[attr-defined]  # read by the authorisation matrix test
+
+
+def _of_kind(identity: SourceIdentity | None, kind: str) -> SourceIdentity:
     if identity is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked source credential")
+    if identity.kind != kind:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint takes {kind} sources, not {identity.kind}")
     return identity
 
 
@@ -114,16 +136,3 @@ def _sentry_key(request: Request) -> str | None:
             return value.strip()
     return request.query_params.get("sentry_key")
 
-
-def webhook_source_of(kind: str) -> Callable[..., Awaitable[SourceIdentity]]:
-    """A webhook source that must be of `kind`: a token of another integration gets 403."""
-
-    async def check(identity: Annotated[SourceIdentity, Depends(webhook_source)]) -> SourceIdentity:
-        if identity.kind != kind:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint takes {kind} sources, not {identity.kind}")
-        return identity
-
-    return check
-
-
-WebhookSource = Annotated[SourceIdentity, Depends(webhook_source)]

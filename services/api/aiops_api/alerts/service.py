@@ -1,15 +1,14 @@
 """Alert queries and the transitions people make (acknowledge, resolve), with audit entries."""
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.alerts.schemas import AlertFilter, AlertPage, AlertRead
-from aiops_api.audit import record_change
-from aiops_api.errors import Conflict, NotFound
+from aiops_api.errors import NotFound
 from aiops_api.pagination import page, split_page
+from aiops_api.triage import transition
 from aiops_contracts.db import Alert
 from aiops_contracts.events import AlertStatus
 
@@ -43,13 +42,8 @@ async def get_alert(session: AsyncSession, *, alert_id: uuid.UUID) -> Alert:
 
 
 async def set_alert_status(session: AsyncSession, *, alert_id: uuid.UUID, status: AlertStatus, actor: str) -> Alert:
+    """Acknowledge or resolve (the rule of aiops_api/triage.py)."""
     alert = await get_alert(session, alert_id=alert_id)
-    if alert.status == AlertStatus.resolved and status == AlertStatus.acknowledged:
-        raise Conflict(f"alert {alert_id} is resolved: nothing to acknowledge")
-    before = {"status": alert.status}
-    alert.status = status.value
-    alert.resolved_at = datetime.now(UTC) if status == AlertStatus.resolved else alert.resolved_at
-    await record_change(session, actor=actor, action=f"alert.{status.value}", entity=("alert", str(alert.id)),
-                        before=before, after={"status": alert.status})
-    await session.commit()
+    if await transition(session, alert, entity_type="alert", target=status.value, actor=actor):
+        await session.commit()
     return alert

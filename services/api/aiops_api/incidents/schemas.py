@@ -39,7 +39,7 @@ class TimelineEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
-    kind: str  # opened, events, reopened, resolved
+    kind: str  # opened, events, reopened, resolved; acknowledged (by an operator)
     count: int
     host: str | None
     template_id: str | None

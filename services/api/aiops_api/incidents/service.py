@@ -1,7 +1,12 @@
-"""Incident queries."""
+"""Incident queries, and the transitions operators make (acknowledge, resolve): audited, on the
+incident's timeline, and announced like the aggregator's changes (`aiops:incidents:changed` + live channel)."""
 
+import logging
 import uuid
+from datetime import UTC, datetime
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,8 +14,15 @@ from aiops_api.errors import NotFound
 from aiops_api.incidents.schemas import IncidentLogs, IncidentPage, IncidentRead, IncidentStatus, TimelineEntry
 from aiops_api.logs.schemas import TemplateRead
 from aiops_api.pagination import page, split_page
+from aiops_api.triage import RESOLVED, Target, transition
+from aiops_contracts.bus import StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
-from aiops_contracts.events import Severity
+from aiops_contracts.events import INCIDENT_RESOLVED, INCIDENT_UPDATED, Severity
+from aiops_contracts.incidents import announce_incident_changes, incident_changed
+
+log = logging.getLogger(__name__)
+
+SOURCE = "api"
 
 
 async def list_incidents(
@@ -42,3 +54,35 @@ async def get_incident_logs(session: AsyncSession, *, incident_id: uuid.UUID, ti
     return IncidentLogs(templates=[TemplateRead.model_validate(t) for t in templates],
                         samples=incident.details.get("samples", []),
                         timeline=[TimelineEntry.model_validate(e) for e in timeline])
+
+
+async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_id: uuid.UUID, status: Target,
+                              actor: str, maxlen_factor: float = 1.0) -> Incident:
+    """Acknowledge or resolve (the rule of aiops_api/triage.py; a repeat changes and announces nothing).
+
+    The row is locked first: the aggregator locks the same row while it adds events, so an operator's
+    change and a batch of events never overwrite each other. A manual resolution sets `resolved_at` to
+    now; the aggregator's reopen rule reads only that (incidents/aggregator.py, rules 3 and 4).
+    """
+    incident = await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    changed = await transition(session, incident, entity_type="incident", target=status, actor=actor)
+    if changed:
+        at = incident.resolved_at if status == RESOLVED else datetime.now(UTC)
+        session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=at, kind=status, count=0, host=None,
+                                  template_id=None, message=f"{status} by {actor}"))
+    await session.commit()  # also ends the lock when nothing changed
+    if changed:
+        await _announce(redis, incident, maxlen_factor)
+    return incident
+
+
+async def _announce(redis: Redis, incident: Incident, maxlen_factor: float) -> None:
+    """Best effort: the change is committed, so a Redis outage must not turn the answer into an error
+    (a retry would find nothing to change and announce nothing either); it is logged."""
+    event_type = INCIDENT_RESOLVED if incident.status == RESOLVED else INCIDENT_UPDATED
+    try:
+        await announce_incident_changes(redis, [incident_changed(incident, event_type, source=SOURCE)], maxlen_factor)
+    except (RedisError, OSError, StreamBacklogFull) as exc:
+        log.warning("incident change not announced", extra={"incident_id": str(incident.id), "error": repr(exc)})

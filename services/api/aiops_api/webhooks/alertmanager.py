@@ -32,6 +32,7 @@ AlertmanagerSource = Annotated[SourceIdentity, Depends(webhook_source_of("alertm
 # Labels that name the machine or the service an alert is about, most specific first.
 HOST_LABELS = ("host", "hostname", "node", "instance")
 SERVICE_LABELS = ("service", "job", "app", "namespace")
+MAX_FINGERPRINT_CHARS = 128  # AlertPayload.fingerprint's limit
 
 
 class AmAlert(BaseModel):
@@ -70,10 +71,9 @@ def parse_alertmanager(body: bytes) -> AmNotification:
 def to_alert(notification: AmNotification, alert: AmAlert) -> AlertPayload:
     labels, annotations = alert.labels, alert.annotations
     resolved = alert.status == "resolved"
-    name = labels.get("alertname", "Alertmanager alert")
     return AlertPayload(
-        fingerprint=alert.fingerprint or _labels_fingerprint(labels),
-        title=(annotations.get("summary") or name)[:500],
+        fingerprint=_fingerprint(alert),
+        title=(annotations.get("summary") or labels.get("alertname") or _label_set(labels))[:500],
         description=(annotations.get("description") or annotations.get("message") or "")[:20_000],
         severity=_severity(labels.get("severity")),
         status=AlertStatus.resolved if resolved else AlertStatus.firing,
@@ -104,9 +104,21 @@ def _first(labels: dict[str, str], names: tuple[str, ...]) -> str | None:
     return next((labels[n][:255] for n in names if labels.get(n)), None)
 
 
-def _labels_fingerprint(labels: dict[str, str]) -> str:
-    """Alertmanager always sends one; a hand-made payload without it is keyed by its label set."""
-    return hashlib.sha256(orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+def _fingerprint(alert: AmAlert) -> str:
+    """Alertmanager's own fingerprint (16 hex digits). A hand-made payload without one is keyed by its label
+    set; one longer than the payload allows is keyed by its digest, so it stays one stable key."""
+    if not alert.fingerprint:
+        return hashlib.sha256(orjson.dumps(alert.labels, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    if len(alert.fingerprint) > MAX_FINGERPRINT_CHARS:
+        return "sha256-" + hashlib.sha256(alert.fingerprint.encode()).hexdigest()
+    return alert.fingerprint
+
+
+def _label_set(labels: dict[str, str]) -> str:
+    """A title for an alert with neither summary nor alertname: its labels, as Prometheus writes them."""
+    if not labels:
+        return "Alertmanager alert"
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 @router.post("/webhooks/alertmanager", operation_id="webhook_alertmanager",

@@ -1,20 +1,25 @@
-"""Generic JSON webhook: one alert object, or a list of them, from any tool that can POST JSON."""
+"""Generic JSON webhook: one alert object, or a list of them, from any tool that can POST JSON.
+Only `generic` sources may post here: another integration's credential (a Sentry DSN key is public)
+must not be able to inject alerts."""
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aiops_api.deps import RedisDep, SettingsDep, WebhookSource
+from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
+from aiops_api.sources.credentials import SourceIdentity
 from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
 from aiops_contracts.streams import ALERTS_INGESTED
 
 router = APIRouter()
+
+GenericSource = Annotated[SourceIdentity, Depends(webhook_source_of("generic"))]
 
 # Words other tools use for our severities and statuses.
 SEVERITY_ALIASES = {"error": "high", "warning": "medium", "warn": "medium", "information": "info", "debug": "info",
@@ -62,7 +67,7 @@ def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
 
 @router.post("/webhooks/generic", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_generic")
 async def receive_generic(
-    body: GenericAlertIn | list[GenericAlertIn], source: WebhookSource, redis: RedisDep, settings: SettingsDep
+    body: GenericAlertIn | list[GenericAlertIn], source: GenericSource, redis: RedisDep, settings: SettingsDep
 ) -> WebhookAccepted:
     alerts = body if isinstance(body, list) else [body]
     if not alerts:

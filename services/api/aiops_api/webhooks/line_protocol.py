@@ -34,15 +34,20 @@ class ValidatedLines:
             self.errors.append(LineError(line, error))
 
 
-def validate_lines(text: str, received_ns: int) -> ValidatedLines:
-    """Good lines of `text` (stamped with `received_ns` where they have no timestamp) and the bad ones."""
+def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
+    """Good lines of `body` (stamped with `received_ns` where they have no timestamp) and the bad ones.
+    Each line is decoded on its own: a byte that is not UTF-8 costs its line, not the batch."""
     result = ValidatedLines()
     stamp = f" {received_ns}"
-    raw = text.split("\n")
+    raw = [_decode(line) for line in body.split(b"\n")]
     index = 0
     while index < len(raw):
-        line = raw[index].strip(_WHITESPACE)
+        line = raw[index]
         number = index = index + 1
+        if isinstance(line, UnicodeDecodeError):
+            result.reject(number, f"not UTF-8 text (byte 0x{line.object[line.start]:02x} at column {line.start + 1})")
+            continue
+        line = line.strip(_WHITESPACE)
         if not line or line[0] == "#":
             continue
         try:
@@ -57,12 +62,19 @@ def validate_lines(text: str, received_ns: int) -> ValidatedLines:
     return result
 
 
-def _join_string_field(raw: list[str], start: int) -> tuple[str, dict, int] | None:
-    """A string field may hold raw newlines: while a quote is open, join the following lines.
-    Returns the joined line, its parse and the index after it; None when no join parses."""
+def _decode(line: bytes) -> str | UnicodeDecodeError:
+    try:
+        return line.decode()
+    except UnicodeDecodeError as exc:
+        return exc
+
+
+def _join_string_field(raw: list[str | UnicodeDecodeError], start: int) -> tuple[str, dict, int] | None:
+    """A string field may hold raw newlines: while a quote is open, join the following lines (never an
+    undecodable one). Returns the joined line, its parse and the index after it; None when no join parses."""
     text = raw[start]
     for end in range(start + 1, min(len(raw), start + _MAX_JOINED_LINES)):
-        if not _quote_open(text):
+        if not _quote_open(text) or isinstance(raw[end], UnicodeDecodeError):
             return None
         text += "\n" + raw[end]
         try:

@@ -1,6 +1,6 @@
 """POST /webhooks/logs: log lines from any shipper, as newline-delimited text, JSON lines, or a JSON
 array (of strings or objects); plain or compressed. `host`, `service` and `label=key:value` query
-parameters label every line of the request.
+parameters label every line of the request. Only `logs` sources may post here.
 
 Lines are kept raw: the log task parses their headers (syslog, JSON, access logs...). Nothing good is
 refused for being next to something odd: undecodable bytes are replaced, overlong lines are cut, and
@@ -13,8 +13,9 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
-from aiops_api.deps import RedisDep, SettingsDep, WebhookSource
+from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
+from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import read_body
 from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
@@ -22,6 +23,8 @@ from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
 
 router = APIRouter()
+
+LogsSource = Annotated[SourceIdentity, Depends(webhook_source_of("logs"))]
 
 MAX_LINE_CHARS = 65_536
 RECORDS_PER_ENVELOPE = 500
@@ -75,7 +78,7 @@ def request_labels(
 
 
 @router.post("/webhooks/logs", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_logs")
-async def receive_logs(request: Request, source: WebhookSource, redis: RedisDep, settings: SettingsDep,
+async def receive_logs(request: Request, source: LogsSource, redis: RedisDep, settings: SettingsDep,
                        labels: Annotated[dict[str, str], Depends(request_labels)]) -> LogsAccepted:
     lines = split_lines(await read_body(request, settings.max_body_bytes))
     if not lines:

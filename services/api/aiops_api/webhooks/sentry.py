@@ -29,7 +29,8 @@ from aiops_contracts.streams import ALERTS_INGESTED
 
 router = APIRouter(tags=["sentry"])
 
-SentrySource = Annotated[SourceIdentity, Depends(webhook_source_of("sentry"))]
+# The DSN key authenticates here and only here: the SDKs cannot sign, and a DSN is public anyway.
+SentrySdkSource = Annotated[SourceIdentity, Depends(webhook_source_of("sentry", dsn_key=True))]
 ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The DSN's project id")]
 
 
@@ -106,7 +107,7 @@ def to_envelopes(source: str, project_id: str, events: list[dict[str, Any]]) -> 
 @router.post("/api/{project_id}/envelope/", operation_id="sentry_envelope",
              openapi_extra=documented_body("text/plain"))  # the SDK says application/x-sentry-envelope
 async def receive_envelope(
-    project_id: ProjectId, request: Request, source: SentrySource, redis: RedisDep, settings: SettingsDep
+    project_id: ProjectId, request: Request, source: SentrySdkSource, redis: RedisDep, settings: SettingsDep
 ) -> SentryAccepted:
     envelope = parse_envelope(await read_body(request, settings.max_body_bytes))
     await publish_many(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, envelope.events),
@@ -118,7 +119,7 @@ async def receive_envelope(
 @router.post("/api/{project_id}/store/", operation_id="sentry_store",
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_store(
-    project_id: ProjectId, request: Request, source: SentrySource, redis: RedisDep, settings: SettingsDep
+    project_id: ProjectId, request: Request, source: SentrySdkSource, redis: RedisDep, settings: SettingsDep
 ) -> SentryAccepted:
     event = _json_object(await read_body(request, settings.max_body_bytes), "event")
     await publish_many(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, [event]),

@@ -8,8 +8,9 @@
    with numbers, ids and addresses masked;
 4. else the culprit/transaction.
 
-The group is the alert's fingerprint: the alerts store keeps its count and first/last seen, and the
-latest event's release, environment and a trimmed sample in `details`.
+Like Sentry's issues, groups never span projects: the project id is part of the hash. The group is the
+alert's fingerprint: the alerts store keeps its count and first/last seen, and the latest event's
+release, environment and a trimmed sample in `details`.
 """
 
 import hashlib
@@ -40,7 +41,7 @@ def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
     level = str(event.get("level") or "error").lower()
     tags = _tags(event)
     return AlertPayload(
-        fingerprint="sentry-" + group_hash(event),
+        fingerprint="sentry-" + group_hash(event, project_id),
         title=event_title(event)[:500],
         description=_stack_summary(event)[:20_000],
         severity=LEVELS.get(level, Severity.high),
@@ -57,7 +58,8 @@ def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
     )
 
 
-def group_hash(event: dict[str, Any]) -> str:
+def group_hash(event: dict[str, Any], project_id: str) -> str:
+    """Groups are per project, as Sentry's issues are: one source may serve several projects' DSNs."""
     default = default_grouping(event)
     fingerprint = event.get("fingerprint")
     if isinstance(fingerprint, list) and fingerprint:
@@ -66,7 +68,7 @@ def group_hash(event: dict[str, Any]) -> str:
             parts.extend(default if str(item) in DEFAULT_MARKERS else [str(item)])
     else:
         parts = default
-    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
+    return hashlib.sha256(orjson.dumps([project_id, *parts])).hexdigest()[:32]
 
 
 def default_grouping(event: dict[str, Any]) -> list[Any]:

@@ -2,7 +2,8 @@
 
 Authenticated by `Sentry-Hook-Signature`, the hex HMAC-SHA256 of the raw body keyed with the
 integration's client secret (the source's `config["client_secret"]`), checked in deps.py before the
-body is parsed. The resource comes in `Sentry-Hook-Resource`:
+body is parsed. Nothing else authenticates here: a source token or the (public) DSN key gets 401.
+The resource comes in `Sentry-Hook-Resource`:
 - `issue` (created, resolved, assigned, archived, unresolved): the issue as an alert; resolved and
   archived resolve it;
 - `error` and `event_alert` (an alert rule fired): the event as an alert, grouped by its issue id;
@@ -13,13 +14,13 @@ Alerts are keyed `sentry-issue-<issue id>`, so an issue and its events land on o
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 
-from aiops_api.deps import RedisDep, SettingsDep
+from aiops_api.deps import RedisDep, SettingsDep, sentry_hook_source
 from aiops_api.errors import BadRequest
+from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.generic import WebhookAccepted
-from aiops_api.webhooks.sentry import SentrySource
 from aiops_api.webhooks.sentry_events import LEVELS, event_to_alert
 from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
@@ -27,6 +28,8 @@ from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Se
 from aiops_contracts.streams import ALERTS_INGESTED
 
 router = APIRouter(tags=["sentry"])
+
+SentryHookSource = Annotated[SourceIdentity, Depends(sentry_hook_source)]
 
 RESOLVING_ACTIONS = ("resolved", "archived", "ignored")
 
@@ -79,7 +82,7 @@ def issue_event_alert(event: dict[str, Any], triggered_rule: Any) -> AlertPayloa
 @router.post("/webhooks/sentry", operation_id="webhook_sentry",
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_sentry_hook(
-    request: Request, source: SentrySource, redis: RedisDep, settings: SettingsDep,
+    request: Request, source: SentryHookSource, redis: RedisDep, settings: SettingsDep,
     sentry_hook_resource: Annotated[str, Header(description="issue, error, event_alert, ...")] = "",
 ) -> WebhookAccepted:
     alerts = parse_sentry_hook(sentry_hook_resource, await read_body(request, settings.max_body_bytes))

@@ -58,13 +58,11 @@ class MetricsAccepted(BaseModel):
 def parse_telegraf(body: bytes, received_ns: int, config: Mapping[str, Any]) -> ValidatedLines:
     """Validated line protocol from a Telegraf body; the format comes from the source's
     `config["data_format"]` when set, else from the body (Telegraf sends JSON as text/plain)."""
-    try:
-        text = body.decode()
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"body: not UTF-8 text (byte {exc.start})") from exc
-    data_format = config.get("data_format") or ("json" if text.lstrip()[:1] == "{" else "influx")
+    data_format = config.get("data_format") or ("json" if body.lstrip()[:1] == b"{" else "influx")
     if data_format != "json":
-        return validate_lines(text, received_ns)
+        return validate_lines(body, received_ns)
+    # Line protocol carries string fields raw, so it is decoded line by line (line_protocol.py). JSON is one
+    # document, and Telegraf's serializer (Go's encoding/json) replaces invalid UTF-8: it is parsed whole.
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -1,7 +1,8 @@
 """Every route × every role × no / expired / forged token → the expected status.
 
 Routes are read from the app itself, so a new route is covered the day it is added: it must either declare
-a role (Viewer / Operator / Admin), take a webhook source credential, or be listed in PUBLIC below.
+a role (Viewer / Operator / Admin), take a webhook source credential, or be listed in PUBLIC below. A webhook
+receiver takes sources of its own kind only, and only in the forms listed below.
 """
 
 import uuid
@@ -15,7 +16,6 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from aiops_api.auth.tokens import Role, issue_access_token
-from aiops_api.deps import webhook_source
 from aiops_api.main import create_app
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.schemas import SourceKind
@@ -26,14 +26,18 @@ PUBLIC = {
     "/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
     "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
 }
-WEBHOOK = "webhook"
+# Credentials other than the source token, and the only routes that take them: Sentry's DSN key (public, it
+# ships in browser code) on the SDK endpoints; the body's HMAC on Sentry's integration webhook, which takes
+# nothing else.
+DSN_KEY_PATHS = {"/api/{project_id}/envelope/", "/api/{project_id}/store/"}
+SIGNED_PATHS = {"/webhooks/sentry"}
 
 
 @dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str
-    policy: Role | str | None  # a role, WEBHOOK, or None for public
+    policy: Role | str | None  # a role, the kind of source a webhook takes, or None for public
 
     @property
     def url(self) -> str:
@@ -60,8 +64,9 @@ def _policy(route: APIRoute) -> Role | str | None:
     roles = [call.required_role for call in calls if hasattr(call, "required_role")]
     if roles:
         return max(roles)
-    if webhook_source in calls:
-        return WEBHOOK
+    kinds = [call.source_kind for call in calls if hasattr(call, "source_kind")]
+    if kinds:
+        return kinds[0]
     assert route.path in PUBLIC, f"{route.path} has no role and no source credential: add one, or list it as PUBLIC"
     return None
 
@@ -83,6 +88,7 @@ def _endpoints() -> list[Endpoint]:
 
 ENDPOINTS = _endpoints()
 PROTECTED = [e for e in ENDPOINTS if isinstance(e.policy, Role)]
+WEBHOOKS = [e for e in ENDPOINTS if isinstance(e.policy, str)]
 
 
 def bad_tokens(settings: ApiSettings) -> dict[str, str]:
@@ -97,7 +103,7 @@ def bad_tokens(settings: ApiSettings) -> dict[str, str]:
 
 def test_every_route_is_classified() -> None:
     assert {e.path for e in ENDPOINTS if e.policy is None} <= PUBLIC
-    assert PROTECTED and any(e.policy == WEBHOOK for e in ENDPOINTS)
+    assert PROTECTED and {e.path for e in WEBHOOKS} >= DSN_KEY_PATHS | SIGNED_PATHS
 
 
 # One test per column of the matrix, each walking every route (an app per parametrised case would
@@ -127,18 +133,32 @@ async def test_each_role_gets_403_below_and_through_at_or_above(client, auth) ->
     assert wrong == []
 
 
-async def test_webhooks_take_their_source_credential_not_a_user_token(client, auth, make_source) -> None:
-    kinds = get_args(SourceKind)
-    tokens = {kind: (await make_source(f"matrix-{kind}", kind)).token for kind in kinds}
+def credential_forms(token: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """(query string, headers) per way of presenting a source token."""
+    return {"token": ("", {"X-AIOps-Token": token}),
+            "dsn header": ("", {"X-Sentry-Auth": f"Sentry sentry_key={token}, sentry_version=7"}),
+            "dsn query": (f"?sentry_key={token}&sentry_version=7", {})}
+
+
+def expected_outcome(endpoint: Endpoint, kind: str, form: str) -> str:
+    if endpoint.path in SIGNED_PATHS or (form.startswith("dsn") and endpoint.path not in DSN_KEY_PATHS):
+        return "401"
+    return "through" if kind == endpoint.policy else "403"
+
+
+async def test_webhooks_take_their_own_source_credential_only(client, auth, make_source) -> None:
+    tokens = {kind: (await make_source(f"matrix-{kind}", kind)).token for kind in get_args(SourceKind)}
     wrong = []
-    for endpoint in (e for e in ENDPOINTS if e.policy == WEBHOOK):
+    for endpoint in WEBHOOKS:
         with_jwt = (await client.request(endpoint.method, endpoint.url, headers=auth(Role.admin))).status_code
-        # Each receiver takes sources of its own kind (403 for the others): one kind must get through.
-        with_source = {kind: (await client.request(endpoint.method, endpoint.url,
-                                                   headers={"X-AIOps-Token": token})).status_code
-                       for kind, token in tokens.items()}
-        if with_jwt != 401 or all(status in (401, 403) for status in with_source.values()):
-            wrong.append((str(endpoint), with_jwt, with_source))
+        if with_jwt != 401:
+            wrong.append((str(endpoint), "admin JWT", with_jwt))
+        for kind, token in tokens.items():
+            for form, (query, headers) in credential_forms(token).items():
+                status = (await client.request(endpoint.method, endpoint.url + query, headers=headers)).status_code
+                outcome = str(status) if status in (401, 403) else "through"
+                if outcome != expected_outcome(endpoint, kind, form):
+                    wrong.append((str(endpoint), kind, form, status))
     assert wrong == []
 
 
@@ -156,3 +176,14 @@ def test_websocket_needs_a_valid_token(api_settings, redis_url) -> None:
             assert refused.value.code == 1008
         with client.websocket_connect(f"/ws?token={issue_access_token(api_settings, 'v', Role.viewer)}"):
             pass  # accepted
+
+
+def test_incident_routes_read_as_viewer_and_act_as_operator() -> None:
+    # Pinned, so that loosening the acknowledge / resolve routes to Viewer cannot pass unnoticed.
+    assert {str(e): e.policy for e in ENDPOINTS if e.path.startswith("/api/v1/incidents")} == {
+        "GET /api/v1/incidents": Role.viewer,
+        "GET /api/v1/incidents/{incident_id}": Role.viewer,
+        "GET /api/v1/incidents/{incident_id}/logs": Role.viewer,
+        "POST /api/v1/incidents/{incident_id}/acknowledge": Role.operator,
+        "POST /api/v1/incidents/{incident_id}/resolve": Role.operator,
+    }

@@ -11,7 +11,8 @@ import pytest
 MAX_EXAMPLES = 40  # per operation and run
 SEED = 20_260_123  # fixed, so a failure reproduces; change it locally to explore further
 # One run per source kind: each webhook receiver takes only sources of its own kind.
-KIND_PATHS = {"telegraf": "telegraf", "alertmanager": "alertmanager", "sentry": "sentry|/envelope/|/store/"}
+KIND_PATHS = {"telegraf": "telegraf", "alertmanager": "alertmanager", "logs": "/webhooks/logs",
+              "sentry": "sentry|/envelope/|/store/"}
 
 
 def schemathesis_command(url: str, headers: dict[str, str], report_dir: Path) -> list[str]:

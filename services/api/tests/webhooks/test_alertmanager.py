@@ -64,6 +64,35 @@ async def test_firing_then_resolved_with_bearer_and_basic_auth(client, redis, to
         ("c0ffee00deadbeef", "firing"), ("0123456789abcdef", "firing"), ("c0ffee00deadbeef", "resolved")]
 
 
+def odd_notification() -> bytes:
+    """Valid for Alertmanager, odd for us: an over-long fingerprint, an empty alertname and no summary, no labels."""
+    base = {"status": "firing", "startsAt": "2026-11-23T18:00:00Z"}
+    return orjson.dumps({"status": "firing", "alerts": [
+        {**base, "labels": {"alertname": "Long", "severity": "critical"}, "fingerprint": "f" * 200},
+        {**base, "labels": {"alertname": "", "instance": "web-01:9100", "job": "node"}, "annotations": {"summary": ""}},
+        {**base, "labels": {}},
+    ]})
+
+
+def test_odd_but_valid_alerts_are_normalised() -> None:
+    notification = parse_alertmanager(odd_notification())
+    long, unnamed, bare = (to_alert(notification, a) for a in notification.alerts)
+    assert len(long.fingerprint) <= 128
+    near_twin = notification.alerts[0].model_copy(update={"fingerprint": "f" * 199 + "e"})
+    assert to_alert(notification, near_twin).fingerprint != long.fingerprint  # a digest, not a cut
+    assert unnamed.title == '{alertname="", instance="web-01:9100", job="node"}'
+    assert (bare.title, len(bare.fingerprint)) == ("Alertmanager alert", 32)
+
+
+async def test_odd_but_valid_alerts_are_accepted(client, redis, token) -> None:
+    """Alertmanager would retry a 5xx forever: a notification it considers valid must land."""
+    response = await client.post("/webhooks/alertmanager", content=odd_notification(),
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert [a["title"] for a in await stream_alerts(redis)] == [
+        "Long", '{alertname="", instance="web-01:9100", job="node"}', "Alertmanager alert"]
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [(b"{not json", "JSON"), (b'{"status": "firing"}', "alerts"),

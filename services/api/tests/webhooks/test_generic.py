@@ -5,8 +5,11 @@ import gzip
 import orjson
 import pytest
 
+from aiops_api.webhooks import generic
+from aiops_contracts import bus
+from aiops_contracts.bus import ensure_group
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, DEFAULT_GROUP, StreamSpec
 
 
 @pytest.fixture
@@ -122,3 +125,17 @@ async def test_service_stays_up_after_bad_input(client, token) -> None:
     assert (await client.get("/health")).json() == {"status": "ok"}
     response = await client.post("/webhooks/generic", json={"title": "fine"}, headers={"X-AIOps-Token": token})
     assert response.status_code == 202
+
+
+async def test_a_backlogged_stream_answers_503_and_takes_nothing(client, redis, token, monkeypatch) -> None:
+    """Workers far behind: taking more would let MAXLEN trimming delete accepted, unhandled events."""
+    monkeypatch.setattr(bus, "BACKLOG_CHECK_S", 0.0)
+    monkeypatch.setattr(generic, "ALERTS_INGESTED", StreamSpec(ALERTS_INGESTED.name, maxlen=10))
+    await ensure_group(redis, ALERTS_INGESTED.name, DEFAULT_GROUP)
+    for _ in range(9):  # 9 entries the group has not read: 90 % of MAXLEN
+        await redis.xadd(ALERTS_INGESTED.name, {"x": "1"})
+    response = await client.post("/webhooks/generic", json={"title": "one more"}, headers={"X-AIOps-Token": token})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "not yet handled" in response.json()["detail"]
+    assert await redis.xlen(ALERTS_INGESTED.name) == 9

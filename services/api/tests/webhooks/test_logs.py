@@ -67,3 +67,11 @@ async def test_bad_requests_are_refused_and_enqueue_nothing(client, redis, token
 
 async def test_without_token_is_401(client) -> None:
     assert (await client.post("/webhooks/logs", content=b"x\n")).status_code == 401
+
+
+async def test_a_token_of_another_kind_of_source_is_forbidden(client, redis, make_source) -> None:
+    generic = (await make_source("nagios")).token
+    response = await client.post("/webhooks/logs", content=b"x\n", headers={"X-AIOps-Token": generic})
+    assert response.status_code == 403
+    assert "logs" in response.json()["detail"]
+    assert await redis.xlen(LOGS_INGESTED.name) == 0

@@ -16,7 +16,7 @@ import pytest
 from aiops_api.webhooks.sentry import parse_envelope
 from aiops_api.webhooks.sentry_events import event_to_alert, group_hash
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED
 
 PAYLOADS = Path(__file__).parent / "payloads" / "sentry"
 CLIENT_SECRET = "6a1c0ef1c2e74e1ab3b8c9d0e1f20304a5b6c7d8e9f0a1b2c3d4e5f60718293a"
@@ -96,9 +96,9 @@ def test_grouping_ignores_line_numbers_and_values() -> None:
     for frame in moved["exception"]["values"][0]["stacktrace"]["frames"]:
         frame["lineno"] += 40
     moved["exception"]["values"][0]["value"] = "card declined for order 99"
-    assert group_hash(moved) == group_hash(event)
+    assert group_hash(moved, "42") == group_hash(event, "42")
     moved["exception"]["values"][0]["type"] = "KeyError"
-    assert group_hash(moved) != group_hash(event)
+    assert group_hash(moved, "42") != group_hash(event, "42")
 
 
 def test_grouping_by_in_app_frames_only() -> None:
@@ -106,27 +106,35 @@ def test_grouping_by_in_app_frames_only() -> None:
     library = orjson.loads(orjson.dumps(event))
     library["exception"]["values"][0]["stacktrace"]["frames"].append(
         {"module": "urllib3.connection", "function": "connect", "in_app": False})
-    assert group_hash(library) == group_hash(event)
+    assert group_hash(library, "42") == group_hash(event, "42")
     other_caller = orjson.loads(orjson.dumps(event))
     other_caller["exception"]["values"][0]["stacktrace"]["frames"][0]["function"] = "refund"
-    assert group_hash(other_caller) != group_hash(event)
+    assert group_hash(other_caller, "42") != group_hash(event, "42")
 
 
 def test_explicit_fingerprint_wins_and_default_extends_it() -> None:
     event = exception_event()
-    explicit = group_hash({**event, "fingerprint": ["payments"]})
-    assert explicit == group_hash({"fingerprint": ["payments"], "message": "x"})
-    extended = group_hash({**event, "fingerprint": ["{{ default }}", "eu"]})
-    assert extended not in (group_hash(event), group_hash({**event, "fingerprint": ["{{ default }}", "us"]}))
+    explicit = group_hash({**event, "fingerprint": ["payments"]}, "42")
+    assert explicit == group_hash({"fingerprint": ["payments"], "message": "x"}, "42")
+    extended = group_hash({**event, "fingerprint": ["{{ default }}", "eu"]}, "42")
+    other_region = group_hash({**event, "fingerprint": ["{{ default }}", "us"]}, "42")
+    assert extended not in (group_hash(event, "42"), other_region)
+
+
+def test_groups_never_span_projects() -> None:
+    event = exception_event()
+    assert group_hash(event, "42") != group_hash(event, "43")
+    pinned = {**event, "fingerprint": ["payments"]}
+    assert group_hash(pinned, "42") != group_hash(pinned, "43")
 
 
 def test_messages_group_by_their_template() -> None:
     logentry = parse_envelope(envelope("envelope_logentry.envelope")).events[0]
     other_count = {**logentry, "logentry": {**logentry["logentry"], "formatted": "Failed to reserve 9 items",
                                              "params": [9]}}
-    assert group_hash(other_count) == group_hash(logentry)
+    assert group_hash(other_count, "42") == group_hash(logentry, "42")
     plain = {"message": "Timeout after 30 s talking to 10.0.0.7"}
-    assert group_hash(plain) == group_hash({"message": "Timeout after 45 s talking to 10.0.0.9"})
+    assert group_hash(plain, "42") == group_hash({"message": "Timeout after 45 s talking to 10.0.0.9"}, "42")
     assert event_to_alert(logentry, "42").title == "Failed to reserve 3 items"
 
 
@@ -145,6 +153,16 @@ async def test_store_endpoint_with_the_key_in_the_query(client, redis, sentry_to
     assert response.json() == {"id": "de4f5112cf97432895940304c473b29c"}
     (alert,) = await stream_alerts(redis)
     assert alert["title"] == "ValueError: card declined for order 17"
+
+
+async def test_one_source_for_several_projects_keeps_their_groups_apart(client, redis, sentry_token) -> None:
+    body = orjson.dumps(exception_event())
+    for project_id in ("42", "42", "43"):
+        response = await client.post(f"/api/{project_id}/store/", content=body,
+                                     headers={"X-Sentry-Auth": f"Sentry sentry_key={sentry_token}, sentry_version=7"})
+        assert response.status_code == 200, response.text
+    first, repeat, other_project = (a["fingerprint"] for a in await stream_alerts(redis))
+    assert first == repeat != other_project
 
 
 async def test_envelope_endpoint_refuses_a_wrong_key(client, sentry_token) -> None:
@@ -212,6 +230,44 @@ async def test_a_bad_signature_is_refused(client, redis, sentry_token, signature
     response = await post_hook(client, "hook_issue_created.json", "issue", signature=signature or " ")
     assert response.status_code == 401
     assert await stream_alerts(redis) == []
+
+
+def dsn_key_forms(key: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """The ways an SDK presents its DSN key: (query string, headers)."""
+    return {"header": ("", {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"}),
+            "query": (f"?sentry_key={key}&sentry_version=7", {})}
+
+
+@pytest.mark.parametrize("form", ["header", "query"])
+async def test_a_dsn_key_alone_is_refused_on_the_integration_webhook(client, redis, sentry_token, form) -> None:
+    """The DSN key is public (it ships in browser code): on the integration webhook only the signature counts."""
+    query, headers = dsn_key_forms(sentry_token)[form]
+    body = (PAYLOADS / "hook_issue_created.json").read_bytes()
+    response = await client.post(f"/webhooks/sentry{query}", content=body,
+                                 headers={**headers, "Sentry-Hook-Resource": "issue"})
+    assert response.status_code == 401
+    assert "Sentry-Hook-Signature" in response.json()["detail"]
+    assert await stream_alerts(redis) == []
+
+
+@pytest.mark.parametrize("form", ["header", "query"])
+@pytest.mark.parametrize("path", ["/webhooks/generic", "/webhooks/logs", "/webhooks/telegraf",
+                                  "/webhooks/alertmanager"])
+async def test_a_dsn_key_is_refused_off_the_sdk_endpoints(client, redis, sentry_token, form, path) -> None:
+    query, headers = dsn_key_forms(sentry_token)[form]
+    response = await client.post(f"{path}{query}", json={"title": "injected"}, headers=headers)
+    assert response.status_code == 401
+    # Presented as a source token, it is still a sentry source's: refused by every other receiver.
+    response = await client.post(path, json={"title": "injected"}, headers={"X-AIOps-Token": sentry_token})
+    assert response.status_code == 403
+    assert [await redis.xlen(s) for s in (ALERTS_INGESTED.name, LOGS_INGESTED.name, METRICS_INGESTED.name)] == [0, 0, 0]
+
+
+async def test_a_signature_by_another_kind_of_source_is_forbidden(client, redis, make_source) -> None:
+    await make_source("nagios", kind="generic", config={"client_secret": CLIENT_SECRET})
+    response = await post_hook(client, "hook_issue_created.json", "issue")
+    assert response.status_code == 403
+    assert await stream_alerts(redis, source="nagios") == []
 
 
 async def test_the_client_secret_is_never_shown(client, auth, sentry_token) -> None:

@@ -64,9 +64,10 @@ class DetectorCache:
         entry.dirty = True
         return entry.detector.update(ts, value)
 
-    async def flush(self) -> int:
-        """Write every changed detector to Redis; returns how many were written."""
-        dirty = [(sid, e) for sid, e in self._entries.items() if e.dirty]
+    async def flush(self, only: Iterable[str] | None = None) -> int:
+        """Write every changed detector (or only those of `only`) to Redis; returns how many were written."""
+        chosen = self._entries.items() if only is None else ((sid, self._entries[sid]) for sid in only)
+        dirty = [(sid, e) for sid, e in chosen if e.dirty]
         await self._save(dirty)
         return len(dirty)
 

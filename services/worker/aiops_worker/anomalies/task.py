@@ -10,8 +10,8 @@ Durability and idempotency: a batch's effects (InfluxDB points, alerts) wait in 
 sent, so a store outage retries the sending, not the detection; envelope ids and InfluxDB points
 are deterministic, so sending twice changes nothing. Points not newer than a series' last point are
 skipped, so a re-delivered batch does not move the baselines. Detector state is saved to Redis
-periodically, at shutdown and on eviction, but only while the outbox is empty: saved state never
-runs ahead of the effects it produced.
+periodically, at shutdown, on eviction and, for series whose alert opened or closed, before the batch
+is acked, but only while the outbox is empty: saved state never runs ahead of the effects it produced.
 """
 
 import asyncio
@@ -74,10 +74,14 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
         points = self._points(batch)
         await self.cache.load(p.series.id for p in points)
         # Detection is CPU work: a thread keeps the event loop (heartbeat, other tasks) responsive.
-        await asyncio.to_thread(self._detect, points)
+        transitioned = await asyncio.to_thread(self._detect, points)
         await self._send()
         if time.monotonic() >= self._next_save:
             await self.save_state()
+        elif transitioned:
+            # Saved before the ack: after a kill -9 a detector that forgot its alert was opened would
+            # never send the resolved one. Transitions are rare, so this costs little.
+            await self.cache.flush(only=transitioned)
 
     async def save_state(self) -> None:
         """Save changed detectors, unless effects are still unsent (then the next save does it)."""
@@ -97,16 +101,20 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
         points.sort(key=lambda p: p.time_ns)  # stable: a batch is usually in order already
         return points
 
-    def _detect(self, points: list[MetricPoint]) -> None:
+    def _detect(self, points: list[MetricPoint]) -> set[str]:
+        """Feeds the points to their detectors; returns the series whose alert opened or closed."""
         keep = self.settings.anomaly_score_keep
+        transitioned: set[str] = set()
         for point in points:
             result = self.cache.update(point.series.id, point.ts, point.value)
             if result is None:
                 continue
             if result.event is not None and self._alertable(result.event):
                 self.outbox.envelopes.append(anomaly_envelope(point.series, result))
+                transitioned.add(point.series.id)
             if result.score >= keep or result.alert_transition is not None:
                 self.outbox.lines.append(_anomaly_line(point, result))
+        return transitioned
 
     async def _write_scores(self) -> None:
         try:

@@ -1,5 +1,6 @@
 """The anomaly task on real Redis and InfluxDB: synthetic series with injected anomalies, in drain mode."""
 
+import asyncio
 import uuid
 from datetime import datetime
 
@@ -11,8 +12,10 @@ from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import ANOMALIES_MEASUREMENT, InfluxClient
-from aiops_contracts.streams import ALERTS_INGESTED, METRICS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, ANOMALY_DETECTORS_KEY, METRICS_INGESTED
+from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.anomalies.task import AnomalyTask
+from aiops_worker.runtime.consumer import StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 
 START_S = 1_700_000_000
@@ -173,3 +176,20 @@ async def test_missing_database_is_created_and_points_beyond_retention_do_not_fa
     finally:
         await influx.query(f'DROP DATABASE "{settings.influx_database}"')
         await influx.aclose()
+
+
+async def test_an_alert_transition_is_saved_before_the_ack(worker_ctx: WorkerContext, influx_database: str,
+                                                           host: str) -> None:
+    """A kill -9 right after the ack must not make the detector forget its open alert (it would never resolve)."""
+    spike = _series(1, "spike")
+    chunks = [_lines(host, "app", "latency_ms", spike, s, s + 50) for s in range(0, SPIKE_AT, 50)]
+    await _publish(worker_ctx.redis, [*chunks, _lines(host, "app", "latency_ms", spike, SPIKE_AT, SPIKE_AT + 5)])
+    task = AnomalyTask(worker_ctx)  # periodic saves every anomaly_state_flush_s (60 s): none within this test
+    await StreamConsumer.run(task, asyncio.Event(), drain=True)  # the base loop: no save at the end, as after a kill -9
+    assert [a.payload["status"] for a in await _alerts(worker_ctx.redis)] == ["firing"]
+
+    series_id = SeriesRef("app", (("host", host), ("region", "eu")), "latency_ms").id
+    assert await worker_ctx.redis.hexists(ANOMALY_DETECTORS_KEY, series_id)
+    restarted = AnomalyTask(worker_ctx)
+    await restarted.cache.load([series_id])
+    assert restarted.cache._entries[series_id].detector.alert.open_since is not None

@@ -1,0 +1,114 @@
+"""POST /api/v1/incidents/{id}/acknowledge and /resolve: roles, the transition rule, the audit log, the
+timeline, and the announcement on the incidents stream and the live channel."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import select
+
+from aiops_api.auth.tokens import Role
+from aiops_contracts.db import AuditEntry, Incident, IncidentEvent
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import INCIDENTS_CHANGED
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def incident(sessions) -> Incident:
+    """An open incident as the aggregator would have stored it."""
+    row = Incident(id=uuid.uuid4(), group_key="alert:host:web-1", title="Anomaly: cpu on web-1", summary="",
+                   severity="high", status="open", event_count=3, hosts=["web-1"], services=[],
+                   details={"kind": "alert", "samples": [], "template_ids": [], "reopen_count": 0},
+                   first_seen_at=T0, last_seen_at=T0 + timedelta(minutes=2))
+    async with sessions.begin() as session:
+        session.add(row)
+    return row
+
+
+async def audit(sessions) -> list[tuple]:
+    async with sessions() as session:
+        entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    return [(e.actor, e.action, e.entity_type, e.entity_id, e.before, e.after) for e in entries]
+
+
+async def announced(redis) -> list[Envelope]:
+    return [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+
+
+async def test_acknowledge_then_resolve_audited_on_the_timeline_and_announced(client, auth, app, incident, sessions,
+                                                                             redis) -> None:
+    url = f"/api/v1/incidents/{incident.id}"
+    live = app.state.broadcaster.subscribe()
+    try:
+        acked = await client.post(f"{url}/acknowledge", headers=auth(Role.operator))
+        assert acked.status_code == 200
+        assert (acked.json()["status"], acked.json()["resolved_at"], acked.json()["event_count"]) == (
+            "acknowledged", None, 3)
+        resolved = await client.post(f"{url}/resolve", headers=auth(Role.admin))
+        assert resolved.status_code == 200
+        body = resolved.json()
+        assert body["status"] == "resolved" and body["resolved_at"] is not None
+        assert (await client.get(url, headers=auth(Role.viewer))).json() == body
+        live_messages = [orjson.loads(await asyncio.wait_for(live.get(), 5)) for _ in range(2)]
+    finally:
+        app.state.broadcaster.unsubscribe(live)
+
+    entity = str(incident.id)
+    assert await audit(sessions) == [
+        ("test-operator", "incident.acknowledged", "incident", entity, {"status": "open"}, {"status": "acknowledged"}),
+        ("test-admin", "incident.resolved", "incident", entity, {"status": "acknowledged"}, {"status": "resolved"}),
+    ]
+    async with sessions() as session:
+        timeline = (await session.execute(select(IncidentEvent.kind, IncidentEvent.message, IncidentEvent.at)
+                                          .order_by(IncidentEvent.id))).all()
+    assert [(kind, message) for kind, message, _ in timeline] == [
+        ("acknowledged", "acknowledged by test-operator"), ("resolved", "resolved by test-admin")]
+    assert timeline[1].at == datetime.fromisoformat(body["resolved_at"])
+
+    envelopes = await announced(redis)
+    assert [(e.type, e.source, e.payload["status"]) for e in envelopes] == [
+        ("incident.updated", "api", "acknowledged"), ("incident.resolved", "api", "resolved")]
+    assert all(e.payload["incident_id"] == entity for e in envelopes)
+    assert [m["id"] for m in live_messages] == [e.id for e in envelopes]
+
+
+async def test_repeats_change_nothing_and_acknowledging_a_resolved_incident_is_409(client, auth, incident, sessions,
+                                                                                   redis) -> None:
+    url = f"/api/v1/incidents/{incident.id}"
+    await client.post(f"{url}/acknowledge", headers=auth(Role.operator))
+    again = await client.post(f"{url}/acknowledge", headers=auth(Role.operator))
+    assert (again.status_code, again.json()["status"]) == (200, "acknowledged")
+    first = (await client.post(f"{url}/resolve", headers=auth(Role.operator))).json()
+    second = await client.post(f"{url}/resolve", headers=auth(Role.operator))
+    assert second.status_code == 200 and second.json() == first  # idempotent: the first resolution time stays
+    conflict = await client.post(f"{url}/acknowledge", headers=auth(Role.operator))
+    assert conflict.status_code == 409
+    assert conflict.json() == {"detail": f"incident {incident.id} is resolved: nothing to acknowledge"}
+    assert [action for _, action, *_ in await audit(sessions)] == ["incident.acknowledged", "incident.resolved"]
+    assert [e.type for e in await announced(redis)] == ["incident.updated", "incident.resolved"]
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "resolve"])
+async def test_viewer_is_403_and_unknown_incident_is_404(client, auth, incident, sessions, action) -> None:
+    forbidden = await client.post(f"/api/v1/incidents/{incident.id}/{action}", headers=auth(Role.viewer))
+    assert forbidden.status_code == 403
+    missing = await client.post(f"/api/v1/incidents/{uuid.uuid4()}/{action}", headers=auth(Role.operator))
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
+    assert (await client.post(f"/api/v1/incidents/not-an-id/{action}", headers=auth(Role.operator))).status_code == 422
+    async with sessions() as session:
+        assert (await session.get(Incident, incident.id)).status == "open"
+    assert await audit(sessions) == []
+
+
+async def test_a_redis_outage_does_not_fail_a_committed_change(client, auth, incident, monkeypatch) -> None:
+    async def down(*args, **kwargs):
+        raise RedisConnectionError("redis is down")
+
+    monkeypatch.setattr("aiops_api.incidents.service.announce_incident_changes", down)
+    response = await client.post(f"/api/v1/incidents/{incident.id}/resolve", headers=auth(Role.operator))
+    assert (response.status_code, response.json()["status"]) == (200, "resolved")
