@@ -43,7 +43,9 @@ async def get_forecast(
     host: Annotated[str | None, Query(max_length=255)] = None,
     horizon: str = "7d",
 ) -> ForecastList:
-    """The latest forecast, with its confidence band, of each series of measurement.field (on host)."""
+    """The latest forecast, with its confidence band, of each series of measurement.field (on host), cut at
+    `horizon`. The worker forecasts FORECAST_HORIZON_DAYS ahead (7 d by default): a longer horizon returns
+    what was forecast, so the points end there."""
     return await service.get_forecasts(
         session, measurement=check_identifier(measurement, "measurement"), field=check_identifier(field, "field"),
         host=host, horizon=parse_duration(horizon, "horizon", MAX_FORECAST_HORIZON))
