@@ -17,6 +17,16 @@ from aiops_api.auth.tokens import Role, issue_access_token
 from aiops_api.settings import ApiSettings
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 
+# Access tokens cannot be revoked one by one (only by rotating JWT_SECRET / the key pair): bound their life.
+MAX_MACHINE_TOKEN_MINUTES = 90 * 24 * 60
+
+
+def _lifetime(text: str) -> int:
+    minutes = int(text)
+    if not 1 <= minutes <= MAX_MACHINE_TOKEN_MINUTES:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_MACHINE_TOKEN_MINUTES} minutes (90 days)")
+    return minutes
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aiops_api.auth")
@@ -24,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint an access token for a machine client")
     token.add_argument("subject")
     token.add_argument("role", choices=list(Role.__members__))
-    token.add_argument("--minutes", type=int, default=None, help="lifetime (default ACCESS_TOKEN_MINUTES)")
+    token.add_argument("--minutes", type=_lifetime, default=None,
+                       help=f"lifetime (default ACCESS_TOKEN_MINUTES, at most {MAX_MACHINE_TOKEN_MINUTES})")
     admin = commands.add_parser("create-admin", help="create an admin user")
     admin.add_argument("username")
     admin.add_argument("--email", default=None)

@@ -56,3 +56,5 @@ def test_cli_still_mints_machine_tokens(test_env, api_settings) -> None:
     minted = run_cli(test_env, "token", "prometheus", "viewer", "--minutes", "60")
     assert minted.returncode == 0, minted.stderr
     assert decode_access_token(api_settings, minted.stdout.strip()).role == Role.viewer
+    too_long = run_cli(test_env, "token", "prometheus", "viewer", "--minutes", str(91 * 24 * 60))
+    assert too_long.returncode != 0 and "90 days" in too_long.stderr  # not revocable: their life is bounded
