@@ -43,6 +43,7 @@ class SeriesDetector:
                                   cfg.tail_warmup)
         self.alert = AlertState()
         self._floors = np.maximum(np.asarray(cfg.channel_floors, dtype=float), 1e-6)
+        self._fatigue_decay = math.exp(-1.0 / cfg.fatigue_points) if cfg.fatigue_points > 0 else 0.0
 
     def update(self, ts: float, value: float) -> DetectionResult:
         if not math.isfinite(value):
@@ -70,10 +71,13 @@ class SeriesDetector:
         ratios = channels / np.maximum(reference, self._floors)
         second, first = np.sort(ratios)[-2:]
         weight = self.config.second_weight
-        score = squash((first + weight * second) / (1.0 + weight))
+        score = squash((first + weight * second) / (1.0 + weight) / self._fatigue_divisor())
         if f.out_of_range:
             score = max(score, self.config.range_score)
         return ratios, score
+
+    def _fatigue_divisor(self) -> float:
+        return 1.0 + self.config.fatigue_step * self.alert.fatigue
 
     def _evidence(self, value: float, f: StatFeatures, ratios: np.ndarray, stat_score: float,
                   learned: float | None, raw: float) -> dict:
@@ -87,6 +91,7 @@ class SeriesDetector:
             "period_s": f.period_s,
             "spike_ratio": f.spike,
             "ratios": {name: float(r) for name, r in zip(CHANNEL_NAMES, ratios)},
+            "fatigue": self._fatigue_divisor(),  # the strongest ratio was divided by this
             "statistical_score": stat_score,
             "learned_score": learned,
             "raw_score": raw,
@@ -96,12 +101,15 @@ class SeriesDetector:
     def _alerting(self, ts: float, raw: float, f: StatFeatures, evidence: dict) -> DetectionResult:
         cfg, alert = self.config, self.alert
         alert.since_open += 1
+        alert.fatigue *= self._fatigue_decay
         emitted = 0.0 if alert.since_open < cfg.refractory_points else raw
         transition, event = None, None
         if emitted >= cfg.open_threshold:
             alert.since_open = 0
+            alert.fatigue += 1.0
             if alert.open_since is None:
-                self.alert = alert = AlertState(open_since=ts, evidence=evidence, since_open=0)
+                self.alert = alert = AlertState(open_since=ts, evidence=evidence, since_open=0,
+                                                fatigue=alert.fatigue)
                 transition = "opened"
         if alert.open_since is not None:
             alert.peak = max(alert.peak, raw)

@@ -132,3 +132,30 @@ def test_missing_daily_rise_is_caught_by_the_seasonal_tier():
     alerts = [i for i in opened(results) if i >= 288]
     assert alerts and day <= alerts[0] <= day + 10
     assert "seasonal" in results[alerts[0]].evidence["fired"]
+
+
+def test_alert_fatigue_raises_the_bar_for_repeated_alerts_and_fades():
+    values = daily_series(2400)
+    for start in (1200, 1240):  # the same spike twice, just past the refractory pause
+        values[start] += 8.0
+    with_fatigue = run(values)
+    without = run(values, SeriesDetector(DetectorConfig(fatigue_step=0.0)))
+    assert with_fatigue[1200].alert_transition == "opened"
+    # The first alert raised the bar: the identical second spike scores lower than without fatigue.
+    assert with_fatigue[1241].evidence["fatigue"] > 1.05
+    assert with_fatigue[1240].evidence["statistical_score"] < without[1240].evidence["statistical_score"] - 0.01
+    # ... and the bar comes back down on a quiet series (time constant `fatigue_points`).
+    assert with_fatigue[-1].evidence["fatigue"] < 1.0 + 0.2 * DetectorConfig().fatigue_step
+    assert all(0.0 <= r.score <= 1.0 for r in with_fatigue)
+
+
+def test_fatigue_survives_a_restart_and_old_states_still_load():
+    values = daily_series(1300)
+    values[1200] += 15
+    first = SeriesDetector()
+    run(values[:1210], first)
+    assert first.alert.fatigue > 0.9
+    state = json.loads(json.dumps(first.to_state()))
+    assert SeriesDetector.from_state(state).alert.fatigue == first.alert.fatigue
+    del state["alert"]["fatigue"]  # saved before alert fatigue existed
+    assert SeriesDetector.from_state(state).alert.fatigue == 0.0
