@@ -129,6 +129,7 @@ class AlertIncidentTask(IncidentTask[AlertStoredPayload]):
     group = INCIDENT_AGGREGATOR_GROUP  # its own group: other readers of stored alerts do not share its entries
     payload_model = AlertStoredPayload
     key_prefix = ALERT_KEY_PREFIX
+    linger_s = 0.5  # alert bursts come in many small batches: group them in fewer transactions
 
     @staticmethod
     def window_s(settings: WorkerSettings) -> float:
