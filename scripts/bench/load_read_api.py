@@ -66,6 +66,15 @@ def pick_request(alert_ids: list[str], next_cursor: str | None) -> tuple[str, di
     return "/api/v1/incidents", {"limit": "50"}
 
 
+def _kind(path: str, params: dict[str, str]) -> str:
+    """The request's kind, for the per-kind latency lines."""
+    if path.startswith("/api/v1/alerts/"):
+        return "one alert"
+    if "cursor" in params:
+        return "alerts, next page"
+    return "alerts, filtered" if "severity" in params else path
+
+
 async def user(session: aiohttp.ClientSession, args: argparse.Namespace, alert_ids: list[str],
                deadline: float, results: dict[str, list]) -> None:
     cursor = None
@@ -79,6 +88,7 @@ async def user(session: aiohttp.ClientSession, args: argparse.Namespace, alert_i
         if response.status != 200:
             results["errors"].append(response.status)
         results["latency"].append(elapsed)
+        results.setdefault(_kind(path, params), []).append(elapsed)
         cursor = body.get("next_cursor", cursor) if isinstance(body, dict) else cursor
         if args.think_s:
             await asyncio.sleep(random.uniform(0.5, 1.5) * args.think_s)
@@ -102,6 +112,10 @@ def report(args: argparse.Namespace, results: dict[str, list]) -> None:
     print(f"users={args.users} think_s={args.think_s} duration_s={args.duration_s} requests={len(latency)} "
           f"rate={len(latency) / args.duration_s:.0f}/s errors={len(results['errors'])}")
     print(f"p50={q[49] * 1000:.1f}ms p95={q[94] * 1000:.1f}ms p99={q[98] * 1000:.1f}ms max={latency[-1] * 1000:.1f}ms")
+    for kind, values in sorted(results.items()):
+        if kind not in ("latency", "errors") and len(values) > 1:
+            q = statistics.quantiles(values, n=100, method="inclusive")
+            print(f"  {kind:24s} n={len(values):5d} p50={q[49] * 1000:.1f}ms p95={q[94] * 1000:.1f}ms")
 
 
 async def run(args: argparse.Namespace) -> None:
