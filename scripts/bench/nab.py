@@ -114,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="NAB data dir (<category>/<file>.csv)")
     parser.add_argument("--labels", type=Path, required=True, help="combined_windows.json")
-    parser.add_argument("--out", type=Path, default=Path("results/nab"))
+    parser.add_argument("--out", type=Path, default=Path("bench-results/nab"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="per-file breakdown")
     parser.add_argument("--bank-bench", action="store_true", help="also time a bank of many series")
