@@ -75,8 +75,7 @@ def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StreamBacklogFull)
     async def _backlogged(_: Request, exc: StreamBacklogFull) -> JSONResponse:
         # The workers are far behind: taking more would let stream trimming drop accepted events.
-        return JSONResponse({"detail": str(exc), "store": "redis"}, status_code=503,
-                            headers={"Retry-After": str(RETRY_AFTER_S)})
+        return _unavailable("redis", str(exc))
 
     @app.exception_handler(UnencodableEnvelope)
     async def _unencodable(_: Request, exc: UnencodableEnvelope) -> JSONResponse:
@@ -99,8 +98,11 @@ def register_error_handlers(app: FastAPI) -> None:
 
 def _store_unavailable(store: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        # Overload or outage is never the sender's fault: 503 makes every push client retry later.
-        return JSONResponse({"detail": f"{store} is unavailable, retry later", "store": store}, status_code=503,
-                            headers={"Retry-After": str(RETRY_AFTER_S)})
+        return _unavailable(store, f"{store} is unavailable, retry later")
 
     return handler
+
+
+def _unavailable(store: str, detail: str) -> JSONResponse:
+    # Overload or outage is never the sender's fault: 503 makes every push client retry later.
+    return JSONResponse({"detail": detail, "store": store}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -14,7 +14,7 @@ from redis.exceptions import ResponseError
 
 from aiops_contracts import metrics
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.streams import StreamSpec
+from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
 from aiops_contracts.tracing import current_trace_carrier
 
 BACKLOG_LIMIT = 0.9  # share of MAXLEN that a group may have outstanding before publishing is refused
@@ -32,11 +32,10 @@ class StreamBacklogFull(Exception):
 
 async def publish(redis: Redis, stream: StreamSpec, envelope: Envelope, maxlen_factor: float = 1.0) -> str:
     """Append one envelope; returns the stream entry id."""
-    await _refuse_if_backlogged(redis, stream, maxlen_factor)
+    maxlen = _maxlen(stream, maxlen_factor)
+    await _refuse_if_backlogged(redis, stream.name, maxlen)
     _with_trace([envelope])
-    entry_id = await redis.xadd(
-        stream.name, envelope.to_entry(), maxlen=_maxlen(stream, maxlen_factor), approximate=True
-    )
+    entry_id = await redis.xadd(stream.name, envelope.to_entry(), maxlen=maxlen, approximate=True)
     _count_published(stream, [envelope])
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
@@ -48,7 +47,7 @@ async def publish_many(
     if not envelopes:
         return []
     maxlen = _maxlen(stream, maxlen_factor)
-    await _refuse_if_backlogged(redis, stream, maxlen_factor)
+    await _refuse_if_backlogged(redis, stream.name, maxlen)
     _with_trace(envelopes)
     async with redis.pipeline(transaction=True) as pipe:
         for envelope in envelopes:
@@ -56,6 +55,20 @@ async def publish_many(
         ids = await pipe.execute()
     _count_published(stream, envelopes)
     return [i.decode() if isinstance(i, bytes) else i for i in ids]
+
+
+async def publish_and_broadcast(
+    redis: Redis, stream: StreamSpec, envelopes: Sequence[Envelope], maxlen_factor: float = 1.0
+) -> None:
+    """Append envelopes to `stream`, then publish each on the live channel for every API replica's WebSocket
+    clients (pub/sub is at-most-once: the stream is the durable record)."""
+    if not envelopes:
+        return
+    await publish_many(redis, stream, envelopes, maxlen_factor)
+    async with redis.pipeline(transaction=False) as pipe:
+        for envelope in envelopes:
+            pipe.publish(LIVE_CHANNEL, envelope.model_dump_json())
+        await pipe.execute()
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
@@ -67,13 +80,13 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
             raise
 
 
-async def _refuse_if_backlogged(redis: Redis, stream: StreamSpec, maxlen_factor: float) -> None:
+async def _refuse_if_backlogged(redis: Redis, stream: str, maxlen: int) -> None:
     now = time.monotonic()
-    reading = _backlog_readings.get(stream.name)
+    reading = _backlog_readings.get(stream)
     if reading is None or now - reading[0] > BACKLOG_CHECK_S:
-        reading = _backlog_readings[stream.name] = (now, await _slowest_backlog(redis, stream.name))
-    if reading[1] >= BACKLOG_LIMIT * _maxlen(stream, maxlen_factor):
-        raise StreamBacklogFull(stream.name, reading[1])
+        reading = _backlog_readings[stream] = (now, await _slowest_backlog(redis, stream))
+    if reading[1] >= BACKLOG_LIMIT * maxlen:
+        raise StreamBacklogFull(stream, reading[1])
 
 
 async def _slowest_backlog(redis: Redis, stream: str) -> int:

@@ -30,10 +30,13 @@ class AlertStatus(StrEnum):
     resolved = "resolved"
 
 
+FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit
+
+
 class AlertPayload(BaseModel):
     """`alert.received`: one alert as a source reported it, already normalised by its webhook."""
 
-    fingerprint: str = Field(min_length=1, max_length=128)  # dedup key within a source
+    fingerprint: str = Field(min_length=1, max_length=FINGERPRINT_MAX_CHARS)  # dedup key within a source
     title: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=20_000)
     severity: Severity = Severity.medium

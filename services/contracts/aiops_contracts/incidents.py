@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import publish_and_broadcast
 from aiops_contracts.db import Incident
 from aiops_contracts.envelope import Envelope, new_event_id
 from aiops_contracts.events import IncidentChangedPayload
-from aiops_contracts.streams import INCIDENTS_CHANGED, LIVE_CHANNEL
+from aiops_contracts.streams import INCIDENTS_CHANGED
 
 
 def incident_changed(incident: Incident, event_type: str, *, source: str, envelope_id: str | None = None,
@@ -25,10 +25,4 @@ def incident_changed(incident: Incident, event_type: str, *, source: str, envelo
 
 
 async def announce_incident_changes(redis: Redis, envelopes: Sequence[Envelope], maxlen_factor: float = 1.0) -> None:
-    if not envelopes:
-        return
-    await publish_many(redis, INCIDENTS_CHANGED, envelopes, maxlen_factor)
-    async with redis.pipeline(transaction=False) as pipe:
-        for envelope in envelopes:
-            pipe.publish(LIVE_CHANNEL, envelope.model_dump_json())
-        await pipe.execute()
+    await publish_and_broadcast(redis, INCIDENTS_CHANGED, envelopes, maxlen_factor)

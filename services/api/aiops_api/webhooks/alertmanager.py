@@ -22,7 +22,7 @@ from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.generic import SEVERITY_ALIASES, WebhookAccepted
 from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, FINGERPRINT_MAX_CHARS, AlertPayload, AlertStatus, Severity
 from aiops_contracts.streams import ALERTS_INGESTED
 
 router = APIRouter()
@@ -32,7 +32,6 @@ AlertmanagerSource = Annotated[SourceIdentity, Depends(webhook_source_of("alertm
 # Labels that name the machine or the service an alert is about, most specific first.
 HOST_LABELS = ("host", "hostname", "node", "instance")
 SERVICE_LABELS = ("service", "job", "app", "namespace")
-MAX_FINGERPRINT_CHARS = 128  # AlertPayload.fingerprint's limit
 
 
 class AmAlert(BaseModel):
@@ -109,7 +108,7 @@ def _fingerprint(alert: AmAlert) -> str:
     set; one longer than the payload allows is keyed by its digest, so it stays one stable key."""
     if not alert.fingerprint:
         return hashlib.sha256(orjson.dumps(alert.labels, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-    if len(alert.fingerprint) > MAX_FINGERPRINT_CHARS:
+    if len(alert.fingerprint) > FINGERPRINT_MAX_CHARS:
         return "sha256-" + hashlib.sha256(alert.fingerprint.encode()).hexdigest()
     return alert.fingerprint
 

@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import Row, case, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import publish_and_broadcast
 from aiops_contracts.db import Alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
-from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, LIVE_CHANNEL
+from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED
 from aiops_worker.runtime.bulk import rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.idempotency import claim_new_events
@@ -56,11 +56,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
             )
             envelopes.append(Envelope(id=delivery.envelope.id, type=ALERT_STORED, source=alert.source,
                                       trace=delivery.envelope.trace, payload=payload.model_dump(mode="json")))
-        await publish_many(self.redis, ALERTS_STORED, envelopes, self.settings.stream_maxlen_factor)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for envelope in envelopes:
-                pipe.publish(LIVE_CHANNEL, envelope.model_dump_json())
-            await pipe.execute()
+        await publish_and_broadcast(self.redis, ALERTS_STORED, envelopes, self.settings.stream_maxlen_factor)
 
 
 def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict]:

@@ -26,8 +26,8 @@ from typing import Literal
 
 import numpy as np
 
-from .learned import LearnedConfig, LearnedTier
-from .statistical import CHANNEL_NAMES, StatFeatures, StatisticalConfig, StatisticalTier
+from .learned import LearnedConfig
+from .statistical import CHANNEL_NAMES, StatFeatures, StatisticalConfig
 
 Transition = Literal["opened", "closed"]
 SEVERITY_Z = (("high", 5.0), ("medium", 4.0), ("low", 3.0))
