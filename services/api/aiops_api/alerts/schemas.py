@@ -45,3 +45,4 @@ class AlertFilter(BaseModel):
     service: str | None = None
     since: datetime | None = None  # last seen at or after
     until: datetime | None = None  # last seen before
+    incident_id: uuid.UUID | None = None  # the alerts grouped into this incident

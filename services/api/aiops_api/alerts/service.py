@@ -29,6 +29,8 @@ async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: st
         stmt = stmt.where(Alert.last_seen_at >= filters.since)
     if filters.until:
         stmt = stmt.where(Alert.last_seen_at < filters.until)
+    if filters.incident_id:
+        stmt = stmt.where(Alert.incident_id == filters.incident_id)
     rows = list((await session.scalars(page(stmt, Alert.last_seen_at, Alert.id, cursor, limit))).all())
     items, next_cursor = split_page(rows, limit, "last_seen_at")
     return AlertPage(items=[AlertRead.model_validate(a) for a in items], next_cursor=next_cursor)

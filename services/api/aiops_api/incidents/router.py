@@ -1,15 +1,17 @@
 """HTTP routes of incidents."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from aiops_api.alerts.schemas import AlertPage
 from aiops_api.deps import Operator, RedisDep, SessionDep, SettingsDep, Viewer
 from aiops_api.incidents import service
-from aiops_api.incidents.schemas import IncidentLogs, IncidentPage, IncidentRead, IncidentStatus
+from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead, IncidentStatus
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from aiops_api.triage import ACKNOWLEDGED, RESOLVED
+from aiops_api.triage import ACKNOWLEDGED, OPEN, RESOLVED, Target
 from aiops_contracts.events import Severity
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -21,15 +23,28 @@ async def list_incidents(
     _: Viewer,
     status: Annotated[list[IncidentStatus], Query()] = [],
     severity: Annotated[list[Severity], Query()] = [],
+    host: Annotated[str | None, Query(max_length=255, description="Incidents that involve this host")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> IncidentPage:
-    return await service.list_incidents(session, status=status, severity=severity, cursor=cursor, limit=limit)
+    """Newest activity first; `since`/`until` bound the last activity (`last_seen_at`)."""
+    filters = IncidentFilter(status=status, severity=severity, host=host, since=since, until=until)
+    return await service.list_incidents(session, filters=filters, cursor=cursor, limit=limit)
 
 
 @router.get("/{incident_id}", operation_id="get_incident")
 async def get_incident(incident_id: uuid.UUID, session: SessionDep, _: Viewer) -> IncidentRead:
     return IncidentRead.model_validate(await service.get_incident(session, incident_id=incident_id))
+
+
+@router.get("/{incident_id}/alerts", operation_id="list_incident_alerts",
+            responses={404: {"description": "No such incident"}})
+async def list_incident_alerts(incident_id: uuid.UUID, session: SessionDep, _: Viewer, cursor: str | None = None,
+                               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> AlertPage:
+    """The alerts grouped into the incident, newest first, in pages like GET /api/v1/alerts."""
+    return await service.list_incident_alerts(session, incident_id=incident_id, cursor=cursor, limit=limit)
 
 
 @router.get("/{incident_id}/logs", operation_id="get_incident_logs")
@@ -38,17 +53,23 @@ async def get_incident_logs(incident_id: uuid.UUID, session: SessionDep, _: View
     return await service.get_incident_logs(session, incident_id=incident_id, timeline_limit=timeline_limit)
 
 
-# 404: no such incident; 409: the transition is not allowed (acknowledging a resolved incident).
+# 404: no such incident; 409: the transition is not allowed (acknowledging a resolved incident, reopening one
+# that is not resolved).
 TRANSITION_ERRORS = {404: {"description": "No such incident"}, 409: {"description": "Transition not allowed"}}
+
+
+async def _set_status(incident_id: uuid.UUID, status: Target, session: SessionDep, redis: RedisDep,
+                      settings: SettingsDep, user: Operator) -> IncidentRead:
+    incident = await service.set_incident_status(session, redis, incident_id=incident_id, status=status,
+                                                 actor=user.subject, maxlen_factor=settings.stream_maxlen_factor)
+    return IncidentRead.model_validate(incident)
 
 
 @router.post("/{incident_id}/acknowledge", operation_id="acknowledge_incident", responses=TRANSITION_ERRORS)
 async def acknowledge_incident(incident_id: uuid.UUID, session: SessionDep, redis: RedisDep, settings: SettingsDep,
                                user: Operator) -> IncidentRead:
     """Someone is on it. The incident keeps collecting events; acknowledging again changes nothing."""
-    incident = await service.set_incident_status(session, redis, incident_id=incident_id, status=ACKNOWLEDGED,
-                                                 actor=user.subject, maxlen_factor=settings.stream_maxlen_factor)
-    return IncidentRead.model_validate(incident)
+    return await _set_status(incident_id, ACKNOWLEDGED, session, redis, settings, user)
 
 
 @router.post("/{incident_id}/resolve", operation_id="resolve_incident", responses=TRANSITION_ERRORS)
@@ -56,6 +77,14 @@ async def resolve_incident(incident_id: uuid.UUID, session: SessionDep, redis: R
                            user: Operator) -> IncidentRead:
     """Resolved now. A new event within INCIDENT_REOPEN_S reopens it, later ones open a new incident;
     resolving a resolved incident changes nothing."""
-    incident = await service.set_incident_status(session, redis, incident_id=incident_id, status=RESOLVED,
-                                                 actor=user.subject, maxlen_factor=settings.stream_maxlen_factor)
-    return IncidentRead.model_validate(incident)
+    return await _set_status(incident_id, RESOLVED, session, redis, settings, user)
+
+
+@router.post("/{incident_id}/reopen", operation_id="reopen_incident", responses=TRANSITION_ERRORS)
+async def reopen_incident(incident_id: uuid.UUID, session: SessionDep, redis: RedisDep, settings: SettingsDep,
+                          user: Operator) -> IncidentRead:
+    """Back to `open` (the fix did not hold): only a resolved incident reopens (409 otherwise; reopening an open
+    one changes nothing). Like the aggregator's reopening, it clears `resolved_at`, adds `reopened` to the
+    timeline and counts in `details.reopen_count`; the incident then collects events again and, after its
+    window of quiet, is resolved again by the aggregator's sweep."""
+    return await _set_status(incident_id, OPEN, session, redis, settings, user)

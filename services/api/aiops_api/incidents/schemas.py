@@ -52,3 +52,11 @@ class IncidentLogs(BaseModel):
     templates: list[TemplateRead]
     samples: list[dict[str, Any]]
     timeline: list[TimelineEntry]
+
+
+class IncidentFilter(BaseModel):
+    status: list[IncidentStatus] = []
+    severity: list[Severity] = []
+    host: str | None = None  # one of the incident's hosts
+    since: datetime | None = None  # last seen at or after
+    until: datetime | None = None  # last seen before

@@ -1,4 +1,4 @@
-"""Incident queries, and the transitions operators make (acknowledge, resolve): audited, on the
+"""Incident queries, and the transitions operators make (acknowledge, resolve, reopen): audited, on the
 incident's timeline, and announced like the aggregator's changes (`aiops:incidents:changed` + live channel)."""
 
 import logging
@@ -10,14 +10,16 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aiops_api.alerts import service as alerts_service
+from aiops_api.alerts.schemas import AlertFilter, AlertPage
 from aiops_api.errors import NotFound
-from aiops_api.incidents.schemas import IncidentLogs, IncidentPage, IncidentRead, IncidentStatus, TimelineEntry
+from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead, TimelineEntry
 from aiops_api.logs.schemas import TemplateRead
 from aiops_api.pagination import page, split_page
-from aiops_api.triage import RESOLVED, Target, transition
+from aiops_api.triage import OPEN, RESOLVED, VERBS, Target, transition
 from aiops_contracts.bus import StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
-from aiops_contracts.events import INCIDENT_RESOLVED, INCIDENT_UPDATED, Severity
+from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 
 log = logging.getLogger(__name__)
@@ -25,14 +27,19 @@ log = logging.getLogger(__name__)
 SOURCE = "api"
 
 
-async def list_incidents(
-    session: AsyncSession, *, status: list[IncidentStatus], severity: list[Severity], cursor: str | None, limit: int
-) -> IncidentPage:
+async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, cursor: str | None,
+                         limit: int) -> IncidentPage:
     stmt = select(Incident)
-    if status:
-        stmt = stmt.where(Incident.status.in_(status))
-    if severity:
-        stmt = stmt.where(Incident.severity.in_([s.value for s in severity]))
+    if filters.status:
+        stmt = stmt.where(Incident.status.in_(filters.status))
+    if filters.severity:
+        stmt = stmt.where(Incident.severity.in_([s.value for s in filters.severity]))
+    if filters.host:
+        stmt = stmt.where(Incident.hosts.contains([filters.host]))  # JSONB @>
+    if filters.since:
+        stmt = stmt.where(Incident.last_seen_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(Incident.last_seen_at < filters.until)
     rows = list((await session.scalars(page(stmt, Incident.last_seen_at, Incident.id, cursor, limit))).all())
     items, next_cursor = split_page(rows, limit, "last_seen_at")
     return IncidentPage(items=[IncidentRead.model_validate(i) for i in items], next_cursor=next_cursor)
@@ -43,6 +50,14 @@ async def get_incident(session: AsyncSession, *, incident_id: uuid.UUID) -> Inci
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
+
+
+async def list_incident_alerts(session: AsyncSession, *, incident_id: uuid.UUID, cursor: str | None,
+                               limit: int) -> AlertPage:
+    """The alerts grouped into the incident, newest first (the alerts list, filtered)."""
+    await get_incident(session, incident_id=incident_id)
+    return await alerts_service.list_alerts(session, filters=AlertFilter(incident_id=incident_id), cursor=cursor,
+                                            limit=limit)
 
 
 async def get_incident_logs(session: AsyncSession, *, incident_id: uuid.UUID, timeline_limit: int) -> IncidentLogs:
@@ -58,11 +73,13 @@ async def get_incident_logs(session: AsyncSession, *, incident_id: uuid.UUID, ti
 
 async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_id: uuid.UUID, status: Target,
                               actor: str, maxlen_factor: float = 1.0) -> Incident:
-    """Acknowledge or resolve (the rule of aiops_api/triage.py; a repeat changes and announces nothing).
+    """Acknowledge, resolve or reopen (the rule of aiops_api/triage.py; a repeat changes and announces nothing).
 
     The row is locked first: the aggregator locks the same row while it adds events, so an operator's
     change and a batch of events never overwrite each other. A manual resolution sets `resolved_at` to
-    now; the aggregator's reopen rule reads only that (incidents/aggregator.py, rules 3 and 4).
+    now; the aggregator's reopen rule reads only that (incidents/aggregator.py, rules 3 and 4). A manual
+    reopening counts in `details.reopen_count` like the aggregator's; the incident then follows the
+    aggregator's rules again (new events join it; after its window of quiet the sweep resolves it).
     """
     incident = await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
     if incident is None:
@@ -70,8 +87,10 @@ async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_i
     changed = await transition(session, incident, entity_type="incident", target=status, actor=actor)
     if changed:
         at = incident.resolved_at if status == RESOLVED else datetime.now(UTC)
-        session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=at, kind=status, count=0, host=None,
-                                  template_id=None, message=f"{status} by {actor}"))
+        if status == OPEN:
+            incident.details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
+        session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=at, kind=VERBS[status], count=0,
+                                  host=None, template_id=None, message=f"{VERBS[status]} by {actor}"))
     await session.commit()  # also ends the lock when nothing changed
     if changed:
         await _announce(redis, incident, maxlen_factor)
@@ -81,8 +100,9 @@ async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_i
 async def _announce(redis: Redis, incident: Incident, maxlen_factor: float) -> None:
     """Best effort: the change is committed, so a Redis outage must not turn the answer into an error
     (a retry would find nothing to change and announce nothing either); it is logged."""
-    event_type = INCIDENT_RESOLVED if incident.status == RESOLVED else INCIDENT_UPDATED
+    event_type = {RESOLVED: INCIDENT_RESOLVED, OPEN: INCIDENT_OPENED}.get(incident.status, INCIDENT_UPDATED)
+    change = incident_changed(incident, event_type, source=SOURCE, reopened=incident.status == OPEN)
     try:
-        await announce_incident_changes(redis, [incident_changed(incident, event_type, source=SOURCE)], maxlen_factor)
+        await announce_incident_changes(redis, [change], maxlen_factor)
     except (RedisError, OSError, StreamBacklogFull) as exc:
         log.warning("incident change not announced", extra={"incident_id": str(incident.id), "error": repr(exc)})
