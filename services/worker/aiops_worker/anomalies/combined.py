@@ -127,8 +127,8 @@ class TailReference:
             self.in_block = 0
 
     def to_state(self) -> dict:
-        return {"maxima": self.maxima[:self.filled].tolist(), "current": self.current.tolist(),
-                "in_block": self.in_block, "seen": self.seen, "active": self.active.tolist()}
+        return {"maxima": self.maxima[:self.filled].copy(), "current": self.current.copy(),
+                "in_block": self.in_block, "seen": self.seen, "active": self.active.copy()}
 
     def load(self, state: dict) -> None:
         maxima = np.asarray(state["maxima"], dtype=float).reshape(-1, self.maxima.shape[1])
@@ -136,8 +136,7 @@ class TailReference:
         self.maxima[:self.filled] = maxima
         self.current = np.asarray(state["current"], dtype=float)
         self.in_block, self.seen = state["in_block"], state["seen"]
-        # States saved before per-channel warm-up: every channel counts as awake since the start.
-        self.active = np.asarray(state.get("active", [self.seen] * len(self.active)), dtype=int)
+        self.active = np.asarray(state["active"], dtype=int)
 
 
 @dataclass

@@ -3,7 +3,7 @@
     bank = DetectorBank(DetectorConfig())
     result = bank.update("host1/cpu", ts, value)   # DetectionResult
     if result.alert_transition == "opened": ...    # one alert per anomaly, see combined.py
-    saved = bank.to_state(); bank = DetectorBank.from_state(saved)   # survives restarts
+    saved = bank.to_state(); bank = DetectorBank.from_state(saved)   # survives restarts (bytes: codec.py)
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ class SeriesDetector:
         return severity_for(self.alert.max_z) or "low"
 
     def to_state(self) -> dict:
-        """JSON-friendly dict except `learned.model` (pickled bytes)."""
+        """Plain values and numpy arrays (`codec.encode` turns it into bytes)."""
         return {
             "version": STATE_VERSION,
             "statistical": self.stat.to_state(),

@@ -78,7 +78,7 @@ class CompactForest:
 
     def to_state(self) -> dict:
         arrays = ("left", "right", "feature", "threshold", "leaf_depth")
-        state = {name: getattr(self, name).tolist() for name in arrays}
+        state = {name: getattr(self, name).copy() for name in arrays}
         return state | {"denominator": self.denominator, "offset": self.offset}
 
     @classmethod
@@ -129,7 +129,7 @@ class LearnedTier:
         n = min(self.count, self.config.train_points)
         order = np.roll(self.buffer, -(self.count % self.config.train_points), axis=0)
         return {
-            "buffer": order[-n:].tolist() if n else [],
+            "buffer": order[-n:],
             "count": self.count,
             "since_fit": self.since_fit,
             "model": self.model.to_state() if self.model is not None else None,

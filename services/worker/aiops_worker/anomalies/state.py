@@ -3,14 +3,12 @@
 Up to `max_series` detectors live in memory (least recently updated first out); every other series'
 state sits in one Redis hash and is loaded back when its series shows up again. Dirty detectors are
 written back by `flush()`, which the anomaly task calls periodically, before eviction and at shutdown.
-The state holds an IsolationForest pickled by the detector module, so the hash is pickled and must
-only ever be written by our worker.
+Values are encoded by `codec` (JSON and raw numpy arrays, never pickle): whoever can write to Redis can
+at worst make a detector relearn, not run code in the worker.
 """
 
 import asyncio
 import logging
-import pickle
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from aiops_contracts.streams import ANOMALY_DETECTORS_KEY
+from aiops_worker.anomalies import codec
 from aiops_worker.anomalies.detectors import DetectionResult, DetectorConfig, SeriesDetector
 
 log = logging.getLogger(__name__)
@@ -90,11 +89,13 @@ class DetectorCache:
 
     def _restore(self, series_id: str, blob: bytes) -> _Entry:
         try:
-            saved = pickle.loads(zlib.decompress(blob))  # written only by _dump, in our own Redis
-            return _Entry(SeriesDetector.from_state(saved["detector"], self.config), saved["last_ts"])
-        except (zlib.error, pickle.UnpicklingError, KeyError, TypeError, ValueError):
-            # State of an older detector version: relearn the baseline rather than stall the stream.
-            log.warning("detector state unreadable, starting afresh", extra={"series": series_id})
+            saved = codec.decode(blob)
+            return _Entry(SeriesDetector.from_state(saved["detector"], self.config), float(saved["last_ts"]))
+        except (codec.UnreadableState, KeyError, TypeError, ValueError, IndexError) as exc:
+            # An older format (pickled before), another detector version or a forged value: relearn the
+            # baseline rather than stall the stream.
+            log.warning("detector state unreadable, starting afresh",
+                        extra={"series": series_id, "reason": type(exc).__name__})
             return self._fresh()
 
     def _fresh(self) -> _Entry:
@@ -102,5 +103,4 @@ class DetectorCache:
 
 
 def _dump(entry: _Entry) -> bytes:
-    state = {"detector": entry.detector.to_state(), "last_ts": entry.last_ts}
-    return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return codec.encode({"detector": entry.detector.to_state(), "last_ts": entry.last_ts})

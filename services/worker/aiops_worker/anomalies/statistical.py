@@ -60,13 +60,13 @@ CHANNEL_NAMES = ("z", "seasonal", "burst", "shift_short", "shift_long")
 class RingBuffer:
     """Fixed-capacity float buffer with chronological reads."""
 
-    def __init__(self, capacity: int, values: list[float] | None = None) -> None:
+    def __init__(self, capacity: int, values: np.ndarray | None = None) -> None:
         self.capacity = capacity
         self._buf = np.zeros(capacity)
-        self._pos = 0
-        self.count = 0
-        for v in (values or [])[-capacity:]:
-            self.append(v)
+        kept = np.empty(0) if values is None else np.asarray(values, dtype=float)[-capacity:]
+        self._buf[:len(kept)] = kept  # as if appended one by one
+        self._pos = len(kept) % capacity
+        self.count = len(kept)
 
     def append(self, value: float) -> None:
         self._buf[self._pos] = value
@@ -83,8 +83,8 @@ class RingBuffer:
     def latest(self) -> float:
         return float(self._buf[self._pos - 1])
 
-    def to_list(self) -> list[float]:
-        return self.last(self.count).tolist()
+    def to_array(self) -> np.ndarray:
+        return self.last(self.count).copy()
 
 
 def robust_center_scale(values: np.ndarray) -> tuple[float, float]:
@@ -192,10 +192,10 @@ class StatisticalTier:
 
     def to_state(self) -> dict:
         return {
-            "values": self.values.to_list(),
-            "times": self.times.to_list(),
-            "zs": self.zs.to_list(),
-            "residuals": self.residuals.to_list(),
+            "values": self.values.to_array(),
+            "times": self.times.to_array(),
+            "zs": self.zs.to_array(),
+            "residuals": self.residuals.to_array(),
             "period_s": self.period_s,
             "since_check": self.since_check,
         }
