@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import text
+from starlette.datastructures import State
 
 from aiops_api import metrics
 from aiops_api.deps import Viewer
@@ -25,15 +26,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", operation_id="ready", responses={503: {"description": "a dependency is unavailable"}})
 async def ready(request: Request) -> JSONResponse:
-    state = request.app.state
-    checks: dict[str, Callable[[], Awaitable[object]]] = {
-        "redis": state.redis.ping,
-        "postgres": lambda: _postgres(state.engine),
-        "influxdb": lambda: _http_ok(state.http, f"{state.settings.influx_url}/ping"),
-        "chromadb": lambda: _http_ok(state.http, f"{state.settings.chroma_url}/api/v2/heartbeat"),
-    }
-    results = await asyncio.gather(*(_run(check) for check in checks.values()))
-    report = dict(zip(checks, results, strict=True))
+    report = await store_health(request.app.state)
     failing = [name for name, result in report.items() if result != "ok"]
     body = {"status": "unavailable" if failing else "ready", "failing": failing, "checks": report}
     return JSONResponse(body, status_code=503 if failing else 200)
@@ -44,6 +37,18 @@ async def prometheus_metrics(request: Request, _: Viewer) -> Response:
     """Prometheus scrapes with a machine token: `python -m aiops_api.auth token prometheus viewer --minutes N`."""
     await _refresh_stream_gauges(request.app.state.redis)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def store_health(state: State) -> dict[str, str]:
+    """Each store's answer, checked at once: "ok" or "error: ..." (never raises; each check is time-bounded)."""
+    checks: dict[str, Callable[[], Awaitable[object]]] = {
+        "redis": state.redis.ping,
+        "postgres": lambda: _postgres(state.engine),
+        "influxdb": lambda: _http_ok(state.http, f"{state.settings.influx_url}/ping"),
+        "chromadb": lambda: _http_ok(state.http, f"{state.settings.chroma_url}/api/v2/heartbeat"),
+    }
+    results = await asyncio.gather(*(_run(check) for check in checks.values()))
+    return dict(zip(checks, results, strict=True))
 
 
 async def _run(check: Callable[[], Awaitable[object]]) -> str:

@@ -23,6 +23,7 @@ from aiops_api.live.router import router as live_router
 from aiops_api.logs.router import router as logs_router
 from aiops_api.logs.search import LogSearch
 from aiops_api.metrics import RequestMetricsMiddleware
+from aiops_api.overview.router import router as overview_router
 from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings
@@ -37,7 +38,7 @@ from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
 ROUTERS = [health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
-           auth_router, users_router, audit_router, analytics_router, telemetry_router]
+           auth_router, users_router, audit_router, analytics_router, telemetry_router, overview_router]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -73,7 +74,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+        CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
         allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestMetricsMiddleware)

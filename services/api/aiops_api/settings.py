@@ -1,8 +1,9 @@
 """API settings: CommonSettings plus what only the API needs."""
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from aiops_api.auth.passwords import password_problem
 from aiops_contracts.settings import CommonSettings
@@ -16,7 +17,12 @@ class ApiSettings(CommonSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  # larger request bodies get 413
     webhook_max_items: int = Field(default=1_000, ge=1)  # alerts per generic webhook request
     metrics_lines_per_event: int = Field(default=1_000, ge=1)  # metric lines per stream entry (Telegraf)
-    cors_origins: list[str] = ["http://localhost:3000", "http://127.0.0.1:3000"]
+    # The dashboard's URL: its origin is always allowed by CORS (`allowed_origins`); CORS_ORIGINS adds others
+    # (the same dashboard under another name, browser SDKs posting to Sentry's endpoints).
+    frontend_url: str = "http://127.0.0.1:3000"
+    cors_origins: list[str] = ["http://localhost:3000"]
+    # Where webhook senders reach this API: the base URL of the ready-to-paste source snippets.
+    public_url: str = "http://127.0.0.1:8080"
     jwt_secret: str = _PLACEHOLDER_SECRET
     # HS256 signs with JWT_SECRET; RS256 signs with JWT_PRIVATE_KEY and verifies with JWT_PUBLIC_KEY (PEM).
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
@@ -45,6 +51,20 @@ class ApiSettings(CommonSettings):
         if "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must list origins explicitly: credentials are allowed")
         return self
+
+    @field_validator("frontend_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        url = urlsplit(value.strip())
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise ValueError(f"{info.field_name.upper()} must be an http(s) URL, got {value!r}")
+        return value.strip().rstrip("/")
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """The CORS origins: the dashboard's (from FRONTEND_URL), then CORS_ORIGINS."""
+        url = urlsplit(self.frontend_url)
+        return list(dict.fromkeys([f"{url.scheme}://{url.netloc}", *self.cors_origins]))
 
     @model_validator(mode="after")
     def _check_auth_settings(self) -> "ApiSettings":

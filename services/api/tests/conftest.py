@@ -51,11 +51,12 @@ def auth(token_for: Callable[[Role], str]) -> Callable[[Role], dict[str, str]]:
 
 
 @pytest.fixture
-def make_source(sessions: async_sessionmaker[AsyncSession]) -> Callable[..., object]:
+def make_source(sessions: async_sessionmaker[AsyncSession], api_settings: ApiSettings) -> Callable[..., object]:
     async def make(name: str = "monitoring", kind: str = "generic", config: dict | None = None) -> SourceCreated:
         data = SourceCreate(name=name, kind=kind, config=config or {})
         async with sessions() as session:
-            return await sources_service.create_source(session, data=data, actor="test")
+            return await sources_service.create_source(session, data=data, actor="test",
+                                                       public_url=api_settings.public_url)
 
     return make
 

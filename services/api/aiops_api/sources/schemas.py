@@ -38,5 +38,22 @@ class SourceRead(BaseModel):
         return {k: "********" if k == SIGNING_SECRET_KEY else v for k, v in config.items()}
 
 
+class Snippet(BaseModel):
+    name: str  # telegraf, sentry_dsn, sentry_python, alertmanager, curl
+    title: str
+    language: Literal["toml", "yaml", "python", "shell", "text"]
+    content: str
+
+
+class SourceSnippets(BaseModel):
+    """Ready-to-paste configuration for the source's kind (sources/snippets.py)."""
+
+    kind: SourceKind
+    url: str  # where the tool sends (PUBLIC_URL + the kind's endpoint)
+    token_included: bool  # False: the token appears as the placeholder `<token>`
+    items: list[Snippet]
+
+
 class SourceCreated(SourceRead):
     token: str  # shown once: only its digest is stored
+    snippets: SourceSnippets  # with the token filled in

@@ -1,5 +1,9 @@
 """Sources: admins create them and see the token once; only its digest is stored."""
 
+import tomllib
+import uuid
+
+import yaml
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
@@ -33,3 +37,52 @@ async def test_only_admins_manage_sources(client, auth) -> None:
     for role in (Role.viewer, Role.operator):
         response = await client.post("/api/v1/sources", json={"name": "x", "kind": "generic"}, headers=auth(role))
         assert response.status_code == 403
+
+
+async def test_create_answers_snippets_with_the_token_and_later_with_a_placeholder(client, auth) -> None:
+    created = (await client.post("/api/v1/sources", json={"name": "fleet", "kind": "telegraf"}, headers=auth())).json()
+    token, snippets = created["token"], created["snippets"]
+    assert (snippets["kind"], snippets["url"], snippets["token_included"]) == (
+        "telegraf", "http://127.0.0.1:8080/webhooks/telegraf", True)
+    toml = tomllib.loads(snippets["items"][0]["content"])
+    assert toml["outputs"]["http"][0] == {
+        "url": "http://127.0.0.1:8080/webhooks/telegraf", "method": "POST", "data_format": "influx",
+        "content_encoding": "gzip", "headers": {"X-AIOps-Token": token}}
+    later = await client.get(f"/api/v1/sources/{created['id']}/snippets", headers=auth())
+    assert later.status_code == 200 and later.json()["token_included"] is False
+    assert token not in later.text and '"<token>"' in later.json()["items"][0]["content"]
+
+
+async def test_snippets_follow_the_kind_and_public_url(client, auth, app) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"public_url": "https://aiops.example.com/base"})
+    items = {}
+    for kind in ("sentry", "alertmanager", "generic", "logs"):
+        created = (await client.post("/api/v1/sources", json={"name": kind, "kind": kind}, headers=auth())).json()
+        snippets = (await client.get(f"/api/v1/sources/{created['id']}/snippets", headers=auth())).json()
+        items[kind] = {i["name"]: i["content"] for i in snippets["items"]}
+    assert items["sentry"]["sentry_dsn"] == "https://<token>@aiops.example.com/base/1"
+    receiver = yaml.safe_load(items["alertmanager"]["alertmanager"])["receivers"][0]
+    assert receiver["webhook_configs"][0] == {
+        "url": "https://aiops.example.com/base/webhooks/alertmanager", "send_resolved": True,
+        "http_config": {"authorization": {"type": "Bearer", "credentials": "<token>"}}}
+    assert "curl -X POST 'https://aiops.example.com/base/webhooks/generic'" in items["generic"]["curl"]
+    assert "'https://aiops.example.com/base/webhooks/logs?host=web-1&service=nginx'" in items["logs"]["curl"]
+    assert all("X-AIOps-Token: <token>" in items[k]["curl"] for k in ("generic", "logs"))
+
+
+async def test_the_generic_curl_example_is_accepted(client, auth, redis) -> None:
+    """The snippet is runnable: its body, sent with the token, is a valid alert."""
+    created = (await client.post("/api/v1/sources", json={"name": "ci", "kind": "generic"}, headers=auth())).json()
+    curl = created["snippets"]["items"][0]["content"]
+    body = curl.split("--data-binary '", 1)[1].rsplit("'", 1)[0]
+    sent = await client.post("/webhooks/generic", content=body, headers={
+        "X-AIOps-Token": created["token"], "Content-Type": "application/json"})
+    assert sent.status_code == 202 and sent.json()["accepted"] == 1
+
+
+async def test_snippets_are_for_admins_and_known_sources(client, auth, make_source) -> None:
+    source = await make_source()
+    for role in (Role.viewer, Role.operator):
+        assert (await client.get(f"/api/v1/sources/{source.id}/snippets", headers=auth(role))).status_code == 403
+    missing = await client.get(f"/api/v1/sources/{uuid.uuid4()}/snippets", headers=auth())
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from aiops_contracts.bus import publish_and_broadcast
 from aiops_contracts.db import Alert
+from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
 from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED
@@ -27,7 +28,7 @@ ANNOUNCED = (Alert.id, Alert.source, Alert.fingerprint, Alert.title, Alert.sever
 
 class AlertStoreTask(StreamConsumer[AlertPayload]):
     scales_out = True  # stateless and idempotent: any number of replicas may share the group
-    name = "alerts-store"
+    name = ALERT_STORE_HANDLER
     stream = ALERTS_INGESTED
     payload_model = AlertPayload
 
