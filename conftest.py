@@ -29,6 +29,9 @@ from aiops_contracts.settings import CommonSettings
 # Tests own this Redis database index and flush it (another index lets two test runs share one Redis).
 TEST_REDIS_DB = int(os.environ.get("AIOPS_TEST_REDIS_DB", "15"))
 TEST_JWT_SECRET = "test-secret-for-the-service-processes-0123456789"
+TEST_SECRETS_KEY = "test-secrets-key-for-the-service-processes-0123456789"
+# The API has no default JWT_SECRET: settings built in tests without one get the one the test processes use.
+os.environ.setdefault("JWT_SECRET", TEST_JWT_SECRET)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +60,7 @@ def test_env(database_url: str, redis_url: str) -> dict[str, str]:
         "INFLUX_URL": os.environ.get("INFLUX_URL", "http://127.0.0.1:8086"),
         "INFLUX_DATABASE": f"aiops_test_{uuid.uuid4().hex[:8]}",
         "CHROMA_URL": os.environ.get("CHROMA_URL", "http://127.0.0.1:8000"),
+        "SECRETS_KEY": TEST_SECRETS_KEY,
     }
 
 

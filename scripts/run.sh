@@ -4,9 +4,12 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 source "$ROOT/scripts/lib/stores.sh"
+source "$ROOT/scripts/lib/secrets.sh"
 
 setup_all
-[ -f "$ROOT/.env" ] && { set -a; source "$ROOT/.env"; set +a; }
+ensure_secret JWT_SECRET "$ROOT/.env"   # signs access tokens
+ensure_secret SECRETS_KEY "$ROOT/.env"  # encrypts stored webhook signing secrets
+set -a; source "$ROOT/.env"; set +a
 ensure_stores
 "$PY" -m aiops_contracts.db.migrate
 

@@ -26,7 +26,7 @@ from aiops_api.metrics import RequestMetricsMiddleware
 from aiops_api.overview.router import router as overview_router
 from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
-from aiops_api.settings import ApiSettings
+from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
 from aiops_api.sources.router import router as sources_router
 from aiops_api.telemetry.router import router as telemetry_router
@@ -86,7 +86,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    settings = ApiSettings()
+    settings = load_settings()
     configure_logging("api", settings.log_level)
     tracer_provider = configure_tracing("api", settings)
     try:

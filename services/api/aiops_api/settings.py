@@ -1,14 +1,14 @@
 """API settings: CommonSettings plus what only the API needs."""
 
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from aiops_api.auth.keys import read_secret_file, rsa_key_problem, secret_problem
 from aiops_api.auth.passwords import password_problem
 from aiops_contracts.settings import CommonSettings
-
-_PLACEHOLDER_SECRET = "change-me-development-only-secret-0123456789"
 
 
 class ApiSettings(CommonSettings):
@@ -23,7 +23,10 @@ class ApiSettings(CommonSettings):
     cors_origins: list[str] = ["http://localhost:3000"]
     # Where webhook senders reach this API: the base URL of the ready-to-paste source snippets.
     public_url: str = "http://127.0.0.1:8080"
-    jwt_secret: str = _PLACEHOLDER_SECRET
+    # No default: missing, short (< 32 bytes) or public (published in the repo, on a non-loopback API_HOST)
+    # keys are refused at start (auth/keys.py). *_FILE names a file holding the value (compose, Docker secrets).
+    jwt_secret: str = ""
+    jwt_secret_file: Path | None = None
     # HS256 signs with JWT_SECRET; RS256 signs with JWT_PRIVATE_KEY and verifies with JWT_PUBLIC_KEY (PEM).
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_private_key: str = ""
@@ -43,11 +46,25 @@ class ApiSettings(CommonSettings):
     # Webhook credentials are checked against PostgreSQL at most this often per token.
     source_cache_seconds: float = 10.0
     live_queue_size: int = 1_000  # events buffered per WebSocket client before it is dropped as too slow
+    # Encrypts stored webhook signing secrets (Sentry's client secret); needed once one is stored.
+    secrets_key: str = ""
+    secrets_key_file: Path | None = None
+    # Sentry integration webhooks whose Sentry-Hook-Timestamp is further than this from now are refused.
+    sentry_hook_max_age_s: int = Field(default=300, ge=1)
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> "ApiSettings":
-        if not self.is_development and self.jwt_algorithm == "HS256" and self.jwt_secret == _PLACEHOLDER_SECRET:
-            raise ValueError("JWT_SECRET must be set outside development")
+    def _check_keys(self) -> "ApiSettings":
+        if self.jwt_secret_file and not self.jwt_secret:
+            self.jwt_secret = read_secret_file("JWT_SECRET_FILE", self.jwt_secret_file)
+        if self.secrets_key_file and not self.secrets_key:
+            self.secrets_key = read_secret_file("SECRETS_KEY_FILE", self.secrets_key_file)
+        if self.jwt_algorithm == "RS256" and not (self.jwt_private_key and self.jwt_public_key):
+            raise ValueError("JWT_ALGORITHM=RS256 needs JWT_PRIVATE_KEY and JWT_PUBLIC_KEY (PEM)")
+        problem = (rsa_key_problem(self.jwt_public_key) if self.jwt_algorithm == "RS256"
+                   else secret_problem("JWT_SECRET", self.jwt_secret, host=self.api_host))
+        problem = problem or (self.secrets_key and secret_problem("SECRETS_KEY", self.secrets_key, host=self.api_host))
+        if problem:
+            raise ValueError(problem)
         if "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must list origins explicitly: credentials are allowed")
         return self
@@ -68,11 +85,18 @@ class ApiSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _check_auth_settings(self) -> "ApiSettings":
-        if self.jwt_algorithm == "RS256" and not (self.jwt_private_key and self.jwt_public_key):
-            raise ValueError("JWT_ALGORITHM=RS256 needs JWT_PRIVATE_KEY and JWT_PUBLIC_KEY (PEM)")
         if bool(self.first_admin_username) != bool(self.first_admin_password):
             raise ValueError("FIRST_ADMIN_USERNAME and FIRST_ADMIN_PASSWORD are set together")
         problem = self.first_admin_password and password_problem(self.first_admin_password, self.first_admin_username)
         if problem:
             raise ValueError(f"FIRST_ADMIN_PASSWORD {problem}")
         return self
+
+
+def load_settings() -> ApiSettings:
+    """The settings from the environment; a refused one stops the process with the reasons only (never values)."""
+    try:
+        return ApiSettings()
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"aiops-api refused to start: {reasons}") from None

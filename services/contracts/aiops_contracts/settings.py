@@ -5,9 +5,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Refusals never echo the values: they may be secrets.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      hide_input_in_errors=True)
 
-    environment: str = "development"  # development | test | production
+    # development | test | production: a label only; secrets are checked the same way in every environment.
+    environment: str = "development"
     log_level: str = "INFO"
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/aiops"
@@ -31,7 +34,3 @@ class CommonSettings(BaseSettings):
     stream_maxlen_factor: float = Field(default=1.0, gt=0)  # scales every stream's MAXLEN
 
     otel_exporter_otlp_endpoint: str = ""  # tracing is off unless set
-
-    @property
-    def is_development(self) -> bool:
-        return self.environment in ("development", "test")
