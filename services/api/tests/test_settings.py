@@ -1,5 +1,7 @@
 """Settings the API refuses: wildcard CORS with credentials, a weak first-admin password."""
 
+import secrets
+
 import pytest
 
 from aiops_api.settings import ApiSettings
@@ -30,3 +32,20 @@ async def test_cors_allows_only_the_configured_origins(client) -> None:
     refused = await client.options("/api/v1/alerts", headers={"Origin": "https://evil.example",
                                                               "Access-Control-Request-Method": "GET"})
     assert "access-control-allow-origin" not in refused.headers
+
+
+def test_cors_origins_derive_from_the_frontend_url() -> None:
+    settings = ApiSettings(frontend_url="https://dash.example.com:8443/app/", cors_origins=["https://sdk.example.com"],
+                           jwt_secret=secrets.token_urlsafe(48))
+    assert settings.allowed_origins == ["https://dash.example.com:8443", "https://sdk.example.com"]
+    with pytest.raises(ValueError, match="FRONTEND_URL must be an http"):
+        ApiSettings(frontend_url="dash.example.com")
+    with pytest.raises(ValueError, match="PUBLIC_URL must be an http"):
+        ApiSettings(public_url="ftp://aiops")
+
+
+async def test_cors_allows_the_frontend_origin(client, api_settings) -> None:
+    origin = api_settings.allowed_origins[0]
+    assert origin == "http://127.0.0.1:3000"  # FRONTEND_URL's default
+    allowed = await client.options("/api/v1/overview", headers={"Origin": origin, "Access-Control-Request-Method": "GET"})
+    assert allowed.headers["access-control-allow-origin"] == origin

@@ -1,5 +1,6 @@
-"""POST /api/v1/incidents/{id}/acknowledge and /resolve: roles, the transition rule, the audit log, the
-timeline, and the announcement on the incidents stream and the live channel."""
+"""POST /api/v1/incidents/{id}/acknowledge, /resolve and /reopen: roles, the transition rule, the audit log, the
+timeline, and the announcement on the incidents stream and the live channel; an incident's alerts and the
+list's filters."""
 
 import asyncio
 import uuid
@@ -11,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
-from aiops_contracts.db import AuditEntry, Incident, IncidentEvent
+from aiops_contracts.db import Alert, AuditEntry, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import INCIDENTS_CHANGED
 
@@ -112,3 +113,93 @@ async def test_a_redis_outage_does_not_fail_a_committed_change(client, auth, inc
     monkeypatch.setattr("aiops_api.incidents.service.announce_incident_changes", down)
     response = await client.post(f"/api/v1/incidents/{incident.id}/resolve", headers=auth(Role.operator))
     assert (response.status_code, response.json()["status"]) == (200, "resolved")
+
+
+async def test_reopen_a_resolved_incident_audited_on_the_timeline_and_announced(client, auth, app, incident,
+                                                                               sessions, redis) -> None:
+    url = f"/api/v1/incidents/{incident.id}"
+    await client.post(f"{url}/resolve", headers=auth(Role.operator))
+    live = app.state.broadcaster.subscribe()
+    try:
+        reopened = await client.post(f"{url}/reopen", headers=auth(Role.operator))
+        live_message = orjson.loads(await asyncio.wait_for(live.get(), 5))
+    finally:
+        app.state.broadcaster.unsubscribe(live)
+    assert reopened.status_code == 200
+    body = reopened.json()
+    assert (body["status"], body["resolved_at"], body["details"]["reopen_count"]) == ("open", None, 1)
+    again = await client.post(f"{url}/reopen", headers=auth(Role.operator))
+    assert again.status_code == 200 and again.json() == body  # a repeat changes nothing
+
+    assert [(actor, action, before, after) for actor, action, _, _, before, after in await audit(sessions)][-1] == (
+        "test-operator", "incident.reopened", {"status": "resolved"}, {"status": "open"})
+    async with sessions() as session:
+        kinds = (await session.scalars(select(IncidentEvent.message).order_by(IncidentEvent.id))).all()
+    assert kinds == ["resolved by test-operator", "reopened by test-operator"]
+    envelopes = await announced(redis)
+    assert [(e.type, e.payload["status"], e.payload["reopened"]) for e in envelopes] == [
+        ("incident.resolved", "resolved", False), ("incident.opened", "open", True)]
+    assert live_message["id"] == envelopes[-1].id
+
+
+@pytest.mark.parametrize("first", [None, "acknowledge"])
+async def test_reopening_an_incident_that_is_not_resolved_is_409(client, auth, incident, first) -> None:
+    url = f"/api/v1/incidents/{incident.id}"
+    if first:
+        await client.post(f"{url}/{first}", headers=auth(Role.operator))
+        conflict = await client.post(f"{url}/reopen", headers=auth(Role.operator))
+        assert conflict.status_code == 409
+        assert conflict.json() == {"detail": f"incident {incident.id} is acknowledged, not resolved: nothing to reopen"}
+    else:  # open already: nothing to change
+        assert (await client.post(f"{url}/reopen", headers=auth(Role.operator))).json()["status"] == "open"
+
+
+async def test_viewer_cannot_reopen(client, auth, incident, sessions) -> None:
+    url = f"/api/v1/incidents/{incident.id}"
+    await client.post(f"{url}/resolve", headers=auth(Role.operator))
+    assert (await client.post(f"{url}/reopen", headers=auth(Role.viewer))).status_code == 403
+    missing = await client.post(f"/api/v1/incidents/{uuid.uuid4()}/reopen", headers=auth(Role.operator))
+    assert missing.status_code == 404
+    async with sessions() as session:
+        assert (await session.get(Incident, incident.id)).status == "resolved"
+
+
+async def test_an_incidents_alerts_page_like_the_alerts_list(client, auth, incident, sessions) -> None:
+    other = Incident(id=uuid.uuid4(), group_key="alert:host:db-1", title="db", summary="", severity="low",
+                     status="open", event_count=1, hosts=["db-1"], services=[], details={}, first_seen_at=T0,
+                     last_seen_at=T0)
+    async with sessions.begin() as session:
+        session.add(other)
+        await session.flush()
+        session.add_all(Alert(source="nagios", fingerprint=f"fp-{i}", title=f"a{i}", severity="high",
+                              status="firing", host="web-1", first_seen_at=T0, last_seen_at=T0 + timedelta(minutes=i),
+                              last_event_id=f"e{i}", incident_id=incident.id if i % 2 else other.id)
+                        for i in range(7))
+    url = f"/api/v1/incidents/{incident.id}/alerts"
+    first = (await client.get(url, params={"limit": 2}, headers=auth(Role.viewer))).json()
+    rest = (await client.get(url, params={"cursor": first["next_cursor"]}, headers=auth(Role.viewer))).json()
+    assert [a["fingerprint"] for a in first["items"] + rest["items"]] == ["fp-5", "fp-3", "fp-1"]
+    assert rest["next_cursor"] is None and {a["incident_id"] for a in first["items"]} == {str(incident.id)}
+    missing = await client.get(f"/api/v1/incidents/{uuid.uuid4()}/alerts", headers=auth(Role.viewer))
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
+    assert (await client.get(url)).status_code == 401
+
+
+async def test_incidents_by_host_status_severity_and_time(client, auth, incident, sessions) -> None:
+    async with sessions.begin() as session:
+        session.add(Incident(id=uuid.uuid4(), group_key="log:x:db-1", title="db", summary="", severity="low",
+                             status="resolved", event_count=1, hosts=["db-1", "web-10"], services=[], details={},
+                             first_seen_at=T0, last_seen_at=T0 + timedelta(hours=1)))
+
+    async def titles(**params) -> list[str]:
+        response = await client.get("/api/v1/incidents", params=params, headers=auth(Role.viewer))
+        assert response.status_code == 200
+        return [i["title"] for i in response.json()["items"]]
+
+    assert await titles(host="web-1") == [incident.title]  # exact host, not a prefix of web-10
+    assert await titles(host="db-1") == ["db"]
+    assert await titles(host="nowhere") == []
+    assert await titles(host="web-10", status="resolved", severity="low") == ["db"]
+    assert await titles(host="web-10", status="open") == []
+    assert await titles(since=(T0 + timedelta(minutes=30)).isoformat()) == ["db"]
+    assert await titles(until=(T0 + timedelta(minutes=30)).isoformat()) == [incident.title]
