@@ -1,0 +1,50 @@
+"use client";
+import type { AlertFilters } from "@/components/alerts/merge";
+
+const SEVERITIES = ["critical", "high", "medium", "low", "info"];
+const STATUSES = ["firing", "acknowledged", "resolved"];
+const PERIODS: [string, string][] = [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"]];
+
+export interface FilterValues extends Omit<AlertFilters, "since"> {
+  period: string;
+}
+
+export function AlertFiltersBar({ values, set }: { values: FilterValues; set: (key: keyof FilterValues, value: string) => void }) {
+  return (
+    <fieldset className="row" aria-label="Filters">
+      <label>Severity
+        <select value={values.severity} onChange={(e) => set("severity", e.target.value)}>
+          <option value="">all</option>
+          {SEVERITIES.map((s) => <option key={s}>{s}</option>)}
+        </select>
+      </label>
+      <label>Status
+        <select value={values.status} onChange={(e) => set("status", e.target.value)}>
+          <option value="">all</option>
+          {STATUSES.map((s) => <option key={s}>{s}</option>)}
+        </select>
+      </label>
+      <label>Source
+        <input value={values.source} onChange={(e) => set("source", e.target.value)} placeholder="any" size={12} />
+      </label>
+      <label>Host
+        <input value={values.host} onChange={(e) => set("host", e.target.value)} placeholder="any" size={12} />
+      </label>
+      <label>Time
+        <select value={values.period} onChange={(e) => set("period", e.target.value)}>
+          {PERIODS.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+        </select>
+      </label>
+    </fieldset>
+  );
+}
+
+const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };
+
+/** `1h`/`24h`/`7d` → the ISO start of that period (rounded to the minute so the query key stays stable). */
+export function periodStart(period: string, now: number = Date.now()): string {
+  const match = /^(\d+)([hd])$/.exec(period);
+  if (!match) return "";
+  const start = now - Number(match[1]) * (UNIT_MS[match[2] as string] ?? 0);
+  return new Date(Math.floor(start / 60_000) * 60_000).toISOString();
+}

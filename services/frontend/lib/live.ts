@@ -1,0 +1,105 @@
+"use client";
+/** The live channel: one WebSocket per tab to the API's `/ws`, opened when the first component listens and
+ * closed when the last one leaves, reconnecting with back-off and a fresh token. Events carry ids; listeners
+ * fetch the rows they show. */
+import { useEffect, useRef, useSyncExternalStore } from "react";
+import { validAccessToken } from "@/lib/auth/session";
+import { useApiUrl } from "@/components/providers";
+
+export interface LiveEvent {
+  id: string;
+  type: string; // alert.stored, incident.opened, incident.updated, incident.resolved
+  source: string;
+  time: string;
+  payload: { alert_id?: string; incident_id?: string; [field: string]: unknown };
+}
+
+export type LiveState = "connecting" | "open" | "closed";
+type Listener = (event: LiveEvent) => void;
+
+class LiveChannel {
+  private socket: WebSocket | null = null;
+  private listeners = new Set<Listener>();
+  private stateListeners = new Set<() => void>();
+  private retryMs = 500;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  state: LiveState = "closed";
+
+  constructor(private readonly apiUrl: string) {}
+
+  listen(listener: Listener): () => void {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) void this.open();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.close();
+    };
+  }
+
+  watchState(listener: () => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  private setState(state: LiveState): void {
+    this.state = state;
+    this.stateListeners.forEach((listener) => listener());
+  }
+
+  private async open(): Promise<void> {
+    this.setState("connecting");
+    const token = await validAccessToken(this.apiUrl);
+    if (!token || this.listeners.size === 0) return this.setState("closed");
+    // The token travels as a subprotocol, never in the URL (which access logs keep).
+    const socket = new WebSocket(`${this.apiUrl.replace(/^http/, "ws")}/ws`, ["aiops.live", `bearer.${token}`]);
+    this.socket = socket;
+    socket.onopen = () => {
+      this.retryMs = 500;
+      this.setState("open");
+    };
+    socket.onmessage = (message) => {
+      const event = JSON.parse(String(message.data)) as LiveEvent;
+      this.listeners.forEach((listener) => listener(event));
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.setState("closed");
+      if (this.listeners.size > 0) this.timer = setTimeout(() => void this.open(), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, 15_000);
+    };
+  }
+
+  private close(): void {
+    clearTimeout(this.timer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+    this.setState("closed");
+  }
+}
+
+const channels = new Map<string, LiveChannel>();
+
+function channelFor(apiUrl: string): LiveChannel {
+  let channel = channels.get(apiUrl);
+  if (!channel) {
+    channel = new LiveChannel(apiUrl);
+    channels.set(apiUrl, channel);
+  }
+  return channel;
+}
+
+/** Calls `onEvent` for every live event while the component is mounted; returns the connection state. */
+export function useLive(onEvent: Listener): LiveState {
+  const apiUrl = useApiUrl();
+  const latest = useRef(onEvent);
+  latest.current = onEvent;
+  const channel = channelFor(apiUrl);
+  useEffect(() => channel.listen((event) => latest.current(event)), [channel]);
+  return useSyncExternalStore(
+    (listener) => channel.watchState(listener),
+    () => channel.state,
+    () => "closed" as const,
+  );
+}
