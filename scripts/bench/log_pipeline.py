@@ -115,7 +115,7 @@ async def bench(settings: WorkerSettings, lines: list[str]) -> None:
         await engine.dispose()
 
 
-async def cpu_only(lines: list[str]) -> None:
+def cpu_only(lines: list[str]) -> None:
     """Parse + template + rules with no store at all: the ceiling of one core."""
     from aiops_worker.logs.analysis import LogAnalyser
     from aiops_worker.logs.mining import TemplateMiner
@@ -125,7 +125,7 @@ async def cpu_only(lines: list[str]) -> None:
     analyser = LogAnalyser(TemplateMiner(), Classifier(load_rules()), 300)
     batch = [Delivery("0-0", e, LogsPayload.model_validate(e.payload)) for e in envelopes_of(lines, 500)]
     started = time.perf_counter()
-    await analyser.analyse(batch, {d.envelope.id for d in batch})
+    analyser.analyse(batch, {d.envelope.id for d in batch})
     print(f"CPU part alone       {len(lines) / (time.perf_counter() - started):>10,.0f} lines/s")
 
 
@@ -158,7 +158,7 @@ def main() -> None:
     finally:
         drop_database(database_url)
         asyncio.run(drop_collections(settings))
-    asyncio.run(cpu_only(lines))
+    cpu_only(lines)
 
 
 if __name__ == "__main__":

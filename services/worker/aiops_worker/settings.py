@@ -77,6 +77,12 @@ class WorkerSettings(CommonSettings):
     log_cluster_interval_s: float = Field(default=30.0, gt=0)  # pass over templates still without prototype
     log_trend_bucket_s: int = Field(default=300, ge=60)  # width of the per-template count buckets
     log_embeddings_enabled: bool = True  # off: templates stay unassigned (no model, no ChromaDB)
+    # Work caps of the template miner per line (mining.MinerLimits); a line over the comparison budget
+    # goes to the dead-letter stream on its own.
+    log_max_line_chars: int = Field(default=4096, ge=64)  # the rest of a longer line is not mined
+    log_max_token_chars: int = Field(default=256, ge=8)  # a longer token is a variable as a whole
+    log_max_candidates: int = Field(default=500, ge=1)  # newest templates of a shape examined per line
+    log_line_max_comparisons: int = Field(default=200_000, ge=1)  # token comparisons per line, at most
     # Incidents from log events and stored alerts (incidents/task.py)
     incident_window_s: float = Field(default=5.0, gt=0)  # quiet time that ends an incident's burst
     # The same for alert incidents: alerts come at evaluation / group intervals (minutes), not in bursts.

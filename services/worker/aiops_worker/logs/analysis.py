@@ -2,16 +2,19 @@
 
 Lines of envelopes handled before (a redelivery) are matched, not counted again, so the task can
 announce their error-ish lines once more without inflating any count.
+
+``analyse`` is plain CPU work on the miner: the task runs it in a thread, off the event loop. A line
+the miner refuses as too costly (``LineTooCostly``) is left out of the batch and listed in
+``failed``, for the task to dead-letter on its own.
 """
 
-import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiops_contracts.events import LogRecord, LogsPayload
 from aiops_worker.logs.headers import parse_line
-from aiops_worker.logs.mining import MatchResult, TemplateMiner
+from aiops_worker.logs.mining import LineTooCostly, MatchResult, TemplateMiner
 from aiops_worker.logs.rules import RANK, Classifier, Verdict
 from aiops_worker.logs.timestamps import parse_timestamp
 from aiops_worker.runtime.consumer import Delivery
@@ -43,10 +46,20 @@ class ErrorLine:
     at: datetime
 
 
+@dataclass(frozen=True)
+class FailedLine:
+    """A line left out of the analysis, with the reason."""
+
+    delivery: Delivery[LogsPayload]
+    index: int
+    error: str
+
+
 @dataclass
 class BatchAnalysis:
     templates: dict[str, TemplateStats] = field(default_factory=dict)  # by template id at the time of the line
     errors: list[ErrorLine] = field(default_factory=list)
+    failed: list[FailedLine] = field(default_factory=list)
     learned: bool = False  # the miner created or changed a template
     lines: int = 0
 
@@ -57,14 +70,16 @@ class LogAnalyser:
         self.classifier = classifier
         self.bucket_s = bucket_s
 
-    async def analyse(self, batch: list[Delivery[LogsPayload]], fresh: set[str]) -> BatchAnalysis:
+    def analyse(self, batch: list[Delivery[LogsPayload]], fresh: set[str]) -> BatchAnalysis:
         analysis = BatchAnalysis()
         now = datetime.now(UTC)
         for delivery in batch:
             is_fresh = delivery.envelope.id in fresh
             for index, record in enumerate(delivery.payload.records):
-                self._line(analysis, delivery, (index, record), is_fresh, now)
-            await asyncio.sleep(0)  # a large batch must not starve the other tasks of the loop
+                try:
+                    self._line(analysis, delivery, (index, record), is_fresh, now)
+                except LineTooCostly as exc:
+                    analysis.failed.append(FailedLine(delivery, index, f"{type(exc).__name__}: {exc}"))
         return analysis
 
     def _line(self, analysis: BatchAnalysis, delivery: Delivery[LogsPayload], item: tuple[int, LogRecord],

@@ -78,8 +78,12 @@ class Masker:
     def mask(self, message: str) -> str:
         return self.pattern.sub(WILDCARD, message)
 
-    def tokens(self, message: str) -> list[str]:
-        """The masked message split on white space (what ``mask(message).split()`` gives, faster)."""
+    def tokens(self, message: str, max_token_chars: int) -> list[str]:
+        """The masked message split on white space (what ``mask(message).split()`` gives, faster).
+
+        A token longer than ``max_token_chars`` (a blob, a key, a packed list) is a variable as a whole:
+        it is neither scanned by the rules nor remembered.
+        """
         if self.spanning is not None:
             message = self.spanning.sub(WILDCARD, message)
         memo = self._memo
@@ -89,7 +93,10 @@ class Masker:
         for token in message.split():
             masked = memo.get(token)
             if masked is None:
-                masked = memo[token] = self.pattern.sub(WILDCARD, token)
+                if len(token) > max_token_chars:
+                    masked = WILDCARD
+                else:
+                    masked = memo[token] = self.pattern.sub(WILDCARD, token)
             out.append(masked)
         return out
 

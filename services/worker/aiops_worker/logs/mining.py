@@ -11,6 +11,12 @@ those clusters are then merged. Merged clusters keep the id of the oldest one an
 the others are recorded in ``aliases`` (old id -> surviving id), so ids handed
 out earlier stay resolvable. Ids are a hash of the first template of a cluster
 and never change, which keeps them stable across restarts (``to_state``).
+
+Work per line is bounded whatever the input (``MinerLimits``): the line and each token are capped
+(a longer token is a variable), a template token's wildcards are matched by an ordered substring
+search (linear time, no regular expression), and at most ``max_candidates`` clusters of a bucket or
+length are examined. ``work`` counts the token comparisons; a line whose search would need more
+than ``max_line_comparisons`` raises ``LineTooCostly`` before the miner changes.
 """
 
 from __future__ import annotations
@@ -36,6 +42,28 @@ class MinerConfig:
     sim_threshold: float = 0.6  # share of exactly matching tokens needed to join a cluster
     sibling_merge: int = 3  # clusters differing in one word slot that turn it into <*>
     sibling_min_constants: int = 3  # constant tokens the siblings must share besides the slot
+
+
+@dataclass(frozen=True)
+class MinerLimits:
+    """Caps on the work per line; not part of the saved state (settings may change them)."""
+
+    max_line_chars: int = 4096  # the rest of a longer line is not mined
+    max_token_chars: int = 256  # a longer token is a variable: <*>
+    max_candidates: int = 500  # newest clusters of a bucket (or of a length) examined per line
+    max_line_comparisons: int = 200_000  # token comparisons a line's search may take
+
+
+@dataclass
+class MinerWork:
+    """Counted work, cumulative: callers take differences around a line."""
+
+    candidates: int = 0  # clusters examined
+    comparisons: int = 0  # token comparisons (each linear in the capped token lengths)
+
+
+class LineTooCostly(Exception):
+    """Matching this line would take more comparisons than ``max_line_comparisons`` allows."""
 
 
 @dataclass
@@ -64,16 +92,38 @@ def _looks_variable(token: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def _wildcard_regex(pattern: str) -> re.Pattern[str]:
-    body = ".*".join(re.escape(part) for part in pattern.split(WILDCARD))
-    return re.compile(body + r"\Z", re.S)
+def _wildcard_parts(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split(WILDCARD))
+
+
+def covers(pattern: str, token: str) -> bool:
+    """Whether ``token`` is ``pattern`` with each ``<*>`` replaced by any text (empty included).
+
+    The fixed parts are searched in order, each leftmost after the previous one, between the first
+    part (a prefix) and the last (a suffix): greedy placement is optimal for ``*``-only patterns, and
+    every search starts where the previous one ended, so the cost is linear in the token.
+    """
+    parts = _wildcard_parts(pattern)
+    if len(parts) == 1:
+        return token == pattern
+    first, *middle, last = parts
+    end = len(token) - len(last)
+    if end < len(first) or not token.startswith(first) or not token.endswith(last):
+        return False
+    pos = len(first)
+    for part in middle:
+        found = token.find(part, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(part)
+    return True
 
 
 def compare(pattern: str, token: str) -> int:
     """MATCH when ``pattern`` (a template token) covers ``token``, else SOFT or HARD."""
     if pattern == token:
         return MATCH
-    if WILDCARD in pattern and _wildcard_regex(pattern).match(token):
+    if WILDCARD in pattern and covers(pattern, token):
         return MATCH
     return _difference(pattern, token)
 
@@ -146,8 +196,10 @@ def _bucket_key(tokens: list[str]) -> tuple[int, str]:
 class TemplateMiner:
     """Online template miner; ``add`` learns from a message, ``match`` only looks up."""
 
-    def __init__(self, config: MinerConfig | None = None) -> None:
+    def __init__(self, config: MinerConfig | None = None, limits: MinerLimits | None = None) -> None:
         self.config = config or MinerConfig()
+        self.limits = limits or MinerLimits()
+        self.work = MinerWork()
         self._masker = Masker.default()
         self.clusters: dict[str, Cluster] = {}
         self.aliases: dict[str, str] = {}
@@ -160,7 +212,9 @@ class TemplateMiner:
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
-        return self._masker.tokens(message)
+        # NUL never reaches a template: PostgreSQL refuses it in text and JSONB (the saved state).
+        message = message[:self.limits.max_line_chars].replace("\0", "\ufffd")
+        return self._masker.tokens(message, self.limits.max_token_chars)
 
     def add(self, message: str) -> MatchResult:
         tokens = self.tokenize(message)
@@ -199,10 +253,10 @@ class TemplateMiner:
                 "aliases": dict(self.aliases), "next_seq": self._next_seq}
 
     @classmethod
-    def from_state(cls, state: dict) -> "TemplateMiner":
+    def from_state(cls, state: dict, limits: MinerLimits | None = None) -> "TemplateMiner":
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported miner state version {state.get('version')!r}")
-        miner = cls(MinerConfig(**state["config"]))
+        miner = cls(MinerConfig(**state["config"]), limits)
         for raw in state["clusters"]:
             miner._index(Cluster(raw["cluster_id"], list(raw["tokens"]), raw["size"], raw["seq"]))
         miner.aliases = dict(state["aliases"])
@@ -221,30 +275,45 @@ class TemplateMiner:
         self._best_memo[key] = best.cluster_id if best else None
         return best
 
+    def _newest(self, ids: list[str] | None) -> list[str]:
+        return ids[-self.limits.max_candidates:] if ids else []
+
     def _search(self, tokens: list[str]) -> Cluster | None:
         n, first = _bucket_key(tokens)
-        candidates = list(self._buckets.get((n, first), ()))
+        candidates = self._newest(self._buckets.get((n, first)))
         if first != WILDCARD:
-            candidates += self._buckets.get((n, WILDCARD), ())
+            candidates += self._newest(self._buckets.get((n, WILDCARD)))
         best, best_key = None, (-1.0, 0)
+        budget = self.work.comparisons + self.limits.max_line_comparisons
         for cid in candidates:
             cluster = self.clusters[cid]
             score = self._score(cluster.tokens, tokens)
+            if self.work.comparisons > budget:
+                raise LineTooCostly(f"over {self.limits.max_line_comparisons} token comparisons "
+                                    f"({len(candidates)} candidate templates of {n} tokens)")
             key = (score, -cluster.seq)  # ties go to the oldest cluster, whatever the index order
             if score >= self.config.sim_threshold and key > best_key:
                 best, best_key = cluster, key
         return best
 
-    @staticmethod
-    def _score(template: list[str], tokens: list[str]) -> float:
+    def _score(self, template: list[str], tokens: list[str]) -> float:
         """Share of exactly matching tokens, or -1 when a hard (word) difference exists."""
+        self.work.candidates += 1
         matches = 0
-        for pattern, token in zip(template, tokens):
+        for compared, (pattern, token) in enumerate(zip(template, tokens), start=1):
             verdict = compare(pattern, token)
             if verdict == HARD:
+                self.work.comparisons += compared
                 return -1.0
             matches += verdict == MATCH
+        self.work.comparisons += len(tokens)
         return matches / len(tokens) if tokens else 1.0
+
+    def _differences(self, a: list[str], b: list[str], verdict: int) -> list[int]:
+        """Slots where ``compare`` gives ``verdict`` (counted as work)."""
+        self.work.candidates += 1
+        self.work.comparisons += len(a)
+        return [i for i, (x, y) in enumerate(zip(a, b)) if compare(x, y) == verdict]
 
     # ---------------------------------------------------------- cluster upkeep
     def _create(self, tokens: list[str]) -> Cluster:
@@ -278,12 +347,11 @@ class TemplateMiner:
     def _merge_siblings(self, cluster: Cluster) -> Cluster:
         """Merge clusters that differ from ``cluster`` only in one word slot, once enough do."""
         by_slot: dict[int, list[Cluster]] = {}
-        for cid in self._by_length[len(cluster.tokens)]:
+        for cid in self._newest(self._by_length[len(cluster.tokens)]):
             other = self.clusters[cid]
             if other is cluster:
                 continue
-            hard = [i for i, (a, b) in enumerate(zip(other.tokens, cluster.tokens))
-                    if compare(a, b) == HARD]
+            hard = self._differences(other.tokens, cluster.tokens, HARD)
             if len(hard) == 1:
                 by_slot.setdefault(hard[0], []).append(other)
         constants = sum(1 for token in cluster.tokens if WILDCARD not in token) - 1
@@ -297,9 +365,9 @@ class TemplateMiner:
 
     def _absorb_covered(self, cluster: Cluster) -> Cluster:
         """After ``cluster`` generalised, merge same-length clusters its template now covers."""
-        covered = [self.clusters[cid] for cid in self._by_length[len(cluster.tokens)]
-                   if cid != cluster.cluster_id and all(
-                       compare(a, b) == MATCH for a, b in zip(cluster.tokens, self.clusters[cid].tokens))]
+        n = len(cluster.tokens)
+        covered = [self.clusters[cid] for cid in self._newest(self._by_length[n]) if cid != cluster.cluster_id
+                   and len(self._differences(cluster.tokens, self.clusters[cid].tokens, MATCH)) == n]
         return self._merge([cluster, *covered]) if covered else cluster
 
     def _merge(self, group: list[Cluster]) -> Cluster:

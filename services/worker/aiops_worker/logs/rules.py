@@ -3,12 +3,17 @@
 A line's severity is the highest of: its level (syslog PRI, `level` field), keywords in its template,
 and the first failure rule that matches (rules.yml). A line is error-ish, and may open an incident,
 when a rule matched or its severity is medium or above.
+
+Every expression runs on RE2 (google-re2): matching time is linear in the text whatever the
+pattern, so no line can stall the task in backtracking. A rule RE2 cannot run (backreferences,
+lookaround) is refused when the rules file is loaded, with the rule's name.
 """
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import re2
 import yaml
 
 from aiops_contracts.events import Severity
@@ -22,10 +27,19 @@ LEVELS = {
     "warn": Severity.low, "warning": Severity.low,
 }
 # Words in a template that raise its severity even when the line has no (or a low) level.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad rule is reported once, by RulesError, not on stderr
+
+
+def linear_regex(pattern: str) -> Any:
+    """``pattern`` compiled by RE2; ``re2.error`` when it needs backtracking features."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
 KEYWORDS = (
-    (Severity.critical, re.compile(r"(?i)\b(kernel panic|out of memory|fatal)\b")),
-    (Severity.high, re.compile(r"(?i)\b(error|errors|exception|traceback|failed|failure|corrupt\w*|segfault)\b")),
-    (Severity.medium, re.compile(r"(?i)\b(denied|refused|timed out|timeout|unreachable|not responding)\b")),
+    (Severity.critical, linear_regex(r"(?i)\b(kernel panic|out of memory|fatal)\b")),
+    (Severity.high, linear_regex(r"(?i)\b(error|errors|exception|traceback|failed|failure|corrupt\w*|segfault)\b")),
+    (Severity.medium, linear_regex(r"(?i)\b(denied|refused|timed out|timeout|unreachable|not responding)\b")),
 )
 _CACHE_MAX = 100_000  # templates whose verdict is remembered
 
@@ -39,7 +53,7 @@ class Rule:
     name: str
     category: str
     severity: Severity
-    regex: re.Pattern[str]
+    regex: Any  # an RE2 pattern (linear_regex)
     on_template: bool  # True: matched against the template; False: against each raw message
 
 
@@ -58,7 +72,7 @@ def load_rules(path: Path = DEFAULT_RULES_PATH) -> list[Rule]:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
         return [_rule(item) for item in raw.get("rules", [])]
-    except (OSError, yaml.YAMLError, KeyError, TypeError, re.error, ValueError) as exc:
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise RulesError(f"{path}: {exc}") from exc
 
 
@@ -66,8 +80,15 @@ def _rule(item: dict) -> Rule:
     if ("template" in item) == ("pattern" in item):
         raise ValueError(f"rule {item.get('name')!r}: give exactly one of template or pattern")
     on_template = "template" in item
+    source = str(item["template"] if on_template else item["pattern"])
+    try:
+        regex = linear_regex(source)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"rule {item.get('name')!r}: {source!r} is not a linear-time (RE2) pattern: {detail}"
+                         ) from exc
     return Rule(name=str(item["name"]), category=str(item["category"]), severity=Severity(item["severity"]),
-                regex=re.compile(item["template"] if on_template else item["pattern"]), on_template=on_template)
+                regex=regex, on_template=on_template)
 
 
 def _higher(a: Severity, b: Severity) -> Severity:

@@ -12,11 +12,17 @@ One writer: the miner lives in this process's memory. Run this task on ONE worke
 mines its share of the stream and their saved states overwrite each other (ids stay the same content
 hashes, but merges and generalisations learned by one are lost to the other). Scale out by
 partitioning sources onto separate Redis/PostgreSQL deployments, not by adding log workers.
+
+The analysis (parsing, mining, rules) runs in a thread so the other tasks of the worker keep the
+event loop; the miner's caps (settings `log_max_*`) bound every line's work. A line the miner
+refuses as too costly is dead-lettered on its own, as an envelope of one record (id
+`<envelope id>:<index>`), once the batch's other lines are stored.
 """
 
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from aiops_contracts.bus import publish_many
@@ -26,8 +32,9 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
 from aiops_worker.logs import store
-from aiops_worker.logs.analysis import BatchAnalysis, ErrorLine, LogAnalyser, TemplateStats, merge_stats
-from aiops_worker.logs.mining import TemplateMiner
+from aiops_worker.logs.analysis import (BatchAnalysis, ErrorLine, FailedLine, LogAnalyser, TemplateStats,
+                                        merge_stats)
+from aiops_worker.logs.mining import MinerLimits, TemplateMiner
 from aiops_worker.logs.prototypes import Prototype, PrototypeRouter
 from aiops_worker.logs.rules import DEFAULT_RULES_PATH, Classifier, load_rules
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
@@ -67,7 +74,10 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         async with self.ctx.sessions() as session:
             state = await store.load_miner_state(session, self.name)
             self.prototype_of = await store.template_prototypes(session)
-        self.miner = _restore_miner(state)
+        self.miner = _restore_miner(state, MinerLimits(
+            max_line_chars=self.settings.log_max_line_chars, max_token_chars=self.settings.log_max_token_chars,
+            max_candidates=self.settings.log_max_candidates,
+            max_line_comparisons=self.settings.log_line_max_comparisons))
         self._unsaved = False
         rules_path = Path(self.settings.log_rules_path) if self.settings.log_rules_path else DEFAULT_RULES_PATH
         self.analyser = LogAnalyser(self.miner, Classifier(load_rules(rules_path)), self.settings.log_trend_bucket_s)
@@ -80,10 +90,11 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
 
     async def handle(self, batch: list[Delivery[LogsPayload]]) -> None:
         assert self.analyser is not None, "start() first"
+        batch = [replace(d, payload=d.payload.labelled()) for d in batch]  # the envelope's labels on each line
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             aliases_before = set(self.miner.aliases)
-            analysis = await self.analyser.analyse(batch, fresh)
+            analysis = await asyncio.to_thread(self.analyser.analyse, batch, fresh)
             self._unsaved = self._unsaved or analysis.learned
             merges = [(old, self.miner.resolve(old)) for old in self.miner.aliases if old not in aliases_before]
             stats = self._by_surviving_id(analysis)
@@ -99,6 +110,8 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         if self.router is not None:
             await self.router.forget([old for old, _ in merges])
         await self._announce(batch, analysis.errors)
+        for failed in analysis.failed:
+            await self._dead_letter_line(failed)
 
     async def cluster_unassigned(self) -> None:
         """Route templates that were not embedded when they appeared (over the per-batch budget)."""
@@ -147,6 +160,14 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         ]
         await publish_many(self.redis, LOGS_TEMPLATED, envelopes, self.settings.stream_maxlen_factor)
 
+    async def _dead_letter_line(self, failed: FailedLine) -> None:
+        envelope = failed.delivery.envelope
+        record = failed.delivery.payload.records[failed.index]
+        part = Envelope(id=f"{envelope.id}:{failed.index}", type=envelope.type, source=envelope.source,
+                        time=envelope.time, trace=envelope.trace,
+                        payload=LogsPayload(records=[record]).model_dump(mode="json"))
+        await self.dead_letter_part(failed.delivery.entry_id, part, failed.error)
+
     def _event(self, line: ErrorLine) -> LogEvent:
         template_id = self.miner.resolve(line.template_id)
         cluster = self.miner.clusters.get(template_id)
@@ -157,12 +178,12 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             category=line.verdict.category, rule=line.verdict.rule, occurred_at=line.at)
 
 
-def _restore_miner(state: dict | None) -> TemplateMiner:
+def _restore_miner(state: dict | None, limits: MinerLimits) -> TemplateMiner:
     if state is None:
-        return TemplateMiner()
+        return TemplateMiner(limits=limits)
     try:
-        return TemplateMiner.from_state(state)
+        return TemplateMiner.from_state(state, limits)
     except (ValueError, KeyError, TypeError) as exc:
         # An older state format: start over; template ids are content hashes, so most come back the same.
         log.warning("miner state unreadable, starting empty", extra={"error": repr(exc)})
-        return TemplateMiner()
+        return TemplateMiner(limits=limits)

@@ -212,14 +212,26 @@ class StreamConsumer(ABC, Generic[P]):
 
     async def _dead_letter(self, entry_id: str, fields: dict[Any, Any], error: str) -> None:
         """Copy the entry to the dead-letter stream with the error, then ack it, atomically."""
-        record = {**fields, b"error": error[:2000].encode(), b"original_id": entry_id.encode(),
-                  b"group": self.group_name.encode()}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.stream.dead_letter, record, maxlen=self.stream.maxlen, approximate=True)
+            pipe.xadd(self.stream.dead_letter, self._dead_record(entry_id, fields, error),
+                      maxlen=self.stream.maxlen, approximate=True)
             pipe.xack(self.stream.name, self.group_name, entry_id)
             await asyncio.shield(pipe.execute())
         metrics.ENTRIES_DEAD.labels(self.stream.name).inc()
         log.error("entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id, "error": error[:500]})
+
+    async def dead_letter_part(self, entry_id: str, part: Envelope, error: str) -> None:
+        """Dead-letter one part of an entry (e.g. one line of many) as an envelope of its own; the entry
+        itself is handled and acked as usual."""
+        await self.redis.xadd(self.stream.dead_letter, self._dead_record(entry_id, part.to_entry(), error),
+                              maxlen=self.stream.maxlen, approximate=True)
+        metrics.ENTRIES_DEAD.labels(self.stream.name).inc()
+        log.error("part of an entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id,
+                                                            "event_id": part.id, "error": error[:500]})
+
+    def _dead_record(self, entry_id: str, fields: dict[Any, Any], error: str) -> dict[Any, Any]:
+        return {**fields, b"error": error[:2000].encode(), b"original_id": entry_id.encode(),
+                b"group": self.group_name.encode()}
 
     async def _ack(self, entry_ids: list[str]) -> None:
         # Shielded: a stop arriving now must not lose the ack of work that is already durable.

@@ -1,8 +1,16 @@
 """Template miner: grouping, generalisation, merges with aliases, persistence."""
 
 import json
+import re
+from dataclasses import replace
 
-from aiops_worker.logs.mining import HARD, MATCH, SOFT, MinerConfig, TemplateMiner, compare, generalise_token
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiops_worker.logs.masking import WILDCARD
+from aiops_worker.logs.mining import (HARD, MATCH, SOFT, LineTooCostly, MinerConfig, MinerLimits, TemplateMiner,
+                                      compare, covers, generalise_token)
 
 
 def test_first_line_creates_template_with_masked_variables() -> None:
@@ -98,3 +106,79 @@ def test_empty_and_blank_messages_share_one_cluster() -> None:
     first = miner.add("")
     assert miner.add("   ").template_id == first.template_id
     assert first.template == ""
+
+
+# ------------------------------------------------------------------ adversarial lines: bounded work
+
+
+def test_many_wildcards_in_a_template_token_match_in_linear_time() -> None:
+    """A token pattern with 10 wildcards against a 122-byte line of its separators: a backtracking regex
+    tries every placement of the 10 parts (minutes); the ordered substring search scans the token once."""
+    miner = TemplateMiner()
+    miner.add("svc w x y " + ".".join("abcdefghij") + ":")
+    learned = miner.add("svc w x y " + ".".join("klmnopqrst") + ":")
+    assert learned.template == "svc w x y " + ".".join(["<*>"] * 10) + ":"
+    before = replace(miner.work)
+    result = miner.add("svc w x y " + "." * 110 + "x")
+    assert result.template_id != learned.template_id
+    assert miner.work.comparisons - before.comparisons <= 2 * 5  # one search and one sibling scan of 5 tokens
+
+
+def test_covers_is_wildcard_matching() -> None:
+    assert covers("<*>.<*>:", "a.b:") and covers("<*>.<*>:", ".:") and covers("a<*>", "a")
+    assert not covers("<*>.<*>:", "a.b") and not covers("ab<*>ba", "aba")
+    assert covers("<*>ab<*>ab<*>", "abab") and not covers("<*>ab<*>ab<*>", "aba")
+
+
+@given(st.lists(st.sampled_from(["a", "b", ".", WILDCARD]), max_size=8).map("".join),
+       st.text(alphabet="ab.", max_size=12))
+def test_covers_agrees_with_a_regular_expression(pattern: str, token: str) -> None:
+    reference = re.fullmatch(".*".join(re.escape(p) for p in pattern.split(WILDCARD)), token, re.S)
+    assert covers(pattern, token) == (reference is not None)
+
+
+def test_long_tokens_are_variables_and_long_lines_are_cut() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_line_chars=100, max_token_chars=20))
+    assert miner.add("upload " + "Zq" * 40 + " done").template == "upload <*> done"
+    assert miner.tokenize("word " * 100) == ["word"] * 20
+
+
+def test_a_line_over_the_comparison_budget_is_refused_before_the_miner_changes() -> None:
+    learner = TemplateMiner()
+    learner.add("job " + " ".join(str(i) for i in range(40)))
+    miner = TemplateMiner.from_state(learner.to_state(), MinerLimits(max_line_comparisons=30))
+    with pytest.raises(LineTooCostly, match="over 30 token comparisons"):
+        miner.add("job " + " ".join(str(i * 7) for i in range(40)))  # 41 comparisons with the one candidate
+    assert miner.to_state() == learner.to_state()
+    assert miner.add("job 1 2").is_new  # another shape: within the budget
+
+
+def test_nul_never_reaches_a_template() -> None:
+    miner = TemplateMiner()
+    assert "\0" not in miner.add("disk\0 full on sda1").template
+    assert "\0" not in json.dumps(miner.to_state())
+
+
+# Shapes that hurt backtracking matchers and quadratic scans: separators, wildcard-like text, repeated pieces.
+_PIECES = st.sampled_from(["a", "b", "1", ".", ":", "-", "_", "/", "=", "<*>", "aa.", "x1", "0x", "@", "(", ")"])
+_TOKENS = st.lists(_PIECES, min_size=1, max_size=40).map("".join)
+_LINES = st.lists(_TOKENS, min_size=1, max_size=12).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_LINES, min_size=1, max_size=40))
+def test_work_per_line_is_bounded_by_the_caps(lines: list[str]) -> None:
+    """Counted, not timed: every line examines at most the capped candidates of its shape (search, sibling and
+    cover scans), compares each token once per candidate, and every token it compares is capped."""
+    limits = MinerLimits(max_token_chars=64, max_candidates=8)
+    miner = TemplateMiner(limits=limits)
+    for line in lines:
+        tokens = miner.tokenize(line)
+        before = replace(miner.work)
+        miner.add(line)
+        candidates = miner.work.candidates - before.candidates
+        assert candidates <= 5 * limits.max_candidates  # search (2 buckets), siblings, cover scan
+        assert miner.work.comparisons - before.comparisons <= candidates * len(tokens)
+        assert all(len(token) <= limits.max_token_chars for token in tokens)
+    for cluster in miner.clusters.values():
+        assert all(len(token) <= limits.max_token_chars + 2 for token in cluster.tokens)
