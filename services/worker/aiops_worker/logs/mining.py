@@ -26,6 +26,8 @@ import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from aiops_contracts.text import without_nul
+
 from .masking import WILDCARD, Masker
 
 _PIECE = re.compile(r"<\*>|[A-Za-z0-9_]+|[^A-Za-z0-9_]")
@@ -121,7 +123,7 @@ def covers(pattern: str, token: str) -> bool:
 
 def compare(pattern: str, token: str) -> int:
     """MATCH when ``pattern`` (a template token) covers ``token``, else SOFT or HARD."""
-    if pattern == token:
+    if pattern == token or pattern == WILDCARD:
         return MATCH
     if WILDCARD in pattern and covers(pattern, token):
         return MATCH
@@ -213,7 +215,7 @@ class TemplateMiner:
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
         # NUL never reaches a template: PostgreSQL refuses it in text and JSONB (the saved state).
-        message = message[:self.limits.max_line_chars].replace("\0", "\ufffd")
+        message = without_nul(message[:self.limits.max_line_chars])
         return self._masker.tokens(message, self.limits.max_token_chars)
 
     def add(self, message: str) -> MatchResult:
@@ -309,11 +311,19 @@ class TemplateMiner:
         self.work.comparisons += len(tokens)
         return matches / len(tokens) if tokens else 1.0
 
-    def _differences(self, a: list[str], b: list[str], verdict: int) -> list[int]:
-        """Slots where ``compare`` gives ``verdict`` (counted as work)."""
+    def _hard_slots(self, a: list[str], b: list[str]) -> list[int]:
         self.work.candidates += 1
         self.work.comparisons += len(a)
-        return [i for i, (x, y) in enumerate(zip(a, b)) if compare(x, y) == verdict]
+        return [i for i, (x, y) in enumerate(zip(a, b)) if compare(x, y) == HARD]
+
+    def _covers_all(self, template: list[str], tokens: list[str]) -> bool:
+        self.work.candidates += 1
+        for compared, (pattern, token) in enumerate(zip(template, tokens), start=1):
+            if compare(pattern, token) != MATCH:
+                self.work.comparisons += compared
+                return False
+        self.work.comparisons += len(tokens)
+        return True
 
     # ---------------------------------------------------------- cluster upkeep
     def _create(self, tokens: list[str]) -> Cluster:
@@ -351,7 +361,7 @@ class TemplateMiner:
             other = self.clusters[cid]
             if other is cluster:
                 continue
-            hard = self._differences(other.tokens, cluster.tokens, HARD)
+            hard = self._hard_slots(other.tokens, cluster.tokens)
             if len(hard) == 1:
                 by_slot.setdefault(hard[0], []).append(other)
         constants = sum(1 for token in cluster.tokens if WILDCARD not in token) - 1
@@ -365,9 +375,8 @@ class TemplateMiner:
 
     def _absorb_covered(self, cluster: Cluster) -> Cluster:
         """After ``cluster`` generalised, merge same-length clusters its template now covers."""
-        n = len(cluster.tokens)
-        covered = [self.clusters[cid] for cid in self._newest(self._by_length[n]) if cid != cluster.cluster_id
-                   and len(self._differences(cluster.tokens, self.clusters[cid].tokens, MATCH)) == n]
+        covered = [self.clusters[cid] for cid in self._newest(self._by_length[len(cluster.tokens)])
+                   if cid != cluster.cluster_id and self._covers_all(cluster.tokens, self.clusters[cid].tokens)]
         return self._merge([cluster, *covered]) if covered else cluster
 
     def _merge(self, group: list[Cluster]) -> Cluster:
