@@ -28,7 +28,6 @@ from aiops_contracts.events import Severity
 
 TOP_SOURCES = 5
 EXHAUSTION_LIMIT = 10
-HOUR_S = 3_600
 
 
 async def get_overview(session: AsyncSession, *, state: State, hours: int) -> Overview:
@@ -51,14 +50,13 @@ async def _aggregates(session: AsyncSession, start: datetime, hours: int) -> tup
 
 
 async def _alert_volume(session: AsyncSession, start: datetime, hours: int) -> list[VolumeBucket]:
-    hour = func.floor(func.extract("epoch", ProcessedEvent.handled_at) / HOUR_S).label("hour")
+    hour = func.date_bin(timedelta(hours=1), ProcessedEvent.handled_at, start).label("hour")
     rows = await session.execute(
         select(hour, func.count()).where(ProcessedEvent.handled_at >= start,
                                          ProcessedEvent.handler == ALERT_STORE_HANDLER).group_by(hour))
-    counts = {int(h): n for h, n in rows}
-    first = int(start.timestamp()) // HOUR_S
-    return [VolumeBucket(bucket_start=datetime.fromtimestamp((first + i) * HOUR_S, UTC), count=counts.get(first + i, 0))
-            for i in range(hours)]
+    counts: dict[datetime, int] = dict(rows.all())
+    buckets = [start + timedelta(hours=i) for i in range(hours)]
+    return [VolumeBucket(bucket_start=at, count=counts.get(at, 0)) for at in buckets]
 
 
 async def _noise(session: AsyncSession, start: datetime, *, alert_events: int) -> NoiseReduction:
