@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib/setup.sh"
 source "$ROOT/scripts/lib/stores.sh"
 
 setup_all
+install_node_packages
 ensure_stores
 trap stop_started_stores EXIT
 

@@ -35,7 +35,9 @@ class SourceIdentity:
 
 
 def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+    """Word characters only (`[A-Za-z0-9_]`): Sentry's SDKs take a DSN's public key as `\\w+` and refuse others.
+    Older tokens may contain `-`; they keep working (only their digest is looked up)."""
+    return TOKEN_PREFIX + secrets.token_hex(32)
 
 
 def hash_token(token: str) -> str:
