@@ -45,27 +45,7 @@ install_node_packages() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
-install_frontend() {
-  # The dashboard: `npm ci` when the lockfile changed, `next build` when its sources changed (stamps like
-  # install_python's, in node_modules/ and .next/, which both stay out of git).
-  local dir="$ROOT/services/frontend" want
-  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-  if [ "$(cat "$dir/node_modules/.installed" 2>/dev/null)" != "$want" ]; then
-    log "installing the dashboard's packages (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    echo "$want" > "$dir/node_modules/.installed"
-  fi
-  want="$(cd "$dir" && find app components lib package-lock.json next.config.ts tsconfig.json -type f -print0 \
-    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
-  if [ "$(cat "$dir/.next/.built" 2>/dev/null)" != "$want" ]; then
-    log "building the dashboard (next build)"
-    (cd "$dir" && NEXT_TELEMETRY_DISABLED=1 npm run build --silent >/dev/null)
-    echo "$want" > "$dir/.next/.built"
-  fi
-}
-
 setup_all() {
   install_system_packages
   install_python
-  install_frontend
 }
