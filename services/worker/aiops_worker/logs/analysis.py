@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiops_contracts.events import LogRecord, LogsPayload
+from aiops_contracts.text import without_nul
 from aiops_worker.logs.headers import parse_line
 from aiops_worker.logs.mining import LineTooCostly, MatchResult, TemplateMiner
 from aiops_worker.logs.rules import RANK, Classifier, Verdict
@@ -85,9 +86,9 @@ class LogAnalyser:
     def _line(self, analysis: BatchAnalysis, delivery: Delivery[LogsPayload], item: tuple[int, LogRecord],
               is_fresh: bool, now: datetime) -> None:
         index, record = item
-        head, _, rest = record.message.partition("\n")  # a stack trace's lines follow its first line
+        head, _, rest = without_nul(record.message).partition("\n")  # a stack trace's lines follow its first line
         parsed = parse_line(head)
-        message = parsed.message or head
+        message = without_nul(parsed.message or head)  # a JSON line may spell NUL as \u0000
         result = self._mine(message, is_fresh)
         analysis.learned = analysis.learned or result.is_new or result.changed
         verdict = self.classifier.classify(template_id=result.template_id, template=result.template,
@@ -99,10 +100,10 @@ class LogAnalyser:
             self._count(analysis, result.template_id, (at, full, verdict))
         if verdict.error_ish:
             service = record.labels.get("service") or _component(parsed.component)
+            host = parsed.host or record.host or record.labels.get("host")
             analysis.errors.append(ErrorLine(
                 envelope_id=delivery.envelope.id, index=index, template_id=result.template_id, message=full,
-                host=parsed.host or record.host or record.labels.get("host"), service=service,
-                verdict=verdict, at=at))
+                host=host and without_nul(host), service=service and without_nul(service), verdict=verdict, at=at))
 
     def _mine(self, message: str, is_fresh: bool) -> MatchResult:
         if not is_fresh:

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
+from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
 from aiops_worker.runtime.context import WorkerContext
 
@@ -86,7 +87,7 @@ class SyslogFramer:
 
 
 def to_record(raw: bytes, transport: str, peer: str) -> LogRecord:
-    text = raw.decode("utf-8", errors="replace").strip("\r\n\0").replace("\ufeff", "")
+    text = without_nul(raw.decode("utf-8", errors="replace").strip("\r\n\0").replace("\ufeff", ""))
     labels = {"transport": transport, "peer": peer}
     bare = _BARE_PRI.match(text)
     if bare:

@@ -10,6 +10,7 @@ from aiops_contracts.db import LogPrototype, LogTemplate, LogTemplateCount
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
+from aiops_worker.logs import store
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.runtime.consumer import StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
@@ -87,3 +88,52 @@ async def test_templates_over_the_embedding_budget_are_routed_by_the_periodic_pa
     assert sum(1 for t in (await templates(ctx)).values() if t.prototype_id is None) >= 2
     await task.cluster_unassigned()
     assert all(t.prototype_id for t in (await templates(ctx)).values())
+
+
+def without_embeddings(ctx: WorkerContext, **settings) -> WorkerContext:
+    settings = ctx.settings.model_copy(update={"log_embeddings_enabled": False, **settings})
+    return WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions, influx=ctx.influx)
+
+
+async def test_a_line_over_the_budget_is_dead_lettered_alone(log_ctx: WorkerContext, redis, drain) -> None:
+    wide = "job " + " ".join(str(i) for i in range(40))  # 41 tokens: a second one needs 41 comparisons
+    ctx = without_embeddings(log_ctx, log_line_max_comparisons=30)
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope([LINES[0], wide, wide.replace("1", "7"), LINES[3]],
+                                                            "env-1")])
+    await drain(LogMiningTask(ctx))
+    assert sum(t.count for t in (await templates(ctx)).values()) == 3
+    (dead,) = await redis.xrange(LOGS_INGESTED.dead_letter)
+    envelope = Envelope.from_entry(dead[1])
+    assert envelope.id == "env-1:2"
+    assert [r["message"] for r in envelope.payload["records"]] == [wide.replace("1", "7")]
+    assert b"LineTooCostly" in dead[1][b"error"]
+    assert await redis.xpending(LOGS_INGESTED.name, ctx.settings.consumer_group) == {
+        "pending": 0, "min": None, "max": None, "consumers": []}
+
+
+async def test_analysis_leaves_the_event_loop_to_the_other_tasks(log_ctx: WorkerContext, redis) -> None:
+    """A coroutine running beside the task sees the miner part-way through one envelope: the analysis does
+    not hold the loop for a whole batch."""
+    lines = [f"worker {i} took {i % 97}ms on shard s{i % 5}" for i in range(4000)]
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(lines)])
+    task = LogMiningTask(without_embeddings(log_ctx))
+    await task.start()
+    seen: set[int] = set()
+    running = asyncio.create_task(StreamConsumer.run(task, asyncio.Event(), drain=True))
+    while not running.done():
+        seen.add(task.miner.work.candidates)
+        await asyncio.sleep(0)
+    await running
+    assert any(0 < candidates < len(lines) - 1 for candidates in seen)
+
+
+async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(log_ctx: WorkerContext, redis, drain) -> None:
+    ctx = without_embeddings(log_ctx)
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(["disk\0 full on sda1", LINES[0]])])
+    await drain(LogMiningTask(ctx))
+    assert await redis.xlen(LOGS_INGESTED.dead_letter) == 0
+    stored = await templates(ctx)
+    assert "disk\ufffd full on sda1" in stored
+    async with ctx.sessions() as session:
+        state = await store.load_miner_state(session, LogMiningTask.name)
+    assert state is not None and len(state["clusters"]) == 2

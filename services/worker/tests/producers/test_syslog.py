@@ -43,6 +43,10 @@ def test_bare_priority_becomes_a_level_label() -> None:
     assert to_record(RFC3164, "udp", "10.0.0.1").message == RFC3164.decode()  # headers stay for the log task
 
 
+def test_nul_inside_a_message_is_replaced() -> None:
+    assert to_record(b"<11>myapp: disk\x00 gone", "udp", "10.0.0.1").message == "myapp: disk\ufffd gone"
+
+
 async def received(redis, count: int) -> list[dict]:
     for _ in range(100):
         records = [r for _, f in await redis.xrange(LOGS_INGESTED.name) for r in Envelope.from_entry(f).payload["records"]]
