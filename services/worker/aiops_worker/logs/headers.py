@@ -4,6 +4,11 @@
 syslog, macOS unified log, Apache/Nginx access and error logs, and a generic
 "date time level component: message" shape) and falls back to the whole line as
 the message, so the template miner always gets the part that carries the event.
+
+Forwarders (Fluent Bit, Vector, ``logger`` through a relay) often pass a syslog line on whole, header
+included, inside their own record: a message that still starts with a syslog header (RFC 5424, RFC
+3164, or an RFC 3339 timestamp, host and program[pid]) loses it, and its host, program and pid become
+the line's (the originator's); the forwarder's own timestamp and level are kept when it gave them.
 ``log_format_regex`` turns a logpai ``log_format`` string into a regex; it is used
 by the Loghub benchmark.
 """
@@ -46,6 +51,10 @@ _RFC5424 = re.compile(
 _RFC3164 = re.compile(
     r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}) (?P<host>\S+) "
     r"(?P<app>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?(?: \([^)]*\))?: ?(?P<msg>.*)$")
+# rsyslog's file format and most forwarders: RFC 3339 timestamp, host, program[pid]:
+_SYSLOG_ISO = re.compile(
+    r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) "
+    r"(?P<host>\S+) (?P<app>[^\s:\[]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
 _MAC_UNIFIED = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+[+-]\d{4}) +0x[0-9a-f]+ +(?P<level>\w+) +"
     r"0x[0-9a-f]+ +(?P<pid>\d+) +\d+ +(?P<app>[^:]+?): (?P<msg>.*)$")
@@ -105,21 +114,31 @@ def _from_match(fmt: str, m: re.Match[str]) -> ParsedLine:
 _REGEX_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("rfc5424", _RFC5424), ("rfc3164", _RFC3164), ("mac_unified", _MAC_UNIFIED),
     ("apache_error", _APACHE_ERROR), ("nginx_error", _NGINX_ERROR), ("access", _ACCESS),
-    ("generic", _GENERIC),
+    ("generic", _GENERIC), ("syslog_iso", _SYSLOG_ISO),
 )
+_SYSLOG_FORMATS = (("rfc5424", _RFC5424), ("rfc3164", _RFC3164), ("syslog_iso", _SYSLOG_ISO))
 
 
 def parse_line(line: str) -> ParsedLine:
     """Header fields and message of a raw line; unknown shapes give the whole line as message."""
     line = line.rstrip("\r\n")
     parsed = _parse_json(line)
-    if parsed is not None:
-        return parsed
-    for fmt, regex in _REGEX_FORMATS:
-        m = regex.match(line)
-        if m:
-            return _from_match(fmt, m)
-    return ParsedLine(message=line.strip())
+    if parsed is None:
+        parsed = next((_from_match(fmt, m) for fmt, regex in _REGEX_FORMATS if (m := regex.match(line))), None)
+    if parsed is None:
+        return ParsedLine(message=line.strip())
+    return _without_inner_header(parsed)
+
+
+def _without_inner_header(outer: ParsedLine) -> ParsedLine:
+    """``outer`` with a syslog header that starts its message stripped, and that header's fields taken."""
+    m, fmt = next(((m, fmt) for fmt, regex in _SYSLOG_FORMATS if (m := regex.match(outer.message))), (None, ""))
+    if m is None:
+        return outer
+    inner = _from_match(fmt, m)
+    return ParsedLine(message=inner.message, timestamp=outer.timestamp or inner.timestamp,
+                      host=inner.host or outer.host, component=inner.component or outer.component,
+                      level=outer.level or inner.level, fmt=f"{outer.fmt}+{fmt}", extra={**outer.extra, **inner.extra})
 
 
 def log_format_regex(log_format: str) -> tuple[list[str], re.Pattern[str]]:

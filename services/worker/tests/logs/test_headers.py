@@ -55,3 +55,25 @@ def test_log_format_regex() -> None:
     match = regex.match("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown")
     assert match and match.group("Content") == "check pass; user unknown"
     assert match.group("PID") == "19939"
+
+
+def test_syslog_header_inside_a_forwarded_record_is_stripped() -> None:
+    """Fluent Bit and Vector forward the whole syslog line as the record's message, header included."""
+    fluent = parse_line('{"log": "<11>Nov  3 12:00:01 web-7 postgres[4242]: FATAL: too many connections"}')
+    assert (fluent.fmt, fluent.message, fluent.host, fluent.component, fluent.level, fluent.extra) == (
+        "json+rfc3164", "FATAL: too many connections", "web-7", "postgres", "error", {"pid": "4242"})
+    vector = parse_line('{"timestamp": "2026-11-03T12:00:01.5Z", "host": "collector", "message": '
+                        '"<134>1 2026-11-03T12:00:01Z web-7 nginx 17 - - upstream timed out"}')
+    assert (vector.fmt, vector.message, vector.host, vector.component, vector.timestamp, vector.extra["pid"]) == (
+        "json+rfc5424", "upstream timed out", "web-7", "nginx", "2026-11-03T12:00:01.5Z", "17")
+
+
+def test_rfc3339_syslog_lines_and_relayed_headers() -> None:
+    iso = parse_line("2026-11-03T12:00:01.123456+00:00 web-7 postgres[4242]: LOG: checkpoint starting: time")
+    assert (iso.fmt, iso.host, iso.component, iso.extra, iso.message) == (
+        "syslog_iso", "web-7", "postgres", {"pid": "4242"}, "LOG: checkpoint starting: time")
+    relayed = parse_line("<13>Nov  3 12:00:02 relay-1 logger: Nov  3 12:00:01 web-7 cron[99]: job done")
+    assert (relayed.fmt, relayed.host, relayed.component, relayed.message) == (
+        "rfc3164+rfc3164", "web-7", "cron", "job done")
+    generic = parse_line("2026-11-03T12:00:01Z INFO worker: started")  # a level, not a host
+    assert (generic.fmt, generic.level, generic.component) == ("generic", "info", "worker")

@@ -137,3 +137,15 @@ async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(log_ctx: Worker
     async with ctx.sessions() as session:
         state = await store.load_miner_state(session, LogMiningTask.name)
     assert state is not None and len(state["clusters"]) == 2
+
+
+async def test_forwarded_syslog_lines_are_templated_without_their_header(log_ctx: WorkerContext, redis,
+                                                                         drain) -> None:
+    lines = [f'{{"log": "Nov  3 12:00:0{i} web-{i} postgres[{100 + i}]: FATAL: too many connections"}}'
+             for i in range(3)]
+    await publish_many(redis, LOGS_INGESTED, [logs_envelope(lines)])
+    await drain(LogMiningTask(without_embeddings(log_ctx)))
+    assert list(await templates(log_ctx)) == ["FATAL: too many connections"]
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(LOGS_TEMPLATED.name)]
+    assert [(e["host"], e["service"]) for e in announced.payload["events"]] == [
+        ("web-0", "postgres"), ("web-1", "postgres"), ("web-2", "postgres")]
