@@ -1751,8 +1751,10 @@ export interface operations {
                 host?: string | null;
                 measurement?: string | null;
                 field?: string | null;
-                start?: string | null;
-                end?: string | null;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                start?: string;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                end?: string;
                 min_score?: number;
             };
             header?: never;
@@ -2594,8 +2596,10 @@ export interface operations {
                 measurement: string;
                 /** @description letters, digits, _ . : - */
                 field: string;
-                start?: string | null;
-                end?: string | null;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                start?: string;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                end?: string;
                 /** @description aggregation window: 1m, 5m, 1h, 1d ... */
                 window?: string;
                 agg?: components["schemas"]["Aggregation"];
@@ -3048,6 +3052,8 @@ export interface operations {
                 "sentry-hook-resource"?: string;
                 /** @description hex HMAC-SHA256 of the body */
                 "sentry-hook-signature"?: string | null;
+                /** @description Unix time of the delivery */
+                "sentry-hook-timestamp"?: string | null;
             };
             path?: never;
             cookie?: never;
