@@ -16,6 +16,12 @@ class ApiSettings(CommonSettings):
     api_port: int = 8080
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  # larger request bodies get 413
     webhook_max_items: int = Field(default=1_000, ge=1)  # alerts per generic webhook request
+    # What one webhook request may put on the streams (its envelopes, serialised): FACTOR x its decompressed
+    # body (and query), plus EVENT_BYTES per event for the fields every event carries, and never more than
+    # MAX_BYTES; past either limit the request gets 413 and nothing is published (webhooks/expansion.py).
+    webhook_expansion_factor: float = Field(default=4.0, ge=1)
+    webhook_event_overhead_bytes: int = Field(default=512, ge=0)
+    webhook_expansion_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     metrics_lines_per_event: int = Field(default=1_000, ge=1)  # metric lines per stream entry (Telegraf)
     # The dashboard's URL: its origin is always allowed by CORS (`allowed_origins`); CORS_ORIGINS adds others
     # (the same dashboard under another name, browser SDKs posting to Sentry's endpoints).

@@ -1,10 +1,11 @@
 """Payload models per event type. The envelope's `type` names which model its payload follows."""
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 ALERT_RECEIVED = "alert.received"
 ALERT_STORED = "alert.stored"
@@ -31,6 +32,25 @@ class AlertStatus(StrEnum):
 
 
 FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit
+URL_MAX_CHARS = 2_000  # the alerts table's url column; other stored URLs (Alertmanager's externalURL) alike
+# Labels and annotations are cut, never refused, so that producer and consumer agree and an event with one
+# overlong label keeps the rest. Request-level labels travel once per envelope (LogsPayload.labels).
+LABEL_KEY_MAX_CHARS = 128
+LABEL_VALUE_MAX_CHARS = 1_024  # also names copied from a request into each of its alerts (receiver, group key)
+ANNOTATION_VALUE_MAX_CHARS = 4_096  # alert annotations; the description itself keeps up to 20,000
+LOG_LINE_MAX_CHARS = 65_536
+
+
+def _cut(value_max: int) -> Callable[[dict[str, str]], dict[str, str]]:
+    def cut(labels: dict[str, str]) -> dict[str, str]:
+        if all(len(k) <= LABEL_KEY_MAX_CHARS and len(v) <= value_max for k, v in labels.items()):
+            return labels
+        return {k[:LABEL_KEY_MAX_CHARS]: v[:value_max] for k, v in labels.items()}
+    return cut
+
+
+Labels = Annotated[dict[str, str], AfterValidator(_cut(LABEL_VALUE_MAX_CHARS))]
+Annotations = Annotated[dict[str, str], AfterValidator(_cut(ANNOTATION_VALUE_MAX_CHARS))]
 
 
 class AlertPayload(BaseModel):
@@ -43,10 +63,10 @@ class AlertPayload(BaseModel):
     status: AlertStatus = AlertStatus.firing
     host: str | None = Field(default=None, max_length=255)
     service: str | None = Field(default=None, max_length=255)
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
     occurred_at: datetime | None = None
-    url: str | None = Field(default=None, max_length=2_000)
+    url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
     details: dict[str, Any] = Field(default_factory=dict)  # source-specific facts worth keeping
 
 
@@ -74,16 +94,28 @@ class MetricsPayload(BaseModel):
 
 
 class LogRecord(BaseModel):
-    message: str = Field(max_length=65_536)
-    host: str | None = None
+    message: str = Field(max_length=LOG_LINE_MAX_CHARS)
+    host: str | None = Field(default=None, max_length=255)
     timestamp: datetime | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
 
 
 class LogsPayload(BaseModel):
-    """`logs.received`: raw log lines from one source."""
+    """`logs.received`: raw log lines from one source. `labels` hold for every record (a request's `host`,
+    `service` and `label=` parameters): stored once per envelope, not once per line. A record's own labels
+    win; readers take `labelled()`. Publishers dump with `exclude_defaults` (no empty fields per line)."""
 
     records: list[LogRecord]
+    labels: Labels = Field(default_factory=dict)
+
+    def labelled(self) -> "LogsPayload":
+        """The records with the envelope's labels applied, as older producers sent them."""
+        if not self.labels:
+            return self
+        host = self.labels.get("host")
+        records = [r.model_copy(update={"labels": {**self.labels, **r.labels}, "host": r.host or host})
+                   for r in self.records]
+        return LogsPayload(records=records)
 
 
 class LogEvent(BaseModel):

@@ -4,7 +4,13 @@ Each alert of the group becomes one `alert.received` keyed by Alertmanager's own
 repeats and the later `resolved` land on the same alert row. Alertmanager drops a notification for
 good on any 4xx (429 included) and retries only 5xx: overload answers 503 with Retry-After (see
 errors.py), and the only 4xx we send are authentication failures and bodies that are not a
-notification at all.
+notification at all. An alert Alertmanager would never send (a bad status or time) is left out and
+listed in the answer, never at the cost of the good alerts of its group.
+
+The notification's own fields (`receiver`, `groupKey`, `externalURL`) are copied into each of its alerts,
+so they are cut to the contract's bounds first (a long one must not grow with the alert count), and the
+request as a whole stays within the expansion limit (expansion.py). Labels and annotations are cut by
+the alert payload itself: one overlong value never costs the alert or the others of the group.
 """
 
 import hashlib
@@ -13,21 +19,31 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import SEVERITY_ALIASES, WebhookAccepted
-from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, FINGERPRINT_MAX_CHARS, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import (
+    ALERT_RECEIVED,
+    FINGERPRINT_MAX_CHARS,
+    LABEL_VALUE_MAX_CHARS,
+    URL_MAX_CHARS,
+    AlertPayload,
+    AlertStatus,
+    Severity,
+)
 from aiops_contracts.streams import ALERTS_INGESTED
 
 router = APIRouter()
 
 AlertmanagerSource = Annotated[SourceIdentity, Depends(webhook_source_of("alertmanager"))]
+
+MAX_ERRORS_LISTED = 20  # rejected alerts described in the answer (all are counted)
 
 # Labels that name the machine or the service an alert is about, most specific first.
 HOST_LABELS = ("host", "hostname", "node", "instance")
@@ -44,6 +60,11 @@ class AmAlert(BaseModel):
     fingerprint: str = ""
 
 
+class AlertErrorRead(BaseModel):
+    alert: int  # 0-based position in the notification's `alerts`
+    error: str
+
+
 class AmNotification(BaseModel):
     version: str = "4"
     groupKey: str = ""
@@ -55,16 +76,44 @@ class AmNotification(BaseModel):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[AmAlert]
+    rejected: list[AlertErrorRead] = Field(default_factory=list)  # ours: the alerts left out, with the reason
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_good_alerts(cls, data: Any) -> Any:
+        """Each alert is read on its own, so that a bad one is left out instead of failing its group."""
+        if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
+            return data
+        good, rejected = [], []
+        for index, raw in enumerate(data["alerts"]):
+            try:
+                good.append(AmAlert.model_validate(raw))
+            except ValidationError as exc:
+                rejected.append(AlertErrorRead(alert=index, error=_first_error(exc)))
+        return {**data, "alerts": good, "rejected": rejected}
+
+
+class AlertmanagerAccepted(WebhookAccepted):
+    rejected: int
+    errors: list[AlertErrorRead]  # the first alerts left out, with the reason
 
 
 def parse_alertmanager(body: bytes) -> AmNotification:
     try:
-        return AmNotification.model_validate(orjson.loads(body))
+        notification = AmNotification.model_validate(orjson.loads(body))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"body: invalid JSON ({exc})") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise BadRequest(f"body.{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        raise BadRequest(f"body.{_first_error(exc)}") from exc
+    if notification.rejected and not notification.alerts:
+        first = notification.rejected[0]
+        raise BadRequest(f"body.alerts.{first.alert}.{first.error}")
+    return notification
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
 def to_alert(notification: AmNotification, alert: AmAlert) -> AlertPayload:
@@ -82,14 +131,15 @@ def to_alert(notification: AmNotification, alert: AmAlert) -> AlertPayload:
         annotations=annotations,
         # The state change's own time, so a late `firing` never overrides a newer `resolved`.
         occurred_at=alert.endsAt if resolved and alert.endsAt else alert.startsAt,
-        url=alert.generatorURL[:2_000] or None,
+        url=alert.generatorURL[:URL_MAX_CHARS] or None,
         details=_details(notification, alert),
     )
 
 
 def _details(notification: AmNotification, alert: AmAlert) -> dict[str, Any]:
-    return {"receiver": notification.receiver, "group_key": notification.groupKey,
-            "external_url": notification.externalURL, "starts_at": alert.startsAt.isoformat(),
+    return {"receiver": notification.receiver[:LABEL_VALUE_MAX_CHARS],
+            "group_key": notification.groupKey[:LABEL_VALUE_MAX_CHARS],
+            "external_url": notification.externalURL[:URL_MAX_CHARS], "starts_at": alert.startsAt.isoformat(),
             "ends_at": alert.endsAt.isoformat() if alert.endsAt and alert.endsAt.year > 1 else None}
 
 
@@ -124,11 +174,13 @@ def _label_set(labels: dict[str, str]) -> str:
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_alertmanager(
     request: Request, source: AlertmanagerSource, redis: RedisDep, settings: SettingsDep
-) -> WebhookAccepted:
-    notification = parse_alertmanager(await read_body(request, settings.max_body_bytes))
-    envelopes = [
+) -> AlertmanagerAccepted:
+    body = await read_body(request, settings.max_body_bytes)
+    notification = parse_alertmanager(body)
+    envelopes = (
         Envelope(type=ALERT_RECEIVED, source=source.name, payload=to_alert(notification, a).model_dump(mode="json"))
         for a in notification.alerts
-    ]
-    await publish_many(redis, ALERTS_INGESTED, envelopes, settings.stream_maxlen_factor)
-    return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])
+    )
+    published = await publish_request(redis, ALERTS_INGESTED, envelopes, len(body), settings)
+    return AlertmanagerAccepted(accepted=len(published), event_ids=[e.id for e in published],
+                                rejected=len(notification.rejected), errors=notification.rejected[:MAX_ERRORS_LISTED])

@@ -6,13 +6,13 @@ import hashlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_contracts.bus import publish_many
+from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -67,13 +67,14 @@ def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
 
 @router.post("/webhooks/generic", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_generic")
 async def receive_generic(
-    body: GenericAlertIn | list[GenericAlertIn], source: GenericSource, redis: RedisDep, settings: SettingsDep
+    body: GenericAlertIn | list[GenericAlertIn], request: Request, source: GenericSource, redis: RedisDep,
+    settings: SettingsDep,
 ) -> WebhookAccepted:
     alerts = body if isinstance(body, list) else [body]
     if not alerts:
         raise BadRequest("body: empty list, send at least one alert")
     if len(alerts) > settings.webhook_max_items:
         raise BadRequest(f"body: {len(alerts)} alerts in one request, at most {settings.webhook_max_items}")
-    envelopes = to_envelopes(source.name, alerts)
-    await publish_many(redis, ALERTS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    body_bytes = len(await request.body())  # already read (and cached) for the JSON body
+    envelopes = await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, alerts), body_bytes, settings)
     return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

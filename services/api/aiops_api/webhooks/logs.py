@@ -1,12 +1,15 @@
 """POST /webhooks/logs: log lines from any shipper, as newline-delimited text, JSON lines, or a JSON
 array (of strings or objects); plain or compressed. `host`, `service` and `label=key:value` query
-parameters label every line of the request. Only `logs` sources may post here.
+parameters label every line of the request: they travel once per envelope (`LogsPayload.labels`), cut
+to the contract's label bounds. Only `logs` sources may post here.
 
 Lines are kept raw: the log task parses their headers (syslog, JSON, access logs...). Nothing good is
 refused for being next to something odd: undecodable bytes are replaced, overlong lines are cut, and
-blank lines are skipped. The answer comes after every line is in the stream (one MULTI/EXEC).
+blank lines are skipped. The answer comes after every line is in the stream (one MULTI/EXEC); a body
+whose events would exceed the expansion limit (expansion.py) gets 413 and nothing is published.
 """
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -17,16 +20,15 @@ from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import read_body
-from aiops_contracts.bus import publish_many
+from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
 
 router = APIRouter()
 
 LogsSource = Annotated[SourceIdentity, Depends(webhook_source_of("logs"))]
 
-MAX_LINE_CHARS = 65_536
 RECORDS_PER_ENVELOPE = 500
 MAX_LABELS = 20
 
@@ -56,17 +58,18 @@ def parse_labels(host: str | None, service: str | None, label: list[str]) -> dic
         key, sep, value = item.partition(":")
         if not sep or not key.strip():
             raise BadRequest(f"label: {item!r} is not key:value")
-        labels[key.strip()[:100]] = value.strip()[:500]
+        labels[key.strip()] = value.strip()  # cut to the label bounds by LogsPayload
     labels.update({k: v for k, v in (("host", host), ("service", service)) if v})
     return labels
 
 
-def to_envelopes(source: str, lines: list[str], labels: dict[str, str]) -> list[Envelope]:
-    host = labels.get("host")
-    records = [LogRecord(message=line[:MAX_LINE_CHARS], host=host, labels=labels) for line in lines]
-    return [Envelope(type=LOGS_RECEIVED, source=source,
-                     payload=LogsPayload(records=records[i:i + RECORDS_PER_ENVELOPE]).model_dump(mode="json"))
-            for i in range(0, len(records), RECORDS_PER_ENVELOPE)]
+def to_envelopes(source: str, lines: list[str], labels: dict[str, str]) -> Iterator[Envelope]:
+    """One envelope per RECORDS_PER_ENVELOPE lines, the request's labels stated once in each; built lazily."""
+    for i in range(0, len(lines), RECORDS_PER_ENVELOPE):
+        records = [LogRecord(message=line[:LOG_LINE_MAX_CHARS]) for line in lines[i:i + RECORDS_PER_ENVELOPE]]
+        payload = LogsPayload(records=records, labels=labels)
+        yield Envelope(type=LOGS_RECEIVED, source=source,
+                       payload=payload.model_dump(mode="json", exclude_defaults=True))
 
 
 def request_labels(
@@ -80,9 +83,11 @@ def request_labels(
 @router.post("/webhooks/logs", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_logs")
 async def receive_logs(request: Request, source: LogsSource, redis: RedisDep, settings: SettingsDep,
                        labels: Annotated[dict[str, str], Depends(request_labels)]) -> LogsAccepted:
-    lines = split_lines(await read_body(request, settings.max_body_bytes))
+    body = await read_body(request, settings.max_body_bytes)
+    lines = split_lines(body)
     if not lines:
         raise BadRequest("body: no log lines (send newline-delimited text or JSON lines)")
-    envelopes = to_envelopes(source.name, lines, labels)
-    await publish_many(redis, LOGS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    request_bytes = len(body) + len(request.url.query)  # the query's labels are stored too
+    envelopes = await publish_request(redis, LOGS_INGESTED, to_envelopes(source.name, lines, labels), request_bytes,
+                                      settings)
     return LogsAccepted(accepted=len(lines), event_ids=[e.id for e in envelopes])

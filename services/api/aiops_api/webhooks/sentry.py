@@ -21,8 +21,8 @@ from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.sentry_events import event_to_alert
-from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -109,9 +109,10 @@ def to_envelopes(source: str, project_id: str, events: list[dict[str, Any]]) -> 
 async def receive_envelope(
     project_id: ProjectId, request: Request, source: SentrySdkSource, redis: RedisDep, settings: SettingsDep
 ) -> SentryAccepted:
-    envelope = parse_envelope(await read_body(request, settings.max_body_bytes))
-    await publish_many(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, envelope.events),
-                       settings.stream_maxlen_factor)
+    body = await read_body(request, settings.max_body_bytes)
+    envelope = parse_envelope(body)
+    await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, envelope.events), len(body),
+                          settings)
     first_event = envelope.events[0].get("event_id") if envelope.events else None
     return SentryAccepted(id=envelope.event_id or _event_id(first_event))
 
@@ -121,7 +122,7 @@ async def receive_envelope(
 async def receive_store(
     project_id: ProjectId, request: Request, source: SentrySdkSource, redis: RedisDep, settings: SettingsDep
 ) -> SentryAccepted:
-    event = _json_object(await read_body(request, settings.max_body_bytes), "event")
-    await publish_many(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, [event]),
-                       settings.stream_maxlen_factor)
+    body = await read_body(request, settings.max_body_bytes)
+    event = _json_object(body, "event")
+    await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, [event]), len(body), settings)
     return SentryAccepted(id=_event_id(event.get("event_id")))

@@ -20,9 +20,9 @@ from aiops_api.deps import RedisDep, SettingsDep, sentry_hook_source
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_api.webhooks.sentry_events import LEVELS, event_to_alert
-from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -85,7 +85,8 @@ async def receive_sentry_hook(
     request: Request, source: SentryHookSource, redis: RedisDep, settings: SettingsDep,
     sentry_hook_resource: Annotated[str, Header(description="issue, error, event_alert, ...")] = "",
 ) -> WebhookAccepted:
-    alerts = parse_sentry_hook(sentry_hook_resource, await read_body(request, settings.max_body_bytes))
+    body = await read_body(request, settings.max_body_bytes)
+    alerts = parse_sentry_hook(sentry_hook_resource, body)
     envelopes = [Envelope(type=ALERT_RECEIVED, source=source.name, payload=a.model_dump(mode="json")) for a in alerts]
-    await publish_many(redis, ALERTS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    envelopes = await publish_request(redis, ALERTS_INGESTED, envelopes, len(body), settings)
     return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

@@ -27,8 +27,8 @@ from aiops_api.errors import BadRequest
 from aiops_api.metrics import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.line_protocol import ValidatedLines, describe, validate_lines
-from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import encode_point
@@ -168,8 +168,9 @@ async def receive_telegraf(
 ) -> MetricsAccepted:
     body = await read_body(request, settings.max_body_bytes)
     batch = parse_telegraf(body, time.time_ns(), source.config)
-    envelopes = to_envelopes(source.name, batch.lines, settings.metrics_lines_per_event)
-    await publish_many(redis, METRICS_INGESTED, envelopes, settings.stream_maxlen_factor)
+    envelopes = await publish_request(redis, METRICS_INGESTED,
+                                      to_envelopes(source.name, batch.lines, settings.metrics_lines_per_event),
+                                      len(body), settings)
     METRIC_LINES_ACCEPTED.labels(source.name).inc(len(batch.lines))
     METRIC_LINES_REJECTED.labels(source.name).inc(batch.rejected)
     return MetricsAccepted(

@@ -15,6 +15,7 @@ from redis import Redis as SyncRedis
 from aiops_api.main import create_app
 from aiops_api.webhooks.alertmanager import parse_alertmanager, to_alert
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ANNOTATION_VALUE_MAX_CHARS, LABEL_VALUE_MAX_CHARS, URL_MAX_CHARS
 from aiops_contracts.streams import ALERTS_INGESTED
 
 PAYLOADS = Path(__file__).parent / "payloads" / "alertmanager"
@@ -103,6 +104,62 @@ async def test_bodies_that_are_not_notifications_get_400(client, redis, token, b
     assert response.status_code == 400
     assert problem in response.json()["detail"]
     assert await stream_alerts(redis) == []
+
+
+ALERT = {"status": "firing", "labels": {"alertname": "DiskFull"}, "startsAt": "2026-11-23T18:00:00Z"}
+
+
+def group_notification(alerts: int, url_chars: int, name_chars: int) -> bytes:
+    """A notification whose own fields (copied into each of its alerts) are long."""
+    return orjson.dumps({"status": "firing", "receiver": "r" * name_chars, "groupKey": "{}:" + "g" * name_chars,
+                         "externalURL": "http://am/" + "u" * url_chars,
+                         "alerts": [{**ALERT, "fingerprint": f"{i:016x}"} for i in range(alerts)]})
+
+
+async def test_long_group_fields_are_stored_bounded(client, redis, token, api_settings) -> None:
+    """50 KB of externalURL in a notification of 50 alerts used to be stored 50 times (2.7 MB of Redis)."""
+    body = group_notification(50, url_chars=50_000, name_chars=2_000)
+    response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    alerts = await stream_alerts(redis)
+    assert len(alerts) == 50
+    details = alerts[0]["details"]
+    assert (len(details["external_url"]), len(details["receiver"]), len(details["group_key"])) == (
+        URL_MAX_CHARS, LABEL_VALUE_MAX_CHARS, LABEL_VALUE_MAX_CHARS)
+    limit = api_settings.webhook_expansion_factor * len(body) + api_settings.webhook_event_overhead_bytes * 50
+    assert await redis.memory_usage(ALERTS_INGESTED.name, samples=0) < 1.2 * limit  # plus Redis's own overhead
+
+
+async def test_many_small_alerts_past_the_expansion_limit_get_413_naming_it(client, redis, token) -> None:
+    body = group_notification(500, url_chars=2_000, name_chars=1_000)
+    response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 413, response.text
+    assert "WEBHOOK_EXPANSION_FACTOR" in response.json()["detail"]
+    assert await stream_alerts(redis) == []
+
+
+async def test_long_labels_and_annotations_are_cut_and_the_alert_kept(client, redis, token) -> None:
+    alert = {**ALERT, "labels": {"alertname": "Long", "big": "x" * 5_000}, "annotations": {"description": "d" * 30_000}}
+    body = orjson.dumps({"status": "firing", "alerts": [alert]})
+    response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    (stored,) = await stream_alerts(redis)
+    assert len(stored["labels"]["big"]) == LABEL_VALUE_MAX_CHARS
+    assert len(stored["annotations"]["description"]) == ANNOTATION_VALUE_MAX_CHARS
+    assert len(stored["description"]) == 20_000
+
+
+async def test_a_bad_alert_does_not_cost_the_good_ones_of_its_group(client, redis, token) -> None:
+    """Alertmanager drops a notification for good on a 4xx: the good alerts land, the bad ones are listed."""
+    alerts = [ALERT, {**ALERT, "startsAt": "yesterday"}, {**ALERT, "status": "exploded"},
+              {**ALERT, "labels": {"alertname": "CpuHigh"}}]
+    body = orjson.dumps({"status": "firing", "alerts": alerts})
+    response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"]) == (2, 2)
+    assert [(e["alert"], e["error"].split(":")[0]) for e in answer["errors"]] == [(1, "startsAt"), (2, "status")]
+    assert [a["title"] for a in await stream_alerts(redis)] == ["DiskFull", "CpuHigh"]
 
 
 @pytest.fixture

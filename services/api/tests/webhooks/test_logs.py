@@ -1,4 +1,5 @@
-"""POST /webhooks/logs: text, JSON lines and JSON arrays land in the logs stream with their labels."""
+"""POST /webhooks/logs: text, JSON lines and JSON arrays land in the logs stream with their labels, stated
+once per envelope; a request whose events would outgrow the expansion limit gets 413 naming it."""
 
 import gzip
 
@@ -6,6 +7,7 @@ import orjson
 import pytest
 
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LABEL_VALUE_MAX_CHARS, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
 
 
@@ -14,8 +16,14 @@ async def token(make_source) -> str:
     return (await make_source("shipper", kind="logs")).token
 
 
+async def payloads(redis) -> list[dict]:
+    return [Envelope.from_entry(f).payload for _, f in await redis.xrange(LOGS_INGESTED.name)]
+
+
 async def records(redis) -> list[dict]:
-    return [r for _, f in await redis.xrange(LOGS_INGESTED.name) for r in Envelope.from_entry(f).payload["records"]]
+    """The records as the log task reads them: the envelope's labels applied to each."""
+    labelled = [LogsPayload.model_validate(p).labelled() for p in await payloads(redis)]
+    return [r.model_dump() for p in labelled for r in p.records]
 
 
 async def test_text_lines_with_labels(client, redis, token) -> None:
@@ -31,6 +39,41 @@ async def test_text_lines_with_labels(client, redis, token) -> None:
     assert first["labels"] == {"env": "prod", "dc": "eu", "host": "web-1", "service": "auth"}
     (envelope,) = [Envelope.from_entry(f) for _, f in await redis.xrange(LOGS_INGESTED.name)]
     assert (envelope.type, envelope.source) == ("logs.received", "shipper")
+    assert envelope.payload["records"][0] == {"message": first["message"]}  # the labels are the envelope's
+
+
+def query_labels(count: int, value_chars: int) -> str:
+    return "&".join(f"label=k{i}:{'v' * value_chars}" for i in range(count))
+
+
+async def test_big_query_on_a_small_body_is_stored_once_per_envelope(client, redis, token) -> None:
+    """11 KB of labels on 4 KB of lines used to be copied into every line (41 MB of Redis for one request)."""
+    body = "".join(f"GET /api/items/{i:04d} 200 {'x' * 70}\n" for i in range(40)).encode()
+    assert len(body) <= 4096
+    query = query_labels(20, 550)
+    assert len(query) > 11_000
+    response = await client.post(f"/webhooks/logs?{query}", content=body, headers={"X-AIOps-Token": token})
+    assert response.status_code == 202, response.text
+    stored = await redis.memory_usage(LOGS_INGESTED.name, samples=0)
+    assert stored < 64 * 1024, stored  # one copy of the labels, not 40
+    lines = await records(redis)
+    assert len(lines) == 40 and all(len(r["labels"]) == 20 for r in lines)
+
+
+async def test_label_values_are_cut_to_the_contract_bound(client, redis, token) -> None:
+    response = await client.post(f"/webhooks/logs?{query_labels(1, 5000)}", content=b"x\n",
+                                 headers={"X-AIOps-Token": token})
+    assert response.status_code == 202, response.text
+    (record,) = await records(redis)
+    assert len(record["labels"]["k0"]) == LABEL_VALUE_MAX_CHARS
+
+
+async def test_tiny_lines_past_the_expansion_limit_get_413_naming_it(client, redis, token) -> None:
+    """2,000 one-letter lines: each line's record is several times its 2 bytes; nothing is stored."""
+    response = await client.post("/webhooks/logs", content=b"a\n" * 2000, headers={"X-AIOps-Token": token})
+    assert response.status_code == 413, response.text
+    assert "WEBHOOK_EXPANSION_FACTOR" in response.json()["detail"]
+    assert await redis.xlen(LOGS_INGESTED.name) == 0
 
 
 async def test_json_lines_gzip_and_json_array(client, redis, token) -> None:

@@ -159,11 +159,11 @@ class FileTailProducer(Producer):
             chunk = records[i:i + size]
             origin = f"{followed.path}:{followed.inode}:{followed.generation}:{chunk[0][0]}"
             event_id = hashlib.sha256(origin.encode()).hexdigest()[:32]
-            payload = LogsPayload(records=[
-                LogRecord(message=raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536],
-                          labels={"path": followed.path}) for _, raw in chunk])
+            payload = LogsPayload(labels={"path": followed.path}, records=[
+                LogRecord(message=raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536])
+                for _, raw in chunk])
             envelopes.append(Envelope(id=event_id, type=LOGS_RECEIVED, source=SOURCE,
-                                      payload=payload.model_dump(mode="json")))
+                                      payload=payload.model_dump(mode="json", exclude_defaults=True)))
         return envelopes
 
 

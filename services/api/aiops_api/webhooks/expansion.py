@@ -1,0 +1,52 @@
+"""The expansion limits: what one webhook request may put on the streams, measured on its envelopes as
+serialised for Redis.
+
+A receiver turns one request into many events (an alert, or a batch of log lines, each), and every event
+carries fixed fields (id, time, source, the payload's empty fields), so a small body could become far more
+in Redis. A request's events may take WEBHOOK_EXPANSION_FACTOR x its decompressed body (and query, whose
+labels are stored) plus WEBHOOK_EVENT_OVERHEAD_BYTES per event, and never more than
+WEBHOOK_EXPANSION_MAX_BYTES. Past either limit the request gets 413 naming it, and nothing is published.
+Receivers pass a lazy iterable: the absolute limit is checked as the events are built, so the API never
+holds more than it either.
+"""
+
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+
+from aiops_api.errors import PayloadTooLarge
+from aiops_api.settings import ApiSettings
+from aiops_contracts.bus import publish_many
+from aiops_contracts.envelope import ENTRY_FIELD, Envelope
+from aiops_contracts.streams import StreamSpec
+
+_ADVICE = "send fewer, fuller items per request"
+
+
+def within_expansion_limits(envelopes: Iterable[Envelope], request_bytes: int,
+                            settings: ApiSettings) -> list[Envelope]:
+    """The envelopes, when their serialised total stays within both limits of the request; else 413."""
+    kept: list[Envelope] = []
+    total = 0
+    for envelope in envelopes:
+        total += len(envelope.to_entry()[ENTRY_FIELD])
+        if total > settings.webhook_expansion_max_bytes:
+            raise PayloadTooLarge(f"request: its events would take more than WEBHOOK_EXPANSION_MAX_BYTES="
+                                  f"{settings.webhook_expansion_max_bytes} bytes on the stream; {_ADVICE}")
+        kept.append(envelope)
+    factor, per_event = settings.webhook_expansion_factor, settings.webhook_event_overhead_bytes
+    limit = int(factor * request_bytes) + per_event * len(kept)
+    if total > limit:
+        raise PayloadTooLarge(
+            f"request: its {len(kept)} events would take {total} bytes on the stream, more than the expansion "
+            f"limit of {limit} (WEBHOOK_EXPANSION_FACTOR={factor:g} x the {request_bytes}-byte request plus "
+            f"WEBHOOK_EVENT_OVERHEAD_BYTES={per_event} per event); {_ADVICE}")
+    return kept
+
+
+async def publish_request(redis: Redis, stream: StreamSpec, envelopes: Iterable[Envelope], request_bytes: int,
+                          settings: ApiSettings) -> list[Envelope]:
+    """Publish a request's envelopes in one transaction once they are known to fit its expansion limits."""
+    published = within_expansion_limits(envelopes, request_bytes, settings)
+    await publish_many(redis, stream, published, settings.stream_maxlen_factor)
+    return published
