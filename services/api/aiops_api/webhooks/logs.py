@@ -4,7 +4,7 @@ parameters label every line of the request: they travel once per envelope (`Logs
 to the contract's label bounds. Only `logs` sources may post here.
 
 Lines are kept raw: the log task parses their headers (syslog, JSON, access logs...). Nothing good is
-refused for being next to something odd: undecodable bytes are replaced, overlong lines are cut, and
+refused for being next to something odd: undecodable bytes and NUL are replaced, overlong lines are cut, and
 blank lines are skipped. The answer comes after every line is in the stream (one MULTI/EXEC); a body
 whose events would exceed the expansion limit (expansion.py) gets 413 and nothing is published.
 """
@@ -24,6 +24,7 @@ from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
+from aiops_contracts.text import without_nul
 
 router = APIRouter()
 
@@ -46,8 +47,8 @@ def split_lines(body: bytes) -> list[str]:
             items: Any = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise BadRequest(f"body: starts like a JSON array but is not valid JSON ({exc})") from exc
-        return [item if isinstance(item, str) else orjson.dumps(item).decode() for item in items]
-    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+        return [without_nul(item) if isinstance(item, str) else orjson.dumps(item).decode() for item in items]
+    return [without_nul(line.rstrip("\r")) for line in text.split("\n") if line.strip()]
 
 
 def parse_labels(host: str | None, service: str | None, label: list[str]) -> dict[str, str]:

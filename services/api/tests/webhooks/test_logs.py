@@ -88,6 +88,14 @@ async def test_json_lines_gzip_and_json_array(client, redis, token) -> None:
         '{"level":"error","message":"boom"}', '{"msg":"ok"}', "plain", '{"message":"obj"}']
 
 
+async def test_nul_in_a_line_is_replaced_before_the_stream(client, redis, token) -> None:
+    """PostgreSQL refuses NUL in text and JSONB: it must not travel on as is."""
+    for body in (b"disk\x00 full\n", orjson.dumps(["disk\x00 full"])):
+        response = await client.post("/webhooks/logs", content=body, headers={"X-AIOps-Token": token})
+        assert response.status_code == 202, response.text
+    assert [r["message"] for r in await records(redis)] == ["disk\ufffd full", "disk\ufffd full"]
+
+
 async def test_large_request_is_split_into_envelopes(client, redis, token) -> None:
     body = "".join(f"line {i}\n" for i in range(1200)).encode()
     response = await client.post("/webhooks/logs", content=body, headers={"X-AIOps-Token": token})

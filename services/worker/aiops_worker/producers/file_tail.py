@@ -31,6 +31,7 @@ import orjson
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import FILE_TAIL_OFFSETS_KEY, LOGS_INGESTED
+from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
 from aiops_worker.runtime.context import WorkerContext
 
@@ -160,7 +161,7 @@ class FileTailProducer(Producer):
             origin = f"{followed.path}:{followed.inode}:{followed.generation}:{chunk[0][0]}"
             event_id = hashlib.sha256(origin.encode()).hexdigest()[:32]
             payload = LogsPayload(labels={"path": followed.path}, records=[
-                LogRecord(message=raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536])
+                LogRecord(message=without_nul(raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536]))
                 for _, raw in chunk])
             envelopes.append(Envelope(id=event_id, type=LOGS_RECEIVED, source=SOURCE,
                                       payload=payload.model_dump(mode="json", exclude_defaults=True)))

@@ -66,6 +66,13 @@ async def test_restart_neither_skips_nor_repeats(worker_ctx: WorkerContext, redi
     assert await messages(redis) == ["one", "two", "three", "four"]
 
 
+async def test_nul_inside_a_line_is_replaced(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_bytes(b"disk\x00 full\n")
+    await drain_file(producer_for(worker_ctx, path))
+    assert await messages(redis) == ["disk\ufffd full"]
+
+
 async def test_rotation_finishes_the_old_file_then_reads_the_new_one(worker_ctx: WorkerContext, redis,
                                                                      tmp_path: Path) -> None:
     path = tmp_path / "app.log"
