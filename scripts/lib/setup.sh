@@ -31,9 +31,10 @@ install_python() {
   "$PY" -m pip install -q --upgrade pip
   # CPU torch first: anything that pulls torch later would otherwise fetch a multi-GB CUDA build.
   "$PY" -m pip install -q torch==2.13.0
-  # One command for all third-party packages: chromadb and prophet only resolve together.
-  "$PY" -m pip install -q -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt"
-  "$PY" -m pip install -q --no-deps -e "$ROOT/services/contracts" -e "$ROOT/services/api" -e "$ROOT/services/worker"
+  # One command for everything: the services with their own dependencies (their pyproject) and the tools of
+  # requirements.txt resolve together (chromadb and prophet only resolve together).
+  "$PY" -m pip install -q -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt" \
+    -e "$ROOT/services/contracts" -e "$ROOT/services/api" -e "$ROOT/services/worker"
   echo "$want" > "$stamp"
 }
 
@@ -45,7 +46,27 @@ install_node_packages() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
+install_frontend() {
+  # The dashboard: `npm ci` when the lockfile changed, `next build` when its sources changed (stamps like
+  # install_python's, in node_modules/ and .next/, which both stay out of git).
+  local dir="$ROOT/services/frontend" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$dir/node_modules/.installed" 2>/dev/null)" != "$want" ]; then
+    log "installing the dashboard's packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" > "$dir/node_modules/.installed"
+  fi
+  want="$(cd "$dir" && find app components lib package-lock.json next.config.mjs tsconfig.json -type f -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$dir/.next/.built" 2>/dev/null)" != "$want" ]; then
+    log "building the dashboard (next build)"
+    (cd "$dir" && NEXT_TELEMETRY_DISABLED=1 npm run build --silent >/dev/null)
+    echo "$want" > "$dir/.next/.built"
+  fi
+}
+
 setup_all() {
   install_system_packages
   install_python
+  install_frontend
 }
