@@ -2,6 +2,8 @@
 
 import base64
 import binascii
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_api.auth.tokens import InvalidToken, Principal, Role, decode_access_token
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
+from aiops_api.sources.secrets import SecretBox
 from aiops_contracts.influx import InfluxClient
 
 
@@ -28,6 +31,10 @@ def get_influx(request: Request) -> InfluxClient:
     return request.app.state.influx
 
 
+def get_secret_box(request: Request) -> SecretBox | None:
+    return request.app.state.secret_box
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessions() as session:
         yield session
@@ -37,6 +44,7 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
+SecretBoxDep = Annotated[SecretBox | None, Depends(get_secret_box)]
 
 _bearer = HTTPBearer(auto_error=False, description="Access token (JWT)")
 
@@ -89,16 +97,33 @@ def webhook_source_of(kind: str, *, dsn_key: bool = False) -> Callable[..., Awai
 
 
 async def sentry_hook_source(
-    request: Request,
+    request: Request, settings: SettingsDep, box: SecretBoxDep,
     sentry_hook_signature: Annotated[str | None, Header(description="hex HMAC-SHA256 of the body")] = None,
+    sentry_hook_timestamp: Annotated[str | None, Header(description="Unix time of the delivery")] = None,
 ) -> SourceIdentity:
     """The sentry source whose client secret signed the raw body. Only the signature counts here: a source
-    token or DSN key proves nothing about who sent an integration webhook (a DSN key is public)."""
+    token or DSN key proves nothing about who sent an integration webhook (a DSN key is public). The headers
+    are checked before the body is read; a delivery outside the replay window is refused."""
     if not sentry_hook_signature:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing Sentry-Hook-Signature header: integration "
                             "webhooks must be signed with the client secret; a source token or DSN key is not accepted")
+    _check_hook_age(sentry_hook_timestamp, settings.sentry_hook_max_age_s)
+    if box is None:  # no SECRETS_KEY: no source can hold a client secret
+        return _of_kind(None, "sentry")
     credentials = request.app.state.source_credentials
-    return _of_kind(await credentials.authenticate_signature(await request.body(), sentry_hook_signature), "sentry")
+    return _of_kind(await credentials.authenticate_signature(await request.body(), sentry_hook_signature, box),
+                    "sentry")
+
+
+def _check_hook_age(timestamp: str | None, max_age_s: int) -> None:
+    try:
+        age = time.time() - float(timestamp or "")
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Sentry-Hook-Timestamp header: missing or not a Unix time "
+                            "(Sentry sends it with every integration webhook)") from None
+    if not math.isfinite(age) or abs(age) > max_age_s:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"Sentry-Hook-Timestamp: the delivery is {age:.0f} s old; "
+                            f"more than {max_age_s} s from now is refused as a replay (SENTRY_HOOK_MAX_AGE_S)")
 
 
 sentry_hook_source.source_kind = "sentry"  # type: ignore[attr-defined]  # read by the authorisation matrix test

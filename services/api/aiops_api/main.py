@@ -28,6 +28,7 @@ from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
+from aiops_api.sources.secrets import seal_stored_secrets, secret_box
 from aiops_api.sources.router import router as sources_router
 from aiops_api.telemetry.router import router as telemetry_router
 from aiops_api.users.router import router as users_router
@@ -58,6 +59,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.broadcaster = Broadcaster(state.redis, settings.live_queue_size)
         state.log_search = LogSearch(settings)
         state.log_search.warm_up()
+        state.secret_box = secret_box(settings.secrets_key)
+        await seal_stored_secrets(state.sessions, state.secret_box)
         await ensure_first_admin(state.sessions, settings)
         await state.broadcaster.start()
         try:

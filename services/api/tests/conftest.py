@@ -13,6 +13,7 @@ from aiops_api.main import create_app
 from aiops_api.settings import ApiSettings
 from aiops_api.sources import service as sources_service
 from aiops_api.sources.schemas import SourceCreate, SourceCreated
+from aiops_api.sources.secrets import secret_box
 from aiops_api.users import service as users_service
 from aiops_api.users.schemas import UserCreate, UserRead
 
@@ -56,7 +57,8 @@ def make_source(sessions: async_sessionmaker[AsyncSession], api_settings: ApiSet
         data = SourceCreate(name=name, kind=kind, config=config or {})
         async with sessions() as session:
             return await sources_service.create_source(session, data=data, actor="test",
-                                                       public_url=api_settings.public_url)
+                                                       public_url=api_settings.public_url,
+                                                       box=secret_box(api_settings.secrets_key))
 
     return make
 

@@ -5,8 +5,8 @@ A short in-process cache keeps the ingest path off PostgreSQL; a revoked token s
 
 Sentry's integration webhooks carry no token but an HMAC-SHA256 of the body, keyed with the client
 secret Sentry generated for the integration. That secret must be readable to verify, so it lives in
-the source's `config["client_secret"]` (hidden from API reads, see sources/schemas.py) and the body
-is checked against each signing source's secret in constant time.
+the source's `config["client_secret"]`, encrypted with SECRETS_KEY (sources/secrets.py) and hidden from API
+reads (sources/schemas.py); the body is checked against each signing source's secret in constant time.
 """
 
 import hashlib
@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_KEY, SecretBox
 from aiops_contracts.db import Source
 
 TOKEN_PREFIX = "aiops_"
 _CACHE_MAX_ENTRIES = 10_000  # bounds memory when someone sprays random tokens
-SIGNING_SECRET_KEY = "client_secret"  # the config key of a source's webhook signing secret
 
 
 @dataclass(frozen=True)
@@ -65,23 +65,25 @@ class SourceCredentials:
             return None
         return identity
 
-    async def authenticate_signature(self, body: bytes, signature: str) -> SourceIdentity | None:
+    async def authenticate_signature(self, body: bytes, signature: str, box: SecretBox) -> SourceIdentity | None:
         """The source whose signing secret produced `signature` (hex HMAC-SHA256 of the raw body)."""
         presented = signature.strip().lower().encode("utf-8", "replace")
-        for identity, secret in await self._signing_sources():
+        for identity, secret in await self._signing_sources(box):
             expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
             if hmac.compare_digest(expected, presented):
                 return identity
         return None
 
-    async def _signing_sources(self) -> list[tuple[SourceIdentity, bytes]]:
+    async def _signing_sources(self, box: SecretBox) -> list[tuple[SourceIdentity, bytes]]:
         expires, signers = self._signers
         if expires > time.monotonic():
             return signers
         async with self.sessions() as session:
             rows = await session.scalars(select(Source).where(
                 Source.enabled, Source.revoked_at.is_(None), Source.config.has_key(SIGNING_SECRET_KEY)))
-            signers = [(_identity(s), str(s.config[SIGNING_SECRET_KEY]).encode()) for s in rows]
+            opened = [(_identity(s), box.open(s.config[SIGNING_SECRET_KEY])) for s in rows]
+        # A secret another key sealed, or a short one stored before the minimum, signs nothing.
+        signers = [(i, secret.encode()) for i, secret in opened if secret and len(secret) >= MIN_SIGNING_SECRET_CHARS]
         self._signers = (time.monotonic() + self.cache_seconds, signers)
         return signers
 

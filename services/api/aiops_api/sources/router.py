@@ -5,7 +5,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from aiops_api.deps import Admin, SessionDep, SettingsDep
+from aiops_api.deps import Admin, SecretBoxDep, SessionDep, SettingsDep
 from aiops_api.sources import service
 from aiops_api.sources.schemas import SourceCreate, SourceCreated, SourceRead, SourceSnippets
 
@@ -13,8 +13,10 @@ router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_source")
-async def create_source(data: SourceCreate, session: SessionDep, settings: SettingsDep, user: Admin) -> SourceCreated:
-    return await service.create_source(session, data=data, actor=user.subject, public_url=settings.public_url)
+async def create_source(
+    data: SourceCreate, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, user: Admin
+) -> SourceCreated:
+    return await service.create_source(session, data=data, actor=user.subject, public_url=settings.public_url, box=box)
 
 
 @router.get("", operation_id="list_sources")

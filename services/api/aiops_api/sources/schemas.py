@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aiops_api.sources.credentials import SIGNING_SECRET_KEY
+from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_KEY
 
 SourceKind = Literal["generic", "telegraf", "sentry", "alertmanager", "logs"]
 
@@ -17,6 +17,16 @@ class SourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     kind: SourceKind
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("config")
+    @classmethod
+    def _signing_secret_long_enough(cls, config: dict[str, Any]) -> dict[str, Any]:
+        # An empty or short secret makes signatures forgeable; Sentry's client secrets are 64 hex characters.
+        secret = config.get(SIGNING_SECRET_KEY)
+        if secret is not None and (not isinstance(secret, str) or len(secret) < MIN_SIGNING_SECRET_CHARS):
+            raise ValueError(f"{SIGNING_SECRET_KEY} must be a string of at least {MIN_SIGNING_SECRET_CHARS} characters "
+                             "(the integration's client secret from Sentry)")
+        return config
 
 
 class SourceRead(BaseModel):

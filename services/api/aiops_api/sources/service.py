@@ -11,13 +11,16 @@ from aiops_api.audit import record_change
 from aiops_api.errors import Conflict, NotFound
 from aiops_api.sources.credentials import hash_token, new_token
 from aiops_api.sources.schemas import SourceCreate, SourceCreated, SourceRead, SourceSnippets
+from aiops_api.sources.secrets import SecretBox, seal_config
 from aiops_api.sources.snippets import source_snippets
 from aiops_contracts.db import Source
 
 
-async def create_source(session: AsyncSession, *, data: SourceCreate, actor: str, public_url: str) -> SourceCreated:
+async def create_source(
+    session: AsyncSession, *, data: SourceCreate, actor: str, public_url: str, box: SecretBox | None
+) -> SourceCreated:
     token = new_token()
-    source = Source(name=data.name, kind=data.kind, config=data.config, token_hash=hash_token(token),
+    source = Source(name=data.name, kind=data.kind, config=seal_config(data.config, box), token_hash=hash_token(token),
                     token_prefix=token[:12], enabled=True)
     session.add(source)
     try:

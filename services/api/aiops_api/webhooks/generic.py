@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
+from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
@@ -56,6 +58,24 @@ def default_fingerprint(alert: GenericAlertIn) -> str:
     return hashlib.sha256(key).hexdigest()[:32]
 
 
+_BODY = TypeAdapter(GenericAlertIn | list[GenericAlertIn])
+
+
+def _body_schema() -> dict[str, Any]:
+    """The body's JSON schema for OpenAPI (the route reads the body itself, see receive_generic)."""
+    alert = GenericAlertIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    alert.pop("$defs", None)  # Severity and AlertStatus are in the components already (AlertPayload)
+    return {"anyOf": [alert, {"type": "array", "items": alert}]}
+
+
+def parse_generic(raw: bytes) -> list[GenericAlertIn]:
+    try:
+        body = _BODY.validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    return body if isinstance(body, list) else [body]
+
+
 def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
     envelopes = []
     for alert in alerts:
@@ -65,16 +85,17 @@ def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
     return envelopes
 
 
-@router.post("/webhooks/generic", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_generic")
+@router.post("/webhooks/generic", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_generic",
+             openapi_extra=documented_body("application/json", _body_schema()))
 async def receive_generic(
-    body: GenericAlertIn | list[GenericAlertIn], request: Request, source: GenericSource, redis: RedisDep,
-    settings: SettingsDep,
+    request: Request, source: GenericSource, redis: RedisDep, settings: SettingsDep
 ) -> WebhookAccepted:
-    alerts = body if isinstance(body, list) else [body]
+    # Read only now: the source token (a dependency) is checked before a byte of the body is read or parsed.
+    raw = await read_body(request, settings.max_body_bytes)
+    alerts = parse_generic(raw)
     if not alerts:
         raise BadRequest("body: empty list, send at least one alert")
     if len(alerts) > settings.webhook_max_items:
         raise BadRequest(f"body: {len(alerts)} alerts in one request, at most {settings.webhook_max_items}")
-    body_bytes = len(await request.body())  # already read (and cached) for the JSON body
-    envelopes = await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, alerts), body_bytes, settings)
+    envelopes = await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, alerts), len(raw), settings)
     return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

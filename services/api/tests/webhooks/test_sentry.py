@@ -1,20 +1,26 @@
 """Sentry: the SDK endpoints (envelope and store) with captured sentry-sdk payloads and the real SDK in a
-subprocess, grouping like Sentry's issues, and the integration webhooks signed with the client secret."""
+subprocess, grouping like Sentry's issues, and the integration webhooks signed with the client secret (at
+least 32 characters, encrypted at rest, deliveries outside the replay window refused)."""
 
 import gzip
 import hashlib
 import hmac
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from sqlalchemy import select
 
+from aiops_api.main import create_app
+from aiops_api.sources.credentials import hash_token
 from aiops_api.webhooks.sentry import parse_envelope
 from aiops_api.webhooks.sentry_events import event_to_alert, group_hash
+from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED
 
@@ -199,9 +205,10 @@ def signed(body: bytes, secret: str = CLIENT_SECRET) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def post_hook(client, name: str, resource: str, signature: str | None = None) -> httpx.Response:
+async def post_hook(client, name: str, resource: str, signature: str | None = None,
+                    sent_at: float | None = None) -> httpx.Response:
     body = (PAYLOADS / name).read_bytes()
-    headers = {"Sentry-Hook-Resource": resource, "Sentry-Hook-Timestamp": "1795458675",
+    headers = {"Sentry-Hook-Resource": resource, "Sentry-Hook-Timestamp": str(int(sent_at or time.time())),
                "Request-ID": "2d8e1d7c-9b9e-4d7b-8c6f-2b8a0c8f6c0e", "Content-Type": "application/json",
                "Sentry-Hook-Signature": signature or signed(body)}
     return await client.post("/webhooks/sentry", content=body, headers=headers)
@@ -273,3 +280,76 @@ async def test_a_signature_by_another_kind_of_source_is_forbidden(client, redis,
 async def test_the_client_secret_is_never_shown(client, auth, sentry_token) -> None:
     (source,) = (await client.get("/api/v1/sources", headers=auth())).json()
     assert source["config"]["client_secret"] == "********"
+
+
+# The client secret: at least 32 characters, encrypted at rest (SECRETS_KEY); a replay window on deliveries.
+async def stored_config(sessions, name: str) -> dict:
+    async with sessions() as session:
+        return (await session.scalar(select(Source).where(Source.name == name))).config
+
+
+async def test_the_client_secret_is_encrypted_at_rest(client, sessions, make_source) -> None:
+    await make_source("shop-sentry", kind="sentry", config={"client_secret": CLIENT_SECRET})
+    stored = await stored_config(sessions, "shop-sentry")
+    assert CLIENT_SECRET not in orjson.dumps(stored).decode()
+    assert set(stored["client_secret"]) == {"fernet"}
+    assert (await post_hook(client, "hook_issue_created.json", "issue")).status_code == 200
+
+
+@pytest.mark.parametrize("secret", ["", "x" * 31, 12345])
+async def test_a_short_client_secret_is_refused(client, auth, secret) -> None:
+    body = {"name": "shop-sentry", "kind": "sentry", "config": {"client_secret": secret}}
+    response = await client.post("/api/v1/sources", json=body, headers=auth())
+    assert response.status_code == 422
+    assert "client_secret must be a string of at least 32 characters" in response.text
+
+
+@pytest.mark.parametrize(("age_s", "status", "detail"), [
+    (301, 401, "replay"), (-301, 401, "replay"), (None, 400, "Sentry-Hook-Timestamp header"),
+])
+async def test_deliveries_outside_the_replay_window_are_refused(client, redis, make_source, age_s, status,
+                                                               detail) -> None:
+    await make_source("shop-sentry", kind="sentry", config={"client_secret": CLIENT_SECRET})
+    body = b'{"action": "created", "data": {"issue": {"id": "1"}}}'
+    headers = {"Sentry-Hook-Resource": "issue", "Sentry-Hook-Signature": signed(body)}
+    if age_s is not None:
+        headers["Sentry-Hook-Timestamp"] = str(int(time.time() - age_s))
+    response = await client.post("/webhooks/sentry", content=body, headers=headers)
+    assert (response.status_code, detail in response.json()["detail"]) == (status, True)
+    assert await stream_alerts(redis) == []
+    assert (await post_hook(client, "hook_issue_created.json", "issue", sent_at=time.time() - 250)).status_code == 200
+
+
+async def add_plaintext_source(sessions, secret: str = CLIENT_SECRET) -> None:
+    """A source as earlier versions stored it: the client secret in plain text."""
+    async with sessions() as session:
+        session.add(Source(name="shop-sentry", kind="sentry", config={"client_secret": secret},
+                           token_hash=hash_token("aiops_legacy"), token_prefix="aiops_legacy", enabled=True))
+        await session.commit()
+
+
+async def test_plaintext_secrets_are_sealed_at_start_and_keep_working(api_settings, clean_db, sessions) -> None:
+    await add_plaintext_source(sessions)
+    app = create_app(api_settings)
+    async with app.router.lifespan_context(app):
+        stored = await stored_config(sessions, "shop-sentry")
+        assert set(stored["client_secret"]) == {"fernet"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            assert (await post_hook(client, "hook_issue_created.json", "issue")).status_code == 200
+
+
+async def test_a_stored_secret_without_secrets_key_stops_the_start(api_settings, clean_db, sessions) -> None:
+    await add_plaintext_source(sessions)
+    app = create_app(api_settings.model_copy(update={"secrets_key": ""}))
+    with pytest.raises(RuntimeError, match="SECRETS_KEY is not set, but 1 source"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_without_secrets_key_a_client_secret_cannot_be_stored(api_settings, clean_db, auth) -> None:
+    app = create_app(api_settings.model_copy(update={"secrets_key": ""}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        body = {"name": "shop-sentry", "kind": "sentry", "config": {"client_secret": CLIENT_SECRET}}
+        response = await client.post("/api/v1/sources", json=body, headers=auth())
+    assert response.status_code == 400 and "SECRETS_KEY is not set" in response.json()["detail"]
