@@ -1,12 +1,20 @@
 """HTTP routes of metric analytics: anomalies, forecasts, exhaustion predictions."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from aiops_api.analytics import service
-from aiops_api.analytics.schemas import AnomalyList, ExhaustionList, ForecastList, check_identifier, parse_duration
+from aiops_api.analytics.schemas import (
+    AnomalyList,
+    ExhaustionList,
+    EndTime,
+    ForecastList,
+    StartTime,
+    check_identifier,
+    parse_duration,
+)
 from aiops_api.deps import InfluxDep, SessionDep, Viewer
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -23,8 +31,8 @@ async def list_anomalies(
     host: Annotated[str | None, Query(max_length=255)] = None,
     measurement: Name | None = None,
     field: Name | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: StartTime = None,
+    end: EndTime = None,
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
 ) -> AnomalyList:
     """Anomaly scores (the detector keeps points scoring 0.5 or more) of matching series; default: the last day."""

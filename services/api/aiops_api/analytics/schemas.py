@@ -1,9 +1,11 @@
 """API models of metric analytics: anomaly scores, forecasts and exhaustion predictions."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from fastapi import Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from aiops_api.errors import BadRequest
 from aiops_contracts.influx import IDENTIFIER
@@ -21,6 +23,43 @@ def parse_duration(text: str, name: str, maximum: timedelta) -> timedelta:
     if not timedelta(0) < duration <= maximum:
         raise BadRequest(f"{name}: must be above 0 and at most {maximum.days} days")
     return duration
+
+
+# InfluxDB keeps time as 64-bit nanoseconds since 1970: it can hold about 1677-09-21 to 2262-04-11 only.
+EARLIEST_TIME = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2262, 1, 1, tzinfo=UTC)
+# ISO 8601 with an offset (RFC 3339), or without one (read as UTC): the schema says both, so clients and the
+# schemathesis run send both.
+_TIME_SCHEMA = {"anyOf": [{"type": "string", "format": "date-time"},
+                          {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$"}]}
+# Examples by name: schemathesis sends same-named examples of start and end in one request.
+_EXAMPLES = {
+    "aware": ("with offsets", "2026-01-15T11:00:00+01:00", "2026-01-15T13:00:00+01:00"),
+    "naive start": ("a naive start (UTC) with an aware end", "2026-01-15T11:00:00", "2026-01-15T13:00:00+01:00"),
+    "year 1": ("outside InfluxDB's range: 422", "0001-01-01T00:00:00", "0001-01-01T00:00:00Z"),
+    "year 1 end": ("an end outside InfluxDB's range: 422", "2026-01-15T11:00:00Z", "0001-01-01T00:00:00+05:00"),
+}
+
+
+def _influx_time(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not EARLIEST_TIME <= aware <= LATEST_TIME:
+        raise ValueError(f"must be between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d} (the times InfluxDB "
+                         "can hold)")
+    return aware
+
+
+def _examples(position: int) -> dict[str, Any]:
+    return {name: {"summary": summary, "value": values[position]} for name, (summary, *values) in _EXAMPLES.items()}
+
+
+_TIME_DESCRIPTION = "ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01"
+StartTime = Annotated[datetime | None, AfterValidator(_influx_time), WithJsonSchema(_TIME_SCHEMA),
+                      Query(description=_TIME_DESCRIPTION, openapi_examples=_examples(0))]
+EndTime = Annotated[datetime | None, AfterValidator(_influx_time), WithJsonSchema(_TIME_SCHEMA),
+                    Query(description=_TIME_DESCRIPTION, openapi_examples=_examples(1))]
 
 
 def check_identifier(value: str | None, name: str) -> str | None:

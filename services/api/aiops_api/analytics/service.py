@@ -91,6 +91,5 @@ def _with_points(row: MetricForecast, horizon: timedelta) -> SeriesForecastRead:
 
 
 def _rfc3339(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    """An aware time (the router's InfluxTime makes naive ones UTC) as InfluxDB's RFC 3339."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,11 +1,11 @@
 """HTTP routes of telemetry: metric series per host, and the fleet overview."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aiops_api.analytics.schemas import check_identifier, parse_duration
+from aiops_api.analytics.schemas import EndTime, StartTime, check_identifier, parse_duration
 from aiops_api.deps import InfluxDep, Viewer
 from aiops_api.telemetry import service
 from aiops_api.telemetry.schemas import Aggregation, FleetRead, SeriesQuery, SeriesRead
@@ -24,8 +24,8 @@ async def get_series(
     host: Annotated[str, Query(min_length=1, max_length=255)],
     measurement: Name,
     field: Name,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: StartTime = None,
+    end: EndTime = None,
     window: Annotated[str, Query(description="aggregation window: 1m, 5m, 1h, 1d ...")] = "1m",
     agg: Aggregation = Aggregation.mean,
 ) -> SeriesRead:

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -151,3 +151,30 @@ async def test_forecast_of_an_unknown_series_is_404(client: httpx.AsyncClient, a
     answer = await client.get("/api/v1/analytics/forecast", headers=auth(Role.viewer),
                               params={"measurement": "net", "field": "bytes_recv"})
     assert answer.status_code == 404 and "FORECAST_CAPACITY_RULES" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(("params", "name"), [
+    ({"start": "0001-01-01T00:00:00"}, "start"),
+    ({"end": "0001-01-01T00:00:00Z"}, "end"),
+    ({"start": "0001-01-01T00:00:00+05:00", "end": "2026-01-01T00:00:00Z"}, "start"),
+    ({"start": "2026-01-01T00:00:00", "end": "9999-12-31T23:59:59-05:00"}, "end"),
+])
+async def test_times_influxdb_cannot_hold_get_422_naming_them(client: httpx.AsyncClient, auth: Callable,
+                                                              params: dict, name: str) -> None:
+    answer = await client.get("/api/v1/analytics/anomalies", headers=auth(Role.viewer), params=params)
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["query", name] and "1678-01-01" in error["msg"]
+
+
+async def test_a_naive_start_with_an_aware_end_reads_the_naive_one_as_utc(client: httpx.AsyncClient, auth: Callable,
+                                                                          influx: InfluxClient, host: str) -> None:
+    await _write_anomalies(influx, host)
+    start = (NOW - timedelta(hours=2)).replace(tzinfo=None).isoformat()
+    end = NOW.astimezone(timezone(timedelta(hours=2))).isoformat()
+
+    answer = await client.get("/api/v1/analytics/anomalies", headers=auth(Role.viewer),
+                              params={"host": host, "start": start, "end": end})
+
+    assert answer.status_code == 200, answer.text
+    assert [i["score"] for i in answer.json()["items"]] == [0.7, 0.55, 0.9]

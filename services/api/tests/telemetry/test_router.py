@@ -121,3 +121,24 @@ async def test_values_are_bound_never_pasted(api, metrics) -> None:
 async def test_telemetry_needs_a_signed_in_user(telemetry_app) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=telemetry_app), base_url="http://test") as client:
         assert (await client.get("/api/v1/telemetry/fleet")).status_code == 401
+
+
+@pytest.mark.parametrize(("times", "name"), [
+    ({"start": "0001-01-01T00:00:00"}, "start"),
+    ({"start": "2026-01-01T00:00:00Z", "end": "0001-01-01T00:00:00+01:00"}, "end"),
+    ({"end": "0001-01-01T00:00:00Z"}, "end"),
+])
+async def test_times_influxdb_cannot_hold_get_422_naming_them(api, times: dict, name: str) -> None:
+    params = {k: v for k, v in series_params(**times).items() if k not in ("start", "end") or k in times}
+    response = await api.get("/api/v1/telemetry/series", params=params)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", name] and "1678-01-01" in error["msg"]
+
+
+async def test_a_naive_start_with_an_aware_end_reads_the_naive_one_as_utc(api, metrics) -> None:
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((NOW_NS - 10 * MINUTE_NS) / 1e9))
+    end = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime((NOW_NS + 10**10) / 1e9))
+    response = await api.get("/api/v1/telemetry/series", params=series_params(start=start, end=end))
+    assert response.status_code == 200, response.text
+    assert response.json()["start"].endswith(("Z", "+00:00")) and 10 <= len(response.json()["points"]) <= 11
