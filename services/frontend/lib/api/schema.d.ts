@@ -559,7 +559,7 @@ export interface paths {
         post?: never;
         /**
          * Deactivate User
-         * @description Users are deactivated, never deleted: the audit log keeps referring to them. Their tokens stop working.
+         * @description Users are deactivated, never deleted: the audit log keeps referring to them.
          */
         delete: operations["deactivate_user"];
         options?: never;
@@ -999,45 +999,6 @@ export interface components {
             upper: number;
             /** Value */
             value: number;
-        };
-        /**
-         * GenericAlertIn
-         * @description An alert as any tool may send it: our alert payload, with the fingerprint optional.
-         */
-        GenericAlertIn: {
-            /** Annotations */
-            annotations?: {
-                [key: string]: string;
-            };
-            /**
-             * Description
-             * @default
-             */
-            description: string;
-            /** Details */
-            details?: {
-                [key: string]: unknown;
-            };
-            /** Fingerprint */
-            fingerprint?: string | null;
-            /** Host */
-            host?: string | null;
-            /** Labels */
-            labels?: {
-                [key: string]: string;
-            };
-            /** Occurred At */
-            occurred_at?: string | null;
-            /** Service */
-            service?: string | null;
-            /** @default medium */
-            severity: components["schemas"]["Severity"];
-            /** @default firing */
-            status: components["schemas"]["AlertStatus"];
-            /** Title */
-            title: string;
-            /** Url */
-            url?: string | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -2981,7 +2942,75 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["GenericAlertIn"] | components["schemas"]["GenericAlertIn"][];
+                "application/json": {
+                    /** Annotations */
+                    annotations?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * Description
+                     * @default
+                     */
+                    description?: string;
+                    /** Details */
+                    details?: {
+                        [key: string]: unknown;
+                    };
+                    /** Fingerprint */
+                    fingerprint?: string | null;
+                    /** Host */
+                    host?: string | null;
+                    /** Labels */
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /** Occurred At */
+                    occurred_at?: string | null;
+                    /** Service */
+                    service?: string | null;
+                    /** @default medium */
+                    severity?: components["schemas"]["Severity"];
+                    /** @default firing */
+                    status?: components["schemas"]["AlertStatus"];
+                    /** Title */
+                    title: string;
+                    /** Url */
+                    url?: string | null;
+                } | {
+                    /** Annotations */
+                    annotations?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * Description
+                     * @default
+                     */
+                    description?: string;
+                    /** Details */
+                    details?: {
+                        [key: string]: unknown;
+                    };
+                    /** Fingerprint */
+                    fingerprint?: string | null;
+                    /** Host */
+                    host?: string | null;
+                    /** Labels */
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    /** Occurred At */
+                    occurred_at?: string | null;
+                    /** Service */
+                    service?: string | null;
+                    /** @default medium */
+                    severity?: components["schemas"]["Severity"];
+                    /** @default firing */
+                    status?: components["schemas"]["AlertStatus"];
+                    /** Title */
+                    title: string;
+                    /** Url */
+                    url?: string | null;
+                }[];
             };
         };
         responses: {
