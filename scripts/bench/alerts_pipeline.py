@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from bench_stack import BIN, JWT_SECRET, Service, free_port, wait_healthy, wait_idle
+from bench_stack import BIN, JWT_SECRET, Service, free_port, redis_db_url, require_stores, wait_healthy, wait_idle
 from sqlalchemy.engine import make_url
 
 from aiops_api.auth.tokens import Role, issue_access_token
@@ -71,12 +71,13 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
+    redis_url = redis_db_url(14)
+    require_stores(postgres=CommonSettings().database_url, redis=redis_url)
     base = make_url(CommonSettings().database_url)
     db_url = base.set(database=f"aiops_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
     create_database_if_missing(db_url)
     upgrade(db_url)
     port = free_port()
-    redis_url = CommonSettings().redis_url.rsplit("/", 1)[0] + "/14"
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": JWT_SECRET,
            "API_PORT": str(port), "LOG_LEVEL": "WARNING", "WORKER_METRICS_PORT": "0", "ENVIRONMENT": "test",
            "MAX_BODY_BYTES": str(50 * 1024 * 1024)}

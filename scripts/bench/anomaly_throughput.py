@@ -20,6 +20,7 @@ import uuid
 
 import httpx
 import numpy as np
+from bench_stack import redis_db_url, require_stores
 from redis.asyncio import Redis
 
 from aiops_contracts.bus import publish_many
@@ -70,6 +71,7 @@ async def main(args: argparse.Namespace) -> None:
     database = f"aiops_bench_{uuid.uuid4().hex[:8]}"
     settings = WorkerSettings(redis_url=args.redis_url, influx_database=database, worker_name="bench",
                               anomaly_max_series=args.hosts * args.fields, anomaly_state_flush_s=1e9)
+    require_stores(redis=args.redis_url, influx=settings.influx_url)
     redis = Redis.from_url(args.redis_url)
     await redis.delete(METRICS_INGESTED.name, ALERTS_INGESTED.name, ANOMALY_DETECTORS_KEY)
     influx = InfluxClient(settings)
@@ -109,5 +111,5 @@ if __name__ == "__main__":
     parser.add_argument("--fields", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=200, help="points per series before timing (≥ 180)")
     parser.add_argument("--points", type=int, default=50, help="timed points per series")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12", help="a scratch Redis database")
+    parser.add_argument("--redis-url", default=redis_db_url(12), help="a scratch Redis database")
     asyncio.run(main(parser.parse_args()))

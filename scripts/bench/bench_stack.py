@@ -1,4 +1,4 @@
-"""What the security/operations benchmarks share: free ports, service processes, health waits, tokens."""
+"""What the benchmarks share: store checks, free ports, service processes, health waits, tokens."""
 
 import asyncio
 import os
@@ -8,11 +8,50 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from aiops_contracts.settings import CommonSettings
+
 BIN = Path(sys.executable).parent
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
+# Store -> its name and the setting that points the benchmarks (and the services) at it.
+STORES = {"redis": ("Redis", "REDIS_URL"), "postgres": ("PostgreSQL", "DATABASE_URL"),
+          "influx": ("InfluxDB", "INFLUX_URL"), "chroma": ("ChromaDB", "CHROMA_URL")}
+DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "postgresql": 5432, "http": 80, "https": 443}
+
+
+def require_stores(**urls: str) -> None:
+    """Exits with status 2 naming each store (keyword: redis, postgres, influx, chroma) that refuses a
+    connection at its URL and how to start it, before the benchmark dies on a connection error halfway."""
+    down = [f"{STORES[store][0]} is not reachable at {redacted(url)}: start it with scripts/run.sh "
+            f"or set {STORES[store][1]}" for store, url in urls.items() if not accepts_connections(url)]
+    if down:
+        print("\n".join(down), file=sys.stderr)
+        raise SystemExit(2)
+
+
+def accepts_connections(url: str, timeout_s: float = 3.0) -> bool:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme.split("+")[0]]  # postgresql+psycopg://
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s):
+            return True
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def redis_db_url(index: int) -> str:
+    """REDIS_URL with database `index`: a scratch database the benchmark may flush."""
+    return urlunsplit(urlsplit(CommonSettings().redis_url)._replace(path=f"/{index}"))
 
 
 def log(message: str) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, wait_healthy
+from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, redis_db_url, require_stores, wait_healthy
 from redis.asyncio import Redis
 
 from aiops_contracts.streams import ALERTS_INGESTED, DEFAULT_GROUP, WORKER_HEARTBEAT_KEY
@@ -162,9 +162,8 @@ class Faults:
 
 
 def service_env(args: argparse.Namespace, pg: PrivatePostgres, api_port: int) -> dict[str, str]:
-    redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
     return {
-        **os.environ, "ENVIRONMENT": "test", "DATABASE_URL": pg.url, "REDIS_URL": f"{redis_base}/{args.redis_db}",
+        **os.environ, "ENVIRONMENT": "test", "DATABASE_URL": pg.url, "REDIS_URL": redis_db_url(args.redis_db),
         "JWT_SECRET": JWT_SECRET, "API_PORT": str(api_port), "WORKER_METRICS_PORT": "0", "LOG_LEVEL": "WARNING",
         "SOURCE_CACHE_SECONDS": "3600",  # the API keeps authenticating sources while PostgreSQL is down
         "STREAM_CLAIM_IDLE_MS": "3000", "STREAM_BLOCK_MS": "200", "RATE_LIMIT_WEBHOOK": "0",
@@ -173,6 +172,7 @@ def service_env(args: argparse.Namespace, pg: PrivatePostgres, api_port: int) ->
 
 
 async def run(args: argparse.Namespace) -> int:
+    require_stores(redis=redis_db_url(args.redis_db))  # PostgreSQL is its own (PrivatePostgres)
     pg = PrivatePostgres()
     env = service_env(args, pg, api_port=free_port())
     redis = Redis.from_url(env["REDIS_URL"])

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from bench_stack import redis_db_url, require_stores
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
@@ -187,12 +188,13 @@ async def _count_is(influx_url: str, database: str, expected: int) -> bool:
 
 async def main(args: argparse.Namespace) -> None:
     common = CommonSettings()
+    redis_url = redis_db_url(14)
+    require_stores(postgres=common.database_url, redis=redis_url, influx=common.influx_url)
     base = make_url(common.database_url)
     db_url = base.set(database=f"aiops_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
     create_database_if_missing(db_url)
     upgrade(db_url)
     port = free_port()
-    redis_url = common.redis_url.rsplit("/", 1)[0] + "/14"
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
            "API_PORT": str(port), "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test", "WORKER_METRICS_PORT": "0",
            "MAX_BODY_BYTES": str(64 * 1024 * 1024), "RATE_LIMIT_WEBHOOK": "0", "CONSUMER_GROUP": "bench-writer",

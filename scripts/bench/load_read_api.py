@@ -23,7 +23,8 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
-from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, wait_healthy, wait_idle
+from bench_stack import (JWT_SECRET, Service, free_port, log, machine_token, require_stores, wait_healthy,
+                         wait_idle)
 from psycopg.types.json import Jsonb
 
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
@@ -120,6 +121,7 @@ def report(args: argparse.Namespace, results: dict[str, list]) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     base = CommonSettings(database_url=os.environ.get("DATABASE_URL", CommonSettings().database_url))
+    require_stores(postgres=base.database_url, redis=base.redis_url)
     database_url = base.database_url.rsplit("/", 1)[0] + f"/aiops_bench_{uuid.uuid4().hex[:8]}"
     create_database_if_missing(database_url)
     api = None

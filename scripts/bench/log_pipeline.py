@@ -28,6 +28,7 @@ for package in ("contracts", "worker"):
 
 import chromadb  # noqa: E402
 from chromadb.errors import NotFoundError  # noqa: E402
+from bench_stack import redis_db_url, require_stores  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -142,9 +143,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--only", default="", help="comma-separated dataset folders, e.g. Linux,Mac,Apache")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="a Redis database the bench may flush")
+    parser.add_argument("--redis-url", default=redis_db_url(14), help="a Redis database the bench may flush")
     args = parser.parse_args()
     base = WorkerSettings()
+    require_stores(postgres=base.database_url, redis=args.redis_url, chroma=base.chroma_url)
     database_url = make_url(base.database_url).set(database=f"aiops_bench_{uuid.uuid4().hex[:8]}").render_as_string(
         hide_password=False)
     settings = base.model_copy(update={"database_url": database_url, "redis_url": args.redis_url,
