@@ -168,12 +168,22 @@ class ServiceProcess:
 @pytest.fixture
 def start_service(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     """Starts real service processes on the test stores: start_service("aiops-api", **env overrides)."""
+    yield from _service_starter(test_env, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def start_module_service(test_env: dict[str, str], tmp_path_factory) -> Iterator[Callable[..., ServiceProcess]]:
+    """start_service for processes shared by a module's tests (the browser tests share one stack)."""
+    yield from _service_starter(test_env, tmp_path_factory.mktemp("services"))
+
+
+def _service_starter(test_env: dict[str, str], log_dir: Path) -> Iterator[Callable[..., ServiceProcess]]:
     started: list[ServiceProcess] = []
 
     def start(command: str, **overrides: str) -> ServiceProcess:
         env = {**os.environ, **test_env, "JWT_SECRET": TEST_JWT_SECRET, "API_PORT": str(free_port()),
                "WORKER_METRICS_PORT": "0", "LOG_LEVEL": "WARNING", **overrides}
-        service = ServiceProcess(command, env, tmp_path / f"{command}-{len(started)}.log").start()
+        service = ServiceProcess(command, env, log_dir / f"{command}-{len(started)}.log").start()
         started.append(service)
         return service
 

@@ -17,7 +17,7 @@ export function AlertActions({ alert, onChanged }: { alert: Alert; onChanged: (r
   });
   if (!canOperate) return null;
   return (
-    <span className="row">
+    <span className="row" style={{ flexWrap: "nowrap" }}>
       {alert.status === "firing" && (
         <button onClick={() => change.mutate("acknowledge")} disabled={change.isPending}
           aria-label={`Acknowledge ${alert.title}`}>Acknowledge</button>

@@ -1,5 +1,5 @@
 "use client";
-import type { AlertFilters } from "@/components/alerts/merge";
+import type { AlertFilters } from "@/components/alerts/filters";
 
 const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 const STATUSES = ["firing", "acknowledged", "resolved"];
@@ -37,14 +37,4 @@ export function AlertFiltersBar({ values, set }: { values: FilterValues; set: (k
       </label>
     </fieldset>
   );
-}
-
-const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };
-
-/** `1h`/`24h`/`7d` → the ISO start of that period (rounded to the minute so the query key stays stable). */
-export function periodStart(period: string, now: number = Date.now()): string {
-  const match = /^(\d+)([hd])$/.exec(period);
-  if (!match) return "";
-  const start = now - Number(match[1]) * (UNIT_MS[match[2] as string] ?? 0);
-  return new Date(Math.floor(start / 60_000) * 60_000).toISOString();
 }

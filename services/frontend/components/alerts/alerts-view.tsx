@@ -7,8 +7,9 @@ import { useApi } from "@/components/providers";
 import { call, type Schemas } from "@/lib/api/client";
 import { useLive, type LiveEvent } from "@/lib/live";
 import { useUrlParams } from "@/lib/url-state";
-import { mergeAlerts, type AlertFilters } from "@/components/alerts/merge";
-import { AlertFiltersBar, periodStart } from "@/components/alerts/alert-filters";
+import { mergeAlerts } from "@/components/alerts/merge";
+import { periodStart, type AlertFilters } from "@/components/alerts/filters";
+import { AlertFiltersBar } from "@/components/alerts/alert-filters";
 import { AlertTable } from "@/components/alerts/alert-table";
 import { QueryView } from "@/components/ui/states";
 

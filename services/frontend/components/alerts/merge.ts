@@ -1,25 +1,10 @@
 /** Live upsert of alert rows into the pages already shown: rows matching the filters replace their old copy
  * (or join the first page), rows that stopped matching leave, and order stays newest first. Pure. */
 import type { Schemas } from "@/lib/api/client";
+import { matches, type AlertFilters } from "@/components/alerts/filters";
 
 type Alert = Schemas["AlertRead"];
 type AlertPage = Schemas["AlertPage"];
-
-export interface AlertFilters {
-  severity: string;
-  status: string;
-  source: string;
-  host: string;
-  since: string; // ISO or empty
-}
-
-export function matches(alert: Alert, f: AlertFilters): boolean {
-  return (!f.severity || alert.severity === f.severity)
-    && (!f.status || alert.status === f.status)
-    && (!f.source || alert.source === f.source)
-    && (!f.host || alert.host === f.host)
-    && (!f.since || Date.parse(alert.last_seen_at) >= Date.parse(f.since));
-}
 
 export const newestFirst = (a: Alert, b: Alert): number =>
   Date.parse(b.last_seen_at) - Date.parse(a.last_seen_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);

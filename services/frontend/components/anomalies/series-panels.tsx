@@ -3,7 +3,7 @@
  * predicted exhaustion time. */
 import { useQuery } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
-import { call } from "@/lib/api/client";
+import { ApiError, call } from "@/lib/api/client";
 import { anomalyMarkers, seriesPoints, windowFor, withForecast } from "@/lib/charts";
 import { QueryView } from "@/components/ui/states";
 import { Time } from "@/components/ui/time";
@@ -51,7 +51,9 @@ export function SeriesPanels({ series: ref }: { series: SeriesRef }) {
       </section>
       <section className="panel" aria-labelledby="forecast-title">
         <h2 id="forecast-title">Forecast</h2>
-        <QueryView query={forecast} what="the forecast" isEmpty={(f) => f.items.length === 0}
+        {forecast.error instanceof ApiError && forecast.error.status === 404
+          ? <p className="muted">{forecast.error.message}</p>
+          : <QueryView query={forecast} what="the forecast" isEmpty={(f) => f.items.length === 0}
           empty="No forecast for this series yet (the worker forecasts series with enough history).">
           {(f) => {
             const item = f.items[0];
@@ -70,7 +72,7 @@ export function SeriesPanels({ series: ref }: { series: SeriesRef }) {
               </>
             );
           }}
-        </QueryView>
+        </QueryView>}
       </section>
     </>
   );

@@ -3,12 +3,8 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useApi } from "@/components/providers";
 import { call } from "@/lib/api/client";
+import { safeNext } from "@/lib/auth/redirect";
 import { sessionFromPair, writeSession } from "@/lib/auth/session";
-
-/** Only a path on this site: `/x` but not `//host` or `/\host`, which browsers read as another origin. */
-export function safeNext(next: string | null): string {
-  return next && /^\/(?![/\\])/.test(next) ? next : "/";
-}
 
 export function LoginForm() {
   const api = useApi();

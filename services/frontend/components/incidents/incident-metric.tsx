@@ -48,7 +48,7 @@ function MetricChart({ incident, anomalies, start, end }: { incident: Incident; 
         {(s) => (
           <TimeChart data={seriesPoints(s.points)} label={`${measurement}.${field} on ${host} around the incident`}
             markers={anomalyMarkers(related)}
-            window={{ from: Date.parse(incident.first_seen_at), to: Date.parse(incident.last_seen_at) }} />
+            window={{ from: Date.parse(incident.first_seen_at), to: Math.max(Date.parse(incident.last_seen_at), Date.parse(incident.first_seen_at) + 60_000) }} />
         )}
       </QueryView>
     </>

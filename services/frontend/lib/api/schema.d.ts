@@ -559,7 +559,7 @@ export interface paths {
         post?: never;
         /**
          * Deactivate User
-         * @description Users are deactivated, never deleted: the audit log keeps referring to them.
+         * @description Users are deactivated, never deleted: the audit log keeps referring to them. Their tokens stop working.
          */
         delete: operations["deactivate_user"];
         options?: never;

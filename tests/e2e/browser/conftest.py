@@ -1,0 +1,165 @@
+"""The browser tests' stack, shared by a module: the real API and worker on the test stores, the built
+dashboard (`next start`) pointed at them, seeded users, sources, metrics and an incident, and Debian's
+chromium driven by Playwright (never `playwright install`)."""
+
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from aiops_contracts.db import metadata
+from conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+FRONTEND = ROOT / "services" / "frontend"
+PASSWORD = "Tango-Foxtrot-9471"
+USERS = {"admin": "sre-admin", "operator": "sre-operator", "viewer": "sre-viewer"}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+HOST = "web-1"
+
+
+@dataclass
+class Stack:
+    api_url: str
+    url: str  # the dashboard
+    admin_headers: dict[str, str]
+    alert_token: str  # a generic source's token, for webhook alerts
+    incident_id: str
+
+
+def _reset_stores(test_env: dict[str, str]) -> None:
+    """The module starts from empty tables and an empty Redis database (other e2e tests leave theirs)."""
+    engine = create_engine(test_env["DATABASE_URL"])
+    with engine.begin() as conn:
+        existing = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+        tables = ", ".join(t.name for t in metadata.sorted_tables if t.name in existing)
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))  # names from our own metadata
+    engine.dispose()
+    with Redis.from_url(test_env["REDIS_URL"]) as redis:
+        redis.flushdb()
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not up: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(tmp_path_factory) -> Iterator[tuple[str, Callable[[str], None]]]:
+    """Builds the dashboard when its sources changed (setup.sh's stamp) and reserves its port; `start(api_url)`
+    runs `next start` against that API."""
+    subprocess.run(["bash", "-c", "source scripts/lib/setup.sh && install_frontend"], cwd=ROOT, check=True, timeout=1200)
+    url = f"http://127.0.0.1:{free_port()}"
+    log = tmp_path_factory.mktemp("frontend") / "next.log"
+    started: list[subprocess.Popen] = []
+
+    def start(api_url: str) -> None:
+        env = {**os.environ, "API_URL": api_url, "NEXT_TELEMETRY_DISABLED": "1", "NODE_ENV": "production"}
+        process = subprocess.Popen([str(FRONTEND / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1",
+                                    "-p", url.rsplit(":", 1)[1]], cwd=FRONTEND, env=env,
+                                   stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        started.append(process)
+        _wait_http(f"{url}/login", process, log)
+
+    yield url, start
+    for process in started:
+        process.terminate()
+        process.wait(10)
+
+
+def _seed(api_url: str) -> tuple[dict[str, str], str, str]:
+    """Users of every role, a generic and a Telegraf source, an hour of host metrics, and one incident."""
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        login = client.post("/api/v1/auth/login", data={"username": USERS["admin"], "password": PASSWORD})
+        admin = {"Authorization": f"Bearer {login.raise_for_status().json()['access_token']}"}
+        for role in ("operator", "viewer"):
+            client.post("/api/v1/users", json={"username": USERS[role], "password": PASSWORD, "role": role},
+                        headers=admin).raise_for_status()
+        token = client.post("/api/v1/sources", json={"name": "monitoring", "kind": "generic"}, headers=admin).json()["token"]
+        metrics = client.post("/api/v1/sources", json={"name": "fleet-telegraf", "kind": "telegraf"}, headers=admin).json()["token"]
+        now_s = int(time.time())
+        lines = [line for minute in range(60, 0, -1) for line in _metric_lines(now_s - minute * 60, minute)]
+        client.post("/webhooks/telegraf", content="\n".join(lines), headers={"X-AIOps-Token": metrics}).raise_for_status()
+        client.post("/webhooks/generic", json={"title": "Disk /var almost full", "severity": "high", "host": HOST},
+                    headers={"X-AIOps-Token": token}).raise_for_status()
+        return admin, token, _wait_incident(client, admin)
+
+
+def _metric_lines(at_s: int, minute: int) -> list[str]:
+    ns = at_s * 1_000_000_000
+    load = 0.6 + (minute % 7) / 10 + (4.0 if minute < 6 else 0.0)
+    return [f"system,host={HOST} load1={load} {ns}", f"mem,host={HOST} used_percent={52 + minute % 5} {ns}",
+            f"cpu,host={HOST},cpu=cpu-total usage_idle={80 - minute % 9} {ns}",
+            f"disk,host={HOST},path=/ used_percent={70 + (60 - minute) / 10} {ns}"]
+
+
+def _wait_incident(client: httpx.Client, admin: dict[str, str], timeout_s: float = 30.0) -> str:
+    """The worker stores the alert and the aggregator opens an incident for the host: wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        items = client.get("/api/v1/incidents", params={"host": HOST}, headers=admin).json()["items"]
+        if items:
+            return items[0]["id"]
+        time.sleep(0.2)
+    raise TimeoutError("no incident opened for the seeded alert")
+
+
+@pytest.fixture(scope="module")
+def stack(test_env, influx_database, start_module_service, dashboard_server) -> Stack:
+    url, start_dashboard = dashboard_server
+    _reset_stores(test_env)
+    api = start_module_service("aiops-api", FRONTEND_URL=url, FIRST_ADMIN_USERNAME=USERS["admin"],
+                               FIRST_ADMIN_PASSWORD=PASSWORD)
+    start_module_service("aiops-worker")
+    start_dashboard(api.url)
+    admin, token, incident_id = _seed(api.url)
+    return Stack(api_url=api.url, url=url, admin_headers=admin, alert_token=token, incident_id=incident_id)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def context(browser: Browser, stack: Stack) -> AsyncIterator[BrowserContext]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, base_url=stack.url)
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    yield context
+    await context.close()
+
+
+@pytest.fixture
+def sign_in(context: BrowserContext) -> Callable[[str], Awaitable[Page]]:
+    """sign_in(role): a page signed in as the seeded user of `role` through the login form, on the overview."""
+
+    async def sign_in_as(role: str) -> Page:
+        page = await context.new_page()
+        await page.goto("/login")
+        await page.get_by_label("Username").fill(USERS[role])
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_role("heading", name="Overview").wait_for()
+        return page
+
+    return sign_in_as
