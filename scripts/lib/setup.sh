@@ -53,14 +53,14 @@ install_frontend() {
   want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
   if [ "$(cat "$dir/node_modules/.installed" 2>/dev/null)" != "$want" ]; then
     log "installing the dashboard's packages (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || return 1
     echo "$want" > "$dir/node_modules/.installed"
   fi
   want="$(cd "$dir" && find app components lib package-lock.json next.config.mjs tsconfig.json -type f -print0 \
     | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$dir/.next/.built" 2>/dev/null)" != "$want" ]; then
     log "building the dashboard (next build)"
-    (cd "$dir" && NEXT_TELEMETRY_DISABLED=1 npm run build --silent >/dev/null)
+    (cd "$dir" && NEXT_TELEMETRY_DISABLED=1 npm run build --silent >/dev/null) || return 1
     echo "$want" > "$dir/.next/.built"
   fi
 }

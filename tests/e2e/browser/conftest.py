@@ -65,7 +65,7 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float 
 def dashboard_server(tmp_path_factory) -> Iterator[tuple[str, Callable[[str], None]]]:
     """Builds the dashboard when its sources changed (setup.sh's stamp) and reserves its port; `start(api_url)`
     runs `next start` against that API."""
-    subprocess.run(["bash", "-c", "source scripts/lib/setup.sh && install_frontend"], cwd=ROOT, check=True, timeout=1200)
+    subprocess.run(["bash", "-ec", "source scripts/lib/setup.sh && install_frontend"], cwd=ROOT, check=True, timeout=1200)
     url = f"http://127.0.0.1:{free_port()}"
     log = tmp_path_factory.mktemp("frontend") / "next.log"
     started: list[subprocess.Popen] = []

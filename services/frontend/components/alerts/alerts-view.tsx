@@ -65,13 +65,18 @@ export function AlertsView() {
   const [paused, setPaused] = useState(false);
   const query = useAlertPages(filters);
   const { state, upsert } = useLiveAlerts(filters, paused);
+  const queryClient = useQueryClient();
+  function togglePause() {
+    if (paused) void queryClient.invalidateQueries({ queryKey: ["alerts", filters] }); // catch up on what was skipped
+    setPaused(!paused);
+  }
   return (
     <>
       <div className="spread">
         <h1>Alerts</h1>
         <span className="row">
           <span className="live" data-state={paused ? "closed" : state}>{paused ? "paused" : state === "open" ? "live" : "connecting"}</span>
-          <button onClick={() => setPaused(!paused)} aria-pressed={paused}>{paused ? "Resume live" : "Pause live"}</button>
+          <button onClick={togglePause} aria-pressed={paused}>{paused ? "Resume live" : "Pause live"}</button>
         </span>
       </div>
       <div className="panel"><AlertFiltersBar values={values} set={set} /></div>
