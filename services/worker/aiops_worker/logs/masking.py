@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
+PROPERTY = "<*>=<*>"
 
 # A segment boundary: not preceded / followed by a letter, digit or underscore.
 _B = r"(?<![A-Za-z0-9_])"
@@ -26,6 +27,15 @@ _E = r"(?![A-Za-z0-9_])"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _HEX4 = r"[0-9a-fA-F]{1,4}"
+# Host names: DNS labels (letters, digits, inner dashes; never an underscore) ending in a top-level
+# domain: a generic one or any two-letter country code, except the two-letter extensions of source
+# files and libraries (util.py, jquery.min.js, lib.so): those names are files.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_GTLD = r"(?:com|net|org|edu|gov|mil|int|info|biz|name|pro|io|dev|app|cloud|local|lan|internal|localdomain|arpa)"
+_FILE_EXT = r"(?:so|py|js|ts|cc|hh|cs|sh|pl|pm|go|rs|rb|md|gz|xz|db|ko|mm|ui)"
+_HOST = _LABEL + r"(?:\." + _LABEL + r")*\.(?:" + _GTLD + r"|(?!" + _FILE_EXT + r"\b)[a-z]{2})"
+# A lowercase dotted name is a host when a port follows (proxy.corp:8080), not a key (state.top:180).
+_DOTTED_LOWER = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
 
 # (name, pattern) in priority order.
 MASK_RULES: tuple[tuple[str, str], ...] = (
@@ -38,8 +48,11 @@ MASK_RULES: tuple[tuple[str, str], ...] = (
     # host:port and fully qualified host names; a host needs a dot or dash and a digit
     # so that "key:value" pairs such as "ContAlloc:12" or "state.top:180" keep their key.
     ("host_port", r"(?<![\w.:/-])(?=[\w.-]*\d)[A-Za-z0-9]\w*(?:[.-]\w+)+(?:/[\d.]+)?:\d{2,5}(?![\w.:])"),
-    ("fqdn", r"(?<![\w.-])[A-Za-z0-9][\w-]*(?:\.[\w-]+)*\.(?:com|net|org|edu|gov|io|local|lan|internal)"
-             r"(?::\d{1,5})?(?![\w.-])"),
+    ("fqdn", r"(?<![\w.-])(?:" + _HOST + r")(?::\d{1,5})?(?:/[^\s\"'<>()\[\]{},;]*)?(?![\w-]|\.\w)"),
+    ("dotted_host_port", r"(?<![\w.:/-])" + _DOTTED_LOWER + r":\d{2,5}(?![\w.:])"),
+    # A dotted lowercase key assigned a value (vm.vendor=..., os.arch=...): a property, key and value
+    # both vary; ``mask`` writes it <*>=<*>. Member access (maps.isEmpty=) has capitals and stays.
+    ("property", r"(?<![\w.])[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)+=[^\s,;]*"),
     ("ipv6", r"(?<![\w:.])(?:" + _HEX4 + r":){7}" + _HEX4 + r"(?![\w:])"),
     ("ipv6_short", r"(?<![\w:.])(?:" + _HEX4 + r":)*" + _HEX4 + r"?::(?:" + _HEX4 + r":)*" + _HEX4 + r"(?![\w:])"),
     ("mac", _B + r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}" + _E),
@@ -76,7 +89,7 @@ class Masker:
         return cls(_compile(rules), _compile(spanning_rules) if spanning_rules else None)
 
     def mask(self, message: str) -> str:
-        return self.pattern.sub(WILDCARD, message)
+        return self.pattern.sub(_replacement, message)
 
     def tokens(self, message: str, max_token_chars: int) -> list[str]:
         """The masked message split on white space (what ``mask(message).split()`` gives, faster).
@@ -96,9 +109,13 @@ class Masker:
                 if len(token) > max_token_chars:
                     masked = WILDCARD
                 else:
-                    masked = memo[token] = self.pattern.sub(WILDCARD, token)
+                    masked = memo[token] = self.pattern.sub(_replacement, token)
             out.append(masked)
         return out
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return PROPERTY if match.lastgroup == "property" else WILDCARD
 
 
 def _compile(rules: tuple[tuple[str, str], ...]) -> re.Pattern[str]:

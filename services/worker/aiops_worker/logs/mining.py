@@ -7,10 +7,18 @@ tree). Token differences are *soft* when either side already looks variable
 a cluster only through soft differences, because two words in the same slot
 ("opened"/"closed") usually mean two events. A word slot becomes a variable once
 ``sibling_merge`` clusters differ only in that slot (user names, job names...);
-those clusters are then merged. Merged clusters keep the id of the oldest one and
+those clusters are then merged. A slot of capitalised words (GET/POST, Started/Paused)
+holds a program's vocabulary: those are event types and need ``vocabulary_merge``
+siblings (never, by default). Merged clusters keep the id of the oldest one and
 the others are recorded in ``aliases`` (old id -> surviving id), so ids handed
 out earlier stay resolvable. Ids are a hash of the first template of a cluster
 and never change, which keeps them stable across restarts (``to_state``).
+
+A field that spans a varying number of tokens (an optional "(2.0 KB)", a value of
+several words, a list) gives one event clusters of several lengths: clusters with
+the same ``skeleton`` (constant words) are grouped, each live cluster aliased to the
+group's oldest one, which names the event (``add`` and ``match`` return it). Every
+alias points to an older cluster, so ``resolve`` always ends.
 
 Work per line is bounded whatever the input (``MinerLimits``): the line and each token are capped
 (a longer token is a variable), a template token's wildcards are matched by an ordered substring
@@ -22,21 +30,16 @@ than ``max_line_comparisons`` raises ``LineTooCostly`` before the miner changes.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 from aiops_contracts.text import without_nul
 
 from .masking import WILDCARD, Masker
+from .similarity import HARD, MATCH, compare, generalise_token, looks_variable, skeleton, vocabulary_slot
 
-_PIECE = re.compile(r"<\*>|[A-Za-z0-9_]+|[^A-Za-z0-9_]")
-# Digits, wildcards and qualified names (a.b.c, pkg/Class) mark tokens that vary between events.
-_VARIABLE_MARK = re.compile(r"\d\D*\d|<\*>|\w\.\w+\.\w|\w/\w")
-_QUALIFIED = re.compile(r"\w\.\w+\.\w")
-MATCH, SOFT, HARD = 0, 1, 2
 STATE_VERSION = 1
 _MEMO_LIMIT = 100_000
+_VARIANT_MIN_WORDS = 2  # constant words two clusters of different lengths must share to be one event
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class MinerConfig:
     sim_threshold: float = 0.6  # share of exactly matching tokens needed to join a cluster
     sibling_merge: int = 3  # clusters differing in one word slot that turn it into <*>
     sibling_min_constants: int = 3  # constant tokens the siblings must share besides the slot
+    vocabulary_merge: int = 0  # siblings needed when the slot holds vocabulary words (GET, Started); 0: never
+    variant_max_gap: int = 8  # same skeleton, lengths at most this far apart: one event (-1: off)
 
 
 @dataclass(frozen=True)
@@ -88,111 +93,9 @@ class MatchResult:
     changed: bool
 
 
-@lru_cache(maxsize=65536)
-def _looks_variable(token: str) -> bool:
-    return _VARIABLE_MARK.search(token) is not None
-
-
-@lru_cache(maxsize=65536)
-def _wildcard_parts(pattern: str) -> tuple[str, ...]:
-    return tuple(pattern.split(WILDCARD))
-
-
-def covers(pattern: str, token: str) -> bool:
-    """Whether ``token`` is ``pattern`` with each ``<*>`` replaced by any text (empty included).
-
-    The fixed parts are searched in order, each leftmost after the previous one, between the first
-    part (a prefix) and the last (a suffix): greedy placement is optimal for ``*``-only patterns, and
-    every search starts where the previous one ended, so the cost is linear in the token.
-    """
-    parts = _wildcard_parts(pattern)
-    if len(parts) == 1:
-        return token == pattern
-    first, *middle, last = parts
-    end = len(token) - len(last)
-    if end < len(first) or not token.startswith(first) or not token.endswith(last):
-        return False
-    pos = len(first)
-    for part in middle:
-        found = token.find(part, pos, end)
-        if found < 0:
-            return False
-        pos = found + len(part)
-    return True
-
-
-def compare(pattern: str, token: str) -> int:
-    """MATCH when ``pattern`` (a template token) covers ``token``, else SOFT or HARD."""
-    if pattern == token or pattern == WILDCARD:
-        return MATCH
-    if WILDCARD in pattern and covers(pattern, token):
-        return MATCH
-    return _difference(pattern, token)
-
-
-@lru_cache(maxsize=65536)
-def _difference(pattern: str, token: str) -> int:
-    """SOFT when the parts that differ (shared prefix/suffix pieces removed) look like values.
-
-    Values: both differing parts look variable, or both tokens are qualified names
-    (``com.foo.Bar``). An empty side ("rhost=" vs "rhost=1.2.3.4") is HARD: optional
-    fields usually mark a different event.
-    """
-    pa, pb = _PIECE.findall(pattern), _PIECE.findall(token)
-    lo, hi = _common_ends(pa, pb)
-    middle_a = "".join(pa[lo:len(pa) - hi])
-    middle_b = "".join(pb[lo:len(pb) - hi])
-    if not middle_a or not middle_b:
-        return HARD
-    if _looks_variable(middle_a) and _looks_variable(middle_b):
-        return SOFT
-    if _QUALIFIED.search(pattern) and _QUALIFIED.search(token):
-        return SOFT
-    return HARD
-
-
-def _common_ends(pa: list[str], pb: list[str]) -> tuple[int, int]:
-    """Lengths of the common prefix and (non-overlapping) common suffix of two piece lists."""
-    shortest = min(len(pa), len(pb))
-    lo = 0
-    while lo < shortest and pa[lo] == pb[lo]:
-        lo += 1
-    hi = 0
-    while hi < shortest - lo and pa[-1 - hi] == pb[-1 - hi]:
-        hi += 1
-    return lo, hi
-
-
-def _collapse(pieces: list[str]) -> str:
-    out: list[str] = []
-    for piece in pieces:
-        if not (piece == WILDCARD and out and out[-1] == WILDCARD):
-            out.append(piece)
-    return "".join(out)
-
-
-def generalise_token(a: str, b: str) -> str:
-    """Smallest token pattern covering both: keeps shared pieces such as ``uid=`` or brackets."""
-    if compare(a, b) == MATCH:
-        return a
-    pa, pb = _PIECE.findall(a), _PIECE.findall(b)
-    if len(pa) == len(pb):
-        merged = []
-        for x, y in zip(pa, pb):
-            if x == y:
-                merged.append(x)
-            elif (x[0].isalnum() or x[0] in "_<") and (y[0].isalnum() or y[0] in "_<"):
-                merged.append(WILDCARD)
-            else:
-                return WILDCARD  # punctuation differs: no shared structure to keep
-        return _collapse(merged)
-    lo, hi = _common_ends(pa, pb)
-    return _collapse(pa[:lo] + [WILDCARD] + pa[len(pa) - hi:])
-
-
 def _bucket_key(tokens: list[str]) -> tuple[int, str]:
     first = tokens[0] if tokens else ""
-    return len(tokens), WILDCARD if _looks_variable(first) else first
+    return len(tokens), WILDCARD if looks_variable(first) else first
 
 
 class TemplateMiner:
@@ -208,6 +111,7 @@ class TemplateMiner:
         self._buckets: dict[tuple[int, str], list[str]] = {}
         self._by_length: dict[int, list[str]] = {}
         self._next_seq = 0
+        self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
         # Masked token sequence -> best cluster id. Valid while no cluster is added, changed or removed
         # (_index/_unindex clear it), which is most of the time once the templates are learned.
         self._best_memo: dict[tuple[str, ...], str | None] = {}
@@ -224,21 +128,27 @@ class TemplateMiner:
         if cluster is None:
             cluster = self._create(tokens)
             survivor = self._merge_siblings(cluster)
-            is_new = survivor is cluster
-            return MatchResult(survivor.cluster_id, survivor.template, is_new, not is_new)
+            self._join_variant(survivor)
+            root = self._root(survivor)
+            is_new = root is cluster
+            return MatchResult(root.cluster_id, root.template, is_new, not is_new)
         cluster.size += 1
         new_tokens = [generalise_token(t, x) for t, x in zip(cluster.tokens, tokens)]
         if new_tokens == cluster.tokens:
-            return MatchResult(cluster.cluster_id, cluster.template, False, False)
+            root = self._root(cluster)
+            return MatchResult(root.cluster_id, root.template, False, False)
         self._retokenize(cluster, new_tokens)
         cluster = self._absorb_covered(cluster)
-        return MatchResult(cluster.cluster_id, cluster.template, False, True)
+        self._join_variant(cluster)
+        root = self._root(cluster)
+        return MatchResult(root.cluster_id, root.template, False, True)
 
     def match(self, message: str) -> MatchResult | None:
         cluster = self._best(self.tokenize(message))
         if cluster is None:
             return None
-        return MatchResult(cluster.cluster_id, cluster.template, False, False)
+        root = self._root(cluster)
+        return MatchResult(root.cluster_id, root.template, False, False)
 
     def resolve(self, cluster_id: str) -> str:
         """Surviving id of a cluster id handed out earlier (identity when never merged)."""
@@ -247,7 +157,8 @@ class TemplateMiner:
         return cluster_id
 
     def templates(self) -> dict[str, str]:
-        return {cid: cluster.template for cid, cluster in self.clusters.items()}
+        """Template of every event (a variant cluster is shown by its group's oldest cluster)."""
+        return {cid: cluster.template for cid, cluster in self.clusters.items() if cid not in self.aliases}
 
     def to_state(self) -> dict:
         clusters = [asdict(c) for c in sorted(self.clusters.values(), key=lambda c: c.seq)]
@@ -337,8 +248,12 @@ class TemplateMiner:
         self._index(cluster)
         return cluster
 
+    def _root(self, cluster: Cluster) -> Cluster:
+        return self.clusters[self.resolve(cluster.cluster_id)]
+
     def _index(self, cluster: Cluster) -> None:
         self._best_memo.clear()
+        self._skeletons.setdefault(skeleton(cluster.tokens), (cluster.cluster_id, len(cluster.tokens)))
         self.clusters[cluster.cluster_id] = cluster
         self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(cluster.cluster_id)
         self._by_length.setdefault(len(cluster.tokens), []).append(cluster.cluster_id)
@@ -347,6 +262,9 @@ class TemplateMiner:
         self._best_memo.clear()
         self._buckets[_bucket_key(cluster.tokens)].remove(cluster.cluster_id)
         self._by_length[len(cluster.tokens)].remove(cluster.cluster_id)
+        key = skeleton(cluster.tokens)
+        if self._skeletons.get(key, ("",))[0] == cluster.cluster_id:
+            del self._skeletons[key]
         del self.clusters[cluster.cluster_id]
 
     def _retokenize(self, cluster: Cluster, tokens: list[str]) -> None:
@@ -369,9 +287,32 @@ class TemplateMiner:
             return cluster
         for slot in sorted(by_slot):  # sorted: the outcome must not depend on index order
             siblings = by_slot[slot]
-            if len(siblings) + 1 >= self.config.sibling_merge:
+            needed = self.config.sibling_merge
+            if any(vocabulary_slot(cluster.tokens[slot], other.tokens[slot]) for other in siblings):
+                needed = self.config.vocabulary_merge  # a handful of words: event types, not a variable
+            if needed and len(siblings) + 1 >= needed:
                 return self._merge([cluster, *siblings])
         return cluster
+
+    def _join_variant(self, cluster: Cluster) -> None:
+        """Join ``cluster``'s event with an older one of the same skeleton (the same constant words).
+
+        A field spanning a varying number of tokens (an optional "(1.2 KB)", a value of several words,
+        a list) gives one event clusters of several lengths; they become one group whose oldest cluster
+        names it. Costs one skeleton (linear in the tokens) and one lookup: no template is compared.
+        """
+        key = skeleton(cluster.tokens)
+        known = self._skeletons.get(key)
+        if known is None or len(key) < _VARIANT_MIN_WORDS:
+            return
+        if abs(known[1] - len(cluster.tokens)) <= self.config.variant_max_gap:
+            self._unify(cluster.cluster_id, known[0])
+
+    def _unify(self, a: str, b: str) -> None:
+        """Put the groups of ``a`` and ``b`` together under the older root (aliases point to older)."""
+        roots = sorted({self.resolve(a), self.resolve(b)}, key=lambda cid: self.clusters[cid].seq)
+        if len(roots) == 2:
+            self.aliases[roots[1]] = roots[0]
 
     def _absorb_covered(self, cluster: Cluster) -> Cluster:
         """After ``cluster`` generalised, merge same-length clusters its template now covers."""
@@ -386,7 +327,11 @@ class TemplateMiner:
         for other in group[1:]:
             tokens = [generalise_token(a, b) for a, b in zip(tokens, other.tokens)]
             survivor.size += other.size
+            group = self.resolve(other.cluster_id)
             self._unindex(other)
+            self.aliases.pop(other.cluster_id, None)  # a variant's link to its group moves to the survivor
+            if group != other.cluster_id:
+                self._unify(survivor.cluster_id, group)
             self.aliases[other.cluster_id] = survivor.cluster_id
         self._retokenize(survivor, tokens)
         return survivor

@@ -27,6 +27,12 @@ MASKER = Masker.default()
     ("for [DFSClient_NONMAPREDUCE_1537864556_1] job_1445144423722_0020", "for [<*>] <*>"),
     ("generating core.3362 jetty-6.1.26 CPU#0", "generating core.<*> jetty-<*> CPU#<*>"),
     ("hex 9f4ef63 mask=ffffffff", "hex <*> mask=<*>"),
+    # host names with any top-level domain, host:port, dotted hosts with a port, property keys
+    ("via relay.campus.example.ac.kr:5070 open", "via <*> open"),
+    ("for 12-34-56-78.dsl.isp.de [1.2.3.4] failed", "for <*> [<*>] failed"),
+    ("reached www.example.com. ok", "reached <*>. ok"),
+    ("connect mesh.corp:8080 done", "connect <*> done"),
+    ("environment:vm.vendor=Acme done", "environment:<*>=<*> done"),
 ])
 def test_masks_variables(raw: str, masked: str) -> None:
     assert MASKER.mask(raw) == masked
@@ -37,6 +43,8 @@ def test_masks_variables(raw: str, masked: str) -> None:
     ("ContAlloc:12 NameSystem.addStoredBlock: x", "ContAlloc:<*> NameSystem.addStoredBlock: x"),
     ("IOThunderboltSwitch<0>::listenerCallback", "IOThunderboltSwitch<<*>>::listenerCallback"),
     ("state.clipTopAmount:180, i:0", "state.clipTopAmount:<*>, i:<*>"),
+    ("load util.py jquery.min.js libdispatch.dylib rpc.statd", "load util.py jquery.min.js libdispatch.dylib rpc.statd"),
+    ("maps.isEmpty=true java.io.IOException: com.apple.xpc.activity", "maps.isEmpty=<*> java.io.IOException: com.apple.xpc.activity"),
 ])
 def test_keeps_constant_tokens(raw: str, masked: str) -> None:
     assert MASKER.mask(raw) == masked

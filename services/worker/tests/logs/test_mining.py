@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiops_worker.logs.masking import WILDCARD
-from aiops_worker.logs.mining import (HARD, MATCH, SOFT, LineTooCostly, MinerConfig, MinerLimits, TemplateMiner,
-                                      compare, covers, generalise_token)
+from aiops_worker.logs.mining import LineTooCostly, MinerConfig, MinerLimits, TemplateMiner
+from aiops_worker.logs.similarity import HARD, MATCH, SOFT, compare, covers, generalise_token
 
 
 def test_first_line_creates_template_with_masked_variables() -> None:
@@ -49,6 +49,33 @@ def test_word_slot_becomes_variable_after_enough_siblings() -> None:
     assert miner.clusters[ids[0]].template == "session opened for user <*> by (uid=<*>)"
     assert miner.clusters[ids[0]].size == 3
     assert miner.add("session opened for user guest by (uid=0)").template_id == ids[0]
+
+
+def test_a_handful_of_vocabulary_words_stays_event_types() -> None:
+    """Capitalised words in one slot (methods, states) are events; lowercase names there are a variable."""
+    miner = TemplateMiner()
+    states = {miner.add(f"[unit: {n}] Unit {state} (State Change)").template_id
+              for n, state in enumerate(("Launched", "Frozen", "Thawed", "Halted", "Launched"))}
+    verbs = {miner.add(f'10.0.0.{n} "{verb} /x HTTP/1.1" status: 200 len: {n}').template_id
+             for n, verb in enumerate(("FETCH", "STORE", "PURGE", "FETCH"))}
+    users = [miner.add(f"session closed for user {user} by scheduler").template_id for user in ("mira", "tobin", "quill")]
+    users = {miner.resolve(cid) for cid in users}
+    assert len(states) == 4 and len(verbs) == 3 and len(users) == 1
+
+
+def test_a_field_of_varying_length_keeps_one_event() -> None:
+    miner = TemplateMiner()
+    short = miner.add("tool - a.example.de:443 close, 403 bytes sent, lifetime 00:02")
+    long = miner.add("tool - b.example.de:443 close, 2048 bytes (2.00 KB) sent, lifetime 00:07")
+    assert long.template_id == short.template_id and long.template == short.template and not long.is_new
+    listed = [miner.add(f"ask 10.0.0.1:50010 to delete {ids}").template_id
+              for ids in ("chunk_1", "chunk_2 chunk_3 chunk_4", "chunk_5 chunk_6")]
+    assert len({miner.resolve(i) for i in listed}) == 1
+    assert miner.add("tool - a.example.de:443 close, 403 bytes dropped, lifetime 00:02").template_id != short.template_id
+    assert len(miner.templates()) == 3
+    restored = TemplateMiner.from_state(json.loads(json.dumps(miner.to_state())))
+    again = restored.add("tool - c.example.de:443 close, 4096 bytes (4.00 KB) sent, lifetime 00:09")
+    assert again.template_id == short.template_id and not again.is_new
 
 
 def test_template_id_is_stable_hash_of_first_template() -> None:
