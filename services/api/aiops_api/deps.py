@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aiops_api.auth.accounts import Accounts
+from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.tokens import InvalidToken, Principal, Role, decode_access_token
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
@@ -35,6 +37,14 @@ def get_secret_box(request: Request) -> SecretBox | None:
     return request.app.state.secret_box
 
 
+def get_passwords(request: Request) -> Passwords:
+    return request.app.state.passwords
+
+
+def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessions() as session:
         yield session
@@ -45,19 +55,26 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 SecretBoxDep = Annotated[SecretBox | None, Depends(get_secret_box)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 _bearer = HTTPBearer(auto_error=False, description="Access token (JWT)")
 
 
-def current_principal(
-    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+async def current_principal(
+    settings: SettingsDep, accounts: AccountsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
     try:
-        return decode_access_token(settings, credentials.credentials)
+        principal = decode_access_token(settings, credentials.credentials)
     except InvalidToken as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token", {"WWW-Authenticate": "Bearer"}) from exc
+    try:
+        return await accounts.authorize(principal)
+    except InvalidToken as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}) from exc
 
 
 def require_role(role: Role) -> Callable[[Principal], Principal]:

@@ -1,6 +1,8 @@
 """/health (the process answers), /ready (every dependency answers) and /metrics (Prometheus)."""
 
 import asyncio
+import math
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
@@ -26,7 +28,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", operation_id="ready", responses={503: {"description": "a dependency is unavailable"}})
 async def ready(request: Request) -> JSONResponse:
-    report = await store_health(request.app.state)
+    report = await request.app.state.readiness.report(request.app.state)
     failing = [name for name, result in report.items() if result != "ok"]
     body = {"status": "unavailable" if failing else "ready", "failing": failing, "checks": report}
     return JSONResponse(body, status_code=503 if failing else 200)
@@ -37,6 +39,24 @@ async def prometheus_metrics(request: Request, _: Viewer) -> Response:
     """Prometheus scrapes with a machine token: `python -m aiops_api.auth token prometheus viewer --minutes N`."""
     await _refresh_stream_gauges(request.app.state.redis)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class Readiness:
+    """/ready needs no token, so its checks must not multiply with its callers: an answer is reused for
+    READY_CACHE_SECONDS, and probes that arrive while a check runs wait for that one."""
+
+    def __init__(self, cache_seconds: float) -> None:
+        self.cache_seconds = cache_seconds
+        self._lock = asyncio.Lock()
+        self._checked: tuple[float, dict[str, str]] = (-math.inf, {})
+
+    async def report(self, state: State) -> dict[str, str]:
+        async with self._lock:
+            checked_at, report = self._checked
+            if time.monotonic() - checked_at >= self.cache_seconds:
+                report = await store_health(state)
+                self._checked = (time.monotonic(), report)
+            return report
 
 
 async def store_health(state: State) -> dict[str, str]:

@@ -13,17 +13,21 @@ from aiops_api import health
 from aiops_api.alerts.router import router as alerts_router
 from aiops_api.analytics.router import router as analytics_router
 from aiops_api.audit.router import router as audit_router
+from aiops_api.auth.accounts import Accounts
 from aiops_api.auth.bootstrap import ensure_first_admin
+from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.router import router as auth_router
 from aiops_api.errors import register_error_handlers
 from aiops_api.incidents.router import router as incidents_router
 from aiops_api.limits import BodySizeLimitMiddleware
 from aiops_api.live.broadcaster import Broadcaster
+from aiops_api.live.connections import ConnectionSlots
 from aiops_api.live.router import router as live_router
 from aiops_api.logs.router import router as logs_router
 from aiops_api.logs.search import LogSearch
 from aiops_api.metrics import RequestMetricsMiddleware
 from aiops_api.overview.router import router as overview_router
+from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
@@ -55,18 +59,25 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.redis = Redis.from_url(settings.redis_url)
         state.http = httpx.AsyncClient(timeout=5.0)
         state.influx = InfluxClient(settings)
-        state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds)
+        state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds,
+                                                     settings.source_cache_misses)
+        state.passwords = Passwords(settings.password_hash_concurrency)
+        state.accounts = Accounts(state.redis, state.sessions, settings.user_cache_seconds)
+        state.readiness = health.Readiness(settings.ready_cache_seconds)
         state.broadcaster = Broadcaster(state.redis, settings.live_queue_size)
+        state.live_slots = ConnectionSlots(state.redis, settings.live_max_connections_per_user,
+                                           lease_s=max(30.0, 6 * settings.user_cache_seconds))
         state.log_search = LogSearch(settings)
         state.log_search.warm_up()
         state.secret_box = secret_box(settings.secrets_key)
         await seal_stored_secrets(state.sessions, state.secret_box)
-        await ensure_first_admin(state.sessions, settings)
+        await ensure_first_admin(state.sessions, settings, state.passwords)
         await state.broadcaster.start()
         try:
             yield
         finally:
             await state.broadcaster.stop()
+            state.passwords.close()
             await state.http.aclose()
             await state.influx.aclose()
             await state.redis.aclose()
@@ -82,6 +93,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)  # the client, for all the above
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -93,8 +105,9 @@ def main() -> None:
     configure_logging("api", settings.log_level)
     tracer_provider = configure_tracing("api", settings)
     try:
+        # TrustedProxyMiddleware reads X-Forwarded-For from TRUSTED_PROXIES only: uvicorn's own reading is off.
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
-                    access_log=False)
+                    access_log=False, proxy_headers=False)
     finally:
         shutdown_tracing(tracer_provider)
 

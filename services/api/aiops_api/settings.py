@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, ValidationInfo, field_validator, model_validator
 
 from aiops_api.auth.keys import read_secret_file, rsa_key_problem, secret_problem
 from aiops_api.auth.passwords import password_problem
@@ -49,6 +49,18 @@ class ApiSettings(CommonSettings):
     rate_limit_write: int = Field(default=300, ge=0)
     rate_limit_auth: int = Field(default=20, ge=0)
     rate_limit_webhook: int = Field(default=120_000, ge=0)
+    # Failed authentications (401) per client per window; past it every request of the client gets 429.
+    rate_limit_auth_failures: int = Field(default=20, ge=0)
+    # Peers (IPs or CIDR networks) whose X-Forwarded-For names the client: the rightmost address that is not
+    # itself a trusted proxy. Empty: the TCP peer is the client and X-Forwarded-For is ignored.
+    trusted_proxies: list[IPvAnyNetwork] = []  # JSON list, e.g. ["10.0.0.0/8", "127.0.0.1"]
+    # Unknown webhook tokens remembered (kept apart from the known ones, which they can never evict).
+    source_cache_misses: int = Field(default=10_000, ge=1)
+    # A signed-in user's token is checked against the account (active, role) at most this many seconds stale.
+    user_cache_seconds: float = Field(default=5.0, ge=0)
+    password_hash_concurrency: int = Field(default=2, ge=1)  # argon2 runs at once (~160 ms, 64 MiB each), in threads
+    ready_cache_seconds: float = Field(default=2.0, ge=0)  # /ready answers from its last check this long
+    live_max_connections_per_user: int = Field(default=10, ge=1)  # WebSockets open at once per token subject
     # Webhook credentials are checked against PostgreSQL at most this often per token.
     source_cache_seconds: float = 10.0
     live_queue_size: int = 1_000  # events buffered per WebSocket client before it is dropped as too slow

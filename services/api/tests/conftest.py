@@ -1,13 +1,14 @@
 """API fixtures: the app with its lifespan on the test stores, an HTTP client, tokens per role, and
 factories that go through the service layer."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.tokens import Role, issue_access_token
 from aiops_api.main import create_app
 from aiops_api.settings import ApiSettings
@@ -64,14 +65,17 @@ def make_source(sessions: async_sessionmaker[AsyncSession], api_settings: ApiSet
 
 
 @pytest.fixture
-def make_user(sessions: async_sessionmaker[AsyncSession]) -> Callable[..., object]:
+def make_user(sessions: async_sessionmaker[AsyncSession]) -> Iterator[Callable[..., object]]:
     """Creates a user through the service layer; they sign in with USER_PASSWORD."""
+    passwords = Passwords(1)
+
     async def make(username: str = "alice", role: str = "viewer") -> UserRead:
         async with sessions() as session:
             data = UserCreate(username=username, password=USER_PASSWORD, role=role)
-            return await users_service.create_user(session, data=data, actor="test")
+            return await users_service.create_user(session, data=data, actor="test", passwords=passwords)
 
-    return make
+    yield make
+    passwords.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import getpass
 import sys
 
 from aiops_api.auth.bootstrap import WeakPassword, create_admin
+from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.tokens import Role, issue_access_token
 from aiops_api.settings import ApiSettings
 from aiops_contracts.db.session import make_engine, make_sessionmaker
@@ -54,10 +55,13 @@ def _read_password(from_stdin: bool) -> str:
 
 async def _create_admin(settings: ApiSettings, args: argparse.Namespace, password: str) -> bool:
     engine = make_engine(settings)
+    passwords = Passwords(1)
     try:
         async with make_sessionmaker(engine)() as session:
-            return await create_admin(session, username=args.username, password=password, email=args.email)
+            return await create_admin(session, username=args.username, password=password, email=args.email,
+                                      passwords=passwords)
     finally:
+        passwords.close()
         await engine.dispose()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_api.audit import record_change
-from aiops_api.auth.passwords import hash_password, password_problem
+from aiops_api.auth.passwords import Passwords, password_problem
 from aiops_api.settings import ApiSettings
 from aiops_contracts.db import User
 
@@ -20,14 +20,17 @@ class WeakPassword(ValueError):
     pass
 
 
-async def create_admin(session: AsyncSession, *, username: str, password: str, email: str | None) -> bool:
+async def create_admin(
+    session: AsyncSession, *, username: str, password: str, email: str | None, passwords: Passwords
+) -> bool:
     """Create an admin unless the username exists (several API replicas may start at once); True if created."""
     problem = password_problem(password, username)
     if problem:
         raise WeakPassword(f"password {problem}")
+    password_hash = await passwords.hash(password)
     stmt = (
         insert(User)
-        .values(username=username, email=email or None, role="admin", active=True, password_hash=hash_password(password))
+        .values(username=username, email=email or None, role="admin", active=True, password_hash=password_hash)
         .on_conflict_do_nothing(index_elements=[User.username])
         .returning(User.id)
     )
@@ -40,11 +43,14 @@ async def create_admin(session: AsyncSession, *, username: str, password: str, e
     return user_id is not None
 
 
-async def ensure_first_admin(sessions: async_sessionmaker[AsyncSession], settings: ApiSettings) -> None:
+async def ensure_first_admin(
+    sessions: async_sessionmaker[AsyncSession], settings: ApiSettings, passwords: Passwords
+) -> None:
     if not settings.first_admin_username:
         return
     async with sessions() as session:
         created = await create_admin(session, username=settings.first_admin_username,
-                                     password=settings.first_admin_password, email=settings.first_admin_email)
+                                     password=settings.first_admin_password, email=settings.first_admin_email,
+                                     passwords=passwords)
     if created:
         log.info("first admin created", extra={"username": settings.first_admin_username})

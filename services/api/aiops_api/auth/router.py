@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 from aiops_api.auth import service
 from aiops_api.auth.schemas import Me, RefreshRequest, TokenPair
-from aiops_api.deps import SessionDep, SettingsDep, Viewer
+from aiops_api.deps import PasswordsDep, SessionDep, SettingsDep, Viewer
 from aiops_api.users import service as users_service
 from aiops_api.users.schemas import UserRead
 
@@ -18,9 +18,11 @@ _UNAUTHORIZED = {401: {"description": "wrong credentials, or an expired, revoked
 
 @router.post("/login", operation_id="login", responses=_UNAUTHORIZED)
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep,
+    passwords: PasswordsDep,
 ) -> TokenPair:
-    return await service.login(session, username=form.username, password=form.password, settings=settings)
+    return await service.login(session, username=form.username, password=form.password, settings=settings,
+                               passwords=passwords)
 
 
 @router.post("/refresh", operation_id="refresh_token", responses=_UNAUTHORIZED)

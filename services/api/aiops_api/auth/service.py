@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_api.auth.passwords import hash_password, needs_rehash, verify_password
+from aiops_api.auth.passwords import Passwords, needs_rehash
 from aiops_api.auth.schemas import TokenPair
 from aiops_api.auth.tokens import Role, issue_access_token
 from aiops_api.errors import Unauthorized
@@ -29,13 +29,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def login(session: AsyncSession, *, username: str, password: str, settings: ApiSettings) -> TokenPair:
+async def login(
+    session: AsyncSession, *, username: str, password: str, settings: ApiSettings, passwords: Passwords
+) -> TokenPair:
     user = await session.scalar(select(User).where(User.username == username))
-    if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
+    if not await passwords.verify(user.password_hash if user else None, password) or user is None or not user.active:
         log.warning("login refused", extra={"username": username[:64]})
         raise Unauthorized("incorrect username or password")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await passwords.hash(password)
     user.last_login_at = datetime.now(UTC)
     pair = await _issue_pair(session, user, settings, family_id=uuid.uuid4())
     await session.commit()
@@ -105,7 +107,7 @@ async def _issue_pair(session: AsyncSession, user: User, settings: ApiSettings, 
     session.add(row)
     await session.flush()
     return TokenPair(
-        access_token=issue_access_token(settings, user.username, Role[user.role]),
+        access_token=issue_access_token(settings, user.username, Role[user.role], user_id=user.id),
         expires_in=settings.access_token_minutes * 60,
         refresh_token=f"{row.id.hex}.{secret}",
         refresh_expires_in=int(lifetime.total_seconds()),

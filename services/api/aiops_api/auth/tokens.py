@@ -1,5 +1,11 @@
-"""Access tokens: signed JWTs that carry the subject and its role (HS256 or RS256, by configuration)."""
+"""Access tokens: signed JWTs that carry the subject and its role (HS256 or RS256, by configuration).
 
+A signed-in user's token also carries the user's id (`uid`), so that each request checks the account
+(auth/accounts.py). A machine token (`python -m aiops_api.auth token`) has no `uid`: it names a client, not a
+user, and holds its role until it expires.
+"""
+
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -21,13 +27,17 @@ class Role(IntEnum):
 class Principal:
     subject: str
     role: Role
+    user_id: uuid.UUID | None = None  # None for a machine token
+    expires_at: float = 0.0  # POSIX seconds
 
 
 class InvalidToken(Exception):
     pass
 
 
-def issue_access_token(settings: ApiSettings, subject: str, role: Role, minutes: int | None = None) -> str:
+def issue_access_token(
+    settings: ApiSettings, subject: str, role: Role, minutes: int | None = None, user_id: uuid.UUID | None = None
+) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": subject,
@@ -36,6 +46,8 @@ def issue_access_token(settings: ApiSettings, subject: str, role: Role, minutes:
         "exp": now + timedelta(minutes=minutes or settings.access_token_minutes),
         "typ": "access",
     }
+    if user_id is not None:
+        claims["uid"] = str(user_id)
     return jwt.encode(claims, _signing_key(settings), algorithm=settings.jwt_algorithm)
 
 
@@ -47,8 +59,9 @@ def decode_access_token(settings: ApiSettings, token: str) -> Principal:
         )
         if claims.get("typ") != "access":
             raise InvalidToken("not an access token")
-        return Principal(subject=claims["sub"], role=Role[claims["role"]])
-    except (jwt.PyJWTError, KeyError) as exc:
+        user_id = uuid.UUID(claims["uid"]) if "uid" in claims else None
+        return Principal(claims["sub"], Role[claims["role"]], user_id, float(claims["exp"]))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
 
 

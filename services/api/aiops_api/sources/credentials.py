@@ -1,7 +1,9 @@
 """Webhook credentials: tokens are stored as SHA-256 digests and checked in constant time.
 
 A short in-process cache keeps the ingest path off PostgreSQL; a revoked token stops working within
-`source_cache_seconds`.
+`source_cache_seconds`. Known and unknown tokens are cached apart: the known ones are bounded by the sources
+that exist, the unknown ones by `source_cache_misses`, so spraying random tokens can never push a good token
+out of the cache (and the rate limiter's failed-authentication limit bounds the lookups they cost).
 
 Sentry's integration webhooks carry no token but an HMAC-SHA256 of the body, keyed with the client
 secret Sentry generated for the integration. That secret must be readable to verify, so it lives in
@@ -23,7 +25,6 @@ from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_K
 from aiops_contracts.db import Source
 
 TOKEN_PREFIX = "aiops_"
-_CACHE_MAX_ENTRIES = 10_000  # bounds memory when someone sprays random tokens
 
 
 @dataclass(frozen=True)
@@ -45,25 +46,38 @@ def hash_token(token: str) -> str:
 
 
 class SourceCredentials:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float, max_misses: int) -> None:
         self.sessions = sessions
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, SourceIdentity | None]] = {}
+        self.max_misses = max_misses
+        self._known: dict[str, tuple[float, SourceIdentity]] = {}
+        self._unknown: dict[str, float] = {}  # digest -> until when it is known to be unknown
         self._signers: tuple[float, list[tuple[SourceIdentity, bytes]]] = (0.0, [])
 
     async def authenticate(self, token: str) -> SourceIdentity | None:
         digest = hash_token(token)
-        cached = self._cache.get(digest)
-        if cached and cached[0] > time.monotonic():
-            identity = cached[1]
+        now = time.monotonic()
+        known = self._known.get(digest)
+        if known and known[0] > now:
+            identity: SourceIdentity | None = known[1]
+        elif self._unknown.get(digest, 0.0) > now:
+            return None
         else:
             identity = await self._load(digest)
-            if len(self._cache) >= _CACHE_MAX_ENTRIES:
-                self._cache.clear()
-            self._cache[digest] = (time.monotonic() + self.cache_seconds, identity)
+            self._remember(digest, identity, now + self.cache_seconds)
         if identity is None or not hmac.compare_digest(identity.token_hash, digest):
             return None
         return identity
+
+    def _remember(self, digest: str, identity: SourceIdentity | None, until: float) -> None:
+        if identity is not None:
+            self._unknown.pop(digest, None)
+            self._known[digest] = (until, identity)
+            return
+        self._known.pop(digest, None)
+        if len(self._unknown) >= self.max_misses:
+            self._unknown.clear()
+        self._unknown[digest] = until
 
     async def authenticate_signature(self, body: bytes, signature: str, box: SecretBox) -> SourceIdentity | None:
         """The source whose signing secret produced `signature` (hex HMAC-SHA256 of the raw body)."""

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.audit import record_change
-from aiops_api.auth.passwords import hash_password, password_problem
+from aiops_api.auth.passwords import Passwords, password_problem
 from aiops_api.auth.service import revoke_user_tokens
 from aiops_api.errors import BadRequest, Conflict, NotFound
 from aiops_api.users.schemas import UserCreate, UserRead, UserUpdate
@@ -22,12 +22,12 @@ def _public(user: User) -> dict[str, Any]:
     return {"username": user.username, "email": user.email, "role": user.role, "active": user.active}
 
 
-async def create_user(session: AsyncSession, *, data: UserCreate, actor: str) -> UserRead:
+async def create_user(session: AsyncSession, *, data: UserCreate, actor: str, passwords: Passwords) -> UserRead:
     problem = password_problem(data.password, data.username)
     if problem:
         raise BadRequest(f"password: {problem}")
     user = User(username=data.username, email=data.email, role=data.role, active=True,
-                password_hash=hash_password(data.password))
+                password_hash=await passwords.hash(data.password))
     session.add(user)
     try:
         await session.flush()
@@ -55,7 +55,9 @@ async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
     return user
 
 
-async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: UserUpdate, actor: str) -> UserRead:
+async def update_user(
+    session: AsyncSession, *, user_id: uuid.UUID, data: UserUpdate, actor: str, passwords: Passwords
+) -> UserRead:
     user = await get_user(session, user_id=user_id)
     before = _public(user)
     changes = data.model_dump(exclude_unset=True, exclude={"password"})
@@ -68,7 +70,7 @@ async def update_user(session: AsyncSession, *, user_id: uuid.UUID, data: UserUp
         problem = password_problem(data.password, user.username)
         if problem:
             raise BadRequest(f"password: {problem}")
-        user.password_hash = hash_password(data.password)
+        user.password_hash = await passwords.hash(data.password)
         after["password"] = "changed"  # never the hash
     if data.password is not None or user.active is False:
         await revoke_user_tokens(session, user_id=user.id)  # sessions end with the old password / account

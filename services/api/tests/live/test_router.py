@@ -1,0 +1,74 @@
+"""The live WebSocket against a real API process: the token travels as a subprotocol (or, for tools, in the
+query), and the server closes with 1008 when the token expires, when its user is deactivated, and past the
+connection limit per user."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from conftest import TEST_JWT_SECRET
+
+USER_PASSWORD = "Correct-Horse-Battery-42"
+ENV = {"USER_CACHE_SECONDS": "0.5", "LIVE_MAX_CONNECTIONS_PER_USER": "2"}
+
+
+@pytest.fixture
+def api(start_service, clean_db, redis):
+    return start_service("aiops-api", **ENV)
+
+
+def _ws(api) -> str:
+    return api.url.replace("http", "ws") + "/ws"
+
+
+def _token(subject: str, seconds: float) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": subject, "role": "viewer", "iat": now, "exp": now + timedelta(seconds=seconds), "typ": "access"}
+    return jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256")
+
+
+async def _closed(ws, timeout_s: float = 20.0) -> ConnectionClosed:
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), timeout_s)
+    return closed.value
+
+
+async def test_the_token_as_a_subprotocol_is_accepted(api) -> None:
+    async with websockets.connect(_ws(api), subprotocols=["aiops.live", f"bearer.{_token('tool', 60)}"]) as ws:
+        assert ws.subprotocol == "aiops.live"  # the token itself is never echoed
+        await ws.ping()
+
+
+async def test_the_connection_closes_when_its_token_expires(api) -> None:
+    async with websockets.connect(f"{_ws(api)}?token={_token('short-lived', 2)}") as ws:
+        closed = await _closed(ws)
+    assert (closed.rcvd.code, closed.rcvd.reason) == (1008, "token expired")
+
+
+async def test_the_connection_closes_when_its_user_is_deactivated(api, service_headers) -> None:
+    async with httpx.AsyncClient(base_url=api.url, headers=service_headers("admin")) as admin:
+        user = (await admin.post("/api/v1/users", json={"username": "erin", "password": USER_PASSWORD})).json()
+        login = await admin.post("/api/v1/auth/login", data={"username": "erin", "password": USER_PASSWORD})
+        token = login.json()["access_token"]
+        async with websockets.connect(_ws(api), subprotocols=["aiops.live", f"bearer.{token}"]) as ws:
+            await ws.ping()
+            assert (await admin.delete(f"/api/v1/users/{user['id']}")).status_code == 200
+            closed = await _closed(ws)
+    assert (closed.rcvd.code, closed.rcvd.reason) == (1008, "user is deactivated or deleted")
+
+
+async def test_connections_per_user_are_limited(api) -> None:
+    token = _token("tabs", 60)
+    async with websockets.connect(f"{_ws(api)}?token={token}"), websockets.connect(f"{_ws(api)}?token={token}"):
+        async with websockets.connect(f"{_ws(api)}?token={token}") as third:
+            closed = await _closed(third)
+        async with websockets.connect(f"{_ws(api)}?token={_token('someone-else', 60)}") as other:
+            await other.ping()
+    assert closed.rcvd.code == 1008 and "too many live connections" in closed.rcvd.reason
+    async with websockets.connect(f"{_ws(api)}?token={token}") as again:  # slots come back when tabs close
+        await again.ping()
