@@ -18,9 +18,9 @@ from aiops_worker.logs.mining import MinerConfig
 # Knob -> values tried; the shipped value is added when missing.
 GRID: dict[str, tuple] = {
     "sim_threshold": (0.5, 0.6, 0.7),
-    "sibling_merge": (3, 4, 6),
-    "vocabulary_merge": (3, 6, 0),
-    "variant_max_gap": (0, 2, 4),
+    "sibling_merge": (3, 4),
+    "vocabulary_merge": (3, 0),
+    "variant_max_gap": (-1, 4, 8),
 }
 
 
