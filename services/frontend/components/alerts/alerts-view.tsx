@@ -1,6 +1,6 @@
 "use client";
 /** Alerts: filtered, cursor-paged, and live — ids announced on the WebSocket are fetched and upserted in
- * place (batched every 300 ms; a burst refetches the first page instead). */
+ * place (batched every 100 ms; a burst refetches the first page instead). */
 import { useInfiniteQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useCallback, useRef, useState } from "react";
 import { useApi } from "@/components/providers";
@@ -47,14 +47,15 @@ function useLiveAlerts(filters: AlertFilters, paused: boolean) {
   const flush = useCallback(async () => {
     const ids = [...pending.current];
     pending.current.clear();
-    if (ids.length > BURST) return queryClient.invalidateQueries({ queryKey: ["alerts", filters] });
-    const rows = await Promise.all(ids.map((id) => call(api.GET("/api/v1/alerts/{alert_id}", { params: { path: { alert_id: id } } }))));
-    upsert(rows);
+    const refetch = () => queryClient.invalidateQueries({ queryKey: ["alerts", filters] });
+    if (ids.length > BURST) return refetch();
+    const rows = ids.map((id) => call(api.GET("/api/v1/alerts/{alert_id}", { params: { path: { alert_id: id } } })));
+    await Promise.all(rows).then(upsert, refetch); // a row that cannot be read: reload the page of rows instead
   }, [api, queryClient, filters, upsert]);
   const onEvent = useCallback((event: LiveEvent) => {
     if (paused || event.type !== "alert.stored" || !event.payload.alert_id) return;
     pending.current.add(event.payload.alert_id);
-    if (!timer.current) timer.current = setTimeout(() => { timer.current = undefined; void flush(); }, 300);
+    if (!timer.current) timer.current = setTimeout(() => { timer.current = undefined; void flush(); }, 100);
   }, [paused, flush]);
   return { state: useLive(onEvent), upsert };
 }
