@@ -85,7 +85,23 @@ def _join_string_field(raw: list[str | UnicodeDecodeError], start: int) -> tuple
 
 
 def _quote_open(text: str) -> bool:
-    return (text.count('"') - text.count('\\"')) % 2 == 1
+    """Whether `text` ends inside a string field value. Only a quote right after a field's `=` opens one (names
+    and tag values may hold quotes), and a backslash escapes the next character, a quote or a backslash."""
+    in_fields = in_string = escaped = False
+    previous = ""
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_string:
+            in_string = char != '"'
+        elif char == '"':
+            in_string = in_fields and previous == "="
+        elif char == " ":
+            in_fields = True  # the first unescaped space ends the series key
+        previous = char
+    return in_string
 
 
 def describe(exc: LineFormatError, line: str) -> str:

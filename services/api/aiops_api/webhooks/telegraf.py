@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
-from aiops_api.metrics import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
+from aiops_api.instrumentation import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.expansion import publish_request
@@ -100,8 +100,10 @@ def _json_line(metric: Any, received_ns: int, integer_fields: frozenset[str]) ->
               for k, v in _mapping(metric, "fields").items() if v is not None}
     if not fields:
         raise MetricError(f"metric {name!r} has no fields")
-    if any("\n" in text for text in _texts(name, tags, fields)):
-        raise MetricError(f"metric {name!r}: names and tags cannot contain newlines")
+    if any("\n" in text or text.endswith("\\") for text in _texts(name, tags, fields)):
+        raise MetricError(f"metric {name!r}: names and tags cannot contain newlines or end with a backslash")
+    if name.startswith("#"):
+        raise MetricError(f"metric {name!r}: a name cannot start with '#' (line protocol reads a comment)")
     return encode_point(name, tags, fields, _timestamp_ns(metric.get("timestamp"), received_ns))
 
 
