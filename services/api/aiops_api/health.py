@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from starlette.datastructures import State
 
-from aiops_api import metrics
+from aiops_api import instrumentation
 from aiops_api.deps import Viewer
 from aiops_contracts.streams import ALL_STREAMS
 
@@ -97,11 +97,11 @@ async def _refresh_stream_gauges(redis: Redis) -> None:
             pipe.xlen(stream.dead_letter)
         lengths = await pipe.execute()
     for i, stream in enumerate(ALL_STREAMS):
-        metrics.STREAM_LENGTH.labels(stream.name).set(lengths[2 * i])
-        metrics.DEAD_LETTERS.labels(stream.name).set(lengths[2 * i + 1])
+        instrumentation.STREAM_LENGTH.labels(stream.name).set(lengths[2 * i])
+        instrumentation.DEAD_LETTERS.labels(stream.name).set(lengths[2 * i + 1])
         if not lengths[2 * i]:
             continue
         for group in await redis.xinfo_groups(stream.name):
             name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
-            metrics.STREAM_LAG.labels(stream.name, name).set(group.get("lag") or 0)
-            metrics.STREAM_PENDING.labels(stream.name, name).set(group["pending"])
+            instrumentation.STREAM_LAG.labels(stream.name, name).set(group.get("lag") or 0)
+            instrumentation.STREAM_PENDING.labels(stream.name, name).set(group["pending"])

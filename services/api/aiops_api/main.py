@@ -25,7 +25,7 @@ from aiops_api.live.connections import ConnectionSlots
 from aiops_api.live.router import router as live_router
 from aiops_api.logs.router import router as logs_router
 from aiops_api.logs.search import LogSearch
-from aiops_api.metrics import RequestMetricsMiddleware
+from aiops_api.instrumentation import RequestMetricsMiddleware
 from aiops_api.overview.router import router as overview_router
 from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.ratelimit import RateLimitMiddleware

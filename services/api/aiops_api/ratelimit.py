@@ -28,7 +28,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aiops_api import metrics
+from aiops_api import instrumentation
 from aiops_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class RateLimitMiddleware:
         now_ms = int(time.time() * 1000)
         wait_ms = await self._check(scope, route_class, now_ms)
         if wait_ms:
-            metrics.RATE_LIMITED.labels(_FAILURES if wait_ms < 0 else route_class.name).inc()
+            instrumentation.RATE_LIMITED.labels(_FAILURES if wait_ms < 0 else route_class.name).inc()
             await self._reject(send, route_class, wait_ms)
             return
         await self.app(scope, receive, self._counting_failures(scope, send) if self.failure_limit else send)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from aiops_contracts import metrics
+from aiops_contracts import instrumentation
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
 from aiops_contracts.tracing import current_trace_carrier
@@ -112,7 +112,7 @@ def _count_published(stream: StreamSpec, envelopes: Sequence[Envelope]) -> None:
     for envelope in envelopes:
         by_source[envelope.source] = by_source.get(envelope.source, 0) + 1
     for source, count in by_source.items():
-        metrics.EVENTS_PUBLISHED.labels(stream.name, source).inc(count)
+        instrumentation.EVENTS_PUBLISHED.labels(stream.name, source).inc(count)
 
 
 def _maxlen(stream: StreamSpec, factor: float) -> int:

@@ -27,7 +27,7 @@ from aiops_contracts.bus import StreamBacklogFull, ensure_group
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_contracts.tracing import consumer_span
-from aiops_worker.runtime import metrics
+from aiops_worker.runtime import instrumentation
 from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class StreamConsumer(ABC, Generic[P]):
         )
         claimed = [(_text(entry_id), fields) for entry_id, fields in entries if fields]
         if claimed:
-            metrics.ENTRIES_RECLAIMED.labels(self.stream.name, self.group_name).inc(len(claimed))
+            instrumentation.ENTRIES_RECLAIMED.labels(self.stream.name, self.group_name).inc(len(claimed))
             log.warning("entries reclaimed", extra={"stream": self.stream.name, "count": len(claimed)})
         return claimed
 
@@ -178,7 +178,7 @@ class StreamConsumer(ABC, Generic[P]):
             except (StoreUnavailable, *TRANSIENT_ERRORS) as exc:
                 if stop.is_set():
                     raise _ShutdownRequested from exc
-                metrics.STORE_UNAVAILABLE.labels(self.name).inc()
+                instrumentation.STORE_UNAVAILABLE.labels(self.name).inc()
                 log.warning("store unavailable, batch will be retried", extra={"task": self.name, "error": repr(exc)})
                 await _wait(stop, delay)
                 delay = min(delay * 2, 30.0)
@@ -190,7 +190,7 @@ class StreamConsumer(ABC, Generic[P]):
             except _ShutdownRequested:
                 raise
             except Exception as exc:
-                metrics.ENTRIES_FAILED.labels(self.stream.name, self.group_name).inc()
+                instrumentation.ENTRIES_FAILED.labels(self.stream.name, self.group_name).inc()
                 await self._failed(delivery, exc)
                 continue
             await self._ack([delivery.entry_id])
@@ -217,7 +217,7 @@ class StreamConsumer(ABC, Generic[P]):
                       maxlen=self.stream.maxlen, approximate=True)
             pipe.xack(self.stream.name, self.group_name, entry_id)
             await asyncio.shield(pipe.execute())
-        metrics.ENTRIES_DEAD.labels(self.stream.name).inc()
+        instrumentation.ENTRIES_DEAD.labels(self.stream.name).inc()
         log.error("entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id, "error": error[:500]})
 
     async def dead_letter_part(self, entry_id: str, part: Envelope, error: str) -> None:
@@ -225,7 +225,7 @@ class StreamConsumer(ABC, Generic[P]):
         itself is handled and acked as usual."""
         await self.redis.xadd(self.stream.dead_letter, self._dead_record(entry_id, part.to_entry(), error),
                               maxlen=self.stream.maxlen, approximate=True)
-        metrics.ENTRIES_DEAD.labels(self.stream.name).inc()
+        instrumentation.ENTRIES_DEAD.labels(self.stream.name).inc()
         log.error("part of an entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id,
                                                             "event_id": part.id, "error": error[:500]})
 
@@ -236,12 +236,12 @@ class StreamConsumer(ABC, Generic[P]):
     async def _ack(self, entry_ids: list[str]) -> None:
         # Shielded: a stop arriving now must not lose the ack of work that is already durable.
         await asyncio.shield(self.redis.xack(self.stream.name, self.group_name, *entry_ids))
-        metrics.ENTRIES_HANDLED.labels(self.stream.name, self.group_name).inc(len(entry_ids))
+        instrumentation.ENTRIES_HANDLED.labels(self.stream.name, self.group_name).inc(len(entry_ids))
 
     def _observe(self, batch: list[Delivery[P]], started: float) -> None:
-        metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        instrumentation.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         now = time.time()
-        latency = metrics.EVENT_LATENCY.labels(self.name)
+        latency = instrumentation.EVENT_LATENCY.labels(self.name)
         for delivery in batch:
             latency.observe(max(0.0, now - delivery.envelope.time.timestamp()))
 

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from aiops_worker.runtime import metrics
+from aiops_worker.runtime import instrumentation
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Supervisor:
             try:
                 await task.run(self.stop)
             except Exception:
-                metrics.TASK_RESTARTS.labels(task.name).inc()
+                instrumentation.TASK_RESTARTS.labels(task.name).inc()
                 log.exception("task crashed", extra={"task": task.name, "restart_in_s": delay})
             else:
                 if self.stop.is_set():
