@@ -11,21 +11,24 @@ from redis.asyncio import Redis
 
 from aiops_api import health
 from aiops_api.alerts.router import router as alerts_router
-from aiops_api.analytics.router import router as analytics_router
+from aiops_api.anomalies.router import router as anomalies_router
 from aiops_api.audit.router import router as audit_router
 from aiops_api.auth.accounts import Accounts
 from aiops_api.auth.bootstrap import ensure_first_admin
 from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.router import router as auth_router
+from aiops_api.deprecated import deprecated_aliases
 from aiops_api.errors import register_error_handlers
+from aiops_api.forecasts.router import router as forecasts_router
 from aiops_api.incidents.router import router as incidents_router
+from aiops_api.instrumentation import RequestMetricsMiddleware
 from aiops_api.limits import BodySizeLimitMiddleware
 from aiops_api.live.broadcaster import Broadcaster
 from aiops_api.live.connections import ConnectionSlots
 from aiops_api.live.router import router as live_router
 from aiops_api.logs.router import router as logs_router
 from aiops_api.logs.search import LogSearch
-from aiops_api.instrumentation import RequestMetricsMiddleware
+from aiops_api.metrics.router import router as metrics_router
 from aiops_api.overview.router import router as overview_router
 from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.ratelimit import RateLimitMiddleware
@@ -34,7 +37,6 @@ from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
 from aiops_api.sources.secrets import seal_stored_secrets, secret_box
 from aiops_api.sources.router import router as sources_router
-from aiops_api.telemetry.router import router as telemetry_router
 from aiops_api.users.router import router as users_router
 from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
 from aiops_contracts.db.session import make_engine, make_sessionmaker
@@ -42,8 +44,9 @@ from aiops_contracts.influx import InfluxClient
 from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
+METRIC_ROUTERS = [metrics_router, anomalies_router, forecasts_router]
 ROUTERS = [health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
-           auth_router, users_router, audit_router, analytics_router, telemetry_router, overview_router]
+           auth_router, users_router, audit_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from aiops_api.analytics.schemas import ExhaustionRead
+from aiops_api.forecasts.schemas import ExhaustionRead
 from aiops_contracts.events import Severity
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
-from aiops_api.analytics import service as analytics_service
+from aiops_api.forecasts import service as forecasts_service
 from aiops_api.health import store_health
 from aiops_api.overview.schemas import NoiseReduction, Overview, SourceVolume, StoreHealth, VolumeBucket
 from aiops_api.triage import RESOLVED
@@ -46,7 +46,7 @@ async def _aggregates(session: AsyncSession, start: datetime, hours: int) -> tup
     volume = await _alert_volume(session, start, hours)
     noise = await _noise(session, start, alert_events=sum(b.count for b in volume))
     return (volume, noise, await _open_by_severity(session), await _top_sources(session, start),
-            (await analytics_service.list_exhaustion(session, host=None, limit=EXHAUSTION_LIMIT)).items)
+            (await forecasts_service.list_exhaustion(session, host=None, limit=EXHAUSTION_LIMIT)).items)
 
 
 async def _alert_volume(session: AsyncSession, start: datetime, hours: int) -> list[VolumeBucket]:

@@ -1,7 +1,7 @@
 """Schemathesis against the OpenAPI schema of the running API: every operation, authenticated as admin
 (and with a source token of the receiver's kind for the webhooks), a bounded number of generated cases
-each; 0 server errors. The examples phase sends the schema's named examples too: the analytics and telemetry
-time parameters carry the shapes that once answered 500 (a naive start with an aware end, year 1)."""
+each; 0 server errors. The examples phase sends the schema's named examples too: the metrics, anomalies and
+forecasts time parameters carry the shapes that once answered 500 (a naive start with an aware end, year 1)."""
 
 import subprocess
 import sys

@@ -1,6 +1,6 @@
 """Injection attempts through every parameter that reaches a store: SQL (PostgreSQL), request headers, and
 Redis keys. None succeeds: no server error, no row matched by a payload, no table touched, no key spoofed.
-(The webhook → worker → PostgreSQL path is in tests/e2e/test_injection_pipeline.py; InfluxQL in the telemetry tests.)"""
+(The webhook → worker → PostgreSQL path is in tests/e2e/test_injection_pipeline.py; InfluxQL in the metrics tests.)"""
 
 import re
 import time

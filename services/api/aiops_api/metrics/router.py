@@ -1,23 +1,22 @@
-"""HTTP routes of telemetry: metric series per host, and the fleet overview."""
+"""HTTP routes of metrics: metric series per host, and the fleet overview."""
 
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aiops_api.analytics.schemas import EndTime, StartTime, check_identifier, parse_duration
 from aiops_api.deps import InfluxDep, Viewer
-from aiops_api.telemetry import service
-from aiops_api.telemetry.schemas import Aggregation, FleetRead, SeriesQuery, SeriesRead
+from aiops_api.metrics import service
+from aiops_api.metrics.params import EndTime, Name, StartTime, check_identifier, parse_duration
+from aiops_api.metrics.schemas import Aggregation, FleetRead, SeriesQuery, SeriesRead
 
-router = APIRouter(prefix="/api/v1/telemetry", tags=["telemetry"])
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
 MAX_WINDOW = timedelta(days=7)
 MAX_FLEET_SINCE = timedelta(days=90)
-Name = Annotated[str, Query(max_length=200, description="letters, digits, _ . : -")]
 
 
-@router.get("/series", operation_id="get_telemetry_series")
+@router.get("/series", operation_id="get_metric_series")
 async def get_series(
     influx: InfluxDep,
     _: Viewer,
@@ -36,7 +35,7 @@ async def get_series(
     return await service.get_series(influx, query=query)
 
 
-@router.get("/fleet", operation_id="get_telemetry_fleet")
+@router.get("/fleet", operation_id="get_metric_fleet")
 async def get_fleet(
     influx: InfluxDep,
     _: Viewer,

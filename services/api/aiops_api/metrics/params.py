@@ -1,11 +1,11 @@
-"""API models of metric analytics: anomaly scores, forecasts and exhaustion predictions."""
+"""Query parameters of the metric reads (metrics, anomalies, forecasts): durations, InfluxDB times, names."""
 
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, WithJsonSchema
 
 from aiops_api.errors import BadRequest
 from aiops_contracts.influx import IDENTIFIER
@@ -62,66 +62,11 @@ EndTime = Annotated[datetime | None, AfterValidator(_influx_time), WithJsonSchem
                     Query(description=_TIME_DESCRIPTION, openapi_examples=_examples(1))]
 
 
+Name = Annotated[str, Query(max_length=200, description="letters, digits, _ . : -")]
+
+
 def check_identifier(value: str | None, name: str) -> str | None:
     """Measurement and field names as Telegraf writes them; anything else is refused, never queried."""
     if value is not None and not IDENTIFIER.fullmatch(value):
         raise BadRequest(f"{name}: invalid name {value[:80]!r}: use letters, digits, _ . : -")
     return value
-
-
-class AnomalyPointRead(BaseModel):
-    time: datetime
-    host: str | None
-    measurement: str
-    field: str
-    series: str  # `measurement,tag=value,... field`
-    score: float  # combined anomaly score in [0, 1]
-    value: float | None
-    baseline: float | None
-    deviation: float | None
-    z: float | None
-    severity: str | None  # set while an anomaly is open
-    transition: str | None  # opened / closed at this point
-
-
-class AnomalyList(BaseModel):
-    items: list[AnomalyPointRead]  # newest first
-    truncated: bool  # more points matched than the limit
-
-
-class ForecastPoint(BaseModel):
-    time: datetime
-    value: float
-    lower: float
-    upper: float
-
-
-class ExhaustionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    series_key: str
-    measurement: str
-    field: str
-    host: str | None
-    tags: dict[str, str]
-    threshold: float | None
-    method: str
-    last_value: float
-    last_point_at: datetime
-    computed_at: datetime
-    exhausts_at: datetime | None
-    exhausts_earliest: datetime | None
-    exhausts_latest: datetime | None
-
-
-class ExhaustionList(BaseModel):
-    items: list[ExhaustionRead]  # soonest first
-
-
-class SeriesForecastRead(ExhaustionRead):
-    points: list[ForecastPoint]  # hourly, up to the requested horizon
-
-
-class ForecastList(BaseModel):
-    horizon_hours: float
-    items: list[SeriesForecastRead]

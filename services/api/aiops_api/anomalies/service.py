@@ -1,5 +1,4 @@
-"""Analytics queries: anomaly scores from InfluxDB, forecasts and exhaustion predictions from PostgreSQL
-(the worker computes both; the API only reads).
+"""Anomaly queries: the anomaly scores the worker's detector writes to InfluxDB (the API only reads).
 
 InfluxQL here is a constant text with `$name` placeholders: every value the caller gives (host,
 measurement, field, times, score) travels in `params`, never in the statement.
@@ -7,20 +6,8 @@ measurement, field, times, score) travels in `params`, never in the statement.
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from aiops_api.analytics.schemas import (
-    AnomalyList,
-    AnomalyPointRead,
-    ExhaustionList,
-    ExhaustionRead,
-    ForecastList,
-    ForecastPoint,
-    SeriesForecastRead,
-)
-from aiops_api.errors import BadRequest, NotFound
-from aiops_contracts.db import MetricForecast
+from aiops_api.anomalies.schemas import AnomalyList, AnomalyPointRead
+from aiops_api.errors import BadRequest
 from aiops_contracts.influx import ANOMALIES_MEASUREMENT, DatabaseNotFound, InfluxClient, quote_ident
 
 MAX_ANOMALY_POINTS = 5_000
@@ -57,37 +44,6 @@ async def list_anomalies(influx: InfluxClient, *, filters: dict[str, str], start
     items = [AnomalyPointRead(**{**row, "time": datetime.fromtimestamp(row["time"] / 1000, UTC)})
              for row in rows[:MAX_ANOMALY_POINTS]]
     return AnomalyList(items=items, truncated=len(rows) > MAX_ANOMALY_POINTS)
-
-
-async def list_exhaustion(session: AsyncSession, *, host: str | None, limit: int) -> ExhaustionList:
-    """Series predicted to reach their limit, soonest first."""
-    stmt = select(MetricForecast).where(MetricForecast.exhausts_at.is_not(None))
-    if host:
-        stmt = stmt.where(MetricForecast.host == host)
-    stmt = stmt.order_by(MetricForecast.exhausts_at, MetricForecast.series_key).limit(limit)
-    rows = (await session.scalars(stmt)).all()
-    return ExhaustionList(items=[ExhaustionRead.model_validate(r) for r in rows])
-
-
-async def get_forecasts(session: AsyncSession, *, measurement: str, field: str, host: str | None,
-                        horizon: timedelta) -> ForecastList:
-    """The latest stored forecast of every series of measurement.field (on `host`), cut at `horizon`."""
-    stmt = select(MetricForecast).where(MetricForecast.measurement == measurement, MetricForecast.field == field)
-    if host:
-        stmt = stmt.where(MetricForecast.host == host)
-    rows = (await session.scalars(stmt.order_by(MetricForecast.series_key))).all()
-    if not rows:
-        raise NotFound(f"no forecast for {measurement}.{field}{' on ' + host if host else ''}: forecasts "
-                       "cover the series of the worker's capacity rules (FORECAST_CAPACITY_RULES)")
-    return ForecastList(horizon_hours=horizon.total_seconds() / 3600,
-                        items=[_with_points(row, horizon) for row in rows])
-
-
-def _with_points(row: MetricForecast, horizon: timedelta) -> SeriesForecastRead:
-    until = row.last_point_at.timestamp() + horizon.total_seconds()
-    points = [ForecastPoint(time=datetime.fromtimestamp(t, UTC), value=v, lower=lo, upper=hi)
-              for t, v, lo, hi in row.forecast if t <= until]
-    return SeriesForecastRead(**ExhaustionRead.model_validate(row).model_dump(), points=points)
 
 
 def _rfc3339(moment: datetime) -> str:

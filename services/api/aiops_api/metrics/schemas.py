@@ -1,4 +1,4 @@
-"""API models of telemetry: metric series of one host, and the fleet's latest state."""
+"""API models of metrics: metric series of one host, and the fleet's latest state."""
 
 from datetime import datetime, timedelta
 from enum import StrEnum

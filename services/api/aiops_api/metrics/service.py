@@ -1,4 +1,4 @@
-"""Telemetry queries on InfluxDB: one host's series of a measurement's field, aggregated per window,
+"""Metric queries on InfluxDB: one host's series of a measurement's field, aggregated per window,
 and the fleet (hosts seen, last seen, latest key metrics).
 
 InfluxQL here is constant text with `$name` placeholders: host and times travel in `params`.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiops_api.errors import BadRequest
-from aiops_api.telemetry.schemas import FleetRead, HostRead, SeriesPoint, SeriesQuery, SeriesRead
+from aiops_api.metrics.schemas import FleetRead, HostRead, SeriesPoint, SeriesQuery, SeriesRead
 from aiops_contracts.influx import DatabaseNotFound, InfluxClient, InfluxError, InfluxSeries, quote_ident
 
 MAX_POINTS = 10_000  # windows per series answer

@@ -1,4 +1,4 @@
-"""GET /api/v1/telemetry/series and /fleet on a real InfluxDB, and attempts to inject InfluxQL through them."""
+"""GET /api/v1/metrics/series and /fleet on a real InfluxDB, and attempts to inject InfluxQL through them."""
 
 import time
 from collections.abc import AsyncIterator
@@ -30,9 +30,9 @@ def telegraf_lines() -> str:
 
 
 @pytest.fixture
-async def telemetry_app(api_settings, clean_db, redis) -> AsyncIterator[FastAPI]:
+async def metrics_app(api_settings, clean_db, redis) -> AsyncIterator[FastAPI]:
     """The app on an InfluxDB database of this test's own, written the way the metrics writer does."""
-    settings = api_settings.model_copy(update={"influx_database": f"{api_settings.influx_database}_telemetry"})
+    settings = api_settings.model_copy(update={"influx_database": f"{api_settings.influx_database}_metrics"})
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
@@ -40,15 +40,15 @@ async def telemetry_app(api_settings, clean_db, redis) -> AsyncIterator[FastAPI]
 
 
 @pytest.fixture
-async def api(telemetry_app: FastAPI, auth) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=telemetry_app), base_url="http://test",
+async def api(metrics_app: FastAPI, auth) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=metrics_app), base_url="http://test",
                                  headers=auth(Role.viewer)) as client:
         yield client
 
 
 @pytest.fixture
-async def metrics(telemetry_app: FastAPI) -> None:
-    influx = telemetry_app.state.influx
+async def metrics(metrics_app: FastAPI) -> None:
+    influx = metrics_app.state.influx
     await influx.ensure_database(retention_days=90)
     await influx.write(telegraf_lines())
 
@@ -61,19 +61,19 @@ def series_params(**overrides: str) -> dict[str, str]:
 
 
 async def test_series_is_aggregated_per_window(api, metrics) -> None:
-    response = await api.get("/api/v1/telemetry/series", params=series_params())
+    response = await api.get("/api/v1/metrics/series", params=series_params())
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["window_seconds"], body["agg"]) == (60, "mean")
     assert 10 <= len(body["points"]) <= 11
     # cpu0 (idle 1.0) shares the host: the series mixes every cpu unless the caller narrows it down
     assert all(0 < p["value"] < 91 for p in body["points"])
-    top = await api.get("/api/v1/telemetry/series", params=series_params(agg="max", window="1h"))
+    top = await api.get("/api/v1/metrics/series", params=series_params(agg="max", window="1h"))
     assert max(p["value"] for p in top.json()["points"]) == 91.0
 
 
 async def test_fleet_lists_hosts_with_their_latest_key_metrics(api, metrics) -> None:
-    response = await api.get("/api/v1/telemetry/fleet", params={"since": "1h"})
+    response = await api.get("/api/v1/metrics/fleet", params={"since": "1h"})
     assert response.status_code == 200, response.text
     hosts = {h["host"]: h for h in response.json()["hosts"]}
     assert sorted(hosts) == ["web-1", "web-2"]
@@ -86,8 +86,8 @@ async def test_fleet_lists_hosts_with_their_latest_key_metrics(api, metrics) -> 
 
 
 async def test_nothing_written_yet_is_an_empty_answer(api) -> None:
-    assert (await api.get("/api/v1/telemetry/series", params=series_params())).json()["points"] == []
-    assert (await api.get("/api/v1/telemetry/fleet")).json()["hosts"] == []
+    assert (await api.get("/api/v1/metrics/series", params=series_params())).json()["points"] == []
+    assert (await api.get("/api/v1/metrics/fleet")).json()["hosts"] == []
 
 
 @pytest.mark.parametrize(
@@ -103,24 +103,24 @@ async def test_nothing_written_yet_is_an_empty_answer(api) -> None:
     ],
 )
 async def test_injection_attempts_are_refused_and_change_nothing(api, metrics, override, status) -> None:
-    response = await api.get("/api/v1/telemetry/series", params=series_params(**override))
+    response = await api.get("/api/v1/metrics/series", params=series_params(**override))
     assert response.status_code == status
     assert response.json()["detail"]
-    fleet = (await api.get("/api/v1/telemetry/fleet", params={"since": "1h"})).json()
+    fleet = (await api.get("/api/v1/metrics/fleet", params={"since": "1h"})).json()
     assert len(fleet["hosts"]) == 2  # the data is still there
 
 
 async def test_values_are_bound_never_pasted(api, metrics) -> None:
-    response = await api.get("/api/v1/telemetry/series", params=series_params(host="web-1' OR '1'='1"))
+    response = await api.get("/api/v1/metrics/series", params=series_params(host="web-1' OR '1'='1"))
     assert response.status_code == 200
     assert response.json()["points"] == []  # a host of that literal name does not exist
-    since = await api.get("/api/v1/telemetry/fleet", params={"since": "1h; DROP DATABASE x"})
+    since = await api.get("/api/v1/metrics/fleet", params={"since": "1h; DROP DATABASE x"})
     assert since.status_code == 400
 
 
-async def test_telemetry_needs_a_signed_in_user(telemetry_app) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=telemetry_app), base_url="http://test") as client:
-        assert (await client.get("/api/v1/telemetry/fleet")).status_code == 401
+async def test_metrics_need_a_signed_in_user(metrics_app) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=metrics_app), base_url="http://test") as client:
+        assert (await client.get("/api/v1/metrics/fleet")).status_code == 401
 
 
 @pytest.mark.parametrize(("times", "name"), [
@@ -130,7 +130,7 @@ async def test_telemetry_needs_a_signed_in_user(telemetry_app) -> None:
 ])
 async def test_times_influxdb_cannot_hold_get_422_naming_them(api, times: dict, name: str) -> None:
     params = {k: v for k, v in series_params(**times).items() if k not in ("start", "end") or k in times}
-    response = await api.get("/api/v1/telemetry/series", params=params)
+    response = await api.get("/api/v1/metrics/series", params=params)
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["loc"] == ["query", name] and "1678-01-01" in error["msg"]
@@ -139,6 +139,6 @@ async def test_times_influxdb_cannot_hold_get_422_naming_them(api, times: dict, 
 async def test_a_naive_start_with_an_aware_end_reads_the_naive_one_as_utc(api, metrics) -> None:
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((NOW_NS - 10 * MINUTE_NS) / 1e9))
     end = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime((NOW_NS + 10**10) / 1e9))
-    response = await api.get("/api/v1/telemetry/series", params=series_params(start=start, end=end))
+    response = await api.get("/api/v1/metrics/series", params=series_params(start=start, end=end))
     assert response.status_code == 200, response.text
     assert response.json()["start"].endswith(("Z", "+00:00")) and 10 <= len(response.json()["points"]) <= 11
