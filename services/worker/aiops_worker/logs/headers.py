@@ -101,10 +101,10 @@ def _parse_json(line: str) -> ParsedLine | None:
 
 
 def _from_match(fmt: str, m: re.Match[str]) -> ParsedLine:
-    groups = m.groupdict()
+    # "-" is the RFC 5424 / access-log spelling of "no value" (a message of "-" is still the message).
+    groups = {k: None if v == "-" and k != "msg" else v for k, v in m.groupdict().items()}
     level = groups.get("level") or _severity(groups.get("pri"))
-    # "-" is the RFC 5424 / access-log spelling of "no value".
-    extra = {k: v for k, v in groups.items() if v and v != "-" and k in _EXTRA_FIELDS}
+    extra = {k: v for k, v in groups.items() if v and k in _EXTRA_FIELDS}
     return ParsedLine(message=groups["msg"].strip(), timestamp=groups.get("ts"),
                       host=groups.get("host"), component=groups.get("app"),
                       level=level.lower() if level else None, fmt=fmt, extra=extra)

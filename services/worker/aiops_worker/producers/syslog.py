@@ -64,6 +64,8 @@ class SyslogFramer:
             if len(self.buffer) > _MAX_LENGTH_DIGITS:
                 raise FramingError("octet count without a space")
             return None
+        if not self.buffer[:space].isdigit():  # int() would also take "1_0", " 1" or "1\n"
+            raise FramingError("octet count is not a number")
         length = int(self.buffer[:space])
         if length > self.max_bytes:
             raise FramingError(f"frame of {length} bytes, at most {self.max_bytes}")
