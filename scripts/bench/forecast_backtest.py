@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services" / "worker"))
 
-from aiops_worker.anomalies.forecasting import ForecastConfig, bucketed, forecast  # noqa: E402
+from aiops_worker.forecasts.forecasting import ForecastConfig, bucketed, forecast  # noqa: E402
 
 METHODS = ("trend", "prophet", "auto", "naive", "seasonal_naive")
 

@@ -12,8 +12,8 @@ from aiops_contracts.influx import InfluxClient
 from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 from aiops_worker.alerts.task import AlertStoreTask
-from aiops_worker.anomalies.forecast_task import ForecastTask
 from aiops_worker.anomalies.task import AnomalyTask
+from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.metrics.task import MetricsWriterTask

@@ -63,7 +63,7 @@ class WorkerSettings(CommonSettings):
     anomaly_score_keep: float = Field(default=0.5, ge=0, le=1)  # scores from here up go to InfluxDB
     # An anomaly becomes an alert only when its point deviates this many robust sigmas (3 = severity low).
     anomaly_alert_min_z: float = Field(default=3.0, ge=0)
-    # Capacity forecasting (anomalies/forecast_task.py)
+    # Capacity forecasting (forecasts/task.py)
     forecast_interval_s: float = Field(default=900.0, gt=0)
     forecast_history_days: int = Field(default=30, ge=2, le=365)  # hourly means over at most this much
     forecast_horizon_days: float = Field(default=7.0, gt=0, le=90)  # forecasts and alerts look this far

@@ -8,15 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.errors import NotFound
 from aiops_api.forecasts.schemas import ExhaustionList, ExhaustionRead, ForecastList, ForecastPoint, SeriesForecastRead
-from aiops_contracts.db import MetricForecast
+from aiops_contracts.db import Forecast
 
 
 async def list_exhaustion(session: AsyncSession, *, host: str | None, limit: int) -> ExhaustionList:
     """Series predicted to reach their limit, soonest first."""
-    stmt = select(MetricForecast).where(MetricForecast.exhausts_at.is_not(None))
+    stmt = select(Forecast).where(Forecast.exhausts_at.is_not(None))
     if host:
-        stmt = stmt.where(MetricForecast.host == host)
-    stmt = stmt.order_by(MetricForecast.exhausts_at, MetricForecast.series_key).limit(limit)
+        stmt = stmt.where(Forecast.host == host)
+    stmt = stmt.order_by(Forecast.exhausts_at, Forecast.series_key).limit(limit)
     rows = (await session.scalars(stmt)).all()
     return ExhaustionList(items=[ExhaustionRead.model_validate(r) for r in rows])
 
@@ -24,10 +24,10 @@ async def list_exhaustion(session: AsyncSession, *, host: str | None, limit: int
 async def get_forecasts(session: AsyncSession, *, measurement: str, field: str, host: str | None,
                         horizon: timedelta) -> ForecastList:
     """The latest stored forecast of every series of measurement.field (on `host`), cut at `horizon`."""
-    stmt = select(MetricForecast).where(MetricForecast.measurement == measurement, MetricForecast.field == field)
+    stmt = select(Forecast).where(Forecast.measurement == measurement, Forecast.field == field)
     if host:
-        stmt = stmt.where(MetricForecast.host == host)
-    rows = (await session.scalars(stmt.order_by(MetricForecast.series_key))).all()
+        stmt = stmt.where(Forecast.host == host)
+    rows = (await session.scalars(stmt.order_by(Forecast.series_key))).all()
     if not rows:
         raise NotFound(f"no forecast for {measurement}.{field}{' on ' + host if host else ''}: forecasts "
                        "cover the series of the worker's capacity rules (FORECAST_CAPACITY_RULES)")
@@ -35,7 +35,7 @@ async def get_forecasts(session: AsyncSession, *, measurement: str, field: str, 
                         items=[_with_points(row, horizon) for row in rows])
 
 
-def _with_points(row: MetricForecast, horizon: timedelta) -> SeriesForecastRead:
+def _with_points(row: Forecast, horizon: timedelta) -> SeriesForecastRead:
     until = row.last_point_at.timestamp() + horizon.total_seconds()
     points = [ForecastPoint(time=datetime.fromtimestamp(t, UTC), value=v, lower=lo, upper=hi)
               for t, v, lo, hi in row.forecast if t <= until]

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_api.auth.tokens import Role
-from aiops_contracts.db import MetricForecast
+from aiops_contracts.db import Forecast
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 HOUR = 3600
@@ -20,12 +20,12 @@ def host() -> str:
     return f"web-{uuid.uuid4().hex[:6]}"
 
 
-def _forecast_row(host: str, path: str, hours_left: float | None) -> MetricForecast:
+def _forecast_row(host: str, path: str, hours_left: float | None) -> Forecast:
     last = NOW - timedelta(minutes=10)
     exhausts = last + timedelta(hours=hours_left) if hours_left is not None else None
     points = [[last.timestamp() + h * HOUR, 80.0 + h * 0.1, 79.0 + h * 0.05, 81.0 + h * 0.15]
               for h in range(1, 24 * 10)]
-    return MetricForecast(
+    return Forecast(
         series_key=f"disk,host={host},path={path} used_percent", measurement="disk", field="used_percent",
         host=host, tags={"host": host, "path": path}, threshold=95.0, method="trend", last_value=80.0,
         last_point_at=last, computed_at=NOW, forecast=points, exhausts_at=exhausts,

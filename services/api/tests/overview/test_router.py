@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from aiops_api.auth.tokens import Role
 from aiops_api.main import create_app
-from aiops_contracts.db import Alert, Incident, LogTemplate, LogTemplateCount, MetricForecast, ProcessedEvent
+from aiops_contracts.db import Alert, Incident, LogTemplate, LogTemplateCount, Forecast, ProcessedEvent
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 
 NOW = datetime.now(UTC)
@@ -50,7 +50,7 @@ async def stored(sessions) -> None:
         await session.flush()
         session.add_all([LogTemplateCount(template_id="t1", bucket_start=HOUR, count=20),
                          LogTemplateCount(template_id="t1", bucket_start=HOUR - timedelta(days=2), count=10)])
-        session.add(MetricForecast(series_key="disk,host=web-1 used_percent", measurement="disk",
+        session.add(Forecast(series_key="disk,host=web-1 used_percent", measurement="disk",
                                    field="used_percent", host="web-1", tags={}, threshold=95.0, method="linear",
                                    last_value=80.0, last_point_at=HOUR, computed_at=HOUR, forecast=[],
                                    exhausts_at=HOUR + timedelta(days=2)))

@@ -3,7 +3,7 @@
 from aiops_contracts.db.alerts import Alert
 from aiops_contracts.db.audit import AuditEntry
 from aiops_contracts.db.base import Base
-from aiops_contracts.db.forecasts import MetricForecast
+from aiops_contracts.db.forecasts import Forecast
 from aiops_contracts.db.incidents import Incident, IncidentEvent
 from aiops_contracts.db.logs import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
 from aiops_contracts.db.processed import ProcessedEvent
@@ -12,4 +12,4 @@ from aiops_contracts.db.users import RefreshToken, User
 
 metadata = Base.metadata
 
-__all__ = ["Alert", "AuditEntry", "Base", "Incident", "IncidentEvent", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "MetricForecast", "ProcessedEvent", "RefreshToken", "Source", "User", "metadata"]
+__all__ = ["Alert", "AuditEntry", "Base", "Forecast", "Incident", "IncidentEvent", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "ProcessedEvent", "RefreshToken", "Source", "User", "metadata"]

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from aiops_contracts.db.base import Base, Timestamps
 
 
-class MetricForecast(Timestamps, Base):
+class Forecast(Timestamps, Base):
     """One row per series (`measurement,tag=value,... field`), replaced at every forecast run."""
 
-    __tablename__ = "metric_forecasts"
+    __tablename__ = "forecasts"
 
     series_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
     measurement: Mapped[str] = mapped_column(String(200), index=True)

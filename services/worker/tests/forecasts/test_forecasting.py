@@ -2,7 +2,7 @@ import re
 
 import numpy as np
 
-from aiops_worker.anomalies.forecasting import forecast, predict_exhaustion
+from aiops_worker.forecasts.forecasting import forecast, predict_exhaustion
 
 HOUR = 3600.0
 DAY = 86_400.0

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from aiops_contracts.db import MetricForecast
+from aiops_contracts.db import Forecast
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.streams import ALERTS_INGESTED
-from aiops_worker.anomalies.forecast_task import ForecastTask
+from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.runtime.context import WorkerContext
 
 HOUR = 3600
@@ -71,9 +71,9 @@ async def _alerts(ctx: WorkerContext) -> list[Envelope]:
     return [Envelope.from_entry(fields) for _, fields in await ctx.redis.xrange(ALERTS_INGESTED.name)]
 
 
-async def _rows(ctx: WorkerContext) -> dict[str, MetricForecast]:
+async def _rows(ctx: WorkerContext) -> dict[str, Forecast]:
     async with ctx.sessions() as session:
-        return {r.series_key: r for r in (await session.scalars(select(MetricForecast))).all()}
+        return {r.series_key: r for r in (await session.scalars(select(Forecast))).all()}
 
 
 def _hours_left(iso: str) -> float:

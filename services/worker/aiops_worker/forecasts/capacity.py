@@ -1,5 +1,5 @@
 """Capacity series for forecasting: their history query, the forecast and exhaustion of one series,
-and the predictive alert it raises. Pure functions; forecast_task.py does the I/O.
+and the predictive alert it raises. Pure functions; task.py does the I/O.
 
 `below` rules (a value falling to its limit, e.g. idle CPU) are mirrored: values and threshold are
 negated, forecast as an `above` rule, and the forecast is negated back, so one code path serves both.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
 from aiops_contracts.influx import InfluxSeries, quote_ident
-from aiops_worker.anomalies import forecasting
+from aiops_worker.forecasts import forecasting
 from aiops_worker.anomalies.alerts import event_id, to_datetime
 from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.settings import CapacityRule

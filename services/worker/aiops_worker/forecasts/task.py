@@ -1,6 +1,6 @@
 """Periodic capacity forecasting: hourly means of the capacity series from InfluxDB, a forecast and an
 exhaustion prediction per series (robust trend or Prophet, see forecasting.py), predictive alerts on the
-alerts stream, and the latest forecast per series in PostgreSQL (`metric_forecasts`) for the API.
+alerts stream, and the latest forecast per series in PostgreSQL (`forecasts`) for the API.
 
 Not a stream consumer: a supervisor task that runs every `forecast_interval_s`. Alerts are published
 before the table is updated and their ids are deterministic, so a run cut short is simply redone.
@@ -14,11 +14,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from aiops_contracts.bus import publish_many
-from aiops_contracts.db import MetricForecast
+from aiops_contracts.db import Forecast
 from aiops_contracts.influx import DatabaseNotFound
 from aiops_contracts.streams import ALERTS_INGESTED
 from aiops_worker.anomalies.alerts import to_datetime
-from aiops_worker.anomalies.capacity import (
+from aiops_worker.forecasts.capacity import (
     Assessment,
     SeriesHistory,
     assess,
@@ -65,7 +65,7 @@ class ForecastTask:
         # Prophet and the trend fits are CPU work: off the event loop.
         assessments = await asyncio.to_thread(lambda: [assess(h, horizon_s) for h in found])
         async with self.ctx.sessions() as session:
-            previous = {row.series_key: row for row in (await session.scalars(select(MetricForecast))).all()}
+            previous = {row.series_key: row for row in (await session.scalars(select(Forecast))).all()}
         # Series with no history this run; those left out by forecast_max_series keep their last forecast.
         gone = set(previous) - {h.series.id for h in every}
         vanished = [_vanished(previous[key], self.settings.forecast_capacity_rules) for key in gone]
@@ -93,11 +93,11 @@ class ForecastTask:
     async def _store(self, assessments: list[Assessment], gone: set[str], now: datetime) -> None:
         async with self.ctx.sessions.begin() as session:
             if gone:
-                await session.execute(delete(MetricForecast).where(MetricForecast.series_key.in_(gone)))
+                await session.execute(delete(Forecast).where(Forecast.series_key.in_(gone)))
             if assessments:
-                stmt = insert(MetricForecast).values([_row(a, now) for a in assessments])
+                stmt = insert(Forecast).values([_row(a, now) for a in assessments])
                 columns = {c: stmt.excluded[c] for c in _row(assessments[0], now) if c != "series_key"}
-                await session.execute(stmt.on_conflict_do_update(index_elements=[MetricForecast.series_key],
+                await session.execute(stmt.on_conflict_do_update(index_elements=[Forecast.series_key],
                                                                  set_={**columns, "updated_at": now}))
 
 
@@ -116,12 +116,12 @@ def _row(assessment: Assessment, now: datetime) -> dict:
     }
 
 
-def _was_alerting(row: MetricForecast | None) -> bool:
+def _was_alerting(row: Forecast | None) -> bool:
     """Whether the stored prediction had its predictive alert firing."""
     return bool(row and row.details.get("alerting"))
 
 
-def _vanished(row: MetricForecast, rules: list[CapacityRule]) -> Assessment | None:
+def _vanished(row: Forecast, rules: list[CapacityRule]) -> Assessment | None:
     """A stored series that produced no history this run (gone quiet, or its rule removed): its
     prediction goes away, so an open predictive alert must resolve."""
     rule = next((r for r in rules if (r.measurement, r.field) == (row.measurement, row.field)), None)
