@@ -11,35 +11,32 @@ transaction, audited:
 """
 
 from datetime import UTC, datetime
-from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.audit import record_change
 from aiops_api.errors import Conflict
 from aiops_contracts.db import Alert, Incident
+from aiops_contracts.events import AlertStatus, IncidentStatus, TimelineKind
 
-OPEN = "open"
-ACKNOWLEDGED = "acknowledged"
-RESOLVED = "resolved"
-Target = Literal["open", "acknowledged", "resolved"]
-# The audit action of each transition: `<entity_type>.<verb>`.
-VERBS = {OPEN: "reopened", ACKNOWLEDGED: "acknowledged", RESOLVED: "resolved"}
+# The audit action of each transition, `<entity_type>.<verb>`, and the incident timeline's kind for it.
+VERBS = {IncidentStatus.open: TimelineKind.reopened, IncidentStatus.acknowledged: TimelineKind.acknowledged,
+         IncidentStatus.resolved: TimelineKind.resolved}
 
 
-async def transition(session: AsyncSession, row: Alert | Incident, *, entity_type: str, target: Target,
+async def transition(session: AsyncSession, row: Alert | Incident, *, entity_type: str, target: IncidentStatus | AlertStatus,
                      actor: str) -> bool:
     """Move `row` to `target` and add the audit entry (`<entity_type>.<verb>`, status before/after).
     Returns whether anything changed; the caller commits."""
     if row.status == target:
         return False
-    if row.status == RESOLVED and target == ACKNOWLEDGED:
+    if row.status == IncidentStatus.resolved and target == IncidentStatus.acknowledged:
         raise Conflict(f"{entity_type} {row.id} is resolved: nothing to acknowledge")
-    if target == OPEN and row.status != RESOLVED:
+    if target == IncidentStatus.open and row.status != IncidentStatus.resolved:
         raise Conflict(f"{entity_type} {row.id} is {row.status}, not resolved: nothing to reopen")
     before = {"status": row.status}
     row.status = target
-    row.resolved_at = datetime.now(UTC) if target == RESOLVED else None
-    await record_change(session, actor=actor, action=f"{entity_type}.{VERBS[target]}",
+    row.resolved_at = datetime.now(UTC) if target == IncidentStatus.resolved else None
+    await record_change(session, actor=actor, action=f"{entity_type}.{VERBS[IncidentStatus(target)]}",
                         entity=(entity_type, str(row.id)), before=before, after={"status": row.status})
     return True

@@ -31,6 +31,23 @@ class AlertStatus(StrEnum):
     resolved = "resolved"
 
 
+class IncidentStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+class TimelineKind(StrEnum):
+    """A row of an incident's timeline: opened, events (one row per handled batch, with its count),
+    reopened, resolved (by the aggregator or an operator), acknowledged (by an operator)."""
+
+    opened = "opened"
+    events = "events"
+    reopened = "reopened"
+    resolved = "resolved"
+    acknowledged = "acknowledged"
+
+
 FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit
 URL_MAX_CHARS = 2_000  # the alerts table's url column; other stored URLs (Alertmanager's externalURL) alike
 # Labels and annotations are cut, never refused, so that producer and consumer agree and an event with one
@@ -147,7 +164,7 @@ class IncidentChangedPayload(BaseModel):
     group_key: str
     title: str
     severity: Severity
-    status: str
+    status: IncidentStatus
     event_count: int
     hosts: list[str] = Field(default_factory=list)
     services: list[str] = Field(default_factory=list)

@@ -1,13 +1,22 @@
 """Event payload bounds: labels and annotations are cut, never refused; request-level log labels travel once
-per envelope and reach every record when read."""
+per envelope and reach every record when read. Incident status and timeline kinds are enums of the contract."""
 
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from aiops_contracts.db import Incident, IncidentEvent
 from aiops_contracts.events import (
     ANNOTATION_VALUE_MAX_CHARS,
     LABEL_KEY_MAX_CHARS,
     LABEL_VALUE_MAX_CHARS,
     AlertPayload,
+    IncidentChangedPayload,
+    IncidentStatus,
     LogRecord,
     LogsPayload,
+    TimelineKind,
 )
 
 
@@ -33,3 +42,11 @@ def test_envelope_labels_reach_every_record_and_a_record_s_own_win() -> None:
 def test_payloads_without_envelope_labels_read_as_before() -> None:
     payload = LogsPayload(records=[LogRecord(message="a", host="h", labels={"path": "/var/log/x"})])
     assert payload.labelled() is payload
+
+
+def test_incident_status_and_timeline_kind_are_the_contracts_enums() -> None:
+    assert Incident.__table__.c.status.type.enum_class is IncidentStatus
+    assert IncidentEvent.__table__.c.kind.type.enum_class is TimelineKind
+    with pytest.raises(ValidationError, match="status"):
+        IncidentChangedPayload(incident_id="1", group_key="k", title="t", severity="low", status="closed",
+                               event_count=1, first_seen_at=datetime.now(UTC), last_seen_at=datetime.now(UTC))

@@ -46,6 +46,6 @@ async def get_alert(session: AsyncSession, *, alert_id: uuid.UUID) -> Alert:
 async def set_alert_status(session: AsyncSession, *, alert_id: uuid.UUID, status: AlertStatus, actor: str) -> Alert:
     """Acknowledge or resolve (the rule of aiops_api/triage.py)."""
     alert = await get_alert(session, alert_id=alert_id)
-    if await transition(session, alert, entity_type="alert", target=status.value, actor=actor):
+    if await transition(session, alert, entity_type="alert", target=status, actor=actor):
         await session.commit()
     return alert

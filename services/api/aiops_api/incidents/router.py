@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query
 from aiops_api.alerts.schemas import AlertPage
 from aiops_api.deps import Operator, RedisDep, SessionDep, SettingsDep, Viewer
 from aiops_api.incidents import service
-from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead, IncidentStatus
+from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from aiops_api.triage import ACKNOWLEDGED, OPEN, RESOLVED, Target
-from aiops_contracts.events import Severity
+from aiops_contracts.events import IncidentStatus, Severity
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -58,7 +57,7 @@ async def get_incident_logs(incident_id: uuid.UUID, session: SessionDep, _: View
 TRANSITION_ERRORS = {404: {"description": "No such incident"}, 409: {"description": "Transition not allowed"}}
 
 
-async def _set_status(incident_id: uuid.UUID, status: Target, session: SessionDep, redis: RedisDep,
+async def _set_status(incident_id: uuid.UUID, status: IncidentStatus, session: SessionDep, redis: RedisDep,
                       settings: SettingsDep, user: Operator) -> IncidentRead:
     incident = await service.set_incident_status(session, redis, incident_id=incident_id, status=status,
                                                  actor=user.subject, maxlen_factor=settings.stream_maxlen_factor)
@@ -69,7 +68,7 @@ async def _set_status(incident_id: uuid.UUID, status: Target, session: SessionDe
 async def acknowledge_incident(incident_id: uuid.UUID, session: SessionDep, redis: RedisDep, settings: SettingsDep,
                                user: Operator) -> IncidentRead:
     """Someone is on it. The incident keeps collecting events; acknowledging again changes nothing."""
-    return await _set_status(incident_id, ACKNOWLEDGED, session, redis, settings, user)
+    return await _set_status(incident_id, IncidentStatus.acknowledged, session, redis, settings, user)
 
 
 @router.post("/{incident_id}/resolve", operation_id="resolve_incident", responses=TRANSITION_ERRORS)
@@ -77,7 +76,7 @@ async def resolve_incident(incident_id: uuid.UUID, session: SessionDep, redis: R
                            user: Operator) -> IncidentRead:
     """Resolved now. A new event within INCIDENT_REOPEN_S reopens it, later ones open a new incident;
     resolving a resolved incident changes nothing."""
-    return await _set_status(incident_id, RESOLVED, session, redis, settings, user)
+    return await _set_status(incident_id, IncidentStatus.resolved, session, redis, settings, user)
 
 
 @router.post("/{incident_id}/reopen", operation_id="reopen_incident", responses=TRANSITION_ERRORS)
@@ -87,4 +86,4 @@ async def reopen_incident(incident_id: uuid.UUID, session: SessionDep, redis: Re
     one changes nothing). Like the aggregator's reopening, it clears `resolved_at`, adds `reopened` to the
     timeline and counts in `details.reopen_count`; the incident then collects events again and, after its
     window of quiet, is resolved again by the aggregator's sweep."""
-    return await _set_status(incident_id, OPEN, session, redis, settings, user)
+    return await _set_status(incident_id, IncidentStatus.open, session, redis, settings, user)

@@ -2,14 +2,12 @@
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from aiops_api.logs.schemas import TemplateRead
-from aiops_contracts.events import Severity
-
-IncidentStatus = Literal["open", "acknowledged", "resolved"]
+from aiops_contracts.events import IncidentStatus, Severity, TimelineKind
 
 
 class IncidentRead(BaseModel):
@@ -39,7 +37,7 @@ class TimelineEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
-    kind: str  # opened, events, reopened, resolved; acknowledged (by an operator)
+    kind: TimelineKind
     count: int
     host: str | None
     template_id: str | None

@@ -16,10 +16,10 @@ from aiops_api.errors import NotFound
 from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead, TimelineEntry
 from aiops_api.logs.schemas import TemplateRead
 from aiops_api.pagination import page, split_page
-from aiops_api.triage import OPEN, RESOLVED, VERBS, Target, transition
+from aiops_api.triage import VERBS, transition
 from aiops_contracts.bus import StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
-from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED
+from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentStatus
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ async def get_incident_logs(session: AsyncSession, *, incident_id: uuid.UUID, ti
                         timeline=[TimelineEntry.model_validate(e) for e in timeline])
 
 
-async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_id: uuid.UUID, status: Target,
+async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_id: uuid.UUID, status: IncidentStatus,
                               actor: str, maxlen_factor: float = 1.0) -> Incident:
     """Acknowledge, resolve or reopen (the rule of aiops_api/triage.py; a repeat changes and announces nothing).
 
@@ -86,8 +86,8 @@ async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_i
         raise NotFound(f"incident {incident_id} not found")
     changed = await transition(session, incident, entity_type="incident", target=status, actor=actor)
     if changed:
-        at = incident.resolved_at if status == RESOLVED else datetime.now(UTC)
-        if status == OPEN:
+        at = incident.resolved_at if status == IncidentStatus.resolved else datetime.now(UTC)
+        if status == IncidentStatus.open:
             incident.details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
         session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=at, kind=VERBS[status], count=0,
                                   host=None, template_id=None, message=f"{VERBS[status]} by {actor}"))
@@ -100,8 +100,8 @@ async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_i
 async def _announce(redis: Redis, incident: Incident, maxlen_factor: float) -> None:
     """Best effort: the change is committed, so a Redis outage must not turn the answer into an error
     (a retry would find nothing to change and announce nothing either); it is logged."""
-    event_type = {RESOLVED: INCIDENT_RESOLVED, OPEN: INCIDENT_OPENED}.get(incident.status, INCIDENT_UPDATED)
-    change = incident_changed(incident, event_type, source=SOURCE, reopened=incident.status == OPEN)
+    event_type = {IncidentStatus.resolved: INCIDENT_RESOLVED, IncidentStatus.open: INCIDENT_OPENED}.get(incident.status, INCIDENT_UPDATED)
+    change = incident_changed(incident, event_type, source=SOURCE, reopened=incident.status == IncidentStatus.open)
     try:
         await announce_incident_changes(redis, [change], maxlen_factor)
     except (RedisError, OSError, StreamBacklogFull) as exc:

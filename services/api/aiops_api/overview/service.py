@@ -21,10 +21,9 @@ from starlette.datastructures import State
 from aiops_api.forecasts import service as forecasts_service
 from aiops_api.health import store_health
 from aiops_api.overview.schemas import NoiseReduction, Overview, SourceVolume, StoreHealth, VolumeBucket
-from aiops_api.triage import RESOLVED
 from aiops_contracts.db import Alert, Incident, LogTemplateCount, ProcessedEvent
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
-from aiops_contracts.events import Severity
+from aiops_contracts.events import IncidentStatus, Severity
 
 TOP_SOURCES = 5
 EXHAUSTION_LIMIT = 10
@@ -70,7 +69,7 @@ async def _noise(session: AsyncSession, start: datetime, *, alert_events: int) -
 
 
 async def _open_by_severity(session: AsyncSession) -> dict[Severity, int]:
-    rows = await session.execute(select(Incident.severity, func.count()).where(Incident.status != RESOLVED)
+    rows = await session.execute(select(Incident.severity, func.count()).where(Incident.status != IncidentStatus.resolved)
                                  .group_by(Incident.severity))
     counts: dict[str, int] = dict(rows.all())
     return {severity: counts.get(severity.value, 0) for severity in Severity}

@@ -4,11 +4,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Identity, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aiops_contracts.db.base import Base, Timestamps, UUIDPrimaryKey
+from aiops_contracts.events import IncidentStatus, TimelineKind
+
+
+def _text_enum(enum: type[IncidentStatus] | type[TimelineKind]) -> Enum:
+    """A VARCHAR(16) column read back as the enum (stored by value, no database type or constraint)."""
+    return Enum(enum, native_enum=False, create_constraint=False, length=16,
+                values_callable=lambda members: [m.value for m in members])
 
 
 class Incident(UUIDPrimaryKey, Timestamps, Base):
@@ -20,7 +27,7 @@ class Incident(UUIDPrimaryKey, Timestamps, Base):
     title: Mapped[str] = mapped_column(String(500))
     summary: Mapped[str] = mapped_column(Text, default="")
     severity: Mapped[str] = mapped_column(String(16), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # open, acknowledged, resolved
+    status: Mapped[IncidentStatus] = mapped_column(_text_enum(IncidentStatus), index=True)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     hosts: Mapped[list[str]] = mapped_column(JSONB, default=list)
     services: Mapped[list[str]] = mapped_column(JSONB, default=list)
@@ -40,7 +47,7 @@ class IncidentEvent(Base):
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     event_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the first event of the row
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    kind: Mapped[str] = mapped_column(String(16))  # opened, events, reopened, resolved, acknowledged (API)
+    kind: Mapped[TimelineKind] = mapped_column(_text_enum(TimelineKind))
     count: Mapped[int] = mapped_column(Integer, default=0)
     host: Mapped[str | None] = mapped_column(String(255))
     template_id: Mapped[str | None] = mapped_column(String(64))

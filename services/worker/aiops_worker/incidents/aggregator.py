@@ -46,8 +46,10 @@ from aiops_contracts.events import (
     INCIDENT_UPDATED,
     AlertStatus,
     AlertStoredPayload,
+    IncidentStatus,
     LogEvent,
     Severity,
+    TimelineKind,
 )
 from aiops_worker.logs.rules import RANK
 
@@ -117,7 +119,7 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
 def decide(incident: Incident | None, at: datetime, policy: Policy) -> Action:
     if incident is None:
         return Action.OPEN
-    if incident.status != "resolved":
+    if incident.status != IncidentStatus.resolved:
         if at <= incident.last_seen_at + policy.window:
             return Action.JOIN
         resolved_at = incident.last_seen_at + policy.window
@@ -144,7 +146,7 @@ class Aggregation:
         self.created: list[Incident] = []
         self.reopened: set[uuid.UUID] = set()
         self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
-        self.timeline: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = {}
+        self.timeline: dict[tuple[uuid.UUID, TimelineKind, str], dict[str, Any]] = {}
 
     def add(self, signal: Signal) -> Incident:
         """Apply one signal; returns the incident it joined."""
@@ -154,7 +156,7 @@ class Aggregation:
             assert incident is not None
             self._reopen(incident, signal)
         elif action is Action.OPEN:
-            if incident is not None and incident.status != "resolved":
+            if incident is not None and incident.status != IncidentStatus.resolved:
                 self._resolve(incident, signal.envelope_id)
             incident = self._open(signal)
         assert incident is not None
@@ -164,32 +166,33 @@ class Aggregation:
     def _open(self, signal: Signal) -> Incident:
         incident = Incident(
             id=uuid.uuid4(), group_key=signal.key, title=signal.title, summary="", severity=signal.severity.value,
-            status="open", event_count=0, hosts=[], services=[], first_seen_at=signal.at, last_seen_at=signal.at,
+            status=IncidentStatus.open, event_count=0, hosts=[], services=[], first_seen_at=signal.at, last_seen_at=signal.at,
             details={**signal.facts, "samples": [], "template_ids": [], "reopen_count": 0},
         )
         self.created.append(incident)
         self.latest[signal.key] = incident
         self._mark(incident, signal.envelope_id)
-        self._note(incident, "opened", signal, signal.at)
+        self._note(incident, TimelineKind.opened, signal, signal.at)
         return incident
 
     def _reopen(self, incident: Incident, signal: Signal) -> None:
-        if incident.status != "resolved":
+        if incident.status != IncidentStatus.resolved:
             self._resolve(incident, signal.envelope_id)
-        incident.status = "open"
+        incident.status = IncidentStatus.open
         incident.resolved_at = None
         incident.details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
         self.reopened.add(incident.id)
         self._mark(incident, signal.envelope_id)
-        self._note(incident, "reopened", signal, signal.at)
+        self._note(incident, TimelineKind.reopened, signal, signal.at)
 
     def _resolve(self, incident: Incident, envelope_id: str) -> None:
-        incident.status = "resolved"
+        incident.status = IncidentStatus.resolved
         incident.resolved_at = incident.last_seen_at + self.policy.window
         self._mark(incident, envelope_id)
-        key = (incident.id, "resolved", envelope_id)
+        key = (incident.id, TimelineKind.resolved, envelope_id)
         self.timeline[key] = {"incident_id": incident.id, "event_id": envelope_id, "at": incident.resolved_at,
-                              "kind": "resolved", "count": 0, "host": None, "template_id": None, "message": ""}
+                              "kind": TimelineKind.resolved, "count": 0, "host": None, "template_id": None,
+                              "message": ""}
 
     def _join(self, incident: Incident, signal: Signal) -> None:
         incident.event_count += 1
@@ -201,7 +204,7 @@ class Aggregation:
         _add_listed(incident, "services", signal.service)
         self._add_details(incident, signal)
         self._mark(incident, signal.envelope_id)
-        row = self._note(incident, "events", signal, signal.at)
+        row = self._note(incident, TimelineKind.events, signal, signal.at)
         row["count"] += 1
 
     def _add_details(self, incident: Incident, signal: Signal) -> None:
@@ -220,13 +223,13 @@ class Aggregation:
 
     def change_of(self, incident: Incident) -> tuple[str, bool]:
         """What to announce for a changed incident, from its final state: (event type, reopened)."""
-        if incident.status == "resolved":
+        if incident.status == IncidentStatus.resolved:
             return INCIDENT_RESOLVED, False
         if incident in self.created or incident.id in self.reopened:
             return INCIDENT_OPENED, incident.id in self.reopened
         return INCIDENT_UPDATED, False
 
-    def _note(self, incident: Incident, kind: str, signal: Signal, at: datetime) -> dict[str, Any]:
+    def _note(self, incident: Incident, kind: TimelineKind, signal: Signal, at: datetime) -> dict[str, Any]:
         key = (incident.id, kind, signal.envelope_id)
         row = self.timeline.get(key)
         if row is None:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEvent
+from aiops_contracts.events import IncidentStatus, TimelineKind
 
 
 async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incident]:
@@ -54,13 +55,13 @@ async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelt
     clock); returns them."""
     resolved = list(await session.scalars(
         update(Incident)
-        .where(Incident.status.in_(("open", "acknowledged")), Incident.group_key.startswith(key_prefix),
+        .where(Incident.status.in_((IncidentStatus.open, IncidentStatus.acknowledged)), Incident.group_key.startswith(key_prefix),
                Incident.updated_at < func.now() - window)
-        .values(status="resolved", resolved_at=func.least(Incident.last_seen_at + window, func.now()),
+        .values(status=IncidentStatus.resolved, resolved_at=func.least(Incident.last_seen_at + window, func.now()),
                 updated_at=func.now())
         .returning(Incident)))
     await add_timeline(session, [
-        {"incident_id": i.id, "event_id": None, "at": i.resolved_at, "kind": "resolved", "count": 0, "host": None,
+        {"incident_id": i.id, "event_id": None, "at": i.resolved_at, "kind": TimelineKind.resolved, "count": 0, "host": None,
          "template_id": None, "message": ""} for i in resolved])
     return resolved
 

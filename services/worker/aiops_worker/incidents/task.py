@@ -25,6 +25,7 @@ from aiops_contracts.events import (
     INCIDENT_RESOLVED,
     INCIDENT_UPDATED,
     AlertStoredPayload,
+    IncidentStatus,
     LogEventsPayload,
 )
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
@@ -146,4 +147,4 @@ class AlertIncidentTask(IncidentTask[AlertStoredPayload]):
 
 
 def _state_change(incident: Incident) -> tuple[str, bool]:
-    return (INCIDENT_RESOLVED if incident.status == "resolved" else INCIDENT_UPDATED), False
+    return (INCIDENT_RESOLVED if incident.status == IncidentStatus.resolved else INCIDENT_UPDATED), False

@@ -1,0 +1,56 @@
+"""Migrations that change what is already stored keep the rows: 0007 renames metric_forecasts to forecasts
+(table, primary key and indexes under the model's names) and back."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from aiops_contracts.db import Forecast
+from aiops_contracts.db.migrate import ALEMBIC_INI, create_database_if_missing, drop_database
+from aiops_contracts.settings import CommonSettings
+
+
+@pytest.fixture
+def scratch_url() -> Iterator[str]:
+    base = make_url(os.environ.get("DATABASE_URL", CommonSettings().database_url))
+    url = base.set(database=f"aiops_migration_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    create_database_if_missing(url)
+    yield url
+    drop_database(url)
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["url"] = url
+    (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _names(dsn: str, table: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,)).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_forecasts_rename_keeps_rows_and_takes_the_models_names(scratch_url: str) -> None:
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0006")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO metric_forecasts (series_key, measurement, field, tags, method, last_value, "
+                     "last_point_at, computed_at, forecast, details) VALUES ('disk used_percent', 'disk', "
+                     "'used_percent', '{}', 'trend', 80, now(), now(), '[]', '{}')")
+
+    _migrate(scratch_url, "head")
+
+    table = Forecast.__table__
+    expected = {index.name for index in table.indexes} | {table.primary_key.name}
+    assert _names(dsn, "forecasts") == expected and _names(dsn, "metric_forecasts") == set()
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT series_key FROM forecasts").fetchall() == [("disk used_percent",)]
+    _migrate(scratch_url, "0006", down=True)
+    assert _names(dsn, "metric_forecasts") == {name.replace("forecasts", "metric_forecasts") for name in expected}
