@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from aiops_contracts.streams import LIVE_CHANNEL
+from aiops_contracts.timing import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,19 @@ class Broadcaster:
         self.clients.discard(queue)
 
     async def _relay(self) -> None:
-        delay = 1.0
+        backoff = Backoff(1.0, 30.0)
         while True:
             try:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(LIVE_CHANNEL)
                     self._subscribed.set()
-                    delay = 1.0
+                    backoff.reset()
                     async for message in pubsub.listen():
                         self._fan_out(message["data"].decode())
             except (RedisConnectionError, OSError) as exc:
+                delay = backoff.next()
                 log.warning("live channel lost, resubscribing", extra={"error": repr(exc), "retry_in_s": delay})
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     def _fan_out(self, data: str) -> None:
         for queue in list(self.clients):

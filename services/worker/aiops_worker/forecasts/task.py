@@ -2,7 +2,7 @@
 exhaustion prediction per series (robust trend or Prophet, see forecasting.py), predictive alerts on the
 alerts stream, and the latest forecast per series in PostgreSQL (`forecasts`) for the API.
 
-Not a stream consumer: a supervisor task that runs every `forecast_interval_s`. Alerts are published
+Not a stream consumer: a periodic task that runs at start and every `forecast_interval_s`. Alerts are published
 before the table is updated and their ids are deterministic, so a run cut short is simply redone.
 """
 
@@ -30,31 +30,23 @@ from aiops_worker.forecasts.capacity import (
     urgency,
 )
 from aiops_worker.anomalies.series import SeriesRef
-from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.periodic import PeriodicTask
 from aiops_worker.settings import CapacityRule
 
 log = logging.getLogger(__name__)
 
 
-class ForecastTask:
+class ForecastTask(PeriodicTask):
     name = "capacity-forecast"
 
     def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx.settings.forecast_interval_s)
         self.ctx = ctx
         self.settings = ctx.settings
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except TRANSIENT_ERRORS as exc:
-                log.warning("forecast run skipped, a store is unavailable",
-                            extra={"task": self.name, "error": repr(exc)})
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.forecast_interval_s)
-            except asyncio.TimeoutError:
-                pass
+    async def tick(self, stop: asyncio.Event) -> None:
+        await self.run_once()
 
     async def run_once(self, now: datetime | None = None) -> list[Assessment]:
         """One forecasting pass over every capacity series; returns the assessments it stored."""

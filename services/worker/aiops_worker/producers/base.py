@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_contracts.streams import StreamSpec
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
@@ -31,7 +32,7 @@ class Producer(ABC):
         self.redis = ctx.redis
         self.interval_s = interval_s
         self._unpublished: list[Envelope] = []  # kept across `run` and `drain`: a stop must not drop it
-        self._delay = 1.0  # back-off while Redis is unreachable
+        self._backoff = Backoff(1.0, MAX_BACKOFF_S)  # while Redis is unreachable
 
     @abstractmethod
     async def poll(self) -> list[Envelope]:
@@ -43,7 +44,7 @@ class Producer(ABC):
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if not await self._publish_next(stop):
-                await _sleep(stop, self.interval_s)
+                await sleep_or_stop(stop, self.interval_s)
 
     async def drain(self) -> None:
         """Publish what `poll()` still finds, then return. Retries while Redis is down: after stop it is
@@ -59,16 +60,10 @@ class Producer(ABC):
                 return False
             await publish_many(self.redis, self.stream, self._unpublished, self.ctx.settings.stream_maxlen_factor)
             await self.published(self._unpublished)
-            self._unpublished, self._delay = [], 1.0
+            self._unpublished = []
+            self._backoff.reset()
         except TRANSIENT_ERRORS as exc:
             log.warning("producer store unavailable, retrying", extra={"producer": self.name, "error": repr(exc)})
-            await _sleep(stop, self._delay)
-            self._delay = min(self._delay * 2, MAX_BACKOFF_S)
+            await sleep_or_stop(stop, self._backoff.next())
         return True  # more may be waiting
 
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass

@@ -26,6 +26,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from aiops_contracts.bus import StreamBacklogFull, ensure_group
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
+from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_contracts.tracing import consumer_span
 from aiops_worker.runtime import instrumentation
 from aiops_worker.runtime.context import WorkerContext
@@ -96,7 +97,7 @@ class StreamConsumer(ABC, Generic[P]):
                 except _ShutdownRequested:
                     return
                 if self.linger_s and not drain and len(entries) < self.settings.stream_batch_size:
-                    await _wait(stop, self.linger_s)
+                    await sleep_or_stop(stop, self.linger_s)
             elif drain:
                 return
 
@@ -170,7 +171,7 @@ class StreamConsumer(ABC, Generic[P]):
 
     async def _handle_until_stores_answer(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
         """Retry while a store is unreachable (back-off 1 s doubling to 30 s); other errors propagate."""
-        delay = 1.0
+        backoff = Backoff(1.0, 30.0)
         while True:
             try:
                 await self.handle(batch)
@@ -180,8 +181,7 @@ class StreamConsumer(ABC, Generic[P]):
                     raise _ShutdownRequested from exc
                 instrumentation.STORE_UNAVAILABLE.labels(self.name).inc()
                 log.warning("store unavailable, batch will be retried", extra={"task": self.name, "error": repr(exc)})
-                await _wait(stop, delay)
-                delay = min(delay * 2, 30.0)
+                await sleep_or_stop(stop, backoff.next())
 
     async def _handle_one_by_one(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
         for delivery in batch:
@@ -244,14 +244,6 @@ class StreamConsumer(ABC, Generic[P]):
         latency = instrumentation.EVENT_LATENCY.labels(self.name)
         for delivery in batch:
             latency.observe(max(0.0, now - delivery.envelope.time.timestamp()))
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep, but wake up at once when stopping."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass
 
 
 def _text(value: bytes | str) -> str:

@@ -10,26 +10,24 @@ import time
 from redis.asyncio import Redis
 
 from aiops_contracts.streams import WORKER_HEARTBEAT_KEY
+from aiops_worker.runtime.periodic import PeriodicTask
 from aiops_worker.settings import WorkerSettings
 
 
-class HeartbeatTask:
+class HeartbeatTask(PeriodicTask):
     name = "heartbeat"
 
     def __init__(self, redis: Redis, settings: WorkerSettings) -> None:
+        super().__init__(settings.heartbeat_interval_s)
         self.redis = redis
-        self.settings = settings
+        self.key = f"{WORKER_HEARTBEAT_KEY}:{settings.worker_name}"
+        self.ttl = max(1, int(settings.heartbeat_interval_s * 3))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        key = f"{WORKER_HEARTBEAT_KEY}:{self.settings.worker_name}"
-        ttl = max(1, int(self.settings.heartbeat_interval_s * 3))
-        while not stop.is_set():
-            await self.redis.set(key, str(time.time()), ex=ttl)
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_interval_s)
-            except asyncio.TimeoutError:
-                pass
-        await self.redis.delete(key)
+    async def tick(self, stop: asyncio.Event) -> None:
+        await self.redis.set(self.key, str(time.time()), ex=self.ttl)
+
+    async def stopped(self) -> None:
+        await self.redis.delete(self.key)
 
 
 async def _check(settings: WorkerSettings) -> bool:

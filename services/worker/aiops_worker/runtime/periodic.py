@@ -1,17 +1,44 @@
-"""Run a coroutine function every `interval_s` seconds until `stop` is set (first run after one interval)."""
+"""Periodic work. `PeriodicTask`: a supervisor task that ticks at start, then every `interval_s`, until
+stop (forecasting, retention, the heartbeat); a tick that finds a store down is skipped and logged, the
+next one tries again. `run_every`: a job inside a stream task (sweeps, clustering), first run after one
+interval, since the task's own batches do the work at start."""
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from aiops_contracts.timing import sleep_or_stop
+from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
 
 async def run_every(interval_s: float, stop: asyncio.Event, job: Callable[[], Awaitable[None]]) -> None:
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), interval_s)
-            return
-        except asyncio.TimeoutError:
-            pass
+    while not await sleep_or_stop(stop, interval_s):
         await job()
+
+
+class PeriodicTask(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+
+    @abstractmethod
+    async def tick(self, stop: asyncio.Event) -> None:
+        """One run; `stop` lets a long one end early."""
+
+    async def stopped(self) -> None:
+        """Called once after stop."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick(stop)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("periodic run skipped, a store is unavailable", extra={"task": self.name,
+                                                                                   "error": repr(exc)})
+            await sleep_or_stop(stop, self.interval_s)
+        await self.stopped()

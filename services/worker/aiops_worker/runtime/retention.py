@@ -1,7 +1,7 @@
 """Retention of tables that would otherwise only grow: the idempotency ledger (`processed_events`, one row
 per handled event and task) and the refresh tokens of sign-ins that ended.
 
-A supervisor task: every PRUNE_INTERVAL_S it deletes what is older than `processed_events_retention_s`,
+A periodic task: at start and every PRUNE_INTERVAL_S it deletes what is older than `processed_events_retention_s`,
 `batch_rows` rows per transaction, so locks stay short and the WAL comes in small pieces. A batch skips
 rows another transaction holds locked: concurrent runs share the work instead of queueing on each other.
 """
@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Delete, delete, func, select, tuple_
 
 from aiops_contracts.db import ProcessedEvent, RefreshToken
-from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
-from aiops_worker.runtime.periodic import run_every
+from aiops_worker.runtime.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 PRUNE_INTERVAL_S = 300.0
@@ -41,16 +40,19 @@ def _ended_sign_ins(cutoff: datetime, limit: int) -> Delete:
     return delete(_TOKENS).where(_TOKENS.c.id.in_(batch))
 
 
-class RetentionTask:
+class RetentionTask(PeriodicTask):
     name = "retention"
     batch_rows = 10_000  # rows deleted per transaction
 
     def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(PRUNE_INTERVAL_S)
         self.ctx = ctx
         self.settings = ctx.settings
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await run_every(PRUNE_INTERVAL_S, stop, lambda: self._prune_logged(stop))
+    async def tick(self, stop: asyncio.Event) -> None:
+        deleted = await self.prune(stop)
+        if deleted:
+            log.info("retention run done", extra={"task": self.name, "deleted": deleted})
 
     async def prune(self, stop: asyncio.Event, now: datetime | None = None) -> int:
         """Delete what outlived the retention, batch after batch until one is not full or `stop` is set;
@@ -65,13 +67,3 @@ class RetentionTask:
                 if count < self.batch_rows:
                     break
         return deleted
-
-    async def _prune_logged(self, stop: asyncio.Event) -> None:
-        try:
-            deleted = await self.prune(stop)
-        except TRANSIENT_ERRORS as exc:
-            log.warning("retention run skipped, the database is unavailable",
-                        extra={"task": self.name, "error": repr(exc)})
-            return
-        if deleted:
-            log.info("retention run done", extra={"task": self.name, "deleted": deleted})

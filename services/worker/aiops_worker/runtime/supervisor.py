@@ -4,6 +4,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_worker.runtime import instrumentation
 
 log = logging.getLogger(__name__)
@@ -38,22 +39,18 @@ class Supervisor:
 
     async def _keep_running(self, task: Task) -> None:
         loop = asyncio.get_running_loop()
-        delay = INITIAL_BACKOFF_S
+        backoff = Backoff(INITIAL_BACKOFF_S, MAX_BACKOFF_S)
         while not self.stop.is_set():
             started = loop.time()
             try:
                 await task.run(self.stop)
             except Exception:
                 instrumentation.TASK_RESTARTS.labels(task.name).inc()
-                log.exception("task crashed", extra={"task": task.name, "restart_in_s": delay})
+                log.exception("task crashed", extra={"task": task.name, "restart_in_s": backoff.delay})
             else:
                 if self.stop.is_set():
                     return
                 log.warning("task returned, restarting", extra={"task": task.name})
             if loop.time() - started >= HEALTHY_RUN_S:
-                delay = INITIAL_BACKOFF_S
-            try:
-                await asyncio.wait_for(self.stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
-            delay = min(delay * 2, MAX_BACKOFF_S)
+                backoff.reset()
+            await sleep_or_stop(self.stop, backoff.next())
