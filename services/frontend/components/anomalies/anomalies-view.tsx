@@ -44,11 +44,11 @@ export function AnomaliesView() {
   const chosen = values.host && values.measurement && values.field;
   const recent = useQuery({
     queryKey: ["anomalies", "recent"],
-    queryFn: () => call(api.GET("/api/v1/analytics/anomalies", { params: { query: { start: new Date(Date.now() - 86_400_000).toISOString() } } })),
+    queryFn: () => call(api.GET("/api/v1/anomalies", { params: { query: { start: new Date(Date.now() - 86_400_000).toISOString() } } })),
   });
   const exhaustion = useQuery({
     queryKey: ["exhaustion"],
-    queryFn: () => call(api.GET("/api/v1/analytics/exhaustion", { params: { query: { limit: 50 } } })),
+    queryFn: () => call(api.GET("/api/v1/forecasts/exhaustion", { params: { query: { limit: 50 } } })),
   });
   return (
     <>

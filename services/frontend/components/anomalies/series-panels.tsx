@@ -22,11 +22,11 @@ function useDay(ref: SeriesRef) {
   const range = { start: start.toISOString(), end: end.toISOString() };
   const series = useQuery({
     queryKey: ["series", ref, range.start],
-    queryFn: () => call(api.GET("/api/v1/telemetry/series", { params: { query: { ...ref, ...range, window: windowFor(start, end, 144) } } })),
+    queryFn: () => call(api.GET("/api/v1/metrics/series", { params: { query: { ...ref, ...range, window: windowFor(start, end, 144) } } })),
   });
   const anomalies = useQuery({
     queryKey: ["anomalies", ref, range.start],
-    queryFn: () => call(api.GET("/api/v1/analytics/anomalies", { params: { query: { ...ref, ...range } } })),
+    queryFn: () => call(api.GET("/api/v1/anomalies", { params: { query: { ...ref, ...range } } })),
   });
   return { series, anomalies };
 }
@@ -36,7 +36,7 @@ export function SeriesPanels({ series: ref }: { series: SeriesRef }) {
   const { series, anomalies } = useDay(ref);
   const forecast = useQuery({
     queryKey: ["forecast", ref],
-    queryFn: () => call(api.GET("/api/v1/analytics/forecast", { params: { query: { ...ref, horizon: "7d" } } })),
+    queryFn: () => call(api.GET("/api/v1/forecasts", { params: { query: { ...ref, horizon: "7d" } } })),
   });
   const name = `${ref.measurement}.${ref.field} on ${ref.host}`;
   return (

@@ -39,7 +39,7 @@ export function FleetView() {
   const api = useApi();
   const fleet = useQuery({
     queryKey: ["fleet"],
-    queryFn: () => call(api.GET("/api/v1/telemetry/fleet", { params: { query: { since: "24h" } } })),
+    queryFn: () => call(api.GET("/api/v1/metrics/fleet", { params: { query: { since: "24h" } } })),
     refetchInterval: 30_000,
   });
   return (

@@ -13,7 +13,7 @@ export function useHostSeries(host: string, metric: KeyMetric, hours: number) {
     queryFn: async () => {
       const end = new Date();
       const start = new Date(end.getTime() - hours * 3_600_000);
-      const series = await call(api.GET("/api/v1/telemetry/series", { params: { query: {
+      const series = await call(api.GET("/api/v1/metrics/series", { params: { query: {
         host, measurement: metric.measurement, field: metric.field, start: start.toISOString(), end: end.toISOString(),
         window: windowFor(start, end, hours <= 6 ? 72 : 120),
       } } }));

@@ -17,7 +17,7 @@ function useWindowAnomalies(incident: Incident, start: Date, end: Date) {
   return useQuery({
     queryKey: ["incident-anomalies", incident.id, host],
     enabled: !!host,
-    queryFn: () => call(api.GET("/api/v1/analytics/anomalies", { params: { query: {
+    queryFn: () => call(api.GET("/api/v1/anomalies", { params: { query: {
       host, start: start.toISOString(), end: end.toISOString(),
     } } })),
   });
@@ -35,7 +35,7 @@ function MetricChart({ incident, anomalies, start, end }: { incident: Incident; 
   const field = top?.field ?? "load1";
   const series = useQuery({
     queryKey: ["series", host, measurement, field, start.toISOString(), end.toISOString()],
-    queryFn: () => call(api.GET("/api/v1/telemetry/series", { params: { query: {
+    queryFn: () => call(api.GET("/api/v1/metrics/series", { params: { query: {
       host, measurement, field, start: start.toISOString(), end: end.toISOString(), window: windowFor(start, end),
     } } })),
   });

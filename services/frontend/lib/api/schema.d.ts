@@ -81,9 +81,10 @@ export interface paths {
         };
         /**
          * List Anomalies
-         * @description Anomaly scores (the detector keeps points scoring 0.5 or more) of matching series; default: the last day.
+         * @deprecated
+         * @description Deprecated: use /api/v1/anomalies. Anomaly scores (the detector keeps points scoring 0.5 or more) of matching series; default: the last day.
          */
-        get: operations["list_anomalies"];
+        get: operations["list_anomalies_deprecated"];
         put?: never;
         post?: never;
         delete?: never;
@@ -101,9 +102,10 @@ export interface paths {
         };
         /**
          * List Exhaustion
-         * @description Fleet-wide predictions of capacity running out, most urgent first.
+         * @deprecated
+         * @description Deprecated: use /api/v1/forecasts/exhaustion. Fleet-wide predictions of capacity running out, most urgent first.
          */
-        get: operations["list_exhaustion"];
+        get: operations["list_exhaustion_deprecated"];
         put?: never;
         post?: never;
         delete?: never;
@@ -121,11 +123,32 @@ export interface paths {
         };
         /**
          * Get Forecast
-         * @description The latest forecast, with its confidence band, of each series of measurement.field (on host), cut at
+         * @deprecated
+         * @description Deprecated: use /api/v1/forecasts. The latest forecast, with its confidence band, of each series of measurement.field (on host), cut at
          *     `horizon`. The worker forecasts FORECAST_HORIZON_DAYS ahead (7 d by default): a longer horizon returns
          *     what was forecast, so the points end there.
          */
-        get: operations["get_forecast"];
+        get: operations["get_forecast_deprecated"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/anomalies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Anomalies
+         * @description Anomaly scores (the detector keeps points scoring 0.5 or more) of matching series; default: the last day.
+         */
+        get: operations["list_anomalies"];
         put?: never;
         post?: never;
         delete?: never;
@@ -216,6 +239,48 @@ export interface paths {
         put?: never;
         /** Refresh */
         post: operations["refresh_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/forecasts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Forecast
+         * @description The latest forecast, with its confidence band, of each series of measurement.field (on host), cut at
+         *     `horizon`. The worker forecasts FORECAST_HORIZON_DAYS ahead (7 d by default): a longer horizon returns
+         *     what was forecast, so the points end there.
+         */
+        get: operations["get_forecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/forecasts/exhaustion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Exhaustion
+         * @description Fleet-wide predictions of capacity running out, most urgent first.
+         */
+        get: operations["list_exhaustion"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -411,6 +476,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/fleet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Fleet
+         * @description Every host that reported key metrics (cpu, mem, disk, system) within `since`, with their latest values.
+         */
+        get: operations["get_metric_fleet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Series
+         * @description `agg(field)` of `measurement` on `host` per `window` over [start, end); default: the last hour.
+         */
+        get: operations["get_metric_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/overview": {
         parameters: {
             query?: never;
@@ -497,9 +602,10 @@ export interface paths {
         };
         /**
          * Get Fleet
-         * @description Every host that reported key metrics (cpu, mem, disk, system) within `since`, with their latest values.
+         * @deprecated
+         * @description Deprecated: use /api/v1/metrics/fleet. Every host that reported key metrics (cpu, mem, disk, system) within `since`, with their latest values.
          */
-        get: operations["get_telemetry_fleet"];
+        get: operations["get_metric_fleet_deprecated"];
         put?: never;
         post?: never;
         delete?: never;
@@ -517,9 +623,10 @@ export interface paths {
         };
         /**
          * Get Series
-         * @description `agg(field)` of `measurement` on `host` per `window` over [start, end); default: the last hour.
+         * @deprecated
+         * @description Deprecated: use /api/v1/metrics/series. `agg(field)` of `measurement` on `host` per `window` over [start, end); default: the last hour.
          */
-        get: operations["get_telemetry_series"];
+        get: operations["get_metric_series_deprecated"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1076,16 +1183,17 @@ export interface components {
             /** Services */
             services: string[];
             severity: components["schemas"]["Severity"];
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "open" | "acknowledged" | "resolved";
+            status: components["schemas"]["IncidentStatus"];
             /** Summary */
             summary: string;
             /** Title */
             title: string;
         };
+        /**
+         * IncidentStatus
+         * @enum {string}
+         */
+        IncidentStatus: "open" | "acknowledged" | "resolved";
         /** LineErrorRead */
         LineErrorRead: {
             /** Error */
@@ -1450,13 +1558,19 @@ export interface components {
             count: number;
             /** Host */
             host: string | null;
-            /** Kind */
-            kind: string;
+            kind: components["schemas"]["TimelineKind"];
             /** Message */
             message: string;
             /** Template Id */
             template_id: string | null;
         };
+        /**
+         * TimelineKind
+         * @description A row of an incident's timeline: opened, events (one row per handled batch, with its count),
+         *     reopened, resolved (by the aggregator or an operator), acknowledged (by an operator).
+         * @enum {string}
+         */
+        TimelineKind: "opened" | "events" | "reopened" | "resolved" | "acknowledged";
         /** TokenPair */
         TokenPair: {
             /** Access Token */
@@ -1706,7 +1820,7 @@ export interface operations {
             };
         };
     };
-    list_anomalies: {
+    list_anomalies_deprecated: {
         parameters: {
             query?: {
                 host?: string | null;
@@ -1744,7 +1858,7 @@ export interface operations {
             };
         };
     };
-    list_exhaustion: {
+    list_exhaustion_deprecated: {
         parameters: {
             query?: {
                 host?: string | null;
@@ -1776,10 +1890,12 @@ export interface operations {
             };
         };
     };
-    get_forecast: {
+    get_forecast_deprecated: {
         parameters: {
             query: {
+                /** @description letters, digits, _ . : - */
                 measurement: string;
+                /** @description letters, digits, _ . : - */
                 field: string;
                 host?: string | null;
                 horizon?: string;
@@ -1797,6 +1913,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ForecastList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_anomalies: {
+        parameters: {
+            query?: {
+                host?: string | null;
+                measurement?: string | null;
+                field?: string | null;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                start?: string;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                end?: string;
+                min_score?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnomalyList"];
                 };
             };
             /** @description Validation Error */
@@ -1986,10 +2140,78 @@ export interface operations {
             };
         };
     };
+    get_forecast: {
+        parameters: {
+            query: {
+                /** @description letters, digits, _ . : - */
+                measurement: string;
+                /** @description letters, digits, _ . : - */
+                field: string;
+                host?: string | null;
+                horizon?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForecastList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_exhaustion: {
+        parameters: {
+            query?: {
+                host?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExhaustionList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_incidents: {
         parameters: {
             query?: {
-                status?: ("open" | "acknowledged" | "resolved")[];
+                status?: components["schemas"]["IncidentStatus"][];
                 severity?: components["schemas"]["Severity"][];
                 /** @description Incidents that involve this host */
                 host?: string | null;
@@ -2363,6 +2585,80 @@ export interface operations {
             };
         };
     };
+    get_metric_fleet: {
+        parameters: {
+            query?: {
+                /** @description hosts seen within this long: 15m, 1h, 24h, 7d ... */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_metric_series: {
+        parameters: {
+            query: {
+                host: string;
+                /** @description letters, digits, _ . : - */
+                measurement: string;
+                /** @description letters, digits, _ . : - */
+                field: string;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                start?: string;
+                /** @description ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01 */
+                end?: string;
+                /** @description aggregation window: 1m, 5m, 1h, 1d ... */
+                window?: string;
+                agg?: components["schemas"]["Aggregation"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_overview: {
         parameters: {
             query?: {
@@ -2517,7 +2813,7 @@ export interface operations {
             };
         };
     };
-    get_telemetry_fleet: {
+    get_metric_fleet_deprecated: {
         parameters: {
             query?: {
                 /** @description hosts seen within this long: 15m, 1h, 24h, 7d ... */
@@ -2549,7 +2845,7 @@ export interface operations {
             };
         };
     };
-    get_telemetry_series: {
+    get_metric_series_deprecated: {
         parameters: {
             query: {
                 host: string;
