@@ -1405,11 +1405,7 @@ export interface components {
             config?: {
                 [key: string]: unknown;
             };
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs";
+            kind: components["schemas"]["SourceKind"];
             /** Name */
             name: string;
         };
@@ -1431,11 +1427,7 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs";
+            kind: components["schemas"]["SourceKind"];
             /** Name */
             name: string;
             /** Revoked At */
@@ -1446,6 +1438,11 @@ export interface components {
             /** Token Prefix */
             token_prefix: string;
         };
+        /**
+         * SourceKind
+         * @enum {string}
+         */
+        SourceKind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs";
         /** SourceRead */
         SourceRead: {
             /** Config */
@@ -1464,11 +1461,7 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs";
+            kind: components["schemas"]["SourceKind"];
             /** Name */
             name: string;
             /** Revoked At */
@@ -1483,11 +1476,7 @@ export interface components {
         SourceSnippets: {
             /** Items */
             items: components["schemas"]["Snippet"][];
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs";
+            kind: components["schemas"]["SourceKind"];
             /** Token Included */
             token_included: boolean;
             /** Url */
