@@ -19,6 +19,7 @@ from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.sources.secrets import SecretBox
 from aiops_contracts.influx import InfluxClient
+from aiops_contracts.sources import SourceKind
 
 
 def get_settings(request: Request) -> ApiSettings:
@@ -92,7 +93,7 @@ Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]
 
 
-def webhook_source_of(kind: str, *, dsn_key: bool = False) -> Callable[..., Awaitable[SourceIdentity]]:
+def webhook_source_of(kind: SourceKind, *, dsn_key: bool = False) -> Callable[..., Awaitable[SourceIdentity]]:
     """The source of a push request, which must be of `kind` (another integration's credential gets 403),
     named by its token in whichever form the client can send: `X-AIOps-Token: <token>`,
     `Authorization: Bearer <token>`, or `Authorization: Basic` with the token as password (Telegraf,
@@ -143,7 +144,7 @@ def _check_hook_age(timestamp: str | None, max_age_s: int) -> None:
                             f"more than {max_age_s} s from now is refused as a replay (SENTRY_HOOK_MAX_AGE_S)")
 
 
-sentry_hook_source.source_kind = "sentry"  # type: ignore[attr-defined]  # read by the authorisation matrix test
+sentry_hook_source.source_kind = SourceKind.sentry  # type: ignore[attr-defined]  # read by the authorisation matrix test
 
 
 def _of_kind(identity: SourceIdentity | None, kind: str) -> SourceIdentity:

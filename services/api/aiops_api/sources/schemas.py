@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_KEY
-
-SourceKind = Literal["generic", "telegraf", "sentry", "alertmanager", "logs"]
+from aiops_contracts.sources import SourceKind
 
 
 class SourceCreate(BaseModel):

@@ -14,6 +14,7 @@ from aiops_api.sources.schemas import SourceCreate, SourceCreated, SourceRead, S
 from aiops_api.sources.secrets import SecretBox, seal_config
 from aiops_api.sources.snippets import source_snippets
 from aiops_contracts.db import Source
+from aiops_contracts.sources import SourceKind
 
 
 async def create_source(
@@ -42,7 +43,7 @@ async def list_sources(session: AsyncSession) -> list[SourceRead]:
 async def get_source_snippets(session: AsyncSession, *, source_id: uuid.UUID, public_url: str) -> SourceSnippets:
     """The snippets with the placeholder `<token>`: the token itself was shown once, at creation."""
     source = await get_source(session, source_id=source_id)
-    return source_snippets(source.kind, public_url)  # type: ignore[arg-type]  # a SourceKind, by the API
+    return source_snippets(SourceKind(source.kind), public_url)
 
 
 async def get_source(session: AsyncSession, *, source_id: uuid.UUID) -> Source:

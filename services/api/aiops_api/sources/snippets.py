@@ -6,18 +6,19 @@ carry the placeholder `<token>` in its place. The forms match docs/ingestion.md.
 import json
 from urllib.parse import urlsplit
 
-from aiops_api.sources.schemas import Snippet, SourceKind, SourceSnippets
+from aiops_api.sources.schemas import Snippet, SourceSnippets
+from aiops_contracts.sources import SourceKind
 
 TOKEN_PLACEHOLDER = "<token>"
 # Any id works: Sentry's SDKs want a number, and alerts are grouped per project id.
 SENTRY_PROJECT_ID = "1"
 # The receiving endpoint of each kind (the Sentry SDKs derive theirs from the DSN).
 ENDPOINTS: dict[SourceKind, str] = {
-    "generic": "/webhooks/generic",
-    "logs": "/webhooks/logs",
-    "telegraf": "/webhooks/telegraf",
-    "alertmanager": "/webhooks/alertmanager",
-    "sentry": f"/api/{SENTRY_PROJECT_ID}/envelope/",
+    SourceKind.generic: "/webhooks/generic",
+    SourceKind.logs: "/webhooks/logs",
+    SourceKind.telegraf: "/webhooks/telegraf",
+    SourceKind.alertmanager: "/webhooks/alertmanager",
+    SourceKind.sentry: f"/api/{SENTRY_PROJECT_ID}/envelope/",
 }
 
 
@@ -85,5 +86,5 @@ def _curl(url: str, token: str, content_type: str, data: str) -> str:
             f"  {data}\n")
 
 
-_BUILDERS = {"telegraf": _telegraf, "sentry": _sentry, "alertmanager": _alertmanager, "generic": _generic,
-             "logs": _logs}
+_BUILDERS = {SourceKind.telegraf: _telegraf, SourceKind.sentry: _sentry, SourceKind.alertmanager: _alertmanager,
+             SourceKind.generic: _generic, SourceKind.logs: _logs}

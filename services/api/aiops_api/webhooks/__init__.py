@@ -1,5 +1,8 @@
-"""Webhook receivers: one module per source; each router is listed here once."""
+"""Webhook receivers: one module per source, each with its `router` and the `KIND` of source it takes, listed
+here once. A new kind is added to aiops_contracts.sources.SourceKind; tests/webhooks/test_registry.py checks
+that every kind has a receiver (or, to come, a poller) and its snippets."""
 
 from aiops_api.webhooks import alertmanager, generic, logs, sentry, sentry_hooks, telegraf
 
-ROUTERS = [generic.router, telegraf.router, alertmanager.router, sentry.router, sentry_hooks.router, logs.router]
+WEBHOOKS = [generic, telegraf, alertmanager, sentry, sentry_hooks, logs]
+ROUTERS = [webhook.router for webhook in WEBHOOKS]

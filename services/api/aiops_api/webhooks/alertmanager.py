@@ -37,11 +37,13 @@ from aiops_contracts.events import (
     AlertStatus,
     Severity,
 )
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
+KIND = SourceKind.alertmanager  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter()
 
-AlertmanagerSource = Annotated[SourceIdentity, Depends(webhook_source_of("alertmanager"))]
+AlertmanagerSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 
 MAX_ERRORS_LISTED = 20  # rejected alerts described in the answer (all are counted)
 

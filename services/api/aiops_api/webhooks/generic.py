@@ -17,11 +17,13 @@ from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
+KIND = SourceKind.generic  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter()
 
-GenericSource = Annotated[SourceIdentity, Depends(webhook_source_of("generic"))]
+GenericSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 
 # Words other tools use for our severities and statuses.
 SEVERITY_ALIASES = {"error": "high", "warning": "medium", "warn": "medium", "information": "info", "debug": "info",

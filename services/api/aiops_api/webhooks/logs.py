@@ -23,12 +23,14 @@ from aiops_api.webhooks.body import read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_contracts.text import without_nul
 
+KIND = SourceKind.logs  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter()
 
-LogsSource = Annotated[SourceIdentity, Depends(webhook_source_of("logs"))]
+LogsSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 
 RECORDS_PER_ENVELOPE = 500
 MAX_LABELS = 20

@@ -25,12 +25,14 @@ from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.sentry_events import event_to_alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
+KIND = SourceKind.sentry  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter(tags=["sentry"])
 
 # The DSN key authenticates here and only here: the SDKs cannot sign, and a DSN is public anyway.
-SentrySdkSource = Annotated[SourceIdentity, Depends(webhook_source_of("sentry", dsn_key=True))]
+SentrySdkSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND, dsn_key=True))]
 ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The DSN's project id")]
 
 

@@ -25,8 +25,10 @@ from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_api.webhooks.sentry_events import LEVELS, event_to_alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
+KIND = SourceKind.sentry  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter(tags=["sentry"])
 
 SentryHookSource = Annotated[SourceIdentity, Depends(sentry_hook_source)]

@@ -32,11 +32,13 @@ from aiops_api.webhooks.line_protocol import ValidatedLines, describe, validate_
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import encode_point
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import METRICS_INGESTED
 
+KIND = SourceKind.telegraf  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter()
 
-TelegrafSource = Annotated[SourceIdentity, Depends(webhook_source_of("telegraf"))]
+TelegrafSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 
 
 class MetricError(ValueError):

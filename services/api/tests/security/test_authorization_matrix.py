@@ -7,7 +7,6 @@ receiver takes sources of its own kind only, and only in the forms listed below.
 
 import uuid
 from dataclasses import dataclass
-from typing import get_args
 
 import jwt
 import pytest
@@ -18,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 from aiops_api.auth.tokens import Role, issue_access_token
 from aiops_api.main import create_app
 from aiops_api.settings import ApiSettings
-from aiops_api.sources.schemas import SourceKind
+from aiops_contracts.sources import SourceKind
 
 # Open to anyone, and why: probes, the API's own documentation, and the sign-in routes (they take a
 # password or a refresh token instead of an access token).
@@ -154,7 +153,7 @@ def expected_outcome(endpoint: Endpoint, kind: str, form: str) -> str:
 
 
 async def test_webhooks_take_their_own_source_credential_only(client, auth, make_source) -> None:
-    tokens = {kind: (await make_source(f"matrix-{kind}", kind)).token for kind in get_args(SourceKind)}
+    tokens = {kind: (await make_source(f"matrix-{kind}", kind)).token for kind in SourceKind}
     wrong = []
     for endpoint in WEBHOOKS:
         with_jwt = (await client.request(endpoint.method, endpoint.url, headers=auth(Role.admin))).status_code
