@@ -200,3 +200,15 @@ def service_headers() -> Callable[[str], dict[str, str]]:
 
     settings = ApiSettings(jwt_secret=TEST_JWT_SECRET)
     return lambda role="admin": {"Authorization": f"Bearer {issue_access_token(settings, 'e2e', Role[role])}"}
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[object]:
+    """A local server speaking OpenAI's chat-completions protocol (tests/fakes/fake_openai.py)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("fake_openai", Path(__file__).parent / "tests/fakes/fake_openai.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.FakeOpenAI() as server:
+        yield server

@@ -1,0 +1,102 @@
+"""The LLM client against a local OpenAI-compatible server: structured answers, one retry of a malformed
+answer, the circuit breaker, the hourly budget, the cache, the metrics, and the no-LLM default."""
+
+import pytest
+from prometheus_client import REGISTRY
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+
+from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
+from aiops_contracts.llm.breaker import CircuitBreaker
+from aiops_contracts.settings import CommonSettings
+
+
+class Verdict(BaseModel):
+    cause: str
+    confidence: float
+
+
+def settings_for(fake, **overrides) -> CommonSettings:
+    return CommonSettings(llm_base_url=fake.base_url, llm_model="fake-model", llm_max_retries=0, **overrides)
+
+
+def ask(cache_key: str | None = None) -> LLMRequest:
+    return LLMRequest("test", [{"role": "user", "content": "why?"}], cache_key=cache_key)
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_no_llm_configured_is_the_default_and_calls_say_unavailable(redis: Redis) -> None:
+    client = LLMClient(CommonSettings(), redis)
+    assert not client.enabled
+    with pytest.raises(LLMUnavailable):
+        await client.structured(ask(), Verdict)
+
+
+async def test_structured_answer_is_validated_and_tokens_and_cost_are_counted(fake_openai, redis: Redis) -> None:
+    fake_openai.replies.append('{"cause": "disk full", "confidence": 0.9}')
+    client = LLMClient(settings_for(fake_openai, llm_cost_per_1k_completion=2.0), redis)
+    before = metric("aiops_llm_tokens_total", purpose="test", kind="completion")
+    cost_before = metric("aiops_llm_cost_total", purpose="test")
+    assert await client.structured(ask(), Verdict) == Verdict(cause="disk full", confidence=0.9)
+    sent = fake_openai.requests[0]
+    assert sent["model"] == "fake-model" and sent["response_format"]["json_schema"]["name"] == "Verdict"
+    assert metric("aiops_llm_tokens_total", purpose="test", kind="completion") == before + 5
+    assert metric("aiops_llm_cost_total", purpose="test") == pytest.approx(cost_before + 5 / 1000 * 2.0)
+    await client.aclose()
+
+
+async def test_malformed_answer_is_retried_once_with_the_error_then_refused(fake_openai, redis: Redis) -> None:
+    client = LLMClient(settings_for(fake_openai), redis)
+    fake_openai.replies += ["not json", '{"cause": "oom", "confidence": 0.5}']
+    assert (await client.structured(ask(), Verdict)).cause == "oom"
+    assert "does not match the schema" in fake_openai.requests[1]["messages"][-1]["content"]
+    fake_openai.replies += ['{"cause": 1}', '{"confidence": "x"}']
+    with pytest.raises(LLMMalformed):
+        await client.structured(ask(), Verdict)
+    assert len(fake_openai.requests) == 4
+
+
+async def test_breaker_opens_after_five_failures_and_closes_after_a_minute(fake_openai, redis: Redis) -> None:
+    now = [0.0]
+    client = LLMClient(settings_for(fake_openai), redis, CircuitBreaker(5, 60.0, clock=lambda: now[0]))
+    fake_openai.replies += [500] * 5
+    for _ in range(5):
+        with pytest.raises(LLMUnavailable, match="provider error"):
+            await client.structured(ask(), Verdict)
+    with pytest.raises(LLMUnavailable, match="circuit open"):
+        await client.structured(ask(), Verdict)
+    assert len(fake_openai.requests) == 5  # the open circuit sent nothing
+    now[0] = 60.0
+    fake_openai.replies.append('{"cause": "back", "confidence": 1}')
+    assert (await client.structured(ask(), Verdict)).cause == "back"
+
+
+async def test_hourly_budget_spent_makes_calls_unavailable(fake_openai, redis: Redis) -> None:
+    client = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3), redis)
+    fake_openai.replies.append('{"cause": "a b c d", "confidence": 1}')
+    await client.structured(ask(), Verdict)
+    with pytest.raises(LLMUnavailable, match="budget"):
+        await client.structured(ask(), Verdict)
+    assert len(fake_openai.requests) == 1
+
+
+async def test_cache_per_key_makes_a_storm_of_similar_incidents_cost_one_call(fake_openai, redis: Redis) -> None:
+    client = LLMClient(settings_for(fake_openai), redis)
+    fake_openai.replies += ['{"cause": "pool exhausted", "confidence": 0.7}', '{"cause": "other", "confidence": 0}']
+    answers = [await client.structured(ask(cache_key="prototype:p1"), Verdict) for _ in range(10)]
+    assert {a.cause for a in answers} == {"pool exhausted"} and len(fake_openai.requests) == 1
+    assert (await client.structured(ask(cache_key="prototype:p2"), Verdict)).cause == "other"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://169.254.169.254/latest", "http://user:pw@llm/v1",
+                                 "http://metadata.google.internal/v1", "ftp://llm/v1", "http:///v1"])
+def test_base_url_must_be_an_outbound_http_url(url: str) -> None:
+    with pytest.raises(ValidationError, match="llm_base_url"):
+        CommonSettings(llm_base_url=url)
+
+
+def test_local_model_servers_are_allowed() -> None:
+    assert CommonSettings(llm_base_url="http://127.0.0.1:11434/v1/").llm_base_url == "http://127.0.0.1:11434/v1"
