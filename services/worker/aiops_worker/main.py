@@ -31,16 +31,13 @@ log = logging.getLogger(__name__)
 TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, MetricsWriterTask, AnomalyTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask]
-# Producers, one line each, with the settings that switch them on (all off unless configured).
-PRODUCERS = [
-    (SyslogProducer, lambda settings: bool(settings.syslog_udp_port or settings.syslog_tcp_port)),
-    (FileTailProducer, lambda settings: bool(settings.file_tail_paths)),
-]
+# Producers, one line each; each says when the settings switch it on (`enabled`: all off unless configured).
+PRODUCERS = [SyslogProducer, FileTailProducer]
 
 
 def build_tasks(ctx: WorkerContext) -> list[Task]:
     settings = ctx.settings
-    chosen = [*TASKS, *PERIODIC, *(producer for producer, enabled in PRODUCERS if enabled(settings))]
+    chosen = [*TASKS, *PERIODIC, *(producer for producer in PRODUCERS if producer.enabled(settings))]
     return [HeartbeatTask(ctx.redis, settings), *(task(ctx) for task in chosen if runs_here(task, settings.worker_role))]
 
 

@@ -8,12 +8,12 @@ from aiops_worker.metrics.task import MetricsWriterTask
 
 
 def test_every_task_runs_on_exactly_one_of_scaled_and_single() -> None:
-    for task in [*TASKS, *PERIODIC, *(producer for producer, _ in PRODUCERS)]:
+    for task in [*TASKS, *PERIODIC, *PRODUCERS]:
         assert runs_here(task, "all")
         assert runs_here(task, "scaled") != runs_here(task, "single"), task
 
 
 def test_stateful_tasks_never_scale_out() -> None:
     assert {t for t in TASKS if runs_here(t, "scaled")} >= {AlertStoreTask, MetricsWriterTask}
-    for stateful in (LogMiningTask, AnomalyTask, *PERIODIC, *(producer for producer, _ in PRODUCERS)):
+    for stateful in (LogMiningTask, AnomalyTask, *PERIODIC, *PRODUCERS):
         assert not runs_here(stateful, "scaled"), stateful

@@ -1,6 +1,7 @@
 """Producers: things the worker polls or listens to that become envelopes on a stream.
 
-A producer names itself, its stream and its interval, and implements `poll()`; this base class owns
+A producer names itself, its stream and its interval, says when the settings switch it on (`enabled`),
+and implements `poll()`; this base class owns
 the loop, the publishing and the back-off. A batch that could not be published is kept and offered
 again (nothing polled is dropped while Redis is down), and `published()` is called only once the
 batch is in the stream: producers that remember a position (file offsets) save it there. Producers
@@ -18,6 +19,7 @@ from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_contracts.streams import StreamSpec
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
@@ -33,6 +35,11 @@ class Producer(ABC):
         self.interval_s = interval_s
         self._unpublished: list[Envelope] = []  # kept across `run` and `drain`: a stop must not drop it
         self._backoff = Backoff(1.0, MAX_BACKOFF_S)  # while Redis is unreachable
+
+    @classmethod
+    @abstractmethod
+    def enabled(cls, settings: WorkerSettings) -> bool:
+        """Whether `settings` switch this producer on (every producer is off unless configured)."""
 
     @abstractmethod
     async def poll(self) -> list[Envelope]:

@@ -34,6 +34,7 @@ from aiops_contracts.streams import FILE_TAIL_OFFSETS_KEY, LOGS_INGESTED
 from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.settings import WorkerSettings
 
 SOURCE = "file"
 # Indented lines, traceback and "caused by" headers, and the exception line that ends a traceback.
@@ -87,6 +88,10 @@ class FileTailProducer(Producer):
         super().__init__(ctx, ctx.settings.file_tail_interval_s)
         self.settings = ctx.settings
         self.files = [_Followed(path) for path in ctx.settings.file_tail_paths]
+
+    @classmethod
+    def enabled(cls, settings: WorkerSettings) -> bool:
+        return bool(settings.file_tail_paths)
 
     async def poll(self) -> list[Envelope]:
         envelopes: list[Envelope] = []

@@ -24,6 +24,7 @@ from aiops_contracts.streams import LOGS_INGESTED
 from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 SOURCE = "syslog"
@@ -119,6 +120,10 @@ class SyslogProducer(Producer):
         self.queue: asyncio.Queue[LogRecord] = asyncio.Queue(QUEUE_SIZE)
         self.ports: dict[str, int] = {}  # bound ports (port 0 in settings means off; tests bind real ones)
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # open TCP connections, by handler
+
+    @classmethod
+    def enabled(cls, settings: WorkerSettings) -> bool:
+        return bool(settings.syslog_udp_port or settings.syslog_tcp_port)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
