@@ -1,11 +1,12 @@
 """Run the streaming anomaly detector over a NAB-layout corpus and score it with NAB's rules.
 
     python scripts/bench/nab.py --data DIR/data --labels DIR/labels/combined_windows.json \
-        [--out DIR] [--verbose] [--bank-bench]
+        [--out DIR] [--verbose] [--bank-bench] [--loo]
 
 The detector is the worker's own `SeriesDetector`, fed point by point (causal). Results are written
 in NAB's layout `<out>/<detector>/<category>/<detector>_<file>.csv`
-(timestamp,value,anomaly_score,label), then scored for the three NAB profiles.
+(timestamp,value,anomaly_score,label), then scored for the three NAB profiles. `--loo` adds the
+leave-one-category-out figures and the baselines (nab_loo.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import json
 import sys
 import time
 from datetime import datetime
+from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -23,9 +25,10 @@ sys.path.insert(0, str(ROOT / "services" / "worker"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from nab_loo import grid_configs, leave_one_out, windowed_gaussian  # noqa: E402
 from nab_scoring import PROFILES, file_breakdown, score_corpus, window_index_ranges  # noqa: E402
 
-from aiops_worker.anomalies.detectors import DetectorBank, SeriesDetector  # noqa: E402
+from aiops_worker.anomalies.detectors import DetectorBank, DetectorConfig, SeriesDetector  # noqa: E402
 
 DETECTOR = "aiops"
 
@@ -41,10 +44,14 @@ def read_series(path: Path) -> tuple[list[str], list[datetime], list[float]]:
     return raw, [parse_ts(t) for t in raw], [float(r["value"]) for r in rows]
 
 
-def detect_file(path: Path) -> list[float]:
+def detect_file(path: Path, config: DetectorConfig | None = None) -> list[float]:
     _, stamps, values = read_series(path)
-    detector = SeriesDetector()
+    detector = SeriesDetector(config)
     return [detector.update(ts.timestamp(), v).score for ts, v in zip(stamps, values)]
+
+
+def gaussian_file(path: Path) -> list[float]:
+    return windowed_gaussian(read_series(path)[2])
 
 
 def write_results(out: Path, rel: str, path: Path, scores: list[float], labels: list[int]) -> None:
@@ -59,10 +66,10 @@ def write_results(out: Path, rel: str, path: Path, scores: list[float], labels: 
             writer.writerow(row)
 
 
-def run_corpus(data: Path, windows: dict, workers: int) -> dict[str, tuple[list[float], list]]:
+def run_corpus(data: Path, windows: dict, workers: int, detect=detect_file) -> dict[str, tuple[list[float], list]]:
     rels = sorted(str(p.relative_to(data)) for p in data.glob("*/*.csv") if str(p.relative_to(data)) in windows)
     with Pool(workers) as pool:
-        scores = pool.map(detect_file, [data / r for r in rels])
+        scores = pool.map(detect, [data / r for r in rels])
     corpus = {}
     for rel, file_scores in zip(rels, scores):
         _, stamps, _ = read_series(data / rel)
@@ -120,6 +127,7 @@ def main() -> None:
     parser.add_argument("--bank-bench", action="store_true", help="also time a bank of many series")
     parser.add_argument("--bank-series", type=int, default=1000)
     parser.add_argument("--bank-points", type=int, default=400)
+    parser.add_argument("--loo", action="store_true", help="leave-one-category-out and baselines")
     args = parser.parse_args()
     windows = json.loads(args.labels.read_text())
     started = time.perf_counter()
@@ -130,6 +138,11 @@ def main() -> None:
     for rel, (scores, ranges) in corpus.items():
         write_results(args.out, rel, args.data / rel, scores, labels_for(len(scores), ranges))
     report(corpus, args.verbose)
+    if args.loo:
+        runs = {name: corpus if config == DetectorConfig() else
+                run_corpus(args.data, windows, args.workers, partial(detect_file, config=config))
+                for name, config in grid_configs().items()}
+        leave_one_out(runs, run_corpus(args.data, windows, args.workers, gaussian_file))
     if args.bank_bench:
         bank_bench(args.bank_series, args.bank_points)
 

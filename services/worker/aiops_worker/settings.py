@@ -63,6 +63,9 @@ class WorkerSettings(CommonSettings):
     anomaly_score_keep: float = Field(default=0.5, ge=0, le=1)  # scores from here up go to InfluxDB
     # An anomaly becomes an alert only when its point deviates this many robust sigmas (3 = severity low).
     anomaly_alert_min_z: float = Field(default=3.0, ge=0)
+    # ... and its tail probability (per point, calibrated on the series' own history) is at most 10**this:
+    # -5 is one chance alert per 100,000 points of noise (scripts/bench/false_alarms.py).
+    anomaly_alert_max_log10_p: float = Field(default=-5.0, le=0)
     # Capacity forecasting (forecasts/task.py)
     forecast_interval_s: float = Field(default=900.0, gt=0)
     forecast_history_days: int = Field(default=30, ge=2, le=365)  # hourly means over at most this much

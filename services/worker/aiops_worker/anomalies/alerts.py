@@ -12,18 +12,33 @@ from typing import Any
 
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
-from aiops_worker.anomalies.detectors import DetectionResult
+from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult
 from aiops_worker.anomalies.series import SeriesRef
 
 ANOMALY_SOURCE = "anomaly-detector"
 _ID_NAMESPACE = uuid.UUID("6f1c1f0e-2b7e-4c35-9a51-5b0f4c0e6a11")
-_EVIDENCE_KEYS = ("value", "baseline", "deviation", "z", "seasonal_z", "spike_ratio", "period_s",
-                  "statistical_score", "learned_score")
+NEW_LEVEL_RANGES = 1.0  # beyond the history's range by this many ranges: a new level
+_EVIDENCE_KEYS = ("value", "baseline", "deviation", "z", "seasonal_z", "spike_ratio", "range_excess", "period_s",
+                  "raw_score", "tail_log10_p")
 
 
 def event_id(*parts: object) -> str:
     """The same parts give the same id: (fingerprint, status, moment) of a transition."""
     return uuid.uuid5(_ID_NAMESPACE, "|".join(str(p) for p in parts)).hex
+
+
+def is_alertable(event: AnomalyEvent, min_z: float, max_log10_p: float) -> bool:
+    """An anomaly is an alert when its opening point deviated at least `min_z` robust sigmas and was
+    improbable for this series: a calibrated tail probability of at most 10**max_log10_p per point, or a
+    value beyond everything the series did by at least the whole range of its history (a new level,
+    which a wide baseline scale hides from the z channels). Weaker ones (a statistical blip) stay
+    evidence, a stored score. Judged on the opening evidence, which the closing event carries too, so
+    both transitions or neither are sent."""
+    evidence = event.evidence
+    deviation = max(abs(evidence.get("z", 0.0)), abs(evidence.get("seasonal_z", 0.0)))
+    log10_p = evidence.get("tail_log10_p")
+    improbable = log10_p is not None and log10_p <= max_log10_p
+    return deviation >= min_z and (improbable or evidence.get("range_excess", 0.0) >= NEW_LEVEL_RANGES)
 
 
 def to_datetime(ts: float) -> datetime:

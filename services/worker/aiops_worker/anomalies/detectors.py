@@ -24,11 +24,10 @@ from .combined import (
     severity_for,
     squash,
 )
-from .learned import LearnedTier
 from .statistical import StatFeatures, StatisticalTier
 
 __all__ = ["AnomalyEvent", "DetectionResult", "DetectorBank", "DetectorConfig", "SeriesDetector"]
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: no forest state
 
 
 class SeriesDetector:
@@ -37,7 +36,6 @@ class SeriesDetector:
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         self.stat = StatisticalTier(self.config.statistical)
-        self.learned = LearnedTier(self.config.learned)
         cfg = self.config
         self.tail = TailReference(len(CHANNEL_NAMES), cfg.tail_block, cfg.tail_blocks, cfg.tail_rank,
                                   cfg.tail_warmup)
@@ -51,36 +49,34 @@ class SeriesDetector:
         features = self.stat.update(ts, value)
         if not features.ready:
             return DetectionResult(ts, 0.0, None, {"warming_up": True})
-        ratios, stat_score = self._statistical_score(features)
-        recent = self.stat.zs.last(self.config.learned.window)
-        learned = self.learned.score(recent) if stat_score >= self.config.learned_gate else None
-        self.learned.observe(recent)  # after scoring: the current point never trains its own model
-        raw = stat_score
-        if learned is not None:
-            raw *= 1.0 - self.config.learned_weight * (1.0 - learned)
-        evidence = self._evidence(value, features, ratios, stat_score, learned, raw)
-        return self._alerting(ts, raw, features, evidence)
+        ratios, score, log10_p = self._statistical_score(features)
+        evidence = self._evidence(value, features, ratios, score, log10_p)
+        return self._alerting(ts, score, features, evidence)
 
-    def _statistical_score(self, f: StatFeatures) -> tuple[np.ndarray, float]:
+    def _statistical_score(self, f: StatFeatures) -> tuple[np.ndarray, float, float | None]:
+        """Ratios to the tail reference, the score, and the calibrated log10 tail probability of the
+        most improbable channel (Bonferroni over channels; None while warming up)."""
         channels = np.asarray(f.channels())
         ready = self.tail.seen >= self.config.tail_warmup
         reference = self.tail.reference() if ready else None
+        log_p = self.tail.log10_tail(channels) if ready else None
         self.tail.add(channels)
         if reference is None:
-            return np.zeros_like(channels), 0.0
+            return np.zeros_like(channels), 0.0, None
         ratios = channels / np.maximum(reference, self._floors)
         second, first = np.sort(ratios)[-2:]
         weight = self.config.second_weight
         score = squash((first + weight * second) / (1.0 + weight) / self._fatigue_divisor())
         if f.out_of_range:
             score = max(score, self.config.range_score)
-        return ratios, score
+        novel = np.where(channels >= self._floors, log_p, 0.0)
+        return ratios, score, min(0.0, float(novel.min()) + math.log10(len(channels)))
 
     def _fatigue_divisor(self) -> float:
         return 1.0 + self.config.fatigue_step * self.alert.fatigue
 
-    def _evidence(self, value: float, f: StatFeatures, ratios: np.ndarray, stat_score: float,
-                  learned: float | None, raw: float) -> dict:
+    def _evidence(self, value: float, f: StatFeatures, ratios: np.ndarray, score: float,
+                  log10_p: float | None) -> dict:
         return {
             "value": value,
             "baseline": f.baseline,
@@ -90,11 +86,11 @@ class SeriesDetector:
             "seasonal_z": f.seasonal_z,
             "period_s": f.period_s,
             "spike_ratio": f.spike,
+            "range_excess": f.range_excess,
             "ratios": {name: float(r) for name, r in zip(CHANNEL_NAMES, ratios)},
             "fatigue": self._fatigue_divisor(),  # the strongest ratio was divided by this
-            "statistical_score": stat_score,
-            "learned_score": learned,
-            "raw_score": raw,
+            "raw_score": score,  # before the refractory pause
+            "tail_log10_p": log10_p,
             "fired": fired_detectors(f, ratios, self.config.statistical),
         }
 
@@ -137,7 +133,6 @@ class SeriesDetector:
         return {
             "version": STATE_VERSION,
             "statistical": self.stat.to_state(),
-            "learned": self.learned.to_state(),
             "tail": self.tail.to_state(),
             "alert": asdict(self.alert),
         }
@@ -147,7 +142,6 @@ class SeriesDetector:
         detector = cls(config)
         cfg = detector.config
         detector.stat = StatisticalTier.from_state(state["statistical"], cfg.statistical)
-        detector.learned = LearnedTier.from_state(state["learned"], cfg.learned)
         detector.tail.load(state["tail"])
         detector.alert = AlertState(**state["alert"])
         return detector

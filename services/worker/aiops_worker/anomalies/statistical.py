@@ -5,6 +5,7 @@ features are causal. Memory is bounded by `history_points` (fixed-size ring buff
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ class StatFeatures:
     period_s: float | None
     ready: bool
     out_of_range: bool = False  # beyond the range of `history_points` by `range_tolerance`
+    range_excess: float = 0.0  # distance beyond that range, in units of the range
 
     def channels(self) -> tuple[float, ...]:
         """Non-negative surprise measures that the combiner normalises per series."""
@@ -142,13 +144,14 @@ class StatisticalTier:
         jump = abs(value - self.values.latest())
         spike = jump / mean_diff if mean_diff > 0 else (0.0 if jump == 0 else cfg.spike_ratio)
         return StatFeatures(med, scale, z, self._seasonal_z(ts, value), spike, burst, shifts,
-                            self.period_s, True, self._out_of_range(value))
+                            self.period_s, True, *self._out_of_range(value))
 
-    def _out_of_range(self, value: float) -> bool:
+    def _out_of_range(self, value: float) -> tuple[bool, float]:
         history = self.values.last(self.values.count)
         low, high = float(history.min()), float(history.max())
-        margin = self.config.range_tolerance * (high - low)
-        return value > high + margin or value < low - margin
+        beyond = max(value - high, low - value, 0.0)
+        excess = beyond / (high - low) if high > low else (math.inf if beyond > 0 else 0.0)
+        return excess > self.config.range_tolerance, excess
 
     def _seasonal_z(self, ts: float, value: float) -> float:
         """Residual against the same phase of earlier cycles, scaled by past residuals."""

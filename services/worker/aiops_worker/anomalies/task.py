@@ -3,7 +3,8 @@
 Each numeric field of each line is a point of its series (see series.py), fed in time order to that
 series' detector. An anomaly that opens becomes a firing `alert.received` on the alerts stream, one
 that closes a resolved one, when its opening point deviated at least `anomaly_alert_min_z` robust
-sigmas (weaker ones are only scored); points scoring `anomaly_score_keep` or more are written to
+sigmas and its calibrated tail probability was at most 10**`anomaly_alert_max_log10_p` (weaker ones,
+statistical blips, are only scored); points scoring `anomaly_score_keep` or more are written to
 InfluxDB (`aiops_anomalies`) for the API.
 
 Durability and idempotency: a batch's effects (InfluxDB points, alerts) wait in an outbox until
@@ -19,7 +20,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import MetricsPayload
 from aiops_contracts.influx import (
@@ -30,7 +30,7 @@ from aiops_contracts.influx import (
     encode_point,
 )
 from aiops_contracts.streams import ALERTS_INGESTED, ANOMALY_DETECTOR_GROUP, METRICS_INGESTED
-from aiops_worker.anomalies.alerts import anomaly_envelope, plain
+from aiops_worker.anomalies.alerts import anomaly_envelope, is_alertable, plain
 from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult, DetectorConfig
 from aiops_worker.anomalies.series import MetricPoint, numeric_points
 from aiops_worker.anomalies.state import DetectorCache
@@ -124,16 +124,14 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
             await _write(self.influx, self.outbox.lines)
 
     def _alertable(self, event: AnomalyEvent) -> bool:
-        """Judged on the evidence of the opening point, which the closing event carries too: both or neither."""
-        deviation = max(abs(event.evidence.get("z", 0.0)), abs(event.evidence.get("seasonal_z", 0.0)))
-        return deviation >= self.settings.anomaly_alert_min_z
+        return is_alertable(event, self.settings.anomaly_alert_min_z, self.settings.anomaly_alert_max_log10_p)
 
     async def _send(self) -> None:
         if self.outbox.lines:
             await self._write_scores()
             self.outbox.lines.clear()
         if self.outbox.envelopes:
-            await publish_many(self.redis, ALERTS_INGESTED, self.outbox.envelopes, self.settings.stream_maxlen_factor)
+            await self.bus.publish_many(ALERTS_INGESTED, self.outbox.envelopes)
             log.info("anomaly alerts published", extra={"task": self.name, "count": len(self.outbox.envelopes)})
             self.outbox.envelopes.clear()
 

@@ -1,0 +1,108 @@
+"""Leave-one-category-out evaluation and plain baselines for scripts/bench/nab.py (`--loo`).
+
+For each category in turn, the setting of `GRID` that scores best (standard profile, pooled NAB score)
+on the *other* categories is chosen and scored on the left-out one; the left-out average is printed
+beside the in-sample figure of the shipped setting. Each category is scored as NAB scores a corpus
+(threshold optimised on it), as an unseen set will be. Two baselines run on the same files: NAB's
+null detector (normalised 0 by definition: no detections) and NAB's windowed Gaussian.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+from nab_scoring import PROFILES, score_corpus
+
+from aiops_worker.anomalies.detectors import DetectorConfig
+
+Corpus = dict[str, tuple[list[float], list[tuple[int, int]]]]
+
+# Settings the left-out search chooses among (a few, on purpose: each is one full detector run).
+# The first one is the shipped default. (An IsolationForest damping, learned_weight 0.5, was also
+# tried here: standard 51.1 against 74.2, chosen in no fold; the forest was removed.)
+GRID: dict[str, dict] = {
+    "shipped": {},
+    "no alert fatigue": {"fatigue_step": 0.0},
+    "refractory 60": {"refractory_points": 60},
+    "no range floor": {"range_score": 0.0},
+}
+
+
+def grid_configs() -> dict[str, DetectorConfig]:
+    return {name: replace(DetectorConfig(), **overrides) for name, overrides in GRID.items()}
+
+
+def windowed_gaussian(values: list[float], window: int = 6400, step: int = 100) -> list[float]:
+    """NAB's windowedGaussian detector: 1 - tail probability of the value under the window's normal."""
+    scores, data, pending = [], [], []
+    mean, std = 0.0, 1.0
+    for value in values:
+        scores.append(1.0 - _tail(value, mean, std) if data else 0.0)
+        if len(data) < window:
+            data.append(value)
+        else:
+            pending.append(value)
+            if len(pending) < step:
+                continue
+            data = data[step:] + pending
+            pending = []
+        mean, std = float(np.mean(data)), max(float(np.std(data)), 1e-6)
+    return scores
+
+
+def _tail(value: float, mean: float, std: float) -> float:
+    """P(sample further from the mean than value), one-sided, as NAB's normalProbability."""
+    z = abs(value - mean) / std
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def category_of(rel: str) -> str:
+    return rel.split("/")[0]
+
+
+def split(corpus: Corpus, keep: Callable[[str], bool]) -> Corpus:
+    return {rel: item for rel, item in corpus.items() if keep(category_of(rel))}
+
+
+def only(corpus: Corpus, category: str) -> Corpus:
+    return split(corpus, lambda c: c == category)
+
+
+def normalised(corpus: Corpus, profile: str) -> float | None:
+    """NAB's normalised score of a corpus; None when it has no window (null = perfect = 0)."""
+    if not any(ranges for _, ranges in corpus.values()):
+        return None
+    return score_corpus(corpus, profile)[0].normalised
+
+
+def choose(runs: dict[str, Corpus], left_out: str) -> str:
+    """The setting with the best standard score on every category but `left_out`."""
+    def others(name: str) -> float:
+        return normalised(split(runs[name], lambda c: c != left_out), "standard") or 0.0
+    return max(runs, key=others)
+
+
+def show(value: float | None) -> str:
+    return "   n/a" if value is None else f"{value:6.1f}"
+
+
+def leave_one_out(runs: dict[str, Corpus], baseline: Corpus) -> None:
+    """Per category and profile: in-sample (shipped), left-out (chosen on the others), windowed Gaussian."""
+    shipped = next(iter(runs))
+    categories = sorted({category_of(rel) for rel in runs[shipped]})
+    chosen = {cat: choose(runs, cat) for cat in categories}
+    for profile in PROFILES:
+        print(f"leave-one-out, {profile}: in-sample / left-out / windowed Gaussian / left-out - Gaussian"
+              " (null detector = 0)")
+        rows = []
+        for cat in categories:
+            row = tuple(normalised(only(corpus, cat), profile)
+                        for corpus in (runs[shipped], runs[chosen[cat]], baseline))
+            diff = None if row[1] is None else row[1] - row[2]
+            print(f"  {cat:24s} {show(row[0])} {show(row[1])} {show(row[2])} {show(diff)}  [{chosen[cat]}]")
+            rows.append(row)
+        means = [np.mean([r[i] for r in rows if r[i] is not None]) for i in range(3)]
+        print(f"  {'AVERAGE':24s} {show(means[0])} {show(means[1])} {show(means[2])} "
+              f"{show(means[1] - means[2])}")
