@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Identity, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Enum, Float, ForeignKey, Identity, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,3 +52,43 @@ class IncidentEvent(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     template_id: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class IncidentSignal(Base):
+    """An incident's evidence: one row per signal (a group key: a log template on a host, the alerts of a
+    host or service) that joined it, with its onset, counts, and the rule and shared host/service/dependency
+    (`via`) that joined it. `rule` is `opened` for the signal that opened the incident."""
+
+    __tablename__ = "incident_signals"
+    __table_args__ = (UniqueConstraint("incident_id", "group_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    group_key: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(64))  # `log`, or the alert's source
+    title: Mapped[str] = mapped_column(String(500))
+    host: Mapped[str | None] = mapped_column(String(255))
+    service: Mapped[str | None] = mapped_column(String(255))
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rule: Mapped[str] = mapped_column(String(32))
+    via: Mapped[str] = mapped_column(String(500), default="")
+
+
+class IncidentSplit(Base):
+    """An operator's split: `group_key` moved out of `incident_id` into `new_incident_id`; until `until` the
+    aggregator does not merge it again with `other_keys` (the keys it was split from)."""
+
+    __tablename__ = "incident_splits"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    new_incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    group_key: Mapped[str] = mapped_column(String(255), index=True)
+    other_keys: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -25,11 +25,21 @@ The rule, per group key:
    a new incident.
 4. An event that happened at or before a resolved incident's resolution is late news of the episode
    that was resolved (a backlog, a slow source): it is counted in that incident, which stays resolved.
+5. An event more than `window` before the incident's first event is another episode: it opens (or
+   correlates into) an incident of its own, and the key's latest incident stays the later one.
 
 Resolved by the sweep, by the next event or by an operator (POST /incidents/{id}/resolve, which sets
 `resolved_at` to the moment of the click): rules 3 and 4 read only `status` and `resolved_at`, so a
 manual resolution is treated like any other. An event after it reopens the incident within `reopen`
 (the fix did not hold), an event from before it does not undo it.
+
+Across signals (incidents/correlation.py): a signal that would open an incident first looks for an open
+incident it is related to on the topology graph (same host, a service running on its host, a dependency)
+and whose time span, widened by `correlate` (INCIDENT_CORRELATION_WINDOW_S) on both sides, holds the
+signal's time. It joins the best such incident; the evidence row of its key records the rule and `via`.
+An operator's split (IncidentSplit) forbids merging the split key with the keys it was split from until
+the split's `until`. Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys
+are built. An event more than `window` before its key's incident began is not joined to it (rule 5).
 """
 
 import hashlib
@@ -51,6 +61,8 @@ from aiops_contracts.events import (
     Severity,
     TimelineKind,
 )
+from aiops_contracts.topology import host_name, service_name
+from aiops_worker.incidents.correlation import RULES, Onset, Side, Topology, origin, relate
 from aiops_worker.logs.rules import RANK
 
 MAX_LISTED = 50  # hosts and services listed per incident
@@ -73,6 +85,11 @@ class Signal:
     template_id: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # category, rule, prototype: kept in details
     ref: str | None = None  # the stored row the signal stands for (an alert's id), linked to its incident
+    score: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.facts.get("source") or self.facts.get("kind") or "event"
 
 
 @dataclass(frozen=True)
@@ -80,21 +97,37 @@ class Policy:
     window: timedelta
     reopen: timedelta
     sample_limit: int
+    correlate: timedelta = timedelta(0)  # 0: no cross-signal correlation (each key on its own)
+
+
+@dataclass
+class Known:
+    """What the aggregation reads and updates: the latest incident of each key, the incidents a signal may
+    correlate with, their evidence (incident id -> key -> entry), the topology and the operators' splits
+    (key -> [(keys it must not join, until)])."""
+
+    latest: dict[str, Incident]
+    candidates: dict[uuid.UUID, Incident] = field(default_factory=dict)
+    evidence: dict[uuid.UUID, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    topology: Topology = field(default_factory=Topology)
+    splits: dict[str, list[tuple[frozenset[str], datetime]]] = field(default_factory=dict)
 
 
 class Action(Enum):
     JOIN = "join"
     REOPEN = "reopen"
     OPEN = "open"
+    BEFORE = "before"  # rule 5: an earlier episode
 
 
 def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
     group = event.prototype_id or event.template_id
-    where = event.host or event.service or "-"
+    host, service = host_name(event.host), service_name(event.service)
+    where = host or service or "-"
     return Signal(
         event_id=event.event_id, envelope_id=envelope_id, key=f"{LOG_KEY_PREFIX}{group}:{where}"[:255],
         title=(event.template or event.message)[:500], severity=event.severity, at=event.occurred_at,
-        host=event.host, service=event.service, message=event.message, template_id=event.template_id,
+        host=host, service=service, message=event.message, template_id=event.template_id,
         facts={"kind": "log", "category": event.category, "rule": event.rule, "prototype_id": event.prototype_id},
     )
 
@@ -103,15 +136,16 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
     """The signal of a stored alert (see the module docstring for its key); None for a resolved one."""
     if alert.status == AlertStatus.resolved:
         return None
-    if alert.host:
-        where = f"host:{alert.host}"
-    elif alert.service:
-        where = f"service:{alert.service}"
+    host, service = host_name(alert.host), service_name(alert.service)
+    if host:
+        where = f"host:{host}"
+    elif service:
+        where = f"service:{service}"
     else:
         where = f"{alert.source}:{alert.fingerprint}"
     return Signal(
         event_id=envelope_id, envelope_id=envelope_id, key=f"{ALERT_KEY_PREFIX}{where}"[:255], title=alert.title,
-        severity=alert.severity, at=at, host=alert.host, service=alert.service, message=alert.title,
+        severity=alert.severity, at=at, host=host, service=service, message=alert.title,
         facts={"kind": "alert", "source": alert.source}, ref=alert.alert_id,
     )
 
@@ -119,6 +153,8 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
 def decide(incident: Incident | None, at: datetime, policy: Policy) -> Action:
     if incident is None:
         return Action.OPEN
+    if at < incident.first_seen_at - policy.window:
+        return Action.BEFORE
     if incident.status != IncidentStatus.resolved:
         if at <= incident.last_seen_at + policy.window:
             return Action.JOIN
@@ -138,39 +174,88 @@ def change_id(*parts: str) -> str:
 
 
 class Aggregation:
-    """Applies one batch of signals (sorted by time) to the latest incident of each key."""
+    """Applies one batch of signals (sorted by time) to the known incidents."""
 
-    def __init__(self, policy: Policy, latest: dict[str, Incident]) -> None:
+    def __init__(self, policy: Policy, known: Known) -> None:
         self.policy = policy
-        self.latest = latest
+        self.known = known
+        self.latest = known.latest
         self.created: list[Incident] = []
         self.reopened: set[uuid.UUID] = set()
         self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
         self.timeline: dict[tuple[uuid.UUID, TimelineKind, str], dict[str, Any]] = {}
+        self.touched: set[tuple[uuid.UUID, str]] = set()  # evidence entries changed
+        self.learned: set[tuple[str, str]] = set()  # (service, host) seen together for the first time
 
     def add(self, signal: Signal) -> Incident:
         """Apply one signal; returns the incident it joined."""
+        if signal.host and signal.service and self.known.topology.add_runs_on(signal.service, signal.host):
+            self.learned.add((signal.service, signal.host))
         incident = self.latest.get(signal.key)
         action = decide(incident, signal.at, self.policy)
+        rule, via = "same_key", ""
         if action is Action.REOPEN:
             assert incident is not None
             self._reopen(incident, signal)
-        elif action is Action.OPEN:
-            if incident is not None and incident.status != IncidentStatus.resolved:
-                self._resolve(incident, signal.envelope_id)
-            incident = self._open(signal)
+        elif action in (Action.OPEN, Action.BEFORE):
+            previous = incident
+            found = self._correlate(signal)
+            if action is Action.OPEN and previous is not None and previous.status != IncidentStatus.resolved \
+                    and (found is None or found[0] is not previous):
+                self._resolve(previous, signal.envelope_id)
+            if found is None:
+                incident, rule = self._open(signal, latest=action is Action.OPEN or previous is None), "opened"
+            else:
+                incident, rule, via = found
+                if action is Action.OPEN:
+                    self.latest[signal.key] = incident
         assert incident is not None
-        self._join(incident, signal)
+        self._join(incident, signal, rule, via)
         return incident
 
-    def _open(self, signal: Signal) -> Incident:
+    def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
+        """The open incident the signal is related to (best rule, then nearest in time), or None."""
+        if not self.policy.correlate:
+            return None
+        side = Side(frozenset([signal.host] if signal.host else ()), frozenset([signal.service] if signal.service else ()))
+        best: tuple[tuple[int, float], Incident, str, str] | None = None
+        for incident in self.known.candidates.values():
+            if incident.status == IncidentStatus.resolved or not (
+                    incident.first_seen_at - self.policy.correlate <= signal.at <= incident.last_seen_at + self.policy.correlate):
+                continue
+            found = relate(self.known.topology, side, Side(frozenset(incident.hosts), frozenset(incident.services)))
+            if found is None or self._forbidden(signal, incident):
+                continue
+            distance = max(incident.first_seen_at - signal.at, signal.at - incident.last_seen_at, timedelta(0))
+            rank = (RULES.index(found[0]), distance.total_seconds())
+            if best is None or rank < best[0]:
+                best = (rank, incident, *found)
+        return best[1:] if best else None
+
+    def _forbidden(self, signal: Signal, incident: Incident) -> bool:
+        keys = set(self.known.evidence.get(incident.id, {}))
+        return any(until > signal.at and others & keys for others, until in self.known.splits.get(signal.key, ()))
+
+    def settle(self) -> list[dict[str, Any]]:
+        """The evidence rows changed by the batch; marks each changed incident's probable origin."""
+        for incident, _ in self.changed.values():
+            entries = self.known.evidence.get(incident.id, {}).values()
+            key = origin(self.known.topology, [Onset(e["group_key"], e["first_seen_at"], e["host"], e["service"])
+                                               for e in entries])
+            if key and incident.details.get("origin") != key:
+                incident.details = {**incident.details, "origin": key}
+        return [self.known.evidence[incident_id][key] for incident_id, key in sorted(self.touched, key=str)]
+
+    def _open(self, signal: Signal, latest: bool) -> Incident:
         incident = Incident(
             id=uuid.uuid4(), group_key=signal.key, title=signal.title, summary="", severity=signal.severity.value,
             status=IncidentStatus.open, event_count=0, hosts=[], services=[], first_seen_at=signal.at, last_seen_at=signal.at,
             details={**signal.facts, "samples": [], "template_ids": [], "reopen_count": 0},
         )
         self.created.append(incident)
-        self.latest[signal.key] = incident
+        self.known.candidates[incident.id] = incident
+        if latest:
+            self.latest[signal.key] = incident
         self._mark(incident, signal.envelope_id)
         self._note(incident, TimelineKind.opened, signal, signal.at)
         return incident
@@ -194,7 +279,8 @@ class Aggregation:
                               "kind": TimelineKind.resolved, "count": 0, "host": None, "template_id": None,
                               "message": ""}
 
-    def _join(self, incident: Incident, signal: Signal) -> None:
+    def _join(self, incident: Incident, signal: Signal, rule: str, via: str) -> None:
+        self._add_evidence(incident, signal, rule, via)
         incident.event_count += 1
         incident.first_seen_at = min(incident.first_seen_at, signal.at)
         incident.last_seen_at = max(incident.last_seen_at, signal.at)
@@ -206,6 +292,21 @@ class Aggregation:
         self._mark(incident, signal.envelope_id)
         row = self._note(incident, TimelineKind.events, signal, signal.at)
         row["count"] += 1
+
+    def _add_evidence(self, incident: Incident, signal: Signal, rule: str, via: str) -> None:
+        entries = self.known.evidence.setdefault(incident.id, {})
+        entry = entries.get(signal.key)
+        if entry is None:
+            entry = entries[signal.key] = {
+                "incident_id": incident.id, "group_key": signal.key, "kind": signal.kind, "title": signal.title[:500],
+                "host": signal.host, "service": signal.service, "template_id": signal.template_id, "score": None,
+                "count": 0, "first_seen_at": signal.at, "last_seen_at": signal.at, "rule": rule, "via": via[:500]}
+        entry["count"] += 1
+        entry["first_seen_at"] = min(entry["first_seen_at"], signal.at)
+        entry["last_seen_at"] = max(entry["last_seen_at"], signal.at)
+        if signal.score is not None:
+            entry["score"] = max(entry["score"] or signal.score, signal.score)
+        self.touched.add((incident.id, signal.key))
 
     def _add_details(self, incident: Incident, signal: Signal) -> None:
         details = incident.details

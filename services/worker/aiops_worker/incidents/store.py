@@ -1,28 +1,102 @@
-"""PostgreSQL side of the aggregator. Keys are locked (transaction advisory locks, in key order) before
-their latest incidents are read, so two workers never open two incidents for one key."""
+"""PostgreSQL side of the aggregator. The correlation lock, then the keys (transaction advisory locks, in
+key order) are locked before their latest incidents are read, so two workers never open two incidents for
+one key, nor two incidents for two related signals."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_contracts.db import Incident, IncidentEvent
+from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
+from aiops_contracts.topology import DEPENDS_ON, RUNS_ON
+from aiops_worker.incidents.aggregator import Known, Signal
+from aiops_worker.incidents.correlation import Topology
+
+CORRELATION_LOCK = "incidents:correlation"
+MAX_CANDIDATES = 1000  # open incidents a batch is compared with
+EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "title", "host", "service", "template_id", "score", "count",
+                    "first_seen_at", "last_seen_at", "rule", "via")
 
 
 async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incident]:
-    """Lock the group keys and return the latest incident of each (rows locked too)."""
+    """Lock the group keys and return the latest incident holding each key's evidence (rows locked too)."""
     if not keys:
         return {}
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
                                "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"), {"keys": sorted(keys)})
-    latest = (select(Incident.id).where(Incident.group_key.in_(keys)).ext(distinct_on(Incident.group_key))
-              .order_by(Incident.group_key, Incident.first_seen_at.desc(), Incident.id))
-    rows = await session.scalars(select(Incident).where(Incident.id.in_(latest)).with_for_update())
-    return {incident.group_key: incident for incident in rows}
+    pairs = (await session.execute(
+        select(IncidentSignal.group_key, IncidentSignal.incident_id)
+        .join(Incident, Incident.id == IncidentSignal.incident_id).where(IncidentSignal.group_key.in_(keys))
+        .ext(distinct_on(IncidentSignal.group_key))
+        .order_by(IncidentSignal.group_key, Incident.first_seen_at.desc(), Incident.id))).all()
+    rows = await session.scalars(select(Incident).where(Incident.id.in_({p.incident_id for p in pairs}))
+                                 .order_by(Incident.id).with_for_update())
+    incidents = {incident.id: incident for incident in rows}
+    return {key: incidents[incident_id] for key, incident_id in pairs}
+
+
+async def load_known(session: AsyncSession, signals: list[Signal], correlate: timedelta) -> Known:
+    """Everything the aggregation of `signals` reads, locked: one correlation lock (the worker's tasks and
+    an operator's split take it first), the keys' latest incidents, the open incidents within `correlate`
+    of the signals, their evidence, the topology and the splits still in force."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": CORRELATION_LOCK})
+    latest = await lock_latest(session, {s.key for s in signals})
+    candidates = {i.id: i for i in latest.values() if i.status != IncidentStatus.resolved}
+    if correlate and signals:
+        start, end = min(s.at for s in signals) - correlate, max(s.at for s in signals) + correlate
+        rows = await session.scalars(
+            select(Incident).where(Incident.status.in_((IncidentStatus.open, IncidentStatus.acknowledged)),
+                                   Incident.last_seen_at >= start, Incident.first_seen_at <= end)
+            .order_by(Incident.id).limit(MAX_CANDIDATES).with_for_update())
+        candidates.update({i.id: i for i in rows})
+    ids = set(candidates) | {i.id for i in latest.values()}
+    evidence: dict[uuid.UUID, dict[str, dict[str, Any]]] = {}
+    for row in await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id.in_(ids))):
+        evidence.setdefault(row.incident_id, {})[row.group_key] = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}
+    since = min((s.at for s in signals), default=None)
+    return Known(latest=latest, candidates=candidates, evidence=evidence, topology=await load_topology(session),
+                 splits=await _splits(session, since) if since else {})
+
+
+async def load_topology(session: AsyncSession) -> Topology:
+    topology = Topology()
+    for kind, source, target in await session.execute(select(TopologyEdge.kind, TopologyEdge.source, TopologyEdge.target)):
+        if kind == RUNS_ON:
+            topology.add_runs_on(source, target)
+        elif kind == DEPENDS_ON:
+            topology.add_depends_on(source, target)
+    return topology
+
+
+async def _splits(session: AsyncSession, since: datetime) -> dict[str, list[tuple[frozenset[str], datetime]]]:
+    splits: dict[str, list[tuple[frozenset[str], datetime]]] = {}
+    for key, others, until in await session.execute(
+            select(IncidentSplit.group_key, IncidentSplit.other_keys, IncidentSplit.until).where(IncidentSplit.until > since)):
+        splits.setdefault(key, []).append((frozenset(others), until))
+        for other in others:  # the other way round too
+            splits.setdefault(other, []).append((frozenset([key]), until))
+    return splits
+
+
+async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        statement = insert(IncidentSignal).values(rows)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=["incident_id", "group_key"],
+            set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}))
+
+
+async def learn_runs_on(session: AsyncSession, pairs: set[tuple[str, str]]) -> None:
+    """Record services seen running on hosts (learned edges; a declared edge keeps its origin)."""
+    if pairs:
+        statement = insert(TopologyEdge).values([{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned",
+                                                  "labels": {}} for service, host in sorted(pairs)])
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=["kind", "source", "target"], set_={"last_seen_at": func.now()}))
 
 
 async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -50,13 +124,17 @@ async def link_alerts(session: AsyncSession, links: dict[str, uuid.UUID]) -> Non
             {"alerts": list(links), "incidents": [str(i) for i in links.values()]})
 
 
-async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelta) -> list[Incident]:
-    """Resolve the incidents of keys starting with `key_prefix` without a new event for `window` (wall
-    clock); returns them."""
+async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelta, *, mixed: bool) -> list[Incident]:
+    """Resolve the incidents holding a key starting with `key_prefix` without a new event for `window` (wall
+    clock); returns them. With `mixed` False, only incidents all of whose keys start with it (an incident
+    that joined signals of several tasks is resolved by the task with the longer window)."""
+    own = IncidentSignal.incident_id == Incident.id
+    holds = select(IncidentSignal.id).where(own, IncidentSignal.group_key.startswith(key_prefix)).exists()
+    foreign = select(IncidentSignal.id).where(own, ~IncidentSignal.group_key.startswith(key_prefix)).exists()
     resolved = list(await session.scalars(
         update(Incident)
-        .where(Incident.status.in_((IncidentStatus.open, IncidentStatus.acknowledged)), Incident.group_key.startswith(key_prefix),
-               Incident.updated_at < func.now() - window)
+        .where(Incident.status.in_((IncidentStatus.open, IncidentStatus.acknowledged)), holds,
+               *(() if mixed else (~foreign,)), Incident.updated_at < func.now() - window)
         .values(status=IncidentStatus.resolved, resolved_at=func.least(Incident.last_seen_at + window, func.now()),
                 updated_at=func.now())
         .returning(Incident)))

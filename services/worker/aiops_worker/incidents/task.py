@@ -53,13 +53,15 @@ P = TypeVar("P", bound=BaseModel)
 
 
 class IncidentTask(StreamConsumer[P]):
-    key_prefix: ClassVar[str]  # the group keys this task owns (its sweep resolves only those)
+    key_prefix: ClassVar[str]  # the group keys this task owns (its sweep resolves only incidents holding them)
+    sweeps_mixed: ClassVar[bool]  # whether its sweep resolves incidents holding other tasks' keys too
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.policy = Policy(window=timedelta(seconds=self.window_s(ctx.settings)),
                              reopen=timedelta(seconds=ctx.settings.incident_reopen_s),
-                             sample_limit=ctx.settings.incident_sample_limit)
+                             sample_limit=ctx.settings.incident_sample_limit,
+                             correlate=timedelta(seconds=ctx.settings.incident_correlation_window_s))
 
     @staticmethod
     def window_s(settings: WorkerSettings) -> float:
@@ -85,11 +87,14 @@ class IncidentTask(StreamConsumer[P]):
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             signals = sorted((signal for d in batch if d.envelope.id in fresh for signal in self.signals(d)),
                              key=lambda s: s.at)
-            aggregation = Aggregation(self.policy, await store.lock_latest(session, {s.key for s in signals}))
+            aggregation = Aggregation(self.policy, await store.load_known(session, signals, self.policy.correlate))
             placements = [(signal, aggregation.add(signal)) for signal in signals]
+            evidence = aggregation.settle()
             session.add_all(aggregation.created)
             await session.flush()  # incidents first: the timeline rows (and linked rows) point at them
             await store.add_timeline(session, list(aggregation.timeline.values()))
+            await store.write_evidence(session, evidence)
+            await store.learn_runs_on(session, aggregation.learned)
             await self.placed(session, placements)
             again = await store.incidents_of_envelopes(session, [d.envelope.id for d in batch
                                                                  if d.envelope.id not in fresh])
@@ -100,7 +105,8 @@ class IncidentTask(StreamConsumer[P]):
 
     async def resolve_quiet(self) -> None:
         async with self.ctx.sessions.begin() as session:
-            resolved = await store.resolve_quiet(session, self.key_prefix, self.policy.window)
+            resolved = await store.resolve_quiet(session, self.key_prefix, self.policy.window,
+                                                  mixed=self.sweeps_mixed)
         await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
                               for i in resolved])
 
@@ -108,7 +114,7 @@ class IncidentTask(StreamConsumer[P]):
         envelopes = [incident_changed(incident, event_type, source=SOURCE, reopened=reopened,
                                       envelope_id=change_id(cause, str(incident.id), event_type))
                      for incident, cause, event_type, reopened in changes]
-        await announce_incident_changes(self.redis, envelopes, self.settings.stream_maxlen_factor)
+        await announce_incident_changes(self.bus, envelopes)
 
 
 class LogIncidentTask(IncidentTask[LogEventsPayload]):
@@ -116,6 +122,7 @@ class LogIncidentTask(IncidentTask[LogEventsPayload]):
     stream = LOGS_TEMPLATED
     payload_model = LogEventsPayload
     key_prefix = LOG_KEY_PREFIX
+    sweeps_mixed = False  # its window (seconds) is shorter than the alerts' (minutes)
 
     def signals(self, delivery: Delivery[LogEventsPayload]) -> Iterable[Signal]:
         return (signal_from_log(event, delivery.envelope.id) for event in delivery.payload.events)
@@ -130,6 +137,7 @@ class AlertIncidentTask(IncidentTask[AlertStoredPayload]):
     group = INCIDENT_AGGREGATOR_GROUP  # its own group: other readers of stored alerts do not share its entries
     payload_model = AlertStoredPayload
     key_prefix = ALERT_KEY_PREFIX
+    sweeps_mixed = True
     linger_s = 0.5  # alert bursts come in many small batches: group them in fewer transactions
 
     @staticmethod

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, Severity
@@ -32,9 +32,12 @@ def at(seconds: float) -> datetime:
     ("resolved", 0, 5, 5, Action.JOIN),
     ("resolved", 0, None, 1, Action.OPEN),  # resolved without a time (never written so): nothing to reopen
     ("open", 0, None, 4000, Action.OPEN),
+    ("open", 0, None, -5, Action.JOIN),  # a little before the first event (out of order): same episode
+    ("open", 0, None, -6, Action.BEFORE),  # more than the window before it: another, earlier episode
+    ("resolved", 0, 5, -9000, Action.BEFORE),  # hours before: not late news of this one
 ])
 def test_decide(status, last_seen, resolved, event, expected) -> None:
-    incident = Incident(status=status, last_seen_at=at(last_seen), resolved_at=at(resolved) if resolved else None)
+    incident = Incident(status=status, first_seen_at=at(0), last_seen_at=at(last_seen), resolved_at=at(resolved) if resolved else None)
     assert decide(incident, at(event), POLICY) is expected
 
 
@@ -58,8 +61,8 @@ async def incidents(ctx: WorkerContext) -> list[Incident]:
         return list((await session.scalars(select(Incident).order_by(Incident.first_seen_at))).all())
 
 
-async def test_burst_is_one_incident_and_other_host_another(worker_ctx: WorkerContext, redis, drain) -> None:
-    await publish_many(redis, LOGS_TEMPLATED, [
+async def test_burst_is_one_incident_and_other_host_another(bus: Bus, worker_ctx: WorkerContext, redis, drain) -> None:
+    await bus.publish_many(LOGS_TEMPLATED, [
         envelope("a", log_event(1, 0), log_event(2, 1), log_event(3, 4)),
         envelope("b", log_event(4, 2, host="web-2"), log_event(5, 10, severity=Severity.critical)),
     ])
@@ -75,32 +78,32 @@ async def test_burst_is_one_incident_and_other_host_another(worker_ctx: WorkerCo
     assert kinds[0] == "opened" and "resolved" in kinds and "reopened" in kinds
 
 
-async def test_redelivered_envelope_changes_nothing_and_is_announced_again(worker_ctx: WorkerContext, redis,
+async def test_redelivered_envelope_changes_nothing_and_is_announced_again(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                            drain) -> None:
-    await publish_many(redis, LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
     await drain(LogIncidentTask(worker_ctx))
-    await publish_many(redis, LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
     await drain(LogIncidentTask(worker_ctx))
     (incident,) = await incidents(worker_ctx)
     assert incident.event_count == 2
-    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
     assert [e.type for e in announced] == ["incident.opened", "incident.updated"]
     assert all(e.payload["incident_id"] == str(incident.id) for e in announced)
 
 
-async def test_quiet_incident_is_resolved_then_a_late_event_opens_a_new_one(worker_ctx: WorkerContext, redis,
+async def test_quiet_incident_is_resolved_then_a_late_event_opens_a_new_one(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                            drain) -> None:
     task = LogIncidentTask(worker_ctx)
-    await publish_many(redis, LOGS_TEMPLATED, [envelope("a", log_event(1, 0))])
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0))])
     await drain(task)
     async with worker_ctx.sessions.begin() as session:  # as if the last event came 10 s ago
         await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(seconds=10)))
     await task.resolve_quiet()
     (resolved,) = await incidents(worker_ctx)
     assert (resolved.status, resolved.resolved_at) == ("resolved", at(5))
-    await publish_many(redis, LOGS_TEMPLATED, [envelope("b", log_event(2, 2 * 3600))])
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("b", log_event(2, 2 * 3600))])
     await drain(task)
     first, second = await incidents(worker_ctx)
     assert (first.id, first.status, second.status, second.event_count) == (resolved.id, "resolved", "open", 1)
-    announced = [Envelope.from_entry(f).type for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+    announced = [Envelope.from_entry(f).type for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
     assert announced == ["incident.opened", "incident.resolved", "incident.opened"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from sqlalchemy import func, select, update
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert, Incident, IncidentEvent, ProcessedEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import (
@@ -18,7 +18,7 @@ from aiops_contracts.events import (
     LogEventsPayload,
     Severity,
 )
-from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, INCIDENTS_CHANGED, LIVE_CHANNEL, LOGS_TEMPLATED
+from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, INCIDENTS_CHANGED, LOGS_TEMPLATED
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.runtime.context import WorkerContext
@@ -38,10 +38,10 @@ def received(envelope_id: str, fingerprint: str, seconds: float, host: str | Non
     return Envelope(id=envelope_id, type=ALERT_RECEIVED, source=source, payload=payload.model_dump(mode="json"))
 
 
-async def store_and_aggregate(ctx: WorkerContext, redis, drain, *envelopes: Envelope) -> None:
+async def store_and_aggregate(ctx: WorkerContext, drain, *envelopes: Envelope) -> None:
     """What the worker does: the alert store writes the rows and announces them on the stored stream,
     the incident task reads that stream."""
-    await publish_many(redis, ALERTS_INGESTED, list(envelopes))
+    await ctx.bus.publish_many(ALERTS_INGESTED, list(envelopes))
     await drain(AlertStoreTask(ctx))
     await drain(AlertIncidentTask(ctx))
 
@@ -66,11 +66,11 @@ async def snapshot(ctx: WorkerContext) -> tuple:
 
 
 async def test_alerts_of_two_hosts_become_two_linked_incidents_and_redelivery_changes_nothing(
-    worker_ctx: WorkerContext, redis, drain
+    bus: Bus, worker_ctx: WorkerContext, redis, drain
 ) -> None:
     live = redis.pubsub(ignore_subscribe_messages=True)
-    await live.subscribe(LIVE_CHANNEL)
-    await store_and_aggregate(worker_ctx, redis, drain,
+    await live.subscribe(bus.live_channel)
+    await store_and_aggregate(worker_ctx, drain,
                               received("a1", "cpu-web-1", 0),
                               received("a2", "latency-web-1", 30, severity=Severity.high),
                               received("a3", "cpu-web-1", 90),  # the same alert again: its row counts 2
@@ -85,7 +85,7 @@ async def test_alerts_of_two_hosts_become_two_linked_incidents_and_redelivery_ch
     assert (web2.event_count, web2.hosts) == (1, ["web-2"])
     assert await alert_links(worker_ctx) == {"cpu-web-1": web1.id, "latency-web-1": web1.id, "cpu-web-2": web2.id}
 
-    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
     assert sorted((e.type, e.payload["group_key"]) for e in announced) == [
         ("incident.opened", "alert:host:web-1"), ("incident.opened", "alert:host:web-2")]
     messages = []
@@ -97,21 +97,21 @@ async def test_alerts_of_two_hosts_become_two_linked_incidents_and_redelivery_ch
 
     # Redelivery of every stored envelope (a crash before the ack): nothing changes; the incidents are announced again.
     before = await snapshot(worker_ctx)
-    stored = [Envelope.from_entry(f) for _, f in await redis.xrange(ALERTS_STORED.name)]
+    stored = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(ALERTS_STORED))]
     assert len(stored) == 4 and all(e.payload["occurred_at"] for e in stored)
-    await publish_many(redis, ALERTS_STORED, stored)
+    await bus.publish_many(ALERTS_STORED, stored)
     await drain(AlertIncidentTask(worker_ctx))
     assert await snapshot(worker_ctx) == before
-    again = [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)][len(announced):]
+    again = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))][len(announced):]
     assert {e.payload["incident_id"] for e in again} == {str(web1.id), str(web2.id)}
-    assert await redis.xpending(ALERTS_STORED.name, "incident-aggregator") == {
+    assert await redis.xpending(bus.key(ALERTS_STORED), "incident-aggregator") == {
         "pending": 0, "min": None, "max": None, "consumers": []}
 
 
 async def test_resolved_alerts_open_nothing_and_keys_fall_back_to_service_then_alert(
     worker_ctx: WorkerContext, redis, drain
 ) -> None:
-    await store_and_aggregate(worker_ctx, redis, drain,
+    await store_and_aggregate(worker_ctx, drain,
                               received("r1", "disk-web-3", 0, host="web-3", status=AlertStatus.resolved),
                               received("s1", "errors", 0, host=None, service="checkout", source="sentry"),
                               received("n1", "cpu-series-x", 5, host=None))
@@ -122,13 +122,14 @@ async def test_resolved_alerts_open_nothing_and_keys_fall_back_to_service_then_a
     assert links["errors"] == by_key["alert:service:checkout"].id
 
 
-async def test_quiet_alert_incident_is_resolved_by_its_own_sweep_only(worker_ctx: WorkerContext, redis,
+async def test_quiet_alert_incident_is_resolved_by_its_own_sweep_only(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                         drain) -> None:
-    await store_and_aggregate(worker_ctx, redis, drain, received("a1", "cpu-web-1", 0))
+    worker_ctx.settings.incident_correlation_window_s = 0  # each key on its own: one incident per task
+    await store_and_aggregate(worker_ctx, drain, received("a1", "cpu-web-1", 0))
     line = LogEvent(event_id="l1:0", template_id="t-oom", template="oom <*>", message="oom 1", host="web-1",
                     severity=Severity.high, occurred_at=at(0))
     payload = LogEventsPayload(events=[line]).model_dump(mode="json")
-    await publish_many(redis, LOGS_TEMPLATED, [Envelope(id="l1", type=LOG_TEMPLATED, source="test", payload=payload)])
+    await bus.publish_many(LOGS_TEMPLATED, [Envelope(id="l1", type=LOG_TEMPLATED, source="test", payload=payload)])
     await drain(LogIncidentTask(worker_ctx))
     async with worker_ctx.sessions.begin() as session:  # both quiet for 20 min (wall clock)
         await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(minutes=20)))
@@ -141,22 +142,22 @@ async def test_quiet_alert_incident_is_resolved_by_its_own_sweep_only(worker_ctx
 
 async def test_manual_resolution_late_events_join_later_ones_reopen(worker_ctx: WorkerContext, redis,
                                                                     drain) -> None:
-    await store_and_aggregate(worker_ctx, redis, drain, received("a1", "cpu-web-1", 0))
+    await store_and_aggregate(worker_ctx, drain, received("a1", "cpu-web-1", 0))
     async with worker_ctx.sessions.begin() as session:  # an operator resolved it at 2 min (as the API does)
         await session.execute(update(Incident).values(status="resolved", resolved_at=at(120)))
     # Happened before the click, delivered after it: counted, the incident stays resolved.
-    await store_and_aggregate(worker_ctx, redis, drain, received("a2", "latency-web-1", 60))
+    await store_and_aggregate(worker_ctx, drain, received("a2", "latency-web-1", 60))
     (incident,) = (await incidents(worker_ctx)).values()
     assert (incident.status, incident.event_count, incident.resolved_at) == ("resolved", 2, at(120))
     # After the click, within INCIDENT_REOPEN_S: the same incident reopens.
-    await store_and_aggregate(worker_ctx, redis, drain, received("a3", "cpu-web-1", 900))
+    await store_and_aggregate(worker_ctx, drain, received("a3", "cpu-web-1", 900))
     (incident,) = (await incidents(worker_ctx)).values()
     assert (incident.status, incident.event_count, incident.resolved_at) == ("open", 3, None)
     assert incident.details["reopen_count"] == 1
     # Resolved again, and the next alert comes more than an hour later: a new incident.
     async with worker_ctx.sessions.begin() as session:
         await session.execute(update(Incident).values(status="resolved", resolved_at=at(1000)))
-    await store_and_aggregate(worker_ctx, redis, drain, received("a4", "cpu-web-1", 1000 + 3601))
+    await store_and_aggregate(worker_ctx, drain, received("a4", "cpu-web-1", 1000 + 3601))
     async with worker_ctx.sessions() as session:
         statuses = (await session.scalars(select(Incident.status).order_by(Incident.first_seen_at))).all()
     assert statuses == ["resolved", "open"]

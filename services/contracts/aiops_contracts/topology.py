@@ -1,0 +1,29 @@
+"""Names on the topology graph, the same in the API and the worker: host labels arrive as `db-1:9187`,
+`DB-1.example.internal` or `db-1`, and all three name the host `db-1`."""
+
+import ipaddress
+
+RUNS_ON = "runs_on"  # service -> host
+DEPENDS_ON = "depends_on"  # service -> service
+EDGE_KINDS = (RUNS_ON, DEPENDS_ON)
+
+
+def host_name(label: str | None) -> str | None:
+    """The short, lower-case host name of a host label: port, brackets and domain dropped; an IP address
+    is kept whole."""
+    if not label:
+        return None
+    name = label.strip().lower()
+    if name.startswith("["):  # [v6]:port
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    try:
+        ipaddress.ip_address(name)
+        return name
+    except ValueError:
+        return name.split(".", 1)[0] or None
+
+
+def service_name(label: str | None) -> str | None:
+    return label.strip().lower() or None if label else None

@@ -1,0 +1,119 @@
+"""Correlation on the topology graph: does a signal belong with an open incident, by which rule and through
+which shared host, service or dependency; and which signal of an incident is its probable origin.
+
+Rules, strongest first (the first that holds names the merge):
+- `same_host`: the signal's host is one of the incident's hosts.
+- `runs_on`: the signal's service runs on one of the incident's hosts, or one of the incident's services
+  runs on the signal's host.
+- `same_service`: the signal's service is one of the incident's services.
+These three hold only when one side names no host: two signals placed on different hosts (a generic
+program or job label on every machine) are joined only by a dependency.
+- `depends_on`: a service of one side depends on a service of the other (a service's side: its own
+  service and the services that run on its hosts), directly or through DEPTH services.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+DEPTH = 3  # dependency hops followed
+RULES = ("same_host", "runs_on", "same_service", "depends_on")
+
+
+@dataclass
+class Topology:
+    runs_on: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # service -> hosts
+    runs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # host -> services
+    depends_on: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # service -> services
+
+    def add_runs_on(self, service: str, host: str) -> bool:
+        """Record that `service` runs on `host`; True when that is new."""
+        if host in self.runs_on[service]:
+            return False
+        self.runs_on[service].add(host)
+        self.runs[host].add(service)
+        return True
+
+    def add_depends_on(self, service: str, dependency: str) -> None:
+        self.depends_on[service].add(dependency)
+
+    def services_of(self, hosts: Iterable[str], services: Iterable[str]) -> set[str]:
+        found = set(services)
+        for host in hosts:
+            found |= self.runs.get(host, set())
+        return found
+
+    def dependencies(self, service: str) -> dict[str, str]:
+        """Services `service` depends on (up to DEPTH hops) -> the service that directly depends on it."""
+        found: dict[str, str] = {}
+        frontier = {service}
+        for _ in range(DEPTH):
+            step = {(dep, s) for s in frontier for dep in self.depends_on.get(s, ()) if dep not in found}
+            found.update({dep: s for dep, s in step if dep != service})
+            frontier = {dep for dep, _ in step}
+        return found
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one side of a comparison is about: a signal's host and service, or an incident's."""
+
+    hosts: frozenset[str]
+    services: frozenset[str]
+
+
+def relate(topology: Topology, signal: Side, incident: Side) -> tuple[str, str] | None:
+    """(rule, via) that joins a signal to an incident, or None."""
+    if shared := sorted(signal.hosts & incident.hosts):
+        return "same_host", f"host {shared[0]}"
+    if signal.hosts and incident.hosts:  # both placed, on different hosts: only a dependency joins them
+        return _dependency_either(topology, signal, incident)
+    for service in sorted(signal.services):
+        if on := sorted(topology.runs_on.get(service, set()) & incident.hosts):
+            return "runs_on", f"{service} runs on {on[0]}"
+    for host in sorted(signal.hosts):
+        if on := sorted(topology.runs.get(host, set()) & incident.services):
+            return "runs_on", f"{on[0]} runs on {host}"
+    if shared := sorted(signal.services & incident.services):
+        return "same_service", f"service {shared[0]}"
+    return _dependency_either(topology, signal, incident)
+
+
+def _dependency_either(topology: Topology, signal: Side, incident: Side) -> tuple[str, str] | None:
+    ours = topology.services_of(signal.hosts, signal.services)
+    theirs = topology.services_of(incident.hosts, incident.services)
+    return _dependency(topology, ours, theirs) or _dependency(topology, theirs, ours)
+
+
+def _dependency(topology: Topology, dependents: set[str], dependencies: set[str]) -> tuple[str, str] | None:
+    for service in sorted(dependents):
+        reached = topology.dependencies(service)
+        for dependency in sorted(dependencies & set(reached)):
+            return "depends_on", f"{service} depends on {dependency}"
+    return None
+
+
+@dataclass(frozen=True)
+class Onset:
+    """One evidence entry as the origin rule reads it."""
+
+    key: str
+    first_seen_at: datetime
+    host: str | None
+    service: str | None
+
+
+def origin(topology: Topology, entries: list[Onset]) -> str | None:
+    """The probable origin: the earliest of the most upstream entries (those the most other entries depend
+    on, through their services or the services of their hosts)."""
+    if not entries:
+        return None
+    services = {e.key: topology.services_of([e.host] if e.host else [], [e.service] if e.service else [])
+                for e in entries}
+    reach = {e.key: set().union(*(topology.dependencies(s) for s in services[e.key])) for e in entries}
+
+    def dependents(entry: Onset) -> int:
+        return sum(1 for other in entries if other.key != entry.key and reach[other.key] & services[entry.key])
+
+    return min(entries, key=lambda e: (-dependents(e), e.first_seen_at, e.key)).key
