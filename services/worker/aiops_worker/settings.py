@@ -91,6 +91,9 @@ class WorkerSettings(CommonSettings):
     # The same for alert incidents: alerts come at evaluation / group intervals (minutes), not in bursts.
     incident_alert_window_s: float = Field(default=600.0, gt=0)
     incident_reopen_s: float = Field(default=3600.0, ge=0)  # an event this soon after resolution reopens
+    # Signals of different keys join one incident when related on the topology and within this of its span
+    # (both sides); 0 turns cross-signal correlation off.
+    incident_correlation_window_s: float = Field(default=600.0, ge=0)
     incident_sample_limit: int = Field(default=20, ge=1)  # raw sample lines kept per incident
     # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
     syslog_host: str = "0.0.0.0"
