@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {"contracts": ("aiops_contracts", "migrations"), "api": ("aiops_api",), "worker": ("aiops_worker",)}
 FIRST_PARTY = {f"aiops_{name}": f"aiops-{name}" for name in SHIPPED}
 # Declared although no module imports them: libraries load them by name.
-LOADED_BY_NAME = {"api": {"python-multipart"}}  # FastAPI parses the login form (OAuth2PasswordRequestForm) with it
+LOADED_BY_NAME = {"api": {"python-multipart"},  # FastAPI parses the login form (OAuth2PasswordRequestForm) with it
+                  "worker": {"ansible-core"}}  # ansible-runner runs its ansible-playbook command
 
 
 def imported_modules(folder: Path) -> set[str]:

@@ -39,13 +39,15 @@ class IncidentStatus(StrEnum):
 
 class TimelineKind(StrEnum):
     """A row of an incident's timeline: opened, events (one row per handled batch, with its count),
-    reopened, resolved (by the aggregator or an operator), acknowledged (by an operator)."""
+    reopened, resolved (by the aggregator or an operator), acknowledged (by an operator), automation (a run's
+    decision or result)."""
 
     opened = "opened"
     events = "events"
     reopened = "reopened"
     resolved = "resolved"
     acknowledged = "acknowledged"
+    automation = "automation"  # an automation run's decision or result
 
 
 FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit

@@ -28,8 +28,13 @@ LOGS_INGESTED = StreamSpec("aiops:logs:ingested", maxlen=1_000_000)
 LOGS_TEMPLATED = StreamSpec("aiops:logs:templated", maxlen=200_000)
 # Incident changes (opened, updated, resolved).
 INCIDENTS_CHANGED = StreamSpec("aiops:incidents:changed", maxlen=100_000)
+# Runs an operator approved through the API, for the worker to start (`automation.run_changed`).
+AUTOMATIONS_APPROVED = StreamSpec("aiops:automations:approved", maxlen=10_000)
+# Every automation decision and result (`automation.run_changed`), also on the live channel.
+AUTOMATIONS_RUNS = StreamSpec("aiops:automations:runs", maxlen=100_000)
 
-ALL_STREAMS = (ALERTS_INGESTED, ALERTS_STORED, METRICS_INGESTED, LOGS_INGESTED, LOGS_TEMPLATED, INCIDENTS_CHANGED)
+ALL_STREAMS = (ALERTS_INGESTED, ALERTS_STORED, METRICS_INGESTED, LOGS_INGESTED, LOGS_TEMPLATED, INCIDENTS_CHANGED,
+               AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS)
 
 # Default consumer group. A group is scoped to one stream, so tasks on different streams share it;
 # a second task reading the same stream declares its own group.
@@ -38,6 +43,9 @@ DEFAULT_GROUP = "aiops-consumers"
 ANOMALY_DETECTOR_GROUP = "anomaly-detector"
 # The incident aggregator reads stored alerts in its own group (enrichers may read them beside it).
 INCIDENT_AGGREGATOR_GROUP = "incident-aggregator"
+# Automations read incident changes and stored alerts in their own group; notifications likewise.
+AUTOMATIONS_GROUP = "automations"
+NOTIFICATIONS_GROUP = "notifications"
 
 # Pub/sub channel every API replica subscribes to and fans out to its WebSocket clients.
 LIVE_CHANNEL = "aiops:live"

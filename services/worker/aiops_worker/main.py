@@ -13,6 +13,8 @@ from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.anomalies.task import AnomalyTask
+from aiops_worker.automations.rules import install_rules
+from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, IncidentAutomationTask
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
@@ -28,7 +30,8 @@ from aiops_worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 # Stream consumers, one line each.
-TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, MetricsWriterTask, AnomalyTask]
+TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, MetricsWriterTask, AnomalyTask,
+         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask]
 # Producers, one line each; each says when the settings switch it on (`enabled`: all off unless configured).
@@ -58,6 +61,7 @@ async def serve(settings: WorkerSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", extra={"worker": settings.worker_name})
     try:
+        await install_rules(ctx.sessions, settings.automations_path)  # a bad automations.yml stops the start
         await Supervisor(build_tasks(ctx), stop, settings.shutdown_grace_s).run()
     finally:
         await influx.aclose()

@@ -95,6 +95,14 @@ class WorkerSettings(CommonSettings):
     # (both sides); 0 turns cross-signal correlation off.
     incident_correlation_window_s: float = Field(default=600.0, ge=0)
     incident_sample_limit: int = Field(default=20, ge=1)  # raw sample lines kept per incident
+    # Automations (automations/task.py): rules, playbooks and the guards every run passes
+    automations_path: str = ""  # automations.yml; empty: the bundled examples (aiops_worker/automations/)
+    automations_playbooks_dir: str = ""  # empty: the bundled playbooks (aiops_worker/automations/playbooks/)
+    automations_run_dir: str = ""  # where each run gets its temporary ansible-runner directory; empty: system temp
+    automations_connection: str = "ssh"  # ansible_connection for inventory hosts ("local" runs on this machine)
+    automations_max_concurrent: int = Field(default=4, ge=1)  # runs at once over all rules
+    # Outbound calls (webhook actions, notifications) may reach private addresses only when listed here.
+    outbound_allowed_hosts: list[str] = Field(default_factory=list)
     # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
     syslog_host: str = "0.0.0.0"
     syslog_udp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off

@@ -1,0 +1,117 @@
+"""Automation rules (a trigger, an action, guards) and run states: one definition for the worker, which loads
+`automations.yml` and runs them, and the API, where admins create and edit them and operators approve runs."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aiops_contracts.events import Severity
+
+RULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+AUTOMATION_RUN_CHANGED = "automation.run_changed"
+
+
+class TriggerKind(StrEnum):
+    incident_opened = "incident.opened"
+    incident_updated = "incident.updated"
+    anomaly = "anomaly"  # an alert raised by the anomaly detector
+    prediction = "prediction"  # an alert raised by the capacity forecast (predicted exhaustion)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Trigger(Strict):
+    """Every condition given must hold; lists mean any of them. Host and service patterns are shell globs."""
+
+    events: list[TriggerKind] = Field(min_length=1)  # not `on`: YAML 1.1 reads that key as true
+    severity: list[Severity] = Field(default_factory=list)
+    hosts: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)  # exact label values (anomaly and prediction alerts)
+    title_contains: str | None = None  # e.g. a template or prototype text
+    measurement: str | None = None
+    field: str | None = None
+    value_above: float | None = None  # the alert's observed value (details.value or details.last_value)
+    exhausts_within_h: float | None = Field(default=None, gt=0)  # predicted exhaustion sooner than this
+
+
+class Action(Strict):
+    kind: Literal["ansible", "webhook"] = "ansible"
+    playbook: str | None = None  # a file name in the playbooks directory
+    extra_vars: dict[str, Any] = Field(default_factory=dict)  # "{host}", "{service}"... filled from the event
+    url: str | None = None  # webhook target
+    timeout_s: float = Field(default=300, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _target_given(self) -> "Action":
+        if self.kind == "ansible" and not self.playbook:
+            raise ValueError("an ansible action needs a playbook")
+        if self.kind == "webhook" and not self.url:
+            raise ValueError("a webhook action needs a url")
+        return self
+
+    @field_validator("playbook")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None and ("/" in value or value.startswith(".") or not value.endswith((".yml", ".yaml"))):
+            raise ValueError("playbook must be a .yml file name inside the playbooks directory")
+        return value
+
+
+class MaintenanceWindow(Strict):
+    start: datetime
+    end: datetime
+    hosts: list[str] = Field(default_factory=list)  # globs; empty: every target
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "MaintenanceWindow":
+        if self.end <= self.start:
+            raise ValueError("a maintenance window must end after it starts")
+        return self
+
+
+class Guards(Strict):
+    cooldown_s: float = Field(default=900, ge=0)  # per rule and target
+    max_concurrent: int = Field(default=1, ge=1)  # runs of this rule at once
+    dry_run: bool = False  # ansible --check
+    destructive: bool = False  # every run waits for an operator's approval
+    approval_ttl_s: float = Field(default=3600, gt=0)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+class RuleSpec(Strict):
+    name: str = Field(pattern=RULE_NAME_PATTERN)
+    description: str = Field(default="", max_length=2000)
+    enabled: bool = True
+    trigger: Trigger
+    action: Action
+    guards: Guards = Field(default_factory=Guards)
+
+
+class RunStatus(StrEnum):
+    awaiting_approval = "awaiting_approval"
+    approved = "approved"
+    rejected = "rejected"
+    expired = "expired"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    skipped = "skipped"
+    interrupted = "interrupted"  # the worker died mid-run: waits for an operator, never re-run by itself
+
+
+class AutomationRunPayload(BaseModel):
+    """`automation.run_changed`: a run's state after a decision or a result."""
+
+    run_id: str
+    rule: str
+    status: RunStatus
+    target: str
+    reason: str = ""
+    incident_id: str | None = None
+    changed: int | None = None
+    failed: int | None = None

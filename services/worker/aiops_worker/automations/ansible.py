@@ -1,0 +1,74 @@
+"""Running one playbook for real through ansible-runner, in a temporary private data directory of its own,
+with a timeout, check mode, the captured output, and the changed/failed task counts from the play recap."""
+
+import asyncio
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+OUTPUT_MAX_CHARS = 100_000  # the tail of a longer output is kept
+# ansible-playbook of this environment (a virtualenv's bin is not always on PATH), else the one on PATH.
+_BESIDE = Path(sys.executable).with_name("ansible-playbook")
+ANSIBLE_PLAYBOOK = str(_BESIDE) if _BESIDE.exists() else "ansible-playbook"
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    playbook: Path
+    hosts: list[str]
+    connection: str  # ansible_connection of every host ("local" on this machine, "ssh" on the fleet)
+    extra_vars: dict[str, Any]
+    timeout_s: float
+    check: bool = False  # --check: report what would change, change nothing
+
+
+@dataclass(frozen=True)
+class PlaybookResult:
+    status: str  # successful | failed | timeout | canceled
+    rc: int | None
+    changed: int
+    failed: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.failed == 0
+
+
+async def run_playbook(run: PlaybookRun, work_dir: str | None = None) -> PlaybookResult:
+    return await asyncio.to_thread(_run, run, work_dir)
+
+
+def _run(run: PlaybookRun, work_dir: str | None) -> PlaybookResult:
+    private = Path(tempfile.mkdtemp(prefix="aiops-run-", dir=work_dir or None))
+    try:
+        (private / "project").mkdir()
+        shutil.copy(run.playbook, private / "project" / run.playbook.name)
+        host_vars: dict[str, str] = {"ansible_connection": run.connection}
+        if run.connection == "local":  # modules run by this Python, not whatever interpreter discovery finds
+            host_vars["ansible_python_interpreter"] = sys.executable
+        inventory = {"all": {"hosts": {h: host_vars for h in run.hosts}}}
+        playbook = shlex.quote(str(private / "project" / run.playbook.name))
+        result = ansible_runner.run(
+            private_data_dir=str(private), inventory=inventory, extravars=run.extra_vars,
+            cmdline=f"{playbook} --check" if run.check else playbook, timeout=int(max(1, run.timeout_s)),
+            quiet=True, binary=ANSIBLE_PLAYBOOK, envvars={"ANSIBLE_HOME": str(private / ".ansible"), "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
+                                 "ANSIBLE_REMOTE_TEMP": str(private / "tmp"), "ANSIBLE_NOCOLOR": "1"},
+            settings={"suppress_ansible_output": True})
+        stats = result.stats or {}
+        output = result.stdout.read() if result.stdout else ""
+        return PlaybookResult(status=result.status, rc=result.rc, changed=_total(stats, "changed"),
+                              failed=_total(stats, "failures") + _total(stats, "dark"),
+                              output=output[-OUTPUT_MAX_CHARS:])
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _total(stats: dict[str, dict[str, int]], key: str) -> int:
+    return sum((stats.get(key) or {}).values())

@@ -1,0 +1,99 @@
+"""The run ledger: one automation_runs row per (rule, trigger), so a redelivered event or a second replica finds
+the row and runs nothing; a lease on running rows, so a run cut off by kill -9 is marked `interrupted` (for an
+operator) instead of re-run. Every decision is audited and written on the incident's timeline."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunStatus
+from aiops_contracts.db import AuditEntry, AutomationRun, IncidentEvent
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import TimelineKind
+from aiops_worker.automations.guards import Decision, RecentRuns, decide
+from aiops_worker.automations.matching import TriggerEvent
+
+ACTOR = "automations"
+LEDGER_LOCK = "automations:ledger"  # serialises decisions, so concurrency and cooldown counts are exact
+LEASE_MARGIN_S = 60.0
+ACTIVE = (RunStatus.running, RunStatus.approved)
+COOLING = (RunStatus.running, RunStatus.approved, RunStatus.awaiting_approval, RunStatus.succeeded,
+           RunStatus.failed, RunStatus.interrupted)
+
+
+async def claim(session: AsyncSession, rule: RuleSpec, event: TriggerEvent, now: datetime,
+                max_total: int) -> AutomationRun | None:
+    """The new run of `rule` for `event` with its guards' decision; None when this trigger already has one."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": LEDGER_LOCK})
+    run_id = await session.scalar(insert(AutomationRun).values(
+        id=uuid.uuid4(), rule_name=rule.name, trigger_key=event.key, target=event.target,
+        incident_id=uuid.UUID(event.incident_id) if event.incident_id else None, status=RunStatus.skipped.value,
+        reason="", dry_run=rule.guards.dry_run, spec=rule.model_dump(mode="json"), event=event.facts(), output="",
+    ).on_conflict_do_nothing().returning(AutomationRun.id))
+    if run_id is None:
+        return None
+    decision = decide(rule, event, now, await _recent(session, rule, event, run_id), max_total)
+    run = await session.get_one(AutomationRun, run_id)
+    if decision.status == RunStatus.awaiting_approval:
+        run.approval_expires_at = now + timedelta(seconds=rule.guards.approval_ttl_s)
+    record(session, run, decision, now)
+    return run
+
+
+async def _recent(session: AsyncSession, rule: RuleSpec, event: TriggerEvent, run_id: uuid.UUID) -> RecentRuns:
+    others = AutomationRun.id != run_id
+    last_at = await session.scalar(select(func.max(AutomationRun.created_at)).where(
+        others, AutomationRun.rule_name == rule.name, AutomationRun.target == event.target,
+        AutomationRun.status.in_(COOLING)))
+    counts = dict((await session.execute(
+        select(AutomationRun.rule_name, func.count()).where(others, AutomationRun.status == RunStatus.running)
+        .group_by(AutomationRun.rule_name))).all())
+    return RecentRuns(last_at=last_at, running_rule=counts.get(rule.name, 0), running_total=sum(counts.values()))
+
+
+def record(session: AsyncSession, run: AutomationRun, decision: Decision, now: datetime,
+           actor: str = ACTOR) -> None:
+    """Set the run's status and reason; audit it and put it on the incident's timeline."""
+    run.status, run.reason = decision.status.value, decision.reason
+    if decision.status == RunStatus.running:
+        timeout_s = RuleSpec.model_validate(run.spec).action.timeout_s
+        run.started_at, run.lease_until = now, now + timedelta(seconds=timeout_s + LEASE_MARGIN_S)
+    session.add(AuditEntry(actor=actor, action=f"automation.{decision.status.value}", entity_type="automation_run",
+                           entity_id=str(run.id), before=None,
+                           after={"rule": run.rule_name, "target": run.target, "reason": decision.reason,
+                                  "trigger": run.trigger_key, "changed": run.changed, "failed": run.failed}))
+    if run.incident_id is not None:
+        session.add(IncidentEvent(incident_id=run.incident_id, event_id=None, at=now, kind=TimelineKind.automation,
+                                  count=0, host=run.target, template_id=None,
+                                  message=f"{run.rule_name}: {decision.status.value} ({decision.reason})"[:2000]))
+
+
+async def start_approved(session: AsyncSession, run_id: uuid.UUID, now: datetime) -> AutomationRun | None:
+    """An approved run becomes running once (the row lock makes a second delivery find it started)."""
+    run = await session.scalar(select(AutomationRun).where(AutomationRun.id == run_id).with_for_update())
+    if run is None or run.status != RunStatus.approved:
+        return None
+    record(session, run, Decision(RunStatus.running, f"approved by {run.decided_by}"), now)
+    return run
+
+
+async def mark_interrupted(session: AsyncSession, now: datetime) -> list[AutomationRun]:
+    """Running rows whose lease ran out (their worker died): interrupted, for an operator to look at."""
+    ids = (await session.scalars(update(AutomationRun).where(
+        AutomationRun.status == RunStatus.running, AutomationRun.lease_until < now,
+    ).values(lease_until=None).returning(AutomationRun.id))).all()
+    runs = list((await session.scalars(select(AutomationRun).where(AutomationRun.id.in_(ids)))).all())
+    for run in runs:
+        record(session, run, Decision(RunStatus.interrupted, "the run's lease expired: its worker stopped mid-run; "
+                                      "not re-run automatically"), now)
+    return runs
+
+
+def announcement(run: AutomationRun) -> Envelope:
+    payload = AutomationRunPayload(
+        run_id=str(run.id), rule=run.rule_name, status=RunStatus(run.status), target=run.target, reason=run.reason,
+        incident_id=str(run.incident_id) if run.incident_id else None, changed=run.changed, failed=run.failed)
+    return Envelope(type=AUTOMATION_RUN_CHANGED, source=ACTOR, payload=payload.model_dump(mode="json"))

@@ -1,0 +1,164 @@
+"""Automations end to end on the real stores: a predicted disk-full alert runs the real disk-cleanup playbook
+(against localhost, confined to a temporary directory) once; redeliveries, a second replica and an interrupted
+run never run it again; approvals, maintenance windows and critical incidents are guarded and audited."""
+
+import asyncio
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunStatus
+from aiops_contracts.db import AuditEntry, AutomationRun
+from aiops_contracts.envelope import Envelope, utcnow
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, Severity
+from aiops_contracts.streams import ALERTS_INGESTED, AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
+from aiops_worker.alerts.task import AlertStoreTask
+from aiops_worker.automations.rules import sync_file_rules
+from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask
+from aiops_worker.runtime.context import WorkerContext
+
+
+@pytest.fixture
+def ctx(worker_ctx: WorkerContext, tmp_path: Path) -> WorkerContext:
+    worker_ctx.settings = worker_ctx.settings.model_copy(update={
+        "automations_connection": "local", "automations_run_dir": str(tmp_path), "worker_name": "test-worker"})
+    return worker_ctx
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Path:
+    """A directory with two old logs, a fresh one and a file the cleanup must keep."""
+    folder = tmp_path / "var-log-app"
+    folder.mkdir()
+    old = time.time() - 3 * 86_400
+    for name in ("a.log", "b.log.gz", "fresh.log", "keep.txt"):
+        (folder / name).write_text("x" * 1000)
+    for name in ("a.log", "b.log.gz"):
+        os.utime(folder / name, (old, old))
+    return folder
+
+
+def disk_rule(folder: Path, **guards) -> RuleSpec:
+    return RuleSpec.model_validate({
+        "name": "disk-predicted-full",
+        "trigger": {"events": ["prediction"], "measurement": "disk", "exhausts_within_h": 72},
+        "action": {"playbook": "disk_cleanup.yml", "extra_vars": {"cleanup_dir": str(folder)}, "timeout_s": 120},
+        "guards": {"cooldown_s": 0, **guards}})
+
+
+def predicted_full(envelope_id: str, hours_left: float = 40, severity: Severity = Severity.high) -> Envelope:
+    now = utcnow()
+    payload = AlertPayload(
+        fingerprint="disk-web-1", title="Disk / on web-1 predicted full", severity=severity, host="web-1",
+        labels={"measurement": "disk", "field": "used_percent", "path": "/"}, occurred_at=now,
+        details={"threshold": 95.0, "exhausts_at": (now + timedelta(hours=hours_left)).isoformat()})
+    return Envelope(id=envelope_id, type=ALERT_RECEIVED, source="capacity-forecast",
+                    payload=payload.model_dump(mode="json"))
+
+
+async def deliver(ctx: WorkerContext, drain, *envelopes: Envelope) -> None:
+    await ctx.bus.publish_many(ALERTS_INGESTED, list(envelopes))
+    await drain(AlertStoreTask(ctx))
+    await drain(AlertAutomationTask(ctx))
+
+
+async def runs(ctx: WorkerContext) -> list[AutomationRun]:
+    async with ctx.sessions() as session:
+        return list((await session.scalars(select(AutomationRun).order_by(AutomationRun.created_at))).all())
+
+
+async def install(ctx: WorkerContext, *rules: RuleSpec) -> None:
+    async with ctx.sessions.begin() as session:
+        await sync_file_rules(session, list(rules))
+
+
+async def test_predicted_disk_full_runs_the_real_cleanup_once(ctx, drain, disk: Path, redis):
+    await install(ctx, disk_rule(disk))
+    started = time.monotonic()
+    await deliver(ctx, drain, predicted_full("e-disk-1"))
+    elapsed = time.monotonic() - started
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.succeeded, run.output
+    assert (run.changed, run.failed, run.rc) == (1, 0, 0)
+    assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
+    assert "PLAY RECAP" in run.output and run.target == "web-1"
+    print(f"predicted alert to playbook result: {elapsed:.2f} s")
+
+    # The same event redelivered: no second run.
+    await deliver(ctx, drain, predicted_full("e-disk-1"))
+    assert len(await runs(ctx)) == 1
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(ctx.bus.key(AUTOMATIONS_RUNS))]
+    assert [a.type for a in announced] == [AUTOMATION_RUN_CHANGED] * 2
+    assert [a.payload["status"] for a in announced] == ["running", "succeeded"]
+
+
+async def test_two_replicas_on_one_trigger_run_once(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk))
+    await ctx.bus.publish(ALERTS_INGESTED, predicted_full("e-disk-2"))
+    await drain(AlertStoreTask(ctx))
+    # Two consumer groups stand for two replicas that both got the entry (a reclaim after a slow batch).
+    second = AlertAutomationTask(ctx)
+    second.group_name = "automations-replica-2"
+    await asyncio.gather(drain(AlertAutomationTask(ctx)), drain(second))
+    assert [r.status for r in await runs(ctx)] == [RunStatus.succeeded]
+
+
+async def test_interrupted_run_is_marked_and_not_rerun(ctx, drain, disk: Path):
+    """A worker killed mid-run leaves its row `running` with a lease; once the lease is over the row is
+    `interrupted`, and redelivering the trigger runs nothing."""
+    await install(ctx, disk_rule(disk))
+    await deliver(ctx, drain, predicted_full("e-disk-3"))
+    async with ctx.sessions.begin() as session:  # as a kill -9 between start and result leaves it
+        await session.execute(update(AutomationRun).values(status="running", lease_until=utcnow() - timedelta(seconds=1)))
+    await deliver(ctx, drain, predicted_full("e-disk-3"), predicted_full("e-disk-4", hours_left=500))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.interrupted and "not re-run" in run.reason
+
+
+async def test_maintenance_window_skips_and_audits(ctx, drain, disk: Path):
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(hours=1)).isoformat(), "end": (now + timedelta(hours=1)).isoformat()}
+    await install(ctx, disk_rule(disk, maintenance=[window]))
+    await deliver(ctx, drain, predicted_full("e-disk-5"))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.skipped and run.reason.startswith("maintenance window")
+    assert len(list(disk.iterdir())) == 4
+    async with ctx.sessions() as session:
+        audit = (await session.scalars(select(AuditEntry).where(AuditEntry.entity_id == str(run.id)))).all()
+    assert [(a.actor, a.action) for a in audit] == [("automations", "automation.skipped")]
+
+
+async def test_destructive_rule_waits_for_approval_then_runs(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk, destructive=True))
+    await deliver(ctx, drain, predicted_full("e-disk-6"))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.awaiting_approval and len(list(disk.iterdir())) == 4
+    # What the API's approve does: the row approved by an operator, announced on the approvals stream.
+    async with ctx.sessions.begin() as session:
+        await session.execute(update(AutomationRun).values(status="approved", decided_by="olga"))
+    approved = AutomationRunPayload(run_id=str(run.id), rule=run.rule_name, status=RunStatus.approved, target="web-1")
+    envelope = Envelope(type=AUTOMATION_RUN_CHANGED, source="api", payload=approved.model_dump(mode="json"))
+    await ctx.bus.publish_many(AUTOMATIONS_APPROVED, [envelope, envelope])  # delivered twice: runs once
+    await drain(ApprovedRunTask(ctx))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.succeeded and run.reason.startswith("successful")
+    assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
+
+
+async def test_critical_severity_is_never_auto_remediated(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk))
+    await deliver(ctx, drain, predicted_full("e-disk-7", severity=Severity.critical))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.awaiting_approval and run.approval_expires_at is not None
+
+
+async def test_dry_run_changes_nothing(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk, dry_run=True))
+    await deliver(ctx, drain, predicted_full("e-disk-8"))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.succeeded and run.dry_run and run.changed == 1
+    assert len(list(disk.iterdir())) == 4
