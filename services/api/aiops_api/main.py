@@ -13,6 +13,8 @@ from aiops_api import health
 from aiops_api.alerts.router import router as alerts_router
 from aiops_api.anomalies.router import router as anomalies_router
 from aiops_api.audit.router import router as audit_router
+from aiops_api.automations.router import router as automations_router
+from aiops_api.chat.router import router as chat_router
 from aiops_api.auth.accounts import Accounts
 from aiops_api.auth.bootstrap import ensure_first_admin
 from aiops_api.auth.passwords import Passwords
@@ -37,16 +39,20 @@ from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
 from aiops_api.sources.secrets import seal_stored_secrets, secret_box
 from aiops_api.sources.router import router as sources_router
+from aiops_api.topology.router import router as topology_router
 from aiops_api.users.router import router as users_router
 from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
+from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.influx import InfluxClient
+from aiops_contracts.llm import LLMClient
 from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
 METRIC_ROUTERS = [metrics_router, anomalies_router, forecasts_router]
-ROUTERS = [health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
-           auth_router, users_router, audit_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router]
+ROUTERS = [chat_router, health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
+           auth_router, users_router, audit_router, automations_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router,
+           topology_router]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -60,14 +66,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.engine = engine
         state.sessions = make_sessionmaker(engine)
         state.redis = Redis.from_url(settings.redis_url)
+        state.bus = Bus(state.redis, settings)
         state.http = httpx.AsyncClient(timeout=5.0)
         state.influx = InfluxClient(settings)
+        state.llm = LLMClient(settings, state.redis)  # disabled unless LLM_BASE_URL is set
         state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds,
                                                      settings.source_cache_misses)
         state.passwords = Passwords(settings.password_hash_concurrency)
         state.accounts = Accounts(state.redis, state.sessions, settings.user_cache_seconds)
         state.readiness = health.Readiness(settings.ready_cache_seconds)
-        state.broadcaster = Broadcaster(state.redis, settings.live_queue_size)
+        state.broadcaster = Broadcaster(state.bus, settings.live_queue_size)
         state.live_slots = ConnectionSlots(state.redis, settings.live_max_connections_per_user,
                                            lease_s=max(30.0, 6 * settings.user_cache_seconds))
         state.log_search = LogSearch(settings)
@@ -83,6 +91,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             state.passwords.close()
             await state.http.aclose()
             await state.influx.aclose()
+            await state.llm.aclose()
             await state.redis.aclose()
             await engine.dispose()
 

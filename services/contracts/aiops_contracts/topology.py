@@ -2,10 +2,14 @@
 `DB-1.example.internal` or `db-1`, and all three name the host `db-1`."""
 
 import ipaddress
+from datetime import timedelta
 
 RUNS_ON = "runs_on"  # service -> host
 DEPENDS_ON = "depends_on"  # service -> service
 EDGE_KINDS = (RUNS_ON, DEPENDS_ON)
+# Taken first by every writer that moves signals between incidents (the worker's aggregation, a split).
+CORRELATION_LOCK = "incidents:correlation"
+SPLIT_MEMORY = timedelta(hours=24)  # how long a split key is not merged again with the keys it left
 
 
 def host_name(label: str | None) -> str | None:

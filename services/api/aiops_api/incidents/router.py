@@ -7,9 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from aiops_api.alerts.schemas import AlertPage
-from aiops_api.deps import Operator, RedisDep, SessionDep, SettingsDep, Viewer
-from aiops_api.incidents import service
-from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead
+from aiops_api.deps import BusDep, Operator, SessionDep, Viewer
+from aiops_api.incidents import evidence, service
+from aiops_api.incidents.schemas import (
+    EvidenceRead,
+    IncidentFilter,
+    IncidentLogs,
+    IncidentPage,
+    IncidentRead,
+    IncidentSplitCreate,
+    IncidentSplitRead,
+)
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aiops_contracts.events import IncidentStatus, Severity
 
@@ -57,33 +65,55 @@ async def get_incident_logs(incident_id: uuid.UUID, session: SessionDep, _: View
 TRANSITION_ERRORS = {404: {"description": "No such incident"}, 409: {"description": "Transition not allowed"}}
 
 
-async def _set_status(incident_id: uuid.UUID, status: IncidentStatus, session: SessionDep, redis: RedisDep,
-                      settings: SettingsDep, user: Operator) -> IncidentRead:
-    incident = await service.set_incident_status(session, redis, incident_id=incident_id, status=status,
-                                                 actor=user.subject, maxlen_factor=settings.stream_maxlen_factor)
+async def _set_status(incident_id: uuid.UUID, status: IncidentStatus, session: SessionDep, bus: BusDep,
+                      user: Operator) -> IncidentRead:
+    incident = await service.set_incident_status(session, bus, incident_id=incident_id, status=status,
+                                                 actor=user.subject)
     return IncidentRead.model_validate(incident)
 
 
 @router.post("/{incident_id}/acknowledge", operation_id="acknowledge_incident", responses=TRANSITION_ERRORS)
-async def acknowledge_incident(incident_id: uuid.UUID, session: SessionDep, redis: RedisDep, settings: SettingsDep,
+async def acknowledge_incident(incident_id: uuid.UUID, session: SessionDep, bus: BusDep,
                                user: Operator) -> IncidentRead:
     """Someone is on it. The incident keeps collecting events; acknowledging again changes nothing."""
-    return await _set_status(incident_id, IncidentStatus.acknowledged, session, redis, settings, user)
+    return await _set_status(incident_id, IncidentStatus.acknowledged, session, bus, user)
 
 
 @router.post("/{incident_id}/resolve", operation_id="resolve_incident", responses=TRANSITION_ERRORS)
-async def resolve_incident(incident_id: uuid.UUID, session: SessionDep, redis: RedisDep, settings: SettingsDep,
+async def resolve_incident(incident_id: uuid.UUID, session: SessionDep, bus: BusDep,
                            user: Operator) -> IncidentRead:
     """Resolved now. A new event within INCIDENT_REOPEN_S reopens it, later ones open a new incident;
     resolving a resolved incident changes nothing."""
-    return await _set_status(incident_id, IncidentStatus.resolved, session, redis, settings, user)
+    return await _set_status(incident_id, IncidentStatus.resolved, session, bus, user)
 
 
 @router.post("/{incident_id}/reopen", operation_id="reopen_incident", responses=TRANSITION_ERRORS)
-async def reopen_incident(incident_id: uuid.UUID, session: SessionDep, redis: RedisDep, settings: SettingsDep,
+async def reopen_incident(incident_id: uuid.UUID, session: SessionDep, bus: BusDep,
                           user: Operator) -> IncidentRead:
     """Back to `open` (the fix did not hold): only a resolved incident reopens (409 otherwise; reopening an open
     one changes nothing). Like the aggregator's reopening, it clears `resolved_at`, adds `reopened` to the
     timeline and counts in `details.reopen_count`; the incident then collects events again and, after its
     window of quiet, is resolved again by the aggregator's sweep."""
-    return await _set_status(incident_id, IncidentStatus.open, session, redis, settings, user)
+    return await _set_status(incident_id, IncidentStatus.open, session, bus, user)
+
+
+@router.get("/{incident_id}/evidence", operation_id="list_incident_evidence",
+            responses={404: {"description": "No such incident"}})
+async def list_incident_evidence(incident_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[EvidenceRead]:
+    """The incident's signals by onset: kind, first/last seen, count, the template or error, the anomaly score,
+    the rule and shared host/service/dependency that joined each, and the probable origin marked."""
+    return await evidence.list_evidence(session, incident_id=incident_id)
+
+
+@router.post("/{incident_id}/split", operation_id="split_incident",
+             responses={404: {"description": "No such incident or signal"},
+                        409: {"description": "The signal is the incident's only one"}})
+async def split_incident(incident_id: uuid.UUID, body: IncidentSplitCreate, session: SessionDep, bus: BusDep,
+                         user: Operator) -> IncidentSplitRead:
+    """Move a wrongly merged signal into an incident of its own; audited, and remembered: the aggregator does
+    not merge that signal with the ones it left for 24 h."""
+    incident, new = await evidence.split_signal(session, incident_id=incident_id, group_key=body.group_key,
+                                                actor=user.subject)
+    for changed in (incident, new):
+        await service.announce_change(bus, changed)
+    return IncidentSplitRead(incident=IncidentRead.model_validate(incident), new_incident=IncidentRead.model_validate(new))

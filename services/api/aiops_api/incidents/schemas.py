@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiops_api.logs.schemas import TemplateRead
 from aiops_contracts.events import IncidentStatus, Severity, TimelineKind
@@ -58,3 +58,33 @@ class IncidentFilter(BaseModel):
     host: str | None = None  # one of the incident's hosts
     since: datetime | None = None  # last seen at or after
     until: datetime | None = None  # last seen before
+
+
+class EvidenceRead(BaseModel):
+    """One signal of an incident: what it is, when, how often, and the rule and shared host/service/dependency
+    (`via`) that joined it; `origin` marks the probable origin (the earliest upstream signal)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    group_key: str
+    kind: str
+    title: str
+    host: str | None
+    service: str | None
+    template_id: str | None
+    score: float | None
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    rule: str
+    via: str
+    origin: bool = False
+
+
+class IncidentSplitCreate(BaseModel):
+    group_key: str = Field(min_length=1, max_length=255, description="The signal to move into an incident of its own")
+
+
+class IncidentSplitRead(BaseModel):
+    incident: IncidentRead
+    new_incident: IncidentRead

@@ -5,7 +5,6 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPa
 from aiops_api.logs.schemas import TemplateRead
 from aiops_api.pagination import page, split_page
 from aiops_api.triage import VERBS, transition
-from aiops_contracts.bus import StreamBacklogFull
+from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
 from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentStatus
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
@@ -71,8 +70,8 @@ async def get_incident_logs(session: AsyncSession, *, incident_id: uuid.UUID, ti
                         timeline=[TimelineEntry.model_validate(e) for e in timeline])
 
 
-async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_id: uuid.UUID, status: IncidentStatus,
-                              actor: str, maxlen_factor: float = 1.0) -> Incident:
+async def set_incident_status(session: AsyncSession, bus: Bus, *, incident_id: uuid.UUID, status: IncidentStatus,
+                              actor: str) -> Incident:
     """Acknowledge, resolve or reopen (the rule of aiops_api/triage.py; a repeat changes and announces nothing).
 
     The row is locked first: the aggregator locks the same row while it adds events, so an operator's
@@ -93,16 +92,16 @@ async def set_incident_status(session: AsyncSession, redis: Redis, *, incident_i
                                   host=None, template_id=None, message=f"{VERBS[status]} by {actor}"))
     await session.commit()  # also ends the lock when nothing changed
     if changed:
-        await _announce(redis, incident, maxlen_factor)
+        await announce_change(bus, incident)
     return incident
 
 
-async def _announce(redis: Redis, incident: Incident, maxlen_factor: float) -> None:
+async def announce_change(bus: Bus, incident: Incident) -> None:
     """Best effort: the change is committed, so a Redis outage must not turn the answer into an error
     (a retry would find nothing to change and announce nothing either); it is logged."""
     event_type = {IncidentStatus.resolved: INCIDENT_RESOLVED, IncidentStatus.open: INCIDENT_OPENED}.get(incident.status, INCIDENT_UPDATED)
     change = incident_changed(incident, event_type, source=SOURCE, reopened=incident.status == IncidentStatus.open)
     try:
-        await announce_incident_changes(redis, [change], maxlen_factor)
+        await announce_incident_changes(bus, [change])
     except (RedisError, OSError, StreamBacklogFull) as exc:
         log.warning("incident change not announced", extra={"incident_id": str(incident.id), "error": repr(exc)})

@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
-from aiops_contracts.topology import DEPENDS_ON, RUNS_ON
+from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
 from aiops_worker.incidents.aggregator import Known, Signal
 from aiops_worker.incidents.correlation import Topology
 
-CORRELATION_LOCK = "incidents:correlation"
 MAX_CANDIDATES = 1000  # open incidents a batch is compared with
 EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "title", "host", "service", "template_id", "score", "count",
                     "first_seen_at", "last_seen_at", "rule", "via")

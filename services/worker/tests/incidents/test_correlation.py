@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import Incident, IncidentSignal, TopologyEdge
+from aiops_contracts.db import Incident, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, LOG_TEMPLATED, AlertPayload, LogEvent, LogEventsPayload, Severity
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_TEMPLATED
@@ -131,3 +131,13 @@ async def test_log_sweep_leaves_an_incident_that_holds_alerts_to_the_alert_sweep
     await LogIncidentTask(worker_ctx).resolve_quiet()
     async with worker_ctx.sessions() as session:
         assert await session.scalar(select(Incident.status)) == "open"
+
+
+async def test_a_split_pair_is_not_merged_again_within_its_memory(bus: Bus, worker_ctx: WorkerContext, drain) -> None:
+    await run(worker_ctx, drain, logs=[log_burst("pg", "t-fatal", "db-1", "postgres", [0])], alerts=[])
+    async with worker_ctx.sessions.begin() as session:  # an operator split the host's alerts from that template
+        incident_id = await session.scalar(select(Incident.id))
+        session.add(IncidentSplit(incident_id=incident_id, new_incident_id=incident_id, group_key="alert:host:db-1",
+                                  other_keys=["log:t-fatal:db-1"], actor="op", at=at(0), until=at(3600)))
+    await run(worker_ctx, drain, logs=[], alerts=[alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1")])
+    assert sorted(len(rows) for rows in (await evidence(worker_ctx)).values()) == [1, 1]

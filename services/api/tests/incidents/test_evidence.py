@@ -1,0 +1,60 @@
+"""GET /api/v1/incidents/{id}/evidence and POST /split: evidence by onset with the origin marked; a split moves
+one signal into a new incident, audited, remembered for the aggregator, announced."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from aiops_api.auth.tokens import Role
+from aiops_contracts.db import AuditEntry, Incident, IncidentSignal, IncidentSplit
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def signal(incident_id: uuid.UUID, key: str, seconds: int, count: int, host: str, rule: str, via: str) -> IncidentSignal:
+    return IncidentSignal(incident_id=incident_id, group_key=key, kind=key.split(":")[0], title=key, host=host,
+                          service=None, template_id=None, score=None, count=count, first_seen_at=T0 + timedelta(seconds=seconds),
+                          last_seen_at=T0 + timedelta(seconds=seconds + 5), rule=rule, via=via)
+
+
+async def merged(sessions) -> uuid.UUID:
+    incident_id = uuid.uuid4()
+    async with sessions.begin() as session:
+        session.add(Incident(id=incident_id, group_key="log:t:db-1", title="t", summary="", severity="high",
+                             status="open", event_count=7, hosts=["db-1", "web-9"], services=[],
+                             details={"origin": "log:t:db-1"}, first_seen_at=T0, last_seen_at=T0 + timedelta(seconds=65)))
+        await session.flush()
+        session.add_all([signal(incident_id, "alert:host:web-9", 60, 3, "web-9", "depends_on", "web depends on postgres"),
+                         signal(incident_id, "log:t:db-1", 0, 4, "db-1", "opened", "")])
+    return incident_id
+
+
+async def test_evidence_is_ordered_by_onset_with_the_origin_marked(client, auth, sessions) -> None:
+    incident_id = await merged(sessions)
+    rows = (await client.get(f"/api/v1/incidents/{incident_id}/evidence", headers=auth(Role.viewer))).json()
+    assert [(r["group_key"], r["rule"], r["via"], r["origin"]) for r in rows] == [
+        ("log:t:db-1", "opened", "", True), ("alert:host:web-9", "depends_on", "web depends on postgres", False)]
+    missing = await client.get(f"/api/v1/incidents/{uuid.uuid4()}/evidence", headers=auth(Role.viewer))
+    assert missing.status_code == 404
+
+
+async def test_split_moves_the_signal_out_audited_and_remembered(client, auth, sessions) -> None:
+    incident_id = await merged(sessions)
+    url = f"/api/v1/incidents/{incident_id}/split"
+    split = await client.post(url, headers=auth(Role.operator), json={"group_key": "alert:host:web-9"})
+    assert split.status_code == 200
+    body = split.json()
+    assert (body["incident"]["event_count"], body["incident"]["hosts"]) == (4, ["db-1"])
+    assert (body["new_incident"]["event_count"], body["new_incident"]["hosts"]) == (3, ["web-9"])
+    async with sessions() as session:
+        memory = (await session.scalars(select(IncidentSplit))).one()
+        audit = (await session.scalars(select(AuditEntry))).one()
+    assert (memory.group_key, memory.other_keys, memory.actor) == ("alert:host:web-9", ["log:t:db-1"], "test-operator")
+    assert (audit.action, audit.entity_id) == ("incident.split", str(incident_id))
+    only = await client.post(url, headers=auth(Role.operator), json={"group_key": "log:t:db-1"})
+    assert only.status_code == 409 and "only signal" in only.json()["detail"]
+    unknown = await client.post(url, headers=auth(Role.operator), json={"group_key": "log:nope"})
+    assert unknown.status_code == 404 and "log:nope" in unknown.json()["detail"]
+    viewer = await client.post(url, headers=auth(Role.viewer), json={"group_key": "log:t:db-1"})
+    assert viewer.status_code == 403
