@@ -13,6 +13,7 @@ from aiops_api import health
 from aiops_api.alerts.router import router as alerts_router
 from aiops_api.anomalies.router import router as anomalies_router
 from aiops_api.audit.router import router as audit_router
+from aiops_api.chat.router import router as chat_router
 from aiops_api.automations.router import router as automations_router
 from aiops_api.chat.router import router as chat_router
 from aiops_api.auth.accounts import Accounts
@@ -46,6 +47,7 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.llm import LLMClient
+from aiops_contracts.llm import LLMClient
 from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
@@ -70,6 +72,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.http = httpx.AsyncClient(timeout=5.0)
         state.influx = InfluxClient(settings)
         state.llm = LLMClient(settings, state.redis)  # disabled unless LLM_BASE_URL is set
+        state.llm = LLMClient(settings, state.redis)  # disabled unless LLM_BASE_URL is set
         state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds,
                                                      settings.source_cache_misses)
         state.passwords = Passwords(settings.password_hash_concurrency)
@@ -91,6 +94,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             state.passwords.close()
             await state.http.aclose()
             await state.influx.aclose()
+            await state.llm.aclose()
             await state.llm.aclose()
             await state.redis.aclose()
             await engine.dispose()

@@ -15,6 +15,7 @@ LOG_TEMPLATED = "log.templated"
 INCIDENT_OPENED = "incident.opened"
 INCIDENT_UPDATED = "incident.updated"
 INCIDENT_RESOLVED = "incident.resolved"
+INCIDENT_ENRICHED = "incident.enriched"  # live channel only: title and summary changed
 
 
 class Severity(StrEnum):

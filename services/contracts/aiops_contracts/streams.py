@@ -43,6 +43,8 @@ DEFAULT_GROUP = "aiops-consumers"
 ANOMALY_DETECTOR_GROUP = "anomaly-detector"
 # The incident aggregator reads stored alerts in its own group (enrichers may read them beside it).
 INCIDENT_AGGREGATOR_GROUP = "incident-aggregator"
+# The enrichment task reads incident changes in its own group (it only records what is due, then acks).
+INCIDENT_ENRICHER_GROUP = "incident-enricher"
 # Automations read incident changes and stored alerts in their own group; notifications likewise.
 AUTOMATIONS_GROUP = "automations"
 NOTIFICATIONS_GROUP = "notifications"
@@ -58,6 +60,11 @@ ANOMALY_DETECTORS_KEY = "aiops:anomalies:detectors"
 
 # Offsets of the file tail producer (hash: `<path>:<inode>` -> byte offset).
 FILE_TAIL_OFFSETS_KEY = "aiops:logs:file-tail:offsets"
+
+# LLM calls (aiops_contracts/llm): tokens spent per hour by every replica (`<key>:<epoch hour>`), and answers
+# cached per purpose and template/prototype key (`<key>:<purpose>:<sha256>`).
+LLM_TOKENS_KEY = "aiops:llm:tokens"
+LLM_CACHE_KEY = "aiops:llm:cache"
 
 # LLM calls (aiops_contracts/llm): tokens spent per hour by every replica (`<key>:<epoch hour>`), and answers
 # cached per purpose and template/prototype key (`<key>:<purpose>:<sha256>`).

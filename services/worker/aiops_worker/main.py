@@ -15,6 +15,7 @@ from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.anomalies.task import AnomalyTask
 from aiops_worker.automations.rules import install_rules
 from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, IncidentAutomationTask
+from aiops_worker.enrichment.task import EnrichmentTask
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
@@ -30,7 +31,7 @@ from aiops_worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 # Stream consumers, one line each.
-TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, MetricsWriterTask, AnomalyTask,
+TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, MetricsWriterTask, AnomalyTask,
          IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask]

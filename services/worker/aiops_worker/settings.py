@@ -114,6 +114,10 @@ class WorkerSettings(CommonSettings):
     file_tail_from_start: bool = False  # a file seen for the first time is read from its start, else its end
     # Bytes read per file per poll; a record longer than this is published in pieces this long.
     file_tail_max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Incident enrichment (enrichment/task.py; the LLM itself: LLM_* in CommonSettings)
+    enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
+    enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)
+    enrichment_max_attempts: int = Field(default=8, ge=1)  # LLM attempts (back-off 30 s doubling to 1 h)
 
     @model_validator(mode="after")
     def _ledger_outlasts_redeliveries(self) -> "WorkerSettings":

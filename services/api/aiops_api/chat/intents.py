@@ -1,0 +1,79 @@
+"""The no-LLM intent parser: which of the platform's queries a question asks for, about what and when.
+Names (hosts, services, alert sources) are matched against the ones our stores know, not guessed."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+CLOCK_RE = re.compile(r"\b(?:at|around)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.IGNORECASE)
+LAST_RE = re.compile(r"\b(?:last|past)\s+(\d+)\s*(minute|hour|day)s?\b", re.IGNORECASE)
+WORDS = {
+    "similar": ("last time", "before", "similar", "previous", "happened last", "seen this", "history of"),
+    "capacity": ("disk", "fill", "capacity", "run out", "running out", "exhaust", "full"),
+    "noise": ("noisy", "noise", "how many alerts", "alert volume", "loud", "spam"),
+}
+
+
+@dataclass(frozen=True)
+class Known:
+    hosts: frozenset[str]
+    services: frozenset[str]
+    sources: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: str  # incident | similar | capacity | noise | host | service | open
+    now: datetime
+    incident_id: uuid.UUID | None = None
+    host: str | None = None
+    service: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def parse(question: str, known: Known, now: datetime) -> Intent:
+    text = question.lower()
+    since, until = time_range(text, now)
+    found = UUID_RE.search(text)
+    names = {"host": _mentioned(text, known.hosts), "service": _mentioned(text, known.services),
+             "source": _mentioned(text, known.sources), "since": since, "until": until, "now": now}
+    if found:
+        return Intent("incident", incident_id=uuid.UUID(found.group(0)), **names)
+    for kind in ("similar", "capacity", "noise"):
+        if any(word in text for word in WORDS[kind]):
+            return Intent(kind, **names)
+    if names["host"]:
+        return Intent("host", **names)
+    if names["service"]:
+        return Intent("service", **names)
+    return Intent("open", **names)
+
+
+def time_range(text: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if "yesterday" in text:
+        return midnight - timedelta(days=1), midnight
+    if last := LAST_RE.search(text):
+        return now - timedelta(**{f"{last.group(2).lower()}s": int(last.group(1))}), now
+    if clock := CLOCK_RE.search(text):
+        hour = int(clock.group(1)) % 12 + (12 if (clock.group(3) or "").lower() == "pm" else 0) \
+            if clock.group(3) else int(clock.group(1))
+        if hour < 24:
+            at = midnight.replace(hour=hour, minute=int(clock.group(2) or 0))
+            at = at - timedelta(days=1) if at > now else at
+            return at - timedelta(minutes=30), at + timedelta(minutes=30)
+    if "this week" in text or "week" in text:
+        return now - timedelta(days=7), now
+    if "today" in text:
+        return midnight, now
+    return None, None
+
+
+def _mentioned(text: str, names: frozenset[str]) -> str | None:
+    """The longest known name the text mentions as a whole word."""
+    hits = [n for n in names if n and re.search(rf"(?<![\w-]){re.escape(n.lower())}(?![\w-])", text)]
+    return max(hits, key=len) if hits else None

@@ -1,0 +1,26 @@
+"""API models of the chat: a question in, an answer citing what it used out."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ChatRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2_000)
+
+
+class Citation(BaseModel):
+    kind: Literal["incident", "alert", "host", "forecast"]
+    id: str
+    title: str
+    link: str
+
+
+class ChatAnswer(BaseModel):
+    answer: str  # prose, then a Markdown table of the rows it rests on
+    intent: str  # which query answered: incident, host, similar, capacity, noise, service, open
+    mode: Literal["llm", "rules"]
+    citations: list[Citation]
+    since: datetime | None = None  # the time range the answer covers, when it has one
+    until: datetime | None = None

@@ -1,0 +1,70 @@
+"""POST /api/v1/chat over the seeded scenario (scripts/bench/chat_scenario.py): answers cite what they used,
+with and without an LLM (a local OpenAI-compatible server); viewers may ask, bad questions get a 422."""
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiops_api.auth.tokens import Role
+from aiops_api.main import create_app
+
+SCENARIO = Path(__file__).resolve().parents[4] / "scripts" / "bench" / "chat_scenario.py"
+_spec = importlib.util.spec_from_file_location("chat_scenario", SCENARIO)
+scenario = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(scenario)
+
+
+async def seed(sessions) -> None:
+    async with sessions.begin() as session:
+        await scenario.seed(session, datetime.now(UTC))
+
+
+async def ask(client, auth, question: str) -> dict:
+    response = await client.post("/api/v1/chat", json={"question": question}, headers=auth(Role.viewer))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_host_question_cites_its_open_incident_and_the_host(client, auth, sessions) -> None:
+    await seed(sessions)
+    answer = await ask(client, auth, "what is wrong with web-3?")
+    cited = {(c["kind"], c["id"]) for c in answer["citations"]}
+    assert answer["mode"] == "rules" and answer["intent"] == "host"
+    assert ("incident", str(scenario.I_DB_NOW)) in cited and ("host", "web-3") in cited
+    assert ("incident", str(scenario.I_DB_PAST)) not in cited  # resolved: not what is wrong now
+    assert "db-1 connection pool exhausted" in answer["answer"]
+    assert {"link": f"/incidents/{scenario.I_DB_NOW}"}.items() <= next(
+        c for c in answer["citations"] if c["id"] == str(scenario.I_DB_NOW)).items()
+
+
+async def test_last_time_cites_the_resolved_look_alike_with_its_time_to_resolve(client, auth, sessions) -> None:
+    await seed(sessions)
+    answer = await ask(client, auth, "what happened last time we saw this on web-3?")
+    assert [c["id"] for c in answer["citations"]] == [str(scenario.I_DB_NOW), str(scenario.I_DB_PAST)]
+    assert "| 25 |" in answer["answer"]  # minutes to resolve
+
+
+async def test_questions_need_a_viewer_token_and_a_question(client, auth) -> None:
+    assert (await client.post("/api/v1/chat", json={"question": "hi"})).status_code == 401
+    response = await client.post("/api/v1/chat", json={"question": ""}, headers=auth(Role.viewer))
+    assert response.status_code == 422 and "question" in response.text
+
+
+async def test_with_an_llm_the_prose_is_its_and_only_retrieved_ids_are_cited(
+        api_settings, auth, sessions, clean_db, redis, fake_openai) -> None:
+    import httpx
+    await seed(sessions)
+    made_up = "00000000-0000-0000-0000-00000000dead"
+    fake_openai.replies += [json.dumps({"answer": "web-3 cannot reach db-1: its pool is exhausted.",
+                                        "cited_ids": [str(scenario.I_DB_NOW), made_up]}), 500]
+    app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        answer = await ask(client, auth, "what is wrong with web-3?")
+        fallback = await ask(client, auth, "what is wrong with web-3?")  # the provider fails: rules answer
+    assert answer["mode"] == "llm" and answer["answer"].startswith("web-3 cannot reach db-1")
+    assert [c["id"] for c in answer["citations"]] == [str(scenario.I_DB_NOW)]
+    prompt = fake_openai.requests[0]["messages"][1]["content"]
+    assert "<data source=\"query results\">" in prompt and str(scenario.I_DB_NOW) in prompt
+    assert fallback["mode"] == "rules" and str(scenario.I_DB_NOW) in {c["id"] for c in fallback["citations"]}

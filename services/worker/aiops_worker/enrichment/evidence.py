@@ -1,0 +1,125 @@
+"""What an incident's enrichment rests on, read from our own stores: the incident row, its log templates and
+sample lines, its linked alerts, anomalies on the same hosts in its window, and similar past incidents
+(same group key or a shared template) with how long they took to resolve.
+
+`material_key` says when evidence changed enough to explain the incident again: a new signal kind (log
+category, alert source), a severity change, or 10x growth (the event count's order of magnitude)."""
+
+import math
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_contracts.db import Alert, Incident, LogTemplate
+from aiops_contracts.events import IncidentStatus
+
+ANOMALY_SOURCE = "anomaly-detector"
+NEARBY = timedelta(hours=1)  # anomalies this long before the incident's first event count as context
+MAX_ROWS = 10
+
+
+class TemplateFact(BaseModel):
+    id: str
+    template: str
+    count: int
+    category: str | None
+
+
+class AlertFact(BaseModel):
+    id: str
+    source: str
+    title: str
+    severity: str
+    host: str | None
+    count: int
+
+
+class PastIncident(BaseModel):
+    id: str
+    title: str
+    summary: str
+    minutes_to_resolve: float | None
+
+
+class Evidence(BaseModel):
+    incident_id: str
+    title: str
+    severity: str
+    status: str
+    event_count: int
+    hosts: list[str]
+    services: list[str]
+    first_seen_at: datetime
+    last_seen_at: datetime
+    kind: str | None
+    category: str | None
+    templates: list[TemplateFact]
+    samples: list[str]
+    alerts: list[AlertFact]
+    anomalies: list[AlertFact]
+    similar: list[PastIncident]
+
+
+def size_class(event_count: int) -> int:
+    return int(math.log10(max(1, event_count)))
+
+
+def material_key(evidence: Evidence) -> str:
+    kinds = sorted({k for k in (evidence.kind, evidence.category) if k}
+                   | {t.category for t in evidence.templates if t.category} | {a.source for a in evidence.alerts})
+    return f"{evidence.severity}:{size_class(evidence.event_count)}:{','.join(kinds)}"[:500]
+
+
+async def gather(session: AsyncSession, incident: Incident) -> Evidence:
+    template_ids = list(incident.details.get("template_ids", []))
+    templates = (await session.scalars(select(LogTemplate).where(LogTemplate.id.in_(template_ids))
+                                       .order_by(LogTemplate.count.desc()).limit(MAX_ROWS))).all()
+    alerts = (await session.scalars(select(Alert).where(Alert.incident_id == incident.id)
+                                    .order_by(Alert.count.desc()).limit(MAX_ROWS))).all()
+    return Evidence(
+        incident_id=str(incident.id), title=incident.title, severity=incident.severity, status=incident.status,
+        event_count=incident.event_count, hosts=incident.hosts, services=incident.services,
+        first_seen_at=incident.first_seen_at, last_seen_at=incident.last_seen_at,
+        kind=incident.details.get("kind"), category=incident.details.get("category"),
+        templates=[TemplateFact(id=t.id, template=t.template, count=t.count, category=t.category) for t in templates],
+        samples=[str(s.get("message", "")) for s in incident.details.get("samples", [])[:5]],
+        alerts=[_alert_fact(a) for a in alerts],
+        anomalies=await _anomalies_nearby(session, incident),
+        similar=await _similar_past(session, incident, template_ids),
+    )
+
+
+def _alert_fact(alert: Alert) -> AlertFact:
+    return AlertFact(id=str(alert.id), source=alert.source, title=alert.title, severity=alert.severity,
+                     host=alert.host, count=alert.count)
+
+
+async def _anomalies_nearby(session: AsyncSession, incident: Incident) -> list[AlertFact]:
+    if not incident.hosts:
+        return []
+    rows = await session.scalars(
+        select(Alert).where(Alert.source == ANOMALY_SOURCE, Alert.host.in_(incident.hosts),
+                            Alert.last_seen_at >= incident.first_seen_at - NEARBY,
+                            Alert.first_seen_at <= incident.last_seen_at,
+                            or_(Alert.incident_id.is_(None), Alert.incident_id != incident.id))
+        .order_by(Alert.last_seen_at.desc()).limit(MAX_ROWS))
+    return [_alert_fact(a) for a in rows]
+
+
+async def _similar_past(session: AsyncSession, incident: Incident, template_ids: list[str]) -> list[PastIncident]:
+    same = [Incident.group_key == incident.group_key]
+    same += [Incident.details["template_ids"].contains([t]) for t in template_ids[:5]]
+    rows = await session.scalars(
+        select(Incident).where(Incident.id != incident.id, Incident.status == IncidentStatus.resolved,
+                               Incident.first_seen_at < incident.first_seen_at, or_(*same))
+        .order_by(Incident.first_seen_at.desc()).limit(5))
+    return [PastIncident(id=str(p.id), title=p.title, summary=p.summary, minutes_to_resolve=_minutes(p))
+            for p in rows]
+
+
+def _minutes(incident: Incident) -> float | None:
+    if incident.resolved_at is None:
+        return None
+    return round((incident.resolved_at - incident.first_seen_at).total_seconds() / 60, 1)
