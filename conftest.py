@@ -212,15 +212,3 @@ def fake_openai() -> Iterator[object]:
     spec.loader.exec_module(module)
     with module.FakeOpenAI() as server:
         yield server
-
-
-@pytest.fixture
-def fake_openai() -> Iterator[object]:
-    """A local server speaking OpenAI's chat-completions protocol (tests/fakes/fake_openai.py)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fake_openai", Path(__file__).parent / "tests/fakes/fake_openai.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with module.FakeOpenAI() as server:
-        yield server

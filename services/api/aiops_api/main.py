@@ -47,7 +47,6 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.llm import LLMClient
-from aiops_contracts.llm import LLMClient
 from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
@@ -72,7 +71,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.http = httpx.AsyncClient(timeout=5.0)
         state.influx = InfluxClient(settings)
         state.llm = LLMClient(settings, state.redis)  # disabled unless LLM_BASE_URL is set
-        state.llm = LLMClient(settings, state.redis)  # disabled unless LLM_BASE_URL is set
         state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds,
                                                      settings.source_cache_misses)
         state.passwords = Passwords(settings.password_hash_concurrency)
@@ -94,7 +92,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             state.passwords.close()
             await state.http.aclose()
             await state.influx.aclose()
-            await state.llm.aclose()
             await state.llm.aclose()
             await state.redis.aclose()
             await engine.dispose()

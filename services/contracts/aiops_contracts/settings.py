@@ -5,8 +5,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aiops_contracts.outbound import check_outbound_url
 
-from aiops_contracts.outbound import check_outbound_url
-
 
 class CommonSettings(BaseSettings):
     # Refusals never echo the values: they may be secrets.
@@ -38,24 +36,6 @@ class CommonSettings(BaseSettings):
     stream_maxlen_factor: float = Field(default=1.0, gt=0)  # scales every stream's MAXLEN
 
     otel_exporter_otlp_endpoint: str = ""  # tracing is off unless set
-
-    # LLM (aiops_contracts/llm): any OpenAI-compatible chat API (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp).
-    # Empty LLM_BASE_URL is the default mode: enrichment and chat answer from rules and templates.
-    llm_base_url: str = ""  # e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1
-    llm_api_key: str = ""  # secret; local servers accept any
-    llm_model: str = "gpt-4o-mini"
-    llm_timeout_s: float = Field(default=30.0, gt=0)
-    llm_max_retries: int = Field(default=2, ge=0, le=10)  # per call, with the client's back-off
-    llm_max_tokens: int = Field(default=800, ge=16)  # completion tokens per call
-    llm_tokens_per_hour: int = Field(default=200_000, ge=0)  # all calls of all replicas; 0: no limit
-    llm_cost_per_1k_prompt: float = Field(default=0.0, ge=0)  # currency units, for the cost metric
-    llm_cost_per_1k_completion: float = Field(default=0.0, ge=0)
-    llm_cache_ttl_s: int = Field(default=3_600, ge=0)  # answers cached per template/prototype key
-
-    @field_validator("llm_base_url")
-    @classmethod
-    def _llm_outbound(cls, value: str) -> str:
-        return check_outbound_url(value) if value else value
 
     # LLM (aiops_contracts/llm): any OpenAI-compatible chat API (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp).
     # Empty LLM_BASE_URL is the default mode: enrichment and chat answer from rules and templates.

@@ -65,8 +65,3 @@ FILE_TAIL_OFFSETS_KEY = "aiops:logs:file-tail:offsets"
 # cached per purpose and template/prototype key (`<key>:<purpose>:<sha256>`).
 LLM_TOKENS_KEY = "aiops:llm:tokens"
 LLM_CACHE_KEY = "aiops:llm:cache"
-
-# LLM calls (aiops_contracts/llm): tokens spent per hour by every replica (`<key>:<epoch hour>`), and answers
-# cached per purpose and template/prototype key (`<key>:<purpose>:<sha256>`).
-LLM_TOKENS_KEY = "aiops:llm:tokens"
-LLM_CACHE_KEY = "aiops:llm:cache"

@@ -5,7 +5,6 @@ from aiops_contracts.db.audit import AuditEntry
 from aiops_contracts.db.automations import AutomationRule, AutomationRun
 from aiops_contracts.db.base import Base
 from aiops_contracts.db.enrichments import IncidentEnrichment
-from aiops_contracts.db.enrichments import IncidentEnrichment
 from aiops_contracts.db.forecasts import Forecast
 from aiops_contracts.db.incidents import Incident, IncidentEvent, IncidentSignal, IncidentSplit
 from aiops_contracts.db.logs import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
@@ -16,4 +15,4 @@ from aiops_contracts.db.users import RefreshToken, User
 
 metadata = Base.metadata
 
-__all__ = ["Alert", "AuditEntry", "AutomationRule", "AutomationRun", "Base", "Forecast", "Incident", "IncidentEnrichment", "IncidentEnrichment", "IncidentEvent", "IncidentSignal", "IncidentSplit", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "ProcessedEvent", "RefreshToken", "Source", "TopologyEdge", "User", "metadata"]
+__all__ = ["Alert", "AuditEntry", "AutomationRule", "AutomationRun", "Base", "Forecast", "Incident", "IncidentEnrichment", "IncidentEvent", "IncidentSignal", "IncidentSplit", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "ProcessedEvent", "RefreshToken", "Source", "TopologyEdge", "User", "metadata"]
