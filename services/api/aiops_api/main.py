@@ -13,7 +13,6 @@ from aiops_api import health
 from aiops_api.alerts.router import router as alerts_router
 from aiops_api.anomalies.router import router as anomalies_router
 from aiops_api.audit.router import router as audit_router
-from aiops_api.chat.router import router as chat_router
 from aiops_api.automations.router import router as automations_router
 from aiops_api.chat.router import router as chat_router
 from aiops_api.auth.accounts import Accounts
