@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
 from aiops_contracts.influx import InfluxSeries, quote_ident
-from aiops_worker.forecasts import forecasting
 from aiops_worker.anomalies.alerts import event_id, to_datetime
 from aiops_worker.anomalies.series import SeriesRef
+from aiops_worker.forecasts import forecasting
 from aiops_worker.settings import CapacityRule
 
 FORECAST_SOURCE = "capacity-forecast"
@@ -41,7 +41,7 @@ class Exhaustion:
 @dataclass(frozen=True)
 class Assessment:
     history: SeriesHistory
-    method: str  # trend | prophet | none (history too short to forecast)
+    method: str  # the selected model (forecasting.py), or none (history too short to forecast)
     forecast: list[list[float]]  # [epoch seconds, predicted, lower, upper]
     exhaustion: Exhaustion | None  # crossing predicted within forecasting's horizon (90 days)
     alerting: bool  # the crossing falls within the alert horizon
@@ -85,23 +85,31 @@ def urgency(history: SeriesHistory) -> float:
     return history.values[-1] - limit if limit is not None else float("-inf")
 
 
-def assess(history: SeriesHistory, horizon_s: float) -> Assessment:
-    """Forecast the series over `horizon_s` and predict when it crosses its limit (CPU-heavy: call in a thread).
-    An alert is due when the crossing is within `horizon_s`."""
-    sign = mirror(history.rule)
-    predicted = forecasting.forecast(history.times, history.values, horizon_s, HOUR_S)
-    points = [] if predicted is None else [
-        [float(t), sign * float(y), sign * float(lo if sign > 0 else hi), sign * float(hi if sign > 0 else lo)]
-        for t, y, lo, hi in zip(predicted.ts, predicted.yhat, predicted.lower, predicted.upper)]
+def assess(history: SeriesHistory, horizon_s: float, choices: forecasting.ModelChoices) -> Assessment:
+    """Forecast the series over `horizon_s` with its selected model and predict when it crosses its limit
+    (CPU-heavy: call in a thread). An alert is due when the crossing is within `horizon_s`."""
+    config = choices.config
+    grid = forecasting.to_grid(history.times, history.values, config)
+    if grid is None:
+        return Assessment(history, "none", [], None, alerting=False)
+    shown = forecasting.steps_for(horizon_s, config)
+    selection = choices.selection_for(history.series.id, grid, shown, history.times[-1])
     limit = _limit(history.rule)
+    watched = limit is not None and history.values[-1] < limit
+    steps = max(shown, forecasting.steps_for(config.max_horizon_s, config)) if watched else shown
+    predicted = forecasting.forecast_grid(grid, selection, steps, config)
+    sign = mirror(history.rule)
+    points = [[float(t), sign * float(y), sign * float(lo if sign > 0 else hi), sign * float(hi if sign > 0 else lo)]
+              for t, y, lo, hi in zip(predicted.ts[:shown], predicted.yhat, predicted.lower, predicted.upper)]
     exhaustion = None
-    if limit is not None and history.values[-1] < limit:
-        found = forecasting.predict_exhaustion(history.times, history.values, limit)
-        if found is not None and found.slope > 0:  # rising towards the (mirrored) limit, not receding from it
-            latest = float(found.eta_high) if math.isfinite(found.eta_high) else None
-            exhaustion = Exhaustion(float(found.eta), float(found.eta_low), latest)
+    found = None
+    if watched and limit is not None:
+        found = forecasting.exhaustion(predicted, float(grid.ts[-1]), float(grid.ys[-1]), limit)
+    if found is not None:  # rising towards the (mirrored) limit
+        latest = float(found.eta_high) if math.isfinite(found.eta_high) else None
+        exhaustion = Exhaustion(float(found.eta), float(found.eta_low), latest)
     alerting = exhaustion is not None and exhaustion.at - history.times[-1] <= horizon_s
-    return Assessment(history, predicted.method if predicted else "none", points, exhaustion, alerting)
+    return Assessment(history, selection.model, points, exhaustion, alerting)
 
 
 def _limit(rule: CapacityRule) -> float | None:

@@ -1,22 +1,24 @@
-"""Capacity forecasting: when will a gauge reach its limit?
+"""Capacity forecasting: what will a gauge read, and when will it reach its limit?
 
-Two methods, chosen per series:
-- `trend`: Theil–Sen line on hourly means (robust to spikes and outliers); the interval comes
-  from the slope's confidence band.
-- `prophet`: used only when the hourly series shows daily seasonality and has enough history,
-  because a fit costs about a second; the input is capped at `max_history_s` of hourly points.
+The history is averaged into hourly buckets (gaps interpolated) over at most `max_history_s`. The model
+is chosen per series by a rolling-origin backtest (selection.py) among naive, seasonal naive, Theil–Sen
+trend, ETS and Prophet (models.py), or named by the caller. Every forecast carries a central prediction
+interval of probability `interval`.
+
+Exhaustion comes from the forecast and its interval: the point forecast's first crossing of the
+threshold is the estimate, the nearer band's crossing the earliest plausible time, the farther band's
+the latest (infinite when that band does not cross within `max_horizon_s`).
 """
 from __future__ import annotations
 
-import logging
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import theilslopes
 
-Method = Literal["auto", "trend", "prophet"]
+from aiops_worker.forecasts.models import Grid, predict
+from aiops_worker.forecasts.selection import Selection, SelectionConfig, select
+
 HOUR_S = 3600.0
 DAY_S = 86_400.0
 
@@ -26,11 +28,10 @@ class ForecastConfig:
     bucket_s: float = HOUR_S  # input is averaged into buckets of this size
     min_points: int = 24  # buckets needed for any forecast
     max_history_s: float = 30 * DAY_S
-    prophet_min_s: float = 3 * DAY_S  # history needed before Prophet is considered
-    seasonal_min_corr: float = 0.5  # daily autocorrelation that makes a series seasonal
-    interval: float = 0.8  # width of the prediction interval
+    interval: float = 0.95  # probability of the prediction interval
     max_horizon_s: float = 90 * DAY_S  # exhaustion further out than this is reported as None
     prophet_samples: int = 200  # uncertainty samples: bounds the Prophet cost
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,10 @@ class Forecast:
 @dataclass(frozen=True)
 class Exhaustion:
     now: float  # timestamp of the last observation
-    eta: float  # timestamp at which the threshold is reached
-    eta_low: float  # earliest plausible (interval bound)
-    eta_high: float  # latest plausible; math.inf when the trend may be flat
+    eta: float  # timestamp at which the point forecast reaches the threshold
+    eta_low: float  # earliest plausible: the nearer interval band reaches it
+    eta_high: float  # latest plausible; math.inf when the farther band does not within the horizon
     method: str
-    slope: float  # units per second at the end of the history
 
     def describe(self) -> str:
         """E.g. 'full in 2.5 days (1.9-3.4)'."""
@@ -73,102 +73,98 @@ def bucketed(timestamps, values, config: ForecastConfig) -> tuple[np.ndarray, np
     return (uniq + 0.5) * config.bucket_s, sums / counts
 
 
-def is_daily_seasonal(ts: np.ndarray, ys: np.ndarray, config: ForecastConfig) -> bool:
-    if len(ts) < 2 or ts[-1] - ts[0] < config.prophet_min_s:
-        return False
-    lag = int(round(DAY_S / config.bucket_s))
-    detrended = ys - np.polyval(np.polyfit(ts - ts[0], ys, 1), ts - ts[0])
-    a, b = detrended[lag:], detrended[:-lag]
-    if len(a) < lag or a.std() == 0 or b.std() == 0:
-        return False
-    return float(np.corrcoef(a, b)[0, 1]) >= config.seasonal_min_corr
+def to_grid(timestamps, values, config: ForecastConfig) -> Grid | None:
+    """The bucketed history on a regular grid (missing buckets interpolated); None if too short."""
+    ts, ys = bucketed(timestamps, values, config)
+    if len(ts) < config.min_points:
+        return None
+    regular = np.arange(ts[0], ts[-1] + config.bucket_s / 2, config.bucket_s)
+    return Grid(float(ts[0]), config.bucket_s, np.interp(regular, ts, ys), round(DAY_S / config.bucket_s))
 
 
-def choose_method(ts: np.ndarray, ys: np.ndarray, method: Method, config: ForecastConfig) -> str:
-    if method != "auto":
-        return method
-    return "prophet" if is_daily_seasonal(ts, ys, config) else "trend"
+def steps_for(horizon_s: float, config: ForecastConfig) -> int:
+    return max(1, int(math.ceil(horizon_s / config.bucket_s - 1e-9)))
 
 
-def forecast(timestamps, values, horizon: float, step: float, method: Method = "auto",
+def forecast_grid(grid: Grid, model: str | Selection, steps: int, config: ForecastConfig) -> Forecast:
+    """The forecast of a named model, or of a selected one with its calibrated interval."""
+    selection = model if isinstance(model, Selection) else Selection(model, {})
+    predicted = predict(selection.model, grid, steps, config.interval, config.prophet_samples)
+    future = grid.ts[-1] + grid.step * np.arange(1, steps + 1)
+    lower = predicted.yhat - selection.scale * (predicted.yhat - predicted.lower)
+    upper = predicted.yhat + selection.scale * (predicted.upper - predicted.yhat)
+    return Forecast(future, predicted.yhat, lower, upper, selection.model)
+
+
+def choose(grid: Grid, steps: int, config: ForecastConfig) -> Selection:
+    """The selection (model and interval calibration) for forecasting `steps` buckets."""
+    return select(grid, steps, config.selection, level=config.interval, samples=config.prophet_samples)
+
+
+@dataclass
+class ModelChoices:
+    """The selection per series key, made again once older than `ttl_s` (between two, only the chosen
+    model is fitted)."""
+    ttl_s: float
+    config: ForecastConfig = field(default_factory=ForecastConfig)
+    chosen: dict[str, tuple[float, Selection]] = field(default_factory=dict)
+
+    def selection_for(self, key: str, grid: Grid, steps: int, now: float) -> Selection:
+        cached = self.chosen.get(key)
+        if cached is None or now - cached[0] >= self.ttl_s:
+            cached = (now, choose(grid, steps, self.config))
+            self.chosen[key] = cached
+        return cached[1]
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Forget series no longer forecast."""
+        for key in set(self.chosen) - keys:
+            del self.chosen[key]
+
+
+def forecast(timestamps, values, horizon: float, method: str = "auto",
              config: ForecastConfig | None = None) -> Forecast | None:
-    """Forecast `horizon` seconds past the last point every `step` seconds; None if too short."""
+    """Forecast every bucket of the next `horizon` seconds; None if the history is too short."""
     cfg = config or ForecastConfig()
-    ts, ys = bucketed(timestamps, values, cfg)
-    if len(ts) < cfg.min_points:
+    grid = to_grid(timestamps, values, cfg)
+    return None if grid is None else _forecast(grid, steps_for(horizon, cfg), method, cfg)
+
+
+def _forecast(grid: Grid, steps: int, method: str, config: ForecastConfig) -> Forecast:
+    return forecast_grid(grid, choose(grid, steps, config) if method == "auto" else method, steps, config)
+
+
+def exhaustion(result: Forecast, now: float, last: float, threshold: float) -> Exhaustion | None:
+    """When `result` reaches `threshold` from `last` (the value at `now`), from below or above; None when
+    the point forecast does not within the forecast."""
+    if threshold == last:
         return None
-    future = ts[-1] + np.arange(step, horizon + step / 2, step)
-    if choose_method(ts, ys, method, cfg) == "prophet":
-        return _prophet_forecast(ts, ys, future, cfg)
-    return _trend_forecast(ts, ys, future, cfg)
-
-
-def _trend_forecast(ts: np.ndarray, ys: np.ndarray, future: np.ndarray,
-                    cfg: ForecastConfig) -> Forecast:
-    slope, intercept, _, _ = theilslopes(ys, ts - ts[0], alpha=cfg.interval)
-    fitted = intercept + slope * (ts - ts[0])
-    lo_q, hi_q = np.quantile(ys - fitted, [(1 - cfg.interval) / 2, (1 + cfg.interval) / 2])
-    yhat = intercept + slope * (future - ts[0])
-    return Forecast(future, yhat, yhat + lo_q, yhat + hi_q, "trend")
-
-
-def _prophet_forecast(ts: np.ndarray, ys: np.ndarray, future: np.ndarray,
-                      cfg: ForecastConfig) -> Forecast:
-    import pandas as pd
-    from prophet import Prophet
-
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)  # one line per fit otherwise
-    weekly = ts[-1] - ts[0] >= 14 * DAY_S
-    model = Prophet(daily_seasonality=True, weekly_seasonality=weekly, yearly_seasonality=False,
-                    interval_width=cfg.interval, uncertainty_samples=cfg.prophet_samples)
-    model.fit(pd.DataFrame({"ds": pd.to_datetime(ts, unit="s"), "y": ys}))
-    predicted = model.predict(pd.DataFrame({"ds": pd.to_datetime(future, unit="s")}))
-    return Forecast(future, predicted["yhat"].to_numpy(), predicted["yhat_lower"].to_numpy(),
-                    predicted["yhat_upper"].to_numpy(), "prophet")
-
-
-def predict_exhaustion(timestamps, values, threshold: float, method: Method = "auto",
-                       config: ForecastConfig | None = None) -> Exhaustion | None:
-    """When the series reaches `threshold` (from below or above); None if not within horizon."""
-    cfg = config or ForecastConfig()
-    ts, ys = bucketed(timestamps, values, cfg)
-    if len(ts) < cfg.min_points:
-        return None
-    if choose_method(ts, ys, method, cfg) == "prophet":
-        return _prophet_exhaustion(ts, ys, threshold, cfg)
-    return _trend_exhaustion(ts, ys, threshold, cfg)
-
-
-def _trend_exhaustion(ts: np.ndarray, ys: np.ndarray, threshold: float,
-                      cfg: ForecastConfig) -> Exhaustion | None:
-    slope, intercept, lo_slope, hi_slope = theilslopes(ys, ts - ts[0], alpha=cfg.interval)
-    now = float(ts[-1])
-    gap = threshold - (intercept + slope * (now - ts[0]))
-    if gap == 0 or slope * gap <= 0:
-        return None  # already there, or moving away from the threshold
-    # The steeper slope bound reaches the threshold first.
-    steep, shallow = (hi_slope, lo_slope) if gap > 0 else (lo_slope, hi_slope)
-    eta = now + gap / slope
-    eta_low = now + gap / steep
-    eta_high = now + gap / shallow if shallow * gap > 0 else math.inf
-    if eta - now > cfg.max_horizon_s:
-        return None
-    return Exhaustion(now, eta, eta_low, eta_high, "trend", float(slope))
-
-
-def _prophet_exhaustion(ts: np.ndarray, ys: np.ndarray, threshold: float,
-                        cfg: ForecastConfig) -> Exhaustion | None:
-    now = float(ts[-1])
-    result = _prophet_forecast(ts, ys, now + np.arange(cfg.bucket_s, cfg.max_horizon_s, cfg.bucket_s), cfg)
-    rising = threshold > ys[-1]
-
-    def first_crossing(series: np.ndarray) -> float:
-        hit = series >= threshold if rising else series <= threshold
-        return float(result.ts[np.argmax(hit)]) if hit.any() else math.inf
-
-    eta = first_crossing(result.yhat)
+    sign = 1.0 if threshold > last else -1.0
+    near, far = (result.upper, result.lower) if sign > 0 else (result.lower, result.upper)
+    eta, eta_low, eta_high = (_crossing(result.ts, sign * series, now, sign * last, sign * threshold)
+                              for series in (result.yhat, near, far))
     if math.isinf(eta):
         return None
-    early, late = (result.upper, result.lower) if rising else (result.lower, result.upper)
-    slope = float(np.polyfit(result.ts[:24] - now, result.yhat[:24], 1)[0])
-    return Exhaustion(now, eta, first_crossing(early), first_crossing(late), "prophet", slope)
+    return Exhaustion(now, eta, min(eta_low, eta), max(eta_high, eta), result.method)
+
+
+def _crossing(ts: np.ndarray, series: np.ndarray, now: float, last: float, threshold: float) -> float:
+    """First time the rising-side `series` reaches `threshold`, interpolated between buckets."""
+    hit = series >= threshold
+    if not hit.any():
+        return math.inf
+    i = int(np.argmax(hit))
+    t0, y0 = (now, last) if i == 0 else (float(ts[i - 1]), float(series[i - 1]))
+    t1, y1 = float(ts[i]), float(series[i])
+    return t1 if y1 == y0 else t0 + (threshold - y0) / (y1 - y0) * (t1 - t0)
+
+
+def predict_exhaustion(timestamps, values, threshold: float, method: str = "auto",
+                       config: ForecastConfig | None = None) -> Exhaustion | None:
+    """When the series reaches `threshold` (from below or above); None if not within `max_horizon_s`."""
+    cfg = config or ForecastConfig()
+    grid = to_grid(timestamps, values, cfg)
+    if grid is None:
+        return None
+    result = _forecast(grid, steps_for(cfg.max_horizon_s, cfg), method, cfg)
+    return exhaustion(result, float(grid.ts[-1]), float(grid.ys[-1]), threshold)

@@ -1,6 +1,6 @@
 """Periodic capacity forecasting: hourly means of the capacity series from InfluxDB, a forecast and an
-exhaustion prediction per series (robust trend or Prophet, see forecasting.py), predictive alerts on the
-alerts stream, and the latest forecast per series in PostgreSQL (`forecasts`) for the API.
+exhaustion prediction per series (the model chosen per series by a backtest and cached, see forecasting.py),
+predictive alerts on the alerts stream, and the latest forecast per series in PostgreSQL (`forecasts`) for the API.
 
 Not a stream consumer: a periodic task that runs at start and every `forecast_interval_s`. Alerts are published
 before the table is updated and their ids are deterministic, so a run cut short is simply redone.
@@ -18,6 +18,7 @@ from aiops_contracts.db import Forecast
 from aiops_contracts.influx import DatabaseNotFound
 from aiops_contracts.streams import ALERTS_INGESTED
 from aiops_worker.anomalies.alerts import to_datetime
+from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.forecasts.capacity import (
     Assessment,
     SeriesHistory,
@@ -29,7 +30,7 @@ from aiops_worker.forecasts.capacity import (
     predictive_envelope,
     urgency,
 )
-from aiops_worker.anomalies.series import SeriesRef
+from aiops_worker.forecasts.forecasting import ModelChoices
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.periodic import PeriodicTask
 from aiops_worker.settings import CapacityRule
@@ -44,6 +45,8 @@ class ForecastTask(PeriodicTask):
         super().__init__(ctx.settings.forecast_interval_s)
         self.ctx = ctx
         self.settings = ctx.settings
+        # The model chosen per series (a backtest), kept for forecast_reselect_hours between choices.
+        self.choices = ModelChoices(ttl_s=ctx.settings.forecast_reselect_hours * 3600)
 
     async def tick(self, stop: asyncio.Event) -> None:
         await self.run_once()
@@ -55,7 +58,8 @@ class ForecastTask(PeriodicTask):
         found = sorted(every, key=urgency, reverse=True)[:self.settings.forecast_max_series]
         horizon_s = self.settings.forecast_horizon_days * 86_400
         # Prophet and the trend fits are CPU work: off the event loop.
-        assessments = await asyncio.to_thread(lambda: [assess(h, horizon_s) for h in found])
+        assessments = await asyncio.to_thread(lambda: [assess(h, horizon_s, self.choices) for h in found])
+        self.choices.keep_only({h.series.id for h in found})
         async with self.ctx.sessions() as session:
             previous = {row.series_key: row for row in (await session.scalars(select(Forecast))).all()}
         # Series with no history this run; those left out by forecast_max_series keep their last forecast.
