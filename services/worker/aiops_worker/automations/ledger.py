@@ -25,13 +25,15 @@ COOLING = (RunStatus.running, RunStatus.approved, RunStatus.awaiting_approval, R
 
 
 async def claim(session: AsyncSession, rule: RuleSpec, event: TriggerEvent, now: datetime,
-                max_total: int) -> AutomationRun | None:
-    """The new run of `rule` for `event` with its guards' decision; None when this trigger already has one."""
+                limits: tuple[int, str]) -> AutomationRun | None:
+    """The new run of `rule` for `event` with its guards' decision; None when this trigger already has one.
+    `limits`: the most runs at once over all rules, and this worker's name (recorded on the run)."""
+    max_total, worker = limits
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": LEDGER_LOCK})
     run_id = await session.scalar(insert(AutomationRun).values(
         id=uuid.uuid4(), rule_name=rule.name, trigger_key=event.key, target=event.target,
         incident_id=uuid.UUID(event.incident_id) if event.incident_id else None, status=RunStatus.skipped.value,
-        reason="", dry_run=rule.guards.dry_run, spec=rule.model_dump(mode="json"), event=event.facts(), output="",
+        reason="", dry_run=rule.guards.dry_run, worker=worker, spec=rule.model_dump(mode="json"), event=event.facts(), output="",
     ).on_conflict_do_nothing().returning(AutomationRun.id))
     if run_id is None:
         return None
@@ -71,11 +73,12 @@ def record(session: AsyncSession, run: AutomationRun, decision: Decision, now: d
                                   message=f"{run.rule_name}: {decision.status.value} ({decision.reason})"[:2000]))
 
 
-async def start_approved(session: AsyncSession, run_id: uuid.UUID, now: datetime) -> AutomationRun | None:
+async def start_approved(session: AsyncSession, run_id: uuid.UUID, now: datetime, worker: str) -> AutomationRun | None:
     """An approved run becomes running once (the row lock makes a second delivery find it started)."""
     run = await session.scalar(select(AutomationRun).where(AutomationRun.id == run_id).with_for_update())
     if run is None or run.status != RunStatus.approved:
         return None
+    run.worker = worker
     record(session, run, Decision(RunStatus.running, f"approved by {run.decided_by}"), now)
     return run
 

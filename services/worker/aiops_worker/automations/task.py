@@ -44,7 +44,8 @@ class _AutomationTask(StreamConsumer):
 
     async def _claim_and_run(self, rule: RuleSpec, event: TriggerEvent) -> None:
         async with self.ctx.sessions.begin() as session:
-            run = await ledger.claim(session, rule, event, utcnow(), self.settings.automations_max_concurrent)
+            run = await ledger.claim(session, rule, event, utcnow(),
+                                     (self.settings.automations_max_concurrent, self.consumer_name))
         if run is None:  # this trigger already has its run
             return
         await self._announce([run])
@@ -149,7 +150,8 @@ class ApprovedRunTask(_AutomationTask):
     async def handle(self, batch: list[Delivery[AutomationRunPayload]]) -> None:
         for delivery in batch:
             async with self.ctx.sessions.begin() as session:
-                run = await ledger.start_approved(session, uuid.UUID(delivery.payload.run_id), utcnow())
+                run = await ledger.start_approved(session, uuid.UUID(delivery.payload.run_id), utcnow(),
+                                                  self.consumer_name)
             if run is not None:
                 await self._announce([run])
                 await self.execute(run)

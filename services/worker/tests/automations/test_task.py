@@ -85,7 +85,7 @@ async def test_predicted_disk_full_runs_the_real_cleanup_once(ctx, drain, disk: 
     assert run.status == RunStatus.succeeded, run.output
     assert (run.changed, run.failed, run.rc) == (1, 0, 0)
     assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
-    assert "PLAY RECAP" in run.output and run.target == "web-1"
+    assert "PLAY RECAP" in run.output and (run.target, run.worker) == ("web-1", "test-worker")
     print(f"predicted alert to playbook result: {elapsed:.2f} s")
 
     # The same event redelivered: no second run.

@@ -1,0 +1,131 @@
+"""Automation rules (admins create, edit, enable and delete the API's; automations.yml's are read-only here
+except for enabling) and runs (operators approve or reject those awaiting approval, before they expire).
+Every change is audited; an approval is announced on `aiops:automations:approved` for the worker to run."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_api.audit.service import record_change
+from aiops_api.automations.schemas import AutomationRunDetail, AutomationRunRead
+from aiops_api.errors import Conflict, NotFound
+from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunStatus
+from aiops_contracts.bus import Bus
+from aiops_contracts.db import AutomationRule, AutomationRun, IncidentEvent
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import TimelineKind
+from aiops_contracts.streams import AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
+
+RUNS_LIMIT = 200
+
+
+async def list_rules(session: AsyncSession) -> list[AutomationRule]:
+    return list((await session.scalars(select(AutomationRule).order_by(AutomationRule.name))).all())
+
+
+async def create_rule(session: AsyncSession, *, spec: RuleSpec, actor: str) -> AutomationRule:
+    rule = AutomationRule(name=spec.name, origin="api", enabled=spec.enabled, spec=spec.model_dump(mode="json"))
+    session.add(rule)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"name: a rule named {spec.name!r} exists") from exc
+    await record_change(session, actor=actor, action="automation_rule.created", entity=("automation_rule", spec.name),
+                        before=None, after=rule.spec)
+    return await _saved(session, rule)
+
+
+async def _saved(session: AsyncSession, rule: AutomationRule) -> AutomationRule:
+    """Commit, then read back the timestamps the database set."""
+    await session.commit()
+    await session.refresh(rule)
+    return rule
+
+
+async def _rule(session: AsyncSession, name: str, *, editable: bool) -> AutomationRule:
+    rule = await session.scalar(select(AutomationRule).where(AutomationRule.name == name).with_for_update())
+    if rule is None:
+        raise NotFound(f"automation rule {name!r} not found")
+    if editable and rule.origin != "api":
+        raise Conflict(f"rule {name!r} is defined in automations.yml: change it there")
+    return rule
+
+
+async def replace_rule(session: AsyncSession, *, name: str, spec: RuleSpec, actor: str) -> AutomationRule:
+    if spec.name != name:
+        raise Conflict(f"name: the body names {spec.name!r}, the URL {name!r}")
+    rule = await _rule(session, name, editable=True)
+    before, rule.spec, rule.enabled = rule.spec, spec.model_dump(mode="json"), spec.enabled
+    await record_change(session, actor=actor, action="automation_rule.updated", entity=("automation_rule", name),
+                        before=before, after=rule.spec)
+    return await _saved(session, rule)
+
+
+async def toggle_rule(session: AsyncSession, *, name: str, enabled: bool, actor: str) -> AutomationRule:
+    rule = await _rule(session, name, editable=False)
+    before, rule.enabled = rule.enabled, enabled
+    rule.spec = {**rule.spec, "enabled": enabled}
+    await record_change(session, actor=actor, action="automation_rule.toggled", entity=("automation_rule", name),
+                        before={"enabled": before}, after={"enabled": enabled})
+    return await _saved(session, rule)
+
+
+async def delete_rule(session: AsyncSession, *, name: str, actor: str) -> None:
+    rule = await _rule(session, name, editable=True)
+    await record_change(session, actor=actor, action="automation_rule.deleted", entity=("automation_rule", name),
+                        before=rule.spec, after=None)
+    await session.delete(rule)
+    await session.commit()
+
+
+async def list_runs(session: AsyncSession, *, status: RunStatus | None, rule: str | None,
+                    incident_id: uuid.UUID | None) -> list[AutomationRunRead]:
+    stmt = select(AutomationRun).order_by(AutomationRun.created_at.desc(), AutomationRun.id).limit(RUNS_LIMIT)
+    if status is not None:
+        stmt = stmt.where(AutomationRun.status == status.value)
+    if rule is not None:
+        stmt = stmt.where(AutomationRun.rule_name == rule)
+    if incident_id is not None:
+        stmt = stmt.where(AutomationRun.incident_id == incident_id)
+    return [AutomationRunRead.model_validate(run) for run in await session.scalars(stmt)]
+
+
+async def get_run(session: AsyncSession, *, run_id: uuid.UUID) -> AutomationRunDetail:
+    run = await session.get(AutomationRun, run_id)
+    if run is None:
+        raise NotFound(f"automation run {run_id} not found")
+    return AutomationRunDetail.model_validate(run)
+
+
+async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, approve: bool,
+                     actor: str) -> AutomationRunDetail:
+    """Approve (the worker then runs it, once) or reject a run awaiting approval; an expired request is marked
+    expired and refused."""
+    run = await session.get(AutomationRun, run_id, with_for_update=True, populate_existing=True)
+    if run is None:
+        raise NotFound(f"automation run {run_id} not found")
+    if run.status != RunStatus.awaiting_approval:
+        raise Conflict(f"run {run_id} is {run.status}, not awaiting approval")
+    now = datetime.now(UTC)
+    expired = run.approval_expires_at is not None and run.approval_expires_at <= now
+    status = RunStatus.expired if expired else RunStatus.approved if approve else RunStatus.rejected
+    run.status, run.decided_by = status.value, actor
+    run.reason = f"{status.value} by {actor}" if not expired else "the approval request expired"
+    await record_change(session, actor=actor, action=f"automation.{status.value}", entity=("automation_run", str(run.id)),
+                        before={"status": RunStatus.awaiting_approval.value}, after={"status": status.value})
+    if run.incident_id is not None:
+        session.add(IncidentEvent(incident_id=run.incident_id, event_id=None, at=now, kind=TimelineKind.automation,
+                                  count=0, host=run.target, template_id=None, message=f"{run.rule_name}: {run.reason}"))
+    await session.commit()
+    if expired:
+        raise Conflict(f"run {run_id}: the approval request expired at {run.approval_expires_at.isoformat()}")
+    payload = AutomationRunPayload(run_id=str(run.id), rule=run.rule_name, status=status, target=run.target,
+                                   reason=run.reason, incident_id=str(run.incident_id) if run.incident_id else None)
+    envelope = Envelope(type=AUTOMATION_RUN_CHANGED, source="api", payload=payload.model_dump(mode="json"))
+    if approve:
+        await bus.publish(AUTOMATIONS_APPROVED, envelope)
+    await bus.publish_and_broadcast(AUTOMATIONS_RUNS, [envelope])
+    return AutomationRunDetail.model_validate(run)

@@ -1,0 +1,100 @@
+"""/api/v1/automations: rule CRUD for admins (file rules read-only), runs with their output, and approvals by
+operators: audited, on the incident's timeline, announced for the worker, refused once expired."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from aiops_api.auth.tokens import Role
+from aiops_contracts.bus import Bus
+from aiops_contracts.db import AuditEntry, AutomationRule, AutomationRun, Incident, IncidentEvent
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import AUTOMATIONS_APPROVED
+
+RULE = {"name": "restart-web", "trigger": {"events": ["incident.opened"], "hosts": ["web-*"]},
+        "action": {"kind": "ansible", "playbook": "memory_cleanup.yml"}, "guards": {"destructive": True}}
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def test_admin_creates_edits_toggles_and_deletes_a_rule(client, auth, sessions):
+    assert (await client.post("/api/v1/automations/rules", json=RULE, headers=auth(Role.operator))).status_code == 403
+    created = await client.post("/api/v1/automations/rules", json=RULE, headers=auth(Role.admin))
+    assert created.status_code == 201 and created.json()["origin"] == "api"
+    again = await client.post("/api/v1/automations/rules", json=RULE, headers=auth(Role.admin))
+    assert again.status_code == 409 and "restart-web" in again.json()["detail"]
+    changed = {**RULE, "guards": {"cooldown_s": 60}}
+    put = await client.put("/api/v1/automations/rules/restart-web", json=changed, headers=auth(Role.admin))
+    assert put.json()["spec"]["guards"]["cooldown_s"] == 60
+    off = await client.patch("/api/v1/automations/rules/restart-web", json={"enabled": False}, headers=auth(Role.admin))
+    assert off.json()["enabled"] is False
+    listed = await client.get("/api/v1/automations/rules", headers=auth(Role.viewer))
+    assert [r["name"] for r in listed.json()] == ["restart-web"]
+    assert (await client.delete("/api/v1/automations/rules/restart-web", headers=auth(Role.admin))).status_code == 204
+    async with sessions() as session:
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert actions == ["automation_rule.created", "automation_rule.updated", "automation_rule.toggled",
+                       "automation_rule.deleted"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({**RULE, "action": {"kind": "ansible", "playbook": "/etc/passwd"}}, "playbook"),
+    ({**RULE, "trigger": {"events": []}}, "events"),
+    ({**RULE, "name": "Bad Name"}, "name"),
+])
+async def test_invalid_rule_is_refused_naming_the_field(client, auth, body, field):
+    response = await client.post("/api/v1/automations/rules", json=body, headers=auth(Role.admin))
+    assert response.status_code == 422 and field in response.text
+
+
+async def test_rules_from_the_file_are_read_only_here(client, auth, sessions):
+    async with sessions.begin() as session:
+        session.add(AutomationRule(name="restart-web", origin="file", enabled=True, spec=RULE))
+    response = await client.put("/api/v1/automations/rules/restart-web", json=RULE, headers=auth(Role.admin))
+    assert response.status_code == 409 and "automations.yml" in response.json()["detail"]
+
+
+async def awaiting(sessions, expires_in: timedelta) -> AutomationRun:
+    incident = Incident(id=uuid.uuid4(), group_key="k", title="web down", summary="", severity="critical",
+                        status="open", event_count=1, hosts=["web-1"], services=[], details={},
+                        first_seen_at=T0, last_seen_at=T0)
+    run = AutomationRun(id=uuid.uuid4(), rule_name="restart-web", trigger_key=uuid.uuid4().hex, target="web-1",
+                        incident_id=incident.id, status="awaiting_approval", reason="destructive rule", dry_run=False,
+                        spec=RULE, event={"host": "web-1"}, output="",
+                        approval_expires_at=datetime.now(UTC) + expires_in)
+    async with sessions.begin() as session:
+        session.add(incident)
+        await session.flush()
+        session.add(run)
+    return run
+
+
+async def test_operator_approves_once_audited_on_the_timeline_and_announced(client, auth, sessions, bus: Bus):
+    run = await awaiting(sessions, timedelta(hours=1))
+    url = f"/api/v1/automations/runs/{run.id}"
+    assert (await client.post(f"{url}/approve", json={}, headers=auth(Role.viewer))).status_code == 403
+    approved = await client.post(f"{url}/approve", json={}, headers=auth(Role.operator))
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert (await client.post(f"{url}/approve", json={}, headers=auth(Role.operator))).status_code == 409
+    entries = [Envelope.from_entry(f) for _, f in await bus.redis.xrange(bus.key(AUTOMATIONS_APPROVED))]
+    assert [e.payload["run_id"] for e in entries] == [str(run.id)]
+    async with sessions() as session:
+        audit = (await session.scalars(select(AuditEntry).where(AuditEntry.entity_id == str(run.id)))).all()
+        timeline = (await session.scalars(select(IncidentEvent.message))).all()
+    assert [a.action for a in audit] == ["automation.approved"] and audit[0].actor
+    assert timeline == [f"restart-web: approved by {audit[0].actor}"]
+    listed = await client.get("/api/v1/automations/runs", params={"status": "approved"}, headers=auth(Role.viewer))
+    assert [r["id"] for r in listed.json()] == [str(run.id)]
+
+
+async def test_expired_request_is_refused_and_rejection_runs_nothing(client, auth, sessions, bus: Bus):
+    expired = await awaiting(sessions, timedelta(seconds=-1))
+    response = await client.post(f"/api/v1/automations/runs/{expired.id}/approve", json={}, headers=auth(Role.operator))
+    assert response.status_code == 409 and "expired" in response.json()["detail"]
+    run = await awaiting(sessions, timedelta(hours=1))
+    rejected = await client.post(f"/api/v1/automations/runs/{run.id}/reject", json={}, headers=auth(Role.operator))
+    assert rejected.json()["status"] == "rejected"
+    assert await bus.redis.xlen(bus.key(AUTOMATIONS_APPROVED)) == 0
+    detail = await client.get(f"/api/v1/automations/runs/{expired.id}", headers=auth(Role.viewer))
+    assert detail.json()["status"] == "expired"
