@@ -20,6 +20,7 @@ from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.metrics.task import MetricsWriterTask
+from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.syslog import SyslogProducer
 from aiops_worker.runtime.context import WorkerContext
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # Stream consumers, one line each.
 TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, MetricsWriterTask, AnomalyTask,
-         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask]
+         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask]
 # Producers, one line each; each says when the settings switch it on (`enabled`: all off unless configured).

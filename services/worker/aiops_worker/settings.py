@@ -3,7 +3,7 @@
 import socket
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from aiops_contracts.influx import quote_ident
 from aiops_contracts.settings import CommonSettings
@@ -104,6 +104,14 @@ class WorkerSettings(CommonSettings):
     automations_max_concurrent: int = Field(default=4, ge=1)  # runs at once over all rules
     # Outbound calls (webhook actions, notifications) may reach private addresses only when listed here.
     outbound_allowed_hosts: list[str] = Field(default_factory=list)
+    # Notifications (notifications/task.py): receivers and routes; empty: nobody is notified
+    notifications_path: str = ""
+    notification_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "aiops@localhost"
+    smtp_username: str = ""  # set: STARTTLS and login with SMTP_PASSWORD
+    smtp_password: SecretStr = SecretStr("")
     # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
     syslog_host: str = "0.0.0.0"
     syslog_udp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off

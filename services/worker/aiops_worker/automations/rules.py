@@ -37,17 +37,17 @@ def load_rules(path: Path) -> list[RuleSpec]:
             rule = RuleSpec.model_validate(raw)
         except ValidationError as exc:
             error = exc.errors()[0]
-            line = _line_of(root, ("rules", index, *error["loc"]))
+            line = line_of(root, ("rules", index, *error["loc"]))
             where = ".".join(str(p) for p in error["loc"]) or "rule"
             raise RulesError(f"{path}:{line}: rules[{index}].{where}: {error['msg']}") from exc
         if rule.name in seen:
-            raise RulesError(f"{path}:{_line_of(root, ('rules', index, 'name'))}: duplicate rule name {rule.name!r}")
+            raise RulesError(f"{path}:{line_of(root, ('rules', index, 'name'))}: duplicate rule name {rule.name!r}")
         seen.add(rule.name)
         rules.append(rule)
     return rules
 
 
-def _line_of(node: Any, path: tuple) -> int:
+def line_of(node: Any, path: tuple) -> int:
     """1-based line of the deepest node along `path` that exists in the composed YAML."""
     for part in path:
         child = None

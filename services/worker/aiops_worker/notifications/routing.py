@@ -1,0 +1,95 @@
+"""notifications.yml: receivers (Slack incoming webhook, generic webhook, email over SMTP) and a routing list
+like Alertmanager's: the first route whose matchers hold (or every matching one with `continue`) sends to its
+receiver, grouped by `group_by`: once per group and state (firing, acknowledged, resolved), and again for an
+unchanged group only after repeat_interval. Validated at start; an error names the line (the automations loader's rule)."""
+
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aiops_contracts.events import IncidentChangedPayload, Severity
+from aiops_worker.automations.rules import line_of
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Receiver(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    kind: Literal["slack", "webhook", "email"]
+    url: str | None = None  # slack, webhook
+    to: list[str] = Field(default_factory=list)  # email
+
+    @model_validator(mode="after")
+    def _target(self) -> "Receiver":
+        if (self.kind == "email") != bool(self.to) or (self.kind != "email") != bool(self.url):
+            raise ValueError("slack and webhook receivers need a url, email receivers a `to` list")
+        return self
+
+
+class Route(Strict):
+    receiver: str
+    severity: list[Severity] = Field(default_factory=list)
+    hosts: list[str] = Field(default_factory=list)  # globs on the incident's hosts
+    services: list[str] = Field(default_factory=list)
+    group_by: list[Literal["incident", "host", "service", "severity"]] = Field(default_factory=lambda: ["incident"])
+    repeat_interval_s: float = Field(default=4 * 3600, gt=0)  # a group in the same state is told again after this
+    continue_: bool = Field(default=False, alias="continue")
+
+    def matches(self, incident: IncidentChangedPayload) -> bool:
+        return ((not self.severity or incident.severity in self.severity)
+                and (not self.hosts or any(fnmatchcase(h, p) for h in incident.hosts for p in self.hosts))
+                and (not self.services or any(fnmatchcase(s, p) for s in incident.services for p in self.services)))
+
+    def group_key(self, incident: IncidentChangedPayload) -> str:
+        parts = {"incident": incident.incident_id, "host": ",".join(incident.hosts),
+                 "service": ",".join(incident.services), "severity": incident.severity.value}
+        return "|".join(parts[name] for name in self.group_by)
+
+
+class Routing(Strict):
+    receivers: list[Receiver] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_receivers(self) -> "Routing":
+        names = {r.name for r in self.receivers}
+        unknown = [r.receiver for r in self.routes if r.receiver not in names]
+        if unknown:
+            raise ValueError(f"routes name unknown receivers: {unknown}")
+        return self
+
+    def routes_for(self, incident: IncidentChangedPayload) -> list[Route]:
+        chosen = []
+        for route in self.routes:
+            if route.matches(incident):
+                chosen.append(route)
+                if not route.continue_:
+                    break
+        return chosen
+
+    def receiver(self, name: str) -> Receiver:
+        return next(r for r in self.receivers if r.name == name)
+
+
+class RoutingError(ValueError):
+    """notifications.yml is not valid; the message names the file, line and field."""
+
+
+def load_routing(path: str) -> Routing:
+    if not path:
+        return Routing()
+    text = Path(path).read_text()
+    try:
+        root, data = yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text) or {}
+        return Routing.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise RoutingError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "file"
+        raise RoutingError(f"{path}:{line_of(root, tuple(error['loc']))}: {where}: {error['msg']}") from exc
