@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import metadata
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.db.session import make_engine, make_sessionmaker
@@ -61,6 +62,8 @@ def test_env(database_url: str, redis_url: str) -> dict[str, str]:
         "INFLUX_DATABASE": f"aiops_test_{uuid.uuid4().hex[:8]}",
         "CHROMA_URL": os.environ.get("CHROMA_URL", "http://127.0.0.1:8000"),
         "SECRETS_KEY": TEST_SECRETS_KEY,
+        # Streams and the live channel of this run: pub/sub channels are shared by every Redis database index.
+        "BUS_PREFIX": f"aiops-test-{uuid.uuid4().hex[:8]}:",
     }
 
 
@@ -106,6 +109,12 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def bus(redis: Redis, common_settings: CommonSettings) -> Bus:
+    """The test run's bus (its own stream prefix) on the test's Redis."""
+    return Bus(redis, common_settings)
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ import numpy as np
 from bench_stack import redis_db_url, require_stores
 from redis.asyncio import Redis
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
@@ -54,11 +54,11 @@ def batches(args: argparse.Namespace, first: int, count: int) -> list[str]:
     return ["\n".join(lines[i:i + LINES_PER_ENTRY]) for i in range(0, len(lines), LINES_PER_ENTRY)]
 
 
-async def publish(redis: Redis, chunks: list[str]) -> None:
+async def publish(bus: Bus, chunks: list[str]) -> None:
     envelopes = [Envelope(type=METRICS_RECEIVED, source="bench",
                           payload=MetricsPayload(lines=c, count=c.count("\n") + 1).model_dump()) for c in chunks]
     for i in range(0, len(envelopes), 100):
-        await publish_many(redis, METRICS_INGESTED, envelopes[i:i + 100])
+        await bus.publish_many(METRICS_INGESTED, envelopes[i:i + 100])
 
 
 async def timed_drain(task: AnomalyTask) -> float:
@@ -73,14 +73,16 @@ async def main(args: argparse.Namespace) -> None:
                               anomaly_max_series=args.hosts * args.fields, anomaly_state_flush_s=1e9)
     require_stores(redis=args.redis_url, influx=settings.influx_url)
     redis = Redis.from_url(args.redis_url)
-    await redis.delete(METRICS_INGESTED.name, ALERTS_INGESTED.name, ANOMALY_DETECTORS_KEY)
     influx = InfluxClient(settings)
-    await influx.create_database()
     engine = make_engine(settings)  # the anomaly task never uses PostgreSQL; the context wants a factory
-    task = AnomalyTask(WorkerContext(settings=settings, redis=redis, sessions=make_sessionmaker(engine), influx=influx))
+    ctx = WorkerContext(settings=settings, redis=redis, sessions=make_sessionmaker(engine), influx=influx)
+    scratch = (ctx.bus.key(METRICS_INGESTED), ctx.bus.key(ALERTS_INGESTED), ANOMALY_DETECTORS_KEY)
+    await redis.delete(*scratch)
+    await influx.create_database()
+    task = AnomalyTask(ctx)
     series = args.hosts * args.fields
     try:
-        await publish(redis, batches(args, 0, args.warmup))
+        await publish(ctx.bus, batches(args, 0, args.warmup))
         warmup_s = await timed_drain(task)
         print(f"series: {series}; warm-up: {series * args.warmup:,} points in {warmup_s:.1f} s "
               f"({series * args.warmup / warmup_s:,.0f} points/s, detectors still warming)")
@@ -88,17 +90,17 @@ async def main(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         points = sum(len(numeric_points(c, 0)[0]) for c in chunks)
         parse_s = time.perf_counter() - started
-        await publish(redis, chunks)
+        await publish(ctx.bus, chunks)
         task_s = await timed_drain(task)
         state_bytes = sum(len(v) for v in (await redis.hgetall(ANOMALY_DETECTORS_KEY)).values())
-        alerts = await redis.xlen(ALERTS_INGESTED.name)
+        alerts = await redis.xlen(ctx.bus.key(ALERTS_INGESTED))
         print(f"parse only: {points / parse_s:,.0f} points/s")
         print(f"anomaly task (stream → parse → detect → InfluxDB/alerts, state saved): {points:,} points in "
               f"{task_s:.1f} s = {points / task_s:,.0f} points/s")
         print(f"state: {state_bytes / series / 1024:.1f} KiB per series in Redis; worker max RSS "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; alerts raised: {alerts}")
     finally:
-        await redis.delete(METRICS_INGESTED.name, ALERTS_INGESTED.name, ANOMALY_DETECTORS_KEY)
+        await redis.delete(*scratch)
         await redis.aclose()
         await influx.aclose()
         await engine.dispose()

@@ -33,7 +33,7 @@ from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from aiops_contracts.bus import publish_many  # noqa: E402
+from aiops_contracts.bus import Bus  # noqa: E402
 from aiops_contracts.chroma import EMBEDDINGS_COLLECTION, PROTOTYPES_COLLECTION  # noqa: E402
 from aiops_contracts.db import Incident, LogTemplate  # noqa: E402
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade  # noqa: E402
@@ -72,14 +72,14 @@ async def timed(consumer: StreamConsumer) -> float:
     return time.perf_counter() - started
 
 
-async def publish(redis: Redis, lines: list[str], size: int) -> None:
+async def publish(bus: Bus, lines: list[str], size: int) -> None:
     for i in range(0, len(lines), 50_000):
-        await publish_many(redis, LOGS_INGESTED, envelopes_of(lines[i:i + 50_000], size))
+        await bus.publish_many(LOGS_INGESTED, envelopes_of(lines[i:i + 50_000], size))
 
 
 async def one_pass(ctx: WorkerContext, mining: LogMiningTask, lines: list[str], label: str) -> None:
     """Publish the lines, then time the log task and the incident task draining them."""
-    await publish(ctx.redis, lines, ctx.settings.logs_envelope_max_records)
+    await publish(ctx.bus, lines, ctx.settings.logs_envelope_max_records)
     async with ctx.sessions() as session:
         events_before = await session.scalar(select(func.coalesce(func.sum(Incident.event_count), 0)))
     mining_s = await timed(mining)

@@ -9,8 +9,9 @@ import pytest
 import websockets
 from sqlalchemy import func, select
 
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert, ProcessedEvent
-from aiops_contracts.streams import WORKER_HEARTBEAT_KEY
+from aiops_contracts.streams import ALERTS_INGESTED, WORKER_HEARTBEAT_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +66,7 @@ async def test_websocket_refuses_a_missing_token(start_service) -> None:
 
 
 async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
-    start_service, service_headers, clean_db, redis, sessions
+    start_service, service_headers, clean_db, bus: Bus, sessions
 ) -> None:
     api = start_service("aiops-api")
     worker_env = {"WORKER_NAME": "e2e-worker", "STREAM_BATCH_SIZE": "20"}
@@ -91,7 +92,7 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
                                       .where(ProcessedEvent.handler == "alerts-store"))
     assert counts == [(1, 1000)]  # 1,000 alerts, each seen exactly once
     assert ledger == 1000
-    assert (await redis.xpending("aiops:alerts:ingested", "aiops-consumers"))["pending"] == 0
+    assert (await bus.redis.xpending(bus.key(ALERTS_INGESTED), "aiops-consumers"))["pending"] == 0
 
 
 async def test_sigterm_finishes_cleanly(start_service, redis) -> None:

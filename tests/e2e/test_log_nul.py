@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
 
@@ -26,7 +27,7 @@ async def wait_for_templates(client: httpx.AsyncClient, expected: dict[str, int]
     return counts
 
 
-async def test_nul_in_a_log_line_is_stored_and_later_lines_flow(start_service, service_headers, clean_db, redis,
+async def test_nul_in_a_log_line_is_stored_and_later_lines_flow(bus: Bus, start_service, service_headers, clean_db, redis,
                                                                 engine) -> None:
     api = start_service("aiops-api")
     start_service("aiops-worker", LOG_EMBEDDINGS_ENABLED="false")
@@ -40,9 +41,9 @@ async def test_nul_in_a_log_line_is_stored_and_later_lines_flow(start_service, s
         assert (await client.post("/webhooks/logs", content=b"disk\x00 full on sda1\n", headers=headers)
                 ).status_code == 202
         assert (await wait_for_templates(client, {"disk\ufffd full on sda1": 2}))["disk\ufffd full on sda1"] == 2
-    stream = [Envelope.from_entry(f).payload for _, f in await redis.xrange(LOGS_INGESTED.name)]
+    stream = [Envelope.from_entry(f).payload for _, f in await redis.xrange(bus.key(LOGS_INGESTED))]
     assert "\x00" not in str([r["message"] for p in stream for r in p["records"]])  # replaced at the edge
-    assert await redis.xlen(LOGS_INGESTED.dead_letter) == 0
+    assert await redis.xlen(bus.dead_letter_key(LOGS_INGESTED)) == 0
     async with engine.connect() as conn:
         state = (await conn.execute(text("SELECT state FROM log_miner_state"))).scalar_one()
     assert len(state["clusters"]) == 2

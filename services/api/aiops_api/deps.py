@@ -18,6 +18,7 @@ from aiops_api.auth.tokens import InvalidToken, Principal, Role, decode_access_t
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.sources.secrets import SecretBox
+from aiops_contracts.bus import Bus
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.sources import SourceKind
 
@@ -28,6 +29,10 @@ def get_settings(request: Request) -> ApiSettings:
 
 def get_redis(request: Request) -> Redis:
     return request.app.state.redis
+
+
+def get_bus(request: Request) -> Bus:
+    return request.app.state.bus
 
 
 def get_influx(request: Request) -> InfluxClient:
@@ -53,6 +58,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+BusDep = Annotated[Bus, Depends(get_bus)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 SecretBoxDep = Annotated[SecretBox | None, Depends(get_secret_box)]

@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
 from sqlalchemy import text
 from starlette.datastructures import State
 
 from aiops_api import instrumentation
 from aiops_api.deps import Viewer
+from aiops_contracts.bus import Bus
 from aiops_contracts.streams import ALL_STREAMS
 
 router = APIRouter(tags=["health"])
@@ -37,7 +37,7 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", operation_id="metrics", response_class=Response)
 async def prometheus_metrics(request: Request, _: Viewer) -> Response:
     """Prometheus scrapes with a machine token: `python -m aiops_api.auth token prometheus viewer --minutes N`."""
-    await _refresh_stream_gauges(request.app.state.redis)
+    await _refresh_stream_gauges(request.app.state.bus)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -89,19 +89,19 @@ async def _http_ok(http, url: str) -> None:
     response.raise_for_status()
 
 
-async def _refresh_stream_gauges(redis: Redis) -> None:
+async def _refresh_stream_gauges(bus: Bus) -> None:
     """Stream length, group lag and pending are properties of Redis, read at scrape time."""
-    async with redis.pipeline(transaction=False) as pipe:
+    async with bus.redis.pipeline(transaction=False) as pipe:
         for stream in ALL_STREAMS:
-            pipe.xlen(stream.name)
-            pipe.xlen(stream.dead_letter)
+            pipe.xlen(bus.key(stream))
+            pipe.xlen(bus.dead_letter_key(stream))
         lengths = await pipe.execute()
     for i, stream in enumerate(ALL_STREAMS):
         instrumentation.STREAM_LENGTH.labels(stream.name).set(lengths[2 * i])
         instrumentation.DEAD_LETTERS.labels(stream.name).set(lengths[2 * i + 1])
         if not lengths[2 * i]:
             continue
-        for group in await redis.xinfo_groups(stream.name):
+        for group in await bus.redis.xinfo_groups(bus.key(stream)):
             name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
             instrumentation.STREAM_LAG.labels(stream.name, name).set(group.get("lag") or 0)
             instrumentation.STREAM_PENDING.labels(stream.name, name).set(group["pending"])

@@ -33,6 +33,7 @@ from aiops_api.logs.search import LogSearch
 from aiops_api.metrics.router import router as metrics_router
 from aiops_api.overview.router import router as overview_router
 from aiops_api.proxies import TrustedProxyMiddleware
+from aiops_api.quality.router import router as quality_router
 from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
@@ -52,7 +53,7 @@ from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 METRIC_ROUTERS = [metrics_router, anomalies_router, forecasts_router]
 ROUTERS = [chat_router, health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
            auth_router, users_router, audit_router, automations_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router,
-           topology_router]
+           topology_router, quality_router]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

@@ -3,6 +3,9 @@
 import httpx
 
 from aiops_api.auth.tokens import Role
+from aiops_contracts.bus import Bus
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import ALERTS_INGESTED
 
 
 async def test_health_and_ready_with_every_store_up(client) -> None:
@@ -19,9 +22,10 @@ async def test_ready_names_the_failing_dependency(app, client) -> None:
     assert ready.json()["failing"] == ["chromadb"]
 
 
-async def test_metrics_exposes_requests_and_streams(client, redis, auth) -> None:
-    await redis.xadd("aiops:alerts:ingested", {"envelope": b"{}"})
-    await redis.xgroup_create("aiops:alerts:ingested", "aiops-consumers", id="0")
+async def test_metrics_exposes_requests_and_streams(client, bus: Bus, auth) -> None:
+    """Read on the bus's (prefixed) streams, labelled with the stream's own name."""
+    await bus.publish(ALERTS_INGESTED, Envelope(type="alert.received", source="test"))
+    await bus.ensure_group(ALERTS_INGESTED, "aiops-consumers")
     await client.get("/health")
     assert (await client.get("/metrics")).status_code == 401  # scraped with a machine token
     text = (await client.get("/metrics", headers=auth(Role.viewer))).text

@@ -1,25 +1,36 @@
-"""Publishing and group helpers: the only place that calls XADD.
+"""The bus: one `Bus(redis, settings)` per process, built at start (the API's lifespan, the worker's main) and
+passed down. Every XADD goes through it (publishing and dead-lettering: this is the only place that calls
+XADD), every consumer group is created through it, and it owns the live channel.
 
-XADD trims each stream to about its MAXLEN. Trimming must only ever drop entries every consumer group is done
-with, so a publish into a stream whose slowest group still has most of MAXLEN unread or unacked is refused
-with `StreamBacklogFull`: the API answers 503 (push clients retry later) and a worker task retries its batch,
-instead of Redis silently deleting accepted events.
+XADD trims each stream to about its MAXLEN x STREAM_MAXLEN_FACTOR. Trimming must only ever drop entries every
+consumer group is done with, so a publish into a stream whose slowest group still has most of MAXLEN unread
+or unacked is refused with `StreamBacklogFull`: the API answers 503 (push clients retry later) and a worker
+task retries its batch, instead of Redis silently deleting accepted events.
+
+BUS_PREFIX goes before the name of every stream, dead-letter stream and the live channel, so a replay or a
+test runs the same code on streams of its own (a consumer group belongs to its stream and needs none). Pub/sub
+channels are shared by every database index of a Redis, so each test run takes a prefix of its own.
 """
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import ResponseError
 
 from aiops_contracts import instrumentation
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
 from aiops_contracts.tracing import current_trace_carrier
 
 BACKLOG_LIMIT = 0.9  # share of MAXLEN that a group may have outstanding before publishing is refused
-BACKLOG_CHECK_S = 1.0  # how long one XINFO GROUPS reading is trusted (one per stream and process per second)
-_backlog_readings: dict[str, tuple[float, int]] = {}  # stream -> (monotonic time read, slowest group's backlog)
+BACKLOG_CHECK_S = 1.0  # how long one XINFO GROUPS reading is trusted (one per stream and Bus per second)
 
 
 class StreamBacklogFull(Exception):
@@ -30,73 +41,105 @@ class StreamBacklogFull(Exception):
         self.stream = stream
 
 
-async def publish(redis: Redis, stream: StreamSpec, envelope: Envelope, maxlen_factor: float = 1.0) -> str:
-    """Append one envelope; returns the stream entry id."""
-    maxlen = _maxlen(stream, maxlen_factor)
-    await _refuse_if_backlogged(redis, stream.name, maxlen)
-    _with_trace([envelope])
-    entry_id = await redis.xadd(stream.name, envelope.to_entry(), maxlen=maxlen, approximate=True)
-    _count_published(stream, [envelope])
-    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+@dataclass(frozen=True)
+class DeadLetter:
+    """An entry a group gives up on, or one part of it (one line of many), with the reason."""
+
+    entry_id: str
+    fields: Mapping[Any, Any]
+    error: str
 
 
-async def publish_many(
-    redis: Redis, stream: StreamSpec, envelopes: Sequence[Envelope], maxlen_factor: float = 1.0
-) -> list[str]:
-    """Append several envelopes in one round trip (MULTI/EXEC, so a batch lands whole or not at all)."""
-    if not envelopes:
-        return []
-    maxlen = _maxlen(stream, maxlen_factor)
-    await _refuse_if_backlogged(redis, stream.name, maxlen)
-    _with_trace(envelopes)
-    async with redis.pipeline(transaction=True) as pipe:
-        for envelope in envelopes:
-            pipe.xadd(stream.name, envelope.to_entry(), maxlen=maxlen, approximate=True)
-        ids = await pipe.execute()
-    _count_published(stream, envelopes)
-    return [i.decode() if isinstance(i, bytes) else i for i in ids]
+class Bus:
+    def __init__(self, redis: Redis, settings: CommonSettings) -> None:
+        self.redis = redis
+        self.prefix = settings.bus_prefix
+        self.maxlen_factor = settings.stream_maxlen_factor
+        self.live_channel = self.prefix + LIVE_CHANNEL
+        self._backlog_readings: dict[str, tuple[float, int]] = {}  # key -> (monotonic time read, slowest backlog)
 
+    def key(self, stream: StreamSpec) -> str:
+        """The stream's Redis key."""
+        return self.prefix + stream.name
 
-async def publish_and_broadcast(
-    redis: Redis, stream: StreamSpec, envelopes: Sequence[Envelope], maxlen_factor: float = 1.0
-) -> None:
-    """Append envelopes to `stream`, then publish each on the live channel for every API replica's WebSocket
-    clients (pub/sub is at-most-once: the stream is the durable record)."""
-    if not envelopes:
-        return
-    await publish_many(redis, stream, envelopes, maxlen_factor)
-    async with redis.pipeline(transaction=False) as pipe:
-        for envelope in envelopes:
-            pipe.publish(LIVE_CHANNEL, envelope.model_dump_json())
-        await pipe.execute()
+    def dead_letter_key(self, stream: StreamSpec) -> str:
+        return self.prefix + stream.dead_letter
 
+    def maxlen(self, stream: StreamSpec) -> int:
+        return max(1, int(stream.maxlen * self.maxlen_factor))
 
-async def ensure_group(redis: Redis, stream: str, group: str) -> None:
-    """Create the consumer group (and the stream) if missing; reading starts at the stream's beginning."""
-    try:
-        await redis.xgroup_create(stream, group, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    async def publish(self, stream: StreamSpec, envelope: Envelope) -> str:
+        """Append one envelope; returns the stream entry id."""
+        (entry_id,) = await self.publish_many(stream, [envelope])
+        return entry_id
 
+    async def publish_many(self, stream: StreamSpec, envelopes: Sequence[Envelope]) -> list[str]:
+        """Append several envelopes in one round trip (MULTI/EXEC, so a batch lands whole or not at all)."""
+        if not envelopes:
+            return []
+        key, maxlen = self.key(stream), self.maxlen(stream)
+        await self._refuse_if_backlogged(key, maxlen)
+        _with_trace(envelopes)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for envelope in envelopes:
+                pipe.xadd(key, envelope.to_entry(), maxlen=maxlen, approximate=True)
+            ids = await pipe.execute()
+        _count_published(stream, envelopes)
+        return [_text(i) for i in ids]
 
-async def _refuse_if_backlogged(redis: Redis, stream: str, maxlen: int) -> None:
-    now = time.monotonic()
-    reading = _backlog_readings.get(stream)
-    if reading is None or now - reading[0] > BACKLOG_CHECK_S:
-        reading = _backlog_readings[stream] = (now, await _slowest_backlog(redis, stream))
-    if reading[1] >= BACKLOG_LIMIT * maxlen:
-        raise StreamBacklogFull(stream, reading[1])
+    async def publish_and_broadcast(self, stream: StreamSpec, envelopes: Sequence[Envelope]) -> None:
+        """Append envelopes to `stream`, then publish each on the live channel for every API replica's WebSocket
+        clients (pub/sub is at-most-once: the stream is the durable record)."""
+        if not envelopes:
+            return
+        await self.publish_many(stream, envelopes)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for envelope in envelopes:
+                pipe.publish(self.live_channel, envelope.model_dump_json())
+            await pipe.execute()
 
+    @asynccontextmanager
+    async def live(self) -> AsyncIterator[PubSub]:
+        """A pub/sub connection subscribed to the live channel (subscribe confirmations left out)."""
+        async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(self.live_channel)
+            yield pubsub
 
-async def _slowest_backlog(redis: Redis, stream: str) -> int:
-    """Entries the slowest group has not acked yet: not delivered (lag) plus delivered but pending."""
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except ResponseError:  # no such stream yet: nothing outstanding
-        return 0
-    # Redis reports lag as nil when it cannot tell (e.g. entries deleted mid-stream): count only pending then.
-    return max((int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups), default=0)
+    async def ensure_group(self, stream: StreamSpec, group: str) -> None:
+        """Create the consumer group (and the stream) if missing; reading starts at the stream's beginning."""
+        try:
+            await self.redis.xgroup_create(self.key(stream), group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def dead_letter(self, stream: StreamSpec, group: str, dead: DeadLetter, *, ack: bool) -> None:
+        """Copy the entry to the stream's dead-letter stream with the error and the group; with `ack`, ack it in
+        the same transaction (shielded: a stop arriving now must not lose the one without the other)."""
+        record = {**dead.fields, b"error": dead.error[:2000].encode(), b"original_id": dead.entry_id.encode(),
+                  b"group": group.encode()}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dead_letter_key(stream), record, maxlen=self.maxlen(stream), approximate=True)
+            if ack:
+                pipe.xack(self.key(stream), group, dead.entry_id)
+            await asyncio.shield(pipe.execute())
+
+    async def _refuse_if_backlogged(self, key: str, maxlen: int) -> None:
+        now = time.monotonic()
+        reading = self._backlog_readings.get(key)
+        if reading is None or now - reading[0] > BACKLOG_CHECK_S:
+            reading = self._backlog_readings[key] = (now, await self._slowest_backlog(key))
+        if reading[1] >= BACKLOG_LIMIT * maxlen:
+            raise StreamBacklogFull(key, reading[1])
+
+    async def _slowest_backlog(self, key: str) -> int:
+        """Entries the slowest group has not acked yet: not delivered (lag) plus delivered but pending."""
+        try:
+            groups = await self.redis.xinfo_groups(key)
+        except ResponseError:  # no such stream yet: nothing outstanding
+            return 0
+        # Redis reports lag as nil when it cannot tell (e.g. entries deleted mid-stream): count only pending then.
+        return max((int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups), default=0)
 
 
 def _with_trace(envelopes: Sequence[Envelope]) -> None:
@@ -115,5 +158,5 @@ def _count_published(stream: StreamSpec, envelopes: Sequence[Envelope]) -> None:
         instrumentation.EVENTS_PUBLISHED.labels(stream.name, source).inc(count)
 
 
-def _maxlen(stream: StreamSpec, factor: float) -> int:
-    return max(1, int(stream.maxlen * factor))
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

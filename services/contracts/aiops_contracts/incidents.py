@@ -4,9 +4,7 @@ the API): an `incident.*` envelope carrying the incident's state after the chang
 
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
-from aiops_contracts.bus import publish_and_broadcast
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident
 from aiops_contracts.envelope import Envelope, new_event_id
 from aiops_contracts.events import IncidentChangedPayload
@@ -24,5 +22,5 @@ def incident_changed(incident: Incident, event_type: str, *, source: str, envelo
                     payload=payload.model_dump(mode="json"))
 
 
-async def announce_incident_changes(redis: Redis, envelopes: Sequence[Envelope], maxlen_factor: float = 1.0) -> None:
-    await publish_and_broadcast(redis, INCIDENTS_CHANGED, envelopes, maxlen_factor)
+async def announce_incident_changes(bus: Bus, envelopes: Sequence[Envelope]) -> None:
+    await bus.publish_and_broadcast(INCIDENTS_CHANGED, envelopes)

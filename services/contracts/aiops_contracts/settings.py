@@ -34,6 +34,9 @@ class CommonSettings(BaseSettings):
     # After this many deliveries an entry that still fails goes to the dead-letter stream.
     stream_max_deliveries: int = Field(default=5, ge=1)
     stream_maxlen_factor: float = Field(default=1.0, gt=0)  # scales every stream's MAXLEN
+    # Put before every stream, dead-letter stream and live channel name (aiops_contracts.bus): a replay or a
+    # test runs on streams of its own. Empty in a deployment.
+    bus_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
 
     otel_exporter_otlp_endpoint: str = ""  # tracing is off unless set
 

@@ -1,5 +1,7 @@
-"""publish / publish_many: count what each source published, carry the publisher's trace context, and refuse
-to publish where trimming would delete entries a consumer group has not handled."""
+"""The bus: counts what each source published, carries the publisher's trace context, refuses to publish where
+trimming would delete entries a consumer group has not handled, and keeps everything under its prefix."""
+
+import asyncio
 
 import pytest
 
@@ -7,10 +9,11 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
 
-from aiops_contracts import bus
-from aiops_contracts.bus import StreamBacklogFull, ensure_group, publish, publish_many
+from aiops_contracts import bus as bus_module
+from aiops_contracts.bus import Bus, DeadLetter, StreamBacklogFull
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.streams import StreamSpec
+from aiops_contracts.settings import CommonSettings
+from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
 
 STREAM = StreamSpec("aiops:test:bus", maxlen=1_000)
 
@@ -23,38 +26,98 @@ def events(source: str, count: int) -> list[Envelope]:
     return [Envelope(type="test.published", source=source) for _ in range(count)]
 
 
-async def test_published_events_are_counted_per_source(redis) -> None:
+async def test_published_events_are_counted_per_source(bus: Bus) -> None:
     before_a, before_b = published("a"), published("b")
-    await publish_many(redis, STREAM, [*events("a", 3), *events("b", 1)])
-    await publish(redis, STREAM, events("a", 1)[0])
+    await bus.publish_many(STREAM, [*events("a", 3), *events("b", 1)])
+    await bus.publish(STREAM, events("a", 1)[0])
     assert (published("a") - before_a, published("b") - before_b) == (4, 1)
 
 
-async def test_trace_context_is_carried_only_inside_a_trace(redis) -> None:
+async def test_trace_context_is_carried_only_inside_a_trace(bus: Bus) -> None:
     outside, inside, own = events("t", 1)[0], events("t", 1)[0], events("t", 1)[0]
     own.trace = {"traceparent": "00-11111111111111111111111111111111-2222222222222222-01"}
-    await publish(redis, STREAM, outside)
+    await bus.publish(STREAM, outside)
     span = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=TraceFlags(1)))
     with trace.use_span(span):
-        await publish_many(redis, STREAM, [inside, own])
-    stored = [Envelope.from_entry(fields) for _, fields in await redis.xrange(STREAM.name)]
+        await bus.publish_many(STREAM, [inside, own])
+    stored = [Envelope.from_entry(fields) for _, fields in await bus.redis.xrange(bus.key(STREAM))]
     assert stored[0].trace == {}
     assert stored[1].trace["traceparent"] == f"00-{0xABC:032x}-{0xDEF:016x}-01"
     assert stored[2].trace == own.trace  # a worker re-publishing keeps the event's own trace
 
 
-async def test_a_backlogged_group_refuses_publishing_until_it_catches_up(redis, monkeypatch) -> None:
-    monkeypatch.setattr(bus, "BACKLOG_CHECK_S", 0.0)  # read the backlog on every publish
-    small = StreamSpec("aiops:test:backlog", maxlen=10)
-    await ensure_group(redis, small.name, "slow")
-    await publish_many(redis, small, events("s", 8))
-    await publish(redis, small, events("s", 1)[0])  # 8 outstanding: below 90 % of MAXLEN
+async def test_a_backlogged_group_refuses_publishing_until_it_catches_up(bus: Bus, monkeypatch) -> None:
+    monkeypatch.setattr(bus_module, "BACKLOG_CHECK_S", 0.0)  # read the backlog on every publish
+    small, redis = StreamSpec("aiops:test:backlog", maxlen=10), bus.redis
+    await bus.ensure_group(small, "slow")
+    await bus.publish_many(small, events("s", 8))
+    await bus.publish(small, events("s", 1)[0])  # 8 outstanding: below 90 % of MAXLEN
     with pytest.raises(StreamBacklogFull):
-        await publish(redis, small, events("s", 1)[0])  # 9 outstanding: the next trim could drop unread ones
-    assert await redis.xlen(small.name) == 9  # nothing was trimmed, nothing half-written
+        await bus.publish(small, events("s", 1)[0])  # 9 outstanding: the next trim could drop unread ones
+    assert await redis.xlen(bus.key(small)) == 9  # nothing was trimmed, nothing half-written
 
-    read = await redis.xreadgroup("slow", "c1", {small.name: ">"}, count=5)
+    read = await redis.xreadgroup("slow", "c1", {bus.key(small): ">"}, count=5)
     with pytest.raises(StreamBacklogFull):  # delivered is not done: pending entries still count
-        await publish(redis, small, events("s", 1)[0])
-    await redis.xack(small.name, "slow", *(entry_id for entry_id, _ in read[0][1]))
-    await publish_many(redis, small, events("s", 3))  # 4 + 3 outstanding
+        await bus.publish(small, events("s", 1)[0])
+    await redis.xack(bus.key(small), "slow", *(entry_id for entry_id, _ in read[0][1]))
+    await bus.publish_many(small, events("s", 3))  # 4 + 3 outstanding
+
+
+async def test_backlog_readings_belong_to_one_bus(bus: Bus, common_settings: CommonSettings) -> None:
+    """A reading of a full stream stays with the bus that took it (no module-global cache leaking between tests)."""
+    small = StreamSpec("aiops:test:readings", maxlen=10)
+    await bus.ensure_group(small, "slow")
+    await Bus(bus.redis, common_settings).publish_many(small, events("s", 9))
+    with pytest.raises(StreamBacklogFull):
+        await bus.publish(small, events("s", 1)[0])  # this bus now trusts its reading for BACKLOG_CHECK_S
+    await bus.redis.xgroup_setid(bus.key(small), "slow", "$")  # the group caught up
+    await Bus(bus.redis, common_settings).publish(small, events("s", 1)[0])  # another bus reads afresh
+    with pytest.raises(StreamBacklogFull):
+        await bus.publish(small, events("s", 1)[0])
+
+
+async def test_the_prefix_names_streams_dead_letters_and_the_live_channel(redis, common_settings) -> None:
+    replay = Bus(redis, common_settings.model_copy(update={"bus_prefix": f"{common_settings.bus_prefix}replay:"}))
+    other = Bus(redis, common_settings)
+    assert replay.key(STREAM) == f"{common_settings.bus_prefix}replay:aiops:test:bus"
+    assert replay.dead_letter_key(STREAM) == f"{replay.key(STREAM)}:dead"
+    assert replay.live_channel == f"{common_settings.bus_prefix}replay:{LIVE_CHANNEL}"
+    async with other.live() as heard_other, replay.live() as heard_replay:
+        await replay.publish_and_broadcast(STREAM, events("r", 1))
+        assert Envelope.model_validate_json(await next_message(heard_replay, 5)).source == "r"
+        assert await next_message(heard_other, 0.2) is None  # the same code, its own channel
+    assert await redis.xlen(replay.key(STREAM)) == 1
+    assert not await redis.exists(other.key(STREAM))
+
+
+async def next_message(pubsub, timeout_s: float) -> bytes | None:
+    """The next published message's data, or None when none came within the time (confirmations skipped)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
+        if message:
+            return message["data"]
+    return None
+
+
+async def test_a_dead_letter_keeps_the_entry_the_error_and_the_group(bus: Bus) -> None:
+    await bus.ensure_group(STREAM, "reader")
+    entry_id = await bus.publish(STREAM, events("d", 1)[0])
+    await bus.redis.xreadgroup("reader", "c1", {bus.key(STREAM): ">"})
+    part = events("d", 1)[0]
+    await bus.dead_letter(STREAM, "reader", DeadLetter(entry_id, part.to_entry(), "one line bad"), ack=False)
+    assert (await bus.redis.xpending(bus.key(STREAM), "reader"))["pending"] == 1  # a part: the entry goes on
+    await bus.dead_letter(STREAM, "reader", DeadLetter(entry_id, {b"envelope": b"{}"}, "x" * 3000), ack=True)
+    assert (await bus.redis.xpending(bus.key(STREAM), "reader"))["pending"] == 0
+    (_, first), (_, second) = await bus.redis.xrange(bus.dead_letter_key(STREAM))
+    assert Envelope.from_entry(first).id == part.id
+    assert (first[b"error"], first[b"original_id"], first[b"group"]) == (b"one line bad", entry_id.encode(), b"reader")
+    assert len(second[b"error"]) == 2000
+
+
+async def test_ensure_group_twice_keeps_the_group_where_it_is(bus: Bus) -> None:
+    await bus.ensure_group(STREAM, "reader")
+    await bus.publish(STREAM, events("g", 1)[0])
+    await bus.redis.xreadgroup("reader", "c1", {bus.key(STREAM): ">"})
+    await asyncio.gather(bus.ensure_group(STREAM, "reader"), bus.ensure_group(STREAM, "reader"))
+    assert (await bus.redis.xinfo_groups(bus.key(STREAM)))[0]["pending"] == 1

@@ -1,24 +1,23 @@
 """Fans the live channel out to this process's WebSocket clients.
 
-Every API replica subscribes to the same Redis pub/sub channel, so a client sees every event whichever
+Every API replica subscribes to the bus's live channel (Redis pub/sub), so a client sees every event whichever
 replica it is connected to. A client too slow to keep up is disconnected rather than slowing others.
 """
 
 import asyncio
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from aiops_contracts.streams import LIVE_CHANNEL
+from aiops_contracts.bus import Bus
 from aiops_contracts.timing import Backoff
 
 log = logging.getLogger(__name__)
 
 
 class Broadcaster:
-    def __init__(self, redis: Redis, queue_size: int) -> None:
-        self.redis = redis
+    def __init__(self, bus: Bus, queue_size: int) -> None:
+        self.bus = bus
         self.queue_size = queue_size
         self.clients: set[asyncio.Queue[str | None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -45,8 +44,7 @@ class Broadcaster:
         backoff = Backoff(1.0, 30.0)
         while True:
             try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(LIVE_CHANNEL)
+                async with self.bus.live() as pubsub:
                     self._subscribed.set()
                     backoff.reset()
                     async for message in pubsub.listen():

@@ -21,7 +21,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
@@ -175,7 +175,7 @@ def _label_set(labels: dict[str, str]) -> str:
 @router.post("/webhooks/alertmanager", operation_id="webhook_alertmanager",
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_alertmanager(
-    request: Request, source: AlertmanagerSource, redis: RedisDep, settings: SettingsDep
+    request: Request, source: AlertmanagerSource, bus: BusDep, settings: SettingsDep
 ) -> AlertmanagerAccepted:
     body = await read_body(request, settings.max_body_bytes)
     notification = parse_alertmanager(body)
@@ -183,6 +183,6 @@ async def receive_alertmanager(
         Envelope(type=ALERT_RECEIVED, source=source.name, payload=to_alert(notification, a).model_dump(mode="json"))
         for a in notification.alerts
     )
-    published = await publish_request(redis, ALERTS_INGESTED, envelopes, len(body), settings)
+    published = await publish_request(bus, ALERTS_INGESTED, envelopes, len(body), settings)
     return AlertmanagerAccepted(accepted=len(published), event_ids=[e.id for e in published],
                                 rejected=len(notification.rejected), errors=notification.rejected[:MAX_ERRORS_LISTED])

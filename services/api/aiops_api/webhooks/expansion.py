@@ -12,11 +12,9 @@ holds more than it either.
 
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
-
 from aiops_api.errors import PayloadTooLarge
 from aiops_api.settings import ApiSettings
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import ENTRY_FIELD, Envelope
 from aiops_contracts.streams import StreamSpec
 
@@ -44,9 +42,9 @@ def within_expansion_limits(envelopes: Iterable[Envelope], request_bytes: int,
     return kept
 
 
-async def publish_request(redis: Redis, stream: StreamSpec, envelopes: Iterable[Envelope], request_bytes: int,
+async def publish_request(bus: Bus, stream: StreamSpec, envelopes: Iterable[Envelope], request_bytes: int,
                           settings: ApiSettings) -> list[Envelope]:
     """Publish a request's envelopes in one transaction once they are known to fit its expansion limits."""
     published = within_expansion_limits(envelopes, request_bytes, settings)
-    await publish_many(redis, stream, published, settings.stream_maxlen_factor)
+    await bus.publish_many(stream, published)
     return published

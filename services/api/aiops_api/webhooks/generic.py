@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
@@ -90,7 +90,7 @@ def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
 @router.post("/webhooks/generic", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_generic",
              openapi_extra=documented_body("application/json", _body_schema()))
 async def receive_generic(
-    request: Request, source: GenericSource, redis: RedisDep, settings: SettingsDep
+    request: Request, source: GenericSource, bus: BusDep, settings: SettingsDep
 ) -> WebhookAccepted:
     # Read only now: the source token (a dependency) is checked before a byte of the body is read or parsed.
     raw = await read_body(request, settings.max_body_bytes)
@@ -99,5 +99,5 @@ async def receive_generic(
         raise BadRequest("body: empty list, send at least one alert")
     if len(alerts) > settings.webhook_max_items:
         raise BadRequest(f"body: {len(alerts)} alerts in one request, at most {settings.webhook_max_items}")
-    envelopes = await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, alerts), len(raw), settings)
+    envelopes = await publish_request(bus, ALERTS_INGESTED, to_envelopes(source.name, alerts), len(raw), settings)
     return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

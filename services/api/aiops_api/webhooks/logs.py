@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
-from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import read_body
@@ -84,13 +84,13 @@ def request_labels(
 
 
 @router.post("/webhooks/logs", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_logs")
-async def receive_logs(request: Request, source: LogsSource, redis: RedisDep, settings: SettingsDep,
+async def receive_logs(request: Request, source: LogsSource, bus: BusDep, settings: SettingsDep,
                        labels: Annotated[dict[str, str], Depends(request_labels)]) -> LogsAccepted:
     body = await read_body(request, settings.max_body_bytes)
     lines = split_lines(body)
     if not lines:
         raise BadRequest("body: no log lines (send newline-delimited text or JSON lines)")
     request_bytes = len(body) + len(request.url.query)  # the query's labels are stored too
-    envelopes = await publish_request(redis, LOGS_INGESTED, to_envelopes(source.name, lines, labels), request_bytes,
+    envelopes = await publish_request(bus, LOGS_INGESTED, to_envelopes(source.name, lines, labels), request_bytes,
                                       settings)
     return LogsAccepted(accepted=len(lines), event_ids=[e.id for e in envelopes])

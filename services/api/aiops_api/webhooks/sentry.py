@@ -17,7 +17,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
-from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
@@ -109,11 +109,11 @@ def to_envelopes(source: str, project_id: str, events: list[dict[str, Any]]) -> 
 @router.post("/api/{project_id}/envelope/", operation_id="sentry_envelope",
              openapi_extra=documented_body("text/plain"))  # the SDK says application/x-sentry-envelope
 async def receive_envelope(
-    project_id: ProjectId, request: Request, source: SentrySdkSource, redis: RedisDep, settings: SettingsDep
+    project_id: ProjectId, request: Request, source: SentrySdkSource, bus: BusDep, settings: SettingsDep
 ) -> SentryAccepted:
     body = await read_body(request, settings.max_body_bytes)
     envelope = parse_envelope(body)
-    await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, envelope.events), len(body),
+    await publish_request(bus, ALERTS_INGESTED, to_envelopes(source.name, project_id, envelope.events), len(body),
                           settings)
     first_event = envelope.events[0].get("event_id") if envelope.events else None
     return SentryAccepted(id=envelope.event_id or _event_id(first_event))
@@ -122,9 +122,9 @@ async def receive_envelope(
 @router.post("/api/{project_id}/store/", operation_id="sentry_store",
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_store(
-    project_id: ProjectId, request: Request, source: SentrySdkSource, redis: RedisDep, settings: SettingsDep
+    project_id: ProjectId, request: Request, source: SentrySdkSource, bus: BusDep, settings: SettingsDep
 ) -> SentryAccepted:
     body = await read_body(request, settings.max_body_bytes)
     event = _json_object(body, "event")
-    await publish_request(redis, ALERTS_INGESTED, to_envelopes(source.name, project_id, [event]), len(body), settings)
+    await publish_request(bus, ALERTS_INGESTED, to_envelopes(source.name, project_id, [event]), len(body), settings)
     return SentryAccepted(id=_event_id(event.get("event_id")))

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 
-from aiops_api.deps import RedisDep, SettingsDep, sentry_hook_source
+from aiops_api.deps import BusDep, SettingsDep, sentry_hook_source
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
@@ -84,11 +84,11 @@ def issue_event_alert(event: dict[str, Any], triggered_rule: Any) -> AlertPayloa
 @router.post("/webhooks/sentry", operation_id="webhook_sentry",
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_sentry_hook(
-    request: Request, source: SentryHookSource, redis: RedisDep, settings: SettingsDep,
+    request: Request, source: SentryHookSource, bus: BusDep, settings: SettingsDep,
     sentry_hook_resource: Annotated[str, Header(description="issue, error, event_alert, ...")] = "",
 ) -> WebhookAccepted:
     body = await read_body(request, settings.max_body_bytes)
     alerts = parse_sentry_hook(sentry_hook_resource, body)
     envelopes = [Envelope(type=ALERT_RECEIVED, source=source.name, payload=a.model_dump(mode="json")) for a in alerts]
-    envelopes = await publish_request(redis, ALERTS_INGESTED, envelopes, len(body), settings)
+    envelopes = await publish_request(bus, ALERTS_INGESTED, envelopes, len(body), settings)
     return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

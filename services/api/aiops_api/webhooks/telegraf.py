@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request, status
 from line_protocol_parser import LineFormatError, parse_line
 from pydantic import BaseModel
 
-from aiops_api.deps import RedisDep, SettingsDep, webhook_source_of
+from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.instrumentation import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
 from aiops_api.sources.credentials import SourceIdentity
@@ -168,11 +168,11 @@ def to_envelopes(source: str, lines: list[str], lines_per_event: int) -> list[En
 @router.post("/webhooks/telegraf", status_code=status.HTTP_202_ACCEPTED, operation_id="webhook_telegraf",
              openapi_extra=documented_body("text/plain"))
 async def receive_telegraf(
-    request: Request, source: TelegrafSource, redis: RedisDep, settings: SettingsDep
+    request: Request, source: TelegrafSource, bus: BusDep, settings: SettingsDep
 ) -> MetricsAccepted:
     body = await read_body(request, settings.max_body_bytes)
     batch = parse_telegraf(body, time.time_ns(), source.config)
-    envelopes = await publish_request(redis, METRICS_INGESTED,
+    envelopes = await publish_request(bus, METRICS_INGESTED,
                                       to_envelopes(source.name, batch.lines, settings.metrics_lines_per_event),
                                       len(body), settings)
     METRIC_LINES_ACCEPTED.labels(source.name).inc(len(batch.lines))

@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert, AuditEntry, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import INCIDENTS_CHANGED
@@ -37,11 +38,11 @@ async def audit(sessions) -> list[tuple]:
     return [(e.actor, e.action, e.entity_type, e.entity_id, e.before, e.after) for e in entries]
 
 
-async def announced(redis) -> list[Envelope]:
-    return [Envelope.from_entry(f) for _, f in await redis.xrange(INCIDENTS_CHANGED.name)]
+async def announced(bus: Bus) -> list[Envelope]:
+    return [Envelope.from_entry(f) for _, f in await bus.redis.xrange(bus.key(INCIDENTS_CHANGED))]
 
 
-async def test_acknowledge_then_resolve_audited_on_the_timeline_and_announced(client, auth, app, incident, sessions,
+async def test_acknowledge_then_resolve_audited_on_the_timeline_and_announced(bus: Bus, client, auth, app, incident, sessions,
                                                                              redis) -> None:
     url = f"/api/v1/incidents/{incident.id}"
     live = app.state.broadcaster.subscribe()
@@ -71,14 +72,14 @@ async def test_acknowledge_then_resolve_audited_on_the_timeline_and_announced(cl
         ("acknowledged", "acknowledged by test-operator"), ("resolved", "resolved by test-admin")]
     assert timeline[1].at == datetime.fromisoformat(body["resolved_at"])
 
-    envelopes = await announced(redis)
+    envelopes = await announced(bus)
     assert [(e.type, e.source, e.payload["status"]) for e in envelopes] == [
         ("incident.updated", "api", "acknowledged"), ("incident.resolved", "api", "resolved")]
     assert all(e.payload["incident_id"] == entity for e in envelopes)
     assert [m["id"] for m in live_messages] == [e.id for e in envelopes]
 
 
-async def test_repeats_change_nothing_and_acknowledging_a_resolved_incident_is_409(client, auth, incident, sessions,
+async def test_repeats_change_nothing_and_acknowledging_a_resolved_incident_is_409(bus: Bus, client, auth, incident, sessions,
                                                                                    redis) -> None:
     url = f"/api/v1/incidents/{incident.id}"
     await client.post(f"{url}/acknowledge", headers=auth(Role.operator))
@@ -91,7 +92,7 @@ async def test_repeats_change_nothing_and_acknowledging_a_resolved_incident_is_4
     assert conflict.status_code == 409
     assert conflict.json() == {"detail": f"incident {incident.id} is resolved: nothing to acknowledge"}
     assert [action for _, action, *_ in await audit(sessions)] == ["incident.acknowledged", "incident.resolved"]
-    assert [e.type for e in await announced(redis)] == ["incident.updated", "incident.resolved"]
+    assert [e.type for e in await announced(bus)] == ["incident.updated", "incident.resolved"]
 
 
 @pytest.mark.parametrize("action", ["acknowledge", "resolve"])
@@ -115,7 +116,7 @@ async def test_a_redis_outage_does_not_fail_a_committed_change(client, auth, inc
     assert (response.status_code, response.json()["status"]) == (200, "resolved")
 
 
-async def test_reopen_a_resolved_incident_audited_on_the_timeline_and_announced(client, auth, app, incident,
+async def test_reopen_a_resolved_incident_audited_on_the_timeline_and_announced(bus: Bus, client, auth, app, incident,
                                                                                sessions, redis) -> None:
     url = f"/api/v1/incidents/{incident.id}"
     await client.post(f"{url}/resolve", headers=auth(Role.operator))
@@ -136,7 +137,7 @@ async def test_reopen_a_resolved_incident_audited_on_the_timeline_and_announced(
     async with sessions() as session:
         kinds = (await session.scalars(select(IncidentEvent.message).order_by(IncidentEvent.id))).all()
     assert kinds == ["resolved by test-operator", "reopened by test-operator"]
-    envelopes = await announced(redis)
+    envelopes = await announced(bus)
     assert [(e.type, e.payload["status"], e.payload["reopened"]) for e in envelopes] == [
         ("incident.resolved", "resolved", False), ("incident.opened", "open", True)]
     assert live_message["id"] == envelopes[-1].id

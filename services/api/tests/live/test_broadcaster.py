@@ -3,17 +3,17 @@
 import asyncio
 
 from aiops_api.live.broadcaster import Broadcaster
-from aiops_contracts.streams import LIVE_CHANNEL
+from aiops_contracts.bus import Bus
 
 
-async def test_every_client_gets_each_message_and_slow_ones_are_dropped(redis) -> None:
-    broadcaster = Broadcaster(redis, queue_size=3)
+async def test_every_client_gets_each_message_and_slow_ones_are_dropped(bus: Bus) -> None:
+    broadcaster = Broadcaster(bus, queue_size=3)
     await broadcaster.start()
     try:
         fast, slow = broadcaster.subscribe(), broadcaster.subscribe()
         received = []
         for i in range(5):
-            await redis.publish(LIVE_CHANNEL, f"event {i}")
+            await bus.redis.publish(bus.live_channel, f"event {i}")
             received.append(await asyncio.wait_for(fast.get(), 5))
         assert received == [f"event {i}" for i in range(5)]
         for _ in range(50):  # the slow client's queue overflowed: it is told so and unsubscribed

@@ -14,6 +14,7 @@ from redis import Redis as SyncRedis
 
 from aiops_api.main import create_app
 from aiops_api.webhooks.alertmanager import parse_alertmanager, to_alert
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ANNOTATION_VALUE_MAX_CHARS, LABEL_VALUE_MAX_CHARS, URL_MAX_CHARS
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -26,9 +27,9 @@ async def token(make_source) -> str:
     return (await make_source("prometheus", kind="alertmanager")).token
 
 
-async def stream_alerts(redis) -> list[dict]:
+async def stream_alerts(bus: Bus) -> list[dict]:
     """Alerts this test's source put on the stream (other test runs may share the Redis database)."""
-    envelopes = [Envelope.from_entry(fields) for _, fields in await redis.xrange(ALERTS_INGESTED.name)]
+    envelopes = [Envelope.from_entry(fields) for _, fields in await bus.redis.xrange(bus.key(ALERTS_INGESTED))]
     return [e.payload for e in envelopes if e.source == "prometheus" and e.type == "alert.received"]
 
 
@@ -50,7 +51,7 @@ def test_resolved_alert_keeps_the_fingerprint_and_its_end_time() -> None:
     assert alert.occurred_at.isoformat() == "2026-11-23T18:20:00+00:00"
 
 
-async def test_firing_then_resolved_with_bearer_and_basic_auth(client, redis, token) -> None:
+async def test_firing_then_resolved_with_bearer_and_basic_auth(bus: Bus, client, redis, token) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     response = await client.post("/webhooks/alertmanager", content=(PAYLOADS / "firing.json").read_bytes(),
                                  headers=bearer)
@@ -60,7 +61,7 @@ async def test_firing_then_resolved_with_bearer_and_basic_auth(client, redis, to
     response = await client.post("/webhooks/alertmanager", content=(PAYLOADS / "resolved.json").read_bytes(),
                                  headers=basic)
     assert response.status_code == 200
-    alerts = await stream_alerts(redis)
+    alerts = await stream_alerts(bus)
     assert [(a["fingerprint"], a["status"]) for a in alerts] == [
         ("c0ffee00deadbeef", "firing"), ("0123456789abcdef", "firing"), ("c0ffee00deadbeef", "resolved")]
 
@@ -85,12 +86,12 @@ def test_odd_but_valid_alerts_are_normalised() -> None:
     assert (bare.title, len(bare.fingerprint)) == ("Alertmanager alert", 32)
 
 
-async def test_odd_but_valid_alerts_are_accepted(client, redis, token) -> None:
+async def test_odd_but_valid_alerts_are_accepted(bus: Bus, client, redis, token) -> None:
     """Alertmanager would retry a 5xx forever: a notification it considers valid must land."""
     response = await client.post("/webhooks/alertmanager", content=odd_notification(),
                                  headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
-    assert [a["title"] for a in await stream_alerts(redis)] == [
+    assert [a["title"] for a in await stream_alerts(bus)] == [
         "Long", '{alertname="", instance="web-01:9100", job="node"}', "Alertmanager alert"]
 
 
@@ -99,11 +100,11 @@ async def test_odd_but_valid_alerts_are_accepted(client, redis, token) -> None:
     [(b"{not json", "JSON"), (b'{"status": "firing"}', "alerts"),
      (b'{"status": "firing", "alerts": [{"status": "exploded", "startsAt": "2026-01-01T00:00:00Z"}]}', "status")],
 )
-async def test_bodies_that_are_not_notifications_get_400(client, redis, token, body, problem) -> None:
+async def test_bodies_that_are_not_notifications_get_400(bus: Bus, client, redis, token, body, problem) -> None:
     response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400
     assert problem in response.json()["detail"]
-    assert await stream_alerts(redis) == []
+    assert await stream_alerts(bus) == []
 
 
 ALERT = {"status": "firing", "labels": {"alertname": "DiskFull"}, "startsAt": "2026-11-23T18:00:00Z"}
@@ -116,40 +117,40 @@ def group_notification(alerts: int, url_chars: int, name_chars: int) -> bytes:
                          "alerts": [{**ALERT, "fingerprint": f"{i:016x}"} for i in range(alerts)]})
 
 
-async def test_long_group_fields_are_stored_bounded(client, redis, token, api_settings) -> None:
+async def test_long_group_fields_are_stored_bounded(bus: Bus, client, redis, token, api_settings) -> None:
     """50 KB of externalURL in a notification of 50 alerts used to be stored 50 times (2.7 MB of Redis)."""
     body = group_notification(50, url_chars=50_000, name_chars=2_000)
     response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
-    alerts = await stream_alerts(redis)
+    alerts = await stream_alerts(bus)
     assert len(alerts) == 50
     details = alerts[0]["details"]
     assert (len(details["external_url"]), len(details["receiver"]), len(details["group_key"])) == (
         URL_MAX_CHARS, LABEL_VALUE_MAX_CHARS, LABEL_VALUE_MAX_CHARS)
     limit = api_settings.webhook_expansion_factor * len(body) + api_settings.webhook_event_overhead_bytes * 50
-    assert await redis.memory_usage(ALERTS_INGESTED.name, samples=0) < 1.2 * limit  # plus Redis's own overhead
+    assert await redis.memory_usage(bus.key(ALERTS_INGESTED), samples=0) < 1.2 * limit  # plus Redis's own overhead
 
 
-async def test_many_small_alerts_past_the_expansion_limit_get_413_naming_it(client, redis, token) -> None:
+async def test_many_small_alerts_past_the_expansion_limit_get_413_naming_it(bus: Bus, client, redis, token) -> None:
     body = group_notification(500, url_chars=2_000, name_chars=1_000)
     response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 413, response.text
     assert "WEBHOOK_EXPANSION_FACTOR" in response.json()["detail"]
-    assert await stream_alerts(redis) == []
+    assert await stream_alerts(bus) == []
 
 
-async def test_long_labels_and_annotations_are_cut_and_the_alert_kept(client, redis, token) -> None:
+async def test_long_labels_and_annotations_are_cut_and_the_alert_kept(bus: Bus, client, redis, token) -> None:
     alert = {**ALERT, "labels": {"alertname": "Long", "big": "x" * 5_000}, "annotations": {"description": "d" * 30_000}}
     body = orjson.dumps({"status": "firing", "alerts": [alert]})
     response = await client.post("/webhooks/alertmanager", content=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
-    (stored,) = await stream_alerts(redis)
+    (stored,) = await stream_alerts(bus)
     assert len(stored["labels"]["big"]) == LABEL_VALUE_MAX_CHARS
     assert len(stored["annotations"]["description"]) == ANNOTATION_VALUE_MAX_CHARS
     assert len(stored["description"]) == 20_000
 
 
-async def test_a_bad_alert_does_not_cost_the_good_ones_of_its_group(client, redis, token) -> None:
+async def test_a_bad_alert_does_not_cost_the_good_ones_of_its_group(bus: Bus, client, redis, token) -> None:
     """Alertmanager drops a notification for good on a 4xx: the good alerts land, the bad ones are listed."""
     alerts = [ALERT, {**ALERT, "startsAt": "yesterday"}, {**ALERT, "status": "exploded"},
               {**ALERT, "labels": {"alertname": "CpuHigh"}}]
@@ -159,7 +160,7 @@ async def test_a_bad_alert_does_not_cost_the_good_ones_of_its_group(client, redi
     answer = response.json()
     assert (answer["accepted"], answer["rejected"]) == (2, 2)
     assert [(e["alert"], e["error"].split(":")[0]) for e in answer["errors"]] == [(1, "startsAt"), (2, "status")]
-    assert [a["title"] for a in await stream_alerts(redis)] == ["DiskFull", "CpuHigh"]
+    assert [a["title"] for a in await stream_alerts(bus)] == ["DiskFull", "CpuHigh"]
 
 
 @pytest.fixture

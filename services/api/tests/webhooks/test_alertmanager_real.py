@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import ALERTS_INGESTED
 
@@ -36,21 +37,21 @@ receivers:
 """
 
 
-async def stream_alerts(redis) -> list[dict]:
-    envelopes = [Envelope.from_entry(fields) for _, fields in await redis.xrange(ALERTS_INGESTED.name)]
+async def stream_alerts(bus: Bus) -> list[dict]:
+    envelopes = [Envelope.from_entry(fields) for _, fields in await bus.redis.xrange(bus.key(ALERTS_INGESTED))]
     return [e.payload for e in envelopes if e.source == "prometheus-real"]
 
 
-async def wait_for_status(redis, status: str) -> list[dict]:
+async def wait_for_status(bus: Bus, status: str) -> list[dict]:
     for _ in range(200):
-        alerts = await stream_alerts(redis)
+        alerts = await stream_alerts(bus)
         if any(a["status"] == status for a in alerts):
             return alerts
         await asyncio.sleep(0.1)
     raise TimeoutError(f"no {status} notification arrived")
 
 
-async def test_alertmanager_notifies_firing_then_resolved(start_service, service_headers, clean_db, redis,
+async def test_alertmanager_notifies_firing_then_resolved(bus: Bus, start_service, service_headers, clean_db, redis,
                                                           tmp_path: Path) -> None:
     api = start_service("aiops-api")
     async with httpx.AsyncClient(base_url=api.url) as client:
@@ -69,10 +70,10 @@ async def test_alertmanager_notifies_firing_then_resolved(start_service, service
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as am:
             started = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
             await post_when_up(am, [{**alert, "startsAt": started}])
-            firing = await wait_for_status(redis, "firing")
+            firing = await wait_for_status(bus, "firing")
             ended = datetime.now(UTC) - timedelta(seconds=1)
             await post_when_up(am, [{**alert, "startsAt": started, "endsAt": ended.isoformat()}])
-            alerts = await wait_for_status(redis, "resolved")
+            alerts = await wait_for_status(bus, "resolved")
     finally:
         manager.terminate()
         manager.wait(10)

@@ -6,6 +6,7 @@ import gzip
 import orjson
 import pytest
 
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LABEL_VALUE_MAX_CHARS, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
@@ -16,28 +17,28 @@ async def token(make_source) -> str:
     return (await make_source("shipper", kind="logs")).token
 
 
-async def payloads(redis) -> list[dict]:
-    return [Envelope.from_entry(f).payload for _, f in await redis.xrange(LOGS_INGESTED.name)]
+async def payloads(bus: Bus) -> list[dict]:
+    return [Envelope.from_entry(f).payload for _, f in await bus.redis.xrange(bus.key(LOGS_INGESTED))]
 
 
-async def records(redis) -> list[dict]:
+async def records(bus: Bus) -> list[dict]:
     """The records as the log task reads them: the envelope's labels applied to each."""
-    labelled = [LogsPayload.model_validate(p).labelled() for p in await payloads(redis)]
+    labelled = [LogsPayload.model_validate(p).labelled() for p in await payloads(bus)]
     return [r.model_dump() for p in labelled for r in p.records]
 
 
-async def test_text_lines_with_labels(client, redis, token) -> None:
+async def test_text_lines_with_labels(bus: Bus, client, redis, token) -> None:
     body = b"<34>Oct 11 22:14:15 web-1 su: 'su root' failed\r\n\n  \nsecond line \xff\n"
     response = await client.post("/webhooks/logs?host=web-1&service=auth&label=env:prod&label=dc:%20eu",
                                  content=body, headers={"X-AIOps-Token": token, "Content-Type": "text/plain"})
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 2
-    first, second = await records(redis)
+    first, second = await records(bus)
     assert first["message"] == "<34>Oct 11 22:14:15 web-1 su: 'su root' failed"
     assert second["message"] == "second line \ufffd"  # a bad byte does not cost the line
     assert first["host"] == "web-1"
     assert first["labels"] == {"env": "prod", "dc": "eu", "host": "web-1", "service": "auth"}
-    (envelope,) = [Envelope.from_entry(f) for _, f in await redis.xrange(LOGS_INGESTED.name)]
+    (envelope,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_INGESTED))]
     assert (envelope.type, envelope.source) == ("logs.received", "shipper")
     assert envelope.payload["records"][0] == {"message": first["message"]}  # the labels are the envelope's
 
@@ -46,7 +47,7 @@ def query_labels(count: int, value_chars: int) -> str:
     return "&".join(f"label=k{i}:{'v' * value_chars}" for i in range(count))
 
 
-async def test_big_query_on_a_small_body_is_stored_once_per_envelope(client, redis, token) -> None:
+async def test_big_query_on_a_small_body_is_stored_once_per_envelope(bus: Bus, client, redis, token) -> None:
     """11 KB of labels on 4 KB of lines used to be copied into every line (41 MB of Redis for one request)."""
     body = "".join(f"GET /api/items/{i:04d} 200 {'x' * 70}\n" for i in range(40)).encode()
     assert len(body) <= 4096
@@ -54,29 +55,29 @@ async def test_big_query_on_a_small_body_is_stored_once_per_envelope(client, red
     assert len(query) > 11_000
     response = await client.post(f"/webhooks/logs?{query}", content=body, headers={"X-AIOps-Token": token})
     assert response.status_code == 202, response.text
-    stored = await redis.memory_usage(LOGS_INGESTED.name, samples=0)
+    stored = await redis.memory_usage(bus.key(LOGS_INGESTED), samples=0)
     assert stored < 64 * 1024, stored  # one copy of the labels, not 40
-    lines = await records(redis)
+    lines = await records(bus)
     assert len(lines) == 40 and all(len(r["labels"]) == 20 for r in lines)
 
 
-async def test_label_values_are_cut_to_the_contract_bound(client, redis, token) -> None:
+async def test_label_values_are_cut_to_the_contract_bound(bus: Bus, client, redis, token) -> None:
     response = await client.post(f"/webhooks/logs?{query_labels(1, 5000)}", content=b"x\n",
                                  headers={"X-AIOps-Token": token})
     assert response.status_code == 202, response.text
-    (record,) = await records(redis)
+    (record,) = await records(bus)
     assert len(record["labels"]["k0"]) == LABEL_VALUE_MAX_CHARS
 
 
-async def test_tiny_lines_past_the_expansion_limit_get_413_naming_it(client, redis, token) -> None:
+async def test_tiny_lines_past_the_expansion_limit_get_413_naming_it(bus: Bus, client, redis, token) -> None:
     """2,000 one-letter lines: each line's record is several times its 2 bytes; nothing is stored."""
     response = await client.post("/webhooks/logs", content=b"a\n" * 2000, headers={"X-AIOps-Token": token})
     assert response.status_code == 413, response.text
     assert "WEBHOOK_EXPANSION_FACTOR" in response.json()["detail"]
-    assert await redis.xlen(LOGS_INGESTED.name) == 0
+    assert await redis.xlen(bus.key(LOGS_INGESTED)) == 0
 
 
-async def test_json_lines_gzip_and_json_array(client, redis, token) -> None:
+async def test_json_lines_gzip_and_json_array(bus: Bus, client, redis, token) -> None:
     lines = b'{"level":"error","message":"boom"}\n{"msg":"ok"}\n'
     response = await client.post("/webhooks/logs", content=gzip.compress(lines),
                                  headers={"X-AIOps-Token": token, "Content-Encoding": "gzip"})
@@ -84,24 +85,24 @@ async def test_json_lines_gzip_and_json_array(client, redis, token) -> None:
     response = await client.post("/webhooks/logs", content=orjson.dumps(["plain", {"message": "obj"}]),
                                  headers={"X-AIOps-Token": token, "Content-Type": "application/json"})
     assert response.status_code == 202, response.text
-    assert [r["message"] for r in await records(redis)] == [
+    assert [r["message"] for r in await records(bus)] == [
         '{"level":"error","message":"boom"}', '{"msg":"ok"}', "plain", '{"message":"obj"}']
 
 
-async def test_nul_in_a_line_is_replaced_before_the_stream(client, redis, token) -> None:
+async def test_nul_in_a_line_is_replaced_before_the_stream(bus: Bus, client, redis, token) -> None:
     """PostgreSQL refuses NUL in text and JSONB: it must not travel on as is."""
     for body in (b"disk\x00 full\n", orjson.dumps(["disk\x00 full"])):
         response = await client.post("/webhooks/logs", content=body, headers={"X-AIOps-Token": token})
         assert response.status_code == 202, response.text
-    assert [r["message"] for r in await records(redis)] == ["disk\ufffd full", "disk\ufffd full"]
+    assert [r["message"] for r in await records(bus)] == ["disk\ufffd full", "disk\ufffd full"]
 
 
-async def test_large_request_is_split_into_envelopes(client, redis, token) -> None:
+async def test_large_request_is_split_into_envelopes(bus: Bus, client, redis, token) -> None:
     body = "".join(f"line {i}\n" for i in range(1200)).encode()
     response = await client.post("/webhooks/logs", content=body, headers={"X-AIOps-Token": token})
     assert response.status_code == 202
     assert len(response.json()["event_ids"]) == 3
-    assert len(await records(redis)) == 1200
+    assert len(await records(bus)) == 1200
 
 
 @pytest.mark.parametrize(("query", "body", "detail"), [
@@ -109,20 +110,20 @@ async def test_large_request_is_split_into_envelopes(client, redis, token) -> No
     ("", b"[not json", "JSON array"),
     ("?label=novalue", b"x\n", "key:value"),
 ])
-async def test_bad_requests_are_refused_and_enqueue_nothing(client, redis, token, query, body, detail) -> None:
+async def test_bad_requests_are_refused_and_enqueue_nothing(bus: Bus, client, redis, token, query, body, detail) -> None:
     response = await client.post(f"/webhooks/logs{query}", content=body, headers={"X-AIOps-Token": token})
     assert response.status_code == 400
     assert detail in response.json()["detail"]
-    assert await redis.xlen(LOGS_INGESTED.name) == 0
+    assert await redis.xlen(bus.key(LOGS_INGESTED)) == 0
 
 
 async def test_without_token_is_401(client) -> None:
     assert (await client.post("/webhooks/logs", content=b"x\n")).status_code == 401
 
 
-async def test_a_token_of_another_kind_of_source_is_forbidden(client, redis, make_source) -> None:
+async def test_a_token_of_another_kind_of_source_is_forbidden(bus: Bus, client, redis, make_source) -> None:
     generic = (await make_source("nagios")).token
     response = await client.post("/webhooks/logs", content=b"x\n", headers={"X-AIOps-Token": generic})
     assert response.status_code == 403
     assert "logs" in response.json()["detail"]
-    assert await redis.xlen(LOGS_INGESTED.name) == 0
+    assert await redis.xlen(bus.key(LOGS_INGESTED)) == 0

@@ -20,6 +20,7 @@ from aiops_api.main import create_app
 from aiops_api.sources.credentials import hash_token
 from aiops_api.webhooks.sentry import parse_envelope
 from aiops_api.webhooks.sentry_events import event_to_alert, group_hash
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED
@@ -62,9 +63,9 @@ def exception_event() -> dict:
     return parse_envelope(envelope("envelope_exception.envelope")).events[0]
 
 
-async def stream_alerts(redis, source: str = "shop-sentry") -> list[dict]:
+async def stream_alerts(bus: Bus, source: str = "shop-sentry") -> list[dict]:
     """Alerts this test's source put on the stream (other test runs may share the Redis database)."""
-    envelopes = [Envelope.from_entry(fields) for _, fields in await redis.xrange(ALERTS_INGESTED.name)]
+    envelopes = [Envelope.from_entry(fields) for _, fields in await bus.redis.xrange(bus.key(ALERTS_INGESTED))]
     return [e.payload for e in envelopes if e.source == source]
 
 
@@ -150,24 +151,24 @@ async def sentry_token(make_source) -> str:
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
-async def test_store_endpoint_with_the_key_in_the_query(client, redis, sentry_token, encoding) -> None:
+async def test_store_endpoint_with_the_key_in_the_query(bus: Bus, client, redis, sentry_token, encoding) -> None:
     raw = orjson.dumps(exception_event())
     body = {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes}[encoding](raw)
     response = await client.post(f"/api/42/store/?sentry_key={sentry_token}&sentry_version=7", content=body,
                                  headers={"Content-Encoding": encoding, "Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert response.json() == {"id": "de4f5112cf97432895940304c473b29c"}
-    (alert,) = await stream_alerts(redis)
+    (alert,) = await stream_alerts(bus)
     assert alert["title"] == "ValueError: card declined for order 17"
 
 
-async def test_one_source_for_several_projects_keeps_their_groups_apart(client, redis, sentry_token) -> None:
+async def test_one_source_for_several_projects_keeps_their_groups_apart(bus: Bus, client, redis, sentry_token) -> None:
     body = orjson.dumps(exception_event())
     for project_id in ("42", "42", "43"):
         response = await client.post(f"/api/{project_id}/store/", content=body,
                                      headers={"X-Sentry-Auth": f"Sentry sentry_key={sentry_token}, sentry_version=7"})
         assert response.status_code == 200, response.text
-    first, repeat, other_project = (a["fingerprint"] for a in await stream_alerts(redis))
+    first, repeat, other_project = (a["fingerprint"] for a in await stream_alerts(bus))
     assert first == repeat != other_project
 
 
@@ -178,7 +179,7 @@ async def test_envelope_endpoint_refuses_a_wrong_key(client, sentry_token) -> No
     assert response.status_code == 401
 
 
-async def test_real_sdk_in_a_subprocess(start_service, service_headers, clean_db, redis, tmp_path) -> None:
+async def test_real_sdk_in_a_subprocess(bus: Bus, start_service, service_headers, clean_db, redis, tmp_path) -> None:
     api = start_service("aiops-api")
     async with httpx.AsyncClient(base_url=api.url) as client:
         created = await client.post("/api/v1/sources", json={"name": "shop", "kind": "sentry"},
@@ -190,7 +191,7 @@ async def test_real_sdk_in_a_subprocess(start_service, service_headers, clean_db
         dsn = f"http://{key}@127.0.0.1:{api.url.rsplit(':', 1)[1]}/42"
         run = subprocess.run([sys.executable, str(script), dsn, algo], capture_output=True, text=True, timeout=60)
         assert "RuntimeError: unhandled at exit" in run.stderr
-    alerts = await stream_alerts(redis, source="shop")
+    alerts = await stream_alerts(bus, source="shop")
     titles = [a["title"] for a in alerts]
     assert titles.count("ValueError: card declined for order 17") == 2  # once per run (br, gzip)
     assert "KeyError: 'user-42'" in titles and "RuntimeError: unhandled at exit" in titles
@@ -214,13 +215,13 @@ async def post_hook(client, name: str, resource: str, signature: str | None = No
     return await client.post("/webhooks/sentry", content=body, headers=headers)
 
 
-async def test_integration_webhooks_signed_with_the_client_secret(client, redis, sentry_token) -> None:
+async def test_integration_webhooks_signed_with_the_client_secret(bus: Bus, client, redis, sentry_token) -> None:
     for name, resource in [("hook_issue_created.json", "issue"), ("hook_error.json", "error"),
                            ("hook_event_alert.json", "event_alert"), ("hook_issue_resolved.json", "issue")]:
         response = await post_hook(client, name, resource)
         assert response.status_code == 200, response.text
         assert response.json()["accepted"] == 1
-    alerts = await stream_alerts(redis)
+    alerts = await stream_alerts(bus)
     assert {a["fingerprint"] for a in alerts} == {"sentry-issue-1170820242"}  # issue and its events: one alert
     assert [a["status"] for a in alerts] == ["firing", "firing", "firing", "resolved"]
     assert alerts[2]["details"]["triggered_rule"] == "Send a notification for new issues"
@@ -233,10 +234,10 @@ async def test_other_hook_resources_are_acknowledged_and_skipped(client, redis, 
 
 
 @pytest.mark.parametrize("signature", ["0" * 64, "", "not-hex", signed(b"another body")])
-async def test_a_bad_signature_is_refused(client, redis, sentry_token, signature) -> None:
+async def test_a_bad_signature_is_refused(bus: Bus, client, redis, sentry_token, signature) -> None:
     response = await post_hook(client, "hook_issue_created.json", "issue", signature=signature or " ")
     assert response.status_code == 401
-    assert await stream_alerts(redis) == []
+    assert await stream_alerts(bus) == []
 
 
 def dsn_key_forms(key: str) -> dict[str, tuple[str, dict[str, str]]]:
@@ -246,7 +247,7 @@ def dsn_key_forms(key: str) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 @pytest.mark.parametrize("form", ["header", "query"])
-async def test_a_dsn_key_alone_is_refused_on_the_integration_webhook(client, redis, sentry_token, form) -> None:
+async def test_a_dsn_key_alone_is_refused_on_the_integration_webhook(bus: Bus, client, redis, sentry_token, form) -> None:
     """The DSN key is public (it ships in browser code): on the integration webhook only the signature counts."""
     query, headers = dsn_key_forms(sentry_token)[form]
     body = (PAYLOADS / "hook_issue_created.json").read_bytes()
@@ -254,27 +255,27 @@ async def test_a_dsn_key_alone_is_refused_on_the_integration_webhook(client, red
                                  headers={**headers, "Sentry-Hook-Resource": "issue"})
     assert response.status_code == 401
     assert "Sentry-Hook-Signature" in response.json()["detail"]
-    assert await stream_alerts(redis) == []
+    assert await stream_alerts(bus) == []
 
 
 @pytest.mark.parametrize("form", ["header", "query"])
 @pytest.mark.parametrize("path", ["/webhooks/generic", "/webhooks/logs", "/webhooks/telegraf",
                                   "/webhooks/alertmanager"])
-async def test_a_dsn_key_is_refused_off_the_sdk_endpoints(client, redis, sentry_token, form, path) -> None:
+async def test_a_dsn_key_is_refused_off_the_sdk_endpoints(bus: Bus, client, redis, sentry_token, form, path) -> None:
     query, headers = dsn_key_forms(sentry_token)[form]
     response = await client.post(f"{path}{query}", json={"title": "injected"}, headers=headers)
     assert response.status_code == 401
     # Presented as a source token, it is still a sentry source's: refused by every other receiver.
     response = await client.post(path, json={"title": "injected"}, headers={"X-AIOps-Token": sentry_token})
     assert response.status_code == 403
-    assert [await redis.xlen(s) for s in (ALERTS_INGESTED.name, LOGS_INGESTED.name, METRICS_INGESTED.name)] == [0, 0, 0]
+    assert [await redis.xlen(s) for s in (bus.key(ALERTS_INGESTED), bus.key(LOGS_INGESTED), bus.key(METRICS_INGESTED))] == [0, 0, 0]
 
 
-async def test_a_signature_by_another_kind_of_source_is_forbidden(client, redis, make_source) -> None:
+async def test_a_signature_by_another_kind_of_source_is_forbidden(bus: Bus, client, redis, make_source) -> None:
     await make_source("nagios", kind="generic", config={"client_secret": CLIENT_SECRET})
     response = await post_hook(client, "hook_issue_created.json", "issue")
     assert response.status_code == 403
-    assert await stream_alerts(redis, source="nagios") == []
+    assert await stream_alerts(bus, source="nagios") == []
 
 
 async def test_the_client_secret_is_never_shown(client, auth, sentry_token) -> None:
@@ -307,7 +308,7 @@ async def test_a_short_client_secret_is_refused(client, auth, secret) -> None:
 @pytest.mark.parametrize(("age_s", "status", "detail"), [
     (301, 401, "replay"), (-301, 401, "replay"), (None, 400, "Sentry-Hook-Timestamp header"),
 ])
-async def test_deliveries_outside_the_replay_window_are_refused(client, redis, make_source, age_s, status,
+async def test_deliveries_outside_the_replay_window_are_refused(bus: Bus, client, redis, make_source, age_s, status,
                                                                detail) -> None:
     await make_source("shop-sentry", kind="sentry", config={"client_secret": CLIENT_SECRET})
     body = b'{"action": "created", "data": {"issue": {"id": "1"}}}'
@@ -316,7 +317,7 @@ async def test_deliveries_outside_the_replay_window_are_refused(client, redis, m
         headers["Sentry-Hook-Timestamp"] = str(int(time.time() - age_s))
     response = await client.post("/webhooks/sentry", content=body, headers=headers)
     assert (response.status_code, detail in response.json()["detail"]) == (status, True)
-    assert await stream_alerts(redis) == []
+    assert await stream_alerts(bus) == []
     assert (await post_hook(client, "hook_issue_created.json", "issue", sent_at=time.time() - 250)).status_code == 200
 
 

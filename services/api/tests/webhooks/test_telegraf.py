@@ -10,6 +10,7 @@ from line_protocol_parser import parse_line
 from prometheus_client import REGISTRY
 
 from aiops_api.webhooks.telegraf import parse_telegraf
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import METRICS_INGESTED
 
@@ -22,9 +23,9 @@ async def token(make_source) -> str:
     return (await make_source("telegraf-web", kind="telegraf")).token
 
 
-async def stream_lines(redis, source: str = "telegraf-web") -> list[str]:
+async def stream_lines(bus: Bus, source: str = "telegraf-web") -> list[str]:
     """Lines this test's source put on the stream (other test runs may share the Redis database)."""
-    envelopes = [Envelope.from_entry(fields) for _, fields in await redis.xrange(METRICS_INGESTED.name)]
+    envelopes = [Envelope.from_entry(fields) for _, fields in await bus.redis.xrange(bus.key(METRICS_INGESTED))]
     assert all(e.type == "metrics.received" for e in envelopes)
     return [line for e in envelopes if e.source == source for line in e.payload["lines"].split("\n")]
 
@@ -33,15 +34,15 @@ def rejected_total(source: str) -> float:
     return REGISTRY.get_sample_value("aiops_api_metric_lines_rejected_total", {"source": source}) or 0.0
 
 
-async def test_captured_line_protocol_lands_in_the_stream_unchanged(client, redis, token) -> None:
+async def test_captured_line_protocol_lands_in_the_stream_unchanged(bus: Bus, client, redis, token) -> None:
     body = (PAYLOADS / "metrics.influx").read_bytes()
     response = await client.post("/webhooks/telegraf", content=body, headers={"X-AIOps-Token": token})
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 9 and response.json()["rejected"] == 0
-    assert await stream_lines(redis) == body.decode().strip().split("\n")
+    assert await stream_lines(bus) == body.decode().strip().split("\n")
 
 
-async def test_gzip_chunked_body_with_basic_auth(client, redis, token) -> None:
+async def test_gzip_chunked_body_with_basic_auth(bus: Bus, client, redis, token) -> None:
     """Telegraf's `content_encoding = "gzip"` arrives chunked, with no Content-Length."""
     compressed = gzip.compress((PAYLOADS / "metrics.influx").read_bytes())
 
@@ -53,10 +54,10 @@ async def test_gzip_chunked_body_with_basic_auth(client, redis, token) -> None:
     headers = {"Authorization": f"Basic {basic}", "Content-Encoding": "gzip", "Content-Type": "text/plain"}
     response = await client.post("/webhooks/telegraf", content=chunks(), headers=headers)
     assert response.status_code == 202, response.text
-    assert len(await stream_lines(redis)) == 9
+    assert len(await stream_lines(bus)) == 9
 
 
-async def test_bad_lines_are_reported_and_the_good_ones_kept(client, redis, token) -> None:
+async def test_bad_lines_are_reported_and_the_good_ones_kept(bus: Bus, client, redis, token) -> None:
     body = ("cpu,host=a usage_idle=90 1795000000000000000\n"
             "cpu,host=a usage_idle=\n"  # no value
             "mem,host=a used_percent=12.5\n"  # no timestamp: stamped at receive time
@@ -70,13 +71,13 @@ async def test_bad_lines_are_reported_and_the_good_ones_kept(client, redis, toke
     assert [e["line"] for e in answer["errors"]] == [2, 4]
     assert "field" in answer["errors"][0]["error"]
     assert rejected_total("telegraf-web") == before + 2
-    lines = await stream_lines(redis)
+    lines = await stream_lines(bus)
     assert lines[0] == "cpu,host=a usage_idle=90 1795000000000000000"
     assert parse_line(lines[1])["time"] is not None  # the receive time, so a re-delivery writes the same point
     assert lines[2:] == ["log,host=a msg=\"two", "lines\" 1795000000000000000"]
 
 
-async def test_a_line_that_is_not_utf8_costs_only_that_line(client, redis, token) -> None:
+async def test_a_line_that_is_not_utf8_costs_only_that_line(bus: Bus, client, redis, token) -> None:
     body = (b"cpu,host=a usage_idle=90 1795000000000000000\n"
             b"disk,host=a,path=/caf\xe9 used_percent=5 1795000000000000000\n"  # Latin-1, not UTF-8
             b"log,host=a msg=\"\xff\nlines\" 1795000000000000000\n"  # never joined into a string field
@@ -88,24 +89,24 @@ async def test_a_line_that_is_not_utf8_costs_only_that_line(client, redis, token
     assert answer["errors"][:2] == [{"line": 2, "error": "not UTF-8 text (byte 0xe9 at column 22)"},
                                     {"line": 3, "error": "not UTF-8 text (byte 0xff at column 17)"}]
     assert answer["errors"][2]["line"] == 4
-    assert await stream_lines(redis) == ["cpu,host=a usage_idle=90 1795000000000000000",
+    assert await stream_lines(bus) == ["cpu,host=a usage_idle=90 1795000000000000000",
                                          "mem,host=\u00e9 used_percent=12.5 1795000000000000000"]
 
 
-async def test_a_batch_of_only_bad_lines_still_gets_2xx(client, redis, token) -> None:
+async def test_a_batch_of_only_bad_lines_still_gets_2xx(bus: Bus, client, redis, token) -> None:
     response = await client.post("/webhooks/telegraf", content=b"garbage\nmore garbage",
                                  headers={"X-AIOps-Token": token})
     assert response.status_code == 202  # Telegraf would resend a 4xx batch forever
     assert response.json()["rejected"] == 2
-    assert await stream_lines(redis) == []
+    assert await stream_lines(bus) == []
 
 
-async def test_json_format_sent_as_text_plain(client, redis, token) -> None:
+async def test_json_format_sent_as_text_plain(bus: Bus, client, redis, token) -> None:
     body = (PAYLOADS / "metrics.json").read_bytes()
     response = await client.post("/webhooks/telegraf", content=body,
                                  headers={"X-AIOps-Token": token, "Content-Type": "text/plain; charset=utf-8"})
     assert response.status_code == 202, response.text
-    points = [parse_line(line) for line in await stream_lines(redis)]
+    points = [parse_line(line) for line in await stream_lines(bus)]
     cpu = next(p for p in points if p["measurement"] == "cpu")
     assert cpu["fields"]["usage_guest"] == 0.0 and isinstance(cpu["fields"]["usage_guest"], float)
     assert cpu["time"] == 1_763_924_410 * 10**9  # json_timestamp_units = 1s
@@ -163,10 +164,10 @@ async def test_a_token_of_another_kind_of_source_is_forbidden(client, make_sourc
         (b'{"metrics": 5}', "identity", 400, "metrics"),
     ],
 )
-async def test_bodies_that_cannot_be_read_get_a_clear_4xx(client, redis, token, body, encoding, status,
+async def test_bodies_that_cannot_be_read_get_a_clear_4xx(bus: Bus, client, redis, token, body, encoding, status,
                                                           problem) -> None:
     response = await client.post("/webhooks/telegraf", content=body,
                                  headers={"X-AIOps-Token": token, "Content-Encoding": encoding})
     assert response.status_code == status
     assert problem in response.json()["detail"]
-    assert await stream_lines(redis) == []
+    assert await stream_lines(bus) == []

@@ -11,7 +11,6 @@ from datetime import datetime
 from sqlalchemy import Row, case, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
-from aiops_contracts.bus import publish_and_broadcast
 from aiops_contracts.db import Alert
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.envelope import Envelope
@@ -57,7 +56,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
             )
             envelopes.append(Envelope(id=delivery.envelope.id, type=ALERT_STORED, source=alert.source,
                                       trace=delivery.envelope.trace, payload=payload.model_dump(mode="json")))
-        await publish_and_broadcast(self.redis, ALERTS_STORED, envelopes, self.settings.stream_maxlen_factor)
+        await self.bus.publish_and_broadcast(ALERTS_STORED, envelopes)
 
 
 def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict]:

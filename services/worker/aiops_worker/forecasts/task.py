@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
-from aiops_contracts.bus import publish_many
 from aiops_contracts.db import Forecast
 from aiops_contracts.influx import DatabaseNotFound
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -67,8 +66,7 @@ class ForecastTask(PeriodicTask):
         vanished = [_vanished(previous[key], self.settings.forecast_capacity_rules) for key in gone]
         envelopes = [predictive_envelope(a, _was_alerting(previous.get(a.history.series.id)))
                      for a in [*assessments, *filter(None, vanished)]]
-        await publish_many(self.ctx.redis, ALERTS_INGESTED, [e for e in envelopes if e],
-                           self.settings.stream_maxlen_factor)
+        await self.ctx.bus.publish_many(ALERTS_INGESTED, [e for e in envelopes if e])
         await self._store(assessments, gone, now)
         log.info("forecast run done", extra={"task": self.name, "series": len(assessments),
                                              "exhausting": sum(1 for a in assessments if a.exhaustion)})

@@ -25,7 +25,6 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from aiops_contracts.bus import publish_many
 from aiops_contracts.chroma import connect_log_collections
 from aiops_contracts.embeddings import TextEmbedder
 from aiops_contracts.envelope import Envelope
@@ -158,7 +157,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
                      payload=LogEventsPayload(events=by_envelope[d.envelope.id]).model_dump(mode="json"))
             for d in batch if d.envelope.id in by_envelope
         ]
-        await publish_many(self.redis, LOGS_TEMPLATED, envelopes, self.settings.stream_maxlen_factor)
+        await self.bus.publish_many(LOGS_TEMPLATED, envelopes)
 
     async def _dead_letter_line(self, failed: FailedLine) -> None:
         envelope = failed.delivery.envelope

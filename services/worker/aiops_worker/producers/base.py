@@ -13,7 +13,6 @@ import logging
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from aiops_contracts.bus import publish_many
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_contracts.streams import StreamSpec
@@ -65,7 +64,7 @@ class Producer(ABC):
             self._unpublished = self._unpublished or await self.poll()
             if not self._unpublished:
                 return False
-            await publish_many(self.redis, self.stream, self._unpublished, self.ctx.settings.stream_maxlen_factor)
+            await self.ctx.bus.publish_many(self.stream, self._unpublished)
             await self.published(self._unpublished)
             self._unpublished = []
             self._backoff.reset()

@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from aiops_contracts.bus import StreamBacklogFull, ensure_group
+from aiops_contracts.bus import DeadLetter, StreamBacklogFull
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_contracts.timing import Backoff, sleep_or_stop
@@ -76,6 +76,8 @@ class StreamConsumer(ABC, Generic[P]):
         self.ctx = ctx
         self.settings = ctx.settings
         self.redis = ctx.redis
+        self.bus = ctx.bus
+        self.stream_key = ctx.bus.key(self.stream)
         self.group_name = self.group or ctx.settings.consumer_group
         self.consumer_name = ctx.settings.worker_name
         self._next_claim = 0.0
@@ -87,7 +89,7 @@ class StreamConsumer(ABC, Generic[P]):
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         """Consume until `stop` is set; with `drain`, return once nothing is left to read."""
-        await ensure_group(self.redis, self.stream.name, self.group_name)
+        await self.bus.ensure_group(self.stream, self.group_name)
         self._backlog_done = False
         while not stop.is_set():
             entries = await self._next_entries(block=not drain)
@@ -118,7 +120,7 @@ class StreamConsumer(ABC, Generic[P]):
         reply = await self.redis.xreadgroup(
             self.group_name,
             self.consumer_name,
-            {self.stream.name: start},
+            {self.stream_key: start},
             count=self.settings.stream_batch_size,
             block=self.settings.stream_block_ms if block else None,
         )
@@ -128,7 +130,7 @@ class StreamConsumer(ABC, Generic[P]):
 
     async def _claim_idle(self) -> list[tuple[str, dict[bytes, bytes]]]:
         _, entries, _deleted = await self.redis.xautoclaim(
-            self.stream.name,
+            self.stream_key,
             self.group_name,
             self.consumer_name,
             min_idle_time=self.settings.stream_claim_idle_ms,
@@ -207,35 +209,27 @@ class StreamConsumer(ABC, Generic[P]):
             await self._dead_letter(delivery.entry_id, delivery.envelope.to_entry(), repr(exc))
 
     async def _delivery_count(self, entry_id: str) -> int:
-        pending = await self.redis.xpending_range(self.stream.name, self.group_name, entry_id, entry_id, 1)
+        pending = await self.redis.xpending_range(self.stream_key, self.group_name, entry_id, entry_id, 1)
         return int(pending[0]["times_delivered"]) if pending else 0
 
     async def _dead_letter(self, entry_id: str, fields: dict[Any, Any], error: str) -> None:
         """Copy the entry to the dead-letter stream with the error, then ack it, atomically."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.stream.dead_letter, self._dead_record(entry_id, fields, error),
-                      maxlen=self.stream.maxlen, approximate=True)
-            pipe.xack(self.stream.name, self.group_name, entry_id)
-            await asyncio.shield(pipe.execute())
+        await self.bus.dead_letter(self.stream, self.group_name, DeadLetter(entry_id, fields, error), ack=True)
         instrumentation.ENTRIES_DEAD.labels(self.stream.name).inc()
         log.error("entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id, "error": error[:500]})
 
     async def dead_letter_part(self, entry_id: str, part: Envelope, error: str) -> None:
         """Dead-letter one part of an entry (e.g. one line of many) as an envelope of its own; the entry
         itself is handled and acked as usual."""
-        await self.redis.xadd(self.stream.dead_letter, self._dead_record(entry_id, part.to_entry(), error),
-                              maxlen=self.stream.maxlen, approximate=True)
+        dead = DeadLetter(entry_id, part.to_entry(), error)
+        await self.bus.dead_letter(self.stream, self.group_name, dead, ack=False)
         instrumentation.ENTRIES_DEAD.labels(self.stream.name).inc()
         log.error("part of an entry dead-lettered", extra={"stream": self.stream.name, "entry_id": entry_id,
                                                             "event_id": part.id, "error": error[:500]})
 
-    def _dead_record(self, entry_id: str, fields: dict[Any, Any], error: str) -> dict[Any, Any]:
-        return {**fields, b"error": error[:2000].encode(), b"original_id": entry_id.encode(),
-                b"group": self.group_name.encode()}
-
     async def _ack(self, entry_ids: list[str]) -> None:
         # Shielded: a stop arriving now must not lose the ack of work that is already durable.
-        await asyncio.shield(self.redis.xack(self.stream.name, self.group_name, *entry_ids))
+        await asyncio.shield(self.redis.xack(self.stream_key, self.group_name, *entry_ids))
         instrumentation.ENTRIES_HANDLED.labels(self.stream.name, self.group_name).inc(len(entry_ids))
 
     def _observe(self, batch: list[Delivery[P]], started: float) -> None:

@@ -6,11 +6,11 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aiops_contracts.bus import publish, publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
-from aiops_contracts.streams import ALERTS_STORED, LIVE_CHANNEL
+from aiops_contracts.streams import ALERTS_STORED
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -28,14 +28,14 @@ async def alerts(sessions: async_sessionmaker[AsyncSession]) -> list[Alert]:
         return list((await session.scalars(select(Alert).order_by(Alert.fingerprint))).all())
 
 
-async def test_alerts_are_stored_and_announced(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+async def test_alerts_are_stored_and_announced(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     pubsub = redis.pubsub()
-    await pubsub.subscribe(LIVE_CHANNEL)
-    await publish_many(redis, AlertStoreTask.stream, [alert("a", severity="critical", host="web-1"), alert("b")])
+    await pubsub.subscribe(bus.live_channel)
+    await bus.publish_many(AlertStoreTask.stream, [alert("a", severity="critical", host="web-1"), alert("b")])
     await drain(AlertStoreTask(worker_ctx))
     stored = await alerts(sessions)
     assert [(a.fingerprint, a.severity, a.host, a.count) for a in stored] == [("a", "critical", "web-1", 1), ("b", "medium", None, 1)]
-    assert await redis.xlen(ALERTS_STORED.name) == 2
+    assert await redis.xlen(bus.key(ALERTS_STORED)) == 2
     live = []
     for _ in range(50):
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
@@ -47,26 +47,26 @@ async def test_alerts_are_stored_and_announced(worker_ctx: WorkerContext, redis:
     await pubsub.aclose()
 
 
-async def test_redelivered_event_is_stored_once(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+async def test_redelivered_event_is_stored_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     event = alert("x")
-    await publish(redis, AlertStoreTask.stream, event)
+    await bus.publish(AlertStoreTask.stream, event)
     await drain(AlertStoreTask(worker_ctx))
-    await publish(redis, AlertStoreTask.stream, event)  # the same event id again
+    await bus.publish(AlertStoreTask.stream, event)  # the same event id again
     await drain(AlertStoreTask(worker_ctx))
     (stored,) = await alerts(sessions)
     assert stored.count == 1
     # Both deliveries were announced with the same event id, so downstream consumers dedupe too.
-    ids = {Envelope.from_entry(fields).id for _, fields in await redis.xrange(ALERTS_STORED.name)}
+    ids = {Envelope.from_entry(fields).id for _, fields in await redis.xrange(bus.key(ALERTS_STORED))}
     assert ids == {event.id}
 
 
-async def test_repeats_are_counted_and_latest_state_wins(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+async def test_repeats_are_counted_and_latest_state_wins(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     later = T0 + timedelta(minutes=5)
     batch = [alert("disk", at=T0, title="disk 90%"), alert("disk", at=later, title="disk 95%"),
              alert("disk", at=T0 - timedelta(minutes=1), title="disk 85%")]
-    await publish_many(redis, AlertStoreTask.stream, batch)
+    await bus.publish_many(AlertStoreTask.stream, batch)
     await drain(AlertStoreTask(worker_ctx))
-    await publish(redis, AlertStoreTask.stream, alert("disk", at=T0, title="late and stale"))
+    await bus.publish(AlertStoreTask.stream, alert("disk", at=T0, title="late and stale"))
     await drain(AlertStoreTask(worker_ctx))
     (stored,) = await alerts(sessions)
     assert stored.count == 4
@@ -75,39 +75,39 @@ async def test_repeats_are_counted_and_latest_state_wins(worker_ctx: WorkerConte
     assert stored.last_seen_at == later
 
 
-async def test_resolution_and_refiring(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
-    await publish(redis, AlertStoreTask.stream, alert("cpu", at=T0))
-    await publish(redis, AlertStoreTask.stream, alert("cpu", at=T0 + timedelta(minutes=1), status="resolved"))
+async def test_resolution_and_refiring(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+    await bus.publish(AlertStoreTask.stream, alert("cpu", at=T0))
+    await bus.publish(AlertStoreTask.stream, alert("cpu", at=T0 + timedelta(minutes=1), status="resolved"))
     await drain(AlertStoreTask(worker_ctx))
     (stored,) = await alerts(sessions)
     assert (stored.status, stored.resolved_at) == ("resolved", T0 + timedelta(minutes=1))
-    await publish(redis, AlertStoreTask.stream, alert("cpu", at=T0 + timedelta(minutes=2)))
+    await bus.publish(AlertStoreTask.stream, alert("cpu", at=T0 + timedelta(minutes=2)))
     await drain(AlertStoreTask(worker_ctx))
     (stored,) = await alerts(sessions)
     assert (stored.status, stored.resolved_at) == ("firing", None)
 
 
-async def test_acknowledged_alert_stays_acknowledged_when_it_repeats(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
-    await publish(redis, AlertStoreTask.stream, alert("mem", at=T0))
+async def test_acknowledged_alert_stays_acknowledged_when_it_repeats(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+    await bus.publish(AlertStoreTask.stream, alert("mem", at=T0))
     await drain(AlertStoreTask(worker_ctx))
     async with sessions.begin() as session:
         (await session.scalar(select(Alert))).status = "acknowledged"
-    await publish(redis, AlertStoreTask.stream, alert("mem", at=T0 + timedelta(minutes=1)))
+    await bus.publish(AlertStoreTask.stream, alert("mem", at=T0 + timedelta(minutes=1)))
     await drain(AlertStoreTask(worker_ctx))
     (stored,) = await alerts(sessions)
     assert (stored.status, stored.count) == ("acknowledged", 2)
 
 
-async def test_invalid_payload_is_dead_lettered_and_the_rest_stored(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+async def test_invalid_payload_is_dead_lettered_and_the_rest_stored(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     bad = Envelope(type=ALERT_RECEIVED, source="nagios", payload={"title": "no fingerprint"})
-    await publish_many(redis, AlertStoreTask.stream, [alert("ok-1"), bad, alert("ok-2")])
+    await bus.publish_many(AlertStoreTask.stream, [alert("ok-1"), bad, alert("ok-2")])
     await drain(AlertStoreTask(worker_ctx))
     assert [a.fingerprint for a in await alerts(sessions)] == ["ok-1", "ok-2"]
-    assert await redis.xlen(AlertStoreTask.stream.dead_letter) == 1
+    assert await redis.xlen(bus.dead_letter_key(AlertStoreTask.stream)) == 1
 
 
-async def test_same_fingerprint_from_two_sources_are_two_alerts(worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
-    await publish_many(redis, AlertStoreTask.stream, [alert("f", source="a"), alert("f", source="b")])
+async def test_same_fingerprint_from_two_sources_are_two_alerts(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+    await bus.publish_many(AlertStoreTask.stream, [alert("f", source="a"), alert("f", source="b")])
     await drain(AlertStoreTask(worker_ctx))
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Alert)) == 2

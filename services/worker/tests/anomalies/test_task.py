@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from redis.asyncio import Redis
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import ANOMALIES_MEASUREMENT, InfluxClient
@@ -45,15 +45,15 @@ def _lines(host: str, measurement: str, field: str, values: np.ndarray, start: i
                      for i in range(start, stop))
 
 
-async def _publish(redis: Redis, chunks: list[str]) -> list[Envelope]:
+async def _publish(bus: Bus, chunks: list[str]) -> list[Envelope]:
     envelopes = [Envelope(type=METRICS_RECEIVED, source="telegraf",
                           payload=MetricsPayload(lines=c, count=c.count("\n") + 1).model_dump()) for c in chunks]
-    await publish_many(redis, METRICS_INGESTED, envelopes)
+    await bus.publish_many(METRICS_INGESTED, envelopes)
     return envelopes
 
 
-async def _alerts(redis: Redis) -> list[Envelope]:
-    return [Envelope.from_entry(fields) for _, fields in await redis.xrange(ALERTS_INGESTED.name)]
+async def _alerts(bus: Bus) -> list[Envelope]:
+    return [Envelope.from_entry(fields) for _, fields in await bus.redis.xrange(bus.key(ALERTS_INGESTED))]
 
 
 def _index(alert: Envelope) -> int:
@@ -72,11 +72,11 @@ async def test_injected_spike_and_shift_alert_once_each_and_clean_series_stays_q
     chunks = ["\n".join((_lines(host, "app", "latency_ms", spike, s, s + 50),
                          _lines(host, "queue", "depth", shift, s, s + 50),
                          _lines(host, "cpu", "usage_user", clean, s, s + 50))) for s in range(0, POINTS, 50)]
-    await _publish(worker_ctx.redis, chunks)
+    await _publish(worker_ctx.bus, chunks)
 
     await drain(AnomalyTask(worker_ctx))
 
-    alerts = await _alerts(worker_ctx.redis)
+    alerts = await _alerts(worker_ctx.bus)
     by_field: dict[str, list[Envelope]] = {}
     for alert in alerts:
         by_field.setdefault(alert.payload["labels"]["field"], []).append(alert)
@@ -97,7 +97,7 @@ async def test_injected_spike_and_shift_alert_once_each_and_clean_series_stays_q
 async def test_scores_worth_keeping_are_stored_in_influx(
         worker_ctx: WorkerContext, influx_database: str, drain, host: str) -> None:
     spike = _series(1, "spike")
-    await _publish(worker_ctx.redis, [_lines(host, "app", "latency_ms", spike, 0, POINTS)])
+    await _publish(worker_ctx.bus, [_lines(host, "app", "latency_ms", spike, 0, POINTS)])
 
     await drain(AnomalyTask(worker_ctx))
 
@@ -114,29 +114,29 @@ async def test_redelivered_batch_does_not_alert_twice(worker_ctx: WorkerContext,
                                                       drain, host: str) -> None:
     spike = _series(1, "spike")
     chunk = _lines(host, "app", "latency_ms", spike, 0, POINTS)
-    await _publish(worker_ctx.redis, [chunk])
+    await _publish(worker_ctx.bus, [chunk])
     task = AnomalyTask(worker_ctx)
     await drain(task)
-    first = await _alerts(worker_ctx.redis)
+    first = await _alerts(worker_ctx.bus)
 
-    await _publish(worker_ctx.redis, [chunk])  # the same metrics again (a retried Telegraf flush)
+    await _publish(worker_ctx.bus, [chunk])  # the same metrics again (a retried Telegraf flush)
     await drain(task)
     await drain(AnomalyTask(worker_ctx))  # and after a restart from the saved state
 
-    assert [a.id for a in await _alerts(worker_ctx.redis)] == [a.id for a in first]
+    assert [a.id for a in await _alerts(worker_ctx.bus)] == [a.id for a in first]
 
 
 async def test_restart_keeps_baselines_so_detection_continues_without_warmup(
         worker_ctx: WorkerContext, influx_database: str, drain, host: str) -> None:
     spike = _series(1, "spike")
-    await _publish(worker_ctx.redis, [_lines(host, "app", "latency_ms", spike, 0, SPIKE_AT - 10)])
+    await _publish(worker_ctx.bus, [_lines(host, "app", "latency_ms", spike, 0, SPIKE_AT - 10)])
     await drain(AnomalyTask(worker_ctx))  # saves its detectors when it returns
-    assert await _alerts(worker_ctx.redis) == []
+    assert await _alerts(worker_ctx.bus) == []
 
-    await _publish(worker_ctx.redis, [_lines(host, "app", "latency_ms", spike, SPIKE_AT - 10, POINTS)])
+    await _publish(worker_ctx.bus, [_lines(host, "app", "latency_ms", spike, SPIKE_AT - 10, POINTS)])
     await drain(AnomalyTask(worker_ctx))  # a fresh process: it must restore the baseline to see the spike
 
-    opened = [a for a in await _alerts(worker_ctx.redis) if a.payload["status"] == "firing"]
+    opened = [a for a in await _alerts(worker_ctx.bus) if a.payload["status"] == "firing"]
     assert len(opened) == 1 and 0 <= _index(opened[0]) - SPIKE_AT <= 1
 
 
@@ -147,13 +147,13 @@ async def test_series_beyond_the_memory_cap_round_trip_through_redis(
     spike = _series(1, "spike")
     chunks = [_lines(host, name, "latency_ms", spike, s, s + 50)
               for s in range(0, POINTS, 50) for name in ("app", "app2")]
-    await _publish(worker_ctx.redis, chunks)
+    await _publish(worker_ctx.bus, chunks)
     task = AnomalyTask(worker_ctx)
 
     await drain(task)
 
     assert len(task.cache) == 1
-    opened = [a for a in await _alerts(worker_ctx.redis) if a.payload["status"] == "firing"]
+    opened = [a for a in await _alerts(worker_ctx.bus) if a.payload["status"] == "firing"]
     assert sorted(a.payload["labels"]["measurement"] for a in opened) == ["app", "app2"]
     assert all(0 <= _index(a) - SPIKE_AT <= 1 for a in opened)
 
@@ -163,16 +163,16 @@ async def test_missing_database_is_created_and_points_beyond_retention_do_not_fa
     settings = worker_ctx.settings.model_copy(update={"influx_database": f"aiops_test_new_{uuid.uuid4().hex[:8]}"})
     influx = InfluxClient(settings)
     ctx = WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions, influx=influx)
-    await _publish(ctx.redis, [_lines(host, "app", "latency_ms", _series(1, "spike"), 0, POINTS)])
+    await _publish(ctx.bus, [_lines(host, "app", "latency_ms", _series(1, "spike"), 0, POINTS)])
     try:
         await drain(AnomalyTask(ctx))  # runs before the metrics writer made the database
 
         databases = (await influx.query("SHOW DATABASES"))[0].values
         assert [settings.influx_database] in databases
         # Its 90-day retention drops these 2023 points: a partial write, not a failure of the entry.
-        assert (await ctx.redis.xpending(METRICS_INGESTED.name, "anomaly-detector"))["pending"] == 0
-        assert not await ctx.redis.exists(METRICS_INGESTED.dead_letter)
-        assert [a.payload["status"] for a in await _alerts(ctx.redis)] == ["firing", "resolved"]
+        assert (await ctx.redis.xpending(ctx.bus.key(METRICS_INGESTED), "anomaly-detector"))["pending"] == 0
+        assert not await ctx.redis.exists(ctx.bus.dead_letter_key(METRICS_INGESTED))
+        assert [a.payload["status"] for a in await _alerts(ctx.bus)] == ["firing", "resolved"]
     finally:
         await influx.query(f'DROP DATABASE "{settings.influx_database}"')
         await influx.aclose()
@@ -183,10 +183,10 @@ async def test_an_alert_transition_is_saved_before_the_ack(worker_ctx: WorkerCon
     """A kill -9 right after the ack must not make the detector forget its open alert (it would never resolve)."""
     spike = _series(1, "spike")
     chunks = [_lines(host, "app", "latency_ms", spike, s, s + 50) for s in range(0, SPIKE_AT, 50)]
-    await _publish(worker_ctx.redis, [*chunks, _lines(host, "app", "latency_ms", spike, SPIKE_AT, SPIKE_AT + 5)])
+    await _publish(worker_ctx.bus, [*chunks, _lines(host, "app", "latency_ms", spike, SPIKE_AT, SPIKE_AT + 5)])
     task = AnomalyTask(worker_ctx)  # periodic saves every anomaly_state_flush_s (60 s): none within this test
     await StreamConsumer.run(task, asyncio.Event(), drain=True)  # the base loop: no save at the end, as after a kill -9
-    assert [a.payload["status"] for a in await _alerts(worker_ctx.redis)] == ["firing"]
+    assert [a.payload["status"] for a in await _alerts(worker_ctx.bus)] == ["firing"]
 
     series_id = SeriesRef("app", (("host", host), ("region", "eu")), "latency_ms").id
     assert await worker_ctx.redis.hexists(ANOMALY_DETECTORS_KEY, series_id)

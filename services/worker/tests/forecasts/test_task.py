@@ -68,7 +68,7 @@ async def forecast_ctx(worker_ctx: WorkerContext) -> AsyncIterator[WorkerContext
 
 
 async def _alerts(ctx: WorkerContext) -> list[Envelope]:
-    return [Envelope.from_entry(fields) for _, fields in await ctx.redis.xrange(ALERTS_INGESTED.name)]
+    return [Envelope.from_entry(fields) for _, fields in await ctx.redis.xrange(ctx.bus.key(ALERTS_INGESTED))]
 
 
 async def _rows(ctx: WorkerContext) -> dict[str, Forecast]:

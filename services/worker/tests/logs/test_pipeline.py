@@ -59,7 +59,7 @@ async def follow(ctx: WorkerContext, path: Path, expected_lines: int) -> None:
     stop = asyncio.Event()
     running = asyncio.create_task(producer.run(stop))
     for _ in range(200):
-        entries = await ctx.redis.xrange(LOGS_INGESTED.name)
+        entries = await ctx.redis.xrange(ctx.bus.key(LOGS_INGESTED))
         if sum(len(Envelope.from_entry(f).payload["records"]) for _, f in entries) >= expected_lines:
             break
         await asyncio.sleep(0.05)
@@ -85,5 +85,5 @@ async def test_syslog_file_with_two_failures_becomes_exactly_two_incidents(log_c
     assert incidents[0].severity == "critical"
     assert "Out of memory" in incidents[0].title and len(incidents[0].details["samples"]) == 4
     assert timeline >= 4
-    announced = [Envelope.from_entry(f) for _, f in await log_ctx.redis.xrange(INCIDENTS_CHANGED.name)]
+    announced = [Envelope.from_entry(f) for _, f in await log_ctx.redis.xrange(log_ctx.bus.key(INCIDENTS_CHANGED))]
     assert {e.type for e in announced} == {"incident.opened"}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import LogPrototype, LogTemplate, LogTemplateCount
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
@@ -38,8 +38,8 @@ async def templates(ctx: WorkerContext) -> dict[str, LogTemplate]:
         return {t.template: t for t in rows}
 
 
-async def test_lines_become_counted_templates_with_prototypes(log_ctx: WorkerContext, redis, drain) -> None:
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES, "env-1")])
+async def test_lines_become_counted_templates_with_prototypes(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(LINES, "env-1")])
     await drain(LogMiningTask(log_ctx))
     stored = await templates(log_ctx)
     oom = stored["Out of memory: Killed process <*> (java)"]
@@ -55,7 +55,7 @@ async def test_lines_become_counted_templates_with_prototypes(log_ctx: WorkerCon
         prototypes = await session.scalar(select(func.count()).select_from(LogPrototype))
     assert buckets == [(datetime(datetime.now(UTC).year, 3, 2, 10, 0, tzinfo=UTC), 2)]
     assert 1 <= prototypes <= len(stored)
-    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(LOGS_TEMPLATED.name)]
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
     events = announced.payload["events"]
     assert announced.id == "env-1"
     assert [(e["host"], e["service"], e["category"]) for e in events] == [
@@ -64,24 +64,24 @@ async def test_lines_become_counted_templates_with_prototypes(log_ctx: WorkerCon
     assert events[0]["prototype_id"] == oom.prototype_id
 
 
-async def test_redelivery_is_not_counted_twice_and_restart_keeps_ids(log_ctx: WorkerContext, redis, drain) -> None:
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES, "env-1")])
+async def test_redelivery_is_not_counted_twice_and_restart_keeps_ids(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(LINES, "env-1")])
     await drain(LogMiningTask(log_ctx))
     before = {t: (row.id, row.count) for t, row in (await templates(log_ctx)).items()}
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES, "env-1"), logs_envelope(LINES[:1], "env-2")])
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(LINES, "env-1"), logs_envelope(LINES[:1], "env-2")])
     await drain(LogMiningTask(log_ctx))  # a new task: the miner comes back from PostgreSQL
     after = {t: (row.id, row.count) for t, row in (await templates(log_ctx)).items()}
     oom = "Out of memory: Killed process <*> (java)"
     assert after[oom] == (before[oom][0], 3)
     assert {t: i for t, (i, _) in after.items()} == {t: i for t, (i, _) in before.items()}
-    assert await redis.xlen(LOGS_TEMPLATED.name) == 3  # env-1 announced again, env-2 once
+    assert await redis.xlen(bus.key(LOGS_TEMPLATED)) == 3  # env-1 announced again, env-2 once
 
 
-async def test_templates_over_the_embedding_budget_are_routed_by_the_periodic_pass(log_ctx: WorkerContext, redis,
+async def test_templates_over_the_embedding_budget_are_routed_by_the_periodic_pass(bus: Bus, log_ctx: WorkerContext, redis,
                                                                                    drain) -> None:
     settings = log_ctx.settings.model_copy(update={"log_embed_inline_max": 1})
     ctx = WorkerContext(settings=settings, redis=redis, sessions=log_ctx.sessions, influx=log_ctx.influx)
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(LINES)])
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(LINES)])
     task = LogMiningTask(ctx)
     await task.start()
     await StreamConsumer.run(task, asyncio.Event(), drain=True)  # the stream only, without the final pass
@@ -95,27 +95,27 @@ def without_embeddings(ctx: WorkerContext, **settings) -> WorkerContext:
     return WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions, influx=ctx.influx)
 
 
-async def test_a_line_over_the_budget_is_dead_lettered_alone(log_ctx: WorkerContext, redis, drain) -> None:
+async def test_a_line_over_the_budget_is_dead_lettered_alone(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
     wide = "job " + " ".join(str(i) for i in range(40))  # 41 tokens: a second one needs 41 comparisons
     ctx = without_embeddings(log_ctx, log_line_max_comparisons=30)
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope([LINES[0], wide, wide.replace("1", "7"), LINES[3]],
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([LINES[0], wide, wide.replace("1", "7"), LINES[3]],
                                                             "env-1")])
     await drain(LogMiningTask(ctx))
     assert sum(t.count for t in (await templates(ctx)).values()) == 3
-    (dead,) = await redis.xrange(LOGS_INGESTED.dead_letter)
+    (dead,) = await redis.xrange(bus.dead_letter_key(LOGS_INGESTED))
     envelope = Envelope.from_entry(dead[1])
     assert envelope.id == "env-1:2"
     assert [r["message"] for r in envelope.payload["records"]] == [wide.replace("1", "7")]
     assert b"LineTooCostly" in dead[1][b"error"]
-    assert await redis.xpending(LOGS_INGESTED.name, ctx.settings.consumer_group) == {
+    assert await redis.xpending(bus.key(LOGS_INGESTED), ctx.settings.consumer_group) == {
         "pending": 0, "min": None, "max": None, "consumers": []}
 
 
-async def test_analysis_leaves_the_event_loop_to_the_other_tasks(log_ctx: WorkerContext, redis) -> None:
+async def test_analysis_leaves_the_event_loop_to_the_other_tasks(bus: Bus, log_ctx: WorkerContext, redis) -> None:
     """A coroutine running beside the task sees the miner part-way through one envelope: the analysis does
     not hold the loop for a whole batch."""
     lines = [f"worker {i} took {i % 97}ms on shard s{i % 5}" for i in range(4000)]
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(lines)])
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines)])
     task = LogMiningTask(without_embeddings(log_ctx))
     await task.start()
     seen: set[int] = set()
@@ -127,11 +127,11 @@ async def test_analysis_leaves_the_event_loop_to_the_other_tasks(log_ctx: Worker
     assert any(0 < candidates < len(lines) - 1 for candidates in seen)
 
 
-async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(log_ctx: WorkerContext, redis, drain) -> None:
+async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
     ctx = without_embeddings(log_ctx)
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(["disk\0 full on sda1", LINES[0]])])
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(["disk\0 full on sda1", LINES[0]])])
     await drain(LogMiningTask(ctx))
-    assert await redis.xlen(LOGS_INGESTED.dead_letter) == 0
+    assert await redis.xlen(bus.dead_letter_key(LOGS_INGESTED)) == 0
     stored = await templates(ctx)
     assert "disk\ufffd full on sda1" in stored
     async with ctx.sessions() as session:
@@ -139,13 +139,13 @@ async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(log_ctx: Worker
     assert state is not None and len(state["clusters"]) == 2
 
 
-async def test_forwarded_syslog_lines_are_templated_without_their_header(log_ctx: WorkerContext, redis,
+async def test_forwarded_syslog_lines_are_templated_without_their_header(bus: Bus, log_ctx: WorkerContext, redis,
                                                                          drain) -> None:
     lines = [f'{{"log": "Nov  3 12:00:0{i} web-{i} postgres[{100 + i}]: FATAL: too many connections"}}'
              for i in range(3)]
-    await publish_many(redis, LOGS_INGESTED, [logs_envelope(lines)])
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines)])
     await drain(LogMiningTask(without_embeddings(log_ctx)))
     assert list(await templates(log_ctx)) == ["FATAL: too many connections"]
-    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(LOGS_TEMPLATED.name)]
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
     assert [(e["host"], e["service"]) for e in announced.payload["events"]] == [
         ("web-0", "postgres"), ("web-1", "postgres"), ("web-2", "postgres")]

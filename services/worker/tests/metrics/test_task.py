@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import InfluxClient, quote_ident
@@ -41,8 +41,8 @@ async def point_count(influx: InfluxClient, measurement: str = "cpu") -> int:
     return series[0].values[0][1] if series else 0
 
 
-async def pending(redis) -> int:
-    return (await redis.xpending(METRICS_INGESTED.name, "aiops-consumers"))["pending"]
+async def pending(bus: Bus) -> int:
+    return (await bus.redis.xpending(bus.key(METRICS_INGESTED), "aiops-consumers"))["pending"]
 
 
 @pytest.fixture
@@ -63,32 +63,32 @@ def test_chunks_keep_whole_entries() -> None:
     assert sum(body.count("\n") + 1 for body, _ in chunks) == 100
 
 
-async def test_creates_the_database_and_writes_every_point_once(fresh_ctx, redis, drain) -> None:
+async def test_creates_the_database_and_writes_every_point_once(bus: Bus, fresh_ctx, redis, drain) -> None:
     lines = batch_lines(time.time_ns(), steps=40)
-    await publish_many(redis, METRICS_INGESTED, envelopes(lines))
+    await bus.publish_many(METRICS_INGESTED, envelopes(lines))
     await drain(MetricsWriterTask(fresh_ctx))
     influx = fresh_ctx.influx
     assert await point_count(influx) == len(lines)
     (policies,) = await influx.query("SHOW RETENTION POLICIES")
     assert ["aiops", "2160h0m0s", True] == [next(r for r in policies.values if r[0] == "aiops")[i] for i in (0, 1, 4)]
-    await publish_many(redis, METRICS_INGESTED, envelopes(lines))  # a re-delivery of the same points
+    await bus.publish_many(METRICS_INGESTED, envelopes(lines))  # a re-delivery of the same points
     await drain(MetricsWriterTask(fresh_ctx))
     assert await point_count(influx) == len(lines)
-    assert await pending(redis) == 0
+    assert await pending(bus) == 0
 
 
-async def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_written(fresh_ctx, redis, drain) -> None:
+async def test_points_influxdb_refuses_are_dead_lettered_and_the_rest_written(bus: Bus, fresh_ctx, redis, drain) -> None:
     now = time.time_ns()
     good = batch_lines(now, steps=4)
     conflict = [f'cpu,host=web-0 usage_idle="busy" {now - 10**9}']  # string into a float field
-    await publish_many(redis, METRICS_INGESTED, envelopes(good[:10]) + envelopes(conflict) + envelopes(good[10:]))
+    await bus.publish_many(METRICS_INGESTED, envelopes(good[:10]) + envelopes(conflict) + envelopes(good[10:]))
     task = MetricsWriterTask(fresh_ctx)
     for _ in range(40):  # failed entries are retried when idle (200 ms here), then dead-lettered
         await drain(task)
-        if await redis.xlen(METRICS_INGESTED.dead_letter):
+        if await redis.xlen(bus.dead_letter_key(METRICS_INGESTED)):
             break
         await asyncio.sleep(0.1)
-    (dead,) = await redis.xrange(METRICS_INGESTED.dead_letter)
+    (dead,) = await redis.xrange(bus.dead_letter_key(METRICS_INGESTED))
     assert b"field type conflict" in dead[1][b"error"]
     assert await point_count(fresh_ctx.influx) == len(good)
 
@@ -142,19 +142,19 @@ def private_influx(tmp_path: Path) -> Iterator[PrivateInfluxDB]:
     influx.stop()
 
 
-async def test_influxdb_outage_loses_nothing(worker_ctx, redis, private_influx) -> None:
+async def test_influxdb_outage_loses_nothing(bus: Bus, worker_ctx, redis, private_influx) -> None:
     """Stop InfluxDB, send, start it again: the batch stays pending meanwhile and is written on return."""
     settings = worker_ctx.settings.model_copy(update={"influx_url": private_influx.url})
     influx = InfluxClient(settings, timeout_s=2.0)
     ctx = WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions, influx=influx)
     lines = batch_lines(time.time_ns(), steps=30)
-    await publish_many(redis, METRICS_INGESTED, envelopes(lines))
+    await bus.publish_many(METRICS_INGESTED, envelopes(lines))
     writer = asyncio.create_task(MetricsWriterTask(ctx).run(asyncio.Event(), drain=True))
     await asyncio.sleep(1.5)  # InfluxDB is down: the writer retries, acks nothing
     assert not writer.done()
-    assert await pending(redis) == len(envelopes(lines))
+    assert await pending(bus) == len(envelopes(lines))
     await asyncio.to_thread(private_influx.start)
     await asyncio.wait_for(writer, timeout=60)
-    assert await pending(redis) == 0
+    assert await pending(bus) == 0
     assert await point_count(influx) == len(lines)
     await influx.aclose()

@@ -4,7 +4,7 @@ that stay new when content starts over, and records longer than the read limit."
 import os
 from pathlib import Path
 
-from aiops_contracts.bus import publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers.file_tail import FileTailProducer, split_records
@@ -42,13 +42,13 @@ async def cycle(producer: FileTailProducer, publish: bool = True) -> list[Envelo
     """What the base loop does once: poll, publish, confirm."""
     envelopes = await producer.poll()
     if envelopes and publish:
-        await publish_many(producer.redis, LOGS_INGESTED, envelopes)
+        await producer.ctx.bus.publish_many(LOGS_INGESTED, envelopes)
         await producer.published(envelopes)
     return envelopes
 
 
-async def messages(redis) -> list[str]:
-    return [r["message"] for _, f in await redis.xrange(LOGS_INGESTED.name) for r in Envelope.from_entry(f).payload["records"]]
+async def messages(bus: Bus) -> list[str]:
+    return [r["message"] for _, f in await bus.redis.xrange(bus.key(LOGS_INGESTED)) for r in Envelope.from_entry(f).payload["records"]]
 
 
 async def drain_file(producer: FileTailProducer) -> None:
@@ -56,24 +56,24 @@ async def drain_file(producer: FileTailProducer) -> None:
         await cycle(producer)
 
 
-async def test_restart_neither_skips_nor_repeats(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+async def test_restart_neither_skips_nor_repeats(bus: Bus, worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("one\ntwo\n")
     await drain_file(producer_for(worker_ctx, path))
     with path.open("a") as f:
         f.write("three\nfour\n")
     await drain_file(producer_for(worker_ctx, path))  # a new process: offsets come from Redis
-    assert await messages(redis) == ["one", "two", "three", "four"]
+    assert await messages(bus) == ["one", "two", "three", "four"]
 
 
-async def test_nul_inside_a_line_is_replaced(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+async def test_nul_inside_a_line_is_replaced(bus: Bus, worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_bytes(b"disk\x00 full\n")
     await drain_file(producer_for(worker_ctx, path))
-    assert await messages(redis) == ["disk\ufffd full"]
+    assert await messages(bus) == ["disk\ufffd full"]
 
 
-async def test_rotation_finishes_the_old_file_then_reads_the_new_one(worker_ctx: WorkerContext, redis,
+async def test_rotation_finishes_the_old_file_then_reads_the_new_one(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                      tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("a1\n")
@@ -85,27 +85,27 @@ async def test_rotation_finishes_the_old_file_then_reads_the_new_one(worker_ctx:
     path.write_text("b1\nb2\n")
     for _ in range(5):
         await cycle(producer)
-    assert await messages(redis) == ["a1", "a2", "b1", "b2"]
+    assert await messages(bus) == ["a1", "a2", "b1", "b2"]
 
 
-async def test_truncation_starts_over(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+async def test_truncation_starts_over(bus: Bus, worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("old line 1\nold line 2\n")
     producer = producer_for(worker_ctx, path)
     await drain_file(producer)
     path.write_text("new\n")  # copytruncate
     await drain_file(producer)
-    assert await messages(redis) == ["old line 1", "old line 2", "new"]
+    assert await messages(bus) == ["old line 1", "old line 2", "new"]
 
 
-async def test_crash_between_publish_and_save_republishes_the_same_envelope(worker_ctx: WorkerContext, redis,
+async def test_crash_between_publish_and_save_republishes_the_same_envelope(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                            tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("x1\nx2\n")
     producer = producer_for(worker_ctx, path)
     await producer.poll()  # first poll holds back the last record
     first = await producer.poll()
-    await publish_many(redis, LOGS_INGESTED, first)  # ... and the process dies before published()
+    await bus.publish_many(LOGS_INGESTED, first)  # ... and the process dies before published()
     with path.open("a") as f:
         f.write("x3\n")
     again = await producer_for(worker_ctx, path).poll()
@@ -113,7 +113,7 @@ async def test_crash_between_publish_and_save_republishes_the_same_envelope(work
     assert again[0].payload == first[0].payload
 
 
-async def test_a_new_file_is_read_from_its_end_by_default(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+async def test_a_new_file_is_read_from_its_end_by_default(bus: Bus, worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("history\n")
     settings = worker_ctx.settings.model_copy(update={"file_tail_paths": [str(path)]})
@@ -123,14 +123,14 @@ async def test_a_new_file_is_read_from_its_end_by_default(worker_ctx: WorkerCont
     with path.open("a") as f:
         f.write("fresh\n")
     await drain_file(producer)
-    assert await messages(redis) == ["fresh"]
+    assert await messages(bus) == ["fresh"]
 
 
 LINES = "alpha\nbeta\ngamma\n"
 
 
-async def envelope_ids(redis) -> list[str]:
-    return [Envelope.from_entry(f).id for _, f in await redis.xrange(LOGS_INGESTED.name)]
+async def envelope_ids(bus: Bus) -> list[str]:
+    return [Envelope.from_entry(f).id for _, f in await bus.redis.xrange(bus.key(LOGS_INGESTED))]
 
 
 async def assert_new_to_the_ledger(ctx: WorkerContext, ids: list[str]) -> None:
@@ -139,7 +139,7 @@ async def assert_new_to_the_ledger(ctx: WorkerContext, ids: list[str]) -> None:
         assert await claim_new_events(session, "logs-mining", ids) == set(ids)
 
 
-async def test_lines_written_again_after_truncation_get_new_ids(worker_ctx: WorkerContext, redis,
+async def test_lines_written_again_after_truncation_get_new_ids(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                 tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.touch()
@@ -154,13 +154,13 @@ async def test_lines_written_again_after_truncation_get_new_ids(worker_ctx: Work
         await cycle(producer)
         if round_ == 0:
             producer = producer_for(worker_ctx, path)  # a restart after the truncation was seen
-    assert await messages(redis) == ["alpha", "beta", "gamma"] * 3
-    ids = await envelope_ids(redis)
+    assert await messages(bus) == ["alpha", "beta", "gamma"] * 3
+    ids = await envelope_ids(bus)
     assert len(ids) == len(set(ids)) >= 3
     await assert_new_to_the_ledger(worker_ctx, ids)
 
 
-async def test_files_rotated_onto_the_same_name_get_new_ids(worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
+async def test_files_rotated_onto_the_same_name_get_new_ids(bus: Bus, worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text(LINES)
     producer = producer_for(worker_ctx, path)
@@ -170,13 +170,13 @@ async def test_files_rotated_onto_the_same_name_get_new_ids(worker_ctx: WorkerCo
         path.write_text(LINES)
         for _ in range(4):
             await cycle(producer)
-    assert await messages(redis) == ["alpha", "beta", "gamma"] * 4
-    ids = await envelope_ids(redis)
+    assert await messages(bus) == ["alpha", "beta", "gamma"] * 4
+    ids = await envelope_ids(bus)
     assert len(ids) == len(set(ids))
     await assert_new_to_the_ledger(worker_ctx, ids)
 
 
-async def test_a_file_rotated_while_the_worker_was_down_is_read_from_its_start(worker_ctx: WorkerContext, redis,
+async def test_a_file_rotated_while_the_worker_was_down_is_read_from_its_start(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                                 tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.touch()
@@ -188,12 +188,12 @@ async def test_a_file_rotated_while_the_worker_was_down_is_read_from_its_start(w
     os.rename(path, tmp_path / "app.log.1")
     path.write_text(LINES + "delta\n")  # the path is known: this is its next file, not one seen for the first time
     await drain_file(FileTailProducer(ctx))
-    assert await messages(redis) == ["alpha", "beta", "gamma", "alpha", "beta", "gamma", "delta"]
-    ids = await envelope_ids(redis)
+    assert await messages(bus) == ["alpha", "beta", "gamma", "alpha", "beta", "gamma", "delta"]
+    ids = await envelope_ids(bus)
     assert len(ids) == len(set(ids))
 
 
-async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(worker_ctx: WorkerContext, redis,
+async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                           tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     long_line = "x" * 2500
@@ -208,7 +208,7 @@ async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(worker
         f.write("\nafter\n")
     for _ in range(4):
         await cycle(producer)
-    received = await messages(redis)
+    received = await messages(bus)
     assert received[0] == "before" and received[-1] == "after"
     assert "".join(received[1:-1]) == long_line
     assert all(len(piece) <= 1024 for piece in received)

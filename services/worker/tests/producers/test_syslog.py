@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers.syslog import FramingError, SyslogFramer, SyslogProducer, to_record
@@ -47,9 +48,9 @@ def test_nul_inside_a_message_is_replaced() -> None:
     assert to_record(b"<11>myapp: disk\x00 gone", "udp", "10.0.0.1").message == "myapp: disk\ufffd gone"
 
 
-async def received(redis, count: int) -> list[dict]:
+async def received(bus: Bus, count: int) -> list[dict]:
     for _ in range(100):
-        records = [r for _, f in await redis.xrange(LOGS_INGESTED.name) for r in Envelope.from_entry(f).payload["records"]]
+        records = [r for _, f in await bus.redis.xrange(bus.key(LOGS_INGESTED)) for r in Envelope.from_entry(f).payload["records"]]
         if len(records) >= count:
             return records
         await asyncio.sleep(0.05)
@@ -69,7 +70,7 @@ def listening_producer(ctx: WorkerContext) -> tuple[SyslogProducer, list[int]]:
                                         influx=ctx.influx)), ports
 
 
-async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, redis) -> None:
+async def test_udp_and_tcp_senders_reach_the_stream(bus: Bus, worker_ctx: WorkerContext, redis) -> None:
     producer, ports = listening_producer(worker_ctx)
     stop = asyncio.Event()
     running = asyncio.create_task(producer.run(stop))
@@ -88,7 +89,7 @@ async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, r
     writer.write(b"%d %s" % (len(RFC5424), RFC5424))
     await writer.drain()
     writer.close()
-    records = await received(redis, 3)
+    records = await received(bus, 3)
     stop.set()
     await running
     by_transport = sorted((r["labels"]["transport"], r["message"], r["labels"].get("level")) for r in records)
@@ -96,7 +97,7 @@ async def test_udp_and_tcp_senders_reach_the_stream(worker_ctx: WorkerContext, r
                             ("udp", "disk sda1 failed", "err")]
 
 
-async def test_stop_publishes_what_was_received(worker_ctx: WorkerContext, redis) -> None:
+async def test_stop_publishes_what_was_received(bus: Bus, worker_ctx: WorkerContext, redis) -> None:
     producer, ports = listening_producer(worker_ctx)
     producer.interval_s = 3600.0  # nothing is published before the stop
     producer.queue = asyncio.Queue(5)  # so the TCP connection also holds messages it read but could not queue
@@ -117,6 +118,6 @@ async def test_stop_publishes_what_was_received(worker_ctx: WorkerContext, redis
     stop.set()
     await asyncio.wait_for(running, 10)  # the open connection does not keep it running
     writer.close()
-    records = await received(redis, 12)
+    records = await received(bus, 12)
     sent = [f"udp {n}" for n in range(2)] + [f"tcp {n}" for n in range(10)]
     assert sorted(r["message"] for r in records) == sorted(sent)

@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from aiops_contracts.bus import ensure_group, publish, publish_many
+from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
@@ -43,18 +43,18 @@ def items(*numbers: int, bad: tuple[int, ...] = ()) -> list[Envelope]:
     return [Envelope(type="test.item", source="test", payload={"n": n, "bad": n in bad}) for n in numbers]
 
 
-async def pending(redis: Redis, group: str = "aiops-consumers") -> int:
-    return (await redis.xpending(STREAM.name, group))["pending"]
+async def pending(bus: Bus, group: str = "aiops-consumers") -> int:
+    return (await bus.redis.xpending(bus.key(STREAM), group))["pending"]
 
 
-async def test_handled_entries_are_acked(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await publish_many(redis, STREAM, items(*range(10)))
+async def test_handled_entries_are_acked(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+    await bus.publish_many(STREAM, items(*range(10)))
     await drain(RecordingConsumer(worker_ctx))
     assert await redis.scard(HANDLED) == 10
-    assert await pending(redis) == 0
+    assert await pending(bus) == 0
 
 
-async def test_entries_stay_pending_until_handled(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+async def test_entries_stay_pending_until_handled(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
     release = asyncio.Event()
 
     class SlowConsumer(RecordingConsumer):
@@ -62,80 +62,80 @@ async def test_entries_stay_pending_until_handled(worker_ctx: WorkerContext, red
             await release.wait()
             await super().handle(batch)
 
-    await publish_many(redis, STREAM, items(1, 2, 3))
+    await bus.publish_many(STREAM, items(1, 2, 3))
     run = asyncio.create_task(drain(SlowConsumer(worker_ctx)))
     for _ in range(100):
-        if await redis.exists(STREAM.name) and (await redis.xinfo_groups(STREAM.name)) and await pending(redis) == 3:
+        if await redis.exists(bus.key(STREAM)) and (await redis.xinfo_groups(bus.key(STREAM))) and await pending(bus) == 3:
             break
         await asyncio.sleep(0.01)
-    assert await pending(redis) == 3
+    assert await pending(bus) == 3
     assert await redis.scard(HANDLED) == 0
     release.set()
     await run
-    assert await pending(redis) == 0
+    assert await pending(bus) == 0
 
 
-async def test_idle_entries_of_a_dead_consumer_are_reclaimed(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await ensure_group(redis, STREAM.name, "aiops-consumers")
-    await publish_many(redis, STREAM, items(1, 2, 3))
+async def test_idle_entries_of_a_dead_consumer_are_reclaimed(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+    await bus.ensure_group(STREAM, "aiops-consumers")
+    await bus.publish_many(STREAM, items(1, 2, 3))
     # Another consumer reads the entries and dies before acking them.
-    await redis.xreadgroup("aiops-consumers", "crashed-worker", {STREAM.name: ">"}, count=10)
+    await redis.xreadgroup("aiops-consumers", "crashed-worker", {bus.key(STREAM): ">"}, count=10)
     await asyncio.sleep(worker_ctx.settings.stream_claim_idle_ms / 1000 + 0.05)
     await drain(RecordingConsumer(worker_ctx))
     assert await redis.smembers(HANDLED) == {b"1", b"2", b"3"}
-    assert await pending(redis) == 0
+    assert await pending(bus) == 0
 
 
-async def test_restarted_consumer_resumes_its_own_pending_entries_at_once(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await ensure_group(redis, STREAM.name, "aiops-consumers")
-    await publish_many(redis, STREAM, items(7, 8))
-    await redis.xreadgroup("aiops-consumers", worker_ctx.settings.worker_name, {STREAM.name: ">"}, count=10)
+async def test_restarted_consumer_resumes_its_own_pending_entries_at_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+    await bus.ensure_group(STREAM, "aiops-consumers")
+    await bus.publish_many(STREAM, items(7, 8))
+    await redis.xreadgroup("aiops-consumers", worker_ctx.settings.worker_name, {bus.key(STREAM): ">"}, count=10)
     await drain(RecordingConsumer(worker_ctx))  # no idle wait: same consumer name
     assert await redis.smembers(HANDLED) == {b"7", b"8"}
 
 
-async def test_failing_entry_is_dead_lettered_after_max_deliveries(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await publish_many(redis, STREAM, items(1, 2, 3, bad=(2,)))
+async def test_failing_entry_is_dead_lettered_after_max_deliveries(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+    await bus.publish_many(STREAM, items(1, 2, 3, bad=(2,)))
     consumer = RecordingConsumer(worker_ctx)
     for _ in range(worker_ctx.settings.stream_max_deliveries + 2):
         await drain(consumer)
-        if await redis.xlen(STREAM.dead_letter):
+        if await redis.xlen(bus.dead_letter_key(STREAM)):
             break
         await asyncio.sleep(worker_ctx.settings.stream_claim_idle_ms / 1000 + 0.05)
     assert await redis.smembers(HANDLED) == {b"1", b"3"}  # the good entries around it were handled
-    dead = await redis.xrange(STREAM.dead_letter)
+    dead = await redis.xrange(bus.dead_letter_key(STREAM))
     assert len(dead) == 1
     fields = dead[0][1]
     assert b"bad item" in fields[b"error"]
     assert Envelope.from_entry(fields).payload["n"] == 2
-    assert await pending(redis) == 0
+    assert await pending(bus) == 0
 
 
-async def test_undecodable_entry_is_dead_lettered_at_once(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await redis.xadd(STREAM.name, {b"envelope": b"{not json"})
-    await redis.xadd(STREAM.name, {b"other": b"field"})
-    await publish(redis, STREAM, items(5)[0])
+async def test_undecodable_entry_is_dead_lettered_at_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+    await redis.xadd(bus.key(STREAM), {b"envelope": b"{not json"})
+    await redis.xadd(bus.key(STREAM), {b"other": b"field"})
+    await bus.publish(STREAM, items(5)[0])
     await drain(RecordingConsumer(worker_ctx))
     assert await redis.smembers(HANDLED) == {b"5"}
-    assert await redis.xlen(STREAM.dead_letter) == 2
-    assert await pending(redis) == 0
+    assert await redis.xlen(bus.dead_letter_key(STREAM)) == 2
+    assert await pending(bus) == 0
 
 
-async def test_store_outage_is_retried_without_spending_deliveries(worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+async def test_store_outage_is_retried_without_spending_deliveries(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
     RecordingConsumer.transient_failures = 2  # more than zero; backs off 1 s then 2 s
-    await publish_many(redis, STREAM, items(1, 2))
+    await bus.publish_many(STREAM, items(1, 2))
     await drain(RecordingConsumer(worker_ctx))
     assert await redis.smembers(HANDLED) == {b"1", b"2"}
-    assert await redis.xlen(STREAM.dead_letter) == 0
+    assert await redis.xlen(bus.dead_letter_key(STREAM)) == 0
 
 
 @pytest.mark.parametrize("group", ["aiops-consumers", "second-reader"])
-async def test_each_group_gets_every_entry(worker_ctx: WorkerContext, redis: Redis, group: str, drain) -> None:
+async def test_each_group_gets_every_entry(bus: Bus, worker_ctx: WorkerContext, redis: Redis, group: str, drain) -> None:
     class GroupConsumer(RecordingConsumer):
         pass
 
     GroupConsumer.group = group
-    await publish_many(redis, STREAM, items(1, 2))
+    await bus.publish_many(STREAM, items(1, 2))
     await drain(GroupConsumer(worker_ctx))
     assert await redis.scard(HANDLED) == 2
-    assert await pending(redis, group) == 0
+    assert await pending(bus, group) == 0
