@@ -69,6 +69,8 @@ class ApiSettings(CommonSettings):
     secrets_key_file: Path | None = None
     # Sentry integration webhooks whose Sentry-Hook-Timestamp is further than this from now are refused.
     sentry_hook_max_age_s: int = Field(default=300, ge=1)
+    # The latest detection-quality report (scripts/bench/quality.py writes it; GET /api/v1/quality reads it).
+    quality_report_path: Path = Path(".data/quality.json")
 
     @model_validator(mode="after")
     def _check_keys(self) -> "ApiSettings":
