@@ -101,6 +101,7 @@ PAGES = [  # screenshot name, path, a heading shown once the page has its data
     ("sources", "/sources", "Sources"),
     ("users", "/users", "Users"),
     ("audit", "/audit", "Audit log"),
+    ("automations", "/automations", "Rules"),
 ]
 
 
@@ -133,3 +134,11 @@ async def test_every_page_passes_axe_and_is_screenshotted(stack, context, sign_i
     problems["overview (dark)"] = await serious_violations(page)
     await page.screenshot(path=SCREENSHOTS / "overview-dark.png", full_page=True)
     assert {name: found for name, found in problems.items() if found} == {}
+
+
+async def test_the_automations_page_lists_the_rules_the_worker_installed(stack, sign_in) -> None:
+    page = await sign_in("operator")
+    await page.get_by_role("link", name="Automations").click()
+    rule = page.get_by_role("row").filter(has_text="disk-predicted-full")
+    await expect(rule).to_contain_text("disk_cleanup.yml")
+    await expect(page.get_by_text("No run awaits approval.")).to_be_visible()

@@ -21,12 +21,13 @@ const NAV: NavEntry[] = [
   { href: "/fleet", label: "Fleet" },
   { href: "/anomalies", label: "Anomalies" },
   { href: "/logs", label: "Logs" },
+  { href: "/automations", label: "Automations" },
   { href: "/sources", label: "Sources", role: "admin" },
   { href: "/users", label: "Users", role: "admin" },
   { href: "/audit", label: "Audit", role: "admin" },
 ];
 // Their capabilities are not built yet: a place in the navigation, no mock page.
-const COMING = ["Chat", "Automations"];
+const COMING = ["Chat"];
 
 const isCurrent = (path: string, href: string) => (href === "/" ? path === "/" : path.startsWith(href));
 

@@ -245,6 +245,153 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/automations/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Rules */
+        get: operations["list_automation_rules"];
+        put?: never;
+        /** Create Rule */
+        post: operations["create_automation_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/rules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace Rule */
+        put: operations["replace_automation_rule"];
+        post?: never;
+        /** Delete Rule */
+        delete: operations["delete_automation_rule"];
+        options?: never;
+        head?: never;
+        /** Toggle Rule */
+        patch: operations["toggle_automation_rule"];
+        trace?: never;
+    };
+    "/api/v1/automations/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Runs */
+        get: operations["list_automation_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Run */
+        get: operations["get_automation_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/runs/{run_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve Run */
+        post: operations["approve_automation_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/runs/{run_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject Run */
+        post: operations["reject_automation_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask Chat
+         * @description Questions such as "what is wrong with web-3?", "which disks fill up this week?", "what happened last
+         *     time we saw this?", "how noisy was alertmanager yesterday?". Reads with the caller's role; runs nothing.
+         */
+        post: operations["ask_chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stream Chat
+         * @description The same answer as server-sent events: `delta` events ({"text"}) as it is written, then one `answer`
+         *     event holding the whole ChatAnswer. The rows are read before streaming starts.
+         */
+        post: operations["stream_chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/forecasts": {
         parameters: {
             query?: never;
@@ -364,6 +511,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Incident Evidence
+         * @description The incident's signals by onset: kind, first/last seen, count, the template or error, the anomaly score,
+         *     the rule and shared host/service/dependency that joined each, and the probable origin marked.
+         */
+        get: operations["list_incident_evidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents/{incident_id}/logs": {
         parameters: {
             query?: never;
@@ -419,6 +587,27 @@ export interface paths {
          *     resolving a resolved incident changes nothing.
          */
         post: operations["resolve_incident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/split": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Split Incident
+         * @description Move a wrongly merged signal into an incident of its own; audited, and remembered: the aggregator does
+         *     not merge that signal with the ones it left for 24 h.
+         */
+        post: operations["split_incident"];
         delete?: never;
         options?: never;
         head?: never;
@@ -538,6 +727,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Quality
+         * @description The latest detection-quality report (scripts/bench/quality.py, run by the test command): log template
+         *     mining, anomaly detection, false alarms and capacity forecasts, per data set or category, with plain
+         *     baselines beside. `available` is false until a report has been written.
+         */
+        get: operations["get_quality"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sources": {
         parameters: {
             query?: never;
@@ -630,6 +841,60 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/topology": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Topology
+         * @description Services and hosts (with their open incidents) and the edges between them, learned and declared.
+         */
+        get: operations["get_topology"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/topology/edges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Declare Topology Edge */
+        post: operations["declare_topology_edge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/topology/edges/{edge_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Topology Edge */
+        delete: operations["delete_topology_edge"];
         options?: never;
         head?: never;
         patch?: never;
@@ -852,6 +1117,28 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Action */
+        Action: {
+            /** Extra Vars */
+            extra_vars?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Kind
+             * @default ansible
+             * @enum {string}
+             */
+            kind: "ansible" | "webhook";
+            /** Playbook */
+            playbook?: string | null;
+            /**
+             * Timeout S
+             * @default 300
+             */
+            timeout_s: number;
+            /** Url */
+            url?: string | null;
+        };
         /**
          * Aggregation
          * @description InfluxQL functions a series may be aggregated with per window (the only text pasted into queries).
@@ -1010,6 +1297,123 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** AutomationRuleRead */
+        AutomationRuleRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Origin */
+            origin: string;
+            spec: components["schemas"]["RuleSpec"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** AutomationRuleToggle */
+        AutomationRuleToggle: {
+            /** Enabled */
+            enabled: boolean;
+        };
+        /** AutomationRunDetail */
+        AutomationRunDetail: {
+            /** Approval Expires At */
+            approval_expires_at: string | null;
+            /** Changed */
+            changed: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided By */
+            decided_by: string | null;
+            /** Dry Run */
+            dry_run: boolean;
+            /** Event */
+            event: {
+                [key: string]: unknown;
+            };
+            /** Failed */
+            failed: number | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Output */
+            output: string;
+            /** Rc */
+            rc: number | null;
+            /** Reason */
+            reason: string;
+            /** Rule Name */
+            rule_name: string;
+            spec: components["schemas"]["RuleSpec"];
+            /** Started At */
+            started_at: string | null;
+            status: components["schemas"]["RunStatus"];
+            /** Target */
+            target: string;
+            /** Trigger Key */
+            trigger_key: string;
+        };
+        /** AutomationRunRead */
+        AutomationRunRead: {
+            /** Approval Expires At */
+            approval_expires_at: string | null;
+            /** Changed */
+            changed: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided By */
+            decided_by: string | null;
+            /** Dry Run */
+            dry_run: boolean;
+            /** Failed */
+            failed: number | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Rc */
+            rc: number | null;
+            /** Reason */
+            reason: string;
+            /** Rule Name */
+            rule_name: string;
+            /** Started At */
+            started_at: string | null;
+            status: components["schemas"]["RunStatus"];
+            /** Target */
+            target: string;
+            /** Trigger Key */
+            trigger_key: string;
+        };
         /** Body_login */
         Body_login: {
             /** Client Id */
@@ -1033,6 +1437,85 @@ export interface components {
             scope: string;
             /** Username */
             username: string;
+        };
+        /** ChatAnswer */
+        ChatAnswer: {
+            /** Answer */
+            answer: string;
+            /** Citations */
+            citations: components["schemas"]["Citation"][];
+            /** Intent */
+            intent: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "llm" | "rules";
+            /** Since */
+            since?: string | null;
+            /** Until */
+            until?: string | null;
+        };
+        /** ChatRequest */
+        ChatRequest: {
+            /** Question */
+            question: string;
+        };
+        /** Citation */
+        Citation: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "incident" | "alert" | "host" | "forecast";
+            /** Link */
+            link: string;
+            /** Title */
+            title: string;
+        };
+        /**
+         * EvidenceRead
+         * @description One signal of an incident: what it is, when, how often, and the rule and shared host/service/dependency
+         *     (`via`) that joined it; `origin` marks the probable origin (the earliest upstream signal).
+         */
+        EvidenceRead: {
+            /** Count */
+            count: number;
+            /**
+             * First Seen At
+             * Format: date-time
+             */
+            first_seen_at: string;
+            /** Group Key */
+            group_key: string;
+            /** Host */
+            host: string | null;
+            /** Kind */
+            kind: string;
+            /**
+             * Last Seen At
+             * Format: date-time
+             */
+            last_seen_at: string;
+            /**
+             * Origin
+             * @default false
+             */
+            origin: boolean;
+            /** Rule */
+            rule: string;
+            /** Score */
+            score: number | null;
+            /** Service */
+            service: string | null;
+            /** Template Id */
+            template_id: string | null;
+            /** Title */
+            title: string;
+            /** Via */
+            via: string;
         };
         /** ExhaustionList */
         ExhaustionList: {
@@ -1106,6 +1589,36 @@ export interface components {
             upper: number;
             /** Value */
             value: number;
+        };
+        /** Guards */
+        Guards: {
+            /**
+             * Approval Ttl S
+             * @default 3600
+             */
+            approval_ttl_s: number;
+            /**
+             * Cooldown S
+             * @default 900
+             */
+            cooldown_s: number;
+            /**
+             * Destructive
+             * @default false
+             */
+            destructive: boolean;
+            /**
+             * Dry Run
+             * @default false
+             */
+            dry_run: boolean;
+            /** Maintenance */
+            maintenance?: components["schemas"]["MaintenanceWindow"][];
+            /**
+             * Max Concurrent
+             * @default 1
+             */
+            max_concurrent: number;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1189,6 +1702,19 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** IncidentSplitCreate */
+        IncidentSplitCreate: {
+            /**
+             * Group Key
+             * @description The signal to move into an incident of its own
+             */
+            group_key: string;
+        };
+        /** IncidentSplitRead */
+        IncidentSplitRead: {
+            incident: components["schemas"]["IncidentRead"];
+            new_incident: components["schemas"]["IncidentRead"];
+        };
         /**
          * IncidentStatus
          * @enum {string}
@@ -1207,6 +1733,21 @@ export interface components {
             accepted: number;
             /** Event Ids */
             event_ids: string[];
+        };
+        /** MaintenanceWindow */
+        MaintenanceWindow: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Hosts */
+            hosts?: string[];
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** Me */
         Me: {
@@ -1284,11 +1825,90 @@ export interface components {
              */
             trend: components["schemas"]["TrendPoint"][];
         };
+        /** QualityBenchmark */
+        QualityBenchmark: {
+            /** Data */
+            data: string;
+            /** Duration S */
+            duration_s: number;
+            /** Name */
+            name: string;
+            /** Scores */
+            scores: components["schemas"]["QualityScore"][];
+            /** Title */
+            title: string;
+        };
+        /** QualityReport */
+        QualityReport: {
+            /**
+             * Available
+             * @default false
+             */
+            available: boolean;
+            /**
+             * Benchmarks
+             * @default []
+             */
+            benchmarks: components["schemas"]["QualityBenchmark"][];
+            /** Duration S */
+            duration_s?: number | null;
+            /** Git Commit */
+            git_commit?: string | null;
+            /** Measured At */
+            measured_at?: string | null;
+        };
+        /** QualityScore */
+        QualityScore: {
+            /**
+             * Better
+             * @enum {string}
+             */
+            better: "higher" | "lower" | "target";
+            /** Metric */
+            metric: string;
+            /** Reference */
+            reference: boolean;
+            /** Subject */
+            subject: string;
+            /** Value */
+            value: number;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
         };
+        /** RuleSpec */
+        RuleSpec: {
+            action: components["schemas"]["Action"];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            guards?: components["schemas"]["Guards"];
+            /** Name */
+            name: string;
+            trigger: components["schemas"]["Trigger"];
+        };
+        /** RunDecision */
+        RunDecision: {
+            /**
+             * Comment
+             * @default
+             */
+            comment: string;
+        };
+        /**
+         * RunStatus
+         * @enum {string}
+         */
+        RunStatus: "awaiting_approval" | "approved" | "rejected" | "expired" | "running" | "succeeded" | "failed" | "skipped" | "interrupted";
         /** SearchHit */
         SearchHit: {
             /** Distance */
@@ -1556,10 +2176,11 @@ export interface components {
         /**
          * TimelineKind
          * @description A row of an incident's timeline: opened, events (one row per handled batch, with its count),
-         *     reopened, resolved (by the aggregator or an operator), acknowledged (by an operator).
+         *     reopened, resolved (by the aggregator or an operator), acknowledged (by an operator), automation (a run's
+         *     decision or result).
          * @enum {string}
          */
-        TimelineKind: "opened" | "events" | "reopened" | "resolved" | "acknowledged";
+        TimelineKind: "opened" | "events" | "reopened" | "resolved" | "acknowledged" | "automation";
         /** TokenPair */
         TokenPair: {
             /** Access Token */
@@ -1576,6 +2197,63 @@ export interface components {
              */
             token_type: string;
         };
+        /**
+         * TopologyEdgeCreate
+         * @description A declared edge: `depends_on` (service -> service) or `runs_on` (service -> host).
+         */
+        TopologyEdgeCreate: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "runs_on" | "depends_on";
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+        };
+        /** TopologyEdgeRead */
+        TopologyEdgeRead: {
+            /**
+             * First Seen At
+             * Format: date-time
+             */
+            first_seen_at: string;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /**
+             * Last Seen At
+             * Format: date-time
+             */
+            last_seen_at: string;
+            /** Origin */
+            origin: string;
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+        };
+        /** TopologyNode */
+        TopologyNode: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "host" | "service";
+            /** Name */
+            name: string;
+            /** Open Incidents */
+            open_incidents: number;
+        };
+        /** TopologyRead */
+        TopologyRead: {
+            /** Edges */
+            edges: components["schemas"]["TopologyEdgeRead"][];
+            /** Nodes */
+            nodes: components["schemas"]["TopologyNode"][];
+        };
         /** TrendPoint */
         TrendPoint: {
             /**
@@ -1586,6 +2264,39 @@ export interface components {
             /** Count */
             count: number;
         };
+        /**
+         * Trigger
+         * @description Every condition given must hold; lists mean any of them. Host and service patterns are shell globs.
+         */
+        Trigger: {
+            /** Events */
+            events: components["schemas"]["TriggerKind"][];
+            /** Exhausts Within H */
+            exhausts_within_h?: number | null;
+            /** Field */
+            field?: string | null;
+            /** Hosts */
+            hosts?: string[];
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            };
+            /** Measurement */
+            measurement?: string | null;
+            /** Services */
+            services?: string[];
+            /** Severity */
+            severity?: components["schemas"]["Severity"][];
+            /** Title Contains */
+            title_contains?: string | null;
+            /** Value Above */
+            value_above?: number | null;
+        };
+        /**
+         * TriggerKind
+         * @enum {string}
+         */
+        TriggerKind: "incident.opened" | "incident.updated" | "anomaly" | "prediction";
         /** UserCreate */
         UserCreate: {
             /** Email */
@@ -2129,6 +2840,407 @@ export interface operations {
             };
         };
     };
+    list_automation_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRuleRead"][];
+                };
+            };
+        };
+    };
+    create_automation_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleSpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRuleRead"];
+                };
+            };
+            /** @description A rule of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    replace_automation_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleSpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRuleRead"];
+                };
+            };
+            /** @description No such rule or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_automation_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such rule or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    toggle_automation_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutomationRuleToggle"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRuleRead"];
+                };
+            };
+            /** @description No such rule or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_automation_runs: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["RunStatus"] | null;
+                rule?: string | null;
+                incident_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_automation_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunDetail"];
+                };
+            };
+            /** @description No such rule or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_automation_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunDecision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunDetail"];
+                };
+            };
+            /** @description No such rule or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_automation_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunDecision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunDetail"];
+                };
+            };
+            /** @description No such rule or run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ask_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatAnswer"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stream_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description Server-sent events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_forecast: {
         parameters: {
             query: {
@@ -2352,6 +3464,44 @@ export interface operations {
             };
         };
     };
+    list_incident_evidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvidenceRead"][];
+                };
+            };
+            /** @description No such incident */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_incident_logs: {
         parameters: {
             query?: {
@@ -2458,6 +3608,55 @@ export interface operations {
                 content?: never;
             };
             /** @description Transition not allowed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    split_incident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentSplitCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentSplitRead"];
+                };
+            };
+            /** @description No such incident or signal */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The signal is the incident's only one */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2680,6 +3879,26 @@ export interface operations {
             };
         };
     };
+    get_quality: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QualityReport"];
+                };
+            };
+        };
+    };
     list_sources: {
         parameters: {
             query?: never;
@@ -2864,6 +4083,95 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SeriesRead"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_topology: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopologyRead"];
+                };
+            };
+        };
+    };
+    declare_topology_edge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopologyEdgeCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopologyEdgeRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_topology_edge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                edge_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such edge */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -1,0 +1,145 @@
+"use client";
+/** Automations: runs awaiting approval (operators approve or reject), recent runs with their output, and the
+ * rules (from automations.yml or the API) with their trigger and action. */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Fragment, useState } from "react";
+import { useApi } from "@/components/providers";
+import { useCan } from "@/components/auth/use-can";
+import { call, type Schemas } from "@/lib/api/client";
+import { QueryView } from "@/components/ui/states";
+import { Time } from "@/components/ui/time";
+
+type Run = Schemas["AutomationRunRead"];
+type Rule = Schemas["AutomationRuleRead"];
+
+function useDecision() {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, approve }: { id: string; approve: boolean }) => call(approve
+      ? api.POST("/api/v1/automations/runs/{run_id}/approve", { params: { path: { run_id: id } }, body: { comment: "" } })
+      : api.POST("/api/v1/automations/runs/{run_id}/reject", { params: { path: { run_id: id } }, body: { comment: "" } })),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["automation-runs"] }),
+  });
+}
+
+function Approvals({ runs }: { runs: Run[] }) {
+  const canDecide = useCan("operator");
+  const decide = useDecision();
+  const waiting = runs.filter((r) => r.status === "awaiting_approval");
+  if (waiting.length === 0) return <p className="muted">No run awaits approval.</p>;
+  return (
+    <table>
+      <thead><tr><th>Rule</th><th>Target</th><th>Why</th><th>Expires</th><th /></tr></thead>
+      <tbody>
+        {waiting.map((run) => (
+          <tr key={run.id}>
+            <td>{run.rule_name}</td>
+            <td>{run.target}</td>
+            <td>{run.reason}</td>
+            <td><Time iso={run.approval_expires_at} /></td>
+            <td>
+              {canDecide && (
+                <>
+                  <button onClick={() => decide.mutate({ id: run.id, approve: true })} disabled={decide.isPending}
+                    aria-label={`Approve ${run.rule_name} on ${run.target}`}>Approve</button>{" "}
+                  <button onClick={() => decide.mutate({ id: run.id, approve: false })} disabled={decide.isPending}
+                    aria-label={`Reject ${run.rule_name} on ${run.target}`}>Reject</button>
+                </>
+              )}
+              {decide.error && <span className="error" role="alert">{decide.error.message}</span>}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function RunOutput({ id }: { id: string }) {
+  const api = useApi();
+  const run = useQuery({
+    queryKey: ["automation-run", id],
+    queryFn: () => call(api.GET("/api/v1/automations/runs/{run_id}", { params: { path: { run_id: id } } })),
+  });
+  return (
+    <QueryView query={run} what="the run's output">
+      {(detail) => <pre aria-label="Run output">{detail.output || "(no output)"}</pre>}
+    </QueryView>
+  );
+}
+
+function Runs({ runs }: { runs: Run[] }) {
+  const [open, setOpen] = useState<string | null>(null);
+  return (
+    <table>
+      <thead><tr><th>When</th><th>Rule</th><th>Target</th><th>Status</th><th>Changed / failed</th><th>Reason</th></tr></thead>
+      <tbody>
+        {runs.map((run) => (
+          <Fragment key={run.id}>
+            <tr>
+              <td><Time iso={run.created_at} /></td>
+              <td>{run.rule_name}{run.dry_run ? " (dry run)" : ""}</td>
+              <td>{run.target}</td>
+              <td>{run.status}</td>
+              <td>{run.changed ?? "—"} / {run.failed ?? "—"}</td>
+              <td>
+                {run.reason}{" "}
+                {run.started_at && (
+                  <button onClick={() => setOpen(open === run.id ? null : run.id)} aria-expanded={open === run.id}>
+                    Output
+                  </button>
+                )}
+              </td>
+            </tr>
+            {open === run.id && <tr><td colSpan={6}><RunOutput id={run.id} /></td></tr>}
+          </Fragment>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Rules({ rules }: { rules: Rule[] }) {
+  return (
+    <table>
+      <thead><tr><th>Rule</th><th>From</th><th>Trigger</th><th>Action</th><th>Guards</th><th>Enabled</th></tr></thead>
+      <tbody>
+        {rules.map((rule) => (
+          <tr key={rule.id}>
+            <td>{rule.name}<div className="muted">{rule.spec.description}</div></td>
+            <td>{rule.origin}</td>
+            <td>{rule.spec.trigger.events.join(", ")}</td>
+            <td>{rule.spec.action.kind} <code>{rule.spec.action.playbook ?? rule.spec.action.url}</code></td>
+            <td>{rule.spec.guards?.destructive ? "approval, " : ""}cooldown {rule.spec.guards?.cooldown_s ?? 900} s</td>
+            <td>{rule.enabled ? "yes" : "no"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function AutomationsView() {
+  const api = useApi();
+  const runs = useQuery({ queryKey: ["automation-runs"], queryFn: () => call(api.GET("/api/v1/automations/runs")),
+                          refetchInterval: 5_000 });
+  const rules = useQuery({ queryKey: ["automation-rules"], queryFn: () => call(api.GET("/api/v1/automations/rules")) });
+  return (
+    <>
+      <h1>Automations</h1>
+      <section className="panel" aria-labelledby="approvals">
+        <h2 id="approvals">Awaiting approval</h2>
+        <QueryView query={runs} what="runs">{(data) => <Approvals runs={data} />}</QueryView>
+      </section>
+      <section className="panel" aria-labelledby="runs">
+        <h2 id="runs">Runs</h2>
+        <QueryView query={runs} what="runs" isEmpty={(d) => d.length === 0}>{(data) => <Runs runs={data} />}</QueryView>
+      </section>
+      <section className="panel" aria-labelledby="rules">
+        <h2 id="rules">Rules</h2>
+        <QueryView query={rules} what="rules" isEmpty={(d) => d.length === 0}>{(data) => <Rules rules={data} />}</QueryView>
+      </section>
+    </>
+  );
+}
