@@ -5,6 +5,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 CLOCK_RE = re.compile(r"\b(?:at|around)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.IGNORECASE)
@@ -39,7 +40,7 @@ def parse(question: str, known: Known, now: datetime) -> Intent:
     text = question.lower()
     since, until = time_range(text, now)
     found = UUID_RE.search(text)
-    names = {"host": _mentioned(text, known.hosts), "service": _mentioned(text, known.services),
+    names: dict[str, Any] = {"host": _mentioned(text, known.hosts), "service": _mentioned(text, known.services),
              "source": _mentioned(text, known.sources), "since": since, "until": until, "now": now}
     if found:
         return Intent("incident", incident_id=uuid.UUID(found.group(0)), **names)

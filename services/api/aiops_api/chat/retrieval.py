@@ -5,13 +5,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from aiops_contracts.db import Alert, Forecast, Incident
+from aiops_contracts.events import IncidentStatus
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.chat.intents import Intent, Known
 from aiops_api.chat.schemas import Citation
-from aiops_contracts.db import Alert, Forecast, Incident
-from aiops_contracts.events import IncidentStatus
 
 LIMIT = 10
 
@@ -148,7 +148,7 @@ async def noise(session: AsyncSession, intent: Intent) -> Found:
     total = await session.scalar(select(func.coalesce(func.sum(matching.c.count), 0)))
     rows = (await session.scalars(stmt.order_by(Alert.count.desc()).limit(LIMIT))).all()
     who = intent.source or "all sources"
-    return Found(f"{who}: {total} alert event(s) in {len(set(a.fingerprint for a in rows))} top alert(s) of the range.",
+    return Found(f"{who}: {total} alert event(s) in {len({a.fingerprint for a in rows})} top alert(s) of the range.",
                  ["alert", "source", "title", "severity", "count", "host"],
                  [[str(a.id), a.source, a.title, a.severity, str(a.count), a.host or ""] for a in rows],
                  [Citation(kind="alert", id=str(a.id), title=a.title, link=f"/alerts?source={a.source}") for a in rows])

@@ -68,3 +68,35 @@ async def test_with_an_llm_the_prose_is_its_and_only_retrieved_ids_are_cited(
     prompt = fake_openai.requests[0]["messages"][1]["content"]
     assert "<data source=\"query results\">" in prompt and str(scenario.I_DB_NOW) in prompt
     assert fallback["mode"] == "rules" and str(scenario.I_DB_NOW) in {c["id"] for c in fallback["citations"]}
+
+
+def events(body: str) -> list[tuple[str, dict]]:
+    parsed = []
+    for block in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((lines["event"], json.loads(lines["data"])))
+    return parsed
+
+
+async def test_the_streamed_variant_sends_deltas_then_the_answer_without_and_with_an_llm(
+        client, api_settings, auth, sessions, fake_openai) -> None:
+    import httpx
+    await seed(sessions)
+    plain = await client.post("/api/v1/chat/stream", json={"question": "which disks fill up this week?"},
+                              headers=auth(Role.viewer))
+    assert plain.status_code == 200 and plain.headers["content-type"].startswith("text/event-stream")
+    (kind, delta), (last, answer) = events(plain.text)
+    assert kind == "delta" and last == "answer" and delta["text"] == answer["answer"]
+    assert [c["id"] for c in answer["citations"]] == [scenario.F_DB1_DISK]
+    fake_openai.replies.append(f"db-1 fills /var/lib/postgresql first: see {scenario.F_DB1_DISK}.")
+    app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as llm_client:
+        streamed = await llm_client.post("/api/v1/chat/stream", json={"question": "which disks fill up this week?"},
+                                         headers=auth(Role.viewer))
+    parsed = events(streamed.text)
+    deltas = [data["text"] for kind, data in parsed if kind == "delta"]
+    assert len(deltas) > 3 and fake_openai.requests[-1]["stream"] is True
+    final = parsed[-1][1]
+    assert final["mode"] == "llm" and final["answer"].startswith("db-1 fills /var/lib/postgresql first")
+    assert [c["id"] for c in final["citations"]] == [scenario.F_DB1_DISK]

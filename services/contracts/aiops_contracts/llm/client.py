@@ -13,6 +13,7 @@
 import hashlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -91,15 +92,40 @@ class LLMClient:
             return answer
         raise LLMMalformed(f"{request.purpose}: two malformed answers")
 
-    async def _call(self, purpose: str, messages: list[dict[str, Any]], schema: type[BaseModel]) -> str:
+    async def stream_text(self, purpose: str, messages: list[dict[str, Any]]) -> AsyncIterator[str]:
+        """Plain prose, streamed as it is written (no schema, no cache)."""
+        client = await self._guard(purpose)
+        try:
+            stream = await client.chat.completions.create(  # type: ignore[call-overload]
+                model=self.settings.llm_model, messages=messages,
+                max_tokens=self.settings.llm_max_tokens, temperature=0, stream=True,
+                stream_options={"include_usage": True})
+            self.breaker.succeeded()
+            LLM_CALLS.labels(purpose, "ok").inc()
+            async for chunk in stream:
+                await self._account(purpose, chunk.usage)
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.APIError as exc:
+            self.breaker.failed()
+            LLM_CALLS.labels(purpose, "error").inc()
+            raise LLMUnavailable(f"provider error: {type(exc).__name__}") from exc
+
+    async def _guard(self, purpose: str) -> openai.AsyncOpenAI:
+        """The client, if a call may go out now: configured, circuit closed, budget left."""
+        if self._client is None:
+            raise LLMUnavailable("no LLM configured")
         if not self.breaker.allows():
             LLM_CALLS.labels(purpose, "circuit_open").inc()
             raise LLMUnavailable("circuit open after repeated failures")
         await self._check_budget(purpose)
-        assert self._client is not None
+        return self._client
+
+    async def _call(self, purpose: str, messages: list[dict[str, Any]], schema: type[BaseModel]) -> str:
+        client = await self._guard(purpose)
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.settings.llm_model, messages=messages,  # type: ignore[arg-type]
+            completion = await client.chat.completions.create(  # type: ignore[call-overload]
+                model=self.settings.llm_model, messages=messages,
                 max_tokens=self.settings.llm_max_tokens, temperature=0,
                 response_format={"type": "json_schema", "json_schema": {
                     "name": schema.__name__, "schema": schema.model_json_schema()}},
@@ -129,7 +155,9 @@ class LLMClient:
                                      + completion / 1000 * self.settings.llm_cost_per_1k_completion)
         key = _hour_key()
         async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.incrby(key, prompt + completion).expire(key, 7_200).execute()
+            pipe.incrby(key, prompt + completion)
+            pipe.expire(key, 7_200)
+            await pipe.execute()
 
     def _cache_key(self, request: LLMRequest) -> str | None:
         if request.cache_key is None or not self.settings.llm_cache_ttl_s:
@@ -137,7 +165,7 @@ class LLMClient:
         digest = hashlib.sha256(f"{self.settings.llm_model}\0{request.cache_key}".encode()).hexdigest()
         return f"{LLM_CACHE_KEY}:{request.purpose}:{digest}"
 
-    async def _cached(self, request: LLMRequest) -> bytes | None:
+    async def _cached(self, request: LLMRequest) -> bytes | str | None:
         key = self._cache_key(request)
         return await self.redis.get(key) if key else None
 

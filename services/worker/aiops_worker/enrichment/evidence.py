@@ -8,12 +8,11 @@ category, alert source), a severity change, or 10x growth (the event count's ord
 import math
 from datetime import datetime, timedelta
 
+from aiops_contracts.db import Alert, Incident, LogTemplate
+from aiops_contracts.events import IncidentStatus
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from aiops_contracts.db import Alert, Incident, LogTemplate
-from aiops_contracts.events import IncidentStatus
 
 ANOMALY_SOURCE = "anomaly-detector"
 NEARBY = timedelta(hours=1)  # anomalies this long before the incident's first event count as context

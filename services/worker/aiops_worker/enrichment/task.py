@@ -12,15 +12,20 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from aiops_contracts.db import Incident, IncidentEnrichment
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import (
+    INCIDENT_ENRICHED,
+    INCIDENT_OPENED,
+    INCIDENT_RESOLVED,
+    IncidentChangedPayload,
+)
+from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
+from aiops_contracts.streams import INCIDENTS_CHANGED
 from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_contracts.db import Incident, IncidentEnrichment
-from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import INCIDENT_ENRICHED, INCIDENT_OPENED, INCIDENT_RESOLVED, IncidentChangedPayload
-from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
-from aiops_contracts.streams import INCIDENT_ENRICHER_GROUP, INCIDENTS_CHANGED
 from aiops_worker.enrichment import prompt
 from aiops_worker.enrichment.evidence import Evidence, gather, material_key
 from aiops_worker.enrichment.rules import Enrichment, by_rules
@@ -36,7 +41,6 @@ RETRY_FIRST_S, RETRY_MAX_S = 30.0, 3_600.0
 class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
     name = "enrichment"
     stream = INCIDENTS_CHANGED
-    group = INCIDENT_ENRICHER_GROUP
     payload_model = IncidentChangedPayload
     scales_out = True  # state in PostgreSQL, rows taken with SKIP LOCKED
 
@@ -89,6 +93,8 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
             if job is None:
                 return False
             incident = await session.get(Incident, job.incident_id)
+            if incident is None:  # deleted meanwhile (its row goes with it)
+                return True
             evidence = await gather(session, incident)
             key = material_key(evidence)
             wanted = "llm" if self.llm.enabled else "rules"
@@ -137,7 +143,7 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
     async def _announce(self, incident: Incident, enrichment: Enrichment, mode: str) -> None:
         envelope = Envelope(type=INCIDENT_ENRICHED, source=self.name, payload={
             "incident_id": str(incident.id), "title": enrichment.title, "summary": enrichment.summary, "mode": mode})
-        await self.redis.publish(self.bus.live_channel, envelope.model_dump_json())
+        await self.bus.broadcast([envelope])
 
 
 async def _write(session: AsyncSession, incident: Incident, enrichment: Enrichment, mode: str) -> None:
