@@ -40,18 +40,25 @@ class Trigger(Strict):
 
 
 class Action(Strict):
-    kind: Literal["ansible", "webhook"] = "ansible"
+    """ansible: a playbook run here; webhook: a JSON POST; awx: launch a job template of AWX/Ansible Tower;
+    terraform: a run of a Terraform Cloud workspace; servicenow: a ServiceNow incident. Credentials come from
+    the worker's environment (AWX_TOKEN, TFC_TOKEN, SERVICENOW_USERNAME/PASSWORD), never from a rule."""
+
+    kind: Literal["ansible", "webhook", "awx", "terraform", "servicenow"] = "ansible"
     playbook: str | None = None  # a file name in the playbooks directory
     extra_vars: dict[str, Any] = Field(default_factory=dict)  # "{host}", "{service}"... filled from the event
-    url: str | None = None  # webhook target
+    url: str | None = None  # webhook target; AWX, Terraform Cloud or ServiceNow base URL
+    template_id: int | None = Field(default=None, ge=1)  # AWX job template
+    workspace_id: str | None = Field(default=None, pattern=r"^ws-[A-Za-z0-9]+$")  # Terraform Cloud workspace
     timeout_s: float = Field(default=300, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _target_given(self) -> "Action":
-        if self.kind == "ansible" and not self.playbook:
-            raise ValueError("an ansible action needs a playbook")
-        if self.kind == "webhook" and not self.url:
-            raise ValueError("a webhook action needs a url")
+        needs = {"ansible": ("playbook",), "webhook": ("url",), "awx": ("url", "template_id"),
+                 "terraform": ("workspace_id",), "servicenow": ("url",)}[self.kind]
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} action needs {' and '.join(missing)}")
         return self
 
     @field_validator("playbook")

@@ -112,6 +112,12 @@ class WorkerSettings(CommonSettings):
     smtp_from: str = "aiops@localhost"
     smtp_username: str = ""  # set: STARTTLS and login with SMTP_PASSWORD
     smtp_password: SecretStr = SecretStr("")
+    # Integrations of automation actions (automations/integrations.py); URLs are in the rules, secrets here
+    awx_token: SecretStr = SecretStr("")  # OAuth2 token of an AWX / Ansible Tower user
+    tfc_token: SecretStr = SecretStr("")  # Terraform Cloud team or user API token
+    servicenow_username: str = ""
+    servicenow_password: SecretStr = SecretStr("")
+    integration_poll_s: float = Field(default=5.0, gt=0)  # how often a launched AWX job or Terraform run is read
     # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
     syslog_host: str = "0.0.0.0"
     syslog_udp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off

@@ -1117,7 +1117,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Action */
+        /**
+         * Action
+         * @description ansible: a playbook run here; webhook: a JSON POST; awx: launch a job template of AWX/Ansible Tower;
+         *     terraform: a run of a Terraform Cloud workspace; servicenow: a ServiceNow incident. Credentials come from
+         *     the worker's environment (AWX_TOKEN, TFC_TOKEN, SERVICENOW_USERNAME/PASSWORD), never from a rule.
+         */
         Action: {
             /** Extra Vars */
             extra_vars?: {
@@ -1128,9 +1133,11 @@ export interface components {
              * @default ansible
              * @enum {string}
              */
-            kind: "ansible" | "webhook";
+            kind: "ansible" | "webhook" | "awx" | "terraform" | "servicenow";
             /** Playbook */
             playbook?: string | null;
+            /** Template Id */
+            template_id?: number | null;
             /**
              * Timeout S
              * @default 300
@@ -1138,6 +1145,8 @@ export interface components {
             timeout_s: number;
             /** Url */
             url?: string | null;
+            /** Workspace Id */
+            workspace_id?: string | null;
         };
         /**
          * Aggregation

@@ -16,10 +16,11 @@ from aiops_contracts.automations import AutomationRunPayload, RuleSpec, RunStatu
 from aiops_contracts.db import Alert, AutomationRun
 from aiops_contracts.envelope import utcnow
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, IncidentChangedPayload
-from aiops_contracts.streams import ALERTS_STORED, AUTOMATIONS_APPROVED, AUTOMATIONS_GROUP, AUTOMATIONS_RUNS, INCIDENTS_CHANGED
+from aiops_contracts.streams import ALERTS_STORED, AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS, INCIDENTS_CHANGED
 from aiops_worker.automations import ledger
 from aiops_worker.automations.ansible import PlaybookResult, PlaybookRun, run_playbook
 from aiops_worker.automations.guards import Decision
+from aiops_worker.automations.integrations import CALLS, run_integration
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
 from aiops_worker.outbound.urls import UnsafeUrl, check_url
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 
 class _AutomationTask(StreamConsumer):
-    group = AUTOMATIONS_GROUP
     scales_out = True  # the ledger makes every trigger run at most once, whichever replica reads it
 
     async def trigger(self, events: list[TriggerEvent]) -> None:
@@ -74,6 +74,8 @@ class _AutomationTask(StreamConsumer):
                       "target_host": run.target}
         if action.kind == "webhook":
             return await self._call_webhook(action.url or "", extra_vars, action.timeout_s)
+        if action.kind in CALLS:
+            return await run_integration(action, extra_vars, self.settings)
         playbooks = Path(self.settings.automations_playbooks_dir or DEFAULT_PLAYBOOKS_DIR)
         return await run_playbook(PlaybookRun(
             playbook=playbooks / (action.playbook or ""), hosts=[run.target],

@@ -1,0 +1,103 @@
+"""Actions on other automation platforms, written against their documented HTTP APIs:
+- AWX / Ansible Tower: POST /api/v2/job_templates/{id}/launch/, then GET /api/v2/jobs/{id}/ until it finishes,
+  and its text output from /api/v2/jobs/{id}/stdout/?format=txt (Bearer token);
+- Terraform Cloud: POST /api/v2/runs (JSON:API, a workspace relationship), then GET /api/v2/runs/{id} until
+  its status is final (Bearer token);
+- ServiceNow: POST /api/now/table/incident (basic auth), answered with the record's number and sys_id.
+Each returns the same result as a playbook run: status, output, changed/failed counts."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from aiops_contracts.automations import Action
+from aiops_worker.automations.ansible import PlaybookResult
+from aiops_worker.outbound.urls import check_url
+from aiops_worker.settings import WorkerSettings
+
+TFC_URL = "https://app.terraform.io"
+JSON_API = "application/vnd.api+json"
+AWX_DONE = {"successful", "failed", "error", "canceled"}
+TFC_DONE = {"applied", "planned_and_finished", "errored", "discarded", "canceled", "force_canceled",
+            "policy_soft_failed"}
+TFC_OK = {"applied", "planned_and_finished"}
+
+Call = Callable[[httpx.AsyncClient, Action, dict[str, Any], WorkerSettings], Awaitable[PlaybookResult]]
+
+
+async def run_integration(action: Action, extra_vars: dict[str, Any], settings: WorkerSettings) -> PlaybookResult:
+    call = CALLS[action.kind]
+    try:  # an unsafe URL (UnsafeUrl), an HTTP error or an unexpected answer fails the run with the reason
+        base = await check_url(action.url or TFC_URL, settings.outbound_allowed_hosts)
+        async with httpx.AsyncClient(base_url=base.rstrip("/"), timeout=min(action.timeout_s, 30.0)) as client:
+            return await asyncio.wait_for(call(client, action, extra_vars, settings), action.timeout_s)
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"{action.kind}: {exc!r}")
+    except TimeoutError:
+        return PlaybookResult(status="timeout", rc=None, changed=0, failed=1, output=f"{action.kind}: timed out")
+
+
+async def _poll(read: Callable[[], Awaitable[str]], done: set[str], interval_s: float) -> str:
+    while (status := await read()) not in done:
+        await asyncio.sleep(interval_s)
+    return status
+
+
+async def awx_job(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
+                  settings: WorkerSettings) -> PlaybookResult:
+    headers = {"Authorization": f"Bearer {settings.awx_token.get_secret_value()}"}
+    launched = await client.post(f"/api/v2/job_templates/{action.template_id}/launch/", headers=headers,
+                                 json={"extra_vars": extra_vars})
+    launched.raise_for_status()
+    job = launched.json()["job"]
+
+    async def status() -> str:
+        response = await client.get(f"/api/v2/jobs/{job}/", headers=headers)
+        response.raise_for_status()
+        return response.json()["status"]
+
+    final = await _poll(status, AWX_DONE, settings.integration_poll_s)
+    stdout = await client.get(f"/api/v2/jobs/{job}/stdout/", params={"format": "txt"}, headers=headers)
+    ok = final == "successful"
+    return PlaybookResult(status="successful" if ok else "failed", rc=None, changed=int(ok), failed=int(not ok),
+                          output=f"AWX job {job}: {final}\n{stdout.text}")
+
+
+async def terraform_run(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
+                        settings: WorkerSettings) -> PlaybookResult:
+    headers = {"Authorization": f"Bearer {settings.tfc_token.get_secret_value()}", "Content-Type": JSON_API}
+    body = {"data": {"type": "runs", "attributes": {"message": str(extra_vars.get("message", "AIOps automation"))},
+                     "relationships": {"workspace": {"data": {"type": "workspaces", "id": action.workspace_id}}}}}
+    created = await client.post("/api/v2/runs", headers=headers, content=orjson.dumps(body))
+    created.raise_for_status()
+    run_id = created.json()["data"]["id"]
+
+    async def status() -> str:
+        response = await client.get(f"/api/v2/runs/{run_id}", headers=headers)
+        response.raise_for_status()
+        return response.json()["data"]["attributes"]["status"]
+
+    final = await _poll(status, TFC_DONE, settings.integration_poll_s)
+    ok = final in TFC_OK
+    return PlaybookResult(status="successful" if ok else "failed", rc=None, changed=int(ok), failed=int(not ok),
+                          output=f"Terraform Cloud run {run_id}: {final}")
+
+
+async def servicenow_incident(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
+                              settings: WorkerSettings) -> PlaybookResult:
+    event = extra_vars.get("aiops_event", {})
+    body = {"short_description": str(extra_vars.get("short_description", event.get("title", "AIOps incident")))[:160],
+            "description": str(extra_vars.get("description", event)),
+            "urgency": str(extra_vars.get("urgency", "2")), "impact": str(extra_vars.get("impact", "2"))}
+    response = await client.post("/api/now/table/incident", json=body, headers={"Accept": "application/json"},
+                                 auth=(settings.servicenow_username, settings.servicenow_password.get_secret_value()))
+    response.raise_for_status()
+    record = response.json()["result"]
+    return PlaybookResult(status="successful", rc=response.status_code, changed=1, failed=0,
+                          output=f"ServiceNow incident {record['number']} (sys_id {record['sys_id']}) created")
+
+
+CALLS: dict[str, Call] = {"awx": awx_job, "terraform": terraform_run, "servicenow": servicenow_incident}

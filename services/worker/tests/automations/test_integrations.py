@@ -1,0 +1,127 @@
+"""AWX / Ansible Tower, Terraform Cloud and ServiceNow actions against small local servers that speak their
+documented APIs: the launch or create call, its credentials, polling to the final state, and the result."""
+
+import base64
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+
+from aiops_contracts.automations import Action
+from aiops_worker.automations.integrations import run_integration
+from aiops_worker.settings import WorkerSettings
+
+
+class Platforms:
+    """AWX, Terraform Cloud and ServiceNow in one aiohttp app; records what it was sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+        self.reads = 0
+        self.awx_final = "successful"
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/v2/job_templates/{id}/launch/", self.awx_launch)
+        app.router.add_get("/api/v2/jobs/{id}/", self.awx_job)
+        app.router.add_get("/api/v2/jobs/{id}/stdout/", self.awx_stdout)
+        app.router.add_post("/api/v2/runs", self.tfc_create)
+        app.router.add_get("/api/v2/runs/{id}", self.tfc_run)
+        app.router.add_post("/api/now/table/incident", self.snow_incident)
+        return app
+
+    async def _record(self, request: web.Request) -> None:
+        self.calls.append((request.path, request.headers.get("Authorization", ""), await request.json()))
+
+    async def awx_launch(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"job": 42, "status": "pending"}, status=201)
+
+    async def awx_job(self, request: web.Request) -> web.Response:
+        self.reads += 1
+        return web.json_response({"id": 42, "status": "running" if self.reads < 3 else self.awx_final})
+
+    async def awx_stdout(self, request: web.Request) -> web.Response:
+        assert request.query["format"] == "txt"
+        return web.Response(text="PLAY RECAP\nweb-1 : ok=2 changed=1")
+
+    async def tfc_create(self, request: web.Request) -> web.Response:
+        assert request.content_type == "application/vnd.api+json"
+        self.calls.append((request.path, request.headers["Authorization"], await request.json()))
+        return web.json_response({"data": {"id": "run-abc", "type": "runs", "attributes": {"status": "pending"}}},
+                                 status=201, content_type="application/vnd.api+json")
+
+    async def tfc_run(self, request: web.Request) -> web.Response:
+        self.reads += 1
+        status = "planning" if self.reads < 2 else "applied"
+        return web.json_response({"data": {"id": request.match_info["id"], "attributes": {"status": status}}},
+                                 content_type="application/vnd.api+json")
+
+    async def snow_incident(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"result": {"number": "INC0010001", "sys_id": "abc123"}}, status=201)
+
+
+@pytest.fixture
+async def platforms() -> AsyncIterator[tuple[Platforms, str]]:
+    fake = Platforms()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    yield fake, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+def settings(worker_settings: WorkerSettings) -> WorkerSettings:
+    return worker_settings.model_copy(update={
+        "awx_token": SecretStr("awx-secret"), "tfc_token": SecretStr("tfc-secret"), "servicenow_username": "aiops",
+        "servicenow_password": SecretStr("snow-secret"), "integration_poll_s": 0.01})
+
+
+async def test_awx_job_template_is_launched_and_followed_to_its_end(platforms, settings):
+    fake, url = platforms
+    action = Action(kind="awx", url=url, template_id=7)
+    result = await run_integration(action, {"target_host": "web-1"}, settings)
+    assert result.ok and "AWX job 42: successful" in result.output and "PLAY RECAP" in result.output
+    assert fake.calls == [("/api/v2/job_templates/7/launch/", "Bearer awx-secret",
+                           {"extra_vars": {"target_host": "web-1"}})]
+    fake.reads, fake.awx_final = 0, "failed"
+    failed = await run_integration(action, {}, settings)
+    assert not failed.ok and failed.failed == 1
+
+
+async def test_terraform_cloud_run_is_created_on_the_workspace_and_applied(platforms, settings):
+    fake, url = platforms
+    result = await run_integration(Action(kind="terraform", url=url, workspace_id="ws-abc123"),
+                                   {"message": "scale out web"}, settings)
+    assert result.ok and result.output == "Terraform Cloud run run-abc: applied"
+    (path, auth, body), = fake.calls
+    assert (path, auth) == ("/api/v2/runs", "Bearer tfc-secret")
+    assert body["data"]["relationships"]["workspace"]["data"] == {"type": "workspaces", "id": "ws-abc123"}
+    assert body["data"]["attributes"]["message"] == "scale out web"
+
+
+async def test_servicenow_incident_is_created_with_basic_auth(platforms, settings):
+    fake, url = platforms
+    result = await run_integration(Action(kind="servicenow", url=url),
+                                   {"aiops_event": {"title": "web-1 disk full"}}, settings)
+    assert result.ok and "INC0010001" in result.output
+    (path, auth, body), = fake.calls
+    assert auth == "Basic " + base64.b64encode(b"aiops:snow-secret").decode()
+    assert body["short_description"] == "web-1 disk full"
+
+
+async def test_unreachable_or_unsafe_platform_fails_the_run_with_the_reason(settings):
+    unsafe = await run_integration(Action(kind="servicenow", url="http://169.254.169.254"), {}, settings)
+    assert not unsafe.ok and "link-local" in unsafe.output
+    down = await run_integration(Action(kind="awx", url="http://127.0.0.1:9", template_id=1), {}, settings)
+    assert not down.ok and down.output.startswith("awx: ConnectError")
+
+
+def test_an_action_names_what_it_lacks():
+    with pytest.raises(ValueError, match="a awx action needs template_id"):
+        Action(kind="awx", url="https://awx.example.com")
