@@ -1,7 +1,8 @@
 """A small local server speaking OpenAI's chat-completions protocol (POST /v1/chat/completions, JSON and
 server-sent-event streaming), on a loopback port, so the real `openai` client code runs in tests.
 
-A test queues replies (`server.replies`): a string is the assistant's content, an int an HTTP error status.
+A test queues replies (`server.replies`): a string is the assistant's content, an int an HTTP error status,
+a list of (function name, arguments) pairs the assistant's tool calls.
 With none queued, `server.model(body)` answers (by default an empty JSON object). Every request body is kept
 in `server.requests`."""
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-Reply = str | int
+Reply = str | int | list[tuple[str, dict[str, Any]]]
 
 
 class FakeOpenAI:
@@ -40,12 +41,19 @@ class FakeOpenAI:
         return self.replies.pop(0) if self.replies else self.model(body)
 
 
-def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:
+def completion(reply: str | list[tuple[str, dict[str, Any]]], body: dict[str, Any]) -> dict[str, Any]:
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    content = reply if isinstance(reply, str) else ""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if not isinstance(reply, str):
+        message["tool_calls"] = [{"id": f"call_{i}", "type": "function",
+                                  "function": {"name": name, "arguments": json.dumps(arguments)}}
+                                 for i, (name, arguments) in enumerate(reply)]
     return {
         "id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "choices": [{"index": 0, "finish_reason": "stop" if isinstance(reply, str) else "tool_calls",
+                     "message": message}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split()),
                   "total_tokens": prompt_tokens + len(content.split())},
     }
@@ -63,7 +71,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             reply = fake.next_reply(body)
             if isinstance(reply, int):
                 return self._json(reply, {"error": {"message": "fake failure", "type": "server_error"}})
-            if body.get("stream"):
+            if body.get("stream") and isinstance(reply, str):
                 return self._stream(reply, body)
             return self._json(200, completion(reply, body))
 

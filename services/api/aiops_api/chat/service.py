@@ -17,12 +17,13 @@ from aiops_contracts.llm import (
     untrusted,
 )
 from aiops_contracts.llm.prompts import DATA_RULE
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.chat.intents import Intent, parse
 from aiops_api.chat.retrieval import QUERIES, Found, known_names
 from aiops_api.chat.schemas import ChatAnswer
+from aiops_api.chat.tools import TOOL_SPECS, BadToolCall, intent_of_call
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ SYSTEM = ("You answer an SRE's question about a monitored fleet using only the r
           "cite the ids you used; say so when the rows do not answer the question. You never run "
           "actions; you may suggest one.")
 JSON_REPLY = "Answer with JSON: {\"answer\": str, \"cited_ids\": [str]}."
+MAX_TOOL_ROUNDS = 3
 PROSE_REPLY = "Answer in plain prose, naming the ids you used."
 
 
@@ -50,16 +52,58 @@ def by_rules(intent: Intent, found: Found) -> ChatAnswer:
 
 
 async def answer_question(session: AsyncSession, llm: LLMClient, *, question: str, now: datetime) -> ChatAnswer:
+    """With an LLM: its tool calls over our queries; without one (or while it fails): the intent parser."""
+    if llm.enabled:
+        try:
+            return await _answer_with_tools(session, llm, question, now)
+        except (LLMUnavailable, LLMMalformed) as exc:
+            log.warning("chat answered by rules, llm failed", extra={"error": str(exc)})
     intent, found = await retrieve(session, question=question, now=now)
-    answer = by_rules(intent, found)
-    if not llm.enabled:
-        return answer
+    return by_rules(intent, found)
+
+
+async def _answer_with_tools(session: AsyncSession, llm: LLMClient, question: str, now: datetime) -> ChatAnswer:
+    conversation: list[dict[str, Any]] = [
+        {"role": "system", "content": f"{SYSTEM} Use the tools to read the platform's data. {JSON_REPLY} "
+                                      f"The time now is {now.isoformat()}."},
+        {"role": "user", "content": question}]
+    results: list[tuple[Intent, Found]] = []
+    for _ in range(MAX_TOOL_ROUNDS):
+        message = await llm.complete(LLMRequest("chat", conversation), TOOL_SPECS)
+        if not message.tool_calls:
+            return _final(message.content or "", results, now)
+        conversation.append(message.model_dump(exclude_none=True))
+        for call in message.tool_calls:
+            conversation.append({"role": "tool", "tool_call_id": call.id,
+                                 "content": await _run_tool(session, call.function, now, results)})
+    raise LLMMalformed("chat: still calling tools after the last round")
+
+
+async def _run_tool(session: AsyncSession, function: Any, now: datetime, results: list[tuple[Intent, Found]]) -> str:
     try:
-        reply = await llm.structured(LLMRequest("chat", messages(question, found, JSON_REPLY)), LLMAnswer)
-    except (LLMUnavailable, LLMMalformed) as exc:
-        log.warning("chat answered by rules, llm failed", extra={"error": str(exc)})
-        return answer
-    return _with_prose(answer, found, reply.answer, set(reply.cited_ids))
+        intent = intent_of_call(function.name, function.arguments, now)
+    except BadToolCall as exc:
+        return str(exc)
+    found = await QUERIES[intent.kind](session, intent)
+    results.append((intent, found))
+    return untrusted(f"{function.name} results", f"{found.headline}\n{table(found)}\nids: "
+                     + ", ".join(c.id for c in found.citations))
+
+
+def _final(content: str, results: list[tuple[Intent, Found]], now: datetime) -> ChatAnswer:
+    try:
+        reply = LLMAnswer.model_validate_json(content)
+    except ValidationError as exc:
+        raise LLMMalformed("chat: final answer is not the JSON asked for") from exc
+    merged = Found("", results[0][1].columns if results else [])
+    for _, found in results:
+        merged.citations += [c for c in found.citations if c not in merged.citations]
+    tables = "\n\n".join(table(found) for _, found in results if found.rows)
+    cited = set(reply.cited_ids)
+    intent = results[0][0] if results else Intent("open", now=now)
+    return ChatAnswer(answer=f"{reply.answer}\n\n{tables}".strip(), intent=intent.kind, mode="llm",
+                      citations=[c for c in merged.citations if c.id in cited] or merged.citations,
+                      since=intent.since, until=intent.until)
 
 
 async def stream_answer(llm: LLMClient, question: str, intent: Intent, found: Found) -> AsyncIterator[str]:

@@ -51,22 +51,28 @@ async def test_questions_need_a_viewer_token_and_a_question(client, auth) -> Non
     assert response.status_code == 422 and "question" in response.text
 
 
-async def test_with_an_llm_the_prose_is_its_and_only_retrieved_ids_are_cited(
+async def test_with_an_llm_it_calls_our_queries_as_tools_and_cites_only_what_they_returned(
         api_settings, auth, sessions, clean_db, redis, fake_openai) -> None:
     import httpx
     await seed(sessions)
     made_up = "00000000-0000-0000-0000-00000000dead"
-    fake_openai.replies += [json.dumps({"answer": "web-3 cannot reach db-1: its pool is exhausted.",
-                                        "cited_ids": [str(scenario.I_DB_NOW), made_up]}), 500]
+    fake_openai.replies += [
+        [("query_automations", {}), ("query_host", {"host": "web-3"})],  # an unknown tool is refused, not fatal
+        json.dumps({"answer": "web-3 cannot reach db-1: its pool is exhausted.",
+                    "cited_ids": [str(scenario.I_DB_NOW), made_up]}),
+        500]
     app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0}))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         answer = await ask(client, auth, "what is wrong with web-3?")
         fallback = await ask(client, auth, "what is wrong with web-3?")  # the provider fails: rules answer
     assert answer["mode"] == "llm" and answer["answer"].startswith("web-3 cannot reach db-1")
-    assert [c["id"] for c in answer["citations"]] == [str(scenario.I_DB_NOW)]
-    prompt = fake_openai.requests[0]["messages"][1]["content"]
-    assert "<data source=\"query results\">" in prompt and str(scenario.I_DB_NOW) in prompt
+    assert answer["intent"] == "host" and [c["id"] for c in answer["citations"]] == [str(scenario.I_DB_NOW)]
+    first, second = fake_openai.requests[:2]
+    assert {t["function"]["name"] for t in first["tools"]} >= {"query_host", "query_capacity", "query_noise"}
+    refused, result = [m for m in second["messages"] if m["role"] == "tool"]
+    assert "unknown tool" in refused["content"]
+    assert result["content"].startswith('<data source="query_host results">') and str(scenario.I_DB_NOW) in result["content"]
     assert fallback["mode"] == "rules" and str(scenario.I_DB_NOW) in {c["id"] for c in fallback["citations"]}
 
 

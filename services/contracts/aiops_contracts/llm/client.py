@@ -92,6 +92,23 @@ class LLMClient:
             return answer
         raise LLMMalformed(f"{request.purpose}: two malformed answers")
 
+    async def complete(self, request: LLMRequest, tools: list[dict[str, Any]]) -> Any:
+        """One completion that may call `tools` (OpenAI function tools): the assistant's message, whose
+        `tool_calls` the caller runs and answers with `tool` messages before asking again."""
+        client = await self._guard(request.purpose)
+        try:
+            completion = await client.chat.completions.create(  # type: ignore[call-overload]
+                model=self.settings.llm_model, messages=request.messages, tools=tools,
+                max_tokens=self.settings.llm_max_tokens, temperature=0)
+        except openai.APIError as exc:
+            raise self._provider_error(request.purpose, exc) from exc
+        self.breaker.succeeded()
+        LLM_CALLS.labels(request.purpose, "ok").inc()
+        await self._account(request.purpose, completion.usage)
+        if not completion.choices:
+            raise LLMUnavailable("provider answered no choice")
+        return completion.choices[0].message
+
     async def stream_text(self, purpose: str, messages: list[dict[str, Any]]) -> AsyncIterator[str]:
         """Plain prose, streamed as it is written (no schema, no cache)."""
         client = await self._guard(purpose)
@@ -107,9 +124,12 @@ class LLMClient:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except openai.APIError as exc:
-            self.breaker.failed()
-            LLM_CALLS.labels(purpose, "error").inc()
-            raise LLMUnavailable(f"provider error: {type(exc).__name__}") from exc
+            raise self._provider_error(purpose, exc) from exc
+
+    def _provider_error(self, purpose: str, exc: openai.APIError) -> LLMUnavailable:
+        self.breaker.failed()
+        LLM_CALLS.labels(purpose, "error").inc()
+        return LLMUnavailable(f"provider error: {type(exc).__name__}")
 
     async def _guard(self, purpose: str) -> openai.AsyncOpenAI:
         """The client, if a call may go out now: configured, circuit closed, budget left."""
@@ -131,9 +151,7 @@ class LLMClient:
                     "name": schema.__name__, "schema": schema.model_json_schema()}},
             )
         except openai.APIError as exc:
-            self.breaker.failed()
-            LLM_CALLS.labels(purpose, "error").inc()
-            raise LLMUnavailable(f"provider error: {type(exc).__name__}") from exc
+            raise self._provider_error(purpose, exc) from exc
         self.breaker.succeeded()
         LLM_CALLS.labels(purpose, "ok").inc()
         await self._account(purpose, completion.usage)

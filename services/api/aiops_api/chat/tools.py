@@ -1,0 +1,56 @@
+"""The platform's read queries offered to an LLM as function tools (the same ones the intent parser routes
+to): the model picks and parameterises them, we validate the arguments and run them with the caller's role
+(every query is a viewer's read; none runs an automation). Results go back as quoted data."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from aiops_api.chat.intents import Intent
+
+DESCRIPTIONS = {
+    "open": "Open (not resolved) incidents, newest first; optionally in a time range.",
+    "host": "Incidents involving one host (open ones unless a time range is given).",
+    "service": "Incidents involving one service, optionally in a time range.",
+    "incident": "One incident by id: title, summary, probable cause.",
+    "similar": "Earlier resolved incidents like the latest one on a host or service, with time to resolve.",
+    "capacity": "Metric series (disks, memory) forecast to cross their limit within a week; optionally one host.",
+    "noise": "Alert volume per alert in a time range (default: the last day); optionally one source.",
+}
+
+
+class ToolArgs(BaseModel):
+    host: str | None = Field(default=None, max_length=255)
+    service: str | None = Field(default=None, max_length=255)
+    source: str | None = Field(default=None, max_length=100)
+    incident_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _spec(kind: str) -> dict[str, Any]:
+    schema = ToolArgs.model_json_schema()
+    return {"type": "function", "function": {"name": f"query_{kind}", "description": DESCRIPTIONS[kind],
+                                             "parameters": {"type": "object", "properties": schema["properties"]}}}
+
+
+TOOL_SPECS = [_spec(kind) for kind in DESCRIPTIONS]
+
+
+class BadToolCall(ValueError):
+    """The model named an unknown tool or gave arguments the tool refuses (said back to the model)."""
+
+
+def intent_of_call(name: str, arguments: str, now: datetime) -> Intent:
+    kind = name.removeprefix("query_")
+    if kind not in DESCRIPTIONS:
+        raise BadToolCall(f"unknown tool {name!r}")
+    try:
+        args = ToolArgs.model_validate_json(arguments or "{}")
+    except ValidationError as exc:
+        raise BadToolCall(f"bad arguments for {name}: {exc.errors()[0]['msg']}") from exc
+    if kind == "incident" and args.incident_id is None:
+        raise BadToolCall("query_incident needs incident_id")
+    return Intent(kind, now=now, **args.model_dump())
