@@ -25,6 +25,7 @@ USERS = {"admin": "sre-admin", "operator": "sre-operator", "viewer": "sre-viewer
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 HOST = "web-1"
+QUALITY_REPORT = Path(__file__).parent / "quality_report.json"  # what scripts/bench/quality.py writes
 
 
 @dataclass
@@ -126,7 +127,7 @@ def stack(test_env, influx_database, start_module_service, dashboard_server) -> 
     url, start_dashboard = dashboard_server
     _reset_stores(test_env)
     api = start_module_service("aiops-api", FRONTEND_URL=url, FIRST_ADMIN_USERNAME=USERS["admin"],
-                               FIRST_ADMIN_PASSWORD=PASSWORD)
+                               FIRST_ADMIN_PASSWORD=PASSWORD, QUALITY_REPORT_PATH=str(QUALITY_REPORT))
     start_module_service("aiops-worker")
     start_dashboard(api.url)
     admin, token, incident_id = _seed(api.url)

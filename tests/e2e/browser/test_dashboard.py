@@ -101,8 +101,20 @@ PAGES = [  # screenshot name, path, a heading shown once the page has its data
     ("sources", "/sources", "Sources"),
     ("users", "/users", "Users"),
     ("audit", "/audit", "Audit log"),
+    ("quality", "/quality", "Detection quality"),
     ("automations", "/automations", "Rules"),
 ]
+
+
+async def test_a_viewer_sees_what_the_detectors_score_on_what_data_and_when(stack, sign_in) -> None:
+    page = await sign_in("viewer")
+    await page.get_by_role("link", name="Quality").click()
+    nab = page.get_by_role("table", name=re.compile("^Metric anomaly detection"))
+    await expect(nab.get_by_role("row").filter(has_text="realTraffic")).to_contain_text("85.1")
+    await expect(page.get_by_text("Data: 41 series, 137,366 points in 5 categories")).to_be_visible()
+    await expect(page.get_by_label("Measured")).to_contain_text("at commit 77585663b0")
+    baseline = page.get_by_role("row").filter(has_text="seasonal naive")
+    await expect(baseline).to_contain_text("baseline")
 
 
 async def serious_violations(page: Page) -> list[str]:

@@ -22,6 +22,7 @@ const NAV: NavEntry[] = [
   { href: "/anomalies", label: "Anomalies" },
   { href: "/logs", label: "Logs" },
   { href: "/automations", label: "Automations" },
+  { href: "/quality", label: "Quality" },
   { href: "/sources", label: "Sources", role: "admin" },
   { href: "/users", label: "Users", role: "admin" },
   { href: "/audit", label: "Audit", role: "admin" },
