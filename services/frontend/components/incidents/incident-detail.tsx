@@ -7,6 +7,7 @@ import { useApi } from "@/components/providers";
 import { ApiError, call, type Schemas } from "@/lib/api/client";
 import { AlertTable } from "@/components/alerts/alert-table";
 import { IncidentActions } from "@/components/incidents/incident-actions";
+import { IncidentExplanation } from "@/components/incidents/incident-explanation";
 import { IncidentMetric } from "@/components/incidents/incident-metric";
 import { SeverityBadge, StatusBadge } from "@/components/ui/badges";
 import { Empty, QueryView } from "@/components/ui/states";
@@ -73,7 +74,7 @@ function Story({ incident }: { incident: Incident }) {
         <Time iso={incident.last_seen_at} /> · {incident.event_count} events · hosts{" "}
         {incident.hosts.map((h) => <Link key={h} href={`/fleet/${encodeURIComponent(h)}`}>{h} </Link>)}
       </p>
-      {incident.summary && <p>{incident.summary}</p>}
+      <IncidentExplanation incident={incident} />
       <IncidentMetric incident={incident} />
       <div className="grid">
         <section className="panel" aria-labelledby="timeline">

@@ -21,6 +21,7 @@ const NAV: NavEntry[] = [
   { href: "/fleet", label: "Fleet" },
   { href: "/anomalies", label: "Anomalies" },
   { href: "/logs", label: "Logs" },
+  { href: "/chat", label: "Chat" },
   { href: "/automations", label: "Automations" },
   { href: "/quality", label: "Quality" },
   { href: "/sources", label: "Sources", role: "admin" },
