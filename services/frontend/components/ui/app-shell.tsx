@@ -28,8 +28,6 @@ const NAV: NavEntry[] = [
   { href: "/users", label: "Users", role: "admin" },
   { href: "/audit", label: "Audit", role: "admin" },
 ];
-// Their capabilities are not built yet: a place in the navigation, no mock page.
-const COMING = ["Chat"];
 
 const isCurrent = (path: string, href: string) => (href === "/" ? path === "/" : path.startsWith(href));
 
@@ -42,12 +40,6 @@ function Nav({ role, subject }: { role: Role; subject: string }) {
         <Link key={entry.href} href={entry.href} aria-current={isCurrent(path, entry.href) ? "page" : undefined}>
           {entry.label}
         </Link>
-      ))}
-      {COMING.map((label) => (
-        <span key={label} className="disabled" aria-disabled="true">
-          {label}
-          <small>coming with their capability</small>
-        </span>
       ))}
       <div className="account">
         <div>{subject}</div>
