@@ -8,13 +8,14 @@ category, alert source), a severity change, or 10x growth (the event count's ord
 import math
 from datetime import datetime, timedelta
 
-from aiops_contracts.db import Alert, Incident, LogTemplate
+from aiops_contracts.db import Alert, AuditEntry, AutomationRun, Incident, LogTemplate
 from aiops_contracts.events import IncidentStatus
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 ANOMALY_SOURCE = "anomaly-detector"
+RESOLVED_ACTION = "incident.resolved"  # the audit action of an operator's resolution (api triage)
 NEARBY = timedelta(hours=1)  # anomalies this long before the incident's first event count as context
 MAX_ROWS = 10
 
@@ -40,6 +41,8 @@ class PastIncident(BaseModel):
     title: str
     summary: str
     minutes_to_resolve: float | None
+    resolved_by: str  # the operator who resolved it (audit log), else the aggregator (it went quiet)
+    actions: list[str]  # automation runs on it: "<rule>: <status>"
 
 
 class Evidence(BaseModel):
@@ -110,12 +113,22 @@ async def _anomalies_nearby(session: AsyncSession, incident: Incident) -> list[A
 async def _similar_past(session: AsyncSession, incident: Incident, template_ids: list[str]) -> list[PastIncident]:
     same = [Incident.group_key == incident.group_key]
     same += [Incident.details["template_ids"].contains([t]) for t in template_ids[:5]]
-    rows = await session.scalars(
+    rows = (await session.scalars(
         select(Incident).where(Incident.id != incident.id, Incident.status == IncidentStatus.resolved,
                                Incident.first_seen_at < incident.first_seen_at, or_(*same))
-        .order_by(Incident.first_seen_at.desc()).limit(5))
-    return [PastIncident(id=str(p.id), title=p.title, summary=p.summary, minutes_to_resolve=_minutes(p))
-            for p in rows]
+        .order_by(Incident.first_seen_at.desc()).limit(5))).all()
+    ids = [p.id for p in rows]
+    resolvers = dict((await session.execute(
+        select(AuditEntry.entity_id, AuditEntry.actor).where(
+            AuditEntry.entity_type == "incident", AuditEntry.action == RESOLVED_ACTION,
+            AuditEntry.entity_id.in_([str(i) for i in ids])).order_by(AuditEntry.at))).all())
+    actions: dict[str, list[str]] = {}
+    for run in await session.scalars(select(AutomationRun).where(AutomationRun.incident_id.in_(ids))
+                                     .order_by(AutomationRun.created_at)):
+        actions.setdefault(str(run.incident_id), []).append(f"{run.rule_name}: {run.status}")
+    return [PastIncident(id=str(p.id), title=p.title, summary=p.summary, minutes_to_resolve=_minutes(p),
+                         resolved_by=resolvers.get(str(p.id), "aggregator (it went quiet)"),
+                         actions=actions.get(str(p.id), [])) for p in rows]
 
 
 def _minutes(incident: Incident) -> float | None:

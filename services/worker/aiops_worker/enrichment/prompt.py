@@ -28,8 +28,8 @@ def messages(ev: Evidence) -> list[dict[str, Any]]:
     blocks += [untrusted(f"alert {a.id} ({a.source}, {a.severity}, x{a.count}, host {a.host})", a.title)
                for a in ev.alerts]
     blocks += [untrusted(f"anomaly alert {a.id} (host {a.host})", a.title) for a in ev.anomalies]
-    blocks += [untrusted(f"past incident {p.id} (resolved in {p.minutes_to_resolve} min)", f"{p.title}\n{p.summary}")
-               for p in ev.similar]
+    blocks += [untrusted(f"past incident {p.id} (resolved in {p.minutes_to_resolve} min by {p.resolved_by}; "
+                         f"actions: {', '.join(p.actions) or 'none'})", f"{p.title}\n{p.summary}") for p in ev.similar]
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join([facts, *blocks])}]
 
 

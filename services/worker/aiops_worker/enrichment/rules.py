@@ -50,7 +50,8 @@ def _cause(ev: Evidence) -> str:
         return f"Log lines matched the '{ev.category}' failure rule on {_listing(ev.hosts) or 'the affected hosts'}."
     if ev.similar:
         p = ev.similar[0]
-        return _cut(f"Looks like past incident {p.id} (\"{p.title}\"), resolved in {p.minutes_to_resolve} min.", 1_000)
+        return _cut(f"Looks like past incident {p.id} (\"{p.title}\"), resolved in {p.minutes_to_resolve} min "
+                    f"by {p.resolved_by}.", 1_000)
     return "Not determined from the evidence: no failure rule, anomaly or similar past incident matched."
 
 
@@ -58,8 +59,8 @@ def _evidence(ev: Evidence) -> list[str]:
     lines = [f"template {t.id}: \"{_cut(t.template, 160)}\" ×{t.count}" for t in ev.templates[:4]]
     lines += [f"alert {a.id} ({a.source}, {a.severity}): \"{_cut(a.title, 160)}\" ×{a.count}" for a in ev.alerts[:4]]
     lines += [f"anomaly {a.id} on {a.host}: \"{_cut(a.title, 160)}\"" for a in ev.anomalies[:2]]
-    lines += [f"past incident {p.id}: \"{_cut(p.title, 120)}\", resolved in {p.minutes_to_resolve} min"
-              for p in ev.similar[:2]]
+    lines += [f"past incident {p.id}: \"{_cut(p.title, 120)}\", resolved in {p.minutes_to_resolve} min by "
+              f"{p.resolved_by}{'; actions: ' + ', '.join(p.actions) if p.actions else ''}" for p in ev.similar[:2]]
     return lines or [f"{ev.event_count} event(s) grouped as \"{_cut(ev.title, 160)}\""]
 
 

@@ -8,7 +8,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from aiops_contracts.db import Alert, Incident, IncidentEnrichment
+from aiops_contracts.db import Alert, AuditEntry, AutomationRun, Incident, IncidentEnrichment
 from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_UPDATED, IncidentStatus
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_worker.enrichment.task import EnrichmentTask
@@ -143,3 +143,23 @@ async def test_a_malformed_answer_twice_is_recorded_and_rules_answer(worker_ctx:
     row, job = await read(ctx, incident.id)
     assert len(fake_openai.requests) == 2 and row.details["enrichment"]["mode"] == "rules"
     assert "malformed" in job.last_error and job.due_at is None
+
+
+async def test_a_similar_past_incident_brings_who_resolved_it_how_and_how_fast(worker_ctx: WorkerContext, drain) -> None:
+    worker_ctx.settings.enrichment_debounce_s = 0
+    past = Incident(id=uuid.uuid4(), group_key="alert:host:web-3", title="DB errors", summary="", severity="high",
+                    status=IncidentStatus.resolved, event_count=5, hosts=["web-3"], services=[], details={},
+                    first_seen_at=T0 - timedelta(days=2), last_seen_at=T0 - timedelta(days=2),
+                    resolved_at=T0 - timedelta(days=2) + timedelta(minutes=25))
+    async with worker_ctx.sessions.begin() as session:
+        session.add(past)
+        await session.flush()
+        session.add(AuditEntry(actor="alice", action="incident.resolved", entity_type="incident",
+                               entity_id=str(past.id), before={}, after={}))
+        session.add(AutomationRun(rule_name="restart_pool", trigger_key="t1", target="web-3", incident_id=past.id,
+                                  status="succeeded", spec={}, event={}))
+    incident = await open_incident(worker_ctx)
+    await drain(EnrichmentTask(worker_ctx))
+    evidence = (await read(worker_ctx, incident.id))[0].details["enrichment"]["evidence"]
+    assert any(f"past incident {past.id}" in line and "25.0 min by alice" in line
+               and "restart_pool: succeeded" in line for line in evidence), evidence
