@@ -8,7 +8,13 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from aiops_contracts.db import Alert, AuditEntry, AutomationRun, Incident, IncidentEnrichment
+from aiops_contracts.db import (
+    Alert,
+    AuditEntry,
+    AutomationRun,
+    Incident,
+    IncidentEnrichment,
+)
 from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_UPDATED, IncidentStatus
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_worker.enrichment.task import EnrichmentTask
