@@ -14,7 +14,7 @@ from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.anomalies.task import AnomalyTask
 from aiops_worker.automations.rules import install_rules
-from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, IncidentAutomationTask
+from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, IncidentAutomationTask, RunSweepTask
 from aiops_worker.enrichment.task import EnrichmentTask
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, MetricsWriterTask, AnomalyTask,
          IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask]
 # Periodic tasks (not stream consumers), one line each.
-PERIODIC = [ForecastTask, RetentionTask]
+PERIODIC = [ForecastTask, RetentionTask, RunSweepTask]
 # Producers, one line each; each says when the settings switch it on (`enabled`: all off unless configured).
 PRODUCERS = [SyslogProducer, FileTailProducer]
 

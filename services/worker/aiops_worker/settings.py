@@ -102,6 +102,9 @@ class WorkerSettings(CommonSettings):
     automations_run_dir: str = ""  # where each run gets its temporary ansible-runner directory; empty: system temp
     automations_connection: str = "ssh"  # ansible_connection for inventory hosts ("local" runs on this machine)
     automations_max_concurrent: int = Field(default=4, ge=1)  # runs at once over all rules
+    # A running run's lease: its action's timeout plus this; past it (its worker died) the run is `interrupted`
+    automations_lease_margin_s: float = Field(default=60.0, ge=0)
+    automations_sweep_s: float = Field(default=10.0, gt=0)  # how often such runs and expired approvals are marked
     # Outbound calls (webhook actions, notifications) may reach private addresses only when listed here.
     outbound_allowed_hosts: list[str] = Field(default_factory=list)
     # Notifications (notifications/task.py): receivers and routes; empty: nobody is notified

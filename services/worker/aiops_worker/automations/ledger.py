@@ -3,9 +3,10 @@ the row and runs nothing; a lease on running rows, so a run cut off by kill -9 i
 operator) instead of re-run. Every decision is audited and written on the incident's timeline."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,30 +19,36 @@ from aiops_worker.automations.matching import TriggerEvent
 
 ACTOR = "automations"
 LEDGER_LOCK = "automations:ledger"  # serialises decisions, so concurrency and cooldown counts are exact
-LEASE_MARGIN_S = 60.0
 ACTIVE = (RunStatus.running, RunStatus.approved)
 COOLING = (RunStatus.running, RunStatus.approved, RunStatus.awaiting_approval, RunStatus.succeeded,
            RunStatus.failed, RunStatus.interrupted)
 
 
+@dataclass(frozen=True)
+class Runner:
+    """Who starts runs and within which limits (from the worker's settings)."""
+
+    worker: str
+    max_total: int  # runs at once over all rules
+    lease_margin_s: float  # a running row's lease outlasts its action's timeout by this much
+
+
 async def claim(session: AsyncSession, rule: RuleSpec, event: TriggerEvent, now: datetime,
-                limits: tuple[int, str]) -> AutomationRun | None:
-    """The new run of `rule` for `event` with its guards' decision; None when this trigger already has one.
-    `limits`: the most runs at once over all rules, and this worker's name (recorded on the run)."""
-    max_total, worker = limits
+                runner: Runner) -> AutomationRun | None:
+    """The new run of `rule` for `event` with its guards' decision; None when this trigger already has one."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": LEDGER_LOCK})
     run_id = await session.scalar(insert(AutomationRun).values(
         id=uuid.uuid4(), rule_name=rule.name, trigger_key=event.key, target=event.target,
         incident_id=uuid.UUID(event.incident_id) if event.incident_id else None, status=RunStatus.skipped.value,
-        reason="", dry_run=rule.guards.dry_run, worker=worker, spec=rule.model_dump(mode="json"), event=event.facts(), output="",
+        reason="", dry_run=rule.guards.dry_run, worker=runner.worker, spec=rule.model_dump(mode="json"), event=event.facts(), output="",
     ).on_conflict_do_nothing().returning(AutomationRun.id))
     if run_id is None:
         return None
-    decision = decide(rule, event, now, await _recent(session, rule, event, run_id), max_total)
+    decision = decide(rule, event, now, await _recent(session, rule, event, run_id), runner.max_total)
     run = await session.get_one(AutomationRun, run_id)
     if decision.status == RunStatus.awaiting_approval:
         run.approval_expires_at = now + timedelta(seconds=rule.guards.approval_ttl_s)
-    record(session, run, decision, now)
+    record(session, run, decision, now, lease_margin_s=runner.lease_margin_s)
     return run
 
 
@@ -56,14 +63,14 @@ async def _recent(session: AsyncSession, rule: RuleSpec, event: TriggerEvent, ru
     return RecentRuns(last_at=last_at, running_rule=counts.get(rule.name, 0), running_total=sum(counts.values()))
 
 
-def record(session: AsyncSession, run: AutomationRun, decision: Decision, now: datetime,
-           actor: str = ACTOR) -> None:
+def record(session: AsyncSession, run: AutomationRun, decision: Decision, now: datetime, *,
+           lease_margin_s: float = 0.0) -> None:
     """Set the run's status and reason; audit it and put it on the incident's timeline."""
     run.status, run.reason = decision.status.value, decision.reason
     if decision.status == RunStatus.running:
         timeout_s = RuleSpec.model_validate(run.spec).action.timeout_s
-        run.started_at, run.lease_until = now, now + timedelta(seconds=timeout_s + LEASE_MARGIN_S)
-    session.add(AuditEntry(actor=actor, action=f"automation.{decision.status.value}", entity_type="automation_run",
+        run.started_at, run.lease_until = now, now + timedelta(seconds=timeout_s + lease_margin_s)
+    session.add(AuditEntry(actor=ACTOR, action=f"automation.{decision.status.value}", entity_type="automation_run",
                            entity_id=str(run.id), before=None,
                            after={"rule": run.rule_name, "target": run.target, "reason": decision.reason,
                                   "trigger": run.trigger_key, "changed": run.changed, "failed": run.failed}))
@@ -73,25 +80,32 @@ def record(session: AsyncSession, run: AutomationRun, decision: Decision, now: d
                                   message=f"{run.rule_name}: {decision.status.value} ({decision.reason})"[:2000]))
 
 
-async def start_approved(session: AsyncSession, run_id: uuid.UUID, now: datetime, worker: str) -> AutomationRun | None:
+async def start_approved(session: AsyncSession, run_id: uuid.UUID, now: datetime, runner: Runner) -> AutomationRun | None:
     """An approved run becomes running once (the row lock makes a second delivery find it started)."""
     run = await session.scalar(select(AutomationRun).where(AutomationRun.id == run_id).with_for_update())
     if run is None or run.status != RunStatus.approved:
         return None
-    run.worker = worker
-    record(session, run, Decision(RunStatus.running, f"approved by {run.decided_by}"), now)
+    run.worker = runner.worker
+    record(session, run, Decision(RunStatus.running, f"approved by {run.decided_by}"), now,
+           lease_margin_s=runner.lease_margin_s)
     return run
 
 
-async def mark_interrupted(session: AsyncSession, now: datetime) -> list[AutomationRun]:
-    """Running rows whose lease ran out (their worker died): interrupted, for an operator to look at."""
-    ids = (await session.scalars(update(AutomationRun).where(
-        AutomationRun.status == RunStatus.running, AutomationRun.lease_until < now,
-    ).values(lease_until=None).returning(AutomationRun.id))).all()
-    runs = list((await session.scalars(select(AutomationRun).where(AutomationRun.id.in_(ids)))).all())
+INTERRUPTED = Decision(RunStatus.interrupted, "the run's lease expired: its worker stopped mid-run; "
+                                              "not re-run automatically")
+EXPIRED = Decision(RunStatus.expired, "nobody approved it in time")
+
+
+async def sweep(session: AsyncSession, now: datetime) -> list[AutomationRun]:
+    """Running rows whose lease ran out (their worker died) become interrupted, for an operator to look at;
+    approval requests past their expiry become expired."""
+    stale = (AutomationRun.status == RunStatus.running) & (AutomationRun.lease_until < now)
+    unanswered = (AutomationRun.status == RunStatus.awaiting_approval) & (AutomationRun.approval_expires_at < now)
+    runs = list((await session.scalars(select(AutomationRun).where(stale | unanswered).with_for_update(
+        skip_locked=True))).all())
     for run in runs:
-        record(session, run, Decision(RunStatus.interrupted, "the run's lease expired: its worker stopped mid-run; "
-                                      "not re-run automatically"), now)
+        run.lease_until = None
+        record(session, run, INTERRUPTED if run.status == RunStatus.running else EXPIRED, now)
     return runs
 
 

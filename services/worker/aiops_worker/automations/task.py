@@ -3,6 +3,7 @@ passes the guards (ledger.claim), runs for real (an Ansible playbook through ans
 its decision and result go to the ledger, the audit log, the incident's timeline, `aiops:automations:runs` and
 the live channel. Runs an operator approved through the API arrive on `aiops:automations:approved`."""
 
+import asyncio
 import logging
 import time
 import uuid
@@ -25,6 +26,8 @@ from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
 from aiops_worker.outbound.urls import UnsafeUrl, check_url
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +35,14 @@ log = logging.getLogger(__name__)
 class _AutomationTask(StreamConsumer):
     scales_out = True  # the ledger makes every trigger run at most once, whichever replica reads it
 
+    @property
+    def runner(self) -> ledger.Runner:
+        return ledger.Runner(worker=self.consumer_name, max_total=self.settings.automations_max_concurrent,
+                             lease_margin_s=self.settings.automations_lease_margin_s)
+
     async def trigger(self, events: list[TriggerEvent]) -> None:
         async with self.ctx.sessions.begin() as session:
-            interrupted = await ledger.mark_interrupted(session, utcnow())
             rules = await enabled_rules(session)
-        await self._announce(interrupted)
         for event in events:
             for rule in rules:
                 if matches(rule.trigger, event):
@@ -44,8 +50,7 @@ class _AutomationTask(StreamConsumer):
 
     async def _claim_and_run(self, rule: RuleSpec, event: TriggerEvent) -> None:
         async with self.ctx.sessions.begin() as session:
-            run = await ledger.claim(session, rule, event, utcnow(),
-                                     (self.settings.automations_max_concurrent, self.consumer_name))
+            run = await ledger.claim(session, rule, event, utcnow(), self.runner)
         if run is None:  # this trigger already has its run
             return
         await self._announce([run])
@@ -153,7 +158,22 @@ class ApprovedRunTask(_AutomationTask):
         for delivery in batch:
             async with self.ctx.sessions.begin() as session:
                 run = await ledger.start_approved(session, uuid.UUID(delivery.payload.run_id), utcnow(),
-                                                  self.consumer_name)
+                                                  self.runner)
             if run is not None:
                 await self._announce([run])
                 await self.execute(run)
+
+
+class RunSweepTask(PeriodicTask):
+    """Marks runs whose worker died `interrupted` and unanswered approval requests `expired`, and says so."""
+
+    name = "automations-sweep"
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx.settings.automations_sweep_s)
+        self.ctx = ctx
+
+    async def tick(self, stop: asyncio.Event) -> None:
+        async with self.ctx.sessions.begin() as session:
+            runs = await ledger.sweep(session, utcnow())
+        await self.ctx.bus.publish_and_broadcast(AUTOMATIONS_RUNS, [ledger.announcement(run) for run in runs])

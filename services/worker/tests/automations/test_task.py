@@ -18,7 +18,7 @@ from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, Severity
 from aiops_contracts.streams import ALERTS_INGESTED, AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.automations.rules import sync_file_rules
-from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask
+from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, RunSweepTask
 from aiops_worker.runtime.context import WorkerContext
 
 
@@ -114,7 +114,8 @@ async def test_interrupted_run_is_marked_and_not_rerun(ctx, drain, disk: Path):
     await deliver(ctx, drain, predicted_full("e-disk-3"))
     async with ctx.sessions.begin() as session:  # as a kill -9 between start and result leaves it
         await session.execute(update(AutomationRun).values(status="running", lease_until=utcnow() - timedelta(seconds=1)))
-    await deliver(ctx, drain, predicted_full("e-disk-3"), predicted_full("e-disk-4", hours_left=500))
+    await RunSweepTask(ctx).tick(asyncio.Event())
+    await deliver(ctx, drain, predicted_full("e-disk-3"))
     (run,) = await runs(ctx)
     assert run.status == RunStatus.interrupted and "not re-run" in run.reason
 
@@ -149,11 +150,15 @@ async def test_destructive_rule_waits_for_approval_then_runs(ctx, drain, disk: P
     assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
 
 
-async def test_critical_severity_is_never_auto_remediated(ctx, drain, disk: Path):
-    await install(ctx, disk_rule(disk))
+async def test_critical_severity_is_never_auto_remediated_and_its_request_expires(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk, approval_ttl_s=0.5))
     await deliver(ctx, drain, predicted_full("e-disk-7", severity=Severity.critical))
     (run,) = await runs(ctx)
     assert run.status == RunStatus.awaiting_approval and run.approval_expires_at is not None
+    await asyncio.sleep(0.6)  # past the request's expiry
+    await RunSweepTask(ctx).tick(asyncio.Event())
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.expired and len(list(disk.iterdir())) == 4
 
 
 async def test_dry_run_changes_nothing(ctx, drain, disk: Path):
