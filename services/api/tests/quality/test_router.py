@@ -22,9 +22,9 @@ REPORT = {
 async def client(api_settings, clean_db, redis, tmp_path: Path):
     """A client of an app whose QUALITY_REPORT_PATH is tmp_path/quality.json (not written yet)."""
     app = create_app(api_settings.model_copy(update={"quality_report_path": tmp_path / "quality.json"}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            yield client
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
 
 
 async def test_the_written_report_is_served(client, auth, tmp_path: Path) -> None:
