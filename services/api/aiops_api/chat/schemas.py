@@ -1,13 +1,15 @@
 """API models of the chat: a question in, an answer citing what it used out."""
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChatRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2_000)
+    conversation_id: uuid.UUID | None = None  # continue one of your conversations; None starts one
 
 
 class Citation(BaseModel):
@@ -24,3 +26,18 @@ class ChatAnswer(BaseModel):
     citations: list[Citation]
     since: datetime | None = None  # the time range the answer covers, when it has one
     until: datetime | None = None
+    conversation_id: uuid.UUID | None = None  # where the question and answer are kept
+
+
+class ChatMessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    role: Literal["user", "assistant"]
+    content: str
+    citations: list[Citation]
+    created_at: datetime
+
+
+class ChatConversation(BaseModel):
+    conversation_id: uuid.UUID
+    messages: list[ChatMessageRead]

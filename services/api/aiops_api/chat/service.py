@@ -5,7 +5,7 @@ Without one, or while it is unavailable, templated prose answers. The chat only 
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,22 +51,24 @@ def by_rules(intent: Intent, found: Found) -> ChatAnswer:
                       citations=found.citations, since=intent.since, until=intent.until)
 
 
-async def answer_question(session: AsyncSession, llm: LLMClient, *, question: str, now: datetime) -> ChatAnswer:
-    """With an LLM: its tool calls over our queries; without one (or while it fails): the intent parser."""
+async def answer_question(session: AsyncSession, llm: LLMClient, *, question: str, now: datetime,
+                          context: Sequence[dict[str, Any]] = ()) -> ChatAnswer:
+    """With an LLM: its tool calls over our queries (`context`: the conversation so far); without one (or while
+    it fails): the intent parser."""
     if llm.enabled:
         try:
-            return await _answer_with_tools(session, llm, question, now)
+            return await _answer_with_tools(session, llm, [*context, {"role": "user", "content": question}], now)
         except (LLMUnavailable, LLMMalformed) as exc:
             log.warning("chat answered by rules, llm failed", extra={"error": str(exc)})
     intent, found = await retrieve(session, question=question, now=now)
     return by_rules(intent, found)
 
 
-async def _answer_with_tools(session: AsyncSession, llm: LLMClient, question: str, now: datetime) -> ChatAnswer:
+async def _answer_with_tools(session: AsyncSession, llm: LLMClient, asked: list[dict[str, Any]],
+                             now: datetime) -> ChatAnswer:
     conversation: list[dict[str, Any]] = [
         {"role": "system", "content": f"{SYSTEM} Use the tools to read the platform's data. {JSON_REPLY} "
-                                      f"The time now is {now.isoformat()}."},
-        {"role": "user", "content": question}]
+                                      f"The time now is {now.isoformat()}."}, *asked]
     results: list[tuple[Intent, Found]] = []
     for _ in range(MAX_TOOL_ROUNDS):
         message = await llm.complete(LLMRequest("chat", conversation), TOOL_SPECS)

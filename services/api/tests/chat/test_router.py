@@ -106,3 +106,19 @@ async def test_the_streamed_variant_sends_deltas_then_the_answer_without_and_wit
     final = parsed[-1][1]
     assert final["mode"] == "llm" and final["answer"].startswith("db-1 fills /var/lib/postgresql first")
     assert [c["id"] for c in final["citations"]] == [scenario.F_DB1_DISK]
+
+
+async def test_conversations_are_kept_per_user_and_continued(client, auth, sessions) -> None:
+    await seed(sessions)
+    first = await ask(client, auth, "what is wrong with web-3?")
+    conversation = first["conversation_id"]
+    response = await client.post("/api/v1/chat", json={"question": "which disks fill up this week?",
+                                                       "conversation_id": conversation}, headers=auth(Role.viewer))
+    assert response.status_code == 200 and response.json()["conversation_id"] == conversation
+    kept = await client.get(f"/api/v1/chat/conversations/{conversation}", headers=auth(Role.viewer))
+    messages = kept.json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[0]["content"] == "what is wrong with web-3?"
+    assert messages[3]["citations"][0]["id"] == scenario.F_DB1_DISK
+    others = await client.get(f"/api/v1/chat/conversations/{conversation}", headers=auth(Role.operator))
+    assert others.status_code == 404 and "conversation" in others.json()["detail"]

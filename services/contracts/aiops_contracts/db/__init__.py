@@ -4,6 +4,7 @@ from aiops_contracts.db.alerts import Alert
 from aiops_contracts.db.audit import AuditEntry
 from aiops_contracts.db.automations import AutomationRule, AutomationRun
 from aiops_contracts.db.base import Base
+from aiops_contracts.db.chat import ChatMessage
 from aiops_contracts.db.enrichments import IncidentEnrichment
 from aiops_contracts.db.forecasts import Forecast
 from aiops_contracts.db.incidents import Incident, IncidentEvent, IncidentSignal, IncidentSplit
@@ -15,4 +16,4 @@ from aiops_contracts.db.users import RefreshToken, User
 
 metadata = Base.metadata
 
-__all__ = ["Alert", "AuditEntry", "AutomationRule", "AutomationRun", "Base", "Forecast", "Incident", "IncidentEnrichment", "IncidentEvent", "IncidentSignal", "IncidentSplit", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "ProcessedEvent", "RefreshToken", "Source", "TopologyEdge", "User", "metadata"]
+__all__ = ["Alert", "AuditEntry", "AutomationRule", "AutomationRun", "Base", "ChatMessage", "Forecast", "Incident", "IncidentEnrichment", "IncidentEvent", "IncidentSignal", "IncidentSplit", "LogMinerState", "LogPrototype", "LogTemplate", "LogTemplateCount", "ProcessedEvent", "RefreshToken", "Source", "TopologyEdge", "User", "metadata"]

@@ -1,6 +1,6 @@
 "use client";
 /** Chat (viewer): questions about incidents, alerts, hosts and capacity, answered from the platform's own data;
- * each answer links to what it cites. The conversation lives in this page until it is left. */
+ * each answer links to what it cites. Follow-ups continue the conversation the API keeps for the user. */
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
@@ -33,7 +33,8 @@ export function ChatView() {
   const [question, setQuestion] = useState("");
   const [turns, setTurns] = useState<Turn[]>([]);
   const ask = useMutation({
-    mutationFn: (q: string) => call(api.POST("/api/v1/chat", { body: { question: q } })),
+    mutationFn: (q: string) =>
+      call(api.POST("/api/v1/chat", { body: { question: q, conversation_id: turns.at(-1)?.answer.conversation_id ?? null } })),
     onSuccess: (answer, q) => {
       setTurns((previous) => [...previous, { question: q, answer }]);
       setQuestion("");

@@ -363,8 +363,29 @@ export interface paths {
          * Ask Chat
          * @description Questions such as "what is wrong with web-3?", "which disks fill up this week?", "what happened last
          *     time we saw this?", "how noisy was alertmanager yesterday?". Reads with the caller's role; runs nothing.
+         *     The question and answer are kept in the caller's conversation (`conversation_id`, new when not given).
          */
         post: operations["ask_chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/chat/conversations/{conversation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Chat Conversation
+         * @description One of the caller's conversations, oldest message first (other users' conversations are not found).
+         */
+        get: operations["get_chat_conversation"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1453,6 +1474,8 @@ export interface components {
             answer: string;
             /** Citations */
             citations: components["schemas"]["Citation"][];
+            /** Conversation Id */
+            conversation_id?: string | null;
             /** Intent */
             intent: string;
             /**
@@ -1465,8 +1488,37 @@ export interface components {
             /** Until */
             until?: string | null;
         };
+        /** ChatConversation */
+        ChatConversation: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Messages */
+            messages: components["schemas"]["ChatMessageRead"][];
+        };
+        /** ChatMessageRead */
+        ChatMessageRead: {
+            /** Citations */
+            citations: components["schemas"]["Citation"][];
+            /** Content */
+            content: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+        };
         /** ChatRequest */
         ChatRequest: {
+            /** Conversation Id */
+            conversation_id?: string | null;
             /** Question */
             question: string;
         };
@@ -3205,6 +3257,51 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChatAnswer"];
                 };
+            };
+            /** @description No such conversation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_chat_conversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatConversation"];
+                };
+            };
+            /** @description No such conversation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
