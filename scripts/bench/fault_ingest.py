@@ -28,7 +28,8 @@ import psycopg
 from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, redis_db_url, require_stores, wait_healthy
 from redis.asyncio import Redis
 
-from aiops_contracts.streams import ALERTS_INGESTED, DEFAULT_GROUP, WORKER_HEARTBEAT_KEY
+from aiops_contracts.db.processed import ALERT_STORE_HANDLER
+from aiops_contracts.streams import ALERTS_INGESTED, WORKER_HEARTBEAT_KEY
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 BATCH = 10  # alerts per webhook request
@@ -141,7 +142,7 @@ class Faults:
 
     async def kill(self, worker: Service, what: str) -> None:
         await asyncio.sleep(random.uniform(0.5, self.args.kill_interval_s))
-        pending = (await self.redis.xpending(ALERTS_INGESTED.name, DEFAULT_GROUP))["pending"]
+        pending = (await self.redis.xpending(ALERTS_INGESTED.name, ALERT_STORE_HANDLER))["pending"]  # the store's group
         worker.kill()
         self.log(f"{what}: SIGKILL with {pending} entries pending")
 

@@ -152,6 +152,8 @@ async def wait_healthy(url: str) -> None:
 
 
 async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[bytes], influx_url: str) -> dict:
+    from aiops_worker.metrics.task import MetricsWriterTask  # the writer reads in the group named after it
+
     results: dict[str, float] = {}
     direct_db = f"{env['INFLUX_DATABASE']}_direct"
     await influx_statement(influx_url, f'CREATE DATABASE "{direct_db}"')
@@ -172,7 +174,7 @@ async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[byt
     await asyncio.sleep(3)  # let it start and create the database before the clock runs
     began = time.perf_counter()
     await post_all(f"{api_url}/webhooks/telegraf", bodies, headers, args.connections)
-    await wait_for(lambda: stream_drained(redis, env["CONSUMER_GROUP"]))
+    await wait_for(lambda: stream_drained(redis, MetricsWriterTask.name))
     await wait_for(lambda: _count_is(influx_url, env["INFLUX_DATABASE"], args.metrics))
     results["end_to_end"] = args.metrics / (time.perf_counter() - began)
     writer.terminate()
@@ -197,7 +199,7 @@ async def main(args: argparse.Namespace) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
            "API_PORT": str(port), "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test", "WORKER_METRICS_PORT": "0",
-           "MAX_BODY_BYTES": str(64 * 1024 * 1024), "RATE_LIMIT_WEBHOOK": "0", "CONSUMER_GROUP": "bench-writer",
+           "MAX_BODY_BYTES": str(64 * 1024 * 1024), "RATE_LIMIT_WEBHOOK": "0",
            "INFLUX_DATABASE": f"aiops_bench_{uuid.uuid4().hex[:8]}", "STREAM_BATCH_SIZE": str(args.stream_batch)}
     await Redis.from_url(redis_url).flushdb()
     bodies = payload_batches(args.metrics, args.batch)

@@ -92,7 +92,7 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
                                       .where(ProcessedEvent.handler == "alerts-store"))
     assert counts == [(1, 1000)]  # 1,000 alerts, each seen exactly once
     assert ledger == 1000
-    assert (await bus.redis.xpending(bus.key(ALERTS_INGESTED), "aiops-consumers"))["pending"] == 0
+    assert (await bus.redis.xpending(bus.key(ALERTS_INGESTED), "alerts-store"))["pending"] == 0
 
 
 async def test_sigterm_finishes_cleanly(start_service, redis) -> None:

@@ -25,10 +25,10 @@ async def test_ready_names_the_failing_dependency(app, client) -> None:
 async def test_metrics_exposes_requests_and_streams(client, bus: Bus, auth) -> None:
     """Read on the bus's (prefixed) streams, labelled with the stream's own name."""
     await bus.publish(ALERTS_INGESTED, Envelope(type="alert.received", source="test"))
-    await bus.ensure_group(ALERTS_INGESTED, "aiops-consumers")
+    await bus.ensure_group(ALERTS_INGESTED, "alerts-store")
     await client.get("/health")
     assert (await client.get("/metrics")).status_code == 401  # scraped with a machine token
     text = (await client.get("/metrics", headers=auth(Role.viewer))).text
     assert 'aiops_api_requests_total{method="GET",route="/health",status="200"}' in text
-    assert 'aiops_stream_group_lag{group="aiops-consumers",stream="aiops:alerts:ingested"} 1.0' in text
+    assert 'aiops_stream_group_lag{group="alerts-store",stream="aiops:alerts:ingested"} 1.0' in text
     assert isinstance(text, str) and httpx

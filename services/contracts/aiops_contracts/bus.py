@@ -93,6 +93,10 @@ class Bus:
         if not envelopes:
             return
         await self.publish_many(stream, envelopes)
+        await self.broadcast(envelopes)
+
+    async def broadcast(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish envelopes on the live channel only (changes whose durable record is a table, not a stream)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for envelope in envelopes:
                 pipe.publish(self.live_channel, envelope.model_dump_json())
@@ -112,6 +116,35 @@ class Bus:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    async def rename_group(self, stream: StreamSpec, old: str, new: str) -> bool:
+        """Give a consumer group a new name (a release renamed it); False when there was no `old` group.
+
+        The new group starts where the old one stands, so nothing is skipped, and the old one goes: an orphan
+        would keep counting in the backlog guard until publishing answers 503. Entries the old group had
+        delivered but not acked are delivered again: the new group then starts just before the oldest of them
+        (handlers are idempotent, so the acked entries after it are only handled once more), and Redis works
+        out its lag afresh once it reaches the end of the stream (the backlog guard counts pending meanwhile).
+        Run before `ensure_group`, which would create the new group at the stream's beginning."""
+        key = self.key(stream)
+        try:
+            groups = {_text(g["name"]): g for g in await self.redis.xinfo_groups(key)}
+        except ResponseError:  # no such stream: no group either
+            return False
+        if old not in groups:
+            return False
+        pending = await self.redis.xpending(key, old)
+        if pending["pending"]:
+            start, entries_read = _just_before(_text(pending["min"])), None
+        else:
+            start, entries_read = _text(groups[old]["last-delivered-id"]), groups[old].get("entries-read")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xgroup_create(key, new, id=start, entries_read=entries_read)
+            pipe.xgroup_destroy(key, old)
+            created, _ = await pipe.execute(raise_on_error=False)
+        if isinstance(created, ResponseError) and "BUSYGROUP" not in str(created):
+            raise created  # BUSYGROUP: another replica renamed it first, or the new group already reads
+        return True
 
     async def dead_letter(self, stream: StreamSpec, group: str, dead: DeadLetter, *, ack: bool) -> None:
         """Copy the entry to the stream's dead-letter stream with the error and the group; with `ack`, ack it in
@@ -156,6 +189,12 @@ def _count_published(stream: StreamSpec, envelopes: Sequence[Envelope]) -> None:
         by_source[envelope.source] = by_source.get(envelope.source, 0) + 1
     for source, count in by_source.items():
         instrumentation.EVENTS_PUBLISHED.labels(stream.name, source).inc(count)
+
+
+def _just_before(entry_id: str) -> str:
+    """The stream id right before `entry_id` (ids are `<ms>-<seq>`)."""
+    ms, seq = (int(part) for part in entry_id.split("-"))
+    return f"{ms}-{seq - 1}" if seq else f"{ms - 1}-{2**64 - 1}"
 
 
 def _text(value: bytes | str) -> str:

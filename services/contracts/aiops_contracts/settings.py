@@ -26,7 +26,6 @@ class CommonSettings(BaseSettings):
     chroma_collection_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,40}$")
     embedding_device: str = "cpu"  # torch device of the sentence embedding model (all-MiniLM-L6-v2)
 
-    consumer_group: str = "aiops-consumers"
     stream_batch_size: int = Field(default=500, ge=1, le=10_000)
     stream_block_ms: int = Field(default=1_000, ge=1)
     # An entry pending this long on a consumer is taken over (its consumer is presumed dead).

@@ -36,18 +36,13 @@ AUTOMATIONS_RUNS = StreamSpec("aiops:automations:runs", maxlen=100_000)
 ALL_STREAMS = (ALERTS_INGESTED, ALERTS_STORED, METRICS_INGESTED, LOGS_INGESTED, LOGS_TEMPLATED, INCIDENTS_CHANGED,
                AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS)
 
-# Default consumer group. A group is scoped to one stream, so tasks on different streams share it;
-# a second task reading the same stream declares its own group.
-DEFAULT_GROUP = "aiops-consumers"
-# The anomaly detector reads the metrics stream beside the metrics writer, in its own group.
-ANOMALY_DETECTOR_GROUP = "anomaly-detector"
-# The incident aggregator reads stored alerts in its own group (enrichers may read them beside it).
-INCIDENT_AGGREGATOR_GROUP = "incident-aggregator"
-# The enrichment task reads incident changes in its own group (it only records what is due, then acks).
-INCIDENT_ENRICHER_GROUP = "incident-enricher"
-# Automations read incident changes and stored alerts in their own group; notifications likewise.
-AUTOMATIONS_GROUP = "automations"
-NOTIFICATIONS_GROUP = "notifications"
+# Consumer groups are named after the worker task that reads with them (StreamConsumer.name), so every task
+# gets every entry of its stream whoever else reads it. Earlier releases named them otherwise; a task whose
+# group was renamed declares the old name as `former_group` and takes it over at start (Bus.rename_group).
+# The group the alert store, log mining, log incidents and metrics writer shared (one per stream).
+FORMER_SHARED_GROUP = "aiops-consumers"
+# The group of the incident task on stored alerts, now `incidents-alerts`.
+FORMER_AGGREGATOR_GROUP = "incident-aggregator"
 
 # Pub/sub channel every API replica subscribes to and fans out to its WebSocket clients.
 LIVE_CHANNEL = "aiops:live"

@@ -121,3 +121,50 @@ async def test_ensure_group_twice_keeps_the_group_where_it_is(bus: Bus) -> None:
     await bus.redis.xreadgroup("reader", "c1", {bus.key(STREAM): ">"})
     await asyncio.gather(bus.ensure_group(STREAM, "reader"), bus.ensure_group(STREAM, "reader"))
     assert (await bus.redis.xinfo_groups(bus.key(STREAM)))[0]["pending"] == 1
+
+
+async def group_names(bus: Bus, stream: StreamSpec) -> set[str]:
+    return {g["name"].decode() for g in await bus.redis.xinfo_groups(bus.key(stream))}
+
+
+async def read_all(bus: Bus, stream: StreamSpec, group: str) -> list[str]:
+    reply = await bus.redis.xreadgroup(group, "c2", {bus.key(stream): ">"}, count=100)
+    return [entry_id.decode() for entry_id, _ in reply[0][1]] if reply else []
+
+
+async def test_a_renamed_group_goes_on_where_the_old_one_stood_and_the_old_one_goes(bus: Bus) -> None:
+    await bus.ensure_group(STREAM, "aiops-consumers")
+    ids = [await bus.publish(STREAM, e) for e in events("m", 10)]
+    await bus.redis.xreadgroup("aiops-consumers", "c1", {bus.key(STREAM): ">"}, count=6)
+    await bus.redis.xack(bus.key(STREAM), "aiops-consumers", *ids[:4])  # 5 and 6 pending, 7-10 not delivered
+    assert await bus.rename_group(STREAM, "aiops-consumers", "alerts-store")
+    assert await group_names(bus, STREAM) == {"alerts-store"}  # the orphan no longer counts in the backlog guard
+    assert await read_all(bus, STREAM, "alerts-store") == ids[4:]  # the pending ones again, then the unread
+    assert not await bus.rename_group(STREAM, "aiops-consumers", "alerts-store")  # the next start: nothing to do
+
+
+async def test_a_group_with_nothing_pending_keeps_its_position_and_its_lag(bus: Bus) -> None:
+    await bus.ensure_group(STREAM, "old")
+    await bus.publish_many(STREAM, events("m", 3))
+    read = await bus.redis.xreadgroup("old", "c1", {bus.key(STREAM): ">"})
+    await bus.redis.xack(bus.key(STREAM), "old", *(entry_id for entry_id, _ in read[0][1]))
+    later = await bus.publish_many(STREAM, events("m", 2))
+    assert await bus.rename_group(STREAM, "old", "new")
+    (group,) = await bus.redis.xinfo_groups(bus.key(STREAM))
+    assert (group["name"], group["lag"], group["pending"]) == (b"new", 2, 0)  # the backlog guard reads it exactly
+    assert await read_all(bus, STREAM, "new") == later
+
+
+async def test_renaming_when_the_new_group_exists_only_removes_the_old_one(bus: Bus) -> None:
+    """An older worker started after the rename recreated its group: the next rename just takes it away."""
+    await bus.ensure_group(STREAM, "new")
+    await bus.publish(STREAM, events("m", 1)[0])
+    await bus.ensure_group(STREAM, "old")
+    assert await bus.rename_group(STREAM, "old", "new")
+    assert await group_names(bus, STREAM) == {"new"}
+    assert len(await read_all(bus, STREAM, "new")) == 1
+    assert not await bus.rename_group(StreamSpec("aiops:test:none", maxlen=10), "old", "new")  # no stream at all
+
+
+def test_the_id_just_before_an_entry_crosses_milliseconds() -> None:
+    assert (bus_module._just_before("1700-5"), bus_module._just_before("1700-0")) == ("1700-4", f"1699-{2**64 - 1}")

@@ -15,7 +15,7 @@ from aiops_contracts.db import Alert
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
-from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED
+from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, FORMER_SHARED_GROUP
 from aiops_worker.runtime.bulk import rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.idempotency import claim_new_events
@@ -29,6 +29,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
     scales_out = True  # stateless and idempotent: any number of replicas may share the group
     name = ALERT_STORE_HANDLER
     stream = ALERTS_INGESTED
+    former_group = FORMER_SHARED_GROUP
     payload_model = AlertPayload
 
     async def handle(self, batch: list[Delivery[AlertPayload]]) -> None:

@@ -29,7 +29,7 @@ from aiops_contracts.influx import (
     PointsBeyondRetention,
     encode_point,
 )
-from aiops_contracts.streams import ALERTS_INGESTED, ANOMALY_DETECTOR_GROUP, METRICS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, METRICS_INGESTED
 from aiops_worker.anomalies.alerts import anomaly_envelope, is_alertable, plain
 from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult, DetectorConfig
 from aiops_worker.anomalies.series import MetricPoint, numeric_points
@@ -54,7 +54,6 @@ class _Outbox:
 class AnomalyTask(StreamConsumer[MetricsPayload]):
     name = "anomaly-detector"
     stream = METRICS_INGESTED
-    group = ANOMALY_DETECTOR_GROUP
     payload_model = MetricsPayload
 
     def __init__(self, ctx: WorkerContext, config: DetectorConfig | None = None) -> None:

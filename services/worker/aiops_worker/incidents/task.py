@@ -29,7 +29,7 @@ from aiops_contracts.events import (
     LogEventsPayload,
 )
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
-from aiops_contracts.streams import ALERTS_STORED, INCIDENT_AGGREGATOR_GROUP, LOGS_TEMPLATED
+from aiops_contracts.streams import ALERTS_STORED, FORMER_AGGREGATOR_GROUP, FORMER_SHARED_GROUP, LOGS_TEMPLATED
 from aiops_worker.incidents import store
 from aiops_worker.incidents.aggregator import (
     ALERT_KEY_PREFIX,
@@ -120,6 +120,7 @@ class IncidentTask(StreamConsumer[P]):
 class LogIncidentTask(IncidentTask[LogEventsPayload]):
     name = "incidents-logs"
     stream = LOGS_TEMPLATED
+    former_group = FORMER_SHARED_GROUP
     payload_model = LogEventsPayload
     key_prefix = LOG_KEY_PREFIX
     sweeps_mixed = False  # its window (seconds) is shorter than the alerts' (minutes)
@@ -134,7 +135,7 @@ class AlertIncidentTask(IncidentTask[AlertStoredPayload]):
 
     name = "incidents-alerts"
     stream = ALERTS_STORED
-    group = INCIDENT_AGGREGATOR_GROUP  # its own group: other readers of stored alerts do not share its entries
+    former_group = FORMER_AGGREGATOR_GROUP
     payload_model = AlertStoredPayload
     key_prefix = ALERT_KEY_PREFIX
     sweeps_mixed = True

@@ -29,7 +29,7 @@ from aiops_contracts.chroma import connect_log_collections
 from aiops_contracts.embeddings import TextEmbedder
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, LogsPayload
-from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
+from aiops_contracts.streams import FORMER_SHARED_GROUP, LOGS_INGESTED, LOGS_TEMPLATED
 from aiops_worker.logs import store
 from aiops_worker.logs.analysis import (BatchAnalysis, ErrorLine, FailedLine, LogAnalyser, TemplateStats,
                                         merge_stats)
@@ -48,6 +48,7 @@ CLUSTER_BATCH = 500  # unassigned templates routed per periodic pass
 class LogMiningTask(StreamConsumer[LogsPayload]):
     name = "logs-mining"
     stream = LOGS_INGESTED
+    former_group = FORMER_SHARED_GROUP
     payload_model = LogsPayload
 
     def __init__(self, ctx: WorkerContext) -> None:

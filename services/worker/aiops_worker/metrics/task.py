@@ -20,7 +20,7 @@ from prometheus_client import Counter
 
 from aiops_contracts.events import MetricsPayload
 from aiops_contracts.influx import DatabaseNotFound, InfluxError, InfluxUnavailable
-from aiops_contracts.streams import METRICS_INGESTED
+from aiops_contracts.streams import FORMER_SHARED_GROUP, METRICS_INGESTED
 from aiops_worker.runtime.consumer import Delivery, StoreUnavailable, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 
@@ -48,6 +48,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
     scales_out = True  # stateless and idempotent: any number of replicas may share the group
     name = "metrics-writer"
     stream = METRICS_INGESTED
+    former_group = FORMER_SHARED_GROUP
     payload_model = MetricsPayload
 
     def __init__(self, ctx: WorkerContext) -> None:

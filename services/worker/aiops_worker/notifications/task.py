@@ -5,7 +5,7 @@ the call, by whichever replica gets there first; a failed call gives the claim b
 import logging
 
 from aiops_contracts.events import IncidentChangedPayload
-from aiops_contracts.streams import INCIDENTS_CHANGED, NOTIFICATIONS_GROUP
+from aiops_contracts.streams import INCIDENTS_CHANGED
 from aiops_worker.notifications.routing import Route, load_routing
 from aiops_worker.notifications.senders import Sender
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
@@ -18,7 +18,6 @@ SENT_KEY = "aiops:notifications:sent"
 class NotificationTask(StreamConsumer[IncidentChangedPayload]):
     name = "notifications"
     stream = INCIDENTS_CHANGED
-    group = NOTIFICATIONS_GROUP
     payload_model = IncidentChangedPayload
     scales_out = True  # the Redis claim makes each notification once, whichever replica sends it
 

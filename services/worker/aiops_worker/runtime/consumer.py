@@ -1,7 +1,9 @@
 """Consumer-group reading with at-least-once delivery and idempotent handlers.
 
 A task subclasses StreamConsumer, names its stream and payload model, and implements `handle(batch)`,
-which must make its effects durable before returning. The base class:
+which must make its effects durable before returning. It reads in the consumer group named after it (`name`).
+The base class:
+- first renames the group an earlier release read with (`former_group`), keeping its position;
 - reads its own pending entries first (a restarted worker resumes at once), then new ones (`>`);
 - takes over entries another consumer left idle too long (XAUTOCLAIM);
 - acks only after `handle` returned;
@@ -66,7 +68,8 @@ class StreamConsumer(ABC, Generic[P]):
     name: ClassVar[str]  # task name: logs, metrics and the idempotency ledger use it
     stream: ClassVar[StreamSpec]
     payload_model: ClassVar[type[BaseModel]]
-    group: ClassVar[str | None] = None  # None: settings.consumer_group
+    # The group an earlier release read this stream with: renamed to `name` at start (Bus.rename_group).
+    former_group: ClassVar[str | None] = None
     scales_out: ClassVar[bool] = False  # True: stateless, may run on any number of replicas (main.runs_here)
     # Pause after a short batch so that the next one is larger: fewer, bigger transactions for tasks whose
     # results may lag a little (incident grouping works in windows of minutes), leaving CPU to the others.
@@ -78,7 +81,7 @@ class StreamConsumer(ABC, Generic[P]):
         self.redis = ctx.redis
         self.bus = ctx.bus
         self.stream_key = ctx.bus.key(self.stream)
-        self.group_name = self.group or ctx.settings.consumer_group
+        self.group_name = self.name  # the group is named after the task that reads with it
         self.consumer_name = ctx.settings.worker_name
         self._next_claim = 0.0
         self._backlog_done = False  # own pending entries (from before a restart) re-read yet?
@@ -89,6 +92,9 @@ class StreamConsumer(ABC, Generic[P]):
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         """Consume until `stop` is set; with `drain`, return once nothing is left to read."""
+        if self.former_group and await self.bus.rename_group(self.stream, self.former_group, self.group_name):
+            log.info("consumer group renamed", extra={"stream": self.stream.name, "group": self.group_name,
+                                                    "former_group": self.former_group})
         await self.bus.ensure_group(self.stream, self.group_name)
         self._backlog_done = False
         while not stop.is_set():

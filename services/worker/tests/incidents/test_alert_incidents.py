@@ -104,7 +104,7 @@ async def test_alerts_of_two_hosts_become_two_linked_incidents_and_redelivery_ch
     assert await snapshot(worker_ctx) == before
     again = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))][len(announced):]
     assert {e.payload["incident_id"] for e in again} == {str(web1.id), str(web2.id)}
-    assert await redis.xpending(bus.key(ALERTS_STORED), "incident-aggregator") == {
+    assert await redis.xpending(bus.key(ALERTS_STORED), AlertIncidentTask.name) == {
         "pending": 0, "min": None, "max": None, "consumers": []}
 
 

@@ -107,7 +107,7 @@ async def test_a_line_over_the_budget_is_dead_lettered_alone(bus: Bus, log_ctx: 
     assert envelope.id == "env-1:2"
     assert [r["message"] for r in envelope.payload["records"]] == [wide.replace("1", "7")]
     assert b"LineTooCostly" in dead[1][b"error"]
-    assert await redis.xpending(bus.key(LOGS_INGESTED), ctx.settings.consumer_group) == {
+    assert await redis.xpending(bus.key(LOGS_INGESTED), LogMiningTask.name) == {
         "pending": 0, "min": None, "max": None, "consumers": []}
 
 

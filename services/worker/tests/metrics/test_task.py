@@ -42,7 +42,7 @@ async def point_count(influx: InfluxClient, measurement: str = "cpu") -> int:
 
 
 async def pending(bus: Bus) -> int:
-    return (await bus.redis.xpending(bus.key(METRICS_INGESTED), "aiops-consumers"))["pending"]
+    return (await bus.redis.xpending(bus.key(METRICS_INGESTED), MetricsWriterTask.name))["pending"]
 
 
 @pytest.fixture

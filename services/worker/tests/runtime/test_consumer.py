@@ -43,7 +43,7 @@ def items(*numbers: int, bad: tuple[int, ...] = ()) -> list[Envelope]:
     return [Envelope(type="test.item", source="test", payload={"n": n, "bad": n in bad}) for n in numbers]
 
 
-async def pending(bus: Bus, group: str = "aiops-consumers") -> int:
+async def pending(bus: Bus, group: str = RecordingConsumer.name) -> int:
     return (await bus.redis.xpending(bus.key(STREAM), group))["pending"]
 
 
@@ -76,10 +76,10 @@ async def test_entries_stay_pending_until_handled(bus: Bus, worker_ctx: WorkerCo
 
 
 async def test_idle_entries_of_a_dead_consumer_are_reclaimed(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await bus.ensure_group(STREAM, "aiops-consumers")
+    await bus.ensure_group(STREAM, RecordingConsumer.name)
     await bus.publish_many(STREAM, items(1, 2, 3))
     # Another consumer reads the entries and dies before acking them.
-    await redis.xreadgroup("aiops-consumers", "crashed-worker", {bus.key(STREAM): ">"}, count=10)
+    await redis.xreadgroup(RecordingConsumer.name, "crashed-worker", {bus.key(STREAM): ">"}, count=10)
     await asyncio.sleep(worker_ctx.settings.stream_claim_idle_ms / 1000 + 0.05)
     await drain(RecordingConsumer(worker_ctx))
     assert await redis.smembers(HANDLED) == {b"1", b"2", b"3"}
@@ -87,9 +87,9 @@ async def test_idle_entries_of_a_dead_consumer_are_reclaimed(bus: Bus, worker_ct
 
 
 async def test_restarted_consumer_resumes_its_own_pending_entries_at_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
-    await bus.ensure_group(STREAM, "aiops-consumers")
+    await bus.ensure_group(STREAM, RecordingConsumer.name)
     await bus.publish_many(STREAM, items(7, 8))
-    await redis.xreadgroup("aiops-consumers", worker_ctx.settings.worker_name, {bus.key(STREAM): ">"}, count=10)
+    await redis.xreadgroup(RecordingConsumer.name, worker_ctx.settings.worker_name, {bus.key(STREAM): ">"}, count=10)
     await drain(RecordingConsumer(worker_ctx))  # no idle wait: same consumer name
     assert await redis.smembers(HANDLED) == {b"7", b"8"}
 
@@ -129,13 +129,31 @@ async def test_store_outage_is_retried_without_spending_deliveries(bus: Bus, wor
     assert await redis.xlen(bus.dead_letter_key(STREAM)) == 0
 
 
-@pytest.mark.parametrize("group", ["aiops-consumers", "second-reader"])
+@pytest.mark.parametrize("group", [RecordingConsumer.name, "second-reader"])
 async def test_each_group_gets_every_entry(bus: Bus, worker_ctx: WorkerContext, redis: Redis, group: str, drain) -> None:
     class GroupConsumer(RecordingConsumer):
         pass
 
-    GroupConsumer.group = group
+    GroupConsumer.name = group  # the group is named after the task
     await bus.publish_many(STREAM, items(1, 2))
     await drain(GroupConsumer(worker_ctx))
     assert await redis.scard(HANDLED) == 2
     assert await pending(bus, group) == 0
+
+
+async def test_the_former_group_is_taken_over_with_its_backlog_and_removed(bus: Bus, worker_ctx: WorkerContext,
+                                                                           redis: Redis, drain) -> None:
+    """After an upgrade that renamed the group: nothing the old group had not handled is lost, and no orphan
+    group stays behind to count in the backlog guard."""
+    class RenamedConsumer(RecordingConsumer):
+        former_group = "aiops-consumers"
+
+    await bus.ensure_group(STREAM, "aiops-consumers")
+    await bus.publish_many(STREAM, items(1, 2, 3, 4))
+    read = await redis.xreadgroup("aiops-consumers", "old-worker", {bus.key(STREAM): ">"}, count=3)
+    await redis.xack(bus.key(STREAM), "aiops-consumers", read[0][1][0][0])  # 1 handled, 2-3 pending, 4 unread
+    await redis.sadd(HANDLED, 1)
+    await drain(RenamedConsumer(worker_ctx))
+    assert await redis.smembers(HANDLED) == {b"1", b"2", b"3", b"4"}
+    assert [g["name"] for g in await redis.xinfo_groups(bus.key(STREAM))] == [RecordingConsumer.name.encode()]
+    assert await pending(bus) == 0
