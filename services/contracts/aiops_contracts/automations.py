@@ -97,6 +97,7 @@ class RuleSpec(Strict):
     trigger: Trigger
     action: Action
     guards: Guards = Field(default_factory=Guards)
+    verify_window_s: float = Field(default=900, gt=0)  # how long the symptom is watched after a successful run
 
 
 class RunStatus(StrEnum):
@@ -111,6 +112,15 @@ class RunStatus(StrEnum):
     interrupted = "interrupted"  # the worker died mid-run: waits for an operator, never re-run by itself
 
 
+class RunOutcome(StrEnum):
+    """What a successful run did to the symptom that triggered it (the alert or incident)."""
+
+    watching = "watching"
+    fixed = "fixed"  # the symptom cleared within the rule's verify window
+    not_fixed = "not_fixed"  # still there when the window ended
+    worse = "worse"  # its severity rose
+
+
 class AutomationRunPayload(BaseModel):
     """`automation.run_changed`: a run's state after a decision or a result."""
 
@@ -122,3 +132,4 @@ class AutomationRunPayload(BaseModel):
     incident_id: str | None = None
     changed: int | None = None
     failed: int | None = None
+    outcome: RunOutcome | None = None

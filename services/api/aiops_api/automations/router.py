@@ -11,6 +11,7 @@ from aiops_api.automations.schemas import (
     AutomationRuleToggle,
     AutomationRunDetail,
     AutomationRunRead,
+    AutomationStats,
     RunDecision,
 )
 from aiops_api.deps import Admin, BusDep, Operator, SessionDep, Viewer
@@ -53,6 +54,13 @@ async def delete_rule(name: str, session: SessionDep, user: Admin) -> None:
 async def list_runs(session: SessionDep, _: Viewer, status: RunStatus | None = None, rule: str | None = None,
                     incident_id: uuid.UUID | None = None) -> list[AutomationRunRead]:
     return await service.list_runs(session, status=status, rule=rule, incident_id=incident_id)
+
+
+@router.get("/stats", operation_id="get_automation_stats")
+async def get_stats(session: SessionDep, _: Viewer) -> list[AutomationStats]:
+    """Per rule and action: runs, and the outcomes of the successful ones (fixed, not fixed, worse) with the
+    success rate and the mean time to repair."""
+    return await service.automation_stats(session)
 
 
 @router.get("/runs/{run_id}", operation_id="get_automation_run", responses=NOT_FOUND)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops_contracts.automations import RuleSpec, RunStatus
+from aiops_contracts.automations import RuleSpec, RunOutcome, RunStatus
 
 
 class AutomationRuleRead(BaseModel):
@@ -45,6 +45,8 @@ class AutomationRunRead(BaseModel):
     rc: int | None
     changed: int | None
     failed: int | None
+    outcome: RunOutcome | None
+    mttr_s: float | None
     created_at: datetime
 
 
@@ -58,3 +60,18 @@ class RunDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     comment: str = Field(default="", max_length=2000)
+
+
+class AutomationStats(BaseModel):
+    """The record of a rule's action: how often it ran, and what its successful runs did to their symptom."""
+
+    rule_name: str
+    action: str  # the playbook, or the action's kind
+    runs: int
+    succeeded: int
+    failed: int
+    fixed: int
+    not_fixed: int
+    worse: int
+    success_rate: float | None  # fixed / judged outcomes; None before any outcome is known
+    mean_mttr_s: float | None

@@ -5,14 +5,14 @@ Every change is audited; an approval is announced on `aiops:automations:approved
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.audit.service import record_change
-from aiops_api.automations.schemas import AutomationRunDetail, AutomationRunRead
+from aiops_api.automations.schemas import AutomationRunDetail, AutomationRunRead, AutomationStats
 from aiops_api.errors import Conflict, NotFound
-from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunStatus
+from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunOutcome, RunStatus
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import AutomationRule, AutomationRun, IncidentEvent
 from aiops_contracts.envelope import Envelope
@@ -20,6 +20,7 @@ from aiops_contracts.events import TimelineKind
 from aiops_contracts.streams import AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
 
 RUNS_LIMIT = 200
+JUDGED = (RunOutcome.fixed, RunOutcome.not_fixed, RunOutcome.worse)
 
 
 async def list_rules(session: AsyncSession) -> list[AutomationRule]:
@@ -129,3 +130,24 @@ async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, appr
         await bus.publish(AUTOMATIONS_APPROVED, envelope)
     await bus.publish_and_broadcast(AUTOMATIONS_RUNS, [envelope])
     return AutomationRunDetail.model_validate(run)
+
+
+async def automation_stats(session: AsyncSession) -> list[AutomationStats]:
+    action = func.coalesce(AutomationRun.spec["action"]["playbook"].astext, AutomationRun.spec["action"]["kind"].astext)
+
+    def count(column, value: str):
+        return func.count().filter(column == value)
+
+    rows = (await session.execute(
+        select(AutomationRun.rule_name, action.label("action"), func.count().label("runs"),
+               count(AutomationRun.status, RunStatus.succeeded).label("succeeded"),
+               count(AutomationRun.status, RunStatus.failed).label("failed"),
+               *(count(AutomationRun.outcome, o).label(o.value) for o in JUDGED),
+               func.avg(AutomationRun.mttr_s).label("mean_mttr_s"))
+        .group_by(AutomationRun.rule_name, action).order_by(AutomationRun.rule_name, action))).all()
+    return [AutomationStats(**row._mapping, success_rate=_rate(row)) for row in rows]
+
+
+def _rate(row) -> float | None:
+    judged = row.fixed + row.not_fixed + row.worse
+    return row.fixed / judged if judged else None

@@ -98,3 +98,17 @@ async def test_expired_request_is_refused_and_rejection_runs_nothing(client, aut
     assert await bus.redis.xlen(bus.key(AUTOMATIONS_APPROVED)) == 0
     detail = await client.get(f"/api/v1/automations/runs/{expired.id}", headers=auth(Role.viewer))
     assert detail.json()["status"] == "expired"
+
+
+async def test_stats_give_the_success_rate_and_mttr_per_rule_and_playbook(client, auth, sessions):
+    outcomes = [("succeeded", "fixed", 60.0), ("succeeded", "fixed", 120.0), ("succeeded", "not_fixed", None),
+                ("failed", None, None)]
+    async with sessions.begin() as session:
+        for status, outcome, mttr in outcomes:
+            session.add(AutomationRun(id=uuid.uuid4(), rule_name="restart-web", trigger_key=uuid.uuid4().hex,
+                                      target="web-1", status=status, reason="", dry_run=False, spec=RULE, event={},
+                                      output="", outcome=outcome, mttr_s=mttr))
+    stats = (await client.get("/api/v1/automations/stats", headers=auth(Role.viewer))).json()
+    assert stats == [{"rule_name": "restart-web", "action": "memory_cleanup.yml", "runs": 4, "succeeded": 3,
+                      "failed": 1, "fixed": 2, "not_fixed": 1, "worse": 0, "success_rate": 2 / 3,
+                      "mean_mttr_s": 90.0}]

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,3 +46,8 @@ class AutomationRun(UUIDPrimaryKey, Timestamps, Base):
     changed: Mapped[int | None] = mapped_column(Integer)
     failed: Mapped[int | None] = mapped_column(Integer)
     output: Mapped[str] = mapped_column(Text, default="")
+    # After a successful run the symptom is watched: watching, then fixed, not_fixed or worse (RunOutcome)
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    verify_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mttr_s: Mapped[float | None] = mapped_column(Float)  # from the symptom's first sight to its clearing

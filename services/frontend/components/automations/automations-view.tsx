@@ -1,6 +1,6 @@
 "use client";
-/** Automations: runs awaiting approval (operators approve or reject), recent runs with their output, and the
- * rules (from automations.yml or the API) with their trigger and action. */
+/** Automations: runs awaiting approval (operators approve or reject), recent runs with their output and
+ * outcome, each rule's record (success rate, time to repair), and the rules (from automations.yml or the API). */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useState } from "react";
 import { useApi } from "@/components/providers";
@@ -73,7 +73,7 @@ function Runs({ runs }: { runs: Run[] }) {
   const [open, setOpen] = useState<string | null>(null);
   return (
     <table>
-      <thead><tr><th>When</th><th>Rule</th><th>Target</th><th>Status</th><th>Changed / failed</th><th>Reason</th></tr></thead>
+      <thead><tr><th>When</th><th>Rule</th><th>Target</th><th>Status</th><th>Changed / failed</th><th>Outcome</th><th>Reason</th></tr></thead>
       <tbody>
         {runs.map((run) => (
           <Fragment key={run.id}>
@@ -83,6 +83,7 @@ function Runs({ runs }: { runs: Run[] }) {
               <td>{run.target}</td>
               <td>{run.status}</td>
               <td>{run.changed ?? "—"} / {run.failed ?? "—"}</td>
+              <td>{run.outcome ?? "—"}{run.mttr_s != null ? ` in ${Math.round(run.mttr_s)} s` : ""}</td>
               <td>
                 {run.reason}{" "}
                 {run.started_at && (
@@ -92,8 +93,30 @@ function Runs({ runs }: { runs: Run[] }) {
                 )}
               </td>
             </tr>
-            {open === run.id && <tr><td colSpan={6}><RunOutput id={run.id} /></td></tr>}
+            {open === run.id && <tr><td colSpan={7}><RunOutput id={run.id} /></td></tr>}
           </Fragment>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+const percent = (rate: number | null) => (rate == null ? "—" : `${Math.round(rate * 100)} %`);
+
+function Record({ stats }: { stats: Schemas["AutomationStats"][] }) {
+  return (
+    <table>
+      <thead><tr><th>Rule</th><th>Action</th><th>Runs</th><th>Fixed / not fixed / worse</th><th>Success rate</th><th>Mean time to repair</th></tr></thead>
+      <tbody>
+        {stats.map((s) => (
+          <tr key={`${s.rule_name}-${s.action}`}>
+            <td>{s.rule_name}</td>
+            <td><code>{s.action}</code></td>
+            <td>{s.runs} ({s.failed} failed)</td>
+            <td>{s.fixed} / {s.not_fixed} / {s.worse}</td>
+            <td>{percent(s.success_rate)}</td>
+            <td>{s.mean_mttr_s == null ? "—" : `${Math.round(s.mean_mttr_s)} s`}</td>
+          </tr>
         ))}
       </tbody>
     </table>
@@ -125,6 +148,8 @@ export function AutomationsView() {
   const runs = useQuery({ queryKey: ["automation-runs"], queryFn: () => call(api.GET("/api/v1/automations/runs")),
                           refetchInterval: 5_000 });
   const rules = useQuery({ queryKey: ["automation-rules"], queryFn: () => call(api.GET("/api/v1/automations/rules")) });
+  const stats = useQuery({ queryKey: ["automation-runs", "stats"],
+                           queryFn: () => call(api.GET("/api/v1/automations/stats")) });
   return (
     <>
       <h1>Automations</h1>
@@ -135,6 +160,10 @@ export function AutomationsView() {
       <section className="panel" aria-labelledby="runs">
         <h2 id="runs">Runs</h2>
         <QueryView query={runs} what="runs" isEmpty={(d) => d.length === 0}>{(data) => <Runs runs={data} />}</QueryView>
+      </section>
+      <section className="panel" aria-labelledby="record">
+        <h2 id="record">Record</h2>
+        <QueryView query={stats} what="outcomes" isEmpty={(d) => d.length === 0}>{(data) => <Record stats={data} />}</QueryView>
       </section>
       <section className="panel" aria-labelledby="rules">
         <h2 id="rules">Rules</h2>

@@ -350,6 +350,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/automations/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Stats
+         * @description Per rule and action: runs, and the outcomes of the successful ones (fixed, not fixed, worse) with the
+         *     success rate and the mean time to repair.
+         */
+        get: operations["get_automation_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/chat": {
         parameters: {
             query?: never;
@@ -1387,6 +1408,9 @@ export interface components {
             id: string;
             /** Incident Id */
             incident_id: string | null;
+            /** Mttr S */
+            mttr_s: number | null;
+            outcome: components["schemas"]["RunOutcome"] | null;
             /** Output */
             output: string;
             /** Rc */
@@ -1430,6 +1454,9 @@ export interface components {
             id: string;
             /** Incident Id */
             incident_id: string | null;
+            /** Mttr S */
+            mttr_s: number | null;
+            outcome: components["schemas"]["RunOutcome"] | null;
             /** Rc */
             rc: number | null;
             /** Reason */
@@ -1443,6 +1470,32 @@ export interface components {
             target: string;
             /** Trigger Key */
             trigger_key: string;
+        };
+        /**
+         * AutomationStats
+         * @description The record of a rule's action: how often it ran, and what its successful runs did to their symptom.
+         */
+        AutomationStats: {
+            /** Action */
+            action: string;
+            /** Failed */
+            failed: number;
+            /** Fixed */
+            fixed: number;
+            /** Mean Mttr S */
+            mean_mttr_s: number | null;
+            /** Not Fixed */
+            not_fixed: number;
+            /** Rule Name */
+            rule_name: string;
+            /** Runs */
+            runs: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Worse */
+            worse: number;
         };
         /** Body_login */
         Body_login: {
@@ -1956,6 +2009,11 @@ export interface components {
             /** Name */
             name: string;
             trigger: components["schemas"]["Trigger"];
+            /**
+             * Verify Window S
+             * @default 900
+             */
+            verify_window_s: number;
         };
         /** RunDecision */
         RunDecision: {
@@ -1965,6 +2023,12 @@ export interface components {
              */
             comment: string;
         };
+        /**
+         * RunOutcome
+         * @description What a successful run did to the symptom that triggered it (the alert or incident).
+         * @enum {string}
+         */
+        RunOutcome: "watching" | "fixed" | "not_fixed" | "worse";
         /**
          * RunStatus
          * @enum {string}
@@ -3232,6 +3296,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_automation_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationStats"][];
                 };
             };
         };

@@ -1,5 +1,7 @@
 """Running one playbook for real through ansible-runner, in a temporary private data directory of its own,
-with a timeout, check mode, the captured output, and the changed/failed task counts from the play recap."""
+with a timeout, check mode, the captured output, and the changed/failed task counts from the play recap.
+Extra vars carry untrusted text (alert titles, labels, host names): they reach Ansible as a YAML file whose every
+string is tagged !unsafe, so "{{ lookup('pipe', ...) }}" in an alert stays text and is never templated."""
 
 import asyncio
 import shlex
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 
 OUTPUT_MAX_CHARS = 100_000  # the tail of a longer output is kept
 # ansible-playbook of this environment (a virtualenv's bin is not always on PATH), else the one on PATH.
@@ -55,9 +58,11 @@ def _run(run: PlaybookRun, work_dir: str | None) -> PlaybookResult:
             host_vars["ansible_python_interpreter"] = sys.executable
         inventory = {"all": {"hosts": {h: host_vars for h in run.hosts}}}
         playbook = shlex.quote(str(private / "project" / run.playbook.name))
+        extra = private / "extravars.yml"
+        extra.write_text(unsafe_yaml(run.extra_vars), encoding="utf-8")
+        cmdline = f"{playbook} -e {shlex.quote('@' + str(extra))}" + (" --check" if run.check else "")
         result = ansible_runner.run(
-            private_data_dir=str(private), inventory=inventory, extravars=run.extra_vars,
-            cmdline=f"{playbook} --check" if run.check else playbook, timeout=int(max(1, run.timeout_s)),
+            private_data_dir=str(private), inventory=inventory, cmdline=cmdline, timeout=int(max(1, run.timeout_s)),
             quiet=True, binary=ANSIBLE_PLAYBOOK, envvars={"ANSIBLE_HOME": str(private / ".ansible"), "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
                                  "ANSIBLE_REMOTE_TEMP": str(private / "tmp"), "ANSIBLE_NOCOLOR": "1"},
             settings={"suppress_ansible_output": True})
@@ -68,6 +73,17 @@ def _run(run: PlaybookRun, work_dir: str | None) -> PlaybookResult:
                               output=output[-OUTPUT_MAX_CHARS:])
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+class _UnsafeDumper(yaml.SafeDumper):
+    """Every string (keys included) as `!unsafe`: Ansible keeps it as text and never templates it."""
+
+
+_UnsafeDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar("!unsafe", text))
+
+
+def unsafe_yaml(extra_vars: dict[str, Any]) -> str:
+    return yaml.dump(extra_vars, Dumper=_UnsafeDumper, allow_unicode=False, sort_keys=False)
 
 
 def _total(stats: dict[str, dict[str, int]], key: str) -> int:

@@ -112,5 +112,6 @@ async def sweep(session: AsyncSession, now: datetime) -> list[AutomationRun]:
 def announcement(run: AutomationRun) -> Envelope:
     payload = AutomationRunPayload(
         run_id=str(run.id), rule=run.rule_name, status=RunStatus(run.status), target=run.target, reason=run.reason,
-        incident_id=str(run.incident_id) if run.incident_id else None, changed=run.changed, failed=run.failed)
+        incident_id=str(run.incident_id) if run.incident_id else None, changed=run.changed, failed=run.failed,
+        outcome=run.outcome)
     return Envelope(type=AUTOMATION_RUN_CHANGED, source=ACTOR, payload=payload.model_dump(mode="json"))

@@ -21,6 +21,7 @@ class TriggerEvent:
     host: str | None = None
     service: str | None = None
     incident_id: str | None = None
+    alert_id: str | None = None  # the triggering alert (anomaly, prediction): the symptom a run is judged on
     labels: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     at: datetime | None = None

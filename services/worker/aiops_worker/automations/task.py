@@ -7,13 +7,14 @@ import asyncio
 import logging
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
-from aiops_contracts.automations import AutomationRunPayload, RuleSpec, RunStatus
+from aiops_contracts.automations import AutomationRunPayload, RuleSpec, RunOutcome, RunStatus
 from aiops_contracts.db import Alert, AutomationRun
 from aiops_contracts.envelope import utcnow
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, IncidentChangedPayload
@@ -24,6 +25,7 @@ from aiops_worker.automations.guards import Decision
 from aiops_worker.automations.integrations import CALLS, run_integration
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
+from aiops_worker.automations.verification import verify
 from aiops_worker.outbound.urls import UnsafeUrl, check_url
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
@@ -67,6 +69,8 @@ class _AutomationTask(StreamConsumer):
             row.rc, row.changed, row.failed = result.rc, result.changed, result.failed
             row.output, row.finished_at, row.lease_until = result.output, utcnow(), None
             status = RunStatus.succeeded if result.ok else RunStatus.failed
+            if status == RunStatus.succeeded and not row.dry_run:  # now watch whether it fixed the symptom
+                row.outcome, row.verify_until = RunOutcome.watching, utcnow() + timedelta(seconds=rule.verify_window_s)
             ledger.record(session, row, Decision(status, f"{result.status}: {result.changed} changed, "
                                                           f"{result.failed} failed"), utcnow())
         log.info("automation run finished", extra={"rule": run.rule_name, "run_id": str(run.id),
@@ -143,7 +147,7 @@ class AlertAutomationTask(_AutomationTask):
 def _alert_event(delivery: Delivery[AlertStoredPayload], alert: Alert) -> TriggerEvent:
     p = delivery.payload
     return TriggerEvent(key=delivery.envelope.id, kind=alert_kind(p.source), severity=p.severity.value,
-                        title=p.title, host=p.host, service=p.service, incident_id=p.incident_id,
+                        title=p.title, host=p.host, service=p.service, incident_id=p.incident_id, alert_id=p.alert_id,
                         labels=dict(alert.labels), details=dict(alert.details), at=p.occurred_at or alert.last_seen_at)
 
 
@@ -165,7 +169,8 @@ class ApprovedRunTask(_AutomationTask):
 
 
 class RunSweepTask(PeriodicTask):
-    """Marks runs whose worker died `interrupted` and unanswered approval requests `expired`, and says so."""
+    """Marks runs whose worker died `interrupted` and unanswered approval requests `expired`, judges the
+    outcome of successful runs (verification.py), and says so."""
 
     name = "automations-sweep"
 
@@ -176,4 +181,5 @@ class RunSweepTask(PeriodicTask):
     async def tick(self, stop: asyncio.Event) -> None:
         async with self.ctx.sessions.begin() as session:
             runs = await ledger.sweep(session, utcnow())
+            runs += await verify(session, utcnow())
         await self.ctx.bus.publish_and_broadcast(AUTOMATIONS_RUNS, [ledger.announcement(run) for run in runs])

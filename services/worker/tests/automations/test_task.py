@@ -167,3 +167,29 @@ async def test_dry_run_changes_nothing(ctx, drain, disk: Path):
     (run,) = await runs(ctx)
     assert run.status == RunStatus.succeeded and run.dry_run and run.changed == 1
     assert len(list(disk.iterdir())) == 4
+
+
+async def test_a_run_whose_symptom_clears_is_fixed_with_its_mttr(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk))
+    await deliver(ctx, drain, predicted_full("e-disk-9"))
+    (run,) = await runs(ctx)
+    assert (run.status, run.outcome) == (RunStatus.succeeded, "watching")
+    await RunSweepTask(ctx).tick(asyncio.Event())
+    assert (await runs(ctx))[0].outcome == "watching"  # the forecast still predicts the disk full
+    cleared = predicted_full("e-disk-10")
+    cleared.payload["status"] = "resolved"
+    await deliver(ctx, drain, cleared)
+    await RunSweepTask(ctx).tick(asyncio.Event())
+    (run,) = await runs(ctx)
+    assert run.outcome == "fixed" and run.mttr_s is not None and 0 < run.mttr_s < 120
+    print(f"disk-full symptom repaired in {run.mttr_s:.2f} s")
+
+
+async def test_a_run_whose_symptom_stays_is_not_fixed_after_its_window(ctx, drain, disk: Path):
+    rule = disk_rule(disk).model_copy(update={"verify_window_s": 0.2})
+    await install(ctx, rule)
+    await deliver(ctx, drain, predicted_full("e-disk-11"))
+    await asyncio.sleep(0.3)  # the verify window passes with the prediction still firing
+    await RunSweepTask(ctx).tick(asyncio.Event())
+    (run,) = await runs(ctx)
+    assert run.outcome == "not_fixed" and run.mttr_s is None
