@@ -115,6 +115,7 @@ class WorkerSettings(CommonSettings):
     smtp_from: str = "aiops@localhost"
     smtp_username: str = ""  # set: STARTTLS and login with SMTP_PASSWORD
     smtp_password: SecretStr = SecretStr("")
+    pagerduty_routing_keys: dict[str, SecretStr] = Field(default_factory=dict)  # receiver name -> Events v2 key
     # Integrations of automation actions (automations/integrations.py); URLs are in the rules, secrets here
     awx_token: SecretStr = SecretStr("")  # OAuth2 token of an AWX / Ansible Tower user
     tfc_token: SecretStr = SecretStr("")  # Terraform Cloud team or user API token

@@ -18,17 +18,33 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
 class Receiver(Strict):
+    """slack / webhook: a url; email: `to`; pagerduty: Events API v2 (its routing key is the secret
+    PAGERDUTY_ROUTING_KEYS[name] of the worker's environment; url only to point elsewhere)."""
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-    kind: Literal["slack", "webhook", "email"]
-    url: str | None = None  # slack, webhook
-    to: list[str] = Field(default_factory=list)  # email
+    kind: Literal["slack", "webhook", "email", "pagerduty"]
+    url: str | None = None
+    to: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _target(self) -> "Receiver":
+        if self.kind == "pagerduty":
+            self.url = self.url or PAGERDUTY_EVENTS_URL
         if (self.kind == "email") != bool(self.to) or (self.kind != "email") != bool(self.url):
             raise ValueError("slack and webhook receivers need a url, email receivers a `to` list")
         return self
+
+
+class Inhibition(Strict):
+    """An open incident of `source_severity` on a host mutes that host's incidents of `target_severity`
+    (a critical host-down mutes its warnings)."""
+
+    source_severity: list[Severity] = Field(default_factory=lambda: [Severity.critical])
+    target_severity: list[Severity] = Field(default_factory=lambda: [Severity.low, Severity.medium, Severity.high])
 
 
 class Route(Strict):
@@ -54,6 +70,7 @@ class Route(Strict):
 class Routing(Strict):
     receivers: list[Receiver] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    inhibit: list[Inhibition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known_receivers(self) -> "Routing":

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import httpx
 
-from aiops_contracts.events import IncidentChangedPayload
+from aiops_contracts.events import IncidentChangedPayload, IncidentStatus, Severity
 from aiops_worker.notifications.routing import Receiver
 from aiops_worker.outbound.urls import check_url
 from aiops_worker.settings import WorkerSettings
@@ -18,6 +18,10 @@ from aiops_worker.settings import WorkerSettings
 RETRIES = 3
 BREAKER_FAILURES = 5  # consecutive failed notifications that open a receiver's circuit
 BREAKER_OPEN_S = 60.0
+PAGERDUTY_ACTIONS = {IncidentStatus.open: "trigger", IncidentStatus.acknowledged: "acknowledge",
+                     IncidentStatus.resolved: "resolve"}
+PAGERDUTY_SEVERITY = {Severity.critical: "critical", Severity.high: "error", Severity.medium: "warning",
+                      Severity.low: "warning", Severity.info: "info"}
 
 
 class ReceiverUnavailable(Exception):
@@ -60,10 +64,20 @@ class Sender:
         if receiver.kind == "email":
             return await asyncio.to_thread(self._mail, receiver, incident)
         url = await check_url(receiver.url or "", self.settings.outbound_allowed_hosts)
-        body = ({"text": subject(incident)} if receiver.kind == "slack"
-                else {"subject": subject(incident), "incident": incident.model_dump(mode="json")})
+        body = self._body(receiver, incident)
         async with httpx.AsyncClient(timeout=self.settings.notification_timeout_s) as client:
             (await client.post(url, json=body)).raise_for_status()
+
+    def _body(self, receiver: Receiver, incident: IncidentChangedPayload) -> dict:
+        if receiver.kind == "slack":
+            return {"text": subject(incident)}
+        if receiver.kind == "pagerduty":  # Events API v2: one PagerDuty incident per our incident (dedup_key)
+            key = self.settings.pagerduty_routing_keys.get(receiver.name)
+            return {"routing_key": key.get_secret_value() if key else "", "dedup_key": incident.incident_id,
+                    "event_action": PAGERDUTY_ACTIONS[incident.status],
+                    "payload": {"summary": subject(incident)[:1024], "source": ", ".join(incident.hosts) or "aiops",
+                                "severity": PAGERDUTY_SEVERITY[incident.severity]}}
+        return {"subject": subject(incident), "incident": incident.model_dump(mode="json")}
 
     def _mail(self, receiver: Receiver, incident: IncidentChangedPayload) -> None:
         message = EmailMessage()

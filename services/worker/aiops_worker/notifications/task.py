@@ -3,8 +3,13 @@ is told twice: a (receiver, group, state) is claimed in Redis (SET NX with repea
 the call, by whichever replica gets there first; a failed call gives the claim back and the entry is retried."""
 
 import logging
+import uuid
 
-from aiops_contracts.events import IncidentChangedPayload
+from sqlalchemy import String, select
+from sqlalchemy.dialects.postgresql import array
+
+from aiops_contracts.db import Incident
+from aiops_contracts.events import IncidentChangedPayload, IncidentStatus
 from aiops_contracts.streams import INCIDENTS_CHANGED
 from aiops_worker.notifications.routing import Route, load_routing
 from aiops_worker.notifications.senders import Sender
@@ -30,8 +35,26 @@ class NotificationTask(StreamConsumer[IncidentChangedPayload]):
 
     async def handle(self, batch: list[Delivery[IncidentChangedPayload]]) -> None:
         for delivery in batch:
+            if await self._inhibited(delivery.payload):
+                self.suppressed += 1
+                continue
             for route in self.routing.routes_for(delivery.payload):
                 await self._notify(route, delivery.payload)
+
+    async def _inhibited(self, incident: IncidentChangedPayload) -> bool:
+        """Muted by an open incident of a source severity on one of its hosts (a resolution is never muted)."""
+        rules = [r for r in self.routing.inhibit if incident.severity in r.target_severity]
+        if not rules or not incident.hosts or incident.status == IncidentStatus.resolved:
+            return False
+        async with self.ctx.sessions() as session:
+            for rule in rules:
+                muting = await session.scalar(select(Incident.id).where(
+                    Incident.status != IncidentStatus.resolved, Incident.severity.in_(rule.source_severity),
+                    Incident.hosts.op("?|")(array(incident.hosts, type_=String)),
+                    Incident.id != uuid.UUID(incident.incident_id)).limit(1))
+                if muting is not None:
+                    return True
+        return False
 
     async def _notify(self, route: Route, incident: IncidentChangedPayload) -> None:
         key = f"{self.bus.prefix}{SENT_KEY}:{route.receiver}:{route.group_key(incident)}:{incident.status.value}"

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
+from aiops_contracts.db import Incident
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentChangedPayload, IncidentStatus
 from aiops_contracts.streams import INCIDENTS_CHANGED
@@ -120,3 +122,33 @@ def test_bad_routing_file_names_the_line(tmp_path: Path):
     path.write_text("receivers:\n  - name: mail\n    kind: pager\n    to: [a@b]\nroutes: []\n")
     with pytest.raises(RoutingError, match=r"notifications.yml:3: receivers.0.kind"):
         load_routing(str(path))
+
+
+async def test_pagerduty_events_v2_and_inhibition_by_a_critical_host_down(worker_ctx, drain, tmp_path: Path, slack):
+    url, received = slack  # the local HTTP receiver stands in for events.pagerduty.com
+    path = tmp_path / "notifications.yml"
+    path.write_text(f"""
+receivers:
+  - {{name: pd, kind: pagerduty, url: "{url}"}}
+routes:
+  - {{receiver: pd}}
+inhibit:
+  - {{source_severity: [critical], target_severity: [high, medium]}}
+""")
+    worker_ctx.settings = worker_ctx.settings.model_copy(update={
+        "notifications_path": str(path), "pagerduty_routing_keys": {"pd": SecretStr("R0UT1NG")}})
+    down = uuid.uuid4()
+    async with worker_ctx.sessions.begin() as session:
+        session.add(Incident(id=down, group_key="host-down:web-1", title="web-1 down", summary="", severity="critical",
+                             status="open", event_count=1, hosts=["web-1"], services=[], details={},
+                             first_seen_at=T0, last_seen_at=T0))
+    critical = change(str(down), "web-1", 1)
+    critical.payload["severity"] = "critical"
+    await worker_ctx.bus.publish_many(INCIDENTS_CHANGED, [
+        critical, change(uuid.uuid4().hex, "web-1", 1), change(uuid.uuid4().hex, "web-2", 1)])
+    task = NotificationTask(worker_ctx)
+    await drain(task)
+    assert [(r["payload"]["source"], r["payload"]["severity"], r["event_action"]) for r in received] == [
+        ("web-1", "critical", "trigger"), ("web-2", "error", "trigger")]  # web-1's high incident is muted
+    assert {r["routing_key"] for r in received} == {"R0UT1NG"} and received[0]["dedup_key"] == str(down)
+    assert task.suppressed == 1
