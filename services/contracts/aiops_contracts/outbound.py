@@ -1,11 +1,37 @@
-"""Checking a URL the platform will call out to (an LLM provider today): http(s) with a host, no credentials
-in the URL, and never a cloud metadata or link-local address (the classic SSRF target). Loopback and private
-addresses stay allowed: self-hosted model servers (Ollama, vLLM, llama.cpp) live there."""
+"""Checking a URL the platform will call out to (LLM provider, webhook actions, notification receivers):
+http(s) with a host, and never a cloud metadata, link-local, multicast, unspecified or reserved address (the
+classic SSRF targets). Loopback and private addresses stay allowed: self-hosted model servers (Ollama, vLLM,
+llama.cpp) and internal webhooks live there. Messages name the scheme and host only: a URL's path often holds
+its secret (Slack incoming webhooks)."""
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
-METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
+
+
+def unsafe_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host spells, including the legacy IPv4 forms resolvers accept (2852039166, 0xa9fea9fe,
+    169.254.43518); None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def redacted(url: str) -> str:
+    """scheme://host[:port] of a URL, for messages and logs."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else f"{parts.scheme or 'no scheme'}:"
 
 
 def check_outbound_url(url: str) -> str:
@@ -22,10 +48,7 @@ def check_outbound_url(url: str) -> str:
     host = parts.hostname.lower().rstrip(".")
     if host in METADATA_HOSTS:
         raise ValueError("must not point at a cloud metadata service")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return url.strip().rstrip("/")
-    if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+    address = literal_address(host)
+    if address is not None and unsafe_address(address):
         raise ValueError("must not point at a link-local, multicast or unspecified address")
     return url.strip().rstrip("/")

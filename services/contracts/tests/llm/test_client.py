@@ -91,7 +91,9 @@ async def test_cache_per_key_makes_a_storm_of_similar_incidents_cost_one_call(fa
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "http://169.254.169.254/latest", "http://user:pw@llm/v1",
-                                 "http://metadata.google.internal/v1", "ftp://llm/v1", "http:///v1"])
+                                 "http://metadata.google.internal/v1", "ftp://llm/v1", "http:///v1",
+                                 "http://2852039166/v1", "http://0xa9fea9fe/v1", "http://169.254.43518/v1",
+                                 "http://metadata.goog/v1"])
 def test_base_url_must_be_an_outbound_http_url(url: str) -> None:
     with pytest.raises(ValidationError, match="llm_base_url"):
         CommonSettings(llm_base_url=url)

@@ -65,10 +65,18 @@ async def test_opened_incident_calls_the_webhook_once(worker_ctx, drain, receive
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "http://metadata.google.internal/",
-                                 "file:///etc/passwd", "http://[fe80::1]/", "gopher://x"])
+                                 "file:///etc/passwd", "http://[fe80::1]/", "gopher://x", "http://2852039166/",
+                                 "http://metadata.goog./"])
 async def test_unsafe_outbound_urls_are_refused(url):
     with pytest.raises(UnsafeUrl):
         await check_url(url, [])
+
+
+async def test_a_refusal_names_the_host_not_the_secret_path():
+    with pytest.raises(UnsafeUrl) as refused:
+        await check_url("http://169.254.169.254/services/T0/B0/s3cr3t?token=t0k", [])
+    assert "169.254.169.254" in str(refused.value) and "s3cr3t" not in str(refused.value)
+    assert "t0k" not in str(refused.value)
 
 
 async def test_an_allowed_host_may_be_called():
