@@ -24,7 +24,7 @@ class TriggerEvent:
     alert_id: str | None = None  # the triggering alert (anomaly, prediction): the symptom a run is judged on
     labels: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
-    at: datetime | None = None
+    at: datetime | None = None  # when the symptom was first seen (an incident), or the alert's moment
 
     @property
     def target(self) -> str:
@@ -41,7 +41,7 @@ def incident_event(envelope_id: str, event_type: str, incident: IncidentChangedP
     return TriggerEvent(key=envelope_id, kind=kinds[event_type], severity=incident.severity.value,
                         title=incident.title, host=incident.hosts[0] if incident.hosts else None,
                         service=incident.services[0] if incident.services else None,
-                        incident_id=incident.incident_id, at=incident.last_seen_at)
+                        incident_id=incident.incident_id, at=incident.first_seen_at)
 
 
 def alert_kind(source: str) -> TriggerKind | None:
