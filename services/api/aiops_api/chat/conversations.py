@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from aiops_contracts.db import ChatMessage
+from aiops_contracts.llm import untrusted
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,11 +25,13 @@ async def read_conversation(session: AsyncSession, *, subject: str, conversation
 
 
 async def context_of(session: AsyncSession, *, subject: str, conversation_id: uuid.UUID | None) -> list[dict[str, Any]]:
-    """The conversation's last messages as chat messages (none for a new conversation)."""
+    """The conversation's last messages as chat messages (none for a new conversation). Earlier answers quote
+    alert titles, log templates and host names: they go back to the LLM as data blocks, never as instructions."""
     if conversation_id is None:
         return []
     messages = await read_conversation(session, subject=subject, conversation_id=conversation_id)
-    return [{"role": m.role, "content": m.content} for m in messages[-CONTEXT_MESSAGES:]]
+    return [{"role": m.role, "content": m.content if m.role == "user" else untrusted("your earlier answer", m.content)}
+            for m in messages[-CONTEXT_MESSAGES:]]
 
 
 async def record_turn(session: AsyncSession, *, subject: str, question: str, answer: ChatAnswer) -> None:

@@ -122,3 +122,22 @@ async def test_conversations_are_kept_per_user_and_continued(client, auth, sessi
     assert messages[3]["citations"][0]["id"] == scenario.F_DB1_DISK
     others = await client.get(f"/api/v1/chat/conversations/{conversation}", headers=auth(Role.operator))
     assert others.status_code == 404 and "conversation" in others.json()["detail"]
+
+
+async def test_a_follow_up_sends_earlier_answers_to_the_llm_as_data(
+        client, api_settings, auth, sessions, fake_openai) -> None:
+    import httpx
+    await seed(sessions)
+    first = await ask(client, auth, "what is wrong with web-3?")  # rules: its table quotes alert titles
+    fake_openai.replies.append(json.dumps({"answer": "Still the pool.", "cited_ids": []}))
+    app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as llm_client:
+        response = await llm_client.post("/api/v1/chat", json={"question": "and now?",
+                                                                "conversation_id": first["conversation_id"]},
+                                         headers=auth(Role.viewer))
+    assert response.status_code == 200, response.text
+    sent = fake_openai.requests[-1]["messages"]
+    earlier = [m for m in sent if m["role"] == "assistant"]
+    assert len(earlier) == 1 and earlier[0]["content"].startswith('<data source="your earlier answer">')
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["what is wrong with web-3?", "and now?"]
