@@ -13,12 +13,12 @@ from aiops_api import health
 from aiops_api.alerts.router import router as alerts_router
 from aiops_api.anomalies.router import router as anomalies_router
 from aiops_api.audit.router import router as audit_router
-from aiops_api.automations.router import router as automations_router
-from aiops_api.chat.router import router as chat_router
 from aiops_api.auth.accounts import Accounts
 from aiops_api.auth.bootstrap import ensure_first_admin
 from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.router import router as auth_router
+from aiops_api.automations.router import router as automations_router
+from aiops_api.chat.router import router as chat_router
 from aiops_api.deprecated import deprecated_aliases
 from aiops_api.errors import register_error_handlers
 from aiops_api.forecasts.router import router as forecasts_router
@@ -38,8 +38,8 @@ from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
-from aiops_api.sources.secrets import seal_stored_secrets, secret_box
 from aiops_api.sources.router import router as sources_router
+from aiops_api.sources.secrets import seal_stored_secrets, secret_box
 from aiops_api.topology.router import router as topology_router
 from aiops_api.users.router import router as users_router
 from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
@@ -97,6 +97,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="AIOps API", version="0.1.0", lifespan=lifespan)
+    _add_middleware(app, settings)
+    register_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: ApiSettings) -> None:
     # Outermost last: request id + span, metrics, CORS (so refusals carry its headers), rate limit, body size.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, settings=settings)
@@ -107,10 +115,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)  # the client, for all the above
-    register_error_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router)
-    return app
 
 
 def main() -> None:
