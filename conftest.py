@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text

@@ -28,6 +28,7 @@ from aiops_api.settings import ApiSettings
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.settings import CommonSettings
 
+
 async def send_all(url: str, token: str, args: argparse.Namespace) -> dict[str, float]:
     """Offers `rate` events/s in batches; returns each batch's send time by its first fingerprint."""
     sent: dict[str, float] = {}

@@ -20,6 +20,10 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
 from aiops_api.chat.intents import Intent
 from aiops_api.chat.retrieval import QUERIES
 from aiops_api.chat.service import answer_question
@@ -32,9 +36,6 @@ from aiops_contracts.db.migrate import (
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.llm import LLMClient
 from aiops_contracts.settings import CommonSettings
-from redis.asyncio import Redis
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)

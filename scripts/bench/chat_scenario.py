@@ -5,9 +5,10 @@ shared models (the webhook path is exercised by the pipeline tests)."""
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aiops_contracts.db import Alert, Forecast, Incident
 from aiops_contracts.events import IncidentStatus
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def uid(n: int) -> uuid.UUID:

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
-from bench_stack import (JWT_SECRET, Service, free_port, log, machine_token, require_stores, wait_healthy,
-                         wait_idle)
+from bench_stack import JWT_SECRET, Service, free_port, log, machine_token, require_stores, wait_healthy, wait_idle
 from psycopg.types.json import Jsonb
 
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade

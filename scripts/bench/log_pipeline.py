@@ -27,8 +27,8 @@ for package in ("contracts", "worker"):
     sys.path.insert(0, str(ROOT / "services" / package))
 
 import chromadb  # noqa: E402
-from chromadb.errors import NotFoundError  # noqa: E402
 from bench_stack import redis_db_url, require_stores  # noqa: E402
+from chromadb.errors import NotFoundError  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402

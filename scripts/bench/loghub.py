@@ -57,9 +57,7 @@ def correct_template(template: str) -> str:
     template = "".join("<*>" if _PATH_LIKE.match(p) else p for p in _PATH_SPLIT.split(template))
     tokens = []
     for token in _TOKEN_SPLIT.split(template):
-        if token.lower() in _FIXED_WORDS or _DIGITS.match(token):
-            token = "<*>"
-        elif _GLUED.match(token) and token != "<*>/<*>":
+        if token.lower() in _FIXED_WORDS or _DIGITS.match(token) or _GLUED.match(token) and token != "<*>/<*>":
             token = "<*>"
         tokens.append(token)
     template = "".join(tokens)

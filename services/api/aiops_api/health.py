@@ -5,10 +5,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import State
 
 from aiops_api import instrumentation
@@ -79,12 +81,12 @@ async def _run(check: Callable[[], Awaitable[object]]) -> str:
         return f"error: {exc!r}"[:300]
 
 
-async def _postgres(engine) -> None:
+async def _postgres(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
 
 
-async def _http_ok(http, url: str) -> None:
+async def _http_ok(http: httpx.AsyncClient, url: str) -> None:
     response = await http.get(url)
     response.raise_for_status()
 

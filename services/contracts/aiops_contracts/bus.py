@@ -82,7 +82,7 @@ class Bus:
         _with_trace(envelopes)
         async with self.redis.pipeline(transaction=True) as pipe:
             for envelope in envelopes:
-                pipe.xadd(key, envelope.to_entry(), maxlen=maxlen, approximate=True)
+                pipe.xadd(key, envelope.to_entry(), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]  # redis-py's dict is invariant
             ids = await pipe.execute()
         _count_published(stream, envelopes)
         return [_text(i) for i in ids]

@@ -34,7 +34,8 @@ class TextEmbedder:
         self.load()
         vectors = self._model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                                      show_progress_bar=False)
-        return vectors.tolist()
+        embedded: list[list[float]] = vectors.tolist()
+        return embedded
 
     async def embed_async(self, texts: list[str]) -> list[list[float]]:
         return await asyncio.to_thread(self.embed, texts)

@@ -4,7 +4,6 @@ trimming would delete entries a consumer group has not handled, and keeps everyt
 import asyncio
 
 import pytest
-
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY

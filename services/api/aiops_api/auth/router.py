@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
+
 from aiops_api.auth import service
 from aiops_api.auth.schemas import Me, RefreshRequest, TokenPair
 from aiops_api.deps import PasswordsDep, SessionDep, SettingsDep, Viewer

@@ -4,8 +4,9 @@ Every change is audited; an approval is announced on `aiops:automations:approved
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,7 +136,7 @@ async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, appr
 async def automation_stats(session: AsyncSession) -> list[AutomationStats]:
     action = func.coalesce(AutomationRun.spec["action"]["playbook"].astext, AutomationRun.spec["action"]["kind"].astext)
 
-    def count(column, value: str):
+    def count(column: ColumnElement[Any], value: str) -> ColumnElement[int]:
         return func.count().filter(column == value)
 
     rows = (await session.execute(
@@ -148,6 +149,6 @@ async def automation_stats(session: AsyncSession) -> list[AutomationStats]:
     return [AutomationStats(**row._mapping, success_rate=_rate(row)) for row in rows]
 
 
-def _rate(row) -> float | None:
+def _rate(row: Row[Any]) -> float | None:
     judged = row.fixed + row.not_fixed + row.worse
     return row.fixed / judged if judged else None

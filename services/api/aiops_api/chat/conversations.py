@@ -4,13 +4,13 @@ continues) only their own conversations. With an LLM, the last turns give follow
 import uuid
 from typing import Any
 
-from aiops_contracts.db import ChatMessage
-from aiops_contracts.llm import untrusted
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.chat.schemas import ChatAnswer, ChatMessageRead
 from aiops_api.errors import NotFound
+from aiops_contracts.db import ChatMessage
+from aiops_contracts.llm import untrusted
 
 CONTEXT_MESSAGES = 6  # previous messages sent to the LLM with a follow-up
 

@@ -5,13 +5,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiops_contracts.db import Alert, Forecast, Incident
-from aiops_contracts.events import IncidentStatus
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.chat.intents import Intent, Known
 from aiops_api.chat.schemas import Citation
+from aiops_contracts.db import Alert, Forecast, Incident
+from aiops_contracts.events import IncidentStatus
 
 LIMIT = 10
 

@@ -4,13 +4,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from aiops_contracts.llm import LLMClient
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from aiops_api.chat import conversations, service
 from aiops_api.chat.schemas import ChatAnswer, ChatConversation, ChatRequest
 from aiops_api.deps import SessionDep, Viewer
+from aiops_contracts.llm import LLMClient
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 

@@ -9,6 +9,13 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_api.chat.intents import Intent, parse
+from aiops_api.chat.retrieval import QUERIES, Found, known_names
+from aiops_api.chat.schemas import ChatAnswer
+from aiops_api.chat.tools import TOOL_SPECS, BadToolCall, intent_of_call
 from aiops_contracts.llm import (
     LLMClient,
     LLMMalformed,
@@ -17,13 +24,6 @@ from aiops_contracts.llm import (
     untrusted,
 )
 from aiops_contracts.llm.prompts import DATA_RULE
-from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from aiops_api.chat.intents import Intent, parse
-from aiops_api.chat.retrieval import QUERIES, Found, known_names
-from aiops_api.chat.schemas import ChatAnswer
-from aiops_api.chat.tools import TOOL_SPECS, BadToolCall, intent_of_call
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from aiops_api.auth.tokens import Role
 from aiops_api.main import create_app
-from aiops_contracts.db import Alert, Incident, LogTemplate, LogTemplateCount, Forecast, ProcessedEvent
+from aiops_contracts.db import Alert, Forecast, Incident, LogTemplate, LogTemplateCount, ProcessedEvent
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 
 NOW = datetime.now(UTC)

@@ -1,6 +1,7 @@
 """Properties of the Telegraf parsers: points we encode come back unchanged through `validate_lines`, a JSON
 metric is either refused or stored as the very series it named, and no body raises anything but `BadRequest`."""
 
+import contextlib
 import re
 from typing import Any
 
@@ -95,7 +96,5 @@ def test_any_json_document_is_lines_or_bad_request(document: Any, integer_fields
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode),
        st.sampled_from([{}, {"data_format": "json"}, {"data_format": "influx"}]))
 def test_any_telegraf_body_is_lines_or_bad_request(body: bytes, config: dict[str, str]) -> None:
-    try:
+    with contextlib.suppress(BadRequest):
         parse_telegraf(body, RECEIVED_NS, config)
-    except BadRequest:
-        pass

@@ -25,7 +25,7 @@ def test_every_source_kind_has_a_receiver_and_snippets() -> None:
 
 
 def test_each_receiver_takes_the_kind_its_module_declares() -> None:
-    assert ROUTERS == [webhook.router for webhook in WEBHOOKS]
+    assert [webhook.router for webhook in WEBHOOKS] == ROUTERS
     for webhook in WEBHOOKS:
         routes = [route for route in webhook.router.routes if isinstance(route, APIRoute)]
         assert routes and all(_source_kinds(route) == {webhook.KIND} for route in routes), webhook.__name__

@@ -18,19 +18,25 @@ ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def create_database_if_missing(url: str) -> None:
-    parsed = make_url(url)
-    admin_dsn = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    admin_dsn, name = _admin(url)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin_dsn = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    admin_dsn, name = _admin(url)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(parsed.database)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _admin(url: str) -> tuple[str, str]:
+    """The DSN of the server's `postgres` database, and the database `url` names."""
+    parsed = make_url(url)
+    if not parsed.database:
+        raise ValueError("the database URL names no database")
+    return parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False), parsed.database
 
 
 def upgrade(url: str) -> None:

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aiops_contracts.db.base import Base
 
-
 # The handler that stores received alerts: one row per accepted `alert.received` event, which the
 # dashboard's overview counts (the API reads the ledger, the worker writes it).
 ALERT_STORE_HANDLER = "alerts-store"

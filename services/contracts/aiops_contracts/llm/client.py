@@ -97,8 +97,8 @@ class LLMClient:
         `tool_calls` the caller runs and answers with `tool` messages before asking again."""
         client = await self._guard(request.purpose)
         try:
-            completion = await client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.settings.llm_model, messages=request.messages, tools=tools,
+            completion = await client.chat.completions.create(
+                model=self.settings.llm_model, messages=request.messages, tools=tools,  # type: ignore[arg-type]
                 max_tokens=self.settings.llm_max_tokens, temperature=0)
         except openai.APIError as exc:
             raise self._provider_error(request.purpose, exc) from exc

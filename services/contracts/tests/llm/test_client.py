@@ -2,12 +2,13 @@
 answer, the circuit breaker, the hourly budget, the cache, the metrics, and the no-LLM default."""
 
 import pytest
-from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
-from aiops_contracts.llm.breaker import CircuitBreaker
-from aiops_contracts.settings import CommonSettings
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
+
+from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
+from aiops_contracts.llm.breaker import CircuitBreaker
+from aiops_contracts.settings import CommonSettings
 
 
 class Verdict(BaseModel):

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Row, case, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 
 from aiops_contracts.db import Alert
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
@@ -89,7 +89,7 @@ ROW_COLUMNS = [Alert.__table__.c[name] for name in (
     "annotations", "details", "url", "count", "first_seen_at", "last_seen_at", "last_event_id", "resolved_at")]
 
 
-def _upsert(rows: list[dict]):
+def _upsert(rows: list[dict]) -> Insert:
     stmt = insert(Alert).from_select([c.name for c in ROW_COLUMNS], rows_select(ROW_COLUMNS, rows))
     new = stmt.excluded
     newer = new.last_seen_at >= Alert.last_seen_at

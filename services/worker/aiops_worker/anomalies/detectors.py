@@ -15,11 +15,11 @@ import numpy as np
 
 from .combined import (
     CHANNEL_NAMES,
+    AlertState,
     AnomalyEvent,
     DetectionResult,
     DetectorConfig,
     TailReference,
-    AlertState,
     fired_detectors,
     severity_for,
     squash,

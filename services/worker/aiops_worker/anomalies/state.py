@@ -82,7 +82,7 @@ class DetectorCache:
     async def _save(self, entries: list[tuple[str, _Entry]]) -> None:
         for start in range(0, len(entries), _CHUNK):
             chunk = entries[start:start + _CHUNK]
-            blobs = await asyncio.to_thread(lambda: {sid: _dump(e) for sid, e in chunk})  # CPU: off the loop
+            blobs = await asyncio.to_thread(lambda chunk=chunk: {sid: _dump(e) for sid, e in chunk})  # CPU: off the loop
             await self.redis.hset(ANOMALY_DETECTORS_KEY, mapping=blobs)
             for _, entry in chunk:
                 entry.dirty = False

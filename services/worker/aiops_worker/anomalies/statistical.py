@@ -182,9 +182,8 @@ class StatisticalTier:
             if lag < 2 or len(values) < 2 * lag:
                 continue
             a, b = values[lag:], values[:-lag]
-            if a.std() > 0 and b.std() > 0:
-                if np.corrcoef(a, b)[0, 1] >= self.config.seasonal_min_corr:
-                    return period
+            if a.std() > 0 and b.std() > 0 and np.corrcoef(a, b)[0, 1] >= self.config.seasonal_min_corr:
+                return period
         return None
 
     def _set_period(self, period: float | None) -> None:

@@ -8,11 +8,12 @@ category, alert source), a severity change, or 10x growth (the event count's ord
 import math
 from datetime import datetime, timedelta
 
-from aiops_contracts.db import Alert, AuditEntry, AutomationRun, Incident, LogTemplate
-from aiops_contracts.events import IncidentStatus
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_contracts.db import Alert, AuditEntry, AutomationRun, Incident, LogTemplate
+from aiops_contracts.events import IncidentStatus
 
 ANOMALY_SOURCE = "anomaly-detector"
 RESOLVED_ACTION = "incident.resolved"  # the audit action of an operator's resolution (api triage)

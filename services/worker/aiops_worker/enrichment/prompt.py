@@ -6,7 +6,6 @@ from typing import Any
 
 from aiops_contracts.llm import untrusted
 from aiops_contracts.llm.prompts import DATA_RULE
-
 from aiops_worker.enrichment.evidence import Evidence
 from aiops_worker.enrichment.rules import Enrichment
 

@@ -2,9 +2,9 @@
 evidence turned into a title, summary, probable cause, impact, next checks and a severity recommendation by
 rules and templates, saying so. Quoted text from logs and alerts stays quoted: nothing in it is acted on."""
 
-from aiops_contracts.events import Severity
 from pydantic import BaseModel, Field
 
+from aiops_contracts.events import Severity
 from aiops_worker.enrichment.evidence import Evidence
 
 RULES_NOTE = "Built by rules from the evidence (no LLM configured or available)."

@@ -12,6 +12,10 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from aiops_contracts.db import Incident, IncidentEnrichment
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import (
@@ -22,10 +26,6 @@ from aiops_contracts.events import (
 )
 from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
 from aiops_contracts.streams import INCIDENTS_CHANGED
-from sqlalchemy import literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from aiops_worker.enrichment import prompt
 from aiops_worker.enrichment.evidence import Evidence, gather, material_key
 from aiops_worker.enrichment.rules import Enrichment, by_rules

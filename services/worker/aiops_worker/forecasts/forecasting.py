@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from aiops_worker.forecasts.models import Grid, predict
 from aiops_worker.forecasts.selection import Selection, SelectionConfig, select
@@ -58,7 +59,7 @@ class Exhaustion:
         return f"full in {days(self.eta)} days ({days(self.eta_low)}-{days(self.eta_high)})"
 
 
-def bucketed(timestamps, values, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray]:
+def bucketed(timestamps: npt.ArrayLike, values: npt.ArrayLike, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray]:
     """Finite points of the last `max_history_s`, averaged per bucket (bounded fit size)."""
     ts, ys = np.asarray(timestamps, dtype=float), np.asarray(values, dtype=float)
     keep = np.isfinite(ts) & np.isfinite(ys)
@@ -73,7 +74,7 @@ def bucketed(timestamps, values, config: ForecastConfig) -> tuple[np.ndarray, np
     return (uniq + 0.5) * config.bucket_s, sums / counts
 
 
-def to_grid(timestamps, values, config: ForecastConfig) -> Grid | None:
+def to_grid(timestamps: npt.ArrayLike, values: npt.ArrayLike, config: ForecastConfig) -> Grid | None:
     """The bucketed history on a regular grid (missing buckets interpolated); None if too short."""
     ts, ys = bucketed(timestamps, values, config)
     if len(ts) < config.min_points:
@@ -122,7 +123,7 @@ class ModelChoices:
             del self.chosen[key]
 
 
-def forecast(timestamps, values, horizon: float, method: str = "auto",
+def forecast(timestamps: npt.ArrayLike, values: npt.ArrayLike, horizon: float, method: str = "auto",
              config: ForecastConfig | None = None) -> Forecast | None:
     """Forecast every bucket of the next `horizon` seconds; None if the history is too short."""
     cfg = config or ForecastConfig()
@@ -159,7 +160,7 @@ def _crossing(ts: np.ndarray, series: np.ndarray, now: float, last: float, thres
     return t1 if y1 == y0 else t0 + (threshold - y0) / (y1 - y0) * (t1 - t0)
 
 
-def predict_exhaustion(timestamps, values, threshold: float, method: str = "auto",
+def predict_exhaustion(timestamps: npt.ArrayLike, values: npt.ArrayLike, threshold: float, method: str = "auto",
                        config: ForecastConfig | None = None) -> Exhaustion | None:
     """When the series reaches `threshold` (from below or above); None if not within `max_horizon_s`."""
     cfg = config or ForecastConfig()

@@ -73,13 +73,17 @@ def _rms(residuals: np.ndarray) -> float:
     return float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) else 0.0
 
 
-def _naive(grid: Grid, steps: int):
+# A method's forecast: the mean per step, its standard deviation per step, and the in-sample residuals.
+Components = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _naive(grid: Grid, steps: int) -> Components:
     residuals = np.diff(grid.ys)
     h = np.arange(1, steps + 1)
     return np.full(steps, grid.ys[-1]), _rms(residuals) * np.sqrt(h), residuals
 
 
-def _seasonal_naive(grid: Grid, steps: int):
+def _seasonal_naive(grid: Grid, steps: int) -> Components:
     m, ys = grid.season, grid.ys
     residuals = ys[m:] - ys[:-m]
     h = np.arange(1, steps + 1)
@@ -87,7 +91,7 @@ def _seasonal_naive(grid: Grid, steps: int):
     return yhat, _rms(residuals) * np.sqrt(np.ceil(h / m)), residuals
 
 
-def _trend(grid: Grid, steps: int):
+def _trend(grid: Grid, steps: int) -> Components:
     """Theil–Sen line + daily profile; AR(1) residuals pull the first steps towards the last value."""
     ys, m = grid.ys, grid.season
     n = len(ys)
@@ -121,7 +125,7 @@ PHIS = (0.9, 0.98, 1.0)
 GAMMAS = (0.0, 0.05, 0.2)
 
 
-def _ets(grid: Grid, steps: int):
+def _ets(grid: Grid, steps: int) -> Components:
     """ETS(A,Ad,A) in error-correction form, all grid parameters run at once (vectors)."""
     ys, m = grid.ys, grid.season
     seasonal = len(ys) >= 2 * m
@@ -151,7 +155,7 @@ def _ets(grid: Grid, steps: int):
     return yhat, np.sqrt(var), residuals
 
 
-def _ets_init(ys: np.ndarray, m: int, seasonal: bool, size: int):
+def _ets_init(ys: np.ndarray, m: int, seasonal: bool, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     first = ys[:m]
     if seasonal:
         level = float(first.mean())

@@ -80,11 +80,11 @@ class Masker:
     _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def default(cls) -> "Masker":
+    def default(cls) -> Masker:
         return cls.from_rules(MASK_RULES, SPANNING_RULES)
 
     @classmethod
-    def from_rules(cls, rules: tuple[tuple[str, str], ...], spanning: frozenset[str] = frozenset()) -> "Masker":
+    def from_rules(cls, rules: tuple[tuple[str, str], ...], spanning: frozenset[str] = frozenset()) -> Masker:
         spanning_rules = tuple(rule for rule in rules if rule[0] in spanning)
         return cls(_compile(rules), _compile(spanning_rules) if spanning_rules else None)
 

@@ -166,7 +166,7 @@ class TemplateMiner:
                 "aliases": dict(self.aliases), "next_seq": self._next_seq}
 
     @classmethod
-    def from_state(cls, state: dict, limits: MinerLimits | None = None) -> "TemplateMiner":
+    def from_state(cls, state: dict, limits: MinerLimits | None = None) -> TemplateMiner:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported miner state version {state.get('version')!r}")
         miner = cls(MinerConfig(**state["config"]), limits)

@@ -53,7 +53,7 @@ def covers(pattern: str, token: str) -> bool:
 
 def compare(pattern: str, token: str) -> int:
     """MATCH when ``pattern`` (a template token) covers ``token``, else SOFT or HARD."""
-    if pattern == token or pattern == WILDCARD:
+    if pattern in (token, WILDCARD):
         return MATCH
     if WILDCARD in pattern and covers(pattern, token):
         return MATCH

@@ -31,8 +31,7 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, LogsPayload
 from aiops_contracts.streams import FORMER_SHARED_GROUP, LOGS_INGESTED, LOGS_TEMPLATED
 from aiops_worker.logs import store
-from aiops_worker.logs.analysis import (BatchAnalysis, ErrorLine, FailedLine, LogAnalyser, TemplateStats,
-                                        merge_stats)
+from aiops_worker.logs.analysis import BatchAnalysis, ErrorLine, FailedLine, LogAnalyser, TemplateStats, merge_stats
 from aiops_worker.logs.mining import MinerLimits, TemplateMiner
 from aiops_worker.logs.prototypes import Prototype, PrototypeRouter
 from aiops_worker.logs.rules import DEFAULT_RULES_PATH, Classifier, load_rules

@@ -14,8 +14,8 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_contracts.streams import StreamSpec
+from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.settings import WorkerSettings

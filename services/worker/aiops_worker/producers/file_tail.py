@@ -133,7 +133,7 @@ class FileTailProducer(Producer):
 
     async def _open(self, followed: _Followed) -> bool:
         try:
-            handle = open(followed.path, "rb")  # noqa: SIM115 - kept open to finish a rotated file
+            handle = open(followed.path, "rb")  # noqa: SIM115, ASYNC230 - kept open to finish a rotated file
         except FileNotFoundError:
             return False
         stat = os.fstat(handle.fileno())

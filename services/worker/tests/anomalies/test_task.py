@@ -6,7 +6,6 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from redis.asyncio import Redis
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope

@@ -44,7 +44,7 @@ def _lines(host: str) -> str:
     stamps = NOW - np.arange(0, HISTORY_H * HOUR, SAMPLE_S)
     hours_ago = (NOW - stamps) / HOUR
     noise = lambda: rng.uniform(-0.5, 0.5, len(stamps))  # noqa: E731
-    series = (("disk", f"path=/var,device=sda1", "used_percent", _curve("disk_var", hours_ago) + noise()),
+    series = (("disk", "path=/var,device=sda1", "used_percent", _curve("disk_var", hours_ago) + noise()),
               ("disk", "path=/,device=sda2", "used_percent", _curve("disk_root", hours_ago) + noise()),
               ("mem", "", "used_percent", _curve("mem", hours_ago) + noise()),
               ("cpu", "cpu=cpu-total", "usage_idle", _curve("cpu", hours_ago) + noise()),

@@ -70,7 +70,7 @@ async def test_creates_the_database_and_writes_every_point_once(bus: Bus, fresh_
     influx = fresh_ctx.influx
     assert await point_count(influx) == len(lines)
     (policies,) = await influx.query("SHOW RETENTION POLICIES")
-    assert ["aiops", "2160h0m0s", True] == [next(r for r in policies.values if r[0] == "aiops")[i] for i in (0, 1, 4)]
+    assert [next(r for r in policies.values if r[0] == "aiops")[i] for i in (0, 1, 4)] == ["aiops", "2160h0m0s", True]
     await bus.publish_many(METRICS_INGESTED, envelopes(lines))  # a re-delivery of the same points
     await drain(MetricsWriterTask(fresh_ctx))
     assert await point_count(influx) == len(lines)
