@@ -11,6 +11,8 @@ from aiops_contracts.events import Severity
 
 RULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 AUTOMATION_RUN_CHANGED = "automation.run_changed"
+# Actions that carry the worker's credentials: the platform's base URL is this worker setting, never the rule's.
+PLATFORM_URL_SETTINGS = {"awx": "AWX_URL", "terraform": "TFC_URL", "servicenow": "SERVICENOW_URL"}
 
 
 class TriggerKind(StrEnum):
@@ -41,21 +43,25 @@ class Trigger(Strict):
 
 class Action(Strict):
     """ansible: a playbook run here; webhook: a JSON POST; awx: launch a job template of AWX/Ansible Tower;
-    terraform: a run of a Terraform Cloud workspace; servicenow: a ServiceNow incident. Credentials come from
-    the worker's environment (AWX_TOKEN, TFC_TOKEN, SERVICENOW_USERNAME/PASSWORD), never from a rule."""
+    terraform: a run of a Terraform Cloud workspace; servicenow: a ServiceNow incident. Those three are called
+    with the worker's credentials (AWX_TOKEN, TFC_TOKEN, SERVICENOW_USERNAME/PASSWORD), so their address is the
+    worker's too (PLATFORM_URL_SETTINGS), never a rule's: a rule naming a host could send them anywhere."""
 
     kind: Literal["ansible", "webhook", "awx", "terraform", "servicenow"] = "ansible"
     playbook: str | None = None  # a file name in the playbooks directory
     extra_vars: dict[str, Any] = Field(default_factory=dict)  # "{host}", "{service}"... filled from the event
-    url: str | None = None  # webhook target; AWX, Terraform Cloud or ServiceNow base URL
+    url: str | None = None  # webhook target (the only kind that takes one)
     template_id: int | None = Field(default=None, ge=1)  # AWX job template
     workspace_id: str | None = Field(default=None, pattern=r"^ws-[A-Za-z0-9]+$")  # Terraform Cloud workspace
     timeout_s: float = Field(default=300, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _target_given(self) -> "Action":
-        needs = {"ansible": ("playbook",), "webhook": ("url",), "awx": ("url", "template_id"),
-                 "terraform": ("workspace_id",), "servicenow": ("url",)}[self.kind]
+        if self.url is not None and self.kind in PLATFORM_URL_SETTINGS:
+            raise ValueError(f"a {self.kind} action takes no url: the worker calls the platform at its "
+                             f"{PLATFORM_URL_SETTINGS[self.kind]} setting, with its credentials")
+        needs = {"ansible": ("playbook",), "webhook": ("url",), "awx": ("template_id",),
+                 "terraform": ("workspace_id",), "servicenow": ()}[self.kind]
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.kind} action needs {' and '.join(missing)}")

@@ -1,5 +1,6 @@
 """Migrations that change what is already stored keep the rows: 0007 renames metric_forecasts to forecasts
-(table, primary key and indexes under the model's names) and back."""
+(table, primary key and indexes under the model's names) and back; 0013 drops the url of stored awx, terraform
+and servicenow actions, which the contract now refuses."""
 
 import os
 import uuid
@@ -9,8 +10,10 @@ import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
+from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
+from aiops_contracts.automations import RuleSpec
 from aiops_contracts.db import Forecast
 from aiops_contracts.db.migrate import ALEMBIC_INI, create_database_if_missing, drop_database
 from aiops_contracts.settings import CommonSettings
@@ -54,3 +57,23 @@ def test_forecasts_rename_keeps_rows_and_takes_the_models_names(scratch_url: str
         assert conn.execute("SELECT series_key FROM forecasts").fetchall() == [("disk used_percent",)]
     _migrate(scratch_url, "0006", down=True)
     assert _names(dsn, "metric_forecasts") == {name.replace("forecasts", "metric_forecasts") for name in expected}
+
+
+def test_platform_urls_are_dropped_from_stored_rules(scratch_url: str) -> None:
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0012")
+    spec = {"name": "awx-fix", "trigger": {"events": ["anomaly"]},
+            "action": {"kind": "awx", "url": "https://attacker.example", "template_id": 7}}
+    webhook = {**spec, "name": "hook", "action": {"kind": "webhook", "url": "https://hooks.example/x"}}
+    with psycopg.connect(dsn) as conn:
+        for row in (spec, webhook):
+            conn.execute("INSERT INTO automation_rules (id, name, origin, enabled, spec, created_at, updated_at) "
+                         "VALUES (gen_random_uuid(), %s, 'api', true, %s, now(), now())",
+                         (row["name"], Jsonb(row)))
+
+    _migrate(scratch_url, "head")
+
+    with psycopg.connect(dsn) as conn:
+        stored = dict(conn.execute("SELECT name, spec FROM automation_rules").fetchall())
+    assert RuleSpec.model_validate(stored["awx-fix"]).action.url is None
+    assert RuleSpec.model_validate(stored["hook"]).action.url == "https://hooks.example/x"

@@ -3,9 +3,10 @@
 import socket
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from aiops_contracts.influx import quote_ident
+from aiops_contracts.outbound import check_outbound_url
 from aiops_contracts.settings import CommonSettings
 
 
@@ -116,7 +117,11 @@ class WorkerSettings(CommonSettings):
     smtp_username: str = ""  # set: STARTTLS and login with SMTP_PASSWORD
     smtp_password: SecretStr = SecretStr("")
     pagerduty_routing_keys: dict[str, SecretStr] = Field(default_factory=dict)  # receiver name -> Events v2 key
-    # Integrations of automation actions (automations/integrations.py); URLs are in the rules, secrets here
+    # Integrations of automation actions (automations/integrations.py): base URLs and secrets both here, never in
+    # a rule (a rule's URL would receive the credentials); an unset URL fails that kind's runs with its name
+    awx_url: str = ""  # e.g. https://awx.example.com
+    tfc_url: str = "https://app.terraform.io"  # Terraform Enterprise: its own address
+    servicenow_url: str = ""  # e.g. https://example.service-now.com
     awx_token: SecretStr = SecretStr("")  # OAuth2 token of an AWX / Ansible Tower user
     tfc_token: SecretStr = SecretStr("")  # Terraform Cloud team or user API token
     servicenow_username: str = ""
@@ -137,6 +142,11 @@ class WorkerSettings(CommonSettings):
     enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
     enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)
     enrichment_max_attempts: int = Field(default=8, ge=1)  # LLM attempts (back-off 30 s doubling to 1 h)
+
+    @field_validator("awx_url", "tfc_url", "servicenow_url")
+    @classmethod
+    def _platform_outbound(cls, value: str) -> str:
+        return check_outbound_url(value) if value else value
 
     @model_validator(mode="after")
     def _ledger_outlasts_redeliveries(self) -> "WorkerSettings":

@@ -42,6 +42,8 @@ async def test_admin_creates_edits_toggles_and_deletes_a_rule(client, auth, sess
     ({**RULE, "action": {"kind": "ansible", "playbook": "/etc/passwd"}}, "playbook"),
     ({**RULE, "trigger": {"events": []}}, "events"),
     ({**RULE, "name": "Bad Name"}, "name"),
+    # the worker's AWX token would go to this host: the platform's address is the worker's setting
+    ({**RULE, "action": {"kind": "awx", "url": "https://attacker.example", "template_id": 7}}, "AWX_URL"),
 ])
 async def test_invalid_rule_is_refused_naming_the_field(client, auth, body, field):
     response = await client.post("/api/v1/automations/rules", json=body, headers=auth(Role.admin))

@@ -1162,8 +1162,9 @@ export interface components {
         /**
          * Action
          * @description ansible: a playbook run here; webhook: a JSON POST; awx: launch a job template of AWX/Ansible Tower;
-         *     terraform: a run of a Terraform Cloud workspace; servicenow: a ServiceNow incident. Credentials come from
-         *     the worker's environment (AWX_TOKEN, TFC_TOKEN, SERVICENOW_USERNAME/PASSWORD), never from a rule.
+         *     terraform: a run of a Terraform Cloud workspace; servicenow: a ServiceNow incident. Those three are called
+         *     with the worker's credentials (AWX_TOKEN, TFC_TOKEN, SERVICENOW_USERNAME/PASSWORD), so their address is the
+         *     worker's too (PLATFORM_URL_SETTINGS), never a rule's: a rule naming a host could send them anywhere.
          */
         Action: {
             /** Extra Vars */

@@ -4,6 +4,7 @@
 - Terraform Cloud: POST /api/v2/runs (JSON:API, a workspace relationship), then GET /api/v2/runs/{id} until
   its status is final (Bearer token);
 - ServiceNow: POST /api/now/table/incident (basic auth), answered with the record's number and sys_id.
+The base URL is the worker's setting (AWX_URL, TFC_URL, SERVICENOW_URL), like the credentials it goes with.
 Each returns the same result as a playbook run: status, output, changed/failed counts."""
 
 import asyncio
@@ -13,12 +14,11 @@ from typing import Any
 import httpx
 import orjson
 
-from aiops_contracts.automations import Action
+from aiops_contracts.automations import PLATFORM_URL_SETTINGS, Action
 from aiops_worker.automations.ansible import PlaybookResult
 from aiops_worker.outbound.urls import check_url
 from aiops_worker.settings import WorkerSettings
 
-TFC_URL = "https://app.terraform.io"
 JSON_API = "application/vnd.api+json"
 AWX_DONE = {"successful", "failed", "error", "canceled"}
 TFC_DONE = {"applied", "planned_and_finished", "errored", "discarded", "canceled", "force_canceled",
@@ -30,8 +30,11 @@ Call = Callable[[httpx.AsyncClient, Action, dict[str, Any], WorkerSettings], Awa
 
 async def run_integration(action: Action, extra_vars: dict[str, Any], settings: WorkerSettings) -> PlaybookResult:
     call = CALLS[action.kind]
-    try:  # an unsafe URL (UnsafeUrl), an HTTP error or an unexpected answer fails the run with the reason
-        base = await check_url(action.url or TFC_URL, settings.outbound_allowed_hosts)
+    url_setting = PLATFORM_URL_SETTINGS[action.kind]
+    try:  # no URL, an unsafe one (UnsafeUrl), an HTTP error or an unexpected answer fails the run with the reason
+        if not (url := getattr(settings, url_setting.lower())):
+            raise ValueError(f"{url_setting} is not set")
+        base = await check_url(url, settings.outbound_allowed_hosts)
         async with httpx.AsyncClient(base_url=base.rstrip("/"), timeout=min(action.timeout_s, 30.0)) as client:
             return await asyncio.wait_for(call(client, action, extra_vars, settings), action.timeout_s)
     except (httpx.HTTPError, KeyError, ValueError) as exc:

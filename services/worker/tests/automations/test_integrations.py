@@ -1,12 +1,13 @@
 """AWX / Ansible Tower, Terraform Cloud and ServiceNow actions against small local servers that speak their
-documented APIs: the launch or create call, its credentials, polling to the final state, and the result."""
+documented APIs: the launch or create call, its credentials, polling to the final state, and the result. The
+platforms' addresses are the worker's settings: a rule naming another host never gets the credentials."""
 
 import base64
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from aiops_contracts.automations import Action
 from aiops_worker.automations.integrations import run_integration
@@ -63,28 +64,34 @@ class Platforms:
         return web.json_response({"result": {"number": "INC0010001", "sys_id": "abc123"}}, status=201)
 
 
-@pytest.fixture
-async def platforms() -> AsyncIterator[tuple[Platforms, str]]:
-    fake = Platforms()
+async def serve(fake: Platforms) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(fake.app())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield fake, f"http://127.0.0.1:{port}"
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+
+@pytest.fixture
+async def platforms() -> AsyncIterator[tuple[Platforms, str]]:
+    fake = Platforms()
+    runner, url = await serve(fake)
+    yield fake, url
     await runner.cleanup()
 
 
 @pytest.fixture
-def settings(worker_settings: WorkerSettings) -> WorkerSettings:
+def settings(worker_settings: WorkerSettings, platforms: tuple[Platforms, str]) -> WorkerSettings:
+    url = platforms[1]
     return worker_settings.model_copy(update={
+        "awx_url": url, "tfc_url": url, "servicenow_url": url,
         "awx_token": SecretStr("awx-secret"), "tfc_token": SecretStr("tfc-secret"), "servicenow_username": "aiops",
         "servicenow_password": SecretStr("snow-secret"), "integration_poll_s": 0.01})
 
 
 async def test_awx_job_template_is_launched_and_followed_to_its_end(platforms, settings):
-    fake, url = platforms
-    action = Action(kind="awx", url=url, template_id=7)
+    fake, _ = platforms
+    action = Action(kind="awx", template_id=7)
     result = await run_integration(action, {"target_host": "web-1"}, settings)
     assert result.ok and "AWX job 42: successful" in result.output and "PLAY RECAP" in result.output
     assert fake.calls == [("/api/v2/job_templates/7/launch/", "Bearer awx-secret",
@@ -95,8 +102,8 @@ async def test_awx_job_template_is_launched_and_followed_to_its_end(platforms, s
 
 
 async def test_terraform_cloud_run_is_created_on_the_workspace_and_applied(platforms, settings):
-    fake, url = platforms
-    result = await run_integration(Action(kind="terraform", url=url, workspace_id="ws-abc123"),
+    fake, _ = platforms
+    result = await run_integration(Action(kind="terraform", workspace_id="ws-abc123"),
                                    {"message": "scale out web"}, settings)
     assert result.ok and result.output == "Terraform Cloud run run-abc: applied"
     (path, auth, body), = fake.calls
@@ -106,8 +113,8 @@ async def test_terraform_cloud_run_is_created_on_the_workspace_and_applied(platf
 
 
 async def test_servicenow_incident_is_created_with_basic_auth(platforms, settings):
-    fake, url = platforms
-    result = await run_integration(Action(kind="servicenow", url=url),
+    fake, _ = platforms
+    result = await run_integration(Action(kind="servicenow"),
                                    {"aiops_event": {"title": "web-1 disk full"}}, settings)
     assert result.ok and "INC0010001" in result.output
     (path, auth, body), = fake.calls
@@ -115,13 +122,35 @@ async def test_servicenow_incident_is_created_with_basic_auth(platforms, setting
     assert body["short_description"] == "web-1 disk full"
 
 
-async def test_unreachable_or_unsafe_platform_fails_the_run_with_the_reason(settings):
-    unsafe = await run_integration(Action(kind="servicenow", url="http://169.254.169.254"), {}, settings)
+async def test_unreachable_unsafe_or_unset_platform_fails_the_run_with_the_reason(settings):
+    unsafe = await run_integration(Action(kind="servicenow"), {}, settings.model_copy(
+        update={"servicenow_url": "http://169.254.169.254"}))
     assert not unsafe.ok and "link-local" in unsafe.output
-    down = await run_integration(Action(kind="awx", url="http://127.0.0.1:9", template_id=1), {}, settings)
+    down = await run_integration(Action(kind="awx", template_id=1), {}, settings.model_copy(
+        update={"awx_url": "http://127.0.0.1:9"}))
     assert not down.ok and down.output.startswith("awx: ConnectError")
+    unset = await run_integration(Action(kind="awx", template_id=1), {}, settings.model_copy(update={"awx_url": ""}))
+    assert not unset.ok and "AWX_URL is not set" in unset.output
+
+
+@pytest.mark.parametrize(("kind", "setting", "target"), [("awx", "AWX_URL", {"template_id": 7}),
+                                                       ("terraform", "TFC_URL", {"workspace_id": "ws-abc123"}),
+                                                       ("servicenow", "SERVICENOW_URL", {})])
+async def test_a_rule_naming_another_host_never_gets_the_credentials(platforms, settings, kind, setting, target):
+    fake, _ = platforms
+    other = Platforms()
+    runner, other_url = await serve(other)
+    try:
+        with pytest.raises(ValidationError, match=f"a {kind} action takes no url: .*{setting}"):
+            Action(kind=kind, url=other_url, **target)
+        # a spec stored before the contract refused it: the run still goes to the configured platform
+        result = await run_integration(Action.model_construct(kind=kind, url=other_url, **target), {}, settings)
+    finally:
+        await runner.cleanup()
+    assert result.ok and other.calls == [] and other.reads == 0
+    assert len(fake.calls) == 1 and fake.calls[0][1]
 
 
 def test_an_action_names_what_it_lacks():
     with pytest.raises(ValueError, match="a awx action needs template_id"):
-        Action(kind="awx", url="https://awx.example.com")
+        Action(kind="awx")

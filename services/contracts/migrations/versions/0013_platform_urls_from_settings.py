@@ -1,0 +1,26 @@
+"""automation rules and runs: awx, terraform and servicenow actions lose their url (the platform's address is
+now the worker's AWX_URL / TFC_URL / SERVICENOW_URL setting, and the contract refuses a rule naming one)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0013'
+down_revision: str | None = '0012'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    for table in ('automation_rules', 'automation_runs'):
+        op.execute(f"UPDATE {table} SET spec = spec #- '{{action,url}}' "
+                   "WHERE spec->'action'->>'kind' IN ('awx', 'terraform', 'servicenow') AND spec->'action' ? 'url'")
+
+
+def downgrade() -> None:
+    """Nothing to restore: the removed URLs were never used again."""
