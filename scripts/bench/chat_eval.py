@@ -124,7 +124,11 @@ async def run(settings: CommonSettings) -> dict:
 
 
 def main() -> int:
-    result = asyncio.run(run(CommonSettings()))
+    from bench_stack import require_stores  # beside this script; imported here so the test can load run()
+
+    settings = CommonSettings()
+    require_stores(postgres=settings.database_url, redis=settings.redis_url)
+    result = asyncio.run(run(settings))
     print(report(result))
     return 0
 

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from bench_stack import JWT_SECRET, Service, free_port, log, wait_healthy, wait_idle
+from bench_stack import JWT_SECRET, Service, free_port, log, require_stores, wait_healthy, wait_idle
 from overview import seed
 from playwright.async_api import Page, async_playwright
 from redis import Redis
@@ -123,6 +123,7 @@ async def run(args: argparse.Namespace) -> None:
     base = CommonSettings(database_url=os.environ.get("DATABASE_URL", CommonSettings().database_url))
     database_url = base.database_url.rsplit("/", 1)[0] + f"/aiops_bench_{uuid.uuid4().hex[:8]}"
     redis_url = base.redis_url.rsplit("/", 1)[0] + f"/{args.redis_db}" if base.redis_url.count("/") > 2 else f"{base.redis_url}/{args.redis_db}"
+    require_stores(postgres=base.database_url, redis=redis_url)
     Redis.from_url(redis_url).flushdb()
     create_database_if_missing(database_url)
     processes = []

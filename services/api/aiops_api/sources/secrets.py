@@ -7,6 +7,7 @@ refuses to start.
 """
 
 import base64
+import logging
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -15,12 +16,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aiops_api.errors import BadRequest
+from aiops_api.errors import STORE_ERRORS, BadRequest
 from aiops_contracts.db import Source
 
 SIGNING_SECRET_KEY = "client_secret"  # the config key of a source's webhook signing secret
 MIN_SIGNING_SECRET_CHARS = 32  # Sentry's client secrets are 64 hex characters
 _SEALED = "fernet"
+
+log = logging.getLogger(__name__)
 
 
 class SecretBox:
@@ -57,7 +60,16 @@ def seal_config(config: dict[str, Any], box: SecretBox | None) -> dict[str, Any]
 
 async def seal_stored_secrets(sessions: async_sessionmaker[AsyncSession], box: SecretBox | None) -> int:
     """At start: seals the secrets earlier versions stored in plain text; returns how many. Refuses to go on
-    without SECRETS_KEY while any source stores a secret."""
+    without SECRETS_KEY while any source stores a secret. With PostgreSQL down the API still starts (requests
+    answer 503 until it is back) and the sealing waits for the next start."""
+    try:
+        return await _seal_plain_secrets(sessions, box)
+    except STORE_ERRORS["postgresql"]:
+        log.warning("stored secrets not checked: PostgreSQL unavailable, sealing waits for the next start")
+        return 0
+
+
+async def _seal_plain_secrets(sessions: async_sessionmaker[AsyncSession], box: SecretBox | None) -> int:
     async with sessions() as session:
         rows = list(await session.scalars(
             select(Source).where(Source.config.has_key(SIGNING_SECRET_KEY)).with_for_update()))

@@ -191,7 +191,9 @@ def test_incident_routes_read_as_viewer_and_act_as_operator() -> None:
         "GET /api/v1/incidents/{incident_id}": Role.viewer,
         "GET /api/v1/incidents/{incident_id}/logs": Role.viewer,
         "GET /api/v1/incidents/{incident_id}/alerts": Role.viewer,
+        "GET /api/v1/incidents/{incident_id}/evidence": Role.viewer,
         "POST /api/v1/incidents/{incident_id}/acknowledge": Role.operator,
         "POST /api/v1/incidents/{incident_id}/resolve": Role.operator,
         "POST /api/v1/incidents/{incident_id}/reopen": Role.operator,
+        "POST /api/v1/incidents/{incident_id}/split": Role.operator,
     }

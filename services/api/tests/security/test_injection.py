@@ -105,7 +105,7 @@ async def test_credentials_cannot_spoof_redis_keys(client, redis, seeded) -> Non
     for value in ["*", f"{KEY_PREFIX}:read:ip:*", "x\r\nFLUSHDB\r\n", "a b c", "{user}", "\x00"]:
         await client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {value}"})
         await client.post("/webhooks/generic", json={"title": "t"}, headers={"X-AIOps-Token": value})
-    key_shape = re.compile(rf"^{KEY_PREFIX}:(read|write|auth|webhook):(ip|cred):[0-9a-f]{{32}}:\d+$")
+    key_shape = re.compile(rf"^{KEY_PREFIX}:(read|write|auth|auth-failure|webhook):(ip|cred):[0-9a-f]{{32}}:\d+$")
     keys = [k.decode() for k in await redis.keys("*") if k != b"sentinel"]
     assert keys and [k for k in keys if not key_shape.match(k)] == []
     assert await redis.get("sentinel") == b"1"
