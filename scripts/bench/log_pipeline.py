@@ -44,6 +44,7 @@ from aiops_contracts.influx import InfluxClient  # noqa: E402
 from aiops_contracts.streams import LOGS_INGESTED  # noqa: E402
 from aiops_worker.incidents.task import LogIncidentTask  # noqa: E402
 from aiops_worker.logs.task import LogMiningTask  # noqa: E402
+from aiops_worker.producers.settings import LogProducerSettings  # noqa: E402
 from aiops_worker.runtime.consumer import StreamConsumer  # noqa: E402
 from aiops_worker.runtime.context import WorkerContext  # noqa: E402
 from aiops_worker.settings import WorkerSettings  # noqa: E402
@@ -79,7 +80,7 @@ async def publish(bus: Bus, lines: list[str], size: int) -> None:
 
 async def one_pass(ctx: WorkerContext, mining: LogMiningTask, lines: list[str], label: str) -> None:
     """Publish the lines, then time the log task and the incident task draining them."""
-    await publish(ctx.bus, lines, ctx.settings.logs_envelope_max_records)
+    await publish(ctx.bus, lines, LogProducerSettings().logs_envelope_max_records)
     async with ctx.sessions() as session:
         events_before = await session.scalar(select(func.coalesce(func.sum(Incident.event_count), 0)))
     mining_s = await timed(mining)

@@ -36,14 +36,18 @@ TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, Enri
          IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask, RunSweepTask]
-# Producers, one line each; each says when the settings switch it on (`enabled`: all off unless configured).
+# Producers, one line each; each reads its own settings and says when they switch it on (all off unless configured).
 PRODUCERS = [SyslogProducer, FileTailProducer]
 
 
 def build_tasks(ctx: WorkerContext) -> list[Task]:
-    settings = ctx.settings
-    chosen = [*TASKS, *PERIODIC, *(producer for producer in PRODUCERS if producer.enabled(settings))]
-    return [HeartbeatTask(ctx.redis, settings), *(task(ctx) for task in chosen if runs_here(task, settings.worker_role))]
+    settings, role = ctx.settings, ctx.settings.worker_role
+    tasks: list[Task] = [task(ctx) for task in [*TASKS, *PERIODIC] if runs_here(task, role)]
+    for producer in PRODUCERS:
+        producer_settings = producer.settings_model()
+        if producer.enabled(producer_settings) and runs_here(producer, role):
+            tasks.append(producer(ctx, producer_settings))
+    return [HeartbeatTask(ctx.redis, settings), *tasks]
 
 
 def runs_here(task: type, role: str) -> bool:

@@ -127,17 +127,7 @@ class WorkerSettings(CommonSettings):
     servicenow_username: str = ""
     servicenow_password: SecretStr = SecretStr("")
     integration_poll_s: float = Field(default=5.0, gt=0)  # how often a launched AWX job or Terraform run is read
-    # Log producers (producers/syslog.py, producers/file_tail.py): off unless configured
-    syslog_host: str = "0.0.0.0"
-    syslog_udp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off
-    syslog_tcp_port: int = Field(default=0, ge=0, le=65535)  # e.g. 5514; 0: off
-    syslog_max_message_bytes: int = Field(default=65_536, ge=480)
-    file_tail_paths: list[str] = Field(default_factory=list)  # files to follow, e.g. ["/var/log/syslog"]
-    file_tail_interval_s: float = Field(default=1.0, gt=0)
-    logs_envelope_max_records: int = Field(default=500, ge=1)  # log lines per published envelope
-    file_tail_from_start: bool = False  # a file seen for the first time is read from its start, else its end
-    # Bytes read per file per poll; a record longer than this is published in pieces this long.
-    file_tail_max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Log producers (syslog, file tail): their own settings, aiops_worker/producers/settings.py
     # Incident enrichment (enrichment/task.py; the LLM itself: LLM_* in CommonSettings)
     enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
     enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)

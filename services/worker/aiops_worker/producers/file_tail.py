@@ -33,8 +33,8 @@ from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import FILE_TAIL_OFFSETS_KEY, LOGS_INGESTED
 from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
+from aiops_worker.producers.settings import FileTailSettings
 from aiops_worker.runtime.context import WorkerContext
-from aiops_worker.settings import WorkerSettings
 
 SOURCE = "file"
 # Indented lines, traceback and "caused by" headers, and the exception line that ends a traceback.
@@ -80,18 +80,22 @@ def split_records(data: bytes, base: int, flush: bool) -> tuple[list[tuple[int, 
     return [(start, b"\n".join(parts)) for start, parts in records], end
 
 
-class FileTailProducer(Producer):
+class FileTailProducer(Producer[FileTailSettings]):
     name = "file-tail"
     stream = LOGS_INGESTED
+    settings_model = FileTailSettings
 
-    def __init__(self, ctx: WorkerContext) -> None:
-        super().__init__(ctx, ctx.settings.file_tail_interval_s)
-        self.settings = ctx.settings
-        self.files = [_Followed(path) for path in ctx.settings.file_tail_paths]
+    def __init__(self, ctx: WorkerContext, settings: FileTailSettings | None = None) -> None:
+        super().__init__(ctx, settings)
+        self.files = [_Followed(path) for path in self.settings.file_tail_paths]
 
     @classmethod
-    def enabled(cls, settings: WorkerSettings) -> bool:
+    def enabled(cls, settings: FileTailSettings) -> bool:
         return bool(settings.file_tail_paths)
+
+    @property
+    def interval_s(self) -> float:
+        return self.settings.file_tail_interval_s
 
     async def poll(self) -> list[Envelope]:
         envelopes: list[Envelope] = []

@@ -23,8 +23,8 @@ from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
+from aiops_worker.producers.settings import SyslogSettings
 from aiops_worker.runtime.context import WorkerContext
-from aiops_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 SOURCE = "syslog"
@@ -110,19 +110,20 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             DROPPED.inc()
 
 
-class SyslogProducer(Producer):
+class SyslogProducer(Producer[SyslogSettings]):
     name = "syslog"
     stream = LOGS_INGESTED
+    settings_model = SyslogSettings
+    interval_s = POLL_INTERVAL_S
 
-    def __init__(self, ctx: WorkerContext) -> None:
-        super().__init__(ctx, POLL_INTERVAL_S)
-        self.settings = ctx.settings
+    def __init__(self, ctx: WorkerContext, settings: SyslogSettings | None = None) -> None:
+        super().__init__(ctx, settings)
         self.queue: asyncio.Queue[LogRecord] = asyncio.Queue(QUEUE_SIZE)
         self.ports: dict[str, int] = {}  # bound ports (port 0 in settings means off; tests bind real ones)
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # open TCP connections, by handler
 
     @classmethod
-    def enabled(cls, settings: WorkerSettings) -> bool:
+    def enabled(cls, settings: SyslogSettings) -> bool:
         return bool(settings.syslog_udp_port or settings.syslog_tcp_port)
 
     async def run(self, stop: asyncio.Event) -> None:

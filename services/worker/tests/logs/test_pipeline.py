@@ -14,6 +14,7 @@ from aiops_contracts.streams import INCIDENTS_CHANGED, LOGS_INGESTED
 from aiops_worker.incidents.task import LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.producers.file_tail import FileTailProducer
+from aiops_worker.producers.settings import FileTailSettings
 from aiops_worker.runtime.context import WorkerContext
 
 NOISE = [
@@ -52,10 +53,8 @@ def syslog_file(path: Path) -> int:
 
 
 async def follow(ctx: WorkerContext, path: Path, expected_lines: int) -> None:
-    settings = ctx.settings.model_copy(update={"file_tail_paths": [str(path)], "file_tail_from_start": True,
-                                               "file_tail_interval_s": 0.05})
-    producer = FileTailProducer(WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions,
-                                              influx=ctx.influx))
+    producer = FileTailProducer(ctx, FileTailSettings(file_tail_paths=[str(path)], file_tail_from_start=True,
+                                                      file_tail_interval_s=0.05))
     stop = asyncio.Event()
     running = asyncio.create_task(producer.run(stop))
     for _ in range(200):

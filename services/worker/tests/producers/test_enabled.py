@@ -1,13 +1,27 @@
-"""Each producer says when the settings switch it on; none is on by default."""
+"""Each producer owns its settings model and says when those settings switch it on; none is on by default.
+The settings are read from the environment under the names they had in WorkerSettings."""
+
+import pytest
 
 from aiops_worker.main import PRODUCERS
 from aiops_worker.producers.file_tail import FileTailProducer
+from aiops_worker.producers.settings import FileTailSettings, SyslogSettings
 from aiops_worker.producers.syslog import SyslogProducer
 from aiops_worker.settings import WorkerSettings
 
 
 def test_producers_are_off_unless_configured_and_each_owns_its_rule() -> None:
-    settings = WorkerSettings()
-    assert not any(producer.enabled(settings) for producer in PRODUCERS)
-    assert SyslogProducer.enabled(settings.model_copy(update={"syslog_tcp_port": 5514}))
-    assert FileTailProducer.enabled(settings.model_copy(update={"file_tail_paths": ["/var/log/syslog"]}))
+    assert not any(producer.enabled(producer.settings_model()) for producer in PRODUCERS)
+    assert SyslogProducer.enabled(SyslogSettings(syslog_tcp_port=5514))
+    assert FileTailProducer.enabled(FileTailSettings(file_tail_paths=["/var/log/syslog"]))
+
+
+def test_producer_settings_keep_their_env_names_and_leave_the_worker_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYSLOG_UDP_PORT", "5514")
+    monkeypatch.setenv("FILE_TAIL_PATHS", '["/var/log/syslog"]')
+    monkeypatch.setenv("LOGS_ENVELOPE_MAX_RECORDS", "7")
+    assert SyslogSettings().syslog_udp_port == 5514
+    assert FileTailSettings().file_tail_paths == ["/var/log/syslog"]
+    assert FileTailSettings().logs_envelope_max_records == SyslogSettings().logs_envelope_max_records == 7
+    worker_fields = set(WorkerSettings.model_fields)
+    assert not worker_fields & (set(SyslogSettings.model_fields) | set(FileTailSettings.model_fields))

@@ -8,6 +8,7 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers.file_tail import FileTailProducer, split_records
+from aiops_worker.producers.settings import FileTailSettings
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
 
@@ -34,8 +35,7 @@ def test_java_stack_trace_is_one_record() -> None:
 
 
 def producer_for(ctx: WorkerContext, path: Path) -> FileTailProducer:
-    settings = ctx.settings.model_copy(update={"file_tail_paths": [str(path)], "file_tail_from_start": True})
-    return FileTailProducer(WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions, influx=ctx.influx))
+    return FileTailProducer(ctx, FileTailSettings(file_tail_paths=[str(path)], file_tail_from_start=True))
 
 
 async def cycle(producer: FileTailProducer, publish: bool = True) -> list[Envelope]:
@@ -116,9 +116,7 @@ async def test_crash_between_publish_and_save_republishes_the_same_envelope(bus:
 async def test_a_new_file_is_read_from_its_end_by_default(bus: Bus, worker_ctx: WorkerContext, redis, tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("history\n")
-    settings = worker_ctx.settings.model_copy(update={"file_tail_paths": [str(path)]})
-    producer = FileTailProducer(WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions,
-                                              influx=worker_ctx.influx))
+    producer = FileTailProducer(worker_ctx, FileTailSettings(file_tail_paths=[str(path)]))
     await drain_file(producer)
     with path.open("a") as f:
         f.write("fresh\n")
@@ -180,14 +178,13 @@ async def test_a_file_rotated_while_the_worker_was_down_is_read_from_its_start(b
                                                                                 tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.touch()
-    settings = worker_ctx.settings.model_copy(update={"file_tail_paths": [str(path)]})  # new files: from their end
-    ctx = WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions, influx=worker_ctx.influx)
-    await drain_file(FileTailProducer(ctx))
+    settings = FileTailSettings(file_tail_paths=[str(path)])  # new files: from their end
+    await drain_file(FileTailProducer(worker_ctx, settings))
     path.write_text(LINES)
-    await drain_file(FileTailProducer(ctx))
+    await drain_file(FileTailProducer(worker_ctx, settings))
     os.rename(path, tmp_path / "app.log.1")
     path.write_text(LINES + "delta\n")  # the path is known: this is its next file, not one seen for the first time
-    await drain_file(FileTailProducer(ctx))
+    await drain_file(FileTailProducer(worker_ctx, settings))
     assert await messages(bus) == ["alpha", "beta", "gamma", "alpha", "beta", "gamma", "delta"]
     ids = await envelope_ids(bus)
     assert len(ids) == len(set(ids))
@@ -198,10 +195,8 @@ async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(bus: B
     path = tmp_path / "app.log"
     long_line = "x" * 2500
     path.write_text("before\n" + long_line)  # no newline yet: a writer still at it, or one that never ends it
-    settings = worker_ctx.settings.model_copy(update={"file_tail_paths": [str(path)], "file_tail_from_start": True,
-                                                      "file_tail_max_record_bytes": 1024})
-    producer = FileTailProducer(WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions,
-                                              influx=worker_ctx.influx))
+    producer = FileTailProducer(worker_ctx, FileTailSettings(file_tail_paths=[str(path)], file_tail_from_start=True,
+                                                             file_tail_max_record_bytes=1024))
     for _ in range(4):
         await cycle(producer)
     with path.open("a") as f:

@@ -10,6 +10,7 @@ import pytest
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
+from aiops_worker.producers.settings import SyslogSettings
 from aiops_worker.producers.syslog import FramingError, SyslogFramer, SyslogProducer, to_record
 from aiops_worker.runtime.context import WorkerContext
 
@@ -64,10 +65,8 @@ def listening_producer(ctx: WorkerContext) -> tuple[SyslogProducer, list[int]]:
         with socket.socket(socket.AF_INET, kind) as probe:
             probe.bind(("127.0.0.1", 0))
             ports.append(probe.getsockname()[1])
-    settings = ctx.settings.model_copy(update={"syslog_host": "127.0.0.1", "syslog_udp_port": ports[0],
-                                               "syslog_tcp_port": ports[1]})
-    return SyslogProducer(WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions,
-                                        influx=ctx.influx)), ports
+    settings = SyslogSettings(syslog_host="127.0.0.1", syslog_udp_port=ports[0], syslog_tcp_port=ports[1])
+    return SyslogProducer(ctx, settings), ports
 
 
 async def test_udp_and_tcp_senders_reach_the_stream(bus: Bus, worker_ctx: WorkerContext, redis) -> None:
