@@ -19,6 +19,7 @@ _ANOMALY_FILTERS = ("host", "measurement", "field")
 
 
 def _anomaly_query(filters: dict[str, str]) -> str:
+    # InfluxQL cannot bind identifiers: they pass quote_ident (our own constants); every value is a bound $param.
     columns = ", ".join(quote_ident(c) for c in _ANOMALY_COLUMNS)
     where = ["time >= $start", "time < $end", f"{quote_ident('score')} >= $min_score"]
     where += [f"{quote_ident(key)} = ${key}" for key in _ANOMALY_FILTERS if key in filters]
