@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
 from aiops_api.forecasts import service as forecasts_service
-from aiops_api.health import store_health
 from aiops_api.overview.schemas import NoiseReduction, Overview, SourceVolume, StoreHealth, VolumeBucket
 from aiops_contracts.db import Alert, Incident, LogTemplateCount, ProcessedEvent
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
@@ -30,12 +29,12 @@ EXHAUSTION_LIMIT = 10
 
 
 async def get_overview(session: AsyncSession, *, state: State, hours: int) -> Overview:
-    """The store checks run while the queries do; a store that is down shows in `stores` (PostgreSQL
-    being down fails the queries, answered 503 like any request)."""
+    """The store checks (the same cached report /ready serves) run while the queries do; a store that is down
+    shows in `stores` (PostgreSQL being down fails the queries, answered 503 like any request)."""
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
     stores, (volume, noise, by_severity, top, exhaustion) = await asyncio.gather(
-        store_health(state), _aggregates(session, start, hours))
+        state.readiness.report(state), _aggregates(session, start, hours))
     return Overview(window_start=start, hours=hours, open_incidents_by_severity=by_severity, alert_volume=volume,
                     noise_reduction=noise, top_sources=top, exhaustion=exhaustion,
                     stores=[StoreHealth(name=n, ok=result == "ok", detail=result) for n, result in stores.items()])
