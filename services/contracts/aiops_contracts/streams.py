@@ -32,9 +32,11 @@ INCIDENTS_CHANGED = StreamSpec("aiops:incidents:changed", maxlen=100_000)
 AUTOMATIONS_APPROVED = StreamSpec("aiops:automations:approved", maxlen=10_000)
 # Every automation decision and result (`automation.run_changed`), also on the live channel.
 AUTOMATIONS_RUNS = StreamSpec("aiops:automations:runs", maxlen=100_000)
+# CI/CD runs (`pipeline.run_received`) from the GitHub webhook and the GitHub Actions and Jenkins pollers.
+PIPELINES_RUNS = StreamSpec("aiops:pipelines:runs", maxlen=200_000)
 
 ALL_STREAMS = (ALERTS_INGESTED, ALERTS_STORED, METRICS_INGESTED, LOGS_INGESTED, LOGS_TEMPLATED, INCIDENTS_CHANGED,
-               AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS)
+               AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS, PIPELINES_RUNS)
 
 # Consumer groups are named after the worker task that reads with them (StreamConsumer.name), so every task
 # gets every entry of its stream whoever else reads it. Earlier releases named them otherwise; a task whose
