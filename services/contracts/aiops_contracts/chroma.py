@@ -14,6 +14,7 @@ from aiops_contracts.settings import CommonSettings
 
 PROTOTYPES_COLLECTION = "log_prototypes"  # one vector per prototype (the embedding of its first template)
 EMBEDDINGS_COLLECTION = "log_embeddings"  # one vector per template, metadata: template, prototype_id
+INCIDENTS_COLLECTION = "incidents"  # one vector per resolved incident (aiops_contracts.incident_memory)
 
 
 class ChromaUnavailable(ConnectionError):
@@ -35,6 +36,11 @@ class LogCollections:
 
 
 async def connect_log_collections(settings: CommonSettings) -> LogCollections:
+    return LogCollections(*await connect_collections(settings, PROTOTYPES_COLLECTION, EMBEDDINGS_COLLECTION))
+
+
+async def connect_collections(settings: CommonSettings, *names: str) -> list[Any]:
+    """The named collections (created when missing, cosine, no embedding function of Chroma's own)."""
     import chromadb
 
     url = urlparse(settings.chroma_url)
@@ -43,13 +49,12 @@ async def connect_log_collections(settings: CommonSettings) -> LogCollections:
             host=url.hostname or "127.0.0.1", port=url.port or (443 if url.scheme == "https" else 8000),
             ssl=url.scheme == "https",
         )
-        collections = [
+        return [
             await client.get_or_create_collection(
                 settings.chroma_collection_prefix + name, embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
             )
-            for name in (PROTOTYPES_COLLECTION, EMBEDDINGS_COLLECTION)
+            for name in names
         ]
     except chroma_down_errors() as exc:
         raise ChromaUnavailable(str(exc)) from exc
-    return LogCollections(*collections)

@@ -15,11 +15,14 @@ from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.anomalies.task import AnomalyTask
 from aiops_worker.automations.rules import install_rules
 from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, IncidentAutomationTask, RunSweepTask
+from aiops_worker.enrichment.memory import IncidentMemoryTask
 from aiops_worker.enrichment.task import EnrichmentTask
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.metrics.task import MetricsWriterTask
+from aiops_worker.notifications.flush import NotificationFlushTask
+from aiops_worker.notifications.routing import install_receivers, load_routing
 from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.syslog import SyslogProducer
@@ -32,10 +35,11 @@ from aiops_worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 # Stream consumers, one line each.
-TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, MetricsWriterTask, AnomalyTask,
+TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, IncidentMemoryTask,
+         MetricsWriterTask, AnomalyTask,
          IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask]
 # Periodic tasks (not stream consumers), one line each.
-PERIODIC = [ForecastTask, RetentionTask, RunSweepTask]
+PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask]
 # Producers, one line each; each reads its own settings and says when they switch it on (all off unless configured).
 PRODUCERS = [SyslogProducer, FileTailProducer]
 
@@ -68,6 +72,7 @@ async def serve(settings: WorkerSettings) -> None:
     log.info("worker started", extra={"worker": settings.worker_name})
     try:
         await install_rules(ctx.sessions, settings.automations_path)  # a bad automations.yml stops the start
+        await install_receivers(ctx.sessions, load_routing(settings.notifications_path))  # and a bad notifications.yml
         await Supervisor(build_tasks(ctx), stop, settings.shutdown_grace_s).run()
     finally:
         await influx.aclose()

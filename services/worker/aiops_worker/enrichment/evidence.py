@@ -1,10 +1,11 @@
 """What an incident's enrichment rests on, read from our own stores: the incident row, its log templates and
-sample lines, its linked alerts, anomalies on the same hosts in its window, and similar past incidents
-(same group key or a shared template) with how long they took to resolve.
+sample lines, its linked alerts, anomalies on the same hosts in its window, and similar past incidents (nearest in meaning among the
+resolved ones, aiops_contracts.incident_memory) with who resolved them, how and how fast.
 
 `material_key` says when evidence changed enough to explain the incident again: a new signal kind (log
 category, alert source), a severity change, or 10x growth (the event count's order of magnitude)."""
 
+import logging
 import math
 from datetime import datetime, timedelta
 
@@ -12,11 +13,13 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_contracts.db import Alert, AuditEntry, AutomationRun, Incident, LogTemplate
-from aiops_contracts.events import IncidentStatus
+from aiops_contracts.chroma import ChromaUnavailable
+from aiops_contracts.db import Alert, Incident, LogTemplate
+from aiops_contracts.incident_memory import IncidentMemory
+
+log = logging.getLogger(__name__)
 
 ANOMALY_SOURCE = "anomaly-detector"
-RESOLVED_ACTION = "incident.resolved"  # the audit action of an operator's resolution (api triage)
 NEARBY = timedelta(hours=1)  # anomalies this long before the incident's first event count as context
 MAX_ROWS = 10
 
@@ -75,7 +78,7 @@ def material_key(evidence: Evidence) -> str:
     return f"{evidence.severity}:{size_class(evidence.event_count)}:{','.join(kinds)}"[:500]
 
 
-async def gather(session: AsyncSession, incident: Incident) -> Evidence:
+async def gather(session: AsyncSession, incident: Incident, memory: IncidentMemory) -> Evidence:
     template_ids = list(incident.details.get("template_ids", []))
     templates = (await session.scalars(select(LogTemplate).where(LogTemplate.id.in_(template_ids))
                                        .order_by(LogTemplate.count.desc()).limit(MAX_ROWS))).all()
@@ -90,7 +93,7 @@ async def gather(session: AsyncSession, incident: Incident) -> Evidence:
         samples=[str(s.get("message", "")) for s in incident.details.get("samples", [])[:5]],
         alerts=[_alert_fact(a) for a in alerts],
         anomalies=await _anomalies_nearby(session, incident),
-        similar=await _similar_past(session, incident, template_ids),
+        similar=await _similar_past(session, incident, memory),
     )
 
 
@@ -111,28 +114,12 @@ async def _anomalies_nearby(session: AsyncSession, incident: Incident) -> list[A
     return [_alert_fact(a) for a in rows]
 
 
-async def _similar_past(session: AsyncSession, incident: Incident, template_ids: list[str]) -> list[PastIncident]:
-    same = [Incident.group_key == incident.group_key]
-    same += [Incident.details["template_ids"].contains([t]) for t in template_ids[:5]]
-    rows = (await session.scalars(
-        select(Incident).where(Incident.id != incident.id, Incident.status == IncidentStatus.resolved,
-                               Incident.first_seen_at < incident.first_seen_at, or_(*same))
-        .order_by(Incident.first_seen_at.desc()).limit(5))).all()
-    ids = [p.id for p in rows]
-    resolvers = dict((await session.execute(
-        select(AuditEntry.entity_id, AuditEntry.actor).where(
-            AuditEntry.entity_type == "incident", AuditEntry.action == RESOLVED_ACTION,
-            AuditEntry.entity_id.in_([str(i) for i in ids])).order_by(AuditEntry.at))).all())
-    actions: dict[str, list[str]] = {}
-    for run in await session.scalars(select(AutomationRun).where(AutomationRun.incident_id.in_(ids))
-                                     .order_by(AutomationRun.created_at)):
-        actions.setdefault(str(run.incident_id), []).append(f"{run.rule_name}: {run.status}")
-    return [PastIncident(id=str(p.id), title=p.title, summary=p.summary, minutes_to_resolve=_minutes(p),
-                         resolved_by=resolvers.get(str(p.id), "aggregator (it went quiet)"),
-                         actions=actions.get(str(p.id), [])) for p in rows]
-
-
-def _minutes(incident: Incident) -> float | None:
-    if incident.resolved_at is None:
-        return None
-    return round((incident.resolved_at - incident.first_seen_at).total_seconds() / 60, 1)
+async def _similar_past(session: AsyncSession, incident: Incident, memory: IncidentMemory) -> list[PastIncident]:
+    try:
+        past = await memory.similar(session, incident)
+    except ChromaUnavailable:
+        log.warning("similar incidents skipped, ChromaDB unavailable", extra={"incident_id": str(incident.id)})
+        return []
+    return [PastIncident(id=str(p.incident.id), title=p.incident.title, summary=p.incident.summary,
+                         minutes_to_resolve=p.resolution.minutes_to_resolve, resolved_by=p.resolution.resolved_by,
+                         actions=p.resolution.actions) for p in past]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEnrichment
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.events import (
     INCIDENT_ENRICHED,
     INCIDENT_OPENED,
@@ -47,6 +48,7 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.llm = LLMClient(ctx.settings, ctx.redis)
+        self.memory = IncidentMemory(ctx.settings)
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         try:
@@ -95,7 +97,7 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
             incident = await session.get(Incident, job.incident_id)
             if incident is None:  # deleted meanwhile (its row goes with it)
                 return True
-            evidence = await gather(session, incident)
+            evidence = await gather(session, incident, self.memory)
             key = material_key(evidence)
             wanted = "llm" if self.llm.enabled else "rules"
             if job.enriched_key == key and job.mode == wanted:

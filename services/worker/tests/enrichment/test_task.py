@@ -3,6 +3,7 @@ change only; rules without an LLM; an LLM (a local OpenAI-compatible server) whe
 log text delimited (a planted instruction is not obeyed), retried with back-off while the LLM is down, and
 rules when it answers malformed twice."""
 
+import asyncio
 import json
 import re
 import uuid
@@ -16,9 +17,12 @@ from aiops_contracts.db import (
     AutomationRun,
     Incident,
     IncidentEnrichment,
+    IncidentResolution,
 )
-from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_UPDATED, IncidentStatus
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import INCIDENT_ENRICHED, INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentStatus
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
+from aiops_worker.enrichment.memory import IncidentMemoryTask
 from aiops_worker.enrichment.task import EnrichmentTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -60,6 +64,16 @@ async def read(ctx: WorkerContext, incident_id: uuid.UUID) -> tuple[Incident, In
                 await session.scalar(select(IncidentEnrichment).where(IncidentEnrichment.incident_id == incident_id)))
 
 
+async def next_of_type(live, event_type: str) -> Envelope:
+    """The first envelope of `event_type` on the live channel (waits up to 10 s)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        message = await live.get_message(timeout=0.2)
+        if message and (envelope := Envelope.model_validate_json(message["data"])).type == event_type:
+            return envelope
+    raise AssertionError(f"no {event_type} on the live channel")
+
+
 async def grow(ctx: WorkerContext, incident: Incident, count: int) -> None:
     async with ctx.sessions.begin() as session:
         await session.execute(update(Incident).where(Incident.id == incident.id).values(event_count=count))
@@ -70,10 +84,14 @@ async def grow(ctx: WorkerContext, incident: Incident, count: int) -> None:
 async def test_without_llm_the_incident_gets_a_rule_based_enrichment_and_the_change_is_acked(
         worker_ctx: WorkerContext, drain) -> None:
     worker_ctx.settings.enrichment_debounce_s = 0
-    incident = await open_incident(worker_ctx)
-    task = EnrichmentTask(worker_ctx)
-    await drain(task)
+    async with worker_ctx.bus.live() as live:
+        incident = await open_incident(worker_ctx)
+        task = EnrichmentTask(worker_ctx)
+        await drain(task)
+        announced = await next_of_type(live, INCIDENT_ENRICHED)
     row, job = await read(worker_ctx, incident.id)
+    assert announced.payload == {"incident_id": str(incident.id), "title": row.title, "summary": row.summary,
+                                 "mode": "rules"}
     enrichment = row.details["enrichment"]
     assert enrichment["mode"] == "rules" and "no LLM" in row.summary and "web-3" in row.summary
     assert row.title == enrichment["title"] and row.details["kind"] == "alert"  # the aggregator's keys kept
@@ -153,20 +171,35 @@ async def test_a_malformed_answer_twice_is_recorded_and_rules_answer(worker_ctx:
 
 
 async def test_a_similar_past_incident_brings_who_resolved_it_how_and_how_fast(worker_ctx: WorkerContext, drain) -> None:
+    """The resolved incident is recorded and embedded by the memory task; a later one like it (other words,
+    same meaning) finds it in ChromaDB, with its resolution; an unrelated resolved incident is not brought."""
     worker_ctx.settings.enrichment_debounce_s = 0
-    past = Incident(id=uuid.uuid4(), group_key="alert:host:web-3", title="DB errors", summary="", severity="high",
-                    status=IncidentStatus.resolved, event_count=5, hosts=["web-3"], services=[], details={},
-                    first_seen_at=T0 - timedelta(days=2), last_seen_at=T0 - timedelta(days=2),
-                    resolved_at=T0 - timedelta(days=2) + timedelta(minutes=25))
+    past = resolved_incident("Connection refused by the database db-1", T0 - timedelta(days=2))
+    unrelated = resolved_incident("TLS certificate of the billing portal expires soon", T0 - timedelta(days=1))
     async with worker_ctx.sessions.begin() as session:
-        session.add(past)
+        session.add_all([past, unrelated])
         await session.flush()
         session.add(AuditEntry(actor="alice", action="incident.resolved", entity_type="incident",
                                entity_id=str(past.id), before={}, after={}))
         session.add(AutomationRun(rule_name="restart_pool", trigger_key="t1", target="web-3", incident_id=past.id,
                                   status="succeeded", spec={}, event={}))
-    incident = await open_incident(worker_ctx)
+    for incident in (past, unrelated):
+        await announce(worker_ctx, incident, INCIDENT_RESOLVED)
+    await drain(IncidentMemoryTask(worker_ctx))
+    async with worker_ctx.sessions() as session:
+        resolutions = {r.incident_id: r for r in await session.scalars(select(IncidentResolution))}
+    assert (resolutions[past.id].resolved_by, resolutions[past.id].actions, resolutions[past.id].minutes_to_resolve) \
+        == ("alice", ["restart_pool: succeeded"], 25.0)
+    assert resolutions[unrelated.id].resolved_by == "aggregator"
+    incident = await open_incident(worker_ctx, message="could not connect to postgres on db-1: connection refused")
     await drain(EnrichmentTask(worker_ctx))
     evidence = (await read(worker_ctx, incident.id))[0].details["enrichment"]["evidence"]
     assert any(f"past incident {past.id}" in line and "25.0 min by alice" in line
                and "restart_pool: succeeded" in line for line in evidence), evidence
+    assert not any(str(unrelated.id) in line for line in evidence), evidence
+
+
+def resolved_incident(title: str, at: datetime) -> Incident:
+    return Incident(id=uuid.uuid4(), group_key=f"log:{uuid.uuid4().hex[:6]}", title=title, summary="", severity="high",
+                    status=IncidentStatus.resolved, event_count=5, hosts=["web-3"], services=[], details={},
+                    first_seen_at=at, last_seen_at=at, resolved_at=at + timedelta(minutes=25))

@@ -1,0 +1,59 @@
+"""The incident memory: when an incident is resolved, record how (the operator who resolved it from the audit
+log, else the aggregator as it went quiet; the automation runs on it; minutes from first sight to resolution)
+and embed it into ChromaDB's `incidents` collection (aiops_contracts.incident_memory), so that enrichment and
+the chat can say what happened last time. Idempotent (upserts): a redelivered change writes the same rows."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from aiops_contracts.db import AuditEntry, AutomationRun, Incident, IncidentResolution
+from aiops_contracts.events import INCIDENT_RESOLVED, IncidentChangedPayload, IncidentStatus
+from aiops_contracts.incident_memory import IncidentMemory
+from aiops_contracts.streams import INCIDENTS_CHANGED
+from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
+
+RESOLVED_ACTION = "incident.resolved"  # the audit action of an operator's resolution (api triage)
+AGGREGATOR = "aggregator"  # resolved_by when no operator resolved it: it went quiet
+
+
+class IncidentMemoryTask(StreamConsumer[IncidentChangedPayload]):
+    name = "incident_memory"
+    stream = INCIDENTS_CHANGED
+    payload_model = IncidentChangedPayload
+    scales_out = True  # upserts by incident id
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        self.memory = IncidentMemory(ctx.settings)
+
+    async def handle(self, batch: list[Delivery[IncidentChangedPayload]]) -> None:
+        ids = {uuid.UUID(d.payload.incident_id) for d in batch if d.envelope.type == INCIDENT_RESOLVED}
+        if not ids:
+            return
+        async with self.ctx.sessions.begin() as session:
+            resolved = (await session.scalars(select(Incident).where(
+                Incident.id.in_(ids), Incident.status == IncidentStatus.resolved,
+                Incident.resolved_at.is_not(None)))).all()
+            if not resolved:
+                return
+            resolvers = dict((await session.execute(
+                select(AuditEntry.entity_id, AuditEntry.actor).where(
+                    AuditEntry.entity_type == "incident", AuditEntry.action == RESOLVED_ACTION,
+                    AuditEntry.entity_id.in_([str(i.id) for i in resolved])).order_by(AuditEntry.at))).all())
+            actions: dict[uuid.UUID, list[str]] = {}
+            for run in await session.scalars(select(AutomationRun).where(
+                    AutomationRun.incident_id.in_([i.id for i in resolved])).order_by(AutomationRun.created_at)):
+                actions.setdefault(run.incident_id, []).append(f"{run.rule_name}: {run.status}")  # type: ignore[arg-type]
+            rows = [{"incident_id": i.id, "resolved_at": i.resolved_at, "resolved_by": resolvers.get(str(i.id), AGGREGATOR),
+                     "actions": actions.get(i.id, []),
+                     "minutes_to_resolve": round((i.resolved_at - i.first_seen_at).total_seconds() / 60, 1)}  # type: ignore[operator]
+                    for i in resolved]
+            stmt = insert(IncidentResolution).values(rows)
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=[IncidentResolution.incident_id],
+                set_={c: stmt.excluded[c] for c in ("resolved_at", "resolved_by", "actions", "minutes_to_resolve")}))
+        for incident in resolved:
+            await self.memory.remember(incident)
