@@ -32,11 +32,13 @@ INCIDENTS_CHANGED = StreamSpec("aiops:incidents:changed", maxlen=100_000)
 AUTOMATIONS_APPROVED = StreamSpec("aiops:automations:approved", maxlen=10_000)
 # Every automation decision and result (`automation.run_changed`), also on the live channel.
 AUTOMATIONS_RUNS = StreamSpec("aiops:automations:runs", maxlen=100_000)
+# Dry-run replays an admin started (`replay.requested`), for the worker's replay task.
+REPLAY_REQUESTED = StreamSpec("aiops:replay:requested", maxlen=10_000)
 # CI/CD runs (`pipeline.run_received`) from the GitHub webhook and the GitHub Actions and Jenkins pollers.
 PIPELINES_RUNS = StreamSpec("aiops:pipelines:runs", maxlen=200_000)
 
 ALL_STREAMS = (ALERTS_INGESTED, ALERTS_STORED, METRICS_INGESTED, LOGS_INGESTED, LOGS_TEMPLATED, INCIDENTS_CHANGED,
-               AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS, PIPELINES_RUNS)
+               AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS, REPLAY_REQUESTED, PIPELINES_RUNS)
 
 # Consumer groups are named after the worker task that reads with them (StreamConsumer.name), so every task
 # gets every entry of its stream whoever else reads it. Earlier releases named them otherwise; a task whose
@@ -54,6 +56,13 @@ WORKER_HEARTBEAT_KEY = "aiops:worker:heartbeat"
 
 # Anomaly detector state per metric series (hash: series id -> compressed state), kept across restarts.
 ANOMALY_DETECTORS_KEY = "aiops:anomalies:detectors"
+
+# Polled sources (aiops_worker/producers/manager.py): the lease a worker holds on a source while it polls it
+# (`<key>:<source id>` = worker name, with a TTL), each source's health (hash `<key>:<source id>`: last success,
+# last error, duration, points), and the list the API pushes connection tests on (each names its reply list).
+POLLER_LEASE_KEY = "aiops:sources:lease"
+POLLER_HEALTH_KEY = "aiops:sources:health"
+POLLER_CHECKS_KEY = "aiops:sources:checks"
 
 # Offsets of the file tail producer (hash: `<path>:<inode>` -> byte offset).
 FILE_TAIL_OFFSETS_KEY = "aiops:logs:file-tail:offsets"

@@ -13,6 +13,7 @@ from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.anomalies.task import AnomalyTask
+from aiops_worker.archive.task import AlertArchiveTask, ArchiveRetentionTask, LogArchiveTask
 from aiops_worker.automations.rules import install_rules
 from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, IncidentAutomationTask, RunSweepTask
 from aiops_worker.enrichment.memory import IncidentMemoryTask
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 # Stream consumers, one line each.
 TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, IncidentMemoryTask,
          MetricsWriterTask, AnomalyTask,
-         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask]
+         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask, AlertArchiveTask, LogArchiveTask]
 # Periodic tasks (not stream consumers), one line each.
-PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask]
+PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask, ArchiveRetentionTask]
 # Producers, one line each; each reads its own settings and says when they switch it on (all off unless configured).
 PRODUCERS = [SyslogProducer, FileTailProducer]
 

@@ -53,6 +53,14 @@ class WorkerSettings(CommonSettings):
     # Idempotency ledger rows (runtime/retention.py) are deleted after this long, as are sign-ins whose
     # refresh tokens all expired or were revoked that long ago. Must outlast redeliveries (checked below).
     processed_events_retention_s: float = Field(default=7 * 86_400, gt=0)
+    # Archive of accepted alerts, logs and errors, for dry-run replays (archive/): compressed batches in
+    # PostgreSQL (`archive_batches`) or as files under archive_path; pruned after archive_retention_s.
+    archive_backend: Literal["postgres", "filesystem"] = "postgres"
+    archive_path: str = ""  # the folder of the filesystem backend (required with it)
+    archive_retention_s: float = Field(default=14 * 86_400, gt=0)
+    # Bounds of one dry-run replay (replay/): alert envelopes, log lines and metric points read, and run time
+    replay_max_events: int = Field(default=200_000, ge=1)
+    replay_timeout_s: float = Field(default=300.0, gt=0)
 
     # Metrics writer (metrics/task.py)
     influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request
@@ -111,6 +119,7 @@ class WorkerSettings(CommonSettings):
     # Notifications (notifications/task.py): receivers and routes; empty: nobody is notified
     notifications_path: str = ""
     notification_timeout_s: float = Field(default=10.0, gt=0)
+    notifications_flush_s: float = Field(default=1.0, gt=0)  # how often due notification groups are told
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_from: str = "aiops@localhost"
@@ -128,6 +137,14 @@ class WorkerSettings(CommonSettings):
     servicenow_password: SecretStr = SecretStr("")
     integration_poll_s: float = Field(default=5.0, gt=0)  # how often a launched AWX job or Terraform run is read
     # Log producers (syslog, file tail): their own settings, aiops_worker/producers/settings.py
+    # Polled sources (producers/manager.py): the sources table is read, and leases renewed, every reconcile_s;
+    # a dead replica's sources are taken over within lease_s + reconcile_s.
+    poller_reconcile_s: float = Field(default=5.0, gt=0)
+    poller_lease_s: float = Field(default=15.0, gt=0)
+    poller_max_concurrent: int = Field(default=200, ge=1)  # polls in flight at once on this replica
+    poller_max_backoff_s: float = Field(default=600.0, gt=0)  # a failing source is retried at least this often
+    # Opens the polled sources' credentials (sealed by the API with the same key).
+    secrets_key: SecretStr = SecretStr("")
     # Incident enrichment (enrichment/task.py; the LLM itself: LLM_* in CommonSettings)
     enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
     enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)
@@ -137,6 +154,18 @@ class WorkerSettings(CommonSettings):
     @classmethod
     def _platform_outbound(cls, value: str) -> str:
         return check_outbound_url(value) if value else value
+
+    @model_validator(mode="after")
+    def _archive_path_given(self) -> "WorkerSettings":
+        if self.archive_backend == "filesystem" and not self.archive_path:
+            raise ValueError("archive_path: ARCHIVE_BACKEND=filesystem needs ARCHIVE_PATH")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_reconcile(self) -> "WorkerSettings":
+        if self.poller_lease_s <= self.poller_reconcile_s:
+            raise ValueError("poller_lease_s must exceed poller_reconcile_s (leases are renewed each reconcile)")
+        return self
 
     @model_validator(mode="after")
     def _ledger_outlasts_redeliveries(self) -> "WorkerSettings":

@@ -1,0 +1,175 @@
+"""Where the archive keeps its batches: PostgreSQL (`archive_batches`) or files under ARCHIVE_PATH
+(ARCHIVE_BACKEND). A batch is the envelopes of one handled stream batch as gzip-compressed JSON lines.
+
+Both backends write idempotently (a batch is named by the digest of its envelope ids, so a redelivered batch
+lands on itself), read the batches overlapping a time range (envelope times), and prune the batches whose
+newest envelope is older than a cutoff. A file is written to a temporary name, synced, then renamed: a
+batch is either whole or absent. A batch split otherwise on redelivery may repeat envelopes: readers
+dedupe them by envelope id (`read` does).
+"""
+
+import asyncio
+import gzip
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aiops_contracts.db import ArchiveBatch
+from aiops_contracts.envelope import Envelope
+from aiops_worker.settings import WorkerSettings
+
+PRUNE_BATCH = 1_000  # rows deleted per transaction
+_BATCHES = ArchiveBatch.__table__
+
+
+@dataclass(frozen=True)
+class Batch:
+    stream: str
+    digest: str
+    first_at: datetime
+    last_at: datetime
+    count: int
+    data: bytes
+
+
+def pack(stream: str, envelopes: Sequence[Envelope]) -> Batch:
+    digest = hashlib.sha256("\n".join(sorted(e.id for e in envelopes)).encode()).hexdigest()
+    data = gzip.compress(b"\n".join(e.model_dump_json().encode() for e in envelopes), compresslevel=6)
+    times = [e.time for e in envelopes]
+    return Batch(stream, digest, min(times), max(times), len(envelopes), data)
+
+
+def unpack(data: bytes) -> list[Envelope]:
+    return [Envelope.model_validate_json(line) for line in gzip.decompress(data).splitlines() if line]
+
+
+class Archive(Protocol):
+    async def write(self, batch: Batch) -> None: ...
+
+    async def batches(self, stream: str, start: datetime, end: datetime) -> list[bytes]:
+        """The data of the stream's batches overlapping [start, end), oldest first."""
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the batches whose newest envelope is older than `before`; returns how many."""
+
+
+class PostgresArchive:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def write(self, batch: Batch) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(insert(ArchiveBatch).values(
+                stream=batch.stream, digest=batch.digest, first_at=batch.first_at, last_at=batch.last_at,
+                count=batch.count, data=batch.data).on_conflict_do_nothing(index_elements=["stream", "digest"]))
+
+    async def batches(self, stream: str, start: datetime, end: datetime) -> list[bytes]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(ArchiveBatch.data).where(ArchiveBatch.stream == stream, ArchiveBatch.last_at >= start,
+                                                ArchiveBatch.first_at < end).order_by(ArchiveBatch.first_at))
+            return list(rows)
+
+    async def prune(self, before: datetime) -> int:
+        deleted = 0
+        while True:
+            async with self.sessions.begin() as session:
+                batch = select(_BATCHES.c.id).where(_BATCHES.c.last_at < before).limit(PRUNE_BATCH)
+                count = (await session.execute(delete(_BATCHES).where(_BATCHES.c.id.in_(batch)))).rowcount
+            deleted += count
+            if count < PRUNE_BATCH:
+                return deleted
+
+
+class FilesystemArchive:
+    """`<path>/<stream with : as _>/<first ms>-<last ms>-<digest>.jsonl.gz`: the range is in the name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def write(self, batch: Batch) -> None:
+        await asyncio.to_thread(self._write, batch)
+
+    async def batches(self, stream: str, start: datetime, end: datetime) -> list[bytes]:
+        return await asyncio.to_thread(self._read, stream, _ms(start), _ms(end))
+
+    async def prune(self, before: datetime) -> int:
+        return await asyncio.to_thread(self._prune, _ms(before))
+
+    def _folder(self, stream: str) -> Path:
+        return self.path / stream.replace(":", "_")
+
+    def _write(self, batch: Batch) -> None:
+        folder = self._folder(batch.stream)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"{_ms(batch.first_at)}-{_ms(batch.last_at)}-{batch.digest}.jsonl.gz"
+        if final.exists():
+            return
+        temporary = final.with_suffix(".tmp")
+        with temporary.open("wb") as file:
+            file.write(batch.data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, final)
+        descriptor = os.open(folder, os.O_RDONLY)  # the rename itself survives a crash once the folder is synced
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def _read(self, stream: str, start_ms: int, end_ms: int) -> list[bytes]:
+        found = sorted((first, path) for path, first, last in self._files(self._folder(stream))
+                       if last >= start_ms and first < end_ms)
+        return [path.read_bytes() for _, path in found]
+
+    def _prune(self, before_ms: int) -> int:
+        pruned = 0
+        if self.path.is_dir():
+            for folder in self.path.iterdir():
+                for path, _, last in self._files(folder):
+                    if last < before_ms:
+                        path.unlink(missing_ok=True)
+                        pruned += 1
+        return pruned
+
+    @staticmethod
+    def _files(folder: Path) -> list[tuple[Path, int, int]]:
+        if not folder.is_dir():
+            return []
+        files = []
+        for path in folder.glob("*.jsonl.gz"):
+            first, last, _ = path.name.split("-", 2)
+            files.append((path, int(first), int(last)))
+        return files
+
+
+def open_archive(settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession]) -> Archive:
+    if settings.archive_backend == "filesystem":
+        return FilesystemArchive(Path(settings.archive_path))
+    return PostgresArchive(sessions)
+
+
+async def read(archive: Archive, stream: str, start: datetime, end: datetime, limit: int) -> tuple[list[Envelope], bool]:
+    """The stream's envelopes of [start, end), each once, in time order, at most `limit`; and whether more were
+    left out."""
+    seen: dict[str, Envelope] = {}
+    for data in await archive.batches(stream, start, end):
+        if len(seen) > limit:  # batches come oldest first: the rest is later than what is kept
+            break
+        for envelope in await asyncio.to_thread(unpack, data):
+            if start <= envelope.time < end:
+                seen.setdefault(envelope.id, envelope)
+    envelopes = sorted(seen.values(), key=lambda e: e.time)
+    return envelopes[:limit], len(envelopes) > limit
+
+
+def _ms(at: datetime) -> int:
+    return int(at.astimezone(UTC).timestamp() * 1000)
