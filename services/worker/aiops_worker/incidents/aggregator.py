@@ -21,8 +21,11 @@ The rule, per group key:
    sweep (no new event for `window` of wall-clock time), or by the next event when a backlog or a
    replayed file delivers events faster than real time. Both give the same result.
 3. An event for a resolved incident reopens it (same incident, back to `open`, `reopened` on the
-   timeline) when it comes within `reopen` (INCIDENT_REOPEN_S, 1 h) of the resolution; later, it opens
-   a new incident.
+   timeline) when it comes within `reopen` (INCIDENT_REOPEN_S, 1 h) of the resolution and the incident
+   holds that key alone (a flapping alert, an intermittent log pattern); later, it opens a new incident.
+   An incident that correlated several signals is one episode, bounded in event time: when one of its
+   keys fires again after it ended, that is a new incident (which may correlate with what is open now),
+   not a reopening that would pull the next fault on a shared host into the old one.
 4. An event that happened at or before a resolved incident's resolution is late news of the episode
    that was resolved (a backlog, a slow source): it is counted in that incident, which stays resolved.
 5. An event more than `window` before the incident's first event is another episode: it opens (or
@@ -150,7 +153,9 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
     )
 
 
-def decide(incident: Incident | None, at: datetime, policy: Policy) -> Action:
+def decide(incident: Incident | None, at: datetime, policy: Policy, recurring: bool = True) -> Action:
+    """What an event at `at` does to its key's latest incident; `recurring`: the event is the same thing
+    firing again (rule 3), so it may reopen the incident."""
     if incident is None:
         return Action.OPEN
     if at < incident.first_seen_at - policy.window:
@@ -165,7 +170,7 @@ def decide(incident: Incident | None, at: datetime, policy: Policy) -> Action:
             return Action.OPEN
         if at <= resolved_at:
             return Action.JOIN  # rule 4: counted in the resolved incident, not a reopening
-    return Action.REOPEN if at - resolved_at <= policy.reopen else Action.OPEN
+    return Action.REOPEN if recurring and at - resolved_at <= policy.reopen else Action.OPEN
 
 
 def change_id(*parts: str) -> str:
@@ -192,7 +197,8 @@ class Aggregation:
         if signal.host and signal.service and self.known.topology.add_runs_on(signal.service, signal.host):
             self.learned.add((signal.service, signal.host))
         incident = self.latest.get(signal.key)
-        action = decide(incident, signal.at, self.policy)
+        recurring = incident is not None and self._recurring(incident, signal)
+        action = decide(incident, signal.at, self.policy, recurring)
         rule, via = "same_key", ""
         if action is Action.REOPEN:
             assert incident is not None
@@ -212,6 +218,10 @@ class Aggregation:
         assert incident is not None
         self._join(incident, signal, rule, via)
         return incident
+
+    def _recurring(self, incident: Incident, signal: Signal) -> bool:
+        """Whether the signal's key is all its incident holds (rule 3: only such an incident reopens)."""
+        return set(self.known.evidence.get(incident.id, {})) <= {signal.key}
 
     def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
         """The open incident the signal is related to (best rule, then nearest in time), or None."""
