@@ -141,3 +141,20 @@ async def test_a_split_pair_is_not_merged_again_within_its_memory(bus: Bus, work
                                   other_keys=["log:t-fatal:db-1"], actor="op", at=at(0), until=at(3600)))
     await run(worker_ctx, drain, logs=[], alerts=[alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1")])
     assert sorted(len(rows) for rows in (await evidence(worker_ctx)).values()) == [1, 1]
+
+
+async def test_a_correlated_incident_is_not_reopened_by_one_of_its_keys(bus: Bus, worker_ctx: WorkerContext,
+                                                                        drain) -> None:
+    """An incident of several signals is one episode: its host's alert firing again after it ended (within
+    INCIDENT_REOPEN_S) opens a new incident; an incident of that one key alone is reopened, as before."""
+    await run(worker_ctx, drain, logs=[log_burst("pg", "t-fatal", "db-1", "postgres", [0])], alerts=[
+        alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1"),
+        alert("cpu", "cpu-web-1", 10, source="anomaly-detector", host="web-1")])
+    await run(worker_ctx, drain, logs=[], alerts=[
+        alert("lat2", "latency-db-1", 1500, source="anomaly-detector", host="db-1"),
+        alert("cpu2", "cpu-web-1", 1500, source="anomaly-detector", host="web-1")])
+    async with worker_ctx.sessions() as session:
+        rows = (await session.execute(select(Incident.first_seen_at, Incident.status, Incident.event_count,
+                                             Incident.details["reopen_count"].as_integer())
+                                      .order_by(Incident.first_seen_at, Incident.event_count))).all()
+    assert rows == [(at(0), "resolved", 2, 0), (at(10), "open", 2, 1), (at(1500), "open", 1, 0)]
