@@ -26,6 +26,7 @@ from aiops_worker.notifications.flush import NotificationFlushTask
 from aiops_worker.notifications.routing import install_receivers, load_routing
 from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.producers.file_tail import FileTailProducer
+from aiops_worker.producers.manager import ProducerManager
 from aiops_worker.producers.syslog import SyslogProducer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.health import HeartbeatTask
@@ -40,7 +41,8 @@ TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, Enri
          MetricsWriterTask, AnomalyTask,
          IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask, AlertArchiveTask, LogArchiveTask]
 # Periodic tasks (not stream consumers), one line each.
-PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask, ArchiveRetentionTask]
+PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask, ArchiveRetentionTask,
+            ProducerManager]
 # Producers, one line each; each reads its own settings and says when they switch it on (all off unless configured).
 PRODUCERS = [SyslogProducer, FileTailProducer]
 
@@ -57,8 +59,11 @@ def build_tasks(ctx: WorkerContext) -> list[Task]:
 
 def runs_here(task: type, role: str) -> bool:
     """`scaled` workers (any number of replicas) run the tasks whose class says `scales_out`; the one
-    `single` worker runs the rest, whose state (miner, detectors, offsets, aggregation) allows one copy."""
-    return role == "all" or (role == "scaled") == getattr(task, "scales_out", False)
+    `single` worker runs the rest, whose state (miner, detectors, offsets, aggregation) allows one copy. Tasks
+    that share their work out by leases (`runs_everywhere`: the polled sources) run on every worker."""
+    if role == "all" or getattr(task, "runs_everywhere", False):
+        return True
+    return (role == "scaled") == getattr(task, "scales_out", False)
 
 
 async def serve(settings: WorkerSettings) -> None:

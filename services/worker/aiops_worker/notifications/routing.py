@@ -1,16 +1,23 @@
-"""notifications.yml: receivers (Slack incoming webhook, generic webhook, email over SMTP) and a routing list
-like Alertmanager's: the first route whose matchers hold (or every matching one with `continue`) sends to its
-receiver, grouped by `group_by`: once per group and state (firing, acknowledged, resolved), and again for an
-unchanged group only after repeat_interval. Validated at start; an error names the line (the automations loader's rule)."""
+"""notifications.yml: receivers (Slack incoming webhook, generic webhook, email over SMTP, PagerDuty Events v2)
+and a routing list like Alertmanager's: the first route whose matchers hold (or every matching one with
+`continue`) gathers the incident into its receiver's group (`group_by`); a group is told group_wait after it
+opens, then looked at every group_interval and told again when what it holds changed, or after repeat_interval
+unchanged (notifications/flush.py). Validated at start; an error names the line (the automations loader's rule).
+The worker stores the receivers, without their secrets, for the API to show."""
 
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiops_contracts.db import NotificationReceiver
 from aiops_contracts.events import IncidentChangedPayload, Severity
+from aiops_contracts.outbound import redacted
 from aiops_worker.automations.rules import line_of
 
 
@@ -53,6 +60,8 @@ class Route(Strict):
     hosts: list[str] = Field(default_factory=list)  # globs on the incident's hosts
     services: list[str] = Field(default_factory=list)
     group_by: list[Literal["incident", "host", "service", "severity"]] = Field(default_factory=lambda: ["incident"])
+    group_wait_s: float = Field(default=30, ge=0)  # a new group waits this long for its kin before it is told
+    group_interval_s: float = Field(default=300, gt=0)  # a group that changed is told again at most this often
     repeat_interval_s: float = Field(default=4 * 3600, gt=0)  # a group in the same state is told again after this
     continue_: bool = Field(default=False, alias="continue")
 
@@ -80,17 +89,25 @@ class Routing(Strict):
             raise ValueError(f"routes name unknown receivers: {unknown}")
         return self
 
-    def routes_for(self, incident: IncidentChangedPayload) -> list[Route]:
+    def routes_for(self, incident: IncidentChangedPayload) -> list[tuple[int, Route]]:
+        """The matching routes with their place in the list (which tells their groups apart)."""
         chosen = []
-        for route in self.routes:
+        for index, route in enumerate(self.routes):
             if route.matches(incident):
-                chosen.append(route)
+                chosen.append((index, route))
                 if not route.continue_:
                     break
         return chosen
 
     def receiver(self, name: str) -> Receiver:
         return next(r for r in self.receivers if r.name == name)
+
+
+    def stored_receivers(self) -> list[dict[str, Any]]:
+        """Rows of notification_receivers: a URL only as scheme and host (a Slack URL's path is its secret)."""
+        return [{"name": r.name, "kind": r.kind, "target": ", ".join(r.to) if r.kind == "email" else redacted(r.url or ""),
+                 "routes": [route.model_dump(mode="json", by_alias=True, exclude={"receiver"})
+                            for route in self.routes if route.receiver == r.name]} for r in self.receivers]
 
 
 class RoutingError(ValueError):
@@ -110,3 +127,16 @@ def load_routing(path: str) -> Routing:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "file"
         raise RoutingError(f"{path}:{line_of(root, tuple(error['loc']))}: {where}: {error['msg']}") from exc
+
+
+async def install_receivers(sessions: async_sessionmaker[AsyncSession], routing: Routing) -> None:
+    """At worker start: notification_receivers becomes the file's receivers."""
+    rows = routing.stored_receivers()
+    async with sessions.begin() as session:
+        await session.execute(delete(NotificationReceiver).where(
+            NotificationReceiver.name.not_in([r["name"] for r in rows])))
+        for row in rows:
+            stmt = insert(NotificationReceiver).values(**row)
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=[NotificationReceiver.name],
+                set_={"kind": stmt.excluded.kind, "target": stmt.excluded.target, "routes": stmt.excluded.routes}))

@@ -1,25 +1,28 @@
-"""Sending one notification: Slack incoming webhook, generic webhook (JSON), or email over SMTP. Every call has
-a timeout and a few retries with back-off; a receiver failing again and again is skipped for a while (circuit
-breaker) instead of holding every batch. URLs are checked before each call (outbound/urls.py)."""
+"""Sending one grouped notification: Slack incoming webhook, generic webhook (JSON, like Alertmanager's), email
+over SMTP, or PagerDuty Events API v2 (one PagerDuty incident per group, its dedup_key). Every call has a
+timeout and a few retries with back-off; a receiver failing again and again is skipped for a while (circuit
+breaker) instead of holding every group. URLs are checked before each call (outbound/urls.py)."""
 
 import asyncio
+import hashlib
 import smtplib
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 import httpx
 
-from aiops_contracts.events import IncidentChangedPayload, IncidentStatus, Severity
+from aiops_contracts.events import IncidentStatus, Severity
+from aiops_contracts.outbound import redacted
 from aiops_worker.notifications.routing import Receiver
-from aiops_worker.outbound.urls import check_url
+from aiops_worker.outbound.urls import UnsafeUrl, check_url
 from aiops_worker.settings import WorkerSettings
 
 RETRIES = 3
 BREAKER_FAILURES = 5  # consecutive failed notifications that open a receiver's circuit
 BREAKER_OPEN_S = 60.0
-PAGERDUTY_ACTIONS = {IncidentStatus.open: "trigger", IncidentStatus.acknowledged: "acknowledge",
-                     IncidentStatus.resolved: "resolve"}
+SEVERITY_RANK = [Severity.info, Severity.low, Severity.medium, Severity.high, Severity.critical]
 PAGERDUTY_SEVERITY = {Severity.critical: "critical", Severity.high: "error", Severity.medium: "warning",
                       Severity.low: "warning", Severity.info: "info"}
 
@@ -28,9 +31,38 @@ class ReceiverUnavailable(Exception):
     """The receiver's circuit is open or the call failed after its retries."""
 
 
-def subject(incident: IncidentChangedPayload) -> str:
-    where = ", ".join(incident.hosts[:3] or incident.services[:3]) or "fleet"
-    return f"[{incident.status.value.upper()}] {incident.severity.value}: {incident.title} ({where})"
+@dataclass(frozen=True)
+class Notice:
+    """One group's notification: the incidents it tells (IncidentChangedPayload as JSON), worst first."""
+
+    receiver: str
+    group_key: str
+    incidents: list[dict[str, Any]]
+
+    @property
+    def firing(self) -> list[dict[str, Any]]:
+        return [i for i in self.incidents if i["status"] != IncidentStatus.resolved]
+
+    @property
+    def status(self) -> str:
+        return "firing" if self.firing else "resolved"
+
+    @property
+    def subject(self) -> str:
+        worst = self.incidents[0]
+        count = len(self.firing) or len(self.incidents)
+        more = f" (+{len(self.incidents) - 1} more)" if len(self.incidents) > 1 else ""
+        return f"[{self.status.upper()}:{count}] {worst['severity']}: {worst['title']}{more}"
+
+    def lines(self) -> list[str]:
+        return [f"- [{i['status']}] {i['severity']}: {i['title']} ({', '.join(i['hosts'][:3] or i['services'][:3]) or 'fleet'})"
+                f" events {i['event_count']}, incident {i['incident_id']}" for i in self.incidents]
+
+
+def notice(receiver: str, group_key: str, incidents: list[dict[str, Any]]) -> Notice:
+    ordered = sorted(incidents, key=lambda i: (i["status"] == IncidentStatus.resolved,
+                                               -SEVERITY_RANK.index(Severity(i["severity"])), i["title"]))
+    return Notice(receiver=receiver, group_key=group_key, incidents=ordered)
 
 
 @dataclass
@@ -39,54 +71,67 @@ class Sender:
     failures: dict[str, int] = field(default_factory=dict)
     open_until: dict[str, float] = field(default_factory=dict)
 
-    async def send(self, receiver: Receiver, incident: IncidentChangedPayload) -> None:
+    async def send(self, receiver: Receiver, message: Notice) -> None:
         if self.open_until.get(receiver.name, 0.0) > time.monotonic():
             raise ReceiverUnavailable(f"receiver {receiver.name}: circuit open after repeated failures")
         try:
-            await self._with_retries(receiver, incident)
+            await self._with_retries(receiver, message)
+        except UnsafeUrl as exc:  # refused before any call: no retry would change that
+            raise ReceiverUnavailable(f"receiver {receiver.name}: {exc}") from exc
         except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
             self.failures[receiver.name] = self.failures.get(receiver.name, 0) + 1
             if self.failures[receiver.name] >= BREAKER_FAILURES:
                 self.open_until[receiver.name] = time.monotonic() + BREAKER_OPEN_S
-            raise ReceiverUnavailable(f"receiver {receiver.name}: {exc!r}") from exc
+            raise ReceiverUnavailable(f"receiver {receiver.name}: {_reason(exc)}") from exc
         self.failures[receiver.name] = 0
 
-    async def _with_retries(self, receiver: Receiver, incident: IncidentChangedPayload) -> None:
+    async def _with_retries(self, receiver: Receiver, message: Notice) -> None:
         for attempt in range(RETRIES):
             try:
-                return await self._send_once(receiver, incident)
+                return await self._send_once(receiver, message)
             except (httpx.HTTPError, OSError, smtplib.SMTPException):
                 if attempt == RETRIES - 1:
                     raise
                 await asyncio.sleep(0.2 * 2**attempt)
 
-    async def _send_once(self, receiver: Receiver, incident: IncidentChangedPayload) -> None:
+    async def _send_once(self, receiver: Receiver, message: Notice) -> None:
         if receiver.kind == "email":
-            return await asyncio.to_thread(self._mail, receiver, incident)
+            return await asyncio.to_thread(self._mail, receiver, message)
         url = await check_url(receiver.url or "", self.settings.outbound_allowed_hosts)
-        body = self._body(receiver, incident)
         async with httpx.AsyncClient(timeout=self.settings.notification_timeout_s) as client:
-            (await client.post(url, json=body)).raise_for_status()
+            (await client.post(url, json=self._body(receiver, message))).raise_for_status()
 
-    def _body(self, receiver: Receiver, incident: IncidentChangedPayload) -> dict:
+    def _body(self, receiver: Receiver, message: Notice) -> dict[str, Any]:
         if receiver.kind == "slack":
-            return {"text": subject(incident)}
-        if receiver.kind == "pagerduty":  # Events API v2: one PagerDuty incident per our incident (dedup_key)
+            return {"text": "\n".join([message.subject, *message.lines()])}
+        if receiver.kind == "pagerduty":  # Events API v2: one PagerDuty incident per group (dedup_key)
             key = self.settings.pagerduty_routing_keys.get(receiver.name)
-            return {"routing_key": key.get_secret_value() if key else "", "dedup_key": incident.incident_id,
-                    "event_action": PAGERDUTY_ACTIONS[incident.status],
-                    "payload": {"summary": subject(incident)[:1024], "source": ", ".join(incident.hosts) or "aiops",
-                                "severity": PAGERDUTY_SEVERITY[incident.severity]}}
-        return {"subject": subject(incident), "incident": incident.model_dump(mode="json")}
+            worst = message.incidents[0]
+            return {"routing_key": key.get_secret_value() if key else "",
+                    "dedup_key": hashlib.sha256(f"{receiver.name}|{message.group_key}".encode()).hexdigest(),
+                    "event_action": "trigger" if message.firing else "resolve",
+                    "payload": {"summary": message.subject[:1024], "source": ", ".join(worst["hosts"]) or "aiops",
+                                "severity": PAGERDUTY_SEVERITY[Severity(worst["severity"])],
+                                "custom_details": {"incidents": message.lines()}}}
+        return {"receiver": message.receiver, "status": message.status, "group_key": message.group_key,
+                "subject": message.subject, "incidents": message.incidents}
 
-    def _mail(self, receiver: Receiver, incident: IncidentChangedPayload) -> None:
-        message = EmailMessage()
-        message["Subject"], message["From"], message["To"] = subject(incident), self.settings.smtp_from, ", ".join(receiver.to)
-        message.set_content(f"{subject(incident)}\n\nevents: {incident.event_count}\nfirst seen: "
-                            f"{incident.first_seen_at.isoformat()}\nincident: {incident.incident_id}\n")
+    def _mail(self, receiver: Receiver, message: Notice) -> None:
+        mail = EmailMessage()
+        mail["Subject"], mail["From"], mail["To"] = message.subject, self.settings.smtp_from, ", ".join(receiver.to)
+        mail.set_content("\n".join([message.subject, "", *message.lines()]) + "\n")
         with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port,
                           timeout=self.settings.notification_timeout_s) as smtp:
             if self.settings.smtp_username:
                 smtp.starttls()
                 smtp.login(self.settings.smtp_username, self.settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
+            smtp.send_message(mail)
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, naming the URL's scheme and host only (a webhook URL's path is its secret)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code} from {redacted(str(exc.request.url))}"
+    if isinstance(exc, httpx.RequestError):
+        return f"{type(exc).__name__} calling {redacted(str(exc.request.url))}"
+    return repr(exc)

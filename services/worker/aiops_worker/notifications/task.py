@@ -1,70 +1,46 @@
-"""Notifications: each incident change goes through the routing list to its receivers, grouped, so that nobody
-is told twice: a (receiver, group, state) is claimed in Redis (SET NX with repeat_interval as its life) before
-the call, by whichever replica gets there first; a failed call gives the claim back and the entry is retried."""
+"""Notifications, gathering: each incident change goes through the routing list and lands in its receivers'
+groups (notification_groups, one row per receiver and group_by value, upserted, so replicas and redeliveries
+only refresh the incident's latest facts). A new group is due group_wait later; notifications/flush.py tells it."""
 
-import logging
-import uuid
+from datetime import timedelta
 
-from sqlalchemy import String, select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.dialects.postgresql import insert
 
-from aiops_contracts.db import Incident
-from aiops_contracts.events import IncidentChangedPayload, IncidentStatus
+from aiops_contracts.db import NotificationGroup
+from aiops_contracts.envelope import utcnow
+from aiops_contracts.events import IncidentChangedPayload
 from aiops_contracts.streams import INCIDENTS_CHANGED
 from aiops_worker.notifications.routing import Route, load_routing
-from aiops_worker.notifications.senders import Sender
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
-
-log = logging.getLogger(__name__)
-SENT_KEY = "aiops:notifications:sent"
 
 
 class NotificationTask(StreamConsumer[IncidentChangedPayload]):
     name = "notifications"
     stream = INCIDENTS_CHANGED
     payload_model = IncidentChangedPayload
-    scales_out = True  # the Redis claim makes each notification once, whichever replica sends it
+    scales_out = True  # groups are upserted: any replica may gather any change
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.routing = load_routing(ctx.settings.notifications_path)  # a bad file stops the start
-        self.sender = Sender(ctx.settings)
-        self.sent = 0
-        self.suppressed = 0
 
     async def handle(self, batch: list[Delivery[IncidentChangedPayload]]) -> None:
-        for delivery in batch:
-            if await self._inhibited(delivery.payload):
-                self.suppressed += 1
-                continue
-            for route in self.routing.routes_for(delivery.payload):
-                await self._notify(route, delivery.payload)
-
-    async def _inhibited(self, incident: IncidentChangedPayload) -> bool:
-        """Muted by an open incident of a source severity on one of its hosts (a resolution is never muted)."""
-        rules = [r for r in self.routing.inhibit if incident.severity in r.target_severity]
-        if not rules or not incident.hosts or incident.status == IncidentStatus.resolved:
-            return False
-        async with self.ctx.sessions() as session:
-            for rule in rules:
-                muting = await session.scalar(select(Incident.id).where(
-                    Incident.status != IncidentStatus.resolved, Incident.severity.in_(rule.source_severity),
-                    Incident.hosts.op("?|")(array(incident.hosts, type_=String)),
-                    Incident.id != uuid.UUID(incident.incident_id)).limit(1))
-                if muting is not None:
-                    return True
-        return False
-
-    async def _notify(self, route: Route, incident: IncidentChangedPayload) -> None:
-        key = f"{self.bus.prefix}{SENT_KEY}:{route.receiver}:{route.group_key(incident)}:{incident.status.value}"
-        if not await self.redis.set(key, incident.incident_id, nx=True, px=int(route.repeat_interval_s * 1000)):
-            self.suppressed += 1
+        groups: dict[tuple[str, str], tuple[Route, dict[str, dict]]] = {}
+        for delivery in batch:  # in stream order: an incident's last change in the batch wins
+            incident = delivery.payload
+            for index, route in self.routing.routes_for(incident):
+                key = (route.receiver, f"{index}:{route.group_key(incident)}")
+                groups.setdefault(key, (route, {}))[1][incident.incident_id] = incident.model_dump(mode="json")
+        if not groups:
             return
-        try:
-            await self.sender.send(self.routing.receiver(route.receiver), incident)
-        except BaseException:
-            await self.redis.delete(key)  # not told: a retry of the entry may tell them
-            raise
-        self.sent += 1
-        log.info("notification sent", extra={"receiver": route.receiver, "incident_id": incident.incident_id})
+        now = utcnow()
+        async with self.ctx.sessions.begin() as session:
+            for (receiver, group_key), (route, incidents) in sorted(groups.items(), key=lambda item: item[0]):
+                stmt = insert(NotificationGroup).values(
+                    receiver=receiver, group_key=group_key, incidents=incidents, told={},
+                    group_interval_s=route.group_interval_s, repeat_interval_s=route.repeat_interval_s,
+                    due_at=now + timedelta(seconds=route.group_wait_s))
+                await session.execute(stmt.on_conflict_do_update(
+                    index_elements=[NotificationGroup.receiver, NotificationGroup.group_key],
+                    set_={"incidents": NotificationGroup.incidents.op("||")(stmt.excluded.incidents)}))

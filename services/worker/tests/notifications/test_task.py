@@ -1,6 +1,7 @@
-"""Notifications: a storm of incident changes reaches each receiver once per group and state (email through a
-local aiosmtpd server, Slack-compatible webhook through a local HTTP receiver), a resolution is told once, two
-replicas never tell twice, and a bad notifications.yml names its line."""
+"""Notifications: a storm of 1,000 related alerts (through the real alert store and incident grouping) is told
+once per group_interval per receiver, by two flushing replicas (email through a local aiosmtpd server, a
+Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
+Events v2; a failing receiver is retried and its failure recorded; a bad notifications.yml names its line."""
 
 import asyncio
 import json
@@ -8,23 +9,36 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
+from sqlalchemy import select
 
-from aiops_contracts.db import Incident
-from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentChangedPayload, IncidentStatus
-from aiops_contracts.streams import INCIDENTS_CHANGED
-from aiops_worker.notifications.routing import RoutingError, load_routing
+from aiops_contracts.db import Incident, Notification, NotificationReceiver, Silence
+from aiops_contracts.envelope import Envelope, utcnow
+from aiops_contracts.events import (
+    ALERT_RECEIVED,
+    INCIDENT_RESOLVED,
+    INCIDENT_UPDATED,
+    AlertPayload,
+    AlertStatus,
+    IncidentChangedPayload,
+    IncidentStatus,
+    Severity,
+)
+from aiops_contracts.streams import ALERTS_INGESTED, INCIDENTS_CHANGED
+from aiops_worker.alerts.task import AlertStoreTask
+from aiops_worker.incidents.task import AlertIncidentTask
+from aiops_worker.notifications.flush import NotificationFlushTask
+from aiops_worker.notifications.routing import RoutingError, install_receivers, load_routing
 from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.runtime.context import WorkerContext
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+GROUP_INTERVAL_S = 300
 
 
 class Inbox:
@@ -48,73 +62,193 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
     controller.stop()
 
 
+class Receiver:
+    """A local HTTP receiver (Slack incoming webhook, PagerDuty's events endpoint): answers `status`."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T/B/SECRET"
+
+
 @pytest.fixture
-def slack() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/services/T/B/X", received
-    server.shutdown()
+def http() -> Iterator[Receiver]:
+    receiver = Receiver()
+    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    yield receiver
+    receiver.server.shutdown()
 
 
-def routing_file(tmp_path: Path, slack_url: str) -> Path:
+def configure(ctx: WorkerContext, tmp_path: Path, body: str, **settings) -> WorkerContext:
     path = tmp_path / "notifications.yml"
-    path.write_text(f"""
+    path.write_text(body)
+    ctx.settings = ctx.settings.model_copy(update={"notifications_path": str(path), **settings})
+    return ctx
+
+
+async def flush(ctx: WorkerContext, replicas: list[NotificationFlushTask], now: datetime) -> int:
+    return sum(await asyncio.gather(*(r.flush(now) for r in replicas)))
+
+
+async def notifications(ctx: WorkerContext) -> list[Notification]:
+    async with ctx.sessions() as session:
+        return list((await session.scalars(select(Notification).order_by(Notification.created_at))).all())
+
+
+def alert(n: int, host: str, status: AlertStatus = AlertStatus.firing) -> Envelope:
+    payload = AlertPayload(fingerprint=f"latency-{host}-{n % 7}", title=f"checkout latency high on {host}",
+                           severity=Severity.high, status=status, host=host, service="checkout", occurred_at=utcnow())
+    return Envelope(type=ALERT_RECEIVED, source="prometheus", payload=payload.model_dump(mode="json"))
+
+
+async def storm_wave(ctx: WorkerContext, drain, envelopes: list[Envelope]) -> None:
+    await ctx.bus.publish_many(ALERTS_INGESTED, envelopes)
+    await drain(AlertStoreTask(ctx))
+    await drain(AlertIncidentTask(ctx))
+    await drain(NotificationTask(ctx))
+
+
+async def test_a_storm_of_1000_related_alerts_is_told_once_per_group_interval(worker_ctx, drain, smtp, http,
+                                                                              tmp_path: Path):
+    port, inbox = smtp
+    ctx = configure(worker_ctx, tmp_path, f"""
 receivers:
   - {{name: oncall-mail, kind: email, to: [oncall@example.com]}}
-  - {{name: ops-slack, kind: slack, url: "{slack_url}"}}
+  - {{name: ops-slack, kind: slack, url: "{http.url}"}}
 routes:
-  - {{receiver: oncall-mail, severity: [critical, high], continue: true}}
-  - {{receiver: ops-slack, hosts: ["web-*"]}}
-""")
-    return path
+  - {{receiver: oncall-mail, severity: [critical, high], group_by: [service], group_wait_s: 30,
+     group_interval_s: {GROUP_INTERVAL_S}, continue: true}}
+  - {{receiver: ops-slack, services: [checkout], group_by: [service], group_wait_s: 30,
+     group_interval_s: {GROUP_INTERVAL_S}}}
+""", smtp_host="127.0.0.1", smtp_port=port)
+    replicas = [NotificationFlushTask(ctx), NotificationFlushTask(ctx)]
+    hosts = [f"web-{i:02d}" for i in range(1, 21)]
+    # 1,000 alerts in three waves, one group_interval apart: 8 hosts start failing, 6 more, then the last 6.
+    waves = [[alert(n, hosts[n % 8]) for n in range(400)], [alert(n, hosts[n % 14]) for n in range(300)],
+             [alert(n, hosts[n % 20]) for n in range(300)]]
+    start = utcnow()
+    per_interval: list[int] = []
+    for index, wave in enumerate(waves):
+        await storm_wave(ctx, drain, wave)
+        begin = start + timedelta(seconds=index * GROUP_INTERVAL_S)
+        sent = 0
+        for second in range(0, GROUP_INTERVAL_S, 10):  # the flush ticks through the interval
+            sent += await flush(ctx, replicas, begin + timedelta(seconds=second))
+        per_interval.append(sent)
+    async with ctx.sessions() as session:
+        incidents = (await session.scalars(select(Incident))).all()
+    assert len(incidents) == 20
+    assert per_interval == [2, 2, 2]  # each interval: one email and one Slack post for the one checkout group
+    assert len(inbox.messages) == 3 and len(http.posts) == 3
+    assert [p["text"].split("\n")[0] for p in http.posts] == [
+        "[FIRING:8] high: checkout latency high on web-01 (+7 more)",
+        "[FIRING:14] high: checkout latency high on web-01 (+13 more)",
+        "[FIRING:20] high: checkout latency high on web-01 (+19 more)"]
+    assert b"[FIRING:20] high" in inbox.messages[-1] and inbox.messages[-1].count(b"- [open] high") == 20
+    # A quiet interval tells nothing; repeat_interval (4 h) has not passed.
+    assert await flush(ctx, replicas, start + timedelta(seconds=4 * GROUP_INTERVAL_S)) == 0
+    print(f"1000 alerts -> {len(incidents)} incidents -> per group_interval {per_interval} notifications "
+          f"({len(inbox.messages)} emails, {len(http.posts)} Slack posts)")
 
 
-@pytest.fixture
-def ctx(worker_ctx: WorkerContext, tmp_path: Path, smtp, slack) -> WorkerContext:
-    worker_ctx.settings = worker_ctx.settings.model_copy(update={
-        "notifications_path": str(routing_file(tmp_path, slack[0])), "smtp_host": "127.0.0.1", "smtp_port": smtp[0]})
-    return worker_ctx
-
-
-def change(incident_id: str, host: str, n: int, status: IncidentStatus = IncidentStatus.open) -> Envelope:
+def change(incident_id: str, host: str, severity: str = "high", status: IncidentStatus = IncidentStatus.open) -> Envelope:
+    now = utcnow()
     payload = IncidentChangedPayload(incident_id=incident_id, group_key=f"alert:host:{host}", title=f"{host} is slow",
-                                     severity="high", status=status, event_count=n, hosts=[host],
-                                     first_seen_at=T0, last_seen_at=T0)
+                                     severity=severity, status=status, event_count=1, hosts=[host],
+                                     first_seen_at=now, last_seen_at=now)
     kind = INCIDENT_RESOLVED if status == IncidentStatus.resolved else INCIDENT_UPDATED
     return Envelope(type=kind, source="test", payload=payload.model_dump(mode="json"))
 
 
-async def test_a_storm_of_1000_changes_tells_each_receiver_once_per_group(ctx, drain, smtp, slack):
-    incidents = {host: uuid.uuid4().hex for host in ("web-1", "web-2", "db-1")}
-    storm = [change(incidents[host], host, n) for n in range(334) for host in incidents][:1000]
-    await ctx.bus.publish_many(INCIDENTS_CHANGED, storm)
-    # Two replicas share the group: nobody is told twice.
-    first, second = NotificationTask(ctx), NotificationTask(ctx)
-    second.consumer_name = "test-worker-2"
-    await asyncio.gather(drain(first), drain(second))
-    _, inbox = smtp
-    _, posts = slack
-    assert len(inbox.messages) == 3  # one per incident (all high severity)
-    assert sorted(p["text"].split("(")[-1] for p in posts) == ["web-1)", "web-2)"]  # db-1 is not routed to Slack
-    assert first.sent + second.sent == 5  # entries one replica reclaimed from the other were suppressed too
-    print(f"1000 changes -> {len(inbox.messages)} emails, {len(posts)} Slack posts, "
-          f"{first.suppressed + second.suppressed} suppressed")
-
-    await ctx.bus.publish_many(INCIDENTS_CHANGED, [change(incidents["web-1"], "web-1", 400, IncidentStatus.resolved)] * 2)
+async def test_pagerduty_inhibition_by_a_critical_host_down_and_resolution(worker_ctx, drain, tmp_path: Path, http):
+    ctx = configure(worker_ctx, tmp_path, f"""
+receivers:
+  - {{name: pd, kind: pagerduty, url: "{http.url}"}}
+routes:
+  - {{receiver: pd, group_by: [incident], group_wait_s: 0}}
+inhibit:
+  - {{source_severity: [critical], target_severity: [high, medium]}}
+""", pagerduty_routing_keys={"pd": SecretStr("R0UT1NG")})
+    down = uuid.uuid4()
+    async with ctx.sessions.begin() as session:
+        session.add(Incident(id=down, group_key="host-down:web-1", title="web-1 down", summary="", severity="critical",
+                             status="open", event_count=1, hosts=["web-1"], services=[], details={},
+                             first_seen_at=utcnow(), last_seen_at=utcnow()))
+    muted, other = str(uuid.uuid4()), str(uuid.uuid4())
+    await ctx.bus.publish_many(INCIDENTS_CHANGED, [change(str(down), "web-1", "critical"), change(muted, "web-1"),
+                                                   change(other, "web-2")])
     await drain(NotificationTask(ctx))
-    assert len(inbox.messages) == 4 and len(posts) == 3
-    assert b"[RESOLVED] high: web-1 is slow" in inbox.messages[-1]
+    task = NotificationFlushTask(ctx)
+    assert await task.flush(utcnow()) == 2
+    assert sorted((p["payload"]["source"], p["payload"]["severity"], p["event_action"]) for p in http.posts) == [
+        ("web-1", "critical", "trigger"), ("web-2", "error", "trigger")]  # web-1's high incident is muted
+    assert {p["routing_key"] for p in http.posts} == {"R0UT1NG"}
+
+    await ctx.bus.publish_many(INCIDENTS_CHANGED, [change(other, "web-2", status=IncidentStatus.resolved)] * 2)
+    await drain(NotificationTask(ctx))
+    assert await task.flush(utcnow() + timedelta(seconds=300)) == 1  # the resolution, once
+    assert http.posts[-1]["event_action"] == "resolve" and http.posts[-1]["dedup_key"] == http.posts[1]["dedup_key"]
+
+
+async def test_a_silence_mutes_until_it_expires(worker_ctx, drain, tmp_path: Path, http):
+    ctx = configure(worker_ctx, tmp_path, f"""
+receivers: [{{name: hook, kind: webhook, url: "{http.url}"}}]
+routes: [{{receiver: hook, group_by: [host], group_wait_s: 0, group_interval_s: 60}}]
+""")
+    now = utcnow()
+    async with ctx.sessions.begin() as session:
+        session.add(Silence(matchers=[{"name": "host", "value": "db-*"}, {"name": "severity", "value": "low",
+                                                                          "negate": True}],
+                            starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(minutes=5),
+                            author="alice", comment="db maintenance"))
+    await ctx.bus.publish_many(INCIDENTS_CHANGED, [change(str(uuid.uuid4()), "db-1"), change(str(uuid.uuid4()), "web-1")])
+    await drain(NotificationTask(ctx))
+    task, now = NotificationFlushTask(ctx), utcnow()
+    assert await task.flush(now) == 1
+    assert [p["incidents"][0]["hosts"] for p in http.posts] == [["web-1"]]
+    assert await task.flush(now + timedelta(minutes=2)) == 0  # still silenced
+    assert await task.flush(now + timedelta(minutes=6)) == 1  # expired: db-1 is told at the next interval
+    assert http.posts[-1]["incidents"][0]["hosts"] == ["db-1"] and http.posts[-1]["status"] == "firing"
+
+
+async def test_a_failing_receiver_is_recorded_and_retried_and_unsafe_urls_refused(worker_ctx, drain, tmp_path: Path,
+                                                                                   http):
+    ctx = configure(worker_ctx, tmp_path, f"""
+receivers:
+  - {{name: hook, kind: webhook, url: "{http.url}"}}
+  - {{name: metadata, kind: webhook, url: "http://169.254.169.254/latest/meta-data"}}
+routes:
+  - {{receiver: hook, group_wait_s: 0, continue: true}}
+  - {{receiver: metadata, group_wait_s: 0}}
+""")
+    await install_receivers(ctx.sessions, load_routing(ctx.settings.notifications_path))
+    async with ctx.sessions() as session:
+        stored = {r.name: r.target for r in await session.scalars(select(NotificationReceiver))}
+    assert stored == {"hook": http.url.split("/services")[0], "metadata": "http://169.254.169.254"}  # no secret path
+    http.status = 500
+    await ctx.bus.publish(INCIDENTS_CHANGED, change(str(uuid.uuid4()), "web-1"))
+    await drain(NotificationTask(ctx))
+    task, now = NotificationFlushTask(ctx), utcnow()
+    assert await task.flush(now) == 0
+    assert len(http.posts) == 3  # three tries
+    failed = {n.receiver: n.detail for n in await notifications(ctx)}
+    assert "500" in failed["hook"] and "169.254.169.254" in failed["metadata"]
+    assert "SECRET" not in failed["hook"]
+    http.status = 200
+    assert await task.flush(now + timedelta(seconds=30)) == 1  # retried, told once
+    assert [n.status for n in await notifications(ctx) if n.receiver == "hook"] == ["failed", "sent"]
 
 
 def test_bad_routing_file_names_the_line(tmp_path: Path):
@@ -122,33 +256,3 @@ def test_bad_routing_file_names_the_line(tmp_path: Path):
     path.write_text("receivers:\n  - name: mail\n    kind: pager\n    to: [a@b]\nroutes: []\n")
     with pytest.raises(RoutingError, match=r"notifications.yml:3: receivers.0.kind"):
         load_routing(str(path))
-
-
-async def test_pagerduty_events_v2_and_inhibition_by_a_critical_host_down(worker_ctx, drain, tmp_path: Path, slack):
-    url, received = slack  # the local HTTP receiver stands in for events.pagerduty.com
-    path = tmp_path / "notifications.yml"
-    path.write_text(f"""
-receivers:
-  - {{name: pd, kind: pagerduty, url: "{url}"}}
-routes:
-  - {{receiver: pd}}
-inhibit:
-  - {{source_severity: [critical], target_severity: [high, medium]}}
-""")
-    worker_ctx.settings = worker_ctx.settings.model_copy(update={
-        "notifications_path": str(path), "pagerduty_routing_keys": {"pd": SecretStr("R0UT1NG")}})
-    down = uuid.uuid4()
-    async with worker_ctx.sessions.begin() as session:
-        session.add(Incident(id=down, group_key="host-down:web-1", title="web-1 down", summary="", severity="critical",
-                             status="open", event_count=1, hosts=["web-1"], services=[], details={},
-                             first_seen_at=T0, last_seen_at=T0))
-    critical = change(str(down), "web-1", 1)
-    critical.payload["severity"] = "critical"
-    await worker_ctx.bus.publish_many(INCIDENTS_CHANGED, [
-        critical, change(uuid.uuid4().hex, "web-1", 1), change(uuid.uuid4().hex, "web-2", 1)])
-    task = NotificationTask(worker_ctx)
-    await drain(task)
-    assert [(r["payload"]["source"], r["payload"]["severity"], r["event_action"]) for r in received] == [
-        ("web-1", "critical", "trigger"), ("web-2", "error", "trigger")]  # web-1's high incident is muted
-    assert {r["routing_key"] for r in received} == {"R0UT1NG"} and received[0]["dedup_key"] == str(down)
-    assert task.suppressed == 1
