@@ -104,6 +104,7 @@ class AlertStoredPayload(BaseModel):
     count: int = 1
     incident_id: str | None = None
     occurred_at: datetime | None = None  # when the announced event happened (None from older producers)
+    score: float | None = None  # the announced event's score (an anomaly's peak score), for incident evidence
 
 
 class MetricsPayload(BaseModel):

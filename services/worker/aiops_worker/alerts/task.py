@@ -5,6 +5,7 @@ so a re-delivered entry changes nothing; its `alert.stored` announcement is sent
 event id, so downstream consumers dedupe it too.
 """
 
+import math
 import uuid
 from datetime import datetime
 
@@ -54,10 +55,18 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
                 severity=alert.severity, status=alert.status, source=alert.source, host=alert.host,
                 service=alert.service, count=alert.count,
                 incident_id=str(alert.incident_id) if alert.incident_id else None, occurred_at=_seen_at(delivery),
+                score=_score(delivery.payload),
             )
             envelopes.append(Envelope(id=delivery.envelope.id, type=ALERT_STORED, source=alert.source,
                                       trace=delivery.envelope.trace, payload=payload.model_dump(mode="json")))
         await self.bus.publish_and_broadcast(ALERTS_STORED, envelopes)
+
+
+def _score(alert: AlertPayload) -> float | None:
+    """An anomaly's score (the detector puts it in details), when it is a finite number."""
+    score = alert.details.get("score")
+    numeric = isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
+    return float(score) if numeric else None
 
 
 def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict]:

@@ -149,7 +149,7 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
     return Signal(
         event_id=envelope_id, envelope_id=envelope_id, key=f"{ALERT_KEY_PREFIX}{where}"[:255], title=alert.title,
         severity=alert.severity, at=at, host=host, service=service, message=alert.title,
-        facts={"kind": "alert", "source": alert.source}, ref=alert.alert_id,
+        facts={"kind": "alert", "source": alert.source}, ref=alert.alert_id, score=alert.score,
     )
 
 

@@ -24,9 +24,10 @@ def at(seconds: float) -> datetime:
 
 
 def alert(envelope_id: str, fingerprint: str, seconds: float, *, source: str, host: str | None = None,
-          service: str | None = None) -> Envelope:
+          service: str | None = None, score: float | None = None) -> Envelope:
     payload = AlertPayload(fingerprint=fingerprint, title=f"{source}: {fingerprint}", severity=Severity.high,
-                           host=host, service=service, occurred_at=at(seconds))
+                           host=host, service=service, occurred_at=at(seconds),
+                           details={} if score is None else {"score": score})
     return Envelope(id=envelope_id, type=ALERT_RECEIVED, source=source, payload=payload.model_dump(mode="json"))
 
 
@@ -68,7 +69,7 @@ async def test_checkout_scenario_is_one_incident_with_origin_and_unrelated_probl
         log_burst("pg", "t-fatal", "db-1", "postgres", [0, 1, 2, 20]),
         log_burst("fs", "t-nospace", "files-3", "nfsd", [15, 16]),  # unrelated, at the same time
     ], alerts=[
-        alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1:9187"),
+        alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1:9187", score=4.5),
         alert("am", "PostgresTooManyConnections", 12, source="alertmanager", host="DB-1.prod.example.com:9187",
               service="postgres"),
         *(alert(f"se{i}", "OperationalError", 30 + i, source="sentry", host="checkout-7f9c", service="checkout")
@@ -87,6 +88,7 @@ async def test_checkout_scenario_is_one_incident_with_origin_and_unrelated_probl
         ("alert:host:checkout-7f9c", "sentry", 3, "depends_on"),
     ]
     assert db[2].via == "checkout depends on postgres" and db[1].via == "host db-1"
+    assert db[1].score == 4.5 and db[0].score is None  # the anomaly's score; a log burst has none
     assert (db[2].first_seen_at, db[2].last_seen_at) == (at(30), at(32))
     incident = incidents[db[0].incident_id]
     assert incident.details["origin"] == "log:t-fatal:db-1"
