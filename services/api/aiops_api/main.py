@@ -31,6 +31,7 @@ from aiops_api.live.router import router as live_router
 from aiops_api.logs.router import router as logs_router
 from aiops_api.logs.search import LogSearch
 from aiops_api.metrics.router import router as metrics_router
+from aiops_api.notifications.router import router as notifications_router
 from aiops_api.overview.router import router as overview_router
 from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.quality.router import router as quality_router
@@ -39,20 +40,22 @@ from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
 from aiops_api.sources.router import router as sources_router
-from aiops_api.sources.secrets import seal_stored_secrets, secret_box
+from aiops_api.sources.secrets import seal_stored_secrets
 from aiops_api.topology.router import router as topology_router
 from aiops_api.users.router import router as users_router
 from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
 from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.llm import LLMClient
 from aiops_contracts.logging import configure_logging
+from aiops_contracts.secrets import secret_box
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
 METRIC_ROUTERS = [metrics_router, anomalies_router, forecasts_router]
 ROUTERS = [chat_router, health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
-           auth_router, users_router, audit_router, automations_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router,
+           auth_router, users_router, audit_router, automations_router, notifications_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router,
            topology_router, quality_router]
 
 
@@ -66,6 +69,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.settings = settings
         state.engine = engine
         state.sessions = make_sessionmaker(engine)
+        state.read_sessions = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         state.redis = Redis.from_url(settings.redis_url)
         state.bus = Bus(state.redis, settings)
         state.http = httpx.AsyncClient(timeout=5.0)
@@ -80,6 +84,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.live_slots = ConnectionSlots(state.redis, settings.live_max_connections_per_user,
                                            lease_s=max(30.0, 6 * settings.user_cache_seconds))
         state.log_search = LogSearch(settings)
+        state.incident_memory = IncidentMemory(settings)  # past incidents by meaning (the chat's "last time")
         state.log_search.warm_up()
         state.secret_box = secret_box(settings.secrets_key)
         await seal_stored_secrets(state.sessions, state.secret_box)

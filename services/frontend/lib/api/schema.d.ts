@@ -425,7 +425,8 @@ export interface paths {
         /**
          * Stream Chat
          * @description The same answer as server-sent events: `delta` events ({"text"}) as it is written, then one `answer`
-         *     event holding the whole ChatAnswer. The rows are read before streaming starts.
+         *     event holding the whole ChatAnswer, kept in the caller's conversation like POST /api/v1/chat's. The rows
+         *     are read before streaming starts.
          */
         post: operations["stream_chat"];
         delete?: never;
@@ -747,6 +748,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Notifications */
+        get: operations["list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/receivers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Receivers */
+        get: operations["list_notification_receivers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/silences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Silences */
+        get: operations["list_silences"];
+        put?: never;
+        /** Create Silence */
+        post: operations["create_silence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/silences/{silence_id}/expire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Expire Silence */
+        post: operations["expire_silence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/overview": {
         parameters: {
             query?: never;
@@ -798,7 +868,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Sources */
+        /**
+         * List Sources
+         * @description Every source; polled ones with their health (None until a worker polled them).
+         */
         get: operations["list_sources"];
         put?: never;
         /** Create Source */
@@ -823,7 +896,12 @@ export interface paths {
         delete: operations["revoke_source"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Source
+         * @description Change a polled source (enable, disable, target, interval, config, credentials, labels); the worker
+         *     polling it restarts its poller within WORKER poller_reconcile_s.
+         */
+        patch: operations["update_source"];
         trace?: never;
     };
     "/api/v1/sources/{source_id}/snippets": {
@@ -840,6 +918,27 @@ export interface paths {
         get: operations["get_source_snippets"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sources/{source_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Source
+         * @description Test a polled source's connection from a worker: DNS, TCP, TLS, then auth and protocol; the steps say
+         *     exactly which one failed and why.
+         */
+        post: operations["test_source"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1584,11 +1683,35 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "incident" | "alert" | "host" | "forecast";
+            kind: "incident" | "alert" | "host" | "forecast" | "template";
             /** Link */
             link: string;
             /** Title */
             title: string;
+        };
+        /**
+         * ConnectionCheck
+         * @description The answer of a source's "test connection": the steps passed, then the one that failed (if any).
+         */
+        ConnectionCheck: {
+            /** Duration S */
+            duration_s: number;
+            /** Ok */
+            ok: boolean;
+            /** Steps */
+            steps: components["schemas"]["ConnectionStep"][];
+        };
+        /** ConnectionStep */
+        ConnectionStep: {
+            /** Message */
+            message: string;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Stage
+             * @enum {string}
+             */
+            stage: "config" | "dns" | "tcp" | "tls" | "auth" | "protocol" | "timeout" | "worker";
         };
         /**
          * EvidenceRead
@@ -1864,6 +1987,21 @@ export interface components {
              */
             start: string;
         };
+        /** Matcher */
+        Matcher: {
+            /**
+             * Name
+             * @enum {string}
+             */
+            name: "host" | "service" | "severity" | "title";
+            /**
+             * Negate
+             * @default false
+             */
+            negate: boolean;
+            /** Value */
+            value: string;
+        };
         /** Me */
         Me: {
             /** Role */
@@ -1899,6 +2037,35 @@ export interface components {
             /** Log Lines */
             log_lines: number;
         };
+        /** NotificationRead */
+        NotificationRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Detail */
+            detail: string;
+            /** Group Key */
+            group_key: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Incident Ids */
+            incident_ids: string[];
+            /** Receiver */
+            receiver: string;
+            status: components["schemas"]["NotificationStatus"];
+            /** Subject */
+            subject: string;
+        };
+        /**
+         * NotificationStatus
+         * @enum {string}
+         */
+        NotificationStatus: "sent" | "failed";
         /** Overview */
         Overview: {
             /** Alert Volume */
@@ -1987,6 +2154,25 @@ export interface components {
             subject: string;
             /** Value */
             value: number;
+        };
+        /** ReceiverRead */
+        ReceiverRead: {
+            /** Failed */
+            failed: number;
+            /** Kind */
+            kind: string;
+            /** Last Sent At */
+            last_sent_at: string | null;
+            /** Name */
+            name: string;
+            /** Routes */
+            routes: {
+                [key: string]: unknown;
+            }[];
+            /** Sent */
+            sent: number;
+            /** Target */
+            target: string;
         };
         /** RefreshRequest */
         RefreshRequest: {
@@ -2131,6 +2317,57 @@ export interface components {
          * @enum {string}
          */
         Severity: "critical" | "high" | "medium" | "low" | "info";
+        /** SilenceCreate */
+        SilenceCreate: {
+            /** Comment */
+            comment: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Matchers */
+            matchers: components["schemas"]["Matcher"][];
+            /** Starts At */
+            starts_at?: string | null;
+        };
+        /** SilenceRead */
+        SilenceRead: {
+            /** Author */
+            author: string;
+            /** Comment */
+            comment: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Expired By */
+            expired_by: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Matchers */
+            matchers: components["schemas"]["Matcher"][];
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            state: components["schemas"]["SilenceState"];
+        };
+        /**
+         * SilenceState
+         * @enum {string}
+         */
+        SilenceState: "pending" | "active" | "expired";
         /** Snippet */
         Snippet: {
             /** Content */
@@ -2151,9 +2388,21 @@ export interface components {
             config?: {
                 [key: string]: unknown;
             };
+            /** Credentials */
+            credentials?: {
+                [key: string]: string;
+            };
+            /** Interval S */
+            interval_s?: number | null;
             kind: components["schemas"]["SourceKind"];
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            };
             /** Name */
             name: string;
+            /** Target */
+            target?: string | null;
         };
         /** SourceCreated */
         SourceCreated: {
@@ -2166,29 +2415,70 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Credentials */
+            credentials?: string[];
             /** Enabled */
             enabled: boolean;
+            health?: components["schemas"]["SourceHealth"] | null;
             /**
              * Id
              * Format: uuid
              */
             id: string;
+            /** Interval S */
+            interval_s?: number | null;
             kind: components["schemas"]["SourceKind"];
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            };
             /** Name */
             name: string;
             /** Revoked At */
             revoked_at: string | null;
-            snippets: components["schemas"]["SourceSnippets"];
+            snippets: components["schemas"]["SourceSnippets"] | null;
+            /** Target */
+            target?: string | null;
             /** Token */
-            token: string;
+            token: string | null;
             /** Token Prefix */
-            token_prefix: string;
+            token_prefix: string | null;
+        };
+        /**
+         * SourceHealth
+         * @description A polled source's last polls, as the worker polling it recorded them (None: not polled yet).
+         */
+        SourceHealth: {
+            /**
+             * Consecutive Failures
+             * @default 0
+             */
+            consecutive_failures: number;
+            /** Duration S */
+            duration_s?: number | null;
+            /** Last Error */
+            last_error?: string | null;
+            /** Last Error At */
+            last_error_at?: string | null;
+            /** Last Poll At */
+            last_poll_at?: string | null;
+            /** Last Success At */
+            last_success_at?: string | null;
+            /** Points */
+            points?: number | null;
+            /**
+             * Points Total
+             * @default 0
+             */
+            points_total: number;
+            /** Worker */
+            worker?: string | null;
         };
         /**
          * SourceKind
          * @enum {string}
          */
-        SourceKind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs";
+        SourceKind: "generic" | "telegraf" | "sentry" | "alertmanager" | "logs" | "github_actions" | "jenkins" | "snmp" | "redfish" | "datadog" | "splunk" | "thousandeyes";
         /** SourceRead */
         SourceRead: {
             /** Config */
@@ -2200,20 +2490,31 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Credentials */
+            credentials?: string[];
             /** Enabled */
             enabled: boolean;
+            health?: components["schemas"]["SourceHealth"] | null;
             /**
              * Id
              * Format: uuid
              */
             id: string;
+            /** Interval S */
+            interval_s?: number | null;
             kind: components["schemas"]["SourceKind"];
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            };
             /** Name */
             name: string;
             /** Revoked At */
             revoked_at: string | null;
+            /** Target */
+            target?: string | null;
             /** Token Prefix */
-            token_prefix: string;
+            token_prefix: string | null;
         };
         /**
          * SourceSnippets
@@ -2227,6 +2528,31 @@ export interface components {
             token_included: boolean;
             /** Url */
             url: string;
+        };
+        /**
+         * SourceUpdate
+         * @description A polled source's changes (absent fields stay); `credentials` replaces those it names. The worker
+         *     restarts the source's poller at its next reconcile.
+         */
+        SourceUpdate: {
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Credentials */
+            credentials?: {
+                [key: string]: string;
+            } | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Interval S */
+            interval_s?: number | null;
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            } | null;
+            /** Target */
+            target?: string | null;
         };
         /** SourceVolume */
         SourceVolume: {
@@ -3421,6 +3747,13 @@ export interface operations {
                     "text/event-stream": unknown;
                 };
             };
+            /** @description No such conversation of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4038,6 +4371,173 @@ export interface operations {
             };
         };
     };
+    list_notifications: {
+        parameters: {
+            query?: {
+                receiver?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_notification_receivers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReceiverRead"][];
+                };
+            };
+        };
+    };
+    list_silences: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["SilenceState"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_silence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SilenceCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceRead"];
+                };
+            };
+            /** @description The silence ends in the past, before it starts, or too late */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    expire_silence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                silence_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceRead"];
+                };
+            };
+            /** @description No such silence */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Already expired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_overview: {
         parameters: {
             query?: {
@@ -4174,6 +4674,48 @@ export interface operations {
             };
         };
     };
+    update_source: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceRead"];
+                };
+            };
+            /** @description Not a polled source, or the change is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_source_snippets: {
         parameters: {
             query?: never;
@@ -4209,6 +4751,51 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    test_source: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionCheck"];
+                };
+            };
+            /** @description Not a polled source */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description No worker answered */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
