@@ -20,6 +20,7 @@ from aiops_worker.enrichment.memory import IncidentMemoryTask
 from aiops_worker.enrichment.task import EnrichmentTask
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
+from aiops_worker.incidents.topology_file import install_topology
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.metrics.task import MetricsWriterTask
 from aiops_worker.notifications.flush import NotificationFlushTask
@@ -81,6 +82,7 @@ async def serve(settings: WorkerSettings) -> None:
         await install_receivers(ctx.sessions, load_routing(settings.notifications_path))  # and a bad notifications.yml
         await Supervisor(build_tasks(ctx), stop, settings.shutdown_grace_s).run()
     finally:
+        await install_topology(ctx.sessions, settings.topology_path)  # and a bad topology file
         await influx.aclose()
         await redis.aclose()
         await engine.dispose()

@@ -105,6 +105,7 @@ class WorkerSettings(CommonSettings):
     # (both sides); 0 turns cross-signal correlation off.
     incident_correlation_window_s: float = Field(default=600.0, ge=0)
     incident_sample_limit: int = Field(default=20, ge=1)  # raw sample lines kept per incident
+    topology_path: str = ""  # declared topology YAML (incidents/topology.example.yml); empty: none
     # Automations (automations/task.py): rules, playbooks and the guards every run passes
     automations_path: str = ""  # automations.yml; empty: the bundled examples (aiops_worker/automations/)
     automations_playbooks_dir: str = ""  # empty: the bundled playbooks (aiops_worker/automations/playbooks/)
