@@ -29,6 +29,7 @@ from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.manager import ProducerManager
 from aiops_worker.producers.syslog import SyslogProducer
+from aiops_worker.replay.task import ReplayTask
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.health import HeartbeatTask
 from aiops_worker.runtime.retention import RetentionTask
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 # Stream consumers, one line each.
 TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, IncidentMemoryTask,
          MetricsWriterTask, AnomalyTask,
-         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask, AlertArchiveTask, LogArchiveTask]
+         IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask, AlertArchiveTask, LogArchiveTask,
+         ReplayTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask, ArchiveRetentionTask,
             ProducerManager]
@@ -80,9 +82,9 @@ async def serve(settings: WorkerSettings) -> None:
     try:
         await install_rules(ctx.sessions, settings.automations_path)  # a bad automations.yml stops the start
         await install_receivers(ctx.sessions, load_routing(settings.notifications_path))  # and a bad notifications.yml
+        await install_topology(ctx.sessions, settings.topology_path)  # and a bad topology file
         await Supervisor(build_tasks(ctx), stop, settings.shutdown_grace_s).run()
     finally:
-        await install_topology(ctx.sessions, settings.topology_path)  # and a bad topology file
         await influx.aclose()
         await redis.aclose()
         await engine.dispose()

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiops_contracts.events import LogRecord, LogsPayload
+from aiops_contracts.events import LogEvent, LogRecord, LogsPayload
 from aiops_contracts.text import without_nul
 from aiops_worker.logs.headers import parse_line
 from aiops_worker.logs.mining import LineTooCostly, MatchResult, TemplateMiner
@@ -145,3 +145,14 @@ def merge_stats(into: TemplateStats, other: TemplateStats) -> None:
     if RANK[other.verdict.severity] > RANK[into.verdict.severity]:
         into.verdict = other.verdict
 
+
+
+def log_event(line: ErrorLine, miner: TemplateMiner, prototype_of: dict[str, str | None]) -> LogEvent:
+    """The `log.templated` event of an error-ish line, under its template's id after the miner's merges."""
+    template_id = miner.resolve(line.template_id)
+    cluster = miner.clusters.get(template_id)
+    return LogEvent(
+        event_id=f"{line.envelope_id}:{line.index}", template_id=template_id,
+        prototype_id=prototype_of.get(template_id), template=cluster.template if cluster else "",
+        message=line.message[:8000], host=line.host, service=line.service, severity=line.verdict.severity,
+        category=line.verdict.category, rule=line.verdict.rule, occurred_at=line.at)

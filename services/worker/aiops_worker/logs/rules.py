@@ -76,6 +76,14 @@ def load_rules(path: Path = DEFAULT_RULES_PATH) -> list[Rule]:
         raise RulesError(f"{path}: {exc}") from exc
 
 
+def rules_from(items: list[dict]) -> list[Rule]:
+    """Rules given as data, e.g. a replay's candidate rules; RulesError names the bad one."""
+    try:
+        return [_rule(item) for item in items]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RulesError(str(exc)) from exc
+
+
 def _rule(item: dict) -> Rule:
     if ("template" in item) == ("pattern" in item):
         raise ValueError(f"rule {item.get('name')!r}: give exactly one of template or pattern")

@@ -31,7 +31,15 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, LogsPayload
 from aiops_contracts.streams import FORMER_SHARED_GROUP, LOGS_INGESTED, LOGS_TEMPLATED
 from aiops_worker.logs import store
-from aiops_worker.logs.analysis import BatchAnalysis, ErrorLine, FailedLine, LogAnalyser, TemplateStats, merge_stats
+from aiops_worker.logs.analysis import (
+    BatchAnalysis,
+    ErrorLine,
+    FailedLine,
+    LogAnalyser,
+    TemplateStats,
+    log_event,
+    merge_stats,
+)
 from aiops_worker.logs.mining import MinerLimits, TemplateMiner
 from aiops_worker.logs.prototypes import Prototype, PrototypeRouter
 from aiops_worker.logs.rules import DEFAULT_RULES_PATH, Classifier, load_rules
@@ -168,13 +176,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         await self.dead_letter_part(failed.delivery.entry_id, part, failed.error)
 
     def _event(self, line: ErrorLine) -> LogEvent:
-        template_id = self.miner.resolve(line.template_id)
-        cluster = self.miner.clusters.get(template_id)
-        return LogEvent(
-            event_id=f"{line.envelope_id}:{line.index}", template_id=template_id,
-            prototype_id=self.prototype_of.get(template_id), template=cluster.template if cluster else "",
-            message=line.message[:8000], host=line.host, service=line.service, severity=line.verdict.severity,
-            category=line.verdict.category, rule=line.verdict.rule, occurred_at=line.at)
+        return log_event(line, self.miner, self.prototype_of)
 
 
 def _restore_miner(state: dict | None, limits: MinerLimits) -> TemplateMiner:

@@ -1,0 +1,83 @@
+"""What a replay reads: the archived alerts and log lines of the range, InfluxDB's metric points of the range,
+the stored topology and enabled automation rules, and what did happen (`Did`): the incidents the range's events
+joined (their timelines), and the automation runs started in the range. Reads only; bounded by `limit`."""
+
+import math
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiops_contracts.db import AutomationRun, Incident, IncidentEvent
+from aiops_contracts.events import TimelineKind
+from aiops_contracts.influx import IDENTIFIER, InfluxClient, quote_ident
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
+from aiops_worker.anomalies.series import MetricPoint, SeriesRef
+from aiops_worker.archive.store import Archive, read
+from aiops_worker.incidents import store
+from aiops_worker.replay.engine import Inputs
+
+OWN_MEASUREMENTS = "aiops_"  # the platform's own series (anomaly scores, forecasts) are not replayed
+
+
+@dataclass
+class Did:
+    members: dict[uuid.UUID, set[str]] = field(default_factory=lambda: defaultdict(set))  # incident -> envelope ids
+    incidents: dict[uuid.UUID, Incident] = field(default_factory=dict)
+    automations: list[tuple[str, str]] = field(default_factory=list)  # (rule, trigger key)
+
+
+async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSession, *, start: datetime,
+                      end: datetime, metrics: bool, limit: int) -> tuple[Inputs, bool]:
+    """The replay's inputs, and whether `limit` (alert envelopes, log lines and points together) cut them."""
+    alerts, cut_alerts = await read(archive, ALERTS_INGESTED.name, start, end, limit)
+    logs, cut_logs = await read(archive, LOGS_INGESTED.name, start, end, limit - len(alerts))
+    left = limit - len(alerts) - sum(len(e.payload.get("records", [])) for e in logs)
+    points, cut_points = await metric_points(influx, start, end, left) if metrics else ([], False)
+    inputs = Inputs(alerts=alerts, logs=logs, points=points, topology=await store.load_topology(session),
+                    metrics=metrics)
+    return inputs, cut_alerts or cut_logs or cut_points or left < 0
+
+
+async def metric_points(influx: InfluxClient, start: datetime, end: datetime, limit: int) -> tuple[list[MetricPoint], bool]:
+    """Every numeric field of every measurement in [start, end), as the live task sees them, at most `limit`."""
+    points: list[MetricPoint] = []
+    shown = await influx.query("SHOW MEASUREMENTS")
+    names = [row[0] for series in shown for row in series.values
+             if not row[0].startswith(OWN_MEASUREMENTS) and IDENTIFIER.fullmatch(row[0])]
+    params = {"start": _rfc3339(start), "end": _rfc3339(end)}
+    for name in names:
+        if len(points) > limit:
+            break
+        # InfluxQL cannot bind identifiers: the name passed quote_ident; the times are bound, the limit an int.
+        query = f"SELECT * FROM {quote_ident(name)} WHERE time >= $start AND time < $end GROUP BY * LIMIT {limit + 1}"
+        for series in await influx.query(query, params, epoch="ns"):
+            tags = tuple(sorted((k, v) for k, v in series.tags.items() if v))
+            for row in series.rows():
+                time_ns = int(row.pop("time"))
+                points.extend(MetricPoint(SeriesRef(name, tags, key), time_ns, float(value)) for key, value in row.items()
+                              if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value))
+    points.sort(key=lambda p: p.time_ns)
+    return points[:max(limit, 0)], len(points) > limit
+
+
+async def what_did(session: AsyncSession, start: datetime, end: datetime) -> Did:
+    did = Did()
+    rows = await session.execute(select(IncidentEvent.incident_id, IncidentEvent.event_id).where(
+        IncidentEvent.kind == TimelineKind.events, IncidentEvent.at >= start, IncidentEvent.at < end,
+        IncidentEvent.event_id.is_not(None)))
+    for incident_id, event_id in rows:
+        did.members[incident_id].add(event_id)
+    if did.members:
+        did.incidents = {i.id: i for i in await session.scalars(select(Incident).where(Incident.id.in_(did.members)))}
+    did.automations = [(rule, key) for rule, key in await session.execute(
+        select(AutomationRun.rule_name, AutomationRun.trigger_key).where(AutomationRun.created_at >= start,
+                                                                         AutomationRun.created_at < end))]
+    return did
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

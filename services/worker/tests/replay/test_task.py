@@ -1,0 +1,157 @@
+"""Dry-run replays on real Redis, PostgreSQL and InfluxDB: events go through the live tasks (archive, alert store,
+log mining, incidents), then the replay task replays the archive with candidate settings and compares. The same
+settings give no difference; candidate windows, log rules, anomaly thresholds and automation rules do; nothing
+outside the run's row changes."""
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from redis.asyncio import Redis
+from sqlalchemy import func, select, text
+
+from aiops_contracts.bus import Bus
+from aiops_contracts.db import ReplayRun, metadata
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, AlertPayload, LogRecord, LogsPayload
+from aiops_contracts.replay import REPLAY_REQUESTED, ReplayParams, ReplayRequestedPayload, ReplayStatus
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
+from aiops_contracts.streams import REPLAY_REQUESTED as REPLAY_STREAM
+from aiops_worker.alerts.task import AlertStoreTask
+from aiops_worker.archive.task import AlertArchiveTask, LogArchiveTask
+from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
+from aiops_worker.logs.task import LogMiningTask
+from aiops_worker.replay.task import ReplayTask
+from aiops_worker.runtime.context import WorkerContext
+
+T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
+METRICS_START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 20 * 24) * 3600  # within retention, no other test's
+RULE = {"name": "page-db", "trigger": {"events": ["incident.opened"], "hosts": ["db-*"]},
+        "action": {"kind": "webhook", "url": "https://hooks.example.com/page"}}
+
+
+def alert(n: int, host: str = "db-1") -> Envelope:
+    at = T0 + timedelta(seconds=120 * n)
+    payload = AlertPayload(fingerprint=f"conn-{n}", title="OperationalError: connection refused", host=host,
+                           severity="high", occurred_at=at)
+    return Envelope(type=ALERT_RECEIVED, source="sentry", time=at, payload=payload.model_dump(mode="json"))
+
+
+def log_line(n: int, message: str, at: datetime = T0 + timedelta(hours=1), host: str = "app-1") -> Envelope:
+    at += timedelta(seconds=n)
+    payload = LogsPayload(records=[LogRecord(message=message, host=host, timestamp=at)])
+    return Envelope(type=LOGS_RECEIVED, source="syslog", time=at, payload=payload.model_dump(mode="json"))
+
+
+async def live(ctx: WorkerContext, drain) -> None:
+    """What the live worker does with what was accepted."""
+    for task in (AlertArchiveTask, AlertStoreTask, AlertIncidentTask, LogArchiveTask, LogMiningTask, LogIncidentTask):
+        await drain(task(ctx))
+
+
+async def replay(ctx: WorkerContext, drain, **params: Any) -> ReplayRun:
+    run_id = uuid.uuid4()
+    checked = ReplayParams.model_validate({"start": T0, "end": T0 + timedelta(hours=2), "metrics": False, **params})
+    async with ctx.sessions.begin() as session:
+        session.add(ReplayRun(id=run_id, requested_by="test", status=ReplayStatus.queued,
+                              params=checked.model_dump(mode="json")))
+    await ctx.bus.publish(REPLAY_STREAM, Envelope(type=REPLAY_REQUESTED, source="api",
+                                                  payload=ReplayRequestedPayload(run_id=str(run_id)).model_dump()))
+    await drain(ReplayTask(ctx))
+    async with ctx.sessions() as session:
+        run = await session.get(ReplayRun, run_id)
+    assert run is not None
+    return run
+
+
+async def snapshot(ctx: WorkerContext, redis: Redis) -> dict[str, int]:
+    """Row counts of every table but the replay runs, and the length of every stream."""
+    counts = {}
+    async with ctx.sessions() as session:
+        for table in metadata.sorted_tables:
+            if table.name != "replay_runs":
+                counts[table.name] = await session.scalar(select(func.count()).select_from(table))
+        counts["pg_tables"] = await session.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"))
+    for key in sorted(await redis.keys("*")):
+        if await redis.type(key) == b"stream" and not key.endswith(REPLAY_STREAM.name.encode()):
+            counts[key.decode()] = await redis.xlen(key)
+    return counts
+
+
+def ctx_without_embeddings(worker_ctx: WorkerContext) -> WorkerContext:
+    return replace(worker_ctx, settings=worker_ctx.settings.model_copy(update={"log_embeddings_enabled": False}))
+
+
+async def test_the_same_settings_replay_what_did_and_changes_show_as_a_diff(worker_ctx: WorkerContext, bus: Bus,
+                                                                            redis: Redis, drain) -> None:
+    """A Sentry burst and postgres FATAL lines on db-1 are one incident; without correlation they would be two."""
+    ctx = ctx_without_embeddings(worker_ctx)
+    await bus.publish_many(ALERTS_INGESTED, [alert(n) for n in range(2)])
+    await bus.publish_many(LOGS_INGESTED, [log_line(n, f"FATAL: too many connections for role app{n}", at=T0, host="db-1")
+                                           for n in range(3)])
+    await live(ctx, drain)
+    before = await snapshot(ctx, redis)
+
+    same = await replay(ctx, drain)
+    assert same.status == ReplayStatus.done, same.error
+    assert same.result is not None and same.result["would"]["incidents"] == same.result["did"]["incidents"] == 1
+    assert set(same.result["diff"].values()) == {0} and same.result["changes"] == []
+
+    apart = await replay(ctx, drain, changes={"incident_correlation_window_s": 0, "automation_rules": [RULE]})
+    assert apart.result is not None
+    assert apart.result["would"] == {"incidents": 2, "alerts": 2, "automations": 2}
+    assert apart.result["diff"]["split"] == 1 and apart.result["diff"]["automations_added"] == 2
+    split = next(c for c in apart.result["changes"] if c["change"] == "split")
+    assert split["incident"]["events"] == 5 and sorted(i["events"] for i in split["into"]) == [2, 3]
+    assert await snapshot(ctx, redis) == before  # nothing but the runs' rows changed
+
+
+async def test_candidate_log_rules_would_open_an_incident(worker_ctx: WorkerContext, bus: Bus, drain) -> None:
+    ctx = ctx_without_embeddings(worker_ctx)
+    await bus.publish_many(LOGS_INGESTED, [log_line(n, f"widget frobnication stalled on shard {n}") for n in range(3)])
+    await live(ctx, drain)
+    rule = {"name": "frobnication", "category": "app", "severity": "high", "pattern": "frobnication stalled"}
+
+    run = await replay(ctx, drain, changes={"log_rules": [rule]})
+    assert run.result is not None and run.result["did"]["incidents"] == 0
+    assert run.result["diff"]["created"] == 1
+    (created,) = run.result["changes"]
+    assert created["incident"]["hosts"] == ["app-1"] and created["incident"]["events"] == 3
+
+
+async def test_a_rule_re2_cannot_run_fails_the_run_with_its_name(worker_ctx: WorkerContext, drain) -> None:
+    rule = {"name": "backref", "category": "app", "severity": "high", "pattern": r"(a)\1"}
+    run = await replay(worker_ctx, drain, changes={"log_rules": [rule]})
+    assert run.status == ReplayStatus.failed and "backref" in run.error and run.result is None
+
+
+async def test_the_event_limit_cuts_the_inputs(worker_ctx: WorkerContext, bus: Bus, drain) -> None:
+    await bus.publish_many(ALERTS_INGESTED, [alert(n) for n in range(4)])
+    await drain(AlertArchiveTask(worker_ctx))
+    ctx = replace(worker_ctx, settings=worker_ctx.settings.model_copy(update={"replay_max_events": 2}))
+    run = await replay(ctx, drain)
+    assert run.result is not None and run.result["inputs"]["truncated"] and run.result["inputs"]["alerts"] == 2
+
+
+async def test_anomaly_thresholds_replay_metrics_from_influx(worker_ctx: WorkerContext, influx_database: str,
+                                                             drain) -> None:
+    measurement = f"replay_{uuid.uuid4().hex[:8]}"
+    rng = np.random.default_rng(7)
+    values = 50 + 5 * np.sin(2 * np.pi * np.arange(600) / 300) + rng.uniform(-1, 1, 600)
+    values[450] += 40
+    await worker_ctx.influx.ensure_database(worker_ctx.settings.influx_retention_days)
+    await worker_ctx.influx.write("\n".join(f"{measurement},host=db-9 latency_ms={float(v)!r} {(METRICS_START_S + 60 * i) * 10**9}"
+                                            for i, v in enumerate(values)))
+    window = {"start": datetime.fromtimestamp(METRICS_START_S, UTC),
+              "end": datetime.fromtimestamp(METRICS_START_S + 60 * 600, UTC), "metrics": True}
+    try:
+        default = await replay(worker_ctx, drain, **window)
+        strict = await replay(worker_ctx, drain, **window, changes={"anomaly_alert_min_z": 100})
+    finally:
+        await worker_ctx.influx.query(f'DROP MEASUREMENT "{measurement}"')
+    assert default.result is not None and default.result["inputs"]["metric_points"] == 600
+    added = [c["alert"] for c in default.result["changes"] if c["change"] == "alert_added"]
+    assert [a["host"] for a in added] == ["db-9"] and default.result["would"]["incidents"] == 1
+    assert strict.result is not None and strict.result["would"] == {"incidents": 0, "alerts": 0, "automations": 0}
