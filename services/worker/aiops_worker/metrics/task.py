@@ -10,6 +10,8 @@ path that serves InfluxDB 1.x, 2.x and 3.x.
   batch pending, backs off and retries, and catches up once InfluxDB answers. A write InfluxDB
   refuses for good (field type conflict) fails its entry, which is retried alone and then
   dead-lettered with InfluxDB's answer.
+- Points tagged with a host and a service teach the topology which services run on which hosts
+  (incidents/learning.py), best effort: PostgreSQL down never holds the metrics back.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from prometheus_client import Counter
 from aiops_contracts.events import MetricsPayload
 from aiops_contracts.influx import DatabaseNotFound, InfluxError, InfluxUnavailable
 from aiops_contracts.streams import FORMER_SHARED_GROUP, METRICS_INGESTED
+from aiops_worker.incidents.learning import TopologyLearner, runs_on_of_lines
 from aiops_worker.runtime.consumer import Delivery, StoreUnavailable, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 
@@ -55,6 +58,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
         super().__init__(ctx)
         self.influx = ctx.influx
         self._database_ready = False
+        self.learner = TopologyLearner(ctx.sessions)  # which services run on which hosts, from the points' tags
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         try:
@@ -73,6 +77,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
                 self._database_ready = False
                 raise StoreUnavailable("InfluxDB database not found") from exc
             POINTS_WRITTEN.inc(count)
+        await self.learner.learn(set().union(*(runs_on_of_lines(d.payload.lines) for d in batch)))
 
     async def _ensure_database(self) -> None:
         try:
