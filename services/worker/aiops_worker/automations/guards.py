@@ -1,6 +1,8 @@
 """The guards a triggered rule passes before it runs: maintenance windows, cooldown per rule and target, the
 maximum of concurrent runs, and approval for destructive rules and critical incidents (no auto-remediation on
-critical). Pure: the task reads the recent runs and records the decision with its reason."""
+critical). An approved run passes them again when it is about to start (a window may have opened, another
+run may hold the target), less the approval itself. Pure: the task reads the recent runs and records the
+decision with its reason."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +26,8 @@ class Decision:
     reason: str
 
 
-def decide(rule: RuleSpec, event: TriggerEvent, now: datetime, recent: RecentRuns, max_total: int) -> Decision:
+def decide(rule: RuleSpec, event: TriggerEvent, now: datetime, recent: RecentRuns, max_total: int,
+           approved: bool = False) -> Decision:
     guards = rule.guards
     for window in guards.maintenance:
         in_scope = not window.hosts or any(fnmatchcase(event.target, h) for h in window.hosts)
@@ -32,9 +35,9 @@ def decide(rule: RuleSpec, event: TriggerEvent, now: datetime, recent: RecentRun
             return Decision(RunStatus.skipped, f"maintenance window until {window.end.isoformat()}")
     if recent.last_at is not None and now - recent.last_at < timedelta(seconds=guards.cooldown_s):
         return Decision(RunStatus.skipped, f"cooldown: ran for {event.target} at {recent.last_at.isoformat()}")
-    if guards.destructive:
+    if guards.destructive and not approved:
         return Decision(RunStatus.awaiting_approval, "destructive rule: an operator approves each run")
-    if event.severity == Severity.critical:
+    if event.severity == Severity.critical and not approved:
         return Decision(RunStatus.awaiting_approval, "critical severity: no automatic remediation")
     if recent.running_rule >= guards.max_concurrent:
         return Decision(RunStatus.skipped, f"max concurrent runs of the rule ({guards.max_concurrent}) reached")

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunStatus
-from aiops_contracts.db import AuditEntry, AutomationRun, IncidentEvent
+from aiops_contracts.db import AuditEntry, AutomationRule, AutomationRun, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import TimelineKind
 from aiops_worker.automations.guards import Decision, RecentRuns, decide
@@ -81,13 +81,26 @@ def record(session: AsyncSession, run: AutomationRun, decision: Decision, now: d
 
 
 async def start_approved(session: AsyncSession, run_id: uuid.UUID, now: datetime, runner: Runner) -> AutomationRun | None:
-    """An approved run becomes running once (the row lock makes a second delivery find it started)."""
+    """An approved run passes its rule's current guards again (maintenance, cooldown, concurrency) and becomes
+    running once (the row lock makes a second delivery find it started), or skipped with the reason."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": LEDGER_LOCK})
     run = await session.scalar(select(AutomationRun).where(AutomationRun.id == run_id).with_for_update())
     if run is None or run.status != RunStatus.approved:
         return None
     run.worker = runner.worker
-    record(session, run, Decision(RunStatus.running, f"approved by {run.decided_by}"), now,
-           lease_margin_s=runner.lease_margin_s)
+    current = await session.scalar(select(AutomationRule.spec).where(AutomationRule.name == run.rule_name,
+                                                                     AutomationRule.enabled.is_(True)))
+    if current is None:
+        decision = Decision(RunStatus.skipped, "its rule was disabled or deleted")
+    else:  # the rule's guards as they are now (an admin may have added a window since the request)
+        rule, event = RuleSpec.model_validate(current), TriggerEvent.from_facts(run.event)
+        decision = decide(rule, event, now, await _recent(session, rule, event, run.id), runner.max_total,
+                          approved=True)
+    if decision.status == RunStatus.running:
+        decision = Decision(RunStatus.running, f"approved by {run.decided_by}; {decision.reason}")
+    else:
+        decision = Decision(decision.status, f"approved by {run.decided_by}, then {decision.reason}")
+    record(session, run, decision, now, lease_margin_s=runner.lease_margin_s)
     return run
 
 

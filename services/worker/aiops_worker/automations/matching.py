@@ -33,6 +33,12 @@ class TriggerEvent:
     def facts(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any]) -> "TriggerEvent":
+        """The event back from a run's stored facts."""
+        at = facts.get("at")
+        return cls(**{**facts, "kind": TriggerKind(facts["kind"]), "at": datetime.fromisoformat(at) if at else None})
+
 
 def incident_event(envelope_id: str, event_type: str, incident: IncidentChangedPayload) -> TriggerEvent | None:
     kinds = {INCIDENT_OPENED: TriggerKind.incident_opened, INCIDENT_UPDATED: TriggerKind.incident_updated}

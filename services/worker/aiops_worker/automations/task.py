@@ -152,7 +152,8 @@ def _alert_event(delivery: Delivery[AlertStoredPayload], alert: Alert) -> Trigge
 
 
 class ApprovedRunTask(_AutomationTask):
-    """Runs approved through the API start here, once (the row lock and status make a redelivery a no-op)."""
+    """Runs approved through the API start here, once (the row lock and status make a redelivery a no-op), if
+    the guards still let them."""
 
     name = "automations-approved"
     stream = AUTOMATIONS_APPROVED
@@ -163,8 +164,10 @@ class ApprovedRunTask(_AutomationTask):
             async with self.ctx.sessions.begin() as session:
                 run = await ledger.start_approved(session, uuid.UUID(delivery.payload.run_id), utcnow(),
                                                   self.runner)
-            if run is not None:
-                await self._announce([run])
+            if run is None:
+                continue
+            await self._announce([run])
+            if run.status == RunStatus.running:  # else the guards, checked again, stopped it
                 await self.execute(run)
 
 

@@ -150,6 +150,40 @@ async def test_destructive_rule_waits_for_approval_then_runs(ctx, drain, disk: P
     assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
 
 
+async def approve(ctx: WorkerContext, run: AutomationRun, drain) -> AutomationRun:
+    """What the API's approve does: the row approved by an operator, announced on the approvals stream."""
+    async with ctx.sessions.begin() as session:
+        await session.execute(update(AutomationRun).where(AutomationRun.id == run.id)
+                              .values(status="approved", decided_by="olga"))
+    approved = AutomationRunPayload(run_id=str(run.id), rule=run.rule_name, status=RunStatus.approved, target="web-1")
+    await ctx.bus.publish(AUTOMATIONS_APPROVED, Envelope(type=AUTOMATION_RUN_CHANGED, source="api",
+                                                         payload=approved.model_dump(mode="json")))
+    await drain(ApprovedRunTask(ctx))
+    async with ctx.sessions() as session:
+        return await session.get_one(AutomationRun, run.id)
+
+
+async def test_an_approved_run_passes_the_rules_guards_again(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk, destructive=True))
+    await deliver(ctx, drain, predicted_full("e-disk-12"))
+    (run,) = await runs(ctx)
+    now = datetime.now(UTC)  # meanwhile an admin declares a maintenance window on web-1
+    window = {"start": (now - timedelta(minutes=1)).isoformat(), "end": (now + timedelta(hours=1)).isoformat(),
+              "hosts": ["web-*"]}
+    await install(ctx, disk_rule(disk, destructive=True, maintenance=[window]))
+    run = await approve(ctx, run, drain)
+    assert run.status == RunStatus.skipped and run.reason.startswith("approved by olga, then maintenance window")
+
+    await install(ctx, disk_rule(disk, destructive=True))
+    await deliver(ctx, drain, predicted_full("e-disk-13"))
+    run = (await runs(ctx))[-1]
+    assert run.status == RunStatus.awaiting_approval
+    await install(ctx, disk_rule(disk, destructive=True).model_copy(update={"enabled": False}))
+    run = await approve(ctx, run, drain)
+    assert (run.status, run.reason) == (RunStatus.skipped, "approved by olga, then its rule was disabled or deleted")
+    assert len(list(disk.iterdir())) == 4  # nothing ran
+
+
 async def test_critical_severity_is_never_auto_remediated_and_its_request_expires(ctx, drain, disk: Path):
     await install(ctx, disk_rule(disk, approval_ttl_s=0.5))
     await deliver(ctx, drain, predicted_full("e-disk-7", severity=Severity.critical))
