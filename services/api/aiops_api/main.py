@@ -19,6 +19,7 @@ from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.router import router as auth_router
 from aiops_api.automations.router import router as automations_router
 from aiops_api.chat.router import router as chat_router
+from aiops_api.dead_letters.router import router as dead_letters_router
 from aiops_api.deprecated import deprecated_aliases
 from aiops_api.errors import register_error_handlers
 from aiops_api.forecasts.router import router as forecasts_router
@@ -35,6 +36,7 @@ from aiops_api.notifications.router import router as notifications_router
 from aiops_api.overview.router import router as overview_router
 from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.quality.router import router as quality_router
+from aiops_api.replay.router import router as replay_router
 from aiops_api.ratelimit import RateLimitMiddleware
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
@@ -56,7 +58,7 @@ from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 METRIC_ROUTERS = [metrics_router, anomalies_router, forecasts_router]
 ROUTERS = [chat_router, health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
            auth_router, users_router, audit_router, automations_router, notifications_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router,
-           topology_router, quality_router]
+           topology_router, quality_router, replay_router, dead_letters_router]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

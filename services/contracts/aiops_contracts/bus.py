@@ -31,6 +31,7 @@ from aiops_contracts.tracing import current_trace_carrier
 
 BACKLOG_LIMIT = 0.9  # share of MAXLEN that a group may have outstanding before publishing is refused
 BACKLOG_CHECK_S = 1.0  # how long one XINFO GROUPS reading is trusted (one per stream and Bus per second)
+DEAD_LETTER_FIELDS = (b"error", b"original_id", b"group")  # what dead-lettering adds to an entry's fields
 
 
 class StreamBacklogFull(Exception):
@@ -156,6 +157,32 @@ class Bus:
             if ack:
                 pipe.xack(self.key(stream), group, dead.entry_id)
             await asyncio.shield(pipe.execute())
+
+    async def dead_letters(self, stream: StreamSpec, *, before: str | None, count: int) -> list[tuple[str, dict[bytes, bytes]]]:
+        """The stream's dead letters, newest first, older than entry id `before` when given."""
+        entries = await self.redis.xrevrange(self.dead_letter_key(stream), max=f"({before}" if before else "+",
+                                             count=count)
+        return [(_text(entry_id), fields) for entry_id, fields in entries]
+
+    async def dead_letter_entry(self, stream: StreamSpec, entry_id: str) -> dict[bytes, bytes] | None:
+        entries = await self.redis.xrange(self.dead_letter_key(stream), min=entry_id, max=entry_id, count=1)
+        return entries[0][1] if entries else None
+
+    async def redrive(self, stream: StreamSpec, entry_id: str) -> str | None:
+        """Move a dead letter back onto its stream, without the fields dead-lettering added, in one MULTI; returns
+        the new entry id, None when there is no such dead letter. Every group of the stream reads it again (the
+        handlers are idempotent: those that handled it before change nothing)."""
+        fields = await self.dead_letter_entry(stream, entry_id)
+        if fields is None:
+            return None
+        key, maxlen = self.key(stream), self.maxlen(stream)
+        await self._refuse_if_backlogged(key, maxlen)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(key, {k: v for k, v in fields.items() if k not in DEAD_LETTER_FIELDS},  # type: ignore[arg-type]
+                      maxlen=maxlen, approximate=True)
+            pipe.xdel(self.dead_letter_key(stream), entry_id)
+            new_id, _ = await pipe.execute()
+        return _text(new_id)
 
     async def _refuse_if_backlogged(self, key: str, maxlen: int) -> None:
         now = time.monotonic()

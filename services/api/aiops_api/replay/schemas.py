@@ -1,0 +1,61 @@
+"""API models of dry-run replays: the request is the contract's ReplayParams; a run with its result."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from aiops_contracts.replay import ReplayParams, ReplayStatus
+
+
+class ReplayInputs(BaseModel):
+    alerts: int  # archived alert envelopes (Sentry errors included)
+    log_envelopes: int
+    metric_points: int  # read from InfluxDB
+    skipped: int  # archived entries that no longer decode
+    truncated: bool  # REPLAY_MAX_EVENTS cut the inputs
+
+
+class ReplayCounts(BaseModel):
+    incidents: int
+    alerts: int  # firing alert events
+    automations: int  # runs (would: rule matches)
+
+
+class ReplayDidCounts(ReplayCounts):
+    incidents_compared: int  # stored incidents holding replayed events
+
+
+class ReplayDiff(BaseModel):
+    created: int  # incidents that would have opened and did not
+    not_created: int  # incidents that opened and would not have
+    merged: int  # replayed incidents holding events of several stored ones
+    split: int  # stored incidents whose events would have gone to several
+    alerts_added: int
+    alerts_removed: int
+    automations_added: int
+    automations_removed: int
+
+
+class ReplayResult(BaseModel):
+    starting_state: str
+    inputs: ReplayInputs
+    would: ReplayCounts
+    did: ReplayDidCounts
+    diff: ReplayDiff
+    changes: list[dict[str, Any]]  # {"change": created|not_created|merged|split|alert_added|..., ...}
+    changes_truncated: bool
+
+
+class ReplayRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    requested_by: str
+    status: ReplayStatus
+    params: ReplayParams
+    result: ReplayResult | None
+    error: str
+    created_at: datetime
+    finished_at: datetime | None

@@ -1,0 +1,61 @@
+"""/api/v1/replay: admins start a replay (recorded, audited, handed to the worker on its stream) and read runs
+back; a bad range or a bad candidate rule is refused with the field named."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from aiops_api.auth.tokens import Role
+from aiops_contracts.bus import Bus
+from aiops_contracts.db import AuditEntry, ReplayRun
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import REPLAY_REQUESTED
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+RANGE = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
+
+
+async def test_a_replay_is_recorded_audited_and_requested(client, auth, sessions, bus: Bus) -> None:
+    admin = auth(Role.admin)
+    body = {**RANGE, "changes": {"incident_alert_window_s": 60, "anomaly_alert_min_z": 4,
+                                 "log_rules": [{"name": "pg-fatal", "category": "db", "severity": "high",
+                                                "template": "FATAL"}]}}
+    started = await client.post("/api/v1/replay", headers=admin, json=body)
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert (run["status"], run["result"], run["params"]["changes"]["incident_alert_window_s"]) == ("queued", None, 60)
+    (entry,) = [Envelope.from_entry(f) for _, f in await bus.redis.xrange(bus.key(REPLAY_REQUESTED))]
+    assert (entry.type, entry.payload) == ("replay.requested", {"run_id": run["id"]})
+    async with sessions() as session:
+        audit = (await session.scalars(select(AuditEntry))).one()
+        stored = await session.get(ReplayRun, uuid.UUID(run["id"]))
+    assert (audit.action, audit.entity_id, audit.after["changes"]["anomaly_alert_min_z"]) == ("replay.started", run["id"], 4)
+    assert stored is not None and stored.requested_by == audit.actor
+
+    listed = await client.get("/api/v1/replay", headers=admin)
+    assert [r["id"] for r in listed.json()] == [run["id"]]
+    one = await client.get(f"/api/v1/replay/{run['id']}", headers=admin)
+    assert one.json()["params"]["start"] == run["params"]["start"]
+    missing = await client.get(f"/api/v1/replay/{uuid.uuid4()}", headers=admin)
+    assert missing.status_code == 404
+
+
+async def test_bad_replays_are_refused_with_the_reason(client, auth, bus: Bus) -> None:
+    admin = auth(Role.admin)
+    backwards = await client.post("/api/v1/replay", headers=admin, json={"start": RANGE["end"], "end": RANGE["start"]})
+    assert backwards.status_code == 422 and "end must be after start" in backwards.text
+    naive = await client.post("/api/v1/replay", headers=admin, json={"start": "2026-03-02T09:00:00",
+                                                                        "end": "2026-03-02T10:00:00"})
+    assert naive.status_code == 422 and "time zone" in naive.text
+    too_long = await client.post("/api/v1/replay", headers=admin,
+                                 json={"start": RANGE["start"], "end": (T0 + timedelta(days=8)).isoformat()})
+    assert too_long.status_code == 422 and "7 days" in too_long.text
+    both = {"name": "x", "category": "y", "severity": "high", "template": "a", "pattern": "b"}
+    rule = await client.post("/api/v1/replay", headers=admin, json={**RANGE, "changes": {"log_rules": [both]}})
+    assert rule.status_code == 422 and "exactly one of template or pattern" in rule.text
+    unknown = await client.post("/api/v1/replay", headers=admin, json={**RANGE, "changes": {"window": 5}})
+    assert unknown.status_code == 422 and "window" in unknown.text
+    operator = await client.post("/api/v1/replay", headers=auth(Role.operator), json=RANGE)
+    assert operator.status_code == 403
+    assert await bus.redis.xlen(bus.key(REPLAY_REQUESTED)) == 0
