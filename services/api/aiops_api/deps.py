@@ -17,9 +17,9 @@ from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.tokens import InvalidToken, Principal, Role, decode_access_token
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.sources.secrets import SecretBox
 from aiops_contracts.bus import Bus
 from aiops_contracts.influx import InfluxClient
+from aiops_contracts.secrets import SecretBox
 from aiops_contracts.sources import SourceKind
 
 
@@ -56,10 +56,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for routes that only read: in autocommit, so a query is one round trip to PostgreSQL (no
+    BEGIN before it, no ROLLBACK when the session closes)."""
+    async with request.app.state.read_sessions() as session:
+        yield session
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 BusDep = Annotated[Bus, Depends(get_bus)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 SecretBoxDep = Annotated[SecretBox | None, Depends(get_secret_box)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
@@ -84,8 +92,9 @@ async def current_principal(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), {"WWW-Authenticate": "Bearer"}) from exc
 
 
-def require_role(role: Role) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request
         if principal.role < role:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires role {role.name}")
         return principal

@@ -14,9 +14,9 @@ from aiops_api.main import create_app
 from aiops_api.settings import ApiSettings
 from aiops_api.sources import service as sources_service
 from aiops_api.sources.schemas import SourceCreate, SourceCreated
-from aiops_api.sources.secrets import secret_box
 from aiops_api.users import service as users_service
 from aiops_api.users.schemas import UserCreate, UserRead
+from aiops_contracts.secrets import secret_box
 
 USER_PASSWORD = "Correct-Horse-Battery-42"  # meets the password rules; every factory user gets it
 

@@ -1,51 +1,25 @@
 """Webhook signing secrets at rest (Sentry's client secret, in a source's `config["client_secret"]`).
 
-They must be readable to verify signatures, so they are encrypted, not hashed: Fernet (AES-128-CBC and
-HMAC-SHA256) with a key derived from SECRETS_KEY by HKDF, stored as `{"fernet": "<token>"}`. Secrets stored in
+They must be readable to verify signatures, so they are encrypted, not hashed, by aiops_contracts/secrets.py
+(the worker opens polled sources' credentials with the same box). Secrets stored in
 plain text by earlier versions are sealed when the API starts; with no SECRETS_KEY and a stored secret, the API
 refuses to start.
 """
 
-import base64
 import logging
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_api.errors import STORE_ERRORS, BadRequest
 from aiops_contracts.db import Source
+from aiops_contracts.secrets import SecretBox
 
 SIGNING_SECRET_KEY = "client_secret"  # the config key of a source's webhook signing secret
 MIN_SIGNING_SECRET_CHARS = 32  # Sentry's client secrets are 64 hex characters
-_SEALED = "fernet"
 
 log = logging.getLogger(__name__)
-
-
-class SecretBox:
-    def __init__(self, secrets_key: str) -> None:
-        key = HKDF(hashes.SHA256(), 32, salt=None, info=b"aiops source signing secrets").derive(secrets_key.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
-
-    def seal(self, secret: str) -> dict[str, str]:
-        return {_SEALED: self._fernet.encrypt(secret.encode()).decode()}
-
-    def open(self, sealed: Any) -> str | None:
-        """The secret, or None when `sealed` is not a sealed value of this key (another SECRETS_KEY, tampered)."""
-        if not isinstance(sealed, dict) or not isinstance(sealed.get(_SEALED), str):
-            return None
-        try:
-            return self._fernet.decrypt(sealed[_SEALED].encode()).decode()
-        except InvalidToken:
-            return None
-
-
-def secret_box(secrets_key: str) -> SecretBox | None:
-    return SecretBox(secrets_key) if secrets_key else None
 
 
 def seal_config(config: dict[str, Any], box: SecretBox | None) -> dict[str, Any]:

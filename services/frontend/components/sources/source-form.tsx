@@ -12,12 +12,16 @@ function Created({ source, done }: { source: Schemas["SourceCreated"]; done: () 
   return (
     <section className="panel" aria-labelledby="created-title">
       <h2 id="created-title">Source “{source.name}” created</h2>
-      <p><strong>Copy the token now: it is not shown again.</strong></p>
-      <div className="row">
-        <code data-testid="source-token">{source.token}</code>
-        <CopyButton text={source.token} label="Copy token" />
-      </div>
-      <Snippets snippets={source.snippets} />
+      {source.token && (
+        <>
+          <p><strong>Copy the token now: it is not shown again.</strong></p>
+          <div className="row">
+            <code data-testid="source-token">{source.token}</code>
+            <CopyButton text={source.token} label="Copy token" />
+          </div>
+        </>
+      )}
+      {source.snippets && <Snippets snippets={source.snippets} />}
       <button onClick={done}>Done</button>
     </section>
   );

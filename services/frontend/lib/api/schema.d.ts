@@ -435,6 +435,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dead Letter Streams
+         * @description Every stream with the number of entries in its dead-letter stream (`<stream>:dead`).
+         */
+        get: operations["list_dead_letter_streams"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dead-letters/{stream}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dead Letters
+         * @description The stream's dead letters, newest first; `before` (an entry id, `next_cursor`) pages to older ones.
+         */
+        get: operations["list_dead_letters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dead-letters/{stream}/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Dead Letter */
+        get: operations["get_dead_letter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/dead-letters/{stream}/{entry_id}/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redrive Dead Letter
+         * @description Move the entry back onto its stream for its consumers to handle again (audited).
+         */
+        post: operations["redrive_dead_letter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/forecasts": {
         parameters: {
             query?: never;
@@ -853,6 +930,48 @@ export interface paths {
          *     baselines beside. `available` is false until a report has been written.
          */
         get: operations["get_quality"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Replays
+         * @description The latest replays, newest first.
+         */
+        get: operations["list_replays"];
+        put?: never;
+        /**
+         * Start Replay
+         * @description Replay the archive of [start, end) with candidate changes; the worker stores what would have fired
+         *     compared with what did on the run (poll `GET /api/v1/replay/{id}` until `done` or `failed`).
+         */
+        post: operations["start_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replay/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Replay */
+        get: operations["get_replay"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1713,6 +1832,48 @@ export interface components {
              */
             stage: "config" | "dns" | "tcp" | "tls" | "auth" | "protocol" | "timeout" | "worker";
         };
+        /** DeadLetterPage */
+        DeadLetterPage: {
+            /** Items */
+            items: components["schemas"]["DeadLetterRead"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** DeadLetterRead */
+        DeadLetterRead: {
+            /** Envelope */
+            envelope: {
+                [key: string]: unknown;
+            } | null;
+            /** Error */
+            error: string;
+            /** Group */
+            group: string;
+            /** Id */
+            id: string;
+            /** Original Id */
+            original_id: string;
+            /** Raw */
+            raw: {
+                [key: string]: string;
+            };
+            /** Stream */
+            stream: string;
+        };
+        /** DeadLetterRedriven */
+        DeadLetterRedriven: {
+            /** Id */
+            id: string;
+            /** Stream */
+            stream: string;
+        };
+        /** DeadLetterStream */
+        DeadLetterStream: {
+            /** Count */
+            count: number;
+            /** Stream */
+            stream: string;
+        };
         /**
          * EvidenceRead
          * @description One signal of an incident: what it is, when, how often, and the rule and shared host/service/dependency
@@ -1965,6 +2126,21 @@ export interface components {
             /** Line */
             line: number;
         };
+        /**
+         * LogRuleSpec
+         * @description One failure rule as in the worker's rules.yml: exactly one of `template` or `pattern` (RE2).
+         */
+        LogRuleSpec: {
+            /** Category */
+            category: string;
+            /** Name */
+            name: string;
+            /** Pattern */
+            pattern?: string | null;
+            severity: components["schemas"]["Severity"];
+            /** Template */
+            template?: string | null;
+        };
         /** LogsAccepted */
         LogsAccepted: {
             /** Accepted */
@@ -2179,6 +2355,145 @@ export interface components {
             /** Refresh Token */
             refresh_token: string;
         };
+        /**
+         * ReplayChanges
+         * @description Candidate settings; each one left out keeps the worker's current value.
+         */
+        ReplayChanges: {
+            /** Anomaly Alert Max Log10 P */
+            anomaly_alert_max_log10_p?: number | null;
+            /** Anomaly Alert Min Z */
+            anomaly_alert_min_z?: number | null;
+            /** Automation Rules */
+            automation_rules?: components["schemas"]["RuleSpec"][] | null;
+            /** Incident Alert Window S */
+            incident_alert_window_s?: number | null;
+            /** Incident Correlation Window S */
+            incident_correlation_window_s?: number | null;
+            /** Incident Window S */
+            incident_window_s?: number | null;
+            /** Log Rules */
+            log_rules?: components["schemas"]["LogRuleSpec"][] | null;
+        };
+        /** ReplayCounts */
+        ReplayCounts: {
+            /** Alerts */
+            alerts: number;
+            /** Automations */
+            automations: number;
+            /** Incidents */
+            incidents: number;
+        };
+        /** ReplayDidCounts */
+        ReplayDidCounts: {
+            /** Alerts */
+            alerts: number;
+            /** Automations */
+            automations: number;
+            /** Incidents */
+            incidents: number;
+            /** Incidents Compared */
+            incidents_compared: number;
+        };
+        /** ReplayDiff */
+        ReplayDiff: {
+            /** Alerts Added */
+            alerts_added: number;
+            /** Alerts Removed */
+            alerts_removed: number;
+            /** Automations Added */
+            automations_added: number;
+            /** Automations Removed */
+            automations_removed: number;
+            /** Created */
+            created: number;
+            /** Merged */
+            merged: number;
+            /** Not Created */
+            not_created: number;
+            /** Split */
+            split: number;
+        };
+        /** ReplayInputs */
+        ReplayInputs: {
+            /** Alerts */
+            alerts: number;
+            /** Log Envelopes */
+            log_envelopes: number;
+            /** Metric Points */
+            metric_points: number;
+            /** Skipped */
+            skipped: number;
+            /** Truncated */
+            truncated: boolean;
+        };
+        /** ReplayParams */
+        ReplayParams: {
+            changes?: components["schemas"]["ReplayChanges"];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Metrics
+             * @default true
+             */
+            metrics: boolean;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * Starting State
+             * @default fresh
+             * @constant
+             */
+            starting_state: "fresh";
+        };
+        /** ReplayRead */
+        ReplayRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            params: components["schemas"]["ReplayParams"];
+            /** Requested By */
+            requested_by: string;
+            result: components["schemas"]["ReplayResult"] | null;
+            status: components["schemas"]["ReplayStatus"];
+        };
+        /** ReplayResult */
+        ReplayResult: {
+            /** Changes */
+            changes: {
+                [key: string]: unknown;
+            }[];
+            /** Changes Truncated */
+            changes_truncated: boolean;
+            did: components["schemas"]["ReplayDidCounts"];
+            diff: components["schemas"]["ReplayDiff"];
+            inputs: components["schemas"]["ReplayInputs"];
+            /** Starting State */
+            starting_state: string;
+            would: components["schemas"]["ReplayCounts"];
+        };
+        /**
+         * ReplayStatus
+         * @enum {string}
+         */
+        ReplayStatus: "queued" | "running" | "done" | "failed";
         /** RuleSpec */
         RuleSpec: {
             action: components["schemas"]["Action"];
@@ -3765,6 +4080,145 @@ export interface operations {
             };
         };
     };
+    list_dead_letter_streams: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterStream"][];
+                };
+            };
+        };
+    };
+    list_dead_letters: {
+        parameters: {
+            query?: {
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterPage"];
+                };
+            };
+            /** @description No such stream or dead letter */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_dead_letter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream: string;
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterRead"];
+                };
+            };
+            /** @description No such stream or dead letter */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    redrive_dead_letter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream: string;
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterRedriven"];
+                };
+            };
+            /** @description No such stream or dead letter */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_forecast: {
         parameters: {
             query: {
@@ -4586,6 +5040,108 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QualityReport"];
+                };
+            };
+        };
+    };
+    list_replays: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayRead"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayParams"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayRead"];
+                };
+            };
+            /** @description No such replay */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

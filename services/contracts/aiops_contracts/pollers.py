@@ -1,0 +1,136 @@
+"""Polled sources (pollers): the kinds the worker polls and each kind's settings model.
+
+A poller source is a row of `sources` with a kind from POLLER_SETTINGS, a `target` (a host for SNMP, a base
+URL for HTTP APIs), an interval, `config` (plain settings), `credentials` (sealed with SECRETS_KEY, never
+returned by the API) and `labels` (added to every metric and event it produces). The kind's model validates
+config and credentials merged: its `SecretStr` fields are the credentials, the rest the config. The API
+validates with it at create/update (422 naming the field); the worker builds the poller from it.
+
+A new kind: add it to SourceKind, write its model here and add one line to POLLER_SETTINGS, then write its
+poller in aiops_worker/producers/ (see aiops_worker/producers/poller.py).
+"""
+
+import typing
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from aiops_contracts.sources import SourceKind
+
+
+class PollerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target_is_url: ClassVar[bool] = True  # False: `target` is a host name or address
+    timeout_s: float = Field(default=10.0, gt=0, le=300)  # one poll, all its requests together
+
+    @classmethod
+    def credential_fields(cls) -> frozenset[str]:
+        return frozenset(name for name, field in cls.model_fields.items()
+                         if SecretStr in (field.annotation, *typing.get_args(field.annotation)))
+
+    def credentials(self) -> dict[str, str]:
+        """The credential fields that are set, in plain text (for sealing)."""
+        values = {name: getattr(self, name) for name in self.credential_fields()}
+        return {name: value.get_secret_value() for name, value in values.items() if value is not None}
+
+    def config(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=set(self.credential_fields()), exclude_unset=True)
+
+
+class SnmpSettings(PollerSettings):
+    target_is_url = False
+    timeout_s: float = Field(default=5.0, gt=0, le=300)
+    version: Literal["2c", "3"] = "2c"
+    port: int = Field(default=161, ge=1, le=65535)
+    community: SecretStr | None = None  # v2c
+    username: str | None = None  # v3 (USM)
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] | None = None
+    auth_key: SecretStr | None = None
+    priv_protocol: Literal["DES", "AES", "AES192", "AES256"] | None = None
+    priv_key: SecretStr | None = None
+    request_timeout_s: float = Field(default=1.0, gt=0, le=30)  # one request; retried `retries` times
+    retries: int = Field(default=1, ge=0, le=5)
+    interfaces: bool = True  # IF-MIB counters (as rates)
+    host_resources: bool = True  # HOST-RESOURCES-MIB storage and CPU
+    oids: dict[str, str] = Field(default_factory=dict)  # extra scalars: field name -> numeric OID
+
+    @model_validator(mode="after")
+    def _version_credentials(self) -> "SnmpSettings":
+        if self.version == "2c" and self.community is None:
+            raise ValueError("community: SNMP v2c needs a community (in credentials)")
+        if self.version == "3" and not self.username:
+            raise ValueError("username: SNMP v3 needs a user name")
+        if (self.auth_protocol is None) != (self.auth_key is None):
+            raise ValueError("auth_key: auth_protocol and auth_key (in credentials) go together")
+        if (self.priv_protocol is None) != (self.priv_key is None):
+            raise ValueError("priv_key: priv_protocol and priv_key (in credentials) go together")
+        if self.priv_protocol and not self.auth_protocol:
+            raise ValueError("priv_protocol: privacy needs authentication (auth_protocol)")
+        return self
+
+
+class RedfishSettings(PollerSettings):
+    username: str = Field(min_length=1)
+    password: SecretStr
+    auth: Literal["session", "basic"] = "session"
+    verify_tls: bool = True  # BMCs often carry self-signed certificates: False accepts them
+
+
+class DatadogSettings(PollerSettings):
+    """target: the site's API URL, e.g. https://api.datadoghq.com or https://api.datadoghq.eu"""
+
+    api_key: SecretStr
+    application_key: SecretStr
+    metric_queries: list[str] = Field(default_factory=list, max_length=50)  # e.g. "avg:system.cpu.user{*} by {host}"
+    log_query: str | None = None  # e.g. "status:error service:web"; None: no logs
+    log_limit: int = Field(default=1000, ge=1, le=10_000)  # log events per poll, at most
+
+
+class SplunkSettings(PollerSettings):
+    """target: the management URL, e.g. https://splunk.example.com:8089"""
+
+    token: SecretStr  # an authentication token (Bearer)
+    search: str = Field(min_length=1)  # e.g. "search index=main error"
+    earliest: str = "-5m"  # each poll searches from here (or from the last poll's end) to now
+    verify_tls: bool = True
+
+
+class ThousandEyesSettings(PollerSettings):
+    """target: https://api.thousandeyes.com"""
+
+    token: SecretStr  # OAuth bearer token
+    test_ids: list[str] = Field(default_factory=list, max_length=100)  # empty: every test of the account
+    window: str = Field(default="10m", pattern=r"^\d+[smhdw]$")
+
+
+class ConnectionStep(BaseModel):
+    stage: Literal["config", "dns", "tcp", "tls", "auth", "protocol", "timeout", "worker"]
+    ok: bool
+    message: str
+
+
+class ConnectionCheck(BaseModel):
+    """The answer of a source's "test connection": the steps passed, then the one that failed (if any)."""
+
+    ok: bool
+    steps: list[ConnectionStep]
+    duration_s: float
+
+
+POLLER_SETTINGS: dict[SourceKind, type[PollerSettings]] = {
+    SourceKind.snmp: SnmpSettings,
+    SourceKind.redfish: RedfishSettings,
+    SourceKind.datadog: DatadogSettings,
+    SourceKind.splunk: SplunkSettings,
+    SourceKind.thousandeyes: ThousandEyesSettings,
+}
+
+
+def is_poller(kind: str) -> bool:
+    return kind in POLLER_SETTINGS
+
+
+def poller_settings(kind: str, config: dict[str, Any], credentials: dict[str, str]) -> PollerSettings:
+    """The kind's settings from a source's config and opened credentials; ValidationError naming the field."""
+    return POLLER_SETTINGS[SourceKind(kind)].model_validate({**config, **credentials})

@@ -1,0 +1,233 @@
+"""The producer manager: runs a poller for every enabled polled source this replica holds the lease of.
+
+Every `poller_reconcile_s` it reads the sources table and renews its leases (producers/leases.py), then
+starts the pollers of sources it newly holds, stops those of sources gone, disabled or held elsewhere, and
+restarts those whose row changed (kind, target, interval, config, credentials or labels): no worker
+restart. Each source polls on its own schedule (first poll at a random point of its interval, so sources
+spread), at most `poller_max_concurrent` polls at once on this replica, each cut off after its settings'
+`timeout_s`, so a slow device delays nobody but itself. A failed poll is retried after its interval doubled
+per consecutive failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics,
+alerts and logs streams; its outcome is the source's health (producers/health.py). The manager also answers
+the API's "test connection" requests (producers/checks.py), from any replica, whoever holds the lease.
+"""
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from aiops_contracts.db import Source
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, METRICS_RECEIVED, LogsPayload, MetricsPayload
+from aiops_contracts.pollers import ConnectionCheck, ConnectionStep, poller_settings
+from aiops_contracts.secrets import secret_box
+from aiops_contracts.sources import SourceKind
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, POLLER_CHECKS_KEY
+from aiops_contracts.timing import sleep_or_stop
+from aiops_worker.producers import health
+from aiops_worker.producers.checks import check_connection
+from aiops_worker.producers.leases import Leases
+from aiops_worker.producers.poller import PolledSource, Poller, PollResult
+from aiops_worker.producers.registry import POLLERS
+from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
+from aiops_worker.runtime.context import WorkerContext
+
+log = logging.getLogger(__name__)
+CHECK_REPLY_TTL_S = 60
+
+
+class SourceUnusable(ValueError):
+    """A row whose settings or credentials cannot make a poller (reported as its health)."""
+
+
+@dataclass
+class Running:
+    poller: Poller
+    fingerprint: str
+    task: asyncio.Task[None]
+
+
+class ProducerManager:
+    name = "pollers"
+    runs_everywhere = True  # every replica, whatever its role: the leases share the sources out
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.leases = Leases(ctx.redis, ctx.settings.worker_name, ctx.settings.poller_lease_s)
+        self.slots = asyncio.Semaphore(ctx.settings.poller_max_concurrent)
+        self.running: dict[str, Running] = {}
+        self._box = secret_box(ctx.settings.secrets_key.get_secret_value())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        checks = asyncio.create_task(self._answer_checks(stop), name="pollers-checks")
+        try:
+            while not stop.is_set():
+                try:
+                    await self.reconcile()
+                except TRANSIENT_ERRORS as exc:
+                    log.warning("pollers not reconciled, store unavailable", extra={"error": repr(exc)})
+                await sleep_or_stop(stop, self.settings.poller_reconcile_s)
+        finally:
+            checks.cancel()
+            await asyncio.gather(checks, return_exceptions=True)
+            held = list(self.running)
+            for source_id in held:
+                await self._stop(source_id)
+            await self.leases.release(held)
+
+    async def reconcile(self) -> None:
+        rows = {str(row.id): row for row in await self._load_rows()}
+        held = await self.leases.hold(sorted(rows), already_held=len(self.running))
+        for source_id in list(self.running):
+            row = rows.get(source_id)
+            if source_id not in held or row is None or self.running[source_id].fingerprint != fingerprint(row):
+                await self._stop(source_id)
+        for source_id in sorted(held - set(self.running)):
+            await self._start(rows[source_id])
+        health.RUNNING.set(len(self.running))
+
+    async def _load_rows(self) -> list[Source]:
+        async with self.ctx.sessions() as session:
+            rows = await session.scalars(select(Source).where(
+                Source.kind.in_([kind.value for kind in POLLERS]), Source.enabled, Source.revoked_at.is_(None)))
+            return list(rows)
+
+    async def _start(self, row: Source) -> None:
+        try:
+            poller = self.build(row)
+        except SourceUnusable as exc:
+            # Held, so no other replica tries it, but not polled: tried again at each reconcile (fixed by an update).
+            await health.record_poll(self.ctx.redis, health.SourceRef(str(row.id), row.name, row.kind),
+                                     worker=self.settings.worker_name, duration_s=0.0, points=0, error=str(exc))
+            return
+        task = asyncio.create_task(self._poll_forever(poller), name=f"poller-{row.name}")
+        self.running[str(row.id)] = Running(poller, fingerprint(row), task)
+        log.info("poller started", extra={"source": row.name, "kind": row.kind})
+
+    async def _stop(self, source_id: str) -> None:
+        running = self.running.pop(source_id)
+        running.task.cancel()
+        await asyncio.gather(running.task, return_exceptions=True)
+        await running.poller.aclose()
+        health.forget(_ref(running.poller.source))
+        log.info("poller stopped", extra={"source": running.poller.source.name})
+
+    def build(self, row: Source) -> Poller:
+        """The poller of a row; SourceUnusable naming what is wrong with it."""
+        kind = SourceKind(row.kind)
+        credentials = {}
+        for name, sealed in (row.credentials or {}).items():
+            opened = self._box.open(sealed) if self._box else None
+            if opened is None:
+                raise SourceUnusable(f"config: credentials.{name} cannot be opened (is SECRETS_KEY the API's?)")
+            credentials[name] = opened
+        try:
+            settings = poller_settings(kind, dict(row.config or {}), credentials)
+        except ValidationError as exc:
+            raise SourceUnusable(f"config: {exc.errors()[0]['msg']}") from exc
+        source = PolledSource(id=str(row.id), name=row.name, kind=kind, target=row.target or "",
+                              interval_s=row.interval_s or 60.0, labels=dict(row.labels or {}), settings=settings)
+        return POLLERS[kind](source)
+
+    async def _poll_forever(self, poller: Poller) -> None:
+        source = poller.source
+        delay = random.uniform(0, source.interval_s)
+        failures = 0
+        while True:
+            await asyncio.sleep(delay)
+            started = time.monotonic()
+            async with self.slots:
+                ok = await self.poll_once(poller)
+            failures = 0 if ok else failures + 1
+            backoff = source.interval_s * 2 ** min(max(failures - 1, 0), 16)
+            delay = min(backoff, max(self.settings.poller_max_backoff_s, source.interval_s))
+            delay = max(delay - (time.monotonic() - started), 0.0)
+
+    async def poll_once(self, poller: Poller) -> bool:
+        """One poll, published and recorded; whether it succeeded."""
+        source, started = poller.source, time.monotonic()
+        try:
+            async with asyncio.timeout(source.settings.timeout_s):
+                result = await poller.poll()
+            await self._publish(source, result)
+        except TimeoutError:
+            error = f"timeout: no complete answer within {source.settings.timeout_s:g} s"
+        except Exception as exc:  # a poll's failure is the source's health, never the manager's end
+            error = f"{getattr(exc, 'stage', 'protocol')}: {exc}"
+        else:
+            await health.record_poll(self.ctx.redis, _ref(source), worker=self.settings.worker_name,
+                                     duration_s=time.monotonic() - started, points=result.points, error=None)
+            return True
+        log.warning("poll failed", extra={"source": source.name, "kind": source.kind.value, "error": error})
+        await health.record_poll(self.ctx.redis, _ref(source), worker=self.settings.worker_name,
+                                 duration_s=time.monotonic() - started, points=0, error=error)
+        return False
+
+    async def _publish(self, source: PolledSource, result: PollResult) -> None:
+        bus = self.ctx.bus
+        if result.lines:
+            payload = MetricsPayload(lines="\n".join(result.lines), count=len(result.lines))
+            await bus.publish(METRICS_INGESTED, Envelope(type=METRICS_RECEIVED, source=source.name,
+                                                         payload=payload.model_dump(mode="json")))
+        if result.alerts:
+            await bus.publish_many(ALERTS_INGESTED, [
+                Envelope(type=ALERT_RECEIVED, source=source.name, payload=alert.model_dump(mode="json"))
+                for alert in result.alerts])
+        if result.logs:
+            payload_logs = LogsPayload(records=result.logs, labels=dict(source.labels))
+            await bus.publish(LOGS_INGESTED, Envelope(type=LOGS_RECEIVED, source=source.name,
+                                                      payload=payload_logs.model_dump(mode="json",
+                                                                                      exclude_defaults=True)))
+
+    async def _answer_checks(self, stop: asyncio.Event) -> None:
+        """Connection tests the API asks for: `{"source_id", "reply_to"}` on POLLER_CHECKS_KEY."""
+        while not stop.is_set():
+            try:
+                popped = await self.ctx.redis.blpop([POLLER_CHECKS_KEY], timeout=1)
+                if popped is None:
+                    continue
+                request = orjson.loads(popped[1])
+                answer = await self.check(request["source_id"])
+                async with self.ctx.redis.pipeline(transaction=True) as pipe:
+                    pipe.rpush(request["reply_to"], answer.model_dump_json())
+                    pipe.expire(request["reply_to"], CHECK_REPLY_TTL_S)
+                    await pipe.execute()
+            except TRANSIENT_ERRORS as exc:
+                log.warning("connection tests not answered, store unavailable", extra={"error": repr(exc)})
+                await sleep_or_stop(stop, 1.0)
+
+    async def check(self, source_id: str) -> ConnectionCheck:
+        async with self.ctx.sessions() as session:
+            row = await session.get(Source, source_id)
+        if row is None or row.kind not in POLLERS:
+            return _failed("config", f"source {source_id} is not a polled source of a kind this worker knows")
+        try:
+            poller = self.build(row)
+        except SourceUnusable as exc:
+            return _failed("config", str(exc))
+        try:
+            return await check_connection(poller)
+        finally:
+            await poller.aclose()
+
+
+def fingerprint(row: Source) -> str:
+    """What a running poller depends on: a change restarts it."""
+    facts = [row.kind, row.target, row.interval_s, row.config, row.credentials, row.labels]
+    return hashlib.sha256(orjson.dumps(facts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _failed(stage: str, message: str) -> ConnectionCheck:
+    step = ConnectionStep.model_validate({"stage": stage, "ok": False, "message": message})
+    return ConnectionCheck(ok=False, steps=[step], duration_s=0.0)
+
+
+def _ref(source: PolledSource) -> health.SourceRef:
+    return health.SourceRef(source.id, source.name, source.kind.value)

@@ -1,0 +1,92 @@
+"""Pollers: the worker's producers of polled sources, one instance per enabled row of `sources` whose kind is
+in aiops_contracts/pollers.py (SNMP agents, Redfish BMCs, Datadog, Splunk, ThousandEyes ...).
+
+A poller only knows its protocol: `poll()` reads the source once and returns a PollResult (metrics as InfluxDB
+line protocol built with `self.point()`, alerts built with `self.alert()`, log records). The manager
+(producers/manager.py) owns everything else: which replica polls which source (a Redis lease), the schedule,
+the per-poll timeout (`settings.timeout_s`), back-off after failures, bounded concurrency, publishing onto
+the metrics, alerts and logs streams, health (Redis and Prometheus) and the "test connection" action.
+
+Adding a kind, e.g. `github_actions`:
+1. aiops_contracts/sources.py: a SourceKind member; aiops_contracts/pollers.py: its settings model (config
+   fields plain, credential fields `SecretStr`) and one line in POLLER_SETTINGS.
+2. aiops_worker/producers/github_actions.py: `class GithubActionsPoller(Poller)` with `kind`, `poll()`, and
+   where it helps `check()` (raise CheckFailed("auth" | "protocol", why); the DNS, TCP and TLS stages are
+   checked before it by producers/checks.py) and `aclose()` (close clients). HTTP APIs use
+   producers/http.py (auth headers, 429 and reset headers, errors classified for the connection test).
+3. One line in POLLERS in aiops_worker/producers/registry.py; a test against a local server speaking the API.
+A poller may keep state between polls (previous counters for rates, a cursor): a restart of its source
+(changed settings, another replica taking over) builds a new instance, so that state starts empty.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from aiops_contracts.events import AlertPayload, LogRecord
+from aiops_contracts.influx import encode_point
+from aiops_contracts.pollers import PollerSettings
+from aiops_contracts.sources import SourceKind
+
+CheckStage = Literal["config", "dns", "tcp", "tls", "auth", "protocol", "timeout"]
+
+
+@dataclass(frozen=True)
+class PolledSource:
+    """A source row as a poller sees it: settings validated and credentials opened."""
+
+    id: str
+    name: str
+    kind: SourceKind
+    target: str
+    interval_s: float
+    labels: Mapping[str, str]
+    settings: PollerSettings
+
+
+@dataclass
+class PollResult:
+    lines: list[str] = field(default_factory=list)  # InfluxDB line protocol, one point each
+    alerts: list[AlertPayload] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return len(self.lines) + len(self.alerts) + len(self.logs)
+
+
+class CheckFailed(Exception):
+    """A connection test (or poll) failed at `stage`: the message says what, for people."""
+
+    def __init__(self, stage: CheckStage, message: str) -> None:
+        super().__init__(message)
+        self.stage: CheckStage = stage
+        self.message = message
+
+
+class Poller(ABC):
+    kind: ClassVar[SourceKind]
+
+    def __init__(self, source: PolledSource) -> None:
+        self.source = source
+
+    @abstractmethod
+    async def poll(self) -> PollResult:
+        """Read the source once. Raise on failure (CheckFailed says the stage); the manager times it out."""
+
+    async def check(self) -> None:
+        """The protocol and auth stages of a connection test; by default one poll."""
+        await self.poll()
+
+    async def aclose(self) -> None:
+        """Release clients; called once when the source stops here."""
+
+    def point(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, Any], time_ns: int) -> str:
+        """A line of this source: its labels and `source` tag added (the point's own tags win)."""
+        return encode_point(measurement, {**self.source.labels, "source": self.source.name, **tags}, fields, time_ns)
+
+    def alert(self, **fields: Any) -> AlertPayload:
+        """An alert of this source, its labels added to the alert's own."""
+        labels = {**self.source.labels, **fields.pop("labels", {})}
+        return AlertPayload(labels=labels, **fields)

@@ -1,0 +1,7 @@
+"""The poller of each polled kind, one line each (producers/poller.py says how to add one)."""
+
+from aiops_contracts.sources import SourceKind
+from aiops_worker.producers.poller import Poller
+
+POLLERS: dict[SourceKind, type[Poller]] = {
+}
