@@ -11,6 +11,11 @@ letters), so identifiers such as ``t761`` or ``e820`` stay constant.
 space run over the whole message; every other rule cannot see past a token,
 so it runs per whitespace token with a memo (most tokens repeat), which is
 several times faster than scanning every message with the whole alternation.
+A token seen for the first time is scanned in its *shape*, its ASCII digits all
+written 0: the rules tell digits apart only by class, never by value (the one
+literal digit, the 0 of a 0x prefix, is why a token with an x keeps its digits),
+so the spans found in the shape are the token's. Identifiers and addresses that
+differ only in their digits (block ids, ports, counters) then cost one scan.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ MASK_RULES: tuple[tuple[str, str], ...] = (
 # Rules whose matches may contain white space (the others never match across a token boundary).
 SPANNING_RULES = frozenset({"timestamp", "iso_datetime"})
 _MEMO_LIMIT = 200_000  # distinct tokens remembered before the memo starts afresh
+_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class Masker:
     pattern: re.Pattern[str]
     spanning: re.Pattern[str] | None = None
     _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _shapes: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> Masker:
@@ -94,8 +101,8 @@ class Masker:
     def tokens(self, message: str, max_token_chars: int) -> list[str]:
         """The masked message split on white space (what ``mask(message).split()`` gives, faster).
 
-        A token longer than ``max_token_chars`` (a blob, a key, a packed list) is a variable as a whole:
-        it is neither scanned by the rules nor remembered.
+        A token longer than ``max_token_chars`` (a blob, a key, a packed list), before or after masking,
+        is a variable as a whole; one longer before is neither scanned by the rules nor remembered.
         """
         if self.spanning is not None:
             message = self.spanning.sub(WILDCARD, message)
@@ -109,9 +116,30 @@ class Masker:
                 if len(token) > max_token_chars:
                     masked = WILDCARD
                 else:
-                    masked = memo[token] = self.pattern.sub(_replacement, token)
+                    masked = self._mask_token(token)
+                    if len(masked) > max_token_chars:  # masking lengthened it ("1" -> "<*>")
+                        masked = WILDCARD
+                    memo[token] = masked
             out.append(masked)
         return out
+
+    def _mask_token(self, token: str) -> str:
+        """``mask(token)``, the rules run once per shape (the token with its digits written 0)."""
+        shape = token if "x" in token or "X" in token else token.translate(_DIGITS_TO_ZERO)
+        edits = self._shapes.get(shape)
+        if edits is None:
+            if len(self._shapes) > _MEMO_LIMIT:
+                self._shapes.clear()
+            edits = self._shapes[shape] = tuple((m.start(), m.end(), _replacement(m))
+                                                for m in self.pattern.finditer(shape))
+        if not edits:
+            return token
+        pieces, pos = [], 0
+        for start, end, text in edits:
+            pieces += (token[pos:start], text)
+            pos = end
+        pieces.append(token[pos:])
+        return "".join(pieces)
 
 
 def _replacement(match: re.Match[str]) -> str:

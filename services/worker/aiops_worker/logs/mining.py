@@ -133,7 +133,7 @@ class TemplateMiner:
             is_new = root is cluster
             return MatchResult(root.cluster_id, root.template, is_new, not is_new)
         cluster.size += 1
-        new_tokens = [generalise_token(t, x) for t, x in zip(cluster.tokens, tokens)]
+        new_tokens = [t if t == x else generalise_token(t, x) for t, x in zip(cluster.tokens, tokens)]
         if new_tokens == cluster.tokens:
             root = self._root(cluster)
             return MatchResult(root.cluster_id, root.template, False, False)
@@ -214,6 +214,9 @@ class TemplateMiner:
         self.work.candidates += 1
         matches = 0
         for compared, (pattern, token) in enumerate(zip(template, tokens), start=1):
+            if pattern == token:
+                matches += 1
+                continue
             verdict = compare(pattern, token)
             if verdict == HARD:
                 self.work.comparisons += compared
@@ -222,10 +225,18 @@ class TemplateMiner:
         self.work.comparisons += len(tokens)
         return matches / len(tokens) if tokens else 1.0
 
-    def _hard_slots(self, a: list[str], b: list[str]) -> list[int]:
+    def _single_hard_slot(self, a: list[str], b: list[str]) -> int:
+        """The one slot where ``a`` and ``b`` differ by words, else -1 (none, or several: stops at the second)."""
         self.work.candidates += 1
+        slot = -1
+        for index, (x, y) in enumerate(zip(a, b)):
+            if x != y and compare(x, y) == HARD:
+                if slot >= 0:
+                    self.work.comparisons += index + 1
+                    return -1
+                slot = index
         self.work.comparisons += len(a)
-        return [i for i, (x, y) in enumerate(zip(a, b)) if compare(x, y) == HARD]
+        return slot
 
     def _covers_all(self, template: list[str], tokens: list[str]) -> bool:
         self.work.candidates += 1
@@ -274,17 +285,17 @@ class TemplateMiner:
 
     def _merge_siblings(self, cluster: Cluster) -> Cluster:
         """Merge clusters that differ from ``cluster`` only in one word slot, once enough do."""
+        constants = sum(1 for token in cluster.tokens if WILDCARD not in token) - 1
+        if constants < self.config.sibling_min_constants:
+            return cluster
         by_slot: dict[int, list[Cluster]] = {}
         for cid in self._newest(self._by_length[len(cluster.tokens)]):
             other = self.clusters[cid]
             if other is cluster:
                 continue
-            hard = self._hard_slots(other.tokens, cluster.tokens)
-            if len(hard) == 1:
-                by_slot.setdefault(hard[0], []).append(other)
-        constants = sum(1 for token in cluster.tokens if WILDCARD not in token) - 1
-        if constants < self.config.sibling_min_constants:
-            return cluster
+            slot = self._single_hard_slot(other.tokens, cluster.tokens)
+            if slot >= 0:
+                by_slot.setdefault(slot, []).append(other)
         for slot in sorted(by_slot):  # sorted: the outcome must not depend on index order
             siblings = by_slot[slot]
             needed = self.config.sibling_merge

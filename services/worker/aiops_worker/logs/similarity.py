@@ -51,6 +51,7 @@ def covers(pattern: str, token: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=65536)
 def compare(pattern: str, token: str) -> int:
     """MATCH when ``pattern`` (a template token) covers ``token``, else SOFT or HARD."""
     if pattern in (token, WILDCARD):
@@ -60,7 +61,6 @@ def compare(pattern: str, token: str) -> int:
     return _difference(pattern, token)
 
 
-@lru_cache(maxsize=65536)
 def _difference(pattern: str, token: str) -> int:
     """SOFT when the parts that differ (shared prefix/suffix pieces removed) look like values.
 
@@ -68,6 +68,8 @@ def _difference(pattern: str, token: str) -> int:
     (``com.foo.Bar``). An empty side ("rhost=" vs "rhost=1.2.3.4") is HARD: optional
     fields usually mark a different event.
     """
+    if not (looks_variable(pattern) and looks_variable(token)):
+        return HARD  # a part of a token looks variable only if the token does (word against word: HARD)
     pa, pb = _PIECE.findall(pattern), _PIECE.findall(token)
     lo, hi = _common_ends(pa, pb)
     middle_a = "".join(pa[lo:len(pa) - hi])
@@ -133,6 +135,11 @@ def skeleton(tokens: list[str]) -> tuple[str, ...]:
     value (``(<*> KB)``) and a plain word continuing a ``key=<*>`` value (``vendor=<*> Corporation``)
     are dropped: both are parts of a variable that may or may not be there, or span more tokens.
     """
+    return _skeleton(tuple(tokens))
+
+
+@lru_cache(maxsize=8192)
+def _skeleton(tokens: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     index = 0
     while index < len(tokens):

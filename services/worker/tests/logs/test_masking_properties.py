@@ -49,3 +49,16 @@ def test_a_token_longer_than_the_limit_is_a_wildcard(text: str, limit: int) -> N
         tokens = Masker.default().tokens(text, max_token_chars=limit)
         assert len(tokens) == len(text.split())
         assert all(token == WILDCARD for raw, token in zip(text.split(), tokens) if len(raw) > limit)
+        assert all(len(token) <= max(limit, len(WILDCARD)) for token in tokens)  # masking lengthens "1" to "<*>"
+
+
+@PROPERTIES
+@given(message, st.lists(st.sampled_from("0123456789"), min_size=1, max_size=40))
+def test_tokens_differing_only_in_digits_are_each_masked_as_mask_does(text: str, digits: list[str]) -> None:
+    """`tokens` scans a token's shape (its digits written 0) once and reuses the spans for every token of that
+    shape: a token whose digits were replaced must still be masked as `mask` masks it."""
+    masker = Masker.default()
+    other = re.sub(r"[0-9]", lambda m: digits[m.start() % len(digits)], text)
+    for variant in (text, other):
+        if not spans(variant):
+            assert masker.tokens(variant, max_token_chars=1_000) == masker.mask(variant).split()
