@@ -19,6 +19,7 @@ const NAV: NavEntry[] = [
   { href: "/alerts", label: "Alerts" },
   { href: "/incidents", label: "Incidents" },
   { href: "/fleet", label: "Fleet" },
+  { href: "/topology", label: "Topology" },
   { href: "/anomalies", label: "Anomalies" },
   { href: "/logs", label: "Logs" },
   { href: "/chat", label: "Chat" },
@@ -27,6 +28,8 @@ const NAV: NavEntry[] = [
   { href: "/sources", label: "Sources", role: "admin" },
   { href: "/users", label: "Users", role: "admin" },
   { href: "/audit", label: "Audit", role: "admin" },
+  { href: "/replay", label: "Replay", role: "admin" },
+  { href: "/dead-letters", label: "Dead letters", role: "admin" },
 ];
 
 const isCurrent = (path: string, href: string) => (href === "/" ? path === "/" : path.startsWith(href));

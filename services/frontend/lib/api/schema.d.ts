@@ -1389,6 +1389,8 @@ export interface components {
             extra_vars?: {
                 [key: string]: unknown;
             };
+            /** Hosts */
+            hosts?: string[];
             /**
              * Kind
              * @default ansible
