@@ -5,6 +5,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -43,7 +44,10 @@ async def wait_for(sessions, condition, timeout_s: float = 60.0) -> AutomationRu
 
 
 async def test_a_run_cut_off_by_kill_9_is_interrupted_and_never_rerun(start_service, bus: Bus, sessions, clean_db,
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path, test_env, influx_database) -> None:
+    # web-1 is a host of the fleet (it sends metrics): playbooks run only on those.
+    httpx.post(f"{test_env['INFLUX_URL']}/write", params={"db": influx_database},
+               content=b"automations_fleet,host=web-1 up=1").raise_for_status()
     marker = tmp_path / "started.txt"
     (tmp_path / "automations.yml").write_text(RULES.replace("MARKER", str(marker)))
     (tmp_path / "slow.yml").write_text(PLAYBOOK)

@@ -49,6 +49,7 @@ class Action(Strict):
 
     kind: Literal["ansible", "webhook", "awx", "terraform", "servicenow"] = "ansible"
     playbook: str | None = None  # a file name in the playbooks directory
+    hosts: list[str] = Field(default_factory=list)  # playbook inventory: globs over the fleet; empty: the event's host
     extra_vars: dict[str, Any] = Field(default_factory=dict)  # "{host}", "{service}"... filled from the event
     url: str | None = None  # webhook target (the only kind that takes one)
     template_id: int | None = Field(default=None, ge=1)  # AWX job template

@@ -18,11 +18,13 @@ from aiops_contracts.automations import AutomationRunPayload, RuleSpec, RunOutco
 from aiops_contracts.db import Alert, AutomationRun
 from aiops_contracts.envelope import utcnow
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, IncidentChangedPayload
+from aiops_contracts.influx import InfluxUnavailable
 from aiops_contracts.streams import ALERTS_STORED, AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS, INCIDENTS_CHANGED
 from aiops_worker.automations import ledger
 from aiops_worker.automations.ansible import PlaybookResult, PlaybookRun, run_playbook
 from aiops_worker.automations.guards import Decision
 from aiops_worker.automations.integrations import CALLS, run_integration
+from aiops_worker.automations.inventory import fleet_hosts, inventory
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
 from aiops_worker.automations.verification import verify
@@ -85,9 +87,17 @@ class _AutomationTask(StreamConsumer):
             return await self._call_webhook(action.url or "", extra_vars, action.timeout_s)
         if action.kind in CALLS:
             return await run_integration(action, extra_vars, self.settings)
+        try:
+            hosts = inventory(await fleet_hosts(self.ctx.influx), action.hosts, run.target)
+        except InfluxUnavailable as exc:
+            return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"fleet unknown: {exc}")
+        if not hosts:
+            return PlaybookResult(status="failed", rc=None, changed=0, failed=1,
+                                  output=f"no host of the fleet matches {action.hosts or [run.target]}: "
+                                         "a playbook runs only on hosts the platform knows")
         playbooks = Path(self.settings.automations_playbooks_dir or DEFAULT_PLAYBOOKS_DIR)
         return await run_playbook(PlaybookRun(
-            playbook=playbooks / (action.playbook or ""), hosts=[run.target],
+            playbook=playbooks / (action.playbook or ""), hosts=hosts,
             connection=self.settings.automations_connection, extra_vars=extra_vars, timeout_s=action.timeout_s,
             check=run.dry_run), self.settings.automations_run_dir or None)
 

@@ -5,6 +5,7 @@ run never run it again; approvals, maintenance windows and critical incidents ar
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,16 +18,21 @@ from aiops_contracts.envelope import Envelope, utcnow
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, Severity
 from aiops_contracts.streams import ALERTS_INGESTED, AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
 from aiops_worker.alerts.task import AlertStoreTask
+from aiops_worker.automations.inventory import fleet_hosts, inventory
 from aiops_worker.automations.rules import sync_file_rules
 from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, RunSweepTask
 from aiops_worker.runtime.context import WorkerContext
 
+FLEET = "automations_fleet"  # a measurement of the run's InfluxDB database that makes hosts part of the fleet
+
 
 @pytest.fixture
-def ctx(worker_ctx: WorkerContext, tmp_path: Path) -> WorkerContext:
+async def ctx(worker_ctx: WorkerContext, tmp_path: Path, influx_database: str) -> AsyncIterator[WorkerContext]:
     worker_ctx.settings = worker_ctx.settings.model_copy(update={
         "automations_connection": "local", "automations_run_dir": str(tmp_path), "worker_name": "test-worker"})
-    return worker_ctx
+    await worker_ctx.influx.write(f"{FLEET},host=web-1 up=1\n{FLEET},host=web-2 up=1")
+    yield worker_ctx
+    await worker_ctx.influx.query(f'DROP MEASUREMENT "{FLEET}"')
 
 
 @pytest.fixture
@@ -182,6 +188,19 @@ async def test_an_approved_run_passes_the_rules_guards_again(ctx, drain, disk: P
     run = await approve(ctx, run, drain)
     assert (run.status, run.reason) == (RunStatus.skipped, "approved by olga, then its rule was disabled or deleted")
     assert len(list(disk.iterdir())) == 4  # nothing ran
+
+
+async def test_a_playbook_runs_only_on_hosts_of_the_fleet(ctx, drain, disk: Path):
+    await install(ctx, disk_rule(disk))
+    stranger = predicted_full("e-disk-14")
+    stranger.payload["host"] = "evil.example.com"  # a host name an alert made up
+    await deliver(ctx, drain, stranger)
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.failed and "no host of the fleet matches ['evil.example.com']" in run.output
+    assert len(list(disk.iterdir())) == 4
+    fleet = await fleet_hosts(ctx.influx)
+    picked = inventory(fleet, ["web-*"], "db-1")  # a scale-out over web-*, whatever the event's host
+    assert {"web-1", "web-2"} <= set(picked) and all(h.startswith("web-") for h in picked)
 
 
 async def test_critical_severity_is_never_auto_remediated_and_its_request_expires(ctx, drain, disk: Path):
