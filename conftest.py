@@ -2,6 +2,7 @@
 Redis database index flushed per test, and settings pointing at them. Stores are real servers
 (scripts/test_all.sh starts them when none is running)."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -220,3 +222,39 @@ def fake_openai() -> Iterator[object]:
     spec.loader.exec_module(module)
     with module.FakeOpenAI() as server:
         yield server
+
+
+@pytest.fixture
+def snmp_agent(tmp_path: Path) -> Iterator[object]:
+    """A real SNMP agent (Debian's snmpd) on a loopback high port (tests/fakes/snmp_agent.py)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("snmp_agent", Path(__file__).parent / "tests/fakes/snmp_agent.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    agent = module.SnmpAgent(tmp_path / "snmpd").start()
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture
+def own_incidents_collection() -> Iterator[Callable[[CommonSettings], None]]:
+    """Gives settings a ChromaDB collection prefix of their own (`incidents` collection of incident_memory),
+    removed after the test: `own_incidents_collection(settings)`."""
+    import chromadb
+    from chromadb.errors import NotFoundError
+
+    from aiops_contracts.chroma import INCIDENTS_COLLECTION
+
+    owned: list[CommonSettings] = []
+
+    def own(settings: CommonSettings) -> None:
+        settings.chroma_collection_prefix = f"t{uuid.uuid4().hex[:10]}_"
+        owned.append(settings)
+
+    yield own
+    for settings in owned:
+        url = urlsplit(settings.chroma_url)
+        client = chromadb.HttpClient(host=url.hostname, port=url.port)
+        with contextlib.suppress(NotFoundError):  # a test that never asked created none
+            client.delete_collection(settings.chroma_collection_prefix + INCIDENTS_COLLECTION)

@@ -28,6 +28,7 @@ from aiops_worker.notifications.routing import install_receivers, load_routing
 from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.manager import ProducerManager
+from aiops_worker.producers.snmp_traps import SnmpTrapProducer
 from aiops_worker.producers.syslog import SyslogProducer
 from aiops_worker.replay.task import ReplayTask
 from aiops_worker.runtime.context import WorkerContext
@@ -47,7 +48,7 @@ TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, Enri
 PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask, ArchiveRetentionTask,
             ProducerManager]
 # Producers, one line each; each reads its own settings and says when they switch it on (all off unless configured).
-PRODUCERS = [SyslogProducer, FileTailProducer]
+PRODUCERS = [SyslogProducer, FileTailProducer, SnmpTrapProducer]
 
 
 def build_tasks(ctx: WorkerContext) -> list[Task]:

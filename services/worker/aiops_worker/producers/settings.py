@@ -32,3 +32,13 @@ class FileTailSettings(LogProducerSettings):
     file_tail_from_start: bool = False  # a file seen for the first time is read from its start, else its end
     # Bytes read per file per poll; a record longer than this is published in pieces this long.
     file_tail_max_record_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+
+class SnmpTrapSettings(BaseSettings):
+    """producers/snmp_traps.py"""
+
+    model_config = CommonSettings.model_config
+    snmp_trap_host: str = "0.0.0.0"
+    snmp_trap_port: int = Field(default=0, ge=0, le=65535)  # e.g. 1162; 0: off
+    # Traps are taken only with one of these communities (v1/v2c); required once the port is set.
+    snmp_trap_communities: list[str] = Field(default_factory=list)

@@ -1,0 +1,134 @@
+"""SNMP trap receiver: v1 and v2c traps (and informs' varbinds) on UDP become alerts on the alerts stream.
+
+linkDown fires an alert per agent and interface that the matching linkUp resolves; coldStart, warmStart and
+authenticationFailure are alerts of their own; any other trap is a medium alert named by its trap OID, its
+variables (named from the built-in table, snmp_oids.py) kept in the details. A trap whose community is not
+in SNMP_TRAP_COMMUNITIES is dropped and counted, as are datagrams that are not SNMP.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from prometheus_client import Counter
+from pyasn1.codec.ber import decoder
+from pyasn1.error import PyAsn1Error
+from pysnmp.proto import api
+
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_worker.producers.base import Producer
+from aiops_worker.producers.settings import SnmpTrapSettings
+from aiops_worker.producers.snmp_oids import SNMP_TRAP_OID, oid_name
+from aiops_worker.runtime.context import WorkerContext
+
+log = logging.getLogger(__name__)
+SOURCE = "snmp-traps"
+QUEUE_SIZE = 10_000
+POLL_INTERVAL_S = 0.2
+REFUSED = Counter("aiops_worker_snmp_traps_refused_total", "SNMP trap datagrams dropped", ["reason"])
+IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
+GENERIC_TRAPS = ("coldStart", "warmStart", "linkDown", "linkUp", "authenticationFailure", "egpNeighborLoss")
+SEVERITIES = {"linkDown": Severity.high, "authenticationFailure": Severity.medium, "coldStart": Severity.low,
+              "warmStart": Severity.low}
+
+
+class NotATrap(ValueError):
+    pass
+
+
+def decode_trap(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    """(community, trap name or OID, variables by name) of a v1 or v2c trap datagram; NotATrap otherwise."""
+    try:
+        version = int(api.decodeMessageVersion(data))
+        module = api.PROTOCOL_MODULES[version]
+        message, _ = decoder.decode(data, asn1Spec=module.Message())
+    except (PyAsn1Error, KeyError, ValueError, TypeError) as exc:
+        raise NotATrap(f"not an SNMP v1/v2c message: {exc}") from exc
+    community = str(module.apiMessage.get_community(message))
+    pdu = module.apiMessage.get_pdu(message)
+    if version == api.SNMP_VERSION_1:
+        if not pdu.isSameTypeWith(module.TrapPDU()):
+            raise NotATrap("an SNMPv1 message that is not a trap")
+        variables = {str(oid): value for oid, value in module.apiTrapPDU.get_varbinds(pdu)}
+        generic = int(module.apiTrapPDU.get_generic_trap(pdu))
+        enterprise = str(module.apiTrapPDU.get_enterprise(pdu))
+        trap = GENERIC_TRAPS[generic] if generic < 6 else f"{enterprise}.0.{module.apiTrapPDU.get_specific_trap(pdu)}"
+    else:
+        if not (pdu.isSameTypeWith(module.SNMPv2TrapPDU()) or pdu.isSameTypeWith(module.InformRequestPDU())):
+            raise NotATrap("an SNMPv2c message that is not a trap or inform")
+        variables = {str(oid): value for oid, value in module.apiPDU.get_varbinds(pdu)}
+        if SNMP_TRAP_OID not in variables:
+            raise NotATrap("no snmpTrapOID.0 variable")
+        trap = oid_name(str(variables.pop(SNMP_TRAP_OID)))
+    return community, trap, {oid_name(oid): value.prettyPrint() for oid, value in variables.items()}
+
+
+def trap_alert(peer: str, trap: str, variables: dict[str, Any]) -> AlertPayload:
+    if trap in ("linkDown", "linkUp"):
+        index = next((v for k, v in variables.items() if k.startswith(oid_name(IF_INDEX))), "?")
+        return AlertPayload(fingerprint=f"snmp-trap:{peer}:link:{index}", title=f"Link down on {peer} (ifIndex {index})",
+                            severity=Severity.high,
+                            status=AlertStatus.firing if trap == "linkDown" else AlertStatus.resolved,
+                            host=peer, labels={"trap": trap}, details={"variables": variables})
+    return AlertPayload(fingerprint=f"snmp-trap:{peer}:{trap}", title=f"SNMP trap {trap} from {peer}",
+                        severity=SEVERITIES.get(trap, Severity.medium), host=peer, labels={"trap": trap},
+                        details={"variables": variables})
+
+
+class _TrapProtocol(asyncio.DatagramProtocol):
+    def __init__(self, queue: asyncio.Queue[AlertPayload], communities: frozenset[str]) -> None:
+        self.queue = queue
+        self.communities = communities
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        try:
+            community, trap, variables = decode_trap(data)
+        except NotATrap:
+            REFUSED.labels("malformed").inc()
+            return
+        if community not in self.communities:
+            REFUSED.labels("community").inc()
+            return
+        try:
+            self.queue.put_nowait(trap_alert(str(addr[0]), trap, variables))
+        except asyncio.QueueFull:
+            REFUSED.labels("queue_full").inc()
+
+
+class SnmpTrapProducer(Producer[SnmpTrapSettings]):
+    name = "snmp_traps"
+    stream = ALERTS_INGESTED
+    settings_model = SnmpTrapSettings
+    interval_s = POLL_INTERVAL_S
+
+    def __init__(self, ctx: WorkerContext, settings: SnmpTrapSettings | None = None) -> None:
+        super().__init__(ctx, settings)
+        self.queue: asyncio.Queue[AlertPayload] = asyncio.Queue(QUEUE_SIZE)
+        self.port: int | None = None  # the bound port, once listening
+
+    @classmethod
+    def enabled(cls, settings: SnmpTrapSettings) -> bool:
+        if settings.snmp_trap_port and not settings.snmp_trap_communities:
+            raise ValueError("SNMP_TRAP_COMMUNITIES must list the communities traps are taken with")
+        return bool(settings.snmp_trap_port)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        protocol = _TrapProtocol(self.queue, frozenset(self.settings.snmp_trap_communities))
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: protocol, local_addr=(self.settings.snmp_trap_host, self.settings.snmp_trap_port))
+        self.port = transport.get_extra_info("sockname")[1]
+        log.info("snmp traps listening", extra={"port": self.port})
+        try:
+            await super().run(stop)
+        finally:
+            transport.close()
+        await self.drain()
+
+    async def poll(self) -> list[Envelope]:
+        alerts = []
+        while not self.queue.empty():
+            alerts.append(self.queue.get_nowait())
+        return [Envelope(type=ALERT_RECEIVED, source=SOURCE, payload=alert.model_dump(mode="json")) for alert in alerts]
