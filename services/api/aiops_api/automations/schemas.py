@@ -75,3 +75,15 @@ class AutomationStats(BaseModel):
     worse: int
     success_rate: float | None  # fixed / judged outcomes; None before any outcome is known
     mean_mttr_s: float | None
+
+
+class IncidentAutomations(BaseModel):
+    """An incident's automation record: its runs with their outcome and time to repair, the incident's own
+    time to repair, and the playbooks with the best record on the resolved incidents most like it."""
+
+    incident_id: uuid.UUID
+    mttr_s: float | None  # from first sight to resolution, once resolved
+    runs: list[AutomationRunRead]
+    suggestions: list[AutomationStats]  # best record first (success rate, then fixes, then repair time)
+    similar_incidents: int  # how many resolved look-alikes the suggestions come from
+    note: str = ""  # why there are no suggestions, when a store is down

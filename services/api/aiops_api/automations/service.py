@@ -6,18 +6,25 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.audit.service import record_change
-from aiops_api.automations.schemas import AutomationRunDetail, AutomationRunRead, AutomationStats
+from aiops_api.automations.schemas import (
+    AutomationRunDetail,
+    AutomationRunRead,
+    AutomationStats,
+    IncidentAutomations,
+)
 from aiops_api.errors import Conflict, NotFound
 from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunOutcome, RunStatus
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import AutomationRule, AutomationRun, IncidentEvent
+from aiops_contracts.chroma import ChromaUnavailable
+from aiops_contracts.db import AutomationRule, AutomationRun, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import TimelineKind
+from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.streams import AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
 
 RUNS_LIMIT = 200
@@ -133,7 +140,9 @@ async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, appr
     return AutomationRunDetail.model_validate(run)
 
 
-async def automation_stats(session: AsyncSession) -> list[AutomationStats]:
+async def automation_stats(session: AsyncSession, *,
+                           incident_ids: list[uuid.UUID] | None = None) -> list[AutomationStats]:
+    """Per rule and action; over the runs of `incident_ids` when given."""
     action = func.coalesce(AutomationRun.spec["action"]["playbook"].astext, AutomationRun.spec["action"]["kind"].astext)
 
     def count(column: ColumnElement[Any], value: str) -> ColumnElement[int]:
@@ -145,6 +154,7 @@ async def automation_stats(session: AsyncSession) -> list[AutomationStats]:
                count(AutomationRun.status, RunStatus.failed).label("failed"),
                *(count(AutomationRun.outcome, o).label(o.value) for o in JUDGED),
                func.avg(AutomationRun.mttr_s).label("mean_mttr_s"))
+        .where(AutomationRun.incident_id.in_(incident_ids) if incident_ids is not None else true())
         .group_by(AutomationRun.rule_name, action).order_by(AutomationRun.rule_name, action))).all()
     return [AutomationStats(**row._mapping, success_rate=_rate(row)) for row in rows]
 
@@ -152,3 +162,22 @@ async def automation_stats(session: AsyncSession) -> list[AutomationStats]:
 def _rate(row: Row[Any]) -> float | None:
     judged = row.fixed + row.not_fixed + row.worse
     return row.fixed / judged if judged else None
+
+
+async def incident_automations(session: AsyncSession, memory: IncidentMemory, *,
+                               incident_id: uuid.UUID) -> IncidentAutomations:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    mttr_s = (incident.resolved_at - incident.first_seen_at).total_seconds() if incident.resolved_at else None
+    runs = await list_runs(session, status=None, rule=None, incident_id=incident_id)
+    try:
+        past = await memory.similar(session, incident)
+    except ChromaUnavailable:
+        return IncidentAutomations(incident_id=incident_id, mttr_s=mttr_s, runs=runs, suggestions=[],
+                                   similar_incidents=0, note="similar incidents cannot be searched now (ChromaDB)")
+    stats = await automation_stats(session, incident_ids=[p.incident.id for p in past]) if past else []
+    best = sorted((s for s in stats if s.success_rate),
+                  key=lambda s: (-(s.success_rate or 0), -s.fixed, s.mean_mttr_s or float("inf")))
+    return IncidentAutomations(incident_id=incident_id, mttr_s=mttr_s, runs=runs, suggestions=best,
+                               similar_incidents=len(past))

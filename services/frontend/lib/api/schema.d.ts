@@ -245,6 +245,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/automations/incidents/{incident_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Incident Automations
+         * @description The incident's runs with outcome and time to repair, its own time to repair, and the playbooks with the
+         *     best record on the resolved incidents most like it (the suggestion).
+         */
+        get: operations["get_incident_automations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/automations/rules": {
         parameters: {
             query?: never;
@@ -2045,6 +2066,31 @@ export interface components {
             mem_used_percent?: number | null;
         };
         /**
+         * IncidentAutomations
+         * @description An incident's automation record: its runs with their outcome and time to repair, the incident's own
+         *     time to repair, and the playbooks with the best record on the resolved incidents most like it.
+         */
+        IncidentAutomations: {
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Mttr S */
+            mttr_s: number | null;
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+            /** Runs */
+            runs: components["schemas"]["AutomationRunRead"][];
+            /** Similar Incidents */
+            similar_incidents: number;
+            /** Suggestions */
+            suggestions: components["schemas"]["AutomationStats"][];
+        };
+        /**
          * IncidentLogs
          * @description The log side of an incident: its templates, sample lines and timeline.
          */
@@ -3593,6 +3639,44 @@ export interface operations {
             };
             /** @description wrong credentials, or an expired, revoked or reused refresh token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_incident_automations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentAutomations"];
+                };
+            };
+            /** @description No such incident */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
