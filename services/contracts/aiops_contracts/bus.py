@@ -160,12 +160,13 @@ class Bus:
 
     async def dead_letters(self, stream: StreamSpec, *, before: str | None, count: int) -> list[tuple[str, dict[bytes, bytes]]]:
         """The stream's dead letters, newest first, older than entry id `before` when given."""
-        entries = await self.redis.xrevrange(self.dead_letter_key(stream), max=f"({before}" if before else "+",
-                                             count=count)
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self.redis.xrevrange(  # type: ignore[assignment]  # typed loosely by redis-py
+            self.dead_letter_key(stream), max=f"({before}" if before else "+", count=count)
         return [(_text(entry_id), fields) for entry_id, fields in entries]
 
     async def dead_letter_entry(self, stream: StreamSpec, entry_id: str) -> dict[bytes, bytes] | None:
-        entries = await self.redis.xrange(self.dead_letter_key(stream), min=entry_id, max=entry_id, count=1)
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await self.redis.xrange(  # type: ignore[assignment]  # typed loosely by redis-py
+            self.dead_letter_key(stream), min=entry_id, max=entry_id, count=1)
         return entries[0][1] if entries else None
 
     async def redrive(self, stream: StreamSpec, entry_id: str) -> str | None:
@@ -178,8 +179,8 @@ class Bus:
         key, maxlen = self.key(stream), self.maxlen(stream)
         await self._refuse_if_backlogged(key, maxlen)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(key, {k: v for k, v in fields.items() if k not in DEAD_LETTER_FIELDS},  # type: ignore[arg-type]
-                      maxlen=maxlen, approximate=True)
+            pipe.xadd(key, {k: v for k, v in fields.items() if k not in DEAD_LETTER_FIELDS}, maxlen=maxlen,
+                      approximate=True)
             pipe.xdel(self.dead_letter_key(stream), entry_id)
             new_id, _ = await pipe.execute()
         return _text(new_id)

@@ -17,7 +17,6 @@ from aiops_contracts.events import Severity
 
 REPLAY_REQUESTED = "replay.requested"
 MAX_RANGE = timedelta(days=7)  # the longest range one replay may cover
-STARTING_STATE = "fresh"  # fresh miner and detectors, no open incidents: the only starting state offered
 
 
 class Strict(BaseModel):
@@ -57,7 +56,7 @@ class ReplayParams(Strict):
     end: datetime
     changes: ReplayChanges = Field(default_factory=ReplayChanges)
     metrics: bool = True  # replay the range's metrics from InfluxDB through fresh detectors
-    starting_state: Literal["fresh"] = STARTING_STATE
+    starting_state: Literal["fresh"] = "fresh"  # fresh miner and detectors, no incidents: the only one offered
 
     @model_validator(mode="after")
     def _bounded_range(self) -> "ReplayParams":

@@ -107,6 +107,8 @@ PAGES = [  # screenshot name, path, a heading shown once the page has its data
     ("quality", "/quality", "Detection quality"),
     ("automations", "/automations", "Rules"),
     ("chat", "/chat", "Chat"),
+    ("replay", "/replay", "Runs"),
+    ("dead-letters", "/dead-letters", "Dead letters"),
 ]
 
 
