@@ -53,9 +53,9 @@ class Leases:
     async def hold(self, source_ids: list[str], already_held: int) -> set[str]:
         """Renew this worker's leases among `source_ids` and take free ones up to its fair share; returns the
         ids it holds now. `already_held`: how many it held before (counted against the share)."""
+        replicas = await self._live_replicas()
         if not source_ids:
             return set()
-        replicas = await self._live_replicas()
         share = math.ceil(len(source_ids) / replicas)
         keys = [lease_key(source_id) for source_id in source_ids]
         held = await self._hold(keys=keys, args=[self.worker, int(self.ttl_s * 1000), max(share - already_held, 0)])

@@ -3,13 +3,13 @@
 Every `poller_reconcile_s` it reads the sources table and renews its leases (producers/leases.py), then
 starts the pollers of sources it newly holds, stops those of sources gone, disabled or held elsewhere, and
 restarts those whose row changed (kind, target, interval, config, credentials or labels): no worker
-restart. Each source polls on its own schedule (first poll at a random point of its interval, so sources
-spread), at most `poller_max_concurrent` polls at once on this replica, each cut off after its settings'
-`timeout_s`, so a slow device delays nobody but itself. A failed poll is retried after its interval doubled
-per consecutive failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics,
-alerts and logs streams; its outcome is the source's health (producers/health.py). The manager also answers
-the API's "test connection" requests (producers/checks.py), from any replica, whoever holds the lease.
-"""
+restart. Each source polls on its own schedule: a new source first at a random point of its interval (so
+sources spread), one taken over from another replica when its next poll is due. At most
+`poller_max_concurrent` polls run at once on this replica, each cut off after its settings' `timeout_s`, so a
+slow device delays nobody but itself. A failed poll is retried after its interval doubled per consecutive
+failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics, alerts and logs
+streams; its outcome is the source's health (producers/health.py). The manager also answers the API's
+"test connection" requests (producers/checks.py), from any replica, whoever holds the lease."""
 
 import asyncio
 import hashlib
@@ -107,7 +107,8 @@ class ProducerManager:
             await health.record_poll(self.ctx.redis, health.SourceRef(str(row.id), row.name, row.kind),
                                      worker=self.settings.worker_name, duration_s=0.0, points=0, error=str(exc))
             return
-        task = asyncio.create_task(self._poll_forever(poller), name=f"poller-{row.name}")
+        task = asyncio.create_task(self._poll_forever(poller, await self._first_delay(poller.source)),
+                                   name=f"poller-{row.name}")
         self.running[str(row.id)] = Running(poller, fingerprint(row), task)
         log.info("poller started", extra={"source": row.name, "kind": row.kind})
 
@@ -136,9 +137,16 @@ class ProducerManager:
                               interval_s=row.interval_s or 60.0, labels=dict(row.labels or {}), settings=settings)
         return POLLERS[kind](source)
 
-    async def _poll_forever(self, poller: Poller) -> None:
+    async def _first_delay(self, source: PolledSource) -> float:
+        """A source polled before (by this or another replica) keeps its schedule: due one interval after its
+        last poll, at once if that is past. A new one polls at a random point of its interval (spread)."""
+        last = await self.ctx.redis.hget(health.health_key(source.id), "last_poll_at")
+        if last is None:
+            return random.uniform(0, source.interval_s)
+        return min(max(float(last) + source.interval_s - time.time(), 0.0), source.interval_s)
+
+    async def _poll_forever(self, poller: Poller, delay: float) -> None:
         source = poller.source
-        delay = random.uniform(0, source.interval_s)
         failures = 0
         while True:
             await asyncio.sleep(delay)

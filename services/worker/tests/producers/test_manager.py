@@ -1,0 +1,80 @@
+"""The producer manager in one process, on the test stores and a real SNMP agent: reconcile starts, keeps,
+restarts and stops pollers as the table changes; leases share the sources out; health is recorded."""
+
+import asyncio
+import uuid
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aiops_contracts.db import Source
+from aiops_contracts.secrets import SecretBox
+from aiops_contracts.streams import METRICS_INGESTED
+from aiops_worker.producers.health import health_key
+from aiops_worker.producers.manager import ProducerManager
+from aiops_worker.runtime.context import WorkerContext
+
+
+async def add_source(sessions: async_sessionmaker[AsyncSession], ctx: WorkerContext, agent, name: str,
+                     interval_s: float = 60.0, community: str | None = None) -> str:
+    box = SecretBox(ctx.settings.secrets_key.get_secret_value())
+    async with sessions() as session:
+        source = Source(name=name, kind="snmp", target="127.0.0.1", interval_s=interval_s,
+                        config={"port": agent.port, "request_timeout_s": 0.3, "retries": 0},
+                        credentials={"community": box.seal(community or agent.community)}, labels={"site": "t"})
+        session.add(source)
+        await session.commit()
+        return str(source.id)
+
+
+def manager(ctx: WorkerContext, name: str) -> ProducerManager:
+    settings = ctx.settings.model_copy(update={"worker_name": name, "poller_lease_s": 5.0})
+    return ProducerManager(WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions,
+                                         influx=ctx.influx))
+
+
+async def test_reconcile_keeps_restarts_and_stops_pollers(worker_ctx, sessions, snmp_agent) -> None:
+    first = await add_source(sessions, worker_ctx, snmp_agent, "sw-1")
+    pollers = manager(worker_ctx, "w1")
+    await pollers.reconcile()
+    started = pollers.running[first]
+    await pollers.reconcile()
+    assert pollers.running[first] is started  # unchanged row: the same poller goes on
+    async with sessions() as session:
+        (await session.get(Source, uuid.UUID(first))).labels = {"site": "moved"}
+        await session.commit()
+    await pollers.reconcile()
+    assert pollers.running[first] is not started and started.task.cancelled()
+    async with sessions() as session:
+        (await session.get(Source, uuid.UUID(first))).enabled = False
+        await session.commit()
+    await pollers.reconcile()
+    assert pollers.running == {}
+
+
+async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions, snmp_agent, redis: Redis) -> None:
+    good = await add_source(sessions, worker_ctx, snmp_agent, "sw-good")
+    bad = await add_source(sessions, worker_ctx, snmp_agent, "sw-bad", community="wrong")
+    pollers = manager(worker_ctx, "w1")
+    await pollers.reconcile()
+    assert await pollers.poll_once(pollers.running[good].poller)
+    assert not await pollers.poll_once(pollers.running[bad].poller)
+    healthy = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(good))).items()}
+    failing = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(bad))).items()}
+    assert healthy["worker"] == "w1" and int(healthy["points"]) > 3 and "last_error" not in healthy
+    assert "wrong community" in failing["last_error"] and failing["consecutive_failures"] == "1"
+    entries = await redis.xrange(worker_ctx.bus.key(METRICS_INGESTED))
+    assert len(entries) == 1 and b"snmp_interface" in entries[0][1][b"envelope"]
+    for running in list(pollers.running):
+        await pollers._stop(running)
+
+
+async def test_leases_share_the_sources_between_replicas(worker_ctx, sessions, snmp_agent) -> None:
+    ids = [await add_source(sessions, worker_ctx, snmp_agent, f"sw-{n}") for n in range(4)]
+    one, two = manager(worker_ctx, "w1"), manager(worker_ctx, "w2")
+    await one.leases.hold([], 0)
+    await two.reconcile()  # both replicas are live now: each takes its fair share, two sources
+    await one.reconcile()
+    await two.reconcile()
+    assert len(one.running) == len(two.running) == 2 and set(one.running) | set(two.running) == set(ids)
+    await asyncio.gather(*(m._stop(i) for m in (one, two) for i in list(m.running)))

