@@ -7,6 +7,7 @@ oids), `snmp_interface` (per `interface`: *_bytes_per_s, *_errors_per_s, *_disca
 `snmp_storage` (per `storage`: size_bytes, used_bytes, used_percent), `snmp_cpu` (per `cpu`: load_percent).
 """
 
+import hashlib
 import time
 from collections import defaultdict
 from typing import Any
@@ -40,17 +41,21 @@ AUTH_ERRORS = ("UnknownUserName", "WrongDigest", "UnknownSecurityName", "Decrypt
 MAX_REPETITIONS = 10
 COUNTERS = ("in_octets", "out_octets", "in_errors", "out_errors", "in_discards", "out_discards")
 
-_shared_engine: SnmpEngine | None = None  # v2c pollers share one engine (built at the first poll)
+# Engines, built when first needed (~0.2 s of CPU each): every v2c source shares one; v3 users live in their
+# engine, so v3 sources share one per set of credentials (a fleet's usual single user), and equal user names
+# with different keys never clash.
+_engines: dict[str, SnmpEngine] = {}
 
 
-def _engine(v3: bool) -> SnmpEngine:
-    """v3 users live in their engine: each v3 source gets its own, so equal user names never clash."""
-    global _shared_engine
-    if v3:
-        return SnmpEngine()
-    if _shared_engine is None:
-        _shared_engine = SnmpEngine()
-    return _shared_engine
+def _engine(settings: SnmpSettings) -> SnmpEngine:
+    key = "v2c"
+    if settings.version == "3":
+        secrets = [settings.username, settings.auth_protocol, settings.priv_protocol,
+                   *(s.get_secret_value() if s else "" for s in (settings.auth_key, settings.priv_key))]
+        key = hashlib.sha256("\0".join(str(part) for part in secrets).encode()).hexdigest()
+    if key not in _engines:
+        _engines[key] = SnmpEngine()
+    return _engines[key]
 
 
 class SnmpPoller(Poller):
@@ -61,7 +66,7 @@ class SnmpPoller(Poller):
         settings = source.settings
         assert isinstance(settings, SnmpSettings)
         self.settings = settings
-        self.engine = _engine(settings.version == "3")
+        self.engine = _engine(settings)
         self.auth = _auth(settings)
         self.rates = CounterRates()
         self._transport: UdpTransportTarget | None = None
