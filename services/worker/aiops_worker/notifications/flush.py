@@ -59,8 +59,11 @@ class NotificationFlushTask(PeriodicTask):
                 .limit(GROUPS_PER_TICK).with_for_update(skip_locked=True))).all()
             silences = [[Matcher.model_validate(m) for m in matchers] for matchers in await session.scalars(
                 select(Silence.matchers).where(Silence.starts_at <= now, Silence.ends_at > now))]
-            sent = 0
+            sent, known = 0, {r.name for r in self.routing.receivers}
             for group in groups:
+                if group.receiver not in known:  # notifications.yml names it no longer
+                    await session.delete(group)
+                    continue
                 sent += await self._flush_group(session, group, silences, now)
         return sent
 

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from aiops_contracts.db import Incident, Notification, NotificationReceiver, Silence
+from aiops_contracts.db import Incident, Notification, NotificationGroup, NotificationReceiver, Silence
 from aiops_contracts.envelope import Envelope, utcnow
 from aiops_contracts.events import (
     ALERT_RECEIVED,
@@ -199,7 +199,8 @@ inhibit:
     await ctx.bus.publish_many(INCIDENTS_CHANGED, [change(other, "web-2", status=IncidentStatus.resolved)] * 2)
     await drain(NotificationTask(ctx))
     assert await task.flush(utcnow() + timedelta(seconds=300)) == 1  # the resolution, once
-    assert http.posts[-1]["event_action"] == "resolve" and http.posts[-1]["dedup_key"] == http.posts[1]["dedup_key"]
+    (web_2,) = [p["dedup_key"] for p in http.posts[:2] if p["payload"]["source"] == "web-2"]
+    assert http.posts[-1]["event_action"] == "resolve" and http.posts[-1]["dedup_key"] == web_2
 
 
 async def test_a_silence_mutes_until_it_expires(worker_ctx, drain, tmp_path: Path, http):
@@ -249,6 +250,17 @@ routes:
     http.status = 200
     assert await task.flush(now + timedelta(seconds=30)) == 1  # retried, told once
     assert [n.status for n in await notifications(ctx) if n.receiver == "hook"] == ["failed", "sent"]
+
+
+async def test_a_group_of_a_receiver_no_longer_configured_is_dropped(worker_ctx, tmp_path: Path, http):
+    ctx = configure(worker_ctx, tmp_path, f'receivers: [{{name: hook, kind: webhook, url: "{http.url}"}}]\n')
+    async with ctx.sessions.begin() as session:
+        session.add(NotificationGroup(receiver="gone", group_key="0:web-1", incidents={}, told={}, group_interval_s=60,
+                                      repeat_interval_s=3600, due_at=utcnow()))
+    assert await NotificationFlushTask(ctx).flush(utcnow()) == 0
+    async with ctx.sessions() as session:
+        assert (await session.scalars(select(NotificationGroup))).all() == []
+    assert http.posts == []
 
 
 def test_bad_routing_file_names_the_line(tmp_path: Path):
