@@ -106,6 +106,7 @@ PAGES = [  # screenshot name, path, a heading shown once the page has its data
     ("audit", "/audit", "Audit log"),
     ("quality", "/quality", "Detection quality"),
     ("automations", "/automations", "Rules"),
+    ("notifications", "/notifications", "Silences"),
     ("chat", "/chat", "Chat"),
     ("replay", "/replay", "Runs"),
     ("dead-letters", "/dead-letters", "Dead letters"),

@@ -69,7 +69,7 @@ function RunOutput({ id }: { id: string }) {
   );
 }
 
-function Runs({ runs }: { runs: Run[] }) {
+export function Runs({ runs }: { runs: Run[] }) {
   const [open, setOpen] = useState<string | null>(null);
   return (
     <table>
@@ -103,7 +103,7 @@ function Runs({ runs }: { runs: Run[] }) {
 
 const percent = (rate: number | null) => (rate == null ? "—" : `${Math.round(rate * 100)} %`);
 
-function Record({ stats }: { stats: Schemas["AutomationStats"][] }) {
+export function Record({ stats }: { stats: Schemas["AutomationStats"][] }) {
   return (
     <table>
       <thead><tr><th>Rule</th><th>Action</th><th>Runs</th><th>Fixed / not fixed / worse</th><th>Success rate</th><th>Mean time to repair</th></tr></thead>

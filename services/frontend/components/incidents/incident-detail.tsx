@@ -1,12 +1,15 @@
 "use client";
-/** One incident's story: its state and actions, timeline, alerts, log templates with sample lines, and the
- * metric around its window with the related anomalies. */
+/** One incident's story: its state and actions, the evidence of each signal (by kind, origin marked, merge
+ * reasons), timeline, alerts, log templates with sample lines, and the metric around its window with the
+ * related anomalies; its automations (runs, time to repair, the suggested playbook). */
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { ApiError, call, type Schemas } from "@/lib/api/client";
 import { AlertTable } from "@/components/alerts/alert-table";
+import { IncidentAutomations } from "@/components/automations/incident-automations";
 import { IncidentActions } from "@/components/incidents/incident-actions";
+import { IncidentEvidence } from "@/components/incidents/incident-evidence";
 import { IncidentExplanation } from "@/components/incidents/incident-explanation";
 import { IncidentMetric } from "@/components/incidents/incident-metric";
 import { SeverityBadge, StatusBadge } from "@/components/ui/badges";
@@ -75,6 +78,10 @@ function Story({ incident }: { incident: Incident }) {
         {incident.hosts.map((h) => <Link key={h} href={`/fleet/${encodeURIComponent(h)}`}>{h} </Link>)}
       </p>
       <IncidentExplanation incident={incident} />
+      <section className="panel" aria-labelledby="evidence">
+        <h2 id="evidence">Evidence</h2>
+        <IncidentEvidence incidentId={incident.id} />
+      </section>
       <IncidentMetric incident={incident} />
       <div className="grid">
         <section className="panel" aria-labelledby="timeline">
@@ -90,6 +97,7 @@ function Story({ incident }: { incident: Incident }) {
         <h2 id="alerts">Alerts</h2>
         <IncidentAlerts incident={incident} />
       </section>
+      <IncidentAutomations incidentId={incident.id} />
     </>
   );
 }

@@ -24,6 +24,7 @@ const NAV: NavEntry[] = [
   { href: "/logs", label: "Logs" },
   { href: "/chat", label: "Chat" },
   { href: "/automations", label: "Automations" },
+  { href: "/notifications", label: "Notifications" },
   { href: "/quality", label: "Quality" },
   { href: "/sources", label: "Sources", role: "admin" },
   { href: "/users", label: "Users", role: "admin" },
