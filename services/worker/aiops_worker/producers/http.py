@@ -1,0 +1,135 @@
+"""The HTTP client of the pollers of HTTP APIs (Redfish, Datadog, Splunk, ThousandEyes ...): one aiohttp
+session per poller, its base URL the source's target (checked by aiops_contracts/outbound.py when the source
+was saved, and again here), its auth headers set by the poller.
+
+Rate limits: a 429 (or a 503 with Retry-After) waits as long as the answer asks (Retry-After seconds or date,
+or the vendor's reset header: seconds to wait, or an epoch time) and tries again, as long as the poll's own
+timeout allows; the manager's per-poll timeout bounds it. Failures are CheckFailed with their stage: 401 and
+403 are `auth`, other statuses and unreadable bodies `protocol`, so polls and connection tests name them.
+"""
+
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+
+from aiops_contracts.outbound import check_outbound_url, redacted
+from aiops_worker.producers.poller import CheckFailed
+
+# Headers that say when a rate limit resets, by vendor: Retry-After (RFC 9110), Datadog's X-RateLimit-Reset
+# (seconds), ThousandEyes' x-organization-rate-limit-reset (epoch seconds).
+RESET_HEADERS = ("Retry-After", "X-RateLimit-Reset", "x-organization-rate-limit-reset")
+MAX_WAIT_S = 60.0
+EPOCH_2001 = 1_000_000_000  # a reset value past this is an epoch time, not a number of seconds
+
+
+class HttpApi:
+    def __init__(self, base_url: str, *, headers: Mapping[str, str] | None = None, verify_tls: bool = True) -> None:
+        self.base_url = check_outbound_url(base_url)
+        self.headers = dict(headers or {})
+        self.verify_tls = verify_tls
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:  # built on first use, inside the event loop
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                ssl=None if self.verify_tls else False, limit_per_host=4))
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def url(self, path: str) -> str:
+        """`path` under the base URL; an absolute link (pagination) must stay on the same server."""
+        if path.startswith(("http://", "https://")):
+            if redacted(path) != redacted(self.base_url):
+                raise CheckFailed("protocol", f"the API pointed at another server ({redacted(path)})")
+            return path
+        return self.base_url + path
+
+    async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        async with self.request(method, path, **kwargs) as response:
+            try:
+                return await response.json(content_type=None)
+            except ValueError as exc:
+                raise CheckFailed("protocol", f"{method} {path}: the answer is not JSON") from exc
+
+    def request(self, method: str, path: str, **kwargs: Any) -> "_Request":
+        return _Request(self, method, path, kwargs)
+
+
+class _Request:
+    """`async with api.request(...) as response`: a 2xx response, after waiting out rate limits."""
+
+    def __init__(self, api: HttpApi, method: str, path: str, kwargs: dict[str, Any]) -> None:
+        self.api, self.method, self.path, self.kwargs = api, method, path, kwargs
+        self.response: aiohttp.ClientResponse | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
+        headers = {**self.api.headers, **self.kwargs.pop("headers", {})}
+        while True:
+            try:
+                response = await self.api.session.request(self.method, self.api.url(self.path), headers=headers,
+                                                          **self.kwargs)
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise CheckFailed("tls", f"TLS certificate refused: {exc.certificate_error}") from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise CheckFailed("tcp", f"cannot connect to {redacted(self.api.base_url)}: {exc.os_error}") from exc
+            wait = retry_after(response)
+            if wait is None:
+                break
+            response.release()
+            await asyncio.sleep(wait)
+        self.response = response
+        if response.status in (401, 403):
+            response.release()
+            raise CheckFailed("auth", f"{self.method} {self.path}: {response.status} {response.reason} "
+                                      "(check the credentials)")
+        if response.status >= 400:
+            text = (await response.text())[:300]
+            raise CheckFailed("protocol", f"{self.method} {self.path}: {response.status} {response.reason} {text}")
+        return response
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.response is not None:
+            self.response.release()
+
+
+def retry_after(response: aiohttp.ClientResponse) -> float | None:
+    """How long to wait before trying again (None: do not), from a 429's or 503's reset header."""
+    if response.status not in (429, 503):
+        return None
+    for header in RESET_HEADERS:
+        value = response.headers.get(header)
+        if value is None:
+            continue
+        wait = _seconds(value.strip())
+        if wait is not None:
+            return min(max(wait, 0.0), MAX_WAIT_S)
+    return 1.0 if response.status == 429 else None
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None  # an HTTP date
+        return parsed.timestamp() - time.time() if parsed else None
+    return number - time.time() if number > EPOCH_2001 else number
+
+
+NextPage = Callable[[Any], tuple[str, dict[str, Any]] | None]
+
+
+async def pages(api: HttpApi, path: str, params: dict[str, Any], next_of: NextPage) -> AsyncIterator[Any]:
+    """Every page of a paginated GET: `next_of(page)` gives the next (path, params), or None at the end."""
+    cursor: tuple[str, dict[str, Any]] | None = (path, params)
+    while cursor is not None:
+        page = await api.request_json("GET", cursor[0], params=cursor[1])
+        yield page
+        cursor = next_of(page)

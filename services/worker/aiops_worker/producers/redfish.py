@@ -1,0 +1,162 @@
+"""Redfish BMCs (DMTF Redfish, aiohttp): Systems, and each Chassis' Thermal (temperatures, fans) and Power
+(consumption, supplies), with a session (SessionService, `X-Auth-Token`, logged in again when it expires) or
+basic auth.
+
+Metrics (tags: the source's labels, `source`, `host` = the BMC's host): `redfish_system` (health_ok, power_on
+per `system`), `redfish_temperature` (reading_celsius per `sensor`), `redfish_fan` (reading, health_ok per
+`fan`), `redfish_power` (consumed_watts per `chassis`), `redfish_psu` (health_ok per `psu`).
+
+Health roll-up: every component whose Status.Health is Warning or Critical (a system's HealthRollup, a fan,
+a sensor, a supply) is a firing alert of this source, keyed by the component's @odata.id; when it is OK again
+(or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll).
+"""
+
+import time
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from aiops_contracts.events import AlertPayload, AlertStatus, Severity
+from aiops_contracts.pollers import RedfishSettings
+from aiops_contracts.sources import SourceKind
+from aiops_worker.producers.http import HttpApi
+from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
+
+SERVICE_ROOT = "/redfish/v1"
+SEVERITIES = {"Warning": Severity.medium, "Critical": Severity.critical}
+
+
+class RedfishPoller(Poller):
+    kind = SourceKind.redfish
+
+    def __init__(self, source: PolledSource) -> None:
+        super().__init__(source)
+        assert isinstance(source.settings, RedfishSettings)
+        self.settings = source.settings
+        basic = aiohttp.encode_basic_auth(self.settings.username, self.settings.password.get_secret_value())
+        self.api = HttpApi(source.target, headers={"Authorization": basic} if self.settings.auth == "basic" else {},
+                           verify_tls=self.settings.verify_tls)
+        self.host = urlsplit(source.target).hostname or source.target
+        self._unhealthy: dict[str, AlertPayload] = {}  # firing alerts by component id, as last sent
+        self._session_path: str | None = None  # the session to delete at the end
+
+    async def aclose(self) -> None:
+        if self._session_path:
+            with suppress(CheckFailed, aiohttp.ClientError):  # else the session expires on its own
+                async with self.api.request("DELETE", self._session_path):
+                    pass
+        await self.api.aclose()
+
+    async def check(self) -> None:
+        await self._get(f"{SERVICE_ROOT}/Systems")
+
+    async def poll(self) -> PollResult:
+        now_ns = time.time_ns()
+        result, problems = PollResult(), {}
+        for system in await self._members(f"{SERVICE_ROOT}/Systems"):
+            name = system.get("Id") or system["@odata.id"]
+            status = system.get("Status") or {}
+            rollup = status.get("HealthRollup") or status.get("Health")
+            result.lines.append(self.point("redfish_system", {"host": self.host, "system": name}, {
+                "health_ok": int(rollup in (None, "OK")), "power_on": int(system.get("PowerState") == "On")}, now_ns))
+            problems |= _problem(system, f"System {name}", rollup)
+        for chassis in await self._members(f"{SERVICE_ROOT}/Chassis"):
+            lines, found = await self._chassis(chassis, now_ns)
+            result.lines += lines
+            problems |= found
+        result.alerts = self._changes(problems)
+        return result
+
+    async def _chassis(self, chassis: dict[str, Any], now_ns: int) -> tuple[list[str], dict[str, tuple[str, str]]]:
+        lines, problems, name = [], {}, chassis.get("Id") or chassis["@odata.id"]
+        if link := (chassis.get("Thermal") or {}).get("@odata.id"):
+            thermal = await self._get(link)
+            for sensor in thermal.get("Temperatures") or []:
+                if sensor.get("ReadingCelsius") is not None:
+                    lines.append(self.point("redfish_temperature", {"host": self.host, "sensor": _name(sensor)},
+                                            {"reading_celsius": float(sensor["ReadingCelsius"])}, now_ns))
+                problems |= _problem(sensor, f"Temperature {_name(sensor)}")
+            for fan in thermal.get("Fans") or []:
+                fields = {"health_ok": int(_health(fan) in (None, "OK"))}
+                if fan.get("Reading") is not None:
+                    fields["reading"] = float(fan["Reading"])
+                lines.append(self.point("redfish_fan", {"host": self.host, "fan": _name(fan)}, fields, now_ns))
+                problems |= _problem(fan, f"Fan {_name(fan)}")
+        if link := (chassis.get("Power") or {}).get("@odata.id"):
+            power = await self._get(link)
+            for control in power.get("PowerControl") or []:
+                if control.get("PowerConsumedWatts") is not None:
+                    lines.append(self.point("redfish_power", {"host": self.host, "chassis": name},
+                                            {"consumed_watts": float(control["PowerConsumedWatts"])}, now_ns))
+            for supply in power.get("PowerSupplies") or []:
+                lines.append(self.point("redfish_psu", {"host": self.host, "psu": _name(supply)},
+                                        {"health_ok": int(_health(supply) in (None, "OK"))}, now_ns))
+                problems |= _problem(supply, f"Power supply {_name(supply)}")
+        return lines, problems
+
+    def _changes(self, problems: dict[str, tuple[str, str]]) -> list[AlertPayload]:
+        """Alerts for components that became unhealthy (or changed health), and resolutions for those healed."""
+        alerts = []
+        for component, (title, health) in problems.items():
+            previous = self._unhealthy.get(component)
+            if previous is None or previous.severity != SEVERITIES[health]:
+                alert = self.alert(fingerprint=f"redfish:{self.source.id}:{component}"[:255],
+                                   title=f"{title} on {self.host}: {health}", severity=SEVERITIES[health],
+                                   host=self.host, labels={"component": component},
+                                   details={"health": health, "bmc": self.source.target})
+                self._unhealthy[component] = alert
+                alerts.append(alert)
+        for component in set(self._unhealthy) - set(problems):
+            healed = self._unhealthy.pop(component)
+            alerts.append(healed.model_copy(update={"status": AlertStatus.resolved,
+                                                    "title": healed.title.rsplit(":", 1)[0] + ": OK"}))
+        return alerts
+
+    async def _members(self, collection: str) -> list[dict[str, Any]]:
+        listing = await self._get(collection)
+        return [await self._get(member["@odata.id"]) for member in listing.get("Members") or []]
+
+    async def _get(self, path: str) -> dict[str, Any]:
+        if self.settings.auth == "session" and "X-Auth-Token" not in self.api.headers:
+            await self._login()
+        try:
+            return await self._json(path)
+        except CheckFailed as exc:
+            if exc.stage != "auth" or self.settings.auth != "session":
+                raise
+        await self._login()  # the session expired: once more with a new one
+        return await self._json(path)
+
+    async def _json(self, path: str) -> dict[str, Any]:
+        body = await self.api.request_json("GET", path)
+        if not isinstance(body, dict):
+            raise CheckFailed("protocol", f"GET {path}: not a Redfish resource")
+        return body
+
+    async def _login(self) -> None:
+        self.api.headers.pop("X-Auth-Token", None)
+        credentials = {"UserName": self.settings.username, "Password": self.settings.password.get_secret_value()}
+        async with self.api.request("POST", f"{SERVICE_ROOT}/SessionService/Sessions", json=credentials) as answer:
+            token = answer.headers.get("X-Auth-Token")
+            location = answer.headers.get("Location")
+        if not token:
+            raise CheckFailed("protocol", "the BMC created a session without an X-Auth-Token")
+        self.api.headers["X-Auth-Token"] = token
+        self._session_path = urlsplit(location).path if location else None
+
+
+def _health(resource: dict[str, Any]) -> str | None:
+    return (resource.get("Status") or {}).get("Health")
+
+
+def _name(resource: dict[str, Any]) -> str:
+    return str(resource.get("Name") or resource.get("MemberId") or resource.get("@odata.id") or "?")
+
+
+def _problem(resource: dict[str, Any], title: str, health: str | None = None) -> dict[str, tuple[str, str]]:
+    health = health or _health(resource)
+    if health not in SEVERITIES or (resource.get("Status") or {}).get("State") == "Absent":
+        return {}
+    return {str(resource.get("@odata.id") or title): (title, health)}

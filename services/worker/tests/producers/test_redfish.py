@@ -1,0 +1,75 @@
+"""The Redfish poller against a local Redfish service serving a DMTF-style mockup tree the test changes
+(tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
+failed fan becoming an alert that is resolved once the fan is back."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from aiops_contracts.pollers import poller_settings
+from aiops_contracts.sources import SourceKind
+from aiops_worker.producers.checks import check_connection
+from aiops_worker.producers.poller import CheckFailed, PolledSource
+from aiops_worker.producers.redfish import RedfishPoller
+
+_spec = importlib.util.spec_from_file_location("redfish_bmc", Path(__file__).parents[4] / "tests/fakes/redfish_bmc.py")
+assert _spec and _spec.loader
+bmc_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bmc_module)
+
+
+@pytest.fixture
+async def bmc(tmp_path: Path):
+    bmc_module.mockup(tmp_path)
+    async with bmc_module.RedfishBmc(tmp_path) as server:
+        yield server
+
+
+def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD) -> RedfishPoller:
+    settings = poller_settings("redfish", {"username": bmc_module.USERNAME, "auth": auth}, {"password": password})
+    return RedfishPoller(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings))
+
+
+async def test_session_auth_reads_systems_thermal_and_power(bmc) -> None:
+    redfish = poller(bmc)
+    result = await redfish.poll()
+    measurements = {line.split(",", 1)[0] for line in result.lines}
+    assert measurements == {"redfish_system", "redfish_temperature", "redfish_fan", "redfish_power", "redfish_psu"}
+    assert any("consumed_watts=344.0" in line for line in result.lines)
+    assert any("reading_celsius=41.0" in line and "sensor=CPU1\\ Temp" in line for line in result.lines)
+    assert result.alerts == []
+    assert bmc.requests[0] == "POST /redfish/v1/SessionService/Sessions"
+    bmc.expire_sessions()  # the BMC forgot the session: logged in again, the poll still succeeds
+    assert len((await redfish.poll()).lines) == len(result.lines)
+    await redfish.aclose()
+    assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/")
+
+
+async def test_basic_auth_and_wrong_password(bmc) -> None:
+    basic, wrong, wrong_basic = poller(bmc, auth="basic"), poller(bmc, password="wrong"), poller(
+        bmc, auth="basic", password="wrong")
+    assert (await basic.poll()).lines
+    with pytest.raises(CheckFailed) as refused:
+        await wrong.poll()
+    assert refused.value.stage == "auth"
+    tested = await check_connection(wrong_basic)
+    assert [(s.stage, s.ok) for s in tested.steps] == [("dns", True), ("tcp", True), ("auth", False)]
+    for redfish in (basic, wrong, wrong_basic):
+        await redfish.aclose()
+
+
+async def test_a_failed_fan_fires_an_alert_resolved_when_it_spins_again(bmc, tmp_path: Path) -> None:
+    redfish = poller(bmc)
+    assert (await redfish.poll()).alerts == []
+    bmc_module.mockup(tmp_path, fan_health="Critical")
+    failed = (await redfish.poll()).alerts
+    by_title = {alert.title: alert for alert in failed}
+    fan = by_title["Fan BaseBoard System Fan on 127.0.0.1: Critical"]
+    assert (fan.severity, fan.status) == ("critical", "firing")
+    assert "System 437XR1138R2 on 127.0.0.1: Critical" in by_title  # the system's health roll-up
+    assert (await redfish.poll()).alerts == []  # still failed: nothing new to say
+    bmc_module.mockup(tmp_path)
+    healed = (await redfish.poll()).alerts
+    assert {(a.fingerprint, a.status) for a in healed} == {(a.fingerprint, "resolved") for a in failed}
+    await redfish.aclose()

@@ -1,0 +1,108 @@
+"""A local Redfish service for tests: serves a DMTF-style mockup tree (`<root>/redfish/v1/.../index.json`, the
+layout of the DMTF mockups and of sushy-static) that the test writes and changes, plus what static mockups
+lack: SessionService sessions (POST with UserName/Password gives X-Auth-Token and Location, DELETE ends it,
+tokens can be expired by the test) and HTTP basic auth. Every other request without valid auth gets 401."""
+
+import base64
+import json
+import secrets
+import socket
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+USERNAME, PASSWORD = "root", "calvin"
+SESSIONS = "/redfish/v1/SessionService/Sessions"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mockup(root: Path, fan_health: str = "OK") -> None:
+    """A one-system, one-chassis BMC, its resources abridged from the DMTF public-rackmount1 mockup."""
+    resources: dict[str, Any] = {
+        "": {"@odata.id": "/redfish/v1", "Systems": {"@odata.id": "/redfish/v1/Systems"},
+             "Chassis": {"@odata.id": "/redfish/v1/Chassis"}},
+        "Systems": {"Members": [{"@odata.id": "/redfish/v1/Systems/437XR1138R2"}]},
+        "Systems/437XR1138R2": {"@odata.id": "/redfish/v1/Systems/437XR1138R2", "Id": "437XR1138R2",
+                                "PowerState": "On", "Status": {"State": "Enabled", "Health": "OK",
+                                                               "HealthRollup": "OK" if fan_health == "OK" else fan_health}},
+        "Chassis": {"Members": [{"@odata.id": "/redfish/v1/Chassis/1U"}]},
+        "Chassis/1U": {"@odata.id": "/redfish/v1/Chassis/1U", "Id": "1U",
+                       "Thermal": {"@odata.id": "/redfish/v1/Chassis/1U/Thermal"},
+                       "Power": {"@odata.id": "/redfish/v1/Chassis/1U/Power"}},
+        "Chassis/1U/Thermal": {
+            "@odata.id": "/redfish/v1/Chassis/1U/Thermal",
+            "Temperatures": [{"@odata.id": "/redfish/v1/Chassis/1U/Thermal#/Temperatures/0", "MemberId": "0",
+                              "Name": "CPU1 Temp", "ReadingCelsius": 41, "Status": {"State": "Enabled", "Health": "OK"}}],
+            "Fans": [{"@odata.id": "/redfish/v1/Chassis/1U/Thermal#/Fans/0", "MemberId": "0", "Name": "BaseBoard System Fan",
+                      "Reading": 2100 if fan_health == "OK" else 0, "ReadingUnits": "RPM",
+                      "Status": {"State": "Enabled", "Health": fan_health}}]},
+        "Chassis/1U/Power": {
+            "@odata.id": "/redfish/v1/Chassis/1U/Power",
+            "PowerControl": [{"@odata.id": "/redfish/v1/Chassis/1U/Power#/PowerControl/0", "MemberId": "0",
+                              "Name": "System Power Control", "PowerConsumedWatts": 344}],
+            "PowerSupplies": [{"@odata.id": "/redfish/v1/Chassis/1U/Power#/PowerSupplies/0", "MemberId": "0",
+                               "Name": "Power Supply Bay", "Status": {"State": "Enabled", "Health": "OK"}}]},
+    }
+    for path, body in resources.items():
+        directory = root / "redfish" / "v1" / path
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "index.json").write_text(json.dumps(body))
+
+
+class RedfishBmc:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.tokens: dict[str, str] = {}  # token -> session path
+        self.requests: list[str] = []
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def expire_sessions(self) -> None:
+        self.tokens.clear()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.requests.append(f"{request.method} {request.path}")
+        if request.method == "POST" and request.path == SESSIONS:
+            body = await request.json()
+            if (body.get("UserName"), body.get("Password")) != (USERNAME, PASSWORD):
+                return web.json_response({"error": {"message": "bad credentials"}}, status=401)
+            token, path = secrets.token_hex(16), f"{SESSIONS}/{len(self.tokens) + 1}"
+            self.tokens[token] = path
+            return web.json_response({"@odata.id": path}, status=201, headers={"X-Auth-Token": token, "Location": path})
+        if not self._authorised(request):
+            return web.json_response({"error": {"message": "unauthorised"}}, status=401)
+        if request.method == "DELETE":
+            self.tokens.pop(request.headers.get("X-Auth-Token", ""), None)
+            return web.Response(status=204)
+        file = self.root / request.path.strip("/") / "index.json"
+        if ".." in request.path or not file.exists():
+            return web.json_response({"error": {"message": "not found"}}, status=404)
+        return web.Response(body=file.read_bytes(), content_type="application/json")
+
+    def _authorised(self, request: web.Request) -> bool:
+        if request.headers.get("X-Auth-Token") in self.tokens:
+            return True
+        expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+        return request.headers.get("Authorization") == expected
+
+    async def __aenter__(self) -> "RedfishBmc":
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
