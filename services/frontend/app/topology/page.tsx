@@ -1,0 +1,5 @@
+import { TopologyView } from "@/components/topology/topology-view";
+
+export default function TopologyPage() {
+  return <TopologyView />;
+}
