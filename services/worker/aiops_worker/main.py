@@ -26,6 +26,8 @@ from aiops_worker.metrics.task import MetricsWriterTask
 from aiops_worker.notifications.flush import NotificationFlushTask
 from aiops_worker.notifications.routing import install_receivers, load_routing
 from aiops_worker.notifications.task import NotificationTask
+from aiops_worker.pipelines.analysis import PipelineAnalysisTask
+from aiops_worker.pipelines.task import PipelineRunTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.manager import ProducerManager
 from aiops_worker.producers.snmp_traps import SnmpTrapProducer
@@ -43,10 +45,10 @@ log = logging.getLogger(__name__)
 TASKS = [AlertStoreTask, LogMiningTask, LogIncidentTask, AlertIncidentTask, EnrichmentTask, IncidentMemoryTask,
          MetricsWriterTask, AnomalyTask,
          IncidentAutomationTask, AlertAutomationTask, ApprovedRunTask, NotificationTask, AlertArchiveTask, LogArchiveTask,
-         ReplayTask]
+         ReplayTask, PipelineRunTask]
 # Periodic tasks (not stream consumers), one line each.
 PERIODIC = [ForecastTask, RetentionTask, RunSweepTask, NotificationFlushTask, ArchiveRetentionTask,
-            ProducerManager]
+            ProducerManager, PipelineAnalysisTask]
 # Producers, one line each; each reads its own settings and says when they switch it on (all off unless configured).
 PRODUCERS = [SyslogProducer, FileTailProducer, SnmpTrapProducer]
 

@@ -75,6 +75,11 @@ class WorkerSettings(CommonSettings):
     # ... and its tail probability (per point, calibrated on the series' own history) is at most 10**this:
     # -5 is one chance alert per 100,000 points of noise (scripts/bench/false_alarms.py).
     anomaly_alert_max_log10_p: float = Field(default=-5.0, le=0)
+    # CI/CD pipelines (pipelines/): builds the detectors replay per run, failed builds in a row that make the
+    # build-failure alert high, and how often the health scores, forecasts and root causes are computed again
+    pipelines_detection_builds: int = Field(default=400, ge=50)
+    pipelines_alert_high_after: int = Field(default=3, ge=1)
+    pipelines_analysis_interval_s: float = Field(default=3600.0, gt=0)
     # Capacity forecasting (forecasts/task.py)
     forecast_interval_s: float = Field(default=900.0, gt=0)
     forecast_history_days: int = Field(default=30, ge=2, le=365)  # hourly means over at most this much
