@@ -99,17 +99,20 @@ async def wait_healthy(url: str, timeout_s: float = 60) -> None:
     raise TimeoutError(f"{url} did not become healthy")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far: the cost of work that stays the same when other
+    processes share the machine, unlike latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_idle(pid: int, timeout_s: float = 120.0) -> None:
     """Waits until a process stops burning CPU: both services load the embedding model at start, and a
     benchmark measures the steady state, not that."""
-    def cpu_s() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    deadline, last = time.monotonic() + timeout_s, cpu_s()
+    deadline, last = time.monotonic() + timeout_s, cpu_seconds(pid)
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        now = cpu_s()
+        now = cpu_seconds(pid)
         if now - last < 0.1:
             return
         last = now

@@ -88,6 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.log_search = LogSearch(settings)
         state.incident_memory = IncidentMemory(settings)  # past incidents by meaning (the chat's "last time")
         state.log_search.warm_up()
+        state.incident_memory.warm_up()
         state.secret_box = secret_box(settings.secrets_key)
         await seal_stored_secrets(state.sessions, state.secret_box)
         await ensure_first_admin(state.sessions, settings, state.passwords)

@@ -1,11 +1,15 @@
-"""Keyset (cursor) pagination over (timestamp, id), newest first: stable under concurrent inserts."""
+"""Keyset (cursor) pagination over (timestamp, id), newest first: stable under concurrent inserts.
+
+The cursor condition is a row comparison, `(at, id) < (:at, :id)`, which PostgreSQL reads as one range of an
+index on (..., at, id): page 1,000 costs what page 1 costs."""
 
 import base64
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Row, Select, tuple_
 
 from aiops_api.errors import BadRequest
 
@@ -30,11 +34,18 @@ def page(stmt: Select, at_column: Any, id_column: Any, cursor: str | None, limit
     """Order newest first and start after `cursor`; fetches one extra row to know if there is a next page."""
     if cursor:
         at, row_id = decode_cursor(cursor, id_column.type.python_type)
-        stmt = stmt.where(or_(at_column < at, (at_column == at) & (id_column < row_id)))
+        stmt = stmt.where(tuple_(at_column, id_column) < tuple_(at, row_id))
     return stmt.order_by(at_column.desc(), id_column.desc()).limit(limit + 1)
 
 
-def split_page(rows: list[Any], limit: int, at_attr: str) -> tuple[list[Any], str | None]:
+def rows_page(rows: Sequence[Row[Any]], limit: int, at_attr: str) -> dict[str, Any]:
+    """The page of plain rows fetched with page(): `items` (each row's columns) and `next_cursor`, the body
+    of a `<Thing>Page` as json_response (aiops_api/responses.py) writes it."""
+    items, next_cursor = split_page(rows, limit, at_attr)
+    return {"items": [row._asdict() for row in items], "next_cursor": next_cursor}
+
+
+def split_page(rows: Sequence[Any], limit: int, at_attr: str) -> tuple[Sequence[Any], str | None]:
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]

@@ -4,20 +4,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from aiops_api.alerts import service
 from aiops_api.alerts.schemas import AlertFilter, AlertPage, AlertRead
-from aiops_api.deps import Operator, SessionDep, Viewer
+from aiops_api.deps import Operator, ReadSessionDep, SessionDep, Viewer
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aiops_api.responses import json_response
 from aiops_contracts.events import AlertStatus, Severity
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
-@router.get("", operation_id="list_alerts")
+@router.get("", operation_id="list_alerts", response_model=AlertPage)
 async def list_alerts(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Viewer,
     severity: Annotated[list[Severity], Query()] = [],
     status: Annotated[list[AlertStatus], Query()] = [],
@@ -28,14 +29,14 @@ async def list_alerts(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-) -> AlertPage:
+) -> Response:
     filters = AlertFilter(severity=severity, status=status, source=source, host=host, service=service_name,
                           since=since, until=until)
-    return await service.list_alerts(session, filters=filters, cursor=cursor, limit=limit)
+    return json_response(await service.list_alerts(session, filters=filters, cursor=cursor, limit=limit))
 
 
 @router.get("/{alert_id}", operation_id="get_alert")
-async def get_alert(alert_id: uuid.UUID, session: SessionDep, _: Viewer) -> AlertRead:
+async def get_alert(alert_id: uuid.UUID, session: ReadSessionDep, _: Viewer) -> AlertRead:
     return AlertRead.model_validate(await service.get_alert(session, alert_id=alert_id))
 
 

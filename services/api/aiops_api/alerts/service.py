@@ -1,20 +1,22 @@
 """Alert queries and the transitions people make (acknowledge, resolve), with audit entries."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_api.alerts.schemas import AlertFilter, AlertPage, AlertRead
+from aiops_api.alerts.schemas import AlertFilter
 from aiops_api.errors import NotFound
-from aiops_api.pagination import page, split_page
+from aiops_api.pagination import page, rows_page
 from aiops_api.triage import transition
 from aiops_contracts.db import Alert
 from aiops_contracts.events import AlertStatus
 
 
-async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: str | None, limit: int) -> AlertPage:
-    stmt = select(Alert)
+async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: str | None, limit: int) -> dict[str, Any]:
+    """A page of alerts, newest first: the body of an AlertPage (see aiops_api/responses.py)."""
+    stmt = select(*Alert.__table__.columns)  # plain rows: a read needs no ORM instances to track
     if filters.severity:
         stmt = stmt.where(Alert.severity.in_([s.value for s in filters.severity]))
     if filters.status:
@@ -31,9 +33,8 @@ async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: st
         stmt = stmt.where(Alert.last_seen_at < filters.until)
     if filters.incident_id:
         stmt = stmt.where(Alert.incident_id == filters.incident_id)
-    rows = list((await session.scalars(page(stmt, Alert.last_seen_at, Alert.id, cursor, limit))).all())
-    items, next_cursor = split_page(rows, limit, "last_seen_at")
-    return AlertPage(items=[AlertRead.model_validate(a) for a in items], next_cursor=next_cursor)
+    rows = (await session.execute(page(stmt, Alert.last_seen_at, Alert.id, cursor, limit))).all()
+    return rows_page(rows, limit, "last_seen_at")
 
 
 async def get_alert(session: AsyncSession, *, alert_id: uuid.UUID) -> Alert:

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from aiops_api.alerts.schemas import AlertPage
-from aiops_api.deps import BusDep, Operator, SessionDep, Viewer
+from aiops_api.deps import BusDep, Operator, ReadSessionDep, SessionDep, Viewer
 from aiops_api.incidents import evidence, service
 from aiops_api.incidents.schemas import (
     EvidenceRead,
@@ -19,14 +19,15 @@ from aiops_api.incidents.schemas import (
     IncidentSplitRead,
 )
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from aiops_api.responses import json_response
 from aiops_contracts.events import IncidentStatus, Severity
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-@router.get("", operation_id="list_incidents")
+@router.get("", operation_id="list_incidents", response_model=IncidentPage)
 async def list_incidents(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Viewer,
     status: Annotated[list[IncidentStatus], Query()] = [],
     severity: Annotated[list[Severity], Query()] = [],
@@ -35,27 +36,28 @@ async def list_incidents(
     until: datetime | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-) -> IncidentPage:
+) -> Response:
     """Newest activity first; `since`/`until` bound the last activity (`last_seen_at`)."""
     filters = IncidentFilter(status=status, severity=severity, host=host, since=since, until=until)
-    return await service.list_incidents(session, filters=filters, cursor=cursor, limit=limit)
+    return json_response(await service.list_incidents(session, filters=filters, cursor=cursor, limit=limit))
 
 
 @router.get("/{incident_id}", operation_id="get_incident")
-async def get_incident(incident_id: uuid.UUID, session: SessionDep, _: Viewer) -> IncidentRead:
+async def get_incident(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer) -> IncidentRead:
     return IncidentRead.model_validate(await service.get_incident(session, incident_id=incident_id))
 
 
-@router.get("/{incident_id}/alerts", operation_id="list_incident_alerts",
+@router.get("/{incident_id}/alerts", operation_id="list_incident_alerts", response_model=AlertPage,
             responses={404: {"description": "No such incident"}})
-async def list_incident_alerts(incident_id: uuid.UUID, session: SessionDep, _: Viewer, cursor: str | None = None,
-                               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> AlertPage:
+async def list_incident_alerts(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer, cursor: str | None = None,
+                               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> Response:
     """The alerts grouped into the incident, newest first, in pages like GET /api/v1/alerts."""
-    return await service.list_incident_alerts(session, incident_id=incident_id, cursor=cursor, limit=limit)
+    return json_response(await service.list_incident_alerts(session, incident_id=incident_id, cursor=cursor,
+                                                            limit=limit))
 
 
 @router.get("/{incident_id}/logs", operation_id="get_incident_logs")
-async def get_incident_logs(incident_id: uuid.UUID, session: SessionDep, _: Viewer,
+async def get_incident_logs(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer,
                             timeline_limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> IncidentLogs:
     return await service.get_incident_logs(session, incident_id=incident_id, timeline_limit=timeline_limit)
 
@@ -99,7 +101,7 @@ async def reopen_incident(incident_id: uuid.UUID, session: SessionDep, bus: BusD
 
 @router.get("/{incident_id}/evidence", operation_id="list_incident_evidence",
             responses={404: {"description": "No such incident"}})
-async def list_incident_evidence(incident_id: uuid.UUID, session: SessionDep, _: Viewer) -> list[EvidenceRead]:
+async def list_incident_evidence(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer) -> list[EvidenceRead]:
     """The incident's signals by onset: kind, first/last seen, count, the template or error, the anomaly score,
     the rule and shared host/service/dependency that joined each, and the probable origin marked."""
     return await evidence.list_evidence(session, incident_id=incident_id)

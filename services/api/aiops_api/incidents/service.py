@@ -4,17 +4,18 @@ incident's timeline, and announced like the aggregator's changes (`aiops:inciden
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.alerts import service as alerts_service
-from aiops_api.alerts.schemas import AlertFilter, AlertPage
+from aiops_api.alerts.schemas import AlertFilter
 from aiops_api.errors import NotFound
-from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentPage, IncidentRead, TimelineEntry
+from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, TimelineEntry
 from aiops_api.logs.schemas import TemplateRead
-from aiops_api.pagination import page, split_page
+from aiops_api.pagination import page, rows_page
 from aiops_api.triage import VERBS, transition
 from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
@@ -27,8 +28,9 @@ SOURCE = "api"
 
 
 async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, cursor: str | None,
-                         limit: int) -> IncidentPage:
-    stmt = select(Incident)
+                         limit: int) -> dict[str, Any]:
+    """A page of incidents, newest activity first: the body of an IncidentPage (see aiops_api/responses.py)."""
+    stmt = select(*Incident.__table__.columns)  # plain rows: a read needs no ORM instances to track
     if filters.status:
         stmt = stmt.where(Incident.status.in_(filters.status))
     if filters.severity:
@@ -39,9 +41,8 @@ async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, curs
         stmt = stmt.where(Incident.last_seen_at >= filters.since)
     if filters.until:
         stmt = stmt.where(Incident.last_seen_at < filters.until)
-    rows = list((await session.scalars(page(stmt, Incident.last_seen_at, Incident.id, cursor, limit))).all())
-    items, next_cursor = split_page(rows, limit, "last_seen_at")
-    return IncidentPage(items=[IncidentRead.model_validate(i) for i in items], next_cursor=next_cursor)
+    rows = (await session.execute(page(stmt, Incident.last_seen_at, Incident.id, cursor, limit))).all()
+    return rows_page(rows, limit, "last_seen_at")
 
 
 async def get_incident(session: AsyncSession, *, incident_id: uuid.UUID) -> Incident:
@@ -52,7 +53,7 @@ async def get_incident(session: AsyncSession, *, incident_id: uuid.UUID) -> Inci
 
 
 async def list_incident_alerts(session: AsyncSession, *, incident_id: uuid.UUID, cursor: str | None,
-                               limit: int) -> AlertPage:
+                               limit: int) -> dict[str, Any]:
     """The alerts grouped into the incident, newest first (the alerts list, filtered)."""
     await get_incident(session, incident_id=incident_id)
     return await alerts_service.list_alerts(session, filters=AlertFilter(incident_id=incident_id), cursor=cursor,
