@@ -1,5 +1,5 @@
-"""Notifications, telling: every due group (notification_groups.due_at passed) is looked at by one replica
-(FOR UPDATE SKIP LOCKED). Its incidents less the silenced and the inhibited (an open incident of a source
+"""Notifications, telling: every due group (notification_groups.due_at passed) is looked at by one flusher
+(FOR UPDATE SKIP LOCKED: two never tell a group twice). Its incidents less the silenced and the inhibited (an open incident of a source
 severity on the same host: a critical host-down mutes that host's warnings; a resolution is never muted) are
 told in one notification when what they are differs from what was last told, or after repeat_interval
 unchanged. The group is then due again group_interval later, or deleted once all its incidents are resolved.
@@ -39,8 +39,7 @@ def state(incident: dict[str, Any]) -> str:
 
 
 class NotificationFlushTask(PeriodicTask):
-    name = "notifications-flush"
-    scales_out = True  # each due group is locked by the replica that flushes it
+    name = "notifications-flush"  # a periodic task: on the single worker (each group locked all the same)
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx.settings.notifications_flush_s)
