@@ -32,14 +32,20 @@ def _text_enum(enum: type[IncidentStatus] | type[TimelineKind]) -> Enum:
 
 class Incident(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_last_seen_at_id", "last_seen_at", "id"),)
+    __table_args__ = (
+        Index("ix_incidents_last_seen_at_id", "last_seen_at", "id"),
+        # Each filter of the list, then the list's order (migration 0020); `hosts @> '["h"]'` through GIN.
+        Index("ix_incidents_severity_last_seen_at_id", "severity", "last_seen_at", "id"),
+        Index("ix_incidents_status_last_seen_at_id", "status", "last_seen_at", "id"),
+        Index("ix_incidents_hosts", "hosts", postgresql_using="gin", postgresql_ops={"hosts": "jsonb_path_ops"}),
+    )
 
     # What grouped the events (e.g. prototype + service); an open incident is unique per key.
     group_key: Mapped[str] = mapped_column(String(255), index=True)
     title: Mapped[str] = mapped_column(String(500))
     summary: Mapped[str] = mapped_column(Text, default="")
-    severity: Mapped[str] = mapped_column(String(16), index=True)
-    status: Mapped[IncidentStatus] = mapped_column(_text_enum(IncidentStatus), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[IncidentStatus] = mapped_column(_text_enum(IncidentStatus))
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     hosts: Mapped[list[str]] = mapped_column(JSONB, default=list)
     services: Mapped[list[str]] = mapped_column(JSONB, default=list)
@@ -68,11 +74,12 @@ class IncidentEvent(Base):
 
 class IncidentSignal(Base):
     """An incident's evidence: one row per signal (a group key: a log template on a host, the alerts of a
-    host or service) that joined it, with its onset, counts, and the rule and shared host/service/dependency
+    host or service; and its kind: an Alertmanager alert and an anomaly on one host are two signals of the
+    host's key) that joined it, with its onset, counts, and the rule and shared host/service/dependency
     (`via`) that joined it. `rule` is `opened` for the signal that opened the incident."""
 
     __tablename__ = "incident_signals"
-    __table_args__ = (UniqueConstraint("incident_id", "group_key"),)
+    __table_args__ = (UniqueConstraint("incident_id", "group_key", "kind"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
