@@ -38,7 +38,9 @@ PRIV_PROTOCOLS = {"DES": usm.USM_PRIV_CBC56_DES, "AES": usm.USM_PRIV_CFB128_AES,
                   "AES192": usm.USM_PRIV_CFB192_AES, "AES256": usm.USM_PRIV_CFB256_AES}
 AUTH_ERRORS = ("UnknownUserName", "WrongDigest", "UnknownSecurityName", "DecryptionError", "UnsupportedSecLevel",
                "AuthenticationFailure", "NotInTimeWindow")
-MAX_REPETITIONS = 10
+# GETBULK repetitions: the rows the table had at the last poll plus one (one request when it did not grow), or
+# FIRST_REPETITIONS before that. Decoding the answer is most of a poll's CPU, so no more rows than needed.
+FIRST_REPETITIONS, MAX_REPETITIONS = 10, 50
 COUNTERS = ("in_octets", "out_octets", "in_errors", "out_errors", "in_discards", "out_discards")
 
 # Engines, built when first needed (~0.2 s of CPU each): every v2c source shares one; v3 users live in their
@@ -70,6 +72,7 @@ class SnmpPoller(Poller):
         self.auth = _auth(settings)
         self.rates = CounterRates()
         self._transport: UdpTransportTarget | None = None
+        self._rows: dict[str, int] = {}  # rows of each walked table at the last poll, by its first column
 
     async def check(self) -> None:
         await self._get([SYS_UPTIME])
@@ -133,7 +136,8 @@ class SnmpPoller(Poller):
 
     async def _get(self, oids: list[str]) -> dict[str, Any]:
         indication, status, index, var_binds = await get_cmd(
-            self.engine, self.auth, await self._target(), ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids))
+            self.engine, self.auth, await self._target(), ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids),
+            lookupMib=False)
         self._raise_for(indication, status, index)
         return {str(oid): value for oid, value in var_binds
                 if not isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance)}
@@ -142,11 +146,13 @@ class SnmpPoller(Poller):
         """The rows of `columns` (walked together with GETBULK): row index -> field -> value."""
         rows: dict[str, dict[str, Any]] = defaultdict(dict)
         cursor = dict(columns)  # field -> the OID to continue from; a finished column leaves
+        table = next(iter(columns.values()))
+        repetitions = min(self._rows.get(table, FIRST_REPETITIONS - 1) + 1, MAX_REPETITIONS)
         while cursor:
             fields = list(cursor)
             indication, status, index, var_binds = await bulk_cmd(
-                self.engine, self.auth, await self._target(), ContextData(), 0, MAX_REPETITIONS,
-                *(ObjectType(ObjectIdentity(cursor[f])) for f in fields))
+                self.engine, self.auth, await self._target(), ContextData(), 0, repetitions,
+                *(ObjectType(ObjectIdentity(cursor[f])) for f in fields), lookupMib=False)
             self._raise_for(indication, status, index)
             if not var_binds:
                 break
@@ -160,6 +166,7 @@ class SnmpPoller(Poller):
                     continue
                 rows[str(oid)[len(prefix):]][field] = value
                 cursor[field] = str(oid)
+        self._rows[table] = max(len(rows), 1)
         return rows
 
     def _raise_for(self, indication: Any, status: Any, index: Any) -> None:

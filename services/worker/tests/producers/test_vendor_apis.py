@@ -1,0 +1,94 @@
+"""Datadog, Splunk and ThousandEyes pollers against local servers speaking their documented HTTP APIs
+(tests/fakes/vendor_apis.py, answers from the vendors' documented examples): auth, pagination, streaming,
+rate limits (429/503 and the vendor's reset header) and what the results become."""
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from aiops_contracts.pollers import poller_settings
+from aiops_contracts.sources import SourceKind
+from aiops_worker.producers.checks import check_connection
+from aiops_worker.producers.datadog import DatadogPoller
+from aiops_worker.producers.poller import CheckFailed, PolledSource
+from aiops_worker.producers.splunk import SplunkPoller
+from aiops_worker.producers.thousandeyes import ThousandEyesPoller
+
+_spec = importlib.util.spec_from_file_location("vendor_apis", Path(__file__).parents[4] / "tests/fakes/vendor_apis.py")
+assert _spec and _spec.loader
+vendors = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(vendors)
+
+
+def source(kind: SourceKind, url: str, config: dict, credentials: dict) -> PolledSource:
+    return PolledSource("id-1", f"{kind.value}-1", kind, url, 60.0, {"team": "sre"},
+                        poller_settings(kind.value, config, credentials))
+
+
+DATADOG_KEYS = {"api_key": vendors.DATADOG_API_KEY, "application_key": vendors.DATADOG_APP_KEY}
+
+
+async def test_datadog_metrics_and_paginated_logs_after_a_rate_limit() -> None:
+    async with vendors.Datadog() as api:
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {
+            "metric_queries": ["avg:system.cpu.user{*} by {host}"], "log_query": "status:error"}, DATADOG_KEYS))
+        api.rate_limit_once = True  # 429 with X-RateLimit-Reset: 1 (seconds) first
+        started = time.monotonic()
+        result = await poller.poll()
+        assert time.monotonic() - started >= 1.0
+        assert [line.split(" ")[0] for line in result.lines] == ["system.cpu.user,host=web-1,source=datadog-1,team=sre"] * 2
+        assert [(r.message, r.host, r.labels) for r in result.logs] == [
+            ("upstream timed out", "i-0123", {"service": "agent", "status": "error"}),
+            ("payment failed", "i-0123", {"service": "agent", "status": "error"})]
+        paths = [(method, path) for method, path, _ in api.requests]
+        assert paths.count(("GET", "/api/v1/query")) == 2 and paths.count(("GET", "/api/v2/logs/events")) == 2
+        query = next(q for _, path, q in api.requests if path == "/api/v1/query")
+        assert query["query"] == "avg:system.cpu.user{*} by {host}" and int(query["to"]) > int(query["from"])
+        await poller.aclose()
+
+
+async def test_datadog_wrong_keys_are_an_auth_failure() -> None:
+    async with vendors.Datadog() as api:
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {}, {**DATADOG_KEYS, "api_key": "wrong"}))
+        tested = await check_connection(poller)
+        assert [(s.stage, s.ok) for s in tested.steps] == [("dns", True), ("tcp", True), ("auth", False)]
+        await poller.aclose()
+
+
+async def test_splunk_export_streams_results_as_log_records() -> None:
+    async with vendors.Splunk() as api:
+        poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "index=main error"},
+                                     {"token": vendors.SPLUNK_TOKEN}))
+        api.rate_limit_once = True  # 503 with Retry-After: 1
+        result = await poller.poll()
+        assert [(r.message, r.host, r.labels["sourcetype"]) for r in result.logs] == [
+            ("2024-05-01 10:00:01 ERROR db connection refused", "db-1", "app"),
+            ("2024-05-01 10:00:02 ERROR retry failed", "db-1", "app")]
+        form = next(q for _, path, q in api.requests if path == "/services/search/jobs/export" and "search" in q)
+        assert (form["search"], form["earliest_time"], form["output_mode"]) == ("search index=main error", "-5m", "json")
+        second = await poller.poll()  # from where the first ended
+        assert len(second.logs) == 2
+        assert float([q for _, p, q in api.requests if "search" in q][-1]["earliest_time"]) > 0
+        assert (await check_connection(poller)).ok
+        await poller.aclose()
+        wrong = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "x"}, {"token": "wrong"}))
+        with pytest.raises(CheckFailed) as refused:
+            await wrong.poll()
+        assert refused.value.stage == "auth"
+        await wrong.aclose()
+
+
+async def test_thousandeyes_results_follow_next_links_and_are_sent_once() -> None:
+    async with vendors.ThousandEyes() as api:
+        poller = ThousandEyesPoller(source(SourceKind.thousandeyes, api.url, {"window": "10m"},
+                                           {"token": vendors.THOUSANDEYES_TOKEN}))
+        api.rate_limit_once = True  # 429 with x-organization-rate-limit-reset: an epoch time
+        result = await poller.poll()
+        assert len(result.lines) == 2  # two pages, one round each
+        assert all(line.startswith("thousandeyes_network,agent=Frankfurt\\,\\ Germany,source=thousandeyes-1,team=sre,"
+                                   "test=api.example.com,test_id=281474976710706 ") for line in result.lines)
+        assert "avg_latency_ms=250.0" in result.lines[1]
+        assert (await poller.poll()).lines == []  # the same rounds again: nothing new
+        await poller.aclose()
