@@ -1,7 +1,8 @@
 """Notifications: a storm of 1,000 related alerts (through the real alert store and incident grouping) is told
 once per group_interval per receiver, by two flushing replicas (email through a local aiosmtpd server, a
 Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
-Events v2; a failing receiver is retried and its failure recorded; a bad notifications.yml names its line."""
+Events v2; a failing receiver is retried and its failure recorded, and skipped while its circuit is open; a bad
+notifications.yml names its line."""
 
 import asyncio
 import json
@@ -34,7 +35,8 @@ from aiops_contracts.streams import ALERTS_INGESTED, INCIDENTS_CHANGED
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.incidents.task import AlertIncidentTask
 from aiops_worker.notifications.flush import NotificationFlushTask
-from aiops_worker.notifications.routing import RoutingError, install_receivers, load_routing
+from aiops_worker.notifications.routing import Receiver, RoutingError, install_receivers, load_routing
+from aiops_worker.notifications.senders import BREAKER_FAILURES, RETRIES, ReceiverUnavailable, Sender, notice
 from aiops_worker.notifications.task import NotificationTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -62,7 +64,7 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
     controller.stop()
 
 
-class Receiver:
+class HttpReceiver:
     """A local HTTP receiver (Slack incoming webhook, PagerDuty's events endpoint): answers `status`."""
 
     def __init__(self) -> None:
@@ -84,8 +86,8 @@ class Receiver:
 
 
 @pytest.fixture
-def http() -> Iterator[Receiver]:
-    receiver = Receiver()
+def http() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver()
     threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
     yield receiver
     receiver.server.shutdown()
@@ -250,6 +252,20 @@ routes:
     http.status = 200
     assert await task.flush(now + timedelta(seconds=30)) == 1  # retried, told once
     assert [n.status for n in await notifications(ctx) if n.receiver == "hook"] == ["failed", "sent"]
+
+
+async def test_a_receiver_failing_again_and_again_is_skipped_while_its_circuit_is_open(worker_settings, http):
+    http.status = 503
+    sender = Sender(worker_settings)
+    hook = Receiver(name="hook", kind="webhook", url=http.url)
+    message = notice("hook", "0:web-1", [json.loads(change(str(uuid.uuid4()), "web-1").model_dump_json())["payload"]])
+    for _ in range(BREAKER_FAILURES):
+        with pytest.raises(ReceiverUnavailable, match="HTTP 503"):
+            await sender.send(hook, message)
+    assert len(http.posts) == BREAKER_FAILURES * RETRIES
+    with pytest.raises(ReceiverUnavailable, match="circuit open"):
+        await sender.send(hook, message)
+    assert len(http.posts) == BREAKER_FAILURES * RETRIES  # not called while open
 
 
 async def test_a_group_of_a_receiver_no_longer_configured_is_dropped(worker_ctx, tmp_path: Path, http):
