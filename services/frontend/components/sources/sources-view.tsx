@@ -1,11 +1,12 @@
 "use client";
 /** Integrations (admin): sources with their token prefix and state; create (token shown once, with snippets),
- * show the setup snippets again (without the token), revoke. */
+ * show the setup snippets again (without the token), revoke. Polled sources, with their health, below. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useApi } from "@/components/providers";
 import { useCan } from "@/components/auth/use-can";
 import { call, type Schemas } from "@/lib/api/client";
+import { Pollers, POLLED_KINDS } from "@/components/sources/pollers";
 import { SourceForm } from "@/components/sources/source-form";
 import { Snippets } from "@/components/sources/snippets";
 import { Empty, QueryView } from "@/components/ui/states";
@@ -50,6 +51,10 @@ function SourceRow({ source }: { source: Schemas["SourceRead"] }) {
   );
 }
 
+function isPushed(source: Schemas["SourceRead"]): boolean {
+  return !POLLED_KINDS.includes(source.kind);
+}
+
 export function SourcesView() {
   const api = useApi();
   const isAdmin = useCan("admin");
@@ -57,6 +62,7 @@ export function SourcesView() {
     queryKey: ["sources"],
     enabled: isAdmin,
     queryFn: () => call(api.GET("/api/v1/sources")),
+    refetchInterval: 10_000,  // polled sources' health changes with every poll
   });
   if (!isAdmin) return <Empty>Sources are managed by admins.</Empty>;
   return (
@@ -64,15 +70,16 @@ export function SourcesView() {
       <h1>Sources</h1>
       <SourceForm />
       <div className="panel">
-        <QueryView query={sources} what="sources" isEmpty={(s) => s.length === 0} empty="No sources yet: create one above.">
+        <QueryView query={sources} what="sources" isEmpty={(s) => !s.some(isPushed)} empty="No sources yet: create one above.">
           {(items) => (
             <table>
               <thead><tr><th>Name</th><th>Kind</th><th>Token</th><th>Created</th><th>State</th><th><span className="muted">Actions</span></th></tr></thead>
-              <tbody>{items.map((s) => <SourceRow key={s.id} source={s} />)}</tbody>
+              <tbody>{items.filter(isPushed).map((s) => <SourceRow key={s.id} source={s} />)}</tbody>
             </table>
           )}
         </QueryView>
       </div>
+      {sources.data && <Pollers sources={sources.data.filter((s) => !isPushed(s))} />}
     </>
   );
 }
