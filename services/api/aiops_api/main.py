@@ -34,6 +34,7 @@ from aiops_api.logs.search import LogSearch
 from aiops_api.metrics.router import router as metrics_router
 from aiops_api.notifications.router import router as notifications_router
 from aiops_api.overview.router import router as overview_router
+from aiops_api.pipelines.router import router as pipelines_router
 from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.quality.router import router as quality_router
 from aiops_api.replay.router import router as replay_router
@@ -57,7 +58,7 @@ from aiops_contracts.tracing import configure_tracing, shutdown_tracing
 
 METRIC_ROUTERS = [metrics_router, anomalies_router, forecasts_router]
 ROUTERS = [chat_router, health.router, alerts_router, incidents_router, logs_router, sources_router, live_router, *WEBHOOK_ROUTERS,
-           auth_router, users_router, audit_router, automations_router, notifications_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router,
+           auth_router, users_router, audit_router, automations_router, notifications_router, *METRIC_ROUTERS, deprecated_aliases(METRIC_ROUTERS), overview_router, pipelines_router,
            topology_router, quality_router, replay_router, dead_letters_router]
 
 

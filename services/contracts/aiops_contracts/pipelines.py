@@ -1,6 +1,7 @@
 """`pipeline.run_received`: one CI/CD run as a collector (GitHub Actions, Jenkins) or the GitHub webhook saw it,
 normalised to one shape for the worker's `pipelines-store` task."""
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -89,3 +90,10 @@ class PipelineRunPayload(BaseModel):
 
 
 FAILED_CONCLUSIONS = ("failure", "timed_out", "startup_failure")
+_RUN_NAMESPACE = uuid.UUID("b6f1e0a4-4c1d-4f0e-8e54-0d7a2c9f3b61")
+
+
+def run_event_id(source: str, run: PipelineRunPayload) -> str:
+    """The same run in the same state, read by two polls, gives the same envelope id (dropped the second time)."""
+    state = f"{run.status}|{run.conclusion}|{run.finished_at}|{len(run.jobs)}|{len(run.tests)}"
+    return uuid.uuid5(_RUN_NAMESPACE, f"{source}|{run.provider}|{run.pipeline_key}|{run.external_id}|{state}").hex

@@ -10,6 +10,7 @@ A new kind: add it to SourceKind, write its model here and add one line to POLLE
 poller in aiops_worker/producers/ (see aiops_worker/producers/poller.py).
 """
 
+import re
 import typing
 from typing import Any, ClassVar, Literal
 
@@ -104,6 +105,43 @@ class ThousandEyesSettings(PollerSettings):
     window: str = Field(default="10m", pattern=r"^\d+[smhdw]$")
 
 
+WEBHOOK_SECRET_KEY = "webhook_secret"  # the credential that signs a polled source's webhooks (GitHub)
+MIN_WEBHOOK_SECRET_CHARS = 32
+
+
+class GithubActionsSettings(PollerSettings):
+    """target: https://api.github.com (GitHub Enterprise Server: https://<host>/api/v3). Its workflow_run
+    webhook (POST /webhooks/github) is signed with `webhook_secret`."""
+
+    token: SecretStr | None = None  # a token with actions:read; public repositories need none
+    webhook_secret: SecretStr | None = None  # the repository webhook's secret (X-Hub-Signature-256)
+    repositories: list[str] = Field(min_length=1, max_length=100)  # owner/repo
+    per_page: int = Field(default=50, ge=1, le=100)
+    max_pages: int = Field(default=5, ge=1, le=50)  # per repository and poll, newest first
+    min_rate_remaining: int = Field(default=20, ge=0)  # a poll stops early below this many requests left
+
+    @model_validator(mode="after")
+    def _repositories(self) -> "GithubActionsSettings":
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else None
+        if secret is not None and len(secret) < MIN_WEBHOOK_SECRET_CHARS:
+            raise ValueError(f"webhook_secret: at least {MIN_WEBHOOK_SECRET_CHARS} characters (a short secret makes "
+                             "signatures guessable)")
+        for repository in self.repositories:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+                raise ValueError(f"repositories: {repository!r} is not owner/repo")
+        return self
+
+
+class JenkinsSettings(PollerSettings):
+    """target: the Jenkins URL, e.g. https://jenkins.example.com"""
+
+    username: str | None = None
+    api_token: SecretStr | None = None  # the user's API token (basic auth with the user name)
+    jobs: list[str] = Field(min_length=1, max_length=200)  # full names, folders with "/": "team/app/main"
+    max_builds: int = Field(default=20, ge=1, le=100)  # newest builds read per job and poll
+    verify_tls: bool = True
+
+
 class ConnectionStep(BaseModel):
     stage: Literal["config", "dns", "tcp", "tls", "auth", "protocol", "timeout", "worker"]
     ok: bool
@@ -124,6 +162,8 @@ POLLER_SETTINGS: dict[SourceKind, type[PollerSettings]] = {
     SourceKind.datadog: DatadogSettings,
     SourceKind.splunk: SplunkSettings,
     SourceKind.thousandeyes: ThousandEyesSettings,
+    SourceKind.github_actions: GithubActionsSettings,
+    SourceKind.jenkins: JenkinsSettings,
 }
 
 

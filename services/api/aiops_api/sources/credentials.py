@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_KEY
 from aiops_contracts.db import Source
+from aiops_contracts.pollers import WEBHOOK_SECRET_KEY
 from aiops_contracts.secrets import SecretBox
 
 TOKEN_PREFIX = "aiops_"
@@ -94,9 +95,12 @@ class SourceCredentials:
         if expires > time.monotonic():
             return signers
         async with self.sessions() as session:
+            # Sentry's client secret in config; a polled source's webhook secret (GitHub) in its credentials.
             rows = await session.scalars(select(Source).where(
-                Source.enabled, Source.revoked_at.is_(None), Source.config.has_key(SIGNING_SECRET_KEY)))
-            opened = [(_identity(s), box.open(s.config[SIGNING_SECRET_KEY])) for s in rows]
+                Source.enabled, Source.revoked_at.is_(None),
+                Source.config.has_key(SIGNING_SECRET_KEY) | Source.credentials.has_key(WEBHOOK_SECRET_KEY)))
+            opened = [(_identity(s), box.open(s.config.get(SIGNING_SECRET_KEY) or s.credentials[WEBHOOK_SECRET_KEY]))
+                      for s in rows]
         # A secret another key sealed, or a short one stored before the minimum, signs nothing.
         signers = [(i, secret.encode()) for i, secret in opened if secret and len(secret) >= MIN_SIGNING_SECRET_CHARS]
         self._signers = (time.monotonic() + self.cache_seconds, signers)

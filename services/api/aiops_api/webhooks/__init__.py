@@ -2,7 +2,7 @@
 here once. A new kind is added to aiops_contracts.sources.SourceKind; tests/webhooks/test_registry.py checks
 that every kind has a receiver (or, to come, a poller) and its snippets."""
 
-from aiops_api.webhooks import alertmanager, generic, logs, sentry, sentry_hooks, telegraf
+from aiops_api.webhooks import alertmanager, generic, github, logs, sentry, sentry_hooks, telegraf
 
-WEBHOOKS = [generic, telegraf, alertmanager, sentry, sentry_hooks, logs]
+WEBHOOKS = [generic, telegraf, alertmanager, sentry, sentry_hooks, logs, github]
 ROUTERS = [webhook.router for webhook in WEBHOOKS]

@@ -46,15 +46,15 @@ class DetectionSettings:
     tail_block: int = 8
     tail_blocks: int = 80
     tail_warmup: int = 80
-    refractory_builds: int = 20
+    refractory_builds: int = 60
     close_builds: int = 8
     fatigue_builds: float = 100.0
-    min_z: float = 3.0
+    min_z: float = 6.0
     max_log10_p: float = -5.0
     failure_window: int = 20
     median_builds: int = 5
     failure_history: int = 200
-    failure_log10_p: float = 4.0
+    failure_log10_p: float = 6.0
     merge_builds: int = 10
 
     def detector_config(self) -> DetectorConfig:

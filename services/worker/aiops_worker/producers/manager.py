@@ -25,10 +25,11 @@ from sqlalchemy import select
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, METRICS_RECEIVED, LogsPayload, MetricsPayload
+from aiops_contracts.pipelines import PIPELINE_RUN_RECEIVED, run_event_id
 from aiops_contracts.pollers import ConnectionCheck, ConnectionStep, poller_settings
 from aiops_contracts.secrets import secret_box
 from aiops_contracts.sources import SourceKind
-from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, POLLER_CHECKS_KEY
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, PIPELINES_RUNS, POLLER_CHECKS_KEY
 from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.producers import health
 from aiops_worker.producers.checks import check_connection
@@ -193,6 +194,10 @@ class ProducerManager:
             await bus.publish(LOGS_INGESTED, Envelope(type=LOGS_RECEIVED, source=source.name,
                                                       payload=payload_logs.model_dump(mode="json",
                                                                                       exclude_defaults=True)))
+        if result.runs:  # ids from the run and its state: a run read again unchanged is dropped by the store
+            await bus.publish_many(PIPELINES_RUNS, [
+                Envelope(id=run_event_id(source.name, run), type=PIPELINE_RUN_RECEIVED, source=source.name,
+                         payload=run.model_dump(mode="json")) for run in result.runs])
 
     async def _answer_checks(self, stop: asyncio.Event) -> None:
         """Connection tests the API asks for: `{"source_id", "reply_to"}` on POLLER_CHECKS_KEY."""

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from aiops_contracts.events import AlertPayload, LogRecord
 from aiops_contracts.influx import encode_point
+from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_contracts.pollers import PollerSettings
 from aiops_contracts.sources import SourceKind
 
@@ -50,10 +51,11 @@ class PollResult:
     lines: list[str] = field(default_factory=list)  # InfluxDB line protocol, one point each
     alerts: list[AlertPayload] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
+    runs: list[PipelineRunPayload] = field(default_factory=list)  # CI/CD runs (GitHub Actions, Jenkins)
 
     @property
     def points(self) -> int:
-        return len(self.lines) + len(self.alerts) + len(self.logs)
+        return len(self.lines) + len(self.alerts) + len(self.logs) + len(self.runs)
 
 
 class CheckFailed(Exception):

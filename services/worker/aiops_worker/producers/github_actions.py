@@ -1,0 +1,123 @@
+"""GitHub Actions poller: the workflow runs of each repository (REST API), with the jobs and steps of each
+completed run, as `pipeline.run_received` on `aiops:pipelines:runs`.
+
+- `GET /repos/{owner}/{repo}/actions/runs` newest first, `per_page` a page, following the `Link: rel="next"`
+  header for at most `max_pages` pages and only while a page still holds runs not read before;
+- each completed run's jobs once (`GET .../actions/runs/{id}/attempts/{attempt}/jobs`, paginated the same way);
+- conditional requests: each URL's ETag goes back as `If-None-Match`, and a 304 (nothing changed, and free of
+  the rate limit) ends that listing;
+- the rate limit: `X-RateLimit-Remaining` and `X-RateLimit-Reset` are read from every answer; below
+  `min_rate_remaining` the poll stops and the next ones wait for the reset (a 429 or a secondary limit's
+  Retry-After is waited out by producers/http.py).
+Incremental within the poller's life (runs read are remembered); after a restart the first pages are read
+again, which the store's upserts and the envelope ids (run and state) make harmless.
+GitHub has no test report API (reports are artifacts), so runs from here carry no test list.
+"""
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from aiops_contracts.github_actions import NotAWorkflowRun, run_payload
+from aiops_contracts.pollers import GithubActionsSettings
+from aiops_contracts.sources import SourceKind
+from aiops_worker.producers.http import HttpApi
+from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
+
+API_VERSION = "2022-11-28"
+
+
+def next_link(header: str | None) -> str | None:
+    """The `rel="next"` URL of a Link header (RFC 8288), as GitHub paginates."""
+    for part in (header or "").split(","):
+        url, _, rel = part.partition(";")
+        if 'rel="next"' in rel.replace(" ", ""):
+            return url.strip().strip("<>")
+    return None
+
+
+class GithubActionsPoller(Poller):
+    kind = SourceKind.github_actions
+
+    def __init__(self, source: PolledSource) -> None:
+        super().__init__(source)
+        settings = source.settings
+        assert isinstance(settings, GithubActionsSettings)
+        self.settings = settings
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        if settings.token:
+            headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
+        self.api = HttpApi(source.target, headers=headers)
+        self.etags: dict[str, str] = {}
+        self.read: set[str] = set()  # completed runs (id:attempt) already sent with their jobs
+        self.remaining: int | None = None
+        self.reset_at = 0.0
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    async def poll(self) -> PollResult:
+        result = PollResult()
+        for repository in self.settings.repositories:
+            async for run in self._new_runs(repository):
+                completed = run.get("status") == "completed"
+                jobs = await self._jobs(repository, run) if completed else []
+                try:
+                    result.runs.append(run_payload(run, jobs))
+                except NotAWorkflowRun as exc:
+                    raise CheckFailed("protocol", f"{repository}: {exc}") from exc
+                if completed:
+                    self.read.add(f"{run['id']}:{run.get('run_attempt') or 1}")
+        if self.remaining is not None:
+            result.lines.append(self.point("github_api", {}, {"rate_remaining": self.remaining},
+                                           time.time_ns()))
+        return result
+
+    async def _new_runs(self, repository: str) -> AsyncIterator[dict[str, Any]]:
+        url: str | None = f"/repos/{repository}/actions/runs?" + urlencode({"per_page": self.settings.per_page})
+        for _ in range(self.settings.max_pages):
+            if url is None or self._rate_low():
+                return
+            page, url = await self._get(url)
+            runs = (page or {}).get("workflow_runs") or []
+            fresh = [r for r in runs if f"{r.get('id')}:{r.get('run_attempt') or 1}" not in self.read]
+            for run in fresh:
+                yield run
+            if not fresh:  # unchanged (304) or only runs read before: the older pages were read too
+                return
+
+    async def _jobs(self, repository: str, run: dict[str, Any]) -> list[dict[str, Any]]:
+        attempt = run.get("run_attempt") or 1
+        url: str | None = f"/repos/{repository}/actions/runs/{run['id']}/attempts/{attempt}/jobs?per_page=100"
+        jobs: list[dict[str, Any]] = []
+        while url is not None and not self._rate_low():
+            page, url = await self._get(url)
+            jobs += (page or {}).get("jobs") or []
+        return jobs
+
+    async def _get(self, url: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(the page, or None when unchanged since its ETag; the next page's URL)."""
+        headers = {"If-None-Match": self.etags[url]} if url in self.etags else {}
+        async with self.api.request("GET", url, headers=headers) as response:
+            self._rate(response.headers)
+            if response.status == 304:
+                return None, None
+            try:
+                page = await response.json(content_type=None)
+            except ValueError as exc:
+                raise CheckFailed("protocol", f"GET {url}: the answer is not JSON") from exc
+            if response.headers.get("ETag"):
+                self.etags[url] = response.headers["ETag"]
+            return page, next_link(response.headers.get("Link"))
+
+    def _rate(self, headers: Mapping[str, str]) -> None:
+        try:
+            self.remaining = int(headers["X-RateLimit-Remaining"])
+            self.reset_at = float(headers.get("X-RateLimit-Reset") or 0)
+        except (KeyError, ValueError):
+            return
+
+    def _rate_low(self) -> bool:
+        low = self.remaining is not None and self.remaining <= self.settings.min_rate_remaining
+        return low and time.time() < self.reset_at
