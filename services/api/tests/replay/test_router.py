@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
+from aiops_api.replay import service
+from aiops_contracts import bus as bus_module
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import AuditEntry, ReplayRun
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.streams import REPLAY_REQUESTED
+from aiops_contracts.streams import REPLAY_REQUESTED, StreamSpec
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 RANGE = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
@@ -59,3 +61,19 @@ async def test_bad_replays_are_refused_with_the_reason(client, auth, bus: Bus) -
     operator = await client.post("/api/v1/replay", headers=auth(Role.operator), json=RANGE)
     assert operator.status_code == 403
     assert await bus.redis.xlen(bus.key(REPLAY_REQUESTED)) == 0
+
+
+async def test_a_refused_request_answers_503_and_fails_the_run(client, auth, sessions, bus: Bus, monkeypatch) -> None:
+    """The worker is far behind on the replay stream: publishing is refused, so no worker will replay the run;
+    it is recorded `failed` with the reason instead of staying `queued` forever."""
+    monkeypatch.setattr(bus_module, "BACKLOG_CHECK_S", 0.0)
+    monkeypatch.setattr(service, "REPLAY_STREAM", StreamSpec(REPLAY_REQUESTED.name, maxlen=10))
+    await bus.ensure_group(REPLAY_REQUESTED, "slow-reader")
+    await bus.publish_many(REPLAY_REQUESTED, [Envelope(type="replay.requested", source="test") for _ in range(9)])
+
+    refused = await client.post("/api/v1/replay", headers=auth(Role.admin), json=RANGE)
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    async with sessions() as session:
+        (run,) = (await session.scalars(select(ReplayRun))).all()
+    assert run.status == "failed" and "not handed to the worker" in run.error and run.finished_at is not None
+    assert await bus.redis.xlen(bus.key(REPLAY_REQUESTED)) == 9

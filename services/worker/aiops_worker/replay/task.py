@@ -3,10 +3,12 @@
 and store the result on the run. Nothing else is written: no incident, alert, stream entry or automation run.
 
 Idempotent: a run that is done or failed is not replayed again; one left `running` by a stopped worker is
-replayed again when its entry is delivered again.
+replayed again when its entry is delivered again. Any error but a store outage ends the run `failed` with the
+reason, and its entry is acked: replaying it again would fail the same way.
 """
 
 import asyncio
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,8 +24,10 @@ from aiops_worker.logs.rules import RulesError
 from aiops_worker.replay.diff import compare
 from aiops_worker.replay.engine import ReplayTimeout, candidate_of, simulate
 from aiops_worker.replay.inputs import load_inputs, what_did
-from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.consumer import TRANSIENT_ERRORS, Delivery, StoreUnavailable, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
+
+log = logging.getLogger(__name__)
 
 STARTING_STATE = "fresh miner and detectors, no incidents, the stored topology"
 _FINISHED = (ReplayStatus.done, ReplayStatus.failed)
@@ -49,11 +53,16 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
             if run is None or run.status in _FINISHED:
                 return
             run.status = ReplayStatus.running
-            params = ReplayParams.model_validate(run.params)
+            stored = run.params
         try:
-            result, status, error = await self._result(params), ReplayStatus.done, ""
+            result, status, error = await self._result(ReplayParams.model_validate(stored)), ReplayStatus.done, ""
+        except (StoreUnavailable, *TRANSIENT_ERRORS):
+            raise  # a store is down: the consumer retries the entry, the run stays `running` meanwhile
         except (RulesError, ReplayTimeout, InfluxError) as exc:
             result, status, error = None, ReplayStatus.failed, str(exc)[:2000]
+        except Exception as exc:  # a bug or bad stored data: retrying gives the same, so the run says why it failed
+            log.exception("replay failed", extra={"run_id": str(run_id)})
+            result, status, error = None, ReplayStatus.failed, f"unexpected error: {type(exc).__name__}: {exc}"[:2000]
         async with self.ctx.sessions.begin() as session:
             run = await session.get(ReplayRun, run_id, with_for_update=True)
             if run is not None:

@@ -127,6 +127,26 @@ async def test_a_rule_re2_cannot_run_fails_the_run_with_its_name(worker_ctx: Wor
     assert run.status == ReplayStatus.failed and "backref" in run.error and run.result is None
 
 
+async def test_an_unexpected_error_fails_the_run_with_the_reason_and_acks_its_entry(worker_ctx: WorkerContext,
+                                                                                  redis: Redis, drain) -> None:
+    """Parameters stored by an earlier release that no longer validate: retrying cannot help, so the run ends
+    `failed` saying why, at its first delivery, and the entry is neither left pending nor dead-lettered."""
+    run_id = uuid.uuid4()
+    async with worker_ctx.sessions.begin() as session:
+        session.add(ReplayRun(id=run_id, requested_by="test", status=ReplayStatus.queued,
+                              params={"start": T0.isoformat(), "end": (T0 + timedelta(days=30)).isoformat()}))
+    await worker_ctx.bus.publish(REPLAY_STREAM, Envelope(type=REPLAY_REQUESTED, source="api",
+                                                         payload=ReplayRequestedPayload(run_id=str(run_id)).model_dump()))
+    await drain(ReplayTask(worker_ctx))
+    async with worker_ctx.sessions() as session:
+        run = await session.get(ReplayRun, run_id)
+    assert run is not None and run.status == ReplayStatus.failed and run.finished_at is not None
+    assert "unexpected error: ValidationError" in run.error and "7 days" in run.error
+    key = worker_ctx.bus.key(REPLAY_STREAM)
+    assert (await redis.xpending(key, ReplayTask.name))["pending"] == 0
+    assert await redis.xlen(worker_ctx.bus.dead_letter_key(REPLAY_STREAM)) == 0
+
+
 async def test_the_event_limit_cuts_the_inputs(worker_ctx: WorkerContext, bus: Bus, drain) -> None:
     await bus.publish_many(ALERTS_INGESTED, [alert(n) for n in range(4)])
     await drain(AlertArchiveTask(worker_ctx))
