@@ -11,13 +11,14 @@ drops). Runs not completed yet (queued, in progress) are stored and wait for the
 """
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Histogram
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.influx import DatabaseNotFound, encode_point
+from aiops_contracts.influx import DatabaseNotFound, PointsBeyondRetention, encode_point
 from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_contracts.streams import ALERTS_INGESTED, PIPELINES_RUNS
 from aiops_worker.pipelines.alerts import anomaly_envelope, failure_envelope
@@ -32,6 +33,7 @@ DURATION = Histogram("aiops_pipeline_build_duration_seconds", "CI/CD build durat
 QUEUE = Histogram("aiops_pipeline_build_queue_seconds", "CI/CD build queue time", ["provider"],
                   buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600))
 MEASUREMENT = "pipeline_builds"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,8 +53,11 @@ class PipelineRunTask(StreamConsumer[PipelineRunPayload]):
         ordered = sorted(batch, key=lambda d: (d.payload.finished_at is None, d.payload.finished_at))
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in ordered])
-            stored = [_Stored(*await store_run(session, d.envelope.source, d.payload), d.payload)
-                      for d in ordered if d.envelope.id in fresh]
+            stored = []
+            for d in ordered:
+                if d.envelope.id in fresh:
+                    pipeline_id, features = await store_run(session, d.envelope.source, d.payload)
+                    stored.append(_Stored(pipeline_id, d.payload, features))
         done = [s for s in stored if s.run.completed and s.run.finished_at]
         if not done:
             return
@@ -65,10 +70,13 @@ class PipelineRunTask(StreamConsumer[PipelineRunPayload]):
 
     async def _write_points(self, lines: str) -> None:
         try:
-            await self.ctx.influx.write(lines)
-        except DatabaseNotFound:  # a fresh InfluxDB the metrics writer has not prepared yet
-            await self.ctx.influx.ensure_database(self.settings.influx_retention_days)
-            await self.ctx.influx.write(lines)
+            try:
+                await self.ctx.influx.write(lines)
+            except DatabaseNotFound:  # a fresh InfluxDB the metrics writer has not prepared yet
+                await self.ctx.influx.ensure_database(self.settings.influx_retention_days)
+                await self.ctx.influx.write(lines)
+        except PointsBeyondRetention as exc:  # an old run (a backfill): kept in PostgreSQL, the rest written
+            log.info("pipeline points beyond retention dropped", extra={"task": self.name, "error": str(exc)})
 
     async def _failure_alerts(self, done: list[_Stored]) -> list[Envelope]:
         envelopes = []
