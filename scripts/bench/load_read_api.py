@@ -55,7 +55,8 @@ INCIDENT_COLUMNS = ("id, group_key, title, summary, severity, status, event_coun
 class Seeded:
     alert_ids: list[str]
     incident_ids: list[str]
-    oldest: datetime
+    oldest: datetime  # the alerts' last_seen_at span
+    newest: datetime
 
 
 def seed(database_url: str, alerts: int, incidents: int) -> Seeded:
@@ -71,19 +72,20 @@ def seed(database_url: str, alerts: int, incidents: int) -> Seeded:
                 copy.write_row((incident_id, f"group-{i}", f"incident {i}", "", SEVERITIES[i % 5],
                                 ("open", "acknowledged", "resolved")[i % 3], 1, f'["host-{i % HOSTS}"]',
                                 '["svc"]', "{}", at, at))
+        rng = random.Random(0)  # each field drawn on its own: no filter combination is empty by construction
         with cur.copy(f"COPY alerts ({ALERT_COLUMNS}) FROM STDIN") as copy:
             for i, alert_id in enumerate(alert_ids):
                 at = now - timedelta(seconds=i)
                 incident = incident_ids[(i // 2) % incidents] if incidents and i % 2 == 0 else None
-                copy.write_row((alert_id, SOURCES[i % 5], alert_id.hex, f"alert {i}", "", SEVERITIES[i % 5],
-                                ALERT_STATUSES[i % 10], f"host-{i % HOSTS}", f"svc-{i % 10}", '{"env": "prod"}',
-                                "{}", "{}", 1, at, at, alert_id.hex, incident))
+                copy.write_row((alert_id, rng.choice(SOURCES), alert_id.hex, f"alert {i}", "", rng.choice(SEVERITIES),
+                                rng.choice(ALERT_STATUSES), f"host-{rng.randrange(HOSTS)}", f"svc-{rng.randrange(10)}",
+                                '{"env": "prod"}', "{}", "{}", 1, at, at, alert_id.hex, incident))
         conn.commit()
         conn.autocommit = True
         cur.execute("VACUUM ANALYZE alerts")  # planner statistics and the visibility map, as autovacuum would
         cur.execute("VACUUM ANALYZE incidents")
     return Seeded([str(a) for a in alert_ids], [str(i) for i in incident_ids],
-                  now - timedelta(seconds=max(alerts, 1)))
+                  now - timedelta(seconds=max(alerts, 1)), now)
 
 
 def pick_request(seeded: Seeded, next_cursor: str | None) -> tuple[str, dict[str, str]]:

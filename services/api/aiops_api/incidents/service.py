@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.alerts import service as alerts_service
@@ -30,7 +30,13 @@ SOURCE = "api"
 async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, cursor: str | None,
                          limit: int) -> dict[str, Any]:
     """A page of incidents, newest activity first: the body of an IncidentPage (see aiops_api/responses.py)."""
-    stmt = select(*Incident.__table__.columns)  # plain rows: a read needs no ORM instances to track
+    stmt = page(incidents_query(filters), Incident.last_seen_at, Incident.id, cursor, limit)
+    return rows_page((await session.execute(stmt)).all(), limit, "last_seen_at")
+
+
+def incidents_query(filters: IncidentFilter) -> Select[Any]:
+    """The incidents that pass the filters, as plain rows; each filter has its index (migration 0020)."""
+    stmt = select(*Incident.__table__.columns)
     if filters.status:
         stmt = stmt.where(Incident.status.in_(filters.status))
     if filters.severity:
@@ -41,8 +47,7 @@ async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, curs
         stmt = stmt.where(Incident.last_seen_at >= filters.since)
     if filters.until:
         stmt = stmt.where(Incident.last_seen_at < filters.until)
-    rows = (await session.execute(page(stmt, Incident.last_seen_at, Incident.id, cursor, limit))).all()
-    return rows_page(rows, limit, "last_seen_at")
+    return stmt
 
 
 async def get_incident(session: AsyncSession, *, incident_id: uuid.UUID) -> Incident:
