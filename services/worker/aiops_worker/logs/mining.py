@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from itertools import compress, count
+from operator import ne
 
 from aiops_contracts.text import without_nul
 
@@ -98,6 +100,11 @@ def _bucket_key(tokens: list[str]) -> tuple[int, str]:
     return len(tokens), WILDCARD if looks_variable(first) else first
 
 
+def _differing(a: list[str], b: list[str]) -> compress[int]:
+    """Slots where two token lists of the same length differ (the equality test runs in C)."""
+    return compress(count(), map(ne, a, b))
+
+
 class TemplateMiner:
     """Online template miner; ``add`` learns from a message, ``match`` only looks up."""
 
@@ -112,9 +119,11 @@ class TemplateMiner:
         self._by_length: dict[int, list[str]] = {}
         self._next_seq = 0
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
-        # Masked token sequence -> best cluster id. Valid while no cluster is added, changed or removed
-        # (_index/_unindex clear it), which is most of the time once the templates are learned.
-        self._best_memo: dict[tuple[str, ...], str | None] = {}
+        # Bucket -> masked token sequence -> best cluster id. A line is compared only with the clusters of
+        # its bucket and of its length's wildcard bucket, so an entry stays valid until one of those is
+        # added, changed or removed (_index/_unindex forget what it could change); other events keep it.
+        self._best_memo: dict[tuple[int, str], dict[tuple[str, ...], str | None]] = {}
+        self._memo_entries = 0
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
@@ -133,7 +142,9 @@ class TemplateMiner:
             is_new = root is cluster
             return MatchResult(root.cluster_id, root.template, is_new, not is_new)
         cluster.size += 1
-        new_tokens = [t if t == x else generalise_token(t, x) for t, x in zip(cluster.tokens, tokens)]
+        new_tokens = list(cluster.tokens)
+        for i in _differing(cluster.tokens, tokens):
+            new_tokens[i] = generalise_token(new_tokens[i], tokens[i])
         if new_tokens == cluster.tokens:
             root = self._root(cluster)
             return MatchResult(root.cluster_id, root.template, False, False)
@@ -178,15 +189,26 @@ class TemplateMiner:
 
     # ------------------------------------------------------------------ matching
     def _best(self, tokens: list[str]) -> Cluster | None:
-        key = tuple(tokens)
-        if key in self._best_memo:
-            cid = self._best_memo[key]
+        key, bucket = tuple(tokens), _bucket_key(tokens)
+        memo = self._best_memo.get(bucket)
+        if memo is not None and key in memo:
+            cid = memo[key]
             return None if cid is None else self.clusters[cid]
         best = self._search(tokens)
-        if len(self._best_memo) >= _MEMO_LIMIT:
+        if self._memo_entries >= _MEMO_LIMIT:
             self._best_memo.clear()
-        self._best_memo[key] = best.cluster_id if best else None
+            self._memo_entries = 0
+        self._best_memo.setdefault(bucket, {})[key] = best.cluster_id if best else None
+        self._memo_entries += 1
         return best
+
+    def _forget_matches(self, cluster: Cluster) -> None:
+        """Drop the remembered matches that ``cluster`` may change: its bucket's, or, when its first token
+        is a variable, those of every bucket of its length (their lines search its bucket too)."""
+        length, first = bucket = _bucket_key(cluster.tokens)
+        stale = [b for b in self._best_memo if b[0] == length] if first == WILDCARD else [bucket]
+        for key in stale:
+            self._memo_entries -= len(self._best_memo.pop(key, ()))
 
     def _newest(self, ids: list[str] | None) -> list[str]:
         return ids[-self.limits.max_candidates:] if ids else []
@@ -211,41 +233,34 @@ class TemplateMiner:
 
     def _score(self, template: list[str], tokens: list[str]) -> float:
         """Share of exactly matching tokens, or -1 when a hard (word) difference exists."""
-        self.work.candidates += 1
-        matches = 0
-        for compared, (pattern, token) in enumerate(zip(template, tokens), start=1):
-            if pattern == token:
-                matches += 1
-                continue
-            verdict = compare(pattern, token)
+        self._count(tokens)
+        matches = len(tokens)
+        for i in _differing(template, tokens):
+            verdict = compare(template[i], tokens[i])
             if verdict == HARD:
-                self.work.comparisons += compared
                 return -1.0
-            matches += verdict == MATCH
-        self.work.comparisons += len(tokens)
+            matches -= verdict != MATCH
         return matches / len(tokens) if tokens else 1.0
 
     def _single_hard_slot(self, a: list[str], b: list[str]) -> int:
         """The one slot where ``a`` and ``b`` differ by words, else -1 (none, or several: stops at the second)."""
-        self.work.candidates += 1
+        self._count(a)
         slot = -1
-        for index, (x, y) in enumerate(zip(a, b)):
-            if x != y and compare(x, y) == HARD:
+        for i in _differing(a, b):
+            if compare(a[i], b[i]) == HARD:
                 if slot >= 0:
-                    self.work.comparisons += index + 1
                     return -1
-                slot = index
-        self.work.comparisons += len(a)
+                slot = i
         return slot
 
     def _covers_all(self, template: list[str], tokens: list[str]) -> bool:
+        self._count(tokens)
+        return all(compare(template[i], tokens[i]) == MATCH for i in _differing(template, tokens))
+
+    def _count(self, tokens: list[str]) -> None:
+        """One candidate examined: each of its tokens is compared with the line's once (equality in C)."""
         self.work.candidates += 1
-        for compared, (pattern, token) in enumerate(zip(template, tokens), start=1):
-            if compare(pattern, token) != MATCH:
-                self.work.comparisons += compared
-                return False
         self.work.comparisons += len(tokens)
-        return True
 
     # ---------------------------------------------------------- cluster upkeep
     def _create(self, tokens: list[str]) -> Cluster:
@@ -263,14 +278,14 @@ class TemplateMiner:
         return self.clusters[self.resolve(cluster.cluster_id)]
 
     def _index(self, cluster: Cluster) -> None:
-        self._best_memo.clear()
+        self._forget_matches(cluster)
         self._skeletons.setdefault(skeleton(cluster.tokens), (cluster.cluster_id, len(cluster.tokens)))
         self.clusters[cluster.cluster_id] = cluster
         self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(cluster.cluster_id)
         self._by_length.setdefault(len(cluster.tokens), []).append(cluster.cluster_id)
 
     def _unindex(self, cluster: Cluster) -> None:
-        self._best_memo.clear()
+        self._forget_matches(cluster)
         self._buckets[_bucket_key(cluster.tokens)].remove(cluster.cluster_id)
         self._by_length[len(cluster.tokens)].remove(cluster.cluster_id)
         key = skeleton(cluster.tokens)

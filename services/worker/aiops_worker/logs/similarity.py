@@ -144,7 +144,7 @@ def _skeleton(tokens: tuple[str, ...]) -> tuple[str, ...]:
     index = 0
     while index < len(tokens):
         token = tokens[index]
-        end = _aside_end(tokens, index)
+        end = _aside_end(tokens, index) if token[:1] in _OPENERS else 0
         if end:
             index = end
             continue

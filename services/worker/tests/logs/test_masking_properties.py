@@ -37,6 +37,15 @@ def spans(text: str) -> bool:
 
 @PROPERTIES
 @given(message)
+def test_every_spanning_match_holds_the_screen(text: str) -> None:
+    """`tokens` skips the spanning pass for a message without the screen: no match may lack it."""
+    assert MASKER.spanning is not None and MASKER.spanning_screen is not None
+    for match in MASKER.spanning.finditer(text):
+        assert MASKER.spanning_screen.search(match.group())
+
+
+@PROPERTIES
+@given(message)
 def test_tokens_are_the_masked_message_split(text: str) -> None:
     if not spans(text):
         assert MASKER.tokens(text, max_token_chars=1_000) == MASKER.mask(text).split()
