@@ -22,57 +22,65 @@ async def list_evidence(session: AsyncSession, *, incident_id: uuid.UUID) -> lis
         raise NotFound(f"incident {incident_id} not found")
     rows = await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id == incident_id)
                                  .order_by(IncidentSignal.first_seen_at, IncidentSignal.id))
-    origin = incident.details.get("origin")
-    return [EvidenceRead.model_validate(row).model_copy(update={"origin": row.group_key == origin}) for row in rows]
+    return [EvidenceRead.model_validate(row).model_copy(update={"origin": _is_origin(incident, row)}) for row in rows]
+
+
+def _is_origin(incident: Incident, row: IncidentSignal) -> bool:
+    return row.group_key == incident.details.get("origin") and row.kind == incident.details.get("origin_kind", row.kind)
 
 
 async def split_signal(session: AsyncSession, *, incident_id: uuid.UUID, group_key: str,
                        actor: str) -> tuple[Incident, Incident]:
-    """Move `group_key`'s evidence out of the incident into a new one; returns (incident, new incident)."""
+    """Move `group_key`'s evidence (each of its signal kinds) out of the incident into a new one; returns
+    (incident, new incident)."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": CORRELATION_LOCK})
     incident = await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
-    signals = {s.group_key: s for s in await session.scalars(
-        select(IncidentSignal).where(IncidentSignal.incident_id == incident_id).with_for_update())}
-    moved = signals.pop(group_key, None)
-    if moved is None:
+    rows = list(await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id == incident_id)
+                                      .order_by(IncidentSignal.first_seen_at, IncidentSignal.id).with_for_update()))
+    moved = [s for s in rows if s.group_key == group_key]
+    remaining = [s for s in rows if s.group_key != group_key]
+    if not moved:
         raise NotFound(f"group_key: {group_key!r} is not a signal of incident {incident_id}")
-    if not signals:
+    if not remaining:
         raise Conflict(f"group_key: {group_key!r} is the incident's only signal; nothing to split")
     now = datetime.now(UTC)
-    new = Incident(id=uuid.uuid4(), group_key=group_key, title=moved.title, summary="", severity=incident.severity,
-                   status=IncidentStatus.open, event_count=moved.count, hosts=[h for h in [moved.host] if h],
-                   services=[s for s in [moved.service] if s], first_seen_at=moved.first_seen_at,
-                   last_seen_at=moved.last_seen_at,
+    first = moved[0]
+    new = Incident(id=uuid.uuid4(), group_key=group_key, title=first.title, summary="", severity=incident.severity,
+                   status=IncidentStatus.open, event_count=sum(s.count for s in moved),
+                   hosts=sorted({s.host for s in moved if s.host}), services=sorted({s.service for s in moved if s.service}),
+                   first_seen_at=first.first_seen_at, last_seen_at=max(s.last_seen_at for s in moved),
                    details={"samples": [], "template_ids": [], "reopen_count": 0, "origin": group_key,
-                            "split_from": str(incident_id)})
+                            "origin_kind": first.kind, "split_from": str(incident_id)})
     session.add(new)
     await session.flush()
-    moved.incident_id, moved.rule, moved.via = new.id, "split", f"split out of {incident_id} by {actor}"
-    _shrink(incident, list(signals.values()), moved)
+    for row in moved:
+        row.incident_id, row.rule, row.via = new.id, "split", f"split out of {incident_id} by {actor}"
+    _shrink(incident, remaining, moved)
+    others = sorted({s.group_key for s in remaining})
     session.add(IncidentSplit(incident_id=incident_id, new_incident_id=new.id, group_key=group_key,
-                              other_keys=sorted(signals), actor=actor, at=now,
+                              other_keys=others, actor=actor, at=now,
                               until=max(now, incident.last_seen_at) + SPLIT_MEMORY))
     for row, message in ((incident, f"{group_key} split out by {actor}"), (new, f"split out of {incident_id} by {actor}")):
         session.add(IncidentEvent(incident_id=row.id, event_id=None, at=now, kind=TimelineKind.events, count=0,
                                   host=None, template_id=None, message=message))
     await record_change(session, actor=actor, action="incident.split", entity=("incident", str(incident_id)),
-                        before={"group_keys": sorted([*signals, group_key])},
+                        before={"group_keys": sorted([*others, group_key])},
                         after={"group_key": group_key, "new_incident_id": str(new.id)})
     await session.commit()
     return incident, new
 
 
-def _shrink(incident: Incident, remaining: list[IncidentSignal], moved: IncidentSignal) -> None:
-    """The incident's counts, hosts, services and span from its remaining signals."""
-    incident.event_count = max(incident.event_count - moved.count, sum(s.count for s in remaining))
+def _shrink(incident: Incident, remaining: list[IncidentSignal], moved: list[IncidentSignal]) -> None:
+    """The incident's counts, hosts, services and span from its remaining signals (ordered by onset)."""
+    incident.event_count = max(incident.event_count - sum(s.count for s in moved), sum(s.count for s in remaining))
     incident.hosts = sorted({s.host for s in remaining if s.host})
     incident.services = sorted({s.service for s in remaining if s.service})
     incident.first_seen_at = min(s.first_seen_at for s in remaining)
     incident.last_seen_at = max(s.last_seen_at for s in remaining)
-    if incident.group_key == moved.group_key:
-        incident.group_key = min(remaining, key=lambda s: s.first_seen_at).group_key
-    if incident.details.get("origin") == moved.group_key:
-        origin = min(remaining, key=lambda s: s.first_seen_at).group_key
-        incident.details = {**incident.details, "origin": origin}
+    earliest = remaining[0]
+    if incident.group_key == moved[0].group_key:
+        incident.group_key = earliest.group_key
+    if incident.details.get("origin") == moved[0].group_key:
+        incident.details = {**incident.details, "origin": earliest.group_key, "origin_kind": earliest.kind}

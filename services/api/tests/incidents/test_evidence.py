@@ -12,8 +12,9 @@ from aiops_contracts.db import AuditEntry, Incident, IncidentSignal, IncidentSpl
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def signal(incident_id: uuid.UUID, key: str, seconds: int, count: int, host: str, rule: str, via: str) -> IncidentSignal:
-    return IncidentSignal(incident_id=incident_id, group_key=key, kind=key.split(":")[0], title=key, host=host,
+def signal(incident_id: uuid.UUID, key: str, seconds: int, count: int, host: str, rule: str, via: str,
+           kind: str = "") -> IncidentSignal:
+    return IncidentSignal(incident_id=incident_id, group_key=key, kind=kind or key.split(":")[0], title=key, host=host,
                           service=None, template_id=None, score=None, count=count, first_seen_at=T0 + timedelta(seconds=seconds),
                           last_seen_at=T0 + timedelta(seconds=seconds + 5), rule=rule, via=via)
 
@@ -22,19 +23,24 @@ async def merged(sessions) -> uuid.UUID:
     incident_id = uuid.uuid4()
     async with sessions.begin() as session:
         session.add(Incident(id=incident_id, group_key="log:t:db-1", title="t", summary="", severity="high",
-                             status="open", event_count=7, hosts=["db-1", "web-9"], services=[],
+                             status="open", event_count=9, hosts=["db-1", "web-9"], services=[],
                              details={"origin": "log:t:db-1"}, first_seen_at=T0, last_seen_at=T0 + timedelta(seconds=65)))
         await session.flush()
         session.add_all([signal(incident_id, "alert:host:web-9", 60, 3, "web-9", "depends_on", "web depends on postgres"),
-                         signal(incident_id, "log:t:db-1", 0, 4, "db-1", "opened", "")])
+                         signal(incident_id, "log:t:db-1", 0, 4, "db-1", "opened", ""),
+                         # a second kind of signal on the same host key: its own evidence row
+                         signal(incident_id, "alert:host:web-9", 62, 2, "web-9", "depends_on", "web depends on postgres",
+                                kind="anomaly-detector")])
     return incident_id
 
 
 async def test_evidence_is_ordered_by_onset_with_the_origin_marked(client, auth, sessions) -> None:
     incident_id = await merged(sessions)
     rows = (await client.get(f"/api/v1/incidents/{incident_id}/evidence", headers=auth(Role.viewer))).json()
-    assert [(r["group_key"], r["rule"], r["via"], r["origin"]) for r in rows] == [
-        ("log:t:db-1", "opened", "", True), ("alert:host:web-9", "depends_on", "web depends on postgres", False)]
+    assert [(r["group_key"], r["kind"], r["rule"], r["via"], r["origin"]) for r in rows] == [
+        ("log:t:db-1", "log", "opened", "", True),
+        ("alert:host:web-9", "alert", "depends_on", "web depends on postgres", False),
+        ("alert:host:web-9", "anomaly-detector", "depends_on", "web depends on postgres", False)]
     missing = await client.get(f"/api/v1/incidents/{uuid.uuid4()}/evidence", headers=auth(Role.viewer))
     assert missing.status_code == 404
 
@@ -46,7 +52,7 @@ async def test_split_moves_the_signal_out_audited_and_remembered(client, auth, s
     assert split.status_code == 200
     body = split.json()
     assert (body["incident"]["event_count"], body["incident"]["hosts"]) == (4, ["db-1"])
-    assert (body["new_incident"]["event_count"], body["new_incident"]["hosts"]) == (3, ["web-9"])
+    assert (body["new_incident"]["event_count"], body["new_incident"]["hosts"]) == (5, ["web-9"])  # both kinds
     async with sessions() as session:
         memory = (await session.scalars(select(IncidentSplit))).one()
         audit = (await session.scalars(select(AuditEntry))).one()

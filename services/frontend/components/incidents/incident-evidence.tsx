@@ -21,7 +21,6 @@ function byKind(rows: Evidence[]): [string, Evidence[]][] {
 
 function mergeReason(row: Evidence): string {
   if (row.rule === "opened") return "opened the incident";
-  if (row.rule === "same_key") return "same signal";
   return row.via ? `${row.rule.replaceAll("_", " ")}: ${row.via}` : row.rule.replaceAll("_", " ");
 }
 

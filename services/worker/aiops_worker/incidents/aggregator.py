@@ -106,12 +106,12 @@ class Policy:
 @dataclass
 class Known:
     """What the aggregation reads and updates: the latest incident of each key, the incidents a signal may
-    correlate with, their evidence (incident id -> key -> entry), the topology and the operators' splits
-    (key -> [(keys it must not join, until)])."""
+    correlate with, their evidence (incident id -> (key, signal kind) -> entry), the topology and the
+    operators' splits (key -> [(keys it must not join, until)])."""
 
     latest: dict[str, Incident]
     candidates: dict[uuid.UUID, Incident] = field(default_factory=dict)
-    evidence: dict[uuid.UUID, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    evidence: dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     topology: Topology = field(default_factory=Topology)
     splits: dict[str, list[tuple[frozenset[str], datetime]]] = field(default_factory=dict)
 
@@ -189,7 +189,7 @@ class Aggregation:
         self.reopened: set[uuid.UUID] = set()
         self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
         self.timeline: dict[tuple[uuid.UUID, TimelineKind, str], dict[str, Any]] = {}
-        self.touched: set[tuple[uuid.UUID, str]] = set()  # evidence entries changed
+        self.touched: set[tuple[uuid.UUID, tuple[str, str]]] = set()  # evidence entries changed
         self.learned: set[tuple[str, str]] = set()  # (service, host) seen together for the first time
 
     def add(self, signal: Signal) -> Incident:
@@ -199,7 +199,7 @@ class Aggregation:
         incident = self.latest.get(signal.key)
         recurring = incident is not None and self._recurring(incident, signal)
         action = decide(incident, signal.at, self.policy, recurring)
-        rule, via = "same_key", ""
+        rule, via = "same_key", signal.key
         if action is Action.REOPEN:
             assert incident is not None
             self._reopen(incident, signal)
@@ -210,7 +210,7 @@ class Aggregation:
                     and (found is None or found[0] is not previous):
                 self._resolve(previous, signal.envelope_id)
             if found is None:
-                incident, rule = self._open(signal, latest=action is Action.OPEN or previous is None), "opened"
+                incident, rule, via = self._open(signal, latest=action is Action.OPEN or previous is None), "opened", ""
             else:
                 incident, rule, via = found
                 if action is Action.OPEN:
@@ -221,7 +221,7 @@ class Aggregation:
 
     def _recurring(self, incident: Incident, signal: Signal) -> bool:
         """Whether the signal's key is all its incident holds (rule 3: only such an incident reopens)."""
-        return set(self.known.evidence.get(incident.id, {})) <= {signal.key}
+        return self._keys(incident) <= {signal.key}
 
     def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
         """The open incident the signal is related to (best rule, then nearest in time), or None."""
@@ -243,18 +243,21 @@ class Aggregation:
         return best[1:] if best else None
 
     def _forbidden(self, signal: Signal, incident: Incident) -> bool:
-        keys = set(self.known.evidence.get(incident.id, {}))
+        keys = self._keys(incident)
         return any(until > signal.at and others & keys for others, until in self.known.splits.get(signal.key, ()))
+
+    def _keys(self, incident: Incident) -> set[str]:
+        return {key for key, _ in self.known.evidence.get(incident.id, {})}
 
     def settle(self) -> list[dict[str, Any]]:
         """The evidence rows changed by the batch; marks each changed incident's probable origin."""
         for incident, _ in self.changed.values():
             entries = self.known.evidence.get(incident.id, {}).values()
-            key = origin(self.known.topology, [Onset(e["group_key"], e["first_seen_at"], e["host"], e["service"])
-                                               for e in entries])
-            if key and incident.details.get("origin") != key:
-                incident.details = {**incident.details, "origin": key}
-        return [self.known.evidence[incident_id][key] for incident_id, key in sorted(self.touched, key=str)]
+            found = origin(self.known.topology, [Onset((e["group_key"], e["kind"]), e["first_seen_at"], e["host"],
+                                                       e["service"]) for e in entries])
+            if found and (incident.details.get("origin"), incident.details.get("origin_kind")) != found:
+                incident.details = {**incident.details, "origin": found[0], "origin_kind": found[1]}
+        return [self.known.evidence[incident_id][entry] for incident_id, entry in sorted(self.touched, key=str)]
 
     def _open(self, signal: Signal, latest: bool) -> Incident:
         incident = Incident(
@@ -305,9 +308,9 @@ class Aggregation:
 
     def _add_evidence(self, incident: Incident, signal: Signal, rule: str, via: str) -> None:
         entries = self.known.evidence.setdefault(incident.id, {})
-        entry = entries.get(signal.key)
+        entry = entries.get((signal.key, signal.kind))
         if entry is None:
-            entry = entries[signal.key] = {
+            entry = entries[(signal.key, signal.kind)] = {
                 "incident_id": incident.id, "group_key": signal.key, "kind": signal.kind, "title": signal.title[:500],
                 "host": signal.host, "service": signal.service, "template_id": signal.template_id, "score": None,
                 "count": 0, "first_seen_at": signal.at, "last_seen_at": signal.at, "rule": rule, "via": via[:500]}
@@ -316,7 +319,7 @@ class Aggregation:
         entry["last_seen_at"] = max(entry["last_seen_at"], signal.at)
         if signal.score is not None:
             entry["score"] = max(entry["score"] or signal.score, signal.score)
-        self.touched.add((incident.id, signal.key))
+        self.touched.add((incident.id, (signal.key, signal.kind)))
 
     def _add_details(self, incident: Incident, signal: Signal) -> None:
         details = incident.details

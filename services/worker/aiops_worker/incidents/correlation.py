@@ -98,13 +98,13 @@ def _dependency(topology: Topology, dependents: set[str], dependencies: set[str]
 class Onset:
     """One evidence entry as the origin rule reads it."""
 
-    key: str
+    key: tuple[str, str]  # (group key, signal kind)
     first_seen_at: datetime
     host: str | None
     service: str | None
 
 
-def origin(topology: Topology, entries: list[Onset]) -> str | None:
+def origin(topology: Topology, entries: list[Onset]) -> tuple[str, str] | None:
     """The probable origin: the earliest of the most upstream entries (those the most other entries depend
     on, through their services or the services of their hosts)."""
     if not entries:

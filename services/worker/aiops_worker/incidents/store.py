@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,9 +53,10 @@ async def load_known(session: AsyncSession, signals: list[Signal], correlate: ti
             .order_by(Incident.id).limit(MAX_CANDIDATES).with_for_update())
         candidates.update({i.id: i for i in rows})
     ids = set(candidates) | {i.id for i in latest.values()}
-    evidence: dict[uuid.UUID, dict[str, dict[str, Any]]] = {}
+    evidence: dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]] = {}
     for row in await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id.in_(ids))):
-        evidence.setdefault(row.incident_id, {})[row.group_key] = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}
+        entry = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}
+        evidence.setdefault(row.incident_id, {})[(row.group_key, row.kind)] = entry
     since = min((s.at for s in signals), default=None)
     return Known(latest=latest, candidates=candidates, evidence=evidence, topology=await load_topology(session),
                  splits=await _splits(session, since) if since else {})
@@ -85,7 +86,7 @@ async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> N
     if rows:
         statement = insert(IncidentSignal).values(rows)
         await session.execute(statement.on_conflict_do_update(
-            index_elements=["incident_id", "group_key"],
+            index_elements=["incident_id", "group_key", "kind"],
             set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}))
 
 
@@ -123,18 +124,26 @@ async def link_alerts(session: AsyncSession, links: dict[str, uuid.UUID]) -> Non
             {"alerts": list(links), "incidents": [str(i) for i in links.values()]})
 
 
-async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelta, *, mixed: bool) -> list[Incident]:
+async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelta, *, mixed: bool,
+                        held: timedelta) -> list[Incident]:
     """Resolve the incidents holding a key starting with `key_prefix` without a new event for `window` (wall
     clock); returns them. With `mixed` False, only incidents all of whose keys start with it (an incident
-    that joined signals of several tasks is resolved by the task with the longer window)."""
+    that joined signals of several tasks is resolved by the task with the longer window). One an operator
+    reopened (a `reopened` timeline row without event) stays open for `held` after that, and is resolved no
+    earlier than the reopening."""
     own = IncidentSignal.incident_id == Incident.id
     holds = select(IncidentSignal.id).where(own, IncidentSignal.group_key.startswith(key_prefix)).exists()
     foreign = select(IncidentSignal.id).where(own, ~IncidentSignal.group_key.startswith(key_prefix)).exists()
+    reopened = (select(func.max(IncidentEvent.at))
+                .where(IncidentEvent.incident_id == Incident.id, IncidentEvent.kind == TimelineKind.reopened,
+                       IncidentEvent.event_id.is_(None)).scalar_subquery())
     resolved = list(await session.scalars(
         update(Incident)
         .where(Incident.status.in_((IncidentStatus.open, IncidentStatus.acknowledged)), holds,
-               *(() if mixed else (~foreign,)), Incident.updated_at < func.now() - window)
-        .values(status=IncidentStatus.resolved, resolved_at=func.least(Incident.last_seen_at + window, func.now()),
+               *(() if mixed else (~foreign,)), Incident.updated_at < func.now() - window,
+               or_(reopened.is_(None), reopened < func.now() - held))
+        .values(status=IncidentStatus.resolved,  # greatest() skips NULL: no manual reopening, no bound
+                resolved_at=func.greatest(func.least(Incident.last_seen_at + window, func.now()), reopened),
                 updated_at=func.now())
         .returning(Incident)))
     await add_timeline(session, [

@@ -82,16 +82,17 @@ async def test_checkout_scenario_is_one_incident_with_origin_and_unrelated_probl
     by_incident = await evidence(worker_ctx)
     assert len(incidents) == 3
     db = next(rows for rows in by_incident.values() if any(r.host == "db-1" for r in rows))
-    assert [(r.group_key, r.kind, r.count, r.rule) for r in db] == [
+    assert [(r.group_key, r.kind, r.count, r.rule) for r in db] == [  # each signal kind its own row
         ("log:t-fatal:db-1", "log", 4, "opened"),
-        ("alert:host:db-1", "anomaly-detector", 2, "same_host"),
+        ("alert:host:db-1", "anomaly-detector", 1, "same_host"),
+        ("alert:host:db-1", "alertmanager", 1, "same_key"),
         ("alert:host:checkout-7f9c", "sentry", 3, "depends_on"),
     ]
-    assert db[2].via == "checkout depends on postgres" and db[1].via == "host db-1"
+    assert [r.via for r in db[1:]] == ["host db-1", "alert:host:db-1", "checkout depends on postgres"]
     assert db[1].score == 4.5 and db[0].score is None  # the anomaly's score; a log burst has none
-    assert (db[2].first_seen_at, db[2].last_seen_at) == (at(30), at(32))
+    assert (db[3].first_seen_at, db[3].last_seen_at) == (at(30), at(32))
     incident = incidents[db[0].incident_id]
-    assert incident.details["origin"] == "log:t-fatal:db-1"
+    assert (incident.details["origin"], incident.details["origin_kind"]) == ("log:t-fatal:db-1", "log")
     assert incident.event_count == 9 and set(incident.hosts) == {"db-1", "checkout-7f9c"}
     others = sorted(sorted(r.group_key for r in rows) for rows in by_incident.values() if rows is not db)
     assert others == [["alert:host:billing-1"], ["alert:host:files-3", "log:t-nospace:files-3"]]
