@@ -62,6 +62,9 @@ class IncidentTask(StreamConsumer[P]):
                              reopen=timedelta(seconds=ctx.settings.incident_reopen_s),
                              sample_limit=ctx.settings.incident_sample_limit,
                              correlate=timedelta(seconds=ctx.settings.incident_correlation_window_s))
+        # An operator's reopening sticks for a full resolve window, the longer one, whichever task sweeps:
+        # the logs' window (seconds) would end it before anyone could act on it.
+        self.reopen_held = timedelta(seconds=max(ctx.settings.incident_window_s, ctx.settings.incident_alert_window_s))
 
     @staticmethod
     def window_s(settings: WorkerSettings) -> float:
@@ -106,7 +109,7 @@ class IncidentTask(StreamConsumer[P]):
     async def resolve_quiet(self) -> None:
         async with self.ctx.sessions.begin() as session:
             resolved = await store.resolve_quiet(session, self.key_prefix, self.policy.window,
-                                                  mixed=self.sweeps_mixed)
+                                                  mixed=self.sweeps_mixed, held=self.reopen_held)
         await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
                               for i in resolved])
 

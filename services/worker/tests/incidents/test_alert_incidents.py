@@ -164,6 +164,45 @@ async def test_manual_resolution_late_events_join_later_ones_reopen(worker_ctx: 
     assert (await alert_links(worker_ctx))["latency-web-1"] != (await alert_links(worker_ctx))["cpu-web-1"]
 
 
+async def reopen_as_an_operator(ctx: WorkerContext, ago: timedelta) -> None:
+    """What POST /incidents/{id}/reopen wrote `ago`: open again, no resolution, a `reopened` row without event."""
+    when = datetime.now(UTC) - ago
+    async with ctx.sessions.begin() as session:
+        (incident,) = await session.scalars(select(Incident))
+        await session.execute(update(Incident).values(status="open", resolved_at=None, updated_at=when))
+        session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=when, kind="reopened", count=0,
+                                  message="reopened by operator"))
+
+
+async def test_an_operators_reopening_holds_for_a_full_resolve_window(bus: Bus, worker_ctx: WorkerContext,
+                                                                     drain) -> None:
+    """The logs' sweep (5 s window) no longer re-resolves what an operator reopened: it waits for the longer
+    (alert) window from the reopening, then resolves it no earlier than the reopening."""
+    line = LogEvent(event_id="l1:0", template_id="t-oom", template="oom <*>", message="oom 1", host="web-1",
+                    severity=Severity.high, occurred_at=at(0))
+    payload = LogEventsPayload(events=[line]).model_dump(mode="json")
+    await bus.publish_many(LOGS_TEMPLATED, [Envelope(id="l1", type=LOG_TEMPLATED, source="test", payload=payload)])
+    task = LogIncidentTask(worker_ctx)
+    await drain(task)
+    async with worker_ctx.sessions.begin() as session:  # quiet for 20 min (wall clock)
+        await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(minutes=20)))
+    await task.resolve_quiet()
+    assert [i.status for i in (await incidents(worker_ctx)).values()] == ["resolved"]
+
+    await reopen_as_an_operator(worker_ctx, timedelta(seconds=20))  # 4 log windows ago, within the alert one
+    await task.resolve_quiet()
+    (incident,) = (await incidents(worker_ctx)).values()
+    assert (incident.status, incident.resolved_at) == ("open", None)
+
+    reopened = datetime.now(UTC) - timedelta(minutes=11)
+    async with worker_ctx.sessions.begin() as session:  # 11 min later: more than an alert window since then
+        await session.execute(update(IncidentEvent).where(IncidentEvent.kind == "reopened").values(at=reopened))
+        await session.execute(update(Incident).values(updated_at=reopened))
+    await task.resolve_quiet()
+    (incident,) = (await incidents(worker_ctx)).values()
+    assert (incident.status, incident.resolved_at) == ("resolved", reopened)  # not at(5): before the reopening
+
+
 def test_incident_task_is_registered() -> None:
     from aiops_worker.main import TASKS
 
