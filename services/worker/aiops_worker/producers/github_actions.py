@@ -62,6 +62,8 @@ class GithubActionsPoller(Poller):
         for repository in self.settings.repositories:
             async for run in self._new_runs(repository):
                 completed = run.get("status") == "completed"
+                if completed and self._rate_low():
+                    break  # its jobs wait for the reset: the run is read again then
                 jobs = await self._jobs(repository, run) if completed else []
                 try:
                     result.runs.append(run_payload(run, jobs))

@@ -9,12 +9,11 @@
 Finished builds are read once (incremental); a running build is sent as in progress and read again when done.
 """
 
+import base64
 import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
-
-import aiohttp
 
 from aiops_contracts.pipelines import CommitIn, PipelineRunPayload, Provider, TestIn, TestOutcome
 from aiops_contracts.pollers import JenkinsSettings
@@ -96,8 +95,8 @@ class JenkinsPoller(Poller):
         self.settings = settings
         headers = {}
         if settings.username and settings.api_token:
-            headers["Authorization"] = aiohttp.BasicAuth(settings.username,
-                                                         settings.api_token.get_secret_value()).encode()
+            pair = f"{settings.username}:{settings.api_token.get_secret_value()}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         self.api = HttpApi(source.target, headers=headers, verify_tls=settings.verify_tls)
         self.read: set[tuple[str, int]] = set()  # finished builds sent with their test reports
 
