@@ -54,7 +54,7 @@ class RedfishPoller(Poller):
 
     async def poll(self) -> PollResult:
         now_ns = time.time_ns()
-        result, problems = PollResult(), {}
+        result, problems = PollResult(), dict[str, tuple[str, str]]()
         for system in await self._members(f"{SERVICE_ROOT}/Systems"):
             name = system.get("Id") or system["@odata.id"]
             status = system.get("Status") or {}
@@ -70,7 +70,8 @@ class RedfishPoller(Poller):
         return result
 
     async def _chassis(self, chassis: dict[str, Any], now_ns: int) -> tuple[list[str], dict[str, tuple[str, str]]]:
-        lines, problems, name = [], {}, chassis.get("Id") or chassis["@odata.id"]
+        lines, problems = list[str](), dict[str, tuple[str, str]]()
+        name = chassis.get("Id") or chassis["@odata.id"]
         if link := (chassis.get("Thermal") or {}).get("@odata.id"):
             thermal = await self._get(link)
             for sensor in thermal.get("Temperatures") or []:
