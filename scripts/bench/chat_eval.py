@@ -1,134 +1,185 @@
-"""Chat answer quality: the committed questions (chat_questions.json) over the seeded scenario
-(chat_scenario.py), scored by the ids each answer cites. A question passes when its answer cites every
-expected id, none of the ids it must not, and only ids that exist. Printed per category, beside a plain
-baseline (every question answered with the open incidents), with the no-LLM answer latency (p95).
+"""Chat answer quality: the committed questions (chat_questions.json) asked over HTTP of a running API and
+worker, after the fleet of chat_fleet.py was posted through the real webhooks (Telegraf, Alertmanager, Sentry,
+log lines) and the pipeline made incidents, anomalies, forecasts and templates of it. A question passes when
+its answer cites every expected id, none it must not, only ids that exist, and says the expected facts.
+Printed per category (paraphrases, written apart from the intent parser, also on their own), beside a plain
+baseline (every question answered with the open incidents), with the answer latency seen by the client (p95).
 
-    python scripts/bench/chat_eval.py            # no-LLM mode (LLM_BASE_URL unset)
-    LLM_BASE_URL=... LLM_MODEL=... python scripts/bench/chat_eval.py   # against a configured provider
+    .venv/bin/python scripts/bench/chat_eval.py [--redis-db 13]       # no-LLM mode (LLM_BASE_URL unset)
+    LLM_BASE_URL=... LLM_MODEL=... .venv/bin/python scripts/bench/chat_eval.py   # a configured provider
 
-Uses a throwaway database next to DATABASE_URL (created, migrated with Alembic, dropped)."""
-from __future__ import annotations
+Uses throwaway stores next to the configured ones (a PostgreSQL database, an InfluxDB database, ChromaDB
+collections under a prefix, a Redis database index it flushes) and removes them afterwards."""
 
+import argparse
 import asyncio
-import importlib.util
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from redis.asyncio import Redis
+import httpx
+from bench_stack import (
+    JWT_SECRET,
+    Service,
+    free_port,
+    machine_token,
+    redis_db_url,
+    require_stores,
+    wait_healthy,
+    wait_idle,
+)
+from chat_fleet import HOSTS, name_ids, post_fleet
+from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from aiops_api.chat.intents import Intent
-from aiops_api.chat.retrieval import QUERIES
-from aiops_api.chat.service import answer_question
-from aiops_contracts.db import Alert, Forecast, Incident
-from aiops_contracts.db.migrate import (
-    create_database_if_missing,
-    drop_database,
-    upgrade,
-)
+from aiops_contracts.db import Alert, Forecast, Incident, LogTemplate
+from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.db.session import make_engine, make_sessionmaker
-from aiops_contracts.llm import LLMClient
 from aiops_contracts.settings import CommonSettings
 
 HERE = Path(__file__).resolve().parent
-NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
-_spec = importlib.util.spec_from_file_location("chat_scenario", HERE / "chat_scenario.py")
-scenario = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(scenario)
+# The worker's pace for an evaluation: forecasts and enrichment at once, incidents kept open while asked about
+# (a burst ends after 2 h of quiet), and a failure after a resolution is a new incident, not the old one reopened.
+WORKER_ENV = {"FORECAST_INTERVAL_S": "5", "ENRICHMENT_INTERVAL_S": "0.5", "ENRICHMENT_DEBOUNCE_S": "0",
+              "INCIDENT_WINDOW_S": "7200", "INCIDENT_REOPEN_S": "0", "LOG_CLUSTER_INTERVAL_S": "1"}
 
 
-def load_questions() -> tuple[dict[str, str], list[dict]]:
-    data = json.loads((HERE / "chat_questions.json").read_text())
-    return data["ids"], data["questions"]
+def load_questions() -> list[dict[str, Any]]:
+    return json.loads((HERE / "chat_questions.json").read_text())["questions"]
 
 
-def passed(cited: set[str], question: dict, ids: dict[str, str], existing: set[str]) -> bool:
-    return ({ids[n] for n in question["cite"]} <= cited and not cited & {ids[n] for n in question["not"]}
-            and cited <= existing)
+def passed(answer: dict[str, Any], question: dict[str, Any], ids: dict[str, str], existing: set[str]) -> bool:
+    cited = {c["id"] for c in answer["citations"]}
+    text = answer["answer"].lower()
+    return ({ids.get(n, n) for n in question["cite"]} <= cited and not cited & {ids.get(n, n) for n in question["not"]}
+            and cited <= existing and all(fact.lower() in text for fact in question.get("says", [])))
 
 
-async def _existing(sessions) -> set[str]:
+async def existing_ids(sessions) -> set[str]:
+    """Every id an answer may cite that exists: incidents, alerts, forecasts, templates, hosts."""
     async with sessions() as session:
-        rows = [*(await session.scalars(select(Incident.id))), *(await session.scalars(select(Alert.id)))]
-        forecasts = (await session.scalars(select(Forecast.series_key))).all()
-    return {str(r) for r in rows} | set(forecasts)
+        incidents = (await session.scalars(select(Incident))).all()
+        rows = [*(i.id for i in incidents), *(await session.scalars(select(Alert.id))),
+                *(await session.scalars(select(Forecast.series_key))), *(await session.scalars(select(LogTemplate.id)))]
+    hosts = {h for i in incidents for h in i.hosts} | set(HOSTS)
+    return {str(r) for r in rows} | hosts
 
 
-async def evaluate(sessions, llm: LLMClient) -> dict:
-    ids, questions = load_questions()
-    existing = await _existing(sessions)
+async def ask_all(client: httpx.AsyncClient, viewer: dict[str, str], ids: dict[str, str], sessions,
+                  now: datetime) -> dict[str, Any]:
+    existing = await existing_ids(sessions)
     scores: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # passed, baseline passed, total
-    latencies, failures = [], []
-    for q in questions:
-        async with sessions() as session:
-            started = time.perf_counter()
-            answer = await answer_question(session, llm, question=q["q"], now=NOW)
-            latencies.append(time.perf_counter() - started)
-            baseline = await QUERIES["open"](session, Intent("open", now=NOW))
-        cited = {c.id for c in answer.citations if c.kind != "host"}
-        ok = passed(cited, q, ids, existing)
-        scores[q["category"]][0] += ok
-        scores[q["category"]][1] += passed({c.id for c in baseline.citations}, q, ids, existing)
-        scores[q["category"]][2] += 1
+    latencies, failures, transcript = [], [], []
+    baseline = (await client.post("/api/v1/chat", json={"question": "which incidents are open?"},
+                                  headers=viewer)).json()
+    places = {**ids, "HOUR": f"{(now - timedelta(hours=1, minutes=30)).hour:02d}:00"}  # nearest the Sentry burst
+    mode = ""
+    for q in load_questions():
+        question = q["q"].format(**places)
+        started = time.perf_counter()
+        response = await client.post("/api/v1/chat", json={"question": question}, headers=viewer)
+        latencies.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        mode = answer["mode"]
+        ok = passed(answer, q, ids, existing)
+        for category in (q["category"], *(["paraphrase"] if q.get("paraphrase") else [])):
+            scores[category][0] += ok
+            scores[category][1] += passed(baseline, q, ids, existing)
+            scores[category][2] += 1
+        transcript.append((question, answer, latencies[-1]))
         if not ok:
-            failures.append(f"{q['category']}: {q['q']!r} -> {answer.intent}")
-    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
-    return {"scores": dict(scores), "p95_ms": p95 * 1000, "failures": failures, "mode": answer.mode}
+            failures.append(f"{q['category']}: {question!r} -> {answer['intent']}")
+    p95 = statistics.quantiles(latencies, n=20)[-1]
+    return {"scores": dict(scores), "p95_ms": p95 * 1000, "failures": failures, "mode": mode,
+            "transcript": transcript, "ids": ids}
 
 
-def report(result: dict) -> str:
+def report(result: dict[str, Any]) -> str:
     lines = [f"{'category':<12}{'pass':>8}{'baseline':>10}"]
-    total = [0, 0, 0]
     for category, (ok, base, n) in sorted(result["scores"].items()):
         lines.append(f"{category:<12}{ok:>4}/{n:<3}{base:>6}/{n:<3}")
-        total = [total[0] + ok, total[1] + base, total[2] + n]
-    lines.append(f"{'all':<12}{total[0]:>4}/{total[2]:<3}{total[1]:>6}/{total[2]:<3}"
-                 f"  pass rate {100 * total[0] / total[2]:.1f} % (baseline {100 * total[1] / total[2]:.1f} %),"
-                 f" mode {result['mode']}, answer p95 {result['p95_ms']:.1f} ms")
+    ok, base, total = totals(result)
+    lines.append(f"{'all':<12}{ok:>4}/{total:<3}{base:>6}/{total:<3}  pass rate {100 * ok / total:.1f} % "
+                 f"(baseline {100 * base / total:.1f} %), mode {result['mode']}, answer p95 {result['p95_ms']:.1f} ms")
     lines += [f"  failed: {f}" for f in result["failures"]]
     return "\n".join(lines)
 
 
-def pass_rate(result: dict) -> float:
-    ok = sum(s[0] for s in result["scores"].values())
-    return ok / sum(s[2] for s in result["scores"].values())
+def totals(result: dict[str, Any]) -> tuple[int, int, int]:
+    """Passed, baseline passed, questions (paraphrases counted once, in their topic's category)."""
+    rows = [s for category, s in result["scores"].items() if category != "paraphrase"]
+    return sum(s[0] for s in rows), sum(s[1] for s in rows), sum(s[2] for s in rows)
 
 
-async def run(settings: CommonSettings) -> dict:
-    url = make_url(settings.database_url).set(database=f"aiops_chat_eval_{uuid.uuid4().hex[:8]}")
-    url_text = url.render_as_string(hide_password=False)
+def pass_rate(result: dict[str, Any]) -> float:
+    ok, _, total = totals(result)
+    return ok / total
+
+
+def stack_env(settings: CommonSettings, database_url: str, redis_url: str, api_port: int) -> dict[str, str]:
+    return {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+            "INFLUX_URL": settings.influx_url, "CHROMA_URL": settings.chroma_url,
+            "JWT_SECRET": JWT_SECRET, "API_PORT": str(api_port), "LOG_LEVEL": "WARNING", "WORKER_METRICS_PORT": "0",
+            "INFLUX_DATABASE": f"aiops_chat_eval_{uuid.uuid4().hex[:8]}", "BUS_PREFIX": f"chat-eval-{uuid.uuid4().hex[:8]}:",
+            "CHROMA_COLLECTION_PREFIX": f"eval{uuid.uuid4().hex[:8]}_", "LLM_BASE_URL": settings.llm_base_url,
+            **WORKER_ENV}
+
+
+async def run(settings: CommonSettings, redis_url: str, logs: Path) -> dict[str, Any]:
+    database_url = make_url(settings.database_url).set(database=f"aiops_chat_eval_{uuid.uuid4().hex[:8]}")
+    url_text = database_url.render_as_string(hide_password=False)
+    Redis.from_url(redis_url).flushdb()
     create_database_if_missing(url_text)
+    processes: list[Service] = []
+    engine = make_engine(settings.model_copy(update={"database_url": url_text}))
     try:
         upgrade(url_text)
-        engine = make_engine(settings.model_copy(update={"database_url": url_text}))
+        api_port = free_port()
+        env = stack_env(settings, url_text, redis_url, api_port)
+        processes = [Service("aiops-api", env, logs / "api.log").start(),
+                     Service("aiops-worker", env, logs / "worker.log").start()]
+        api_url = f"http://127.0.0.1:{api_port}"
+        await wait_healthy(api_url, timeout_s=120)
         sessions = make_sessionmaker(engine)
-        async with sessions.begin() as session:
-            await scenario.seed(session, NOW)
-        redis = Redis.from_url(settings.redis_url)
-        llm = LLMClient(settings, redis)
-        try:
-            return await evaluate(sessions, llm)
-        finally:
-            await llm.aclose()
-            await redis.aclose()
-            await engine.dispose()
+        admin, operator, viewer = ({"Authorization": f"Bearer {machine_token(role)}"}
+                                   for role in ("admin", "operator", "viewer"))
+        now = datetime.now(UTC)
+        async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+            await post_fleet(client, admin, operator, sessions, now)
+            ids = await name_ids(sessions)
+            await asyncio.to_thread(wait_idle, processes[0].process.pid)  # the API's embedding model is loaded
+            return await ask_all(client, viewer, ids, sessions, now)
     finally:
+        for process in processes:
+            process.kill()
+        await engine.dispose()
         drop_database(url_text)
 
 
 def main() -> int:
-    from bench_stack import require_stores  # beside this script; imported here so the test can load run()
-
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--redis-db", type=int, default=13, help="a Redis database index it may flush")
+    parser.add_argument("--transcript", action="store_true", help="print every question and answer")
+    args = parser.parse_args()
     settings = CommonSettings()
-    require_stores(postgres=settings.database_url, redis=settings.redis_url)
-    result = asyncio.run(run(settings))
+    require_stores(postgres=settings.database_url, redis=settings.redis_url, influx=settings.influx_url,
+                   chroma=settings.chroma_url)
+    logs = Path(tempfile.mkdtemp(prefix="aiops-chat-eval-"))
+    result = asyncio.run(run(settings, redis_db_url(args.redis_db), logs))
+    if args.transcript:
+        for question, answer, seconds in result["transcript"]:
+            print(f"\n> {question}\n{answer['answer']}\n  cites: {[c['link'] for c in answer['citations']]}"
+                  f" ({seconds * 1000:.0f} ms)")
     print(report(result))
     return 0
 

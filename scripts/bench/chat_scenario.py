@@ -1,13 +1,14 @@
-"""The seeded scenario the chat is measured on (scripts/bench/chat_eval.py, the API's chat tests): incidents,
-alerts and forecasts with fixed ids, at times relative to `now`. Rows go straight to PostgreSQL through the
-shared models (the webhook path is exercised by the pipeline tests)."""
+"""A small seeded scenario for the API's chat tests: incidents (with what enrichment found: cause, similar past
+incidents), resolutions, alerts and forecasts with fixed ids, at times relative to `now`, written straight to
+PostgreSQL through the shared models. The evaluation (scripts/bench/chat_eval.py) posts its own fleet through
+the real webhooks instead (chat_fleet.py)."""
 
 import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_contracts.db import Alert, Forecast, Incident
+from aiops_contracts.db import Alert, Forecast, Incident, IncidentResolution
 from aiops_contracts.events import IncidentStatus
 
 
@@ -21,10 +22,11 @@ F_DB1_DISK, F_WEB3_DISK = "disk,host=db-1,path=/var/lib/postgresql", "disk,host=
 
 
 def _incident(iid: uuid.UUID, title: str, *, key: str, at: datetime, hosts: list[str], services: list[str],
-              resolved_after: timedelta | None = None, severity: str = "high", cause: str = "") -> Incident:
+              resolved_after: timedelta | None = None, severity: str = "high", cause: str = "",
+              similar: tuple[uuid.UUID, ...] = ()) -> Incident:
     details = {"template_ids": [key.split(":")[1]], "samples": []}
     if cause:
-        details["enrichment"] = {"probable_cause": cause, "mode": "rules"}
+        details["enrichment"] = {"probable_cause": cause, "mode": "rules", "similar": [{"id": str(s)} for s in similar]}
     return Incident(id=iid, group_key=key, title=title, summary=cause, severity=severity,
                     status=IncidentStatus.resolved if resolved_after else IncidentStatus.open, event_count=42,
                     hosts=hosts, services=services, details=details, first_seen_at=at,
@@ -51,7 +53,7 @@ async def seed(session: AsyncSession, now: datetime) -> None:
     yesterday = now - timedelta(days=1)
     session.add_all([
         _incident(I_DB_NOW, "Connection refused to db-1 from checkout", key="log:tdb:web-3", at=now - timedelta(hours=1),
-                  hosts=["web-3"], services=["checkout"], cause="db-1 connection pool exhausted"),
+                  hosts=["web-3"], services=["checkout"], cause="db-1 connection pool exhausted", similar=(I_DB_PAST,)),
         _incident(I_DB_PAST, "Connection refused to db-1 from checkout", key="log:tdb:web-3",
                   at=now - timedelta(days=3), hosts=["web-3"], services=["checkout"],
                   resolved_after=timedelta(minutes=25), cause="db-1 restarted for a kernel upgrade"),
@@ -72,4 +74,7 @@ async def seed(session: AsyncSession, now: datetime) -> None:
                host="web-3", count=1, incident_id=I_DB_NOW),
         _forecast(F_DB1_DISK, "db-1", "/var/lib/postgresql", now=now, exhausts_in=timedelta(days=3)),
         _forecast(F_WEB3_DISK, "web-3", "/var", now=now, exhausts_in=timedelta(days=20)),
+        *(IncidentResolution(incident_id=i, resolved_at=now, resolved_by="alice", actions=[], minutes_to_resolve=m)
+          for i, m in ((I_DB_PAST, 25.0), (I_API, 50.0))),
     ])
+

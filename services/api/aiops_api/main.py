@@ -49,7 +49,6 @@ from aiops_api.users.router import router as users_router
 from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
 from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
-from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.llm import LLMClient
 from aiops_contracts.logging import configure_logging
@@ -87,9 +86,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.live_slots = ConnectionSlots(state.redis, settings.live_max_connections_per_user,
                                            lease_s=max(30.0, 6 * settings.user_cache_seconds))
         state.log_search = LogSearch(settings)
-        state.incident_memory = IncidentMemory(settings)  # past incidents by meaning (the chat's "last time")
         state.log_search.warm_up()
-        state.incident_memory.warm_up()
         state.secret_box = secret_box(settings.secrets_key)
         await seal_stored_secrets(state.sessions, state.secret_box)
         await ensure_first_admin(state.sessions, settings, state.passwords)

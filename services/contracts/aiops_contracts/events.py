@@ -16,6 +16,7 @@ INCIDENT_OPENED = "incident.opened"
 INCIDENT_UPDATED = "incident.updated"
 INCIDENT_RESOLVED = "incident.resolved"
 INCIDENT_ENRICHED = "incident.enriched"  # live channel only: title and summary changed
+ANOMALY_SOURCE = "anomaly-detector"  # the alert source of the worker's anomaly detector
 
 
 class Severity(StrEnum):

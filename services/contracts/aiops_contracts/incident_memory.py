@@ -1,7 +1,8 @@
 """Similar past incidents: each resolved incident is embedded with our own model (aiops_contracts.embeddings)
 into its own ChromaDB collection, and how it was resolved (by whom, which actions, how long) is kept in
-`incident_resolutions` (the worker's IncidentMemoryTask writes both). Enrichment and the chat ask for the
-resolved incidents nearest in meaning to an incident, and read their resolutions."""
+`incident_resolutions` (the worker's IncidentMemoryTask writes both). Enrichment asks for the resolved
+incidents nearest in meaning to an incident and keeps them, with their resolutions, in its evidence (which the
+chat's "what happened last time" reads)."""
 
 import asyncio
 import uuid

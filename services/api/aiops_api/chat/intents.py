@@ -14,6 +14,9 @@ WORDS = {
     "similar": ("last time", "before", "similar", "previous", "happened last", "seen this", "history of"),
     "capacity": ("disk", "fill", "capacity", "run out", "running out", "exhaust", "full"),
     "noise": ("noisy", "noise", "how many alerts", "alert volume", "loud", "spam"),
+    "anomalies": ("anomal", "unusual", "abnormal", "outlier", "deviat"),
+    "templates": ("log line", "logs", "log message", "error message", "messages", "template"),
+    "metrics": ("cpu", "memory", "load", "metric", "utilisation", "utilization", "usage"),
 }
 
 
@@ -26,7 +29,7 @@ class Known:
 
 @dataclass(frozen=True)
 class Intent:
-    kind: str  # incident | similar | capacity | noise | host | service | open
+    kind: str  # incident | similar | capacity | noise | anomalies | templates | metrics | host | service | open
     now: datetime
     incident_id: uuid.UUID | None = None
     host: str | None = None
@@ -34,6 +37,7 @@ class Intent:
     source: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    text: str = ""  # what to look for by meaning (templates): the question itself
 
 
 def parse(question: str, known: Known, now: datetime) -> Intent:
@@ -41,10 +45,11 @@ def parse(question: str, known: Known, now: datetime) -> Intent:
     since, until = time_range(text, now)
     found = UUID_RE.search(text)
     names: dict[str, Any] = {"host": _mentioned(text, known.hosts), "service": _mentioned(text, known.services),
-             "source": _mentioned(text, known.sources), "since": since, "until": until, "now": now}
+             "source": _mentioned(text, known.sources), "since": since, "until": until, "now": now,
+             "text": question}
     if found:
         return Intent("incident", incident_id=uuid.UUID(found.group(0)), **names)
-    for kind in ("similar", "capacity", "noise"):
+    for kind in WORDS:
         if any(word in text for word in WORDS[kind]):
             return Intent(kind, **names)
     if names["host"]:

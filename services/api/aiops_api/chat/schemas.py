@@ -13,7 +13,7 @@ class ChatRequest(BaseModel):
 
 
 class Citation(BaseModel):
-    kind: Literal["incident", "alert", "host", "forecast"]
+    kind: Literal["incident", "alert", "host", "forecast", "template"]
     id: str
     title: str
     link: str
@@ -21,7 +21,8 @@ class Citation(BaseModel):
 
 class ChatAnswer(BaseModel):
     answer: str  # prose, then a Markdown table of the rows it rests on
-    intent: str  # which query answered: incident, host, similar, capacity, noise, service, open
+    intent: str  # which query answered: incident, host, service, open, similar, capacity, noise, anomalies,
+    # templates, metrics
     mode: Literal["llm", "rules"]
     citations: list[Citation]
     since: datetime | None = None  # the time range the answer covers, when it has one

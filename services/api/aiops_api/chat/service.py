@@ -3,17 +3,15 @@ the rows it returns are the answer's table and citations. With an LLM configured
 from those rows (quoted as data) and cites from them; any id it cites that the rows do not hold is dropped.
 Without one, or while it is unavailable, templated prose answers. The chat only reads: it runs nothing."""
 
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.chat.intents import Intent, parse
-from aiops_api.chat.retrieval import QUERIES, Found, known_names
+from aiops_api.chat.retrieval import QUERIES, Found, Stores, known_names
 from aiops_api.chat.schemas import ChatAnswer
 from aiops_api.chat.tools import TOOL_SPECS, BadToolCall, intent_of_call
 from aiops_contracts.llm import (
@@ -41,9 +39,9 @@ class LLMAnswer(BaseModel):
     cited_ids: list[str] = Field(default_factory=list, max_length=30)
 
 
-async def retrieve(session: AsyncSession, *, question: str, now: datetime) -> tuple[Intent, Found]:
-    intent = parse(question, await known_names(session), now)
-    return intent, await QUERIES[intent.kind](session, intent)
+async def retrieve(stores: Stores, *, question: str, now: datetime) -> tuple[Intent, Found]:
+    intent = parse(question, await known_names(stores.session), now)
+    return intent, await QUERIES[intent.kind](stores, intent)
 
 
 def by_rules(intent: Intent, found: Found) -> ChatAnswer:
@@ -51,20 +49,20 @@ def by_rules(intent: Intent, found: Found) -> ChatAnswer:
                       citations=found.citations, since=intent.since, until=intent.until)
 
 
-async def answer_question(session: AsyncSession, llm: LLMClient, *, question: str, now: datetime,
+async def answer_question(stores: Stores, llm: LLMClient, *, question: str, now: datetime,
                           context: Sequence[dict[str, Any]] = ()) -> ChatAnswer:
     """With an LLM: its tool calls over our queries (`context`: the conversation so far); without one (or while
     it fails): the intent parser."""
     if llm.enabled:
         try:
-            return await _answer_with_tools(session, llm, [*context, {"role": "user", "content": question}], now)
+            return await _answer_with_tools(stores, llm, [*context, {"role": "user", "content": question}], now)
         except (LLMUnavailable, LLMMalformed) as exc:
             log.warning("chat answered by rules, llm failed", extra={"error": str(exc)})
-    intent, found = await retrieve(session, question=question, now=now)
+    intent, found = await retrieve(stores, question=question, now=now)
     return by_rules(intent, found)
 
 
-async def _answer_with_tools(session: AsyncSession, llm: LLMClient, asked: list[dict[str, Any]],
+async def _answer_with_tools(stores: Stores, llm: LLMClient, asked: list[dict[str, Any]],
                              now: datetime) -> ChatAnswer:
     conversation: list[dict[str, Any]] = [
         {"role": "system", "content": f"{SYSTEM} Use the tools to read the platform's data. {JSON_REPLY} "
@@ -77,16 +75,16 @@ async def _answer_with_tools(session: AsyncSession, llm: LLMClient, asked: list[
         conversation.append(message.model_dump(exclude_none=True))
         for call in message.tool_calls:
             conversation.append({"role": "tool", "tool_call_id": call.id,
-                                 "content": await _run_tool(session, call.function, now, results)})
+                                 "content": await _run_tool(stores, call.function, now, results)})
     raise LLMMalformed("chat: still calling tools after the last round")
 
 
-async def _run_tool(session: AsyncSession, function: Any, now: datetime, results: list[tuple[Intent, Found]]) -> str:
+async def _run_tool(stores: Stores, function: Any, now: datetime, results: list[tuple[Intent, Found]]) -> str:
     try:
         intent = intent_of_call(function.name, function.arguments, now)
     except BadToolCall as exc:
         return str(exc)
-    found = await QUERIES[intent.kind](session, intent)
+    found = await QUERIES[intent.kind](stores, intent)
     results.append((intent, found))
     return untrusted(f"{function.name} results", f"{found.headline}\n{table(found)}\nids: "
                      + ", ".join(c.id for c in found.citations))
@@ -108,23 +106,24 @@ def _final(content: str, results: list[tuple[Intent, Found]], now: datetime) -> 
                       since=intent.since, until=intent.until)
 
 
-async def stream_answer(llm: LLMClient, question: str, intent: Intent, found: Found) -> AsyncIterator[str]:
-    """Server-sent events: `delta` events with text as it is written, then one `answer` with the whole answer."""
+async def stream_answer(llm: LLMClient, question: str, intent: Intent, found: Found,
+                        context: Sequence[dict[str, Any]] = ()) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event, data): `delta` events with text as it is written, then one `answer` with the whole answer."""
     answer = by_rules(intent, found)
     prose: list[str] = []
     if llm.enabled:
         try:
-            async for text in llm.stream_text("chat", messages(question, found, PROSE_REPLY)):
+            async for text in llm.stream_text("chat", messages(question, found, PROSE_REPLY, context)):
                 prose.append(text)
-                yield _event("delta", {"text": text})
+                yield "delta", {"text": text}
         except LLMUnavailable as exc:
             log.warning("chat streamed by rules, llm failed", extra={"error": str(exc)})
     if prose:
         answer = _with_prose(answer, found, "".join(prose), {c.id for c in found.citations if c.id in "".join(prose)})
-        yield _event("delta", {"text": f"\n\n{table(found)}"})
+        yield "delta", {"text": f"\n\n{table(found)}"}
     else:
-        yield _event("delta", {"text": answer.answer})
-    yield _event("answer", answer.model_dump(mode="json"))
+        yield "delta", {"text": answer.answer}
+    yield "answer", answer.model_dump(mode="json")
 
 
 def _with_prose(answer: ChatAnswer, found: Found, prose: str, cited: set[str]) -> ChatAnswer:
@@ -134,14 +133,11 @@ def _with_prose(answer: ChatAnswer, found: Found, prose: str, cited: set[str]) -
         "citations": [c for c in found.citations if c.id in cited] or found.citations})
 
 
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
-
-
-def messages(question: str, found: Found, reply: str) -> list[dict[str, str]]:
+def messages(question: str, found: Found, reply: str,
+             context: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     rows = untrusted("query results", f"{found.headline}\n{table(found)}\nids: "
                      + ", ".join(c.id for c in found.citations))
-    return [{"role": "system", "content": f"{SYSTEM} {reply}"},
+    return [{"role": "system", "content": f"{SYSTEM} {reply}"}, *context,
             {"role": "user", "content": f"Question: {question}\n\n{rows}"}]
 
 

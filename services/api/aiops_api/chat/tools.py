@@ -18,6 +18,9 @@ DESCRIPTIONS = {
     "similar": "Earlier resolved incidents like the latest one on a host or service, with time to resolve.",
     "capacity": "Metric series (disks, memory) forecast to cross their limit within a week; optionally one host.",
     "noise": "Alert volume per alert in a time range (default: the last day); optionally one source.",
+    "anomalies": "Anomalies the detector found in metrics in a time range (default: the last day); optionally one host.",
+    "templates": "Log templates nearest in meaning to `text` (what to look for, in words), with counts.",
+    "metrics": "Latest CPU, memory, fullest disk and load per host (or of one host) over the range (default 1 h).",
 }
 
 
@@ -28,6 +31,7 @@ class ToolArgs(BaseModel):
     incident_id: uuid.UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
+    text: str = Field(default="", max_length=500)
 
 
 def _spec(kind: str) -> dict[str, Any]:
@@ -53,4 +57,6 @@ def intent_of_call(name: str, arguments: str, now: datetime) -> Intent:
         raise BadToolCall(f"bad arguments for {name}: {exc.errors()[0]['msg']}") from exc
     if kind == "incident" and args.incident_id is None:
         raise BadToolCall("query_incident needs incident_id")
+    if kind == "templates" and not args.text:
+        raise BadToolCall("query_templates needs text")
     return Intent(kind, now=now, **args.model_dump())

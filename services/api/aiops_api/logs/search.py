@@ -18,8 +18,13 @@ class LogSearch:
         self._warming: asyncio.Task[None] | None = None
 
     def warm_up(self) -> None:
-        """Load the model in the background; a search arriving meanwhile waits for the same load."""
-        self._warming = asyncio.create_task(asyncio.to_thread(self.embedder.load))
+        """Load the model and import ChromaDB's client (seconds each) in the background; a search arriving
+        meanwhile waits for the same load."""
+        self._warming = asyncio.create_task(asyncio.to_thread(self._load))
+
+    def _load(self) -> None:
+        self.embedder.load()
+        chroma_down_errors()  # imports chromadb
 
     async def nearest_templates(self, query: str, limit: int) -> list[tuple[str, float]]:
         """(template id, cosine distance) of the templates nearest to `query`, nearest first."""
@@ -35,6 +40,6 @@ class LogSearch:
     async def _ready(self) -> LogCollections:
         async with self._lock:
             if self._collections is None:
-                await asyncio.to_thread(self.embedder.load)
+                await asyncio.to_thread(self._load)
                 self._collections = await connect_log_collections(self.settings)
         return self._collections

@@ -38,11 +38,11 @@ async def test_a_host_question_cites_its_open_incident_and_the_host(client, auth
         c for c in answer["citations"] if c["id"] == str(scenario.I_DB_NOW)).items()
 
 
-async def test_last_time_cites_the_resolved_look_alike_with_its_time_to_resolve(client, auth, sessions) -> None:
+async def test_last_time_cites_the_resolved_look_alike_with_who_resolved_it_and_how_fast(client, auth, sessions) -> None:
     await seed(sessions)
     answer = await ask(client, auth, "what happened last time we saw this on web-3?")
     assert [c["id"] for c in answer["citations"]] == [str(scenario.I_DB_NOW), str(scenario.I_DB_PAST)]
-    assert "| 25 |" in answer["answer"]  # minutes to resolve
+    assert "| alice | none | 25 |" in answer["answer"]  # resolved by, actions, minutes to resolve
 
 
 async def test_questions_need_a_viewer_token_and_a_question(client, auth) -> None:
@@ -69,7 +69,10 @@ async def test_with_an_llm_it_calls_our_queries_as_tools_and_cites_only_what_the
     assert answer["mode"] == "llm" and answer["answer"].startswith("web-3 cannot reach db-1")
     assert answer["intent"] == "host" and [c["id"] for c in answer["citations"]] == [str(scenario.I_DB_NOW)]
     first, second = fake_openai.requests[:2]
-    assert {t["function"]["name"] for t in first["tools"]} >= {"query_host", "query_capacity", "query_noise"}
+    tools = {t["function"]["name"] for t in first["tools"]}
+    assert tools >= {"query_host", "query_capacity", "query_noise", "query_anomalies", "query_templates",
+                     "query_metrics"}
+    assert all(name.startswith("query_") for name in tools)  # reads only: no tool runs an automation
     refused, result = [m for m in second["messages"] if m["role"] == "tool"]
     assert "unknown tool" in refused["content"]
     assert result["content"].startswith('<data source="query_host results">') and str(scenario.I_DB_NOW) in result["content"]
@@ -106,6 +109,19 @@ async def test_the_streamed_variant_sends_deltas_then_the_answer_without_and_wit
     final = parsed[-1][1]
     assert final["mode"] == "llm" and final["answer"].startswith("db-1 fills /var/lib/postgresql first")
     assert [c["id"] for c in final["citations"]] == [scenario.F_DB1_DISK]
+
+
+async def test_the_streamed_answer_is_kept_in_the_callers_conversation(client, auth, sessions) -> None:
+    await seed(sessions)
+    streamed = await client.post("/api/v1/chat/stream", json={"question": "which disks fill up this week?"},
+                                 headers=auth(Role.viewer))
+    conversation = events(streamed.text)[-1][1]["conversation_id"]
+    kept = (await client.get(f"/api/v1/chat/conversations/{conversation}", headers=auth(Role.viewer))).json()
+    assert [(m["role"], m["citations"][:1]) for m in kept["messages"]][0] == ("user", [])
+    assert kept["messages"][1]["citations"][0]["id"] == scenario.F_DB1_DISK
+    others = await client.post("/api/v1/chat/stream", json={"question": "and?", "conversation_id": conversation},
+                               headers=auth(Role.operator))
+    assert others.status_code == 404  # refused before any event is streamed
 
 
 async def test_conversations_are_kept_per_user_and_continued(client, auth, sessions) -> None:

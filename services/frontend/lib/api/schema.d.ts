@@ -937,6 +937,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pipelines
+         * @description Every pipeline with its latest health score and grade, builds and failures of the last 7 days.
+         */
+        get: operations["list_pipelines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pipeline
+         * @description A pipeline with its health dimensions (score, weight, explanation, trend).
+         */
+        get: operations["get_pipeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}/anomalies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pipeline Anomalies
+         * @description The pipeline's alerts (failed builds, slow builds, failure spikes, queue congestion, pattern changes).
+         */
+        get: operations["list_pipeline_anomalies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pipeline Forecast
+         * @description 7-day forecasts of the daily failure rate and mean duration, 95 % intervals, backtest vs seasonal naive.
+         */
+        get: operations["get_pipeline_forecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}/rca": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pipeline Rca
+         * @description Root-cause analysis of the latest build anomaly (last 7 days): causes ranked, series checks, narrative.
+         */
+        get: operations["get_pipeline_rca"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipelines/{pipeline_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pipeline Runs
+         * @description Runs newest first, with their build features; `before` (a start time) pages back.
+         */
+        get: operations["list_pipeline_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/quality": {
         parameters: {
             query?: never;
@@ -1337,6 +1457,23 @@ export interface paths {
         put?: never;
         /** Receive Generic */
         post: operations["webhook_generic"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Receive Github */
+        post: operations["webhook_github"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1763,6 +1900,19 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** Cause */
+        Cause: {
+            /** Evidence */
+            evidence: {
+                [key: string]: unknown;
+            };
+            /** Explained */
+            explained: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+        };
         /** ChatAnswer */
         ChatAnswer: {
             /** Answer */
@@ -1897,6 +2047,21 @@ export interface components {
             /** Stream */
             stream: string;
         };
+        /** Dimension */
+        Dimension: {
+            /** Change */
+            change: number;
+            /** Explanation */
+            explanation: string;
+            /** Name */
+            name: string;
+            /** Score */
+            score: number;
+            /** Trend */
+            trend: string;
+            /** Weight */
+            weight: number;
+        };
         /**
          * EvidenceRead
          * @description One signal of an incident: what it is, when, how often, and the rule and shared host/service/dependency
@@ -1997,20 +2162,6 @@ export interface components {
             horizon_hours: number;
             /** Items */
             items: components["schemas"]["SeriesForecastRead"][];
-        };
-        /** ForecastPoint */
-        ForecastPoint: {
-            /** Lower */
-            lower: number;
-            /**
-             * Time
-             * Format: date-time
-             */
-            time: string;
-            /** Upper */
-            upper: number;
-            /** Value */
-            value: number;
         };
         /** Guards */
         Guards: {
@@ -2313,6 +2464,142 @@ export interface components {
              */
             window_start: string;
         };
+        /** PipelineAnomaly */
+        PipelineAnomaly: {
+            /**
+             * Alert Id
+             * Format: uuid
+             */
+            alert_id: string;
+            /** Count */
+            count: number;
+            /** Description */
+            description: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * First Seen At
+             * Format: date-time
+             */
+            first_seen_at: string;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Kind */
+            kind: string;
+            /**
+             * Last Seen At
+             * Format: date-time
+             */
+            last_seen_at: string;
+            /** Severity */
+            severity: string;
+            /** Status */
+            status: string;
+            /** Title */
+            title: string;
+        };
+        /** PipelineDetail */
+        PipelineDetail: {
+            /** Builds 7D */
+            builds_7d: number;
+            /** Dimensions */
+            dimensions: components["schemas"]["Dimension"][];
+            /** Failed 7D */
+            failed_7d: number;
+            /** Grade */
+            grade: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Key */
+            key: string;
+            last_run: components["schemas"]["RunRead"] | null;
+            /** Name */
+            name: string;
+            /** Open Anomalies */
+            open_anomalies: number;
+            /** Provider */
+            provider: string;
+            /** Score */
+            score: number | null;
+            /** Scored On */
+            scored_on: string | null;
+            /** Source */
+            source: string;
+            /** Url */
+            url: string | null;
+        };
+        /** PipelineForecasts */
+        PipelineForecasts: {
+            /** Computed At */
+            computed_at: string | null;
+            /** Series */
+            series: components["schemas"]["SeriesForecast"][];
+        };
+        /** PipelineRca */
+        PipelineRca: {
+            /** After */
+            after: number;
+            /** Anomaly */
+            anomaly: string;
+            /** Before */
+            before: number;
+            /** Causes */
+            causes: components["schemas"]["Cause"][];
+            /** Checks */
+            checks: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Computed At
+             * Format: date-time
+             */
+            computed_at: string;
+            /** Metric */
+            metric: string;
+            /** Narrative */
+            narrative: string;
+            /** Narrative By */
+            narrative_by: string;
+            /**
+             * Onset At
+             * Format: date-time
+             */
+            onset_at: string;
+        };
+        /** PipelineRead */
+        PipelineRead: {
+            /** Builds 7D */
+            builds_7d: number;
+            /** Failed 7D */
+            failed_7d: number;
+            /** Grade */
+            grade: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Key */
+            key: string;
+            last_run: components["schemas"]["RunRead"] | null;
+            /** Name */
+            name: string;
+            /** Provider */
+            provider: string;
+            /** Score */
+            score: number | null;
+            /** Scored On */
+            scored_on: string | null;
+            /** Source */
+            source: string;
+            /** Url */
+            url: string | null;
+        };
         /** PrototypeRead */
         PrototypeRead: {
             /** Count */
@@ -2579,6 +2866,49 @@ export interface components {
          * @enum {string}
          */
         RunOutcome: "watching" | "fixed" | "not_fixed" | "worse";
+        /** RunPage */
+        RunPage: {
+            /** Items */
+            items: components["schemas"]["RunRead"][];
+        };
+        /** RunRead */
+        RunRead: {
+            /** Attempt */
+            attempt: number;
+            /** Branch */
+            branch: string | null;
+            /** Commit Sha */
+            commit_sha: string | null;
+            /** Conclusion */
+            conclusion: string | null;
+            /** Event */
+            event: string | null;
+            /** External Id */
+            external_id: string;
+            /** Features */
+            features: {
+                [key: string]: unknown;
+            };
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Number */
+            number: number | null;
+            /** Queued At */
+            queued_at: string | null;
+            /** Runner */
+            runner: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Status */
+            status: string;
+            /** Url */
+            url: string | null;
+        };
         /**
          * RunStatus
          * @enum {string}
@@ -2601,6 +2931,21 @@ export interface components {
         SentryAccepted: {
             /** Id */
             id: string | null;
+        };
+        /** SeriesForecast */
+        SeriesForecast: {
+            /** Backtest Smape */
+            backtest_smape: {
+                [key: string]: number | null;
+            };
+            /** Interval */
+            interval: number;
+            /** Method */
+            method: string;
+            /** Metric */
+            metric: string;
+            /** Points */
+            points: components["schemas"]["aiops_api__pipelines__schemas__ForecastPoint"][];
         };
         /** SeriesForecastRead */
         SeriesForecastRead: {
@@ -2631,7 +2976,7 @@ export interface components {
             /** Method */
             method: string;
             /** Points */
-            points: components["schemas"]["ForecastPoint"][];
+            points: components["schemas"]["aiops_api__forecasts__schemas__ForecastPoint"][];
             /** Series Key */
             series_key: string;
             /** Tags */
@@ -3193,6 +3538,31 @@ export interface components {
             accepted: number;
             /** Event Ids */
             event_ids: string[];
+        };
+        /** ForecastPoint */
+        aiops_api__forecasts__schemas__ForecastPoint: {
+            /** Lower */
+            lower: number;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+            /** Upper */
+            upper: number;
+            /** Value */
+            value: number;
+        };
+        /** ForecastPoint */
+        aiops_api__pipelines__schemas__ForecastPoint: {
+            /** Lower */
+            lower: number;
+            /** Ts */
+            ts: number;
+            /** Upper */
+            upper: number;
+            /** Value */
+            value: number;
         };
     };
     responses: never;
@@ -5110,6 +5480,221 @@ export interface operations {
             };
         };
     };
+    list_pipelines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRead"][];
+                };
+            };
+        };
+    };
+    get_pipeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineDetail"];
+                };
+            };
+            /** @description No such pipeline */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_pipeline_anomalies: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineAnomaly"][];
+                };
+            };
+            /** @description No such pipeline */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_pipeline_forecast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineForecasts"];
+                };
+            };
+            /** @description No such pipeline */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_pipeline_rca: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRca"];
+                };
+            };
+            /** @description No such pipeline */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_pipeline_runs: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: string | null;
+            };
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunPage"];
+                };
+            };
+            /** @description No such pipeline */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_quality: {
         parameters: {
             query?: never;
@@ -6024,6 +6609,46 @@ export interface operations {
                     /** Url */
                     url?: string | null;
                 }[];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    webhook_github: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description workflow_run, ping, ... */
+                "x-github-event"?: string;
+                /** @description GitHub's id of this delivery */
+                "x-github-delivery"?: string;
+                /** @description sha256=<hex HMAC-SHA256 of the body> */
+                "x-hub-signature-256"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
             };
         };
         responses: {

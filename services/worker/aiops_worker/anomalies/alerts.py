@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, ANOMALY_SOURCE, AlertPayload, AlertStatus, Severity
 from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult
 from aiops_worker.anomalies.series import SeriesRef
 
-ANOMALY_SOURCE = "anomaly-detector"
 _ID_NAMESPACE = uuid.UUID("6f1c1f0e-2b7e-4c35-9a51-5b0f4c0e6a11")
 NEW_LEVEL_RANGES = 1.0  # beyond the history's range by this many ranges: a new level
 _EVIDENCE_KEYS = ("value", "baseline", "deviation", "z", "seasonal_z", "spike_ratio", "range_excess", "period_s",

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.chroma import ChromaUnavailable
 from aiops_contracts.db import Alert, Incident, LogTemplate
+from aiops_contracts.events import ANOMALY_SOURCE
 from aiops_contracts.incident_memory import IncidentMemory
 
 log = logging.getLogger(__name__)
 
-ANOMALY_SOURCE = "anomaly-detector"
 NEARBY = timedelta(hours=1)  # anomalies this long before the incident's first event count as context
 MAX_ROWS = 10
 

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEnrichment
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.events import (
     INCIDENT_ENRICHED,
     INCIDENT_OPENED,
     INCIDENT_RESOLVED,
     IncidentChangedPayload,
 )
+from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
 from aiops_contracts.streams import INCIDENTS_CHANGED
 from aiops_worker.enrichment import prompt
@@ -105,7 +105,7 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
                 return True
             enrichment = await self._explain(job, evidence)
             if enrichment is not None:
-                await _write(session, incident, enrichment, job.mode or "rules")
+                await _write(session, incident, enrichment, job.mode or "rules", evidence)
                 job.enriched_key = key if job.due_at is None else job.enriched_key
         if enrichment is not None:
             await self._announce(incident, enrichment, job.mode or "rules")
@@ -148,9 +148,12 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
         await self.bus.broadcast([envelope])
 
 
-async def _write(session: AsyncSession, incident: Incident, enrichment: Enrichment, mode: str) -> None:
-    """Title, summary and `details.enrichment` in one UPDATE (`details ||`: the aggregator's keys are kept)."""
-    stored = {**enrichment.model_dump(mode="json"), "mode": mode, "enriched_at": datetime.now(UTC).isoformat()}
+async def _write(session: AsyncSession, incident: Incident, enrichment: Enrichment, mode: str,
+                 evidence: Evidence) -> None:
+    """Title, summary and `details.enrichment` in one UPDATE (`details ||`: the aggregator's keys are kept), with
+    the similar past incidents it found (the chat's "what happened last time" reads them there)."""
+    stored = {**enrichment.model_dump(mode="json"), "mode": mode, "enriched_at": datetime.now(UTC).isoformat(),
+              "similar": [p.model_dump(mode="json") for p in evidence.similar]}
     await session.execute(
         update(Incident).where(Incident.id == incident.id)
         .values(title=enrichment.title, summary=enrichment.summary,

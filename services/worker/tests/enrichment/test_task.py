@@ -20,7 +20,13 @@ from aiops_contracts.db import (
     IncidentResolution,
 )
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import INCIDENT_ENRICHED, INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentStatus
+from aiops_contracts.events import (
+    INCIDENT_ENRICHED,
+    INCIDENT_OPENED,
+    INCIDENT_RESOLVED,
+    INCIDENT_UPDATED,
+    IncidentStatus,
+)
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_worker.enrichment.memory import IncidentMemoryTask
 from aiops_worker.enrichment.task import EnrichmentTask
@@ -197,6 +203,8 @@ async def test_a_similar_past_incident_brings_who_resolved_it_how_and_how_fast(w
     assert any(f"past incident {past.id}" in line and "25.0 min by alice" in line
                and "restart_pool: succeeded" in line for line in evidence), evidence
     assert not any(str(unrelated.id) in line for line in evidence), evidence
+    kept = (await read(worker_ctx, incident.id))[0].details["enrichment"]["similar"]  # the chat's "last time"
+    assert [(p["id"], p["resolved_by"]) for p in kept] == [(str(past.id), "alice")]
 
 
 def resolved_incident(title: str, at: datetime) -> Incident:
