@@ -1,6 +1,7 @@
 """Worker settings: CommonSettings plus what only the worker needs."""
 
 import socket
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -151,8 +152,9 @@ class WorkerSettings(CommonSettings):
     # buffers); 50 polls of ~0.1 s each keep up with thousands of sources a minute.
     poller_max_concurrent: int = Field(default=50, ge=1)
     poller_max_backoff_s: float = Field(default=600.0, gt=0)  # a failing source is retried at least this often
-    # Opens the polled sources' credentials (sealed by the API with the same key).
+    # Opens the polled sources' credentials (sealed by the API with the same key); or read from the file.
     secrets_key: SecretStr = SecretStr("")
+    secrets_key_file: Path | None = None
     # Incident enrichment (enrichment/task.py; the LLM itself: LLM_* in CommonSettings)
     enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
     enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)
@@ -167,6 +169,12 @@ class WorkerSettings(CommonSettings):
     def _archive_path_given(self) -> "WorkerSettings":
         if self.archive_backend == "filesystem" and not self.archive_path:
             raise ValueError("archive_path: ARCHIVE_BACKEND=filesystem needs ARCHIVE_PATH")
+        return self
+
+    @model_validator(mode="after")
+    def _secrets_key_from_file(self) -> "WorkerSettings":
+        if self.secrets_key_file and not self.secrets_key.get_secret_value():
+            self.secrets_key = SecretStr(self.secrets_key_file.read_text().strip())
         return self
 
     @model_validator(mode="after")
