@@ -175,6 +175,8 @@ async def measure(url: str, args: argparse.Namespace) -> None:
     report("alert", took["alert"])
     report("log", took["log"])
     report("all", took["alert"] + took["log"])
+    print("in order of injection (s): " + " ".join(f"{seen[host] - sent:.1f}" if host in seen else "-"
+                                                  for _, host, sent in faults))
     if missed:
         print(f"not detected within {args.timeout_s} s: {', '.join(missed)}")
 
