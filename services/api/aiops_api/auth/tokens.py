@@ -3,8 +3,13 @@
 A signed-in user's token also carries the user's id (`uid`), so that each request checks the account
 (auth/accounts.py). A machine token (`python -m aiops_api.auth token`) has no `uid`: it names a client, not a
 user, and holds its role until it expires.
+
+A verified token's principal is kept in memory until the token expires (and under the key that verified it):
+a browser sends the same token with every request, and verifying it again (PyJWT, and RS256's public-key
+check) cost more CPU than the rest of a read. The account behind it is still checked on every request.
 """
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,7 +56,24 @@ def issue_access_token(
     return jwt.encode(claims, _signing_key(settings), algorithm=settings.jwt_algorithm)
 
 
+# (algorithm, verification key, token) -> its principal; emptied when full rather than tracking use (tokens are few).
+_verified: dict[tuple[str, str, str], Principal] = {}
+VERIFIED_MAX = 10_000
+
+
 def decode_access_token(settings: ApiSettings, token: str) -> Principal:
+    key = (settings.jwt_algorithm, _verification_key(settings), token)
+    principal = _verified.get(key)
+    if principal is not None and principal.expires_at > time.time():
+        return principal
+    principal = _verify(settings, token)
+    if len(_verified) >= VERIFIED_MAX:
+        _verified.clear()
+    _verified[key] = principal
+    return principal
+
+
+def _verify(settings: ApiSettings, token: str) -> Principal:
     try:
         claims = jwt.decode(
             token, _verification_key(settings), algorithms=[settings.jwt_algorithm],

@@ -65,3 +65,12 @@ def test_bad_tokens_are_refused(make_token) -> None:
     settings = ApiSettings()
     with pytest.raises(InvalidToken):
         decode_access_token(settings, make_token(settings))
+
+
+def test_a_token_verified_once_is_still_refused_under_another_key() -> None:
+    """Verified principals are remembered per key: a change of JWT_SECRET refuses the tokens signed before it."""
+    settings = ApiSettings()
+    token = issue_access_token(settings, "bob", Role.admin)
+    assert decode_access_token(settings, token).subject == "bob"
+    with pytest.raises(InvalidToken):
+        decode_access_token(ApiSettings(jwt_secret="another-secret-" + "x" * 32), token)
