@@ -9,6 +9,11 @@ The resource comes in `Sentry-Hook-Resource`:
 - `error` and `event_alert` (an alert rule fired): the event as an alert, grouped by its issue id;
 - anything else (installation, comment, metric_alert, ...) is acknowledged and skipped.
 Alerts are keyed `sentry-issue-<issue id>`, so an issue and its events land on one alert row.
+
+A delivery is taken once: its signature (the HMAC of the body; the timestamp and Request-ID are not signed, so
+they prove nothing) is remembered in Redis for the width of the replay window (2 x SENTRY_HOOK_MAX_AGE_S, as
+a timestamp is accepted up to that far either side of now). A replay, or Sentry's own retry, within it is
+answered 200 with nothing accepted; one that could not be published is forgotten, so that a retry gets through.
 """
 
 from typing import Annotated, Any
@@ -16,7 +21,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 
-from aiops_api.deps import BusDep, SettingsDep, sentry_hook_source
+from aiops_api.deps import BusDep, RedisDep, SettingsDep, sentry_hook_source
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
@@ -34,6 +39,7 @@ router = APIRouter(tags=["sentry"])
 SentryHookSource = Annotated[SourceIdentity, Depends(sentry_hook_source)]
 
 RESOLVING_ACTIONS = ("resolved", "archived", "ignored")
+SEEN_KEY_PREFIX = "aiops:webhooks:sentry:seen"  # + source name + signature: deliveries taken within the window
 
 
 def parse_sentry_hook(resource: str, body: bytes) -> list[AlertPayload]:
@@ -84,11 +90,19 @@ def issue_event_alert(event: dict[str, Any], triggered_rule: Any) -> AlertPayloa
 @router.post("/webhooks/sentry", operation_id="webhook_sentry",
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_sentry_hook(
-    request: Request, source: SentryHookSource, bus: BusDep, settings: SettingsDep,
+    request: Request, source: SentryHookSource, bus: BusDep, redis: RedisDep, settings: SettingsDep,
     sentry_hook_resource: Annotated[str, Header(description="issue, error, event_alert, ...")] = "",
 ) -> WebhookAccepted:
     body = await read_body(request, settings.max_body_bytes)
     alerts = parse_sentry_hook(sentry_hook_resource, body)
+    # The dependency checked the signature: only authenticated deliveries take a key.
+    seen = f"{SEEN_KEY_PREFIX}:{source.name}:{request.headers['sentry-hook-signature'].strip().lower()}"
+    if not await redis.set(seen, b"1", nx=True, ex=2 * settings.sentry_hook_max_age_s):
+        return WebhookAccepted(accepted=0, event_ids=[])
     envelopes = [Envelope(type=ALERT_RECEIVED, source=source.name, payload=a.model_dump(mode="json")) for a in alerts]
-    envelopes = await publish_request(bus, ALERTS_INGESTED, envelopes, len(body), settings)
+    try:
+        envelopes = await publish_request(bus, ALERTS_INGESTED, envelopes, len(body), settings)
+    except Exception:
+        await redis.delete(seen)
+        raise
     return WebhookAccepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes])

@@ -18,12 +18,14 @@ from sqlalchemy import select
 
 from aiops_api.main import create_app
 from aiops_api.sources.credentials import hash_token
+from aiops_api.webhooks import sentry_hooks
 from aiops_api.webhooks.sentry import parse_envelope
 from aiops_api.webhooks.sentry_events import event_to_alert, group_hash
+from aiops_contracts import bus as bus_module
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, StreamSpec
 
 PAYLOADS = Path(__file__).parent / "payloads" / "sentry"
 CLIENT_SECRET = "6a1c0ef1c2e74e1ab3b8c9d0e1f20304a5b6c7d8e9f0a1b2c3d4e5f60718293a"
@@ -321,6 +323,31 @@ async def test_deliveries_outside_the_replay_window_are_refused(bus: Bus, client
     assert (response.status_code, detail in response.json()["detail"]) == (status, True)
     assert await stream_alerts(bus) == []
     assert (await post_hook(client, "hook_issue_created.json", "issue", sent_at=time.time() - 250)).status_code == 200
+
+
+async def test_a_replayed_delivery_is_taken_once_within_the_window(bus: Bus, client, redis, sentry_token,
+                                                                   api_settings) -> None:
+    """Same body and signature, a fresh timestamp (the timestamp is not signed): answered, nothing taken."""
+    first = await post_hook(client, "hook_issue_created.json", "issue")
+    replayed = await post_hook(client, "hook_issue_created.json", "issue", sent_at=time.time() + 5)
+    assert (first.json()["accepted"], replayed.status_code, replayed.json()) == (1, 200, {"accepted": 0, "event_ids": []})
+    assert len(await stream_alerts(bus)) == 1
+    key = f"{sentry_hooks.SEEN_KEY_PREFIX}:shop-sentry:{signed((PAYLOADS / 'hook_issue_created.json').read_bytes())}"
+    assert 0 < await redis.ttl(key) <= 2 * api_settings.sentry_hook_max_age_s
+    other = await post_hook(client, "hook_issue_resolved.json", "issue")  # another delivery is taken
+    assert other.json()["accepted"] == 1
+
+
+async def test_a_delivery_refused_with_503_is_taken_when_retried(bus: Bus, client, redis, sentry_token,
+                                                                 monkeypatch) -> None:
+    monkeypatch.setattr(bus_module, "BACKLOG_CHECK_S", 0.0)
+    monkeypatch.setattr(sentry_hooks, "ALERTS_INGESTED", StreamSpec(ALERTS_INGESTED.name, maxlen=10))
+    await bus.ensure_group(ALERTS_INGESTED, "slow-reader")
+    await bus.publish_many(ALERTS_INGESTED, [Envelope(type="alert.received", source="test") for _ in range(9)])
+    assert (await post_hook(client, "hook_issue_created.json", "issue")).status_code == 503
+    await redis.xgroup_destroy(bus.key(ALERTS_INGESTED), "slow-reader")  # the workers caught up
+    retried = await post_hook(client, "hook_issue_created.json", "issue")
+    assert (retried.status_code, retried.json()["accepted"]) == (200, 1)
 
 
 async def add_plaintext_source(sessions, secret: str = CLIENT_SECRET) -> None:
