@@ -2,7 +2,8 @@
 with a TTL), taken with SET NX and renewed by its holder at each reconcile. A replica that dies stops renewing;
 its leases expire and the others take the sources over. Live replicas announce themselves in a sorted set
 (score: last reconcile), and a replica takes new sources only up to its fair share (sources / live replicas,
-rounded up), so the sources spread over the replicas instead of all going to the first one to start."""
+rounded up), so the sources spread over the replicas instead of all going to the first one to start; one that
+holds more than its share (a replica joined) gives the excess up for the others to take."""
 
 import math
 import time
@@ -49,6 +50,7 @@ class Leases:
         self.ttl_s = ttl_s
         self._hold = redis.register_script(_HOLD)
         self._release = redis.register_script(_RELEASE)
+        self.share = 0  # this replica's fair share at the last `hold`
 
     async def hold(self, source_ids: list[str], already_held: int) -> set[str]:
         """Renew this worker's leases among `source_ids` and take free ones up to its fair share; returns the
@@ -56,14 +58,20 @@ class Leases:
         replicas = await self._live_replicas()
         if not source_ids:
             return set()
-        share = math.ceil(len(source_ids) / replicas)
+        self.share = math.ceil(len(source_ids) / replicas)
         keys = [lease_key(source_id) for source_id in source_ids]
-        held = await self._hold(keys=keys, args=[self.worker, int(self.ttl_s * 1000), max(share - already_held, 0)])
+        room = max(self.share - already_held, 0)
+        held = await self._hold(keys=keys, args=[self.worker, int(self.ttl_s * 1000), room])
         return {source_ids[int(index) - 1] for index in held}
 
-    async def release(self, source_ids: list[str]) -> None:
+    async def give_up(self, source_ids: list[str]) -> None:
+        """Free these leases (only those this worker holds) for another replica to take."""
         if source_ids:
             await self._release(keys=[lease_key(source_id) for source_id in source_ids], args=[self.worker])
+
+    async def release(self, source_ids: list[str]) -> None:
+        """At stop: free every lease and leave the live replicas."""
+        await self.give_up(source_ids)
         await self.redis.zrem(REPLICAS_KEY, self.worker)
 
     async def _live_replicas(self) -> int:

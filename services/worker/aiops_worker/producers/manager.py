@@ -86,6 +86,9 @@ class ProducerManager:
     async def reconcile(self) -> None:
         rows = {str(row.id): row for row in await self._load_rows()}
         held = await self.leases.hold(sorted(rows), already_held=len(self.running))
+        if excess := sorted(held)[self.leases.share:]:  # more than its share: another replica joined
+            await self.leases.give_up(excess)
+            held -= set(excess)
         for source_id in list(self.running):
             row = rows.get(source_id)
             if source_id not in held or row is None or self.running[source_id].fingerprint != fingerprint(row):

@@ -78,3 +78,15 @@ async def test_leases_share_the_sources_between_replicas(worker_ctx, sessions, s
     await two.reconcile()
     assert len(one.running) == len(two.running) == 2 and set(one.running) | set(two.running) == set(ids)
     await asyncio.gather(*(m._stop(i) for m in (one, two) for i in list(m.running)))
+
+
+async def test_a_replica_that_joins_gets_its_share(worker_ctx, sessions, snmp_agent) -> None:
+    ids = [await add_source(sessions, worker_ctx, snmp_agent, f"sw-{n}") for n in range(4)]
+    one, two = manager(worker_ctx, "w1"), manager(worker_ctx, "w2")
+    await one.reconcile()
+    assert len(one.running) == 4  # alone: every source
+    await two.reconcile()  # joins: nothing free yet
+    await one.reconcile()  # two replicas now: gives up the excess
+    await two.reconcile()
+    assert len(one.running) == len(two.running) == 2 and set(one.running) | set(two.running) == set(ids)
+    await asyncio.gather(*(m._stop(i) for m in (one, two) for i in list(m.running)))
