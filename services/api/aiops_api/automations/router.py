@@ -3,7 +3,7 @@ approvals (operators approve or reject a run awaiting approval)."""
 
 import uuid
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from aiops_api.automations import service
 from aiops_api.automations.schemas import (
@@ -66,11 +66,10 @@ async def get_stats(session: SessionDep, _: Viewer) -> list[AutomationStats]:
 
 @router.get("/incidents/{incident_id}", operation_id="get_incident_automations",
             responses={404: {"description": "No such incident"}})
-async def get_incident_automations(incident_id: uuid.UUID, request: Request, session: SessionDep,
-                                   _: Viewer) -> IncidentAutomations:
+async def get_incident_automations(incident_id: uuid.UUID, session: SessionDep, _: Viewer) -> IncidentAutomations:
     """The incident's runs with outcome and time to repair, its own time to repair, and the playbooks with the
     best record on the resolved incidents most like it (the suggestion)."""
-    return await service.incident_automations(session, request.app.state.incident_memory, incident_id=incident_id)
+    return await service.incident_automations(session, incident_id=incident_id)
 
 
 @router.get("/runs/{run_id}", operation_id="get_automation_run", responses=NOT_FOUND)

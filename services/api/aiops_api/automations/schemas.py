@@ -85,5 +85,5 @@ class IncidentAutomations(BaseModel):
     mttr_s: float | None  # from first sight to resolution, once resolved
     runs: list[AutomationRunRead]
     suggestions: list[AutomationStats]  # best record first (success rate, then fixes, then repair time)
-    similar_incidents: int  # how many resolved look-alikes the suggestions come from
-    note: str = ""  # why there are no suggestions, when a store is down
+    similar_incidents: int  # how many resolved look-alikes (found by the incident's enrichment) they come from
+    note: str = ""  # why there can be no suggestion yet

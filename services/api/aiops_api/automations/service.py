@@ -20,11 +20,9 @@ from aiops_api.automations.schemas import (
 from aiops_api.errors import Conflict, NotFound
 from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunOutcome, RunStatus
 from aiops_contracts.bus import Bus
-from aiops_contracts.chroma import ChromaUnavailable
 from aiops_contracts.db import AutomationRule, AutomationRun, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import TimelineKind
-from aiops_contracts.incident_memory import IncidentMemory
 from aiops_contracts.streams import AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
 
 RUNS_LIMIT = 200
@@ -164,20 +162,18 @@ def _rate(row: Row[Any]) -> float | None:
     return row.fixed / judged if judged else None
 
 
-async def incident_automations(session: AsyncSession, memory: IncidentMemory, *,
-                               incident_id: uuid.UUID) -> IncidentAutomations:
+async def incident_automations(session: AsyncSession, *, incident_id: uuid.UUID) -> IncidentAutomations:
+    """The similar incidents are those the worker's enrichment found nearest in meaning (`details.enrichment`)."""
     incident = await session.get(Incident, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     mttr_s = (incident.resolved_at - incident.first_seen_at).total_seconds() if incident.resolved_at else None
     runs = await list_runs(session, status=None, rule=None, incident_id=incident_id)
-    try:
-        past = await memory.similar(session, incident)
-    except ChromaUnavailable:
-        return IncidentAutomations(incident_id=incident_id, mttr_s=mttr_s, runs=runs, suggestions=[],
-                                   similar_incidents=0, note="similar incidents cannot be searched now (ChromaDB)")
-    stats = await automation_stats(session, incident_ids=[p.incident.id for p in past]) if past else []
+    enrichment = incident.details.get("enrichment", {})
+    similar = [uuid.UUID(p["id"]) for p in enrichment.get("similar", [])]
+    stats = await automation_stats(session, incident_ids=similar) if similar else []
     best = sorted((s for s in stats if s.success_rate),
                   key=lambda s: (-(s.success_rate or 0), -s.fixed, s.mean_mttr_s or float("inf")))
+    note = "" if enrichment else "similar incidents are looked for when the incident is enriched"
     return IncidentAutomations(incident_id=incident_id, mttr_s=mttr_s, runs=runs, suggestions=best,
-                               similar_incidents=len(past))
+                               similar_incidents=len(similar), note=note)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import AuditEntry, AutomationRule, AutomationRun, Incident, IncidentEvent, IncidentResolution
+from aiops_contracts.db import AuditEntry, AutomationRule, AutomationRun, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import AUTOMATIONS_APPROVED
 
@@ -116,11 +116,13 @@ async def test_stats_give_the_success_rate_and_mttr_per_rule_and_playbook(client
                       "mean_mttr_s": 90.0}]
 
 
-def incident(title: str, resolved_after_s: float | None, *, days_ago: float) -> Incident:
+def incident(title: str, resolved_after_s: float | None, *, days_ago: float, similar: tuple[Incident, ...] = ()) -> Incident:
     first = datetime.now(UTC) - timedelta(days=days_ago)
+    enrichment = {"enrichment": {"similar": [{"id": str(p.id)} for p in similar]}} if similar else {}
     return Incident(id=uuid.uuid4(), group_key=f"alert:host:{uuid.uuid4().hex[:6]}", title=title, summary="",
                     severity="high", status="resolved" if resolved_after_s else "open", event_count=3,
-                    hosts=["web-1"], services=["checkout"], details={}, first_seen_at=first, last_seen_at=first,
+                    hosts=["web-1"], services=["checkout"], details=enrichment, first_seen_at=first,
+                    last_seen_at=first,
                     resolved_at=first + timedelta(seconds=resolved_after_s) if resolved_after_s else None)
 
 
@@ -131,11 +133,11 @@ def run_on(incident_id: uuid.UUID, rule: str, playbook: str, outcome: str, mttr_
                          output="", outcome=outcome, mttr_s=mttr_s)
 
 
-async def test_an_incident_shows_its_runs_and_mttr_and_the_best_playbook_of_its_look_alikes(app, client, auth,
-                                                                                           sessions):
+async def test_an_incident_shows_its_runs_and_mttr_and_the_best_playbook_of_its_look_alikes(client, auth, sessions):
     disk_past = [incident("Disk / on web-1 almost full", 600, days_ago=d) for d in (3, 2)]
     unrelated = incident("TLS certificate expired for api.example.com", 300, days_ago=1)
-    now = incident("Disk / on web-1 nearly full", None, days_ago=0)
+    # the look-alikes the worker's enrichment found for the new incident
+    now = incident("Disk / on web-1 nearly full", None, days_ago=0, similar=tuple(disk_past))
     async with sessions.begin() as session:
         session.add_all([*disk_past, unrelated, now])
         await session.flush()
@@ -144,16 +146,12 @@ async def test_an_incident_shows_its_runs_and_mttr_and_the_best_playbook_of_its_
                          run_on(disk_past[0].id, "restart-web", "memory_cleanup.yml", "not_fixed", None),
                          run_on(unrelated.id, "renew-cert", "renew.yml", "fixed", 30.0),
                          run_on(now.id, "disk-cleanup", "disk_cleanup.yml", "watching", None)])
-        for past in [*disk_past, unrelated]:
-            session.add(IncidentResolution(incident_id=past.id, resolved_at=past.resolved_at, resolved_by="alice",
-                                           actions=[], minutes_to_resolve=10))
-            await app.state.incident_memory.remember(past)
     body = (await client.get(f"/api/v1/automations/incidents/{now.id}", headers=auth(Role.viewer))).json()
     assert body["mttr_s"] is None and [r["outcome"] for r in body["runs"]] == ["watching"]
     assert body["similar_incidents"] == 2  # the disk look-alikes, not the certificate
     assert [(s["rule_name"], s["action"], s["fixed"], s["success_rate"], s["mean_mttr_s"])
             for s in body["suggestions"]] == [("disk-cleanup", "disk_cleanup.yml", 2, 1.0, 270.0)]
     past = (await client.get(f"/api/v1/automations/incidents/{disk_past[0].id}", headers=auth(Role.viewer))).json()
-    assert past["mttr_s"] == 600.0
+    assert past["mttr_s"] == 600.0 and past["suggestions"] == [] and "enriched" in past["note"]
     missing = await client.get(f"/api/v1/automations/incidents/{uuid.uuid4()}", headers=auth(Role.viewer))
     assert missing.status_code == 404
