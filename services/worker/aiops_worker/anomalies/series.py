@@ -7,7 +7,7 @@ A series is one numeric field of one measurement + tag set: `cpu,cpu=cpu-total,h
 import hashlib
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from line_protocol_parser import LineFormatError, parse_line
 
@@ -39,6 +39,13 @@ class SeriesRef:
         return text + (f" on {self.host}" if self.host else "")
 
 
+@lru_cache(maxsize=100_000)
+def series_ref(measurement: str, tags: tuple[tuple[str, str], ...], field: str) -> SeriesRef:
+    """The one SeriesRef of a series, so its id (escaped, half the CPU of reading a point) is built once,
+    not again in every batch."""
+    return SeriesRef(measurement, tags, field)
+
+
 @dataclass(frozen=True)
 class MetricPoint:
     series: SeriesRef
@@ -67,5 +74,5 @@ def numeric_points(lines: str, default_ns: int) -> tuple[list[MetricPoint], int]
         for name, value in parsed["fields"].items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 continue
-            points.append(MetricPoint(SeriesRef(parsed["measurement"], tags, name), time_ns, float(value)))
+            points.append(MetricPoint(series_ref(parsed["measurement"], tags, name), time_ns, float(value)))
     return points, bad
