@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.errors import NotFound
@@ -26,7 +27,7 @@ PIPELINES_SOURCE = "pipelines"  # the alerts source of the worker's pipeline ale
 
 
 async def _latest_scores(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, PipelineScore]:
-    rows = await session.scalars(select(PipelineScore).distinct(PipelineScore.pipeline_id)
+    rows = await session.scalars(select(PipelineScore).ext(distinct_on(PipelineScore.pipeline_id))
                                  .where(PipelineScore.pipeline_id.in_(ids))
                                  .order_by(PipelineScore.pipeline_id, PipelineScore.day.desc()))
     return {row.pipeline_id: row for row in rows}
@@ -39,9 +40,9 @@ async def _summaries(session: AsyncSession, pipelines: list[Pipeline]) -> list[P
         select(PipelineRun.pipeline_id, func.count(),
                func.coalesce(func.sum(PipelineRun.features["failed"].as_integer()), 0).cast(Integer))
         .where(PipelineRun.pipeline_id.in_(ids), PipelineRun.finished_at >= since)
-        .group_by(PipelineRun.pipeline_id))).tuples())
+        .group_by(PipelineRun.pipeline_id))).all())
     last = {run.pipeline_id: run for run in await session.scalars(
-        select(PipelineRun).distinct(PipelineRun.pipeline_id).where(PipelineRun.pipeline_id.in_(ids))
+        select(PipelineRun).ext(distinct_on(PipelineRun.pipeline_id)).where(PipelineRun.pipeline_id.in_(ids))
         .order_by(PipelineRun.pipeline_id, PipelineRun.started_at.desc().nulls_last()))}
     scores = await _latest_scores(session, ids)
     return [PipelineRead(

@@ -52,7 +52,7 @@ class DetectionSettings:
     min_z: float = 6.0
     max_log10_p: float = -5.0
     failure_window: int = 20
-    median_builds: int = 5
+    median_builds: int = 7
     failure_history: int = 200
     failure_log10_p: float = 6.0
     merge_builds: int = 10

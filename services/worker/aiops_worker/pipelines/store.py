@@ -68,7 +68,7 @@ async def _flaky_on_commit(session: AsyncSession, pipeline_id: uuid.UUID, sha: s
         select(PipelineRun.commit_sha, PipelineTest.name, PipelineTest.outcome)
         .join(PipelineTest, PipelineTest.run_id == PipelineRun.id)
         .where(PipelineRun.pipeline_id == pipeline_id, PipelineRun.commit_sha == sha))
-    return flaky_tests((str(a), str(b), str(c)) for a, b, c in rows.tuples())
+    return flaky_tests((str(a), str(b), str(c)) for a, b, c in rows.all())
 
 
 async def recent_builds(session: AsyncSession, pipeline_id: uuid.UUID, limit: int, *,
@@ -88,7 +88,7 @@ async def recent_builds(session: AsyncSession, pipeline_id: uuid.UUID, limit: in
         found = await session.execute(select(PipelineTest.run_id, PipelineTest.name, PipelineTest.outcome,
                                              PipelineTest.duration_s, PipelineTest.file)
                                       .where(PipelineTest.run_id.in_([r.id for r in rows])))
-        for run_id, name, outcome, duration, file in found.tuples():
+        for run_id, name, outcome, duration, file in found.all():
             tests.setdefault(run_id, {})[name] = TestRun(outcome, duration, file)
     return [Build(r.finished_at.timestamp(), dict(r.features or {}), r.runner, r.commit_sha, tuple(r.files or ()),
                   r.message or "", tests.get(r.id, {})) for r in rows]
