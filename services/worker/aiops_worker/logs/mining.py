@@ -33,6 +33,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from itertools import compress, count
 from operator import ne
+from typing import NamedTuple
 
 from aiops_contracts.text import without_nul
 
@@ -87,8 +88,7 @@ class Cluster:
         return " ".join(self.tokens)
 
 
-@dataclass(frozen=True)
-class MatchResult:
+class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper than a frozen dataclass
     template_id: str
     template: str
     is_new: bool
