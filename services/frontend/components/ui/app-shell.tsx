@@ -1,11 +1,13 @@
 "use client";
-/** The frame of every page: navigation by domain (role-aware), the outage banner, and the sign-in gate. */
+/** The frame of every page: navigation by domain (role-aware), the outage banner, the chat panel, and the
+ * sign-in gate. */
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, type ReactNode } from "react";
 import { useSession } from "@/components/providers";
 import { SignOutButton } from "@/components/auth/sign-out-button";
 import { OutageBanner } from "@/components/ui/outage-banner";
+import { ChatPanel } from "@/components/chat/chat-panel";
 import type { Role } from "@/lib/auth/session";
 
 interface NavEntry {
@@ -19,6 +21,7 @@ const NAV: NavEntry[] = [
   { href: "/alerts", label: "Alerts" },
   { href: "/incidents", label: "Incidents" },
   { href: "/fleet", label: "Fleet" },
+  { href: "/pipelines", label: "Pipelines" },
   { href: "/topology", label: "Topology" },
   { href: "/anomalies", label: "Anomalies" },
   { href: "/logs", label: "Logs" },
@@ -72,6 +75,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         <OutageBanner />
         {children}
       </main>
+      <ChatPanel />
     </div>
   );
 }

@@ -1,0 +1,5 @@
+import { PipelinesView } from "@/components/pipelines/pipelines-view";
+
+export default function PipelinesPage() {
+  return <PipelinesView />;
+}
