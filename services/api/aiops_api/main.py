@@ -37,8 +37,8 @@ from aiops_api.overview.router import router as overview_router
 from aiops_api.pipelines.router import router as pipelines_router
 from aiops_api.proxies import TrustedProxyMiddleware
 from aiops_api.quality.router import router as quality_router
-from aiops_api.replay.router import router as replay_router
 from aiops_api.ratelimit import RateLimitMiddleware
+from aiops_api.replay.router import router as replay_router
 from aiops_api.request_context import RequestContextMiddleware
 from aiops_api.settings import ApiSettings, load_settings
 from aiops_api.sources.credentials import SourceCredentials
