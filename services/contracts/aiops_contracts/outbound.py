@@ -2,11 +2,22 @@
 http(s) with a host, and never a cloud metadata, link-local, multicast, unspecified or reserved address (the
 classic SSRF targets). Loopback and private addresses stay allowed: self-hosted model servers (Ollama, vLLM,
 llama.cpp) and internal webhooks live there. Messages name the scheme and host only: a URL's path often holds
-its secret (Slack incoming webhooks)."""
+its secret (Slack incoming webhooks).
 
+Checking a name, then letting the HTTP client resolve it again, leaves a gap: a DNS server answering a safe
+address to the check and 169.254.169.254 to the connection (DNS rebinding). So every outbound client connects
+through `OutboundPolicy.addresses`: the one resolution that is vetted is the one connected to. `pin` puts it
+into an httpx (or httpx2, the openai client's) transport; the worker's aiohttp pollers use it as resolver."""
+
+import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+import httpx
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
 
@@ -52,3 +63,77 @@ def check_outbound_url(url: str) -> str:
     if address is not None and unsafe_address(address):
         raise ValueError("must not point at a link-local, multicast or unspecified address")
     return url.strip().rstrip("/")
+
+
+class UnsafeUrl(ValueError):
+    """The URL may not be called; the message says why (scheme and host only)."""
+
+
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    """Where outbound calls may connect: any address but the unsafe ones, any at all for `allowed_hosts`
+    (OUTBOUND_ALLOWED_HOSTS); names resolved by `resolve`."""
+
+    allowed_hosts: frozenset[str] = frozenset()
+    resolve: Resolve = system_resolve
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of `host` to connect to; UnsafeUrl when it does not resolve or when any address is
+        unsafe (one bad answer among good ones refuses the name)."""
+        host = host.lower()
+        allowed = host in self.allowed_hosts
+        if not allowed and host.rstrip(".") in METADATA_HOSTS:
+            raise UnsafeUrl(f"{host}: metadata service host")
+        try:
+            found = await self.resolve(host, port)
+        except OSError as exc:
+            raise UnsafeUrl(f"{host}: host does not resolve") from exc
+        for address in found if not allowed else ():
+            if unsafe_address(ipaddress.ip_address(address)):
+                raise UnsafeUrl(f"{host}: resolves to {address}, a link-local, metadata or reserved address")
+        return found
+
+
+class _VettedBackend:
+    """An httpcore network backend connecting only to the addresses the policy vetted, in that same step.
+    TLS still verifies the host's name: httpcore passes the URL's host as server_hostname."""
+
+    def __init__(self, inner: Any, policy: OutboundPolicy) -> None:
+        self.inner, self.policy = inner, policy
+
+    async def connect_tcp(self, host: str, port: int, **options: Any) -> Any:
+        failure: Exception | None = None
+        for address in await self.policy.addresses(host, port):
+            try:
+                return await self.inner.connect_tcp(address, port, **options)
+            except Exception as exc:  # the library's ConnectError or ConnectTimeout: try the next address
+                failure = exc
+        assert failure is not None  # addresses() returns at least one or raises
+        raise failure
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+T = TypeVar("T")
+
+
+def pin(transport: T, policy: OutboundPolicy) -> T:
+    """`transport` (httpx's or httpx2's AsyncHTTPTransport, no proxy) connecting only to vetted addresses.
+    Neither takes a network backend argument, so its connection pool's backend is wrapped."""
+    pool = transport._pool  # type: ignore[attr-defined]
+    pool._network_backend = _VettedBackend(pool._network_backend, policy)
+    return transport
+
+
+def vetted_transport(policy: OutboundPolicy) -> httpx.AsyncHTTPTransport:
+    """For `httpx.AsyncClient(transport=...)`: an explicit transport also keeps environment proxies out."""
+    return pin(httpx.AsyncHTTPTransport(), policy)

@@ -17,12 +17,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx2
 import openai
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from aiops_contracts.llm.breaker import CircuitBreaker
+from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, pin
 from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import LLM_CACHE_KEY, LLM_TOKENS_KEY
 
@@ -34,6 +36,11 @@ LLM_CALLS = Counter("aiops_llm_calls_total", "LLM calls by purpose and outcome",
 LLM_TOKENS = Counter("aiops_llm_tokens_total", "LLM tokens by purpose and kind (prompt, completion)",
                      ["purpose", "kind"])
 LLM_COST = Counter("aiops_llm_cost_total", "LLM cost (LLM_COST_PER_1K_* units) by purpose", ["purpose"])
+
+
+# What a failed call raises: the provider's errors, and the transport's refusal of an address (a redirect to, or
+# a name rebinding to, a metadata address: aiops_contracts/outbound.py).
+PROVIDER_ERRORS = (openai.APIError, UnsafeUrl)
 
 
 class LLMUnavailable(Exception):
@@ -59,6 +66,8 @@ class LLMClient:
         self._client = openai.AsyncOpenAI(
             base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none",
             timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
+            # Connects only to addresses vetted as they are resolved (aiops_contracts/outbound.py: no rebinding).
+            http_client=openai.DefaultAsyncHttpxClient(transport=pin(httpx2.AsyncHTTPTransport(), OutboundPolicy())),
         ) if settings.llm_base_url else None
 
     @property
@@ -100,7 +109,7 @@ class LLMClient:
             completion = await client.chat.completions.create(
                 model=self.settings.llm_model, messages=request.messages, tools=tools,  # type: ignore[arg-type]
                 max_tokens=self.settings.llm_max_tokens, temperature=0)
-        except openai.APIError as exc:
+        except PROVIDER_ERRORS as exc:
             raise self._provider_error(request.purpose, exc) from exc
         self.breaker.succeeded()
         LLM_CALLS.labels(request.purpose, "ok").inc()
@@ -123,10 +132,10 @@ class LLMClient:
                 await self._account(purpose, chunk.usage)
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
-        except openai.APIError as exc:
+        except PROVIDER_ERRORS as exc:
             raise self._provider_error(purpose, exc) from exc
 
-    def _provider_error(self, purpose: str, exc: openai.APIError) -> LLMUnavailable:
+    def _provider_error(self, purpose: str, exc: Exception) -> LLMUnavailable:
         self.breaker.failed()
         LLM_CALLS.labels(purpose, "error").inc()
         return LLMUnavailable(f"provider error: {type(exc).__name__}")
@@ -150,7 +159,7 @@ class LLMClient:
                 response_format={"type": "json_schema", "json_schema": {
                     "name": schema.__name__, "schema": schema.model_json_schema()}},
             )
-        except openai.APIError as exc:
+        except PROVIDER_ERRORS as exc:
             raise self._provider_error(purpose, exc) from exc
         self.breaker.succeeded()
         LLM_CALLS.labels(purpose, "ok").inc()

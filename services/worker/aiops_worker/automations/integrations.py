@@ -16,7 +16,7 @@ import orjson
 
 from aiops_contracts.automations import PLATFORM_URL_SETTINGS, Action
 from aiops_worker.automations.ansible import PlaybookResult
-from aiops_worker.outbound.urls import check_url
+from aiops_worker.outbound.urls import check_url, outbound_client
 from aiops_worker.settings import WorkerSettings
 
 JSON_API = "application/vnd.api+json"
@@ -35,7 +35,8 @@ async def run_integration(action: Action, extra_vars: dict[str, Any], settings: 
         if not (url := getattr(settings, url_setting.lower())):
             raise ValueError(f"{url_setting} is not set")
         base = await check_url(url, settings.outbound_allowed_hosts)
-        async with httpx.AsyncClient(base_url=base.rstrip("/"), timeout=min(action.timeout_s, 30.0)) as client:
+        async with outbound_client(settings.outbound_allowed_hosts, base_url=base.rstrip("/"),
+                                   timeout=min(action.timeout_s, 30.0)) as client:
             return await asyncio.wait_for(call(client, action, extra_vars, settings), action.timeout_s)
     except (httpx.HTTPError, KeyError, ValueError) as exc:
         return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"{action.kind}: {exc!r}")

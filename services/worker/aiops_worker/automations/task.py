@@ -28,7 +28,7 @@ from aiops_worker.automations.inventory import fleet_hosts, inventory
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
 from aiops_worker.automations.verification import verify
-from aiops_worker.outbound.urls import UnsafeUrl, check_url
+from aiops_worker.outbound.urls import UnsafeUrl, check_url, outbound_client
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.periodic import PeriodicTask
@@ -104,7 +104,7 @@ class _AutomationTask(StreamConsumer):
     async def _call_webhook(self, url: str, body: dict[str, Any], timeout_s: float) -> PlaybookResult:
         try:
             await check_url(url, self.settings.outbound_allowed_hosts)
-            async with httpx.AsyncClient(timeout=timeout_s) as client:
+            async with outbound_client(self.settings.outbound_allowed_hosts, timeout=timeout_s) as client:
                 response = await client.post(url, json=body)
         except (UnsafeUrl, httpx.HTTPError) as exc:
             return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=str(exc))

@@ -16,7 +16,7 @@ import httpx
 from aiops_contracts.events import IncidentStatus, Severity
 from aiops_contracts.outbound import redacted
 from aiops_worker.notifications.routing import Receiver
-from aiops_worker.outbound.urls import UnsafeUrl, check_url
+from aiops_worker.outbound.urls import UnsafeUrl, check_url, outbound_client
 from aiops_worker.settings import WorkerSettings
 
 RETRIES = 3
@@ -98,7 +98,8 @@ class Sender:
         if receiver.kind == "email":
             return await asyncio.to_thread(self._mail, receiver, message)
         url = await check_url(receiver.url or "", self.settings.outbound_allowed_hosts)
-        async with httpx.AsyncClient(timeout=self.settings.notification_timeout_s) as client:
+        async with outbound_client(self.settings.outbound_allowed_hosts,
+                                   timeout=self.settings.notification_timeout_s) as client:
             (await client.post(url, json=self._body(receiver, message))).raise_for_status()
 
     def _body(self, receiver: Receiver, message: Notice) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The HTTP client of the pollers of HTTP APIs (Redfish, Datadog, Splunk, ThousandEyes ...): one aiohttp
 session per poller, its base URL the source's target (checked by aiops_contracts/outbound.py when the source
-was saved, and again here), its auth headers set by the poller.
+was saved, and again here), its auth headers set by the poller. It connects only to addresses vetted as they
+are resolved (outbound/urls.VettedResolver): a name rebinding to a metadata address fails the poll at `tcp`.
 
 Rate limits: a 429 (or a 503 with Retry-After) waits as long as the answer asks (Retry-After seconds or date,
 or the vendor's reset header: seconds to wait, or an epoch time) and tries again, as long as the poll's own
@@ -16,7 +17,8 @@ from typing import Any
 
 import aiohttp
 
-from aiops_contracts.outbound import check_outbound_url, redacted
+from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, check_outbound_url, literal_address, redacted
+from aiops_worker.outbound.urls import VettedResolver
 from aiops_worker.producers.poller import CheckFailed
 
 # Headers that say when a rate limit resets, by vendor: Retry-After (RFC 9110), Datadog's X-RateLimit-Reset
@@ -24,21 +26,34 @@ from aiops_worker.producers.poller import CheckFailed
 RESET_HEADERS = ("Retry-After", "X-RateLimit-Reset", "x-organization-rate-limit-reset")
 MAX_WAIT_S = 60.0
 EPOCH_2001 = 1_000_000_000  # a reset value past this is an epoch time, not a number of seconds
+ANY_SAFE_ADDRESS = OutboundPolicy()  # a source's target may be any address but the unsafe ones
 
 
 class HttpApi:
-    def __init__(self, base_url: str, *, headers: Mapping[str, str] | None = None, verify_tls: bool = True) -> None:
+    def __init__(self, base_url: str, *, headers: Mapping[str, str] | None = None, verify_tls: bool = True,
+                 policy: OutboundPolicy = ANY_SAFE_ADDRESS) -> None:
         self.base_url = check_outbound_url(base_url)
         self.headers = dict(headers or {})
         self.verify_tls = verify_tls
+        self.policy = policy
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # built on first use, inside the event loop
+            # Names are resolved once, by the vetting resolver; an address literal (a redirect's) skips resolvers,
+            # so every request of a redirect chain has its host vetted as it starts (a middleware runs per hop).
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
-                ssl=None if self.verify_tls else False, limit_per_host=4))
+                ssl=None if self.verify_tls else False, limit_per_host=4, resolver=VettedResolver(self.policy)),
+                middlewares=(self._vet_literal,))
         return self._session
+
+    async def _vet_literal(self, request: aiohttp.ClientRequest,
+                           handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        host = request.url.host or ""
+        if literal_address(host) is not None:
+            await self.policy.addresses(host, request.url.port or 443)
+        return await handler(request)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -76,6 +91,8 @@ class _Request:
             try:
                 response = await self.api.session.request(self.method, self.api.url(self.path), headers=headers,
                                                           **self.kwargs)
+            except UnsafeUrl as exc:
+                raise CheckFailed("tcp", f"refused: {exc}") from exc
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise CheckFailed("tls", f"TLS certificate refused: {exc.certificate_error}") from exc
             except aiohttp.ClientConnectorError as exc:
