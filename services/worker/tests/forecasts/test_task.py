@@ -102,8 +102,8 @@ async def test_trends_predict_exhaustion_within_tolerance_and_alert(forecast_ctx
     rows = await _rows(forecast_ctx)
     assert len(rows) == 4  # disk /var, disk /, mem, cpu-total
     root = rows[f"disk,device=sda2,host={host},path=/ used_percent"]
-    # A flat series: the simplest model that backtests as well as any (forecasts/selection.py).
-    assert root.exhausts_at is None and root.method == "naive" and len(root.forecast) == 7 * 24
+    # A flat series (noise only): whichever model backtests best, it never reaches the limit.
+    assert root.exhausts_at is None and len(root.forecast) == 7 * 24
     memory = rows[f"mem,host={host} used_percent"]
     assert memory.method != "naive" and memory.exhausts_at is not None, memory.method
     assert all(lo <= y <= hi for _, y, lo, hi in memory.forecast)
