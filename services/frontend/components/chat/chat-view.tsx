@@ -1,16 +1,19 @@
 "use client";
-/** Chat (viewer): questions about incidents, alerts, hosts and capacity, answered from the platform's own data;
- * each answer links to what it cites. Follow-ups continue the conversation the API keeps for the user. */
+/** Chat (viewer): questions about incidents, alerts, hosts, metrics, logs and capacity, answered from the
+ * platform's own data as it is written (streamed); each answer links to what it cites. Follow-ups continue the
+ * conversation the API keeps for the user. `compact`: the side panel every page has (no page heading). */
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
-import { call, type Schemas } from "@/lib/api/client";
+import { ApiError, type Schemas } from "@/lib/api/client";
+import { readChatEvents } from "@/components/chat/stream";
 
 type Answer = Schemas["ChatAnswer"];
 interface Turn {
   question: string;
-  answer: Answer;
+  text: string; // as streamed so far; the answer's own text once it arrived
+  answer?: Answer;
 }
 
 const EXAMPLES = ["What is wrong with web-3?", "Which disks fill up this week?", "How noisy was alertmanager yesterday?"];
@@ -18,7 +21,7 @@ const EXAMPLES = ["What is wrong with web-3?", "Which disks fill up this week?",
 function Citations({ answer }: { answer: Answer }) {
   if (answer.citations.length === 0) return null;
   return (
-    <ul className="row" aria-label="Cited">
+    <ul className="row citations" aria-label="Cited">
       {answer.citations.map((c) => (
         <li key={`${c.kind}:${c.id}`}>
           <Link href={c.link}>{c.kind} {c.kind === "host" ? c.id : c.title}</Link>
@@ -28,38 +31,53 @@ function Citations({ answer }: { answer: Answer }) {
   );
 }
 
-export function ChatView() {
+export function ChatView({ compact = false }: { compact?: boolean }) {
   const api = useApi();
   const [question, setQuestion] = useState("");
   const [turns, setTurns] = useState<Turn[]>([]);
+  const update = (change: (turn: Turn) => Turn) =>
+    setTurns((previous) => previous.map((turn, i) => (i === previous.length - 1 ? change(turn) : turn)));
   const ask = useMutation({
-    mutationFn: (q: string) =>
-      call(api.POST("/api/v1/chat", { body: { question: q, conversation_id: turns.at(-1)?.answer.conversation_id ?? null } })),
-    onSuccess: (answer, q) => {
-      setTurns((previous) => [...previous, { question: q, answer }]);
-      setQuestion("");
+    mutationFn: async (q: string) => {
+      const conversation = turns.findLast((turn) => turn.answer)?.answer?.conversation_id ?? null;
+      setTurns((previous) => [...previous, { question: q, text: "" }]);
+      const { response } = await api.POST("/api/v1/chat/stream", {
+        body: { question: q, conversation_id: conversation }, parseAs: "stream",
+      });
+      if (!response.ok || !response.body) throw new ApiError(response.status, `the chat answered ${response.status}`);
+      await readChatEvents(response.body, (e) =>
+        update((turn) => (e.event === "delta" ? { ...turn, text: turn.text + e.data.text }
+                                              : { ...turn, text: e.data.answer, answer: e.data })));
     },
+    onSuccess: () => setQuestion(""),
+    onError: () => setTurns((previous) => previous.slice(0, -1)),
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (question.trim()) ask.mutate(question.trim());
+    if (question.trim() && !ask.isPending) ask.mutate(question.trim());
   };
   return (
     <>
-      <h1>Chat</h1>
-      <div className="panel" aria-live="polite">
+      {!compact && <h1>Chat</h1>}
+      <div className="panel chat-turns" aria-live="polite">
         {turns.length === 0 && <p className="muted">Try: {EXAMPLES.join(" · ")}</p>}
         {turns.map((turn, i) => (
-          <article key={i} aria-label={`Answer to ${turn.question}`}>
+          <article key={i} aria-label={`Answer to ${turn.question}`} aria-busy={!turn.answer}>
             <p><strong>{turn.question}</strong></p>
-            <pre style={{ whiteSpace: "pre-wrap" }}>{turn.answer.answer}</pre>
-            <p className="muted">answered by {turn.answer.mode === "llm" ? "the LLM" : "rules"} ({turn.answer.intent})</p>
-            <Citations answer={turn.answer} />
+            <pre>{turn.text || "…"}</pre>
+            {turn.answer && (
+              <>
+                <p className="muted">answered by {turn.answer.mode === "llm" ? "the LLM" : "rules"} ({turn.answer.intent});
+                  it reads only and runs nothing</p>
+                <Citations answer={turn.answer} />
+              </>
+            )}
           </article>
         ))}
       </div>
-      <form className="panel row" onSubmit={submit}>
-        <label>Question<input value={question} onChange={(e) => setQuestion(e.target.value)} size={60} maxLength={2000} /></label>
+      <form className="panel row" onSubmit={submit} aria-label="Ask the chat">
+        <label>Question<input value={question} onChange={(e) => setQuestion(e.target.value)} size={compact ? 30 : 60}
+          maxLength={2000} /></label>
         <button type="submit" disabled={ask.isPending}>Ask</button>
         {ask.error && <span className="error" role="alert">{ask.error.message}</span>}
       </form>

@@ -1,0 +1,35 @@
+/** Reads the chat's server-sent events (POST /api/v1/chat/stream): `delta` events carry text as it is written,
+ * one `answer` event the whole answer with its citations. */
+import type { Schemas } from "@/lib/api/client";
+
+export type ChatEvent = { event: "delta"; data: { text: string } } | { event: "answer"; data: Schemas["ChatAnswer"] };
+
+function parse(block: string): ChatEvent | null {
+  const fields = new Map<string, string>();
+  for (const line of block.split("\n")) {
+    const colon = line.indexOf(": ");
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 2));
+  }
+  const event = fields.get("event");
+  const data = fields.get("data");
+  if ((event !== "delta" && event !== "answer") || data === undefined) return null;
+  return { event, data: JSON.parse(data) } as ChatEvent;
+}
+
+/** Calls `onEvent` for each event of `body` as it arrives; resolves when the stream ends. */
+export async function readChatEvents(body: ReadableStream<Uint8Array>, onEvent: (event: ChatEvent) => void) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const parsed = parse(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+      if (parsed) onEvent(parsed);
+    }
+  }
+}
