@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_api.alerts.schemas import AlertFilter
 from aiops_api.errors import NotFound
 from aiops_api.pagination import page, rows_page
+from aiops_api.responses import response_columns
 from aiops_api.triage import transition
 from aiops_contracts.db import Alert
 from aiops_contracts.events import AlertStatus
@@ -21,9 +22,9 @@ async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: st
 
 
 def alerts_query(filters: AlertFilter) -> Select[Any]:
-    """The alerts that pass the filters, as plain rows (a read needs no ORM instances to track); each filter
-    leads an index on (filter, last_seen_at, id) (migration 0020)."""
-    stmt = select(*Alert.__table__.columns)
+    """The alerts that pass the filters, as plain rows for json_response (a read needs no ORM instances to
+    track); each filter leads an index on (filter, last_seen_at, id) (migration 0020)."""
+    stmt = select(*response_columns(Alert.__table__))
     if filters.severity:
         stmt = stmt.where(Alert.severity.in_([s.value for s in filters.severity]))
     if filters.status:

@@ -16,6 +16,7 @@ from aiops_api.errors import NotFound
 from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, TimelineEntry
 from aiops_api.logs.schemas import TemplateRead
 from aiops_api.pagination import page, rows_page
+from aiops_api.responses import response_columns
 from aiops_api.triage import VERBS, transition
 from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
@@ -35,8 +36,9 @@ async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, curs
 
 
 def incidents_query(filters: IncidentFilter) -> Select[Any]:
-    """The incidents that pass the filters, as plain rows; each filter has its index (migration 0020)."""
-    stmt = select(*Incident.__table__.columns)
+    """The incidents that pass the filters, as plain rows for json_response; each filter has its index
+    (migration 0020)."""
+    stmt = select(*response_columns(Incident.__table__))
     if filters.status:
         stmt = stmt.where(Incident.status.in_(filters.status))
     if filters.severity:
