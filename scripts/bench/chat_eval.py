@@ -24,7 +24,9 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import chromadb
 import httpx
 from bench_stack import (
     JWT_SECRET,
@@ -44,6 +46,7 @@ from sqlalchemy.engine import make_url
 from aiops_contracts.db import Alert, Forecast, Incident, LogTemplate
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.influx import InfluxClient, quote_ident
 from aiops_contracts.settings import CommonSettings
 
 HERE = Path(__file__).resolve().parent
@@ -142,10 +145,10 @@ async def run(settings: CommonSettings, redis_url: str, logs: Path) -> dict[str,
     create_database_if_missing(url_text)
     processes: list[Service] = []
     engine = make_engine(settings.model_copy(update={"database_url": url_text}))
+    api_port = free_port()
+    env = stack_env(settings, url_text, redis_url, api_port)
     try:
         upgrade(url_text)
-        api_port = free_port()
-        env = stack_env(settings, url_text, redis_url, api_port)
         processes = [Service("aiops-api", env, logs / "api.log").start(),
                      Service("aiops-worker", env, logs / "worker.log").start()]
         api_url = f"http://127.0.0.1:{api_port}"
@@ -164,6 +167,22 @@ async def run(settings: CommonSettings, redis_url: str, logs: Path) -> dict[str,
             process.kill()
         await engine.dispose()
         drop_database(url_text)
+        await drop_scratch(settings, env)
+
+
+async def drop_scratch(settings: CommonSettings, env: dict[str, str]) -> None:
+    """The run's InfluxDB database and ChromaDB collections."""
+    scratch = settings.model_copy(update={"influx_database": env["INFLUX_DATABASE"]})
+    influx = InfluxClient(scratch)
+    try:
+        await influx.query(f"DROP DATABASE {quote_ident(scratch.influx_database)}")
+    finally:
+        await influx.aclose()
+    url = urlsplit(settings.chroma_url)
+    client = await chromadb.AsyncHttpClient(host=url.hostname, port=url.port)
+    for collection in await client.list_collections():
+        if collection.name.startswith(env["CHROMA_COLLECTION_PREFIX"]):
+            await client.delete_collection(collection.name)
 
 
 def main() -> int:

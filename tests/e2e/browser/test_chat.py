@@ -1,6 +1,7 @@
 """The chat panel in a real browser against the real API, worker and stores: every dashboard page has it; a
 viewer asks about the seeded host, the answer streams in (server-sent events) and links to the incident and the
-host it cites; the link leads to the incident, and the panel keeps the conversation while pages change."""
+host it cites; the link leads to the incident (with its enrichment), and the panel keeps the conversation while
+pages change."""
 
 import os
 import tempfile
@@ -41,6 +42,7 @@ async def test_a_viewer_asks_from_any_page_and_follows_what_the_answer_cites(sta
 
     await incident.click()
     await page.wait_for_url(f"**/incidents/{stack.incident_id}")
+    await expect(page.get_by_role("heading", name="Explanation")).to_be_visible()  # the enrichment, live
     await expect(panel.get_by_role("article", name=f"Answer to what is wrong with {HOST}?")).to_be_attached()
     await panel.get_by_label("Question").fill("which disks fill up this week?")
     await panel.get_by_role("button", name="Ask").click()

@@ -3,7 +3,7 @@
  * reasons), timeline, alerts, log templates with sample lines, and the metric around its window with the
  * related anomalies; its automations (runs, time to repair, the suggested playbook). */
 import Link from "next/link";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { ApiError, call, type Schemas } from "@/lib/api/client";
 import { AlertTable } from "@/components/alerts/alert-table";
@@ -15,6 +15,7 @@ import { IncidentMetric } from "@/components/incidents/incident-metric";
 import { SeverityBadge, StatusBadge } from "@/components/ui/badges";
 import { Empty, QueryView } from "@/components/ui/states";
 import { Time } from "@/components/ui/time";
+import { useLive, type LiveEvent } from "@/lib/live";
 
 type Incident = Schemas["IncidentRead"];
 
@@ -104,9 +105,16 @@ function Story({ incident }: { incident: Incident }) {
 
 export function IncidentDetail({ id }: { id: string }) {
   const api = useApi();
+  const queryClient = useQueryClient();
   const incident = useQuery({
     queryKey: ["incident", id],
     queryFn: () => call(api.GET("/api/v1/incidents/{incident_id}", { params: { path: { incident_id: id } } })),
+  });
+  // Enrichment is written after the incident opens: show it as the live channel announces it.
+  useLive((event: LiveEvent) => {
+    if (event.type === "incident.enriched" && event.payload.incident_id === id) {
+      void queryClient.invalidateQueries({ queryKey: ["incident", id] });
+    }
   });
   if (incident.error instanceof ApiError && (incident.error.status === 404 || incident.error.status === 422)) {
     return <Empty>Incident {id} does not exist. <Link href="/incidents">All incidents</Link></Empty>;
