@@ -119,10 +119,10 @@ class TemplateMiner:
         self._by_length: dict[int, list[str]] = {}
         self._next_seq = 0
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
-        # Bucket -> masked token sequence -> best cluster id. A line is compared only with the clusters of
-        # its bucket and of its length's wildcard bucket, so an entry stays valid until one of those is
-        # added, changed or removed (_index/_unindex forget what it could change); other events keep it.
-        self._best_memo: dict[tuple[int, str], dict[tuple[str, ...], str | None]] = {}
+        # Token count -> first token (bucket) -> masked token sequence -> best cluster id. A line is compared
+        # only with the clusters of its bucket and of its length's wildcard bucket, so an entry stays valid
+        # until one of those is added, changed or removed (_index/_unindex forget what it could change).
+        self._best_memo: dict[int, dict[str, dict[tuple[str, ...], str | None]]] = {}
         self._memo_entries = 0
 
     # ----------------------------------------------------------------- public API
@@ -189,8 +189,8 @@ class TemplateMiner:
 
     # ------------------------------------------------------------------ matching
     def _best(self, tokens: list[str]) -> Cluster | None:
-        key, bucket = tuple(tokens), _bucket_key(tokens)
-        memo = self._best_memo.get(bucket)
+        key, (length, first) = tuple(tokens), _bucket_key(tokens)
+        memo = self._best_memo.get(length, {}).get(first)
         if memo is not None and key in memo:
             cid = memo[key]
             return None if cid is None else self.clusters[cid]
@@ -198,17 +198,17 @@ class TemplateMiner:
         if self._memo_entries >= _MEMO_LIMIT:
             self._best_memo.clear()
             self._memo_entries = 0
-        self._best_memo.setdefault(bucket, {})[key] = best.cluster_id if best else None
+        self._best_memo.setdefault(length, {}).setdefault(first, {})[key] = best.cluster_id if best else None
         self._memo_entries += 1
         return best
 
     def _forget_matches(self, cluster: Cluster) -> None:
         """Drop the remembered matches that ``cluster`` may change: its bucket's, or, when its first token
         is a variable, those of every bucket of its length (their lines search its bucket too)."""
-        length, first = bucket = _bucket_key(cluster.tokens)
-        stale = [b for b in self._best_memo if b[0] == length] if first == WILDCARD else [bucket]
-        for key in stale:
-            self._memo_entries -= len(self._best_memo.pop(key, ()))
+        length, first = _bucket_key(cluster.tokens)
+        buckets = self._best_memo.get(length, {})
+        for stale in list(buckets) if first == WILDCARD else [first]:
+            self._memo_entries -= len(buckets.pop(stale, ()))
 
     def _newest(self, ids: list[str] | None) -> list[str]:
         return ids[-self.limits.max_candidates:] if ids else []
@@ -300,14 +300,11 @@ class TemplateMiner:
 
     def _merge_siblings(self, cluster: Cluster) -> Cluster:
         """Merge clusters that differ from ``cluster`` only in one word slot, once enough do."""
-        constants = sum(1 for token in cluster.tokens if WILDCARD not in token) - 1
+        constants = len([token for token in cluster.tokens if WILDCARD not in token]) - 1
         if constants < self.config.sibling_min_constants:
             return cluster
         by_slot: dict[int, list[Cluster]] = {}
-        for cid in self._newest(self._by_length[len(cluster.tokens)]):
-            other = self.clusters[cid]
-            if other is cluster:
-                continue
+        for other in self._sibling_candidates(cluster):
             slot = self._single_hard_slot(other.tokens, cluster.tokens)
             if slot >= 0:
                 by_slot.setdefault(slot, []).append(other)
@@ -319,6 +316,27 @@ class TemplateMiner:
             if needed and len(siblings) + 1 >= needed:
                 return self._merge([cluster, *siblings])
         return cluster
+
+    def _sibling_candidates(self, cluster: Cluster) -> list[Cluster]:
+        """The newest clusters of ``cluster``'s length that may differ from it in a single hard slot.
+
+        A plain word of ``cluster`` (nothing variable in it) against another token without a wildcard
+        is a hard difference, so a cluster that has neither the word nor a wildcard in two such slots
+        differs in two: two token checks rule it out before the slot-by-slot comparison.
+        """
+        tokens = cluster.tokens
+        others = [self.clusters[cid] for cid in self._newest(self._by_length[len(tokens)])
+                  if cid != cluster.cluster_id]
+        plain = [i for i, token in enumerate(tokens) if not looks_variable(token)][:2]
+        if len(plain) < 2:
+            return others
+        i, j = plain
+        self.work.candidates += len(others)
+        self.work.comparisons += 2 * len(others)
+        word_i, word_j = tokens[i], tokens[j]
+        return [other for other in others
+                if (pattern := other.tokens[i]) == word_i or WILDCARD in pattern
+                or (pattern := other.tokens[j]) == word_j or WILDCARD in pattern]
 
     def _join_variant(self, cluster: Cluster) -> None:
         """Join ``cluster``'s event with an older one of the same skeleton (the same constant words).

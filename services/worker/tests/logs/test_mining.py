@@ -148,7 +148,7 @@ def test_many_wildcards_in_a_template_token_match_in_linear_time() -> None:
     before = replace(miner.work)
     result = miner.add("svc w x y " + "." * 110 + "x")
     assert result.template_id != learned.template_id
-    assert miner.work.comparisons - before.comparisons <= 2 * 5  # one search and one sibling scan of 5 tokens
+    assert miner.work.comparisons - before.comparisons <= 2 * 5 + 2  # a search and a sibling scan of 5 tokens, a pre-check of 2
 
 
 def test_covers_is_wildcard_matching() -> None:
