@@ -141,7 +141,8 @@ class Masker:
                                                 for m in self.pattern.finditer(shape))
         if not edits:
             return token
-        pieces, pos = [], 0
+        pieces: list[str] = []
+        pos = 0
         for start, end, text in edits:
             pieces += (token[pos:start], text)
             pos = end
