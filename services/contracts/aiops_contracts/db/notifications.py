@@ -1,7 +1,6 @@
 """Notifications: silences (operators, through the API), the receivers of notifications.yml (stored by the worker
 at start, so the API can show them), the open notification groups the worker flushes, and what was sent."""
 
-import uuid
 from datetime import datetime
 from typing import Any
 
