@@ -8,7 +8,7 @@ Each series answers one question, and names the kind of alert it raises:
 - `failure_spike`: the share of failed builds over the last `failure_window` builds went up;
 - `pattern_change`: the job or step count changed (either way): the pipeline itself changed.
 An opening counts only when it is alertable by the anomaly detector's own rule (`is_alertable`: deviation
-and calibrated tail probability); openings of several series within `merge_builds` builds are one anomaly.
+and calibrated tail probability) and the shift holds for `confirm_builds` more builds; openings of several series within `merge_builds` builds are one anomaly.
 The replay is deterministic, so re-running it on the same builds gives the same anomalies (and alert ids).
 """
 
@@ -46,16 +46,21 @@ class DetectionSettings:
     tail_block: int = 8
     tail_blocks: int = 80
     tail_warmup: int = 80
+    # One alert per regression: quiet until the baseline (baseline_builds) has taken in the new level.
     refractory_builds: int = 60
     close_builds: int = 8
     fatigue_builds: float = 100.0
+    # The alert rule of the anomaly detector (is_alertable), stricter than its metric defaults (3, -5): the series
+    # are rolling medians of 7 builds, whose neighbouring points share most of their builds, so one point's tail
+    # probability overstates how rare the excursion is. Chosen on the tuning seeds of scripts/bench/pipelines_eval.py.
     min_z: float = 6.0
-    max_log10_p: float = -5.0
+    max_log10_p: float = -8.0
     failure_window: int = 20
     median_builds: int = 7
     failure_history: int = 200
-    failure_log10_p: float = 6.0
+    failure_log10_p: float = 7.0
     merge_builds: int = 10
+    confirm_builds: int = 5  # a duration or queue shift must hold this many builds more (see _sustained)
 
     def detector_config(self) -> DetectorConfig:
         stat = StatisticalConfig(baseline_seconds=0.0, min_baseline_points=self.baseline_builds,
@@ -143,8 +148,12 @@ def detect(builds: list[Build], settings: DetectionSettings | None = None) -> li
     for name, (kind, both_ways) in DETECTED.items():
         quiet_until = -1
         for index, evidence in _alertable(values[name], cfg):
-            if index > quiet_until and (both_ways or evidence["z"] > 0):
-                found.append(BuildAnomaly(kind, index, builds[index].ts, _severity(evidence), [name], evidence))
+            if index <= quiet_until or not (both_ways or evidence["z"] > 0):
+                continue
+            confirmed = _sustained(values[name], index, evidence, cfg.confirm_builds)
+            if confirmed is not None:
+                found.append(BuildAnomaly(kind, confirmed, builds[confirmed].ts, _severity(evidence), [name],
+                                          {**evidence, "opened_at_build": index}))
                 quiet_until = index + cfg.refractory_builds
     return _merged(sorted(found, key=lambda a: a.index), cfg.merge_builds)
 
@@ -165,6 +174,20 @@ def _alertable(values: list[float | None], cfg: DetectionSettings) -> Iterator[t
         event = AnomalyEvent(float(index), None, evidence["raw_score"], "low", evidence)
         if is_alertable(event, cfg.min_z, cfg.max_log10_p):
             yield index, plain({k: evidence.get(k) for k in _EVIDENCE})
+
+
+def _sustained(values: list[float | None], index: int, evidence: dict[str, Any], builds: int) -> int | None:
+    """The build confirming the shift opened at `index`: the next `builds` values all stay beyond half the
+    deviation from the baseline (a streak of slow builds, cache misses that came together, passes; a regression
+    stays). None when they do not, or are not all in yet."""
+    baseline, value = evidence.get("baseline"), evidence.get("value")
+    if baseline is None or value is None:
+        return index
+    half = baseline + (value - baseline) / 2
+    after = values[index + 1:index + 1 + builds]
+    if len(after) < builds or any(v is None or (v - half) * (value - baseline) < 0 for v in after):
+        return None
+    return index + builds
 
 
 def _severity(evidence: dict[str, Any]) -> str:
