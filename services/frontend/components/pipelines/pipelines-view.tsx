@@ -12,8 +12,8 @@ import { Time } from "@/components/ui/time";
 
 export function GradeBadge({ grade }: { grade: string | null | undefined }) {
   return grade
-    ? <span className={`badge sev-${GRADE_SEVERITY[grade] ?? "medium"}`} aria-label={`grade ${grade}`}>{grade}</span>
-    : <span className="badge" aria-label="not graded yet">—</span>;
+    ? <span className={`badge sev-${GRADE_SEVERITY[grade] ?? "medium"}`} title={`grade ${grade}`}>{grade}</span>
+    : <span className="badge" title="not graded yet">—</span>;
 }
 
 function PipelineRow({ pipeline }: { pipeline: Schemas["PipelineRead"] }) {
