@@ -1,7 +1,7 @@
 """7-day forecasts of a pipeline's daily failure rate and mean build duration, with 95 % intervals.
 
 Daily buckets (a day without builds is interpolated) on a weekly season, and the forecasting code's own model
-selection (forecasts/selection.py: a rolling-origin backtest, the model with the lowest backtest error wins,
+selection (forecasts/selection.py: a rolling-origin backtest, seasonal naive unless another model does clearly better,
 intervals calibrated on the same backtest). The backtest's sMAPE of the chosen model is reported beside the
 seasonal-naive baseline's (same week-day last week), so the forecast says whether it beats that baseline.
 Prophet is left out: a second per fit, for two series per pipeline every analysis.
