@@ -174,6 +174,6 @@ async def incident_automations(session: AsyncSession, *, incident_id: uuid.UUID)
     stats = await automation_stats(session, incident_ids=similar) if similar else []
     best = sorted((s for s in stats if s.success_rate),
                   key=lambda s: (-(s.success_rate or 0), -s.fixed, s.mean_mttr_s or float("inf")))
-    note = "" if enrichment else "similar incidents are looked for when the incident is enriched"
+    note = "" if enrichment else "No similar incidents yet: the worker looks for them when it enriches the incident."
     return IncidentAutomations(incident_id=incident_id, mttr_s=mttr_s, runs=runs, suggestions=best,
                                similar_incidents=len(similar), note=note)

@@ -152,6 +152,6 @@ async def test_an_incident_shows_its_runs_and_mttr_and_the_best_playbook_of_its_
     assert [(s["rule_name"], s["action"], s["fixed"], s["success_rate"], s["mean_mttr_s"])
             for s in body["suggestions"]] == [("disk-cleanup", "disk_cleanup.yml", 2, 1.0, 270.0)]
     past = (await client.get(f"/api/v1/automations/incidents/{disk_past[0].id}", headers=auth(Role.viewer))).json()
-    assert past["mttr_s"] == 600.0 and past["suggestions"] == [] and "enriched" in past["note"]
+    assert past["mttr_s"] == 600.0 and past["suggestions"] == [] and "enriches" in past["note"]
     missing = await client.get(f"/api/v1/automations/incidents/{uuid.uuid4()}", headers=auth(Role.viewer))
     assert missing.status_code == 404
