@@ -47,6 +47,7 @@ function EdgeList({ edges, isAdmin }: { edges: Edge[]; isAdmin: boolean }) {
 
 function Services({ topology, isAdmin }: { topology: Topology; isAdmin: boolean }) {
   const services = topology.nodes.filter((n) => n.kind === "service");
+  if (services.length === 0) return <p className="muted">No services yet: learned from labels, or declared.</p>;
   return (
     <table aria-label="Services">
       <thead><tr><th>Service</th><th>Open incidents</th><th>Depends on</th><th>Runs on</th></tr></thead>
@@ -66,6 +67,7 @@ function Services({ topology, isAdmin }: { topology: Topology; isAdmin: boolean 
 
 function Hosts({ topology }: { topology: Topology }) {
   const hosts = topology.nodes.filter((n) => n.kind === "host");
+  if (hosts.length === 0) return <p className="muted">No hosts yet.</p>;
   return (
     <table aria-label="Hosts">
       <thead><tr><th>Host</th><th>Open incidents</th><th>Runs</th></tr></thead>
