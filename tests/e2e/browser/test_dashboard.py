@@ -98,6 +98,7 @@ PAGES = [  # screenshot name, path, a heading shown once the page has its data
     ("incidents", "/incidents", "Incidents"),
     ("incident", "/incidents/{incident_id}", "Timeline"),
     ("fleet", "/fleet", "Fleet"),
+    ("pipelines", "/pipelines", "Pipelines"),
     ("topology", "/topology", "Hosts"),
     ("host", "/fleet/web-1", "Incidents"),
     ("anomalies", "/anomalies?host=web-1&measurement=system&field=load1", "Forecast"),
