@@ -91,6 +91,8 @@ async def update_source(session: AsyncSession, *, source_id: uuid.UUID, data: So
                         box: SecretBox | None) -> SourceRead:
     """A polled source's changes, checked as a whole with its kind's settings (credentials merged)."""
     source = await _polled(session, source_id)
+    if source.revoked_at is not None:
+        raise BadRequest(f"source {source_id}: revoked; create a new source instead")
     changes = data.model_dump(exclude_unset=True, exclude={"credentials"})
     before = {key: getattr(source, key) for key in changes}
     credentials = {**_opened(source, box), **(data.credentials or {})}

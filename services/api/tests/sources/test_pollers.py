@@ -63,6 +63,9 @@ async def test_update_keeps_stored_credentials_and_checks_the_whole(client, auth
     assert rotated.status_code == 200 and "rotated" not in rotated.text
     async with sessions() as session:
         assert (await session.scalar(select(Source))).credentials["community"] != before
+    assert (await client.delete(url, headers=auth())).status_code == 200
+    revoked = await client.patch(url, json={"enabled": True}, headers=auth())
+    assert revoked.status_code == 400 and "revoked" in revoked.json()["detail"]
     hook = (await client.post("/api/v1/sources", json={"name": "hook", "kind": "generic"}, headers=auth())).json()
     assert (await client.patch(f"/api/v1/sources/{hook['id']}", json={"enabled": False},
                                headers=auth())).status_code == 400
