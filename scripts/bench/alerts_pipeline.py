@@ -95,7 +95,9 @@ async def main(args: argparse.Namespace) -> None:
     logs = Path(tempfile.mkdtemp(prefix="aiops-bench-"))
     processes = [Service("aiops-api", {**env, "API_PORT": str(port)}, logs / f"api-{port}.log").start()
                  for port in ports]
-    processes += [Service("aiops-worker", env, logs / f"worker-{n}.log").start() for n in range(args.worker_replicas)]
+    # One worker runs every task, the others only the ones that scale out (the alert store among them).
+    processes += [Service("aiops-worker", {**env, "WORKER_ROLE": "scaled" if n else "all"}, logs / f"worker-{n}.log").start()
+                  for n in range(args.worker_replicas)]
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         url = urls[0]
@@ -134,6 +136,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=50, help="alerts per webhook request")
     parser.add_argument("--connections", type=int, default=16, help="per API replica")
     parser.add_argument("--api-replicas", type=int, default=2, help="API processes, each on its own port")
-    parser.add_argument("--worker-replicas", type=int, default=2, help="worker processes sharing the groups")
+    parser.add_argument("--worker-replicas", type=int, default=2,
+                        help="worker processes: one WORKER_ROLE=all, the others WORKER_ROLE=scaled")
     parser.add_argument("--redis-url", default=redis_db_url(14), help="a scratch Redis database (FLUSHED)")
     asyncio.run(main(parser.parse_args()))
