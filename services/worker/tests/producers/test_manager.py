@@ -4,6 +4,7 @@ restarts and stops pollers as the table changes; leases share the sources out; h
 import asyncio
 import uuid
 
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -63,10 +64,16 @@ async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions,
     failing = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(bad))).items()}
     assert healthy["worker"] == "w1" and int(healthy["points"]) > 3 and "last_error" not in healthy
     assert "wrong community" in failing["last_error"] and failing["consecutive_failures"] == "1"
+    sample = REGISTRY.get_sample_value  # the worker's Prometheus metrics, per source
+    assert sample("aiops_poller_polls_total", {"source": "sw-good", "kind": "snmp", "outcome": "ok"}) == 1
+    assert sample("aiops_poller_polls_total", {"source": "sw-bad", "kind": "snmp", "outcome": "failed"}) == 1
+    assert sample("aiops_poller_points_total", {"source": "sw-good", "kind": "snmp"}) == int(healthy["points"])
+    assert sample("aiops_poller_last_success_timestamp_seconds", {"source": "sw-good", "kind": "snmp"}) > 0
     entries = await redis.xrange(worker_ctx.bus.key(METRICS_INGESTED))
     assert len(entries) == 1 and b"snmp_interface" in entries[0][1][b"envelope"]
     for running in list(pollers.running):
         await pollers._stop(running)
+    assert sample("aiops_poller_polls_total", {"source": "sw-good", "kind": "snmp", "outcome": "ok"}) is None
 
 
 async def test_leases_share_the_sources_between_replicas(worker_ctx, sessions, snmp_agent) -> None:
