@@ -42,7 +42,8 @@ async def test_a_viewer_asks_from_any_page_and_follows_what_the_answer_cites(sta
 
     await incident.click()
     await page.wait_for_url(f"**/incidents/{stack.incident_id}")
-    await expect(page.get_by_role("heading", name="Explanation")).to_be_visible()  # the enrichment, live
+    # The enrichment shows once the worker wrote it (announced live; its first one waits for the embedding model).
+    await expect(page.get_by_role("heading", name="Explanation")).to_be_visible(timeout=120_000)
     await expect(panel.get_by_role("article", name=f"Answer to what is wrong with {HOST}?")).to_be_attached()
     await panel.get_by_label("Question").fill("which disks fill up this week?")
     await panel.get_by_role("button", name="Ask").click()
