@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from aiops_contracts.notifications import Matcher, NotificationStatus, SilenceState
 
@@ -16,8 +16,8 @@ class SilenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     matchers: list[Matcher] = Field(min_length=1, max_length=20)
-    starts_at: datetime | None = None  # default: now
-    ends_at: datetime
+    starts_at: AwareDatetime | None = None  # default: now
+    ends_at: AwareDatetime
     comment: str = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")

@@ -63,3 +63,10 @@ async def test_receivers_with_their_counts_and_the_notifications(client, auth, s
     sent = (await client.get("/api/v1/notifications", params={"receiver": "ops-slack"}, headers=auth(Role.viewer)))
     assert sorted(n["status"] for n in sent.json()) == ["failed", "sent", "sent"]
     assert (await client.get("/api/v1/notifications")).status_code == 401
+
+
+async def test_a_silence_without_a_time_zone_is_refused_naming_the_field(client, auth):
+    naive = (datetime.now(UTC) + timedelta(hours=2)).replace(tzinfo=None).isoformat()
+    for body in (silence(ends_at=naive), silence(starts_at=naive)):
+        response = await client.post(SILENCES, json=body, headers=auth(Role.operator))
+        assert response.status_code == 422 and "_at" in response.text, response.text
