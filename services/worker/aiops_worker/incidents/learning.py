@@ -9,6 +9,7 @@ costs the edges of that batch, never the batch (the metrics still reach InfluxDB
 
 import logging
 import re
+from functools import lru_cache
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,14 +28,17 @@ _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 def runs_on_of_lines(lines: str) -> set[tuple[str, str]]:
     """(service, host) pairs named by the tags of line-protocol points."""
     heads = {_UNESCAPED_SPACE.split(line, 1)[0] for line in lines.splitlines() if "host=" in line}
-    pairs = set()
-    for head in heads:
-        tags = dict(tag.split("=", 1) for tag in _UNESCAPED_COMMA.split(head)[1:] if "=" in tag)
-        host = host_name(tags.get("host"))
-        service = next((service_name(tags[name]) for name in SERVICE_TAGS if tags.get(name)), None)
-        if host and service:
-            pairs.add((service[:255], host[:255]))
-    return pairs
+    return {pair for pair in map(_runs_on_of_head, heads) if pair}
+
+
+@lru_cache(maxsize=MAX_REMEMBERED)
+def _runs_on_of_head(head: str) -> tuple[str, str] | None:
+    """The (service, host) a point's measurement and tags name; remembered, as a series sends the same head
+    with every point."""
+    tags = dict(tag.split("=", 1) for tag in _UNESCAPED_COMMA.split(head)[1:] if "=" in tag)
+    host = host_name(tags.get("host"))
+    service = next((service_name(tags[name]) for name in SERVICE_TAGS if tags.get(name)), None)
+    return (service[:255], host[:255]) if host and service else None
 
 
 class TopologyLearner:
