@@ -4,9 +4,12 @@ and embed it into ChromaDB's `incidents` collection (aiops_contracts.incident_me
 the chat can say what happened last time. Idempotent (upserts): a redelivered change writes the same rows."""
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import AuditEntry, AutomationRun, Incident, IncidentResolution
 from aiops_contracts.events import INCIDENT_RESOLVED, IncidentChangedPayload, IncidentStatus
@@ -39,21 +42,27 @@ class IncidentMemoryTask(StreamConsumer[IncidentChangedPayload]):
                 Incident.resolved_at.is_not(None)))).all()
             if not resolved:
                 return
-            resolvers = dict((await session.execute(
-                select(AuditEntry.entity_id, AuditEntry.actor).where(
-                    AuditEntry.entity_type == "incident", AuditEntry.action == RESOLVED_ACTION,
-                    AuditEntry.entity_id.in_([str(i.id) for i in resolved])).order_by(AuditEntry.at))).all())
-            actions: dict[uuid.UUID, list[str]] = {}
-            for run in await session.scalars(select(AutomationRun).where(
-                    AutomationRun.incident_id.in_([i.id for i in resolved])).order_by(AutomationRun.created_at)):
-                actions.setdefault(run.incident_id, []).append(f"{run.rule_name}: {run.status}")  # type: ignore[arg-type]
-            rows = [{"incident_id": i.id, "resolved_at": i.resolved_at, "resolved_by": resolvers.get(str(i.id), AGGREGATOR),
-                     "actions": actions.get(i.id, []),
-                     "minutes_to_resolve": round((i.resolved_at - i.first_seen_at).total_seconds() / 60, 1)}  # type: ignore[operator]
-                    for i in resolved]
+            rows = await _resolutions(session, resolved)
             stmt = insert(IncidentResolution).values(rows)
             await session.execute(stmt.on_conflict_do_update(
                 index_elements=[IncidentResolution.incident_id],
                 set_={c: stmt.excluded[c] for c in ("resolved_at", "resolved_by", "actions", "minutes_to_resolve")}))
         for incident in resolved:
             await self.memory.remember(incident)
+
+
+async def _resolutions(session: AsyncSession, resolved: Sequence[Incident]) -> list[dict[str, Any]]:
+    """incident_resolutions rows: who resolved each (the audit log's operator, else the aggregator), the
+    automation runs on it, and minutes from first sight to resolution."""
+    resolvers = dict((await session.execute(
+        select(AuditEntry.entity_id, AuditEntry.actor).where(
+            AuditEntry.entity_type == "incident", AuditEntry.action == RESOLVED_ACTION,
+            AuditEntry.entity_id.in_([str(i.id) for i in resolved])).order_by(AuditEntry.at))).all())
+    actions: dict[uuid.UUID | None, list[str]] = {}
+    for run in await session.scalars(select(AutomationRun).where(
+            AutomationRun.incident_id.in_([i.id for i in resolved])).order_by(AutomationRun.created_at)):
+        actions.setdefault(run.incident_id, []).append(f"{run.rule_name}: {run.status}")
+    return [{"incident_id": i.id, "resolved_at": i.resolved_at, "resolved_by": resolvers.get(str(i.id), AGGREGATOR),
+             "actions": actions.get(i.id, []),
+             "minutes_to_resolve": round((i.resolved_at - i.first_seen_at).total_seconds() / 60, 1)}
+            for i in resolved]
