@@ -156,6 +156,7 @@ def _replacement(match: re.Match[str]) -> str:
 
 def _compile(rules: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
     # Every rule starts at a segment boundary; saying so once up front lets the regex
-    # engine skip positions inside words, which is most of the scan time.
-    joined = "|".join(f"(?P<{name}>{pattern})" for name, pattern in rules)
+    # engine skip positions inside words, which is most of the scan time. A rule's own
+    # leading boundary then repeats that test at the same position: it is left out.
+    joined = "|".join(f"(?P<{name}>{pattern.removeprefix(_B)})" for name, pattern in rules)
     return re.compile(f"{_B}(?:{joined})")
