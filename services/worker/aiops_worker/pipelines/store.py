@@ -45,6 +45,15 @@ async def store_run(session: AsyncSession, source: str, run: PipelineRunPayload)
     return pipeline_id, features
 
 
+async def stored_run(session: AsyncSession, run: PipelineRunPayload) -> tuple[uuid.UUID, dict[str, Any]] | None:
+    """The pipeline id and stored features of a run stored before; None when it is not there."""
+    row = (await session.execute(
+        select(PipelineRun.pipeline_id, PipelineRun.features).join(Pipeline, Pipeline.id == PipelineRun.pipeline_id)
+        .where(Pipeline.provider == run.provider.value, Pipeline.key == run.pipeline_key,
+               PipelineRun.external_id == run.external_id))).first()
+    return (row.pipeline_id, dict(row.features or {})) if row else None
+
+
 async def _replace_children(session: AsyncSession, run_id: uuid.UUID, run: PipelineRunPayload) -> None:
     await session.execute(delete(PipelineJob).where(PipelineJob.run_id == run_id))
     await session.execute(delete(PipelineTest).where(PipelineTest.run_id == run_id))

@@ -5,9 +5,10 @@ Per completed run: the run with its jobs, steps, tests and commit upserted (feat
 features, flaky tests included), its features written to InfluxDB (`pipeline_builds`, tagged by pipeline and
 provider), Prometheus counters and histograms, a build-failure alert (or its resolution), and the pipeline's
 detectors replayed over its last `pipelines_detection_builds` builds: an anomaly opened at one of this batch's
-builds becomes an alert. Idempotent: PostgreSQL rows are upserts keyed on the run, InfluxDB points on the
-series and time, alert ids deterministic (a redelivered batch sends the same envelopes, which the alert store
-drops). Runs not completed yet (queued, in progress) are stored and wait for their completion.
+builds becomes an alert. Idempotent: PostgreSQL rows are upserts keyed on the run (an event handled before
+leaves them alone), InfluxDB points on the series and time, alert ids deterministic (a redelivered batch writes
+the same points and sends the same envelopes, which the alert store drops). Runs not completed yet (queued,
+in progress) are stored and wait for their completion.
 """
 
 import asyncio
@@ -23,7 +24,7 @@ from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_contracts.streams import ALERTS_INGESTED, PIPELINES_RUNS
 from aiops_worker.pipelines.alerts import anomaly_envelope, failure_envelope
 from aiops_worker.pipelines.detection import detect
-from aiops_worker.pipelines.store import recent_builds, store_run
+from aiops_worker.pipelines.store import recent_builds, store_run, stored_run
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.idempotency import claim_new_events
 
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Stored:
     pipeline_id: uuid.UUID
-    run: PipelineRunPayload
     features: dict
+    run: PipelineRunPayload
 
 
 class PipelineRunTask(StreamConsumer[PipelineRunPayload]):
@@ -56,8 +57,11 @@ class PipelineRunTask(StreamConsumer[PipelineRunPayload]):
             stored = []
             for d in ordered:
                 if d.envelope.id in fresh:
-                    pipeline_id, features = await store_run(session, d.envelope.source, d.payload)
-                    stored.append(_Stored(pipeline_id, d.payload, features))
+                    stored.append(_Stored(*await store_run(session, d.envelope.source, d.payload), d.payload))
+                elif found := await stored_run(session, d.payload):
+                    # Handled before, but InfluxDB or the alert publish may have failed after the commit: the
+                    # points and alerts are written again (idempotent), the rows not (a newer state may be stored).
+                    stored.append(_Stored(*found, d.payload))
         done = [s for s in stored if s.run.completed and s.run.finished_at]
         if not done:
             return

@@ -5,17 +5,21 @@ ones again after a redelivery), and the analysis scores the pipeline and names t
 
 import importlib.util
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from aiops_contracts.db import PipelineRun, PipelineScore
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.influx import InfluxClient, InfluxUnavailable
 from aiops_contracts.pipelines import PIPELINE_RUN_RECEIVED, CommitIn, PipelineRunPayload, Provider
 from aiops_contracts.streams import ALERTS_INGESTED, PIPELINES_RUNS
 from aiops_worker.pipelines.analysis import PipelineAnalysisTask
 from aiops_worker.pipelines.task import PipelineRunTask
+from aiops_worker.runtime.consumer import Delivery
 
 _spec = importlib.util.spec_from_file_location("pipelines_eval",
                                                Path(__file__).parents[4] / "scripts/bench/pipelines_eval.py")
@@ -63,9 +67,11 @@ async def test_runs_become_rows_points_alerts_and_a_scored_analysis(worker_ctx, 
     anomaly = next(a for a in alerts if a.payload["labels"]["kind"] in ("slow_build", "queue_congestion"))
     assert anomaly.payload["service"] == "team/app" and anomaly.payload["severity"] in ("medium", "high")
 
-    await worker_ctx.bus.publish_many(PIPELINES_RUNS, envelopes[-5:])  # redelivered: nothing new
+    await worker_ctx.bus.publish_many(PIPELINES_RUNS, envelopes[-5:])  # redelivered: the same alerts, no new one
     await drain(PipelineRunTask(worker_ctx))
-    assert len(await worker_ctx.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))) == len(alerts)
+    again = [Envelope.from_entry(fields).id
+             for _, fields in await worker_ctx.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))][len(alerts):]
+    assert again and set(again) <= {a.id for a in alerts}
 
     assert await PipelineAnalysisTask(worker_ctx).run_once(now) == 1
     async with sessions() as session:
@@ -74,3 +80,27 @@ async def test_runs_become_rows_points_alerts_and_a_scored_analysis(worker_ctx, 
     assert set(score.forecasts) == {"failure_rate", "duration_s"}
     assert score.rca["causes"][0]["kind"] == "runner_change" and score.rca["causes"][0]["name"] == runner
     assert score.rca["narrative_by"] == "template" and runner in score.rca["narrative"]
+
+
+async def test_a_run_redelivered_after_influxdb_failed_still_reaches_influxdb_and_alerts(worker_ctx, worker_settings) -> None:
+    """The first handling commits the rows and then fails at InfluxDB: the redelivery writes the point and sends
+    the failure alert (the rows were stored, so the idempotency ledger alone would have skipped it)."""
+    finished = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    run = PipelineRunPayload(provider=Provider.jenkins, pipeline_key="team/api", pipeline_name="team/api",
+                             external_id="7", number=7, status="completed", conclusion="failure",
+                             started_at=finished - timedelta(minutes=3), finished_at=finished)
+    envelope = Envelope(id="run-7", type=PIPELINE_RUN_RECEIVED, source="jenkins-main", payload=run.model_dump(mode="json"))
+    delivery = Delivery("1-0", envelope, run)
+    down = InfluxClient(worker_settings.model_copy(update={"influx_url": "http://127.0.0.1:9"}))
+    try:
+        with pytest.raises(InfluxUnavailable):
+            await PipelineRunTask(replace(worker_ctx, influx=down)).handle([delivery])
+    finally:
+        await down.aclose()
+    assert not await worker_ctx.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))
+
+    await PipelineRunTask(worker_ctx).handle([delivery])
+    points = await worker_ctx.influx.query('SELECT count("duration_s") FROM "pipeline_builds" WHERE "pipeline" = \'team/api\'')
+    assert points and points[0].rows()[0]["count"] == 1
+    alerts = [Envelope.from_entry(fields) for _, fields in await worker_ctx.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))]
+    assert [(a.payload["labels"]["kind"], a.payload["status"]) for a in alerts] == [("build_failed", "firing")]
