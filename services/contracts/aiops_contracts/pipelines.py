@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 PIPELINE_RUN_RECEIVED = "pipeline.run_received"
+PIPELINES_SOURCE = "pipelines"  # the source of the worker's pipeline alerts (failed builds, build anomalies)
 
 
 class Provider(StrEnum):

@@ -22,8 +22,7 @@ from aiops_api.pipelines.schemas import (
     SeriesForecast,
 )
 from aiops_contracts.db import Alert, Pipeline, PipelineRun, PipelineScore
-
-PIPELINES_SOURCE = "pipelines"  # the alerts source of the worker's pipeline alerts
+from aiops_contracts.pipelines import PIPELINES_SOURCE
 
 
 async def _latest_scores(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, PipelineScore]:

@@ -11,10 +11,9 @@ from typing import Any
 
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.pipelines import PIPELINES_SOURCE
 from aiops_worker.anomalies.alerts import event_id
 from aiops_worker.pipelines.detection import BuildAnomaly
-
-PIPELINES_SOURCE = "pipelines"
 
 
 def _labels(pipeline_id: uuid.UUID, provider: str, kind: str) -> dict[str, str]:
