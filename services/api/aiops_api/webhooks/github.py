@@ -2,8 +2,8 @@
 application/json), for a `github_actions` source.
 
 Authenticated by `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the raw body keyed with the webhook
-secret (the source's `config["client_secret"]`, encrypted at rest), checked in constant time before the body is
-parsed. `X-GitHub-Event` names the event: `workflow_run` (requested, in_progress, completed) becomes a
+secret (the source's `credentials["webhook_secret"]`, encrypted at rest), checked in constant time before the
+body is parsed. `X-GitHub-Event` names the event: `workflow_run` (requested, in_progress, completed) becomes a
 `pipeline.run_received` on `aiops:pipelines:runs` (the run only: its jobs, steps and tests come from the poller);
 `ping` and any other event are acknowledged and skipped. The envelope id is derived from `X-GitHub-Delivery`,
 so a redelivery GitHub makes (or a retried request) is dropped by the worker's idempotency ledger.
