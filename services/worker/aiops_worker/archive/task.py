@@ -29,7 +29,8 @@ class _ArchiveTask(StreamConsumer):
         self.archive = open_archive(ctx.settings, ctx.sessions)
 
     async def handle(self, batch: list[Delivery]) -> None:
-        await self.archive.write(pack(self.stream.name, [d.envelope for d in batch]))
+        # Serialising and compressing a batch is CPU work: a thread keeps the event loop responsive.
+        await self.archive.write(await asyncio.to_thread(pack, self.stream.name, [d.envelope for d in batch]))
 
 
 class AlertArchiveTask(_ArchiveTask):
