@@ -102,7 +102,6 @@ class Routing(Strict):
     def receiver(self, name: str) -> Receiver:
         return next(r for r in self.receivers if r.name == name)
 
-
     def stored_receivers(self) -> list[dict[str, Any]]:
         """Rows of notification_receivers: a URL only as scheme and host (a Slack URL's path is its secret)."""
         return [{"name": r.name, "kind": r.kind, "target": ", ".join(r.to) if r.kind == "email" else redacted(r.url or ""),

@@ -66,6 +66,8 @@ class ReplayTimeout(Exception):
 def _in_time(deadline: float, done: int) -> None:
     if done % CHECK_EVERY == 0 and time.monotonic() > deadline:
         raise ReplayTimeout("the replay ran past REPLAY_TIMEOUT_S; replay a shorter range")
+
+
 _ALERT_IDS = uuid.UUID("3b8f5f0a-7d8e-4d59-9a43-1f0c1e0b7a55")  # alert rows are one per source + fingerprint
 
 
