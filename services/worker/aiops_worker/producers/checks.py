@@ -52,6 +52,8 @@ async def _resolve(host: str, port: int) -> str:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise CheckFailed("dns", f"{host} does not resolve: {exc.strerror}") from exc
+    except UnicodeError as exc:  # not a valid DNS name (a label over 63 characters, an empty label)
+        raise CheckFailed("dns", f"{host} is not a valid host name: {exc}") from exc
     addresses = sorted({str(info[4][0]) for info in infos})
     return f"{host} resolves to {', '.join(addresses)}"
 

@@ -57,6 +57,13 @@ async def test_datadog_wrong_keys_are_an_auth_failure() -> None:
         await poller.aclose()
 
 
+async def test_a_host_name_dns_cannot_encode_fails_the_connection_test_at_dns() -> None:
+    poller = DatadogPoller(source(SourceKind.datadog, f"https://{'a' * 64}.example", {}, DATADOG_KEYS))
+    tested = await check_connection(poller)
+    assert [(s.stage, s.ok) for s in tested.steps] == [("dns", False)] and "not a valid host name" in tested.steps[0].message
+    await poller.aclose()
+
+
 async def test_splunk_export_streams_results_as_log_records() -> None:
     async with vendors.Splunk() as api:
         poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "index=main error"},
