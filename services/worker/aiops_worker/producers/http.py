@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC
 from typing import Any
 
 import aiohttp
@@ -135,8 +136,11 @@ def _seconds(value: str) -> float | None:
     try:
         number = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None  # an HTTP date
-        return parsed.timestamp() - time.time() if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)  # an HTTP date
+        except ValueError:  # neither: the header says nothing usable
+            return None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() - time.time()
     return number - time.time() if number > EPOCH_2001 else number
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
@@ -46,6 +47,22 @@ async def test_datadog_metrics_and_paginated_logs_after_a_rate_limit() -> None:
         assert paths.count(("GET", "/api/v1/query")) == 2 and paths.count(("GET", "/api/v2/logs/events")) == 2
         query = next(q for _, path, q in api.requests if path == "/api/v1/query")
         assert query["query"] == "avg:system.cpu.user{*} by {host}" and int(query["to"]) > int(query["from"])
+        await poller.aclose()
+
+
+class DatadogUnclearReset(vendors.Datadog):
+    def rate_limited(self) -> web.Response:
+        return web.json_response({"errors": ["Rate limit exceeded"]}, status=429, headers={"Retry-After": "soon"})
+
+
+async def test_a_429_with_an_unreadable_reset_header_waits_a_second_and_retries() -> None:
+    async with DatadogUnclearReset() as api:
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"metric_queries": ["avg:system.cpu.user{*}"]},
+                                     DATADOG_KEYS))
+        api.rate_limit_once = True
+        started = time.monotonic()
+        result = await poller.poll()
+        assert time.monotonic() - started >= 1.0 and result.lines
         await poller.aclose()
 
 
