@@ -18,6 +18,26 @@ interface Turn {
 
 const EXAMPLES = ["What is wrong with web-3?", "Which disks fill up this week?", "How noisy was alertmanager yesterday?"];
 
+/** The answer's prose, and its Markdown table (the rows it rests on) as a table once it arrived whole. */
+function AnswerText({ text, done }: { text: string; done: boolean }) {
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => line.startsWith("| "));
+  if (!done || start < 0) return <pre>{text || "…"}</pre>;
+  const cells = (line: string) => line.slice(2, -2).split(" | ");
+  const [head = "", , ...rows] = lines.slice(start).filter((line) => line.startsWith("|"));
+  return (
+    <>
+      <p>{lines.slice(0, start).join(" ").trim()}</p>
+      <div className="chat-table">
+        <table>
+          <thead><tr>{cells(head).map((cell, i) => <th key={i} scope="col">{cell}</th>)}</tr></thead>
+          <tbody>{rows.map((row, r) => <tr key={r}>{cells(row).map((cell, i) => <td key={i}>{cell}</td>)}</tr>)}</tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
 function Citations({ answer }: { answer: Answer }) {
   if (answer.citations.length === 0) return null;
   return (
@@ -64,7 +84,7 @@ export function ChatView({ compact = false }: { compact?: boolean }) {
         {turns.map((turn, i) => (
           <article key={i} aria-label={`Answer to ${turn.question}`} aria-busy={!turn.answer}>
             <p><strong>{turn.question}</strong></p>
-            <pre>{turn.text || "…"}</pre>
+            <AnswerText text={turn.text} done={turn.answer !== undefined} />
             {turn.answer && (
               <>
                 <p className="muted">answered by {turn.answer.mode === "llm" ? "the LLM" : "rules"} ({turn.answer.intent});
