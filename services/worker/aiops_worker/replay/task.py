@@ -74,8 +74,10 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
             inputs, truncated = await load_inputs(self.archive, self.ctx.influx, session, start=params.start,
                                                   end=params.end, metrics=params.metrics,
                                                   limit=self.settings.replay_max_events)
-            candidate = candidate_of(self.settings, params.changes, await enabled_rules(session))
+            automation_rules = await enabled_rules(session)
             did = await what_did(session, params.start, params.end)
+        # Reading the rules file and compiling the candidate rules is file and CPU work: off the event loop too.
+        candidate = await asyncio.to_thread(candidate_of, self.settings, params.changes, automation_rules)
         outcome = await asyncio.to_thread(simulate, inputs, candidate, deadline)  # CPU work, off the event loop
         replayed = {e.id for e in (*inputs.alerts, *inputs.logs, *outcome.alerts)}
         return {
