@@ -38,6 +38,7 @@ class AlertFact(BaseModel):
     severity: str
     host: str | None
     count: int
+    release: str | None = None  # the release the error came from (Sentry's `release` label): a recent deploy
 
 
 class PastIncident(BaseModel):
@@ -99,7 +100,7 @@ async def gather(session: AsyncSession, incident: Incident, memory: IncidentMemo
 
 def _alert_fact(alert: Alert) -> AlertFact:
     return AlertFact(id=str(alert.id), source=alert.source, title=alert.title, severity=alert.severity,
-                     host=alert.host, count=alert.count)
+                     host=alert.host, count=alert.count, release=alert.labels.get("release"))
 
 
 async def _anomalies_nearby(session: AsyncSession, incident: Incident) -> list[AlertFact]:

@@ -24,7 +24,8 @@ def messages(ev: Evidence) -> list[dict[str, Any]]:
                         f"{ev.title}\nhosts: {', '.join(ev.hosts)}\nservices: {', '.join(ev.services)}")]
     blocks += [untrusted(f"log template {t.id} (x{t.count}, category {t.category})", t.template) for t in ev.templates]
     blocks += [untrusted("sample log line", s) for s in ev.samples]
-    blocks += [untrusted(f"alert {a.id} ({a.source}, {a.severity}, x{a.count}, host {a.host})", a.title)
+    blocks += [untrusted(f"alert {a.id} ({a.source}, {a.severity}, x{a.count}, host {a.host}, release {a.release})",
+                         a.title)
                for a in ev.alerts]
     blocks += [untrusted(f"anomaly alert {a.id} (host {a.host})", a.title) for a in ev.anomalies]
     blocks += [untrusted(f"past incident {p.id} (resolved in {p.minutes_to_resolve} min by {p.resolved_by}; "

@@ -57,7 +57,8 @@ def _cause(ev: Evidence) -> str:
 
 def _evidence(ev: Evidence) -> list[str]:
     lines = [f"template {t.id}: \"{_cut(t.template, 160)}\" ×{t.count}" for t in ev.templates[:4]]
-    lines += [f"alert {a.id} ({a.source}, {a.severity}): \"{_cut(a.title, 160)}\" ×{a.count}" for a in ev.alerts[:4]]
+    lines += [f"alert {a.id} ({a.source}, {a.severity}): \"{_cut(a.title, 160)}\" ×{a.count}"
+              + (f", from release {a.release}" if a.release else "") for a in ev.alerts[:4]]
     lines += [f"anomaly {a.id} on {a.host}: \"{_cut(a.title, 160)}\"" for a in ev.anomalies[:2]]
     lines += [f"past incident {p.id}: \"{_cut(p.title, 120)}\", resolved in {p.minutes_to_resolve} min by "
               f"{p.resolved_by}{'; actions: ' + ', '.join(p.actions) if p.actions else ''}" for p in ev.similar[:2]]

@@ -44,13 +44,14 @@ def llm_ctx(ctx: WorkerContext, base_url: str) -> WorkerContext:
     return WorkerContext(settings=settings, redis=ctx.redis, sessions=ctx.sessions, influx=ctx.influx)
 
 
-async def open_incident(ctx: WorkerContext, *, message: str = "connection refused to db-1", count: int = 3) -> Incident:
+async def open_incident(ctx: WorkerContext, *, message: str = "connection refused to db-1", count: int = 3,
+                        labels: dict[str, str] | None = None) -> Incident:
     incident = Incident(id=uuid.uuid4(), group_key="alert:host:web-3", title="DB errors", summary="", severity="high",
                         status=IncidentStatus.open, event_count=count, hosts=["web-3"], services=["checkout"],
                         details={"kind": "alert", "samples": [{"message": message}], "template_ids": []},
                         first_seen_at=T0, last_seen_at=T0 + timedelta(minutes=5))
     alert = Alert(source="alertmanager", fingerprint="fp-1", title=message, description="", severity="high",
-                  status="firing", host="web-3", labels={}, annotations={}, details={}, count=count,
+                  status="firing", host="web-3", labels=labels or {}, annotations={}, details={}, count=count,
                   first_seen_at=T0, last_seen_at=T0, last_event_id="e1", incident_id=incident.id)
     async with ctx.sessions.begin() as session:
         session.add(incident)
@@ -91,7 +92,7 @@ async def test_without_llm_the_incident_gets_a_rule_based_enrichment_and_the_cha
         worker_ctx: WorkerContext, drain) -> None:
     worker_ctx.settings.enrichment_debounce_s = 0
     async with worker_ctx.bus.live() as live:
-        incident = await open_incident(worker_ctx)
+        incident = await open_incident(worker_ctx, labels={"release": "checkout@2.3.1"})
         task = EnrichmentTask(worker_ctx)
         await drain(task)
         announced = await next_of_type(live, INCIDENT_ENRICHED)
@@ -101,7 +102,7 @@ async def test_without_llm_the_incident_gets_a_rule_based_enrichment_and_the_cha
     enrichment = row.details["enrichment"]
     assert enrichment["mode"] == "rules" and "no LLM" in row.summary and "web-3" in row.summary
     assert row.title == enrichment["title"] and row.details["kind"] == "alert"  # the aggregator's keys kept
-    assert any("alertmanager" in line for line in enrichment["evidence"])
+    assert any("alertmanager" in line and "from release checkout@2.3.1" in line for line in enrichment["evidence"])
     assert job.due_at is None and job.enriched_key.startswith("high:0:")
     assert (await worker_ctx.redis.xpending(task.stream_key, task.group_name))["pending"] == 0
 
