@@ -12,7 +12,7 @@ poller in aiops_worker/producers/ (see aiops_worker/producers/poller.py).
 
 import re
 import typing
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -101,7 +101,8 @@ class ThousandEyesSettings(PollerSettings):
     """target: https://api.thousandeyes.com"""
 
     token: SecretStr  # OAuth bearer token
-    test_ids: list[str] = Field(default_factory=list, max_length=100)  # empty: every test of the account
+    # Test ids (digits, as in the v7 API's testId); empty: every test of the account.
+    test_ids: list[Annotated[str, Field(pattern=r"^\d{1,20}$")]] = Field(default_factory=list, max_length=100)
     window: str = Field(default="10m", pattern=r"^\d+[smhdw]$")
 
 

@@ -6,6 +6,7 @@ seen are skipped."""
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from aiops_contracts.pollers import ThousandEyesSettings
 from aiops_contracts.sources import SourceKind
@@ -40,7 +41,7 @@ class ThousandEyesPoller(Poller):
                 tests |= {str(t["testId"]): str(t.get("testName") or t["testId"]) for t in page.get("tests") or []}
         result = PollResult()
         for test_id, name in tests.items():
-            path = f"/v7/test-results/{test_id}/network"
+            path = f"/v7/test-results/{quote(test_id, safe='')}/network"  # ids from the listing are the API's
             async for page in pages(self.api, path, {"window": self.settings.window}, _next_link):
                 name = str((page.get("test") or {}).get("testName") or name)
                 result.lines += [line for row in page.get("results") or [] if (line := self._line(test_id, name, row))]

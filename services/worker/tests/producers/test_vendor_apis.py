@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from aiohttp import web
 
 from aiops_contracts.pollers import poller_settings
@@ -116,3 +117,10 @@ async def test_thousandeyes_results_follow_next_links_and_are_sent_once() -> Non
         assert "avg_latency_ms=250.0" in result.lines[1]
         assert (await poller.poll()).lines == []  # the same rounds again: nothing new
         await poller.aclose()
+
+
+def test_thousandeyes_test_ids_must_be_test_ids() -> None:
+    """A test id goes into the results URL's path: "../" or a query in it is refused when the source is saved."""
+    with pytest.raises(ValidationError, match="test_ids.0"):
+        poller_settings(SourceKind.thousandeyes.value, {"test_ids": ["../../users?x="]}, {"token": "t"})
+    assert poller_settings(SourceKind.thousandeyes.value, {"test_ids": ["281474976710706"]}, {"token": "t"})
