@@ -95,7 +95,8 @@ class WorkerSettings(CommonSettings):
     log_embed_inline_max: int = Field(default=32, ge=0)  # new templates embedded per batch; the rest wait
     log_cluster_interval_s: float = Field(default=30.0, gt=0)  # pass over templates still without prototype
     log_trend_bucket_s: int = Field(default=300, ge=60)  # width of the per-template count buckets
-    log_embeddings_enabled: bool = True  # off: templates stay unassigned (no model, no ChromaDB)
+    # off: no model, no ChromaDB: templates stay unassigned, resolved incidents are not embedded or compared
+    log_embeddings_enabled: bool = True
     # Work caps of the template miner per line (mining.MinerLimits); a line over the comparison budget
     # goes to the dead-letter stream on its own.
     log_max_line_chars: int = Field(default=4096, ge=64)  # the rest of a longer line is not mined

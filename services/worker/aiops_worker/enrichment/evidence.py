@@ -79,7 +79,7 @@ def material_key(evidence: Evidence) -> str:
     return f"{evidence.severity}:{size_class(evidence.event_count)}:{','.join(kinds)}"[:500]
 
 
-async def gather(session: AsyncSession, incident: Incident, memory: IncidentMemory) -> Evidence:
+async def gather(session: AsyncSession, incident: Incident, memory: IncidentMemory | None) -> Evidence:
     template_ids = list(incident.details.get("template_ids", []))
     templates = (await session.scalars(select(LogTemplate).where(LogTemplate.id.in_(template_ids))
                                        .order_by(LogTemplate.count.desc()).limit(MAX_ROWS))).all()
@@ -115,7 +115,10 @@ async def _anomalies_nearby(session: AsyncSession, incident: Incident) -> list[A
     return [_alert_fact(a) for a in rows]
 
 
-async def _similar_past(session: AsyncSession, incident: Incident, memory: IncidentMemory) -> list[PastIncident]:
+async def _similar_past(session: AsyncSession, incident: Incident,
+                        memory: IncidentMemory | None) -> list[PastIncident]:
+    if memory is None:
+        return []
     try:
         past = await memory.similar(session, incident)
     except ChromaUnavailable:

@@ -1,7 +1,8 @@
 """The incident memory: when an incident is resolved, record how (the operator who resolved it from the audit
 log, else the aggregator as it went quiet; the automation runs on it; minutes from first sight to resolution)
 and embed it into ChromaDB's `incidents` collection (aiops_contracts.incident_memory), so that enrichment and
-the chat can say what happened last time. Idempotent (upserts): a redelivered change writes the same rows."""
+the chat can say what happened last time (not embedded with LOG_EMBEDDINGS_ENABLED=false). Idempotent (upserts):
+a redelivered change writes the same rows."""
 
 import uuid
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ class IncidentMemoryTask(StreamConsumer[IncidentChangedPayload]):
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self.memory = IncidentMemory(ctx.settings)
+        self.memory = IncidentMemory(ctx.settings) if ctx.settings.log_embeddings_enabled else None
 
     async def handle(self, batch: list[Delivery[IncidentChangedPayload]]) -> None:
         ids = {uuid.UUID(d.payload.incident_id) for d in batch if d.envelope.type == INCIDENT_RESOLVED}
@@ -47,8 +48,9 @@ class IncidentMemoryTask(StreamConsumer[IncidentChangedPayload]):
             await session.execute(stmt.on_conflict_do_update(
                 index_elements=[IncidentResolution.incident_id],
                 set_={c: stmt.excluded[c] for c in ("resolved_at", "resolved_by", "actions", "minutes_to_resolve")}))
-        for incident in resolved:
-            await self.memory.remember(incident)
+        if self.memory is not None:  # LOG_EMBEDDINGS_ENABLED=false: no model, no ChromaDB
+            for incident in resolved:
+                await self.memory.remember(incident)
 
 
 async def _resolutions(session: AsyncSession, resolved: Sequence[Incident]) -> list[dict[str, Any]]:

@@ -48,7 +48,8 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.llm = LLMClient(ctx.settings, ctx.redis)
-        self.memory = IncidentMemory(ctx.settings)
+        # Similar past incidents need the embedding model and ChromaDB (off with LOG_EMBEDDINGS_ENABLED=false).
+        self.memory = IncidentMemory(ctx.settings) if ctx.settings.log_embeddings_enabled else None
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         try:

@@ -208,6 +208,23 @@ async def test_a_similar_past_incident_brings_who_resolved_it_how_and_how_fast(w
     assert [(p["id"], p["resolved_by"]) for p in kept] == [(str(past.id), "alice")]
 
 
+async def test_without_embeddings_resolutions_are_kept_and_nothing_is_embedded(worker_ctx: WorkerContext, drain) -> None:
+    worker_ctx.settings.enrichment_debounce_s = 0
+    worker_ctx.settings.log_embeddings_enabled = False
+    past = resolved_incident("Connection refused by the database db-1", T0 - timedelta(days=2))
+    async with worker_ctx.sessions.begin() as session:
+        session.add(past)
+    await announce(worker_ctx, past, INCIDENT_RESOLVED)
+    task = IncidentMemoryTask(worker_ctx)
+    await drain(task)
+    assert task.memory is None
+    async with worker_ctx.sessions() as session:
+        assert (await session.get(IncidentResolution, past.id)).resolved_by == "aggregator"
+    incident = await open_incident(worker_ctx)
+    await drain(EnrichmentTask(worker_ctx))
+    assert (await read(worker_ctx, incident.id))[0].details["enrichment"]["similar"] == []
+
+
 def resolved_incident(title: str, at: datetime) -> Incident:
     return Incident(id=uuid.uuid4(), group_key=f"log:{uuid.uuid4().hex[:6]}", title=title, summary="", severity="high",
                     status=IncidentStatus.resolved, event_count=5, hosts=["web-3"], services=[], details={},
