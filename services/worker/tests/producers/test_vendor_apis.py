@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from aiohttp import web
+from pydantic import ValidationError
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
