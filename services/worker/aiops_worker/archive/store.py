@@ -12,7 +12,8 @@ import asyncio
 import gzip
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from aiops_contracts.envelope import Envelope
 from aiops_worker.settings import WorkerSettings
 
 PRUNE_BATCH = 1_000  # rows deleted per transaction
+BATCHES_PER_FETCH = 16  # batches a replay's read holds in memory from PostgreSQL at a time
 _BATCHES = ArchiveBatch.__table__
 
 
@@ -54,8 +56,9 @@ def unpack(data: bytes) -> list[Envelope]:
 class Archive(Protocol):
     async def write(self, batch: Batch) -> None: ...
 
-    async def batches(self, stream: str, start: datetime, end: datetime) -> list[bytes]:
-        """The data of the stream's batches overlapping [start, end), oldest first."""
+    def batches(self, stream: str, start: datetime, end: datetime) -> AsyncGenerator[bytes, None]:
+        """The data of the stream's batches overlapping [start, end), oldest first, each read when asked for
+        (a range may hold far more than a replay reads)."""
 
     async def prune(self, before: datetime) -> int:
         """Delete the batches whose newest envelope is older than `before`; returns how many."""
@@ -71,12 +74,14 @@ class PostgresArchive:
                 stream=batch.stream, digest=batch.digest, first_at=batch.first_at, last_at=batch.last_at,
                 count=batch.count, data=batch.data).on_conflict_do_nothing(index_elements=["stream", "digest"]))
 
-    async def batches(self, stream: str, start: datetime, end: datetime) -> list[bytes]:
+    async def batches(self, stream: str, start: datetime, end: datetime) -> AsyncGenerator[bytes, None]:
         async with self.sessions() as session:
-            rows = await session.scalars(
+            rows = await session.stream_scalars(
                 select(ArchiveBatch.data).where(ArchiveBatch.stream == stream, ArchiveBatch.last_at >= start,
-                                                ArchiveBatch.first_at < end).order_by(ArchiveBatch.first_at))
-            return list(rows)
+                                                ArchiveBatch.first_at < end).order_by(ArchiveBatch.first_at)
+                .execution_options(yield_per=BATCHES_PER_FETCH))
+            async for data in rows:
+                yield data
 
     async def prune(self, before: datetime) -> int:
         deleted = 0
@@ -98,8 +103,9 @@ class FilesystemArchive:
     async def write(self, batch: Batch) -> None:
         await asyncio.to_thread(self._write, batch)
 
-    async def batches(self, stream: str, start: datetime, end: datetime) -> list[bytes]:
-        return await asyncio.to_thread(self._read, stream, _ms(start), _ms(end))
+    async def batches(self, stream: str, start: datetime, end: datetime) -> AsyncGenerator[bytes, None]:
+        for path in await asyncio.to_thread(self._paths, stream, _ms(start), _ms(end)):
+            yield await asyncio.to_thread(path.read_bytes)
 
     async def prune(self, before: datetime) -> int:
         return await asyncio.to_thread(self._prune, _ms(before))
@@ -125,10 +131,10 @@ class FilesystemArchive:
         finally:
             os.close(descriptor)
 
-    def _read(self, stream: str, start_ms: int, end_ms: int) -> list[bytes]:
+    def _paths(self, stream: str, start_ms: int, end_ms: int) -> list[Path]:
         found = sorted((first, path) for path, first, last in self._files(self._folder(stream))
                        if last >= start_ms and first < end_ms)
-        return [path.read_bytes() for _, path in found]
+        return [path for _, path in found]
 
     def _prune(self, before_ms: int) -> int:
         pruned = 0
@@ -161,12 +167,13 @@ async def read(archive: Archive, stream: str, start: datetime, end: datetime, li
     """The stream's envelopes of [start, end), each once, in time order, at most `limit`; and whether more were
     left out."""
     seen: dict[str, Envelope] = {}
-    for data in await archive.batches(stream, start, end):
-        if len(seen) > limit:  # batches come oldest first: the rest is later than what is kept
-            break
-        for envelope in await asyncio.to_thread(unpack, data):
-            if start <= envelope.time < end:
-                seen.setdefault(envelope.id, envelope)
+    async with aclosing(archive.batches(stream, start, end)) as batches:
+        async for data in batches:
+            if len(seen) > limit:  # batches come oldest first: the rest is later than what is kept
+                break
+            for envelope in await asyncio.to_thread(unpack, data):
+                if start <= envelope.time < end:
+                    seen.setdefault(envelope.id, envelope)
     envelopes = sorted(seen.values(), key=lambda e: e.time)
     return envelopes[:limit], len(envelopes) > limit
 
