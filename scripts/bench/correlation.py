@@ -11,13 +11,20 @@ incident: every background alert is a problem of its own, so no grouping can red
 Tuning seeds 0-9; held-out 1000-1009.
 
     .venv/bin/python scripts/bench/correlation.py [--faults 40] [--volume 1]
+    .venv/bin/python scripts/bench/correlation.py --speed [--open 2000]
+
+`--speed` times the aggregation instead (issue 18): signals per second of CPU while `--open` incidents are
+open, each signal a new key, so each looks for an incident to correlate with (a third on a host of an open
+incident, a third in a service depending on one, a third unrelated).
 
 The committed scenario sends 3-30 lines per log or error burst, so its ceiling is about 5x; `--volume 20`
 sends each burst at the rate a real one does (60-600 lines), with the same faults, spans and background.
 """
 
 import argparse
+import os
 import random
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -88,6 +95,29 @@ def aggregate(events, deps, correlate: bool) -> list[str]:
     return [by_event[signal.event_id] for _, signal, _ in events]
 
 
+def speed(open_incidents: int, signals: int = 1000) -> float:
+    """Signals/s of CPU correlating `signals` new keys while `open_incidents` are open (see the docstring)."""
+    rng, known = random.Random(0), Known(latest={})
+    for i in range(open_incidents):
+        known.topology.add_depends_on(f"svc-{i}", f"db-{i}")  # the service of open incident i
+    opening = Aggregation(Policy(ALERTS.window, ALERTS.reopen, ALERTS.sample_limit), known)  # each on its own
+    for i in range(open_incidents):
+        opening.add(make("alertmanager", i, 0, i * 0.1, f"db-{i}", "", "", str(i)))
+    batch = []
+    for n in range(signals):
+        i, kind = rng.randrange(open_incidents), n % 3
+        host, service = (f"db-{i}", "") if kind == 0 else (f"app-{n}", f"svc-{i}") if kind == 1 else (f"other-{n}", "")
+        event = LogEvent(event_id=f"s-{n}", template_id=f"tpl-{n}", template="fatal <*>", message="fatal", host=host,
+                         service=service or None, severity=Severity.high, occurred_at=T0 + timedelta(seconds=60 + n * 0.01))
+        batch.append(signal_from_log(event, event.event_id))
+    started = time.process_time()
+    for b in range(0, signals, 50):
+        aggregation = Aggregation(LOGS, known)
+        for signal in batch[b:b + 50]:
+            aggregation.add(signal)
+    return signals / (time.process_time() - started)
+
+
 def pairs(counts: Counter) -> int:
     return sum(c * (c - 1) // 2 for c in counts.values())
 
@@ -120,7 +150,12 @@ def main() -> None:
     parser.add_argument("--faults", type=int, default=40)
     parser.add_argument("--volume", type=int, default=1,
                         help="events per log/error burst times this, in the same span (1: the committed scenario)")
+    parser.add_argument("--speed", action="store_true", help="time the aggregation instead (signals/s of CPU)")
+    parser.add_argument("--open", type=int, default=2000, help="with --speed: incidents open")
     args = parser.parse_args()
+    if args.speed:
+        print(f"{speed(args.open):,.0f} signals/s of CPU with {args.open:,} incidents open (load {os.getloadavg()[0]:.1f})")
+        return
     print(f"{'run':28} {'P':>6} {'R':>6} {'F1':>6} {'separate':>9} {'reduction':>10} {'ceiling':>8}")
     for name, seeds, correlate in (("correlation, tuning seeds", TUNING, True), ("correlation, held-out seeds", HELD_OUT, True),
                                    ("baseline (per key), held-out", HELD_OUT, False)):

@@ -43,10 +43,15 @@ signal's time. It joins the best such incident; the evidence row of its key reco
 An operator's split (IncidentSplit) forbids merging the split key with the keys it was split from until
 the split's `until`. Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys
 are built. An event more than `window` before its key's incident began is not joined to it (rule 5).
+The candidate incidents are indexed by the hosts and services they list (`Candidates`), so a signal is
+compared only with those that list one its rules can reach (`correlation.reach`), in the same order and
+with the same result as comparing it with every open candidate.
 """
 
 import hashlib
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -65,7 +70,7 @@ from aiops_contracts.events import (
     TimelineKind,
 )
 from aiops_contracts.topology import host_name, service_name
-from aiops_worker.incidents.correlation import RULES, Onset, Side, Topology, origin, relate
+from aiops_worker.incidents.correlation import RULES, Onset, Side, Topology, origin, reach, relate
 from aiops_worker.logs.rules import RANK
 
 MAX_LISTED = 50  # hosts and services listed per incident
@@ -103,6 +108,46 @@ class Policy:
     correlate: timedelta = timedelta(0)  # 0: no cross-signal correlation (each key on its own)
 
 
+class Candidates:
+    """The incidents signals may correlate with, in the order they became candidates, the unresolved ones
+    indexed by the hosts and services they list. Kept up to date by the aggregation: an incident it opens
+    is added, a host or service it lists is indexed, a resolved one leaves the index and a reopened one
+    comes back."""
+
+    def __init__(self, incidents: Iterable[Incident] = ()) -> None:
+        self.incidents: dict[uuid.UUID, Incident] = {}
+        self._rank: dict[uuid.UUID, int] = {}
+        self._by_host: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self._by_service: dict[str, set[uuid.UUID]] = defaultdict(set)
+        for incident in incidents:
+            self.add(incident)
+
+    def add(self, incident: Incident) -> None:
+        self._rank.setdefault(incident.id, len(self._rank))
+        self.incidents[incident.id] = incident
+        self.index(incident)
+
+    def index(self, incident: Incident) -> None:
+        """(Re-)index a candidate under every host and service it lists (nothing for another incident)."""
+        if incident.id in self.incidents and incident.status != IncidentStatus.resolved:
+            for host in incident.hosts:
+                self._by_host[host].add(incident.id)
+            for service in incident.services:
+                self._by_service[service].add(incident.id)
+
+    def unindex(self, incident: Incident) -> None:
+        for host in incident.hosts:
+            self._by_host.get(host, set()).discard(incident.id)
+        for service in incident.services:
+            self._by_service.get(service, set()).discard(incident.id)
+
+    def listing(self, side: Side) -> list[Incident]:
+        """The unresolved candidates listing one of the side's hosts or services, in candidate order."""
+        ids = set().union(*(self._by_host.get(h, ()) for h in side.hosts),
+                          *(self._by_service.get(s, ()) for s in side.services))
+        return [self.incidents[i] for i in sorted(ids, key=self._rank.__getitem__)]
+
+
 @dataclass
 class Known:
     """What the aggregation reads and updates: the latest incident of each key, the incidents a signal may
@@ -110,7 +155,7 @@ class Known:
     operators' splits (key -> [(keys it must not join, until)])."""
 
     latest: dict[str, Incident]
-    candidates: dict[uuid.UUID, Incident] = field(default_factory=dict)
+    candidates: Candidates = field(default_factory=Candidates)
     evidence: dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     topology: Topology = field(default_factory=Topology)
     splits: dict[str, list[tuple[frozenset[str], datetime]]] = field(default_factory=dict)
@@ -229,8 +274,8 @@ class Aggregation:
             return None
         side = Side(frozenset([signal.host] if signal.host else ()), frozenset([signal.service] if signal.service else ()))
         best: tuple[tuple[int, float], Incident, str, str] | None = None
-        for incident in self.known.candidates.values():
-            if incident.status == IncidentStatus.resolved or not (
+        for incident in self.known.candidates.listing(reach(self.known.topology, side)):
+            if not (
                     incident.first_seen_at - self.policy.correlate <= signal.at <= incident.last_seen_at + self.policy.correlate):
                 continue
             found = relate(self.known.topology, side, Side(frozenset(incident.hosts), frozenset(incident.services)))
@@ -266,7 +311,7 @@ class Aggregation:
             details={**signal.facts, "samples": [], "template_ids": [], "reopen_count": 0},
         )
         self.created.append(incident)
-        self.known.candidates[incident.id] = incident
+        self.known.candidates.add(incident)
         if latest:
             self.latest[signal.key] = incident
         self._mark(incident, signal.envelope_id)
@@ -280,11 +325,13 @@ class Aggregation:
         incident.resolved_at = None
         incident.details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
         self.reopened.add(incident.id)
+        self.known.candidates.index(incident)
         self._mark(incident, signal.envelope_id)
         self._note(incident, TimelineKind.reopened, signal, signal.at)
 
     def _resolve(self, incident: Incident, envelope_id: str) -> None:
         incident.status = IncidentStatus.resolved
+        self.known.candidates.unindex(incident)
         incident.resolved_at = incident.last_seen_at + self.policy.window
         self._mark(incident, envelope_id)
         key = (incident.id, TimelineKind.resolved, envelope_id)
@@ -301,6 +348,7 @@ class Aggregation:
             incident.severity = signal.severity.value
         _add_listed(incident, "hosts", signal.host)
         _add_listed(incident, "services", signal.service)
+        self.known.candidates.index(incident)
         self._add_details(incident, signal)
         self._mark(incident, signal.envelope_id)
         row = self._note(incident, TimelineKind.events, signal, signal.at)

@@ -10,6 +10,9 @@ These three hold only when one side names no host: two signals placed on differe
 program or job label on every machine) are joined only by a dependency.
 - `depends_on`: a service of one side depends on a service of the other (a service's side: its own
   service and the services that run on its hosts), directly or through DEPTH services.
+
+`reach` names, for a signal, the hosts and services an incident must list for any rule to hold, so the
+aggregator compares a signal only with the incidents listing one of them (an index), not with every open one.
 """
 
 from collections import defaultdict
@@ -26,6 +29,7 @@ class Topology:
     runs_on: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # service -> hosts
     runs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # host -> services
     depends_on: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # service -> services
+    depended_by: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # service -> dependents
 
     def add_runs_on(self, service: str, host: str) -> bool:
         """Record that `service` runs on `host`; True when that is new."""
@@ -37,6 +41,7 @@ class Topology:
 
     def add_depends_on(self, service: str, dependency: str) -> None:
         self.depends_on[service].add(dependency)
+        self.depended_by[dependency].add(service)
 
     def services_of(self, hosts: Iterable[str], services: Iterable[str]) -> set[str]:
         found = set(services)
@@ -52,6 +57,18 @@ class Topology:
             step = {(dep, s) for s in frontier for dep in self.depends_on.get(s, ()) if dep not in found}
             found.update({dep: s for dep, s in step if dep != service})
             frontier = {dep for dep, _ in step}
+        return found
+
+    def neighbours(self, services: set[str]) -> set[str]:
+        """The services within DEPTH dependency hops of `services`, either way."""
+        found: set[str] = set()
+        for edges in (self.depends_on, self.depended_by):
+            reached: set[str] = set()
+            frontier = services
+            for _ in range(DEPTH):
+                frontier = {n for s in frontier for n in edges.get(s, ())} - reached
+                reached |= frontier
+            found |= reached
         return found
 
 
@@ -78,6 +95,17 @@ def relate(topology: Topology, signal: Side, incident: Side) -> tuple[str, str] 
     if shared := sorted(signal.services & incident.services):
         return "same_service", f"service {shared[0]}"
     return _dependency_either(topology, signal, incident)
+
+
+def reach(topology: Topology, signal: Side) -> Side:
+    """The hosts and services of which an incident must list one for `relate` to join `signal` to it (more
+    may be named, never fewer): the signal's own, the hosts its services run on and the services running
+    on its hosts (`runs_on`), and every service its side depends on or is depended on by, with the hosts
+    they run on (`depends_on`)."""
+    related = topology.neighbours(topology.services_of(signal.hosts, signal.services))
+    hosts = set(signal.hosts).union(*(topology.runs_on.get(s, ()) for s in signal.services | related))
+    services = related.union(signal.services, *(topology.runs.get(h, ()) for h in signal.hosts))
+    return Side(frozenset(hosts), frozenset(services))
 
 
 def _dependency_either(topology: Topology, signal: Side, incident: Side) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
-from aiops_worker.incidents.aggregator import Known, Signal
+from aiops_worker.incidents.aggregator import Candidates, Known, Signal
 from aiops_worker.incidents.correlation import Topology
 
 MAX_CANDIDATES = 1000  # open incidents a batch is compared with
@@ -58,7 +58,7 @@ async def load_known(session: AsyncSession, signals: list[Signal], correlate: ti
         entry = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}
         evidence.setdefault(row.incident_id, {})[(row.group_key, row.kind)] = entry
     since = min((s.at for s in signals), default=None)
-    return Known(latest=latest, candidates=candidates, evidence=evidence, topology=await load_topology(session),
+    return Known(latest=latest, candidates=Candidates(candidates.values()), evidence=evidence, topology=await load_topology(session),
                  splits=await _splits(session, since) if since else {})
 
 
