@@ -6,6 +6,7 @@ and identifiers (measurement, field and tag names) must pass `quote_ident`, whic
 strict character set and double-quotes the result.
 """
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ class InfluxClient:
         """Run one InfluxQL statement with bound `$name` parameters; returns its series."""
         data = {"q": q, "db": self.database, "epoch": epoch}
         if params:
-            data["params"] = orjson.dumps(dict(params)).decode()
+            data["params"] = encode_params(params)
         body = (await self._post("/query", data=data)).json()
         result = body["results"][0]
         if "error" in result:
@@ -148,6 +149,23 @@ class InfluxClient:
         if response.status_code >= 400:
             raise _error(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
         return response
+
+
+def encode_params(params: Mapping[str, Any]) -> str:
+    """`params` as InfluxDB reads them: it takes a JSON number without a "." for an integer, so a float that
+    JSON writes in exponent form (5e-324, 1e+20) would be refused with a 400; floats always carry a ".".
+    """
+    items = (orjson.dumps(name).decode() + ":" + _param(value) for name, value in params.items())
+    return "{" + ",".join(items) + "}"
+
+
+def _param(value: Any) -> str:
+    if not isinstance(value, float) or not math.isfinite(value):
+        return orjson.dumps(value).decode()
+    mantissa, exponent_mark, exponent = repr(value).partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + exponent_mark + exponent
 
 
 def _error(message: str) -> InfluxError:

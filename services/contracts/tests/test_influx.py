@@ -3,7 +3,7 @@
 import pytest
 from line_protocol_parser import parse_line
 
-from aiops_contracts.influx import InvalidIdentifier, encode_point, quote_ident, series_key
+from aiops_contracts.influx import InvalidIdentifier, encode_params, encode_point, quote_ident, series_key
 
 
 @pytest.mark.parametrize("name", ["cpu", "used_percent", "disk.io", "node:load1", "net-if", "_x", "9gag"])
@@ -28,3 +28,8 @@ def test_encode_point_escapes_what_line_protocol_needs() -> None:
     assert parsed["tags"] == {"host": "web 3", "path": "C:\\data,x=1"}
     assert parsed["fields"] == fields and parsed["time"] == 1_700_000_000_000_000_000
     assert line.startswith(series_key("my measurement,x", tags) + " ")
+
+
+def test_float_params_always_carry_a_point() -> None:
+    encoded = encode_params({"tiny": 5e-324, "huge": 1e20, "half": 0.5, "count": 3, "host": 'a"b', "nan": float("nan")})
+    assert encoded == '{"tiny":5.0e-324,"huge":1.0e+20,"half":0.5,"count":3,"host":"a\\"b","nan":null}'

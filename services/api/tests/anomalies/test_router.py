@@ -113,3 +113,17 @@ async def test_a_naive_start_with_an_aware_end_reads_the_naive_one_as_utc(client
 
     assert answer.status_code == 200, answer.text
     assert [i["score"] for i in answer.json()["items"]] == [0.7, 0.55, 0.9]
+
+
+@pytest.mark.parametrize("min_score", ["5e-324", "1e-5", "1E-300"])
+async def test_a_min_score_in_exponent_form_is_read_not_refused(client: httpx.AsyncClient, auth: Callable,
+                                                                influx: InfluxClient, host: str,
+                                                                min_score: str) -> None:
+    """InfluxDB reads a bound number without a "." as an integer: 5e-324 once made it answer 400 (our 500)."""
+    await _write_anomalies(influx, host)
+
+    answer = await client.get("/api/v1/anomalies", headers=auth(Role.viewer),
+                              params={"host": host, "min_score": min_score})
+
+    assert answer.status_code == 200, answer.text
+    assert [i["score"] for i in answer.json()["items"]] == [0.7, 0.55, 0.9]
