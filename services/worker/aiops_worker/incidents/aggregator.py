@@ -266,7 +266,7 @@ class Aggregation:
 
     def _recurring(self, incident: Incident, signal: Signal) -> bool:
         """Whether the signal's key is all its incident holds (rule 3: only such an incident reopens)."""
-        return self._keys(incident) <= {signal.key}
+        return all(key == signal.key for key, _ in self.known.evidence.get(incident.id, {}))
 
     def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
         """The open incident the signal is related to (best rule, then nearest in time), or None."""
@@ -288,11 +288,11 @@ class Aggregation:
         return best[1:] if best else None
 
     def _forbidden(self, signal: Signal, incident: Incident) -> bool:
-        keys = self._keys(incident)
-        return any(until > signal.at and others & keys for others, until in self.known.splits.get(signal.key, ()))
-
-    def _keys(self, incident: Incident) -> set[str]:
-        return {key for key, _ in self.known.evidence.get(incident.id, {})}
+        splits = self.known.splits.get(signal.key)
+        if not splits:  # the common case: no set of the incident's keys to build
+            return False
+        keys = {key for key, _ in self.known.evidence.get(incident.id, {})}
+        return any(until > signal.at and others & keys for others, until in splits)
 
     def settle(self) -> list[dict[str, Any]]:
         """The evidence rows changed by the batch; marks each changed incident's probable origin."""
