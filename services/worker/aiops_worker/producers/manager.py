@@ -207,17 +207,32 @@ class ProducerManager:
         while not stop.is_set():
             try:
                 popped = await self.ctx.redis.blpop([POLLER_CHECKS_KEY], timeout=1)
-                if popped is None:
-                    continue
-                request = orjson.loads(popped[1])
-                answer = await self.check(request["source_id"])
-                async with self.ctx.redis.pipeline(transaction=True) as pipe:
-                    pipe.rpush(request["reply_to"], answer.model_dump_json())
-                    pipe.expire(request["reply_to"], CHECK_REPLY_TTL_S)
-                    await pipe.execute()
+                if popped is not None:
+                    await self._answer_check(popped[1])
             except TRANSIENT_ERRORS as exc:
                 log.warning("connection tests not answered, store unavailable", extra={"error": repr(exc)})
                 await sleep_or_stop(stop, 1.0)
+
+    async def _answer_check(self, raw: bytes) -> None:
+        """One request answered: any failure but a store outage is a failed result, so the loop goes on."""
+        try:
+            request = orjson.loads(raw)
+            source_id, reply_to = str(request["source_id"]), str(request["reply_to"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            log.error("connection test request unreadable, dropped", extra={"error": repr(exc)})
+            return
+        try:
+            answer = await self.check(source_id)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # a bug or a bad row fails this one test, not the ones after it
+            log.exception("connection test failed with an error", extra={"source_id": source_id})
+            answer = _failed("config", f"the worker could not test this source ({type(exc).__name__}; "
+                                       "the worker log has the details)")
+        async with self.ctx.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(reply_to, answer.model_dump_json())
+            pipe.expire(reply_to, CHECK_REPLY_TTL_S)
+            await pipe.execute()
 
     async def check(self, source_id: str) -> ConnectionCheck:
         async with self.ctx.sessions() as session:

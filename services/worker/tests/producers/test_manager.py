@@ -4,13 +4,15 @@ restarts and stops pollers as the table changes; leases share the sources out; h
 import asyncio
 import uuid
 
+import orjson
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.db import Source
+from aiops_contracts.pollers import ConnectionCheck
 from aiops_contracts.secrets import SecretBox
-from aiops_contracts.streams import METRICS_INGESTED
+from aiops_contracts.streams import METRICS_INGESTED, POLLER_CHECKS_KEY
 from aiops_worker.producers.health import health_key
 from aiops_worker.producers.manager import ProducerManager
 from aiops_worker.runtime.context import WorkerContext
@@ -97,3 +99,21 @@ async def test_a_replica_that_joins_gets_its_share(worker_ctx, sessions, snmp_ag
     await two.reconcile()
     assert len(one.running) == len(two.running) == 2 and set(one.running) | set(two.running) == set(ids)
     await asyncio.gather(*(m._stop(i) for m in (one, two) for i in list(m.running)))
+
+
+async def test_a_request_that_fails_is_answered_and_the_next_ones_still_are(worker_ctx, redis: Redis) -> None:
+    pollers = manager(worker_ctx, "w1")
+    replies = [f"{POLLER_CHECKS_KEY}:reply:{uuid.uuid4().hex}" for _ in range(2)]
+    await redis.rpush(POLLER_CHECKS_KEY, b"not json",
+                      orjson.dumps({"source_id": "not-a-uuid", "reply_to": replies[0]}),
+                      orjson.dumps({"source_id": str(uuid.uuid4()), "reply_to": replies[1]}))
+    stop = asyncio.Event()
+    answering = asyncio.create_task(pollers._answer_checks(stop))
+    try:
+        answers = [ConnectionCheck.model_validate_json((await redis.blpop([reply], timeout=10))[1])
+                   for reply in replies]
+    finally:
+        stop.set()
+        await answering
+    assert [(a.ok, a.steps[0].stage) for a in answers] == [(False, "config"), (False, "config")]
+    assert "could not test" in answers[0].steps[0].message and "not a polled source" in answers[1].steps[0].message
