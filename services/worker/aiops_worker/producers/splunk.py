@@ -1,7 +1,11 @@
 """Splunk (an authentication token, Bearer): the source's search runs as a streaming export
 (POST /services/search/jobs/export, output_mode=json: one JSON object per line, read as it arrives), from
 where the previous poll ended (the first from `earliest`) to now; each result becomes a log record (its
-`_raw`, `host` and `_time`; `source` and `sourcetype` as labels)."""
+`_raw`, `host` and `_time`; `source` and `sourcetype` as labels).
+
+A poll takes at most MAX_RESULTS records, the oldest of its window (`| sort <MAX_RESULTS> _time` ends the
+search), and stops reading there. A full poll does not jump to now: the next one starts at the time of its
+last record, whose records (all those sharing that time) it leaves to it, so nothing of the window is lost."""
 
 import time
 from typing import Any
@@ -39,16 +43,31 @@ class SplunkPoller(Poller):
     async def poll(self) -> PollResult:
         until = time.time()
         search = self.settings.search.strip()
-        form = {"search": search if search.startswith(("search ", "|")) else f"search {search}",
-                "earliest_time": str(self._since), "latest_time": f"{until:.3f}", "output_mode": "json"}
+        search = search if search.startswith(("search ", "|")) else f"search {search}"
+        form = {"search": f"{search} | sort {MAX_RESULTS} _time", "earliest_time": str(self._since),
+                "latest_time": f"{until:.3f}", "output_mode": "json"}
         records: list[LogRecord] = []
         async with self.api.request("POST", "/services/search/jobs/export", data=form) as response:
             async for line in response.content:
                 record = _record(line)
-                if record is not None and len(records) < MAX_RESULTS:
+                if record is not None:
                     records.append(record)
+                if len(records) == MAX_RESULTS:
+                    break  # the rest of the window is the next poll's
         self._since = until
+        if len(records) == MAX_RESULTS:
+            records = self._up_to_last_time(records)
         return PollResult(logs=records)
+
+    def _up_to_last_time(self, records: list[LogRecord]) -> list[LogRecord]:
+        """A full poll: the next starts at its last record's time (Splunk's earliest_time is inclusive), so
+        the records of that time are left to it; all of one time (nothing before it) are kept, then passed."""
+        last = records[-1].timestamp
+        if last is None:
+            return records
+        earlier = [record for record in records if record.timestamp is None or record.timestamp < last]
+        self._since = last.timestamp() if earlier else last.timestamp() + 1e-6
+        return earlier or records
 
 
 def _record(line: bytes) -> LogRecord | None:

@@ -6,6 +6,7 @@ import importlib.util
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from aiohttp import web
 from pydantic import ValidationError
@@ -15,7 +16,8 @@ from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.poller import CheckFailed, PolledSource
-from aiops_worker.producers.splunk import SplunkPoller
+from aiops_worker.producers import splunk
+from aiops_worker.producers.splunk import MAX_RESULTS, SplunkPoller
 from aiops_worker.producers.thousandeyes import ThousandEyesPoller
 
 _spec = importlib.util.spec_from_file_location("vendor_apis", Path(__file__).parents[4] / "tests/fakes/vendor_apis.py")
@@ -92,7 +94,8 @@ async def test_splunk_export_streams_results_as_log_records() -> None:
             ("2024-05-01 10:00:01 ERROR db connection refused", "db-1", "app"),
             ("2024-05-01 10:00:02 ERROR retry failed", "db-1", "app")]
         form = next(q for _, path, q in api.requests if path == "/services/search/jobs/export" and "search" in q)
-        assert (form["search"], form["earliest_time"], form["output_mode"]) == ("search index=main error", "-5m", "json")
+        assert (form["search"], form["earliest_time"], form["output_mode"]) == (
+            f"search index=main error | sort {MAX_RESULTS} _time", "-5m", "json")
         second = await poller.poll()  # from where the first ended
         assert len(second.logs) == 2
         assert float([q for _, p, q in api.requests if "search" in q][-1]["earliest_time"]) > 0
@@ -103,6 +106,40 @@ async def test_splunk_export_streams_results_as_log_records() -> None:
             await wrong.poll()
         assert refused.value.stage == "auth"
         await wrong.aclose()
+
+
+class SplunkWindow(vendors.Splunk):
+    """Events one per second (two at 10:00:03), sent oldest first as `| sort <n> _time` asks, from
+    earliest_time (epoch seconds, inclusive) on."""
+
+    SECONDS = [1, 2, 3, 3, 4, 5]
+
+    def routes(self) -> list[web.RouteDef]:
+        async def export(request: web.Request) -> web.StreamResponse:
+            form = await request.post()
+            earliest, limit = float(str(form["earliest_time"])), int(str(form["search"]).split("| sort ")[1].split()[0])
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            base = 1_714_557_600  # 2024-05-01T10:00:00Z
+            rows = [(base + second, n) for n, second in enumerate(self.SECONDS) if base + second >= earliest]
+            for at, n in rows[:limit]:
+                result = {"_raw": f"event {n}", "_time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(at))}Z"}
+                await response.write(orjson.dumps({"preview": False, "result": result}) + b"\n")
+            await response.write_eof()
+            return response
+
+        return [web.post("/services/search/jobs/export", export)]
+
+
+async def test_a_full_splunk_poll_resumes_after_its_last_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(splunk, "MAX_RESULTS", 4)
+    async with SplunkWindow() as api:
+        poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
+                                     {"token": vendors.SPLUNK_TOKEN}))
+        polls = [[r.message for r in (await poller.poll()).logs] for _ in range(4)]
+        # Each full poll (4) keeps those before its last record's time and leaves that time to the next.
+        assert polls == [["event 0", "event 1"], ["event 2", "event 3", "event 4"], ["event 5"], []]
+        await poller.aclose()
 
 
 async def test_thousandeyes_results_follow_next_links_and_are_sent_once() -> None:
