@@ -20,6 +20,7 @@ from aiops_contracts.db import Notification, NotificationReceiver, Silence
 from aiops_contracts.notifications import NotificationStatus, SilenceState, silence_state
 
 NOTIFICATIONS_LIMIT = 200
+SILENCES_LIMIT = 200
 
 
 def _read(silence: Silence, now: datetime) -> SilenceRead:
@@ -28,9 +29,21 @@ def _read(silence: Silence, now: datetime) -> SilenceRead:
 
 
 async def list_silences(session: AsyncSession, *, state: SilenceState | None) -> list[SilenceRead]:
+    """The SILENCES_LIMIT silences ending last (the active and pending ones first), of `state` if given."""
     now = datetime.now(UTC)
-    silences = await session.scalars(select(Silence).order_by(Silence.ends_at.desc(), Silence.id))
-    return [s for s in (_read(silence, now) for silence in silences) if state is None or s.state == state]
+    stmt = select(Silence).order_by(Silence.ends_at.desc(), Silence.id).limit(SILENCES_LIMIT)
+    if state is not None:
+        stmt = stmt.where(_in_state(state, now))
+    return [_read(silence, now) for silence in await session.scalars(stmt)]
+
+
+def _in_state(state: SilenceState, now: datetime) -> ColumnElement[bool]:
+    """silence_state() as SQL."""
+    if state == SilenceState.expired:
+        return Silence.ends_at <= now
+    if state == SilenceState.active:
+        return (Silence.starts_at <= now) & (Silence.ends_at > now)
+    return (Silence.starts_at > now) & (Silence.ends_at > now)
 
 
 async def create_silence(session: AsyncSession, *, data: SilenceCreate, actor: str) -> SilenceRead:

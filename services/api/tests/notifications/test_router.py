@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
-from aiops_contracts.db import AuditEntry, Notification, NotificationReceiver
+from aiops_api.notifications.service import SILENCES_LIMIT
+from aiops_contracts.db import AuditEntry, Notification, NotificationReceiver, Silence
 
 SILENCES = "/api/v1/notifications/silences"
 
@@ -70,3 +71,23 @@ async def test_a_silence_without_a_time_zone_is_refused_naming_the_field(client,
     for body in (silence(ends_at=naive), silence(starts_at=naive)):
         response = await client.post(SILENCES, json=body, headers=auth(Role.operator))
         assert response.status_code == 422 and "_at" in response.text, response.text
+
+
+async def test_silences_are_filtered_by_state_in_sql_and_bounded(client, auth, sessions):
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        session.add_all([Silence(matchers=[], starts_at=now - timedelta(days=2, minutes=n),
+                                 ends_at=now - timedelta(days=1, minutes=n), author="ops") for n in range(SILENCES_LIMIT)])
+        session.add_all([Silence(matchers=[], starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
+                                 author="ops", comment="active"),
+                         Silence(matchers=[], starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2),
+                                 author="ops", comment="pending")])
+        await session.commit()
+
+    every = (await client.get(SILENCES, headers=auth(Role.viewer))).json()
+    assert len(every) == SILENCES_LIMIT and [s["state"] for s in every[:3]] == ["pending", "active", "expired"]
+    for state in ("active", "pending"):
+        listed = (await client.get(SILENCES, params={"state": state}, headers=auth(Role.viewer))).json()
+        assert [(s["state"], s["comment"]) for s in listed] == [(state, state)]
+    expired = (await client.get(SILENCES, params={"state": "expired"}, headers=auth(Role.viewer))).json()
+    assert len(expired) == SILENCES_LIMIT and {s["state"] for s in expired} == {"expired"}
