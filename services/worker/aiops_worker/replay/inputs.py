@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,25 +44,37 @@ async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSess
 
 
 async def metric_points(influx: InfluxClient, start: datetime, end: datetime, limit: int) -> tuple[list[MetricPoint], bool]:
-    """Every numeric field of every measurement in [start, end), as the live task sees them, at most `limit`."""
+    """Every numeric field of every measurement in [start, end), as the live task sees them, at most `limit`.
+    At most `limit` + 1 rows are read in all: one LIMIT per measurement (no GROUP BY, whose LIMIT is per series)
+    of what the ones before left."""
     points: list[MetricPoint] = []
     shown = await influx.query("SHOW MEASUREMENTS")
     names = [row[0] for series in shown for row in series.values
              if not row[0].startswith(OWN_MEASUREMENTS) and IDENTIFIER.fullmatch(row[0])]
     params = {"start": _rfc3339(start), "end": _rfc3339(end)}
+    rows_left = limit + 1
     for name in names:
-        if len(points) > limit:
+        if rows_left <= 0:
             break
         # InfluxQL cannot bind identifiers: the name passed quote_ident; the times are bound, the limit an int.
-        query = f"SELECT * FROM {quote_ident(name)} WHERE time >= $start AND time < $end GROUP BY * LIMIT {limit + 1}"
+        tag_keys = {row[0] for series in await influx.query(f"SHOW TAG KEYS FROM {quote_ident(name)}")
+                    for row in series.values}
+        query = f"SELECT * FROM {quote_ident(name)} WHERE time >= $start AND time < $end LIMIT {rows_left}"
         for series in await influx.query(query, params, epoch="ns"):
-            tags = tuple(sorted((k, v) for k, v in series.tags.items() if v))
+            rows_left -= len(series.values)
             for row in series.rows():
-                time_ns = int(row.pop("time"))
-                points.extend(MetricPoint(SeriesRef(name, tags, key), time_ns, float(value)) for key, value in row.items()
-                              if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value))
+                points.extend(_row_points(name, tag_keys, row))
     points.sort(key=lambda p: p.time_ns)
-    return points[:max(limit, 0)], len(points) > limit
+    return points[:max(limit, 0)], len(points) > limit or rows_left <= 0
+
+
+def _row_points(name: str, tag_keys: set[str], row: dict[str, Any]) -> list[MetricPoint]:
+    """A row of SELECT * (time, tags and fields as columns): a point per numeric field, of its series."""
+    time_ns = int(row.pop("time"))
+    tags = tuple(sorted((key, value) for key, value in row.items() if key in tag_keys and value))
+    return [MetricPoint(SeriesRef(name, tags, key), time_ns, float(value)) for key, value in row.items()
+            if key not in tag_keys and isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value)]
 
 
 async def what_did(session: AsyncSession, start: datetime, end: datetime) -> Did:

@@ -1,0 +1,32 @@
+"""The replay's metric points on a real InfluxDB: every numeric field of every series, tags told from fields,
+and `limit` bounding the rows read in all (a LIMIT per series would read a row per series past it)."""
+
+import uuid
+from datetime import UTC, datetime
+
+from aiops_worker.replay.inputs import metric_points
+from aiops_worker.runtime.context import WorkerContext
+
+START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 21 * 24) * 3600  # within retention, no other test's
+
+
+async def test_points_of_every_series_and_the_limit_counts_rows_in_all(worker_ctx: WorkerContext,
+                                                                        influx_database: str) -> None:
+    influx, measurement = worker_ctx.influx, f"inputs_{uuid.uuid4().hex[:8]}"
+    await influx.ensure_database(worker_ctx.settings.influx_retention_days)
+    # 40 series (hosts), 3 rows each: a numeric field, an integer one and a string one (not a point).
+    await influx.write("\n".join(f'{measurement},host=h{h:02d} load={h + m / 10!r},procs={m}i,state="ok" '
+                                 f"{(START_S + 60 * m) * 10**9}" for h in range(40) for m in range(3)))
+    window = (datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC))
+    try:
+        every, every_cut = await metric_points(influx, *window, limit=1_000)
+        few, few_cut = await metric_points(influx, *window, limit=5)
+    finally:
+        await influx.query(f'DROP MEASUREMENT "{measurement}"')
+
+    mine = [p for p in every if p.series.measurement == measurement]
+    assert len(mine) == 240 and not every_cut
+    first = next(p for p in mine if p.series.tags == (("host", "h07"),) and p.series.field == "load")
+    assert (first.time_ns, first.value) == (START_S * 10**9, 7.0)
+    assert {p.series.field for p in mine} == {"load", "procs"}
+    assert len(few) == 5 and few_cut
