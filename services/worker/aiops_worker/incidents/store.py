@@ -83,20 +83,22 @@ async def _splits(session: AsyncSession, since: datetime) -> dict[str, list[tupl
 
 
 async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert evidence rows; as an executemany, which SQLAlchemy sends in pages (one statement with every row
+    would pass PostgreSQL's 65,535 bound parameters beyond 5,041 rows)."""
     if rows:
-        statement = insert(IncidentSignal).values(rows)
+        statement = insert(IncidentSignal)
         await session.execute(statement.on_conflict_do_update(
             index_elements=["incident_id", "group_key", "kind"],
-            set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}))
+            set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}), rows)
 
 
 async def learn_runs_on(session: AsyncSession, pairs: set[tuple[str, str]]) -> None:
     """Record services seen running on hosts (learned edges; a declared edge keeps its origin)."""
     if pairs:
-        statement = insert(TopologyEdge).values([{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned",
-                                                  "labels": {}} for service, host in sorted(pairs)])
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=["kind", "source", "target"], set_={"last_seen_at": func.now()}))
+        await session.execute(insert(TopologyEdge).on_conflict_do_update(
+            index_elements=["kind", "source", "target"], set_={"last_seen_at": func.now()}),
+            [{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned", "labels": {}}
+             for service, host in sorted(pairs)])
 
 
 async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

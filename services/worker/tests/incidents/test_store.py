@@ -1,0 +1,38 @@
+"""The aggregator's writes hold any batch: evidence rows beyond one statement's 65,535 bound parameters (13 a
+row: over 5,041 rows, one log burst over that many templates and hosts) are all written, and written again
+as an update."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from aiops_contracts.db import Incident, IncidentSignal
+from aiops_contracts.events import IncidentStatus
+from aiops_worker.incidents import store
+from aiops_worker.runtime.context import WorkerContext
+
+AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ROWS = 6000
+
+
+def entry(incident_id: uuid.UUID, n: int, count: int) -> dict[str, object]:
+    return {"incident_id": incident_id, "group_key": f"log:tpl-{n}:host-{n}", "kind": "log", "title": "failed",
+            "host": f"host-{n}", "service": None, "template_id": f"tpl-{n}", "score": None, "count": count,
+            "first_seen_at": AT, "last_seen_at": AT, "rule": "opened", "via": ""}
+
+
+async def test_evidence_of_a_batch_beyond_one_statement_is_written(worker_ctx: WorkerContext) -> None:
+    incident = Incident(id=uuid.uuid4(), group_key="log:tpl-0:host-0", title="failed", summary="", severity="high",
+                        status=IncidentStatus.open, event_count=ROWS, hosts=[], services=[], first_seen_at=AT,
+                        last_seen_at=AT, details={})
+    async with worker_ctx.sessions.begin() as session:
+        session.add(incident)
+        await session.flush()
+        await store.write_evidence(session, [entry(incident.id, n, 1) for n in range(ROWS)])
+    async with worker_ctx.sessions.begin() as session:
+        await store.write_evidence(session, [entry(incident.id, n, 2) for n in range(ROWS)])
+    async with worker_ctx.sessions() as session:
+        counts = (await session.execute(select(func.count(), func.sum(IncidentSignal.count))
+                                        .where(IncidentSignal.incident_id == incident.id))).one()
+    assert tuple(counts) == (ROWS, 2 * ROWS)
