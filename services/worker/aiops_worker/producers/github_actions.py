@@ -9,14 +9,16 @@ completed run, as `pipeline.run_received` on `aiops:pipelines:runs`.
 - the rate limit: `X-RateLimit-Remaining` and `X-RateLimit-Reset` are read from every answer; below
   `min_rate_remaining` the poll stops and the next ones wait for the reset (a 429 or a secondary limit's
   Retry-After is waited out by producers/http.py).
-Incremental within the poller's life (runs read are remembered); after a restart the first pages are read
-again, which the store's upserts and the envelope ids (run and state) make harmless.
+Incremental within the poller's life (runs read are remembered, as many as its listings can show, the
+oldest forgotten first; ETags of the listing pages only, a run's jobs being read once); after a restart the
+first pages are read again, which the store's upserts and the envelope ids (run and state) make harmless.
 GitHub has no test report API (reports are artifacts), so runs from here carry no test list.
 """
 
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiops_contracts.github_actions import NotAWorkflowRun, run_payload
@@ -26,6 +28,7 @@ from aiops_worker.producers.http import HttpApi
 from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
 
 API_VERSION = "2022-11-28"
+T = TypeVar("T")
 
 
 def next_link(header: str | None) -> str | None:
@@ -35,6 +38,20 @@ def next_link(header: str | None) -> str | None:
         if 'rel="next"' in rel.replace(" ", ""):
             return url.strip().strip("<>")
     return None
+
+
+class Recent(OrderedDict[str, T]):
+    """A dict of at most `size` keys: setting one past it forgets the one set longest ago."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: str, value: T) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 class GithubActionsPoller(Poller):
@@ -49,8 +66,10 @@ class GithubActionsPoller(Poller):
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
         self.api = HttpApi(source.target, headers=headers)
-        self.etags: dict[str, str] = {}
-        self.read: set[str] = set()  # completed runs (id:attempt) already sent with their jobs
+        # What the listings can show: the runs of max_pages pages, the pages themselves, per repository.
+        pages = len(settings.repositories) * settings.max_pages
+        self.etags: Recent[str] = Recent(pages)  # listing page URL -> ETag
+        self.read: Recent[None] = Recent(2 * pages * settings.per_page)  # completed runs (id:attempt) sent
         self.remaining: int | None = None
         self.reset_at = 0.0
 
@@ -70,7 +89,7 @@ class GithubActionsPoller(Poller):
                 except NotAWorkflowRun as exc:
                     raise CheckFailed("protocol", f"{repository}: {exc}") from exc
                 if completed:
-                    self.read.add(f"{run['id']}:{run.get('run_attempt') or 1}")
+                    self.read[f"{run['id']}:{run.get('run_attempt') or 1}"] = None
         if self.remaining is not None:
             result.lines.append(self.point("github_api", {}, {"rate_remaining": self.remaining},
                                            time.time_ns()))
@@ -81,7 +100,7 @@ class GithubActionsPoller(Poller):
         for _ in range(self.settings.max_pages):
             if url is None or self._rate_low():
                 return
-            page, url = await self._get(url)
+            page, url = await self._get(url, listing=True)
             runs = (page or {}).get("workflow_runs") or []
             fresh = [r for r in runs if f"{r.get('id')}:{r.get('run_attempt') or 1}" not in self.read]
             for run in fresh:
@@ -98,8 +117,9 @@ class GithubActionsPoller(Poller):
             jobs += (page or {}).get("jobs") or []
         return jobs
 
-    async def _get(self, url: str) -> tuple[dict[str, Any] | None, str | None]:
-        """(the page, or None when unchanged since its ETag; the next page's URL)."""
+    async def _get(self, url: str, listing: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+        """(the page, or None when unchanged since its ETag; the next page's URL). A listing page's ETag is
+        kept for the next poll; a run's jobs are read once, so theirs would never be sent back."""
         headers = {"If-None-Match": self.etags[url]} if url in self.etags else {}
         async with self.api.request("GET", url, headers=headers) as response:
             self._rate(response.headers)
@@ -109,7 +129,7 @@ class GithubActionsPoller(Poller):
                 page = await response.json(content_type=None)
             except ValueError as exc:
                 raise CheckFailed("protocol", f"GET {url}: the answer is not JSON") from exc
-            if response.headers.get("ETag"):
+            if listing and response.headers.get("ETag"):
                 self.etags[url] = response.headers["ETag"]
             return page, next_link(response.headers.get("Link"))
 

@@ -10,6 +10,7 @@ oids), `snmp_interface` (per `interface`: *_bytes_per_s, *_errors_per_s, *_disca
 import hashlib
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -45,19 +46,38 @@ COUNTERS = ("in_octets", "out_octets", "in_errors", "out_errors", "in_discards",
 
 # Engines, built when first needed (~0.2 s of CPU each): every v2c source shares one; v3 users live in their
 # engine, so v3 sources share one per set of credentials (a fleet's usual single user), and equal user names
-# with different keys never clash.
-_engines: dict[str, SnmpEngine] = {}
+# with different keys never clash. An engine is dropped when the last poller using it closes, so the cache
+# holds the credentials of the running sources only.
+@dataclass
+class _Shared:
+    engine: SnmpEngine
+    users: int = 0
 
 
-def _engine(settings: SnmpSettings) -> SnmpEngine:
-    key = "v2c"
-    if settings.version == "3":
-        secrets = [settings.username, settings.auth_protocol, settings.priv_protocol,
-                   *(s.get_secret_value() if s else "" for s in (settings.auth_key, settings.priv_key))]
-        key = hashlib.sha256("\0".join(str(part) for part in secrets).encode()).hexdigest()
+_engines: dict[str, _Shared] = {}
+
+
+def _engine_key(settings: SnmpSettings) -> str:
+    if settings.version != "3":
+        return "v2c"
+    secrets = [settings.username, settings.auth_protocol, settings.priv_protocol,
+               *(s.get_secret_value() if s else "" for s in (settings.auth_key, settings.priv_key))]
+    return hashlib.sha256("\0".join(str(part) for part in secrets).encode()).hexdigest()
+
+
+def _hold_engine(key: str) -> SnmpEngine:
     if key not in _engines:
-        _engines[key] = SnmpEngine()
-    return _engines[key]
+        _engines[key] = _Shared(SnmpEngine())
+    _engines[key].users += 1
+    return _engines[key].engine
+
+
+def _release_engine(key: str) -> None:
+    shared = _engines[key]
+    shared.users -= 1
+    if shared.users == 0:
+        del _engines[key]
+        shared.engine.close_dispatcher()
 
 
 class SnmpPoller(Poller):
@@ -68,11 +88,17 @@ class SnmpPoller(Poller):
         settings = source.settings
         assert isinstance(settings, SnmpSettings)
         self.settings = settings
-        self.engine = _engine(settings)
         self.auth = _auth(settings)
         self.rates = CounterRates()
         self._transport: UdpTransportTarget | None = None
         self._rows: dict[str, int] = {}  # rows of each walked table at the last poll, by its first column
+        self._engine_key: str | None = _engine_key(settings)
+        self.engine = _hold_engine(self._engine_key)
+
+    async def aclose(self) -> None:
+        if self._engine_key is not None:  # once: the engine is shared
+            _release_engine(self._engine_key)
+            self._engine_key = None
 
     async def check(self) -> None:
         await self._get([SYS_UPTIME])

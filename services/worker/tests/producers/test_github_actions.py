@@ -10,7 +10,7 @@ from aiohttp import web
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.github_actions import GithubActionsPoller, next_link
+from aiops_worker.producers.github_actions import GithubActionsPoller, Recent, next_link
 from aiops_worker.producers.poller import PolledSource
 
 RECORDED = json.loads((Path(__file__).parent / "payloads" / "github_actions_api.json").read_text())
@@ -85,11 +85,19 @@ async def test_polls_runs_with_jobs_incrementally_with_etags(github) -> None:
     assert (runs[3].status, runs[3].jobs, runs[3].finished_at) == ("in_progress", [], None)  # jobs once completed
     assert github.requests == ["runs page 1 -", "jobs 1002", "runs page 2 -", "jobs 1001"]
     assert any(line.startswith("github_api,source=octo-ci rate_remaining=4995") for line in first.lines)
+    assert all("/actions/runs?" in url for url in gh.etags)  # listing pages only: a run's jobs are read once
+    assert (gh.etags.size, gh.read.size) == (5, 2 * 5 * 2)  # what 5 pages of 2 runs can show
 
     github.requests.clear()
     second = await gh.poll()  # nothing changed: the first page answers 304 and nothing is read again
     assert second.runs == [] and github.requests == ['runs page 1 W/"runs-1"']
     await gh.aclose()
+
+
+def test_recent_forgets_the_key_set_longest_ago() -> None:
+    recent: Recent[None] = Recent(2)
+    recent["a"], recent["b"], recent["a"], recent["c"] = None, None, None, None
+    assert list(recent) == ["a", "c"]
 
 
 async def test_stops_when_the_rate_limit_runs_low(github) -> None:

@@ -8,6 +8,7 @@ from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.poller import CheckFailed, PolledSource
+from aiops_worker.producers import snmp
 from aiops_worker.producers.snmp import SnmpPoller
 from aiops_worker.producers.snmp_oids import CounterRates, oid_name
 
@@ -93,3 +94,17 @@ def test_oid_names_come_from_the_built_in_table() -> None:
     assert oid_name("1.3.6.1.4.1.99.1") == "1.3.6.1.4.1.99.1"
 
 
+
+
+async def test_engines_are_shared_per_credentials_and_dropped_with_their_last_poller(snmp_agent) -> None:
+    first, same = poller(snmp_agent, *v3(snmp_agent)), poller(snmp_agent, *v3(snmp_agent))
+    other = poller(snmp_agent, *v3(snmp_agent, auth_key="another-auth-key"))
+    assert first.engine is same.engine and other.engine is not first.engine
+    key, other_key = first._engine_key, other._engine_key
+    users = snmp._engines[key].users  # 2, or more when a poller of another test still holds it
+    await first.aclose()
+    await first.aclose()  # twice: released once
+    assert snmp._engines[key].users == users - 1 and snmp._engines[key].engine is same.engine
+    await other.aclose()
+    assert other_key not in snmp._engines
+    await same.aclose()
