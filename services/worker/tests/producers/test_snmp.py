@@ -6,9 +6,9 @@ import pytest
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
+from aiops_worker.producers import snmp
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.poller import CheckFailed, PolledSource
-from aiops_worker.producers import snmp
 from aiops_worker.producers.snmp import SnmpPoller
 from aiops_worker.producers.snmp_oids import CounterRates, oid_name
 

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
+from aiops_worker.producers import splunk
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.poller import CheckFailed, PolledSource
-from aiops_worker.producers import splunk
 from aiops_worker.producers.splunk import MAX_RESULTS, SplunkPoller
 from aiops_worker.producers.thousandeyes import ThousandEyesPoller
 
