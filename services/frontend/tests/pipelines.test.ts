@@ -13,7 +13,7 @@ describe("pipeline chart preparation", () => {
   it("puts finished runs on a time axis, a missing feature as a gap", () => {
     const points = featurePoints(runs, "duration_s");
     expect(points.map((p) => p.value)).toEqual([100, 200, 300, null]);
-    expect(points[0].t).toBe(Date.parse("2026-11-01T10:00:00Z"));
+    expect(points[0]?.t).toBe(Date.parse("2026-11-01T10:00:00Z"));
   });
 
   it("marks anomalies but not failed builds", () => {
