@@ -2,6 +2,7 @@
 Redis database index flushed per test, and settings pointing at them. Stores are real servers
 (scripts/test_all.sh starts them when none is running)."""
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -10,9 +11,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,6 +36,7 @@ TEST_JWT_SECRET = "test-secret-for-the-service-processes-0123456789"
 TEST_SECRETS_KEY = "test-secrets-key-for-the-service-processes-0123456789"
 # The API has no default JWT_SECRET: settings built in tests without one get the one the test processes use.
 os.environ.setdefault("JWT_SECRET", TEST_JWT_SECRET)
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +125,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def until(condition: Callable[[], Awaitable[T]], timeout_s: float, what: str) -> T:
+    """The first truthy result of `condition`, tried every 0.1 s; AssertionError naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := await condition():
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 @dataclass

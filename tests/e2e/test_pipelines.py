@@ -1,14 +1,14 @@
 """Cross-service: a signed GitHub `workflow_run` webhook for a failed run -> aiops:pipelines:runs -> the worker's
 pipelines-store -> a build-failure alert -> alerts-store -> an incident; readable through /api/v1/pipelines."""
 
-import asyncio
 import hashlib
 import hmac
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import until
 
 pytestmark = pytest.mark.e2e
 PAYLOAD = Path(__file__).parent / "payloads" / "github_workflow_run_failed.json"
@@ -19,15 +19,6 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Event": "workflow_run",
             "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "Content-Type": "application/json"}
-
-
-async def until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := await condition():
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 async def test_signed_failed_workflow_run_becomes_a_build_alert_in_an_incident(start_service, service_headers,

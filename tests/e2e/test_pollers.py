@@ -3,13 +3,13 @@ is polled by exactly one replica under its Redis lease; kill -9 of that replica 
 other within one interval; a change made through the API restarts or stops the poller without a worker
 restart; "test connection" is answered by a worker; health reaches the API."""
 
-import asyncio
 import time
 
 import httpx
 import pytest
 
 from aiops_contracts.streams import POLLER_LEASE_KEY
+from conftest import until
 
 pytestmark = pytest.mark.e2e
 INTERVAL_S = 5.0
@@ -21,15 +21,6 @@ async def sources(client: httpx.AsyncClient, headers: dict) -> dict[str, dict]:
     response = await client.get("/api/v1/sources", headers=headers)
     assert response.status_code == 200, response.text
     return {source["name"]: source for source in response.json()}
-
-
-async def until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := await condition():
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_service, service_headers, snmp_agent,

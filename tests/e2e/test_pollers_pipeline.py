@@ -2,7 +2,6 @@
 interface counter jump (traffic on loopback, read by snmpd) becomes a rate point in InfluxDB, and a failed fan
 on a Redfish BMC becomes an alert the API (and so the dashboard) lists, resolved when the fan spins again."""
 
-import asyncio
 import importlib.util
 import socket
 import threading
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from conftest import until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,15 +24,6 @@ def _module(name: str):  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-async def until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := await condition():
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 def loopback_traffic(stop: threading.Event) -> None:

@@ -5,9 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from aiops_contracts.events import Severity
+from aiops_contracts.strict import Strict
 
 RULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 AUTOMATION_RUN_CHANGED = "automation.run_changed"
@@ -20,10 +21,6 @@ class TriggerKind(StrEnum):
     incident_updated = "incident.updated"
     anomaly = "anomaly"  # an alert raised by the anomaly detector
     prediction = "prediction"  # an alert raised by the capacity forecast (predicted exhaustion)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Trigger(Strict):

@@ -10,17 +10,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from aiops_contracts.automations import RuleSpec
 from aiops_contracts.events import Severity
+from aiops_contracts.strict import Strict
 
 REPLAY_REQUESTED = "replay.requested"
 MAX_RANGE = timedelta(days=7)  # the longest range one replay may cover
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LogRuleSpec(Strict):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,12 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aiops_contracts.db import NotificationReceiver
 from aiops_contracts.events import IncidentChangedPayload, Severity
 from aiops_contracts.outbound import redacted
+from aiops_contracts.strict import Strict
 from aiops_worker.automations.rules import line_of
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
