@@ -13,7 +13,8 @@ trap stop_started_stores EXIT
 cd "$ROOT"
 # Coverage of the three packages, the API and worker processes the e2e tests start included (pyproject.toml's
 # [tool.coverage]); the report lists the files not fully covered and the total, and the 25 slowest tests (the
-# suite must stay under 30 minutes). `--no-cov` skips coverage: tracing makes Python code slower (Python 3.11 has no cheaper hook), see the README's test section for the figure.
+# suite must stay under 30 minutes). `--no-cov` skips coverage: tracing makes Python code slower (Python 3.11
+# has no cheaper hook), see the README's test section for the figure.
 set +e
 "$PY" -m pytest --durations=25 --cov=aiops_contracts --cov=aiops_api --cov=aiops_worker --cov-report=term:skip-covered "$@"
 status=$?
