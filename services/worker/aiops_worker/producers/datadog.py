@@ -14,26 +14,22 @@ from aiops_contracts.events import LogRecord
 from aiops_contracts.influx import IDENTIFIER
 from aiops_contracts.pollers import DatadogSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpApi, NextPage, pages
-from aiops_worker.producers.poller import PolledSource, Poller, PollResult
+from aiops_worker.producers.http import HttpPoller, NextPage, pages
+from aiops_worker.producers.poller import PolledSource, PollResult
 
 LOG_PAGE_LIMIT = 1000  # Datadog's maximum page[limit]
 
 
-class DatadogPoller(Poller):
+class DatadogPoller(HttpPoller[DatadogSettings]):
     kind = SourceKind.datadog
 
     def __init__(self, source: PolledSource) -> None:
-        super().__init__(source)
-        assert isinstance(source.settings, DatadogSettings)
-        self.settings = source.settings
-        self.api = HttpApi(source.target, headers={
-            "DD-API-KEY": self.settings.api_key.get_secret_value(),
-            "DD-APPLICATION-KEY": self.settings.application_key.get_secret_value(), "Accept": "application/json"})
+        super().__init__(source, DatadogSettings)
         self._since = time.time() - source.interval_s  # epoch seconds read up to
 
-    async def aclose(self) -> None:
-        await self.api.aclose()
+    def headers(self) -> dict[str, str]:
+        return {"DD-API-KEY": self.settings.api_key.get_secret_value(),
+                "DD-APPLICATION-KEY": self.settings.application_key.get_secret_value(), "Accept": "application/json"}
 
     async def check(self) -> None:
         await self.api.request_json("GET", "/api/v1/validate")

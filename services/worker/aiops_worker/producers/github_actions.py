@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 from aiops_contracts.github_actions import NotAWorkflowRun, run_payload
 from aiops_contracts.pollers import GithubActionsSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpApi
-from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
+from aiops_worker.producers.http import HttpPoller
+from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 API_VERSION = "2022-11-28"
 T = TypeVar("T")
@@ -54,27 +54,23 @@ class Recent(OrderedDict[str, T]):
             self.popitem(last=False)
 
 
-class GithubActionsPoller(Poller):
+class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
     kind = SourceKind.github_actions
 
     def __init__(self, source: PolledSource) -> None:
-        super().__init__(source)
-        settings = source.settings
-        assert isinstance(settings, GithubActionsSettings)
-        self.settings = settings
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
-        if settings.token:
-            headers["Authorization"] = f"Bearer {settings.token.get_secret_value()}"
-        self.api = HttpApi(source.target, headers=headers)
+        super().__init__(source, GithubActionsSettings)
         # What the listings can show: the runs of max_pages pages, the pages themselves, per repository.
-        pages = len(settings.repositories) * settings.max_pages
+        pages = len(self.settings.repositories) * self.settings.max_pages
         self.etags: Recent[str] = Recent(pages)  # listing page URL -> ETag
-        self.read: Recent[None] = Recent(2 * pages * settings.per_page)  # completed runs (id:attempt) sent
+        self.read: Recent[None] = Recent(2 * pages * self.settings.per_page)  # completed runs (id:attempt) sent
         self.remaining: int | None = None
         self.reset_at = 0.0
 
-    async def aclose(self) -> None:
-        await self.api.aclose()
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token.get_secret_value()}"
+        return headers
 
     async def poll(self) -> PollResult:
         result = PollResult()

@@ -14,13 +14,14 @@ import email.utils
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 
 from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, check_outbound_url, literal_address, redacted
+from aiops_contracts.pollers import PollerSettings
 from aiops_worker.outbound.urls import VettedResolver
-from aiops_worker.producers.poller import CheckFailed
+from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller
 
 # Headers that say when a rate limit resets, by vendor: Retry-After (RFC 9110), Datadog's X-RateLimit-Reset
 # (seconds), ThousandEyes' x-organization-rate-limit-reset (epoch seconds).
@@ -28,6 +29,7 @@ RESET_HEADERS = ("Retry-After", "X-RateLimit-Reset", "x-organization-rate-limit-
 MAX_WAIT_S = 60.0
 EPOCH_2001 = 1_000_000_000  # a reset value past this is an epoch time, not a number of seconds
 ANY_SAFE_ADDRESS = OutboundPolicy()  # a source's target may be any address but the unsafe ones
+S = TypeVar("S", bound=PollerSettings)
 
 
 class HttpApi:
@@ -77,6 +79,25 @@ class HttpApi:
 
     def request(self, method: str, path: str, **kwargs: Any) -> "_Request":
         return _Request(self, method, path, kwargs)
+
+
+class HttpPoller(Poller, Generic[S]):
+    """A poller of an HTTP API: its settings (of the kind's model) and one HttpApi on the source's target, with
+    the poller's `headers()` (auth) and the settings' `verify_tls` where the kind has one; closed with it."""
+
+    def __init__(self, source: PolledSource, settings_model: type[S]) -> None:
+        super().__init__(source)
+        assert isinstance(source.settings, settings_model)
+        self.settings: S = source.settings
+        self.api = HttpApi(source.target, headers=self.headers(),
+                           verify_tls=getattr(self.settings, "verify_tls", True))
+
+    def headers(self) -> dict[str, str]:
+        """The headers of every request (auth, Accept): none by default."""
+        return {}
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
 
 
 class _Request:

@@ -18,8 +18,8 @@ from urllib.parse import quote
 from aiops_contracts.pipelines import CommitIn, PipelineRunPayload, Provider, TestIn, TestOutcome
 from aiops_contracts.pollers import JenkinsSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpApi
-from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
+from aiops_worker.producers.http import HttpPoller
+from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 BUILD_TREE = ("builds[number,url,result,building,timestamp,duration,builtOn,"
               "actions[_class,queuingDurationMillis,lastBuiltRevision[SHA1]],"
@@ -85,23 +85,18 @@ def _tests(report: dict[str, Any] | None) -> list[TestIn]:
     return tests
 
 
-class JenkinsPoller(Poller):
+class JenkinsPoller(HttpPoller[JenkinsSettings]):
     kind = SourceKind.jenkins
 
     def __init__(self, source: PolledSource) -> None:
-        super().__init__(source)
-        settings = source.settings
-        assert isinstance(settings, JenkinsSettings)
-        self.settings = settings
-        headers = {}
-        if settings.username and settings.api_token:
-            pair = f"{settings.username}:{settings.api_token.get_secret_value()}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        self.api = HttpApi(source.target, headers=headers, verify_tls=settings.verify_tls)
+        super().__init__(source, JenkinsSettings)
         self.read: set[tuple[str, int]] = set()  # finished builds sent with their test reports
 
-    async def aclose(self) -> None:
-        await self.api.aclose()
+    def headers(self) -> dict[str, str]:
+        if not (self.settings.username and self.settings.api_token):
+            return {}
+        pair = f"{self.settings.username}:{self.settings.api_token.get_secret_value()}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
     async def poll(self) -> PollResult:
         result = PollResult()

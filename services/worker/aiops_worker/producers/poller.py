@@ -12,8 +12,9 @@ Adding a kind, e.g. `github_actions`:
    fields plain, credential fields `SecretStr`) and one line in POLLER_SETTINGS.
 2. aiops_worker/producers/github_actions.py: `class GithubActionsPoller(Poller)` with `kind`, `poll()`, and
    where it helps `check()` (raise CheckFailed("auth" | "protocol", why); the DNS, TCP and TLS stages are
-   checked before it by producers/checks.py) and `aclose()` (close clients). HTTP APIs use
-   producers/http.py (auth headers, 429 and reset headers, errors classified for the connection test).
+   checked before it by producers/checks.py) and `aclose()` (close clients). HTTP APIs subclass
+   producers/http.py's HttpPoller (typed settings, its client closed with it, auth headers from `headers()`,
+   429 and reset headers, errors classified for the connection test).
 3. One line in POLLERS in aiops_worker/producers/registry.py; a test against a local server speaking the API.
 A poller may keep state between polls (previous counters for rates, a cursor): a restart of its source
 (changed settings, another replica taking over) builds a new instance, so that state starts empty.

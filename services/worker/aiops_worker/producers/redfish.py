@@ -21,33 +21,34 @@ import aiohttp
 from aiops_contracts.events import AlertPayload, AlertStatus, Severity
 from aiops_contracts.pollers import RedfishSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpApi
-from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
+from aiops_worker.producers.http import HttpPoller
+from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 SERVICE_ROOT = "/redfish/v1"
 SEVERITIES = {"Warning": Severity.medium, "Critical": Severity.critical}
 
 
-class RedfishPoller(Poller):
+class RedfishPoller(HttpPoller[RedfishSettings]):
     kind = SourceKind.redfish
 
     def __init__(self, source: PolledSource) -> None:
-        super().__init__(source)
-        assert isinstance(source.settings, RedfishSettings)
-        self.settings = source.settings
-        basic = aiohttp.encode_basic_auth(self.settings.username, self.settings.password.get_secret_value())
-        self.api = HttpApi(source.target, headers={"Authorization": basic} if self.settings.auth == "basic" else {},
-                           verify_tls=self.settings.verify_tls)
+        super().__init__(source, RedfishSettings)
         self.host = urlsplit(source.target).hostname or source.target
         self._unhealthy: dict[str, AlertPayload] = {}  # firing alerts by component id, as last sent
         self._session_path: str | None = None  # the session to delete at the end
+
+    def headers(self) -> dict[str, str]:
+        if self.settings.auth != "basic":
+            return {}
+        return {"Authorization": aiohttp.encode_basic_auth(self.settings.username,
+                                                           self.settings.password.get_secret_value())}
 
     async def aclose(self) -> None:
         if self._session_path:
             with suppress(CheckFailed, aiohttp.ClientError):  # else the session expires on its own
                 async with self.api.request("DELETE", self._session_path):
                     pass
-        await self.api.aclose()
+        await super().aclose()
 
     async def check(self) -> None:
         await self._get(f"{SERVICE_ROOT}/Systems")

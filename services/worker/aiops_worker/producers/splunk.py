@@ -15,25 +15,21 @@ import orjson
 from aiops_contracts.events import LogRecord
 from aiops_contracts.pollers import SplunkSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpApi
-from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
+from aiops_worker.producers.http import HttpPoller
+from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 MAX_RESULTS = 10_000  # records per poll, at most; the rest of the window waits for the next poll's search
 
 
-class SplunkPoller(Poller):
+class SplunkPoller(HttpPoller[SplunkSettings]):
     kind = SourceKind.splunk
 
     def __init__(self, source: PolledSource) -> None:
-        super().__init__(source)
-        assert isinstance(source.settings, SplunkSettings)
-        self.settings = source.settings
-        self.api = HttpApi(source.target, headers={"Authorization": f"Bearer {self.settings.token.get_secret_value()}"},
-                           verify_tls=self.settings.verify_tls)
+        super().__init__(source, SplunkSettings)
         self._since: str | float = self.settings.earliest  # a Splunk time modifier, then epoch seconds
 
-    async def aclose(self) -> None:
-        await self.api.aclose()
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}"}
 
     async def check(self) -> None:
         info = await self.api.request_json("GET", "/services/server/info", params={"output_mode": "json"})

@@ -10,26 +10,22 @@ from urllib.parse import quote
 
 from aiops_contracts.pollers import ThousandEyesSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpApi, pages
-from aiops_worker.producers.poller import PolledSource, Poller, PollResult
+from aiops_worker.producers.http import HttpPoller, pages
+from aiops_worker.producers.poller import PolledSource, PollResult
 
 FIELDS = {"avgLatency": "avg_latency_ms", "minLatency": "min_latency_ms", "maxLatency": "max_latency_ms",
           "loss": "loss_percent", "jitter": "jitter_ms"}
 
 
-class ThousandEyesPoller(Poller):
+class ThousandEyesPoller(HttpPoller[ThousandEyesSettings]):
     kind = SourceKind.thousandeyes
 
     def __init__(self, source: PolledSource) -> None:
-        super().__init__(source)
-        assert isinstance(source.settings, ThousandEyesSettings)
-        self.settings = source.settings
-        self.api = HttpApi(source.target, headers={
-            "Authorization": f"Bearer {self.settings.token.get_secret_value()}", "Accept": "application/hal+json"})
+        super().__init__(source, ThousandEyesSettings)
         self._last_round: dict[tuple[str, str], int] = {}  # (test, agent) -> the last round sent
 
-    async def aclose(self) -> None:
-        await self.api.aclose()
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.token.get_secret_value()}", "Accept": "application/hal+json"}
 
     async def check(self) -> None:
         await self.api.request_json("GET", "/v7/tests")
