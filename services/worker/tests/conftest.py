@@ -1,6 +1,7 @@
 """Worker fixtures: settings and a context on the test stores; tasks run in drain mode."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,6 +24,18 @@ async def worker_ctx(worker_settings: WorkerSettings, redis: Redis,
                      sessions: async_sessionmaker[AsyncSession], clean_db: None) -> AsyncIterator[WorkerContext]:
     influx = InfluxClient(worker_settings)
     yield WorkerContext(settings=worker_settings, redis=redis, sessions=sessions, influx=influx)
+    await influx.aclose()
+
+
+@pytest.fixture
+async def own_influx_ctx(worker_ctx: WorkerContext) -> AsyncIterator[WorkerContext]:
+    """The worker context on an InfluxDB database of its own, for tasks that read every series there (capacity
+    forecasts, replays): the run's shared database holds other tests' points (pipeline builds of the last 45 days)."""
+    settings = worker_ctx.settings.model_copy(update={"influx_database": f"aiops_test_own_{uuid.uuid4().hex[:8]}"})
+    influx = InfluxClient(settings)
+    await influx.create_database()
+    yield WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions, influx=influx)
+    await influx.query(f'DROP DATABASE "{settings.influx_database}"')
     await influx.aclose()
 
 

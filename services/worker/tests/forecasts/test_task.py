@@ -1,8 +1,6 @@
 """The capacity forecast task on real InfluxDB, PostgreSQL and Redis: synthetic trends with a known
 crossing time, the predictive alerts they raise, and the stored forecasts."""
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import numpy as np
@@ -11,7 +9,6 @@ from sqlalchemy import select
 
 from aiops_contracts.db import Forecast
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.influx import InfluxClient
 from aiops_contracts.streams import ALERTS_INGESTED
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.runtime.context import WorkerContext
@@ -56,17 +53,6 @@ def _lines(host: str) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture
-async def forecast_ctx(worker_ctx: WorkerContext) -> AsyncIterator[WorkerContext]:
-    """The worker context on an InfluxDB database of its own: the task reads every capacity series there."""
-    settings = worker_ctx.settings.model_copy(update={"influx_database": f"aiops_test_fc_{uuid.uuid4().hex[:8]}"})
-    influx = InfluxClient(settings)
-    await influx.create_database()
-    yield WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions, influx=influx)
-    await influx.query(f'DROP DATABASE "{settings.influx_database}"')
-    await influx.aclose()
-
-
 async def _alerts(ctx: WorkerContext) -> list[Envelope]:
     return [Envelope.from_entry(fields) for _, fields in await ctx.redis.xrange(ctx.bus.key(ALERTS_INGESTED))]
 
@@ -80,14 +66,14 @@ def _hours_left(iso: str) -> float:
     return (datetime.fromisoformat(iso).timestamp() - NOW) / HOUR
 
 
-async def test_trends_predict_exhaustion_within_tolerance_and_alert(forecast_ctx: WorkerContext) -> None:
+async def test_trends_predict_exhaustion_within_tolerance_and_alert(own_influx_ctx: WorkerContext) -> None:
     host = "web-3"
-    await forecast_ctx.influx.write(_lines(host))
+    await own_influx_ctx.influx.write(_lines(host))
 
-    await ForecastTask(forecast_ctx).run_once()
+    await ForecastTask(own_influx_ctx).run_once()
 
     alerts = {a.payload["labels"].get("path") or a.payload["labels"]["measurement"]: a.payload
-              for a in await _alerts(forecast_ctx)}
+              for a in await _alerts(own_influx_ctx)}
     assert set(alerts) == {"/var", "cpu"}  # memory crosses in about 14 days: beyond the 7-day horizon
     disk = alerts["/var"]
     assert disk["status"] == "firing" and disk["severity"] == "high" and disk["host"] == host
@@ -99,7 +85,7 @@ async def test_trends_predict_exhaustion_within_tolerance_and_alert(forecast_ctx
     assert cpu["title"].startswith("cpu on web-3: usage_idle below 5 in 4.")
     assert _hours_left(cpu["details"]["exhausts_at"]) == pytest.approx(CPU_HOURS_LEFT, rel=TOLERANCE)
 
-    rows = await _rows(forecast_ctx)
+    rows = await _rows(own_influx_ctx)
     assert len(rows) == 4  # disk /var, disk /, mem, cpu-total
     root = rows[f"disk,device=sda2,host={host},path=/ used_percent"]
     # A flat series (noise only): whichever model backtests best, it never reaches the limit.
@@ -111,31 +97,31 @@ async def test_trends_predict_exhaustion_within_tolerance_and_alert(forecast_ctx
     assert cpu_row.last_value == pytest.approx(40, abs=1) and cpu_row.forecast[-1][1] < cpu_row.last_value
 
 
-async def test_repeated_run_on_the_same_data_publishes_the_same_alerts(forecast_ctx: WorkerContext) -> None:
-    await forecast_ctx.influx.write(_lines("web-4"))
-    forecast_ctx.settings.forecast_capacity_rules = forecast_ctx.settings.forecast_capacity_rules[:1]  # disk only
-    task = ForecastTask(forecast_ctx)
+async def test_repeated_run_on_the_same_data_publishes_the_same_alerts(own_influx_ctx: WorkerContext) -> None:
+    await own_influx_ctx.influx.write(_lines("web-4"))
+    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[:1]  # disk only
+    task = ForecastTask(own_influx_ctx)
 
     await task.run_once()
     await task.run_once()
 
-    ids = [a.id for a in await _alerts(forecast_ctx)]
+    ids = [a.id for a in await _alerts(own_influx_ctx)]
     assert len(ids) == 2 and ids[0] == ids[1]  # the alert store's ledger drops the repeat
 
 
-async def test_prediction_going_away_resolves_the_alert(forecast_ctx: WorkerContext) -> None:
+async def test_prediction_going_away_resolves_the_alert(own_influx_ctx: WorkerContext) -> None:
     host = "web-5"
-    await forecast_ctx.influx.write(_lines(host))
-    forecast_ctx.settings.forecast_capacity_rules = forecast_ctx.settings.forecast_capacity_rules[:1]
-    task = ForecastTask(forecast_ctx)
+    await own_influx_ctx.influx.write(_lines(host))
+    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[:1]
+    task = ForecastTask(own_influx_ctx)
     await task.run_once()
 
-    forecast_ctx.settings.forecast_horizon_days = 1  # 2.5 days left is now beyond the alert horizon
+    own_influx_ctx.settings.forecast_horizon_days = 1  # 2.5 days left is now beyond the alert horizon
     await task.run_once()
-    await forecast_ctx.influx.query('DROP SERIES FROM "disk" WHERE "path" = \'/var\'')
-    forecast_ctx.settings.forecast_horizon_days = 7
+    await own_influx_ctx.influx.query('DROP SERIES FROM "disk" WHERE "path" = \'/var\'')
+    own_influx_ctx.settings.forecast_horizon_days = 7
     await task.run_once()  # the series is gone: nothing to resolve twice, its row is removed
 
-    statuses = [(a.payload["status"], a.payload["fingerprint"]) for a in await _alerts(forecast_ctx)]
+    statuses = [(a.payload["status"], a.payload["fingerprint"]) for a in await _alerts(own_influx_ctx)]
     assert [s for s, _ in statuses] == ["firing", "resolved"] and len({f for _, f in statuses}) == 1
-    assert list(await _rows(forecast_ctx)) == [f"disk,device=sda2,host={host},path=/ used_percent"]
+    assert list(await _rows(own_influx_ctx)) == [f"disk,device=sda2,host={host},path=/ used_percent"]

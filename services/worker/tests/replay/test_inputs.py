@@ -7,22 +7,18 @@ from datetime import UTC, datetime
 from aiops_worker.replay.inputs import metric_points
 from aiops_worker.runtime.context import WorkerContext
 
-START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 21 * 24) * 3600  # within retention, no other test's
+START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 21 * 24) * 3600  # within retention
 
 
-async def test_points_of_every_series_and_the_limit_counts_rows_in_all(worker_ctx: WorkerContext,
-                                                                        influx_database: str) -> None:
-    influx, measurement = worker_ctx.influx, f"inputs_{uuid.uuid4().hex[:8]}"
-    await influx.ensure_database(worker_ctx.settings.influx_retention_days)
+async def test_points_of_every_series_and_the_limit_counts_rows_in_all(own_influx_ctx: WorkerContext) -> None:
+    influx, measurement = own_influx_ctx.influx, f"inputs_{uuid.uuid4().hex[:8]}"
+    await influx.ensure_database(own_influx_ctx.settings.influx_retention_days)
     # 40 series (hosts), 3 rows each: a numeric field, an integer one and a string one (not a point).
     await influx.write("\n".join(f'{measurement},host=h{h:02d} load={h + m / 10!r},procs={m}i,state="ok" '
                                  f"{(START_S + 60 * m) * 10**9}" for h in range(40) for m in range(3)))
     window = (datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC))
-    try:
-        every, every_cut = await metric_points(influx, *window, limit=1_000)
-        few, few_cut = await metric_points(influx, *window, limit=5)
-    finally:
-        await influx.query(f'DROP MEASUREMENT "{measurement}"')
+    every, every_cut = await metric_points(influx, *window, limit=1_000)
+    few, few_cut = await metric_points(influx, *window, limit=5)
 
     mine = [p for p in every if p.series.measurement == measurement]
     assert len(mine) == 240 and not every_cut

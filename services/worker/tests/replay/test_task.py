@@ -27,7 +27,7 @@ from aiops_worker.replay.task import ReplayTask
 from aiops_worker.runtime.context import WorkerContext
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
-METRICS_START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 20 * 24) * 3600  # within retention, no other test's
+METRICS_START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 20 * 24) * 3600  # within retention
 RULE = {"name": "page-db", "trigger": {"events": ["incident.opened"], "hosts": ["db-*"]},
         "action": {"kind": "webhook", "url": "https://hooks.example.com/page"}}
 
@@ -155,9 +155,8 @@ async def test_the_event_limit_cuts_the_inputs(worker_ctx: WorkerContext, bus: B
     assert run.result is not None and run.result["inputs"]["truncated"] and run.result["inputs"]["alerts"] == 2
 
 
-async def test_anomaly_thresholds_replay_metrics_from_influx(worker_ctx: WorkerContext, influx_database: str,
-                                                             drain) -> None:
-    measurement = f"replay_{uuid.uuid4().hex[:8]}"
+async def test_anomaly_thresholds_replay_metrics_from_influx(own_influx_ctx: WorkerContext, drain) -> None:
+    worker_ctx, measurement = own_influx_ctx, f"replay_{uuid.uuid4().hex[:8]}"
     rng = np.random.default_rng(7)
     values = 50 + 5 * np.sin(2 * np.pi * np.arange(600) / 300) + rng.uniform(-1, 1, 600)
     values[450] += 40
@@ -166,11 +165,8 @@ async def test_anomaly_thresholds_replay_metrics_from_influx(worker_ctx: WorkerC
                                             for i, v in enumerate(values)))
     window = {"start": datetime.fromtimestamp(METRICS_START_S, UTC),
               "end": datetime.fromtimestamp(METRICS_START_S + 60 * 600, UTC), "metrics": True}
-    try:
-        default = await replay(worker_ctx, drain, **window)
-        strict = await replay(worker_ctx, drain, **window, changes={"anomaly_alert_min_z": 100})
-    finally:
-        await worker_ctx.influx.query(f'DROP MEASUREMENT "{measurement}"')
+    default = await replay(worker_ctx, drain, **window)
+    strict = await replay(worker_ctx, drain, **window, changes={"anomaly_alert_min_z": 100})
     assert default.result is not None and default.result["inputs"]["metric_points"] == 600
     added = [c["alert"] for c in default.result["changes"] if c["change"] == "alert_added"]
     assert [a["host"] for a in added] == ["db-9"] and default.result["would"]["incidents"] == 1
