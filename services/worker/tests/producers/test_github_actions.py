@@ -49,15 +49,8 @@ class GithubApi:
 
 
 @pytest.fixture
-async def github():
-    api = GithubApi()
-    runner = web.AppRunner(api.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    api.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    yield api
-    await runner.cleanup()
+async def github(serve):
+    return await serve(GithubApi())
 
 
 def poller(url: str) -> GithubActionsPoller:

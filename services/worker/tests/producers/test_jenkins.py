@@ -48,15 +48,8 @@ class JenkinsApi:
 
 
 @pytest.fixture
-async def jenkins():
-    api = JenkinsApi()
-    runner = web.AppRunner(api.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    api.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    yield api
-    await runner.cleanup()
+async def jenkins(serve):
+    return await serve(JenkinsApi())
 
 
 def poller(url: str, token: str = "11aa22bb33cc") -> JenkinsPoller:
