@@ -2,9 +2,7 @@
 rules of automation_rules (the API adds `api` rules beside them); the task reads the enabled rules back."""
 
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.automations import RuleSpec
 from aiops_contracts.db import AutomationRule
+from aiops_worker.yaml_file import line_of, read_yaml
 
 PACKAGE_DIR = Path(__file__).parent
 DEFAULT_RULES_PATH = PACKAGE_DIR / "automations.yml"
@@ -23,12 +22,7 @@ class RulesError(ValueError):
 
 
 def load_rules(path: Path) -> list[RuleSpec]:
-    text = path.read_text()
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{path}: {exc}") from exc
+    root, data = read_yaml(path, RulesError)
     if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
         raise RulesError(f"{path}:1: expected a mapping with a list under 'rules'")
     rules, seen = [], set()
@@ -45,20 +39,6 @@ def load_rules(path: Path) -> list[RuleSpec]:
         seen.add(rule.name)
         rules.append(rule)
     return rules
-
-
-def line_of(node: Any, path: tuple) -> int:
-    """1-based line of the deepest node along `path` that exists in the composed YAML."""
-    for part in path:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1 if node is not None else 1
 
 
 async def sync_file_rules(session: AsyncSession, rules: list[RuleSpec]) -> None:

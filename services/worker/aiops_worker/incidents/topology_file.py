@@ -7,7 +7,6 @@ learned one becomes `file`. Names are normalised as signal labels are (aiops_con
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.db import TopologyEdge
 from aiops_contracts.topology import DEPENDS_ON, RUNS_ON, host_name, service_name
-from aiops_worker.automations.rules import line_of
+from aiops_worker.yaml_file import invalid, line_of, read_yaml
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 FILE = "file"
@@ -49,18 +48,11 @@ class TopologyFile(BaseModel):
 
 def load_topology_file(path: Path) -> set[tuple[str, str, str]]:
     """The file's edges; TopologyFileError names the line of the first problem."""
-    text = path.read_text()
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise TopologyFileError(f"{path}: {exc}") from exc
+    root, data = read_yaml(path, TopologyFileError)
     try:
         topology = TopologyFile.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "file"
-        raise TopologyFileError(f"{path}:{line_of(root, tuple(error['loc']))}: {where}: {error['msg']}") from exc
+        raise TopologyFileError(invalid(path, root, exc)) from exc
     for name, entry in topology.services.items():
         if service_name(name) in {service_name(d) for d in entry.depends_on}:
             line = line_of(root, ("services", name, "depends_on"))

@@ -9,7 +9,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
@@ -19,7 +18,7 @@ from aiops_contracts.db import NotificationReceiver
 from aiops_contracts.events import IncidentChangedPayload, Severity
 from aiops_contracts.outbound import redacted
 from aiops_contracts.strict import Strict
-from aiops_worker.automations.rules import line_of
+from aiops_worker.yaml_file import invalid, read_yaml
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -112,16 +111,11 @@ class RoutingError(ValueError):
 def load_routing(path: str) -> Routing:
     if not path:
         return Routing()
-    text = Path(path).read_text()
+    root, data = read_yaml(Path(path), RoutingError)
     try:
-        root, data = yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text) or {}
         return Routing.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise RoutingError(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "file"
-        raise RoutingError(f"{path}:{line_of(root, tuple(error['loc']))}: {where}: {error['msg']}") from exc
+        raise RoutingError(invalid(path, root, exc)) from exc
 
 
 async def install_receivers(sessions: async_sessionmaker[AsyncSession], routing: Routing) -> None:
