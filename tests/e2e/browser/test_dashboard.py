@@ -69,7 +69,8 @@ async def test_an_incident_shows_its_timeline_and_chart_and_an_operator_resolves
     await expect(page.get_by_role("list", name="Timeline").get_by_role("listitem").first).to_be_visible()
     chart = page.get_by_role("img", name=re.compile("around the incident"))
     await expect(chart.locator(".recharts-line-curve").first).to_be_visible()
-    await expect(page.get_by_role("row").filter(has_text=SEEDED_ALERT)).to_be_visible()
+    alerts = page.get_by_role("region", name="Alerts", exact=True)  # the evidence lists the alert's signal too
+    await expect(alerts.get_by_role("row").filter(has_text=SEEDED_ALERT)).to_be_visible()
     await page.get_by_role("button", name="Resolve", exact=True).click()
     await page.get_by_role("button", name="Reopen", exact=True).click()
     await expect(page.get_by_role("button", name="Resolve", exact=True)).to_be_visible()
@@ -78,9 +79,10 @@ async def test_an_incident_shows_its_timeline_and_chart_and_an_operator_resolves
 async def test_an_admin_creates_a_telegraf_source_and_copies_its_config(stack, sign_in) -> None:
     page = await sign_in("admin")
     await page.get_by_role("link", name="Sources").click()
-    await page.get_by_label("Name").fill("edge-telegraf")
-    await page.get_by_label("Kind").select_option("telegraf")
-    await page.get_by_role("button", name="Create source").click()
+    form = page.get_by_role("form", name="New source")  # the polled sources' form below has a Name and a Kind too
+    await form.get_by_label("Name").fill("edge-telegraf")
+    await form.get_by_label("Kind").select_option("telegraf")
+    await form.get_by_role("button", name="Create source").click()
     token = await page.get_by_test_id("source-token").inner_text()
     assert token
     config = page.locator("pre").filter(has_text="[[outputs.http]]")

@@ -65,13 +65,14 @@ export function ReplayForm({ onStarted }: { onStarted: (id: string) => void }) {
       window.alert((error as Error).message);
     }
   };
-  const now = new Date();
+  // The input holds minutes: end at the next one, so the default hour holds what happened in this minute too.
+  const end = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
   return (
     <form className="panel" onSubmit={submit} aria-label="New replay">
       <h2>Replay a range</h2>
       <div className="row">
-        <label>From<input type="datetime-local" name="start" required defaultValue={localInput(new Date(now.getTime() - 3_600_000))} /></label>
-        <label>To<input type="datetime-local" name="end" required defaultValue={localInput(now)} /></label>
+        <label>From<input type="datetime-local" name="start" required defaultValue={localInput(new Date(end.getTime() - 3_600_000))} /></label>
+        <label>To<input type="datetime-local" name="end" required defaultValue={localInput(end)} /></label>
         <label><input type="checkbox" name="metrics" defaultChecked /> Metrics from InfluxDB</label>
       </div>
       <fieldset className="row" aria-label="Candidate settings">
