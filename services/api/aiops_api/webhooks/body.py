@@ -6,6 +6,7 @@ import zlib
 from typing import Any
 
 import brotli
+import orjson
 from fastapi import Request
 
 from aiops_api.errors import BadRequest, PayloadTooLarge
@@ -22,6 +23,18 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, decompressed; the compressed size is capped by BodySizeLimitMiddleware."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower() or "identity"
     return decompress(await request.body(), encoding, max_bytes)
+
+
+def json_member(body: bytes, member: str, why: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A JSON object body and its object `member`; 400 saying `why` the member is needed when it is missing."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+    value = document.get(member) if isinstance(document, dict) else None
+    if not isinstance(value, dict):
+        raise BadRequest(f"body.{member}: missing, {why}")
+    return document, value
 
 
 def decompress(raw: bytes, encoding: str, max_bytes: int) -> bytes:

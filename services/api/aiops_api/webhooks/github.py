@@ -12,13 +12,12 @@ so a redelivery GitHub makes (or a retried request) is dropped by the worker's i
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Request, status
 
 from aiops_api.deps import BusDep, SettingsDep, github_hook_source
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import documented_body, json_member, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_contracts.envelope import Envelope
@@ -38,13 +37,7 @@ def parse_workflow_run(event: str, body: bytes) -> PipelineRunPayload | None:
     """The run of a `workflow_run` delivery; None for any other event."""
     if event != "workflow_run":
         return None
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: invalid JSON ({exc})") from exc
-    run = document.get("workflow_run") if isinstance(document, dict) else None
-    if not isinstance(run, dict):
-        raise BadRequest("body.workflow_run: missing, a workflow_run event carries the run in `workflow_run`")
+    document, run = json_member(body, "workflow_run", "a workflow_run event carries the run in `workflow_run`")
     if "repository" not in run and isinstance(document.get("repository"), dict):
         run = {**run, "repository": document["repository"]}
     try:

@@ -18,13 +18,11 @@ answered 200 with nothing accepted; one that could not be published is forgotten
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Request
 
 from aiops_api.deps import BusDep, RedisDep, SettingsDep, sentry_hook_source
-from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import documented_body, json_member, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_api.webhooks.sentry_events import LEVELS, event_to_alert
@@ -43,13 +41,7 @@ SEEN_KEY_PREFIX = "aiops:webhooks:sentry:seen"  # + source name + signature: del
 
 
 def parse_sentry_hook(resource: str, body: bytes) -> list[AlertPayload]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: invalid JSON ({exc})") from exc
-    data = document.get("data") if isinstance(document, dict) else None
-    if not isinstance(data, dict):
-        raise BadRequest("body.data: missing, Sentry webhooks carry their resource in `data`")
+    document, data = json_member(body, "data", "Sentry webhooks carry their resource in `data`")
     action = str(document.get("action") or "")
     if resource == "issue" and isinstance(data.get("issue"), dict):
         return [issue_alert(action, data["issue"])]
