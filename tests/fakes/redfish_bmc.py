@@ -6,20 +6,14 @@ tokens can be expired by the test) and HTTP basic auth. Every other request with
 import base64
 import json
 import secrets
-import socket
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 USERNAME, PASSWORD = "root", "calvin"
 SESSIONS = "/redfish/v1/SessionService/Sessions"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def mockup(root: Path, fan_health: str = "OK") -> None:
@@ -55,13 +49,16 @@ def mockup(root: Path, fan_health: str = "OK") -> None:
         (directory / "index.json").write_text(json.dumps(body))
 
 
-class RedfishBmc:
+class RedfishBmc(TestServer):
+    """Served on a free port of 127.0.0.1 within `async with`."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = free_port()
         self.tokens: dict[str, str] = {}  # token -> session path
         self.requests: list[str] = []
-        self._runner: web.AppRunner | None = None
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        super().__init__(app, host="127.0.0.1")
 
     @property
     def url(self) -> str:
@@ -94,15 +91,3 @@ class RedfishBmc:
             return True
         expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
         return request.headers.get("Authorization") == expected
-
-    async def __aenter__(self) -> "RedfishBmc":
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()

@@ -4,29 +4,26 @@ Splunk (POST /services/search/jobs/export streaming JSON rows, GET /services/ser
 v7 (GET /v7/tests, /v7/test-results/{id}/network with `_links.next`). Each checks its auth header, can answer
 one 429 with the vendor's reset header first (`rate_limit_once`), and records the requests it got."""
 
-import socket
 import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 DATADOG_API_KEY, DATADOG_APP_KEY = "9775a026f1ca7d1c6c5af9d94d9595a4", "87ce4a24b5553d2e482ea8a8500e71b8ad4554ff"
 SPLUNK_TOKEN = "eyJraWQiOiJzcGx1bmsuc2VjcmV0IiwiYWxnIjoiSFM1MTIifQ"
 THOUSANDEYES_TOKEN = "6e2bbb63-a4f9-44dd-9ba8-a0bd18bbc7f9"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class VendorApi(TestServer):
+    """Served on a free port of 127.0.0.1 within `async with`."""
 
-
-class VendorApi:
     def __init__(self) -> None:
-        self.port = free_port()
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, query
         self.rate_limit_once = False
-        self._runner: web.AppRunner | None = None
+        app = web.Application(middlewares=[self._middleware])
+        app.add_routes(self.routes())
+        super().__init__(app, host="127.0.0.1")
 
     @property
     def url(self) -> str:
@@ -50,18 +47,6 @@ class VendorApi:
             self.rate_limit_once = False
             return self.rate_limited()
         return await handler(request)
-
-    async def __aenter__(self) -> "VendorApi":
-        app = web.Application(middlewares=[self._middleware])
-        app.add_routes(self.routes())
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
 
 class Datadog(VendorApi):
