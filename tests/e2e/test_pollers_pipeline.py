@@ -1,8 +1,15 @@
 """Polled sources through the whole pipeline, with real processes and real protocol peers: an SNMP agent's
-interface counter jump (traffic on loopback, read by snmpd) becomes a rate point in InfluxDB, and a failed fan
-on a Redfish BMC becomes an alert the API (and so the dashboard) lists, resolved when the fan spins again."""
+interface counter jump (traffic on loopback, read by snmpd) becomes a rate point in InfluxDB and an anomaly
+alert, and a failed fan on a Redfish BMC becomes an alert the API (and so the dashboard) lists, resolved when
+the fan spins again.
+
+The anomaly detector judges a series only after ~180 points of it, minutes of 1 s polls: the loopback
+series' quiet history goes in first through Telegraf's webhook (the same metrics stream, so the detector sees
+it before the poller's first point), then the poller reads the agent while loopback carries the burst.
+"""
 
 import importlib.util
+import random
 import socket
 import threading
 import time
@@ -11,11 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aiops_contracts.events import ANOMALY_SOURCE
 from conftest import until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 JUMP_BYTES_PER_S = 5e6  # loopback carries far less than this at rest
+HISTORY_POINTS = 200  # the detector's warm-up (30 points) and tail reference (150) with some to spare
 
 
 def _module(name: str):  # type: ignore[no-untyped-def]
@@ -39,7 +48,7 @@ def loopback_traffic(stop: threading.Event) -> None:
         sender.close()
 
 
-async def test_counter_jump_reaches_influxdb_and_fan_failure_becomes_an_alert(
+async def test_counter_jump_becomes_a_rate_and_an_anomaly_and_fan_failure_an_alert(
         start_service, service_headers, snmp_agent, influx_database, test_env, clean_db, redis, tmp_path) -> None:
     api = start_service("aiops-api")
     start_service("aiops-worker", POLLER_RECONCILE_S="0.5", POLLER_LEASE_S="3")
@@ -47,29 +56,42 @@ async def test_counter_jump_reaches_influxdb_and_fan_failure_becomes_an_alert(
     bmc_module = _module("redfish_bmc")
     bmc_module.mockup(tmp_path)
     async with bmc_module.RedfishBmc(tmp_path) as bmc, httpx.AsyncClient(base_url=api.url, timeout=30) as client:
-        for body in ({"name": "core-sw", "kind": "snmp", "target": "127.0.0.1", "interval_s": 1,
-                      "config": {"port": snmp_agent.port}, "credentials": {"community": snmp_agent.community}},
-                     {"name": "rack1-bmc", "kind": "redfish", "target": bmc.url, "interval_s": 1,
-                      "config": {"username": bmc_module.USERNAME}, "credentials": {"password": bmc_module.PASSWORD}}):
-            assert (await client.post("/api/v1/sources", json=body, headers=headers)).status_code == 201
-
-        async def loopback_peak() -> float | None:
-            answer = httpx.get(f"{test_env['INFLUX_URL']}/query", params={"db": influx_database, "q": (
-                "SELECT max(in_bytes_per_s) FROM snmp_interface WHERE source = 'core-sw' AND interface = 'lo' "
-                "AND time > now() - 20s")}).json()
-            series = answer["results"][0].get("series") or []
-            return series[0]["values"][0][1] if series else None
-
-        await until(lambda: _present(loopback_peak), 90, "loopback rates in InfluxDB")  # the worker starts first
+        telegraf = await client.post("/api/v1/sources", json={"name": "history", "kind": "telegraf"}, headers=headers)
+        accepted = await client.post("/webhooks/telegraf", content="\n".join(quiet_loopback_history()),
+                                     headers={"X-AIOps-Token": telegraf.json()["token"]})
+        assert accepted.status_code == 202 and accepted.json()["accepted"] == HISTORY_POINTS
         stop = threading.Event()
         traffic = threading.Thread(target=loopback_traffic, args=(stop,), daemon=True)
         traffic.start()
         try:
-            peak = await until(lambda: _above(loopback_peak, JUMP_BYTES_PER_S), 40, "the counter jump as a rate")
+            for body in ({"name": "core-sw", "kind": "snmp", "target": "127.0.0.1", "interval_s": 1,
+                          "config": {"port": snmp_agent.port}, "credentials": {"community": snmp_agent.community}},
+                         {"name": "rack1-bmc", "kind": "redfish", "target": bmc.url, "interval_s": 1,
+                          "config": {"username": bmc_module.USERNAME},
+                          "credentials": {"password": bmc_module.PASSWORD}}):
+                assert (await client.post("/api/v1/sources", json=body, headers=headers)).status_code == 201
+
+            async def loopback_peak() -> float | None:
+                answer = httpx.get(f"{test_env['INFLUX_URL']}/query", params={"db": influx_database, "q": (
+                    "SELECT max(in_bytes_per_s) FROM snmp_interface WHERE source = 'core-sw' AND interface = 'lo' "
+                    "AND time > now() - 20s")}).json()
+                series = answer["results"][0].get("series") or []
+                return series[0]["values"][0][1] if series else None
+
+            async def loopback_anomaly() -> dict | None:
+                page = (await client.get("/api/v1/alerts", params={"source": ANOMALY_SOURCE, "host": "127.0.0.1"},
+                                         headers=headers)).json()
+                series = {"measurement": "snmp_interface", "field": "in_bytes_per_s", "interface": "lo"}
+                return next((a for a in page["items"] if series.items() <= a["labels"].items()), None)
+
+            # The worker starts first, then the poller needs two polls for a rate.
+            peak = await until(lambda: _above(loopback_peak, JUMP_BYTES_PER_S), 60, "the counter jump as a rate")
+            anomaly = await until(loopback_anomaly, 30, "the counter jump as an anomaly alert")
         finally:
             stop.set()
             traffic.join(10)
         assert peak > JUMP_BYTES_PER_S
+        assert anomaly["status"] == "firing" and anomaly["details"]["value"] > JUMP_BYTES_PER_S  # the jump opened it
 
         async def fan_alert(status: str) -> dict | None:
             page = (await client.get("/api/v1/alerts", params={"source": "rack1-bmc"}, headers=headers)).json()
@@ -83,8 +105,14 @@ async def test_counter_jump_reaches_influxdb_and_fan_failure_becomes_an_alert(
         await until(lambda: fan_alert("resolved"), 30, "the fan alert resolved")
 
 
-async def _present(reading) -> bool:  # type: ignore[no-untyped-def]
-    return await reading() is not None
+def quiet_loopback_history() -> list[str]:
+    """The poller's loopback series (same measurement and tags) over the last HISTORY_POINTS seconds, at rest:
+    snmpd refreshes its counters every few seconds, so most 1 s rates are 0 and the others below the jump."""
+    noise = random.Random(19)
+    end_ns = time.time_ns()
+    tags = f"host=127.0.0.1,if_index={socket.if_nametoindex('lo')},interface=lo,source=core-sw"
+    return [f"snmp_interface,{tags} in_bytes_per_s={noise.uniform(0, JUMP_BYTES_PER_S) if i % 3 == 0 else 0.0} "
+            f"{end_ns - (HISTORY_POINTS - i) * 1_000_000_000}" for i in range(HISTORY_POINTS)]
 
 
 async def _above(reading, threshold: float) -> float | None:  # type: ignore[no-untyped-def]
