@@ -38,7 +38,8 @@ class Stack:
 
 
 def _reset_stores(test_env: dict[str, str]) -> None:
-    """The module starts from empty tables and an empty Redis database (other e2e tests leave theirs)."""
+    """The module starts from empty tables, an empty Redis database and no metrics (other e2e tests and the
+    browser modules before it leave theirs: a replay would read their metrics)."""
     engine = create_engine(test_env["DATABASE_URL"])
     with engine.begin() as conn:
         existing = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
@@ -47,6 +48,8 @@ def _reset_stores(test_env: dict[str, str]) -> None:
     engine.dispose()
     with Redis.from_url(test_env["REDIS_URL"]) as redis:
         redis.flushdb()
+    httpx.post(f"{test_env['INFLUX_URL']}/query", params={"db": test_env["INFLUX_DATABASE"]},
+               data={"q": "DROP SERIES FROM /.*/"}).raise_for_status()
 
 
 def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 60.0) -> None:
