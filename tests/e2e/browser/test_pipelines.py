@@ -46,7 +46,8 @@ def _deliver_failed_run(stack) -> None:
 async def test_a_viewer_follows_a_failed_run_from_the_pipelines_page(stack, sign_in) -> None:
     _deliver_failed_run(stack)
     page = await sign_in("viewer")
-    await page.get_by_role("link", name="Pipelines").click()
+    # The navigation's link: the overview links each alert source, and the build alert's source is "pipelines".
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Pipelines").click()
     await page.get_by_role("heading", name="Pipelines").wait_for()
     row = page.get_by_role("row").filter(has_text="octo-org/octo-repo: Build")
     await expect(row).to_contain_text("GitHub Actions")
