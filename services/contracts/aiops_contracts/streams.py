@@ -59,10 +59,12 @@ ANOMALY_DETECTORS_KEY = "aiops:anomalies:detectors"
 
 # Polled sources (aiops_worker/producers/manager.py): the lease a worker holds on a source while it polls it
 # (`<key>:<source id>` = worker name, with a TTL), each source's health (hash `<key>:<source id>`: last success,
-# last error, duration, points), and the list the API pushes connection tests on (each names its reply list).
+# last error, duration, points), and the list the API pushes connection tests on (each names its reply list
+# and when it expires; the list keeps the newest POLLER_CHECKS_MAX and is dropped once nobody uses it).
 POLLER_LEASE_KEY = "aiops:sources:lease"
 POLLER_HEALTH_KEY = "aiops:sources:health"
 POLLER_CHECKS_KEY = "aiops:sources:checks"
+POLLER_CHECKS_MAX = 100
 
 # Offsets of the file tail producer (hash: `<path>:<inode>` -> byte offset).
 FILE_TAIL_OFFSETS_KEY = "aiops:logs:file-tail:offsets"

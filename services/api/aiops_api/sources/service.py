@@ -1,6 +1,7 @@
 """Creating, listing, changing and revoking sources (every change is audited), their ready-to-paste snippets,
 and for polled sources their health (recorded by the worker in Redis) and connection tests (run by a worker:
-the API pushes the request on POLLER_CHECKS_KEY and waits for the answer on a reply list of its own)."""
+the API pushes the request on POLLER_CHECKS_KEY, a bounded list, and waits for the answer on a reply list of
+its own; a request no worker took in time is withdrawn, and one a worker takes too late is skipped)."""
 
 import time
 import uuid
@@ -31,7 +32,7 @@ from aiops_contracts.db import Source
 from aiops_contracts.pollers import ConnectionCheck, is_poller
 from aiops_contracts.secrets import SecretBox
 from aiops_contracts.sources import SourceKind
-from aiops_contracts.streams import POLLER_CHECKS_KEY, POLLER_HEALTH_KEY
+from aiops_contracts.streams import POLLER_CHECKS_KEY, POLLER_CHECKS_MAX, POLLER_HEALTH_KEY
 
 CHECK_WAIT_S = 30  # a connection test's own timeout is at most the source's timeout_s; this covers the queue
 
@@ -133,9 +134,16 @@ async def test_source(session: AsyncSession, redis: Redis, *, source_id: uuid.UU
     await _polled(session, source_id)
     reply_to = f"{POLLER_CHECKS_KEY}:reply:{uuid.uuid4().hex}"
     started = time.monotonic()
-    await redis.rpush(POLLER_CHECKS_KEY, orjson.dumps({"source_id": str(source_id), "reply_to": reply_to}))
+    request = orjson.dumps({"source_id": str(source_id), "reply_to": reply_to,
+                            "expires_at": time.time() + CHECK_WAIT_S})
+    async with redis.pipeline(transaction=True) as pipe:  # bounded: no worker may be there to take them
+        pipe.rpush(POLLER_CHECKS_KEY, request)
+        pipe.ltrim(POLLER_CHECKS_KEY, -POLLER_CHECKS_MAX, -1)
+        pipe.expire(POLLER_CHECKS_KEY, 2 * CHECK_WAIT_S)
+        await pipe.execute()
     answer = await redis.blpop([reply_to], timeout=CHECK_WAIT_S)
     if answer is None:
+        await redis.lrem(POLLER_CHECKS_KEY, 1, request)  # untaken: nobody should run it any more
         raise ServiceUnavailable(f"no worker answered the connection test within {time.monotonic() - started:.0f} s "
                                  "(is a worker running?)")
     return ConnectionCheck.model_validate_json(answer[1])

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from aiops_contracts.db import Source
 from aiops_contracts.pollers import ConnectionCheck, ConnectionStep
-from aiops_contracts.streams import POLLER_CHECKS_KEY, POLLER_HEALTH_KEY
+from aiops_api.sources import service
+from aiops_contracts.streams import POLLER_CHECKS_KEY, POLLER_CHECKS_MAX, POLLER_HEALTH_KEY
 
 SNMP = {"name": "core-sw", "kind": "snmp", "target": "127.0.0.1", "interval_s": 30,
         "config": {"port": 16100}, "credentials": {"community": "s3cret-community"}, "labels": {"site": "par1"}}
@@ -99,3 +100,17 @@ async def test_connection_test_is_answered_by_a_worker(client, auth, redis) -> N
     await answering
     assert response.status_code == 200
     assert [(s["stage"], s["ok"]) for s in response.json()["steps"]] == [("dns", True), ("auth", False)]
+
+
+async def test_a_connection_test_no_worker_takes_is_503_and_leaves_a_bounded_queue(client, auth, redis,
+                                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(service, "CHECK_WAIT_S", 1)
+    source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
+    await redis.rpush(POLLER_CHECKS_KEY, *[b"an older request"] * (POLLER_CHECKS_MAX + 5))
+
+    response = await client.post(f"/api/v1/sources/{source['id']}/test", headers=auth())
+
+    assert response.status_code == 503 and "no worker answered" in response.json()["detail"]
+    queued = await redis.lrange(POLLER_CHECKS_KEY, 0, -1)
+    assert len(queued) == POLLER_CHECKS_MAX - 1 and source["id"].encode() not in b"".join(queued)  # its own withdrawn
+    assert 0 < await redis.ttl(POLLER_CHECKS_KEY) <= 2

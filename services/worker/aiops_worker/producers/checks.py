@@ -4,8 +4,8 @@ host resolves), `tcp` and `tls` (HTTP kinds: the port accepts a connection, the 
 certificate pass), then the poller's own `check()` for `auth` and `protocol` (SNMP, over UDP, has only this
 last step: an agent that does not answer is reported with the likely causes).
 
-An HTTP kind's host is resolved once, through the pollers' outbound policy (aiops_contracts/outbound.py): a
-name with a link-local, metadata or reserved address fails at `dns` saying so, and `tcp` and `tls` connect
+The target's host is resolved through the pollers' outbound policy (aiops_contracts/outbound.py): a name with
+a link-local, metadata or reserved address fails at `dns` saying so, and an HTTP kind's `tcp` and `tls` connect
 to the vetted addresses only (never a second resolution a rebinding DNS server could answer differently)."""
 
 import asyncio
@@ -51,19 +51,8 @@ def _stages(poller: Poller, policy: OutboundPolicy) -> Iterator[tuple[CheckStage
         if tls:
             yield "tls", _handshake(host, vetted, port, getattr(source.settings, "verify_tls", True))
     else:
-        yield "dns", _resolve(source.target, 0)
+        yield "dns", _vet(policy, source.target, 0, [])
     yield "protocol", _protocol(poller)
-
-
-async def _resolve(host: str, port: int) -> str:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise CheckFailed("dns", f"{host} does not resolve: {exc.strerror}") from exc
-    except UnicodeError as exc:  # not a valid DNS name (a label over 63 characters, an empty label)
-        raise CheckFailed("dns", f"{host} is not a valid host name: {exc}") from exc
-    addresses = sorted({str(info[4][0]) for info in infos})
-    return f"{host} resolves to {', '.join(addresses)}"
 
 
 async def _vet(policy: OutboundPolicy, host: str, port: int, vetted: list[str]) -> str:

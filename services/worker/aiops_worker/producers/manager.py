@@ -218,8 +218,12 @@ class ProducerManager:
         try:
             request = orjson.loads(raw)
             source_id, reply_to = str(request["source_id"]), str(request["reply_to"])
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            expires_at = float(request.get("expires_at", "inf"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             log.error("connection test request unreadable, dropped", extra={"error": repr(exc)})
+            return
+        if time.time() > expires_at:  # the API stopped waiting for it
+            log.warning("connection test request expired, skipped", extra={"source_id": source_id})
             return
         try:
             answer = await self.check(source_id)

@@ -19,6 +19,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectIdentity,
     ObjectType,
     SnmpEngine,
+    Udp6TransportTarget,
     UdpTransportTarget,
     UsmUserData,
     bulk_cmd,
@@ -27,8 +28,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.hlapi.v3arch.asyncio import auth as usm
 from pysnmp.proto import rfc1905
 
+from aiops_contracts.outbound import UnsafeUrl
 from aiops_contracts.pollers import SnmpSettings
 from aiops_contracts.sources import SourceKind
+from aiops_worker.producers.http import ANY_SAFE_ADDRESS
 from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller, PollResult
 from aiops_worker.producers.snmp_oids import HR_COLUMNS, IF_COLUMNS, SYS_NAME, SYS_UPTIME, CounterRates
 
@@ -82,6 +85,7 @@ def _release_engine(key: str) -> None:
 
 class SnmpPoller(Poller):
     kind = SourceKind.snmp
+    policy = ANY_SAFE_ADDRESS  # where the target's name may resolve to
 
     def __init__(self, source: PolledSource) -> None:
         super().__init__(source)
@@ -90,7 +94,7 @@ class SnmpPoller(Poller):
         self.settings = settings
         self.auth = _auth(settings)
         self.rates = CounterRates()
-        self._transport: UdpTransportTarget | None = None
+        self._transport: UdpTransportTarget | Udp6TransportTarget | None = None
         self._rows: dict[str, int] = {}  # rows of each walked table at the last poll, by its first column
         self._engine_key: str | None = _engine_key(settings)
         self.engine = _hold_engine(self._engine_key)
@@ -153,11 +157,17 @@ class SnmpPoller(Poller):
                 lines.append(self.point("snmp_storage", tags, fields, now_ns))
         return lines
 
-    async def _target(self) -> UdpTransportTarget:
+    async def _target(self) -> UdpTransportTarget | Udp6TransportTarget:
+        """The agent's transport, to the first address of the target as the outbound policy vets it (a name
+        resolving to a link-local, metadata or reserved address is refused, as for HTTP sources)."""
         if self._transport is None:
-            self._transport = await UdpTransportTarget.create(
-                (self.source.target, self.settings.port), timeout=self.settings.request_timeout_s,
-                retries=self.settings.retries)
+            try:
+                address = (await self.policy.addresses(self.source.target, self.settings.port))[0]
+            except UnsafeUrl as exc:
+                raise CheckFailed("dns", str(exc)) from exc
+            target = Udp6TransportTarget if ":" in address else UdpTransportTarget
+            self._transport = await target.create((address, self.settings.port),
+                                                  timeout=self.settings.request_timeout_s, retries=self.settings.retries)
         return self._transport
 
     async def _get(self, oids: list[str]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 restarts and stops pollers as the table changes; leases share the sources out; health is recorded."""
 
 import asyncio
+import time
 import uuid
 
 import orjson
@@ -117,3 +118,19 @@ async def test_a_request_that_fails_is_answered_and_the_next_ones_still_are(work
         await answering
     assert [(a.ok, a.steps[0].stage) for a in answers] == [(False, "config"), (False, "config")]
     assert "could not test" in answers[0].steps[0].message and "not a polled source" in answers[1].steps[0].message
+
+
+async def test_a_request_the_api_stopped_waiting_for_is_skipped(worker_ctx, redis: Redis) -> None:
+    pollers = manager(worker_ctx, "w1")
+    late, current = (f"{POLLER_CHECKS_KEY}:reply:{uuid.uuid4().hex}" for _ in range(2))
+    await redis.rpush(POLLER_CHECKS_KEY, *(orjson.dumps({"source_id": str(uuid.uuid4()), "reply_to": reply,
+                                                         "expires_at": time.time() + offset_s})
+                                           for reply, offset_s in ((late, -1), (current, 60))))
+    stop = asyncio.Event()
+    answering = asyncio.create_task(pollers._answer_checks(stop))
+    try:
+        assert await redis.blpop([current], timeout=10)  # answered after the expired one, which was not
+    finally:
+        stop.set()
+        await answering
+    assert await redis.exists(late) == 0

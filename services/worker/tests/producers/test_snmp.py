@@ -4,6 +4,7 @@ HOST-RESOURCES readings, counter rates (wrap, reset, agent restart) and failures
 
 import pytest
 
+from aiops_contracts.outbound import OutboundPolicy
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers import snmp
@@ -65,6 +66,27 @@ async def test_failures_say_their_stage(snmp_agent) -> None:
     assert [(s.stage, s.ok) for s in unknown.steps] == [("dns", False)]
     good = await check_connection(poller(snmp_agent))
     assert good.ok and [s.stage for s in good.steps] == ["dns", "protocol"]
+
+
+async def test_the_agents_address_is_vetted_by_the_outbound_policy(snmp_agent) -> None:
+    rebound, vetted = poller(snmp_agent, target="agent.example.test"), poller(snmp_agent, target="agent.example.test")
+    rebound.policy, vetted.policy = resolving_to("169.254.169.254"), resolving_to("127.0.0.1")
+    with pytest.raises(CheckFailed) as refused:
+        await rebound.poll()
+    assert refused.value.stage == "dns" and "169.254.169.254" in refused.value.message
+    assert "host=agent.example.test" in (await vetted.poll()).lines[0]
+    metadata = poller(snmp_agent, target="metadata.google.internal")
+    tested = await check_connection(metadata)
+    assert [(s.stage, s.ok) for s in tested.steps] == [("dns", False)] and "metadata" in tested.steps[0].message
+    for each in (rebound, vetted, metadata):
+        await each.aclose()
+
+
+def resolving_to(address: str) -> OutboundPolicy:
+    async def resolve(host: str, port: int) -> list[str]:
+        return [address]
+
+    return OutboundPolicy(resolve=resolve)
 
 
 async def test_a_restarted_agent_gives_no_rate_until_the_next_poll(snmp_agent) -> None:
