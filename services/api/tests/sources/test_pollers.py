@@ -6,9 +6,9 @@ import asyncio
 import orjson
 from sqlalchemy import select
 
+from aiops_api.sources import service
 from aiops_contracts.db import Source
 from aiops_contracts.pollers import ConnectionCheck, ConnectionStep
-from aiops_api.sources import service
 from aiops_contracts.streams import POLLER_CHECKS_KEY, POLLER_CHECKS_MAX, POLLER_HEALTH_KEY
 
 SNMP = {"name": "core-sw", "kind": "snmp", "target": "127.0.0.1", "interval_s": 30,
