@@ -3,12 +3,11 @@ definition for the API, which validates and records a run, and the worker, which
 
 A replay runs the archived alerts, logs and errors of the range, and the metrics InfluxDB keeps for it, through
 the worker's own code (log rules and miner, anomaly detectors and their alert gate, the incident aggregator,
-automation rule matching) from a stated starting state: a fresh miner, fresh detectors, no incidents. It writes
-nothing but its run's result (`replay_runs`)."""
+automation rule matching) from a stated starting state (`StartingState`). It writes nothing but its run's result
+(`replay_runs`)."""
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -48,12 +47,21 @@ class ReplayChanges(Strict):
     automation_rules: list[RuleSpec] | None = Field(default=None, max_length=500)  # replaces the enabled rules
 
 
+class StartingState(StrEnum):
+    """What the replay starts from. `fresh`: an empty miner, cold detectors, no incidents. `snapshot`: the miner
+    seeded with the templates (and their prototypes) known at the range's start, the detectors warmed on the
+    metrics of the REPLAY_WARMUP_S before it, and the incidents open at the start as the aggregator's own."""
+
+    fresh = "fresh"
+    snapshot = "snapshot"
+
+
 class ReplayParams(Strict):
     start: datetime
     end: datetime
     changes: ReplayChanges = Field(default_factory=ReplayChanges)
     metrics: bool = True  # replay the range's metrics from InfluxDB through fresh detectors
-    starting_state: Literal["fresh"] = "fresh"  # fresh miner and detectors, no incidents: the only one offered
+    starting_state: StartingState = StartingState.fresh
 
     @model_validator(mode="after")
     def _bounded_range(self) -> "ReplayParams":

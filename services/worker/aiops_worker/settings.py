@@ -62,6 +62,8 @@ class WorkerSettings(CommonSettings):
     # Bounds of one dry-run replay (replay/): alert envelopes, log lines and metric points read, and run time
     replay_max_events: int = Field(default=200_000, ge=1)
     replay_timeout_s: float = Field(default=300.0, gt=0)
+    # A snapshot replay warms its detectors on the metrics of this long before the range (bounded by the event limit)
+    replay_warmup_s: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
 
     # Metrics writer (metrics/task.py)
     influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request

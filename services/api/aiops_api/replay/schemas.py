@@ -4,9 +4,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from aiops_contracts.replay import ReplayParams, ReplayStatus
+from aiops_contracts.replay import ReplayParams, ReplayStatus, StartingState
+
+
+class ReplayStart(BaseModel):
+    """The state the replay started from, and what it held."""
+
+    kind: StartingState
+    description: str
+    templates: int  # miner templates seeded
+    prototypes: int  # prototypes of those templates
+    warmup_points: int  # metric points the detectors saw before the range
+    incidents: int  # incidents open at the start
 
 
 class ReplayInputs(BaseModel):
@@ -39,13 +50,22 @@ class ReplayDiff(BaseModel):
 
 
 class ReplayResult(BaseModel):
-    starting_state: str
+    starting_state: ReplayStart
     inputs: ReplayInputs
     would: ReplayCounts
     did: ReplayDidCounts
     diff: ReplayDiff
     changes: list[dict[str, Any]]  # {"change": created|not_created|merged|split|alert_added|..., ...}
     changes_truncated: bool
+
+    @field_validator("starting_state", mode="before")
+    @classmethod
+    def _stated_in_words(cls, value: Any) -> Any:
+        """Runs stored before the choice existed said their (fresh) starting state in words only."""
+        if isinstance(value, str):
+            return {"kind": StartingState.fresh, "description": value, "templates": 0, "prototypes": 0,
+                    "warmup_points": 0, "incidents": 0}
+        return value
 
 
 class ReplayRead(BaseModel):

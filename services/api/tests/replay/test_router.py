@@ -20,13 +20,14 @@ RANGE = {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}
 
 async def test_a_replay_is_recorded_audited_and_requested(client, auth, sessions, bus: Bus) -> None:
     admin = auth(Role.admin)
-    body = {**RANGE, "changes": {"incident_alert_window_s": 60, "anomaly_alert_min_z": 4,
+    body = {**RANGE, "starting_state": "snapshot", "changes": {"incident_alert_window_s": 60, "anomaly_alert_min_z": 4,
                                  "log_rules": [{"name": "pg-fatal", "category": "db", "severity": "high",
                                                 "template": "FATAL"}]}}
     started = await client.post("/api/v1/replay", headers=admin, json=body)
     assert started.status_code == 202, started.text
     run = started.json()
     assert (run["status"], run["result"], run["params"]["changes"]["incident_alert_window_s"]) == ("queued", None, 60)
+    assert run["params"]["starting_state"] == "snapshot"
     (entry,) = [Envelope.from_entry(f) for _, f in await bus.redis.xrange(bus.key(REPLAY_REQUESTED))]
     assert (entry.type, entry.payload) == ("replay.requested", {"run_id": run["id"]})
     async with sessions() as session:
@@ -58,6 +59,8 @@ async def test_bad_replays_are_refused_with_the_reason(client, auth, bus: Bus) -
     assert rule.status_code == 422 and "exactly one of template or pattern" in rule.text
     unknown = await client.post("/api/v1/replay", headers=admin, json={**RANGE, "changes": {"window": 5}})
     assert unknown.status_code == 422 and "window" in unknown.text
+    state = await client.post("/api/v1/replay", headers=admin, json={**RANGE, "starting_state": "yesterday"})
+    assert state.status_code == 422 and "starting_state" in state.text
     operator = await client.post("/api/v1/replay", headers=auth(Role.operator), json=RANGE)
     assert operator.status_code == 403
     assert await bus.redis.xlen(bus.key(REPLAY_REQUESTED)) == 0

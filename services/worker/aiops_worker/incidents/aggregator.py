@@ -329,6 +329,10 @@ class Aggregation:
         self._mark(incident, signal.envelope_id)
         self._note(incident, TimelineKind.reopened, signal, signal.at)
 
+    def resolve_quiet(self, incident: Incident) -> None:
+        """Resolve a quiet incident as the periodic sweep (store.resolve_quiet) would: for replays, in event time."""
+        self._resolve(incident, "sweep")
+
     def _resolve(self, incident: Incident, envelope_id: str) -> None:
         incident.status = IncidentStatus.resolved
         self.known.candidates.unindex(incident)

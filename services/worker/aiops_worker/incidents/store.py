@@ -59,7 +59,7 @@ async def load_known(session: AsyncSession, signals: list[Signal], correlate: ti
         evidence.setdefault(row.incident_id, {})[(row.group_key, row.kind)] = entry
     since = min((s.at for s in signals), default=None)
     return Known(latest=latest, candidates=Candidates(candidates.values()), evidence=evidence, topology=await load_topology(session),
-                 splits=await _splits(session, since) if since else {})
+                 splits=await load_splits(session, since) if since else {})
 
 
 async def load_topology(session: AsyncSession) -> Topology:
@@ -72,7 +72,8 @@ async def load_topology(session: AsyncSession) -> Topology:
     return topology
 
 
-async def _splits(session: AsyncSession, since: datetime) -> dict[str, list[tuple[frozenset[str], datetime]]]:
+async def load_splits(session: AsyncSession, since: datetime) -> dict[str, list[tuple[frozenset[str], datetime]]]:
+    """The operators' splits in force after `since`, each key to the keys it must not join (both ways)."""
     splits: dict[str, list[tuple[frozenset[str], datetime]]] = {}
     for key, others, until in await session.execute(
             select(IncidentSplit.group_key, IncidentSplit.other_keys, IncidentSplit.until).where(IncidentSplit.until > since)):

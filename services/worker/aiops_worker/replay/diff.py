@@ -3,8 +3,9 @@
 Incidents are compared by the events they hold (envelope ids, which the replay keeps): a replayed incident
 sharing no event with a stored one was `created`; a stored one sharing none with the replay was `not_created`;
 a replayed incident holding events of several stored ones `merged` them; a stored one whose events went to
-several replayed ones was `split`. Only stored incidents holding replayed events are compared (an event the
-archive does not have cannot say where it would go). Alerts are compared by envelope id (anomaly alerts have
+several replayed ones was `split`. The replay's incidents are those it opened and those of its starting state
+that replayed events joined (a snapshot's, which keep their stored ids). Only stored incidents holding replayed
+events are compared (an event the archive does not have cannot say where it would go). Alerts are compared by envelope id (anomaly alerts have
 deterministic ids), automations by the number of runs per rule.
 """
 
@@ -26,7 +27,8 @@ def compare(outcome: Outcome, did: Did, archived_alerts: list[Envelope], replaye
     changes: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
     would_by_stored: dict[uuid.UUID, list[Incident]] = {i: [] for i in stored}
-    for incident in outcome.incidents:
+    incidents = [*outcome.incidents, *outcome.continued]
+    for incident in incidents:
         sources = {owner[e] for e in outcome.members[incident.id] if e in owner}
         for source in sources:
             would_by_stored[source].append(incident)
@@ -49,7 +51,7 @@ def compare(outcome: Outcome, did: Did, archived_alerts: list[Envelope], replaye
     changes += _automation_changes(Counter(rule for rule, _ in outcome.automations),
                                    Counter(rule for rule, _ in did.automations), counts)
     return {
-        "would": {"incidents": len(outcome.incidents), "alerts": len(outcome.alerts),
+        "would": {"incidents": len(incidents), "alerts": len(outcome.alerts),
                   "automations": len(outcome.automations)},
         "did": {"incidents": len(did.members), "alerts": sum(1 for e in archived_alerts if e.payload.get("status") == "firing"),
                 "automations": len(did.automations), "incidents_compared": len(stored)},

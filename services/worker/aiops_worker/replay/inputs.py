@@ -1,12 +1,13 @@
-"""What a replay reads: the archived alerts and log lines of the range, InfluxDB's metric points of the range,
-the stored topology and enabled automation rules, and what did happen (`Did`): the incidents the range's events
+"""What a replay reads: the archived alerts and log lines of the range, InfluxDB's metric points of the range (and,
+from a snapshot, of the warm-up before it), its starting state (replay/start.py), the stored topology and enabled
+automation rules, and what did happen (`Did`): the incidents the range's events
 joined (their timelines), and the automation runs started in the range. Reads only; bounded by `limit`."""
 
 import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import AutomationRun, Incident, IncidentEvent
 from aiops_contracts.events import TimelineKind
 from aiops_contracts.influx import IDENTIFIER, InfluxClient, quote_ident
+from aiops_contracts.replay import ReplayParams, StartingState
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
 from aiops_worker.anomalies.series import MetricPoint, SeriesRef
 from aiops_worker.archive.store import Archive, read
 from aiops_worker.incidents import store
 from aiops_worker.replay.engine import Inputs
+from aiops_worker.replay.start import load_start
+from aiops_worker.settings import WorkerSettings
 
 OWN_MEASUREMENTS = "aiops_"  # the platform's own series (anomaly scores, forecasts) are not replayed
 
@@ -31,16 +35,23 @@ class Did:
     automations: list[tuple[str, str]] = field(default_factory=list)  # (rule, trigger key)
 
 
-async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSession, *, start: datetime,
-                      end: datetime, metrics: bool, limit: int) -> tuple[Inputs, bool]:
-    """The replay's inputs, and whether `limit` (alert envelopes, log lines and points together) cut them."""
+async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSession, params: ReplayParams,
+                      settings: WorkerSettings) -> tuple[Inputs, bool]:
+    """The replay's inputs, and whether REPLAY_MAX_EVENTS (alert envelopes, log lines, points and warm-up points
+    together) cut them."""
+    start, end, limit = params.start, params.end, settings.replay_max_events
     alerts, cut_alerts = await read(archive, ALERTS_INGESTED.name, start, end, limit)
     logs, cut_logs = await read(archive, LOGS_INGESTED.name, start, end, limit - len(alerts))
     left = limit - len(alerts) - sum(len(e.payload.get("records", [])) for e in logs)
-    points, cut_points = await metric_points(influx, start, end, left) if metrics else ([], False)
+    points, cut_points = await metric_points(influx, start, end, left) if params.metrics else ([], False)
+    state = await load_start(session, params.starting_state, start)
+    cut_warmup = False
+    if params.metrics and params.starting_state is StartingState.snapshot:
+        warmup = timedelta(seconds=settings.replay_warmup_s)
+        state.warmup, cut_warmup = await metric_points(influx, start - warmup, start, left - len(points))
     inputs = Inputs(alerts=alerts, logs=logs, points=points, topology=await store.load_topology(session),
-                    metrics=metrics)
-    return inputs, cut_alerts or cut_logs or cut_points or left < 0
+                    metrics=params.metrics, start=state)
+    return inputs, cut_alerts or cut_logs or cut_points or cut_warmup or left < 0
 
 
 async def metric_points(influx: InfluxClient, start: datetime, end: datetime, limit: int) -> tuple[list[MetricPoint], bool]:

@@ -29,7 +29,6 @@ from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
-STARTING_STATE = "fresh miner and detectors, no incidents, the stored topology"
 _FINISHED = (ReplayStatus.done, ReplayStatus.failed)
 
 
@@ -71,9 +70,7 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
     async def _result(self, params: ReplayParams) -> dict[str, Any]:
         deadline = time.monotonic() + self.settings.replay_timeout_s
         async with self.ctx.sessions() as session:
-            inputs, truncated = await load_inputs(self.archive, self.ctx.influx, session, start=params.start,
-                                                  end=params.end, metrics=params.metrics,
-                                                  limit=self.settings.replay_max_events)
+            inputs, truncated = await load_inputs(self.archive, self.ctx.influx, session, params, self.settings)
             automation_rules = await enabled_rules(session)
             did = await what_did(session, params.start, params.end)
         # Reading the rules file and compiling the candidate rules is file and CPU work: off the event loop too.
@@ -81,7 +78,7 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         outcome = await asyncio.to_thread(simulate, inputs, candidate, deadline)  # CPU work, off the event loop
         replayed = {e.id for e in (*inputs.alerts, *inputs.logs, *outcome.alerts)}
         return {
-            "starting_state": STARTING_STATE,
+            "starting_state": inputs.start.stated(),
             "inputs": {"alerts": len(inputs.alerts), "log_envelopes": len(inputs.logs),
                        "metric_points": len(inputs.points), "skipped": outcome.skipped, "truncated": truncated},
             **compare(outcome, did, inputs.alerts, replayed),

@@ -1,7 +1,8 @@
 """Dry-run replays on real Redis, PostgreSQL and InfluxDB: events go through the live tasks (archive, alert store,
 log mining, incidents), then the replay task replays the archive with candidate settings and compares. The same
-settings give no difference; candidate windows, log rules, anomaly thresholds and automation rules do; nothing
-outside the run's row changes."""
+settings give no difference; candidate windows, log rules, anomaly thresholds and automation rules do; a snapshot
+starts from the templates, open incidents and metric history before the range, a fresh start from nothing; the
+replay resolves quiet incidents as the live sweep does; nothing outside the run's row changes."""
 
 import uuid
 from dataclasses import replace
@@ -13,9 +14,9 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import ReplayRun, metadata
+from aiops_contracts.db import Incident, ReplayRun, metadata
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, AlertPayload, LogRecord, LogsPayload
+from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, AlertPayload, IncidentStatus, LogRecord, LogsPayload
 from aiops_contracts.replay import REPLAY_REQUESTED, ReplayParams, ReplayRequestedPayload, ReplayStatus
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
 from aiops_contracts.streams import REPLAY_REQUESTED as REPLAY_STREAM
@@ -25,6 +26,7 @@ from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.replay.task import ReplayTask
 from aiops_worker.runtime.context import WorkerContext
+from conftest import until
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 METRICS_START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 20 * 24) * 3600  # within retention
@@ -171,3 +173,95 @@ async def test_anomaly_thresholds_replay_metrics_from_influx(own_influx_ctx: Wor
     added = [c["alert"] for c in default.result["changes"] if c["change"] == "alert_added"]
     assert [a["host"] for a in added] == ["db-9"] and default.result["would"]["incidents"] == 1
     assert strict.result is not None and strict.result["would"] == {"incidents": 0, "alerts": 0, "automations": 0}
+
+
+SHOWN = ("incidents", "incident_signals", "incident_events", "alerts", "log_templates", "log_miner_state")
+
+
+async def contents(ctx: WorkerContext) -> dict[str, str]:
+    """A digest of every row of the tables an operator reads (counts alone would miss a changed incident)."""
+    async with ctx.sessions() as session:
+        return {table: await session.scalar(text(f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
+                                                 f"FROM {table} t")) for table in SHOWN}
+
+
+async def test_a_snapshot_starts_from_the_incident_and_templates_open_before_the_range(
+        worker_ctx: WorkerContext, bus: Bus, redis: Redis, drain) -> None:
+    """An alert on db-1 six minutes before the range opened an incident that two FATAL patterns in the range
+    joined. From a snapshot the replay continues that incident: no difference. From a fresh start the first
+    pattern opens an incident the sweep resolves (5 s of quiet) before the second comes a minute later, so the
+    stored incident would have been split."""
+    ctx = ctx_without_embeddings(worker_ctx)
+    await bus.publish_many(ALERTS_INGESTED, [alert(-3)])  # 6 minutes before the range
+    await bus.publish_many(LOGS_INGESTED, [
+        log_line(0, "FATAL: too many connections for role app9", at=T0 - timedelta(minutes=4), host="db-1"),
+        log_line(0, "FATAL: too many connections for role app1", at=T0 + timedelta(minutes=1), host="db-1"),
+        log_line(0, "FATAL: terminating connection due to administrator command", at=T0 + timedelta(minutes=2),
+                 host="db-1")])
+    await live(ctx, drain)
+    async with ctx.sessions() as session:
+        assert len((await session.scalars(select(Incident))).all()) == 1
+    counts, rows = await snapshot(ctx, redis), await contents(ctx)
+
+    continued = await replay(ctx, drain, starting_state="snapshot")
+    assert continued.result is not None, continued.error
+    stated = continued.result["starting_state"]
+    assert (stated["kind"], stated["incidents"], stated["warmup_points"]) == ("snapshot", 1, 0)
+    assert stated["templates"] == 1  # the pattern seen before the range; the other one was first seen in it
+    assert continued.result["would"]["incidents"] == continued.result["did"]["incidents"] == 1
+    assert set(continued.result["diff"].values()) == {0}
+
+    fresh = await replay(ctx, drain)
+    assert fresh.result is not None and fresh.result["starting_state"]["kind"] == "fresh"
+    assert fresh.result["starting_state"]["incidents"] == fresh.result["starting_state"]["templates"] == 0
+    assert fresh.result["diff"]["split"] == 1 and fresh.result["would"]["incidents"] == 2
+    assert await snapshot(ctx, redis) == counts and await contents(ctx) == rows  # nothing an operator sees changed
+
+
+async def test_the_replay_resolves_quiet_incidents_as_the_live_sweep_does(worker_ctx: WorkerContext, bus: Bus,
+                                                                          drain) -> None:
+    """A FATAL burst on db-1, then live's sweep resolves its incident (1 s of quiet), then another pattern on db-1
+    a minute later opens its own incident rather than correlating into the resolved one: the replay agrees."""
+    ctx = ctx_without_embeddings(worker_ctx)
+    ctx = replace(ctx, settings=ctx.settings.model_copy(update={"incident_window_s": 1.0}))
+    await bus.publish_many(LOGS_INGESTED, [log_line(n, f"FATAL: too many connections for role app{n}", at=T0,
+                                                    host="db-1") for n in range(2)])
+    await live(ctx, drain)
+    sweeper = LogIncidentTask(ctx)
+
+    async def resolved() -> bool:
+        await sweeper.resolve_quiet()
+        async with ctx.sessions() as session:
+            return (await session.scalars(select(Incident.status))).one() == IncidentStatus.resolved
+
+    await until(resolved, 30, "the sweep resolves the quiet incident")
+    await bus.publish_many(LOGS_INGESTED, [log_line(0, "FATAL: terminating connection due to administrator command",
+                                                    at=T0 + timedelta(minutes=1), host="db-1")])
+    await live(ctx, drain)
+
+    run = await replay(ctx, drain)
+    assert run.result is not None, run.error
+    assert run.result["would"]["incidents"] == run.result["did"]["incidents"] == 2
+    assert set(run.result["diff"].values()) == {0}
+
+
+async def test_a_snapshot_warms_the_detectors_on_the_metrics_before_the_range(own_influx_ctx: WorkerContext,
+                                                                             drain) -> None:
+    """A latency spike 50 minutes into the range: fresh detectors are still warming up and miss it, detectors
+    warmed on the REPLAY_WARMUP_S (here 6 h of one-minute points) before the range raise it."""
+    ctx, measurement = own_influx_ctx, f"replay_{uuid.uuid4().hex[:8]}"
+    rng = np.random.default_rng(7)
+    values = 50 + 5 * np.sin(2 * np.pi * np.arange(600) / 300) + rng.uniform(-1, 1, 600)
+    values[450] += 40
+    await ctx.influx.ensure_database(ctx.settings.influx_retention_days)
+    await ctx.influx.write("\n".join(f"{measurement},host=db-9 latency_ms={float(v)!r} {(METRICS_START_S + 60 * i) * 10**9}"
+                                     for i, v in enumerate(values)))
+    window = {"start": datetime.fromtimestamp(METRICS_START_S + 60 * 400, UTC),
+              "end": datetime.fromtimestamp(METRICS_START_S + 60 * 600, UTC), "metrics": True}
+
+    fresh = await replay(ctx, drain, **window)
+    warmed = await replay(ctx, drain, **window, starting_state="snapshot")
+    assert fresh.result is not None and fresh.result["would"]["alerts"] == 0
+    assert warmed.result is not None and warmed.result["starting_state"]["warmup_points"] == 360
+    added = [c["alert"] for c in warmed.result["changes"] if c["change"] == "alert_added"]
+    assert [a["host"] for a in added] == ["db-9"]
