@@ -18,6 +18,7 @@ from aiops_api.auth.bootstrap import ensure_first_admin
 from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.router import router as auth_router
 from aiops_api.automations.router import router as automations_router
+from aiops_api.chat.meaning import IntentMeaning
 from aiops_api.chat.router import router as chat_router
 from aiops_api.dead_letters.router import router as dead_letters_router
 from aiops_api.deprecated import deprecated_aliases
@@ -87,6 +88,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                                            lease_s=max(30.0, 6 * settings.user_cache_seconds))
         state.log_search = LogSearch(settings)
         state.log_search.warm_up()
+        state.chat_meaning = IntentMeaning(state.log_search)
+        state.chat_meaning.warm_up()
         state.secret_box = secret_box(settings.secrets_key)
         await seal_stored_secrets(state.sessions, state.secret_box)
         await ensure_first_admin(state.sessions, settings, state.passwords)

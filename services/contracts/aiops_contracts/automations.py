@@ -1,8 +1,11 @@
-"""Automation rules (a trigger, an action, guards) and run states: one definition for the worker, which loads
-`automations.yml` and runs them, and the API, where admins create and edit them and operators approve runs."""
+"""Automation rules (a trigger, an action, guards), run states, and whether a rule matches an event: one
+definition for the worker, which loads `automations.yml` and runs them, and the API, where admins create and edit
+them, operators approve runs and the chat proposes the rules that match an incident (it runs none)."""
 
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -137,3 +140,70 @@ class AutomationRunPayload(BaseModel):
     changed: int | None = None
     failed: int | None = None
     outcome: RunOutcome | None = None
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    key: str  # the triggering envelope's id: at most one run per rule and key
+    kind: TriggerKind
+    severity: str
+    title: str
+    host: str | None = None
+    service: str | None = None
+    incident_id: str | None = None
+    alert_id: str | None = None  # the triggering alert (anomaly, prediction): the symptom a run is judged on
+    labels: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when the symptom was first seen (an incident), or the alert's moment
+
+    @property
+    def target(self) -> str:
+        return self.host or self.service or "fleet"
+
+    def facts(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any]) -> "TriggerEvent":
+        """The event back from a run's stored facts."""
+        at = facts.get("at")
+        return cls(**{**facts, "kind": TriggerKind(facts["kind"]), "at": datetime.fromisoformat(at) if at else None})
+
+
+def matches(trigger: Trigger, event: TriggerEvent) -> bool:
+    if event.kind not in trigger.events or (trigger.severity and event.severity not in trigger.severity):
+        return False
+    if trigger.hosts and not _any_glob(trigger.hosts, event.host):
+        return False
+    if trigger.services and not _any_glob(trigger.services, event.service):
+        return False
+    if any(event.labels.get(k) != v for k, v in trigger.labels.items()):
+        return False
+    if trigger.title_contains and trigger.title_contains.lower() not in event.title.lower():
+        return False
+    if trigger.measurement and event.labels.get("measurement") != trigger.measurement:
+        return False
+    if trigger.field and event.labels.get("field") != trigger.field:
+        return False
+    return _value_matches(trigger, event) and _exhaustion_matches(trigger, event)
+
+
+def _any_glob(patterns: list[str], value: str | None) -> bool:
+    return value is not None and any(fnmatchcase(value, p) for p in patterns)
+
+
+def _value_matches(trigger: Trigger, event: TriggerEvent) -> bool:
+    if trigger.value_above is None:
+        return True
+    value = event.details.get("value", event.details.get("last_value"))
+    return isinstance(value, int | float) and value > trigger.value_above
+
+
+def _exhaustion_matches(trigger: Trigger, event: TriggerEvent) -> bool:
+    if trigger.exhausts_within_h is None:
+        return True
+    exhausts_at = event.details.get("exhausts_at")
+    if not exhausts_at or event.at is None:
+        return False
+    hours_left = (datetime.fromisoformat(exhausts_at) - event.at).total_seconds() / 3600
+    return hours_left <= trigger.exhausts_within_h

@@ -11,15 +11,23 @@ _load_lock = threading.Lock()
 
 
 class TextEmbedder:
-    """Unit-length 384-d vectors of short texts; `embed` blocks (CPU), `embed_async` runs it in a thread."""
+    """Unit-length 384-d vectors of short texts; `embed` blocks (CPU), `embed_async` runs it in a thread.
+    `threads`: torch's intra-op threads for the whole process (None: torch's default, one per core). A process
+    that embeds one short text at a time answers fastest with 1: more threads only wait on each other, and on a
+    busy machine they wait on every other process too."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", threads: int | None = None) -> None:
         self.device = device
+        self.threads = threads
         self._model: Any = None
 
     def load(self) -> None:
         if self._model is not None:
             return
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
         with _load_lock:
             if self.device not in _models:
                 # Imported here: torch and sentence-transformers take seconds to import.

@@ -10,13 +10,21 @@ from typing import Any
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 CLOCK_RE = re.compile(r"\b(?:at|around)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.IGNORECASE)
 LAST_RE = re.compile(r"\b(?:last|past)\s+(\d+)\s*(minute|hour|day)s?\b", re.IGNORECASE)
+# Keywords per intent, first match wins (general English and its usual synonyms); a question none of them
+# decides is routed by meaning (chat/meaning.py), else to the default (host, service or open incidents).
 WORDS = {
-    "similar": ("last time", "before", "similar", "previous", "happened last", "seen this", "history of"),
-    "capacity": ("disk", "fill", "capacity", "run out", "running out", "exhaust", "full"),
-    "noise": ("noisy", "noise", "how many alerts", "alert volume", "loud", "spam"),
-    "anomalies": ("anomal", "unusual", "abnormal", "outlier", "deviat"),
-    "templates": ("log line", "logs", "log message", "error message", "messages", "template"),
-    "metrics": ("cpu", "memory", "load", "metric", "utilisation", "utilization", "usage"),
+    "similar": ("last time", "before", "similar", "previous", "happened last", "seen this", "history of",
+                "recur", "earlier incident", "past incident"),
+    "capacity": ("disk", "fill", "capacity", "run out", "running out", "exhaust", "full", "storage", "free space",
+                 "out of space"),
+    "noise": ("noisy", "noise", "how many alert", "alert volume", "loud", "spam", "chatty", "alert storm",
+              "alert flood", "number of alerts"),
+    "anomalies": ("anomal", "unusual", "abnormal", "outlier", "deviat", "strange", "weird", "out of the ordinary",
+                  "irregular"),
+    "templates": ("log line", "logs", "log message", "error message", "messages", "template", "log entr",
+                  "logged"),
+    "metrics": ("cpu", "memory", "load", "metric", "utilisation", "utilization", "usage", "processor", "ram",
+                "busiest"),
 }
 
 
@@ -38,6 +46,7 @@ class Intent:
     since: datetime | None = None
     until: datetime | None = None
     text: str = ""  # what to look for by meaning (templates): the question itself
+    sure: bool = True  # False: no keyword decided, the kind is the default (the question may be routed by meaning)
 
 
 def parse(question: str, known: Known, now: datetime) -> Intent:
@@ -52,11 +61,8 @@ def parse(question: str, known: Known, now: datetime) -> Intent:
     for kind in WORDS:
         if any(word in text for word in WORDS[kind]):
             return Intent(kind, **names)
-    if names["host"]:
-        return Intent("host", **names)
-    if names["service"]:
-        return Intent("service", **names)
-    return Intent("open", **names)
+    default = "host" if names["host"] else "service" if names["service"] else "open"
+    return Intent(default, sure=False, **names)
 
 
 def time_range(text: str, now: datetime) -> tuple[datetime | None, datetime | None]:

@@ -10,7 +10,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.chat.intents import Intent, Known
-from aiops_api.chat.schemas import Citation
+from aiops_api.chat.meaning import IntentMeaning
+from aiops_api.chat.schemas import Citation, Proposal
 from aiops_api.logs.search import LogSearch
 from aiops_api.metrics.service import get_fleet
 from aiops_contracts.chroma import ChromaUnavailable
@@ -23,11 +24,13 @@ LIMIT = 10
 
 @dataclass(frozen=True)
 class Stores:
-    """What the queries read: PostgreSQL (a session), InfluxDB, and the template search (ChromaDB)."""
+    """What the queries read: PostgreSQL (a session), InfluxDB, and the template search (ChromaDB); and the
+    intents by meaning, for questions no keyword decides."""
 
     session: AsyncSession
     influx: InfluxClient
     log_search: LogSearch
+    meaning: IntentMeaning
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Found:
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)  # automations matching a cited incident (chat/proposals.py)
 
 
 async def known_names(session: AsyncSession) -> Known:

@@ -24,7 +24,7 @@ def get_llm(request: Request) -> LLMClient:
 
 def get_stores(request: Request, session: SessionDep) -> Stores:
     state = request.app.state
-    return Stores(session=session, influx=state.influx, log_search=state.log_search)
+    return Stores(session=session, influx=state.influx, log_search=state.log_search, meaning=state.chat_meaning)
 
 
 LLMDep = Annotated[LLMClient, Depends(get_llm)]

@@ -19,6 +19,20 @@ class Citation(BaseModel):
     link: str
 
 
+class Proposal(BaseModel):
+    """An enabled automation rule whose trigger matches an open incident the answer cites. Proposed only: the chat
+    runs nothing; an operator runs or approves it on the automations page (`link`)."""
+
+    rule: str
+    description: str
+    action: str  # the action's kind and what it runs, e.g. "ansible restart-nginx.yml"
+    incident_id: uuid.UUID
+    target: str  # the host (or service) it would act on
+    needs_approval: bool  # its runs wait for an operator's approval (a destructive rule)
+    awaiting_run_id: uuid.UUID | None = None  # a run of it for this incident waits for approval now
+    link: str
+
+
 class ChatAnswer(BaseModel):
     answer: str  # prose, then a Markdown table of the rows it rests on
     intent: str  # which query answered: incident, host, service, open, similar, capacity, noise, anomalies,
@@ -28,6 +42,7 @@ class ChatAnswer(BaseModel):
     since: datetime | None = None  # the time range the answer covers, when it has one
     until: datetime | None = None
     conversation_id: uuid.UUID | None = None  # where the question and answer are kept
+    proposals: list[Proposal] = Field(default_factory=list)  # automations that match a cited incident
 
 
 class ChatMessageRead(BaseModel):

@@ -5,12 +5,14 @@ Without one, or while it is unavailable, templated prose answers. The chat only 
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from aiops_api.chat.intents import Intent, parse
+from aiops_api.chat.proposals import propose, sentence
 from aiops_api.chat.retrieval import QUERIES, Found, Stores, known_names
 from aiops_api.chat.schemas import ChatAnswer
 from aiops_api.chat.tools import TOOL_SPECS, BadToolCall, intent_of_call
@@ -40,13 +42,20 @@ class LLMAnswer(BaseModel):
 
 
 async def retrieve(stores: Stores, *, question: str, now: datetime) -> tuple[Intent, Found]:
+    """The query the question asks for (by its keywords, else by meaning), its rows, and the automations that
+    match the incidents it cites."""
     intent = parse(question, await known_names(stores.session), now)
-    return intent, await QUERIES[intent.kind](stores, intent)
+    if not intent.sure and (kind := await stores.meaning.nearest(question)):
+        intent = replace(intent, kind=kind)
+    found = await QUERIES[intent.kind](stores, intent)
+    found.proposals = await propose(stores.session, found.citations)
+    return intent, found
 
 
 def by_rules(intent: Intent, found: Found) -> ChatAnswer:
-    return ChatAnswer(answer=f"{found.headline}\n\n{table(found)}".strip(), intent=intent.kind, mode="rules",
-                      citations=found.citations, since=intent.since, until=intent.until)
+    prose = "\n".join([found.headline, *(sentence(p) for p in found.proposals)])
+    return ChatAnswer(answer=f"{prose}\n\n{table(found)}".strip(), intent=intent.kind, mode="rules",
+                      citations=found.citations, since=intent.since, until=intent.until, proposals=found.proposals)
 
 
 async def answer_question(stores: Stores, llm: LLMClient, *, question: str, now: datetime,
@@ -71,7 +80,9 @@ async def _answer_with_tools(stores: Stores, llm: LLMClient, asked: list[dict[st
     for _ in range(MAX_TOOL_ROUNDS):
         message = await llm.complete(LLMRequest("chat", conversation), TOOL_SPECS)
         if not message.tool_calls:
-            return _final(message.content or "", results, now)
+            answer = _final(message.content or "", results, now)
+            answer.proposals = await propose(stores.session, answer.citations)
+            return answer
         conversation.append(message.model_dump(exclude_none=True))
         for call in message.tool_calls:
             conversation.append({"role": "tool", "tool_call_id": call.id,

@@ -1,18 +1,24 @@
 """Semantic search over templates: the query is embedded with the worker's model, then the nearest
 templates come from ChromaDB. The model starts loading in a thread when the app starts (`warm_up`:
-it takes seconds, and the first search should not wait for it); ChromaDB is connected on first use."""
+it takes seconds, and its first embedding another second: the first search should wait for neither); ChromaDB
+is connected on first use. Query embeddings are kept (QUERY_CACHE, least recently used out): a question asked
+again, or routed by meaning and then searched (chat), is embedded once."""
 
 import asyncio
+from collections import OrderedDict
 
 from aiops_contracts.chroma import ChromaUnavailable, LogCollections, chroma_down_errors, connect_log_collections
 from aiops_contracts.embeddings import TextEmbedder
 from aiops_contracts.settings import CommonSettings
 
+QUERY_CACHE = 1_024  # query embeddings kept (1.5 KiB each)
+
 
 class LogSearch:
     def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
-        self.embedder = TextEmbedder(settings.embedding_device)
+        self.embedder = TextEmbedder(settings.embedding_device, threads=1)  # one short query at a time
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
         self._collections: LogCollections | None = None
         self._lock = asyncio.Lock()
         self._warming: asyncio.Task[None] | None = None
@@ -23,13 +29,22 @@ class LogSearch:
         self._warming = asyncio.create_task(asyncio.to_thread(self._load))
 
     def _load(self) -> None:
-        self.embedder.load()
+        self.embedder.embed(["warm up"])  # loads the model, and runs it once: the first run is the slow one
         chroma_down_errors()  # imports chromadb
+
+    async def embed_query(self, query: str) -> list[float]:
+        if (vector := self._queries.get(query)) is None:
+            (vector,) = await self.embedder.embed_async([query])
+            self._queries[query] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        self._queries.move_to_end(query)
+        return vector
 
     async def nearest_templates(self, query: str, limit: int) -> list[tuple[str, float]]:
         """(template id, cosine distance) of the templates nearest to `query`, nearest first."""
         collections = await self._ready()
-        (vector,) = await self.embedder.embed_async([query])
+        vector = await self.embed_query(query)
         try:
             reply = await collections.embeddings.query(query_embeddings=[vector], n_results=limit,
                                                        include=["distances"])

@@ -1,13 +1,18 @@
 """POST /api/v1/chat over the seeded scenario (scripts/bench/chat_scenario.py): answers cite what they used,
-with and without an LLM (a local OpenAI-compatible server); viewers may ask, bad questions get a 422."""
+with and without an LLM (a local OpenAI-compatible server), and propose the automations that match a cited
+incident without running them; viewers may ask, bad questions get a 422."""
 
 import importlib.util
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from aiops_api.auth.tokens import Role
 from aiops_api.main import create_app
+from aiops_contracts.automations import RuleSpec
+from aiops_contracts.db import AutomationRule, AutomationRun
 
 SCENARIO = Path(__file__).resolve().parents[4] / "scripts" / "bench" / "chat_scenario.py"
 _spec = importlib.util.spec_from_file_location("chat_scenario", SCENARIO)
@@ -157,3 +162,35 @@ async def test_a_follow_up_sends_earlier_answers_to_the_llm_as_data(
     earlier = [m for m in sent if m["role"] == "assistant"]
     assert len(earlier) == 1 and earlier[0]["content"].startswith('<data source="your earlier answer">')
     assert [m["content"] for m in sent if m["role"] == "user"] == ["what is wrong with web-3?", "and now?"]
+
+
+def _rule(name: str, *, hosts: list[str], enabled: bool = True, destructive: bool = False) -> AutomationRule:
+    spec = RuleSpec(name=name, description=f"{name} for the test", enabled=enabled,
+                    trigger={"events": ["incident.opened"], "hosts": hosts},
+                    action={"kind": "ansible", "playbook": "restart-service.yml"}, guards={"destructive": destructive})
+    return AutomationRule(name=name, origin="api", enabled=enabled, spec=spec.model_dump(mode="json"))
+
+
+async def test_an_answer_about_an_incident_proposes_the_matching_automations_and_runs_none(
+        client, auth, sessions) -> None:
+    await seed(sessions)
+    async with sessions.begin() as session:
+        session.add_all([_rule("restart-web", hosts=["web-*"], destructive=True), _rule("off", hosts=["web-*"],
+                                                                                     enabled=False),
+                         _rule("restart-db", hosts=["db-*"])])
+        await session.flush()
+        session.add(AutomationRun(rule_name="restart-web", trigger_key="env-1", target="web-3",
+                                  incident_id=scenario.I_DB_NOW, status="awaiting_approval", spec={}, event={}))
+    answer = await ask(client, auth, "what is wrong with web-3?")
+    (proposal,) = answer["proposals"]  # the disabled rule and the one for db hosts are not proposed
+    assert proposal["rule"] == "restart-web" and proposal["incident_id"] == str(scenario.I_DB_NOW)
+    assert proposal["target"] == "web-3" and proposal["action"] == "ansible restart-service.yml"
+    assert proposal["needs_approval"] and proposal["link"] == "/automations#approvals"  # its run awaits approval
+    assert "Proposed automation: restart-web" in answer["answer"] and "runs nothing" in answer["answer"]
+    db = await ask(client, auth, "anything going on on db-1?")
+    assert [(p["rule"], p["link"], p["awaiting_run_id"]) for p in db["proposals"]] == [
+        ("restart-db", "/automations#rule-restart-db", None)]
+    capacity = await ask(client, auth, "which disks fill up this week?")
+    assert capacity["proposals"] == []  # cites no incident
+    async with sessions() as session:  # asking ran nothing: the one run is the one planted, still waiting
+        assert [r.status for r in await session.scalars(select(AutomationRun))] == ["awaiting_approval"]
