@@ -1,7 +1,7 @@
 """Polled sources through the whole pipeline, with real processes and real protocol peers: an SNMP agent's
 interface counter jump (traffic on loopback, read by snmpd) becomes a rate point in InfluxDB and an anomaly
 alert, and a failed fan on a Redfish BMC becomes an alert the API (and so the dashboard) lists, resolved when
-the fan spins again.
+the fan spins again; an event the BMC pushes to the poller's subscription becomes an alert at once.
 
 The anomaly detector judges a series only after ~180 points of it, minutes of 1 s polls: the loopback
 series' quiet history goes in first through Telegraf's webhook (the same metrics stream, so the detector sees
@@ -103,6 +103,47 @@ async def test_counter_jump_becomes_a_rate_and_an_anomaly_and_fan_failure_an_ale
         assert alert["severity"] == "critical" and alert["host"] == "127.0.0.1"
         bmc_module.mockup(tmp_path)
         await until(lambda: fan_alert("resolved"), 30, "the fan alert resolved")
+
+
+async def test_a_bmcs_pushed_event_becomes_an_alert_and_disabling_the_source_unsubscribes(
+        start_service, service_headers, clean_db, redis, tmp_path) -> None:
+    api = start_service("aiops-api")
+    start_service("aiops-worker", PUBLIC_URL=api.url, POLLER_RECONCILE_S="0.5", POLLER_LEASE_S="3")
+    headers = service_headers()
+    bmc_module = _module("redfish_bmc")
+    bmc_module.mockup(tmp_path)
+    psu = "/redfish/v1/Chassis/1U/Power#/PowerSupplies/0"
+    async with bmc_module.RedfishBmc(tmp_path) as bmc, httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+        source = (await client.post("/api/v1/sources", headers=headers, json={
+            "name": "rack2-bmc", "kind": "redfish", "target": bmc.url, "interval_s": 1,
+            "config": {"username": bmc_module.USERNAME}, "credentials": {"password": bmc_module.PASSWORD}})).json()
+
+        async def subscribed() -> dict | None:
+            return next(iter(bmc.subscriptions.values()), None)
+
+        subscription = await until(subscribed, 30, "the poller's subscription on the BMC's EventService")
+        assert subscription["Destination"] == f"{api.url}/webhooks/redfish/{source['id']}"
+
+        async def psu_alert(status: str) -> dict | None:
+            page = (await client.get("/api/v1/alerts", params={"source": "rack2-bmc"}, headers=headers)).json()
+            return next((a for a in page["items"] if a["labels"].get("component") == psu and a["status"] == status),
+                        None)
+
+        assert await bmc.send_event(bmc_module.status_changed(psu, "Critical", "1")) == [202]
+        alert = await until(lambda: psu_alert("firing"), 30, "the pushed power supply failure as an alert")
+        assert alert["severity"] == "critical" and alert["host"] == "127.0.0.1"
+        forged = {"Context": "0" * 64, "Events": [bmc_module.status_changed(psu, "OK", "2")]}
+        assert (await client.post(subscription["Destination"], json=forged)).status_code == 401
+        assert await bmc.send_event(bmc_module.status_changed(psu, "OK", "3")) == [202]
+        await until(lambda: psu_alert("resolved"), 30, "the power supply alert resolved by the BMC's OK event")
+
+        assert (await client.patch(f"/api/v1/sources/{source['id']}", json={"enabled": False},
+                                   headers=headers)).status_code == 200
+
+        async def unsubscribed() -> bool:
+            return not bmc.subscriptions
+
+        await until(unsubscribed, 30, "the subscription deleted once the source is disabled")
 
 
 def quiet_loopback_history() -> list[str]:

@@ -1,26 +1,43 @@
 """A local Redfish service for tests: serves a DMTF-style mockup tree (`<root>/redfish/v1/.../index.json`, the
 layout of the DMTF mockups and of sushy-static) that the test writes and changes, plus what static mockups
 lack: SessionService sessions (POST with UserName/Password gives X-Auth-Token and Location, DELETE ends it,
-tokens can be expired by the test) and HTTP basic auth. Every other request without valid auth gets 401."""
+tokens can be expired by the test), HTTP basic auth, and the EventService (DSP0266 "Eventing"): its
+Subscriptions collection of EventDestinations (POST with Destination, Context and Protocol "Redfish" creates
+one, 201 with its Location; GET and DELETE each), and `send_event`, which POSTs an Event (its `Events` records
+and the subscription's Context) to every Destination, as the BMC does when something happens. Every other
+request without valid auth gets 401."""
 
 import base64
+import itertools
 import json
 import secrets
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 USERNAME, PASSWORD = "root", "calvin"
 SESSIONS = "/redfish/v1/SessionService/Sessions"
+EVENT_SERVICE = "/redfish/v1/EventService"
+SUBSCRIPTIONS = f"{EVENT_SERVICE}/Subscriptions"
+
+
+def status_changed(component: str, health: str, event_id: str) -> dict[str, Any]:
+    """An event record as DSP0266 and the ResourceEvent 1.0 message registry write it."""
+    return {"EventType": "Alert", "EventId": event_id, "Severity": health, "MessageSeverity": health,
+            "EventTimestamp": "2026-11-30T03:30:00+00:00",
+            "Message": f"The health of resource `{component}` has changed to {health}.",
+            "MessageId": f"ResourceEvent.1.0.ResourceStatusChanged{health}", "MessageArgs": [component, health],
+            "OriginOfCondition": {"@odata.id": component}}
 
 
 def mockup(root: Path, fan_health: str = "OK") -> None:
     """A one-system, one-chassis BMC, its resources abridged from the DMTF public-rackmount1 mockup."""
     resources: dict[str, Any] = {
         "": {"@odata.id": "/redfish/v1", "Systems": {"@odata.id": "/redfish/v1/Systems"},
-             "Chassis": {"@odata.id": "/redfish/v1/Chassis"}},
+             "Chassis": {"@odata.id": "/redfish/v1/Chassis"}, "EventService": {"@odata.id": EVENT_SERVICE}},
         "Systems": {"Members": [{"@odata.id": "/redfish/v1/Systems/437XR1138R2"}]},
         "Systems/437XR1138R2": {"@odata.id": "/redfish/v1/Systems/437XR1138R2", "Id": "437XR1138R2",
                                 "PowerState": "On", "Status": {"State": "Enabled", "Health": "OK",
@@ -56,6 +73,8 @@ class RedfishBmc(TestServer):
         self.root = root
         self.tokens: dict[str, str] = {}  # token -> session path
         self.requests: list[str] = []
+        self.subscriptions: dict[str, dict[str, Any]] = {}  # path -> EventDestination
+        self._ids = itertools.count(1)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         super().__init__(app, host="127.0.0.1")
@@ -78,6 +97,8 @@ class RedfishBmc(TestServer):
             return web.json_response({"@odata.id": path}, status=201, headers={"X-Auth-Token": token, "Location": path})
         if not self._authorised(request):
             return web.json_response({"error": {"message": "unauthorised"}}, status=401)
+        if request.path.startswith(EVENT_SERVICE):
+            return await self._events(request)
         if request.method == "DELETE":
             self.tokens.pop(request.headers.get("X-Auth-Token", ""), None)
             return web.Response(status=204)
@@ -91,3 +112,41 @@ class RedfishBmc(TestServer):
             return True
         expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
         return request.headers.get("Authorization") == expected
+
+    async def _events(self, request: web.Request) -> web.Response:
+        path = request.path.rstrip("/")
+        if (request.method, path) == ("GET", EVENT_SERVICE):
+            return web.json_response({"@odata.id": EVENT_SERVICE, "@odata.type": "#EventService.v1_7_0.EventService",
+                                      "Id": "EventService", "ServiceEnabled": True, "EventFormatTypes": ["Event"],
+                                      "Subscriptions": {"@odata.id": SUBSCRIPTIONS}})
+        if (request.method, path) == ("GET", SUBSCRIPTIONS):
+            return web.json_response({"@odata.id": SUBSCRIPTIONS, "Members@odata.count": len(self.subscriptions),
+                                      "Members": [{"@odata.id": member} for member in self.subscriptions]})
+        if (request.method, path) == ("POST", SUBSCRIPTIONS):
+            body = await request.json()
+            if not str(body.get("Destination", "")).startswith(("http://", "https://")) or \
+                    body.get("Protocol") != "Redfish":
+                return web.json_response({"error": {"message": "Destination and Protocol Redfish required"}},
+                                         status=400)
+            member = f"{SUBSCRIPTIONS}/{next(self._ids)}"
+            self.subscriptions[member] = {"@odata.id": member, "Id": member.rsplit("/", 1)[1],
+                                          "@odata.type": "#EventDestination.v1_13_0.EventDestination",
+                                          "Destination": body["Destination"],
+                                          "Context": body.get("Context"), "Protocol": "Redfish",
+                                          "EventFormatType": "Event", "SubscriptionType": "RedfishEvent"}
+            return web.json_response(self.subscriptions[member], status=201, headers={"Location": member})
+        if path in self.subscriptions and request.method in ("GET", "DELETE"):
+            subscription = self.subscriptions.pop(path) if request.method == "DELETE" else self.subscriptions[path]
+            return web.json_response(subscription)
+        return web.json_response({"error": {"message": "not found"}}, status=404)
+
+    async def send_event(self, *records: dict[str, Any]) -> list[int]:
+        """An Event of `records` POSTed to every subscription's Destination; the statuses the receivers answered."""
+        statuses = []
+        async with aiohttp.ClientSession() as client:
+            for subscription in list(self.subscriptions.values()):
+                event = {"@odata.type": "#Event.v1_7_0.Event", "Id": str(next(self._ids)), "Name": "Event Array",
+                         "Context": subscription["Context"], "Events": list(records)}
+                async with client.post(subscription["Destination"], json=event) as answer:
+                    statuses.append(answer.status)
+        return statuses

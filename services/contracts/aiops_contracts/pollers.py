@@ -16,6 +16,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from aiops_contracts.events import FINGERPRINT_MAX_CHARS, Severity
+from aiops_contracts.secrets import SecretBox
 from aiops_contracts.sources import SourceKind
 
 
@@ -76,6 +78,26 @@ class RedfishSettings(PollerSettings):
     password: SecretStr
     auth: Literal["session", "basic"] = "session"
     verify_tls: bool = True  # BMCs often carry self-signed certificates: False accepts them
+    events: bool = True  # subscribe to the BMC's EventService, where it has one, so it pushes its alerts
+
+
+# A BMC component's health as an alert, the same whether the poller read it or the BMC pushed it as an event.
+REDFISH_SEVERITIES = {"Warning": Severity.medium, "Critical": Severity.critical}
+
+
+def redfish_fingerprint(source_id: str, component: str) -> str:
+    """The alert key of a BMC component (its @odata.id) of a source."""
+    return f"redfish:{source_id}:{component}"[:FINGERPRINT_MAX_CHARS]
+
+
+def push_path(kind: str, source_id: str) -> str:
+    """Where a polled source's device pushes its events on the API (a Redfish subscription's Destination)."""
+    return f"/webhooks/{kind}/{source_id}"
+
+
+def push_context(box: SecretBox, source_id: str) -> str:
+    """The secret a polled source's device sends back with each pushed event (a Redfish subscription's Context)."""
+    return box.derive(f"push:{source_id}")
 
 
 class DatadogSettings(PollerSettings):

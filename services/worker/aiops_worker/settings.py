@@ -158,12 +158,14 @@ class WorkerSettings(CommonSettings):
     # Opens the polled sources' credentials (sealed by the API with the same key); or read from the file.
     secrets_key: SecretStr = SecretStr("")
     secrets_key_file: Path | None = None
+    # The API's address as the devices of polled sources reach it: a Redfish BMC pushes its events there.
+    public_url: str = "http://127.0.0.1:8080"
     # Incident enrichment (enrichment/task.py; the LLM itself: LLM_* in CommonSettings)
     enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
     enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)
     enrichment_max_attempts: int = Field(default=8, ge=1)  # LLM attempts (back-off 30 s doubling to 1 h)
 
-    @field_validator("awx_url", "tfc_url", "servicenow_url")
+    @field_validator("awx_url", "tfc_url", "servicenow_url", "public_url")
     @classmethod
     def _platform_outbound(cls, value: str) -> str:
         return check_outbound_url(value) if value else value

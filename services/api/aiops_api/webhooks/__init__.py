@@ -3,7 +3,7 @@ here once. A new kind is added to aiops_contracts.sources.SourceKind; tests/webh
 that every kind has a receiver or a poller (aiops_contracts.pollers.is_poller), and every pushed kind its
 snippets."""
 
-from aiops_api.webhooks import alertmanager, generic, github, logs, sentry, sentry_hooks, telegraf
+from aiops_api.webhooks import alertmanager, generic, github, logs, redfish, sentry, sentry_hooks, telegraf
 
-WEBHOOKS = [generic, telegraf, alertmanager, sentry, sentry_hooks, logs, github]
+WEBHOOKS = [generic, telegraf, alertmanager, sentry, sentry_hooks, logs, github, redfish]
 ROUTERS = [webhook.router for webhook in WEBHOOKS]

@@ -30,7 +30,8 @@ PUBLIC = {
 # ships in browser code) on the SDK endpoints; the body's HMAC on Sentry's integration webhook, which takes
 # nothing else.
 DSN_KEY_PATHS = {"/api/{project_id}/envelope/", "/api/{project_id}/store/"}
-SIGNED_PATHS = {"/webhooks/sentry", "/webhooks/github"}  # HMAC-signed bodies: a token alone gets 401
+# HMAC-signed bodies, or a secret in the body (a Redfish Event's Context): a token alone gets 401
+SIGNED_PATHS = {"/webhooks/sentry", "/webhooks/github", "/webhooks/redfish/{source_id}"}
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,15 @@ from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, METRICS_RECEIVED, LogsPayload, MetricsPayload
 from aiops_contracts.pipelines import PIPELINE_RUN_RECEIVED, run_event_id
-from aiops_contracts.pollers import ConnectionCheck, ConnectionStep, poller_settings
-from aiops_contracts.secrets import secret_box
+from aiops_contracts.pollers import (
+    ConnectionCheck,
+    ConnectionStep,
+    PollerSettings,
+    poller_settings,
+    push_context,
+    push_path,
+)
+from aiops_contracts.secrets import SecretBox, secret_box
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, PIPELINES_RUNS, POLLER_CHECKS_KEY
 from aiops_contracts.timing import sleep_or_stop
@@ -126,20 +133,13 @@ class ProducerManager:
 
     def build(self, row: Source) -> Poller:
         """The poller of a row; SourceUnusable naming what is wrong with it."""
-        kind = SourceKind(row.kind)
-        credentials = {}
-        for name, sealed in (row.credentials or {}).items():
-            opened = self._box.open(sealed) if self._box else None
-            if opened is None:
-                raise SourceUnusable(f"config: credentials.{name} cannot be opened (is SECRETS_KEY the API's?)")
-            credentials[name] = opened
-        try:
-            settings = poller_settings(kind, dict(row.config or {}), credentials)
-        except ValidationError as exc:
-            raise SourceUnusable(f"config: {exc.errors()[0]['msg']}") from exc
-        source = PolledSource(id=str(row.id), name=row.name, kind=kind, target=row.target or "",
-                              interval_s=row.interval_s or 60.0, labels=dict(row.labels or {}), settings=settings)
-        return POLLERS[kind](source)
+        source_id, box = str(row.id), self._box
+        source = PolledSource(id=source_id, name=row.name, kind=SourceKind(row.kind), target=row.target or "",
+                              interval_s=row.interval_s or 60.0, labels=dict(row.labels or {}),
+                              settings=source_settings(box, row),
+                              push_url=self.settings.public_url + push_path(row.kind, source_id),
+                              push_context=push_context(box, source_id) if box else None)
+        return POLLERS[source.kind](source)
 
     async def _first_delay(self, source: PolledSource) -> float:
         """A source polled before (by this or another replica) keeps its schedule: due one interval after its
@@ -251,6 +251,20 @@ class ProducerManager:
             return await check_connection(poller)
         finally:
             await poller.aclose()
+
+
+def source_settings(box: SecretBox | None, row: Source) -> PollerSettings:
+    """A row's settings, its credentials opened; SourceUnusable naming what is wrong with them."""
+    credentials = {}
+    for name, sealed in (row.credentials or {}).items():
+        opened = box.open(sealed) if box else None
+        if opened is None:
+            raise SourceUnusable(f"config: credentials.{name} cannot be opened (is SECRETS_KEY the API's?)")
+        credentials[name] = opened
+    try:
+        return poller_settings(row.kind, dict(row.config or {}), credentials)
+    except ValidationError as exc:
+        raise SourceUnusable(f"config: {exc.errors()[0]['msg']}") from exc
 
 
 def fingerprint(row: Source) -> str:

@@ -45,6 +45,8 @@ class PolledSource:
     interval_s: float
     labels: Mapping[str, str]
     settings: PollerSettings
+    push_url: str | None = None  # where its device may push events to the API (a Redfish event subscription)
+    push_context: str | None = None  # the secret the device sends back with them
 
 
 @dataclass

@@ -9,8 +9,16 @@ per `system`), `redfish_temperature` (reading_celsius per `sensor`), `redfish_fa
 Health roll-up: every component whose Status.Health is Warning or Critical (a system's HealthRollup, a fan,
 a sensor, a supply) is a firing alert of this source, keyed by the component's @odata.id; when it is OK again
 (or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll).
+
+Events: where the service root links an enabled EventService (and `events` is on), the first poll subscribes
+(POST to its Subscriptions, an EventDestination with the source's push URL as Destination and its secret as
+Context; a subscription to that URL left by an earlier poller of the source is deleted first). The BMC then
+pushes its alerts to the API at once (aiops_api/webhooks/redfish.py), keyed like the polled ones. The
+subscription is deleted when the poller stops: the source removed, disabled or changed, or handed to another
+replica (which subscribes again). A BMC refusing the subscription is logged; polling goes on.
 """
 
+import logging
 import time
 from contextlib import suppress
 from typing import Any
@@ -18,14 +26,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from aiops_contracts.events import AlertPayload, AlertStatus, Severity
-from aiops_contracts.pollers import RedfishSettings
+from aiops_contracts.events import AlertPayload, AlertStatus
+from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.http import HttpPoller
 from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
+log = logging.getLogger(__name__)
 SERVICE_ROOT = "/redfish/v1"
-SEVERITIES = {"Warning": Severity.medium, "Critical": Severity.critical}
 
 
 class RedfishPoller(HttpPoller[RedfishSettings]):
@@ -36,6 +44,8 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         self.host = urlsplit(source.target).hostname or source.target
         self._unhealthy: dict[str, AlertPayload] = {}  # firing alerts by component id, as last sent
         self._session_path: str | None = None  # the session to delete at the end
+        self._subscription: str | None = None  # the event subscription to delete at the end
+        self._subscribed = not (source.push_url and source.push_context and self.settings.events)  # or not wanted
 
     def headers(self) -> dict[str, str]:
         if self.settings.auth != "basic":
@@ -44,16 +54,23 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                                                            self.settings.password.get_secret_value())}
 
     async def aclose(self) -> None:
-        if self._session_path:
-            with suppress(CheckFailed, aiohttp.ClientError):  # else the session expires on its own
-                async with self.api.request("DELETE", self._session_path):
-                    pass
+        for path in (self._subscription, self._session_path):  # the subscription first: the session deletes it
+            if path:
+                with suppress(CheckFailed, aiohttp.ClientError):  # else the session expires on its own
+                    async with self.api.request("DELETE", path):
+                        pass
         await super().aclose()
 
     async def check(self) -> None:
         await self._get(f"{SERVICE_ROOT}/Systems")
 
     async def poll(self) -> PollResult:
+        if not self._subscribed:
+            self._subscribed = True
+            try:
+                await self._subscribe()
+            except CheckFailed as exc:
+                log.warning("redfish events not subscribed", extra={"source": self.source.name, "error": str(exc)})
         now_ns = time.time_ns()
         result, problems = PollResult(), dict[str, tuple[str, str]]()
         for system in await self._members(f"{SERVICE_ROOT}/Systems"):
@@ -98,14 +115,35 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                 problems |= _problem(supply, f"Power supply {_name(supply)}")
         return lines, problems
 
+    async def _subscribe(self) -> None:
+        event_service = (await self._get(SERVICE_ROOT)).get("EventService") or {}
+        if "@odata.id" not in event_service:
+            return
+        service = await self._get(event_service["@odata.id"])
+        collection = (service.get("Subscriptions") or {}).get("@odata.id")
+        if service.get("ServiceEnabled") is False or not collection:
+            return
+        for subscription in await self._members(collection):
+            if subscription.get("Destination") == self.source.push_url:
+                async with self.api.request("DELETE", subscription["@odata.id"]):
+                    pass
+        destination = {"Destination": self.source.push_url, "Context": self.source.push_context,
+                       "Protocol": "Redfish"}
+        async with self.api.request("POST", collection, json=destination) as answer:
+            location = answer.headers.get("Location")
+        if not location:
+            raise CheckFailed("protocol", "the BMC created an event subscription without a Location")
+        self._subscription = urlsplit(location).path
+        log.info("redfish events subscribed", extra={"source": self.source.name, "subscription": location})
+
     def _changes(self, problems: dict[str, tuple[str, str]]) -> list[AlertPayload]:
         """Alerts for components that became unhealthy (or changed health), and resolutions for those healed."""
         alerts = []
         for component, (title, health) in problems.items():
             previous = self._unhealthy.get(component)
-            if previous is None or previous.severity != SEVERITIES[health]:
-                alert = self.alert(fingerprint=f"redfish:{self.source.id}:{component}"[:255],
-                                   title=f"{title} on {self.host}: {health}", severity=SEVERITIES[health],
+            if previous is None or previous.severity != REDFISH_SEVERITIES[health]:
+                alert = self.alert(fingerprint=redfish_fingerprint(self.source.id, component),
+                                   title=f"{title} on {self.host}: {health}", severity=REDFISH_SEVERITIES[health],
                                    host=self.host, labels={"component": component},
                                    details={"health": health, "bmc": self.source.target})
                 self._unhealthy[component] = alert
@@ -159,6 +197,6 @@ def _name(resource: dict[str, Any]) -> str:
 
 def _problem(resource: dict[str, Any], title: str, health: str | None = None) -> dict[str, tuple[str, str]]:
     health = health or _health(resource)
-    if health not in SEVERITIES or (resource.get("Status") or {}).get("State") == "Absent":
+    if health not in REDFISH_SEVERITIES or (resource.get("Status") or {}).get("State") == "Absent":
         return {}
     return {str(resource.get("@odata.id") or title): (title, health)}

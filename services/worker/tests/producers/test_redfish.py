@@ -1,6 +1,6 @@
 """The Redfish poller against a local Redfish service serving a DMTF-style mockup tree the test changes
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
-failed fan becoming an alert that is resolved once the fan is back."""
+failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events."""
 
 import importlib.util
 from pathlib import Path
@@ -26,9 +26,12 @@ async def bmc(tmp_path: Path):
         yield server
 
 
-def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD) -> RedfishPoller:
-    settings = poller_settings("redfish", {"username": bmc_module.USERNAME, "auth": auth}, {"password": password})
-    return RedfishPoller(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings))
+def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD, events: bool = True,
+           push_url: str | None = None) -> RedfishPoller:
+    settings = poller_settings("redfish", {"username": bmc_module.USERNAME, "auth": auth, "events": events},
+                               {"password": password})
+    return RedfishPoller(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings,
+                                      push_url=push_url, push_context="c" * 64 if push_url else None))
 
 
 async def test_session_auth_reads_systems_thermal_and_power(bmc) -> None:
@@ -73,3 +76,22 @@ async def test_a_failed_fan_fires_an_alert_resolved_when_it_spins_again(bmc, tmp
     healed = (await redfish.poll()).alerts
     assert {(a.fingerprint, a.status) for a in healed} == {(a.fingerprint, "resolved") for a in failed}
     await redfish.aclose()
+
+
+async def test_subscribes_to_the_bmcs_events_once_and_unsubscribes_when_stopped(bmc) -> None:
+    push_url = "http://127.0.0.1:8080/webhooks/redfish/bmc-id"
+    died = poller(bmc, push_url=push_url)
+    await died.poll()  # subscribed, then its replica died without unsubscribing
+    await died.api.aclose()
+    redfish, not_wanted = poller(bmc, push_url=push_url), poller(bmc, push_url=push_url, events=False)
+    await redfish.poll()
+    await redfish.poll()
+    await not_wanted.poll()
+    [subscription] = bmc.subscriptions.values()  # the stale one replaced, one per poller, none when not wanted
+    assert (subscription["Destination"], subscription["Context"], subscription["Protocol"]) == (
+        push_url, "c" * 64, "Redfish")
+    assert "DELETE /redfish/v1/EventService/Subscriptions/1" in bmc.requests  # the dead replica's
+    await redfish.aclose()
+    assert bmc.subscriptions == {}
+    assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/")
+    await not_wanted.aclose()

@@ -1,0 +1,53 @@
+"""Redfish events pushed by a BMC to its source's subscription: each record of the Event (DSP0266, records of the
+ResourceEvent registry) becomes an alert keyed like the poller's alert of that component; the Event must carry
+the source's Context, and the source must be an enabled Redfish source."""
+
+import uuid
+
+from aiops_contracts.bus import Bus
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.pollers import push_context, redfish_fingerprint
+from aiops_contracts.secrets import secret_box
+from aiops_contracts.streams import ALERTS_INGESTED
+
+FAN = "/redfish/v1/Chassis/1U/Thermal#/Fans/0"
+BMC = {"name": "rack1-bmc", "kind": "redfish", "target": "https://10.0.0.7", "config": {"username": "root"},
+       "credentials": {"password": "calvin"}, "labels": {"rack": "r1"}}
+
+
+def event(context: str, health: str, event_id: str = "1") -> dict:
+    return {"@odata.type": "#Event.v1_7_0.Event", "Id": event_id, "Name": "Event Array", "Context": context,
+            "Events": [{"EventType": "Alert", "EventId": event_id, "MessageSeverity": health,
+                        "MessageId": f"ResourceEvent.1.0.ResourceStatusChanged{health}",
+                        "Message": f"The health of resource `{FAN}` has changed to {health}.",
+                        "MessageArgs": [FAN, health], "OriginOfCondition": {"@odata.id": FAN}}]}
+
+
+async def test_pushed_events_fire_and_resolve_the_components_alert(client, auth, api_settings, bus: Bus) -> None:
+    source = (await client.post("/api/v1/sources", json=BMC, headers=auth())).json()
+    context = push_context(secret_box(api_settings.secrets_key), source["id"])
+    path = f"/webhooks/redfish/{source['id']}"
+
+    for health, event_id in (("Critical", "1"), ("Critical", "1"), ("OK", "2")):  # the second: a redelivery
+        assert (await client.post(path, json=event(context, health, event_id))).status_code == 202
+
+    entries = [Envelope.from_entry(f) for _, f in await bus.redis.xrange(bus.key(ALERTS_INGESTED))]
+    assert len({e.id for e in entries}) == 2 and {e.source for e in entries} == {"rack1-bmc"}
+    failed, healed = entries[0].payload, entries[-1].payload
+    assert failed["fingerprint"] == healed["fingerprint"] == redfish_fingerprint(source["id"], FAN)
+    assert (failed["severity"], failed["status"], failed["host"]) == ("critical", "firing", "10.0.0.7")
+    assert failed["labels"] == {"rack": "r1", "component": FAN}
+    assert failed["details"]["message_id"] == "ResourceEvent.1.0.ResourceStatusChangedCritical"
+    assert healed["status"] == "resolved"
+
+
+async def test_events_need_the_sources_context_and_an_enabled_redfish_source(client, auth, api_settings) -> None:
+    source = (await client.post("/api/v1/sources", json=BMC, headers=auth())).json()
+    context = push_context(secret_box(api_settings.secrets_key), source["id"])
+    path = f"/webhooks/redfish/{source['id']}"
+
+    assert (await client.post(path, json=event("0" * 64, "Critical"))).status_code == 401
+    assert (await client.post(path, json={"Context": context, "Events": "no"})).status_code == 400
+    assert (await client.post(f"/webhooks/redfish/{uuid.uuid4()}", json=event(context, "Critical"))).status_code == 401
+    await client.patch(f"/api/v1/sources/{source['id']}", json={"enabled": False}, headers=auth())
+    assert (await client.post(path, json=event(context, "Critical"))).status_code == 401
