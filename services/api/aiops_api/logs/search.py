@@ -1,10 +1,12 @@
 """Semantic search over templates: the query is embedded with the worker's model, then the nearest
-templates come from ChromaDB. The model starts loading in a thread when the app starts (`warm_up`:
-it takes seconds, and its first embedding another second: the first search should wait for neither); ChromaDB
-is connected on first use. Query embeddings are kept (QUERY_CACHE, least recently used out): a question asked
-again, or routed by meaning and then searched (chat), is embedded once."""
+templates come from ChromaDB. The model starts loading in a thread when the app starts, and ChromaDB is
+connected then too (`warm_up`: the model takes seconds, its first embedding and the connection half a second
+each, and the first search should wait for none of them; ChromaDB down then is connected on first use).
+Query embeddings are kept (QUERY_CACHE, least recently used out): a question asked again, or routed by meaning
+and then searched (chat), is embedded once."""
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 
 from aiops_contracts.chroma import ChromaUnavailable, LogCollections, chroma_down_errors, connect_log_collections
@@ -24,9 +26,12 @@ class LogSearch:
         self._warming: asyncio.Task[None] | None = None
 
     def warm_up(self) -> None:
-        """Load the model and import ChromaDB's client (seconds each) in the background; a search arriving
-        meanwhile waits for the same load."""
-        self._warming = asyncio.create_task(asyncio.to_thread(self._load))
+        """Load the model and connect ChromaDB in the background; a search arriving meanwhile waits for them."""
+        self._warming = asyncio.create_task(self._warm())
+
+    async def _warm(self) -> None:
+        with contextlib.suppress(ChromaUnavailable):  # down now: connected by the first search
+            await self._ready()
 
     def _load(self) -> None:
         self.embedder.embed(["warm up"])  # loads the model, and runs it once: the first run is the slow one
