@@ -1,9 +1,14 @@
-"""Notifications, telling: every due group (notification_groups.due_at passed) is looked at by one flusher
-(FOR UPDATE SKIP LOCKED: two never tell a group twice). Its incidents less the silenced and the inhibited (an open incident of a source
-severity on the same host: a critical host-down mutes that host's warnings; a resolution is never muted) are
-told in one notification when what they are differs from what was last told, or after repeat_interval
-unchanged. The group is then due again group_interval later, or deleted once all its incidents are resolved.
-Each notification, sent or failed, is a row of `notifications`."""
+"""Notifications, telling: every due group (notification_groups.due_at passed) is looked at by one flusher. Its
+incidents less the silenced and the inhibited (an open incident of a source severity on the same host: a critical
+host-down mutes that host's warnings; a resolution is never muted) are told in one notification when what they are
+differs from what was last told, or after repeat_interval unchanged. The group is then due again group_interval
+later, or deleted once all its incidents are resolved. Each notification, sent or failed, is a row of
+`notifications`.
+
+A group is claimed in a short transaction (FOR UPDATE SKIP LOCKED, its due time moved past the longest send, so
+another flusher passes it by), told with no transaction open, and its outcome recorded in another: a slow receiver
+never holds a row lock that the gathering task (notifications/task.py) would wait on. What was gathered while it was
+being told stays in the group for the next flush."""
 
 import asyncio
 import logging
@@ -20,7 +25,7 @@ from aiops_contracts.envelope import utcnow
 from aiops_contracts.events import IncidentStatus
 from aiops_contracts.notifications import Matcher, NotificationStatus, silenced
 from aiops_worker.notifications.routing import Routing, load_routing
-from aiops_worker.notifications.senders import ReceiverUnavailable, Sender, notice
+from aiops_worker.notifications.senders import RETRIES, ReceiverUnavailable, Sender, notice
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.periodic import PeriodicTask
 
@@ -53,45 +58,62 @@ class NotificationFlushTask(PeriodicTask):
     async def flush(self, now: datetime) -> int:
         """Tell the groups due at `now`; returns how many notifications were sent."""
         async with self.ctx.sessions.begin() as session:
-            groups = (await session.scalars(
-                select(NotificationGroup).where(NotificationGroup.due_at <= now).order_by(NotificationGroup.due_at)
-                .limit(GROUPS_PER_TICK).with_for_update(skip_locked=True))).all()
+            known = [r.name for r in self.routing.receivers]  # a group of a receiver notifications.yml no longer names
+            await session.execute(delete(NotificationGroup).where(NotificationGroup.receiver.not_in(known)))
             silences = [[Matcher.model_validate(m) for m in matchers] for matchers in await session.scalars(
                 select(Silence.matchers).where(Silence.starts_at <= now, Silence.ends_at > now))]
-            sent, known = 0, {r.name for r in self.routing.receivers}
-            for group in groups:
-                if group.receiver not in known:  # notifications.yml names it no longer
-                    await session.delete(group)
-                    continue
-                sent += await self._flush_group(session, group, silences, now)
+        sent = 0
+        for _ in range(GROUPS_PER_TICK):
+            claimed = await self._claim(now)
+            if claimed is None:
+                break
+            sent += await self._flush_group(claimed, silences, now)
         return sent
 
-    async def _flush_group(self, session: AsyncSession, group: NotificationGroup, silences: list[list[Matcher]],
-                           now: datetime) -> int:
-        incidents = {i: f for i, f in group.incidents.items()  # a resolution nobody was told of the firing of: dropped
-                     if f["status"] != IncidentStatus.resolved or i in group.told}
-        visible = {i: f for i, f in incidents.items()
-                   if not any(silenced(s, facts(f)) for s in silences) and not await _inhibited(session, self.routing, f)}
-        current = {i: state(f) for i, f in visible.items()}
-        changed = any(group.told.get(i) != s for i, s in current.items())
-        repeat = (group.last_sent_at is not None and now - group.last_sent_at >= timedelta(seconds=group.repeat_interval_s)
-                  and any(f["status"] != IncidentStatus.resolved for f in visible.values()))
-        told = changed or repeat
-        if told and not await self._send(session, group, list(visible.values())):
-            group.due_at = now + timedelta(seconds=min(RETRY_S, group.group_interval_s))
-            return 0
-        if told:
-            group.told, group.last_sent_at = {**group.told, **current}, now
-        remaining = {i: f for i, f in incidents.items() if f["status"] != IncidentStatus.resolved}
-        if not remaining:
-            await session.execute(delete(NotificationGroup).where(NotificationGroup.id == group.id))
-            return int(told)
-        group.incidents = remaining
-        group.told = {i: s for i, s in group.told.items() if i in remaining}
-        group.due_at = now + timedelta(seconds=group.group_interval_s)
-        return int(told)
+    async def _claim(self, now: datetime) -> NotificationGroup | None:
+        async with self.ctx.sessions.begin() as session:
+            group = await session.scalar(
+                select(NotificationGroup).where(NotificationGroup.due_at <= now).order_by(NotificationGroup.due_at)
+                .limit(1).with_for_update(skip_locked=True))
+            if group is not None:
+                group.due_at = now + timedelta(seconds=RETRIES * (self.ctx.settings.notification_timeout_s + 1) + 5)
+            return group
 
-    async def _send(self, session: AsyncSession, group: NotificationGroup, incidents: list[dict[str, Any]]) -> bool:
+    async def _flush_group(self, claimed: NotificationGroup, silences: list[list[Matcher]], now: datetime) -> int:
+        incidents = {i: f for i, f in claimed.incidents.items()  # a resolution nobody was told of the firing of: dropped
+                     if f["status"] != IncidentStatus.resolved or i in claimed.told}
+        async with self.ctx.sessions() as session:
+            visible = {i: f for i, f in incidents.items() if not any(silenced(s, facts(f)) for s in silences)
+                       and not await _inhibited(session, self.routing, f)}
+        current = {i: state(f) for i, f in visible.items()}
+        changed = any(claimed.told.get(i) != s for i, s in current.items())
+        repeat = (claimed.last_sent_at is not None
+                  and now - claimed.last_sent_at >= timedelta(seconds=claimed.repeat_interval_s)
+                  and any(f["status"] != IncidentStatus.resolved for f in visible.values()))
+        notification = await self._send(claimed, list(visible.values())) if changed or repeat else None
+        async with self.ctx.sessions.begin() as session:
+            group = await session.get(NotificationGroup, claimed.id, with_for_update=True)
+            if notification is not None:
+                session.add(notification)
+            if group is None:  # claimed by another flusher after this one's claim ran out, and deleted there
+                return 0
+            if notification is not None and notification.status == NotificationStatus.failed:
+                group.due_at = now + timedelta(seconds=min(RETRY_S, group.group_interval_s))
+                return 0
+            if notification is not None:
+                group.told, group.last_sent_at = {**group.told, **current}, now
+            # Resolved incidents leave the group, unless they changed since the claim (not told yet).
+            remaining = {i: f for i, f in group.incidents.items()
+                         if f["status"] != IncidentStatus.resolved or claimed.incidents.get(i) != f}
+            if not remaining:
+                await session.delete(group)
+                return int(notification is not None)
+            group.incidents = remaining
+            group.told = {i: s for i, s in group.told.items() if i in remaining}
+            group.due_at = now + timedelta(seconds=group.group_interval_s)
+        return int(notification is not None)
+
+    async def _send(self, group: NotificationGroup, incidents: list[dict[str, Any]]) -> Notification:
         message = notice(group.receiver, group.group_key, incidents)
         status, detail = NotificationStatus.sent, ""
         try:
@@ -99,10 +121,9 @@ class NotificationFlushTask(PeriodicTask):
         except ReceiverUnavailable as exc:
             status, detail = NotificationStatus.failed, str(exc)
             log.warning("notification failed", extra={"receiver": group.receiver, "error": detail})
-        session.add(Notification(receiver=group.receiver, group_key=group.group_key, status=status.value,
-                                 subject=message.subject, incident_ids=[i["incident_id"] for i in message.incidents],
-                                 detail=detail))
-        return status == NotificationStatus.sent
+        return Notification(receiver=group.receiver, group_key=group.group_key, status=status.value,
+                            subject=message.subject, incident_ids=[i["incident_id"] for i in message.incidents],
+                            detail=detail)
 
 
 async def _inhibited(session: AsyncSession, routing: Routing, incident: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """Notifications: a storm of 1,000 related alerts (through the real alert store and incident grouping) is told
 once per group_interval per receiver, by two flushing replicas (email through a local aiosmtpd server, a
 Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
-Events v2; a failing receiver is retried and its failure recorded, and skipped while its circuit is open; a bad
+Events v2; a slow receiver holds no lock the gathering waits on; a failing receiver is retried and its failure recorded,
+and skipped while its circuit is open; a bad
 notifications.yml names its line."""
 
 import asyncio
@@ -70,11 +71,16 @@ class HttpReceiver:
     def __init__(self) -> None:
         self.posts: list[dict] = []
         self.status = 200
+        self.answering = threading.Event()  # cleared: a post is received and held until it is set again
+        self.answering.set()
+        self.holding = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 receiver.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                receiver.holding.set()
+                receiver.answering.wait()
                 self.send_response(receiver.status)
                 self.end_headers()
 
@@ -224,6 +230,32 @@ routes: [{{receiver: hook, group_by: [host], group_wait_s: 0, group_interval_s: 
     assert await task.flush(now + timedelta(minutes=2)) == 0  # still silenced
     assert await task.flush(now + timedelta(minutes=6)) == 1  # expired: db-1 is told at the next interval
     assert http.posts[-1]["incidents"][0]["hosts"] == ["db-1"] and http.posts[-1]["status"] == "firing"
+
+
+async def test_a_slow_receiver_holds_no_lock_on_its_group_and_what_arrives_meanwhile_is_told_next(
+        worker_ctx, drain, tmp_path: Path, http):
+    ctx = configure(worker_ctx, tmp_path, f"""
+receivers:
+  - {{name: hook, kind: webhook, url: "{http.url}"}}
+routes:
+  - {{receiver: hook, group_by: [severity], group_wait_s: 0, group_interval_s: 60}}
+""")
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    await ctx.bus.publish(INCIDENTS_CHANGED, change(first, "web-1"))
+    await drain(NotificationTask(ctx))
+    http.answering.clear()
+    task, now = NotificationFlushTask(ctx), utcnow()
+    flushing = asyncio.create_task(task.flush(now))
+    await asyncio.to_thread(http.holding.wait, 10)  # the receiver holds the post
+    await ctx.bus.publish(INCIDENTS_CHANGED, change(second, "web-2"))
+    await asyncio.wait_for(drain(NotificationTask(ctx)), 10)  # the same group is gathered into meanwhile
+    assert await flush(ctx, [NotificationFlushTask(ctx)], now) == 0  # claimed: another flusher passes it by
+    assert not flushing.done()
+    http.answering.set()
+    assert await flushing == 1
+    assert [i["incident_id"] for i in http.posts[0]["incidents"]] == [first]
+    assert await task.flush(now + timedelta(seconds=60)) == 1  # what arrived while it was told
+    assert sorted(i["incident_id"] for i in http.posts[1]["incidents"]) == sorted([first, second])
 
 
 async def test_a_failing_receiver_is_recorded_and_retried_and_unsafe_urls_refused(worker_ctx, drain, tmp_path: Path,
