@@ -1,9 +1,8 @@
 """Notifications: a storm of 1,000 related alerts (through the real alert store and incident grouping) is told
 once per group_interval per receiver, by two flushing replicas (email through a local aiosmtpd server, a
 Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
-Events v2; a slow receiver holds no lock the gathering waits on; a failing receiver is retried and its failure recorded,
-and skipped while its circuit is open; a bad
-notifications.yml names its line."""
+Events v2; a slow receiver holds no lock the gathering waits on; a failing receiver is retried and its failure
+recorded, and skipped while its circuit is open; a bad notifications.yml names its line."""
 
 import asyncio
 import json
