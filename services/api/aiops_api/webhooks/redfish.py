@@ -3,11 +3,13 @@ subscription the source's poller made on its EventService (aiops_worker/producer
 
 Authenticated by the Event's `Context`: the poller subscribed with the source's own secret (derived from
 SECRETS_KEY, aiops_contracts.pollers.push_context), which the BMC sends back with every Event; it is compared
-in constant time. The source (from the path) must be an enabled Redfish source, checked before the body is read.
+in constant time. The source (from the path) must be an enabled Redfish source, checked before the body is
+read.
 
 Each record of `Events` becomes an alert of the source, keyed by its OriginOfCondition like the poller's alert
 of that component (so a pushed fan failure and the next poll's are one alert): Warning and Critical fire it,
-OK resolves it (any other severity is a medium alert). The envelope id comes from the Event's Id and the record's EventId, so a redelivery is dropped.
+OK resolves it, any other severity is a medium alert. The envelope id comes from the Event's Id and the
+record's EventId, so a redelivery is dropped.
 """
 
 import hmac

@@ -42,3 +42,5 @@ class SnmpTrapSettings(BaseSettings):
     snmp_trap_port: int = Field(default=0, ge=0, le=65535)  # e.g. 1162; 0: off
     # Traps are taken only with one of these communities (v1/v2c); required once the port is set.
     snmp_trap_communities: list[str] = Field(default_factory=list)
+    # v3 traps: the users of the enabled SNMP v3 sources, read again this often.
+    snmp_trap_users_refresh_s: float = Field(default=30.0, gt=0)

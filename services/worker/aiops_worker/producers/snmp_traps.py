@@ -1,26 +1,37 @@
-"""SNMP trap receiver: v1 and v2c traps (and informs' varbinds) on UDP become alerts on the alerts stream.
+"""SNMP trap receiver: v1 and v2c traps (and informs' varbinds), and v3 traps (USM, auth and privacy), on UDP
+become alerts on the alerts stream.
 
 linkDown fires an alert per agent and interface that the matching linkUp resolves; coldStart, warmStart and
 authenticationFailure are alerts of their own; any other trap is a medium alert named by its trap OID, its
-variables (named from the built-in table, snmp_oids.py) kept in the details. A trap whose community is not
-in SNMP_TRAP_COMMUNITIES is dropped and counted, as are datagrams that are not SNMP.
+variables (named from the built-in table, snmp_oids.py) kept in the details. A v1/v2c trap whose community is
+not in SNMP_TRAP_COMMUNITIES is dropped and counted, as are datagrams that are not SNMP. v3 traps are taken
+from the users of the enabled SNMP v3 sources, read again every SNMP_TRAP_USERS_REFRESH_S (snmp_usm.py): a
+wrong key or an unknown user is dropped and counted the same way.
 """
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from prometheus_client import Counter
 from pyasn1.codec.ber import decoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api
+from sqlalchemy import select
 
+from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.pollers import SnmpSettings
+from aiops_contracts.secrets import secret_box
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 from aiops_worker.producers.base import Producer
+from aiops_worker.producers.manager import SourceUnusable, source_settings
 from aiops_worker.producers.settings import SnmpTrapSettings
 from aiops_worker.producers.snmp_oids import SNMP_TRAP_OID, oid_name
+from aiops_worker.producers.snmp_usm import TrapRefused, UsmTraps
 from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -34,14 +45,25 @@ SEVERITIES = {"linkDown": Severity.high, "authenticationFailure": Severity.mediu
               "warmStart": Severity.low}
 
 
-class NotATrap(ValueError):
-    pass
+V3 = 3  # the msgVersion of SNMPv3
+
+
+class NotATrap(TrapRefused):
+    def __init__(self, message: str) -> None:
+        super().__init__("malformed", message)
+
+
+def message_version(data: bytes) -> int:
+    try:
+        return int(api.decodeMessageVersion(data))
+    except (PyAsn1Error, ValueError, TypeError) as exc:
+        raise NotATrap(f"not an SNMP message: {exc}") from exc
 
 
 def decode_trap(data: bytes) -> tuple[str, str, dict[str, Any]]:
     """(community, trap name or OID, variables by name) of a v1 or v2c trap datagram; NotATrap otherwise."""
     try:
-        version = int(api.decodeMessageVersion(data))
+        version = message_version(data)
         module = api.PROTOCOL_MODULES[version]
         message, _ = decoder.decode(data, asn1Spec=module.Message())
     except (PyAsn1Error, KeyError, ValueError, TypeError) as exc:
@@ -55,14 +77,20 @@ def decode_trap(data: bytes) -> tuple[str, str, dict[str, Any]]:
         generic = int(module.apiTrapPDU.get_generic_trap(pdu))
         enterprise = str(module.apiTrapPDU.get_enterprise(pdu))
         trap = GENERIC_TRAPS[generic] if generic < 6 else f"{enterprise}.0.{module.apiTrapPDU.get_specific_trap(pdu)}"
-    else:
-        if not (pdu.isSameTypeWith(module.SNMPv2TrapPDU()) or pdu.isSameTypeWith(module.InformRequestPDU())):
-            raise NotATrap("an SNMPv2c message that is not a trap or inform")
-        variables = {str(oid): value for oid, value in module.apiPDU.get_varbinds(pdu)}
-        if SNMP_TRAP_OID not in variables:
-            raise NotATrap("no snmpTrapOID.0 variable")
-        trap = oid_name(str(variables.pop(SNMP_TRAP_OID)))
-    return community, trap, {oid_name(oid): value.prettyPrint() for oid, value in variables.items()}
+        return community, trap, {oid_name(oid): value.prettyPrint() for oid, value in variables.items()}
+    if not (pdu.isSameTypeWith(module.SNMPv2TrapPDU()) or pdu.isSameTypeWith(module.InformRequestPDU())):
+        raise NotATrap("an SNMPv2c message that is not a trap or inform")
+    return community, *v2_trap(pdu)
+
+
+def v2_trap(pdu: Any) -> tuple[str, dict[str, Any]]:
+    """(trap name or OID, variables by name) of an SNMPv2 trap PDU (of a v2c or v3 message)."""
+    v2c = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+    variables = {str(oid): value for oid, value in v2c.apiPDU.get_varbinds(pdu)}
+    if SNMP_TRAP_OID not in variables:
+        raise NotATrap("no snmpTrapOID.0 variable")
+    trap = oid_name(str(variables.pop(SNMP_TRAP_OID)))
+    return trap, {oid_name(oid): value.prettyPrint() for oid, value in variables.items()}
 
 
 def trap_alert(peer: str, trap: str, variables: dict[str, Any]) -> AlertPayload:
@@ -78,23 +106,30 @@ def trap_alert(peer: str, trap: str, variables: dict[str, Any]) -> AlertPayload:
 
 
 class _TrapProtocol(asyncio.DatagramProtocol):
-    def __init__(self, queue: asyncio.Queue[AlertPayload], communities: frozenset[str]) -> None:
+    def __init__(self, queue: asyncio.Queue[AlertPayload], communities: frozenset[str], usm: UsmTraps) -> None:
         self.queue = queue
         self.communities = communities
+        self.usm = usm
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         try:
-            community, trap, variables = decode_trap(data)
-        except NotATrap:
-            REFUSED.labels("malformed").inc()
-            return
-        if community not in self.communities:
-            REFUSED.labels("community").inc()
+            trap, variables = self.decode(data, (str(addr[0]), int(addr[1])))
+        except TrapRefused as exc:
+            REFUSED.labels(exc.reason).inc()
+            log.debug("snmp trap refused", extra={"peer": str(addr[0]), "reason": exc.reason, "error": str(exc)})
             return
         try:
             self.queue.put_nowait(trap_alert(str(addr[0]), trap, variables))
         except asyncio.QueueFull:
             REFUSED.labels("queue_full").inc()
+
+    def decode(self, data: bytes, peer: tuple[str, int]) -> tuple[str, dict[str, Any]]:
+        if message_version(data) == V3:
+            return v2_trap(self.usm.decode(data, peer))
+        community, trap, variables = decode_trap(data)
+        if community not in self.communities:
+            raise TrapRefused("community", "a community not in SNMP_TRAP_COMMUNITIES")
+        return trap, variables
 
 
 class SnmpTrapProducer(Producer[SnmpTrapSettings]):
@@ -107,6 +142,8 @@ class SnmpTrapProducer(Producer[SnmpTrapSettings]):
         super().__init__(ctx, settings)
         self.queue: asyncio.Queue[AlertPayload] = asyncio.Queue(QUEUE_SIZE)
         self.port: int | None = None  # the bound port, once listening
+        self.usm = UsmTraps()
+        self._users_due = 0.0  # when the v3 users are read again (monotonic)
 
     @classmethod
     def enabled(cls, settings: SnmpTrapSettings) -> bool:
@@ -116,7 +153,7 @@ class SnmpTrapProducer(Producer[SnmpTrapSettings]):
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        protocol = _TrapProtocol(self.queue, frozenset(self.settings.snmp_trap_communities))
+        protocol = _TrapProtocol(self.queue, frozenset(self.settings.snmp_trap_communities), self.usm)
         transport, _ = await loop.create_datagram_endpoint(
             lambda: protocol, local_addr=(self.settings.snmp_trap_host, self.settings.snmp_trap_port))
         self.port = transport.get_extra_info("sockname")[1]
@@ -128,7 +165,27 @@ class SnmpTrapProducer(Producer[SnmpTrapSettings]):
         await self.drain()
 
     async def poll(self) -> list[Envelope]:
+        if time.monotonic() >= self._users_due:
+            await self.load_users()
         alerts = []
         while not self.queue.empty():
             alerts.append(self.queue.get_nowait())
         return [Envelope(type=ALERT_RECEIVED, source=SOURCE, payload=alert.model_dump(mode="json")) for alert in alerts]
+
+    async def load_users(self) -> None:
+        """The v3 users, from the enabled SNMP sources (a source whose credentials cannot be opened is skipped:
+        the poller reports it)."""
+        box = secret_box(self.ctx.settings.secrets_key.get_secret_value())
+        async with self.ctx.sessions() as session:
+            rows = await session.scalars(select(Source).order_by(Source.name).where(
+                Source.kind == SourceKind.snmp.value, Source.enabled, Source.revoked_at.is_(None)))
+        sources = []
+        for row in rows:
+            try:
+                settings = source_settings(box, row)
+            except SourceUnusable:
+                continue
+            if isinstance(settings, SnmpSettings):
+                sources.append(settings)
+        self.usm.set_users(sources)
+        self._users_due = time.monotonic() + self.settings.snmp_trap_users_refresh_s

@@ -1,12 +1,30 @@
-"""SNMP trap receiver: traps sent by net-snmp's `snmptrap` (v1 and v2c) become alerts on the alerts stream;
-linkUp resolves the linkDown of the same interface; a wrong community or a non-SNMP datagram is dropped."""
+"""SNMP trap receiver: traps sent by net-snmp's `snmptrap` (v1 and v2c) and by pysnmp (v3 with auth and privacy)
+become alerts on the alerts stream; linkUp resolves the linkDown of the same interface; a wrong community, a
+non-SNMP datagram, and a v3 trap with a wrong key or an unknown user are dropped and counted."""
 
 import asyncio
 import socket
 import subprocess
 
+from prometheus_client import REGISTRY
+from pysnmp.hlapi.v3arch.asyncio import (
+    USM_AUTH_HMAC96_SHA,
+    USM_PRIV_CFB128_AES,
+    ContextData,
+    NotificationType,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    send_notification,
+)
+from pysnmp.proto.rfc1902 import Integer, OctetString
+
 from aiops_contracts.bus import Bus
+from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.secrets import SecretBox
 from aiops_contracts.streams import ALERTS_INGESTED
 from aiops_worker.producers.settings import SnmpTrapSettings
 from aiops_worker.producers.snmp_traps import SnmpTrapProducer
@@ -15,11 +33,26 @@ from aiops_worker.runtime.context import WorkerContext
 COMMUNITY = "trap-community"
 LINK_DOWN, LINK_UP = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1.3"
+V3_USER, AUTH_KEY, PRIV_KEY = "trap-user", "trap-auth-passphrase", "trap-priv-passphrase"
 
 
 def snmptrap(port: int, *args: str, community: str = COMMUNITY, version: str = "2c") -> None:
     subprocess.run(["snmptrap", f"-v{version}", "-c", community, "-M", "/nonexistent", f"127.0.0.1:{port}", *args],
                    check=True, capture_output=True, env={"MIBS": ""}, timeout=10)
+
+
+async def v3_trap(port: int, trap_oid: str, if_index: int, engine_id: str, user: str = V3_USER,
+                  auth_key: str = AUTH_KEY) -> None:
+    """A v3 trap (authPriv: SHA and AES) sent by pysnmp as the engine `engine_id`, a trap's authoritative engine."""
+    engine = SnmpEngine(snmpEngineID=OctetString(hexValue=engine_id))
+    user_data = UsmUserData(user, auth_key, PRIV_KEY, authProtocol=USM_AUTH_HMAC96_SHA,
+                            privProtocol=USM_PRIV_CFB128_AES)
+    trap = NotificationType(ObjectIdentity(trap_oid)).add_varbinds(
+        ObjectType(ObjectIdentity(IF_INDEX), Integer(if_index)))
+    error, *_ = await send_notification(engine, user_data, await UdpTransportTarget.create(("127.0.0.1", port)),
+                                        ContextData(), "trap", trap)
+    engine.close_dispatcher()
+    assert error is None, error
 
 
 async def alerts(bus: Bus, count: int) -> list[dict]:
@@ -55,6 +88,38 @@ async def test_traps_become_alerts(worker_ctx: WorkerContext) -> None:
     assert (up["fingerprint"], up["status"]) == ("snmp-trap:127.0.0.1:link:3", "resolved")
     assert enterprise["title"] == "SNMP trap 1.3.6.1.4.1.8072.3.2.10.0.17 from 127.0.0.1"
     assert len(await worker_ctx.bus.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))) == 3
+
+
+async def test_v3_traps_are_taken_with_the_users_of_snmp_sources(worker_ctx: WorkerContext) -> None:
+    box = SecretBox(worker_ctx.settings.secrets_key.get_secret_value())
+    async with worker_ctx.sessions() as session:
+        session.add(Source(name="core-sw", kind="snmp", target="127.0.0.1", interval_s=60.0, labels={},
+                           config={"version": "3", "username": V3_USER, "auth_protocol": "SHA", "priv_protocol": "AES"},
+                           credentials={"auth_key": box.seal(AUTH_KEY), "priv_key": box.seal(PRIV_KEY)}))
+        await session.commit()
+    settings = SnmpTrapSettings(snmp_trap_host="127.0.0.1", snmp_trap_port=_free_udp_port(),
+                                snmp_trap_communities=[COMMUNITY])
+    producer = SnmpTrapProducer(worker_ctx, settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(producer.run(stop))
+    while producer.port is None or not producer.usm.users:
+        await asyncio.sleep(0.01)
+    refused = {reason: _refused(reason) for reason in ("auth", "user")}
+    await v3_trap(producer.port, LINK_DOWN, 3, "8000000001020304")
+    await v3_trap(producer.port, LINK_DOWN, 4, "8000000001020304", auth_key="not-the-auth-key")  # wrong digest
+    await v3_trap(producer.port, LINK_DOWN, 5, "8000000001020304", user="nobody")  # no source has this user
+    await v3_trap(producer.port, LINK_UP, 3, "8000000005060708")  # another agent's engine
+    down, up = await alerts(worker_ctx.bus, 2)
+    stop.set()
+    await running
+    assert (down["fingerprint"], down["status"]) == ("snmp-trap:127.0.0.1:link:3", "firing")
+    assert (up["fingerprint"], up["status"]) == ("snmp-trap:127.0.0.1:link:3", "resolved")
+    assert {reason: _refused(reason) - before for reason, before in refused.items()} == {"auth": 1, "user": 1}
+    assert len(await worker_ctx.bus.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))) == 2
+
+
+def _refused(reason: str) -> float:
+    return REGISTRY.get_sample_value("aiops_worker_snmp_traps_refused_total", {"reason": reason}) or 0.0
 
 
 def _free_udp_port() -> int:

@@ -1,0 +1,103 @@
+"""SNMPv3 traps (USM, RFC 3414) for the trap receiver (snmp_traps.py): authenticated and decrypted with the
+users of the enabled SNMP v3 sources (their user name, protocols and keys, opened with SECRETS_KEY).
+
+The sender of a trap is its authoritative engine, so a user's keys are localised to the engine ID the trap
+names when that engine is first seen (no engine IDs to configure, as snmptrapd's `createUser -e` needs), then
+pysnmp's own message processing checks the digest, the time window and decrypts. A user name several sources
+share takes the keys of the first of them by name. Refused, with the reason counted: a user no source has
+("user"); a digest, time window or decryption that fails ("auth"); a new engine past MAX_ENGINES
+("engines"); a message with the reportable flag, which a trap never sets (RFC 3412 7.1.8) and a receiver
+would answer with a report, reflected at whoever the datagram claims to be from ("malformed").
+"""
+
+import hashlib
+from typing import Any
+
+from pyasn1.codec.ber import decoder
+from pyasn1.error import PyAsn1Error
+from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.entity import config
+from pysnmp.entity.engine import SnmpEngine
+from pysnmp.proto import api, error
+from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message, SnmpV3MessageProcessingModel
+from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
+
+from aiops_contracts.pollers import SnmpSettings
+from aiops_worker.producers.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+
+MAX_ENGINES = 10_000  # (engine, user) pairs localised: each costs a key derivation, so forged engine IDs are capped
+REPORTABLE = 0x04
+V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+
+
+class TrapRefused(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UsmTraps:
+    def __init__(self) -> None:
+        self.engine = SnmpEngine()
+        self.users: dict[bytes, SnmpSettings] = {}
+        self._localised: set[tuple[bytes, bytes]] = set()
+        self._fingerprint = ""
+
+    def set_users(self, sources: list[SnmpSettings]) -> None:
+        """The v3 users of `sources` (in order: the first of a name wins); a change starts a new engine."""
+        users: dict[bytes, SnmpSettings] = {}
+        for settings in sources:
+            if settings.version == "3" and settings.username:
+                users.setdefault(settings.username.encode(), settings)
+        fingerprint = hashlib.sha256(repr(sorted((name, *_keys(s)) for name, s in users.items())).encode()).hexdigest()
+        if fingerprint != self._fingerprint:
+            self.engine, self.users, self._localised, self._fingerprint = SnmpEngine(), users, set(), fingerprint
+
+    def decode(self, data: bytes, peer: tuple[str, int]) -> Any:
+        """The SNMPv2 trap PDU of a v3 message from `peer`; TrapRefused saying why not."""
+        engine_id, user = _header(data)
+        settings = self.users.get(user)
+        if settings is None:
+            raise TrapRefused("user", f"no SNMP v3 source has the user {user!r}")
+        if (engine_id, user) not in self._localised:
+            if len(self._localised) >= MAX_ENGINES:
+                raise TrapRefused("engines", f"more than {MAX_ENGINES} SNMP engines seen")
+            self._add_user(settings, engine_id)
+        model = self.engine.message_processing_subsystems[SnmpV3MessageProcessingModel.MESSAGE_PROCESSING_MODEL_ID]
+        try:
+            pdu = model.prepare_data_elements(self.engine, udp.DOMAIN_NAME, peer, data)[7]
+        except error.StatusInformation as exc:
+            raise TrapRefused("auth", f"SNMPv3 message refused: {exc.get('errorIndication')}") from exc
+        except PyAsn1Error as exc:
+            raise TrapRefused("malformed", f"SNMPv3 message unreadable: {exc}") from exc
+        if not pdu.isSameTypeWith(V2C.SNMPv2TrapPDU()):
+            raise TrapRefused("malformed", "an SNMPv3 message that is not a trap")
+        return pdu
+
+    def _add_user(self, settings: SnmpSettings, engine_id: bytes) -> None:
+        config.add_v3_user(
+            self.engine, settings.username,
+            authProtocol=AUTH_PROTOCOLS[settings.auth_protocol] if settings.auth_protocol else config.USM_AUTH_NONE,
+            authKey=settings.auth_key.get_secret_value() if settings.auth_key else None,
+            privProtocol=PRIV_PROTOCOLS[settings.priv_protocol] if settings.priv_protocol else config.USM_PRIV_NONE,
+            privKey=settings.priv_key.get_secret_value() if settings.priv_key else None,
+            securityEngineId=V2C.OctetString(engine_id))
+        self._localised.add((engine_id, settings.username.encode()))
+
+
+def _keys(settings: SnmpSettings) -> tuple[str, ...]:
+    secrets = (key.get_secret_value() if key else "" for key in (settings.auth_key, settings.priv_key))
+    return (str(settings.auth_protocol), str(settings.priv_protocol), *secrets)
+
+
+def _header(data: bytes) -> tuple[bytes, bytes]:
+    """(authoritative engine ID, user name) of a v3 message, read before any check."""
+    try:
+        message, _ = decoder.decode(data, asn1Spec=SNMPv3Message())
+        flags = bytes(message["msgGlobalData"]["msgFlags"])
+        params, _ = decoder.decode(bytes(message["msgSecurityParameters"]), asn1Spec=UsmSecurityParameters())
+    except (PyAsn1Error, TypeError, ValueError) as exc:
+        raise TrapRefused("malformed", f"not an SNMPv3 USM message: {exc}") from exc
+    if not flags or flags[0] & REPORTABLE:
+        raise TrapRefused("malformed", "an SNMPv3 message with the reportable flag (informs and requests)")
+    return bytes(params["msgAuthoritativeEngineId"]), bytes(params["msgUserName"])
