@@ -1,12 +1,13 @@
 """The chat panel in a real browser against the real API, worker and stores: every dashboard page has it; a
 viewer asks about the seeded host, the answer streams in (server-sent events) and links to the incident and the
 host it cites; the link leads to the incident (with its enrichment), and the panel keeps the conversation while
-pages change."""
+pages change. An automation rule that matches the incident is proposed with a link to it, and nothing runs."""
 
 import os
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
@@ -58,3 +59,31 @@ async def test_the_chat_page_has_no_second_panel(stack, sign_in) -> None:
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Chat").click()
     await page.get_by_role("heading", name="Chat").wait_for()
     await expect(page.get_by_role("button", name="Ask the chat")).to_have_count(0)
+
+
+async def test_an_answer_proposes_the_automation_that_matches_its_incident_and_links_to_it(stack, sign_in) -> None:
+    rule = {"name": "disk-cleanup-web", "description": "Frees disk space on web hosts",
+            "trigger": {"events": ["incident.opened", "incident.updated"], "hosts": ["web-*"]},
+            "action": {"kind": "ansible", "playbook": "disk_cleanup.yml"}, "guards": {"destructive": True}}
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=stack.admin_headers, timeout=10) as api:
+        (await api.post("/api/v1/automations/rules", json=rule)).raise_for_status()
+        try:
+            page = await sign_in("viewer")
+            await page.get_by_role("button", name="Ask the chat").click()
+            panel = page.get_by_role("complementary", name="Chat")
+            await panel.get_by_label("Question").fill(f"what is wrong with {HOST}?")
+            await panel.get_by_role("button", name="Ask").click()
+            answer = panel.get_by_role("article", name=f"Answer to what is wrong with {HOST}?")
+            await expect(answer).to_have_attribute("aria-busy", "false")
+            proposed = answer.get_by_role("list", name="Proposed automations")
+            await expect(proposed).to_contain_text("ansible disk_cleanup.yml")
+            await expect(proposed).to_contain_text("approval")
+            link = proposed.get_by_role("link", name="automation disk-cleanup-web")
+            await expect(link).to_have_attribute("href", "/automations#rule-disk-cleanup-web")
+            await link.click()
+            await page.wait_for_url("**/automations#rule-disk-cleanup-web")
+            await expect(page.locator("#rule-disk-cleanup-web")).to_contain_text("Frees disk space on web hosts")
+            runs = (await api.get("/api/v1/automations/runs", params={"rule": rule["name"]})).json()
+            assert all(run["status"] == "awaiting_approval" for run in runs)  # proposing ran nothing
+        finally:
+            (await api.delete(f"/api/v1/automations/rules/{rule['name']}")).raise_for_status()

@@ -129,7 +129,7 @@ function Rules({ rules }: { rules: Rule[] }) {
       <thead><tr><th>Rule</th><th>From</th><th>Trigger</th><th>Action</th><th>Guards</th><th>Enabled</th></tr></thead>
       <tbody>
         {rules.map((rule) => (
-          <tr key={rule.id}>
+          <tr key={rule.id} id={`rule-${rule.name}`}>
             <td>{rule.name}<div className="muted">{rule.spec.description}</div></td>
             <td>{rule.origin}</td>
             <td>{rule.spec.trigger.events.join(", ")}</td>

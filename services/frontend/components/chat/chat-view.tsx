@@ -51,6 +51,23 @@ function Citations({ answer }: { answer: Answer }) {
   );
 }
 
+/** Automations that match an incident the answer cites: proposed with a link to where an operator runs or
+ * approves them; the chat runs none. */
+function Proposals({ answer }: { answer: Answer }) {
+  const proposals = answer.proposals ?? [];
+  if (proposals.length === 0) return null;
+  return (
+    <ul className="citations" aria-label="Proposed automations">
+      {proposals.map((p) => (
+        <li key={p.rule}>
+          Proposed: <Link href={p.link}>automation {p.rule}</Link> ({p.action}) for {p.target}
+          {p.awaiting_run_id ? ", a run awaits approval" : p.needs_approval ? ", runs need an operator's approval" : ""}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ChatView({ compact = false }: { compact?: boolean }) {
   const api = useApi();
   const [question, setQuestion] = useState("");
@@ -90,6 +107,7 @@ export function ChatView({ compact = false }: { compact?: boolean }) {
                 <p className="muted">answered by {turn.answer.mode === "llm" ? "the LLM" : "rules"} ({turn.answer.intent});
                   it reads only and runs nothing</p>
                 <Citations answer={turn.answer} />
+                <Proposals answer={turn.answer} />
               </>
             )}
           </article>

@@ -1497,6 +1497,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/redfish/{source_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Receive Redfish Events */
+        post: operations["webhook_redfish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/sentry": {
         parameters: {
             query?: never;
@@ -1928,6 +1945,8 @@ export interface components {
              * @enum {string}
              */
             mode: "llm" | "rules";
+            /** Proposals */
+            proposals?: components["schemas"]["Proposal"][];
             /** Since */
             since?: string | null;
             /** Until */
@@ -2600,6 +2619,32 @@ export interface components {
             /** Url */
             url: string | null;
         };
+        /**
+         * Proposal
+         * @description An enabled automation rule whose trigger matches an open incident the answer cites. Proposed only: the chat
+         *     runs nothing; an operator runs or approves it on the automations page (`link`).
+         */
+        Proposal: {
+            /** Action */
+            action: string;
+            /** Awaiting Run Id */
+            awaiting_run_id?: string | null;
+            /** Description */
+            description: string;
+            /**
+             * Incident Id
+             * Format: uuid
+             */
+            incident_id: string;
+            /** Link */
+            link: string;
+            /** Needs Approval */
+            needs_approval: boolean;
+            /** Rule */
+            rule: string;
+            /** Target */
+            target: string;
+        };
         /** PrototypeRead */
         PrototypeRead: {
             /** Count */
@@ -2780,12 +2825,8 @@ export interface components {
              * Format: date-time
              */
             start: string;
-            /**
-             * Starting State
-             * @default fresh
-             * @constant
-             */
-            starting_state: "fresh";
+            /** @default fresh */
+            starting_state: components["schemas"]["StartingState"];
         };
         /** ReplayRead */
         ReplayRead: {
@@ -2820,9 +2861,25 @@ export interface components {
             did: components["schemas"]["ReplayDidCounts"];
             diff: components["schemas"]["ReplayDiff"];
             inputs: components["schemas"]["ReplayInputs"];
-            /** Starting State */
-            starting_state: string;
+            starting_state: components["schemas"]["ReplayStart"];
             would: components["schemas"]["ReplayCounts"];
+        };
+        /**
+         * ReplayStart
+         * @description The state the replay started from, and what it held.
+         */
+        ReplayStart: {
+            /** Description */
+            description: string;
+            /** Incidents */
+            incidents: number;
+            kind: components["schemas"]["StartingState"];
+            /** Prototypes */
+            prototypes: number;
+            /** Templates */
+            templates: number;
+            /** Warmup Points */
+            warmup_points: number;
         };
         /**
          * ReplayStatus
@@ -3269,6 +3326,14 @@ export interface components {
             /** Source */
             source: string;
         };
+        /**
+         * StartingState
+         * @description What the replay starts from. `fresh`: an empty miner, cold detectors, no incidents. `snapshot`: the miner
+         *     seeded with the templates (and their prototypes) known at the range's start, the detectors warmed on the
+         *     metrics of the REPLAY_WARMUP_S before it, and the incidents open at the start as the aggregator's own.
+         * @enum {string}
+         */
+        StartingState: "fresh" | "snapshot";
         /** StoreHealth */
         StoreHealth: {
             /** Detail */
@@ -3384,6 +3449,13 @@ export interface components {
             /** Kind */
             kind: string;
             /**
+             * Labels
+             * @default {}
+             */
+            labels: {
+                [key: string]: string;
+            };
+            /**
              * Last Seen At
              * Format: date-time
              */
@@ -3402,6 +3474,13 @@ export interface components {
              * @enum {string}
              */
             kind: "host" | "service";
+            /**
+             * Labels
+             * @default {}
+             */
+            labels: {
+                [key: string]: string;
+            };
             /** Name */
             name: string;
             /** Open Incidents */
@@ -6698,6 +6777,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogsAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    webhook_redfish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAccepted"];
                 };
             };
             /** @description Validation Error */
