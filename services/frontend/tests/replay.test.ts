@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describe as describeChange } from "@/components/replay/replay-diff";
+import { describe as describeChange, startedFrom } from "@/components/replay/replay-diff";
 import { changesOf } from "@/components/replay/replay-form";
 
 const incident = (title: string, events: number, hosts: string[] = []) => ({ id: title, title, events, hosts });
@@ -14,6 +14,14 @@ describe("replay changes", () => {
   it("say an automation difference per rule", () => {
     expect(describeChange({ change: "automation_added", rule: "page-db", would: 2, did: 0 }))
       .toBe("rule page-db: would run 2, did 0");
+  });
+});
+
+describe("the starting state", () => {
+  it("says what a snapshot held", () => {
+    const state = { kind: "snapshot" as const, description: "", templates: 12, prototypes: 3, warmup_points: 360,
+      incidents: 1 };
+    expect(startedFrom(state)).toBe("snapshot: 12 templates, 3 prototypes, 360 warm-up metric points, 1 open incidents");
   });
 });
 

@@ -1,7 +1,9 @@
 """Replay and dead letters in a real browser against the real API, worker and stores: an admin replays the range
 holding the seeded alert and reads the diff (the current settings replay what did happen; a candidate
-automation rule shows the run it would have started), and re-drives a dead letter that the worker then stores."""
+automation rule shows the run it would have started; a snapshot start says what it started from), and re-drives
+a dead letter that the worker then stores."""
 
+import re
 import time
 
 import httpx
@@ -35,10 +37,11 @@ def _wait_archived(database_url: str, timeout_s: float = 30.0) -> None:
     raise TimeoutError("the seeded alert was not archived")
 
 
-async def _replay(page: Page, **fields: str) -> None:
+async def _replay(page: Page, starting_state: str = "fresh", **fields: str) -> None:
     form = page.get_by_role("form", name="New replay")
     for label, value in fields.items():
         await form.get_by_label(label).fill(value)
+    await form.get_by_label("Starting state").select_option(starting_state)
     await form.get_by_role("button", name="Start replay").click()
 
 
@@ -58,6 +61,12 @@ async def test_an_admin_replays_a_range_and_reads_the_diff(stack, sign_in, test_
     changes = result.get_by_role("table", name="Changes")
     await expect(changes).to_contain_text("rule page-web: would run 1, did 0", timeout=60_000)
     await expect(page.get_by_role("row").filter(has_text="done")).to_have_count(2)
+
+    await _replay(page, starting_state="snapshot")
+    stated = re.compile(r"Starting state: snapshot: \d+ templates, \d+ prototypes, \d+ warm-up metric points, "
+                        r"\d+ open incidents")
+    await expect(result.get_by_text(stated)).to_be_visible(timeout=60_000)
+    await expect(page.get_by_role("row").filter(has_text="done")).to_have_count(3)
 
 
 async def test_an_admin_redrives_a_dead_letter_and_the_worker_stores_it(stack, sign_in, test_env) -> None:

@@ -36,12 +36,19 @@ export function describe(change: Change): string {
   }
 }
 
+/** The starting state in words, with what it held. */
+export function startedFrom(state: Result["starting_state"]): string {
+  if (state.kind === "fresh") return `fresh (${state.description})`;
+  return `snapshot: ${state.templates} templates, ${state.prototypes} prototypes, ${state.warmup_points} warm-up ` +
+    `metric points, ${state.incidents} open incidents`;
+}
+
 export function ReplayDiff({ result }: { result: Result }) {
   const rows = [["Incidents", "incidents"], ["Alerts", "alerts"], ["Automations", "automations"]] as const;
   return (
     <>
       <p className="muted">
-        Starting state: {result.starting_state}. Inputs: {result.inputs.alerts} alerts, {result.inputs.log_envelopes} log
+        Starting state: {startedFrom(result.starting_state)}. Inputs: {result.inputs.alerts} alerts, {result.inputs.log_envelopes} log
         batches, {result.inputs.metric_points} metric points{result.inputs.truncated ? " (cut at the event limit)" : ""}.
       </p>
       <table aria-label="Would against did">

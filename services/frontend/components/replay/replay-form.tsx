@@ -6,6 +6,11 @@ import { useApi } from "@/components/providers";
 import { call, type Schemas } from "@/lib/api/client";
 
 type Changes = Schemas["ReplayChanges"];
+type StartingState = Schemas["StartingState"];
+const STARTING_STATES: [StartingState, string][] = [
+  ["fresh", "Fresh: empty miner, cold detectors, no incidents"],
+  ["snapshot", "Snapshot: templates, warmed detectors and open incidents at the start"],
+];
 const NUMBERS = [
   ["incident_window_s", "Log incident window (s)"],
   ["incident_alert_window_s", "Alert incident window (s)"],
@@ -57,7 +62,7 @@ export function ReplayForm({ onStarted }: { onStarted: (id: string) => void }) {
         start: new Date(String(form.get("start"))).toISOString(),
         end: new Date(String(form.get("end"))).toISOString(),
         metrics: form.get("metrics") === "on",
-        starting_state: "fresh",
+        starting_state: String(form.get("starting_state")) as StartingState,
         changes: changesOf(form),
       });
     } catch (error) {
@@ -74,6 +79,9 @@ export function ReplayForm({ onStarted }: { onStarted: (id: string) => void }) {
         <label>From<input type="datetime-local" name="start" required defaultValue={localInput(new Date(end.getTime() - 3_600_000))} /></label>
         <label>To<input type="datetime-local" name="end" required defaultValue={localInput(end)} /></label>
         <label><input type="checkbox" name="metrics" defaultChecked /> Metrics from InfluxDB</label>
+        <label>Starting state<select name="starting_state" defaultValue="fresh">
+          {STARTING_STATES.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+        </select></label>
       </div>
       <fieldset className="row" aria-label="Candidate settings">
         {NUMBERS.map(([name, label]) => (
