@@ -22,6 +22,7 @@ class TopologyEdgeRead(BaseModel):
     source: str
     target: str
     origin: str  # learned, declared (API) or file (YAML)
+    labels: dict[str, str] = {}  # what the signals that taught it said of it: environment, release
     first_seen_at: datetime
     last_seen_at: datetime
 
@@ -30,6 +31,7 @@ class TopologyNode(BaseModel):
     name: str
     kind: Literal["host", "service"]
     open_incidents: int
+    labels: dict[str, str] = {}  # the labels of its runs_on edges (the most recently seen value of each)
 
 
 class TopologyRead(BaseModel):

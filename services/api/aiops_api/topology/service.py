@@ -1,7 +1,7 @@
 """The topology graph: read it (with the open incidents of each node), declare and remove edges (audited).
 Names are normalised the way the aggregator normalises signal labels (aiops_contracts.topology)."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -25,8 +25,14 @@ async def get_topology(session: AsyncSession) -> TopologyRead:
     for incident_hosts, incident_services in open_rows:
         hosts.update(incident_hosts)
         services.update(incident_services)
-    nodes = [TopologyNode(name=n, kind="service", open_incidents=c) for n, c in sorted(services.items())]
-    nodes += [TopologyNode(name=n, kind="host", open_incidents=c) for n, c in sorted(hosts.items())]
+    labels: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for e in sorted((e for e in edges if e.kind == RUNS_ON and e.labels), key=lambda e: e.last_seen_at):
+        labels["service", e.source].update(e.labels)
+        labels["host", e.target].update(e.labels)
+    nodes = [TopologyNode(name=n, kind="service", open_incidents=c, labels=labels.get(("service", n), {}))
+             for n, c in sorted(services.items())]
+    nodes += [TopologyNode(name=n, kind="host", open_incidents=c, labels=labels.get(("host", n), {}))
+              for n, c in sorted(hosts.items())]
     return TopologyRead(nodes=nodes, edges=[TopologyEdgeRead.model_validate(e) for e in edges])
 
 

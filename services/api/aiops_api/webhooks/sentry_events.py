@@ -10,7 +10,8 @@
 
 Like Sentry's issues, groups never span projects: the project id is part of the hash. The group is the
 alert's fingerprint: the alerts store keeps its count and first/last seen, and the latest event's
-release, environment and a trimmed sample in `details`.
+release, environment and a trimmed sample in `details`. The alert's host is the event's `server_name`, its
+service the `service` tag, else the package of a `package@version` release.
 """
 
 import hashlib
@@ -46,7 +47,7 @@ def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
         description=_stack_summary(event)[:20_000],
         severity=LEVELS.get(level, Severity.high),
         host=_text(event.get("server_name")),
-        service=_text(tags.get("service")),
+        service=_text(tags.get("service")) or release_package(event.get("release")),
         labels={k: v for k, v in {"project_id": project_id, "environment": _text(event.get("environment")),
                                   "release": _text(event.get("release")), "level": level,
                                   "platform": _text(event.get("platform")), "logger": _text(event.get("logger"))
@@ -158,6 +159,13 @@ def _formatted_message(event: dict[str, Any]) -> str:
 
 def _mask(text: str) -> str:
     return _VARIABLE_PARTS.sub("<var>", text)
+
+
+def release_package(release: Any) -> str | None:
+    """The package of a release named the way Sentry asks, `package@version` (`checkout@4.12.0`): the service
+    that sent the event, when no `service` tag says so. A bare version or commit hash names none."""
+    package, at, version = str(release or "").rpartition("@")
+    return _text(package) if at and version else None
 
 
 def _tags(event: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
-from aiops_contracts.db import AuditEntry, Incident
+from aiops_contracts.db import AuditEntry, Incident, TopologyEdge
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -47,3 +47,19 @@ async def test_bad_edges_are_refused_with_the_reason(client, auth) -> None:
     assert operator.status_code == 403
     missing = await client.delete("/api/v1/topology/edges/999999", headers=admin)
     assert missing.status_code == 404
+
+
+async def test_learned_labels_are_shown_on_edges_and_nodes(client, auth, sessions) -> None:
+    """The environment and release the signals named (kept on the learned edges) are shown on the edge and on
+    its service and host, a host taking the labels of every service running on it."""
+    async with sessions.begin() as session:
+        session.add_all([
+            TopologyEdge(kind="runs_on", source="checkout", target="web-1", origin="learned",
+                         labels={"environment": "production", "release": "checkout@4.12.0"}),
+            TopologyEdge(kind="runs_on", source="sshd", target="web-1", origin="learned", labels={})])
+    graph = (await client.get("/api/v1/topology", headers=auth(Role.viewer))).json()
+    assert {(e["source"], e["target"]): e["labels"] for e in graph["edges"]} == {
+        ("checkout", "web-1"): {"environment": "production", "release": "checkout@4.12.0"}, ("sshd", "web-1"): {}}
+    assert {(n["kind"], n["name"]): n["labels"] for n in graph["nodes"]} == {
+        ("service", "checkout"): {"environment": "production", "release": "checkout@4.12.0"}, ("service", "sshd"): {},
+        ("host", "web-1"): {"environment": "production", "release": "checkout@4.12.0"}}

@@ -76,12 +76,20 @@ def test_captured_sdk_envelopes_parse() -> None:
     assert parsed.event_id == "de4f5112cf97432895940304c473b29c"
     alert = event_to_alert(parsed.events[0], "42")
     assert alert.title == "ValueError: card declined for order 17"
-    assert (alert.severity, alert.host) == ("high", "web-7")
+    assert (alert.severity, alert.host, alert.service) == ("high", "web-7", "shop")  # release shop@1.2.3
     assert alert.labels == {"project_id": "42", "environment": "staging", "release": "shop@1.2.3", "level": "error",
                             "platform": "python"}
     assert alert.details["sample_event"]["exception"][0]["frames"][-1] == "__main__:charge:4"
     transaction = parse_envelope(envelope("envelope_transaction.envelope"))
     assert (transaction.events, dict(transaction.skipped)) == ([], {"transaction": 1})
+
+
+def test_the_service_is_the_service_tag_else_the_release_package() -> None:
+    event = exception_event()
+    assert event_to_alert({**event, "release": "@shop/checkout@4.12.0"}, "42").service == "@shop/checkout"
+    assert event_to_alert({**event, "tags": {"service": "payments"}}, "42").service == "payments"
+    for release in ("4.12.0", "9f1c2e7", "checkout@", None):  # a bare version or commit names no service
+        assert event_to_alert({**event, "release": release}, "42").service is None
 
 
 def test_an_envelope_with_every_kind_of_item() -> None:

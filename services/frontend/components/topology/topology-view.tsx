@@ -1,6 +1,6 @@
 "use client";
 /** The topology: services (what they depend on, where they run) and hosts (what runs there), each with its
- * open incidents; learned from the labels of arriving signals and metrics, declared through the API or the
+ * open incidents and labels (environment, release); learned from the labels of arriving signals and metrics, declared through the API or the
  * topology file. Admins declare a dependency here and remove declared edges. */
 import Link from "next/link";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -19,6 +19,12 @@ function targetsOf(edges: Edge[], kind: string, source: string): Edge[] {
 
 function OpenIncidents({ count }: { count: number }) {
   return count > 0 ? <span className="badge sev-high">{count} open</span> : <span className="muted">none</span>;
+}
+
+function Labels({ labels }: { labels: Record<string, string> }) {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return <span className="muted">—</span>;
+  return <>{entries.map(([k, v]) => <span key={k} className="badge">{k}={v}</span>)}</>;
 }
 
 function EdgeList({ edges, isAdmin }: { edges: Edge[]; isAdmin: boolean }) {
@@ -50,7 +56,7 @@ function Services({ topology, isAdmin }: { topology: Topology; isAdmin: boolean 
   if (services.length === 0) return <p className="muted">No services yet: learned from labels, or declared.</p>;
   return (
     <table aria-label="Services">
-      <thead><tr><th>Service</th><th>Open incidents</th><th>Depends on</th><th>Runs on</th></tr></thead>
+      <thead><tr><th>Service</th><th>Open incidents</th><th>Depends on</th><th>Runs on</th><th>Labels</th></tr></thead>
       <tbody>
         {services.map((s) => (
           <tr key={s.name}>
@@ -58,6 +64,7 @@ function Services({ topology, isAdmin }: { topology: Topology; isAdmin: boolean 
             <td><OpenIncidents count={s.open_incidents} /></td>
             <td><EdgeList edges={targetsOf(topology.edges, "depends_on", s.name)} isAdmin={isAdmin} /></td>
             <td><EdgeList edges={targetsOf(topology.edges, "runs_on", s.name)} isAdmin={isAdmin} /></td>
+            <td><Labels labels={s.labels ?? {}} /></td>
           </tr>
         ))}
       </tbody>
@@ -70,13 +77,14 @@ function Hosts({ topology }: { topology: Topology }) {
   if (hosts.length === 0) return <p className="muted">No hosts yet.</p>;
   return (
     <table aria-label="Hosts">
-      <thead><tr><th>Host</th><th>Open incidents</th><th>Runs</th></tr></thead>
+      <thead><tr><th>Host</th><th>Open incidents</th><th>Runs</th><th>Labels</th></tr></thead>
       <tbody>
         {hosts.map((h) => (
           <tr key={h.name}>
             <td><Link href={`/fleet/${encodeURIComponent(h.name)}`}>{h.name}</Link></td>
             <td><OpenIncidents count={h.open_incidents} /></td>
             <td>{topology.edges.filter((e) => e.kind === "runs_on" && e.target === h.name).map((e) => e.source).join(", ") || "—"}</td>
+            <td><Labels labels={h.labels ?? {}} /></td>
           </tr>
         ))}
       </tbody>

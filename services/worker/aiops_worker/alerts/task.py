@@ -1,4 +1,5 @@
-"""Stores received alerts in PostgreSQL (one row per source + fingerprint) and announces them.
+"""Stores received alerts in PostgreSQL (one row per source + fingerprint) and announces them; the services
+and hosts they name, with their environment and release, teach the topology (incidents/learning.py).
 
 Idempotent: each event id is recorded in `processed_events` in the same transaction as the upsert,
 so a re-delivered entry changes nothing; its `alert.stored` announcement is sent again, with the same
@@ -17,8 +18,10 @@ from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
 from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, FORMER_SHARED_GROUP
+from aiops_worker.incidents.learning import TopologyLearner, edge, merged, topology_labels
 from aiops_worker.runtime.bulk import rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
+from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
 
 # What the announcement needs of a stored alert.
@@ -33,6 +36,10 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
     former_group = FORMER_SHARED_GROUP
     payload_model = AlertPayload
 
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        self.learner = TopologyLearner(ctx.sessions)
+
     async def handle(self, batch: list[Delivery[AlertPayload]]) -> None:
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
@@ -45,6 +52,8 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
                     select(*ANNOUNCED).where(tuple_(Alert.source, Alert.fingerprint).in_(missing)))
                 by_key.update({(a.source, a.fingerprint): a for a in stored})
         await self._announce(batch, by_key)
+        await self.learner.learn(merged((edge(d.payload.service, d.payload.host), topology_labels(d.payload.labels))
+                                        for d in batch))
 
     async def _announce(self, batch: list[Delivery[AlertPayload]], by_key: dict[tuple[str, str], Row]) -> None:
         envelopes = []

@@ -93,13 +93,16 @@ async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> N
             set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}), rows)
 
 
-async def learn_runs_on(session: AsyncSession, pairs: set[tuple[str, str]]) -> None:
-    """Record services seen running on hosts (learned edges; a declared edge keeps its origin)."""
-    if pairs:
-        await session.execute(insert(TopologyEdge).on_conflict_do_update(
-            index_elements=["kind", "source", "target"], set_={"last_seen_at": func.now()}),
-            [{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned", "labels": {}}
-             for service, host in sorted(pairs)])
+async def learn_runs_on(session: AsyncSession, edges: dict[tuple[str, str], dict[str, str]]) -> None:
+    """Record services seen running on hosts, with their labels (learned edges; a declared edge keeps its
+    origin; labels are merged into the edge's, a newer value replacing an older one)."""
+    if edges:
+        statement = insert(TopologyEdge)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=["kind", "source", "target"],
+            set_={"last_seen_at": func.now(), "labels": TopologyEdge.labels.op("||")(statement.excluded.labels)}),
+            [{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned", "labels": labels}
+             for (service, host), labels in sorted(edges.items())])
 
 
 async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -97,7 +97,7 @@ class IncidentTask(StreamConsumer[P]):
             await session.flush()  # incidents first: the timeline rows (and linked rows) point at them
             await store.add_timeline(session, list(aggregation.timeline.values()))
             await store.write_evidence(session, evidence)
-            await store.learn_runs_on(session, aggregation.learned)
+            await store.learn_runs_on(session, dict.fromkeys(aggregation.learned, {}))
             await self.placed(session, placements)
             again = await store.incidents_of_envelopes(session, [d.envelope.id for d in batch
                                                                  if d.envelope.id not in fresh])

@@ -63,6 +63,7 @@ class BatchAnalysis:
     failed: list[FailedLine] = field(default_factory=list)
     learned: bool = False  # the miner created or changed a template
     lines: int = 0
+    named: set[tuple[str | None, str | None]] = field(default_factory=set)  # (service, host) labels of every line
 
 
 class LogAnalyser:
@@ -95,15 +96,17 @@ class LogAnalyser:
                                            message=message, level=parsed.level or record.labels.get("level"))
         at = record.timestamp or parse_timestamp(parsed.timestamp, now) or delivery.envelope.time
         full = f"{message}\n{rest}" if rest else message
+        service = record.labels.get("service") or _component(parsed.component)
+        host = parsed.host or record.host or record.labels.get("host")
+        service, host = service and without_nul(service), host and without_nul(host)
+        analysis.named.add((service, host))
         if is_fresh:
             analysis.lines += 1
             self._count(analysis, result.template_id, (at, full, verdict))
         if verdict.error_ish:
-            service = record.labels.get("service") or _component(parsed.component)
-            host = parsed.host or record.host or record.labels.get("host")
             analysis.errors.append(ErrorLine(
                 envelope_id=delivery.envelope.id, index=index, template_id=result.template_id, message=full,
-                host=host and without_nul(host), service=service and without_nul(service), verdict=verdict, at=at))
+                host=host, service=service, verdict=verdict, at=at))
 
     def _mine(self, message: str, is_fresh: bool) -> MatchResult:
         if not is_fresh:

@@ -30,6 +30,7 @@ from aiops_contracts.embeddings import TextEmbedder
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, LogsPayload
 from aiops_contracts.streams import FORMER_SHARED_GROUP, LOGS_INGESTED, LOGS_TEMPLATED
+from aiops_worker.incidents.learning import TopologyLearner, edge, merged
 from aiops_worker.logs import store
 from aiops_worker.logs.analysis import (
     BatchAnalysis,
@@ -65,6 +66,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         self.router: PrototypeRouter | None = None
         self.prototype_of: dict[str, str | None] = {}  # template id -> prototype id, as stored
         self._unsaved = False  # the miner learned something not yet saved
+        self.learner = TopologyLearner(ctx.sessions)  # which programs run on which hosts, from every line
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         await self.start()
@@ -117,6 +119,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         if self.router is not None:
             await self.router.forget([old for old, _ in merges])
         await self._announce(batch, analysis.errors)
+        await self.learner.learn(merged((edge(*named), {}) for named in analysis.named))
         for failed in analysis.failed:
             await self._dead_letter_line(failed)
 

@@ -77,7 +77,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
                 self._database_ready = False
                 raise StoreUnavailable("InfluxDB database not found") from exc
             POINTS_WRITTEN.inc(count)
-        await self.learner.learn(set().union(*(runs_on_of_lines(d.payload.lines) for d in batch)))
+        await self.learner.learn({pair: labels for d in batch for pair, labels in runs_on_of_lines(d.payload.lines).items()})
 
     async def _ensure_database(self) -> None:
         try:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import Alert
+from aiops_contracts.db import Alert, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
 from aiops_contracts.streams import ALERTS_STORED
@@ -111,3 +111,21 @@ async def test_same_fingerprint_from_two_sources_are_two_alerts(bus: Bus, worker
     await drain(AlertStoreTask(worker_ctx))
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Alert)) == 2
+
+
+async def test_alerts_teach_the_topology_with_environment_and_release(bus: Bus, worker_ctx: WorkerContext,
+                                                                      redis: Redis, sessions, drain) -> None:
+    """A Sentry error names its host and service; its environment and release become labels of that edge,
+    the newer release replacing the older one."""
+    labels = {"environment": "production", "level": "error"}
+    await bus.publish_many(AlertStoreTask.stream, [
+        alert("e1", source="shop-sentry", host="web-1", service="checkout", labels={**labels, "release": "checkout@4.11.0"}),
+        alert("h1", host="web-2"),  # no service: nothing to learn
+    ])
+    await drain(AlertStoreTask(worker_ctx))
+    await bus.publish_many(AlertStoreTask.stream, [alert("e2", source="shop-sentry", host="WEB-1.prod.example.com",
+                                                   service="checkout", labels={**labels, "release": "checkout@4.12.0"})])
+    await drain(AlertStoreTask(worker_ctx))
+    async with sessions() as session:
+        edges = (await session.execute(select(TopologyEdge.source, TopologyEdge.target, TopologyEdge.labels))).all()
+    assert edges == [("checkout", "web-1", {"environment": "production", "release": "checkout@4.12.0"})]

@@ -1,5 +1,7 @@
-"""The topology learned from metric labels: Telegraf points tagged with a host and a service become learned
-`runs_on` edges (names normalised), written once per process; a declared edge keeps its origin."""
+"""The topology learned from labels: Telegraf points tagged with a host and a service, every log line naming a
+host and a program, every alert naming a host and a service become learned `runs_on` edges (names normalised),
+with their environment and release as labels, written once per process (again when a label changes); a
+declared edge keeps its origin."""
 
 import time
 
@@ -17,11 +19,12 @@ from aiops_worker.runtime.context import WorkerContext
 
 def test_pairs_come_from_host_and_service_tags() -> None:
     lines = ("postgresql,host=DB-1.example.org,service=Postgres,db=app numbackends=3i 1\n"
-             "nginx,app=web,host=web-1:80 active=1i 1\n"
+             "nginx,app=web,environment=production,host=web-1:80 active=1i 1\n"
              "prometheus,job=node,host=web-2 up=1i 1\n"
              "cpu,host=web-3 usage_idle=90 1\n"  # no service tag: nothing learned
              "queue,service=billing depth=3i 1")  # no host
-    assert runs_on_of_lines(lines) == {("postgres", "db-1"), ("web", "web-1"), ("node", "web-2")}
+    assert runs_on_of_lines(lines) == {("postgres", "db-1"): {}, ("web", "web-1"): {"environment": "production"},
+                                       ("node", "web-2"): {}}
 
 
 async def test_the_metrics_writer_learns_which_services_run_where(bus: Bus, worker_ctx: WorkerContext, drain) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import LogPrototype, LogTemplate, LogTemplateCount
+from aiops_contracts.db import LogPrototype, LogTemplate, LogTemplateCount, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
@@ -149,3 +149,15 @@ async def test_forwarded_syslog_lines_are_templated_without_their_header(bus: Bu
     (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
     assert [(e["host"], e["service"]) for e in announced.payload["events"]] == [
         ("web-0", "postgres"), ("web-1", "postgres"), ("web-2", "postgres")]
+
+
+async def test_every_line_teaches_which_programs_run_on_which_hosts(bus: Bus, log_ctx: WorkerContext, redis,
+                                                                    drain) -> None:
+    """Routine lines too (systemd's sessions are no signal), each (program, host) written once."""
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(LINES), logs_envelope(LINES[3:5])])
+    await drain(LogMiningTask(without_embeddings(log_ctx)))
+    async with log_ctx.sessions() as session:
+        edges = (await session.execute(select(TopologyEdge.kind, TopologyEdge.source, TopologyEdge.target,
+                                              TopologyEdge.origin).order_by(TopologyEdge.source))).all()
+    assert edges == [("runs_on", "kernel", "web-1", "learned"), ("runs_on", "postgres", "db-1", "learned"),
+                     ("runs_on", "systemd", "web-2", "learned")]
