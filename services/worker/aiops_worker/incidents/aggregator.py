@@ -36,10 +36,14 @@ Resolved by the sweep, by the next event or by an operator (POST /incidents/{id}
 manual resolution is treated like any other. An event after it reopens the incident within `reopen`
 (the fix did not hold), an event from before it does not undo it.
 
-Across signals (incidents/correlation.py): a signal that would open an incident first looks for an open
-incident it is related to on the topology graph (same host, a service running on its host, a dependency)
-and whose time span, widened by `correlate` (INCIDENT_CORRELATION_WINDOW_S) on both sides, holds the
-signal's time. It joins the best such incident; the evidence row of its key records the rule and `via`.
+Across signals (incidents/correlation.py): a signal that would open an incident first looks for an incident
+it is related to on the topology graph (same host, a service running on its host, a dependency) and whose
+time span, widened by `correlate` (INCIDENT_CORRELATION_WINDOW_S) on both sides, holds the signal's time.
+It joins the best such incident; the evidence row of its key records the rule and `via`. The incident may
+have been resolved meanwhile (a log burst goes quiet within seconds, while the alerts and errors of the same
+fault arrive over minutes): the signal joins that episode all the same, reopening it when it comes after the
+resolution (late news when not) — unless the incident holds the signal's own key, which is that key firing
+again after the episode ended (rule 3).
 An operator's split (IncidentSplit) forbids merging the split key with the keys it was split from until
 the split's `until`. Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys
 are built. An event more than `window` before its key's incident began is not joined to it (rule 5).
@@ -109,10 +113,9 @@ class Policy:
 
 
 class Candidates:
-    """The incidents signals may correlate with, in the order they became candidates, the unresolved ones
-    indexed by the hosts and services they list. Kept up to date by the aggregation: an incident it opens
-    is added, a host or service it lists is indexed, a resolved one leaves the index and a reopened one
-    comes back."""
+    """The incidents signals may correlate with, in the order they became candidates, indexed by the hosts
+    and services they list. Kept up to date by the aggregation: an incident it opens is added, a host or
+    service it lists is indexed."""
 
     def __init__(self, incidents: Iterable[Incident] = ()) -> None:
         self.incidents: dict[uuid.UUID, Incident] = {}
@@ -129,20 +132,14 @@ class Candidates:
 
     def index(self, incident: Incident) -> None:
         """(Re-)index a candidate under every host and service it lists (nothing for another incident)."""
-        if incident.id in self.incidents and incident.status != IncidentStatus.resolved:
+        if incident.id in self.incidents:
             for host in incident.hosts:
                 self._by_host[host].add(incident.id)
             for service in incident.services:
                 self._by_service[service].add(incident.id)
 
-    def unindex(self, incident: Incident) -> None:
-        for host in incident.hosts:
-            self._by_host.get(host, set()).discard(incident.id)
-        for service in incident.services:
-            self._by_service.get(service, set()).discard(incident.id)
-
     def listing(self, side: Side) -> list[Incident]:
-        """The unresolved candidates listing one of the side's hosts or services, in candidate order."""
+        """The candidates listing one of the side's hosts or services, in candidate order."""
         ids = set().union(*(self._by_host.get(h, ()) for h in side.hosts),
                           *(self._by_service.get(s, ()) for s in side.services))
         return [self.incidents[i] for i in sorted(ids, key=self._rank.__getitem__)]
@@ -258,6 +255,8 @@ class Aggregation:
                 incident, rule, via = self._open(signal, latest=action is Action.OPEN or previous is None), "opened", ""
             else:
                 incident, rule, via = found
+                if incident.status == IncidentStatus.resolved and incident.resolved_at and signal.at > incident.resolved_at:
+                    self._reopen(incident, signal)
                 if action is Action.OPEN:
                     self.latest[signal.key] = incident
         assert incident is not None
@@ -268,8 +267,12 @@ class Aggregation:
         """Whether the signal's key is all its incident holds (rule 3: only such an incident reopens)."""
         return all(key == signal.key for key, _ in self.known.evidence.get(incident.id, {}))
 
+    def _holds(self, incident: Incident, signal: Signal) -> bool:
+        return any(key == signal.key for key, _ in self.known.evidence.get(incident.id, {}))
+
     def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
-        """The open incident the signal is related to (best rule, then nearest in time), or None."""
+        """The incident the signal is related to (best rule, then nearest in time), or None; a resolved one only
+        when it does not hold the signal's key (see the module docstring)."""
         if not self.policy.correlate:
             return None
         side = Side(frozenset([signal.host] if signal.host else ()), frozenset([signal.service] if signal.service else ()))
@@ -277,6 +280,8 @@ class Aggregation:
         for incident in self.known.candidates.listing(reach(self.known.topology, side)):
             if not (
                     incident.first_seen_at - self.policy.correlate <= signal.at <= incident.last_seen_at + self.policy.correlate):
+                continue
+            if incident.status == IncidentStatus.resolved and self._holds(incident, signal):
                 continue
             found = relate(self.known.topology, side, Side(frozenset(incident.hosts), frozenset(incident.services)))
             if found is None or self._forbidden(signal, incident):
@@ -335,7 +340,6 @@ class Aggregation:
 
     def _resolve(self, incident: Incident, envelope_id: str) -> None:
         incident.status = IncidentStatus.resolved
-        self.known.candidates.unindex(incident)
         incident.resolved_at = incident.last_seen_at + self.policy.window
         self._mark(incident, envelope_id)
         key = (incident.id, TimelineKind.resolved, envelope_id)

@@ -40,19 +40,18 @@ async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incide
 
 async def load_known(session: AsyncSession, signals: list[Signal], correlate: timedelta) -> Known:
     """Everything the aggregation of `signals` reads, locked: one correlation lock (the worker's tasks and
-    an operator's split take it first), the keys' latest incidents, the open incidents within `correlate`
-    of the signals, their evidence, the topology and the splits still in force."""
+    an operator's split take it first), the keys' latest incidents, the incidents (open or resolved) within
+    `correlate` of the signals, their evidence, the topology and the splits still in force."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": CORRELATION_LOCK})
     latest = await lock_latest(session, {s.key for s in signals})
-    candidates = {i.id: i for i in latest.values() if i.status != IncidentStatus.resolved}
+    candidates = {i.id: i for i in latest.values()}
     if correlate and signals:
         start, end = min(s.at for s in signals) - correlate, max(s.at for s in signals) + correlate
         rows = await session.scalars(
-            select(Incident).where(Incident.status.in_((IncidentStatus.open, IncidentStatus.acknowledged)),
-                                   Incident.last_seen_at >= start, Incident.first_seen_at <= end)
+            select(Incident).where(Incident.last_seen_at >= start, Incident.first_seen_at <= end)
             .order_by(Incident.id).limit(MAX_CANDIDATES).with_for_update())
         candidates.update({i.id: i for i in rows})
-    ids = set(candidates) | {i.id for i in latest.values()}
+    ids = set(candidates)
     evidence: dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]] = {}
     for row in await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id.in_(ids))):
         entry = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}

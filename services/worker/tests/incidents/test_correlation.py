@@ -161,3 +161,26 @@ async def test_a_correlated_incident_is_not_reopened_by_one_of_its_keys(bus: Bus
                                              Incident.details["reopen_count"].as_integer())
                                       .order_by(Incident.first_seen_at, Incident.event_count))).all()
     assert rows == [(at(0), "resolved", 2, 0), (at(10), "open", 2, 1), (at(1500), "open", 1, 0)]
+
+
+async def test_a_quiet_log_burst_still_takes_the_alerts_of_its_fault(bus: Bus, worker_ctx: WorkerContext, drain) -> None:
+    """The database's FATAL lines go quiet and the log sweep resolves their incident within seconds, while the
+    alert for the database and the errors of the service depending on it arrive over the next minutes: they
+    join that episode (reopened), not an incident of their own; a backfill from hours before still does not."""
+    await declare(worker_ctx, "checkout", "postgres")
+    await run(worker_ctx, drain, logs=[log_burst("pg", "t-fatal", "db-1", "postgres", [0, 1, 2])], alerts=[])
+    async with worker_ctx.sessions.begin() as session:  # quiet for a minute of wall clock
+        await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(minutes=1)))
+    await LogIncidentTask(worker_ctx).resolve_quiet()
+    await run(worker_ctx, drain, logs=[], alerts=[
+        alert("am", "PostgresTooManyConnections", 40, source="alertmanager", host="db-1:9187", service="postgres"),
+        alert("err", "OperationalError", 90, source="sentry", host="web-1", service="checkout")])
+    await run(worker_ctx, drain, logs=[], alerts=[alert("old", "cpu-db-1", -9000, source="anomaly-detector", host="db-1")])
+    async with worker_ctx.sessions() as session:
+        rows = (await session.execute(select(Incident.first_seen_at, Incident.status, Incident.event_count,
+                                             Incident.details["reopen_count"].as_integer())
+                                      .order_by(Incident.first_seen_at))).all()
+    assert rows == [(at(-9000), "open", 1, 0), (at(0), "open", 5, 1)]
+    (_, entries), = [(k, v) for k, v in (await evidence(worker_ctx)).items() if len(v) == 3]
+    assert [(e.kind, e.rule) for e in entries] == [("log", "opened"), ("alertmanager", "same_host"),
+                                                   ("sentry", "depends_on")]
