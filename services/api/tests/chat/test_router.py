@@ -50,6 +50,14 @@ async def test_last_time_cites_the_resolved_look_alike_with_who_resolved_it_and_
     assert "| alice | none | 25 |" in answer["answer"]  # resolved by, actions, minutes to resolve
 
 
+async def test_a_question_no_keyword_decides_is_routed_by_meaning(client, auth, sessions) -> None:
+    await seed(sessions)
+    answer = await ask(client, auth, "are we running low on space on db-1?")  # near "running out of storage space"
+    assert answer["intent"] == "capacity" and [c["id"] for c in answer["citations"]] == [scenario.F_DB1_DISK]
+    general = await ask(client, auth, "is web-3 healthy?")  # nearest the general status questions: the default
+    assert general["intent"] == "host"
+
+
 async def test_questions_need_a_viewer_token_and_a_question(client, auth) -> None:
     assert (await client.post("/api/v1/chat", json={"question": "hi"})).status_code == 401
     response = await client.post("/api/v1/chat", json={"question": ""}, headers=auth(Role.viewer))
