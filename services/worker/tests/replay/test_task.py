@@ -187,45 +187,44 @@ async def contents(ctx: WorkerContext) -> dict[str, str]:
 
 async def test_a_snapshot_starts_from_the_incident_and_templates_open_before_the_range(
         worker_ctx: WorkerContext, bus: Bus, redis: Redis, drain) -> None:
-    """An alert on db-1 six minutes before the range opened an incident that two FATAL patterns in the range
-    joined. From a snapshot the replay continues that incident: no difference. From a fresh start the first
-    pattern opens an incident the sweep resolves (5 s of quiet) before the second comes a minute later, so the
-    stored incident would have been split."""
+    """An alert on db-1 six minutes before the range opened an incident that a FATAL pattern, seen before the
+    range too, joined again in it. From a snapshot the replay continues that incident: no difference, not even
+    with a rule paging on opened incidents. From a fresh start the pattern opens an incident of its own, which
+    would have paged."""
     ctx = ctx_without_embeddings(worker_ctx)
-    await bus.publish_many(ALERTS_INGESTED, [alert(-3)])  # 6 minutes before the range
+    await bus.publish_many(ALERTS_INGESTED, [alert(-3)])
     await bus.publish_many(LOGS_INGESTED, [
-        log_line(0, "FATAL: too many connections for role app9", at=T0 - timedelta(minutes=4), host="db-1"),
-        log_line(0, "FATAL: too many connections for role app1", at=T0 + timedelta(minutes=1), host="db-1"),
-        log_line(0, "FATAL: terminating connection due to administrator command", at=T0 + timedelta(minutes=2),
-                 host="db-1")])
+        log_line(0, "FATAL: too many connections for role app", at=T0 - timedelta(minutes=4), host="db-1"),
+        log_line(0, "FATAL: too many connections for role app", at=T0 + timedelta(minutes=1), host="db-1")])
     await live(ctx, drain)
     async with ctx.sessions() as session:
         assert len((await session.scalars(select(Incident))).all()) == 1
     counts, rows = await snapshot(ctx, redis), await contents(ctx)
 
-    continued = await replay(ctx, drain, starting_state="snapshot")
+    continued = await replay(ctx, drain, starting_state="snapshot", changes={"automation_rules": [RULE]})
     assert continued.result is not None, continued.error
     stated = continued.result["starting_state"]
-    assert (stated["kind"], stated["incidents"], stated["warmup_points"]) == ("snapshot", 1, 0)
-    assert stated["templates"] == 1  # the pattern seen before the range; the other one was first seen in it
+    assert (stated["kind"], stated["incidents"], stated["templates"], stated["warmup_points"]) == ("snapshot", 1, 1, 0)
     assert continued.result["would"]["incidents"] == continued.result["did"]["incidents"] == 1
     assert set(continued.result["diff"].values()) == {0}
 
-    fresh = await replay(ctx, drain)
+    fresh = await replay(ctx, drain, changes={"automation_rules": [RULE]})
     assert fresh.result is not None and fresh.result["starting_state"]["kind"] == "fresh"
     assert fresh.result["starting_state"]["incidents"] == fresh.result["starting_state"]["templates"] == 0
-    assert fresh.result["diff"]["split"] == 1 and fresh.result["would"]["incidents"] == 2
+    assert fresh.result["diff"]["automations_added"] == 1 and fresh.result["diff"]["created"] == 0
     assert await snapshot(ctx, redis) == counts and await contents(ctx) == rows  # nothing an operator sees changed
 
 
 async def test_the_replay_resolves_quiet_incidents_as_the_live_sweep_does(worker_ctx: WorkerContext, bus: Bus,
                                                                           drain) -> None:
-    """A FATAL burst on db-1, then live's sweep resolves its incident (1 s of quiet), then another pattern on db-1
-    a minute later opens its own incident rather than correlating into the resolved one: the replay agrees."""
+    """Two FATAL patterns on db-1 are one incident; live's sweep resolves it (1 s of quiet); the first pattern
+    again a minute later is a new episode, not the resolved incident (rule 3): the replay agrees. Without the
+    sweep applied in event time the replay would still hold that incident open and put the line in it."""
     ctx = ctx_without_embeddings(worker_ctx)
     ctx = replace(ctx, settings=ctx.settings.model_copy(update={"incident_window_s": 1.0}))
-    await bus.publish_many(LOGS_INGESTED, [log_line(n, f"FATAL: too many connections for role app{n}", at=T0,
-                                                    host="db-1") for n in range(2)])
+    await bus.publish_many(LOGS_INGESTED, [
+        log_line(0, "FATAL: too many connections for role app", at=T0, host="db-1"),
+        log_line(1, "FATAL: terminating connection due to administrator command", at=T0, host="db-1")])
     await live(ctx, drain)
     sweeper = LogIncidentTask(ctx)
 
@@ -235,7 +234,7 @@ async def test_the_replay_resolves_quiet_incidents_as_the_live_sweep_does(worker
             return (await session.scalars(select(Incident.status))).one() == IncidentStatus.resolved
 
     await until(resolved, 30, "the sweep resolves the quiet incident")
-    await bus.publish_many(LOGS_INGESTED, [log_line(0, "FATAL: terminating connection due to administrator command",
+    await bus.publish_many(LOGS_INGESTED, [log_line(0, "FATAL: too many connections for role app",
                                                     at=T0 + timedelta(minutes=1), host="db-1")])
     await live(ctx, drain)
 
