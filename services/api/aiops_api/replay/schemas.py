@@ -18,6 +18,7 @@ class ReplayStart(BaseModel):
     prototypes: int  # prototypes of those templates
     warmup_points: int  # metric points the detectors saw before the range
     incidents: int  # incidents open at the start
+    resolved_incidents: int = 0  # resolved shortly before it: an event may still reopen or correlate into them
 
 
 class ReplayInputs(BaseModel):

@@ -18,11 +18,12 @@ event (join, reopen, open, correlate, resolve by the next event) is made by `Agg
 object the live task runs. PostgreSQL (incidents/store.py) decides three things around it, which the replay
 reproduces: (1) a key's latest incident, the one first seen last, which the aggregation keeps itself within a
 batch (the replay is one batch; `Start.known` picks as `lock_latest` does); (2) the incidents a batch may
-correlate with, the open ones whose span meets the correlation window, which `Aggregation._correlate` tests
-again on every candidate; (3) the resolution of quiet incidents by the periodic sweep (`resolve_quiet`), by the
-wall clock. A scratch schema could not replay (3): the replay runs faster than the events happened, so `now()`
-is never past an incident's window. `Sweep` applies the sweep's rule in event time instead, before each signal;
-without it an incident that live resolved (a log burst, 5 s) would still take correlated signals minutes later.
+correlate with, those whose span meets the correlation window, which `Aggregation._correlate` tests again on
+every candidate it holds (the replay's own, and a snapshot's); (3) the resolution of quiet incidents by the
+periodic sweep (`resolve_quiet`), by the wall clock. A scratch schema could not replay (3): the replay runs faster
+than the events happened, so `now()` is never past an incident's window. `Sweep` applies the sweep's rule in event
+time instead, before each signal; without it an incident that live resolved (a log burst, 5 s) would still be open
+when its own pattern fires again a minute later, and take it instead of opening a new episode (rule 3).
 What still differs: ties between equally good correlation candidates (live: in id order among the 1,000 it loads),
 and live's batch boundaries. In memory the replay is isolated by construction: it holds no session that writes,
 publishes nothing, and its incidents are detached objects; the task stores only the run's result.

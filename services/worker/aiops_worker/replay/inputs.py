@@ -44,7 +44,9 @@ async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSess
     logs, cut_logs = await read(archive, LOGS_INGESTED.name, start, end, limit - len(alerts))
     left = limit - len(alerts) - sum(len(e.payload.get("records", [])) for e in logs)
     points, cut_points = await metric_points(influx, start, end, left) if params.metrics else ([], False)
-    state = await load_start(session, params.starting_state, start)
+    correlate = params.changes.incident_correlation_window_s
+    horizon = max(settings.incident_reopen_s, settings.incident_correlation_window_s if correlate is None else correlate)
+    state = await load_start(session, params.starting_state, start, timedelta(seconds=horizon))
     cut_warmup = False
     if params.metrics and params.starting_state is StartingState.snapshot:
         warmup = timedelta(seconds=settings.replay_warmup_s)

@@ -3,8 +3,9 @@
 - fresh: an empty miner, cold detectors, no incidents;
 - snapshot: the log miner's stored state cut to the templates first seen before the range's start, with those
   templates' prototypes (`log_templates`); the detectors fed the metric points of the REPLAY_WARMUP_S before the
-  start (read with the range's, replay/inputs.py) before the range's; the incidents open at the start as they were then (their timeline says
-  whether they were open, their last event and count), with the evidence they held, as the aggregator's own.
+  start (read with the range's, replay/inputs.py) before the range's; the incidents open at the start, and those
+  resolved shortly before it that an event may still reopen or correlate into, as they were then (their timeline
+  says whether they were open, their last event and count), with the evidence they held, as the aggregator's own.
 
 Both start with the operators' splits in force (`incident_splits`), read by the live aggregator's own query. What a
 snapshot cannot rewind keeps its later form: a template generalised, or an incident's hosts widened, after the start.
@@ -12,7 +13,7 @@ snapshot cannot rewind keeps its later form: a template generalised, or an incid
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -35,7 +36,8 @@ Evidence = dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]]
 DESCRIPTIONS = {
     StartingState.fresh: "fresh miner and detectors, no incidents, the stored topology and splits",
     StartingState.snapshot: "the miner's templates and prototypes known at the start, detectors warmed on the metrics "
-                            "before it, the incidents open at the start, the stored topology and splits",
+                            "before it, the incidents open at the start or resolved shortly before it, the stored "
+                            "topology and splits",
 }
 
 
@@ -66,18 +68,21 @@ class Start:
         return {"kind": self.kind.value, "description": DESCRIPTIONS[self.kind],
                 "templates": len(self.miner_state["clusters"]) if self.miner_state else 0,
                 "prototypes": len({p for p in self.prototype_of.values() if p}),
-                "warmup_points": len(self.warmup), "incidents": len(self.incidents)}
+                "warmup_points": len(self.warmup),
+                "incidents": sum(1 for i in self.incidents if i.status != IncidentStatus.resolved),
+                "resolved_incidents": sum(1 for i in self.incidents if i.status == IncidentStatus.resolved)}
 
 
-async def load_start(session: AsyncSession, kind: StartingState, start: datetime) -> Start:
-    """The starting state at `start`, but the warm-up points."""
+async def load_start(session: AsyncSession, kind: StartingState, start: datetime, horizon: timedelta) -> Start:
+    """The starting state at `start`, but the warm-up points; `horizon`: how long before the start an incident
+    resolved by then still matters (the longer of the reopen and correlation windows)."""
     splits = await store.load_splits(session, start)
     if kind is StartingState.fresh:
         return Start(kind, splits)
     prototype_of = {template: prototype for template, prototype in await session.execute(
         select(LogTemplate.id, LogTemplate.prototype_id).where(LogTemplate.first_seen_at < start))}
     miner_state = _miner_state_at(await log_store.load_miner_state(session, LogMiningTask.name), set(prototype_of))
-    incidents, evidence = await open_incidents(session, start)
+    incidents, evidence = await incidents_at(session, start, horizon)
     return Start(kind, splits, miner_state, prototype_of, incidents=incidents, evidence=evidence)
 
 
@@ -89,10 +94,11 @@ def _miner_state_at(state: dict[str, Any] | None, known: set[str]) -> dict[str, 
             "aliases": {old: new for old, new in state["aliases"].items() if old in known and new in known}}
 
 
-async def open_incidents(session: AsyncSession, at: datetime) -> tuple[list[Incident], Evidence]:
-    """The incidents open at `at` (at most store.MAX_CANDIDATES, as a live batch compares with), as they were
-    then: first seen before it and not resolved by then (no resolution on the timeline before `at`, or a later
-    reopening), their last event before `at` as last seen; and the evidence they held then."""
+async def incidents_at(session: AsyncSession, at: datetime, horizon: timedelta) -> tuple[list[Incident], Evidence]:
+    """The incidents as they were at `at`: those open then (no resolution on the timeline before `at`, or a later
+    reopening) and those resolved by then whose last event is within `horizon` before it (an event in the range
+    may still reopen them, or correlate into them); at most store.MAX_CANDIDATES, as a live batch loads. Each
+    with its last event before `at` as last seen, and the evidence it held then."""
     timeline = (
         select(IncidentEvent.incident_id,
                func.max(IncidentEvent.at).filter(IncidentEvent.kind == TimelineKind.events).label("last_event"),
@@ -102,19 +108,21 @@ async def open_incidents(session: AsyncSession, at: datetime) -> tuple[list[Inci
                func.max(IncidentEvent.at).filter(IncidentEvent.kind == TimelineKind.reopened).label("reopened"))
         .join(Incident, Incident.id == IncidentEvent.incident_id)
         .where(IncidentEvent.at < at, Incident.first_seen_at < at,
-               or_(Incident.resolved_at.is_(None), Incident.resolved_at > at))
+               or_(Incident.resolved_at.is_(None), Incident.resolved_at > at, Incident.last_seen_at >= at - horizon))
         .group_by(IncidentEvent.incident_id).subquery())
+    open_then = or_(timeline.c.resolved.is_(None), timeline.c.reopened >= timeline.c.resolved)
     rows = await session.execute(
-        select(*Incident.__table__.columns, timeline.c.last_event, timeline.c.events)
+        select(*Incident.__table__.columns, timeline.c.last_event, timeline.c.events, timeline.c.resolved,
+               open_then.label("open_then"))
         .join(timeline, timeline.c.incident_id == Incident.id)
-        .where(timeline.c.last_event.is_not(None),
-               or_(timeline.c.resolved.is_(None), timeline.c.reopened >= timeline.c.resolved))
+        .where(timeline.c.last_event.is_not(None), or_(open_then, timeline.c.last_event >= at - horizon))
         .order_by(Incident.id).limit(store.MAX_CANDIDATES))
     incidents = []
     for row in rows:
         # A new, detached object (Core row, not an ORM instance): nothing the replay changes can be flushed.
         columns = {c.key: row._mapping[c] for c in Incident.__table__.columns}
-        incidents.append(Incident(**{**columns, "status": IncidentStatus.open, "resolved_at": None,
+        status, resolved_at = (IncidentStatus.open, None) if row.open_then else (IncidentStatus.resolved, row.resolved)
+        incidents.append(Incident(**{**columns, "status": status, "resolved_at": resolved_at,
                                      "last_seen_at": row.last_event, "event_count": int(row.events)}))
     return incidents, await _evidence_at(session, {i.id: i.last_seen_at for i in incidents}, at)
 

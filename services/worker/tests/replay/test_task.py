@@ -219,7 +219,8 @@ async def test_the_replay_resolves_quiet_incidents_as_the_live_sweep_does(worker
                                                                           drain) -> None:
     """Two FATAL patterns on db-1 are one incident; live's sweep resolves it (1 s of quiet); the first pattern
     again a minute later is a new episode, not the resolved incident (rule 3): the replay agrees. Without the
-    sweep applied in event time the replay would still hold that incident open and put the line in it."""
+    sweep applied in event time the replay would still hold that incident open and put the line in it. A snapshot
+    after the resolution starts with that incident resolved."""
     ctx = ctx_without_embeddings(worker_ctx)
     ctx = replace(ctx, settings=ctx.settings.model_copy(update={"incident_window_s": 1.0}))
     await bus.publish_many(LOGS_INGESTED, [
@@ -242,6 +243,11 @@ async def test_the_replay_resolves_quiet_incidents_as_the_live_sweep_does(worker
     assert run.result is not None, run.error
     assert run.result["would"]["incidents"] == run.result["did"]["incidents"] == 2
     assert set(run.result["diff"].values()) == {0}
+
+    later = await replay(ctx, drain, start=T0 + timedelta(seconds=30), starting_state="snapshot")
+    assert later.result is not None, later.error  # the first incident, resolved before the range, is known as such
+    assert (later.result["starting_state"]["incidents"], later.result["starting_state"]["resolved_incidents"]) == (0, 1)
+    assert set(later.result["diff"].values()) == {0}
 
 
 async def test_a_snapshot_warms_the_detectors_on_the_metrics_before_the_range(own_influx_ctx: WorkerContext,
