@@ -9,7 +9,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
 
 from aiops_contracts import bus as bus_module
-from aiops_contracts.bus import Bus, DeadLetter, StreamBacklogFull
+from aiops_contracts.bus import Bus, DeadLetter, StreamBacklogFull, live_envelopes
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
@@ -87,6 +87,15 @@ async def test_the_prefix_names_streams_dead_letters_and_the_live_channel(redis,
         assert await next_message(heard_other, 0.2) is None  # the same code, its own channel
     assert await redis.xlen(replay.key(STREAM)) == 1
     assert not await redis.exists(other.key(STREAM))
+
+
+async def test_a_broadcast_is_one_message_that_splits_into_its_envelopes(bus: Bus) -> None:
+    sent = [*events("x", 2), Envelope(type="test.published", source="y", payload={"text": "two\nlines"})]
+    async with bus.live() as heard:
+        await bus.broadcast(sent)
+        received = [Envelope.model_validate_json(text) for text in live_envelopes(await next_message(heard, 5))]
+        assert await next_message(heard, 0.2) is None
+    assert received == sent
 
 
 async def next_message(pubsub, timeout_s: float) -> bytes | None:

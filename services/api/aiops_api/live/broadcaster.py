@@ -9,7 +9,7 @@ import logging
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from aiops_contracts.bus import Bus
+from aiops_contracts.bus import Bus, live_envelopes
 from aiops_contracts.timing import Backoff
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ class Broadcaster:
                     self._subscribed.set()
                     backoff.reset()
                     async for message in pubsub.listen():
-                        self._fan_out(message["data"].decode())
+                        for envelope in live_envelopes(message["data"]):
+                            self._fan_out(envelope)
             except (RedisConnectionError, OSError) as exc:
                 delay = backoff.next()
                 log.warning("live channel lost, resubscribing", extra={"error": repr(exc), "retry_in_s": delay})

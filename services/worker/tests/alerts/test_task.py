@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aiops_contracts.bus import Bus
+from aiops_contracts.bus import Bus, live_envelopes
 from aiops_contracts.db import Alert, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
@@ -40,7 +40,7 @@ async def test_alerts_are_stored_and_announced(bus: Bus, worker_ctx: WorkerConte
     for _ in range(50):
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
         if message:
-            live.append(Envelope.model_validate_json(message["data"]))
+            live.extend(Envelope.model_validate_json(text) for text in live_envelopes(message["data"]))
         if len(live) == 2:
             break
     assert {e.payload["fingerprint"] for e in live} == {"a", "b"}

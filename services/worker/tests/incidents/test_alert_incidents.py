@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from sqlalchemy import func, select, update
 
-from aiops_contracts.bus import Bus
+from aiops_contracts.bus import Bus, live_envelopes
 from aiops_contracts.db import Alert, Incident, IncidentEvent, ProcessedEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import (
@@ -91,7 +91,7 @@ async def test_alerts_of_two_hosts_become_two_linked_incidents_and_redelivery_ch
     messages = []
     for _ in range(20):  # None also stands for the (ignored) subscribe confirmation: read a few times
         if (message := await live.get_message(timeout=0.1)) is not None:
-            messages.append(orjson.loads(message["data"]))
+            messages.extend(orjson.loads(text) for text in live_envelopes(message["data"]))
     assert {m["id"] for m in messages if m["type"].startswith("incident.")} == {e.id for e in announced}
     await live.aclose()
 
