@@ -36,11 +36,29 @@ def linear_regex(pattern: str) -> Any:
     return re2.compile(pattern, _RE2_OPTIONS)
 
 
+class FirstMatch:
+    """Which of several RE2 patterns is the first (lowest index) to match a text: all of them in one linear
+    pass over the text (an RE2 set), not one search per pattern."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self._set: Any = None
+        if patterns:
+            self._set = re2.Set.SearchSet(_RE2_OPTIONS)
+            for pattern in patterns:
+                self._set.Add(pattern)
+            self._set.Compile()
+
+    def first(self, text: str) -> int | None:
+        matches = self._set.Match(text) if self._set is not None else None
+        return min(matches) if matches else None
+
+
 KEYWORDS = (
-    (Severity.critical, linear_regex(r"(?i)\b(kernel panic|out of memory|fatal)\b")),
-    (Severity.high, linear_regex(r"(?i)\b(error|errors|exception|traceback|failed|failure|corrupt\w*|segfault)\b")),
-    (Severity.medium, linear_regex(r"(?i)\b(denied|refused|timed out|timeout|unreachable|not responding)\b")),
+    (Severity.critical, r"(?i)\b(kernel panic|out of memory|fatal)\b"),
+    (Severity.high, r"(?i)\b(error|errors|exception|traceback|failed|failure|corrupt\w*|segfault)\b"),
+    (Severity.medium, r"(?i)\b(denied|refused|timed out|timeout|unreachable|not responding)\b"),
 )
+_KEYWORDS = FirstMatch([pattern for _, pattern in KEYWORDS])
 _CACHE_MAX = 100_000  # templates whose verdict is remembered
 
 
@@ -109,15 +127,17 @@ class Classifier:
     def __init__(self, rules: list[Rule]) -> None:
         self.template_rules = [r for r in rules if r.on_template]
         self.message_rules = [r for r in rules if not r.on_template]
+        self._template_set = FirstMatch([r.regex.pattern for r in self.template_rules])
+        self._message_set = FirstMatch([r.regex.pattern for r in self.message_rules])
         self._by_template: dict[tuple[str, str], Verdict] = {}
 
     def classify(self, *, template_id: str, template: str, message: str, level: str | None) -> Verdict:
         verdict = self._template_verdict(template_id, template)
-        if verdict.rule is None:
-            for rule in self.message_rules:
-                if rule.regex.search(message):
-                    verdict = Verdict(_higher(verdict.severity, rule.severity), rule.category, rule.name)
-                    break
+        if verdict.rule is None and self.message_rules:
+            index = self._message_set.first(message)
+            if index is not None:
+                rule = self.message_rules[index]
+                verdict = Verdict(_higher(verdict.severity, rule.severity), rule.category, rule.name)
         level_severity = LEVELS.get(level.lower(), Severity.info) if level else Severity.info
         if RANK[level_severity] > RANK[verdict.severity]:
             return Verdict(level_severity, verdict.category, verdict.rule)
@@ -133,8 +153,10 @@ class Classifier:
         return verdict
 
     def _judge_template(self, template: str) -> Verdict:
-        severity = next((s for s, regex in KEYWORDS if regex.search(template)), Severity.info)
-        for rule in self.template_rules:
-            if rule.regex.search(template):
-                return Verdict(_higher(severity, rule.severity), rule.category, rule.name)
+        keyword = _KEYWORDS.first(template)
+        severity = Severity.info if keyword is None else KEYWORDS[keyword][0]
+        index = self._template_set.first(template)
+        if index is not None:
+            rule = self.template_rules[index]
+            return Verdict(_higher(severity, rule.severity), rule.category, rule.name)
         return Verdict(severity)

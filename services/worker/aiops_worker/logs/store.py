@@ -4,7 +4,7 @@ Every function runs in the caller's transaction (the one that also claims the ba
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,9 +44,10 @@ async def save_prototypes(session: AsyncSession, routed: dict[str, Prototype]) -
     unique = {p.id: p for p in routed.values()}
     await session.execute(insert(LogPrototype).values([{"id": p.id, "title": p.title} for p in unique.values()])
                           .on_conflict_do_nothing())
-    for template_id, prototype in routed.items():
-        await session.execute(update(LogTemplate).where(LogTemplate.id == template_id)
-                              .values(prototype_id=prototype.id))
+    table = LogTemplate.__table__
+    await session.execute(update(table).where(table.c.id == bindparam("template_id"))
+                          .values(prototype_id=bindparam("prototype_id")),
+                          [{"template_id": tid, "prototype_id": p.id} for tid, p in routed.items()])
 
 
 async def save_templates(session: AsyncSession, stats: dict[str, TemplateStats], texts: dict[str, str]) -> None:

@@ -2,6 +2,9 @@
 PostgreSQL, new templates embedded and routed to prototypes in ChromaDB, error-ish lines announced as
 `log.templated` (same envelope id) for the incident aggregator.
 
+New templates of error-ish lines are embedded with their batch, one model call (at most
+`log_embed_inline_max`); every other new template waits for the periodic pass, off the batch's path.
+
 Durability: the batch's event ids, template counts, trend buckets, prototypes and the miner's state
 are written in one transaction; redelivered envelopes are matched, not counted, and announced again
 (the aggregator dedupes them by envelope id). The miner's state is saved whenever it learned
@@ -110,7 +113,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             texts = {tid: self.miner.clusters[tid].template for tid in stats}
             await store.save_templates(session, stats, texts)
             await store.record_merges(session, merges)
-            routed = await self._route([tid for tid in stats if self.prototype_of.get(tid) is None], texts)
+            routed = await self._route(self._needing_prototype(stats, analysis.errors), texts)
             await store.save_prototypes(session, routed)
             if self._unsaved:
                 await store.save_miner_state(session, self.name, self.miner.to_state())
@@ -146,6 +149,12 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             else:
                 folded[survivor] = stats
         return folded
+
+    def _needing_prototype(self, stats: dict[str, TemplateStats], errors: list[ErrorLine]) -> list[str]:
+        """New templates of the batch's error-ish lines: their prototype goes out with the lines now (the
+        incident task groups by it). The other new templates wait for the periodic pass."""
+        announced = {self.miner.resolve(line.template_id) for line in errors}
+        return [tid for tid in stats if tid in announced and self.prototype_of.get(tid) is None]
 
     async def _route(self, template_ids: list[str], texts: dict[str, str]) -> dict[str, Prototype]:
         if self.router is None or not template_ids:

@@ -5,10 +5,12 @@ when that would put the line more than a day in the future (a December line read
 """
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), start=1)}
-_STRPTIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%a %b %d %H:%M:%S.%f %Y", "%a %b %d %H:%M:%S %Y")
+_ACCESS_FORMAT = "%d/%b/%Y:%H:%M:%S %z"  # 10/Oct/2000:13:55:36 -0700
+_CTIME_FORMATS = ("%a %b %d %H:%M:%S.%f %Y", "%a %b %d %H:%M:%S %Y")  # Apache's error log, with or without µs
 
 
 def parse_timestamp(text: str | None, now: datetime) -> datetime | None:
@@ -58,8 +60,14 @@ def _epoch(text: str) -> datetime | None:
         return None
 
 
+@lru_cache(maxsize=4096)  # lines of the same second share the text; strptime is the slowest parser here
 def _strptime(text: str) -> datetime | None:
-    for fmt in _STRPTIME_FORMATS:
+    # The format is picked by the text's shape: each failed strptime costs as much as a successful one.
+    if text[:1].isdigit():
+        formats: tuple[str, ...] = (_ACCESS_FORMAT,)
+    else:
+        formats = _CTIME_FORMATS if "." in text else _CTIME_FORMATS[1:]
+    for fmt in formats:
         try:
             return datetime.strptime(text, fmt)
         except ValueError:
