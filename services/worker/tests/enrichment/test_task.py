@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from aiops_contracts.bus import live_envelopes
 from aiops_contracts.db import (
     Alert,
     AuditEntry,
@@ -76,8 +77,9 @@ async def next_of_type(live, event_type: str) -> Envelope:
     deadline = asyncio.get_running_loop().time() + 10
     while asyncio.get_running_loop().time() < deadline:
         message = await live.get_message(timeout=0.2)
-        if message and (envelope := Envelope.model_validate_json(message["data"])).type == event_type:
-            return envelope
+        for text in live_envelopes(message["data"]) if message else []:
+            if (envelope := Envelope.model_validate_json(text)).type == event_type:
+                return envelope
     raise AssertionError(f"no {event_type} on the live channel")
 
 
