@@ -169,15 +169,20 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             self.prototype_of.setdefault(new, None)
 
     async def _announce(self, batch: list[Delivery[LogsPayload]], errors: list[ErrorLine]) -> None:
+        """Publish the error-ish lines, one `log.templated` envelope per received one; the events are built
+        and dumped in a thread (thousands per batch), the loop only sends them."""
+        if errors:
+            await self.bus.publish_many(LOGS_TEMPLATED, await asyncio.to_thread(self._envelopes, batch, errors))
+
+    def _envelopes(self, batch: list[Delivery[LogsPayload]], errors: list[ErrorLine]) -> list[Envelope]:
         by_envelope: dict[str, list[LogEvent]] = defaultdict(list)
         for line in errors:
             by_envelope[line.envelope_id].append(self._event(line))
-        envelopes = [
+        return [
             Envelope(id=d.envelope.id, type=LOG_TEMPLATED, source=d.envelope.source, trace=d.envelope.trace,
                      payload=LogEventsPayload(events=by_envelope[d.envelope.id]).model_dump(mode="json"))
             for d in batch if d.envelope.id in by_envelope
         ]
-        await self.bus.publish_many(LOGS_TEMPLATED, envelopes)
 
     async def _dead_letter_line(self, failed: FailedLine) -> None:
         envelope = failed.delivery.envelope
