@@ -166,8 +166,8 @@ class SnmpPoller(Poller):
             except UnsafeUrl as exc:
                 raise CheckFailed("dns", str(exc)) from exc
             target = Udp6TransportTarget if ":" in address else UdpTransportTarget
-            self._transport = await target.create((address, self.settings.port),
-                                                  timeout=self.settings.request_timeout_s, retries=self.settings.retries)
+            self._transport = await target.create(
+                (address, self.settings.port), timeout=self.settings.request_timeout_s, retries=self.settings.retries)
         return self._transport
 
     async def _get(self, oids: list[str]) -> dict[str, Any]:
