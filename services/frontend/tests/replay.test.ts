@@ -20,8 +20,9 @@ describe("replay changes", () => {
 describe("the starting state", () => {
   it("says what a snapshot held", () => {
     const state = { kind: "snapshot" as const, description: "", templates: 12, prototypes: 3, warmup_points: 360,
-      incidents: 1 };
-    expect(startedFrom(state)).toBe("snapshot: 12 templates, 3 prototypes, 360 warm-up metric points, 1 open incidents");
+      incidents: 1, resolved_incidents: 2 };
+    expect(startedFrom(state))
+      .toBe("snapshot: 12 templates, 3 prototypes, 360 warm-up metric points, 1 open incidents, 2 recently resolved");
   });
 });
 

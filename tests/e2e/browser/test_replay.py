@@ -64,7 +64,7 @@ async def test_an_admin_replays_a_range_and_reads_the_diff(stack, sign_in, test_
 
     await _replay(page, starting_state="snapshot")
     stated = re.compile(r"Starting state: snapshot: \d+ templates, \d+ prototypes, \d+ warm-up metric points, "
-                        r"\d+ open incidents")
+                        r"\d+ open incidents, \d+ recently resolved")
     await expect(result.get_by_text(stated)).to_be_visible(timeout=60_000)
     await expect(page.get_by_role("row").filter(has_text="done")).to_have_count(3)
 

@@ -40,7 +40,7 @@ export function describe(change: Change): string {
 export function startedFrom(state: Result["starting_state"]): string {
   if (state.kind === "fresh") return `fresh (${state.description})`;
   return `snapshot: ${state.templates} templates, ${state.prototypes} prototypes, ${state.warmup_points} warm-up ` +
-    `metric points, ${state.incidents} open incidents`;
+    `metric points, ${state.incidents} open incidents, ${state.resolved_incidents} recently resolved`;
 }
 
 export function ReplayDiff({ result }: { result: Result }) {

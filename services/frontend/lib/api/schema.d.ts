@@ -2876,6 +2876,11 @@ export interface components {
             kind: components["schemas"]["StartingState"];
             /** Prototypes */
             prototypes: number;
+            /**
+             * Resolved Incidents
+             * @default 0
+             */
+            resolved_incidents: number;
             /** Templates */
             templates: number;
             /** Warmup Points */
