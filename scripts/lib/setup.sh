@@ -9,13 +9,14 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 install_system_packages() {
   # InfluxDB 1.x (v1 HTTP API, the same one 2.x/3.x serve), Chromium for browser tests and the real
-  # Alertmanager that notifies our webhook in its test, and snmpd (the SNMP agent the SNMP poller is tested
-  # against), from Debian.
+  # Alertmanager that notifies our webhook in its test, snmpd (the SNMP agent the SNMP poller is tested
+  # against) and net-snmp's tools (snmptrap sends the trap receiver's test traps), from Debian.
   local missing=()
   command -v influxd >/dev/null || missing+=(influxdb)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
   command -v snmpd >/dev/null || missing+=(snmpd)
+  command -v snmptrap >/dev/null || missing+=(snmp)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     log "missing system packages: ${missing[*]} (install them with apt-get as root)"; return 1
