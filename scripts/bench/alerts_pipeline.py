@@ -23,7 +23,17 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from bench_stack import BIN, JWT_SECRET, Service, free_port, redis_db_url, require_stores, wait_healthy, wait_idle
+from bench_stack import (
+    BIN,
+    JWT_SECRET,
+    Service,
+    cpu_seconds,
+    free_port,
+    redis_db_url,
+    require_stores,
+    wait_healthy,
+    wait_idle,
+)
 from sqlalchemy.engine import make_url
 
 from aiops_api.auth.tokens import Role, issue_access_token
@@ -110,10 +120,12 @@ async def main(args: argparse.Namespace) -> None:
             token = created.json()["token"]
         for service in processes:
             wait_idle(service.process.pid)
+        cpu_before = [cpu_seconds(service.process.pid) for service in processes]
         began = time.time()
         sent = await send_all(urls, token, args)
         accepted_s = time.time() - began
         rows = wait_stored(db_url.replace("+psycopg", ""), args.events, timeout_s=300)
+        cpu = [cpu_seconds(service.process.pid) - before for service, before in zip(processes, cpu_before, strict=True)]
         latencies = [stored.timestamp() - sent[fp] for fp, stored in rows]
         elapsed = max(stored.timestamp() for _, stored in rows) - began
         print(f"events={args.events} offered_rate={args.rate}/s batch={args.batch} api_replicas={args.api_replicas} "
@@ -122,10 +134,20 @@ async def main(args: argparse.Namespace) -> None:
         print(f"throughput_end_to_end={args.events / elapsed:,.0f} events/s (target >= {TARGET_RATE:,})")
         p50, p95, p99, worst = (1000 * percentile(latencies, p) for p in (50, 95, 99, 100))
         print(f"latency_ms p50={p50:.0f} p95={p95:.0f} (target < {TARGET_P95_MS}) p99={p99:.0f} max={worst:.0f}")
+        # CPU per event, which a busy machine does not change much: with the stores' share it says how many events a
+        # second 2 cores can take at best (the API's and workers' own share: 2,000 / (api + workers) ms).
+        api_ms, worker_ms = (1000 * sum(cpu[i] for i in part) / args.events
+                             for part in (range(args.api_replicas), range(args.api_replicas, len(processes))))
+        print(f"cpu_ms_per_event api={api_ms:.3f} workers={worker_ms:.3f} (every replica, the worker's other tasks "
+              f"included; 2 cores allow at most {2000 / (api_ms + worker_ms):,.0f} events/s before the stores' share)")
     finally:
         for service in processes:
             service.process.terminate()
-            service.process.wait(30)
+        for service in processes:
+            try:
+                service.process.wait(30)
+            except subprocess.TimeoutExpired:  # a busy machine: never leave a process behind on the dropped database
+                service.kill()
         drop_database(db_url)
 
 
