@@ -1,6 +1,7 @@
 """Topology and incident evidence in a real browser against the real API, worker and stores: an admin declares a
 dependency on the topology page, a signal of the dependent service then joins the seeded incident, whose page
-shows the evidence by kind with the probable origin and the merge reason; the admin splits it out."""
+shows the evidence by kind with the probable origin and the merge reason; the admin splits it out. The topology
+shows where the signal's service runs, learned, with its environment as a label."""
 
 import time
 
@@ -39,7 +40,7 @@ async def test_an_admin_declares_a_dependency_and_the_incident_shows_why_signals
 
     httpx.post(f"{stack.api_url}/webhooks/generic", headers={"X-AIOps-Token": stack.alert_token},
                json={"title": "OperationalError: connection refused", "severity": "high", "host": "app-9",
-                     "service": "checkout"}).raise_for_status()
+                     "service": "checkout", "labels": {"environment": "production"}}).raise_for_status()
     _wait_evidence(stack, rows=2)
     await page.goto(f"/incidents/{stack.incident_id}")
     evidence = page.get_by_role("region", name="Evidence")
@@ -62,3 +63,7 @@ async def test_a_viewer_sees_the_topology_without_the_form(stack, sign_in) -> No
     await page.get_by_role("heading", name="Topology").wait_for()
     await expect(page.get_by_role("table", name="Hosts")).to_contain_text("web-1")
     await expect(page.get_by_role("form", name="New dependency")).to_have_count(0)
+    # The error the first test sent taught where checkout runs, with its environment as a label.
+    checkout = page.get_by_role("table", name="Services").get_by_role("row").filter(has_text="checkout")
+    await expect(checkout).to_contain_text("app-9 (learned)")
+    await expect(checkout).to_contain_text("environment=production")
