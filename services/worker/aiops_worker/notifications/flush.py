@@ -75,8 +75,9 @@ class NotificationFlushTask(PeriodicTask):
             group = await session.scalar(
                 select(NotificationGroup).where(NotificationGroup.due_at <= now).order_by(NotificationGroup.due_at)
                 .limit(1).with_for_update(skip_locked=True))
-            if group is not None:
-                group.due_at = now + timedelta(seconds=RETRIES * (self.ctx.settings.notification_timeout_s + 1) + 5)
+            if group is not None:  # held from the claim on (a tick's earlier sends may have taken long)
+                group.due_at = max(now, utcnow()) + timedelta(
+                    seconds=RETRIES * (self.ctx.settings.notification_timeout_s + 1) + 5)
             return group
 
     async def _flush_group(self, claimed: NotificationGroup, silences: list[list[Matcher]], now: datetime) -> int:

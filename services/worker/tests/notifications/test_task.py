@@ -245,12 +245,14 @@ routes:
     http.answering.clear()
     task, now = NotificationFlushTask(ctx), utcnow()
     flushing = asyncio.create_task(task.flush(now))
-    await asyncio.to_thread(http.holding.wait, 10)  # the receiver holds the post
-    await ctx.bus.publish(INCIDENTS_CHANGED, change(second, "web-2"))
-    await asyncio.wait_for(drain(NotificationTask(ctx)), 10)  # the same group is gathered into meanwhile
-    assert await flush(ctx, [NotificationFlushTask(ctx)], now) == 0  # claimed: another flusher passes it by
-    assert not flushing.done()
-    http.answering.set()
+    try:
+        assert await asyncio.to_thread(http.holding.wait, 10)  # the receiver holds the post
+        await ctx.bus.publish(INCIDENTS_CHANGED, change(second, "web-2"))
+        await asyncio.wait_for(drain(NotificationTask(ctx)), 10)  # the same group is gathered into meanwhile
+        assert await flush(ctx, [NotificationFlushTask(ctx)], now) == 0  # claimed: another flusher passes it by
+        assert not flushing.done()
+    finally:
+        http.answering.set()
     assert await flushing == 1
     assert [i["incident_id"] for i in http.posts[0]["incidents"]] == [first]
     assert await task.flush(now + timedelta(seconds=60)) == 1  # what arrived while it was told
