@@ -3335,7 +3335,9 @@ export interface components {
          * StartingState
          * @description What the replay starts from. `fresh`: an empty miner, cold detectors, no incidents. `snapshot`: the miner
          *     seeded with the templates (and their prototypes) known at the range's start, the detectors warmed on the
-         *     metrics of the REPLAY_WARMUP_S before it, and the incidents open at the start as the aggregator's own.
+         *     metrics of the REPLAY_WARMUP_S before it, and as the aggregator's own the incidents open at the start and those
+         *     resolved shortly before it (within the reopen or correlation window), which an event may still reopen or
+         *     correlate into.
          * @enum {string}
          */
         StartingState: "fresh" | "snapshot";
