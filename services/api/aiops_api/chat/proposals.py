@@ -18,7 +18,8 @@ INCIDENT_KINDS = (TriggerKind.incident_opened, TriggerKind.incident_updated)
 
 
 async def propose(session: AsyncSession, citations: Sequence[Citation]) -> list[Proposal]:
-    """Per cited open incident (in citation order), the rules that match it; each rule proposed once."""
+    """Per cited open incident (in citation order), the rules that match it; each rule proposed once, for the first
+    cited incident it has a run awaiting approval on, else the first it matches."""
     ids = [uuid.UUID(c.id) for c in citations if c.kind == "incident"]
     if not ids:
         return []
@@ -33,13 +34,15 @@ async def propose(session: AsyncSession, citations: Sequence[Citation]) -> list[
     waiting = {(name, incident): run for name, incident, run in await session.execute(
         select(AutomationRun.rule_name, AutomationRun.incident_id, AutomationRun.id)
         .where(AutomationRun.status == RunStatus.awaiting_approval, AutomationRun.incident_id.in_(ids)))}
-    proposals: list[Proposal] = []
+    proposals: dict[str, Proposal] = {}  # per rule, in the order first matched
     for incident in incidents:
         for rule in rules:
-            matched = any(matches(rule.trigger, _event(incident, kind)) for kind in INCIDENT_KINDS)
-            if matched and rule.name not in {p.rule for p in proposals}:
-                proposals.append(_proposal(rule, incident, waiting.get((rule.name, incident.id))))
-    return proposals[:MAX_PROPOSALS]
+            if not any(matches(rule.trigger, _event(incident, kind)) for kind in INCIDENT_KINDS):
+                continue
+            held, awaiting = proposals.get(rule.name), waiting.get((rule.name, incident.id))
+            if held is None or (awaiting and not held.awaiting_run_id):
+                proposals[rule.name] = _proposal(rule, incident, awaiting)
+    return list(proposals.values())[:MAX_PROPOSALS]
 
 
 def _event(incident: Incident, kind: TriggerKind) -> TriggerEvent:

@@ -202,3 +202,18 @@ async def test_an_answer_about_an_incident_proposes_the_matching_automations_and
     assert capacity["proposals"] == []  # cites no incident
     async with sessions() as session:  # asking ran nothing: the one run is the one planted, still waiting
         assert [r.status for r in await session.scalars(select(AutomationRun))] == ["awaiting_approval"]
+
+
+async def test_a_rule_is_proposed_for_the_cited_incident_its_run_awaits_approval_on(client, auth, sessions) -> None:
+    await seed(sessions)
+    async with sessions.begin() as session:
+        session.add(_rule("restart-web", hosts=["web-*"], destructive=True))
+    before = await ask(client, auth, "which incidents are open?")
+    web = [c["id"] for c in before["citations"] if c["id"] in {str(scenario.I_DB_NOW), str(scenario.I_CHECKOUT)}]
+    assert len(web) == 2  # both open on a web host: the rule matches both
+    assert [(p["incident_id"], p["link"]) for p in before["proposals"]] == [(web[0], "/automations#rule-restart-web")]
+    async with sessions.begin() as session:  # a run of the rule awaits approval on the later-cited incident
+        session.add(AutomationRun(rule_name="restart-web", trigger_key="env-2", target="web", incident_id=web[1],
+                                  status="awaiting_approval", spec={}, event={}))
+    after = await ask(client, auth, "which incidents are open?")
+    assert [(p["incident_id"], p["link"]) for p in after["proposals"]] == [(web[1], "/automations#approvals")]
