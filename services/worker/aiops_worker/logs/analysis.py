@@ -20,6 +20,8 @@ from aiops_worker.logs.rules import RANK, Classifier, Verdict
 from aiops_worker.logs.timestamps import parse_timestamp
 from aiops_worker.runtime.consumer import Delivery
 
+_BUCKETS_MAX = 10_000  # trend bucket starts remembered
+
 
 @dataclass
 class TemplateStats:
@@ -71,6 +73,7 @@ class LogAnalyser:
         self.miner = miner
         self.classifier = classifier
         self.bucket_s = bucket_s
+        self._buckets: dict[int, datetime] = {}  # bucket start (epoch seconds) -> its datetime, made once
 
     def analyse(self, batch: list[Delivery[LogsPayload]], fresh: set[str]) -> BatchAnalysis:
         analysis = BatchAnalysis()
@@ -121,15 +124,23 @@ class LogAnalyser:
         if stats is None:
             stats = analysis.templates[template_id] = TemplateStats(0, at, at, message[:2000], verdict)
         stats.count += 1
-        stats.first_seen = min(stats.first_seen, at)
-        stats.last_seen = max(stats.last_seen, at)
-        if RANK[verdict.severity] > RANK[stats.verdict.severity]:
+        if at < stats.first_seen:
+            stats.first_seen = at
+        elif at > stats.last_seen:
+            stats.last_seen = at
+        # A template's lines mostly share one verdict object (the classifier caches it per template).
+        if verdict is not stats.verdict and RANK[verdict.severity] > RANK[stats.verdict.severity]:
             stats.verdict = verdict
         stats.buckets[self._bucket(at)] += 1
 
     def _bucket(self, at: datetime) -> datetime:
         start = int(at.timestamp()) // self.bucket_s * self.bucket_s
-        return datetime.fromtimestamp(start, UTC)
+        bucket = self._buckets.get(start)
+        if bucket is None:
+            if len(self._buckets) >= _BUCKETS_MAX:
+                self._buckets.clear()
+            bucket = self._buckets[start] = datetime.fromtimestamp(start, UTC)
+        return bucket
 
 
 def _component(component: str | None) -> str | None:
