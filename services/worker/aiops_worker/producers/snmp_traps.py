@@ -6,12 +6,13 @@ authenticationFailure are alerts of their own; any other trap is a medium alert 
 variables (named from the built-in table, snmp_oids.py) kept in the details. A v1/v2c trap whose community is
 not in SNMP_TRAP_COMMUNITIES is dropped and counted, as are datagrams that are not SNMP. v3 traps are taken
 from the users of the enabled SNMP v3 sources, read again every SNMP_TRAP_USERS_REFRESH_S (snmp_usm.py): a
-wrong key or an unknown user is dropped and counted the same way.
+wrong key or an unknown user is dropped and counted the same way. The users are read beside the receiving, not
+in its way: while PostgreSQL is unreachable the users read last are kept (read again every USERS_RETRY_S) and
+traps go on becoming alerts.
 """
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from prometheus_client import Counter
@@ -27,17 +28,20 @@ from aiops_contracts.pollers import SnmpSettings
 from aiops_contracts.secrets import secret_box
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.producers.base import Producer
 from aiops_worker.producers.manager import SourceUnusable, source_settings
 from aiops_worker.producers.settings import SnmpTrapSettings
 from aiops_worker.producers.snmp_oids import SNMP_TRAP_OID, oid_name
 from aiops_worker.producers.snmp_usm import TrapRefused, UsmTraps
+from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
 SOURCE = "snmp-traps"
 QUEUE_SIZE = 10_000
 POLL_INTERVAL_S = 0.2
+USERS_RETRY_S = 5.0  # the v3 users are read again this soon after a read that failed
 REFUSED = Counter("aiops_worker_snmp_traps_refused_total", "SNMP trap datagrams dropped", ["reason"])
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
 GENERIC_TRAPS = ("coldStart", "warmStart", "linkDown", "linkUp", "authenticationFailure", "egpNeighborLoss")
@@ -143,7 +147,6 @@ class SnmpTrapProducer(Producer[SnmpTrapSettings]):
         self.queue: asyncio.Queue[AlertPayload] = asyncio.Queue(QUEUE_SIZE)
         self.port: int | None = None  # the bound port, once listening
         self.usm = UsmTraps()
-        self._users_due = 0.0  # when the v3 users are read again (monotonic)
 
     @classmethod
     def enabled(cls, settings: SnmpTrapSettings) -> bool:
@@ -158,15 +161,27 @@ class SnmpTrapProducer(Producer[SnmpTrapSettings]):
             lambda: protocol, local_addr=(self.settings.snmp_trap_host, self.settings.snmp_trap_port))
         self.port = transport.get_extra_info("sockname")[1]
         log.info("snmp traps listening", extra={"port": self.port})
+        users = asyncio.create_task(self._refresh_users(stop), name="snmp-trap-users")
         try:
             await super().run(stop)
         finally:
             transport.close()
+            users.cancel()
+            await asyncio.gather(users, return_exceptions=True)
         await self.drain()
 
+    async def _refresh_users(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.load_users()
+                wait = self.settings.snmp_trap_users_refresh_s
+            except TRANSIENT_ERRORS as exc:
+                log.warning("snmp trap users not read, keeping the last ones",
+                            extra={"users": len(self.usm.users), "error": repr(exc)})
+                wait = min(USERS_RETRY_S, self.settings.snmp_trap_users_refresh_s)
+            await sleep_or_stop(stop, wait)
+
     async def poll(self) -> list[Envelope]:
-        if time.monotonic() >= self._users_due:
-            await self.load_users()
         alerts = []
         while not self.queue.empty():
             alerts.append(self.queue.get_nowait())
@@ -187,5 +202,4 @@ class SnmpTrapProducer(Producer[SnmpTrapSettings]):
                 continue
             if isinstance(settings, SnmpSettings):
                 sources.append(settings)
-        self.usm.set_users(sources)
-        self._users_due = time.monotonic() + self.settings.snmp_trap_users_refresh_s
+        await self.usm.set_users(sources)

@@ -4,13 +4,20 @@ users of the enabled SNMP v3 sources (their user name, protocols and keys, opene
 The sender of a trap is its authoritative engine, so a user's keys are localised to the engine ID the trap
 names when that engine is first seen (no engine IDs to configure, as snmptrapd's `createUser -e` needs), then
 pysnmp's own message processing checks the digest, the time window and decrypts. A user name several sources
-share takes the keys of the first of them by name. Refused, with the reason counted: a user no source has
-("user"); a digest, time window or decryption that fails ("auth"); a new engine past MAX_ENGINES
-("engines"); a message with the reportable flag, which a trap never sets (RFC 3412 7.1.8) and a receiver
-would answer with a report, reflected at whoever the datagram claims to be from ("malformed").
+share takes the keys of the first of them by name. The passphrases are hashed to master keys (RFC 3414 A.2,
+16,384 rounds each) once, off the event loop, when the users are read: a new engine, which anyone can name
+in a forged datagram before any digest is checked, costs only the localisation of those keys. The
+MAX_ENGINES (engine, user) pairs last seen are kept, the least recently seen one making room for a new one,
+so forged engine IDs cannot lock real agents out (theirs is localised again when they next send). Refused,
+with the reason counted: a user no source has ("user"); a digest, time window or decryption that fails
+("auth"); a message with the reportable flag, which a trap never sets (RFC 3412 7.1.8) and a receiver would
+answer with a report, reflected at whoever the datagram claims to be from ("malformed").
 """
 
+import asyncio
 import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from pyasn1.codec.ber import decoder
@@ -25,7 +32,7 @@ from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 from aiops_contracts.pollers import SnmpSettings
 from aiops_worker.producers.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 
-MAX_ENGINES = 10_000  # (engine, user) pairs localised: each costs a key derivation, so forged engine IDs are capped
+MAX_ENGINES = 10_000  # (engine, user) pairs kept localised; the least recently seen makes room for a new one
 REPORTABLE = 0x04
 V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 
@@ -36,33 +43,45 @@ class TrapRefused(ValueError):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class _User:
+    name: str
+    auth_protocol: tuple[int, ...]
+    auth_key: bytes | None  # master keys (USM_KEY_TYPE_MASTER), to be localised to each engine
+    priv_protocol: tuple[int, ...]
+    priv_key: bytes | None
+
+
 class UsmTraps:
     def __init__(self) -> None:
         self.engine = SnmpEngine()
-        self.users: dict[bytes, SnmpSettings] = {}
-        self._localised: set[tuple[bytes, bytes]] = set()
+        self.users: dict[bytes, _User] = {}
+        self._localised: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()  # least recently seen first
         self._fingerprint = ""
 
-    def set_users(self, sources: list[SnmpSettings]) -> None:
-        """The v3 users of `sources` (in order: the first of a name wins); a change starts a new engine."""
+    async def set_users(self, sources: list[SnmpSettings]) -> None:
+        """The v3 users of `sources` (in order: the first of a name wins); a change hashes their passphrases
+        (in a thread) and starts a new engine."""
         users: dict[bytes, SnmpSettings] = {}
         for settings in sources:
             if settings.version == "3" and settings.username:
                 users.setdefault(settings.username.encode(), settings)
         fingerprint = hashlib.sha256(repr(sorted((name, *_keys(s)) for name, s in users.items())).encode()).hexdigest()
         if fingerprint != self._fingerprint:
-            self.engine, self.users, self._localised, self._fingerprint = SnmpEngine(), users, set(), fingerprint
+            masters = await asyncio.to_thread(lambda: {name: _master(s) for name, s in users.items()})
+            self.engine, self.users, self._localised, self._fingerprint = (
+                SnmpEngine(), masters, OrderedDict(), fingerprint)
 
     def decode(self, data: bytes, peer: tuple[str, int]) -> Any:
         """The SNMPv2 trap PDU of a v3 message from `peer`; TrapRefused saying why not."""
         engine_id, user = _header(data)
-        settings = self.users.get(user)
-        if settings is None:
+        known = self.users.get(user)
+        if known is None:
             raise TrapRefused("user", f"no SNMP v3 source has the user {user!r}")
-        if (engine_id, user) not in self._localised:
-            if len(self._localised) >= MAX_ENGINES:
-                raise TrapRefused("engines", f"more than {MAX_ENGINES} SNMP engines seen")
-            self._add_user(settings, engine_id)
+        if (engine_id, user) in self._localised:
+            self._localised.move_to_end((engine_id, user))
+        else:
+            self._localise(known, engine_id)
         model = self.engine.message_processing_subsystems[SnmpV3MessageProcessingModel.MESSAGE_PROCESSING_MODEL_ID]
         try:
             pdu = model.prepare_data_elements(self.engine, udp.DOMAIN_NAME, peer, data)[7]
@@ -74,15 +93,32 @@ class UsmTraps:
             raise TrapRefused("malformed", "an SNMPv3 message that is not a trap")
         return pdu
 
-    def _add_user(self, settings: SnmpSettings, engine_id: bytes) -> None:
-        config.add_v3_user(
-            self.engine, settings.username,
-            authProtocol=AUTH_PROTOCOLS[settings.auth_protocol] if settings.auth_protocol else config.USM_AUTH_NONE,
-            authKey=settings.auth_key.get_secret_value() if settings.auth_key else None,
-            privProtocol=PRIV_PROTOCOLS[settings.priv_protocol] if settings.priv_protocol else config.USM_PRIV_NONE,
-            privKey=settings.priv_key.get_secret_value() if settings.priv_key else None,
-            securityEngineId=V2C.OctetString(engine_id))
-        self._localised.add((engine_id, settings.username.encode()))
+    def _localise(self, user: _User, engine_id: bytes) -> None:
+        if len(self._localised) >= MAX_ENGINES:
+            (old_engine, old_user), _ = self._localised.popitem(last=False)
+            (entry,) = self.engine.get_mib_builder().import_symbols("SNMP-USER-BASED-SM-MIB", "usmUserEntry")
+            index = entry.getInstIdFromIndices(V2C.OctetString(old_engine), V2C.OctetString(old_user))
+            # the user's row of that engine only (config.delete_v3_user walks the whole table, and drops the
+            # user's row shared by all engines)
+            self.engine.message_dispatcher.mib_instrum_controller.write_variables(
+                (entry.name + (13,) + index, "destroy"), snmpEngine=self.engine)
+        config.add_v3_user(self.engine, user.name, authProtocol=user.auth_protocol, authKey=user.auth_key,
+                           privProtocol=user.priv_protocol, privKey=user.priv_key,
+                           securityEngineId=V2C.OctetString(engine_id), authKeyType=config.USM_KEY_TYPE_MASTER,
+                           privKeyType=config.USM_KEY_TYPE_MASTER)
+        self._localised[(engine_id, user.name.encode())] = None
+
+
+def _master(settings: SnmpSettings) -> _User:
+    """A user with its passphrases hashed to master keys (the slow part of a key's localisation)."""
+    auth = AUTH_PROTOCOLS[settings.auth_protocol] if settings.auth_protocol else config.USM_AUTH_NONE
+    priv = PRIV_PROTOCOLS[settings.priv_protocol] if settings.priv_protocol else config.USM_PRIV_NONE
+    auth_key = priv_key = None
+    if settings.auth_key:
+        auth_key = bytes(config.AUTH_SERVICES[auth].hash_passphrase(settings.auth_key.get_secret_value().encode()))
+    if settings.priv_key:
+        priv_key = bytes(config.PRIV_SERVICES[priv].hash_passphrase(auth, settings.priv_key.get_secret_value().encode()))
+    return _User(settings.username or "", auth, auth_key, priv, priv_key)
 
 
 def _keys(settings: SnmpSettings) -> tuple[str, ...]:

@@ -1,11 +1,16 @@
 """SNMP trap receiver: traps sent by net-snmp's `snmptrap` (v1 and v2c) and by pysnmp (v3 with auth and privacy)
 become alerts on the alerts stream; linkUp resolves the linkDown of the same interface; a wrong community, a
-non-SNMP datagram, and a v3 trap with a wrong key or an unknown user are dropped and counted."""
+non-SNMP datagram, and a v3 trap with a wrong key or an unknown user are dropped and counted; forged engine
+IDs do not lock a real agent out; traps go on while PostgreSQL (the v3 users) is unreachable."""
 
 import asyncio
+import dataclasses
+import logging
 import socket
 import subprocess
+from collections.abc import Callable
 
+import pytest
 from prometheus_client import REGISTRY
 from pysnmp.hlapi.v3arch.asyncio import (
     USM_AUTH_HMAC96_SHA,
@@ -20,12 +25,15 @@ from pysnmp.hlapi.v3arch.asyncio import (
     send_notification,
 )
 from pysnmp.proto.rfc1902 import Integer, OctetString
+from sqlalchemy import make_url
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Source
+from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.secrets import SecretBox
 from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_worker.producers import snmp_usm
 from aiops_worker.producers.settings import SnmpTrapSettings
 from aiops_worker.producers.snmp_traps import SnmpTrapProducer
 from aiops_worker.runtime.context import WorkerContext
@@ -65,15 +73,32 @@ async def alerts(bus: Bus, count: int) -> list[dict]:
     raise AssertionError(f"only {len(found)} of {count} alerts arrived")
 
 
-async def test_traps_become_alerts(worker_ctx: WorkerContext) -> None:
-    settings = SnmpTrapSettings(snmp_trap_host="127.0.0.1", snmp_trap_port=_free_udp_port(),
-                                snmp_trap_communities=[COMMUNITY])
-    producer = SnmpTrapProducer(worker_ctx, settings)
+async def receiver(ctx: WorkerContext, *, users: bool = False,
+                   **settings: float) -> tuple[SnmpTrapProducer, int, asyncio.Event, asyncio.Task]:
+    """A trap producer listening on a port of its own (port 0: the system picks one), once it has the v3 users
+    if `users`: (producer, port, stop, its task)."""
+    producer = SnmpTrapProducer(ctx, SnmpTrapSettings(snmp_trap_host="127.0.0.1", snmp_trap_port=0,
+                                                      snmp_trap_communities=[COMMUNITY], **settings))
     stop = asyncio.Event()
     running = asyncio.create_task(producer.run(stop))
-    while producer.port is None:
-        await asyncio.sleep(0.01)
-    port = producer.port
+    await until(lambda: producer.port is not None and (bool(producer.usm.users) or not users), running)
+    assert producer.port is not None
+    return producer, producer.port, stop, running
+
+
+async def until(condition: Callable[[], bool], running: asyncio.Task, timeout_s: float = 10.0) -> None:
+    """Waits for `condition`, failing with the producer's own error if it stopped."""
+    async def wait() -> None:
+        while not condition():
+            if running.done():
+                running.result()  # its exception
+                raise AssertionError("the trap producer stopped")
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(wait(), timeout_s)
+
+
+async def test_traps_become_alerts(worker_ctx: WorkerContext) -> None:
+    _, port, stop, running = await receiver(worker_ctx)
     snmptrap(port, "", LINK_DOWN, IF_INDEX, "i", "3")
     snmptrap(port, "", LINK_DOWN, IF_INDEX, "i", "3", community="wrong")  # dropped
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -90,25 +115,23 @@ async def test_traps_become_alerts(worker_ctx: WorkerContext) -> None:
     assert len(await worker_ctx.bus.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))) == 3
 
 
-async def test_v3_traps_are_taken_with_the_users_of_snmp_sources(worker_ctx: WorkerContext) -> None:
-    box = SecretBox(worker_ctx.settings.secrets_key.get_secret_value())
-    async with worker_ctx.sessions() as session:
+async def v3_source(ctx: WorkerContext) -> None:
+    box = SecretBox(ctx.settings.secrets_key.get_secret_value())
+    async with ctx.sessions() as session:
         session.add(Source(name="core-sw", kind="snmp", target="127.0.0.1", interval_s=60.0, labels={},
                            config={"version": "3", "username": V3_USER, "auth_protocol": "SHA", "priv_protocol": "AES"},
                            credentials={"auth_key": box.seal(AUTH_KEY), "priv_key": box.seal(PRIV_KEY)}))
         await session.commit()
-    settings = SnmpTrapSettings(snmp_trap_host="127.0.0.1", snmp_trap_port=_free_udp_port(),
-                                snmp_trap_communities=[COMMUNITY])
-    producer = SnmpTrapProducer(worker_ctx, settings)
-    stop = asyncio.Event()
-    running = asyncio.create_task(producer.run(stop))
-    while producer.port is None or not producer.usm.users:
-        await asyncio.sleep(0.01)
+
+
+async def test_v3_traps_are_taken_with_the_users_of_snmp_sources(worker_ctx: WorkerContext) -> None:
+    await v3_source(worker_ctx)
+    _, port, stop, running = await receiver(worker_ctx, users=True)
     refused = {reason: _refused(reason) for reason in ("auth", "user")}
-    await v3_trap(producer.port, LINK_DOWN, 3, "8000000001020304")
-    await v3_trap(producer.port, LINK_DOWN, 4, "8000000001020304", auth_key="not-the-auth-key")  # wrong digest
-    await v3_trap(producer.port, LINK_DOWN, 5, "8000000001020304", user="nobody")  # no source has this user
-    await v3_trap(producer.port, LINK_UP, 3, "8000000005060708")  # another agent's engine
+    await v3_trap(port, LINK_DOWN, 3, "8000000001020304")
+    await v3_trap(port, LINK_DOWN, 4, "8000000001020304", auth_key="not-the-auth-key")  # wrong digest
+    await v3_trap(port, LINK_DOWN, 5, "8000000001020304", user="nobody")  # no source has this user
+    await v3_trap(port, LINK_UP, 3, "8000000005060708")  # another agent's engine
     down, up = await alerts(worker_ctx.bus, 2)
     stop.set()
     await running
@@ -118,11 +141,42 @@ async def test_v3_traps_are_taken_with_the_users_of_snmp_sources(worker_ctx: Wor
     assert len(await worker_ctx.bus.redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))) == 2
 
 
+async def test_forged_engines_do_not_lock_out_a_real_agent(worker_ctx: WorkerContext,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snmp_usm, "MAX_ENGINES", 4)
+    await v3_source(worker_ctx)
+    producer, port, stop, running = await receiver(worker_ctx, users=True)
+    await v3_trap(port, LINK_DOWN, 3, "8000000001020304")
+    await alerts(worker_ctx.bus, 1)
+    refused = _refused("auth")
+    for forged in range(10):  # the user's name, engines of its own, no key: each a new engine to localise
+        await v3_trap(port, LINK_DOWN, 9, f"80000000ff{forged:06x}", auth_key="forged-not-the-key")
+    await until(lambda: _refused("auth") - refused == 10, running)
+    assert len(producer.usm._localised) == 4  # the least recently seen made room: the real agent's too
+    await v3_trap(port, LINK_UP, 3, "8000000001020304")
+    down, up = await alerts(worker_ctx.bus, 2)
+    stop.set()
+    await running
+    assert (down["status"], up["status"], up["fingerprint"]) == ("firing", "resolved", "snmp-trap:127.0.0.1:link:3")
+
+
+async def test_traps_go_on_while_postgresql_is_unreachable(worker_ctx: WorkerContext,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    await v3_source(worker_ctx)
+    producer, port, stop, running = await receiver(worker_ctx, users=True, snmp_trap_users_refresh_s=0.05)
+    nothing_listens = make_url(worker_ctx.settings.database_url).set(port=1).render_as_string(hide_password=False)
+    unreachable = make_engine(worker_ctx.settings.model_copy(update={"database_url": nothing_listens}))
+    producer.ctx = dataclasses.replace(worker_ctx, sessions=make_sessionmaker(unreachable))
+    with caplog.at_level(logging.WARNING, "aiops_worker.producers.snmp_traps"):
+        await until(lambda: "snmp trap users not read" in caplog.text, running)
+        snmptrap(port, "", LINK_DOWN, IF_INDEX, "i", "3")
+        await v3_trap(port, LINK_UP, 3, "8000000001020304")  # the users read last are kept
+        down, up = await alerts(worker_ctx.bus, 2)
+        stop.set()
+        await asyncio.wait_for(running, 10)  # the last drain does not wait for PostgreSQL
+    await unreachable.dispose()
+    assert (down["status"], up["status"]) == ("firing", "resolved")
+
+
 def _refused(reason: str) -> float:
     return REGISTRY.get_sample_value("aiops_worker_snmp_traps_refused_total", {"reason": reason}) or 0.0
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
