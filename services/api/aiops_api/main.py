@@ -1,7 +1,5 @@
 """create_app(): one lifespan opens and closes every client; every router is listed once."""
 
-import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -52,6 +50,7 @@ from aiops_api.users.router import router as users_router
 from aiops_api.webhooks import ROUTERS as WEBHOOK_ROUTERS
 from aiops_contracts.bus import Bus
 from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.heap import freeze_heap
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.llm import LLMClient
 from aiops_contracts.logging import configure_logging
@@ -64,9 +63,7 @@ ROUTERS = [chat_router, health.router, alerts_router, incidents_router, logs_rou
            topology_router, quality_router, replay_router, dead_letters_router]
 
 
-def create_app(settings: ApiSettings | None = None, *, freeze_heap: bool = False) -> FastAPI:
-    """`freeze_heap`: the serving process's (main()), see freeze_heap_when_loaded; never a test's, whose heap
-    would keep every app it started."""
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
 
     @asynccontextmanager
@@ -92,8 +89,6 @@ def create_app(settings: ApiSettings | None = None, *, freeze_heap: bool = False
                                            lease_s=max(30.0, 6 * settings.user_cache_seconds))
         state.log_search = LogSearch(settings)
         state.log_search.warm_up()
-        if freeze_heap:
-            freeze_heap_when_loaded(state.log_search)
         state.chat_meaning = IntentMeaning(state.log_search)
         state.chat_meaning.warm_up()
         state.secret_box = secret_box(settings.secrets_key)
@@ -103,6 +98,8 @@ def create_app(settings: ApiSettings | None = None, *, freeze_heap: bool = False
         try:
             yield
         finally:
+            await state.chat_meaning.aclose()
+            await state.log_search.aclose()
             await state.broadcaster.stop()
             state.passwords.close()
             await state.http.aclose()
@@ -117,20 +114,6 @@ def create_app(settings: ApiSettings | None = None, *, freeze_heap: bool = False
     for router in ROUTERS:
         app.include_router(router)
     return app
-
-
-def freeze_heap_when_loaded(search: LogSearch) -> None:
-    """The garbage collector of a serving process, measured with the read benchmark (100 users at 100,000 alerts).
-
-    Once the embedding model is loaded, every object alive (the imports, the app, torch and the model: some
-    650,000) moves out of the collector's sight; reference counting still frees them. CPython's full collection
-    walks every tracked object (0.4 s of CPU here, with the event loop held) and ran every 20 s or so under the
-    benchmark: the read API's 1 % tail. After the freeze it walks only what came later (~50,000, 40 ms).
-    Young collections run after 10,000 new objects, not 700: most of a request's objects are gone by then, so
-    fewer are walked and promoted (the collector's CPU per request 0.30 -> 0.05 ms, no full collection in 30 s)."""
-    gc.set_threshold(10_000, 10, 10)
-    loaded = asyncio.get_running_loop().run_in_executor(None, search.embedder.load)  # waits for the warm-up's
-    loaded.add_done_callback(lambda _: gc.freeze())
 
 
 def _add_middleware(app: FastAPI, settings: ApiSettings) -> None:
@@ -151,9 +134,11 @@ def main() -> None:
     configure_logging("api", settings.log_level)
     tracer_provider = configure_tracing("api", settings)
     try:
+        app = create_app(settings)
+        freeze_heap()
         # TrustedProxyMiddleware reads X-Forwarded-For from TRUSTED_PROXIES only: uvicorn's own reading is off.
-        uvicorn.run(create_app(settings, freeze_heap=True), host=settings.api_host, port=settings.api_port,
-                    log_config=None, access_log=False, proxy_headers=False)
+        uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False,
+                    proxy_headers=False)
     finally:
         shutdown_tracing(tracer_provider)
 

@@ -2,6 +2,7 @@
 loaded from its package directory (offline, no hub access), once per process (per device) and on first use."""
 
 import asyncio
+import gc
 import threading
 from typing import Any
 
@@ -43,6 +44,7 @@ class TextEmbedder:
                 # of 10 (same 256 templates, load average 13-17) and burnt twice the CPU per text.
                 torch.set_num_threads(1)
                 _models[self.device] = load_model(device=self.device)
+                gc.freeze()  # torch and the model, ~400,000 objects for the process's lifetime: see heap.py
         self._model = _models[self.device]
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -8,6 +8,7 @@ from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
 from aiops_contracts.db.session import make_engine, make_sessionmaker
+from aiops_contracts.heap import freeze_heap
 from aiops_contracts.influx import InfluxClient
 from aiops_contracts.logging import configure_logging
 from aiops_contracts.tracing import configure_tracing, shutdown_tracing
@@ -86,6 +87,7 @@ async def serve(settings: WorkerSettings) -> None:
         await install_rules(ctx.sessions, settings.automations_path)  # a bad automations.yml stops the start
         await install_receivers(ctx.sessions, load_routing(settings.notifications_path))  # and a bad notifications.yml
         await install_topology(ctx.sessions, settings.topology_path)  # and a bad topology file
+        freeze_heap()
         await Supervisor(build_tasks(ctx), stop, settings.shutdown_grace_s).run()
     finally:
         await influx.aclose()
