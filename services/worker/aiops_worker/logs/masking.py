@@ -13,9 +13,11 @@ so it runs per whitespace token with a memo (most tokens repeat), which is
 several times faster than scanning every message with the whole alternation.
 A token seen for the first time is scanned in its *shape*, its ASCII digits all
 written 0: the rules tell digits apart only by class, never by value (the one
-literal digit, the 0 of a 0x prefix, is why a token with an x keeps its digits),
+literal digit, the 0 of a 0x prefix, is why a token with a digit before an x keeps its digits),
 so the spans found in the shape are the token's. Identifiers and addresses that
-differ only in their digits (block ids, ports, counters) then cost one scan.
+differ only in their digits (block ids, ports, counters) then cost one scan, and a
+shape without a digit is scanned only by the rules that can match one (``DIGIT_RULES``
+need a digit: a word or a dotted name skips them).
 """
 
 from __future__ import annotations
@@ -72,13 +74,19 @@ MASK_RULES: tuple[tuple[str, str], ...] = (
     ("boolean_or_null", _B + r"(?:true|false|TRUE|FALSE|True|False|null|NULL|None|nil)" + _E),
     ("number", _B + r"[-+]?\d+(?:\.\d+)*" + _E),
 )
+# Rules that never match text without a digit (each needs one: \d in every alternative).
+DIGIT_RULES = frozenset({"timestamp", "iso_datetime", "ipv4", "host_port", "dotted_host_port", "underscore_id",
+                         "size_or_duration", "number"})
 # Rules whose matches may contain white space (the others never match across a token boundary).
 SPANNING_RULES = frozenset({"timestamp", "iso_datetime"})
 # Text every match of a spanning rule holds (the minutes of a time of day): a message without it skips
 # the spanning pass, which a plain search for this literal-led pattern decides several times faster.
 SPANNING_SCREEN = r":\d\d:"
 _MEMO_LIMIT = 200_000  # distinct tokens remembered before the memo starts afresh
-_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
+# A table of every Latin-1 character (a dict with only the digits would make each other character a failed lookup).
+_DIGITS_TO_ZERO = "".join("0" if char in "123456789" else char for char in map(chr, range(256)))
+_NONZERO_BEFORE_X = re.compile(r"[1-9][xX]")  # written 0 it would read as a 0x prefix
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -88,19 +96,22 @@ class Masker:
     pattern: re.Pattern[str]
     spanning: re.Pattern[str] | None = None
     spanning_screen: re.Pattern[str] | None = None  # None: every message takes the spanning pass
+    digitless: re.Pattern[str] | None = None  # the rules a token without a digit may match (None: all)
     _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     _shapes: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> Masker:
-        return cls.from_rules(MASK_RULES, SPANNING_RULES, SPANNING_SCREEN)
+        return cls.from_rules(MASK_RULES, SPANNING_RULES, SPANNING_SCREEN, DIGIT_RULES)
 
     @classmethod
     def from_rules(cls, rules: tuple[tuple[str, str], ...], spanning: frozenset[str] = frozenset(),
-                   spanning_screen: str | None = None) -> Masker:
+                   spanning_screen: str | None = None, digit_rules: frozenset[str] = frozenset()) -> Masker:
         spanning_rules = tuple(rule for rule in rules if rule[0] in spanning)
+        digitless_rules = tuple(rule for rule in rules if rule[0] not in digit_rules)
         return cls(_compile(rules), _compile(spanning_rules) if spanning_rules else None,
-                   re.compile(spanning_screen) if spanning_screen else None)
+                   re.compile(spanning_screen) if spanning_screen else None,
+                   _compile(digitless_rules) if digit_rules and digitless_rules else None)
 
     def mask(self, message: str) -> str:
         return self.pattern.sub(_replacement, message)
@@ -113,32 +124,34 @@ class Masker:
         """
         if self.spanning is not None and (self.spanning_screen is None or self.spanning_screen.search(message)):
             message = self.spanning.sub(WILDCARD, message)
-        memo = self._memo
-        if len(memo) > _MEMO_LIMIT:
-            memo.clear()
-        out = []
-        for token in message.split():
-            masked = memo.get(token)
-            if masked is None:
-                if len(token) > max_token_chars:
-                    masked = WILDCARD
-                else:
-                    masked = self._mask_token(token)
-                    if len(masked) > max_token_chars:  # masking lengthened it ("1" -> "<*>")
-                        masked = WILDCARD
-                    memo[token] = masked
-            out.append(masked)
+        if len(self._memo) > _MEMO_LIMIT:
+            self._memo.clear()
+        raw = message.split()
+        out = list(map(self._memo.get, raw))  # most tokens were seen before: one lookup each, in C
+        if None in out:
+            for index, masked in enumerate(out):
+                if masked is None:
+                    out[index] = self._first_sight(raw[index], max_token_chars)
         return out
+
+    def _first_sight(self, token: str, max_token_chars: int) -> str:
+        if len(token) > max_token_chars:
+            return WILDCARD
+        masked = self._mask_token(token)
+        if len(masked) > max_token_chars:  # masking lengthened it ("1" -> "<*>")
+            masked = WILDCARD
+        self._memo[token] = masked
+        return masked
 
     def _mask_token(self, token: str) -> str:
         """``mask(token)``, the rules run once per shape (the token with its digits written 0)."""
-        shape = token if "x" in token or "X" in token else token.translate(_DIGITS_TO_ZERO)
+        shape = token if _NONZERO_BEFORE_X.search(token) else token.translate(_DIGITS_TO_ZERO)
         edits = self._shapes.get(shape)
         if edits is None:
             if len(self._shapes) > _MEMO_LIMIT:
                 self._shapes.clear()
-            edits = self._shapes[shape] = tuple((m.start(), m.end(), _replacement(m))
-                                                for m in self.pattern.finditer(shape))
+            pattern = self.pattern if self.digitless is None or _DIGIT.search(shape) else self.digitless
+            edits = self._shapes[shape] = tuple((m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape))
         if not edits:
             return token
         pieces: list[str] = []

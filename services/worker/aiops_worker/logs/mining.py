@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from itertools import compress, count
 from operator import ne
 from typing import NamedTuple
@@ -38,7 +39,7 @@ from typing import NamedTuple
 from aiops_contracts.text import without_nul
 
 from .masking import WILDCARD, Masker
-from .similarity import HARD, MATCH, compare, generalise_token, looks_variable, skeleton, vocabulary_slot
+from .similarity import HARD, MATCH, compare, generalise_token, may_differ_softly, skeleton, vocabulary_slot
 
 STATE_VERSION = 1
 _MEMO_LIMIT = 100_000
@@ -83,9 +84,13 @@ class Cluster:
     size: int
     seq: int  # creation order: the oldest cluster survives a merge
 
-    @property
-    def template(self) -> str:
+    @cached_property
+    def template(self) -> str:  # read for every line: joined once per change of the tokens
         return " ".join(self.tokens)
+
+    def set_tokens(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.__dict__.pop("template", None)
 
 
 class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper than a frozen dataclass
@@ -97,7 +102,7 @@ class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper
 
 def _bucket_key(tokens: list[str]) -> tuple[int, str]:
     first = tokens[0] if tokens else ""
-    return len(tokens), WILDCARD if looks_variable(first) else first
+    return len(tokens), WILDCARD if may_differ_softly(first) else first
 
 
 def _differing(a: list[str], b: list[str]) -> compress[int]:
@@ -133,7 +138,7 @@ class TemplateMiner:
 
     def add(self, message: str) -> MatchResult:
         tokens = self.tokenize(message)
-        cluster = self._best(tokens)
+        cluster, covered = self._best(tokens)
         if cluster is None:
             cluster = self._create(tokens)
             survivor = self._merge_siblings(cluster)
@@ -142,20 +147,21 @@ class TemplateMiner:
             is_new = root is cluster
             return MatchResult(root.cluster_id, root.template, is_new, not is_new)
         cluster.size += 1
-        new_tokens = list(cluster.tokens)
-        for i in _differing(cluster.tokens, tokens):
-            new_tokens[i] = generalise_token(new_tokens[i], tokens[i])
-        if new_tokens == cluster.tokens:
-            root = self._root(cluster)
-            return MatchResult(root.cluster_id, root.template, False, False)
-        self._retokenize(cluster, new_tokens)
-        cluster = self._absorb_covered(cluster)
-        self._join_variant(cluster)
+        if not covered:
+            new_tokens = list(cluster.tokens)
+            for i in _differing(cluster.tokens, tokens):
+                new_tokens[i] = generalise_token(new_tokens[i], tokens[i])
+            if new_tokens != cluster.tokens:
+                self._retokenize(cluster, new_tokens)
+                cluster = self._absorb_covered(cluster)
+                self._join_variant(cluster)
+                root = self._root(cluster)
+                return MatchResult(root.cluster_id, root.template, False, True)
         root = self._root(cluster)
-        return MatchResult(root.cluster_id, root.template, False, True)
+        return MatchResult(root.cluster_id, root.template, False, False)
 
     def match(self, message: str) -> MatchResult | None:
-        cluster = self._best(self.tokenize(message))
+        cluster, _ = self._best(self.tokenize(message))
         if cluster is None:
             return None
         root = self._root(cluster)
@@ -188,19 +194,20 @@ class TemplateMiner:
         return miner
 
     # ------------------------------------------------------------------ matching
-    def _best(self, tokens: list[str]) -> Cluster | None:
+    def _best(self, tokens: list[str]) -> tuple[Cluster | None, bool]:
+        """The cluster the line joins (None: none) and whether its template covers the line as it is."""
         key, (length, first) = tuple(tokens), _bucket_key(tokens)
         memo = self._best_memo.get(length, {}).get(first)
         if memo is not None and key in memo:
-            cid = memo[key]
-            return None if cid is None else self.clusters[cid]
-        best = self._search(tokens)
+            found = memo[key]
+            return (None, False) if found is None else (self.clusters[found[0]], found[1])
+        best, covered = self._search(tokens)
         if self._memo_entries >= _MEMO_LIMIT:
             self._best_memo.clear()
             self._memo_entries = 0
-        self._best_memo.setdefault(length, {}).setdefault(first, {})[key] = best.cluster_id if best else None
+        self._best_memo.setdefault(length, {}).setdefault(first, {})[key] = (best.cluster_id, covered) if best else None
         self._memo_entries += 1
-        return best
+        return best, covered
 
     def _forget_matches(self, cluster: Cluster) -> None:
         """Drop the remembered matches that ``cluster`` may change: its bucket's, or, when its first token
@@ -213,7 +220,7 @@ class TemplateMiner:
     def _newest(self, ids: list[str] | None) -> list[str]:
         return ids[-self.limits.max_candidates:] if ids else []
 
-    def _search(self, tokens: list[str]) -> Cluster | None:
+    def _search(self, tokens: list[str]) -> tuple[Cluster | None, bool]:
         n, first = _bucket_key(tokens)
         candidates = self._newest(self._buckets.get((n, first)))
         if first != WILDCARD:
@@ -229,10 +236,10 @@ class TemplateMiner:
             key = (score, -cluster.seq)  # ties go to the oldest cluster, whatever the index order
             if score >= self.config.sim_threshold and key > best_key:
                 best, best_key = cluster, key
-        return best
+        return best, best_key[0] == 1.0  # a score of 1: every token matches (the template covers the line)
 
     def _score(self, template: list[str], tokens: list[str]) -> float:
-        """Share of exactly matching tokens, or -1 when a hard (word) difference exists."""
+        """Share of matching tokens (equal or covered by a wildcard), or -1 when a hard (word) difference exists."""
         self._count(tokens)
         matches = len(tokens)
         for i in _differing(template, tokens):
@@ -295,7 +302,7 @@ class TemplateMiner:
 
     def _retokenize(self, cluster: Cluster, tokens: list[str]) -> None:
         self._unindex(cluster)
-        cluster.tokens = tokens
+        cluster.set_tokens(tokens)
         self._index(cluster)
 
     def _merge_siblings(self, cluster: Cluster) -> Cluster:
@@ -320,14 +327,14 @@ class TemplateMiner:
     def _sibling_candidates(self, cluster: Cluster) -> list[Cluster]:
         """The newest clusters of ``cluster``'s length that may differ from it in a single hard slot.
 
-        A plain word of ``cluster`` (nothing variable in it) against another token without a wildcard
+        A plain word of ``cluster`` (``may_differ_softly`` false) against another token without a wildcard
         is a hard difference, so a cluster that has neither the word nor a wildcard in two such slots
         differs in two: two token checks rule it out before the slot-by-slot comparison.
         """
         tokens = cluster.tokens
         others = [self.clusters[cid] for cid in self._newest(self._by_length[len(tokens)])
                   if cid != cluster.cluster_id]
-        plain = [i for i, token in enumerate(tokens) if not looks_variable(token)][:2]
+        plain = [i for i, token in enumerate(tokens) if not may_differ_softly(token)][:2]
         if len(plain) < 2:
             return others
         i, j = plain

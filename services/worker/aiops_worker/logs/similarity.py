@@ -1,7 +1,8 @@
 """Token comparison for the template miner: wildcard cover, soft/hard differences, generalisation.
 
 A template token's ``<*>`` stands for any text. Two tokens differ *softly* when the parts that differ
-look like values (digits, wildcards, qualified names) and *hard* when they are plain words.
+look like values (digits, wildcards, qualified names, the lowercase value of one key) and *hard* when
+they are plain words.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ _PIECE = re.compile(r"<\*>|[A-Za-z0-9_]+|[^A-Za-z0-9_]")
 # Digits, wildcards and qualified names (a.b.c, pkg/Class) mark tokens that vary between events.
 _VARIABLE_MARK = re.compile(r"\d\D*\d|<\*>|\w\.\w+\.\w|\w/\w")
 _QUALIFIED = re.compile(r"\w\.\w+\.\w")
+_NAME = re.compile(r"[a-z0-9_]+")  # a lowercase name or a number (root, cyrus, 42), not a vocabulary word
 MATCH, SOFT, HARD = 0, 1, 2
 
 
 @lru_cache(maxsize=65536)
 def looks_variable(token: str) -> bool:
     return _VARIABLE_MARK.search(token) is not None
+
+
+def may_differ_softly(token: str) -> bool:
+    """Whether a difference from ``token`` may be soft: it looks variable or assigns a value (``user=root``).
+    Any other token differs hard from every token it does not equal, wildcards aside."""
+    return looks_variable(token) or "=" in token
 
 
 @lru_cache(maxsize=65536)
@@ -64,17 +72,24 @@ def compare(pattern: str, token: str) -> int:
 def _difference(pattern: str, token: str) -> int:
     """SOFT when the parts that differ (shared prefix/suffix pieces removed) look like values.
 
-    Values: both differing parts look variable, or both tokens are qualified names
-    (``com.foo.Bar``). An empty side ("rhost=" vs "rhost=1.2.3.4") is HARD: optional
-    fields usually mark a different event.
+    Values: both differing parts look variable, both tokens are qualified names (``com.foo.Bar``),
+    or both are lowercase names or numbers assigned to one key (``user=root``, ``user=guest``: the
+    value of a key=value field varies by design; a capitalised value, ``tty=NODEVssh``, stays a
+    word of the program's vocabulary). An empty side ("rhost=" vs "rhost=1.2.3.4") is HARD:
+    optional fields usually mark a different event.
     """
-    if not (looks_variable(pattern) and looks_variable(token)):
+    variable = looks_variable(pattern) and looks_variable(token)
+    if not variable and "=" not in pattern:
         return HARD  # a part of a token looks variable only if the token does (word against word: HARD)
     pa, pb = _PIECE.findall(pattern), _PIECE.findall(token)
     lo, hi = _common_ends(pa, pb)
     middle_a = "".join(pa[lo:len(pa) - hi])
     middle_b = "".join(pb[lo:len(pb) - hi])
     if not middle_a or not middle_b:
+        return HARD
+    if pa[lo - 1:lo] == ["="] and _NAME.fullmatch(middle_a) and _NAME.fullmatch(middle_b):
+        return SOFT
+    if not variable:
         return HARD
     if looks_variable(middle_a) and looks_variable(middle_b):
         return SOFT
@@ -123,6 +138,7 @@ def generalise_token(a: str, b: str) -> str:
 
 
 _WORD = re.compile(r"[A-Za-z]{2,}")
+_UNIT = re.compile(r"([A-Za-z]+)\d+")  # a device or unit: a kind and its number (ee0, alt0, sda1)
 _OPENERS, _CLOSERS = "([{", ")]}"
 _SHORT_GROUP = 3  # tokens of a bracketed aside such as "(1.16 KB)" dropped from a skeleton
 
@@ -176,14 +192,19 @@ def _aside_end(tokens: list[str], start: int) -> int:
 def vocabulary_slot(a: str, b: str) -> bool:
     """Whether two tokens differ by words of a program's vocabulary, not by names.
 
-    A plain alphabetic word with a capital (``GET``, ``Started``, ``willTerminate``) names an event
-    type: methods, states and actions take a handful of such values. Lowercase words, identifiers
-    with digits or underscores and parts of dotted names (``root``, ``root_domain``, ``com.a.b``,
+    Words that take a handful of values by construction name event types: a plain alphabetic word
+    with a capital (``GET``, ``Started``, ``willTerminate``: methods, states, actions), a single
+    letter (an axis or a flag: ``x+``, ``y+``) and units of different kinds (``ee0``, ``alt0``: the
+    interfaces or disks a machine has). Lowercase words, identifiers with underscores, units of one
+    kind and parts of dotted names (``root``, ``root_domain``, ``node1``/``node2``, ``com.a.b``,
     ``Tool.exe``) are names.
     """
     pa, pb = _PIECE.findall(a), _PIECE.findall(b)
     lo, hi = _common_ends(pa, pb)
     if "." in pa[lo - 1:lo] or "." in pa[len(pa) - hi:len(pa) - hi + 1]:
         return False  # part of a dotted name: a file or a qualified name
-    return any(middle.isalpha() and not middle.islower()
-               for middle in ("".join(pa[lo:len(pa) - hi]), "".join(pb[lo:len(pb) - hi])))
+    middle_a, middle_b = "".join(pa[lo:len(pa) - hi]), "".join(pb[lo:len(pb) - hi])
+    unit_a, unit_b = _UNIT.fullmatch(middle_a), _UNIT.fullmatch(middle_b)
+    if unit_a and unit_b:
+        return unit_a.group(1) != unit_b.group(1)
+    return any(middle.isalpha() and (len(middle) == 1 or not middle.islower()) for middle in (middle_a, middle_b))

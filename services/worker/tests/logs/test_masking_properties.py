@@ -46,6 +46,16 @@ def test_every_spanning_match_holds_the_screen(text: str) -> None:
 
 @PROPERTIES
 @given(message)
+def test_the_rules_that_need_a_digit_never_match_text_without_one(text: str) -> None:
+    """`tokens` scans a shape without a digit with the `digitless` pattern: it must find what the whole one finds."""
+    assert MASKER.digitless is not None
+    text = re.sub(r"\d", "", text)
+    found = [(m.span(), m.lastgroup) for m in MASKER.pattern.finditer(text)]
+    assert [(m.span(), m.lastgroup) for m in MASKER.digitless.finditer(text)] == found
+
+
+@PROPERTIES
+@given(message)
 def test_tokens_are_the_masked_message_split(text: str) -> None:
     if not spans(text):
         assert MASKER.tokens(text, max_token_chars=1_000) == MASKER.mask(text).split()

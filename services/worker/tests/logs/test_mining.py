@@ -63,6 +63,25 @@ def test_a_handful_of_vocabulary_words_stays_event_types() -> None:
     assert len(states) == 4 and len(verbs) == 3 and len(users) == 1
 
 
+def test_units_of_different_kinds_and_single_letters_stay_event_types() -> None:
+    """Interfaces of several kinds (ee0, alt0) and axes (x+, y+) take a handful of values: events, not variables."""
+    miner = TemplateMiner()
+    units = [miner.add(f"link up on node {n} via interface {unit}").template_id
+             for n, unit in enumerate(("ee0", "alt0", "scip0", "ee0"))]
+    axes = [miner.add(f"{n} receiver {axis}+ input pipe error detected").template_id for n, axis in enumerate("xyzx")]
+    nodes = [miner.add(f"rack power restored after fault on {node} in room").template_id
+             for node in ("node1", "node2", "node3", "node4")]
+    assert [len({miner.resolve(i) for i in ids}) for ids in (units, axes, nodes)] == [3, 3, 1]
+
+
+def test_a_lowercase_value_of_one_key_is_a_variable() -> None:
+    miner = TemplateMiner(MinerConfig(sibling_merge=0))  # no sibling merging: the key's value alone decides
+    ids = {miner.add(f"authentication failure; rhost=10.0.0.{n} user={user}").template_id
+           for n, user in enumerate(("root", "guest"))}
+    assert len(ids) == 1
+    assert miner.templates() == {ids.pop(): "authentication failure; rhost=<*> user=<*>"}
+
+
 def test_a_field_of_varying_length_keeps_one_event() -> None:
     miner = TemplateMiner()
     short = miner.add("tool - a.example.de:443 close, 403 bytes sent, lifetime 00:02")
@@ -119,6 +138,8 @@ def test_compare_classifies_token_differences() -> None:
     assert compare("opened", "closed") == HARD
     assert compare("(uid=<*>)", "LOGIN(uid=<*>)") == HARD
     assert compare("com.tencent.mm/.Main", "com.android.phone") == SOFT
+    assert compare("user=root", "user=guest") == SOFT
+    assert compare("tty=NODEVssh", "tty=:0") == compare("rhost=", "rhost=db") == HARD
 
 
 def test_generalise_token_keeps_shared_structure() -> None:
