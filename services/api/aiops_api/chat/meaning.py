@@ -2,13 +2,18 @@
 meaning to the question. The examples are general wording, written apart from the evaluation's questions; they
 are embedded once (at startup), the question with the template search's cached query embedding, so a question
 that also searches templates is embedded once. Only a clear match counts (MIN_SIMILARITY, cosine): otherwise,
-and when the nearest examples are the general status questions, the parser's default stands."""
+when the nearest examples are the general status questions, and while the model fails, the parser's default
+stands."""
 
 import asyncio
+import logging
 
 import numpy as np
 
+from aiops_api import background
 from aiops_api.logs.search import LogSearch
+
+log = logging.getLogger(__name__)
 
 MIN_SIMILARITY = 0.5  # above the nearest wrong intent of any tuning question (0.46; the paraphrases kept out)
 DEFAULT = "default"  # general status questions: the parser's own default (host, service or open) answers them
@@ -40,12 +45,21 @@ class IntentMeaning:
 
     def warm_up(self) -> None:
         """Embed the examples in the background (after the model loads), so no question waits for them."""
-        self._warming = asyncio.create_task(self._examples())
+        self._warming = background.start(self._examples(), "chat-meaning-warm-up")
+
+    async def aclose(self) -> None:
+        await background.stop(self._warming)
 
     async def nearest(self, question: str) -> str | None:
-        """The intent nearest in meaning (None: no clear match, or a general status question)."""
-        examples = await self._examples()
-        similarity = examples @ np.asarray(await self.search.embed_query(question))
+        """The intent nearest in meaning (None: no clear match, a general status question, or no model)."""
+        try:
+            examples = await self._examples()
+            question_vector = await self.search.embed_query(question)
+        except Exception as exc:  # the model failed to load or run: the question is still answered
+            log.warning("chat meaning unavailable, the parser's default stands",
+                        extra={"error_type": type(exc).__name__, "error": str(exc)})
+            return None
+        similarity = examples @ np.asarray(question_vector)
         best = int(np.argmax(similarity))
         if similarity[best] < MIN_SIMILARITY or self._kinds[best] == DEFAULT:
             return None

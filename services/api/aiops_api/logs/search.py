@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 
+from aiops_api import background
 from aiops_contracts.chroma import ChromaUnavailable, LogCollections, chroma_down_errors, connect_log_collections
 from aiops_contracts.embeddings import TextEmbedder
 from aiops_contracts.settings import CommonSettings
@@ -27,7 +28,10 @@ class LogSearch:
 
     def warm_up(self) -> None:
         """Load the model and connect ChromaDB in the background; a search arriving meanwhile waits for them."""
-        self._warming = asyncio.create_task(self._warm())
+        self._warming = background.start(self._warm(), "log-search-warm-up")
+
+    async def aclose(self) -> None:
+        await background.stop(self._warming)
 
     async def _warm(self) -> None:
         with contextlib.suppress(ChromaUnavailable):  # down now: connected by the first search

@@ -13,6 +13,7 @@ from aiops_api.auth.tokens import Role
 from aiops_api.main import create_app
 from aiops_contracts.automations import RuleSpec
 from aiops_contracts.db import AutomationRule, AutomationRun
+from aiops_contracts.embeddings import TextEmbedder
 
 SCENARIO = Path(__file__).resolve().parents[4] / "scripts" / "bench" / "chat_scenario.py"
 _spec = importlib.util.spec_from_file_location("chat_scenario", SCENARIO)
@@ -217,3 +218,11 @@ async def test_a_rule_is_proposed_for_the_cited_incident_its_run_awaits_approval
                                   status="awaiting_approval", spec={}, event={}))
     after = await ask(client, auth, "which incidents are open?")
     assert [(p["incident_id"], p["link"]) for p in after["proposals"]] == [(web[1], "/automations#approvals")]
+
+
+async def test_a_general_question_is_answered_by_the_parsers_default_while_the_model_fails(
+        app, client, auth, sessions) -> None:
+    await seed(sessions)
+    app.state.log_search.embedder = TextEmbedder("no-such-device")  # torch refuses it once the weights are read
+    answer = await ask(client, auth, "what is wrong with web-3?")
+    assert answer["intent"] == "host" and str(scenario.I_DB_NOW) in {c["id"] for c in answer["citations"]}
