@@ -112,7 +112,8 @@ async def test_a_bmcs_pushed_event_becomes_an_alert_and_disabling_the_source_uns
     headers = service_headers()
     bmc_module = _module("redfish_bmc")
     bmc_module.mockup(tmp_path)
-    psu = "/redfish/v1/Chassis/1U/Power#/PowerSupplies/0"
+    drive = "/redfish/v1/Systems/437XR1138R2/Storage/1/Drives/0"  # a component the poller does not read
+    psu = "/redfish/v1/Chassis/1U/Power#/PowerSupplies/0"  # one it reads (OK)
     async with bmc_module.RedfishBmc(tmp_path) as bmc, httpx.AsyncClient(base_url=api.url, timeout=30) as client:
         source = (await client.post("/api/v1/sources", headers=headers, json={
             "name": "rack2-bmc", "kind": "redfish", "target": bmc.url, "interval_s": 1,
@@ -124,18 +125,21 @@ async def test_a_bmcs_pushed_event_becomes_an_alert_and_disabling_the_source_uns
         subscription = await until(subscribed, 30, "the poller's subscription on the BMC's EventService")
         assert subscription["Destination"] == f"{api.url}/webhooks/redfish/{source['id']}"
 
-        async def psu_alert(status: str) -> dict | None:
+        async def component_alert(component: str, status: str) -> dict | None:
             page = (await client.get("/api/v1/alerts", params={"source": "rack2-bmc"}, headers=headers)).json()
-            return next((a for a in page["items"] if a["labels"].get("component") == psu and a["status"] == status),
-                        None)
+            return next((a for a in page["items"]
+                         if a["labels"].get("component") == component and a["status"] == status), None)
 
-        assert await bmc.send_event(bmc_module.status_changed(psu, "Critical", "1")) == [202]
-        alert = await until(lambda: psu_alert("firing"), 30, "the pushed power supply failure as an alert")
+        assert await bmc.send_event(bmc_module.status_changed(drive, "Critical", "1")) == [202]
+        alert = await until(lambda: component_alert(drive, "firing"), 30, "the pushed drive failure as an alert")
         assert alert["severity"] == "critical" and alert["host"] == "127.0.0.1"
-        forged = {"Context": "0" * 64, "Events": [bmc_module.status_changed(psu, "OK", "2")]}
+        forged = {"Context": "0" * 64, "Events": [bmc_module.status_changed(drive, "OK", "2")]}
         assert (await client.post(subscription["Destination"], json=forged)).status_code == 401
-        assert await bmc.send_event(bmc_module.status_changed(psu, "OK", "3")) == [202]
-        await until(lambda: psu_alert("resolved"), 30, "the power supply alert resolved by the BMC's OK event")
+        assert await bmc.send_event(bmc_module.status_changed(drive, "OK", "3")) == [202]
+        await until(lambda: component_alert(drive, "resolved"), 30, "the drive alert resolved by the BMC's OK event")
+        assert await bmc.send_event(bmc_module.status_changed(psu, "Warning", "4")) == [202]
+        await until(lambda: component_alert(psu, "resolved"), 30,
+                    "the pushed power supply warning resolved by the next poll, which reads it OK")
 
         assert (await client.patch(f"/api/v1/sources/{source['id']}", json={"enabled": False},
                                    headers=headers)).status_code == 200

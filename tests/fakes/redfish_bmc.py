@@ -3,7 +3,8 @@ layout of the DMTF mockups and of sushy-static) that the test writes and changes
 lack: SessionService sessions (POST with UserName/Password gives X-Auth-Token and Location, DELETE ends it,
 tokens can be expired by the test), HTTP basic auth, and the EventService (DSP0266 "Eventing"): its
 Subscriptions collection of EventDestinations (POST with Destination, Context and Protocol "Redfish" creates
-one, 201 with its Location; GET and DELETE each), and `send_event`, which POSTs an Event (its `Events` records
+one, 201 with its Location, its id the lowest free one as BMCs reuse them; GET and DELETE each; all 503 while
+`events_unavailable`), and `send_event`, which POSTs an Event (its `Events` records
 and the subscription's Context) to every Destination, as the BMC does when something happens. Every other
 request without valid auth gets 401."""
 
@@ -74,6 +75,7 @@ class RedfishBmc(TestServer):
         self.tokens: dict[str, str] = {}  # token -> session path
         self.requests: list[str] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}  # path -> EventDestination
+        self.events_unavailable = False
         self._ids = itertools.count(1)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -115,6 +117,8 @@ class RedfishBmc(TestServer):
 
     async def _events(self, request: web.Request) -> web.Response:
         path = request.path.rstrip("/")
+        if self.events_unavailable:
+            return web.json_response({"error": {"message": "EventService unavailable"}}, status=503)
         if (request.method, path) == ("GET", EVENT_SERVICE):
             return web.json_response({"@odata.id": EVENT_SERVICE, "@odata.type": "#EventService.v1_7_0.EventService",
                                       "Id": "EventService", "ServiceEnabled": True, "EventFormatTypes": ["Event"],
@@ -128,7 +132,7 @@ class RedfishBmc(TestServer):
                     body.get("Protocol") != "Redfish":
                 return web.json_response({"error": {"message": "Destination and Protocol Redfish required"}},
                                          status=400)
-            member = f"{SUBSCRIPTIONS}/{next(self._ids)}"
+            member = next(path for n in itertools.count(1) if (path := f"{SUBSCRIPTIONS}/{n}") not in self.subscriptions)
             self.subscriptions[member] = {"@odata.id": member, "Id": member.rsplit("/", 1)[1],
                                           "@odata.type": "#EventDestination.v1_13_0.EventDestination",
                                           "Destination": body["Destination"],

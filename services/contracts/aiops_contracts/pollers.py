@@ -90,6 +90,12 @@ def redfish_fingerprint(source_id: str, component: str) -> str:
     return f"redfish:{source_id}:{component}"[:FINGERPRINT_MAX_CHARS]
 
 
+def redfish_pushed_key(source_id: str) -> str:
+    """A Redis hash: the alert status ("firing" or "resolved") a source's BMC last pushed, by component, kept
+    until the source's poller has read that component (its reading then wins)."""
+    return f"aiops:redfish:pushed:{source_id}"
+
+
 def push_path(kind: str, source_id: str) -> str:
     """Where a polled source's device pushes its events on the API (a Redfish subscription's Destination)."""
     return f"/webhooks/{kind}/{source_id}"

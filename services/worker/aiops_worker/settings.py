@@ -158,8 +158,9 @@ class WorkerSettings(CommonSettings):
     # Opens the polled sources' credentials (sealed by the API with the same key); or read from the file.
     secrets_key: SecretStr = SecretStr("")
     secrets_key_file: Path | None = None
-    # The API's address as the devices of polled sources reach it: a Redfish BMC pushes its events there.
-    public_url: str = "http://127.0.0.1:8080"
+    # The API's address as the devices of polled sources reach it: a Redfish BMC pushes its events there. Unset
+    # or a loopback address (each device's own): no device is asked to push (producers/manager.py).
+    public_url: str = ""
     # Incident enrichment (enrichment/task.py; the LLM itself: LLM_* in CommonSettings)
     enrichment_interval_s: float = Field(default=5.0, gt=0)  # how often due enrichments are looked for
     enrichment_debounce_s: float = Field(default=30.0, ge=0)  # an update waits this long (opened: none)

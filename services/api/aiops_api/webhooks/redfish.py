@@ -2,14 +2,21 @@
 subscription the source's poller made on its EventService (aiops_worker/producers/redfish.py).
 
 Authenticated by the Event's `Context`: the poller subscribed with the source's own secret (derived from
-SECRETS_KEY, aiops_contracts.pollers.push_context), which the BMC sends back with every Event; it is compared
-in constant time. The source (from the path) must be an enabled Redfish source, checked before the body is
+SECRETS_KEY, aiops_contracts.pollers.push_context) followed by "." and an id of that poller, which the BMC
+sends back with every Event; the secret is compared in constant time. The source (from the path) must be an enabled Redfish source, checked before the body is
 read.
 
 Each record of `Events` becomes an alert of the source, keyed by its OriginOfCondition like the poller's alert
 of that component (so a pushed fan failure and the next poll's are one alert): Warning and Critical fire it,
-OK resolves it, any other severity is a medium alert. The envelope id comes from the Event's Id and the
-record's EventId, so a redelivery is dropped.
+OK resolves it. A record with no severity (or another one) is informational: an info alert of its own
+(component and MessageId), which never touches the component's alert. The envelope id comes from the Event's
+Id, the record's EventId and EventTimestamp (a rebooted BMC counts its ids again), so a redelivery is dropped.
+
+Push and poll agree because the poller's reading wins: what a push fired or resolved is also noted by
+component in Redis (aiops_contracts.pollers.redfish_pushed_key), and the poller's next poll that reads the
+component sends its own state where they differ (a pushed Warning the BMC reads OK is resolved, a pushed OK
+for a component still failing fires again). A component the poller does not read (a drive) keeps what the
+BMC pushed.
 """
 
 import hmac
@@ -28,14 +35,15 @@ from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
-from aiops_contracts.pollers import REDFISH_SEVERITIES, push_context, redfish_fingerprint
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
+from aiops_contracts.pollers import REDFISH_SEVERITIES, push_context, redfish_fingerprint, redfish_pushed_key
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
 KIND = SourceKind.redfish  # the sources it takes; webhooks/__init__.py lists the module
 router = APIRouter(tags=["redfish"])
 _EVENT_NAMESPACE = uuid.UUID("6f1d3b0e-52a4-4c8e-9b7d-2e5a8c4f1d93")
+PUSHED_TTL_S = 7 * 86_400  # what a BMC pushed about a component its poller never reads is forgotten after this
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,8 @@ async def redfish_event_source(request: Request, source_id: uuid.UUID, session: 
         raise BadRequest(f"body: invalid JSON ({exc})") from exc
     context = event.get("Context") if isinstance(event, dict) else None
     expected = push_context(box, str(source.id))
-    if not isinstance(context, str) or not hmac.compare_digest(context.encode(), expected.encode()):
+    secret = context.partition(".")[0] if isinstance(context, str) else ""
+    if not hmac.compare_digest(secret.encode(), expected.encode()):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Context: not this source's (events are taken from the "
                             "subscription its poller made only)")
     return Delivery(source, event, len(body))
@@ -69,25 +78,30 @@ RedfishDelivery = Annotated[Delivery, Depends(redfish_event_source)]
 
 
 def event_alerts(source: Source, event: dict[str, Any]) -> list[tuple[str | None, AlertPayload]]:
-    """(the record's delivery key or None, its alert) for each record of an Event."""
+    """(the record's delivery key or None, its alert) for each record of an Event; a health record's alert
+    names its component in details["component"], an informational one does not."""
     records = event.get("Events")
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
         raise BadRequest("body.Events: missing, a Redfish Event carries its records (objects) in `Events`")
     host = urlsplit(source.target or "").hostname or source.target
     alerts = []
     for position, record in enumerate(records):
-        health = str(record.get("MessageSeverity") or record.get("Severity") or "OK")
+        health = str(record.get("MessageSeverity") or record.get("Severity") or "")
         message_id = str(record.get("MessageId") or "")
         component = _component(record) or message_id or str(position)
-        key = f"{event.get('Id')}|{record.get('EventId', position)}" if event.get("Id") is not None else None
+        key = (f"{event.get('Id')}|{record.get('EventId', position)}|{record.get('EventTimestamp')}"
+               if event.get("Id") is not None else None)
+        about_health = health == "OK" or health in REDFISH_SEVERITIES
         alerts.append((key, AlertPayload(
-            fingerprint=redfish_fingerprint(str(source.id), component),
+            fingerprint=redfish_fingerprint(str(source.id), component if about_health else f"{component}|{message_id}"),
             title=f"{str(record.get('Message') or message_id or 'Redfish event')[:400]} on {host}",
-            severity=REDFISH_SEVERITIES.get(health, Severity.medium),
+            severity=REDFISH_SEVERITIES.get(health, Severity.info),
             status=AlertStatus.resolved if health == "OK" else AlertStatus.firing,
-            host=host, labels={**source.labels, "component": component[:200]},
-            details={"health": health, "message_id": message_id, "event_type": record.get("EventType"),
-                     "message_args": record.get("MessageArgs"), "bmc": source.target, "pushed": True})))
+            host=host, labels={**source.labels, **({"component": component[:200]} if about_health else {})},
+            details={"health": health or None, "component": component if about_health else None,
+                     "message_id": message_id, "event_type": record.get("EventType"),
+                     "message_args": record.get("MessageArgs"), "bmc": source.target, "pushed": True},
+            signal=SignalKind.alert)))
     return alerts
 
 
@@ -101,8 +115,14 @@ def _component(record: dict[str, Any]) -> str:
              openapi_extra=documented_body("application/json", {"type": "object"}))
 async def receive_redfish_events(delivery: RedfishDelivery, bus: BusDep, settings: SettingsDep) -> WebhookAccepted:
     source = delivery.source
+    alerts = event_alerts(source, delivery.event)
     envelopes = [Envelope(**({"id": uuid.uuid5(_EVENT_NAMESPACE, f"{source.id}|{key}").hex} if key else {}),
                           type=ALERT_RECEIVED, source=source.name, payload=alert.model_dump(mode="json"))
-                 for key, alert in event_alerts(source, delivery.event)]
+                 for key, alert in alerts]
     published = await publish_request(bus, ALERTS_INGESTED, envelopes, delivery.size, settings)
+    pushed = {alert.details["component"]: alert.status.value for _, alert in alerts if alert.details["component"]}
+    if pushed:  # for the poller, whose next reading of these components wins
+        key = redfish_pushed_key(str(source.id))
+        async with bus.redis.pipeline(transaction=True) as pipe:
+            await pipe.hset(key, mapping=pushed).expire(key, PUSHED_TTL_S).execute()
     return WebhookAccepted(accepted=len(published), event_ids=[e.id for e in published])

@@ -1,12 +1,14 @@
 """Redfish events pushed by a BMC to its source's subscription: each record of the Event (DSP0266, records of the
 ResourceEvent registry) becomes an alert keyed like the poller's alert of that component; the Event must carry
-the source's Context, and the source must be an enabled Redfish source."""
+the source's Context, and the source must be an enabled Redfish source. A record without a severity is
+informational (never resolves the component's alert); a rebooted BMC's ids are not taken for redeliveries; what
+was pushed is noted for the poller, whose reading wins."""
 
 import uuid
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.pollers import push_context, redfish_fingerprint
+from aiops_contracts.pollers import push_context, redfish_fingerprint, redfish_pushed_key
 from aiops_contracts.secrets import secret_box
 from aiops_contracts.streams import ALERTS_INGESTED
 
@@ -15,9 +17,9 @@ BMC = {"name": "rack1-bmc", "kind": "redfish", "target": "https://10.0.0.7", "co
        "credentials": {"password": "calvin"}, "labels": {"rack": "r1"}}
 
 
-def event(context: str, health: str, event_id: str = "1") -> dict:
+def event(context: str, health: str | None, event_id: str = "1", at: str = "2026-11-30T03:30:00+00:00") -> dict:
     return {"@odata.type": "#Event.v1_7_0.Event", "Id": event_id, "Name": "Event Array", "Context": context,
-            "Events": [{"EventType": "Alert", "EventId": event_id, "MessageSeverity": health,
+            "Events": [{"EventType": "Alert", "EventId": event_id, "MessageSeverity": health, "EventTimestamp": at,
                         "MessageId": f"ResourceEvent.1.0.ResourceStatusChanged{health}",
                         "Message": f"The health of resource `{FAN}` has changed to {health}.",
                         "MessageArgs": [FAN, health], "OriginOfCondition": {"@odata.id": FAN}}]}
@@ -39,6 +41,23 @@ async def test_pushed_events_fire_and_resolve_the_components_alert(client, auth,
     assert failed["labels"] == {"rack": "r1", "component": FAN}
     assert failed["details"]["message_id"] == "ResourceEvent.1.0.ResourceStatusChangedCritical"
     assert healed["status"] == "resolved"
+    assert await bus.redis.hgetall(redfish_pushed_key(source["id"])) == {FAN.encode(): b"resolved"}
+
+
+async def test_informational_records_and_a_rebooted_bmcs_ids(client, auth, api_settings, bus: Bus) -> None:
+    source = (await client.post("/api/v1/sources", json=BMC, headers=auth())).json()
+    context = push_context(secret_box(api_settings.secrets_key), source["id"]) + ".the-pollers-id"
+    path = f"/webhooks/redfish/{source['id']}"
+
+    assert (await client.post(path, json=event(context, "Critical", "1"))).status_code == 202
+    assert (await client.post(path, json=event(context, None, "2"))).status_code == 202  # informational
+    rebooted = event(context, "Warning", "1", at="2026-11-30T04:00:00+00:00")  # its ids count from 1 again
+    assert (await client.post(path, json=rebooted)).status_code == 202
+
+    failed, info, again = (Envelope.from_entry(f).payload for _, f in await bus.redis.xrange(bus.key(ALERTS_INGESTED)))
+    assert failed["fingerprint"] == again["fingerprint"] == redfish_fingerprint(source["id"], FAN)
+    assert (info["severity"], info["status"]) == ("info", "firing") and info["fingerprint"] != failed["fingerprint"]
+    assert again["severity"] == "medium"
 
 
 async def test_events_need_the_sources_context_and_an_enabled_redfish_source(client, auth, api_settings) -> None:

@@ -13,10 +13,12 @@ streams; its outcome is the source's health (producers/health.py). The manager a
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import random
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
@@ -72,6 +74,7 @@ class ProducerManager:
         self.slots = asyncio.Semaphore(ctx.settings.poller_max_concurrent)
         self.running: dict[str, Running] = {}
         self._box = secret_box(ctx.settings.secrets_key.get_secret_value())
+        self._push_refused_said = False  # the PUBLIC_URL devices cannot reach is logged once
 
     async def run(self, stop: asyncio.Event) -> None:
         checks = asyncio.create_task(self._answer_checks(stop), name="pollers-checks")
@@ -137,9 +140,21 @@ class ProducerManager:
         source = PolledSource(id=source_id, name=row.name, kind=SourceKind(row.kind), target=row.target or "",
                               interval_s=row.interval_s or 60.0, labels=dict(row.labels or {}),
                               settings=source_settings(box, row),
-                              push_url=self.settings.public_url + push_path(row.kind, source_id),
-                              push_context=push_context(box, source_id) if box else None)
+                              push_url=self._push_url(row, source_id),
+                              push_context=push_context(box, source_id) if box else None, redis=self.ctx.redis)
         return POLLERS[source.kind](source)
+
+    def _push_url(self, row: Source, source_id: str) -> str | None:
+        """Where the source's device pushes events: None when PUBLIC_URL is unset, or a loopback address and the
+        device not on this host (it would push to itself)."""
+        public_url = self.settings.public_url
+        if public_url and (not _loopback(public_url) or _loopback(row.target or "")):
+            return public_url + push_path(row.kind, source_id)
+        if not self._push_refused_said:
+            self._push_refused_said = True
+            log.warning("PUBLIC_URL unset or a loopback address: devices are not asked to push events (Redfish "
+                        "event subscriptions), their sources are polled only", extra={"public_url": public_url})
+        return None
 
     async def _first_delay(self, source: PolledSource) -> float:
         """A source polled before (by this or another replica) keeps its schedule: due one interval after its
@@ -280,3 +295,11 @@ def _failed(stage: str, message: str) -> ConnectionCheck:
 
 def _ref(source: PolledSource) -> health.SourceRef:
     return health.SourceRef(source.id, source.name, source.kind.value)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

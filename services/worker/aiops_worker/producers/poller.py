@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from redis.asyncio import Redis
+
 from aiops_contracts.events import AlertPayload, LogRecord
 from aiops_contracts.influx import encode_point
 from aiops_contracts.pipelines import PipelineRunPayload
@@ -47,6 +49,7 @@ class PolledSource:
     settings: PollerSettings
     push_url: str | None = None  # where its device may push events to the API (a Redfish event subscription)
     push_context: str | None = None  # the secret the device sends back with them
+    redis: Redis | None = None  # where the API notes what the device pushed (Redfish: redfish_pushed_key)
 
 
 @dataclass

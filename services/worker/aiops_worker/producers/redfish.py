@@ -8,17 +8,24 @@ per `system`), `redfish_temperature` (reading_celsius per `sensor`), `redfish_fa
 
 Health roll-up: every component whose Status.Health is Warning or Critical (a system's HealthRollup, a fan,
 a sensor, a supply) is a firing alert of this source, keyed by the component's @odata.id; when it is OK again
-(or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll).
+(or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll),
+and where the BMC pushed otherwise: the poller's reading wins (see Events).
 
-Events: where the service root links an enabled EventService (and `events` is on), the first poll subscribes
-(POST to its Subscriptions, an EventDestination with the source's push URL as Destination and its secret as
-Context; a subscription to that URL left by an earlier poller of the source is deleted first). The BMC then
-pushes its alerts to the API at once (aiops_api/webhooks/redfish.py), keyed like the polled ones. The
-subscription is deleted when the poller stops: the source removed, disabled or changed, or handed to another
-replica (which subscribes again). A BMC refusing the subscription is logged; polling goes on.
+Events: where the service root links an enabled EventService (and `events` is on), the poller subscribes
+(POST to its Subscriptions, an EventDestination with the source's push URL as Destination and as Context the
+source's secret and an id of this poller; a subscription to that URL left by an earlier poller of the source is
+deleted first). The BMC then pushes its alerts to the API at once (aiops_api/webhooks/redfish.py), keyed like
+the polled ones; the API notes by component what was pushed (redfish_pushed_key), and the next poll that reads
+such a component sends its own state where the push said otherwise (a pushed Warning read OK is resolved, a
+pushed OK read Critical fires again). The subscription is deleted when the poller stops (the source removed,
+disabled or changed, or handed to another replica, which subscribes again) if it still carries this poller's
+Context: a BMC reuses ids, and the path may by then hold the next poller's. A failed subscription (refused,
+unreachable, an unexpected answer) is logged and tried again at later polls, SUBSCRIBE_RETRY_S doubling up to
+SUBSCRIBE_RETRY_MAX_S; polling goes on. No push URL (PUBLIC_URL unset) or `events` off: no subscription.
 """
 
 import logging
+import secrets
 import time
 from contextlib import suppress
 from typing import Any
@@ -27,13 +34,15 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from aiops_contracts.events import AlertPayload, AlertStatus
-from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint
+from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint, redfish_pushed_key
 from aiops_contracts.sources import SourceKind
+from aiops_contracts.timing import Backoff
 from aiops_worker.producers.http import HttpPoller
 from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 log = logging.getLogger(__name__)
 SERVICE_ROOT = "/redfish/v1"
+SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S = 60.0, 3600.0
 
 
 class RedfishPoller(HttpPoller[RedfishSettings]):
@@ -45,7 +54,10 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         self._unhealthy: dict[str, AlertPayload] = {}  # firing alerts by component id, as last sent
         self._session_path: str | None = None  # the session to delete at the end
         self._subscription: str | None = None  # the event subscription to delete at the end
-        self._subscribed = not (source.push_url and source.push_context and self.settings.events)  # or not wanted
+        self._context = f"{source.push_context}.{secrets.token_hex(8)}"  # the webhook checks the part before "."
+        wanted = source.push_url and source.push_context and self.settings.events
+        self._subscribe_at: float | None = 0.0 if wanted else None  # when to (try to) subscribe, monotonic
+        self._subscribe_backoff = Backoff(SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S)
 
     def headers(self) -> dict[str, str]:
         if self.settings.auth != "basic":
@@ -54,41 +66,48 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                                                            self.settings.password.get_secret_value())}
 
     async def aclose(self) -> None:
-        for path in (self._subscription, self._session_path):  # the subscription first: the session deletes it
-            if path:
-                with suppress(CheckFailed, aiohttp.ClientError):  # else the session expires on its own
-                    async with self.api.request("DELETE", path):
-                        pass
+        with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # else the session expires on its own
+            if self._subscription and (await self._get(self._subscription)).get("Context") == self._context:
+                await self._delete(self._subscription)  # first: the session's end may take it along
+            if self._session_path:
+                await self._delete(self._session_path)
         await super().aclose()
 
     async def check(self) -> None:
         await self._get(f"{SERVICE_ROOT}/Systems")
 
     async def poll(self) -> PollResult:
-        if not self._subscribed:
-            self._subscribed = True
-            try:
-                await self._subscribe()
-            except CheckFailed as exc:
-                log.warning("redfish events not subscribed", extra={"source": self.source.name, "error": str(exc)})
+        if self._subscribe_at is not None and time.monotonic() >= self._subscribe_at:
+            await self._try_subscribe()
+        pushed = await self._pushed()
         now_ns = time.time_ns()
-        result, problems = PollResult(), dict[str, tuple[str, str]]()
+        result, states = PollResult(), dict[str, tuple[str, str | None]]()
         for system in await self._members(f"{SERVICE_ROOT}/Systems"):
             name = system.get("Id") or system["@odata.id"]
             status = system.get("Status") or {}
             rollup = status.get("HealthRollup") or status.get("Health")
             result.lines.append(self.point("redfish_system", {"host": self.host, "system": name}, {
                 "health_ok": int(rollup in (None, "OK")), "power_on": int(system.get("PowerState") == "On")}, now_ns))
-            problems |= _problem(system, f"System {name}", rollup)
+            states |= _state(system, f"System {name}", rollup)
         for chassis in await self._members(f"{SERVICE_ROOT}/Chassis"):
             lines, found = await self._chassis(chassis, now_ns)
             result.lines += lines
-            problems |= found
-        result.alerts = self._changes(problems)
+            states |= found
+        result.alerts = self._changes(states, pushed)
+        if read := pushed.keys() & states.keys():  # settled by this reading
+            await self.source.redis.hdel(redfish_pushed_key(self.source.id), *read)
         return result
 
-    async def _chassis(self, chassis: dict[str, Any], now_ns: int) -> tuple[list[str], dict[str, tuple[str, str]]]:
-        lines, problems = list[str](), dict[str, tuple[str, str]]()
+    async def _pushed(self) -> dict[str, str]:
+        """The alert status the BMC last pushed ("firing" or "resolved"), by component, that no poll read yet."""
+        if self.source.redis is None:
+            return {}
+        pushed = await self.source.redis.hgetall(redfish_pushed_key(self.source.id))
+        return {_text(component): _text(status) for component, status in pushed.items()}
+
+    async def _chassis(self, chassis: dict[str, Any],
+                       now_ns: int) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
+        lines, problems = list[str](), dict[str, tuple[str, str | None]]()
         name = chassis.get("Id") or chassis["@odata.id"]
         if link := (chassis.get("Thermal") or {}).get("@odata.id"):
             thermal = await self._get(link)
@@ -96,13 +115,13 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                 if sensor.get("ReadingCelsius") is not None:
                     lines.append(self.point("redfish_temperature", {"host": self.host, "sensor": _name(sensor)},
                                             {"reading_celsius": float(sensor["ReadingCelsius"])}, now_ns))
-                problems |= _problem(sensor, f"Temperature {_name(sensor)}")
+                problems |= _state(sensor, f"Temperature {_name(sensor)}")
             for fan in thermal.get("Fans") or []:
                 fields = {"health_ok": int(_health(fan) in (None, "OK"))}
                 if fan.get("Reading") is not None:
                     fields["reading"] = float(fan["Reading"])
                 lines.append(self.point("redfish_fan", {"host": self.host, "fan": _name(fan)}, fields, now_ns))
-                problems |= _problem(fan, f"Fan {_name(fan)}")
+                problems |= _state(fan, f"Fan {_name(fan)}")
         if link := (chassis.get("Power") or {}).get("@odata.id"):
             power = await self._get(link)
             for control in power.get("PowerControl") or []:
@@ -112,8 +131,19 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             for supply in power.get("PowerSupplies") or []:
                 lines.append(self.point("redfish_psu", {"host": self.host, "psu": _name(supply)},
                                         {"health_ok": int(_health(supply) in (None, "OK"))}, now_ns))
-                problems |= _problem(supply, f"Power supply {_name(supply)}")
+                problems |= _state(supply, f"Power supply {_name(supply)}")
         return lines, problems
+
+    async def _try_subscribe(self) -> None:
+        try:
+            await self._subscribe()
+        except (CheckFailed, aiohttp.ClientError, TimeoutError) as exc:
+            retry_s = self._subscribe_backoff.next()
+            self._subscribe_at = time.monotonic() + retry_s
+            log.warning("redfish events not subscribed, trying again later",
+                        extra={"source": self.source.name, "error": str(exc) or repr(exc), "retry_s": retry_s})
+        else:
+            self._subscribe_at = None
 
     async def _subscribe(self) -> None:
         event_service = (await self._get(SERVICE_ROOT)).get("EventService") or {}
@@ -123,12 +153,12 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         collection = (service.get("Subscriptions") or {}).get("@odata.id")
         if service.get("ServiceEnabled") is False or not collection:
             return
-        for subscription in await self._members(collection):
-            if subscription.get("Destination") == self.source.push_url:
-                async with self.api.request("DELETE", subscription["@odata.id"]):
-                    pass
-        destination = {"Destination": self.source.push_url, "Context": self.source.push_context,
-                       "Protocol": "Redfish"}
+        for member in (await self._get(collection)).get("Members") or []:
+            if not isinstance(member, dict) or not isinstance(path := member.get("@odata.id"), str):
+                raise CheckFailed("protocol", f"GET {collection}: a member without an @odata.id")
+            if (await self._get(path)).get("Destination") == self.source.push_url:  # an earlier poller's
+                await self._delete(path)
+        destination = {"Destination": self.source.push_url, "Context": self._context, "Protocol": "Redfish"}
         async with self.api.request("POST", collection, json=destination) as answer:
             location = answer.headers.get("Location")
         if not location:
@@ -136,12 +166,16 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         self._subscription = urlsplit(location).path
         log.info("redfish events subscribed", extra={"source": self.source.name, "subscription": location})
 
-    def _changes(self, problems: dict[str, tuple[str, str]]) -> list[AlertPayload]:
-        """Alerts for components that became unhealthy (or changed health), and resolutions for those healed."""
+    def _changes(self, states: dict[str, tuple[str, str | None]], pushed: dict[str, str]) -> list[AlertPayload]:
+        """Alerts for components that became unhealthy (or changed health, or that a push said were OK), and
+        resolutions for those healed (or that a push said were failing)."""
+        problems = {component: (title, health) for component, (title, health) in states.items()
+                    if health in REDFISH_SEVERITIES}
         alerts = []
         for component, (title, health) in problems.items():
             previous = self._unhealthy.get(component)
-            if previous is None or previous.severity != REDFISH_SEVERITIES[health]:
+            if previous is None or previous.severity != REDFISH_SEVERITIES[health] or \
+                    pushed.get(component) == AlertStatus.resolved:
                 alert = self.alert(fingerprint=redfish_fingerprint(self.source.id, component),
                                    title=f"{title} on {self.host}: {health}", severity=REDFISH_SEVERITIES[health],
                                    host=self.host, labels={"component": component},
@@ -152,7 +186,17 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             healed = self._unhealthy.pop(component)
             alerts.append(healed.model_copy(update={"status": AlertStatus.resolved,
                                                     "title": healed.title.rsplit(":", 1)[0] + ": OK"}))
+        for component, (title, _) in states.items():
+            if component not in problems and pushed.get(component) == AlertStatus.firing:
+                alerts.append(self.alert(fingerprint=redfish_fingerprint(self.source.id, component),
+                                         title=f"{title} on {self.host}: OK", status=AlertStatus.resolved,
+                                         host=self.host, labels={"component": component},
+                                         details={"health": "OK", "bmc": self.source.target}))
         return alerts
+
+    async def _delete(self, path: str) -> None:
+        async with self.api.request("DELETE", path):
+            pass
 
     async def _members(self, collection: str) -> list[dict[str, Any]]:
         listing = await self._get(collection)
@@ -195,8 +239,14 @@ def _name(resource: dict[str, Any]) -> str:
     return str(resource.get("Name") or resource.get("MemberId") or resource.get("@odata.id") or "?")
 
 
-def _problem(resource: dict[str, Any], title: str, health: str | None = None) -> dict[str, tuple[str, str]]:
-    health = health or _health(resource)
-    if health not in REDFISH_SEVERITIES or (resource.get("Status") or {}).get("State") == "Absent":
-        return {}
+def _state(resource: dict[str, Any], title: str, health: str | None = None) -> dict[str, tuple[str, str | None]]:
+    """{component id: (title, health)}: the health None where the BMC gives none or the component is absent."""
+    if (resource.get("Status") or {}).get("State") == "Absent":
+        health = None
+    else:
+        health = health or _health(resource)
     return {str(resource.get("@odata.id") or title): (title, health)}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

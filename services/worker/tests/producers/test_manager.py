@@ -1,5 +1,6 @@
 """The producer manager in one process, on the test stores and a real SNMP agent: reconcile starts, keeps,
-restarts and stops pollers as the table changes; leases share the sources out; health is recorded."""
+restarts and stops pollers as the table changes; leases share the sources out; health is recorded; devices are
+asked to push events only to a PUBLIC_URL they can reach."""
 
 import asyncio
 import time
@@ -134,3 +135,21 @@ async def test_a_request_the_api_stopped_waiting_for_is_skipped(worker_ctx, redi
         stop.set()
         await answering
     assert await redis.exists(late) == 0
+
+
+def test_devices_are_asked_to_push_only_to_a_public_url_they_can_reach(worker_ctx) -> None:
+    box = SecretBox(worker_ctx.settings.secrets_key.get_secret_value())
+    remote, local = (Source(id=uuid.uuid4(), name=f"bmc-{n}", kind="redfish", target=target, interval_s=60.0,
+                            labels={}, config={"username": "root"}, credentials={"password": box.seal("calvin")})
+                     for n, target in enumerate(("https://10.0.0.7", "http://127.0.0.1:8443")))
+
+    def push_urls(public_url: str) -> tuple[str | None, str | None]:
+        pollers = manager(worker_ctx.__class__(settings=worker_ctx.settings.model_copy(
+            update={"public_url": public_url}), redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+            influx=worker_ctx.influx), "w1")
+        return pollers.build(remote).source.push_url, pollers.build(local).source.push_url
+
+    assert push_urls("") == (None, None)  # the default
+    assert push_urls("http://127.0.0.1:8080") == (None, f"http://127.0.0.1:8080/webhooks/redfish/{local.id}")
+    assert push_urls("https://aiops.example.com") == (f"https://aiops.example.com/webhooks/redfish/{remote.id}",
+                                                      f"https://aiops.example.com/webhooks/redfish/{local.id}")

@@ -1,14 +1,18 @@
 """The Redfish poller against a local Redfish service serving a DMTF-style mockup tree the test changes
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
-failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events."""
+failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events
+(tried again when it fails, left alone when it is the next poller's); what the BMC pushed is settled by the
+next poll's reading."""
 
 import importlib.util
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from aiops_contracts.pollers import poller_settings
+from aiops_contracts.pollers import poller_settings, redfish_fingerprint, redfish_pushed_key
 from aiops_contracts.sources import SourceKind
+from aiops_worker.producers import redfish as redfish_module
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.redfish import RedfishPoller
@@ -26,12 +30,16 @@ async def bmc(tmp_path: Path):
         yield server
 
 
+PUSH_URL = "http://127.0.0.1:8080/webhooks/redfish/bmc-id"
+FAN = "/redfish/v1/Chassis/1U/Thermal#/Fans/0"
+
+
 def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD, events: bool = True,
-           push_url: str | None = None) -> RedfishPoller:
+           push_url: str | None = None, redis: Redis | None = None) -> RedfishPoller:
     settings = poller_settings("redfish", {"username": bmc_module.USERNAME, "auth": auth, "events": events},
                                {"password": password})
     return RedfishPoller(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings,
-                                      push_url=push_url, push_context="c" * 64 if push_url else None))
+                                      push_url=push_url, push_context="c" * 64 if push_url else None, redis=redis))
 
 
 async def test_session_auth_reads_systems_thermal_and_power(bmc) -> None:
@@ -79,7 +87,7 @@ async def test_a_failed_fan_fires_an_alert_resolved_when_it_spins_again(bmc, tmp
 
 
 async def test_subscribes_to_the_bmcs_events_once_and_unsubscribes_when_stopped(bmc) -> None:
-    push_url = "http://127.0.0.1:8080/webhooks/redfish/bmc-id"
+    push_url = PUSH_URL
     died = poller(bmc, push_url=push_url)
     await died.poll()  # subscribed, then its replica died without unsubscribing
     await died.api.aclose()
@@ -88,10 +96,48 @@ async def test_subscribes_to_the_bmcs_events_once_and_unsubscribes_when_stopped(
     await redfish.poll()
     await not_wanted.poll()
     [subscription] = bmc.subscriptions.values()  # the stale one replaced, one per poller, none when not wanted
-    assert (subscription["Destination"], subscription["Context"], subscription["Protocol"]) == (
+    assert (subscription["Destination"], subscription["Context"].partition(".")[0], subscription["Protocol"]) == (
         push_url, "c" * 64, "Redfish")
     assert "DELETE /redfish/v1/EventService/Subscriptions/1" in bmc.requests  # the dead replica's
     await redfish.aclose()
     assert bmc.subscriptions == {}
     assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/")
     await not_wanted.aclose()
+
+
+async def test_a_failed_subscription_is_tried_again_while_polling_goes_on(bmc, monkeypatch) -> None:
+    monkeypatch.setattr(redfish_module, "SUBSCRIBE_RETRY_S", 0.0)
+    redfish = poller(bmc, push_url=PUSH_URL)
+    bmc.events_unavailable = True
+    assert (await redfish.poll()).lines and bmc.subscriptions == {}
+    bmc.events_unavailable = False
+    await redfish.poll()
+    assert [s["Destination"] for s in bmc.subscriptions.values()] == [PUSH_URL]
+    await redfish.aclose()
+
+
+async def test_a_stopped_poller_leaves_the_next_pollers_subscription_alone(bmc) -> None:
+    handed_over, taking_over = poller(bmc, push_url=PUSH_URL), poller(bmc, push_url=PUSH_URL)
+    await handed_over.poll()
+    await taking_over.poll()  # deletes the earlier one; the BMC gives the new one the same id
+    [(path, subscription)] = bmc.subscriptions.items()
+    await handed_over.aclose()
+    assert bmc.subscriptions == {path: subscription}
+    await taking_over.aclose()
+    assert bmc.subscriptions == {}
+
+
+async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path, redis: Redis) -> None:
+    redfish, pushed = poller(bmc, redis=redis), redfish_pushed_key("bmc-id")
+    await redis.hset(pushed, mapping={FAN: "firing", "/redfish/v1/Systems/1/Storage/1/Drives/0": "firing"})
+    [resolved] = (await redfish.poll()).alerts  # the poll reads the fan OK: the pushed Warning is resolved
+    assert (resolved.fingerprint, resolved.status) == (redfish_fingerprint("bmc-id", FAN), "resolved")
+    assert await redis.hkeys(pushed) == [b"/redfish/v1/Systems/1/Storage/1/Drives/0"]  # not read: as pushed
+
+    bmc_module.mockup(tmp_path, fan_health="Critical")
+    assert FAN in {alert.labels["component"] for alert in (await redfish.poll()).alerts}
+    await redis.hset(pushed, FAN, "resolved")  # a pushed OK for a fan still failing
+    [fired_again] = (await redfish.poll()).alerts
+    assert (fired_again.fingerprint, fired_again.status) == (redfish_fingerprint("bmc-id", FAN), "firing")
+    assert (await redfish.poll()).alerts == []
+    await redfish.aclose()
