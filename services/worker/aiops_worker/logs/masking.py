@@ -163,13 +163,19 @@ class Masker:
         return "".join(pieces)
 
 
+_OWN_REPLACEMENT = "property"  # the one rule whose match is not replaced by a plain wildcard
+
+
 def _replacement(match: re.Match[str]) -> str:
-    return PROPERTY if match.lastgroup == "property" else WILDCARD
+    return PROPERTY if match.lastgroup == _OWN_REPLACEMENT else WILDCARD
 
 
 def _compile(rules: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
     # Every rule starts at a segment boundary; saying so once up front lets the regex
     # engine skip positions inside words, which is most of the scan time. A rule's own
     # leading boundary then repeats that test at the same position: it is left out.
-    joined = "|".join(f"(?P<{name}>{pattern.removeprefix(_B)})" for name, pattern in rules)
+    # Only the rule with its own replacement is a (named) group: the engine marks a group's
+    # position at every attempt of its branch, a sixth of the scan time with every rule named.
+    joined = "|".join(f"(?P<{name}>{pattern.removeprefix(_B)})" if name == _OWN_REPLACEMENT
+                      else f"(?:{pattern.removeprefix(_B)})" for name, pattern in rules)
     return re.compile(f"{_B}(?:{joined})")
