@@ -17,7 +17,7 @@ source's secret and an id of this poller; a subscription to that URL left by an 
 deleted first). The BMC then pushes its alerts to the API at once (aiops_api/webhooks/redfish.py), keyed like
 the polled ones; the API notes by component what was pushed (redfish_pushed_key), and the next poll that reads
 such a component sends its own state where the push said otherwise (a pushed Warning read OK is resolved, a
-pushed OK read Critical fires again). The subscription is deleted when the poller stops (the source removed,
+pushed OK or Warning read Critical fires again as Critical). The subscription is deleted when the poller stops (the source removed,
 disabled or changed, or handed to another replica, which subscribes again) if it still carries this poller's
 Context: a BMC reuses ids, and the path may by then hold the next poller's. A failed subscription (refused,
 unreachable, an unexpected answer) is logged and tried again at later polls, SUBSCRIBE_RETRY_S doubling up to
@@ -66,9 +66,10 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                                                            self.settings.password.get_secret_value())}
 
     async def aclose(self) -> None:
-        with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # else the session expires on its own
+        with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # gone already, or the BMC unreachable
             if self._subscription and (await self._get(self._subscription)).get("Context") == self._context:
                 await self._delete(self._subscription)  # first: the session's end may take it along
+        with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # else the session expires on its own
             if self._session_path:
                 await self._delete(self._session_path)
         await super().aclose()
@@ -167,27 +168,27 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         log.info("redfish events subscribed", extra={"source": self.source.name, "subscription": location})
 
     def _changes(self, states: dict[str, tuple[str, str | None]], pushed: dict[str, str]) -> list[AlertPayload]:
-        """Alerts for components that became unhealthy (or changed health, or that a push said were OK), and
+        """Alerts for components that became unhealthy (or changed health, or that a push spoke of since), and
         resolutions for those healed (or that a push said were failing)."""
         problems = {component: (title, health) for component, (title, health) in states.items()
                     if health in REDFISH_SEVERITIES}
         alerts = []
         for component, (title, health) in problems.items():
             previous = self._unhealthy.get(component)
-            if previous is None or previous.severity != REDFISH_SEVERITIES[health] or \
-                    pushed.get(component) == AlertStatus.resolved:
+            if previous is None or previous.severity != REDFISH_SEVERITIES[health] or component in pushed:
                 alert = self.alert(fingerprint=redfish_fingerprint(self.source.id, component),
                                    title=f"{title} on {self.host}: {health}", severity=REDFISH_SEVERITIES[health],
                                    host=self.host, labels={"component": component},
                                    details={"health": health, "bmc": self.source.target})
                 self._unhealthy[component] = alert
                 alerts.append(alert)
-        for component in set(self._unhealthy) - set(problems):
-            healed = self._unhealthy.pop(component)
-            alerts.append(healed.model_copy(update={"status": AlertStatus.resolved,
-                                                    "title": healed.title.rsplit(":", 1)[0] + ": OK"}))
+        healed = set(self._unhealthy) - set(problems)
+        for component in healed:
+            alert = self._unhealthy.pop(component)
+            alerts.append(alert.model_copy(update={"status": AlertStatus.resolved,
+                                                   "title": alert.title.rsplit(":", 1)[0] + ": OK"}))
         for component, (title, _) in states.items():
-            if component not in problems and pushed.get(component) == AlertStatus.firing:
+            if component not in problems.keys() | healed and pushed.get(component) == AlertStatus.firing:
                 alerts.append(self.alert(fingerprint=redfish_fingerprint(self.source.id, component),
                                          title=f"{title} on {self.host}: OK", status=AlertStatus.resolved,
                                          host=self.host, labels={"component": component},

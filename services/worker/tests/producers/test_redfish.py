@@ -123,6 +123,7 @@ async def test_a_stopped_poller_leaves_the_next_pollers_subscription_alone(bmc) 
     [(path, subscription)] = bmc.subscriptions.items()
     await handed_over.aclose()
     assert bmc.subscriptions == {path: subscription}
+    assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/")  # its session ended still
     await taking_over.aclose()
     assert bmc.subscriptions == {}
 
@@ -138,6 +139,7 @@ async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path
     assert FAN in {alert.labels["component"] for alert in (await redfish.poll()).alerts}
     await redis.hset(pushed, FAN, "resolved")  # a pushed OK for a fan still failing
     [fired_again] = (await redfish.poll()).alerts
-    assert (fired_again.fingerprint, fired_again.status) == (redfish_fingerprint("bmc-id", FAN), "firing")
+    assert (fired_again.fingerprint, fired_again.status, fired_again.severity) == (
+        redfish_fingerprint("bmc-id", FAN), "firing", "critical")
     assert (await redfish.poll()).alerts == []
     await redfish.aclose()
