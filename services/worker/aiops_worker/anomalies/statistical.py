@@ -172,19 +172,26 @@ class StatisticalTier:
         return residual / scale
 
     def _detect_period(self) -> float | None:
+        """The shortest candidate period whose autocorrelation reaches `seasonal_min_corr`, or a longer one
+        that leaves at most half as much variance unexplained (1 - autocorrelation). A weekly series is
+        correlated at one day too, but against a daily expectation its weekends (and a weekday that looks
+        like one, a holiday) are residuals as large as any anomaly's; a purely daily series is as
+        correlated at a week as at a day, and keeps the day."""
         times = self.times.last(self.times.count)
         values = self.values.last(self.values.count)
         step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
         if step <= 0:
             return None
+        best, unexplained = None, 1.0 - self.config.seasonal_min_corr
         for period in self.config.seasonal_periods:
             lag = int(round(period / step))
             if lag < 2 or len(values) < 2 * lag:
                 continue
             a, b = values[lag:], values[:-lag]
-            if a.std() > 0 and b.std() > 0 and np.corrcoef(a, b)[0, 1] >= self.config.seasonal_min_corr:
-                return period
-        return None
+            corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
+            if 1.0 - corr <= (unexplained if best is None else unexplained / 2):
+                best, unexplained = period, 1.0 - corr
+        return best
 
     def _set_period(self, period: float | None) -> None:
         if period != self.period_s:

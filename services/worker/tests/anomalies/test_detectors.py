@@ -6,6 +6,7 @@ from aiops_worker.anomalies import codec
 from aiops_worker.anomalies.alerts import is_alertable
 from aiops_worker.anomalies.combined import TailReference
 from aiops_worker.anomalies.detectors import AnomalyEvent, DetectorBank, DetectorConfig, SeriesDetector
+from aiops_worker.anomalies.statistical import DAY_S, WEEK_S
 
 STEP = 300.0  # 5-minute samples
 T0 = 1_700_000_000.0
@@ -112,6 +113,22 @@ def test_missing_daily_rise_is_caught_by_the_seasonal_tier():
     alerts = [i for i in opened(results) if i >= 288]
     assert alerts and day <= alerts[0] <= day + 10
     assert "seasonal" in results[alerts[0]].evidence["fired"]
+
+
+def test_a_week_is_the_season_only_when_it_explains_clearly_more_than_a_day():
+    """Hourly points: weekends at 60 % of the weekdays' level make the week the season; a purely daily
+    series, as correlated at a week as at a day, keeps the day at every check."""
+    hours = np.arange(1200)
+    noise = np.random.default_rng(5).normal(0, 1, len(hours))
+    daily = 50 + 10 * np.sin(2 * np.pi * hours / 24) + noise
+    weekly = np.where((hours // 24) % 7 < 5, 1.0, 0.6) * (daily - noise) + noise
+    periods = {}
+    for name, values in (("daily", daily), ("weekly", weekly)):
+        detector, periods[name] = SeriesDetector(), set()
+        for i, value in enumerate(values):
+            periods[name].add(detector.update(T0 + 3600.0 * i, float(value)).evidence.get("period_s"))
+    assert periods["daily"] <= {None, DAY_S}
+    assert detector.stat.period_s == WEEK_S
 
 
 def test_tail_probability_is_calibrated_on_exponential_tails():
