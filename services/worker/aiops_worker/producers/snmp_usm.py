@@ -4,11 +4,13 @@ users of the enabled SNMP v3 sources (their user name, protocols and keys, opene
 The sender of a trap is its authoritative engine, so a user's keys are localised to the engine ID the trap
 names when that engine is first seen (no engine IDs to configure, as snmptrapd's `createUser -e` needs), then
 pysnmp's own message processing checks the digest, the time window and decrypts. A user name several sources
-share takes the keys of the first of them by name. The passphrases are hashed to master keys (RFC 3414 A.2,
-16,384 rounds each) once, off the event loop, when the users are read: a new engine, which anyone can name
-in a forged datagram before any digest is checked, costs only the localisation of those keys. The
-MAX_ENGINES (engine, user) pairs last seen are kept, the least recently seen one making room for a new one,
-so forged engine IDs cannot lock real agents out (theirs is localised again when they next send). Refused,
+share takes the keys of the first of them by name. Anyone can name a new engine in a forged datagram, so
+what it costs is kept small: the passphrases are hashed to master keys (RFC 3414 A.2, 16,384 rounds each)
+once, off the event loop, when the users are read; a new engine's message has its digest checked with the
+auth key localised to that engine (two short hashes) before the engine is added to pysnmp's tables (whose
+MIB writes cost more than the hashes). The MAX_ENGINES (engine, user) pairs last seen are kept, the least
+recently seen one making room for a new one, so no number of engines locks real agents out (theirs is
+added again when they next send). Refused,
 with the reason counted: a user no source has ("user"); a digest, time window or decryption that fails
 ("auth"); a message with the reportable flag, which a trap never sets (RFC 3412 7.1.8) and a receiver would
 answer with a report, reflected at whoever the datagram claims to be from ("malformed").
@@ -74,13 +76,14 @@ class UsmTraps:
 
     def decode(self, data: bytes, peer: tuple[str, int]) -> Any:
         """The SNMPv2 trap PDU of a v3 message from `peer`; TrapRefused saying why not."""
-        engine_id, user = _header(data)
+        engine_id, user, digest = _header(data)
         known = self.users.get(user)
         if known is None:
             raise TrapRefused("user", f"no SNMP v3 source has the user {user!r}")
         if (engine_id, user) in self._localised:
             self._localised.move_to_end((engine_id, user))
         else:
+            _check_digest(known, engine_id, digest, data)
             self._localise(known, engine_id)
         model = self.engine.message_processing_subsystems[SnmpV3MessageProcessingModel.MESSAGE_PROCESSING_MODEL_ID]
         try:
@@ -126,8 +129,20 @@ def _keys(settings: SnmpSettings) -> tuple[str, ...]:
     return (str(settings.auth_protocol), str(settings.priv_protocol), *secrets)
 
 
-def _header(data: bytes) -> tuple[bytes, bytes]:
-    """(authoritative engine ID, user name) of a v3 message, read before any check."""
+def _check_digest(user: _User, engine_id: bytes, digest: Any, data: bytes) -> None:
+    """TrapRefused unless the message's digest is right for the user's auth key localised to `engine_id` (a user
+    without authentication has none to check)."""
+    if user.auth_key is None:
+        return
+    auth = config.AUTH_SERVICES[user.auth_protocol]
+    try:
+        auth.authenticate_incoming_message(auth.localize_key(user.auth_key, V2C.OctetString(engine_id)), digest, data)
+    except (error.StatusInformation, error.ProtocolError) as exc:
+        raise TrapRefused("auth", "SNMPv3 message refused: wrong digest for this engine") from exc
+
+
+def _header(data: bytes) -> tuple[bytes, bytes, Any]:
+    """(authoritative engine ID, user name, digest) of a v3 message, read before any check."""
     try:
         message, _ = decoder.decode(data, asn1Spec=SNMPv3Message())
         flags = bytes(message["msgGlobalData"]["msgFlags"])
@@ -136,4 +151,4 @@ def _header(data: bytes) -> tuple[bytes, bytes]:
         raise TrapRefused("malformed", f"not an SNMPv3 USM message: {exc}") from exc
     if not flags or flags[0] & REPORTABLE:
         raise TrapRefused("malformed", "an SNMPv3 message with the reportable flag (informs and requests)")
-    return bytes(params["msgAuthoritativeEngineId"]), bytes(params["msgUserName"])
+    return bytes(params["msgAuthoritativeEngineId"]), bytes(params["msgUserName"]), params["msgAuthenticationParameters"]

@@ -143,18 +143,22 @@ async def test_v3_traps_are_taken_with_the_users_of_snmp_sources(worker_ctx: Wor
 
 async def test_forged_engines_do_not_lock_out_a_real_agent(worker_ctx: WorkerContext,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snmp_usm, "MAX_ENGINES", 4)
+    monkeypatch.setattr(snmp_usm, "MAX_ENGINES", 2)
     await v3_source(worker_ctx)
     producer, port, stop, running = await receiver(worker_ctx, users=True)
     await v3_trap(port, LINK_DOWN, 3, "8000000001020304")
     await alerts(worker_ctx.bus, 1)
     refused = _refused("auth")
-    for forged in range(10):  # the user's name, engines of its own, no key: each a new engine to localise
+    for forged in range(10):  # the user's name, engines of their own, not the key
         await v3_trap(port, LINK_DOWN, 9, f"80000000ff{forged:06x}", auth_key="forged-not-the-key")
     await until(lambda: _refused("auth") - refused == 10, running)
-    assert len(producer.usm._localised) == 4  # the least recently seen made room: the real agent's too
-    await v3_trap(port, LINK_UP, 3, "8000000001020304")
-    down, up = await alerts(worker_ctx.bus, 2)
+    assert list(producer.usm._localised) == [(bytes.fromhex("8000000001020304"), V3_USER.encode())]  # none added
+    for agent in range(2):  # more real agents than MAX_ENGINES: the least recently seen makes room
+        await v3_trap(port, LINK_DOWN, 10 + agent, f"80000000aa{agent:06x}")
+    await alerts(worker_ctx.bus, 3)
+    assert (bytes.fromhex("8000000001020304"), V3_USER.encode()) not in producer.usm._localised
+    await v3_trap(port, LINK_UP, 3, "8000000001020304")  # added again
+    down, *_, up = await alerts(worker_ctx.bus, 4)
     stop.set()
     await running
     assert (down["status"], up["status"], up["fingerprint"]) == ("firing", "resolved", "snmp-trap:127.0.0.1:link:3")
