@@ -52,6 +52,18 @@ class TimelineKind(StrEnum):
     automation = "automation"  # an automation run's decision or result
 
 
+class SignalKind(StrEnum):
+    """What a signal is, whichever source sent it: an application error (Sentry), an alert (Alertmanager,
+    Redfish, SNMP, a poller, a failed build), a log burst, an anomaly (a metric's or a build's) or a capacity
+    forecast. An incident's evidence lists its signals by this kind."""
+
+    error = "error"
+    alert = "alert"
+    log = "log"
+    anomaly = "anomaly"
+    forecast = "forecast"
+
+
 FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit
 URL_MAX_CHARS = 2_000  # the alerts table's url column; other stored URLs (Alertmanager's externalURL) alike
 # Labels and annotations are cut, never refused, so that producer and consumer agree and an event with one
@@ -89,6 +101,7 @@ class AlertPayload(BaseModel):
     occurred_at: datetime | None = None
     url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
     details: dict[str, Any] = Field(default_factory=dict)  # source-specific facts worth keeping
+    signal: SignalKind | None = None  # what the alert is (None from older producers: its source stands for it)
 
 
 class AlertStoredPayload(BaseModel):
@@ -106,6 +119,7 @@ class AlertStoredPayload(BaseModel):
     incident_id: str | None = None
     occurred_at: datetime | None = None  # when the announced event happened (None from older producers)
     score: float | None = None  # the announced event's score (an anomaly's peak score), for incident evidence
+    signal: SignalKind | None = None  # the alert's signal kind (AlertPayload.signal)
 
 
 class MetricsPayload(BaseModel):

@@ -1,6 +1,7 @@
 """Migrations that change what is already stored keep the rows: 0007 renames metric_forecasts to forecasts
 (table, primary key and indexes under the model's names) and back; 0013 drops the url of stored awx, terraform
-and servicenow actions, which the contract now refuses."""
+and servicenow actions, which the contract now refuses; 0021 moves an evidence row's source out of its kind,
+which becomes what the signal is, and back."""
 
 import os
 import uuid
@@ -77,3 +78,40 @@ def test_platform_urls_are_dropped_from_stored_rules(scratch_url: str) -> None:
         stored = dict(conn.execute("SELECT name, spec FROM automation_rules").fetchall())
     assert RuleSpec.model_validate(stored["awx-fix"]).action.url is None
     assert RuleSpec.model_validate(stored["hook"]).action.url == "https://hooks.example/x"
+
+
+EVIDENCE = "SELECT group_key, kind, source, count FROM incident_signals ORDER BY group_key, kind, source"
+
+
+def test_evidence_kinds_are_read_from_their_sources_and_folded_back(scratch_url: str) -> None:
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0020")
+    incident = uuid.uuid4()
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO sources (id, name, kind, enabled, config) "
+                     "VALUES (gen_random_uuid(), 'shop-errors', 'sentry', true, '{}')")
+        conn.execute("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, hosts, "
+                     "services, details, first_seen_at, last_seen_at) VALUES (%s, 'log:t:db-1', 't', '', 'high', "
+                     "'open', 9, '[]', '[]', '{}', now(), now())", (incident,))
+        for key, kind, count in (("log:t:db-1", "log", 4), ("alert:host:db-1", "anomaly-detector", 1),
+                                 ("alert:host:db-1", "alertmanager", 1), ("alert:host:web-1", "shop-errors", 3)):
+            conn.execute("INSERT INTO incident_signals (incident_id, group_key, kind, title, count, first_seen_at, "
+                         "last_seen_at, rule, via) VALUES (%s, %s, %s, 't', %s, now(), now(), 'same_key', '')",
+                         (incident, key, kind, count))
+
+    _migrate(scratch_url, "0021")
+
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(EVIDENCE).fetchall() == [
+            ("alert:host:db-1", "alert", "alertmanager", 1), ("alert:host:db-1", "anomaly", "anomaly-detector", 1),
+            ("alert:host:web-1", "error", "shop-errors", 3), ("log:t:db-1", "log", "", 4)]
+        conn.execute("INSERT INTO incident_signals (incident_id, group_key, kind, source, title, count, first_seen_at, "
+                     "last_seen_at, rule, via) VALUES (%s, 'alert:host:db-1', 'anomaly', 'alertmanager', 't', 2, "
+                     "now(), now(), 'same_key', '')", (incident,))  # a second kind of one source
+
+    _migrate(scratch_url, "0020", down=True)
+
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT group_key, kind, count FROM incident_signals ORDER BY group_key, kind").fetchall() \
+            == [("alert:host:db-1", "alertmanager", 3), ("alert:host:db-1", "anomaly-detector", 1),
+                ("alert:host:web-1", "shop-errors", 3), ("log:t:db-1", "log", 4)]

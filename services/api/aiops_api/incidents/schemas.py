@@ -67,7 +67,9 @@ class EvidenceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     group_key: str
-    kind: str
+    kind: str = Field(description="What the signal is: error, alert, log, anomaly or forecast (older rows of an alert:"
+                                  " its source)")
+    source: str = Field(description="The source that sent it (empty for logs)")
     title: str
     host: str | None
     service: str | None

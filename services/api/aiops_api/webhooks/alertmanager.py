@@ -36,6 +36,7 @@ from aiops_contracts.events import (
     AlertPayload,
     AlertStatus,
     Severity,
+    SignalKind,
 )
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -135,6 +136,7 @@ def to_alert(notification: AmNotification, alert: AmAlert) -> AlertPayload:
         occurred_at=alert.endsAt if resolved and alert.endsAt else alert.startsAt,
         url=alert.generatorURL[:URL_MAX_CHARS] or None,
         details=_details(notification, alert),
+        signal=SignalKind.alert,
     )
 
 

@@ -16,7 +16,7 @@ from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, SignalKind
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
@@ -83,6 +83,7 @@ def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:
     for alert in alerts:
         payload = alert.model_dump(mode="json")
         payload["fingerprint"] = alert.fingerprint or default_fingerprint(alert)
+        payload["signal"] = alert.signal or SignalKind.alert  # a tool may say its alert is an error, an anomaly...
         envelopes.append(Envelope(type=ALERT_RECEIVED, source=source, payload=payload))
     return envelopes
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from aiops_contracts.events import AlertPayload, Severity
+from aiops_contracts.events import AlertPayload, Severity, SignalKind
 
 LEVELS = {"fatal": Severity.critical, "error": Severity.high, "warning": Severity.medium,
           "info": Severity.info, "debug": Severity.info}
@@ -56,6 +56,7 @@ def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
         details={"event_id": event.get("event_id"), "project_id": project_id, "release": event.get("release"),
                  "environment": event.get("environment"), "culprit": event.get("culprit") or event.get("transaction"),
                  "sample_event": sample(event)},
+        signal=SignalKind.error,
     )
 
 

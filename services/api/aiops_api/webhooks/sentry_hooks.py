@@ -27,7 +27,7 @@ from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_api.webhooks.sentry_events import LEVELS, event_to_alert
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
@@ -66,6 +66,7 @@ def issue_alert(action: str, issue: dict[str, Any]) -> AlertPayload:
         details={"action": action, "issue_id": issue.get("id"), "short_id": issue.get("shortId"),
                  "count": issue.get("count"), "first_seen": issue.get("firstSeen"),
                  "last_seen": issue.get("lastSeen"), "status": issue.get("status")},
+        signal=SignalKind.error,
     )
 
 

@@ -13,8 +13,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def signal(incident_id: uuid.UUID, key: str, seconds: int, count: int, host: str, rule: str, via: str,
-           kind: str = "") -> IncidentSignal:
-    return IncidentSignal(incident_id=incident_id, group_key=key, kind=kind or key.split(":")[0], title=key, host=host,
+           kind: str = "", source: str = "") -> IncidentSignal:
+    return IncidentSignal(incident_id=incident_id, group_key=key, kind=kind or key.split(":")[0], source=source,
+                          title=key, host=host,
                           service=None, template_id=None, score=None, count=count, first_seen_at=T0 + timedelta(seconds=seconds),
                           last_seen_at=T0 + timedelta(seconds=seconds + 5), rule=rule, via=via)
 
@@ -26,21 +27,22 @@ async def merged(sessions) -> uuid.UUID:
                              status="open", event_count=9, hosts=["db-1", "web-9"], services=[],
                              details={"origin": "log:t:db-1"}, first_seen_at=T0, last_seen_at=T0 + timedelta(seconds=65)))
         await session.flush()
-        session.add_all([signal(incident_id, "alert:host:web-9", 60, 3, "web-9", "depends_on", "web depends on postgres"),
+        session.add_all([signal(incident_id, "alert:host:web-9", 60, 3, "web-9", "depends_on", "web depends on postgres",
+                                source="alertmanager"),
                          signal(incident_id, "log:t:db-1", 0, 4, "db-1", "opened", ""),
                          # a second kind of signal on the same host key: its own evidence row
                          signal(incident_id, "alert:host:web-9", 62, 2, "web-9", "depends_on", "web depends on postgres",
-                                kind="anomaly-detector")])
+                                kind="anomaly", source="anomaly-detector")])
     return incident_id
 
 
 async def test_evidence_is_ordered_by_onset_with_the_origin_marked(client, auth, sessions) -> None:
     incident_id = await merged(sessions)
     rows = (await client.get(f"/api/v1/incidents/{incident_id}/evidence", headers=auth(Role.viewer))).json()
-    assert [(r["group_key"], r["kind"], r["rule"], r["via"], r["origin"]) for r in rows] == [
-        ("log:t:db-1", "log", "opened", "", True),
-        ("alert:host:web-9", "alert", "depends_on", "web depends on postgres", False),
-        ("alert:host:web-9", "anomaly-detector", "depends_on", "web depends on postgres", False)]
+    assert [(r["group_key"], r["kind"], r["source"], r["rule"], r["via"], r["origin"]) for r in rows] == [
+        ("log:t:db-1", "log", "", "opened", "", True),
+        ("alert:host:web-9", "alert", "alertmanager", "depends_on", "web depends on postgres", False),
+        ("alert:host:web-9", "anomaly", "anomaly-detector", "depends_on", "web depends on postgres", False)]
     missing = await client.get(f"/api/v1/incidents/{uuid.uuid4()}/evidence", headers=auth(Role.viewer))
     assert missing.status_code == 404
 

@@ -38,7 +38,7 @@ def test_firing_notification_maps_each_alert() -> None:
     cpu, disk = (to_alert(notification, a) for a in notification.alerts)
     assert (cpu.fingerprint, cpu.title, cpu.severity, cpu.status) == ("c0ffee00deadbeef", "CPU above 95% on web-01",
                                                                       "critical", "firing")
-    assert (cpu.host, cpu.service) == ("web-01:9100", "node")
+    assert (cpu.host, cpu.service, cpu.signal) == ("web-01:9100", "node", "alert")
     assert cpu.url.startswith("http://prometheus:9090/graph")
     assert cpu.details["group_key"] == '{}:{job="node"}' and cpu.details["ends_at"] is None
     assert (disk.severity, disk.labels["mountpoint"]) == ("medium", "/var")  # warning -> medium

@@ -32,15 +32,17 @@ async def test_one_alert_is_accepted_into_the_stream(bus: Bus, client, redis, to
     assert envelope.type == "alert.received"
     assert envelope.payload["severity"] == "critical"
     assert envelope.payload["fingerprint"]  # derived when the sender gives none
+    assert envelope.payload["signal"] == "alert"  # unless the sender says what it is
 
 
 async def test_a_list_of_alerts_with_aliases_and_bearer_auth(bus: Bus, client, redis, token) -> None:
-    body = [{"title": "a", "severity": "warning", "status": "ok"}, {"title": "b", "severity": "ERROR", "fingerprint": "fp-b"}]
+    body = [{"title": "a", "severity": "warning", "status": "ok"},
+            {"title": "b", "severity": "ERROR", "fingerprint": "fp-b", "signal": "error"}]
     response = await client.post("/webhooks/generic", json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 202, response.text
     a, b = await stream_entries(bus)
     assert (a.payload["severity"], a.payload["status"]) == ("medium", "resolved")
-    assert (b.payload["severity"], b.payload["fingerprint"]) == ("high", "fp-b")
+    assert (b.payload["severity"], b.payload["fingerprint"], b.payload["signal"]) == ("high", "fp-b", "error")
 
 
 async def test_same_alert_gets_the_same_fingerprint(bus: Bus, client, redis, token) -> None:

@@ -169,7 +169,7 @@ async def test_store_endpoint_with_the_key_in_the_query(bus: Bus, client, redis,
     assert response.status_code == 200, response.text
     assert response.json() == {"id": "de4f5112cf97432895940304c473b29c"}
     (alert,) = await stream_alerts(bus)
-    assert alert["title"] == "ValueError: card declined for order 17"
+    assert (alert["title"], alert["signal"]) == ("ValueError: card declined for order 17", "error")
 
 
 async def test_one_source_for_several_projects_keeps_their_groups_apart(bus: Bus, client, redis, sentry_token) -> None:
@@ -234,6 +234,7 @@ async def test_integration_webhooks_signed_with_the_client_secret(bus: Bus, clie
     alerts = await stream_alerts(bus)
     assert {a["fingerprint"] for a in alerts} == {"sentry-issue-1170820242"}  # issue and its events: one alert
     assert [a["status"] for a in alerts] == ["firing", "firing", "firing", "resolved"]
+    assert {a["signal"] for a in alerts} == {"error"}
     assert alerts[2]["details"]["triggered_rule"] == "Send a notification for new issues"
     assert alerts[0]["url"] == "https://sentry.io/organizations/acme/issues/1170820242/"
 

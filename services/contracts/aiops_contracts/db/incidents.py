@@ -74,17 +74,19 @@ class IncidentEvent(Base):
 
 class IncidentSignal(Base):
     """An incident's evidence: one row per signal (a group key: a log template on a host, the alerts of a
-    host or service; and its kind: an Alertmanager alert and an anomaly on one host are two signals of the
-    host's key) that joined it, with its onset, counts, and the rule and shared host/service/dependency
-    (`via`) that joined it. `rule` is `opened` for the signal that opened the incident."""
+    host or service; its kind, what the signal is: an Alertmanager alert and an anomaly on one host are two
+    signals of the host's key; and the source that sent it) that joined it, with its onset, counts, and the
+    rule and shared host/service/dependency (`via`) that joined it. `rule` is `opened` for the signal that
+    opened the incident."""
 
     __tablename__ = "incident_signals"
-    __table_args__ = (UniqueConstraint("incident_id", "group_key", "kind"),)
+    __table_args__ = (UniqueConstraint("incident_id", "group_key", "kind", "source"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     group_key: Mapped[str] = mapped_column(String(255), index=True)
-    kind: Mapped[str] = mapped_column(String(64))  # `log`, or the alert's source
+    kind: Mapped[str] = mapped_column(String(64))  # a SignalKind (an alert's source name in rows of older producers)
+    source: Mapped[str] = mapped_column(String(255), default="", server_default="")  # the alert's source; "" for logs
     title: Mapped[str] = mapped_column(String(500))
     host: Mapped[str | None] = mapped_column(String(255))
     service: Mapped[str | None] = mapped_column(String(255))

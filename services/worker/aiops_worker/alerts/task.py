@@ -64,7 +64,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
                 severity=alert.severity, status=alert.status, source=alert.source, host=alert.host,
                 service=alert.service, count=alert.count,
                 incident_id=str(alert.incident_id) if alert.incident_id else None, occurred_at=_seen_at(delivery),
-                score=_score(delivery.payload),
+                score=_score(delivery.payload), signal=delivery.payload.signal,
             )
             envelopes.append(Envelope(id=delivery.envelope.id, type=ALERT_STORED, source=alert.source,
                                       trace=delivery.envelope.trace, payload=payload.model_dump(mode="json")))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, ANOMALY_SOURCE, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, ANOMALY_SOURCE, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult
 from aiops_worker.anomalies.series import SeriesRef
 
@@ -77,6 +77,7 @@ def anomaly_envelope(series: SeriesRef, result: DetectionResult) -> Envelope:
         details={**evidence, "detectors": fired, "score": plain(event.peak_score), "series": series.id,
                  "started_at": to_datetime(event.start_ts).isoformat(),
                  "ended_at": to_datetime(event.end_ts).isoformat() if event.end_ts else None},
+        signal=SignalKind.anomaly,
     )
     return Envelope(id=event_id(fingerprint, status.value, f"{moment:.6f}"), type=ALERT_RECEIVED, source=ANOMALY_SOURCE,
                     payload=payload.model_dump(mode="json"))

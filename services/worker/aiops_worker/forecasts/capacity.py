@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.influx import InfluxSeries, quote_ident
 from aiops_worker.anomalies.alerts import event_id, to_datetime
 from aiops_worker.anomalies.series import SeriesRef
@@ -139,6 +139,7 @@ def predictive_envelope(assessment: Assessment, was_alerting: bool) -> Envelope 
         occurred_at=to_datetime(last_ts),
         details={"series": history.series.id, "threshold": rule.threshold, "direction": rule.direction,
                  "method": assessment.method, "last_value": last_value(history), **_exhaustion_details(exhaustion)},
+        signal=SignalKind.forecast,
     )
     # One id per series, status and data hour: a run repeated on the same data publishes nothing new.
     return Envelope(id=event_id(fingerprint, status.value, f"{last_ts:.0f}"), type=ALERT_RECEIVED,

@@ -2,7 +2,9 @@
 
 Signals come from error-ish log lines (`signal_from_log`) and from stored alerts, anomalies included
 (`signal_from_alert`). Both follow the same rule; each source has its own group keys and its own
-`window`, so a log burst and an alert storm never share an incident.
+`window`, so a log burst and an alert storm never share an incident. A signal's kind says what it is (a
+SignalKind: `log`, or the alert's `signal`; an alert of an older producer, which does not say, goes by its
+source); an incident's evidence holds one entry per group key, kind and source.
 
 Group keys:
 - logs: `log:<prototype, else template>:<host, else service, else ->`: one failure pattern on one machine.
@@ -71,6 +73,7 @@ from aiops_contracts.events import (
     IncidentStatus,
     LogEvent,
     Severity,
+    SignalKind,
     TimelineKind,
 )
 from aiops_contracts.topology import host_name, service_name
@@ -101,7 +104,25 @@ class Signal:
 
     @property
     def kind(self) -> str:
-        return self.facts.get("source") or self.facts.get("kind") or "event"
+        """What the signal is (a SignalKind); an alert from an older producer, which did not say, by its source."""
+        return self.facts.get("signal") or self.facts.get("source") or self.facts.get("kind") or "event"
+
+    @property
+    def source(self) -> str:
+        return self.facts.get("source") or ""
+
+    @property
+    def entry(self) -> "EntryKey":
+        """The key of its evidence entry in its incident."""
+        return self.key, self.kind, self.source
+
+
+EntryKey = tuple[str, str, str]  # an evidence entry: (group key, signal kind, source)
+
+
+def entry_key(entry: dict[str, Any]) -> EntryKey:
+    """The key of an evidence row (a dict of its columns)."""
+    return entry["group_key"], entry["kind"], entry["source"]
 
 
 @dataclass(frozen=True)
@@ -148,12 +169,12 @@ class Candidates:
 @dataclass
 class Known:
     """What the aggregation reads and updates: the latest incident of each key, the incidents a signal may
-    correlate with, their evidence (incident id -> (key, signal kind) -> entry), the topology and the
+    correlate with, their evidence (incident id -> (key, signal kind, source) -> entry), the topology and the
     operators' splits (key -> [(keys it must not join, until)])."""
 
     latest: dict[str, Incident]
     candidates: Candidates = field(default_factory=Candidates)
-    evidence: dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = field(default_factory=dict)
     topology: Topology = field(default_factory=Topology)
     splits: dict[str, list[tuple[frozenset[str], datetime]]] = field(default_factory=dict)
 
@@ -173,7 +194,7 @@ def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
         event_id=event.event_id, envelope_id=envelope_id, key=f"{LOG_KEY_PREFIX}{group}:{where}"[:255],
         title=(event.template or event.message)[:500], severity=event.severity, at=event.occurred_at,
         host=host, service=service, message=event.message, template_id=event.template_id,
-        facts={"kind": "log", "category": event.category, "rule": event.rule, "prototype_id": event.prototype_id},
+        facts={"kind": SignalKind.log.value, "category": event.category, "rule": event.rule, "prototype_id": event.prototype_id},
     )
 
 
@@ -191,7 +212,7 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
     return Signal(
         event_id=envelope_id, envelope_id=envelope_id, key=f"{ALERT_KEY_PREFIX}{where}"[:255], title=alert.title,
         severity=alert.severity, at=at, host=host, service=service, message=alert.title,
-        facts={"kind": "alert", "source": alert.source}, ref=alert.alert_id, score=alert.score,
+        facts={"kind": "alert", "source": alert.source, "signal": alert.signal and alert.signal.value}, ref=alert.alert_id, score=alert.score,
     )
 
 
@@ -231,7 +252,7 @@ class Aggregation:
         self.reopened: set[uuid.UUID] = set()
         self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
         self.timeline: dict[tuple[uuid.UUID, TimelineKind, str], dict[str, Any]] = {}
-        self.touched: set[tuple[uuid.UUID, tuple[str, str]]] = set()  # evidence entries changed
+        self.touched: set[tuple[uuid.UUID, EntryKey]] = set()  # evidence entries changed
         self.learned: set[tuple[str, str]] = set()  # (service, host) seen together for the first time
 
     def add(self, signal: Signal) -> Incident:
@@ -265,10 +286,10 @@ class Aggregation:
 
     def _recurring(self, incident: Incident, signal: Signal) -> bool:
         """Whether the signal's key is all its incident holds (rule 3: only such an incident reopens)."""
-        return all(key == signal.key for key, _ in self.known.evidence.get(incident.id, {}))
+        return all(key == signal.key for key, *_ in self.known.evidence.get(incident.id, {}))
 
     def _holds(self, incident: Incident, signal: Signal) -> bool:
-        return any(key == signal.key for key, _ in self.known.evidence.get(incident.id, {}))
+        return any(key == signal.key for key, *_ in self.known.evidence.get(incident.id, {}))
 
     def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
         """The incident the signal is related to (best rule, then nearest in time), or None; a resolved one only
@@ -296,7 +317,7 @@ class Aggregation:
         splits = self.known.splits.get(signal.key)
         if not splits:  # the common case: no set of the incident's keys to build
             return False
-        keys = {key for key, _ in self.known.evidence.get(incident.id, {})}
+        keys = {key for key, *_ in self.known.evidence.get(incident.id, {})}
         return any(until > signal.at and others & keys for others, until in splits)
 
     def settle(self) -> list[dict[str, Any]]:
@@ -364,10 +385,11 @@ class Aggregation:
 
     def _add_evidence(self, incident: Incident, signal: Signal, rule: str, via: str) -> None:
         entries = self.known.evidence.setdefault(incident.id, {})
-        entry = entries.get((signal.key, signal.kind))
+        entry = entries.get(signal.entry)
         if entry is None:
-            entry = entries[(signal.key, signal.kind)] = {
-                "incident_id": incident.id, "group_key": signal.key, "kind": signal.kind, "title": signal.title[:500],
+            entry = entries[signal.entry] = {
+                "incident_id": incident.id, "group_key": signal.key, "kind": signal.kind, "source": signal.source,
+                "title": signal.title[:500],
                 "host": signal.host, "service": signal.service, "template_id": signal.template_id, "score": None,
                 "count": 0, "first_seen_at": signal.at, "last_seen_at": signal.at, "rule": rule, "via": via[:500]}
         entry["count"] += 1
@@ -375,7 +397,7 @@ class Aggregation:
         entry["last_seen_at"] = max(entry["last_seen_at"], signal.at)
         if signal.score is not None:
             entry["score"] = max(entry["score"] or signal.score, signal.score)
-        self.touched.add((incident.id, (signal.key, signal.kind)))
+        self.touched.add((incident.id, signal.entry))
 
     def _add_details(self, incident: Incident, signal: Signal) -> None:
         details = incident.details

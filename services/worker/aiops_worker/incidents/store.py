@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
-from aiops_worker.incidents.aggregator import Candidates, Known, Signal
+from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, Signal, entry_key
 from aiops_worker.incidents.correlation import Topology
 
 MAX_CANDIDATES = 1000  # open incidents a batch is compared with
-EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "title", "host", "service", "template_id", "score", "count",
+EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "source", "title", "host", "service", "template_id", "score", "count",
                     "first_seen_at", "last_seen_at", "rule", "via")
 
 
@@ -52,10 +52,10 @@ async def load_known(session: AsyncSession, signals: list[Signal], correlate: ti
             .order_by(Incident.id).limit(MAX_CANDIDATES).with_for_update())
         candidates.update({i.id: i for i in rows})
     ids = set(candidates)
-    evidence: dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]] = {}
+    evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = {}
     for row in await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id.in_(ids))):
         entry = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}
-        evidence.setdefault(row.incident_id, {})[(row.group_key, row.kind)] = entry
+        evidence.setdefault(row.incident_id, {})[entry_key(entry)] = entry
     since = min((s.at for s in signals), default=None)
     return Known(latest=latest, candidates=Candidates(candidates.values()), evidence=evidence, topology=await load_topology(session),
                  splits=await load_splits(session, since) if since else {})
@@ -88,7 +88,7 @@ async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> N
     if rows:
         statement = insert(IncidentSignal)
         await session.execute(statement.on_conflict_do_update(
-            index_elements=["incident_id", "group_key", "kind"],
+            index_elements=["incident_id", "group_key", "kind", "source"],
             set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}), rows)
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.pipelines import PIPELINES_SOURCE
 from aiops_worker.anomalies.alerts import event_id
 from aiops_worker.pipelines.detection import BuildAnomaly
@@ -37,6 +37,7 @@ def failure_envelope(pipeline_id: uuid.UUID, name: str, provider: str, run: dict
         labels=_labels(pipeline_id, provider, "build_failed"), url=run.get("url"), occurred_at=run.get("finished_at"),
         details={"run": run["external_id"], "conclusion": run.get("conclusion"), "commit": run.get("commit_sha"),
                  "failed_in_a_row": failed_in_a_row},
+        signal=SignalKind.alert,
     )
     return Envelope(id=event_id(fingerprint, status.value, run["external_id"]), type=ALERT_RECEIVED,
                     source=PIPELINES_SOURCE, payload=payload.model_dump(mode="json"))
@@ -51,6 +52,7 @@ def anomaly_envelope(pipeline_id: uuid.UUID, name: str, provider: str, anomaly: 
         labels=_labels(pipeline_id, provider, anomaly.kind),
         occurred_at=datetime.fromtimestamp(anomaly.ts, UTC),
         details={"features": anomaly.features, "evidence": evidence, "score": evidence.get("raw_score")},
+        signal=SignalKind.anomaly,
     )
     return Envelope(id=event_id(fingerprint, "firing", f"{anomaly.ts:.3f}"), type=ALERT_RECEIVED,
                     source=PIPELINES_SOURCE, payload=payload.model_dump(mode="json"))

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 from redis.asyncio import Redis
 
-from aiops_contracts.events import AlertPayload, LogRecord
+from aiops_contracts.events import AlertPayload, LogRecord, SignalKind
 from aiops_contracts.influx import encode_point
 from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_contracts.pollers import PollerSettings
@@ -97,4 +97,4 @@ class Poller(ABC):
     def alert(self, **fields: Any) -> AlertPayload:
         """An alert of this source, its labels added to the alert's own."""
         labels = {**self.source.labels, **fields.pop("labels", {})}
-        return AlertPayload(labels=labels, **fields)
+        return AlertPayload(labels=labels, signal=SignalKind.alert, **fields)

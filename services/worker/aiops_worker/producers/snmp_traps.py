@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity
+from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.pollers import SnmpSettings
 from aiops_contracts.secrets import secret_box
 from aiops_contracts.sources import SourceKind
@@ -103,10 +103,10 @@ def trap_alert(peer: str, trap: str, variables: dict[str, Any]) -> AlertPayload:
         return AlertPayload(fingerprint=f"snmp-trap:{peer}:link:{index}", title=f"Link down on {peer} (ifIndex {index})",
                             severity=Severity.high,
                             status=AlertStatus.firing if trap == "linkDown" else AlertStatus.resolved,
-                            host=peer, labels={"trap": trap}, details={"variables": variables})
+                            host=peer, labels={"trap": trap}, details={"variables": variables}, signal=SignalKind.alert)
     return AlertPayload(fingerprint=f"snmp-trap:{peer}:{trap}", title=f"SNMP trap {trap} from {peer}",
                         severity=SEVERITIES.get(trap, Severity.medium), host=peer, labels={"trap": trap},
-                        details={"variables": variables})
+                        details={"variables": variables}, signal=SignalKind.alert)
 
 
 class _TrapProtocol(asyncio.DatagramProtocol):

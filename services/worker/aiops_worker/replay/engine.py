@@ -178,7 +178,7 @@ class Sweep:
 
     def _sweeper(self, incident: Incident) -> Aggregation:
         keys = self.alerts.known.evidence.get(incident.id, {})
-        return self.alerts if any(key.startswith(ALERT_KEY_PREFIX) for key, _ in keys) else self.logs
+        return self.alerts if any(key.startswith(ALERT_KEY_PREFIX) for key, *_ in keys) else self.logs
 
     def _quiet_at(self, incident: Incident) -> datetime:
         return incident.last_seen_at + self._sweeper(incident).policy.window
@@ -211,7 +211,8 @@ def _alert_signals(alerts: list[Envelope], outcome: Outcome) -> Iterator[Signal]
         stored = AlertStoredPayload(
             alert_id=str(uuid.uuid5(_ALERT_IDS, f"{envelope.source}\n{alert.fingerprint}")),
             fingerprint=alert.fingerprint, title=alert.title, severity=alert.severity, status=alert.status,
-            source=envelope.source, host=alert.host, service=alert.service, count=1, occurred_at=at)
+            source=envelope.source, host=alert.host, service=alert.service, count=1, occurred_at=at,
+            signal=alert.signal)
         signal = signal_from_alert(stored, envelope.id, at)
         if signal is not None:
             yield signal

@@ -24,14 +24,14 @@ from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.replay import StartingState
 from aiops_worker.anomalies.series import MetricPoint
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import Candidates, Known
+from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, entry_key
 from aiops_worker.incidents.correlation import Topology
 from aiops_worker.logs import store as log_store
 from aiops_worker.logs.mining import STATE_VERSION
 from aiops_worker.logs.task import LogMiningTask
 
 Splits = dict[str, list[tuple[frozenset[str], datetime]]]
-Evidence = dict[uuid.UUID, dict[tuple[str, str], dict[str, Any]]]
+Evidence = dict[uuid.UUID, dict[EntryKey, dict[str, Any]]]
 
 DESCRIPTIONS = {
     StartingState.fresh: "fresh miner and detectors, no incidents, the stored topology and splits",
@@ -56,7 +56,7 @@ class Start:
         by_id = {incident.id: incident for incident in self.incidents}
         latest: dict[str, Incident] = {}
         for incident_id, entries in self.evidence.items():
-            for key, _ in entries:
+            for key, *_ in entries:
                 held = latest.get(key)
                 if held is None or by_id[incident_id].first_seen_at > held.first_seen_at:
                     latest[key] = by_id[incident_id]
@@ -134,5 +134,5 @@ async def _evidence_at(session: AsyncSession, last_seen: dict[uuid.UUID, datetim
                 select(*(getattr(IncidentSignal, c) for c in store.EVIDENCE_COLUMNS))
                 .where(IncidentSignal.incident_id.in_(last_seen), IncidentSignal.first_seen_at < at))).mappings():
             entry = {**row, "last_seen_at": min(row["last_seen_at"], last_seen[row["incident_id"]])}
-            evidence.setdefault(row["incident_id"], {})[(row["group_key"], row["kind"])] = entry
+            evidence.setdefault(row["incident_id"], {})[entry_key(entry)] = entry
     return evidence

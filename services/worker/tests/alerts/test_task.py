@@ -31,7 +31,8 @@ async def alerts(sessions: async_sessionmaker[AsyncSession]) -> list[Alert]:
 async def test_alerts_are_stored_and_announced(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     pubsub = redis.pubsub()
     await pubsub.subscribe(bus.live_channel)
-    await bus.publish_many(AlertStoreTask.stream, [alert("a", severity="critical", host="web-1"), alert("b")])
+    await bus.publish_many(AlertStoreTask.stream, [alert("a", severity="critical", host="web-1", signal="error"),
+                                                   alert("b")])
     await drain(AlertStoreTask(worker_ctx))
     stored = await alerts(sessions)
     assert [(a.fingerprint, a.severity, a.host, a.count) for a in stored] == [("a", "critical", "web-1", 1), ("b", "medium", None, 1)]
@@ -43,7 +44,7 @@ async def test_alerts_are_stored_and_announced(bus: Bus, worker_ctx: WorkerConte
             live.extend(Envelope.model_validate_json(text) for text in live_envelopes(message["data"]))
         if len(live) == 2:
             break
-    assert {e.payload["fingerprint"] for e in live} == {"a", "b"}
+    assert {(e.payload["fingerprint"], e.payload["signal"]) for e in live} == {("a", "error"), ("b", None)}
     await pubsub.aclose()
 
 

@@ -77,7 +77,7 @@ def placements(seed: int, candidates: Candidates) -> list[tuple[int, str, str]]:
         for signal in batch:
             aggregation.policy = LOGS if signal.key.startswith("log:") else ALERTS
             incident = aggregation.add(signal)
-            entry = known.evidence[incident.id][(signal.key, signal.kind)]
+            entry = known.evidence[incident.id][signal.entry]
             placed.append((first.setdefault(incident.id, len(placed)), entry["rule"], entry["via"]))
     return placed
 

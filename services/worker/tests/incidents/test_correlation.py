@@ -9,7 +9,15 @@ from sqlalchemy import select, update
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, LOG_TEMPLATED, AlertPayload, LogEvent, LogEventsPayload, Severity
+from aiops_contracts.events import (
+    ALERT_RECEIVED,
+    LOG_TEMPLATED,
+    AlertPayload,
+    LogEvent,
+    LogEventsPayload,
+    Severity,
+    SignalKind,
+)
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_TEMPLATED
 from aiops_contracts.topology import DEPENDS_ON
 from aiops_worker.alerts.task import AlertStoreTask
@@ -24,10 +32,10 @@ def at(seconds: float) -> datetime:
 
 
 def alert(envelope_id: str, fingerprint: str, seconds: float, *, source: str, host: str | None = None,
-          service: str | None = None, score: float | None = None) -> Envelope:
+          service: str | None = None, score: float | None = None, signal: SignalKind | None = None) -> Envelope:
     payload = AlertPayload(fingerprint=fingerprint, title=f"{source}: {fingerprint}", severity=Severity.high,
                            host=host, service=service, occurred_at=at(seconds),
-                           details={} if score is None else {"score": score})
+                           details={} if score is None else {"score": score}, signal=signal)
     return Envelope(id=envelope_id, type=ALERT_RECEIVED, source=source, payload=payload.model_dump(mode="json"))
 
 
@@ -69,11 +77,12 @@ async def test_checkout_scenario_is_one_incident_with_origin_and_unrelated_probl
         log_burst("pg", "t-fatal", "db-1", "postgres", [0, 1, 2, 20]),
         log_burst("fs", "t-nospace", "files-3", "nfsd", [15, 16]),  # unrelated, at the same time
     ], alerts=[
-        alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1:9187", score=4.5),
+        alert("lat", "latency-db-1", 10, source="anomaly-detector", host="db-1:9187", score=4.5,
+              signal=SignalKind.anomaly),
         alert("am", "PostgresTooManyConnections", 12, source="alertmanager", host="DB-1.prod.example.com:9187",
-              service="postgres"),
-        *(alert(f"se{i}", "OperationalError", 30 + i, source="sentry", host="checkout-7f9c", service="checkout")
-          for i in range(3)),
+              service="postgres", signal=SignalKind.alert),
+        *(alert(f"se{i}", "OperationalError", 30 + i, source="sentry", host="checkout-7f9c", service="checkout",
+                signal=SignalKind.error) for i in range(3)),
         alert("disk", "disk-files-3", 17, source="anomaly-detector", host="files-3"),
         alert("bill", "TimeoutError", 25, source="sentry", host="billing-1", service="billing"),
     ])
@@ -82,11 +91,11 @@ async def test_checkout_scenario_is_one_incident_with_origin_and_unrelated_probl
     by_incident = await evidence(worker_ctx)
     assert len(incidents) == 3
     db = next(rows for rows in by_incident.values() if any(r.host == "db-1" for r in rows))
-    assert [(r.group_key, r.kind, r.count, r.rule) for r in db] == [  # each signal kind its own row
-        ("log:t-fatal:db-1", "log", 4, "opened"),
-        ("alert:host:db-1", "anomaly-detector", 1, "same_host"),
-        ("alert:host:db-1", "alertmanager", 1, "same_key"),
-        ("alert:host:checkout-7f9c", "sentry", 3, "depends_on"),
+    assert [(r.group_key, r.kind, r.source, r.count, r.rule) for r in db] == [  # each signal kind its own row
+        ("log:t-fatal:db-1", "log", "", 4, "opened"),
+        ("alert:host:db-1", "anomaly", "anomaly-detector", 1, "same_host"),
+        ("alert:host:db-1", "alert", "alertmanager", 1, "same_key"),
+        ("alert:host:checkout-7f9c", "error", "sentry", 3, "depends_on"),
     ]
     assert [r.via for r in db[1:]] == ["host db-1", "alert:host:db-1", "checkout depends on postgres"]
     assert db[1].score == 4.5 and db[0].score is None  # the anomaly's score; a log burst has none
@@ -173,8 +182,9 @@ async def test_a_quiet_log_burst_still_takes_the_alerts_of_its_fault(bus: Bus, w
         await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(minutes=1)))
     await LogIncidentTask(worker_ctx).resolve_quiet()
     await run(worker_ctx, drain, logs=[], alerts=[
-        alert("am", "PostgresTooManyConnections", 40, source="alertmanager", host="db-1:9187", service="postgres"),
-        alert("err", "OperationalError", 90, source="sentry", host="web-1", service="checkout")])
+        alert("am", "PostgresTooManyConnections", 40, source="alertmanager", host="db-1:9187", service="postgres",
+              signal=SignalKind.alert),
+        alert("err", "OperationalError", 90, source="sentry", host="web-1", service="checkout", signal=SignalKind.error)])
     await run(worker_ctx, drain, logs=[], alerts=[alert("old", "cpu-db-1", -9000, source="anomaly-detector", host="db-1")])
     async with worker_ctx.sessions() as session:
         rows = (await session.execute(select(Incident.first_seen_at, Incident.status, Incident.event_count,
@@ -182,5 +192,19 @@ async def test_a_quiet_log_burst_still_takes_the_alerts_of_its_fault(bus: Bus, w
                                       .order_by(Incident.first_seen_at))).all()
     assert rows == [(at(-9000), "open", 1, 0), (at(0), "open", 5, 1)]
     (_, entries), = [(k, v) for k, v in (await evidence(worker_ctx)).items() if len(v) == 3]
-    assert [(e.kind, e.rule) for e in entries] == [("log", "opened"), ("alertmanager", "same_host"),
-                                                   ("sentry", "depends_on")]
+    assert [(e.kind, e.rule) for e in entries] == [("log", "opened"), ("alert", "same_host"), ("error", "depends_on")]
+
+
+async def test_evidence_lists_each_kind_of_a_source_and_an_older_producer_by_its_source(
+    bus: Bus, worker_ctx: WorkerContext, drain
+) -> None:
+    """One source may send two kinds of signal (the pipelines: a failed build, a build anomaly): two rows of
+    its key; an alert of a producer that does not say its kind stands for its source."""
+    await run(worker_ctx, drain, logs=[], alerts=[
+        alert("failed", "build-failed", 0, source="pipelines", service="checkout", signal=SignalKind.alert),
+        alert("slow", "build-duration", 5, source="pipelines", service="checkout", signal=SignalKind.anomaly),
+        alert("failed2", "build-failed", 10, source="pipelines", service="checkout", signal=SignalKind.alert),
+        alert("old", "legacy", 15, source="nagios", service="checkout")])
+    (rows,) = (await evidence(worker_ctx)).values()
+    assert [(r.kind, r.source, r.count) for r in rows] == [
+        ("alert", "pipelines", 2), ("anomaly", "pipelines", 1), ("nagios", "nagios", 1)]
