@@ -29,7 +29,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from aiops_contracts.events import AlertStatus, AlertStoredPayload, LogEvent, Severity
+from aiops_contracts.events import AlertStatus, AlertStoredPayload, LogEvent, Severity, SignalKind
 from aiops_worker.incidents.aggregator import Aggregation, Known, Policy, signal_from_alert, signal_from_log
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -73,10 +73,12 @@ def make(kind: str, fault: int, n: int, at: float, host: str, app_host: str, ser
         event = LogEvent(event_id=eid, template_id=f"tpl-{fault % 7}", template="fatal <*>", message="fatal",
                          host=host, service=f"db-{store}", severity=Severity.high, occurred_at=when)
         return signal_from_log(event, eid)
-    source, where, svc = {"anomaly": ("anomaly-detector", host, None), "alertmanager": ("alertmanager", host, f"db-{store}"),
-                          "sentry": ("sentry", app_host, service)}[kind]
+    source, signal, where, svc = {
+        "anomaly": ("anomaly-detector", SignalKind.anomaly, host, None),
+        "alertmanager": ("alertmanager", SignalKind.alert, host, f"db-{store}"),
+        "sentry": ("sentry", SignalKind.error, app_host, service)}[kind]
     alert = AlertStoredPayload(alert_id=eid, fingerprint=f"{kind}-{fault}", title=kind, severity=Severity.high,
-                               status=AlertStatus.firing, source=source, host=where, service=svc)
+                               status=AlertStatus.firing, source=source, host=where, service=svc, signal=signal)
     return signal_from_alert(alert, eid, when)
 
 
