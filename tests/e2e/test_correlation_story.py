@@ -6,7 +6,8 @@ sentry-sdk (its release `checkout@4.12.0` names the service; `checkout` depends 
 through the topology API), Alertmanager fires for the exporter `db-1:9187` (job `postgres`) and the I/O wait
 of `db-1` jumps (Telegraf, after a quiet history that warms the detector). At the same time the root disk of
 `web-2` fills up: Alertmanager (instance `web-2.prod.example.com:9100`), `No space left on device` lines and
-a rising `used_percent`. Each problem is ONE incident, with evidence per signal source, the origin marked
+a rising `used_percent`. Each problem is ONE incident, with evidence per signal kind (error, log, alert,
+anomaly; each naming its source), the origin marked
 and the rule that joined each signal; they stay apart. A CPU anomaly backfilled from 2.5 hours earlier on
 `db-1` stays out of the database's incident.
 
@@ -156,7 +157,7 @@ async def test_one_incident_per_problem_across_signals(start_service, service_he
             return (await client.get(f"/api/v1/incidents/{incident_id}/evidence", headers=headers)).json()
 
         async def settled(host: str, counts: dict[str, int]) -> tuple[dict, list[dict]] | None:
-            """The host's one incident once it holds every event sent of each kind (None before)."""
+            """The host's one incident once it holds every event sent of each signal kind (None before)."""
             found = await incidents(host)
             if len(found) != 1:
                 return None
@@ -167,22 +168,24 @@ async def test_one_incident_per_problem_across_signals(start_service, service_he
             return (found[0], entries) if all(held[kind] >= count for kind, count in counts.items()) else None
 
         database, database_evidence = await until(lambda: settled("db-1", {
-            "log": 12, "prod-alertmanager": 1, "checkout-sentry": SENTRY_ERRORS, ANOMALY_SOURCE: 1}), 120,
+            "log": 12, "alert": 1, "error": SENTRY_ERRORS, "anomaly": 1}), 120,
             "the database's signals in one incident")
-        disk, disk_evidence = await until(lambda: settled("web-2", {"log": 6, "prod-alertmanager": 1, ANOMALY_SOURCE: 1}),
+        disk, disk_evidence = await until(lambda: settled("web-2", {"log": 6, "alert": 1, "anomaly": 1}),
                                           60, "the disk's signals in one incident")
 
         assert database["id"] != disk["id"]
         assert set(database["hosts"]) == {"db-1", "web-1"} and set(disk["hosts"]) == {"web-2"}
         assert [i["id"] for i in await incidents("web-1")] == [database["id"]]  # no incident of the errors' own
+        assert {e["kind"] for e in database_evidence} == {"error", "log", "alert", "anomaly"}
         by_kind = {e["kind"]: e for e in database_evidence}
-        assert by_kind["checkout-sentry"]["count"] == SENTRY_ERRORS
-        assert "OperationalError" in by_kind["checkout-sentry"]["title"]
-        assert (by_kind["checkout-sentry"]["service"], by_kind["checkout-sentry"]["host"]) == ("checkout", "web-1")
-        assert (by_kind["checkout-sentry"]["rule"], by_kind["checkout-sentry"]["via"]) in (
+        assert {kind: by_kind[kind]["source"] for kind in ("error", "alert", "anomaly")} == {
+            "error": "checkout-sentry", "alert": "prod-alertmanager", "anomaly": ANOMALY_SOURCE}
+        assert by_kind["error"]["count"] == SENTRY_ERRORS and "OperationalError" in by_kind["error"]["title"]
+        assert (by_kind["error"]["service"], by_kind["error"]["host"]) == ("checkout", "web-1")
+        assert (by_kind["error"]["rule"], by_kind["error"]["via"]) in (
             ("depends_on", "checkout depends on postgres"), ("opened", ""))
-        assert by_kind["prod-alertmanager"]["host"] == "db-1"  # from instance db-1:9187
-        assert by_kind[ANOMALY_SOURCE]["score"] is not None and "usage_iowait" in by_kind[ANOMALY_SOURCE]["title"]
+        assert by_kind["alert"]["host"] == "db-1"  # from instance db-1:9187
+        assert by_kind["anomaly"]["score"] is not None and "usage_iowait" in by_kind["anomaly"]["title"]
         assert {e["rule"] for e in database_evidence} <= {"opened", "same_key", "same_host", "runs_on", "depends_on"}
         assert sum(e["rule"] == "opened" for e in database_evidence) == 1
         (origin,) = [e for e in database_evidence if e["origin"]]

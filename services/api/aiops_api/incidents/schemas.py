@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops_api.logs.schemas import TemplateRead
-from aiops_contracts.events import IncidentStatus, Severity, TimelineKind
+from aiops_contracts.events import IncidentStatus, Severity, SignalKind, TimelineKind
 
 
 class IncidentRead(BaseModel):
@@ -67,8 +67,7 @@ class EvidenceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     group_key: str
-    kind: str = Field(description="What the signal is: error, alert, log, anomaly or forecast (older rows of an alert:"
-                                  " its source)")
+    kind: SignalKind | str = Field(description="What the signal is (older rows of an alert: its source's name)")
     source: str = Field(description="The source that sent it (empty for logs)")
     title: str
     host: str | None

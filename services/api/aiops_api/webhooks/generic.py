@@ -66,7 +66,7 @@ _BODY = TypeAdapter(GenericAlertIn | list[GenericAlertIn])
 def _body_schema() -> dict[str, Any]:
     """The body's JSON schema for OpenAPI (the route reads the body itself, see receive_generic)."""
     alert = GenericAlertIn.model_json_schema(ref_template="#/components/schemas/{model}")
-    alert.pop("$defs", None)  # Severity and AlertStatus are in the components already (AlertPayload)
+    alert.pop("$defs", None)  # Severity, AlertStatus and SignalKind are in the components already (responses use them)
     return {"anyOf": [alert, {"type": "array", "items": alert}]}
 
 

@@ -2098,8 +2098,11 @@ export interface components {
             group_key: string;
             /** Host */
             host: string | null;
-            /** Kind */
-            kind: string;
+            /**
+             * Kind
+             * @description What the signal is (older rows of an alert: its source's name)
+             */
+            kind: components["schemas"]["SignalKind"] | string;
             /**
              * Last Seen At
              * Format: date-time
@@ -2116,6 +2119,11 @@ export interface components {
             score: number | null;
             /** Service */
             service: string | null;
+            /**
+             * Source
+             * @description The source that sent it (empty for logs)
+             */
+            source: string;
             /** Template Id */
             template_id: string | null;
             /** Title */
@@ -3087,6 +3095,14 @@ export interface components {
          * @enum {string}
          */
         Severity: "critical" | "high" | "medium" | "low" | "info";
+        /**
+         * SignalKind
+         * @description What a signal is, whichever source sent it: an application error (Sentry), an alert (Alertmanager,
+         *     Redfish, SNMP, a poller, a failed build), a log burst, an anomaly (a metric's or a build's) or a capacity
+         *     forecast. An incident's evidence lists its signals by this kind.
+         * @enum {string}
+         */
+        SignalKind: "error" | "alert" | "log" | "anomaly" | "forecast";
         /** SilenceCreate */
         SilenceCreate: {
             /** Comment */
@@ -6654,6 +6670,7 @@ export interface operations {
                     service?: string | null;
                     /** @default medium */
                     severity?: components["schemas"]["Severity"];
+                    signal?: components["schemas"]["SignalKind"] | null;
                     /** @default firing */
                     status?: components["schemas"]["AlertStatus"];
                     /** Title */
@@ -6688,6 +6705,7 @@ export interface operations {
                     service?: string | null;
                     /** @default medium */
                     severity?: components["schemas"]["Severity"];
+                    signal?: components["schemas"]["SignalKind"] | null;
                     /** @default firing */
                     status?: components["schemas"]["AlertStatus"];
                     /** Title */
