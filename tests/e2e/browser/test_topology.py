@@ -1,6 +1,7 @@
 """Topology and incident evidence in a real browser against the real API, worker and stores: an admin declares a
 dependency on the topology page, a signal of the dependent service then joins the seeded incident, whose page
-shows the evidence by kind with the probable origin and the merge reason; the admin splits it out. The topology
+shows the evidence by signal kind (the error apart from the alerts, each with its source) with the probable
+origin and the merge reason; the admin splits it out. The topology
 shows where the signal's service runs, learned, with its environment as a label."""
 
 import time
@@ -40,16 +41,21 @@ async def test_an_admin_declares_a_dependency_and_the_incident_shows_why_signals
 
     httpx.post(f"{stack.api_url}/webhooks/generic", headers={"X-AIOps-Token": stack.alert_token},
                json={"title": "OperationalError: connection refused", "severity": "high", "host": "app-9",
-                     "service": "checkout", "labels": {"environment": "production"}}).raise_for_status()
+                     "service": "checkout", "labels": {"environment": "production"}, "signal": "error"}
+               ).raise_for_status()
     _wait_evidence(stack, rows=2)
     await page.goto(f"/incidents/{stack.incident_id}")
     evidence = page.get_by_role("region", name="Evidence")
-    origin = evidence.get_by_role("row").filter(has_text="probable origin")
+    alerts, errors = (evidence.get_by_role("region", name=f"Signals of kind {kind}") for kind in ("alert", "error"))
+    await expect(alerts.get_by_role("heading")).to_have_text("Alerts")
+    await expect(errors.get_by_role("heading")).to_have_text("Errors")
+    origin = alerts.get_by_role("row").filter(has_text="probable origin")
     await expect(origin).to_contain_text("Disk /var almost full")
     await expect(origin).to_contain_text("opened the incident")
-    joined = evidence.get_by_role("row").filter(has_text="OperationalError")
+    joined = errors.get_by_role("row").filter(has_text="OperationalError")
     await expect(joined).to_contain_text("depends on: checkout depends on web")
     await expect(joined).to_contain_text("checkout on app-9")
+    await expect(joined).to_contain_text("monitoring")  # its source
 
     await joined.get_by_role("button", name="Split alert:host:app-9 out").click()
     await page.wait_for_url(lambda url: stack.incident_id not in url and "/incidents/" in url)

@@ -1,7 +1,8 @@
 "use client";
-/** An incident's evidence: each signal grouped by kind (groups by their first onset, signals by onset), with
- * its counts, template or error, anomaly score, the rule and shared host/service/dependency that joined it,
- * and the probable origin marked; operators split a wrongly merged signal into an incident of its own. */
+/** An incident's evidence: each signal grouped by kind, what it is (errors, alerts, log bursts, anomalies,
+ * forecasts; groups by their first onset, signals by onset), with the source that sent it, its counts, template
+ * or error, anomaly score, the rule and shared host/service/dependency that joined it, and the probable origin
+ * marked; operators split a wrongly merged signal into an incident of its own. */
 import { useRouter } from "next/navigation";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
@@ -11,6 +12,15 @@ import { QueryView } from "@/components/ui/states";
 import { Time } from "@/components/ui/time";
 
 type Evidence = Schemas["EvidenceRead"];
+
+const KIND_TITLES = new Map<string, string>(Object.entries({
+  error: "Errors", alert: "Alerts", log: "Log bursts", anomaly: "Anomalies", forecast: "Forecasts",
+} satisfies Record<Schemas["SignalKind"], string>));
+
+/** A kind's heading; an older alert's kind is its source's name, shown as it is. */
+function kindTitle(kind: string): string {
+  return KIND_TITLES.get(kind) ?? kind;
+}
 
 /** Signals by kind, in order of each kind's first onset (the rows come ordered by onset). */
 function byKind(rows: Evidence[]): [string, Evidence[]][] {
@@ -52,19 +62,20 @@ function EvidenceTable({ incidentId, rows }: { incidentId: string; rows: Evidenc
     <>
       {byKind(rows).map(([kind, signals]) => (
         <section key={kind} aria-label={`Signals of kind ${kind}`}>
-          <h3>{kind}</h3>
+          <h3>{kindTitle(kind)}</h3>
           <table>
             <thead>
-              <tr><th>Signal</th><th>Where</th><th>First seen</th><th>Last seen</th><th>Count</th><th>Score</th>
+              <tr><th>Signal</th><th>Source</th><th>Where</th><th>First seen</th><th>Last seen</th><th>Count</th><th>Score</th>
                 <th>Joined by</th>{canSplit && <th><span className="muted">Actions</span></th>}</tr>
             </thead>
             <tbody>
               {signals.map((row) => (
-                <tr key={row.group_key}>
+                <tr key={`${row.group_key}\n${row.source}`}>
                   <td>
                     {row.origin && <span className="badge" title="the earliest upstream signal">probable origin</span>}{" "}
                     <code>{row.title}</code>
                   </td>
+                  <td>{row.source || "—"}</td>
                   <td>{[row.service, row.host].filter(Boolean).join(" on ") || "—"}</td>
                   <td><Time iso={row.first_seen_at} /></td>
                   <td><Time iso={row.last_seen_at} /></td>
