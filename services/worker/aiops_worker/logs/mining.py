@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from itertools import compress, count
+from itertools import compress, count, islice
 from operator import ne
 from typing import NamedTuple
 
@@ -108,6 +108,17 @@ def _bucket_key(tokens: list[str]) -> tuple[int, str]:
 def _differing(a: list[str], b: list[str]) -> compress[int]:
     """Slots where two token lists of the same length differ (the equality test runs in C)."""
     return compress(count(), map(ne, a, b))
+
+
+def _score(template: list[str], tokens: list[str]) -> float:
+    """Share of matching tokens (equal or covered by a wildcard), or -1 when a hard (word) difference exists."""
+    matches = len(tokens)
+    for i in _differing(template, tokens):
+        verdict = compare(template[i], tokens[i])
+        if verdict == HARD:
+            return -1.0
+        matches -= verdict != MATCH
+    return matches / len(tokens) if tokens else 1.0
 
 
 class TemplateMiner:
@@ -225,29 +236,21 @@ class TemplateMiner:
         candidates = self._newest(self._buckets.get((n, first)))
         if first != WILDCARD:
             candidates += self._newest(self._buckets.get((n, WILDCARD)))
+        # Each candidate's tokens are compared with the line's once: the search's cost is known before it starts.
+        if len(candidates) * n > self.limits.max_line_comparisons:
+            raise LineTooCostly(f"over {self.limits.max_line_comparisons} token comparisons "
+                                f"({len(candidates)} candidate templates of {n} tokens)")
+        self.work.candidates += len(candidates)
+        self.work.comparisons += len(candidates) * n
         best, best_key = None, (-1.0, 0)
-        budget = self.work.comparisons + self.limits.max_line_comparisons
+        threshold = self.config.sim_threshold
         for cid in candidates:
             cluster = self.clusters[cid]
-            score = self._score(cluster.tokens, tokens)
-            if self.work.comparisons > budget:
-                raise LineTooCostly(f"over {self.limits.max_line_comparisons} token comparisons "
-                                    f"({len(candidates)} candidate templates of {n} tokens)")
-            key = (score, -cluster.seq)  # ties go to the oldest cluster, whatever the index order
-            if score >= self.config.sim_threshold and key > best_key:
+            score = _score(cluster.tokens, tokens)
+            # ties go to the oldest cluster, whatever the index order
+            if score >= threshold and (key := (score, -cluster.seq)) > best_key:
                 best, best_key = cluster, key
         return best, best_key[0] == 1.0  # a score of 1: every token matches (the template covers the line)
-
-    def _score(self, template: list[str], tokens: list[str]) -> float:
-        """Share of matching tokens (equal or covered by a wildcard), or -1 when a hard (word) difference exists."""
-        self._count(tokens)
-        matches = len(tokens)
-        for i in _differing(template, tokens):
-            verdict = compare(template[i], tokens[i])
-            if verdict == HARD:
-                return -1.0
-            matches -= verdict != MATCH
-        return matches / len(tokens) if tokens else 1.0
 
     def _single_hard_slot(self, a: list[str], b: list[str]) -> int:
         """The one slot where ``a`` and ``b`` differ by words, else -1 (none, or several: stops at the second)."""
@@ -329,12 +332,13 @@ class TemplateMiner:
 
         A plain word of ``cluster`` (``may_differ_softly`` false) against another token without a wildcard
         is a hard difference, so a cluster that has neither the word nor a wildcard in two such slots
-        differs in two: two token checks rule it out before the slot-by-slot comparison.
+        differs in two: two token checks rule it out before the slot-by-slot comparison (the first two
+        plain words are enough: telling a token plain is a regular expression search the first time).
         """
         tokens = cluster.tokens
         others = [self.clusters[cid] for cid in self._newest(self._by_length[len(tokens)])
                   if cid != cluster.cluster_id]
-        plain = [i for i, token in enumerate(tokens) if not may_differ_softly(token)][:2]
+        plain = list(islice((i for i, token in enumerate(tokens) if not may_differ_softly(token)), 2))
         if len(plain) < 2:
             return others
         i, j = plain
