@@ -83,7 +83,7 @@ async def test_injected_spike_and_shift_alert_once_each_and_clean_series_stays_q
     opened = [a for a in by_field["latency_ms"] if a.payload["status"] == "firing"]
     assert len(opened) == 1 and 0 <= _index(opened[0]) - SPIKE_AT <= 1
     spike_alert = opened[0].payload
-    assert spike_alert["severity"] == "high" and spike_alert["host"] == host
+    assert (spike_alert["severity"], spike_alert["host"], spike_alert["signal"]) == ("high", host, "anomaly")
     assert spike_alert["details"]["baseline"] == pytest.approx(50, abs=6)
     assert spike_alert["details"]["deviation"] > 30 and "robust_z" in spike_alert["details"]["detectors"]
     resolved = [a for a in by_field["latency_ms"] if a.payload["status"] == "resolved"]

@@ -76,7 +76,7 @@ async def test_trends_predict_exhaustion_within_tolerance_and_alert(own_influx_c
               for a in await _alerts(own_influx_ctx)}
     assert set(alerts) == {"/var", "cpu"}  # memory crosses in about 14 days: beyond the 7-day horizon
     disk = alerts["/var"]
-    assert disk["status"] == "firing" and disk["severity"] == "high" and disk["host"] == host
+    assert (disk["status"], disk["severity"], disk["host"], disk["signal"]) == ("firing", "high", host, "forecast")
     assert disk["title"].startswith("disk /var on web-3: used_percent above 95 in 2.5 days (")
     # The hourly means are stamped at the hour's middle, so the truth is measured from the last mean too.
     assert _hours_left(disk["details"]["exhausts_at"]) == pytest.approx(DISK_HOURS_LEFT, rel=TOLERANCE)

@@ -66,6 +66,8 @@ async def test_runs_become_rows_points_alerts_and_a_scored_analysis(worker_ctx, 
     assert {"build_failed", "slow_build"} <= kinds or {"build_failed", "queue_congestion"} <= kinds
     anomaly = next(a for a in alerts if a.payload["labels"]["kind"] in ("slow_build", "queue_congestion"))
     assert anomaly.payload["service"] == "team/app" and anomaly.payload["severity"] in ("medium", "high")
+    assert {a.payload["signal"] for a in alerts if a.payload["labels"]["kind"] == "build_failed"} == {"alert"}
+    assert anomaly.payload["signal"] == "anomaly"  # one source, two kinds of signal
 
     await worker_ctx.bus.publish_many(PIPELINES_RUNS, envelopes[-5:])  # redelivered: the same alerts, no new one
     await drain(PipelineRunTask(worker_ctx))
