@@ -15,10 +15,9 @@ A token seen for the first time is scanned in its *shape*, its ASCII digits all
 written 0: the rules tell digits apart only by class, never by value (the one
 literal digit, the 0 of a 0x prefix, is why a token with a digit before an x keeps its digits),
 so the spans found in the shape are the token's. Identifiers and addresses that
-differ only in their digits (block ids, ports, counters) then cost one scan. A token
-without a digit is its own shape, so it is scanned directly (the token memo remembers it),
-and only by the rules that can match one (``DIGIT_RULES`` need a digit: a word or a dotted
-name skips them).
+differ only in their digits (block ids, ports, counters) then cost one scan, and a
+shape without a digit is scanned only by the rules that can match one (``DIGIT_RULES``
+need a digit: a word or a dotted name skips them).
 """
 
 from __future__ import annotations
@@ -99,7 +98,7 @@ class Masker:
     spanning_screen: re.Pattern[str] | None = None  # None: every message takes the spanning pass
     digitless: re.Pattern[str] | None = None  # the rules a token without a digit may match (None: all)
     _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    _shapes: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict, compare=False, repr=False)
+    _shapes: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> Masker:
@@ -146,15 +145,13 @@ class Masker:
 
     def _mask_token(self, token: str) -> str:
         """``mask(token)``, the rules run once per shape (the token with its digits written 0)."""
-        if _DIGIT.search(token) is None:  # its own shape, met once: the token memo remembers it
-            edits = self._edits(self.digitless or self.pattern, token)
-        else:
-            shape = token if _NONZERO_BEFORE_X.search(token) else token.translate(_DIGITS_TO_ZERO)
-            edits = self._shapes.get(shape)
-            if edits is None:
-                if len(self._shapes) > _MEMO_LIMIT:
-                    self._shapes.clear()
-                edits = self._shapes[shape] = self._edits(self.pattern, shape)
+        shape = token if _NONZERO_BEFORE_X.search(token) else token.translate(_DIGITS_TO_ZERO)
+        edits = self._shapes.get(shape)
+        if edits is None:
+            if len(self._shapes) > _MEMO_LIMIT:
+                self._shapes.clear()
+            pattern = self.pattern if self.digitless is None or _DIGIT.search(shape) else self.digitless
+            edits = self._shapes[shape] = tuple((m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape))
         if not edits:
             return token
         pieces: list[str] = []
@@ -164,10 +161,6 @@ class Masker:
             pos = end
         pieces.append(token[pos:])
         return "".join(pieces)
-
-    @staticmethod
-    def _edits(pattern: re.Pattern[str], shape: str) -> list[tuple[int, int, str]]:
-        return [(m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape)]
 
 
 _OWN_REPLACEMENT = "property"  # the one rule whose match is not replaced by a plain wildcard
