@@ -157,14 +157,20 @@ async def test_the_event_limit_cuts_the_inputs(worker_ctx: WorkerContext, bus: B
     assert run.result is not None and run.result["inputs"]["truncated"] and run.result["inputs"]["alerts"] == 2
 
 
-async def test_anomaly_thresholds_replay_metrics_from_influx(own_influx_ctx: WorkerContext, drain) -> None:
-    worker_ctx, measurement = own_influx_ctx, f"replay_{uuid.uuid4().hex[:8]}"
+async def write_latency_spike(ctx: WorkerContext) -> None:
+    """600 one-minute points of a seasonal latency on db-9 from METRICS_START_S, a spike at the 450th."""
+    measurement = f"replay_{uuid.uuid4().hex[:8]}"
     rng = np.random.default_rng(7)
     values = 50 + 5 * np.sin(2 * np.pi * np.arange(600) / 300) + rng.uniform(-1, 1, 600)
     values[450] += 40
-    await worker_ctx.influx.ensure_database(worker_ctx.settings.influx_retention_days)
-    await worker_ctx.influx.write("\n".join(f"{measurement},host=db-9 latency_ms={float(v)!r} {(METRICS_START_S + 60 * i) * 10**9}"
-                                            for i, v in enumerate(values)))
+    await ctx.influx.ensure_database(ctx.settings.influx_retention_days)
+    await ctx.influx.write("\n".join(f"{measurement},host=db-9 latency_ms={float(v)!r} {(METRICS_START_S + 60 * i) * 10**9}"
+                                     for i, v in enumerate(values)))
+
+
+async def test_anomaly_thresholds_replay_metrics_from_influx(own_influx_ctx: WorkerContext, drain) -> None:
+    worker_ctx = own_influx_ctx
+    await write_latency_spike(worker_ctx)
     window = {"start": datetime.fromtimestamp(METRICS_START_S, UTC),
               "end": datetime.fromtimestamp(METRICS_START_S + 60 * 600, UTC), "metrics": True}
     default = await replay(worker_ctx, drain, **window)
@@ -254,13 +260,8 @@ async def test_a_snapshot_warms_the_detectors_on_the_metrics_before_the_range(ow
                                                                              drain) -> None:
     """A latency spike 50 minutes into the range: fresh detectors are still warming up and miss it, detectors
     warmed on the REPLAY_WARMUP_S (here 6 h of one-minute points) before the range raise it."""
-    ctx, measurement = own_influx_ctx, f"replay_{uuid.uuid4().hex[:8]}"
-    rng = np.random.default_rng(7)
-    values = 50 + 5 * np.sin(2 * np.pi * np.arange(600) / 300) + rng.uniform(-1, 1, 600)
-    values[450] += 40
-    await ctx.influx.ensure_database(ctx.settings.influx_retention_days)
-    await ctx.influx.write("\n".join(f"{measurement},host=db-9 latency_ms={float(v)!r} {(METRICS_START_S + 60 * i) * 10**9}"
-                                     for i, v in enumerate(values)))
+    ctx = own_influx_ctx
+    await write_latency_spike(ctx)
     window = {"start": datetime.fromtimestamp(METRICS_START_S + 60 * 400, UTC),
               "end": datetime.fromtimestamp(METRICS_START_S + 60 * 600, UTC), "metrics": True}
 
