@@ -42,12 +42,13 @@ async def save_prototypes(session: AsyncSession, routed: dict[str, Prototype]) -
     if not routed:
         return
     unique = {p.id: p for p in routed.values()}
-    await session.execute(insert(LogPrototype).values([{"id": p.id, "title": p.title} for p in unique.values()])
-                          .on_conflict_do_nothing())
+    # Rows in id order here and in save_templates: transactions writing the same rows lock them in one order.
+    prototypes = [{"id": pid, "title": unique[pid].title} for pid in sorted(unique)]
+    await session.execute(insert(LogPrototype).values(prototypes).on_conflict_do_nothing())
     table = LogTemplate.__table__
     await session.execute(update(table).where(table.c.id == bindparam("template_id"))
                           .values(prototype_id=bindparam("prototype_id")),
-                          [{"template_id": tid, "prototype_id": p.id} for tid, p in routed.items()])
+                          [{"template_id": tid, "prototype_id": routed[tid].id} for tid in sorted(routed)])
 
 
 async def save_templates(session: AsyncSession, stats: dict[str, TemplateStats], texts: dict[str, str]) -> None:
@@ -56,7 +57,7 @@ async def save_templates(session: AsyncSession, stats: dict[str, TemplateStats],
         return
     rows = [{"id": tid, "template": texts[tid], "severity": s.verdict.severity.value, "category": s.verdict.category,
              "sample": s.sample, "count": s.count, "first_seen_at": s.first_seen, "last_seen_at": s.last_seen}
-            for tid, s in stats.items()]
+            for tid, s in sorted(stats.items(), key=lambda item: item[0])]
     # One statement with many parameter sets: compiled once (cached), sent as batched VALUES.
     stmt = insert(LogTemplate)
     new = stmt.excluded

@@ -127,12 +127,14 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             await self._dead_letter_line(failed)
 
     async def cluster_unassigned(self) -> None:
-        """Route templates that were not embedded when they appeared (over the per-batch budget)."""
+        """Route templates that were not embedded when they appeared (over the per-batch budget). They are
+        embedded between two short transactions, not inside one (seconds for a full pass)."""
         if self.router is None:
             return
-        async with self.ctx.sessions.begin() as session:
+        async with self.ctx.sessions() as session:
             pending = await store.unassigned_templates(session, CLUSTER_BATCH)
-            routed = await self.router.route(pending)
+        routed = await self.router.route(pending)
+        async with self.ctx.sessions.begin() as session:
             await store.save_prototypes(session, routed)
         self._remember(routed, [])
         if routed:

@@ -1,13 +1,16 @@
 """Periodic work. `PeriodicTask`: a supervisor task that ticks at start, then every `interval_s`, until
 stop (forecasting, retention, the heartbeat); a tick that finds a store down is skipped and logged, the
 next one tries again. `run_every`: a job inside a stream task (sweeps, clustering), first run after one
-interval, since the task's own batches do the work at start."""
+interval, since the task's own batches do the work at start; a run that finds a store down, or whose
+transaction PostgreSQL rolled back (a deadlock with the task's batches), is logged and the next one tries again."""
 
 import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
+
+from sqlalchemy.exc import DBAPIError
 
 from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
@@ -17,7 +20,18 @@ log = logging.getLogger(__name__)
 
 async def run_every(interval_s: float, stop: asyncio.Event, job: Callable[[], Awaitable[None]]) -> None:
     while not await sleep_or_stop(stop, interval_s):
-        await job()
+        try:
+            await job()
+        except (*TRANSIENT_ERRORS, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not _rolled_back(exc):
+                raise
+            log.warning("periodic job skipped, retried next period", extra={"job": getattr(job, "__name__", repr(job)),
+                                                                            "error": repr(exc)})
+
+
+def _rolled_back(exc: DBAPIError) -> bool:
+    """PostgreSQL rolled the transaction back for a reason that may pass (class 40: deadlock, serialization)."""
+    return str(getattr(exc.orig, "sqlstate", "")).startswith("40")
 
 
 class PeriodicTask(ABC):

@@ -1,13 +1,19 @@
 """Periodic tasks share one loop: tick at start, then every interval; a store outage skips a tick; stop ends
-the wait at once and `stopped()` runs once."""
+the wait at once and `stopped()` runs once. A job inside a stream task (`run_every`) survives the same."""
 
 import asyncio
 
+import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from aiops_contracts.chroma import ChromaUnavailable
 
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.runtime.health import HeartbeatTask
-from aiops_worker.runtime.periodic import PeriodicTask
+from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.periodic import PeriodicTask, run_every
 from aiops_worker.runtime.retention import RetentionTask
 
 
@@ -42,3 +48,32 @@ async def test_ticks_at_start_survives_a_store_outage_and_stops_once() -> None:
 
 def test_forecast_retention_and_heartbeat_are_periodic_tasks() -> None:
     assert all(issubclass(task, PeriodicTask) for task in (ForecastTask, RetentionTask, HeartbeatTask))
+
+
+async def raise_in_postgres(ctx: WorkerContext, errcode: str) -> None:
+    async with ctx.sessions.begin() as session:
+        await session.execute(text(f"DO $$ BEGIN RAISE EXCEPTION 'failed' USING ERRCODE = '{errcode}'; END $$"))
+
+
+async def test_a_job_that_finds_a_store_down_or_deadlocks_runs_again_next_period(worker_ctx: WorkerContext) -> None:
+    calls, stop = 0, asyncio.Event()
+
+    async def job() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ChromaUnavailable("down")
+        if calls == 2:
+            await raise_in_postgres(worker_ctx, "deadlock_detected")
+        stop.set()
+
+    await asyncio.wait_for(run_every(0.01, stop, job), 5)
+    assert calls == 3
+
+
+async def test_a_job_failing_otherwise_ends_the_loop(worker_ctx: WorkerContext) -> None:
+    async def job() -> None:
+        await raise_in_postgres(worker_ctx, "division_by_zero")
+
+    with pytest.raises(DBAPIError):
+        await asyncio.wait_for(run_every(0.01, asyncio.Event(), job), 5)
