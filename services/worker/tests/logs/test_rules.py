@@ -1,10 +1,12 @@
 """Failure rules and automatic severity."""
 
+import random
+import string
 from pathlib import Path
 
 import pytest
 
-from aiops_contracts.events import Severity
+from aiops_contracts.events import LOG_LINE_MAX_CHARS, Severity
 from aiops_worker.logs.rules import Classifier, RulesError, load_rules
 
 
@@ -58,3 +60,15 @@ def test_a_63k_line_full_of_rule_prefixes_is_judged_in_one_pass(classifier: Clas
     verdict = classifier.classify(template_id="big", template=line, message=line, level=None)
     assert verdict.rule is None
     assert classifier.classify(template_id="big2", template=line + "Error", message=line, level=None).rule == "disk-error"
+
+
+def test_a_line_of_the_longest_accepted_length_still_matches_its_rule(classifier: Classifier) -> None:
+    """An RE2 set that ran out of memory would answer "no match" rather than fail: a line of the longest length
+    accepted, of varied words (a new DFA state at almost every byte), still finds its rule at the very end."""
+    rng = random.Random(7)
+    words = " ".join("".join(rng.choices(string.printable[:94], k=rng.randint(1, 12))) for _ in range(12_000))
+    tail = ' EXT4-fs error "GET / HTTP/1.1" 503 12'
+    line = words[: LOG_LINE_MAX_CHARS - len(tail)] + tail
+    assert len(line) == LOG_LINE_MAX_CHARS
+    assert classifier.classify(template_id="long", template=line, message=line, level=None).rule == "disk-error"
+    assert classifier.classify(template_id="long2", template=words, message=line, level=None).rule == "http-5xx"
