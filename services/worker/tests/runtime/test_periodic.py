@@ -9,10 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from aiops_contracts.chroma import ChromaUnavailable
-
 from aiops_worker.forecasts.task import ForecastTask
-from aiops_worker.runtime.health import HeartbeatTask
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.health import HeartbeatTask
 from aiops_worker.runtime.periodic import PeriodicTask, run_every
 from aiops_worker.runtime.retention import RetentionTask
 
