@@ -1,7 +1,9 @@
 """Fans the live channel out to this process's WebSocket clients.
 
 Every API replica subscribes to the bus's live channel (Redis pub/sub), so a client sees every event whichever
-replica it is connected to. A client too slow to keep up is disconnected rather than slowing others.
+replica it is connected to. A client's queue holds whole messages (the envelopes one PUBLISH carried, up to a
+stream batch), so its bound counts messages and one large batch never overflows it. A client too slow to keep up
+is disconnected rather than slowing others.
 """
 
 import asyncio
@@ -19,7 +21,7 @@ class Broadcaster:
     def __init__(self, bus: Bus, queue_size: int) -> None:
         self.bus = bus
         self.queue_size = queue_size
-        self.clients: set[asyncio.Queue[str | None]] = set()
+        self.clients: set[asyncio.Queue[list[str] | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -32,12 +34,13 @@ class Broadcaster:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def subscribe(self) -> asyncio.Queue[str | None]:
-        queue: asyncio.Queue[str | None] = asyncio.Queue(self.queue_size)
+    def subscribe(self) -> asyncio.Queue[list[str] | None]:
+        """A queue of envelope batches (each an envelope's JSON text per item); None once dropped."""
+        queue: asyncio.Queue[list[str] | None] = asyncio.Queue(self.queue_size)
         self.clients.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[list[str] | None]) -> None:
         self.clients.discard(queue)
 
     async def _relay(self) -> None:
@@ -48,17 +51,16 @@ class Broadcaster:
                     self._subscribed.set()
                     backoff.reset()
                     async for message in pubsub.listen():
-                        for envelope in live_envelopes(message["data"]):
-                            self._fan_out(envelope)
+                        self._fan_out(live_envelopes(message["data"]))
             except (RedisConnectionError, OSError) as exc:
                 delay = backoff.next()
                 log.warning("live channel lost, resubscribing", extra={"error": repr(exc), "retry_in_s": delay})
                 await asyncio.sleep(delay)
 
-    def _fan_out(self, data: str) -> None:
+    def _fan_out(self, batch: list[str]) -> None:
         for queue in list(self.clients):
             try:
-                queue.put_nowait(data)
+                queue.put_nowait(batch)
             except asyncio.QueueFull:
                 self.clients.discard(queue)
                 queue.get_nowait()  # make room for the sentinel that tells the client it was dropped

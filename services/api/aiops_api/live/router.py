@@ -65,11 +65,12 @@ async def _stream(websocket: WebSocket, principal: Principal, slot: Slot) -> Non
             if ended in done:
                 await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=ended.result())
                 return
-            data = next_event.result()
-            if data is None:
+            batch = next_event.result()
+            if batch is None:
                 await websocket.close(code=status.WS_1013_TRY_AGAIN_LATER, reason="client too slow")
                 return
-            await websocket.send_text(data)
+            for envelope in batch:  # one envelope per WebSocket message
+                await websocket.send_text(envelope)
     except WebSocketDisconnect:
         pass
     finally:

@@ -1,8 +1,9 @@
 """The live WebSocket against a real API process: the token travels as a subprotocol (or, for tools, in the
 query), and the server closes with 1008 when the token expires, when its user is deactivated, and past the
-connection limit per user."""
+connection limit per user. A broadcast batch larger than a client's queue reaches it whole, an envelope a message."""
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -11,6 +12,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from aiops_contracts.bus import Bus
+from aiops_contracts.envelope import Envelope
 from conftest import TEST_JWT_SECRET
 
 USER_PASSWORD = "Correct-Horse-Battery-42"
@@ -72,3 +75,27 @@ async def test_connections_per_user_are_limited(api) -> None:
     assert closed.rcvd.code == 1008 and "too many live connections" in closed.rcvd.reason
     async with websockets.connect(f"{_ws(api)}?token={token}") as again:  # slots come back when tabs close
         await again.ping()
+
+
+async def test_a_batch_larger_than_the_client_queue_arrives_whole(start_service, clean_db, bus: Bus) -> None:
+    api = start_service("aiops-api", **ENV, LIVE_QUEUE_SIZE="3")
+    batch = [Envelope(id=f"batched-{i}", type="test.batched", source="test") for i in range(50)]
+    async with websockets.connect(f"{_ws(api)}?token={_token('watcher', 60)}") as ws:
+        # The server subscribes the client just after the handshake: probe until one arrives.
+        async with asyncio.timeout(20):
+            while True:
+                await bus.broadcast([Envelope(type="test.probe", source="test")])
+                try:
+                    await asyncio.wait_for(ws.recv(), 0.2)
+                    break
+                except TimeoutError:
+                    continue
+        await bus.broadcast(batch)
+        received = []
+        async with asyncio.timeout(20):
+            while len(received) < len(batch):
+                envelope = json.loads(await ws.recv())
+                if envelope["type"] == "test.batched":
+                    received.append(envelope["id"])
+        assert received == [e.id for e in batch]
+        await ws.ping()  # still connected
