@@ -17,6 +17,7 @@ INCIDENT_UPDATED = "incident.updated"
 INCIDENT_RESOLVED = "incident.resolved"
 INCIDENT_ENRICHED = "incident.enriched"  # live channel only: title and summary changed
 ANOMALY_SOURCE = "anomaly-detector"  # the alert source of the worker's anomaly detector
+FORECAST_SOURCE = "capacity-forecast"  # the alert source of the worker's capacity forecasts
 
 
 class Severity(StrEnum):
@@ -62,6 +63,15 @@ class SignalKind(StrEnum):
     log = "log"
     anomaly = "anomaly"
     forecast = "forecast"
+
+
+def source_signal(source: str) -> SignalKind:
+    """The kind of an alert whose producer did not say (`signal` None: an older producer), read from its
+    source. Migration 0021 reads stored rows the same way in SQL (migrations do not import this): keep the
+    two alike. That migration also reads a Sentry source's rows as errors (from the sources table, which an
+    alert does not name): Sentry's receivers say `error` since `signal` exists, so only a Sentry alert in
+    flight across the upgrade gets an `alert` row beside its `error` row."""
+    return {ANOMALY_SOURCE: SignalKind.anomaly, FORECAST_SOURCE: SignalKind.forecast}.get(source, SignalKind.alert)
 
 
 FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit

@@ -81,18 +81,21 @@ def test_platform_urls_are_dropped_from_stored_rules(scratch_url: str) -> None:
 
 
 EVIDENCE = "SELECT group_key, kind, source, count FROM incident_signals ORDER BY group_key, kind, source"
+ORIGINS = "SELECT details->>'origin', details->>'origin_kind' FROM incidents ORDER BY group_key"
 
 
 def test_evidence_kinds_are_read_from_their_sources_and_folded_back(scratch_url: str) -> None:
     dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
     _migrate(scratch_url, "0020")
-    incident = uuid.uuid4()
+    incident, logs = uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(dsn) as conn:
         conn.execute("INSERT INTO sources (id, name, kind, enabled, config) "
                      "VALUES (gen_random_uuid(), 'shop-errors', 'sentry', true, '{}')")
-        conn.execute("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, hosts, "
-                     "services, details, first_seen_at, last_seen_at) VALUES (%s, 'log:t:db-1', 't', '', 'high', "
-                     "'open', 9, '[]', '[]', '{}', now(), now())", (incident,))
+        for row, origin in ((incident, ("alert:host:db-1", "anomaly-detector")), (logs, ("log:t:db-1", "log"))):
+            conn.execute("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, hosts, "
+                         "services, details, first_seen_at, last_seen_at) VALUES (%s, %s, 't', '', 'high', 'open', 9, "
+                         "'[]', '[]', %s, now(), now())",
+                         (row, origin[0], Jsonb({"origin": origin[0], "origin_kind": origin[1]})))
         for key, kind, count in (("log:t:db-1", "log", 4), ("alert:host:db-1", "anomaly-detector", 1),
                                  ("alert:host:db-1", "alertmanager", 1), ("alert:host:web-1", "shop-errors", 3)):
             conn.execute("INSERT INTO incident_signals (incident_id, group_key, kind, title, count, first_seen_at, "
@@ -105,13 +108,18 @@ def test_evidence_kinds_are_read_from_their_sources_and_folded_back(scratch_url:
         assert conn.execute(EVIDENCE).fetchall() == [
             ("alert:host:db-1", "alert", "alertmanager", 1), ("alert:host:db-1", "anomaly", "anomaly-detector", 1),
             ("alert:host:web-1", "error", "shop-errors", 3), ("log:t:db-1", "log", "", 4)]
-        conn.execute("INSERT INTO incident_signals (incident_id, group_key, kind, source, title, count, first_seen_at, "
-                     "last_seen_at, rule, via) VALUES (%s, 'alert:host:db-1', 'anomaly', 'alertmanager', 't', 2, "
-                     "now(), now(), 'same_key', '')", (incident,))  # a second kind of one source
+        assert conn.execute(ORIGINS).fetchall() == [("alert:host:db-1", "anomaly"), ("log:t:db-1", "log")]
+        # a second kind of one source, and two sources alike in their first 64 characters (the old kind's size)
+        for kind, source, count in (("anomaly", "alertmanager", 2), ("alert", "x" * 64 + "-a", 1),
+                                    ("alert", "x" * 64 + "-b", 5)):
+            conn.execute("INSERT INTO incident_signals (incident_id, group_key, kind, source, title, count, "
+                         "first_seen_at, last_seen_at, rule, via) VALUES (%s, 'alert:host:db-1', %s, %s, 't', %s, "
+                         "now(), now(), 'same_key', '')", (incident, kind, source, count))
 
     _migrate(scratch_url, "0020", down=True)
 
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT group_key, kind, count FROM incident_signals ORDER BY group_key, kind").fetchall() \
             == [("alert:host:db-1", "alertmanager", 3), ("alert:host:db-1", "anomaly-detector", 1),
-                ("alert:host:web-1", "shop-errors", 3), ("log:t:db-1", "log", 4)]
+                ("alert:host:db-1", "x" * 64, 6), ("alert:host:web-1", "shop-errors", 3), ("log:t:db-1", "log", 4)]
+        assert conn.execute(ORIGINS).fetchall() == [("alert:host:db-1", "anomaly-detector"), ("log:t:db-1", "log")]

@@ -3,9 +3,14 @@ rule matches it are defined in aiops_contracts.automations (the API's chat propo
 test) and offered here with the worker's own part."""
 
 from aiops_contracts.automations import TriggerEvent, TriggerKind, matches
-from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_UPDATED, IncidentChangedPayload, IncidentStatus
-from aiops_worker.anomalies.alerts import ANOMALY_SOURCE
-from aiops_worker.forecasts.capacity import FORECAST_SOURCE
+from aiops_contracts.events import (
+    ANOMALY_SOURCE,
+    FORECAST_SOURCE,
+    INCIDENT_OPENED,
+    INCIDENT_UPDATED,
+    IncidentChangedPayload,
+    IncidentStatus,
+)
 
 __all__ = ["TriggerEvent", "alert_kind", "incident_event", "matches"]
 

@@ -9,14 +9,13 @@ import math
 from dataclasses import dataclass
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
+from aiops_contracts.events import ALERT_RECEIVED, FORECAST_SOURCE, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.influx import InfluxSeries, quote_ident
 from aiops_worker.anomalies.alerts import event_id, to_datetime
 from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.forecasts import forecasting
 from aiops_worker.settings import CapacityRule
 
-FORECAST_SOURCE = "capacity-forecast"
 HOUR_S = 3600.0
 MIN_HISTORY_POINTS = 24  # hourly means: a day of history before any trend is trusted
 # Hours left below which a predicted exhaustion is this severe.

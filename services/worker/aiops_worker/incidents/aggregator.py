@@ -3,8 +3,9 @@
 Signals come from error-ish log lines (`signal_from_log`) and from stored alerts, anomalies included
 (`signal_from_alert`). Both follow the same rule; each source has its own group keys and its own
 `window`, so a log burst and an alert storm never share an incident. A signal's kind says what it is (a
-SignalKind: `log`, or the alert's `signal`; an alert of an older producer, which does not say, goes by its
-source); an incident's evidence holds one entry per group key, kind and source.
+SignalKind: `log`, or the alert's `signal`; an alert of an older producer, which does not say, is read from
+its source as migration 0021 read stored rows: `source_signal`); an incident's evidence holds one entry per
+group key, kind and source.
 
 Group keys:
 - logs: `log:<prototype, else template>:<host, else service, else ->`: one failure pattern on one machine.
@@ -75,6 +76,7 @@ from aiops_contracts.events import (
     Severity,
     SignalKind,
     TimelineKind,
+    source_signal,
 )
 from aiops_contracts.topology import host_name, service_name
 from aiops_worker.incidents.correlation import RULES, Onset, Side, Topology, origin, reach, relate
@@ -104,8 +106,11 @@ class Signal:
 
     @property
     def kind(self) -> str:
-        """What the signal is (a SignalKind); an alert from an older producer, which did not say, by its source."""
-        return self.facts.get("signal") or self.facts.get("source") or self.facts.get("kind") or "event"
+        """What the signal is (a SignalKind); an alert from an older producer, which did not say, read from its
+        source (as migration 0021 read stored rows)."""
+        if signal := self.facts.get("signal"):
+            return signal
+        return source_signal(self.facts["source"]).value if self.facts.get("source") else self.facts["kind"]
 
     @property
     def source(self) -> str:

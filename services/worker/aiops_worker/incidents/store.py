@@ -16,7 +16,7 @@ from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
 from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, Signal, entry_key
 from aiops_worker.incidents.correlation import Topology
 
-MAX_CANDIDATES = 1000  # open incidents a batch is compared with
+MAX_CANDIDATES = 1000  # incidents a batch is compared with: unresolved ones first, then the latest seen
 EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "source", "title", "host", "service", "template_id", "score", "count",
                     "first_seen_at", "last_seen_at", "rule", "via")
 
@@ -49,7 +49,8 @@ async def load_known(session: AsyncSession, signals: list[Signal], correlate: ti
         start, end = min(s.at for s in signals) - correlate, max(s.at for s in signals) + correlate
         rows = await session.scalars(
             select(Incident).where(Incident.last_seen_at >= start, Incident.first_seen_at <= end)
-            .order_by(Incident.id).limit(MAX_CANDIDATES).with_for_update())
+            .order_by(Incident.status == IncidentStatus.resolved, Incident.last_seen_at.desc(), Incident.id)
+            .limit(MAX_CANDIDATES).with_for_update())
         candidates.update({i.id: i for i in rows})
     ids = set(candidates)
     evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = {}
@@ -94,12 +95,13 @@ async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> N
 
 async def learn_runs_on(session: AsyncSession, edges: dict[tuple[str, str], dict[str, str]]) -> None:
     """Record services seen running on hosts, with their labels (learned edges; a declared edge keeps its
-    origin; labels are merged into the edge's, a newer value replacing an older one)."""
+    origin and its labels; a learned edge's labels are merged into its own, a newer value replacing an older one)."""
     if edges:
         statement = insert(TopologyEdge)
         await session.execute(statement.on_conflict_do_update(
             index_elements=["kind", "source", "target"],
-            set_={"last_seen_at": func.now(), "labels": TopologyEdge.labels.op("||")(statement.excluded.labels)}),
+            set_={"last_seen_at": func.now(), "labels": TopologyEdge.labels.op("||")(statement.excluded.labels)},
+            where=TopologyEdge.origin == "learned"),
             [{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned", "labels": labels}
              for (service, host), labels in sorted(edges.items())])
 

@@ -11,6 +11,8 @@ from aiops_contracts.db import Incident, IncidentSignal, IncidentSplit, Topology
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import (
     ALERT_RECEIVED,
+    ANOMALY_SOURCE,
+    FORECAST_SOURCE,
     LOG_TEMPLATED,
     AlertPayload,
     LogEvent,
@@ -195,16 +197,20 @@ async def test_a_quiet_log_burst_still_takes_the_alerts_of_its_fault(bus: Bus, w
     assert [(e.kind, e.rule) for e in entries] == [("log", "opened"), ("alert", "same_host"), ("error", "depends_on")]
 
 
-async def test_evidence_lists_each_kind_of_a_source_and_an_older_producer_by_its_source(
+async def test_evidence_lists_each_kind_of_a_source_and_reads_an_older_producers_kind_from_its_source(
     bus: Bus, worker_ctx: WorkerContext, drain
 ) -> None:
     """One source may send two kinds of signal (the pipelines: a failed build, a build anomaly): two rows of
-    its key; an alert of a producer that does not say its kind stands for its source."""
+    its key; an alert of a producer that does not say its kind is read from its source, as migration 0021
+    read stored rows (so it joins its migrated row)."""
     await run(worker_ctx, drain, logs=[], alerts=[
         alert("failed", "build-failed", 0, source="pipelines", service="checkout", signal=SignalKind.alert),
         alert("slow", "build-duration", 5, source="pipelines", service="checkout", signal=SignalKind.anomaly),
         alert("failed2", "build-failed", 10, source="pipelines", service="checkout", signal=SignalKind.alert),
-        alert("old", "legacy", 15, source="nagios", service="checkout")])
+        alert("old", "legacy", 15, source="nagios", service="checkout"),
+        alert("old-anomaly", "latency", 20, source=ANOMALY_SOURCE, service="checkout"),
+        alert("old-forecast", "disk", 25, source=FORECAST_SOURCE, service="checkout")])
     (rows,) = (await evidence(worker_ctx)).values()
-    assert [(r.kind, r.source, r.count) for r in rows] == [
-        ("alert", "pipelines", 2), ("anomaly", "pipelines", 1), ("nagios", "nagios", 1)]
+    assert sorted((r.kind, r.source, r.count) for r in rows) == [
+        ("alert", "nagios", 1), ("alert", "pipelines", 2), ("anomaly", ANOMALY_SOURCE, 1),
+        ("anomaly", "pipelines", 1), ("forecast", FORECAST_SOURCE, 1)]

@@ -13,6 +13,7 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.incidents.learning import runs_on_of_lines
+from aiops_worker.incidents.store import learn_runs_on
 from aiops_worker.metrics.task import MetricsWriterTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -40,3 +41,18 @@ async def test_the_metrics_writer_learns_which_services_run_where(bus: Bus, work
         edges = (await session.execute(select(TopologyEdge.kind, TopologyEdge.source, TopologyEdge.target,
                                               TopologyEdge.origin).order_by(TopologyEdge.source))).all()
     assert edges == [("runs_on", "postgres", "db-1", "learned"), ("runs_on", "web", "web-1", "declared")]
+
+
+async def test_a_learned_edge_merges_its_labels_and_a_declared_edge_keeps_its_own(worker_ctx: WorkerContext) -> None:
+    async with worker_ctx.sessions.begin() as session:
+        session.add_all([
+            TopologyEdge(kind="runs_on", source="web", target="web-1", origin="declared", labels={"environment": "prod"}),
+            TopologyEdge(kind="runs_on", source="api", target="web-1", origin="learned",
+                         labels={"environment": "staging", "release": "1"})])
+    async with worker_ctx.sessions.begin() as session:
+        await learn_runs_on(session, {("web", "web-1"): {"environment": "test"}, ("api", "web-1"): {"release": "2"}})
+    async with worker_ctx.sessions() as session:
+        edges = (await session.execute(select(TopologyEdge.source, TopologyEdge.origin, TopologyEdge.labels)
+                                       .order_by(TopologyEdge.source))).all()
+    assert edges == [("api", "learned", {"environment": "staging", "release": "2"}),
+                     ("web", "declared", {"environment": "prod"})]

@@ -1,15 +1,18 @@
 """The aggregator's writes hold any batch: evidence rows beyond one statement's 65,535 bound parameters (13 a
 row: over 5,041 rows, one log burst over that many templates and hosts) are all written, and written again
-as an update."""
+as an update. Its reads keep an unresolved incident among a batch's candidates however many resolved ones
+its window holds."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from aiops_contracts.db import Incident, IncidentSignal
-from aiops_contracts.events import IncidentStatus
+from aiops_contracts.events import IncidentStatus, Severity
 from aiops_worker.incidents import store
+from aiops_worker.incidents.aggregator import Signal
 from aiops_worker.runtime.context import WorkerContext
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -36,3 +39,21 @@ async def test_evidence_of_a_batch_beyond_one_statement_is_written(worker_ctx: W
         counts = (await session.execute(select(func.count(), func.sum(IncidentSignal.count))
                                         .where(IncidentSignal.incident_id == incident.id))).one()
     assert tuple(counts) == (ROWS, 2 * ROWS)
+
+
+async def test_unresolved_incidents_come_first_among_candidates_then_the_latest_seen(
+    worker_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "MAX_CANDIDATES", 2)
+    incidents = [Incident(id=uuid.uuid4(), group_key=f"log:tpl-{n}:host-{n}", title="failed", summary="",
+                          severity="high", status=status, event_count=1, hosts=[], services=[],
+                          first_seen_at=AT, last_seen_at=AT + timedelta(seconds=seen), details={})
+                 for n, (status, seen) in enumerate([(IncidentStatus.resolved, 30), (IncidentStatus.open, 0),
+                                                     (IncidentStatus.resolved, 20), (IncidentStatus.resolved, 10)])]
+    async with worker_ctx.sessions.begin() as session:
+        session.add_all(incidents)
+    signal = Signal(event_id="e", envelope_id="e", key="log:other:host-9", title="failed", severity=Severity.high,
+                    at=AT, host="host-9", service=None, message="failed")
+    async with worker_ctx.sessions.begin() as session:
+        known = await store.load_known(session, [signal], timedelta(minutes=5))
+        assert list(known.candidates.incidents) == [incidents[1].id, incidents[0].id]
