@@ -28,6 +28,7 @@ GenericSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 # Words other tools use for our severities and statuses.
 SEVERITY_ALIASES = {"error": "high", "warning": "medium", "warn": "medium", "information": "info", "debug": "info",
                      "fatal": "critical", "page": "critical"}
+GENERIC_SIGNALS = [kind.value for kind in SignalKind if kind is not SignalKind.log]  # what a sender may say it is
 STATUS_ALIASES = {"ok": "resolved", "closed": "resolved", "problem": "firing", "triggered": "firing", "open": "firing"}
 
 
@@ -47,6 +48,13 @@ class GenericAlertIn(AlertPayload):
     @classmethod
     def _status_alias(cls, value: Any) -> Any:
         return STATUS_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else value
+
+    @field_validator("signal")
+    @classmethod
+    def _not_a_log_burst(cls, value: SignalKind | None) -> SignalKind | None:
+        if value is SignalKind.log:  # log bursts are the log task's: a sender's would be filed among them
+            raise ValueError(f"'log' is not accepted here, send one of: {', '.join(GENERIC_SIGNALS)}")
+        return value
 
 
 class WebhookAccepted(BaseModel):

@@ -77,6 +77,14 @@ async def test_bad_input_is_a_clear_4xx_and_enqueues_nothing(bus: Bus, client, r
     assert await redis.xlen(bus.key(ALERTS_INGESTED)) == 0
 
 
+async def test_a_sender_cannot_file_a_log_burst(bus: Bus, client, redis, token) -> None:
+    response = await client.post("/webhooks/generic", json=[{"title": "a"}, {"title": "b", "signal": "log"}],
+                                 headers={"X-AIOps-Token": token})
+    assert response.status_code == 422
+    assert "signal" in response.text and "error, alert, anomaly, forecast" in response.text
+    assert await redis.xlen(bus.key(ALERTS_INGESTED)) == 0
+
+
 async def test_too_many_alerts_in_one_request(bus: Bus, client, redis, token) -> None:
     body = [{"title": f"a{i}"} for i in range(101)]
     response = await client.post("/webhooks/generic", json=body, headers={"X-AIOps-Token": token})
