@@ -56,7 +56,8 @@ async def test_acknowledge_then_resolve_audited_on_the_timeline_and_announced(bu
         body = resolved.json()
         assert body["status"] == "resolved" and body["resolved_at"] is not None
         assert (await client.get(url, headers=auth(Role.viewer))).json() == body
-        live_messages = [orjson.loads(await asyncio.wait_for(live.get(), 5)) for _ in range(2)]
+        batches = [await asyncio.wait_for(live.get(), 5) for _ in range(2)]  # one announcement per action
+        live_messages = [orjson.loads(text) for batch in batches for text in batch]
     finally:
         app.state.broadcaster.unsubscribe(live)
 
@@ -123,7 +124,8 @@ async def test_reopen_a_resolved_incident_audited_on_the_timeline_and_announced(
     live = app.state.broadcaster.subscribe()
     try:
         reopened = await client.post(f"{url}/reopen", headers=auth(Role.operator))
-        live_message = orjson.loads(await asyncio.wait_for(live.get(), 5))
+        (text,) = await asyncio.wait_for(live.get(), 5)
+        live_message = orjson.loads(text)
     finally:
         app.state.broadcaster.unsubscribe(live)
     assert reopened.status_code == 200
