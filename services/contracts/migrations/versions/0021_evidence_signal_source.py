@@ -18,13 +18,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# The kind of an alert's row, read from its source (:source): the SQL twin of aiops_contracts.events.source_signal,
-# which reads the alerts of older producers alike (migrations do not import app code: keep the two the same), and
-# a Sentry source's rows are errors.
-KIND_OF_SOURCE = """CASE
-    WHEN :source = 'anomaly-detector' THEN 'anomaly'
-    WHEN :source = 'capacity-forecast' THEN 'forecast'
-    WHEN (SELECT kind FROM sources WHERE name = :source) = 'sentry' THEN 'error'
+def kind_of_source(source: str) -> str:
+    """The kind of an alert's row, read from the SQL expression `source` (a fixed column expression of this file,
+    never data, hence no bound parameter): the SQL twin of aiops_contracts.events.source_signal, which reads the
+    alerts of older producers alike (migrations do not import app code: keep the two the same), and a Sentry
+    source's rows are errors."""
+    return f"""CASE
+    WHEN {source} = 'anomaly-detector' THEN 'anomaly'
+    WHEN {source} = 'capacity-forecast' THEN 'forecast'
+    WHEN (SELECT kind FROM sources WHERE name = {source}) = 'sentry' THEN 'error'
     ELSE 'alert' END"""
 
 
@@ -32,11 +34,11 @@ def upgrade() -> None:
     op.add_column('incident_signals', sa.Column('source', sa.String(length=255), server_default='', nullable=False))
     # An alert's row held its source as its kind: the source moves to `source`, the kind is read from it.
     op.execute("UPDATE incident_signals SET source = kind WHERE kind <> 'log'")
-    op.execute(f"UPDATE incident_signals SET kind = {KIND_OF_SOURCE.replace(':source', 'source')} WHERE kind <> 'log'")
+    op.execute(f"UPDATE incident_signals SET kind = {kind_of_source('source')} WHERE kind <> 'log'")
     # An incident's origin is a (group key, kind) of its evidence: its kind is read alike.
     origin = "details->>'origin_kind'"
     op.execute(f"""
-        UPDATE incidents SET details = jsonb_set(details, '{{origin_kind}}', to_jsonb({KIND_OF_SOURCE.replace(':source', origin)}))
+        UPDATE incidents SET details = jsonb_set(details, '{{origin_kind}}', to_jsonb({kind_of_source(origin)}))
         WHERE {origin} <> 'log'""")
     op.drop_constraint(op.f('uq_incident_signals_incident_id_group_key_kind'), 'incident_signals', type_='unique')
     op.create_unique_constraint(op.f('uq_incident_signals_incident_id_group_key_kind_source'), 'incident_signals',

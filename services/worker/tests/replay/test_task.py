@@ -185,7 +185,8 @@ SHOWN = ("incidents", "incident_signals", "incident_events", "alerts", "log_temp
 
 
 async def contents(ctx: WorkerContext) -> dict[str, str]:
-    """A digest of every row of the tables an operator reads (counts alone would miss a changed incident)."""
+    """A digest of every row of the tables an operator reads (counts alone would miss a changed incident); the
+    table names are this file's constants (identifiers cannot be bound)."""
     async with ctx.sessions() as session:
         return {table: await session.scalar(text(f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
                                                  f"FROM {table} t")) for table in SHOWN}
