@@ -27,13 +27,17 @@ class Stubborn:
     """Ignores the stop request: the supervisor must cancel it after the grace period."""
 
     name = "stubborn"
-    cancelled = False
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = False
 
     async def run(self, stop: asyncio.Event) -> None:
+        self.started.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
-            Stubborn.cancelled = True
+            self.cancelled = True
             raise
 
 
@@ -51,8 +55,9 @@ async def test_crashed_task_is_restarted_after_back_off_and_stops_cleanly() -> N
 
 async def test_task_that_ignores_stop_is_cancelled_after_grace() -> None:
     stop = asyncio.Event()
-    supervisor = asyncio.create_task(Supervisor([Stubborn()], stop, grace_s=0.2).run())
-    await asyncio.sleep(0.05)
+    stubborn = Stubborn()
+    supervisor = asyncio.create_task(Supervisor([stubborn], stop, grace_s=0.2).run())
+    await asyncio.wait_for(stubborn.started.wait(), 5)  # a stop set before the task started would never start it
     stop.set()
     await asyncio.wait_for(supervisor, 5)
-    assert Stubborn.cancelled
+    assert stubborn.cancelled
