@@ -67,6 +67,7 @@ class WorkerSettings(CommonSettings):
 
     # Metrics writer (metrics/task.py)
     influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request
+    influx_write_concurrency: int = Field(default=4, ge=1)  # /write requests in flight per writer
     influx_retention_days: int = Field(default=90, ge=1)  # the default retention policy created at start
 
     # Metric anomaly detection (anomalies/task.py)

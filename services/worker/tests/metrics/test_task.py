@@ -14,10 +14,11 @@ import pytest
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
-from aiops_contracts.influx import InfluxClient, quote_ident
+from aiops_contracts.influx import DatabaseNotFound, InfluxClient, InfluxError, InfluxUnavailable, quote_ident
 from aiops_contracts.streams import METRICS_INGESTED
-from aiops_worker.metrics.task import MetricsWriterTask, write_chunks
-from aiops_worker.runtime.consumer import Delivery
+from aiops_worker.incidents.learning import runs_on_of_lines
+from aiops_worker.metrics.task import MetricsWriterTask, may_name_a_service, write_chunks
+from aiops_worker.runtime.consumer import Delivery, StoreUnavailable
 from aiops_worker.runtime.context import WorkerContext
 
 HOSTS = 5
@@ -61,6 +62,74 @@ def test_chunks_keep_whole_entries() -> None:
     chunks = list(write_chunks(deliveries, max_lines=25))
     assert [count for _, count in chunks] == [30, 30, 30, 10]
     assert sum(body.count("\n") + 1 for body, _ in chunks) == 100
+
+
+def deliveries_of(lines: list[str], per_event: int) -> list[Delivery[MetricsPayload]]:
+    return [Delivery(str(i), e, MetricsPayload.model_validate(e.payload))
+            for i, e in enumerate(envelopes(lines, per_event))]
+
+
+@pytest.mark.parametrize(("lines", "names_one"), [
+    ("cpu,host=web-1 usage_idle=1 1\nnginx,host=web-1,app=web active=1i 1", True),
+    ("prometheus,job=node,host=web-2 up=1i 1", True),
+    ("postgresql,host=db-1,service=postgres numbackends=3i 1", True),
+    ("cpu,host=web-1 usage_idle=1,jobs=2i 1\nservice,host=web-1 up=1i 1", False),  # a measurement, no tag
+])
+def test_only_lines_that_may_name_a_service_are_parsed_for_topology(lines: str, names_one: bool) -> None:
+    assert may_name_a_service(lines) is names_one
+    if not names_one:
+        assert runs_on_of_lines(lines) == {}
+
+
+class RecordingInflux:
+    """Answers each /write after a moment, refusing those `refusals` name (by order): counts what is in flight."""
+
+    database = "recorded"
+
+    def __init__(self, refusals: dict[int, Exception] | None = None) -> None:
+        self.refusals = refusals or {}
+        self.bodies: list[str] = []
+        self.in_flight = self.most_in_flight = 0
+
+    async def write(self, body: str) -> None:
+        index = len(self.bodies)
+        self.bodies.append(body)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        if index in self.refusals:
+            raise self.refusals[index]
+
+
+def recording_writer(worker_ctx: WorkerContext, influx: RecordingInflux) -> MetricsWriterTask:
+    settings = worker_ctx.settings.model_copy(update={"influx_write_lines": 10, "influx_write_concurrency": 3})
+    task = MetricsWriterTask(WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+                                           influx=influx))  # type: ignore[arg-type]
+    task._database_ready = True
+    return task
+
+
+async def test_a_batch_is_written_several_requests_at_a_time(worker_ctx: WorkerContext) -> None:
+    influx = RecordingInflux()
+    await recording_writer(worker_ctx, influx).handle(deliveries_of(batch_lines(10**18, 20), per_event=10))
+    assert len(influx.bodies) == 10 and influx.most_in_flight == 3
+    assert sorted(line for body in influx.bodies for line in body.split("\n")) == sorted(batch_lines(10**18, 20))
+
+
+@pytest.mark.parametrize(("refusals", "raised"), [
+    ({1: InfluxError("field type conflict"), 7: InfluxUnavailable("503")}, InfluxUnavailable),  # the batch waits
+    ({2: InfluxError("field type conflict")}, InfluxError),  # entry by entry
+    ({0: InfluxUnavailable("503"), 5: DatabaseNotFound("database not found")}, StoreUnavailable),  # created again
+])
+async def test_a_failed_write_fails_the_batch_once_every_request_answered(
+        worker_ctx: WorkerContext, refusals: dict[int, Exception], raised: type[Exception]) -> None:
+    influx = RecordingInflux(refusals)
+    task = recording_writer(worker_ctx, influx)
+    with pytest.raises(raised):
+        await task.handle(deliveries_of(batch_lines(10**18, 20), per_event=10))
+    assert len(influx.bodies) == 10 and influx.in_flight == 0
+    assert task._database_ready is (raised is not StoreUnavailable)
 
 
 async def test_creates_the_database_and_writes_every_point_once(bus: Bus, fresh_ctx, redis, drain) -> None:
