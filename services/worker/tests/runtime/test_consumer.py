@@ -12,6 +12,7 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
+from conftest import until
 
 STREAM = StreamSpec("aiops:test:consumer", maxlen=10_000)
 HANDLED = "test:handled"  # a Redis set: what the handler durably did
@@ -64,11 +65,11 @@ async def test_entries_stay_pending_until_handled(bus: Bus, worker_ctx: WorkerCo
 
     await bus.publish_many(STREAM, items(1, 2, 3))
     run = asyncio.create_task(drain(SlowConsumer(worker_ctx)))
-    for _ in range(100):
-        if await redis.exists(bus.key(STREAM)) and (await redis.xinfo_groups(bus.key(STREAM))) and await pending(bus) == 3:
-            break
-        await asyncio.sleep(0.01)
-    assert await pending(bus) == 3
+
+    async def read_by_the_consumer() -> bool:
+        return bool(await redis.xinfo_groups(bus.key(STREAM))) and await pending(bus) == 3
+
+    await until(read_by_the_consumer, 10, "the three entries read and pending")
     assert await redis.scard(HANDLED) == 0
     release.set()
     await run
