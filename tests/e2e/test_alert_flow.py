@@ -26,8 +26,9 @@ async def create_source(api, headers, name: str = "e2e") -> str:
 
 async def next_event(ws) -> dict:
     """The next live event past enrichment announcements: the enrichment loop announces on its own schedule
-    (every ENRICHMENT_INTERVAL_S), so one may come between any two of the events a test awaits."""
-    while (event := orjson.loads(await asyncio.wait_for(ws.recv(), timeout=15)))["type"] == INCIDENT_ENRICHED:
+    (every ENRICHMENT_INTERVAL_S), so one may come between any two of the events a test awaits. The first one
+    waits for the worker's start (it imports pandas/prophet/torch before it runs)."""
+    while (event := orjson.loads(await asyncio.wait_for(ws.recv(), timeout=60)))["type"] == INCIDENT_ENRICHED:
         pass
     return event
 
@@ -86,13 +87,13 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
             batch = [{"title": f"event {i}", "fingerprint": f"fp-{i}"} for i in range(start, start + 100)]
             response = await client.post("/webhooks/generic", json=batch, headers={"X-AIOps-Token": token})
             assert response.status_code == 202
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # the worker imports pandas/prophet/torch before it runs
     while (stored := await stored_count(sessions)) < 100 and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     worker.kill()
     assert 0 < stored < 1000, "the kill must land while the worker is still working"
     start_service("aiops-worker", **worker_env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # its start, then the rest of the 1,000 alerts
     while await stored_count(sessions) < 1000 and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     async with sessions() as session:
