@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
@@ -51,6 +51,33 @@ async def save_prototypes(session: AsyncSession, routed: dict[str, Prototype]) -
                           [{"template_id": tid, "prototype_id": routed[tid].id} for tid in sorted(routed)])
 
 
+def _add_to_templates() -> Insert:
+    table = LogTemplate.__table__
+    stmt = insert(table)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(index_elements=[table.c.id], set_={
+        "template": new.template, "severity": new.severity,
+        "category": func.coalesce(new.category, table.c.category),
+        "count": table.c.count + new.count,
+        "first_seen_at": func.least(table.c.first_seen_at, new.first_seen_at),
+        "last_seen_at": func.greatest(table.c.last_seen_at, new.last_seen_at),
+    })
+
+
+def _add_to_buckets() -> Insert:
+    table = LogTemplateCount.__table__
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(index_elements=[table.c.template_id, table.c.bucket_start],
+                                      set_={"count": table.c.count + stmt.excluded.count})
+
+
+# Built once, on the tables (not the ORM classes): each batch only sends its rows (one statement, many
+# parameter sets, sent as batched VALUES), without building the statement, its cache key or the ORM's
+# per-row bulk bookkeeping again.
+_ADD_TO_TEMPLATES = _add_to_templates()
+_ADD_TO_BUCKETS = _add_to_buckets()
+
+
 async def save_templates(session: AsyncSession, stats: dict[str, TemplateStats], texts: dict[str, str]) -> None:
     """Add a batch's counts to its templates (created when new) and to their trend buckets."""
     if not stats:
@@ -58,27 +85,11 @@ async def save_templates(session: AsyncSession, stats: dict[str, TemplateStats],
     rows = [{"id": tid, "template": texts[tid], "severity": s.verdict.severity.value, "category": s.verdict.category,
              "sample": s.sample, "count": s.count, "first_seen_at": s.first_seen, "last_seen_at": s.last_seen}
             for tid, s in sorted(stats.items(), key=lambda item: item[0])]
-    # One statement with many parameter sets: compiled once (cached), sent as batched VALUES.
-    stmt = insert(LogTemplate)
-    new = stmt.excluded
-    await session.execute(stmt.on_conflict_do_update(index_elements=[LogTemplate.id], set_={
-        "template": new.template, "severity": new.severity,
-        "category": func.coalesce(new.category, LogTemplate.category),
-        "count": LogTemplate.count + new.count,
-        "first_seen_at": func.least(LogTemplate.first_seen_at, new.first_seen_at),
-        "last_seen_at": func.greatest(LogTemplate.last_seen_at, new.last_seen_at),
-    }), rows)
+    await session.execute(_ADD_TO_TEMPLATES, rows)
     buckets = [{"template_id": tid, "bucket_start": start, "count": n}
                for tid, s in stats.items() for start, n in s.buckets.items()]
-    await _add_bucket_counts(session, buckets)
-
-
-async def _add_bucket_counts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        stmt = insert(LogTemplateCount)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=[LogTemplateCount.template_id, LogTemplateCount.bucket_start],
-            set_={"count": LogTemplateCount.count + stmt.excluded.count}), rows)
+    if buckets:
+        await session.execute(_ADD_TO_BUCKETS, buckets)
 
 
 async def record_merges(session: AsyncSession, merges: Iterable[tuple[str, str]]) -> None:
