@@ -108,17 +108,20 @@ class LogAnalyser:
     def _line(self, analysis: BatchAnalysis, delivery: Delivery[LogsPayload], item: tuple[int, LogRecord],
               is_fresh: bool) -> None:
         index, record = item
+        # A label is the record's own, else the envelope's (as LogsPayload.labelled gives it, without a copy
+        # of every record); the envelope's host label stands for a record without a host.
+        own, shared = record.labels, delivery.payload.labels
         head, _, rest = without_nul(record.message).partition("\n")  # a stack trace's lines follow its first line
         parsed = parse_line(head)
         message = without_nul(parsed.message or head)  # a JSON line may spell NUL as \u0000
         result = self._mine(message, is_fresh)
         analysis.learned = analysis.learned or result.is_new or result.changed
         verdict = self.classifier.classify(template_id=result.template_id, template=result.template,
-                                           message=message, level=parsed.level or record.labels.get("level"))
+                                           message=message, level=parsed.level or own.get("level", shared.get("level")))
         at = record.timestamp or self._instant(parsed.timestamp) or delivery.envelope.time
         full = f"{message}\n{rest}" if rest else message
-        service = record.labels.get("service") or _component(parsed.component)
-        host = parsed.host or record.host or record.labels.get("host")
+        service = own.get("service", shared.get("service")) or _component(parsed.component)
+        host = parsed.host or record.host or shared.get("host") or own.get("host", shared.get("host"))
         service, host = service and without_nul(service), host and without_nul(host)
         analysis.named.add((service, host))
         if is_fresh:

@@ -25,7 +25,6 @@ refuses as too costly is dead-lettered on its own, as an envelope of one record 
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 from aiops_contracts.chroma import connect_log_collections
@@ -102,7 +101,6 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
 
     async def handle(self, batch: list[Delivery[LogsPayload]]) -> None:
         assert self.analyser is not None, "start() first"
-        batch = [replace(d, payload=d.payload.labelled()) for d in batch]  # the envelope's labels on each line
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             aliases_before = set(self.miner.aliases)
@@ -187,11 +185,10 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         ]
 
     async def _dead_letter_line(self, failed: FailedLine) -> None:
-        envelope = failed.delivery.envelope
-        record = failed.delivery.payload.records[failed.index]
+        envelope, payload = failed.delivery.envelope, failed.delivery.payload
+        line = LogsPayload(records=[payload.records[failed.index]], labels=payload.labels).labelled()
         part = Envelope(id=f"{envelope.id}:{failed.index}", type=envelope.type, source=envelope.source,
-                        time=envelope.time, trace=envelope.trace,
-                        payload=LogsPayload(records=[record]).model_dump(mode="json"))
+                        time=envelope.time, trace=envelope.trace, payload=line.model_dump(mode="json"))
         await self.dead_letter_part(failed.delivery.entry_id, part, failed.error)
 
     def _event(self, line: ErrorLine) -> LogEvent:
