@@ -16,6 +16,7 @@ from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.producers.file_tail import FileTailProducer
 from aiops_worker.producers.settings import FileTailSettings
 from aiops_worker.runtime.context import WorkerContext
+from conftest import until
 
 NOISE = [
     "{host} sshd[{pid}]: Accepted publickey for deploy from 10.0.{a}.{b} port {port} ssh2: RSA SHA256:x{pid}",
@@ -57,13 +58,16 @@ async def follow(ctx: WorkerContext, path: Path, expected_lines: int) -> None:
                                                       file_tail_interval_s=0.05))
     stop = asyncio.Event()
     running = asyncio.create_task(producer.run(stop))
-    for _ in range(200):
+
+    async def all_published() -> bool:
         entries = await ctx.redis.xrange(ctx.bus.key(LOGS_INGESTED))
-        if sum(len(Envelope.from_entry(f).payload["records"]) for _, f in entries) >= expected_lines:
-            break
-        await asyncio.sleep(0.05)
-    stop.set()
-    await running
+        return sum(len(Envelope.from_entry(f).payload["records"]) for _, f in entries) >= expected_lines
+
+    try:
+        await until(all_published, 30, "every line of the file published")
+    finally:
+        stop.set()
+        await running
 
 
 async def test_syslog_file_with_two_failures_becomes_exactly_two_incidents(log_ctx: WorkerContext, tmp_path: Path,
