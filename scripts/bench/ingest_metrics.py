@@ -4,10 +4,14 @@ metrics writer into InfluxDB, and end to end, side by side with InfluxDB's own /
 Prints metrics/s (one metric = one line) for:
   influxdb_direct  the same lines POSTed straight to InfluxDB's /write, at its best batch size and concurrency
   api_ingest       POST /webhooks/telegraf: parsed, validated, stamped and in the stream (one uvicorn process)
-  writer_drain     the metrics writer draining that stream into InfluxDB (one process)
-  end_to_end       API and writer running together: from the first POST until every point is in InfluxDB
+  writer_drain     the metrics writer draining that stream into InfluxDB (--writer-replicas processes)
+  end_to_end       API and writers running together: from the first POST until every point is in InfluxDB
+and, for each phase, the CPU each part spent per line (µs): the bench's client, the API, the writers, InfluxDB
+and Redis (the stores' processes found by name when they run on this machine; other users of them count too).
+On one machine every part shares the cores InfluxDB alone uses in influxdb_direct: end to end can reach at most
+cores / (the parts' µs per line together).
 
-    .venv/bin/python scripts/bench/ingest_metrics.py --metrics 300000 --batch 5000 --connections 4
+    .venv/bin/python scripts/bench/ingest_metrics.py --metrics 300000 --batch 5000 --connections 4 --writer-replicas 2
 Targets: api_ingest ≥ 50,000 metrics/s per process; end_to_end ≥ 80 % of influxdb_direct, InfluxDB's best rate
 over several batch sizes and concurrencies (DIRECT_SETTINGS), measured in the same run.
 """
@@ -39,6 +43,8 @@ HOSTS = 500
 # InfluxDB's /write is measured at each (lines per request, requests in flight); the best one is the reference.
 DIRECT_SETTINGS = [(batch, connections) for batch in (5_000, 10_000, 20_000) for connections in (2, 4, 8)]
 TARGET_SHARE = 0.8  # end to end >= 80 % of InfluxDB's best direct rate
+# The processes of the stores, by name, whose CPU a phase counts when they run on this machine
+STORE_PROCESSES = {"influxdb": "influxd", "redis": "redis-server"}
 # A Telegraf-like mix: (measurement, tags, fields, the field counted to verify nothing was lost)
 SHAPES = (
     ("cpu", "cpu=cpu-total", "usage_guest=0,usage_idle={v:.4f},usage_iowait=0.25,usage_system=2.01,usage_user=4.27",
@@ -100,9 +106,55 @@ async def stream_drained(redis: Redis, group: str) -> bool:
     return bool(mine) and mine[0]["pending"] == 0 and (mine[0].get("lag") or 0) == 0
 
 
-def start_writer(env: dict[str, str], drain: bool) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, "--writer", *(["--drain"] if drain else [])], env=env,
-                            stdout=subprocess.PIPE, text=True)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` used so far (Linux /proc); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes_named(name: str) -> list[int]:
+    """The ids of this machine's processes called `name` (none when the store runs elsewhere)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                pids.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds per part (part -> its processes) over one phase."""
+
+    def __init__(self, parts: dict[str, list[int]]) -> None:
+        self.parts = parts
+        self.began = self._read()
+
+    def _read(self) -> dict[str, float]:
+        return {part: sum(map(cpu_seconds, pids)) for part, pids in self.parts.items()}
+
+    def per_line(self, lines: int, **reported_s: float) -> dict[str, float]:
+        """µs of CPU per line for each part over the phase, and for the parts that reported their CPU seconds."""
+        ended = self._read()
+        used = {**{part: ended[part] - self.began[part] for part in self.parts}, **reported_s}
+        return {part: seconds / lines * 1e6 for part, seconds in used.items()}
+
+
+def start_writers(env: dict[str, str], drain: bool, replicas: int) -> list[subprocess.Popen]:
+    """`replicas` writer processes, each its own consumer in the writer's group (as scaled-out workers)."""
+    return [subprocess.Popen([sys.executable, __file__, "--writer", *(["--drain"] if drain else [])],
+                             env={**env, "WORKER_NAME": f"bench-writer-{index}"}, stdout=subprocess.PIPE, text=True)
+            for index in range(replicas)]
+
+
+def writers_report(writers: list[subprocess.Popen]) -> tuple[float, float]:
+    """(the longest run, the CPU seconds of all) as the writers print them when they end."""
+    reports = [writer.communicate(timeout=60)[0].split()[-2:] for writer in writers]
+    return max(float(run_s) for run_s, _ in reports), sum(float(cpu_s) for _, cpu_s in reports)
 
 
 async def run_writer(drain: bool) -> None:
@@ -118,9 +170,10 @@ async def run_writer(drain: bool) -> None:
     ctx = WorkerContext(settings=settings, redis=redis, sessions=make_sessionmaker(engine), influx=influx)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(15, stop.set)
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     await MetricsWriterTask(ctx).run(stop, drain=drain)
-    print(f"{time.perf_counter() - began:.6f}")  # the run alone, without the process start
+    # the run alone, without the process start: seconds, CPU seconds
+    print(f"{time.perf_counter() - began:.6f} {time.process_time() - cpu_began:.6f}")
     await influx.aclose()
     await redis.aclose()
     await engine.dispose()
@@ -155,45 +208,60 @@ async def wait_healthy(url: str) -> None:
     raise TimeoutError("API did not start")
 
 
-async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[bytes], influx_url: str) -> dict:
+# A phase's figures: its rate (metrics/s) and the CPU each part spent per line (µs)
+Phase = tuple[float, dict[str, float]]
+
+
+async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[bytes], influx_url: str,
+                 api_pid: int) -> dict[str, Phase]:
     from aiops_worker.metrics.task import MetricsWriterTask  # the writer reads in the group named after it
 
-    results = {"influxdb_direct": await best_direct(args, influx_url, f"{env['INFLUX_DATABASE']}_direct")}
+    parts = {"client": [os.getpid()], "api": [api_pid],
+             **{part: processes_named(name) for part, name in STORE_PROCESSES.items()}}
+    results = {"influxdb_direct": await best_direct(args, influx_url, f"{env['INFLUX_DATABASE']}_direct", parts)}
     api_url = f"http://127.0.0.1:{env['API_PORT']}"
     token = await create_source(api_url)
     headers = {"X-AIOps-Token": token, "Content-Type": "text/plain; charset=utf-8"}
-    results["api_ingest"] = args.metrics / await post_all(f"{api_url}/webhooks/telegraf", bodies, headers,
-                                                           args.connections)
+    meter = CpuMeter(parts)
+    seconds = await post_all(f"{api_url}/webhooks/telegraf", bodies, headers, args.connections)
+    results["api_ingest"] = args.metrics / seconds, meter.per_line(args.metrics)
     redis = Redis.from_url(env["REDIS_URL"])
-    drain_output, _ = start_writer(env, drain=True).communicate()
-    results["writer_drain"] = args.metrics / float(drain_output.split()[-1])
+    meter = CpuMeter(parts)
+    seconds, writer_cpu_s = writers_report(start_writers(env, drain=True, replicas=args.writer_replicas))
+    results["writer_drain"] = args.metrics / seconds, meter.per_line(args.metrics, writers=writer_cpu_s)
     assert await influx_count(influx_url, env["INFLUX_DATABASE"]) == args.metrics, "the writer lost points"
     await influx_statement(influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
-    writer = start_writer(env, drain=False)
-    await asyncio.sleep(3)  # let it start and create the database before the clock runs
+    writers = start_writers(env, drain=False, replicas=args.writer_replicas)
+    await asyncio.sleep(3)  # let them start and create the database before the clock runs
+    meter = CpuMeter(parts)
     began = time.perf_counter()
     await post_all(f"{api_url}/webhooks/telegraf", bodies, headers, args.connections)
     await wait_for(lambda: stream_drained(redis, MetricsWriterTask.name))
     await wait_for(lambda: _count_is(influx_url, env["INFLUX_DATABASE"], args.metrics))
-    results["end_to_end"] = args.metrics / (time.perf_counter() - began)
-    writer.terminate()
-    writer.wait(30)
+    rate = args.metrics / (time.perf_counter() - began)
+    for writer in writers:
+        writer.terminate()
+    results["end_to_end"] = rate, meter.per_line(args.metrics, writers=writers_report(writers)[1])
     await redis.aclose()
     return results
 
 
-async def best_direct(args: argparse.Namespace, influx_url: str, database: str) -> float:
+async def best_direct(args: argparse.Namespace, influx_url: str, database: str, parts: dict[str, list[int]]) -> Phase:
     """InfluxDB's own /write rate at its best settings: every batch size and concurrency of DIRECT_SETTINGS
     tried on a fresh database, the fastest kept (the target compares us with InfluxDB at its best)."""
-    best = 0.0
+    best: Phase = (0.0, {})
     for batch, connections in DIRECT_SETTINGS:
         await influx_statement(influx_url, f'CREATE DATABASE "{database}"')
         url = f"{influx_url}/write?db={database}&precision=ns"
-        rate = args.metrics / await post_all(url, payload_batches(args.metrics, batch), {}, connections)
-        assert await influx_count(influx_url, database) == args.metrics, "InfluxDB lost points"
+        payload = payload_batches(args.metrics, batch)
+        meter = CpuMeter(parts)
+        rate = args.metrics / await post_all(url, payload, {}, connections)
+        cpu = meter.per_line(args.metrics)
+        stored = await influx_count(influx_url, database)
+        assert stored == args.metrics, f"InfluxDB holds {stored:,} of the {args.metrics:,} points written"
         await influx_statement(influx_url, f'DROP DATABASE "{database}"')
         print(f"influxdb_direct batch={batch:>6} connections={connections}: {rate:>10,.0f} metrics/s", flush=True)
-        best = max(best, rate)
+        best = max(best, (rate, cpu), key=lambda phase: phase[0])
     return best
 
 
@@ -219,18 +287,33 @@ async def main(args: argparse.Namespace) -> None:
     api = subprocess.Popen([str(BIN / "aiops-api")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await wait_healthy(f"http://127.0.0.1:{port}")
-        results = await phases(args, env, bodies, common.influx_url)
+        results = await phases(args, env, bodies, common.influx_url, api.pid)
     finally:
         api.terminate()
         api.wait(30)
         await influx_statement(common.influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
         drop_database(db_url)
     print(f"metrics={args.metrics} batch={args.batch} lines/request connections={args.connections} "
-          f"lines/entry={env.get('METRICS_LINES_PER_EVENT', 1000)} stream_batch={args.stream_batch}")
-    for name, rate in results.items():
-        print(f"{name:<16} {rate:>10,.0f} metrics/s")
-    print(f"end_to_end / best influxdb_direct = {results['end_to_end'] / results['influxdb_direct']:.0%} "
-          f"(target >= {TARGET_SHARE:.0%}); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"lines/entry={env.get('METRICS_LINES_PER_EVENT', 1000)} stream_batch={args.stream_batch} "
+          f"writer_replicas={args.writer_replicas}")
+    print_results(results)
+
+
+def print_results(results: dict[str, Phase]) -> None:
+    """Each phase's rate and CPU µs per line by part, and what the parts' CPU allows on this machine's cores."""
+    cores = os.cpu_count() or 1
+    parts = sorted({part for _, cpu in results.values() for part in cpu})
+    print(f"{'':<16} {'metrics/s':>10}   CPU µs/line: {' '.join(f'{part:>9}' for part in parts)} {'total':>9}"
+          f"   {cores} cores allow")
+    for name, (rate, cpu) in results.items():
+        total = sum(cpu.values())
+        allowed = f"{cores / total * 1e6:>10,.0f}/s" if total else ""
+        print(f"{name:<16} {rate:>10,.0f}                {' '.join(f'{cpu.get(part, 0):>9.2f}' for part in parts)} "
+              f"{total:>9.2f}   {allowed}")
+    share = results["end_to_end"][0] / results["influxdb_direct"][0]
+    print(f"end_to_end / best influxdb_direct = {share:.0%} (target >= {TARGET_SHARE:.0%}: "
+          f"{'met' if share >= TARGET_SHARE else 'not met'}); "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def free_port() -> int:
@@ -245,6 +328,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=5_000, help="lines per request (Telegraf metric_batch_size)")
     parser.add_argument("--connections", type=int, default=4, help="requests in flight")
     parser.add_argument("--stream-batch", type=int, default=50, help="STREAM_BATCH_SIZE of the writer")
+    parser.add_argument("--writer-replicas", type=int, default=1, help="writer processes (the worker scales out)")
     parser.add_argument("--redis-url", default=redis_db_url(14), help="a scratch Redis database (FLUSHED)")
     parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--drain", action="store_true", help=argparse.SUPPRESS)
