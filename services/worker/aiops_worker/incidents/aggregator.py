@@ -50,9 +50,9 @@ again after the episode ended (rule 3).
 An operator's split (IncidentSplit) forbids merging the split key with the keys it was split from until
 the split's `until`. Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys
 are built. An event more than `window` before its key's incident began is not joined to it (rule 5).
-The candidate incidents are indexed by the hosts and services they list (`Candidates`), so a signal is
-compared only with those that list one its rules can reach (`correlation.reach`), in the same order and
-with the same result as comparing it with every open candidate.
+The candidate incidents are indexed by the hosts and services they list and by their spans (`Candidates`), so
+a signal is compared only with those that list one its rules can reach (`correlation.reach`) and whose span
+meets its time, in the same order and with the same result as comparing it with every open candidate.
 """
 
 import hashlib
@@ -60,8 +60,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
+from functools import cached_property, lru_cache
 from typing import Any
 
 from aiops_contracts.db import Incident
@@ -86,6 +87,7 @@ MAX_LISTED = 50  # hosts and services listed per incident
 MAX_TEMPLATES = 20  # template ids listed per incident
 LOG_KEY_PREFIX = "log:"
 ALERT_KEY_PREFIX = "alert:"
+EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class Signal:
     def source(self) -> str:
         return self.facts.get("source") or ""
 
-    @property
+    @cached_property
     def entry(self) -> "EntryKey":
         """The key of its evidence entry in its incident."""
         return self.key, self.kind, self.source
@@ -140,35 +142,51 @@ class Policy:
 
 class Candidates:
     """The incidents signals may correlate with, in the order they became candidates, indexed by the hosts
-    and services they list. Kept up to date by the aggregation: an incident it opens is added, a host or
-    service it lists is indexed."""
+    and services they list, with their time spans. Kept up to date by the aggregation: an incident it opens
+    is added, a host or service it lists and its span are indexed after each change. The index holds ranks
+    (the order they became candidates) and spans in microseconds, cheaper to hash, sort and compare than
+    ids and datetimes."""
 
     def __init__(self, incidents: Iterable[Incident] = ()) -> None:
         self.incidents: dict[uuid.UUID, Incident] = {}
         self._rank: dict[uuid.UUID, int] = {}
-        self._by_host: dict[str, set[uuid.UUID]] = defaultdict(set)
-        self._by_service: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self._ranked: list[Incident] = []  # rank -> incident
+        self._spans: dict[int, tuple[int, int]] = {}  # rank -> (first, last seen)
+        self._by_host: dict[str, set[int]] = defaultdict(set)
+        self._by_service: dict[str, set[int]] = defaultdict(set)
         for incident in incidents:
             self.add(incident)
 
     def add(self, incident: Incident) -> None:
-        self._rank.setdefault(incident.id, len(self._rank))
+        rank = self._rank.setdefault(incident.id, len(self._rank))
+        if rank == len(self._ranked):
+            self._ranked.append(incident)
+        else:
+            self._ranked[rank] = incident
         self.incidents[incident.id] = incident
         self.index(incident)
 
     def index(self, incident: Incident) -> None:
-        """(Re-)index a candidate under every host and service it lists (nothing for another incident)."""
-        if incident.id in self.incidents:
+        """(Re-)index a candidate's span and every host and service it lists (nothing for another incident)."""
+        rank = self._rank.get(incident.id)
+        if rank is not None:
+            self._spans[rank] = _microseconds(incident.first_seen_at), _microseconds(incident.last_seen_at)
             for host in incident.hosts:
-                self._by_host[host].add(incident.id)
+                self._by_host[host].add(rank)
             for service in incident.services:
-                self._by_service[service].add(incident.id)
+                self._by_service[service].add(rank)
 
-    def listing(self, side: Side) -> list[Incident]:
-        """The candidates listing one of the side's hosts or services, in candidate order."""
-        ids = set().union(*(self._by_host.get(h, ()) for h in side.hosts),
-                          *(self._by_service.get(s, ()) for s in side.services))
-        return [self.incidents[i] for i in sorted(ids, key=self._rank.__getitem__)]
+    def listing(self, side: Side, start: datetime, end: datetime) -> list[Incident]:
+        """The candidates listing one of the side's hosts or services whose span meets [start, end], in
+        candidate order."""
+        ranks = set().union(*(self._by_host.get(h, ()) for h in side.hosts),
+                            *(self._by_service.get(s, ()) for s in side.services))
+        low, high, spans = _microseconds(start), _microseconds(end), self._spans
+        return [self._ranked[rank] for rank in sorted(r for r in ranks if spans[r][0] <= high and low <= spans[r][1])]
+
+
+def _microseconds(at: datetime) -> int:
+    return (at - EPOCH) // MICROSECOND
 
 
 @dataclass
@@ -191,13 +209,31 @@ class Action(Enum):
     BEFORE = "before"  # rule 5: an earlier episode
 
 
+@lru_cache(maxsize=4096)
+def _host_name(label: str | None) -> str | None:
+    """host_name, remembered: a batch names the same few hosts again and again."""
+    return host_name(label)
+
+
+@lru_cache(maxsize=64)
+def _zone(offset: timedelta) -> timezone:
+    return timezone(offset)
+
+
+def _shared_zone(at: datetime) -> datetime:
+    """The same time, with one tzinfo object per UTC offset: pydantic gives each datetime it parses a tzinfo
+    of its own, and comparing two datetimes of different tzinfo objects asks both for their offset."""
+    offset = at.utcoffset()
+    return at if offset is None else at.replace(tzinfo=_zone(offset))
+
+
 def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
     group = event.prototype_id or event.template_id
-    host, service = host_name(event.host), service_name(event.service)
+    host, service = _host_name(event.host), service_name(event.service)
     where = host or service or "-"
     return Signal(
         event_id=event.event_id, envelope_id=envelope_id, key=f"{LOG_KEY_PREFIX}{group}:{where}"[:255],
-        title=(event.template or event.message)[:500], severity=event.severity, at=event.occurred_at,
+        title=(event.template or event.message)[:500], severity=event.severity, at=_shared_zone(event.occurred_at),
         host=host, service=service, message=event.message, template_id=event.template_id,
         facts={"kind": SignalKind.log.value, "category": event.category, "rule": event.rule, "prototype_id": event.prototype_id},
     )
@@ -207,7 +243,7 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
     """The signal of a stored alert (see the module docstring for its key); None for a resolved one."""
     if alert.status == AlertStatus.resolved:
         return None
-    host, service = host_name(alert.host), service_name(alert.service)
+    host, service = _host_name(alert.host), service_name(alert.service)
     if host:
         where = f"host:{host}"
     elif service:
@@ -216,7 +252,7 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
         where = f"{alert.source}:{alert.fingerprint}"
     return Signal(
         event_id=envelope_id, envelope_id=envelope_id, key=f"{ALERT_KEY_PREFIX}{where}"[:255], title=alert.title,
-        severity=alert.severity, at=at, host=host, service=service, message=alert.title,
+        severity=alert.severity, at=_shared_zone(at), host=host, service=service, message=alert.title,
         facts={"kind": "alert", "source": alert.source, "signal": alert.signal and alert.signal.value}, ref=alert.alert_id, score=alert.score,
     )
 
@@ -254,6 +290,7 @@ class Aggregation:
         self.known = known
         self.latest = known.latest
         self.created: list[Incident] = []
+        self.opened: set[uuid.UUID] = set()  # the ids of `created`
         self.reopened: set[uuid.UUID] = set()
         self.changed: dict[uuid.UUID, tuple[Incident, str]] = {}  # id -> (incident, last envelope changing it)
         self.timeline: dict[tuple[uuid.UUID, TimelineKind, str], dict[str, Any]] = {}
@@ -303,9 +340,10 @@ class Aggregation:
             return None
         side = Side(frozenset([signal.host] if signal.host else ()), frozenset([signal.service] if signal.service else ()))
         best: tuple[tuple[int, float], Incident, str, str] | None = None
-        for incident in self.known.candidates.listing(reach(self.known.topology, side)):
-            if not (
-                    incident.first_seen_at - self.policy.correlate <= signal.at <= incident.last_seen_at + self.policy.correlate):
+        # Its time span widened by `correlate` holds the signal's time, i.e. meets the signal's time widened.
+        earliest, latest = signal.at - self.policy.correlate, signal.at + self.policy.correlate
+        for incident in self.known.candidates.listing(reach(self.known.topology, side), earliest, latest):
+            if not (incident.first_seen_at <= latest and earliest <= incident.last_seen_at):
                 continue
             if incident.status == IncidentStatus.resolved and self._holds(incident, signal):
                 continue
@@ -342,6 +380,7 @@ class Aggregation:
             details={**signal.facts, "samples": [], "template_ids": [], "reopen_count": 0},
         )
         self.created.append(incident)
+        self.opened.add(incident.id)
         self.known.candidates.add(incident)
         if latest:
             self.latest[signal.key] = incident
@@ -376,8 +415,10 @@ class Aggregation:
     def _join(self, incident: Incident, signal: Signal, rule: str, via: str) -> None:
         self._add_evidence(incident, signal, rule, via)
         incident.event_count += 1
-        incident.first_seen_at = min(incident.first_seen_at, signal.at)
-        incident.last_seen_at = max(incident.last_seen_at, signal.at)
+        if signal.at < incident.first_seen_at:  # (set only when it moves: a set is costly on a mapped object)
+            incident.first_seen_at = signal.at
+        if signal.at > incident.last_seen_at:
+            incident.last_seen_at = signal.at
         if RANK[signal.severity] > RANK[Severity(incident.severity)]:
             incident.severity = signal.severity.value
         _add_listed(incident, "hosts", signal.host)
@@ -422,7 +463,7 @@ class Aggregation:
         """What to announce for a changed incident, from its final state: (event type, reopened)."""
         if incident.status == IncidentStatus.resolved:
             return INCIDENT_RESOLVED, False
-        if incident in self.created or incident.id in self.reopened:
+        if incident.id in self.opened or incident.id in self.reopened:
             return INCIDENT_OPENED, incident.id in self.reopened
         return INCIDENT_UPDATED, False
 

@@ -3,11 +3,12 @@ key order) are locked before their latest incidents are read, so two workers nev
 one key, nor two incidents for two related signals."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy import String, Table, Uuid, any_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
@@ -19,6 +20,13 @@ from aiops_worker.incidents.correlation import Topology
 MAX_CANDIDATES = 1000  # incidents a batch is compared with: unresolved ones first, then the latest seen
 EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "source", "title", "host", "service", "template_id", "score", "count",
                     "first_seen_at", "last_seen_at", "rule", "via")
+# What an incident the aggregation opened is inserted with (created_at and updated_at: the server's now()).
+INCIDENT_COLUMNS = tuple(c.key for c in Incident.__table__.columns if c.key not in ("created_at", "updated_at"))
+
+
+def _any(name: str, values: Any, item_type: Any) -> Any:
+    """`= ANY(:name)`: the values as one array parameter, whatever their number (a statement of the same text)."""
+    return any_(bindparam(name, list(values), type_=ARRAY(item_type)))
 
 
 async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incident]:
@@ -29,10 +37,10 @@ async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incide
                                "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"), {"keys": sorted(keys)})
     pairs = (await session.execute(
         select(IncidentSignal.group_key, IncidentSignal.incident_id)
-        .join(Incident, Incident.id == IncidentSignal.incident_id).where(IncidentSignal.group_key.in_(keys))
+        .join(Incident, Incident.id == IncidentSignal.incident_id).where(IncidentSignal.group_key == _any("keys", keys, String))
         .ext(distinct_on(IncidentSignal.group_key))
         .order_by(IncidentSignal.group_key, Incident.first_seen_at.desc(), Incident.id))).all()
-    rows = await session.scalars(select(Incident).where(Incident.id.in_({p.incident_id for p in pairs}))
+    rows = await session.scalars(select(Incident).where(Incident.id == _any("ids", {p.incident_id for p in pairs}, Uuid))
                                  .order_by(Incident.id).with_for_update())
     incidents = {incident.id: incident for incident in rows}
     return {key: incidents[incident_id] for key, incident_id in pairs}
@@ -52,11 +60,11 @@ async def load_known(session: AsyncSession, signals: list[Signal], correlate: ti
             .order_by(Incident.status == IncidentStatus.resolved, Incident.last_seen_at.desc(), Incident.id)
             .limit(MAX_CANDIDATES).with_for_update())
         candidates.update({i.id: i for i in rows})
-    ids = set(candidates)
     evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = {}
-    for row in await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id.in_(ids))):
-        entry = {c: getattr(row, c) for c in EVIDENCE_COLUMNS}
-        evidence.setdefault(row.incident_id, {})[entry_key(entry)] = entry
+    columns = [IncidentSignal.__table__.c[c] for c in EVIDENCE_COLUMNS]
+    for row in await session.execute(select(*columns).where(IncidentSignal.incident_id == _any("ids", candidates, Uuid))):
+        entry = row._asdict()
+        evidence.setdefault(entry["incident_id"], {})[entry_key(entry)] = entry
     since = min((s.at for s in signals), default=None)
     return Known(latest=latest, candidates=Candidates(candidates.values()), evidence=evidence, topology=await load_topology(session),
                  splits=await load_splits(session, since) if since else {})
@@ -83,14 +91,37 @@ async def load_splits(session: AsyncSession, since: datetime) -> dict[str, list[
     return splits
 
 
+def _insert_unnest(table: Table, columns: Sequence[str]) -> Insert:
+    """INSERT of rows passed as one array per column (`unnest`): one short statement whatever their number
+    (rows as VALUES would pass PostgreSQL's 65,535 bound parameters, and an executemany sends each row on
+    its own)."""
+    return insert(table).from_select(
+        columns, select(*(func.unnest(bindparam(c, type_=ARRAY(table.c[c].type))) for c in columns)))
+
+
+def _columns(rows: list[dict[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
+    return {c: [row[c] for row in rows] for c in columns}
+
+
+_ADD_EVIDENCE = _insert_unnest(IncidentSignal.__table__, EVIDENCE_COLUMNS)
+_WRITE_EVIDENCE = _ADD_EVIDENCE.on_conflict_do_update(
+    index_elements=["incident_id", "group_key", "kind", "source"],
+    set_={c: _ADD_EVIDENCE.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")})
+TIMELINE_COLUMNS = ("incident_id", "event_id", "at", "kind", "count", "host", "template_id", "message")
+_ADD_TIMELINE = _insert_unnest(IncidentEvent.__table__, TIMELINE_COLUMNS)
+
+
+async def add_incidents(session: AsyncSession, incidents: list[Incident]) -> None:
+    """Insert the incidents the aggregation opened, as rows (an executemany: no object for the session to
+    track, no value to read back; their JSONB lists do not travel as arrays)."""
+    if incidents:
+        await session.execute(insert(Incident.__table__), [{c: getattr(i, c) for c in INCIDENT_COLUMNS} for i in incidents])
+
+
 async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Upsert evidence rows; as an executemany, which SQLAlchemy sends in pages (one statement with every row
-    would pass PostgreSQL's 65,535 bound parameters beyond 5,041 rows)."""
+    """Upsert evidence rows (dicts of EVIDENCE_COLUMNS, one per incident and entry), in one statement."""
     if rows:
-        statement = insert(IncidentSignal)
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=["incident_id", "group_key", "kind", "source"],
-            set_={c: statement.excluded[c] for c in ("count", "first_seen_at", "last_seen_at", "score")}), rows)
+        await session.execute(_WRITE_EVIDENCE, _columns(rows, EVIDENCE_COLUMNS))
 
 
 async def learn_runs_on(session: AsyncSession, edges: dict[tuple[str, str], dict[str, str]]) -> None:
@@ -107,8 +138,9 @@ async def learn_runs_on(session: AsyncSession, edges: dict[tuple[str, str], dict
 
 
 async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert timeline rows (dicts of TIMELINE_COLUMNS), in one statement."""
     if rows:
-        await session.execute(insert(IncidentEvent), rows)
+        await session.execute(_ADD_TIMELINE, _columns(rows, TIMELINE_COLUMNS))
 
 
 async def incidents_of_envelopes(session: AsyncSession, envelope_ids: list[str]) -> list[tuple[Incident, str]]:

@@ -93,8 +93,7 @@ class IncidentTask(StreamConsumer[P]):
             aggregation = Aggregation(self.policy, await store.load_known(session, signals, self.policy.correlate))
             placements = [(signal, aggregation.add(signal)) for signal in signals]
             evidence = aggregation.settle()
-            session.add_all(aggregation.created)
-            await session.flush()  # incidents first: the timeline rows (and linked rows) point at them
+            await store.add_incidents(session, aggregation.created)  # first: the timeline (and linked rows) point at them
             await store.add_timeline(session, list(aggregation.timeline.values()))
             await store.write_evidence(session, evidence)
             await store.learn_runs_on(session, dict.fromkeys(aggregation.learned, {}))

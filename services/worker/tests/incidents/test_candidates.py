@@ -30,7 +30,7 @@ ALERTS = Policy(window=timedelta(minutes=10), reopen=timedelta(hours=1), sample_
 class FullScan(Candidates):
     """The reference: every candidate, in candidate order."""
 
-    def listing(self, side: Side) -> list[Incident]:
+    def listing(self, side: Side, start: datetime, end: datetime) -> list[Incident]:
         return list(self.incidents.values())
 
 

@@ -20,7 +20,7 @@ ROWS = 6000
 
 
 def entry(incident_id: uuid.UUID, n: int, count: int) -> dict[str, object]:
-    return {"incident_id": incident_id, "group_key": f"log:tpl-{n}:host-{n}", "kind": "log", "title": "failed",
+    return {"incident_id": incident_id, "group_key": f"log:tpl-{n}:host-{n}", "kind": "log", "source": "", "title": "failed",
             "host": f"host-{n}", "service": None, "template_id": f"tpl-{n}", "score": None, "count": count,
             "first_seen_at": AT, "last_seen_at": AT, "rule": "opened", "via": ""}
 
