@@ -36,6 +36,10 @@ TEST_JWT_SECRET = "test-secret-for-the-service-processes-0123456789"
 TEST_SECRETS_KEY = "test-secrets-key-for-the-service-processes-0123456789"
 # The API has no default JWT_SECRET: settings built in tests without one get the one the test processes use.
 os.environ.setdefault("JWT_SECRET", TEST_JWT_SECRET)
+# How long a service process may take to start on a loaded 2-core machine: both import pandas/prophet/torch
+# first (at load 10 the API answered after 27 s, two workers polled after 100 s). Waits that include a start
+# allow this much.
+SERVICE_START_S = 180.0
 T = TypeVar("T")
 
 
@@ -158,7 +162,7 @@ class ServiceProcess:
             self._wait_healthy()
         return self
 
-    def _wait_healthy(self, timeout_s: float = 30.0) -> None:
+    def _wait_healthy(self, timeout_s: float = SERVICE_START_S) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.process and self.process.poll() is None, self.log_path.read_text()[-3000:]

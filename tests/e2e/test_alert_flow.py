@@ -13,6 +13,7 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert, ProcessedEvent
 from aiops_contracts.events import INCIDENT_ENRICHED
 from aiops_contracts.streams import ALERTS_INGESTED, WORKER_HEARTBEAT_KEY
+from conftest import SERVICE_START_S
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +28,8 @@ async def create_source(api, headers, name: str = "e2e") -> str:
 async def next_event(ws) -> dict:
     """The next live event past enrichment announcements: the enrichment loop announces on its own schedule
     (every ENRICHMENT_INTERVAL_S), so one may come between any two of the events a test awaits. The first one
-    waits for the worker's start (it imports pandas/prophet/torch before it runs)."""
-    while (event := orjson.loads(await asyncio.wait_for(ws.recv(), timeout=60)))["type"] == INCIDENT_ENRICHED:
+    waits for the worker's start."""
+    while (event := orjson.loads(await asyncio.wait_for(ws.recv(), SERVICE_START_S)))["type"] == INCIDENT_ENRICHED:
         pass
     return event
 
@@ -87,13 +88,13 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
             batch = [{"title": f"event {i}", "fingerprint": f"fp-{i}"} for i in range(start, start + 100)]
             response = await client.post("/webhooks/generic", json=batch, headers={"X-AIOps-Token": token})
             assert response.status_code == 202
-    deadline = time.monotonic() + 60  # the worker imports pandas/prophet/torch before it runs
+    deadline = time.monotonic() + SERVICE_START_S
     while (stored := await stored_count(sessions)) < 100 and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     worker.kill()
     assert 0 < stored < 1000, "the kill must land while the worker is still working"
     start_service("aiops-worker", **worker_env)
-    deadline = time.monotonic() + 120  # its start, then the rest of the 1,000 alerts
+    deadline = time.monotonic() + SERVICE_START_S + 60  # its start, then the rest of the 1,000 alerts
     while await stored_count(sessions) < 1000 and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     async with sessions() as session:
@@ -113,7 +114,7 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
 async def test_sigterm_finishes_cleanly(start_service, redis) -> None:
     worker = start_service("aiops-worker", WORKER_NAME="sigterm-test", HEARTBEAT_INTERVAL_S="0.2")
     heartbeat = f"{WORKER_HEARTBEAT_KEY}:sigterm-test"
-    deadline = time.monotonic() + 60  # the worker imports pandas/prophet/torch before it runs
+    deadline = time.monotonic() + SERVICE_START_S
     while not await redis.exists(heartbeat) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert await redis.exists(heartbeat), "the worker never started its tasks"

@@ -13,26 +13,29 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.db import AutomationRun
 from aiops_contracts.envelope import Envelope, utcnow
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, Severity
-from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED
+from conftest import SERVICE_START_S, until
 
 pytestmark = pytest.mark.e2e
 
+# The timeout outlasts ansible-playbook's own start (about 5 s at load 8 on 2 cores), so the test sees the run
+# running, its marker written, before the kill; the run's lease (timeout + margin) then runs out.
 RULES = """
 rules:
   - name: slow-cleanup
     trigger: {events: [prediction], measurement: disk}
-    action: {playbook: slow.yml, timeout_s: 5, extra_vars: {marker: "MARKER"}}
+    action: {playbook: slow.yml, timeout_s: 30, extra_vars: {marker: "MARKER"}}
     guards: {cooldown_s: 0}
 """
 PLAYBOOK = """
 - hosts: all
   gather_facts: false
   tasks:
-    - ansible.builtin.shell: "echo started >> {{ marker }} && sleep 30"
+    - ansible.builtin.shell: "echo started >> {{ marker }} && sleep 60"
 """
 
 
-async def wait_for(sessions, condition, timeout_s: float = 60.0) -> AutomationRun:
+async def wait_for(sessions, condition, timeout_s: float = SERVICE_START_S + 30) -> AutomationRun:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         async with sessions() as session:
@@ -66,7 +69,11 @@ async def test_a_run_cut_off_by_kill_9_is_interrupted_and_never_rerun(start_serv
     start_service("aiops-worker", **{**env, "WORKER_NAME": "worker-b"})  # takes the pending entry over
     run = await wait_for(sessions, lambda run: run.status == "interrupted")
     assert "not re-run" in run.reason
-    await asyncio.sleep(3)  # the redelivered entry has been handled by now: still one run, one start
+
+    async def redelivery_handled() -> bool:  # worker-b took the trigger worker-a never acked over and acked it
+        return (await bus.redis.xpending(bus.key(ALERTS_STORED), "automations-alerts"))["pending"] == 0
+
+    await until(redelivery_handled, SERVICE_START_S, "the redelivered trigger handled")  # still one run, one start
     async with sessions() as session:
         runs = (await session.scalars(select(AutomationRun))).all()
     assert [r.status for r in runs] == ["interrupted"]

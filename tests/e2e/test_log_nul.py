@@ -12,12 +12,13 @@ from sqlalchemy import text
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import LOGS_INGESTED
+from conftest import SERVICE_START_S
 
 pytestmark = pytest.mark.e2e
 
 
 async def wait_for_templates(client: httpx.AsyncClient, expected: dict[str, int]) -> dict[str, int]:
-    deadline, counts = time.monotonic() + 60, {}
+    deadline, counts = time.monotonic() + SERVICE_START_S, {}
     while time.monotonic() < deadline:
         items = (await client.get("/api/v1/logs/templates")).json()["items"]
         counts = {item["template"]: item["count"] for item in items}

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import until
+from conftest import SERVICE_START_S, until
 
 pytestmark = pytest.mark.e2e
 PAYLOAD = Path(__file__).parent / "payloads" / "github_workflow_run_failed.json"
@@ -45,8 +45,7 @@ async def test_signed_failed_workflow_run_becomes_a_build_alert_in_an_incident(s
             items = [a for a in found["items"] if a.get("incident_id")]
             return items[0] if items else None
 
-        # The worker imports pandas/prophet/torch before it runs.
-        alert = await until(alert_in_incident, 60, "the build alert joins an incident")
+        alert = await until(alert_in_incident, SERVICE_START_S, "the build alert joins an incident")
         assert alert["title"] == "Build failed: octo-org/octo-repo: Build"
         assert (alert["severity"], alert["status"], alert["service"]) == ("medium", "firing", alert["title"][14:])
         incident = (await client.get(f"/api/v1/incidents/{alert['incident_id']}", headers=viewer)).json()

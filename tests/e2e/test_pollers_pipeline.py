@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from aiops_contracts.events import ANOMALY_SOURCE
-from conftest import until
+from conftest import SERVICE_START_S, until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,8 @@ async def test_counter_jump_becomes_a_rate_and_an_anomaly_and_fan_failure_an_ale
                 return next((a for a in page["items"] if series.items() <= a["labels"].items()), None)
 
             # The worker starts first, then the poller needs two polls for a rate.
-            peak = await until(lambda: _above(loopback_peak, JUMP_BYTES_PER_S), 60, "the counter jump as a rate")
+            peak = await until(lambda: _above(loopback_peak, JUMP_BYTES_PER_S), SERVICE_START_S,
+                               "the counter jump as a rate")
             anomaly = await until(loopback_anomaly, 30, "the counter jump as an anomaly alert")
         finally:
             stop.set()

@@ -15,6 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from conftest import SERVICE_START_S
+
 pytestmark = pytest.mark.e2e
 
 
@@ -68,7 +70,7 @@ async def test_webhook_and_worker_spans_share_the_trace(start_service, service_h
                                      headers={"X-AIOps-Token": source.json()["token"]})
     assert response.status_code == 202
     webhook_traces = {}
-    deadline = time.monotonic() + 60  # the worker imports pandas/prophet/torch before it runs
+    deadline = time.monotonic() + SERVICE_START_S
     while time.monotonic() < deadline:
         webhook_traces = {t for svc, name, t in otlp.spans if svc == "aiops-api" and name == "POST /webhooks/generic"}
         worker_traces = {t for svc, name, t in otlp.spans if svc == "aiops-worker" and name == "alerts-store handle"}
