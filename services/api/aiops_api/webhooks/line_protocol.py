@@ -1,19 +1,63 @@
-"""InfluxDB line protocol in: validating a batch line by line, keeping the good lines and reporting the
-bad ones, and stamping lines that carry no timestamp.
+"""InfluxDB line protocol in: validating a batch, keeping the good lines and reporting the bad ones, and
+stamping lines that carry no timestamp.
 
-Each line is parsed by `line-protocol-parser` (a C extension: escaping rules, integer `i` / unsigned `u`
-/ string / bool fields, int64 range). We keep the original text of a good line, so nothing is
-re-serialised. A line without a timestamp gets the API's receive time appended: a re-delivered stream
-entry then rewrites the very same point instead of adding one at the worker's clock.
+A line is good when `line-protocol-parser` takes it (a C extension: escaping rules, integer `i` / unsigned `u`
+/ string / bool fields, int64 range, unique tag keys, series keys of at most 65535 bytes). Calling its
+`parse_line` on every line took most of the API's CPU per metric (it builds a dict per line that we drop), so
+runs of lines are first matched whole by RE2 against a subset of line protocol that `parse_line` always takes
+(`_line` says what the subset leaves out). The two rules a regular expression cannot check, unique tag keys and
+the key's length, are asked of `parse_line` once per series key. Lines outside the subset go through
+`parse_line` one by one: the outcome is the same either way (tests/webhooks/test_line_protocol_subset.py
+compares the two on generated and mutated lines).
+
+We keep the original text of a good line, so nothing is re-serialised. A line without a timestamp gets the
+API's receive time appended: a re-delivered stream entry then rewrites the very same point instead of adding
+one at the worker's clock.
 """
 
 from dataclasses import dataclass, field
 
+import re2
 from line_protocol_parser import LineFormatError, parse_line
 
 MAX_REPORTED_ERRORS = 100  # the response lists this many bad lines; the counter counts them all
 _MAX_JOINED_LINES = 64  # a string field value may span this many raw lines
 _WHITESPACE = " \t\r"
+_MAX_REMEMBERED_SERIES = 100_000  # series keys known good; forgotten all at once past this many
+_MAX_BACKOFF = 64
+
+
+def _line(timestamp: bytes) -> bytes:
+    """A line of the subset as a bytes pattern (read as Latin-1: the body is known to be UTF-8 by then).
+
+    Left out, for `parse_line` to judge: whitespace but one space between the parts, control characters, DEL,
+    escaped spaces in the series key (its first space ends it, so it can be cut without parsing), a backslash
+    that escapes nothing, quotes in names, NaN and infinities, floats with more than 18 integer or 30
+    fractional digits or a three-digit exponent (no overflow to infinity, no subnormals), integers of 19
+    digits and unsigned ones of 20 (int64 and uint64 range), timestamps from 9e18 on either side of zero, and
+    a `#` first (a comment)."""
+    plain = rb'[^\x00-\x20\x7f,="\\]'  # needs no escape: printable ASCII but separators, quote and backslash; non-ASCII
+    name = b"(?:" + plain + rb"|\\[,=])+"
+    field_key = b"(?:" + plain + rb"|\\[,= ])+"
+    measurement = rb'(?:[^\x00-\x20\x7f,="\\#]|\\[,=])(?:' + plain + rb"|\\[,=])*"
+    number = rb"-?(?:\d{1,18}(?:\.\d{0,30})?|\.\d{1,30})(?:[eE][-+]?\d{1,2})?|-?\d{1,18}i|\d{1,19}u"
+    boolean = rb"[tTfF]|true|True|TRUE|false|False|FALSE"
+    string = rb'"(?:[^\x00-\x08\x0a-\x1f\x7f"\\]|\\["\\])*"'
+    field_pair = field_key + b"=(?:" + number + b"|" + boolean + b"|" + string + b")"
+    return measurement + b"(?:," + name + b"=" + name + b")* " + field_pair + b"(?:," + field_pair + b")*" + timestamp
+
+
+def _run(line: bytes) -> re2._Regexp:
+    """One or more lines of the subset, each ending with its newline; the longest such run wins."""
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.longest_match = True
+    return re2.compile(b"(?:" + line + b"\n)+", options)
+
+
+_STAMPED_RUN = _run(_line(rb" -?(?:\d{1,18}|[1-8]\d{18})"))
+_UNSTAMPED_RUN = _run(_line(b""))
+_good_series: set[str] = set()  # series keys (all before a subset line's first space) that parse_line took
 
 
 @dataclass
@@ -36,30 +80,88 @@ class ValidatedLines:
 
 def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
     """Good lines of `body` (stamped with `received_ns` where they have no timestamp) and the bad ones.
-    Each line is decoded on its own: a byte that is not UTF-8 costs its line, not the batch."""
+    A byte that is not UTF-8 costs its line, not the batch (such a body is read line by line, without the
+    subset)."""
     result = ValidatedLines()
     stamp = f" {received_ns}"
-    raw = [_decode(line) for line in body.split(b"\n")]
-    index = 0
+    try:
+        raw: list[str | UnicodeDecodeError] = body.decode().split("\n")
+        subject: bytes | None = body + b"\n"  # every line ends with a newline, the last one too
+    except UnicodeDecodeError:
+        raw, subject = [_decode(line) for line in body.split(b"\n")], None
+    index = offset = 0  # the next line: its index in `raw` and its byte offset in `subject`
+    one_by_one_until = 0  # lines before this index go through parse_line one by one
+    # Lines read one by one after the subset missed a line: doubles at each miss, back to 1 after a run at least
+    # as long, so batches where the subset misses often cost hardly more than reading every line one by one.
+    backoff = 1
     while index < len(raw):
-        line = raw[index]
-        number = index = index + 1
-        if isinstance(line, UnicodeDecodeError):
-            result.reject(number, f"not UTF-8 text (byte 0x{line.object[line.start]:02x} at column {line.start + 1})")
-            continue
-        line = line.strip(_WHITESPACE)
-        if not line or line[0] == "#":
-            continue
-        try:
-            point = parse_line(line)
-        except LineFormatError as exc:
-            joined = _join_string_field(raw, index - 1)
-            if joined is None:
-                result.reject(number, describe(exc, line))
+        if subject is not None and index >= one_by_one_until:
+            stamped, end = _subset_run(subject, offset)
+            run = raw[index:index + subject.count(b"\n", offset, end)]
+            if run and _series_keys_good(run):
+                result.lines.extend(run if stamped else [line + stamp for line in run])
+                index, offset, backoff = index + len(run), end, 1 if len(run) >= backoff else backoff
                 continue
-            line, point, index = joined
-        result.lines.append(line if point["time"] is not None else line + stamp)
+            one_by_one_until = index + max(len(run), backoff)
+            backoff = min(2 * backoff, _MAX_BACKOFF)
+        after = _validate_line(raw, index, result, stamp)
+        if subject is not None:
+            offset = _offset_after(subject, offset, after - index)
+        index = after
     return result
+
+
+def _subset_run(subject: bytes, offset: int) -> tuple[bool, int]:
+    """Whether the lines from `offset` carry timestamps, and where the longest run of them in the subset ends
+    (`offset` itself when the line there is outside the subset)."""
+    for stamped, run in ((True, _STAMPED_RUN), (False, _UNSTAMPED_RUN)):
+        match = run.match(subject, offset)
+        if match:
+            return stamped, match.end()
+    return True, offset
+
+
+def _series_keys_good(lines: list[str]) -> bool:
+    """Whether `parse_line` takes the series keys of these subset lines (tag keys unique, at most 65535 bytes).
+    Each key not seen good before is parsed once, with a field; the good ones are remembered."""
+    new = {line[:line.index(" ")] for line in lines} - _good_series
+    for key in new:
+        try:
+            parse_line(key + " f=0")
+        except LineFormatError:
+            return False
+    if len(_good_series) + len(new) > _MAX_REMEMBERED_SERIES:
+        _good_series.clear()
+    _good_series.update(new)
+    return True
+
+
+def _validate_line(raw: list[str | UnicodeDecodeError], index: int, result: ValidatedLines, stamp: str) -> int:
+    """Judges the line at `index` with `parse_line`, joined with the next lines when a string field spans them;
+    returns the index of the line after it."""
+    line, number = raw[index], index + 1
+    if isinstance(line, UnicodeDecodeError):
+        result.reject(number, f"not UTF-8 text (byte 0x{line.object[line.start]:02x} at column {line.start + 1})")
+        return number
+    line = line.strip(_WHITESPACE)
+    if not line or line[0] == "#":
+        return number
+    try:
+        point = parse_line(line)
+    except LineFormatError as exc:
+        joined = _join_string_field(raw, index)
+        if joined is None:
+            result.reject(number, describe(exc, line))
+            return number
+        line, point, number = joined
+    result.lines.append(line if point["time"] is not None else line + stamp)
+    return number
+
+
+def _offset_after(subject: bytes, offset: int, lines: int) -> int:
+    for _ in range(lines):
+        offset = subject.index(b"\n", offset) + 1
+    return offset
 
 
 def _decode(line: bytes) -> str | UnicodeDecodeError:

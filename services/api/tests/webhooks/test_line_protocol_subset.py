@@ -1,0 +1,151 @@
+"""The subset fast path of `validate_lines` changes nothing: a line it takes is one `parse_line` takes, with a
+timestamp exactly when the subset saw one, and any body gives the same lines, errors and count as reading every
+line with `parse_line`. Lines are generated from line protocol's parts with its nasty cases drawn often
+(escapes, quotes, backslashes, `#`, unicode, huge and odd numbers, NaN and infinity words, empty parts,
+repeated tag keys), then mutated character by character (a seeded generator: thousands per run)."""
+
+import random
+from unittest.mock import patch
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from line_protocol_parser import LineFormatError, parse_line
+
+from aiops_api.webhooks import line_protocol
+from aiops_api.webhooks.line_protocol import validate_lines
+
+RECEIVED_NS = 1_795_000_000_000_000_000
+NAME_PIECES = ["cpu", "host", "a", "é", "\u00a0", "\u2028", "\x85", "日本", "#", "\\,", "\\=", "\\ ", "\\", '"',
+               '\\"', "\\\\", ",", "=", " ", "\t", "\x7f", "1", "t", "-"]
+NUMBERS = ["0", "1", "-1", "1.", ".5", "-.5", "00.5", "1e5", "1E+05", "1e-5", "1e99", "1e308", "1e309", "1e-400",
+           "1.5e", "+1", "0x10", "1_0", "nan", "NaN", "inf", "-Inf", "Infinity", "١", "9" * 18, "9" * 19,
+           "1" + "0" * 30, "0." + "0" * 29 + "1", "0." + "0" * 31 + "1", "12345678901234567890" * 16,
+           "0." + "0" * 320 + "1", "0." + "0" * 300 + "1e-30", "1." + "0" * 400, "9" * 310]
+FIELD_VALUES = NUMBERS + [n + "i" for n in NUMBERS] + [n + "u" for n in NUMBERS] + [
+    "9223372036854775807i", "9223372036854775808i", "-9223372036854775808i", "18446744073709551615u",
+    "18446744073709551616u", "-1u", "t", "T", "true", "True", "TRUE", "tRue", "f", "F", "false", "False", "FALSE",
+    "tr", '""', '"a"', '"a b,c=d"', '"a\\"b"', '"a\\\\"', '"a\\\\\\"b"', '"a\\nb"', '"a\\', '"a\tb"', '"a\rb"',
+    '"é \u2028"', '"#"', '"', "", '"a"b"']
+TIMESTAMPS = ["", " 0", " -0", " 1", " -5", " 00012", " 1795000000000000000", " 8999999999999999999",
+              " 9000000000000000000", " 9223372036854775806", " 9223372036854775807", " -9223372036854775806",
+              " -9223372036854775807", " 1.5", " +5", " 5 ", "  5", " ١"]
+TRICKY_NAMES = ["a\\b", "a\\\\", "a\\", "\\", "a\\ b", "a\\,", "a\\=", "\\,a", 'a"b', '"', 'a\\"', "a=b", "a,b",
+                "#a", "é", "\u00a0", "a\tb", ""]
+MUTATIONS = list(' ,="\\#\t\r\x00\x7fé\u00a0\u2028\x85.-+eEiutfTFnN0123456789')
+
+
+def subset_takes(line: str) -> tuple[bool, bool]:
+    """Whether the subset takes `line` as a good line, and whether it found a timestamp in it."""
+    subject = line.encode() + b"\n"
+    stamped, end = line_protocol._subset_run(subject, 0)
+    return end == len(subject) and line_protocol._series_keys_good([line]), stamped
+
+
+def one_by_one(body: bytes) -> line_protocol.ValidatedLines:
+    """`validate_lines` without the subset: every line read by `parse_line`."""
+    with patch.object(line_protocol, "_subset_run", lambda subject, offset: (True, offset)):
+        return validate_lines(body, RECEIVED_NS)
+
+
+def random_name(rng: random.Random) -> str:
+    return "".join(rng.choice(NAME_PIECES) if rng.random() < 0.2 else rng.choice("abxyz_0")
+                   for _ in range(rng.choice([0, 1, 1, 2, 3, 5, 8])))
+
+
+def random_line(rng: random.Random) -> str:
+    tag_keys = [random_name(rng) for _ in range(rng.choice([0, 0, 1, 2, 3, 5]))]
+    if len(tag_keys) > 1 and rng.random() < 0.2:
+        tag_keys.append(rng.choice(tag_keys))  # a repeated tag key
+    tags = "".join(f",{key}={random_name(rng)}" for key in tag_keys)
+    fields = ",".join(f"{random_name(rng)}={rng.choice(FIELD_VALUES)}" for _ in range(rng.choice([0, 1, 1, 2, 4])))
+    return f"{random_name(rng)}{tags} {fields}{rng.choice(TIMESTAMPS)}"
+
+
+def telegraf_line(rng: random.Random) -> str:
+    """A line as Telegraf writes it (so mostly in the subset), its names now and then a tricky one, for the
+    mutations to start from."""
+
+    def name(usual: str) -> str:
+        return rng.choice(TRICKY_NAMES) if rng.random() < 0.1 else usual
+
+    tag_keys = sorted(rng.sample(["cpu", "device", "host", "mode", "path"], rng.randint(0, 3)))
+    if tag_keys and rng.random() < 0.1:
+        tag_keys.append(tag_keys[0])  # a repeated tag key
+    tags = "".join(f",{name(key)}={name(rng.choice(['web-01', 'sda1', '/', 'eth0']))}" for key in tag_keys)
+    values = ["0", "92.46231155", "-0.5", "12440285184i", "3u", "true", "F", '"ok"', '"C:\\\\temp \\"x\\""', "1e-07"]
+    fields = ",".join(f"{name(key)}={rng.choice(values)}" for key in rng.sample(["idle", "used", "n", "msg", "up"], 3))
+    return f"{name('cpu')}{tags} {fields}{rng.choice(['', ' 1763924410000000000'])}"
+
+
+def mutate(rng: random.Random, line: str) -> str:
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        at = rng.randrange(len(line) + 1)
+        action = rng.random()
+        if action < 0.4:
+            line = line[:at] + rng.choice(MUTATIONS) + line[at:]
+        elif action < 0.7:
+            line = line[:at] + rng.choice(MUTATIONS) + line[at + 1:]
+        else:
+            line = line[:at] + line[at + 1:]
+    return line
+
+
+def generated_lines(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return [mutate(rng, rng.choice([random_line, telegraf_line])(rng)) for _ in range(count)]
+
+
+def test_a_line_the_subset_takes_is_one_parse_line_takes_with_the_same_timestamp() -> None:
+    taken = 0
+    for line in generated_lines(seed=18, count=30_000):
+        if "\n" in line:
+            continue
+        good, stamped = subset_takes(line)
+        if not good:
+            continue
+        taken += 1
+        try:
+            point = parse_line(line)
+        except LineFormatError as exc:
+            raise AssertionError(f"the subset took {line!r}, parse_line refuses it: {exc}") from exc
+        assert (point["time"] is not None) == stamped, line
+    assert taken > 3_000  # the subset is no empty set: the comparison means something
+
+
+def test_any_body_gives_what_reading_each_line_with_parse_line_gives() -> None:
+    rng = random.Random(14)
+    lines = generated_lines(seed=2026, count=20_000)
+    while lines:
+        size = rng.choice([1, 2, 5, 30, 200])
+        body = "\n".join(lines[:size]) + rng.choice(["", "\n", "\r\n", "\n\n# a comment\n"])
+        del lines[:size]
+        fast, reference = validate_lines(body.encode(), RECEIVED_NS), one_by_one(body.encode())
+        assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(generated_lines(seed=7, count=500)) | st.text(max_size=40), max_size=12),
+       st.binary(max_size=3))
+def test_hypothesis_bodies_read_alike_with_and_without_the_subset(lines: list[str], tail: bytes) -> None:
+    body = "\n".join(lines).encode() + tail  # the tail may be an invalid UTF-8 byte: the body is read line by line
+    fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
+    assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+
+
+def test_the_series_key_rules_are_parse_lines() -> None:
+    long_key = "m,t=" + "v" * 65_532  # 65536 bytes: one too many
+    body = "\n".join(["m,a=1,b=2,a=3 x=1 5", "m,a=1,b=2 x=1 5", f"{long_key} x=1", f"{long_key[:-1]} x=1"]).encode()
+    fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
+    assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+    assert [e.line for e in fast.errors] == [1, 3]
+
+
+def test_telegraf_lines_take_the_subset_whole() -> None:
+    lines = [
+        "cpu,cpu=cpu-total,host=web-01 usage_idle=93.21608040201005,usage_user=4.271356783919598",
+        "mem,host=web-01 available=12440285184i,used_percent=22.471957397460938",
+        'procstat,host=web-01,process_name=a\\,b cmdline="/usr/bin/a \\"x\\"",running=true,pid=42u',
+    ]
+    for timestamp, stamped in (("", False), (" 1763924410000000000", True)):
+        subject = "".join(f"{line}{timestamp}\n" for line in lines).encode()
+        assert line_protocol._subset_run(subject, 0) == (stamped, len(subject))
