@@ -224,7 +224,7 @@ def _shared_zone(at: datetime) -> datetime:
     """The same time, with one tzinfo object per UTC offset: pydantic gives each datetime it parses a tzinfo
     of its own, and comparing two datetimes of different tzinfo objects asks both for their offset."""
     offset = at.utcoffset()
-    return at if offset is None else at.replace(tzinfo=_zone(offset))
+    return at if offset is None else at.astimezone(_zone(offset))  # (the same offset: the same fields)
 
 
 def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:

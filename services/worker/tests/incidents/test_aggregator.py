@@ -10,7 +10,7 @@ from aiops_contracts.db import Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, Severity
 from aiops_contracts.streams import INCIDENTS_CHANGED, LOGS_TEMPLATED
-from aiops_worker.incidents.aggregator import Action, Policy, decide
+from aiops_worker.incidents.aggregator import Action, Policy, decide, signal_from_log
 from aiops_worker.incidents.task import LogIncidentTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -43,6 +43,14 @@ def test_decide(status, last_seen, resolved, event, expected) -> None:
 
 def test_decide_without_incident_opens() -> None:
     assert decide(None, T0, POLICY) is Action.OPEN
+
+
+@pytest.mark.parametrize("occurred_at", ["2026-03-02T09:00:00Z", "2026-03-02T17:00:00.123456+08:00",
+                                         "2026-03-02T05:30:00-03:30"])
+def test_signal_keeps_the_time_and_offset_of_its_event(occurred_at: str) -> None:
+    event = LogEvent.model_validate({**log_event(1, 0).model_dump(), "occurred_at": occurred_at})
+    signal = signal_from_log(event, "env-1")
+    assert signal.at == event.occurred_at and signal.at.isoformat() == event.occurred_at.isoformat()
 
 
 def log_event(n: int, seconds: float, host: str = "web-1", template: str = "t-oom", severity=Severity.high) -> LogEvent:
