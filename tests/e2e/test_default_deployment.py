@@ -14,7 +14,7 @@ import jwt
 import pytest
 import yaml
 
-from conftest import free_port
+from conftest import SERVICE_START_S, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def test_compose_api_refuses_to_start_with_a_published_or_short_secret(test_env,
     generate_secrets(tmp_path)
     env = compose_api_env(test_env, tmp_path, shell={"JWT_SECRET": secret, "ENVIRONMENT": environment})
     run = subprocess.run([str(Path(sys.executable).parent / "aiops-api")], env=env, capture_output=True, text=True,
-                         timeout=60)
+                         timeout=SERVICE_START_S)
     assert run.returncode != 0
     assert "aiops-api refused to start" in run.stderr and "JWT_SECRET is" in run.stderr
     assert secret not in run.stderr and "Traceback" not in run.stderr

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from aiops_contracts.streams import POLLER_LEASE_KEY
-from conftest import until
+from conftest import SERVICE_START_S, until
 
 pytestmark = pytest.mark.e2e
 INTERVAL_S = 5.0
@@ -43,7 +43,7 @@ async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_serv
             shared = sorted(holders.values()) == ["w1", "w1", "w2", "w2"]
             return (listed, holders) if shared and polled_by == holders else None
 
-        polled, holders = await until(settled, 45, "every source polled by its lease holder, two per replica")
+        polled, holders = await until(settled, SERVICE_START_S, "every source polled by its lease holder, two per replica")
         assert polled["switch-0"]["health"]["points"] > 3 and polled["switch-0"]["health"]["last_error"] is None
 
         victim = holders["switch-0"]
@@ -58,9 +58,11 @@ async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_serv
                        for s in listed.values())
             return listed if done else None
 
-        # Taken over once the lease expires (LEASE_S + RECONCILE_S), polled when due: within one interval.
-        await until(taken_over, INTERVAL_S + 2.0, "the survivor polls every source")
-        assert time.time() - killed_at < INTERVAL_S + 1.0
+        # Taken over once the lease expires (LEASE_S + RECONCILE_S), polled when due: within one interval, as the
+        # polls' own times say (the test reads them later, by an API request, on a loaded machine).
+        taken = await until(taken_over, 30, "the survivor polls every source")
+        takeover_s = max(_epoch(s["health"]["last_success_at"]) for s in taken.values()) - killed_at
+        assert takeover_s < INTERVAL_S + 1.0, takeover_s
 
         # A change through the API restarts the poller (labels), disabling stops it, with no worker restart.
         source = polled["switch-1"]
