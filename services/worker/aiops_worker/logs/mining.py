@@ -30,6 +30,7 @@ than ``max_line_comparisons`` raises ``LineTooCostly`` before the miner changes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from itertools import compress, count, islice
@@ -38,11 +39,12 @@ from typing import NamedTuple
 
 from aiops_contracts.text import without_nul
 
+from .candidates import NOTHING, CandidateIndex, Key
 from .masking import WILDCARD, Masker
 from .similarity import HARD, MATCH, compare, generalise_token, may_differ_softly, skeleton, vocabulary_slot
 
 STATE_VERSION = 1
-_MEMO_LIMIT = 100_000
+_LINES_MEMO_CHARS = 4_000_000  # characters of whole messages remembered (with their tokens) before starting afresh
 _VARIANT_MIN_WORDS = 2  # constant words two clusters of different lengths must share to be one event
 
 
@@ -100,17 +102,12 @@ class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper
     changed: bool
 
 
-def _bucket_key(tokens: list[str]) -> tuple[int, str]:
-    first = tokens[0] if tokens else ""
-    return len(tokens), WILDCARD if may_differ_softly(first) else first
-
-
-def _differing(a: list[str], b: list[str]) -> compress[int]:
+def _differing(a: Sequence[str], b: Sequence[str]) -> compress[int]:
     """Slots where two token lists of the same length differ (the equality test runs in C)."""
     return compress(count(), map(ne, a, b))
 
 
-def _score(template: list[str], tokens: list[str]) -> float:
+def _score(template: list[str], tokens: Sequence[str]) -> float:
     """Share of matching tokens (equal or covered by a wildcard), or -1 when a hard (word) difference exists."""
     matches = len(tokens)
     for i in _differing(template, tokens):
@@ -131,15 +128,12 @@ class TemplateMiner:
         self._masker = Masker.default()
         self.clusters: dict[str, Cluster] = {}
         self.aliases: dict[str, str] = {}
-        self._buckets: dict[tuple[int, str], list[str]] = {}
+        self._candidates = CandidateIndex(self.clusters, self.limits.max_candidates)
         self._by_length: dict[int, list[str]] = {}
         self._next_seq = 0
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
-        # Token count -> first token (bucket) -> masked token sequence -> best cluster id. A line is compared
-        # only with the clusters of its bucket and of its length's wildcard bucket, so an entry stays valid
-        # until one of those is added, changed or removed (_index/_unindex forget what it could change).
-        self._best_memo: dict[int, dict[str, dict[tuple[str, ...], str | None]]] = {}
-        self._memo_entries = 0
+        self._lines: dict[str, tuple[str, ...]] = {}  # message -> its tokens (messages repeat whole)
+        self._lines_chars = 0
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
@@ -148,10 +142,10 @@ class TemplateMiner:
         return self._masker.tokens(message, self.limits.max_token_chars)
 
     def add(self, message: str) -> MatchResult:
-        tokens = self.tokenize(message)
+        tokens = self._line(message)
         cluster, covered = self._best(tokens)
         if cluster is None:
-            cluster = self._create(tokens)
+            cluster = self._create(list(tokens))
             survivor = self._merge_siblings(cluster)
             self._join_variant(survivor)
             root = self._root(survivor)
@@ -172,7 +166,7 @@ class TemplateMiner:
         return MatchResult(root.cluster_id, root.template, False, False)
 
     def match(self, message: str) -> MatchResult | None:
-        cluster, _ = self._best(self.tokenize(message))
+        cluster, _ = self._best(self._line(message))
         if cluster is None:
             return None
         root = self._root(cluster)
@@ -205,52 +199,54 @@ class TemplateMiner:
         return miner
 
     # ------------------------------------------------------------------ matching
-    def _best(self, tokens: list[str]) -> tuple[Cluster | None, bool]:
-        """The cluster the line joins (None: none) and whether its template covers the line as it is."""
-        key, (length, first) = tuple(tokens), _bucket_key(tokens)
-        memo = self._best_memo.get(length, {}).get(first)
-        if memo is not None and key in memo:
-            found = memo[key]
-            return (None, False) if found is None else (self.clusters[found[0]], found[1])
-        best, covered = self._search(tokens)
-        if self._memo_entries >= _MEMO_LIMIT:
-            self._best_memo.clear()
-            self._memo_entries = 0
-        self._best_memo.setdefault(length, {}).setdefault(first, {})[key] = (best.cluster_id, covered) if best else None
-        self._memo_entries += 1
-        return best, covered
+    def _line(self, message: str) -> tuple[str, ...]:
+        """``tokenize(message)``, remembered for messages no longer than ``max_line_chars``."""
+        tokens = self._lines.get(message)
+        if tokens is None:
+            tokens = tuple(self.tokenize(message))
+            if len(message) <= self.limits.max_line_chars:
+                if self._lines_chars > _LINES_MEMO_CHARS:
+                    self._lines.clear()
+                    self._lines_chars = 0
+                self._lines[message] = tokens
+                self._lines_chars += len(message)
+        return tokens
 
-    def _forget_matches(self, cluster: Cluster) -> None:
-        """Drop the remembered matches that ``cluster`` may change: its bucket's, or, when its first token
-        is a variable, those of every bucket of its length (their lines search its bucket too)."""
-        length, first = _bucket_key(cluster.tokens)
-        buckets = self._best_memo.get(length, {})
-        for stale in list(buckets) if first == WILDCARD else [first]:
-            self._memo_entries -= len(buckets.pop(stale, ()))
-
-    def _newest(self, ids: list[str] | None) -> list[str]:
-        return ids[-self.limits.max_candidates:] if ids else []
-
-    def _search(self, tokens: list[str]) -> tuple[Cluster | None, bool]:
-        n, first = _bucket_key(tokens)
-        candidates = self._newest(self._buckets.get((n, first)))
-        if first != WILDCARD:
-            candidates += self._newest(self._buckets.get((n, WILDCARD)))
-        # Each candidate's tokens are compared with the line's once: the search's cost is known before it starts.
-        if len(candidates) * n > self.limits.max_line_comparisons:
+    def _best(self, line: tuple[str, ...]) -> tuple[Cluster | None, bool]:
+        """The cluster the line joins (None: none) and whether its template covers the line as it is
+        (a score of 1: every token matches)."""
+        recalled = self._candidates.recall(line)
+        if recalled is not None and not recalled[2]:
+            return recalled[0], recalled[1][0] == 1.0
+        own, wild = self._candidates.buckets(line)
+        # Each candidate's tokens are compared with the line's once: a search's cost is known before it starts
+        # (a line refused once is refused again, whatever was remembered of it).
+        examined = self._candidates.examined(own, wild)
+        if examined * len(line) > self.limits.max_line_comparisons:
             raise LineTooCostly(f"over {self.limits.max_line_comparisons} token comparisons "
-                                f"({len(candidates)} candidate templates of {n} tokens)")
+                                f"({examined} candidate templates of {len(line)} tokens)")
+        if recalled is None:
+            best, key = self._pick(line, self._candidates.candidates(own, wild), None, NOTHING)
+        else:
+            best, key = self._pick(line, recalled[2], recalled[0], recalled[1])
+        self._candidates.remember(line, best, key, own, wild)
+        return best, key[0] == 1.0
+
+    def _newest(self, ids: list[str]) -> list[str]:
+        return ids[-self.limits.max_candidates:]
+
+    def _pick(self, tokens: Sequence[str], candidates: list[Cluster], best: Cluster | None,
+              best_key: Key) -> tuple[Cluster | None, Key]:
+        """The best of ``best`` and ``candidates``: the highest score at or above the threshold, the oldest
+        cluster on a tie (whatever the order of the candidates), and its key (score, -seq)."""
         self.work.candidates += len(candidates)
-        self.work.comparisons += len(candidates) * n
-        best, best_key = None, (-1.0, 0)
+        self.work.comparisons += len(candidates) * len(tokens)
         threshold = self.config.sim_threshold
-        for cid in candidates:
-            cluster = self.clusters[cid]
+        for cluster in candidates:
             score = _score(cluster.tokens, tokens)
-            # ties go to the oldest cluster, whatever the index order
             if score >= threshold and (key := (score, -cluster.seq)) > best_key:
                 best, best_key = cluster, key
-        return best, best_key[0] == 1.0  # a score of 1: every token matches (the template covers the line)
+        return best, best_key
 
     def _single_hard_slot(self, a: list[str], b: list[str]) -> int:
         """The one slot where ``a`` and ``b`` differ by words, else -1 (none, or several: stops at the second)."""
@@ -288,15 +284,13 @@ class TemplateMiner:
         return self.clusters[self.resolve(cluster.cluster_id)]
 
     def _index(self, cluster: Cluster) -> None:
-        self._forget_matches(cluster)
         self._skeletons.setdefault(skeleton(cluster.tokens), (cluster.cluster_id, len(cluster.tokens)))
         self.clusters[cluster.cluster_id] = cluster
-        self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(cluster.cluster_id)
+        self._candidates.add(cluster)
         self._by_length.setdefault(len(cluster.tokens), []).append(cluster.cluster_id)
 
     def _unindex(self, cluster: Cluster) -> None:
-        self._forget_matches(cluster)
-        self._buckets[_bucket_key(cluster.tokens)].remove(cluster.cluster_id)
+        self._candidates.remove(cluster)
         self._by_length[len(cluster.tokens)].remove(cluster.cluster_id)
         key = skeleton(cluster.tokens)
         if self._skeletons.get(key, ("",))[0] == cluster.cluster_id:

@@ -230,3 +230,31 @@ def test_work_per_line_is_bounded_by_the_caps(lines: list[str]) -> None:
         assert all(len(token) <= limits.max_token_chars for token in tokens)
     for cluster in miner.clusters.values():
         assert all(len(token) <= limits.max_token_chars + 2 for token in cluster.tokens)
+
+
+# Few words, values and wildcard-like first tokens: lines that join, generalise, merge and split buckets.
+_WORDS = st.sampled_from(["open", "close", "user", "root", "job", "Started", "a1", "b2", "x=1", "x=2", "42", "7", "<*>"])
+_SHORT_LINES = st.lists(_WORDS, min_size=1, max_size=6).map(" ".join)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_SHORT_LINES, min_size=1, max_size=80), st.integers(1, 6))
+def test_remembered_searches_and_lines_give_what_new_ones_give(lines: list[str], max_candidates: int) -> None:
+    """A remembered search (updated with the clusters added since) and a remembered message answer as a new
+    search of a new tokenisation would, including when few candidates are examined (the oldest drop out)."""
+    limits = MinerLimits(max_candidates=max_candidates)
+    remembering, forgetting = TemplateMiner(limits=limits), TemplateMiner(limits=limits)
+    forgetting._candidates.recall = lambda line: None  # type: ignore[method-assign]
+    forgetting._line = lambda message: tuple(forgetting.tokenize(message))  # type: ignore[method-assign]
+    for line in lines:
+        assert remembering.add(line) == forgetting.add(line)
+        assert remembering.match(line) == forgetting.match(line)
+    assert remembering.to_state() == forgetting.to_state()
+
+
+def test_a_cluster_no_longer_among_the_newest_examined_is_not_recalled() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_candidates=1))
+    miner.add("disk sda full")
+    miner.add("disk sda empty")  # the same bucket: only this newer cluster is examined now
+    miner.add("disk sda full")
+    assert len(miner.clusters) == 3
