@@ -7,7 +7,7 @@ Prints metrics/s (one metric = one line) for:
   writer_drain     the metrics writer draining that stream into InfluxDB (--writer-replicas processes)
   end_to_end       API and writers running together: from the first POST until every point is in InfluxDB
 and, for each phase, the CPU each part spent per line (µs): the bench's client, the API, the writers, InfluxDB
-and Redis (the stores' processes found by name when they run on this machine; other users of them count too).
+and Redis (the processes listening on the stores' ports when they run here; other users of them count too).
 On one machine every part shares the cores InfluxDB alone uses in influxdb_direct: end to end can reach at most
 cores / (the parts' µs per line together).
 
@@ -25,9 +25,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
-from bench_stack import redis_db_url, require_stores
+from bench_stack import DEFAULT_PORTS, redis_db_url, require_stores
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
@@ -43,8 +44,6 @@ HOSTS = 500
 # InfluxDB's /write is measured at each (lines per request, requests in flight); the best one is the reference.
 DIRECT_SETTINGS = [(batch, connections) for batch in (5_000, 10_000, 20_000) for connections in (2, 4, 8)]
 TARGET_SHARE = 0.8  # end to end >= 80 % of InfluxDB's best direct rate
-# The processes of the stores, by name, whose CPU a phase counts when they run on this machine
-STORE_PROCESSES = {"influxdb": "influxd", "redis": "redis-server"}
 # A Telegraf-like mix: (measurement, tags, fields, the field counted to verify nothing was lost)
 SHAPES = (
     ("cpu", "cpu=cpu-total", "usage_guest=0,usage_idle={v:.4f},usage_iowait=0.25,usage_system=2.01,usage_user=4.27",
@@ -115,14 +114,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def processes_named(name: str) -> list[int]:
-    """The ids of this machine's processes called `name` (none when the store runs elsewhere)."""
+def listening_processes(url: str) -> list[int]:
+    """The ids of this machine's processes listening on the port of `url` (none when the store runs elsewhere)."""
+    port = f"{urlsplit(url).port or DEFAULT_PORTS[urlsplit(url).scheme]:04X}"
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state, inode = row.split()[1], row.split()[3], row.split()[9]
+            if local.endswith(f":{port}") and state == "0A":  # LISTEN
+                sockets.add(f"socket:[{inode}]")
     pids = []
-    for entry in Path("/proc").iterdir():
+    for process in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
-                pids.append(int(entry.name))
-        except OSError:  # ended meanwhile
+            if process.name.isdigit() and any(os.readlink(fd) in sockets for fd in (process / "fd").iterdir()):
+                pids.append(int(process.name))
+        except OSError:  # ended meanwhile, or not ours to read
             continue
     return pids
 
@@ -216,8 +222,8 @@ async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[byt
                  api_pid: int) -> dict[str, Phase]:
     from aiops_worker.metrics.task import MetricsWriterTask  # the writer reads in the group named after it
 
-    parts = {"client": [os.getpid()], "api": [api_pid],
-             **{part: processes_named(name) for part, name in STORE_PROCESSES.items()}}
+    parts = {"client": [os.getpid()], "api": [api_pid], "influxdb": listening_processes(influx_url),
+             "redis": listening_processes(env["REDIS_URL"])}
     results = {"influxdb_direct": await best_direct(args, influx_url, f"{env['INFLUX_DATABASE']}_direct", parts)}
     api_url = f"http://127.0.0.1:{env['API_PORT']}"
     token = await create_source(api_url)
@@ -231,6 +237,8 @@ async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[byt
     results["writer_drain"] = args.metrics / seconds, meter.per_line(args.metrics, writers=writer_cpu_s)
     assert await influx_count(influx_url, env["INFLUX_DATABASE"]) == args.metrics, "the writer lost points"
     await influx_statement(influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
+    # A database of its own: points written just after a DROP DATABASE of the same name can vanish
+    env = {**env, "INFLUX_DATABASE": f"{env['INFLUX_DATABASE']}_e2e"}
     writers = start_writers(env, drain=False, replicas=args.writer_replicas)
     await asyncio.sleep(3)  # let them start and create the database before the clock runs
     meter = CpuMeter(parts)
@@ -242,15 +250,18 @@ async def phases(args: argparse.Namespace, env: dict[str, str], bodies: list[byt
     for writer in writers:
         writer.terminate()
     results["end_to_end"] = rate, meter.per_line(args.metrics, writers=writers_report(writers)[1])
+    await influx_statement(influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
     await redis.aclose()
     return results
 
 
-async def best_direct(args: argparse.Namespace, influx_url: str, database: str, parts: dict[str, list[int]]) -> Phase:
+async def best_direct(args: argparse.Namespace, influx_url: str, database_prefix: str,
+                      parts: dict[str, list[int]]) -> Phase:
     """InfluxDB's own /write rate at its best settings: every batch size and concurrency of DIRECT_SETTINGS
     tried on a fresh database, the fastest kept (the target compares us with InfluxDB at its best)."""
     best: Phase = (0.0, {})
     for batch, connections in DIRECT_SETTINGS:
+        database = f"{database_prefix}_{batch}_{connections}"  # never one dropped just before (see phases)
         await influx_statement(influx_url, f'CREATE DATABASE "{database}"')
         url = f"{influx_url}/write?db={database}&precision=ns"
         payload = payload_batches(args.metrics, batch)
