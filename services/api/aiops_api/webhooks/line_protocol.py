@@ -124,7 +124,7 @@ def _subset_run(subject: bytes, offset: int) -> tuple[bool, int]:
 def _series_keys_good(lines: list[str]) -> bool:
     """Whether `parse_line` takes the series keys of these subset lines (tag keys unique, at most 65535 bytes).
     Each key not seen good before is parsed once, with a field; the good ones are remembered."""
-    new = {line[:line.index(" ")] for line in lines} - _good_series
+    new = {line.partition(" ")[0] for line in lines} - _good_series
     for key in new:
         try:
             parse_line(key + " f=0")
