@@ -159,6 +159,7 @@ def _validate_line(raw: list[str | UnicodeDecodeError], index: int, result: Vali
 
 
 def _offset_after(subject: bytes, offset: int, lines: int) -> int:
+    """The byte offset in `subject` of the line `lines` lines after the one at `offset`."""
     for _ in range(lines):
         offset = subject.index(b"\n", offset) + 1
     return offset
