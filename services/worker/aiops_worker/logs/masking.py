@@ -145,7 +145,9 @@ class Masker:
 
     def _mask_token(self, token: str) -> str:
         """``mask(token)``, the rules run once per shape (the token with its digits written 0)."""
-        shape = token if _NONZERO_BEFORE_X.search(token) else token.translate(_DIGITS_TO_ZERO)
+        shape = token.translate(_DIGITS_TO_ZERO)
+        if shape != token and _NONZERO_BEFORE_X.search(token):  # searched only when a digit was written 0
+            shape = token
         edits = self._shapes.get(shape)
         if edits is None:
             if len(self._shapes) > _MEMO_LIMIT:
