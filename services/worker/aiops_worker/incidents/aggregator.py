@@ -85,6 +85,7 @@ from aiops_worker.logs.rules import RANK
 
 MAX_LISTED = 50  # hosts and services listed per incident
 MAX_TEMPLATES = 20  # template ids listed per incident
+MAX_NAME = 255  # characters of a host or service name kept
 LOG_KEY_PREFIX = "log:"
 ALERT_KEY_PREFIX = "alert:"
 EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
@@ -211,8 +212,18 @@ class Action(Enum):
 
 @lru_cache(maxsize=4096)
 def _host_name(label: str | None) -> str | None:
-    """host_name, remembered: a batch names the same few hosts again and again."""
-    return host_name(label)
+    """host_name cut to the columns holding it, remembered: a batch names the same few hosts again and again."""
+    return _cut(host_name(label))
+
+
+def _service_name(label: str | None) -> str | None:
+    return _cut(service_name(label))
+
+
+def _cut(name: str | None) -> str | None:
+    """A host or service name as the evidence, timeline and topology columns hold it (String(255)), cut here so that
+    the incident's lists name it the same (learning.edge cuts the same way)."""
+    return name[:MAX_NAME] if name else name
 
 
 @lru_cache(maxsize=64)
@@ -222,14 +233,17 @@ def _zone(offset: timedelta) -> timezone:
 
 def _shared_zone(at: datetime) -> datetime:
     """The same time, with one tzinfo object per UTC offset: pydantic gives each datetime it parses a tzinfo
-    of its own, and comparing two datetimes of different tzinfo objects asks both for their offset."""
+    of its own, and comparing two datetimes of different tzinfo objects asks both for their offset. A time
+    without an offset (an Alertmanager `startsAt` may have none) is UTC, as for log lines (logs/timestamps.py)."""
     offset = at.utcoffset()
-    return at if offset is None else at.astimezone(_zone(offset))  # (the same offset: the same fields)
+    if offset is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(_zone(offset))  # (the same offset: the same fields)
 
 
 def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
     group = event.prototype_id or event.template_id
-    host, service = _host_name(event.host), service_name(event.service)
+    host, service = _host_name(event.host), _service_name(event.service)
     where = host or service or "-"
     return Signal(
         event_id=event.event_id, envelope_id=envelope_id, key=f"{LOG_KEY_PREFIX}{group}:{where}"[:255],
@@ -243,7 +257,7 @@ def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime)
     """The signal of a stored alert (see the module docstring for its key); None for a resolved one."""
     if alert.status == AlertStatus.resolved:
         return None
-    host, service = _host_name(alert.host), service_name(alert.service)
+    host, service = _host_name(alert.host), _service_name(alert.service)
     if host:
         where = f"host:{host}"
     elif service:

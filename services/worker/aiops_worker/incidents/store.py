@@ -94,7 +94,8 @@ async def load_splits(session: AsyncSession, since: datetime) -> dict[str, list[
 def _insert_unnest(table: Table, columns: Sequence[str]) -> Insert:
     """INSERT of rows passed as one array per column (`unnest`): one short statement whatever their number
     (rows as VALUES would pass PostgreSQL's 65,535 bound parameters, and an executemany sends each row on
-    its own)."""
+    its own). The arrays are cast to the columns' types, and a cast to VARCHAR(n) cuts a longer value without
+    a word where a row's insert refuses it: the aggregator cuts what it writes to fit (names, titles, `via`)."""
     return insert(table).from_select(
         columns, select(*(func.unnest(bindparam(c, type_=ARRAY(table.c[c].type))) for c in columns)))
 

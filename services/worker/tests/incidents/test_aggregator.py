@@ -1,16 +1,33 @@
 """The aggregator's grouping rule: window, resolution, reopening; and the task's idempotency on PostgreSQL."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import Incident, IncidentEvent
+from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, TopologyEdge
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import LOG_TEMPLATED, LogEvent, LogEventsPayload, Severity
+from aiops_contracts.events import (
+    LOG_TEMPLATED,
+    AlertStatus,
+    AlertStoredPayload,
+    LogEvent,
+    LogEventsPayload,
+    Severity,
+    TimelineKind,
+)
 from aiops_contracts.streams import INCIDENTS_CHANGED, LOGS_TEMPLATED
-from aiops_worker.incidents.aggregator import Action, Policy, decide, signal_from_log
+from aiops_worker.incidents.aggregator import (
+    Action,
+    Aggregation,
+    Known,
+    Policy,
+    decide,
+    signal_from_alert,
+    signal_from_log,
+)
 from aiops_worker.incidents.task import LogIncidentTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -51,6 +68,16 @@ def test_signal_keeps_the_time_and_offset_of_its_event(occurred_at: str) -> None
     event = LogEvent.model_validate({**log_event(1, 0).model_dump(), "occurred_at": occurred_at})
     signal = signal_from_log(event, "env-1")
     assert signal.at == event.occurred_at and signal.at.isoformat() == event.occurred_at.isoformat()
+
+
+def test_a_time_without_offset_is_utc() -> None:
+    alert = AlertStoredPayload(alert_id="a-1", fingerprint="fp", title="down", severity=Severity.high,
+                               status=AlertStatus.firing, source="alertmanager", host="web-1")
+    signals = [signal_from_alert(alert, f"env-{n}", (T0 + timedelta(seconds=n)).replace(tzinfo=None)) for n in range(2)]
+    assert [s.at for s in signals] == [at(0), at(1)]
+    aggregation = Aggregation(replace(POLICY, correlate=timedelta(minutes=10)), Known(latest={}))
+    first, second = (aggregation.add(s) for s in signals)
+    assert first is second and (first.first_seen_at, first.last_seen_at) == (at(0), at(1))
 
 
 def log_event(n: int, seconds: float, host: str = "web-1", template: str = "t-oom", severity=Severity.high) -> LogEvent:
@@ -115,3 +142,18 @@ async def test_quiet_incident_is_resolved_then_a_late_event_opens_a_new_one(bus:
     assert (first.id, first.status, second.status, second.event_count) == (resolved.id, "resolved", "open", 1)
     announced = [Envelope.from_entry(f).type for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
     assert announced == ["incident.opened", "incident.resolved", "incident.opened"]
+
+
+async def test_names_longer_than_their_columns_are_cut_alike_everywhere(bus: Bus, worker_ctx: WorkerContext, redis,
+                                                                         drain) -> None:
+    event = log_event(1, 0).model_copy(update={"host": "h" * 300, "service": "S" * 300})  # labels reach 1,024
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("a", event)])
+    await drain(LogIncidentTask(worker_ctx))
+    host, service = "h" * 255, "s" * 255
+    (incident,) = await incidents(worker_ctx)
+    assert (incident.hosts, incident.services) == ([host], [service])
+    async with worker_ctx.sessions() as session:
+        evidence = (await session.execute(select(IncidentSignal.host, IncidentSignal.service))).all()
+        timeline = (await session.scalars(select(IncidentEvent.host).where(IncidentEvent.kind == TimelineKind.events))).all()
+        edges = (await session.execute(select(TopologyEdge.source, TopologyEdge.target))).all()
+    assert (evidence, timeline, edges) == ([(host, service)], [host], [(service, host)])
