@@ -1,10 +1,15 @@
-"""Event payload bounds: labels and annotations are cut, never refused; request-level log labels travel once
-per envelope and reach every record when read. Incident status and timeline kinds are enums of the contract."""
+"""Event payload bounds: labels and annotations are cut, never refused (checked in pydantic's core, the same
+outcome as the Python validator they had, on generated input); request-level log labels travel once per envelope
+and reach every record when read. Incident status and timeline kinds are enums of the contract."""
 
 from datetime import UTC, datetime
+from typing import Annotated
 
+import orjson
 import pytest
-from pydantic import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import AfterValidator, Field, ValidationError
 
 from aiops_contracts.db import Incident, IncidentEvent
 from aiops_contracts.events import (
@@ -16,6 +21,7 @@ from aiops_contracts.events import (
     IncidentStatus,
     LogRecord,
     LogsPayload,
+    Severity,
     TimelineKind,
 )
 
@@ -50,3 +56,74 @@ def test_incident_status_and_timeline_kind_are_the_contracts_enums() -> None:
     with pytest.raises(ValidationError, match="status"):
         IncidentChangedPayload(incident_id="1", group_key="k", title="t", severity="low", status="closed",
                                event_count=1, first_seen_at=datetime.now(UTC), last_seen_at=datetime.now(UTC))
+
+
+def _cut_in_python(value_max: int):  # the labels validator before the bounds went to pydantic's core
+    def cut(labels: dict[str, str]) -> dict[str, str]:
+        if all(len(k) <= LABEL_KEY_MAX_CHARS and len(v) <= value_max for k, v in labels.items()):
+            return labels
+        return {k[:LABEL_KEY_MAX_CHARS]: v[:value_max] for k, v in labels.items()}
+    return cut
+
+
+PythonLabels = Annotated[dict[str, str], AfterValidator(_cut_in_python(LABEL_VALUE_MAX_CHARS))]
+PythonAnnotations = Annotated[dict[str, str], AfterValidator(_cut_in_python(ANNOTATION_VALUE_MAX_CHARS))]
+
+
+class PythonRecord(LogRecord):
+    labels: PythonLabels = Field(default_factory=dict)
+
+
+class PythonLogs(LogsPayload):
+    records: list[PythonRecord]
+    labels: PythonLabels = Field(default_factory=dict)
+
+
+class PythonAlert(AlertPayload):
+    labels: PythonLabels = Field(default_factory=dict)
+    annotations: PythonAnnotations = Field(default_factory=dict)
+
+
+def _near(bound: int) -> st.SearchStrategy[str]:
+    """A text a few characters either side of a bound, of ASCII, accents, emoji, NUL or a lone surrogate."""
+    return st.builds(lambda char, n, tail: (char * n)[:max(n - len(tail), 0)] + tail,
+                     st.sampled_from(["k", "é", "😀", "\x00", "\ud800"]), st.integers(bound - 2, bound + 2),
+                     st.sampled_from(["", "é", "😀", "\udfff"]))
+
+
+_TEXT = st.one_of(st.text(max_size=4), _near(LABEL_KEY_MAX_CHARS), _near(LABEL_VALUE_MAX_CHARS),
+                  _near(ANNOTATION_VALUE_MAX_CHARS))
+_ODD_KEY = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.binary(max_size=4),
+                     st.just(Severity.high))
+_ODD = st.one_of(_ODD_KEY, st.lists(st.text(max_size=2), max_size=2))
+_LABELS = st.one_of(st.dictionaries(_TEXT, _TEXT, max_size=4),
+                    st.dictionaries(st.one_of(_TEXT, _ODD_KEY), st.one_of(_TEXT, _ODD), max_size=3), _ODD, _TEXT)
+
+
+def _outcome(validate, data):
+    try:
+        return validate(data).model_dump()
+    except ValidationError as exc:
+        return exc.errors(include_url=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(own=_LABELS, shared=_LABELS, annotations=_LABELS)
+def test_labels_checked_in_pydantic_core_accept_refuse_and_cut_as_the_python_validator(own, shared, annotations):
+    logs = {"records": [{"message": "m"}, {"message": "m", "labels": own}], "labels": shared}
+    alert = {"fingerprint": "f", "title": "t", "labels": own, "annotations": annotations}
+    assert _outcome(LogsPayload.model_validate, logs) == _outcome(PythonLogs.model_validate, logs)
+    assert _outcome(AlertPayload.model_validate, alert) == _outcome(PythonAlert.model_validate, alert)
+    try:
+        as_json = orjson.dumps(logs)
+    except TypeError:  # a lone surrogate or bytes: not JSON
+        return
+    assert _outcome(LogsPayload.model_validate_json, as_json) == _outcome(PythonLogs.model_validate_json, as_json)
+
+
+def test_labels_are_documented_as_before() -> None:
+    for mode in ("validation", "serialization"):
+        for ours, before in ((LogRecord, PythonRecord), (AlertPayload, PythonAlert)):
+            assert ours.model_json_schema(mode=mode)["properties"] == before.model_json_schema(mode=mode)["properties"]
+        assert (LogsPayload.model_json_schema(mode=mode)["properties"]["labels"]
+                == PythonLogs.model_json_schema(mode=mode)["properties"]["labels"])
