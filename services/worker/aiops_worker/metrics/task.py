@@ -63,7 +63,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
     former_group = FORMER_SHARED_GROUP
     payload_model = MetricsPayload
     # Caught up, wait a little for more: InfluxDB spends about half as much CPU per point on a /write of 10,000
-    # lines as on one of 1,000 (scripts/bench/ingest_metrics.py); points wait at most this much longer.
+    # lines as on one of 1,000 (ingest_metrics.py's payload); points wait at most this much longer.
     linger_s = 0.1
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -94,9 +94,10 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
                                          write_chunks(batch, self.settings.influx_write_lines)),
                                        return_exceptions=True)
         failures = [answer for answer in answers if isinstance(answer, BaseException)]
-        if any(isinstance(failure, DatabaseNotFound) for failure in failures):
+        missing = next((failure for failure in failures if isinstance(failure, DatabaseNotFound)), None)
+        if missing:
             self._database_ready = False  # dropped while we run: created again before the retry
-            raise StoreUnavailable("InfluxDB database not found") from failures[0]
+            raise StoreUnavailable("InfluxDB database not found") from missing
         if failures:  # InfluxDB unavailable (the batch waits and is retried) before a refused write (entry by entry)
             raise min(failures, key=lambda failure: not isinstance(failure, InfluxUnavailable))
         await self.learner.learn({pair: labels for d in batch if may_name_a_service(d.payload.lines)
