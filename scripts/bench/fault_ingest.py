@@ -32,6 +32,8 @@ from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.streams import ALERTS_INGESTED, WORKER_HEARTBEAT_KEY
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+# A service's start on a loaded 2-core machine (it imports pandas/prophet/torch first): a worker took 100 s at load 10.
+START_TIMEOUT_S = 180.0
 BATCH = 10  # alerts per webhook request
 
 
@@ -133,7 +135,7 @@ class Faults:
         key = f"{WORKER_HEARTBEAT_KEY}:{name}"
         await self.redis.delete(key)  # a killed worker leaves its key until the TTL ends
         worker = self.start_worker(name)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_TIMEOUT_S
         while not await self.redis.exists(key):
             if worker.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {name} did not start: see {worker.log_path}")
@@ -190,7 +192,7 @@ async def run(args: argparse.Namespace) -> int:
         await redis.flushdb()
         services.append(Service("aiops-api", env, logs / "api.log").start())
         url = f"http://127.0.0.1:{env['API_PORT']}"
-        await wait_healthy(url)
+        await wait_healthy(url, START_TIMEOUT_S)
         return await _measure(Faults(args, pg, redis, start_worker, log), url)
     finally:
         for service in services:
