@@ -123,7 +123,8 @@ async def test_a_bmcs_pushed_event_becomes_an_alert_and_disabling_the_source_uns
         async def subscribed() -> dict | None:
             return next(iter(bmc.subscriptions.values()), None)
 
-        subscription = await until(subscribed, 30, "the poller's subscription on the BMC's EventService")
+        # The worker starts first, then its poller subscribes.
+        subscription = await until(subscribed, SERVICE_START_S, "the poller's subscription on the BMC's EventService")
         assert subscription["Destination"] == f"{api.url}/webhooks/redfish/{source['id']}"
 
         async def component_alert(component: str, status: str) -> dict | None:
