@@ -4,7 +4,9 @@ path that serves InfluxDB 1.x, 2.x and 3.x.
 - At start (and again if it disappears) the database and its default 90-day retention policy are
   created; InfluxDB 2.x/3.x refuse that and need the bucket made beforehand, which is logged.
 - Durable before ack: handle() returns only after every `/write` of the batch answered 2xx. The batch's
-  requests go `influx_write_concurrency` at a time: InfluxDB takes points fastest with several in flight.
+  requests go `influx_write_concurrency` at a time (InfluxDB takes points fastest with several in flight),
+  each body built when its request may go; after a failed one no further request goes, and the batch
+  fails once those in flight answered.
 - Idempotent by nature: every line carries its timestamp (the API stamps lines that had none), and
   InfluxDB overwrites a point of the same series and time, so a re-delivered entry changes nothing.
 - InfluxDB down or answering 5xx raises InfluxUnavailable (a ConnectionError): the consumer keeps the
@@ -32,11 +34,12 @@ from aiops_worker.runtime.context import WorkerContext
 log = logging.getLogger(__name__)
 
 _SERVICE_TAG = re.compile("|".join(f",{re.escape(tag)}=" for tag in SERVICE_TAGS))  # tags follow a comma
-POINTS_WRITTEN = Counter("aiops_worker_metric_points_written_total", "Metric lines written to InfluxDB")
+POINTS_WRITTEN = Counter("aiops_worker_metric_points_written_total",
+                         "Metric lines written to InfluxDB (counted once their whole batch is written)")
 
 
-def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[tuple[str, int]]:
-    """The batch's lines joined into `/write` bodies of about `max_lines` lines (whole entries each)."""
+def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[str]:
+    """The batch's lines joined into `/write` bodies of about `max_lines` lines (whole entries each), one at a time."""
     parts: list[str] = []
     count = 0
     for delivery in batch:
@@ -44,10 +47,10 @@ def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Itera
             parts.append(delivery.payload.lines)
             count += delivery.payload.count
         if count >= max_lines:
-            yield "\n".join(parts), count
+            yield "\n".join(parts)
             parts, count = [], 0
     if parts:
-        yield "\n".join(parts), count
+        yield "\n".join(parts)
 
 
 def may_name_a_service(lines: str) -> bool:
@@ -62,8 +65,9 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
     stream = METRICS_INGESTED
     former_group = FORMER_SHARED_GROUP
     payload_model = MetricsPayload
-    # Caught up, wait a little for more: InfluxDB spends about half as much CPU per point on a /write of 10,000
-    # lines as on one of 1,000 (ingest_metrics.py's payload); points wait at most this much longer.
+    # Caught up with less than a full /write, wait a little for more: InfluxDB spends about half as much CPU per
+    # point on a /write of 10,000 lines as on one of 1,000 (ingest_metrics.py's payload); points wait at most this
+    # much longer.
     linger_s = 0.1
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -82,26 +86,32 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
     async def handle(self, batch: list[Delivery[MetricsPayload]]) -> None:
         if not self._database_ready:
             await self._ensure_database()
-        in_flight = asyncio.Semaphore(self.settings.influx_write_concurrency)
+        bodies = write_chunks(batch, self.settings.influx_write_lines)
+        failures: list[Exception] = []
 
-        async def write(body: str, count: int) -> None:
-            async with in_flight:
-                await self.influx.write(body)
-            POINTS_WRITTEN.inc(count)
+        async def write_while_none_failed() -> None:
+            while not failures and (body := next(bodies, None)) is not None:
+                try:
+                    await self.influx.write(body)
+                except Exception as exc:  # raised below, once every request in flight answered
+                    failures.append(exc)
 
-        # Every request is answered before we decide: none is left running when the batch is retried.
-        answers = await asyncio.gather(*(write(body, count) for body, count in
-                                         write_chunks(batch, self.settings.influx_write_lines)),
-                                       return_exceptions=True)
-        failures = [answer for answer in answers if isinstance(answer, BaseException)]
+        # A fixed pool of writers: a body is built only when a request may go, and none is left running when
+        # the batch is retried.
+        await asyncio.gather(*(write_while_none_failed() for _ in range(self.settings.influx_write_concurrency)))
         missing = next((failure for failure in failures if isinstance(failure, DatabaseNotFound)), None)
         if missing:
             self._database_ready = False  # dropped while we run: created again before the retry
             raise StoreUnavailable("InfluxDB database not found") from missing
         if failures:  # InfluxDB unavailable (the batch waits and is retried) before a refused write (entry by entry)
             raise min(failures, key=lambda failure: not isinstance(failure, InfluxUnavailable))
+        POINTS_WRITTEN.inc(sum(d.payload.count for d in batch))
         await self.learner.learn({pair: labels for d in batch if may_name_a_service(d.payload.lines)
                                   for pair, labels in runs_on_of_lines(d.payload.lines).items()})
+
+    def lingers_after(self, batch: list[Delivery[MetricsPayload]]) -> bool:
+        """Linger only while the lines read fill less than one /write: a full one gains nothing by waiting."""
+        return sum(d.payload.count for d in batch) < self.settings.influx_write_lines
 
     async def _ensure_database(self) -> None:
         try:

@@ -71,8 +71,9 @@ class StreamConsumer(ABC, Generic[P]):
     # The group an earlier release read this stream with: renamed to `name` at start (Bus.rename_group).
     former_group: ClassVar[str | None] = None
     scales_out: ClassVar[bool] = False  # True: stateless, may run on any number of replicas (main.runs_here)
-    # Pause after a short batch so that the next one is larger: fewer, bigger transactions for tasks whose
-    # results may lag a little (incident grouping works in windows of minutes), leaving CPU to the others.
+    # Pause after a short batch (fewer entries than a read takes, and lingers_after agrees) so that the next one
+    # is larger: fewer, bigger transactions for tasks whose results may lag a little (incident grouping works in
+    # windows of minutes), leaving CPU to the others.
     linger_s: ClassVar[float] = 0.0
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -90,6 +91,10 @@ class StreamConsumer(ABC, Generic[P]):
     async def handle(self, batch: list[Delivery[P]]) -> None:
         """Make the batch's effects durable (idempotently). Raise to have it retried."""
 
+    def lingers_after(self, batch: list[Delivery[P]]) -> bool:
+        """Whether to pause `linger_s` after this batch, read while caught up: by what it holds (default: always)."""
+        return True
+
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         """Consume until `stop` is set; with `drain`, return once nothing is left to read."""
         if self.former_group and await self.bus.rename_group(self.stream, self.former_group, self.group_name):
@@ -101,10 +106,11 @@ class StreamConsumer(ABC, Generic[P]):
             entries = await self._next_entries(block=not drain)
             if entries:
                 try:
-                    await self._process(entries, stop)
+                    batch = await self._process(entries, stop)
                 except _ShutdownRequested:
                     return
-                if self.linger_s and not drain and len(entries) < self.settings.stream_batch_size:
+                caught_up = len(entries) < self.settings.stream_batch_size
+                if self.linger_s and not drain and caught_up and self.lingers_after(batch):
                     await sleep_or_stop(stop, self.linger_s)
             elif drain:
                 return
@@ -149,7 +155,8 @@ class StreamConsumer(ABC, Generic[P]):
             log.warning("entries reclaimed", extra={"stream": self.stream.name, "count": len(claimed)})
         return claimed
 
-    async def _process(self, entries: list[tuple[str, dict[bytes, bytes]]], stop: asyncio.Event) -> None:
+    async def _process(self, entries: list[tuple[str, dict[bytes, bytes]]], stop: asyncio.Event) -> list[Delivery[P]]:
+        """Handle and ack the entries; returns those that decoded (the batch handed to `handle`)."""
         batch: list[Delivery[P]] = []
         for entry_id, fields in entries:
             if not fields:  # trimmed away while pending: nothing left to handle
@@ -163,7 +170,7 @@ class StreamConsumer(ABC, Generic[P]):
                 continue
             batch.append(Delivery(entry_id, envelope, payload))  # type: ignore[arg-type]
         if not batch:
-            return
+            return batch
         started = time.perf_counter()
         with consumer_span(f"{self.name} handle", [d.envelope.trace for d in batch]):
             try:
@@ -173,9 +180,10 @@ class StreamConsumer(ABC, Generic[P]):
             except Exception:
                 log.exception("batch failed, retrying entry by entry", extra={"stream": self.stream.name})
                 await self._handle_one_by_one(batch, stop)
-                return
+                return batch
             await self._ack([d.entry_id for d in batch])
         self._observe(batch, started)
+        return batch
 
     async def _handle_until_stores_answer(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
         """Retry while a store is unreachable (back-off 1 s doubling to 30 s); other errors propagate."""

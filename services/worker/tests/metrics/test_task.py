@@ -17,7 +17,9 @@ from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import DatabaseNotFound, InfluxClient, InfluxError, InfluxUnavailable, quote_ident
 from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.incidents.learning import runs_on_of_lines
+from aiops_worker.metrics import task as metrics_task
 from aiops_worker.metrics.task import MetricsWriterTask, may_name_a_service, write_chunks
+from aiops_worker.runtime import consumer
 from aiops_worker.runtime.consumer import Delivery, StoreUnavailable
 from aiops_worker.runtime.context import WorkerContext
 
@@ -60,8 +62,7 @@ def test_chunks_keep_whole_entries() -> None:
     deliveries = [Delivery(str(i), e, MetricsPayload.model_validate(e.payload))
                   for i, e in enumerate(envelopes(batch_lines(10**18, 20), per_event=10))]
     chunks = list(write_chunks(deliveries, max_lines=25))
-    assert [count for _, count in chunks] == [30, 30, 30, 10]
-    assert sum(body.count("\n") + 1 for body, _ in chunks) == 100
+    assert [body.count("\n") + 1 for body in chunks] == [30, 30, 30, 10]
 
 
 def deliveries_of(lines: list[str], per_event: int) -> list[Delivery[MetricsPayload]]:
@@ -91,6 +92,9 @@ class RecordingInflux:
         self.bodies: list[str] = []
         self.in_flight = self.most_in_flight = 0
 
+    async def ensure_database(self, retention_days: int) -> None:
+        pass
+
     async def write(self, body: str) -> None:
         index = len(self.bodies)
         self.bodies.append(body)
@@ -102,34 +106,89 @@ class RecordingInflux:
             raise self.refusals[index]
 
 
-def recording_writer(worker_ctx: WorkerContext, influx: RecordingInflux) -> MetricsWriterTask:
-    settings = worker_ctx.settings.model_copy(update={"influx_write_lines": 10, "influx_write_concurrency": 3})
+def recording_writer(worker_ctx: WorkerContext, influx: RecordingInflux, concurrency: int = 3,
+                     **settings_update: int) -> MetricsWriterTask:
+    settings = worker_ctx.settings.model_copy(
+        update={"influx_write_lines": 10, "influx_write_concurrency": concurrency, **settings_update})
     task = MetricsWriterTask(WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
                                            influx=influx))  # type: ignore[arg-type]
     task._database_ready = True
     return task
 
 
-async def test_a_batch_is_written_several_requests_at_a_time(worker_ctx: WorkerContext) -> None:
+async def test_a_batch_is_written_several_requests_at_a_time_each_body_built_when_it_goes(
+        worker_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies_sent_when_built: list[int] = []
     influx = RecordingInflux()
+
+    def recorded_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[str]:
+        for body in write_chunks(batch, max_lines):
+            bodies_sent_when_built.append(len(influx.bodies))
+            yield body
+
+    monkeypatch.setattr(metrics_task, "write_chunks", recorded_chunks)
     await recording_writer(worker_ctx, influx).handle(deliveries_of(batch_lines(10**18, 20), per_event=10))
     assert len(influx.bodies) == 10 and influx.most_in_flight == 3
+    assert bodies_sent_when_built == list(range(10))  # none built before the previous one was sent
     assert sorted(line for body in influx.bodies for line in body.split("\n")) == sorted(batch_lines(10**18, 20))
 
 
-@pytest.mark.parametrize(("refusals", "raised"), [
-    ({1: InfluxError("field type conflict"), 7: InfluxUnavailable("503")}, InfluxUnavailable),  # the batch waits
-    ({2: InfluxError("field type conflict")}, InfluxError),  # entry by entry
-    ({0: InfluxUnavailable("503"), 5: DatabaseNotFound("database not found")}, StoreUnavailable),  # created again
+@pytest.mark.parametrize(("refusals", "sent", "raised"), [
+    ({0: InfluxUnavailable("timed out")}, 1, InfluxUnavailable),  # the batch waits: the rest is not sent
+    ({2: InfluxError("field type conflict")}, 3, InfluxError),  # entry by entry: the rest is not sent first
+    ({0: DatabaseNotFound("database not found")}, 1, StoreUnavailable),  # created again, then retried
 ])
-async def test_a_failed_write_fails_the_batch_once_every_request_answered(
-        worker_ctx: WorkerContext, refusals: dict[int, Exception], raised: type[Exception]) -> None:
+async def test_no_write_goes_after_a_failed_one(
+        worker_ctx: WorkerContext, refusals: dict[int, Exception], sent: int, raised: type[Exception]) -> None:
     influx = RecordingInflux(refusals)
-    task = recording_writer(worker_ctx, influx)
+    task = recording_writer(worker_ctx, influx, concurrency=1)
     with pytest.raises(raised):
         await task.handle(deliveries_of(batch_lines(10**18, 20), per_event=10))
-    assert len(influx.bodies) == 10 and influx.in_flight == 0
+    assert len(influx.bodies) == sent
     assert task._database_ready is (raised is not StoreUnavailable)
+
+
+@pytest.mark.parametrize(("refusals", "raised", "cause"), [
+    ({1: InfluxError("field type conflict"), 2: InfluxUnavailable("503")}, InfluxUnavailable, None),  # waits
+    ({0: InfluxUnavailable("503"), 2: DatabaseNotFound("database not found")}, StoreUnavailable, DatabaseNotFound),
+])
+async def test_a_failed_batch_fails_once_every_request_in_flight_answered(
+        worker_ctx: WorkerContext, refusals: dict[int, Exception], raised: type[Exception],
+        cause: type[Exception] | None) -> None:
+    influx = RecordingInflux(refusals)
+    task = recording_writer(worker_ctx, influx)
+    with pytest.raises(raised) as failure:
+        await task.handle(deliveries_of(batch_lines(10**18, 20), per_event=10))
+    assert 3 <= len(influx.bodies) < 10 and influx.in_flight == 0
+    assert (type(failure.value.__cause__) if cause else None) is cause
+
+
+@pytest.mark.parametrize(("steps", "per_event", "batch_size", "lingers"), [
+    (1, 40, 500, True),  # caught up with 5 lines: the next /write is larger for the wait
+    (4, 40, 500, False),  # caught up with 20 lines, a full /write (10 here): waiting gains nothing
+    (1, 1, 5, False),  # 5 lines, but the read was full: more entries are waiting already
+])
+async def test_the_writer_lingers_only_caught_up_with_less_than_a_full_write(
+        bus: Bus, worker_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch,
+        steps: int, per_event: int, batch_size: int, lingers: bool) -> None:
+    pauses: list[float] = []
+
+    async def recorded_pause(stop: asyncio.Event, seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(consumer, "sleep_or_stop", recorded_pause)
+    await bus.publish_many(METRICS_INGESTED, envelopes(batch_lines(10**18, steps), per_event))
+    task = recording_writer(worker_ctx, RecordingInflux(), stream_batch_size=batch_size)
+    stop = asyncio.Event()
+    handle = task.handle
+
+    async def handle_then_stop(batch: list[Delivery[MetricsPayload]]) -> None:
+        await handle(batch)
+        stop.set()
+
+    monkeypatch.setattr(task, "handle", handle_then_stop)
+    await asyncio.wait_for(task.run(stop), timeout=10)
+    assert pauses == ([MetricsWriterTask.linger_s] if lingers else [])
 
 
 async def test_creates_the_database_and_writes_every_point_once(bus: Bus, fresh_ctx, redis, drain) -> None:
