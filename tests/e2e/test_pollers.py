@@ -4,6 +4,7 @@ other within one interval; a change made through the API restarts or stops the p
 restart; "test connection" is answered by a worker; health reaches the API."""
 
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -12,8 +13,10 @@ from aiops_contracts.streams import POLLER_LEASE_KEY
 from conftest import SERVICE_START_S, until
 
 pytestmark = pytest.mark.e2e
-INTERVAL_S = 5.0
-LEASE_S, RECONCILE_S = 2.5, 0.5
+INTERVAL_S = 8.0
+# Short enough for a quick takeover (LEASE_S + RECONCILE_S < INTERVAL_S), long enough that a replica's loop held
+# a few seconds on a loaded machine keeps its leases (at 2.5 s they changed hands back and forth at load 10).
+LEASE_S, RECONCILE_S = 5.0, 1.0
 WORKER_ENV = {"WORKER_ROLE": "scaled", "POLLER_RECONCILE_S": str(RECONCILE_S), "POLLER_LEASE_S": str(LEASE_S)}
 
 
@@ -84,5 +87,4 @@ async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_serv
 
 
 def _epoch(iso: str) -> float:
-    from datetime import datetime
     return datetime.fromisoformat(iso).timestamp()
