@@ -85,22 +85,26 @@ class LogAnalyser:
         self.classifier = classifier
         self.bucket_s = bucket_s
         self._buckets: dict[int, datetime] = {}  # bucket start (epoch seconds) -> its datetime, made once
+        # The batch being analysed (one at a time: its one caller, the log task, awaits each batch, and the
+        # miner it feeds takes one at a time too): its `now`, and header timestamp text -> its instant (the
+        # instant of a year-less text depends on `now`): lines of one second share the text, and each shares
+        # one datetime. Emptied once the batch is done.
         self._now = datetime.now(UTC)
-        # Header timestamp text -> its instant, for one batch (the instant of a year-less text depends on `now`):
-        # lines of one second share the text, and each shares one datetime.
         self._instants: dict[str, datetime | None] = {}
 
     def analyse(self, batch: list[Delivery[LogsPayload]], fresh: set[str]) -> BatchAnalysis:
         analysis = BatchAnalysis()
         self._now = datetime.now(UTC)
-        self._instants.clear()
-        for delivery in batch:
-            is_fresh = delivery.envelope.id in fresh
-            for index, record in enumerate(delivery.payload.records):
-                try:
-                    self._line(analysis, delivery, (index, record), is_fresh)
-                except LineTooCostly as exc:
-                    analysis.failed.append(FailedLine(delivery, index, f"{type(exc).__name__}: {exc}"))
+        try:
+            for delivery in batch:
+                is_fresh = delivery.envelope.id in fresh
+                for index, record in enumerate(delivery.payload.records):
+                    try:
+                        self._line(analysis, delivery, (index, record), is_fresh)
+                    except LineTooCostly as exc:
+                        analysis.failed.append(FailedLine(delivery, index, f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._instants.clear()
         for stats in analysis.templates.values():
             stats.settle(self._bucket)
         return analysis
@@ -183,7 +187,6 @@ def merge_stats(into: TemplateStats, other: TemplateStats) -> None:
     into.buckets.update(other.buckets)
     if RANK[other.verdict.severity] > RANK[into.verdict.severity]:
         into.verdict = other.verdict
-
 
 
 def log_event(line: ErrorLine, miner: TemplateMiner, prototype_of: dict[str, str | None]) -> LogEvent:

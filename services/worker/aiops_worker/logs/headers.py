@@ -120,15 +120,21 @@ _REGEX_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _SYSLOG_FORMATS = (("rfc5424", _RFC5424), ("rfc3164", _RFC3164), ("syslog_iso", _SYSLOG_ISO))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_GROUP_REFERENCE = re.compile(r"\(\?P=|\(\?\(|(?<!\\)\\[1-9]")  # (?P=name), (?(group)...), \1
+_PLAIN = re.compile("").flags
 
 
 class _FirstFormat:
     """Which of several formats, tried in order, is the first to match a text, in one regex call: the formats
     joined as alternatives (the engine tries them in order at the text's start, as separate calls would), each
     alternative a group named after its format, its own groups uncaptured. The format found is matched once
-    more, alone, for its fields."""
+    more, alone, for its fields. Joined, a format's regex loses its flags and its groups' names and numbers, so
+    one with flags, a backreference or a conditional group is refused."""
 
     def __init__(self, formats: tuple[tuple[str, re.Pattern[str]], ...]) -> None:
+        for fmt, regex in formats:
+            if regex.flags != _PLAIN or _GROUP_REFERENCE.search(regex.pattern):
+                raise ValueError(f"log format {fmt}: no flags, backreferences or conditional groups allowed")
         self._regexes = dict(formats)
         self._any = re.compile("|".join(f"(?P<{fmt}>{_NAMED_GROUP.sub('(?:', regex.pattern)})"
                                         for fmt, regex in formats))

@@ -72,7 +72,8 @@ def _add_to_buckets() -> Insert:
 
 
 # Built once, on the tables (not the ORM classes): each batch only sends its rows (one statement, many
-# parameter sets, sent as batched VALUES), without building the statement, its cache key or the ORM's
+# parameter sets: without RETURNING, psycopg's executemany, which pipelines them in one round trip, the
+# server running the statement once per row), without building the statement, its cache key or the ORM's
 # per-row bulk bookkeeping again.
 _ADD_TO_TEMPLATES = _add_to_templates()
 _ADD_TO_BUCKETS = _add_to_buckets()

@@ -1,6 +1,10 @@
 """Header parsing of common raw log formats and logpai log_format compilation."""
 
-from aiops_worker.logs.headers import log_format_regex, parse_line
+import re
+
+import pytest
+
+from aiops_worker.logs.headers import _FirstFormat, log_format_regex, parse_line
 
 
 def test_rfc5424() -> None:
@@ -77,3 +81,14 @@ def test_rfc3339_syslog_lines_and_relayed_headers() -> None:
         "rfc3164+rfc3164", "web-7", "cron", "job done")
     generic = parse_line("2026-11-03T12:00:01Z INFO worker: started")  # a level, not a host
     assert (generic.fmt, generic.level, generic.component) == ("generic", "info", "worker")
+
+
+@pytest.mark.parametrize("pattern", [
+    re.compile(r"^(?P<msg>error .*)$", re.IGNORECASE), re.compile(r"(?i)^(?P<msg>error .*)$"),
+    re.compile(r"^(?P<q>['\"])(?P<msg>.*)(?P=q)$"), re.compile(r"^(['\"])(?P<msg>.*)\1$"),
+    re.compile(r"^(<)?(?P<msg>.*?)(?(1)>)$"),
+])
+def test_a_format_whose_meaning_joining_would_change_is_refused(pattern: re.Pattern[str]) -> None:
+    """Joined with the others, a format's regex loses its flags and its groups' names and numbers."""
+    with pytest.raises(ValueError, match="odd"):
+        _FirstFormat((("plain", re.compile(r"^x (?P<msg>.*)$")), ("odd", pattern)))
