@@ -158,7 +158,8 @@ class LogRecord(BaseModel):
 class LogsPayload(BaseModel):
     """`logs.received`: raw log lines from one source. `labels` hold for every record (a request's `host`,
     `service` and `label=` parameters): stored once per envelope, not once per line. A record's own labels
-    win; readers take `labelled()`. Publishers dump with `exclude_defaults` (no empty fields per line)."""
+    win: `labelled()` applies them to every record (the log task reads them beside each record's instead, the
+    same values without a copy per line). Publishers dump with `exclude_defaults` (no empty fields per line)."""
 
     records: list[LogRecord]
     labels: Labels = Field(default_factory=dict)
