@@ -98,7 +98,8 @@ class Masker:
     spanning_screen: re.Pattern[str] | None = None  # None: every message takes the spanning pass
     digitless: re.Pattern[str] | None = None  # the rules a token without a digit may match (None: all)
     _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    _shapes: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict, compare=False, repr=False)
+    _shapes: dict[str, tuple[str | None, tuple[tuple[int, int, str], ...]]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> Masker:
@@ -144,18 +145,24 @@ class Masker:
         return masked
 
     def _mask_token(self, token: str) -> str:
-        """``mask(token)``, the rules run once per shape (the token with its digits written 0)."""
+        """``mask(token)``, the rules run once per shape (the token with its digits written 0).
+
+        A shape is remembered masked (None: the rules leave it as it is, so they leave the token too), with
+        the spans they replaced when a 0 is left outside them: the token's masking is then the masked shape
+        with those digits put back. Most often no 0 is left (a number or an address is replaced whole): the
+        masked shape is every token's of that shape.
+        """
         shape = token.translate(_DIGITS_TO_ZERO)
         if shape != token and _NONZERO_BEFORE_X.search(token):  # searched only when a digit was written 0
             shape = token
-        edits = self._shapes.get(shape)
-        if edits is None:
-            if len(self._shapes) > _MEMO_LIMIT:
-                self._shapes.clear()
-            pattern = self.pattern if self.digitless is None or _DIGIT.search(shape) else self.digitless
-            edits = self._shapes[shape] = tuple((m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape))
-        if not edits:
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._scan(shape)
+        masked, edits = known
+        if masked is None:
             return token
+        if not edits or token == shape:
+            return masked
         pieces: list[str] = []
         pos = 0
         for start, end, text in edits:
@@ -163,6 +170,20 @@ class Masker:
             pos = end
         pieces.append(token[pos:])
         return "".join(pieces)
+
+    def _scan(self, shape: str) -> tuple[str | None, tuple[tuple[int, int, str], ...]]:
+        """The masked shape (None: unchanged) and the spans replaced when a 0 is left outside them; remembered."""
+        if len(self._shapes) > _MEMO_LIMIT:
+            self._shapes.clear()
+        pattern = self.pattern if self.digitless is None or _DIGIT.search(shape) else self.digitless
+        masked: str | None = pattern.sub(_replacement, shape)
+        edits = ()
+        if masked == shape:
+            masked = None
+        elif "0" in masked:
+            edits = tuple((m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape))
+        known = self._shapes[shape] = (masked, edits)
+        return known
 
 
 _OWN_REPLACEMENT = "property"  # the one rule whose match is not replaced by a plain wildcard
