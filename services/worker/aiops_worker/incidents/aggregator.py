@@ -31,8 +31,10 @@ The rule, per group key:
    not a reopening that would pull the next fault on a shared host into the old one.
 4. An event that happened at or before a resolved incident's resolution is late news of the episode
    that was resolved (a backlog, a slow source): it is counted in that incident, which stays resolved.
-5. An event more than `window` before the incident's first event is another episode: it opens (or
-   correlates into) an incident of its own, and the key's latest incident stays the later one.
+5. An event more than `window` before the incident's first event is another, earlier episode: it joins the
+   key's earlier incident whose span, widened by `window`, holds it (the nearest; late news as in rule 4), else
+   it correlates into or opens an incident of its own; the key's latest incident stays the later one. So a
+   late burst (a backfill, a slow source) or a replayed stream gives one incident per episode, not one per event.
 
 Resolved by the sweep, by the next event or by an operator (POST /incidents/{id}/resolve, which sets
 `resolved_at` to the moment of the click): rules 3 and 4 read only `status` and `resolved_at`, so a
@@ -52,7 +54,8 @@ the split's `until`. Host labels are normalised (`db-1:9187`, `db-1.example.org`
 are built. An event more than `window` before its key's incident began is not joined to it (rule 5).
 The candidate incidents are indexed by the hosts and services they list and by their spans (`Candidates`), so
 a signal is compared only with those that list one its rules can reach (`correlation.reach`) and whose span
-meets its time, in the same order and with the same result as comparing it with every open candidate.
+meets its time, in the same order and with the same result as comparing it with every open candidate; and by
+the keys their evidence holds, for rule 5's earlier episodes.
 """
 
 import hashlib
@@ -143,10 +146,10 @@ class Policy:
 
 class Candidates:
     """The incidents signals may correlate with, in the order they became candidates, indexed by the hosts
-    and services they list, with their time spans. Kept up to date by the aggregation: an incident it opens
-    is added, a host or service it lists and its span are indexed after each change. The index holds ranks
-    (the order they became candidates) and spans in microseconds, cheaper to hash, sort and compare than
-    ids and datetimes."""
+    and services they list and the group keys their evidence holds, with their time spans. Kept up to date by
+    the aggregation: an incident it opens is added, a host or service it lists, a key it holds and its span are
+    indexed after each change. The index holds ranks (the order they became candidates) and spans in
+    microseconds, cheaper to hash, sort and compare than ids and datetimes."""
 
     def __init__(self, incidents: Iterable[Incident] = ()) -> None:
         self.incidents: dict[uuid.UUID, Incident] = {}
@@ -155,6 +158,7 @@ class Candidates:
         self._spans: dict[int, tuple[int, int]] = {}  # rank -> (first, last seen)
         self._by_host: dict[str, set[int]] = defaultdict(set)
         self._by_service: dict[str, set[int]] = defaultdict(set)
+        self._by_key: dict[str, set[int]] = defaultdict(set)
         for incident in incidents:
             self.add(incident)
 
@@ -177,11 +181,24 @@ class Candidates:
             for service in incident.services:
                 self._by_service[service].add(rank)
 
+    def hold(self, incident_id: uuid.UUID, key: str) -> None:
+        """Index that a candidate's evidence holds `key` (nothing for another incident)."""
+        rank = self._rank.get(incident_id)
+        if rank is not None:
+            self._by_key[key].add(rank)
+
     def listing(self, side: Side, start: datetime, end: datetime) -> list[Incident]:
         """The candidates listing one of the side's hosts or services whose span meets [start, end], in
         candidate order."""
         ranks = set().union(*(self._by_host.get(h, ()) for h in side.hosts),
                             *(self._by_service.get(s, ()) for s in side.services))
+        return self._meeting(ranks, start, end)
+
+    def holding(self, key: str, start: datetime, end: datetime) -> list[Incident]:
+        """The candidates holding `key` whose span meets [start, end], in candidate order."""
+        return self._meeting(self._by_key.get(key, set()), start, end)
+
+    def _meeting(self, ranks: set[int], start: datetime, end: datetime) -> list[Incident]:
         low, high, spans = _microseconds(start), _microseconds(end), self._spans
         return [self._ranked[rank] for rank in sorted(r for r in ranks if spans[r][0] <= high and low <= spans[r][1])]
 
@@ -201,6 +218,12 @@ class Known:
     evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = field(default_factory=dict)
     topology: Topology = field(default_factory=Topology)
     splits: dict[str, list[tuple[frozenset[str], datetime]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Index the keys each candidate's evidence holds."""
+        for incident_id, entries in self.evidence.items():
+            for key, *_ in entries:
+                self.candidates.hold(incident_id, key)
 
 
 class Action(Enum):
@@ -324,7 +347,7 @@ class Aggregation:
             self._reopen(incident, signal)
         elif action in (Action.OPEN, Action.BEFORE):
             previous = incident
-            found = self._correlate(signal)
+            found = (self._episode(signal) if action is Action.BEFORE else None) or self._correlate(signal)
             if action is Action.OPEN and previous is not None and previous.status != IncidentStatus.resolved \
                     and (found is None or found[0] is not previous):
                 self._resolve(previous, signal.envelope_id)
@@ -347,6 +370,14 @@ class Aggregation:
     def _holds(self, incident: Incident, signal: Signal) -> bool:
         return any(key == signal.key for key, *_ in self.known.evidence.get(incident.id, {}))
 
+    def _episode(self, signal: Signal) -> tuple[Incident, str, str] | None:
+        """The earlier incident of the signal's key whose span, widened by `window`, holds its time (the nearest),
+        or None (rule 5)."""
+        window = self.policy.window
+        episodes = self.known.candidates.holding(signal.key, signal.at - window, signal.at + window)
+        nearest = min(episodes, key=lambda incident: _distance(incident, signal.at), default=None)
+        return None if nearest is None else (nearest, "same_key", signal.key)
+
     def _correlate(self, signal: Signal) -> tuple[Incident, str, str] | None:
         """The incident the signal is related to (best rule, then nearest in time), or None; a resolved one only
         when it does not hold the signal's key (see the module docstring)."""
@@ -357,15 +388,12 @@ class Aggregation:
         # Its time span widened by `correlate` holds the signal's time, i.e. meets the signal's time widened.
         earliest, latest = signal.at - self.policy.correlate, signal.at + self.policy.correlate
         for incident in self.known.candidates.listing(reach(self.known.topology, side), earliest, latest):
-            if not (incident.first_seen_at <= latest and earliest <= incident.last_seen_at):
-                continue
             if incident.status == IncidentStatus.resolved and self._holds(incident, signal):
                 continue
             found = relate(self.known.topology, side, Side(frozenset(incident.hosts), frozenset(incident.services)))
             if found is None or self._forbidden(signal, incident):
                 continue
-            distance = max(incident.first_seen_at - signal.at, signal.at - incident.last_seen_at, timedelta(0))
-            rank = (RULES.index(found[0]), distance.total_seconds())
+            rank = (RULES.index(found[0]), _distance(incident, signal.at).total_seconds())
             if best is None or rank < best[0]:
                 best = (rank, incident, *found)
         return best[1:] if best else None
@@ -447,6 +475,7 @@ class Aggregation:
         entries = self.known.evidence.setdefault(incident.id, {})
         entry = entries.get(signal.entry)
         if entry is None:
+            self.known.candidates.hold(incident.id, signal.key)
             entry = entries[signal.entry] = {
                 "incident_id": incident.id, "group_key": signal.key, "kind": signal.kind, "source": signal.source,
                 "title": signal.title[:500],
@@ -490,6 +519,11 @@ class Aggregation:
                                         "template_id": signal.template_id, "message": signal.message[:2000]}
         row["at"] = max(row["at"], at)
         return row
+
+
+def _distance(incident: Incident, at: datetime) -> timedelta:
+    """How far `at` is from the incident's span (0 within it)."""
+    return max(incident.first_seen_at - at, at - incident.last_seen_at, timedelta(0))
 
 
 def _add_listed(incident: Incident, attribute: str, value: str | None) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
-from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, Signal, entry_key
+from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, Policy, Signal, entry_key
 from aiops_worker.incidents.correlation import Topology
 
 MAX_CANDIDATES = 1000  # incidents a batch is compared with: unresolved ones first, then the latest seen
@@ -46,28 +46,44 @@ async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incide
     return {key: incidents[incident_id] for key, incident_id in pairs}
 
 
-async def load_known(session: AsyncSession, signals: list[Signal], correlate: timedelta) -> Known:
+async def load_known(session: AsyncSession, signals: list[Signal], policy: Policy) -> Known:
     """Everything the aggregation of `signals` reads, locked: one correlation lock (the worker's tasks and
     an operator's split take it first), the keys' latest incidents, the incidents (open or resolved) within
-    `correlate` of the signals, their evidence, the topology and the splits still in force."""
+    `correlate` of the signals, the earlier episodes of late signals' keys, their evidence, the topology and
+    the splits still in force."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": CORRELATION_LOCK})
     latest = await lock_latest(session, {s.key for s in signals})
     candidates = {i.id: i for i in latest.values()}
-    if correlate and signals:
+    if policy.correlate and signals:
+        correlate = policy.correlate
         start, end = min(s.at for s in signals) - correlate, max(s.at for s in signals) + correlate
         rows = await session.scalars(
             select(Incident).where(Incident.last_seen_at >= start, Incident.first_seen_at <= end)
             .order_by(Incident.status == IncidentStatus.resolved, Incident.last_seen_at.desc(), Incident.id)
             .limit(MAX_CANDIDATES).with_for_update())
         candidates.update({i.id: i for i in rows})
+    if late := [s for s in signals if s.key in latest and s.at < latest[s.key].first_seen_at - policy.window]:
+        candidates.update({i.id: i for i in await load_episodes(session, late, policy.window)})
     evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = {}
     columns = [IncidentSignal.__table__.c[c] for c in EVIDENCE_COLUMNS]
-    for row in await session.execute(select(*columns).where(IncidentSignal.incident_id == _any("ids", candidates, Uuid))):
+    held = IncidentSignal.incident_id == _any("ids", list(candidates), Uuid)
+    for row in await session.execute(select(*columns).where(held)):
         entry = row._asdict()
         evidence.setdefault(entry["incident_id"], {})[entry_key(entry)] = entry
     since = min((s.at for s in signals), default=None)
     return Known(latest=latest, candidates=Candidates(candidates.values()), evidence=evidence, topology=await load_topology(session),
                  splits=await load_splits(session, since) if since else {})
+
+
+async def load_episodes(session: AsyncSession, signals: list[Signal], window: timedelta) -> Sequence[Incident]:
+    """The incidents (locked) holding the signals' keys whose span, widened by `window`, meets the signals' times:
+    the earlier episodes that signals from before their key's latest incident may belong to (aggregator rule 5)."""
+    keys = {s.key for s in signals}
+    holding = select(IncidentSignal.incident_id).where(IncidentSignal.group_key == _any("late", keys, String))
+    return (await session.scalars(
+        select(Incident).where(Incident.id.in_(holding), Incident.last_seen_at >= min(s.at for s in signals) - window,
+                               Incident.first_seen_at <= max(s.at for s in signals) + window)
+        .order_by(Incident.last_seen_at.desc(), Incident.id).limit(MAX_CANDIDATES).with_for_update())).all()
 
 
 async def load_topology(session: AsyncSession) -> Topology:
@@ -101,6 +117,8 @@ def _insert_unnest(table: Table, columns: Sequence[str]) -> Insert:
 
 
 def _columns(rows: list[dict[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
+    """The rows as one list per column, for `_insert_unnest`: every row must hold every column (a column's
+    default is not applied; a missing one is a KeyError)."""
     return {c: [row[c] for row in rows] for c in columns}
 
 

@@ -90,7 +90,7 @@ class IncidentTask(StreamConsumer[P]):
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             signals = sorted((signal for d in batch if d.envelope.id in fresh for signal in self.signals(d)),
                              key=lambda s: s.at)
-            aggregation = Aggregation(self.policy, await store.load_known(session, signals, self.policy.correlate))
+            aggregation = Aggregation(self.policy, await store.load_known(session, signals, self.policy))
             placements = [(signal, aggregation.add(signal)) for signal in signals]
             evidence = aggregation.settle()
             await store.add_incidents(session, aggregation.created)  # first: the timeline (and linked rows) point at them

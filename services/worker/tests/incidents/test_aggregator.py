@@ -154,6 +154,40 @@ async def test_names_longer_than_their_columns_are_cut_alike_everywhere(bus: Bus
     assert (incident.hosts, incident.services) == ([host], [service])
     async with worker_ctx.sessions() as session:
         evidence = (await session.execute(select(IncidentSignal.host, IncidentSignal.service))).all()
-        timeline = (await session.scalars(select(IncidentEvent.host).where(IncidentEvent.kind == TimelineKind.events))).all()
+        timeline = (await session.scalars(select(IncidentEvent.host)
+                                          .where(IncidentEvent.kind == TimelineKind.events))).all()
         edges = (await session.execute(select(TopologyEdge.source, TopologyEdge.target))).all()
     assert (evidence, timeline, edges) == ([(host, service)], [host], [(service, host)])
+
+
+def quiet_event(n: int, seconds: float) -> LogEvent:
+    """A line naming neither host nor service: its key has nothing to correlate on."""
+    return log_event(n, seconds).model_copy(update={"host": None, "service": None})
+
+
+@pytest.mark.parametrize(("host", "correlate"), [(None, timedelta(0)), (None, timedelta(minutes=10)),
+                                                  ("web-1", timedelta(0))])  # (with both, the host correlates them)
+def test_a_late_burst_is_one_earlier_episode(host: str | None, correlate: timedelta) -> None:
+    aggregation = Aggregation(replace(POLICY, correlate=correlate), Known(latest={}))
+    signals = [signal_from_log(log_event(n, seconds).model_copy(update={"host": host, "service": None}), f"env-{n}")
+               for n, seconds in enumerate([100, 90, 91, 93, 94, 60])]
+    placed = [aggregation.add(signal) for signal in signals]
+    later, earlier, earliest = placed[0], placed[1], placed[5]
+    assert placed == [later, earlier, earlier, earlier, earlier, earliest]
+    assert len({later.id, earlier.id, earliest.id}) == 3
+    assert aggregation.latest[signals[0].key] is later
+
+
+@pytest.mark.parametrize("correlate", [timedelta(0), timedelta(minutes=10)])
+async def test_late_and_replayed_events_of_a_key_join_their_episode(bus: Bus, worker_ctx: WorkerContext, redis, drain,
+                                                                    correlate: timedelta) -> None:
+    task = LogIncidentTask(worker_ctx)
+    task.policy = replace(task.policy, correlate=correlate)
+    late = [quiet_event(n, 90 + n) for n in range(5)]  # more than the 5 s window before the key's incident
+    for name, events in [("a", [quiet_event(9, 100)]), ("b", late[:3]), ("c", late[3:]),
+                         ("d", late), ("e", [quiet_event(10, 103)])]:  # d: the same lines again (a replayed stream)
+        await bus.publish_many(LOGS_TEMPLATED, [envelope(name, *events)])
+        await drain(task)  # each envelope in a batch of its own: the earlier episode is read back from PostgreSQL
+    earlier, later = await incidents(worker_ctx)
+    assert (earlier.first_seen_at, earlier.last_seen_at, earlier.event_count) == (at(90), at(94), 10)
+    assert (later.first_seen_at, later.last_seen_at, later.event_count) == (at(100), at(103), 2)

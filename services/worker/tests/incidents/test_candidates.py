@@ -28,10 +28,10 @@ ALERTS = Policy(window=timedelta(minutes=10), reopen=timedelta(hours=1), sample_
 
 
 class FullScan(Candidates):
-    """The reference: every candidate, in candidate order."""
+    """The reference: every candidate whose span meets [start, end], in candidate order."""
 
     def listing(self, side: Side, start: datetime, end: datetime) -> list[Incident]:
-        return list(self.incidents.values())
+        return [i for i in self.incidents.values() if i.first_seen_at <= end and start <= i.last_seen_at]
 
 
 def scenario(seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[list[Signal]]]:

@@ -1,7 +1,7 @@
-"""The aggregator's writes hold any batch: evidence rows beyond one statement's 65,535 bound parameters (13 a
-row: over 5,041 rows, one log burst over that many templates and hosts) are all written, and written again
-as an update. Its reads keep an unresolved incident among a batch's candidates however many resolved ones
-its window holds."""
+"""The aggregator's writes hold any batch: evidence rows are sent as one array per column (14 bound parameters
+whatever their number; as rows of VALUES, 14 a row, the 6,000 here would pass PostgreSQL's 65,535), all
+written, and written again as an update. Its reads keep an unresolved incident among a batch's candidates
+however many resolved ones its window holds."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from aiops_contracts.db import Incident, IncidentSignal
 from aiops_contracts.events import IncidentStatus, Severity
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import Signal
+from aiops_worker.incidents.aggregator import Policy, Signal
 from aiops_worker.runtime.context import WorkerContext
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ROWS = 6000
+POLICY = Policy(window=timedelta(seconds=5), reopen=timedelta(hours=1), sample_limit=3, correlate=timedelta(minutes=5))
 
 
 def entry(incident_id: uuid.UUID, n: int, count: int) -> dict[str, object]:
@@ -55,5 +56,5 @@ async def test_unresolved_incidents_come_first_among_candidates_then_the_latest_
     signal = Signal(event_id="e", envelope_id="e", key="log:other:host-9", title="failed", severity=Severity.high,
                     at=AT, host="host-9", service=None, message="failed")
     async with worker_ctx.sessions.begin() as session:
-        known = await store.load_known(session, [signal], timedelta(minutes=5))
+        known = await store.load_known(session, [signal], POLICY)
         assert list(known.candidates.incidents) == [incidents[1].id, incidents[0].id]
