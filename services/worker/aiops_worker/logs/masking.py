@@ -17,7 +17,9 @@ literal digit, the 0 of a 0x prefix, is why a token with a digit before an x kee
 so the spans found in the shape are the token's. Identifiers and addresses that
 differ only in their digits (block ids, ports, counters) then cost one scan, and a
 shape without a digit is scanned only by the rules that can match one (``DIGIT_RULES``
-need a digit: a word or a dotted name skips them).
+need a digit: a word or a dotted name skips them), and one without the characters a rule needs
+(``RULE_CHARS``: a ``/`` for a path, an ``@`` for an e-mail address) by the rules it may hold, one
+of a few subsets compiled with the masker (``RULE_CHAR_CLASSES``).
 """
 
 from __future__ import annotations
@@ -77,6 +79,15 @@ MASK_RULES: tuple[tuple[str, str], ...] = (
 # Rules that never match text without a digit (each needs one: \d in every alternative).
 DIGIT_RULES = frozenset({"timestamp", "iso_datetime", "ipv4", "host_port", "dotted_host_port", "underscore_id",
                          "size_or_duration", "number"})
+# Characters every match of a rule holds (none listed: it may match without any of the listed ones).
+RULE_CHARS: dict[str, str] = {
+    "url": ":/", "email": "@", "timestamp": ":", "iso_datetime": "-:", "uuid": "-", "ipv4": ".", "host_port": ":",
+    "fqdn": ".", "dotted_host_port": ".:", "property": ".=", "ipv6": ":", "ipv6_short": ":", "mac": ":", "path": "/",
+    "underscore_id": "_",
+}
+# Sets of those characters, narrowest first: a token holding only characters of one of them (of those listed) is
+# scanned by the rules that need no other (a plain word by neither url nor email...); any other by every rule.
+RULE_CHAR_CLASSES = ("", ":", "-._=")
 # Rules whose matches may contain white space (the others never match across a token boundary).
 SPANNING_RULES = frozenset({"timestamp", "iso_datetime"})
 # Text every match of a spanning rule holds (the minutes of a time of day): a message without it skips
@@ -97,22 +108,34 @@ class Masker:
     spanning: re.Pattern[str] | None = None
     spanning_screen: re.Pattern[str] | None = None  # None: every message takes the spanning pass
     digitless: re.Pattern[str] | None = None  # the rules a token without a digit may match (None: all)
+    # (characters, the rules needing none other, those without a digit): for a token holding no other rule character
+    narrowed: tuple[tuple[frozenset[str], re.Pattern[str], re.Pattern[str]], ...] = ()
+    rule_chars: frozenset[str] = frozenset()  # the characters of ``narrowed``'s rules
     _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     _shapes: dict[str, tuple[str | None, tuple[tuple[int, int, str], ...]]] = field(
         default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> Masker:
-        return cls.from_rules(MASK_RULES, SPANNING_RULES, SPANNING_SCREEN, DIGIT_RULES)
+        return cls.from_rules(MASK_RULES, SPANNING_RULES, SPANNING_SCREEN, DIGIT_RULES, RULE_CHARS, RULE_CHAR_CLASSES)
 
     @classmethod
     def from_rules(cls, rules: tuple[tuple[str, str], ...], spanning: frozenset[str] = frozenset(),
-                   spanning_screen: str | None = None, digit_rules: frozenset[str] = frozenset()) -> Masker:
+                   spanning_screen: str | None = None, digit_rules: frozenset[str] = frozenset(),
+                   rule_chars: dict[str, str] | None = None, char_classes: tuple[str, ...] = ()) -> Masker:
         spanning_rules = tuple(rule for rule in rules if rule[0] in spanning)
         digitless_rules = tuple(rule for rule in rules if rule[0] not in digit_rules)
+        rule_chars = rule_chars or {}
+        narrowed = []
+        for chars in char_classes:
+            kept = tuple(rule for rule in rules if set(rule_chars.get(rule[0], "")) <= set(chars))
+            digitless_kept = tuple(rule for rule in kept if rule[0] not in digit_rules)
+            if digitless_kept:  # an empty alternation would match everywhere: such a class takes a wider one
+                narrowed.append((frozenset(chars), _compile(kept), _compile(digitless_kept)))
         return cls(_compile(rules), _compile(spanning_rules) if spanning_rules else None,
                    re.compile(spanning_screen) if spanning_screen else None,
-                   _compile(digitless_rules) if digit_rules and digitless_rules else None)
+                   _compile(digitless_rules) if digit_rules and digitless_rules else None,
+                   tuple(narrowed), frozenset("".join(rule_chars.values())))
 
     def mask(self, message: str) -> str:
         return self.pattern.sub(_replacement, message)
@@ -175,7 +198,7 @@ class Masker:
         """The masked shape (None: unchanged) and the spans replaced when a 0 is left outside them; remembered."""
         if len(self._shapes) > _MEMO_LIMIT:
             self._shapes.clear()
-        pattern = self.pattern if self.digitless is None or _DIGIT.search(shape) else self.digitless
+        pattern = self._pattern(shape)
         masked: str | None = pattern.sub(_replacement, shape)
         edits = ()
         if masked == shape:
@@ -184,6 +207,16 @@ class Masker:
             edits = tuple((m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape))
         known = self._shapes[shape] = (masked, edits)
         return known
+
+    def _pattern(self, shape: str) -> re.Pattern[str]:
+        """The narrowest compiled subset of the rules that finds every match in ``shape``."""
+        digit = _DIGIT.search(shape) is not None
+        if self.narrowed:
+            chars = self.rule_chars.intersection(shape)
+            for allowed, with_digit, without_digit in self.narrowed:
+                if chars <= allowed:
+                    return with_digit if digit else without_digit
+        return self.pattern if self.digitless is None or digit else self.digitless
 
 
 _OWN_REPLACEMENT = "property"  # the one rule whose match is not replaced by a plain wildcard

@@ -141,6 +141,7 @@ _WORD = re.compile(r"[A-Za-z]{2,}")
 _UNIT = re.compile(r"([A-Za-z]+)\d+")  # a device or unit: a kind and its number (ee0, alt0, sda1)
 _OPENERS, _CLOSERS = "([{", ")]}"
 _SHORT_GROUP = 3  # tokens of a bracketed aside such as "(1.16 KB)" dropped from a skeleton
+_ASSIGNED_VALUE = "=" + WILDCARD  # the plain words after such a token continue its value
 
 
 def skeleton(tokens: list[str]) -> tuple[str, ...]:
@@ -156,23 +157,23 @@ def skeleton(tokens: list[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8192)
 def _skeleton(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    if WILDCARD not in " ".join(tokens):
+        return tokens  # no value: no aside to drop, every token kept whole
     out: list[str] = []
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        end = _aside_end(tokens, index) if token[:1] in _OPENERS else 0
-        if end:
-            index = end
+    skip_to = 0  # the tokens before it are dropped (an aside, the words of a value)
+    for index, token in enumerate(tokens):
+        if index < skip_to:
             continue
-        if WILDCARD in token:
+        if token[:1] in _OPENERS and (end := _aside_end(tokens, index)):
+            skip_to = end
+        elif WILDCARD not in token:
+            out.append(token)
+        else:
             out.extend(_WORD.findall(token.replace(WILDCARD, " ")))
-            index += 1
-            while index < len(tokens) and token.endswith("=" + WILDCARD) and "=" not in tokens[index] \
-                    and WILDCARD not in tokens[index]:
-                index += 1
-            continue
-        out.append(token)
-        index += 1
+            if token.endswith(_ASSIGNED_VALUE):
+                skip_to = index + 1
+                while skip_to < len(tokens) and "=" not in tokens[skip_to] and WILDCARD not in tokens[skip_to]:
+                    skip_to += 1
     return tuple(out)
 
 
