@@ -55,6 +55,21 @@ def test_the_rules_that_need_a_digit_never_match_text_without_one(text: str) -> 
 
 
 @PROPERTIES
+@given(message, st.data())
+def test_the_narrowed_rules_find_what_every_rule_finds_in_text_of_their_characters(text: str, data) -> None:
+    """`tokens` scans a shape holding only some of the rules' characters with a `narrowed` pattern (the rules that
+    need no other): it must find what the whole one finds in text without the others."""
+    assert MASKER.narrowed
+    allowed, with_digit, without_digit = data.draw(st.sampled_from(MASKER.narrowed))
+    text = "".join(char for char in text if char in allowed or char not in MASKER.rule_chars)
+    found = [(m.span(), m.lastgroup) for m in MASKER.pattern.finditer(text)]
+    assert [(m.span(), m.lastgroup) for m in with_digit.finditer(text)] == found
+    digitless = re.sub(r"\d", "", text)
+    found = [(m.span(), m.lastgroup) for m in MASKER.pattern.finditer(digitless)]
+    assert [(m.span(), m.lastgroup) for m in without_digit.finditer(digitless)] == found
+
+
+@PROPERTIES
 @given(message)
 def test_tokens_are_the_masked_message_split(text: str) -> None:
     if not spans(text):
