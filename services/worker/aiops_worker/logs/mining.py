@@ -33,8 +33,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from itertools import compress, count, islice
-from operator import ne
+from itertools import compress, count, islice, repeat
+from operator import contains, ne
 from typing import NamedTuple
 
 from aiops_contracts.text import without_nul
@@ -107,15 +107,15 @@ def _differing(a: Sequence[str], b: Sequence[str]) -> compress[int]:
     return compress(count(), map(ne, a, b))
 
 
-def _score(template: list[str], tokens: Sequence[str]) -> float:
-    """Share of matching tokens (equal or covered by a wildcard), or -1 when a hard (word) difference exists."""
-    matches = len(tokens)
-    for i in _differing(template, tokens):
-        verdict = compare(template[i], tokens[i])
-        if verdict == HARD:
-            return -1.0
-        matches -= verdict != MATCH
-    return matches / len(tokens) if tokens else 1.0
+def _single_hard_slot(a: list[str], b: list[str]) -> int:
+    """The one slot where ``a`` and ``b`` differ by words, else -1 (none, or several: stops at the second)."""
+    slot = -1
+    for i in _differing(a, b):
+        if compare(a[i], b[i]) == HARD:
+            if slot >= 0:
+                return -1
+            slot = i
+    return slot
 
 
 class TemplateMiner:
@@ -238,26 +238,28 @@ class TemplateMiner:
     def _pick(self, tokens: Sequence[str], candidates: list[Cluster], best: Cluster | None,
               best_key: Key) -> tuple[Cluster | None, Key]:
         """The best of ``best`` and ``candidates``: the highest score at or above the threshold, the oldest
-        cluster on a tie (whatever the order of the candidates), and its key (score, -seq)."""
+        cluster on a tie (whatever the order of the candidates), and its key (score, -seq).
+
+        A score is the share of matching tokens (equal or covered by a wildcard); a hard (word) difference
+        rules the cluster out. Computed inline: this loop runs for every candidate of every searched line.
+        """
         self.work.candidates += len(candidates)
         self.work.comparisons += len(candidates) * len(tokens)
         threshold = self.config.sim_threshold
+        length = len(tokens)
         for cluster in candidates:
-            score = _score(cluster.tokens, tokens)
-            if score >= threshold and (key := (score, -cluster.seq)) > best_key:
-                best, best_key = cluster, key
+            template = cluster.tokens
+            matches = length
+            for i in compress(count(), map(ne, template, tokens)):  # _differing, without a call per candidate
+                verdict = compare(template[i], tokens[i])
+                if verdict == HARD:
+                    break
+                matches -= verdict != MATCH
+            else:
+                score = matches / length if length else 1.0
+                if score >= threshold and (key := (score, -cluster.seq)) > best_key:
+                    best, best_key = cluster, key
         return best, best_key
-
-    def _single_hard_slot(self, a: list[str], b: list[str]) -> int:
-        """The one slot where ``a`` and ``b`` differ by words, else -1 (none, or several: stops at the second)."""
-        self._count(a)
-        slot = -1
-        for i in _differing(a, b):
-            if compare(a[i], b[i]) == HARD:
-                if slot >= 0:
-                    return -1
-                slot = i
-        return slot
 
     def _covers_all(self, template: list[str], tokens: list[str]) -> bool:
         self._count(tokens)
@@ -304,12 +306,16 @@ class TemplateMiner:
 
     def _merge_siblings(self, cluster: Cluster) -> Cluster:
         """Merge clusters that differ from ``cluster`` only in one word slot, once enough do."""
-        constants = len([token for token in cluster.tokens if WILDCARD not in token]) - 1
+        wildcards = sum(map(contains, cluster.tokens, repeat(WILDCARD)))  # tokens holding one (counted in C)
+        constants = len(cluster.tokens) - wildcards - 1
         if constants < self.config.sibling_min_constants:
             return cluster
         by_slot: dict[int, list[Cluster]] = {}
-        for other in self._sibling_candidates(cluster):
-            slot = self._single_hard_slot(other.tokens, cluster.tokens)
+        others = self._sibling_candidates(cluster)
+        self.work.candidates += len(others)  # each compared slot by slot with the cluster's tokens
+        self.work.comparisons += len(others) * len(cluster.tokens)
+        for other in others:
+            slot = _single_hard_slot(other.tokens, cluster.tokens)
             if slot >= 0:
                 by_slot.setdefault(slot, []).append(other)
         for slot in sorted(by_slot):  # sorted: the outcome must not depend on index order
@@ -330,8 +336,8 @@ class TemplateMiner:
         plain words are enough: telling a token plain is a regular expression search the first time).
         """
         tokens = cluster.tokens
-        others = [self.clusters[cid] for cid in self._newest(self._by_length[len(tokens)])
-                  if cid != cluster.cluster_id]
+        others = list(map(self.clusters.__getitem__,  # in C: read for each new cluster
+                          filter(cluster.cluster_id.__ne__, self._newest(self._by_length[len(tokens)]))))
         plain = list(islice((i for i, token in enumerate(tokens) if not may_differ_softly(token)), 2))
         if len(plain) < 2:
             return others

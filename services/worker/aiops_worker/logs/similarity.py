@@ -25,6 +25,7 @@ def looks_variable(token: str) -> bool:
     return _VARIABLE_MARK.search(token) is not None
 
 
+@lru_cache(maxsize=65536)  # asked of every line's first token: a cached call runs in C
 def may_differ_softly(token: str) -> bool:
     """Whether a difference from ``token`` may be soft: it looks variable or assigns a value (``user=root``).
     Any other token differs hard from every token it does not equal, wildcards aside."""
