@@ -6,25 +6,31 @@ A line is good when `line-protocol-parser` takes it (a C extension: escaping rul
 `parse_line` on every line took most of the API's CPU per metric (it builds a dict per line that we drop), so
 runs of lines are first matched whole by RE2 against a subset of line protocol that `parse_line` always takes
 (`_line` says what the subset leaves out). The two rules a regular expression cannot check, unique tag keys and
-the key's length, are asked of `parse_line` once per series key. Lines outside the subset go through
-`parse_line` one by one: the outcome is the same either way (tests/webhooks/test_line_protocol_subset.py
-compares the two on generated and mutated lines).
+the key's length, are asked of `parse_line` once per series key (remembered within a bound on memory). Lines
+outside the subset go through `parse_line` one by one: the outcome is the same either way
+(tests/webhooks/test_line_protocol_subset.py compares the two on generated and mutated lines).
 
 We keep the original text of a good line, so nothing is re-serialised. A line without a timestamp gets the
 API's receive time appended: a re-delivered stream entry then rewrites the very same point instead of adding
 one at the worker's clock.
 """
 
+import sys
 from dataclasses import dataclass, field
 
 import re2
 from line_protocol_parser import LineFormatError, parse_line
+from re2 import _re2
 
 MAX_REPORTED_ERRORS = 100  # the response lists this many bad lines; the counter counts them all
 _MAX_JOINED_LINES = 64  # a string field value may span this many raw lines
 _WHITESPACE = " \t\r"
-_MAX_REMEMBERED_SERIES = 100_000  # series keys known good; forgotten all at once past this many
+_GENERATION_BYTES = 8_000_000  # memory the newer generation of known series keys holds before it ages
+_MAX_REMEMBERED_KEY = 1024  # longer series keys are not remembered: their long lines pay for their parse anyway
+_SET_SLOT_BYTES = 64  # a remembered key's share of its set's table, beside the string itself
 _MAX_BACKOFF = 64
+_LONG_RUN = 8  # a run of the subset this long pays for the RE2 calls that missed before it
+_NOT_SUBSET_START = b"#\n \t\r"  # a line starting so is outside the subset: a comment, blank, whitespace first
 
 
 def _line(timestamp: bytes) -> bytes:
@@ -47,17 +53,49 @@ def _line(timestamp: bytes) -> bytes:
     return measurement + b"(?:," + name + b"=" + name + b")* " + field_pair + b"(?:," + field_pair + b")*" + timestamp
 
 
-def _run(line: bytes) -> re2._Regexp:
-    """One or more lines of the subset, each ending with its newline; the longest such run wins."""
+def _run(line: bytes) -> _re2.RE2:
+    """One or more lines of the subset, each ending with its newline; the longest such run wins. Compiled by the
+    extension itself: the wrapper's `match` costs about three times as much a call (a generator, a match object),
+    as much as `parse_line` on a line."""
     options = re2.Options()
     options.encoding = re2.Options.Encoding.LATIN1
     options.longest_match = True
-    return re2.compile(b"(?:" + line + b"\n)+", options)
+    return _re2.RE2(b"(?:" + line + b"\n)+", options)
 
 
-_STAMPED_RUN = _run(_line(rb" -?(?:\d{1,18}|[1-8]\d{18})"))
-_UNSTAMPED_RUN = _run(_line(b""))
-_good_series: set[str] = set()  # series keys (all before a subset line's first space) that parse_line took
+_SUBSET_RUN = _run(_line(rb"(?: -?(?:\d{1,18}|[1-8]\d{18}))?"))
+
+
+class _KnownSeries:
+    """Series keys (all before a subset line's first space) that `parse_line` took, bounded by the memory they
+    hold: two generations; when the newer one would hold more than `_GENERATION_BYTES` it becomes the older one
+    (the older is forgotten), and a key found in the older one moves to the newer. Keys longer than
+    `_MAX_REMEMBERED_KEY` are not remembered, nor the new keys of a run holding more than a generation."""
+
+    def __init__(self) -> None:
+        self.newer: set[str] = set()
+        self.older: set[str] = set()
+        self.newer_bytes = 0
+
+    def unknown(self, keys: set[str]) -> set[str]:
+        """Those of `keys` not remembered; those found in the older generation move to the newer."""
+        unknown = keys - self.newer
+        if unknown and self.older:
+            self.remember(unknown & self.older)
+            unknown -= self.older
+        return unknown
+
+    def remember(self, keys: set[str]) -> None:
+        keys = {key for key in keys if len(key) <= _MAX_REMEMBERED_KEY}
+        held = sum(map(sys.getsizeof, keys)) + _SET_SLOT_BYTES * len(keys)
+        if self.newer_bytes + held > _GENERATION_BYTES:
+            self.older, self.newer, self.newer_bytes = self.newer, set(), 0
+        if held <= _GENERATION_BYTES:
+            self.newer |= keys
+            self.newer_bytes += held
+
+
+_known_series = _KnownSeries()
 
 
 @dataclass
@@ -89,80 +127,103 @@ def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
         subject: bytes | None = body + b"\n"  # every line ends with a newline, the last one too
     except UnicodeDecodeError:
         raw, subject = [_decode(line) for line in body.split(b"\n")], None
-    index = offset = 0  # the next line: its index in `raw` and its byte offset in `subject`
-    one_by_one_until = 0  # lines before this index go through parse_line one by one
-    # Lines read one by one after the subset missed a line: doubles at each miss, back to 1 after a run at least
-    # as long, so batches where the subset misses often cost hardly more than reading every line one by one.
+    index = 0  # the next line's index in `raw`
+    offset = offset_index = 0  # the byte offset in `subject` of the line at this index
+    one_by_one_until = 0 if subject is not None else len(raw)  # lines before this index are read one by one
+    # Lines read one by one after RE2 missed a line or took a short run (which saves less than its RE2 call and
+    # series keys cost): doubles at each, back to 1 after a long run, so batches where the subset misses often
+    # cost hardly more than reading every line one by one. The line after a run is outside the subset, and so
+    # is one starting with `_NOT_SUBSET_START`: read one by one, without asking RE2.
     backoff = 1
     while index < len(raw):
         if subject is not None and index >= one_by_one_until:
-            stamped, end = _subset_run(subject, offset)
-            run = raw[index:index + subject.count(b"\n", offset, end)]
-            if run and _series_keys_good(run):
-                result.lines.extend(run if stamped else [line + stamp for line in run])
-                index, offset, backoff = index + len(run), end, 1 if len(run) >= backoff else backoff
-                continue
-            one_by_one_until = index + max(len(run), backoff)
-            backoff = min(2 * backoff, _MAX_BACKOFF)
-        after = _validate_line(raw, index, result, stamp)
-        if subject is not None:
-            offset = _offset_after(subject, offset, after - index)
-        index = after
+            offset, offset_index = offset + _bytes_taken(raw[offset_index:index]), index
+            end = offset if subject[offset] in _NOT_SUBSET_START else _subset_end(subject, offset)
+            lines = subject.count(b"\n", offset, end)
+            if lines:
+                _take_run(raw, index, index + lines, result, stamp)
+                index = offset_index = index + lines
+                offset, backoff = end, 1 if lines >= _LONG_RUN else backoff
+                if index == len(raw):
+                    break
+            if 0 < lines < _LONG_RUN or not lines and subject[offset] not in _NOT_SUBSET_START:
+                one_by_one_until, backoff = index + backoff, min(2 * backoff, _MAX_BACKOFF)
+        index = _validate_lines(raw, index, max(index + 1, one_by_one_until), result, stamp)
     return result
 
 
-def _subset_run(subject: bytes, offset: int) -> tuple[bool, int]:
-    """Whether the lines from `offset` carry timestamps, and where the longest run of them in the subset ends
-    (`offset` itself when the line there is outside the subset)."""
-    for stamped, run in ((True, _STAMPED_RUN), (False, _UNSTAMPED_RUN)):
-        match = run.match(subject, offset)
-        if match:
-            return stamped, match.end()
-    return True, offset
+def _subset_end(subject: bytes, offset: int) -> int:
+    """Where the longest run of subset lines from `offset` ends (`offset` itself when the line there is outside
+    the subset)."""
+    end = _SUBSET_RUN.Match(_re2.RE2.Anchor.ANCHOR_START, subject, offset, len(subject))[0][1]
+    return end if end >= 0 else offset
 
 
-def _series_keys_good(lines: list[str]) -> bool:
-    """Whether `parse_line` takes the series keys of these subset lines (tag keys unique, at most 65535 bytes).
-    Each key not seen good before is parsed once, with a field; the good ones are remembered."""
-    new = {line.partition(" ")[0] for line in lines} - _good_series
-    for key in new:
+def _take_run(raw: list[str | UnicodeDecodeError], start: int, stop: int, result: ValidatedLines,
+              stamp: str) -> None:
+    """Takes the subset lines `raw[start:stop]`, but for those whose series key `parse_line` refuses (tag keys
+    repeated, over 65535 bytes): it judges them one by one."""
+    run = raw[start:stop]
+    bad = _bad_series_keys(run)
+    if not bad:
+        result.lines.extend(_stamped(run, stamp))
+        return
+    for index, line in enumerate(run, start):
+        if line.partition(" ")[0] in bad:
+            _validate_lines(raw, index, index + 1, result, stamp)
+        else:
+            result.lines.extend(_stamped([line], stamp))
+
+
+def _stamped(lines: list[str], stamp: str) -> list[str]:
+    """Subset lines, `stamp` appended to those without a timestamp: a subset line has one exactly when its last
+    space-separated part is an integer (that of a line without holds a field's `=` or ends a string's `"`)."""
+    return [line if line.rpartition(" ")[2].lstrip("-").isdigit() else line + stamp for line in lines]
+
+
+def _bad_series_keys(lines: list[str]) -> set[str]:
+    """The series keys of these subset lines that `parse_line` refuses (tag keys repeated, over 65535 bytes).
+    Each key not known good is parsed once, with a field; the good ones are remembered."""
+    unknown, bad = _known_series.unknown({line.partition(" ")[0] for line in lines}), set()
+    for key in unknown:
         try:
             parse_line(key + " f=0")
         except LineFormatError:
-            return False
-    if len(_good_series) + len(new) > _MAX_REMEMBERED_SERIES:
-        _good_series.clear()
-    _good_series.update(new)
-    return True
+            bad.add(key)
+    _known_series.remember(unknown - bad)
+    return bad
 
 
-def _validate_line(raw: list[str | UnicodeDecodeError], index: int, result: ValidatedLines, stamp: str) -> int:
-    """Judges the line at `index` with `parse_line`, joined with the next lines when a string field spans them;
-    returns the index of the line after it."""
-    line, number = raw[index], index + 1
-    if isinstance(line, UnicodeDecodeError):
-        result.reject(number, f"not UTF-8 text (byte 0x{line.object[line.start]:02x} at column {line.start + 1})")
-        return number
-    line = line.strip(_WHITESPACE)
-    if not line or line[0] == "#":
-        return number
-    try:
-        point = parse_line(line)
-    except LineFormatError as exc:
-        joined = _join_string_field(raw, index)
-        if joined is None:
-            result.reject(number, describe(exc, line))
-            return number
-        line, point, number = joined
-    result.lines.append(line if point["time"] is not None else line + stamp)
-    return number
+def _validate_lines(raw: list[str | UnicodeDecodeError], start: int, stop: int, result: ValidatedLines,
+                    stamp: str) -> int:
+    """Judges the lines from `start` to `stop` with `parse_line`, one joined with the next lines when a string
+    field spans them (`stop` may lie past the last line); returns the index of the line after the last."""
+    index, stop = start, min(stop, len(raw))
+    while index < stop:
+        line = raw[index]
+        number = index = index + 1
+        if isinstance(line, UnicodeDecodeError):
+            result.reject(number, f"not UTF-8 text (byte 0x{line.object[line.start]:02x} at column {line.start + 1})")
+            continue
+        line = line.strip(_WHITESPACE)
+        if not line or line[0] == "#":
+            continue
+        try:
+            point = parse_line(line)
+        except LineFormatError as exc:
+            joined = _join_string_field(raw, index - 1)
+            if joined is None:
+                result.reject(number, describe(exc, line))
+                continue
+            line, point, index = joined
+        result.lines.append(line if point["time"] is not None else line + stamp)
+    return index
 
 
-def _offset_after(subject: bytes, offset: int, lines: int) -> int:
-    """The byte offset in `subject` of the line `lines` lines after the one at `offset`."""
-    for _ in range(lines):
-        offset = subject.index(b"\n", offset) + 1
-    return offset
+def _bytes_taken(lines: list[str]) -> int:
+    """The bytes these lines take in the body, each with its newline (joined and encoded at once: far less CPU
+    than finding each newline)."""
+    return len("\n".join(lines).encode()) + 1 if lines else 0
 
 
 def _decode(line: bytes) -> str | UnicodeDecodeError:

@@ -5,6 +5,7 @@ line with `parse_line`. Lines are generated from line protocol's parts with its 
 repeated tag keys), then mutated character by character (a seeded generator: thousands per run)."""
 
 import random
+import sys
 from unittest.mock import patch
 
 from hypothesis import given, settings
@@ -37,13 +38,18 @@ MUTATIONS = list(' ,="\\#\t\r\x00\x7fé\u00a0\u2028\x85.-+eEiutfTFnN0123456789')
 def subset_takes(line: str) -> tuple[bool, bool]:
     """Whether the subset takes `line` as a good line, and whether it found a timestamp in it."""
     subject = line.encode() + b"\n"
-    stamped, end = line_protocol._subset_run(subject, 0)
-    return end == len(subject) and line_protocol._series_keys_good([line]), stamped
+    good = line_protocol._subset_end(subject, 0) == len(subject) and not line_protocol._bad_series_keys([line])
+    return good, is_stamped(line)
+
+
+def is_stamped(line: str) -> bool:
+    """Whether `validate_lines` keeps a subset line as it is (it found a timestamp) rather than stamping it."""
+    return line_protocol._stamped([line], " 5") == [line]
 
 
 def one_by_one(body: bytes) -> line_protocol.ValidatedLines:
     """`validate_lines` without the subset: every line read by `parse_line`."""
-    with patch.object(line_protocol, "_subset_run", lambda subject, offset: (True, offset)):
+    with patch.object(line_protocol, "_subset_end", lambda subject, offset: offset):
         return validate_lines(body, RECEIVED_NS)
 
 
@@ -148,4 +154,52 @@ def test_telegraf_lines_take_the_subset_whole() -> None:
     ]
     for timestamp, stamped in (("", False), (" 1763924410000000000", True)):
         subject = "".join(f"{line}{timestamp}\n" for line in lines).encode()
-        assert line_protocol._subset_run(subject, 0) == (stamped, len(subject))
+        assert line_protocol._subset_end(subject, 0) == len(subject)
+        assert all(is_stamped(line + timestamp) == stamped for line in lines)
+
+
+def test_bodies_where_the_subset_misses_often_ask_re2_seldom() -> None:
+    """RE2 costs about what `parse_line` costs per call: bodies of every shape ask it for few of their lines
+    (misses and short runs back off), and still read as `parse_line` reads them."""
+    lines = [f"cpu,host=h{i % 50},cpu=c{i % 8} idle=93.2,n=5i 1763924410{i:09d}" for i in range(4000)]
+    shapes = {
+        "all good": lines,
+        "stamped and not, alternately": [line.rpartition(" ")[0] if i % 2 else line for i, line in enumerate(lines)],
+        "a comment every 3rd": [line if i % 3 else "# c" for i, line in enumerate(lines)],
+        "a blank line every 2nd": [line if i % 2 else "" for i, line in enumerate(lines)],
+        "`\\r` ending every 3rd": [line if i % 3 else line + "\r" for i, line in enumerate(lines)],
+        "a bad line every 3rd": [line if i % 3 else "bad" for i, line in enumerate(lines)],
+        "a bad line every 5th": [line if i % 5 else "bad" for i, line in enumerate(lines)],
+        "a repeated tag key every 10th": [line if i % 10 else "m,a=1,a=2 x=1" for i, line in enumerate(lines)],
+        "all `\\r\\n`": [line + "\r" for line in lines],
+    }
+    for shape, body_lines in shapes.items():
+        body = "\n".join(body_lines).encode()
+        with patch.object(line_protocol, "_subset_end", wraps=line_protocol._subset_end) as subset_end:
+            fast = validate_lines(body, RECEIVED_NS)
+        reference = one_by_one(body)
+        assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+        assert subset_end.call_count <= len(body_lines) / 20, shape
+
+
+def test_the_known_series_keys_hold_a_bounded_memory() -> None:
+    """Keys are remembered by the bytes they hold, in two generations; a long key is not remembered."""
+    budget = 100_000
+    known = line_protocol._KnownSeries()
+    with (patch.object(line_protocol, "_GENERATION_BYTES", budget),
+          patch.object(line_protocol, "_known_series", known)):
+        for body_number in range(30):
+            keys = [f"m,host=h{body_number}-{i}" for i in range(300)]
+            keys += [f"m,t={'v' * 2000}{body_number}-{i}" for i in range(5)]  # too long to be remembered
+            body = "\n".join(f"{key} x=1" for key in keys).encode()
+            assert len(validate_lines(body, RECEIVED_NS).lines) == len(keys)
+            for generation in (known.newer, known.older):
+                assert sum(sys.getsizeof(key) + line_protocol._SET_SLOT_BYTES for key in generation) <= budget
+                assert all(len(key) <= line_protocol._MAX_REMEMBERED_KEY for key in generation)
+        assert known.older  # the keys did pass a generation's budget
+        key = next(iter(known.older))
+        validate_lines(f"{key} x=1".encode(), RECEIVED_NS)
+        assert key in known.newer  # a key found in the older generation moves to the newer
+        many = "\n".join(f"m,host=x{i} x=1" for i in range(2_000)).encode()  # more keys than a generation holds
+        assert len(validate_lines(many, RECEIVED_NS).lines) == 2_000
+        assert sum(sys.getsizeof(key) + line_protocol._SET_SLOT_BYTES for key in known.newer) <= budget
