@@ -24,6 +24,7 @@ from aiops_worker.incidents.store import learn_runs_on
 log = logging.getLogger(__name__)
 
 SERVICE_TAGS = ("service", "app", "job")  # the tags that name a point's service, first found wins
+_SERVICE_TAG = re.compile("|".join(f",{re.escape(tag)}=" for tag in SERVICE_TAGS))  # tags follow a comma
 TOPOLOGY_LABELS = ("environment", "release")  # labels kept on a learned edge
 MAX_REMEMBERED = 100_000  # pairs a process remembers as stored; past it, it starts over
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
@@ -54,7 +55,10 @@ def merged(found: Iterable[tuple[tuple[str, str] | None, Mapping[str, str]]]) ->
 
 
 def runs_on_of_lines(lines: str) -> Edges:
-    """The edges named by the tags of line-protocol points."""
+    """The edges named by the tags of line-protocol points. Most metrics carry no service tag, and one search of
+    the whole text costs a tenth of splitting every line's tags."""
+    if _SERVICE_TAG.search(lines) is None:
+        return {}
     heads = {_UNESCAPED_SPACE.split(line, 1)[0] for line in lines.splitlines() if "host=" in line}
     return merged(map(_runs_on_of_head, heads))
 

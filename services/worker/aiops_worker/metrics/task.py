@@ -19,7 +19,6 @@ path that serves InfluxDB 1.x, 2.x and 3.x.
 
 import asyncio
 import logging
-import re
 from collections.abc import Iterator
 
 from prometheus_client import Counter
@@ -27,13 +26,12 @@ from prometheus_client import Counter
 from aiops_contracts.events import MetricsPayload
 from aiops_contracts.influx import DatabaseNotFound, InfluxError, InfluxUnavailable
 from aiops_contracts.streams import FORMER_SHARED_GROUP, METRICS_INGESTED
-from aiops_worker.incidents.learning import SERVICE_TAGS, TopologyLearner, runs_on_of_lines
+from aiops_worker.incidents.learning import TopologyLearner, runs_on_of_lines
 from aiops_worker.runtime.consumer import Delivery, StoreUnavailable, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
-_SERVICE_TAG = re.compile("|".join(f",{re.escape(tag)}=" for tag in SERVICE_TAGS))  # tags follow a comma
 POINTS_WRITTEN = Counter("aiops_worker_metric_points_written_total",
                          "Metric lines written to InfluxDB (counted once their whole batch is written)")
 
@@ -51,12 +49,6 @@ def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Itera
             parts, count = [], 0
     if parts:
         yield "\n".join(parts)
-
-
-def may_name_a_service(lines: str) -> bool:
-    """Whether a line may carry a service tag, without which no point teaches topology: most metrics carry none,
-    and one search of the whole text costs a tenth of splitting every line's tags."""
-    return _SERVICE_TAG.search(lines) is not None
 
 
 class MetricsWriterTask(StreamConsumer[MetricsPayload]):
@@ -106,7 +98,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
         if failures:  # InfluxDB unavailable (the batch waits and is retried) before a refused write (entry by entry)
             raise min(failures, key=lambda failure: not isinstance(failure, InfluxUnavailable))
         POINTS_WRITTEN.inc(sum(d.payload.count for d in batch))
-        await self.learner.learn({pair: labels for d in batch if may_name_a_service(d.payload.lines)
+        await self.learner.learn({pair: labels for d in batch
                                   for pair, labels in runs_on_of_lines(d.payload.lines).items()})
 
     def lingers_after(self, batch: list[Delivery[MetricsPayload]]) -> bool:

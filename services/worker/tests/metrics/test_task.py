@@ -18,7 +18,7 @@ from aiops_contracts.influx import DatabaseNotFound, InfluxClient, InfluxError, 
 from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.incidents.learning import runs_on_of_lines
 from aiops_worker.metrics import task as metrics_task
-from aiops_worker.metrics.task import MetricsWriterTask, may_name_a_service, write_chunks
+from aiops_worker.metrics.task import MetricsWriterTask, write_chunks
 from aiops_worker.runtime import consumer
 from aiops_worker.runtime.consumer import Delivery, StoreUnavailable
 from aiops_worker.runtime.context import WorkerContext
@@ -77,9 +77,7 @@ def deliveries_of(lines: list[str], per_event: int) -> list[Delivery[MetricsPayl
     ("cpu,host=web-1 usage_idle=1,jobs=2i 1\nservice,host=web-1 up=1i 1", False),  # a measurement, no tag
 ])
 def test_only_lines_that_may_name_a_service_are_parsed_for_topology(lines: str, names_one: bool) -> None:
-    assert may_name_a_service(lines) is names_one
-    if not names_one:
-        assert runs_on_of_lines(lines) == {}
+    assert bool(runs_on_of_lines(lines)) is names_one
 
 
 class RecordingInflux:
