@@ -52,16 +52,12 @@ again after the episode ended (rule 3).
 An operator's split (IncidentSplit) forbids merging the split key with the keys it was split from until
 the split's `until`. Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys
 are built. An event more than `window` before its key's incident began is not joined to it (rule 5).
-The candidate incidents are indexed by the hosts and services they list and by their spans (`Candidates`), so
-a signal is compared only with those that list one its rules can reach (`correlation.reach`) and whose span
-meets its time, in the same order and with the same result as comparing it with every open candidate; and by
-the keys their evidence holds, for rule 5's earlier episodes.
+The candidate incidents are indexed (incidents/candidates.py), so a signal is compared only with those its rules can
+reach and whose span meets its time, with the same result as comparing it with every open candidate.
 """
 
 import hashlib
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
@@ -83,6 +79,7 @@ from aiops_contracts.events import (
     source_signal,
 )
 from aiops_contracts.topology import host_name, service_name
+from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import RULES, Onset, Side, Topology, origin, reach, relate
 from aiops_worker.logs.rules import RANK
 
@@ -91,7 +88,6 @@ MAX_TEMPLATES = 20  # template ids listed per incident
 MAX_NAME = 255  # characters of a host or service name kept
 LOG_KEY_PREFIX = "log:"
 ALERT_KEY_PREFIX = "alert:"
-EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -142,69 +138,6 @@ class Policy:
     reopen: timedelta
     sample_limit: int
     correlate: timedelta = timedelta(0)  # 0: no cross-signal correlation (each key on its own)
-
-
-class Candidates:
-    """The incidents signals may correlate with, in the order they became candidates, indexed by the hosts
-    and services they list and the group keys their evidence holds, with their time spans. Kept up to date by
-    the aggregation: an incident it opens is added, a host or service it lists, a key it holds and its span are
-    indexed after each change. The index holds ranks (the order they became candidates) and spans in
-    microseconds, cheaper to hash, sort and compare than ids and datetimes."""
-
-    def __init__(self, incidents: Iterable[Incident] = ()) -> None:
-        self.incidents: dict[uuid.UUID, Incident] = {}
-        self._rank: dict[uuid.UUID, int] = {}
-        self._ranked: list[Incident] = []  # rank -> incident
-        self._spans: dict[int, tuple[int, int]] = {}  # rank -> (first, last seen)
-        self._by_host: dict[str, set[int]] = defaultdict(set)
-        self._by_service: dict[str, set[int]] = defaultdict(set)
-        self._by_key: dict[str, set[int]] = defaultdict(set)
-        for incident in incidents:
-            self.add(incident)
-
-    def add(self, incident: Incident) -> None:
-        rank = self._rank.setdefault(incident.id, len(self._rank))
-        if rank == len(self._ranked):
-            self._ranked.append(incident)
-        else:
-            self._ranked[rank] = incident
-        self.incidents[incident.id] = incident
-        self.index(incident)
-
-    def index(self, incident: Incident) -> None:
-        """(Re-)index a candidate's span and every host and service it lists (nothing for another incident)."""
-        rank = self._rank.get(incident.id)
-        if rank is not None:
-            self._spans[rank] = _microseconds(incident.first_seen_at), _microseconds(incident.last_seen_at)
-            for host in incident.hosts:
-                self._by_host[host].add(rank)
-            for service in incident.services:
-                self._by_service[service].add(rank)
-
-    def hold(self, incident_id: uuid.UUID, key: str) -> None:
-        """Index that a candidate's evidence holds `key` (nothing for another incident)."""
-        rank = self._rank.get(incident_id)
-        if rank is not None:
-            self._by_key[key].add(rank)
-
-    def listing(self, side: Side, start: datetime, end: datetime) -> list[Incident]:
-        """The candidates listing one of the side's hosts or services whose span meets [start, end], in
-        candidate order."""
-        ranks = set().union(*(self._by_host.get(h, ()) for h in side.hosts),
-                            *(self._by_service.get(s, ()) for s in side.services))
-        return self._meeting(ranks, start, end)
-
-    def holding(self, key: str, start: datetime, end: datetime) -> list[Incident]:
-        """The candidates holding `key` whose span meets [start, end], in candidate order."""
-        return self._meeting(self._by_key.get(key, set()), start, end)
-
-    def _meeting(self, ranks: set[int], start: datetime, end: datetime) -> list[Incident]:
-        low, high, spans = _microseconds(start), _microseconds(end), self._spans
-        return [self._ranked[rank] for rank in sorted(r for r in ranks if spans[r][0] <= high and low <= spans[r][1])]
-
-
-def _microseconds(at: datetime) -> int:
-    return (at - EPOCH) // MICROSECOND
 
 
 @dataclass

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
-from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, Policy, Signal, entry_key
+from aiops_worker.incidents.aggregator import EntryKey, Known, Policy, Signal, entry_key
+from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Topology
 
 MAX_CANDIDATES = 1000  # incidents a batch is compared with: unresolved ones first, then the latest seen

@@ -24,7 +24,8 @@ from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.replay import StartingState
 from aiops_worker.anomalies.series import MetricPoint
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import Candidates, EntryKey, Known, entry_key
+from aiops_worker.incidents.aggregator import EntryKey, Known, entry_key
+from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Topology
 from aiops_worker.logs import store as log_store
 from aiops_worker.logs.mining import STATE_VERSION

@@ -13,13 +13,13 @@ from aiops_contracts.db import Incident
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, LogEvent, Severity
 from aiops_worker.incidents.aggregator import (
     Aggregation,
-    Candidates,
     Known,
     Policy,
     Signal,
     signal_from_alert,
     signal_from_log,
 )
+from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Side
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
