@@ -32,7 +32,8 @@ The rule, per group key:
 4. An event that happened at or before a resolved incident's resolution is late news of the episode
    that was resolved (a backlog, a slow source): it is counted in that incident, which stays resolved.
 5. An event more than `window` before the incident's first event is another, earlier episode: it joins the
-   key's earlier incident whose span, widened by `window`, holds it (the nearest; late news as in rule 4), else
+   key's earlier incident whose span, widened by `window`, holds it (the nearest; late news as in rule 4: it stays
+   resolved, even after an operator's resolution it happened after, which only the key's latest incident reopens), else
    it correlates into or opens an incident of its own; the key's latest incident stays the later one. So a
    late burst (a backfill, a slow source) or a replayed stream gives one incident per episode, not one per event.
 
@@ -280,7 +281,8 @@ class Aggregation:
             self._reopen(incident, signal)
         elif action in (Action.OPEN, Action.BEFORE):
             previous = incident
-            found = (self._episode(signal) if action is Action.BEFORE else None) or self._correlate(signal)
+            episode = self._episode(signal) if action is Action.BEFORE else None
+            found = episode or self._correlate(signal)
             if action is Action.OPEN and previous is not None and previous.status != IncidentStatus.resolved \
                     and (found is None or found[0] is not previous):
                 self._resolve(previous, signal.envelope_id)
@@ -288,7 +290,8 @@ class Aggregation:
                 incident, rule, via = self._open(signal, latest=action is Action.OPEN or previous is None), "opened", ""
             else:
                 incident, rule, via = found
-                if incident.status == IncidentStatus.resolved and incident.resolved_at and signal.at > incident.resolved_at:
+                if episode is None and incident.status == IncidentStatus.resolved and incident.resolved_at \
+                        and signal.at > incident.resolved_at:  # (an earlier episode of its key: late news, rule 5)
                     self._reopen(incident, signal)
                 if action is Action.OPEN:
                     self.latest[signal.key] = incident

@@ -1,5 +1,6 @@
 """The aggregator's grouping rule: window, resolution, reopening; and the task's idempotency on PostgreSQL."""
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import (
+    ALERT_STORED,
     LOG_TEMPLATED,
     AlertStatus,
     AlertStoredPayload,
@@ -18,7 +20,7 @@ from aiops_contracts.events import (
     Severity,
     TimelineKind,
 )
-from aiops_contracts.streams import INCIDENTS_CHANGED, LOGS_TEMPLATED
+from aiops_contracts.streams import ALERTS_STORED, INCIDENTS_CHANGED, LOGS_TEMPLATED
 from aiops_worker.incidents.aggregator import (
     Action,
     Aggregation,
@@ -28,7 +30,7 @@ from aiops_worker.incidents.aggregator import (
     signal_from_alert,
     signal_from_log,
 )
-from aiops_worker.incidents.task import LogIncidentTask
+from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.runtime.context import WorkerContext
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -191,3 +193,41 @@ async def test_late_and_replayed_events_of_a_key_join_their_episode(bus: Bus, wo
     earlier, later = await incidents(worker_ctx)
     assert (earlier.first_seen_at, earlier.last_seen_at, earlier.event_count) == (at(90), at(94), 10)
     assert (later.first_seen_at, later.last_seen_at, later.event_count) == (at(100), at(103), 2)
+
+
+def stored_alert(envelope_id: str, minutes: float, host: str | None, service: str | None = None) -> Envelope:
+    payload = AlertStoredPayload(alert_id=str(uuid.uuid4()), fingerprint=envelope_id, title=f"alert {envelope_id}",
+                                 severity=Severity.high, status=AlertStatus.firing, source="alertmanager", host=host,
+                                 service=service, occurred_at=at(60 * minutes))
+    return Envelope(id=envelope_id, type=ALERT_STORED, source="test", payload=payload.model_dump(mode="json"))
+
+
+async def test_a_late_event_of_an_earlier_episode_an_operator_resolved_leaves_it_resolved(
+    bus: Bus, worker_ctx: WorkerContext, redis, drain
+) -> None:
+    """Rule 5 finds the earlier episode holding the key: the event is late news there (rule 4), never a reopening,
+    even when it happened after the operator's click (the key's own reopening is its latest incident's, rule 3)."""
+    async with worker_ctx.sessions.begin() as session:
+        session.add(TopologyEdge(kind="runs_on", source="api", target="web-1", origin="declared"))
+    task = AlertIncidentTask(worker_ctx)  # alerts: 10 min window, correlated within 10 min
+
+    async def aggregate(*envelopes: Envelope) -> list[Envelope]:
+        """Handle the envelopes (a batch); what it announced."""
+        before = len(await redis.xrange(bus.key(INCIDENTS_CHANGED)))
+        await bus.publish_many(ALERTS_STORED, list(envelopes))
+        await drain(task)
+        return [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))][before:]
+
+    await aggregate(stored_alert("a1", 0, "web-1"), stored_alert("a2", 1, None, "api"))  # one incident, two keys
+    (episode,) = await incidents(worker_ctx)
+    async with worker_ctx.sessions.begin() as session:  # an operator resolved it at 3 min
+        await session.execute(update(Incident).values(status="resolved", resolved_at=at(180)))
+    await aggregate(stored_alert("a3", 30, "web-1"))  # web-1 again, after the episode: a new incident (rule 3)
+    announced = await aggregate(stored_alert("a4", 5, "web-1"))  # late, stamped after the click
+    earlier, later = await incidents(worker_ctx)
+    assert earlier.id == episode.id and later.id != episode.id
+    assert (earlier.status, earlier.resolved_at, earlier.event_count, earlier.last_seen_at) == (
+        "resolved", at(180), 3, at(300))
+    assert (later.status, later.event_count) == ("open", 1)
+    assert [(e.type, e.payload["incident_id"], e.payload["reopened"]) for e in announced] == [
+        ("incident.resolved", str(episode.id), False)]
