@@ -67,7 +67,9 @@ class WorkerSettings(CommonSettings):
 
     # Metrics writer (metrics/task.py)
     influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request
-    influx_write_concurrency: int = Field(default=4, ge=1)  # /write requests in flight per writer
+    # /write requests in flight per writer; above 1 a batch's order is not kept (two writes of one point in a batch
+    # may end with the older value): 1 where a source rewrites its points within seconds
+    influx_write_concurrency: int = Field(default=4, ge=1)
     influx_retention_days: int = Field(default=90, ge=1)  # the default retention policy created at start
 
     # Metric anomaly detection (anomalies/task.py)

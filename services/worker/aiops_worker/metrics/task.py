@@ -6,7 +6,10 @@ path that serves InfluxDB 1.x, 2.x and 3.x.
 - Durable before ack: handle() returns only after every `/write` of the batch answered 2xx. The batch's
   requests go `influx_write_concurrency` at a time (InfluxDB takes points fastest with several in flight),
   each body built when its request may go; after a failed one no further request goes, and the batch
-  fails once those in flight answered.
+  fails once those in flight answered. With more than one in flight the batch's order is not kept: its
+  bodies reach InfluxDB in any order, so two writes of one point (series, time and field) in one batch may
+  end with the older value (InfluxDB keeps the last written). Set it to 1 where a source rewrites its points
+  within seconds.
 - Idempotent by nature: every line carries its timestamp (the API stamps lines that had none), and
   InfluxDB overwrites a point of the same series and time, so a re-delivered entry changes nothing.
 - InfluxDB down or answering 5xx raises InfluxUnavailable (a ConnectionError): the consumer keeps the
