@@ -81,8 +81,9 @@ class _KnownSeries:
         """Those of `keys` not remembered; those found in the older generation move to the newer."""
         unknown = keys - self.newer
         if unknown and self.older:
-            self.remember(unknown & self.older)
-            unknown -= self.older
+            found = unknown & self.older  # (before remembering them: that may make the newer generation the older)
+            unknown -= found
+            self.remember(found)
         return unknown
 
     def remember(self, keys: set[str]) -> None:

@@ -203,3 +203,12 @@ def test_the_known_series_keys_hold_a_bounded_memory() -> None:
         many = "\n".join(f"m,host=x{i} x=1" for i in range(2_000)).encode()  # more keys than a generation holds
         assert len(validate_lines(many, RECEIVED_NS).lines) == 2_000
         assert sum(sys.getsizeof(key) + line_protocol._SET_SLOT_BYTES for key in known.newer) <= budget
+
+
+def test_keys_found_in_the_older_generation_are_known_when_moving_them_starts_a_generation() -> None:
+    """Moving them to a full newer generation makes that one the older: they are known all the same (not parsed
+    again, nor counted twice)."""
+    known = line_protocol._KnownSeries()
+    known.older, known.newer, known.newer_bytes = {"m,host=old"}, {"m,host=new"}, line_protocol._GENERATION_BYTES
+    assert known.unknown({"m,host=old", "m,host=other"}) == {"m,host=other"}
+    assert (known.newer, known.older) == ({"m,host=old"}, {"m,host=new"})
