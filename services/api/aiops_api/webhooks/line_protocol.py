@@ -63,7 +63,9 @@ def _run(line: bytes) -> _re2.RE2:
     return _re2.RE2(b"(?:" + line + b"\n)+", options)
 
 
-_SUBSET_RUN = _run(_line(rb"(?: -?(?:\d{1,18}|[1-8]\d{18}))?"))
+_TIMESTAMP = rb" -?(?:\d{1,18}|[1-8]\d{18})"
+_SUBSET_RUN = _run(_line(b"(?:" + _TIMESTAMP + b")?"))
+_STAMPED_RUN = _run(_line(_TIMESTAMP))  # the same lines, each with its timestamp
 
 
 class _KnownSeries:
@@ -139,10 +141,12 @@ def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
     while index < len(raw):
         if subject is not None and index >= one_by_one_until:
             offset, offset_index = offset + _bytes_taken(raw[offset_index:index]), index
-            end = offset if subject[offset] in _NOT_SUBSET_START else _subset_end(subject, offset)
+            outside = subject[offset] in _NOT_SUBSET_START
+            stamped_end, end = (offset, offset) if outside else _subset_ends(subject, offset)
             lines = subject.count(b"\n", offset, end)
             if lines:
-                _take_run(raw, index, index + lines, result, stamp)
+                stamped = lines if stamped_end == end else subject.count(b"\n", offset, stamped_end)
+                _take_run(raw, index, index + lines, index + stamped, result, stamp)
                 index = offset_index = index + lines
                 offset, backoff = end, 1 if lines >= _LONG_RUN else backoff
                 if index == len(raw):
@@ -153,21 +157,28 @@ def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
     return result
 
 
-def _subset_end(subject: bytes, offset: int) -> int:
-    """Where the longest run of subset lines from `offset` ends (`offset` itself when the line there is outside
-    the subset)."""
-    end = _SUBSET_RUN.Match(_re2.RE2.Anchor.ANCHOR_START, subject, offset, len(subject))[0][1]
+def _subset_ends(subject: bytes, offset: int) -> tuple[int, int]:
+    """Where the longest run of subset lines from `offset` that each carry a timestamp ends, and where the longest
+    run of subset lines ends (either is `offset` itself when the line there is not such a line). Telegraf stamps
+    every line: then one RE2 pass tells both, and no line's timestamp is looked for in Python (`_stamped`)."""
+    stamped_end = _run_end(_STAMPED_RUN, subject, offset)
+    return stamped_end, stamped_end if stamped_end == len(subject) else _run_end(_SUBSET_RUN, subject, stamped_end)
+
+
+def _run_end(run: _re2.RE2, subject: bytes, offset: int) -> int:
+    end = run.Match(_re2.RE2.Anchor.ANCHOR_START, subject, offset, len(subject))[0][1]
     return end if end >= 0 else offset
 
 
-def _take_run(raw: list[str | UnicodeDecodeError], start: int, stop: int, result: ValidatedLines,
+def _take_run(raw: list[str | UnicodeDecodeError], start: int, stop: int, stamped_stop: int, result: ValidatedLines,
               stamp: str) -> None:
-    """Takes the subset lines `raw[start:stop]`, but for those whose series key `parse_line` refuses (tag keys
-    repeated, over 65535 bytes): it judges them one by one."""
+    """Takes the subset lines `raw[start:stop]` (those before `stamped_stop` known to carry a timestamp), but for
+    those whose series key `parse_line` refuses (tag keys repeated, over 65535 bytes): it judges them one by one."""
     run = raw[start:stop]
     bad = _bad_series_keys(run)
     if not bad:
-        result.lines.extend(_stamped(run, stamp))
+        stamped = stamped_stop - start
+        result.lines.extend(run if stamped == len(run) else run[:stamped] + _stamped(run[stamped:], stamp))
         return
     for index, line in enumerate(run, start):
         if line.partition(" ")[0] in bad:

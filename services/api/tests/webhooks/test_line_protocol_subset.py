@@ -36,10 +36,13 @@ MUTATIONS = list(' ,="\\#\t\r\x00\x7fé\u00a0\u2028\x85.-+eEiutfTFnN0123456789')
 
 
 def subset_takes(line: str) -> tuple[bool, bool]:
-    """Whether the subset takes `line` as a good line, and whether it found a timestamp in it."""
+    """Whether the subset takes `line` as a good line, and whether it found a timestamp in it (RE2's stamped run
+    and the rule `_stamped` applies to lines of a run that is not all stamped agree)."""
     subject = line.encode() + b"\n"
-    good = line_protocol._subset_end(subject, 0) == len(subject) and not line_protocol._bad_series_keys([line])
-    return good, is_stamped(line)
+    stamped_end, end = line_protocol._subset_ends(subject, 0)
+    good = end == len(subject) and not line_protocol._bad_series_keys([line])
+    assert not good or (stamped_end == end) == is_stamped(line), line
+    return good, stamped_end == end
 
 
 def is_stamped(line: str) -> bool:
@@ -49,7 +52,7 @@ def is_stamped(line: str) -> bool:
 
 def one_by_one(body: bytes) -> line_protocol.ValidatedLines:
     """`validate_lines` without the subset: every line read by `parse_line`."""
-    with patch.object(line_protocol, "_subset_end", lambda subject, offset: offset):
+    with patch.object(line_protocol, "_subset_ends", lambda subject, offset: (offset, offset)):
         return validate_lines(body, RECEIVED_NS)
 
 
@@ -154,7 +157,7 @@ def test_telegraf_lines_take_the_subset_whole() -> None:
     ]
     for timestamp, stamped in (("", False), (" 1763924410000000000", True)):
         subject = "".join(f"{line}{timestamp}\n" for line in lines).encode()
-        assert line_protocol._subset_end(subject, 0) == len(subject)
+        assert line_protocol._subset_ends(subject, 0) == (len(subject) if stamped else 0, len(subject))
         assert all(is_stamped(line + timestamp) == stamped for line in lines)
 
 
@@ -165,6 +168,8 @@ def test_bodies_where_the_subset_misses_often_ask_re2_seldom() -> None:
     shapes = {
         "all good": lines,
         "stamped and not, alternately": [line.rpartition(" ")[0] if i % 2 else line for i, line in enumerate(lines)],
+        "stamped, then not, by halves": [line.rpartition(" ")[0] if i % 2000 >= 1000 else line
+                                         for i, line in enumerate(lines)],
         "a comment every 3rd": [line if i % 3 else "# c" for i, line in enumerate(lines)],
         "a blank line every 2nd": [line if i % 2 else "" for i, line in enumerate(lines)],
         "`\\r` ending every 3rd": [line if i % 3 else line + "\r" for i, line in enumerate(lines)],
@@ -175,7 +180,7 @@ def test_bodies_where_the_subset_misses_often_ask_re2_seldom() -> None:
     }
     for shape, body_lines in shapes.items():
         body = "\n".join(body_lines).encode()
-        with patch.object(line_protocol, "_subset_end", wraps=line_protocol._subset_end) as subset_end:
+        with patch.object(line_protocol, "_subset_ends", wraps=line_protocol._subset_ends) as subset_end:
             fast = validate_lines(body, RECEIVED_NS)
         reference = one_by_one(body)
         assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
