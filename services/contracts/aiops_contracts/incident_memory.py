@@ -44,6 +44,10 @@ class IncidentMemory:
         self._collection: Any = None
         self._lock = asyncio.Lock()
 
+    async def load(self) -> None:
+        """Load the embedding model now (seconds of CPU, once per process), not when the first incident needs it."""
+        await asyncio.to_thread(self.embedder.load)
+
     async def remember(self, incident: Incident) -> None:
         (vector,) = await self.embedder.embed_async([incident_text(incident)])
         collection = await self._ready()
@@ -73,6 +77,6 @@ class IncidentMemory:
     async def _ready(self) -> Any:
         async with self._lock:
             if self._collection is None:
-                await asyncio.to_thread(self.embedder.load)
+                await self.load()
                 (self._collection,) = await connect_collections(self.settings, INCIDENTS_COLLECTION)
         return self._collection

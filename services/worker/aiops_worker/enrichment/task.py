@@ -57,6 +57,8 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
                 await super().run(stop, drain=True)
                 await self.enrich_due()
                 return
+            if self.memory is not None:  # at start, as the log task does: not mid-burst, on the first incident
+                await self.memory.load()
             async with asyncio.TaskGroup() as group:
                 group.create_task(super().run(stop))
                 group.create_task(run_every(self.settings.enrichment_interval_s, stop, self.enrich_due))

@@ -210,6 +210,20 @@ async def test_a_similar_past_incident_brings_who_resolved_it_how_and_how_fast(w
     assert [(p["id"], p["resolved_by"]) for p in kept] == [(str(past.id), "alice")]
 
 
+async def test_the_embedding_model_is_loaded_at_start_not_by_the_first_incident(worker_ctx: WorkerContext) -> None:
+    """Seconds of CPU once per process: at start (as the log task does), not in the middle of an alert burst."""
+    task, stop = EnrichmentTask(worker_ctx), asyncio.Event()
+    assert task.memory is not None
+    running = asyncio.create_task(task.run(stop))
+    try:
+        async with asyncio.timeout(300):
+            while task.memory.embedder._model is None:
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await running
+
+
 async def test_without_embeddings_resolutions_are_kept_and_nothing_is_embedded(worker_ctx: WorkerContext, drain) -> None:
     worker_ctx.settings.enrichment_debounce_s = 0
     worker_ctx.settings.log_embeddings_enabled = False
