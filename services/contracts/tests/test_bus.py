@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from aiops_contracts import bus as bus_module
 from aiops_contracts.bus import Bus, DeadLetter, StreamBacklogFull, live_envelopes
-from aiops_contracts.envelope import Envelope
+from aiops_contracts.envelope import Envelope, UnencodableEnvelope
 from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
 
@@ -176,3 +176,18 @@ async def test_renaming_when_the_new_group_exists_only_removes_the_old_one(bus: 
 
 def test_the_id_just_before_an_entry_crosses_milliseconds() -> None:
     assert (bus_module._just_before("1700-5"), bus_module._just_before("1700-0")) == ("1700-4", f"1699-{2**64 - 1}")
+
+
+async def test_metric_lines_travel_raw_beside_the_envelope_and_read_back_whole(bus: Bus) -> None:
+    lines = 'cpu,host=a usage_idle=90 1\nlog,host=a msg="say \\"hi\\"" 2'
+    envelope = Envelope(type="metrics.received", source="t", payload={"lines": lines, "count": 2})
+    await bus.publish(STREAM, envelope)
+    ((_, fields),) = await bus.redis.xrange(bus.key(STREAM))
+    assert fields[b"payload.lines"] == lines.encode()  # as they came: no JSON escapes to add and take away
+    assert b"lines" not in fields[b"envelope"]
+    assert Envelope.from_entry(fields) == envelope
+    assert Envelope.from_entry({b"envelope": envelope.model_dump_json().encode()}) == envelope  # as entries were
+    with pytest.raises(ValueError):  # not UTF-8: an undecodable entry, dead-lettered by its consumers
+        Envelope.from_entry({**fields, b"payload.lines": b"\xff"})
+    with pytest.raises(UnencodableEnvelope):
+        Envelope(type="metrics.received", source="t", payload={"lines": "\ud800", "count": 1}).to_entry()

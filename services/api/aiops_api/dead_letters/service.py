@@ -3,14 +3,13 @@ All Redis access goes through the bus."""
 
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.audit.service import record_change
 from aiops_api.dead_letters.schemas import DeadLetterPage, DeadLetterRead, DeadLetterRedriven, DeadLetterStream
 from aiops_api.errors import NotFound
 from aiops_contracts.bus import DEAD_LETTER_FIELDS, Bus
-from aiops_contracts.envelope import ENTRY_FIELD
+from aiops_contracts.envelope import ENVELOPE_FIELDS, entry_document
 from aiops_contracts.streams import ALL_STREAMS, StreamSpec
 
 RAW_MAX_CHARS = 2_000
@@ -58,8 +57,9 @@ async def redrive(session: AsyncSession, bus: Bus, *, stream: StreamSpec, entry_
 
 
 def _read(stream: StreamSpec, entry_id: str, fields: dict[bytes, bytes]) -> DeadLetterRead:
-    envelope = _envelope(fields.get(ENTRY_FIELD))
-    shown = {k: v for k, v in fields.items() if k not in DEAD_LETTER_FIELDS and (k != ENTRY_FIELD or envelope is None)}
+    envelope = _envelope(fields)
+    shown = {k: v for k, v in fields.items()
+             if k not in DEAD_LETTER_FIELDS and (k not in ENVELOPE_FIELDS or envelope is None)}
     text = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items() if k in DEAD_LETTER_FIELDS}
     return DeadLetterRead(
         id=entry_id, stream=stream.name, original_id=text.get("original_id", ""), group=text.get("group", ""),
@@ -67,11 +67,9 @@ def _read(stream: StreamSpec, entry_id: str, fields: dict[bytes, bytes]) -> Dead
         raw={k.decode(errors="replace"): v.decode(errors="replace")[:RAW_MAX_CHARS] for k, v in shown.items()})
 
 
-def _envelope(raw: bytes | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
+def _envelope(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
     try:
-        decoded = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        decoded = entry_document(fields)
+    except ValueError:  # no envelope field, not JSON, a raw payload member not UTF-8
         return None
     return decoded if isinstance(decoded, dict) else None

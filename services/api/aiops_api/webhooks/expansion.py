@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from aiops_api.errors import PayloadTooLarge
 from aiops_api.settings import ApiSettings
 from aiops_contracts.bus import Bus
-from aiops_contracts.envelope import ENTRY_FIELD, Envelope
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 
 _ADVICE = "send fewer, fuller items per request"
@@ -27,7 +27,7 @@ def within_expansion_limits(envelopes: Iterable[Envelope], request_bytes: int,
     kept: list[Envelope] = []
     total = 0
     for envelope in envelopes:
-        total += len(envelope.to_entry()[ENTRY_FIELD])
+        total += sum(map(len, envelope.to_entry().values()))  # the envelope's JSON and its raw payload members
         if total > settings.webhook_expansion_max_bytes:
             raise PayloadTooLarge(f"request: its events would take more than WEBHOOK_EXPANSION_MAX_BYTES="
                                   f"{settings.webhook_expansion_max_bytes} bytes on the stream; {_ADVICE}")

@@ -7,8 +7,8 @@ from aiops_api.auth.tokens import Role
 from aiops_contracts.bus import Bus, DeadLetter
 from aiops_contracts.db import AuditEntry
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED
-from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
+from aiops_contracts.events import ALERT_RECEIVED, METRICS_RECEIVED
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED
 
 ALERTS = ALERTS_INGESTED.name
 
@@ -45,6 +45,16 @@ async def test_dead_letters_are_listed_inspected_and_redriven(client, auth, sess
     async with sessions() as session:
         (audit,) = await session.scalars(select(AuditEntry))
     assert (audit.action, audit.entity_id, audit.before["event_id"]) == ("dead_letter.redriven", letter["id"], envelope.id)
+
+
+async def test_a_dead_metrics_entry_shows_its_lines_in_its_envelope(client, auth, bus: Bus) -> None:
+    """Line protocol travels beside the envelope's JSON (envelope.py): the dead letter shows it in the payload."""
+    envelope = Envelope(type=METRICS_RECEIVED, source="telegraf", payload={"lines": "cpu x=1 1", "count": 1})
+    await bus.dead_letter(METRICS_INGESTED, "metrics-writer", DeadLetter("1-0", envelope.to_entry(), "conflict"),
+                          ack=False)
+    page = await client.get(f"/api/v1/dead-letters/{METRICS_INGESTED.name}", headers=auth(Role.admin))
+    (letter,) = page.json()["items"]
+    assert (letter["envelope"]["payload"], letter["raw"]) == ({"lines": "cpu x=1 1", "count": 1}, {})
 
 
 async def test_dead_letters_need_an_admin_and_known_names(client, auth) -> None:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.db import Source
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.pollers import ConnectionCheck
 from aiops_contracts.secrets import SecretBox
 from aiops_contracts.streams import METRICS_INGESTED, POLLER_CHECKS_KEY
@@ -78,7 +79,7 @@ async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions,
     assert sample("aiops_poller_points_total", {"source": "sw-good", "kind": "snmp"}) == int(healthy["points"])
     assert sample("aiops_poller_last_success_timestamp_seconds", {"source": "sw-good", "kind": "snmp"}) > 0
     entries = await redis.xrange(worker_ctx.bus.key(METRICS_INGESTED))
-    assert len(entries) == 1 and b"snmp_interface" in entries[0][1][b"envelope"]
+    assert len(entries) == 1 and "snmp_interface" in Envelope.from_entry(entries[0][1]).payload["lines"]
     for running in list(pollers.running):
         await pollers._stop(running)
     assert sample("aiops_poller_polls_total", {"source": "sw-good", "kind": "snmp", "outcome": "ok"}) is None
