@@ -40,14 +40,18 @@ from bench_stack import (
 
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.settings import CommonSettings
+from aiops_contracts.topology import host_name
 
 TARGET_P95_MS, TARGET_P99_MS = 50, 150
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 ALERT_STATUSES = ["firing"] * 7 + ["acknowledged"] * 2 + ["resolved"]  # 70 % firing, 10 % resolved
 SOURCES = ["alertmanager", "grafana", "datadog", "zabbix", "generic"]
 HOSTS = 500
-ALERT_COLUMNS = ("id, source, fingerprint, title, description, severity, status, host, service, labels, annotations,"
-                 " details, count, first_seen_at, last_seen_at, last_event_id, incident_id")
+# Each host under the three labels alerts give it, with the host name the host filter reads (`host-7`).
+HOST_LABELS = [[(label, host_name(label)) for label in (f"host-{n}", f"HOST-{n}", f"host-{n}.prod.example.com")]
+               for n in range(HOSTS)]
+ALERT_COLUMNS = ("id, source, fingerprint, title, description, severity, status, host, host_name, service, labels,"
+                 " annotations, details, count, first_seen_at, last_seen_at, last_event_id, incident_id")
 INCIDENT_COLUMNS = ("id, group_key, title, summary, severity, status, event_count, hosts, services, details,"
                     " first_seen_at, last_seen_at")
 
@@ -79,7 +83,8 @@ def seed(database_url: str, alerts: int, incidents: int) -> Seeded:
                 at = now - timedelta(seconds=i)
                 incident = incident_ids[(i // 2) % incidents] if incidents and i % 2 == 0 else None
                 copy.write_row((alert_id, rng.choice(SOURCES), alert_id.hex, f"alert {i}", "", rng.choice(SEVERITIES),
-                                rng.choice(ALERT_STATUSES), f"host-{rng.randrange(HOSTS)}", f"svc-{rng.randrange(10)}",
+                                rng.choice(ALERT_STATUSES), *HOST_LABELS[rng.randrange(HOSTS)][i % 3],
+                                f"svc-{rng.randrange(10)}",
                                 '{"env": "prod"}', "{}", "{}", 1, at, at, alert_id.hex, incident))
         conn.commit()
         conn.autocommit = True

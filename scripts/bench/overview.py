@@ -28,6 +28,7 @@ from psycopg.types.json import Jsonb
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.settings import CommonSettings
+from aiops_contracts.topology import host_name
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 DAY_S = 86_400
@@ -37,7 +38,8 @@ def seed(database_url: str, alerts: int, incidents: int) -> None:
     now = datetime.now(UTC)
     at = [now - timedelta(seconds=i * DAY_S / alerts) for i in range(alerts)]
     alert_rows = [(uuid.uuid4(), f"source-{i % 20}", uuid.uuid4().hex, f"alert {i}", SEVERITIES[i % 5], "firing",
-                   f"host-{i % 50}", Jsonb({}), at[i], at[i], uuid.uuid4().hex) for i in range(alerts)]
+                   f"host-{i % 50}", host_name(f"host-{i % 50}"), Jsonb({}), at[i], at[i], uuid.uuid4().hex)
+                  for i in range(alerts)]
     events = [(uuid.uuid4().hex, ALERT_STORE_HANDLER, at[i // 3]) for i in range(alerts * 3)]  # 3 events per alert
     incident_rows = [(uuid.uuid4(), f"alert:host:host-{i}", f"incident {i}", SEVERITIES[i % 5],
                       "resolved" if i % 3 else "open", Jsonb([f"host-{i % 50}"]), Jsonb([]), Jsonb({}),
@@ -45,8 +47,8 @@ def seed(database_url: str, alerts: int, incidents: int) -> None:
     counts = [("t1", now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h), 1_000) for h in range(24)]
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn, conn.cursor() as cur:
         cur.executemany("INSERT INTO alerts (id, source, fingerprint, title, description, severity, status, host,"
-                        " labels, annotations, details, count, first_seen_at, last_seen_at, last_event_id)"
-                        " VALUES (%s, %s, %s, %s, '', %s, %s, %s, %s, '{}', '{}', 3, %s, %s, %s)", alert_rows)
+                        " host_name, labels, annotations, details, count, first_seen_at, last_seen_at, last_event_id)"
+                        " VALUES (%s, %s, %s, %s, '', %s, %s, %s, %s, %s, '{}', '{}', 3, %s, %s, %s)", alert_rows)
         cur.executemany("INSERT INTO processed_events (event_id, handler, handled_at) VALUES (%s, %s, %s)", events)
         cur.executemany("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, hosts,"
                         " services, details, first_seen_at, last_seen_at) VALUES (%s, %s, %s, '', %s, %s, 1, %s, %s,"

@@ -3,6 +3,9 @@
 
 import ipaddress
 from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 RUNS_ON = "runs_on"  # service -> host
 DEPENDS_ON = "depends_on"  # service -> service
@@ -27,6 +30,11 @@ def host_name(label: str | None) -> str | None:
         return name
     except ValueError:
         return name.split(".", 1)[0] or None
+
+
+# A filter's host label, held as the host name it names (None when it names none): `?host=DB-1.example.internal`
+# finds what is stored under `db-1`.
+HostName = Annotated[str | None, AfterValidator(host_name)]
 
 
 def service_name(label: str | None) -> str | None:

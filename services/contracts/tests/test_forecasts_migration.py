@@ -1,7 +1,8 @@
 """Migrations that change what is already stored keep the rows: 0007 renames metric_forecasts to forecasts
 (table, primary key and indexes under the model's names) and back; 0013 drops the url of stored awx, terraform
 and servicenow actions, which the contract now refuses; 0021 moves an evidence row's source out of its kind,
-which becomes what the signal is, and back."""
+which becomes what the signal is, and back; 0022 gives stored alerts the host name correlation knows their
+host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's."""
 
 import os
 import uuid
@@ -18,6 +19,7 @@ from aiops_contracts.automations import RuleSpec
 from aiops_contracts.db import Forecast
 from aiops_contracts.db.migrate import ALEMBIC_INI, create_database_if_missing, drop_database
 from aiops_contracts.settings import CommonSettings
+from aiops_contracts.topology import host_name
 
 
 @pytest.fixture
@@ -123,3 +125,33 @@ def test_evidence_kinds_are_read_from_their_sources_and_folded_back(scratch_url:
             == [("alert:host:db-1", "alertmanager", 3), ("alert:host:db-1", "anomaly-detector", 1),
                 ("alert:host:db-1", "x" * 64, 6), ("alert:host:web-1", "shop-errors", 3), ("log:t:db-1", "log", 4)]
         assert conn.execute(ORIGINS).fetchall() == [("alert:host:db-1", "anomaly-detector"), ("log:t:db-1", "log")]
+
+
+HOST_LABELS = ["db-1.prod.example.com", "DB-1", " db-1:9187 ", "DB-1.Example.Internal.", "web-2", "[fe80::1]:9100",
+               "fe80::1", "10.0.0.1:22", "10.0.0.1", "10.0.0.300", "01.2.3.4", "1.2.3", "[db-3]", "db-4:", ".hidden",
+               " ", "", None]
+
+
+def test_stored_alerts_get_their_host_name_and_its_index(scratch_url: str) -> None:
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0021")
+    with psycopg.connect(dsn) as conn:
+        for i, label in enumerate(HOST_LABELS):
+            conn.execute("INSERT INTO alerts (id, source, fingerprint, title, description, severity, status, host, "
+                         "labels, annotations, details, count, first_seen_at, last_seen_at, last_event_id) VALUES "
+                         "(gen_random_uuid(), 'nagios', %s, 't', '', 'high', 'firing', %s, '{}', '{}', '{}', 1, "
+                         "now(), now(), 'e')", (f"fp-{i}", label))
+
+    _migrate(scratch_url, "0022")
+
+    with psycopg.connect(dsn) as conn:
+        stored = dict(conn.execute("SELECT fingerprint, host_name FROM alerts").fetchall())
+    assert [stored[f"fp-{i}"] for i in range(len(HOST_LABELS))] == [host_name(label) for label in HOST_LABELS]
+    assert {"ix_alerts_host_name_last_seen_at_id"} <= _names(dsn, "alerts")
+    assert "ix_alerts_host_last_seen_at_id" not in _names(dsn, "alerts")
+    _migrate(scratch_url, "0021", down=True)
+    assert "ix_alerts_host_last_seen_at_id" in _names(dsn, "alerts")
+    assert "ix_alerts_host_name_last_seen_at_id" not in _names(dsn, "alerts")
+    with psycopg.connect(dsn) as conn:
+        columns = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts'")
+        assert "host_name" not in {name for (name,) in columns.fetchall()}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Schemas } from "@/lib/api/client";
 import { mergeAlerts } from "@/components/alerts/merge";
-import { periodStart, type AlertFilters } from "@/components/alerts/filters";
+import { hostName, periodStart, type AlertFilters } from "@/components/alerts/filters";
 
 type Alert = Schemas["AlertRead"];
 const NONE: AlertFilters = { severity: "", status: "", source: "", host: "", since: "" };
@@ -38,8 +38,27 @@ describe("mergeAlerts", () => {
     expect(merged[0]?.items.map((a) => a.id)).toEqual(["a"]);
   });
 
+  it("takes in the alerts of the filtered host under any of its labels, as the API's host filter does", () => {
+    const db1 = { ...NONE, host: "DB-1.prod.example.com" };
+    const rows = ["db-1.prod.example.com", "DB-1", "db-1:9187", "db-10", "db-2"].map(
+      (host, i) => alert(`n${i}`, `2026-01-01T00:0${i + 3}:00Z`, { host }));
+    expect(mergeAlerts(pages, rows, db1)[0]?.items.map((a) => a.id)).toEqual(["n2", "n1", "n0", "b", "a"]);
+  });
+
   it("leaves an empty list alone (nothing loaded yet)", () => {
     expect(mergeAlerts([], [alert("c", "2026-01-01T00:03:00Z")], NONE)).toEqual([]);
+  });
+});
+
+describe("hostName", () => {
+  it("names hosts as aiops_contracts.topology.host_name does", () => {
+    const cases: [string | null, string | null][] = [
+      ["db-1.prod.example.com", "db-1"], ["DB-1", "db-1"], [" db-1:9187 ", "db-1"], ["DB-1.Example.Internal.", "db-1"],
+      ["[fe80::1]:9100", "fe80::1"], ["fe80::1", "fe80::1"], ["10.0.0.1:22", "10.0.0.1"], ["10.0.0.300", "10"],
+      ["01.2.3.4", "01"], ["1.2.3", "1"], ["[db-3]", "db-3"], ["db-4:", "db-4"], [".hidden", null], [" ", null],
+      ["", null], [null, null],
+    ];
+    expect(cases.map(([label]) => hostName(label))).toEqual(cases.map(([, name]) => name));
   });
 });
 

@@ -14,6 +14,7 @@ from aiops_api.responses import json_response
 from aiops_contracts.events import AlertStatus, Severity
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+HOST_FILTER = "Alerts on this host, by host name: `db-1` finds those of `DB-1` and `db-1.prod.example.com`"
 
 
 @router.get("", operation_id="list_alerts", response_model=AlertPage)
@@ -23,7 +24,7 @@ async def list_alerts(
     severity: Annotated[list[Severity], Query()] = [],
     status: Annotated[list[AlertStatus], Query()] = [],
     source: Annotated[list[str], Query()] = [],
-    host: str | None = None,
+    host: Annotated[str | None, Query(max_length=255, description=HOST_FILTER)] = None,
     service_name: Annotated[str | None, Query(alias="service")] = None,
     since: datetime | None = None,
     until: datetime | None = None,

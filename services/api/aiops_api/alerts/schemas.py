@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from aiops_contracts.events import AlertStatus, Severity
+from aiops_contracts.topology import HostName
 
 
 class AlertRead(BaseModel):
@@ -41,7 +42,7 @@ class AlertFilter(BaseModel):
     severity: list[Severity] = []
     status: list[AlertStatus] = []
     source: list[str] = []
-    host: str | None = None
+    host: HostName = None  # compared with the alerts' host_name
     service: str | None = None
     since: datetime | None = None  # last seen at or after
     until: datetime | None = None  # last seen before

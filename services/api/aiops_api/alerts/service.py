@@ -23,7 +23,7 @@ async def list_alerts(session: AsyncSession, *, filters: AlertFilter, cursor: st
 
 def alerts_query(filters: AlertFilter) -> Select[Any]:
     """The alerts that pass the filters, as plain rows for json_response (a read needs no ORM instances to
-    track); each filter leads an index on (filter, last_seen_at, id) (migration 0020)."""
+    track); each filter leads an index on (filter, last_seen_at, id) (migrations 0020, 0022)."""
     stmt = select(*response_columns(Alert.__table__))
     if filters.severity:
         stmt = stmt.where(Alert.severity.in_([s.value for s in filters.severity]))
@@ -32,7 +32,7 @@ def alerts_query(filters: AlertFilter) -> Select[Any]:
     if filters.source:
         stmt = stmt.where(Alert.source.in_(filters.source))
     if filters.host:
-        stmt = stmt.where(Alert.host == filters.host)
+        stmt = stmt.where(Alert.host_name == filters.host)
     if filters.service:
         stmt = stmt.where(Alert.service == filters.service)
     if filters.since:

@@ -43,7 +43,8 @@ class Found:
 
 
 async def known_names(session: AsyncSession) -> Known:
-    hosts = select(func.jsonb_array_elements_text(Incident.hosts)).union(select(Alert.host).where(Alert.host.is_not(None)))
+    hosts = select(func.jsonb_array_elements_text(Incident.hosts)).union(  # host names, on both sides
+        select(Alert.host_name).where(Alert.host_name.is_not(None)))
     services = select(func.jsonb_array_elements_text(Incident.services)).union(
         select(Alert.service).where(Alert.service.is_not(None)))
     sources = select(Alert.source).distinct()
@@ -175,7 +176,7 @@ async def anomalies(stores: Stores, intent: Intent) -> Found:
     if intent.until:
         stmt = stmt.where(Alert.first_seen_at < intent.until)
     if intent.host:
-        stmt = stmt.where(Alert.host == intent.host)
+        stmt = stmt.where(Alert.host_name == intent.host)
     rows = (await stores.session.scalars(stmt.order_by(Alert.last_seen_at.desc()).limit(LIMIT))).all()
     return Found(f"{len(rows)} anomaly alert(s){f' on {intent.host}' if intent.host else ''} in the range.",
                  ["alert", "title", "severity", "host", "first seen", "last seen", "incident"],

@@ -23,6 +23,7 @@ from aiops_api.responses import json_response
 from aiops_contracts.events import IncidentStatus, Severity
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+HOST_FILTER = "Incidents that involve this host, by host name: `DB-1.prod.example.com` finds those of `db-1`"
 
 
 @router.get("", operation_id="list_incidents", response_model=IncidentPage)
@@ -31,7 +32,7 @@ async def list_incidents(
     _: Viewer,
     status: Annotated[list[IncidentStatus], Query()] = [],
     severity: Annotated[list[Severity], Query()] = [],
-    host: Annotated[str | None, Query(max_length=255, description="Incidents that involve this host")] = None,
+    host: Annotated[str | None, Query(max_length=255, description=HOST_FILTER)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: str | None = None,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiops_api.logs.schemas import TemplateRead
 from aiops_contracts.events import IncidentStatus, Severity, SignalKind, TimelineKind
+from aiops_contracts.topology import HostName
 
 
 class IncidentRead(BaseModel):
@@ -55,7 +56,7 @@ class IncidentLogs(BaseModel):
 class IncidentFilter(BaseModel):
     status: list[IncidentStatus] = []
     severity: list[Severity] = []
-    host: str | None = None  # one of the incident's hosts
+    host: HostName = None  # one of the incident's hosts (host names, as correlation lists them)
     since: datetime | None = None  # last seen at or after
     until: datetime | None = None  # last seen before
 

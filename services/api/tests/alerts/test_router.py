@@ -54,6 +54,19 @@ async def test_filters(client, auth, stored_alerts, params, expected) -> None:
     assert {int(a["fingerprint"][3:]) for a in response.json()["items"]} == expected
 
 
+@pytest.mark.parametrize("host", ["db-1", "DB-1", "db-1.prod.example.com", "db-1:9187"])
+async def test_host_filter_compares_host_names(client, auth, sessions, host) -> None:
+    """Correlation's host names: the labels of one host are all found, whichever of them is asked for."""
+    labels = ["db-1.prod.example.com", "DB-1", "db-1", "db-10", "db-2.prod.example.com", None]
+    async with sessions.begin() as session:
+        session.add_all(Alert(source="nagios", fingerprint=f"fp-{i}", title=f"alert {i}", severity="high",
+                              status="firing", host=label, first_seen_at=T0, last_seen_at=T0 + timedelta(minutes=i),
+                              last_event_id=f"e{i}") for i, label in enumerate(labels))
+    response = await client.get("/api/v1/alerts", params={"host": host}, headers=auth(Role.viewer))
+    assert response.status_code == 200
+    assert [a["host"] for a in response.json()["items"]] == ["db-1", "DB-1", "db-1.prod.example.com"]
+
+
 @pytest.mark.parametrize("params", [{"severity": "huge"}, {"limit": 0}, {"limit": 10_000}, {"since": "soon"},
                                     {"cursor": "not-a-cursor"}])
 async def test_bad_query_parameters_are_4xx(client, auth, stored_alerts, params) -> None:

@@ -201,6 +201,7 @@ async def test_incidents_by_host_status_severity_and_time(client, auth, incident
 
     assert await titles(host="web-1") == [incident.title]  # exact host, not a prefix of web-10
     assert await titles(host="db-1") == ["db"]
+    assert await titles(host="DB-1.prod.example.com") == ["db"]  # by host name, as correlation lists them
     assert await titles(host="nowhere") == []
     assert await titles(host="web-10", status="resolved", severity="low") == ["db"]
     assert await titles(host="web-10", status="open") == []

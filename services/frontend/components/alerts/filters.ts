@@ -12,11 +12,25 @@ export interface AlertFilters {
 }
 
 export function matches(alert: Alert, f: AlertFilters): boolean {
+  const host = hostName(f.host);
   return (!f.severity || alert.severity === f.severity)
     && (!f.status || alert.status === f.status)
     && (!f.source || alert.source === f.source)
-    && (!f.host || alert.host === f.host)
+    && (!host || hostName(alert.host) === host)
     && (!f.since || Date.parse(alert.last_seen_at) >= Date.parse(f.since));
+}
+
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** The host name the API's host filter compares, as correlation names hosts (`DB-1`, `db-1:9187` and
+ * `db-1.prod.example.com` are `db-1`): the twin of aiops_contracts.topology.host_name. Trimmed and lower-cased;
+ * IPv6 brackets or a single `:port` dropped; an IP address kept whole (anything with a colon is IPv6), else the
+ * name before the first dot; null when nothing is left. */
+export function hostName(label: string | null | undefined): string | null {
+  let name = (label ?? "").trim().toLowerCase();
+  if (name.startsWith("[")) name = name.slice(1).split("]")[0] ?? "";
+  else if (name.split(":").length === 2) name = name.split(":")[0] ?? "";
+  return (name.includes(":") || IPV4.test(name) ? name : name.split(".")[0]) || null;
 }
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };

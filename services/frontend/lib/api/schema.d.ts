@@ -3681,6 +3681,7 @@ export interface operations {
                 severity?: components["schemas"]["Severity"][];
                 status?: components["schemas"]["AlertStatus"][];
                 source?: string[];
+                /** @description Alerts on this host, by host name: `db-1` finds those of `DB-1` and `db-1.prod.example.com` */
                 host?: string | null;
                 service?: string | null;
                 since?: string | null;
@@ -4850,7 +4851,7 @@ export interface operations {
             query?: {
                 status?: components["schemas"]["IncidentStatus"][];
                 severity?: components["schemas"]["Severity"][];
-                /** @description Incidents that involve this host */
+                /** @description Incidents that involve this host, by host name: `DB-1.prod.example.com` finds those of `db-1` */
                 host?: string | null;
                 since?: string | null;
                 until?: string | null;

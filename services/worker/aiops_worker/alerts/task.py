@@ -18,6 +18,7 @@ from aiops_contracts.db.processed import ALERT_STORE_HANDLER
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
 from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, FORMER_SHARED_GROUP
+from aiops_contracts.topology import host_name
 from aiops_worker.incidents.learning import TopologyLearner, edge, merged, topology_labels
 from aiops_worker.runtime.bulk import rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
@@ -90,9 +91,9 @@ def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict
         rows[key] = {
             "id": row["id"] if row else uuid.uuid4(),  # used only when the alert is new
             "source": d.envelope.source, "fingerprint": p.fingerprint, "title": p.title, "description": p.description, "severity": p.severity.value, "status": p.status.value,
-            "host": p.host, "service": p.service, "labels": p.labels, "annotations": p.annotations,
-            "details": p.details, "url": p.url, "count": count, "first_seen_at": first_seen,
-            "last_seen_at": seen, "last_event_id": d.envelope.id,
+            "host": p.host, "host_name": host_name(p.host), "service": p.service, "labels": p.labels,
+            "annotations": p.annotations, "details": p.details, "url": p.url, "count": count,
+            "first_seen_at": first_seen, "last_seen_at": seen, "last_event_id": d.envelope.id,
             "resolved_at": seen if p.status == AlertStatus.resolved else None,
         }
     return list(rows.values())
@@ -103,8 +104,8 @@ def _seen_at(delivery: Delivery[AlertPayload]) -> datetime:
 
 
 ROW_COLUMNS = [Alert.__table__.c[name] for name in (
-    "id", "source", "fingerprint", "title", "description", "severity", "status", "host", "service", "labels",
-    "annotations", "details", "url", "count", "first_seen_at", "last_seen_at", "last_event_id", "resolved_at")]
+    "id", "source", "fingerprint", "title", "description", "severity", "status", "host", "host_name", "service",
+    "labels", "annotations", "details", "url", "count", "first_seen_at", "last_seen_at", "last_event_id", "resolved_at")]
 
 
 def _upsert(rows: list[dict]) -> Insert:

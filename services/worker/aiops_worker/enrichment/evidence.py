@@ -107,7 +107,7 @@ async def _anomalies_nearby(session: AsyncSession, incident: Incident) -> list[A
     if not incident.hosts:
         return []
     rows = await session.scalars(
-        select(Alert).where(Alert.source == ANOMALY_SOURCE, Alert.host.in_(incident.hosts),
+        select(Alert).where(Alert.source == ANOMALY_SOURCE, Alert.host_name.in_(incident.hosts),
                             Alert.last_seen_at >= incident.first_seen_at - NEARBY,
                             Alert.first_seen_at <= incident.last_seen_at,
                             or_(Alert.incident_id.is_(None), Alert.incident_id != incident.id))

@@ -48,6 +48,16 @@ async def test_alerts_are_stored_and_announced(bus: Bus, worker_ctx: WorkerConte
     await pubsub.aclose()
 
 
+async def test_alerts_keep_their_host_and_get_its_host_name(bus: Bus, worker_ctx: WorkerContext, redis: Redis,
+                                                             sessions, drain) -> None:
+    """The host as the alert gave it is shown; the host name, as correlation names it, is what the host filter reads."""
+    await bus.publish_many(AlertStoreTask.stream, [alert("a", host="DB-1.prod.example.com:9100"), alert("b", host="db-1"),
+                                                   alert("c", host="10.0.0.7:22"), alert("d")])
+    await drain(AlertStoreTask(worker_ctx))
+    assert [(a.host, a.host_name) for a in await alerts(sessions)] == [
+        ("DB-1.prod.example.com:9100", "db-1"), ("db-1", "db-1"), ("10.0.0.7:22", "10.0.0.7"), (None, None)]
+
+
 async def test_redelivered_event_is_stored_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     event = alert("x")
     await bus.publish(AlertStoreTask.stream, event)
