@@ -25,6 +25,7 @@ of a few subsets compiled with the masker (``RULE_CHAR_CLASSES``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
@@ -112,7 +113,7 @@ class Masker:
     # (characters, the rules needing none other, those without a digit): for a token holding no other rule character
     narrowed: tuple[tuple[frozenset[str], re.Pattern[str], re.Pattern[str]], ...] = ()
     rule_chars: frozenset[str] = frozenset()  # the characters of ``narrowed``'s rules
-    _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _memos: dict[int, _TokenMemo] = field(default_factory=dict, compare=False, repr=False)  # by max_token_chars
     _shapes: dict[str, tuple[str | None, tuple[tuple[int, int, str], ...]]] = field(
         default_factory=dict, compare=False, repr=False)
 
@@ -149,24 +150,10 @@ class Masker:
         """
         if self.spanning is not None and (self.spanning_screen is None or self.spanning_screen.search(message)):
             message = self.spanning.sub(WILDCARD, message)
-        if len(self._memo) > _MEMO_LIMIT:
-            self._memo.clear()
-        raw = message.split()
-        out = list(map(self._memo.get, raw))  # most tokens were seen before: one lookup each, in C
-        if None in out:
-            for index, masked in enumerate(out):
-                if masked is None:
-                    out[index] = self._first_sight(raw[index], max_token_chars)
-        return out
-
-    def _first_sight(self, token: str, max_token_chars: int) -> str:
-        if len(token) > max_token_chars:
-            return WILDCARD
-        masked = self._mask_token(token)
-        if len(masked) > max_token_chars:  # masking lengthened it ("1" -> "<*>")
-            masked = WILDCARD
-        self._memo[token] = masked
-        return masked
+        memo = self._memos.get(max_token_chars)
+        if memo is None or len(memo) > _MEMO_LIMIT:
+            memo = self._memos[max_token_chars] = _TokenMemo(self._mask_token, max_token_chars)
+        return list(map(memo.__getitem__, message.split()))  # most tokens were seen before: one lookup each, in C
 
     def _mask_token(self, token: str) -> str:
         """``mask(token)``, the rules run once per shape (the token with its digits written 0).
@@ -218,6 +205,25 @@ class Masker:
                 if chars <= allowed:
                     return with_digit if digit else without_digit
         return self.pattern if self.digitless is None or digit else self.digitless
+
+
+class _TokenMemo(dict[str, str]):
+    """The masked text of every token seen, for one ``max_token_chars``: a token not seen yet is masked
+    when it is looked up (``__missing__``), so a line of known tokens costs no Python call."""
+
+    def __init__(self, mask_token: Callable[[str], str], max_token_chars: int) -> None:
+        super().__init__()
+        self.mask_token = mask_token
+        self.max_token_chars = max_token_chars
+
+    def __missing__(self, token: str) -> str:
+        if len(token) > self.max_token_chars:
+            return WILDCARD
+        masked = self.mask_token(token)
+        if len(masked) > self.max_token_chars:  # masking lengthened it ("1" -> "<*>")
+            masked = WILDCARD
+        self[token] = masked
+        return masked
 
 
 _OWN_REPLACEMENT = "property"  # the one rule whose match is not replaced by a plain wildcard

@@ -32,9 +32,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import partial
 from itertools import compress, count, islice, repeat
-from operator import contains, ne
+from operator import contains, is_not, ne
 from typing import NamedTuple
 
 from aiops_contracts.text import without_nul
@@ -79,27 +79,29 @@ class LineTooCostly(Exception):
     """Matching this line would take more comparisons than ``max_line_comparisons`` allows."""
 
 
-@dataclass
+class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper than a frozen dataclass
+    template_id: str
+    template: str
+    is_new: bool
+    changed: bool
+
+
+@dataclass(eq=False)  # one object per cluster: found in lists by identity
 class Cluster:
     cluster_id: str
     tokens: list[str]
     size: int
     seq: int  # creation order: the oldest cluster survives a merge
 
-    @cached_property
-    def template(self) -> str:  # read for every line: joined once per change of the tokens
-        return " ".join(self.tokens)
+    def __post_init__(self) -> None:
+        self.set_tokens(self.tokens)
 
     def set_tokens(self, tokens: list[str]) -> None:
+        """The tokens and what is read of them for every line or change of the miner (not saved)."""
         self.tokens = tokens
-        self.__dict__.pop("template", None)
-
-
-class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper than a frozen dataclass
-    template_id: str
-    template: str
-    is_new: bool
-    changed: bool
+        self.template = " ".join(tokens)
+        self.skeleton = skeleton(tokens)
+        self.matched = MatchResult(self.cluster_id, self.template, False, False)  # a line that changes nothing
 
 
 def _differing(a: Sequence[str], b: Sequence[str]) -> compress[int]:
@@ -129,7 +131,7 @@ class TemplateMiner:
         self.clusters: dict[str, Cluster] = {}
         self.aliases: dict[str, str] = {}
         self._candidates = CandidateIndex(self.clusters, self.limits.max_candidates)
-        self._by_length: dict[int, list[str]] = {}
+        self._by_length: dict[int, list[Cluster]] = {}
         self._next_seq = 0
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
         self._lines: dict[str, tuple[str, ...]] = {}  # message -> its tokens (messages repeat whole)
@@ -162,15 +164,11 @@ class TemplateMiner:
                 self._join_variant(cluster)
                 root = self._root(cluster)
                 return MatchResult(root.cluster_id, root.template, False, True)
-        root = self._root(cluster)
-        return MatchResult(root.cluster_id, root.template, False, False)
+        return self._root(cluster).matched
 
     def match(self, message: str) -> MatchResult | None:
         cluster, _ = self._best(self._line(message))
-        if cluster is None:
-            return None
-        root = self._root(cluster)
-        return MatchResult(root.cluster_id, root.template, False, False)
+        return None if cluster is None else self._root(cluster).matched
 
     def resolve(self, cluster_id: str) -> str:
         """Surviving id of a cluster id handed out earlier (identity when never merged)."""
@@ -232,8 +230,8 @@ class TemplateMiner:
         self._candidates.remember(line, best, key, own, wild)
         return best, key[0] == 1.0
 
-    def _newest(self, ids: list[str]) -> list[str]:
-        return ids[-self.limits.max_candidates:]
+    def _newest(self, clusters: list[Cluster]) -> list[Cluster]:
+        return clusters[-self.limits.max_candidates:]
 
     def _pick(self, tokens: Sequence[str], candidates: list[Cluster], best: Cluster | None,
               best_key: Key) -> tuple[Cluster | None, Key]:
@@ -286,17 +284,16 @@ class TemplateMiner:
         return self.clusters[self.resolve(cluster.cluster_id)]
 
     def _index(self, cluster: Cluster) -> None:
-        self._skeletons.setdefault(skeleton(cluster.tokens), (cluster.cluster_id, len(cluster.tokens)))
+        self._skeletons.setdefault(cluster.skeleton, (cluster.cluster_id, len(cluster.tokens)))
         self.clusters[cluster.cluster_id] = cluster
         self._candidates.add(cluster)
-        self._by_length.setdefault(len(cluster.tokens), []).append(cluster.cluster_id)
+        self._by_length.setdefault(len(cluster.tokens), []).append(cluster)
 
     def _unindex(self, cluster: Cluster) -> None:
         self._candidates.remove(cluster)
-        self._by_length[len(cluster.tokens)].remove(cluster.cluster_id)
-        key = skeleton(cluster.tokens)
-        if self._skeletons.get(key, ("",))[0] == cluster.cluster_id:
-            del self._skeletons[key]
+        self._by_length[len(cluster.tokens)].remove(cluster)
+        if self._skeletons.get(cluster.skeleton, ("",))[0] == cluster.cluster_id:
+            del self._skeletons[cluster.skeleton]
         del self.clusters[cluster.cluster_id]
 
     def _retokenize(self, cluster: Cluster, tokens: list[str]) -> None:
@@ -336,8 +333,7 @@ class TemplateMiner:
         plain words are enough: telling a token plain is a regular expression search the first time).
         """
         tokens = cluster.tokens
-        others = list(map(self.clusters.__getitem__,  # in C: read for each new cluster
-                          filter(cluster.cluster_id.__ne__, self._newest(self._by_length[len(tokens)]))))
+        others = list(filter(partial(is_not, cluster), self._newest(self._by_length[len(tokens)])))  # in C
         plain = list(islice((i for i, token in enumerate(tokens) if not may_differ_softly(token)), 2))
         if len(plain) < 2:
             return others
@@ -356,7 +352,7 @@ class TemplateMiner:
         a list) gives one event clusters of several lengths; they become one group whose oldest cluster
         names it. Costs one skeleton (linear in the tokens) and one lookup: no template is compared.
         """
-        key = skeleton(cluster.tokens)
+        key = cluster.skeleton
         known = self._skeletons.get(key)
         if known is None or len(key) < _VARIANT_MIN_WORDS:
             return
@@ -371,8 +367,8 @@ class TemplateMiner:
 
     def _absorb_covered(self, cluster: Cluster) -> Cluster:
         """After ``cluster`` generalised, merge same-length clusters its template now covers."""
-        covered = [self.clusters[cid] for cid in self._newest(self._by_length[len(cluster.tokens)])
-                   if cid != cluster.cluster_id and self._covers_all(cluster.tokens, self.clusters[cid].tokens)]
+        covered = [other for other in self._newest(self._by_length[len(cluster.tokens)])
+                   if other is not cluster and self._covers_all(cluster.tokens, other.tokens)]
         return self._merge([cluster, *covered]) if covered else cluster
 
     def _merge(self, group: list[Cluster]) -> Cluster:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import compress, count, repeat
+from operator import contains, or_
 
 from .masking import WILDCARD
 
@@ -141,6 +143,7 @@ def generalise_token(a: str, b: str) -> str:
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _UNIT = re.compile(r"([A-Za-z]+)\d+")  # a device or unit: a kind and its number (ee0, alt0, sda1)
 _OPENERS, _CLOSERS = "([{", ")]}"
+_OPENERS_T = tuple(_OPENERS)
 _SHORT_GROUP = 3  # tokens of a bracketed aside such as "(1.16 KB)" dropped from a skeleton
 _ASSIGNED_VALUE = "=" + WILDCARD  # the plain words after such a token continue its value
 
@@ -152,29 +155,30 @@ def skeleton(tokens: list[str]) -> tuple[str, ...]:
     (``(uid=<*>)`` -> ``uid``), so ``<*>`` and ``<*>:<*>`` agree. A short bracketed aside holding a
     value (``(<*> KB)``) and a plain word continuing a ``key=<*>`` value (``vendor=<*> Corporation``)
     are dropped: both are parts of a variable that may or may not be there, or span more tokens.
+    Only the tokens with a wildcard or an opening bracket are looked at one by one (found in C);
+    the plain words between them are kept as they are.
     """
-    return _skeleton(tuple(tokens))
-
-
-@lru_cache(maxsize=8192)
-def _skeleton(tokens: tuple[str, ...]) -> tuple[str, ...]:
     if WILDCARD not in " ".join(tokens):
-        return tokens  # no value: no aside to drop, every token kept whole
+        return tuple(tokens)  # no value: no aside to drop, every token kept whole
     out: list[str] = []
-    skip_to = 0  # the tokens before it are dropped (an aside, the words of a value)
-    for index, token in enumerate(tokens):
-        if index < skip_to:
-            continue
+    kept = 0  # the tokens before it are taken or dropped
+    marked = map(or_, map(contains, tokens, repeat(WILDCARD)), map(str.startswith, tokens, repeat(_OPENERS_T)))
+    for index in compress(count(), marked):
+        if index < kept:
+            continue  # dropped: inside an aside or a value
+        out += tokens[kept:index]
+        token = tokens[index]
+        kept = index + 1
         if token[:1] in _OPENERS and (end := _aside_end(tokens, index)):
-            skip_to = end
+            kept = end
         elif WILDCARD not in token:
             out.append(token)
         else:
-            out.extend(_WORD.findall(token.replace(WILDCARD, " ")))
+            out += _WORD.findall(token.replace(WILDCARD, " "))
             if token.endswith(_ASSIGNED_VALUE):
-                skip_to = index + 1
-                while skip_to < len(tokens) and "=" not in tokens[skip_to] and WILDCARD not in tokens[skip_to]:
-                    skip_to += 1
+                while kept < len(tokens) and "=" not in tokens[kept] and WILDCARD not in tokens[kept]:
+                    kept += 1
+    out += tokens[kept:]
     return tuple(out)
 
 
