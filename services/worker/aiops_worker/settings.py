@@ -118,6 +118,9 @@ class WorkerSettings(CommonSettings):
     incident_correlation_window_s: float = Field(default=600.0, ge=0)
     incident_sample_limit: int = Field(default=20, ge=1)  # raw sample lines kept per incident
     topology_path: str = ""  # declared topology YAML (incidents/topology.example.yml); empty: none
+    # Learned `runs_on` edges the topology table holds at most (incidents/learning.py): names come from clients'
+    # tags, programs and labels, so new ones past this are not stored (counted, logged once).
+    topology_max_learned_edges: int = Field(default=50_000, ge=0)
     # Automations (automations/task.py): rules, playbooks and the guards every run passes
     automations_path: str = ""  # automations.yml; empty: the bundled examples (aiops_worker/automations/)
     automations_playbooks_dir: str = ""  # empty: the bundled playbooks (aiops_worker/automations/playbooks/)

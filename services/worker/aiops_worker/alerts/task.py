@@ -39,7 +39,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self.learner = TopologyLearner(ctx.sessions)
+        self.learner = TopologyLearner(ctx)
 
     async def handle(self, batch: list[Delivery[AlertPayload]]) -> None:
         async with self.ctx.sessions.begin() as session:

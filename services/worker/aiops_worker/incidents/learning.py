@@ -8,7 +8,12 @@ before anything goes wrong there.
 
 Learning is cheap and advisory: a batch's edges are deduplicated in memory, an edge this process stored
 before (with the same labels) is not written again, and PostgreSQL being down costs the edges of that batch,
-never the batch (the metrics still reach InfluxDB, the lines and alerts their stores)."""
+never the batch (the metrics still reach InfluxDB, the lines and alerts their stores).
+
+The names are the clients' own, so everything is bounded: the table holds at most TOPOLOGY_MAX_LEARNED_EDGES
+learned edges (new ones past it are counted in aiops_worker_topology_edges_refused_total, logged once per
+task, and not asked for again until the learner forgets), a learner remembers hashes, not names, and only
+series heads of at most MAX_CACHED_HEAD characters are cached."""
 
 import logging
 import re
@@ -16,20 +21,26 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 import re2
+from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.topology import host_name, service_name
 from aiops_worker.incidents.store import learn_runs_on
+from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
+
+EDGES_REFUSED = Counter("aiops_worker_topology_edges_refused_total",
+                        "Learned topology edges not stored: the table held TOPOLOGY_MAX_LEARNED_EDGES learned edges")
 
 SERVICE_TAGS = ("service", "app", "job")  # the tags that name a point's service, first found wins
 # Tags follow a comma. RE2 scans a batch of metric lines in about half the time re takes (its alternation tries
 # every comma of every line).
 _SERVICE_TAG = re2.compile(",(?:" + "|".join(map(re.escape, SERVICE_TAGS)) + ")=")
 TOPOLOGY_LABELS = ("environment", "release")  # labels kept on a learned edge
-MAX_REMEMBERED = 100_000  # pairs a process remembers as stored; past it, it starts over
+MAX_REMEMBERED = 100_000  # edges a learner remembers as stored (past it, it starts over), series heads cached
+MAX_CACHED_HEAD = 1024  # characters of a series head (measurement and tags) cached at most
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 
@@ -63,35 +74,57 @@ def runs_on_of_lines(lines: str) -> Edges:
     if _SERVICE_TAG.search(lines) is None:
         return {}
     heads = {_UNESCAPED_SPACE.split(line, 1)[0] for line in lines.splitlines() if "host=" in line}
-    return merged(map(_runs_on_of_head, heads))
+    return merged(_cached_runs_on_of_head(head) if len(head) <= MAX_CACHED_HEAD else _runs_on_of_head(head)
+                  for head in heads)
 
 
-@lru_cache(maxsize=MAX_REMEMBERED)
 def _runs_on_of_head(head: str) -> tuple[tuple[str, str] | None, dict[str, str]]:
-    """The (service, host) a point's measurement and tags name, and its labels; remembered, as a series sends
-    the same head with every point."""
+    """The (service, host) a point's measurement and tags name, and its labels."""
     tags = dict(tag.split("=", 1) for tag in _UNESCAPED_COMMA.split(head)[1:] if "=" in tag)
     service = next((tags[name] for name in SERVICE_TAGS if tags.get(name)), None)
     return edge(service, tags.get("host")), topology_labels(tags)
 
 
+# Remembered, as a series sends the same head with every point; series keys reach 64 KB, so long ones are not.
+_cached_runs_on_of_head = lru_cache(maxsize=MAX_REMEMBERED)(_runs_on_of_head)
+
+
 class TopologyLearner:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-        self.stored: Edges = {}
+    """Writes what a task learns. It remembers the hashes of the (edge, labels) it stored, or saw refused by the
+    table's bound, not the names: MAX_REMEMBERED small ints (about 7 MB) however long or many the names are."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.sessions = ctx.sessions
+        self.limit = ctx.settings.topology_max_learned_edges
+        self.seen: set[int] = set()
+        self.refused_before = False  # the bound is logged once per learner, then only counted
 
     async def learn(self, edges: Edges) -> None:
-        new = {pair: labels for pair, labels in edges.items()
-               if pair not in self.stored or not labels.items() <= self.stored[pair].items()}
+        new = {pair: labels for pair, labels in edges.items() if _remembered(pair, labels) not in self.seen}
         if not new:
             return
         try:
             async with self.sessions.begin() as session:
-                await learn_runs_on(session, new)
+                await self.store(session, new)
         except (OSError, SQLAlchemyError) as exc:
             log.warning("topology edges not stored", extra={"edges": len(new), "error": repr(exc)})
             return
-        if len(self.stored) + len(new) > MAX_REMEMBERED:
-            self.stored.clear()
-        for pair, labels in new.items():
-            self.stored[pair] = {**self.stored.get(pair, {}), **labels}
+        if len(self.seen) + len(new) > MAX_REMEMBERED:
+            self.seen.clear()
+        self.seen.update(_remembered(pair, labels) for pair, labels in new.items())
+
+    async def store(self, session: AsyncSession, edges: Edges) -> None:
+        """Write `edges` in the session's transaction; those the table has no room for are counted."""
+        refused = await learn_runs_on(session, edges, limit=self.limit)
+        if not refused:
+            return
+        EDGES_REFUSED.inc(len(refused))
+        if not self.refused_before:
+            self.refused_before = True
+            log.warning("topology full: new learned edges are not stored", extra={
+                "limit": self.limit, "setting": "TOPOLOGY_MAX_LEARNED_EDGES", "refused": len(refused),
+                "example": min(refused)})
+
+
+def _remembered(pair: tuple[str, str], labels: dict[str, str]) -> int:
+    return hash((pair, tuple(sorted(labels.items()))))

@@ -18,6 +18,10 @@ from aiops_worker.incidents.aggregator import EntryKey, Known, Policy, Signal, e
 from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Topology
 
+LEARNING_LOCK = "topology:learning"  # taken by every writer of learned edges: counting and adding is one step
+_HELD_RUNS_ON = text("SELECT source, target FROM topology_edges "
+                     "JOIN unnest(CAST(:sources AS text[]), CAST(:targets AS text[])) AS edge(source, target) "
+                     "USING (source, target) WHERE kind = :kind")
 MAX_CANDIDATES = 1000  # incidents a batch is compared with: unresolved ones first, then the latest seen
 EVIDENCE_COLUMNS = ("incident_id", "group_key", "kind", "source", "title", "host", "service", "template_id", "score", "count",
                     "first_seen_at", "last_seen_at", "rule", "via")
@@ -144,17 +148,32 @@ async def write_evidence(session: AsyncSession, rows: list[dict[str, Any]]) -> N
         await session.execute(_WRITE_EVIDENCE, _columns(rows, EVIDENCE_COLUMNS))
 
 
-async def learn_runs_on(session: AsyncSession, edges: dict[tuple[str, str], dict[str, str]]) -> None:
+async def learn_runs_on(session: AsyncSession, edges: dict[tuple[str, str], dict[str, str]], *,
+                        limit: int) -> set[tuple[str, str]]:
     """Record services seen running on hosts, with their labels (learned edges; a declared edge keeps its
-    origin and its labels; a learned edge's labels are merged into its own, a newer value replacing an older one)."""
-    if edges:
+    origin and its labels; a learned edge's labels are merged into its own, a newer value replacing an older one).
+    The names come from clients, so the table holds at most `limit` learned edges: an edge it does not hold
+    yet is added only while there is room, decided by one writer at a time. Returns the edges not stored."""
+    if not edges:
+        return set()
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": LEARNING_LOCK})
+    pairs = sorted(edges)
+    held = {(source, target) for source, target in await session.execute(
+        _HELD_RUNS_ON, {"kind": RUNS_ON, "sources": [s for s, _ in pairs], "targets": [t for _, t in pairs]})}
+    new = [pair for pair in pairs if pair not in held]
+    refused: set[tuple[str, str]] = set()
+    if new:
+        learned = await session.scalar(select(func.count()).select_from(TopologyEdge)
+                                       .where(TopologyEdge.origin == "learned"))
+        refused = set(new[max(limit - (learned or 0), 0):])
+    if rows := [{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned", "labels": edges[service, host]}
+                for service, host in pairs if (service, host) not in refused]:
         statement = insert(TopologyEdge)
         await session.execute(statement.on_conflict_do_update(
             index_elements=["kind", "source", "target"],
             set_={"last_seen_at": func.now(), "labels": TopologyEdge.labels.op("||")(statement.excluded.labels)},
-            where=TopologyEdge.origin == "learned"),
-            [{"kind": RUNS_ON, "source": service, "target": host, "origin": "learned", "labels": labels}
-             for (service, host), labels in sorted(edges.items())])
+            where=TopologyEdge.origin == "learned"), rows)
+    return refused
 
 
 async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

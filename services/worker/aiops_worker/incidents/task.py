@@ -41,6 +41,7 @@ from aiops_worker.incidents.aggregator import (
     signal_from_alert,
     signal_from_log,
 )
+from aiops_worker.incidents.learning import TopologyLearner
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
@@ -65,6 +66,7 @@ class IncidentTask(StreamConsumer[P]):
         # An operator's reopening sticks for a full resolve window, the longer one, whichever task sweeps:
         # the logs' window (seconds) would end it before anyone could act on it.
         self.reopen_held = timedelta(seconds=max(ctx.settings.incident_window_s, ctx.settings.incident_alert_window_s))
+        self.learner = TopologyLearner(ctx)  # the services of hosts the signals name, within the table's bound
 
     @staticmethod
     def window_s(settings: WorkerSettings) -> float:
@@ -96,7 +98,7 @@ class IncidentTask(StreamConsumer[P]):
             await store.add_incidents(session, aggregation.created)  # first: the timeline (and linked rows) point at them
             await store.add_timeline(session, list(aggregation.timeline.values()))
             await store.write_evidence(session, evidence)
-            await store.learn_runs_on(session, dict.fromkeys(aggregation.learned, {}))
+            await self.learner.store(session, dict.fromkeys(aggregation.learned, {}))
             await self.placed(session, placements)
             again = await store.incidents_of_envelopes(session, [d.envelope.id for d in batch
                                                                  if d.envelope.id not in fresh])

@@ -68,7 +68,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         self.router: PrototypeRouter | None = None
         self.prototype_of: dict[str, str | None] = {}  # template id -> prototype id, as stored
         self._unsaved = False  # the miner learned something not yet saved
-        self.learner = TopologyLearner(ctx.sessions)  # which programs run on which hosts, from every line
+        self.learner = TopologyLearner(ctx)  # which programs run on which hosts, from every line
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         await self.start()

@@ -69,7 +69,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
         super().__init__(ctx)
         self.influx = ctx.influx
         self._database_ready = False
-        self.learner = TopologyLearner(ctx.sessions)  # which services run on which hosts, from the points' tags
+        self.learner = TopologyLearner(ctx)  # which services run on which hosts, from the points' tags
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
         try:

@@ -1,18 +1,25 @@
 """The topology learned from labels: Telegraf points tagged with a host and a service, every log line naming a
 host and a program, every alert naming a host and a service become learned `runs_on` edges (names normalised),
 with their environment and release as labels, written once per process (again when a label changes); a
-declared edge keeps its origin."""
+declared edge keeps its origin. The names are the clients', so the table holds a bounded number of learned
+edges, whatever a client sends."""
 
+import asyncio
+import logging
 import time
+from dataclasses import replace
 
-from sqlalchemy import select
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.streams import METRICS_INGESTED
-from aiops_worker.incidents.learning import runs_on_of_lines
+from aiops_worker.incidents import learning
+from aiops_worker.incidents.learning import TopologyLearner, runs_on_of_lines
 from aiops_worker.incidents.store import learn_runs_on
 from aiops_worker.metrics.task import MetricsWriterTask
 from aiops_worker.runtime.context import WorkerContext
@@ -50,9 +57,60 @@ async def test_a_learned_edge_merges_its_labels_and_a_declared_edge_keeps_its_ow
             TopologyEdge(kind="runs_on", source="api", target="web-1", origin="learned",
                          labels={"environment": "staging", "release": "1"})])
     async with worker_ctx.sessions.begin() as session:
-        await learn_runs_on(session, {("web", "web-1"): {"environment": "test"}, ("api", "web-1"): {"release": "2"}})
+        await learn_runs_on(session, {("web", "web-1"): {"environment": "test"}, ("api", "web-1"): {"release": "2"}},
+                            limit=10)
     async with worker_ctx.sessions() as session:
         edges = (await session.execute(select(TopologyEdge.source, TopologyEdge.origin, TopologyEdge.labels)
                                        .order_by(TopologyEdge.source))).all()
     assert edges == [("api", "learned", {"environment": "staging", "release": "2"}),
                      ("web", "declared", {"environment": "prod"})]
+
+
+def bounded(ctx: WorkerContext, limit: int) -> WorkerContext:
+    return replace(ctx, settings=ctx.settings.model_copy(update={"topology_max_learned_edges": limit}))
+
+
+async def stored_edges(ctx: WorkerContext) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
+    async with ctx.sessions() as session:
+        rows = await session.execute(select(TopologyEdge.source, TopologyEdge.target, TopologyEdge.origin,
+                                            TopologyEdge.labels))
+    return {(source, target): (origin, labels) for source, target, origin, labels in rows}
+
+
+def refused_total() -> float:
+    return REGISTRY.get_sample_value("aiops_worker_topology_edges_refused_total") or 0.0
+
+
+async def test_a_flood_of_names_stops_at_the_bound_and_known_edges_keep_learning(
+        worker_ctx: WorkerContext, caplog: pytest.LogCaptureFixture) -> None:
+    async with worker_ctx.sessions.begin() as session:
+        session.add(TopologyEdge(kind="runs_on", source="web", target="web-1", origin="declared", labels={}))
+    learner, before = TopologyLearner(bounded(worker_ctx, 3)), refused_total()
+    await learner.learn({("api", "web-1"): {}, ("web", "web-1"): {}})
+    flood = "\n".join(f"cpu,host=h-{i},service=s-{i} usage=1 1" for i in range(50))  # a client inventing names
+    with caplog.at_level(logging.WARNING, logger=learning.__name__):
+        for _ in range(3):  # a refused edge is not asked for again
+            await learner.learn(runs_on_of_lines(flood))
+        await learner.learn({("api", "web-1"): {"release": "2"}, ("web", "web-1"): {"release": "2"}})
+    edges = await stored_edges(worker_ctx)
+    assert sum(origin == "learned" for origin, _ in edges.values()) == 3
+    assert edges[("api", "web-1")] == ("learned", {"release": "2"})  # a known edge still learns its labels
+    assert edges[("web", "web-1")] == ("declared", {})
+    assert refused_total() - before == 48
+    assert [r.message for r in caplog.records].count("topology full: new learned edges are not stored") == 1
+
+
+async def test_writers_at_once_never_pass_the_bound(worker_ctx: WorkerContext) -> None:
+    ctx = bounded(worker_ctx, 10)
+    await asyncio.gather(*(TopologyLearner(ctx).learn({(f"s-{w}-{i}", "h"): {} for i in range(8)}) for w in range(4)))
+    async with worker_ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(TopologyEdge)) == 10
+
+
+def test_long_series_heads_are_read_but_not_cached() -> None:
+    tags = "".join(f",t{i}=v{i}" for i in range(300))  # a series key of a few KB
+    before = learning._cached_runs_on_of_head.cache_info().currsize
+    assert runs_on_of_lines(f"cpu,host=h-long,service=web{tags} usage=1 1") == {("web", "h-long"): {}}
+    assert learning._cached_runs_on_of_head.cache_info().currsize == before
+    assert runs_on_of_lines("cpu,host=h-short,service=web usage=1 1") == {("web", "h-short"): {}}
+    assert learning._cached_runs_on_of_head.cache_info().currsize == before + 1
