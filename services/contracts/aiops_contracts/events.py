@@ -1,6 +1,6 @@
 """Payload models per event type. The envelope's `type` names which model its payload follows."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -104,6 +104,30 @@ def _cut(value_max: int) -> GetPydanticSchema:
 Labels = Annotated[dict[str, str], _cut(LABEL_VALUE_MAX_CHARS)]
 Annotations = Annotated[dict[str, str], _cut(ANNOTATION_VALUE_MAX_CHARS)]
 
+# An event's own time (a log record's or line's stamp, an alert's start or end) further than this from now, either
+# way, is a clock never set or a placeholder (Go's zero time 0001-01-01, 1970-01-01, 9999-12-31): it reads as absent,
+# so the event takes the time it was received, as one without a stamp does (and the incident windows around it stay
+# within datetime's range: year 1 less a window raised OverflowError, and the whole batch was dead-lettered).
+EVENT_TIME_MAX_YEARS = 50
+EVENT_TIME_MAX_DISTANCE = timedelta(days=365 * EVENT_TIME_MAX_YEARS)
+
+
+def _believed() -> GetPydanticSchema:
+    """A datetime or None; one further than EVENT_TIME_MAX_DISTANCE from the process's start is None. The bounds are
+    checked in pydantic's core, so Python runs only for a time past them."""
+    started = datetime.now(UTC)
+    within = core_schema.nullable_schema(core_schema.datetime_schema(ge=started - EVENT_TIME_MAX_DISTANCE,
+                                                                     le=started + EVENT_TIME_MAX_DISTANCE))
+    within_or_absent = core_schema.union_schema([within, core_schema.no_info_plain_validator_function(lambda _: None)],
+                                                mode="left_to_right")
+    # The first step gives the errors of a datetime | None; the second never fails on its output. Documented as
+    # the datetime | None it is.
+    return GetPydanticSchema(lambda source, handler: core_schema.chain_schema([handler(source), within_or_absent]),
+                             lambda _, handler: handler(core_schema.nullable_schema(core_schema.datetime_schema())))
+
+
+EventTime = Annotated[datetime | None, _believed()]
+
 
 class AlertPayload(BaseModel):
     """`alert.received`: one alert as a source reported it, already normalised by its webhook."""
@@ -117,7 +141,7 @@ class AlertPayload(BaseModel):
     service: str | None = Field(default=None, max_length=255)
     labels: Labels = Field(default_factory=dict)
     annotations: Annotations = Field(default_factory=dict)
-    occurred_at: datetime | None = None
+    occurred_at: EventTime = None
     url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
     details: dict[str, Any] = Field(default_factory=dict)  # source-specific facts worth keeping
     signal: SignalKind | None = None  # what the alert is (None from older producers: its source stands for it)
@@ -136,7 +160,7 @@ class AlertStoredPayload(BaseModel):
     service: str | None = None
     count: int = 1
     incident_id: str | None = None
-    occurred_at: datetime | None = None  # when the announced event happened (None from older producers)
+    occurred_at: EventTime = None  # when the announced event happened (None from older producers)
     score: float | None = None  # the announced event's score (an anomaly's peak score), for incident evidence
     signal: SignalKind | None = None  # the alert's signal kind (AlertPayload.signal)
 
@@ -151,7 +175,7 @@ class MetricsPayload(BaseModel):
 class LogRecord(BaseModel):
     message: str = Field(max_length=LOG_LINE_MAX_CHARS)
     host: str | None = Field(default=None, max_length=255)
-    timestamp: datetime | None = None
+    timestamp: EventTime = None
     labels: Labels = Field(default_factory=dict)
 
 

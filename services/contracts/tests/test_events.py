@@ -2,7 +2,7 @@
 outcome as the Python validator they had, on generated input); request-level log labels travel once per envelope
 and reach every record when read. Incident status and timeline kinds are enums of the contract."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
 import orjson
@@ -17,6 +17,7 @@ from aiops_contracts.events import (
     LABEL_KEY_MAX_CHARS,
     LABEL_VALUE_MAX_CHARS,
     AlertPayload,
+    AlertStoredPayload,
     IncidentChangedPayload,
     IncidentStatus,
     LogRecord,
@@ -127,3 +128,25 @@ def test_labels_are_documented_as_before() -> None:
             assert ours.model_json_schema(mode=mode)["properties"] == before.model_json_schema(mode=mode)["properties"]
         assert (LogsPayload.model_json_schema(mode=mode)["properties"]["labels"]
                 == PythonLogs.model_json_schema(mode=mode)["properties"]["labels"])
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00",
+                                "1970-01-01T00:00:00", 0])
+def test_an_event_time_far_from_now_reads_as_absent(at: object) -> None:
+    """Go's zero time (an Alertmanager or SDK field never set), 1970 or 9999: the event takes the time it was received,
+    as one without a time does."""
+    stored = {"alert_id": "a", "fingerprint": "f", "title": "t", "severity": "high", "status": "firing", "source": "s"}
+    assert AlertPayload(fingerprint="f", title="t", occurred_at=at).occurred_at is None
+    assert AlertStoredPayload.model_validate_json(orjson.dumps({**stored, "occurred_at": at})).occurred_at is None
+    assert LogRecord(message="m", timestamp=at).timestamp is None
+
+
+def test_an_event_time_near_now_is_kept_as_given_and_a_bad_one_refused_as_before() -> None:
+    for at in (datetime.now(timezone(timedelta(hours=8))), datetime(2005, 6, 3, 15, 42),
+               datetime.now(UTC) + timedelta(days=400)):
+        assert LogRecord(message="m", timestamp=at).timestamp == at and AlertPayload(
+            fingerprint="f", title="t", occurred_at=at.isoformat()).occurred_at.utcoffset() == at.utcoffset()
+    with pytest.raises(ValidationError, match="timestamp"):
+        LogRecord(message="m", timestamp="soon")
+    assert LogRecord.model_json_schema()["properties"]["timestamp"] == {
+        "anyOf": [{"format": "date-time", "type": "string"}, {"type": "null"}], "default": None, "title": "Timestamp"}

@@ -1,11 +1,14 @@
 """Header timestamps (as `headers.parse_line` returns them) to aware datetimes.
 
 Formats without a zone are taken as UTC; RFC 3164 has no year: the current one, or the previous one
-when that would put the line more than a day in the future (a December line read in January).
+when that would put the line more than a day in the future (a December line read in January). A time more than
+EVENT_TIME_MAX_YEARS from now (0001-01-01: a clock never set) is no timestamp: the line takes the time it was received.
 """
 
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+
+from aiops_contracts.events import EVENT_TIME_MAX_DISTANCE
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), start=1)}
@@ -14,13 +17,16 @@ _CTIME_FORMATS = ("%a %b %d %H:%M:%S.%f %Y", "%a %b %d %H:%M:%S %Y")  # Apache's
 
 
 def parse_timestamp(text: str | None, now: datetime) -> datetime | None:
-    """The instant `text` names, or None when it is not a timestamp we know."""
+    """The instant `text` names, or None when it is not a timestamp we know or lies more than
+    EVENT_TIME_MAX_DISTANCE from `now`."""
     if not text:
         return None
     parsed = _iso(text) or _rfc3164(text, now) or _epoch(text) or _strptime(text)
-    if parsed is not None and parsed.tzinfo is None:
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parsed if now - EVENT_TIME_MAX_DISTANCE <= parsed <= now + EVENT_TIME_MAX_DISTANCE else None
 
 
 def _iso(text: str) -> datetime | None:

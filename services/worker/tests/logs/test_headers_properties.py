@@ -1,12 +1,15 @@
 """Properties of header parsing: syslog lines we build from fields (RFC 5424 and RFC 3164) give those fields back,
-RFC 5424's nil value `-` reads as no value, and no text makes the header or timestamp parsers raise."""
+RFC 5424's nil value `-` reads as no value, and no text makes the header or timestamp parsers raise (nor gives an
+instant far from now)."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aiops_contracts.events import EVENT_TIME_MAX_DISTANCE
 from aiops_worker.logs.headers import ParsedLine, parse_line
 from aiops_worker.logs.timestamps import parse_timestamp
 
@@ -36,6 +39,8 @@ sd_param = st.tuples(st.from_regex(r"[a-z]{1,5}", fullmatch=True), st.text(st.sa
 structured_data = st.lists(st.builds(sd_element, st.from_regex(r"[a-z0-9@.]{1,8}", fullmatch=True),
                                      st.lists(sd_param, max_size=2)), min_size=1, max_size=2).map("".join)
 aware_datetime = st.datetimes(min_value=datetime(1970, 1, 1), timezones=st.just(UTC))
+any_datetime = st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=5)),
+                                                       timezone(-timedelta(hours=5))]))  # years 1 to 9999
 
 
 def value_of(field: str) -> str | None:
@@ -76,7 +81,19 @@ def test_any_text_parses_to_header_fields_and_a_message(line: str) -> None:
 
 
 @PROPERTIES
-@given(st.text(max_size=40) | aware_datetime.map(datetime.isoformat) | st.floats().map(str))
-def test_any_timestamp_text_is_an_aware_instant_or_none(text: str) -> None:
+@given(st.text(max_size=40) | aware_datetime.map(datetime.isoformat) | st.floats().map(str)
+       | any_datetime.map(datetime.isoformat))
+def test_any_timestamp_text_is_an_aware_instant_near_now_or_none(text: str) -> None:
     at = parse_timestamp(text, NOW)
-    assert at is None or at.tzinfo is not None
+    assert at is None or (at.tzinfo is not None and abs(at - NOW) <= EVENT_TIME_MAX_DISTANCE)
+
+
+@pytest.mark.parametrize("line", ["0001-01-01 00:00:00 ERROR [main] app: out of memory",
+                                  "<3>1 0001-01-01T00:00:00+05:00 web-1 app - - - out of memory",
+                                  "9999-12-31T23:59:59-05:00 web-1 app[1]: out of memory",
+                                  "<3>1 1970-01-01T00:00:00Z web-1 app - - - out of memory"])
+def test_a_stamp_far_from_now_is_no_timestamp(line: str) -> None:
+    """A clock never set (year 1, 1970) or a placeholder (9999): the line takes the time it was received."""
+    parsed = parse_line(line)
+    assert parsed.timestamp and parse_timestamp(parsed.timestamp, NOW) is None
+    assert parse_timestamp(parsed.timestamp.replace(parsed.timestamp[:4], "2026", 1), NOW) is not None

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import LogPrototype, LogTemplate, LogTemplateCount, TopologyEdge
+from aiops_contracts.db import Incident, LogPrototype, LogTemplate, LogTemplateCount, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
+from aiops_worker.incidents.task import LogIncidentTask
 from aiops_worker.logs import store
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.runtime.consumer import StreamConsumer
@@ -164,3 +165,23 @@ async def test_every_line_teaches_which_programs_run_on_which_hosts(bus: Bus, lo
                                               TopologyEdge.origin).order_by(TopologyEdge.source))).all()
     assert edges == [("runs_on", "kernel", "web-1", "learned"), ("runs_on", "postgres", "db-1", "learned"),
                      ("runs_on", "systemd", "web-2", "learned")]
+
+
+async def test_a_line_stamped_far_from_now_takes_the_time_it_was_received(bus: Bus, log_ctx: WorkerContext, redis,
+                                                                          drain) -> None:
+    """Year 1 (a clock never set) or 9999 reads as no stamp, so the line is stored and grouped at its envelope's
+    time (the incident's windows around year 1 overflowed: its whole envelope was retried, then dead-lettered)."""
+    ctx = without_embeddings(log_ctx)
+    lines = [f"{stamp} ERROR [main] app: out of memory" for stamp in ("0001-01-01 00:00:00", "9999-12-31 23:59:59")]
+    envelope = logs_envelope(lines, "env-1")
+    await bus.publish_many(LOGS_INGESTED, [envelope])
+    await drain(LogMiningTask(ctx))
+    await drain(LogIncidentTask(ctx))
+    assert [await redis.xlen(bus.dead_letter_key(s)) for s in (LOGS_INGESTED, LOGS_TEMPLATED)] == [0, 0]
+    assert (await redis.xpending(bus.key(LOGS_TEMPLATED), LogIncidentTask.name))["pending"] == 0
+    assert (await templates(ctx))["out of memory"].count == 2
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
+    assert [datetime.fromisoformat(e["occurred_at"]) for e in announced.payload["events"]] == [envelope.time] * 2
+    async with ctx.sessions() as session:
+        (incident,) = await session.scalars(select(Incident))
+    assert (incident.first_seen_at, incident.last_seen_at, incident.event_count) == (envelope.time, envelope.time, 2)
