@@ -6,18 +6,22 @@ its secret (Slack incoming webhooks).
 
 Checking a name, then letting the HTTP client resolve it again, leaves a gap: a DNS server answering a safe
 address to the check and 169.254.169.254 to the connection (DNS rebinding). So every outbound client connects
-through `OutboundPolicy.addresses`: the one resolution that is vetted is the one connected to. `pin` puts it
-into an httpx (or httpx2, the openai client's) transport; the worker's aiohttp pollers use it as resolver."""
+through `OutboundPolicy.addresses`: the one resolution that is vetted is the one connected to. httpx (and
+httpx2, the openai client's) clients get a `VettedTransport`; the worker's aiohttp pollers use it as resolver."""
 
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+import httpx2
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
 
@@ -123,17 +127,60 @@ class _VettedBackend:
         await self.inner.sleep(seconds)
 
 
-T = TypeVar("T")
+# httpcore's errors that httpx raises as its own of the same name, the most specific first.
+_ERRORS = ("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException", "ConnectError",
+           "ReadError", "WriteError", "NetworkError", "ProxyError", "UnsupportedProtocol", "LocalProtocolError",
+           "RemoteProtocolError", "ProtocolError")
 
 
-def pin(transport: T, policy: OutboundPolicy) -> T:
-    """`transport` (httpx's or httpx2's AsyncHTTPTransport, no proxy) connecting only to vetted addresses.
-    Neither takes a network backend argument, so its connection pool's backend is wrapped."""
-    pool = transport._pool  # type: ignore[attr-defined]
-    pool._network_backend = _VettedBackend(pool._network_backend, policy)
-    return transport
+class VettedTransport(httpx.AsyncBaseTransport, httpx2.AsyncBaseTransport):
+    """An httpx transport connecting only to addresses the policy vetted, on public APIs only: httpcore's
+    connection pool takes a network backend (its documented extension point; httpx's own transport passes none
+    on), and requests, responses and errors go between the two as in httpx's own transport (its defaults: HTTP/1.1,
+    certificates verified against the URL's host name, 100 connections, 20 kept alive for 5 s). No proxy: an
+    explicit transport also keeps environment proxies out. httpx2 (the openai client's) has the same interfaces:
+    `VettedTransport(policy, httpx2, httpcore2)`."""
+
+    def __init__(self, policy: OutboundPolicy, http: ModuleType = httpx, core: ModuleType = httpcore) -> None:
+        self.http, self.core = http, core
+        self.pool = core.AsyncConnectionPool(
+            ssl_context=http.create_ssl_context(), max_connections=100, max_keepalive_connections=20,
+            keepalive_expiry=5.0, network_backend=_VettedBackend(core.AnyIOBackend(), policy))
+
+    async def handle_async_request(self, request: Any) -> Any:
+        url = request.url
+        with self.errors():
+            response = await self.pool.handle_async_request(self.core.Request(
+                method=request.method, headers=request.headers.raw, content=request.stream, extensions=request.extensions,
+                url=self.core.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)))
+        return self.http.Response(status_code=response.status, headers=response.headers, extensions=response.extensions,
+                                  stream=_Body(response.stream, self.errors))
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """httpcore's errors raised as httpx's (others, UnsafeUrl included, as they are)."""
+        try:
+            yield
+        except Exception as exc:
+            name = next((name for name in _ERRORS if isinstance(exc, getattr(self.core, name))), None)
+            if name is None:
+                raise
+            raise getattr(self.http, name)(str(exc)) from exc
 
 
-def vetted_transport(policy: OutboundPolicy) -> httpx.AsyncHTTPTransport:
-    """For `httpx.AsyncClient(transport=...)`: an explicit transport also keeps environment proxies out."""
-    return pin(httpx.AsyncHTTPTransport(), policy)
+class _Body(httpx.AsyncByteStream, httpx2.AsyncByteStream):
+    """A response body read from httpcore, its errors raised as httpx's."""
+
+    def __init__(self, stream: Any, errors: Callable[[], AbstractContextManager[None]]) -> None:
+        self.stream, self.errors = stream, errors
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with self.errors():
+            async for part in self.stream:
+                yield part
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()

@@ -1,19 +1,30 @@
 """Outbound calls connect only to the addresses vetted as they are resolved: a name that rebinds to the cloud
 metadata address after passing the check is refused at connect time, before any byte reaches it; the
-connection goes to the vetted address and still names the host; the LLM client follows no redirect there.
-Names are resolved by a resolver the test gives (answers as a rebinding DNS server would), HTTP is real."""
+connection goes to the vetted address and still names the host, and TLS verifies the certificate against that
+name (for httpx and for httpx2, the openai client's); the LLM client follows no redirect there. Names are resolved
+by a resolver the test gives (answers as a rebinding DNS server would), HTTP and TLS are real."""
 
 import asyncio
+import datetime
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import httpcore
+import httpcore2
 import httpx
+import httpx2
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from aiops_contracts.llm import LLMClient, LLMRequest, LLMUnavailable
-from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, vetted_transport
+from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, VettedTransport
 from aiops_contracts.settings import CommonSettings
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
@@ -39,9 +50,9 @@ class LocalServer:
 
 
 @asynccontextmanager
-async def local_server(answer: bytes) -> AsyncIterator[LocalServer]:
+async def local_server(answer: bytes, tls: ssl.SSLContext | None = None) -> AsyncIterator[LocalServer]:
     local = LocalServer(answer)
-    server = await asyncio.start_server(local.serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(local.serve, "127.0.0.1", 0, ssl=tls)
     local.port = server.sockets[0].getsockname()[1]
     async with server:
         yield local
@@ -61,7 +72,7 @@ async def test_a_name_rebinding_to_the_metadata_address_after_the_check_is_refus
     policy = answering(["127.0.0.1"], ["169.254.169.254"])
     async with local_server(OK) as server:
         assert await policy.addresses("hooks.example.test", server.port) == ["127.0.0.1"]  # the check passes
-        async with httpx.AsyncClient(transport=vetted_transport(policy)) as client:
+        async with httpx.AsyncClient(transport=VettedTransport(policy)) as client:
             with pytest.raises(UnsafeUrl, match="resolves to 169.254.169.254"):
                 await client.get(f"http://hooks.example.test:{server.port}/hook")
     assert server.requests == []
@@ -76,7 +87,7 @@ async def test_one_unsafe_answer_among_safe_ones_refuses_the_name() -> None:
 
 async def test_the_connection_goes_to_the_vetted_address_and_names_the_host() -> None:
     async with local_server(OK) as server, \
-            httpx.AsyncClient(transport=vetted_transport(answering(["127.0.0.1"]))) as client:
+            httpx.AsyncClient(transport=VettedTransport(answering(["127.0.0.1"]))) as client:
         response = await client.get(f"http://hooks.example.test:{server.port}/hook")  # not in any real DNS
     assert response.json() == {}
     assert f"host: hooks.example.test:{server.port}".encode() in server.requests[0]
@@ -97,3 +108,47 @@ async def test_the_llm_client_follows_no_redirect_to_the_metadata_address(redis:
         cause = cause.__cause__ or cause.__context__
     assert any(isinstance(c, UnsafeUrl) and "169.254.169.254" in str(c) for c in causes)
     assert len(server.requests) == 1
+
+
+def certificate_for(name: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A TLS server context holding a self-signed certificate for `name`, and the file clients trust it with."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return server, folder / "cert.pem"
+
+
+@pytest.mark.parametrize(("http", "core"), [(httpx, httpcore), (httpx2, httpcore2)], ids=["httpx", "httpx2"])
+async def test_tls_to_the_vetted_address_verifies_the_certificate_against_the_host_name(
+        http, core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tls, trusted = certificate_for("hooks.example.test", tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))  # the clients' default context trusts it
+    async with local_server(OK, tls) as server, \
+            http.AsyncClient(transport=VettedTransport(answering(["127.0.0.1"], ["127.0.0.1"]), http, core)) as client:
+        response = await client.get(f"https://hooks.example.test:{server.port}/hook")  # in no real DNS
+        assert response.json() == {}
+        with pytest.raises(http.ConnectError, match="certificate"):  # the same address under another name
+            await client.get(f"https://other.example.test:{server.port}/hook")
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(("http", "core"), [(httpx, httpcore), (httpx2, httpcore2)], ids=["httpx", "httpx2"])
+async def test_connection_and_body_errors_come_as_the_clients_own(http, core) -> None:
+    cut_short = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{}"
+    async with http.AsyncClient(transport=VettedTransport(answering(["127.0.0.1"], ["127.0.0.1"]), http, core)) as client:
+        async with local_server(cut_short) as server:
+            with pytest.raises(http.RemoteProtocolError):  # raised while the body is read
+                await client.get(f"http://hooks.example.test:{server.port}/hook")
+        with pytest.raises(http.ConnectError):  # the server is gone
+            await client.get(f"http://hooks.example.test:{server.port}/hook")

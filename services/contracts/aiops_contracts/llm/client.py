@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpcore2
 import httpx2
 import openai
 from prometheus_client import Counter
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from aiops_contracts.llm.breaker import CircuitBreaker
-from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, pin
+from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, VettedTransport
 from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import LLM_CACHE_KEY, LLM_TOKENS_KEY
 
@@ -67,7 +68,7 @@ class LLMClient:
             base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none",
             timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
             # Connects only to addresses vetted as they are resolved (aiops_contracts/outbound.py: no rebinding).
-            http_client=openai.DefaultAsyncHttpxClient(transport=pin(httpx2.AsyncHTTPTransport(), OutboundPolicy())),
+            http_client=openai.DefaultAsyncHttpxClient(transport=VettedTransport(OutboundPolicy(), httpx2, httpcore2)),
         ) if settings.llm_base_url else None
 
     @property

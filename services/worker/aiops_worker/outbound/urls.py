@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, redacted, vetted_transport
+from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, VettedTransport, redacted
 
 
 def policy_of(allowed_hosts: list[str]) -> OutboundPolicy:
@@ -30,7 +30,7 @@ async def check_url(url: str, allowed_hosts: list[str]) -> str:
 
 def outbound_client(allowed_hosts: list[str], **options: Any) -> httpx.AsyncClient:
     """An httpx client that connects only to addresses the policy vetted (UnsafeUrl otherwise)."""
-    return httpx.AsyncClient(transport=vetted_transport(policy_of(allowed_hosts)), **options)
+    return httpx.AsyncClient(transport=VettedTransport(policy_of(allowed_hosts)), **options)
 
 
 class VettedResolver(AbstractResolver):
