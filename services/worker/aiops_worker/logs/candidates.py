@@ -40,18 +40,17 @@ def bucket_key(tokens: Sequence[str]) -> tuple[int, str]:
 
 @dataclass(eq=False)
 class Bucket:
-    """The ids of a bucket's clusters, oldest first, and when it changed."""
+    """A bucket's clusters, oldest first, and when it changed."""
 
-    ids: list[str] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
     added: list[tuple[int, Cluster]] = field(default_factory=list)  # (clock, cluster) added since changed_at
     changed_at: int = 0  # the last removal, or addition that pushed the oldest out of the newest examined
     stamp: int = 0  # the last change of any kind
 
 
 class CandidateIndex:
-    def __init__(self, clusters: dict[str, Cluster], max_candidates: int) -> None:
+    def __init__(self, max_candidates: int) -> None:
         self.max_candidates = max_candidates
-        self._clusters = clusters  # the miner's, by id
         self._buckets: dict[tuple[int, str], Bucket] = {}
         # line -> (best cluster or None, its key, clock of the search, the line's bucket, its wildcard bucket)
         self._searches: dict[tuple[str, ...], tuple[Cluster | None, Key, int, Bucket, Bucket]] = {}
@@ -59,17 +58,17 @@ class CandidateIndex:
 
     def add(self, cluster: Cluster) -> None:
         bucket = self._bucket(bucket_key(cluster.tokens))
-        bucket.ids.append(cluster.cluster_id)
+        bucket.clusters.append(cluster)
         self._clock += 1
         bucket.stamp = self._clock
-        if len(bucket.ids) > self.max_candidates:
+        if len(bucket.clusters) > self.max_candidates:
             bucket.changed_at, bucket.added = self._clock, []
         else:
             bucket.added.append((self._clock, cluster))
 
     def remove(self, cluster: Cluster) -> None:
         bucket = self._buckets[bucket_key(cluster.tokens)]
-        bucket.ids.remove(cluster.cluster_id)
+        bucket.clusters.remove(cluster)  # found by identity
         self._clock += 1
         bucket.changed_at = bucket.stamp = self._clock
         bucket.added = []
@@ -95,21 +94,19 @@ class CandidateIndex:
         made when missing. Forgets every search first when the memo is full."""
         if len(self._searches) >= _SEARCHES_LIMIT:
             self._searches.clear()
-            self._buckets = {key: bucket for key, bucket in self._buckets.items() if bucket.ids}
+            self._buckets = {key: bucket for key, bucket in self._buckets.items() if bucket.clusters}
         n, first = bucket_key(tokens)
         return self._bucket((n, first)), self._bucket((n, WILDCARD))
 
     def candidates(self, own: Bucket, wild: Bucket) -> list[Cluster]:
         """The newest clusters of both buckets, the ones a search compares."""
-        ids = own.ids[-self.max_candidates:]
-        if wild is not own:
-            ids = ids + wild.ids[-self.max_candidates:]
-        return [self._clusters[cid] for cid in ids]
+        newest = own.clusters[-self.max_candidates:]
+        return newest if wild is own else newest + wild.clusters[-self.max_candidates:]
 
     def examined(self, own: Bucket, wild: Bucket) -> int:
         """How many clusters a search compares (``len(candidates(own, wild))``)."""
-        count = min(len(own.ids), self.max_candidates)
-        return count if wild is own else count + min(len(wild.ids), self.max_candidates)
+        count = min(len(own.clusters), self.max_candidates)
+        return count if wild is own else count + min(len(wild.clusters), self.max_candidates)
 
     def remember(self, line: tuple[str, ...], best: Cluster | None, key: Key, own: Bucket, wild: Bucket) -> None:
         self._searches[line] = (best, key, self._clock, own, wild)

@@ -100,6 +100,7 @@ class Cluster:
         """The tokens and what is read of them for every line or change of the miner (not saved)."""
         self.tokens = tokens
         self.template = " ".join(tokens)
+        self.wildcards = sum(map(contains, tokens, repeat(WILDCARD)))  # tokens holding one (counted in C)
         self.skeleton = skeleton(tokens)
         self.matched = MatchResult(self.cluster_id, self.template, False, False)  # a line that changes nothing
 
@@ -130,7 +131,7 @@ class TemplateMiner:
         self._masker = Masker.default()
         self.clusters: dict[str, Cluster] = {}
         self.aliases: dict[str, str] = {}
-        self._candidates = CandidateIndex(self.clusters, self.limits.max_candidates)
+        self._candidates = CandidateIndex(self.limits.max_candidates)
         self._by_length: dict[int, list[Cluster]] = {}
         self._next_seq = 0
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
@@ -240,6 +241,8 @@ class TemplateMiner:
 
         A score is the share of matching tokens (equal or covered by a wildcard); a hard (word) difference
         rules the cluster out. Computed inline: this loop runs for every candidate of every searched line.
+        Only a template token with a wildcard can cover a different token, so a template differing in more
+        slots than it has such tokens to spare is ruled out by counting (in C) before any comparison.
         """
         self.work.candidates += len(candidates)
         self.work.comparisons += len(candidates) * len(tokens)
@@ -247,6 +250,8 @@ class TemplateMiner:
         length = len(tokens)
         for cluster in candidates:
             template = cluster.tokens
+            if length and (length - sum(map(ne, template, tokens)) + cluster.wildcards) / length < threshold:
+                continue  # the best score it could reach
             matches = length
             for i in compress(count(), map(ne, template, tokens)):  # _differing, without a call per candidate
                 verdict = compare(template[i], tokens[i])
@@ -303,8 +308,7 @@ class TemplateMiner:
 
     def _merge_siblings(self, cluster: Cluster) -> Cluster:
         """Merge clusters that differ from ``cluster`` only in one word slot, once enough do."""
-        wildcards = sum(map(contains, cluster.tokens, repeat(WILDCARD)))  # tokens holding one (counted in C)
-        constants = len(cluster.tokens) - wildcards - 1
+        constants = len(cluster.tokens) - cluster.wildcards - 1
         if constants < self.config.sibling_min_constants:
             return cluster
         by_slot: dict[int, list[Cluster]] = {}
