@@ -45,24 +45,28 @@ class Envelope(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
     def to_entry(self) -> dict[bytes, bytes]:
-        document = self.model_dump(mode="json")  # a copy: the raw members are taken out of it, not of the envelope
-        payload = document["payload"]
+        raw = {field: name for field, name in RAW_FIELDS.items() if isinstance(self.payload.get(name), str | bytes)}
         try:
-            raw = {field: payload.pop(name).encode() for field, name in RAW_FIELDS.items()
-                   if isinstance(payload.get(name), str)}
-            return {ENTRY_FIELD: orjson.dumps(document), **raw}
+            document = self.model_dump(mode="json", exclude={"payload": set(raw.values())})
+            members = {field: _utf8(self.payload[name]) for field, name in raw.items()}
+            return {ENTRY_FIELD: orjson.dumps(document), **members}
         except (TypeError, UnicodeEncodeError) as exc:  # an integer beyond 64 bits, an unpaired surrogate
             raise UnencodableEnvelope(f"payload: {exc}") from exc
 
     @classmethod
-    def from_entry(cls, fields: Mapping[bytes, bytes]) -> "Envelope":
-        """Decode a stream entry; raises ValueError (pydantic's ValidationError is one) when it is not ours."""
-        return cls.model_validate(entry_document(fields))
+    def from_entry(cls, fields: Mapping[bytes, bytes], text: bool = True) -> "Envelope":
+        """Decode a stream entry; raises ValueError (pydantic's ValidationError is one) when it is not ours. Without
+        `text`, the raw payload members stay the bytes read (a consumer that sends them on as they are)."""
+        return cls.model_validate(entry_document(fields, text))
 
 
-def entry_document(fields: Mapping[bytes, bytes]) -> Any:
-    """A stream entry's envelope as parsed JSON, its raw payload members put back, not validated; raises ValueError
-    (orjson's decode error and UnicodeDecodeError are ones) when the entry holds none."""
+def _utf8(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def entry_document(fields: Mapping[bytes, bytes], text: bool = True) -> Any:
+    """A stream entry's envelope as parsed JSON, its raw payload members put back (decoded with `text`), not
+    validated; raises ValueError (orjson's decode error and UnicodeDecodeError are ones) when the entry holds none."""
     raw = fields.get(ENTRY_FIELD)
     if raw is None:
         raise ValueError("stream entry has no envelope field")
@@ -71,5 +75,5 @@ def entry_document(fields: Mapping[bytes, bytes]) -> Any:
     if isinstance(payload, dict):
         for field, name in RAW_FIELDS.items():
             if field in fields:
-                payload[name] = fields[field].decode()
+                payload[name] = fields[field].decode() if text else fields[field]
     return document

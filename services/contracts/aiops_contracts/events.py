@@ -166,9 +166,10 @@ class AlertStoredPayload(BaseModel):
 
 
 class MetricsPayload(BaseModel):
-    """`metrics.received`: a batch of metrics as InfluxDB line protocol, already validated."""
+    """`metrics.received`: a batch of metrics as InfluxDB line protocol, already validated. The lines are text, or
+    the bytes read from the stream for a consumer that takes them undecoded (the metrics writer)."""
 
-    lines: str
+    lines: str | bytes
     count: int
 
 

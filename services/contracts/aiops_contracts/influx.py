@@ -121,11 +121,12 @@ class InfluxClient:
         if "already exists" in body["results"][0].get("error", ""):  # another duration was set before
             await self._post("/query", data={"q": f"ALTER RETENTION POLICY {rp} {policy}"})
 
-    async def write(self, lines: str, precision: str = "ns") -> None:
-        """Write line protocol; InfluxDB overwrites a point with the same series and time (idempotent)."""
+    async def write(self, lines: str | bytes, precision: str = "ns") -> None:
+        """Write line protocol (text, or its UTF-8 bytes); InfluxDB overwrites a point with the same series and time
+        (idempotent)."""
         if lines:
             await self._post("/write", params={"db": self.database, "precision": precision},
-                             content=lines.encode())
+                             content=lines.encode() if isinstance(lines, str) else lines)
 
     async def query(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s") -> list[InfluxSeries]:
         """Run one InfluxQL statement with bound `$name` parameters; returns its series."""

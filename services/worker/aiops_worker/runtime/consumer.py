@@ -75,6 +75,8 @@ class StreamConsumer(ABC, Generic[P]):
     # is larger: fewer, bigger transactions for tasks whose results may lag a little (incident grouping works in
     # windows of minutes), leaving CPU to the others.
     linger_s: ClassVar[float] = 0.0
+    # False: the payload's raw members (aiops_contracts.envelope.RAW_FIELDS) come as the bytes read, not decoded.
+    decodes_raw_members: ClassVar[bool] = True
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
@@ -163,7 +165,7 @@ class StreamConsumer(ABC, Generic[P]):
                 await self._ack([entry_id])
                 continue
             try:
-                envelope = Envelope.from_entry(fields)
+                envelope = Envelope.from_entry(fields, text=self.decodes_raw_members)
                 payload = self.payload_model.model_validate(envelope.payload)
             except (ValueError, ValidationError, orjson.JSONDecodeError) as exc:
                 await self._dead_letter(entry_id, fields, f"undecodable entry: {exc}")

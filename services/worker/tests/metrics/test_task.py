@@ -62,7 +62,7 @@ def test_chunks_keep_whole_entries() -> None:
     deliveries = [Delivery(str(i), e, MetricsPayload.model_validate(e.payload))
                   for i, e in enumerate(envelopes(batch_lines(10**18, 20), per_event=10))]
     chunks = list(write_chunks(deliveries, max_lines=25))
-    assert [body.count("\n") + 1 for body in chunks] == [30, 30, 30, 10]
+    assert [body.count(b"\n") + 1 for body in chunks] == [30, 30, 30, 10]
 
 
 def deliveries_of(lines: list[str], per_event: int) -> list[Delivery[MetricsPayload]]:
@@ -78,6 +78,7 @@ def deliveries_of(lines: list[str], per_event: int) -> list[Delivery[MetricsPayl
 ])
 def test_only_lines_that_may_name_a_service_are_parsed_for_topology(lines: str, names_one: bool) -> None:
     assert bool(runs_on_of_lines(lines)) is names_one
+    assert runs_on_of_lines(lines.encode()) == runs_on_of_lines(lines)  # the bytes the writer reads, as they are
 
 
 class RecordingInflux:
@@ -87,13 +88,13 @@ class RecordingInflux:
 
     def __init__(self, refusals: dict[int, Exception] | None = None) -> None:
         self.refusals = refusals or {}
-        self.bodies: list[str] = []
+        self.bodies: list[bytes] = []
         self.in_flight = self.most_in_flight = 0
 
     async def ensure_database(self, retention_days: int) -> None:
         pass
 
-    async def write(self, body: str) -> None:
+    async def write(self, body: bytes) -> None:
         index = len(self.bodies)
         self.bodies.append(body)
         self.in_flight += 1
@@ -119,7 +120,7 @@ async def test_a_batch_is_written_several_requests_at_a_time_each_body_built_whe
     bodies_sent_when_built: list[int] = []
     influx = RecordingInflux()
 
-    def recorded_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[str]:
+    def recorded_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[bytes]:
         for body in write_chunks(batch, max_lines):
             bodies_sent_when_built.append(len(influx.bodies))
             yield body
@@ -128,7 +129,15 @@ async def test_a_batch_is_written_several_requests_at_a_time_each_body_built_whe
     await recording_writer(worker_ctx, influx).handle(deliveries_of(batch_lines(10**18, 20), per_event=10))
     assert len(influx.bodies) == 10 and influx.most_in_flight == 3
     assert bodies_sent_when_built == list(range(10))  # none built before the previous one was sent
-    assert sorted(line for body in influx.bodies for line in body.split("\n")) == sorted(batch_lines(10**18, 20))
+    assert sorted(line for body in influx.bodies for line in body.decode().split("\n")) == sorted(batch_lines(10**18, 20))
+
+
+async def test_the_lines_reach_influxdb_as_the_bytes_read_from_the_stream(bus: Bus, worker_ctx: WorkerContext) -> None:
+    lines = batch_lines(10**18, 4)
+    await bus.publish_many(METRICS_INGESTED, envelopes(lines, per_event=10))
+    influx = RecordingInflux()
+    await recording_writer(worker_ctx, influx, influx_write_lines=100).run(asyncio.Event(), drain=True)
+    assert influx.bodies == ["\n".join(lines).encode()]
 
 
 @pytest.mark.parametrize(("refusals", "sent", "raised"), [
