@@ -286,6 +286,8 @@ class TemplateMiner:
         return cluster
 
     def _root(self, cluster: Cluster) -> Cluster:
+        if cluster.cluster_id not in self.aliases:
+            return cluster  # most often: a live cluster of its own group
         return self.clusters[self.resolve(cluster.cluster_id)]
 
     def _index(self, cluster: Cluster) -> None:
