@@ -271,7 +271,8 @@ async def best_direct(args: argparse.Namespace, influx_url: str, database_prefix
         stored = await influx_count(influx_url, database)
         assert stored == args.metrics, f"InfluxDB holds {stored:,} of the {args.metrics:,} points written"
         await influx_statement(influx_url, f'DROP DATABASE "{database}"')
-        print(f"influxdb_direct batch={batch:>6} connections={connections}: {rate:>10,.0f} metrics/s", flush=True)
+        print(f"influxdb_direct batch={batch:>6} connections={connections}: {rate:>10,.0f} metrics/s, "
+              f"InfluxDB {cpu['influxdb']:.2f} µs/line", flush=True)
         best = max(best, (rate, cpu), key=lambda phase: phase[0])
     return best
 
