@@ -164,7 +164,8 @@ class Masker:
         masked shape is every token's of that shape.
         """
         shape = token.translate(_DIGITS_TO_ZERO)
-        if shape != token and _NONZERO_BEFORE_X.search(token):  # searched only when a digit was written 0
+        # Searched only when a digit was written 0 before an x.
+        if shape != token and ("0x" in shape or "0X" in shape) and _NONZERO_BEFORE_X.search(token):
             shape = token
         known = self._shapes.get(shape)
         if known is None:
@@ -198,7 +199,7 @@ class Masker:
 
     def _pattern(self, shape: str) -> re.Pattern[str]:
         """The narrowest compiled subset of the rules that finds every match in ``shape``."""
-        digit = _DIGIT.search(shape) is not None
+        digit = "0" in shape or _DIGIT.search(shape) is not None  # a 0 is a digit: no search
         if self.narrowed:
             chars = self.rule_chars.intersection(shape)
             for allowed, with_digit, without_digit in self.narrowed:
