@@ -199,7 +199,8 @@ class Masker:
 
     def _pattern(self, shape: str) -> re.Pattern[str]:
         """The narrowest compiled subset of the rules that finds every match in ``shape``."""
-        digit = "0" in shape or _DIGIT.search(shape) is not None  # a 0 is a digit: no search
+        # A 0 is a digit, a word of letters holds none: no search.
+        digit = "0" in shape or not shape.isalpha() and _DIGIT.search(shape) is not None
         if self.narrowed:
             chars = self.rule_chars.intersection(shape)
             for allowed, with_digit, without_digit in self.narrowed:

@@ -173,7 +173,7 @@ def skeleton(tokens: list[str]) -> tuple[str, ...]:
             kept = end
         elif WILDCARD not in token:
             out.append(token)
-        else:
+        elif token != WILDCARD:  # a bare wildcard holds no word
             out += _WORD.findall(token.replace(WILDCARD, " "))
             if token.endswith(_ASSIGNED_VALUE):
                 while kept < len(tokens) and "=" not in tokens[kept] and WILDCARD not in tokens[kept]:
