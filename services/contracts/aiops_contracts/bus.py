@@ -14,7 +14,7 @@ channels are shared by every database index of a Redis, so each test run takes a
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +54,15 @@ class StreamBacklogFull(Exception):
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """An envelope and its stream entry, encoded once: a webhook measures its request's entries, then publishes
+    them (api webhooks/expansion.py)."""
+
+    envelope: Envelope
+    entry: dict[bytes, bytes]
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """An entry a group gives up on, or one part of it (one line of many), with the reason."""
 
@@ -88,14 +97,17 @@ class Bus:
 
     async def publish_many(self, stream: StreamSpec, envelopes: Sequence[Envelope]) -> list[str]:
         """Append several envelopes in one round trip (one script, so a batch lands whole or not at all)."""
-        if not envelopes:
+        return await self.publish_encoded(stream, list(encode(envelopes)))
+
+    async def publish_encoded(self, stream: StreamSpec, encoded: Sequence[Encoded]) -> list[str]:
+        """publish_many for envelopes already encoded (`encode`)."""
+        if not encoded:
             return []
         key, maxlen = self.key(stream), self.maxlen(stream)
         await self._refuse_if_backlogged(key, maxlen)
-        _with_trace(envelopes)
-        args = _xadd_args(envelope.to_entry() for envelope in envelopes)
+        args = _xadd_args(item.entry for item in encoded)
         ids = await self._xadd_many(keys=[key], args=[maxlen, *args])
-        _count_published(stream, envelopes)
+        _count_published(stream, [item.envelope for item in encoded])
         return [_text(i) for i in ids]
 
     async def publish_and_broadcast(self, stream: StreamSpec, envelopes: Sequence[Envelope]) -> None:
@@ -220,12 +232,14 @@ def live_envelopes(message: bytes) -> list[str]:
     return message.decode().split("\n")
 
 
-def _with_trace(envelopes: Sequence[Envelope]) -> None:
-    """Carry the publisher's trace context in envelopes that have none (a worker re-publishing keeps its own)."""
+def encode(envelopes: Iterable[Envelope]) -> Iterator[Encoded]:
+    """Each envelope with its stream entry, carrying the publisher's trace context when it has none (a worker
+    re-publishing keeps its own); the context is read once, as the first envelope comes."""
     carrier = current_trace_carrier()
-    if carrier:
-        for envelope in envelopes:
+    for envelope in envelopes:
+        if carrier:
             envelope.trace = envelope.trace or carrier
+        yield Encoded(envelope, envelope.to_entry())
 
 
 def _xadd_args(entries: Iterable[Mapping[bytes, bytes]]) -> list[Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from aiops_api.errors import PayloadTooLarge
 from aiops_api.settings import ApiSettings
-from aiops_contracts.bus import Bus
+from aiops_contracts.bus import Bus, Encoded, encode
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import StreamSpec
 
@@ -22,16 +22,17 @@ _ADVICE = "send fewer, fuller items per request"
 
 
 def within_expansion_limits(envelopes: Iterable[Envelope], request_bytes: int,
-                            settings: ApiSettings) -> list[Envelope]:
-    """The envelopes, when their serialised total stays within both limits of the request; else 413."""
-    kept: list[Envelope] = []
+                            settings: ApiSettings) -> list[Encoded]:
+    """The envelopes, encoded for the stream, when their serialised total stays within both limits of the request;
+    else 413."""
+    kept: list[Encoded] = []
     total = 0
-    for envelope in envelopes:
-        total += sum(map(len, envelope.to_entry().values()))  # the envelope's JSON and its raw payload members
+    for encoded in encode(envelopes):
+        total += sum(map(len, encoded.entry.values()))  # the envelope's JSON and its raw payload members
         if total > settings.webhook_expansion_max_bytes:
             raise PayloadTooLarge(f"request: its events would take more than WEBHOOK_EXPANSION_MAX_BYTES="
                                   f"{settings.webhook_expansion_max_bytes} bytes on the stream; {_ADVICE}")
-        kept.append(envelope)
+        kept.append(encoded)
     factor, per_event = settings.webhook_expansion_factor, settings.webhook_event_overhead_bytes
     limit = int(factor * request_bytes) + per_event * len(kept)
     if total > limit:
@@ -46,5 +47,5 @@ async def publish_request(bus: Bus, stream: StreamSpec, envelopes: Iterable[Enve
                           settings: ApiSettings) -> list[Envelope]:
     """Publish a request's envelopes in one transaction once they are known to fit its expansion limits."""
     published = within_expansion_limits(envelopes, request_bytes, settings)
-    await bus.publish_many(stream, published)
-    return published
+    await bus.publish_encoded(stream, published)
+    return [encoded.envelope for encoded in published]
