@@ -356,7 +356,7 @@ class TemplateMiner:
 
         A field spanning a varying number of tokens (an optional "(1.2 KB)", a value of several words,
         a list) gives one event clusters of several lengths; they become one group whose oldest cluster
-        names it. Costs one skeleton (linear in the tokens) and one lookup: no template is compared.
+        names it. Costs one lookup (the skeleton is kept with the cluster): no template is compared.
         """
         key = cluster.skeleton
         known = self._skeletons.get(key)
