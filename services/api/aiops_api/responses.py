@@ -7,6 +7,7 @@ rows are selected with `response_columns`: a JSONB column comes as PostgreSQL's 
 body as it is, never parsed into Python and encoded again (a page of 50 alerts holds 150 of them).
 """
 
+from functools import cache
 from typing import Any
 
 import orjson
@@ -29,7 +30,9 @@ class JsonText(TypeDecorator[orjson.Fragment]):
         return None if value is None else orjson.Fragment(value)
 
 
-def response_columns(table: Table) -> list[ColumnElement[Any]]:
-    """The table's columns to select for json_response: JSONB ones as their JSON text."""
-    return [cast(column, JsonText).label(column.name) if isinstance(column.type, JSONB) else column
-            for column in table.columns]
+@cache
+def response_columns(table: Table) -> tuple[ColumnElement[Any], ...]:
+    """The table's columns to select for json_response: JSONB ones as their JSON text (built once per table:
+    building the casts cost a busy read ~0.1 ms)."""
+    return tuple(cast(column, JsonText).label(column.name) if isinstance(column.type, JSONB) else column
+                 for column in table.columns)
