@@ -36,6 +36,9 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
     stream = ALERTS_INGESTED
     former_group = FORMER_SHARED_GROUP
     payload_model = AlertPayload
+    # Each batch costs ~5 ms of CPU besides its alerts (its transaction, statements, script, PUBLISH, ack): read
+    # as they come, a few thousand alerts a second arrived in batches of tens, 0.2-0.3 ms an alert instead of 0.13.
+    linger_s = 0.1
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 class _ArchiveTask(StreamConsumer):
     scales_out = True  # stateless and idempotent (a batch is keyed on its envelope ids)
+    # A batch is one compressed row (~5 ms of CPU besides its entries): read as they come, a few thousand alerts a
+    # second arrived in batches of tens (0.28 ms an alert instead of 0.05). Nothing reads the archive that soon.
+    linger_s = 0.5
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)

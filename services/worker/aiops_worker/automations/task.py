@@ -143,6 +143,7 @@ class AlertAutomationTask(_AutomationTask):
     name = "automations-alerts"
     stream = ALERTS_STORED
     payload_model = AlertStoredPayload
+    linger_s = 0.1  # most stored alerts trigger nothing: fewer, larger batches of them (a read and an ack each)
 
     async def handle(self, batch: list[Delivery[AlertStoredPayload]]) -> None:
         wanted = {uuid.UUID(d.payload.alert_id): d for d in batch
