@@ -2,7 +2,8 @@
 (table, primary key and indexes under the model's names) and back; 0013 drops the url of stored awx, terraform
 and servicenow actions, which the contract now refuses; 0021 moves an evidence row's source out of its kind,
 which becomes what the signal is, and back; 0022 gives stored alerts the host name correlation knows their
-host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's."""
+host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's, and runs again after
+a failed index build."""
 
 import os
 import uuid
@@ -155,3 +156,40 @@ def test_stored_alerts_get_their_host_name_and_its_index(scratch_url: str) -> No
     with psycopg.connect(dsn) as conn:
         columns = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts'")
         assert "host_name" not in {name for (name,) in columns.fetchall()}
+
+
+def test_host_name_upgrade_runs_again_after_a_failed_index_build(scratch_url: str) -> None:
+    """The column and the backfill commit before the index is built CONCURRENTLY: a failed build leaves the
+    revision at 0021 with the column and an INVALID index, and the next upgrade, and every later one, succeeds."""
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0021")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for fingerprint, host in (("fp-old", "DB-1:9187"), ("fp-new", "web-2.example.com")):
+            conn.execute("INSERT INTO alerts (id, source, fingerprint, title, description, severity, status, host, "
+                         "labels, annotations, details, count, first_seen_at, last_seen_at, last_event_id) VALUES "
+                         "(gen_random_uuid(), 'nagios', %s, 't', '', 'high', 'firing', %s, '{}', '{}', '{}', 1, "
+                         "now(), now(), 'e')", (fingerprint, host))
+        conn.execute("ALTER TABLE alerts ADD COLUMN host_name VARCHAR(255)")
+        conn.execute("UPDATE alerts SET host_name = 'set-by-a-writer' WHERE fingerprint = 'fp-new'")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # a build that fails half-way leaves its index INVALID
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY ix_alerts_host_name_last_seen_at_id ON alerts (source)")
+
+    _migrate(scratch_url, "0022")
+
+    with psycopg.connect(dsn) as conn:
+        stored = dict(conn.execute("SELECT fingerprint, host_name FROM alerts").fetchall())
+    assert stored == {"fp-old": "db-1", "fp-new": "set-by-a-writer"}
+    _assert_host_name_index(dsn)
+    _migrate(scratch_url, "0021", down=True)
+    assert "ix_alerts_host_last_seen_at_id" in _names(dsn, "alerts")
+    _migrate(scratch_url, "0022")
+    _assert_host_name_index(dsn)
+
+
+def _assert_host_name_index(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        is_valid, definition = conn.execute(
+            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indexrelid = 'ix_alerts_host_name_last_seen_at_id'::regclass").fetchone()
+    assert is_valid and definition.endswith("(host_name, last_seen_at, id)")
+    assert "ix_alerts_host_last_seen_at_id" not in _names(dsn, "alerts")

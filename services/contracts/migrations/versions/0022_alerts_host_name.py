@@ -1,7 +1,9 @@
 """Alerts by host name: `host_name` holds the host as correlation names it (`DB-1`, `db-1:9187` and
 `db-1.prod.example.com` are `db-1`), beside `host` as the alert gave it; the list's host filter compares it,
 through an index on (host_name, last_seen_at, id) that replaces the one on (host, last_seen_at, id). Stored
-alerts get theirs here; writers set it from now on.
+alerts get theirs here; writers set it from now on. Every step may run again: the column and the backfill are
+committed before the indexes are built CONCURRENTLY (outside a transaction), so a failed build leaves the
+revision at 0021 with the column in place and, maybe, an INVALID index, and the next upgrade picks up from there.
 
 Revision ID: 0022
 Revises: 0021
@@ -10,7 +12,6 @@ Create Date: 2026-11-30
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0022'
@@ -37,22 +38,23 @@ UPDATE alerts SET host_name = NULLIF(CASE
       OR name ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'
     THEN name
     ELSE split_part(name, '.', 1) END, '')
-FROM names WHERE alerts.host = names.host
+FROM names WHERE alerts.host = names.host AND alerts.host_name IS NULL
 """
 
 
 def upgrade() -> None:
-    op.add_column('alerts', sa.Column('host_name', sa.String(length=255), nullable=True))
+    op.execute('ALTER TABLE alerts ADD COLUMN IF NOT EXISTS host_name VARCHAR(255)')
     op.execute(BACKFILL)
     with op.get_context().autocommit_block():
-        op.create_index('ix_alerts_host_name_last_seen_at_id', 'alerts', ['host_name', 'last_seen_at', 'id'],
-                        postgresql_concurrently=True)
-        op.drop_index('ix_alerts_host_last_seen_at_id', table_name='alerts', postgresql_concurrently=True)
+        op.execute('DROP INDEX CONCURRENTLY IF EXISTS ix_alerts_host_name_last_seen_at_id')
+        op.execute('CREATE INDEX CONCURRENTLY ix_alerts_host_name_last_seen_at_id '
+                   'ON alerts (host_name, last_seen_at, id)')
+        op.execute('DROP INDEX CONCURRENTLY IF EXISTS ix_alerts_host_last_seen_at_id')
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        op.create_index('ix_alerts_host_last_seen_at_id', 'alerts', ['host', 'last_seen_at', 'id'],
-                        postgresql_concurrently=True)
-        op.drop_index('ix_alerts_host_name_last_seen_at_id', table_name='alerts', postgresql_concurrently=True)
-    op.drop_column('alerts', 'host_name')
+        op.execute('DROP INDEX CONCURRENTLY IF EXISTS ix_alerts_host_last_seen_at_id')
+        op.execute('CREATE INDEX CONCURRENTLY ix_alerts_host_last_seen_at_id ON alerts (host, last_seen_at, id)')
+        op.execute('DROP INDEX CONCURRENTLY IF EXISTS ix_alerts_host_name_last_seen_at_id')
+    op.execute('ALTER TABLE alerts DROP COLUMN IF EXISTS host_name')
