@@ -134,6 +134,8 @@ def _upsert() -> Insert:
             "labels": case((newer, new.labels), else_=Alert.labels),
             "annotations": case((newer, new.annotations), else_=Alert.annotations),
             "details": case((newer, new.details), else_=Alert.details),
+            # repairs a row an older writer stored without it (a rolling deploy past migration 0022)
+            "host_name": func.coalesce(new.host_name, Alert.host_name),
             "first_seen_at": func.least(Alert.first_seen_at, new.first_seen_at),
             "last_seen_at": func.greatest(Alert.last_seen_at, new.last_seen_at),
             "resolved_at": case((newer, new.resolved_at), else_=Alert.resolved_at),

@@ -58,6 +58,19 @@ async def test_alerts_keep_their_host_and_get_its_host_name(bus: Bus, worker_ctx
         ("DB-1.prod.example.com:9100", "db-1"), ("db-1", "db-1"), ("10.0.0.7:22", "10.0.0.7"), (None, None)]
 
 
+async def test_a_repeat_gives_an_alert_stored_without_a_host_name_its_host_name(
+        bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+    """A worker older than the host_name column stores the alert without one (a rolling deploy): the next firing
+    sets it."""
+    await bus.publish(AlertStoreTask.stream, alert("a", host="DB-1:9100"))
+    await drain(AlertStoreTask(worker_ctx))
+    async with sessions.begin() as session:
+        (await session.scalar(select(Alert))).host_name = None
+    await bus.publish(AlertStoreTask.stream, alert("a", at=T0 + timedelta(minutes=1), host="DB-1:9100"))
+    await drain(AlertStoreTask(worker_ctx))
+    assert [(a.host_name, a.count) for a in await alerts(sessions)] == [("db-1", 2)]
+
+
 async def test_redelivered_event_is_stored_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     event = alert("x")
     await bus.publish(AlertStoreTask.stream, event)
