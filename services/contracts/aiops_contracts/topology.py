@@ -35,9 +35,16 @@ def host_name(label: str | None) -> str | None:
         return name.split(".", 1)[0] or None
 
 
-# A filter's host label, held as the host name it names (None when it names none): `?host=DB-1.example.internal`
-# finds what is stored under `db-1`.
-HostName = Annotated[str | None, AfterValidator(host_name)]
+def _filter_host_name(label: str | None) -> str | None:
+    name = host_name(label)
+    if label and name is None:  # `.`, ` `, `:80`: filtering by nothing would find everything
+        raise ValueError("not a host name")
+    return name
+
+
+# A filter's host label, held as the host name it names (None when none is given): `?host=DB-1.example.internal`
+# finds what is stored under `db-1`; a label that names no host (`.`, ` `, `:80`) is refused.
+HostName = Annotated[str | None, AfterValidator(_filter_host_name)]
 
 
 def service_name(label: str | None) -> str | None:

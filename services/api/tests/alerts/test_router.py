@@ -67,6 +67,15 @@ async def test_host_filter_compares_host_names(client, auth, sessions, host) -> 
     assert [a["host"] for a in response.json()["items"]] == ["db-1", "DB-1", "db-1.prod.example.com"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/alerts", "/api/v1/incidents"])
+@pytest.mark.parametrize("host", [".", " ", ":80"])
+async def test_a_host_filter_naming_no_host_is_refused(client, auth, path, host) -> None:
+    """Dropping it would list everything: the label is refused, named."""
+    response = await client.get(path, params={"host": host}, headers=auth(Role.viewer))
+    assert response.status_code == 422
+    assert [(e["loc"], e["msg"]) for e in response.json()["detail"]] == [(["host"], "Value error, not a host name")]
+
+
 @pytest.mark.parametrize("params", [{"severity": "huge"}, {"limit": 0}, {"limit": 10_000}, {"since": "soon"},
                                     {"cursor": "not-a-cursor"}])
 async def test_bad_query_parameters_are_4xx(client, auth, stored_alerts, params) -> None:
