@@ -75,7 +75,7 @@ def runs_on_of_lines(lines: str | bytes) -> Edges:
     if _SERVICE_TAG.search(lines.encode() if isinstance(lines, str) else lines) is None:
         return {}
     if isinstance(lines, bytes):
-        lines = lines.decode()
+        lines = lines.decode(errors="replace")  # a byte that is not UTF-8 spoils its tag, not the batch
     heads = {_UNESCAPED_SPACE.split(line, 1)[0] for line in lines.splitlines() if "host=" in line}
     return merged(_cached_runs_on_of_head(head) if len(head) <= MAX_CACHED_HEAD else _runs_on_of_head(head)
                   for head in heads)

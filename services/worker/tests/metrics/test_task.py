@@ -81,6 +81,12 @@ def test_only_lines_that_may_name_a_service_are_parsed_for_topology(lines: str, 
     assert runs_on_of_lines(lines.encode()) == runs_on_of_lines(lines)  # the bytes the writer reads, as they are
 
 
+def test_lines_that_are_not_utf8_still_name_their_service() -> None:
+    """The points are written before the topology is learned: a stray byte must not fail (and retry) the batch."""
+    lines = b"postgresql,host=db-1,service=postgres,db=caf\xe9 numbackends=3i 1"
+    assert list(runs_on_of_lines(lines)) == [("postgres", "db-1")]
+
+
 class RecordingInflux:
     """Answers each /write after a moment, refusing those `refusals` name (by order): counts what is in flight."""
 
