@@ -5,11 +5,13 @@ gzip, deflate or brotli.
 
 An envelope is newline-delimited JSON: a header line, then per item a header line (`type`, optional
 `length`) and a payload. Error events become alerts (grouping in sentry_events.py); transactions,
-sessions, attachments, client reports and any other item are skipped, never refused.
+sessions, attachments, client reports and any other item are skipped, never refused. An envelope of more
+than WEBHOOK_MAX_ITEMS items gets 413 as soon as the parse reaches one more: the DSN key is public, and each
+item costs CPU (an SDK sends a few per envelope).
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -18,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
 from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
-from aiops_api.errors import BadRequest
+from aiops_api.errors import BadRequest, PayloadTooLarge
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.expansion import publish_request
@@ -47,11 +49,14 @@ class SentryAccepted(BaseModel):
     id: str | None  # the event id, as Sentry answers
 
 
-def parse_envelope(body: bytes) -> SentryEnvelope:
+def parse_envelope(body: bytes, max_items: int) -> SentryEnvelope:
     header_line, _, rest = body.partition(b"\n")
     header = _json_object(header_line, "envelope header")
     envelope = SentryEnvelope(event_id=_event_id(header.get("event_id")))
-    for item_header, payload in _items(rest):
+    for count, (item_header, payload) in enumerate(_items(rest), start=1):
+        if count > max_items:
+            raise PayloadTooLarge(f"body: more than {max_items} items in one envelope, at most WEBHOOK_MAX_ITEMS="
+                                  f"{max_items}; send fewer items per envelope")
         item_type = str(item_header.get("type") or "")
         if item_type == "event":
             envelope.events.append(_json_object(payload, "event item"))
@@ -101,9 +106,11 @@ def _event_id(value: Any) -> str | None:
     return str(value) if value else None
 
 
-def to_envelopes(source: str, project_id: str, events: list[dict[str, Any]]) -> list[Envelope]:
-    return [Envelope(type=ALERT_RECEIVED, source=source, payload=event_to_alert(e, project_id).model_dump(mode="json"))
-            for e in events]
+def to_envelopes(source: str, project_id: str, events: Iterable[dict[str, Any]]) -> Iterator[Envelope]:
+    """The events' alerts, built lazily (the expansion limit is checked as they are built)."""
+    for event in events:
+        alert = event_to_alert(event, project_id)
+        yield Envelope(type=ALERT_RECEIVED, source=source, payload=alert.model_dump(mode="json"))
 
 
 @router.post("/api/{project_id}/envelope/", operation_id="sentry_envelope",
@@ -112,7 +119,7 @@ async def receive_envelope(
     project_id: ProjectId, request: Request, source: SentrySdkSource, bus: BusDep, settings: SettingsDep
 ) -> SentryAccepted:
     body = await read_body(request, settings.max_body_bytes)
-    envelope = parse_envelope(body)
+    envelope = parse_envelope(body, settings.webhook_max_items)
     await publish_request(bus, ALERTS_INGESTED, to_envelopes(source.name, project_id, envelope.events), len(body),
                           settings)
     first_event = envelope.events[0].get("event_id") if envelope.events else None

@@ -14,6 +14,7 @@ from aiops_api.webhooks.sentry import parse_envelope
 from aiops_api.webhooks.sentry_events import event_to_alert
 
 PROPERTIES = settings(max_examples=100, deadline=None, derandomize=True)
+MAX_ITEMS = 100  # WEBHOOK_MAX_ITEMS of the tests' API
 SENTRY_KEYS = ("event_id", "level", "timestamp", "message", "logentry", "formatted", "params", "exception", "values",
                "type", "value", "stacktrace", "frames", "in_app", "module", "function", "filename", "lineno",
                "fingerprint", "tags", "server_name", "release", "environment", "culprit", "transaction", "logger")
@@ -50,7 +51,7 @@ def test_an_sdk_serialised_envelope_gives_its_events_back(items: list[dict | byt
             envelope.add_item(Item(payload=PayloadRef(bytes=item), type="attachment"))
         else:
             envelope.add_event(item)
-    parsed = parse_envelope(envelope.serialize())
+    parsed = parse_envelope(envelope.serialize(), MAX_ITEMS)
     assert parsed.event_id == event_id
     assert parsed.events == [item for item in items if isinstance(item, dict)]
     assert parsed.skipped["attachment"] == sum(isinstance(item, bytes) for item in items)
@@ -60,7 +61,7 @@ def test_an_sdk_serialised_envelope_gives_its_events_back(items: list[dict | byt
 @given(st.lists(event, max_size=4))
 def test_items_without_length_are_one_line_each(events: list[dict[str, Any]]) -> None:
     lines = [b"{}"] + [line for e in events for line in (b'{"type":"event"}', orjson.dumps(e))]
-    assert parse_envelope(b"\n".join(lines)).events == events
+    assert parse_envelope(b"\n".join(lines), MAX_ITEMS).events == events
 
 
 @PROPERTIES
@@ -69,7 +70,7 @@ def test_items_without_length_are_one_line_each(events: list[dict[str, Any]]) ->
     max_size=12).map(b"".join))
 def test_any_body_gives_events_or_bad_request(body: bytes) -> None:
     try:
-        envelope = parse_envelope(body)
+        envelope = parse_envelope(body, MAX_ITEMS)
     except BadRequest:
         return
     assert all(isinstance(e, dict) for e in envelope.events)
