@@ -12,7 +12,8 @@ never the batch (the metrics still reach InfluxDB, the lines and alerts their st
 
 The names are the clients' own, so everything is bounded: the table holds at most TOPOLOGY_MAX_LEARNED_EDGES
 learned edges (new ones past it are counted in aiops_worker_topology_edges_refused_total, logged once per
-task, and not asked for again until the learner forgets), a learner remembers hashes, not names, and only
+task, and not asked for again until the learner forgets: neither by `learn` nor by the incident tasks, which
+`store` what their batches teach in their own transaction), a learner remembers hashes, not names, and only
 series heads of at most MAX_CACHED_HEAD characters are cached."""
 
 import logging
@@ -39,7 +40,7 @@ SERVICE_TAGS = ("service", "app", "job")  # the tags that name a point's service
 # every comma of every line).
 _SERVICE_TAG = re2.compile(b",(?:" + b"|".join(re2.escape(tag.encode()) for tag in SERVICE_TAGS) + b")=")
 TOPOLOGY_LABELS = ("environment", "release")  # labels kept on a learned edge
-MAX_REMEMBERED = 100_000  # edges a learner remembers as stored (past it, it starts over), series heads cached
+MAX_REMEMBERED = 100_000  # edges a learner remembers as stored, and as refused (past it, it starts over); heads cached
 MAX_CACHED_HEAD = 1024  # characters of a series head (measurement and tags) cached at most
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
@@ -93,13 +94,15 @@ _cached_runs_on_of_head = lru_cache(maxsize=MAX_REMEMBERED)(_runs_on_of_head)
 
 
 class TopologyLearner:
-    """Writes what a task learns. It remembers the hashes of the (edge, labels) it stored, or saw refused by the
-    table's bound, not the names: MAX_REMEMBERED small ints (about 7 MB) however long or many the names are."""
+    """Writes what a task learns. It remembers hashes, not names: of the (edge, labels) it stored, and of the edges
+    the table's bound refused; at most MAX_REMEMBERED small ints each (about 7 MB) however long or many the names
+    are."""
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.sessions = ctx.sessions
         self.limit = ctx.settings.topology_max_learned_edges
-        self.seen: set[int] = set()
+        self.seen: set[int] = set()  # (edge, labels) stored: not written again
+        self.refused: set[int] = set()  # edges the table had no room for: not asked for, nor counted, again
         self.refused_before = False  # the bound is logged once per learner, then only counted
 
     async def learn(self, edges: Edges) -> None:
@@ -108,19 +111,24 @@ class TopologyLearner:
             return
         try:
             async with self.sessions.begin() as session:
-                await self.store(session, new)
+                stored = await self.store(session, new)
         except (OSError, SQLAlchemyError) as exc:
             log.warning("topology edges not stored", extra={"edges": len(new), "error": repr(exc)})
             return
-        if len(self.seen) + len(new) > MAX_REMEMBERED:
-            self.seen.clear()
-        self.seen.update(_remembered(pair, labels) for pair, labels in new.items())
+        _remember(self.seen, (_remembered(pair, labels) for pair, labels in stored.items()))
 
-    async def store(self, session: AsyncSession, edges: Edges) -> None:
-        """Write `edges` in the session's transaction; those the table has no room for are counted."""
-        refused = await learn_runs_on(session, edges, limit=self.limit)
-        if not refused:
-            return
+    async def store(self, session: AsyncSession, edges: Edges) -> Edges:
+        """Write `edges` in the session's transaction, but those the table had no room for before (the incident
+        tasks call this with every batch: their topology, read from the table, lacks a refused edge each time).
+        Those it has no room for now are counted and remembered. Returns the edges written."""
+        asked = {pair: labels for pair, labels in edges.items() if hash(pair) not in self.refused}
+        refused = await learn_runs_on(session, asked, limit=self.limit)
+        if refused:
+            self._refuse(refused)
+        return {pair: labels for pair, labels in asked.items() if pair not in refused}
+
+    def _refuse(self, refused: set[tuple[str, str]]) -> None:
+        _remember(self.refused, map(hash, refused))
         EDGES_REFUSED.inc(len(refused))
         if not self.refused_before:
             self.refused_before = True
@@ -131,3 +139,11 @@ class TopologyLearner:
 
 def _remembered(pair: tuple[str, str], labels: dict[str, str]) -> int:
     return hash((pair, tuple(sorted(labels.items()))))
+
+
+def _remember(memory: set[int], hashes: Iterable[int]) -> None:
+    """Add hashes to a learner's memory, which starts over rather than pass MAX_REMEMBERED."""
+    new = set(hashes)
+    if len(memory) + len(new) > MAX_REMEMBERED:
+        memory.clear()
+    memory |= new

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
@@ -16,11 +17,12 @@ from sqlalchemy import func, select
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import TopologyEdge
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
-from aiops_contracts.streams import METRICS_INGESTED
+from aiops_contracts.events import LOG_TEMPLATED, METRICS_RECEIVED, LogEvent, LogEventsPayload, MetricsPayload, Severity
+from aiops_contracts.streams import LOGS_TEMPLATED, METRICS_INGESTED
 from aiops_worker.incidents import learning
 from aiops_worker.incidents.learning import TopologyLearner, runs_on_of_lines
 from aiops_worker.incidents.store import learn_runs_on
+from aiops_worker.incidents.task import LogIncidentTask
 from aiops_worker.metrics.task import MetricsWriterTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -98,6 +100,22 @@ async def test_a_flood_of_names_stops_at_the_bound_and_known_edges_keep_learning
     assert edges[("web", "web-1")] == ("declared", {})
     assert refused_total() - before == 48
     assert [r.message for r in caplog.records].count("topology full: new learned edges are not stored") == 1
+
+
+async def test_an_incident_task_asks_for_a_refused_edge_once(bus: Bus, worker_ctx: WorkerContext, drain) -> None:
+    """The incident tasks store what a batch's signals teach in their own transaction (TopologyLearner.store), from
+    a topology read from the table each batch: an edge the full table refused is not asked for, nor counted,
+    again with every batch that names it."""
+    task, before = LogIncidentTask(bounded(worker_ctx, 0)), refused_total()
+    for batch in range(3):
+        events = [LogEvent(event_id=f"e-{batch}-{host}", template_id="t-oom", template="oom <*>", message="oom 1",
+                           host=host, service="kernel", severity=Severity.high, occurred_at=datetime.now(UTC))
+                  for host in ("db-1", "db-2")]
+        await bus.publish_many(LOGS_TEMPLATED, [Envelope(id=f"batch-{batch}", type=LOG_TEMPLATED, source="test",
+                                                         payload=LogEventsPayload(events=events).model_dump(mode="json"))])
+        await drain(task)
+    assert await stored_edges(worker_ctx) == {}
+    assert refused_total() - before == 2
 
 
 async def test_writers_at_once_never_pass_the_bound(worker_ctx: WorkerContext) -> None:
