@@ -5,6 +5,8 @@ breaker) instead of holding every group. URLs are checked before each call (outb
 
 import asyncio
 import hashlib
+import logging
+import re
 import smtplib
 import time
 from dataclasses import dataclass, field
@@ -19,12 +21,15 @@ from aiops_worker.notifications.routing import Receiver
 from aiops_worker.outbound.urls import UnsafeUrl, check_url, outbound_client
 from aiops_worker.settings import WorkerSettings
 
+log = logging.getLogger(__name__)
 RETRIES = 3
 BREAKER_FAILURES = 5  # consecutive failed notifications that open a receiver's circuit
 BREAKER_OPEN_S = 60.0
 SEVERITY_RANK = [Severity.info, Severity.low, Severity.medium, Severity.high, Severity.critical]
 PAGERDUTY_SEVERITY = {Severity.critical: "critical", Severity.high: "error", Severity.medium: "warning",
                       Severity.low: "warning", Severity.info: "info"}
+# Line breaks and other control characters: a subject is one line (an email header refuses a line break).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class ReceiverUnavailable(Exception):
@@ -52,7 +57,7 @@ class Notice:
         worst = self.incidents[0]
         count = len(self.firing) or len(self.incidents)
         more = f" (+{len(self.incidents) - 1} more)" if len(self.incidents) > 1 else ""
-        return f"[{self.status.upper()}:{count}] {worst['severity']}: {worst['title']}{more}"
+        return _CONTROL.sub(" ", f"[{self.status.upper()}:{count}] {worst['severity']}: {worst['title']}{more}")
 
     def lines(self) -> list[str]:
         return [f"- [{i['status']}] {i['severity']}: {i['title']} ({', '.join(i['hosts'][:3] or i['services'][:3]) or 'fleet'})"
@@ -78,6 +83,9 @@ class Sender:
             await self._with_retries(receiver, message)
         except UnsafeUrl as exc:  # refused before any call: no retry would change that
             raise ReceiverUnavailable(f"receiver {receiver.name}: {exc}") from exc
+        except ValueError as exc:  # a message the receiver's client refuses to build: failed, the other groups go on
+            log.exception("notification not built", extra={"receiver": receiver.name})
+            raise ReceiverUnavailable(f"receiver {receiver.name}: {exc!r}") from exc
         except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
             self.failures[receiver.name] = self.failures.get(receiver.name, 0) + 1
             if self.failures[receiver.name] >= BREAKER_FAILURES:

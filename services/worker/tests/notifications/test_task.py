@@ -2,9 +2,12 @@
 once per group_interval per receiver, by two flushing replicas (email through a local aiosmtpd server, a
 Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
 Events v2; a slow receiver holds no lock the gathering waits on; a failing receiver is retried and its failure
-recorded, and skipped while its circuit is open; a bad notifications.yml names its line."""
+recorded, and skipped while its circuit is open; a title's line breaks never reach a header, and a message that
+cannot be built fails its group only; a bad notifications.yml names its line."""
 
 import asyncio
+import email
+import email.policy
 import json
 import socket
 import threading
@@ -299,6 +302,46 @@ async def test_a_receiver_failing_again_and_again_is_skipped_while_its_circuit_i
     with pytest.raises(ReceiverUnavailable, match="circuit open"):
         await sender.send(hook, message)
     assert len(http.posts) == BREAKER_FAILURES * RETRIES  # not called while open
+
+
+MAIL_AND_HOOK = """
+receivers:
+  - {{name: oncall-mail, kind: email, to: [oncall@example.com]}}
+  - {{name: hook, kind: webhook, url: "{url}"}}
+routes:
+  - {{receiver: oncall-mail, group_by: [host], group_wait_s: 0, continue: true}}
+  - {{receiver: hook, group_by: [host], group_wait_s: 0}}
+"""
+
+
+async def test_a_title_with_line_breaks_is_told_on_one_subject_line(worker_ctx, drain, smtp, http, tmp_path: Path):
+    """A line break in an email header raised ValueError out of the tick: that group was retried and crashed it forever,
+    and the groups after it in the tick were never told."""
+    port, inbox = smtp
+    ctx = configure(worker_ctx, tmp_path, MAIL_AND_HOOK.format(url=http.url), smtp_host="127.0.0.1", smtp_port=port)
+    broken = change(str(uuid.uuid4()), "web-1")
+    broken.payload["title"] = "disk full\r\nBcc: everyone@example.com"
+    await ctx.bus.publish_many(INCIDENTS_CHANGED, [broken, change(str(uuid.uuid4()), "web-2")])
+    await drain(NotificationTask(ctx))
+    assert await NotificationFlushTask(ctx).flush(utcnow()) == 4
+    mails = [email.message_from_bytes(m, policy=email.policy.default) for m in inbox.messages]
+    assert sorted(m["Subject"] for m in mails) == ["[FIRING:1] high: disk full Bcc: everyone@example.com",
+                                                   "[FIRING:1] high: web-2 is slow"]
+    assert [m["Bcc"] for m in mails] == [None, None]
+    assert sorted(p["subject"] for p in http.posts) == sorted(m["Subject"] for m in mails)
+
+
+async def test_a_message_its_receiver_cannot_build_fails_that_group_only(worker_ctx, drain, smtp, http, tmp_path: Path):
+    port, inbox = smtp
+    ctx = configure(worker_ctx, tmp_path, MAIL_AND_HOOK.format(url=http.url), smtp_host="127.0.0.1", smtp_port=port,
+                    smtp_from="aiops@example.com\nBcc: everyone@example.com")
+    await ctx.bus.publish(INCIDENTS_CHANGED, change(str(uuid.uuid4()), "web-1"))
+    await drain(NotificationTask(ctx))
+    assert await NotificationFlushTask(ctx).flush(utcnow()) == 1
+    outcome = {n.receiver: (n.status, n.detail) for n in await notifications(ctx)}
+    assert outcome["hook"] == ("sent", "")
+    assert outcome["oncall-mail"][0] == "failed" and "ValueError" in outcome["oncall-mail"][1]
+    assert inbox.messages == [] and len(http.posts) == 1
 
 
 async def test_a_group_of_a_receiver_no_longer_configured_is_dropped(worker_ctx, tmp_path: Path, http):
