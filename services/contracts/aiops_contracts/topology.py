@@ -14,13 +14,15 @@ EDGE_KINDS = (RUNS_ON, DEPENDS_ON)
 # Taken first by every writer that moves signals between incidents (the worker's aggregation, a split).
 CORRELATION_LOCK = "incidents:correlation"
 SPLIT_MEMORY = timedelta(hours=24)  # how long a split key is not merged again with the keys it left
+MAX_HOST_NAME = 255  # characters of a host name kept: what the host_name columns hold
 
 
 @lru_cache(maxsize=4096)
 def host_name(label: str | None) -> str | None:
     """The short, lower-case host name of a host label: port, brackets and domain dropped; an IP address
-    is kept whole. Remembered: batches name the same few hosts again and again, and telling an IP address
-    from a name (a ValueError) costs ~7 µs."""
+    is kept whole; cut to MAX_HOST_NAME (str.lower() may lengthen a label: `İ` is two characters lower-cased).
+    Remembered: batches name the same few hosts again and again, and telling an IP address from a name
+    (a ValueError) costs ~7 µs. Migration 0022 holds a copy (it names the alerts stored before it)."""
     if not label:
         return None
     name = label.strip().lower()
@@ -30,9 +32,9 @@ def host_name(label: str | None) -> str | None:
         name = name.split(":", 1)[0]
     try:
         ipaddress.ip_address(name)
-        return name
     except ValueError:
-        return name.split(".", 1)[0] or None
+        name = name.split(".", 1)[0]
+    return name[:MAX_HOST_NAME] or None
 
 
 def _filter_host_name(label: str | None) -> str | None:

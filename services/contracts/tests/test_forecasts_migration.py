@@ -130,7 +130,11 @@ def test_evidence_kinds_are_read_from_their_sources_and_folded_back(scratch_url:
 
 HOST_LABELS = ["db-1.prod.example.com", "DB-1", " db-1:9187 ", "DB-1.Example.Internal.", "web-2", "[fe80::1]:9100",
                "fe80::1", "10.0.0.1:22", "10.0.0.1", "10.0.0.300", "01.2.3.4", "1.2.3", "[db-3]", "db-4:", ".hidden",
-               " ", "", None]
+               " ", "", None,
+               # junk: Unicode spaces and case, colons that make no IP address, IPv6 spellings, a name past the column
+               "\u00a0db-5\u00a0", "db-6\u2003", "\u3000DB-7", "db-8\x1c", "db-9\x85", "\u0130STANBUL-1", "DB-\u00c9.example",
+               "\u0391\u03a3", "a.b:1:2", "ab:1:2.3", "[a.b:1:2]:80", "1.2.3.4:80:90", "x::y.z", "::ffff:1.2.3.4",
+               "FE80::1%Eth0", "[fe80::1%eth0]:9100", "[::1", "\uff11.2.3.4", "1.2.3.4.", "\u0130" * 200]
 
 
 def test_stored_alerts_get_their_host_name_and_its_index(scratch_url: str) -> None:

@@ -10,8 +10,10 @@ Revises: 0021
 Create Date: 2026-11-30
 """
 
+import ipaddress
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0022'
@@ -19,32 +21,40 @@ down_revision: str | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The SQL twin of aiops_contracts.topology.host_name (migrations do not import app code: keep the two the same;
-# tests/test_forecasts_migration.py compares them), worked out once per distinct host: the label trimmed and
-# lower-cased; a bracketed IPv6 address taken out of its brackets, else a single `:port` dropped; an IP address
-# kept whole (IPv4 as Python's ipaddress reads it; anything with a colon is IPv6, as a host name has none), else
-# the name before the first dot; nothing left: NULL.
-BACKFILL = r"""
-WITH labels AS (
-    SELECT DISTINCT host, lower(btrim(host, E' \t\n\r\f\x0b')) AS label FROM alerts WHERE host <> ''
-), names AS (
-    SELECT host, CASE WHEN left(label, 1) = '[' THEN split_part(substr(label, 2), ']', 1)
-                      WHEN label ~ '^[^:]*:[^:]*$' THEN split_part(label, ':', 1)
-                      ELSE label END AS name
-    FROM labels
-)
-UPDATE alerts SET host_name = NULLIF(CASE
-    WHEN strpos(name, ':') > 0
-      OR name ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'
-    THEN name
-    ELSE split_part(name, '.', 1) END, '')
-FROM names WHERE alerts.host = names.host AND alerts.host_name IS NULL
-"""
+MAX_HOST_NAME = 255  # characters of host_name
+
+
+def host_name(label: str) -> str | None:
+    """A copy of aiops_contracts.topology.host_name (migrations do not import app code: keep the two the same;
+    tests/test_forecasts_migration.py compares them on tricky labels). In Python, not SQL: its str.strip() and
+    str.lower() are Unicode's (no-break and ideographic spaces, `İ`), PostgreSQL's btrim() and lower() are not, and
+    which labels are IP addresses is ipaddress's call (`a.b:1:2` is not one)."""
+    name = label.strip().lower()
+    if name.startswith("["):  # [v6]:port
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        name = name.split(".", 1)[0]
+    return name[:MAX_HOST_NAME] or None
+
+
+# Each distinct label is named once; a label that names no host leaves host_name NULL.
+UNNAMED_HOSTS = sa.text("SELECT DISTINCT host FROM alerts WHERE host_name IS NULL AND host <> ''")
+BACKFILL = sa.text(
+    "UPDATE alerts SET host_name = named.name "
+    "FROM unnest(CAST(:hosts AS text[]), CAST(:names AS text[])) AS named(host, name) "
+    "WHERE alerts.host = named.host AND alerts.host_name IS NULL")
 
 
 def upgrade() -> None:
     op.execute('ALTER TABLE alerts ADD COLUMN IF NOT EXISTS host_name VARCHAR(255)')
-    op.execute(BACKFILL)
+    connection = op.get_bind()
+    named = {host: name for host in connection.scalars(UNNAMED_HOSTS) if (name := host_name(host))}
+    if named:
+        connection.execute(BACKFILL, {"hosts": list(named), "names": list(named.values())})
     with op.get_context().autocommit_block():
         op.execute('DROP INDEX CONCURRENTLY IF EXISTS ix_alerts_host_name_last_seen_at_id')
         op.execute('CREATE INDEX CONCURRENTLY ix_alerts_host_name_last_seen_at_id '
