@@ -3,7 +3,7 @@
 and servicenow actions, which the contract now refuses; 0021 moves an evidence row's source out of its kind,
 which becomes what the signal is, and back; 0022 gives stored alerts the host name correlation knows their
 host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's, and runs again after
-a failed index build."""
+a failed index build; 0023 gives incidents.hosts a finer statistics target and analyzes it, and back."""
 
 import os
 import uuid
@@ -197,3 +197,32 @@ def _assert_host_name_index(dsn: str) -> None:
             "WHERE indexrelid = 'ix_alerts_host_name_last_seen_at_id'::regclass").fetchone()
     assert is_valid and definition.endswith("(host_name, last_seen_at, id)")
     assert "ix_alerts_host_last_seen_at_id" not in _names(dsn, "alerts")
+
+
+HOSTS_STATISTICS = ("SELECT attstattarget, EXISTS (SELECT FROM pg_stats WHERE tablename = 'incidents' AND attname = 'hosts') "
+                    "FROM pg_attribute WHERE attrelid = 'incidents'::regclass AND attname = 'hosts'")
+
+
+def test_incident_hosts_are_analyzed_with_a_finer_statistics_target_and_back(scratch_url: str) -> None:
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0022")
+    with psycopg.connect(dsn) as conn:
+        for host in ("db-1", "web-1"):
+            conn.execute("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, hosts, "
+                         "services, details, first_seen_at, last_seen_at) VALUES (gen_random_uuid(), %s, 't', '', "
+                         "'high', 'open', 1, %s, '[]', '{}', now(), now())", (f"alert:host:{host}", Jsonb([host])))
+        assert conn.execute(HOSTS_STATISTICS).fetchone() == (-1, False)
+
+    _migrate(scratch_url, "0023")
+
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(HOSTS_STATISTICS).fetchone() == (1000, True)
+    _migrate(scratch_url, "0022", down=True)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(HOSTS_STATISTICS).fetchone() == (-1, True)
+        conn.execute("ALTER TABLE incidents ALTER COLUMN hosts SET STATISTICS 1000")  # a run cut before its record
+
+    _migrate(scratch_url, "0023")
+
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(HOSTS_STATISTICS).fetchone() == (1000, True)
