@@ -30,7 +30,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, LogEvent, Severity, SignalKind
-from aiops_worker.incidents.aggregator import Aggregation, Known, Policy, signal_from_alert, signal_from_log
+from aiops_worker.incidents.aggregator import Aggregation, Known, Policy
+from aiops_worker.incidents.signals import signal_from_alert, signal_from_log
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 LOGS = Policy(window=timedelta(seconds=5), reopen=timedelta(hours=1), sample_limit=5, correlate=timedelta(minutes=10))

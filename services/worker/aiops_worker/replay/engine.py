@@ -59,17 +59,9 @@ from aiops_worker.anomalies.alerts import ANOMALY_SOURCE, anomaly_envelope, is_a
 from aiops_worker.anomalies.detectors import DetectorBank, DetectorConfig
 from aiops_worker.anomalies.series import MetricPoint
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
-from aiops_worker.incidents.aggregator import (
-    ALERT_KEY_PREFIX,
-    LOG_KEY_PREFIX,
-    Aggregation,
-    Policy,
-    Signal,
-    change_id,
-    signal_from_alert,
-    signal_from_log,
-)
+from aiops_worker.incidents.aggregator import Aggregation, Policy, change_id
 from aiops_worker.incidents.correlation import Topology
+from aiops_worker.incidents.signals import ALERT_KEY_PREFIX, LOG_KEY_PREFIX, Signal, signal_from_alert, signal_from_log
 from aiops_worker.logs.analysis import LogAnalyser, log_event
 from aiops_worker.logs.mining import MinerLimits, TemplateMiner
 from aiops_worker.logs.rules import DEFAULT_RULES_PATH, Classifier, Rule, load_rules, rules_from

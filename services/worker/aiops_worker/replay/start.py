@@ -24,9 +24,10 @@ from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.replay import StartingState
 from aiops_worker.anomalies.series import MetricPoint
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import EntryKey, Known, entry_key
+from aiops_worker.incidents.aggregator import Known
 from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Topology
+from aiops_worker.incidents.signals import EntryKey, entry_key
 from aiops_worker.logs import store as log_store
 from aiops_worker.logs.mining import STATE_VERSION
 from aiops_worker.logs.task import LogMiningTask

@@ -21,15 +21,8 @@ from aiops_contracts.events import (
     TimelineKind,
 )
 from aiops_contracts.streams import ALERTS_STORED, INCIDENTS_CHANGED, LOGS_TEMPLATED
-from aiops_worker.incidents.aggregator import (
-    Action,
-    Aggregation,
-    Known,
-    Policy,
-    decide,
-    signal_from_alert,
-    signal_from_log,
-)
+from aiops_worker.incidents.aggregator import Action, Aggregation, Known, Policy, decide
+from aiops_worker.incidents.signals import signal_from_alert, signal_from_log
 from aiops_worker.incidents.task import AlertIncidentTask, LogIncidentTask
 from aiops_worker.runtime.context import WorkerContext
 

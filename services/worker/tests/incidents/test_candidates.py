@@ -11,16 +11,10 @@ import pytest
 
 from aiops_contracts.db import Incident
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, LogEvent, Severity
-from aiops_worker.incidents.aggregator import (
-    Aggregation,
-    Known,
-    Policy,
-    Signal,
-    signal_from_alert,
-    signal_from_log,
-)
+from aiops_worker.incidents.aggregator import Aggregation, Known, Policy
 from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Side
+from aiops_worker.incidents.signals import Signal, signal_from_alert, signal_from_log
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 LOGS = Policy(window=timedelta(seconds=5), reopen=timedelta(hours=1), sample_limit=3, correlate=timedelta(minutes=10))

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from aiops_contracts.db import Incident, IncidentSignal
 from aiops_contracts.events import IncidentStatus, Severity
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import Policy, Signal
+from aiops_worker.incidents.aggregator import Policy
+from aiops_worker.incidents.signals import Signal
 from aiops_worker.runtime.context import WorkerContext
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
