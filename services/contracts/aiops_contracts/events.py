@@ -2,10 +2,12 @@
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, GetPydanticSchema
+from pydantic import BaseModel, Field, GetPydanticSchema, model_validator
 from pydantic_core import core_schema
+
+from aiops_contracts.text import without_nul_in
 
 ALERT_RECEIVED = "alert.received"
 ALERT_STORED = "alert.stored"
@@ -128,6 +130,9 @@ def _believed() -> GetPydanticSchema:
 
 EventTime = Annotated[datetime | None, _believed()]
 
+# The fields of an alert that hold text, where a NUL may come (AlertPayload._without_nul).
+_ALERT_TEXTS = ("fingerprint", "title", "description", "host", "service", "labels", "annotations", "url", "details")
+
 
 class AlertPayload(BaseModel):
     """`alert.received`: one alert as a source reported it, already normalised by its webhook."""
@@ -145,6 +150,18 @@ class AlertPayload(BaseModel):
     url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
     details: dict[str, Any] = Field(default_factory=dict)  # source-specific facts worth keeping
     signal: SignalKind | None = None  # what the alert is (None from older producers: its source stands for it)
+
+    @model_validator(mode="after")
+    def _without_nul(self) -> Self:
+        """NUL replaced in every text it holds: PostgreSQL refuses it in text and JSONB, so the alert was accepted,
+        retried by the alert store, then dead-lettered. Here every alert passes: receivers, producers, the store."""
+        fields = self.__dict__
+        if without_nul_in(fields) is not fields:
+            for name in _ALERT_TEXTS:
+                value = without_nul_in(fields[name])
+                if value is not fields[name]:
+                    setattr(self, name, value)
+        return self
 
 
 class AlertStoredPayload(BaseModel):

@@ -36,6 +36,19 @@ def test_overlong_labels_and_annotations_are_cut_and_the_event_kept() -> None:
     assert len(alert.annotations["runbook"]) == ANNOTATION_VALUE_MAX_CHARS
 
 
+def test_nul_in_an_alert_is_replaced_in_every_text_it_holds() -> None:
+    """PostgreSQL refuses NUL in text and JSONB: an alert holding one was accepted, then dead-lettered."""
+    alert = AlertPayload.model_validate({
+        "fingerprint": "fp\0", "title": "disk\0full", "description": "\0", "host": "web\0", "service": "api\0",
+        "labels": {"k\0": "v\0"}, "annotations": {"summary": "a\0"}, "url": "http://x/\0",
+        "details": {"exception": [{"value": "bad\0byte", "lineno": 3}], "big": 2**70}})
+    assert "\0" not in str(alert.model_dump()) and alert.model_dump()["details"] == {
+        "exception": [{"value": "bad\ufffdbyte", "lineno": 3}], "big": 2**70}
+    assert (alert.title, alert.labels) == ("disk\ufffdfull", {"k\ufffd": "v\ufffd"})
+    plain = {"fingerprint": "fp", "title": "disk full", "details": {"sample": {"value": "\\u0000 as text"}}}
+    assert AlertPayload.model_validate(plain).model_dump(exclude_unset=True) == plain  # unchanged, nothing more set
+
+
 def test_envelope_labels_reach_every_record_and_a_record_s_own_win() -> None:
     payload = LogsPayload(labels={"host": "web-1", "service": "api", "env": "prod"},
                           records=[LogRecord(message="a"), LogRecord(message="b", host="db-1", labels={"env": "dev"})])

@@ -130,6 +130,21 @@ async def test_invalid_payload_is_dead_lettered_and_the_rest_stored(bus: Bus, wo
     assert await redis.xlen(bus.dead_letter_key(AlertStoreTask.stream)) == 1
 
 
+async def test_an_alert_holding_nul_is_stored_with_it_replaced(bus: Bus, worker_ctx: WorkerContext, redis: Redis,
+                                                              sessions, drain) -> None:
+    """PostgreSQL refuses NUL in text and JSONB: such an entry (as receivers published it before) was retried, then
+    dead-lettered, after its sender got 202."""
+    payload = {"fingerprint": "fp\0", "title": "disk\0full", "labels": {"mount\0": "/var\0"},
+               "annotations": {"summary": "\0"}, "details": {"exception": [{"value": "bad\0byte"}]}}
+    await bus.publish(AlertStoreTask.stream, Envelope(type=ALERT_RECEIVED, source="nagios", payload=payload))
+    await drain(AlertStoreTask(worker_ctx))
+    (stored,) = await alerts(sessions)
+    assert (stored.fingerprint, stored.title, stored.labels, stored.annotations, stored.details) == (
+        "fp\ufffd", "disk\ufffdfull", {"mount\ufffd": "/var\ufffd"}, {"summary": "\ufffd"},
+        {"exception": [{"value": "bad\ufffdbyte"}]})
+    assert await redis.xlen(bus.dead_letter_key(AlertStoreTask.stream)) == 0
+
+
 async def test_same_fingerprint_from_two_sources_are_two_alerts(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     await bus.publish_many(AlertStoreTask.stream, [alert("f", source="a"), alert("f", source="b")])
     await drain(AlertStoreTask(worker_ctx))
