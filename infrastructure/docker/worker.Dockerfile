@@ -18,12 +18,15 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 # Only what the worker and the contracts declare in their pyproject (what they import, checked by
 # tests/infrastructure/test_dependencies.py), pinned by constraints.txt; test, benchmark and tool
 # packages stay out. Editable like scripts/lib/setup.sh, so package data (log
-# rules) is read from the source tree.
+# rules) is read from the source tree. Installing the worker compiles the log template miner with mypyc
+# (services/worker/setup.py): a C compiler for that step only.
 COPY constraints.txt ./
 COPY services/contracts services/contracts
 COPY services/worker services/worker
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -c constraints.txt -e services/contracts -e services/worker
+    apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install -c constraints.txt -e services/contracts -e services/worker \
+    && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/aiops aiops
 USER 10001

@@ -41,6 +41,14 @@ install_python() {
   echo "$want" > "$stamp"
 }
 
+build_miner() {
+  # The worker's editable install compiles the log template miner's hot modules beside their sources
+  # (services/worker/setup.py); after an edit of one of them the build is stale and importing it fails: rebuild.
+  "$PY" -c 'import sys, aiops_worker.logs.mining as m; sys.exit(not m.__file__.endswith(".so"))' 2>/dev/null && return 0
+  log "compiling the log template miner (mypyc)"
+  "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT/services/worker"
+}
+
 install_node_packages() {
   # The Sentry JavaScript SDK the e2e tests send with (package-lock.json pins it).
   local dir="$ROOT/tests/e2e/sentry_js"
@@ -71,5 +79,6 @@ install_frontend() {
 setup_all() {
   install_system_packages
   install_python
+  build_miner
   install_frontend
 }

@@ -188,13 +188,11 @@ class Masker:
         if len(self._shapes) > _MEMO_LIMIT:
             self._shapes.clear()
         pattern = self._pattern(shape)
-        masked: str | None = pattern.sub(_replacement, shape)
-        edits = ()
-        if masked == shape:
-            masked = None
-        elif "0" in masked:
+        masked = pattern.sub(_replacement, shape)
+        edits: tuple[tuple[int, int, str], ...] = ()
+        if masked != shape and "0" in masked:
             edits = tuple((m.start(), m.end(), _replacement(m)) for m in pattern.finditer(shape))
-        known = self._shapes[shape] = (masked, edits)
+        known = self._shapes[shape] = (None if masked == shape else masked, edits)
         return known
 
     def _pattern(self, shape: str) -> re.Pattern[str]:

@@ -384,11 +384,11 @@ class TemplateMiner:
         for other in group[1:]:
             tokens = [generalise_token(a, b) for a, b in zip(tokens, other.tokens)]
             survivor.size += other.size
-            group = self.resolve(other.cluster_id)
+            variant_of = self.resolve(other.cluster_id)
             self._unindex(other)
             self.aliases.pop(other.cluster_id, None)  # a variant's link to its group moves to the survivor
-            if group != other.cluster_id:
-                self._unify(survivor.cluster_id, group)
+            if variant_of != other.cluster_id:
+                self._unify(survivor.cluster_id, variant_of)
             self.aliases[other.cluster_id] = survivor.cluster_id
         self._retokenize(survivor, tokens)
         return survivor
