@@ -24,10 +24,18 @@ import httpx
 import httpx2
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
+# Cloud metadata services outside the link-local range (169.254.169.254 is in it): AWS's over IPv6 (Nitro
+# instances) and Alibaba Cloud's. Networks, not addresses: a scope id (fd00:ec2::254%eth0) still matches.
+METADATA_NETWORKS = (ipaddress.ip_network("fd00:ec2::254/128"), ipaddress.ip_network("100.100.100.200/32"))
+
+
+def metadata_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(address in network for network in METADATA_NETWORKS)
 
 
 def unsafe_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved
+    return (metadata_address(address) or address.is_link_local or address.is_multicast or address.is_unspecified
+            or address.is_reserved)
 
 
 def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -61,9 +69,9 @@ def check_outbound_url(url: str) -> str:
     if parts.fragment or parts.query:
         raise ValueError("must not have a query or fragment")
     host = parts.hostname.lower().rstrip(".")
-    if host in METADATA_HOSTS:
-        raise ValueError("must not point at a cloud metadata service")
     address = literal_address(host)
+    if host in METADATA_HOSTS or (address is not None and metadata_address(address)):
+        raise ValueError("must not point at a cloud metadata service")
     if address is not None and unsafe_address(address):
         raise ValueError("must not point at a link-local, multicast or unspecified address")
     return url.strip().rstrip("/")

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from aiops_contracts.llm import LLMClient, LLMRequest, LLMUnavailable
-from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, VettedTransport
+from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, VettedTransport, check_outbound_url
 from aiops_contracts.settings import CommonSettings
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
@@ -83,6 +83,24 @@ async def test_one_unsafe_answer_among_safe_ones_refuses_the_name() -> None:
         await answering(["127.0.0.1", "fe80::1"]).addresses("hooks.example.test", 443)
     allowed = OutboundPolicy(allowed_hosts=frozenset({"hooks.example.test"}), resolve=answering(["169.254.1.1"]).resolve)
     assert await allowed.addresses("hooks.example.test", 443) == ["169.254.1.1"]
+
+
+@pytest.mark.parametrize("address", ["fd00:ec2::254", "fd00:ec2::254%eth0", "100.100.100.200"])
+async def test_metadata_addresses_outside_link_local_are_refused(address: str) -> None:
+    """AWS's IPv6 metadata address and Alibaba Cloud's, as a URL's host and as a name's resolved address."""
+    with pytest.raises(UnsafeUrl, match=f"resolves to {address}"):
+        await answering([address]).addresses("hooks.example.test", 443)
+    host = f"[{address.replace('%', '%25')}]" if ":" in address else address
+    with pytest.raises(ValueError, match="cloud metadata service"):
+        check_outbound_url(f"http://{host}/latest/meta-data")
+
+
+async def test_addresses_next_to_the_metadata_ones_stay_allowed() -> None:
+    """Only the metadata addresses are refused: their neighbours are ordinary private (fd00::/8) or shared
+    (100.64.0.0/10, e.g. a Tailscale node serving a model) addresses."""
+    assert await answering(["fd00:ec2::253", "100.100.100.201"]).addresses("hooks.example.test", 443) == [
+        "fd00:ec2::253", "100.100.100.201"]
+    assert check_outbound_url("http://100.100.100.201:11434/") == "http://100.100.100.201:11434"
 
 
 async def test_the_connection_goes_to_the_vetted_address_and_names_the_host() -> None:
