@@ -115,16 +115,23 @@ EVENT_TIME_MAX_DISTANCE = timedelta(days=365 * EVENT_TIME_MAX_YEARS)
 
 
 def _believed() -> GetPydanticSchema:
-    """A datetime or None; one further than EVENT_TIME_MAX_DISTANCE from the process's start is None. The bounds are
-    checked in pydantic's core, so Python runs only for a time past them."""
+    """A datetime with its offset, or None: a time without one is UTC (as a log line's is, logs/timestamps.py; mixed
+    with aware times, it could not be compared to them), and one further than EVENT_TIME_MAX_DISTANCE from the
+    process's start is None. Offset and bounds are checked in pydantic's core, so Python runs only for a time without
+    an offset or past the bounds."""
     started = datetime.now(UTC)
-    within = core_schema.nullable_schema(core_schema.datetime_schema(ge=started - EVENT_TIME_MAX_DISTANCE,
-                                                                     le=started + EVENT_TIME_MAX_DISTANCE))
-    within_or_absent = core_schema.union_schema([within, core_schema.no_info_plain_validator_function(lambda _: None)],
-                                                mode="left_to_right")
+    earliest, latest = started - EVENT_TIME_MAX_DISTANCE, started + EVENT_TIME_MAX_DISTANCE
+
+    def utc_if_believed(at: datetime) -> datetime | None:
+        at = at if at.utcoffset() is not None else at.replace(tzinfo=UTC)
+        return at if earliest <= at <= latest else None
+
+    within = core_schema.nullable_schema(core_schema.datetime_schema(ge=earliest, le=latest, tz_constraint="aware"))
+    within_or_fixed = core_schema.union_schema([within, core_schema.no_info_plain_validator_function(utc_if_believed)],
+                                               mode="left_to_right")
     # The first step gives the errors of a datetime | None; the second never fails on its output. Documented as
     # the datetime | None it is.
-    return GetPydanticSchema(lambda source, handler: core_schema.chain_schema([handler(source), within_or_absent]),
+    return GetPydanticSchema(lambda source, handler: core_schema.chain_schema([handler(source), within_or_fixed]),
                              lambda _, handler: handler(core_schema.nullable_schema(core_schema.datetime_schema())))
 
 

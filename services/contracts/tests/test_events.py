@@ -154,8 +154,21 @@ def test_an_event_time_far_from_now_reads_as_absent(at: object) -> None:
     assert LogRecord(message="m", timestamp=at).timestamp is None
 
 
+@pytest.mark.parametrize("at", ["2005-06-03T15:42:00", datetime(2005, 6, 3, 15, 42)])
+def test_an_event_time_without_offset_is_utc(at: object) -> None:
+    """A generic webhook's occurred_at or an Alertmanager startsAt without an offset: mixed with aware times, it could
+    not be compared to them (the alert store's batch raised TypeError and went entry by entry)."""
+    utc = datetime(2005, 6, 3, 15, 42, tzinfo=UTC)
+    stored = {"alert_id": "a", "fingerprint": "f", "title": "t", "severity": "high", "status": "firing", "source": "s"}
+    for model, value in ((AlertPayload(fingerprint="f", title="t", occurred_at=at), "occurred_at"),
+                         (AlertStoredPayload.model_validate({**stored, "occurred_at": at}), "occurred_at"),
+                         (LogRecord(message="m", timestamp=at), "timestamp")):
+        assert getattr(model, value) == utc and getattr(model, value).utcoffset() == timedelta(0)
+    assert AlertPayload(fingerprint="f", title="t", occurred_at="1970-01-01T00:00:00").occurred_at is None
+
+
 def test_an_event_time_near_now_is_kept_as_given_and_a_bad_one_refused_as_before() -> None:
-    for at in (datetime.now(timezone(timedelta(hours=8))), datetime(2005, 6, 3, 15, 42),
+    for at in (datetime.now(timezone(timedelta(hours=8))), datetime(2005, 6, 3, 15, 42, tzinfo=UTC),
                datetime.now(UTC) + timedelta(days=400)):
         assert LogRecord(message="m", timestamp=at).timestamp == at and AlertPayload(
             fingerprint="f", title="t", occurred_at=at.isoformat()).occurred_at.utcoffset() == at.utcoffset()

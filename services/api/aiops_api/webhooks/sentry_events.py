@@ -181,13 +181,12 @@ def _text(value: Any) -> str | None:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    """Sentry SDKs send RFC 3339 strings or Unix seconds."""
+    """Sentry SDKs send RFC 3339 strings or Unix seconds (a string without an offset is UTC: AlertPayload says so)."""
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value, UTC)
         if isinstance(value, str):
-            parsed = datetime.fromisoformat(value)
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return datetime.fromisoformat(value)
     except (ValueError, OverflowError, OSError):
         return None
     return None
