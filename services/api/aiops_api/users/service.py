@@ -6,7 +6,7 @@ The last active admin can be neither demoted nor deactivated, so the system alwa
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,10 +85,13 @@ async def update_user(
 
 
 async def _keep_an_admin(session: AsyncSession, user: User) -> None:
+    """Conflict when `user` is the last active admin. The active admins' rows stay locked until the change
+    commits (taken in id order, so concurrent changes queue instead of deadlocking): a concurrent demotion of
+    another admin waits, then no longer counts the admin this one removed."""
     if user.role != "admin" or not user.active:
         return
-    others = await session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active, User.id != user.id)
+    admins = await session.scalars(
+        select(User.id).where(User.role == "admin", User.active).order_by(User.id).with_for_update()
     )
-    if not others:
+    if all(admin == user.id for admin in admins):
         raise Conflict("role/active: the last active admin cannot be demoted or deactivated")
