@@ -33,7 +33,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
-from itertools import compress, count, islice, repeat
+from itertools import compress, count, repeat
 from operator import contains, is_not, ne
 from typing import NamedTuple
 
@@ -340,7 +340,12 @@ class TemplateMiner:
         """
         tokens = cluster.tokens
         others = list(filter(partial(is_not, cluster), self._newest(self._by_length[len(tokens)])))  # in C
-        plain = list(islice((i for i, token in enumerate(tokens) if not may_differ_softly(token)), 2))
+        plain: list[int] = []  # a loop, not islice of a generator: compiled, that generator would run to the end
+        for i, token in enumerate(tokens):
+            if not may_differ_softly(token):
+                plain.append(i)
+                if len(plain) == 2:
+                    break
         if len(plain) < 2:
             return others
         i, j = plain
