@@ -73,7 +73,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.settings = settings
         state.engine = engine
         state.sessions = make_sessionmaker(engine)
-        state.read_sessions = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         state.redis = Redis.from_url(settings.redis_url)
         state.bus = Bus(state.redis, settings)
         state.http = httpx.AsyncClient(timeout=5.0)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from aiops_api.alerts import service
 from aiops_api.alerts.schemas import AlertFilter, AlertPage, AlertRead
-from aiops_api.deps import Operator, ReadSessionDep, SessionDep, Viewer
+from aiops_api.deps import Operator, ReadConnectionDep, SessionDep, Viewer
 from aiops_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from aiops_api.responses import json_response
 from aiops_contracts.events import AlertStatus, Severity
@@ -19,8 +19,8 @@ HOST_FILTER = "Alerts on this host, by host name: `db-1` finds those of `DB-1` a
 
 @router.get("", operation_id="list_alerts", response_model=AlertPage)
 async def list_alerts(
-    session: ReadSessionDep,
     _: Viewer,
+    connection: ReadConnectionDep,
     severity: Annotated[list[Severity], Query()] = [],
     status: Annotated[list[AlertStatus], Query()] = [],
     source: Annotated[list[str], Query()] = [],
@@ -33,12 +33,12 @@ async def list_alerts(
 ) -> Response:
     filters = AlertFilter(severity=severity, status=status, source=source, host=host, service=service_name,
                           since=since, until=until)
-    return json_response(await service.list_alerts(session, filters=filters, cursor=cursor, limit=limit))
+    return json_response(await service.list_alerts(connection, filters=filters, cursor=cursor, limit=limit))
 
 
 @router.get("/{alert_id}", operation_id="get_alert")
-async def get_alert(alert_id: uuid.UUID, session: ReadSessionDep, _: Viewer) -> AlertRead:
-    return AlertRead.model_validate(await service.get_alert(session, alert_id=alert_id))
+async def get_alert(alert_id: uuid.UUID, _: Viewer, connection: ReadConnectionDep) -> AlertRead:
+    return AlertRead.model_validate(await service.get_alert(connection, alert_id=alert_id))
 
 
 @router.post("/{alert_id}/acknowledge", operation_id="acknowledge_alert")

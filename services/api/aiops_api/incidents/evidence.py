@@ -4,28 +4,29 @@ split: a wrongly merged signal moves out into an incident of its own, audited, a
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aiops_api.audit.service import record_change
 from aiops_api.errors import Conflict, NotFound
 from aiops_api.incidents.schemas import EvidenceRead
+from aiops_api.incidents.service import get_incident
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit
 from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, SPLIT_MEMORY
 
 
-async def list_evidence(session: AsyncSession, *, incident_id: uuid.UUID) -> list[EvidenceRead]:
-    incident = await session.get(Incident, incident_id)
-    if incident is None:
-        raise NotFound(f"incident {incident_id} not found")
-    rows = await session.scalars(select(IncidentSignal).where(IncidentSignal.incident_id == incident_id)
-                                 .order_by(IncidentSignal.first_seen_at, IncidentSignal.id))
+async def list_evidence(connection: AsyncConnection, *, incident_id: uuid.UUID) -> list[EvidenceRead]:
+    incident = await get_incident(connection, incident_id=incident_id)
+    signals = IncidentSignal.__table__
+    rows = await connection.execute(select(signals).where(signals.c.incident_id == incident_id)
+                                    .order_by(signals.c.first_seen_at, signals.c.id))
     return [EvidenceRead.model_validate(row).model_copy(update={"origin": _is_origin(incident, row)}) for row in rows]
 
 
-def _is_origin(incident: Incident, row: IncidentSignal) -> bool:
+def _is_origin(incident: Row[Any], row: Row[Any]) -> bool:
     return row.group_key == incident.details.get("origin") and row.kind == incident.details.get("origin_kind", row.kind)
 
 

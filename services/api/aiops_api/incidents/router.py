@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from aiops_api.alerts.schemas import AlertPage
-from aiops_api.deps import BusDep, Operator, ReadSessionDep, SessionDep, Viewer
+from aiops_api.deps import BusDep, Operator, ReadConnectionDep, SessionDep, Viewer
 from aiops_api.incidents import evidence, service
 from aiops_api.incidents.schemas import (
     EvidenceRead,
@@ -28,8 +28,8 @@ HOST_FILTER = "Incidents that involve this host, by host name: `DB-1.prod.exampl
 
 @router.get("", operation_id="list_incidents", response_model=IncidentPage)
 async def list_incidents(
-    session: ReadSessionDep,
     _: Viewer,
+    connection: ReadConnectionDep,
     status: Annotated[list[IncidentStatus], Query()] = [],
     severity: Annotated[list[Severity], Query()] = [],
     host: Annotated[str | None, Query(max_length=255, description=HOST_FILTER)] = None,
@@ -40,27 +40,27 @@ async def list_incidents(
 ) -> Response:
     """Newest activity first; `since`/`until` bound the last activity (`last_seen_at`)."""
     filters = IncidentFilter(status=status, severity=severity, host=host, since=since, until=until)
-    return json_response(await service.list_incidents(session, filters=filters, cursor=cursor, limit=limit))
+    return json_response(await service.list_incidents(connection, filters=filters, cursor=cursor, limit=limit))
 
 
 @router.get("/{incident_id}", operation_id="get_incident")
-async def get_incident(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer) -> IncidentRead:
-    return IncidentRead.model_validate(await service.get_incident(session, incident_id=incident_id))
+async def get_incident(incident_id: uuid.UUID, _: Viewer, connection: ReadConnectionDep) -> IncidentRead:
+    return IncidentRead.model_validate(await service.get_incident(connection, incident_id=incident_id))
 
 
 @router.get("/{incident_id}/alerts", operation_id="list_incident_alerts", response_model=AlertPage,
             responses={404: {"description": "No such incident"}})
-async def list_incident_alerts(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer, cursor: str | None = None,
+async def list_incident_alerts(incident_id: uuid.UUID, _: Viewer, connection: ReadConnectionDep, cursor: str | None = None,
                                limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> Response:
     """The alerts grouped into the incident, newest first, in pages like GET /api/v1/alerts."""
-    return json_response(await service.list_incident_alerts(session, incident_id=incident_id, cursor=cursor,
+    return json_response(await service.list_incident_alerts(connection, incident_id=incident_id, cursor=cursor,
                                                             limit=limit))
 
 
 @router.get("/{incident_id}/logs", operation_id="get_incident_logs")
-async def get_incident_logs(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer,
+async def get_incident_logs(incident_id: uuid.UUID, _: Viewer, connection: ReadConnectionDep,
                             timeline_limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> IncidentLogs:
-    return await service.get_incident_logs(session, incident_id=incident_id, timeline_limit=timeline_limit)
+    return await service.get_incident_logs(connection, incident_id=incident_id, timeline_limit=timeline_limit)
 
 
 # 404: no such incident; 409: the transition is not allowed (acknowledging a resolved incident, reopening one
@@ -102,10 +102,10 @@ async def reopen_incident(incident_id: uuid.UUID, session: SessionDep, bus: BusD
 
 @router.get("/{incident_id}/evidence", operation_id="list_incident_evidence",
             responses={404: {"description": "No such incident"}})
-async def list_incident_evidence(incident_id: uuid.UUID, session: ReadSessionDep, _: Viewer) -> list[EvidenceRead]:
+async def list_incident_evidence(incident_id: uuid.UUID, _: Viewer, connection: ReadConnectionDep) -> list[EvidenceRead]:
     """The incident's signals by onset: kind, first/last seen, count, the template or error, the anomaly score,
     the rule and shared host/service/dependency that joined each, and the probable origin marked."""
-    return await evidence.list_evidence(session, incident_id=incident_id)
+    return await evidence.list_evidence(connection, incident_id=incident_id)
 
 
 @router.post("/{incident_id}/split", operation_id="split_incident",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aiops_api.alerts import service as alerts_service
 from aiops_api.alerts.schemas import AlertFilter
@@ -26,56 +26,62 @@ from aiops_contracts.incidents import announce_incident_changes, incident_change
 log = logging.getLogger(__name__)
 
 SOURCE = "api"
+INCIDENTS = Incident.__table__  # reads go through Core: no ORM instances, no ORM compilation
 
 
-async def list_incidents(session: AsyncSession, *, filters: IncidentFilter, cursor: str | None,
+async def list_incidents(connection: AsyncConnection, *, filters: IncidentFilter, cursor: str | None,
                          limit: int) -> dict[str, Any]:
     """A page of incidents, newest activity first: the body of an IncidentPage (see aiops_api/responses.py)."""
-    stmt = page(incidents_query(filters), Incident.last_seen_at, Incident.id, cursor, limit)
-    return rows_page((await session.execute(stmt)).all(), limit, "last_seen_at")
+    stmt = page(incidents_query(filters), INCIDENTS.c.last_seen_at, INCIDENTS.c.id, cursor, limit)
+    return rows_page((await connection.execute(stmt)).all(), limit, "last_seen_at")
 
 
 def incidents_query(filters: IncidentFilter) -> Select[Any]:
     """The incidents that pass the filters, as plain rows for json_response; each filter has its index
     (migration 0020)."""
-    stmt = select(*response_columns(Incident.__table__))
+    c = INCIDENTS.c
+    stmt = select(*response_columns(INCIDENTS))
     if filters.status:
-        stmt = stmt.where(Incident.status.in_(filters.status))
+        stmt = stmt.where(c.status.in_(filters.status))
     if filters.severity:
-        stmt = stmt.where(Incident.severity.in_([s.value for s in filters.severity]))
+        stmt = stmt.where(c.severity.in_([s.value for s in filters.severity]))
     if filters.host:
-        stmt = stmt.where(Incident.hosts.contains([filters.host]))  # JSONB @>
+        stmt = stmt.where(c.hosts.contains([filters.host]))  # JSONB @>
     if filters.since:
-        stmt = stmt.where(Incident.last_seen_at >= filters.since)
+        stmt = stmt.where(c.last_seen_at >= filters.since)
     if filters.until:
-        stmt = stmt.where(Incident.last_seen_at < filters.until)
+        stmt = stmt.where(c.last_seen_at < filters.until)
     return stmt
 
 
-async def get_incident(session: AsyncSession, *, incident_id: uuid.UUID) -> Incident:
-    incident = await session.get(Incident, incident_id)
+async def get_incident(connection: AsyncConnection, *, incident_id: uuid.UUID) -> Row[Any]:
+    """One incident, as a plain row (read as an IncidentRead)."""
+    stmt = select(INCIDENTS).where(INCIDENTS.c.id == incident_id)
+    incident = (await connection.execute(stmt)).first()
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
 
 
-async def list_incident_alerts(session: AsyncSession, *, incident_id: uuid.UUID, cursor: str | None,
+async def list_incident_alerts(connection: AsyncConnection, *, incident_id: uuid.UUID, cursor: str | None,
                                limit: int) -> dict[str, Any]:
     """The alerts grouped into the incident, newest first (the alerts list, filtered)."""
-    await get_incident(session, incident_id=incident_id)
-    return await alerts_service.list_alerts(session, filters=AlertFilter(incident_id=incident_id), cursor=cursor,
+    await get_incident(connection, incident_id=incident_id)
+    return await alerts_service.list_alerts(connection, filters=AlertFilter(incident_id=incident_id), cursor=cursor,
                                             limit=limit)
 
 
-async def get_incident_logs(session: AsyncSession, *, incident_id: uuid.UUID, timeline_limit: int) -> IncidentLogs:
-    incident = await get_incident(session, incident_id=incident_id)
-    template_ids = incident.details.get("template_ids", [])
-    templates = await session.scalars(select(LogTemplate).where(LogTemplate.id.in_(template_ids)))
-    timeline = await session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
-                                     .order_by(IncidentEvent.at, IncidentEvent.id).limit(timeline_limit))
-    return IncidentLogs(templates=[TemplateRead.model_validate(t) for t in templates],
+async def get_incident_logs(connection: AsyncConnection, *, incident_id: uuid.UUID, timeline_limit: int) -> IncidentLogs:
+    incident = await get_incident(connection, incident_id=incident_id)
+    templates = LogTemplate.__table__
+    timeline = IncidentEvent.__table__
+    template_rows = await connection.execute(
+        select(templates).where(templates.c.id.in_(incident.details.get("template_ids", []))))
+    timeline_rows = await connection.execute(select(timeline).where(timeline.c.incident_id == incident_id)
+                                             .order_by(timeline.c.at, timeline.c.id).limit(timeline_limit))
+    return IncidentLogs(templates=[TemplateRead.model_validate(t) for t in template_rows],
                         samples=incident.details.get("samples", []),
-                        timeline=[TimelineEntry.model_validate(e) for e in timeline])
+                        timeline=[TimelineEntry.model_validate(e) for e in timeline_rows])
 
 
 async def set_incident_status(session: AsyncSession, bus: Bus, *, incident_id: uuid.UUID, status: IncidentStatus,
