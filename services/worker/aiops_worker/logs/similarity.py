@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import compress, count, repeat
-from operator import contains, or_
 
 from .masking import WILDCARD
 
@@ -155,19 +153,17 @@ def skeleton(tokens: list[str]) -> tuple[str, ...]:
     (``(uid=<*>)`` -> ``uid``), so ``<*>`` and ``<*>:<*>`` agree. A short bracketed aside holding a
     value (``(<*> KB)``) and a plain word continuing a ``key=<*>`` value (``vendor=<*> Corporation``)
     are dropped: both are parts of a variable that may or may not be there, or span more tokens.
-    Only the tokens with a wildcard or an opening bracket are looked at one by one (found in C);
-    the plain words between them are kept as they are.
+    Only the tokens with a wildcard or an opening bracket are looked at further; the plain words between
+    them are kept as slices.
     """
     if WILDCARD not in " ".join(tokens):
         return tuple(tokens)  # no value: no aside to drop, every token kept whole
     out: list[str] = []
     kept = 0  # the tokens before it are taken or dropped
-    marked = map(or_, map(contains, tokens, repeat(WILDCARD)), map(str.startswith, tokens, repeat(_OPENERS_T)))
-    for index in compress(count(), marked):
-        if index < kept:
-            continue  # dropped: inside an aside or a value
+    for index, token in enumerate(tokens):  # compiled (services/worker/setup.py): a plain loop is the fast one
+        if index < kept or WILDCARD not in token and not token.startswith(_OPENERS_T):
+            continue  # a plain word (kept with the next slice), or dropped: inside an aside or a value
         out += tokens[kept:index]
-        token = tokens[index]
         kept = index + 1
         if token[:1] in _OPENERS and (end := _aside_end(tokens, index)):
             kept = end
