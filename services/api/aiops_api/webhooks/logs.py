@@ -41,16 +41,26 @@ class LogsAccepted(BaseModel):
     event_ids: list[str]
 
 
-def split_lines(body: bytes) -> list[str]:
-    """The log lines of a body: a JSON array's items (objects re-serialised), else its non-blank lines."""
-    text = body.decode("utf-8", errors="replace")
-    if text.lstrip().startswith("["):
+def split_lines(body: bytes, says_json: bool) -> list[str]:
+    """The log lines of a body: a JSON array's items (objects re-serialised), else its non-blank lines. A body that
+    starts with `[` is an array when it parses as one; else it is text (`[Mon Nov 30 ...] [core:error] ...`,
+    `[main] INFO ...`), unless its Content-Type `says_json`: then it is 400."""
+    if body.lstrip().startswith(b"["):
         try:
             items: Any = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"body: starts like a JSON array but is not valid JSON ({exc})") from exc
-        return [without_nul(item) if isinstance(item, str) else orjson.dumps(item).decode() for item in items]
+            if says_json:
+                raise BadRequest(f"body: Content-Type says JSON, but the body is not valid JSON ({exc})") from exc
+        else:
+            return [without_nul(item) if isinstance(item, str) else orjson.dumps(item).decode() for item in items]
+    text = body.decode("utf-8", errors="replace")
     return [without_nul(line.rstrip("\r")) for line in text.split("\n") if line.strip()]
+
+
+def _is_json_type(content_type: str) -> bool:
+    """`application/json` or a `+json` type, parameters aside (NDJSON types are lines, not one document)."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def parse_labels(host: str | None, service: str | None, label: list[str]) -> dict[str, str]:
@@ -87,7 +97,7 @@ def request_labels(
 async def receive_logs(request: Request, source: LogsSource, bus: BusDep, settings: SettingsDep,
                        labels: Annotated[dict[str, str], Depends(request_labels)]) -> LogsAccepted:
     body = await read_body(request, settings.max_body_bytes)
-    lines = split_lines(body)
+    lines = split_lines(body, _is_json_type(request.headers.get("content-type", "")))
     if not lines:
         raise BadRequest("body: no log lines (send newline-delimited text or JSON lines)")
     request_bytes = len(body) + len(request.url.query)  # the query's labels are stored too

@@ -105,9 +105,26 @@ async def test_large_request_is_split_into_envelopes(bus: Bus, client, redis, to
     assert len(await records(bus)) == 1200
 
 
+async def test_text_lines_that_start_with_a_bracket_are_lines(bus: Bus, client, redis, token) -> None:
+    """Apache error logs and many loggers start a line with `[`: such a body was refused as bad JSON."""
+    body = (b"[Mon Nov 30 14:02:11.123456 2026] [core:error] [pid 4242] AH00037: Symbolic link not allowed\n"
+            b"[main] INFO  Started in 2.1 s\n")
+    response = await client.post("/webhooks/logs", content=body,
+                                 headers={"X-AIOps-Token": token, "Content-Type": "text/plain"})
+    assert response.status_code == 202, response.text
+    assert [r["message"] for r in await records(bus)] == body.decode().splitlines()
+
+
+async def test_a_json_content_type_with_a_body_that_is_not_json_is_400(bus: Bus, client, redis, token) -> None:
+    response = await client.post("/webhooks/logs", content=b'["first", "second"',
+                                 headers={"X-AIOps-Token": token, "Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 400
+    assert "Content-Type says JSON, but the body is not valid JSON" in response.json()["detail"]
+    assert await redis.xlen(bus.key(LOGS_INGESTED)) == 0
+
+
 @pytest.mark.parametrize(("query", "body", "detail"), [
     ("", b"\n \n", "no log lines"),
-    ("", b"[not json", "JSON array"),
     ("?label=novalue", b"x\n", "key:value"),
 ])
 async def test_bad_requests_are_refused_and_enqueue_nothing(bus: Bus, client, redis, token, query, body, detail) -> None:
