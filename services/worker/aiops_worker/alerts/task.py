@@ -134,8 +134,9 @@ def _upsert() -> Insert:
             "labels": case((newer, new.labels), else_=Alert.labels),
             "annotations": case((newer, new.annotations), else_=Alert.annotations),
             "details": case((newer, new.details), else_=Alert.details),
-            # repairs a row an older writer stored without it (a rolling deploy past migration 0022)
-            "host_name": func.coalesce(new.host_name, Alert.host_name),
+            # Only a row an older writer stored without one is repaired (a rolling deploy past migration 0022): host
+            # is never updated, and host_name must stay its name (one fingerprint may fire from several hosts).
+            "host_name": func.coalesce(Alert.host_name, new.host_name),
             "first_seen_at": func.least(Alert.first_seen_at, new.first_seen_at),
             "last_seen_at": func.greatest(Alert.last_seen_at, new.last_seen_at),
             "resolved_at": case((newer, new.resolved_at), else_=Alert.resolved_at),

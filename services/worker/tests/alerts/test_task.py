@@ -72,6 +72,17 @@ async def test_a_repeat_gives_an_alert_stored_without_a_host_name_its_host_name(
     assert [(a.host_name, a.count) for a in await alerts(sessions)] == [("db-1", 2)]
 
 
+async def test_a_repeat_from_another_host_keeps_the_host_and_its_host_name_together(
+        bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
+    """One fingerprint may fire from several hosts (Sentry groups an error across them): the stored host stays, and
+    so must its host_name (it followed the repeat's host, and the host filter listed the alert under the other)."""
+    await bus.publish(AlertStoreTask.stream, alert("a", host="web-1:9100"))
+    await drain(AlertStoreTask(worker_ctx))
+    await bus.publish(AlertStoreTask.stream, alert("a", at=T0 + timedelta(minutes=1), host="web-2:9100"))
+    await drain(AlertStoreTask(worker_ctx))
+    assert [(a.host, a.host_name, a.count) for a in await alerts(sessions)] == [("web-1:9100", "web-1", 2)]
+
+
 async def test_redelivered_event_is_stored_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     event = alert("x")
     await bus.publish(AlertStoreTask.stream, event)
