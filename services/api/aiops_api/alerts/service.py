@@ -6,10 +6,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from aiops_api.alerts.schemas import AlertFilter
+from aiops_api.alerts.schemas import AlertFilter, AlertRead
 from aiops_api.errors import NotFound
 from aiops_api.pagination import page, rows_page
-from aiops_api.responses import response_columns
+from aiops_api.responses import model_columns
 from aiops_api.triage import transition
 from aiops_contracts.db import Alert
 from aiops_contracts.events import AlertStatus
@@ -29,7 +29,7 @@ def alerts_query(filters: AlertFilter) -> Select[Any]:
     """The alerts that pass the filters, as plain rows for json_response; each filter leads an index on
     (filter, last_seen_at, id) (migrations 0020, 0022)."""
     c = ALERTS.c
-    stmt = select(*response_columns(ALERTS))
+    stmt = select(*model_columns(ALERTS, AlertRead, json_text=True))
     if filters.severity:
         stmt = stmt.where(c.severity.in_([s.value for s in filters.severity]))
     if filters.status:
@@ -50,8 +50,8 @@ def alerts_query(filters: AlertFilter) -> Select[Any]:
 
 
 async def get_alert(connection: AsyncConnection, *, alert_id: uuid.UUID) -> Row[Any]:
-    """One alert, as a plain row (read as an AlertRead)."""
-    stmt = select(ALERTS).where(ALERTS.c.id == alert_id)
+    """One alert, as a row of AlertRead's columns."""
+    stmt = select(*model_columns(ALERTS, AlertRead, json_text=False)).where(ALERTS.c.id == alert_id)
     return _found((await connection.execute(stmt)).first(), alert_id)
 
 

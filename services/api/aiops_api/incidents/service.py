@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from aiops_api.alerts import service as alerts_service
 from aiops_api.alerts.schemas import AlertFilter
 from aiops_api.errors import NotFound
-from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, TimelineEntry
+from aiops_api.incidents.schemas import IncidentFilter, IncidentLogs, IncidentRead, TimelineEntry
 from aiops_api.logs.schemas import TemplateRead
 from aiops_api.pagination import page, rows_page
-from aiops_api.responses import response_columns
+from aiops_api.responses import model_columns
 from aiops_api.triage import VERBS, transition
 from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
@@ -40,7 +40,7 @@ def incidents_query(filters: IncidentFilter) -> Select[Any]:
     """The incidents that pass the filters, as plain rows for json_response; each filter has its index
     (migration 0020)."""
     c = INCIDENTS.c
-    stmt = select(*response_columns(INCIDENTS))
+    stmt = select(*model_columns(INCIDENTS, IncidentRead, json_text=True))
     if filters.status:
         stmt = stmt.where(c.status.in_(filters.status))
     if filters.severity:
@@ -55,8 +55,8 @@ def incidents_query(filters: IncidentFilter) -> Select[Any]:
 
 
 async def get_incident(connection: AsyncConnection, *, incident_id: uuid.UUID) -> Row[Any]:
-    """One incident, as a plain row (read as an IncidentRead)."""
-    stmt = select(INCIDENTS).where(INCIDENTS.c.id == incident_id)
+    """One incident, as a row of IncidentRead's columns."""
+    stmt = select(*model_columns(INCIDENTS, IncidentRead, json_text=False)).where(INCIDENTS.c.id == incident_id)
     incident = (await connection.execute(stmt)).first()
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")

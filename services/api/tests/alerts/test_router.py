@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from aiops_api.alerts.schemas import AlertRead
 from aiops_api.auth.tokens import Role
 from aiops_contracts.db import Alert, AuditEntry
 
@@ -91,6 +92,16 @@ async def test_detail_and_404(client, auth, stored_alerts) -> None:
     missing = await client.get("/api/v1/alerts/00000000-0000-0000-0000-000000000000", headers=auth(Role.viewer))
     assert missing.status_code == 404
     assert "not found" in missing.json()["detail"]
+
+
+async def test_list_items_are_the_details_fields_and_values(client, auth, stored_alerts) -> None:
+    """A list item carries AlertRead's fields, in its order (no column the model does not declare), with the
+    detail's values."""
+    items = (await client.get("/api/v1/alerts", params={"limit": 3}, headers=auth(Role.viewer))).json()["items"]
+    for item in items:
+        detail = (await client.get(f"/api/v1/alerts/{item['id']}", headers=auth(Role.viewer))).json()
+        assert list(item) == list(detail) == list(AlertRead.model_fields)
+        assert item == detail
 
 
 async def test_acknowledge_and_resolve_are_audited(client, auth, stored_alerts, sessions) -> None:

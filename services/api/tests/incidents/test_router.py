@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
+from aiops_api.incidents.schemas import IncidentRead
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert, AuditEntry, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
@@ -207,3 +208,11 @@ async def test_incidents_by_host_status_severity_and_time(client, auth, incident
     assert await titles(host="web-10", status="open") == []
     assert await titles(since=(T0 + timedelta(minutes=30)).isoformat()) == ["db"]
     assert await titles(until=(T0 + timedelta(minutes=30)).isoformat()) == [incident.title]
+
+
+async def test_list_items_are_the_details_fields_and_values(client, auth, incident) -> None:
+    """A list item carries IncidentRead's fields, in its order, with the detail's values."""
+    [item] = (await client.get("/api/v1/incidents", headers=auth(Role.viewer))).json()["items"]
+    detail = (await client.get(f"/api/v1/incidents/{incident.id}", headers=auth(Role.viewer))).json()
+    assert list(item) == list(detail) == list(IncidentRead.model_fields)
+    assert item == detail
