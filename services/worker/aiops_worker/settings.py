@@ -66,7 +66,9 @@ class WorkerSettings(CommonSettings):
     replay_warmup_s: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
 
     # Metrics writer (metrics/task.py)
-    influx_write_lines: int = Field(default=10_000, ge=1)  # lines per InfluxDB /write request
+    # Lines per InfluxDB /write request: InfluxDB spends ~10 % less CPU per line on 20,000 than on 10,000 (its cost per
+    # request), and the writer ~0.08 µs less (scripts/bench/ingest_metrics.py)
+    influx_write_lines: int = Field(default=20_000, ge=1)
     # /write requests in flight per writer; above 1 a batch's order is not kept (two writes of one point in a batch
     # may end with the older value): 1 where a source rewrites its points within seconds
     influx_write_concurrency: int = Field(default=4, ge=1)
