@@ -63,6 +63,7 @@ class SourceCredentials:
         self._known: dict[str, tuple[float, SourceIdentity]] = {}
         self._unknown: dict[str, float] = {}  # digest -> until when it is known to be unknown
         self._signers: tuple[float, list[tuple[SourceIdentity, bytes]]] = (0.0, [])
+        self._loading: dict[str, asyncio.Future[SourceIdentity | None]] = {}  # digest -> its lookup in flight
 
     async def authenticate(self, token: str) -> SourceIdentity | None:
         digest = hash_token(token)
@@ -73,10 +74,25 @@ class SourceCredentials:
         elif self._unknown.get(digest, 0.0) > now:
             return None
         else:
-            identity = await self._load(digest)
-            self._remember(digest, identity, now + self.cache_seconds)
+            identity = await self._look_up(digest)
         if identity is None or not hmac.compare_digest(identity.token_hash, digest):
             return None
+        return identity
+
+    async def _look_up(self, digest: str) -> SourceIdentity | None:
+        """One lookup of a token, however many requests carry it when it is not cached: when a busy source's entry
+        expires, each of its requests in flight looked it up (16 at once in the alerts bench), holding as many
+        pooled connections and opening overflow ones. Shielded: a caller that goes away does not cancel the
+        others' lookup."""
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = self._loading[digest] = asyncio.ensure_future(self._load_and_remember(digest))
+            loading.add_done_callback(lambda _: self._loading.pop(digest, None))
+        return await asyncio.shield(loading)
+
+    async def _load_and_remember(self, digest: str) -> SourceIdentity | None:
+        identity = await self._load(digest)
+        self._remember(digest, identity, time.monotonic() + self.cache_seconds)
         return identity
 
     def _remember(self, digest: str, identity: SourceIdentity | None, until: float) -> None:

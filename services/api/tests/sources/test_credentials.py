@@ -1,8 +1,11 @@
 """Source tokens: word characters only (Sentry's SDKs refuse a DSN key with `-`); older tokens with `-` still work."""
 
+import asyncio
 import re
 
-from aiops_api.sources.credentials import hash_token, new_token
+from sqlalchemy import event
+
+from aiops_api.sources.credentials import SourceCredentials, hash_token, new_token
 from aiops_contracts.db import Source
 
 LEGACY_TOKEN = "aiops_Zk3-pQ9x_T1-vW8yB2nC4mD6fG0hJ5kL7rS9tU1wX3z"  # the former token_urlsafe form
@@ -21,3 +24,23 @@ async def test_a_token_with_a_dash_from_before_keeps_working(client, sessions) -
         await session.commit()
     response = await client.post("/webhooks/generic", json={"title": "Disk full"}, headers={"X-AIOps-Token": LEGACY_TOKEN})
     assert response.status_code == 202, response.text
+
+
+async def test_requests_arriving_together_look_a_token_up_once(engine, sessions, make_source) -> None:
+    known = (await make_source("busy")).token
+    lookups: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args) -> None:
+        if "FROM sources" in statement:
+            lookups.append(statement)
+
+    credentials = SourceCredentials(sessions, cache_seconds=60, max_misses=10)
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(credentials.authenticate(known) for _ in range(16)))
+        unknown = await asyncio.gather(*(credentials.authenticate("aiops_unknown") for _ in range(16)))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert {identity.name for identity in found} == {"busy"}
+    assert unknown == [None] * 16
+    assert len(lookups) == 2  # one per token, not one per request
