@@ -8,10 +8,11 @@ event id, so downstream consumers dedupe it too.
 
 import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Row, case, func, select, tuple_
 from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Alert
 from aiops_contracts.db.processed import ALERT_STORE_HANDLER
@@ -19,7 +20,10 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, AlertStoredPayload
 from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, FORMER_SHARED_GROUP
 from aiops_contracts.topology import host_name
+from aiops_worker.incidents import store as incidents
+from aiops_worker.incidents.aggregator import Action, Policy, decide
 from aiops_worker.incidents.learning import TopologyLearner, edge, merged, topology_labels
+from aiops_worker.incidents.signals import alert_key
 from aiops_worker.runtime.bulk import rows_param, rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
@@ -43,11 +47,15 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.learner = TopologyLearner(ctx)
+        settings = ctx.settings  # the alert incident task's rules (incidents/task.py), for _link_joining
+        self.policy = Policy(window=timedelta(seconds=settings.incident_alert_window_s),
+                             reopen=timedelta(seconds=settings.incident_reopen_s), sample_limit=settings.incident_sample_limit)
 
     async def handle(self, batch: list[Delivery[AlertPayload]]) -> None:
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             rows = _merge_by_fingerprint([d for d in batch if d.envelope.id in fresh])
+            await self._link_joining(session, rows)
             upserted = (await session.execute(_UPSERT, rows_param(rows))).all() if rows else []
             by_key = {(a.source, a.fingerprint): a for a in upserted}
             missing = {(d.envelope.source, d.payload.fingerprint) for d in batch} - by_key.keys()
@@ -58,6 +66,19 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
         await self._announce(batch, by_key)
         await self.learner.learn(merged((edge(d.payload.service, d.payload.host), topology_labels(d.payload.labels))
                                         for d in batch))
+
+    async def _link_joining(self, session: AsyncSession, rows: list[dict]) -> None:
+        """A firing alert stored for the first time gets the incident its key is collecting when it joins that one
+        (aggregator rule 1: open, and within the window of its last event), as the incident task will decide: that
+        task, which has the last word, then finds the link in place instead of writing each new row again (a row
+        version and its nine index entries, more than the insert cost). Anything else stays for it to link."""
+        firing = [(row, alert_key(row["source"], row["fingerprint"], row["host"], row["service"]))
+                  for row in rows if row["status"] != AlertStatus.resolved.value]
+        latest = await incidents.latest_incidents(session, {key for _, key in firing})
+        for row, key in firing:
+            incident, at = latest.get(key), row["last_seen_at"]
+            if incident and decide(incident, at if at.tzinfo else at.replace(tzinfo=UTC), self.policy) is Action.JOIN:
+                row["incident_id"] = incident.id
 
     async def _announce(self, batch: list[Delivery[AlertPayload]], by_key: dict[tuple[str, str], Row]) -> None:
         envelopes = []
@@ -98,6 +119,7 @@ def _merge_by_fingerprint(deliveries: list[Delivery[AlertPayload]]) -> list[dict
             "annotations": p.annotations, "details": p.details, "url": p.url, "count": count,
             "first_seen_at": first_seen, "last_seen_at": seen, "last_event_id": d.envelope.id,
             "resolved_at": seen if p.status == AlertStatus.resolved else None,
+            "incident_id": None,  # a new row's, set by _link_joining (a stored row keeps its own)
         }
     return list(rows.values())
 
@@ -108,7 +130,7 @@ def _seen_at(delivery: Delivery[AlertPayload]) -> datetime:
 
 ROW_COLUMNS = [Alert.__table__.c[name] for name in (
     "id", "source", "fingerprint", "title", "description", "severity", "status", "host", "host_name", "service",
-    "labels", "annotations", "details", "url", "count", "first_seen_at", "last_seen_at", "last_event_id", "resolved_at")]
+    "labels", "annotations", "details", "url", "count", "first_seen_at", "last_seen_at", "last_event_id", "resolved_at", "incident_id")]
 
 
 def _upsert() -> Insert:

@@ -114,19 +114,25 @@ def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
     )
 
 
+def alert_key(source: str, fingerprint: str, host: str | None, service: str | None) -> str:
+    """The group key of an alert (see the module docstring) from its host and service labels."""
+    if host_part := _host_name(host):
+        where = f"host:{host_part}"
+    elif service_part := _service_name(service):
+        where = f"service:{service_part}"
+    else:
+        where = f"{source}:{fingerprint}"
+    return f"{ALERT_KEY_PREFIX}{where}"[:255]
+
+
 def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime) -> Signal | None:
     """The signal of a stored alert (see the module docstring for its key); None for a resolved one."""
     if alert.status == AlertStatus.resolved:
         return None
     host, service = _host_name(alert.host), _service_name(alert.service)
-    if host:
-        where = f"host:{host}"
-    elif service:
-        where = f"service:{service}"
-    else:
-        where = f"{alert.source}:{alert.fingerprint}"
     return Signal(
-        event_id=envelope_id, envelope_id=envelope_id, key=f"{ALERT_KEY_PREFIX}{where}"[:255], title=alert.title,
+        event_id=envelope_id, envelope_id=envelope_id, key=alert_key(alert.source, alert.fingerprint, alert.host, alert.service),
+        title=alert.title,
         severity=alert.severity, at=_shared_zone(at), host=host, service=service, message=alert.title,
         facts={"kind": "alert", "source": alert.source, "signal": alert.signal and alert.signal.value}, ref=alert.alert_id, score=alert.score,
     )

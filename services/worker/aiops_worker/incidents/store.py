@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Table, Uuid, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import Row, Select, String, Table, Uuid, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,17 +35,30 @@ def _any(name: str, values: Any, item_type: Any) -> Any:
     return any_(bindparam(name, list(values), type_=ARRAY(item_type)))
 
 
+def _latest_of_keys(keys: set[str], *columns: Any) -> Select[Any]:
+    """(group key, *columns of its latest incident): the incident holding each key's evidence that began last."""
+    return (select(IncidentSignal.group_key, *columns)
+            .join(Incident, Incident.id == IncidentSignal.incident_id).where(IncidentSignal.group_key == _any("keys", keys, String))
+            .ext(distinct_on(IncidentSignal.group_key))
+            .order_by(IncidentSignal.group_key, Incident.first_seen_at.desc(), Incident.id))
+
+
+async def latest_incidents(session: AsyncSession, keys: set[str]) -> dict[str, Row[Any]]:
+    """The latest incident of each key as `aggregator.decide` reads it (id, status, times), without locks: what
+    the alert store guesses a new alert's incident from (the incident task decides under its locks)."""
+    if not keys:
+        return {}
+    columns = (Incident.id, Incident.status, Incident.first_seen_at, Incident.last_seen_at, Incident.resolved_at)
+    return {row.group_key: row for row in await session.execute(_latest_of_keys(keys, *columns))}
+
+
 async def lock_latest(session: AsyncSession, keys: set[str]) -> dict[str, Incident]:
     """Lock the group keys and return the latest incident holding each key's evidence (rows locked too)."""
     if not keys:
         return {}
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
                                "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"), {"keys": sorted(keys)})
-    pairs = (await session.execute(
-        select(IncidentSignal.group_key, IncidentSignal.incident_id)
-        .join(Incident, Incident.id == IncidentSignal.incident_id).where(IncidentSignal.group_key == _any("keys", keys, String))
-        .ext(distinct_on(IncidentSignal.group_key))
-        .order_by(IncidentSignal.group_key, Incident.first_seen_at.desc(), Incident.id))).all()
+    pairs = (await session.execute(_latest_of_keys(keys, IncidentSignal.incident_id))).all()
     rows = await session.scalars(select(Incident).where(Incident.id == _any("ids", {p.incident_id for p in pairs}, Uuid))
                                  .order_by(Incident.id).with_for_update())
     incidents = {incident.id: incident for incident in rows}

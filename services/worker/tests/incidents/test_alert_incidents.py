@@ -164,6 +164,29 @@ async def test_manual_resolution_late_events_join_later_ones_reopen(worker_ctx: 
     assert (await alert_links(worker_ctx))["latency-web-1"] != (await alert_links(worker_ctx))["cpu-web-1"]
 
 
+async def test_a_new_alert_joining_its_keys_open_incident_is_stored_linked_to_it(bus: Bus, worker_ctx: WorkerContext,
+                                                                              redis, drain) -> None:
+    await store_and_aggregate(worker_ctx, drain, received("a1", "cpu-web-1", 0))
+    (incident,) = (await incidents(worker_ctx)).values()
+    late = worker_ctx.settings.incident_alert_window_s + 1  # past the incident's window: the incident task decides
+    await bus.publish_many(ALERTS_INGESTED, [received("a2", "latency-web-1", 60),
+                                             received("a3", "disk-web-1", 60, status=AlertStatus.resolved),
+                                             received("a4", "memory-web-1", late),
+                                             received("b1", "cpu-web-2", 60, host="web-2")])
+    await drain(AlertStoreTask(worker_ctx))
+    assert await alert_links(worker_ctx) == {"cpu-web-1": incident.id, "latency-web-1": incident.id,
+                                             "disk-web-1": None, "memory-web-1": None, "cpu-web-2": None}
+    stored = {e.payload["fingerprint"]: e.payload["incident_id"]
+              for e in (Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(ALERTS_STORED)))}
+    assert stored["latency-web-1"] == str(incident.id)
+
+    await drain(AlertIncidentTask(worker_ctx))  # a2 joined, a4 came after the window (the same key alone: reopened)
+    by_key = await incidents(worker_ctx)
+    assert await alert_links(worker_ctx) == {"cpu-web-1": incident.id, "latency-web-1": incident.id, "disk-web-1": None,
+                                             "memory-web-1": incident.id, "cpu-web-2": by_key["alert:host:web-2"].id}
+    assert by_key["alert:host:web-1"].event_count == 3
+
+
 async def reopen_as_an_operator(ctx: WorkerContext, ago: timedelta) -> None:
     """What POST /incidents/{id}/reopen wrote `ago`: open again, no resolution, a `reopened` row without event."""
     when = datetime.now(UTC) - ago
