@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
 from aiops_contracts.events import IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
-from aiops_worker.incidents.aggregator import EntryKey, Known, Policy, Signal, entry_key
+from aiops_worker.incidents.aggregator import Known, Policy
 from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import Topology
+from aiops_worker.incidents.signals import EntryKey, Signal, entry_key
 from aiops_worker.runtime.bulk import rows_param, rows_select
 
 LEARNING_LOCK = "topology:learning"  # taken by every writer of learned edges: counting and adding is one step

@@ -31,17 +31,15 @@ from aiops_contracts.events import (
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_contracts.streams import ALERTS_STORED, FORMER_AGGREGATOR_GROUP, FORMER_SHARED_GROUP, LOGS_TEMPLATED
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import (
+from aiops_worker.incidents.aggregator import Aggregation, Policy, change_id
+from aiops_worker.incidents.learning import TopologyLearner
+from aiops_worker.incidents.signals import (
     ALERT_KEY_PREFIX,
     LOG_KEY_PREFIX,
-    Aggregation,
-    Policy,
     Signal,
-    change_id,
     signal_from_alert,
     signal_from_log,
 )
-from aiops_worker.incidents.learning import TopologyLearner
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
