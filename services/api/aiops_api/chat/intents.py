@@ -3,6 +3,7 @@ Names (hosts, services, alert sources) are matched against the ones our stores k
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 CLOCK_RE = re.compile(r"\b(?:at|around)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.IGNORECASE)
 LAST_RE = re.compile(r"\b(?:last|past)\s+(\d+)\s*(minute|hour|day)s?\b", re.IGNORECASE)
+BREAK_RE = re.compile(r"[^\w-]")  # what a name mentioned as a whole word stands between (or the text's ends)
 # Keywords per intent, first match wins (general English and its usual synonyms); a question none of them
 # decides is routed by meaning (chat/meaning.py), else to the default (host, service or open incidents).
 WORDS = {
@@ -28,11 +30,31 @@ WORDS = {
 }
 
 
+class Names:
+    """Known names (hosts, services or alert sources), looked up by the places a text could mention one as a whole
+    word: from a start (the text's, or after a break) to an end (a break, or the text's) as long as some name. The
+    text is read once, whatever the number of names: no search per name."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.by_lower: dict[str, str] = {}
+        for name in names:
+            if name:
+                self.by_lower.setdefault(name.lower(), name)
+        self.lengths = sorted({len(lower) for lower in self.by_lower})
+
+    def longest_in(self, text: str) -> str | None:
+        """The longest name `text` (in lower case) mentions as a whole word."""
+        breaks = [found.start() for found in BREAK_RE.finditer(text)]
+        starts, ends = [0, *(at + 1 for at in breaks)], {*breaks, len(text)}
+        hits = (self.by_lower.get(text[start:start + n]) for start in starts for n in self.lengths if start + n in ends)
+        return max(filter(None, hits), key=len, default=None)
+
+
 @dataclass(frozen=True)
 class Known:
-    hosts: frozenset[str]
-    services: frozenset[str]
-    sources: frozenset[str]
+    hosts: Names
+    services: Names
+    sources: Names
 
 
 @dataclass(frozen=True)
@@ -53,8 +75,8 @@ def parse(question: str, known: Known, now: datetime) -> Intent:
     text = question.lower()
     since, until = time_range(text, now)
     found = UUID_RE.search(text)
-    names: dict[str, Any] = {"host": _mentioned(text, known.hosts), "service": _mentioned(text, known.services),
-             "source": _mentioned(text, known.sources), "since": since, "until": until, "now": now,
+    names: dict[str, Any] = {"host": known.hosts.longest_in(text), "service": known.services.longest_in(text),
+             "source": known.sources.longest_in(text), "since": since, "until": until, "now": now,
              "text": question}
     if found:
         return Intent("incident", incident_id=uuid.UUID(found.group(0)), **names)
@@ -83,9 +105,3 @@ def time_range(text: str, now: datetime) -> tuple[datetime | None, datetime | No
     if "today" in text:
         return midnight, now
     return None, None
-
-
-def _mentioned(text: str, names: frozenset[str]) -> str | None:
-    """The longest known name the text mentions as a whole word."""
-    hits = [n for n in names if n and re.search(rf"(?<![\w-]){re.escape(n.lower())}(?![\w-])", text)]
-    return max(hits, key=len) if hits else None

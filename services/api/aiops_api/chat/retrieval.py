@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_api.chat.intents import Intent, Known
+from aiops_api.chat.intents import Intent, Known, Names
 from aiops_api.chat.meaning import IntentMeaning
 from aiops_api.chat.schemas import Citation, Proposal
 from aiops_api.logs.search import LogSearch
@@ -48,9 +48,9 @@ async def known_names(session: AsyncSession) -> Known:
     services = select(func.jsonb_array_elements_text(Incident.services)).union(
         select(Alert.service).where(Alert.service.is_not(None)))
     sources = select(Alert.source).distinct()
-    return Known(hosts=frozenset((await session.scalars(hosts.limit(5_000))).all()),
-                 services=frozenset((await session.scalars(services.limit(5_000))).all()),
-                 sources=frozenset((await session.scalars(sources.limit(500))).all()))
+    return Known(hosts=Names(await session.scalars(hosts.limit(5_000))),
+                 services=Names(await session.scalars(services.limit(5_000))),
+                 sources=Names(await session.scalars(sources.limit(500))))
 
 
 def incident_citation(i: Incident) -> Citation:
