@@ -4,7 +4,10 @@ rules), on the incident (`summary`, `details.enrichment`) and announced on the l
 
 It never holds up the bus: a batch of `incident.*` changes only marks incidents due in `incident_enrichments`
 and is acked at once. A loop takes due rows (SKIP LOCKED: any number of replicas), gathers the evidence,
-and enriches only when its material key changed (new signal kind, severity change, 10x growth). While the
+and enriches only when its material key changed (new signal kind, severity change, 10x growth). The row is
+claimed in a short transaction (its due time moved past the LLM's longest answer, so another replica passes it
+by), explained with no transaction open, and the outcome written in another: a change announced meanwhile is
+marked due without waiting on the LLM, and the incident is looked at again. While the
 LLM is down or its hourly budget spent, the row is retried with back-off (an incident never enriched gets
 the rule-based enrichment meanwhile); a malformed LLM answer is recorded as failed and rules answer."""
 
@@ -106,13 +109,26 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
             if job.enriched_key == key and job.mode == wanted:
                 job.due_at = None
                 return True
-            enrichment = await self._explain(job, evidence)
+            lease = job.due_at = datetime.now(UTC) + timedelta(seconds=self._longest_explain_s())
+        enrichment = await self._explain(job, evidence)  # no transaction open while the LLM answers
+        async with self.ctx.sessions.begin() as session:
+            stored = await session.get(IncidentEnrichment, job.incident_id, with_for_update=True)
+            if stored is None:  # the incident was deleted meanwhile
+                return True
             if enrichment is not None:
                 await _write(session, incident, enrichment, job.mode or "rules", evidence)
-                job.enriched_key = key if job.due_at is None else job.enriched_key
+                stored.enriched_key = key if job.due_at is None else stored.enriched_key
+            stored.mode, stored.attempts, stored.last_error = job.mode, job.attempts, job.last_error
+            if stored.due_at == lease:  # else announced again meanwhile: due when handle() said
+                stored.due_at = job.due_at
         if enrichment is not None:
             await self._announce(incident, enrichment, job.mode or "rules")
         return True
+
+    def _longest_explain_s(self) -> float:
+        """How long a claimed job is held: the LLM's two calls with their retries, and a margin."""
+        per_call = (self.settings.llm_max_retries + 1) * (self.settings.llm_timeout_s + 1)
+        return 2 * per_call + 5
 
     async def _explain(self, job: IncidentEnrichment, evidence: Evidence) -> Enrichment | None:
         """The enrichment to write now (None: keep what is there); sets the job's mode, due time and error."""

@@ -6,6 +6,7 @@ rules when it answers malformed twice."""
 import asyncio
 import json
 import re
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,7 @@ from aiops_contracts.events import (
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_worker.enrichment.memory import IncidentMemoryTask
 from aiops_worker.enrichment.task import EnrichmentTask
+from aiops_worker.runtime.consumer import StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -177,6 +179,37 @@ async def test_a_malformed_answer_twice_is_recorded_and_rules_answer(worker_ctx:
     row, job = await read(ctx, incident.id)
     assert len(fake_openai.requests) == 2 and row.details["enrichment"]["mode"] == "rules"
     assert "malformed" in job.last_error and job.due_at is None
+
+
+async def test_no_transaction_is_held_while_the_llm_answers(worker_ctx: WorkerContext, fake_openai) -> None:
+    """An update announced while the LLM writes the enrichment is marked due at once (not behind a row lock held
+    for the LLM's duration), and the incident is looked at again afterwards."""
+    worker_ctx.settings.enrichment_debounce_s = 0
+    worker_ctx.settings.log_embeddings_enabled = False  # no similar incidents: the LLM is asked at once
+    ctx = llm_ctx(worker_ctx, fake_openai.base_url)
+    answering, answer = threading.Event(), threading.Event()
+
+    def slow_model(body: dict) -> str:
+        answering.set()
+        answer.wait(60)
+        return json.dumps(ANSWER)
+
+    fake_openai.model = slow_model
+    incident = await open_incident(ctx)
+    task = EnrichmentTask(ctx)
+    await StreamConsumer.run(task, asyncio.Event(), drain=True)  # the opened incident marked due
+    enriching = asyncio.create_task(task.enrich_due())
+    try:
+        assert await asyncio.to_thread(answering.wait, 30)
+        await announce(ctx, incident, INCIDENT_UPDATED)
+        await asyncio.wait_for(StreamConsumer.run(task, asyncio.Event(), drain=True), 10)
+        assert (await read(ctx, incident.id))[1].due_at <= datetime.now(UTC)  # due again, as handle() marked it
+    finally:
+        answer.set()
+    await enriching
+    row, job = await read(ctx, incident.id)
+    assert row.title == ANSWER["title"] and job.mode == "llm" and len(fake_openai.requests) == 1
+    assert job.due_at is None and job.enriched_key  # looked at again: nothing material changed
 
 
 async def test_a_similar_past_incident_brings_who_resolved_it_how_and_how_fast(worker_ctx: WorkerContext, drain) -> None:
