@@ -33,7 +33,7 @@ class _ArchiveTask(StreamConsumer):
 
     async def handle(self, batch: list[Delivery]) -> None:
         # Serialising and compressing a batch is CPU work: a thread keeps the event loop responsive.
-        await self.archive.write(await asyncio.to_thread(pack, self.stream.name, [d.envelope for d in batch]))
+        await self.archive.write(await asyncio.to_thread(pack, self.stream.name, batch))
 
 
 class AlertArchiveTask(_ArchiveTask):

@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from aiops_contracts.bus import DeadLetter, StreamBacklogFull
-from aiops_contracts.envelope import Envelope
+from aiops_contracts.envelope import ENTRY_FIELD, RAW_FIELDS, Envelope
 from aiops_contracts.streams import StreamSpec
 from aiops_contracts.timing import Backoff, sleep_or_stop
 from aiops_contracts.tracing import consumer_span
@@ -62,6 +62,9 @@ class Delivery(Generic[P]):
     entry_id: str
     envelope: Envelope
     payload: P
+    # The envelope's JSON as its publisher wrote it, when the entry holds all of it (no raw payload members): for
+    # a consumer that keeps the envelope as it came (the archive) without serialising it again.
+    document: bytes | None = None
 
 
 class StreamConsumer(ABC, Generic[P]):
@@ -170,7 +173,8 @@ class StreamConsumer(ABC, Generic[P]):
             except (ValueError, ValidationError, orjson.JSONDecodeError) as exc:
                 await self._dead_letter(entry_id, fields, f"undecodable entry: {exc}")
                 continue
-            batch.append(Delivery(entry_id, envelope, payload))  # type: ignore[arg-type]
+            whole = RAW_FIELDS.keys().isdisjoint(fields)
+            batch.append(Delivery(entry_id, envelope, payload, fields[ENTRY_FIELD] if whole else None))  # type: ignore[arg-type]
         if not batch:
             return batch
         started = time.perf_counter()
