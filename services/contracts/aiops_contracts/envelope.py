@@ -7,10 +7,10 @@ whose newlines and quotes JSON would escape on the way in and unescape on the wa
 most of its CPU decoding them).
 """
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 import orjson
 from pydantic import BaseModel, Field
@@ -23,8 +23,14 @@ RAW_FIELDS = {b"payload.lines": "lines"}  # MetricsPayload.lines: line protocol
 ENVELOPE_FIELDS = frozenset({ENTRY_FIELD, *RAW_FIELDS})  # the fields of an entry that hold its envelope
 
 
+# A random UUID's version (4) and variant (RFC 4122) bits, set as uuid.UUID(version=4) sets them.
+_UUID4_CLEAR = ~(0xF000 << 64 | 0xC000 << 48)
+_UUID4_SET = 0x4000 << 64 | 0x8000 << 48
+
+
 def new_event_id() -> str:
-    return uuid4().hex
+    """uuid4().hex without building a UUID object, whose __init__ took 40 % of building an alert's envelope."""
+    return f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 def utcnow() -> datetime:
