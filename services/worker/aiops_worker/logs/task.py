@@ -9,7 +9,9 @@ Durability: the batch's event ids, template counts, trend buckets, prototypes an
 are written in one transaction; redelivered envelopes are matched, not counted, and announced again
 (the aggregator dedupes them by envelope id). The miner's state is saved whenever it learned
 something, so a restart resumes with the same template ids (ids are also content hashes, so a state
-lost with a crash mostly recreates the same ids).
+lost with a crash mostly recreates the same ids). A batch whose transaction fails (PostgreSQL restarting,
+say) leaves the miner ahead of what was committed: before the next batch, the retry included, the miner is
+restored from its saved state, so a retried batch's lines are learned once and its merges recorded.
 
 One writer: the miner lives in this process's memory. Run this task on ONE worker: with two, each
 mines its share of the stream and their saved states overwrite each other (ids stay the same content
@@ -68,6 +70,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         self.router: PrototypeRouter | None = None
         self.prototype_of: dict[str, str | None] = {}  # template id -> prototype id, as stored
         self._unsaved = False  # the miner learned something not yet saved
+        self._diverged = False  # the miner may hold a batch that was not committed: restore it first
         self.learner = TopologyLearner(ctx)  # which programs run on which hosts, from every line
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
@@ -82,6 +85,16 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
 
     async def start(self) -> None:
         """Restore the miner and the template -> prototype map; load the embedding model once."""
+        restored = await self._restore()
+        if self.settings.log_embeddings_enabled and self.router is None:
+            embedder = TextEmbedder(self.settings.embedding_device)
+            await asyncio.to_thread(embedder.load)
+            collections = await connect_log_collections(self.settings)
+            self.router = PrototypeRouter(collections, embedder, self.settings.log_prototype_threshold)
+        log.info("log miner started", extra={"templates": len(self.miner.clusters), "restored": restored})
+
+    async def _restore(self) -> bool:
+        """The miner and the template -> prototype map as last committed; True when a saved state was found."""
         async with self.ctx.sessions() as session:
             state = await store.load_miner_state(session, self.name)
             self.prototype_of = await store.template_prototypes(session)
@@ -89,18 +102,16 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             max_line_chars=self.settings.log_max_line_chars, max_token_chars=self.settings.log_max_token_chars,
             max_candidates=self.settings.log_max_candidates,
             max_line_comparisons=self.settings.log_line_max_comparisons))
-        self._unsaved = False
+        self._unsaved = self._diverged = False
         rules_path = Path(self.settings.log_rules_path) if self.settings.log_rules_path else DEFAULT_RULES_PATH
         self.analyser = LogAnalyser(self.miner, Classifier(load_rules(rules_path)), self.settings.log_trend_bucket_s)
-        if self.settings.log_embeddings_enabled and self.router is None:
-            embedder = TextEmbedder(self.settings.embedding_device)
-            await asyncio.to_thread(embedder.load)
-            collections = await connect_log_collections(self.settings)
-            self.router = PrototypeRouter(collections, embedder, self.settings.log_prototype_threshold)
-        log.info("log miner started", extra={"templates": len(self.miner.clusters), "restored": state is not None})
+        return state is not None
 
     async def handle(self, batch: list[Delivery[LogsPayload]]) -> None:
         assert self.analyser is not None, "start() first"
+        if self._diverged:  # a batch's transaction failed after the miner learned it: back to what was committed
+            await self._restore()
+        self._diverged = True  # until the transaction below commits
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             aliases_before = set(self.miner.aliases)
@@ -115,7 +126,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             await store.save_prototypes(session, routed)
             if self._unsaved:
                 await store.save_miner_state(session, self.name, self.miner.to_state())
-        self._unsaved = False
+        self._unsaved = self._diverged = False
         self._remember(routed, merges)
         if self.router is not None:
             await self.router.forget([old for old, _ in merges])

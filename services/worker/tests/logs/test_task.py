@@ -3,7 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident, LogPrototype, LogTemplate, LogTemplateCount, TopologyEdge
@@ -185,3 +185,31 @@ async def test_a_line_stamped_far_from_now_takes_the_time_it_was_received(bus: B
     async with ctx.sessions() as session:
         (incident,) = await session.scalars(select(Incident))
     assert (incident.first_seen_at, incident.last_seen_at, incident.event_count) == (envelope.time, envelope.time, 2)
+
+
+async def test_a_batch_retried_after_its_transaction_failed_is_learned_once_with_its_merges(
+        bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
+    """PostgreSQL drops the connection once the batch's state is written, before it commits: the retried batch
+    counts its lines once in the miner and records the merge it made."""
+    ctx = without_embeddings(log_ctx)
+    opened = "<86>Mar  2 10:00:0{} web-1 sshd[9]: session opened for user {} by (uid=0)"
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([opened.format(1, "root"), opened.format(2, "cyrus")])])
+    await drain(LogMiningTask(ctx))
+    assert len(await templates(ctx)) == 2
+    save_miner_state, failures = store.save_miner_state, []
+
+    async def save_then_lose_the_connection(session, name, state) -> None:
+        await save_miner_state(session, name, state)
+        if not failures:
+            failures.append(name)
+            await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    monkeypatch.setattr(store, "save_miner_state", save_then_lose_the_connection)
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([opened.format(3, "news")])])
+    await drain(LogMiningTask(ctx))
+    assert failures
+    (merged,) = (await templates(ctx)).values()  # the cyrus template merged into the root one, with its count
+    assert (merged.template, merged.count) == ("session opened for user <*> by (uid=<*>)", 3)
+    async with ctx.sessions() as session:
+        state = await store.load_miner_state(session, LogMiningTask.name)
+    assert sum(cluster["size"] for cluster in state["clusters"]) == 3
