@@ -55,8 +55,8 @@ async def test_a_run_cut_off_by_kill_9_is_interrupted_and_never_rerun(start_serv
     (tmp_path / "automations.yml").write_text(RULES.replace("MARKER", str(marker)))
     (tmp_path / "slow.yml").write_text(PLAYBOOK)
     env = {"AUTOMATIONS_PATH": str(tmp_path / "automations.yml"), "AUTOMATIONS_PLAYBOOKS_DIR": str(tmp_path),
-           "AUTOMATIONS_CONNECTION": "local", "AUTOMATIONS_RUN_DIR": str(tmp_path), "AUTOMATIONS_LEASE_MARGIN_S": "1",
-           "AUTOMATIONS_SWEEP_S": "0.5",
+           "AUTOMATIONS_CONNECTION": "local", "AUTOMATIONS_HOSTS": '["web-1"]', "AUTOMATIONS_RUN_DIR": str(tmp_path),
+           "AUTOMATIONS_LEASE_MARGIN_S": "1", "AUTOMATIONS_SWEEP_S": "0.5",
            "STREAM_CLAIM_IDLE_MS": "500", "WORKER_NAME": "worker-a", "WORKER_METRICS_PORT": "0"}
     first = start_service("aiops-worker", **env)
     payload = AlertPayload(fingerprint="disk-web-1", title="Disk / on web-1 predicted full", severity=Severity.high,

@@ -128,6 +128,10 @@ class WorkerSettings(CommonSettings):
     automations_playbooks_dir: str = ""  # empty: the bundled playbooks (aiops_worker/automations/playbooks/)
     automations_run_dir: str = ""  # where each run gets its temporary ansible-runner directory; empty: system temp
     automations_connection: str = "ssh"  # ansible_connection for inventory hosts ("local" runs on this machine)
+    # Host-name globs playbooks may run on (["web-*.prod.example.com", "db-1"]): an inventory holds fleet hosts
+    # (metrics in InfluxDB) that match one, never a name only a metrics writer or an alert made up (anchor them to
+    # your domains: web-* also matches web-9.attacker.example); empty: playbooks run nowhere
+    automations_hosts: list[str] = Field(default_factory=list)
     automations_max_concurrent: int = Field(default=4, ge=1)  # runs at once over all rules
     # A running run's lease: its action's timeout plus this; past it (its worker died) the run is `interrupted`
     automations_lease_margin_s: float = Field(default=60.0, ge=0)

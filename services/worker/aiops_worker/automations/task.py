@@ -88,13 +88,15 @@ class _AutomationTask(StreamConsumer):
         if action.kind in CALLS:
             return await run_integration(action, extra_vars, self.settings)
         try:
-            hosts = inventory(await fleet_hosts(self.ctx.influx), action.hosts, run.target)
+            hosts = inventory(await fleet_hosts(self.ctx.influx), self.settings.automations_hosts, action.hosts,
+                              run.target)
         except InfluxUnavailable as exc:
             return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"fleet unknown: {exc}")
         if not hosts:
             return PlaybookResult(status="failed", rc=None, changed=0, failed=1,
                                   output=f"no host of the fleet matches {action.hosts or [run.target]}: "
-                                         "a playbook runs only on hosts the platform knows")
+                                         "a playbook runs only on hosts the platform knows and AUTOMATIONS_HOSTS "
+                                         f"allows ({self.settings.automations_hosts})")
         playbooks = Path(self.settings.automations_playbooks_dir or DEFAULT_PLAYBOOKS_DIR)
         return await run_playbook(PlaybookRun(
             playbook=playbooks / (action.playbook or ""), hosts=hosts,

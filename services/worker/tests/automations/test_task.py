@@ -29,7 +29,8 @@ FLEET = "automations_fleet"  # a measurement of the run's InfluxDB database that
 @pytest.fixture
 async def ctx(worker_ctx: WorkerContext, tmp_path: Path, influx_database: str) -> AsyncIterator[WorkerContext]:
     worker_ctx.settings = worker_ctx.settings.model_copy(update={
-        "automations_connection": "local", "automations_run_dir": str(tmp_path), "worker_name": "test-worker"})
+        "automations_connection": "local", "automations_run_dir": str(tmp_path), "worker_name": "test-worker",
+        "automations_hosts": ["web-[12]", "-*"]})
     await worker_ctx.influx.write(f"{FLEET},host=web-1 up=1\n{FLEET},host=web-2 up=1")
     yield worker_ctx
     await worker_ctx.influx.query(f'DROP MEASUREMENT "{FLEET}"')
@@ -199,8 +200,25 @@ async def test_a_playbook_runs_only_on_hosts_of_the_fleet(ctx, drain, disk: Path
     assert run.status == RunStatus.failed and "no host of the fleet matches ['evil.example.com']" in run.output
     assert len(list(disk.iterdir())) == 4
     fleet = await fleet_hosts(ctx.influx)
-    picked = inventory(fleet, ["web-*"], "db-1")  # a scale-out over web-*, whatever the event's host
-    assert {"web-1", "web-2"} <= set(picked) and all(h.startswith("web-") for h in picked)
+    picked = inventory(fleet, ctx.settings.automations_hosts, ["web-*"], "db-1")  # a scale-out, whatever the host
+    assert picked == ["web-1", "web-2"]
+
+
+async def test_a_playbook_runs_only_on_fleet_hosts_the_admin_allows_with_well_formed_names(ctx, drain, disk: Path):
+    """Anyone with a metrics token can put a host in the fleet: one the admin's list does not allow, or one whose
+    name ssh could read as an option, is not in the inventory, even if the rule's globs pick it."""
+    await ctx.influx.write(f"{FLEET},host=web-9.attacker.example up=1\n{FLEET},host=-oProxyCommand\\=x up=1")
+    assert {"web-9.attacker.example", "-oProxyCommand=x"} <= await fleet_hosts(ctx.influx)
+    rule = disk_rule(disk)
+    rule.action.hosts = ["web-*", "-*"]
+    await install(ctx, rule)
+    await deliver(ctx, drain, predicted_full("e-disk-15"))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.succeeded, run.output
+    recap = run.output[run.output.index("PLAY RECAP"):]
+    assert "web-1" in recap and "web-2" in recap
+    assert "attacker" not in recap and "ProxyCommand" not in recap
+    assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
 
 
 async def test_critical_severity_is_never_auto_remediated_and_its_request_expires(ctx, drain, disk: Path):
