@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import literal, select, text, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -103,11 +103,15 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture
 async def clean_db(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Empty every table before the test (services in other processes commit, so no rollback trick)."""
+    """Empty every table before the test (services in other processes commit, so no rollback trick). Only the
+    tables holding a row are truncated: TRUNCATE gives each table and index new files, so all 34 tables took
+    0.9-1.1 s at load 12.5 (~670 tests use this), while finding the few a test filled takes 3-17 ms."""
     async with engine.begin() as conn:
         existing = set((await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars())
-        tables = ", ".join(t.name for t in metadata.sorted_tables if t.name in existing)
-        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))  # names from our own metadata, not input
+        tables = [table for table in metadata.sorted_tables if table.name in existing]
+        holding_rows = union_all(*(select(literal(table.name)).select_from(table).limit(1) for table in tables))
+        if filled := ", ".join((await conn.execute(holding_rows)).scalars()):
+            await conn.execute(text(f"TRUNCATE {filled} CASCADE"))  # names from our own metadata, not input
     yield
 
 
