@@ -186,8 +186,17 @@ class ServiceProcess:
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM and wait: the graceful path."""
+        self.terminate()
+        return self.wait_stopped(timeout_s)
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting for the exit (wait_stopped)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout_s: float) -> int | None:
+        """The exit status once the process has ended; SIGKILL after `timeout_s`."""
+        if self.process and self.process.poll() is None:
             try:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
@@ -219,8 +228,10 @@ def _service_starter(test_env: dict[str, str], log_dir: Path) -> Iterator[Callab
         return service
 
     yield start
+    for service in started:  # SIGTERM to all first: they stop side by side
+        service.terminate()
     for service in started:
-        service.stop(timeout_s=10)
+        service.wait_stopped(timeout_s=10)
 
 
 @pytest.fixture

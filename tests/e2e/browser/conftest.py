@@ -26,6 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 HOST = "web-1"
 QUALITY_REPORT = Path(__file__).parent / "quality_report.json"  # what scripts/bench/quality.py writes
+WaitUp = Callable[[], None]  # waits until a started server serves
 
 
 @dataclass
@@ -65,22 +66,27 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float 
     raise TimeoutError(f"{url} not up: {log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def dashboard_server(tmp_path_factory) -> Iterator[tuple[str, Callable[[str], None]]]:
-    """Builds the dashboard when its sources changed (setup.sh's stamp) and reserves its port; `start(api_url)`
-    runs `next start` against that API."""
+@pytest.fixture(scope="session")
+def dashboard_build() -> None:
+    """Builds the dashboard once per run, when its sources changed (setup.sh's stamp)."""
     subprocess.run(["bash", "-ec", "source scripts/lib/setup.sh && install_frontend"], cwd=ROOT, check=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(dashboard_build: None, tmp_path_factory) -> Iterator[tuple[str, Callable[[str], WaitUp]]]:
+    """Reserves the dashboard's port; `start(api_url)` runs `next start` against that API and returns the call
+    that waits until it serves."""
     url = f"http://127.0.0.1:{free_port()}"
     log = tmp_path_factory.mktemp("frontend") / "next.log"
     started: list[subprocess.Popen] = []
 
-    def start(api_url: str) -> None:
+    def start(api_url: str) -> WaitUp:
         env = {**os.environ, "API_URL": api_url, "NEXT_TELEMETRY_DISABLED": "1", "NODE_ENV": "production"}
         process = subprocess.Popen([str(FRONTEND / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1",
                                     "-p", url.rsplit(":", 1)[1]], cwd=FRONTEND, env=env,
                                    stdout=log.open("ab"), stderr=subprocess.STDOUT)
         started.append(process)
-        _wait_http(f"{url}/login", process, log)
+        return lambda: _wait_http(f"{url}/login", process, log)
 
     yield url, start
     for process in started:
@@ -129,10 +135,14 @@ def _wait_incident(client: httpx.Client, admin: dict[str, str], timeout_s: float
 def stack(test_env, influx_database, start_module_service, dashboard_server) -> Stack:
     url, start_dashboard = dashboard_server
     _reset_stores(test_env)
-    api = start_module_service("aiops-api", FRONTEND_URL=url, FIRST_ADMIN_USERNAME=USERS["admin"],
-                               FIRST_ADMIN_PASSWORD=PASSWORD, QUALITY_REPORT_PATH=str(QUALITY_REPORT))
+    # The three processes start side by side (the worker's imports and model, `next start`, the API's imports):
+    # only the API is waited for before the dashboard, and the seed's incident waits for the worker.
     start_module_service("aiops-worker")
-    start_dashboard(api.url)
+    api_port = str(free_port())
+    dashboard_serves = start_dashboard(f"http://127.0.0.1:{api_port}")
+    api = start_module_service("aiops-api", API_PORT=api_port, FRONTEND_URL=url, FIRST_ADMIN_USERNAME=USERS["admin"],
+                               FIRST_ADMIN_PASSWORD=PASSWORD, QUALITY_REPORT_PATH=str(QUALITY_REPORT))
+    dashboard_serves()
     admin, token, incident_id = _seed(api.url)
     return Stack(api_url=api.url, url=url, admin_headers=admin, alert_token=token, incident_id=incident_id)
 
