@@ -105,7 +105,8 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def clean_db(engine: AsyncEngine) -> AsyncIterator[None]:
     """Empty every table before the test (services in other processes commit, so no rollback trick). Only the
     tables holding a row are truncated: TRUNCATE gives each table and index new files, so all 34 tables took
-    0.9-1.1 s at load 12.5 (~670 tests use this), while finding the few a test filled takes 3-17 ms."""
+    0.9-1.1 s at load 12.5 (521 of the 1,131 tests use this), while finding the few a test filled takes
+    3-17 ms."""
     async with engine.begin() as conn:
         existing = set((await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars())
         tables = [table for table in metadata.sorted_tables if table.name in existing]
