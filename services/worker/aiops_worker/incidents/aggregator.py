@@ -59,18 +59,7 @@ from aiops_contracts.events import (
 )
 from aiops_worker.incidents.candidates import Candidates
 from aiops_worker.incidents.correlation import RULES, Onset, Side, Topology, origin, reach, relate
-
-# EntryKey and Signal are used here; incidents/task.py and store.py still import the others from here, not yet
-# from their home, incidents/signals.py.
-from aiops_worker.incidents.signals import (  # noqa: F401
-    ALERT_KEY_PREFIX,
-    LOG_KEY_PREFIX,
-    EntryKey,
-    Signal,
-    entry_key,
-    signal_from_alert,
-    signal_from_log,
-)
+from aiops_worker.incidents.signals import EntryKey, Signal
 from aiops_worker.logs.rules import RANK
 
 MAX_LISTED = 50  # hosts and services listed per incident
