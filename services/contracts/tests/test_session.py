@@ -1,6 +1,11 @@
 """The engine's pool hands out live connections: one whose backend the server ended while it sat in the pool is
-replaced at checkout (what pool_pre_ping did with a round trip per checkout)."""
+replaced at checkout (what pool_pre_ping did with a round trip per checkout), with any number of descriptors open."""
 
+import os
+import resource
+from collections.abc import Iterator
+
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -8,27 +13,66 @@ from aiops_contracts.db.session import make_engine
 from aiops_contracts.settings import CommonSettings
 from conftest import until
 
+SELECT_FD_LIMIT = 1024  # select.select() refuses descriptors from FD_SETSIZE up
+
+
+@pytest.fixture
+def descriptors_past_select_limit() -> Iterator[None]:
+    """More than FD_SETSIZE descriptors open, so the next sockets get numbers select() cannot watch."""
+    wanted = SELECT_FD_LIMIT + 100
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted + 100, hard), hard))
+    opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(wanted)]
+    try:
+        yield
+    finally:
+        for fd in opened:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
 
 async def _backend_pid(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
 
+async def _socket(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return (await connection.get_raw_connection()).driver_connection.pgconn.socket
+
+
+async def _assert_replaced_once_terminated(pooled: AsyncEngine, engine: AsyncEngine) -> None:
+    pid = await _backend_pid(pooled)
+    assert await _backend_pid(pooled) == pid  # the pool hands the same connection out again
+    async with engine.connect() as other:
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    async def gone() -> bool:  # the backend has exited: its last message and end of file are on the socket
+        async with engine.connect() as other:
+            query = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
+            return (await other.execute(query, {"pid": pid})).scalar_one()
+
+    await until(gone, 10, f"backend {pid} exits")
+    assert await _backend_pid(pooled) != pid  # a fresh connection, not an error
+
+
 async def test_a_pooled_connection_the_server_ended_is_replaced_at_checkout(common_settings: CommonSettings,
                                                                            engine: AsyncEngine) -> None:
     pooled = make_engine(common_settings.model_copy(update={"database_pool_size": 1}))
     try:
-        pid = await _backend_pid(pooled)
-        assert await _backend_pid(pooled) == pid  # the pool hands the same connection out again
-        async with engine.connect() as other:
-            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await _assert_replaced_once_terminated(pooled, engine)
+    finally:
+        await pooled.dispose()
 
-        async def gone() -> bool:  # the backend has exited: its last message and end of file are on the socket
-            async with engine.connect() as other:
-                query = text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")
-                return (await other.execute(query, {"pid": pid})).scalar_one()
 
-        await until(gone, 10, f"backend {pid} exits")
-        assert await _backend_pid(pooled) != pid  # a fresh connection, not an error
+@pytest.mark.usefixtures("descriptors_past_select_limit")
+async def test_connections_past_descriptor_1024_are_checked_out_and_replaced(common_settings: CommonSettings,
+                                                                            engine: AsyncEngine) -> None:
+    pooled = make_engine(common_settings.model_copy(update={"database_pool_size": 1}))
+    try:
+        assert await _socket(pooled) >= SELECT_FD_LIMIT
+        await _assert_replaced_once_terminated(pooled, engine)
+        assert await _socket(pooled) >= SELECT_FD_LIMIT  # the replacement too, checked out again
     finally:
         await pooled.dispose()
