@@ -12,14 +12,16 @@ never the batch (the metrics still reach InfluxDB, the lines and alerts their st
 
 The names are the clients' own, so everything is bounded: the table holds at most TOPOLOGY_MAX_LEARNED_EDGES
 learned edges (new ones past it are counted in aiops_worker_topology_edges_refused_total, logged once per
-task, and not asked for again until the learner forgets: neither by `learn` nor by the incident tasks, which
-`store` what their batches teach in their own transaction), a learner remembers hashes, not names, and only
-series heads of at most MAX_CACHED_HEAD characters are cached."""
+task, and not asked for again for REFUSED_FORGOTTEN_AFTER_S: neither by `learn` nor by the incident tasks, which
+`store` what their batches teach in their own transaction; then asked for once more, as an admin may have made
+room by deleting edges), a learner remembers hashes, not names, and only series heads of at most
+MAX_CACHED_HEAD characters are cached."""
 
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from time import monotonic
 
 import re2
 from prometheus_client import Counter
@@ -42,6 +44,9 @@ _SERVICE_TAG = re2.compile(b",(?:" + b"|".join(re2.escape(tag.encode()) for tag 
 TOPOLOGY_LABELS = ("environment", "release")  # labels kept on a learned edge
 MAX_REMEMBERED = 100_000  # edges a learner remembers as stored, and as refused (past it, it starts over); heads cached
 MAX_CACHED_HEAD = 1024  # characters of a series head (measurement and tags) cached at most
+# The refused edges are forgotten this long after the first of them was refused: an admin deleting edges
+# (DELETE /topology/edges/{id}) makes room that no process could otherwise see before it restarts.
+REFUSED_FORGOTTEN_AFTER_S = 600.0
 _UNESCAPED_SPACE = re.compile(r"(?<!\\) ")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 
@@ -102,7 +107,8 @@ class TopologyLearner:
         self.sessions = ctx.sessions
         self.limit = ctx.settings.topology_max_learned_edges
         self.seen: set[int] = set()  # (edge, labels) stored: not written again
-        self.refused: set[int] = set()  # edges the table had no room for: not asked for, nor counted, again
+        self.refused: set[int] = set()  # edges the table had no room for: not asked for, nor counted, again...
+        self.refused_until = 0.0  # ...before this monotonic time, when they are forgotten
         self.refused_before = False  # the bound is logged once per learner, then only counted
 
     async def learn(self, edges: Edges) -> None:
@@ -119,8 +125,11 @@ class TopologyLearner:
 
     async def store(self, session: AsyncSession, edges: Edges) -> Edges:
         """Write `edges` in the session's transaction, but those the table had no room for before (the incident
-        tasks call this with every batch: their topology, read from the table, lacks a refused edge each time).
-        Those it has no room for now are counted and remembered. Returns the edges written."""
+        tasks call this with every batch: their topology, read from the table, lacks a refused edge each time), until
+        the learner forgets them. Those it has no room for now are counted and remembered. Returns the edges
+        written."""
+        if self.refused and monotonic() >= self.refused_until:
+            self.refused.clear()
         asked = {pair: labels for pair, labels in edges.items() if hash(pair) not in self.refused}
         refused = await learn_runs_on(session, asked, limit=self.limit)
         if refused:
@@ -128,6 +137,8 @@ class TopologyLearner:
         return {pair: labels for pair, labels in asked.items() if pair not in refused}
 
     def _refuse(self, refused: set[tuple[str, str]]) -> None:
+        if not self.refused:
+            self.refused_until = monotonic() + REFUSED_FORGOTTEN_AFTER_S
         _remember(self.refused, map(hash, refused))
         EDGES_REFUSED.inc(len(refused))
         if not self.refused_before:

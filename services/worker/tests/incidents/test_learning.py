@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import TopologyEdge
@@ -116,6 +116,26 @@ async def test_an_incident_task_asks_for_a_refused_edge_once(bus: Bus, worker_ct
         await drain(task)
     assert await stored_edges(worker_ctx) == {}
     assert refused_total() - before == 2
+
+
+async def test_a_refused_edge_is_asked_for_again_once_forgotten(
+        worker_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin deleting edges makes room: the learner asks for the edges it refused again, not before it forgets
+    them (REFUSED_FORGOTTEN_AFTER_S after the first refusal), but without a restart."""
+    now = [1_000.0]
+    monkeypatch.setattr(learning, "monotonic", lambda: now[0])
+    learner, before = TopologyLearner(bounded(worker_ctx, 1)), refused_total()
+    await learner.learn({("api", "web-1"): {}})
+    await learner.learn({("db", "db-1"): {}})
+    async with worker_ctx.sessions.begin() as session:  # what DELETE /topology/edges/{id} does
+        await session.execute(delete(TopologyEdge).where(TopologyEdge.source == "api"))
+    now[0] += learning.REFUSED_FORGOTTEN_AFTER_S - 1
+    await learner.learn({("db", "db-1"): {}})
+    assert await stored_edges(worker_ctx) == {}
+    now[0] += 1
+    await learner.learn({("db", "db-1"): {}})
+    assert await stored_edges(worker_ctx) == {("db", "db-1"): ("learned", {})}
+    assert refused_total() - before == 1
 
 
 async def test_writers_at_once_never_pass_the_bound(worker_ctx: WorkerContext) -> None:
