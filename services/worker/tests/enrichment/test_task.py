@@ -10,7 +10,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from aiops_contracts.bus import live_envelopes
 from aiops_contracts.db import (
@@ -74,13 +74,21 @@ async def read(ctx: WorkerContext, incident_id: uuid.UUID) -> tuple[Incident, In
                 await session.scalar(select(IncidentEnrichment).where(IncidentEnrichment.incident_id == incident_id)))
 
 
+async def open_transactions(ctx: WorkerContext) -> int:
+    """How many other client connections to the test database hold a transaction open (a row lock lives in one)."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                 " AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+    async with ctx.sessions() as session:
+        return (await session.execute(query)).scalar_one()
+
+
 async def next_of_type(live, event_type: str) -> Envelope:
     """The first envelope of `event_type` on the live channel (waits up to 10 s)."""
     deadline = asyncio.get_running_loop().time() + 10
     while asyncio.get_running_loop().time() < deadline:
         message = await live.get_message(timeout=0.2)
-        for text in live_envelopes(message["data"]) if message else []:
-            if (envelope := Envelope.model_validate_json(text)).type == event_type:
+        for document in live_envelopes(message["data"]) if message else []:
+            if (envelope := Envelope.model_validate_json(document)).type == event_type:
                 return envelope
     raise AssertionError(f"no {event_type} on the live channel")
 
@@ -182,8 +190,8 @@ async def test_a_malformed_answer_twice_is_recorded_and_rules_answer(worker_ctx:
 
 
 async def test_no_transaction_is_held_while_the_llm_answers(worker_ctx: WorkerContext, fake_openai) -> None:
-    """An update announced while the LLM writes the enrichment is marked due at once (not behind a row lock held
-    for the LLM's duration), and the incident is looked at again afterwards."""
+    """While the LLM writes the enrichment no transaction is open (so no row lock), an update announced meanwhile is
+    marked due at once, and the incident is looked at again afterwards."""
     worker_ctx.settings.enrichment_debounce_s = 0
     worker_ctx.settings.log_embeddings_enabled = False  # no similar incidents: the LLM is asked at once
     ctx = llm_ctx(worker_ctx, fake_openai.base_url)
@@ -201,8 +209,9 @@ async def test_no_transaction_is_held_while_the_llm_answers(worker_ctx: WorkerCo
     enriching = asyncio.create_task(task.enrich_due())
     try:
         assert await asyncio.to_thread(answering.wait, 30)
+        assert await open_transactions(ctx) == 0  # nothing the update's upsert could wait on
         await announce(ctx, incident, INCIDENT_UPDATED)
-        await asyncio.wait_for(StreamConsumer.run(task, asyncio.Event(), drain=True), 10)
+        await StreamConsumer.run(task, asyncio.Event(), drain=True)
         assert (await read(ctx, incident.id))[1].due_at <= datetime.now(UTC)  # due again, as handle() marked it
     finally:
         answer.set()
