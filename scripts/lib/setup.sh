@@ -43,7 +43,8 @@ install_python() {
 
 build_miner() {
   # The worker's editable install compiles the log template miner's hot modules beside their sources
-  # (services/worker/setup.py); after an edit of one of them the build is stale and importing it fails: rebuild.
+  # (services/worker/setup.py). Rebuild when they run uncompiled, or when importing them fails: the package's
+  # check (aiops_worker/logs/miner_build.py) refuses a build whose sources' sha256 differ from its stamp.
   "$PY" -c 'import sys, aiops_worker.logs.mining as m; sys.exit(not m.__file__.endswith(".so"))' 2>/dev/null && return 0
   log "compiling the log template miner (mypyc)"
   "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT/services/worker"

@@ -1,13 +1,14 @@
-"""The miner's hot modules run as compiled by services/worker/setup.py, and a stale extension is refused."""
+"""The miner's hot modules run as compiled by services/worker/setup.py, and a stale build is refused."""
 
-import os
+import shutil
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from aiops_worker.logs import candidates, masking, mining, refuse_stale_extensions, similarity
+from aiops_worker.logs import candidates, masking, mining, similarity
+from aiops_worker.logs.miner_build import COMPILED, STAMP, refuse_stale_extensions, source_digests, write_stamp
 
 
 @pytest.mark.parametrize("module", [mining, candidates, masking, similarity], ids=lambda module: module.__name__)
@@ -17,13 +18,37 @@ def test_the_miner_runs_compiled(module: ModuleType) -> None:
         "`.venv/bin/pip install --no-deps --no-build-isolation -e services/worker`")
 
 
-def test_an_extension_older_than_its_source_is_refused(tmp_path: Path) -> None:
-    source, extension = tmp_path / "miner.py", tmp_path / f"miner{EXTENSION_SUFFIXES[0]}"
-    source.write_text("")
-    extension.write_bytes(b"")
-    os.utime(source, (1000, 1000))
-    os.utime(extension, (2000, 2000))
-    refuse_stale_extensions(tmp_path)  # built after its source was last written
-    os.utime(source, (3000, 3000))
-    with pytest.raises(ImportError, match="older than miner.py: rebuild it"):
-        refuse_stale_extensions(tmp_path)
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    """A folder holding the compiled sources, an (empty) extension of each and their stamp."""
+    for name in COMPILED:
+        shutil.copy(Path(mining.__file__).with_name(name), tmp_path / name)
+        (tmp_path / (name.removesuffix(".py") + EXTENSION_SUFFIXES[0])).write_bytes(b"")
+    write_stamp(tmp_path, source_digests(tmp_path))
+    return tmp_path
+
+
+def test_a_build_whose_stamp_matches_its_sources_is_accepted(built: Path) -> None:
+    (built / "masking.py").touch()  # a newer file time, the same content
+    refuse_stale_extensions(built)
+
+
+def test_an_edited_source_is_refused(built: Path) -> None:
+    with (built / "masking.py").open("a") as source:
+        source.write("\n")
+    with pytest.raises(ImportError, match=r"masking\.py changed since its extension was built: rebuild it"):
+        refuse_stale_extensions(built)
+
+
+def test_extensions_without_a_stamp_are_refused(built: Path) -> None:
+    (built / STAMP).unlink()
+    with pytest.raises(ImportError, match=f"no {STAMP}"):
+        refuse_stale_extensions(built)
+
+
+def test_sources_without_extensions_run_as_they_are(built: Path) -> None:
+    (built / STAMP).unlink()
+    (built / "similarity.py").write_text("")
+    for extension in built.glob(f"*{EXTENSION_SUFFIXES[0]}"):
+        extension.unlink()
+    refuse_stale_extensions(built)
