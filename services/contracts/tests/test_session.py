@@ -1,15 +1,17 @@
 """The engine's pool hands out live connections: one whose backend the server ended while it sat in the pool is
-replaced at checkout (what pool_pre_ping did with a round trip per checkout), with any number of descriptors open."""
+replaced at checkout (what pool_pre_ping did with a round trip per checkout), with any number of descriptors open;
+and its sockets send TCP keepalives."""
 
 import os
 import resource
+import socket
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aiops_contracts.db.session import make_engine
+from aiops_contracts.db.session import TCP_KEEPALIVES, make_engine
 from aiops_contracts.settings import CommonSettings
 from conftest import until
 
@@ -76,3 +78,12 @@ async def test_connections_past_descriptor_1024_are_checked_out_and_replaced(com
         assert await _socket(pooled) >= SELECT_FD_LIMIT  # the replacement too, checked out again
     finally:
         await pooled.dispose()
+
+
+async def test_connections_send_tcp_keepalives(engine: AsyncEngine) -> None:
+    fd = await _socket(engine)
+    with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:  # a duplicate: the pool's stays open
+        options = (sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                   *(sock.getsockopt(socket.IPPROTO_TCP, option)
+                     for option in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT)))
+    assert options == tuple(TCP_KEEPALIVES.values())

@@ -10,9 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from aiops_contracts.settings import CommonSettings
 
+# libpq's TCP keepalives: the first probe after 30 s idle, then every 10 s; 3 unanswered and the kernel closes the
+# socket (a peer gone silently is known dead about a minute after it fell silent).
+TCP_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
 
 def make_engine(settings: CommonSettings) -> AsyncEngine:
-    engine = create_async_engine(settings.database_url, pool_size=settings.database_pool_size)
+    """The pool checks a connection at checkout without a round trip (`_refuse_closed`), so it sees only what the
+    kernel knows. A NAT or load balancer that drops an idle entry sends nothing; TCP keepalives (`TCP_KEEPALIVES`)
+    keep such entries in use, and make the kernel close a connection whose peer stopped answering, which the
+    checkout then refuses. The trade-off against pool_pre_ping's SELECT 1: a connection lost in the minute before
+    the probes give up (or by a middlebox with an idle timeout under 30 s) is still handed out, and its first
+    query fails; idle connections cost a small packet every 30 s."""
+    engine = create_async_engine(settings.database_url, pool_size=settings.database_pool_size,
+                                 connect_args=TCP_KEEPALIVES)
     event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     return engine
 
