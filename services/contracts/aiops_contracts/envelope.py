@@ -21,6 +21,8 @@ ENTRY_FIELD = b"envelope"
 # Payload members that travel as raw UTF-8 in a field of their own when they are text: field -> member.
 RAW_FIELDS = {b"payload.lines": "lines"}  # MetricsPayload.lines: line protocol
 ENVELOPE_FIELDS = frozenset({ENTRY_FIELD, *RAW_FIELDS})  # the fields of an entry that hold its envelope
+# Levels of arrays and objects a stream entry holds at most: orjson writes no deeper (it raises).
+MAX_NESTING = 254
 
 
 # A random UUID's version (4) and variant (RFC 4122) bits, set as uuid.UUID(version=4) sets them.

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import AfterValidator, Field, ValidationError
 
 from aiops_contracts.db import Incident, IncidentEvent
+from aiops_contracts.envelope import MAX_NESTING
 from aiops_contracts.events import (
     ANNOTATION_VALUE_MAX_CHARS,
     LABEL_KEY_MAX_CHARS,
@@ -47,6 +48,27 @@ def test_nul_in_an_alert_is_replaced_in_every_text_it_holds() -> None:
     assert (alert.title, alert.labels) == ("disk\ufffdfull", {"k\ufffd": "v\ufffd"})
     plain = {"fingerprint": "fp", "title": "disk full", "details": {"sample": {"value": "\\u0000 as text"}}}
     assert AlertPayload.model_validate(plain).model_dump(exclude_unset=True) == plain  # unchanged, nothing more set
+
+
+def nested(levels: int, leaf: str) -> list:
+    value: list | str = leaf
+    for _ in range(levels):
+        value = [value]
+    return value  # type: ignore[return-value]
+
+
+def test_an_alert_nested_deeper_than_a_stream_entry_holds_is_refused_not_a_recursion_error() -> None:
+    """Looking for NUL walked such details in Python: RecursionError from about 500 levels. orjson, which writes
+    every stream entry, writes MAX_NESTING levels and no more, so nothing deeper is worth walking."""
+    orjson.dumps(nested(MAX_NESTING, "x"))
+    with pytest.raises(orjson.JSONEncodeError):
+        orjson.dumps(nested(MAX_NESTING + 1, "x"))
+    for leaf in ("x", "x\0"):
+        with pytest.raises(ValidationError, match=f"nested deeper than {MAX_NESTING} levels"):
+            AlertPayload(fingerprint="f", title="t", details={"d": nested(1_000, leaf)})
+    deepest = MAX_NESTING - 2  # the alert's fields and its details are two of the levels
+    alert = AlertPayload(fingerprint="f", title="t", details={"d": nested(deepest, "x\0")})
+    assert alert.details == {"d": nested(deepest, "x\ufffd")}
 
 
 def test_envelope_labels_reach_every_record_and_a_record_s_own_win() -> None:

@@ -7,7 +7,9 @@ An envelope is newline-delimited JSON: a header line, then per item a header lin
 `length`) and a payload. Error events become alerts (grouping in sentry_events.py); transactions,
 sessions, attachments, client reports and any other item are skipped, never refused. An envelope of more
 than WEBHOOK_MAX_ITEMS items gets 413 as soon as the parse reaches one more: the DSN key is public, and each
-item costs CPU (an SDK sends a few per envelope).
+item costs CPU (an SDK sends a few per envelope). An event nested deeper than its alert can carry
+(MAX_EVENT_NESTING levels) gets 400 naming the bound, as an item that is not JSON does: nothing of its envelope
+is published (an SDK sends one event per envelope).
 """
 
 from collections import Counter
@@ -24,7 +26,7 @@ from aiops_api.errors import BadRequest, PayloadTooLarge
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import documented_body, read_body
 from aiops_api.webhooks.expansion import publish_request
-from aiops_api.webhooks.sentry_events import event_to_alert
+from aiops_api.webhooks.sentry_events import MAX_EVENT_NESTING, event_to_alert, fits_an_alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED
 from aiops_contracts.sources import SourceKind
@@ -59,7 +61,7 @@ def parse_envelope(body: bytes, max_items: int) -> SentryEnvelope:
                                   f"{max_items}; send fewer items per envelope")
         item_type = str(item_header.get("type") or "")
         if item_type == "event":
-            envelope.events.append(_json_object(payload, "event item"))
+            envelope.events.append(_event(payload, "event item"))
         else:
             envelope.skipped[item_type] += 1
     return envelope
@@ -102,6 +104,15 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+def _event(raw: bytes, what: str) -> dict[str, Any]:
+    """An event object that its alert can carry (orjson parses 1,024 levels, but writes fewer)."""
+    event = _json_object(raw, what)
+    if not fits_an_alert(event):
+        raise BadRequest(f"body: the {what} is nested deeper than {MAX_EVENT_NESTING} levels of objects and arrays, "
+                         "flatten it")
+    return event
+
+
 def _event_id(value: Any) -> str | None:
     return str(value) if value else None
 
@@ -132,6 +143,6 @@ async def receive_store(
     project_id: ProjectId, request: Request, source: SentrySdkSource, bus: BusDep, settings: SettingsDep
 ) -> SentryAccepted:
     body = await read_body(request, settings.max_body_bytes)
-    event = _json_object(body, "event")
+    event = _event(body, "event")
     await publish_request(bus, ALERTS_INGESTED, to_envelopes(source.name, project_id, [event]), len(body), settings)
     return SentryAccepted(id=_event_id(event.get("event_id")))

@@ -21,12 +21,15 @@ from typing import Any
 
 import orjson
 
+from aiops_contracts.envelope import MAX_NESTING
 from aiops_contracts.events import AlertPayload, Severity, SignalKind
 
 LEVELS = {"fatal": Severity.critical, "error": Severity.high, "warning": Severity.medium,
           "info": Severity.info, "debug": Severity.info}
 DEFAULT_MARKERS = ("{{ default }}", "{{default}}")
 MAX_SAMPLE_BYTES = 16_384  # the sample event kept on the alert; larger parts are dropped
+_ENTRY_LEVELS = 3  # levels above the sample event in its alert's stream entry: the envelope, payload, details
+MAX_EVENT_NESTING = MAX_NESTING - _ENTRY_LEVELS  # levels of objects and arrays an event may nest
 _SAMPLE_KEYS = ("event_id", "level", "platform", "logger", "transaction", "culprit", "server_name", "release",
                 "environment", "tags", "user", "request", "contexts", "exception", "logentry", "message")
 _VARIABLE_PARTS = re.compile(
@@ -58,6 +61,19 @@ def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
                  "sample_event": sample(event)},
         signal=SignalKind.error,
     )
+
+
+def fits_an_alert(event: dict[str, Any]) -> bool:
+    """Whether the event nests at most MAX_EVENT_NESTING levels, so that its alert's stream entry, which holds it
+    _ENTRY_LEVELS deeper (details.sample_event), can be written: orjson writes MAX_NESTING levels, no more."""
+    wrapped: Any = event
+    for _ in range(_ENTRY_LEVELS):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 def group_hash(event: dict[str, Any], project_id: str) -> str:

@@ -20,7 +20,7 @@ from aiops_api.main import create_app
 from aiops_api.sources.credentials import hash_token
 from aiops_api.webhooks import sentry_hooks
 from aiops_api.webhooks.sentry import parse_envelope
-from aiops_api.webhooks.sentry_events import event_to_alert, group_hash
+from aiops_api.webhooks.sentry_events import MAX_EVENT_NESTING, event_to_alert, group_hash
 from aiops_contracts import bus as bus_module
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Source
@@ -204,6 +204,30 @@ async def test_an_envelope_of_more_items_than_the_limit_is_refused_before_the_re
     response = await client.post("/api/42/envelope/", content=gzip.compress(at_limit), headers=headers)
     assert response.status_code == 200, response.text
     assert [alert["title"] for alert in await stream_alerts(bus)] == ["boom"]
+
+
+def nested_event(levels: int) -> bytes:
+    """An event of `levels` levels: its release nested in lists (orjson parses 1,024 levels)."""
+    return b'{"message":"deep","release":' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+
+
+async def test_an_event_nested_deeper_than_its_alert_carries_is_refused_with_400(
+        bus: Bus, client, redis, sentry_token) -> None:
+    """The DSN key is public: an event nested 300 levels deep got 500 (the sample kept on its alert could not be
+    written: orjson writes 254 levels). The envelope is refused as one whose item is not JSON, nothing published."""
+    headers = {"X-Sentry-Auth": f"Sentry sentry_key={sentry_token}, sentry_version=7"}
+    good = b'{"type":"event"}\n{"message":"fine"}\n'
+    for levels in (MAX_EVENT_NESTING + 1, 300, 1_000):
+        body = b"{}\n" + good + b'{"type":"event"}\n' + nested_event(levels) + b"\n"
+        for path, content in (("/api/42/envelope/", body), ("/api/42/store/", nested_event(levels))):
+            response = await client.post(path, content=content, headers=headers)
+            assert response.status_code == 400, response.text
+            assert f"nested deeper than {MAX_EVENT_NESTING} levels" in response.json()["detail"]
+    assert await redis.xlen(bus.key(ALERTS_INGESTED)) == 0
+    response = await client.post("/api/42/store/", content=nested_event(MAX_EVENT_NESTING), headers=headers)
+    assert response.status_code == 200, response.text
+    (alert,) = await stream_alerts(bus)
+    assert alert["details"]["sample_event"] == orjson.loads(nested_event(MAX_EVENT_NESTING))
 
 
 async def test_real_sdk_in_a_subprocess(bus: Bus, start_service, service_headers, clean_db, redis, tmp_path) -> None:
