@@ -7,9 +7,10 @@ consumer group is done with, so a publish into a stream whose slowest group stil
 or unacked is refused with `StreamBacklogFull`: the API answers 503 (push clients retry later) and a worker
 task retries its batch, instead of Redis silently deleting accepted events.
 
-BUS_PREFIX goes before the name of every stream, dead-letter stream and the live channel, so a replay or a
-test runs the same code on streams of its own (a consumer group belongs to its stream and needs none). Pub/sub
-channels are shared by every database index of a Redis, so each test run takes a prefix of its own.
+BUS_PREFIX goes before the name of every stream, dead-letter stream, the live channel and the queue of
+connection tests of polled sources, so a replay or a test runs the same code on streams of its own (a consumer
+group belongs to its stream and needs none), and deployments sharing a Redis take no connection test of the
+other's. Pub/sub channels are shared by every database index of a Redis, so each test run takes a prefix of its own.
 """
 
 import asyncio
@@ -26,7 +27,7 @@ from redis.exceptions import ResponseError
 from aiops_contracts import instrumentation
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.settings import CommonSettings
-from aiops_contracts.streams import LIVE_CHANNEL, StreamSpec
+from aiops_contracts.streams import LIVE_CHANNEL, POLLER_CHECKS_KEY, StreamSpec
 from aiops_contracts.tracing import current_trace_carrier
 
 BACKLOG_LIMIT = 0.9  # share of MAXLEN that a group may have outstanding before publishing is refused
@@ -77,6 +78,7 @@ class Bus:
         self.prefix = settings.bus_prefix
         self.maxlen_factor = settings.stream_maxlen_factor
         self.live_channel = self.prefix + LIVE_CHANNEL
+        self.poller_checks_key = self.prefix + POLLER_CHECKS_KEY  # the API asks, a worker answers
         self._backlog_readings: dict[str, tuple[float, int]] = {}  # key -> (monotonic time read, slowest backlog)
         self._xadd_many = redis.register_script(_XADD_MANY)
 

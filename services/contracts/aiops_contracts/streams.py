@@ -60,7 +60,8 @@ ANOMALY_DETECTORS_KEY = "aiops:anomalies:detectors"
 # Polled sources (aiops_worker/producers/manager.py): the lease a worker holds on a source while it polls it
 # (`<key>:<source id>` = worker name, with a TTL), each source's health (hash `<key>:<source id>`: last success,
 # last error, duration, points), and the list the API pushes connection tests on (each names its reply list
-# and when it expires; the list keeps the newest POLLER_CHECKS_MAX and is dropped once nobody uses it).
+# and when it expires; the list keeps the newest POLLER_CHECKS_MAX and is dropped once nobody uses it; its key is
+# Bus.poller_checks_key, under BUS_PREFIX, so deployments sharing a Redis do not answer each other's tests).
 POLLER_LEASE_KEY = "aiops:sources:lease"
 POLLER_HEALTH_KEY = "aiops:sources:health"
 POLLER_CHECKS_KEY = "aiops:sources:checks"

@@ -7,7 +7,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from aiops_api.deps import Admin, RedisDep, SecretBoxDep, SessionDep, SettingsDep
+from aiops_api.deps import Admin, BusDep, RedisDep, SecretBoxDep, SessionDep, SettingsDep
 from aiops_api.sources import service
 from aiops_api.sources.schemas import SourceCreate, SourceCreated, SourceRead, SourceSnippets, SourceUpdate
 from aiops_contracts.pollers import ConnectionCheck
@@ -39,10 +39,10 @@ async def update_source(source_id: uuid.UUID, data: SourceUpdate, session: Sessi
 
 @router.post("/{source_id}/test", operation_id="test_source",
              responses={400: {"description": "Not a polled source"}, 503: {"description": "No worker answered"}})
-async def test_source(source_id: uuid.UUID, session: SessionDep, redis: RedisDep, _: Admin) -> ConnectionCheck:
+async def test_source(source_id: uuid.UUID, session: SessionDep, bus: BusDep, _: Admin) -> ConnectionCheck:
     """Test a polled source's connection from a worker: DNS, TCP, TLS, then auth and protocol; the steps say
     exactly which one failed and why."""
-    return await service.test_source(session, redis, source_id=source_id)
+    return await service.test_source(session, bus, source_id=source_id)
 
 
 @router.delete("/{source_id}", operation_id="revoke_source")

@@ -1,7 +1,7 @@
 """Creating, listing, changing and revoking sources (every change is audited), their ready-to-paste snippets,
 and for polled sources their health (recorded by the worker in Redis) and connection tests (run by a worker:
-the API pushes the request on POLLER_CHECKS_KEY, a bounded list, and waits for the answer on a reply list of
-its own; a request no worker took in time is withdrawn, and one a worker takes too late is skipped)."""
+the API pushes the request on the bus's poller_checks_key, a bounded list, and waits for the answer on a reply
+list of its own; a request no worker took in time is withdrawn, and one a worker takes too late is skipped)."""
 
 import time
 import uuid
@@ -28,11 +28,12 @@ from aiops_api.sources.schemas import (
 )
 from aiops_api.sources.secrets import seal_config
 from aiops_api.sources.snippets import source_snippets
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Source
 from aiops_contracts.pollers import ConnectionCheck, is_poller
 from aiops_contracts.secrets import SecretBox
 from aiops_contracts.sources import SourceKind
-from aiops_contracts.streams import POLLER_CHECKS_KEY, POLLER_CHECKS_MAX, POLLER_HEALTH_KEY
+from aiops_contracts.streams import POLLER_CHECKS_MAX, POLLER_HEALTH_KEY
 
 CHECK_WAIT_S = 30  # a connection test's own timeout is at most the source's timeout_s; this covers the queue
 
@@ -129,21 +130,22 @@ async def _polled(session: AsyncSession, source_id: uuid.UUID) -> Source:
     return source
 
 
-async def test_source(session: AsyncSession, redis: Redis, *, source_id: uuid.UUID) -> ConnectionCheck:
+async def test_source(session: AsyncSession, bus: Bus, *, source_id: uuid.UUID) -> ConnectionCheck:
     """Has a worker test the source's connection, stage by stage; 503 when no worker answers in time."""
     await _polled(session, source_id)
-    reply_to = f"{POLLER_CHECKS_KEY}:reply:{uuid.uuid4().hex}"
+    redis, checks_key = bus.redis, bus.poller_checks_key
+    reply_to = f"{checks_key}:reply:{uuid.uuid4().hex}"
     started = time.monotonic()
     request = orjson.dumps({"source_id": str(source_id), "reply_to": reply_to,
                             "expires_at": time.time() + CHECK_WAIT_S})
     async with redis.pipeline(transaction=True) as pipe:  # bounded: no worker may be there to take them
-        pipe.rpush(POLLER_CHECKS_KEY, request)
-        pipe.ltrim(POLLER_CHECKS_KEY, -POLLER_CHECKS_MAX, -1)
-        pipe.expire(POLLER_CHECKS_KEY, 2 * CHECK_WAIT_S)
+        pipe.rpush(checks_key, request)
+        pipe.ltrim(checks_key, -POLLER_CHECKS_MAX, -1)
+        pipe.expire(checks_key, 2 * CHECK_WAIT_S)
         await pipe.execute()
     answer = await redis.blpop([reply_to], timeout=CHECK_WAIT_S)
     if answer is None:
-        await redis.lrem(POLLER_CHECKS_KEY, 1, request)  # untaken: nobody should run it any more
+        await redis.lrem(checks_key, 1, request)  # untaken: nobody should run it any more
         raise ServiceUnavailable(f"no worker answered the connection test within {time.monotonic() - started:.0f} s "
                                  "(is a worker running?)")
     return ConnectionCheck.model_validate_json(answer[1])

@@ -83,11 +83,12 @@ async def test_list_shows_the_health_the_worker_recorded(client, auth, redis) ->
     assert health["last_success_at"].startswith("2023-11-14T22:13:20")
 
 
-async def test_connection_test_is_answered_by_a_worker(client, auth, redis) -> None:
+async def test_connection_test_is_answered_by_a_worker(client, auth, redis, bus) -> None:
     source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
 
     async def worker() -> None:  # what producers/manager.py does with a request
-        _, raw = await redis.blpop([POLLER_CHECKS_KEY], timeout=10)
+        key, raw = await redis.blpop([bus.poller_checks_key, POLLER_CHECKS_KEY], timeout=10)
+        assert key.decode() == bus.poller_checks_key  # under the run's BUS_PREFIX, as a worker of this run reads it
         request = orjson.loads(raw)
         assert request["source_id"] == source["id"]
         answer = ConnectionCheck(ok=False, duration_s=0.1, steps=[
@@ -102,15 +103,16 @@ async def test_connection_test_is_answered_by_a_worker(client, auth, redis) -> N
     assert [(s["stage"], s["ok"]) for s in response.json()["steps"]] == [("dns", True), ("auth", False)]
 
 
-async def test_a_connection_test_no_worker_takes_is_503_and_leaves_a_bounded_queue(client, auth, redis,
+async def test_a_connection_test_no_worker_takes_is_503_and_leaves_a_bounded_queue(client, auth, bus,
                                                                                    monkeypatch) -> None:
     monkeypatch.setattr(service, "CHECK_WAIT_S", 1)
     source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
-    await redis.rpush(POLLER_CHECKS_KEY, *[b"an older request"] * (POLLER_CHECKS_MAX + 5))
+    redis, checks_key = bus.redis, bus.poller_checks_key
+    await redis.rpush(checks_key, *[b"an older request"] * (POLLER_CHECKS_MAX + 5))
 
     response = await client.post(f"/api/v1/sources/{source['id']}/test", headers=auth())
 
     assert response.status_code == 503 and "no worker answered" in response.json()["detail"]
-    queued = await redis.lrange(POLLER_CHECKS_KEY, 0, -1)
+    queued = await redis.lrange(checks_key, 0, -1)
     assert len(queued) == POLLER_CHECKS_MAX - 1 and source["id"].encode() not in b"".join(queued)  # its own withdrawn
-    assert 0 < await redis.ttl(POLLER_CHECKS_KEY) <= 2
+    assert 0 < await redis.ttl(checks_key) <= 2

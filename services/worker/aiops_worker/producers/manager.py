@@ -38,7 +38,7 @@ from aiops_contracts.pollers import (
 )
 from aiops_contracts.secrets import SecretBox, secret_box
 from aiops_contracts.sources import SourceKind
-from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, PIPELINES_RUNS, POLLER_CHECKS_KEY
+from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, PIPELINES_RUNS
 from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.producers import health
 from aiops_worker.producers.checks import check_connection
@@ -218,10 +218,10 @@ class ProducerManager:
                          payload=run.model_dump(mode="json")) for run in result.runs])
 
     async def _answer_checks(self, stop: asyncio.Event) -> None:
-        """Connection tests the API asks for: `{"source_id", "reply_to"}` on POLLER_CHECKS_KEY."""
+        """Connection tests the API asks for: `{"source_id", "reply_to"}` on the bus's poller_checks_key."""
         while not stop.is_set():
             try:
-                popped = await self.ctx.redis.blpop([POLLER_CHECKS_KEY], timeout=1)
+                popped = await self.ctx.redis.blpop([self.ctx.bus.poller_checks_key], timeout=1)
                 if popped is not None:
                     await self._answer_check(popped[1])
             except TRANSIENT_ERRORS as exc:

@@ -15,7 +15,7 @@ from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.pollers import ConnectionCheck
 from aiops_contracts.secrets import SecretBox
-from aiops_contracts.streams import METRICS_INGESTED, POLLER_CHECKS_KEY
+from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.producers.health import health_key
 from aiops_worker.producers.manager import ProducerManager
 from aiops_worker.runtime.context import WorkerContext
@@ -110,8 +110,8 @@ async def test_a_replica_that_joins_gets_its_share(worker_ctx, sessions, snmp_ag
 
 async def test_a_request_that_fails_is_answered_and_the_next_ones_still_are(worker_ctx, redis: Redis) -> None:
     pollers = manager(worker_ctx, "w1")
-    replies = [f"{POLLER_CHECKS_KEY}:reply:{uuid.uuid4().hex}" for _ in range(2)]
-    await redis.rpush(POLLER_CHECKS_KEY, b"not json",
+    replies = [f"reply:{uuid.uuid4().hex}" for _ in range(2)]
+    await redis.rpush(worker_ctx.bus.poller_checks_key, b"not json",
                       orjson.dumps({"source_id": "not-a-uuid", "reply_to": replies[0]}),
                       orjson.dumps({"source_id": str(uuid.uuid4()), "reply_to": replies[1]}))
     stop = asyncio.Event()
@@ -128,10 +128,10 @@ async def test_a_request_that_fails_is_answered_and_the_next_ones_still_are(work
 
 async def test_a_request_the_api_stopped_waiting_for_is_skipped(worker_ctx, redis: Redis) -> None:
     pollers = manager(worker_ctx, "w1")
-    late, current = (f"{POLLER_CHECKS_KEY}:reply:{uuid.uuid4().hex}" for _ in range(2))
-    await redis.rpush(POLLER_CHECKS_KEY, *(orjson.dumps({"source_id": str(uuid.uuid4()), "reply_to": reply,
-                                                         "expires_at": time.time() + offset_s})
-                                           for reply, offset_s in ((late, -1), (current, 60))))
+    late, current = (f"reply:{uuid.uuid4().hex}" for _ in range(2))
+    await redis.rpush(worker_ctx.bus.poller_checks_key, *(
+        orjson.dumps({"source_id": str(uuid.uuid4()), "reply_to": reply, "expires_at": time.time() + offset_s})
+        for reply, offset_s in ((late, -1), (current, 60))))
     stop = asyncio.Event()
     answering = asyncio.create_task(pollers._answer_checks(stop))
     try:
