@@ -30,22 +30,24 @@ MIN_CHECK_INTERVAL_S = 0.5
 async def live_events(websocket: WebSocket, token: str = "") -> None:
     offered = websocket.scope.get("subprotocols") or []
     state = websocket.app.state
-    try:  # before the handshake completes, so that an open connection holds its slot
-        principal = await _authenticate(state, _token(offered) or token)
-        slot = await state.live_slots.acquire(principal.subject)
-        refusal = None if slot else ("too many live connections for this user: at most "
-                                     f"{state.settings.live_max_connections_per_user}")
-    except InvalidToken as exc:
-        refusal = str(exc)
-    # Accepted, then closed with the reason: browsers see neither the status nor the body of a refused handshake.
-    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-    if refusal:
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
-        return
-    try:
+    slot = None
+    try:  # released however the connection ends, a handshake the client dropped included
+        try:  # before the handshake completes, so that an open connection holds its slot
+            principal = await _authenticate(state, _token(offered) or token)
+            slot = await state.live_slots.acquire(principal.subject)
+            refusal = None if slot else ("too many live connections for this user: at most "
+                                         f"{state.settings.live_max_connections_per_user}")
+        except InvalidToken as exc:
+            refusal = str(exc)
+        # Accepted, then closed with the reason: browsers see neither the status nor the body of a refused handshake.
+        await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        if refusal:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=refusal)
+            return
         await _stream(websocket, principal, slot)
     finally:
-        await state.live_slots.release(slot)
+        if slot:
+            await state.live_slots.release(slot)
 
 
 async def _stream(websocket: WebSocket, principal: Principal, slot: Slot) -> None:

@@ -1,6 +1,8 @@
 """The live WebSocket against a real API process: the token travels as a subprotocol (or, for tools, in the
 query), and the server closes with 1008 when the token expires, when its user is deactivated, and past the
-connection limit per user. A broadcast batch larger than a client's queue reaches it whole, an envelope a message."""
+connection limit per user. A broadcast batch larger than a client's queue reaches it whole, an envelope a message.
+A client that drops during the handshake gives its slot back at once (in process: no real client can be made to
+fail the server's accept at will)."""
 
 import asyncio
 import json
@@ -10,8 +12,12 @@ import httpx
 import jwt
 import pytest
 import websockets
+from starlette.websockets import WebSocket
 from websockets.exceptions import ConnectionClosed
 
+from aiops_api.auth.tokens import Role
+from aiops_api.live.connections import KEY_PREFIX
+from aiops_api.live.router import live_events
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from conftest import TEST_JWT_SECRET, until
@@ -108,3 +114,17 @@ async def test_a_batch_larger_than_the_client_queue_arrives_whole(start_service,
                     received.append(envelope["id"])
         assert received == [e.id for e in batch]
         await ws.ping()  # still connected
+
+
+async def test_a_handshake_dropped_by_the_client_gives_its_slot_back(app, redis, token_for) -> None:
+    async def receive() -> dict:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "websocket.accept":
+            raise OSError("the client left during the handshake")  # as the server's send does then
+
+    scope = {"type": "websocket", "app": app, "path": "/ws", "headers": [], "query_string": b"", "subprotocols": []}
+    with pytest.raises(OSError):
+        await live_events(WebSocket(scope, receive, send), token=token_for(Role.viewer))
+    assert await redis.keys(f"{KEY_PREFIX}:*") == []
