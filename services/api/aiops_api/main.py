@@ -19,6 +19,7 @@ from aiops_api.auth.passwords import Passwords
 from aiops_api.auth.router import router as auth_router
 from aiops_api.automations.router import router as automations_router
 from aiops_api.chat.meaning import IntentMeaning
+from aiops_api.chat.retrieval import KnownNames
 from aiops_api.chat.router import router as chat_router
 from aiops_api.dead_letters.router import router as dead_letters_router
 from aiops_api.deprecated import deprecated_aliases
@@ -91,6 +92,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.log_search.warm_up()
         state.chat_meaning = IntentMeaning(state.log_search)
         state.chat_meaning.warm_up()
+        state.chat_known = KnownNames()
         state.secret_box = secret_box(settings.secrets_key)
         await seal_stored_secrets(state.sessions, state.secret_box)
         await ensure_first_admin(state.sessions, settings, state.passwords)

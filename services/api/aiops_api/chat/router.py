@@ -24,7 +24,8 @@ def get_llm(request: Request) -> LLMClient:
 
 def get_stores(request: Request, session: SessionDep) -> Stores:
     state = request.app.state
-    return Stores(session=session, influx=state.influx, log_search=state.log_search, meaning=state.chat_meaning)
+    return Stores(session=session, influx=state.influx, log_search=state.log_search, meaning=state.chat_meaning,
+                  known=state.chat_known)
 
 
 LLMDep = Annotated[LLMClient, Depends(get_llm)]

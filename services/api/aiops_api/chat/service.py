@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from aiops_api.chat.intents import Intent, parse
 from aiops_api.chat.proposals import propose, sentence
-from aiops_api.chat.retrieval import QUERIES, Found, Stores, known_names
+from aiops_api.chat.retrieval import QUERIES, Found, Stores
 from aiops_api.chat.schemas import ChatAnswer
 from aiops_api.chat.tools import TOOL_SPECS, BadToolCall, intent_of_call
 from aiops_contracts.llm import (
@@ -44,7 +44,7 @@ class LLMAnswer(BaseModel):
 async def retrieve(stores: Stores, *, question: str, now: datetime) -> tuple[Intent, Found]:
     """The query the question asks for (by its keywords, else by meaning), its rows, and the automations that
     match the incidents it cites."""
-    intent = parse(question, await known_names(stores.session), now)
+    intent = parse(question, await stores.known.get(stores.session), now)
     if not intent.sure and (kind := await stores.meaning.nearest(question)):
         intent = replace(intent, kind=kind)
     found = await QUERIES[intent.kind](stores, intent)
