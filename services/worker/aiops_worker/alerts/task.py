@@ -8,7 +8,7 @@ event id, so downstream consumers dedupe it too.
 
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Row, case, func, select, tuple_
 from sqlalchemy.dialects.postgresql import Insert, insert
@@ -21,9 +21,10 @@ from aiops_contracts.events import ALERT_STORED, AlertPayload, AlertStatus, Aler
 from aiops_contracts.streams import ALERTS_INGESTED, ALERTS_STORED, FORMER_SHARED_GROUP
 from aiops_contracts.topology import host_name
 from aiops_worker.incidents import store as incidents
-from aiops_worker.incidents.aggregator import Action, Policy, decide
+from aiops_worker.incidents.aggregator import Action, decide
 from aiops_worker.incidents.learning import TopologyLearner, edge, merged, topology_labels
 from aiops_worker.incidents.signals import alert_key
+from aiops_worker.incidents.task import AlertIncidentTask
 from aiops_worker.runtime.bulk import rows_param, rows_select
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
@@ -47,9 +48,7 @@ class AlertStoreTask(StreamConsumer[AlertPayload]):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.learner = TopologyLearner(ctx)
-        settings = ctx.settings  # the alert incident task's rules (incidents/task.py), for _link_joining
-        self.policy = Policy(window=timedelta(seconds=settings.incident_alert_window_s),
-                             reopen=timedelta(seconds=settings.incident_reopen_s), sample_limit=settings.incident_sample_limit)
+        self.policy = AlertIncidentTask.policy_of(ctx.settings)  # the rules _link_joining guesses by
 
     async def handle(self, batch: list[Delivery[AlertPayload]]) -> None:
         async with self.ctx.sessions.begin() as session:

@@ -57,10 +57,7 @@ class IncidentTask(StreamConsumer[P]):
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
-        self.policy = Policy(window=timedelta(seconds=self.window_s(ctx.settings)),
-                             reopen=timedelta(seconds=ctx.settings.incident_reopen_s),
-                             sample_limit=ctx.settings.incident_sample_limit,
-                             correlate=timedelta(seconds=ctx.settings.incident_correlation_window_s))
+        self.policy = self.policy_of(ctx.settings)
         # An operator's reopening sticks for a full resolve window, the longer one, whichever task sweeps:
         # the logs' window (seconds) would end it before anyone could act on it.
         self.reopen_held = timedelta(seconds=max(ctx.settings.incident_window_s, ctx.settings.incident_alert_window_s))
@@ -69,6 +66,13 @@ class IncidentTask(StreamConsumer[P]):
     @staticmethod
     def window_s(settings: WorkerSettings) -> float:
         return settings.incident_window_s
+
+    @classmethod
+    def policy_of(cls, settings: WorkerSettings) -> Policy:
+        """This task's grouping rules (the alert store guesses an alert's incident by the alert task's)."""
+        return Policy(window=timedelta(seconds=cls.window_s(settings)), reopen=timedelta(seconds=settings.incident_reopen_s),
+                      sample_limit=settings.incident_sample_limit,
+                      correlate=timedelta(seconds=settings.incident_correlation_window_s))
 
     @abstractmethod
     def signals(self, delivery: Delivery[P]) -> Iterable[Signal]:
