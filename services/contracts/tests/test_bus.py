@@ -191,3 +191,23 @@ async def test_metric_lines_travel_raw_beside_the_envelope_and_read_back_whole(b
         Envelope.from_entry({**fields, b"payload.lines": b"\xff"})
     with pytest.raises(UnencodableEnvelope):
         Envelope(type="metrics.received", source="t", payload={"lines": "\ud800", "count": 1}).to_entry()
+
+
+async def test_big_entries_are_published_without_a_script_and_small_ones_with_one(bus: Bus) -> None:
+    """Redis's Lua hashes every byte of a script's arguments: a batch of big entries goes as MULTI/EXEC of XADDs
+    instead, as whole and in order (MONITOR shows which commands reached Redis)."""
+    big = "cpu,host=a usage_idle=90 1\n" * 1_000
+    batches = [[Envelope(type="metrics.received", source="t", payload={"lines": big, "count": 1_000})] * 3,
+               events("small", 3)]
+    async with bus.redis.monitor() as monitor:
+        for batch in batches:
+            ids = await bus.publish_many(STREAM, batch)
+            entries = await bus.redis.xrange(bus.key(STREAM), min=ids[0], max=ids[-1])
+            assert [entry_id.decode() for entry_id, _ in entries] == ids
+            assert [Envelope.from_entry(fields) for _, fields in entries] == batch
+        commands: list[str] = []
+        while not commands or commands[-1] != "EVALSHA":
+            command = (await monitor.next_command())["command"]
+            if bus.key(STREAM) in command and command.startswith(("XADD", "EVALSHA")):
+                commands.append(command.split()[0])
+    assert commands == ["XADD", "XADD", "XADD", "EVALSHA"]
