@@ -102,8 +102,11 @@ async def wait_healthy(url: str, timeout_s: float = 60) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """The CPU time (user + system) a process has used so far: the cost of work that stays the same when other
-    processes share the machine, unlike latency."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    processes share the machine, unlike latency; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

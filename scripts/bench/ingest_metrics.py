@@ -20,7 +20,6 @@ over several batch sizes and concurrencies (DIRECT_SETTINGS), measured in the sa
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from bench_stack import DEFAULT_PORTS, redis_db_url, require_stores
+from bench_stack import DEFAULT_PORTS, cpu_seconds, free_port, redis_db_url, require_stores, wait_healthy, wait_idle
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
@@ -133,15 +132,6 @@ async def stream_drained(redis: Redis, group: str) -> bool:
     return bool(mine) and mine[0]["pending"] == 0 and (mine[0].get("lag") or 0) == 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds process `pid` used so far (Linux /proc); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def listening_processes(url: str) -> list[int]:
     """The ids of this machine's processes listening on the port of `url` (none when the store runs elsewhere)."""
     port = f"{urlsplit(url).port or DEFAULT_PORTS[urlsplit(url).scheme]:04X}"
@@ -230,18 +220,6 @@ async def create_source(url: str) -> str:
         return created.json()["token"]
 
 
-async def wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"{url}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("API did not start")
-
-
 # A phase's figures: its rate (metrics/s) and the CPU each part spent per line (µs)
 Phase = tuple[float, dict[str, float]]
 
@@ -328,6 +306,7 @@ async def main(args: argparse.Namespace) -> None:
     async with bench_client() as client:
         try:
             await wait_healthy(f"http://127.0.0.1:{port}")
+            wait_idle(api.pid)  # it loads the embedding model at start, which would share InfluxDB's cores
             results = await phases(args, client, env, bodies, common.influx_url, api.pid)
         finally:
             api.terminate()
@@ -355,12 +334,6 @@ def print_results(results: dict[str, Phase]) -> None:
     print(f"end_to_end / best influxdb_direct = {share:.0%} (target >= {TARGET_SHARE:.0%}: "
           f"{'met' if share >= TARGET_SHARE else 'not met'}); "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":
