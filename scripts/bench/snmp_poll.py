@@ -84,7 +84,7 @@ def run_poller() -> None:
 
 
 def health(redis: Redis) -> list[dict[bytes, bytes]]:
-    keys = list(redis.scan_iter(f"{POLLER_HEALTH_KEY}:*", count=1000))
+    keys = list(redis.scan_iter(CommonSettings().redis_key(POLLER_HEALTH_KEY, "*"), count=1000))
     with redis.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hgetall(key)
@@ -94,7 +94,7 @@ def health(redis: Redis) -> list[dict[bytes, bytes]]:
 def wait_for_leases(redis: Redis, devices: int, timeout_s: float = 90.0) -> None:
     """Until the poller holds every source's lease: its pollers start then (its own start-up is not measured)."""
     deadline = time.monotonic() + timeout_s
-    while sum(1 for _ in redis.scan_iter(f"{POLLER_LEASE_KEY}:*", count=1000)) < devices:
+    while sum(1 for _ in redis.scan_iter(CommonSettings().redis_key(POLLER_LEASE_KEY, "*"), count=1000)) < devices:
         if time.monotonic() > deadline:
             raise SystemExit(f"the poller did not take the {devices} sources within {timeout_s:g} s")
         time.sleep(0.5)

@@ -111,9 +111,9 @@ async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
     assert pending["pending"] == 0
 
 
-async def test_sigterm_finishes_cleanly(start_service, redis) -> None:
+async def test_sigterm_finishes_cleanly(start_service, redis, common_settings) -> None:
     worker = start_service("aiops-worker", WORKER_NAME="sigterm-test", HEARTBEAT_INTERVAL_S="0.2")
-    heartbeat = f"{WORKER_HEARTBEAT_KEY}:sigterm-test"
+    heartbeat = common_settings.redis_key(WORKER_HEARTBEAT_KEY, "sigterm-test")
     deadline = time.monotonic() + SERVICE_START_S
     while not await redis.exists(heartbeat) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)

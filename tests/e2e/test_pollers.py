@@ -27,7 +27,7 @@ async def sources(client: httpx.AsyncClient, headers: dict) -> dict[str, dict]:
 
 
 async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_service, service_headers, snmp_agent,
-                                                                      clean_db, redis) -> None:
+                                                                      clean_db, redis, common_settings) -> None:
     api = start_service("aiops-api")
     workers = {name: start_service("aiops-worker", WORKER_NAME=name, **WORKER_ENV) for name in ("w1", "w2")}
     headers = service_headers()
@@ -40,7 +40,7 @@ async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_serv
         async def settled() -> tuple[dict[str, dict], dict[str, str]] | None:
             """Every source polled by the replica holding its lease, the sources shared two and two."""
             listed = await sources(client, headers)
-            holders = {name: ((await redis.get(f"{POLLER_LEASE_KEY}:{s['id']}")) or b"").decode()
+            holders = {name: ((await redis.get(common_settings.redis_key(POLLER_LEASE_KEY, s["id"]))) or b"").decode()
                        for name, s in listed.items()}
             polled_by = {name: (s["health"] or {}).get("worker") for name, s in listed.items()}
             shared = sorted(holders.values()) == ["w1", "w1", "w2", "w2"]

@@ -29,6 +29,7 @@ from aiops_api.incidents.router import router as incidents_router
 from aiops_api.instrumentation import RequestMetricsMiddleware
 from aiops_api.limits import BodySizeLimitMiddleware
 from aiops_api.live.broadcaster import Broadcaster
+from aiops_api.live.connections import KEY_PREFIX as LIVE_SLOTS_KEY
 from aiops_api.live.connections import ConnectionSlots
 from aiops_api.live.router import router as live_router
 from aiops_api.logs.router import router as logs_router
@@ -83,11 +84,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         state.source_credentials = SourceCredentials(state.sessions, settings.source_cache_seconds,
                                                      settings.source_cache_misses)
         state.passwords = Passwords(settings.password_hash_concurrency)
-        state.accounts = Accounts(state.redis, state.sessions, settings.user_cache_seconds)
+        state.accounts = Accounts(state.redis, state.sessions, settings)
         state.readiness = health.Readiness(settings.ready_cache_seconds)
         state.broadcaster = Broadcaster(state.bus, settings.live_queue_size)
         state.live_slots = ConnectionSlots(state.redis, settings.live_max_connections_per_user,
-                                           lease_s=max(30.0, 6 * settings.user_cache_seconds))
+                                           lease_s=max(30.0, 6 * settings.user_cache_seconds),
+                                           key_prefix=settings.redis_key(LIVE_SLOTS_KEY))
         state.log_search = LogSearch(settings)
         state.log_search.warm_up()
         state.chat_meaning = IntentMeaning(state.log_search)

@@ -33,7 +33,7 @@ from aiops_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "aiops:ratelimit"
+KEY_PREFIX = "aiops:ratelimit"  # under BUS_PREFIX (settings.redis_key)
 EXEMPT_PATHS = frozenset({"/health", "/ready"})  # probes must never be throttled
 # Webhook receivers: our own /webhooks/..., and Sentry's SDK paths (/api/<project>/envelope/ and /store/).
 _WEBHOOK_PATH = re.compile(r"^/webhooks/|^/api/[^/]+/(envelope|store)/?$")
@@ -131,6 +131,7 @@ class RateLimitMiddleware:
         self.classes = route_classes(settings)
         self.failure_limit = settings.rate_limit_auth_failures
         self.window_ms = settings.rate_limit_window_s * 1000
+        self.key_prefix = settings.redis_key(KEY_PREFIX)
         self._script: AsyncScript | None = None  # EVALSHA, loaded on first use
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,9 +152,9 @@ class RateLimitMiddleware:
         """The client's failed-authentication pair of keys, then the pairs of the route class's buckets."""
         ip = f"ip:{client_ip(scope)}"
         credential = credential_fingerprint(scope)
-        bases = [f"{KEY_PREFIX}:{_FAILURES}:{ip}", f"{KEY_PREFIX}:{route_class.name}:{ip}"]
+        bases = [f"{self.key_prefix}:{_FAILURES}:{ip}", f"{self.key_prefix}:{route_class.name}:{ip}"]
         if credential:
-            bases.append(f"{KEY_PREFIX}:{route_class.name}:cred:{credential}")
+            bases.append(f"{self.key_prefix}:{route_class.name}:cred:{credential}")
         return [key for base in bases for key in (f"{base}:{index}", f"{base}:{index - 1}")]
 
     async def _check(self, scope: Scope, route_class: RouteClass, now_ms: int) -> int:
@@ -179,7 +180,7 @@ class RateLimitMiddleware:
         return counted
 
     async def _count_failure(self, scope: Scope) -> None:
-        key = f"{KEY_PREFIX}:{_FAILURES}:ip:{client_ip(scope)}:{int(time.time() * 1000) // self.window_ms}"
+        key = f"{self.key_prefix}:{_FAILURES}:ip:{client_ip(scope)}:{int(time.time() * 1000) // self.window_ms}"
         try:
             async with scope["app"].state.redis.pipeline(transaction=True) as pipe:
                 await pipe.incr(key).pexpire(key, self.window_ms * 2).execute()

@@ -1,11 +1,12 @@
 """Rate limiting: sliding window per credential and per IP, by route class; 429 for REST, 503 for webhooks."""
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
-from aiops_api.auth.tokens import Role
+from aiops_api.auth.tokens import InvalidToken, Principal, Role
 from aiops_api.main import create_app
 from aiops_api.ratelimit import KEY_PREFIX, classify
 
@@ -74,10 +75,10 @@ async def test_probes_are_never_limited(limited) -> None:
     assert {(await client.get("/health")).status_code for _ in range(20)} == {200}
 
 
-async def test_keys_hold_digests_not_credentials_or_ips(limited, auth, redis) -> None:
+async def test_keys_hold_digests_not_credentials_or_ips(limited, auth, redis, api_settings) -> None:
     headers = auth(Role.viewer)
     await limited("10.9.9.9").get("/api/v1/alerts", headers=headers)
-    keys = [k.decode() for k in await redis.keys(f"{KEY_PREFIX}:*")]
+    keys = [k.decode() for k in await redis.keys(f"{api_settings.redis_key(KEY_PREFIX)}:*")]
     assert keys and all("10.9.9.9" not in k and headers["Authorization"][7:] not in k for k in keys)
 
 
@@ -89,3 +90,34 @@ async def test_keys_hold_digests_not_credentials_or_ips(limited, auth, redis) ->
 ])
 def test_route_classes(method, path, expected) -> None:
     assert classify(method, path) == expected
+
+
+async def test_a_second_prefix_on_the_same_redis_keeps_its_own_counts_caches_and_slots(
+        api_settings, clean_db, redis, auth) -> None:
+    """Another deployment (or test run, or replay) sharing the Redis under another BUS_PREFIX: the same client's
+    requests to it are counted apart, and its user cache and WebSocket slots are its own."""
+    other_prefix = f"aiops-test-other-{uuid.uuid4().hex[:8]}:"
+    first, second = (create_app(api_settings.model_copy(update={**LIMITS, "live_max_connections_per_user": 1,
+                                                                "user_cache_seconds": 5, **update}))
+                     for update in ({}, {"bus_prefix": other_prefix}))
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        def client(app) -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.0.0.9", 40000)),
+                                     base_url="http://test")
+
+        async with client(first) as to_first, client(second) as to_second:
+            headers = auth(Role.viewer)
+            assert [(await to_first.get("/api/v1/alerts", headers=headers)).status_code for _ in range(6)] == [
+                200] * 5 + [429]
+            assert (await to_second.get("/api/v1/alerts", headers=headers)).status_code == 200
+        assert await first.state.live_slots.acquire("someone") is not None
+        assert await second.state.live_slots.acquire("someone") is not None  # its limit of 1 is its own
+        gone = Principal("u", Role.viewer, user_id=uuid.uuid4())
+        for app in (first, second):
+            with pytest.raises(InvalidToken):
+                await app.state.accounts.authorize(gone)  # caches the unknown user
+    keys = {k.decode() for k in await redis.keys("*")}
+    assert {k for k in keys if not k.startswith((api_settings.bus_prefix, other_prefix))} == set()
+    for prefix in (api_settings.bus_prefix, other_prefix):
+        mine = {k.removeprefix(prefix).split(":")[1] for k in keys if k.startswith(prefix)}
+        assert {"ratelimit", "live", "auth"} <= mine

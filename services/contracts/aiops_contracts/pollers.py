@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from aiops_contracts.events import FINGERPRINT_MAX_CHARS, Severity
 from aiops_contracts.secrets import SecretBox
+from aiops_contracts.settings import CommonSettings
 from aiops_contracts.sources import SourceKind
 
 
@@ -90,10 +91,13 @@ def redfish_fingerprint(source_id: str, component: str) -> str:
     return f"redfish:{source_id}:{component}"[:FINGERPRINT_MAX_CHARS]
 
 
-def redfish_pushed_key(source_id: str) -> str:
+REDFISH_PUSHED_KEY = "aiops:redfish:pushed"
+
+
+def redfish_pushed_key(settings: CommonSettings, source_id: str) -> str:
     """A Redis hash: the alert status ("firing" or "resolved") a source's BMC last pushed, by component, kept
     until the source's poller has read that component (its reading then wins)."""
-    return f"aiops:redfish:pushed:{source_id}"
+    return settings.redis_key(REDFISH_PUSHED_KEY, source_id)
 
 
 def push_path(kind: str, source_id: str) -> str:

@@ -33,8 +33,8 @@ class CommonSettings(BaseSettings):
     # After this many deliveries an entry that still fails goes to the dead-letter stream.
     stream_max_deliveries: int = Field(default=5, ge=1)
     stream_maxlen_factor: float = Field(default=1.0, gt=0)  # scales every stream's MAXLEN
-    # Put before every stream, dead-letter stream and live channel name (aiops_contracts.bus): a replay or a
-    # test runs on streams of its own. Empty in a deployment.
+    # Put before every Redis name this code uses, streams and keys alike (aiops_contracts.bus, redis_key): a
+    # replay or a test runs on streams and state of its own. Empty in a deployment.
     bus_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
 
     otel_exporter_otlp_endpoint: str = ""  # tracing is off unless set
@@ -51,6 +51,13 @@ class CommonSettings(BaseSettings):
     llm_cost_per_1k_prompt: float = Field(default=0.0, ge=0)  # currency units, for the cost metric
     llm_cost_per_1k_completion: float = Field(default=0.0, ge=0)
     llm_cache_ttl_s: int = Field(default=3_600, ge=0)  # answers cached per template/prototype key
+
+    def redis_key(self, name: str, *parts: str) -> str:
+        """The Redis key of `name` (a constant of aiops_contracts.streams or of the module owning the key), with
+        `parts` after it, ":"-joined, under BUS_PREFIX. Every per-deployment key goes through here (the Bus puts
+        its streams and the live channel under the same prefix), so a test run, a replay or a second deployment
+        sharing a Redis neither sees nor overwrites another's state: heartbeats, leases, caches, counters."""
+        return self.bus_prefix + ":".join((name, *parts))
 
     @field_validator("llm_base_url")
     @classmethod

@@ -1,6 +1,12 @@
 """Every Redis name the services share: streams, consumer groups, dead-letter streams and channels.
 
 Streams are named `aiops:<domain>:<stage>`; the dead-letter stream of a stream is `<stream>:dead`.
+
+These are names, not keys: every one is used under BUS_PREFIX, streams and the live channel through the Bus
+(Bus.key), every other key through CommonSettings.redis_key, as are the keys other modules name (the API's rate
+limiter, user cache, WebSocket slots and Sentry hook deliveries; Redfish pushes). All of them hold one deployment's
+state, so none is left global: a test run or a second deployment sharing a Redis would otherwise take another's
+leases, heartbeats, token budget or cached answers (those name templates by their database id).
 """
 
 from dataclasses import dataclass
@@ -61,7 +67,7 @@ ANOMALY_DETECTORS_KEY = "aiops:anomalies:detectors"
 # (`<key>:<source id>` = worker name, with a TTL), each source's health (hash `<key>:<source id>`: last success,
 # last error, duration, points), and the list the API pushes connection tests on (each names its reply list
 # and when it expires; the list keeps the newest POLLER_CHECKS_MAX and is dropped once nobody uses it; its key is
-# Bus.poller_checks_key, under BUS_PREFIX, so deployments sharing a Redis do not answer each other's tests).
+# Bus.poller_checks_key).
 POLLER_LEASE_KEY = "aiops:sources:lease"
 POLLER_HEALTH_KEY = "aiops:sources:health"
 POLLER_CHECKS_KEY = "aiops:sources:checks"

@@ -16,19 +16,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_api.auth.tokens import InvalidToken, Principal, Role
+from aiops_api.settings import ApiSettings
 from aiops_contracts.db import User
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "aiops:auth:user"
+KEY_PREFIX = "aiops:auth:user"  # + user id, under BUS_PREFIX (settings.redis_key)
 _GONE = b"-"  # cached value of a deleted or deactivated user
 
 
 class Accounts:
-    def __init__(self, redis: Redis, sessions: async_sessionmaker[AsyncSession], cache_seconds: float) -> None:
+    def __init__(self, redis: Redis, sessions: async_sessionmaker[AsyncSession], settings: ApiSettings) -> None:
         self.redis = redis
         self.sessions = sessions
-        self.cache_ms = int(cache_seconds * 1000)
+        self.cache_ms = int(settings.user_cache_seconds * 1000)
+        self.key_prefix = settings.redis_key(KEY_PREFIX)
 
     async def authorize(self, principal: Principal) -> Principal:
         """The principal with its account's current role; InvalidToken when the account is gone or inactive."""
@@ -42,12 +44,12 @@ class Accounts:
     async def forget(self, user_id: uuid.UUID) -> None:
         """Called after a change to the user: the next request reads the account again."""
         try:
-            await self.redis.delete(f"{KEY_PREFIX}:{user_id}")
+            await self.redis.delete(f"{self.key_prefix}:{user_id}")
         except RedisError as exc:  # the entry then lives out its few seconds
             log.warning("user cache entry not dropped", extra={"user_id": str(user_id), "error": repr(exc)})
 
     async def _role(self, user_id: uuid.UUID) -> bytes:
-        key = f"{KEY_PREFIX}:{user_id}"
+        key = f"{self.key_prefix}:{user_id}"
         try:
             cached = await self.redis.get(key) if self.cache_ms else None
             if cached is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-KEY_PREFIX = "aiops:live:connections"
+KEY_PREFIX = "aiops:live:connections"  # + subject digest, under BUS_PREFIX (settings.redis_key)
 
 # KEYS[1]: the subject's set. ARGV: now ms, lease end ms, limit, connection id. 1 if a slot was taken, else 0.
 _ACQUIRE_LUA = """
@@ -31,15 +31,16 @@ class Slot:
 
 
 class ConnectionSlots:
-    def __init__(self, redis: Redis, limit: int, lease_s: float) -> None:
+    def __init__(self, redis: Redis, limit: int, lease_s: float, *, key_prefix: str) -> None:
         self.redis = redis
+        self.key_prefix = key_prefix  # settings.redis_key(KEY_PREFIX)
         self.limit = limit
         self.lease_ms = int(lease_s * 1000)
         self._acquire = redis.register_script(_ACQUIRE_LUA)
 
     async def acquire(self, subject: str) -> Slot | None:
         """A slot for one more connection of `subject`, or None when it has `limit` open."""
-        slot = Slot(f"{KEY_PREFIX}:{hashlib.sha256(subject.encode()).hexdigest()[:32]}", uuid.uuid4().hex)
+        slot = Slot(f"{self.key_prefix}:{hashlib.sha256(subject.encode()).hexdigest()[:32]}", uuid.uuid4().hex)
         now_ms = int(time.time() * 1000)
         taken = await self._acquire(keys=[slot.key], args=[now_ms, now_ms + self.lease_ms, self.limit, slot.member])
         return slot if taken else None

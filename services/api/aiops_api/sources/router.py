@@ -23,9 +23,9 @@ async def create_source(
 
 
 @router.get("", operation_id="list_sources")
-async def list_sources(session: SessionDep, redis: RedisDep, _: Admin) -> list[SourceRead]:
+async def list_sources(session: SessionDep, redis: RedisDep, settings: SettingsDep, _: Admin) -> list[SourceRead]:
     """Every source; polled ones with their health (None until a worker polled them)."""
-    return await service.list_sources(session, redis)
+    return await service.list_sources(session, redis, settings)
 
 
 @router.patch("/{source_id}", operation_id="update_source",

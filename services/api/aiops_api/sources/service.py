@@ -32,6 +32,7 @@ from aiops_contracts.bus import Bus
 from aiops_contracts.db import Source
 from aiops_contracts.pollers import ConnectionCheck, is_poller
 from aiops_contracts.secrets import SecretBox
+from aiops_contracts.settings import CommonSettings
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import POLLER_CHECKS_MAX, POLLER_HEALTH_KEY
 
@@ -68,12 +69,12 @@ def seal_credentials(credentials: dict[str, str], box: SecretBox | None) -> dict
     return {name: box.seal(value) for name, value in credentials.items()} if box else {}
 
 
-async def list_sources(session: AsyncSession, redis: Redis) -> list[SourceRead]:
+async def list_sources(session: AsyncSession, redis: Redis, settings: CommonSettings) -> list[SourceRead]:
     rows = list(await session.scalars(select(Source).order_by(Source.name)))
     polled = [row for row in rows if is_poller(row.kind)]
     async with redis.pipeline(transaction=False) as pipe:
         for row in polled:
-            pipe.hgetall(f"{POLLER_HEALTH_KEY}:{row.id}")
+            pipe.hgetall(settings.redis_key(POLLER_HEALTH_KEY, str(row.id)))
         healths = dict(zip([row.id for row in polled], await pipe.execute(), strict=True))
     return [SourceRead.model_validate(row).model_copy(update={"health": _health(healths[row.id])})
             if row.id in healths else SourceRead.model_validate(row) for row in rows]

@@ -122,7 +122,7 @@ async def receive_redfish_events(delivery: RedfishDelivery, bus: BusDep, setting
     published = await publish_request(bus, ALERTS_INGESTED, envelopes, delivery.size, settings)
     pushed = {alert.details["component"]: alert.status.value for _, alert in alerts if alert.details["component"]}
     if pushed:  # for the poller, whose next reading of these components wins
-        key = redfish_pushed_key(str(source.id))
+        key = redfish_pushed_key(settings, str(source.id))
         async with bus.redis.pipeline(transaction=True) as pipe:
             await pipe.hset(key, mapping=pushed).expire(key, PUSHED_TTL_S).execute()
     return WebhookAccepted(accepted=len(published), event_ids=[e.id for e in published])

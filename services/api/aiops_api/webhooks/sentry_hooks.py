@@ -89,7 +89,7 @@ async def receive_sentry_hook(
     body = await read_body(request, settings.max_body_bytes)
     alerts = parse_sentry_hook(sentry_hook_resource, body)
     # The dependency checked the signature: only authenticated deliveries take a key.
-    seen = f"{SEEN_KEY_PREFIX}:{source.name}:{request.headers['sentry-hook-signature'].strip().lower()}"
+    seen = settings.redis_key(SEEN_KEY_PREFIX, source.name, request.headers["sentry-hook-signature"].strip().lower())
     if not await redis.set(seen, b"1", nx=True, ex=2 * settings.sentry_hook_max_age_s):
         return WebhookAccepted(accepted=0, event_ids=[])
     envelopes = [Envelope(type=ALERT_RECEIVED, source=source.name, payload=a.model_dump(mode="json")) for a in alerts]

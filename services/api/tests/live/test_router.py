@@ -127,4 +127,4 @@ async def test_a_handshake_dropped_by_the_client_gives_its_slot_back(app, redis,
     scope = {"type": "websocket", "app": app, "path": "/ws", "headers": [], "query_string": b"", "subprotocols": []}
     with pytest.raises(OSError):
         await live_events(WebSocket(scope, receive, send), token=token_for(Role.viewer))
-    assert await redis.keys(f"{KEY_PREFIX}:*") == []
+    assert await redis.keys(f"{app.state.settings.redis_key(KEY_PREFIX)}:*") == []

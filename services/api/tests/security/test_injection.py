@@ -103,12 +103,13 @@ async def test_header_injection_is_not_reflected(client, auth, seeded) -> None:
         assert "\r" not in response.headers["x-request-id"] and "stolen" not in response.text
 
 
-async def test_credentials_cannot_spoof_redis_keys(client, redis, seeded) -> None:
+async def test_credentials_cannot_spoof_redis_keys(client, redis, seeded, api_settings) -> None:
     await redis.set("sentinel", "1")
-    for value in ["*", f"{KEY_PREFIX}:read:ip:*", "x\r\nFLUSHDB\r\n", "a b c", "{user}", "\x00"]:
+    prefix = api_settings.redis_key(KEY_PREFIX)
+    for value in ["*", f"{prefix}:read:ip:*", "x\r\nFLUSHDB\r\n", "a b c", "{user}", "\x00"]:
         await client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {value}"})
         await client.post("/webhooks/generic", json={"title": "t"}, headers={"X-AIOps-Token": value})
-    key_shape = re.compile(rf"^{KEY_PREFIX}:(read|write|auth|auth-failure|webhook):(ip|cred):[0-9a-f]{{32}}:\d+$")
+    key_shape = re.compile(rf"^{re.escape(prefix)}:(read|write|auth|auth-failure|webhook):(ip|cred):[0-9a-f]{{32}}:\d+$")
     keys = [k.decode() for k in await redis.keys("*") if k != b"sentinel"]
     assert keys and [k for k in keys if not key_shape.match(k)] == []
     assert await redis.get("sentinel") == b"1"

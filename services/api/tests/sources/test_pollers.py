@@ -72,9 +72,9 @@ async def test_update_keeps_stored_credentials_and_checks_the_whole(client, auth
                                headers=auth())).status_code == 400
 
 
-async def test_list_shows_the_health_the_worker_recorded(client, auth, redis) -> None:
+async def test_list_shows_the_health_the_worker_recorded(client, auth, redis, api_settings) -> None:
     source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
-    await redis.hset(f"{POLLER_HEALTH_KEY}:{source['id']}", mapping={
+    await redis.hset(api_settings.redis_key(POLLER_HEALTH_KEY, source["id"]), mapping={
         "worker": "w1", "last_poll_at": 1_700_000_000.5, "last_success_at": 1_700_000_000.5, "duration_s": 0.25,
         "points": 12, "points_total": 240, "consecutive_failures": 0})
     listed = {s["name"]: s for s in (await client.get("/api/v1/sources", headers=auth())).json()}

@@ -41,7 +41,7 @@ async def test_pushed_events_fire_and_resolve_the_components_alert(client, auth,
     assert failed["labels"] == {"rack": "r1", "component": FAN}
     assert failed["details"]["message_id"] == "ResourceEvent.1.0.ResourceStatusChangedCritical"
     assert healed["status"] == "resolved"
-    assert await bus.redis.hgetall(redfish_pushed_key(source["id"])) == {FAN.encode(): b"resolved"}
+    assert await bus.redis.hgetall(redfish_pushed_key(api_settings, source["id"])) == {FAN.encode(): b"resolved"}
 
 
 async def test_informational_records_and_a_rebooted_bmcs_ids(client, auth, api_settings, bus: Bus) -> None:

@@ -382,7 +382,8 @@ async def test_a_replayed_delivery_is_taken_once_within_the_window(bus: Bus, cli
     replayed = await post_hook(client, "hook_issue_created.json", "issue", sent_at=time.time() + 5)
     assert (first.json()["accepted"], replayed.status_code, replayed.json()) == (1, 200, {"accepted": 0, "event_ids": []})
     assert len(await stream_alerts(bus)) == 1
-    key = f"{sentry_hooks.SEEN_KEY_PREFIX}:shop-sentry:{signed((PAYLOADS / 'hook_issue_created.json').read_bytes())}"
+    key = api_settings.redis_key(sentry_hooks.SEEN_KEY_PREFIX, "shop-sentry",
+                                 signed((PAYLOADS / "hook_issue_created.json").read_bytes()))
     assert 0 < await redis.ttl(key) <= 2 * api_settings.sentry_hook_max_age_s
     other = await post_hook(client, "hook_issue_resolved.json", "issue")  # another delivery is taken
     assert other.json()["accepted"] == 1

@@ -169,7 +169,7 @@ class LLMClient:
 
     async def _check_budget(self, purpose: str) -> None:
         limit = self.settings.llm_tokens_per_hour
-        if limit and int(await self.redis.get(_hour_key()) or 0) >= limit:
+        if limit and int(await self.redis.get(self._hour_key()) or 0) >= limit:
             LLM_CALLS.labels(purpose, "budget_spent").inc()
             raise LLMUnavailable("hourly token budget spent")
 
@@ -181,17 +181,20 @@ class LLMClient:
         LLM_TOKENS.labels(purpose, "completion").inc(completion)
         LLM_COST.labels(purpose).inc(prompt / 1000 * self.settings.llm_cost_per_1k_prompt
                                      + completion / 1000 * self.settings.llm_cost_per_1k_completion)
-        key = _hour_key()
+        key = self._hour_key()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incrby(key, prompt + completion)
             pipe.expire(key, 7_200)
             await pipe.execute()
 
+    def _hour_key(self) -> str:
+        return self.settings.redis_key(LLM_TOKENS_KEY, str(int(time.time() // 3600)))
+
     def _cache_key(self, request: LLMRequest) -> str | None:
         if request.cache_key is None or not self.settings.llm_cache_ttl_s:
             return None
         digest = hashlib.sha256(f"{self.settings.llm_model}\0{request.cache_key}".encode()).hexdigest()
-        return f"{LLM_CACHE_KEY}:{request.purpose}:{digest}"
+        return self.settings.redis_key(LLM_CACHE_KEY, request.purpose, digest)
 
     async def _cached(self, request: LLMRequest) -> bytes | str | None:
         key = self._cache_key(request)
@@ -201,10 +204,6 @@ class LLMClient:
         key = self._cache_key(request)
         if key:
             await self.redis.set(key, answer.model_dump_json(), ex=self.settings.llm_cache_ttl_s)
-
-
-def _hour_key() -> str:
-    return f"{LLM_TOKENS_KEY}:{int(time.time() // 3600)}"
 
 
 def _brief(exc: ValidationError) -> str:

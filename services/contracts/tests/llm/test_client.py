@@ -91,6 +91,18 @@ async def test_cache_per_key_makes_a_storm_of_similar_incidents_cost_one_call(fa
     assert (await client.structured(ask(cache_key="prototype:p2"), Verdict)).cause == "other"
 
 
+async def test_budget_and_cache_are_kept_per_bus_prefix(fake_openai, redis: Redis) -> None:
+    """Another deployment (or test run) on the same Redis: its own hourly budget, and no answer cached by the other
+    (cache keys name templates by their database id, which means another template there)."""
+    first = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3, bus_prefix="first:"), redis)
+    second = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3, bus_prefix="second:"), redis)
+    fake_openai.replies += ['{"cause": "mine", "confidence": 1}', '{"cause": "theirs", "confidence": 1}']
+    assert (await first.structured(ask(cache_key="template:42"), Verdict)).cause == "mine"  # spends the budget
+    assert (await second.structured(ask(cache_key="template:42"), Verdict)).cause == "theirs"
+    assert len(fake_openai.requests) == 2
+    assert {k.decode().split(":")[0] for k in await redis.keys("*")} == {"first", "second"}
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "http://169.254.169.254/latest", "http://user:pw@llm/v1",
                                  "http://metadata.google.internal/v1", "ftp://llm/v1", "http:///v1",
                                  "http://2852039166/v1", "http://0xa9fea9fe/v1", "http://169.254.43518/v1",

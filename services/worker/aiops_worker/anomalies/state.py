@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from aiops_contracts.streams import ANOMALY_DETECTORS_KEY
 from aiops_worker.anomalies import codec
 from aiops_worker.anomalies.detectors import DetectionResult, DetectorConfig, SeriesDetector
 
@@ -33,8 +32,9 @@ class _Entry:
 
 
 class DetectorCache:
-    def __init__(self, redis: Redis, config: DetectorConfig, max_series: int) -> None:
+    def __init__(self, redis: Redis, config: DetectorConfig, max_series: int, *, key: str) -> None:
         self.redis = redis
+        self.key = key  # the hash, settings.redis_key(ANOMALY_DETECTORS_KEY)
         self.config = config
         self.max_series = max_series
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -48,7 +48,7 @@ class DetectorCache:
         missing = [sid for sid in wanted if sid not in self._entries]
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start:start + _CHUNK]
-            blobs = await self.redis.hmget(ANOMALY_DETECTORS_KEY, chunk)
+            blobs = await self.redis.hmget(self.key, chunk)
             for sid, blob in zip(chunk, blobs):
                 self._entries[sid] = self._restore(sid, blob) if blob else self._fresh()
         await self._evict(keep=set(wanted))
@@ -83,7 +83,7 @@ class DetectorCache:
         for start in range(0, len(entries), _CHUNK):
             chunk = entries[start:start + _CHUNK]
             blobs = await asyncio.to_thread(lambda chunk=chunk: {sid: _dump(e) for sid, e in chunk})  # CPU: off the loop
-            await self.redis.hset(ANOMALY_DETECTORS_KEY, mapping=blobs)
+            await self.redis.hset(self.key, mapping=blobs)
             for _, entry in chunk:
                 entry.dirty = False
 

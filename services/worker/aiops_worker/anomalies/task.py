@@ -29,7 +29,7 @@ from aiops_contracts.influx import (
     PointsBeyondRetention,
     encode_point,
 )
-from aiops_contracts.streams import ALERTS_INGESTED, METRICS_INGESTED
+from aiops_contracts.streams import ALERTS_INGESTED, ANOMALY_DETECTORS_KEY, METRICS_INGESTED
 from aiops_worker.anomalies.alerts import anomaly_envelope, is_alertable, plain
 from aiops_worker.anomalies.detectors import AnomalyEvent, DetectionResult, DetectorConfig
 from aiops_worker.anomalies.series import MetricPoint, numeric_points
@@ -59,7 +59,8 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
     def __init__(self, ctx: WorkerContext, config: DetectorConfig | None = None) -> None:
         super().__init__(ctx)
         self.influx = ctx.influx
-        self.cache = DetectorCache(ctx.redis, config or DetectorConfig(), ctx.settings.anomaly_max_series)
+        self.cache = DetectorCache(ctx.redis, config or DetectorConfig(), ctx.settings.anomaly_max_series,
+                                   key=ctx.settings.redis_key(ANOMALY_DETECTORS_KEY))
         self.outbox = _Outbox()
         self._next_save = time.monotonic() + ctx.settings.anomaly_state_flush_s
 

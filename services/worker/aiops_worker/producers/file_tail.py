@@ -88,6 +88,7 @@ class FileTailProducer(Producer[FileTailSettings]):
     def __init__(self, ctx: WorkerContext, settings: FileTailSettings | None = None) -> None:
         super().__init__(ctx, settings)
         self.files = [_Followed(path) for path in self.settings.file_tail_paths]
+        self.offsets_key = ctx.settings.redis_key(FILE_TAIL_OFFSETS_KEY)
 
     @classmethod
     def enabled(cls, settings: FileTailSettings) -> bool:
@@ -142,7 +143,7 @@ class FileTailProducer(Producer[FileTailSettings]):
             return False
         stat = os.fstat(handle.fileno())
         followed.handle = handle
-        saved = await self.redis.hget(FILE_TAIL_OFFSETS_KEY, followed.path)
+        saved = await self.redis.hget(self.offsets_key, followed.path)
         if saved is None:  # never followed before: its history is read only when configured
             followed.inode, followed.generation = stat.st_ino, 0
             followed.offset = 0 if followed.next_from_start or self.settings.file_tail_from_start else stat.st_size
@@ -160,7 +161,7 @@ class FileTailProducer(Producer[FileTailSettings]):
     async def _save(self, followed: _Followed, inflight: int | None) -> None:
         state = {"inode": followed.inode, "generation": followed.generation, "offset": followed.offset,
                  "inflight": inflight}
-        await self.redis.hset(FILE_TAIL_OFFSETS_KEY, followed.path, orjson.dumps(state))
+        await self.redis.hset(self.offsets_key, followed.path, orjson.dumps(state))
 
     def _envelopes(self, followed: _Followed, records: list[tuple[int, bytes]]) -> list[Envelope]:
         size = self.settings.logs_envelope_max_records

@@ -1,4 +1,4 @@
-"""Health of polled sources: after each poll, what happened is kept in Redis (hash `POLLER_HEALTH_KEY:<id>`,
+"""Health of polled sources: after each poll, what happened is kept in Redis (hash `POLLER_HEALTH_KEY:<id>` under BUS_PREFIX,
 read by the API) and in Prometheus metrics of this worker (per source, removed when it stops here)."""
 
 import time
@@ -8,7 +8,9 @@ from typing import NamedTuple
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
+from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import POLLER_HEALTH_KEY
+from aiops_worker.settings import WorkerSettings
 
 POLLS = Counter("aiops_poller_polls_total", "Polls of a polled source, by outcome (ok, failed)",
                 ["source", "kind", "outcome"])
@@ -26,18 +28,18 @@ class SourceRef(NamedTuple):
     kind: str
 
 
-def health_key(source_id: str) -> str:
-    return f"{POLLER_HEALTH_KEY}:{source_id}"
+def health_key(settings: CommonSettings, source_id: str) -> str:
+    return settings.redis_key(POLLER_HEALTH_KEY, source_id)
 
 
-async def record_poll(redis: Redis, source: SourceRef, *, worker: str, duration_s: float,
+async def record_poll(redis: Redis, settings: WorkerSettings, source: SourceRef, *, duration_s: float,
                       points: int, error: str | None) -> None:
     """One poll's outcome: `error` None is a success that produced `points`."""
     labels = (source.name, source.kind)
     POLL_SECONDS.labels(*labels).set(duration_s)
     now = time.time()
-    fields: dict[str, str | float | int] = {"worker": worker, "last_poll_at": now, "duration_s": round(duration_s, 4)}
-    key = health_key(source.id)
+    fields: dict[str, str | float | int] = {"worker": settings.worker_name, "last_poll_at": now, "duration_s": round(duration_s, 4)}
+    key = health_key(settings, source.id)
     async with redis.pipeline(transaction=True) as pipe:
         if error is None:
             POLLS.labels(*labels, "ok").inc()

@@ -11,8 +11,7 @@ import time
 from redis.asyncio import Redis
 
 from aiops_contracts.streams import POLLER_LEASE_KEY
-
-REPLICAS_KEY = f"{POLLER_LEASE_KEY}:replicas"
+from aiops_worker.settings import WorkerSettings
 
 # KEYS: the lease keys. ARGV: worker name, TTL ms, how many new leases may be taken. Returns the held indexes.
 _HOLD = """
@@ -39,18 +38,19 @@ return 0
 """
 
 
-def lease_key(source_id: str) -> str:
-    return f"{POLLER_LEASE_KEY}:{source_id}"
-
-
 class Leases:
-    def __init__(self, redis: Redis, worker: str, ttl_s: float) -> None:
+    def __init__(self, redis: Redis, settings: WorkerSettings) -> None:
         self.redis = redis
-        self.worker = worker
-        self.ttl_s = ttl_s
+        self.settings = settings
+        self.worker = settings.worker_name
+        self.ttl_s = settings.poller_lease_s
+        self.replicas_key = settings.redis_key(POLLER_LEASE_KEY, "replicas")
         self._hold = redis.register_script(_HOLD)
         self._release = redis.register_script(_RELEASE)
         self.share = 0  # this replica's fair share at the last `hold`
+
+    def lease_key(self, source_id: str) -> str:
+        return self.settings.redis_key(POLLER_LEASE_KEY, source_id)
 
     async def hold(self, source_ids: list[str], already_held: int) -> set[str]:
         """Renew this worker's leases among `source_ids` and take free ones up to its fair share; returns the
@@ -59,7 +59,7 @@ class Leases:
         if not source_ids:
             return set()
         self.share = math.ceil(len(source_ids) / replicas)
-        keys = [lease_key(source_id) for source_id in source_ids]
+        keys = [self.lease_key(source_id) for source_id in source_ids]
         room = max(self.share - already_held, 0)
         held = await self._hold(keys=keys, args=[self.worker, int(self.ttl_s * 1000), room])
         return {source_ids[int(index) - 1] for index in held}
@@ -67,18 +67,18 @@ class Leases:
     async def give_up(self, source_ids: list[str]) -> None:
         """Free these leases (only those this worker holds) for another replica to take."""
         if source_ids:
-            await self._release(keys=[lease_key(source_id) for source_id in source_ids], args=[self.worker])
+            await self._release(keys=[self.lease_key(source_id) for source_id in source_ids], args=[self.worker])
 
     async def release(self, source_ids: list[str]) -> None:
         """At stop: free every lease and leave the live replicas."""
         await self.give_up(source_ids)
-        await self.redis.zrem(REPLICAS_KEY, self.worker)
+        await self.redis.zrem(self.replicas_key, self.worker)
 
     async def _live_replicas(self) -> int:
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(REPLICAS_KEY, {self.worker: now})
-            pipe.zremrangebyscore(REPLICAS_KEY, "-inf", now - self.ttl_s)
-            pipe.zcard(REPLICAS_KEY)
+            pipe.zadd(self.replicas_key, {self.worker: now})
+            pipe.zremrangebyscore(self.replicas_key, "-inf", now - self.ttl_s)
+            pipe.zcard(self.replicas_key)
             *_, count = await pipe.execute()
         return max(int(count), 1)

@@ -35,6 +35,7 @@ from aiops_contracts.pollers import (
     poller_settings,
     push_context,
     push_path,
+    redfish_pushed_key,
 )
 from aiops_contracts.secrets import SecretBox, secret_box
 from aiops_contracts.sources import SourceKind
@@ -70,7 +71,7 @@ class ProducerManager:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
-        self.leases = Leases(ctx.redis, ctx.settings.worker_name, ctx.settings.poller_lease_s)
+        self.leases = Leases(ctx.redis, ctx.settings)
         self.slots = asyncio.Semaphore(ctx.settings.poller_max_concurrent)
         self.running: dict[str, Running] = {}
         self._box = secret_box(ctx.settings.secrets_key.get_secret_value())
@@ -118,8 +119,8 @@ class ProducerManager:
             poller = self.build(row)
         except SourceUnusable as exc:
             # Held, so no other replica tries it, but not polled: tried again at each reconcile (fixed by an update).
-            await health.record_poll(self.ctx.redis, health.SourceRef(str(row.id), row.name, row.kind),
-                                     worker=self.settings.worker_name, duration_s=0.0, points=0, error=str(exc))
+            await health.record_poll(self.ctx.redis, self.settings, health.SourceRef(str(row.id), row.name, row.kind),
+                                     duration_s=0.0, points=0, error=str(exc))
             return
         task = asyncio.create_task(self._poll_forever(poller, await self._first_delay(poller.source)),
                                    name=f"poller-{row.name}")
@@ -141,7 +142,8 @@ class ProducerManager:
                               interval_s=row.interval_s or 60.0, labels=dict(row.labels or {}),
                               settings=source_settings(box, row),
                               push_url=self._push_url(row, source_id),
-                              push_context=push_context(box, source_id) if box else None, redis=self.ctx.redis)
+                              push_context=push_context(box, source_id) if box else None, redis=self.ctx.redis,
+                              pushed_key=redfish_pushed_key(self.settings, source_id))
         return POLLERS[source.kind](source)
 
     def _push_url(self, row: Source, source_id: str) -> str | None:
@@ -159,7 +161,7 @@ class ProducerManager:
     async def _first_delay(self, source: PolledSource) -> float:
         """A source polled before (by this or another replica) keeps its schedule: due one interval after its
         last poll, at once if that is past. A new one polls at a random point of its interval (spread)."""
-        last = await self.ctx.redis.hget(health.health_key(source.id), "last_poll_at")
+        last = await self.ctx.redis.hget(health.health_key(self.settings, source.id), "last_poll_at")
         if last is None:
             return random.uniform(0, source.interval_s)
         return min(max(float(last) + source.interval_s - time.time(), 0.0), source.interval_s)
@@ -189,11 +191,11 @@ class ProducerManager:
         except Exception as exc:  # a poll's failure is the source's health, never the manager's end
             error = f"{getattr(exc, 'stage', 'protocol')}: {exc}"
         else:
-            await health.record_poll(self.ctx.redis, _ref(source), worker=self.settings.worker_name,
+            await health.record_poll(self.ctx.redis, self.settings, _ref(source),
                                      duration_s=time.monotonic() - started, points=result.points, error=None)
             return True
         log.warning("poll failed", extra={"source": source.name, "kind": source.kind.value, "error": error})
-        await health.record_poll(self.ctx.redis, _ref(source), worker=self.settings.worker_name,
+        await health.record_poll(self.ctx.redis, self.settings, _ref(source),
                                  duration_s=time.monotonic() - started, points=0, error=error)
         return False
 

@@ -49,7 +49,8 @@ class PolledSource:
     settings: PollerSettings
     push_url: str | None = None  # where its device may push events to the API (a Redfish event subscription)
     push_context: str | None = None  # the secret the device sends back with them
-    redis: Redis | None = None  # where the API notes what the device pushed (Redfish: redfish_pushed_key)
+    redis: Redis | None = None  # where the API notes what the device pushed (Redfish)
+    pushed_key: str | None = None  # the hash there (Redfish: redfish_pushed_key)
 
 
 @dataclass

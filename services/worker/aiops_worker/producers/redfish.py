@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from aiops_contracts.events import AlertPayload, AlertStatus
-from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint, redfish_pushed_key
+from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.timing import Backoff
 from aiops_worker.producers.http import HttpPoller
@@ -96,14 +96,14 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             states |= found
         result.alerts = self._changes(states, pushed)
         if read := pushed.keys() & states.keys():  # settled by this reading
-            await self.source.redis.hdel(redfish_pushed_key(self.source.id), *read)
+            await self.source.redis.hdel(self.source.pushed_key, *read)
         return result
 
     async def _pushed(self) -> dict[str, str]:
         """The alert status the BMC last pushed ("firing" or "resolved"), by component, that no poll read yet."""
-        if self.source.redis is None:
+        if self.source.redis is None or self.source.pushed_key is None:
             return {}
-        pushed = await self.source.redis.hgetall(redfish_pushed_key(self.source.id))
+        pushed = await self.source.redis.hgetall(self.source.pushed_key)
         return {_text(component): _text(status) for component, status in pushed.items()}
 
     async def _chassis(self, chassis: dict[str, Any],

@@ -14,13 +14,17 @@ from aiops_worker.runtime.periodic import PeriodicTask
 from aiops_worker.settings import WorkerSettings
 
 
+def heartbeat_key(settings: WorkerSettings) -> str:
+    return settings.redis_key(WORKER_HEARTBEAT_KEY, settings.worker_name)
+
+
 class HeartbeatTask(PeriodicTask):
     name = "heartbeat"
 
     def __init__(self, redis: Redis, settings: WorkerSettings) -> None:
         super().__init__(settings.heartbeat_interval_s)
         self.redis = redis
-        self.key = f"{WORKER_HEARTBEAT_KEY}:{settings.worker_name}"
+        self.key = heartbeat_key(settings)
         self.ttl = max(1, int(settings.heartbeat_interval_s * 3))
 
     async def tick(self, stop: asyncio.Event) -> None:
@@ -33,7 +37,7 @@ class HeartbeatTask(PeriodicTask):
 async def _check(settings: WorkerSettings) -> bool:
     redis = Redis.from_url(settings.redis_url)
     try:
-        return bool(await redis.exists(f"{WORKER_HEARTBEAT_KEY}:{settings.worker_name}"))
+        return bool(await redis.exists(heartbeat_key(settings)))
     finally:
         await redis.aclose()
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from redis.asyncio import Redis
 
-from aiops_contracts.streams import ANOMALY_DETECTORS_KEY
 from aiops_worker.anomalies import codec
 from aiops_worker.anomalies.detectors import DetectorConfig
 from aiops_worker.anomalies.state import DetectorCache
 
 STEP = 300.0
 T0 = 1_700_000_000.0
+KEY = "aiops-test:anomalies:detectors"  # the task passes settings.redis_key(ANOMALY_DETECTORS_KEY)
 
 
 def series(n: int) -> np.ndarray:
@@ -40,12 +40,12 @@ class TouchOnUnpickle:
 
 async def test_saved_state_restores_a_detector_that_scores_identically(redis: Redis) -> None:
     values = series(1100)
-    first = DetectorCache(redis, DetectorConfig(), max_series=10)
+    first = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY)
     await first.load(["s"])
     feed(first, "s", values, 0, 900)
     assert await first.flush() == 1
 
-    restarted = DetectorCache(redis, DetectorConfig(), max_series=10)
+    restarted = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY)
     await restarted.load(["s"])
     assert restarted.update("s", T0 + STEP * 899, 0.0) is None  # the last time seen came back too
     before, after = feed(first, "s", values, 900, 1100), feed(restarted, "s", values, 900, 1100)
@@ -59,8 +59,8 @@ async def test_a_planted_pickle_is_never_executed_and_the_series_relearns(
         redis: Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture, compressed: bool) -> None:
     marker = tmp_path / "owned"
     payload = pickle.dumps({"detector": TouchOnUnpickle(marker), "last_ts": 0.0})
-    await redis.hset(ANOMALY_DETECTORS_KEY, "s", zlib.compress(payload) if compressed else payload)
-    cache = DetectorCache(redis, DetectorConfig(), max_series=10)
+    await redis.hset(KEY, "s", zlib.compress(payload) if compressed else payload)
+    cache = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY)
 
     with caplog.at_level(logging.WARNING, logger="aiops_worker.anomalies.state"):
         await cache.load(["s"])
@@ -69,7 +69,7 @@ async def test_a_planted_pickle_is_never_executed_and_the_series_relearns(
     assert [r.message for r in caplog.records] == ["detector state unreadable, starting afresh"]
     assert cache.update("s", T0, 1.0).evidence == {"warming_up": True}  # a fresh detector
     await cache.flush()
-    assert (await redis.hget(ANOMALY_DETECTORS_KEY, "s")).startswith(codec.MAGIC)  # replaced on save
+    assert (await redis.hget(KEY, "s")).startswith(codec.MAGIC)  # replaced on save
 
 
 def valid_blob() -> bytes:

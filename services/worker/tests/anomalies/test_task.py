@@ -188,7 +188,7 @@ async def test_an_alert_transition_is_saved_before_the_ack(worker_ctx: WorkerCon
     assert [a.payload["status"] for a in await _alerts(worker_ctx.bus)] == ["firing"]
 
     series_id = SeriesRef("app", (("host", host), ("region", "eu")), "latency_ms").id
-    assert await worker_ctx.redis.hexists(ANOMALY_DETECTORS_KEY, series_id)
+    assert await worker_ctx.redis.hexists(worker_ctx.settings.redis_key(ANOMALY_DETECTORS_KEY), series_id)
     restarted = AnomalyTask(worker_ctx)
     await restarted.cache.load([series_id])
     assert restarted.cache._entries[series_id].detector.alert.open_since is not None

@@ -64,13 +64,13 @@ async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions,
     # Polled a moment ago: the manager's own loops wait a whole interval (a new source's first poll comes at a
     # random point of it), so only the polls below run, each counted once.
     for source_id in (good, bad):
-        await redis.hset(health_key(source_id), "last_poll_at", time.time())
+        await redis.hset(health_key(worker_ctx.settings, source_id), "last_poll_at", time.time())
     pollers = manager(worker_ctx, "w1")
     await pollers.reconcile()
     assert await pollers.poll_once(pollers.running[good].poller)
     assert not await pollers.poll_once(pollers.running[bad].poller)
-    healthy = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(good))).items()}
-    failing = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(bad))).items()}
+    healthy = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(worker_ctx.settings, good))).items()}
+    failing = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(worker_ctx.settings, bad))).items()}
     assert healthy["worker"] == "w1" and int(healthy["points"]) > 3 and "last_error" not in healthy
     assert "wrong community" in failing["last_error"] and failing["consecutive_failures"] == "1"
     sample = REGISTRY.get_sample_value  # the worker's Prometheus metrics, per source

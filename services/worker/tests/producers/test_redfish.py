@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from aiops_contracts.pollers import poller_settings, redfish_fingerprint, redfish_pushed_key
+from aiops_contracts.pollers import poller_settings, redfish_fingerprint
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers import redfish as redfish_module
 from aiops_worker.producers.checks import check_connection
@@ -32,6 +32,7 @@ async def bmc(tmp_path: Path):
 
 PUSH_URL = "http://127.0.0.1:8080/webhooks/redfish/bmc-id"
 FAN = "/redfish/v1/Chassis/1U/Thermal#/Fans/0"
+PUSHED_KEY = "aiops-test-redfish:pushed"  # the manager names it (redfish_pushed_key)
 
 
 def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD, events: bool = True,
@@ -39,7 +40,8 @@ def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD, even
     settings = poller_settings("redfish", {"username": bmc_module.USERNAME, "auth": auth, "events": events},
                                {"password": password})
     return RedfishPoller(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings,
-                                      push_url=push_url, push_context="c" * 64 if push_url else None, redis=redis))
+                                      push_url=push_url, push_context="c" * 64 if push_url else None, redis=redis,
+                                      pushed_key=PUSHED_KEY if redis else None))
 
 
 async def test_session_auth_reads_systems_thermal_and_power(bmc) -> None:
@@ -129,7 +131,7 @@ async def test_a_stopped_poller_leaves_the_next_pollers_subscription_alone(bmc) 
 
 
 async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path, redis: Redis) -> None:
-    redfish, pushed = poller(bmc, redis=redis), redfish_pushed_key("bmc-id")
+    redfish, pushed = poller(bmc, redis=redis), PUSHED_KEY
     await redis.hset(pushed, mapping={FAN: "firing", "/redfish/v1/Systems/1/Storage/1/Drives/0": "firing"})
     [resolved] = (await redfish.poll()).alerts  # the poll reads the fan OK: the pushed Warning is resolved
     assert (resolved.fingerprint, resolved.status) == (redfish_fingerprint("bmc-id", FAN), "resolved")
