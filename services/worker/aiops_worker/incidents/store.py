@@ -201,14 +201,18 @@ async def add_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await session.execute(_ADD_TIMELINE, rows_param(rows))
 
 
-async def incidents_of_envelopes(session: AsyncSession, envelope_ids: list[str]) -> list[tuple[Incident, str]]:
-    """Incidents that envelopes handled before had changed (to announce them again on a redelivery)."""
+async def incidents_of_envelopes(session: AsyncSession, envelope_ids: list[str]) -> list[tuple[Incident, str, set[str]]]:
+    """Incidents that envelopes handled before had changed, with the kinds of the timeline rows each envelope wrote
+    there (to announce them again on a redelivery, as they were announced: `opened` and `reopened` say how)."""
     if not envelope_ids:
         return []
     rows = await session.execute(
-        select(Incident, IncidentEvent.event_id).join(IncidentEvent, IncidentEvent.incident_id == Incident.id)
+        select(Incident, IncidentEvent.event_id, IncidentEvent.kind).join(IncidentEvent, IncidentEvent.incident_id == Incident.id)
         .where(IncidentEvent.event_id.in_(envelope_ids)).distinct())
-    return [(incident, envelope_id) for incident, envelope_id in rows]
+    changed: dict[tuple[uuid.UUID, str], tuple[Incident, set[str]]] = {}
+    for incident, envelope_id, kind in rows:
+        changed.setdefault((incident.id, envelope_id), (incident, set()))[1].add(kind)
+    return [(incident, envelope_id, kinds) for (_, envelope_id), (incident, kinds) in changed.items()]
 
 
 async def link_alerts(session: AsyncSession, links: dict[str, uuid.UUID]) -> None:

@@ -8,7 +8,9 @@ signals (and may record, in the same transaction, where each signal went: the al
 alert rows to their incidents).
 
 Idempotent: envelope ids are claimed in the transaction that writes the incidents; a redelivered
-envelope changes nothing and re-announces the incidents it had changed, under the same change ids.
+envelope changes nothing and re-announces the incidents it had changed, under the same change ids: as
+`incident.opened` (reopened or not) where its timeline row says it opened or reopened the incident, so a
+change whose announcement failed after the commit (Redis down, a crash) is not announced as a mere update.
 """
 
 import asyncio
@@ -22,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident
 from aiops_contracts.events import (
+    INCIDENT_OPENED,
     INCIDENT_RESOLVED,
     INCIDENT_UPDATED,
     AlertStoredPayload,
     IncidentStatus,
     LogEventsPayload,
+    TimelineKind,
 )
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_contracts.streams import ALERTS_STORED, FORMER_AGGREGATOR_GROUP, FORMER_SHARED_GROUP, LOGS_TEMPLATED
@@ -106,7 +110,7 @@ class IncidentTask(StreamConsumer[P]):
                                                                  if d.envelope.id not in fresh])
         changes = [(incident, envelope_id, *aggregation.change_of(incident))
                    for incident, envelope_id in aggregation.changed.values()]
-        changes += [(incident, envelope_id, *_state_change(incident)) for incident, envelope_id in again]
+        changes += [(incident, envelope_id, *_state_change(incident, kinds)) for incident, envelope_id, kinds in again]
         await self._announce(changes)
 
     async def resolve_quiet(self) -> None:
@@ -161,5 +165,12 @@ class AlertIncidentTask(IncidentTask[AlertStoredPayload]):
         await store.link_alerts(session, {signal.ref: incident.id for signal, incident in placements if signal.ref})
 
 
-def _state_change(incident: Incident) -> tuple[str, bool]:
-    return (INCIDENT_RESOLVED if incident.status == IncidentStatus.resolved else INCIDENT_UPDATED), False
+def _state_change(incident: Incident, kinds: set[str]) -> tuple[str, bool]:
+    """What to announce again for an incident a redelivered envelope had changed, as Aggregation.change_of did the
+    first time, from the kinds of the timeline rows the envelope wrote there: resolved, else opened (reopened) when
+    the envelope opened or reopened it, else updated."""
+    if incident.status == IncidentStatus.resolved:
+        return INCIDENT_RESOLVED, False
+    if TimelineKind.opened in kinds or TimelineKind.reopened in kinds:
+        return INCIDENT_OPENED, TimelineKind.reopened in kinds
+    return INCIDENT_UPDATED, False

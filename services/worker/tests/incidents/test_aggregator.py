@@ -110,6 +110,9 @@ async def test_burst_is_one_incident_and_other_host_another(bus: Bus, worker_ctx
 
 async def test_redelivered_envelope_changes_nothing_and_is_announced_again(bus: Bus, worker_ctx: WorkerContext, redis,
                                                                            drain) -> None:
+    """A redelivery (the announcement failed after the commit: Redis down, a crash) announces the change again as it
+    was first announced, under the same change id: `incident.opened` for the envelope that opened the incident (so
+    the automation rules on `incident.opened` still fire; consumers drop the copy they already had by its id)."""
     await bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
     await drain(LogIncidentTask(worker_ctx))
     await bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1))])
@@ -117,8 +120,25 @@ async def test_redelivered_envelope_changes_nothing_and_is_announced_again(bus: 
     (incident,) = await incidents(worker_ctx)
     assert incident.event_count == 2
     announced = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
-    assert [e.type for e in announced] == ["incident.opened", "incident.updated"]
+    assert [(e.type, e.payload["reopened"]) for e in announced] == [("incident.opened", False)] * 2
+    assert announced[0].id == announced[1].id
     assert all(e.payload["incident_id"] == str(incident.id) for e in announced)
+
+
+async def test_redelivered_reopening_and_update_are_announced_as_first(bus: Bus, worker_ctx: WorkerContext, redis,
+                                                                       drain) -> None:
+    task = LogIncidentTask(worker_ctx)
+    for name, seconds in [("a", 0), ("b", 20), ("c", 21)]:  # b: past the window, reopens; c: joins
+        await bus.publish_many(LOGS_TEMPLATED, [envelope(name, log_event(seconds, seconds))])
+        await drain(task)
+    first = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("b", log_event(20, 20)), envelope("c", log_event(21, 21))])
+    await drain(task)
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
+    assert [(e.type, e.payload["reopened"]) for e in first] == [
+        ("incident.opened", False), ("incident.opened", True), ("incident.updated", False)]
+    assert {(e.id, e.type, e.payload["reopened"]) for e in announced[3:]} == {
+        (e.id, e.type, e.payload["reopened"]) for e in first[1:]}
 
 
 async def test_quiet_incident_is_resolved_then_a_late_event_opens_a_new_one(bus: Bus, worker_ctx: WorkerContext, redis,
