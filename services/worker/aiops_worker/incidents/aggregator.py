@@ -7,7 +7,10 @@ The rule, per group key:
    incident's last event. Acknowledging an incident does not change this: it keeps collecting events.
 2. After `window` of quiet the incident is resolved, at its last event + `window`: by the periodic
    sweep (no new event for `window` of wall-clock time), or by the next event when a backlog or a
-   replayed file delivers events faster than real time. Both give the same result.
+   replayed file delivers events faster than real time, or when the sweep has not run yet. Both give the
+   same result: the next event resolves the incident before it looks for one to join, as if the sweep had
+   run. (Only an incident this task's sweep resolves: one that joined signals of the log and alert tasks is
+   resolved by the alert task's, with its longer window, and until then the log task's events join it.)
 3. An event for a resolved incident reopens it (same incident, back to `open`, `reopened` on the
    timeline) when it comes within `reopen` (INCIDENT_REOPEN_S, 1 h) of the resolution and the incident
    holds that key alone (a flapping alert, an intermittent log pattern); later, it opens a new incident.
@@ -72,6 +75,8 @@ class Policy:
     reopen: timedelta
     sample_limit: int
     correlate: timedelta = timedelta(0)  # 0: no cross-signal correlation (each key on its own)
+    key_prefix: str = ""  # the group keys of the task; its sweep resolves the incidents holding one (rule 2)
+    sweeps_mixed: bool = True  # whether its sweep resolves incidents holding other tasks' keys too
 
 
 @dataclass
@@ -153,6 +158,9 @@ class Aggregation:
             self._reopen(incident, signal)
         elif action in (Action.OPEN, Action.BEFORE):
             previous = incident
+            if action is Action.OPEN and previous is not None and previous.status != IncidentStatus.resolved \
+                    and self._swept(previous):  # rule 2: as the sweep would have by now, before correlating
+                self._resolve(previous, signal.envelope_id)
             episode = self._episode(signal) if action is Action.BEFORE else None
             found = episode or self._correlate(signal)
             if action is Action.OPEN and previous is not None and previous.status != IncidentStatus.resolved \
@@ -174,6 +182,12 @@ class Aggregation:
     def _recurring(self, incident: Incident, signal: Signal) -> bool:
         """Whether the signal's key is all its incident holds (rule 3: only such an incident reopens)."""
         return all(key == signal.key for key, *_ in self.known.evidence.get(incident.id, {}))
+
+    def _swept(self, incident: Incident) -> bool:
+        """Whether this task's sweep resolves the incident (store.resolve_quiet): it holds a key of the task (the
+        key's latest incident does) and, unless the task sweeps mixed incidents, no other task's."""
+        prefix = self.policy.key_prefix
+        return self.policy.sweeps_mixed or all(key.startswith(prefix) for key, *_ in self.known.evidence.get(incident.id, {}))
 
     def _holds(self, incident: Incident, signal: Signal) -> bool:
         return any(key == signal.key for key, *_ in self.known.evidence.get(incident.id, {}))

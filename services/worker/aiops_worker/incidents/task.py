@@ -76,7 +76,8 @@ class IncidentTask(StreamConsumer[P]):
         """This task's grouping rules (the alert store guesses an alert's incident by the alert task's)."""
         return Policy(window=timedelta(seconds=cls.window_s(settings)), reopen=timedelta(seconds=settings.incident_reopen_s),
                       sample_limit=settings.incident_sample_limit,
-                      correlate=timedelta(seconds=settings.incident_correlation_window_s))
+                      correlate=timedelta(seconds=settings.incident_correlation_window_s),
+                      key_prefix=cls.key_prefix, sweeps_mixed=cls.sweeps_mixed)
 
     @abstractmethod
     def signals(self, delivery: Delivery[P]) -> Iterable[Signal]:

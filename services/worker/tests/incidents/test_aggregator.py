@@ -244,3 +244,43 @@ async def test_a_late_event_of_an_earlier_episode_an_operator_resolved_leaves_it
     assert (later.status, later.event_count) == ("open", 1)
     assert [(e.type, e.payload["incident_id"], e.payload["reopened"]) for e in announced] == [
         ("incident.resolved", str(episode.id), False)]
+
+
+@pytest.mark.parametrize("swept", [False, True])
+async def test_an_event_after_the_quiet_window_groups_alike_before_and_after_the_sweep(
+    bus: Bus, worker_ctx: WorkerContext, redis, drain, swept: bool
+) -> None:
+    """Rule 2: an incident holding several keys (correlated on their host) resolves after `window` of quiet, by the
+    sweep or by the next event: a key of it firing again later opens a new incident either way (rule 3), whether
+    the sweep ran first or not; and the old incident is resolved at the same time."""
+    task = LogIncidentTask(worker_ctx)
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0), log_event(2, 1, template="t-disk"))])
+    await drain(task)
+    (episode,) = await incidents(worker_ctx)
+    if swept:
+        async with worker_ctx.sessions.begin() as session:  # as if the last event came 10 s ago
+            await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(seconds=10)))
+        await task.resolve_quiet()
+    await bus.publish_many(LOGS_TEMPLATED, [envelope("b", log_event(3, 30))])  # t-oom again, 29 s later
+    await drain(task)
+    old, new = await incidents(worker_ctx)
+    assert (old.id, old.status, old.resolved_at, old.event_count) == (episode.id, "resolved", at(6), 2)
+    assert (new.status, new.event_count, new.first_seen_at) == ("open", 1, at(30))
+    announced = [Envelope.from_entry(f).type for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
+    assert announced == ["incident.opened", "incident.resolved", "incident.opened"]
+
+
+def test_an_incident_this_task_does_not_sweep_keeps_correlating_the_key() -> None:
+    """An incident that joined signals of the log and alert tasks is resolved by the alert task's sweep (its longer
+    window): for the log task, a log key of it firing again after the log window still joins it while it is open."""
+    logs = replace(POLICY, correlate=timedelta(minutes=10), key_prefix="log:", sweeps_mixed=False)
+    aggregation = Aggregation(logs, Known(latest={}))
+    alert = AlertStoredPayload(alert_id=str(uuid.uuid4()), fingerprint="f", title="high load", severity=Severity.high,
+                               status=AlertStatus.firing, source="alertmanager", host="web-1")
+    first = aggregation.add(signal_from_log(log_event(1, 0), "a"))
+    assert aggregation.add(signal_from_alert(alert, "b", at(1))) is first
+    assert aggregation.add(signal_from_log(log_event(2, 30), "c")) is first
+    assert first.status == "open"
+    aggregation.policy = replace(logs, sweeps_mixed=True)  # as if its sweep resolved it: a new incident
+    assert aggregation.add(signal_from_log(log_event(3, 60), "d")) is not first
+    assert (first.status, first.resolved_at) == ("resolved", at(35))
