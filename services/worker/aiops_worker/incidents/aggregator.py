@@ -75,7 +75,9 @@ class Policy:
     reopen: timedelta
     sample_limit: int
     correlate: timedelta = timedelta(0)  # 0: no cross-signal correlation (each key on its own)
-    key_prefix: str = ""  # the group keys of the task; its sweep resolves the incidents holding one (rule 2)
+    # The task's group keys: its sweep resolves the incidents holding one (rule 2); None: no sweep is known to
+    # resolve them (the replay sweeps in event time before each event, its own way).
+    key_prefix: str | None = None
     sweeps_mixed: bool = True  # whether its sweep resolves incidents holding other tasks' keys too
 
 
@@ -187,6 +189,8 @@ class Aggregation:
         """Whether this task's sweep resolves the incident (store.resolve_quiet): it holds a key of the task (the
         key's latest incident does) and, unless the task sweeps mixed incidents, no other task's."""
         prefix = self.policy.key_prefix
+        if prefix is None:
+            return False
         return self.policy.sweeps_mixed or all(key.startswith(prefix) for key, *_ in self.known.evidence.get(incident.id, {}))
 
     def _holds(self, incident: Incident, signal: Signal) -> bool:
