@@ -15,6 +15,8 @@ EDGE_KINDS = (RUNS_ON, DEPENDS_ON)
 CORRELATION_LOCK = "incidents:correlation"
 SPLIT_MEMORY = timedelta(hours=24)  # how long a split key is not merged again with the keys it left
 MAX_HOST_NAME = 255  # characters of a host name kept: what the host_name columns hold
+MAX_GROUP_KEY = 255  # characters of an incident group key (and of a service name in one) kept: the columns' size
+ALERT_KEY_PREFIX = "alert:"
 
 
 @lru_cache(maxsize=4096)
@@ -51,3 +53,16 @@ HostName = Annotated[str | None, AfterValidator(_filter_host_name)]
 
 def service_name(label: str | None) -> str | None:
     return label.strip().lower() or None if label else None
+
+
+def alert_key(source: str, fingerprint: str, host: str | None, service: str | None) -> str:
+    """An alert's incident group key, from its labels: `alert:host:<host>`, else `alert:service:<service>`, else
+    `alert:<source>:<fingerprint>` (the worker's aggregator groups alerts by it; a split in the API moves the
+    alerts of the key it splits out)."""
+    if host_part := host_name(host):
+        where = f"host:{host_part}"
+    elif service_part := service_name(service):
+        where = f"service:{service_part[:MAX_GROUP_KEY]}"
+    else:
+        where = f"{source}:{fingerprint}"
+    return f"{ALERT_KEY_PREFIX}{where}"[:MAX_GROUP_KEY]

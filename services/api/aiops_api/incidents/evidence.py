@@ -1,21 +1,23 @@
 """An incident's evidence (one row per signal, by onset, with the probable origin marked) and the operator's
 split: a wrongly merged signal moves out into an incident of its own, audited, and remembered
-(IncidentSplit) so the aggregator does not merge it back with the keys it left for SPLIT_MEMORY."""
+(IncidentSplit) so the aggregator does not merge it back with the keys it left for SPLIT_MEMORY. The alerts linked
+to the incident (alerts.incident_id) whose group key is the one split out move with it."""
 
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, Uuid, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aiops_api.audit.service import record_change
 from aiops_api.errors import Conflict, NotFound
 from aiops_api.incidents.schemas import EvidenceRead
 from aiops_api.incidents.service import get_incident
-from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit
+from aiops_contracts.db import Alert, Incident, IncidentEvent, IncidentSignal, IncidentSplit
 from aiops_contracts.events import IncidentStatus, TimelineKind
-from aiops_contracts.topology import CORRELATION_LOCK, SPLIT_MEMORY
+from aiops_contracts.topology import CORRELATION_LOCK, SPLIT_MEMORY, alert_key
 
 
 async def list_evidence(connection: AsyncConnection, *, incident_id: uuid.UUID) -> list[EvidenceRead]:
@@ -58,6 +60,7 @@ async def split_signal(session: AsyncSession, *, incident_id: uuid.UUID, group_k
     await session.flush()
     for row in moved:
         row.incident_id, row.rule, row.via = new.id, "split", f"split out of {incident_id} by {actor}"
+    await _move_alerts(session, incident_id, new.id, group_key)
     _shrink(incident, remaining, moved)
     others = sorted({s.group_key for s in remaining})
     session.add(IncidentSplit(incident_id=incident_id, new_incident_id=new.id, group_key=group_key,
@@ -71,6 +74,17 @@ async def split_signal(session: AsyncSession, *, incident_id: uuid.UUID, group_k
                         after={"group_key": group_key, "new_incident_id": str(new.id)})
     await session.commit()
     return incident, new
+
+
+async def _move_alerts(session: AsyncSession, incident_id: uuid.UUID, new_id: uuid.UUID, group_key: str) -> None:
+    """Link the incident's alerts of `group_key` (keyed as the aggregator keys them) to the new incident. The
+    worker links alerts under the correlation lock, which the split holds: none is linked meanwhile."""
+    alerts = Alert.__table__
+    linked = await session.execute(select(alerts.c.id, alerts.c.source, alerts.c.fingerprint, alerts.c.host,
+                                          alerts.c.service).where(alerts.c.incident_id == incident_id))
+    if ids := [row.id for row in linked if alert_key(row.source, row.fingerprint, row.host, row.service) == group_key]:
+        await session.execute(update(alerts).where(alerts.c.id == any_(bindparam("ids", ids, type_=ARRAY(Uuid))))
+                              .values(incident_id=new_id, updated_at=func.now()))
 
 
 def _shrink(incident: Incident, remaining: list[IncidentSignal], moved: list[IncidentSignal]) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
-from aiops_contracts.db import AuditEntry, Incident, IncidentSignal, IncidentSplit
+from aiops_contracts.db import Alert, AuditEntry, Incident, IncidentSignal, IncidentSplit
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -66,3 +66,41 @@ async def test_split_moves_the_signal_out_audited_and_remembered(client, auth, s
     assert unknown.status_code == 404 and "log:nope" in unknown.json()["detail"]
     viewer = await client.post(url, headers=auth(Role.viewer), json={"group_key": "log:t:db-1"})
     assert viewer.status_code == 403
+
+
+async def test_split_moves_the_alerts_of_the_signal_to_the_new_incident(client, auth, sessions) -> None:
+    """The alerts linked to the incident (alerts.incident_id) whose group key is the split one follow their evidence
+    to the new incident, keyed as the aggregator keys them (the host named, else the service, else the alert itself);
+    the other alerts stay where they were."""
+    incident_id = await merged(sessions)
+    other = Incident(id=uuid.uuid4(), group_key="alert:host:web-9", title="o", summary="", severity="high",
+                     status="resolved", event_count=1, hosts=["web-9"], services=[], details={}, first_seen_at=T0,
+                     last_seen_at=T0)
+
+    def alert(source: str, fingerprint: str, host: str | None, service: str | None = None,
+              incident: uuid.UUID = incident_id) -> Alert:
+        return Alert(source=source, fingerprint=fingerprint, title=fingerprint, severity="high", status="firing",
+                     host=host, service=service, first_seen_at=T0, last_seen_at=T0, last_event_id=fingerprint,
+                     incident_id=incident)
+
+    async with sessions.begin() as session:
+        session.add(other)
+        session.add(signal(incident_id, "alert:nagios:disk", 70, 1, None, "same_service", "x", source="nagios"))
+        await session.flush()
+        session.add_all([alert("alertmanager", "load", "web-9:9100"), alert("anomaly-detector", "cpu", "WEB-9.example.org"),
+                         alert("nagios", "db", "db-1"), alert("sentry", "err", None, " Web "),
+                         alert("nagios", "disk", None), alert("zabbix", "old", "web-9", incident=other.id)])
+
+    async def links() -> dict[str, uuid.UUID | None]:
+        async with sessions() as session:
+            return {fingerprint: incident for fingerprint, incident in await session.execute(select(Alert.fingerprint, Alert.incident_id))}
+
+    url = f"/api/v1/incidents/{incident_id}/split"
+    split = await client.post(url, headers=auth(Role.operator), json={"group_key": "alert:host:web-9"})
+    assert split.status_code == 200
+    web9 = uuid.UUID(split.json()["new_incident"]["id"])
+    assert await links() == {"load": web9, "cpu": web9, "db": incident_id, "err": incident_id, "disk": incident_id,
+                             "old": other.id}
+    split = await client.post(url, headers=auth(Role.operator), json={"group_key": "alert:nagios:disk"})
+    assert split.status_code == 200
+    assert (await links())["disk"] == uuid.UUID(split.json()["new_incident"]["id"])

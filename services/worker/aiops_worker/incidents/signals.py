@@ -13,7 +13,8 @@ Group keys:
   names neither host nor service has nothing to correlate on, so it gets an incident of its own; for an
   anomaly that is its series (the fingerprint is the series'). Resolved alerts give no signal: a
   resolution opens nothing, and the incident ends by the aggregator's rule.
-Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys are built.
+Host labels are normalised (`db-1:9187`, `db-1.example.org` -> `db-1`) before keys are built. An alert's key is
+aiops_contracts.topology.alert_key: the API moves the alerts of a key an operator splits out of an incident.
 """
 
 from dataclasses import dataclass, field
@@ -22,11 +23,11 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from aiops_contracts.events import AlertStatus, AlertStoredPayload, LogEvent, Severity, SignalKind, source_signal
-from aiops_contracts.topology import host_name, service_name
+from aiops_contracts.topology import ALERT_KEY_PREFIX as ALERT_KEY_PREFIX
+from aiops_contracts.topology import alert_key, host_name, service_name
 
 MAX_NAME = 255  # characters of a host or service name kept
 LOG_KEY_PREFIX = "log:"
-ALERT_KEY_PREFIX = "alert:"
 
 
 EntryKey = tuple[str, str, str]  # an evidence entry: (group key, signal kind, source)
@@ -112,17 +113,6 @@ def signal_from_log(event: LogEvent, envelope_id: str) -> Signal:
         host=host, service=service, message=event.message, template_id=event.template_id,
         facts={"kind": SignalKind.log.value, "category": event.category, "rule": event.rule, "prototype_id": event.prototype_id},
     )
-
-
-def alert_key(source: str, fingerprint: str, host: str | None, service: str | None) -> str:
-    """The group key of an alert (see the module docstring) from its host and service labels."""
-    if host_part := _host_name(host):
-        where = f"host:{host_part}"
-    elif service_part := _service_name(service):
-        where = f"service:{service_part}"
-    else:
-        where = f"{source}:{fingerprint}"
-    return f"{ALERT_KEY_PREFIX}{where}"[:255]
 
 
 def signal_from_alert(alert: AlertStoredPayload, envelope_id: str, at: datetime) -> Signal | None:
