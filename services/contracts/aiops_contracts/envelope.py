@@ -35,6 +35,21 @@ def new_event_id() -> str:
     return f"{int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
+def nests_within(value: Any, levels: int) -> bool:
+    """Whether `value` nests at most `levels` levels of objects and arrays (itself counted: a scalar nests 0), for
+    `levels` from 0 to MAX_NESTING. One orjson write in C of the value put MAX_NESTING - `levels` levels down: orjson
+    writes MAX_NESTING levels and refuses more. A value orjson cannot write for another reason (an integer past 64
+    bits: none that orjson parsed) is not refused here."""
+    wrapped: Any = value
+    for _ in range(MAX_NESTING - levels):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError as exc:
+        return "Recursion limit" not in str(exc)
+    return True
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

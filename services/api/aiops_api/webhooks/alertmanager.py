@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import documented_body, json_document, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import SEVERITY_ALIASES, WebhookAccepted
 from aiops_contracts.envelope import Envelope
@@ -103,9 +103,7 @@ class AlertmanagerAccepted(WebhookAccepted):
 
 def parse_alertmanager(body: bytes) -> AmNotification:
     try:
-        notification = AmNotification.model_validate(orjson.loads(body))
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+        notification = AmNotification.model_validate(json_document(body))
     except ValidationError as exc:
         raise BadRequest(f"body.{_first_error(exc)}") from exc
     if notification.rejected and not notification.alerts:

@@ -10,11 +10,18 @@ import orjson
 from fastapi import Request
 
 from aiops_api.errors import BadRequest, PayloadTooLarge
+from aiops_contracts.envelope import MAX_NESTING, nests_within
 
 ENCODINGS = ("identity", "gzip", "x-gzip", "deflate", "br")
 GZIP_MAX_MEMBERS = 1_000  # each costs a little CPU however small: 5 MiB of empty 20-byte members would be 262,144
 _GZIP = zlib.MAX_WBITS | 16
 _WINDOW = 64 * 1024  # input given to zlib at a time: what a member leaves over is copied, not the whole rest
+# The one depth rule of JSON webhook bodies (json_document), so that what a webhook accepts its stream entry can
+# carry (MAX_NESTING levels, what orjson writes). Every webhook puts what it takes from its body at most one level
+# deeper in the entry than it was in the body: a generic alert object becomes the payload, under the envelope; a
+# Sentry hook's event (data.event, level 3) becomes its alert's details.sample_event (level 4); log items are
+# written alone, as text. A Sentry envelope's events go three levels down: sentry.py passes MAX_EVENT_NESTING.
+MAX_BODY_NESTING = MAX_NESTING - 1
 
 
 def documented_body(media_type: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -28,12 +35,27 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return decompress(await request.body(), encoding, max_bytes)
 
 
-def json_member(body: bytes, member: str, why: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A JSON object body and its object `member`; 400 saying `why` the member is needed when it is missing."""
+def json_document(body: bytes, what: str = "body", levels: int = MAX_BODY_NESTING) -> Any:
+    """The JSON value of `body`; 400 when it is not JSON, or nests deeper than `levels` levels of objects and arrays
+    (orjson parses up to 1,024, but a stream entry holds MAX_NESTING)."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+        if "depth limit" in str(exc):
+            raise BadRequest(nested_too_deep(what, levels)) from None
+        raise BadRequest(f"{what}: invalid JSON ({exc})") from exc
+    if not nests_within(document, levels):
+        raise BadRequest(nested_too_deep(what, levels))
+    return document
+
+
+def nested_too_deep(what: str, levels: int) -> str:
+    return f"{what}: nested deeper than {levels} levels of objects and arrays, more than a stream entry holds; flatten it"
+
+
+def json_member(body: bytes, member: str, why: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A JSON object body and its object `member`; 400 saying `why` the member is needed when it is missing."""
+    document = json_document(body)
     value = document.get(member) if isinstance(document, dict) else None
     if not isinstance(value, dict):
         raise BadRequest(f"body.{member}: missing, {why}")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import documented_body, json_document, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, SignalKind
@@ -79,11 +79,27 @@ def _body_schema() -> dict[str, Any]:
 
 
 def parse_generic(raw: bytes) -> list[GenericAlertIn]:
+    """The alerts of a body; 422 for what validation refuses, 400 for a body nested deeper than MAX_BODY_NESTING.
+    pydantic's own JSON parser stops at 201 levels (within the rule): a deeper body is parsed again by
+    json_document, which holds it to the rule of every JSON webhook."""
     try:
         body = _BODY.validate_json(raw)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        if not _past_the_parsers_depth(exc):
+            raise _refused(exc) from None
+        try:
+            body = _BODY.validate_python(json_document(raw))
+        except ValidationError as deep:
+            raise _refused(deep) from None
     return body if isinstance(body, list) else [body]
+
+
+def _past_the_parsers_depth(exc: ValidationError) -> bool:
+    return any(e["type"] == "json_invalid" and "recursion limit" in e["msg"] for e in exc.errors())
+
+
+def _refused(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
 
 
 def to_envelopes(source: str, alerts: list[GenericAlertIn]) -> list[Envelope]:

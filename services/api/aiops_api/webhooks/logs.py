@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import read_body
+from aiops_api.webhooks.body import MAX_BODY_NESTING, nested_too_deep, read_body
 from aiops_api.webhooks.expansion import publish_request
-from aiops_contracts.envelope import Envelope
+from aiops_contracts.envelope import Envelope, nests_within
 from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import LOGS_INGESTED
@@ -49,9 +49,13 @@ def split_lines(body: bytes, says_json: bool) -> list[str]:
         try:
             items: Any = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc):  # JSON up to there, nested past what orjson parses (1,024 levels)
+                raise BadRequest(nested_too_deep("body", MAX_BODY_NESTING)) from None
             if says_json:
                 raise BadRequest(f"body: Content-Type says JSON, but the body is not valid JSON ({exc})") from exc
         else:
+            if not nests_within(items, MAX_BODY_NESTING):  # an item orjson cannot write back as its line
+                raise BadRequest(nested_too_deep("body", MAX_BODY_NESTING))
             return [without_nul(item) if isinstance(item, str) else orjson.dumps(item).decode() for item in items]
     text = body.decode("utf-8", errors="replace")
     return [without_nul(line.rstrip("\r")) for line in text.split("\n") if line.strip()]

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from aiops_api.deps import BusDep, SecretBoxDep, SessionDep, SettingsDep
 from aiops_api.errors import BadRequest
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import documented_body, json_document, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_contracts.db import Source
@@ -60,10 +59,7 @@ async def redfish_event_source(request: Request, source_id: uuid.UUID, session: 
     if source is None or source.kind != KIND or not source.enabled or source.revoked_at is not None or box is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no enabled Redfish source with this id takes events")
     body = await read_body(request, settings.max_body_bytes)
-    try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+    event = json_document(body)
     context = event.get("Context") if isinstance(event, dict) else None
     expected = push_context(box, str(source.id))
     secret = context.partition(".")[0] if isinstance(context, str) else ""

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from aiops_contracts.envelope import MAX_NESTING
+from aiops_contracts.envelope import MAX_NESTING, nests_within
 from aiops_contracts.events import AlertPayload, Severity, SignalKind
 
 LEVELS = {"fatal": Severity.critical, "error": Severity.high, "warning": Severity.medium,
@@ -66,14 +66,7 @@ def event_to_alert(event: dict[str, Any], project_id: str) -> AlertPayload:
 def fits_an_alert(event: dict[str, Any]) -> bool:
     """Whether the event nests at most MAX_EVENT_NESTING levels, so that its alert's stream entry, which holds it
     _ENTRY_LEVELS deeper (details.sample_event), can be written: orjson writes MAX_NESTING levels, no more."""
-    wrapped: Any = event
-    for _ in range(_ENTRY_LEVELS):
-        wrapped = [wrapped]
-    try:
-        orjson.dumps(wrapped)
-    except orjson.JSONEncodeError:
-        return False
-    return True
+    return nests_within(event, MAX_EVENT_NESTING)
 
 
 def group_hash(event: dict[str, Any], project_id: str) -> str:
