@@ -22,6 +22,9 @@ from aiops_worker.forecasts.selection import Selection, SelectionConfig, select
 
 HOUR_S = 3600.0
 DAY_S = 86_400.0
+# Larger magnitudes are left out of the history: the models square differences of values, which overflow to
+# inf from about 1.3e154 (no gauge reads this; 1e308 in a series made every backtest inf or NaN).
+MAX_ABS_VALUE = 1e150
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,10 @@ class Exhaustion:
 
 
 def bucketed(timestamps: npt.ArrayLike, values: npt.ArrayLike, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Finite points of the last `max_history_s`, averaged per bucket (bounded fit size)."""
+    """Finite points (values within ±`MAX_ABS_VALUE`) of the last `max_history_s`, averaged per bucket
+    (bounded fit size)."""
     ts, ys = np.asarray(timestamps, dtype=float), np.asarray(values, dtype=float)
-    keep = np.isfinite(ts) & np.isfinite(ys)
+    keep = np.isfinite(ts) & np.isfinite(ys) & (np.abs(ys) <= MAX_ABS_VALUE)
     ts, ys = ts[keep], ys[keep]
     if len(ts) == 0:
         return ts, ys

@@ -99,8 +99,12 @@ def select(grid: Grid, horizon: int, config: SelectionConfig | None = None, *, l
         return Selection(cfg.fallback, {})
     runs = {model: _backtest(model, grid, (span, starts), level, samples) for model in models}
     scores = {model: float(run.smapes.mean()) for model, run in runs.items()}
-    best = runs[min(scores, key=scores.__getitem__)].smapes
-    chosen = next(model for model, run in runs.items() if _within_one_se(run.smapes - best))
+    scored = [model for model in runs if math.isfinite(scores[model])]
+    if not scored:  # every backtest overflowed (values near the float limit): nothing to compare
+        return Selection(cfg.fallback, scores)
+    lowest = min(scored, key=scores.__getitem__)
+    best = runs[lowest].smapes
+    chosen = next((model for model in scored if _within_one_se(runs[model].smapes - best)), lowest)
     return Selection(chosen, scores, runs[chosen].scale)
 
 

@@ -57,7 +57,7 @@ class ForecastTask(PeriodicTask):
         found = sorted(every, key=urgency, reverse=True)[:self.settings.forecast_max_series]
         horizon_s = self.settings.forecast_horizon_days * 86_400
         # Prophet and the trend fits are CPU work: off the event loop.
-        assessments = await asyncio.to_thread(lambda: [assess(h, horizon_s, self.choices) for h in found])
+        assessments = await asyncio.to_thread(self._assess_each, found, horizon_s)
         self.choices.keep_only({h.series.id for h in found})
         async with self.ctx.sessions() as session:
             previous = {row.series_key: row for row in (await session.scalars(select(Forecast))).all()}
@@ -70,6 +70,19 @@ class ForecastTask(PeriodicTask):
         await self._store(assessments, gone, now)
         log.info("forecast run done", extra={"task": self.name, "series": len(assessments),
                                              "exhausting": sum(1 for a in assessments if a.exhaustion)})
+        return assessments
+
+    def _assess_each(self, found: list[SeriesHistory], horizon_s: float) -> list[Assessment]:
+        """The assessment of each series; one whose forecast raises is logged and left out of this run (it keeps
+        its stored forecast), so it cannot stop the others. (Any exception: StopIteration, which
+        asyncio.to_thread cannot hand back, would leave the run waiting forever.)"""
+        assessments = []
+        for history in found:
+            try:
+                assessments.append(assess(history, horizon_s, self.choices))
+            except Exception:
+                log.exception("forecast of a series failed, skipped this run",
+                              extra={"task": self.name, "series": history.series.id})
         return assessments
 
     async def _histories(self, now: datetime) -> list[SeriesHistory]:

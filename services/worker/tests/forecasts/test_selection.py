@@ -3,7 +3,8 @@
 import numpy as np
 
 from aiops_worker.forecasts.forecasting import ForecastConfig, ModelChoices, to_grid
-from aiops_worker.forecasts.selection import select
+from aiops_worker.forecasts.models import MODELS, Grid
+from aiops_worker.forecasts.selection import SelectionConfig, select
 
 HOUR = 3600.0
 DAY = 86_400.0
@@ -45,3 +46,24 @@ def test_choice_is_cached_until_it_expires():
     assert choices.selection_for("disk", _grid(values), 48, now=T0 + DAY) is not first
     choices.keep_only({"other"})
     assert choices.chosen == {}
+
+
+def test_a_grid_whose_backtests_all_overflow_gets_the_fallback_model():
+    """1e308 in the history: every candidate's backtest error is inf or NaN, so none is within one standard
+    error of the best; the choice is the configured fallback, never StopIteration (which, raised in
+    asyncio.to_thread, left the forecast task waiting forever)."""
+    values = 50 + 0.1 * np.arange(72)
+    values[40] = 1e308
+    with np.errstate(all="ignore"):  # overflow is the point here
+        selection = select(Grid(T0, HOUR, values, 24), 24, CONFIG.selection)
+    assert selection.model == SelectionConfig().fallback
+
+
+def test_values_that_would_overflow_the_models_are_left_out_of_the_grid():
+    values = 50 + 0.1 * np.arange(72)
+    values[[10, 40]] = (1e308, -1e200)
+    values[20] = np.inf
+    grid = _grid(values)
+    assert grid is not None and np.isfinite(grid.ys).all() and np.abs(grid.ys).max() < 100
+    selection = select(grid, 24, CONFIG.selection)
+    assert selection.model in MODELS and all(np.isfinite(list(selection.scores.values())))

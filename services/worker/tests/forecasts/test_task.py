@@ -1,6 +1,7 @@
 """The capacity forecast task on real InfluxDB, PostgreSQL and Redis: synthetic trends with a known
 crossing time, the predictive alerts they raise, and the stored forecasts."""
 
+import asyncio
 from datetime import UTC, datetime
 
 import numpy as np
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from aiops_contracts.db import Forecast
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_worker.forecasts import task as forecast_task
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -125,3 +127,52 @@ async def test_prediction_going_away_resolves_the_alert(own_influx_ctx: WorkerCo
     statuses = [(a.payload["status"], a.payload["fingerprint"]) for a in await _alerts(own_influx_ctx)]
     assert [s for s, _ in statuses] == ["firing", "resolved"] and len({f for _, f in statuses}) == 1
     assert list(await _rows(own_influx_ctx)) == [f"disk,device=sda2,host={host},path=/ used_percent"]
+
+
+RUN_TIMEOUT_S = 300  # far beyond a run of two series; only a run that never ends reaches it
+
+
+def _poisoned_lines(host: str) -> str:
+    """Disk / on `host`: one hourly point per hour, 40 %, one of them 1e308 (InfluxDB's mean of it is 1e308)."""
+    stamps = NOW - HOUR * np.arange(HISTORY_H)
+    values = np.full(len(stamps), 40.0)
+    values[50] = 1e308
+    return "\n".join(f"disk,host={host},path=/,device=sda2 used_percent={float(v)!r} {int(t) * 10**9}"
+                     for t, v in zip(stamps, values))
+
+
+async def test_a_series_holding_1e308_does_not_stop_the_run(own_influx_ctx: WorkerContext) -> None:
+    """Before: every backtest of that series overflowed, selection raised StopIteration in asyncio.to_thread and
+    run_once never returned (the task forecast nothing again). Now its value is left out and the run completes."""
+    host = "web-6"
+    await own_influx_ctx.influx.write(_lines(host) + "\n" + _poisoned_lines("db-6"))
+    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[:1]  # disk
+
+    await asyncio.wait_for(ForecastTask(own_influx_ctx).run_once(), RUN_TIMEOUT_S)
+
+    rows = await _rows(own_influx_ctx)
+    poisoned = rows["disk,device=sda2,host=db-6,path=/ used_percent"]
+    assert poisoned.exhausts_at is None and all(abs(y - 40) < 1 for _, y, _, _ in poisoned.forecast)
+    disk = rows[f"disk,device=sda1,host={host},path=/var used_percent"]
+    assert (disk.exhausts_at.timestamp() - NOW) / HOUR == pytest.approx(DISK_HOURS_LEFT, rel=TOLERANCE)
+
+
+async def test_a_series_whose_forecast_fails_is_skipped_and_the_others_are_forecast(
+        own_influx_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = "web-7"
+    await own_influx_ctx.influx.write(_lines(host))
+    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[:1]
+    broken = f"disk,device=sda2,host={host},path=/ used_percent"
+    real = forecast_task.assess
+
+    def failing_for_one(history, horizon_s, choices):  # what an unforeseen numeric failure of one series does
+        if history.series.id == broken:
+            raise StopIteration
+        return real(history, horizon_s, choices)
+
+    monkeypatch.setattr(forecast_task, "assess", failing_for_one)
+    found = await asyncio.wait_for(ForecastTask(own_influx_ctx).run_once(), RUN_TIMEOUT_S)
+
+    assert [a.history.series.id for a in found] == [f"disk,device=sda1,host={host},path=/var used_percent"]
+    assert list(await _rows(own_influx_ctx)) == [found[0].history.series.id]
+    assert [a.payload["labels"]["path"] for a in await _alerts(own_influx_ctx)] == ["/var"]
