@@ -136,6 +136,9 @@ class WorkerSettings(CommonSettings):
     # A running run's lease: its action's timeout plus this; past it (its worker died) the run is `interrupted`
     automations_lease_margin_s: float = Field(default=60.0, ge=0)
     automations_sweep_s: float = Field(default=10.0, gt=0)  # how often such runs and expired approvals are marked
+    # An approved run no worker started this long after its approval is announced again (the API's announcement
+    # may have been lost), and again every this often until one does; a run starts once however many arrive
+    automations_approved_retry_s: float = Field(default=60.0, gt=0)
     # Outbound calls (webhook actions, notifications) may reach private addresses only when listed here.
     outbound_allowed_hosts: list[str] = Field(default_factory=list)
     # Notifications (notifications/task.py): receivers and routes; empty: nobody is notified

@@ -122,6 +122,19 @@ async def sweep(session: AsyncSession, now: datetime) -> list[AutomationRun]:
     return runs
 
 
+async def unstarted_approvals(session: AsyncSession, retry_s: float) -> list[AutomationRun]:
+    """Approved runs no worker started within `retry_s` of their approval or of their last announcement: the API
+    commits the approval, then announces it on the approvals stream, so a Redis failure in between left them
+    approved with nobody to start them. Each is marked announced now (`updated_at`), for the caller to announce
+    again once per `retry_s`; however many announcements arrive, start_approved starts a run once."""
+    due = (AutomationRun.status == RunStatus.approved) & (
+        AutomationRun.updated_at < func.now() - timedelta(seconds=retry_s))
+    runs = list((await session.scalars(select(AutomationRun).where(due).with_for_update(skip_locked=True))).all())
+    for run in runs:
+        run.updated_at = func.now()
+    return runs
+
+
 def announcement(run: AutomationRun) -> Envelope:
     payload = AutomationRunPayload(
         run_id=str(run.id), rule=run.rule_name, status=RunStatus(run.status), target=run.target, reason=run.reason,

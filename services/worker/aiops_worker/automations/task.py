@@ -186,7 +186,8 @@ class ApprovedRunTask(_AutomationTask):
 
 class RunSweepTask(PeriodicTask):
     """Marks runs whose worker died `interrupted` and unanswered approval requests `expired`, judges the
-    outcome of successful runs (verification.py), and says so."""
+    outcome of successful runs (verification.py), and says so; announces approved runs nobody started (their
+    announcement lost) on the approvals stream again."""
 
     name = "automations-sweep"
 
@@ -198,4 +199,6 @@ class RunSweepTask(PeriodicTask):
         async with self.ctx.sessions.begin() as session:
             runs = await ledger.sweep(session, utcnow())
             runs += await verify(session, utcnow())
+            unstarted = await ledger.unstarted_approvals(session, self.ctx.settings.automations_approved_retry_s)
         await self.ctx.bus.publish_and_broadcast(AUTOMATIONS_RUNS, [ledger.announcement(run) for run in runs])
+        await self.ctx.bus.publish_many(AUTOMATIONS_APPROVED, [ledger.announcement(run) for run in unstarted])

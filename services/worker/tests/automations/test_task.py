@@ -191,6 +191,45 @@ async def test_an_approved_run_passes_the_rules_guards_again(ctx, drain, disk: P
     assert len(list(disk.iterdir())) == 4  # nothing ran
 
 
+async def audited(ctx: WorkerContext, run: AutomationRun) -> list[str]:
+    async with ctx.sessions() as session:
+        return list((await session.scalars(select(AuditEntry.action).where(AuditEntry.entity_id == str(run.id))
+                                           .order_by(AuditEntry.id))).all())
+
+
+async def test_an_approval_whose_announcement_was_lost_still_runs_once(ctx, drain, disk: Path, redis):
+    """The API commits `approved`, then announces it on the approvals stream: when Redis failed in between, the
+    API answered 503, a retry 409 (no longer awaiting approval), and nothing ever started the run. The sweep
+    announces approved runs left unstarted for `automations_approved_retry_s` again; starting stays once."""
+    await install(ctx, disk_rule(disk, destructive=True))
+    await deliver(ctx, drain, predicted_full("e-disk-20"))
+    (run,) = await runs(ctx)
+    approvals = ctx.bus.key(AUTOMATIONS_APPROVED)
+    sweep = RunSweepTask(ctx)
+    async with ctx.sessions.begin() as session:  # just approved: its announcement may still be on its way
+        await session.execute(update(AutomationRun).values(status="approved", decided_by="olga"))
+    await sweep.tick(asyncio.Event())
+    assert await redis.xlen(approvals) == 0
+
+    retry_s = ctx.settings.automations_approved_retry_s
+    async with ctx.sessions.begin() as session:  # approved longer ago than that, announcement lost
+        await session.execute(update(AutomationRun).values(updated_at=utcnow() - timedelta(seconds=retry_s + 1)))
+    await sweep.tick(asyncio.Event())
+    await sweep.tick(asyncio.Event())  # once per retry period, not on every sweep
+    assert await redis.xlen(approvals) == 1
+    approved = AutomationRunPayload(run_id=str(run.id), rule=run.rule_name, status=RunStatus.approved, target="web-1")
+    await ctx.bus.publish(AUTOMATIONS_APPROVED, Envelope(type=AUTOMATION_RUN_CHANGED, source="api",
+                                                         payload=approved.model_dump(mode="json")))  # late after all
+    await drain(ApprovedRunTask(ctx))
+    await sweep.tick(asyncio.Event())
+    await drain(ApprovedRunTask(ctx))
+
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.succeeded and run.reason.startswith("successful"), run.reason
+    assert sorted(p.name for p in disk.iterdir()) == ["fresh.log", "keep.txt"]
+    assert (await audited(ctx, run)).count("automation.running") == 1
+
+
 async def test_a_playbook_runs_only_on_hosts_of_the_fleet(ctx, drain, disk: Path):
     await install(ctx, disk_rule(disk))
     stranger = predicted_full("e-disk-14")
