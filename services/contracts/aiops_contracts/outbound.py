@@ -29,13 +29,51 @@ METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metada
 METADATA_NETWORKS = (ipaddress.ip_network("fd00:ec2::254/128"), ipaddress.ip_network("100.100.100.200/32"))
 
 
+# IPv6 addresses that stand for an IPv4 one, which the kernel or a translator on the path may connect to: NAT64's
+# well-known prefix (RFC 6052) and its local-use /48 (RFC 8215: an operator's prefix of 48 to 96 bits inside it), 6to4
+# (RFC 3056) and Teredo (RFC 4380); IPv4-mapped, -translated and -compatible addresses are taken from the low 32 bits.
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+_NAT64_LOCAL_PREFIXES = (48, 56, 64, 96)  # the RFC 6052 prefix lengths a /48 may hold
+_IPV4_IN_LOW_BITS = (ipaddress.ip_network("::ffff:0:0/96"), ipaddress.ip_network("::ffff:0:0:0/96"),
+                     ipaddress.ip_network("::/96"))
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_TEREDO = ipaddress.ip_network("2001::/32")
+
+
+def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address may reach (::ffff:169.254.169.254, 64:ff9b::a9fe:a9fe, 2002:a9fe:a9fe::,
+    ::a9fe:a9fe...); none for another address. Python's own checks do not look inside them for every form (6to4,
+    Teredo), nor the same way in every version (3.13 reads mapped addresses' IPv4 for is_reserved), so they are
+    read here."""
+    if address.version != 6:
+        return []
+    six = ipaddress.IPv6Address(int(address))  # without a scope id
+    if six in _NAT64_WELL_KNOWN or any(six in network for network in _IPV4_IN_LOW_BITS):
+        return [ipaddress.IPv4Address(int(six) & 0xFFFFFFFF)]
+    if six in _NAT64_LOCAL_USE:
+        packed = six.packed  # RFC 6052: the IPv4 octets follow the prefix, skipping octet 8 (bits 64-71)
+        return [ipaddress.IPv4Address(bytes([packed[i] for i in range(length // 8, 16) if i != 8][:4]))
+                for length in _NAT64_LOCAL_PREFIXES]
+    if six in _SIX_TO_FOUR:
+        return [ipaddress.IPv4Address(six.packed[2:6])]
+    if six in _TEREDO and six.teredo:
+        return list(six.teredo)  # the Teredo server, and the client (de-obfuscated)
+    return []
+
+
 def metadata_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return any(address in network for network in METADATA_NETWORKS)
+    return any(candidate in network for candidate in (address, *embedded_ipv4(address))
+               for network in METADATA_NETWORKS if candidate.version == network.version)
 
 
 def unsafe_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (metadata_address(address) or address.is_link_local or address.is_multicast or address.is_unspecified
-            or address.is_reserved)
+            or address.is_reserved or any(_unsafe_itself(v4) for v4 in embedded_ipv4(address)))
+
+
+def _unsafe_itself(address: ipaddress.IPv4Address) -> bool:
+    return address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved
 
 
 def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

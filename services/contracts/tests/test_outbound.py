@@ -6,6 +6,7 @@ by a resolver the test gives (answers as a rebinding DNS server would), HTTP and
 
 import asyncio
 import datetime
+import ipaddress
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,14 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from aiops_contracts.llm import LLMClient, LLMRequest, LLMUnavailable
-from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, VettedTransport, check_outbound_url
+from aiops_contracts.outbound import (
+    OutboundPolicy,
+    UnsafeUrl,
+    VettedTransport,
+    check_outbound_url,
+    embedded_ipv4,
+    metadata_address,
+)
 from aiops_contracts.settings import CommonSettings
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
@@ -101,6 +109,52 @@ async def test_addresses_next_to_the_metadata_ones_stay_allowed() -> None:
     assert await answering(["fd00:ec2::253", "100.100.100.201"]).addresses("hooks.example.test", 443) == [
         "fd00:ec2::253", "100.100.100.201"]
     assert check_outbound_url("http://100.100.100.201:11434/") == "http://100.100.100.201:11434"
+
+
+# 169.254.169.254 (every cloud's metadata address) and 100.100.100.200 (Alibaba Cloud's) as IPv6 addresses that
+# reach them: IPv4-mapped, -translated and -compatible, NAT64's well-known prefix and its local-use /48 at each
+# RFC 6052 prefix length (48, 56, 64, 96 bits), 6to4, and Teredo (client 169.254.169.254, obfuscated).
+METADATA_IN_IPV6 = ["::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "::ffff:0:a9fe:a9fe", "::a9fe:a9fe",
+                    "64:ff9b::a9fe:a9fe", "64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1:a9:fe:a9fe::",
+                    "64:ff9b:1:0:a9:fea9:fe00::", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::", "2002:a9fe:a9fe:1::1",
+                    "2001:0:4136:e378:8000:63bf:5601:5601", "::ffff:100.100.100.200", "64:ff9b::6464:64c8",
+                    "2002:6464:64c8::"]
+
+
+@pytest.mark.parametrize("address", METADATA_IN_IPV6)
+async def test_metadata_addresses_inside_ipv6_ones_are_refused(address: str) -> None:
+    assert {str(v4) for v4 in embedded_ipv4(ipaddress.ip_address(address))} & {"169.254.169.254", "100.100.100.200"}
+    with pytest.raises(UnsafeUrl, match="resolves to"):
+        await answering([address]).addresses("hooks.example.test", 443)
+    with pytest.raises(ValueError, match="must not point at"):
+        check_outbound_url(f"http://[{address}]/latest/meta-data")
+
+
+@pytest.mark.parametrize("address", ["::ffff:100.100.100.200", "64:ff9b::6464:64c8", "2002:6464:64c8::"])
+def test_a_metadata_address_inside_another_is_named_as_one(address: str) -> None:
+    """Not refused by chance (Python 3.11 counts ::/8 as reserved; 3.13 reads a mapped address's IPv4 instead)."""
+    assert metadata_address(ipaddress.ip_address(address))
+    with pytest.raises(ValueError, match="cloud metadata service"):
+        check_outbound_url(f"http://[{address}]/")
+
+
+@pytest.mark.parametrize("host", ["2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518",
+                                  "0xa9.0xfe.0xa9.0xfe"])
+async def test_integer_hex_and_octal_spellings_of_the_metadata_address_are_refused(host: str) -> None:
+    """As a URL's host, and through the system resolver, which reads these spellings as addresses."""
+    with pytest.raises(ValueError, match="must not point at"):
+        check_outbound_url(f"http://{host}/latest/meta-data")
+    with pytest.raises(UnsafeUrl, match="resolves to 169.254.169.254"):
+        await OutboundPolicy().addresses(host, 80)
+    with pytest.raises(ValueError, match="must not point at"):
+        check_outbound_url(f"http://{host}./latest/meta-data")  # a trailing dot: the same host
+
+
+async def test_public_addresses_inside_ipv6_ones_stay_allowed() -> None:
+    """6to4 and NAT64 addresses of a public IPv4 address (8.8.8.8) are ordinary addresses."""
+    assert await answering(["2002:808:808::1"]).addresses("hooks.example.test", 443) == ["2002:808:808::1"]
+    assert check_outbound_url("http://[2002:808:808::1]/hook") == "http://[2002:808:808::1]/hook"
+    assert [str(a) for a in embedded_ipv4(ipaddress.ip_address("64:ff9b::808:808"))] == ["8.8.8.8"]
 
 
 async def test_the_connection_goes_to_the_vetted_address_and_names_the_host() -> None:
