@@ -112,7 +112,7 @@ class Bus:
             return []
         key, maxlen = self.key(stream), self.maxlen(stream)
         await self._refuse_if_backlogged(key, maxlen)
-        entries = [item.entry for item in encoded]
+        entries: list[dict[Any, Any]] = [item.entry for item in encoded]  # (xadd's dict type is redis-py's own)
         if sum(len(value) for entry in entries for value in entry.values()) > _SCRIPT_MAX_ENTRY_BYTES * len(entries):
             async with self.redis.pipeline(transaction=True) as pipe:
                 for entry in entries:
