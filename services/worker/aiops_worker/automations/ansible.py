@@ -49,10 +49,17 @@ async def run_playbook(run: PlaybookRun, work_dir: str | None = None) -> Playboo
 
 
 def _run(run: PlaybookRun, work_dir: str | None) -> PlaybookResult:
+    if not run.playbook.is_file():
+        return _refused(f"playbook {run.playbook.name!r} not found in {run.playbook.parent} "
+                        "(AUTOMATIONS_PLAYBOOKS_DIR): the rule names a file that is not there")
     private = Path(tempfile.mkdtemp(prefix="aiops-run-", dir=work_dir or None))
     try:
         (private / "project").mkdir()
-        shutil.copy(run.playbook, private / "project" / run.playbook.name)
+        try:
+            shutil.copy(run.playbook, private / "project" / run.playbook.name)
+        except OSError as exc:
+            return _refused(f"playbook {run.playbook.name!r} in {run.playbook.parent} could not be read: "
+                            f"{exc.strerror or exc!r}")
         host_vars: dict[str, str] = {"ansible_connection": run.connection}
         if run.connection == "local":  # modules run by this Python, not whatever interpreter discovery finds
             host_vars["ansible_python_interpreter"] = sys.executable
@@ -73,6 +80,11 @@ def _run(run: PlaybookRun, work_dir: str | None) -> PlaybookResult:
                               output=output[-OUTPUT_MAX_CHARS:])
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _refused(reason: str) -> PlaybookResult:
+    """A run that could not start its playbook: failed, with the reason as its output."""
+    return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=reason)
 
 
 class _UnsafeDumper(yaml.SafeDumper):

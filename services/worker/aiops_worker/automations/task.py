@@ -65,7 +65,14 @@ class _AutomationTask(StreamConsumer):
         """Run the action, then record the result (the row stays `running` under its lease meanwhile)."""
         rule = RuleSpec.model_validate(run.spec)
         started = time.monotonic()
-        result = await self._act(rule, run)
+        try:
+            result = await self._act(rule, run)
+        except Exception as exc:  # e.g. an unwritable run directory: the run failed, recorded now (raised, it
+            # would reach the consumer, whose retry finds the trigger's run and does nothing: the row would
+            # stay `running` until its lease ran out and then read "interrupted")
+            log.exception("automation action raised", extra={"rule": run.rule_name, "run_id": str(run.id)})
+            result = PlaybookResult(status="failed", rc=None, changed=0, failed=1,
+                                    output=f"the action could not run: {exc!r}")
         async with self.ctx.sessions.begin() as session:
             row = await session.get_one(AutomationRun, run.id)
             row.rc, row.changed, row.failed = result.rc, result.changed, result.failed

@@ -230,6 +230,28 @@ async def test_an_approval_whose_announcement_was_lost_still_runs_once(ctx, drai
     assert (await audited(ctx, run)).count("automation.running") == 1
 
 
+async def test_a_missing_playbook_fails_the_run_naming_it(ctx, drain, disk: Path, tmp_path: Path):
+    """Before: FileNotFoundError reached the consumer, which took it for a store outage; the run stayed `running`
+    until its lease ran out and then read "interrupted: its worker stopped mid-run"."""
+    ctx.settings = ctx.settings.model_copy(update={"automations_playbooks_dir": str(tmp_path / "playbooks")})
+    rule = disk_rule(disk)
+    rule.action.playbook = "disk_cleanupp.yml"  # a typo
+    await install(ctx, rule)
+    await deliver(ctx, drain, predicted_full("e-disk-21"))
+    (run,) = await runs(ctx)
+    assert (run.status, run.lease_until) == (RunStatus.failed, None), (run.status, run.reason)
+    assert f"playbook 'disk_cleanupp.yml' not found in {tmp_path / 'playbooks'}" in run.output
+    assert len(list(disk.iterdir())) == 4
+
+
+async def test_an_action_that_raises_fails_the_run(ctx, drain, disk: Path, tmp_path: Path):
+    ctx.settings = ctx.settings.model_copy(update={"automations_run_dir": str(tmp_path / "no-such-dir")})
+    await install(ctx, disk_rule(disk))
+    await deliver(ctx, drain, predicted_full("e-disk-22"))
+    (run,) = await runs(ctx)
+    assert run.status == RunStatus.failed and run.output.startswith("the action could not run: FileNotFoundError")
+
+
 async def test_a_playbook_runs_only_on_hosts_of_the_fleet(ctx, drain, disk: Path):
     await install(ctx, disk_rule(disk))
     stranger = predicted_full("e-disk-14")
