@@ -101,8 +101,11 @@ class ProducerManager:
             await self.leases.give_up(excess)
             held -= set(excess)
         for source_id in list(self.running):
-            row = rows.get(source_id)
-            if source_id not in held or row is None or self.running[source_id].fingerprint != fingerprint(row):
+            row, running = rows.get(source_id), self.running[source_id]
+            if running.task.done():  # ended (a bug, a cancellation): stopped here, started again below if held
+                _log_ended(running)
+                await self._stop(source_id)
+            elif source_id not in held or row is None or running.fingerprint != fingerprint(row):
                 await self._stop(source_id)
         for source_id in sorted(held - set(self.running)):
             await self._start(rows[source_id])
@@ -191,13 +194,19 @@ class ProducerManager:
         except Exception as exc:  # a poll's failure is the source's health, never the manager's end
             error = f"{getattr(exc, 'stage', 'protocol')}: {exc}"
         else:
-            await health.record_poll(self.ctx.redis, self.settings, _ref(source),
-                                     duration_s=time.monotonic() - started, points=result.points, error=None)
+            await self._record(source, duration_s=time.monotonic() - started, points=result.points, error=None)
             return True
         log.warning("poll failed", extra={"source": source.name, "kind": source.kind.value, "error": error})
-        await health.record_poll(self.ctx.redis, self.settings, _ref(source),
-                                 duration_s=time.monotonic() - started, points=0, error=error)
+        await self._record(source, duration_s=time.monotonic() - started, points=0, error=error)
         return False
+
+    async def _record(self, source: PolledSource, *, duration_s: float, points: int, error: str | None) -> None:
+        """The poll's health, best effort: Redis down as a poll ends loses that record, never the poller."""
+        try:
+            await health.record_poll(self.ctx.redis, self.settings, _ref(source), duration_s=duration_s,
+                                     points=points, error=error)
+        except Exception as exc:
+            log.warning("poll health not recorded", extra={"source": source.name, "error": repr(exc)})
 
     async def _publish(self, source: PolledSource, result: PollResult) -> None:
         bus = self.ctx.bus
@@ -293,6 +302,12 @@ def fingerprint(row: Source) -> str:
 def _failed(stage: str, message: str) -> ConnectionCheck:
     step = ConnectionStep.model_validate({"stage": stage, "ok": False, "message": message})
     return ConnectionCheck(ok=False, steps=[step], duration_s=0.0)
+
+
+def _log_ended(running: Running) -> None:
+    error = None if running.task.cancelled() else running.task.exception()
+    log.error("poller task ended, restarting it", exc_info=error,
+              extra={"source": running.poller.source.name, "kind": running.poller.source.kind.value})
 
 
 def _ref(source: PolledSource) -> health.SourceRef:

@@ -3,22 +3,29 @@ restarts and stops pollers as the table changes; leases share the sources out; h
 asked to push events only to a PUBLIC_URL they can reach."""
 
 import asyncio
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
+import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.pollers import ConnectionCheck
+from aiops_contracts.pollers import ConnectionCheck, PollerSettings
 from aiops_contracts.secrets import SecretBox
+from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.producers.health import health_key
 from aiops_worker.producers.manager import ProducerManager
+from aiops_worker.producers.poller import PolledSource, Poller, PollResult
 from aiops_worker.runtime.context import WorkerContext
+from conftest import until
 
 
 async def add_source(sessions: async_sessionmaker[AsyncSession], ctx: WorkerContext, agent, name: str,
@@ -158,3 +165,85 @@ def test_devices_are_asked_to_push_only_to_a_public_url_they_can_reach(worker_ct
     assert push_urls("http://127.0.0.1:8080") == (None, f"http://127.0.0.1:8080/webhooks/redfish/{local.id}")
     assert push_urls("https://aiops.example.com") == (f"https://aiops.example.com/webhooks/redfish/{remote.id}",
                                                       f"https://aiops.example.com/webhooks/redfish/{local.id}")
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a unix socket, which the test takes down and brings back."""
+
+    def __init__(self, sock: Path) -> None:
+        self.sock, self.url, self.process = sock, f"unix://{sock}", None
+
+    def start(self) -> "OwnRedis":
+        self.process = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", str(self.sock),
+                                         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not self.sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the socket appears once the server listens
+        assert self.sock.exists(), "redis-server did not start"
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis.sock").start()
+    yield server
+    server.stop()
+
+
+class OutageAtFirstPoll(Poller):
+    """Takes its Redis down while its first poll runs: the manager records that poll's health into the outage."""
+
+    kind = SourceKind.redfish
+
+    def __init__(self, source: PolledSource, outage: OwnRedis) -> None:
+        super().__init__(source)
+        self.outage, self.polls = outage, 0
+
+    async def poll(self) -> PollResult:
+        self.polls += 1
+        if self.polls == 1:
+            self.outage.stop()
+        return PollResult()
+
+
+async def test_a_redis_outage_as_a_poll_ends_does_not_stop_the_poller(worker_ctx, own_redis: OwnRedis) -> None:
+    redis = Redis.from_url(own_redis.url, socket_timeout=2)
+    ctx = WorkerContext(settings=worker_ctx.settings, redis=redis, sessions=worker_ctx.sessions,
+                        influx=worker_ctx.influx)
+    pollers = manager(ctx, "w1")
+    source = PolledSource(id=str(uuid.uuid4()), name="bmc-outage", kind=SourceKind.redfish,
+                          target="http://127.0.0.1:9", interval_s=0.05, labels={}, settings=PollerSettings())
+    poller = OutageAtFirstPoll(source, own_redis)
+    task = asyncio.create_task(pollers._poll_forever(poller, 0.0))
+    try:
+        async def polled_on(n: int) -> bool:
+            assert not task.done(), f"the poller ended: {task.exception()!r}"
+            return poller.polls >= n
+
+        await until(lambda: polled_on(3), 10, "polls go on while Redis is down")
+        own_redis.start()
+        await until(lambda: redis.hexists(health_key(ctx.settings, source.id), "last_poll_at"), 10,
+                    "health recorded again once Redis is back")
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+
+
+async def test_reconcile_restarts_a_poller_whose_task_ended(worker_ctx, sessions, snmp_agent) -> None:
+    source_id = await add_source(sessions, worker_ctx, snmp_agent, "sw-ended")
+    pollers = manager(worker_ctx, "w1")
+    await pollers.reconcile()
+    ended = pollers.running[source_id]
+    ended.task.cancel()  # ended for any reason (a bug, a cancellation from below): lease held, nothing polls
+    await asyncio.gather(ended.task, return_exceptions=True)
+    await pollers.reconcile()
+    assert pollers.running[source_id] is not ended and not pollers.running[source_id].task.done()
+    await pollers._stop(source_id)
