@@ -5,7 +5,9 @@ are resolved (outbound/urls.VettedResolver): a name rebinding to a metadata addr
 
 Rate limits: a 429 (or a 503 with Retry-After) waits as long as the answer asks (Retry-After seconds or date,
 or the vendor's reset header: seconds to wait, or an epoch time) and tries again, as long as the poll's own
-timeout allows; the manager's per-poll timeout bounds it. Failures are CheckFailed with their stage: 401 and
+timeout allows; the manager's per-poll timeout bounds it. Redirects are followed within the source's origin
+only (scheme, host and port): the auth headers, a session token or a login body would otherwise go to another
+server; one elsewhere fails the poll, naming where it led. Failures are CheckFailed with their stage: 401 and
 403 are `auth`, other statuses and unreadable bodies `protocol`, so polls and connection tests name them.
 """
 
@@ -17,6 +19,7 @@ from datetime import UTC
 from typing import Any, Generic, TypeVar
 
 import aiohttp
+import yarl
 
 from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, check_outbound_url, literal_address, redacted
 from aiops_contracts.pollers import PollerSettings
@@ -27,6 +30,8 @@ from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller
 # (seconds), ThousandEyes' x-organization-rate-limit-reset (epoch seconds).
 RESET_HEADERS = ("Retry-After", "X-RateLimit-Reset", "x-organization-rate-limit-reset")
 MAX_WAIT_S = 60.0
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10  # within the source's origin; one to another origin is never followed
 EPOCH_2001 = 1_000_000_000  # a reset value past this is an epoch time, not a number of seconds
 ANY_SAFE_ADDRESS = OutboundPolicy()  # a source's target may be any address but the unsafe ones
 S = TypeVar("S", bound=PollerSettings)
@@ -109,16 +114,22 @@ class _Request:
 
     async def __aenter__(self) -> aiohttp.ClientResponse:
         headers = {**self.api.headers, **self.kwargs.pop("headers", {})}
+        method, url, kwargs, hops = self.method, yarl.URL(self.api.url(self.path)), self.kwargs, 0
         while True:
             try:
-                response = await self.api.session.request(self.method, self.api.url(self.path), headers=headers,
-                                                          **self.kwargs)
+                response = await self.api.session.request(method, url, headers=headers, allow_redirects=False,
+                                                          **kwargs)
             except UnsafeUrl as exc:
                 raise CheckFailed("tcp", f"refused: {exc}") from exc
             except aiohttp.ClientConnectorCertificateError as exc:
                 raise CheckFailed("tls", f"TLS certificate refused: {exc.certificate_error}") from exc
             except aiohttp.ClientConnectorError as exc:
                 raise CheckFailed("tcp", f"cannot connect to {redacted(self.api.base_url)}: {exc.os_error}") from exc
+            if response.status in REDIRECTS and "Location" in response.headers:
+                response.release()
+                hops += 1
+                url, method, kwargs = self._redirect(response, method, kwargs, hops)
+                continue
             wait = retry_after(response)
             if wait is None:
                 break
@@ -137,6 +148,26 @@ class _Request:
     async def __aexit__(self, *_: object) -> None:
         if self.response is not None:
             self.response.release()
+
+    def _redirect(self, response: aiohttp.ClientResponse, method: str, kwargs: dict[str, Any],
+                  hops: int) -> tuple[yarl.URL, str, dict[str, Any]]:
+        """Where a redirect leads, followed only within the source's origin (the headers and body carry its
+        credentials); the method and body as a browser would send them there (RFC 9110 15.4)."""
+        try:
+            target = response.url.join(yarl.URL(response.headers["Location"]))
+        except ValueError as exc:
+            raise CheckFailed("protocol", f"{self.method} {self.path}: an unreadable redirect") from exc
+        if target.origin() != yarl.URL(self.api.base_url).origin():
+            raise CheckFailed("protocol", f"{self.method} {self.path}: {response.status}, redirected to another "
+                                          f"server ({redacted(str(target))}), not followed: the source's "
+                                          "credentials would go with it (set its URL to where the API is)")
+        if hops > MAX_REDIRECTS:
+            raise CheckFailed("protocol", f"{self.method} {self.path}: too many redirects (over {MAX_REDIRECTS})")
+        kwargs = {key: value for key, value in kwargs.items() if key != "params"}  # the Location has the query
+        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+            method = "HEAD" if method == "HEAD" else "GET"
+            kwargs = {key: value for key, value in kwargs.items() if key not in ("json", "data")}
+        return target, method, kwargs
 
 
 def retry_after(response: aiohttp.ClientResponse) -> float | None:
