@@ -15,12 +15,16 @@ dropped downstream as already handled. Before publishing, the end of the batch i
 flight"; a restart after a crash between publishing and saving re-reads exactly that range and
 publishes the same envelopes under the same ids, which the log task drops as already handled.
 
+A path that cannot be opened for another reason than its absence (a directory, no permission) is logged
+(once, and when the reason changes) and skipped; the other files are read, and it is tried again at each poll.
+
 A record longer than `file_tail_max_record_bytes` is published in pieces that long: a line that never
 ends must not hold up the lines after it.
 """
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ from aiops_worker.producers.base import Producer
 from aiops_worker.producers.settings import FileTailSettings
 from aiops_worker.runtime.context import WorkerContext
 
+log = logging.getLogger(__name__)
 SOURCE = "file"
 # Indented lines, traceback and "caused by" headers, and the exception line that ends a traceback.
 CONTINUATION = re.compile(rb"^(?:[ \t]|Traceback|Caused by|at |\.\.\. \d+ more|[\w.$]+(?:Error|Exception|Exit|Interrupt)\b)")
@@ -52,6 +57,7 @@ class _Followed:
     inflight_end: int | None = None  # a batch up to here was being published when we last stopped
     pending_end: int | None = None  # end of the batch `poll` returned, saved once published
     next_from_start: bool = False  # the file replacing a rotated one is read from its start
+    error: str | None = None  # why the path cannot be opened (logged once), None while it can
 
     def start_over(self, inode: int) -> None:
         """Read from byte 0 under a new generation: the offsets to come were used for other lines."""
@@ -114,14 +120,21 @@ class FileTailProducer(Producer[FileTailSettings]):
         if followed.handle is None and not await self._open(followed):
             return []
         assert followed.handle is not None
-        size = os.fstat(followed.handle.fileno()).st_size
+        try:
+            size = os.fstat(followed.handle.fileno()).st_size
+        except OSError as exc:
+            return self._read_failed(followed, exc)
         if size < followed.offset:  # truncated in place (copytruncate)
             followed.start_over(followed.inode)
             await self._save(followed, inflight=None)
         rotated = _inode(followed.path) != followed.inode
         limit = followed.inflight_end if followed.inflight_end is not None else size
         chunk = self.settings.file_tail_max_record_bytes
-        data = await asyncio.to_thread(_read, followed.handle, followed.offset, min(limit - followed.offset, chunk))
+        try:
+            data = await asyncio.to_thread(_read, followed.handle, followed.offset,
+                                           min(limit - followed.offset, chunk))
+        except OSError as exc:
+            return self._read_failed(followed, exc)
         idle = size == followed.last_size or rotated or followed.inflight_end is not None
         followed.last_size = size
         records, end = split_records(data, followed.offset, flush=idle and len(data) < chunk)
@@ -141,6 +154,12 @@ class FileTailProducer(Producer[FileTailSettings]):
             handle = open(followed.path, "rb")  # noqa: SIM115, ASYNC230 - kept open to finish a rotated file
         except FileNotFoundError:
             return False
+        except OSError as exc:  # this path only (a directory, no permission): the other files go on
+            self._unreadable(followed, exc)
+            return False
+        if followed.error is not None:
+            log.info("file readable again, followed", extra={"path": followed.path})
+            followed.error = None
         stat = os.fstat(handle.fileno())
         followed.handle = handle
         saved = await self.redis.hget(self.offsets_key, followed.path)
@@ -157,6 +176,21 @@ class FileTailProducer(Producer[FileTailSettings]):
                 followed.inode, followed.offset, followed.inflight_end = stat.st_ino, state["offset"], state["inflight"]
         await self._save(followed, inflight=followed.inflight_end)  # a restart must find this file's position
         return True
+
+    def _read_failed(self, followed: _Followed, exc: OSError) -> list[Envelope]:
+        """An I/O error reading an open file: closed, opened again at a later poll from its saved position."""
+        assert followed.handle is not None
+        followed.handle.close()
+        followed.handle, followed.last_size = None, -1
+        self._unreadable(followed, exc)
+        return []
+
+    def _unreadable(self, followed: _Followed, exc: OSError) -> None:
+        """Logged when it starts or changes, not at every poll; the path is tried again at each poll."""
+        error = f"{type(exc).__name__}: {exc.strerror or exc}"
+        if error != followed.error:
+            log.warning("file not readable, skipped until it is", extra={"path": followed.path, "error": error})
+        followed.error = error
 
     async def _save(self, followed: _Followed, inflight: int | None) -> None:
         state = {"inode": followed.inode, "generation": followed.generation, "offset": followed.offset,

@@ -207,3 +207,21 @@ async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(bus: B
     assert received[0] == "before" and received[-1] == "after"
     assert "".join(received[1:-1]) == long_line
     assert all(len(piece) <= 1024 for piece in received)
+
+
+async def test_an_unreadable_path_is_skipped_and_the_other_files_are_read(bus: Bus, worker_ctx: WorkerContext, redis,
+                                                                         tmp_path: Path, caplog) -> None:
+    directory, good = tmp_path / "a-directory", tmp_path / "app.log"
+    directory.mkdir()
+    good.write_text("one\ntwo\n")
+    paths = [str(directory), str(good / "under-a-file"), str(good)]  # IsADirectoryError, NotADirectoryError, ok
+    producer = FileTailProducer(worker_ctx, FileTailSettings(file_tail_paths=paths, file_tail_from_start=True))
+    await drain_file(producer)
+    assert await messages(bus) == ["one", "two"]
+    warned = [r for r in caplog.records if r.getMessage().startswith("file not readable")]
+    assert sorted(r.path for r in warned) == sorted(paths[:2])  # once each, not at every poll
+    assert {r.error.split(":")[0] for r in warned} == {"IsADirectoryError", "NotADirectoryError"}
+    directory.rmdir()  # readable at a later poll: followed from then on
+    directory.write_text("three\n")
+    await drain_file(producer)
+    assert await messages(bus) == ["one", "two", "three"]
