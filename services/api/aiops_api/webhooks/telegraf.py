@@ -89,7 +89,7 @@ def json_metrics(document: Any, received_ns: int, integer_fields: frozenset[str]
         except LineFormatError as exc:
             result.reject(number, describe(exc, line))
             continue
-        result.lines.append(line)
+        result.accept(line)
     return result
 
 
@@ -156,11 +156,14 @@ def _timestamp_ns(value: Any, received_ns: int) -> int:
     return int(value) * scale if isinstance(value, int) else round(value * scale)
 
 
-def to_envelopes(source: str, lines: list[str], lines_per_event: int) -> list[Envelope]:
+def to_envelopes(source: str, lines: list[bytes], lines_per_event: int) -> list[Envelope]:
+    """The lines (UTF-8) `lines_per_event` to an event; they go on the stream as the bytes joined here. The payload
+    is built unvalidated (its types are these): validating `str | bytes` tries to decode the bytes as text, 4 % of
+    the API's CPU per line."""
     envelopes = []
     for start in range(0, len(lines), lines_per_event):
         chunk = lines[start:start + lines_per_event]
-        payload = MetricsPayload(lines="\n".join(chunk), count=len(chunk))
+        payload = MetricsPayload.model_construct(lines=b"\n".join(chunk), count=len(chunk))
         envelopes.append(Envelope(type=METRICS_RECEIVED, source=source, payload=payload.model_dump()))
     return envelopes
 
@@ -173,11 +176,11 @@ async def receive_telegraf(
     body = await read_body(request, settings.max_body_bytes)
     batch = parse_telegraf(body, time.time_ns(), source.config)
     envelopes = await publish_request(bus, METRICS_INGESTED,
-                                      to_envelopes(source.name, batch.lines, settings.metrics_lines_per_event),
+                                      to_envelopes(source.name, batch.good, settings.metrics_lines_per_event),
                                       len(body), settings)
-    METRIC_LINES_ACCEPTED.labels(source.name).inc(len(batch.lines))
+    METRIC_LINES_ACCEPTED.labels(source.name).inc(len(batch.good))
     METRIC_LINES_REJECTED.labels(source.name).inc(batch.rejected)
     return MetricsAccepted(
-        accepted=len(batch.lines), rejected=batch.rejected, event_ids=[e.id for e in envelopes],
+        accepted=len(batch.good), rejected=batch.rejected, event_ids=[e.id for e in envelopes],
         errors=[LineErrorRead(line=e.line, error=e.error) for e in batch.errors],
     )

@@ -39,20 +39,20 @@ def subset_takes(line: str) -> tuple[bool, bool]:
     """Whether the subset takes `line` as a good line, and whether it found a timestamp in it (RE2's stamped run
     and the rule `_stamped` applies to lines of a run that is not all stamped agree)."""
     subject = line.encode() + b"\n"
-    stamped_end, end = line_protocol._subset_ends(subject, 0)
-    good = end == len(subject) and not line_protocol._bad_series_keys([line])
+    _, stamped_end, end = line_protocol._subset_ends(subject, 0, None)
+    good = end == len(subject) and not line_protocol._bad_series_keys([line.encode()])
     assert not good or (stamped_end == end) == is_stamped(line), line
     return good, stamped_end == end
 
 
 def is_stamped(line: str) -> bool:
     """Whether `validate_lines` keeps a subset line as it is (it found a timestamp) rather than stamping it."""
-    return line_protocol._stamped([line], " 5") == [line]
+    return line_protocol._stamped([line.encode()], b" 5") == [line.encode()]
 
 
 def one_by_one(body: bytes) -> line_protocol.ValidatedLines:
     """`validate_lines` without the subset: every line read by `parse_line`."""
-    with patch.object(line_protocol, "_subset_ends", lambda subject, offset: (offset, offset)):
+    with patch.object(line_protocol, "_subset_ends", lambda subject, offset, known: (offset,) * 3):
         return validate_lines(body, RECEIVED_NS)
 
 
@@ -157,7 +157,7 @@ def test_telegraf_lines_take_the_subset_whole() -> None:
     ]
     for timestamp, stamped in (("", False), (" 1763924410000000000", True)):
         subject = "".join(f"{line}{timestamp}\n" for line in lines).encode()
-        assert line_protocol._subset_ends(subject, 0) == (len(subject) if stamped else 0, len(subject))
+        assert line_protocol._subset_ends(subject, 0, None) == (0, len(subject) if stamped else 0, len(subject))
         assert all(is_stamped(line + timestamp) == stamped for line in lines)
 
 
@@ -203,7 +203,7 @@ def test_the_known_series_keys_hold_a_bounded_memory() -> None:
                 assert all(len(key) <= line_protocol._MAX_REMEMBERED_KEY for key in generation)
         assert known.older  # the keys did pass a generation's budget
         key = next(iter(known.older))
-        validate_lines(f"{key} x=1".encode(), RECEIVED_NS)
+        validate_lines(key + b" x=1", RECEIVED_NS)
         assert key in known.newer  # a key found in the older generation moves to the newer
         many = "\n".join(f"m,host=x{i} x=1" for i in range(2_000)).encode()  # more keys than a generation holds
         assert len(validate_lines(many, RECEIVED_NS).lines) == 2_000
@@ -214,6 +214,42 @@ def test_keys_found_in_the_older_generation_are_known_when_moving_them_starts_a_
     """Moving them to a full newer generation makes that one the older: they are known all the same (not parsed
     again, nor counted twice)."""
     known = line_protocol._KnownSeries()
-    known.older, known.newer, known.newer_bytes = {"m,host=old"}, {"m,host=new"}, line_protocol._GENERATION_BYTES
-    assert known.unknown({"m,host=old", "m,host=other"}) == {"m,host=other"}
-    assert (known.newer, known.older) == ({"m,host=old"}, {"m,host=new"})
+    known.older, known.newer, known.newer_bytes = {b"m,host=old"}, {b"m,host=new"}, line_protocol._GENERATION_BYTES
+    assert known.unknown({b"m,host=old", b"m,host=other"}) == {b"m,host=other"}
+    assert (known.newer, known.older) == ({b"m,host=old"}, {b"m,host=new"})
+
+
+def test_lines_with_known_tag_keys_need_no_series_key_parsed_and_keep_the_rules() -> None:
+    """Once their tag keys are known, stamped lines take the known-keys run: no series key is looked for, and a
+    repeated tag key or a key over 65535 bytes is still refused as `parse_line` refuses it."""
+    known = line_protocol._KnownTagKeys()
+    lines = [f"cpu,cpu=cpu{i % 4},host=h{i} usage_idle=93.2,n=5i 1763924410{i:09d}" for i in range(200)]
+    with patch.object(line_protocol, "_known_tag_keys", known):
+        validate_lines("\n".join(lines).encode(), RECEIVED_NS)
+        assert known.order == [b"cpu", b"host"]
+        new_hosts = [line.replace(",host=h", ",host=other-h") for line in lines]  # new series keys, known tag keys
+        with patch.object(line_protocol, "_bad_series_keys", wraps=line_protocol._bad_series_keys) as series_keys:
+            fast = validate_lines("\n".join(new_hosts).encode(), RECEIVED_NS)
+        assert fast.lines == new_hosts
+        assert all(not call.args[0] for call in series_keys.call_args_list)
+        long_value = "v" * 65_530
+        bodies = [
+            [*lines[:3], "cpu,cpu=a,host=h,host=h2 x=1 5", "cpu,host=h,cpu=a x=1 5", *lines[3:6]],
+            [*lines[:3], f"cpu,cpu=a,host={long_value} x=1 5", f"cpu,cpu=a,host={long_value[:-10]} x=1 5"],
+        ]
+        for body_lines in bodies:
+            body = "\n".join(body_lines).encode()
+            fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
+            assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+        assert [e.line for e in fast.errors] == [4]  # the key of 65536 bytes
+
+
+def test_tag_keys_are_learned_in_an_order_every_series_key_agrees_with() -> None:
+    known = line_protocol._KnownTagKeys()
+    for tag_keys in ([b"cpu", b"host"], [b"device", b"fstype", b"host"], [b"cpu", b"mode", b"host"],
+                     [b"host", b"cpu", b"zone"],  # against the order: teaches nothing
+                     [b"a\\,b", b"host"],  # escaped: not learned
+                     [b"interface"]):
+        known.learn(tag_keys)
+    assert known.order == [b"interface", b"device", b"fstype", b"cpu", b"mode", b"host"]
+    assert line_protocol._tag_keys(b"m\\,x\\=1,a=1,b\\,c=2,d=e\\=3") == [b"a", b"b\\,c", b"d"]
