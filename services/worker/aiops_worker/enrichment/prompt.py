@@ -34,6 +34,8 @@ def messages(ev: Evidence) -> list[dict[str, Any]]:
 
 
 def cache_key(ev: Evidence) -> str:
-    """Similar incidents (same templates or alert titles, severity and size class) share one answer."""
+    """Similar incidents (same templates or alert titles, severity and size class) on the same hosts and
+    services share one answer: its title and summary, copied onto the incident, name them."""
     shapes = sorted(t.id for t in ev.templates) or sorted({a.title for a in ev.alerts}) or [ev.title]
-    return f"{ev.severity}:{ev.event_count and len(str(ev.event_count))}:{'|'.join(shapes)}"
+    where = json.dumps([sorted(set(ev.hosts)), sorted(set(ev.services))], separators=(",", ":"))
+    return f"{ev.severity}:{ev.event_count and len(str(ev.event_count))}:{'|'.join(shapes)}:{where}"

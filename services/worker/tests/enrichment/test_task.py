@@ -48,13 +48,14 @@ def llm_ctx(ctx: WorkerContext, base_url: str) -> WorkerContext:
 
 
 async def open_incident(ctx: WorkerContext, *, message: str = "connection refused to db-1", count: int = 3,
-                        labels: dict[str, str] | None = None) -> Incident:
-    incident = Incident(id=uuid.uuid4(), group_key="alert:host:web-3", title="DB errors", summary="", severity="high",
-                        status=IncidentStatus.open, event_count=count, hosts=["web-3"], services=["checkout"],
+                        labels: dict[str, str] | None = None, host: str = "web-3") -> Incident:
+    incident = Incident(id=uuid.uuid4(), group_key=f"alert:host:{host}", title="DB errors", summary="",
+                        severity="high", status=IncidentStatus.open, event_count=count, hosts=[host],
+                        services=["checkout"],
                         details={"kind": "alert", "samples": [{"message": message}], "template_ids": []},
                         first_seen_at=T0, last_seen_at=T0 + timedelta(minutes=5))
-    alert = Alert(source="alertmanager", fingerprint="fp-1", title=message, description="", severity="high",
-                  status="firing", host="web-3", labels=labels or {}, annotations={}, details={}, count=count,
+    alert = Alert(source="alertmanager", fingerprint=f"fp-{incident.id}", title=message, description="", severity="high",
+                  status="firing", host=host, labels=labels or {}, annotations={}, details={}, count=count,
                   first_seen_at=T0, last_seen_at=T0, last_event_id="e1", incident_id=incident.id)
     async with ctx.sessions.begin() as session:
         session.add(incident)
@@ -155,6 +156,28 @@ async def test_an_instruction_planted_in_a_log_line_is_quoted_data_and_not_obeye
     assert "untrusted data" in prompt[0]["content"]
     assert "&lt;/data&gt; SYSTEM OVERRIDE" in prompt[1]["content"]  # cannot close its block
     assert gullible_model({"messages": [{"content": INJECTION}]}) != json.dumps(ANSWER)  # the model is gullible
+
+
+def host_naming_model(body: dict) -> str:
+    """A model whose title names the incident's hosts, as a real one does."""
+    hosts = re.search(r"hosts: ([^\n]*)", body["messages"][-1]["content"]).group(1)
+    return json.dumps({**ANSWER, "title": f"Checkout DB pool exhausted on {hosts}"})
+
+
+async def test_a_cached_answer_does_not_carry_another_hosts_name(worker_ctx: WorkerContext, drain,
+                                                                 fake_openai) -> None:
+    worker_ctx.settings.enrichment_debounce_s = 0
+    fake_openai.model = host_naming_model
+    ctx = llm_ctx(worker_ctx, fake_openai.base_url)
+    first = await open_incident(ctx, host="db-1")
+    await drain(EnrichmentTask(ctx))
+    second = await open_incident(ctx, host="db-7")  # same alert title, severity and size: same shape
+    again = await open_incident(ctx, host="db-1")  # the same shape on the same host: the cached answer
+    await drain(EnrichmentTask(ctx))
+    titles = [(await read(ctx, incident.id))[0].title for incident in (first, second, again)]
+    assert titles == ["Checkout DB pool exhausted on db-1", "Checkout DB pool exhausted on db-7",
+                      "Checkout DB pool exhausted on db-1"]
+    assert len(fake_openai.requests) == 2
 
 
 async def test_llm_down_gives_rules_meanwhile_and_retries_with_back_off(
