@@ -1,6 +1,6 @@
 """The engine's pool hands out live connections: one whose backend the server ended while it sat in the pool is
 replaced at checkout (what pool_pre_ping did with a round trip per checkout), with any number of descriptors open;
-and its sockets send TCP keepalives."""
+and its sockets send TCP keepalives and give up on data unacknowledged for TCP_USER_TIMEOUT_MS."""
 
 import os
 import resource
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aiops_contracts.db.session import TCP_KEEPALIVES, make_engine
+from aiops_contracts.db.session import TCP_KEEPALIVES, TCP_USER_TIMEOUT_MS, make_engine
 from aiops_contracts.settings import CommonSettings
 from conftest import until
 
@@ -87,3 +87,16 @@ async def test_connections_send_tcp_keepalives(engine: AsyncEngine) -> None:
                    *(sock.getsockopt(socket.IPPROTO_TCP, option)
                      for option in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT)))
     assert options == tuple(TCP_KEEPALIVES.values())
+
+
+async def test_connections_give_up_on_unacknowledged_data_as_keepalives_give_up_on_silence(engine: AsyncEngine) -> None:
+    """TCP_USER_TIMEOUT as the kernel holds it (0 before: the kernel's ~15 minutes of retransmissions), and as libpq
+    was asked for it; equal to the keepalives' span, so that neither cuts the other short."""
+    fd = await _socket(engine)
+    with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == TCP_USER_TIMEOUT_MS == 60_000
+    async with engine.connect() as connection:
+        info = (await connection.get_raw_connection()).driver_connection.info
+        assert info.get_parameters()["tcp_user_timeout"] == str(TCP_USER_TIMEOUT_MS)
+    idle, interval, count = (TCP_KEEPALIVES[k] for k in ("keepalives_idle", "keepalives_interval", "keepalives_count"))
+    assert 1000 * (idle + interval * count) == TCP_USER_TIMEOUT_MS
