@@ -48,6 +48,9 @@ class CommonSettings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)  # per call, with the client's back-off
     llm_max_tokens: int = Field(default=800, ge=16)  # completion tokens per call
     llm_tokens_per_hour: int = Field(default=200_000, ge=0)  # all calls of all replicas; 0: no limit
+    # The chat (any viewer may ask) uses at most this share of LLM_TOKENS_PER_HOUR: the rest stays for enrichment.
+    llm_chat_budget_share: float = Field(default=0.5, gt=0, le=1)
+    llm_chat_tokens_per_user_hour: int = Field(default=20_000, ge=0)  # one user's chat tokens an hour; 0: no limit
     llm_cost_per_1k_prompt: float = Field(default=0.0, ge=0)  # currency units, for the cost metric
     llm_cost_per_1k_completion: float = Field(default=0.0, ge=0)
     llm_cache_ttl_s: int = Field(default=3_600, ge=0)  # answers cached per template/prototype key

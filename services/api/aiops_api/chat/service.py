@@ -59,12 +59,13 @@ def by_rules(intent: Intent, found: Found) -> ChatAnswer:
 
 
 async def answer_question(stores: Stores, llm: LLMClient, *, question: str, now: datetime,
-                          context: Sequence[dict[str, Any]] = ()) -> ChatAnswer:
+                          context: Sequence[dict[str, Any]] = (), user: str | None = None) -> ChatAnswer:
     """With an LLM: its tool calls over our queries (`context`: the conversation so far); without one (or while
-    it fails): the intent parser."""
+    it fails, or its chat budget or `user`'s hourly quota is spent): the intent parser."""
     if llm.enabled:
         try:
-            return await _answer_with_tools(stores, llm, [*context, {"role": "user", "content": question}], now)
+            return await _answer_with_tools(stores, llm, [*context, {"role": "user", "content": question}], now,
+                                            user)
         except (LLMUnavailable, LLMMalformed) as exc:
             log.warning("chat answered by rules, llm failed", extra={"error": str(exc)})
     intent, found = await retrieve(stores, question=question, now=now)
@@ -72,13 +73,13 @@ async def answer_question(stores: Stores, llm: LLMClient, *, question: str, now:
 
 
 async def _answer_with_tools(stores: Stores, llm: LLMClient, asked: list[dict[str, Any]],
-                             now: datetime) -> ChatAnswer:
+                             now: datetime, user: str | None = None) -> ChatAnswer:
     conversation: list[dict[str, Any]] = [
         {"role": "system", "content": f"{SYSTEM} Use the tools to read the platform's data. {JSON_REPLY} "
                                       f"The time now is {now.isoformat()}."}, *asked]
     results: list[tuple[Intent, Found]] = []
     for _ in range(MAX_TOOL_ROUNDS):
-        message = await llm.complete(LLMRequest("chat", conversation), TOOL_SPECS)
+        message = await llm.complete(LLMRequest("chat", conversation, user=user), TOOL_SPECS)
         if not message.tool_calls:
             answer = _final(message.content or "", results, now)
             answer.proposals = await propose(stores.session, answer.citations)
@@ -118,13 +119,14 @@ def _final(content: str, results: list[tuple[Intent, Found]], now: datetime) -> 
 
 
 async def stream_answer(llm: LLMClient, question: str, intent: Intent, found: Found,
-                        context: Sequence[dict[str, Any]] = ()) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+                        context: Sequence[dict[str, Any]] = (),
+                        user: str | None = None) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """(event, data): `delta` events with text as it is written, then one `answer` with the whole answer."""
     answer = by_rules(intent, found)
     prose: list[str] = []
     if llm.enabled:
         try:
-            async for text in llm.stream_text("chat", messages(question, found, PROSE_REPLY, context)):
+            async for text in llm.stream_text("chat", messages(question, found, PROSE_REPLY, context), user):
                 prose.append(text)
                 yield "delta", {"text": text}
         except LLMUnavailable as exc:

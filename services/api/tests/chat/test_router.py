@@ -226,3 +226,25 @@ async def test_a_general_question_is_answered_by_the_parsers_default_while_the_m
     app.state.log_search.embedder = TextEmbedder("no-such-device")  # torch refuses it once the weights are read
     answer = await ask(client, auth, "what is wrong with web-3?")
     assert answer["intent"] == "host" and str(scenario.I_DB_NOW) in {c["id"] for c in answer["citations"]}
+
+
+async def test_a_user_past_the_hourly_chat_quota_gets_429_naming_it_and_others_still_ask(
+        api_settings, auth, sessions, clean_db, redis, fake_openai) -> None:
+    import httpx
+    await seed(sessions)
+    fake_openai.model = lambda body: json.dumps({"answer": "web-3 cannot reach db-1.", "cited_ids": []})
+    app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0,
+                                                     "llm_chat_tokens_per_user_hour": 50}))
+    question = {"question": "what is wrong with web-3?"}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        assert (await ask(client, auth, question["question"]))["mode"] == "llm"  # its prompt alone is over 50 tokens
+        refused = [await client.post(path, json=question, headers=auth(Role.viewer))
+                   for path in ("/api/v1/chat", "/api/v1/chat/stream")]
+        other = await client.post("/api/v1/chat", json=question, headers=auth(Role.operator))
+    for response in refused:
+        assert response.status_code == 429, response.text
+        assert "LLM_CHAT_TOKENS_PER_USER_HOUR=50" in response.json()["detail"]
+        assert 0 < int(response.headers["Retry-After"]) <= 3600
+    assert other.status_code == 200 and other.json()["mode"] == "llm"
+    assert len(fake_openai.requests) == 2

@@ -3,9 +3,10 @@
 from aiops_contracts.llm.client import (
     LLMClient,
     LLMMalformed,
+    LLMQuotaExceeded,
     LLMRequest,
     LLMUnavailable,
 )
 from aiops_contracts.llm.prompts import untrusted
 
-__all__ = ["LLMClient", "LLMMalformed", "LLMRequest", "LLMUnavailable", "untrusted"]
+__all__ = ["LLMClient", "LLMMalformed", "LLMQuotaExceeded", "LLMRequest", "LLMUnavailable", "untrusted"]

@@ -6,6 +6,10 @@
   then LLMMalformed.
 - A circuit breaker opens after 5 failed calls in a row for 60 s (LLMUnavailable meanwhile).
 - A budget of LLM_TOKENS_PER_HOUR shared by every replica (Redis); spent: LLMUnavailable until the next hour.
+  The chat (purpose "chat", open to any viewer) may use at most LLM_CHAT_BUDGET_SHARE of it, so incident
+  enrichment always has the rest; past that share chat calls are LLMUnavailable (the chat answers by rules).
+  A request naming its `user` is also held to LLM_CHAT_TOKENS_PER_USER_HOUR: past it, LLMQuotaExceeded (the
+  API answers 429; `check_user_quota` asks before any work).
 - A cache per purpose and caller key (template/prototype): a storm of similar incidents costs one call.
 - Tokens, cost and outcomes per purpose in Prometheus metrics.
 """
@@ -39,6 +43,8 @@ LLM_TOKENS = Counter("aiops_llm_tokens_total", "LLM tokens by purpose and kind (
 LLM_COST = Counter("aiops_llm_cost_total", "LLM cost (LLM_COST_PER_1K_* units) by purpose", ["purpose"])
 
 
+CHAT = "chat"  # the purpose held to LLM_CHAT_BUDGET_SHARE
+
 # What a failed call raises: the provider's errors, and the transport's refusal of an address (a redirect to, or
 # a name rebinding to, a metadata address: aiops_contracts/outbound.py).
 PROVIDER_ERRORS = (openai.APIError, UnsafeUrl)
@@ -46,6 +52,14 @@ PROVIDER_ERRORS = (openai.APIError, UnsafeUrl)
 
 class LLMUnavailable(Exception):
     """No LLM configured, circuit open, hourly budget spent, or the provider did not answer: try later."""
+
+
+class LLMQuotaExceeded(LLMUnavailable):
+    """One user's hourly chat tokens are spent (LLM_CHAT_TOKENS_PER_USER_HOUR): `retry_after_s` to the next hour."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class LLMMalformed(Exception):
@@ -57,6 +71,7 @@ class LLMRequest:
     purpose: str  # metric label and cache namespace: "enrichment", "chat"
     messages: list[dict[str, Any]]
     cache_key: str | None = None  # e.g. the incident's prototype/template ids; None: not cached
+    user: str | None = None  # who asked (a chat user's subject): held to LLM_CHAT_TOKENS_PER_USER_HOUR
 
 
 class LLMClient:
@@ -88,7 +103,7 @@ class LLMClient:
             return schema.model_validate_json(cached)
         messages = list(request.messages)
         for attempt in (1, 2):
-            content = await self._call(request.purpose, messages, schema)
+            content = await self._call(request.purpose, messages, schema, request.user)
             try:
                 answer = schema.model_validate_json(content)
             except ValidationError as exc:
@@ -105,7 +120,7 @@ class LLMClient:
     async def complete(self, request: LLMRequest, tools: list[dict[str, Any]]) -> Any:
         """One completion that may call `tools` (OpenAI function tools): the assistant's message, whose
         `tool_calls` the caller runs and answers with `tool` messages before asking again."""
-        client = await self._guard(request.purpose)
+        client = await self._guard(request.purpose, request.user)
         try:
             completion = await client.chat.completions.create(
                 model=self.settings.llm_model, messages=request.messages, tools=tools,  # type: ignore[arg-type]
@@ -114,14 +129,15 @@ class LLMClient:
             raise self._provider_error(request.purpose, exc) from exc
         self.breaker.succeeded()
         LLM_CALLS.labels(request.purpose, "ok").inc()
-        await self._account(request.purpose, completion.usage)
+        await self._account(request.purpose, completion.usage, request.user)
         if not completion.choices:
             raise LLMUnavailable("provider answered no choice")
         return completion.choices[0].message
 
-    async def stream_text(self, purpose: str, messages: list[dict[str, Any]]) -> AsyncIterator[str]:
+    async def stream_text(self, purpose: str, messages: list[dict[str, Any]],
+                          user: str | None = None) -> AsyncIterator[str]:
         """Plain prose, streamed as it is written (no schema, no cache)."""
-        client = await self._guard(purpose)
+        client = await self._guard(purpose, user)
         try:
             stream = await client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.settings.llm_model, messages=messages,
@@ -130,7 +146,7 @@ class LLMClient:
             self.breaker.succeeded()
             LLM_CALLS.labels(purpose, "ok").inc()
             async for chunk in stream:
-                await self._account(purpose, chunk.usage)
+                await self._account(purpose, chunk.usage, user)
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except PROVIDER_ERRORS as exc:
@@ -141,18 +157,19 @@ class LLMClient:
         LLM_CALLS.labels(purpose, "error").inc()
         return LLMUnavailable(f"provider error: {type(exc).__name__}")
 
-    async def _guard(self, purpose: str) -> openai.AsyncOpenAI:
+    async def _guard(self, purpose: str, user: str | None = None) -> openai.AsyncOpenAI:
         """The client, if a call may go out now: configured, circuit closed, budget left."""
         if self._client is None:
             raise LLMUnavailable("no LLM configured")
         if not self.breaker.allows():
             LLM_CALLS.labels(purpose, "circuit_open").inc()
             raise LLMUnavailable("circuit open after repeated failures")
-        await self._check_budget(purpose)
+        await self._check_budget(purpose, user)
         return self._client
 
-    async def _call(self, purpose: str, messages: list[dict[str, Any]], schema: type[BaseModel]) -> str:
-        client = await self._guard(purpose)
+    async def _call(self, purpose: str, messages: list[dict[str, Any]], schema: type[BaseModel],
+                    user: str | None = None) -> str:
+        client = await self._guard(purpose, user)
         try:
             completion = await client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.settings.llm_model, messages=messages,
@@ -164,16 +181,38 @@ class LLMClient:
             raise self._provider_error(purpose, exc) from exc
         self.breaker.succeeded()
         LLM_CALLS.labels(purpose, "ok").inc()
-        await self._account(purpose, completion.usage)
+        await self._account(purpose, completion.usage, user)
         return (completion.choices[0].message.content or "") if completion.choices else ""
 
-    async def _check_budget(self, purpose: str) -> None:
-        limit = self.settings.llm_tokens_per_hour
-        if limit and int(await self.redis.get(self._hour_key()) or 0) >= limit:
+    async def check_user_quota(self, user: str) -> None:
+        """LLMQuotaExceeded when `user` spent LLM_CHAT_TOKENS_PER_USER_HOUR this hour (asked before a chat)."""
+        quota = self.settings.llm_chat_tokens_per_user_hour
+        if quota and self.enabled and int(await self.redis.get(self._hour_key("user", user)) or 0) >= quota:
+            raise self._over_quota(quota)
+
+    async def _check_budget(self, purpose: str, user: str | None = None) -> None:
+        limit, quota = self.settings.llm_tokens_per_hour, self.settings.llm_chat_tokens_per_user_hour
+        chat_limit = int(limit * self.settings.llm_chat_budget_share) if purpose == CHAT else 0
+        keys = [self._hour_key(), self._hour_key("purpose", CHAT), self._hour_key("user", user or "")]
+        spent, chat_spent, user_spent = (int(value or 0) for value in await self.redis.mget(keys))
+        if limit and spent >= limit:
             LLM_CALLS.labels(purpose, "budget_spent").inc()
             raise LLMUnavailable("hourly token budget spent")
+        if chat_limit and chat_spent >= chat_limit:
+            LLM_CALLS.labels(purpose, "budget_spent").inc()
+            raise LLMUnavailable(f"the chat's share of the hourly token budget is spent (LLM_CHAT_BUDGET_SHARE="
+                                 f"{self.settings.llm_chat_budget_share:g} of LLM_TOKENS_PER_HOUR={limit}): the "
+                                 "rest is kept for incident enrichment")
+        if user is not None and quota and user_spent >= quota:
+            LLM_CALLS.labels(purpose, "quota_spent").inc()
+            raise self._over_quota(quota)
 
-    async def _account(self, purpose: str, usage: Any) -> None:
+    def _over_quota(self, quota: int) -> LLMQuotaExceeded:
+        retry_after_s = max(1, 3600 - int(time.time() % 3600))
+        return LLMQuotaExceeded(f"your hourly chat budget is spent (LLM_CHAT_TOKENS_PER_USER_HOUR={quota} tokens);"
+                                f" ask again in {retry_after_s // 60 + 1} min", retry_after_s)
+
+    async def _account(self, purpose: str, usage: Any, user: str | None = None) -> None:
         if usage is None:
             return
         prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
@@ -181,14 +220,18 @@ class LLMClient:
         LLM_TOKENS.labels(purpose, "completion").inc(completion)
         LLM_COST.labels(purpose).inc(prompt / 1000 * self.settings.llm_cost_per_1k_prompt
                                      + completion / 1000 * self.settings.llm_cost_per_1k_completion)
-        key = self._hour_key()
+        keys = [self._hour_key()]
+        keys += [self._hour_key("purpose", CHAT)] if purpose == CHAT else []
+        keys += [self._hour_key("user", user)] if user is not None else []
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incrby(key, prompt + completion)
-            pipe.expire(key, 7_200)
+            for key in keys:
+                pipe.incrby(key, prompt + completion)
+                pipe.expire(key, 7_200)
             await pipe.execute()
 
-    def _hour_key(self) -> str:
-        return self.settings.redis_key(LLM_TOKENS_KEY, str(int(time.time() // 3600)))
+    def _hour_key(self, *of: str) -> str:
+        """This hour's token counter: all calls, or `("purpose", "chat")`, or `("user", subject)`."""
+        return self.settings.redis_key(LLM_TOKENS_KEY, str(int(time.time() // 3600)), *of)
 
     def _cache_key(self, request: LLMRequest) -> str | None:
         if request.cache_key is None or not self.settings.llm_cache_ttl_s:

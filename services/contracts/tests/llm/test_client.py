@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
-from aiops_contracts.llm import LLMClient, LLMMalformed, LLMRequest, LLMUnavailable
+from aiops_contracts.llm import LLMClient, LLMMalformed, LLMQuotaExceeded, LLMRequest, LLMUnavailable
 from aiops_contracts.llm.breaker import CircuitBreaker
 from aiops_contracts.settings import CommonSettings
 
@@ -22,6 +22,10 @@ def settings_for(fake, **overrides) -> CommonSettings:
 
 def ask(cache_key: str | None = None) -> LLMRequest:
     return LLMRequest("test", [{"role": "user", "content": "why?"}], cache_key=cache_key)
+
+
+# An answer that costs 14 tokens with ask()'s prompt (the fake counts words: 1 prompt, 13 completion).
+FOURTEEN_TOKENS = '{"cause": "a b c d e f g h i j", "confidence": 1}'
 
 
 def metric(name: str, **labels: str) -> float:
@@ -81,6 +85,40 @@ async def test_hourly_budget_spent_makes_calls_unavailable(fake_openai, redis: R
     with pytest.raises(LLMUnavailable, match="budget"):
         await client.structured(ask(), Verdict)
     assert len(fake_openai.requests) == 1
+
+
+async def test_chat_uses_at_most_its_share_of_the_budget_and_enrichment_keeps_the_rest(fake_openai,
+                                                                                         redis: Redis) -> None:
+    """LLM_TOKENS_PER_HOUR=40, LLM_CHAT_BUDGET_SHARE=0.25: the chat stops past 10 tokens, enrichment past 40."""
+    client = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=40, llm_chat_budget_share=0.25,
+                                    llm_chat_tokens_per_user_hour=0), redis)
+    fake_openai.model = lambda body: FOURTEEN_TOKENS
+    chat = LLMRequest("chat", [{"role": "user", "content": "why?"}], user="alice")
+    await client.structured(chat, Verdict)
+    with pytest.raises(LLMUnavailable, match="LLM_CHAT_BUDGET_SHARE") as refused:
+        await client.structured(LLMRequest("chat", chat.messages, user="bob"), Verdict)
+    assert not isinstance(refused.value, LLMQuotaExceeded)  # not bob's doing: the chat answers without the LLM
+    for _ in range(2):  # 28 and 42 tokens of 40: enrichment is not starved by the chat
+        await client.structured(LLMRequest("enrichment", chat.messages), Verdict)
+    with pytest.raises(LLMUnavailable, match="hourly token budget spent"):
+        await client.structured(LLMRequest("enrichment", chat.messages), Verdict)
+    assert len(fake_openai.requests) == 3
+
+
+async def test_one_chat_user_cannot_spend_more_than_the_per_user_quota(fake_openai, redis: Redis) -> None:
+    client = LLMClient(settings_for(fake_openai, llm_chat_tokens_per_user_hour=20), redis)
+    fake_openai.model = lambda body: FOURTEEN_TOKENS
+    alice = LLMRequest("chat", [{"role": "user", "content": "why?"}], user="alice")
+    await client.structured(alice, Verdict)
+    await client.structured(alice, Verdict)  # 14 < 20 before it: asked; 28 after
+    with pytest.raises(LLMQuotaExceeded, match="LLM_CHAT_TOKENS_PER_USER_HOUR=20") as refused:
+        await client.structured(alice, Verdict)
+    assert 0 < refused.value.retry_after_s <= 3600
+    with pytest.raises(LLMQuotaExceeded):
+        await client.check_user_quota("alice")
+    await client.check_user_quota("bob")
+    await client.structured(LLMRequest("chat", alice.messages, user="bob"), Verdict)
+    assert len(fake_openai.requests) == 3
 
 
 async def test_cache_per_key_makes_a_storm_of_similar_incidents_cost_one_call(fake_openai, redis: Redis) -> None:

@@ -4559,6 +4559,13 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The caller's hourly chat tokens (LLM_CHAT_TOKENS_PER_USER_HOUR) are spent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     get_chat_conversation: {
@@ -4636,6 +4643,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The caller's hourly chat tokens (LLM_CHAT_TOKENS_PER_USER_HOUR) are spent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
