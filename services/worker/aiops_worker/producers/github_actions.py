@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from aiops_contracts.github_actions import NotAWorkflowRun, run_payload
 from aiops_contracts.pollers import GithubActionsSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpPoller
+from aiops_worker.producers.http import HttpPoller, read_json
 from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 API_VERSION = "2022-11-28"
@@ -121,10 +121,7 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
             self._rate(response.headers)
             if response.status == 304:
                 return None, None
-            try:
-                page = await response.json(content_type=None)
-            except ValueError as exc:
-                raise CheckFailed("protocol", f"GET {url}: the answer is not JSON") from exc
+            page = await read_json(response, f"GET {url}")
             if listing and response.headers.get("ETag"):
                 self.etags[url] = response.headers["ETag"]
             return page, next_link(response.headers.get("Link"))

@@ -9,10 +9,13 @@ timeout allows; the manager's per-poll timeout bounds it. Redirects are followed
 only (scheme, host and port): the auth headers, a session token or a login body would otherwise go to another
 server; one elsewhere fails the poll, naming where it led. Failures are CheckFailed with their stage: 401 and
 403 are `auth`, other statuses and unreadable bodies `protocol`, so polls and connection tests name them.
+Answers are read up to MAX_BODY_BYTES (decoded): a bigger one fails the poll at `protocol` without being read
+whole; of an error answer only the start its message quotes is read.
 """
 
 import asyncio
 import email.utils
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC
@@ -31,6 +34,8 @@ from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller
 RESET_HEADERS = ("Retry-After", "X-RateLimit-Reset", "x-organization-rate-limit-reset")
 MAX_WAIT_S = 60.0
 REDIRECTS = (301, 302, 303, 307, 308)
+MAX_BODY_BYTES = 16 * 1024 * 1024  # an answer a poll reads, decoded: a bigger one fails the poll at `protocol`
+ERROR_BODY_BYTES = 1024  # of an error answer, for its message
 MAX_REDIRECTS = 10  # within the source's origin; one to another origin is never followed
 EPOCH_2001 = 1_000_000_000  # a reset value past this is an epoch time, not a number of seconds
 ANY_SAFE_ADDRESS = OutboundPolicy()  # a source's target may be any address but the unsafe ones
@@ -77,10 +82,7 @@ class HttpApi:
 
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         async with self.request(method, path, **kwargs) as response:
-            try:
-                return await response.json(content_type=None)
-            except ValueError as exc:
-                raise CheckFailed("protocol", f"{method} {path}: the answer is not JSON") from exc
+            return await read_json(response, f"{method} {path}")
 
     def request(self, method: str, path: str, **kwargs: Any) -> "_Request":
         return _Request(self, method, path, kwargs)
@@ -141,7 +143,7 @@ class _Request:
             raise CheckFailed("auth", f"{self.method} {self.path}: {response.status} {response.reason} "
                                       "(check the credentials)")
         if response.status >= 400:
-            text = (await response.text())[:300]
+            text = _decode(response, await response.content.read(ERROR_BODY_BYTES))[:300]
             raise CheckFailed("protocol", f"{self.method} {self.path}: {response.status} {response.reason} {text}")
         return response
 
@@ -168,6 +170,37 @@ class _Request:
             method = "HEAD" if method == "HEAD" else "GET"
             kwargs = {key: value for key, value in kwargs.items() if key not in ("json", "data")}
         return target, method, kwargs
+
+
+async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
+    """The answer's JSON (None when empty), read up to MAX_BODY_BYTES; CheckFailed naming `what` past it."""
+    body = (await read_bounded(response, MAX_BODY_BYTES, what)).strip()
+    try:
+        return json.loads(_decode(response, body, errors="strict") if response.charset else body) if body else None
+    except ValueError as exc:
+        raise CheckFailed("protocol", f"{what}: the answer is not JSON") from exc
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The answer's body, decoded (gzip ...), if at most `limit` bytes: a bigger one is refused from its
+    Content-Length, or as soon as it passes the limit, unread past it (its connection is closed)."""
+    over = f"{what}: the answer is over the {limit} bytes a poll reads"
+    if response.content_length is not None and response.content_length > limit:
+        raise CheckFailed("protocol", f"{over} (Content-Length {response.content_length})")
+    chunks, size = list[bytes](), 0
+    async for chunk in response.content.iter_chunked(65_536):
+        size += len(chunk)
+        if size > limit:
+            raise CheckFailed("protocol", over)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(response: aiohttp.ClientResponse, body: bytes, errors: str = "replace") -> str:
+    try:
+        return body.decode(response.charset or "utf-8", errors)
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors)
 
 
 def retry_after(response: aiohttp.ClientResponse) -> float | None:

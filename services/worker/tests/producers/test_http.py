@@ -1,7 +1,8 @@
 """The pollers' HTTP client (producers/http.py) against local servers: a redirect to another origin is not
 followed (the poller's secrets would go with it: API key headers, a Redfish session token, a login body),
-one within the source's own origin is."""
+one within the source's own origin is; an answer bigger than a poll reads fails it, unread past the limit."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.datadog import DatadogPoller
-from aiops_worker.producers.http import HttpApi
+from aiops_worker.producers.http import MAX_BODY_BYTES, HttpApi
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.redfish import RedfishPoller
 
@@ -124,3 +125,74 @@ async def test_a_redirect_loop_within_the_origin_ends_with_a_clear_error(serve_o
             await api.request_json("GET", "/api/loop")
     finally:
         await api.aclose()
+
+
+class Streamer:
+    """Answers `status` with a JSON body of `size` bytes, sent in 64 KiB chunks without a Content-Length (or with
+    one, `declared`); `ended` is set when the handler ends, `completed` whether it sent everything."""
+
+    def __init__(self, status: int, size: int, declared: bool = False) -> None:
+        self.status, self.size, self.declared = status, size, declared
+        self.ended, self.completed = asyncio.Event(), False
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=self.status, headers={"Content-Type": "application/json"})
+        if self.declared:
+            response.content_length = self.size
+        try:
+            await response.prepare(request)
+            chunk = b" " * 65536
+            await response.write(b'{"series": []' + b" " * (65536 - 13))
+            for _ in range(self.size // 65536 - 2):
+                await response.write(chunk)
+            await response.write(b" " * (65536 - 1) + b"}")
+            await response.write_eof()
+            self.completed = True
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client stopped reading
+        finally:
+            self.ended.set()
+        return response
+
+
+HUGE = 64 * 1024 * 1024  # four times what a poll reads (MAX_BODY_BYTES)
+
+
+@pytest.mark.parametrize("declared", [False, True])
+async def test_a_json_answer_over_the_limit_fails_the_poll_without_being_read_whole(serve_on, declared: bool) -> None:
+    huge = Streamer(200, HUGE, declared)
+    vendor = await serve_on("127.0.0.1", huge.__call__)
+    poller = DatadogPoller(source(SourceKind.datadog, vendor.url, {"metric_queries": ["avg:system.cpu.user{*}"]},
+                                  {"api_key": "k", "application_key": "a"}))
+    try:
+        with pytest.raises(CheckFailed, match=f"over the {MAX_BODY_BYTES} bytes a poll reads") as failed:
+            await poller.poll()
+    finally:
+        await poller.aclose()
+    assert failed.value.stage == "protocol" and "GET /api/v1/query" in failed.value.message
+    await asyncio.wait_for(huge.ended.wait(), 30)
+    assert not huge.completed  # the connection was closed, not read to its end
+
+
+async def test_an_error_answers_body_is_read_only_as_far_as_its_message_needs(serve_on) -> None:
+    huge = Streamer(500, HUGE)
+    vendor = await serve_on("127.0.0.1", huge.__call__)
+    api = HttpApi(vendor.url)
+    try:
+        with pytest.raises(CheckFailed, match='GET /api/v1/query: 500 Internal Server Error {"series": \\[\\] *$'):
+            await api.request_json("GET", "/api/v1/query")
+    finally:
+        await api.aclose()
+    await asyncio.wait_for(huge.ended.wait(), 30)
+    assert not huge.completed
+
+
+async def test_an_answer_within_the_limit_is_read_as_before(serve_on) -> None:
+    fitting = Streamer(200, 4 * 65536)
+    vendor = await serve_on("127.0.0.1", fitting.__call__)
+    api = HttpApi(vendor.url)
+    try:
+        assert await api.request_json("GET", "/api/v1/query") == {"series": []}
+    finally:
+        await api.aclose()
+    assert fitting.completed
