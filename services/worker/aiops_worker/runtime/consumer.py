@@ -7,6 +7,9 @@ The base class:
 - reads its own pending entries first (a restarted worker resumes at once), then new ones (`>`);
 - takes over entries another consumer left idle too long (XAUTOCLAIM);
 - acks only after `handle` returned;
+- with `batches_in_flight` above 1, reads the next batch and starts handling it while earlier ones are still being
+  handled (each acked once its own `handle` returned), so a store that takes writes best several at a time never
+  waits for the reads, decoding and acks in between;
 - retries a batch while a store is unreachable, without counting that against the entries;
 - on other failures retries entry by entry, and after `stream_max_deliveries` deliveries moves the
   entry to `<stream>:dead` with the error; undecodable entries go there at once.
@@ -80,6 +83,10 @@ class StreamConsumer(ABC, Generic[P]):
     linger_s: ClassVar[float] = 0.0
     # False: the payload's raw members (aiops_contracts.envelope.RAW_FIELDS) come as the bytes read, not decoded.
     decodes_raw_members: ClassVar[bool] = True
+    # Batches handled at once: above 1, `handle` runs for several batches concurrently (a task whose batches are
+    # independent and whose handler bounds what it sends to its store across them, as the metrics writer does).
+    # Entries left pending by a restart are handled one batch at a time. A task may set it per instance.
+    batches_in_flight: int = 1
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
@@ -91,6 +98,8 @@ class StreamConsumer(ABC, Generic[P]):
         self.consumer_name = ctx.settings.worker_name
         self._next_claim = 0.0
         self._backlog_done = False  # own pending entries (from before a restart) re-read yet?
+        # The batches in flight (batches_in_flight above 1) -> when their entries were read (monotonic)
+        self._handling: dict[asyncio.Task[None], float] = {}
 
     @abstractmethod
     async def handle(self, batch: list[Delivery[P]]) -> None:
@@ -107,18 +116,54 @@ class StreamConsumer(ABC, Generic[P]):
                                                     "former_group": self.former_group})
         await self.bus.ensure_group(self.stream, self.group_name)
         self._backlog_done = False
-        while not stop.is_set():
-            entries = await self._next_entries(block=not drain)
-            if entries:
-                try:
-                    batch = await self._process(entries, stop)
-                except _ShutdownRequested:
-                    return
-                caught_up = len(entries) < self.settings.stream_batch_size
-                if self.linger_s and not drain and caught_up and self.lingers_after(batch):
-                    await sleep_or_stop(stop, self.linger_s)
-            elif drain:
-                return
+        try:
+            while not stop.is_set():
+                read_at = time.monotonic()
+                entries = await self._next_entries(block=not drain)
+                if entries:
+                    batch = await self._decoded(entries)
+                    if batch and self.batches_in_flight > 1 and self._backlog_done:
+                        await self._start(batch, read_at, stop)
+                    elif batch:
+                        await self._handle_and_ack(batch, stop)
+                    caught_up = len(entries) < self.settings.stream_batch_size
+                    if self.linger_s and not drain and caught_up and self.lingers_after(batch):
+                        await sleep_or_stop(stop, self.linger_s)
+                elif drain:
+                    break
+            await self._finish()
+        except _ShutdownRequested:
+            await self._finish(raises=False)
+        except asyncio.CancelledError:
+            for batch_task in self._handling:
+                batch_task.cancel()
+            raise
+        except Exception:
+            await self._finish(raises=False)
+            raise
+
+    async def _start(self, batch: list[Delivery[P]], read_at: float, stop: asyncio.Event) -> None:
+        """Start handling the batch beside those in flight; returns once fewer than `batches_in_flight` are."""
+        self._handling[asyncio.create_task(self._handle_and_ack(batch, stop))] = read_at
+        while len(self._handling) >= self.batches_in_flight:
+            done, _ = await asyncio.wait(self._handling, return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                del self._handling[finished]
+                finished.result()  # a batch's error (or _ShutdownRequested) stops the loop
+
+    async def _finish(self, raises: bool = True) -> None:
+        """Wait for the batches in flight; with `raises`, raise the first error one of them ended with."""
+        results = await asyncio.gather(*self._handling, return_exceptions=True)
+        self._handling.clear()
+        errors = [result for result in results if isinstance(result, Exception)]
+        if raises and (failure := next((e for e in errors if not isinstance(e, _ShutdownRequested)), None)):
+            raise failure
+
+    def _claim_would_take_own(self) -> bool:
+        """Whether a batch in flight was read so long ago (waiting for its store) that XAUTOCLAIM would hand its
+        entries over again, and count a delivery each time."""
+        oldest = min(self._handling.values(), default=time.monotonic())
+        return time.monotonic() - oldest >= self.settings.stream_claim_idle_ms / 1000
 
     async def _next_entries(self, block: bool) -> list[tuple[str, dict[bytes, bytes]]]:
         if not self._backlog_done:
@@ -126,7 +171,7 @@ class StreamConsumer(ABC, Generic[P]):
             if entries:
                 return entries
             self._backlog_done = True
-        if time.monotonic() >= self._next_claim:
+        if time.monotonic() >= self._next_claim and not self._claim_would_take_own():
             self._next_claim = time.monotonic() + self.settings.stream_claim_idle_ms / 2000
             claimed = await self._claim_idle()
             if claimed:
@@ -160,8 +205,8 @@ class StreamConsumer(ABC, Generic[P]):
             log.warning("entries reclaimed", extra={"stream": self.stream.name, "count": len(claimed)})
         return claimed
 
-    async def _process(self, entries: list[tuple[str, dict[bytes, bytes]]], stop: asyncio.Event) -> list[Delivery[P]]:
-        """Handle and ack the entries; returns those that decoded (the batch handed to `handle`)."""
+    async def _decoded(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> list[Delivery[P]]:
+        """The entries that decode, as deliveries; acks those trimmed away and dead-letters the undecodable."""
         batch: list[Delivery[P]] = []
         for entry_id, fields in entries:
             if not fields:  # trimmed away while pending: nothing left to handle
@@ -175,8 +220,9 @@ class StreamConsumer(ABC, Generic[P]):
                 continue
             whole = RAW_FIELDS.keys().isdisjoint(fields)
             batch.append(Delivery(entry_id, envelope, payload, fields[ENTRY_FIELD] if whole else None))  # type: ignore[arg-type]
-        if not batch:
-            return batch
+        return batch
+
+    async def _handle_and_ack(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
         started = time.perf_counter()
         with consumer_span(f"{self.name} handle", [d.envelope.trace for d in batch]):
             try:
@@ -186,10 +232,9 @@ class StreamConsumer(ABC, Generic[P]):
             except Exception:
                 log.exception("batch failed, retrying entry by entry", extra={"stream": self.stream.name})
                 await self._handle_one_by_one(batch, stop)
-                return batch
+                return
             await self._ack([d.entry_id for d in batch])
         self._observe(batch, started)
-        return batch
 
     async def _handle_until_stores_answer(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
         """Retry while a store is unreachable (back-off 1 s doubling to 30 s); other errors propagate."""

@@ -138,6 +138,25 @@ async def test_a_batch_is_written_several_requests_at_a_time_each_body_built_whe
     assert sorted(line for body in influx.bodies for line in body.decode().split("\n")) == sorted(batch_lines(10**18, 20))
 
 
+async def test_the_batches_in_flight_share_the_requests_in_flight(worker_ctx: WorkerContext) -> None:
+    """The next batch's bodies wait for a free request: never more than influx_write_concurrency in all."""
+    influx = RecordingInflux()
+    task = recording_writer(worker_ctx, influx)
+    await asyncio.gather(task.handle(deliveries_of(batch_lines(10**18, 20), per_event=10)),
+                         task.handle(deliveries_of(batch_lines(10**18, 20, "mem"), per_event=10)))
+    assert len(influx.bodies) == 20 and influx.most_in_flight == 3
+
+
+async def test_one_request_at_a_time_writes_in_the_stream_order(bus: Bus, worker_ctx: WorkerContext) -> None:
+    """influx_write_concurrency 1 (a source that rewrites its points): one batch at a time too, else the next
+    batch's first body would go before this one's second."""
+    lines = batch_lines(10**18, 20)
+    await bus.publish_many(METRICS_INGESTED, envelopes(lines, per_event=10))
+    influx = RecordingInflux()
+    await recording_writer(worker_ctx, influx, concurrency=1, stream_batch_size=4).run(asyncio.Event(), drain=True)
+    assert len(influx.bodies) == 10 and b"\n".join(influx.bodies) == "\n".join(lines).encode()
+
+
 async def test_the_lines_reach_influxdb_as_the_bytes_read_from_the_stream(bus: Bus, worker_ctx: WorkerContext) -> None:
     lines = batch_lines(10**18, 4)
     await bus.publish_many(METRICS_INGESTED, envelopes(lines, per_event=10))

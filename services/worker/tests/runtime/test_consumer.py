@@ -158,3 +158,77 @@ async def test_the_former_group_is_taken_over_with_its_backlog_and_removed(bus: 
     assert await redis.smembers(HANDLED) == {b"1", b"2", b"3", b"4"}
     assert [g["name"] for g in await redis.xinfo_groups(bus.key(STREAM))] == [RecordingConsumer.name.encode()]
     assert await pending(bus) == 0
+
+
+class PipelinedConsumer(RecordingConsumer):
+    """Two batches in flight; the batch holding item 1 waits for `first_may_end`. Records every batch handed over."""
+
+    batches_in_flight = 2
+    first_may_end: asyncio.Event
+    batches: list[list[int]]
+
+    async def handle(self, batch: list[Delivery[Item]]) -> None:
+        self.batches.append([d.payload.n for d in batch])
+        if any(d.payload.n == 1 for d in batch):
+            await self.first_may_end.wait()
+        await super().handle(batch)
+
+
+def pipelined_consumer(worker_ctx: WorkerContext) -> PipelinedConsumer:
+    settings = worker_ctx.settings.model_copy(update={"stream_batch_size": 2})
+    consumer = PipelinedConsumer(WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+                                               influx=worker_ctx.influx))
+    consumer.first_may_end, consumer.batches = asyncio.Event(), []
+    return consumer
+
+
+async def test_batches_in_flight_are_handled_side_by_side_each_acked_once_handled(
+        bus: Bus, worker_ctx: WorkerContext, redis: Redis, drain) -> None:
+    await bus.publish_many(STREAM, items(1, 2, 3, 4))
+    consumer = pipelined_consumer(worker_ctx)
+    run = asyncio.create_task(drain(consumer))
+
+    async def second_handled_first() -> bool:
+        return await redis.smembers(HANDLED) == {b"3", b"4"}
+
+    await until(second_handled_first, 10, "the second batch handled while the first waits")
+    assert await pending(bus) == 2  # the first batch's entries: not acked before their own handle returned
+    consumer.first_may_end.set()
+    await run
+    assert consumer.batches == [[1, 2], [3, 4]] and await pending(bus) == 0
+
+
+async def test_a_batch_waiting_for_its_store_is_not_reclaimed_by_its_own_consumer(
+        bus: Bus, worker_ctx: WorkerContext, redis: Redis) -> None:
+    """XAUTOCLAIM takes any entry idle for stream_claim_idle_ms, the consumer's own in flight too: it would hand them
+    over a second time and count a delivery each time (which dead-letters an entry early)."""
+    await bus.publish_many(STREAM, items(1, 2, 3, 4))
+    consumer = pipelined_consumer(worker_ctx)
+    reads_after_idle = 0
+    next_entries = consumer._next_entries
+
+    async def counted_next_entries(block: bool) -> list:
+        nonlocal reads_after_idle
+        first = await redis.xpending_range(bus.key(STREAM), consumer.group_name, "-", "+", 1)
+        if first and first[0]["time_since_delivered"] > 2 * worker_ctx.settings.stream_claim_idle_ms:
+            reads_after_idle += 1  # a claim was due by now: the entries waited twice as long as it takes
+        return await next_entries(block)
+
+    consumer._next_entries = counted_next_entries  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    run = asyncio.create_task(consumer.run(stop))
+
+    async def reads_went_on() -> bool:
+        return reads_after_idle >= 3
+
+    await until(reads_went_on, 10, "reads going on while the first batch waits past the claim time")
+    consumer.first_may_end.set()
+
+    async def all_handled() -> bool:
+        return await pending(bus) == 0 and await redis.scard(HANDLED) == 4
+
+    await until(all_handled, 10, "every entry handled")
+    stop.set()
+    await run
+    assert consumer.batches == [[1, 2], [3, 4]]
+    assert await redis.xlen(bus.dead_letter_key(STREAM)) == 0
