@@ -16,6 +16,7 @@ import orjson
 
 from aiops_contracts.automations import PLATFORM_URL_SETTINGS, Action
 from aiops_worker.automations.ansible import PlaybookResult
+from aiops_worker.outbound.bodies import cut_note, read_at_most
 from aiops_worker.outbound.urls import check_url, outbound_client
 from aiops_worker.settings import WorkerSettings
 
@@ -42,6 +43,17 @@ async def run_integration(action: Action, extra_vars: dict[str, Any], settings: 
         return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"{action.kind}: {exc!r}")
     except TimeoutError:
         return PlaybookResult(status="timeout", rc=None, changed=0, failed=1, output=f"{action.kind}: timed out")
+
+
+async def read_output(response: httpx.Response, limit: int) -> str:
+    """The text of a streamed answer, its first `limit` bytes (then a note that it was cut): the rest is not
+    read, and the connection is closed with the response."""
+    body, more = await read_at_most(response.aiter_bytes(), limit)
+    try:
+        text = body.decode(response.charset_encoding or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        text = body.decode("utf-8", "replace")
+    return text + cut_note(limit) if more else text
 
 
 async def _poll(read: Callable[[], Awaitable[str]], done: set[str], interval_s: float) -> str:

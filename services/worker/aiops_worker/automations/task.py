@@ -23,7 +23,7 @@ from aiops_contracts.streams import ALERTS_STORED, AUTOMATIONS_APPROVED, AUTOMAT
 from aiops_worker.automations import ledger
 from aiops_worker.automations.ansible import PlaybookResult, PlaybookRun, run_playbook
 from aiops_worker.automations.guards import Decision
-from aiops_worker.automations.integrations import CALLS, run_integration
+from aiops_worker.automations.integrations import CALLS, read_output, run_integration
 from aiops_worker.automations.inventory import fleet_hosts, inventory
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
@@ -34,6 +34,7 @@ from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
+WEBHOOK_OUTPUT_BYTES = 10_000  # of a webhook's answer, read and kept as its run's output (the rest is not read)
 
 
 class _AutomationTask(StreamConsumer):
@@ -113,13 +114,14 @@ class _AutomationTask(StreamConsumer):
     async def _call_webhook(self, url: str, body: dict[str, Any], timeout_s: float) -> PlaybookResult:
         try:
             await check_url(url, self.settings.outbound_allowed_hosts)
-            async with outbound_client(self.settings.outbound_allowed_hosts, timeout=timeout_s) as client:
-                response = await client.post(url, json=body)
+            async with (outbound_client(self.settings.outbound_allowed_hosts, timeout=timeout_s) as client,
+                        client.stream("POST", url, json=body) as response):
+                output = await read_output(response, WEBHOOK_OUTPUT_BYTES)  # the rest is never read
         except (UnsafeUrl, httpx.HTTPError) as exc:
             return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=str(exc))
         ok = response.is_success
         return PlaybookResult(status="successful" if ok else "failed", rc=response.status_code, changed=int(ok),
-                              failed=int(not ok), output=response.text[:10_000])
+                              failed=int(not ok), output=output)
 
     async def _announce(self, runs: list[AutomationRun]) -> None:
         await self.bus.publish_and_broadcast(AUTOMATIONS_RUNS, [ledger.announcement(run) for run in runs])

@@ -26,6 +26,7 @@ import yarl
 
 from aiops_contracts.outbound import OutboundPolicy, UnsafeUrl, check_outbound_url, literal_address, redacted
 from aiops_contracts.pollers import PollerSettings
+from aiops_worker.outbound.bodies import BodyTooLarge, read_within
 from aiops_worker.outbound.urls import VettedResolver
 from aiops_worker.producers.poller import CheckFailed, PolledSource, Poller
 
@@ -184,16 +185,11 @@ async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
 async def read_bounded(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
     """The answer's body, decoded (gzip ...), if at most `limit` bytes: a bigger one is refused from its
     Content-Length, or as soon as it passes the limit, unread past it (its connection is closed)."""
-    over = f"{what}: the answer is over the {limit} bytes a poll reads"
-    if response.content_length is not None and response.content_length > limit:
-        raise CheckFailed("protocol", f"{over} (Content-Length {response.content_length})")
-    chunks, size = list[bytes](), 0
-    async for chunk in response.content.iter_chunked(65_536):
-        size += len(chunk)
-        if size > limit:
-            raise CheckFailed("protocol", over)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_within(response.content.iter_chunked(65_536), limit, response.content_length)
+    except BodyTooLarge as exc:
+        declared = f" (Content-Length {exc.content_length})" if exc.content_length is not None else ""
+        raise CheckFailed("protocol", f"{what}: the answer is over the {limit} bytes a poll reads{declared}") from exc
 
 
 def _decode(response: aiohttp.ClientResponse, body: bytes, errors: str = "replace") -> str:

@@ -5,11 +5,12 @@ run never run it again; approvals, maintenance windows and critical incidents ar
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from sqlalchemy import select, update
 
 from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunStatus
@@ -20,9 +21,11 @@ from aiops_contracts.streams import ALERTS_INGESTED, AUTOMATIONS_APPROVED, AUTOM
 from aiops_worker.alerts.task import AlertStoreTask
 from aiops_worker.automations.inventory import fleet_hosts, inventory
 from aiops_worker.automations.rules import sync_file_rules
-from aiops_worker.automations.task import AlertAutomationTask, ApprovedRunTask, RunSweepTask
+from aiops_worker.automations.task import WEBHOOK_OUTPUT_BYTES, AlertAutomationTask, ApprovedRunTask, RunSweepTask
+from aiops_worker.outbound.bodies import cut_note
 from aiops_worker.runtime.context import WorkerContext
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FLEET = "automations_fleet"  # a measurement of the run's InfluxDB database that makes hosts part of the fleet
 
 
@@ -325,3 +328,78 @@ async def test_a_run_whose_symptom_stays_is_not_fixed_after_its_window(ctx, drai
     await RunSweepTask(ctx).tick(asyncio.Event())
     (run,) = await runs(ctx)
     assert run.outcome == "not_fixed" and run.mttr_s is None
+
+
+class Streamer:
+    """A webhook receiver answering `size` bytes of text in 64 KiB chunks, without a Content-Length (or with one,
+    `declared`); `ended` is set when its handler ends, `completed` whether it sent everything."""
+
+    def __init__(self, size: int, declared: bool = False) -> None:
+        self.size, self.declared = size, declared
+        self.ended, self.completed = asyncio.Event(), False
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+        if self.declared:
+            response.content_length = self.size
+        try:
+            await response.prepare(request)
+            for _ in range(self.size // 65536):
+                await response.write(b"ok " * 21845 + b"\n")
+            await response.write_eof()
+            self.completed = True
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client stopped reading
+        finally:
+            self.ended.set()
+        return response
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(handler: Handler) -> str:
+        app = web.Application()
+        app.router.add_post("/hook", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def webhook_rule(url: str) -> RuleSpec:
+    return RuleSpec.model_validate({
+        "name": "disk-predicted-full-hook",
+        "trigger": {"events": ["prediction"], "measurement": "disk", "exhausts_within_h": 72},
+        "action": {"kind": "webhook", "url": url, "timeout_s": 60}, "guards": {"cooldown_s": 0}})
+
+
+@pytest.mark.parametrize("declared", [False, True])
+async def test_a_webhooks_huge_answer_is_read_only_as_far_as_the_runs_output_keeps(ctx, drain, receiver, declared):
+    """Before: the whole answer (64 MiB here) was read, then cut to 10,000 characters without saying so."""
+    huge = Streamer(64 * 1024 * 1024, declared)
+    await install(ctx, webhook_rule(await receiver(huge.__call__)))
+    await deliver(ctx, drain, predicted_full(f"e-hook-{int(declared)}"))
+    (run,) = await runs(ctx)
+    assert (run.status, run.rc) == (RunStatus.succeeded, 200), run.reason
+    assert run.output == ("ok " * 21845 + "\n")[:WEBHOOK_OUTPUT_BYTES] + cut_note(WEBHOOK_OUTPUT_BYTES)
+    await asyncio.wait_for(huge.ended.wait(), 30)
+    assert not huge.completed  # the connection was closed, not read to its end
+
+
+async def test_a_webhooks_short_answer_is_its_output_whole(ctx, drain, receiver):
+    async def accepted(request: web.Request) -> web.Response:
+        return web.Response(text="accepted: " + (await request.json())["target_host"], status=202)
+
+    await install(ctx, webhook_rule(await receiver(accepted)))
+    await deliver(ctx, drain, predicted_full("e-hook-short"))
+    (run,) = await runs(ctx)
+    assert (run.status, run.rc, run.output) == (RunStatus.succeeded, 202, "accepted: web-1")
