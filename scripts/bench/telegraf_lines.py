@@ -25,7 +25,7 @@ def validate(bodies: list[bytes]) -> None:
 
 def validate_and_serialise(bodies: list[bytes]) -> None:
     for body in bodies:
-        for envelope in to_envelopes("bench", validate_lines(body, RECEIVED_NS).good, LINES_PER_EVENT):
+        for envelope in to_envelopes("bench", validate_lines(body, RECEIVED_NS), LINES_PER_EVENT):
             envelope.to_entry()
 
 

@@ -21,8 +21,11 @@ clock.
 
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import numpy as np
 import re2
 from line_protocol_parser import LineFormatError, parse_line
 from re2 import _re2
@@ -158,14 +161,38 @@ class LineError:
 
 @dataclass
 class ValidatedLines:
-    good: list[bytes] = field(default_factory=list)  # the good lines, stamped, as UTF-8
+    good: list[bytes] = field(default_factory=list)  # the good lines, stamped, as UTF-8 (none with `body`)
     errors: list[LineError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     rejected: int = 0
+    # A body whose every line is good as it is (Telegraf's, mostly) stands for its lines: not split into them, it
+    # is cut into entries at its newlines (`entries`). Splitting took a tenth of the API's CPU per line.
+    body: bytes | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.good) if self.body is None else len(self._newlines) + 1
 
     @property
     def lines(self) -> list[str]:
         """The good lines as text."""
-        return [line.decode() for line in self.good]
+        return [line.decode() for line in (self.good if self.body is None else self.body.split(b"\n"))]
+
+    def entries(self, size: int) -> Iterator[tuple[bytes, int]]:
+        """The good lines `size` at a time: their UTF-8 text, one a line, and how many."""
+        if self.body is None:
+            for start in range(0, len(self.good), size):
+                chunk = self.good[start:start + size]
+                yield b"\n".join(chunk), len(chunk)
+            return
+        cuts = self._newlines[size - 1::size].tolist()  # the newlines after every `size`th line
+        for number, (start, stop) in enumerate(zip([0, *(cut + 1 for cut in cuts)], [*cuts, len(self.body)])):
+            yield self.body[start:stop], min(size, self.count - number * size)
+
+    @cached_property
+    def _newlines(self) -> np.ndarray:
+        """The offsets of the body's newlines (NumPy finds them at a few bytes a CPU cycle)."""
+        assert self.body is not None
+        return np.flatnonzero(np.frombuffer(self.body, np.uint8) == ord("\n"))
 
     def accept(self, line: str) -> None:
         self.good.append(line.encode())
@@ -182,11 +209,16 @@ def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
     subset)."""
     result = ValidatedLines()
     stamp = f" {received_ns}".encode()
+    subject = body + b"\n" if _is_utf8(body) else None  # every line ends with a newline, the last one too
+    known = _known_tag_keys.run() if subject is not None and _lines_within(subject, _MAX_SERIES_KEY) else None
+    first = None if subject is None or subject[0] in _NOT_SUBSET_START else _subset_ends(subject, 0, known)
+    if first is not None and first[0] == len(subject):  # one run of known tag keys: every line good as it is
+        return ValidatedLines(body=body)
+    if first is not None and first[0] == len(subject) - 1 and body.endswith(b"\n"):  # and a newline last (Telegraf)
+        return ValidatedLines(body=body[:-1])
     # The lines stay bytes: those of a run go on as they are (decoding the body, then joining and encoding each
     # entry's lines again cost 5 % of the API's CPU per line); a line read one by one is decoded then.
     raw = body.split(b"\n")
-    subject = body + b"\n" if _is_utf8(body) else None  # every line ends with a newline, the last one too
-    known = _known_tag_keys.run() if subject is not None and _lines_within(subject, _MAX_SERIES_KEY) else None
     index = 0  # the next line's index in `raw`
     offset = offset_index = 0  # the byte offset in `subject` of the line at this index
     one_by_one_until = 0 if subject is not None else len(raw)  # lines before this index are read one by one
@@ -199,7 +231,10 @@ def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
         if subject is not None and index >= one_by_one_until:
             offset, offset_index = offset + _bytes_taken(raw[offset_index:index]), index
             outside = subject[offset] in _NOT_SUBSET_START
-            known_end, stamped_end, end = (offset,) * 3 if outside else _subset_ends(subject, offset, known)
+            if outside:
+                known_end = stamped_end = end = offset
+            else:
+                known_end, stamped_end, end = first if first and offset == 0 else _subset_ends(subject, offset, known)
             # (counting newlines reads 3 bytes a ns: 40 ns a line, a quarter of RE2's cost; a run to the end needs none)
             lines = len(raw) - index if end == len(subject) else subject.count(b"\n", offset, end)
             if lines:

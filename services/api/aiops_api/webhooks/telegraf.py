@@ -156,14 +156,13 @@ def _timestamp_ns(value: Any, received_ns: int) -> int:
     return int(value) * scale if isinstance(value, int) else round(value * scale)
 
 
-def to_envelopes(source: str, lines: list[bytes], lines_per_event: int) -> list[Envelope]:
-    """The lines (UTF-8) `lines_per_event` to an event; they go on the stream as the bytes joined here. The payload
-    is built unvalidated (its types are these): validating `str | bytes` tries to decode the bytes as text, 4 % of
-    the API's CPU per line."""
+def to_envelopes(source: str, batch: ValidatedLines, lines_per_event: int) -> list[Envelope]:
+    """The good lines `lines_per_event` to an event; they go on the stream as these bytes. The payload is built
+    unvalidated (its types are these): validating `str | bytes` decodes the bytes as text, some 200 CPU
+    instructions a line (callgrind), 5 % of validating the lines."""
     envelopes = []
-    for start in range(0, len(lines), lines_per_event):
-        chunk = lines[start:start + lines_per_event]
-        payload = MetricsPayload.model_construct(lines=b"\n".join(chunk), count=len(chunk))
+    for lines, count in batch.entries(lines_per_event):
+        payload = MetricsPayload.model_construct(lines=lines, count=count)
         envelopes.append(Envelope(type=METRICS_RECEIVED, source=source, payload=payload.model_dump()))
     return envelopes
 
@@ -176,11 +175,11 @@ async def receive_telegraf(
     body = await read_body(request, settings.max_body_bytes)
     batch = parse_telegraf(body, time.time_ns(), source.config)
     envelopes = await publish_request(bus, METRICS_INGESTED,
-                                      to_envelopes(source.name, batch.good, settings.metrics_lines_per_event),
+                                      to_envelopes(source.name, batch, settings.metrics_lines_per_event),
                                       len(body), settings)
-    METRIC_LINES_ACCEPTED.labels(source.name).inc(len(batch.good))
+    METRIC_LINES_ACCEPTED.labels(source.name).inc(batch.count)
     METRIC_LINES_REJECTED.labels(source.name).inc(batch.rejected)
     return MetricsAccepted(
-        accepted=len(batch.good), rejected=batch.rejected, event_ids=[e.id for e in envelopes],
+        accepted=batch.count, rejected=batch.rejected, event_ids=[e.id for e in envelopes],
         errors=[LineErrorRead(line=e.line, error=e.error) for e in batch.errors],
     )

@@ -253,3 +253,17 @@ def test_tag_keys_are_learned_in_an_order_every_series_key_agrees_with() -> None
         known.learn(tag_keys)
     assert known.order == [b"interface", b"device", b"fstype", b"cpu", b"mode", b"host"]
     assert line_protocol._tag_keys(b"m\\,x\\=1,a=1,b\\,c=2,d=e\\=3") == [b"a", b"b\\,c", b"d"]
+
+
+def test_a_body_of_good_lines_is_cut_into_entries_at_its_newlines() -> None:
+    lines = [f"cpu,cpu=cpu{i % 4},host=h{i} usage_idle=93.2 1763924410{i:09d}" for i in range(2_500)]
+    validate_lines("\n".join(lines).encode(), RECEIVED_NS)  # its tag keys become known
+    for count in (1, 999, 1_000, 1_001, 2_000, 2_500):
+        whole = validate_lines("\n".join(lines[:count]).encode(), RECEIVED_NS)
+        assert whole.body is not None and whole.count == count and whole.lines == lines[:count]
+        ended = validate_lines("".join(f"{line}\n" for line in lines[:count]).encode(), RECEIVED_NS)  # as Telegraf
+        assert ended.body == whole.body
+        listed = line_protocol.ValidatedLines(good=[line.encode() for line in lines[:count]])
+        for size in (1, 7, 1_000, 5_000):
+            assert list(whole.entries(size)) == list(listed.entries(size))
+            assert sum(n for _, n in whole.entries(size)) == count
