@@ -5,7 +5,9 @@
   its status is final (Bearer token);
 - ServiceNow: POST /api/now/table/incident (basic auth), answered with the record's number and sys_id.
 The base URL is the worker's setting (AWX_URL, TFC_URL, SERVICENOW_URL), like the credentials it goes with.
-Each returns the same result as a playbook run: status, output, changed/failed counts."""
+Each returns the same result as a playbook run: status, output, changed/failed counts. Answers are streamed and
+read only so far: a JSON answer over JSON_ANSWER_BYTES fails the run naming the limit, and of AWX's job output
+only the first AWX_OUTPUT_BYTES are read and kept, with a note when it was cut."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -16,11 +18,13 @@ import orjson
 
 from aiops_contracts.automations import PLATFORM_URL_SETTINGS, Action
 from aiops_worker.automations.ansible import PlaybookResult
-from aiops_worker.outbound.bodies import cut_note, read_at_most
+from aiops_worker.outbound.bodies import BodyTooLarge, cut_note, read_at_most, read_within
 from aiops_worker.outbound.urls import check_url, outbound_client
 from aiops_worker.settings import WorkerSettings
 
 JSON_API = "application/vnd.api+json"
+AWX_OUTPUT_BYTES = 100_000  # of a job's output, read and kept as its run's output (the rest is not read)
+JSON_ANSWER_BYTES = 1024 * 1024  # a platform's JSON answer, decoded: a bigger one fails the run
 AWX_DONE = {"successful", "failed", "error", "canceled"}
 TFC_DONE = {"applied", "planned_and_finished", "errored", "discarded", "canceled", "force_canceled",
             "policy_soft_failed"}
@@ -56,6 +60,25 @@ async def read_output(response: httpx.Response, limit: int) -> str:
     return text + cut_note(limit) if more else text
 
 
+async def _json(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    """A 2xx answer's status and JSON, read up to JSON_ANSWER_BYTES (ValueError naming the limit past it, the
+    rest unread); an error status raises as raise_for_status does, its body unread."""
+    async with client.stream(method, path, **kwargs) as response:
+        response.raise_for_status()
+        try:
+            body = await read_within(response.aiter_bytes(), JSON_ANSWER_BYTES, _content_length(response))
+        except BodyTooLarge as exc:
+            raise ValueError(f"{method} {path}: {exc}") from exc
+    return response.status_code, orjson.loads(body)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
 async def _poll(read: Callable[[], Awaitable[str]], done: set[str], interval_s: float) -> str:
     while (status := await read()) not in done:
         await asyncio.sleep(interval_s)
@@ -65,21 +88,21 @@ async def _poll(read: Callable[[], Awaitable[str]], done: set[str], interval_s: 
 async def awx_job(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
                   settings: WorkerSettings) -> PlaybookResult:
     headers = {"Authorization": f"Bearer {settings.awx_token.get_secret_value()}"}
-    launched = await client.post(f"/api/v2/job_templates/{action.template_id}/launch/", headers=headers,
-                                 json={"extra_vars": extra_vars})
-    launched.raise_for_status()
-    job = launched.json()["job"]
+    _, launched = await _json(client, "POST", f"/api/v2/job_templates/{action.template_id}/launch/",
+                              headers=headers, json={"extra_vars": extra_vars})
+    job = launched["job"]
 
     async def status() -> str:
-        response = await client.get(f"/api/v2/jobs/{job}/", headers=headers)
-        response.raise_for_status()
-        return response.json()["status"]
+        _, answer = await _json(client, "GET", f"/api/v2/jobs/{job}/", headers=headers)
+        return str(answer["status"])
 
     final = await _poll(status, AWX_DONE, settings.integration_poll_s)
-    stdout = await client.get(f"/api/v2/jobs/{job}/stdout/", params={"format": "txt"}, headers=headers)
+    async with client.stream("GET", f"/api/v2/jobs/{job}/stdout/", params={"format": "txt"},
+                             headers=headers) as response:
+        stdout = await read_output(response, AWX_OUTPUT_BYTES)
     ok = final == "successful"
     return PlaybookResult(status="successful" if ok else "failed", rc=None, changed=int(ok), failed=int(not ok),
-                          output=f"AWX job {job}: {final}\n{stdout.text}")
+                          output=f"AWX job {job}: {final}\n{stdout}")
 
 
 async def terraform_run(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
@@ -87,14 +110,12 @@ async def terraform_run(client: httpx.AsyncClient, action: Action, extra_vars: d
     headers = {"Authorization": f"Bearer {settings.tfc_token.get_secret_value()}", "Content-Type": JSON_API}
     body = {"data": {"type": "runs", "attributes": {"message": str(extra_vars.get("message", "AIOps automation"))},
                      "relationships": {"workspace": {"data": {"type": "workspaces", "id": action.workspace_id}}}}}
-    created = await client.post("/api/v2/runs", headers=headers, content=orjson.dumps(body))
-    created.raise_for_status()
-    run_id = created.json()["data"]["id"]
+    _, created = await _json(client, "POST", "/api/v2/runs", headers=headers, content=orjson.dumps(body))
+    run_id = created["data"]["id"]
 
     async def status() -> str:
-        response = await client.get(f"/api/v2/runs/{run_id}", headers=headers)
-        response.raise_for_status()
-        return response.json()["data"]["attributes"]["status"]
+        _, run = await _json(client, "GET", f"/api/v2/runs/{run_id}", headers=headers)
+        return str(run["data"]["attributes"]["status"])
 
     final = await _poll(status, TFC_DONE, settings.integration_poll_s)
     ok = final in TFC_OK
@@ -108,11 +129,11 @@ async def servicenow_incident(client: httpx.AsyncClient, action: Action, extra_v
     body = {"short_description": str(extra_vars.get("short_description", event.get("title", "AIOps incident")))[:160],
             "description": str(extra_vars.get("description", event)),
             "urgency": str(extra_vars.get("urgency", "2")), "impact": str(extra_vars.get("impact", "2"))}
-    response = await client.post("/api/now/table/incident", json=body, headers={"Accept": "application/json"},
-                                 auth=(settings.servicenow_username, settings.servicenow_password.get_secret_value()))
-    response.raise_for_status()
-    record = response.json()["result"]
-    return PlaybookResult(status="successful", rc=response.status_code, changed=1, failed=0,
+    code, answer = await _json(client, "POST", "/api/now/table/incident", json=body,
+                               headers={"Accept": "application/json"},
+                               auth=(settings.servicenow_username, settings.servicenow_password.get_secret_value()))
+    record = answer["result"]
+    return PlaybookResult(status="successful", rc=code, changed=1, failed=0,
                           output=f"ServiceNow incident {record['number']} (sys_id {record['sys_id']}) created")
 
 
