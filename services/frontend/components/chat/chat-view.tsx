@@ -6,8 +6,8 @@ import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
-import { ApiError, type Schemas } from "@/lib/api/client";
-import { readChatEvents } from "@/components/chat/stream";
+import type { Schemas } from "@/lib/api/client";
+import { openChatStream, readChatEvents } from "@/components/chat/stream";
 
 type Answer = Schemas["ChatAnswer"];
 interface Turn {
@@ -78,11 +78,8 @@ export function ChatView({ compact = false }: { compact?: boolean }) {
     mutationFn: async (q: string) => {
       const conversation = turns.findLast((turn) => turn.answer)?.answer?.conversation_id ?? null;
       setTurns((previous) => [...previous, { question: q, text: "" }]);
-      const { response } = await api.POST("/api/v1/chat/stream", {
-        body: { question: q, conversation_id: conversation }, parseAs: "stream",
-      });
-      if (!response.ok || !response.body) throw new ApiError(response.status, `the chat answered ${response.status}`);
-      await readChatEvents(response.body, (e) =>
+      const body = await openChatStream(api, { question: q, conversation_id: conversation });
+      await readChatEvents(body, (e) =>
         update((turn) => (e.event === "delta" ? { ...turn, text: turn.text + e.data.text }
                                               : { ...turn, text: e.data.answer, answer: e.data })));
     },

@@ -1,6 +1,6 @@
 /** Reads the chat's server-sent events (POST /api/v1/chat/stream): `delta` events carry text as it is written,
  * one `answer` event the whole answer with its citations. */
-import type { Schemas } from "@/lib/api/client";
+import { ApiError, apiErrorOf, type Api, type Schemas } from "@/lib/api/client";
 
 export type ChatEvent = { event: "delta"; data: { text: string } } | { event: "answer"; data: Schemas["ChatAnswer"] };
 
@@ -32,4 +32,13 @@ export async function readChatEvents(body: ReadableStream<Uint8Array>, onEvent: 
       if (parsed) onEvent(parsed);
     }
   }
+}
+
+/** Asks the chat (POST /api/v1/chat/stream): the answer's event stream, or an ApiError with the API's message
+ * as every page shows it (a spent chat quota's 429 names its setting and when to try again). */
+export async function openChatStream(api: Api, body: Schemas["ChatRequest"]): Promise<ReadableStream<Uint8Array>> {
+  const { response, error } = await api.POST("/api/v1/chat/stream", { body, parseAs: "stream" });
+  if (!response.ok) throw apiErrorOf(response, error);
+  if (!response.body) throw new ApiError(response.status, `the chat answered ${response.status} without a body`);
+  return response.body;
 }
