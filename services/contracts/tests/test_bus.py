@@ -206,8 +206,9 @@ async def test_big_entries_are_published_without_a_script_and_small_ones_with_on
             assert [entry_id.decode() for entry_id, _ in entries] == ids
             assert [Envelope.from_entry(fields) for _, fields in entries] == batch
         commands: list[str] = []
-        while not commands or commands[-1] != "EVALSHA":
-            command = (await monitor.next_command())["command"]
-            if bus.key(STREAM) in command and command.startswith(("XADD", "EVALSHA")):
-                commands.append(command.split()[0])
+        async with asyncio.timeout(10):  # MONITOR has shown them all by then: fail rather than wait for ever
+            while not commands or commands[-1] != "EVALSHA":
+                command = (await monitor.next_command())["command"]
+                if bus.key(STREAM) in command and command.startswith(("XADD", "EVALSHA")):
+                    commands.append(command.split()[0])
     assert commands == ["XADD", "XADD", "XADD", "EVALSHA"]
