@@ -138,14 +138,19 @@ class _Request:
                 break
             response.release()
             await asyncio.sleep(wait)
-        self.response = response
         if response.status in (401, 403):
             response.release()
             raise CheckFailed("auth", f"{self.method} {self.path}: {response.status} {response.reason} "
                                       "(check the credentials)")
         if response.status >= 400:
-            text = _decode(response, await response.content.read(ERROR_BODY_BYTES))[:300]
+            # __aexit__ does not run when __aenter__ raises: the response is closed here, or its connection
+            # would stay taken and, after limit_per_host error answers, every request of the poller would wait.
+            try:
+                text = _decode(response, await response.content.read(ERROR_BODY_BYTES))[:300]
+            finally:
+                response.close()
             raise CheckFailed("protocol", f"{self.method} {self.path}: {response.status} {response.reason} {text}")
+        self.response = response
         return response
 
     async def __aexit__(self, *_: object) -> None:

@@ -196,3 +196,24 @@ async def test_an_answer_within_the_limit_is_read_as_before(serve_on) -> None:
     finally:
         await api.aclose()
     assert fitting.completed
+
+
+async def test_large_error_answers_do_not_use_up_the_pollers_connections(serve_on) -> None:
+    """More big error answers than the session keeps connections per host (4), on one HttpApi left open as a
+    poller keeps it: each fails at once with its message and the next good request is still answered."""
+    errors = [Streamer(500, 4 * 1024 * 1024) for _ in range(6)]
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path == "/api/good":
+            return await answer_ok(request)
+        return await errors[int(request.query["n"])](request)
+
+    vendor = await serve_on("127.0.0.1", answer)
+    api = HttpApi(vendor.url)
+    try:
+        for n in range(len(errors)):
+            with pytest.raises(CheckFailed, match="GET /api/bad: 500 Internal Server Error"):
+                await asyncio.wait_for(api.request_json("GET", "/api/bad", params={"n": n}), 10)
+        assert await asyncio.wait_for(api.request_json("GET", "/api/good"), 10) == {"series": [], "Members": []}
+    finally:
+        await api.aclose()
