@@ -6,9 +6,10 @@ are resolved (outbound/urls.VettedResolver): a name rebinding to a metadata addr
 Rate limits: a 429 (or a 503 with Retry-After) waits as long as the answer asks (Retry-After seconds or date,
 or the vendor's reset header: seconds to wait, or an epoch time) and tries again, as long as the poll's own
 timeout allows; the manager's per-poll timeout bounds it. Redirects are followed within the source's origin
-only (scheme, host and port): the auth headers, a session token or a login body would otherwise go to another
-server; one elsewhere fails the poll, naming where it led. Failures are CheckFailed with their stage: 401 and
-403 are `auth`, other statuses and unreadable bodies `protocol`, so polls and connection tests name them.
+only (scheme, host and port, a default port spelled or not): the auth headers, a session token or a login body
+would otherwise go to another server; one elsewhere fails the poll, naming where it led (an http -> https one
+too, saying the scheme changed). Failures are CheckFailed with their stage: 401 and 403 are `auth`, other
+statuses and unreadable bodies `protocol`, so polls and connection tests name them.
 Answers are read up to MAX_BODY_BYTES (decoded): a bigger one fails the poll at `protocol` without being read
 whole; of an error answer only the start its message quotes is read.
 """
@@ -76,7 +77,11 @@ class HttpApi:
     def url(self, path: str) -> str:
         """`path` under the base URL; an absolute link (pagination) must stay on the same server."""
         if path.startswith(("http://", "https://")):
-            if redacted(path) != redacted(self.base_url):
+            try:
+                elsewhere = not same_origin(yarl.URL(path), yarl.URL(self.base_url))
+            except ValueError:
+                elsewhere = True
+            if elsewhere:
                 raise CheckFailed("protocol", f"the API pointed at another server ({redacted(path)})")
             return path
         return self.base_url + path
@@ -165,7 +170,13 @@ class _Request:
             target = response.url.join(yarl.URL(response.headers["Location"]))
         except ValueError as exc:
             raise CheckFailed("protocol", f"{self.method} {self.path}: an unreadable redirect") from exc
-        if target.origin() != yarl.URL(self.api.base_url).origin():
+        base = yarl.URL(self.api.base_url)
+        if not same_origin(target, base):
+            if target.scheme != base.scheme and target.host == base.host:  # e.g. http -> https: still not followed
+                raise CheckFailed("protocol", f"{self.method} {self.path}: {response.status}, redirected from "
+                                              f"{base.scheme} to {target.scheme} ({redacted(str(target))}), not "
+                                              "followed: the source's credentials would go to another origin (set "
+                                              f"the source's URL to {redacted(str(target))})")
             raise CheckFailed("protocol", f"{self.method} {self.path}: {response.status}, redirected to another "
                                           f"server ({redacted(str(target))}), not followed: the source's "
                                           "credentials would go with it (set its URL to where the API is)")
@@ -228,6 +239,12 @@ def _seconds(value: str) -> float | None:
             return None
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() - time.time()
     return number - time.time() if number > EPOCH_2001 else number
+
+
+def same_origin(a: yarl.URL, b: yarl.URL) -> bool:
+    """Whether two absolute URLs have one origin: scheme, host and port, a default port spelled or not (yarl's
+    origin() of https://a:443 is not that of https://a)."""
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 NextPage = Callable[[Any], tuple[str, dict[str, Any]] | None]

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import yarl
 from aiohttp import web
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.datadog import DatadogPoller
-from aiops_worker.producers.http import MAX_BODY_BYTES, HttpApi
+from aiops_worker.producers.http import MAX_BODY_BYTES, HttpApi, same_origin
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.redfish import RedfishPoller
 
@@ -112,6 +113,52 @@ async def test_a_redirect_within_the_same_origin_is_followed_with_its_headers(se
         await api.aclose()
     assert [(path, headers.get("DD-API-KEY")) for _, path, headers, _ in vendor.received] == [
         ("/api/old", "dd-api-secret"), ("/api/new", "dd-api-secret")]
+
+
+@pytest.mark.parametrize(("base", "location"), [
+    ("https://bmc.example", "https://bmc.example:443/redfish/v1"),
+    ("https://bmc.example:443", "https://bmc.example/redfish/v1"),
+    ("http://api.example", "http://API.example:80/v1?page=2"),
+    ("http://api.example:8080", "http://api.example:8080/v1"),
+])
+def test_an_origin_is_the_same_whether_or_not_its_default_port_is_spelled(base: str, location: str) -> None:
+    assert same_origin(yarl.URL(location), yarl.URL(base))
+
+
+def test_a_pagination_link_spelling_the_default_port_stays_on_the_source() -> None:
+    api = HttpApi("https://api.example")
+    assert api.url("https://api.example:443/v1/events?page=2") == "https://api.example:443/v1/events?page=2"
+    with pytest.raises(CheckFailed, match="another server"):
+        api.url("https://api.example:8443/v1/events?page=2")
+
+
+@pytest.mark.parametrize(("base", "location"), [
+    ("https://bmc.example", "https://bmc.example:8443/redfish/v1"),
+    ("https://bmc.example", "http://bmc.example/redfish/v1"),
+    ("http://bmc.example", "https://bmc.example/redfish/v1"),
+    ("http://bmc.example", "http://bmc.example:443/redfish/v1"),
+    ("https://bmc.example", "https://other.example/redfish/v1"),
+])
+def test_another_port_scheme_or_host_is_another_origin(base: str, location: str) -> None:
+    assert not same_origin(yarl.URL(location), yarl.URL(base))
+
+
+async def test_a_redirect_from_http_to_https_is_not_followed_and_says_the_scheme_changed(serve_on) -> None:
+    async def upgrade(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=301, headers={"Location": f"https://{request.host}{request.path_qs}"})
+
+    vendor = await serve_on("127.0.0.1", upgrade)
+    api = HttpApi(vendor.url, headers={"DD-API-KEY": "dd-api-secret"})
+    try:
+        with pytest.raises(CheckFailed) as failed:
+            await api.request_json("GET", "/api/v1/query")
+    finally:
+        await api.aclose()
+    https_url = vendor.url.replace("http://", "https://")
+    assert failed.value.stage == "protocol"
+    assert f"redirected from http to https ({https_url})" in failed.value.message
+    assert f"set the source's URL to {https_url}" in failed.value.message
+    assert len(vendor.received) == 1
 
 
 async def test_a_redirect_loop_within_the_origin_ends_with_a_clear_error(serve_on) -> None:
