@@ -17,7 +17,7 @@
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,9 +75,11 @@ class LLMRequest:
 
 
 class LLMClient:
-    def __init__(self, settings: CommonSettings, redis: Redis, breaker: CircuitBreaker | None = None) -> None:
+    def __init__(self, settings: CommonSettings, redis: Redis, breaker: CircuitBreaker | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.redis = redis
+        self.clock = clock  # epoch seconds: which hour's token counters a call reads and adds to
         self.breaker = breaker or CircuitBreaker()
         self._client = openai.AsyncOpenAI(
             base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none",
@@ -208,7 +210,7 @@ class LLMClient:
             raise self._over_quota(quota)
 
     def _over_quota(self, quota: int) -> LLMQuotaExceeded:
-        retry_after_s = max(1, 3600 - int(time.time() % 3600))
+        retry_after_s = max(1, 3600 - int(self.clock() % 3600))
         return LLMQuotaExceeded(f"your hourly chat budget is spent (LLM_CHAT_TOKENS_PER_USER_HOUR={quota} tokens);"
                                 f" ask again in {retry_after_s // 60 + 1} min", retry_after_s)
 
@@ -231,7 +233,7 @@ class LLMClient:
 
     def _hour_key(self, *of: str) -> str:
         """This hour's token counter: all calls, or `("purpose", "chat")`, or `("user", subject)`."""
-        return self.settings.redis_key(LLM_TOKENS_KEY, str(int(time.time() // 3600)), *of)
+        return self.settings.redis_key(LLM_TOKENS_KEY, str(int(self.clock() // 3600)), *of)
 
     def _cache_key(self, request: LLMRequest) -> str | None:
         if request.cache_key is None or not self.settings.llm_cache_ttl_s:

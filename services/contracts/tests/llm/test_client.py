@@ -16,6 +16,15 @@ class Verdict(BaseModel):
     confidence: float
 
 
+# The budget tests' clock, pinned 20 minutes into an hour: the per-hour counters they fill and read stay one
+# hour's, whenever the wall clock's hour turns (the Redis database is flushed per test).
+PINNED = 3600 * 500_000 + 1200.0
+
+
+def pinned() -> float:
+    return PINNED
+
+
 def settings_for(fake, **overrides) -> CommonSettings:
     return CommonSettings(llm_base_url=fake.base_url, llm_model="fake-model", llm_max_retries=0, **overrides)
 
@@ -79,7 +88,7 @@ async def test_breaker_opens_after_five_failures_and_closes_after_a_minute(fake_
 
 
 async def test_hourly_budget_spent_makes_calls_unavailable(fake_openai, redis: Redis) -> None:
-    client = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3), redis)
+    client = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3), redis, clock=pinned)
     fake_openai.replies.append('{"cause": "a b c d", "confidence": 1}')
     await client.structured(ask(), Verdict)
     with pytest.raises(LLMUnavailable, match="budget"):
@@ -91,7 +100,7 @@ async def test_chat_uses_at_most_its_share_of_the_budget_and_enrichment_keeps_th
                                                                                          redis: Redis) -> None:
     """LLM_TOKENS_PER_HOUR=40, LLM_CHAT_BUDGET_SHARE=0.25: the chat stops past 10 tokens, enrichment past 40."""
     client = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=40, llm_chat_budget_share=0.25,
-                                    llm_chat_tokens_per_user_hour=0), redis)
+                                    llm_chat_tokens_per_user_hour=0), redis, clock=pinned)
     fake_openai.model = lambda body: FOURTEEN_TOKENS
     chat = LLMRequest("chat", [{"role": "user", "content": "why?"}], user="alice")
     await client.structured(chat, Verdict)
@@ -106,14 +115,14 @@ async def test_chat_uses_at_most_its_share_of_the_budget_and_enrichment_keeps_th
 
 
 async def test_one_chat_user_cannot_spend_more_than_the_per_user_quota(fake_openai, redis: Redis) -> None:
-    client = LLMClient(settings_for(fake_openai, llm_chat_tokens_per_user_hour=20), redis)
+    client = LLMClient(settings_for(fake_openai, llm_chat_tokens_per_user_hour=20), redis, clock=pinned)
     fake_openai.model = lambda body: FOURTEEN_TOKENS
     alice = LLMRequest("chat", [{"role": "user", "content": "why?"}], user="alice")
     await client.structured(alice, Verdict)
     await client.structured(alice, Verdict)  # 14 < 20 before it: asked; 28 after
     with pytest.raises(LLMQuotaExceeded, match="LLM_CHAT_TOKENS_PER_USER_HOUR=20") as refused:
         await client.structured(alice, Verdict)
-    assert 0 < refused.value.retry_after_s <= 3600
+    assert refused.value.retry_after_s == 2400  # the 40 minutes left of the pinned hour
     with pytest.raises(LLMQuotaExceeded):
         await client.check_user_quota("alice")
     await client.check_user_quota("bob")
@@ -132,8 +141,8 @@ async def test_cache_per_key_makes_a_storm_of_similar_incidents_cost_one_call(fa
 async def test_budget_and_cache_are_kept_per_bus_prefix(fake_openai, redis: Redis) -> None:
     """Another deployment (or test run) on the same Redis: its own hourly budget, and no answer cached by the other
     (cache keys name templates by their database id, which means another template there)."""
-    first = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3, bus_prefix="first:"), redis)
-    second = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3, bus_prefix="second:"), redis)
+    first = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3, bus_prefix="first:"), redis, clock=pinned)
+    second = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=3, bus_prefix="second:"), redis, clock=pinned)
     fake_openai.replies += ['{"cause": "mine", "confidence": 1}', '{"cause": "theirs", "confidence": 1}']
     assert (await first.structured(ask(cache_key="template:42"), Verdict)).cause == "mine"  # spends the budget
     assert (await second.structured(ask(cache_key="template:42"), Verdict)).cause == "theirs"
