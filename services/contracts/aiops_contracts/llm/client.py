@@ -194,7 +194,8 @@ class LLMClient:
 
     async def _check_budget(self, purpose: str, user: str | None = None) -> None:
         limit, quota = self.settings.llm_tokens_per_hour, self.settings.llm_chat_tokens_per_user_hour
-        chat_limit = int(limit * self.settings.llm_chat_budget_share) if purpose == CHAT else 0
+        # The chat's cap, at least 1 token when there is a limit (0 would mean none: a share under one token).
+        chat_limit = max(1, int(limit * self.settings.llm_chat_budget_share)) if purpose == CHAT and limit else 0
         keys = [self._hour_key(), self._hour_key("purpose", CHAT), self._hour_key("user", user or "")]
         spent, chat_spent, user_spent = (int(value or 0) for value in await self.redis.mget(keys))
         if limit and spent >= limit:

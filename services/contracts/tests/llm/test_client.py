@@ -114,6 +114,19 @@ async def test_chat_uses_at_most_its_share_of_the_budget_and_enrichment_keeps_th
     assert len(fake_openai.requests) == 3
 
 
+async def test_a_chat_share_under_one_token_still_caps_the_chat(fake_openai, redis: Redis) -> None:
+    """LLM_TOKENS_PER_HOUR=7, LLM_CHAT_BUDGET_SHARE=0.1: 0.7 tokens, rounded up to 1, not down to 0 (no cap)."""
+    client = LLMClient(settings_for(fake_openai, llm_tokens_per_hour=7, llm_chat_budget_share=0.1,
+                                    llm_chat_tokens_per_user_hour=0), redis, clock=pinned)
+    fake_openai.model = lambda body: '{"cause":"x","confidence":1}'  # 2 tokens with the prompt
+    chat = LLMRequest("chat", [{"role": "user", "content": "why?"}], user="alice")
+    await client.structured(chat, Verdict)
+    with pytest.raises(LLMUnavailable, match="LLM_CHAT_BUDGET_SHARE=0.1 of LLM_TOKENS_PER_HOUR=7"):
+        await client.structured(chat, Verdict)
+    await client.structured(LLMRequest("enrichment", chat.messages), Verdict)  # 4 of 7: enrichment still asks
+    assert len(fake_openai.requests) == 2
+
+
 async def test_one_chat_user_cannot_spend_more_than_the_per_user_quota(fake_openai, redis: Redis) -> None:
     client = LLMClient(settings_for(fake_openai, llm_chat_tokens_per_user_hour=20), redis, clock=pinned)
     fake_openai.model = lambda body: FOURTEEN_TOKENS
