@@ -34,7 +34,9 @@ async function failure(url: string): Promise<ApiError> {
   return error as ApiError;
 }
 
-const QUOTA = "the hourly chat tokens of this user are spent (LLM_CHAT_TOKENS_PER_USER_HOUR=20000)";
+// The API's 429 detail, word for word (services/api/tests/chat/test_router.py): the limit, no time; the time
+// is Retry-After's, worded here once.
+const QUOTA = "your hourly chat budget is spent (LLM_CHAT_TOKENS_PER_USER_HOUR=20000 tokens)";
 
 describe("the chat's errors (POST /api/v1/chat/stream)", () => {
   it("shows a 429's detail and when to try again, not only its status", async () => {

@@ -211,9 +211,11 @@ class LLMClient:
             raise self._over_quota(quota)
 
     def _over_quota(self, quota: int) -> LLMQuotaExceeded:
+        # The message names the limit, not when it resets: that is retry_after_s (the API's Retry-After, which the
+        # dashboard words once), so the two can never disagree.
         retry_after_s = max(1, 3600 - int(self.clock() % 3600))
-        return LLMQuotaExceeded(f"your hourly chat budget is spent (LLM_CHAT_TOKENS_PER_USER_HOUR={quota} tokens);"
-                                f" ask again in {retry_after_s // 60 + 1} min", retry_after_s)
+        return LLMQuotaExceeded(f"your hourly chat budget is spent (LLM_CHAT_TOKENS_PER_USER_HOUR={quota} tokens)",
+                                retry_after_s)
 
     async def _account(self, purpose: str, usage: Any, user: str | None = None) -> None:
         if usage is None:
