@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
@@ -67,7 +68,6 @@ async def test_questions_need_a_viewer_token_and_a_question(client, auth) -> Non
 
 async def test_with_an_llm_it_calls_our_queries_as_tools_and_cites_only_what_they_returned(
         api_settings, auth, sessions, clean_db, redis, fake_openai) -> None:
-    import httpx
     await seed(sessions)
     made_up = "00000000-0000-0000-0000-00000000dead"
     fake_openai.replies += [
@@ -103,7 +103,6 @@ def events(body: str) -> list[tuple[str, dict]]:
 
 async def test_the_streamed_variant_sends_deltas_then_the_answer_without_and_with_an_llm(
         client, api_settings, auth, sessions, fake_openai) -> None:
-    import httpx
     await seed(sessions)
     plain = await client.post("/api/v1/chat/stream", json={"question": "which disks fill up this week?"},
                               headers=auth(Role.viewer))
@@ -156,7 +155,6 @@ async def test_conversations_are_kept_per_user_and_continued(client, auth, sessi
 
 async def test_a_follow_up_sends_earlier_answers_to_the_llm_as_data(
         client, api_settings, auth, sessions, fake_openai) -> None:
-    import httpx
     await seed(sessions)
     first = await ask(client, auth, "what is wrong with web-3?")  # rules: its table quotes alert titles
     fake_openai.replies.append(json.dumps({"answer": "Still the pool.", "cited_ids": []}))
@@ -230,7 +228,6 @@ async def test_a_general_question_is_answered_by_the_parsers_default_while_the_m
 
 async def test_a_user_past_the_hourly_chat_quota_gets_429_naming_it_and_others_still_ask(
         api_settings, auth, sessions, clean_db, redis, fake_openai) -> None:
-    import httpx
     await seed(sessions)
     fake_openai.model = lambda body: json.dumps({"answer": "web-3 cannot reach db-1.", "cited_ids": []})
     app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0,
