@@ -17,16 +17,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
 from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest, PayloadTooLarge
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import MAX_BODY_NESTING, documented_body, json_document, read_body
 from aiops_api.webhooks.expansion import publish_request
-from aiops_api.webhooks.sentry_events import MAX_EVENT_NESTING, event_to_alert, fits_an_alert
+from aiops_api.webhooks.sentry_events import MAX_EVENT_NESTING, event_to_alert
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED
 from aiops_contracts.sources import SourceKind
@@ -94,23 +93,17 @@ def _line_end(data: bytes, start: int) -> int:
     return len(data) if end < 0 else end
 
 
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: the {what} is not valid JSON ({exc})") from exc
+def _json_object(raw: bytes, what: str, levels: int = MAX_BODY_NESTING) -> dict[str, Any]:
+    """A JSON object of at most `levels` levels (body.json_document's one depth rule): 400 naming `what` else."""
+    value = json_document(raw, f"body: the {what}", levels)
     if not isinstance(value, dict):
         raise BadRequest(f"body: the {what} must be a JSON object")
     return value
 
 
 def _event(raw: bytes, what: str) -> dict[str, Any]:
-    """An event object that its alert can carry (orjson parses 1,024 levels, but writes fewer)."""
-    event = _json_object(raw, what)
-    if not fits_an_alert(event):
-        raise BadRequest(f"body: the {what} is nested deeper than {MAX_EVENT_NESTING} levels of objects and arrays, "
-                         "flatten it")
-    return event
+    """An event object that its alert can carry: MAX_EVENT_NESTING levels (sentry_events.fits_an_alert)."""
+    return _json_object(raw, what, MAX_EVENT_NESTING)
 
 
 def _event_id(value: Any) -> str | None:

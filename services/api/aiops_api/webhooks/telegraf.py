@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request, status
 from line_protocol_parser import LineFormatError, parse_line
 from pydantic import BaseModel
@@ -26,7 +25,7 @@ from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
 from aiops_api.errors import BadRequest
 from aiops_api.instrumentation import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
 from aiops_api.sources.credentials import SourceIdentity
-from aiops_api.webhooks.body import documented_body, read_body
+from aiops_api.webhooks.body import documented_body, json_document, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.line_protocol import ValidatedLines, describe, validate_lines
 from aiops_contracts.envelope import Envelope
@@ -64,11 +63,9 @@ def parse_telegraf(body: bytes, received_ns: int, config: Mapping[str, Any]) -> 
     if data_format != "json":
         return validate_lines(body, received_ns)
     # Line protocol carries string fields raw, so it is decoded line by line (line_protocol.py). JSON is one
-    # document, and Telegraf's serializer (Go's encoding/json) replaces invalid UTF-8: it is parsed whole.
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: invalid JSON ({exc})") from exc
+    # document, and Telegraf's serializer (Go's encoding/json) replaces invalid UTF-8: it is parsed whole, held to
+    # the one depth rule of JSON bodies (a Telegraf batch nests 4 levels: its fields are never arrays or objects).
+    document = json_document(body)
     return json_metrics(document, received_ns, frozenset(config.get("integer_fields") or ()))
 
 

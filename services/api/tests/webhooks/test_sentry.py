@@ -19,6 +19,7 @@ from sqlalchemy import select
 from aiops_api.main import create_app
 from aiops_api.sources.credentials import hash_token
 from aiops_api.webhooks import sentry_hooks
+from aiops_api.webhooks.body import MAX_BODY_NESTING
 from aiops_api.webhooks.sentry import parse_envelope
 from aiops_api.webhooks.sentry_events import MAX_EVENT_NESTING, event_to_alert, group_hash
 from aiops_contracts import bus as bus_module
@@ -217,7 +218,7 @@ async def test_an_event_nested_deeper_than_its_alert_carries_is_refused_with_400
     written: orjson writes 254 levels). The envelope is refused as one whose item is not JSON, nothing published."""
     headers = {"X-Sentry-Auth": f"Sentry sentry_key={sentry_token}, sentry_version=7"}
     good = b'{"type":"event"}\n{"message":"fine"}\n'
-    for levels in (MAX_EVENT_NESTING + 1, 300, 1_000):
+    for levels in (MAX_EVENT_NESTING + 1, 300, 1_000, 1_100):  # 1,100: past what orjson parses (1,024)
         body = b"{}\n" + good + b'{"type":"event"}\n' + nested_event(levels) + b"\n"
         for path, content in (("/api/42/envelope/", body), ("/api/42/store/", nested_event(levels))):
             response = await client.post(path, content=content, headers=headers)
@@ -228,6 +229,21 @@ async def test_an_event_nested_deeper_than_its_alert_carries_is_refused_with_400
     assert response.status_code == 200, response.text
     (alert,) = await stream_alerts(bus)
     assert alert["details"]["sample_event"] == orjson.loads(nested_event(MAX_EVENT_NESTING))
+
+
+@pytest.mark.parametrize("levels", [MAX_BODY_NESTING + 1, 1_100])
+async def test_an_envelope_or_item_header_nested_too_deep_is_400_naming_the_bound(
+        bus: Bus, client, redis, sentry_token, levels: int) -> None:
+    """The headers are held to the one depth rule of JSON bodies (webhooks/body.py): past what orjson parses
+    they were 'not valid JSON', as if the SDK had sent something else."""
+    headers = {"X-Sentry-Auth": f"Sentry sentry_key={sentry_token}, sentry_version=7"}
+    deep = b'{"sdk":' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+    item = b'{"type":"event"}\n{"message":"fine"}\n'
+    for body in (deep + b"\n" + item, b"{}\n" + deep + b'\n{"message":"fine"}\n'):
+        response = await client.post("/api/42/envelope/", content=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert f"nested deeper than {MAX_BODY_NESTING} levels" in response.json()["detail"]
+    assert await redis.xlen(bus.key(ALERTS_INGESTED)) == 0
 
 
 async def test_real_sdk_in_a_subprocess(bus: Bus, start_service, service_headers, clean_db, redis, tmp_path) -> None:
