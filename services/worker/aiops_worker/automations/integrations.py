@@ -10,6 +10,7 @@ read only so far: a JSON answer over JSON_ANSWER_BYTES fails the run naming the 
 only the first AWX_OUTPUT_BYTES are read and kept, with a note when it was cut."""
 
 import asyncio
+import codecs
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -54,9 +55,11 @@ async def read_output(response: httpx.Response, limit: int) -> str:
     read, and the connection is closed with the response."""
     body, more = await read_at_most(response.aiter_bytes(), limit)
     try:
-        text = body.decode(response.charset_encoding or "utf-8", "replace")
+        decoder = codecs.getincrementaldecoder(response.charset_encoding or "utf-8")("replace")
     except LookupError:  # a charset Python does not know
-        text = body.decode("utf-8", "replace")
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    # A cut body is decoded as not final: a character the cut split is left out, not shown as U+FFFD.
+    text = decoder.decode(body, final=not more)
     return text + cut_note(limit) if more else text
 
 

@@ -403,3 +403,25 @@ async def test_a_webhooks_short_answer_is_its_output_whole(ctx, drain, receiver)
     await deliver(ctx, drain, predicted_full("e-hook-short"))
     (run,) = await runs(ctx)
     assert (run.status, run.rc, run.output) == (RunStatus.succeeded, 202, "accepted: web-1")
+
+
+@pytest.mark.parametrize(("charset", "char", "extra"), [("utf-8", "€", 1), ("utf-8", "€", 2), ("utf-16-le", "😀", 2)],
+                         ids=["utf8-1-of-3", "utf8-2-of-3", "utf16-surrogate-half"])
+async def test_an_answer_cut_inside_a_character_ends_before_it_not_with_a_replacement_character(
+        ctx, drain, receiver, charset: str, char: str, extra: int) -> None:
+    """The cut at WEBHOOK_OUTPUT_BYTES falls `extra` bytes into a character (3 bytes in UTF-8, a 4-byte surrogate
+    pair in UTF-16): the output ends with the last whole character, then the note; before, with U+FFFD."""
+    width, x_width = len(char.encode(charset)), len("x".encode(charset))
+    prefix = "x" * ((WEBHOOK_OUTPUT_BYTES - extra) % width // x_width)  # so that `extra` bytes of a char are kept
+    text = prefix + char * (WEBHOOK_OUTPUT_BYTES // width + 100)
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=text.encode(charset), content_type="text/plain", charset=charset)
+
+    await install(ctx, webhook_rule(await receiver(answer)))
+    await deliver(ctx, drain, predicted_full(f"e-hook-cut-{charset}-{extra}"))
+    (run,) = await runs(ctx)
+    assert (run.status, run.rc) == (RunStatus.succeeded, 200), run.reason
+    kept = text.encode(charset)[:WEBHOOK_OUTPUT_BYTES - extra].decode(charset)
+    assert run.output == kept + cut_note(WEBHOOK_OUTPUT_BYTES)
+    assert "\ufffd" not in run.output
