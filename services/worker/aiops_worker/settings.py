@@ -72,8 +72,8 @@ class WorkerSettings(CommonSettings):
     # /write requests in flight per writer; above 1 a batch's order is not kept (two writes of one point in a batch
     # may end with the older value): 1 where a source rewrites its points within seconds. 2 keeps InfluxDB's 2 cores
     # busy now that the next batch's bodies wait beside the current one's (metrics/task.py), and costs it less CPU
-    # per line than more: 1-13 % less than 3 or 4 in every interleaved round on a private InfluxDB (direct /write and
-    # the writer, ingest_metrics.py's payload, load 2-5)
+    # per line than more: 1-13 % less in every interleaved round on a private InfluxDB (direct /write at 2 vs 3, the
+    # writer at 2 vs 4; ingest_metrics.py's payload, load 2-5)
     influx_write_concurrency: int = Field(default=2, ge=1)
     influx_retention_days: int = Field(default=90, ge=1)  # the default retention policy created at start
 
