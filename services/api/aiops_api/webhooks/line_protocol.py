@@ -8,8 +8,8 @@ runs of lines are first matched whole by RE2 against a subset of line protocol t
 (`_line` says what the subset leaves out). The two rules a regular expression cannot check, unique tag keys and
 the key's length, are asked of `parse_line` once per series key (remembered within a bound on memory). Finding
 each line's series key for that took a fifth of the API's CPU per line, so a run first tries a narrower pattern
-whose lines need neither rule asked: only tag keys seen before (`_KnownTagKeys`), each at most once, in a body
-without a line long enough to hold a key over the limit. Lines outside the subset go through `parse_line` one
+whose lines need neither rule asked: only tag keys recent lines taught (`_KnownTagKeys`), each at most once, in a
+body without a line long enough to hold a key over the limit. Lines outside the subset go through `parse_line` one
 by one: the outcome is the same either way (tests/webhooks/test_line_protocol_subset.py compares the two on
 generated and mutated lines).
 
@@ -21,7 +21,9 @@ clock.
 
 import re
 import sys
-from collections.abc import Iterator
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -40,7 +42,11 @@ _MAX_BACKOFF = 64
 _LONG_RUN = 8  # a run of the subset this long pays for the RE2 calls that missed before it
 _NOT_SUBSET_START = b"#\n \t\r"  # a line starting so is outside the subset: a comment, blank, whitespace first
 _MAX_SERIES_KEY = 65535  # bytes; `parse_line` refuses longer keys
-_MAX_TAG_KEYS = 128  # tag keys the known-keys pattern names at most (learned, never forgotten)
+_MAX_TAG_KEYS = 128  # tag keys the known-keys pattern names at most
+_MAX_TAG_KEY = 64  # bytes: a longer tag key teaches nothing (Telegraf's are a few bytes long)
+_MAX_TAUGHT = 512  # tag keys the remembered key sequences hold in all; the least recently taught are forgotten first
+_REBUILD_EVERY_S = 1.0  # the known-keys pattern is rebuilt (and compiled) once this often at most,
+_REBUILD_BURST = 4  # once this many rebuilds at once are spent (a new process's first bodies teach it all)
 _UNESCAPED_COMMA = re.compile(rb"(?<!\\),")
 _PLAIN_TAG_KEY = re.compile(rb"[A-Za-z0-9_.\-]+")  # tag keys learned: no escapes (in line protocol)
 
@@ -121,33 +127,89 @@ _known_series = _KnownSeries()
 
 
 class _KnownTagKeys:
-    """The plain tag keys of the series keys `parse_line` took, in an order that agrees with each key's (Telegraf
-    sorts them), and the run of stamped subset lines with only these tag keys, each at most once and in this
-    order: the lines of that run need no series key rule asked (`_subset_ends`). A new key goes right after the one
-    before it in the series key that brought it; a key whose tags go against the order teaches nothing (its lines
-    take the other runs)."""
+    """The run of stamped subset lines whose tags have only known keys, each at most once, in the known order: the
+    lines of that run need no series key rule asked (`_subset_ends`). Keys and order come from the tag-key sequences
+    recent lines taught (`teach`): those of the series keys `parse_line` took (`_bad_series_keys`), and that of the
+    line where a body's known run stops (`validate_lines`), which brings back the sequences of lines whose series keys
+    are long known. The order is rebuilt from the remembered sequences, the most recently taught first: a new key goes
+    right after the one before it in its sequence; a sequence that goes against the order so far, or would make it
+    name over `_MAX_TAG_KEYS` keys, is left out (its lines take the other runs until it is taught again). So neither
+    a body of junk keys nor one teaching `host` before `cpu` holds the pattern longer than it takes the next Telegraf
+    body to teach its own sequences again, and no source can shut the others out for good. (Byte order fixed in
+    advance, Telegraf's, would need no teaching of order, but other clients keep theirs: the ingest benchmark's
+    `disk` and `net` lines put `host` last, 2 lines in 5. Keeping keys per source would not help a source whose own
+    lines disagree, and would multiply the compiled patterns.)
 
-    def __init__(self) -> None:
-        self.order: list[bytes] = []
-        self._run: _re2.RE2 | None = None  # compiled for `order` when first asked for
+    Any keys and order give the same results (the pattern still asks for unique keys, and `validate_lines` for short
+    lines): this is speed only. Figures (2 shared cores): compiling the pattern costs 0.15 ms for 2 keys, 0.66 ms for
+    128 keys of 4 bytes, 1.3 ms for 128 of 64 bytes, and rebuilding the order from 512 remembered keys up to 0.5 ms,
+    on the event loop: both happen only when a line teaches a sequence the pattern does not take, and at most
+    `_REBUILD_BURST` times at once, then once a `_REBUILD_EVERY_S` (a token bucket: at most 0.2 % of a core however
+    many bodies teach, 7 ms at once; a sequence taught waits that long at most).
+    Teaching costs ~1.2 µs (`_tag_keys`) a new series key and a line where a known run stops (a few a body at most,
+    none when the run takes the body). Memory: sequences holding `_MAX_TAUGHT` keys of at most `_MAX_TAG_KEY` bytes
+    (~50 KB), and one compiled pattern, bounded by RE2 as the two others are."""
+
+    def __init__(self, rebuild_every_s: float = _REBUILD_EVERY_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.order: list[bytes] = []  # the keys the pattern names, in its order
+        self.compiles = 0  # the times the pattern was compiled
+        self._taught: OrderedDict[tuple[bytes, ...], None] = OrderedDict()  # the least recently taught first
+        self._taught_keys = 0
+        self._positions: dict[bytes, int] = {}  # each key's position in `order`
+        self._run: _re2.RE2 | None = None
+        self._stale = True  # a sequence the pattern does not take was taught (or none is compiled yet)
+        self._every_s, self._clock = rebuild_every_s, clock
+        self._rebuilds, self._counted_at = float(_REBUILD_BURST), clock()  # rebuilds allowed now, as of then
 
     def run(self) -> _re2.RE2:
-        if self._run is None:
-            self._run = _run(_line(_TIMESTAMP, self.order))
+        """The known-keys run, rebuilt first when it is stale and a rebuild is allowed."""
+        if self._stale:
+            now = self._clock()
+            self._rebuilds = (_REBUILD_BURST if self._every_s <= 0 else
+                              min(_REBUILD_BURST, self._rebuilds + (now - self._counted_at) / self._every_s))
+            self._counted_at = now
+        if self._stale and self._rebuilds >= 1:
+            self._stale, self._rebuilds = False, self._rebuilds - 1
+            order = self._order()
+            if self._run is None or order != self.order:
+                self.order, self._positions = order, {key: at for at, key in enumerate(order)}
+                self._run = _run(_line(_TIMESTAMP, order))
+                self.compiles += 1
+        assert self._run is not None  # (the first call compiles it)
         return self._run
 
-    def learn(self, tag_keys: list[bytes]) -> None:
-        new = [key for key in tag_keys if key not in self.order]
-        known = [self.order.index(key) for key in tag_keys if key in self.order]
-        if (not new or known != sorted(known) or len(self.order) + len(new) > _MAX_TAG_KEYS
-                or not all(_PLAIN_TAG_KEY.fullmatch(key) for key in new)):
+    def teach(self, tag_keys: list[bytes]) -> None:
+        """Remembers a line's tag keys in their order (plain, short and unique ones only) as the most recent; the
+        pattern goes stale when it does not take them."""
+        sequence = tuple(tag_keys)
+        if sequence in self._taught:
+            self._taught.move_to_end(sequence)
+        elif (0 < len(sequence) <= _MAX_TAG_KEYS and len(set(sequence)) == len(sequence)
+              and all(len(key) <= _MAX_TAG_KEY and _PLAIN_TAG_KEY.fullmatch(key) for key in sequence)):
+            self._taught[sequence] = None
+            self._taught_keys += len(sequence)
+            while self._taught_keys > _MAX_TAUGHT:
+                self._taught_keys -= len(self._taught.popitem(last=False)[0])
+        else:
             return
-        at = 0
-        for key in tag_keys:
-            if key in new:
-                self.order.insert(at, key)
-            at = self.order.index(key) + 1
-        self._run = None
+        positions = [self._positions.get(key, -1) for key in sequence]
+        if -1 in positions or positions != sorted(positions):
+            self._stale = True
+
+    def _order(self) -> list[bytes]:
+        """The keys of the remembered sequences in an order each agrees with, the most recent first (those that go
+        against it, or would make it too long, left out)."""
+        order: list[bytes] = []
+        for sequence in reversed(self._taught):
+            known = [order.index(key) for key in sequence if key in order]
+            if known != sorted(known) or len(order) + len(sequence) - len(known) > _MAX_TAG_KEYS:
+                continue
+            at = 0
+            for key in sequence:
+                if key not in order:
+                    order.insert(at, key)
+                at = order.index(key) + 1
+        return order
 
 
 _known_tag_keys = _KnownTagKeys()
@@ -171,11 +233,6 @@ class ValidatedLines:
     @property
     def count(self) -> int:
         return len(self.good) if self.body is None else len(self._newlines) + 1
-
-    @property
-    def lines(self) -> list[str]:
-        """The good lines as text."""
-        return [line.decode() for line in (self.good if self.body is None else self.body.split(b"\n"))]
 
     def entries(self, size: int) -> Iterator[tuple[bytes, int]]:
         """The good lines `size` at a time: their UTF-8 text, one a line, and how many."""
@@ -235,6 +292,8 @@ def validate_lines(body: bytes, received_ns: int) -> ValidatedLines:
                 known_end = stamped_end = end = offset
             else:
                 known_end, stamped_end, end = first if first and offset == 0 else _subset_ends(subject, offset, known)
+                if known is not None and known_end < stamped_end:  # a line the known run has no tag keys for
+                    _known_tag_keys.teach(_tag_keys(subject[known_end:subject.index(b" ", known_end)]))
             # (counting newlines reads 3 bytes a ns: 40 ns a line, a quarter of RE2's cost; a run to the end needs none)
             lines = len(raw) - index if end == len(subject) else subject.count(b"\n", offset, end)
             if lines:
@@ -294,7 +353,7 @@ def _stamped(lines: list[bytes], stamp: bytes) -> list[bytes]:
 
 def _bad_series_keys(lines: list[bytes]) -> set[bytes]:
     """The series keys of these subset lines that `parse_line` refuses (tag keys repeated, over 65535 bytes).
-    Each key not known good is parsed once, with a field; the good ones are remembered, and their tag keys learned."""
+    Each key not known good is parsed once, with a field; the good ones are remembered, and their tag keys taught."""
     unknown, bad = _known_series.unknown({line.partition(b" ")[0] for line in lines}), set()
     for key in unknown:
         try:
@@ -302,7 +361,7 @@ def _bad_series_keys(lines: list[bytes]) -> set[bytes]:
         except LineFormatError:
             bad.add(key)
         else:
-            _known_tag_keys.learn(_tag_keys(key))
+            _known_tag_keys.teach(_tag_keys(key))
     _known_series.remember(unknown - bad)
     return bad
 

@@ -10,12 +10,17 @@ from hypothesis import strategies as st
 from line_protocol_parser import parse_line
 
 from aiops_api.errors import BadRequest
-from aiops_api.webhooks.line_protocol import validate_lines
+from aiops_api.webhooks.line_protocol import ValidatedLines, validate_lines
 from aiops_api.webhooks.telegraf import json_metrics, parse_telegraf
 from aiops_contracts.influx import encode_point
 
 RECEIVED_NS = 1_795_000_000_000_000_000
 PROPERTIES = settings(max_examples=150, deadline=None, derandomize=True)
+
+
+def good_lines(result: ValidatedLines) -> list[str]:
+    """The good lines as `to_envelopes` gets them, one an entry."""
+    return [entry.decode() for entry, _ in result.entries(1)]
 
 # Any printable text, with line protocol's specials (separators, escapes, quotes, comments) drawn often.
 any_name = (st.text(st.sampled_from('a0é,= "\\#'), min_size=1, max_size=8)
@@ -48,8 +53,8 @@ json_value = st.recursive(json_scalar, lambda inner: st.lists(inner, max_size=3)
 def test_encoded_points_pass_validation_unchanged_and_parse_back(points: list[tuple]) -> None:
     lines = [encode_point(*p) for p in points]  # string fields may hold newlines: a line may span raw lines
     result = validate_lines("\n".join(lines).encode(), RECEIVED_NS)
-    assert (result.lines, result.rejected) == (lines, 0)
-    for line, (name_, tags, fields, time_ns) in zip(result.lines, points):
+    assert (good_lines(result), result.rejected) == (lines, 0)
+    for line, (name_, tags, fields, time_ns) in zip(good_lines(result), points):
         parsed = parse_line(line)
         assert (parsed["measurement"], parsed["tags"], parsed["fields"], parsed["time"]) == (
             name_, tags, fields, time_ns)
@@ -59,9 +64,9 @@ def test_encoded_points_pass_validation_unchanged_and_parse_back(points: list[tu
 @given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
 def test_any_body_gives_parsable_stamped_lines_and_counted_errors(body: bytes) -> None:
     result = validate_lines(body, RECEIVED_NS)
-    assert len(result.lines) + result.rejected <= body.count(b"\n") + 1
+    assert result.count + result.rejected <= body.count(b"\n") + 1
     assert len(result.errors) == min(result.rejected, 100)
-    for line in result.lines:
+    for line in good_lines(result):
         assert parse_line(line)["time"] is not None
 
 
@@ -77,7 +82,7 @@ def test_a_json_metric_is_refused_or_stored_as_the_series_it_names(
     if result.rejected:
         assert result.errors[0].line == 1
         return
-    parsed = parse_line(result.lines[0])
+    parsed = parse_line(good_lines(result)[0])
     assert (parsed["measurement"], parsed["tags"], parsed["fields"]) == (metric_name, tags, fields)
 
 
@@ -88,7 +93,7 @@ def test_any_json_document_is_lines_or_bad_request(document: Any, integer_fields
         result = json_metrics(document, RECEIVED_NS, integer_fields)
     except BadRequest:
         return
-    for line in result.lines:
+    for line in good_lines(result):
         assert parse_line(line) is not None
 
 

@@ -2,12 +2,16 @@
 timestamp exactly when the subset saw one, and any body gives the same lines, errors and count as reading every
 line with `parse_line`. Lines are generated from line protocol's parts with its nasty cases drawn often
 (escapes, quotes, backslashes, `#`, unicode, huge and odd numbers, NaN and infinity words, empty parts,
-repeated tag keys), then mutated character by character (a seeded generator: thousands per run)."""
+repeated tag keys), then mutated character by character (a seeded generator: thousands per run).
+
+Every test starts with no tag keys nor series keys known (`fresh_known_keys`), so none depends on what another taught."""
 
 import random
 import sys
+from collections.abc import Iterator
 from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from line_protocol_parser import LineFormatError, parse_line
@@ -33,6 +37,26 @@ TIMESTAMPS = ["", " 0", " -0", " 1", " -5", " 00012", " 1795000000000000000", " 
 TRICKY_NAMES = ["a\\b", "a\\\\", "a\\", "\\", "a\\ b", "a\\,", "a\\=", "\\,a", 'a"b', '"', 'a\\"', "a=b", "a,b",
                 "#a", "é", "\u00a0", "a\tb", ""]
 MUTATIONS = list(' ,="\\#\t\r\x00\x7fé\u00a0\u2028\x85.-+eEiutfTFnN0123456789')
+
+
+@pytest.fixture(autouse=True)
+def fresh_known_keys() -> Iterator[line_protocol._KnownTagKeys]:
+    """No tag keys nor series keys known; the known-keys pattern rebuilt as soon as a line teaches it something
+    (each body then sees what the bodies before it taught)."""
+    known = line_protocol._KnownTagKeys(rebuild_every_s=0)
+    with (patch.object(line_protocol, "_known_tag_keys", known),
+          patch.object(line_protocol, "_known_series", line_protocol._KnownSeries())):
+        yield known
+
+
+def good_lines(result: line_protocol.ValidatedLines) -> list[str]:
+    """The good lines as `to_envelopes` gets them, one an entry."""
+    return [entry.decode() for entry, _ in result.entries(1)]
+
+
+def read_alike(fast: line_protocol.ValidatedLines, reference: line_protocol.ValidatedLines) -> bool:
+    return ((good_lines(fast), fast.errors, fast.rejected, fast.count)
+            == (good_lines(reference), reference.errors, reference.rejected, reference.count))
 
 
 def subset_takes(line: str) -> tuple[bool, bool]:
@@ -129,7 +153,7 @@ def test_any_body_gives_what_reading_each_line_with_parse_line_gives() -> None:
         body = "\n".join(lines[:size]) + rng.choice(["", "\n", "\r\n", "\n\n# a comment\n"])
         del lines[:size]
         fast, reference = validate_lines(body.encode(), RECEIVED_NS), one_by_one(body.encode())
-        assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+        assert read_alike(fast, reference)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -138,14 +162,14 @@ def test_any_body_gives_what_reading_each_line_with_parse_line_gives() -> None:
 def test_hypothesis_bodies_read_alike_with_and_without_the_subset(lines: list[str], tail: bytes) -> None:
     body = "\n".join(lines).encode() + tail  # the tail may be an invalid UTF-8 byte: the body is read line by line
     fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
-    assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+    assert read_alike(fast, reference)
 
 
 def test_the_series_key_rules_are_parse_lines() -> None:
     long_key = "m,t=" + "v" * 65_532  # 65536 bytes: one too many
     body = "\n".join(["m,a=1,b=2,a=3 x=1 5", "m,a=1,b=2 x=1 5", f"{long_key} x=1", f"{long_key[:-1]} x=1"]).encode()
     fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
-    assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+    assert read_alike(fast, reference)
     assert [e.line for e in fast.errors] == [1, 3]
 
 
@@ -183,7 +207,7 @@ def test_bodies_where_the_subset_misses_often_ask_re2_seldom() -> None:
         with patch.object(line_protocol, "_subset_ends", wraps=line_protocol._subset_ends) as subset_end:
             fast = validate_lines(body, RECEIVED_NS)
         reference = one_by_one(body)
-        assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
+        assert read_alike(fast, reference)
         assert subset_end.call_count <= len(body_lines) / 20, shape
 
 
@@ -197,7 +221,7 @@ def test_the_known_series_keys_hold_a_bounded_memory() -> None:
             keys = [f"m,host=h{body_number}-{i}" for i in range(300)]
             keys += [f"m,t={'v' * 2000}{body_number}-{i}" for i in range(5)]  # too long to be remembered
             body = "\n".join(f"{key} x=1" for key in keys).encode()
-            assert len(validate_lines(body, RECEIVED_NS).lines) == len(keys)
+            assert validate_lines(body, RECEIVED_NS).count == len(keys)
             for generation in (known.newer, known.older):
                 assert sum(sys.getsizeof(key) + line_protocol._SET_SLOT_BYTES for key in generation) <= budget
                 assert all(len(key) <= line_protocol._MAX_REMEMBERED_KEY for key in generation)
@@ -206,7 +230,7 @@ def test_the_known_series_keys_hold_a_bounded_memory() -> None:
         validate_lines(key + b" x=1", RECEIVED_NS)
         assert key in known.newer  # a key found in the older generation moves to the newer
         many = "\n".join(f"m,host=x{i} x=1" for i in range(2_000)).encode()  # more keys than a generation holds
-        assert len(validate_lines(many, RECEIVED_NS).lines) == 2_000
+        assert validate_lines(many, RECEIVED_NS).count == 2_000
         assert sum(sys.getsizeof(key) + line_protocol._SET_SLOT_BYTES for key in known.newer) <= budget
 
 
@@ -219,40 +243,88 @@ def test_keys_found_in_the_older_generation_are_known_when_moving_them_starts_a_
     assert (known.newer, known.older) == ({b"m,host=old"}, {b"m,host=new"})
 
 
-def test_lines_with_known_tag_keys_need_no_series_key_parsed_and_keep_the_rules() -> None:
+def test_lines_with_known_tag_keys_need_no_series_key_parsed_and_keep_the_rules(
+    fresh_known_keys: line_protocol._KnownTagKeys,
+) -> None:
     """Once their tag keys are known, stamped lines take the known-keys run: no series key is looked for, and a
     repeated tag key or a key over 65535 bytes is still refused as `parse_line` refuses it."""
-    known = line_protocol._KnownTagKeys()
     lines = [f"cpu,cpu=cpu{i % 4},host=h{i} usage_idle=93.2,n=5i 1763924410{i:09d}" for i in range(200)]
-    with patch.object(line_protocol, "_known_tag_keys", known):
-        validate_lines("\n".join(lines).encode(), RECEIVED_NS)
-        assert known.order == [b"cpu", b"host"]
-        new_hosts = [line.replace(",host=h", ",host=other-h") for line in lines]  # new series keys, known tag keys
-        with patch.object(line_protocol, "_bad_series_keys", wraps=line_protocol._bad_series_keys) as series_keys:
-            fast = validate_lines("\n".join(new_hosts).encode(), RECEIVED_NS)
-        assert fast.lines == new_hosts
-        assert all(not call.args[0] for call in series_keys.call_args_list)
-        long_value = "v" * 65_530
-        bodies = [
-            [*lines[:3], "cpu,cpu=a,host=h,host=h2 x=1 5", "cpu,host=h,cpu=a x=1 5", *lines[3:6]],
-            [*lines[:3], f"cpu,cpu=a,host={long_value} x=1 5", f"cpu,cpu=a,host={long_value[:-10]} x=1 5"],
-        ]
-        for body_lines in bodies:
-            body = "\n".join(body_lines).encode()
-            fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
-            assert (fast.lines, fast.errors, fast.rejected) == (reference.lines, reference.errors, reference.rejected)
-        assert [e.line for e in fast.errors] == [4]  # the key of 65536 bytes
+    validate_lines("\n".join(lines).encode(), RECEIVED_NS)
+    line_protocol._known_tag_keys.run()
+    assert fresh_known_keys.order == [b"cpu", b"host"]
+    new_hosts = [line.replace(",host=h", ",host=other-h") for line in lines]  # new series keys, known tag keys
+    with patch.object(line_protocol, "_bad_series_keys", wraps=line_protocol._bad_series_keys) as series_keys:
+        fast = validate_lines("\n".join(new_hosts).encode(), RECEIVED_NS)
+    assert good_lines(fast) == new_hosts and fast.body is not None
+    assert not series_keys.called
+    long_value = "v" * 65_530
+    bodies = [
+        [*lines[:3], "cpu,cpu=a,host=h,host=h2 x=1 5", "cpu,host=h,cpu=a x=1 5", *lines[3:6]],
+        [*lines[:3], f"cpu,cpu=a,host={long_value} x=1 5", f"cpu,cpu=a,host={long_value[:-10]} x=1 5"],
+    ]
+    for body_lines in bodies:
+        body = "\n".join(body_lines).encode()
+        fast, reference = validate_lines(body, RECEIVED_NS), one_by_one(body)
+        assert read_alike(fast, reference)
+    assert [e.line for e in fast.errors] == [4]  # the key of 65536 bytes
 
 
-def test_tag_keys_are_learned_in_an_order_every_series_key_agrees_with() -> None:
-    known = line_protocol._KnownTagKeys()
+def test_the_known_order_agrees_with_the_most_recently_taught_tag_keys() -> None:
+    """A new key goes right after the one before it in the sequence that taught it; a sequence going against a more
+    recent one is left out, and so are keys past `_MAX_TAG_KEYS`; only plain, short, unique keys teach."""
+    known = line_protocol._KnownTagKeys(rebuild_every_s=0)
     for tag_keys in ([b"cpu", b"host"], [b"device", b"fstype", b"host"], [b"cpu", b"mode", b"host"],
-                     [b"host", b"cpu", b"zone"],  # against the order: teaches nothing
-                     [b"a\\,b", b"host"],  # escaped: not learned
+                     [b"a\\,b", b"host"], [b"x" * 65], [b"a", b"b", b"a"],  # escaped, too long, repeated: nothing
                      [b"interface"]):
-        known.learn(tag_keys)
-    assert known.order == [b"interface", b"device", b"fstype", b"cpu", b"mode", b"host"]
+        known.teach(tag_keys)
+    known.run()
+    assert known.order == [b"device", b"fstype", b"cpu", b"mode", b"host", b"interface"]
+    compiles = known.compiles
+    known.teach([b"cpu", b"host"])  # the pattern takes it: nothing to rebuild
+    known.teach([b"device", b"host", b"interface"])
+    assert known.run() is not None and known.compiles == compiles
+    known.teach([b"host", b"cpu"])  # against the order: the most recent wins; [cpu, mode, host] and [cpu, host] are left out
+    known.run()
+    assert known.order == [b"device", b"fstype", b"host", b"interface", b"cpu"]
+    assert known.compiles == compiles + 1
+    for number in range(200):
+        known.teach([b"k%03d" % number])
+    known.run()
+    assert known.order == sorted(b"k%03d" % number for number in range(72, 200))  # the 128 most recent
+    assert known._taught_keys <= line_protocol._MAX_TAUGHT
     assert line_protocol._tag_keys(b"m\\,x\\=1,a=1,b\\,c=2,d=e\\=3") == [b"a", b"b\\,c", b"d"]
+
+
+def test_telegraf_lines_take_the_known_run_again_after_junk_keys_and_an_order_against_theirs() -> None:
+    """Bodies of junk keys (many more than the pattern names) and one teaching `host` before `cpu` hold the known-keys
+    pattern only until Telegraf's lines teach their keys again: their series keys are known by then, so the line where
+    the known run stops teaches. However many bodies teach, the pattern is rebuilt `_REBUILD_BURST` times at once,
+    then once a `_REBUILD_EVERY_S`, at most."""
+    now = [0.0]
+    known = line_protocol._KnownTagKeys(clock=lambda: now[0])
+    lines = [f"cpu,cpu=cpu{i % 4},host=h{i % 10} usage_idle=93.2 1763924410{i:09d}" for i in range(100)]
+    junk = ["\n".join(f"junk,k{body:02d}{i:03d}=v x=1 5" for i in range(300)).encode() for body in range(20)]
+    with patch.object(line_protocol, "_known_tag_keys", known):
+
+        def taken_whole() -> bool:
+            result = validate_lines("\n".join(lines).encode(), RECEIVED_NS)
+            assert good_lines(result) == lines
+            return result.body is not None
+
+        assert not taken_whole()  # the first rebuild (no keys yet); its keys are taught
+        assert taken_whole() and known.order == [b"cpu", b"host"]  # the second
+        for body in junk:  # 6,000 junk keys: rebuilt twice more, then no more for now
+            validate_lines(body, RECEIVED_NS)
+        assert known.compiles == line_protocol._REBUILD_BURST and b"cpu" not in known.order
+        validate_lines(b"cpu,host=h0,cpu=cpu0 usage_idle=1 5", RECEIVED_NS)  # `host` before `cpu`
+        now[0] += line_protocol._REBUILD_EVERY_S
+        assert not taken_whole()  # junk and the other order hold the pattern; Telegraf's lines teach theirs again
+        assert len(known.order) == line_protocol._MAX_TAG_KEYS
+        assert known.order.index(b"host") < known.order.index(b"cpu")
+        assert not taken_whole() and known.compiles == line_protocol._REBUILD_BURST + 1  # not rebuilt yet
+        now[0] += line_protocol._REBUILD_EVERY_S
+        assert taken_whole() and known.compiles == line_protocol._REBUILD_BURST + 2
+        assert known.order.index(b"cpu") < known.order.index(b"host")
 
 
 def test_a_body_of_good_lines_is_cut_into_entries_at_its_newlines() -> None:
@@ -260,7 +332,7 @@ def test_a_body_of_good_lines_is_cut_into_entries_at_its_newlines() -> None:
     validate_lines("\n".join(lines).encode(), RECEIVED_NS)  # its tag keys become known
     for count in (1, 999, 1_000, 1_001, 2_000, 2_500):
         whole = validate_lines("\n".join(lines[:count]).encode(), RECEIVED_NS)
-        assert whole.body is not None and whole.count == count and whole.lines == lines[:count]
+        assert whole.body is not None and whole.count == count and good_lines(whole) == lines[:count]
         ended = validate_lines("".join(f"{line}\n" for line in lines[:count]).encode(), RECEIVED_NS)  # as Telegraf
         assert ended.body == whole.body
         listed = line_protocol.ValidatedLines(good=[line.encode() for line in lines[:count]])
