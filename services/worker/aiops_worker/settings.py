@@ -69,8 +69,9 @@ class WorkerSettings(CommonSettings):
     # Lines per InfluxDB /write request: InfluxDB spends ~10 % less CPU per line on 20,000 than on 10,000 (its cost per
     # request), and the writer ~0.08 µs less (scripts/bench/ingest_metrics.py)
     influx_write_lines: int = Field(default=20_000, ge=1)
-    # /write requests in flight per writer; above 1 a batch's order is not kept (two writes of one point in a batch
-    # may end with the older value): 1 where a source rewrites its points within seconds. 2 keeps InfluxDB's 2 cores
+    # /write requests in flight per writer; above 1 the stream's order is not kept (two writes of one point, in a batch
+    # or in two batches in flight together, may end with the older value): 1 where a source rewrites its points within
+    # seconds (one batch at a time then). 2 keeps InfluxDB's 2 cores
     # busy now that the next batch's bodies wait beside the current one's (metrics/task.py), and costs it less CPU
     # per line than more: 1-13 % less in every interleaved round on a private InfluxDB (direct /write at 2 vs 3, the
     # writer at 2 vs 4; ingest_metrics.py's payload, load 2-5)

@@ -137,6 +137,7 @@ class StreamConsumer(ABC, Generic[P]):
         except asyncio.CancelledError:
             for batch_task in self._handling:
                 batch_task.cancel()
+            await self._finish(raises=False)  # unwound before whoever cancelled closes the pools they use
             raise
         except Exception:
             await self._finish(raises=False)
@@ -152,12 +153,16 @@ class StreamConsumer(ABC, Generic[P]):
                 finished.result()  # a batch's error (or _ShutdownRequested) stops the loop
 
     async def _finish(self, raises: bool = True) -> None:
-        """Wait for the batches in flight; with `raises`, raise the first error one of them ended with."""
+        """Wait for the batches in flight; with `raises`, raise the first error one of them ended with, else log
+        them (the loop is already ending for another reason)."""
         results = await asyncio.gather(*self._handling, return_exceptions=True)
         self._handling.clear()
-        errors = [result for result in results if isinstance(result, Exception)]
-        if raises and (failure := next((e for e in errors if not isinstance(e, _ShutdownRequested)), None)):
-            raise failure
+        errors = [result for result in results if isinstance(result, Exception)
+                  and not isinstance(result, _ShutdownRequested)]
+        if raises and errors:
+            raise errors[0]
+        for error in errors:
+            log.error("a batch in flight failed", exc_info=error, extra={"task": self.name})
 
     def _claim_would_take_own(self) -> bool:
         """Whether a batch in flight was read so long ago (waiting for its store) that XAUTOCLAIM would hand its

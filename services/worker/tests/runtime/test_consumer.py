@@ -232,3 +232,31 @@ async def test_a_batch_waiting_for_its_store_is_not_reclaimed_by_its_own_consume
     await run
     assert consumer.batches == [[1, 2], [3, 4]]
     assert await redis.xlen(bus.dead_letter_key(STREAM)) == 0
+
+
+async def test_a_cancelled_consumer_ends_after_its_batches_in_flight_unwound(
+        bus: Bus, worker_ctx: WorkerContext, redis: Redis) -> None:
+    """Whoever cancels a consumer closes the pools its batches use once it ended: they must have unwound by then."""
+    await bus.publish_many(STREAM, items(1, 2, 3, 4))
+    consumer = pipelined_consumer(worker_ctx)
+    unwound: list[list[int]] = []
+    handle = consumer.handle
+
+    async def unwinding_handle(batch: list[Delivery[Item]]) -> None:
+        try:
+            await handle(batch)
+        finally:
+            await asyncio.sleep(0)  # unwinding takes a turn of the loop, as closing a connection does
+            unwound.append([d.payload.n for d in batch])
+
+    consumer.handle = unwinding_handle  # type: ignore[method-assign]
+    run = asyncio.create_task(consumer.run(asyncio.Event()))
+
+    async def first_waits_second_handled() -> bool:
+        return unwound == [[3, 4]] and len(consumer._handling) == 1
+
+    await until(first_waits_second_handled, 10, "the second batch handled while the first waits")
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert unwound == [[3, 4], [1, 2]]
