@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +29,9 @@ from aiops_contracts.db import metadata
 from aiops_contracts.db.migrate import create_database_if_missing, drop_database, upgrade
 from aiops_contracts.db.session import make_engine, make_sessionmaker
 from aiops_contracts.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 # Tests own this Redis database index and flush it (another index lets two test runs share one Redis).
 TEST_REDIS_DB = int(os.environ.get("AIOPS_TEST_REDIS_DB", "15"))
@@ -144,6 +147,53 @@ async def until(condition: Callable[[], Awaitable[T]], timeout_s: float, what: s
             return result
         await asyncio.sleep(0.1)
     raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+CHUNK = 65536
+LINES = b"ok " * 21845 + b"\n"  # one 64 KiB chunk of text lines
+
+
+class StreamedAnswer:
+    """An aiohttp handler answering `status` with `size` bytes in 64 KiB chunks, without a Content-Length (or with
+    one, `declared`), after reading the request whole: `first` (when given, padded with spaces to a chunk), then
+    `fill` chunks, then `last` (when given, spaces then `last`, a chunk). `ended` is set when the handler ends,
+    `completed` says whether it sent everything (false when the client stopped reading)."""
+
+    def __init__(self, size: int, declared: bool = False, *, status: int = 200,
+                 content_type: str = "text/plain; charset=utf-8", first: bytes | None = None, fill: bytes = LINES,
+                 last: bytes | None = None) -> None:
+        assert len(fill) == CHUNK and size % CHUNK == 0
+        self.size, self.declared, self.status, self.content_type = size, declared, status, content_type
+        self.first, self.fill, self.last = first, fill, last
+        self.ended, self.completed = asyncio.Event(), False
+
+    def chunks(self) -> Iterator[bytes]:
+        middle = self.size // CHUNK - (self.first is not None) - (self.last is not None)
+        if self.first is not None:
+            yield self.first.ljust(CHUNK)
+        for _ in range(middle):
+            yield self.fill
+        if self.last is not None:
+            yield self.last.rjust(CHUNK)
+
+    async def __call__(self, request: "web.Request") -> "web.StreamResponse":
+        from aiohttp import web  # imported by the tests that serve such answers only
+
+        await request.read()
+        response = web.StreamResponse(status=self.status, headers={"Content-Type": self.content_type})
+        if self.declared:
+            response.content_length = self.size
+        try:
+            await response.prepare(request)
+            for chunk in self.chunks():
+                await response.write(chunk)
+            await response.write_eof()
+            self.completed = True
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client stopped reading
+        finally:
+            self.ended.set()
+        return response
 
 
 @dataclass

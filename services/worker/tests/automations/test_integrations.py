@@ -14,35 +14,8 @@ from aiops_contracts.automations import Action
 from aiops_worker.automations.integrations import AWX_OUTPUT_BYTES, JSON_ANSWER_BYTES, run_integration
 from aiops_worker.outbound.bodies import cut_note
 from aiops_worker.settings import WorkerSettings
+from conftest import LINES, StreamedAnswer
 
-
-class Streamer:
-    """An answer of `size` bytes (`start`, then "ok ok ..." lines) in 64 KiB chunks, without a Content-Length (or
-    with one, `declared`); `ended` is set when its handler ends, `completed` whether it sent everything."""
-
-    def __init__(self, size: int, declared: bool = False) -> None:
-        self.size, self.declared = size, declared
-        self.ended, self.completed = asyncio.Event(), False
-
-    async def __call__(self, request: web.Request, start: bytes) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-        if self.declared:
-            response.content_length = self.size
-        try:
-            await response.prepare(request)
-            await response.write(start + b" " * (65536 - len(start)))
-            for _ in range(self.size // 65536 - 1):
-                await response.write(LINES)
-            await response.write_eof()
-            self.completed = True
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the client stopped reading
-        finally:
-            self.ended.set()
-        return response
-
-
-LINES = b"ok " * 21845 + b"\n"  # 64 KiB
 HUGE = 64 * 1024 * 1024
 
 
@@ -53,8 +26,8 @@ class Platforms:
         self.calls: list[tuple[str, str, dict]] = []
         self.reads = 0
         self.awx_final = "successful"
-        self.huge_stdout: Streamer | None = None  # AWX's job output, streamed
-        self.huge_job: Streamer | None = None  # AWX's job status answer, streamed
+        self.huge_stdout: StreamedAnswer | None = None  # AWX's job output, streamed
+        self.huge_job: StreamedAnswer | None = None  # AWX's job status answer, streamed
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -75,14 +48,14 @@ class Platforms:
 
     async def awx_job(self, request: web.Request) -> web.StreamResponse:
         if self.huge_job is not None:
-            return await self.huge_job(request, b'{"id": 42, "status": "running"')
+            return await self.huge_job(request)
         self.reads += 1
         return web.json_response({"id": 42, "status": "running" if self.reads < 3 else self.awx_final})
 
     async def awx_stdout(self, request: web.Request) -> web.StreamResponse:
         assert request.query["format"] == "txt"
         if self.huge_stdout is not None:
-            return await self.huge_stdout(request, b"")
+            return await self.huge_stdout(request)
         return web.Response(text="PLAY RECAP\nweb-1 : ok=2 changed=1")
 
     async def tfc_create(self, request: web.Request) -> web.Response:
@@ -143,7 +116,7 @@ async def test_awx_job_template_is_launched_and_followed_to_its_end(platforms, s
 async def test_an_awx_jobs_huge_output_is_read_only_as_far_as_the_runs_output_keeps(platforms, settings, declared):
     """Before: the job's whole output (64 MiB here) was read and stored as the run's output."""
     fake, _ = platforms
-    fake.huge_stdout = Streamer(HUGE, declared)
+    fake.huge_stdout = StreamedAnswer(HUGE, declared, first=b"")  # a chunk of spaces, then lines
     result = await run_integration(Action(kind="awx", template_id=7), {}, settings)
     assert result.ok
     head = " " * 65536 + LINES.decode()
@@ -156,7 +129,7 @@ async def test_an_awx_jobs_huge_output_is_read_only_as_far_as_the_runs_output_ke
 async def test_a_platforms_huge_answer_fails_the_run_without_being_read_whole(platforms, settings, declared):
     """Before: every status answer was read whole (response.json()), however big."""
     fake, _ = platforms
-    fake.huge_job = Streamer(HUGE, declared)
+    fake.huge_job = StreamedAnswer(HUGE, declared, first=b'{"id": 42, "status": "running"')
     result = await run_integration(Action(kind="awx", template_id=7), {}, settings)
     assert not result.ok and result.failed == 1
     assert f"GET /api/v2/jobs/42/: the answer is over {JSON_ANSWER_BYTES} bytes" in result.output, result.output

@@ -24,6 +24,7 @@ from aiops_worker.automations.rules import sync_file_rules
 from aiops_worker.automations.task import WEBHOOK_OUTPUT_BYTES, AlertAutomationTask, ApprovedRunTask, RunSweepTask
 from aiops_worker.outbound.bodies import cut_note
 from aiops_worker.runtime.context import WorkerContext
+from conftest import StreamedAnswer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FLEET = "automations_fleet"  # a measurement of the run's InfluxDB database that makes hosts part of the fleet
@@ -330,32 +331,6 @@ async def test_a_run_whose_symptom_stays_is_not_fixed_after_its_window(ctx, drai
     assert run.outcome == "not_fixed" and run.mttr_s is None
 
 
-class Streamer:
-    """A webhook receiver answering `size` bytes of text in 64 KiB chunks, without a Content-Length (or with one,
-    `declared`); `ended` is set when its handler ends, `completed` whether it sent everything."""
-
-    def __init__(self, size: int, declared: bool = False) -> None:
-        self.size, self.declared = size, declared
-        self.ended, self.completed = asyncio.Event(), False
-
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
-        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-        if self.declared:
-            response.content_length = self.size
-        try:
-            await response.prepare(request)
-            for _ in range(self.size // 65536):
-                await response.write(b"ok " * 21845 + b"\n")
-            await response.write_eof()
-            self.completed = True
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the client stopped reading
-        finally:
-            self.ended.set()
-        return response
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
     runners: list[web.AppRunner] = []
@@ -385,7 +360,7 @@ def webhook_rule(url: str) -> RuleSpec:
 @pytest.mark.parametrize("declared", [False, True])
 async def test_a_webhooks_huge_answer_is_read_only_as_far_as_the_runs_output_keeps(ctx, drain, receiver, declared):
     """Before: the whole answer (64 MiB here) was read, then cut to 10,000 characters without saying so."""
-    huge = Streamer(64 * 1024 * 1024, declared)
+    huge = StreamedAnswer(64 * 1024 * 1024, declared)
     await install(ctx, webhook_rule(await receiver(huge.__call__)))
     await deliver(ctx, drain, predicted_full(f"e-hook-{int(declared)}"))
     (run,) = await runs(ctx)

@@ -3,7 +3,7 @@ followed (the poller's secrets would go with it: API key headers, a Redfish sess
 one within the source's own origin is; an answer bigger than a poll reads fails it, unread past the limit."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.http import MAX_BODY_BYTES, HttpApi, same_origin
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.redfish import RedfishPoller
+from conftest import CHUNK, StreamedAnswer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -25,6 +26,8 @@ class Server:
 
     def __init__(self, handler: Handler) -> None:
         self.handler, self.url, self.received = handler, "", list[tuple[str, str, dict[str, str], bytes]]()
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{tail:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.received.append((request.method, request.path, dict(request.headers), await request.read()))
@@ -32,25 +35,11 @@ class Server:
 
 
 @pytest.fixture
-async def serve_on() -> AsyncIterator[Callable[[str, Handler], Awaitable[Server]]]:
+def serve_on(serve) -> Callable[[str, Handler], Awaitable[Server]]:
     """`await serve_on("127.0.0.2", handler)`: a server on a free port of that loopback address."""
-    runners: list[web.AppRunner] = []
-
     async def start(host: str, handler: Handler) -> Server:
-        server = Server(handler)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", server.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, host, 0)
-        await site.start()
-        server.url = f"http://{host}:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        return server
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        return await serve(Server(handler), host)
+    return start
 
 
 async def answer_ok(request: web.Request) -> web.StreamResponse:
@@ -174,40 +163,18 @@ async def test_a_redirect_loop_within_the_origin_ends_with_a_clear_error(serve_o
         await api.aclose()
 
 
-class Streamer:
-    """Answers `status` with a JSON body of `size` bytes, sent in 64 KiB chunks without a Content-Length (or with
-    one, `declared`); `ended` is set when the handler ends, `completed` whether it sent everything."""
-
-    def __init__(self, status: int, size: int, declared: bool = False) -> None:
-        self.status, self.size, self.declared = status, size, declared
-        self.ended, self.completed = asyncio.Event(), False
-
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(status=self.status, headers={"Content-Type": "application/json"})
-        if self.declared:
-            response.content_length = self.size
-        try:
-            await response.prepare(request)
-            chunk = b" " * 65536
-            await response.write(b'{"series": []' + b" " * (65536 - 13))
-            for _ in range(self.size // 65536 - 2):
-                await response.write(chunk)
-            await response.write(b" " * (65536 - 1) + b"}")
-            await response.write_eof()
-            self.completed = True
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the client stopped reading
-        finally:
-            self.ended.set()
-        return response
-
-
 HUGE = 64 * 1024 * 1024  # four times what a poll reads (MAX_BODY_BYTES)
+
+
+def json_answer(status: int, size: int, declared: bool = False) -> StreamedAnswer:
+    """`{"series": []}` spread over `size` bytes of spaces."""
+    return StreamedAnswer(size, declared, status=status, content_type="application/json", first=b'{"series": []',
+                          fill=b" " * CHUNK, last=b"}")
 
 
 @pytest.mark.parametrize("declared", [False, True])
 async def test_a_json_answer_over_the_limit_fails_the_poll_without_being_read_whole(serve_on, declared: bool) -> None:
-    huge = Streamer(200, HUGE, declared)
+    huge = json_answer(200, HUGE, declared)
     vendor = await serve_on("127.0.0.1", huge.__call__)
     poller = DatadogPoller(source(SourceKind.datadog, vendor.url, {"metric_queries": ["avg:system.cpu.user{*}"]},
                                   {"api_key": "k", "application_key": "a"}))
@@ -222,7 +189,7 @@ async def test_a_json_answer_over_the_limit_fails_the_poll_without_being_read_wh
 
 
 async def test_an_error_answers_body_is_read_only_as_far_as_its_message_needs(serve_on) -> None:
-    huge = Streamer(500, HUGE)
+    huge = json_answer(500, HUGE)
     vendor = await serve_on("127.0.0.1", huge.__call__)
     api = HttpApi(vendor.url)
     try:
@@ -235,7 +202,7 @@ async def test_an_error_answers_body_is_read_only_as_far_as_its_message_needs(se
 
 
 async def test_an_answer_within_the_limit_is_read_as_before(serve_on) -> None:
-    fitting = Streamer(200, 4 * 65536)
+    fitting = json_answer(200, 4 * 65536)
     vendor = await serve_on("127.0.0.1", fitting.__call__)
     api = HttpApi(vendor.url)
     try:
@@ -248,7 +215,7 @@ async def test_an_answer_within_the_limit_is_read_as_before(serve_on) -> None:
 async def test_large_error_answers_do_not_use_up_the_pollers_connections(serve_on) -> None:
     """More big error answers than the session keeps connections per host (4), on one HttpApi left open as a
     poller keeps it: each fails at once with its message and the next good request is still answered."""
-    errors = [Streamer(500, 4 * 1024 * 1024) for _ in range(6)]
+    errors = [json_answer(500, 4 * 1024 * 1024) for _ in range(6)]
 
     async def answer(request: web.Request) -> web.StreamResponse:
         if request.path == "/api/good":
