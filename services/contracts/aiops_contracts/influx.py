@@ -43,6 +43,12 @@ class PointsBeyondRetention(InfluxError):
     """A partial write: InfluxDB kept the batch's other points and dropped those older than its retention."""
 
 
+class NonFiniteResult(InfluxError):
+    """A query computed a value beyond the float range (the mean or sum of values near 1.8e308, two 1e308 points
+    in one window): InfluxDB 1.x cannot write +Inf in JSON and answers 200 with only Go's error text ("json:
+    unsupported value: +Inf"), so the whole statement's answer is lost, every series of it, not just the one."""
+
+
 class InvalidIdentifier(ValueError):
     pass
 
@@ -133,7 +139,11 @@ class InfluxClient:
         data = {"q": q, "db": self.database, "epoch": epoch}
         if params:
             data["params"] = encode_params(params)
-        body = (await self._post("/query", data=data)).json()
+        response = await self._post("/query", data=data)
+        try:
+            body = response.json()
+        except ValueError:  # not JSON: InfluxDB could not encode its answer (see NonFiniteResult)
+            raise _unreadable(response.text) from None
         result = body["results"][0]
         if "error" in result:
             raise _error(result["error"])
@@ -167,6 +177,13 @@ def _param(value: Any) -> str:
     if "." not in mantissa:
         mantissa += ".0"
     return mantissa + exponent_mark + exponent
+
+
+def _unreadable(text: str) -> InfluxError:
+    text = text.strip()[:300]
+    if "unsupported value" in text:  # Go's json.UnsupportedValueError: +Inf, -Inf or NaN
+        return NonFiniteResult(f"InfluxDB could not answer: a value it computed is not finite ({text})")
+    return InfluxError(f"InfluxDB answered something other than JSON: {text!r}")
 
 
 def _error(message: str) -> InfluxError:

@@ -12,7 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 from aiops_api.errors import BadRequest
 from aiops_api.metrics.schemas import FleetRead, HostRead, SeriesPoint, SeriesQuery, SeriesRead
-from aiops_contracts.influx import DatabaseNotFound, InfluxClient, InfluxError, InfluxSeries, quote_ident
+from aiops_contracts.influx import (
+    DatabaseNotFound,
+    InfluxClient,
+    InfluxError,
+    InfluxSeries,
+    NonFiniteResult,
+    quote_ident,
+)
 
 MAX_POINTS = 10_000  # windows per series answer
 MAX_SPAN = timedelta(days=90)  # the retention: nothing older exists
@@ -52,7 +59,11 @@ async def get_series(influx: InfluxClient, *, query: SeriesQuery) -> SeriesRead:
     statement = (f'SELECT {query.agg.value}({quote_ident(query.field)}) AS "value" '
                  f'FROM {quote_ident(query.measurement)} WHERE "host" = $host AND time >= $start AND time < $end '
                  f"GROUP BY time({window_s}s) fill(none)")
-    series = await _query(influx, statement, {"host": query.host, "start": _ns(start), "end": _ns(end)})
+    try:
+        series = await _query(influx, statement, {"host": query.host, "start": _ns(start), "end": _ns(end)})
+    except NonFiniteResult as exc:  # e.g. the mean or sum of two 1e308 points: InfluxDB answers nothing at all
+        raise BadRequest(f"agg: the {query.agg.value} of a {window_s} s window in the range is beyond the float "
+                         "range, which InfluxDB cannot answer; choose max, min, first, last or count") from exc
     points = [SeriesPoint(time=_from_ms(t), value=v) for s in series for t, v in s.values]
     return SeriesRead(host=query.host, measurement=query.measurement, field=query.field, agg=query.agg,
                       window_seconds=window_s, start=start, end=end, points=points)
@@ -93,6 +104,8 @@ async def _query(influx: InfluxClient, statement: str, params: dict) -> list[Inf
         return await influx.query(statement, params, epoch="ms")
     except DatabaseNotFound:  # nothing written yet
         return []
+    except NonFiniteResult:  # the caller names what overflowed
+        raise
     except InfluxError as exc:  # e.g. mean() of a string field
         raise BadRequest(f"query: InfluxDB refused it: {exc}") from exc
 

@@ -142,3 +142,19 @@ async def test_a_naive_start_with_an_aware_end_reads_the_naive_one_as_utc(api, m
     response = await api.get("/api/v1/metrics/series", params=series_params(start=start, end=end))
     assert response.status_code == 200, response.text
     assert response.json()["start"].endswith(("Z", "+00:00")) and 10 <= len(response.json()["points"]) <= 11
+
+
+async def test_a_window_whose_aggregate_is_beyond_the_float_range_is_a_400_naming_it(api, metrics_app, metrics) -> None:
+    """Two 1e308 points in one window: their mean is +Inf, which InfluxDB 1.x cannot write in JSON; it answered only
+    'json: unsupported value: +Inf', which the client could not parse (a 500). Now a 400 naming `agg`; max answers."""
+    minute = (NOW_NS // MINUTE_NS - 5) * MINUTE_NS
+    await metrics_app.state.influx.write(f"system,host=web-9 load1=1e+308 {minute}\n"
+                                         f"system,host=web-9 load1=1e+308 {minute + 10**10}")
+    params = series_params(host="web-9", measurement="system", field="load1")
+
+    response = await api.get("/api/v1/metrics/series", params=params)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("agg: the mean of a 60 s window in the range is beyond the float range")
+    top = await api.get("/api/v1/metrics/series", params={**params, "agg": "max"})
+    assert top.status_code == 200 and [p["value"] for p in top.json()["points"]] == [1e308]
