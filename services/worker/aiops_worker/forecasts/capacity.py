@@ -51,15 +51,23 @@ def mirror(rule: CapacityRule) -> float:
     return -1.0 if rule.direction == "below" else 1.0
 
 
-def history_query(rule: CapacityRule) -> tuple[str, dict[str, str]]:
+def history_query(rule: CapacityRule) -> tuple[str, dict[str, str | float]]:
     """Hourly means of every series of the rule between $start and $end, one InfluxDB series per tag set.
-    Identifiers pass quote_ident; tag values are bound parameters."""
-    where = ["time >= $start", "time < $end"]
-    params: dict[str, str] = {}
+    Identifiers pass quote_ident; tag values and the value bounds are bound parameters.
+
+    Only values within ±MAX_ABS_VALUE are averaged, as the forecast keeps only those (forecasting.bucketed):
+    the mean of two 1e308 points in one hour is +Inf, which InfluxDB 1.x cannot write in JSON, so it answered
+    nothing for the whole statement (NonFiniteResult): one such series failed the run, no series of any rule
+    was forecast. Bounded values cannot overflow a sum (1e158 of them would be needed); an hour with such a
+    point now averages its other points. (A bound in the query rather than a query per series: one statement
+    per rule as before, and the series keeps its forecast.)"""
+    field = quote_ident(rule.field)
+    where = ["time >= $start", "time < $end", f"{field} >= $lowest", f"{field} <= $highest"]
+    params: dict[str, str | float] = {"lowest": -forecasting.MAX_ABS_VALUE, "highest": forecasting.MAX_ABS_VALUE}
     for index, (key, value) in enumerate(sorted(rule.tags.items())):
         where.append(f"{quote_ident(key)} = $tag{index}")
         params[f"tag{index}"] = value
-    query = (f"SELECT mean({quote_ident(rule.field)}) AS {quote_ident('value')} FROM {quote_ident(rule.measurement)} "
+    query = (f"SELECT mean({field}) AS {quote_ident('value')} FROM {quote_ident(rule.measurement)} "
              f"WHERE {' AND '.join(where)} GROUP BY time(1h), * fill(none)")
     return query, params
 

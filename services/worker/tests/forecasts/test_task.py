@@ -176,3 +176,31 @@ async def test_a_series_whose_forecast_fails_is_skipped_and_the_others_are_forec
     assert [a.history.series.id for a in found] == [f"disk,device=sda1,host={host},path=/var used_percent"]
     assert list(await _rows(own_influx_ctx)) == [found[0].history.series.id]
     assert [a.payload["labels"]["path"] for a in await _alerts(own_influx_ctx)] == ["/var"]
+
+
+def _overflowing_lines(host: str) -> str:
+    """Disk / on `host` at 40 %, every 15 minutes, two points of one hour 1e308 (their mean in InfluxDB: +Inf)."""
+    stamps = NOW - np.arange(0, HISTORY_H * HOUR, SAMPLE_S)
+    values = np.full(len(stamps), 40.0)
+    values[[201, 202]] = 1e308  # 50 h 15 min and 50 h 30 min ago: one hour
+    return "\n".join(f"disk,host={host},path=/,device=sda2 used_percent={float(v)!r} {int(t) * 10**9}"
+                     for t, v in zip(stamps, values))
+
+
+async def test_a_series_whose_hourly_mean_overflows_does_not_stop_the_others(own_influx_ctx: WorkerContext) -> None:
+    """Two 1e308 points in one hour: their mean is +Inf, which InfluxDB 1.x cannot write in JSON, so it answered
+    nothing for the rule's whole history query and the run failed: no series was forecast. Now values beyond the
+    forecast's bound are left out of the query: every series of the rule is forecast, that one from its other points."""
+    host = "web-8"
+    await own_influx_ctx.influx.write(_lines(host) + "\n" + _overflowing_lines("db-8"))
+    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[:1]  # disk
+
+    await asyncio.wait_for(ForecastTask(own_influx_ctx).run_once(), RUN_TIMEOUT_S)
+
+    rows = await _rows(own_influx_ctx)
+    var, root = f"disk,device=sda1,host={host},path=/var used_percent", f"disk,device=sda2,host={host},path=/ used_percent"
+    assert set(rows) == {var, root, "disk,device=sda2,host=db-8,path=/ used_percent"}
+    assert (rows[var].exhausts_at.timestamp() - NOW) / HOUR == pytest.approx(DISK_HOURS_LEFT, rel=TOLERANCE)
+    overflowing = rows["disk,device=sda2,host=db-8,path=/ used_percent"]
+    assert overflowing.details["points"] == rows[root].details["points"]  # no hour lost: its other points remain
+    assert overflowing.exhausts_at is None and all(abs(y - 40) < 1 for _, y, _, _ in overflowing.forecast)
