@@ -28,7 +28,9 @@ The rule, per group key:
 Resolved by the sweep, by the next event or by an operator (POST /incidents/{id}/resolve, which sets
 `resolved_at` to the moment of the click): rules 3 and 4 read only `status` and `resolved_at`, so a
 manual resolution is treated like any other. An event after it reopens the incident within `reopen`
-(the fix did not hold), an event from before it does not undo it.
+(the fix did not hold), an event from before it does not undo it. An incident an operator reopened
+(POST /incidents/{id}/reopen) stays open for `held` after that, whatever its last event: the sweep resolves it
+only then, and no earlier than the reopening; events decide alike (rule 2), so they join it until then.
 
 Across signals (incidents/correlation.py): a signal that would open an incident first looks for an incident
 it is related to on the topology graph (same host, a service running on its host, a dependency) and whose
@@ -79,6 +81,7 @@ class Policy:
     # resolve them (the replay sweeps in event time before each event, its own way).
     key_prefix: str | None = None
     sweeps_mixed: bool = True  # whether its sweep resolves incidents holding other tasks' keys too
+    held: timedelta = timedelta(0)  # how long the sweep keeps an incident open after an operator reopened it
 
 
 @dataclass
@@ -92,6 +95,8 @@ class Known:
     evidence: dict[uuid.UUID, dict[EntryKey, dict[str, Any]]] = field(default_factory=dict)
     topology: Topology = field(default_factory=Topology)
     splits: dict[str, list[tuple[frozenset[str], datetime]]] = field(default_factory=dict)
+    # An operator's latest reopening (its time) of the keys' latest incidents that are still unresolved.
+    reopened: dict[uuid.UUID, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Index the keys each candidate's evidence holds."""
@@ -107,17 +112,19 @@ class Action(Enum):
     BEFORE = "before"  # rule 5: an earlier episode
 
 
-def decide(incident: Incident | None, at: datetime, policy: Policy, recurring: bool = True) -> Action:
+def decide(incident: Incident | None, at: datetime, policy: Policy, recurring: bool = True,
+           reopened: datetime | None = None) -> Action:
     """What an event at `at` does to its key's latest incident; `recurring`: the event is the same thing
-    firing again (rule 3), so it may reopen the incident."""
+    firing again (rule 3), so it may reopen the incident; `reopened`: when an operator last reopened it (still
+    unresolved), which the sweep honours: it keeps the incident open for `policy.held` after that."""
     if incident is None:
         return Action.OPEN
     if at < incident.first_seen_at - policy.window:
         return Action.BEFORE
     if incident.status != IncidentStatus.resolved:
-        if at <= incident.last_seen_at + policy.window:
+        if at <= incident.last_seen_at + policy.window or (reopened is not None and at <= reopened + policy.held):
             return Action.JOIN
-        resolved_at = incident.last_seen_at + policy.window
+        resolved_at = quiet_end(incident, policy.window, reopened)
     else:
         resolved_at = incident.resolved_at
         if resolved_at is None:
@@ -125,6 +132,13 @@ def decide(incident: Incident | None, at: datetime, policy: Policy, recurring: b
         if at <= resolved_at:
             return Action.JOIN  # rule 4: counted in the resolved incident, not a reopening
     return Action.REOPEN if recurring and at - resolved_at <= policy.reopen else Action.OPEN
+
+
+def quiet_end(incident: Incident, window: timedelta, reopened: datetime | None) -> datetime:
+    """When the sweep resolves an incident that went quiet (store.resolve_quiet): `window` after its last event,
+    but not before an operator's reopening."""
+    end = incident.last_seen_at + window
+    return max(end, reopened) if reopened is not None else end
 
 
 def change_id(*parts: str) -> str:
@@ -153,7 +167,8 @@ class Aggregation:
             self.learned.add((signal.service, signal.host))
         incident = self.latest.get(signal.key)
         recurring = incident is not None and self._recurring(incident, signal)
-        action = decide(incident, signal.at, self.policy, recurring)
+        reopened = self.known.reopened.get(incident.id) if incident is not None and self.known.reopened else None
+        action = decide(incident, signal.at, self.policy, recurring, reopened)
         rule, via = "same_key", signal.key
         if action is Action.REOPEN:
             assert incident is not None
@@ -273,7 +288,7 @@ class Aggregation:
 
     def _resolve(self, incident: Incident, envelope_id: str) -> None:
         incident.status = IncidentStatus.resolved
-        incident.resolved_at = incident.last_seen_at + self.policy.window
+        incident.resolved_at = quiet_end(incident, self.policy.window, self.known.reopened.pop(incident.id, None))
         self._mark(incident, envelope_id)
         key = (incident.id, TimelineKind.resolved, envelope_id)
         self.timeline[key] = {"incident_id": incident.id, "event_id": envelope_id, "at": incident.resolved_at,

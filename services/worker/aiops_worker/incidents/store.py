@@ -92,7 +92,29 @@ async def load_known(session: AsyncSession, signals: list[Signal], policy: Polic
         evidence.setdefault(entry["incident_id"], {})[entry_key(entry)] = entry
     since = min((s.at for s in signals), default=None)
     return Known(latest=latest, candidates=Candidates(candidates.values()), evidence=evidence, topology=await load_topology(session),
-                 splits=await load_splits(session, since) if since else {})
+                 splits=await load_splits(session, since) if since else {},
+                 reopened=await load_reopened(session, signals, latest, policy.window))
+
+
+async def load_reopened(session: AsyncSession, signals: list[Signal], latest: dict[str, Incident],
+                        window: timedelta) -> dict[uuid.UUID, datetime]:
+    """When an operator last reopened (a `reopened` timeline row without event, as resolve_quiet reads it) the keys'
+    latest incidents that a signal may find quiet (after their last event + `window`: aggregator.decide then needs
+    it): unresolved ones ever reopened (`details.reopen_count`, which the API's reopening counts). Others need no
+    query: a batch of events joining an open incident reads nothing more."""
+    newest: dict[uuid.UUID, datetime] = {}
+    for signal in signals:
+        if (incident := latest.get(signal.key)) is not None:
+            newest[incident.id] = max(newest.get(incident.id, signal.at), signal.at)
+    ids = {i.id for i in latest.values() if i.status != IncidentStatus.resolved and i.details.get("reopen_count")
+           and newest.get(i.id, i.last_seen_at) > i.last_seen_at + window}
+    if not ids:
+        return {}
+    return dict((await session.execute(
+        select(IncidentEvent.incident_id, func.max(IncidentEvent.at))
+        .where(IncidentEvent.incident_id == _any("reopened", ids, Uuid), IncidentEvent.kind == TimelineKind.reopened,
+               IncidentEvent.event_id.is_(None))
+        .group_by(IncidentEvent.incident_id))).tuples().all())
 
 
 async def load_episodes(session: AsyncSession, signals: list[Signal], window: timedelta) -> Sequence[Incident]:

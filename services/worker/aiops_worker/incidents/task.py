@@ -62,9 +62,6 @@ class IncidentTask(StreamConsumer[P]):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.policy = self.policy_of(ctx.settings)
-        # An operator's reopening sticks for a full resolve window, the longer one, whichever task sweeps:
-        # the logs' window (seconds) would end it before anyone could act on it.
-        self.reopen_held = timedelta(seconds=max(ctx.settings.incident_window_s, ctx.settings.incident_alert_window_s))
         self.learner = TopologyLearner(ctx)  # the services of hosts the signals name, within the table's bound
 
     @staticmethod
@@ -77,7 +74,10 @@ class IncidentTask(StreamConsumer[P]):
         return Policy(window=timedelta(seconds=cls.window_s(settings)), reopen=timedelta(seconds=settings.incident_reopen_s),
                       sample_limit=settings.incident_sample_limit,
                       correlate=timedelta(seconds=settings.incident_correlation_window_s),
-                      key_prefix=cls.key_prefix, sweeps_mixed=cls.sweeps_mixed)
+                      key_prefix=cls.key_prefix, sweeps_mixed=cls.sweeps_mixed,
+                      # An operator's reopening sticks for a full resolve window, the longer one, whichever task
+                      # sweeps: the logs' window (seconds) would end it before anyone could act on it.
+                      held=timedelta(seconds=max(settings.incident_window_s, settings.incident_alert_window_s)))
 
     @abstractmethod
     def signals(self, delivery: Delivery[P]) -> Iterable[Signal]:
@@ -117,7 +117,7 @@ class IncidentTask(StreamConsumer[P]):
     async def resolve_quiet(self) -> None:
         async with self.ctx.sessions.begin() as session:
             resolved = await store.resolve_quiet(session, self.key_prefix, self.policy.window,
-                                                  mixed=self.sweeps_mixed, held=self.reopen_held)
+                                                  mixed=self.sweeps_mixed, held=self.policy.held)
         await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
                               for i in resolved])
 

@@ -4,6 +4,7 @@ idempotency, the live channel, the sweep, and the reopen rule after a manual res
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from sqlalchemy import func, select, update
 
 from aiops_contracts.bus import Bus, live_envelopes
@@ -188,11 +189,13 @@ async def test_a_new_alert_joining_its_keys_open_incident_is_stored_linked_to_it
 
 
 async def reopen_as_an_operator(ctx: WorkerContext, ago: timedelta) -> None:
-    """What POST /incidents/{id}/reopen wrote `ago`: open again, no resolution, a `reopened` row without event."""
+    """What POST /incidents/{id}/reopen wrote `ago`: open again, no resolution, one more reopening counted, a
+    `reopened` row without event."""
     when = datetime.now(UTC) - ago
     async with ctx.sessions.begin() as session:
         (incident,) = await session.scalars(select(Incident))
-        await session.execute(update(Incident).values(status="open", resolved_at=None, updated_at=when))
+        details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
+        await session.execute(update(Incident).values(status="open", resolved_at=None, updated_at=when, details=details))
         session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=when, kind="reopened", count=0,
                                   message="reopened by operator"))
 
@@ -224,6 +227,51 @@ async def test_an_operators_reopening_holds_for_a_full_resolve_window(bus: Bus, 
     await task.resolve_quiet()
     (incident,) = (await incidents(worker_ctx)).values()
     assert (incident.status, incident.resolved_at) == ("resolved", reopened)  # not at(5): before the reopening
+
+
+@pytest.mark.parametrize("ago", [timedelta(seconds=20), timedelta(minutes=11)])
+@pytest.mark.parametrize("swept", [True, False])
+async def test_an_event_after_an_operators_reopening_groups_alike_before_and_after_the_sweep(
+        bus: Bus, worker_ctx: WorkerContext, drain, swept: bool, ago: timedelta) -> None:
+    """The sweep keeps an incident an operator reopened open for the alert window, then resolves it no earlier than
+    the reopening; the next event decides as if the sweep had run (aggregator rule 2), whether it did or not. Within
+    that hold the event joins the reopened incident; after it, the incident counts as resolved at the reopening,
+    so an event within INCIDENT_REOPEN_S of that reopens it. Before: the event resolved it at its last event + the
+    window, two hours before the operator's click, and opened a new incident (when the sweep had not resolved it)."""
+    now = datetime.now(UTC)
+    task = LogIncidentTask(worker_ctx)
+
+    async def oom(envelope_id: str, occurred_at: datetime) -> None:
+        line = LogEvent(event_id=f"{envelope_id}:0", template_id="t-oom", template="oom <*>", message="oom 1",
+                        host="web-1", severity=Severity.high, occurred_at=occurred_at)
+        payload = LogEventsPayload(events=[line]).model_dump(mode="json")
+        await bus.publish_many(LOGS_TEMPLATED, [Envelope(id=envelope_id, type=LOG_TEMPLATED, source="test",
+                                                         payload=payload)])
+        await drain(task)
+
+    first = now - timedelta(hours=2)
+    await oom("l1", first)
+    async with worker_ctx.sessions.begin() as session:  # quiet for two hours (wall clock)
+        await session.execute(update(Incident).values(updated_at=first))
+    await task.resolve_quiet()
+    await reopen_as_an_operator(worker_ctx, ago)
+    if swept:
+        await task.resolve_quiet()
+    await oom("l2", now)
+    await task.resolve_quiet()  # (after the event: it changes nothing, the incident was just updated)
+
+    async with worker_ctx.sessions() as session:
+        (incident,) = (await session.scalars(select(Incident))).all()  # one incident: the event did not open another
+        timeline = (await session.execute(select(IncidentEvent.kind, IncidentEvent.at, IncidentEvent.event_id)
+                                          .order_by(IncidentEvent.at, IncidentEvent.id))).all()
+    reopened = next(when for kind, when, event_id in timeline if kind == "reopened" and event_id is None)
+    resolutions = [when for kind, when, _ in timeline if kind == "resolved"]
+    quiet = first + timedelta(seconds=worker_ctx.settings.incident_window_s)  # the first resolution, by the sweep
+    assert (incident.status, incident.resolved_at, incident.event_count) == ("open", None, 2)
+    if ago < worker_ctx.settings.incident_alert_window_s * timedelta(seconds=1):  # held: the event joins it
+        assert (resolutions, incident.details["reopen_count"]) == ([quiet], 1)
+    else:  # resolved at the reopening, reopened by the event
+        assert (resolutions, incident.details["reopen_count"]) == ([quiet, reopened], 2)
 
 
 def test_incident_task_is_registered() -> None:
