@@ -103,7 +103,8 @@ class Bus:
         return entry_id
 
     async def publish_many(self, stream: StreamSpec, envelopes: Sequence[Envelope]) -> list[str]:
-        """Append several envelopes in one round trip (one script, so a batch lands whole or not at all)."""
+        """Append several envelopes in one round trip, atomically (one script, or MULTI/EXEC for big entries: no other
+        command runs between their XADDs)."""
         return await self.publish_encoded(stream, list(encode(envelopes)))
 
     async def publish_encoded(self, stream: StreamSpec, encoded: Sequence[Encoded]) -> list[str]:

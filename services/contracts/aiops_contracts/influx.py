@@ -179,11 +179,13 @@ def _param(value: Any) -> str:
     return mantissa + exponent_mark + exponent
 
 
-def _unreadable(text: str) -> InfluxError:
+def _unreadable(text: str) -> InfluxError | InfluxUnavailable:
+    """What a 2xx answer that is not JSON means: a value InfluxDB computed but could not encode (the query's fault),
+    else something between us and InfluxDB answering for it (a proxy's page: the store's fault, retried later)."""
     text = text.strip()[:300]
     if "unsupported value" in text:  # Go's json.UnsupportedValueError: +Inf, -Inf or NaN
         return NonFiniteResult(f"InfluxDB could not answer: a value it computed is not finite ({text})")
-    return InfluxError(f"InfluxDB answered something other than JSON: {text!r}")
+    return InfluxUnavailable(f"InfluxDB answered something other than JSON: {text!r}")
 
 
 def _error(message: str) -> InfluxError:

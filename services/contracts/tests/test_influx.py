@@ -1,9 +1,18 @@
 """InfluxQL identifier quoting and line-protocol encoding (checked against the parser the API uses)."""
 
 import pytest
+from aiohttp import web
 from line_protocol_parser import parse_line
 
-from aiops_contracts.influx import InvalidIdentifier, encode_params, encode_point, quote_ident, series_key
+from aiops_contracts.influx import (
+    InfluxClient,
+    InfluxUnavailable,
+    InvalidIdentifier,
+    encode_params,
+    encode_point,
+    quote_ident,
+    series_key,
+)
 
 
 @pytest.mark.parametrize("name", ["cpu", "used_percent", "disk.io", "node:load1", "net-if", "_x", "9gag"])
@@ -33,3 +42,26 @@ def test_encode_point_escapes_what_line_protocol_needs() -> None:
 def test_float_params_always_carry_a_point() -> None:
     encoded = encode_params({"tiny": 5e-324, "huge": 1e20, "half": 0.5, "count": 3, "host": 'a"b', "nan": float("nan")})
     assert encoded == '{"tiny":5.0e-324,"huge":1.0e+20,"half":0.5,"count":3,"host":"a\\"b","nan":null}'
+
+
+async def test_a_page_that_is_not_json_is_influxdb_unavailable_not_a_bad_query(common_settings) -> None:
+    """A 2xx answer that is neither JSON nor InfluxDB's non-finite error is something answering for InfluxDB (a proxy's
+    page): the store is not there, so readers answer 503 and writers retry, instead of blaming the query."""
+
+    async def proxy_page(request: web.Request) -> web.Response:
+        return web.Response(text="<html>down for maintenance</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_post("/query", proxy_page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": f"http://127.0.0.1:{port}"}))
+    try:
+        with pytest.raises(InfluxUnavailable, match="other than JSON"):
+            await influx.query("SHOW DATABASES")
+    finally:
+        await influx.aclose()
+        await runner.cleanup()

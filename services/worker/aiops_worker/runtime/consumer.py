@@ -159,10 +159,10 @@ class StreamConsumer(ABC, Generic[P]):
         self._handling.clear()
         errors = [result for result in results if isinstance(result, Exception)
                   and not isinstance(result, _ShutdownRequested)]
+        for error in errors[1:] if raises else errors:  # (the first one raised goes up to the supervisor)
+            log.error("a batch in flight failed", exc_info=error, extra={"task": self.name})
         if raises and errors:
             raise errors[0]
-        for error in errors:
-            log.error("a batch in flight failed", exc_info=error, extra={"task": self.name})
 
     def _claim_would_take_own(self) -> bool:
         """Whether a batch in flight was read so long ago (waiting for its store) that XAUTOCLAIM would hand its
