@@ -150,6 +150,17 @@ async def until(condition: Callable[[], Awaitable[T]], timeout_s: float, what: s
 
 
 CHUNK = 65536
+async def start_app(app: "web.Application") -> tuple["web.AppRunner", str]:
+    """Serves an aiohttp app on a free loopback port: its runner (to clean up) and its base URL."""
+    from aiohttp import web  # imported by the tests that serve an app only
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
 LINES = b"ok " * 21845 + b"\n"  # one 64 KiB chunk of text lines
 
 

@@ -13,6 +13,7 @@ from aiops_contracts.influx import (
     quote_ident,
     series_key,
 )
+from conftest import start_app
 
 
 @pytest.mark.parametrize("name", ["cpu", "used_percent", "disk.io", "node:load1", "net-if", "_x", "9gag"])
@@ -53,12 +54,8 @@ async def test_a_page_that_is_not_json_is_influxdb_unavailable_not_a_bad_query(c
 
     app = web.Application()
     app.router.add_post("/query", proxy_page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    influx = InfluxClient(common_settings.model_copy(update={"influx_url": f"http://127.0.0.1:{port}"}))
+    runner, url = await start_app(app)
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": url}))
     try:
         with pytest.raises(InfluxUnavailable, match="other than JSON"):
             await influx.query("SHOW DATABASES")

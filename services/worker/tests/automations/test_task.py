@@ -24,7 +24,7 @@ from aiops_worker.automations.rules import sync_file_rules
 from aiops_worker.automations.task import WEBHOOK_OUTPUT_BYTES, AlertAutomationTask, ApprovedRunTask, RunSweepTask
 from aiops_worker.outbound.bodies import cut_note
 from aiops_worker.runtime.context import WorkerContext
-from conftest import StreamedAnswer
+from conftest import StreamedAnswer, start_app
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FLEET = "automations_fleet"  # a measurement of the run's InfluxDB database that makes hosts part of the fleet
@@ -338,12 +338,9 @@ async def receiver() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
     async def start(handler: Handler) -> str:
         app = web.Application()
         app.router.add_post("/hook", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        runner, url = await start_app(app)
         runners.append(runner)
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+        return f"{url}/hook"
 
     yield start
     for runner in runners:
