@@ -67,6 +67,7 @@ def history_query(rule: CapacityRule) -> tuple[str, dict[str, str | float]]:
     for index, (key, value) in enumerate(sorted(rule.tags.items())):
         where.append(f"{quote_ident(key)} = $tag{index}")
         params[f"tag{index}"] = value
+    # InfluxQL binds values only: the identifiers go through quote_ident (an allow-list), every value is a $param
     query = (f"SELECT mean({field}) AS {quote_ident('value')} FROM {quote_ident(rule.measurement)} "
              f"WHERE {' AND '.join(where)} GROUP BY time(1h), * fill(none)")
     return query, params
