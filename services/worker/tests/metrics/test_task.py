@@ -19,7 +19,6 @@ from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.incidents.learning import runs_on_of_lines
 from aiops_worker.metrics import task as metrics_task
 from aiops_worker.metrics.task import MetricsWriterTask, write_chunks
-from aiops_worker.runtime import consumer
 from aiops_worker.runtime.consumer import Delivery, StoreUnavailable
 from aiops_worker.runtime.context import WorkerContext
 
@@ -195,32 +194,14 @@ async def test_a_failed_batch_fails_once_every_request_in_flight_answered(
     assert (type(failure.value.__cause__) if cause else None) is cause
 
 
-@pytest.mark.parametrize(("steps", "per_event", "batch_size", "lingers"), [
-    (1, 40, 500, True),  # caught up with 5 lines: the next /write is larger for the wait
-    (4, 40, 500, False),  # caught up with 20 lines, a full /write (10 here): waiting gains nothing
-    (1, 1, 5, False),  # 5 lines, but the read was full: more entries are waiting already
+@pytest.mark.parametrize(("steps", "lingers"), [
+    (1, True),  # 5 lines: the next /write is larger for the wait
+    (4, False),  # 20 lines, a full /write (10 here): waiting gains nothing
 ])
-async def test_the_writer_lingers_only_caught_up_with_less_than_a_full_write(
-        bus: Bus, worker_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch,
-        steps: int, per_event: int, batch_size: int, lingers: bool) -> None:
-    pauses: list[float] = []
-
-    async def recorded_pause(stop: asyncio.Event, seconds: float) -> None:
-        pauses.append(seconds)
-
-    monkeypatch.setattr(consumer, "sleep_or_stop", recorded_pause)
-    await bus.publish_many(METRICS_INGESTED, envelopes(batch_lines(10**18, steps), per_event))
-    task = recording_writer(worker_ctx, RecordingInflux(), stream_batch_size=batch_size)
-    stop = asyncio.Event()
-    handle = task.handle
-
-    async def handle_then_stop(batch: list[Delivery[MetricsPayload]]) -> None:
-        await handle(batch)
-        stop.set()
-
-    monkeypatch.setattr(task, "handle", handle_then_stop)
-    await asyncio.wait_for(task.run(stop), timeout=10)
-    assert pauses == ([MetricsWriterTask.linger_s] if lingers else [])
+def test_the_writer_lingers_only_with_less_than_a_full_write(worker_ctx: WorkerContext, steps: int,
+                                                             lingers: bool) -> None:
+    task = recording_writer(worker_ctx, RecordingInflux())
+    assert task.lingers_after(deliveries_of(batch_lines(10**18, steps), per_event=40)) is lingers
 
 
 async def test_creates_the_database_and_writes_every_point_once(bus: Bus, fresh_ctx, redis, drain) -> None:

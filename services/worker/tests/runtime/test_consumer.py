@@ -1,6 +1,7 @@
 """The stream consumer's delivery guarantees, on a real Redis."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 import pytest
@@ -260,3 +261,60 @@ async def test_a_cancelled_consumer_ends_after_its_batches_in_flight_unwound(
     with pytest.raises(asyncio.CancelledError):
         await run
     assert unwound == [[3, 4], [1, 2]]
+
+
+class LingeringConsumer(RecordingConsumer):
+    """Gathers for a minute after a short batch (3 entries make a full one); records every batch handed over."""
+
+    linger_s = 60.0
+    batches: list[list[int]]
+
+    async def handle(self, batch: list[Delivery[Item]]) -> None:
+        self.batches.append([d.payload.n for d in batch])
+        await super().handle(batch)
+
+
+def lingering_consumer(worker_ctx: WorkerContext) -> LingeringConsumer:
+    settings = worker_ctx.settings.model_copy(update={"stream_batch_size": 3})
+    consumer = LingeringConsumer(WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+                                               influx=worker_ctx.influx))
+    consumer.batches = []
+    return consumer
+
+
+def handled(redis: Redis, *numbers: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await redis.smembers(HANDLED) >= {str(n).encode() for n in numbers}
+    return check
+
+
+async def test_after_a_short_batch_the_next_is_gathered_read_by_read_and_handled_once_full(
+        bus: Bus, worker_ctx: WorkerContext, redis: Redis) -> None:
+    consumer, stop = lingering_consumer(worker_ctx), asyncio.Event()
+    await bus.publish_many(STREAM, items(1))
+    run = asyncio.create_task(consumer.run(stop))
+    await until(handled(redis, 1), 10, "a lone first entry handled at once")
+    for n in (2, 3):  # each read while the next batch gathers, before the next one is published
+
+        async def read(count: int = n - 1) -> bool:
+            return await pending(bus) == count
+
+        await bus.publish_many(STREAM, items(n))
+        await until(read, 10, f"entry {n} read")
+    await bus.publish_many(STREAM, items(4))
+    await until(handled(redis, 2, 3, 4), 10, "the gathered batch handled once full, long before the linger ends")
+    stop.set()
+    await run
+    assert consumer.batches == [[1], [2, 3, 4]]
+
+
+async def test_a_full_read_is_not_followed_by_a_linger(bus: Bus, worker_ctx: WorkerContext, redis: Redis) -> None:
+    consumer, stop = lingering_consumer(worker_ctx), asyncio.Event()
+    await bus.publish_many(STREAM, items(1, 2, 3))
+    run = asyncio.create_task(consumer.run(stop))
+    await until(handled(redis, 1, 2, 3), 10, "the full first batch handled")
+    await bus.publish_many(STREAM, items(4))
+    await until(handled(redis, 4), 10, "the next entry handled at once")
+    stop.set()
+    await run
+    assert consumer.batches == [[1, 2, 3], [4]]
