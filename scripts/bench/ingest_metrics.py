@@ -168,11 +168,31 @@ class CpuMeter:
         return {part: seconds / lines * 1e6 for part, seconds in used.items()}
 
 
+def writer_names(drain: bool, replicas: int) -> list[str]:
+    """The writers' consumer names: those of the end-to-end phase are new to the group (see writers_ready)."""
+    return [f"bench-{'drain' if drain else 'e2e'}-writer-{index}" for index in range(replicas)]
+
+
+def influx_idle(parts: dict[str, list[int]]) -> None:
+    """Waits until InfluxDB is idle: after a phase it goes on for seconds (its cache written to disk, compactions,
+    dropped databases deleted), which would land on whichever phase comes next."""
+    for pid in parts["influxdb"]:
+        wait_idle(pid)
+
+
 def start_writers(env: dict[str, str], drain: bool, replicas: int) -> list[subprocess.Popen]:
     """`replicas` writer processes, each its own consumer in the writer's group (as scaled-out workers)."""
     return [subprocess.Popen([sys.executable, __file__, "--writer", *(["--drain"] if drain else [])],
-                             env={**env, "WORKER_NAME": f"bench-writer-{index}"}, stdout=subprocess.PIPE, text=True)
-            for index in range(replicas)]
+                             env={**env, "WORKER_NAME": name}, stdout=subprocess.PIPE, text=True)
+            for name in writer_names(drain, replicas)]
+
+
+async def writers_ready(redis: Redis, group: str, names: list[str]) -> bool:
+    """Whether every writer read the stream once: started, its database made, waiting for entries (a consumer joins
+    the group at its first read)."""
+    consumers = await redis.xinfo_consumers(METRICS_INGESTED.name, group)
+    joined = {c["name"].decode() if isinstance(c["name"], bytes) else c["name"] for c in consumers}
+    return joined.issuperset(names)
 
 
 def writers_report(writers: list[subprocess.Popen]) -> tuple[float, float]:
@@ -234,6 +254,7 @@ async def phases(args: argparse.Namespace, client: httpx.AsyncClient, env: dict[
     api_url = f"http://127.0.0.1:{env['API_PORT']}"
     token = await create_source(api_url)
     headers = {"X-AIOps-Token": token, "Content-Type": "text/plain; charset=utf-8"}
+    influx_idle(parts)
     meter = CpuMeter(parts)
     seconds = await post_all(f"{api_url}/webhooks/telegraf", bodies, headers, args.connections)
     results["api_ingest"] = args.metrics / seconds, meter.per_line(args.metrics)
@@ -245,8 +266,10 @@ async def phases(args: argparse.Namespace, client: httpx.AsyncClient, env: dict[
     await influx_statement(client, influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
     # A database of its own: points written just after a DROP DATABASE of the same name can vanish
     env = {**env, "INFLUX_DATABASE": f"{env['INFLUX_DATABASE']}_e2e"}
+    influx_idle(parts)
     writers = start_writers(env, drain=False, replicas=args.writer_replicas)
-    await asyncio.sleep(3)  # let them start and create the database before the clock runs
+    # The clock runs once they started (~2.5 s of imports on a slow machine) and made the database
+    await wait_for(lambda: writers_ready(redis, MetricsWriterTask.name, writer_names(False, args.writer_replicas)))
     meter = CpuMeter(parts)
     began = time.perf_counter()
     await post_all(f"{api_url}/webhooks/telegraf", bodies, headers, args.connections)
@@ -275,6 +298,7 @@ async def best_direct(args: argparse.Namespace, client: httpx.AsyncClient, influ
         await influx_statement(client, influx_url, f'CREATE DATABASE "{database}"')
         url = f"{influx_url}/write?db={database}&precision=ns"
         payload = payload_batches(args.metrics, batch)
+        influx_idle(parts)
         meter = CpuMeter(parts)
         rate = args.metrics / await post_all(url, payload, {}, connections)
         cpu = meter.per_line(args.metrics)
