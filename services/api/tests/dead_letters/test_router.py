@@ -64,3 +64,17 @@ async def test_dead_letters_need_an_admin_and_known_names(client, auth) -> None:
     assert (await client.get(f"/api/v1/dead-letters/{ALERTS}/not-an-id", headers=admin)).status_code == 422
     assert (await client.get(f"/api/v1/dead-letters/{ALERTS}/5-0", headers=admin)).status_code == 404
     assert (await client.post(f"/api/v1/dead-letters/{ALERTS}/5-0/redrive", headers=admin)).status_code == 404
+
+
+async def test_an_entry_id_past_64_bits_is_422_naming_it(client, auth) -> None:
+    admin, big = auth(Role.admin), "18446744073709551616-0"  # 2^64: Redis refuses it as an id
+    for url, params in ((f"/api/v1/dead-letters/{ALERTS}/{big}", None),
+                        (f"/api/v1/dead-letters/{ALERTS}/0-{big.split('-')[0]}/redrive", None),
+                        (f"/api/v1/dead-letters/{ALERTS}", {"before": big})):
+        answer = await (client.post(url, headers=admin) if url.endswith("redrive") else
+                        client.get(url, headers=admin, params=params))
+        assert answer.status_code == 422, url
+        (error,) = answer.json()["detail"]
+        assert error["loc"][-1] in ("entry_id", "before") and "18446744073709551615" in error["msg"]
+    largest = await client.get(f"/api/v1/dead-letters/{ALERTS}/18446744073709551615-18446744073709551615", headers=admin)
+    assert largest.status_code == 404
