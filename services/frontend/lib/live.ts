@@ -17,12 +17,13 @@ export interface LiveEvent {
 export type LiveState = "connecting" | "open" | "closed";
 type Listener = (event: LiveEvent) => void;
 
-class LiveChannel {
+export class LiveChannel {
   private socket: WebSocket | null = null;
   private listeners = new Set<Listener>();
   private stateListeners = new Set<() => void>();
   private retryMs = 500;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private generation = 0; // bumped by each open() and close(): an open() that is no longer current gives up
   state: LiveState = "closed";
 
   constructor(private readonly apiUrl: string) {}
@@ -47,9 +48,18 @@ class LiveChannel {
   }
 
   private async open(): Promise<void> {
+    const generation = ++this.generation;
     this.setState("connecting");
-    const token = await validAccessToken(this.apiUrl);
-    if (!token || this.listeners.size === 0) return this.setState("closed");
+    let token: string | null;
+    try {
+      token = await validAccessToken(this.apiUrl);
+    } catch {
+      // The refresh failed (network, 5xx): try again later, as after a dropped socket.
+      if (generation === this.generation) this.reconnectLater();
+      return;
+    }
+    if (generation !== this.generation) return; // closed, or opened anew, while the token was awaited
+    if (!token) return this.setState("closed");
     // The token travels as a subprotocol, never in the URL (which access logs keep).
     const socket = new WebSocket(`${this.apiUrl.replace(/^http/, "ws")}/ws`, ["aiops.live", `bearer.${token}`]);
     this.socket = socket;
@@ -64,13 +74,18 @@ class LiveChannel {
     socket.onclose = () => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.setState("closed");
-      if (this.listeners.size > 0) this.timer = setTimeout(() => void this.open(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 15_000);
+      this.reconnectLater();
     };
   }
 
+  private reconnectLater(): void {
+    this.setState("closed");
+    if (this.listeners.size > 0) this.timer = setTimeout(() => void this.open(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 15_000);
+  }
+
   private close(): void {
+    this.generation += 1;
     clearTimeout(this.timer);
     const socket = this.socket;
     this.socket = null;
