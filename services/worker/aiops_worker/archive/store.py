@@ -12,7 +12,7 @@ import asyncio
 import gzip
 import hashlib
 import os
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,19 +168,33 @@ def open_archive(settings: WorkerSettings, sessions: async_sessionmaker[AsyncSes
     return PostgresArchive(sessions)
 
 
-async def read(archive: Archive, stream: str, start: datetime, end: datetime, limit: int) -> tuple[list[Envelope], bool]:
-    """The stream's envelopes of [start, end), each once, in time order, at most `limit`; and whether more were
-    left out."""
+def _one(envelope: Envelope) -> int:
+    return 1
+
+
+async def read(archive: Archive, stream: str, start: datetime, end: datetime, limit: int,
+               weight: Callable[[Envelope], int] = _one) -> tuple[list[Envelope], bool]:
+    """The stream's envelopes of [start, end), each once, in time order, the oldest whose weights (by default 1
+    each; a replay weighs a log envelope by its lines) add up to at most `limit`; and whether more were left out.
+    Reading stops at the first batch after the weights read passed `limit`."""
     seen: dict[str, Envelope] = {}
+    weighed = 0
     async with aclosing(archive.batches(stream, start, end)) as batches:
         async for data in batches:
-            if len(seen) > limit:  # batches come oldest first: the rest is later than what is kept
+            if weighed > limit:  # batches come oldest first: the rest is later than what is kept
                 break
             for envelope in await asyncio.to_thread(unpack, data):
-                if start <= envelope.time < end:
-                    seen.setdefault(envelope.id, envelope)
-    envelopes = sorted(seen.values(), key=lambda e: e.time)
-    return envelopes[:limit], len(envelopes) > limit
+                if start <= envelope.time < end and envelope.id not in seen:
+                    seen[envelope.id] = envelope
+                    weighed += weight(envelope)
+    kept: list[Envelope] = []
+    left = limit
+    for envelope in sorted(seen.values(), key=lambda e: e.time):
+        left -= weight(envelope)
+        if left < 0:
+            break
+        kept.append(envelope)
+    return kept, len(kept) < len(seen)
 
 
 def _ms(at: datetime) -> int:

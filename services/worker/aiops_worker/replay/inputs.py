@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import AutomationRun, Incident, IncidentEvent
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import TimelineKind
 from aiops_contracts.influx import IDENTIFIER, InfluxClient, quote_ident
 from aiops_contracts.replay import ReplayParams, StartingState
@@ -41,8 +42,8 @@ async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSess
     together) cut them."""
     start, end, limit = params.start, params.end, settings.replay_max_events
     alerts, cut_alerts = await read(archive, ALERTS_INGESTED.name, start, end, limit)
-    logs, cut_logs = await read(archive, LOGS_INGESTED.name, start, end, limit - len(alerts))
-    left = limit - len(alerts) - sum(len(e.payload.get("records", [])) for e in logs)
+    logs, cut_logs = await read(archive, LOGS_INGESTED.name, start, end, limit - len(alerts), weight=_lines)
+    left = limit - len(alerts) - sum(map(_lines, logs))
     points, cut_points = await metric_points(influx, start, end, left) if params.metrics else ([], False)
     correlate = params.changes.incident_correlation_window_s
     horizon = max(settings.incident_reopen_s, settings.incident_correlation_window_s if correlate is None else correlate)
@@ -53,7 +54,12 @@ async def load_inputs(archive: Archive, influx: InfluxClient, session: AsyncSess
         state.warmup, cut_warmup = await metric_points(influx, start - warmup, start, left - len(points))
     inputs = Inputs(alerts=alerts, logs=logs, points=points, topology=await store.load_topology(session),
                     metrics=params.metrics, start=state)
-    return inputs, cut_alerts or cut_logs or cut_points or cut_warmup or left < 0
+    return inputs, cut_alerts or cut_logs or cut_points or cut_warmup
+
+
+def _lines(envelope: Envelope) -> int:
+    """A log envelope's weight against the event limit: its lines."""
+    return len(envelope.payload.get("records", []))
 
 
 async def metric_points(influx: InfluxClient, start: datetime, end: datetime, limit: int) -> tuple[list[MetricPoint], bool]:

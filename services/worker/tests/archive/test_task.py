@@ -71,6 +71,27 @@ async def test_a_redelivered_batch_is_kept_once_and_the_limit_says_more(ctx: Wor
     assert [e.id for e in first] == [e.id for e in batch[:3]] and more
 
 
+async def test_a_weighed_read_stops_at_the_limit_in_records(ctx: WorkerContext, bus: Bus, drain) -> None:
+    """Log envelopes weighed by their lines: a read stops once the lines it holds pass the limit, and keeps the
+    oldest envelopes whose lines fit in it."""
+    task = LogArchiveTask(ctx)
+    for n in range(4):  # a batch each, of 3 lines
+        payload = LogsPayload(records=[LogRecord(message=f"line {n}-{i}") for i in range(3)])
+        envelope = Envelope(type=LOGS_RECEIVED, source="syslog", time=T0 + timedelta(seconds=n),
+                            payload=payload.model_dump(mode="json"))
+        await bus.publish_many(LOGS_INGESTED, [envelope])
+        await drain(task)
+
+    def lines(envelope: Envelope) -> int:
+        return len(envelope.payload["records"])
+
+    window = (T0, T0 + timedelta(hours=1))
+    kept, more = await read(task.archive, LOGS_INGESTED.name, *window, limit=7, weight=lines)
+    assert [e.time for e in kept] == [T0, T0 + timedelta(seconds=1)] and more
+    every, more = await read(task.archive, LOGS_INGESTED.name, *window, limit=12, weight=lines)
+    assert len(every) == 4 and not more
+
+
 async def test_retention_prunes_only_what_is_older(ctx: WorkerContext, bus: Bus, drain) -> None:
     task = AlertArchiveTask(ctx)
     await bus.publish_many(ALERTS_INGESTED, [alert(0)])

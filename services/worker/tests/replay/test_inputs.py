@@ -1,10 +1,17 @@
-"""The replay's metric points on a real InfluxDB: every numeric field of every series, tags told from fields,
-and `limit` bounding the rows read in all (a LIMIT per series would read a row per series past it)."""
+"""The replay's inputs: metric points on a real InfluxDB (every numeric field of every series, tags told from fields,
+and `limit` bounding the rows read in all: a LIMIT per series would read a row per series past it), and archived
+log lines on PostgreSQL counted line by line against the event limit."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from aiops_worker.replay.inputs import metric_points
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.replay import ReplayParams
+from aiops_contracts.streams import LOGS_INGESTED
+from aiops_worker.archive.store import PostgresArchive, pack
+from aiops_worker.replay.inputs import load_inputs, metric_points
+from aiops_worker.runtime.consumer import Delivery
 from aiops_worker.runtime.context import WorkerContext
 
 START_S = (int(datetime.now(UTC).timestamp()) // 3600 - 21 * 24) * 3600  # within retention
@@ -26,3 +33,20 @@ async def test_points_of_every_series_and_the_limit_counts_rows_in_all(own_influ
     assert (first.time_ns, first.value) == (START_S * 10**9, 7.0)
     assert {p.series.field for p in mine} == {"load", "procs"}
     assert len(few) == 5 and few_cut
+
+
+async def test_the_event_limit_counts_log_lines_not_envelopes(worker_ctx: WorkerContext) -> None:
+    """Three envelopes of 1,000 lines each and REPLAY_MAX_EVENTS=2,500: two envelopes are read, not all 3,000
+    lines, and the inputs say they were cut."""
+    t0 = datetime(2026, 3, 3, tzinfo=UTC)
+    archive = PostgresArchive(worker_ctx.sessions)
+    for i in range(3):
+        payload = LogsPayload(records=[LogRecord(message=f"line {i}-{n}") for n in range(1_000)])
+        envelope = Envelope(type=LOGS_RECEIVED, source="syslog", payload=payload.model_dump(mode="json"),
+                            time=t0 + timedelta(seconds=i))
+        await archive.write(pack(LOGS_INGESTED.name, [Delivery(f"{i}-0", envelope, payload)]))
+    settings = worker_ctx.settings.model_copy(update={"replay_max_events": 2_500})
+    params = ReplayParams(start=t0, end=t0 + timedelta(minutes=5), metrics=False)
+    async with worker_ctx.sessions() as session:
+        inputs, truncated = await load_inputs(archive, worker_ctx.influx, session, params, settings)
+    assert [len(e.payload["records"]) for e in inputs.logs] == [1_000, 1_000] and truncated
