@@ -9,6 +9,7 @@ import logging
 import re
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -54,14 +55,26 @@ class Notice:
 
     @property
     def subject(self) -> str:
+        return self.heading(str)
+
+    def heading(self, shown: Callable[[str], str]) -> str:
+        """The subject, each value from the incidents passed through `shown` (for Slack: slack_escaped)."""
         worst = self.incidents[0]
         count = len(self.firing) or len(self.incidents)
         more = f" (+{len(self.incidents) - 1} more)" if len(self.incidents) > 1 else ""
-        return _CONTROL.sub(" ", f"[{self.status.upper()}:{count}] {worst['severity']}: {worst['title']}{more}")
+        return _CONTROL.sub(" ", f"[{self.status.upper()}:{count}] {shown(worst['severity'])}:"
+                                 f" {shown(worst['title'])}{more}")
 
-    def lines(self) -> list[str]:
-        return [f"- [{i['status']}] {i['severity']}: {i['title']} ({', '.join(i['hosts'][:3] or i['services'][:3]) or 'fleet'})"
-                f" events {i['event_count']}, incident {i['incident_id']}" for i in self.incidents]
+    def lines(self, shown: Callable[[str], str] = str) -> list[str]:
+        return [f"- [{shown(i['status'])}] {shown(i['severity'])}: {shown(i['title'])}"
+                f" ({shown(', '.join(i['hosts'][:3] or i['services'][:3]) or 'fleet')})"
+                f" events {i['event_count']}, incident {shown(i['incident_id'])}" for i in self.incidents]
+
+
+def slack_escaped(value: str) -> str:
+    """Slack's escaping of text (https://api.slack.com/reference/surfaces/formatting#escaping): an alert's title
+    or host is shown as written, its `<!channel>` is no channel-wide ping and its `<https://…|label>` no link."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def notice(receiver: str, group_key: str, incidents: list[dict[str, Any]]) -> Notice:
@@ -112,7 +125,7 @@ class Sender:
 
     def _body(self, receiver: Receiver, message: Notice) -> dict[str, Any]:
         if receiver.kind == "slack":
-            return {"text": "\n".join([message.subject, *message.lines()])}
+            return {"text": "\n".join([message.heading(slack_escaped), *message.lines(slack_escaped)])}
         if receiver.kind == "pagerduty":  # Events API v2: one PagerDuty incident per group (dedup_key)
             key = self.settings.pagerduty_routing_keys.get(receiver.name)
             worst = message.incidents[0]

@@ -2,8 +2,9 @@
 once per group_interval per receiver, by two flushing replicas (email through a local aiosmtpd server, a
 Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
 Events v2; a slow receiver holds no lock the gathering waits on; a failing receiver is retried and its failure
-recorded, and skipped while its circuit is open; a title's line breaks never reach a header, and a message that
-cannot be built fails its group only; a bad notifications.yml names its line."""
+recorded, and skipped while its circuit is open; an alert's Slack markup is no ping or link; a title's line
+breaks never reach a header, and a message that cannot be built fails its group only; a bad notifications.yml names
+its line."""
 
 import asyncio
 import email
@@ -302,6 +303,18 @@ async def test_a_receiver_failing_again_and_again_is_skipped_while_its_circuit_i
     with pytest.raises(ReceiverUnavailable, match="circuit open"):
         await sender.send(hook, message)
     assert len(http.posts) == BREAKER_FAILURES * RETRIES  # not called while open
+
+
+async def test_an_alerts_slack_markup_is_shown_as_text_not_a_channel_ping_or_a_link(worker_settings, http):
+    """An incident's title and hosts come from alerts (a Sentry event needs only the public DSN key, syslog no key at
+    all): Slack reads `<!channel>` as a ping of the whole channel and `<url|label>` as a link behind any label."""
+    incident = json.loads(change(str(uuid.uuid4()), "<!here>").model_dump_json())["payload"]
+    incident["title"] = "<!channel> <https://evil.example/sso|Reset your SSO password> &amp;"
+    await Sender(worker_settings).send(Receiver(name="ops", kind="slack", url=http.url), notice("ops", "k", [incident]))
+    subject, line = http.posts[0]["text"].split("\n")
+    title = "&lt;!channel&gt; &lt;https://evil.example/sso|Reset your SSO password&gt; &amp;amp;"
+    assert subject == f"[FIRING:1] high: {title}"
+    assert line == f"- [open] high: {title} (&lt;!here&gt;) events 1, incident {incident['incident_id']}"
 
 
 MAIL_AND_HOOK = """
