@@ -19,7 +19,9 @@ A path that cannot be opened for another reason than its absence (a directory, n
 (once, and when the reason changes) and skipped; the other files are read, and it is tried again at each poll.
 
 A record longer than `file_tail_max_record_bytes` is published in pieces that long: a line that never
-ends must not hold up the lines after it.
+ends must not hold up the lines after it. A record longer than a log line (LOG_LINE_MAX_CHARS) is published
+whole, as consecutive records of at most that many characters (producers/log_records.py); an envelope that
+starts with a later piece takes its id from the record's offset and the piece's index.
 """
 
 import asyncio
@@ -33,10 +35,11 @@ from typing import BinaryIO
 import orjson
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.events import LOGS_RECEIVED, LogsPayload
 from aiops_contracts.streams import FILE_TAIL_OFFSETS_KEY, LOGS_INGESTED
 from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
+from aiops_worker.producers.log_records import log_records
 from aiops_worker.producers.settings import FileTailSettings
 from aiops_worker.runtime.context import WorkerContext
 
@@ -198,15 +201,16 @@ class FileTailProducer(Producer[FileTailSettings]):
         await self.redis.hset(self.offsets_key, followed.path, orjson.dumps(state))
 
     def _envelopes(self, followed: _Followed, records: list[tuple[int, bytes]]) -> list[Envelope]:
+        # Each piece of a record longer than a log line is placed by its record's offset and its index there.
+        pieces = [(f"{start}+{n}" if n else str(start), piece) for start, raw in records
+                  for n, piece in enumerate(log_records(without_nul(raw.decode("utf-8", errors="replace").rstrip("\r"))))]
         size = self.settings.logs_envelope_max_records
         envelopes = []
-        for i in range(0, len(records), size):
-            chunk = records[i:i + size]
+        for i in range(0, len(pieces), size):
+            chunk = pieces[i:i + size]
             origin = f"{followed.path}:{followed.inode}:{followed.generation}:{chunk[0][0]}"
             event_id = hashlib.sha256(origin.encode()).hexdigest()[:32]
-            payload = LogsPayload(labels={"path": followed.path}, records=[
-                LogRecord(message=without_nul(raw.decode("utf-8", errors="replace").rstrip("\r")[:65_536]))
-                for _, raw in chunk])
+            payload = LogsPayload(labels={"path": followed.path}, records=[piece for _, piece in chunk])
             envelopes.append(Envelope(id=event_id, type=LOGS_RECEIVED, source=SOURCE,
                                       payload=payload.model_dump(mode="json", exclude_defaults=True)))
         return envelopes

@@ -5,7 +5,8 @@ where the previous poll ended (the first from `earliest`) to now; each result be
 
 A poll takes at most MAX_RESULTS records, the oldest of its window (`| sort <MAX_RESULTS> _time` ends the
 search), and stops reading there. A full poll does not jump to now: the next one starts at the time of its
-last record, whose records (all those sharing that time) it leaves to it, so nothing of the window is lost."""
+last record, whose records (all those sharing that time) it leaves to it, so nothing of the window is lost.
+A `_raw` longer than a log line becomes consecutive records (producers/log_records.py), counted as one result."""
 
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from aiops_contracts.events import LogRecord
 from aiops_contracts.pollers import SplunkSettings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.http import HttpPoller
+from aiops_worker.producers.log_records import before_last_time, log_records
 from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 
 MAX_RESULTS = 10_000  # records per poll, at most; the rest of the window waits for the next poll's search
@@ -43,39 +45,31 @@ class SplunkPoller(HttpPoller[SplunkSettings]):
         form = {"search": f"{search} | sort {MAX_RESULTS} _time", "earliest_time": str(self._since),
                 "latest_time": f"{until:.3f}", "output_mode": "json"}
         records: list[LogRecord] = []
+        results = 0
         async with self.api.request("POST", "/services/search/jobs/export", data=form) as response:
             async for line in response.content:
-                record = _record(line)
-                if record is not None:
-                    records.append(record)
-                if len(records) == MAX_RESULTS:
+                pieces = _records(line)
+                results += bool(pieces)
+                records += pieces
+                if results == MAX_RESULTS:
                     break  # the rest of the window is the next poll's
-        self._since = until
-        if len(records) == MAX_RESULTS:
-            records = self._up_to_last_time(records)
+        resume_at = None
+        if results == MAX_RESULTS:  # the next starts at its last record's time (earliest_time is inclusive)
+            records, resume_at = before_last_time(records, resolution_s=1e-6)
+        self._since = until if resume_at is None else resume_at
         return PollResult(logs=records)
 
-    def _up_to_last_time(self, records: list[LogRecord]) -> list[LogRecord]:
-        """A full poll: the next starts at its last record's time (Splunk's earliest_time is inclusive), so
-        the records of that time are left to it; all of one time (nothing before it) are kept, then passed."""
-        last = records[-1].timestamp
-        if last is None:
-            return records
-        earlier = [record for record in records if record.timestamp is None or record.timestamp < last]
-        self._since = last.timestamp() if earlier else last.timestamp() + 1e-6
-        return earlier or records
 
-
-def _record(line: bytes) -> LogRecord | None:
+def _records(line: bytes) -> list[LogRecord]:
+    """A result's records (one, or the pieces of a `_raw` longer than a log line); none for other lines."""
     if not line.strip():
-        return None
+        return []
     try:
         row: dict[str, Any] = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise CheckFailed("protocol", "search export: a line that is not JSON") from exc
     result = row.get("result")
     if not isinstance(result, dict) or "_raw" not in result:
-        return None  # preview rows without results, messages, the last-row marker
+        return []  # preview rows without results, messages, the last-row marker
     labels = {key: str(result[key]) for key in ("source", "sourcetype", "index") if result.get(key)}
-    return LogRecord(message=str(result["_raw"])[:65_536], host=result.get("host"),
-                     timestamp=result.get("_time"), labels=labels)
+    return log_records(str(result["_raw"]), host=result.get("host"), timestamp=result.get("_time"), labels=labels)

@@ -3,7 +3,9 @@
 TCP framing (RFC 6587): octet counting (`LEN SP MSG`) or a trailer, LF or NUL (CPython's
 SysLogHandler ends each TCP message with NUL only); each frame chooses for itself. A UDP datagram is
 one message. Header parsing happens in the log task; here a bare `<PRI>` prefix without a syslog
-header (what SysLogHandler sends) is turned into a `level` label so the level is not lost.
+header (what SysLogHandler sends) is turned into a `level` label so the level is not lost. A message
+longer than a log line (up to `syslog_max_message_bytes` over TCP) becomes consecutive records, each
+with its labels (producers/log_records.py).
 
 Back-pressure: TCP connections stop being read while the queue is full; UDP datagrams that find it
 full are dropped and counted (UDP syslog is at-most-once by design).
@@ -23,6 +25,7 @@ from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_contracts.text import without_nul
 from aiops_worker.producers.base import Producer
+from aiops_worker.producers.log_records import log_records
 from aiops_worker.producers.settings import SyslogSettings
 from aiops_worker.runtime.context import WorkerContext
 
@@ -89,23 +92,24 @@ class SyslogFramer:
         return message
 
 
-def to_record(raw: bytes, transport: str, peer: str) -> LogRecord:
+def to_records(raw: bytes, transport: str, peer: str) -> list[LogRecord]:
+    """One message's records: one, or its pieces in order when it is longer than a log line."""
     text = without_nul(raw.decode("utf-8", errors="replace").strip("\r\n\0").replace("\ufeff", ""))
     labels = {"transport": transport, "peer": peer}
     bare = _BARE_PRI.match(text)
     if bare:
         labels["level"] = _SEVERITIES[int(bare.group(1)) % 8]
         text = text[bare.end():]
-    return LogRecord(message=text[:65_536], labels=labels)
+    return log_records(text, labels=labels)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, queue: asyncio.Queue[LogRecord]) -> None:
+    def __init__(self, queue: asyncio.Queue[list[LogRecord]]) -> None:
         self.queue = queue
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         try:
-            self.queue.put_nowait(to_record(data, "udp", str(addr[0])))
+            self.queue.put_nowait(to_records(data, "udp", str(addr[0])))
         except asyncio.QueueFull:
             DROPPED.inc()
 
@@ -118,7 +122,7 @@ class SyslogProducer(Producer[SyslogSettings]):
 
     def __init__(self, ctx: WorkerContext, settings: SyslogSettings | None = None) -> None:
         super().__init__(ctx, settings)
-        self.queue: asyncio.Queue[LogRecord] = asyncio.Queue(QUEUE_SIZE)
+        self.queue: asyncio.Queue[list[LogRecord]] = asyncio.Queue(QUEUE_SIZE)  # each message's records
         self.ports: dict[str, int] = {}  # bound ports (port 0 in settings means off; tests bind real ones)
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # open TCP connections, by handler
 
@@ -160,7 +164,7 @@ class SyslogProducer(Producer[SyslogSettings]):
     async def poll(self) -> list[Envelope]:
         records: list[LogRecord] = []
         while not self.queue.empty() and len(records) < QUEUE_SIZE:
-            records.append(self.queue.get_nowait())
+            records += self.queue.get_nowait()
         size = self.settings.logs_envelope_max_records
         return [Envelope(type=LOGS_RECEIVED, source=SOURCE,
                          payload=LogsPayload(records=records[i:i + size]).model_dump(mode="json"))
@@ -175,7 +179,7 @@ class SyslogProducer(Producer[SyslogSettings]):
         try:
             while data := await reader.read(65_536):
                 for message in framer.feed(data):
-                    await self.queue.put(to_record(message, "tcp", peer))
+                    await self.queue.put(to_records(message, "tcp", peer))
         except FramingError as exc:
             log.warning("syslog connection closed: bad framing", extra={"peer": peer, "error": str(exc)})
         except ConnectionError:

@@ -1,11 +1,12 @@
 """File tail: multi-line records, rotation, truncation, restarts, a crash between publish and save, event ids
-that stay new when content starts over, and records longer than the read limit."""
+that stay new when content starts over, and records longer than the read limit or than a log line."""
 
 import os
 from pathlib import Path
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOG_LINE_MAX_CHARS
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers.file_tail import FileTailProducer, split_records
 from aiops_worker.producers.settings import FileTailSettings
@@ -207,6 +208,22 @@ async def test_a_record_longer_than_the_limit_is_cut_and_the_file_goes_on(bus: B
     assert received[0] == "before" and received[-1] == "after"
     assert "".join(received[1:-1]) == long_line
     assert all(len(piece) <= 1024 for piece in received)
+
+
+async def test_a_record_longer_than_a_log_line_is_published_whole_in_pieces(bus: Bus, worker_ctx: WorkerContext, redis,
+                                                                          tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    trace = "ERROR boom\n" + "".join(f"\tat frame{i}.method(File.java:{i})\n" for i in range(4_000))  # 145,790 chars
+    path.write_text(trace + "INFO next\n")
+    producer = FileTailProducer(worker_ctx, FileTailSettings(file_tail_paths=[str(path)], file_tail_from_start=True,
+                                                             logs_envelope_max_records=2))
+    await drain_file(producer)
+    received = await messages(bus)
+    assert [len(piece) for piece in received] == [LOG_LINE_MAX_CHARS, LOG_LINE_MAX_CHARS, 14_718, 9]
+    assert "".join(received[:-1]) == trace.rstrip("\n") and received[-1] == "INFO next"
+    ids = await envelope_ids(bus)  # the third piece starts an envelope of its own: not under the first one's id
+    assert len(ids) == len(set(ids)) == 3
+    await assert_new_to_the_ledger(worker_ctx, ids)
 
 
 async def test_an_unreadable_path_is_skipped_and_the_other_files_are_read(bus: Bus, worker_ctx: WorkerContext, redis,

@@ -4,14 +4,16 @@ import asyncio
 import logging
 import logging.handlers
 import socket
+from typing import Any
 
 import pytest
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import LOG_LINE_MAX_CHARS
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers.settings import SyslogSettings
-from aiops_worker.producers.syslog import FramingError, SyslogFramer, SyslogProducer, to_record
+from aiops_worker.producers.syslog import FramingError, SyslogFramer, SyslogProducer, to_records
 from aiops_worker.runtime.context import WorkerContext
 
 RFC5424 = b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\"] An application event"
@@ -40,13 +42,13 @@ def test_bad_framing_is_refused(data: bytes) -> None:
 
 
 def test_bare_priority_becomes_a_level_label() -> None:
-    record = to_record(b"<11>myapp: disk gone\x00", "tcp", "10.0.0.1")
+    [record] = to_records(b"<11>myapp: disk gone\x00", "tcp", "10.0.0.1")
     assert (record.message, record.labels["level"]) == ("myapp: disk gone", "err")
-    assert to_record(RFC3164, "udp", "10.0.0.1").message == RFC3164.decode()  # headers stay for the log task
+    assert [r.message for r in to_records(RFC3164, "udp", "10.0.0.1")] == [RFC3164.decode()]  # headers stay for the log task
 
 
 def test_nul_inside_a_message_is_replaced() -> None:
-    assert to_record(b"<11>myapp: disk\x00 gone", "udp", "10.0.0.1").message == "myapp: disk\ufffd gone"
+    assert [r.message for r in to_records(b"<11>myapp: disk\x00 gone", "udp", "10.0.0.1")] == ["myapp: disk\ufffd gone"]
 
 
 async def received(bus: Bus, count: int) -> list[dict]:
@@ -58,15 +60,15 @@ async def received(bus: Bus, count: int) -> list[dict]:
     raise AssertionError(f"only {len(records)} of {count} records arrived")
 
 
-def listening_producer(ctx: WorkerContext) -> tuple[SyslogProducer, list[int]]:
-    """A producer set to listen on free UDP and TCP ports (port 0 in the settings means "off")."""
+def listening_producer(ctx: WorkerContext, **settings: Any) -> tuple[SyslogProducer, list[int]]:
+    """A producer set to listen on free UDP and TCP ports (port 0 in the settings means "off"), with `settings`."""
     ports = []
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         with socket.socket(socket.AF_INET, kind) as probe:
             probe.bind(("127.0.0.1", 0))
             ports.append(probe.getsockname()[1])
-    settings = SyslogSettings(syslog_host="127.0.0.1", syslog_udp_port=ports[0], syslog_tcp_port=ports[1])
-    return SyslogProducer(ctx, settings), ports
+    return SyslogProducer(ctx, SyslogSettings(syslog_host="127.0.0.1", syslog_udp_port=ports[0],
+                                              syslog_tcp_port=ports[1], **settings)), ports
 
 
 async def test_udp_and_tcp_senders_reach_the_stream(bus: Bus, worker_ctx: WorkerContext, redis) -> None:
@@ -120,3 +122,24 @@ async def test_stop_publishes_what_was_received(bus: Bus, worker_ctx: WorkerCont
     records = await received(bus, 12)
     sent = [f"udp {n}" for n in range(2)] + [f"tcp {n}" for n in range(10)]
     assert sorted(r["message"] for r in records) == sorted(sent)
+
+
+async def test_a_message_longer_than_a_log_line_arrives_whole_in_pieces(bus: Bus, worker_ctx: WorkerContext,
+                                                                        redis) -> None:
+    producer, ports = listening_producer(worker_ctx, syslog_max_message_bytes=200_000)
+    stop = asyncio.Event()
+    running = asyncio.create_task(producer.run(stop))
+    while "tcp" not in producer.ports:
+        await asyncio.sleep(0.01)
+    text = "".join(f"frame {i};" for i in range(15_000))  # 168,890 characters
+    _, writer = await asyncio.open_connection("127.0.0.1", ports[1])
+    writer.write(b"<11>" + text.encode() + b"\n<14>after\n")
+    await writer.drain()
+    writer.close()
+    records = await received(bus, 4)
+    stop.set()
+    await running
+    assert [len(r["message"]) for r in records] == [LOG_LINE_MAX_CHARS, LOG_LINE_MAX_CHARS, 37_818, 5]
+    assert "".join(r["message"] for r in records[:3]) == text and records[3]["message"] == "after"
+    assert [r["labels"] for r in records] == [{"transport": "tcp", "peer": "127.0.0.1", "level": "err"}] * 3 + [
+        {"transport": "tcp", "peer": "127.0.0.1", "level": "info"}]

@@ -1,11 +1,11 @@
 """Properties of the syslog receiver's pure parts: framed messages come back whatever the TCP reads cut, any byte
-stream gives messages or a FramingError (nothing else), and any datagram becomes a storable record."""
+stream gives messages or a FramingError (nothing else), and any datagram becomes storable records."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiops_contracts.events import LOG_LINE_MAX_CHARS
-from aiops_worker.producers.syslog import FramingError, SyslogFramer, to_record
+from aiops_worker.producers.syslog import FramingError, SyslogFramer, to_records
 
 PROPERTIES = settings(max_examples=150, deadline=None, derandomize=True)
 MAX_BYTES = 2048
@@ -49,9 +49,9 @@ def test_any_byte_stream_gives_messages_or_a_framing_error(stream: bytes, at: li
 
 
 @PROPERTIES
-@given(st.binary(max_size=300) | st.builds(bytes.__mul__, st.binary(min_size=1, max_size=8), st.integers(1, 20_000)),
+@given(st.binary(max_size=300) | st.builds(bytes.__mul__, st.binary(min_size=1, max_size=8), st.integers(1, 40_000)),
        st.sampled_from(["udp", "tcp"]))
-def test_any_datagram_becomes_a_record_without_nul(data: bytes, transport: str) -> None:
-    record = to_record(data, transport, "10.0.0.1")
-    assert "\0" not in record.message and len(record.message) <= LOG_LINE_MAX_CHARS
-    assert record.labels["transport"] == transport
+def test_any_datagram_becomes_records_without_nul(data: bytes, transport: str) -> None:
+    records = to_records(data, transport, "10.0.0.1")
+    assert all("\0" not in r.message and len(r.message) <= LOG_LINE_MAX_CHARS for r in records)
+    assert all(r.labels["transport"] == transport for r in records)

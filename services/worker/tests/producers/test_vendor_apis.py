@@ -4,6 +4,7 @@ rate limits (429/503 and the vendor's reset header) and what the results become.
 
 import importlib.util
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -11,6 +12,7 @@ import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
+from aiops_contracts.events import LOG_LINE_MAX_CHARS
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers import splunk
@@ -123,12 +125,16 @@ class SplunkWindow(vendors.Splunk):
             base = 1_714_557_600  # 2024-05-01T10:00:00Z
             rows = [(base + second, n) for n, second in enumerate(self.SECONDS) if base + second >= earliest]
             for at, n in rows[:limit]:
-                result = {"_raw": f"event {n}", "_time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(at))}Z"}
+                result = {"_raw": self.raw(n), "_time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(at))}Z",
+                          "host": "db-1", "sourcetype": "app"}
                 await response.write(orjson.dumps({"preview": False, "result": result}) + b"\n")
             await response.write_eof()
             return response
 
         return [web.post("/services/search/jobs/export", export)]
+
+    def raw(self, n: int) -> str:
+        return f"event {n}"
 
 
 async def test_a_full_splunk_poll_resumes_after_its_last_record(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,6 +146,29 @@ async def test_a_full_splunk_poll_resumes_after_its_last_record(monkeypatch: pyt
         # Each full poll (4) keeps those before its last record's time and leaves that time to the next.
         assert polls == [["event 0", "event 1"], ["event 2", "event 3", "event 4"], ["event 5"], []]
         await poller.aclose()
+
+
+class SplunkLongEvent(SplunkWindow):
+    """Event 2 is three log lines long."""
+
+    def raw(self, n: int) -> str:
+        return "x" * (2 * LOG_LINE_MAX_CHARS + 10) if n == 2 else super().raw(n)
+
+
+async def test_a_splunk_result_longer_than_a_log_line_is_split_and_counts_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(splunk, "MAX_RESULTS", 4)
+    async with SplunkLongEvent() as api:
+        poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
+                                     {"token": vendors.SPLUNK_TOKEN}))
+        polls = [(await poller.poll()).logs for _ in range(4)]
+        await poller.aclose()
+    # Its pieces are one result of the four a poll reads, and stay together at their time.
+    assert [[r.message[:7] for r in logs] for logs in polls] == [
+        ["event 0", "event 1"], ["x" * 7] * 3 + ["event 3", "event 4"], ["event 5"], []]
+    pieces = polls[1][:3]
+    assert [len(r.message) for r in pieces] == [LOG_LINE_MAX_CHARS, LOG_LINE_MAX_CHARS, 10]
+    assert {(r.host, r.timestamp, r.labels["sourcetype"]) for r in pieces} == {
+        ("db-1", datetime(2024, 5, 1, 10, 0, 3, tzinfo=UTC), "app")}
 
 
 async def test_thousandeyes_results_follow_next_links_and_are_sent_once() -> None:
