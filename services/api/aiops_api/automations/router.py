@@ -14,6 +14,7 @@ from aiops_api.automations.schemas import (
     AutomationStats,
     IncidentAutomations,
     RunDecision,
+    shown_to,
 )
 from aiops_api.deps import Admin, BusDep, Operator, SessionDep, Viewer
 from aiops_contracts.automations import RuleSpec, RunStatus
@@ -23,8 +24,9 @@ NOT_FOUND = {404: {"description": "No such rule or run"}}
 
 
 @router.get("/rules", operation_id="list_automation_rules")
-async def list_rules(session: SessionDep, _: Viewer) -> list[AutomationRuleRead]:
-    return [AutomationRuleRead.model_validate(r) for r in await service.list_rules(session)]
+async def list_rules(session: SessionDep, user: Viewer) -> list[AutomationRuleRead]:
+    """Below admin, a webhook URL is only its scheme and host, and extra_vars are left out."""
+    return [shown_to(user.role, AutomationRuleRead.model_validate(r)) for r in await service.list_rules(session)]
 
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED, operation_id="create_automation_rule",
@@ -73,17 +75,22 @@ async def get_incident_automations(incident_id: uuid.UUID, session: SessionDep, 
 
 
 @router.get("/runs/{run_id}", operation_id="get_automation_run", responses=NOT_FOUND)
-async def get_run(run_id: uuid.UUID, session: SessionDep, _: Viewer) -> AutomationRunDetail:
-    return await service.get_run(session, run_id=run_id)
+async def get_run(run_id: uuid.UUID, session: SessionDep, user: Viewer) -> AutomationRunDetail:
+    """Below admin, the spec's webhook URL is only its scheme and host, and its extra_vars are left out."""
+    return shown_to(user.role, await service.get_run(session, run_id=run_id))
 
 
 @router.post("/runs/{run_id}/approve", operation_id="approve_automation_run", responses=NOT_FOUND)
-async def approve_run(run_id: uuid.UUID, _: RunDecision, session: SessionDep, bus: BusDep,
+async def approve_run(run_id: uuid.UUID, body: RunDecision, session: SessionDep, bus: BusDep,
                       user: Operator) -> AutomationRunDetail:
-    return await service.decide_run(session, bus, run_id=run_id, approve=True, actor=user.subject)
+    """The comment goes into the audit entry and onto the incident's timeline."""
+    verdict = service.Verdict(approve=True, actor=user.subject, comment=body.comment)
+    return shown_to(user.role, await service.decide_run(session, bus, run_id=run_id, verdict=verdict))
 
 
 @router.post("/runs/{run_id}/reject", operation_id="reject_automation_run", responses=NOT_FOUND)
-async def reject_run(run_id: uuid.UUID, _: RunDecision, session: SessionDep, bus: BusDep,
+async def reject_run(run_id: uuid.UUID, body: RunDecision, session: SessionDep, bus: BusDep,
                      user: Operator) -> AutomationRunDetail:
-    return await service.decide_run(session, bus, run_id=run_id, approve=False, actor=user.subject)
+    """The comment goes into the audit entry and onto the incident's timeline."""
+    verdict = service.Verdict(approve=False, actor=user.subject, comment=body.comment)
+    return shown_to(user.role, await service.decide_run(session, bus, run_id=run_id, verdict=verdict))

@@ -2,11 +2,13 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiops_api.auth.tokens import Role
 from aiops_contracts.automations import RuleSpec, RunOutcome, RunStatus
+from aiops_contracts.outbound import redacted
 
 
 class AutomationRuleRead(BaseModel):
@@ -54,6 +56,20 @@ class AutomationRunDetail(AutomationRunRead):
     output: str
     event: dict[str, Any]
     spec: RuleSpec
+
+
+WithSpec = TypeVar("WithSpec", AutomationRuleRead, AutomationRunDetail)
+
+
+def shown_to(role: Role, item: WithSpec) -> WithSpec:
+    """`item` as `role` may see it: admins, who edit rules, see the spec whole; the others see a webhook URL as
+    scheme and host only (its path is the secret, as with notification receivers) and no extra_vars (they may
+    carry tokens)."""
+    if role >= Role.admin:
+        return item
+    action = item.spec.action
+    hidden = action.model_copy(update={"url": action.url and redacted(action.url), "extra_vars": {}})
+    return item.model_copy(update={"spec": item.spec.model_copy(update={"action": hidden})})
 
 
 class RunDecision(BaseModel):

@@ -3,6 +3,7 @@ except for enabling) and runs (operators approve or reject those awaiting approv
 Every change is audited; an approval is announced on `aiops:automations:approved` for the worker to run."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,8 +108,17 @@ async def get_run(session: AsyncSession, *, run_id: uuid.UUID) -> AutomationRunD
     return AutomationRunDetail.model_validate(run)
 
 
-async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, approve: bool,
-                     actor: str) -> AutomationRunDetail:
+@dataclass(frozen=True)
+class Verdict:
+    """An operator's decision on a run awaiting approval, with the comment (a change ticket, say) that goes
+    into the audit entry and onto the incident's timeline."""
+
+    approve: bool
+    actor: str
+    comment: str = ""
+
+
+async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, verdict: Verdict) -> AutomationRunDetail:
     """Approve (the worker then runs it, once) or reject a run awaiting approval; an expired request is marked
     expired and refused."""
     run = await session.get(AutomationRun, run_id, with_for_update=True, populate_existing=True)
@@ -118,21 +128,24 @@ async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, appr
         raise Conflict(f"run {run_id} is {run.status}, not awaiting approval")
     now = datetime.now(UTC)
     expired = run.approval_expires_at is not None and run.approval_expires_at <= now
-    status = RunStatus.expired if expired else RunStatus.approved if approve else RunStatus.rejected
-    run.status, run.decided_by = status.value, actor
-    run.reason = f"{status.value} by {actor}" if not expired else "the approval request expired"
-    await record_change(session, actor=actor, action=f"automation.{status.value}", entity=("automation_run", str(run.id)),
-                        before={"status": RunStatus.awaiting_approval.value}, after={"status": status.value})
+    status = RunStatus.expired if expired else RunStatus.approved if verdict.approve else RunStatus.rejected
+    run.status, run.decided_by = status.value, verdict.actor
+    run.reason = f"{status.value} by {verdict.actor}" if not expired else "the approval request expired"
+    comment = verdict.comment.strip()
+    await record_change(session, actor=verdict.actor, action=f"automation.{status.value}",
+                        entity=("automation_run", str(run.id)), before={"status": RunStatus.awaiting_approval.value},
+                        after={"status": status.value, "comment": comment})
     if run.incident_id is not None:
+        message = f"{run.rule_name}: {run.reason}" + (f" ({comment})" if comment else "")
         session.add(IncidentEvent(incident_id=run.incident_id, event_id=None, at=now, kind=TimelineKind.automation,
-                                  count=0, host=run.target, template_id=None, message=f"{run.rule_name}: {run.reason}"))
+                                  count=0, host=run.target, template_id=None, message=message))
     await session.commit()
     if expired:
         raise Conflict(f"run {run_id}: the approval request expired at {run.approval_expires_at.isoformat()}")
     payload = AutomationRunPayload(run_id=str(run.id), rule=run.rule_name, status=status, target=run.target,
                                    reason=run.reason, incident_id=str(run.incident_id) if run.incident_id else None)
     envelope = Envelope(type=AUTOMATION_RUN_CHANGED, source="api", payload=payload.model_dump(mode="json"))
-    if approve:
+    if verdict.approve:
         await bus.publish(AUTOMATIONS_APPROVED, envelope)
     await bus.publish_and_broadcast(AUTOMATIONS_RUNS, [envelope])
     return AutomationRunDetail.model_validate(run)

@@ -57,13 +57,13 @@ async def test_rules_from_the_file_are_read_only_here(client, auth, sessions):
     assert response.status_code == 409 and "automations.yml" in response.json()["detail"]
 
 
-async def awaiting(sessions, expires_in: timedelta) -> AutomationRun:
+async def awaiting(sessions, expires_in: timedelta, spec: dict = RULE) -> AutomationRun:
     incident = Incident(id=uuid.uuid4(), group_key="k", title="web down", summary="", severity="critical",
                         status="open", event_count=1, hosts=["web-1"], services=[], details={},
                         first_seen_at=T0, last_seen_at=T0)
     run = AutomationRun(id=uuid.uuid4(), rule_name="restart-web", trigger_key=uuid.uuid4().hex, target="web-1",
                         incident_id=incident.id, status="awaiting_approval", reason="destructive rule", dry_run=False,
-                        spec=RULE, event={"host": "web-1"}, output="",
+                        spec=spec, event={"host": "web-1"}, output="",
                         approval_expires_at=datetime.now(UTC) + expires_in)
     async with sessions.begin() as session:
         session.add(incident)
@@ -100,6 +100,44 @@ async def test_expired_request_is_refused_and_rejection_runs_nothing(client, aut
     assert await bus.redis.xlen(bus.key(AUTOMATIONS_APPROVED)) == 0
     detail = await client.get(f"/api/v1/automations/runs/{expired.id}", headers=auth(Role.viewer))
     assert detail.json()["status"] == "expired"
+
+
+@pytest.mark.parametrize("decision", ["approved", "rejected"])
+async def test_decision_comment_is_audited_and_on_the_timeline(client, auth, sessions, decision):
+    run = await awaiting(sessions, timedelta(hours=1))
+    verb = {"approved": "approve", "rejected": "reject"}[decision]
+    response = await client.post(f"/api/v1/automations/runs/{run.id}/{verb}", json={"comment": " per CHG-4242 "},
+                                 headers=auth(Role.operator))
+    assert response.status_code == 200 and response.json()["status"] == decision
+    async with sessions() as session:
+        audit = await session.scalar(select(AuditEntry).where(AuditEntry.entity_id == str(run.id)))
+        timeline = (await session.scalars(select(IncidentEvent.message))).all()
+    assert audit is not None and audit.after == {"status": decision, "comment": "per CHG-4242"}
+    assert timeline == [f"restart-web: {decision} by {audit.actor} (per CHG-4242)"]
+
+
+SECRET_URL = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
+WEBHOOK = {"name": "notify-slack", "trigger": {"events": ["incident.opened"]}, "guards": {"destructive": True},
+           "action": {"kind": "webhook", "url": SECRET_URL, "extra_vars": {"api_key": "s3cret-key"}}}
+
+
+async def test_below_admin_a_rule_shows_its_url_as_scheme_and_host_without_extra_vars(client, auth, sessions):
+    assert (await client.post("/api/v1/automations/rules", json=WEBHOOK, headers=auth(Role.admin))).status_code == 201
+    run = await awaiting(sessions, timedelta(hours=1), spec=WEBHOOK)
+    url = f"/api/v1/automations/runs/{run.id}"
+    for role in (Role.viewer, Role.operator):
+        [rule] = (await client.get("/api/v1/automations/rules", headers=auth(role))).json()
+        detail = (await client.get(url, headers=auth(role))).json()
+        for spec in (rule["spec"], detail["spec"]):
+            assert spec["action"]["url"] == "https://hooks.slack.com" and spec["action"]["extra_vars"] == {}
+    approved = await client.post(f"{url}/approve", json={}, headers=auth(Role.operator))
+    assert approved.status_code == 200 and "SECRET" not in approved.text and "s3cret" not in approved.text
+    # admins edit rules: they see them whole
+    [rule] = (await client.get("/api/v1/automations/rules", headers=auth(Role.admin))).json()
+    detail = (await client.get(url, headers=auth(Role.admin))).json()
+    assert rule["spec"]["action"] == detail["spec"]["action"] == {**WEBHOOK["action"], "hosts": [], "playbook": None,
+                                                                  "template_id": None, "workspace_id": None,
+                                                                  "timeout_s": 300.0}
 
 
 async def test_stats_give_the_success_rate_and_mttr_per_rule_and_playbook(client, auth, sessions):

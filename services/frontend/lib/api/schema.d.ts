@@ -273,7 +273,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Rules */
+        /**
+         * List Rules
+         * @description Below admin, a webhook URL is only its scheme and host, and extra_vars are left out.
+         */
         get: operations["list_automation_rules"];
         put?: never;
         /** Create Rule */
@@ -327,7 +330,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Run */
+        /**
+         * Get Run
+         * @description Below admin, the spec's webhook URL is only its scheme and host, and its extra_vars are left out.
+         */
         get: operations["get_automation_run"];
         put?: never;
         post?: never;
@@ -346,7 +352,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve Run */
+        /**
+         * Approve Run
+         * @description The comment goes into the audit entry and onto the incident's timeline.
+         */
         post: operations["approve_automation_run"];
         delete?: never;
         options?: never;
@@ -363,7 +372,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject Run */
+        /**
+         * Reject Run
+         * @description The comment goes into the audit entry and onto the incident's timeline.
+         */
         post: operations["reject_automation_run"];
         delete?: never;
         options?: never;
