@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aiops_api.omittable import Omittable
 from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_KEY
 from aiops_contracts.outbound import check_outbound_url, literal_address, unsafe_address
 from aiops_contracts.pollers import POLLER_SETTINGS, PollerSettings
@@ -104,12 +105,12 @@ class SourceUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool | None = None
-    target: str | None = Field(default=None, min_length=1, max_length=500)
-    interval_s: float | None = Field(default=None, ge=1, le=86_400)
-    config: dict[str, Any] | None = None
-    credentials: dict[str, str] | None = None
-    labels: Labels | None = None
+    enabled: Omittable[bool] = None
+    target: Omittable[Annotated[str, Field(min_length=1, max_length=500)]] = None
+    interval_s: Omittable[Annotated[float, Field(ge=1, le=86_400)]] = None
+    config: Omittable[dict[str, Any]] = None
+    credentials: Omittable[dict[str, str]] = None
+    labels: Omittable[Labels] = None
 
 
 class SourceHealth(BaseModel):

@@ -2,9 +2,11 @@
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from aiops_api.omittable import Omittable
 
 RoleName = Literal["viewer", "operator", "admin"]
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
@@ -24,9 +26,9 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: str | None = Field(default=None, max_length=255, pattern=EMAIL_PATTERN)
-    password: str | None = Field(default=None, min_length=1, max_length=1_000)
-    role: RoleName | None = None
-    active: bool | None = None
+    password: Omittable[Annotated[str, Field(min_length=1, max_length=1_000)]] = None
+    role: Omittable[RoleName] = None
+    active: Omittable[bool] = None
 
 
 class UserRead(BaseModel):

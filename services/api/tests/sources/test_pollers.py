@@ -72,6 +72,19 @@ async def test_update_keeps_stored_credentials_and_checks_the_whole(client, auth
                                headers=auth())).status_code == 400
 
 
+async def test_update_refuses_null_for_a_field_without_an_empty_value(client, auth) -> None:
+    source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
+    url = f"/api/v1/sources/{source['id']}"
+    fields = ("enabled", "target", "interval_s", "config", "credentials", "labels")
+    for field in fields:
+        response = await client.patch(url, json={field: None}, headers=auth())
+        assert response.status_code == 422, (field, response.text)
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", field] and "null" in error["msg"], error
+    (unchanged,) = (await client.get("/api/v1/sources", headers=auth())).json()
+    assert [unchanged[field] for field in fields] == [source[field] for field in fields]
+
+
 async def test_list_shows_the_health_the_worker_recorded(client, auth, redis, api_settings) -> None:
     source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
     await redis.hset(api_settings.redis_key(POLLER_HEALTH_KEY, source["id"]), mapping={

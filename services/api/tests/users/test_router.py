@@ -35,6 +35,18 @@ async def test_update_and_deactivate_are_audited_without_secrets(client, auth, m
     assert "argon2" not in str(entries)
 
 
+async def test_update_refuses_null_but_for_the_email(client, auth, make_user) -> None:
+    user = await make_user("bob")
+    for field in ("role", "active", "password"):
+        response = await client.patch(f"/api/v1/users/{user.id}", json={field: None}, headers=auth(Role.admin))
+        assert response.status_code == 422, (field, response.text)
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", field] and "null" in error["msg"], error
+    for email in ("bob@example.org", None):
+        cleared = await client.patch(f"/api/v1/users/{user.id}", json={"email": email}, headers=auth(Role.admin))
+    assert (cleared.status_code, cleared.json()["email"]) == (200, None)
+
+
 async def test_the_last_admin_cannot_be_demoted_or_deactivated(client, auth, make_user) -> None:
     admin = await make_user("root", role="admin")
     demote = await client.patch(f"/api/v1/users/{admin.id}", json={"role": "viewer"}, headers=auth(Role.admin))

@@ -3336,21 +3336,21 @@ export interface components {
             /** Config */
             config?: {
                 [key: string]: unknown;
-            } | null;
+            };
             /** Credentials */
             credentials?: {
                 [key: string]: string;
-            } | null;
+            };
             /** Enabled */
-            enabled?: boolean | null;
+            enabled?: boolean;
             /** Interval S */
-            interval_s?: number | null;
+            interval_s?: number;
             /** Labels */
             labels?: {
                 [key: string]: string;
-            } | null;
+            };
             /** Target */
-            target?: string | null;
+            target?: string;
         };
         /** SourceVolume */
         SourceVolume: {
@@ -3615,13 +3615,16 @@ export interface components {
         /** UserUpdate */
         UserUpdate: {
             /** Active */
-            active?: boolean | null;
+            active?: boolean;
             /** Email */
             email?: string | null;
             /** Password */
-            password?: string | null;
-            /** Role */
-            role?: ("viewer" | "operator" | "admin") | null;
+            password?: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role?: "viewer" | "operator" | "admin";
         };
         /** ValidationError */
         ValidationError: {
