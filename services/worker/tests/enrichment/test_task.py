@@ -19,6 +19,7 @@ from aiops_contracts.db import (
     AutomationRun,
     Incident,
     IncidentEnrichment,
+    IncidentEvent,
     IncidentResolution,
 )
 from aiops_contracts.envelope import Envelope
@@ -28,6 +29,7 @@ from aiops_contracts.events import (
     INCIDENT_RESOLVED,
     INCIDENT_UPDATED,
     IncidentStatus,
+    TimelineKind,
 )
 from aiops_contracts.incidents import announce_incident_changes, incident_changed
 from aiops_worker.enrichment.memory import IncidentMemoryTask
@@ -305,6 +307,40 @@ async def test_without_embeddings_resolutions_are_kept_and_nothing_is_embedded(w
     await drain(EnrichmentTask(worker_ctx))
     assert (await read(worker_ctx, incident.id))[0].details["enrichment"]["similar"] == []
 
+
+async def test_an_operators_resolution_before_a_reopening_is_not_credited_with_the_later_one(
+        worker_ctx: WorkerContext, drain) -> None:
+    """alice resolved both at +10 min, both reopened at +2 h; one went quiet (the aggregator resolved it at
+    +6 h), bob resolved the other at +3 h. Any past resolution in the audit log credited alice with both."""
+    worker_ctx.settings.log_embeddings_enabled = False
+    quiet, fixed = (resolved_incident(title, T0) for title in ("Disk full on db-1", "Disk full on db-2"))
+    quiet.resolved_at, fixed.resolved_at = T0 + timedelta(hours=6), T0 + timedelta(hours=3)
+    async with worker_ctx.sessions.begin() as session:
+        session.add_all([quiet, fixed])
+        await session.flush()
+        for incident in (quiet, fixed):
+            session.add(resolution_entry("alice", incident, T0 + timedelta(minutes=10)))
+            session.add_all([timeline_row(incident, TimelineKind.resolved, T0 + timedelta(minutes=10)),
+                             timeline_row(incident, TimelineKind.reopened, T0 + timedelta(hours=2)),
+                             timeline_row(incident, TimelineKind.resolved, incident.resolved_at)])
+        session.add(resolution_entry("bob", fixed, fixed.resolved_at))
+    for incident in (quiet, fixed):
+        await announce(worker_ctx, incident, INCIDENT_RESOLVED)
+    await drain(IncidentMemoryTask(worker_ctx))
+    async with worker_ctx.sessions() as session:
+        resolutions = {r.incident_id: r for r in await session.scalars(select(IncidentResolution))}
+    assert (resolutions[quiet.id].resolved_by, resolutions[quiet.id].minutes_to_resolve) == ("aggregator", 360.0)
+    assert (resolutions[fixed.id].resolved_by, resolutions[fixed.id].minutes_to_resolve) == ("bob", 180.0)
+
+
+def resolution_entry(actor: str, incident: Incident, at: datetime) -> AuditEntry:
+    return AuditEntry(actor=actor, action="incident.resolved", entity_type="incident", entity_id=str(incident.id),
+                      before={"status": "open"}, after={"status": "resolved"}, at=at)
+
+
+def timeline_row(incident: Incident, kind: TimelineKind, at: datetime) -> IncidentEvent:
+    return IncidentEvent(incident_id=incident.id, event_id=None, at=at, kind=kind, count=0, host=None,
+                         template_id=None, message=kind)
 
 def resolved_incident(title: str, at: datetime) -> Incident:
     return Incident(id=uuid.uuid4(), group_key=f"log:{uuid.uuid4().hex[:6]}", title=title, summary="", severity="high",
