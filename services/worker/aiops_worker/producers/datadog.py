@@ -2,22 +2,37 @@
 (GET /api/v2/logs/events, cursor-paginated) becomes log records. Each poll reads from where the previous one
 ended (the first from one interval back), so points and logs are not read twice.
 
+Logs: a poll takes at most `log_limit` events, the oldest of its window (`sort=timestamp`). A full poll does not
+jump to now: the next one starts at the time of its last event (filter[from] is inclusive), whose events it leaves
+to it (producers/log_records.py), so nothing of the window is lost or read twice. Only more events of one
+millisecond than `log_limit` cannot be split: the rest of that millisecond is skipped. Both are logged and counted.
+A message longer than a log line becomes consecutive records.
+
 Metrics: the measurement is the Datadog metric name, the field `value`, the tags the series' tag set
 (`host:web-1` → host=web-1) plus the source's labels and `source`.
 """
 
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+from prometheus_client import Counter
 
 from aiops_contracts.events import LogRecord
 from aiops_contracts.influx import IDENTIFIER
 from aiops_contracts.pollers import DatadogSettings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.http import HttpPoller, NextPage, pages
+from aiops_worker.producers.log_records import before_last_time, log_records
 from aiops_worker.producers.poller import PolledSource, PollResult
 
+log = logging.getLogger(__name__)
 LOG_PAGE_LIMIT = 1000  # Datadog's maximum page[limit]
+TIME_RESOLUTION_S = 0.001  # of log event timestamps
+LIMITED = Counter("aiops_worker_datadog_log_polls_limited_total", "Datadog log polls that reached log_limit, by what "
+                  "became of the rest: deferred to the next poll, or skipped (over log_limit events of one millisecond)",
+                  ["outcome"])
 
 
 class DatadogPoller(HttpPoller[DatadogSettings]):
@@ -25,7 +40,8 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
 
     def __init__(self, source: PolledSource) -> None:
         super().__init__(source, DatadogSettings)
-        self._since = time.time() - source.interval_s  # epoch seconds read up to
+        self._since = time.time() - source.interval_s  # epoch seconds read up to: metrics
+        self._logs_since = self._since  # logs (behind `_since` while a full poll left events to the next)
 
     def headers(self) -> dict[str, str]:
         return {"DD-API-KEY": self.settings.api_key.get_secret_value(),
@@ -44,9 +60,30 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
             for series in body.get("series") or []:
                 result.lines += self._series_lines(series)
         if self.settings.log_query:
-            result.logs = await self._query_logs(self._since, until, limit=self.settings.log_limit)
+            result.logs = await self._poll_logs(until)
         self._since = until
         return result
+
+    async def _poll_logs(self, until: float) -> list[LogRecord]:
+        limit = self.settings.log_limit
+        records, events = await self._query_logs(self._logs_since, until, limit=limit)
+        resume_at = None
+        if events == limit:
+            kept, resume_at = before_last_time(records, TIME_RESOLUTION_S)
+            self._limited(resume_at, left=len(records) - len(kept))
+            records = kept
+        self._logs_since = until if resume_at is None else resume_at
+        return records
+
+    def _limited(self, resume_at: float | None, left: int) -> None:
+        """A full poll: `left` records it read are the next poll's, from `resume_at` on; none: those past the limit
+        are of the last event's millisecond (or it has no time), where no query can start (they are skipped)."""
+        outcome = "deferred" if left else "skipped"
+        LIMITED.labels(outcome).inc()
+        facts = {"source": self.source.name, "log_limit": self.settings.log_limit,
+                 "resume_at": None if resume_at is None else _iso(resume_at), "outcome": outcome}
+        log.warning("datadog log limit reached: the rest of the window is the next poll's" if left else
+                    "datadog log limit reached by events of one millisecond: any more of it skipped", extra=facts)
 
     def _series_lines(self, series: dict[str, Any]) -> list[str]:
         metric = str(series.get("metric") or "")
@@ -56,20 +93,22 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
         return [self.point(metric, tags, {"value": float(value)}, int(ms) * 1_000_000)
                 for ms, value in series.get("pointlist") or [] if value is not None and ms / 1000 > self._since]
 
-    async def _query_logs(self, since: float, until: float, limit: int) -> list[LogRecord]:
+    async def _query_logs(self, since: float, until: float, limit: int) -> tuple[list[LogRecord], int]:
+        """Up to `limit` events of the window, oldest first: their records, and how many events they are."""
         params = {"filter[query]": self.settings.log_query or "*", "filter[from]": _iso(since),
                   "filter[to]": _iso(until), "page[limit]": min(limit, LOG_PAGE_LIMIT), "sort": "timestamp"}
         records: list[LogRecord] = []
+        events = 0
         async for page in pages(self.api, "/api/v2/logs/events", params, _next_cursor(params)):
             for event in page.get("data") or []:
                 attributes = event.get("attributes") or {}
                 labels = {k: str(attributes[k]) for k in ("service", "status") if attributes.get(k)}
-                records.append(LogRecord(message=str(attributes.get("message") or "")[:65_536],
-                                         host=attributes.get("host"), timestamp=attributes.get("timestamp"),
-                                         labels=labels))
-            if len(records) >= limit:
-                return records[:limit]
-        return records
+                records += log_records(str(attributes.get("message") or ""), host=attributes.get("host"),
+                                       timestamp=attributes.get("timestamp"), labels=labels)
+                events += 1
+                if events == limit:
+                    return records, events
+        return records, events
 
 
 def _next_cursor(params: dict[str, Any]) -> NextPage:

@@ -3,19 +3,21 @@
 rate limits (429/503 and the vendor's reset header) and what the results become."""
 
 import importlib.util
+import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from aiops_contracts.events import LOG_LINE_MAX_CHARS
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers import splunk
+from aiops_worker.producers import datadog, splunk
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.poller import CheckFailed, PolledSource
@@ -69,6 +71,70 @@ async def test_a_429_with_an_unreadable_reset_header_waits_a_second_and_retries(
         result = await poller.poll()
         assert time.monotonic() - started >= 1.0 and result.lines
         await poller.aclose()
+
+
+class DatadogWindow(vendors.Datadog):
+    """Log events at `times` (millisecond datetimes), answered oldest first as `sort=timestamp` asks, from filter[from]
+    to filter[to] (both inclusive), page[limit] at a time, page[cursor] (here the offset) for the next page."""
+
+    times: list[datetime] = []
+
+    def routes(self) -> list[web.RouteDef]:
+        async def logs(request: web.Request) -> web.Response:
+            start, end = (datetime.fromisoformat(request.query[f"filter[{k}]"]) for k in ("from", "to"))
+            matching = [(n, at) for n, at in enumerate(self.times) if start <= at <= end]
+            offset, size = int(request.query.get("page[cursor]", 0)), int(request.query["page[limit]"])
+            body: dict = {"meta": {"status": "done"}, "data": [
+                {"id": f"AAAA{n}", "type": "log", "attributes": {
+                    "timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "host": "i-0123",
+                    "service": "agent", "status": "error", "message": f"event {n}"}}
+                for n, at in matching[offset:offset + size]]}
+            if offset + size < len(matching):
+                body["meta"]["page"] = {"after": str(offset + size)}
+            return web.json_response(body)
+
+        return [web.get("/api/v2/logs/events", logs)]
+
+
+def limited(outcome: str) -> float:
+    return REGISTRY.get_sample_value("aiops_worker_datadog_log_polls_limited_total", {"outcome": outcome}) or 0.0
+
+
+def limit_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("datadog log limit reached")]
+
+
+async def test_a_full_datadog_log_poll_resumes_at_its_last_record(monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(datadog, "LOG_PAGE_LIMIT", 3)  # the limit (4) ends within the second page
+    deferred = limited("deferred")
+    async with DatadogWindow() as api:
+        base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        api.times = [base + timedelta(seconds=s) for s in (1, 2, 3, 3, 4, 5)]  # two at 3 s
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 4},
+                                      DATADOG_KEYS))
+        polls = [[r.message for r in (await poller.poll()).logs] for _ in range(4)]
+        await poller.aclose()
+    # Each full poll (4) keeps those before its last record's time and leaves that time to the next.
+    assert polls == [["event 0", "event 1"], ["event 2", "event 3", "event 4"], ["event 5"], []]
+    assert limited("deferred") == deferred + 2
+    assert [(r.source, r.outcome, r.resume_at) for r in limit_warnings(caplog)] == [
+        ("datadog-1", "deferred", api.times[n].isoformat().replace("+00:00", "Z")) for n in (2, 5)]
+
+
+async def test_more_datadog_events_of_one_millisecond_than_the_limit_are_counted_as_skipped(
+        caplog: pytest.LogCaptureFixture) -> None:
+    skipped = limited("skipped")
+    async with DatadogWindow() as api:
+        at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        api.times = [at, at, at, at + timedelta(seconds=1)]
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
+                                      DATADOG_KEYS))
+        polls = [[r.message for r in (await poller.poll()).logs] for _ in range(2)]
+        await poller.aclose()
+    assert polls == [["event 0", "event 1"], ["event 3"]]  # no query starts within a millisecond: event 2 is lost
+    assert limited("skipped") == skipped + 1
+    assert [r.outcome for r in limit_warnings(caplog)] == ["skipped"]
 
 
 async def test_datadog_wrong_keys_are_an_auth_failure() -> None:
