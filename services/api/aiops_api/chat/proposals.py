@@ -12,6 +12,7 @@ from aiops_api.chat.schemas import Citation, Proposal
 from aiops_contracts.automations import RuleSpec, RunStatus, TriggerEvent, TriggerKind, matches
 from aiops_contracts.db import AutomationRule, AutomationRun, Incident
 from aiops_contracts.events import IncidentStatus
+from aiops_contracts.outbound import redacted
 
 MAX_PROPOSALS = 3
 INCIDENT_KINDS = (TriggerKind.incident_opened, TriggerKind.incident_updated)
@@ -54,8 +55,9 @@ def _event(incident: Incident, kind: TriggerKind) -> TriggerEvent:
 
 
 def _proposal(rule: RuleSpec, incident: Incident, awaiting: uuid.UUID | None) -> Proposal:
+    """A webhook's URL shows only its scheme and host (its path is often its secret, and viewers ask the chat)."""
     action = rule.action
-    runs = action.playbook or action.url or action.workspace_id or action.template_id or ""
+    runs = action.playbook or (action.url and redacted(action.url)) or action.workspace_id or action.template_id or ""
     return Proposal(rule=rule.name, description=rule.description, action=f"{action.kind} {runs}".strip(),
                     incident_id=incident.id, target=_event(incident, INCIDENT_KINDS[0]).target,
                     needs_approval=rule.guards.destructive, awaiting_run_id=awaiting,

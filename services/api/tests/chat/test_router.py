@@ -171,10 +171,12 @@ async def test_a_follow_up_sends_earlier_answers_to_the_llm_as_data(
     assert [m["content"] for m in sent if m["role"] == "user"] == ["what is wrong with web-3?", "and now?"]
 
 
-def _rule(name: str, *, hosts: list[str], enabled: bool = True, destructive: bool = False) -> AutomationRule:
+def _rule(name: str, *, hosts: list[str], enabled: bool = True, destructive: bool = False,
+          action: dict[str, str] | None = None) -> AutomationRule:
     spec = RuleSpec(name=name, description=f"{name} for the test", enabled=enabled,
                     trigger={"events": ["incident.opened"], "hosts": hosts},
-                    action={"kind": "ansible", "playbook": "restart-service.yml"}, guards={"destructive": destructive})
+                    action=action or {"kind": "ansible", "playbook": "restart-service.yml"},
+                    guards={"destructive": destructive})
     return AutomationRule(name=name, origin="api", enabled=enabled, spec=spec.model_dump(mode="json"))
 
 
@@ -248,3 +250,13 @@ async def test_a_user_past_the_hourly_chat_quota_gets_429_naming_it_and_others_s
         assert response.headers["Retry-After"] == "2400"
     assert other.status_code == 200 and other.json()["mode"] == "llm"
     assert len(fake_openai.requests) == 2
+
+
+async def test_a_proposed_webhook_shows_its_url_as_scheme_and_host(client, auth, sessions) -> None:
+    await seed(sessions)
+    async with sessions.begin() as session:
+        session.add(_rule("page-web", hosts=["web-*"],
+                          action={"kind": "webhook", "url": "https://hooks.example.com/services/T000/B000/SECRET"}))
+    answer = await ask(client, auth, "what is wrong with web-3?")
+    assert [p["action"] for p in answer["proposals"]] == ["webhook https://hooks.example.com"]
+    assert "SECRET" not in str(answer)
