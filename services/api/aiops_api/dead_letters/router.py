@@ -2,8 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from pydantic import AfterValidator
+from fastapi import APIRouter, Query
+from pydantic import AfterValidator, StringConstraints
 
 from aiops_api.dead_letters import service
 from aiops_api.dead_letters.schemas import DeadLetterPage, DeadLetterRead, DeadLetterRedriven, DeadLetterStream
@@ -21,8 +21,7 @@ def _within_64_bits(entry_id: str) -> str:
     return entry_id
 
 
-EntryId = Annotated[str, AfterValidator(_within_64_bits)]
-ENTRY_ID_PATH = Path(pattern=ENTRY_ID)
+EntryId = Annotated[str, StringConstraints(pattern=ENTRY_ID), AfterValidator(_within_64_bits)]
 NOT_FOUND = {404: {"description": "No such stream or dead letter"}}
 
 
@@ -34,19 +33,19 @@ async def list_dead_letter_streams(bus: BusDep, _: Admin) -> list[DeadLetterStre
 
 @router.get("/{stream}", operation_id="list_dead_letters", responses=NOT_FOUND)
 async def list_dead_letters(stream: str, bus: BusDep, _: Admin,
-                            before: Annotated[EntryId | None, Query(pattern=ENTRY_ID)] = None,
+                            before: EntryId | None = None,
                             limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DeadLetterPage:
     """The stream's dead letters, newest first; `before` (an entry id, `next_cursor`) pages to older ones."""
     return await service.list_dead_letters(bus, stream=service.stream_of(stream), before=before, limit=limit)
 
 
 @router.get("/{stream}/{entry_id}", operation_id="get_dead_letter", responses=NOT_FOUND)
-async def get_dead_letter(stream: str, entry_id: Annotated[EntryId, ENTRY_ID_PATH], bus: BusDep, _: Admin) -> DeadLetterRead:
+async def get_dead_letter(stream: str, entry_id: EntryId, bus: BusDep, _: Admin) -> DeadLetterRead:
     return await service.get_dead_letter(bus, stream=service.stream_of(stream), entry_id=entry_id)
 
 
 @router.post("/{stream}/{entry_id}/redrive", operation_id="redrive_dead_letter", responses=NOT_FOUND)
-async def redrive_dead_letter(stream: str, entry_id: Annotated[EntryId, ENTRY_ID_PATH], session: SessionDep, bus: BusDep,
+async def redrive_dead_letter(stream: str, entry_id: EntryId, session: SessionDep, bus: BusDep,
                               user: Admin) -> DeadLetterRedriven:
     """Move the entry back onto its stream for its consumers to handle again (audited)."""
     return await service.redrive(session, bus, stream=service.stream_of(stream), entry_id=entry_id, actor=user.subject)
