@@ -11,10 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
+from aiops_contracts.influx_write import HttpFailure, WritePool, sent_by_hand
 from aiops_contracts.settings import CommonSettings
 
 # Measurement, field and tag names we accept in queries: what Telegraf and our own writers produce.
@@ -110,9 +112,13 @@ class InfluxClient:
         headers = {"Authorization": f"Token {settings.influx_token}"} if settings.influx_token else {}
         self.database = settings.influx_database
         self._http = httpx.AsyncClient(base_url=settings.influx_url, headers=headers, timeout=timeout_s)
+        # /write, the metrics writer's request, goes by hand where httpx would send it plainly (see influx_write.py)
+        self._writes = WritePool(settings.influx_url, headers, timeout_s) if sent_by_hand(settings.influx_url) else None
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._writes:
+            await self._writes.aclose()
 
     async def create_database(self) -> None:
         await self._post("/query", data={"q": f"CREATE DATABASE {quote_ident(self.database)}"})
@@ -130,9 +136,17 @@ class InfluxClient:
     async def write(self, lines: str | bytes, precision: str = "ns") -> None:
         """Write line protocol (text, or its UTF-8 bytes); InfluxDB overwrites a point with the same series and time
         (idempotent)."""
-        if lines:
-            await self._post("/write", params={"db": self.database, "precision": precision},
-                             content=lines.encode() if isinstance(lines, str) else lines)
+        if not lines:
+            return
+        body = lines.encode() if isinstance(lines, str) else lines
+        if self._writes is None:
+            await self._post("/write", params={"db": self.database, "precision": precision}, content=body)
+            return
+        try:
+            status, answer = await self._writes.post(urlencode({"db": self.database, "precision": precision}), body)
+        except HttpFailure as exc:
+            raise InfluxUnavailable(f"InfluxDB unreachable: {exc}") from exc
+        _check(status, answer.decode(errors="replace"))
 
     async def query(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s") -> list[InfluxSeries]:
         """Run one InfluxQL statement with bound `$name` parameters; returns its series."""
@@ -155,11 +169,16 @@ class InfluxClient:
             response = await self._http.post(path, **kwargs)
         except httpx.TransportError as exc:
             raise InfluxUnavailable(f"InfluxDB unreachable: {exc!r}") from exc
-        if response.status_code >= 500 or response.status_code in _RETRY_LATER_STATUSES:
-            raise InfluxUnavailable(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
-        if response.status_code >= 400:
-            raise _error(f"InfluxDB answered {response.status_code}: {response.text[:300]}")
+        _check(response.status_code, response.text)
         return response
+
+
+def _check(status: int, text: str) -> None:
+    """Raises what an answer's status means: InfluxUnavailable for 5xx and retry-later ones, an InfluxError for 4xx."""
+    if status >= 500 or status in _RETRY_LATER_STATUSES:
+        raise InfluxUnavailable(f"InfluxDB answered {status}: {text[:300]}")
+    if status >= 400:
+        raise _error(f"InfluxDB answered {status}: {text[:300]}")
 
 
 def encode_params(params: Mapping[str, Any]) -> str:

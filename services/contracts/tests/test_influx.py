@@ -1,11 +1,15 @@
 """InfluxQL identifier quoting and line-protocol encoding (checked against the parser the API uses)."""
 
+import asyncio
+
 import pytest
 from aiohttp import web
 from line_protocol_parser import parse_line
 
 from aiops_contracts.influx import (
+    DatabaseNotFound,
     InfluxClient,
+    InfluxError,
     InfluxUnavailable,
     InvalidIdentifier,
     encode_params,
@@ -13,7 +17,7 @@ from aiops_contracts.influx import (
     quote_ident,
     series_key,
 )
-from conftest import start_app
+from conftest import free_port, start_app
 
 
 @pytest.mark.parametrize("name", ["cpu", "used_percent", "disk.io", "node:load1", "net-if", "_x", "9gag"])
@@ -62,3 +66,99 @@ async def test_a_page_that_is_not_json_is_influxdb_unavailable_not_a_bad_query(c
     finally:
         await influx.aclose()
         await runner.cleanup()
+
+
+async def serve_writes(answers: list[bytes], heads: list[bytes], close_after: bool = False) -> tuple[asyncio.Server, str]:
+    """A server answering each /write with the next of `answers` as it is, the request heads kept in `heads`; with
+    `close_after`, it closes each connection after one answer without saying so (as an idle timeout does)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while answers:
+            head = await reader.readuntil(b"\r\n\r\n")
+            heads.append(head)
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            writer.write(answers.pop(0))
+            await writer.drain()
+            if close_after:
+                break
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8\r\n\r\n"
+
+
+async def test_writes_go_on_one_kept_connection_with_the_token(common_settings) -> None:
+    heads: list[bytes] = []
+    server, url = await serve_writes([NO_CONTENT, NO_CONTENT], heads)
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": url + "/influx/", "influx_token": "t0k"}))
+    try:
+        await influx.write(b"cpu v=1 1")
+        await influx.write("cpu v=2 2")
+    finally:
+        await influx.aclose()
+        server.close()
+    assert len(heads) == 2  # the server served one connection only: both went on it
+    assert heads[0].startswith(f"POST /influx/write?db={influx.database}&precision=ns HTTP/1.1\r\n".encode())
+    assert b"\r\nAuthorization: Token t0k\r\n" in heads[0] and b"\r\nContent-Length: 9\r\n" in heads[0]
+
+
+async def test_a_connection_influxdb_closed_while_idle_is_replaced(common_settings) -> None:
+    heads: list[bytes] = []
+    server, url = await serve_writes([NO_CONTENT, NO_CONTENT], heads, close_after=True)
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": url}))
+    try:
+        await influx.write(b"cpu v=1 1")
+        await influx.write(b"cpu v=2 2")
+    finally:
+        await influx.aclose()
+        server.close()
+    assert len(heads) == 2
+
+
+@pytest.mark.parametrize(("answer", "error", "message"), [
+    (b"HTTP/1.1 404 Not Found\r\nContent-Length: 38\r\n\r\n" + b'{"error":"database not found: \\"x\\""}'.ljust(38),
+     DatabaseNotFound, "database not found"),
+    (b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"6\r\n{\"erro\r\n1d\r\nr\":\"field type conflict\"}    \r\n0\r\n\r\n", InfluxError, "field type conflict"),
+    (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\noverloaded", InfluxUnavailable, "overloaded"),
+    (b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", InfluxUnavailable, "401"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", InfluxUnavailable, "not an HTTP"),
+    (b"HTTP/1.1 204 No Con", InfluxUnavailable, "unreachable"),
+])
+async def test_write_answers_map_as_every_other_request(common_settings, answer: bytes, error: type, message: str
+                                                        ) -> None:
+    server, url = await serve_writes([answer], [], close_after=True)
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": url}))
+    try:
+        with pytest.raises(error, match=message):
+            await influx.write(b"cpu v=1 1")
+    finally:
+        await influx.aclose()
+        server.close()
+
+
+async def test_a_write_with_no_answer_times_out_as_unavailable(common_settings) -> None:
+    silent = asyncio.Event()
+    server = await asyncio.start_server(lambda reader, writer: silent.wait(), "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": url}), timeout_s=0.2)
+    try:
+        with pytest.raises(InfluxUnavailable, match="TimeoutError"):
+            await influx.write(b"cpu v=1 1")
+    finally:
+        silent.set()
+        await influx.aclose()
+        server.close()
+
+
+async def test_writes_to_influxdb_refusing_connections_are_unavailable(common_settings) -> None:
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": f"http://127.0.0.1:{free_port()}"}))
+    try:
+        with pytest.raises(InfluxUnavailable, match="cannot connect"):
+            await influx.write(b"cpu v=1 1")
+    finally:
+        await influx.aclose()
