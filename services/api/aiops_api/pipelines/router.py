@@ -2,7 +2,6 @@
 forecasts and root-cause analysis (viewers)."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -38,9 +37,10 @@ async def get_pipeline(pipeline_id: uuid.UUID, session: SessionDep, _: Viewer) -
 
 @router.get("/{pipeline_id}/runs", operation_id="list_pipeline_runs", responses=NOT_FOUND)
 async def list_pipeline_runs(pipeline_id: uuid.UUID, session: SessionDep, _: Viewer, limit: Limit = DEFAULT_LIMIT,
-                             before: datetime | None = None) -> RunPage:
-    """Runs newest first, with their build features; `before` (a start time) pages back."""
-    return await service.list_runs(session, pipeline_id=pipeline_id, limit=limit, before=before)
+                             cursor: str | None = None) -> RunPage:
+    """Runs newest first (by start, or by queue time for a run not started yet), with their build features;
+    `cursor` (the page's `next_cursor`) pages back."""
+    return await service.list_runs(session, pipeline_id=pipeline_id, limit=limit, cursor=cursor)
 
 
 @router.get("/{pipeline_id}/anomalies", operation_id="list_pipeline_anomalies", responses=NOT_FOUND)

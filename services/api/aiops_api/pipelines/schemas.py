@@ -59,6 +59,7 @@ class PipelineDetail(PipelineRead):
 
 class RunPage(BaseModel):
     items: list[RunRead]
+    next_cursor: str | None  # pass as `cursor` for the next, older page; None on the last
 
 
 class PipelineAnomaly(BaseModel):

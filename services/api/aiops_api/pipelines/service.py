@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_api.errors import NotFound
+from aiops_api.pagination import page, split_page
 from aiops_api.pipelines.schemas import (
     Dimension,
     ForecastPoint,
@@ -23,6 +24,11 @@ from aiops_api.pipelines.schemas import (
 )
 from aiops_contracts.db import Alert, Pipeline, PipelineRun, PipelineScore
 from aiops_contracts.pipelines import PIPELINES_SOURCE
+
+RUNS = PipelineRun.__table__
+# A run's place in the list: when it started; not started yet, when it was queued (or first seen), as GitHub
+# lists a waiting run among those created with it. Never NULL, so every run is reachable by the cursor.
+RUN_AT = func.coalesce(RUNS.c.started_at, RUNS.c.queued_at, RUNS.c.created_at)
 
 
 async def _latest_scores(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, PipelineScore]:
@@ -74,14 +80,13 @@ async def get_pipeline(session: AsyncSession, *, pipeline_id: uuid.UUID) -> Pipe
                           dimensions=[Dimension(**d) for d in (score.dimensions if score else [])])
 
 
-async def list_runs(session: AsyncSession, *, pipeline_id: uuid.UUID, limit: int,
-                    before: datetime | None) -> RunPage:
+async def list_runs(session: AsyncSession, *, pipeline_id: uuid.UUID, limit: int, cursor: str | None) -> RunPage:
+    """Newest first by RUN_AT, then id: runs sharing a start second each come once across pages."""
     await _pipeline(session, pipeline_id)
-    query = select(PipelineRun).where(PipelineRun.pipeline_id == pipeline_id)
-    if before is not None:
-        query = query.where(PipelineRun.started_at < before)
-    runs = await session.scalars(query.order_by(PipelineRun.started_at.desc().nulls_last()).limit(limit))
-    return RunPage(items=[RunRead.model_validate(r) for r in runs])
+    query = select(RUNS, RUN_AT.label("run_at")).where(RUNS.c.pipeline_id == pipeline_id)
+    rows = (await session.execute(page(query, RUN_AT, RUNS.c.id, cursor, limit))).all()
+    items, next_cursor = split_page(rows, limit, "run_at")
+    return RunPage(items=[RunRead.model_validate(r) for r in items], next_cursor=next_cursor)
 
 
 async def list_anomalies(session: AsyncSession, *, pipeline_id: uuid.UUID, limit: int) -> list[PipelineAnomaly]:

@@ -60,10 +60,11 @@ async def test_list_and_detail_with_grades(client: httpx.AsyncClient, auth: Call
 
 async def test_runs_anomalies_forecast_and_rca(client: httpx.AsyncClient, auth: Callable, pipelines: dict) -> None:
     base, headers = f"/api/v1/pipelines/{pipelines['api']}", auth(Role.viewer)
-    runs = (await client.get(f"{base}/runs", params={"limit": 2}, headers=headers)).json()["items"]
-    assert [r["number"] for r in runs] == [2, 1]
-    older = (await client.get(f"{base}/runs", params={"before": runs[-1]["started_at"]}, headers=headers)).json()
-    assert [r["number"] for r in older["items"]] == [0]
+    runs_page = (await client.get(f"{base}/runs", params={"limit": 2}, headers=headers)).json()
+    assert [r["number"] for r in runs_page["items"]] == [2, 1]
+    older = (await client.get(f"{base}/runs", params={"limit": 2, "cursor": runs_page["next_cursor"]},
+                              headers=headers)).json()
+    assert ([r["number"] for r in older["items"]], older["next_cursor"]) == ([0], None)
     anomalies = (await client.get(f"{base}/anomalies", headers=headers)).json()
     assert [(a["kind"], a["severity"]) for a in anomalies] == [("slow_build", "high")]
     forecast = (await client.get(f"{base}/forecast", headers=headers)).json()
@@ -73,6 +74,31 @@ async def test_runs_anomalies_forecast_and_rca(client: httpx.AsyncClient, auth: 
     assert (rca["causes"][0]["name"], rca["narrative_by"]) == ("self-hosted-2", "template")
     none = await client.get(f"/api/v1/pipelines/{pipelines['web']}/rca", headers=headers)
     assert none.status_code == 404 and "pipeline_id" in none.json()["detail"]
+
+
+async def test_runs_page_through_equal_start_times_and_runs_not_started(
+        client: httpx.AsyncClient, auth: Callable, sessions: async_sessionmaker[AsyncSession], pipelines: dict) -> None:
+    """GitHub's times are whole seconds: runs started in the same second each come once; a queued run (no start
+    yet) sits at its queue time, and one with neither at the time it was first seen."""
+    base = f"/api/v1/pipelines/{pipelines['web']}/runs"
+    same = NOW - timedelta(hours=1)
+    async with sessions.begin() as session:
+        session.add_all([PipelineRun(pipeline_id=pipelines["web"], external_id=f"{n}:1", number=n, status="completed",
+                                     started_at=same, features={}) for n in range(4)])
+        session.add_all([PipelineRun(pipeline_id=pipelines["web"], external_id="q:1", number=9, status="queued",
+                                     queued_at=same - timedelta(minutes=1), features={}),
+                         PipelineRun(pipeline_id=pipelines["web"], external_id="s:1", number=10, status="queued",
+                                     features={})])  # first seen now
+    seen, cursor = [], None
+    while True:
+        answer = await client.get(base, params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=auth(Role.viewer))
+        assert answer.status_code == 200, answer.text
+        seen += [r["number"] for r in answer.json()["items"]]
+        if (cursor := answer.json()["next_cursor"]) is None:
+            break
+    assert (seen[0], sorted(seen[1:5]), seen[5]) == (10, [0, 1, 2, 3], 9)
+    bad = await client.get(base, params={"cursor": "nope"}, headers=auth(Role.viewer))
+    assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
 
 
 async def test_unknown_pipeline_is_404_and_no_token_401(client: httpx.AsyncClient, auth: Callable, pipelines) -> None:

@@ -2,7 +2,7 @@
 /** One pipeline: its health dimensions with trends, build durations with anomalies marked, 7-day forecasts with
  * their 95 % band, the root-cause analysis of its latest anomaly, its alerts and its runs. */
 import Link from "next/link";
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { ApiError, call, type Schemas } from "@/lib/api/client";
 import { anomalyMarks, featurePoints, forecastPoints } from "@/components/pipelines/prepare";
@@ -94,6 +94,43 @@ function Forecasts({ id, runs }: { id: string; runs: Schemas["RunRead"][] }) {
   );
 }
 
+/** The runs table, 50 a page: the cursor pages back through runs sharing a start second and runs not started. */
+function Runs({ id }: { id: string }) {
+  const api = useApi();
+  const runs = useInfiniteQuery({
+    queryKey: ["pipelines", id, "runs", "pages"],
+    queryFn: ({ pageParam }) => call(api.GET("/api/v1/pipelines/{pipeline_id}/runs", {
+      params: { path: { pipeline_id: id }, query: { cursor: pageParam, limit: 50 } } })),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+  });
+  return (
+    <>
+      <QueryView query={runs} what="runs" isEmpty={(d) => d.pages.every((p) => p.items.length === 0)} empty="No runs yet.">
+        {(data) => (
+          <table>
+            <thead><tr><th>#</th><th>Result</th><th>Branch</th><th>Commit</th><th>Runner</th><th>Duration</th><th>Started</th></tr></thead>
+            <tbody>
+              {data.pages.flatMap((p) => p.items).map((r) => (
+                <tr key={r.id}>
+                  <td>{r.url ? <a href={r.url}>{r.number ?? r.external_id}</a> : r.number ?? r.external_id}</td>
+                  <td><StatusBadge status={r.conclusion ?? r.status} /></td>
+                  <td>{r.branch ?? "—"}</td>
+                  <td><code>{r.commit_sha?.slice(0, 7) ?? "—"}</code></td>
+                  <td>{r.runner ?? "—"}</td>
+                  <td>{typeof r.features.duration_s === "number" ? `${Math.round(r.features.duration_s)} s` : "—"}</td>
+                  <td><Time iso={r.started_at} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </QueryView>
+      {runs.hasNextPage && <button onClick={() => void runs.fetchNextPage()} disabled={runs.isFetchingNextPage}>Load more</button>}
+    </>
+  );
+}
+
 export function PipelineDetail({ id }: { id: string }) {
   const api = useApi();
   const path = { params: { path: { pipeline_id: id } } };
@@ -150,26 +187,7 @@ export function PipelineDetail({ id }: { id: string }) {
           </section>
           <section className="panel" aria-labelledby="pipeline-runs">
             <h2 id="pipeline-runs">Runs</h2>
-            <QueryView query={runs} what="runs" isEmpty={(d) => d.items.length === 0} empty="No runs yet.">
-              {(data) => (
-                <table>
-                  <thead><tr><th>#</th><th>Result</th><th>Branch</th><th>Commit</th><th>Runner</th><th>Duration</th><th>Started</th></tr></thead>
-                  <tbody>
-                    {data.items.slice(0, 50).map((r) => (
-                      <tr key={r.id}>
-                        <td>{r.url ? <a href={r.url}>{r.number ?? r.external_id}</a> : r.number ?? r.external_id}</td>
-                        <td><StatusBadge status={r.conclusion ?? r.status} /></td>
-                        <td>{r.branch ?? "—"}</td>
-                        <td><code>{r.commit_sha?.slice(0, 7) ?? "—"}</code></td>
-                        <td>{r.runner ?? "—"}</td>
-                        <td>{typeof r.features.duration_s === "number" ? `${Math.round(r.features.duration_s)} s` : "—"}</td>
-                        <td><Time iso={r.started_at} /></td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
-            </QueryView>
+            <Runs id={id} />
           </section>
         </>
       )}

@@ -1058,7 +1058,8 @@ export interface paths {
         };
         /**
          * List Pipeline Runs
-         * @description Runs newest first, with their build features; `before` (a start time) pages back.
+         * @description Runs newest first (by start, or by queue time for a run not started yet), with their build features;
+         *     `cursor` (the page's `next_cursor`) pages back.
          */
         get: operations["list_pipeline_runs"];
         put?: never;
@@ -2952,6 +2953,8 @@ export interface components {
         RunPage: {
             /** Items */
             items: components["schemas"]["RunRead"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** RunRead */
         RunRead: {
@@ -5790,7 +5793,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                before?: string | null;
+                cursor?: string | null;
             };
             header?: never;
             path: {
