@@ -41,6 +41,14 @@ POINTS_WRITTEN = Counter("aiops_worker_metric_points_written_total",
                          "Metric lines written to InfluxDB (counted once their whole batch is written)")
 
 
+class ReadMetrics(MetricsPayload):
+    """A metrics payload as the writer reads it: the lines are bytes (text from an older entry is encoded). Validating
+    them as `str | bytes` took ten times as long (pydantic's union tried them as text first): 13 µs an entry of
+    1,000 lines, 1.4 µs as bytes."""
+
+    lines: bytes
+
+
 def write_chunks(batch: list[Delivery[MetricsPayload]], max_lines: int) -> Iterator[bytes]:
     """The batch's lines joined into `/write` bodies of about `max_lines` lines (whole entries each), one at a time:
     the bytes read from the stream, joined as they are (text only from entries written before they travelled raw)."""
@@ -62,7 +70,7 @@ class MetricsWriterTask(StreamConsumer[MetricsPayload]):
     name = "metrics-writer"
     stream = METRICS_INGESTED
     former_group = FORMER_SHARED_GROUP
-    payload_model = MetricsPayload
+    payload_model = ReadMetrics
     decodes_raw_members = False  # the lines go to InfluxDB as the bytes read: never decoded, never encoded again
     # Caught up with less than a full /write, wait a little for more: InfluxDB spends about half as much CPU per
     # point on a /write of 10,000 lines as on one of 1,000, and ~10 % less again on one of 20,000 (ingest_metrics.py's

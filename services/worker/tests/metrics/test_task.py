@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.envelope import Envelope
+from aiops_contracts.envelope import ENTRY_FIELD, Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
 from aiops_contracts.influx import DatabaseNotFound, InfluxClient, InfluxError, InfluxUnavailable, quote_ident
 from aiops_contracts.streams import METRICS_INGESTED
@@ -161,6 +162,16 @@ async def test_the_lines_reach_influxdb_as_the_bytes_read_from_the_stream(bus: B
     await bus.publish_many(METRICS_INGESTED, envelopes(lines, per_event=10))
     influx = RecordingInflux()
     await recording_writer(worker_ctx, influx, influx_write_lines=100).run(asyncio.Event(), drain=True)
+    assert influx.bodies == ["\n".join(lines).encode()]
+
+
+async def test_lines_of_an_entry_from_before_they_travelled_raw_are_written(bus: Bus, worker_ctx: WorkerContext) -> None:
+    """An entry published before the lines had a field of their own holds them as text in its JSON."""
+    lines = [f"cpu,host=caf\u00e9 usage_idle={i}.5 {10**18 + i}" for i in range(3)]
+    document = envelopes(lines, per_event=3)[0].model_dump(mode="json")
+    await bus.redis.xadd(bus.key(METRICS_INGESTED), {ENTRY_FIELD: orjson.dumps(document)})
+    influx = RecordingInflux()
+    await recording_writer(worker_ctx, influx).run(asyncio.Event(), drain=True)
     assert influx.bodies == ["\n".join(lines).encode()]
 
 
