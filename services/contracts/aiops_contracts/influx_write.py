@@ -7,7 +7,7 @@ It keeps httpx's guarantees for this request: the same timeout for connecting, s
 TLS verified as httpx verifies it (its default context: certifi, SSL_CERT_FILE/SSL_CERT_DIR) where the URL is https;
 the client's headers (the token); an answer with a Content-Length, chunked, or ended by the connection closing. A
 connection goes back to the pool only after a whole answer on a connection the server keeps; one InfluxDB closed
-while idle is dropped, and a write that fails on a reused connection before its answer is sent again once on a new
+while idle is dropped, and a write that fails on a reused connection (but by a timeout) is sent again once on a new
 one (a write is idempotent: InfluxDB overwrites points of the same series and time)."""
 
 import asyncio
@@ -58,7 +58,9 @@ class WritePool:
             if not connection[0].at_eof() and not connection[1].is_closing():
                 try:
                     return await self._exchange(connection, head, body)
-                except HttpFailure:  # closed by InfluxDB as it went: once more on a new connection
+                except HttpFailure as exc:  # closed by InfluxDB as it went: once more on a new connection
+                    if isinstance(exc.__cause__, TimeoutError):  # (not when InfluxDB is just slow)
+                        raise
                     break
             connection[1].close()
         return await self._exchange(await self._connect(), head, body)
@@ -85,7 +87,8 @@ class WritePool:
                 await writer.drain()
             status, answer, kept = await self._answer(reader)
             return status, answer
-        except (OSError, TimeoutError, EOFError, ValueError) as exc:  # IncompleteReadError, LimitOverrunError: these
+        except (OSError, TimeoutError, EOFError, ValueError, asyncio.LimitOverrunError) as exc:  # (EOFError: the
+            # answer cut short; ValueError: not HTTP; LimitOverrunError: a head past 64 KiB)
             raise HttpFailure(f"no answer from {self._host}:{self._port}: {exc!r}") from exc
         finally:
             if kept:

@@ -127,6 +127,7 @@ async def test_a_connection_influxdb_closed_while_idle_is_replaced(common_settin
     (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\noverloaded", InfluxUnavailable, "overloaded"),
     (b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n", InfluxUnavailable, "401"),
     (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", InfluxUnavailable, "not an HTTP"),
+    (b"HTTP/1.1 204 No Content\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", InfluxUnavailable, "LimitOverrun"),
     (b"HTTP/1.1 204 No Con", InfluxUnavailable, "unreachable"),
 ])
 async def test_write_answers_map_as_every_other_request(common_settings, answer: bytes, error: type, message: str
