@@ -19,3 +19,6 @@ class ReplayRun(UUIDPrimaryKey, Timestamps, Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # worker replay/diff.py
     error: Mapped[str] = mapped_column(Text, default="")
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker replaying the run, and when it last said so (renewed while it replays: worker replay/task.py)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

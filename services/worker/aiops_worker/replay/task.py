@@ -2,8 +2,13 @@
 (replay/engine.py) within REPLAY_TIMEOUT_S and REPLAY_MAX_EVENTS, compare with what did happen (replay/diff.py)
 and store the result on the run. Nothing else is written: no incident, alert, stream entry or automation run.
 
-Idempotent: a run that is done or failed is not replayed again; one left `running` by a stopped worker is
-replayed again when its entry is delivered again. Any error but a store outage ends the run `failed` with the
+Once at a time, on any number of replicas: a worker takes a queued run with one conditional UPDATE that names it
+the run's owner, and renews that hold (`heartbeat_at`) every third of STREAM_CLAIM_IDLE_MS while it replays,
+claiming its batch's stream entries again then (XCLAIM JUSTID) so that no other replica takes them over with
+XAUTOCLAIM. A run that is done or failed, or that another worker holds and renewed within STREAM_CLAIM_IDLE_MS, is
+skipped (that worker keeps its own entry). A run whose owner stopped renewing it that long (the worker stopped, and
+its entry went idle) is taken over by the worker the entry is delivered to next, as is one the same worker held
+before a restart. Only the owner stores the result. Any error but a store outage ends the run `failed` with the
 reason, and its entry is acked: replaying it again would fail the same way.
 """
 
@@ -11,8 +16,10 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import and_, func, or_, update
 
 from aiops_contracts.db import ReplayRun
 from aiops_contracts.influx import InfluxError
@@ -29,8 +36,6 @@ from aiops_worker.runtime.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
-_FINISHED = (ReplayStatus.done, ReplayStatus.failed)
-
 
 class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
     name = "replay"
@@ -43,16 +48,16 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         self.archive = open_archive(ctx.settings, ctx.sessions)
 
     async def handle(self, batch: list[Delivery[ReplayRequestedPayload]]) -> None:
+        entry_ids = [delivery.entry_id for delivery in batch]
         for delivery in batch:
-            await self.replay(uuid.UUID(delivery.payload.run_id))
+            await self.replay(uuid.UUID(delivery.payload.run_id), entry_ids)
 
-    async def replay(self, run_id: uuid.UUID) -> None:
-        async with self.ctx.sessions.begin() as session:
-            run = await session.get(ReplayRun, run_id, with_for_update=True)
-            if run is None or run.status in _FINISHED:
-                return
-            run.status = ReplayStatus.running
-            stored = run.params
+    async def replay(self, run_id: uuid.UUID, entry_ids: list[str]) -> None:
+        """Replay the run if this worker can take it, keeping it and the batch's entries (`entry_ids`) meanwhile."""
+        stored = await self._take(run_id)
+        if stored is None:
+            return
+        keeper = asyncio.create_task(self._keep(run_id, entry_ids))
         try:
             result, status, error = await self._result(ReplayParams.model_validate(stored)), ReplayStatus.done, ""
         except (StoreUnavailable, *TRANSIENT_ERRORS):
@@ -62,10 +67,44 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         except Exception as exc:  # a bug or bad stored data: retrying gives the same, so the run says why it failed
             log.exception("replay failed", extra={"run_id": str(run_id)})
             result, status, error = None, ReplayStatus.failed, f"unexpected error: {type(exc).__name__}: {exc}"[:2000]
+        finally:
+            keeper.cancel()
+            await asyncio.wait([keeper])
         async with self.ctx.sessions.begin() as session:
             run = await session.get(ReplayRun, run_id, with_for_update=True)
-            if run is not None:
+            if run is not None and run.owner == self.consumer_name and run.status == ReplayStatus.running:
                 run.status, run.result, run.error, run.finished_at = status, result, error, datetime.now(UTC)
+
+    async def _take(self, run_id: uuid.UUID) -> dict[str, Any] | None:
+        """The run's params once this worker owns it: a queued run, one this worker held before a restart, or one
+        whose owner did not renew its hold for STREAM_CLAIM_IDLE_MS; None for any other (finished, held, gone)."""
+        stale = func.now() - timedelta(milliseconds=self.settings.stream_claim_idle_ms)
+        takeable = or_(ReplayRun.status == ReplayStatus.queued, and_(
+            ReplayRun.status == ReplayStatus.running,
+            or_(ReplayRun.owner == self.consumer_name, ReplayRun.heartbeat_at.is_(None), ReplayRun.heartbeat_at < stale)))
+        async with self.ctx.sessions.begin() as session:
+            return await session.scalar(
+                update(ReplayRun).where(ReplayRun.id == run_id, takeable)
+                .values(status=ReplayStatus.running, owner=self.consumer_name, heartbeat_at=func.now())
+                .returning(ReplayRun.params).execution_options(synchronize_session=False))
+
+    async def _keep(self, run_id: uuid.UUID, entry_ids: list[str]) -> None:
+        """Renew the hold on the run, and claim the entries again (resetting their idle time, not counting a
+        delivery), every third of STREAM_CLAIM_IDLE_MS, until cancelled or another worker took the run over."""
+        while True:
+            await asyncio.sleep(self.settings.stream_claim_idle_ms / 3000)
+            try:
+                async with self.ctx.sessions.begin() as session:
+                    renewed = await session.execute(
+                        update(ReplayRun).where(ReplayRun.id == run_id, ReplayRun.owner == self.consumer_name,
+                                                ReplayRun.status == ReplayStatus.running)
+                        .values(heartbeat_at=func.now()).execution_options(synchronize_session=False))
+                if not renewed.rowcount:
+                    return
+                await self.redis.xclaim(self.stream_key, self.group_name, self.consumer_name, 0, entry_ids,
+                                        justid=True)
+            except TRANSIENT_ERRORS as exc:  # tried again at the next renewal
+                log.warning("replay hold not renewed", extra={"run_id": str(run_id), "error": repr(exc)})
 
     async def _result(self, params: ReplayParams) -> dict[str, Any]:
         deadline = time.monotonic() + self.settings.replay_timeout_s
