@@ -25,6 +25,7 @@ from aiops_contracts.db import ReplayRun
 from aiops_contracts.influx import InfluxError
 from aiops_contracts.replay import ReplayParams, ReplayRequestedPayload, ReplayStatus
 from aiops_contracts.streams import REPLAY_REQUESTED
+from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.archive.store import open_archive
 from aiops_worker.automations.rules import enabled_rules
 from aiops_worker.logs.rules import RulesError
@@ -57,7 +58,8 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         stored = await self._take(run_id)
         if stored is None:
             return
-        keeper = asyncio.create_task(self._keep(run_id, entry_ids))
+        replayed = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(run_id, entry_ids, replayed))
         try:
             result, status, error = await self._result(ReplayParams.model_validate(stored)), ReplayStatus.done, ""
         except (StoreUnavailable, *TRANSIENT_ERRORS):
@@ -68,8 +70,8 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
             log.exception("replay failed", extra={"run_id": str(run_id)})
             result, status, error = None, ReplayStatus.failed, f"unexpected error: {type(exc).__name__}: {exc}"[:2000]
         finally:
-            keeper.cancel()
-            await asyncio.wait([keeper])
+            replayed.set()  # (not cancelled: the keeper ends between renewals, never within one)
+            await keeper
         async with self.ctx.sessions.begin() as session:
             run = await session.get(ReplayRun, run_id, with_for_update=True)
             if run is not None and run.owner == self.consumer_name and run.status == ReplayStatus.running:
@@ -88,11 +90,10 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
                 .values(status=ReplayStatus.running, owner=self.consumer_name, heartbeat_at=func.now())
                 .returning(ReplayRun.params).execution_options(synchronize_session=False))
 
-    async def _keep(self, run_id: uuid.UUID, entry_ids: list[str]) -> None:
+    async def _keep(self, run_id: uuid.UUID, entry_ids: list[str], replayed: asyncio.Event) -> None:
         """Renew the hold on the run, and claim the entries again (resetting their idle time, not counting a
-        delivery), every third of STREAM_CLAIM_IDLE_MS, until cancelled or another worker took the run over."""
-        while True:
-            await asyncio.sleep(self.settings.stream_claim_idle_ms / 3000)
+        delivery), every third of STREAM_CLAIM_IDLE_MS, until `replayed` is set or another worker took the run over."""
+        while not await sleep_or_stop(replayed, self.settings.stream_claim_idle_ms / 3000):
             try:
                 async with self.ctx.sessions.begin() as session:
                     renewed = await session.execute(
