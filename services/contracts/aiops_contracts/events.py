@@ -83,7 +83,15 @@ URL_MAX_CHARS = 2_000  # the alerts table's url column; other stored URLs (Alert
 LABEL_KEY_MAX_CHARS = 128
 LABEL_VALUE_MAX_CHARS = 1_024  # also names copied from a request into each of its alerts (receiver, group key)
 ANNOTATION_VALUE_MAX_CHARS = 4_096  # alert annotations; the description itself keeps up to 20,000
-LOG_LINE_MAX_CHARS = 65_536
+LOG_LINE_MAX_CHARS = 65_536  # one LogRecord's message; a longer line travels as several (log_line_pieces)
+
+
+def log_line_pieces(line: str) -> list[str]:
+    """`line` as consecutive pieces of at most LOG_LINE_MAX_CHARS characters (one for a short or empty line): the
+    messages of its records, in order, so accepted text is never cut off (the logs webhook, the log producers)."""
+    if len(line) <= LOG_LINE_MAX_CHARS:
+        return [line]
+    return [line[start:start + LOG_LINE_MAX_CHARS] for start in range(0, len(line), LOG_LINE_MAX_CHARS)]
 
 
 def _cut(value_max: int) -> GetPydanticSchema:

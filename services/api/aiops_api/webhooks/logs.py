@@ -4,8 +4,10 @@ parameters label every line of the request: they travel once per envelope (`Logs
 to the contract's label bounds. Only `logs` sources may post here.
 
 Lines are kept raw: the log task parses their headers (syslog, JSON, access logs...). Nothing good is
-refused for being next to something odd: undecodable bytes and NUL are replaced, overlong lines are cut, and
-blank lines are skipped. The answer comes after every line is in the stream (one MULTI/EXEC); a body
+refused for being next to something odd: undecodable bytes and NUL are replaced, and blank lines are skipped. A
+line longer than one record (LOG_LINE_MAX_CHARS) is published whole, as consecutive records of at most that many
+characters (log_line_pieces, as the log producers do), with the request's labels like every record; it counts
+once in `accepted`, and its pieces count toward the records of an envelope and the expansion limit. The answer comes after every line is in the stream (one MULTI/EXEC); a body
 whose events would exceed the expansion limit (expansion.py) gets 413 and nothing is published.
 """
 
@@ -22,7 +24,7 @@ from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import MAX_BODY_NESTING, nested_too_deep, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_contracts.envelope import Envelope, nests_within
-from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload, log_line_pieces
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_contracts.text import without_nul
@@ -32,7 +34,7 @@ router = APIRouter()
 
 LogsSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 
-RECORDS_PER_ENVELOPE = 500
+RECORDS_PER_ENVELOPE = 500  # records: a line longer than one is several
 MAX_LABELS = 20
 
 
@@ -80,10 +82,20 @@ def parse_labels(host: str | None, service: str | None, label: list[str]) -> dic
     return labels
 
 
+def record_messages(lines: list[str]) -> list[str]:
+    """The messages of the lines' records, in order: a line longer than LOG_LINE_MAX_CHARS is its pieces. When all
+    fit, as nearly all do, the lines themselves: one len() pass (0.29 ms of 5,000 lines, splitting each 0.92)."""
+    if max(map(len, lines), default=0) <= LOG_LINE_MAX_CHARS:
+        return lines
+    return [piece for line in lines for piece in log_line_pieces(line)]
+
+
 def to_envelopes(source: str, lines: list[str], labels: dict[str, str]) -> Iterator[Envelope]:
-    """One envelope per RECORDS_PER_ENVELOPE lines, the request's labels stated once in each; built lazily."""
-    for i in range(0, len(lines), RECORDS_PER_ENVELOPE):
-        records = [LogRecord(message=line[:LOG_LINE_MAX_CHARS]) for line in lines[i:i + RECORDS_PER_ENVELOPE]]
+    """One envelope per RECORDS_PER_ENVELOPE records, the request's labels stated once in each; built lazily. The
+    pieces of a long line may run on into the next envelope."""
+    messages = record_messages(lines)
+    for i in range(0, len(messages), RECORDS_PER_ENVELOPE):
+        records = [LogRecord(message=message) for message in messages[i:i + RECORDS_PER_ENVELOPE]]
         payload = LogsPayload(records=records, labels=labels)
         yield Envelope(type=LOGS_RECEIVED, source=source,
                        payload=payload.model_dump(mode="json", exclude_defaults=True))

@@ -2,19 +2,33 @@
 once per envelope; a request whose events would outgrow the expansion limit gets 413 naming it."""
 
 import gzip
+from collections.abc import AsyncIterator
 
+import httpx
 import orjson
 import pytest
 
+from aiops_api.main import create_app
+from aiops_api.settings import ApiSettings
+from aiops_api.webhooks.logs import RECORDS_PER_ENVELOPE
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import LABEL_VALUE_MAX_CHARS, LogsPayload
+from aiops_contracts.events import LABEL_VALUE_MAX_CHARS, LOG_LINE_MAX_CHARS, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED
 
 
 @pytest.fixture
 async def token(make_source) -> str:
     return (await make_source("shipper", kind="logs")).token
+
+
+@pytest.fixture
+async def roomy_client(api_settings: ApiSettings, clean_db: None, redis) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app that takes bodies of 1 MiB (the tests' MAX_BODY_BYTES is less than one log record)."""
+    app = create_app(api_settings.model_copy(update={"max_body_bytes": 1024 * 1024}))
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client):
+        yield client
 
 
 async def payloads(bus: Bus) -> list[dict]:
@@ -103,6 +117,25 @@ async def test_large_request_is_split_into_envelopes(bus: Bus, client, redis, to
     assert response.status_code == 202
     assert len(response.json()["event_ids"]) == 3
     assert len(await records(bus)) == 1200
+
+
+async def test_a_line_longer_than_a_record_is_published_whole_in_order(bus: Bus, roomy_client, token) -> None:
+    """A 132,072-character stack trace after 498 short lines: its three pieces follow them in order, the last
+    two in a second envelope, each with the request's labels, and it counts as one accepted line (it was cut at
+    65,536 characters)."""
+    trace = ("at com.example.Handler.run(Handler.java:42) é\t" * 3_000)[:2 * LOG_LINE_MAX_CHARS + 1_000]
+    short = [f"line {i}" for i in range(RECORDS_PER_ENVELOPE - 2)]
+    body = "\n".join([*short, trace, "after"]).encode()
+    response = await roomy_client.post("/webhooks/logs?host=app-1", content=body, headers={"X-AIOps-Token": token})
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == len(short) + 2
+    assert [len(p["records"]) for p in await payloads(bus)] == [RECORDS_PER_ENVELOPE, 2]
+    stored = await records(bus)
+    pieces = [r["message"] for r in stored[len(short):-1]]
+    assert [r["message"] for r in stored[:len(short)]] == short and stored[-1]["message"] == "after"
+    assert [len(piece) for piece in pieces] == [LOG_LINE_MAX_CHARS, LOG_LINE_MAX_CHARS, 1_000]
+    assert "".join(pieces) == trace
+    assert all(r["host"] == "app-1" and r["labels"] == {"host": "app-1"} for r in stored)
 
 
 async def test_text_lines_that_start_with_a_bracket_are_lines(bus: Bus, client, redis, token) -> None:

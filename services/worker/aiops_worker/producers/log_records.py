@@ -1,7 +1,8 @@
 """Log records as the producers build them (file tail, syslog, Splunk, Datadog).
 
 A message longer than LOG_LINE_MAX_CHARS (what one LogRecord holds) becomes several records of at most that many
-characters, in order, each with the message's host, time and labels: accepted text is never cut off.
+characters (log_line_pieces, shared with the logs webhook), in order, each with the message's host, time and
+labels: accepted text is never cut off.
 
 A poll of a search API that reached its limit (Splunk, Datadog: results sorted oldest first, the window's start
 inclusive) keeps the records before its last record's time and leaves that time to the next poll, which starts
@@ -9,15 +10,15 @@ there: nothing of the window is lost and nothing is read twice."""
 
 from typing import Any
 
-from aiops_contracts.events import LOG_LINE_MAX_CHARS, LogRecord
+from aiops_contracts.events import LogRecord, log_line_pieces
 
 
 def log_records(message: str, **fields: Any) -> list[LogRecord]:
     """`message` as records of at most LOG_LINE_MAX_CHARS characters (one for a short or empty message), each with
-    `fields` (host, timestamp, labels)."""
-    first = LogRecord(message=message[:LOG_LINE_MAX_CHARS], **fields)
-    return [first, *(first.model_copy(update={"message": message[start:start + LOG_LINE_MAX_CHARS]})
-                     for start in range(LOG_LINE_MAX_CHARS, len(message), LOG_LINE_MAX_CHARS))]
+    `fields` (host, timestamp, labels), validated once."""
+    head, *rest = log_line_pieces(message)
+    first = LogRecord(message=head, **fields)
+    return [first, *(first.model_copy(update={"message": piece}) for piece in rest)]
 
 
 def before_last_time(records: list[LogRecord], resolution_s: float) -> tuple[list[LogRecord], float | None]:
