@@ -23,12 +23,10 @@ from aiops_api.pipelines.schemas import (
     SeriesForecast,
 )
 from aiops_contracts.db import Alert, Pipeline, PipelineRun, PipelineScore
+from aiops_contracts.db.pipelines import RUN_AT
 from aiops_contracts.pipelines import PIPELINES_SOURCE
 
 RUNS = PipelineRun.__table__
-# A run's place in the list: when it started; not started yet, when it was queued (or first seen), as GitHub
-# lists a waiting run among those created with it. Never NULL, so every run is reachable by the cursor.
-RUN_AT = func.coalesce(RUNS.c.started_at, RUNS.c.queued_at, RUNS.c.created_at)
 
 
 async def _latest_scores(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, PipelineScore]:
@@ -81,7 +79,8 @@ async def get_pipeline(session: AsyncSession, *, pipeline_id: uuid.UUID) -> Pipe
 
 
 async def list_runs(session: AsyncSession, *, pipeline_id: uuid.UUID, limit: int, cursor: str | None) -> RunPage:
-    """Newest first by RUN_AT, then id: runs sharing a start second each come once across pages."""
+    """Newest first by RUN_AT, then id (one range of ix_pipeline_runs_pipeline_id_run_at_id): runs sharing a start
+    second each come once across pages."""
     await _pipeline(session, pipeline_id)
     query = select(RUNS, RUN_AT.label("run_at")).where(RUNS.c.pipeline_id == pipeline_id)
     rows = (await session.execute(page(query, RUN_AT, RUNS.c.id, cursor, limit))).all()
