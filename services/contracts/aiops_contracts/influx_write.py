@@ -8,9 +8,11 @@ TLS verified as httpx verifies it (its default context: certifi, SSL_CERT_FILE/S
 the client's headers (the token); an answer with a Content-Length, chunked, or ended by the connection closing. A
 connection goes back to the pool only after a whole answer on a connection the server keeps; one InfluxDB closed
 while idle is dropped, and a write that fails on a reused connection (but by a timeout) is sent again once on a new
-one (a write is idempotent: InfluxDB overwrites points of the same series and time)."""
+one (a write is idempotent: InfluxDB overwrites points of the same series and time). What would break the head (a
+control character from a setting) is refused, as httpx refuses it, instead of sent."""
 
 import asyncio
+import re
 import ssl
 from collections.abc import Mapping
 from urllib.parse import SplitResult, urlsplit
@@ -21,6 +23,21 @@ import httpx
 # A stream read and write; a connection to InfluxDB.
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# What breaks a request head: C0 controls and DEL in a header (CR or LF end its line, and may end the head before
+# Content-Length: InfluxDB answers an empty write with 204 and reads the body as a next request), and a space too in
+# the request target (it ends the target).
+_HEADER_BREAKERS = re.compile(r"[\x00-\x1f\x7f]")
+_TARGET_BREAKERS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def check_head_text(what: str, text: str, *, target: bool = False) -> str:
+    """`text`, refused with a ValueError naming `what` (never the text: it may be a secret) where it would break a
+    request head: as a header value (`target`: as the request target)."""
+    if (_TARGET_BREAKERS if target else _HEADER_BREAKERS).search(text):
+        also = " or space" if target else ""
+        raise ValueError(f"{what} holds a control character{also} (CR, LF, NUL, ...), which would break the HTTP "
+                         "requests to InfluxDB")
+    return text
 
 
 class HttpFailure(Exception):
@@ -45,14 +62,17 @@ class WritePool:
         self._host, self._port = parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme]
         self._ssl: ssl.SSLContext | None = httpx.create_ssl_context() if parts.scheme == "https" else None
         self._timeout_s = timeout_s
-        self._path = parts.path.rstrip("/") + "/write"
+        self._path = check_head_text("INFLUX_URL's path", parts.path.rstrip("/") + "/write", target=True)
         host = parts.netloc.rpartition("@")[2]
-        self._headers = "".join(f"{name}: {value}\r\n" for name, value in {"Host": host, **headers}.items())
+        self._headers = "".join(f"{name}: {check_head_text(f'header {name}', value)}\r\n"
+                                for name, value in {"Host": host, **headers}.items())
         self._idle: list[Connection] = []
 
     async def post(self, query: str, body: bytes) -> tuple[int, bytes]:
-        """POST `body` to /write?`query`: the answer's status and body; raises HttpFailure."""
-        head = (f"POST {self._path}?{query} HTTP/1.1\r\n{self._headers}Content-Length: {len(body)}\r\n\r\n").encode()
+        """POST `body` to /write?`query`: the answer's status and body; raises HttpFailure (ValueError for a query
+        that would break the request line)."""
+        target = check_head_text("the request target", f"{self._path}?{query}", target=True)
+        head = f"POST {target} HTTP/1.1\r\n{self._headers}Content-Length: {len(body)}\r\n\r\n".encode()
         while self._idle:
             connection = self._idle.pop()
             if not connection[0].at_eof() and not connection[1].is_closing():

@@ -1,8 +1,9 @@
 """CommonSettings: the settings both services read, spelled the same in each. Only settings modules read the env."""
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aiops_contracts.influx_write import check_head_text
 from aiops_contracts.outbound import check_outbound_url
 
 
@@ -61,6 +62,15 @@ class CommonSettings(BaseSettings):
         its streams and the live channel under the same prefix), so a test run, a replay or a second deployment
         sharing a Redis neither sees nor overwrites another's state: heartbeats, leases, caches, counters."""
         return self.bus_prefix + ":".join((name, *parts))
+
+    @field_validator("influx_url", "influx_token")
+    @classmethod
+    def _fits_a_request_head(cls, value: str, info: ValidationInfo) -> str:
+        """Refused where it would break InfluxDB's requests (the URL's host and path go into the Host header and the
+        request target, the token into Authorization), so a service does not start with it; surrounding whitespace
+        is dropped first, as from secret files (a token file's trailing newline)."""
+        name = str(info.field_name)
+        return check_head_text(name.upper(), value.strip(), target=name == "influx_url")
 
     @field_validator("llm_base_url")
     @classmethod

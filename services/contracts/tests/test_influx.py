@@ -17,6 +17,7 @@ from aiops_contracts.influx import (
     quote_ident,
     series_key,
 )
+from aiops_contracts.influx_write import WritePool
 from conftest import free_port, start_app
 
 
@@ -163,3 +164,35 @@ async def test_writes_to_influxdb_refusing_connections_are_unavailable(common_se
             await influx.write(b"cpu v=1 1")
     finally:
         await influx.aclose()
+
+
+@pytest.mark.parametrize(("url", "headers", "refused"), [
+    ("http://127.0.0.1:8086", {"Authorization": "Token abc\r\nX-Injected: 1"}, "header Authorization"),
+    ("http://127.0.0.1:8086", {"Authorization": "Token abc\n"}, "header Authorization"),  # (ends the head early)
+    ("http://127.0.0.1:8086", {"Authorization": "Token abc\x00"}, "header Authorization"),
+    ("http://127.0.0.1:8086", {"Authorization": "Token abc\x7f"}, "header Authorization"),
+    ("http://127.0.0.1\x01:8086", {}, "header Host"),
+    ("http://127.0.0.1:8086/in flux", {}, "INFLUX_URL's path"),
+    ("http://127.0.0.1:8086/influx\x00", {}, "INFLUX_URL's path"),
+])
+def test_a_head_a_setting_would_break_is_refused_before_any_write(url: str, headers: dict[str, str], refused: str
+                                                                  ) -> None:
+    """CR or LF in a header would inject headers, or end the head before Content-Length: InfluxDB answers 204 to an
+    empty write (the batch acked, its metrics lost) and reads the body as a next request. A configuration error."""
+    with pytest.raises(ValueError, match=f"{refused} holds a control character") as refused_with:
+        WritePool(url, headers, 1.0)
+    assert "abc" not in str(refused_with.value)  # (a token is a secret)
+
+
+async def test_a_query_that_would_break_the_request_line_is_refused_unsent() -> None:
+    heads: list[bytes] = []
+    server, url = await serve_writes([NO_CONTENT], heads)
+    pool = WritePool(url, {}, 1.0)
+    try:
+        with pytest.raises(ValueError, match="request target"):
+            await pool.post("db=a HTTP/1.1\r\nX-Injected: 1\r\n\r\nPOST /write?db=b", b"cpu v=1 1")
+        assert await pool.post("db=a", b"cpu v=1 1") == (204, b"")
+    finally:
+        await pool.aclose()
+        server.close()
+    assert heads == [heads[0]] and heads[0].startswith(b"POST /write?db=a HTTP/1.1\r\n")
