@@ -6,10 +6,13 @@ Once at a time, on any number of replicas: a worker takes a queued run with one 
 the run's owner, and renews that hold (`heartbeat_at`) every third of STREAM_CLAIM_IDLE_MS while it replays,
 claiming its batch's stream entries again then (XCLAIM JUSTID) so that no other replica takes them over with
 XAUTOCLAIM. A run that is done or failed, or that another worker holds and renewed within STREAM_CLAIM_IDLE_MS, is
-skipped (that worker keeps its own entry). A run whose owner stopped renewing it that long (the worker stopped, and
-its entry went idle) is taken over by the worker the entry is delivered to next, as is one the same worker held
-before a restart. Only the owner stores the result. Any error but a store outage ends the run `failed` with the
-reason, and its entry is acked: replaying it again would fail the same way.
+skipped and its entry acked. A run whose owner stopped renewing it that long (the worker stopped, and its entry went
+idle) is taken over by the worker the entry is delivered to next, as is one the same worker held before a restart.
+Recovery does not depend on that entry, though (an ack of a skipped run acks it for the whole group, and a publish
+can fail): every STREAM_CLAIM_IDLE_MS each replica's sweep queues again, and requests on the stream, every run
+whose hold is that stale, and every run it queued again that no worker took since. Only the owner stores the result.
+Any error but a store outage ends the run `failed` with the reason, and its entry is acked: replaying it again would
+fail the same way. A renewal that fails is logged and tried again at the next, never raised over the outcome.
 """
 
 import asyncio
@@ -19,12 +22,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 
 from aiops_contracts.db import ReplayRun
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.influx import InfluxError
-from aiops_contracts.replay import ReplayParams, ReplayRequestedPayload, ReplayStatus
-from aiops_contracts.streams import REPLAY_REQUESTED
+from aiops_contracts.replay import REPLAY_REQUESTED, ReplayParams, ReplayRequestedPayload, ReplayStatus
+from aiops_contracts.streams import REPLAY_REQUESTED as REPLAY_STREAM
 from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.archive.store import open_archive
 from aiops_worker.automations.rules import enabled_rules
@@ -34,19 +38,28 @@ from aiops_worker.replay.engine import ReplayTimeout, candidate_of, simulate
 from aiops_worker.replay.inputs import load_inputs, what_did
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS, Delivery, StoreUnavailable, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
+from aiops_worker.runtime.periodic import run_every
 
 log = logging.getLogger(__name__)
 
 
 class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
     name = "replay"
-    stream = REPLAY_REQUESTED
+    stream = REPLAY_STREAM
     payload_model = ReplayRequestedPayload
     scales_out = True  # no state kept between runs: each starts fresh
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.archive = open_archive(ctx.settings, ctx.sessions)
+
+    async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
+        if drain:
+            await super().run(stop, drain=True)
+            return
+        async with asyncio.TaskGroup() as group:
+            group.create_task(super().run(stop))
+            group.create_task(run_every(self.settings.stream_claim_idle_ms / 1000, stop, self.requeue_stale))
 
     async def handle(self, batch: list[Delivery[ReplayRequestedPayload]]) -> None:
         entry_ids = [delivery.entry_id for delivery in batch]
@@ -77,13 +90,36 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
             if run is not None and run.owner == self.consumer_name and run.status == ReplayStatus.running:
                 run.status, run.result, run.error, run.finished_at = status, result, error, datetime.now(UTC)
 
+    async def requeue_stale(self) -> None:
+        """Queue again, and request, each run whose hold is stale: one whose owner stopped renewing it, and one this
+        sweep queued again that no worker took since (its request was lost). The UPDATE takes each once across
+        replicas, renewing heartbeat_at, so the run is requested again a period later if this request is lost too."""
+        stale = self._stale_cutoff()
+        async with self.ctx.sessions.begin() as session:
+            run_ids = (await session.scalars(
+                update(ReplayRun).where(or_(
+                    and_(ReplayRun.status == ReplayStatus.running,
+                         or_(ReplayRun.heartbeat_at.is_(None), ReplayRun.heartbeat_at < stale)),
+                    and_(ReplayRun.status == ReplayStatus.queued, ReplayRun.heartbeat_at < stale)))
+                .values(status=ReplayStatus.queued, owner=None, heartbeat_at=func.now())
+                .returning(ReplayRun.id).execution_options(synchronize_session=False))).all()
+        if run_ids:
+            log.warning("stale replay runs queued again", extra={"run_ids": [str(run_id) for run_id in run_ids]})
+            await self.bus.publish_many(self.stream, [
+                Envelope(type=REPLAY_REQUESTED, source="worker",
+                         payload=ReplayRequestedPayload(run_id=str(run_id)).model_dump()) for run_id in run_ids])
+
+    def _stale_cutoff(self) -> ColumnElement[datetime]:
+        """A hold renewed before this is stale: its owner stopped renewing it."""
+        return func.now() - timedelta(milliseconds=self.settings.stream_claim_idle_ms)
+
     async def _take(self, run_id: uuid.UUID) -> dict[str, Any] | None:
         """The run's params once this worker owns it: a queued run, one this worker held before a restart, or one
         whose owner did not renew its hold for STREAM_CLAIM_IDLE_MS; None for any other (finished, held, gone)."""
-        stale = func.now() - timedelta(milliseconds=self.settings.stream_claim_idle_ms)
         takeable = or_(ReplayRun.status == ReplayStatus.queued, and_(
             ReplayRun.status == ReplayStatus.running,
-            or_(ReplayRun.owner == self.consumer_name, ReplayRun.heartbeat_at.is_(None), ReplayRun.heartbeat_at < stale)))
+            or_(ReplayRun.owner == self.consumer_name, ReplayRun.heartbeat_at.is_(None),
+                ReplayRun.heartbeat_at < self._stale_cutoff())))
         async with self.ctx.sessions.begin() as session:
             return await session.scalar(
                 update(ReplayRun).where(ReplayRun.id == run_id, takeable)
@@ -104,7 +140,7 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
                     return
                 await self.redis.xclaim(self.stream_key, self.group_name, self.consumer_name, 0, entry_ids,
                                         justid=True)
-            except TRANSIENT_ERRORS as exc:  # tried again at the next renewal
+            except Exception as exc:  # a store outage, or not (NOGROUP): tried again at the next renewal
                 log.warning("replay hold not renewed", extra={"run_id": str(run_id), "error": repr(exc)})
 
     async def _result(self, params: ReplayParams) -> dict[str, Any]:

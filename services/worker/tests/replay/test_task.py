@@ -4,7 +4,6 @@ settings give no difference; candidate windows, log rules, anomaly thresholds an
 starts from the templates, open incidents and metric history before the range, a fresh start from nothing; the
 replay resolves quiet incidents as the live sweep does; nothing outside the run's row changes."""
 
-import asyncio
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from redis.asyncio import Redis
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident, ReplayRun, metadata
@@ -148,103 +147,6 @@ async def test_an_unexpected_error_fails_the_run_with_the_reason_and_acks_its_en
     key = worker_ctx.bus.key(REPLAY_STREAM)
     assert (await redis.xpending(key, ReplayTask.name))["pending"] == 0
     assert await redis.xlen(worker_ctx.bus.dead_letter_key(REPLAY_STREAM)) == 0
-
-
-class GatedReplay(ReplayTask):
-    """The real task, whose replay itself (what a large range takes minutes for) lasts until the test releases it."""
-
-    started: list[str] = []
-    release = asyncio.Event()
-
-    async def _result(self, params: ReplayParams) -> dict[str, Any]:
-        self.started.append(self.consumer_name)
-        await self.release.wait()
-        return await super()._result(params)
-
-
-async def queue_run(ctx: WorkerContext) -> uuid.UUID:
-    run_id = uuid.uuid4()
-    params = ReplayParams(start=T0, end=T0 + timedelta(minutes=5), metrics=False)
-    async with ctx.sessions.begin() as session:
-        session.add(ReplayRun(id=run_id, requested_by="test", status=ReplayStatus.queued,
-                              params=params.model_dump(mode="json")))
-    await ctx.bus.publish(REPLAY_STREAM, Envelope(type=REPLAY_REQUESTED, source="api",
-                                                  payload=ReplayRequestedPayload(run_id=str(run_id)).model_dump()))
-    return run_id
-
-
-async def stored_run(ctx: WorkerContext, run_id: uuid.UUID) -> ReplayRun:
-    async with ctx.sessions() as session:
-        run = await session.get(ReplayRun, run_id)
-    assert run is not None
-    return run
-
-
-async def started() -> list[str]:
-    return GatedReplay.started
-
-
-async def done(ctx: WorkerContext, run_id: uuid.UUID) -> bool:
-    return (await stored_run(ctx, run_id)).status == ReplayStatus.done
-
-
-async def test_a_long_replay_runs_on_one_replica_that_keeps_its_entry(worker_ctx: WorkerContext, redis: Redis) -> None:
-    """Two scaled replicas: the one replaying renews its hold on the run and keeps its stream entry, so the other
-    never takes the entry over (XAUTOCLAIM after stream_claim_idle_ms, here 1 s: renewals every 0.33 s leave
-    room for a loaded test machine) to replay the same run again."""
-    run_id = await queue_run(worker_ctx)
-    first, second = (GatedReplay(replace(worker_ctx, settings=worker_ctx.settings.model_copy(
-        update={"worker_name": name, "stream_claim_idle_ms": 1_000}))) for name in ("replica-a", "replica-b"))
-    GatedReplay.started, GatedReplay.release = [], asyncio.Event()
-    stop = asyncio.Event()
-    running = [asyncio.create_task(first.run(stop))]
-    try:
-        await until(started, 10, "replica-a starts the replay")
-        running.append(asyncio.create_task(second.run(stop)))
-        taken = (await stored_run(worker_ctx, run_id)).heartbeat_at
-        assert taken is not None
-        idle = timedelta(milliseconds=first.settings.stream_claim_idle_ms)
-
-        async def renewed_long_after() -> bool:  # long enough for replica-b to have claimed an entry left idle
-            heartbeat = (await stored_run(worker_ctx, run_id)).heartbeat_at
-            return heartbeat is not None and heartbeat >= taken + 3 * idle
-
-        await until(renewed_long_after, 10, "replica-a renews its hold")
-        pending = await redis.xpending_range(worker_ctx.bus.key(REPLAY_STREAM), ReplayTask.name, "-", "+", 10)
-        assert [(p["consumer"], p["times_delivered"]) for p in pending] == [(b"replica-a", 1)]
-        assert GatedReplay.started == ["replica-a"]
-
-        GatedReplay.release.set()
-        await until(lambda: done(worker_ctx, run_id), 10, "replica-a finishes the run")
-    finally:
-        GatedReplay.release.set()
-        stop.set()
-        await asyncio.gather(*running)
-    run = await stored_run(worker_ctx, run_id)
-    assert (run.owner, run.result is not None, GatedReplay.started) == ("replica-a", True, ["replica-a"])
-
-
-async def test_a_run_a_live_worker_holds_is_skipped_and_a_stale_one_taken_over(worker_ctx: WorkerContext,
-                                                                             drain) -> None:
-    """A run `running` on replica-a that renewed its hold just now is not replayed again by another worker (the
-    entry it got is a second one: replica-a keeps its own); once replica-a stopped renewing it for
-    stream_claim_idle_ms (it stopped), the next delivery takes the run over and finishes it."""
-    run_id = await queue_run(worker_ctx)
-    async with worker_ctx.sessions.begin() as session:
-        await session.execute(update(ReplayRun).where(ReplayRun.id == run_id).values(
-            status=ReplayStatus.running, owner="replica-a", heartbeat_at=func.now()))
-    await drain(ReplayTask(worker_ctx))
-    held = await stored_run(worker_ctx, run_id)
-    assert (held.status, held.owner, held.result) == (ReplayStatus.running, "replica-a", None)
-
-    async with worker_ctx.sessions.begin() as session:
-        await session.execute(update(ReplayRun).where(ReplayRun.id == run_id).values(
-            heartbeat_at=func.now() - timedelta(milliseconds=worker_ctx.settings.stream_claim_idle_ms)))
-    await worker_ctx.bus.publish(REPLAY_STREAM, Envelope(type=REPLAY_REQUESTED, source="api",
-                                                         payload=ReplayRequestedPayload(run_id=str(run_id)).model_dump()))
-    await drain(ReplayTask(worker_ctx))
-    taken = await stored_run(worker_ctx, run_id)
-    assert (taken.status, taken.owner) == (ReplayStatus.done, "test-worker") and taken.result is not None
 
 
 async def test_the_event_limit_cuts_the_inputs(worker_ctx: WorkerContext, bus: Bus, drain) -> None:
