@@ -35,7 +35,7 @@ from aiops_worker.enrichment.evidence import Evidence, gather, material_key
 from aiops_worker.enrichment.rules import Enrichment, by_rules
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
-from aiops_worker.runtime.periodic import run_every
+from aiops_worker.runtime.periodic import beside
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ class EnrichmentTask(StreamConsumer[IncidentChangedPayload]):
                 return
             if self.memory is not None:  # at start, as the log task does: not mid-burst, on the first incident
                 await self.memory.load()
-            async with asyncio.TaskGroup() as group:
-                group.create_task(super().run(stop))
-                group.create_task(run_every(self.settings.enrichment_interval_s, stop, self.enrich_due))
+            await beside(super().run(stop), self.settings.enrichment_interval_s, stop, self.enrich_due)
         finally:
             await self.llm.aclose()
 

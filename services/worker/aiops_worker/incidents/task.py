@@ -47,7 +47,7 @@ from aiops_worker.incidents.signals import (
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
-from aiops_worker.runtime.periodic import run_every
+from aiops_worker.runtime.periodic import beside
 from aiops_worker.settings import WorkerSettings
 
 SOURCE = "aggregator"
@@ -90,9 +90,7 @@ class IncidentTask(StreamConsumer[P]):
         if drain:
             await super().run(stop, drain=True)
             return
-        async with asyncio.TaskGroup() as group:
-            group.create_task(super().run(stop))
-            group.create_task(run_every(self.policy.window.total_seconds() / 2, stop, self.resolve_quiet))
+        await beside(super().run(stop), self.policy.window.total_seconds() / 2, stop, self.resolve_quiet)
 
     async def handle(self, batch: list[Delivery[P]]) -> None:
         async with self.ctx.sessions.begin() as session:

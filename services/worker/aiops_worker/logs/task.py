@@ -51,7 +51,7 @@ from aiops_worker.logs.rules import DEFAULT_RULES_PATH, Classifier, load_rules
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 from aiops_worker.runtime.idempotency import claim_new_events
-from aiops_worker.runtime.periodic import run_every
+from aiops_worker.runtime.periodic import beside
 
 log = logging.getLogger(__name__)
 CLUSTER_BATCH = 500  # unassigned templates routed per periodic pass
@@ -79,9 +79,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             await super().run(stop, drain=True)
             await self.cluster_unassigned()
             return
-        async with asyncio.TaskGroup() as group:
-            group.create_task(super().run(stop))
-            group.create_task(run_every(self.settings.log_cluster_interval_s, stop, self.cluster_unassigned))
+        await beside(super().run(stop), self.settings.log_cluster_interval_s, stop, self.cluster_unassigned)
 
     async def start(self) -> None:
         """Restore the miner and the template -> prototype map; load the embedding model once."""

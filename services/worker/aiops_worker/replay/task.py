@@ -38,7 +38,7 @@ from aiops_worker.replay.engine import ReplayTimeout, candidate_of, simulate
 from aiops_worker.replay.inputs import load_inputs, what_did
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS, Delivery, StoreUnavailable, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
-from aiops_worker.runtime.periodic import run_every
+from aiops_worker.runtime.periodic import beside
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         if drain:
             await super().run(stop, drain=True)
             return
-        async with asyncio.TaskGroup() as group:
-            group.create_task(super().run(stop))
-            group.create_task(run_every(self.settings.stream_claim_idle_ms / 1000, stop, self.requeue_stale))
+        await beside(super().run(stop), self.settings.stream_claim_idle_ms / 1000, stop, self.requeue_stale)
 
     async def handle(self, batch: list[Delivery[ReplayRequestedPayload]]) -> None:
         entry_ids = [delivery.entry_id for delivery in batch]

@@ -2,13 +2,14 @@
 stop (forecasting, retention, the heartbeat); a tick that finds a store down is skipped and logged, the
 next one tries again. `run_every`: a job inside a stream task (sweeps, clustering), first run after one
 interval, since the task's own batches do the work at start; a run that finds a store down, or whose
-transaction PostgreSQL rolled back (a deadlock with the task's batches), is logged and the next one tries again."""
+transaction PostgreSQL rolled back (a deadlock with the task's batches), is logged and the next one tries again.
+`beside`: a stream task's consumer with such a job running next to it."""
 
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ClassVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -27,6 +28,14 @@ async def run_every(interval_s: float, stop: asyncio.Event, job: Callable[[], Aw
                 raise
             log.warning("periodic job skipped, retried next period", extra={"job": getattr(job, "__name__", repr(job)),
                                                                             "error": repr(exc)})
+
+
+async def beside(consume: Coroutine[Any, Any, None], interval_s: float, stop: asyncio.Event,
+                 job: Callable[[], Awaitable[None]]) -> None:
+    """`consume` (a stream task's run) with `job` run every `interval_s` next to it, until stop."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(consume)
+        group.create_task(run_every(interval_s, stop, job))
 
 
 def _rolled_back(exc: DBAPIError) -> bool:
