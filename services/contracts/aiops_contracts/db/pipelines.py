@@ -33,7 +33,8 @@ class PipelineRun(UUIDPrimaryKey, Base):
     __tablename__ = "pipeline_runs"
     __table_args__ = (UniqueConstraint("pipeline_id", "external_id"),)
 
-    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete=_CASCADE), index=True)
+    # (indexed first in the list's index below)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete=_CASCADE))
     external_id: Mapped[str] = mapped_column(String(100))  # run id + attempt, build number
     number: Mapped[int | None] = mapped_column(Integer)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
