@@ -22,10 +22,10 @@ def log_records(message: str, **fields: Any) -> list[LogRecord]:
 
 
 def before_last_time(records: list[LogRecord], resolution_s: float) -> tuple[list[LogRecord], float | None]:
-    """A full poll's records to publish, and the epoch time the next poll starts at (None: its last record has no
-    time, the poll's window is done). Those at the last record's time are left to the next poll; when all share
-    it, all are kept and the next poll starts one `resolution_s` (the API's time resolution) later."""
-    last = records[-1].timestamp if records else None
+    """A full poll's records to publish, and the epoch time the next poll starts at (None: no record has a time, the
+    poll's window is done). Those at the latest record time are left to the next poll; when all share it, all are
+    kept and the next poll starts one `resolution_s` (the API's time resolution) later."""
+    last = max((record.timestamp for record in records if record.timestamp is not None), default=None)
     if last is None:
         return records, None
     earlier = [record for record in records if record.timestamp is None or record.timestamp < last]

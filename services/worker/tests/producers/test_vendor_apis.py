@@ -14,12 +14,13 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
-from aiops_contracts.events import LOG_LINE_MAX_CHARS
+from aiops_contracts.events import LOG_LINE_MAX_CHARS, LogRecord
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers import datadog, splunk
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
+from aiops_worker.producers.log_records import before_last_time
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.splunk import MAX_RESULTS, SplunkPoller
 from aiops_worker.producers.thousandeyes import ThousandEyesPoller
@@ -256,3 +257,11 @@ def test_thousandeyes_test_ids_must_be_test_ids() -> None:
     with pytest.raises(ValidationError, match="test_ids.0"):
         poller_settings(SourceKind.thousandeyes.value, {"test_ids": ["../../users?x="]}, {"token": "t"})
     assert poller_settings(SourceKind.thousandeyes.value, {"test_ids": ["281474976710706"]}, {"token": "t"})
+
+
+def test_a_full_poll_resumes_at_its_latest_record_time_though_its_last_record_has_none() -> None:
+    """A last record without a time does not end the window: the rest of it past the limit would be skipped."""
+    t1, t2 = datetime(2026, 11, 30, 12, tzinfo=UTC), datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+    records = [LogRecord(message="a", timestamp=t1), LogRecord(message="b", timestamp=t2), LogRecord(message="c")]
+    kept, resume_at = before_last_time(records, 0.001)
+    assert ([r.message for r in kept], resume_at) == (["a", "c"], t2.timestamp())
