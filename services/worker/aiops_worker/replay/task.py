@@ -92,13 +92,11 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         """Queue again, and request, each run whose hold is stale: one whose owner stopped renewing it, and one this
         sweep queued again that no worker took since (its request was lost). The UPDATE takes each once across
         replicas, renewing heartbeat_at, so the run is requested again a period later if this request is lost too."""
-        stale = self._stale_cutoff()
         async with self.ctx.sessions.begin() as session:
             run_ids = (await session.scalars(
                 update(ReplayRun).where(or_(
-                    and_(ReplayRun.status == ReplayStatus.running,
-                         or_(ReplayRun.heartbeat_at.is_(None), ReplayRun.heartbeat_at < stale)),
-                    and_(ReplayRun.status == ReplayStatus.queued, ReplayRun.heartbeat_at < stale)))
+                    and_(ReplayRun.status == ReplayStatus.running, self._hold_stale()),
+                    and_(ReplayRun.status == ReplayStatus.queued, ReplayRun.heartbeat_at < self._stale_cutoff())))
                 .values(status=ReplayStatus.queued, owner=None, heartbeat_at=func.now())
                 .returning(ReplayRun.id).execution_options(synchronize_session=False))).all()
         if run_ids:
@@ -111,13 +109,15 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         """A hold renewed before this is stale: its owner stopped renewing it."""
         return func.now() - timedelta(milliseconds=self.settings.stream_claim_idle_ms)
 
+    def _hold_stale(self) -> ColumnElement[bool]:
+        """A running run's hold is stale: never renewed (running from before migration 0024), or not lately."""
+        return or_(ReplayRun.heartbeat_at.is_(None), ReplayRun.heartbeat_at < self._stale_cutoff())
+
     async def _take(self, run_id: uuid.UUID) -> dict[str, Any] | None:
         """The run's params once this worker owns it: a queued run, one this worker held before a restart, or one
         whose owner did not renew its hold for STREAM_CLAIM_IDLE_MS; None for any other (finished, held, gone)."""
         takeable = or_(ReplayRun.status == ReplayStatus.queued, and_(
-            ReplayRun.status == ReplayStatus.running,
-            or_(ReplayRun.owner == self.consumer_name, ReplayRun.heartbeat_at.is_(None),
-                ReplayRun.heartbeat_at < self._stale_cutoff())))
+            ReplayRun.status == ReplayStatus.running, or_(ReplayRun.owner == self.consumer_name, self._hold_stale())))
         async with self.ctx.sessions.begin() as session:
             return await session.scalar(
                 update(ReplayRun).where(ReplayRun.id == run_id, takeable)
