@@ -7,8 +7,9 @@ Lines are kept raw: the log task parses their headers (syslog, JSON, access logs
 refused for being next to something odd: undecodable bytes and NUL are replaced, and blank lines are skipped. A
 line longer than one record (LOG_LINE_MAX_CHARS) is published whole, as consecutive records of at most that many
 characters (log_line_pieces, as the log producers do), with the request's labels like every record; it counts
-once in `accepted`, and its pieces count toward the records of an envelope and the expansion limit. The answer comes after every line is in the stream (one MULTI/EXEC); a body
-whose events would exceed the expansion limit (expansion.py) gets 413 and nothing is published.
+once in `accepted`, and its pieces count toward the records of an envelope and the expansion limit. The answer
+comes after every line is in the stream (one MULTI/EXEC); a body whose events would exceed the expansion limit
+(expansion.py) gets 413 and nothing is published.
 """
 
 from collections.abc import Iterator

@@ -77,7 +77,7 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
 
     def _limited(self, resume_at: float | None, left: int) -> None:
         """A full poll: `left` records it read are the next poll's, from `resume_at` on; none: those past the limit
-        are of the last event's millisecond (or it has no time), where no query can start (they are skipped)."""
+        are of the latest event's millisecond (or no event has a time), where no query can start (they are skipped)."""
         outcome = "deferred" if left else "skipped"
         LIMITED.labels(outcome).inc()
         facts = {"source": self.source.name, "log_limit": self.settings.log_limit,
