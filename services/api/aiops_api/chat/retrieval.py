@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import quote
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,15 @@ LIMIT = 10
 # 5 ms of API CPU and 8 ms in all with 10k names) that each question would otherwise pay; the price is that
 # a host, service or source that first alerted within this time is not yet recognised by name.
 KNOWN_NAMES_SECONDS = 10.0
+
+
+def host_link(host: str) -> str:
+    """The dashboard's page of a host; names come from the data, so each part of a link is encoded."""
+    return f"/fleet/{quote(host, safe='')}"
+
+
+def source_link(source: str) -> str:
+    return f"/alerts?source={quote(source, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,7 @@ async def by_host(stores: Stores, intent: Intent) -> Found:
         stmt = stmt.where(Incident.status != IncidentStatus.resolved)
     found = await _incidents(stores.session, stmt, f"{{n}} incident(s) involve {intent.host}.")
     found.citations.append(Citation(kind="host", id=str(intent.host), title=str(intent.host),
-                                    link=f"/fleet/{intent.host}"))
+                                    link=host_link(str(intent.host))))
     return found
 
 
@@ -170,7 +180,7 @@ async def capacity(stores: Stores, intent: Intent) -> Found:
                  [[f.host or "", f"{f.measurement}.{f.field} {_tags(f)}", f"{f.last_value:.1f}", str(f.threshold),
                    f"{f.exhausts_at:%Y-%m-%d %H:%M}"] for f in rows],
                  [Citation(kind="forecast", id=f.series_key, title=f"{f.host} {f.measurement}.{f.field} {_tags(f)}",
-                           link=f"/fleet/{f.host}") for f in rows])
+                           link=host_link(f.host or "")) for f in rows])
 
 
 def _tags(f: Forecast) -> str:
@@ -191,7 +201,7 @@ async def noise(stores: Stores, intent: Intent) -> Found:
     return Found(f"{who}: {total} alert event(s) in {len({a.fingerprint for a in rows})} top alert(s) of the range.",
                  ["alert", "source", "title", "severity", "count", "host"],
                  [[str(a.id), a.source, a.title, a.severity, str(a.count), a.host or ""] for a in rows],
-                 [Citation(kind="alert", id=str(a.id), title=a.title, link=f"/alerts?source={a.source}") for a in rows])
+                 [Citation(kind="alert", id=str(a.id), title=a.title, link=source_link(a.source)) for a in rows])
 
 
 async def anomalies(stores: Stores, intent: Intent) -> Found:
@@ -207,7 +217,7 @@ async def anomalies(stores: Stores, intent: Intent) -> Found:
                  ["alert", "title", "severity", "host", "first seen", "last seen", "incident"],
                  [[str(a.id), a.title, a.severity, a.host or "", f"{a.first_seen_at:%Y-%m-%d %H:%M}",
                    f"{a.last_seen_at:%Y-%m-%d %H:%M}", str(a.incident_id or "")] for a in rows],
-                 [Citation(kind="alert", id=str(a.id), title=a.title, link=f"/alerts?source={ANOMALY_SOURCE}") for a in rows])
+                 [Citation(kind="alert", id=str(a.id), title=a.title, link=source_link(ANOMALY_SOURCE)) for a in rows])
 
 
 async def templates(stores: Stores, intent: Intent) -> Found:
@@ -240,7 +250,7 @@ async def metrics(stores: Stores, intent: Intent) -> Found:
                  ["host", "cpu %", "memory %", "fullest disk %", "load1", "last seen"],
                  [[h.host, _number(h.cpu_used_percent), _number(h.mem_used_percent), _number(h.disk_used_percent),
                    _number(h.load1), f"{h.last_seen:%Y-%m-%d %H:%M}"] for h in hosts[:LIMIT]],
-                 [Citation(kind="host", id=h.host, title=h.host, link=f"/fleet/{h.host}") for h in hosts[:LIMIT]])
+                 [Citation(kind="host", id=h.host, title=h.host, link=host_link(h.host)) for h in hosts[:LIMIT]])
 
 
 def _number(value: float | None) -> str:
