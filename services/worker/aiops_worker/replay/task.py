@@ -10,9 +10,11 @@ skipped and its entry acked. A run whose owner stopped renewing it that long (th
 idle) is taken over by the worker the entry is delivered to next, as is one the same worker held before a restart.
 Recovery does not depend on that entry, though (an ack of a skipped run acks it for the whole group, and a publish
 can fail): every STREAM_CLAIM_IDLE_MS each replica's sweep queues again, and requests on the stream, every run
-whose hold is that stale, and every run it queued again that no worker took since. Only the owner stores the result.
+whose hold is that stale, every run it queued again that no worker took since, and every run queued that long ago
+that was never requested (the API stopped between its commit and its publish). Only the owner stores the result.
 Any error but a store outage ends the run `failed` with the reason, and its entry is acked: replaying it again would
-fail the same way. A renewal that fails is logged and tried again at the next, never raised over the outcome.
+fail the same way. So does a result PostgreSQL refuses to store (DataError: a NUL an archived alert's title kept).
+A renewal that fails is logged and tried again at the next, never raised over the outcome.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy.exc import DataError
 
 from aiops_contracts.db import ReplayRun
 from aiops_contracts.envelope import Envelope
@@ -83,20 +86,34 @@ class ReplayTask(StreamConsumer[ReplayRequestedPayload]):
         finally:
             replayed.set()  # (not cancelled: the keeper ends between renewals, never within one)
             await keeper
+        try:
+            await self._conclude(run_id, status, result, error)
+        except DataError as exc:  # a value JSONB refuses (a NUL an archived alert held): the same at every retry
+            log.exception("replay result not stored", extra={"run_id": str(run_id)})
+            error = f"the result could not be stored: {exc.orig}"[:2000]
+            await self._conclude(run_id, ReplayStatus.failed, None, error)
+
+    async def _conclude(self, run_id: uuid.UUID, status: ReplayStatus, result: dict[str, Any] | None,
+                        error: str) -> None:
+        """Store the outcome on the run, if this worker still owns it."""
         async with self.ctx.sessions.begin() as session:
             run = await session.get(ReplayRun, run_id, with_for_update=True)
             if run is not None and run.owner == self.consumer_name and run.status == ReplayStatus.running:
                 run.status, run.result, run.error, run.finished_at = status, result, error, datetime.now(UTC)
 
     async def requeue_stale(self) -> None:
-        """Queue again, and request, each run whose hold is stale: one whose owner stopped renewing it, and one this
-        sweep queued again that no worker took since (its request was lost). The UPDATE takes each once across
-        replicas, renewing heartbeat_at, so the run is requested again a period later if this request is lost too."""
+        """Queue again, and request, each run whose hold is stale: one whose owner stopped renewing it, one this
+        sweep queued again that no worker took since (its request was lost), and one queued by the API that no
+        worker took since it was created (heartbeat_at NULL: its request may never have been published; one that
+        waits on the stream gets a second request, skipped as any for a run taken). The UPDATE takes each once
+        across replicas, renewing heartbeat_at, so the run is requested again a period later if this request is
+        lost too."""
+        requested_at = func.coalesce(ReplayRun.heartbeat_at, ReplayRun.created_at)
         async with self.ctx.sessions.begin() as session:
             run_ids = (await session.scalars(
                 update(ReplayRun).where(or_(
                     and_(ReplayRun.status == ReplayStatus.running, self._hold_stale()),
-                    and_(ReplayRun.status == ReplayStatus.queued, ReplayRun.heartbeat_at < self._stale_cutoff())))
+                    and_(ReplayRun.status == ReplayStatus.queued, requested_at < self._stale_cutoff())))
                 .values(status=ReplayStatus.queued, owner=None, heartbeat_at=func.now())
                 .returning(ReplayRun.id).execution_options(synchronize_session=False))).all()
         if run_ids:

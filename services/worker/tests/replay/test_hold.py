@@ -1,7 +1,7 @@
 """A replay run held by one worker replica at a time, on real Redis and PostgreSQL: the replica replaying a run
 renews its hold and keeps its entry; another skips a run held and renewed, takes over one whose owner stopped; the
-sweep queues again a run whose owner stopped when no entry is left to deliver it; a renewal that fails is logged,
-never put in place of the replay's result."""
+sweep queues again a run whose owner stopped when no entry is left to deliver it, and requests one the API never
+requested; a renewal that fails is logged, never put in place of the replay's result."""
 
 import asyncio
 import uuid
@@ -159,6 +159,21 @@ async def test_a_run_whose_owner_stopped_is_queued_again_with_no_entry_left(work
     for run_id in (held, requeued):
         run = await stored_run(worker_ctx, run_id)
         assert (run.owner, run.result is not None) == ("test-worker", True)
+
+
+async def test_a_run_the_api_never_requested_is_requested_by_the_sweep(worker_ctx: WorkerContext) -> None:
+    """The API committed a run but never published its request, nor marked the run failed (it was killed in
+    between, or PostgreSQL failed the mark after Redis failed the publish): the run is queued, never held, never
+    requested. Once it was created stream_claim_idle_ms ago, the sweep requests it, and this worker replays it."""
+    run_id = await add_run(worker_ctx)
+    await set_run(worker_ctx, run_id, created_at=stale(worker_ctx))
+    stop = asyncio.Event()
+    running = asyncio.create_task(ReplayTask(worker_ctx).run(stop))
+    try:
+        await until(lambda: done(worker_ctx, run_id), 10, "the sweep has the run replayed")
+    finally:
+        stop.set()
+        await running
 
 
 async def test_a_renewal_that_fails_is_logged_and_the_result_still_stored(worker_ctx: WorkerContext,

@@ -16,7 +16,15 @@ from sqlalchemy import func, select, text
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import Incident, ReplayRun, metadata
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, LOGS_RECEIVED, AlertPayload, IncidentStatus, LogRecord, LogsPayload
+from aiops_contracts.events import (
+    ALERT_RECEIVED,
+    ANOMALY_SOURCE,
+    LOGS_RECEIVED,
+    AlertPayload,
+    IncidentStatus,
+    LogRecord,
+    LogsPayload,
+)
 from aiops_contracts.replay import REPLAY_REQUESTED, ReplayParams, ReplayRequestedPayload, ReplayStatus
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
 from aiops_contracts.streams import REPLAY_REQUESTED as REPLAY_STREAM
@@ -147,6 +155,28 @@ async def test_an_unexpected_error_fails_the_run_with_the_reason_and_acks_its_en
     key = worker_ctx.bus.key(REPLAY_STREAM)
     assert (await redis.xpending(key, ReplayTask.name))["pending"] == 0
     assert await redis.xlen(worker_ctx.bus.dead_letter_key(REPLAY_STREAM)) == 0
+
+
+async def test_a_result_postgresql_refuses_fails_the_run_and_acks_its_entry(own_influx_ctx: WorkerContext,
+                                                                          redis: Redis, drain) -> None:
+    """An anomaly alert published before alerts had NUL replaced (a NUL-padded interface name in its series) is
+    archived as published. Replayed with metrics that no longer raise it, it is listed as removed with its archived
+    title, which JSONB refuses. Storing it again would fail the same way: the run ends `failed` saying so, at its
+    first delivery, instead of being replayed at every delivery and then again by the sweep."""
+    ctx = own_influx_ctx
+    at = T0 + timedelta(minutes=5)
+    payload = AlertPayload(fingerprint="anomaly:if_octets", title="Anomaly", host="sw-1", occurred_at=at)
+    published = {**payload.model_dump(mode="json"), "title": "Anomaly: if_octets{ifDescr=Gi0/1\0\0}"}
+    await ctx.bus.publish(ALERTS_INGESTED, Envelope(type=ALERT_RECEIVED, source=ANOMALY_SOURCE, time=at,
+                                                    payload=published))
+    await drain(AlertArchiveTask(ctx))
+
+    run = await replay(ctx, drain, metrics=True)
+    assert (run.status, run.result, run.finished_at is not None) == (ReplayStatus.failed, None, True)
+    assert run.error.startswith("the result could not be stored: ") and "\\u0000" in run.error
+    key = ctx.bus.key(REPLAY_STREAM)
+    assert (await redis.xpending(key, ReplayTask.name))["pending"] == 0
+    assert await redis.xlen(ctx.bus.dead_letter_key(REPLAY_STREAM)) == 0
 
 
 async def test_the_event_limit_cuts_the_inputs(worker_ctx: WorkerContext, bus: Bus, drain) -> None:
