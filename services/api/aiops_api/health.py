@@ -1,6 +1,7 @@
 """/health (the process answers), /ready (every dependency answers) and /metrics (Prometheus)."""
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -16,8 +17,10 @@ from starlette.datastructures import State
 from aiops_api import instrumentation
 from aiops_api.deps import Viewer
 from aiops_contracts.bus import Bus
+from aiops_contracts.outbound import redacted_urls
 from aiops_contracts.streams import ALL_STREAMS
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 CHECK_TIMEOUT_S = 2.0
@@ -62,23 +65,26 @@ class Readiness:
 
 
 async def store_health(state: State) -> dict[str, str]:
-    """Each store's answer, checked at once: "ok" or "error: ..." (never raises; each check is time-bounded)."""
+    """Each store's answer, checked at once: "ok" or "error: <exception class>" (never raises; each check is
+    time-bounded). /ready needs no token, so the error's text, which may name internal hosts, a database user or
+    a URL with its password (INFLUX_URL=http://user:pass@host), goes only to the log, its URLs redacted."""
     checks: dict[str, Callable[[], Awaitable[object]]] = {
         "redis": state.redis.ping,
         "postgres": lambda: _postgres(state.engine),
         "influxdb": lambda: _http_ok(state.http, f"{state.settings.influx_url}/ping"),
         "chromadb": lambda: _http_ok(state.http, f"{state.settings.chroma_url}/api/v2/heartbeat"),
     }
-    results = await asyncio.gather(*(_run(check) for check in checks.values()))
+    results = await asyncio.gather(*(_run(name, check) for name, check in checks.items()))
     return dict(zip(checks, results, strict=True))
 
 
-async def _run(check: Callable[[], Awaitable[object]]) -> str:
+async def _run(name: str, check: Callable[[], Awaitable[object]]) -> str:
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
         return "ok"
     except Exception as exc:  # a readiness probe reports any failure instead of raising it
-        return f"error: {exc!r}"[:300]
+        log.warning("store check failed", extra={"store": name, "error": redacted_urls(f"{exc!r}")[:1_000]})
+        return f"error: {type(exc).__name__}"
 
 
 async def _postgres(engine: AsyncEngine) -> None:

@@ -11,6 +11,7 @@ httpx2, the openai client's) clients get a `VettedTransport`; the worker's aioht
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -23,6 +24,7 @@ import httpcore
 import httpx
 import httpx2
 
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data"})
 # Cloud metadata services outside the link-local range (169.254.169.254 is in it): AWS's over IPv6 (Nitro
 # instances) and Alibaba Cloud's. Networks, not addresses: a scope id (fd00:ec2::254%eth0) still matches.
@@ -93,6 +95,11 @@ def redacted(url: str) -> str:
     """scheme://host[:port] of a URL, for messages and logs."""
     parts = urlsplit(url.strip())
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else f"{parts.scheme or 'no scheme'}:"
+
+
+def redacted_urls(text: str) -> str:
+    """A text (an exception's message) with each URL in it redacted: httpx's errors quote the URL whole."""
+    return _URL_IN_TEXT.sub(lambda match: redacted(match.group()), text)
 
 
 def check_outbound_url(url: str) -> str:
