@@ -42,6 +42,8 @@ MAX_REDIRECTS = 10  # within the source's origin; one to another origin is never
 EPOCH_2001 = 1_000_000_000  # a reset value past this is an epoch time, not a number of seconds
 ANY_SAFE_ADDRESS = OutboundPolicy()  # a source's target may be any address but the unsafe ones
 S = TypeVar("S", bound=PollerSettings)
+# A request's failures (an error answer, a dropped connection): of one part of a poll, the others going on.
+REQUEST_ERRORS = (CheckFailed, aiohttp.ClientError)
 
 
 class HttpApi:
@@ -75,16 +77,23 @@ class HttpApi:
             await self._session.close()
 
     def url(self, path: str) -> str:
-        """`path` under the base URL; an absolute link (pagination) must stay on the same server."""
+        """`path` under the base URL: an absolute path (`/redfish/v1/Systems`), or an absolute link (pagination)
+        on the same server. Paths come from the API's answers (a BMC's @odata.id, a Location), and anything else
+        glued to the base URL could name another host (`@evil.example/x`, `.evil.example/x`, `:1@10.0.0.5/x`,
+        `//evil.example/x`), so it is refused, and every result must keep the source's origin."""
         if path.startswith(("http://", "https://")):
-            try:
-                elsewhere = not same_origin(yarl.URL(path), yarl.URL(self.base_url))
-            except ValueError:
-                elsewhere = True
-            if elsewhere:
-                raise CheckFailed("protocol", f"the API pointed at another server ({redacted(path)})")
-            return path
-        return self.base_url + path
+            url = path
+        elif path.startswith("/") and not path.startswith("//"):
+            url = self.base_url + path
+        else:
+            raise CheckFailed("protocol", f"the API gave {path[:100]!r}, not a path on the source")
+        try:
+            elsewhere = not same_origin(yarl.URL(url), yarl.URL(self.base_url))
+        except ValueError:
+            elsewhere = True
+        if elsewhere:
+            raise CheckFailed("protocol", f"the API pointed at another server ({redacted(url)})")
+        return url
 
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         async with self.request(method, path, **kwargs) as response:

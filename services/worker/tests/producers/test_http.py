@@ -121,6 +121,47 @@ def test_a_pagination_link_spelling_the_default_port_stays_on_the_source() -> No
         api.url("https://api.example:8443/v1/events?page=2")
 
 
+@pytest.mark.parametrize("path", [
+    ".attacker.example/x",  # glued: bmc1.example.com.attacker.example
+    "@attacker.example/x",  # glued: the base URL's host as user name, attacker.example as host
+    ":1@10.0.0.5:8080/admin",  # glued: host 10.0.0.5, port 8080
+    "//attacker.example/x", "redfish/v1", "\\attacker.example/x", "?page=2", "",
+])
+def test_a_path_that_is_not_absolute_is_refused_as_it_could_name_another_server(path: str) -> None:
+    """Paths come from the API's answers (a BMC's @odata.id, a Location): glued to the base URL, these would
+    send the source's credentials elsewhere."""
+    api = HttpApi("https://bmc1.example.com")
+    with pytest.raises(CheckFailed, match="not a path on the source") as failed:
+        api.url(path)
+    assert failed.value.stage == "protocol"
+
+
+def test_an_absolute_path_is_under_the_base_url() -> None:
+    api = HttpApi("https://bmc1.example.com:8443/prefix")
+    assert api.url("/redfish/v1/Systems/1") == "https://bmc1.example.com:8443/prefix/redfish/v1/Systems/1"
+    assert api.url("/v1/events?next=@x:1") == "https://bmc1.example.com:8443/prefix/v1/events?next=@x:1"
+
+
+async def test_a_bmc_member_naming_another_server_gets_no_request_nor_the_session_token(serve_on) -> None:
+    other = await serve_on("127.0.0.2", answer_ok)
+
+    async def members_elsewhere(request: web.Request) -> web.StreamResponse:
+        if request.path == "/redfish/v1/Systems":
+            host_port = other.url.removeprefix("http://")
+            return web.json_response({"Members": [{"@odata.id": f"@{host_port}/redfish/v1/Systems/1"}]})
+        return await answer_ok(request)
+
+    bmc = await serve_on("127.0.0.1", members_elsewhere)
+    poller = RedfishPoller(source(SourceKind.redfish, bmc.url, {"username": "root", "events": False},
+                                  {"password": "calvin"}))
+    try:
+        with pytest.raises(CheckFailed, match="not a path on the source"):
+            await poller.poll()
+    finally:
+        await poller.aclose()
+    assert other.received == []
+
+
 @pytest.mark.parametrize(("base", "location"), [
     ("https://bmc.example", "https://bmc.example:8443/redfish/v1"),
     ("https://bmc.example", "http://bmc.example/redfish/v1"),
