@@ -1,7 +1,8 @@
 "use client";
 /** The live channel: one WebSocket per tab to the API's `/ws`, opened when the first component listens and
  * closed when the last one leaves, reconnecting with back-off and a fresh token. Events carry ids; listeners
- * fetch the rows they show. */
+ * fetch the rows they show. Events sent while the socket was down are lost (the API closes it when the token
+ * expires, on a slow client, on a restart), so a re-open tells the listeners to reload what they show. */
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import { validAccessToken } from "@/lib/auth/session";
 import { useApiUrl } from "@/components/providers";
@@ -16,10 +17,13 @@ export interface LiveEvent {
 
 export type LiveState = "connecting" | "open" | "closed";
 type Listener = (event: LiveEvent) => void;
+type ReconnectListener = () => void;
 
 export class LiveChannel {
   private socket: WebSocket | null = null;
   private listeners = new Set<Listener>();
+  private reconnectListeners = new Set<ReconnectListener>();
+  private opened = false; // a socket opened since the first listener came: the next open is a reconnect
   private stateListeners = new Set<() => void>();
   private retryMs = 500;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -28,11 +32,14 @@ export class LiveChannel {
 
   constructor(private readonly apiUrl: string) {}
 
-  listen(listener: Listener): () => void {
+  /** `onReconnect` runs when the socket opens again after a drop: events may have been missed meanwhile. */
+  listen(listener: Listener, onReconnect?: ReconnectListener): () => void {
     this.listeners.add(listener);
+    if (onReconnect) this.reconnectListeners.add(onReconnect);
     if (this.listeners.size === 1) void this.open();
     return () => {
       this.listeners.delete(listener);
+      if (onReconnect) this.reconnectListeners.delete(onReconnect);
       if (this.listeners.size === 0) this.close();
     };
   }
@@ -64,8 +71,11 @@ export class LiveChannel {
     const socket = new WebSocket(`${this.apiUrl.replace(/^http/, "ws")}/ws`, ["aiops.live", `bearer.${token}`]);
     this.socket = socket;
     socket.onopen = () => {
+      const reconnected = this.opened;
+      this.opened = true;
       this.retryMs = 500;
       this.setState("open");
+      if (reconnected) this.reconnectListeners.forEach((listener) => listener());
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(String(message.data)) as LiveEvent;
@@ -86,6 +96,7 @@ export class LiveChannel {
 
   private close(): void {
     this.generation += 1;
+    this.opened = false;
     clearTimeout(this.timer);
     const socket = this.socket;
     this.socket = null;
@@ -105,16 +116,31 @@ function channelFor(apiUrl: string): LiveChannel {
   return channel;
 }
 
-/** Calls `onEvent` for every live event while the component is mounted; returns the connection state. */
-export function useLive(onEvent: Listener): LiveState {
+/** Calls `onEvent` for every live event while the component is mounted, and `onReconnect` when the socket opens
+ * again after a drop (reload what is shown: events were missed); returns the connection state. */
+export function useLive(onEvent: Listener, onReconnect?: ReconnectListener): LiveState {
   const apiUrl = useApiUrl();
-  const latest = useRef(onEvent);
-  latest.current = onEvent;
+  const latest = useRef({ onEvent, onReconnect });
+  latest.current = { onEvent, onReconnect };
   const channel = channelFor(apiUrl);
-  useEffect(() => channel.listen((event) => latest.current(event)), [channel]);
+  useEffect(() => channel.listen((event) => latest.current.onEvent(event), () => latest.current.onReconnect?.()), [channel]);
   return useSyncExternalStore(
     (listener) => channel.watchState(listener),
     () => channel.state,
     () => "closed" as const,
   );
+}
+
+/** Runs `refresh` after the live events `concerns` picks (at most once per `delayMs`, so a burst reloads once)
+ * and at once on a reconnect; returns the connection state. */
+export function useLiveRefresh(concerns: (event: LiveEvent) => boolean, refresh: () => void, delayMs = 1000): LiveState {
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useLive((event) => {
+    if (timer.current || !concerns(event)) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      refresh();
+    }, delayMs);
+  }, refresh);
 }

@@ -72,4 +72,20 @@ describe("LiveChannel", () => {
     expect(live).toHaveLength(1);
     expect(received).toEqual([event]);
   });
+
+  it("tells its listeners when the socket opens again after a drop, not on the first open", async () => {
+    writeSession({ accessToken: "a0", refreshToken: "r0", accessExpiresAt: Date.now() + 3_600_000, subject: "ann",
+      role: "viewer" });
+    let reconnects = 0;
+    const channel = new LiveChannel("http://api");
+    channel.listen(() => undefined, () => (reconnects += 1));
+    await vi.waitFor(() => expect(channel.state).toBe("open"));
+    expect(reconnects).toBe(0);
+    FakeSocket.made[0]?.onclose?.(); // the API closes the socket: the token expired, the client was slow, a restart
+    expect(channel.state).toBe("closed");
+    await vi.advanceTimersByTimeAsync(500);
+    await vi.waitFor(() => expect(channel.state).toBe("open"));
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(reconnects).toBe(1);
+  });
 });

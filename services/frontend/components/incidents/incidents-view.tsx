@@ -1,31 +1,17 @@
 "use client";
 /** Incidents: filtered by severity, status and host, cursor-paged, refreshed when the live channel announces
- * an incident change. */
+ * an incident change or reconnects. */
 import Link from "next/link";
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useRef } from "react";
 import { useApi } from "@/components/providers";
 import { call, type Schemas } from "@/lib/api/client";
-import { useLive, type LiveEvent } from "@/lib/live";
+import { useLiveRefresh } from "@/lib/live";
 import { useUrlParams } from "@/lib/url-state";
 import { SeverityBadge, StatusBadge } from "@/components/ui/badges";
 import { QueryView } from "@/components/ui/states";
 import { Time } from "@/components/ui/time";
 
 const KEYS = ["severity", "status", "host"] as const;
-
-function useLiveRefresh(queryKey: readonly unknown[]) {
-  const queryClient = useQueryClient();
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  const onEvent = useCallback((event: LiveEvent) => {
-    if (!event.type.startsWith("incident.") || timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      void queryClient.invalidateQueries({ queryKey });
-    }, 1000);
-  }, [queryClient, queryKey]);
-  return useLive(onEvent);
-}
 
 function IncidentTable({ items }: { items: Schemas["IncidentRead"][] }) {
   return (
@@ -52,6 +38,7 @@ function IncidentTable({ items }: { items: Schemas["IncidentRead"][] }) {
 
 export function IncidentsView() {
   const api = useApi();
+  const queryClient = useQueryClient();
   const [values, set] = useUrlParams(KEYS);
   const queryKey = ["incidents", values] as const;
   const query = useInfiniteQuery({
@@ -64,7 +51,8 @@ export function IncidentsView() {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
   });
-  useLiveRefresh(queryKey);
+  useLiveRefresh((event) => event.type.startsWith("incident."),
+    () => void queryClient.invalidateQueries({ queryKey: ["incidents"] }));
   return (
     <>
       <h1>Incidents</h1>
