@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { Schemas } from "@/lib/api/client";
 import { mergeAlerts } from "@/components/alerts/merge";
-import { hostName, periodStart, type AlertFilters } from "@/components/alerts/filters";
+import { alertsKey, alertsQuery, hostName, periodStart, type AlertFilters } from "@/components/alerts/filters";
 
 type Alert = Schemas["AlertRead"];
-const NONE: AlertFilters = { severity: "", status: "", source: "", host: "", since: "" };
+const NONE: AlertFilters = { severity: "", status: "", source: "", host: "", period: "" };
 
 function alert(id: string, lastSeen: string, extra: Partial<Alert> = {}): Alert {
   return {
@@ -45,6 +45,13 @@ describe("mergeAlerts", () => {
     expect(mergeAlerts(pages, rows, db1)[0]?.items.map((a) => a.id)).toEqual(["n2", "n1", "n0", "b", "a"]);
   });
 
+  it("takes in only the live alerts of the period, counted back from now", () => {
+    const lastHour = { ...NONE, period: "1h" };
+    const rows = [alert("old", "2026-01-01T00:30:00Z"), alert("new", "2026-01-01T01:10:00Z")];
+    expect(mergeAlerts(pages, rows, lastHour, Date.parse("2026-01-01T01:40:00Z"))[0]?.items.map((a) => a.id))
+      .toEqual(["new", "b", "a"]);
+  });
+
   it("leaves an empty list alone (nothing loaded yet)", () => {
     expect(mergeAlerts([], [alert("c", "2026-01-01T00:03:00Z")], NONE)).toEqual([]);
   });
@@ -69,5 +76,17 @@ describe("periodStart", () => {
     expect(periodStart("7d", now)).toBe("2025-12-26T12:30:00.000Z");
     expect(periodStart("", now)).toBe("");
     expect(periodStart("5x", now)).toBe("");
+  });
+});
+
+describe("alertsKey and alertsQuery", () => {
+  it("key the alerts on the period, and turn it into a start only when the pages are read", () => {
+    const lastHour = { ...NONE, severity: "high", period: "1h" };
+    expect(alertsKey(lastHour)).toEqual(["alerts", lastHour]); // the same a minute later: loaded pages stay
+    expect(alertsQuery(lastHour, Date.parse("2026-01-02T12:30:45Z"))).toEqual({
+      severity: ["high"], status: undefined, source: undefined, host: undefined, since: "2026-01-02T11:30:00.000Z",
+      limit: 50,
+    });
+    expect(alertsQuery(NONE).since).toBeUndefined();
   });
 });

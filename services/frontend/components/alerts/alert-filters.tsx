@@ -5,11 +5,7 @@ const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 const STATUSES = ["firing", "acknowledged", "resolved"];
 const PERIODS: [string, string][] = [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"]];
 
-export interface FilterValues extends Omit<AlertFilters, "since"> {
-  period: string;
-}
-
-export function AlertFiltersBar({ values, set }: { values: FilterValues; set: (key: keyof FilterValues, value: string) => void }) {
+export function AlertFiltersBar({ values, set }: { values: AlertFilters; set: (key: keyof AlertFilters, value: string) => void }) {
   return (
     <fieldset className="row" aria-label="Filters">
       <label>Severity

@@ -1,23 +1,42 @@
-/** The alerts page's filters: which rows match them (for live rows), and the start of a relative period. */
+/** The alerts page's filters: its query key and API query, which rows match them (for live rows), and the start
+ * of a relative period. The key holds the period ("1h"), not its start, so that it stays the same as time passes
+ * and the loaded pages stay; the start is computed when the pages are read or a live row is matched. */
 import type { Schemas } from "@/lib/api/client";
+import type { paths } from "@/lib/api/schema";
 
 type Alert = Schemas["AlertRead"];
+type AlertsQuery = NonNullable<paths["/api/v1/alerts"]["get"]["parameters"]["query"]>;
 
 export interface AlertFilters {
   severity: string;
   status: string;
   source: string;
   host: string;
-  since: string; // ISO or empty
+  period: string; // 1h, 24h, 7d or empty
 }
 
-export function matches(alert: Alert, f: AlertFilters): boolean {
+export const alertsKey = (filters: AlertFilters) => ["alerts", filters] as const;
+
+/** The API query of the first page of alerts matching the filters (`cursor` is added for the next ones). */
+export function alertsQuery(f: AlertFilters, now: number = Date.now()): AlertsQuery {
+  return {
+    severity: f.severity ? [f.severity as Schemas["Severity"]] : undefined,
+    status: f.status ? [f.status as Schemas["AlertStatus"]] : undefined,
+    source: f.source ? [f.source] : undefined,
+    host: f.host || undefined,
+    since: periodStart(f.period, now) || undefined,
+    limit: 50,
+  };
+}
+
+export function matches(alert: Alert, f: AlertFilters, now: number = Date.now()): boolean {
   const host = hostName(f.host);
+  const since = periodStart(f.period, now);
   return (!f.severity || alert.severity === f.severity)
     && (!f.status || alert.status === f.status)
     && (!f.source || alert.source === f.source)
     && (!host || hostName(alert.host) === host)
-    && (!f.since || Date.parse(alert.last_seen_at) >= Date.parse(f.since));
+    && (!since || Date.parse(alert.last_seen_at) >= Date.parse(since));
 }
 
 const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
@@ -35,7 +54,7 @@ export function hostName(label: string | null | undefined): string | null {
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000 };
 
-/** `1h`/`24h`/`7d` → the ISO start of that period (rounded to the minute so the query key stays stable). */
+/** `1h`/`24h`/`7d` → the ISO start of that period, rounded down to the minute; empty for any other period. */
 export function periodStart(period: string, now: number = Date.now()): string {
   const match = /^(\d+)([hd])$/.exec(period);
   if (!match) return "";
