@@ -44,12 +44,14 @@ export function anomalyMarkers(
     .map((a) => ({ t: Date.parse(a.time), value: a.value as number, label: `${a.severity ?? "anomaly"} (score ${a.score.toFixed(2)})` }));
 }
 
-/** A window around [from, to] for showing a metric around an incident: `pad` of the span on each side. */
-export function windowAround(fromIso: string, toIso: string, minPadMs = 30 * 60_000): { start: Date; end: Date } {
+/** A window around [from, to] for showing a metric around an incident: `pad` of the span on each side, ending
+ * no later than now rounded up to the whole minute (so that it, and the queries keyed on it, stay the same
+ * through each minute of an open incident). */
+export function windowAround(fromIso: string, toIso: string, minPadMs = 30 * 60_000, now: number = Date.now()): { start: Date; end: Date } {
   const from = Date.parse(fromIso);
   const to = Math.max(Date.parse(toIso), from + 60_000);
   const pad = Math.max(minPadMs, (to - from) / 2);
-  return { start: new Date(from - pad), end: new Date(Math.min(to + pad, Date.now())) };
+  return { start: new Date(from - pad), end: new Date(Math.min(to + pad, Math.ceil(now / 60_000) * 60_000)) };
 }
 
 /** The aggregation window that keeps a range at about `points` points (whole minutes, at least 1m). */

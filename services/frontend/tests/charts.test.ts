@@ -32,6 +32,12 @@ describe("chart preparation", () => {
     expect(windowFor(new Date(0), new Date(86_400_000), 144)).toBe("10m");
     expect(windowFor(new Date(0), new Date(60_000))).toBe("1m");
   });
+
+  it("ends an open incident's window at the next whole minute, the same all through that minute", () => {
+    const window = (now: string) => windowAround("2026-01-01T10:00:00Z", "2026-01-01T10:20:00Z", 30 * 60_000, Date.parse(now));
+    expect(window("2026-01-01T10:20:00.001Z").end.toISOString()).toBe("2026-01-01T10:21:00.000Z");
+    expect(window("2026-01-01T10:20:59.999Z")).toEqual(window("2026-01-01T10:20:00.001Z"));
+  });
 });
 
 describe("safeNext", () => {

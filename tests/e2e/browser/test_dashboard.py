@@ -71,9 +71,13 @@ async def test_an_incident_shows_its_timeline_and_chart_and_an_operator_resolves
     await expect(chart.locator(".recharts-line-curve").first).to_be_visible()
     alerts = page.get_by_role("region", name="Alerts", exact=True)  # the evidence lists the alert's signal too
     await expect(alerts.get_by_role("row").filter(has_text=SEEDED_ALERT)).to_be_visible()
+    automations = page.get_by_role("region", name="Automations", exact=True)
+    await expect(automations).to_contain_text("Time to repair: not resolved yet")
     await page.get_by_role("button", name="Resolve", exact=True).click()
+    await expect(automations).not_to_contain_text("not resolved yet")  # the action reloads the incident's panels
     await page.get_by_role("button", name="Reopen", exact=True).click()
     await expect(page.get_by_role("button", name="Resolve", exact=True)).to_be_visible()
+    await expect(automations).to_contain_text("Time to repair: not resolved yet")
 
 
 async def test_an_admin_creates_a_telegraf_source_and_copies_its_config(stack, sign_in) -> None:

@@ -3,6 +3,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { useCan } from "@/components/auth/use-can";
 import { call, type Schemas } from "@/lib/api/client";
+import { invalidateIncident } from "@/components/incidents/incident-queries";
 
 type Incident = Schemas["IncidentRead"];
 type Action = "acknowledge" | "resolve" | "reopen";
@@ -23,8 +24,7 @@ export function IncidentActions({ incident }: { incident: Incident }) {
       call(api.POST(`/api/v1/incidents/{incident_id}/${action}`, { params: { path: { incident_id: incident.id } } })),
     onSuccess: (row) => {
       queryClient.setQueryData(["incident", row.id], row);
-      void queryClient.invalidateQueries({ queryKey: ["incidents"] });
-      void queryClient.invalidateQueries({ queryKey: ["incident-logs", row.id] });
+      void invalidateIncident(queryClient, row.id); // the timeline, the time to repair, the list
     },
   });
   if (!canOperate) return null;

@@ -15,7 +15,8 @@ import { IncidentMetric } from "@/components/incidents/incident-metric";
 import { SeverityBadge, StatusBadge } from "@/components/ui/badges";
 import { Empty, QueryView } from "@/components/ui/states";
 import { Time } from "@/components/ui/time";
-import { useLive, type LiveEvent } from "@/lib/live";
+import { useLiveRefresh } from "@/lib/live";
+import { invalidateIncident } from "@/components/incidents/incident-queries";
 
 type Incident = Schemas["IncidentRead"];
 
@@ -110,12 +111,9 @@ export function IncidentDetail({ id }: { id: string }) {
     queryKey: ["incident", id],
     queryFn: () => call(api.GET("/api/v1/incidents/{incident_id}", { params: { path: { incident_id: id } } })),
   });
-  // Enrichment is written after the incident opens: show it as the live channel announces it.
-  useLive((event: LiveEvent) => {
-    if (event.type === "incident.enriched" && event.payload.incident_id === id) {
-      void queryClient.invalidateQueries({ queryKey: ["incident", id] });
-    }
-  });
+  // Follow the incident: enrichment, another operator's action, the sweep's resolve, alerts joining.
+  useLiveRefresh((event) => event.type.startsWith("incident.") && event.payload.incident_id === id,
+    () => void invalidateIncident(queryClient, id), 300);
   if (incident.error instanceof ApiError && (incident.error.status === 404 || incident.error.status === 422)) {
     return <Empty>Incident {id} does not exist. <Link href="/incidents">All incidents</Link></Empty>;
   }

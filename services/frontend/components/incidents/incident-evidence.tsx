@@ -8,6 +8,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { useCan } from "@/components/auth/use-can";
 import { call, type Schemas } from "@/lib/api/client";
+import { invalidateIncident } from "@/components/incidents/incident-queries";
 import { QueryView } from "@/components/ui/states";
 import { Time } from "@/components/ui/time";
 
@@ -42,9 +43,7 @@ function SplitButton({ incidentId, row }: { incidentId: string; row: Evidence })
     mutationFn: () => call(api.POST("/api/v1/incidents/{incident_id}/split", {
       params: { path: { incident_id: incidentId } }, body: { group_key: row.group_key } })),
     onSuccess: (result) => {
-      void queryClient.invalidateQueries({ queryKey: ["incident", incidentId] });
-      void queryClient.invalidateQueries({ queryKey: ["incident-evidence", incidentId] });
-      void queryClient.invalidateQueries({ queryKey: ["incidents"] });
+      void invalidateIncident(queryClient, incidentId);
       router.push(`/incidents/${result.new_incident.id}`);
     },
   });

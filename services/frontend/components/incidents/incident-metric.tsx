@@ -1,7 +1,7 @@
 "use client";
 /** The metric around an incident: the series its strongest anomaly is on (else the first host's load), over
  * the incident window with padding, the window shaded and the anomalies marked. */
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { call, type Schemas } from "@/lib/api/client";
 import { anomalyMarkers, seriesPoints, windowAround, windowFor } from "@/lib/charts";
@@ -15,7 +15,8 @@ function useWindowAnomalies(incident: Incident, start: Date, end: Date) {
   const api = useApi();
   const host = incident.hosts[0];
   return useQuery({
-    queryKey: ["incident-anomalies", incident.id, host],
+    queryKey: ["incident-anomalies", incident.id, host, start.toISOString(), end.toISOString()],
+    placeholderData: keepPreviousData, // the window moved (a minute passed, the incident changed): keep the chart
     enabled: !!host,
     queryFn: () => call(api.GET("/api/v1/anomalies", { params: { query: {
       host, start: start.toISOString(), end: end.toISOString(),
@@ -35,6 +36,7 @@ function MetricChart({ incident, anomalies, start, end }: { incident: Incident; 
   const field = top?.field ?? "load1";
   const series = useQuery({
     queryKey: ["series", host, measurement, field, start.toISOString(), end.toISOString()],
+    placeholderData: keepPreviousData,
     queryFn: () => call(api.GET("/api/v1/metrics/series", { params: { query: {
       host, measurement, field, start: start.toISOString(), end: end.toISOString(), window: windowFor(start, end),
     } } })),
