@@ -11,6 +11,7 @@ Idempotent: envelope ids are claimed in the transaction that writes the incident
 envelope changes nothing and re-announces the incidents it had changed, under the same change ids: as
 `incident.opened` (reopened or not) where its timeline row says it opened or reopened the incident, so a
 change whose announcement failed after the commit (Redis down, a crash) is not announced as a mere update.
+The sweep has no redelivery: its resolutions' timeline rows wait, marked, until a sweep has announced them.
 """
 
 import asyncio
@@ -113,11 +114,17 @@ class IncidentTask(StreamConsumer[P]):
         await self._announce(changes)
 
     async def resolve_quiet(self) -> None:
+        """The sweep: resolve the incidents that went quiet, commit, then announce every sweep's resolution not
+        announced yet (store.unannounced_resolutions), this one's and those of an earlier sweep whose announcement
+        failed (Redis down, the stream full, a crash after the commit), and mark them announced once published."""
         async with self.ctx.sessions.begin() as session:
-            resolved = await store.resolve_quiet(session, self.key_prefix, self.policy.window,
-                                                  mixed=self.sweeps_mixed, held=self.policy.held)
-        await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
-                              for i in resolved])
+            await store.resolve_quiet(session, self.key_prefix, self.policy.window, mixed=self.sweeps_mixed,
+                                      held=self.policy.held)
+        async with self.ctx.sessions.begin() as session:
+            rows, resolved = await store.unannounced_resolutions(session)
+            await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
+                                  for i in resolved])
+            await store.mark_announced(session, rows)
 
     async def _announce(self, changes: list[tuple[Incident, str, str, bool]]) -> None:
         envelopes = [incident_changed(incident, event_type, source=SOURCE, reopened=reopened,

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from aiops_contracts.bus import Bus
+from aiops_contracts import bus as bus_module
+from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import (
@@ -157,6 +158,31 @@ async def test_quiet_incident_is_resolved_then_a_late_event_opens_a_new_one(bus:
     assert (first.id, first.status, second.status, second.event_count) == (resolved.id, "resolved", "open", 1)
     announced = [Envelope.from_entry(f).type for _, f in await redis.xrange(bus.key(INCIDENTS_CHANGED))]
     assert announced == ["incident.opened", "incident.resolved", "incident.opened"]
+
+
+async def test_a_resolution_whose_announcement_failed_is_announced_by_the_next_sweep_once(
+        worker_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
+    """The sweep commits the resolution, then announces it: when that fails (here the stream is full of entries a
+    slow group has not read: StreamBacklogFull; or Redis is down, or the worker dies in between), a later sweep
+    announces it, once."""
+    monkeypatch.setattr(bus_module, "BACKLOG_CHECK_S", 0.0)  # read the backlog on every publish
+    ctx = replace(worker_ctx, settings=worker_ctx.settings.model_copy(update={"stream_maxlen_factor": 1e-4}))
+    key, task = ctx.bus.key(INCIDENTS_CHANGED), LogIncidentTask(ctx)  # MAXLEN 10 on the incidents' stream
+    await ctx.bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0))])
+    await drain(task)
+    async with ctx.sessions.begin() as session:  # as if the last event came 10 s ago
+        await session.execute(update(Incident).values(updated_at=datetime.now(UTC) - timedelta(seconds=10)))
+    await redis.xgroup_create(key, "slow", id="$")
+    await ctx.bus.publish_many(INCIDENTS_CHANGED, [Envelope(type="test.filler", source="test") for _ in range(9)])
+    with pytest.raises(StreamBacklogFull):
+        await task.resolve_quiet()
+    (incident,) = await incidents(ctx)
+    assert incident.status == "resolved"
+    await redis.xgroup_setid(key, "slow", "$")  # the slow group caught up
+    await task.resolve_quiet()
+    await task.resolve_quiet()
+    resolved = [e for e in (Envelope.from_entry(f) for _, f in await redis.xrange(key)) if e.type == "incident.resolved"]
+    assert [(e.payload["incident_id"], e.payload["status"]) for e in resolved] == [(str(incident.id), "resolved")]
 
 
 async def test_names_longer_than_their_columns_are_cut_alike_everywhere(bus: Bus, worker_ctx: WorkerContext, redis,
