@@ -1,7 +1,8 @@
 """Notifications, telling: every due group (notification_groups.due_at passed) is looked at by one flusher. Its
 incidents less the silenced and the inhibited (an open incident of a source severity on the same host: a critical
 host-down mutes that host's warnings; a resolution is never muted) are told in one notification when what they are
-differs from what was last told, or after repeat_interval unchanged. The group is then due again group_interval
+differs from what was last told, or after repeat_interval unchanged. Each incident's status is read from PostgreSQL
+then, not taken from the changes gathered (those may arrive out of order). The group is then due again group_interval
 later, or deleted once all its incidents are resolved. Each notification, sent or failed, is a row of
 `notifications`.
 
@@ -81,9 +82,10 @@ class NotificationFlushTask(PeriodicTask):
             return group
 
     async def _flush_group(self, claimed: NotificationGroup, silences: list[list[Matcher]], now: datetime) -> int:
-        incidents = {i: f for i, f in claimed.incidents.items()  # a resolution nobody was told of the firing of: dropped
-                     if f["status"] != IncidentStatus.resolved or i in claimed.told}
         async with self.ctx.sessions() as session:
+            gathered = await _with_current_status(session, claimed.incidents)
+            incidents = {i: f for i, f in gathered.items()  # a resolution nobody was told of the firing of: dropped
+                         if f["status"] != IncidentStatus.resolved or i in claimed.told}
             visible = {i: f for i, f in incidents.items() if not any(silenced(s, facts(f)) for s in silences)
                        and not await _inhibited(session, self.routing, f)}
         current = {i: state(f) for i, f in visible.items()}
@@ -104,8 +106,8 @@ class NotificationFlushTask(PeriodicTask):
             if notification is not None:
                 group.told, group.last_sent_at = {**group.told, **current}, now
             # Resolved incidents leave the group, unless they changed since the claim (not told yet).
-            remaining = {i: f for i, f in group.incidents.items()
-                         if f["status"] != IncidentStatus.resolved or claimed.incidents.get(i) != f}
+            remaining = {i: f for i, f in (await _with_current_status(session, group.incidents)).items()
+                         if f["status"] != IncidentStatus.resolved or gathered.get(i) != f}
             if not remaining:
                 await session.delete(group)
                 return int(notification is not None)
@@ -125,6 +127,16 @@ class NotificationFlushTask(PeriodicTask):
         return Notification(receiver=group.receiver, group_key=group.group_key, status=status.value,
                             subject=message.subject, incident_ids=[i["incident_id"] for i in message.incidents],
                             detail=detail)
+
+
+async def _with_current_status(session: AsyncSession, incidents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The gathered facts with each incident's status as PostgreSQL holds it now. Changes are gathered in any order
+    (replicas, an older change redelivered after a crash, or gathered again after its group was told and dropped), so
+    the status they last left in the group may be stale: a resolved incident told as firing and repeated forever, or a
+    reopened one kept resolved. An incident without a row keeps the status gathered."""
+    statuses = {row.id: row.status.value for row in await session.execute(
+        select(Incident.id, Incident.status).where(Incident.id.in_([uuid.UUID(i) for i in incidents])))}
+    return {i: {**f, "status": statuses.get(uuid.UUID(i), f["status"])} for i, f in incidents.items()}
 
 
 async def _inhibited(session: AsyncSession, routing: Routing, incident: dict[str, Any]) -> bool:

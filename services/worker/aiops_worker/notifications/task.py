@@ -1,6 +1,8 @@
 """Notifications, gathering: each incident change goes through the routing list and lands in its receivers'
-groups (notification_groups, one row per receiver and group_by value, upserted, so replicas and redeliveries
-only refresh the incident's latest facts). A new group is due group_wait later; notifications/flush.py tells it."""
+groups (notification_groups, one row per receiver and group_by value, upserted: an incident's facts gathered last
+replace those gathered before). Replicas and redeliveries may gather an incident's changes out of order, so the
+facts left may be older than others gathered; notifications/flush.py tells each incident's status as PostgreSQL
+holds it when the group is due. A new group is due group_wait later."""
 
 from datetime import timedelta
 

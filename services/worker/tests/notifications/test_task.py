@@ -3,8 +3,8 @@ once per group_interval per receiver, by two flushing replicas (email through a 
 Slack-compatible webhook through a local HTTP receiver); silences and a critical host-down mute; PagerDuty
 Events v2; a slow receiver holds no lock the gathering waits on; a failing receiver is retried and its failure
 recorded, and skipped while its circuit is open; an alert's Slack markup is no ping or link; a title's line
-breaks never reach a header, and a message that cannot be built fails its group only; a bad notifications.yml names
-its line."""
+breaks never reach a header, and a message that cannot be built fails its group only; a change gathered after a newer
+one (replicas, a redelivery) never tells a resolved incident firing; a bad notifications.yml names its line."""
 
 import asyncio
 import email
@@ -355,6 +355,39 @@ async def test_a_message_its_receiver_cannot_build_fails_that_group_only(worker_
     assert outcome["hook"] == ("sent", "")
     assert outcome["oncall-mail"][0] == "failed" and "ValueError" in outcome["oncall-mail"][1]
     assert inbox.messages == [] and len(http.posts) == 1
+
+
+async def test_an_older_change_gathered_after_the_resolution_never_tells_the_incident_firing_again(
+        worker_ctx, drain, tmp_path: Path, http):
+    """Changes reach the groups out of order (two replicas gathering an incident's opening and its resolution, or
+    the opening redelivered after a crash): the group tells the incident's status as it is now, resolved, and goes."""
+    ctx = configure(worker_ctx, tmp_path, f"""
+receivers: [{{name: hook, kind: webhook, url: "{http.url}"}}]
+routes: [{{receiver: hook, group_by: [host], group_wait_s: 0, group_interval_s: 60, repeat_interval_s: 600}}]
+""")
+    incident_id, seen = uuid.uuid4(), utcnow()
+    async with ctx.sessions.begin() as session:
+        session.add(Incident(id=incident_id, group_key="alert:host:web-1", title="web-1 is slow", summary="",
+                             severity="high", status="open", event_count=1, hosts=["web-1"], services=[], details={},
+                             first_seen_at=seen, last_seen_at=seen))
+    opened, task = change(str(incident_id), "web-1"), NotificationFlushTask(ctx)
+    await ctx.bus.publish(INCIDENTS_CHANGED, opened)
+    await drain(NotificationTask(ctx))
+    now = utcnow()
+    assert await task.flush(now) == 1
+    async with ctx.sessions.begin() as session:
+        (await session.get(Incident, incident_id)).status = IncidentStatus.resolved
+    resolved = change(str(incident_id), "web-1", status=IncidentStatus.resolved)
+    await ctx.bus.publish_many(INCIDENTS_CHANGED, [resolved, opened])  # the opening again, after its resolution
+    await drain(NotificationTask(ctx))
+    assert await task.flush(now + timedelta(seconds=60)) == 1
+    assert [p["status"] for p in http.posts] == ["firing", "resolved"]
+    await ctx.bus.publish(INCIDENTS_CHANGED, opened)  # and once more, after its group was told and dropped
+    await drain(NotificationTask(ctx))
+    assert await task.flush(now + timedelta(seconds=120)) == 0
+    assert await task.flush(now + timedelta(seconds=3600)) == 0  # no repeat of a firing incident either
+    async with ctx.sessions() as session:
+        assert (await session.scalars(select(NotificationGroup))).all() == []
 
 
 async def test_a_group_of_a_receiver_no_longer_configured_is_dropped(worker_ctx, tmp_path: Path, http):
