@@ -76,7 +76,8 @@ async def main(args: argparse.Namespace) -> None:
     influx = InfluxClient(settings)
     engine = make_engine(settings)  # the anomaly task never uses PostgreSQL; the context wants a factory
     ctx = WorkerContext(settings=settings, redis=redis, sessions=make_sessionmaker(engine), influx=influx)
-    scratch = (ctx.bus.key(METRICS_INGESTED), ctx.bus.key(ALERTS_INGESTED), settings.redis_key(ANOMALY_DETECTORS_KEY))
+    state_key = settings.redis_key(ANOMALY_DETECTORS_KEY)
+    scratch = (ctx.bus.key(METRICS_INGESTED), ctx.bus.key(ALERTS_INGESTED), state_key, f"{state_key}:saved")
     await redis.delete(*scratch)
     await influx.create_database()
     task = AnomalyTask(ctx)
@@ -92,7 +93,7 @@ async def main(args: argparse.Namespace) -> None:
         parse_s = time.perf_counter() - started
         await publish(ctx.bus, chunks)
         task_s = await timed_drain(task)
-        state_bytes = sum(len(v) for v in (await redis.hgetall(settings.redis_key(ANOMALY_DETECTORS_KEY))).values())
+        state_bytes = sum(len(v) for v in (await redis.hgetall(state_key)).values())
         alerts = await redis.xlen(ctx.bus.key(ALERTS_INGESTED))
         print(f"parse only: {points / parse_s:,.0f} points/s")
         print(f"anomaly task (stream → parse → detect → InfluxDB/alerts, state saved): {points:,} points in "

@@ -60,7 +60,9 @@ LIVE_CHANNEL = "aiops:live"
 # Worker heartbeat key (refreshed with a TTL; `python -m aiops_worker.runtime.health` checks it).
 WORKER_HEARTBEAT_KEY = "aiops:worker:heartbeat"
 
-# Anomaly detector state per metric series (hash: series id -> compressed state), kept across restarts.
+# Anomaly detector state per metric series (hash: series id -> compressed state), kept across restarts, and when
+# each series' state was last saved (sorted set `<key>:saved`: series id -> epoch seconds), by which state not saved
+# for `anomaly_state_max_age_days` is pruned.
 ANOMALY_DETECTORS_KEY = "aiops:anomalies:detectors"
 
 # Polled sources (aiops_worker/producers/manager.py): the lease a worker holds on a source while it polls it

@@ -81,6 +81,9 @@ class WorkerSettings(CommonSettings):
     # Metric anomaly detection (anomalies/task.py)
     anomaly_max_series: int = Field(default=2_000, ge=1)  # detectors in memory (~250 KiB each); the rest in Redis
     anomaly_state_flush_s: float = Field(default=60.0, gt=0)  # how often changed detector state is saved
+    # State of a series not saved for this long (no new point) leaves Redis: series come and go with pods and
+    # containers. Two weeks outlast the detectors' longest season (a week) and their history (8 days at 5 minutes).
+    anomaly_state_max_age_days: float = Field(default=14.0, gt=0)
     anomaly_score_keep: float = Field(default=0.5, ge=0, le=1)  # scores from here up go to InfluxDB
     # An anomaly becomes an alert only when its point deviates this many robust sigmas (3 = severity low).
     anomaly_alert_min_z: float = Field(default=3.0, ge=0)

@@ -2,13 +2,18 @@
 
 Up to `max_series` detectors live in memory (least recently updated first out); every other series'
 state sits in one Redis hash and is loaded back when its series shows up again. Dirty detectors are
-written back by `flush()`, which the anomaly task calls periodically, before eviction and at shutdown.
+written back by `flush()`, which the anomaly task calls periodically and at shutdown, and on eviction (the
+task loads, and so evicts, only once its earlier effects are sent). Each save also stamps the time in the
+sorted set `<key>:saved`; `prune()`, one step of a walk over the hash per call, drops the state of series
+not saved for `max_age_s` (pods and containers come and go: the hash would grow forever), and stamps
+state saved by a release that kept no times with the current time.
 Values are encoded by `codec` (JSON and raw numpy arrays, never pickle): whoever can write to Redis can
 at worst make a detector relearn, not run code in the worker.
 """
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +27,29 @@ log = logging.getLogger(__name__)
 
 # HSET/HMGET chunk size: bounded round-trip payloads for thousands of series.
 _CHUNK = 200
+# Series one prune() step looks at (HSCAN's COUNT): a few milliseconds of Redis, a million series in ~1,000 steps.
+_PRUNE_COUNT = 1_000
+# One prune step, atomic (a series saved meanwhile is never dropped): KEYS = state hash, saved-times set;
+# ARGV = HSCAN cursor, count, oldest saved time kept, now. Returns the next cursor and how many were dropped.
+_PRUNE_LUA = """
+local scan = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local stale = {}
+for i = 1, #scan[2], 2 do
+    local sid = scan[2][i]
+    local saved = redis.call('ZSCORE', KEYS[2], sid)
+    if not saved then
+        redis.call('ZADD', KEYS[2], ARGV[4], sid)
+    elseif tonumber(saved) < tonumber(ARGV[3]) then
+        stale[#stale + 1] = sid
+    end
+end
+for i = 1, #stale, 500 do
+    local part = {unpack(stale, i, math.min(i + 499, #stale))}
+    redis.call('HDEL', KEYS[1], unpack(part))
+    redis.call('ZREM', KEYS[2], unpack(part))
+end
+return {scan[1], #stale}
+"""
 
 
 @dataclass
@@ -32,12 +60,16 @@ class _Entry:
 
 
 class DetectorCache:
-    def __init__(self, redis: Redis, config: DetectorConfig, max_series: int, *, key: str) -> None:
+    def __init__(self, redis: Redis, config: DetectorConfig, max_series: int, *, key: str, max_age_s: float) -> None:
         self.redis = redis
         self.key = key  # the hash, settings.redis_key(ANOMALY_DETECTORS_KEY)
+        self.saved_key = f"{key}:saved"
         self.config = config
         self.max_series = max_series
+        self.max_age_s = max_age_s
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._prune_step = redis.register_script(_PRUNE_LUA)
+        self._prune_cursor: bytes | int = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -70,6 +102,13 @@ class DetectorCache:
         await self._save(dirty)
         return len(dirty)
 
+    async def prune(self) -> int:
+        """One step of the walk over the saved state: drops series not saved for `max_age_s`; returns how many."""
+        now = time.time()
+        self._prune_cursor, dropped = await self._prune_step(
+            keys=[self.key, self.saved_key], args=[self._prune_cursor, _PRUNE_COUNT, now - self.max_age_s, now])
+        return int(dropped)
+
     async def _evict(self, keep: set[str]) -> None:
         excess = len(self._entries) - self.max_series
         if excess <= 0:
@@ -83,7 +122,9 @@ class DetectorCache:
         for start in range(0, len(entries), _CHUNK):
             chunk = entries[start:start + _CHUNK]
             blobs = await asyncio.to_thread(lambda chunk=chunk: {sid: _dump(e) for sid, e in chunk})  # CPU: off the loop
-            await self.redis.hset(self.key, mapping=blobs)
+            async with self.redis.pipeline() as pipe:  # MULTI: no state without its time
+                pipe.hset(self.key, mapping=blobs).zadd(self.saved_key, dict.fromkeys(blobs, time.time()))
+                await pipe.execute()
             for _, entry in chunk:
                 entry.dirty = False
 

@@ -7,12 +7,17 @@ sigmas and its calibrated tail probability was at most 10**`anomaly_alert_max_lo
 statistical blips, are only scored); points scoring `anomaly_score_keep` or more are written to
 InfluxDB (`aiops_anomalies`) for the API.
 
-Durability and idempotency: a batch's effects (InfluxDB points, alerts) wait in an outbox until
+Durability and idempotency: a batch's effects (alerts, InfluxDB points) wait in an outbox until
 sent, so a store outage retries the sending, not the detection; envelope ids and InfluxDB points
-are deterministic, so sending twice changes nothing. Points not newer than a series' last point are
-skipped, so a re-delivered batch does not move the baselines. Detector state is saved to Redis
-periodically, at shutdown, on eviction and, for series whose alert opened or closed, before the batch
-is acked, but only while the outbox is empty: saved state never runs ahead of the effects it produced.
+are deterministic, so sending twice changes nothing. Alerts go first: they never wait for InfluxDB.
+A score write InfluxDB refuses for good (a field type conflict, max-values-per-tag, a body over
+max-body-size) is dropped, logged and counted: retried, it would fail every batch after it while
+the outbox grew. Points not newer than a series' last point are skipped, so a re-delivered batch
+does not move the baselines. Detector state is saved to Redis periodically, at shutdown, on eviction
+and, for series whose alert opened or closed, before the batch is acked, but only while the outbox is
+empty (a batch first sends what an earlier one left, then loads and so evicts): saved state never
+runs ahead of the effects it produced. Each periodic save also prunes a step of the state of series
+gone for `anomaly_state_max_age_days` (state.py).
 """
 
 import asyncio
@@ -20,12 +25,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter
+
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import MetricsPayload
 from aiops_contracts.influx import (
     ANOMALIES_MEASUREMENT,
     DatabaseNotFound,
-    InfluxClient,
+    InfluxError,
     PointsBeyondRetention,
     encode_point,
 )
@@ -40,6 +47,10 @@ from aiops_worker.runtime.context import WorkerContext
 log = logging.getLogger(__name__)
 
 _STORED_EVIDENCE = ("value", "baseline", "deviation", "z")
+
+SCORES_REFUSED = Counter("aiops_worker_anomaly_scores_refused_total",
+                         "Anomaly score lines of writes InfluxDB refused for good, dropped (a partial write kept "
+                         "the others)")
 
 
 @dataclass
@@ -60,7 +71,8 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
         super().__init__(ctx)
         self.influx = ctx.influx
         self.cache = DetectorCache(ctx.redis, config or DetectorConfig(), ctx.settings.anomaly_max_series,
-                                   key=ctx.settings.redis_key(ANOMALY_DETECTORS_KEY))
+                                   key=ctx.settings.redis_key(ANOMALY_DETECTORS_KEY),
+                                   max_age_s=ctx.settings.anomaly_state_max_age_days * 86_400)
         self.outbox = _Outbox()
         self._next_save = time.monotonic() + ctx.settings.anomaly_state_flush_s
 
@@ -72,6 +84,7 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
 
     async def handle(self, batch: list[Delivery[MetricsPayload]]) -> None:
         points = self._points(batch)
+        await self._send()  # what an earlier batch left: loading evicts, and eviction saves state
         await self.cache.load(p.series.id for p in points)
         # Detection is CPU work: a thread keeps the event loop (heartbeat, other tasks) responsive.
         transitioned = await asyncio.to_thread(self._detect, points)
@@ -84,12 +97,14 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
             await self.cache.flush(only=transitioned)
 
     async def save_state(self) -> None:
-        """Save changed detectors, unless effects are still unsent (then the next save does it)."""
+        """Save changed detectors, unless effects are still unsent (then the next save does it), and prune a step."""
         if self.outbox:
             return
         saved = await self.cache.flush()
+        pruned = await self.cache.prune()
         self._next_save = time.monotonic() + self.settings.anomaly_state_flush_s
-        log.info("detector state saved", extra={"task": self.name, "series": saved, "resident": len(self.cache)})
+        log.info("detector state saved", extra={"task": self.name, "series": saved, "resident": len(self.cache),
+                                                "pruned": pruned})
 
     def _points(self, batch: list[Delivery[MetricsPayload]]) -> list[MetricPoint]:
         points: list[MetricPoint] = []
@@ -117,30 +132,34 @@ class AnomalyTask(StreamConsumer[MetricsPayload]):
         return transitioned
 
     async def _write_scores(self) -> None:
+        """Write the outbox's scores. InfluxDB unavailable raises (the batch is retried); a refusal for good drops them."""
         try:
-            await _write(self.influx, self.outbox.lines)
+            await self._write("\n".join(self.outbox.lines))
+        except PointsBeyondRetention as exc:  # old metrics replayed: the newer points were written
+            log.warning("anomaly points beyond retention dropped", extra={"error": str(exc)[:300]})
+        except InfluxError as exc:
+            SCORES_REFUSED.inc(len(self.outbox.lines))
+            log.error("anomaly scores refused by InfluxDB, dropped",
+                      extra={"task": self.name, "lines": len(self.outbox.lines), "error": str(exc)[:300]})
+
+    async def _write(self, lines: str) -> None:
+        try:
+            await self.influx.write(lines)
         except DatabaseNotFound:  # we ran before the metrics writer created it
             await self.influx.ensure_database(self.settings.influx_retention_days)
-            await _write(self.influx, self.outbox.lines)
+            await self.influx.write(lines)
 
     def _alertable(self, event: AnomalyEvent) -> bool:
         return is_alertable(event, self.settings.anomaly_alert_min_z, self.settings.anomaly_alert_max_log10_p)
 
     async def _send(self) -> None:
-        if self.outbox.lines:
-            await self._write_scores()
-            self.outbox.lines.clear()
         if self.outbox.envelopes:
             await self.bus.publish_many(ALERTS_INGESTED, self.outbox.envelopes)
             log.info("anomaly alerts published", extra={"task": self.name, "count": len(self.outbox.envelopes)})
             self.outbox.envelopes.clear()
-
-
-async def _write(influx: InfluxClient, lines: list[str]) -> None:
-    try:
-        await influx.write("\n".join(lines))
-    except PointsBeyondRetention as exc:  # old metrics replayed: the newer points were written
-        log.warning("anomaly points beyond retention dropped", extra={"error": str(exc)[:300]})
+        if self.outbox.lines:
+            await self._write_scores()
+            self.outbox.lines.clear()
 
 
 def _anomaly_line(point: MetricPoint, result: DetectionResult) -> str:

@@ -2,6 +2,7 @@
 
 import logging
 import pickle
+import time
 import zlib
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from aiops_worker.anomalies.state import DetectorCache
 STEP = 300.0
 T0 = 1_700_000_000.0
 KEY = "aiops-test:anomalies:detectors"  # the task passes settings.redis_key(ANOMALY_DETECTORS_KEY)
+DAY_S = 86_400.0
 
 
 def series(n: int) -> np.ndarray:
@@ -40,12 +42,12 @@ class TouchOnUnpickle:
 
 async def test_saved_state_restores_a_detector_that_scores_identically(redis: Redis) -> None:
     values = series(1100)
-    first = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY)
+    first = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY, max_age_s=DAY_S)
     await first.load(["s"])
     feed(first, "s", values, 0, 900)
     assert await first.flush() == 1
 
-    restarted = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY)
+    restarted = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY, max_age_s=DAY_S)
     await restarted.load(["s"])
     assert restarted.update("s", T0 + STEP * 899, 0.0) is None  # the last time seen came back too
     before, after = feed(first, "s", values, 900, 1100), feed(restarted, "s", values, 900, 1100)
@@ -60,7 +62,7 @@ async def test_a_planted_pickle_is_never_executed_and_the_series_relearns(
     marker = tmp_path / "owned"
     payload = pickle.dumps({"detector": TouchOnUnpickle(marker), "last_ts": 0.0})
     await redis.hset(KEY, "s", zlib.compress(payload) if compressed else payload)
-    cache = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY)
+    cache = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY, max_age_s=DAY_S)
 
     with caplog.at_level(logging.WARNING, logger="aiops_worker.anomalies.state"):
         await cache.load(["s"])
@@ -70,6 +72,23 @@ async def test_a_planted_pickle_is_never_executed_and_the_series_relearns(
     assert cache.update("s", T0, 1.0).evidence == {"warming_up": True}  # a fresh detector
     await cache.flush()
     assert (await redis.hget(KEY, "s")).startswith(codec.MAGIC)  # replaced on save
+
+
+async def test_state_not_saved_within_the_max_age_is_pruned_and_state_saved_without_a_time_gets_one(
+        redis: Redis) -> None:
+    cache = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY, max_age_s=DAY_S)
+    await cache.load(["gone", "live"])
+    feed(cache, "gone", series(1100), 0, 5)
+    feed(cache, "live", series(1100), 0, 5)
+    await cache.flush()
+    await redis.zadd(f"{KEY}:saved", {"gone": time.time() - 2 * DAY_S})  # as if last saved two days ago
+    await redis.hset(KEY, "older", valid_blob())  # saved by a release that kept no times
+
+    assert await cache.prune() == 1  # a hash this small is walked in one step
+
+    assert sorted(await redis.hkeys(KEY)) == [b"live", b"older"]
+    saved = dict(await redis.zrange(f"{KEY}:saved", 0, -1, withscores=True))
+    assert sorted(saved) == [b"live", b"older"] and saved[b"older"] >= saved[b"live"]  # its age starts now
 
 
 def valid_blob() -> bytes:

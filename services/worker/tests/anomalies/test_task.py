@@ -1,6 +1,7 @@
 """The anomaly task on real Redis and InfluxDB: synthetic series with injected anomalies, in drain mode."""
 
 import asyncio
+import logging
 import uuid
 from datetime import datetime
 
@@ -10,11 +11,11 @@ import pytest
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import METRICS_RECEIVED, MetricsPayload
-from aiops_contracts.influx import ANOMALIES_MEASUREMENT, InfluxClient
+from aiops_contracts.influx import ANOMALIES_MEASUREMENT, InfluxClient, InfluxUnavailable
 from aiops_contracts.streams import ALERTS_INGESTED, ANOMALY_DETECTORS_KEY, METRICS_INGESTED
 from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.anomalies.task import AnomalyTask
-from aiops_worker.runtime.consumer import StreamConsumer
+from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
 
 START_S = 1_700_000_000
@@ -49,6 +50,12 @@ async def _publish(bus: Bus, chunks: list[str]) -> list[Envelope]:
                           payload=MetricsPayload(lines=c, count=c.count("\n") + 1).model_dump()) for c in chunks]
     await bus.publish_many(METRICS_INGESTED, envelopes)
     return envelopes
+
+
+def _batch(lines: str) -> list[Delivery[MetricsPayload]]:
+    """One entry's batch as the consumer hands it to handle(), for tests that call handle() themselves."""
+    payload = MetricsPayload(lines=lines, count=lines.count("\n") + 1)
+    return [Delivery("1-0", Envelope(type=METRICS_RECEIVED, source="telegraf", payload=payload.model_dump()), payload)]
 
 
 async def _alerts(bus: Bus) -> list[Envelope]:
@@ -192,3 +199,51 @@ async def test_an_alert_transition_is_saved_before_the_ack(worker_ctx: WorkerCon
     restarted = AnomalyTask(worker_ctx)
     await restarted.cache.load([series_id])
     assert restarted.cache._entries[series_id].detector.alert.open_since is not None
+
+
+async def test_scores_influxdb_refuses_for_good_are_dropped_and_the_alerts_and_state_still_go_out(
+        own_influx_ctx: WorkerContext, drain, host: str, caplog: pytest.LogCaptureFixture) -> None:
+    ctx = own_influx_ctx
+    # A string `score` in the points' shard: InfluxDB refuses every float score there (400, field type conflict).
+    await ctx.influx.write(f'{ANOMALIES_MEASUREMENT},host=other score="text" {START_S * 10**9}')
+    await _publish(ctx.bus, [_lines(host, "app", "latency_ms", _series(1, "spike"), 0, POINTS)])
+    task = AnomalyTask(ctx)
+
+    with caplog.at_level(logging.ERROR, logger="aiops_worker.anomalies.task"):
+        await drain(task)
+
+    assert [a.payload["status"] for a in await _alerts(ctx.bus)] == ["firing", "resolved"]
+    assert (await ctx.redis.xpending(ctx.bus.key(METRICS_INGESTED), "anomaly-detector"))["pending"] == 0
+    assert not await ctx.redis.exists(ctx.bus.dead_letter_key(METRICS_INGESTED))
+    assert not task.outbox
+    refused = [r for r in caplog.records if r.message == "anomaly scores refused by InfluxDB, dropped"]
+    assert len(refused) == 1 and refused[0].lines > 0 and "field type conflict" in refused[0].error
+    series_id = SeriesRef("app", (("host", host), ("region", "eu")), "latency_ms").id
+    assert await ctx.redis.hexists(ctx.settings.redis_key(ANOMALY_DETECTORS_KEY), series_id)  # saved at the end
+
+
+async def test_scores_waiting_for_influxdb_hold_back_evictions_and_go_out_once_it_answers(
+        worker_ctx: WorkerContext, influx_database: str, host: str) -> None:
+    worker_ctx.settings.anomaly_max_series = 1  # a second series evicts the first
+    down = worker_ctx.settings.model_copy(update={"influx_url": "http://127.0.0.1:9"})  # nothing listens there
+    task = AnomalyTask(WorkerContext(settings=down, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+                                     influx=InfluxClient(down)))
+    spike = _series(1, "spike")
+    key = worker_ctx.settings.redis_key(ANOMALY_DETECTORS_KEY)
+    first = SeriesRef("app", (("host", host), ("region", "eu")), "latency_ms").id
+
+    with pytest.raises(InfluxUnavailable):
+        await task.handle(_batch(_lines(host, "app", "latency_ms", spike, 0, POINTS)))
+    assert [a.payload["status"] for a in await _alerts(worker_ctx.bus)] == ["firing", "resolved"]  # not held back
+    with pytest.raises(InfluxUnavailable):  # the scores still wait: the next batch, another series, must not evict
+        await task.handle(_batch(_lines(host, "app2", "latency_ms", spike, 0, POINTS)))
+    assert not await worker_ctx.redis.hexists(key, first)  # its state would run ahead of its unsent scores
+
+    await task.influx.aclose()
+    task.influx = worker_ctx.influx  # InfluxDB answers again: the retried batch sends the scores, then evicts
+    await task.handle(_batch(_lines(host, "app2", "latency_ms", spike, 0, POINTS)))
+
+    assert await worker_ctx.redis.hexists(key, first) and not task.outbox
+    scored = await worker_ctx.influx.query(
+        f'SELECT "score" FROM "{ANOMALIES_MEASUREMENT}" WHERE "host" = $host GROUP BY "measurement"', {"host": host})
+    assert sorted(s.tags["measurement"] for s in scored) == ["app", "app2"]  # the first series' scores went too
