@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -147,6 +147,13 @@ async def until(condition: Callable[[], Awaitable[T]], timeout_s: float, what: s
             return result
         await asyncio.sleep(0.1)
     raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+async def polled(poller: Any) -> Any:
+    """A poller's poll, committed as the producer manager commits one once it is published (producers/poller.py)."""
+    result = await poller.poll()
+    await result.commit()
+    return result
 
 
 CHUNK = 65536

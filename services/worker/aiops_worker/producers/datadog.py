@@ -1,12 +1,14 @@
 """Datadog (API and application keys): timeseries queries (GET /api/v1/query) become metrics, a log search
 (GET /api/v2/logs/events, cursor-paginated) becomes log records. Each poll reads from where the previous one
-ended (the first from one interval back), so points and logs are not read twice.
+ended (the first from one interval back), so points and logs are not read twice; it moves there only once its
+result is published (its commit): a poll not published is read again.
 
 Logs: a poll takes at most `log_limit` events, the oldest of its window (`sort=timestamp`). A full poll does not
 jump to now: the next one starts at the time of its last event (filter[from] is inclusive), whose events it leaves
 to it (producers/log_records.py), so nothing of the window is lost or read twice. Only more events of one
 millisecond than `log_limit` cannot be split: the rest of that millisecond is skipped. Both are logged and counted.
-A message longer than a log line becomes consecutive records.
+A message longer than a log line becomes consecutive records; an odd host or time is read as far as it can be
+(producers/log_records.py).
 
 Metrics: the measurement is the Datadog metric name, the field `value`, the tags the series' tag set
 (`host:web-1` → host=web-1) plus the source's labels and `source`.
@@ -59,12 +61,17 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
                 "from": int(self._since), "to": int(until), "query": query})
             for series in body.get("series") or []:
                 result.lines += self._series_lines(series)
+        logs_since = until
         if self.settings.log_query:
-            result.logs = await self._poll_logs(until)
-        self._since = until
+            result.logs, logs_since = await self._poll_logs(until)
+
+        async def commit() -> None:
+            self._since, self._logs_since = until, logs_since
+        result.commit = commit
         return result
 
-    async def _poll_logs(self, until: float) -> list[LogRecord]:
+    async def _poll_logs(self, until: float) -> tuple[list[LogRecord], float]:
+        """The window's records, and where the next poll's starts."""
         limit = self.settings.log_limit
         records, events = await self._query_logs(self._logs_since, until, limit=limit)
         resume_at = None
@@ -72,8 +79,7 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
             kept, resume_at = before_last_time(records, TIME_RESOLUTION_S)
             self._limited(resume_at, left=len(records) - len(kept))
             records = kept
-        self._logs_since = until if resume_at is None else resume_at
-        return records
+        return records, until if resume_at is None else resume_at
 
     def _limited(self, resume_at: float | None, left: int) -> None:
         """A full poll: `left` records it read are the next poll's, from `resume_at` on; none: those past the limit

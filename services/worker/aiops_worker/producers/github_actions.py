@@ -12,6 +12,10 @@ completed run, as `pipeline.run_received` on `aiops:pipelines:runs`.
 Incremental within the poller's life (runs read are remembered, as many as its listings can show, the
 oldest forgotten first; ETags of the listing pages only, a run's jobs being read once); after a restart the
 first pages are read again, which the store's upserts and the envelope ids (run and state) make harmless.
+Both are remembered once the poll's result is published (its commit): a poll not published is read again.
+A repository that fails (gone, an error answer) does not hold back the others: their runs are published and
+remembered (PartsFailed), its own are read again by the next poll. A listing the rate limit cut short keeps no
+ETag, so its page is read whole again after the reset.
 GitHub has no test report API (reports are artifacts), so runs from here carry no test list.
 """
 
@@ -22,10 +26,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiops_contracts.github_actions import NotAWorkflowRun, run_payload
+from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_contracts.pollers import GithubActionsSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpPoller, read_json
-from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
+from aiops_worker.producers.http import REQUEST_ERRORS, HttpPoller, read_json
+from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource, PollResult
 
 API_VERSION = "2022-11-28"
 T = TypeVar("T")
@@ -73,30 +78,53 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
         return headers
 
     async def poll(self) -> PollResult:
-        result = PollResult()
+        result, read, etags, failures = PollResult(), list[str](), dict[str, str](), dict[str, Exception]()
         for repository in self.settings.repositories:
-            async for run in self._new_runs(repository):
-                completed = run.get("status") == "completed"
-                if completed and self._rate_low():
-                    break  # its jobs wait for the reset: the run is read again then
-                jobs = await self._jobs(repository, run) if completed else []
-                try:
-                    result.runs.append(run_payload(run, jobs))
-                except NotAWorkflowRun as exc:
-                    raise CheckFailed("protocol", f"{repository}: {exc}") from exc
-                if completed:
-                    self.read[f"{run['id']}:{run.get('run_attempt') or 1}"] = None
+            try:
+                runs, repository_read, repository_etags = await self._repository(repository)
+            except REQUEST_ERRORS as exc:  # read again by the next poll; the other repositories go on
+                failures[repository] = exc
+                continue
+            result.runs += runs
+            read += repository_read
+            etags |= repository_etags
         if self.remaining is not None:
             result.lines.append(self.point("github_api", {}, {"rate_remaining": self.remaining},
                                            time.time_ns()))
+
+        async def commit() -> None:
+            for key in read:
+                self.read[key] = None
+            for url, etag in etags.items():
+                self.etags[url] = etag
+        result.commit = commit
+        if failures:
+            raise PartsFailed(result, failures)
         return result
 
-    async def _new_runs(self, repository: str) -> AsyncIterator[dict[str, Any]]:
+    async def _repository(self, repository: str) -> tuple[list[PipelineRunPayload], list[str], dict[str, str]]:
+        """The repository's new runs, the completed ones among them (id:attempt, read once published) and its
+        listing pages' ETags (none when the rate limit ran low: the listing may be cut short)."""
+        runs, read, etags = list[PipelineRunPayload](), list[str](), dict[str, str]()
+        async for run in self._new_runs(repository, etags):
+            completed = run.get("status") == "completed"
+            jobs = await self._jobs(repository, run) if completed else []
+            if completed and self._rate_low():
+                break  # its jobs (or the rest of them) wait for the reset: the run is read again then
+            try:
+                runs.append(run_payload(run, jobs))
+            except NotAWorkflowRun as exc:
+                raise CheckFailed("protocol", f"{repository}: {exc}") from exc
+            if completed:
+                read.append(f"{run['id']}:{run.get('run_attempt') or 1}")
+        return runs, read, {} if self._rate_low() else etags
+
+    async def _new_runs(self, repository: str, etags: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
         url: str | None = f"/repos/{repository}/actions/runs?" + urlencode({"per_page": self.settings.per_page})
         for _ in range(self.settings.max_pages):
             if url is None or self._rate_low():
                 return
-            page, url = await self._get(url, listing=True)
+            page, url = await self._get(url, etags)
             runs = (page or {}).get("workflow_runs") or []
             fresh = [r for r in runs if f"{r.get('id')}:{r.get('run_attempt') or 1}" not in self.read]
             for run in fresh:
@@ -113,17 +141,17 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
             jobs += (page or {}).get("jobs") or []
         return jobs
 
-    async def _get(self, url: str, listing: bool = False) -> tuple[dict[str, Any] | None, str | None]:
-        """(the page, or None when unchanged since its ETag; the next page's URL). A listing page's ETag is
-        kept for the next poll; a run's jobs are read once, so theirs would never be sent back."""
+    async def _get(self, url: str, etags: dict[str, str] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+        """(the page, or None when unchanged since its ETag; the next page's URL). A listing page's ETag goes
+        into `etags`, for the next polls; a run's jobs are read once, so theirs would never be sent back."""
         headers = {"If-None-Match": self.etags[url]} if url in self.etags else {}
         async with self.api.request("GET", url, headers=headers) as response:
             self._rate(response.headers)
             if response.status == 304:
                 return None, None
             page = await read_json(response, f"GET {url}")
-            if listing and response.headers.get("ETag"):
-                self.etags[url] = response.headers["ETag"]
+            if etags is not None and response.headers.get("ETag"):
+                etags[url] = response.headers["ETag"]
             return page, next_link(response.headers.get("Link"))
 
     def _rate(self, headers: Mapping[str, str]) -> None:

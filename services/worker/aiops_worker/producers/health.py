@@ -34,19 +34,20 @@ def health_key(settings: CommonSettings, source_id: str) -> str:
 
 async def record_poll(redis: Redis, settings: WorkerSettings, source: SourceRef, *, duration_s: float,
                       points: int, error: str | None) -> None:
-    """One poll's outcome: `error` None is a success that produced `points`."""
+    """One poll's outcome: `error` None is a success; `points` it published (a poll failing in some parts publishes
+    the others')."""
     labels = (source.name, source.kind)
     POLL_SECONDS.labels(*labels).set(duration_s)
     now = time.time()
     fields: dict[str, str | float | int] = {"worker": settings.worker_name, "last_poll_at": now, "duration_s": round(duration_s, 4)}
     key = health_key(settings, source.id)
+    POINTS.labels(*labels).inc(points)
     async with redis.pipeline(transaction=True) as pipe:
+        pipe.hincrby(key, "points_total", points)
         if error is None:
             POLLS.labels(*labels, "ok").inc()
-            POINTS.labels(*labels).inc(points)
             LAST_SUCCESS.labels(*labels).set(now)
             pipe.hset(key, mapping=fields | {"last_success_at": now, "points": points, "consecutive_failures": 0})
-            pipe.hincrby(key, "points_total", points)
         else:
             POLLS.labels(*labels, "failed").inc()
             pipe.hset(key, mapping=fields | {"last_error": error[:1000], "last_error_at": now})

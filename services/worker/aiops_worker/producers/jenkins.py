@@ -7,6 +7,10 @@
   its cases as the run's tests;
 - `GET /queue/api/json`: the items waiting, as `jenkins_queue` points (items, stuck, blocked).
 Finished builds are read once (incremental); a running build is sent as in progress and read again when done.
+A build counts as read once the poll's result is published (its commit): a poll not published is read again.
+Each job keeps the finished builds its listing still shows (at most `max_builds`): older ones never come back.
+A job (or the queue) that fails does not hold back the others: their result is published (PartsFailed), the
+failed job's builds are read again by the next poll.
 """
 
 import base64
@@ -18,8 +22,8 @@ from urllib.parse import quote
 from aiops_contracts.pipelines import CommitIn, PipelineRunPayload, Provider, TestIn, TestOutcome
 from aiops_contracts.pollers import JenkinsSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpPoller
-from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
+from aiops_worker.producers.http import REQUEST_ERRORS, HttpPoller
+from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource, PollResult
 
 BUILD_TREE = ("builds[number,url,result,building,timestamp,duration,builtOn,"
               "actions[_class,queuingDurationMillis,lastBuiltRevision[SHA1]],"
@@ -90,7 +94,7 @@ class JenkinsPoller(HttpPoller[JenkinsSettings]):
 
     def __init__(self, source: PolledSource) -> None:
         super().__init__(source, JenkinsSettings)
-        self.read: set[tuple[str, int]] = set()  # finished builds sent with their test reports
+        self.read: dict[str, set[int]] = {}  # job -> its finished builds sent with their test reports
 
     def headers(self) -> dict[str, str]:
         if not (self.settings.username and self.settings.api_token):
@@ -99,20 +103,39 @@ class JenkinsPoller(HttpPoller[JenkinsSettings]):
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
     async def poll(self) -> PollResult:
-        result = PollResult()
+        result, read, failures = PollResult(), dict[str, set[int]](), dict[str, Exception]()
         for job in self.settings.jobs:
-            tree = f"{BUILD_TREE}{{0,{self.settings.max_builds}}}"
-            listing = await self.api.request_json("GET", f"{job_path(job)}/api/json", params={"tree": tree})
-            for build in reversed(listing.get("builds") or []):
-                key = (job, int(build["number"]))
-                if key in self.read:
-                    continue
-                report = None if build.get("building") else await self._report(job, key[1])
-                result.runs.append(build_payload(job, self.api.base_url, build, report))
-                if not build.get("building"):
-                    self.read.add(key)
-        result.lines += self._queue_points(await self.api.request_json("GET", "/queue/api/json"))
+            try:
+                runs, read[job] = await self._job(job)
+            except REQUEST_ERRORS as exc:  # read again by the next poll; the other jobs go on
+                failures[job] = exc
+                continue
+            result.runs += runs
+        try:
+            result.lines += self._queue_points(await self.api.request_json("GET", "/queue/api/json"))
+        except REQUEST_ERRORS as exc:
+            failures["queue"] = exc
+
+        async def commit() -> None:
+            self.read |= read
+        result.commit = commit
+        if failures:
+            raise PartsFailed(result, failures)
         return result
+
+    async def _job(self, job: str) -> tuple[list[PipelineRunPayload], set[int]]:
+        """The job's builds not read before, and the finished builds its listing shows (read once published)."""
+        tree = f"{BUILD_TREE}{{0,{self.settings.max_builds}}}"
+        listing = await self.api.request_json("GET", f"{job_path(job)}/api/json", params={"tree": tree})
+        runs, finished, read = list[PipelineRunPayload](), set[int](), self.read.get(job, set())
+        for build in reversed(listing.get("builds") or []):
+            number, building = int(build["number"]), bool(build.get("building"))
+            if number not in read:
+                report = None if building else await self._report(job, number)
+                runs.append(build_payload(job, self.api.base_url, build, report))
+            if not building:
+                finished.add(number)
+        return runs, finished
 
     async def _report(self, job: str, number: int) -> dict[str, Any] | None:
         try:

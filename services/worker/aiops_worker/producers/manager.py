@@ -7,9 +7,12 @@ restart. Each source polls on its own schedule: a new source first at a random p
 sources spread), one taken over from another replica when its next poll is due. At most
 `poller_max_concurrent` polls run at once on this replica, each cut off after its settings' `timeout_s`, so a
 slow device delays nobody but itself. A failed poll is retried after its interval doubled per consecutive
-failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics, alerts and logs
-streams; its outcome is the source's health (producers/health.py). The manager also answers the API's
-"test connection" requests (producers/checks.py), from any replica, whoever holds the lease."""
+failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics, alerts, logs and
+pipeline runs streams, then committed (the poller's position moves past it, producers/poller.py): a poll that
+failed, or whose publish failed (Redis down, StreamBacklogFull), is read again by the next one. One that failed in
+some parts only (PartsFailed) publishes and commits the others' result, and counts as failed. The outcome is the
+source's health (producers/health.py). The manager also answers the API's "test connection" requests
+(producers/checks.py), from any replica, whoever holds the lease."""
 
 import asyncio
 import hashlib
@@ -44,7 +47,7 @@ from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.producers import health
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.leases import Leases
-from aiops_worker.producers.poller import PolledSource, Poller, PollResult
+from aiops_worker.producers.poller import PartsFailed, PolledSource, Poller, PollResult
 from aiops_worker.producers.registry import POLLERS
 from aiops_worker.runtime.consumer import TRANSIENT_ERRORS
 from aiops_worker.runtime.context import WorkerContext
@@ -183,22 +186,33 @@ class ProducerManager:
             delay = max(delay - (time.monotonic() - started), 0.0)
 
     async def poll_once(self, poller: Poller) -> bool:
-        """One poll, published and recorded; whether it succeeded."""
+        """One poll, published, committed and recorded; whether it succeeded."""
         source, started = poller.source, time.monotonic()
+        result, error = await self._poll(poller)
+        points = result.points
         try:
-            async with asyncio.timeout(source.settings.timeout_s):
-                result = await poller.poll()
             await self._publish(source, result)
+            await result.commit()
+        except Exception as exc:  # Redis down, a stream at its backlog cap: the next poll reads it all again
+            error, points = f"publish: {str(exc) or repr(exc)}", 0
+        if error is not None:
+            log.warning("poll failed", extra={"source": source.name, "kind": source.kind.value, "error": error})
+        await self._record(source, duration_s=time.monotonic() - started, points=points, error=error)
+        return error is None
+
+    @staticmethod
+    async def _poll(poller: Poller) -> tuple[PollResult, str | None]:
+        """The poll's result (of the parts that answered, when some failed) and its error, None when it succeeded."""
+        timeout_s = poller.source.settings.timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await poller.poll(), None
         except TimeoutError:
-            error = f"timeout: no complete answer within {source.settings.timeout_s:g} s"
+            return PollResult(), f"timeout: no complete answer within {timeout_s:g} s"
+        except PartsFailed as exc:
+            return exc.result, f"{exc.stage}: {exc}"
         except Exception as exc:  # a poll's failure is the source's health, never the manager's end
-            error = f"{getattr(exc, 'stage', 'protocol')}: {exc}"
-        else:
-            await self._record(source, duration_s=time.monotonic() - started, points=result.points, error=None)
-            return True
-        log.warning("poll failed", extra={"source": source.name, "kind": source.kind.value, "error": error})
-        await self._record(source, duration_s=time.monotonic() - started, points=0, error=error)
-        return False
+            return PollResult(), f"{getattr(exc, 'stage', 'protocol')}: {exc}"
 
     async def _record(self, source: PolledSource, *, duration_s: float, points: int, error: str | None) -> None:
         """The poll's health, best effort: Redis down as a poll ends loses that record, never the poller."""

@@ -18,10 +18,17 @@ Adding a kind, e.g. `github_actions`:
 3. One line in POLLERS in aiops_worker/producers/registry.py; a test against a local server speaking the API.
 A poller may keep state between polls (previous counters for rates, a cursor): a restart of its source
 (changed settings, another replica taking over) builds a new instance, so that state starts empty.
+
+Position: what marks records as done (a cursor or time window, the runs or rounds read, a listing's ETag, the
+alerts already sent) changes only in the result's `commit()`, which the manager awaits once the result is in the
+streams. A poll that fails (or is cut by the timeout), or whose publish fails (Redis down, a stream at its backlog
+cap), changes nothing: the next poll reads the same records again. A poller of several parts (repositories, jobs,
+tests) raises PartsFailed when some fail: the others' result is published and committed, the failed parts keep
+their position.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -53,12 +60,17 @@ class PolledSource:
     pushed_key: str | None = None  # the hash there (Redfish: redfish_pushed_key)
 
 
+async def _no_position() -> None:
+    """A poll that moves no position (a poller reading current state only)."""
+
+
 @dataclass
 class PollResult:
     lines: list[str] = field(default_factory=list)  # InfluxDB line protocol, one point each
     alerts: list[AlertPayload] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
     runs: list[PipelineRunPayload] = field(default_factory=list)  # CI/CD runs (GitHub Actions, Jenkins)
+    commit: Callable[[], Awaitable[None]] = _no_position  # moves the poller's position past this result
 
     @property
     def points(self) -> int:
@@ -74,6 +86,16 @@ class CheckFailed(Exception):
         self.message = message
 
 
+class PartsFailed(CheckFailed):
+    """Some parts of a source (repositories, jobs, tests) failed, the others were read: `result` is theirs, and its
+    commit moves past them only. The stage is the first failure's, the message names each failed part."""
+
+    def __init__(self, result: PollResult, failures: Mapping[str, Exception]) -> None:
+        stage = getattr(next(iter(failures.values())), "stage", "protocol")
+        super().__init__(stage, "; ".join(f"{part}: {str(exc) or repr(exc)}" for part, exc in failures.items()))
+        self.result = result
+
+
 class Poller(ABC):
     kind: ClassVar[SourceKind]
 
@@ -82,7 +104,8 @@ class Poller(ABC):
 
     @abstractmethod
     async def poll(self) -> PollResult:
-        """Read the source once. Raise on failure (CheckFailed says the stage); the manager times it out."""
+        """Read the source once, the position left as it was (the result's `commit` moves it). Raise on failure
+        (CheckFailed says the stage); the manager times it out."""
 
     async def check(self) -> None:
         """The protocol and auth stages of a connection test; by default one poll."""

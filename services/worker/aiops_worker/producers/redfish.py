@@ -9,7 +9,9 @@ per `system`), `redfish_temperature` (reading_celsius per `sensor`), `redfish_fa
 Health roll-up: every component whose Status.Health is Warning or Critical (a system's HealthRollup, a fan,
 a sensor, a supply) is a firing alert of this source, keyed by the component's @odata.id; when it is OK again
 (or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll),
-and where the BMC pushed otherwise: the poller's reading wins (see Events).
+and where the BMC pushed otherwise: the poller's reading wins (see Events). What was sent (and the pushes a poll
+settled) is noted once the poll's result is published (its commit): changes of a poll not published are sent by
+the next.
 
 Events: where the service root links an enabled EventService (and `events` is on), the poller subscribes
 (POST to its Subscriptions, an EventDestination with the source's push URL as Destination and as Context the
@@ -94,9 +96,14 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             lines, found = await self._chassis(chassis, now_ns)
             result.lines += lines
             states |= found
-        result.alerts = self._changes(states, pushed)
-        if read := pushed.keys() & states.keys():  # settled by this reading
-            await self.source.redis.hdel(self.source.pushed_key, *read)
+        result.alerts, unhealthy = self._changes(states, pushed)
+        settled = pushed.keys() & states.keys()  # by this reading
+
+        async def commit() -> None:
+            self._unhealthy = unhealthy
+            if settled:
+                await self.source.redis.hdel(self.source.pushed_key, *settled)
+        result.commit = commit
         return result
 
     async def _pushed(self) -> dict[str, str]:
@@ -167,24 +174,25 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         self._subscription = urlsplit(location).path
         log.info("redfish events subscribed", extra={"source": self.source.name, "subscription": location})
 
-    def _changes(self, states: dict[str, tuple[str, str | None]], pushed: dict[str, str]) -> list[AlertPayload]:
+    def _changes(self, states: dict[str, tuple[str, str | None]],
+                 pushed: dict[str, str]) -> tuple[list[AlertPayload], dict[str, AlertPayload]]:
         """Alerts for components that became unhealthy (or changed health, or that a push spoke of since), and
-        resolutions for those healed (or that a push said were failing)."""
+        resolutions for those healed (or that a push said were failing); and the firing alerts once they are sent."""
         problems = {component: (title, health) for component, (title, health) in states.items()
                     if health in REDFISH_SEVERITIES}
-        alerts = []
+        alerts, unhealthy = [], dict(self._unhealthy)
         for component, (title, health) in problems.items():
-            previous = self._unhealthy.get(component)
+            previous = unhealthy.get(component)
             if previous is None or previous.severity != REDFISH_SEVERITIES[health] or component in pushed:
                 alert = self.alert(fingerprint=redfish_fingerprint(self.source.id, component),
                                    title=f"{title} on {self.host}: {health}", severity=REDFISH_SEVERITIES[health],
                                    host=self.host, labels={"component": component},
                                    details={"health": health, "bmc": self.source.target})
-                self._unhealthy[component] = alert
+                unhealthy[component] = alert
                 alerts.append(alert)
-        healed = set(self._unhealthy) - set(problems)
+        healed = set(unhealthy) - set(problems)
         for component in healed:
-            alert = self._unhealthy.pop(component)
+            alert = unhealthy.pop(component)
             alerts.append(alert.model_copy(update={"status": AlertStatus.resolved,
                                                    "title": alert.title.rsplit(":", 1)[0] + ": OK"}))
         for component, (title, _) in states.items():
@@ -193,7 +201,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                                          title=f"{title} on {self.host}: OK", status=AlertStatus.resolved,
                                          host=self.host, labels={"component": component},
                                          details={"health": "OK", "bmc": self.source.target}))
-        return alerts
+        return alerts, unhealthy
 
     async def _delete(self, path: str) -> None:
         async with self.api.request("DELETE", path):

@@ -1,7 +1,8 @@
 """Splunk (an authentication token, Bearer): the source's search runs as a streaming export
 (POST /services/search/jobs/export, output_mode=json: one JSON object per line, read as it arrives), from
-where the previous poll ended (the first from `earliest`) to now; each result becomes a log record (its
-`_raw`, `host` and `_time`; `source` and `sourcetype` as labels).
+where the previous published poll ended (the first from `earliest`) to now: a poll moves there once its result is
+published (its commit), so one not published is read again. Each result becomes a log record (its `_raw`, `host`
+and `_time`, read as far as they can be: producers/log_records.py; `source` and `sourcetype` as labels).
 
 A poll takes at most MAX_RESULTS records, the oldest of its window (`| sort <MAX_RESULTS> _time` ends the
 search), and stops reading there. A full poll does not jump to now: the next one starts at the time of its
@@ -56,8 +57,11 @@ class SplunkPoller(HttpPoller[SplunkSettings]):
         resume_at = None
         if results == MAX_RESULTS:  # the next starts at its last record's time (earliest_time is inclusive)
             records, resume_at = before_last_time(records, resolution_s=1e-6)
-        self._since = until if resume_at is None else resume_at
-        return PollResult(logs=records)
+        since = until if resume_at is None else resume_at
+
+        async def commit() -> None:
+            self._since = since
+        return PollResult(logs=records, commit=commit)
 
 
 def _records(line: bytes) -> list[LogRecord]:

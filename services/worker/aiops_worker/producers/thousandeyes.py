@@ -2,16 +2,18 @@
 tests when none are listed: GET /v7/tests) over the last `window` (GET /v7/test-results/{id}/network, following
 `_links.next`). Each agent's round is one point of `thousandeyes_network` (tags test, test_id, agent;
 fields avg_latency_ms, min_latency_ms, max_latency_ms, loss_percent, jitter_ms), sent once: rounds already
-seen are skipped."""
+sent are skipped, a round counting as sent once the poll's result is published (its commit). A test whose
+results fail does not hold back the others: theirs are published (PartsFailed), its own read again next poll."""
 
+from collections import ChainMap
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiops_contracts.pollers import ThousandEyesSettings
 from aiops_contracts.sources import SourceKind
-from aiops_worker.producers.http import HttpPoller, pages
-from aiops_worker.producers.poller import PolledSource, PollResult
+from aiops_worker.producers.http import REQUEST_ERRORS, HttpPoller, pages
+from aiops_worker.producers.poller import PartsFailed, PolledSource, PollResult
 
 FIELDS = {"avgLatency": "avg_latency_ms", "minLatency": "min_latency_ms", "maxLatency": "max_latency_ms",
           "loss": "loss_percent", "jitter": "jitter_ms"}
@@ -35,19 +37,36 @@ class ThousandEyesPoller(HttpPoller[ThousandEyesSettings]):
         if not tests:
             async for page in pages(self.api, "/v7/tests", {}, _next_link):
                 tests |= {str(t["testId"]): str(t.get("testName") or t["testId"]) for t in page.get("tests") or []}
-        result = PollResult()
+        result, sent, failures = PollResult(), dict[tuple[str, str], int](), dict[str, Exception]()
         for test_id, name in tests.items():
-            path = f"/v7/test-results/{quote(test_id, safe='')}/network"  # ids from the listing are the API's
-            async for page in pages(self.api, path, {"window": self.settings.window}, _next_link):
-                name = str((page.get("test") or {}).get("testName") or name)
-                result.lines += [line for row in page.get("results") or [] if (line := self._line(test_id, name, row))]
+            rounds = ChainMap[tuple[str, str], int]({}, self._last_round)  # this test's new rounds, then those sent
+            try:
+                result.lines += await self._test_lines(test_id, name, rounds)
+            except REQUEST_ERRORS as exc:  # read again by the next poll; the other tests go on
+                failures[test_id] = exc
+                continue
+            sent |= rounds.maps[0]
+
+        async def commit() -> None:
+            self._last_round |= sent
+        result.commit = commit
+        if failures:
+            raise PartsFailed(result, failures)
         return result
 
-    def _line(self, test_id: str, name: str, row: dict[str, Any]) -> str | None:
+    async def _test_lines(self, test_id: str, name: str, rounds: ChainMap[tuple[str, str], int]) -> list[str]:
+        lines = []
+        path = f"/v7/test-results/{quote(test_id, safe='')}/network"  # ids from the listing are the API's
+        async for page in pages(self.api, path, {"window": self.settings.window}, _next_link):
+            name = str((page.get("test") or {}).get("testName") or name)
+            lines += [line for row in page.get("results") or [] if (line := self._line(test_id, name, row, rounds))]
+        return lines
+
+    def _line(self, test_id: str, name: str, row: dict[str, Any], rounds: ChainMap[tuple[str, str], int]) -> str | None:
         agent, round_id = str(row.get("agentName") or row.get("agentId")), int(row.get("roundId") or 0)
-        if round_id <= self._last_round.get((test_id, agent), -1):
+        if round_id <= rounds.get((test_id, agent), -1):
             return None
-        self._last_round[(test_id, agent)] = round_id
+        rounds[(test_id, agent)] = round_id
         fields = {target: float(row[field]) for field, target in FIELDS.items() if row.get(field) is not None}
         if not fields:
             return None

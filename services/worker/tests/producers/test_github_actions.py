@@ -11,7 +11,7 @@ from aiohttp import web
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.github_actions import GithubActionsPoller, Recent, next_link
-from aiops_worker.producers.poller import PolledSource
+from aiops_worker.producers.poller import PartsFailed, PolledSource
 
 RECORDED = json.loads((Path(__file__).parent / "payloads" / "github_actions_api.json").read_text())
 TOKEN = "ghp_testtoken"
@@ -53,8 +53,8 @@ async def github(serve):
     return await serve(GithubApi())
 
 
-def poller(url: str) -> GithubActionsPoller:
-    settings = poller_settings("github_actions", {"repositories": ["octo-org/hello-world"], "per_page": 2},
+def poller(url: str, repositories: tuple[str, ...] = ("octo-org/hello-world",)) -> GithubActionsPoller:
+    settings = poller_settings("github_actions", {"repositories": list(repositories), "per_page": 2},
                                {"token": TOKEN})
     return GithubActionsPoller(PolledSource("gh-id", "octo-ci", SourceKind.github_actions, url, 900.0, {}, settings))
 
@@ -81,6 +81,7 @@ async def test_polls_runs_with_jobs_incrementally_with_etags(github) -> None:
     assert all("/actions/runs?" in url for url in gh.etags)  # listing pages only: a run's jobs are read once
     assert (gh.etags.size, gh.read.size) == (5, 2 * 5 * 2)  # what 5 pages of 2 runs can show
 
+    await first.commit()  # published: its runs are read and its ETags sent from now on
     github.requests.clear()
     second = await gh.poll()  # nothing changed: the first page answers 304 and nothing is read again
     assert second.runs == [] and github.requests == ['runs page 1 W/"runs-1"']
@@ -99,4 +100,30 @@ async def test_stops_when_the_rate_limit_runs_low(github) -> None:
     result = await gh.poll()
     assert [r.number for r in result.runs] == [3]  # in progress: sent without jobs, then the poll stops
     assert github.requests == ["runs page 1 -"]
+    await gh.aclose()
+
+
+async def test_a_poll_not_committed_is_read_again(github) -> None:
+    gh = poller(github.url)
+    await gh.poll()
+    github.requests.clear()
+    again = await gh.poll()  # the first was not published: no ETag sent, its runs read again
+    assert sorted(r.number for r in again.runs) == [1, 2, 3]
+    assert github.requests == ["runs page 1 -", "jobs 1002", "runs page 2 -", "jobs 1001"]
+    await again.commit()
+    assert (await gh.poll()).runs == []
+    await gh.aclose()
+
+
+async def test_a_failing_repository_does_not_hold_back_the_others(github) -> None:
+    gh = poller(github.url, ("octo-org/hello-world", "octo-org/gone"))
+    with pytest.raises(PartsFailed) as failed:
+        await gh.poll()
+    assert failed.value.stage == "protocol" and failed.value.message.startswith("octo-org/gone: GET ")
+    assert sorted(r.number for r in failed.value.result.runs) == [1, 2, 3]  # published, then committed
+    await failed.value.result.commit()
+    github.requests.clear()
+    with pytest.raises(PartsFailed) as again:
+        await gh.poll()
+    assert again.value.result.runs == [] and github.requests == ['runs page 1 W/"runs-1"']
     await gh.aclose()

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
+from aiops_contracts.streams import PIPELINES_RUNS
+from aiops_worker.producers.health import health_key
 from aiops_worker.producers.jenkins import JenkinsPoller, job_path
-from aiops_worker.producers.poller import CheckFailed, PolledSource
+from aiops_worker.producers.manager import ProducerManager
+from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource
+from conftest import polled
 
 RECORDED = json.loads((Path(__file__).parent / "payloads" / "jenkins_api.json").read_text())
 AUTH = "Basic " + base64.b64encode(b"ci-reader:11aa22bb33cc").decode()
@@ -21,6 +26,8 @@ AUTH = "Basic " + base64.b64encode(b"ci-reader:11aa22bb33cc").decode()
 class JenkinsApi:
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.hidden: set[int] = set()  # builds the job's listing no longer shows (only its newest are)
+        self.queue_fails = False
         self.app = web.Application()
         self.app.router.add_get("/job/team/job/app/api/json", self.job)
         self.app.router.add_get("/job/team/job/app/{number}/testReport/api/json", self.report)
@@ -34,7 +41,8 @@ class JenkinsApi:
     async def job(self, request: web.Request) -> web.Response:
         self._check(request)
         assert request.query["tree"].startswith("builds[number,url,result,building") and "{0,20}" in request.query["tree"]
-        return web.json_response(RECORDED["job"])
+        return web.json_response({**RECORDED["job"], "builds": [
+            build for build in RECORDED["job"]["builds"] if build["number"] not in self.hidden]})
 
     async def report(self, request: web.Request) -> web.Response:
         self._check(request)
@@ -44,6 +52,8 @@ class JenkinsApi:
 
     async def queue(self, request: web.Request) -> web.Response:
         self._check(request)
+        if self.queue_fails:
+            raise web.HTTPServiceUnavailable()
         return web.json_response(RECORDED["queue"])
 
 
@@ -64,7 +74,7 @@ def test_job_path_nests_folders() -> None:
 
 async def test_reads_builds_tests_and_queue_once(jenkins) -> None:
     poll = poller(jenkins.url)
-    result = await poll.poll()
+    result = await polled(poll)
     runs = {r.number: r for r in result.runs}
     assert sorted(runs) == [41, 42, 43]
     unstable = runs[42]
@@ -93,4 +103,34 @@ async def test_wrong_token_is_an_auth_failure(jenkins) -> None:
     with pytest.raises(CheckFailed) as refused:
         await poll.poll()
     assert refused.value.stage == "auth"
+    await poll.aclose()
+
+
+async def test_a_failing_queue_does_not_hold_back_the_builds_read_again_until_committed(jenkins) -> None:
+    jenkins.queue_fails = True
+    poll = poller(jenkins.url)
+    with pytest.raises(PartsFailed) as failed:
+        await poll.poll()
+    assert sorted(r.number for r in failed.value.result.runs) == [41, 42, 43] and failed.value.result.lines == []
+    assert failed.value.message.startswith("queue: GET /queue/api/json: 503")
+    jenkins.queue_fails = False
+    again = await poll.poll()  # the first was not published: its finished builds are read again
+    assert sorted(r.number for r in again.runs) == [41, 42, 43]
+    await again.commit()
+    assert [r.number for r in (await polled(poll)).runs] == [43]
+    jenkins.hidden = {41}  # newer builds pushed it out of the listing: it is forgotten
+    await polled(poll)
+    assert poll.read == {"team/app": {42}}
+    await poll.aclose()
+
+
+async def test_the_manager_publishes_the_builds_of_a_poll_whose_queue_failed(jenkins, worker_ctx) -> None:
+    jenkins.queue_fails = True
+    poll, pollers, redis = poller(jenkins.url), ProducerManager(worker_ctx), worker_ctx.redis
+    assert not await pollers.poll_once(poll)  # failed, its builds published and committed
+    assert (await redis.hget(health_key(worker_ctx.settings, "j-id"), "last_error")).startswith(b"protocol: queue: ")
+    jenkins.queue_fails = False
+    assert await pollers.poll_once(poll)
+    stream = await redis.xrange(worker_ctx.bus.key(PIPELINES_RUNS))
+    assert [Envelope.from_entry(fields).payload["number"] for _, fields in stream] == [41, 42, 43, 43]
     await poll.aclose()

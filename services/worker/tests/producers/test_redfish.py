@@ -16,6 +16,7 @@ from aiops_worker.producers import redfish as redfish_module
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.redfish import RedfishPoller
+from conftest import polled
 
 _spec = importlib.util.spec_from_file_location("redfish_bmc", Path(__file__).parents[4] / "tests/fakes/redfish_bmc.py")
 assert _spec and _spec.loader
@@ -74,16 +75,18 @@ async def test_basic_auth_and_wrong_password(bmc) -> None:
 
 async def test_a_failed_fan_fires_an_alert_resolved_when_it_spins_again(bmc, tmp_path: Path) -> None:
     redfish = poller(bmc)
-    assert (await redfish.poll()).alerts == []
+    assert (await polled(redfish)).alerts == []
     bmc_module.mockup(tmp_path, fan_health="Critical")
-    failed = (await redfish.poll()).alerts
+    unpublished = (await redfish.poll()).alerts
+    failed = (await polled(redfish)).alerts  # the first was not published: said again
+    assert [(a.fingerprint, a.status) for a in failed] == [(a.fingerprint, a.status) for a in unpublished]
     by_title = {alert.title: alert for alert in failed}
     fan = by_title["Fan BaseBoard System Fan on 127.0.0.1: Critical"]
     assert (fan.severity, fan.status) == ("critical", "firing")
     assert "System 437XR1138R2 on 127.0.0.1: Critical" in by_title  # the system's health roll-up
-    assert (await redfish.poll()).alerts == []  # still failed: nothing new to say
+    assert (await polled(redfish)).alerts == []  # still failed: nothing new to say
     bmc_module.mockup(tmp_path)
-    healed = (await redfish.poll()).alerts
+    healed = (await polled(redfish)).alerts
     assert {(a.fingerprint, a.status) for a in healed} == {(a.fingerprint, "resolved") for a in failed}
     await redfish.aclose()
 
@@ -133,15 +136,18 @@ async def test_a_stopped_poller_leaves_the_next_pollers_subscription_alone(bmc) 
 async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path, redis: Redis) -> None:
     redfish, pushed = poller(bmc, redis=redis), PUSHED_KEY
     await redis.hset(pushed, mapping={FAN: "firing", "/redfish/v1/Systems/1/Storage/1/Drives/0": "firing"})
-    [resolved] = (await redfish.poll()).alerts  # the poll reads the fan OK: the pushed Warning is resolved
+    unpublished = await redfish.poll()
+    assert len(await redis.hkeys(pushed)) == 2  # settled only once its result is published
+    [resolved] = (await polled(redfish)).alerts  # the poll reads the fan OK: the pushed Warning is resolved
+    assert unpublished.alerts == [resolved]
     assert (resolved.fingerprint, resolved.status) == (redfish_fingerprint("bmc-id", FAN), "resolved")
     assert await redis.hkeys(pushed) == [b"/redfish/v1/Systems/1/Storage/1/Drives/0"]  # not read: as pushed
 
     bmc_module.mockup(tmp_path, fan_health="Critical")
-    assert FAN in {alert.labels["component"] for alert in (await redfish.poll()).alerts}
+    assert FAN in {alert.labels["component"] for alert in (await polled(redfish)).alerts}
     await redis.hset(pushed, FAN, "resolved")  # a pushed OK for a fan still failing
-    [fired_again] = (await redfish.poll()).alerts
+    [fired_again] = (await polled(redfish)).alerts
     assert (fired_again.fingerprint, fired_again.status, fired_again.severity) == (
         redfish_fingerprint("bmc-id", FAN), "firing", "critical")
-    assert (await redfish.poll()).alerts == []
+    assert (await polled(redfish)).alerts == []
     await redfish.aclose()

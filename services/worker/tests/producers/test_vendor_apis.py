@@ -14,16 +14,22 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
+from aiops_contracts import bus as bus_module
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOG_LINE_MAX_CHARS, LogRecord
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
+from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.producers import datadog, splunk
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.log_records import before_last_time
+from aiops_worker.producers.manager import ProducerManager
 from aiops_worker.producers.poller import CheckFailed, PolledSource
 from aiops_worker.producers.splunk import MAX_RESULTS, SplunkPoller
 from aiops_worker.producers.thousandeyes import ThousandEyesPoller
+from aiops_worker.runtime.context import WorkerContext
+from conftest import polled
 
 _spec = importlib.util.spec_from_file_location("vendor_apis", Path(__file__).parents[4] / "tests/fakes/vendor_apis.py")
 assert _spec and _spec.loader
@@ -86,15 +92,17 @@ class DatadogWindow(vendors.Datadog):
             matching = [(n, at) for n, at in enumerate(self.times) if start <= at <= end]
             offset, size = int(request.query.get("page[cursor]", 0)), int(request.query["page[limit]"])
             body: dict = {"meta": {"status": "done"}, "data": [
-                {"id": f"AAAA{n}", "type": "log", "attributes": {
-                    "timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "host": "i-0123",
-                    "service": "agent", "status": "error", "message": f"event {n}"}}
+                {"id": f"AAAA{n}", "type": "log", "attributes": self.attributes(n, at)}
                 for n, at in matching[offset:offset + size]]}
             if offset + size < len(matching):
                 body["meta"]["page"] = {"after": str(offset + size)}
             return web.json_response(body)
 
         return [web.get("/api/v2/logs/events", logs)]
+
+    def attributes(self, n: int, at: datetime) -> dict:
+        return {"timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "host": "i-0123",
+                "service": "agent", "status": "error", "message": f"event {n}"}
 
 
 def limited(outcome: str) -> float:
@@ -114,7 +122,7 @@ async def test_a_full_datadog_log_poll_resumes_at_its_last_record(monkeypatch: p
         api.times = [base + timedelta(seconds=s) for s in (1, 2, 3, 3, 4, 5)]  # two at 3 s
         poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 4},
                                       DATADOG_KEYS))
-        polls = [[r.message for r in (await poller.poll()).logs] for _ in range(4)]
+        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(4)]
         await poller.aclose()
     # Each full poll (4) keeps those before its last record's time and leaves that time to the next.
     assert polls == [["event 0", "event 1"], ["event 2", "event 3", "event 4"], ["event 5"], []]
@@ -131,7 +139,7 @@ async def test_more_datadog_events_of_one_millisecond_than_the_limit_are_counted
         api.times = [at, at, at, at + timedelta(seconds=1)]
         poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
                                       DATADOG_KEYS))
-        polls = [[r.message for r in (await poller.poll()).logs] for _ in range(2)]
+        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(2)]
         await poller.aclose()
     assert polls == [["event 0", "event 1"], ["event 3"]]  # no query starts within a millisecond: event 2 is lost
     assert limited("skipped") == skipped + 1
@@ -165,6 +173,7 @@ async def test_splunk_export_streams_results_as_log_records() -> None:
         form = next(q for _, path, q in api.requests if path == "/services/search/jobs/export" and "search" in q)
         assert (form["search"], form["earliest_time"], form["output_mode"]) == (
             f"search index=main error | sort {MAX_RESULTS} _time", "-5m", "json")
+        await result.commit()  # published: the next poll goes on from here
         second = await poller.poll()  # from where the first ended
         assert len(second.logs) == 2
         assert float([q for _, p, q in api.requests if "search" in q][-1]["earliest_time"]) > 0
@@ -192,13 +201,15 @@ class SplunkWindow(vendors.Splunk):
             base = 1_714_557_600  # 2024-05-01T10:00:00Z
             rows = [(base + second, n) for n, second in enumerate(self.SECONDS) if base + second >= earliest]
             for at, n in rows[:limit]:
-                result = {"_raw": self.raw(n), "_time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(at))}Z",
-                          "host": "db-1", "sourcetype": "app"}
-                await response.write(orjson.dumps({"preview": False, "result": result}) + b"\n")
+                await response.write(orjson.dumps({"preview": False, "result": self.result(n, at)}) + b"\n")
             await response.write_eof()
             return response
 
         return [web.post("/services/search/jobs/export", export)]
+
+    def result(self, n: int, at: int) -> dict:
+        return {"_raw": self.raw(n), "_time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(at))}Z",
+                "host": "db-1", "sourcetype": "app"}
 
     def raw(self, n: int) -> str:
         return f"event {n}"
@@ -209,7 +220,7 @@ async def test_a_full_splunk_poll_resumes_after_its_last_record(monkeypatch: pyt
     async with SplunkWindow() as api:
         poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
                                      {"token": vendors.SPLUNK_TOKEN}))
-        polls = [[r.message for r in (await poller.poll()).logs] for _ in range(4)]
+        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(4)]
         # Each full poll (4) keeps those before its last record's time and leaves that time to the next.
         assert polls == [["event 0", "event 1"], ["event 2", "event 3", "event 4"], ["event 5"], []]
         await poller.aclose()
@@ -227,7 +238,7 @@ async def test_a_splunk_result_longer_than_a_log_line_is_split_and_counts_once(m
     async with SplunkLongEvent() as api:
         poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
                                      {"token": vendors.SPLUNK_TOKEN}))
-        polls = [(await poller.poll()).logs for _ in range(4)]
+        polls = [(await polled(poller)).logs for _ in range(4)]
         await poller.aclose()
     # Its pieces are one result of the four a poll reads, and stay together at their time.
     assert [[r.message[:7] for r in logs] for logs in polls] == [
@@ -248,6 +259,8 @@ async def test_thousandeyes_results_follow_next_links_and_are_sent_once() -> Non
         assert all(line.startswith("thousandeyes_network,agent=Frankfurt\\,\\ Germany,source=thousandeyes-1,team=sre,"
                                    "test=api.example.com,test_id=281474976710706 ") for line in result.lines)
         assert "avg_latency_ms=250.0" in result.lines[1]
+        assert (await poller.poll()).lines == result.lines  # not committed (not published): sent again
+        await result.commit()
         assert (await poller.poll()).lines == []  # the same rounds again: nothing new
         await poller.aclose()
 
@@ -265,3 +278,76 @@ def test_a_full_poll_resumes_at_its_latest_record_time_though_its_last_record_ha
     records = [LogRecord(message="a", timestamp=t1), LogRecord(message="b", timestamp=t2), LogRecord(message="c")]
     kept, resume_at = before_last_time(records, 0.001)
     assert ([r.message for r in kept], resume_at) == (["a", "c"], t2.timestamp())
+
+
+async def test_a_poll_a_full_stream_refused_is_delivered_once_by_the_next_polls(worker_ctx, monkeypatch) -> None:
+    """The publish fails (StreamBacklogFull: the logs stream at its backlog cap): the poll is not committed, so the
+    next polls read its window again, and every record reaches the stream exactly once."""
+    monkeypatch.setattr(splunk, "MAX_RESULTS", 4)
+    monkeypatch.setattr(bus_module, "BACKLOG_CHECK_S", 0.0)  # read the backlog on every publish
+    settings = worker_ctx.settings.model_copy(update={"stream_maxlen_factor": 10 / LOGS_INGESTED.maxlen})
+    ctx = WorkerContext(settings=settings, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+                        influx=worker_ctx.influx)
+    pollers, key = ProducerManager(ctx), ctx.bus.key(LOGS_INGESTED)
+    assert ctx.bus.maxlen(LOGS_INGESTED) == 10
+    await ctx.bus.ensure_group(LOGS_INGESTED, "logs")
+    await ctx.bus.publish_many(LOGS_INGESTED, [Envelope(type="logs.received", source="filler", payload={})] * 9)
+    async with SplunkWindow() as api:
+        poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
+                                     {"token": vendors.SPLUNK_TOKEN}))
+        assert not await pollers.poll_once(poller)  # 9 of 10 unread: refused
+        await ctx.redis.xgroup_setid(key, "logs", "$")  # the consumers caught up
+        assert [await pollers.poll_once(poller) for _ in range(4)] == [True] * 4
+        await poller.aclose()
+    envelopes = [Envelope.from_entry(fields) for _, fields in await ctx.redis.xrange(key)][9:]
+    assert [r["message"] for e in envelopes for r in e.payload["records"]] == [f"event {n}" for n in range(6)]
+
+
+async def test_a_datadog_poll_not_committed_is_read_again() -> None:
+    async with DatadogWindow() as api:
+        base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        api.times = [base + timedelta(seconds=s) for s in (1, 2)]
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error"}, DATADOG_KEYS))
+        first = await poller.poll()
+        again = await poller.poll()  # the first was not published: its window is read again
+        assert [r.message for r in first.logs] == [r.message for r in again.logs] == ["event 0", "event 1"]
+        await again.commit()
+        assert (await poller.poll()).logs == []
+        await poller.aclose()
+
+
+class DatadogOddEvents(DatadogWindow):
+    def attributes(self, n: int, at: datetime) -> dict:
+        odd = {1: {"host": "h" * 300}, 2: {"timestamp": "yesterday"}, 3: {"host": ["web-1", "web-2"]}}
+        return {**super().attributes(n, at), **odd.get(n, {})}
+
+
+async def test_a_datadog_event_with_an_odd_host_or_time_is_read_as_far_as_it_can_be() -> None:
+    async with DatadogOddEvents() as api:
+        base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        api.times = [base + timedelta(seconds=s) for s in (1, 2, 3, 4, 5)]
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error"}, DATADOG_KEYS))
+        logs = (await poller.poll()).logs
+        await poller.aclose()
+    assert [(r.message, r.host, r.timestamp) for r in logs] == [
+        ("event 0", "i-0123", api.times[0]), ("event 1", "h" * 255, api.times[1]), ("event 2", "i-0123", None),
+        ("event 3", "web-1", api.times[3]), ("event 4", "i-0123", api.times[4])]
+
+
+class SplunkOddResults(SplunkWindow):
+    """Splunk's JSON gives a multivalue field as an array; a host past 255 characters; a time no one can read."""
+
+    def result(self, n: int, at: int) -> dict:
+        odd = {1: {"host": ["db-1", "db-2"]}, 2: {"host": "h" * 300}, 3: {"_time": "not a time"}}
+        return {**super().result(n, at), **odd.get(n, {})}
+
+
+async def test_a_splunk_result_with_an_odd_host_or_time_is_read_as_far_as_it_can_be() -> None:
+    async with SplunkOddResults() as api:
+        poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
+                                     {"token": vendors.SPLUNK_TOKEN}))
+        logs = (await poller.poll()).logs
+        await poller.aclose()
+    assert [(r.message, r.host, r.timestamp is None) for r in logs] == [
+        ("event 0", "db-1", False), ("event 1", "db-1", False), ("event 2", "h" * 255, False),
+        ("event 3", "db-1", True), ("event 4", "db-1", False), ("event 5", "db-1", False)]
