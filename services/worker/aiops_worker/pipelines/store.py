@@ -1,17 +1,24 @@
 """PostgreSQL side of the pipelines domain: runs upserted with their jobs, steps, tests and commit (a run seen
-again, by a later poll or the webhook, replaces its children), and builds read back for the analyses."""
+again, by a later poll or the webhook, replaces its children), and builds read back for the analyses.
+
+A run only moves forward: queued (requested, waiting, pending) < in_progress < completed, and within one state a
+read with at least as many jobs replaces one with fewer (the poller reads the jobs, the webhook does not). A
+delivery of an earlier state (late, out of order, or a replayed signed body) leaves the stored run as it is. A
+re-run is another row (GitHub's `run_attempt` is part of the external id)."""
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, case, delete, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Pipeline, PipelineCommit, PipelineJob, PipelineRun, PipelineStep, PipelineTest
 from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_worker.pipelines.features import Build, TestRun, build_features, flaky_tests
+
+_STAGES = {"in_progress": 1, "completed": 2}  # any other status (queued, requested, waiting, pending) is 0
 
 
 async def store_run(session: AsyncSession, source: str, run: PipelineRunPayload) -> tuple[uuid.UUID, dict[str, Any]]:
@@ -35,14 +42,28 @@ async def store_run(session: AsyncSession, source: str, run: PipelineRunPayload)
               "url": run.url, "features": features}
     run_id = await session.scalar(
         insert(PipelineRun).values(pipeline_id=pipeline_id, external_id=run.external_id, **values)
-        .on_conflict_do_update(index_elements=["pipeline_id", "external_id"], set_=values).returning(PipelineRun.id))
-    assert run_id is not None
+        .on_conflict_do_update(index_elements=["pipeline_id", "external_id"], set_=values,
+                               where=_progress(PipelineRun.status, _stored_jobs()) <= _progress(
+                                   literal(run.status), literal(len(run.jobs))))
+        .returning(PipelineRun.id))
+    if run_id is None:  # an earlier state than the stored one: kept as it is
+        stored = await stored_run(session, run)
+        assert stored is not None
+        return stored
     await _replace_children(session, run_id, run)
     if run.commit and run.tests:
         flaky = await _flaky_on_commit(session, pipeline_id, run.commit.sha)
         features = {**features, "flaky_tests": sorted(flaky)[:50], "flaky_count": len(flaky)}
         await session.execute(PipelineRun.__table__.update().where(PipelineRun.id == run_id).values(features=features))
     return pipeline_id, features
+
+
+def _progress(status: ColumnElement[str], jobs: ColumnElement[int]) -> ColumnElement[Any]:
+    return tuple_(case(_STAGES, value=status, else_=0), jobs)
+
+
+def _stored_jobs() -> ColumnElement[int]:
+    return func.coalesce(PipelineRun.features["job_count"].as_integer(), 0)
 
 
 async def stored_run(session: AsyncSession, run: PipelineRunPayload) -> tuple[uuid.UUID, dict[str, Any]] | None:
