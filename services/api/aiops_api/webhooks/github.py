@@ -6,7 +6,9 @@ secret (the source's `credentials["webhook_secret"]`, encrypted at rest), checke
 body is parsed. `X-GitHub-Event` names the event: `workflow_run` (requested, in_progress, completed) becomes a
 `pipeline.run_received` on `aiops:pipelines:runs` (the run only: its jobs, steps and tests come from the poller);
 `ping` and any other event are acknowledged and skipped. The envelope id is derived from `X-GitHub-Delivery`,
-so a redelivery GitHub makes (or a retried request) is dropped by the worker's idempotency ledger.
+so a redelivery GitHub makes (or a retried request) is dropped by the worker's idempotency ledger. That header is
+not signed: a captured body sent again under a new one is taken again, and changes nothing, as the worker's store
+only moves a run forward (aiops_worker/pipelines/store.py: an earlier state never replaces a later one).
 """
 
 import uuid
