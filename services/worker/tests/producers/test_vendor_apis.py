@@ -25,7 +25,7 @@ from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.log_records import before_last_time
 from aiops_worker.producers.manager import ProducerManager
-from aiops_worker.producers.poller import CheckFailed, PolledSource
+from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource
 from aiops_worker.producers.splunk import MAX_RESULTS, SplunkPoller
 from aiops_worker.producers.thousandeyes import ThousandEyesPoller
 from aiops_worker.runtime.context import WorkerContext
@@ -262,6 +262,30 @@ async def test_thousandeyes_results_follow_next_links_and_are_sent_once() -> Non
         assert (await poller.poll()).lines == result.lines  # not committed (not published): sent again
         await result.commit()
         assert (await poller.poll()).lines == []  # the same rounds again: nothing new
+        await poller.aclose()
+
+
+class ThousandEyesBrokenTest(vendors.ThousandEyes):
+    """Test 13's results answer 500."""
+
+    def routes(self) -> list[web.RouteDef]:
+        async def broken(_: web.Request) -> web.Response:
+            return web.json_response({"error": "internal error"}, status=500)
+
+        return [web.get("/v7/test-results/13/network", broken), *super().routes()]
+
+
+async def test_a_thousandeyes_test_that_fails_does_not_hold_back_the_others() -> None:
+    async with ThousandEyesBrokenTest() as api:
+        poller = ThousandEyesPoller(source(SourceKind.thousandeyes, api.url, {
+            "window": "10m", "test_ids": ["13", "281474976710706"]}, {"token": vendors.THOUSANDEYES_TOKEN}))
+        with pytest.raises(PartsFailed) as failed:
+            await poller.poll()
+        assert len(failed.value.result.lines) == 2 and failed.value.message.startswith("13: GET ")
+        await failed.value.result.commit()  # published: those rounds are sent
+        with pytest.raises(PartsFailed) as again:
+            await poller.poll()
+        assert again.value.result.lines == []
         await poller.aclose()
 
 
