@@ -12,6 +12,9 @@ Like Sentry's issues, groups never span projects: the project id is part of the 
 alert's fingerprint: the alerts store keeps its count and first/last seen, and the latest event's
 release, environment and a trimmed sample in `details`. The alert's host is the event's `server_name`, its
 service the `service` tag, else the package of a `package@version` release.
+
+The sample is shown to viewers, so it keeps no more than Sentry's server does by default (`scrubbed`): SDKs
+sending with send_default_pii send the request's headers, cookies and body and the user whole.
 """
 
 import hashlib
@@ -32,6 +35,14 @@ _ENTRY_LEVELS = 3  # levels above the sample event in its alert's stream entry: 
 MAX_EVENT_NESTING = MAX_NESTING - _ENTRY_LEVELS  # levels of objects and arrays an event may nest
 _SAMPLE_KEYS = ("event_id", "level", "platform", "logger", "transaction", "culprit", "server_name", "release",
                 "environment", "tags", "user", "request", "contexts", "exception", "logentry", "message")
+FILTERED = "[Filtered]"  # Sentry's own marker of a scrubbed value
+# Names whose values are credentials, matched anywhere in a header, tag, context key or query parameter, any case
+# (Sentry's default scrubbing): authorization covers proxy-authorization, cookie set-cookie, api-key x-api-key.
+_SENSITIVE = re.compile(r"authorization|cookie|api[-_]?key|token|secret|passw(?:or)?d|session|csrf|credential",
+                        re.IGNORECASE)
+_QUERY_PAIR = re.compile(r"([^?&=#;/]+)=([^&#;]*)")
+_REQUEST_DROPPED = ("cookies", "data", "env")  # the body, cookies and server environment (REMOTE_ADDR)
+_USER_KEPT = ("id", "username")  # not the email or IP address
 _VARIABLE_PARTS = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
     r"|\b\d{1,3}(?:\.\d{1,3}){3}\b"  # IPv4
@@ -103,7 +114,7 @@ def event_title(event: dict[str, Any]) -> str:
 
 def sample(event: dict[str, Any]) -> dict[str, Any]:
     """The event's useful parts, within MAX_SAMPLE_BYTES (frame variables and source lines dropped first)."""
-    kept = {k: event[k] for k in _SAMPLE_KEYS if k in event}
+    kept = scrubbed({k: event[k] for k in _SAMPLE_KEYS if k in event})
     if "exception" in kept:
         kept["exception"] = [{"type": e.get("type"), "value": e.get("value"), "frames": _frames_brief(e)}
                              for e in _exceptions(event)]
@@ -112,6 +123,40 @@ def sample(event: dict[str, Any]) -> dict[str, Any]:
             break
         kept.pop(key, None)
     return kept if len(orjson.dumps(kept)) <= MAX_SAMPLE_BYTES else {"event_id": event.get("event_id")}
+
+
+def scrubbed(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without the request's cookies, body and environment, nor the user but for id and username;
+    values of credential-like names in the request (headers, query), tags and contexts read FILTERED."""
+    kept = dict(event)
+    if isinstance(request := event.get("request"), dict):
+        kept["request"] = {k: v for k, v in request.items() if k not in _REQUEST_DROPPED}
+        for key in ("url", "query_string"):
+            if isinstance(request.get(key), str):
+                kept["request"][key] = _QUERY_PAIR.sub(_masked_pair, request[key])
+    if "user" in event:
+        user = event["user"]
+        kept["user"] = {k: user[k] for k in _USER_KEPT if k in user} if isinstance(user, dict) else {}
+    for key in ("request", "tags", "contexts"):
+        if key in kept:
+            kept[key] = _masked(kept[key])
+    return kept
+
+
+def _masked(value: Any, name: str = "") -> Any:
+    if _SENSITIVE.search(name):
+        return FILTERED
+    if isinstance(value, dict):
+        return {k: _masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) == 2 and isinstance(value[0], str):  # a [name, value] pair: headers, tags, a query as lists
+            return [value[0], _masked(value[1], value[0])]
+        return [_masked(v) for v in value]
+    return value
+
+
+def _masked_pair(pair: re.Match[str]) -> str:
+    return f"{pair[1]}={FILTERED}" if _SENSITIVE.search(pair[1]) else pair[0]
 
 
 def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:
