@@ -4,6 +4,14 @@ and a source is created for one of them."""
 
 from enum import StrEnum
 
+from aiops_contracts.events import ANOMALY_SOURCE, FORECAST_SOURCE
+from aiops_contracts.pipelines import PIPELINES_SOURCE
+
+# The sources the worker's own alerts carry. Their name is what automations (anomaly and prediction triggers), the
+# pipelines page and the chat trust them by, so no source may take one (compared without case): its token holder
+# could post alerts passing for the worker's.
+RESERVED_SOURCE_NAMES = frozenset({ANOMALY_SOURCE, FORECAST_SOURCE, PIPELINES_SOURCE})
+
 
 class SourceKind(StrEnum):
     generic = "generic"

@@ -33,6 +33,16 @@ async def test_duplicate_name_is_409_and_bad_fields_422(client, auth) -> None:
     assert {tuple(e["loc"]) for e in bad.json()["detail"]} == {("body", "name"), ("body", "kind")}
 
 
+async def test_names_of_the_workers_own_alert_sources_are_refused_422(client, auth) -> None:
+    # Automations, the pipelines page and the chat trust these names as the worker's own anomaly, forecast and
+    # build alerts: a source's token holder must not be able to post under them.
+    for name in ("anomaly-detector", "capacity-forecast", "pipelines", "Anomaly-Detector"):
+        refused = await client.post("/api/v1/sources", json={"name": name, "kind": "generic"}, headers=auth())
+        assert refused.status_code == 422, refused.text
+        assert [(e["loc"], "reserved" in e["msg"]) for e in refused.json()["detail"]] == [(["body", "name"], True)]
+    assert (await client.get("/api/v1/sources", headers=auth())).json() == []
+
+
 async def test_only_admins_manage_sources(client, auth) -> None:
     for role in (Role.viewer, Role.operator):
         response = await client.post("/api/v1/sources", json={"name": "x", "kind": "generic"}, headers=auth(role))
