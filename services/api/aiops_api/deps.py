@@ -140,7 +140,9 @@ async def sentry_hook_source(
 ) -> SourceIdentity:
     """The sentry source whose client secret signed the raw body. Only the signature counts here: a source
     token or DSN key proves nothing about who sent an integration webhook (a DSN key is public). The headers
-    are checked before the body is read; a delivery outside the replay window is refused."""
+    are checked before the body is read; a delivery whose timestamp is too far from now is refused (an old
+    capture sent as it was), but the timestamp is not signed: sentry_hooks.py's remembered signatures stop
+    replays."""
     if not sentry_hook_signature:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing Sentry-Hook-Signature header: integration "
                             "webhooks must be signed with the client secret; a source token or DSN key is not accepted")

@@ -67,8 +67,12 @@ class ApiSettings(CommonSettings):
     # Encrypts stored webhook signing secrets (Sentry's client secret); needed once one is stored.
     secrets_key: str = ""
     secrets_key_file: Path | None = None
-    # Sentry integration webhooks whose Sentry-Hook-Timestamp is further than this from now are refused.
+    # Sentry integration webhooks whose Sentry-Hook-Timestamp is further than this from now are refused. The
+    # timestamp is not signed, so this stops no replay: the remembered signatures below do.
     sentry_hook_max_age_s: int = Field(default=300, ge=1)
+    # Signatures of the Sentry integration webhook deliveries taken are remembered this long (a Redis key of
+    # ~200 bytes each): the same delivery sent again within it is answered 200 and not taken.
+    sentry_hook_seen_s: int = 7 * 24 * 3600
     # The latest detection-quality report (scripts/bench/quality.py writes it; GET /api/v1/quality reads it).
     quality_report_path: Path = Path(".data/quality.json")
 
@@ -87,6 +91,9 @@ class ApiSettings(CommonSettings):
             raise ValueError(problem)
         if "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS must list origins explicitly: credentials are allowed")
+        if self.sentry_hook_seen_s < 2 * self.sentry_hook_max_age_s:
+            raise ValueError("SENTRY_HOOK_SEEN_S must be at least 2 x SENTRY_HOOK_MAX_AGE_S: a signature forgotten "
+                             "sooner could be replayed with a fresh timestamp")
         return self
 
     @field_validator("frontend_url", "public_url")

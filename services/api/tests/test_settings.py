@@ -49,3 +49,11 @@ async def test_cors_allows_the_frontend_origin(client, api_settings) -> None:
     assert origin == "http://127.0.0.1:3000"  # FRONTEND_URL's default
     allowed = await client.options("/api/v1/overview", headers={"Origin": origin, "Access-Control-Request-Method": "GET"})
     assert allowed.headers["access-control-allow-origin"] == origin
+
+
+def test_sentry_hook_signatures_are_remembered_at_least_the_timestamps_window() -> None:
+    """A delivery's timestamp is taken up to SENTRY_HOOK_MAX_AGE_S either side of now: a signature forgotten
+    sooner could be replayed with a fresh timestamp while its first one is still in the window."""
+    with pytest.raises(ValueError, match="SENTRY_HOOK_SEEN_S"):
+        ApiSettings(sentry_hook_max_age_s=300, sentry_hook_seen_s=599)
+    assert ApiSettings(sentry_hook_max_age_s=300, sentry_hook_seen_s=600).sentry_hook_seen_s == 600

@@ -10,10 +10,12 @@ The resource comes in `Sentry-Hook-Resource`:
 - anything else (installation, comment, metric_alert, ...) is acknowledged and skipped.
 Alerts are keyed `sentry-issue-<issue id>`, so an issue and its events land on one alert row.
 
-A delivery is taken once: its signature (the HMAC of the body; the timestamp and Request-ID are not signed, so
-they prove nothing) is remembered in Redis for the width of the replay window (2 x SENTRY_HOOK_MAX_AGE_S, as
-a timestamp is accepted up to that far either side of now). A replay, or Sentry's own retry, within it is
-answered 200 with nothing accepted; one that could not be published is forgotten, so that a retry gets through.
+A delivery is taken once: its signature (the HMAC of the body) is remembered in Redis for SENTRY_HOOK_SEEN_S
+(7 days). That, not the timestamp's age check in deps.py, is what stops replays: Sentry-Hook-Timestamp and
+Request-ID are not signed, so a captured delivery can be sent again with a fresh timestamp at any time. A
+replay, or Sentry's own retry, is answered 200 with nothing accepted; one that could not be published is
+forgotten, so that a retry gets through. Two deliveries with byte-identical bodies within that time count as
+one: a body carries the issue's state, so only a repeat of the same change with nothing else changed is lost.
 """
 
 from typing import Annotated, Any
@@ -37,7 +39,7 @@ router = APIRouter(tags=["sentry"])
 SentryHookSource = Annotated[SourceIdentity, Depends(sentry_hook_source)]
 
 RESOLVING_ACTIONS = ("resolved", "archived", "ignored")
-SEEN_KEY_PREFIX = "aiops:webhooks:sentry:seen"  # + source name + signature: deliveries taken within the window
+SEEN_KEY_PREFIX = "aiops:webhooks:sentry:seen"  # + source name + signature: deliveries taken, for SENTRY_HOOK_SEEN_S
 
 
 def parse_sentry_hook(resource: str, body: bytes) -> list[AlertPayload]:
@@ -90,7 +92,7 @@ async def receive_sentry_hook(
     alerts = parse_sentry_hook(sentry_hook_resource, body)
     # The dependency checked the signature: only authenticated deliveries take a key.
     seen = settings.redis_key(SEEN_KEY_PREFIX, source.name, request.headers["sentry-hook-signature"].strip().lower())
-    if not await redis.set(seen, b"1", nx=True, ex=2 * settings.sentry_hook_max_age_s):
+    if not await redis.set(seen, b"1", nx=True, ex=settings.sentry_hook_seen_s):
         return WebhookAccepted(accepted=0, event_ids=[])
     envelopes = [Envelope(type=ALERT_RECEIVED, source=source.name, payload=a.model_dump(mode="json")) for a in alerts]
     try:
