@@ -26,6 +26,7 @@ from aiops_worker.automations.guards import Decision
 from aiops_worker.automations.integrations import CALLS, read_output, run_integration
 from aiops_worker.automations.inventory import fleet_hosts, inventory
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
+from aiops_worker.automations.placeholders import UnsafeFact, fill_extra_vars
 from aiops_worker.automations.rules import DEFAULT_PLAYBOOKS_DIR, enabled_rules
 from aiops_worker.automations.verification import verify
 from aiops_worker.outbound.urls import UnsafeUrl, check_url, outbound_client
@@ -89,8 +90,11 @@ class _AutomationTask(StreamConsumer):
 
     async def _act(self, rule: RuleSpec, run: AutomationRun) -> PlaybookResult:
         action, facts = rule.action, run.event
-        extra_vars = {**{k: _fill(v, facts) for k, v in action.extra_vars.items()}, "aiops_event": facts,
-                      "target_host": run.target}
+        try:
+            filled = fill_extra_vars(action.extra_vars, facts)
+        except UnsafeFact as exc:
+            return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"refused: {exc}")
+        extra_vars = {**filled, "aiops_event": facts, "target_host": run.target}
         if action.kind == "webhook":
             return await self._call_webhook(action.url or "", extra_vars, action.timeout_s)
         if action.kind in CALLS:
@@ -125,16 +129,6 @@ class _AutomationTask(StreamConsumer):
 
     async def _announce(self, runs: list[AutomationRun]) -> None:
         await self.bus.publish_and_broadcast(AUTOMATIONS_RUNS, [ledger.announcement(run) for run in runs])
-
-
-def _fill(value: Any, facts: dict[str, Any]) -> Any:
-    """"{host}", "{service}", "{incident_id}"... in a string extra var become the event's facts."""
-    if not isinstance(value, str):
-        return value
-    for key, fact in facts.items():
-        if isinstance(fact, str | int | float):
-            value = value.replace("{" + key + "}", str(fact))
-    return value
 
 
 class IncidentAutomationTask(_AutomationTask):

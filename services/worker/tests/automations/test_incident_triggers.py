@@ -81,3 +81,43 @@ async def test_a_refusal_names_the_host_not_the_secret_path():
 
 async def test_an_allowed_host_may_be_called():
     assert await check_url("http://169.254.169.254/x", ["169.254.169.254"]) == "http://169.254.169.254/x"
+
+
+@pytest.mark.parametrize(("extra_vars", "services", "hosts", "refusal"), [
+    ({"dir": "/var/log/{service}"}, ["../../etc"], ["web-1"], "service"),
+    ({"dir": "/var/log/{service}"}, ["a b"], ["web-1"], "service"),
+    ({"dir": "/var/log/{service}"}, ["app/x"], ["web-1"], "service"),
+    ({"dir": "/var/log/{service}"}, [], ["web-1"], "service"),  # no service to put there: not left as "{service}"
+    ({"dir": "/var/log/{service}"}, ["-rf"], ["web-1"], "service"),
+    ({"note": "{title}"}, ["app"], ["web-1"], "title"),  # free text is never substituted
+])
+async def test_an_unsafe_or_missing_fact_fails_the_run_without_calling(worker_ctx, drain, receiver, extra_vars,
+                                                                        services, hosts, refusal):
+    url, received = receiver
+    await _open_incident(worker_ctx, drain, url, extra_vars, services, hosts)
+    async with worker_ctx.sessions() as session:
+        (run,) = (await session.scalars(select(AutomationRun))).all()
+    assert received == [] and run.status == RunStatus.failed
+    assert f"{{{refusal}}}" in run.output and "not substituted" in run.output, run.output
+
+
+async def test_safe_facts_are_substituted(worker_ctx, drain, receiver):
+    url, received = receiver
+    extra_vars = {"dir": "/var/log/{service}", "on": "{host}", "ref": "{incident_id}:{severity}", "n": 3}
+    incident = await _open_incident(worker_ctx, drain, url, extra_vars, ["checkout-api_2.v1"], ["web-1.example.org"])
+    assert [{k: r[k] for k in extra_vars} for r in received] == [
+        {"dir": "/var/log/checkout-api_2.v1", "on": "web-1.example.org", "ref": f"{incident.id}:high", "n": 3}]
+
+
+async def _open_incident(ctx, drain, url: str, extra_vars: dict, services: list[str], hosts: list[str]) -> Incident:
+    rule = RuleSpec.model_validate({"name": "hook", "trigger": {"events": ["incident.opened"]},
+                                    "action": {"kind": "webhook", "url": url, "extra_vars": extra_vars}})
+    incident = Incident(id=uuid.uuid4(), group_key="k", title="web {down} ../x", summary="", severity="high",
+                        status=IncidentStatus.open, event_count=1, hosts=hosts, services=services, details={},
+                        first_seen_at=T0, last_seen_at=T0)
+    async with ctx.sessions.begin() as session:
+        await sync_file_rules(session, [rule])
+        session.add(incident)
+    await announce_incident_changes(ctx.bus, [incident_changed(incident, INCIDENT_OPENED, source="test")])
+    await drain(IncidentAutomationTask(ctx))
+    return incident

@@ -1,0 +1,53 @@
+"""A rule's string extra vars may name facts of the triggering event as "{name}" (`cleanup_dir: /var/log/{service}`),
+filled in before the action runs. Those facts come from alerts and incidents, that is from whoever can post an
+alert, so a fact is put in only when it matches a strict pattern: "/var/log/{service}" never becomes
+"/var/log/../../etc", and no fact passes for an option ("-rf"). Free text (the title) is never put in. A
+placeholder naming a fact that is missing, free text or not well formed fails the run with the reason (rather
+than running with the placeholder left in or the text put in). A "{name}" that names no fact stays as it is.
+The whole event still reaches the action as data (`aiops_event`; a playbook gets its strings as text, ansible.py)."""
+
+import re
+from typing import Any
+
+from aiops_worker.automations.inventory import HOST_NAME
+
+# A plain name: letters, digits, ".", "_", "-"; no "..", "/" or whitespace, and not starting with "-" or ".".
+_NAME = re.compile(r"(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+FILLABLE = {  # the facts a placeholder may name, each with the pattern its value must match and what that is
+    "host": (HOST_NAME, "a host name"),
+    "service": (_NAME, "a plain name (letters, digits, . _ -; no '..', '/' or spaces; not starting with - or .)"),
+    "incident_id": (_ID, "an id"),
+    "alert_id": (_ID, "an id"),
+    "severity": (_NAME, "a plain name"),
+    "kind": (_NAME, "a plain name"),
+}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
+
+
+class UnsafeFact(ValueError):
+    """A placeholder the event's fact may not fill; the message names the extra var, the placeholder and why."""
+
+
+def fill_extra_vars(extra_vars: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """The extra vars with their placeholders filled; raises UnsafeFact on the first that may not be."""
+    return {key: _fill(key, value, facts) if isinstance(value, str) else value for key, value in extra_vars.items()}
+
+
+def _fill(key: str, value: str, facts: dict[str, Any]) -> str:
+    def fact(placeholder: re.Match[str]) -> str:
+        name = placeholder.group(1)
+        if name not in facts:
+            return placeholder.group(0)
+        if name not in FILLABLE:
+            why = f"the event's {name} is not among the facts put in ({', '.join(FILLABLE)}); the action gets it " \
+                  "as data in aiops_event"
+        elif (found := facts[name]) is None:
+            why = f"the event has no {name}"
+        elif not FILLABLE[name][0].fullmatch(str(found)):
+            why = f"the event's {name} {str(found)[:100]!r} is not {FILLABLE[name][1]}"
+        else:
+            return str(found)
+        raise UnsafeFact(f"extra var {key!r}: {{{name}}} not substituted: {why}")
+
+    return _PLACEHOLDER.sub(fact, value)
