@@ -1,8 +1,9 @@
 "use client";
 /** Client-side context: the API's URL (read on the server at request time), the typed client, TanStack Query
- * with its retry rule, and the shared session with its one refresh timer. */
+ * with its retry rule (its cache emptied whenever the signed-in user changes), and the shared session with its
+ * one refresh timer. */
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from "react";
+import { createContext, Fragment, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from "react";
 import { ApiError, makeApi, type Api } from "@/lib/api/client";
 import { msUntilRefresh, readSession, refreshSession, subscribeSession, type Session } from "@/lib/auth/session";
 
@@ -27,6 +28,19 @@ export function useSession(): Session | null | undefined {
   return useSyncExternalStore(subscribeSession, readSession, () => undefined);
 }
 
+const userOf = (session: Session | null | undefined): string => (session ? `${session.role}:${session.subject}` : "");
+
+/** Empties `queryClient` whenever the signed-in user (subject or role) changes, sign-out and an expired session
+ * included, in whichever tab it happened: nothing fetched for one user is shown to the next. */
+export function clearOnUserChange(queryClient: QueryClient): (session: Session | null) => void {
+  let user: string | undefined; // undefined until the first session is seen
+  return (session) => {
+    const next = userOf(session);
+    if (user !== undefined && next !== user) queryClient.clear();
+    user = next;
+  };
+}
+
 function useRefreshTimer(apiUrl: string, session: Session | null | undefined): void {
   useEffect(() => {
     if (!session) return;
@@ -45,12 +59,20 @@ export function Providers({ apiUrl, children }: { apiUrl: string; children: Reac
         defaultOptions: { queries: { staleTime: 10_000, retry, refetchOnWindowFocus: false } },
       }),
   );
+  useEffect(() => {
+    const seen = clearOnUserChange(queryClient);
+    seen(readSession());
+    return subscribeSession(() => seen(readSession())); // before React renders the change
+  }, [queryClient]);
   const session = useSession();
   useRefreshTimer(apiUrl, session);
   return (
     <ApiUrlContext.Provider value={apiUrl}>
       <ApiContext.Provider value={api}>
-        <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+        <QueryClientProvider client={queryClient}>
+          {/* a new user's pages mount afresh, so none keeps showing what the previous user's queries held */}
+          <Fragment key={userOf(session)}>{children}</Fragment>
+        </QueryClientProvider>
       </ApiContext.Provider>
     </ApiUrlContext.Provider>
   );
