@@ -23,36 +23,47 @@ function useDecision() {
   });
 }
 
-function Approvals({ runs }: { runs: Run[] }) {
+function Approval({ run }: { run: Run }) {
   const canDecide = useCan("operator");
   const decide = useDecision();
-  const waiting = runs.filter((r) => r.status === "awaiting_approval");
-  if (waiting.length === 0) return <p className="muted">No run awaits approval.</p>;
   return (
-    <table>
-      <thead><tr><th>Rule</th><th>Target</th><th>Why</th><th>Expires</th><th /></tr></thead>
-      <tbody>
-        {waiting.map((run) => (
-          <tr key={run.id}>
-            <td>{run.rule_name}</td>
-            <td>{run.target}</td>
-            <td>{run.reason}</td>
-            <td><Time iso={run.approval_expires_at} /></td>
-            <td>
-              {canDecide && (
-                <>
-                  <button onClick={() => decide.mutate({ id: run.id, approve: true })} disabled={decide.isPending}
-                    aria-label={`Approve ${run.rule_name} on ${run.target}`}>Approve</button>{" "}
-                  <button onClick={() => decide.mutate({ id: run.id, approve: false })} disabled={decide.isPending}
-                    aria-label={`Reject ${run.rule_name} on ${run.target}`}>Reject</button>
-                </>
-              )}
-              {decide.error && <span className="error" role="alert">{decide.error.message}</span>}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <tr>
+      <td>{run.rule_name}</td>
+      <td>{run.target}</td>
+      <td>{run.reason}</td>
+      <td><Time iso={run.approval_expires_at} /></td>
+      <td>
+        {canDecide && (
+          <>
+            <button onClick={() => decide.mutate({ id: run.id, approve: true })} disabled={decide.isPending}
+              aria-label={`Approve ${run.rule_name} on ${run.target}`}>Approve</button>{" "}
+            <button onClick={() => decide.mutate({ id: run.id, approve: false })} disabled={decide.isPending}
+              aria-label={`Reject ${run.rule_name} on ${run.target}`}>Reject</button>
+          </>
+        )}
+        {decide.error && <span className="error" role="alert">{decide.error.message}</span>}
+      </td>
+    </tr>
+  );
+}
+
+/** Every run awaiting approval, asked of the API by status: the list of recent runs stops at the newest 200. */
+function Approvals() {
+  const api = useApi();
+  const waiting = useQuery({
+    queryKey: ["automation-runs", "awaiting_approval"],
+    queryFn: () => call(api.GET("/api/v1/automations/runs", { params: { query: { status: "awaiting_approval" } } })),
+    refetchInterval: 5_000,
+  });
+  return (
+    <QueryView query={waiting} what="runs awaiting approval" isEmpty={(d) => d.length === 0} empty="No run awaits approval.">
+      {(runs) => (
+        <table>
+          <thead><tr><th>Rule</th><th>Target</th><th>Why</th><th>Expires</th><th /></tr></thead>
+          <tbody>{runs.map((run) => <Approval key={run.id} run={run} />)}</tbody>
+        </table>
+      )}
+    </QueryView>
   );
 }
 
@@ -155,7 +166,7 @@ export function AutomationsView() {
       <h1>Automations</h1>
       <section className="panel" aria-labelledby="approvals">
         <h2 id="approvals">Awaiting approval</h2>
-        <QueryView query={runs} what="runs">{(data) => <Approvals runs={data} />}</QueryView>
+        <Approvals />
       </section>
       <section className="panel" aria-labelledby="runs">
         <h2 id="runs">Runs</h2>
