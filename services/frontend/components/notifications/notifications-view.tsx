@@ -46,37 +46,39 @@ function NewSilence() {
   );
 }
 
-function Silences({ silences }: { silences: Silence[] }) {
+function SilenceRow({ silence: s }: { silence: Silence }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const canExpire = useCan("operator");
   const expire = useMutation({
-    mutationFn: (id: string) => call(api.POST("/api/v1/notifications/silences/{silence_id}/expire",
-                                              { params: { path: { silence_id: id } } })),
+    mutationFn: () => call(api.POST("/api/v1/notifications/silences/{silence_id}/expire",
+                                    { params: { path: { silence_id: s.id } } })),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["silences"] }),
   });
   return (
+    <tr>
+      <td><code>{describe(s.matchers)}</code></td>
+      <td>{s.state}{s.expired_by ? ` (by ${s.expired_by})` : ""}</td>
+      <td><Time iso={s.starts_at} /></td>
+      <td><Time iso={s.ends_at} /></td>
+      <td>{s.author}</td>
+      <td>{s.comment}</td>
+      <td>
+        {canExpire && s.state !== "expired" && (
+          <button onClick={() => expire.mutate()} disabled={expire.isPending}
+            aria-label={`Expire silence ${describe(s.matchers)}`}>Expire</button>
+        )}
+        {expire.error && <span className="error" role="alert">{expire.error.message}</span>}
+      </td>
+    </tr>
+  );
+}
+
+function Silences({ silences }: { silences: Silence[] }) {
+  return (
     <table>
       <thead><tr><th>Matchers</th><th>State</th><th>From</th><th>Until</th><th>Author</th><th>Comment</th><th /></tr></thead>
-      <tbody>
-        {silences.map((s) => (
-          <tr key={s.id}>
-            <td><code>{describe(s.matchers)}</code></td>
-            <td>{s.state}{s.expired_by ? ` (by ${s.expired_by})` : ""}</td>
-            <td><Time iso={s.starts_at} /></td>
-            <td><Time iso={s.ends_at} /></td>
-            <td>{s.author}</td>
-            <td>{s.comment}</td>
-            <td>
-              {canExpire && s.state !== "expired" && (
-                <button onClick={() => expire.mutate(s.id)} disabled={expire.isPending}
-                  aria-label={`Expire silence ${describe(s.matchers)}`}>Expire</button>
-              )}
-              {expire.error && <span className="error" role="alert">{expire.error.message}</span>}
-            </td>
-          </tr>
-        ))}
-      </tbody>
+      <tbody>{silences.map((s) => <SilenceRow key={s.id} silence={s} />)}</tbody>
     </table>
   );
 }

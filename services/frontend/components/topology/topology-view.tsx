@@ -27,28 +27,28 @@ function Labels({ labels }: { labels: Record<string, string> }) {
   return <>{entries.map(([k, v]) => <span key={k} className="badge">{k}={v}</span>)}</>;
 }
 
-function EdgeList({ edges, isAdmin }: { edges: Edge[]; isAdmin: boolean }) {
+function EdgeItem({ edge: e, isAdmin }: { edge: Edge; isAdmin: boolean }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const remove = useMutation({
-    mutationFn: (id: number) => call(api.DELETE("/api/v1/topology/edges/{edge_id}", { params: { path: { edge_id: id } } })),
+    mutationFn: () => call(api.DELETE("/api/v1/topology/edges/{edge_id}", { params: { path: { edge_id: e.id } } })),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["topology"] }),
   });
-  if (edges.length === 0) return <span className="muted">—</span>;
   return (
-    <>
-      {edges.map((e) => (
-        <span key={e.id} className="row" style={{ display: "inline-flex" }}>
-          {e.target} <span className="muted">({e.origin})</span>
-          {isAdmin && e.origin === "declared" && (
-            <button onClick={() => remove.mutate(e.id)} disabled={remove.isPending}
-              aria-label={`Remove ${e.source} ${e.kind.replace("_", " ")} ${e.target}`}>×</button>
-          )}
-        </span>
-      ))}
+    <span className="row" style={{ display: "inline-flex" }}>
+      {e.target} <span className="muted">({e.origin})</span>
+      {isAdmin && e.origin === "declared" && (
+        <button onClick={() => remove.mutate()} disabled={remove.isPending}
+          aria-label={`Remove ${e.source} ${e.kind.replace("_", " ")} ${e.target}`}>×</button>
+      )}
       {remove.error && <span className="error" role="alert">{remove.error.message}</span>}
-    </>
+    </span>
   );
+}
+
+function EdgeList({ edges, isAdmin }: { edges: Edge[]; isAdmin: boolean }) {
+  if (edges.length === 0) return <span className="muted">—</span>;
+  return <>{edges.map((e) => <EdgeItem key={e.id} edge={e} isAdmin={isAdmin} />)}</>;
 }
 
 function Services({ topology, isAdmin }: { topology: Topology; isAdmin: boolean }) {
