@@ -68,7 +68,7 @@ export function DeadLettersView() {
         </QueryView>
       </div>
       <div className="panel">
-        {!stream ? <Empty>No dead letters.</Empty> : (
+        {!stream ? streams.data && <Empty>No dead letters.</Empty> : (
           <QueryView query={letters} what="dead letters" isEmpty={(d) => d.items.length === 0}>
             {(data) => (
               <table>
