@@ -66,9 +66,15 @@ function PollerRow({ source }: { source: Source }) {
   );
 }
 
-function parseObject(text: string, field: string): Record<string, string> {
+/** A JSON object typed into the form's `field`; an empty box is an empty object. Errors name the field. */
+export function parseObject(text: string, field: string): Record<string, string> {
   if (!text.trim()) return {};
-  const value: unknown = JSON.parse(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${field}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${field}: a JSON object`);
   return value as Record<string, string>;
 }
@@ -83,14 +89,15 @@ function PollerForm() {
   });
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
     try {
       setProblem(null);
       create.mutate({
         name: String(form.get("name")), kind: form.get("kind") as Kind, target: String(form.get("target")),
         interval_s: Number(form.get("interval_s")), config: parseObject(String(form.get("config")), "Settings"),
         credentials: parseObject(String(form.get("credentials")), "Credentials"),
-      });
+      }, { onSuccess: () => formElement.reset() }); // the credentials leave the screen, and a second press adds nothing
     } catch (error) {
       setProblem(error instanceof Error ? error.message : String(error));
     }
@@ -109,6 +116,9 @@ function PollerForm() {
         <button className="primary" type="submit" disabled={create.isPending}>Add polled source</button>
       </div>
       {(problem || create.error) && <span className="error" role="alert">{problem ?? create.error?.message}</span>}
+      {create.isSuccess && !problem && (
+        <span role="status">Added {create.data.name}; its credentials are stored and not shown again.</span>
+      )}
     </form>
   );
 }
