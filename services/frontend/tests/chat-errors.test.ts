@@ -64,13 +64,23 @@ describe("the chat's errors (POST /api/v1/chat/stream)", () => {
     expect([bare.status, bare.message]).toEqual([500, "unexpected answer (HTTP 500)"]);
   });
 
+  const DELTAS = 'event: delta\ndata: {"text": "web-3 is"}\n\nevent: delta\ndata: {"text": " fine"}\n\n';
+  const stream = (body: string): Answer => (_, response) => {
+    response.writeHead(200, { "Content-Type": "text/event-stream" });
+    response.end(body);
+  };
+
   it("streams the answer's events when it is answered", async () => {
-    const url = await serve((_, response) => {
-      response.writeHead(200, { "Content-Type": "text/event-stream" });
-      response.end('event: delta\ndata: {"text": "web-3 is"}\n\nevent: delta\ndata: {"text": " fine"}\n\n');
-    });
+    const answer = { answer: "web-3 is fine", intent: "host", mode: "rules", citations: [], conversation_id: "c1" };
+    const url = await serve(stream(`${DELTAS}event: answer\ndata: ${JSON.stringify(answer)}\n\n`));
     const events: ChatEvent[] = [];
     await readChatEvents(await openChatStream(makeApi(url), { question: "web-3?" }), (e) => events.push(e));
-    expect(events.map((e) => (e.event === "delta" ? e.data.text : ""))).toEqual(["web-3 is", " fine"]);
+    expect(events.map((e) => (e.event === "delta" ? e.data.text : e.data.answer))).toEqual(["web-3 is", " fine", "web-3 is fine"]);
+  });
+
+  it("fails when the stream ends before its answer", async () => {
+    const url = await serve(stream(DELTAS));
+    const reading = readChatEvents(await openChatStream(makeApi(url), { question: "web-3?" }), () => undefined);
+    await expect(reading).rejects.toThrow("the answer was cut off: the stream ended before it arrived whole");
   });
 });

@@ -7,6 +7,7 @@ import { useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import type { Schemas } from "@/lib/api/client";
+import { answerBlocks } from "@/components/chat/blocks";
 import { openChatStream, readChatEvents } from "@/components/chat/stream";
 
 type Answer = Schemas["ChatAnswer"];
@@ -18,24 +19,17 @@ interface Turn {
 
 const EXAMPLES = ["What is wrong with web-3?", "Which disks fill up this week?", "How noisy was alertmanager yesterday?"];
 
-/** The answer's prose, and its Markdown table (the rows it rests on) as a table once it arrived whole. */
+/** The answer as it streams in; once it arrived whole, its paragraphs and its Markdown tables. */
 function AnswerText({ text, done }: { text: string; done: boolean }) {
-  const lines = text.split("\n");
-  const start = lines.findIndex((line) => line.startsWith("| "));
-  if (!done || start < 0) return <pre>{text || "…"}</pre>;
-  const cells = (line: string) => line.slice(2, -2).split(" | ");
-  const [head = "", , ...rows] = lines.slice(start).filter((line) => line.startsWith("|"));
-  return (
-    <>
-      <p>{lines.slice(0, start).join(" ").trim()}</p>
-      <div className="chat-table">
-        <table>
-          <thead><tr>{cells(head).map((cell, i) => <th key={i} scope="col">{cell}</th>)}</tr></thead>
-          <tbody>{rows.map((row, r) => <tr key={r}>{cells(row).map((cell, i) => <td key={i}>{cell}</td>)}</tr>)}</tbody>
-        </table>
-      </div>
-    </>
-  );
+  if (!done) return <pre>{text || "…"}</pre>;
+  return answerBlocks(text).map((block, b) => block.kind === "text" ? <p key={b} className="chat-text">{block.text}</p> : (
+    <div key={b} className="chat-table">
+      <table>
+        <thead><tr>{block.head.map((cell, i) => <th key={i} scope="col">{cell}</th>)}</tr></thead>
+        <tbody>{block.rows.map((row, r) => <tr key={r}>{row.map((cell, i) => <td key={i}>{cell}</td>)}</tr>)}</tbody>
+      </table>
+    </div>
+  ));
 }
 
 function Citations({ answer }: { answer: Answer }) {
@@ -93,7 +87,9 @@ export function ChatView({ compact = false }: { compact?: boolean }) {
   return (
     <>
       {!compact && <h1>Chat</h1>}
-      <div className="panel chat-turns" aria-live="polite">
+      {/* screen readers hear each answer once it is whole, not every streamed piece of it */}
+      <p className="visually-hidden" aria-live="polite">{turns.at(-1)?.answer?.answer}</p>
+      <div className="panel chat-turns">
         {turns.length === 0 && <p className="muted">Try: {EXAMPLES.join(" · ")}</p>}
         {turns.map((turn, i) => (
           <article key={i} aria-label={`Answer to ${turn.question}`} aria-busy={!turn.answer}>

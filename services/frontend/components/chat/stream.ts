@@ -16,11 +16,13 @@ function parse(block: string): ChatEvent | null {
   return { event, data: JSON.parse(data) } as ChatEvent;
 }
 
-/** Calls `onEvent` for each event of `body` as it arrives; resolves when the stream ends. */
+/** Calls `onEvent` for each event of `body` as it arrives; resolves when the stream ends after its answer, and
+ * fails when it ends before (a dropped connection, an API that stopped midway). */
 export async function readChatEvents(body: ReadableStream<Uint8Array>, onEvent: (event: ChatEvent) => void) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
+  let answered = false;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -30,8 +32,10 @@ export async function readChatEvents(body: ReadableStream<Uint8Array>, onEvent: 
       const parsed = parse(buffer.slice(0, end));
       buffer = buffer.slice(end + 2);
       if (parsed) onEvent(parsed);
+      answered ||= parsed?.event === "answer";
     }
   }
+  if (!answered) throw new Error("the answer was cut off: the stream ended before it arrived whole; ask again");
 }
 
 /** Asks the chat (POST /api/v1/chat/stream): the answer's event stream, or an ApiError with the API's message
