@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { anomalyMarks, featurePoints, forecastPoints } from "@/components/pipelines/prepare";
+import { anomalyMarks, featurePoints, forecastPoints, webUrl } from "@/components/pipelines/prepare";
 
 const runs = [
   { finished_at: "2026-11-02T10:00:00Z", features: { duration_s: 300 } },
@@ -29,5 +29,13 @@ describe("pipeline chart preparation", () => {
     const joint = points.find((p) => p.value === 300);
     expect(joint?.forecast).toBe(300);
     expect(points[points.length - 1]).toMatchObject({ t: day3 * 1000, forecast: 320, band: [280, 360] });
+  });
+
+  it("links a run only to an http(s) address from the CI", () => {
+    expect(webUrl("https://ci.example.com/runs/7")).toBe("https://ci.example.com/runs/7");
+    expect(webUrl("HTTP://ci.example.com/runs/7")).toBe("HTTP://ci.example.com/runs/7");
+    for (const url of ["javascript:alert(1)", " javascript:alert(1)", "data:text/html,x", "//evil.example", "runs/7", null]) {
+      expect(webUrl(url)).toBeNull();
+    }
   });
 });

@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useApi } from "@/components/providers";
 import { ApiError, call, type Schemas } from "@/lib/api/client";
-import { anomalyMarks, featurePoints, forecastPoints } from "@/components/pipelines/prepare";
+import { anomalyMarks, featurePoints, forecastPoints, webUrl } from "@/components/pipelines/prepare";
 import { GradeBadge } from "@/components/pipelines/pipelines-view";
 import { SeverityBadge, StatusBadge } from "@/components/ui/badges";
 import { Empty, QueryView } from "@/components/ui/states";
@@ -94,6 +94,13 @@ function Forecasts({ id, runs }: { id: string; runs: Schemas["RunRead"][] }) {
   );
 }
 
+/** A run's number, linked to its page in the CI when that is an http(s) address (the CI's data is not trusted). */
+function RunNumber({ run }: { run: Schemas["RunRead"] }) {
+  const url = webUrl(run.url);
+  const label = run.number ?? run.external_id;
+  return url ? <a href={url}>{label}</a> : <>{label}</>;
+}
+
 /** The runs table, 50 a page: the cursor pages back through runs sharing a start second and runs not started. */
 function Runs({ id }: { id: string }) {
   const api = useApi();
@@ -113,7 +120,7 @@ function Runs({ id }: { id: string }) {
             <tbody>
               {data.pages.flatMap((p) => p.items).map((r) => (
                 <tr key={r.id}>
-                  <td>{r.url ? <a href={r.url}>{r.number ?? r.external_id}</a> : r.number ?? r.external_id}</td>
+                  <td><RunNumber run={r} /></td>
                   <td><StatusBadge status={r.conclusion ?? r.status} /></td>
                   <td>{r.branch ?? "—"}</td>
                   <td><code>{r.commit_sha?.slice(0, 7) ?? "—"}</code></td>
@@ -161,7 +168,7 @@ export function PipelineDetail({ id }: { id: string }) {
           </section>
           <section className="panel" aria-labelledby="pipeline-forecast">
             <h2 id="pipeline-forecast">Forecasts</h2>
-            {runs.data && <Forecasts id={id} runs={runs.data.items} />}
+            <QueryView query={runs} what="forecasts">{(data) => <Forecasts id={id} runs={data.items} />}</QueryView>
           </section>
           <section className="panel" aria-labelledby="pipeline-rca"><h2 id="pipeline-rca">Root cause</h2><Rca id={id} /></section>
           <section className="panel" aria-labelledby="pipeline-anomalies">

@@ -38,3 +38,8 @@ export function forecastPoints(
 }
 
 export const GRADE_SEVERITY: Record<string, string> = { A: "low", B: "low", C: "medium", D: "high", F: "critical" };
+
+/** A run's address from the CI, when it is a web page (http or https): anything else is not made a link. */
+export function webUrl(url: string | null): string | null {
+  return url && /^https?:\/\//i.test(url) ? url : null;
+}
