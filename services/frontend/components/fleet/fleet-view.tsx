@@ -18,6 +18,7 @@ function MetricCell({ host, metric, value }: { host: string; metric: KeyMetric; 
       <div className="row" style={{ flexWrap: "nowrap" }}>
         <span style={{ minWidth: "3.5rem", textAlign: "right" }}>{value == null ? "—" : `${value.toFixed(1)}${metric.unit}`}</span>
         {series.data && <Sparkline data={series.data} label={`${metric.label} of ${host}, last 6 hours`} />}
+        {series.error && !series.data && <span className="error" title={series.error.message}>no trend</span>}
       </div>
     </td>
   );

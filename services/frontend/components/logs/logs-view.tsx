@@ -82,22 +82,30 @@ function Templates({ prototype }: { prototype: string }) {
   );
 }
 
-export function LogsView() {
-  const [values, set] = useUrlParams(["q", "prototype"] as const);
-  const [draft, setDraft] = useState(values.q);
+/** The search box, starting from the URL's query (the view gives it a new key when the URL's query changes, on
+ * back and forward too). */
+function SearchForm({ q, search }: { q: string; search: (q: string) => void }) {
+  const [draft, setDraft] = useState(q);
   function submit(event: FormEvent) {
     event.preventDefault();
-    set("q", draft.trim());
+    search(draft.trim());
   }
+  return (
+    <form className="panel row" onSubmit={submit} role="search">
+      <label style={{ flex: 1 }}>Search templates by meaning
+        <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="e.g. disk full, connection refused" />
+      </label>
+      <button className="primary" type="submit">Search</button>
+    </form>
+  );
+}
+
+export function LogsView() {
+  const [values, set] = useUrlParams(["q", "prototype"] as const);
   return (
     <>
       <h1>Logs</h1>
-      <form className="panel row" onSubmit={submit} role="search">
-        <label style={{ flex: 1 }}>Search templates by meaning
-          <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="e.g. disk full, connection refused" />
-        </label>
-        <button className="primary" type="submit">Search</button>
-      </form>
+      <SearchForm key={values.q} q={values.q} search={(q) => set("q", q)} />
       {values.q && <section className="panel" aria-label="Search results"><h2>Closest templates</h2><Search q={values.q} /></section>}
       <div className="grid" style={{ gridTemplateColumns: "minmax(280px, 1fr) 2fr" }}>
         <section className="panel" aria-labelledby="prototypes"><h2 id="prototypes">Prototypes</h2>
