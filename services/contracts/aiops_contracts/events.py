@@ -1,5 +1,7 @@
 """Payload models per event type. The envelope's `type` names which model its payload follows."""
 
+import itertools
+import logging
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -8,6 +10,8 @@ from pydantic import BaseModel, Field, GetPydanticSchema, model_validator
 from pydantic_core import core_schema
 
 from aiops_contracts.text import without_nul_in
+
+log = logging.getLogger(__name__)
 
 ALERT_RECEIVED = "alert.received"
 ALERT_STORED = "alert.stored"
@@ -77,10 +81,14 @@ def source_signal(source: str) -> SignalKind:
 
 
 FINGERPRINT_MAX_CHARS = 128  # the alerts table's column; receivers shorten longer source keys to fit
+TITLE_MAX_CHARS = 500  # an alert's title; a receiver that composes one cuts the whole of it
 URL_MAX_CHARS = 2_000  # the alerts table's url column; other stored URLs (Alertmanager's externalURL) alike
 # Labels and annotations are cut, never refused, so that producer and consumer agree and an event with one
 # overlong label keeps the rest. Request-level labels travel once per envelope (LogsPayload.labels).
 LABEL_KEY_MAX_CHARS = 128
+# Labels (or annotations) of one event past this many are dropped, the first kept, and counted in a warning: a
+# 5 MB body could carry 200,000 labels on one alert, stored in JSONB and copied into its incident's notifications.
+LABELS_MAX_COUNT = 64
 LABEL_VALUE_MAX_CHARS = 1_024  # also names copied from a request into each of its alerts (receiver, group key)
 ANNOTATION_VALUE_MAX_CHARS = 4_096  # alert annotations; the description itself keeps up to 20,000
 LOG_LINE_MAX_CHARS = 65_536  # one LogRecord's message; a longer line travels as several (log_line_pieces)
@@ -95,14 +103,18 @@ def log_line_pieces(line: str) -> list[str]:
 
 
 def _cut(value_max: int) -> GetPydanticSchema:
-    """A dict[str, str] whose overlong keys and values are cut. The bounds are checked in pydantic's core, so
-    Python runs only for a dict that needs cutting (every log record has a labels field)."""
+    """A dict[str, str] whose overlong keys and values are cut, and of which only the first LABELS_MAX_COUNT
+    entries are kept (the others are dropped and counted in a warning). The bounds are checked in pydantic's core,
+    so Python runs only for a dict that needs cutting (every log record has a labels field)."""
     def cut(labels: dict[str, str]) -> dict[str, str]:
-        return {k[:LABEL_KEY_MAX_CHARS]: v[:value_max] for k, v in labels.items()}
+        if len(labels) > LABELS_MAX_COUNT:
+            log.warning("labels past their bound dropped", extra={"dropped": len(labels) - LABELS_MAX_COUNT})
+        kept = itertools.islice(labels.items(), LABELS_MAX_COUNT)
+        return {k[:LABEL_KEY_MAX_CHARS]: v[:value_max] for k, v in kept}
 
     strings = core_schema.dict_schema(core_schema.str_schema(), core_schema.str_schema())
     fits = core_schema.dict_schema(core_schema.str_schema(max_length=LABEL_KEY_MAX_CHARS),
-                                   core_schema.str_schema(max_length=value_max))
+                                   core_schema.str_schema(max_length=value_max), max_length=LABELS_MAX_COUNT)
     fits_or_cut = core_schema.union_schema([fits, core_schema.no_info_after_validator_function(cut, strings)],
                                            mode="left_to_right")
     # The first step gives the errors of a dict[str, str]; the second never fails on its output. Serialised
@@ -153,7 +165,7 @@ class AlertPayload(BaseModel):
     """`alert.received`: one alert as a source reported it, already normalised by its webhook."""
 
     fingerprint: str = Field(min_length=1, max_length=FINGERPRINT_MAX_CHARS)  # dedup key within a source
-    title: str = Field(min_length=1, max_length=500)
+    title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
     description: str = Field(default="", max_length=20_000)
     severity: Severity = Severity.medium
     status: AlertStatus = AlertStatus.firing

@@ -34,7 +34,7 @@ from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.events import ALERT_RECEIVED, AlertPayload, AlertStatus, Severity, SignalKind
+from aiops_contracts.events import ALERT_RECEIVED, TITLE_MAX_CHARS, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.pollers import REDFISH_SEVERITIES, push_context, redfish_fingerprint, redfish_pushed_key
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
@@ -90,7 +90,7 @@ def event_alerts(source: Source, event: dict[str, Any]) -> list[tuple[str | None
         about_health = health == "OK" or health in REDFISH_SEVERITIES
         alerts.append((key, AlertPayload(
             fingerprint=redfish_fingerprint(str(source.id), component if about_health else f"{component}|{message_id}"),
-            title=f"{str(record.get('Message') or message_id or 'Redfish event')[:400]} on {host}",
+            title=f"{str(record.get('Message') or message_id or 'Redfish event')[:400]} on {host}"[:TITLE_MAX_CHARS],
             severity=REDFISH_SEVERITIES.get(health, Severity.info),
             status=AlertStatus.resolved if health == "OK" else AlertStatus.firing,
             host=host, labels={**source.labels, **({"component": component[:200]} if about_health else {})},

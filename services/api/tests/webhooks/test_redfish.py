@@ -70,3 +70,17 @@ async def test_events_need_the_sources_context_and_an_enabled_redfish_source(cli
     assert (await client.post(f"/webhooks/redfish/{uuid.uuid4()}", json=event(context, "Critical"))).status_code == 401
     await client.patch(f"/api/v1/sources/{source['id']}", json={"enabled": False}, headers=auth())
     assert (await client.post(path, json=event(context, "Critical"))).status_code == 401
+
+
+async def test_a_long_message_on_a_long_host_name_is_one_alert_with_its_title_cut(client, auth, api_settings,
+                                                                                 bus: Bus) -> None:
+    host = ".".join(["b" * 60] * 4)  # 243 characters: a long but valid DNS name
+    source = (await client.post("/api/v1/sources", json={**BMC, "target": f"https://{host}"}, headers=auth())).json()
+    context = push_context(secret_box(api_settings.secrets_key), source["id"])
+    record = event(context, "Critical")
+    record["Events"][0]["Message"] = "m" * 1_000
+
+    assert (await client.post(f"/webhooks/redfish/{source['id']}", json=record)).status_code == 202
+    [(_, fields)] = await bus.redis.xrange(bus.key(ALERTS_INGESTED))
+    alert = Envelope.from_entry(fields).payload
+    assert len(alert["title"]) == 500 and alert["title"].startswith("m" * 400 + " on bbb") and alert["host"] == host
