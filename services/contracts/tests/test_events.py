@@ -17,6 +17,7 @@ from aiops_contracts.events import (
     ANNOTATION_VALUE_MAX_CHARS,
     LABEL_KEY_MAX_CHARS,
     LABEL_VALUE_MAX_CHARS,
+    LABELS_MAX_COUNT,
     AlertPayload,
     AlertStoredPayload,
     IncidentChangedPayload,
@@ -35,6 +36,17 @@ def test_overlong_labels_and_annotations_are_cut_and_the_event_kept() -> None:
     assert len(alert.labels["k" * LABEL_KEY_MAX_CHARS]) == LABEL_VALUE_MAX_CHARS
     assert alert.labels["env"] == "prod"
     assert len(alert.annotations["runbook"]) == ANNOTATION_VALUE_MAX_CHARS
+
+
+def test_labels_past_the_count_bound_are_dropped_counted_and_the_event_kept(caplog) -> None:
+    """A 5 MB body could carry 200,000 labels on one alert, stored in JSONB and copied into incidents."""
+    many = {f"k{i}": "v" for i in range(200_000)}
+    alert = AlertPayload(fingerprint="f", title="t", labels=many, annotations=many)
+    assert list(alert.labels) == list(alert.annotations) == [f"k{i}" for i in range(LABELS_MAX_COUNT)]
+    assert [(r.message, r.dropped) for r in caplog.records] == [("labels past their bound dropped", 200_000 - LABELS_MAX_COUNT)] * 2
+    record = LogsPayload(labels=many, records=[LogRecord(message="m", labels=many)])
+    assert len(record.labels) == len(record.records[0].labels) == LABELS_MAX_COUNT
+    assert AlertPayload(fingerprint="f", title="t", labels={"env": "prod"}).labels == {"env": "prod"}
 
 
 def test_nul_in_an_alert_is_replaced_in_every_text_it_holds() -> None:
