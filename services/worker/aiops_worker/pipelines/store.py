@@ -2,9 +2,10 @@
 again, by a later poll or the webhook, replaces its children), and builds read back for the analyses.
 
 A run only moves forward: queued (requested, waiting, pending) < in_progress < completed, and within one state a
-read with at least as many jobs replaces one with fewer (the poller reads the jobs, the webhook does not). A
-delivery of an earlier state (late, out of order, or a replayed signed body) leaves the stored run as it is. A
-re-run is another row (GitHub's `run_attempt` is part of the external id)."""
+read with more jobs replaces one with fewer (the poller reads the jobs, the webhook does not). A delivery of the
+stored state or an earlier one (late, out of order, or a signed body replayed under a new, unsigned, delivery id)
+leaves the stored run as it is and is not stored: the delivery that stored that state made its alerts. A re-run
+is another row (GitHub's `run_attempt` is part of the external id)."""
 
 import uuid
 from datetime import datetime
@@ -21,8 +22,10 @@ from aiops_worker.pipelines.features import Build, TestRun, build_features, flak
 _STAGES = {"in_progress": 1, "completed": 2}  # any other status (queued, requested, waiting, pending) is 0
 
 
-async def store_run(session: AsyncSession, source: str, run: PipelineRunPayload) -> tuple[uuid.UUID, dict[str, Any]]:
-    """Upserts the run (and its pipeline, commit and children); returns the pipeline id and the run's features."""
+async def store_run(session: AsyncSession, source: str,
+                    run: PipelineRunPayload) -> tuple[uuid.UUID, dict[str, Any]] | None:
+    """Upserts the run (and its pipeline, commit and children); returns the pipeline id and the run's features, or
+    None when the run is stored in this state or a later one already (nothing written)."""
     pipeline_id = await session.scalar(
         insert(Pipeline).values(provider=run.provider.value, key=run.pipeline_key, name=run.pipeline_name,
                                 source=source, url=run.pipeline_url)
@@ -43,13 +46,11 @@ async def store_run(session: AsyncSession, source: str, run: PipelineRunPayload)
     run_id = await session.scalar(
         insert(PipelineRun).values(pipeline_id=pipeline_id, external_id=run.external_id, **values)
         .on_conflict_do_update(index_elements=["pipeline_id", "external_id"], set_=values,
-                               where=_progress(PipelineRun.status, _stored_jobs()) <= _progress(
+                               where=_progress(PipelineRun.status, _stored_jobs()) < _progress(
                                    literal(run.status), literal(len(run.jobs))))
         .returning(PipelineRun.id))
-    if run_id is None:  # an earlier state than the stored one: kept as it is
-        stored = await stored_run(session, run)
-        assert stored is not None
-        return stored
+    if run_id is None:
+        return None
     await _replace_children(session, run_id, run)
     if run.commit and run.tests:
         flaky = await _flaky_on_commit(session, pipeline_id, run.commit.sha)

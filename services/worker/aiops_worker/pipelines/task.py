@@ -7,8 +7,10 @@ provider), Prometheus counters and histograms, a build-failure alert (or its res
 detectors replayed over its last `pipelines_detection_builds` builds: an anomaly opened at one of this batch's
 builds becomes an alert. Idempotent: PostgreSQL rows are upserts keyed on the run (an event handled before
 leaves them alone), InfluxDB points on the series and time, alert ids deterministic (a redelivered batch writes
-the same points and sends the same envelopes, which the alert store drops). Runs not completed yet (queued,
-in progress) are stored and wait for their completion.
+the same points and sends the same envelopes, which the alert store drops). A new event of a run in a state
+stored before, or an earlier one (a late delivery, a signed webhook body replayed under a new delivery id), is
+not stored and makes nothing (store.py). Runs not completed yet (queued, in progress) are stored and wait for
+their completion.
 """
 
 import asyncio
@@ -57,7 +59,8 @@ class PipelineRunTask(StreamConsumer[PipelineRunPayload]):
             stored = []
             for d in ordered:
                 if d.envelope.id in fresh:
-                    stored.append(_Stored(*await store_run(session, d.envelope.source, d.payload), d.payload))
+                    if new := await store_run(session, d.envelope.source, d.payload):  # else stored before
+                        stored.append(_Stored(*new, d.payload))
                 elif found := await stored_run(session, d.payload):
                     # Handled before, but InfluxDB or the alert publish may have failed after the commit: the
                     # points and alerts are written again (idempotent), the rows not (a newer state may be stored).
