@@ -50,7 +50,8 @@ class Action(Strict):
     kind: Literal["ansible", "webhook", "awx", "terraform", "servicenow"] = "ansible"
     playbook: str | None = None  # a file name in the playbooks directory
     hosts: list[str] = Field(default_factory=list)  # playbook inventory: globs over the fleet; empty: the event's host
-    extra_vars: dict[str, Any] = Field(default_factory=dict)  # "{host}", "{service}"... filled from the event
+    # "{host}", "{service}"... filled from the event when well formed, else the run fails (worker: placeholders.py)
+    extra_vars: dict[str, Any] = Field(default_factory=dict)
     url: str | None = None  # webhook target (the only kind that takes one)
     template_id: int | None = Field(default=None, ge=1)  # AWX job template
     workspace_id: str | None = Field(default=None, pattern=r"^ws-[A-Za-z0-9]+$")  # Terraform Cloud workspace

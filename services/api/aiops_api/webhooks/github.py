@@ -7,8 +7,8 @@ body is parsed. `X-GitHub-Event` names the event: `workflow_run` (requested, in_
 `pipeline.run_received` on `aiops:pipelines:runs` (the run only: its jobs, steps and tests come from the poller);
 `ping` and any other event are acknowledged and skipped. The envelope id is derived from `X-GitHub-Delivery`,
 so a redelivery GitHub makes (or a retried request) is dropped by the worker's idempotency ledger. That header is
-not signed: a captured body sent again under a new one is taken again, and changes nothing, as the worker's store
-only moves a run forward (aiops_worker/pipelines/store.py: an earlier state never replaces a later one).
+not signed: a captured body sent again under a new one is taken again, and changes and alerts nothing, as the
+worker stores a run only in a later state than the one it holds (aiops_worker/pipelines/store.py).
 """
 
 import uuid
