@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,9 @@ from aiops_contracts.settings import CommonSettings
 
 # Measurement, field and tag names we accept in queries: what Telegraf and our own writers produce.
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,199}$")
+# InfluxDB keeps time as 64-bit nanoseconds since 1970: it can hold about 1677-09-21 to 2262-04-11 only.
+EARLIEST_TIME = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2262, 1, 1, tzinfo=UTC)
 # Per-point anomaly scores: written by the worker's anomaly detector, read by the analytics API.
 ANOMALIES_MEASUREMENT = "aiops_anomalies"
 # The retention policy ensure_database() creates and makes the database's default.

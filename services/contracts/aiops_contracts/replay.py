@@ -6,17 +6,22 @@ the worker's own code (log rules and miner, anomaly detectors and their alert ga
 automation rule matching) from a stated starting state (`StartingState`). It writes nothing but its run's result
 (`replay_runs`)."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from aiops_contracts.automations import RuleSpec
 from aiops_contracts.events import Severity
+from aiops_contracts.influx import EARLIEST_TIME
 from aiops_contracts.strict import Strict
 
 REPLAY_REQUESTED = "replay.requested"
 MAX_RANGE = timedelta(days=7)  # the longest range one replay may cover
+# The earliest start: the detectors' warm-up before it (the worker's REPLAY_WARMUP_S, at most 7 days) stays within
+# the times InfluxDB can hold. The latest end: now, give or take a client's clock running ahead.
+EARLIEST_START = EARLIEST_TIME + timedelta(days=7)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class LogRuleSpec(Strict):
@@ -64,6 +69,17 @@ class ReplayParams(Strict):
     changes: ReplayChanges = Field(default_factory=ReplayChanges)
     metrics: bool = True  # replay the range's metrics from InfluxDB through fresh detectors
     starting_state: StartingState = StartingState.fresh
+
+    @field_validator("start", "end")
+    @classmethod
+    def _within_the_stores(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value  # said by _bounded_range
+        if value < EARLIEST_START:
+            raise ValueError(f"must be on or after {EARLIEST_START:%Y-%m-%d} (the times InfluxDB can hold)")
+        if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise ValueError("must not be in the future (a replay runs what was archived)")
+        return value
 
     @model_validator(mode="after")
     def _bounded_range(self) -> "ReplayParams":

@@ -8,7 +8,7 @@ from fastapi import Query
 from pydantic import AfterValidator, WithJsonSchema
 
 from aiops_api.errors import BadRequest
-from aiops_contracts.influx import IDENTIFIER
+from aiops_contracts.influx import EARLIEST_TIME, IDENTIFIER, LATEST_TIME
 
 _DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNIT_S = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
@@ -25,9 +25,6 @@ def parse_duration(text: str, name: str, maximum: timedelta) -> timedelta:
     return duration
 
 
-# InfluxDB keeps time as 64-bit nanoseconds since 1970: it can hold about 1677-09-21 to 2262-04-11 only.
-EARLIEST_TIME = datetime(1678, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(2262, 1, 1, tzinfo=UTC)
 # ISO 8601 with an offset (RFC 3339), or without one (read as UTC): the schema says both, so clients and the
 # schemathesis run send both.
 _TIME_SCHEMA = {"anyOf": [{"type": "string", "format": "date-time"},
@@ -41,7 +38,8 @@ _EXAMPLES = {
 }
 
 
-def _influx_time(value: datetime | None) -> datetime | None:
+def influx_time(value: datetime | None) -> datetime | None:
+    """`value` with its offset (UTC when it has none), refused outside the times InfluxDB can hold."""
     if value is None:
         return None
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -56,9 +54,9 @@ def _examples(position: int) -> dict[str, Any]:
 
 
 _TIME_DESCRIPTION = "ISO 8601, read as UTC without an offset; from 1678-01-01 to 2262-01-01"
-StartTime = Annotated[datetime | None, AfterValidator(_influx_time), WithJsonSchema(_TIME_SCHEMA),
+StartTime = Annotated[datetime | None, AfterValidator(influx_time), WithJsonSchema(_TIME_SCHEMA),
                       Query(description=_TIME_DESCRIPTION, openapi_examples=_examples(0))]
-EndTime = Annotated[datetime | None, AfterValidator(_influx_time), WithJsonSchema(_TIME_SCHEMA),
+EndTime = Annotated[datetime | None, AfterValidator(influx_time), WithJsonSchema(_TIME_SCHEMA),
                     Query(description=_TIME_DESCRIPTION, openapi_examples=_examples(1))]
 
 

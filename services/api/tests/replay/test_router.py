@@ -54,6 +54,13 @@ async def test_bad_replays_are_refused_with_the_reason(client, auth, bus: Bus) -
     too_long = await client.post("/api/v1/replay", headers=admin,
                                  json={"start": RANGE["start"], "end": (T0 + timedelta(days=8)).isoformat()})
     assert too_long.status_code == 422 and "7 days" in too_long.text
+    for start, end, named in (("9999-12-30T00:00:00Z", "9999-12-31T00:00:00Z", "start"),
+                              ("0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z", "start"),
+                              (T0.isoformat(), (T0 + timedelta(days=1000)).isoformat(), "end")):
+        outside = await client.post("/api/v1/replay", headers=admin, json={"start": start, "end": end})
+        assert outside.status_code == 422 and f'["body","{named}"]' in outside.text, outside.text
+    assert "in the future" in outside.text
+
     both = {"name": "x", "category": "y", "severity": "high", "template": "a", "pattern": "b"}
     rule = await client.post("/api/v1/replay", headers=admin, json={**RANGE, "changes": {"log_rules": [both]}})
     assert rule.status_code == 422 and "exactly one of template or pattern" in rule.text
@@ -64,6 +71,9 @@ async def test_bad_replays_are_refused_with_the_reason(client, auth, bus: Bus) -
     operator = await client.post("/api/v1/replay", headers=auth(Role.operator), json=RANGE)
     assert operator.status_code == 403
     assert await bus.redis.xlen(bus.key(REPLAY_REQUESTED)) == 0
+    now = datetime.now(UTC)  # a client's clock a little ahead of ours: its "until now" is taken
+    skewed = {"start": (now - timedelta(hours=1)).isoformat(), "end": (now + timedelta(seconds=30)).isoformat()}
+    assert (await client.post("/api/v1/replay", headers=admin, json=skewed)).status_code == 202
 
 
 async def test_a_refused_request_answers_503_and_fails_the_run(client, auth, sessions, bus: Bus, monkeypatch) -> None:
