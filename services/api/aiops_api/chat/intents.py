@@ -10,7 +10,9 @@ from typing import Any
 
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 CLOCK_RE = re.compile(r"\b(?:at|around)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", re.IGNORECASE)
-LAST_RE = re.compile(r"\b(?:last|past)\s+(\d+)\s*(minute|hour|day)s?\b", re.IGNORECASE)
+# Up to six digits: a longer number is no range (and never parsed: Python refuses ints past 4,300 digits).
+LAST_RE = re.compile(r"\b(?:last|past)\s+(\d{1,6})\s*(minute|hour|day)s?\b", re.IGNORECASE)
+MAX_RANGE = timedelta(days=90)  # the longest "last N days" a question (or a metrics tool call) reads; longer is cut
 BREAK_RE = re.compile(r"[^\w-]")  # what a name mentioned as a whole word stands between (or the text's ends)
 # Keywords per intent, first match wins (general English and its usual synonyms); a question none of them
 # decides is routed by meaning (chat/meaning.py), else to the default (host, service or open incidents).
@@ -92,12 +94,13 @@ def time_range(text: str, now: datetime) -> tuple[datetime | None, datetime | No
     if "yesterday" in text:
         return midnight - timedelta(days=1), midnight
     if last := LAST_RE.search(text):
-        return now - timedelta(**{f"{last.group(2).lower()}s": int(last.group(1))}), now
+        return now - min(timedelta(**{f"{last.group(2).lower()}s": int(last.group(1))}), MAX_RANGE), now
     if clock := CLOCK_RE.search(text):
         hour = int(clock.group(1)) % 12 + (12 if (clock.group(3) or "").lower() == "pm" else 0) \
             if clock.group(3) else int(clock.group(1))
-        if hour < 24:
-            at = midnight.replace(hour=hour, minute=int(clock.group(2) or 0))
+        minute = int(clock.group(2) or 0)
+        if hour < 24 and minute < 60:  # else no time of day (10:75)
+            at = midnight.replace(hour=hour, minute=minute)
             at = at - timedelta(days=1) if at > now else at
             return at - timedelta(minutes=30), at + timedelta(minutes=30)
     if "this week" in text or "week" in text:

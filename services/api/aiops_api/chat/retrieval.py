@@ -12,7 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiops_api.chat.intents import Intent, Known, Names
+from aiops_api.chat.intents import MAX_RANGE, Intent, Known, Names
 from aiops_api.chat.meaning import IntentMeaning
 from aiops_api.chat.schemas import Citation, Proposal
 from aiops_api.logs.search import LogSearch
@@ -239,7 +239,7 @@ async def templates(stores: Stores, intent: Intent) -> Found:
 
 async def metrics(stores: Stores, intent: Intent) -> Found:
     """The latest key metrics (CPU, memory, fullest disk, load) per host, or of one host."""
-    span = intent.now - intent.since if intent.since else timedelta(hours=1)
+    span = min(intent.now - intent.since, MAX_RANGE) if intent.since else timedelta(hours=1)
     try:
         fleet = await get_fleet(stores.influx, since=span)
     except InfluxUnavailable:

@@ -4,11 +4,12 @@ to): the model picks and parameterises them, we validate the arguments and run t
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from aiops_api.chat.intents import Intent
+from aiops_api.metrics.params import influx_time
 
 DESCRIPTIONS = {
     "open": "Open (not resolved) incidents, newest first; optionally in a time range.",
@@ -24,13 +25,17 @@ DESCRIPTIONS = {
 }
 
 
+# A time without an offset is UTC; one InfluxDB cannot hold is refused (said back to the model).
+InfluxTime = Annotated[datetime | None, AfterValidator(influx_time)]
+
+
 class ToolArgs(BaseModel):
     host: str | None = Field(default=None, max_length=255)
     service: str | None = Field(default=None, max_length=255)
     source: str | None = Field(default=None, max_length=100)
     incident_id: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: InfluxTime = None
+    until: InfluxTime = None
     text: str = Field(default="", max_length=500)
 
 
@@ -54,7 +59,8 @@ def intent_of_call(name: str, arguments: str, now: datetime) -> Intent:
     try:
         args = ToolArgs.model_validate_json(arguments or "{}")
     except ValidationError as exc:
-        raise BadToolCall(f"bad arguments for {name}: {exc.errors()[0]['msg']}") from exc
+        first = exc.errors()[0]
+        raise BadToolCall(f"bad arguments for {name}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     if kind == "incident" and args.incident_id is None:
         raise BadToolCall("query_incident needs incident_id")
     if kind == "templates" and not args.text:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aiops_api.chat.intents import Names, parse
+from aiops_api.chat.intents import Names, parse, time_range
 from aiops_api.chat.retrieval import known_names
 from aiops_contracts.db import Incident
 from aiops_contracts.events import IncidentStatus
@@ -73,3 +73,8 @@ async def test_a_question_looks_up_5000_known_hosts_without_going_through_them(s
     # At most one lookup per place in the question and length of a known name (4 lengths here): 248, whatever the
     # number of names.
     assert 0 < counting.lookups <= len(question) * len(known.hosts.lengths) < len(hosts)
+
+
+def test_a_number_too_long_for_a_range_is_no_range_and_never_parsed() -> None:
+    """Python refuses to parse an int of over 4,300 digits (ValueError), whatever reaches the parser."""
+    assert time_range(f"alerts in the last {'9' * 5_000} hours", NOW) == (None, None)

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
+from aiops_api.chat.intents import MAX_RANGE
 from aiops_api.main import create_app
 from aiops_contracts.automations import RuleSpec
 from aiops_contracts.db import AutomationRule, AutomationRun
@@ -260,3 +261,31 @@ async def test_a_proposed_webhook_shows_its_url_as_scheme_and_host(client, auth,
     answer = await ask(client, auth, "what is wrong with web-3?")
     assert [p["action"] for p in answer["proposals"]] == ["webhook https://hooks.example.com"]
     assert "SECRET" not in str(answer)
+
+
+async def test_a_time_past_what_a_clock_or_a_calendar_holds_reads_as_no_time(client, auth, sessions) -> None:
+    """Minute 75, or a range of a million days, once raised ValueError or OverflowError: a 500 for the question."""
+    await seed(sessions)
+    for question in ("what happened at 10:75", "alerts in the last 1000000 days", "alerts in the last 99999999999 days",
+                     "alerts in the last 10000000000 minutes", f"alerts in the last {'9' * 1_900} hours"):
+        answer = await ask(client, auth, question)
+        assert (answer["since"], answer["until"]) == (None, None), question
+    longest = await ask(client, auth, "alerts in the last 999999 days")  # capped at the longest range asked about
+    since, until = (datetime.fromisoformat(longest[k]) for k in ("since", "until"))
+    assert until - since == MAX_RANGE
+
+
+async def test_a_tools_bad_time_goes_back_to_the_model_and_a_time_without_offset_is_utc(
+        api_settings, auth, sessions, clean_db, redis, fake_openai) -> None:
+    await seed(sessions)
+    fake_openai.replies += [
+        [("query_metrics", {"since": "0001-01-01T00:00:00Z"}), ("query_metrics", {"since": "2026-11-30T00:00:00"})],
+        json.dumps({"answer": "The fleet is quiet.", "cited_ids": []})]
+    app = create_app(api_settings.model_copy(update={"llm_base_url": fake_openai.base_url, "llm_max_retries": 0}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        answer = await ask(client, auth, "how busy is the fleet?")
+    assert answer["mode"] == "llm" and answer["since"] == "2026-11-30T00:00:00Z"
+    refused, result = [m["content"] for m in fake_openai.requests[1]["messages"] if m["role"] == "tool"]
+    assert "bad arguments for query_metrics" in refused and "1678-01-01" in refused
+    assert result.startswith('<data source="query_metrics results">')
