@@ -21,11 +21,12 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 
 from aiops_contracts.envelope import MAX_NESTING, nests_within
-from aiops_contracts.events import AlertPayload, Severity, SignalKind
+from aiops_contracts.events import URL_MAX_CHARS, AlertPayload, Severity, SignalKind
 
 LEVELS = {"fatal": Severity.critical, "error": Severity.high, "warning": Severity.medium,
           "info": Severity.info, "debug": Severity.info}
@@ -40,7 +41,6 @@ FILTERED = "[Filtered]"  # Sentry's own marker of a scrubbed value
 # (Sentry's default scrubbing): authorization covers proxy-authorization, cookie set-cookie, api-key x-api-key.
 _SENSITIVE = re.compile(r"authorization|cookie|api[-_]?key|token|secret|passw(?:or)?d|session|csrf|credential",
                         re.IGNORECASE)
-_QUERY_PAIR = re.compile(r"([^?&=#;/]+)=([^&#;]*)")
 _REQUEST_DROPPED = ("cookies", "data", "env")  # the body, cookies and server environment (REMOTE_ADDR)
 _USER_KEPT = ("id", "username")  # not the email or IP address
 _VARIABLE_PARTS = re.compile(
@@ -131,9 +131,10 @@ def scrubbed(event: dict[str, Any]) -> dict[str, Any]:
     kept = dict(event)
     if isinstance(request := event.get("request"), dict):
         kept["request"] = {k: v for k, v in request.items() if k not in _REQUEST_DROPPED}
-        for key in ("url", "query_string"):
-            if isinstance(request.get(key), str):
-                kept["request"][key] = _QUERY_PAIR.sub(_masked_pair, request[key])
+        if isinstance(request.get("url"), str):
+            kept["request"]["url"] = _scrubbed_url(request["url"][:URL_MAX_CHARS])
+        if isinstance(request.get("query_string"), str):  # else pairs or an object, which _masked scrubs
+            kept["request"]["query_string"] = _scrubbed_pairs(request["query_string"][:URL_MAX_CHARS], "&;")
     if "user" in event:
         user = event["user"]
         kept["user"] = {k: user[k] for k in _USER_KEPT if k in user} if isinstance(user, dict) else {}
@@ -155,8 +156,24 @@ def _masked(value: Any, name: str = "") -> Any:
     return value
 
 
-def _masked_pair(pair: re.Match[str]) -> str:
-    return f"{pair[1]}={FILTERED}" if _SENSITIVE.search(pair[1]) else pair[0]
+def _scrubbed_url(url: str) -> str:
+    """The URL with credential-like `name=value` pairs FILTERED in its query and fragment (`#access_token=`) and its
+    path's parameters (`;jsessionid=`). Split by hand, not by urlsplit, which raises on a malformed host and whose
+    urlunsplit drops an empty `?` or `#`."""
+    before_fragment, hash_mark, fragment = url.partition("#")
+    path, question_mark, query = before_fragment.partition("?")
+    return (_scrubbed_pairs(path, "/;") + question_mark + _scrubbed_pairs(query, "&;") + hash_mark
+            + _scrubbed_pairs(fragment, "&;"))
+
+
+def _scrubbed_pairs(text: str, separators: str) -> str:
+    """`text` split at each of `separators` in turn, the value of each part `name=value` whose (decoded) name is
+    credential-like FILTERED. Each character is looked at a fixed number of times: no regex scans the text, whose
+    backtracking took time in the square of a long run without `=`."""
+    if separators:
+        return separators[0].join(_scrubbed_pairs(part, separators[1:]) for part in text.split(separators[0]))
+    name, equals, _ = text.partition("=")
+    return f"{name}={FILTERED}" if equals and _SENSITIVE.search(unquote_plus(name)) else text
 
 
 def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:

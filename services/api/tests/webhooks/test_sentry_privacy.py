@@ -4,13 +4,15 @@ The real sentry-sdk, with its FastAPI integration, captures an error of a reques
 
 import subprocess
 import sys
+import time
 from typing import Any
 
 import orjson
 
-from aiops_api.webhooks.sentry_events import event_to_alert
+from aiops_api.webhooks.sentry_events import event_to_alert, scrubbed
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
+from aiops_contracts.events import URL_MAX_CHARS
 from aiops_contracts.streams import ALERTS_INGESTED
 
 FILTERED = "[Filtered]"  # Sentry's own marker of a scrubbed value
@@ -96,3 +98,26 @@ def test_other_sdks_shapes_are_scrubbed_too() -> None:
     assert sample["user"] == {}
     assert sample["tags"] == [["release_stage", "prod"], ["db_passwd", FILTERED]]
     assert sample["contexts"] == {"app": {"settings": {"Secret_Key": FILTERED, "debug": False}}}
+
+
+def test_query_credentials_after_an_equals_sign_in_the_path_are_scrubbed() -> None:
+    """The query starts at the first `?`: a `name=value` in the path does not swallow it. Path parameters
+    (`;jsessionid=`) and the fragment (`#access_token=`, OAuth's implicit flow) are pairs too."""
+    url = "https://shop.example/item/id=7;jsessionid=s-1/view?api_key=SECRET&page=2;token=T2#access_token=T3&state=4"
+    request = scrubbed({"request": {"url": url, "query_string": "api%5Fkey=K&order=?17"}})["request"]
+    assert request == {
+        "url": f"https://shop.example/item/id=7;jsessionid={FILTERED}/view?api_key={FILTERED}&page=2;token={FILTERED}"
+               f"#access_token={FILTERED}&state=4",
+        "query_string": f"api%5Fkey={FILTERED}&order=?17"}
+
+
+def test_a_megabyte_url_is_scrubbed_in_linear_time_and_cut_to_the_url_bound() -> None:
+    """A URL or query of one long run without `=` (or with many) takes time in proportion to its length: the
+    DSN key is public, so anyone can send one (the body limit allows megabytes). 20 KB took 3 s before."""
+    long = "a" * 1_000_000
+    event = {"message": "x", "request": {"url": f"https://x/{long}?{long}", "query_string": "b=" * 500_000}}
+    started = time.perf_counter()
+    request = event_to_alert(event, "42").details["sample_event"]["request"]
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.5, f"{elapsed:.3f} s"
+    assert (len(request["url"]), len(request["query_string"])) == (URL_MAX_CHARS, URL_MAX_CHARS)
