@@ -2,6 +2,7 @@
 subprocess, grouping like Sentry's issues, and the integration webhooks signed with the client secret (at
 least 32 characters, encrypted at rest, deliveries outside the timestamp window refused, replays taken once)."""
 
+import asyncio
 import gzip
 import hashlib
 import hmac
@@ -400,8 +401,7 @@ async def test_a_replayed_delivery_is_taken_once_long_after_the_window(bus: Bus,
     replayed = await post_hook(client, "hook_issue_created.json", "issue", sent_at=time.time() + 5)
     assert (first.json()["accepted"], replayed.status_code, replayed.json()) == (1, 200, {"accepted": 0, "event_ids": []})
     assert len(await stream_alerts(bus)) == 1
-    key = api_settings.redis_key(sentry_hooks.SEEN_KEY_PREFIX, "shop-sentry",
-                                 signed((PAYLOADS / "hook_issue_created.json").read_bytes()))
+    key = seen_key(api_settings, "hook_issue_created.json")
     assert api_settings.sentry_hook_seen_s - 60 < await redis.ttl(key) <= api_settings.sentry_hook_seen_s
     assert api_settings.sentry_hook_seen_s == 7 * 24 * 3600
     other = await post_hook(client, "hook_issue_resolved.json", "issue")  # another delivery is taken
@@ -418,6 +418,38 @@ async def test_a_delivery_refused_with_503_is_taken_when_retried(bus: Bus, clien
     await redis.xgroup_destroy(bus.key(ALERTS_INGESTED), "slow-reader")  # the workers caught up
     retried = await post_hook(client, "hook_issue_created.json", "issue")
     assert (retried.status_code, retried.json()["accepted"]) == (200, 1)
+
+
+def seen_key(api_settings, name: str) -> str:
+    """The key that marks a delivery of the payload `name` taken by the test's source."""
+    return api_settings.redis_key(sentry_hooks.SEEN_KEY_PREFIX, "shop-sentry", signed((PAYLOADS / name).read_bytes()))
+
+
+async def test_a_delivery_is_marked_taken_only_once_its_events_are_on_the_stream(bus: Bus, client, redis, sentry_token,
+                                                                                 api_settings) -> None:
+    """A process that dies between the two leaves the delivery unmarked, so that Sentry's retry gets through: marked
+    first, every retry would be dropped as a replay for SENTRY_HOOK_SEEN_S. Redis's MONITOR gives the order."""
+    key, stream = seen_key(api_settings, "hook_issue_created.json"), bus.key(ALERTS_INGESTED)
+    commands: list[str] = []
+    async with redis.monitor() as monitor:
+        assert (await post_hook(client, "hook_issue_created.json", "issue")).status_code == 200
+        async with asyncio.timeout(30):
+            while not commands or not commands[-1].startswith(f"SET {key} "):
+                command = (await monitor.next_command())["command"]
+                commands += [command] if key in command or stream in command else []
+    assert [c.split()[0] for c in commands if c.startswith(("XADD", "SET"))] == ["XADD", "SET"]
+
+
+async def test_a_delivery_published_again_after_a_crash_keeps_its_event_ids(bus: Bus, client, redis, sentry_token,
+                                                                            api_settings) -> None:
+    """Published but not yet marked taken when the process died: the retry is published again under the same event
+    ids, which the worker's idempotency ledger drops (at least once, stored once)."""
+    first = await post_hook(client, "hook_issue_created.json", "issue")
+    await redis.delete(seen_key(api_settings, "hook_issue_created.json"))  # what the crash left
+    retried = await post_hook(client, "hook_issue_created.json", "issue")
+    assert (first.json()["accepted"], retried.json()) == (1, first.json())
+    ids = [Envelope.from_entry(fields).id for _, fields in await redis.xrange(bus.key(ALERTS_INGESTED))]
+    assert ids == first.json()["event_ids"] * 2
 
 
 async def add_plaintext_source(sessions, secret: str = CLIENT_SECRET) -> None:
