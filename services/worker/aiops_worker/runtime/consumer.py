@@ -6,6 +6,7 @@ The base class:
 - first renames the group an earlier release read with (`former_group`), keeping its position;
 - reads its own pending entries first (a restarted worker resumes at once), then new ones (`>`);
 - takes over entries another consumer left idle too long (XAUTOCLAIM);
+- hands `handle` each envelope once per batch: a later copy of an id already in the batch is acked unhandled;
 - acks only after `handle` returned;
 - with `batches_in_flight` above 1, reads the next batch and starts handling it while earlier ones are still being
   handled (each acked once its own `handle` returned), so a store that takes writes best several at a time never
@@ -126,6 +127,7 @@ class StreamConsumer(ABC, Generic[P]):
                     batch = await self._decoded(entries)
                     if time.monotonic() < gather_until:
                         entries, batch = await self._gathered(entries, batch, gather_until)
+                    batch = await self._once_each(batch)
                     if batch and self.batches_in_flight > 1 and self._backlog_done:
                         await self._start(batch, read_at, stop)
                     elif batch:
@@ -246,6 +248,23 @@ class StreamConsumer(ABC, Generic[P]):
             whole = RAW_FIELDS.keys().isdisjoint(fields)
             batch.append(Delivery(entry_id, envelope, payload, fields[ENTRY_FIELD] if whole else None))  # type: ignore[arg-type]
         return batch
+
+    async def _once_each(self, batch: list[Delivery[P]]) -> list[Delivery[P]]:
+        """The batch with each envelope once: a later copy of an envelope already in it (the same id published
+        again, as the file tail does after a crash, or a webhook redelivery) is acked unhandled. Handlers claim
+        their ids as a set (runtime/idempotency.py), so both copies would count as first-time."""
+        seen: set[str] = set()
+        once: list[Delivery[P]] = []
+        copies: list[str] = []
+        for delivery in batch:
+            if delivery.envelope.id in seen:
+                copies.append(delivery.entry_id)
+            else:
+                seen.add(delivery.envelope.id)
+                once.append(delivery)
+        if copies:
+            await self._ack(copies)
+        return once
 
     async def _handle_and_ack(self, batch: list[Delivery[P]], stop: asyncio.Event) -> None:
         started = time.perf_counter()

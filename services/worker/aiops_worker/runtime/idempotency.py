@@ -17,7 +17,10 @@ _CLAIM = (
 
 
 async def claim_new_events(session: AsyncSession, handler: str, event_ids: list[str]) -> set[str]:
-    """Record event ids as handled by `handler`; returns those not handled before (insert-or-ignore)."""
+    """Record event ids as handled by `handler`; returns those not handled before (insert-or-ignore).
+
+    A set: an id given twice comes back once, so each id must be in `event_ids` once for a caller that tests its
+    deliveries against the set (StreamConsumer hands over each envelope once per batch)."""
     if not event_ids:
         return set()
     return set((await session.scalars(_CLAIM, {"ids": event_ids, "handler": handler})).all())

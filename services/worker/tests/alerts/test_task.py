@@ -96,6 +96,15 @@ async def test_redelivered_event_is_stored_once(bus: Bus, worker_ctx: WorkerCont
     assert ids == {event.id}
 
 
+async def test_an_event_twice_in_one_batch_is_stored_once(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions,
+                                                          drain) -> None:
+    event = alert("x")
+    await bus.publish_many(AlertStoreTask.stream, [event, event])  # a webhook redelivery read with the first
+    await drain(AlertStoreTask(worker_ctx))
+    (stored,) = await alerts(sessions)
+    assert stored.count == 1
+
+
 async def test_repeats_are_counted_and_latest_state_wins(bus: Bus, worker_ctx: WorkerContext, redis: Redis, sessions, drain) -> None:
     later = T0 + timedelta(minutes=5)
     batch = [alert("disk", at=T0, title="disk 90%"), alert("disk", at=later, title="disk 95%"),

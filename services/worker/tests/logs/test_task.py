@@ -81,6 +81,15 @@ async def test_redelivery_is_not_counted_twice_and_restart_keeps_ids(bus: Bus, l
     assert await redis.xlen(bus.key(LOGS_TEMPLATED)) == 3  # env-1 announced again, env-2 once
 
 
+async def test_an_envelope_twice_in_one_batch_is_counted_once(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
+    # The file tail republishes the lines it had not committed after a crash: both copies may be read together.
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(LINES, "env-1"), logs_envelope(LINES, "env-1")])
+    await drain(LogMiningTask(log_ctx))
+    assert sum(t.count for t in (await templates(log_ctx)).values()) == len(LINES)
+    async with log_ctx.sessions() as session:
+        assert await session.scalar(select(func.sum(LogTemplateCount.count))) == len(LINES)
+
+
 async def test_templates_over_the_embedding_budget_are_routed_by_the_periodic_pass(bus: Bus, log_ctx: WorkerContext, redis,
                                                                                    drain) -> None:
     settings = log_ctx.settings.model_copy(update={"log_embed_inline_max": 1})

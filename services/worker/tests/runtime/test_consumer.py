@@ -318,3 +318,29 @@ async def test_a_full_read_is_not_followed_by_a_linger(bus: Bus, worker_ctx: Wor
     stop.set()
     await run
     assert consumer.batches == [[1, 2, 3], [4]]
+
+
+async def test_a_second_copy_of_an_envelope_in_a_batch_is_acked_unhandled(bus: Bus, worker_ctx: WorkerContext,
+                                                                         redis: Redis, drain) -> None:
+    one, two = items(1, 2)
+    await bus.publish_many(STREAM, [one, two, one])  # one published again (the file tail after a crash, say)
+    consumer = lingering_consumer(worker_ctx)
+    await drain(consumer)
+    assert consumer.batches == [[1, 2]]  # handlers claim ids as a set: the copy would count as first-time too
+    assert await pending(bus) == 0
+
+
+async def test_a_second_copy_arriving_while_a_batch_gathers_is_acked_unhandled(bus: Bus, worker_ctx: WorkerContext,
+                                                                              redis: Redis) -> None:
+    consumer, stop = lingering_consumer(worker_ctx), asyncio.Event()
+    await bus.publish_many(STREAM, items(1))
+    run = asyncio.create_task(consumer.run(stop))
+    await until(handled(redis, 1), 10, "a lone first entry handled at once")
+    two, three = items(2, 3)
+    for envelope in (two, two, three):
+        await bus.publish(STREAM, envelope)
+    await until(handled(redis, 2, 3), 10, "the gathered batch handled once full")
+    stop.set()
+    await run
+    assert consumer.batches == [[1], [2, 3]]
+    assert await pending(bus) == 0
