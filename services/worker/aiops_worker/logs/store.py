@@ -4,8 +4,8 @@ Every function runs in the caller's transaction (the one that also claims the ba
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy import Text, bindparam, cast, delete, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
@@ -17,8 +17,10 @@ async def load_miner_state(session: AsyncSession, name: str) -> dict[str, Any] |
     return await session.scalar(select(LogMinerState.state).where(LogMinerState.name == name))
 
 
-async def save_miner_state(session: AsyncSession, name: str, state: dict[str, Any]) -> None:
-    stmt = insert(LogMinerState).values(name=name, state=state)
+async def save_miner_state(session: AsyncSession, name: str, state: str) -> None:
+    """Store the miner's state, given as JSON text: megabytes for a large miner, encoded by the caller off the
+    event loop (as a dict, psycopg would encode it on the loop when the statement runs)."""
+    stmt = insert(LogMinerState).values(name=name, state=cast(literal(state, Text), JSONB))
     await session.execute(stmt.on_conflict_do_update(index_elements=[LogMinerState.name],
                                                      set_={"state": stmt.excluded.state, "updated_at": func.now()}))
 

@@ -1,17 +1,22 @@
 """The log task on real stores: counts and trend, prototypes in ChromaDB, redelivery, restart, budget."""
 
 import asyncio
+import gc
+import json
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 
 from aiops_contracts.bus import Bus
-from aiops_contracts.db import Incident, LogPrototype, LogTemplate, LogTemplateCount, TopologyEdge
+from aiops_contracts.db import Incident, LogMinerState, LogPrototype, LogTemplate, LogTemplateCount, TopologyEdge
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
 from aiops_worker.incidents.task import LogIncidentTask
 from aiops_worker.logs import store
+from aiops_worker.logs.mining import TemplateMiner
 from aiops_worker.logs.task import LogMiningTask
 from aiops_worker.runtime.consumer import StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
@@ -138,6 +143,38 @@ async def test_analysis_leaves_the_event_loop_to_the_other_tasks(bus: Bus, log_c
         await asyncio.sleep(0)
     await running
     assert any(0 < candidates < len(lines) - 1 for candidates in seen)
+
+
+async def test_saving_the_miner_state_leaves_the_event_loop_to_the_other_tasks(bus: Bus, log_ctx: WorkerContext,
+                                                                               redis) -> None:
+    """With 50,000 templates, building and encoding the state takes a noticeable time: not on the event loop."""
+    ctx = without_embeddings(log_ctx)
+    words = ["".join(chr(97 + i // 26 ** k % 26) for k in range(4)) for i in range(50_000)]  # distinct, no digit
+    clusters = [{"cluster_id": f"t{i}", "tokens": [f"{slot}{word}" for slot in "abcdef"], "size": 1, "seq": i}
+                for i, word in enumerate(words)]
+    state = {**TemplateMiner().to_state(), "clusters": clusters, "next_seq": len(clusters)}
+    async with ctx.sessions.begin() as session:
+        await session.execute(insert(LogMinerState).values(name=LogMiningTask.name, state=state))
+    task = LogMiningTask(ctx)
+    await task.start()
+    started = time.perf_counter()
+    json.dumps(task.miner.to_state())  # what the save costs, as psycopg encodes it
+    cost = time.perf_counter() - started
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(["a line never seen before"])])  # learned: state saved
+    gc.disable()  # its full collections hold the loop wherever they fall (a service freezes its heap: heap.py)
+    try:
+        running = asyncio.create_task(StreamConsumer.run(task, asyncio.Event(), drain=True))
+        longest, last = 0.0, time.perf_counter()
+        while not running.done():
+            await asyncio.sleep(0)
+            longest, last = max(longest, time.perf_counter() - last), time.perf_counter()
+        await running
+    finally:
+        gc.enable()
+    async with ctx.sessions() as session:
+        saved = await store.load_miner_state(session, LogMiningTask.name)
+    assert saved is not None and len(saved["clusters"]) == len(clusters) + 1
+    assert longest < cost / 2, f"the loop was held {longest * 1000:.0f} ms; the state costs {cost * 1000:.0f} ms"
 
 
 async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
