@@ -154,19 +154,15 @@ class InfluxClient:
 
     async def query(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s") -> list[InfluxSeries]:
         """Run one InfluxQL statement with bound `$name` parameters; returns its series."""
+        return parse_answer(await self.query_answer(q, params, epoch))
+
+    async def query_answer(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s") -> bytes:
+        """`query`'s answer as InfluxDB sent it, for a caller that reads a large one (tens of megabytes) with
+        `parse_answer` off the event loop."""
         data = {"q": q, "db": self.database, "epoch": epoch}
         if params:
             data["params"] = encode_params(params)
-        response = await self._post("/query", data=data)
-        try:
-            body = response.json()
-        except ValueError:  # not JSON: InfluxDB could not encode its answer (see NonFiniteResult)
-            raise _unreadable(response.text) from None
-        result = body["results"][0]
-        if "error" in result:
-            raise _error(result["error"])
-        return [InfluxSeries(s.get("name", ""), s["columns"], s["values"], s.get("tags") or {})
-                for s in result.get("series", [])]
+        return (await self._post("/query", data=data)).content
 
     async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -175,6 +171,19 @@ class InfluxClient:
             raise InfluxUnavailable(f"InfluxDB unreachable: {exc!r}") from exc
         _check(response.status_code, response.text)
         return response
+
+
+def parse_answer(answer: bytes) -> list[InfluxSeries]:
+    """The series of a /query answer (`InfluxClient.query_answer`), or the error it reports."""
+    try:
+        body = orjson.loads(answer)
+    except ValueError:  # not JSON: InfluxDB could not encode its answer (see NonFiniteResult)
+        raise _unreadable(answer.decode(errors="replace")) from None
+    result = body["results"][0]
+    if "error" in result:
+        raise _error(result["error"])
+    return [InfluxSeries(s.get("name", ""), s["columns"], s["values"], s.get("tags") or {})
+            for s in result.get("series", [])]
 
 
 def _check(status: int, text: str) -> None:

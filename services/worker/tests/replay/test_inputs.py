@@ -2,6 +2,9 @@
 and `limit` bounding the rows read in all: a LIMIT per series would read a row per series past it), and archived
 log lines on PostgreSQL counted line by line against the event limit."""
 
+import asyncio
+import gc
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +36,32 @@ async def test_points_of_every_series_and_the_limit_counts_rows_in_all(own_influ
     assert (first.time_ns, first.value) == (START_S * 10**9, 7.0)
     assert {p.series.field for p in mine} == {"load", "procs"}
     assert len(few) == 5 and few_cut
+
+
+async def test_reading_many_points_leaves_the_event_loop_to_the_other_tasks(own_influx_ctx: WorkerContext) -> None:
+    """20,000 rows of 5 fields and a limit of 20,000 points: the answer (the rows the limit allows) is parsed and
+    its points made off the event loop, and no more points are made than the limit takes."""
+    influx, measurement = own_influx_ctx.influx, f"inputs_{uuid.uuid4().hex[:8]}"
+    await influx.ensure_database(own_influx_ctx.settings.influx_retention_days)
+    await influx.write("\n".join(f"{measurement},host=h{r % 50} a={r},b={r}i,c=0.5,d=1.5,e=2.5 {START_S * 10**9 + r}"
+                                 for r in range(20_000)))
+    window = (datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC))
+    started = time.perf_counter()
+    reading = asyncio.create_task(metric_points(influx, *window, limit=20_000))
+    longest, last = 0.0, time.perf_counter()
+    gc.disable()  # its full collections hold the loop wherever they fall (a service freezes its heap: heap.py)
+    try:
+        while not reading.done():
+            await asyncio.sleep(0)
+            longest, last = max(longest, time.perf_counter() - last), time.perf_counter()
+        points, cut = await reading
+    finally:
+        gc.enable()
+    took = time.perf_counter() - started
+    assert len(points) == 20_000 and cut
+    assert [p.time_ns for p in points[:5]] == [START_S * 10**9] * 5  # the first row's five fields
+    print(f"H9LOOP longest={longest*1000:.1f}ms took={took*1000:.1f}ms")
+    assert longest < took / 3, f"the loop was held {longest * 1000:.0f} ms of {took * 1000:.0f} ms"
 
 
 async def test_the_event_limit_counts_log_lines_not_envelopes(worker_ctx: WorkerContext) -> None:
