@@ -99,7 +99,8 @@ class WorkerSettings(CommonSettings):
     forecast_interval_s: float = Field(default=900.0, gt=0)
     forecast_history_days: int = Field(default=30, ge=2, le=365)  # hourly means over at most this much
     forecast_horizon_days: float = Field(default=7.0, gt=0, le=90)  # forecasts and alerts look this far
-    forecast_max_series: int = Field(default=1_000, ge=1)  # series forecast per run, most urgent kept
+    # Series forecast per run, most urgent kept; each costs backtests (and Prophet) within forecast_interval_s.
+    forecast_max_series: int = Field(default=1_000, ge=1, le=10_000)
     forecast_reselect_hours: float = Field(default=24.0, gt=0)  # a series' model is chosen again this often
     forecast_capacity_rules: list[CapacityRule] = Field(default_factory=default_capacity_rules)
 

@@ -35,6 +35,7 @@ from aiops_worker.runtime.periodic import PeriodicTask
 from aiops_worker.settings import CapacityRule
 
 log = logging.getLogger(__name__)
+ROWS_PER_STATEMENT = 1_000  # forecasts written (or deleted) per statement
 
 
 class ForecastTask(PeriodicTask):
@@ -98,12 +99,15 @@ class ForecastTask(PeriodicTask):
         return found
 
     async def _store(self, assessments: list[Assessment], gone: set[str], now: datetime) -> None:
+        """One transaction, in statements of ROWS_PER_STATEMENT rows (keys): a statement carries at most 65,535
+        parameters (PostgreSQL's protocol), 4,369 rows of 15."""
+        rows, keys = [_row(a, now) for a in assessments], list(gone)
         async with self.ctx.sessions.begin() as session:
-            if gone:
-                await session.execute(delete(Forecast).where(Forecast.series_key.in_(gone)))
-            if assessments:
-                stmt = insert(Forecast).values([_row(a, now) for a in assessments])
-                columns = {c: stmt.excluded[c] for c in _row(assessments[0], now) if c != "series_key"}
+            for i in range(0, len(keys), ROWS_PER_STATEMENT):
+                await session.execute(delete(Forecast).where(Forecast.series_key.in_(keys[i:i + ROWS_PER_STATEMENT])))
+            for i in range(0, len(rows), ROWS_PER_STATEMENT):
+                stmt = insert(Forecast).values(rows[i:i + ROWS_PER_STATEMENT])
+                columns = {c: stmt.excluded[c] for c in rows[0] if c != "series_key"}
                 await session.execute(stmt.on_conflict_do_update(index_elements=[Forecast.series_key],
                                                                  set_={**columns, "updated_at": now}))
 

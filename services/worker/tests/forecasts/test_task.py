@@ -204,3 +204,18 @@ async def test_a_series_whose_hourly_mean_overflows_does_not_stop_the_others(own
     overflowing = rows["disk,device=sda2,host=db-8,path=/ used_percent"]
     assert overflowing.details["points"] == rows[root].details["points"]  # no hour lost: its other points remain
     assert overflowing.exhausts_at is None and all(abs(y - 40) < 1 for _, y, _, _ in overflowing.forecast)
+
+
+async def test_more_series_than_one_statement_can_carry_are_all_stored(own_influx_ctx: WorkerContext) -> None:
+    """4,400 series: one INSERT of 15 parameters a row would need 66,000, past PostgreSQL's protocol limit of
+    65,535 per statement (the run failed every time); they are stored in several statements."""
+    stamps = NOW - HOUR * np.arange(24)  # the least history a forecast takes
+    await own_influx_ctx.influx.write("\n".join(f"mem,host=h{h:04d} used_percent=50 {int(t) * 10**9}"
+                                                for h in range(4_400) for t in stamps))
+    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[1:2]  # memory
+    own_influx_ctx.settings.forecast_history_days = 2
+    own_influx_ctx.settings.forecast_max_series = 5_000
+
+    await asyncio.wait_for(ForecastTask(own_influx_ctx).run_once(), RUN_TIMEOUT_S)
+
+    assert len(await _rows(own_influx_ctx)) == 4_400
