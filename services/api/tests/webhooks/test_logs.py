@@ -91,6 +91,16 @@ async def test_tiny_lines_past_the_expansion_limit_get_413_naming_it(bus: Bus, c
     assert await redis.xlen(bus.key(LOGS_INGESTED)) == 0
 
 
+async def test_a_body_of_many_tiny_lines_gets_413_before_its_records_are_built(bus: Bus, roomy_client, token) -> None:
+    """500,000 one-letter lines: their records' least size on the stream already passes the limit, so the answer
+    comes before any record is built (building them took seconds of the event loop, then 413 all the same)."""
+    response = await roomy_client.post("/webhooks/logs", content=b"a\n" * 500_000, headers={"X-AIOps-Token": token})
+    assert response.status_code == 413, response.text
+    assert "its 500000 log records would take at least" in response.json()["detail"]
+    assert "WEBHOOK_EXPANSION_FACTOR" in response.json()["detail"]
+    assert await bus.redis.xlen(bus.key(LOGS_INGESTED)) == 0
+
+
 async def test_json_lines_gzip_and_json_array(bus: Bus, client, redis, token) -> None:
     lines = b'{"level":"error","message":"boom"}\n{"msg":"ok"}\n'
     response = await client.post("/webhooks/logs", content=gzip.compress(lines),
