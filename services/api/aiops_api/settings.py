@@ -15,7 +15,9 @@ class ApiSettings(CommonSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  # larger request bodies get 413
-    webhook_max_items: int = Field(default=1_000, ge=1)  # alerts per generic webhook request, items per Sentry envelope
+    # Alerts per generic request (400 past it) or read per Alertmanager notification (the others left out), items
+    # per Sentry envelope
+    webhook_max_items: int = Field(default=1_000, ge=1)
     # What one webhook request may put on the streams (its envelopes, serialised): FACTOR x its decompressed
     # body (and query), plus EVENT_BYTES per event for the fields every event carries, and never more than
     # MAX_BYTES; past either limit the request gets 413 and nothing is published (webhooks/expansion.py).
