@@ -60,7 +60,6 @@ async def test_reading_many_points_leaves_the_event_loop_to_the_other_tasks(own_
     took = time.perf_counter() - started
     assert len(points) == 20_000 and cut
     assert [p.time_ns for p in points[:5]] == [START_S * 10**9] * 5  # the first row's five fields
-    print(f"H9LOOP longest={longest*1000:.1f}ms took={took*1000:.1f}ms")
     assert longest < took / 3, f"the loop was held {longest * 1000:.0f} ms of {took * 1000:.0f} ms"
 
 
