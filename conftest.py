@@ -1,6 +1,6 @@
 """Fixtures every test package shares: a throwaway PostgreSQL database migrated with Alembic, a dedicated
-Redis database index flushed per test, and settings pointing at them. Stores are real servers
-(scripts/test_all.sh starts them when none is running)."""
+Redis database index flushed before and after each test that uses it, and settings pointing at them. Stores are
+real servers (scripts/test_all.sh starts them when none is running)."""
 
 import asyncio
 import contextlib
@@ -120,9 +120,20 @@ async def clean_db(engine: AsyncEngine) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
+async def clean_redis(redis_url: str) -> AsyncIterator[None]:
+    """Empties the test Redis database before the test and after it: streams with unread entries, consumer
+    groups and keys that a test or its processes leave would be read by a later test's worker (a worker task
+    test's unread "Build failed: team/api" alert became tests/e2e/test_pipelines.py's build alert)."""
+    async with Redis.from_url(redis_url) as client:
+        await client.flushdb()
+    yield
+    async with Redis.from_url(redis_url) as client:
+        await client.flushdb()
+
+
+@pytest.fixture
+async def redis(redis_url: str, clean_redis: None) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
-    await client.flushdb()
     yield client
     await client.aclose()
 
@@ -275,8 +286,9 @@ class ServiceProcess:
 
 
 @pytest.fixture
-def start_service(test_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Starts real service processes on the test stores: start_service("aiops-api", **env overrides)."""
+def start_service(test_env: dict[str, str], tmp_path: Path,
+                  clean_redis: None) -> Iterator[Callable[..., ServiceProcess]]:
+    """Starts real service processes on the test stores, Redis emptied: start_service("aiops-api", **env overrides)."""
     yield from _service_starter(test_env, tmp_path)
 
 
