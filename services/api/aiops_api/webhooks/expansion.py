@@ -33,14 +33,20 @@ def within_expansion_limits(envelopes: Iterable[Envelope], request_bytes: int,
             raise PayloadTooLarge(f"request: its events would take more than WEBHOOK_EXPANSION_MAX_BYTES="
                                   f"{settings.webhook_expansion_max_bytes} bytes on the stream; {_ADVICE}")
         kept.append(encoded)
+    check_expansion(f"its {len(kept)} events would take {total} bytes", total, len(kept), request_bytes, settings)
+    return kept
+
+
+def check_expansion(what: str, total: int, events: int, request_bytes: int, settings: ApiSettings) -> None:
+    """413 when `events` taking `total` bytes on the stream pass the request's expansion limit: the factor's, or
+    the absolute one when lower. `what` says what would take them, for the message."""
     factor, per_event = settings.webhook_expansion_factor, settings.webhook_event_overhead_bytes
-    limit = int(factor * request_bytes) + per_event * len(kept)
+    limit = min(int(factor * request_bytes) + per_event * events, settings.webhook_expansion_max_bytes)
     if total > limit:
         raise PayloadTooLarge(
-            f"request: its {len(kept)} events would take {total} bytes on the stream, more than the expansion "
-            f"limit of {limit} (WEBHOOK_EXPANSION_FACTOR={factor:g} x the {request_bytes}-byte request plus "
-            f"WEBHOOK_EVENT_OVERHEAD_BYTES={per_event} per event); {_ADVICE}")
-    return kept
+            f"request: {what} on the stream, more than the expansion limit of {limit} (WEBHOOK_EXPANSION_FACTOR="
+            f"{factor:g} x the {request_bytes}-byte request plus WEBHOOK_EVENT_OVERHEAD_BYTES={per_event} per event, "
+            f"at most WEBHOOK_EXPANSION_MAX_BYTES={settings.webhook_expansion_max_bytes}); {_ADVICE}")
 
 
 async def publish_request(bus: Bus, stream: StreamSpec, envelopes: Iterable[Envelope], request_bytes: int,

@@ -22,11 +22,11 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
 from aiops_api.deps import BusDep, SettingsDep, webhook_source_of
-from aiops_api.errors import BadRequest, PayloadTooLarge
+from aiops_api.errors import BadRequest
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
 from aiops_api.webhooks.body import MAX_BODY_NESTING, nested_too_deep, read_body
-from aiops_api.webhooks.expansion import publish_request
+from aiops_api.webhooks.expansion import check_expansion, publish_request
 from aiops_contracts.envelope import Envelope, nests_within
 from aiops_contracts.events import LOG_LINE_MAX_CHARS, LOGS_RECEIVED, LogRecord, LogsPayload, log_line_pieces
 from aiops_contracts.sources import SourceKind
@@ -101,14 +101,8 @@ def check_least_size(messages: list[str], request_bytes: int, settings: ApiSetti
     one pass over the messages, before any record is built."""
     least = sum(map(len, messages)) + RECORD_LEAST_BYTES * len(messages)
     envelopes = -(-len(messages) // RECORDS_PER_ENVELOPE)
-    factor, per_event = settings.webhook_expansion_factor, settings.webhook_event_overhead_bytes
-    limit = min(int(factor * request_bytes) + per_event * envelopes, settings.webhook_expansion_max_bytes)
-    if least > limit:
-        raise PayloadTooLarge(
-            f"body: its {len(messages)} log records would take at least {least} bytes on the stream, more than the "
-            f"expansion limit of {limit} (WEBHOOK_EXPANSION_FACTOR={factor:g} x the {request_bytes}-byte request plus "
-            f"WEBHOOK_EVENT_OVERHEAD_BYTES={per_event} per event, at most WEBHOOK_EXPANSION_MAX_BYTES="
-            f"{settings.webhook_expansion_max_bytes}); send fewer, longer lines per request")
+    check_expansion(f"its {len(messages)} log records would take at least {least} bytes", least, envelopes,
+                    request_bytes, settings)
 
 
 def to_envelopes(source: str, messages: list[str], labels: dict[str, str]) -> Iterator[Envelope]:
