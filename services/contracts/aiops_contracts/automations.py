@@ -2,6 +2,7 @@
 definition for the worker, which loads `automations.yml` and runs them, and the API, where admins create and edit
 them, operators approve runs and the chat proposes the rules that match an incident (it runs none)."""
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,24 @@ RULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 AUTOMATION_RUN_CHANGED = "automation.run_changed"
 # Actions that carry the worker's credentials: the platform's base URL is this worker setting, never the rule's.
 PLATFORM_URL_SETTINGS = {"awx": "AWX_URL", "terraform": "TFC_URL", "servicenow": "SERVICENOW_URL"}
+
+# A DNS name or an IPv4 address: labels of letters, digits, "-" and "_", never starting with "-" (which ssh or
+# ansible could read as an option), dot-separated.
+HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*")
+# A plain name: letters, digits, ".", "_", "-"; no "..", "/" or whitespace, and not starting with "-" or ".".
+_NAME = re.compile(r"(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The facts of the triggering event a string extra var may name as "{name}", each with the pattern its value must
+# match and what that is: the worker fills them in (placeholders.py), the API refuses a rule naming any other.
+FILLABLE = {
+    "host": (HOST_NAME, "a host name"),
+    "service": (_NAME, "a plain name (letters, digits, . _ -; no '..', '/' or spaces; not starting with - or .)"),
+    "incident_id": (_ID, "an id"),
+    "alert_id": (_ID, "an id"),
+    "severity": (_NAME, "a plain name"),
+    "kind": (_NAME, "a plain name"),
+}
+PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 
 
 class TriggerKind(StrEnum):
@@ -50,7 +69,8 @@ class Action(Strict):
     kind: Literal["ansible", "webhook", "awx", "terraform", "servicenow"] = "ansible"
     playbook: str | None = None  # a file name in the playbooks directory
     hosts: list[str] = Field(default_factory=list)  # playbook inventory: globs over the fleet; empty: the event's host
-    # "{host}", "{service}"... filled from the event when well formed, else the run fails (worker: placeholders.py)
+    # "{host}", "{service}"... (FILLABLE) filled from the event when well formed, else the run fails (worker:
+    # placeholders.py); the API refuses a rule naming another (AutomationRuleWrite)
     extra_vars: dict[str, Any] = Field(default_factory=dict)
     url: str | None = None  # webhook target (the only kind that takes one)
     template_id: int | None = Field(default=None, ge=1)  # AWX job template

@@ -9,6 +9,7 @@ from aiops_api.automations import service
 from aiops_api.automations.schemas import (
     AutomationRuleRead,
     AutomationRuleToggle,
+    AutomationRuleWrite,
     AutomationRunDetail,
     AutomationRunRead,
     AutomationStats,
@@ -17,7 +18,7 @@ from aiops_api.automations.schemas import (
     shown_to,
 )
 from aiops_api.deps import Admin, BusDep, Operator, SessionDep, Viewer
-from aiops_contracts.automations import RuleSpec, RunStatus
+from aiops_contracts.automations import RunStatus
 
 router = APIRouter(prefix="/api/v1/automations", tags=["automations"])
 NOT_FOUND = {404: {"description": "No such rule or run"}}
@@ -31,12 +32,12 @@ async def list_rules(session: SessionDep, user: Viewer) -> list[AutomationRuleRe
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED, operation_id="create_automation_rule",
              responses={409: {"description": "A rule of that name exists"}})
-async def create_rule(spec: RuleSpec, session: SessionDep, user: Admin) -> AutomationRuleRead:
+async def create_rule(spec: AutomationRuleWrite, session: SessionDep, user: Admin) -> AutomationRuleRead:
     return AutomationRuleRead.model_validate(await service.create_rule(session, spec=spec, actor=user.subject))
 
 
 @router.put("/rules/{name}", operation_id="replace_automation_rule", responses=NOT_FOUND)
-async def replace_rule(name: str, spec: RuleSpec, session: SessionDep, user: Admin) -> AutomationRuleRead:
+async def replace_rule(name: str, spec: AutomationRuleWrite, session: SessionDep, user: Admin) -> AutomationRuleRead:
     rule = await service.replace_rule(session, name=name, spec=spec, actor=user.subject)
     return AutomationRuleRead.model_validate(rule)
 

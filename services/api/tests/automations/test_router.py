@@ -50,6 +50,31 @@ async def test_invalid_rule_is_refused_naming_the_field(client, auth, body, fiel
     assert response.status_code == 422 and field in response.text
 
 
+@pytest.mark.parametrize("placeholder", ["{title}", "{details}", "{hostname}"])
+async def test_an_extra_var_naming_a_fact_never_put_in_is_refused_at_create_and_update(client, auth, placeholder):
+    """{title} is free text, {details} not a plain value, {hostname} no fact: each would fail every run (or be left
+    as written), so the admin learns it here, by the action field and the placeholder."""
+    bad = {**RULE, "action": {**RULE["action"], "extra_vars": {"cleanup_dir": f"/var/log/{placeholder}", "n": 3}}}
+    response = await client.post("/api/v1/automations/rules", json=bad, headers=auth(Role.admin))
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "action"] and "cleanup_dir" in error["msg"] and placeholder in error["msg"]
+    good = {**RULE, "action": {**RULE["action"], "extra_vars": {"cleanup_dir": "/var/log/{service}/{host}"}}}
+    assert (await client.post("/api/v1/automations/rules", json=good, headers=auth(Role.admin))).status_code == 201
+    response = await client.put("/api/v1/automations/rules/restart-web", json=bad, headers=auth(Role.admin))
+    assert response.status_code == 422 and placeholder in response.text
+
+
+async def test_a_stored_rule_naming_free_text_still_loads(client, auth, sessions):
+    """The check is the API's on what an admin writes: rules stored before it (or from automations.yml) stay
+    readable, and their runs fail naming the placeholder (the worker's placeholders.py)."""
+    spec = {**RULE, "action": {**RULE["action"], "extra_vars": {"note": "{title}"}}}
+    async with sessions.begin() as session:
+        session.add(AutomationRule(name="restart-web", origin="file", enabled=True, spec=spec))
+    listed = await client.get("/api/v1/automations/rules", headers=auth(Role.admin))
+    assert listed.status_code == 200 and listed.json()[0]["spec"]["action"]["extra_vars"] == {"note": "{title}"}
+
+
 async def test_rules_from_the_file_are_read_only_here(client, auth, sessions):
     async with sessions.begin() as session:
         session.add(AutomationRule(name="restart-web", origin="file", enabled=True, spec=RULE))

@@ -1787,6 +1787,35 @@ export interface components {
             /** Enabled */
             enabled: boolean;
         };
+        /**
+         * AutomationRuleWrite
+         * @description A rule as an admin creates or replaces it: a string extra var may name only the facts the worker fills in
+         *     (FILLABLE), so a "{title}" (free text, never put in) or a "{hostname}" (no fact) is refused here rather than
+         *     failing, or being left as written, in every run. Rules already stored, or in automations.yml, still load
+         *     (the worker checks those when it runs them).
+         */
+        AutomationRuleWrite: {
+            action: components["schemas"]["Action"];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            guards?: components["schemas"]["Guards"];
+            /** Name */
+            name: string;
+            trigger: components["schemas"]["Trigger"];
+            /**
+             * Verify Window S
+             * @default 900
+             */
+            verify_window_s: number;
+        };
         /** AutomationRunDetail */
         AutomationRunDetail: {
             /** Approval Expires At */
@@ -4213,7 +4242,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RuleSpec"];
+                "application/json": components["schemas"]["AutomationRuleWrite"];
             };
         };
         responses: {
@@ -4255,7 +4284,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RuleSpec"];
+                "application/json": components["schemas"]["AutomationRuleWrite"];
             };
         };
         responses: {

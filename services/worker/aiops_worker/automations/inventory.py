@@ -4,14 +4,10 @@ metrics token can add a host to the fleet, and an alert can name any host: neith
 inventory, only the admin's list does. An action's `hosts` globs pick among those hosts (scale out over web-*);
 without them the run targets the event's host, if it is one of them."""
 
-import re
 from fnmatch import fnmatchcase
 
+from aiops_contracts.automations import HOST_NAME
 from aiops_contracts.influx import InfluxClient
-
-# A DNS name or an IPv4 address: labels of letters, digits, "-" and "_", never starting with "-" (which ssh or
-# ansible could read as an option), dot-separated.
-HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*")
 
 
 async def fleet_hosts(influx: InfluxClient) -> set[str]:

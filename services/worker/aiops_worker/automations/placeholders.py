@@ -4,25 +4,14 @@ alert, so a fact is put in only when it matches a strict pattern: "/var/log/{ser
 "/var/log/../../etc", and no fact passes for an option ("-rf"). Free text (the title) is never put in. A
 placeholder naming a fact that is missing, free text or not well formed fails the run with the reason (rather
 than running with the placeholder left in or the text put in). A "{name}" that names no fact stays as it is.
+The facts put in (FILLABLE) are listed in aiops_contracts.automations: the API refuses a rule naming any other
+when an admin creates or replaces it; rules in automations.yml, or stored before that check, may still name one.
 The whole event still reaches the action as data (`aiops_event`; a playbook gets its strings as text, ansible.py)."""
 
 import re
 from typing import Any
 
-from aiops_worker.automations.inventory import HOST_NAME
-
-# A plain name: letters, digits, ".", "_", "-"; no "..", "/" or whitespace, and not starting with "-" or ".".
-_NAME = re.compile(r"(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
-_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-FILLABLE = {  # the facts a placeholder may name, each with the pattern its value must match and what that is
-    "host": (HOST_NAME, "a host name"),
-    "service": (_NAME, "a plain name (letters, digits, . _ -; no '..', '/' or spaces; not starting with - or .)"),
-    "incident_id": (_ID, "an id"),
-    "alert_id": (_ID, "an id"),
-    "severity": (_NAME, "a plain name"),
-    "kind": (_NAME, "a plain name"),
-}
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
+from aiops_contracts.automations import FILLABLE, PLACEHOLDER
 
 
 class UnsafeFact(ValueError):
@@ -50,4 +39,4 @@ def _fill(key: str, value: str, facts: dict[str, Any]) -> str:
             return str(found)
         raise UnsafeFact(f"extra var {key!r}: {{{name}}} not substituted: {why}")
 
-    return _PLACEHOLDER.sub(fact, value)
+    return PLACEHOLDER.sub(fact, value)
