@@ -2,11 +2,13 @@
 except for enabling) and runs (operators approve or reject those awaiting approval, before they expire).
 Every change is audited; an approval is announced on `aiops:automations:approved` for the worker to run."""
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import ColumnElement, Row, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,12 +22,13 @@ from aiops_api.automations.schemas import (
 )
 from aiops_api.errors import Conflict, NotFound
 from aiops_contracts.automations import AUTOMATION_RUN_CHANGED, AutomationRunPayload, RuleSpec, RunOutcome, RunStatus
-from aiops_contracts.bus import Bus
+from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import AutomationRule, AutomationRun, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import TimelineKind
 from aiops_contracts.streams import AUTOMATIONS_APPROVED, AUTOMATIONS_RUNS
 
+log = logging.getLogger(__name__)
 RUNS_LIMIT = 200
 JUDGED = (RunOutcome.fixed, RunOutcome.not_fixed, RunOutcome.worse)
 
@@ -145,9 +148,15 @@ async def decide_run(session: AsyncSession, bus: Bus, *, run_id: uuid.UUID, verd
     payload = AutomationRunPayload(run_id=str(run.id), rule=run.rule_name, status=status, target=run.target,
                                    reason=run.reason, incident_id=str(run.incident_id) if run.incident_id else None)
     envelope = Envelope(type=AUTOMATION_RUN_CHANGED, source="api", payload=payload.model_dump(mode="json"))
-    if verdict.approve:
-        await bus.publish(AUTOMATIONS_APPROVED, envelope)
-    await bus.publish_and_broadcast(AUTOMATIONS_RUNS, [envelope])
+    try:
+        if verdict.approve:
+            await bus.publish(AUTOMATIONS_APPROVED, envelope)
+        await bus.publish_and_broadcast(AUTOMATIONS_RUNS, [envelope])
+    except (RedisError, OSError, StreamBacklogFull) as exc:
+        # The decision stands (a 503 would send the operator to retry, into a 409): the worker's sweep starts
+        # an approved run no announcement reached (unstarted_approvals, after AUTOMATIONS_APPROVED_RETRY_S).
+        log.warning("automation decision not announced", extra={"run_id": str(run.id), "status": status.value,
+                                                               "error": repr(exc)})
     return AutomationRunDetail.model_validate(run)
 
 

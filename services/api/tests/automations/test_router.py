@@ -4,10 +4,14 @@ operators: audited, on the incident's timeline, announced for the worker, refuse
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
+from aiops_api.main import create_app
+from aiops_api.settings import ApiSettings
+from aiops_contracts import bus as bus_module
 from aiops_contracts.bus import Bus
 from aiops_contracts.db import AuditEntry, AutomationRule, AutomationRun, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
@@ -113,6 +117,26 @@ async def test_operator_approves_once_audited_on_the_timeline_and_announced(clie
     assert timeline == [f"restart-web: approved by {audit[0].actor}"]
     listed = await client.get("/api/v1/automations/runs", params={"status": "approved"}, headers=auth(Role.viewer))
     assert [r["id"] for r in listed.json()] == [str(run.id)]
+
+
+async def test_an_approval_whose_announcement_failed_answers_200_and_is_left_to_the_sweep(
+        api_settings: ApiSettings, clean_db, sessions, bus: Bus, redis, auth, monkeypatch) -> None:
+    """The decision is committed, so a failed announcement (here the approvals stream is full of entries a slow
+    group has not read: StreamBacklogFull) does not fail the answer: a 503 would send the operator to retry, and
+    the retry would get 409. The worker's sweep (unstarted_approvals) starts the approved run."""
+    monkeypatch.setattr(bus_module, "BACKLOG_CHECK_S", 0.0)  # read the backlog on every publish
+    app = create_app(api_settings.model_copy(update={"stream_maxlen_factor": 10 / AUTOMATIONS_APPROVED.maxlen}))
+    await redis.xgroup_create(bus.key(AUTOMATIONS_APPROVED), "slow", id="$", mkstream=True)
+    await bus.publish_many(AUTOMATIONS_APPROVED, [Envelope(type="test.filler", source="test") for _ in range(9)])
+    run = await awaiting(sessions, timedelta(hours=1))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                                   base_url="http://test") as client:
+        response = await client.post(f"/api/v1/automations/runs/{run.id}/approve", json={},
+                                     headers=auth(Role.operator))
+    assert (response.status_code, response.json().get("status")) == (200, "approved")
+    async with sessions() as session:
+        assert (await session.get(AutomationRun, run.id)).status == "approved"
+    assert await bus.redis.xlen(bus.key(AUTOMATIONS_APPROVED)) == 9  # the fillers only
 
 
 async def test_expired_request_is_refused_and_rejection_runs_nothing(client, auth, sessions, bus: Bus):

@@ -203,8 +203,8 @@ async def audited(ctx: WorkerContext, run: AutomationRun) -> list[str]:
 
 async def test_an_approval_whose_announcement_was_lost_still_runs_once(ctx, drain, disk: Path, redis):
     """The API commits `approved`, then announces it on the approvals stream: when Redis failed in between, the
-    API answered 503, a retry 409 (no longer awaiting approval), and nothing ever started the run. The sweep
-    announces approved runs left unstarted for `automations_approved_retry_s` again; starting stays once."""
+    API still answers 200 with the decision, and nothing would start the run. The sweep announces approved runs
+    left unstarted for `automations_approved_retry_s` again; starting stays once."""
     await install(ctx, disk_rule(disk, destructive=True))
     await deliver(ctx, drain, predicted_full("e-disk-20"))
     (run,) = await runs(ctx)
