@@ -70,6 +70,21 @@ class ReplayParams(Strict):
     metrics: bool = True  # replay the range's metrics from InfluxDB through fresh detectors
     starting_state: StartingState = StartingState.fresh
 
+    @model_validator(mode="after")
+    def _bounded_range(self) -> "ReplayParams":
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a time zone")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > MAX_RANGE:
+            raise ValueError(f"the range may cover at most {MAX_RANGE.days} days")
+        return self
+
+
+class ReplayRequest(ReplayParams):
+    """A new run's params (POST /api/v1/replay): its range also within the times InfluxDB can hold, and not in the
+    future. Only a request is held to these: a stored run (ReplayParams) is read as it was stored, whenever."""
+
     @field_validator("start", "end")
     @classmethod
     def _within_the_stores(cls, value: datetime) -> datetime:
@@ -80,16 +95,6 @@ class ReplayParams(Strict):
         if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
             raise ValueError("must not be in the future (a replay runs what was archived)")
         return value
-
-    @model_validator(mode="after")
-    def _bounded_range(self) -> "ReplayParams":
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("start and end need a time zone")
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        if self.end - self.start > MAX_RANGE:
-            raise ValueError(f"the range may cover at most {MAX_RANGE.days} days")
-        return self
 
 
 class ReplayStatus(StrEnum):

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, status
 from aiops_api.deps import Admin, BusDep, SessionDep
 from aiops_api.replay import service
 from aiops_api.replay.schemas import ReplayRead
-from aiops_contracts.replay import ReplayParams
+from aiops_contracts.replay import ReplayRequest
 
 router = APIRouter(prefix="/api/v1/replay", tags=["replay"])
 
 
 @router.post("", operation_id="start_replay", status_code=status.HTTP_202_ACCEPTED)
-async def start_replay(params: ReplayParams, session: SessionDep, bus: BusDep, user: Admin) -> ReplayRead:
+async def start_replay(params: ReplayRequest, session: SessionDep, bus: BusDep, user: Admin) -> ReplayRead:
     """Replay the archive of [start, end) with candidate changes; the worker stores what would have fired
     compared with what did on the run (poll `GET /api/v1/replay/{id}` until `done` or `failed`)."""
     return await service.start_replay(session, bus, params=params, actor=user.subject)

@@ -1,4 +1,5 @@
-"""API models of dry-run replays: the request is the contract's ReplayParams; a run with its result."""
+"""API models of dry-run replays: the request is the contract's ReplayRequest; a run with its result (its
+ReplayParams read as stored)."""
 
 import uuid
 from datetime import datetime

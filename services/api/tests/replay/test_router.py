@@ -90,3 +90,23 @@ async def test_a_refused_request_answers_503_and_fails_the_run(client, auth, ses
         (run,) = (await session.scalars(select(ReplayRun))).all()
     assert run.status == "failed" and "not handed to the worker" in run.error and run.finished_at is not None
     assert await bus.redis.xlen(bus.key(REPLAY_REQUESTED)) == 9
+
+
+async def test_a_stored_run_outside_todays_bounds_is_still_listed_and_read(client, auth, sessions) -> None:
+    """The store and clock bounds apply to a new request only: a run stored before them (start 1024-05-01), or
+    whose end was the future when it was asked for, is read back as stored."""
+    admin = auth(Role.admin)
+    later = datetime.now(UTC) + timedelta(days=1)
+    old = {"start": "1024-05-01T00:00:00Z", "end": "1024-05-02T00:00:00Z"}
+    ahead = {"start": (later - timedelta(hours=1)).isoformat(), "end": later.isoformat()}
+    async with sessions.begin() as session:
+        runs = [ReplayRun(id=uuid.uuid4(), requested_by="admin", status="queued", params=params, error="")
+                for params in (old, ahead)]
+        session.add_all(runs)
+    listed = await client.get("/api/v1/replay", headers=admin)
+    assert listed.status_code == 200, listed.text
+    assert {r["params"]["start"][:4] for r in listed.json()} == {"1024", ahead["start"][:4]}
+    one = await client.get(f"/api/v1/replay/{runs[0].id}", headers=admin)
+    assert one.status_code == 200 and one.json()["params"]["end"].startswith("1024-05-02"), one.text
+    for params in (old, ahead):
+        assert (await client.post("/api/v1/replay", headers=admin, json=params)).status_code == 422
