@@ -98,8 +98,16 @@ def redacted(url: str) -> str:
 
 
 def redacted_urls(text: str) -> str:
-    """A text (an exception's message) with each URL in it redacted: httpx's errors quote the URL whole."""
-    return _URL_IN_TEXT.sub(lambda match: redacted(match.group()), text)
+    """A text (an exception's message) with each URL in it redacted: httpx's errors quote the URL whole. Never
+    raises (it runs in except blocks): a URL that cannot be split (an unclosed IPv6 bracket) is hidden whole."""
+    return _URL_IN_TEXT.sub(lambda match: _redacted_or_hidden(match.group()), text)
+
+
+def _redacted_or_hidden(url: str) -> str:
+    try:
+        return redacted(url)
+    except ValueError:
+        return "<url>"
 
 
 def check_outbound_url(url: str) -> str:

@@ -32,6 +32,7 @@ from aiops_contracts.outbound import (
     check_outbound_url,
     embedded_ipv4,
     metadata_address,
+    redacted_urls,
 )
 from aiops_contracts.settings import CommonSettings
 
@@ -224,3 +225,9 @@ async def test_connection_and_body_errors_come_as_the_clients_own(http, core) ->
                 await client.get(f"http://hooks.example.test:{server.port}/hook")
         with pytest.raises(http.ConnectError):  # the server is gone
             await client.get(f"http://hooks.example.test:{server.port}/hook")
+
+
+def test_urls_in_a_text_are_redacted_and_one_that_cannot_be_split_is_hidden_whole() -> None:
+    """redacted_urls runs inside except blocks (/ready's store checks): it never raises."""
+    text = "ConnectError('http://user:pw@db:8086/query?q=1') then 'http://[fd00::1/ping' and https://[::1]:9/x"
+    assert redacted_urls(text) == "ConnectError('http://db:8086') then '<url>' and https://[::1]:9"
