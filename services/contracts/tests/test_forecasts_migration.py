@@ -3,7 +3,8 @@
 and servicenow actions, which the contract now refuses; 0021 moves an evidence row's source out of its kind,
 which becomes what the signal is, and back; 0022 gives stored alerts the host name correlation knows their
 host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's, and runs again after
-a failed index build; 0023 gives incidents.hosts a finer statistics target and analyzes it, and back."""
+a failed index build; 0023 gives incidents.hosts a finer statistics target and analyzes it, and back; 0026
+moves the sweep's resolutions waiting to be announced from their event id to the outbox column, and back."""
 
 import os
 import uuid
@@ -226,3 +227,28 @@ def test_incident_hosts_are_analyzed_with_a_finer_statistics_target_and_back(scr
 
     with psycopg.connect(dsn) as conn:
         assert conn.execute(HOSTS_STATISTICS).fetchone() == (1000, True)
+
+
+def test_the_sweeps_waiting_resolutions_move_to_the_outbox_column_and_back(scratch_url: str) -> None:
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0025")
+    with psycopg.connect(dsn) as conn:
+        incident = conn.execute("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, "
+                                "hosts, services, details, first_seen_at, last_seen_at, resolved_at) VALUES "
+                                "(gen_random_uuid(), 'log:t:web-1', 't', '', 'high', 'resolved', 1, '[]', '[]', '{}', "
+                                "now(), now(), now()) RETURNING id").fetchone()[0]
+        for event_id, kind in (("e1", "opened"), (None, "acknowledged"), ("sweep:unannounced", "resolved")):
+            conn.execute("INSERT INTO incident_events (incident_id, event_id, at, kind, count, message) VALUES "
+                         "(%s, %s, now(), %s, 0, '')", (incident, event_id, kind))
+    rows = "SELECT kind, event_id, {} FROM incident_events ORDER BY id"
+
+    _migrate(scratch_url, "0026")
+
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(rows.format("announce")).fetchall() == [
+            ("opened", "e1", None), ("acknowledged", None, None), ("resolved", None, "incident.resolved")]
+    assert "ix_incident_events_announce" in _names(dsn, "incident_events")
+    _migrate(scratch_url, "0025", down=True)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute(rows.format("NULL")).fetchall() == [
+            ("opened", "e1", None), ("acknowledged", None, None), ("resolved", "sweep:unannounced", None)]

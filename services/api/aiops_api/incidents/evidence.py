@@ -16,7 +16,7 @@ from aiops_api.errors import Conflict, NotFound
 from aiops_api.incidents.schemas import EvidenceRead
 from aiops_api.incidents.service import get_incident
 from aiops_contracts.db import Alert, Incident, IncidentEvent, IncidentSignal, IncidentSplit
-from aiops_contracts.events import IncidentStatus, TimelineKind
+from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_UPDATED, IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, SPLIT_MEMORY, alert_key
 
 
@@ -66,9 +66,11 @@ async def split_signal(session: AsyncSession, *, incident_id: uuid.UUID, group_k
     session.add(IncidentSplit(incident_id=incident_id, new_incident_id=new.id, group_key=group_key,
                               other_keys=others, actor=actor, at=now,
                               until=max(now, incident.last_seen_at) + SPLIT_MEMORY))
-    for row, message in ((incident, f"{group_key} split out by {actor}"), (new, f"split out of {incident_id} by {actor}")):
+    # Announced after the commit (service.announce_changes): the incident updated, the new one opened.
+    for row, event_type, message in ((incident, INCIDENT_UPDATED, f"{group_key} split out by {actor}"),
+                                     (new, INCIDENT_OPENED, f"split out of {incident_id} by {actor}")):
         session.add(IncidentEvent(incident_id=row.id, event_id=None, at=now, kind=TimelineKind.events, count=0,
-                                  host=None, template_id=None, message=message))
+                                  host=None, template_id=None, message=message, announce=event_type))
     await record_change(session, actor=actor, action="incident.split", entity=("incident", str(incident_id)),
                         before={"group_keys": sorted([*others, group_key])},
                         after={"group_key": group_key, "new_incident_id": str(new.id)})

@@ -117,6 +117,5 @@ async def split_incident(incident_id: uuid.UUID, body: IncidentSplitCreate, sess
     not merge that signal with the ones it left for 24 h."""
     incident, new = await evidence.split_signal(session, incident_id=incident_id, group_key=body.group_key,
                                                 actor=user.subject)
-    for changed in (incident, new):
-        await service.announce_change(bus, changed)
+    await service.announce_changes(session, bus, [incident.id, new.id])
     return IncidentSplitRead(incident=IncidentRead.model_validate(incident), new_incident=IncidentRead.model_validate(new))

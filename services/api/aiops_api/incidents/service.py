@@ -1,5 +1,6 @@
 """Incident queries, and the transitions operators make (acknowledge, resolve, reopen): audited, on the
-incident's timeline, and announced like the aggregator's changes (`aiops:incidents:changed` + live channel)."""
+incident's timeline, and announced like the aggregator's changes (`aiops:incidents:changed` + live channel),
+through the outbox of aiops_contracts.incidents (by the worker's next sweep when the API could not)."""
 
 import logging
 import uuid
@@ -21,12 +22,15 @@ from aiops_api.triage import VERBS, transition
 from aiops_contracts.bus import Bus, StreamBacklogFull
 from aiops_contracts.db import Incident, IncidentEvent, LogTemplate
 from aiops_contracts.events import INCIDENT_OPENED, INCIDENT_RESOLVED, INCIDENT_UPDATED, IncidentStatus
-from aiops_contracts.incidents import announce_incident_changes, incident_changed
+from aiops_contracts.incidents import announce_pending
 
 log = logging.getLogger(__name__)
 
 SOURCE = "api"
 INCIDENTS = Incident.__table__  # reads go through Core: no ORM instances, no ORM compilation
+# What an operator's change is announced as, by the status it leaves the incident in.
+STATUS_EVENTS = {IncidentStatus.acknowledged: INCIDENT_UPDATED, IncidentStatus.resolved: INCIDENT_RESOLVED,
+                 IncidentStatus.open: INCIDENT_OPENED}
 
 
 async def list_incidents(connection: AsyncConnection, *, filters: IncidentFilter, cursor: str | None,
@@ -103,19 +107,22 @@ async def set_incident_status(session: AsyncSession, bus: Bus, *, incident_id: u
         if status == IncidentStatus.open:
             incident.details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
         session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=at, kind=VERBS[status], count=0,
-                                  host=None, template_id=None, message=f"{VERBS[status]} by {actor}"))
+                                  host=None, template_id=None, message=f"{VERBS[status]} by {actor}",
+                                  announce=STATUS_EVENTS[status]))
     await session.commit()  # also ends the lock when nothing changed
     if changed:
-        await announce_change(bus, incident)
+        await announce_changes(session, bus, [incident.id])
     return incident
 
 
-async def announce_change(bus: Bus, incident: Incident) -> None:
-    """Best effort: the change is committed, so a Redis outage must not turn the answer into an error
-    (a retry would find nothing to change and announce nothing either); it is logged."""
-    event_type = {IncidentStatus.resolved: INCIDENT_RESOLVED, IncidentStatus.open: INCIDENT_OPENED}.get(incident.status, INCIDENT_UPDATED)
-    change = incident_changed(incident, event_type, source=SOURCE, reopened=incident.status == IncidentStatus.open)
+async def announce_changes(session: AsyncSession, bus: Bus, incident_ids: list[uuid.UUID]) -> None:
+    """Announce the incidents' committed changes, waiting in the outbox on the timeline rows the change wrote
+    (aiops_contracts.incidents). Best effort: the change is committed, so a Redis outage or a full stream must not
+    turn the answer into an error (a retry would find nothing to change); the rows keep waiting, the worker's next
+    sweep announces them under the same ids, and it is logged."""
     try:
-        await announce_incident_changes(bus, [change])
+        await announce_pending(session, bus, source=SOURCE, incidents=incident_ids)
     except (RedisError, OSError, StreamBacklogFull) as exc:
-        log.warning("incident change not announced", extra={"incident_id": str(incident.id), "error": repr(exc)})
+        log.warning("incident change not announced yet", extra={"incident_ids": [str(i) for i in incident_ids],
+                                                                 "error": repr(exc)})
+    await session.commit()  # the rows announced; or, not announced, their locks ended

@@ -1,5 +1,6 @@
 """GET /api/v1/incidents/{id}/evidence and POST /split: evidence by onset with the origin marked; a split moves
-one signal into a new incident, audited, remembered for the aggregator, announced."""
+one signal into a new incident, audited, remembered for the aggregator, announced (the incident updated, the new
+one opened)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -7,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from aiops_api.auth.tokens import Role
+from aiops_contracts.bus import Bus
 from aiops_contracts.db import Alert, AuditEntry, Incident, IncidentSignal, IncidentSplit
+from aiops_contracts.envelope import Envelope
+from aiops_contracts.streams import INCIDENTS_CHANGED
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -47,7 +51,7 @@ async def test_evidence_is_ordered_by_onset_with_the_origin_marked(client, auth,
     assert missing.status_code == 404
 
 
-async def test_split_moves_the_signal_out_audited_and_remembered(client, auth, sessions) -> None:
+async def test_split_moves_the_signal_out_audited_and_remembered(client, auth, sessions, bus: Bus) -> None:
     incident_id = await merged(sessions)
     url = f"/api/v1/incidents/{incident_id}/split"
     split = await client.post(url, headers=auth(Role.operator), json={"group_key": "alert:host:web-9"})
@@ -60,6 +64,9 @@ async def test_split_moves_the_signal_out_audited_and_remembered(client, auth, s
         audit = (await session.scalars(select(AuditEntry))).one()
     assert (memory.group_key, memory.other_keys, memory.actor) == ("alert:host:web-9", ["log:t:db-1"], "test-operator")
     assert (audit.action, audit.entity_id) == ("incident.split", str(incident_id))
+    announced = [Envelope.from_entry(f) for _, f in await bus.redis.xrange(bus.key(INCIDENTS_CHANGED))]
+    assert [(e.type, e.payload["incident_id"], e.payload["reopened"]) for e in announced] == [
+        ("incident.updated", str(incident_id), False), ("incident.opened", body["new_incident"]["id"], False)]
     only = await client.post(url, headers=auth(Role.operator), json={"group_key": "log:t:db-1"})
     assert only.status_code == 409 and "only signal" in only.json()["detail"]
     unknown = await client.post(url, headers=auth(Role.operator), json={"group_key": "log:nope"})

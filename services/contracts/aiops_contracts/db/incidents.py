@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,7 +60,8 @@ class IncidentEvent(Base):
     """An incident's timeline: opened, events (one row per handled batch, with its count), reopened, resolved."""
 
     __tablename__ = "incident_events"
-    __table_args__ = (Index("ix_incident_events_incident_id_at", "incident_id", "at"),)
+    __table_args__ = (Index("ix_incident_events_incident_id_at", "incident_id", "at"),
+                      Index("ix_incident_events_announce", "id", postgresql_where=text("announce IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
@@ -70,6 +72,9 @@ class IncidentEvent(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     template_id: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text, default="")
+    # The event type the row's change waits to be announced as (aiops_contracts.incidents: the outbox of the changes
+    # no envelope caused); NULL once announced, and on the rows an envelope wrote (its task announces them).
+    announce: Mapped[str | None] = mapped_column(String(32))
 
 
 class IncidentSignal(Base):

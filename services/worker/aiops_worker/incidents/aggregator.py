@@ -46,7 +46,6 @@ The candidate incidents are indexed (incidents/candidates.py), so a signal is co
 reach and whose span meets its time, with the same result as comparing it with every open candidate.
 """
 
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -139,11 +138,6 @@ def quiet_end(incident: Incident, window: timedelta, reopened: datetime | None) 
     but not before an operator's reopening."""
     end = incident.last_seen_at + window
     return max(end, reopened) if reopened is not None else end
-
-
-def change_id(*parts: str) -> str:
-    """Deterministic envelope id of an incident change, so a redelivery announces it under the same id."""
-    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
 
 
 class Aggregation:

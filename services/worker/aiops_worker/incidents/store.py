@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, String, Table, Uuid, any_, bindparam, func, or_, select, text, update
+from sqlalchemy import Row, Select, String, Table, Uuid, any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import Incident, IncidentEvent, IncidentSignal, IncidentSplit, TopologyEdge
-from aiops_contracts.events import IncidentStatus, TimelineKind
+from aiops_contracts.events import INCIDENT_RESOLVED, IncidentStatus, TimelineKind
 from aiops_contracts.topology import CORRELATION_LOCK, DEPENDS_ON, RUNS_ON
 from aiops_worker.incidents.aggregator import Known, Policy
 from aiops_worker.incidents.candidates import Candidates
@@ -21,8 +21,6 @@ from aiops_worker.incidents.signals import EntryKey, Signal, entry_key
 from aiops_worker.runtime.bulk import rows_param, rows_select
 
 LEARNING_LOCK = "topology:learning"  # taken by every writer of learned edges: counting and adding is one step
-# The event id of a resolution the sweep committed and has not announced yet (its timeline row's, until announced).
-UNANNOUNCED = "sweep:unannounced"
 _HELD_RUNS_ON = text("SELECT source, target FROM topology_edges "
                      "JOIN unnest(CAST(:sources AS text[]), CAST(:targets AS text[])) AS edge(source, target) "
                      "USING (source, target) WHERE kind = :kind")
@@ -252,10 +250,11 @@ async def link_alerts(session: AsyncSession, links: dict[str, uuid.UUID]) -> Non
 async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelta, *, mixed: bool,
                         held: timedelta) -> None:
     """Resolve the incidents holding a key starting with `key_prefix` without a new event for `window` (wall
-    clock), each with a `resolved` timeline row marked UNANNOUNCED (see `unannounced_resolutions`). With `mixed`
-    False, only incidents all of whose keys start with it (an incident that joined signals of several tasks is
-    resolved by the task with the longer window). One an operator reopened (a `reopened` timeline row without
-    event) stays open for `held` after that, and is resolved no earlier than the reopening."""
+    clock), each with a `resolved` timeline row waiting to be announced (aiops_contracts.incidents: the outbox).
+    With `mixed` False, only incidents all of whose keys start with it (an incident that joined signals of several
+    tasks is resolved by the task with the longer window). One an operator reopened (a `reopened` timeline row
+    without event, announced or not) stays open for `held` after that, and is resolved no earlier than the
+    reopening."""
     own = IncidentSignal.incident_id == Incident.id
     holds = select(IncidentSignal.id).where(own, IncidentSignal.group_key.startswith(key_prefix)).exists()
     foreign = select(IncidentSignal.id).where(own, ~IncidentSignal.group_key.startswith(key_prefix)).exists()
@@ -271,29 +270,7 @@ async def resolve_quiet(session: AsyncSession, key_prefix: str, window: timedelt
                 resolved_at=func.greatest(func.least(Incident.last_seen_at + window, func.now()), reopened),
                 updated_at=func.now())
         .returning(Incident)))
-    await add_timeline(session, [
-        {"incident_id": i.id, "event_id": UNANNOUNCED, "at": i.resolved_at, "kind": TimelineKind.resolved, "count": 0,
-         "host": None, "template_id": None, "message": ""} for i in resolved])
-
-
-async def unannounced_resolutions(session: AsyncSession) -> tuple[list[int], list[Incident]]:
-    """The sweeps' resolutions not announced yet, an outbox: their timeline rows (ids), locked for the caller to
-    announce them and then `mark_announced` in the same transaction (another sweep meanwhile passes them by: SKIP
-    LOCKED), and the incidents still resolved by them, to announce. One reopened since (announced as such by the
-    task that reopened it), or resolved again since, has nothing left to announce of that resolution."""
-    rows = (await session.execute(
-        select(IncidentEvent.id, IncidentEvent.at, Incident).join(Incident, Incident.id == IncidentEvent.incident_id)
-        .where(IncidentEvent.event_id == UNANNOUNCED).order_by(IncidentEvent.id)
-        .with_for_update(of=IncidentEvent, skip_locked=True))).all()
-    resolved = [incident for _, at, incident in rows
-                if incident.status == IncidentStatus.resolved and incident.resolved_at == at]
-    return [row_id for row_id, _, _ in rows], resolved
-
-
-async def mark_announced(session: AsyncSession, row_ids: list[int]) -> None:
-    """Mark the sweeps' resolution rows announced: their event id back to NULL, as on any row no envelope wrote."""
-    if row_ids:
-        await session.execute(update(IncidentEvent).where(IncidentEvent.id == _any("rows", row_ids, BigInteger))
-                              .values(event_id=None))
-
-
+    if resolved:
+        await session.execute(insert(IncidentEvent.__table__), [
+            {"incident_id": i.id, "event_id": None, "at": i.resolved_at, "kind": TimelineKind.resolved, "count": 0,
+             "host": None, "template_id": None, "message": "", "announce": INCIDENT_RESOLVED} for i in resolved])

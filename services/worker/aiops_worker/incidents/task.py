@@ -11,7 +11,8 @@ Idempotent: envelope ids are claimed in the transaction that writes the incident
 envelope changes nothing and re-announces the incidents it had changed, under the same change ids: as
 `incident.opened` (reopened or not) where its timeline row says it opened or reopened the incident, so a
 change whose announcement failed after the commit (Redis down, a crash) is not announced as a mere update.
-The sweep has no redelivery: its resolutions' timeline rows wait, marked, until a sweep has announced them.
+The sweep has no redelivery: its resolutions' timeline rows wait in the outbox (aiops_contracts.incidents), as an
+operator's changes do when the API could not announce them, until a sweep has announced them.
 """
 
 import asyncio
@@ -33,10 +34,10 @@ from aiops_contracts.events import (
     LogEventsPayload,
     TimelineKind,
 )
-from aiops_contracts.incidents import announce_incident_changes, incident_changed
+from aiops_contracts.incidents import announce_incident_changes, announce_pending, change_id, incident_changed
 from aiops_contracts.streams import ALERTS_STORED, FORMER_AGGREGATOR_GROUP, FORMER_SHARED_GROUP, LOGS_TEMPLATED
 from aiops_worker.incidents import store
-from aiops_worker.incidents.aggregator import Aggregation, Policy, change_id
+from aiops_worker.incidents.aggregator import Aggregation, Policy
 from aiops_worker.incidents.learning import TopologyLearner
 from aiops_worker.incidents.signals import (
     ALERT_KEY_PREFIX,
@@ -114,17 +115,14 @@ class IncidentTask(StreamConsumer[P]):
         await self._announce(changes)
 
     async def resolve_quiet(self) -> None:
-        """The sweep: resolve the incidents that went quiet, commit, then announce every sweep's resolution not
-        announced yet (store.unannounced_resolutions), this one's and those of an earlier sweep whose announcement
-        failed (Redis down, the stream full, a crash after the commit), and mark them announced once published."""
+        """The sweep: resolve the incidents that went quiet, commit, then announce every change no envelope caused
+        and not announced yet (announce_pending): this sweep's resolutions, an earlier sweep's and an operator's
+        changes whose announcement failed (Redis down, the stream full, a crash after the commit)."""
         async with self.ctx.sessions.begin() as session:
             await store.resolve_quiet(session, self.key_prefix, self.policy.window, mixed=self.sweeps_mixed,
                                       held=self.policy.held)
         async with self.ctx.sessions.begin() as session:
-            rows, resolved = await store.unannounced_resolutions(session)
-            await self._announce([(i, f"resolved:{i.resolved_at.isoformat()}", INCIDENT_RESOLVED, False)
-                                  for i in resolved])
-            await store.mark_announced(session, rows)
+            await announce_pending(session, self.bus, source=SOURCE)
 
     async def _announce(self, changes: list[tuple[Incident, str, str, bool]]) -> None:
         envelopes = [incident_changed(incident, event_type, source=SOURCE, reopened=reopened,

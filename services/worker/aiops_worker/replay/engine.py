@@ -53,13 +53,13 @@ from aiops_contracts.events import (
     IncidentStatus,
     LogsPayload,
 )
-from aiops_contracts.incidents import incident_changed
+from aiops_contracts.incidents import change_id, incident_changed
 from aiops_contracts.replay import ReplayChanges
 from aiops_worker.anomalies.alerts import ANOMALY_SOURCE, anomaly_envelope, is_alertable
 from aiops_worker.anomalies.detectors import DetectorBank, DetectorConfig
 from aiops_worker.anomalies.series import MetricPoint
 from aiops_worker.automations.matching import TriggerEvent, alert_kind, incident_event, matches
-from aiops_worker.incidents.aggregator import Aggregation, Policy, change_id
+from aiops_worker.incidents.aggregator import Aggregation, Policy
 from aiops_worker.incidents.correlation import Topology
 from aiops_worker.incidents.signals import ALERT_KEY_PREFIX, LOG_KEY_PREFIX, Signal, signal_from_alert, signal_from_log
 from aiops_worker.logs.analysis import LogAnalyser, log_event

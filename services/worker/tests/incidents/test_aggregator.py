@@ -21,6 +21,7 @@ from aiops_contracts.events import (
     Severity,
     TimelineKind,
 )
+from aiops_contracts.incidents import change_id
 from aiops_contracts.streams import ALERTS_STORED, INCIDENTS_CHANGED, LOGS_TEMPLATED
 from aiops_worker.incidents.aggregator import Action, Aggregation, Known, Policy, decide
 from aiops_worker.incidents.signals import signal_from_alert, signal_from_log
@@ -183,6 +184,38 @@ async def test_a_resolution_whose_announcement_failed_is_announced_by_the_next_s
     await task.resolve_quiet()
     resolved = [e for e in (Envelope.from_entry(f) for _, f in await redis.xrange(key)) if e.type == "incident.resolved"]
     assert [(e.payload["incident_id"], e.payload["status"]) for e in resolved] == [(str(incident.id), "resolved")]
+
+
+async def test_operators_changes_whose_announcement_failed_are_announced_by_the_next_sweep_once(
+        worker_ctx: WorkerContext, redis, drain) -> None:
+    """An operator's change waits in the outbox (its timeline row's `announce`) until the API has announced it; when
+    that failed, the next sweep announces it, once, under the change id the API uses; of an incident's waiting
+    changes only the latest stands (an acknowledgement then a resolution: the resolution)."""
+    task = LogIncidentTask(worker_ctx)
+    await worker_ctx.bus.publish_many(LOGS_TEMPLATED, [envelope("a", log_event(1, 0)),
+                                                       envelope("b", log_event(2, 0, host="web-2"))])
+    await drain(task)
+    acked, resolved = await incidents(worker_ctx)
+    now = datetime.now(UTC)
+    changes = [(acked, "acknowledged", "incident.updated"), (resolved, "acknowledged", "incident.updated"),
+               (resolved, "resolved", "incident.resolved")]
+    async with worker_ctx.sessions.begin() as session:  # as the API commits them
+        await session.execute(update(Incident).where(Incident.id == acked.id).values(status="acknowledged"))
+        await session.execute(update(Incident).where(Incident.id == resolved.id).values(status="resolved",
+                                                                                       resolved_at=now))
+        session.add_all([IncidentEvent(incident_id=i.id, event_id=None, at=now, kind=kind, count=0,
+                                       message=f"{kind} by operator", announce=event_type)
+                         for i, kind, event_type in changes])
+    await task.resolve_quiet()
+    await task.resolve_quiet()
+    announced = [Envelope.from_entry(f) for _, f in await redis.xrange(worker_ctx.bus.key(INCIDENTS_CHANGED))][2:]
+    assert [(e.id, e.type, e.payload["incident_id"], e.payload["status"]) for e in announced] == [
+        (change_id(f"acknowledged:{now.isoformat()}", str(acked.id), "incident.updated"), "incident.updated",
+         str(acked.id), "acknowledged"),
+        (change_id(f"resolved:{now.isoformat()}", str(resolved.id), "incident.resolved"), "incident.resolved",
+         str(resolved.id), "resolved")]
+    async with worker_ctx.sessions() as session:
+        assert not (await session.scalars(select(IncidentEvent).where(IncidentEvent.announce.is_not(None)))).all()
 
 
 async def test_names_longer_than_their_columns_are_cut_alike_everywhere(bus: Bus, worker_ctx: WorkerContext, redis,

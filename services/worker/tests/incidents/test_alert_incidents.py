@@ -188,22 +188,24 @@ async def test_a_new_alert_joining_its_keys_open_incident_is_stored_linked_to_it
     assert by_key["alert:host:web-1"].event_count == 3
 
 
-async def reopen_as_an_operator(ctx: WorkerContext, ago: timedelta) -> None:
+async def reopen_as_an_operator(ctx: WorkerContext, ago: timedelta, announced: bool = True) -> None:
     """What POST /incidents/{id}/reopen wrote `ago`: open again, no resolution, one more reopening counted, a
-    `reopened` row without event."""
+    `reopened` row without event; not `announced`: its announcement failed, the row waits for a sweep to make it."""
     when = datetime.now(UTC) - ago
     async with ctx.sessions.begin() as session:
         (incident,) = await session.scalars(select(Incident))
         details = {**incident.details, "reopen_count": incident.details.get("reopen_count", 0) + 1}
         await session.execute(update(Incident).values(status="open", resolved_at=None, updated_at=when, details=details))
         session.add(IncidentEvent(incident_id=incident.id, event_id=None, at=when, kind="reopened", count=0,
-                                  message="reopened by operator"))
+                                  message="reopened by operator", announce=None if announced else "incident.opened"))
 
 
+@pytest.mark.parametrize("announced", [True, False])
 async def test_an_operators_reopening_holds_for_a_full_resolve_window(bus: Bus, worker_ctx: WorkerContext,
-                                                                     drain) -> None:
+                                                                     drain, announced: bool) -> None:
     """The logs' sweep (5 s window) no longer re-resolves what an operator reopened: it waits for the longer
-    (alert) window from the reopening, then resolves it no earlier than the reopening."""
+    (alert) window from the reopening, then resolves it no earlier than the reopening; alike when the reopening's
+    announcement failed (its row waiting in the outbox until a sweep announces it)."""
     line = LogEvent(event_id="l1:0", template_id="t-oom", template="oom <*>", message="oom 1", host="web-1",
                     severity=Severity.high, occurred_at=at(0))
     payload = LogEventsPayload(events=[line]).model_dump(mode="json")
@@ -215,7 +217,7 @@ async def test_an_operators_reopening_holds_for_a_full_resolve_window(bus: Bus, 
     await task.resolve_quiet()
     assert [i.status for i in (await incidents(worker_ctx)).values()] == ["resolved"]
 
-    await reopen_as_an_operator(worker_ctx, timedelta(seconds=20))  # 4 log windows ago, within the alert one
+    await reopen_as_an_operator(worker_ctx, timedelta(seconds=20), announced)  # 4 log windows ago, in the alert one
     await task.resolve_quiet()
     (incident,) = (await incidents(worker_ctx)).values()
     assert (incident.status, incident.resolved_at) == ("open", None)
@@ -236,7 +238,8 @@ async def test_an_event_after_an_operators_reopening_groups_alike_before_and_aft
     """The sweep keeps an incident an operator reopened open for the alert window, then resolves it no earlier than
     the reopening; the next event decides as if the sweep had run (aggregator rule 2), whether it did or not. Within
     that hold the event joins the reopened incident; after it, the incident counts as resolved at the reopening,
-    so an event within INCIDENT_REOPEN_S of that reopens it. Before: the event resolved it at its last event + the
+    so an event within INCIDENT_REOPEN_S of that reopens it; alike before and after a sweep announced the reopening
+    (its row waiting in the outbox until then). Before: the event resolved it at its last event + the
     window, two hours before the operator's click, and opened a new incident (when the sweep had not resolved it)."""
     now = datetime.now(UTC)
     task = LogIncidentTask(worker_ctx)
@@ -254,7 +257,7 @@ async def test_an_event_after_an_operators_reopening_groups_alike_before_and_aft
     async with worker_ctx.sessions.begin() as session:  # quiet for two hours (wall clock)
         await session.execute(update(Incident).values(updated_at=first))
     await task.resolve_quiet()
-    await reopen_as_an_operator(worker_ctx, ago)
+    await reopen_as_an_operator(worker_ctx, ago, announced=False)  # not announced yet: a sweep announces it
     if swept:
         await task.resolve_quiet()
     await oom("l2", now)
