@@ -91,6 +91,21 @@ async def test_state_not_saved_within_the_max_age_is_pruned_and_state_saved_with
     assert sorted(saved) == [b"live", b"older"] and saved[b"older"] >= saved[b"live"]  # its age starts now
 
 
+async def test_a_prune_step_drops_the_series_saved_longest_ago_however_many_live_ones_there_are(
+        redis: Redis) -> None:
+    """2,000 live series and 600 gone: a step drops 500 gone ones (found by saved time, not by a walk over the
+    hash and its values), the next the other 100, and the live ones stay."""
+    cache = DetectorCache(redis, DetectorConfig(), max_series=10, key=KEY, max_age_s=DAY_S)
+    live, gone = [f"live{i}" for i in range(2_000)], [f"gone{i}" for i in range(600)]
+    await redis.hset(KEY, mapping=dict.fromkeys(live + gone, valid_blob()))
+    await redis.zadd(f"{KEY}:saved", dict.fromkeys(live, time.time()) | dict.fromkeys(gone, time.time() - 2 * DAY_S))
+
+    assert [await cache.prune() for _ in range(3)] == [500, 100, 0]
+
+    assert await redis.hlen(KEY) == await redis.zcard(f"{KEY}:saved") == 2_000
+    assert not await redis.hexists(KEY, "gone0") and await redis.hexists(KEY, "live0")
+
+
 def valid_blob() -> bytes:
     return codec.encode({"a": np.arange(4, dtype=np.int64), "b": [np.zeros((2, 3)), {"c": -np.inf}]})
 
