@@ -95,7 +95,8 @@ class ApiSettings(CommonSettings):
             raise ValueError("CORS_ORIGINS must list origins explicitly: credentials are allowed")
         if self.sentry_hook_seen_s < 2 * self.sentry_hook_max_age_s:
             raise ValueError("SENTRY_HOOK_SEEN_S must be at least 2 x SENTRY_HOOK_MAX_AGE_S: a signature forgotten "
-                             "sooner could be replayed with a fresh timestamp")
+                             "sooner could be replayed as captured, its own timestamp still taken (once forgotten, "
+                             "with a fresh one at any time: the timestamp is not signed)")
         return self
 
     @field_validator("frontend_url", "public_url")
