@@ -29,8 +29,10 @@ LATEST_TIME = datetime(2262, 1, 1, tzinfo=UTC)
 ANOMALIES_MEASUREMENT = "aiops_anomalies"
 # The retention policy ensure_database() creates and makes the database's default.
 RETENTION_POLICY = "aiops"
-# Answers that mean "not now" rather than "never": bad credentials, rate limits (retry once fixed).
-_RETRY_LATER_STATUSES = (401, 403, 429)
+# The 4xx answers that refuse the request itself, for good: a bad line or query, a field type conflict, a partial
+# write (400), a body over max-body-size (413), points refused (InfluxDB 2.x: 422). Any other (bad credentials, a
+# rate limit, a proxy's refusal, a path with no InfluxDB behind it) means "not now": retried once fixed.
+_REFUSED_STATUSES = (400, 413, 422)
 
 
 class InfluxError(Exception):
@@ -187,11 +189,14 @@ def parse_answer(answer: bytes) -> list[InfluxSeries]:
 
 
 def _check(status: int, text: str) -> None:
-    """Raises what an answer's status means: InfluxUnavailable for 5xx and retry-later ones, an InfluxError for 4xx."""
-    if status >= 500 or status in _RETRY_LATER_STATUSES:
-        raise InfluxUnavailable(f"InfluxDB answered {status}: {text[:300]}")
-    if status >= 400:
-        raise _error(f"InfluxDB answered {status}: {text[:300]}")
+    """Raises what an answer's status means: an InfluxError for a refusal of the request (DatabaseNotFound for 404's
+    "database not found"), InfluxUnavailable for any other 4xx and 5xx."""
+    if status < 400:
+        return
+    error = _error(f"InfluxDB answered {status}: {text[:300]}")
+    if status in _REFUSED_STATUSES or isinstance(error, DatabaseNotFound):
+        raise error
+    raise InfluxUnavailable(str(error))
 
 
 def encode_params(params: Mapping[str, Any]) -> str:

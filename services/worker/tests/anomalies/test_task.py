@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 import pytest
+from aiohttp import web
 
 from aiops_contracts.bus import Bus
 from aiops_contracts.envelope import Envelope
@@ -17,6 +18,7 @@ from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.anomalies.task import AnomalyTask
 from aiops_worker.runtime.consumer import Delivery, StreamConsumer
 from aiops_worker.runtime.context import WorkerContext
+from conftest import start_app
 
 START_S = 1_700_000_000
 STEP_S = 60
@@ -220,6 +222,29 @@ async def test_scores_influxdb_refuses_for_good_are_dropped_and_the_alerts_and_s
     assert len(refused) == 1 and refused[0].lines > 0 and "field type conflict" in refused[0].error
     series_id = SeriesRef("app", (("host", host), ("region", "eu")), "latency_ms").id
     assert await ctx.redis.hexists(ctx.settings.redis_key(ANOMALY_DETECTORS_KEY), series_id)  # saved at the end
+
+
+@pytest.mark.parametrize(("status", "text"), [(401, ""), (403, ""), (404, "404 page not found"), (407, "")])
+async def test_scores_wait_while_influxdb_refuses_the_request_not_its_lines(
+        worker_ctx: WorkerContext, host: str, status: int, text: str) -> None:
+    """Bad credentials (a rotated password), a wrong path or a proxy's refusal say nothing of the lines: the batch
+    fails as InfluxDB unavailable (retried) and the scores wait, never dropped."""
+    async def refuse(_: web.Request) -> web.Response:
+        return web.Response(status=status, text=text)
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", refuse)
+    runner, url = await start_app(app)
+    refusing = worker_ctx.settings.model_copy(update={"influx_url": url})
+    task = AnomalyTask(WorkerContext(settings=refusing, redis=worker_ctx.redis, sessions=worker_ctx.sessions,
+                                     influx=InfluxClient(refusing)))
+    try:
+        with pytest.raises(InfluxUnavailable, match=str(status)):
+            await task.handle(_batch(_lines(host, "app", "latency_ms", _series(1, "spike"), 0, POINTS)))
+    finally:
+        await task.influx.aclose()
+        await runner.cleanup()
+    assert task.outbox.lines
 
 
 async def test_scores_waiting_for_influxdb_hold_back_evictions_and_go_out_once_it_answers(
