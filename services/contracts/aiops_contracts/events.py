@@ -1,7 +1,7 @@
 """Payload models per event type. The envelope's `type` names which model its payload follows."""
 
 import itertools
-import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -9,9 +9,8 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, Field, GetPydanticSchema, model_validator
 from pydantic_core import core_schema
 
+from aiops_contracts.instrumentation import LABELS_DROPPED
 from aiops_contracts.text import without_nul_in
-
-log = logging.getLogger(__name__)
 
 ALERT_RECEIVED = "alert.received"
 ALERT_STORED = "alert.stored"
@@ -86,9 +85,12 @@ URL_MAX_CHARS = 2_000  # the alerts table's url column; other stored URLs (Alert
 # Labels and annotations are cut, never refused, so that producer and consumer agree and an event with one
 # overlong label keeps the rest. Request-level labels travel once per envelope (LogsPayload.labels).
 LABEL_KEY_MAX_CHARS = 128
-# Labels (or annotations) of one event past this many are dropped, the first kept, and counted in a warning: a
-# 5 MB body could carry 200,000 labels on one alert, stored in JSONB and copied into its incident's notifications.
+# Labels (or annotations) of one event past this many are dropped, the first kept (the KNOWN_ANNOTATIONS before
+# all), and counted in aiops_event_labels_dropped_total: a 5 MB body could carry 200,000 labels on one alert,
+# stored in JSONB and copied into its incident's notifications.
 LABELS_MAX_COUNT = 64
+# The annotations an alert is read by (Alertmanager's title and description, the runbook link)
+KNOWN_ANNOTATIONS = ("summary", "description", "message", "runbook_url")
 LABEL_VALUE_MAX_CHARS = 1_024  # also names copied from a request into each of its alerts (receiver, group key)
 ANNOTATION_VALUE_MAX_CHARS = 4_096  # alert annotations; the description itself keeps up to 20,000
 LOG_LINE_MAX_CHARS = 65_536  # one LogRecord's message; a longer line travels as several (log_line_pieces)
@@ -102,15 +104,20 @@ def log_line_pieces(line: str) -> list[str]:
     return [line[start:start + LOG_LINE_MAX_CHARS] for start in range(0, len(line), LOG_LINE_MAX_CHARS)]
 
 
-def _cut(value_max: int) -> GetPydanticSchema:
-    """A dict[str, str] whose overlong keys and values are cut, and of which only the first LABELS_MAX_COUNT
-    entries are kept (the others are dropped and counted in a warning). The bounds are checked in pydantic's core,
-    so Python runs only for a dict that needs cutting (every log record has a labels field)."""
+def _cut(field: str, value_max: int, known: tuple[str, ...] = ()) -> GetPydanticSchema:
+    """A dict[str, str] whose overlong keys and values are cut, and of which only LABELS_MAX_COUNT entries are
+    kept: the `known` keys present, then the first others (the rest are dropped and counted per `field`). The
+    bounds are checked in pydantic's core, so Python runs only for a dict that needs cutting (every log record has
+    a labels field)."""
+    dropped = LABELS_DROPPED.labels(field)
+
     def cut(labels: dict[str, str]) -> dict[str, str]:
+        items: Iterable[tuple[str, str]] = labels.items()
         if len(labels) > LABELS_MAX_COUNT:
-            log.warning("labels past their bound dropped", extra={"dropped": len(labels) - LABELS_MAX_COUNT})
-        kept = itertools.islice(labels.items(), LABELS_MAX_COUNT)
-        return {k[:LABEL_KEY_MAX_CHARS]: v[:value_max] for k, v in kept}
+            dropped.inc(len(labels) - LABELS_MAX_COUNT)
+            items = itertools.chain(((k, labels[k]) for k in known if k in labels),
+                                    ((k, v) for k, v in labels.items() if k not in known))
+        return {k[:LABEL_KEY_MAX_CHARS]: v[:value_max] for k, v in itertools.islice(items, LABELS_MAX_COUNT)}
 
     strings = core_schema.dict_schema(core_schema.str_schema(), core_schema.str_schema())
     fits = core_schema.dict_schema(core_schema.str_schema(max_length=LABEL_KEY_MAX_CHARS),
@@ -123,8 +130,8 @@ def _cut(value_max: int) -> GetPydanticSchema:
                              lambda _, handler: handler(strings))
 
 
-Labels = Annotated[dict[str, str], _cut(LABEL_VALUE_MAX_CHARS)]
-Annotations = Annotated[dict[str, str], _cut(ANNOTATION_VALUE_MAX_CHARS)]
+Labels = Annotated[dict[str, str], _cut("labels", LABEL_VALUE_MAX_CHARS)]
+Annotations = Annotated[dict[str, str], _cut("annotations", ANNOTATION_VALUE_MAX_CHARS, KNOWN_ANNOTATIONS)]
 
 # An event's own time (a log record's or line's stamp, an alert's start or end) further than this from now, either
 # way, is a clock never set or a placeholder (Go's zero time 0001-01-01, 1970-01-01, 9999-12-31): it reads as absent,

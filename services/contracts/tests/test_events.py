@@ -9,6 +9,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from pydantic import AfterValidator, Field, ValidationError
 
 from aiops_contracts.db import Incident, IncidentEvent
@@ -38,15 +39,31 @@ def test_overlong_labels_and_annotations_are_cut_and_the_event_kept() -> None:
     assert len(alert.annotations["runbook"]) == ANNOTATION_VALUE_MAX_CHARS
 
 
+def _dropped(field: str) -> float:
+    return REGISTRY.get_sample_value("aiops_event_labels_dropped_total", {"field": field}) or 0.0
+
+
 def test_labels_past_the_count_bound_are_dropped_counted_and_the_event_kept(caplog) -> None:
-    """A 5 MB body could carry 200,000 labels on one alert, stored in JSONB and copied into incidents."""
+    """A 5 MB body could carry 200,000 labels on one alert, stored in JSONB and copied into incidents. Dropped
+    ones are counted in a metric, not a warning per event (a batch of such events would flood the log)."""
     many = {f"k{i}": "v" for i in range(200_000)}
+    before = _dropped("labels"), _dropped("annotations")
     alert = AlertPayload(fingerprint="f", title="t", labels=many, annotations=many)
     assert list(alert.labels) == list(alert.annotations) == [f"k{i}" for i in range(LABELS_MAX_COUNT)]
-    assert [(r.message, r.dropped) for r in caplog.records] == [("labels past their bound dropped", 200_000 - LABELS_MAX_COUNT)] * 2
+    assert (_dropped("labels"), _dropped("annotations")) == tuple(n + 200_000 - LABELS_MAX_COUNT for n in before)
+    assert not caplog.records
     record = LogsPayload(labels=many, records=[LogRecord(message="m", labels=many)])
     assert len(record.labels) == len(record.records[0].labels) == LABELS_MAX_COUNT
     assert AlertPayload(fingerprint="f", title="t", labels={"env": "prod"}).labels == {"env": "prod"}
+
+
+def test_the_annotations_the_alert_is_read_by_are_kept_whatever_their_place() -> None:
+    """Alertmanager's title, description and runbook link come from these; late in the JSON, past the count
+    bound, they are kept before the others."""
+    known = {"summary": "disk full", "description": "/var at 99%", "message": "m", "runbook_url": "http://rb"}
+    alert = AlertPayload(fingerprint="f", title="t", annotations={**{f"k{i}": "v" for i in range(100)}, **known})
+    assert list(alert.annotations)[:4] == list(known) and len(alert.annotations) == LABELS_MAX_COUNT
+    assert list(alert.annotations)[4:] == [f"k{i}" for i in range(LABELS_MAX_COUNT - 4)]
 
 
 def test_nul_in_an_alert_is_replaced_in_every_text_it_holds() -> None:
