@@ -14,26 +14,39 @@ oldest forgotten first; ETags of the listing pages only, a run's jobs being read
 first pages are read again, which the store's upserts and the envelope ids (run and state) make harmless.
 Both are remembered once the poll's result is published (its commit): a poll not published is read again.
 A repository that fails (gone, an error answer) does not hold back the others: their runs are published and
-remembered (PartsFailed), its own are read again by the next poll. A listing the rate limit cut short keeps no
-ETag, so its page is read whole again after the reset.
+remembered (PartsFailed), its own are read again by the next poll. A malformed run (not a workflow run) is
+skipped, counted and logged, and remembered as read like a completed one, so that it neither fails every poll
+nor holds back its repository's other runs. A listing the rate limit cut short keeps no ETag, so its page is
+read whole again after the reset.
 GitHub has no test report API (reports are artifacts), so runs from here carry no test list.
 """
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from prometheus_client import Counter
+
 from aiops_contracts.github_actions import NotAWorkflowRun, run_payload
 from aiops_contracts.pipelines import PipelineRunPayload
 from aiops_contracts.pollers import GithubActionsSettings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.http import REQUEST_ERRORS, HttpPoller, read_json
-from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource, PollResult
+from aiops_worker.producers.poller import PartsFailed, PolledSource, PollResult
 
+log = logging.getLogger(__name__)
 API_VERSION = "2022-11-28"
 T = TypeVar("T")
+UNREADABLE_RUNS = Counter("aiops_worker_github_runs_unreadable_total",
+                          "GitHub workflow runs that could not be read (malformed): skipped, not read again")
+
+
+def run_key(run: dict[str, Any]) -> str:
+    """How a run (one attempt of it) is remembered as read: `id:attempt`."""
+    return f"{run.get('id')}:{run.get('run_attempt') or 1}"
 
 
 def next_link(header: str | None) -> str | None:
@@ -99,12 +112,12 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
                 self.etags[url] = etag
         result.commit = commit
         if failures:
-            raise PartsFailed(result, failures)
+            raise PartsFailed(result, failures, parts=len(self.settings.repositories))
         return result
 
     async def _repository(self, repository: str) -> tuple[list[PipelineRunPayload], list[str], dict[str, str]]:
-        """The repository's new runs, the completed ones among them (id:attempt, read once published) and its
-        listing pages' ETags (none when the rate limit ran low: the listing may be cut short)."""
+        """The repository's new runs, the completed and malformed ones among them (id:attempt, read once published)
+        and its listing pages' ETags (none when the rate limit ran low: the listing may be cut short)."""
         runs, read, etags = list[PipelineRunPayload](), list[str](), dict[str, str]()
         async for run in self._new_runs(repository, etags):
             completed = run.get("status") == "completed"
@@ -113,10 +126,14 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
                 break  # its jobs (or the rest of them) wait for the reset: the run is read again then
             try:
                 runs.append(run_payload(run, jobs))
-            except NotAWorkflowRun as exc:
-                raise CheckFailed("protocol", f"{repository}: {exc}") from exc
+            except NotAWorkflowRun as exc:  # skipped, and remembered as read: else it would fail every poll
+                UNREADABLE_RUNS.inc()
+                log.warning("github workflow run unreadable, skipped", extra={
+                    "source": self.source.name, "repository": repository, "run": str(run.get("id")), "error": str(exc)})
+                read.append(run_key(run))
+                continue
             if completed:
-                read.append(f"{run['id']}:{run.get('run_attempt') or 1}")
+                read.append(run_key(run))
         return runs, read, {} if self._rate_low() else etags
 
     async def _new_runs(self, repository: str, etags: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
@@ -126,7 +143,7 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
                 return
             page, url = await self._get(url, etags)
             runs = (page or {}).get("workflow_runs") or []
-            fresh = [r for r in runs if f"{r.get('id')}:{r.get('run_attempt') or 1}" not in self.read]
+            fresh = [run for run in runs if run_key(run) not in self.read]
             for run in fresh:
                 yield run
             if not fresh:  # unchanged (304) or only runs read before: the older pages were read too

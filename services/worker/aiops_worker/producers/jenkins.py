@@ -120,7 +120,7 @@ class JenkinsPoller(HttpPoller[JenkinsSettings]):
             self.read |= read
         result.commit = commit
         if failures:
-            raise PartsFailed(result, failures)
+            raise PartsFailed(result, failures, parts=len(self.settings.jobs) + 1)  # and the queue
         return result
 
     async def _job(self, job: str) -> tuple[list[PipelineRunPayload], set[int]]:

@@ -9,10 +9,13 @@ sources spread), one taken over from another replica when its next poll is due. 
 slow device delays nobody but itself. A failed poll is retried after its interval doubled per consecutive
 failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics, alerts, logs and
 pipeline runs streams, then committed (the poller's position moves past it, producers/poller.py): a poll that
-failed, or whose publish failed (Redis down, StreamBacklogFull), is read again by the next one. One that failed in
-some parts only (PartsFailed) publishes and commits the others' result, and counts as failed. The outcome is the
-source's health (producers/health.py). The manager also answers the API's "test connection" requests
-(producers/checks.py), from any replica, whoever holds the lease."""
+failed, or whose publish or commit failed (Redis down, StreamBacklogFull), is read again by the next one. One that
+failed in some parts only (PartsFailed: a deleted repository, a test failing for good) publishes and commits the
+others' result and is a failure of the source's health naming those parts, but does not back the source off: the
+others are still read every interval (a poll whose parts all failed does). The outcome is the source's health
+(producers/health.py): its error says the stage ("publish: …", "commit: …"), its points are those published.
+The manager also answers the API's "test connection" requests (producers/checks.py), from any replica, whoever
+holds the lease."""
 
 import asyncio
 import hashlib
@@ -21,6 +24,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 import orjson
@@ -58,6 +62,14 @@ CHECK_REPLY_TTL_S = 60
 
 class SourceUnusable(ValueError):
     """A row whose settings or credentials cannot make a poller (reported as its health)."""
+
+
+class Outcome(StrEnum):
+    """A poll's, for its schedule: only one that failed whole backs the source off."""
+
+    ok = "ok"
+    partial = "partial"  # some parts failed (PartsFailed), the others' result was published and committed
+    failed = "failed"  # nothing read, or its publish or commit failed
 
 
 @dataclass
@@ -179,40 +191,41 @@ class ProducerManager:
             await asyncio.sleep(delay)
             started = time.monotonic()
             async with self.slots:
-                ok = await self.poll_once(poller)
-            failures = 0 if ok else failures + 1
+                outcome = await self.poll_once(poller)
+            failures = failures + 1 if outcome == Outcome.failed else 0  # parts read: the interval goes on
             backoff = source.interval_s * 2 ** min(max(failures - 1, 0), 16)
             delay = min(backoff, max(self.settings.poller_max_backoff_s, source.interval_s))
             delay = max(delay - (time.monotonic() - started), 0.0)
 
-    async def poll_once(self, poller: Poller) -> bool:
-        """One poll, published, committed and recorded; whether it succeeded."""
+    async def poll_once(self, poller: Poller) -> Outcome:
+        """One poll, published, committed and recorded (the points are those published)."""
         source, started = poller.source, time.monotonic()
-        result, error = await self._poll(poller)
-        points = result.points
+        result, outcome, error = await self._poll(poller)
+        points, stage = 0, "publish"
         try:
             await self._publish(source, result)
+            points, stage = result.points, "commit"
             await result.commit()
         except Exception as exc:  # Redis down, a stream at its backlog cap: the next poll reads it all again
-            error, points = f"publish: {str(exc) or repr(exc)}", 0
+            outcome, error = Outcome.failed, f"{stage}: {str(exc) or repr(exc)}"
         if error is not None:
             log.warning("poll failed", extra={"source": source.name, "kind": source.kind.value, "error": error})
         await self._record(source, duration_s=time.monotonic() - started, points=points, error=error)
-        return error is None
+        return outcome
 
     @staticmethod
-    async def _poll(poller: Poller) -> tuple[PollResult, str | None]:
-        """The poll's result (of the parts that answered, when some failed) and its error, None when it succeeded."""
+    async def _poll(poller: Poller) -> tuple[PollResult, Outcome, str | None]:
+        """The poll's result (of the parts that answered, when some failed), its outcome and error (None: ok)."""
         timeout_s = poller.source.settings.timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                return await poller.poll(), None
+                return await poller.poll(), Outcome.ok, None
         except TimeoutError:
-            return PollResult(), f"timeout: no complete answer within {timeout_s:g} s"
+            return PollResult(), Outcome.failed, f"timeout: no complete answer within {timeout_s:g} s"
         except PartsFailed as exc:
-            return exc.result, f"{exc.stage}: {exc}"
+            return exc.result, Outcome.failed if exc.whole else Outcome.partial, f"{exc.stage}: {exc}"
         except Exception as exc:  # a poll's failure is the source's health, never the manager's end
-            return PollResult(), f"{getattr(exc, 'stage', 'protocol')}: {exc}"
+            return PollResult(), Outcome.failed, f"{getattr(exc, 'stage', 'protocol')}: {exc}"
 
     async def _record(self, source: PolledSource, *, duration_s: float, points: int, error: str | None) -> None:
         """The poll's health, best effort: Redis down as a poll ends loses that record, never the poller."""

@@ -24,7 +24,7 @@ alerts already sent) changes only in the result's `commit()`, which the manager 
 streams. A poll that fails (or is cut by the timeout), or whose publish fails (Redis down, a stream at its backlog
 cap), changes nothing: the next poll reads the same records again. A poller of several parts (repositories, jobs,
 tests) raises PartsFailed when some fail: the others' result is published and committed, the failed parts keep
-their position.
+their position, and the source is not backed off unless every part failed (PartsFailed's `parts`, how many it has).
 """
 
 from abc import ABC, abstractmethod
@@ -87,13 +87,14 @@ class CheckFailed(Exception):
 
 
 class PartsFailed(CheckFailed):
-    """Some parts of a source (repositories, jobs, tests) failed, the others were read: `result` is theirs, and its
-    commit moves past them only. The stage is the first failure's, the message names each failed part."""
+    """Some of a source's `parts` (repositories, jobs, tests) failed, the others were read: `result` is theirs, and
+    its commit moves past them only. The stage is the first failure's, the message names each failed part."""
 
-    def __init__(self, result: PollResult, failures: Mapping[str, Exception]) -> None:
+    def __init__(self, result: PollResult, failures: Mapping[str, Exception], *, parts: int) -> None:
         stage = getattr(next(iter(failures.values())), "stage", "protocol")
         super().__init__(stage, "; ".join(f"{part}: {str(exc) or repr(exc)}" for part, exc in failures.items()))
         self.result = result
+        self.whole = len(failures) >= parts  # every part failed: the source itself is failing
 
 
 class Poller(ABC):

@@ -11,7 +11,9 @@ a sensor, a supply) is a firing alert of this source, keyed by the component's @
 (or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll),
 and where the BMC pushed otherwise: the poller's reading wins (see Events). What was sent (and the pushes a poll
 settled) is noted once the poll's result is published (its commit): changes of a poll not published are sent by
-the next.
+the next. A settled push is deleted only if it is still the status the poll read (compare-and-delete, one Lua
+script): a push of another status arriving between the poll's reading and its commit is left to the next poll. (A
+push of the same status then is taken as settled: the hash holds the status only.)
 
 Events: where the service root links an enabled EventService (and `events` is on), the poller subscribes
 (POST to its Subscriptions, an EventDestination with the source's push URL as Destination and as Context the
@@ -45,6 +47,16 @@ from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 log = logging.getLogger(__name__)
 SERVICE_ROOT = "/redfish/v1"
 SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S = 60.0, 3600.0
+# KEYS[1] the pushed hash, ARGV component, status, component, status ...: each deleted only if still that status.
+DELETE_IF_UNCHANGED = """
+local deleted = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    deleted = deleted + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return deleted
+"""
 
 
 class RedfishPoller(HttpPoller[RedfishSettings]):
@@ -97,12 +109,12 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             result.lines += lines
             states |= found
         result.alerts, unhealthy = self._changes(states, pushed)
-        settled = pushed.keys() & states.keys()  # by this reading
+        settled = {component: pushed[component] for component in pushed.keys() & states.keys()}  # by this reading
 
         async def commit() -> None:
             self._unhealthy = unhealthy
             if settled:
-                await self.source.redis.hdel(self.source.pushed_key, *settled)
+                await self._settle(settled)
         result.commit = commit
         return result
 
@@ -112,6 +124,12 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             return {}
         pushed = await self.source.redis.hgetall(self.source.pushed_key)
         return {_text(component): _text(status) for component, status in pushed.items()}
+
+    async def _settle(self, settled: dict[str, str]) -> None:
+        """Deletes the pushes the poll read, each only if still as read: one pushed since is the next poll's."""
+        assert self.source.redis is not None and self.source.pushed_key is not None  # pushes were read there
+        args = [value for pair in settled.items() for value in pair]
+        await self.source.redis.eval(DELETE_IF_UNCHANGED, 1, self.source.pushed_key, *args)
 
     async def _chassis(self, chassis: dict[str, Any],
                        now_ns: int) -> tuple[list[str], dict[str, tuple[str, str | None]]]:

@@ -51,7 +51,7 @@ class ThousandEyesPoller(HttpPoller[ThousandEyesSettings]):
             self._last_round |= sent
         result.commit = commit
         if failures:
-            raise PartsFailed(result, failures)
+            raise PartsFailed(result, failures, parts=len(tests))
         return result
 
     async def _test_lines(self, test_id: str, name: str, rounds: ChainMap[tuple[str, str], int]) -> list[str]:

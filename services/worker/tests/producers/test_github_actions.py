@@ -2,11 +2,13 @@
 documented formats (payloads/github_actions_api.json): Link pagination, jobs and steps of completed runs,
 ETag / If-None-Match (304), rate-limit headers, and incremental polls that never read a run twice."""
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from aiops_contracts.pollers import poller_settings
 from aiops_contracts.sources import SourceKind
@@ -21,6 +23,7 @@ class GithubApi:
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.remaining = 4999
+        self.malformed: set[int] = set()  # runs answered without their repository
         self.app = web.Application()
         self.app.router.add_get("/repos/octo-org/hello-world/actions/runs", self.runs)
         self.app.router.add_get("/repos/octo-org/hello-world/actions/runs/{run}/attempts/{attempt}/jobs", self.jobs)
@@ -41,7 +44,11 @@ class GithubApi:
         if page == "1":
             base = f"{request.url.scheme}://{request.host}{request.path}"
             headers["Link"] = f'<{base}?per_page=2&page=2>; rel="next", <{base}?per_page=2&page=2>; rel="last"'
-        return web.json_response(RECORDED["runs"][f"page{page}"], headers=headers)
+        body = copy.deepcopy(RECORDED["runs"][f"page{page}"])
+        for run in body["workflow_runs"]:
+            if run["id"] in self.malformed:
+                del run["repository"]
+        return web.json_response(body, headers=headers)
 
     async def jobs(self, request: web.Request) -> web.Response:
         self.requests.append(f"jobs {request.match_info['run']}")
@@ -126,4 +133,25 @@ async def test_a_failing_repository_does_not_hold_back_the_others(github) -> Non
     with pytest.raises(PartsFailed) as again:
         await gh.poll()
     assert again.value.result.runs == [] and github.requests == ['runs page 1 W/"runs-1"']
+    assert not again.value.whole  # a part was read: the source is not backed off (producers/manager.py)
+    await gh.aclose()
+    gone = poller(github.url, ("octo-org/gone",))
+    with pytest.raises(PartsFailed) as every:
+        await gone.poll()
+    assert every.value.whole  # no part read: the source itself fails
+    await gone.aclose()
+
+
+async def test_a_malformed_run_is_skipped_once_and_the_others_go_on(github) -> None:
+    github.malformed = {1002}
+    skipped = REGISTRY.get_sample_value("aiops_worker_github_runs_unreadable_total") or 0.0
+    gh = poller(github.url)
+    first = await gh.poll()  # no PartsFailed: the repository's other runs are read
+    assert sorted(r.number for r in first.runs) == [1, 3]
+    assert REGISTRY.get_sample_value("aiops_worker_github_runs_unreadable_total") == skipped + 1
+    await first.commit()
+    gh.etags.clear()  # the listing read whole again: the malformed run is not tried again
+    github.requests.clear()
+    assert [r.number for r in (await gh.poll()).runs] == [3]  # in progress: read until completed
+    assert github.requests == ["runs page 1 -", "runs page 2 -"]
     await gh.aclose()

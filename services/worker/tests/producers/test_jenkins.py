@@ -15,7 +15,7 @@ from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import PIPELINES_RUNS
 from aiops_worker.producers.health import health_key
 from aiops_worker.producers.jenkins import JenkinsPoller, job_path
-from aiops_worker.producers.manager import ProducerManager
+from aiops_worker.producers.manager import Outcome, ProducerManager
 from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource
 from conftest import polled
 
@@ -127,10 +127,10 @@ async def test_a_failing_queue_does_not_hold_back_the_builds_read_again_until_co
 async def test_the_manager_publishes_the_builds_of_a_poll_whose_queue_failed(jenkins, worker_ctx) -> None:
     jenkins.queue_fails = True
     poll, pollers, redis = poller(jenkins.url), ProducerManager(worker_ctx), worker_ctx.redis
-    assert not await pollers.poll_once(poll)  # failed, its builds published and committed
+    assert await pollers.poll_once(poll) == Outcome.partial  # its builds published and committed
     assert (await redis.hget(health_key(worker_ctx.settings, "j-id"), "last_error")).startswith(b"protocol: queue: ")
     jenkins.queue_fails = False
-    assert await pollers.poll_once(poll)
+    assert await pollers.poll_once(poll) == Outcome.ok
     stream = await redis.xrange(worker_ctx.bus.key(PIPELINES_RUNS))
     assert [Envelope.from_entry(fields).payload["number"] for _, fields in stream] == [41, 42, 43, 43]
     await poll.aclose()

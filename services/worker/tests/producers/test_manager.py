@@ -22,8 +22,8 @@ from aiops_contracts.secrets import SecretBox
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.producers.health import health_key
-from aiops_worker.producers.manager import ProducerManager
-from aiops_worker.producers.poller import PolledSource, Poller, PollResult
+from aiops_worker.producers.manager import Outcome, ProducerManager
+from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource, Poller, PollResult
 from aiops_worker.runtime.context import WorkerContext
 from conftest import until
 
@@ -74,8 +74,8 @@ async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions,
         await redis.hset(health_key(worker_ctx.settings, source_id), "last_poll_at", time.time())
     pollers = manager(worker_ctx, "w1")
     await pollers.reconcile()
-    assert await pollers.poll_once(pollers.running[good].poller)
-    assert not await pollers.poll_once(pollers.running[bad].poller)
+    assert await pollers.poll_once(pollers.running[good].poller) == Outcome.ok
+    assert await pollers.poll_once(pollers.running[bad].poller) == Outcome.failed
     healthy = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(worker_ctx.settings, good))).items()}
     failing = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(worker_ctx.settings, bad))).items()}
     assert healthy["worker"] == "w1" and int(healthy["points"]) > 3 and "last_error" not in healthy
@@ -235,6 +235,43 @@ async def test_a_redis_outage_as_a_poll_ends_does_not_stop_the_poller(worker_ctx
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await redis.aclose()
+
+
+class OneRepositoryGone(Poller):
+    """Two repositories, one deleted (404 at every poll): the other's runs are read each time."""
+
+    kind = SourceKind.github_actions
+
+    def __init__(self, source: PolledSource) -> None:
+        super().__init__(source)
+        self.polls = 0
+
+    async def poll(self) -> PollResult:
+        self.polls += 1
+        raise PartsFailed(PollResult(lines=["github_api rate_remaining=4999i"]),
+                          {"octo-org/gone": CheckFailed("protocol", "GET /repos/octo-org/gone: 404")}, parts=2)
+
+
+async def test_a_source_failing_in_some_parts_is_polled_at_its_interval(worker_ctx, redis: Redis) -> None:
+    """Its health says which parts fail; the others' records still come every interval (no back-off)."""
+    pollers = manager(worker_ctx, "w1")
+    source = PolledSource(id=str(uuid.uuid4()), name="ci-partly", kind=SourceKind.github_actions,
+                          target="http://127.0.0.1:9", interval_s=0.05, labels={}, settings=PollerSettings())
+    poller = OneRepositoryGone(source)
+    assert await pollers.poll_once(poller) == Outcome.partial
+    task = asyncio.create_task(pollers._poll_forever(poller, 0.0))
+
+    async def polled_on(n: int) -> bool:
+        return poller.polls >= n
+
+    try:  # backed off (the interval doubled per failure) the 8th poll would come 6.35 s in; 0.35 s at the interval
+        await until(lambda: polled_on(8), 3, "polls every interval")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    health = {k.decode(): v.decode() for k, v in (await redis.hgetall(health_key(worker_ctx.settings, source.id))).items()}
+    assert health["last_error"] == "protocol: octo-org/gone: GET /repos/octo-org/gone: 404"
+    assert int(health["points_total"]) >= 8 and int(health["consecutive_failures"]) >= 8
 
 
 async def test_reconcile_restarts_a_poller_whose_task_ended(worker_ctx, sessions, snmp_agent) -> None:

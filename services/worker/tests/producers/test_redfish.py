@@ -2,7 +2,7 @@
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
 failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events
 (tried again when it fails, left alone when it is the next poller's); what the BMC pushed is settled by the
-next poll's reading."""
+next poll's reading, unless pushed again before that poll's commit; a failed commit is reported as such."""
 
 import importlib.util
 from pathlib import Path
@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from aiops_contracts.envelope import Envelope
 from aiops_contracts.pollers import poller_settings, redfish_fingerprint
 from aiops_contracts.sources import SourceKind
+from aiops_contracts.streams import ALERTS_INGESTED, METRICS_INGESTED
 from aiops_worker.producers import redfish as redfish_module
 from aiops_worker.producers.checks import check_connection
-from aiops_worker.producers.poller import CheckFailed, PolledSource
+from aiops_worker.producers.health import health_key
+from aiops_worker.producers.manager import Outcome, ProducerManager
+from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 from aiops_worker.producers.redfish import RedfishPoller
 from conftest import polled
 
@@ -37,12 +41,13 @@ PUSHED_KEY = "aiops-test-redfish:pushed"  # the manager names it (redfish_pushed
 
 
 def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD, events: bool = True,
-           push_url: str | None = None, redis: Redis | None = None) -> RedfishPoller:
+           push_url: str | None = None, redis: Redis | None = None,
+           kind: type[RedfishPoller] = RedfishPoller) -> RedfishPoller:
     settings = poller_settings("redfish", {"username": bmc_module.USERNAME, "auth": auth, "events": events},
                                {"password": password})
-    return RedfishPoller(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings,
-                                      push_url=push_url, push_context="c" * 64 if push_url else None, redis=redis,
-                                      pushed_key=PUSHED_KEY if redis else None))
+    return kind(PolledSource("bmc-id", "rack1-bmc", SourceKind.redfish, bmc.url, 60.0, {}, settings,
+                             push_url=push_url, push_context="c" * 64 if push_url else None, redis=redis,
+                             pushed_key=PUSHED_KEY if redis else None))
 
 
 async def test_session_auth_reads_systems_thermal_and_power(bmc) -> None:
@@ -150,4 +155,36 @@ async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path
     assert (fired_again.fingerprint, fired_again.status, fired_again.severity) == (
         redfish_fingerprint("bmc-id", FAN), "firing", "critical")
     assert (await polled(redfish)).alerts == []
+    await redfish.aclose()
+
+
+async def test_a_push_arriving_between_the_poll_and_its_commit_is_left_to_the_next_poll(bmc, redis: Redis) -> None:
+    redfish = poller(bmc, redis=redis)
+    await redis.hset(PUSHED_KEY, FAN, "firing")
+    result = await redfish.poll()  # reads the fan OK: the pushed Warning is resolved
+    await redis.hset(PUSHED_KEY, FAN, "resolved")  # the BMC pushes again before the result is published
+    await result.commit()
+    assert await redis.hget(PUSHED_KEY, FAN) == b"resolved"  # not what the poll read: not settled by it
+    assert (await polled(redfish)).alerts == [] and await redis.hkeys(PUSHED_KEY) == []
+    await redfish.aclose()
+
+
+class CommitRefused(RedfishPoller):
+    """Once a poll read the pushed hash, something else holds its key: the poll's commit fails there."""
+
+    async def poll(self) -> PollResult:
+        result = await super().poll()
+        await self.source.redis.set(PUSHED_KEY, "not a hash")
+        return result
+
+
+async def test_a_failed_commit_is_told_apart_from_a_failed_publish(bmc, redis: Redis, worker_ctx) -> None:
+    await redis.hset(PUSHED_KEY, FAN, "firing")
+    redfish = poller(bmc, redis=redis, kind=CommitRefused)
+    assert await ProducerManager(worker_ctx).poll_once(redfish) == Outcome.failed
+    health = await redis.hgetall(health_key(worker_ctx.settings, "bmc-id"))
+    assert health[b"last_error"].startswith(b"commit: WRONGTYPE")
+    [metrics] = [Envelope.from_entry(fields) for _, fields in await redis.xrange(worker_ctx.bus.key(METRICS_INGESTED))]
+    [resolved] = await redis.xrange(worker_ctx.bus.key(ALERTS_INGESTED))  # published: counted
+    assert int(health[b"points_total"]) == metrics.payload["count"] + 1
     await redfish.aclose()

@@ -24,7 +24,7 @@ from aiops_worker.producers import datadog, splunk
 from aiops_worker.producers.checks import check_connection
 from aiops_worker.producers.datadog import DatadogPoller
 from aiops_worker.producers.log_records import before_last_time
-from aiops_worker.producers.manager import ProducerManager
+from aiops_worker.producers.manager import Outcome, ProducerManager
 from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource
 from aiops_worker.producers.splunk import MAX_RESULTS, SplunkPoller
 from aiops_worker.producers.thousandeyes import ThousandEyesPoller
@@ -319,9 +319,9 @@ async def test_a_poll_a_full_stream_refused_is_delivered_once_by_the_next_polls(
     async with SplunkWindow() as api:
         poller = SplunkPoller(source(SourceKind.splunk, api.url, {"search": "error", "earliest": "0"},
                                      {"token": vendors.SPLUNK_TOKEN}))
-        assert not await pollers.poll_once(poller)  # 9 of 10 unread: refused
+        assert await pollers.poll_once(poller) == Outcome.failed  # 9 of 10 unread: refused
         await ctx.redis.xgroup_setid(key, "logs", "$")  # the consumers caught up
-        assert [await pollers.poll_once(poller) for _ in range(4)] == [True] * 4
+        assert [await pollers.poll_once(poller) for _ in range(4)] == [Outcome.ok] * 4
         await poller.aclose()
     envelopes = [Envelope.from_entry(fields) for _, fields in await ctx.redis.xrange(key)][9:]
     assert [r["message"] for e in envelopes for r in e.payload["records"]] == [f"event {n}" for n in range(6)]
