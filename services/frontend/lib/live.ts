@@ -3,7 +3,7 @@
  * closed when the last one leaves, reconnecting with back-off and a fresh token. Events carry ids; listeners
  * fetch the rows they show. Events sent while the socket was down are lost (the API closes it when the token
  * expires, on a slow client, on a restart), so a re-open tells the listeners to reload what they show. */
-import { useEffect, useRef, useSyncExternalStore } from "react";
+import { useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { validAccessToken } from "@/lib/auth/session";
 import { useApiUrl } from "@/components/providers";
 
@@ -131,16 +131,31 @@ export function useLive(onEvent: Listener, onReconnect?: ReconnectListener): Liv
   );
 }
 
+/** One refresh at a time: `start` runs `refresh` after `delayMs` unless one is already waiting (a burst refreshes
+ * once); `cancel` drops the waiting one, and the next `start` waits again. */
+export class RefreshTimer {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  start(refresh: () => void, delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      refresh();
+    }, delayMs);
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
 /** Runs `refresh` after the live events `concerns` picks (at most once per `delayMs`, so a burst reloads once)
  * and at once on a reconnect; returns the connection state. */
 export function useLiveRefresh(concerns: (event: LiveEvent) => boolean, refresh: () => void, delayMs = 1000): LiveState {
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(timer.current), []);
+  const [timer] = useState(() => new RefreshTimer());
+  useEffect(() => () => timer.cancel(), [timer]);
   return useLive((event) => {
-    if (timer.current || !concerns(event)) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      refresh();
-    }, delayMs);
+    if (concerns(event)) timer.start(refresh, delayMs);
   }, refresh);
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { writeSession } from "@/lib/auth/session";
-import { LiveChannel, type LiveEvent } from "@/lib/live";
+import { LiveChannel, RefreshTimer, type LiveEvent } from "@/lib/live";
 
 // The browser's WebSocket, in memory: the server accepts every socket at once; `closed` says whether the page
 // closed it.
@@ -87,5 +87,26 @@ describe("LiveChannel", () => {
     await vi.waitFor(() => expect(channel.state).toBe("open"));
     expect(FakeSocket.made).toHaveLength(2);
     expect(reconnects).toBe(1);
+  });
+});
+
+describe("RefreshTimer", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }));
+  afterEach(() => vi.useRealTimers());
+
+  it("refreshes once per burst, and again after a cancel (an effect cleaned up while the component stays)", () => {
+    const timer = new RefreshTimer();
+    const refresh = vi.fn();
+    timer.start(refresh, 1000);
+    timer.start(refresh, 1000);
+    vi.advanceTimersByTime(1000);
+    expect(refresh).toHaveBeenCalledTimes(1);
+    timer.start(refresh, 1000);
+    timer.cancel();
+    vi.advanceTimersByTime(1000);
+    expect(refresh).toHaveBeenCalledTimes(1);
+    timer.start(refresh, 1000);
+    vi.advanceTimersByTime(1000);
+    expect(refresh).toHaveBeenCalledTimes(2);
   });
 });
