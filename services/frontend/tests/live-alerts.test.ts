@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InfiniteQueryObserver, QueryClient, type InfiniteData } from "@tanstack/react-query";
 import type { Schemas } from "@/lib/api/client";
 import { alertsKey, type AlertFilters } from "@/components/alerts/filters";
-import { LiveAlertRows } from "@/components/alerts/live-rows";
+import { LiveAlertRows, SHOWN_MAX } from "@/components/alerts/live-rows";
 
 type Alert = Schemas["AlertRead"];
 type Page = Schemas["AlertPage"];
@@ -112,6 +112,22 @@ describe("LiveAlertRows", () => {
     Array.from({ length: 21 }, (_, i) => rows.announce(`n${i}`));
     await vi.advanceTimersByTimeAsync(100);
     expect(reads).toHaveLength(0);
+    expect(pageAnswers).toHaveLength(2);
+  });
+
+  it("remembers the rows it showed until the pages are read again, reloading them past SHOWN_MAX rows", async () => {
+    pageAnswers[0]?.resolve({ items: [], next_cursor: null });
+    await vi.waitFor(() => expect(shown()).toEqual([]));
+    const many = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => alert(`${prefix}${i}`, "2026-01-01T00:00:00Z"));
+    rows.show(many("a", SHOWN_MAX));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(pageAnswers).toHaveLength(1);
+    rows.show(many("b", 1)); // one row more than it keeps track of: the pages are read again, which forgets them
+    await vi.waitFor(() => expect(pageAnswers).toHaveLength(2));
+    pageAnswers[1]?.resolve({ items: [], next_cursor: null });
+    await vi.waitFor(() => expect(shown()).toEqual([]));
+    rows.show(many("c", SHOWN_MAX));
+    await vi.advanceTimersByTimeAsync(100);
     expect(pageAnswers).toHaveLength(2);
   });
 });

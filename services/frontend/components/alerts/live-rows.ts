@@ -2,7 +2,9 @@
  * Announced ids are read one by one, batched every 100 ms (a burst reloads the pages instead). While the pages are
  * being read (first load, reload, "Load more") the ids wait: a row written into the cache then would be replaced
  * by pages read before it was stored. A row read before the latest page read began is read again, and of two
- * reads of one row the one started last wins. Reads are ordered by a counter shared with the page reads. */
+ * reads of one row the one started last wins. Reads are ordered by a counter shared with the page reads. Which
+ * copy of a row is shown is remembered until the pages are read again (every read that may still be applied began
+ * after that), and past SHOWN_MAX rows the pages are read again, so that memory stays bounded on a page left open. */
 import type { InfiniteData, QueryClient } from "@tanstack/react-query";
 import type { Schemas } from "@/lib/api/client";
 import { alertsKey, type AlertFilters } from "@/components/alerts/filters";
@@ -12,6 +14,7 @@ type Alert = Schemas["AlertRead"];
 type Pages = InfiniteData<Schemas["AlertPage"], string | null>;
 const BURST = 20; // more ids than this in one batch: reload the pages instead of reading rows one by one
 const BATCH_MS = 100;
+export const SHOWN_MAX = 1_000; // rows whose shown copy is remembered; past it the pages are read again
 
 export interface LiveRowsOptions {
   queryClient: QueryClient;
@@ -35,6 +38,7 @@ export class LiveAlertRows {
   /** Called as each page read begins (by the query function). */
   pagesRead(): void {
     this.pagesReadAt = ++this.reads;
+    this.shownAt.clear(); // a read of a row begun before this is not applied, one begun after is newer than these
   }
 
   announce(id: string): void {
@@ -90,5 +94,6 @@ export class LiveAlertRows {
     newer.forEach((row) => this.shownAt.set(row.id, readAt));
     this.options.queryClient.setQueryData<Pages>(this.key,
       (data) => data && { ...data, pages: mergeAlerts(data.pages, newer, this.options.filters) });
+    if (this.shownAt.size > SHOWN_MAX) void this.reload();
   }
 }
