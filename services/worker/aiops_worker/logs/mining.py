@@ -198,15 +198,23 @@ class TemplateMiner:
                 "aliases": dict(self.aliases), "next_seq": self._next_seq}
 
     @classmethod
-    def from_state(cls, state: dict, limits: MinerLimits | None = None) -> TemplateMiner:
+    def from_state(cls, state: dict, limits: MinerLimits | None = None, *, add_clusters: bool = True) -> TemplateMiner:
+        """The miner ``to_state`` saved. ``add_clusters=False``: the caller adds ``state["clusters"]``, one
+        ``add_cluster`` call each, from Python, for a thread that must leave the event loop its turns (see
+        ``to_state``)."""
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported miner state version {state.get('version')!r}")
         miner = cls(MinerConfig(**state["config"]), limits)
-        for raw in state["clusters"]:
-            miner._index(Cluster(raw["cluster_id"], list(raw["tokens"]), raw["size"], raw["seq"]))
+        if add_clusters:
+            for saved in state["clusters"]:
+                miner.add_cluster(saved)
         miner.aliases = dict(state["aliases"])
         miner._next_seq = state["next_seq"]
         return miner
+
+    def add_cluster(self, saved: dict) -> None:
+        """A cluster of a saved state (its ``Cluster.to_state()``), as it was."""
+        self._index(Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"]))
 
     # ------------------------------------------------------------------ matching
     def _line(self, message: str) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 Every function runs in the caller's transaction (the one that also claims the batch's event ids)."""
 
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
@@ -13,8 +12,9 @@ from aiops_worker.logs.analysis import TemplateStats
 from aiops_worker.logs.prototypes import Prototype
 
 
-async def load_miner_state(session: AsyncSession, name: str) -> dict[str, Any] | None:
-    return await session.scalar(select(LogMinerState.state).where(LogMinerState.name == name))
+async def load_miner_state(session: AsyncSession, name: str) -> str | None:
+    """The miner's state as JSON text, for the caller to decode off the event loop (as save_miner_state's)."""
+    return await session.scalar(select(cast(LogMinerState.state, Text)).where(LogMinerState.name == name))
 
 
 async def save_miner_state(session: AsyncSession, name: str, state: str) -> None:

@@ -18,11 +18,12 @@ mines its share of the stream and their saved states overwrite each other (ids s
 hashes, but merges and generalisations learned by one are lost to the other). Scale out by
 partitioning sources onto separate Redis/PostgreSQL deployments, not by adding log workers.
 
-The analysis (parsing, mining, rules) and the building and encoding of the miner's state (megabytes
-for tens of thousands of templates) run in threads so the other tasks of the worker keep the
-event loop; the miner's caps (settings `log_max_*`) bound every line's work. A line the miner
-refuses as too costly is dead-lettered on its own, as an envelope of one record (id
-`<envelope id>:<index>`), once the batch's other lines are stored.
+The analysis (parsing, mining, rules), the building and encoding of the miner's state (megabytes
+for tens of thousands of templates) and its decoding and rebuilding (at start, and after a failed
+batch) run in threads so the other tasks of the worker keep the event loop; the miner's caps
+(settings `log_max_*`) bound every line's work. A line the miner refuses as too costly is
+dead-lettered on its own, as an envelope of one record (id `<envelope id>:<index>`), once the
+batch's other lines are stored.
 """
 
 import asyncio
@@ -99,7 +100,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         async with self.ctx.sessions() as session:
             state = await store.load_miner_state(session, self.name)
             self.prototype_of = await store.template_prototypes(session)
-        self.miner = _restore_miner(state, MinerLimits(
+        self.miner = await asyncio.to_thread(_restore_miner, state, MinerLimits(
             max_line_chars=self.settings.log_max_line_chars, max_token_chars=self.settings.log_max_token_chars,
             max_candidates=self.settings.log_max_candidates,
             max_line_comparisons=self.settings.log_line_max_comparisons))
@@ -215,11 +216,17 @@ def _state_json(miner: TemplateMiner) -> str:
     return orjson.dumps(miner.to_state(clusters)).decode()
 
 
-def _restore_miner(state: dict | None, limits: MinerLimits) -> TemplateMiner:
+def _restore_miner(state: str | None, limits: MinerLimits) -> TemplateMiner:
+    """The miner from its saved state (JSON text, _state_json's), for a thread: the decoding is one C call, and the
+    clusters are added one call each from here, as Python lets the event loop in between (see _state_json)."""
     if state is None:
         return TemplateMiner(limits=limits)
     try:
-        return TemplateMiner.from_state(state, limits)
+        saved = orjson.loads(state)
+        miner = TemplateMiner.from_state(saved, limits, add_clusters=False)
+        for cluster in saved["clusters"]:
+            miner.add_cluster(cluster)
+        return miner
     except (ValueError, KeyError, TypeError) as exc:
         # An older state format: start over; template ids are content hashes, so most come back the same.
         log.warning("miner state unreadable, starting empty", extra={"error": repr(exc)})

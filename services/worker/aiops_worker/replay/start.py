@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,8 +89,10 @@ async def load_start(session: AsyncSession, kind: StartingState, start: datetime
     return Start(kind, splits, miner_state, prototype_of, incidents=incidents, evidence=evidence)
 
 
-def _miner_state_at(state: dict[str, Any] | None, known: set[str]) -> dict[str, Any] | None:
-    """The stored miner state without the templates first seen later; None for none or an older format."""
+def _miner_state_at(saved: str | None, known: set[str]) -> dict[str, Any] | None:
+    """The stored miner state (JSON text) without the templates first seen later; None for none or an older
+    format."""
+    state = orjson.loads(saved) if saved is not None else None
     if state is None or state.get("version") != STATE_VERSION:
         return None
     return {**state, "clusters": [c for c in state["clusters"] if c["cluster_id"] in known],

@@ -4,7 +4,10 @@ import asyncio
 import gc
 import json
 import time
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -145,36 +148,76 @@ async def test_analysis_leaves_the_event_loop_to_the_other_tasks(bus: Bus, log_c
     assert any(0 < candidates < len(lines) - 1 for candidates in seen)
 
 
-async def test_saving_the_miner_state_leaves_the_event_loop_to_the_other_tasks(bus: Bus, log_ctx: WorkerContext,
-                                                                               redis) -> None:
-    """With 50,000 templates, building and encoding the state takes a noticeable time: not on the event loop."""
-    ctx = without_embeddings(log_ctx)
-    words = ["".join(chr(97 + i // 26 ** k % 26) for k in range(4)) for i in range(50_000)]  # distinct, no digit
+async def saved_large_state(ctx: WorkerContext, count: int = 50_000) -> dict:
+    """A saved miner state of `count` templates (distinct, no digit), as stored for the task."""
+    words = ["".join(chr(97 + i // 26 ** k % 26) for k in range(4)) for i in range(count)]
     clusters = [{"cluster_id": f"t{i}", "tokens": [f"{slot}{word}" for slot in "abcdef"], "size": 1, "seq": i}
                 for i, word in enumerate(words)]
     state = {**TemplateMiner().to_state(), "clusters": clusters, "next_seq": len(clusters)}
     async with ctx.sessions.begin() as session:
         await session.execute(insert(LogMinerState).values(name=LogMiningTask.name, state=state))
+    return state
+
+
+@contextmanager
+def without_gc() -> Iterator[None]:
+    """Its full collections hold the loop wherever they fall (a service freezes its heap: heap.py)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def longest_hold(work: Coroutine[Any, Any, None]) -> float:
+    """The longest the event loop was held while `work` ran beside a coroutine taking every turn it got."""
+    with without_gc():
+        running = asyncio.create_task(work)
+        longest, last = 0.0, time.perf_counter()
+        while not running.done():
+            await asyncio.sleep(0)
+            longest, last = max(longest, time.perf_counter() - last), time.perf_counter()
+        await running
+    return longest
+
+
+async def saved_state(ctx: WorkerContext) -> dict | None:
+    async with ctx.sessions() as session:
+        saved = await store.load_miner_state(session, LogMiningTask.name)
+    return saved and json.loads(saved)
+
+
+async def test_saving_the_miner_state_leaves_the_event_loop_to_the_other_tasks(bus: Bus, log_ctx: WorkerContext,
+                                                                               redis) -> None:
+    """With 50,000 templates, building and encoding the state takes a noticeable time: not on the event loop."""
+    ctx = without_embeddings(log_ctx)
+    state = await saved_large_state(ctx)
     task = LogMiningTask(ctx)
     await task.start()
     started = time.perf_counter()
     json.dumps(task.miner.to_state())  # what the save costs, as psycopg encodes it
     cost = time.perf_counter() - started
     await bus.publish_many(LOGS_INGESTED, [logs_envelope(["a line never seen before"])])  # learned: state saved
-    gc.disable()  # its full collections hold the loop wherever they fall (a service freezes its heap: heap.py)
-    try:
-        running = asyncio.create_task(StreamConsumer.run(task, asyncio.Event(), drain=True))
-        longest, last = 0.0, time.perf_counter()
-        while not running.done():
-            await asyncio.sleep(0)
-            longest, last = max(longest, time.perf_counter() - last), time.perf_counter()
-        await running
-    finally:
-        gc.enable()
-    async with ctx.sessions() as session:
-        saved = await store.load_miner_state(session, LogMiningTask.name)
-    assert saved is not None and len(saved["clusters"]) == len(clusters) + 1
+    longest = await longest_hold(StreamConsumer.run(task, asyncio.Event(), drain=True))
+    saved = await saved_state(ctx)
+    assert saved is not None and len(saved["clusters"]) == len(state["clusters"]) + 1
     assert longest < cost / 2, f"the loop was held {longest * 1000:.0f} ms; the state costs {cost * 1000:.0f} ms"
+
+
+async def test_restoring_the_miner_state_leaves_the_event_loop_to_the_other_tasks(log_ctx: WorkerContext,
+                                                                                  redis) -> None:
+    """With 50,000 templates, decoding the state and rebuilding the miner take a noticeable time (at start, and
+    after a batch whose transaction failed): not on the event loop."""
+    ctx = without_embeddings(log_ctx)
+    state = await saved_large_state(ctx)
+    with without_gc():
+        started = time.perf_counter()
+        TemplateMiner.from_state(state)  # what rebuilding the miner costs, the state already decoded
+        cost = time.perf_counter() - started
+    task = LogMiningTask(ctx)
+    longest = await longest_hold(task.start())
+    assert len(task.miner.clusters) == len(state["clusters"])
+    assert longest < cost / 2, f"the loop was held {longest * 1000:.0f} ms; the restore costs {cost * 1000:.0f} ms"
 
 
 async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
@@ -184,8 +227,7 @@ async def test_nul_in_a_line_is_stored_and_the_miner_state_saved(bus: Bus, log_c
     assert await redis.xlen(bus.dead_letter_key(LOGS_INGESTED)) == 0
     stored = await templates(ctx)
     assert "disk\ufffd full on sda1" in stored
-    async with ctx.sessions() as session:
-        state = await store.load_miner_state(session, LogMiningTask.name)
+    state = await saved_state(ctx)
     assert state is not None and len(state["clusters"]) == 2
 
 
@@ -256,6 +298,5 @@ async def test_a_batch_retried_after_its_transaction_failed_is_learned_once_with
     assert failures
     (merged,) = (await templates(ctx)).values()  # the cyrus template merged into the root one, with its count
     assert (merged.template, merged.count) == ("session opened for user <*> by (uid=<*>)", 3)
-    async with ctx.sessions() as session:
-        state = await store.load_miner_state(session, LogMiningTask.name)
-    assert sum(cluster["size"] for cluster in state["clusters"]) == 3
+    state = await saved_state(ctx)
+    assert state is not None and sum(cluster["size"] for cluster in state["clusters"]) == 3
