@@ -48,7 +48,7 @@ export function ReplayForm({ onStarted }: { onStarted: (id: string) => void }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const start = useMutation({
-    mutationFn: (body: Schemas["ReplayParams"]) => call(api.POST("/api/v1/replay", { body })),
+    mutationFn: (body: Schemas["ReplayRequest"]) => call(api.POST("/api/v1/replay", { body })),
     onSuccess: (run) => {
       onStarted(run.id);
       void queryClient.invalidateQueries({ queryKey: ["replays"] });

@@ -2900,6 +2900,31 @@ export interface components {
             result: components["schemas"]["ReplayResult"] | null;
             status: components["schemas"]["ReplayStatus"];
         };
+        /**
+         * ReplayRequest
+         * @description A new run's params (POST /api/v1/replay): its range also within the times InfluxDB can hold, and not in the
+         *     future. Only a request is held to these: a stored run (ReplayParams) is read as it was stored, whenever.
+         */
+        ReplayRequest: {
+            changes?: components["schemas"]["ReplayChanges"];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Metrics
+             * @default true
+             */
+            metrics: boolean;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** @default fresh */
+            starting_state: components["schemas"]["StartingState"];
+        };
         /** ReplayResult */
         ReplayResult: {
             /** Changes */
@@ -5919,7 +5944,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReplayParams"];
+                "application/json": components["schemas"]["ReplayRequest"];
             };
         };
         responses: {
