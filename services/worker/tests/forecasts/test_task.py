@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aiops_contracts.db import Forecast
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import ALERTS_INGESTED
+from aiops_worker.anomalies.series import SeriesRef
 from aiops_worker.forecasts import task as forecast_task
+from aiops_worker.forecasts.capacity import Assessment, SeriesHistory
 from aiops_worker.forecasts.task import ForecastTask
 from aiops_worker.runtime.context import WorkerContext
 
@@ -206,16 +208,40 @@ async def test_a_series_whose_hourly_mean_overflows_does_not_stop_the_others(own
     assert overflowing.exhausts_at is None and all(abs(y - 40) < 1 for _, y, _, _ in overflowing.forecast)
 
 
-async def test_more_series_than_one_statement_can_carry_are_all_stored(own_influx_ctx: WorkerContext) -> None:
-    """4,400 series: one INSERT of 15 parameters a row would need 66,000, past PostgreSQL's protocol limit of
+def _flat_lines(hosts: range, end: float) -> str:
+    """Memory at 50 % on each host, hourly for the 24 hours up to `end`: the least history a forecast takes."""
+    return "\n".join(f"mem,host=h{h} used_percent=50 {int(t) * 10**9}" for h in hosts for t in end - HOUR * np.arange(24))
+
+
+async def test_forecasts_are_stored_updated_and_deleted_in_statements_of_a_few_rows(
+        own_influx_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statements of 2 rows: 5 series stored, stored again (each statement's conflicts update its rows), then gone
+    (deleted in statements too) while a new one is stored."""
+    monkeypatch.setattr(forecast_task, "ROWS_PER_STATEMENT", 2)
+    settings = own_influx_ctx.settings
+    settings.forecast_capacity_rules, settings.forecast_history_days = settings.forecast_capacity_rules[1:2], 2  # mem
+    later = NOW + 3 * DAY  # the first hosts' points are out of the history then
+    await own_influx_ctx.influx.write(_flat_lines(range(5), NOW) + "\n" + _flat_lines(range(5, 6), later))
+    task = ForecastTask(own_influx_ctx)
+
+    await task.run_once(datetime.fromtimestamp(NOW + HOUR, UTC))  # (the query's end is exclusive)
+    await task.run_once(datetime.fromtimestamp(NOW + 2 * HOUR, UTC))
+    stored = await _rows(own_influx_ctx)
+    await task.run_once(datetime.fromtimestamp(later + HOUR, UTC))
+
+    assert sorted(stored) == [f"mem,host=h{h} used_percent" for h in range(5)]
+    assert {r.computed_at.timestamp() for r in stored.values()} == {NOW + 2 * HOUR}
+    assert sorted(await _rows(own_influx_ctx)) == ["mem,host=h5 used_percent"]
+
+
+async def test_more_forecasts_than_one_statement_can_carry_are_stored(worker_ctx: WorkerContext) -> None:
+    """4,400 forecasts: one INSERT of 15 parameters a row would need 66,000, past PostgreSQL's protocol limit of
     65,535 per statement (the run failed every time); they are stored in several statements."""
-    stamps = NOW - HOUR * np.arange(24)  # the least history a forecast takes
-    await own_influx_ctx.influx.write("\n".join(f"mem,host=h{h:04d} used_percent=50 {int(t) * 10**9}"
-                                                for h in range(4_400) for t in stamps))
-    own_influx_ctx.settings.forecast_capacity_rules = own_influx_ctx.settings.forecast_capacity_rules[1:2]  # memory
-    own_influx_ctx.settings.forecast_history_days = 2
-    own_influx_ctx.settings.forecast_max_series = 5_000
+    rule = worker_ctx.settings.forecast_capacity_rules[1]  # memory
+    assessments = [Assessment(SeriesHistory(rule, SeriesRef("mem", (("host", f"h{h}"),), "used_percent"), [NOW], [50.0]),
+                              "none", [], None, alerting=False) for h in range(4_400)]
 
-    await asyncio.wait_for(ForecastTask(own_influx_ctx).run_once(), RUN_TIMEOUT_S)
+    await ForecastTask(worker_ctx)._store(assessments, set(), datetime.fromtimestamp(NOW, UTC))
 
-    assert len(await _rows(own_influx_ctx)) == 4_400
+    async with worker_ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Forecast)) == 4_400
