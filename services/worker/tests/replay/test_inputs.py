@@ -40,24 +40,25 @@ async def test_points_of_every_series_and_the_limit_counts_rows_in_all(own_influ
 
 async def test_reading_many_points_leaves_the_event_loop_to_the_other_tasks(own_influx_ctx: WorkerContext) -> None:
     """20,000 rows of 5 fields and a limit of 20,000 points: the answer (the rows the limit allows) is parsed and
-    its points made off the event loop, and no more points are made than the limit takes."""
+    its points made off the event loop, and no more points are made than the limit takes. Times are the process's
+    CPU time: on a loaded machine the process waits for a core for tenths of a second, which held no loop."""
     influx, measurement = own_influx_ctx.influx, f"inputs_{uuid.uuid4().hex[:8]}"
     await influx.ensure_database(own_influx_ctx.settings.influx_retention_days)
     await influx.write("\n".join(f"{measurement},host=h{r % 50} a={r},b={r}i,c=0.5,d=1.5,e=2.5 {START_S * 10**9 + r}"
                                  for r in range(20_000)))
     window = (datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC))
-    started = time.perf_counter()
+    started = time.process_time()
     reading = asyncio.create_task(metric_points(influx, *window, limit=20_000))
-    longest, last = 0.0, time.perf_counter()
+    longest, last = 0.0, time.process_time()
     gc.disable()  # its full collections hold the loop wherever they fall (a service freezes its heap: heap.py)
     try:
         while not reading.done():
             await asyncio.sleep(0)
-            longest, last = max(longest, time.perf_counter() - last), time.perf_counter()
+            longest, last = max(longest, time.process_time() - last), time.process_time()
         points, cut = await reading
     finally:
         gc.enable()
-    took = time.perf_counter() - started
+    took = time.process_time() - started
     assert len(points) == 20_000 and cut
     assert [p.time_ns for p in points[:5]] == [START_S * 10**9] * 5  # the first row's five fields
     assert longest < took / 3, f"the loop was held {longest * 1000:.0f} ms of {took * 1000:.0f} ms"
