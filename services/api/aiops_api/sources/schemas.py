@@ -10,12 +10,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from aiops_api.omittable import Omittable
 from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_KEY
+from aiops_api.webhooks.telegraf import TelegrafConfig
 from aiops_contracts.outbound import check_outbound_url, literal_address, unsafe_address
 from aiops_contracts.pollers import POLLER_SETTINGS, PollerSettings
 from aiops_contracts.sources import RESERVED_SOURCE_NAMES, SourceKind
 
 HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9A-Fa-f:.]+$")  # a host name, IPv4 or IPv6 address
 LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# The pushed kinds whose receiver reads keys of the source's config (besides SIGNING_SECRET_KEY, any kind's), and
+# the model it reads them with; polled kinds have theirs in POLLER_SETTINGS.
+PUSH_CONFIGS: dict[SourceKind, type[BaseModel]] = {SourceKind.telegraf: TelegrafConfig}
 
 
 def _label_names(labels: dict[str, str]) -> dict[str, str]:
@@ -48,14 +52,19 @@ def check_poller(kind: SourceKind, target: str, config: dict[str, Any], credenti
     if unknown := sorted(set(credentials) - secret_fields):
         raise ValueError(f"credentials.{unknown[0]}: not a credential of {kind.value} "
                          f"(those are: {', '.join(sorted(secret_fields))})")
+    check_config(model, {**config, **credentials})
+    return _checked_target(model, target)
+
+
+def check_config(model: type[BaseModel], config: dict[str, Any]) -> None:
+    """ValueError naming the first field of `config` that `model` refuses."""
     try:
-        model.model_validate({**config, **credentials})
+        model.model_validate(config)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         raise ValueError(message if not where else f"config.{where}: {message}") from None
-    return _checked_target(model, target)
 
 
 def _checked_target(model: type[PollerSettings], target: str) -> str:
@@ -82,6 +91,8 @@ class SourceCreate(PollerFields):
             if self.target or self.interval_s or self.credentials or self.labels:
                 raise ValueError(f"target: {self.kind.value} sources push; target, interval_s, credentials and "
                                  "labels are for polled sources")
+            if self.kind in PUSH_CONFIGS:
+                check_config(PUSH_CONFIGS[self.kind], self.config)
             return self
         if not self.target:
             raise ValueError(f"target: a {self.kind.value} source needs a target")

@@ -10,16 +10,21 @@ without a decimal point), and typing numbers by their look makes InfluxDB refuse
 field type conflict. So every JSON number becomes a float, except fields the source's config lists in
 `integer_fields` (`"field"` or `"measurement.field"`), which must then hold whole numbers. Line protocol
 needs no such rule: it says `1i` or `1`.
+
+The source's config (`TelegrafConfig`) is checked when the source is created (sources/schemas.py). A value
+stored before that and refused now is read as unset, and logged: the metrics go on as without it, rather than
+every body failing (Telegraf would resend them forever).
 """
 
+import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from line_protocol_parser import LineFormatError, parse_line
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aiops_api.deps import webhook_source_of
 from aiops_api.errors import BadRequest
@@ -39,6 +44,26 @@ KIND = SourceKind.telegraf  # the sources it takes; webhooks/__init__.py lists t
 router = APIRouter()
 
 TelegrafSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
+log = logging.getLogger(__name__)
+
+
+class TelegrafConfig(BaseModel):
+    """What a telegraf source's `config` sets; other keys are kept, unread."""
+
+    model_config = ConfigDict(extra="allow")
+
+    data_format: Literal["influx", "json"] | None = None  # None: JSON when the body starts with `{`
+    integer_fields: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default=[], max_length=1000)
+
+
+def telegraf_config(source: SourceIdentity) -> TelegrafConfig:
+    """The source's config; values it refuses (stored before configs were checked) are read as unset."""
+    try:
+        return TelegrafConfig.model_validate(source.config)
+    except ValidationError as exc:
+        refused = sorted({str(error["loc"][0]) for error in exc.errors()})
+        log.warning("source config values refused, read as unset", extra={"source": source.name, "keys": refused})
+        return TelegrafConfig.model_validate({k: v for k, v in source.config.items() if k not in refused})
 
 
 class MetricError(ValueError):
@@ -57,17 +82,17 @@ class MetricsAccepted(BaseModel):
     event_ids: list[str]
 
 
-def parse_telegraf(body: bytes, received_ns: int, config: Mapping[str, Any]) -> ValidatedLines:
-    """Validated line protocol from a Telegraf body; the format comes from the source's
-    `config["data_format"]` when set, else from the body (Telegraf sends JSON as text/plain)."""
-    data_format = config.get("data_format") or ("json" if body.lstrip()[:1] == b"{" else "influx")
+def parse_telegraf(body: bytes, received_ns: int, config: TelegrafConfig) -> ValidatedLines:
+    """Validated line protocol from a Telegraf body; the format comes from the source's `data_format` when set,
+    else from the body (Telegraf sends JSON as text/plain)."""
+    data_format = config.data_format or ("json" if body.lstrip()[:1] == b"{" else "influx")
     if data_format != "json":
         return validate_lines(body, received_ns)
     # Line protocol carries string fields raw, so it is decoded line by line (line_protocol.py). JSON is one
     # document, and Telegraf's serializer (Go's encoding/json) replaces invalid UTF-8: it is parsed whole, held to
     # the one depth rule of JSON bodies (a Telegraf batch nests 4 levels: its fields are never arrays or objects).
     document = json_document(body)
-    return json_metrics(document, received_ns, frozenset(config.get("integer_fields") or ()))
+    return json_metrics(document, received_ns, frozenset(config.integer_fields))
 
 
 def json_metrics(document: Any, received_ns: int, integer_fields: frozenset[str]) -> ValidatedLines:
@@ -173,7 +198,7 @@ async def receive_telegraf(request: Request, source: TelegrafSource) -> MetricsA
     state = request.app.state
     settings: ApiSettings = state.settings
     body = await read_body(request, settings.max_body_bytes)
-    batch = parse_telegraf(body, time.time_ns(), source.config)
+    batch = parse_telegraf(body, time.time_ns(), telegraf_config(source))
     envelopes = await publish_request(state.bus, METRICS_INGESTED,
                                       to_envelopes(source.name, batch, settings.metrics_lines_per_event),
                                       len(body), settings)

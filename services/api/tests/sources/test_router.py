@@ -3,6 +3,7 @@
 import tomllib
 import uuid
 
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -31,6 +32,22 @@ async def test_duplicate_name_is_409_and_bad_fields_422(client, auth) -> None:
     bad = await client.post("/api/v1/sources", json={"name": "x y;drop", "kind": "nope"}, headers=auth())
     assert bad.status_code == 422
     assert {tuple(e["loc"]) for e in bad.json()["detail"]} == {("body", "name"), ("body", "kind")}
+
+
+@pytest.mark.parametrize(("config", "field"), [
+    ({"integer_fields": [["a"]]}, "config.integer_fields.0"), ({"integer_fields": 5}, "config.integer_fields"),
+    ({"data_format": ["json"]}, "config.data_format"), ({"data_format": "csv"}, "config.data_format"),
+])
+async def test_a_push_config_its_webhook_cannot_read_is_refused_422(client, auth, config, field) -> None:
+    # Stored, it made every JSON body of the source a 500 (which Telegraf resends forever), or was read as unset.
+    refused = await client.post("/api/v1/sources", json={"name": "tg", "kind": "telegraf", "config": config},
+                                headers=auth())
+    assert refused.status_code == 422, refused.text
+    assert [e["msg"].removeprefix("Value error, ").startswith(f"{field}: ") for e in refused.json()["detail"]] == [True]
+    good = {"data_format": "json", "integer_fields": ["mem.total"], "note": "kept, unread"}
+    created = await client.post("/api/v1/sources", json={"name": "tg", "kind": "telegraf", "config": good},
+                                headers=auth())
+    assert (created.status_code, created.json()["config"]) == (201, good)
 
 
 async def test_names_of_the_workers_own_alert_sources_are_refused_422(client, auth) -> None:

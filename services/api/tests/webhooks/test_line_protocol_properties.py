@@ -11,7 +11,7 @@ from line_protocol_parser import parse_line
 
 from aiops_api.errors import BadRequest
 from aiops_api.webhooks.line_protocol import ValidatedLines, validate_lines
-from aiops_api.webhooks.telegraf import json_metrics, parse_telegraf
+from aiops_api.webhooks.telegraf import TelegrafConfig, json_metrics, parse_telegraf
 from aiops_contracts.influx import encode_point
 
 RECEIVED_NS = 1_795_000_000_000_000_000
@@ -99,7 +99,7 @@ def test_any_json_document_is_lines_or_bad_request(document: Any, integer_fields
 
 @PROPERTIES
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode),
-       st.sampled_from([{}, {"data_format": "json"}, {"data_format": "influx"}]))
-def test_any_telegraf_body_is_lines_or_bad_request(body: bytes, config: dict[str, str]) -> None:
+       st.sampled_from([TelegrafConfig(), TelegrafConfig(data_format="json"), TelegrafConfig(data_format="influx")]))
+def test_any_telegraf_body_is_lines_or_bad_request(body: bytes, config: TelegrafConfig) -> None:
     with contextlib.suppress(BadRequest):
         parse_telegraf(body, RECEIVED_NS, config)

@@ -9,9 +9,11 @@ import pytest
 from line_protocol_parser import parse_line
 from prometheus_client import REGISTRY
 
+from aiops_api.sources.credentials import hash_token
 from aiops_api.webhooks.line_protocol import ValidatedLines
-from aiops_api.webhooks.telegraf import parse_telegraf
+from aiops_api.webhooks.telegraf import TelegrafConfig, parse_telegraf
 from aiops_contracts.bus import Bus
+from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.streams import METRICS_INGESTED
 
@@ -121,7 +123,7 @@ async def test_json_format_sent_as_text_plain(bus: Bus, client, redis, token) ->
 def test_json_numbers_are_floats_unless_declared_integer() -> None:
     body = (b'{"metrics":[{"name":"mem","tags":{"host":"a"},"fields":{"total":100,"used_percent":5},'
             b'"timestamp":1795000000000}]}')
-    (line,) = good_lines(parse_telegraf(body, RECEIVED_NS, {"integer_fields": ["mem.total"]}))
+    (line,) = good_lines(parse_telegraf(body, RECEIVED_NS, TelegrafConfig(integer_fields=["mem.total"])))
     point = parse_line(line)
     assert point["fields"] == {"total": 100, "used_percent": 5.0}
     assert "total=100i" in line and "used_percent=5.0" in line
@@ -132,15 +134,32 @@ def test_json_metrics_that_cannot_be_lines_are_reported() -> None:
     body = (b'{"metrics":[{"name":"ok","fields":{"v":1}},{"name":"","fields":{"v":1}},'
             b'{"name":"nested","fields":{"v":{"a":1}}},{"name":"empty","fields":{}},'
             b'{"name":"int","fields":{"n":1.5}}]}')
-    result = parse_telegraf(body, RECEIVED_NS, {"integer_fields": ["n"]})
+    result = parse_telegraf(body, RECEIVED_NS, TelegrafConfig(integer_fields=["n"]))
     assert good_lines(result) == [f"ok v=1.0 {RECEIVED_NS}"]
     assert [e.line for e in result.errors] == [2, 3, 4, 5]
     assert "declared integer" in result.errors[3].error
 
 
 def test_source_config_can_force_the_format() -> None:
-    result = parse_telegraf(b'{"metrics":[]}', RECEIVED_NS, {"data_format": "influx"})
+    result = parse_telegraf(b'{"metrics":[]}', RECEIVED_NS, TelegrafConfig(data_format="influx"))
     assert result.rejected == 1  # read as line protocol, as configured
+
+
+@pytest.mark.parametrize("config", [
+    {"integer_fields": [["total"]]},  # made every JSON body of the source a 500
+    {"data_format": ["json"], "integer_fields": 5},  # read the body as line protocol
+])
+async def test_config_values_stored_unchecked_are_read_as_unset(bus: Bus, client, redis, sessions, config) -> None:
+    # Sources created before their config was checked at creation (sources/schemas.py).
+    token = "aiops_telegraf_unchecked_config"
+    async with sessions() as session:
+        session.add(Source(name="telegraf-old", kind="telegraf", token_hash=hash_token(token), token_prefix=token[:12],
+                           config=config, enabled=True))
+        await session.commit()
+    body = b'{"metrics":[{"name":"mem","fields":{"total":100},"timestamp":1795000000}]}'
+    response = await client.post("/webhooks/telegraf", content=body, headers={"X-AIOps-Token": token})
+    assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+    assert await stream_lines(bus, "telegraf-old") == ["mem total=100.0 1795000000000000000"]
 
 
 @pytest.mark.parametrize(
