@@ -157,6 +157,15 @@ async def test_an_unexpected_error_fails_the_run_with_the_reason_and_acks_its_en
     assert await redis.xlen(worker_ctx.bus.dead_letter_key(REPLAY_STREAM)) == 0
 
 
+async def test_a_run_stored_before_the_range_bounds_is_still_replayed(worker_ctx: WorkerContext, drain) -> None:
+    """The bounds on a range (InfluxDB's times, not in the future) hold for a new request only (the API's
+    ReplayRequest): a run stored before them is read as stored and replayed, not failed as invalid."""
+    old = ReplayParams(start=datetime(1024, 5, 1, tzinfo=UTC), end=datetime(1024, 5, 2, tzinfo=UTC), metrics=False)
+    run = await replay(worker_ctx, drain, **old.model_dump())
+    assert (run.status, run.error) == (ReplayStatus.done, "")
+    assert run.result is not None and run.result["inputs"]["alerts"] == 0
+
+
 async def test_a_result_postgresql_refuses_fails_the_run_and_acks_its_entry(own_influx_ctx: WorkerContext,
                                                                           redis: Redis, drain) -> None:
     """An anomaly alert published before alerts had NUL replaced (a NUL-padded interface name in its series) is
