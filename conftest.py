@@ -46,14 +46,22 @@ SERVICE_START_S = 180.0
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    base = make_url(os.environ.get("DATABASE_URL", CommonSettings().database_url))
-    url = base.set(database=f"aiops_test_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+@contextlib.contextmanager
+def migrated_database(base_url: str) -> Iterator[str]:
+    """A new PostgreSQL database on `base_url`'s server, migrated with Alembic; dropped on exit."""
+    url = make_url(base_url).set(database=f"aiops_test_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
     create_database_if_missing(url)
     upgrade(url)
-    yield url
-    drop_database(url)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with migrated_database(os.environ.get("DATABASE_URL", CommonSettings().database_url)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +89,18 @@ def test_env(database_url: str, redis_url: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def influx_database(test_env: dict[str, str]) -> Iterator[str]:
     """The run's own InfluxDB database (created empty, dropped at the end); tests clean up their measurements."""
-    url, name = test_env["INFLUX_URL"], test_env["INFLUX_DATABASE"]
+    with own_influx_database(test_env["INFLUX_URL"], test_env["INFLUX_DATABASE"]) as name:
+        yield name
+
+
+@contextlib.contextmanager
+def own_influx_database(url: str, name: str) -> Iterator[str]:
+    """InfluxDB database `name` on `url`, created empty and dropped on exit."""
     httpx.post(f"{url}/query", data={"q": f'CREATE DATABASE "{name}"'}).raise_for_status()
-    yield name
-    httpx.post(f"{url}/query", data={"q": f'DROP DATABASE "{name}"'}).raise_for_status()
+    try:
+        yield name
+    finally:
+        httpx.post(f"{url}/query", data={"q": f'DROP DATABASE "{name}"'}).raise_for_status()
 
 
 @pytest.fixture(scope="session")
@@ -289,16 +305,13 @@ class ServiceProcess:
 def start_service(test_env: dict[str, str], tmp_path: Path,
                   clean_redis: None) -> Iterator[Callable[..., ServiceProcess]]:
     """Starts real service processes on the test stores, Redis emptied: start_service("aiops-api", **env overrides)."""
-    yield from _service_starter(test_env, tmp_path)
+    with service_starter(test_env, tmp_path) as start:
+        yield start
 
 
-@pytest.fixture(scope="module")
-def start_module_service(test_env: dict[str, str], tmp_path_factory) -> Iterator[Callable[..., ServiceProcess]]:
-    """start_service for processes shared by a module's tests (the browser tests share one stack)."""
-    yield from _service_starter(test_env, tmp_path_factory.mktemp("services"))
-
-
-def _service_starter(test_env: dict[str, str], log_dir: Path) -> Iterator[Callable[..., ServiceProcess]]:
+@contextlib.contextmanager
+def service_starter(test_env: dict[str, str], log_dir: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """`start(command, **env overrides)` runs a service process on `test_env`'s stores; all stop on exit."""
     started: list[ServiceProcess] = []
 
     def start(command: str, **overrides: str) -> ServiceProcess:
@@ -308,11 +321,13 @@ def _service_starter(test_env: dict[str, str], log_dir: Path) -> Iterator[Callab
         started.append(service)
         return service
 
-    yield start
-    for service in started:  # SIGTERM to all first: they stop side by side
-        service.terminate()
-    for service in started:
-        service.wait_stopped(timeout_s=10)
+    try:
+        yield start
+    finally:
+        for service in started:  # SIGTERM to all first: they stop side by side
+            service.terminate()
+        for service in started:
+            service.wait_stopped(timeout_s=10)
 
 
 @pytest.fixture

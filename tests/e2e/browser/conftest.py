@@ -1,10 +1,14 @@
-"""The browser tests' stack, shared by a module: the real API and worker on the test stores, the built
+"""The browser tests' stack, shared by every browser module: the real API and worker on the test stores, the built
 dashboard (`next start`) pointed at them, seeded users, sources, metrics and an incident, and Debian's
-chromium driven by Playwright (never `playwright install`)."""
+chromium driven by Playwright (never `playwright install`). Starting it takes 35-50 s under load, so it starts
+once: each module keeps its data apart (its own hosts, names and rules) and no test expects an empty store. A
+module that reads every record of a time range (replay) starts its own on stores of its own (`own_stack`)."""
 
+import contextlib
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +20,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from aiops_contracts.db import metadata
-from conftest import free_port
+from conftest import free_port, migrated_database, own_influx_database, service_starter
 
 ROOT = Path(__file__).resolve().parents[3]
 FRONTEND = ROOT / "services" / "frontend"
@@ -31,6 +35,7 @@ WaitUp = Callable[[], None]  # waits until a started server serves
 
 @dataclass
 class Stack:
+    env: dict[str, str]  # the stores and the bus prefix it runs on
     api_url: str
     url: str  # the dashboard
     admin_headers: dict[str, str]
@@ -39,8 +44,8 @@ class Stack:
 
 
 def _reset_stores(test_env: dict[str, str]) -> None:
-    """The module starts from empty tables, an empty Redis database and no metrics (other e2e tests and the
-    browser modules before it leave theirs: a replay would read their metrics)."""
+    """The shared stack starts from empty tables, an empty Redis database and no metrics (the tests before the
+    browser tests leave theirs)."""
     engine = create_engine(test_env["DATABASE_URL"])
     with engine.begin() as conn:
         existing = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
@@ -72,12 +77,11 @@ def dashboard_build() -> None:
     subprocess.run(["bash", "-ec", "source scripts/lib/setup.sh && install_frontend"], cwd=ROOT, check=True, timeout=1200)
 
 
-@pytest.fixture(scope="module")
-def dashboard_server(dashboard_build: None, tmp_path_factory) -> Iterator[tuple[str, Callable[[str], WaitUp]]]:
+@contextlib.contextmanager
+def _dashboard(log: Path) -> Iterator[tuple[str, Callable[[str], WaitUp]]]:
     """Reserves the dashboard's port; `start(api_url)` runs `next start` against that API and returns the call
     that waits until it serves."""
     url = f"http://127.0.0.1:{free_port()}"
-    log = tmp_path_factory.mktemp("frontend") / "next.log"
     started: list[subprocess.Popen] = []
 
     def start(api_url: str) -> WaitUp:
@@ -88,10 +92,12 @@ def dashboard_server(dashboard_build: None, tmp_path_factory) -> Iterator[tuple[
         started.append(process)
         return lambda: _wait_http(f"{url}/login", process, log)
 
-    yield url, start
-    for process in started:
-        process.terminate()
-        process.wait(10)
+    try:
+        yield url, start
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(10)
 
 
 def _seed(api_url: str) -> tuple[dict[str, str], str, str]:
@@ -131,20 +137,42 @@ def _wait_incident(client: httpx.Client, admin: dict[str, str], timeout_s: float
     raise TimeoutError("no incident opened for the seeded alert")
 
 
-@pytest.fixture(scope="module")
-def stack(test_env, influx_database, start_module_service, dashboard_server) -> Stack:
-    url, start_dashboard = dashboard_server
-    _reset_stores(test_env)
+@contextlib.contextmanager
+def _running_stack(env: dict[str, str], log_dir: Path) -> Iterator[Stack]:
+    """The worker, the API and the dashboard on `env`'s stores, and the seed."""
     # The three processes start side by side (the worker's imports and model, `next start`, the API's imports):
     # only the API is waited for before the dashboard, and the seed's incident waits for the worker.
-    start_module_service("aiops-worker")
-    api_port = str(free_port())
-    dashboard_serves = start_dashboard(f"http://127.0.0.1:{api_port}")
-    api = start_module_service("aiops-api", API_PORT=api_port, FRONTEND_URL=url, FIRST_ADMIN_USERNAME=USERS["admin"],
-                               FIRST_ADMIN_PASSWORD=PASSWORD, QUALITY_REPORT_PATH=str(QUALITY_REPORT))
-    dashboard_serves()
-    admin, token, incident_id = _seed(api.url)
-    return Stack(api_url=api.url, url=url, admin_headers=admin, alert_token=token, incident_id=incident_id)
+    with service_starter(env, log_dir) as start_service, _dashboard(log_dir / "next.log") as (url, start_dashboard):
+        start_service("aiops-worker")
+        api_port = str(free_port())
+        dashboard_serves = start_dashboard(f"http://127.0.0.1:{api_port}")
+        api = start_service("aiops-api", API_PORT=api_port, FRONTEND_URL=url, FIRST_ADMIN_USERNAME=USERS["admin"],
+                            FIRST_ADMIN_PASSWORD=PASSWORD, QUALITY_REPORT_PATH=str(QUALITY_REPORT))
+        dashboard_serves()
+        admin, token, incident_id = _seed(api.url)
+        yield Stack(env=env, api_url=api.url, url=url, admin_headers=admin, alert_token=token, incident_id=incident_id)
+
+
+@pytest.fixture(scope="package")
+def stack(test_env, influx_database, dashboard_build, tmp_path_factory) -> Iterator[Stack]:
+    """Stopped after the last browser test (this folder's __init__.py makes it a package), before later tests
+    start processes of their own on the same stores."""
+    _reset_stores(test_env)
+    with _running_stack(test_env, tmp_path_factory.mktemp("stack")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def own_stack(test_env, dashboard_build, tmp_path_factory) -> Iterator[Stack]:
+    """A stack on a PostgreSQL database, an InfluxDB database and a bus prefix of its own (its Redis keys are
+    under that prefix), running beside the shared one."""
+    suffix = uuid.uuid4().hex[:8]
+    with migrated_database(test_env["DATABASE_URL"]) as database_url, \
+            own_influx_database(test_env["INFLUX_URL"], f"aiops_test_{suffix}") as influx_database:
+        env = {**test_env, "DATABASE_URL": database_url, "INFLUX_DATABASE": influx_database,
+               "BUS_PREFIX": f"aiops-test-{suffix}:"}
+        with _running_stack(env, tmp_path_factory.mktemp("own-stack")) as stack:
+            yield stack
 
 
 @pytest.fixture(scope="module")

@@ -178,4 +178,3 @@ async def test_the_automations_page_lists_the_rules_the_worker_installed(stack, 
     await page.get_by_role("link", name="Automations").click()
     rule = page.get_by_role("row").filter(has_text="disk-predicted-full")
     await expect(rule).to_contain_text("disk_cleanup.yml")
-    await expect(page.get_by_text("No run awaits approval.")).to_be_visible()
