@@ -73,7 +73,7 @@ async def test_websocket_refuses_a_missing_token(start_service) -> None:
     api = start_service("aiops-api")
     with pytest.raises(websockets.exceptions.WebSocketException):
         async with websockets.connect(api.url.replace("http", "ws") + "/ws") as ws:
-            await asyncio.wait_for(ws.recv(), timeout=5)
+            await asyncio.wait_for(ws.recv(), timeout=30)  # the refusal may take seconds on a loaded machine
 
 
 async def test_worker_killed_mid_batch_stores_every_alert_exactly_once(
