@@ -1,20 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InfiniteQueryObserver, QueryClient, type InfiniteData } from "@tanstack/react-query";
 import type { Schemas } from "@/lib/api/client";
-import { alertsKey, type AlertFilters } from "@/components/alerts/filters";
+import { alertsKey } from "@/components/alerts/filters";
+import { alert, NONE, type Alert } from "./alert-fixtures";
 import { LiveAlertRows, SHOWN_MAX } from "@/components/alerts/live-rows";
 
-type Alert = Schemas["AlertRead"];
 type Page = Schemas["AlertPage"];
-const NONE: AlertFilters = { severity: "", status: "", source: "", host: "", period: "" };
-
-function alert(id: string, lastSeen: string, extra: Partial<Alert> = {}): Alert {
-  return {
-    id, title: id, last_seen_at: lastSeen, first_seen_at: lastSeen, severity: "high", status: "firing", source: "s",
-    host: "h", service: null, count: 1, incident_id: null, fingerprint: id, description: "", labels: {},
-    annotations: {}, details: {}, url: null, resolved_at: null, ...extra,
-  };
-}
 
 /** An answer the test gives when it chooses, to put API answers in any order. */
 function later<T>() {

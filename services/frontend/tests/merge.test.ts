@@ -1,18 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Schemas } from "@/lib/api/client";
 import { mergeAlerts } from "@/components/alerts/merge";
-import { alertsKey, alertsQuery, hostName, periodStart, type AlertFilters } from "@/components/alerts/filters";
-
-type Alert = Schemas["AlertRead"];
-const NONE: AlertFilters = { severity: "", status: "", source: "", host: "", period: "" };
-
-function alert(id: string, lastSeen: string, extra: Partial<Alert> = {}): Alert {
-  return {
-    id, title: id, last_seen_at: lastSeen, first_seen_at: lastSeen, severity: "high", status: "firing", source: "s",
-    host: "h", service: null, count: 1, incident_id: null, fingerprint: id, description: "", labels: {},
-    annotations: {}, details: {}, url: null, resolved_at: null, ...extra,
-  };
-}
+import { alertsKey, alertsQuery, hostName, periodStart } from "@/components/alerts/filters";
+import { alert, NONE } from "./alert-fixtures";
 
 describe("mergeAlerts", () => {
   const pages = [
