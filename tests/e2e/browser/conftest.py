@@ -20,7 +20,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from aiops_contracts.db import metadata
-from conftest import free_port, migrated_database, own_influx_database, service_starter
+from conftest import SERVICE_START_S, free_port, migrated_database, own_influx_database, service_starter
 
 ROOT = Path(__file__).resolve().parents[3]
 FRONTEND = ROOT / "services" / "frontend"
@@ -58,7 +58,7 @@ def _reset_stores(test_env: dict[str, str]) -> None:
                data={"q": "DROP SERIES FROM /.*/"}).raise_for_status()
 
 
-def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 60.0) -> None:
+def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = SERVICE_START_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()[-3000:]
@@ -126,8 +126,9 @@ def _metric_lines(at_s: int, minute: int) -> list[str]:
             f"disk,host={HOST},path=/ used_percent={70 + (60 - minute) / 10} {ns}"]
 
 
-def _wait_incident(client: httpx.Client, admin: dict[str, str], timeout_s: float = 30.0) -> str:
-    """The worker stores the alert and the aggregator opens an incident for the host: wait for it."""
+def _wait_incident(client: httpx.Client, admin: dict[str, str], timeout_s: float = SERVICE_START_S) -> str:
+    """The worker stores the alert and the aggregator opens an incident for the host: wait for it (the worker has
+    just started, which on a loaded machine takes as long as any service start)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         items = client.get("/api/v1/incidents", params={"host": HOST}, headers=admin).json()["items"]
