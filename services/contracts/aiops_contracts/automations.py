@@ -3,7 +3,7 @@ definition for the worker, which loads `automations.yml` and runs them, and the 
 them, operators approve runs and the chat proposes the rules that match an incident (it runs none)."""
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -26,7 +26,7 @@ HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-
 _NAME = re.compile(r"(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # The facts of the triggering event a string extra var may name as "{name}", each with the pattern its value must
-# match and what that is: the worker fills them in (placeholders.py), the API refuses a rule naming any other.
+# match and what that is: the worker fills them in (placeholders.py), the API refuses a rule naming another fact (UNFILLED).
 FILLABLE = {
     "host": (HOST_NAME, "a host name"),
     "service": (_NAME, "a plain name (letters, digits, . _ -; no '..', '/' or spaces; not starting with - or .)"),
@@ -35,7 +35,8 @@ FILLABLE = {
     "severity": (_NAME, "a plain name"),
     "kind": (_NAME, "a plain name"),
 }
-PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
+# A "{name}"; one inside "{{...}}" (Jinja) or "${...}" (a shell variable) is not a placeholder and stays as written.
+PLACEHOLDER = re.compile(r"(?<![{$])\{([A-Za-z_]+)\}(?!\})")
 
 
 class TriggerKind(StrEnum):
@@ -70,7 +71,7 @@ class Action(Strict):
     playbook: str | None = None  # a file name in the playbooks directory
     hosts: list[str] = Field(default_factory=list)  # playbook inventory: globs over the fleet; empty: the event's host
     # "{host}", "{service}"... (FILLABLE) filled from the event when well formed, else the run fails (worker:
-    # placeholders.py); the API refuses a rule naming another (AutomationRuleWrite)
+    # placeholders.py); the API refuses a rule naming another fact (UNFILLED, AutomationRuleWrite)
     extra_vars: dict[str, Any] = Field(default_factory=dict)
     url: str | None = None  # webhook target (the only kind that takes one)
     template_id: int | None = Field(default=None, ge=1)  # AWX job template
@@ -189,6 +190,11 @@ class TriggerEvent:
         """The event back from a run's stored facts."""
         at = facts.get("at")
         return cls(**{**facts, "kind": TriggerKind(facts["kind"]), "at": datetime.fromisoformat(at) if at else None})
+
+
+# The event's facts never put in (free text such as the title, structures, the key): a placeholder naming one fails
+# every run (placeholders.py), so the API refuses it; a "{name}" naming no fact stays as written.
+UNFILLED = frozenset(f.name for f in fields(TriggerEvent)) - FILLABLE.keys()
 
 
 def matches(trigger: Trigger, event: TriggerEvent) -> bool:

@@ -7,24 +7,24 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiops_api.auth.tokens import Role
-from aiops_contracts.automations import FILLABLE, PLACEHOLDER, Action, RuleSpec, RunOutcome, RunStatus
+from aiops_contracts.automations import FILLABLE, PLACEHOLDER, UNFILLED, Action, RuleSpec, RunOutcome, RunStatus
 from aiops_contracts.outbound import redacted
 
 
 class AutomationRuleWrite(RuleSpec):
-    """A rule as an admin creates or replaces it: a string extra var may name only the facts the worker fills in
-    (FILLABLE), so a "{title}" (free text, never put in) or a "{hostname}" (no fact) is refused here rather than
-    failing, or being left as written, in every run. Rules already stored, or in automations.yml, still load
-    (the worker checks those when it runs them)."""
+    """A rule as an admin creates or replaces it: a string extra var naming a fact of the event the worker never
+    puts in (UNFILLED: "{title}", free text) is refused here rather than failing every run; a "{name}" naming no
+    fact (or Jinja, or a shell variable) stays as written, as in the worker. Rules already stored, or in
+    automations.yml, still load (the worker checks those when it runs them)."""
 
     @field_validator("action")
     @classmethod
     def _fillable_placeholders(cls, action: Action) -> Action:
         for key, value in action.extra_vars.items():
             names = PLACEHOLDER.findall(value) if isinstance(value, str) else []
-            for name in (n for n in names if n not in FILLABLE):
+            for name in (n for n in names if n in UNFILLED):
                 fillable = ", ".join(f"{{{n}}}" for n in FILLABLE)
-                raise ValueError(f"extra_vars.{key}: {{{name}}} is not a fact put in; an extra var may name "
+                raise ValueError(f"extra_vars.{key}: {{{name}}} is a fact never put in; an extra var may name "
                                  f"{fillable} (the action gets the whole event as data in aiops_event)")
         return action
 

@@ -54,10 +54,10 @@ async def test_invalid_rule_is_refused_naming_the_field(client, auth, body, fiel
     assert response.status_code == 422 and field in response.text
 
 
-@pytest.mark.parametrize("placeholder", ["{title}", "{details}", "{hostname}"])
+@pytest.mark.parametrize("placeholder", ["{title}", "{details}", "{key}"])
 async def test_an_extra_var_naming_a_fact_never_put_in_is_refused_at_create_and_update(client, auth, placeholder):
-    """{title} is free text, {details} not a plain value, {hostname} no fact: each would fail every run (or be left
-    as written), so the admin learns it here, by the action field and the placeholder."""
+    """{title} is free text, {details} not a plain value, {key} not put in: each would fail every run, so the admin
+    learns it here, by the action field and the placeholder."""
     bad = {**RULE, "action": {**RULE["action"], "extra_vars": {"cleanup_dir": f"/var/log/{placeholder}", "n": 3}}}
     response = await client.post("/api/v1/automations/rules", json=bad, headers=auth(Role.admin))
     assert response.status_code == 422
@@ -67,6 +67,16 @@ async def test_an_extra_var_naming_a_fact_never_put_in_is_refused_at_create_and_
     assert (await client.post("/api/v1/automations/rules", json=good, headers=auth(Role.admin))).status_code == 201
     response = await client.put("/api/v1/automations/rules/restart-web", json=bad, headers=auth(Role.admin))
     assert response.status_code == 422 and placeholder in response.text
+
+
+async def test_an_extra_var_naming_no_fact_is_accepted_as_written(client, auth):
+    """Only the event's facts are placeholders (as in the worker): Jinja, a shell variable or another name stays."""
+    extra_vars = {"jinja": "{{inventory_hostname}}", "jinja_fact": "{{title}}", "shell": "${HOME}/x",
+                  "other": "/srv/{hostname}"}
+    body = {**RULE, "action": {**RULE["action"], "extra_vars": extra_vars}}
+    response = await client.post("/api/v1/automations/rules", json=body, headers=auth(Role.admin))
+    assert response.status_code == 201, response.text
+    assert response.json()["spec"]["action"]["extra_vars"] == extra_vars
 
 
 async def test_a_stored_rule_naming_free_text_still_loads(client, auth, sessions):

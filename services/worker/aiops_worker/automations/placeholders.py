@@ -3,9 +3,10 @@ filled in before the action runs. Those facts come from alerts and incidents, th
 alert, so a fact is put in only when it matches a strict pattern: "/var/log/{service}" never becomes
 "/var/log/../../etc", and no fact passes for an option ("-rf"). Free text (the title) is never put in. A
 placeholder naming a fact that is missing, free text or not well formed fails the run with the reason (rather
-than running with the placeholder left in or the text put in). A "{name}" that names no fact stays as it is.
-The facts put in (FILLABLE) are listed in aiops_contracts.automations: the API refuses a rule naming any other
-when an admin creates or replaces it; rules in automations.yml, or stored before that check, may still name one.
+than running with the placeholder left in or the text put in). A "{name}" that names no fact stays as it is, and
+so does anything in "{{...}}" (Jinja) or "${...}" (a shell variable). The facts put in (FILLABLE) are listed in
+aiops_contracts.automations: the API refuses a rule naming another fact (UNFILLED) when an admin creates or
+replaces it; rules in automations.yml, or stored before that check, may still name one.
 The whole event still reaches the action as data (`aiops_event`; a playbook gets its strings as text, ansible.py)."""
 
 import re
