@@ -116,7 +116,7 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
         return result
 
     async def _repository(self, repository: str) -> tuple[list[PipelineRunPayload], list[str], dict[str, str]]:
-        """The repository's new runs, the completed and malformed ones among them (id:attempt, read once published)
+        """The repository's new runs, the completed ones among them, malformed or not (id:attempt, read once published)
         and its listing pages' ETags (none when the rate limit ran low: the listing may be cut short)."""
         runs, read, etags = list[PipelineRunPayload](), list[str](), dict[str, str]()
         async for run in self._new_runs(repository, etags):
@@ -126,12 +126,11 @@ class GithubActionsPoller(HttpPoller[GithubActionsSettings]):
                 break  # its jobs (or the rest of them) wait for the reset: the run is read again then
             try:
                 runs.append(run_payload(run, jobs))
-            except NotAWorkflowRun as exc:  # skipped, and remembered as read: else it would fail every poll
+            except NotAWorkflowRun as exc:  # skipped; remembered below once completed, else it would fail every
+                # poll, while one in progress is read again (whole by its completion, that is still published)
                 UNREADABLE_RUNS.inc()
                 log.warning("github workflow run unreadable, skipped", extra={
                     "source": self.source.name, "repository": repository, "run": str(run.get("id")), "error": str(exc)})
-                read.append(run_key(run))
-                continue
             if completed:
                 read.append(run_key(run))
         return runs, read, {} if self._rate_low() else etags

@@ -155,3 +155,22 @@ async def test_a_malformed_run_is_skipped_once_and_the_others_go_on(github) -> N
     assert [r.number for r in (await gh.poll()).runs] == [3]  # in progress: read until completed
     assert github.requests == ["runs page 1 -", "runs page 2 -"]
     await gh.aclose()
+
+
+async def test_a_malformed_run_in_progress_is_read_again_until_whole(github) -> None:
+    """Oddly shaped mid-run, a run is skipped (and counted) each poll but not remembered as read: once whole it is
+    published, so its completion is not lost."""
+    github.malformed = {1003}
+    skipped = REGISTRY.get_sample_value("aiops_worker_github_runs_unreadable_total") or 0.0
+    gh = poller(github.url)
+    first = await gh.poll()
+    assert sorted(r.number for r in first.runs) == [1, 2]
+    await first.commit()
+    gh.etags.clear()  # the listing read whole again
+    second = await gh.poll()
+    assert second.runs == [] and REGISTRY.get_sample_value("aiops_worker_github_runs_unreadable_total") == skipped + 2
+    await second.commit()
+    github.malformed.clear()
+    gh.etags.clear()
+    assert [r.number for r in (await gh.poll()).runs] == [3]
+    await gh.aclose()
