@@ -4,7 +4,8 @@ and servicenow actions, which the contract now refuses; 0021 moves an evidence r
 which becomes what the signal is, and back; 0022 gives stored alerts the host name correlation knows their
 host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's, and runs again after
 a failed index build; 0023 gives incidents.hosts a finer statistics target and analyzes it, and back; 0026
-moves the sweep's resolutions waiting to be announced from their event id to the outbox column, and back."""
+moves the sweep's resolutions waiting to be announced from their event id to the outbox column, and back, and
+runs again after a failed index build."""
 
 import os
 import uuid
@@ -252,3 +253,37 @@ def test_the_sweeps_waiting_resolutions_move_to_the_outbox_column_and_back(scrat
     with psycopg.connect(dsn) as conn:
         assert conn.execute(rows.format("NULL")).fetchall() == [
             ("opened", "e1", None), ("acknowledged", None, None), ("resolved", "sweep:unannounced", None)]
+
+
+def test_outbox_upgrade_runs_again_after_a_failed_index_build(scratch_url: str) -> None:
+    """The column and the move commit before the index is built CONCURRENTLY: a failed build leaves the revision at
+    0025 with the column and an INVALID index, and the next upgrade, and every later one, succeeds."""
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0025")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        incident = conn.execute("INSERT INTO incidents (id, group_key, title, summary, severity, status, event_count, "
+                                "hosts, services, details, first_seen_at, last_seen_at) VALUES (gen_random_uuid(), "
+                                "'log:t:web-1', 't', '', 'high', 'open', 1, '[]', '[]', '{}', now(), now()) "
+                                "RETURNING id").fetchone()[0]
+        for kind in ("opened", "acknowledged"):
+            conn.execute("INSERT INTO incident_events (incident_id, at, kind, count, message) VALUES "
+                         "(%s, now(), %s, 0, '')", (incident, kind))
+        conn.execute("ALTER TABLE incident_events ADD COLUMN announce VARCHAR(32)")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # a build that fails half-way leaves its index INVALID
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY ix_incident_events_announce ON incident_events (incident_id)")
+
+    _migrate(scratch_url, "0026")
+
+    _assert_outbox_index(dsn)
+    _migrate(scratch_url, "0025", down=True)
+    assert "ix_incident_events_announce" not in _names(dsn, "incident_events")
+    _migrate(scratch_url, "0026")
+    _assert_outbox_index(dsn)
+
+
+def _assert_outbox_index(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        is_valid, definition = conn.execute(
+            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indexrelid = 'ix_incident_events_announce'::regclass").fetchone()
+    assert is_valid and definition.endswith("(id) WHERE (announce IS NOT NULL)")
