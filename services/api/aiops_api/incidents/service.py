@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import Row, Select, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aiops_api.alerts import service as alerts_service
@@ -118,11 +119,14 @@ async def set_incident_status(session: AsyncSession, bus: Bus, *, incident_id: u
 async def announce_changes(session: AsyncSession, bus: Bus, incident_ids: list[uuid.UUID]) -> None:
     """Announce the incidents' committed changes, waiting in the outbox on the timeline rows the change wrote
     (aiops_contracts.incidents). Best effort: the change is committed, so a Redis outage or a full stream must not
-    turn the answer into an error (a retry would find nothing to change); the rows keep waiting, the worker's next
-    sweep announces them under the same ids, and it is logged."""
+    turn the answer into an error (a retry would find nothing to change), nor must a PostgreSQL error while reading or
+    clearing the rows; the rows keep waiting, the worker's next sweep announces them under the same ids, and it is
+    logged."""
     try:
         await announce_pending(session, bus, source=SOURCE, incidents=incident_ids)
-    except (RedisError, OSError, StreamBacklogFull) as exc:
+        await session.commit()  # the rows announced
+    except (RedisError, OSError, StreamBacklogFull, SQLAlchemyError) as exc:
         log.warning("incident change not announced yet", extra={"incident_ids": [str(i) for i in incident_ids],
                                                                  "error": repr(exc)})
-    await session.commit()  # the rows announced; or, not announced, their locks ended
+        session.expunge_all()  # the answer is read from the committed objects, which a rollback would expire
+        await session.rollback()  # the rows' locks ended, their marks kept

@@ -4,12 +4,13 @@ list's filters."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from aiops_api.auth.tokens import Role
 from aiops_api.incidents.schemas import IncidentRead
@@ -148,6 +149,30 @@ async def test_a_change_whose_announcement_failed_answers_200_and_waits_for_the_
     assert [(e.id, e.type) for e in (await announced(bus))[9:]] == [
         (change_id(f"resolved:{resolved_at.isoformat()}", str(incident.id), "incident.resolved"), "incident.resolved")]
     assert await marked(sessions) == []
+
+
+@pytest.fixture
+async def clearing_refused(sessions) -> AsyncIterator[None]:
+    """PostgreSQL refuses to clear an outbox row (a trigger raises): a real database error in announce_pending after
+    the change is committed and published."""
+    async with sessions.begin() as session:
+        await session.execute(text("CREATE FUNCTION refuse_clearing() RETURNS trigger LANGUAGE plpgsql AS "
+                                   "$$ BEGIN RAISE EXCEPTION 'clearing refused'; END $$"))
+        await session.execute(text("CREATE TRIGGER refuse_clearing BEFORE UPDATE OF announce ON incident_events "
+                                   "FOR EACH ROW EXECUTE FUNCTION refuse_clearing()"))
+    yield
+    async with sessions.begin() as session:
+        await session.execute(text("DROP FUNCTION refuse_clearing() CASCADE"))
+
+
+async def test_a_change_whose_outbox_row_could_not_be_cleared_answers_200_and_waits_for_the_sweep(
+        client, auth, incident, sessions, bus: Bus, clearing_refused) -> None:
+    """A database error while announcing does not fail the committed change's answer either: the row keeps waiting
+    in the outbox, so the sweep announces the change again, under the same id."""
+    response = await client.post(f"/api/v1/incidents/{incident.id}/acknowledge", headers=auth(Role.operator))
+    assert (response.status_code, response.json()["status"]) == (200, "acknowledged")
+    assert await marked(sessions) == ["acknowledged"]
+    assert [e.type for e in await announced(bus)] == ["incident.updated"]
 
 
 async def test_reopen_a_resolved_incident_audited_on_the_timeline_and_announced(bus: Bus, client, auth, app, incident,
