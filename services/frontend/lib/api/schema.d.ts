@@ -1789,10 +1789,10 @@ export interface components {
         };
         /**
          * AutomationRuleWrite
-         * @description A rule as an admin creates or replaces it: a string extra var may name only the facts the worker fills in
-         *     (FILLABLE), so a "{title}" (free text, never put in) or a "{hostname}" (no fact) is refused here rather than
-         *     failing, or being left as written, in every run. Rules already stored, or in automations.yml, still load
-         *     (the worker checks those when it runs them).
+         * @description A rule as an admin creates or replaces it: a string extra var naming a fact of the event the worker never
+         *     puts in (UNFILLED: "{title}", free text) is refused here rather than failing every run; a "{name}" naming no
+         *     fact (or Jinja, or a shell variable) stays as written, as in the worker. Rules already stored, or in
+         *     automations.yml, still load (the worker checks those when it runs them).
          */
         AutomationRuleWrite: {
             action: components["schemas"]["Action"];
