@@ -192,11 +192,15 @@ def test_host_name_upgrade_runs_again_after_a_failed_index_build(scratch_url: st
     _assert_host_name_index(dsn)
 
 
-def _assert_host_name_index(dsn: str) -> None:
+def _index(dsn: str, name: str) -> tuple[bool, str]:
+    """Whether the index is valid (not left INVALID by a failed concurrent build), and its definition."""
     with psycopg.connect(dsn) as conn:
-        is_valid, definition = conn.execute(
-            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
-            "WHERE indexrelid = 'ix_alerts_host_name_last_seen_at_id'::regclass").fetchone()
+        return conn.execute("SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
+                            "WHERE indexrelid = %s::regclass", (name,)).fetchone()
+
+
+def _assert_host_name_index(dsn: str) -> None:
+    is_valid, definition = _index(dsn, "ix_alerts_host_name_last_seen_at_id")
     assert is_valid and definition.endswith("(host_name, last_seen_at, id)")
     assert "ix_alerts_host_last_seen_at_id" not in _names(dsn, "alerts")
 
@@ -282,8 +286,5 @@ def test_outbox_upgrade_runs_again_after_a_failed_index_build(scratch_url: str) 
 
 
 def _assert_outbox_index(dsn: str) -> None:
-    with psycopg.connect(dsn) as conn:
-        is_valid, definition = conn.execute(
-            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
-            "WHERE indexrelid = 'ix_incident_events_announce'::regclass").fetchone()
+    is_valid, definition = _index(dsn, "ix_incident_events_announce")
     assert is_valid and definition.endswith("(id) WHERE (announce IS NOT NULL)")
