@@ -48,6 +48,7 @@ def incident_changed(incident: Incident, event_type: str, *, source: str, envelo
 async def announce_incident_changes(bus: Bus, envelopes: Sequence[Envelope]) -> None:
     await bus.publish_and_broadcast(INCIDENTS_CHANGED, envelopes)
 
+
 def change_id(*parts: str) -> str:
     """Deterministic envelope id of an incident change, so announcing it again gives the same id."""
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
