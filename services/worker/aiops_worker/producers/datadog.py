@@ -5,8 +5,10 @@ result is published (its commit): a poll not published is read again.
 
 Logs: a poll takes at most `log_limit` events, the oldest of its window (`sort=timestamp`). A full poll does not
 jump to now: the next one starts at the time of its last event (filter[from] is inclusive), whose events it leaves
-to it (producers/log_records.py), so nothing of the window is lost or read twice. Only more events of one
-millisecond than `log_limit` cannot be split: the rest of that millisecond is skipped. Both are logged and counted.
+to it (producers/log_records.py), so nothing of the window is lost or read twice. A full poll whose events are all
+of one millisecond keeps them, and the next starts at that millisecond again, leaving out (by event id) the events
+of it already read: more events of one millisecond than `log_limit` take several polls, each reading `log_limit`
+new ones, until that millisecond is read; none is skipped or read twice. Both are logged and counted.
 A message longer than a log line becomes consecutive records; an odd host or time is read as far as it can be
 (producers/log_records.py).
 
@@ -26,15 +28,14 @@ from aiops_contracts.influx import IDENTIFIER
 from aiops_contracts.pollers import DatadogSettings
 from aiops_contracts.sources import SourceKind
 from aiops_worker.producers.http import HttpPoller, NextPage, pages
-from aiops_worker.producers.log_records import before_last_time, log_records
+from aiops_worker.producers.log_records import log_records
 from aiops_worker.producers.poller import PolledSource, PollResult
 
 log = logging.getLogger(__name__)
 LOG_PAGE_LIMIT = 1000  # Datadog's maximum page[limit]
-TIME_RESOLUTION_S = 0.001  # of log event timestamps
 LIMITED = Counter("aiops_worker_datadog_log_polls_limited_total", "Datadog log polls that reached log_limit, by what "
-                  "became of the rest: deferred to the next poll, or skipped (over log_limit events of one millisecond)",
-                  ["outcome"])
+                  "became of the rest: deferred to the next poll, within_millisecond (all its events of one "
+                  "millisecond: the next poll reads on in it), or skipped (no event has a time)", ["outcome"])
 
 
 class DatadogPoller(HttpPoller[DatadogSettings]):
@@ -44,6 +45,7 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
         super().__init__(source, DatadogSettings)
         self._since = time.time() - source.interval_s  # epoch seconds read up to: metrics
         self._logs_since = self._since  # logs (behind `_since` while a full poll left events to the next)
+        self._logs_read: frozenset[str] = frozenset()  # the events of the `_logs_since` millisecond already read
 
     def headers(self) -> dict[str, str]:
         return {"DD-API-KEY": self.settings.api_key.get_secret_value(),
@@ -51,7 +53,7 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
 
     async def check(self) -> None:
         await self.api.request_json("GET", "/api/v1/validate")
-        await self._query_logs(time.time() - 60, time.time(), limit=1)
+        await self._query_logs(time.time() - 60, time.time(), limit=1, read=frozenset())
 
     async def poll(self) -> PollResult:
         until = time.time()
@@ -61,35 +63,47 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
                 "from": int(self._since), "to": int(until), "query": query})
             for series in body.get("series") or []:
                 result.lines += self._series_lines(series)
-        logs_since = until
+        logs_since, logs_read = until, frozenset[str]()
         if self.settings.log_query:
-            result.logs, logs_since = await self._poll_logs(until)
+            result.logs, logs_since, logs_read = await self._poll_logs(until)
 
         async def commit() -> None:
-            self._since, self._logs_since = until, logs_since
+            self._since, self._logs_since, self._logs_read = until, logs_since, logs_read
         result.commit = commit
         return result
 
-    async def _poll_logs(self, until: float) -> tuple[list[LogRecord], float]:
-        """The window's records, and where the next poll's starts."""
+    async def _poll_logs(self, until: float) -> tuple[list[LogRecord], float, frozenset[str]]:
+        """The window's records, where the next poll's starts, and the events of that millisecond they hold."""
         limit = self.settings.log_limit
-        records, events = await self._query_logs(self._logs_since, until, limit=limit)
-        resume_at = None
-        if events == limit:
-            kept, resume_at = before_last_time(records, TIME_RESOLUTION_S)
-            self._limited(resume_at, left=len(records) - len(kept))
-            records = kept
-        return records, until if resume_at is None else resume_at
+        events = await self._query_logs(self._logs_since, until, limit=limit, read=self._logs_read)
+        records = [record for _, _, event_records in events for record in event_records]
+        if len(events) < limit:
+            return records, until, frozenset()
+        last = max((at for _, at, _ in events if at is not None), default=None)
+        if last is None:  # no event has a time: nowhere to start the next query but the window's end
+            self._limited(None, "skipped")
+            return records, until, frozenset()
+        # The events of the latest millisecond are left to the next poll, which starts there, unless they are all
+        # the poll read: then they are kept, and the next poll leaves them out (those of that millisecond before too).
+        earlier = [(key, at, event_records) for key, at, event_records in events if at is None or at < last]
+        kept = earlier or events
+        read = self._logs_read if last.timestamp() == self._logs_since else frozenset()
+        read |= {key for key, at, _ in kept if at == last}
+        self._limited(last.timestamp(), "deferred" if earlier else "within_millisecond")
+        return [record for _, _, event_records in kept for record in event_records], last.timestamp(), read
 
-    def _limited(self, resume_at: float | None, left: int) -> None:
-        """A full poll: `left` records it read are the next poll's, from `resume_at` on; none: those past the limit
-        are of the latest event's millisecond (or no event has a time), where no query can start (they are skipped)."""
-        outcome = "deferred" if left else "skipped"
+    def _limited(self, resume_at: float | None, outcome: str) -> None:
+        """A full poll: deferred: the records of its latest millisecond are the next poll's, which starts at
+        `resume_at`; within_millisecond: all its events are of that millisecond, the next poll reads on in it;
+        skipped: no event has a time (the next poll starts at the window's end)."""
         LIMITED.labels(outcome).inc()
         facts = {"source": self.source.name, "log_limit": self.settings.log_limit,
                  "resume_at": None if resume_at is None else _iso(resume_at), "outcome": outcome}
-        log.warning("datadog log limit reached: the rest of the window is the next poll's" if left else
-                    "datadog log limit reached by events of one millisecond: any more of it skipped", extra=facts)
+        log.warning({"deferred": "datadog log limit reached: the rest of the window is the next poll's",
+                     "within_millisecond": "datadog log limit reached by events of one millisecond: the next poll "
+                                           "reads on in it",
+                     "skipped": "datadog log limit reached by events without a time: the rest of the window is "
+                                "skipped"}[outcome], extra=facts)
 
     def _series_lines(self, series: dict[str, Any]) -> list[str]:
         metric = str(series.get("metric") or "")
@@ -99,22 +113,32 @@ class DatadogPoller(HttpPoller[DatadogSettings]):
         return [self.point(metric, tags, {"value": float(value)}, int(ms) * 1_000_000)
                 for ms, value in series.get("pointlist") or [] if value is not None and ms / 1000 > self._since]
 
-    async def _query_logs(self, since: float, until: float, limit: int) -> tuple[list[LogRecord], int]:
-        """Up to `limit` events of the window, oldest first: their records, and how many events they are."""
+    async def _query_logs(self, since: float, until: float, limit: int,
+                          read: frozenset[str]) -> list[tuple[str, datetime | None, list[LogRecord]]]:
+        """Up to `limit` events of the window not `read` already, oldest first: (its key, time, records) each."""
         params = {"filter[query]": self.settings.log_query or "*", "filter[from]": _iso(since),
-                  "filter[to]": _iso(until), "page[limit]": min(limit, LOG_PAGE_LIMIT), "sort": "timestamp"}
-        records: list[LogRecord] = []
-        events = 0
+                  "filter[to]": _iso(until), "page[limit]": min(limit + len(read), LOG_PAGE_LIMIT), "sort": "timestamp"}
+        events: list[tuple[str, datetime | None, list[LogRecord]]] = []
         async for page in pages(self.api, "/api/v2/logs/events", params, _next_cursor(params)):
             for event in page.get("data") or []:
                 attributes = event.get("attributes") or {}
+                key = _event_key(event, attributes)
+                if key in read:
+                    continue
                 labels = {k: str(attributes[k]) for k in ("service", "status") if attributes.get(k)}
-                records += log_records(str(attributes.get("message") or ""), host=attributes.get("host"),
-                                       timestamp=attributes.get("timestamp"), labels=labels)
-                events += 1
-                if events == limit:
-                    return records, events
-        return records, events
+                records = log_records(str(attributes.get("message") or ""), host=attributes.get("host"),
+                                      timestamp=attributes.get("timestamp"), labels=labels)
+                events.append((key, records[0].timestamp, records))
+                if len(events) == limit:
+                    return events
+        return events
+
+
+def _event_key(event: dict[str, Any], attributes: dict[str, Any]) -> str:
+    """The event's id (Datadog gives every event one); without one, what it says."""
+    if event.get("id"):
+        return f"id:{event['id']}"
+    return "event:" + "|".join(str(attributes.get(k)) for k in ("timestamp", "host", "service", "status", "message"))
 
 
 def _next_cursor(params: dict[str, Any]) -> NextPage:

@@ -131,19 +131,37 @@ async def test_a_full_datadog_log_poll_resumes_at_its_last_record(monkeypatch: p
         ("datadog-1", "deferred", api.times[n].isoformat().replace("+00:00", "Z")) for n in (2, 5)]
 
 
-async def test_more_datadog_events_of_one_millisecond_than_the_limit_are_counted_as_skipped(
-        caplog: pytest.LogCaptureFixture) -> None:
-    skipped = limited("skipped")
+async def test_more_datadog_events_of_one_millisecond_than_the_limit_are_each_read_once(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Five events of one millisecond, a limit of 2 and pages of 2: the polls go on within that millisecond (from it
+    again, leaving out the events of it they already read, by id) until it is read, then go past it."""
+    monkeypatch.setattr(datadog, "LOG_PAGE_LIMIT", 2)
+    within = limited("within_millisecond")
     async with DatadogWindow() as api:
         at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-        api.times = [at, at, at, at + timedelta(seconds=1)]
+        api.times = [at] * 5 + [at + timedelta(seconds=1)]
         poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
                                       DATADOG_KEYS))
-        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(2)]
+        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(5)]
         await poller.aclose()
-    assert polls == [["event 0", "event 1"], ["event 3"]]  # no query starts within a millisecond: event 2 is lost
-    assert limited("skipped") == skipped + 1
-    assert [r.outcome for r in limit_warnings(caplog)] == ["skipped"]
+    assert polls == [["event 0", "event 1"], ["event 2", "event 3"], ["event 4"], ["event 5"], []]
+    assert limited("within_millisecond") == within + 2
+    assert [r.outcome for r in limit_warnings(caplog)] == ["within_millisecond"] * 2 + ["deferred"]
+
+
+async def test_a_datadog_poll_within_one_millisecond_not_committed_is_read_again() -> None:
+    async with DatadogWindow() as api:
+        at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        api.times = [at] * 3
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
+                                      DATADOG_KEYS))
+        await polled(poller)  # events 0 and 1
+        first = await poller.poll()
+        again = await poller.poll()  # the first was not published: the same events again
+        assert [r.message for r in first.logs] == [r.message for r in again.logs] == ["event 2"]
+        await again.commit()
+        assert (await poller.poll()).logs == []
+        await poller.aclose()
 
 
 async def test_datadog_wrong_keys_are_an_auth_failure() -> None:
