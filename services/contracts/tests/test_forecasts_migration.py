@@ -5,16 +5,19 @@ which becomes what the signal is, and back; 0022 gives stored alerts the host na
 host by, as aiops_contracts.topology.host_name has it, and its index replaces the host's, and runs again after
 a failed index build; 0023 gives incidents.hosts a finer statistics target and analyzes it, and back; 0026
 moves the sweep's resolutions waiting to be announced from their event id to the outbox column, and back, and
-runs again after a failed index build."""
+runs again after a failed index build; 0027 renames the sources holding a name the worker's own alerts carry,
+keeping all else, audits each rename, and finds nothing to do when run again."""
 
 import os
 import uuid
 from collections.abc import Iterator
+from types import ModuleType
 
 import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 
@@ -22,6 +25,7 @@ from aiops_contracts.automations import RuleSpec
 from aiops_contracts.db import Forecast
 from aiops_contracts.db.migrate import ALEMBIC_INI, create_database_if_missing, drop_database
 from aiops_contracts.settings import CommonSettings
+from aiops_contracts.sources import RESERVED_SOURCE_NAMES
 from aiops_contracts.topology import host_name
 
 
@@ -288,3 +292,51 @@ def test_outbox_upgrade_runs_again_after_a_failed_index_build(scratch_url: str) 
 def _assert_outbox_index(dsn: str) -> None:
     is_valid, definition = _index(dsn, "ix_incident_events_announce")
     assert is_valid and definition.endswith("(id) WHERE (announce IS NOT NULL)")
+
+
+def _revision(name: str) -> ModuleType:
+    return ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_revision(name).module
+
+
+def test_sources_under_a_reserved_name_are_renamed_and_keep_pushing(scratch_url: str) -> None:
+    """Created before the names were refused, their pushes passed for the worker's anomaly, forecast and pipeline
+    alerts; renamed, their token, config and state stay, so their data keeps flowing under a name of their own."""
+    dsn = make_url(scratch_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _migrate(scratch_url, "0026")
+    ids = {name: uuid.uuid4() for name in ("pipelines", "Anomaly-Detector", "capacity-forecast", "shop")}
+    taken = f"capacity-forecast-renamed-{ids['capacity-forecast'].hex[:8]}"  # the short new name is held already
+    with psycopg.connect(dsn) as conn:
+        for name, source_id in [*ids.items(), (taken, uuid.uuid4())]:
+            conn.execute("INSERT INTO sources (id, name, kind, token_hash, token_prefix, enabled, config) VALUES "
+                         "(%s, %s, 'generic', %s, 'aiops_abc', %s, %s)",
+                         (source_id, name, source_id.hex * 2, name != "capacity-forecast", Jsonb({"k": name})))
+    stored = "SELECT id, name, token_hash, enabled, config FROM sources ORDER BY id"
+    audited = "SELECT actor, action, entity_id, before, after FROM audit_log ORDER BY id"
+
+    _migrate(scratch_url, "0027")
+
+    with psycopg.connect(dsn) as conn:
+        rows = {source_id: rest for source_id, *rest in conn.execute(stored).fetchall()}
+        audit = conn.execute(audited).fetchall()
+    renamed = {"pipelines": f"pipelines-renamed-{ids['pipelines'].hex[:8]}",
+               "Anomaly-Detector": f"Anomaly-Detector-renamed-{ids['Anomaly-Detector'].hex[:8]}",
+               "capacity-forecast": f"capacity-forecast-renamed-{ids['capacity-forecast'].hex}", "shop": "shop"}
+    for name, source_id in ids.items():
+        assert rows[source_id] == [renamed[name], source_id.hex * 2, name != "capacity-forecast", {"k": name}]
+    assert not {name.lower() for name, *_ in rows.values()} & RESERVED_SOURCE_NAMES
+    assert sorted((entity, before["name"], after["name"]) for actor, action, entity, before, after in audit
+                  if (actor, action) == ("migration:0027", "source.renamed")) == sorted(
+        (str(ids[name]), name, renamed[name]) for name in ids if name != "shop")
+    assert len(audit) == 3
+
+    _migrate(scratch_url, "0026", down=True)
+    _migrate(scratch_url, "0027")
+
+    with psycopg.connect(dsn) as conn:
+        assert {source_id: rest for source_id, *rest in conn.execute(stored).fetchall()} == rows
+        assert conn.execute(audited).fetchall() == audit
+
+
+def test_the_reserved_names_renamed_are_those_refused() -> None:
+    """A name reserved later needs a revision renaming the sources that hold it: 0027 renamed those of its time."""
+    assert set(_revision("0027").RESERVED) == RESERVED_SOURCE_NAMES

@@ -9,11 +9,16 @@ Sentry's integration webhooks carry no token but an HMAC-SHA256 of the body, key
 secret Sentry generated for the integration. That secret must be readable to verify, so it lives in
 the source's `config["client_secret"]`, encrypted with SECRETS_KEY (sources/secrets.py) and hidden from API
 reads (sources/schemas.py); the body is checked against each signing source's secret in constant time.
+
+A source holding a name the worker's own alerts carry (RESERVED_SOURCE_NAMES: refused at creation, and the
+sources created before renamed by migration 0027) authenticates nothing, and is logged: what it posts would pass
+for the worker's anomaly, forecast or pipeline alerts.
 """
 
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -26,8 +31,10 @@ from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_K
 from aiops_contracts.db import Source
 from aiops_contracts.pollers import WEBHOOK_SECRET_KEY
 from aiops_contracts.secrets import SecretBox
+from aiops_contracts.sources import RESERVED_SOURCE_NAMES
 
 TOKEN_PREFIX = "aiops_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class SourceCredentials:
                 Source.enabled, Source.revoked_at.is_(None),
                 Source.config.has_key(SIGNING_SECRET_KEY) | Source.credentials.has_key(WEBHOOK_SECRET_KEY)))
             opened = [(_identity(s), box.open(s.config.get(SIGNING_SECRET_KEY) or s.credentials[WEBHOOK_SECRET_KEY]))
-                      for s in rows]
+                      for s in rows if _trusted(s)]
         # A secret another key sealed, or a short one stored before the minimum, signs nothing.
         signers = [(i, secret.encode()) for i, secret in opened if secret and len(secret) >= MIN_SIGNING_SECRET_CHARS]
         self._signers = (time.monotonic() + self.cache_seconds, signers)
@@ -133,7 +140,15 @@ class SourceCredentials:
             source = await session.scalar(
                 select(Source).where(Source.token_hash == digest, Source.enabled, Source.revoked_at.is_(None))
             )
-        return _identity(source) if source else None
+        return _identity(source) if source and _trusted(source) else None
+
+
+def _trusted(source: Source) -> bool:
+    if source.name.lower() not in RESERVED_SOURCE_NAMES:
+        return True
+    log.warning("source refused: its name is reserved for the worker's own alerts (the migrations rename it)",
+                extra={"source": source.name, "source_id": str(source.id)})
+    return False
 
 
 def _identity(source: Source) -> SourceIdentity:

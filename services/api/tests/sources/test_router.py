@@ -60,6 +60,14 @@ async def test_names_of_the_workers_own_alert_sources_are_refused_422(client, au
     assert (await client.get("/api/v1/sources", headers=auth())).json() == []
 
 
+async def test_no_change_renames_a_source_to_a_reserved_name(client, auth, make_source) -> None:
+    source = await make_source("nagios")
+    refused = await client.patch(f"/api/v1/sources/{source.id}", json={"name": "pipelines"}, headers=auth())
+    assert refused.status_code == 422, refused.text
+    assert [(e["loc"], e["type"]) for e in refused.json()["detail"]] == [(["body", "name"], "extra_forbidden")]
+    assert [s["name"] for s in (await client.get("/api/v1/sources", headers=auth())).json()] == ["nagios"]
+
+
 async def test_only_admins_manage_sources(client, auth) -> None:
     for role in (Role.viewer, Role.operator):
         response = await client.post("/api/v1/sources", json={"name": "x", "kind": "generic"}, headers=auth(role))

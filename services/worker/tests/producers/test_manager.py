@@ -92,6 +92,17 @@ async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions,
     assert sample("aiops_poller_polls_total", {"source": "sw-good", "kind": "snmp", "outcome": "ok"}) is None
 
 
+async def test_a_source_holding_a_reserved_name_is_not_polled(worker_ctx, sessions, snmp_agent, redis: Redis) -> None:
+    # Migration 0027 renames those created before the names were refused; one left would publish alerts passing for
+    # the worker's own anomaly, forecast or pipeline alerts. Its health says why it is not polled.
+    held = await add_source(sessions, worker_ctx, snmp_agent, "Capacity-Forecast")
+    pollers = manager(worker_ctx, "w1")
+    await pollers.reconcile()
+    assert pollers.running == {}
+    health = await redis.hget(health_key(worker_ctx.settings, held), "last_error")
+    assert health is not None and "reserved for the worker's own alerts" in health.decode()
+
+
 async def test_leases_share_the_sources_between_replicas(worker_ctx, sessions, snmp_agent) -> None:
     ids = [await add_source(sessions, worker_ctx, snmp_agent, f"sw-{n}") for n in range(4)]
     one, two = manager(worker_ctx, "w1"), manager(worker_ctx, "w2")
