@@ -342,7 +342,8 @@ async def main(args: argparse.Namespace) -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
            "API_PORT": str(port), "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test", "WORKER_METRICS_PORT": "0",
            "MAX_BODY_BYTES": str(64 * 1024 * 1024), "RATE_LIMIT_WEBHOOK": "0",
-           "INFLUX_DATABASE": f"aiops_bench_{uuid.uuid4().hex[:8]}", "STREAM_BATCH_SIZE": str(args.stream_batch)}
+           "INFLUX_DATABASE": f"aiops_bench_{uuid.uuid4().hex[:8]}",
+           **({"STREAM_BATCH_SIZE": str(args.stream_batch)} if args.stream_batch else {})}
     await Redis.from_url(redis_url).flushdb()
     bodies = payload_batches(args.metrics, args.batch)
     api = subprocess.Popen([str(BIN / "aiops-api")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -357,7 +358,7 @@ async def main(args: argparse.Namespace) -> None:
             await influx_statement(client, common.influx_url, f'DROP DATABASE "{env["INFLUX_DATABASE"]}"')
             drop_database(db_url)
     print(f"metrics={args.metrics} batch={args.batch} lines/request connections={args.connections} "
-          f"lines/entry={env.get('METRICS_LINES_PER_EVENT', 1000)} stream_batch={args.stream_batch} "
+          f"lines/entry={env.get('METRICS_LINES_PER_EVENT', 1000)} stream_batch={args.stream_batch or 'default'} "
           f"writer_replicas={args.writer_replicas}")
     print_results(results)
 
@@ -384,7 +385,8 @@ if __name__ == "__main__":
     parser.add_argument("--metrics", type=int, default=300_000, help="lines in all")
     parser.add_argument("--batch", type=int, default=5_000, help="lines per request (Telegraf metric_batch_size)")
     parser.add_argument("--connections", type=int, default=4, help="requests in flight")
-    parser.add_argument("--stream-batch", type=int, default=50, help="STREAM_BATCH_SIZE of the writer")
+    parser.add_argument("--stream-batch", type=int, help="STREAM_BATCH_SIZE of the writer (default: the deployment's; "
+                        "a metrics read takes at most the stream's max_read entries)")
     parser.add_argument("--writer-replicas", type=int, default=1, help="writer processes (the worker scales out)")
     parser.add_argument("--redis-url", default=redis_db_url(14), help="a scratch Redis database (FLUSHED)")
     parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)

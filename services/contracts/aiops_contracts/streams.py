@@ -16,6 +16,8 @@ from dataclasses import dataclass
 class StreamSpec:
     name: str
     maxlen: int  # approximate MAXLEN for XADD trimming
+    # Entries a consumer reads at once at most, below STREAM_BATCH_SIZE, where an entry holds many records
+    max_read: int | None = None
 
     @property
     def dead_letter(self) -> str:
@@ -26,8 +28,9 @@ class StreamSpec:
 ALERTS_INGESTED = StreamSpec("aiops:alerts:ingested", maxlen=1_000_000)
 # Alerts after they are stored in PostgreSQL: read by the incident aggregator and enrichers.
 ALERTS_STORED = StreamSpec("aiops:alerts:stored", maxlen=200_000)
-# Metric batches (line protocol) bound for InfluxDB.
-METRICS_INGESTED = StreamSpec("aiops:metrics:ingested", maxlen=1_000_000)
+# Metric batches (line protocol) bound for InfluxDB. An entry holds up to METRICS_LINES_PER_EVENT lines (1,000): a
+# read of 50 is ~6 MB (a read of STREAM_BATCH_SIZE's 500 held half a million points in the anomaly task's memory).
+METRICS_INGESTED = StreamSpec("aiops:metrics:ingested", maxlen=1_000_000, max_read=50)
 # Raw log lines bound for template mining.
 LOGS_INGESTED = StreamSpec("aiops:logs:ingested", maxlen=1_000_000)
 # Error-ish log lines after templating (`log.templated`): read by the incident aggregator.

@@ -93,6 +93,7 @@ class StreamConsumer(ABC, Generic[P]):
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
+        self.batch_size = min(ctx.settings.stream_batch_size, self.stream.max_read or ctx.settings.stream_batch_size)
         self.redis = ctx.redis
         self.bus = ctx.bus
         self.stream_key = ctx.bus.key(self.stream)
@@ -132,7 +133,7 @@ class StreamConsumer(ABC, Generic[P]):
                         await self._start(batch, read_at, stop)
                     elif batch:
                         await self._handle_and_ack(batch, stop)
-                    caught_up = len(entries) < self.settings.stream_batch_size
+                    caught_up = len(entries) < self.batch_size
                     if self.linger_s and not drain and caught_up and self.lingers_after(batch):
                         gather_until = time.monotonic() + self.linger_s
                 elif drain:
@@ -193,7 +194,7 @@ class StreamConsumer(ABC, Generic[P]):
                         until: float) -> tuple[list[tuple[str, dict[bytes, bytes]]], list[Delivery[P]]]:
         """The entries and batch with the stream's next entries added as they come, until `until` (monotonic) or
         until the batch is full (a read's worth of entries, or lingers_after says so)."""
-        size = self.settings.stream_batch_size
+        size = self.batch_size
         while len(entries) < size and self.lingers_after(batch):
             left_ms = int((until - time.monotonic()) * 1000)
             if left_ms < 1:  # (a block of 0 would wait for ever)
@@ -210,7 +211,7 @@ class StreamConsumer(ABC, Generic[P]):
             self.group_name,
             self.consumer_name,
             {self.stream_key: start},
-            count=count or self.settings.stream_batch_size,
+            count=count or self.batch_size,
             block=(block_ms or self.settings.stream_block_ms) if block else None,
         )
         if not reply:
@@ -224,7 +225,7 @@ class StreamConsumer(ABC, Generic[P]):
             self.consumer_name,
             min_idle_time=self.settings.stream_claim_idle_ms,
             start_id="0-0",
-            count=self.settings.stream_batch_size,
+            count=self.batch_size,
         )
         claimed = [(_text(entry_id), fields) for entry_id, fields in entries if fields]
         if claimed:

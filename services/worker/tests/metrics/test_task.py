@@ -310,3 +310,16 @@ async def test_influxdb_outage_loses_nothing(bus: Bus, worker_ctx, redis, privat
     assert await pending(bus) == 0
     assert await point_count(influx) == len(lines)
     await influx.aclose()
+
+
+async def test_a_read_takes_the_metrics_streams_cap_of_entries_not_stream_batch_size(
+        bus: Bus, worker_ctx: WorkerContext) -> None:
+    """An entry holds up to a thousand lines: a read of STREAM_BATCH_SIZE's 500 held half a million points at once."""
+    cap = METRICS_INGESTED.max_read
+    assert cap is not None and cap < worker_ctx.settings.stream_batch_size
+    await bus.publish_many(METRICS_INGESTED, envelopes(batch_lines(10**18, 2 * cap + 1), per_event=HOSTS))
+    influx = RecordingInflux()
+    # One body a batch: a body's lines are a batch's, and each entry holds one step of HOSTS lines
+    task = recording_writer(worker_ctx, influx, influx_write_lines=10**6, stream_batch_size=500)
+    await task.run(asyncio.Event(), drain=True)
+    assert [body.count(b"\n") + 1 for body in influx.bodies] == [cap * HOSTS, cap * HOSTS, HOSTS]
