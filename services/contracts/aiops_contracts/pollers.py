@@ -95,9 +95,20 @@ REDFISH_PUSHED_KEY = "aiops:redfish:pushed"
 
 
 def redfish_pushed_key(settings: CommonSettings, source_id: str) -> str:
-    """A Redis hash: the alert status ("firing" or "resolved") a source's BMC last pushed, by component, kept
-    until the source's poller has read that component (its reading then wins)."""
+    """A Redis hash: the alert status ("firing" or "resolved") a source's BMC last pushed, by component, with the
+    push's id (redfish_push_value), kept until the source's poller has read that component (its reading then wins)."""
     return settings.redis_key(REDFISH_PUSHED_KEY, source_id)
+
+
+def redfish_push_value(status: str, push_id: str) -> str:
+    """A value of the pushed hash: the status and an id of the push that noted it, so that a poll deleting the push
+    it read (compare-and-delete) leaves a later push of the same status alone."""
+    return f"{status}|{push_id}"
+
+
+def redfish_pushed_status(value: str) -> str:
+    """The status of a value of the pushed hash (one noted before pushes had ids is the status alone)."""
+    return value.partition("|")[0]
 
 
 def push_path(kind: str, source_id: str) -> str:

@@ -15,8 +15,10 @@ Id, the record's EventId and EventTimestamp (a rebooted BMC counts its ids again
 Push and poll agree because the poller's reading wins: what a push fired or resolved is also noted by
 component in Redis (aiops_contracts.pollers.redfish_pushed_key), and the poller's next poll that reads the
 component sends its own state where they differ (a pushed Warning the BMC reads OK is resolved, a pushed OK
-for a component still failing fires again). A component the poller does not read (a drive) keeps what the
-BMC pushed.
+for a component still failing fires again). Each delivery's notes carry an id of their own with the status
+(redfish_push_value), so that the poll, which deletes the notes it read once its result is published, leaves
+alone one of the same status pushed since its reading. A component the poller does not read (a drive) keeps
+what the BMC pushed.
 """
 
 import hmac
@@ -35,7 +37,13 @@ from aiops_api.webhooks.generic import WebhookAccepted
 from aiops_contracts.db import Source
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, TITLE_MAX_CHARS, AlertPayload, AlertStatus, Severity, SignalKind
-from aiops_contracts.pollers import REDFISH_SEVERITIES, push_context, redfish_fingerprint, redfish_pushed_key
+from aiops_contracts.pollers import (
+    REDFISH_SEVERITIES,
+    push_context,
+    redfish_fingerprint,
+    redfish_push_value,
+    redfish_pushed_key,
+)
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED
 
@@ -116,7 +124,9 @@ async def receive_redfish_events(delivery: RedfishDelivery, bus: BusDep, setting
                           type=ALERT_RECEIVED, source=source.name, payload=alert.model_dump(mode="json"))
                  for key, alert in alerts]
     published = await publish_request(bus, ALERTS_INGESTED, envelopes, delivery.size, settings)
-    pushed = {alert.details["component"]: alert.status.value for _, alert in alerts if alert.details["component"]}
+    push_id = uuid.uuid4().hex  # tells this push from any other of the same status (the poller's commit compares)
+    pushed = {alert.details["component"]: redfish_push_value(alert.status.value, push_id)
+              for _, alert in alerts if alert.details["component"]}
     if pushed:  # for the poller, whose next reading of these components wins
         key = redfish_pushed_key(settings, str(source.id))
         async with bus.redis.pipeline(transaction=True) as pipe:

@@ -11,9 +11,10 @@ a sensor, a supply) is a firing alert of this source, keyed by the component's @
 (or gone), the alert is resolved. Alerts are sent on changes only (and for what is unhealthy at the first poll),
 and where the BMC pushed otherwise: the poller's reading wins (see Events). What was sent (and the pushes a poll
 settled) is noted once the poll's result is published (its commit): changes of a poll not published are sent by
-the next. A settled push is deleted only if it is still the status the poll read (compare-and-delete, one Lua
-script): a push of another status arriving between the poll's reading and its commit is left to the next poll. (A
-push of the same status then is taken as settled: the hash holds the status only.)
+the next. A settled push is deleted only if it is still the one the poll read (compare-and-delete, one Lua
+script, of the value: the status and the push's id, aiops_contracts.pollers.redfish_push_value): a push arriving
+between the poll's reading and its commit, of another status or the same, is left to the next poll. (A value
+noted before pushes had ids is the status alone: it is read and settled the same way.)
 
 Events: where the service root links an enabled EventService (and `events` is on), the poller subscribes
 (POST to its Subscriptions, an EventDestination with the source's push URL as Destination and as Context the
@@ -38,7 +39,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from aiops_contracts.events import AlertPayload, AlertStatus
-from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint
+from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint, redfish_pushed_status
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.timing import Backoff
 from aiops_worker.producers.http import HttpPoller
@@ -47,7 +48,8 @@ from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 log = logging.getLogger(__name__)
 SERVICE_ROOT = "/redfish/v1"
 SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S = 60.0, 3600.0
-# KEYS[1] the pushed hash, ARGV component, status, component, status ...: each deleted only if still that status.
+# KEYS[1] the pushed hash, ARGV component, value, component, value ...: each deleted only if still that value (the
+# status and the push's id: a later push of the same status is another value).
 DELETE_IF_UNCHANGED = """
 local deleted = 0
 for i = 1, #ARGV, 2 do
@@ -94,7 +96,8 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
     async def poll(self) -> PollResult:
         if self._subscribe_at is not None and time.monotonic() >= self._subscribe_at:
             await self._try_subscribe()
-        pushed = await self._pushed()
+        pushed_values = await self._pushed()
+        pushed = {component: redfish_pushed_status(value) for component, value in pushed_values.items()}
         now_ns = time.time_ns()
         result, states = PollResult(), dict[str, tuple[str, str | None]]()
         for system in await self._members(f"{SERVICE_ROOT}/Systems"):
@@ -109,7 +112,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             result.lines += lines
             states |= found
         result.alerts, unhealthy = self._changes(states, pushed)
-        settled = {component: pushed[component] for component in pushed.keys() & states.keys()}  # by this reading
+        settled = {component: pushed_values[component] for component in pushed.keys() & states.keys()}  # as read
 
         async def commit() -> None:
             self._unhealthy = unhealthy
@@ -119,7 +122,8 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         return result
 
     async def _pushed(self) -> dict[str, str]:
-        """The alert status the BMC last pushed ("firing" or "resolved"), by component, that no poll read yet."""
+        """What the BMC last pushed, by component, that no poll read yet: the hash's values (the alert status,
+        "firing" or "resolved", and the push's id: redfish_pushed_status reads the status)."""
         if self.source.redis is None or self.source.pushed_key is None:
             return {}
         pushed = await self.source.redis.hgetall(self.source.pushed_key)

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.pollers import poller_settings, redfish_fingerprint
+from aiops_contracts.pollers import poller_settings, redfish_fingerprint, redfish_push_value
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED, METRICS_INGESTED
 from aiops_worker.producers import redfish as redfish_module
@@ -140,6 +140,7 @@ async def test_a_stopped_poller_leaves_the_next_pollers_subscription_alone(bmc) 
 
 async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path, redis: Redis) -> None:
     redfish, pushed = poller(bmc, redis=redis), PUSHED_KEY
+    # Values as the API noted them before pushes had ids (the status alone): read and settled all the same.
     await redis.hset(pushed, mapping={FAN: "firing", "/redfish/v1/Systems/1/Storage/1/Drives/0": "firing"})
     unpublished = await redfish.poll()
     assert len(await redis.hkeys(pushed)) == 2  # settled only once its result is published
@@ -166,6 +167,22 @@ async def test_a_push_arriving_between_the_poll_and_its_commit_is_left_to_the_ne
     await result.commit()
     assert await redis.hget(PUSHED_KEY, FAN) == b"resolved"  # not what the poll read: not settled by it
     assert (await polled(redfish)).alerts == [] and await redis.hkeys(PUSHED_KEY) == []
+    await redfish.aclose()
+
+
+async def test_a_push_of_the_same_status_arriving_between_the_poll_and_its_commit_is_left_to_the_next_poll(
+        bmc, redis: Redis) -> None:
+    """The API stores each push with an id of its own: the commit tells the push it read from a later one that says
+    the same (a fan failing again after the poll read it OK), which the next poll settles."""
+    redfish = poller(bmc, redis=redis)
+    await redis.hset(PUSHED_KEY, FAN, redfish_push_value("firing", "push-1"))
+    result = await redfish.poll()  # reads the fan OK: the pushed Warning is resolved
+    [resolved] = result.alerts
+    await redis.hset(PUSHED_KEY, FAN, redfish_push_value("firing", "push-2"))  # pushed again before the commit
+    await result.commit()
+    assert await redis.hget(PUSHED_KEY, FAN) == redfish_push_value("firing", "push-2").encode()  # not settled
+    assert (await polled(redfish)).alerts == [resolved]  # the next poll reads it OK again: resolved again
+    assert await redis.hkeys(PUSHED_KEY) == []
     await redfish.aclose()
 
 
