@@ -17,8 +17,17 @@ from aiops_contracts.sources import RESERVED_SOURCE_NAMES, SourceKind
 
 HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9A-Fa-f:.]+$")  # a host name, IPv4 or IPv6 address
 LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class NoPushConfig(BaseModel):
+    """The config of a pushed source whose receiver reads none of it (besides SIGNING_SECRET_KEY, any kind's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # The pushed kinds whose receiver reads keys of the source's config (besides SIGNING_SECRET_KEY, any kind's), and
-# the model it reads them with; polled kinds have theirs in POLLER_SETTINGS.
+# the model it reads them with; the other pushed kinds' is NoPushConfig, polled kinds have theirs in POLLER_SETTINGS.
+# Each refuses keys it lacks: kept unread, a mistyped one went unnoticed.
 PUSH_CONFIGS: dict[SourceKind, type[BaseModel]] = {SourceKind.telegraf: TelegrafConfig}
 
 
@@ -52,17 +61,28 @@ def check_poller(kind: SourceKind, target: str, config: dict[str, Any], credenti
     if unknown := sorted(set(credentials) - secret_fields):
         raise ValueError(f"credentials.{unknown[0]}: not a credential of {kind.value} "
                          f"(those are: {', '.join(sorted(secret_fields))})")
-    check_config(model, {**config, **credentials})
+    check_config(model, {**config, **credentials}, kind=kind, settings=set(model.model_fields) - secret_fields)
     return _checked_target(model, target)
 
 
-def check_config(model: type[BaseModel], config: dict[str, Any]) -> None:
-    """ValueError naming the first field of `config` that `model` refuses."""
+def check_push_config(kind: SourceKind, config: dict[str, Any]) -> None:
+    """ValueError naming the first key of a pushed source's `config` that its receiver refuses or does not read."""
+    model = PUSH_CONFIGS.get(kind, NoPushConfig)
+    check_config(model, {key: value for key, value in config.items() if key != SIGNING_SECRET_KEY}, kind=kind,
+                 settings={*model.model_fields, SIGNING_SECRET_KEY})
+
+
+def check_config(model: type[BaseModel], config: dict[str, Any], *, kind: SourceKind, settings: set[str]) -> None:
+    """ValueError naming the first field of `config` that `model` refuses; a key that is none of the kind's
+    `settings` is named with them."""
     try:
         model.model_validate(config)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            raise ValueError(f"config.{where}: not a setting of {kind.value} sources "
+                             f"(those are: {', '.join(sorted(settings))})") from None
         message = error["msg"].removeprefix("Value error, ")
         raise ValueError(message if not where else f"config.{where}: {message}") from None
 
@@ -91,8 +111,7 @@ class SourceCreate(PollerFields):
             if self.target or self.interval_s or self.credentials or self.labels:
                 raise ValueError(f"target: {self.kind.value} sources push; target, interval_s, credentials and "
                                  "labels are for polled sources")
-            if self.kind in PUSH_CONFIGS:
-                check_config(PUSH_CONFIGS[self.kind], self.config)
+            check_push_config(self.kind, self.config)
             return self
         if not self.target:
             raise ValueError(f"target: a {self.kind.value} source needs a target")

@@ -11,9 +11,10 @@ field type conflict. So every JSON number becomes a float, except fields the sou
 `integer_fields` (`"field"` or `"measurement.field"`), which must then hold whole numbers. Line protocol
 needs no such rule: it says `1i` or `1`.
 
-The source's config (`TelegrafConfig`) is checked when the source is created (sources/schemas.py). A value
-stored before that and refused now is read as unset, and logged: the metrics go on as without it, rather than
-every body failing (Telegraf would resend them forever).
+The source's config (`TelegrafConfig`) is checked when the source is created (sources/schemas.py): a value it
+refuses or a key it lacks is a 422. A value stored before that and refused now is read as unset, and a key it
+lacks is ignored, both logged: the metrics go on as without them, rather than every body failing (Telegraf would
+resend them forever).
 """
 
 import logging
@@ -31,6 +32,7 @@ from aiops_api.errors import BadRequest
 from aiops_api.instrumentation import METRIC_LINES_ACCEPTED, METRIC_LINES_REJECTED
 from aiops_api.settings import ApiSettings
 from aiops_api.sources.credentials import SourceIdentity
+from aiops_api.sources.secrets import SIGNING_SECRET_KEY
 from aiops_api.webhooks.body import documented_body, json_document, read_body
 from aiops_api.webhooks.expansion import publish_request
 from aiops_api.webhooks.line_protocol import ValidatedLines, describe, validate_lines
@@ -48,22 +50,27 @@ log = logging.getLogger(__name__)
 
 
 class TelegrafConfig(BaseModel):
-    """What a telegraf source's `config` sets; other keys are kept, unread."""
+    """What a telegraf source's `config` sets (besides SIGNING_SECRET_KEY, any pushed kind's); other keys are
+    refused."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     data_format: Literal["influx", "json"] | None = None  # None: JSON when the body starts with `{`
     integer_fields: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default=[], max_length=1000)
 
 
 def telegraf_config(source: SourceIdentity) -> TelegrafConfig:
-    """The source's config; values it refuses (stored before configs were checked) are read as unset."""
+    """The source's config; keys it lacks and values it refuses (stored before configs were checked) are ignored,
+    read as unset."""
+    config = {key: value for key, value in source.config.items() if key in TelegrafConfig.model_fields}
+    if unknown := sorted(set(source.config) - set(config) - {SIGNING_SECRET_KEY}):
+        log.warning("source config keys unknown, ignored", extra={"source": source.name, "keys": unknown})
     try:
-        return TelegrafConfig.model_validate(source.config)
+        return TelegrafConfig.model_validate(config)
     except ValidationError as exc:
         refused = sorted({str(error["loc"][0]) for error in exc.errors()})
         log.warning("source config values refused, read as unset", extra={"source": source.name, "keys": refused})
-        return TelegrafConfig.model_validate({k: v for k, v in source.config.items() if k not in refused})
+        return TelegrafConfig.model_validate({k: v for k, v in config.items() if k not in refused})
 
 
 class MetricError(ValueError):

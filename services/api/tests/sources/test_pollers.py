@@ -48,6 +48,19 @@ async def test_bad_poller_fields_are_422_naming_the_field(client, auth) -> None:
         assert field in response.text, (field, response.text)
 
 
+async def test_a_poller_config_key_its_settings_lack_is_refused_naming_those_they_have(client, auth) -> None:
+    allowed = ("(those are: auth_protocol, host_resources, interfaces, oids, port, priv_protocol, request_timeout_s, "
+               "retries, timeout_s, username, version)")
+    refused = await client.post("/api/v1/sources", json={**SNMP, "config": {"prot": 16100}}, headers=auth())
+    assert refused.status_code == 422, refused.text
+    assert [e["msg"].removeprefix("Value error, ") for e in refused.json()["detail"]] == [
+        "config.prot: not a setting of snmp sources " + allowed]
+    source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
+    changed = await client.patch(f"/api/v1/sources/{source['id']}", json={"config": {"prot": 1}}, headers=auth())
+    assert (changed.status_code, changed.json()["detail"]) == (400, "config.prot: not a setting of snmp sources "
+                                                               + allowed)
+
+
 async def test_update_keeps_stored_credentials_and_checks_the_whole(client, auth, sessions) -> None:
     source = (await client.post("/api/v1/sources", json=SNMP, headers=auth())).json()
     url = f"/api/v1/sources/{source['id']}"

@@ -44,10 +44,26 @@ async def test_a_push_config_its_webhook_cannot_read_is_refused_422(client, auth
                                 headers=auth())
     assert refused.status_code == 422, refused.text
     assert [e["msg"].removeprefix("Value error, ").startswith(f"{field}: ") for e in refused.json()["detail"]] == [True]
-    good = {"data_format": "json", "integer_fields": ["mem.total"], "note": "kept, unread"}
+    good = {"data_format": "json", "integer_fields": ["mem.total"]}
     created = await client.post("/api/v1/sources", json={"name": "tg", "kind": "telegraf", "config": good},
                                 headers=auth())
     assert (created.status_code, created.json()["config"]) == (201, good)
+
+
+@pytest.mark.parametrize(("kind", "config", "allowed"), [
+    ("telegraf", {"integer_field": ["mem.total"]}, "client_secret, data_format, integer_fields"),  # a typo
+    ("generic", {"severity": "high"}, "client_secret"), ("alertmanager", {"receiver": "x"}, "client_secret"),
+    ("sentry", {"dsn": "x"}, "client_secret"), ("logs", {"format": "json"}, "client_secret"),
+])
+async def test_a_push_config_key_its_webhook_does_not_read_is_refused_422(client, auth, kind, config,
+                                                                          allowed) -> None:
+    # Kept unread, a mistyped key went unnoticed: the setting it meant was never applied.
+    refused = await client.post("/api/v1/sources", json={"name": "src", "kind": kind, "config": config},
+                                headers=auth())
+    assert refused.status_code == 422, refused.text
+    assert [e["msg"].removeprefix("Value error, ") for e in refused.json()["detail"]] == [
+        f"config.{next(iter(config))}: not a setting of {kind} sources (those are: {allowed})"]
+    assert (await client.get("/api/v1/sources", headers=auth())).json() == []
 
 
 async def test_names_of_the_workers_own_alert_sources_are_refused_422(client, auth) -> None:

@@ -3,6 +3,7 @@ metrics stream; bad lines are reported in a 2xx answer and never cost the good o
 
 import base64
 import gzip
+import logging
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,25 @@ async def test_config_values_stored_unchecked_are_read_as_unset(bus: Bus, client
     response = await client.post("/webhooks/telegraf", content=body, headers={"X-AIOps-Token": token})
     assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
     assert await stream_lines(bus, "telegraf-old") == ["mem total=100.0 1795000000000000000"]
+
+
+async def test_config_keys_stored_unchecked_are_ignored_and_logged(bus: Bus, client, sessions, caplog) -> None:
+    # Sources created before unknown keys were refused at creation: a typo among good settings is ignored, said in
+    # the log, and the good settings still apply.
+    token = "aiops_telegraf_unknown_config_key"
+    config = {"integer_fields": ["mem.total"], "integer_field": ["mem.free"], "data_format": "json",
+              "client_secret": "s" * 40}  # a signing secret: any push kind's, never unknown
+    async with sessions() as session:
+        session.add(Source(name="telegraf-old", kind="telegraf", token_hash=hash_token(token), token_prefix=token[:12],
+                           config=config, enabled=True))
+        await session.commit()
+    body = b'{"metrics":[{"name":"mem","fields":{"total":100,"free":5},"timestamp":1795000000}]}'
+    with caplog.at_level(logging.WARNING, logger="aiops_api.webhooks.telegraf"):
+        response = await client.post("/webhooks/telegraf", content=body, headers={"X-AIOps-Token": token})
+    assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+    assert await stream_lines(bus, "telegraf-old") == ["mem total=100i,free=5.0 1795000000000000000"]
+    assert [(r.getMessage(), r.source, r.keys) for r in caplog.records if r.name == "aiops_api.webhooks.telegraf"] == [
+        ("source config keys unknown, ignored", "telegraf-old", ["integer_field"])]
 
 
 @pytest.mark.parametrize(
