@@ -189,12 +189,17 @@ def merge_stats(into: TemplateStats, other: TemplateStats) -> None:
         into.verdict = other.verdict
 
 
-def log_event(line: ErrorLine, miner: TemplateMiner, prototype_of: dict[str, str | None]) -> LogEvent:
-    """The `log.templated` event of an error-ish line, under its template's id after the miner's merges."""
+def log_event(line: ErrorLine, miner: TemplateMiner, prototype_of: dict[str, str | None],
+              evicted: dict[str, tuple[str, str]] | None = None) -> LogEvent:
+    """The `log.templated` event of an error-ish line, under its template's id after the miner's merges.
+    ``evicted``: ids the miner's bound forgot since the line (``TemplateMiner.take_evicted``)."""
     template_id = miner.resolve(line.template_id)
     cluster = miner.clusters.get(template_id)
+    template = cluster.template if cluster else ""
+    if cluster is None and evicted and template_id in evicted:
+        template_id, template = evicted[template_id]
     return LogEvent(
         event_id=f"{line.envelope_id}:{line.index}", template_id=template_id,
-        prototype_id=prototype_of.get(template_id), template=cluster.template if cluster else "",
+        prototype_id=prototype_of.get(template_id), template=template,
         message=line.message[:8000], host=line.host, service=line.service, severity=line.verdict.severity,
         category=line.verdict.category, rule=line.verdict.rule, occurred_at=line.at)

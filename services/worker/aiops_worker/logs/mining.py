@@ -25,11 +25,22 @@ Work per line is bounded whatever the input (``MinerLimits``): the line and each
 search (linear time, no regular expression), and at most ``max_candidates`` clusters of a bucket or
 length are examined. ``work`` counts the token comparisons; a line whose search would need more
 than ``max_line_comparisons`` raises ``LineTooCostly`` before the miner changes.
+
+Memory is bounded too: at most ``max_clusters`` live clusters. A new cluster that would exceed it first
+evicts the least recently used one (as Drain3's LRU cache): every line touches the cluster it joins and
+then its group's root, so a root is never older than its live members. An evicted member leaves its id
+as an alias into its group; an evicted root takes its whole group with it (the ids aliased to it, merged
+ones and variants alike), so aliases go with the clusters they name, and every alias still resolves to a live
+cluster. An evicted id is forgotten, never handed to another template: ids are hashes of a cluster's
+first template, so only that template, seen again, gets it back. ``take_evicted`` gives the caller the
+surviving id and template of every id it forgot since the last call (ids it handed out may be among them).
+Each cluster's own memory is bounded by the line caps (its tokens); ``size`` is a counter.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -46,6 +57,7 @@ from .similarity import HARD, MATCH, compare, generalise_token, may_differ_softl
 STATE_VERSION = 1
 _LINES_MEMO_CHARS = 4_000_000  # characters of whole messages remembered (with their tokens) before starting afresh
 _VARIANT_MIN_WORDS = 2  # constant words two clusters of different lengths must share to be one event
+_EVICTED_MEMO = 100_000  # forgotten ids remembered for take_evicted (its caller takes them per batch)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class MinerLimits:
     max_token_chars: int = 256  # a longer token is a variable: <*>
     max_candidates: int = 500  # newest clusters of a bucket (or of a length) examined per line
     max_line_comparisons: int = 200_000  # token comparisons a line's search may take
+    max_clusters: int = 50_000  # live clusters kept; a new one evicts the least recently used
 
 
 @dataclass
@@ -92,13 +105,15 @@ class Cluster:
     tokens: list[str]
     size: int
     seq: int  # creation order: the oldest cluster survives a merge
+    used: int = 0  # when a line last joined it (or its group), on the miner's use clock: the bound evicts the lowest
 
     def __post_init__(self) -> None:
         self.set_tokens(self.tokens)
 
     def to_state(self) -> dict:
         # Spelled out: dataclasses.asdict's deep copy took ten times as long (0.6 s for 20,000 clusters).
-        return {"cluster_id": self.cluster_id, "tokens": list(self.tokens), "size": self.size, "seq": self.seq}
+        return {"cluster_id": self.cluster_id, "tokens": list(self.tokens), "size": self.size, "seq": self.seq,
+                "used": self.used}
 
     def set_tokens(self, tokens: list[str]) -> None:
         """The tokens and what is read of them for every line or change of the miner (not saved)."""
@@ -141,6 +156,11 @@ class TemplateMiner:
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
         self._lines: dict[str, tuple[str, ...]] = {}  # message -> its tokens (messages repeat whole)
         self._lines_chars = 0
+        self._members: dict[str, list[str]] = {}  # id -> the ids aliased to it (``aliases`` reversed)
+        self._recency: OrderedDict[str, Cluster] = OrderedDict()  # live clusters, least recently used first
+        self._recency_sorted = True  # False: restored clusters not yet put in ``used`` order
+        self._used = 0  # the use clock (``Cluster.used``)
+        self._evicted: dict[str, tuple[str, str]] = {}  # forgotten id -> (its root's id, its root's template)
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
@@ -155,7 +175,7 @@ class TemplateMiner:
             cluster = self._create(list(tokens))
             survivor = self._merge_siblings(cluster)
             self._join_variant(survivor)
-            root = self._root(survivor)
+            root = self._use(survivor)
             is_new = root is cluster
             return MatchResult(root.cluster_id, root.template, is_new, not is_new)
         cluster.size += 1
@@ -167,9 +187,9 @@ class TemplateMiner:
                 self._retokenize(cluster, new_tokens)
                 cluster = self._absorb_covered(cluster)
                 self._join_variant(cluster)
-                root = self._root(cluster)
+                root = self._use(cluster)
                 return MatchResult(root.cluster_id, root.template, False, True)
-        return self._root(cluster).matched
+        return self._use(cluster).matched
 
     def match(self, message: str) -> MatchResult | None:
         cluster, _ = self._best(self._line(message))
@@ -180,6 +200,12 @@ class TemplateMiner:
         while cluster_id in self.aliases:
             cluster_id = self.aliases[cluster_id]
         return cluster_id
+
+    def take_evicted(self) -> dict[str, tuple[str, str]]:
+        """Ids the bound made the miner forget since the last call: id -> (the id its lines were counted under
+        when it went, that cluster's template). At most ``_EVICTED_MEMO`` are kept between calls."""
+        evicted, self._evicted = self._evicted, {}
+        return evicted
 
     def templates(self) -> dict[str, str]:
         """Template of every event (a variant cluster is shown by its group's oldest cluster)."""
@@ -208,13 +234,21 @@ class TemplateMiner:
         if add_clusters:
             for saved in state["clusters"]:
                 miner.add_cluster(saved)
-        miner.aliases = dict(state["aliases"])
+        for old, new in dict(state["aliases"]).items():
+            miner._alias(old, new)
         miner._next_seq = state["next_seq"]
         return miner
 
     def add_cluster(self, saved: dict) -> None:
-        """A cluster of a saved state (its ``Cluster.to_state()``), as it was."""
-        self._index(Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"]))
+        """A cluster of a saved state (its ``Cluster.to_state()``), as it was (a state saved before the bound
+        has no ``used``: its creation order stands for it)."""
+        used = saved.get("used", saved["seq"])
+        cluster = Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"], used)
+        self._index(cluster)
+        if used < self._used:
+            self._recency_sorted = False  # added in creation order: sorted by use before the first eviction
+        self._used = max(self._used, used)
+        self._recency[cluster.cluster_id] = cluster
 
     # ------------------------------------------------------------------ matching
     def _line(self, message: str) -> tuple[str, ...]:
@@ -295,15 +329,69 @@ class TemplateMiner:
 
     # ---------------------------------------------------------- cluster upkeep
     def _create(self, tokens: list[str]) -> Cluster:
+        while len(self.clusters) >= self.limits.max_clusters and self._recency:
+            self._evict_least_recent()
         base = hashlib.sha1(" ".join(tokens).encode()).hexdigest()[:16]
         cid, n = base, 1
         while cid in self.clusters or cid in self.aliases:
             n += 1
             cid = f"{base}-{n}"
-        cluster = Cluster(cid, tokens, 1, self._next_seq)
+        self._used += 1
+        cluster = Cluster(cid, tokens, 1, self._next_seq, self._used)
         self._next_seq += 1
         self._index(cluster)
+        self._recency[cid] = cluster
         return cluster
+
+    def _use(self, cluster: Cluster) -> Cluster:
+        """A line joined ``cluster``: it and then its group's root become the most recently used; the root."""
+        self._used += 1
+        cluster.used = self._used
+        self._recency.move_to_end(cluster.cluster_id)
+        if cluster.cluster_id not in self.aliases:
+            return cluster
+        root = self.clusters[self.resolve(cluster.cluster_id)]
+        self._used += 1
+        root.used = self._used
+        self._recency.move_to_end(root.cluster_id)
+        return root
+
+    def _evict_least_recent(self) -> None:
+        """Forget the least recently used cluster: a member stays an alias into its group; a root goes with
+        every id aliased to it, directly or not (its group's live members included)."""
+        if not self._recency_sorted:
+            self._recency = OrderedDict((c.cluster_id, c) for c in sorted(self._recency.values(),
+                                                                          key=lambda c: c.used))
+            self._recency_sorted = True
+        cid, cluster = self._recency.popitem(last=False)
+        self._unindex(cluster)
+        if cid in self.aliases:
+            return  # resolves into its group as before: the ids handed out for it stay valid
+        if len(self._evicted) >= _EVICTED_MEMO:
+            self._evicted.clear()
+        gone = [cid]
+        while gone:
+            old = gone.pop()
+            self._evicted[old] = (cid, cluster.template)
+            for member in self._members.pop(old, []):
+                del self.aliases[member]
+                gone.append(member)
+                live = self.clusters.get(member)
+                if live is not None:
+                    self._unindex(live)
+                    del self._recency[member]
+
+    def _alias(self, old: str, new: str) -> None:
+        self.aliases[old] = new
+        self._members.setdefault(new, []).append(old)
+
+    def _unalias(self, old: str) -> None:
+        new = self.aliases.pop(old, None)
+        if new is not None:
+            members = self._members[new]
+            members.remove(old)
+            if not members:
+                del self._members[new]
 
     def _root(self, cluster: Cluster) -> Cluster:
         if cluster.cluster_id not in self.aliases:
@@ -394,7 +482,7 @@ class TemplateMiner:
         """Put the groups of ``a`` and ``b`` together under the older root (aliases point to older)."""
         roots = sorted({self.resolve(a), self.resolve(b)}, key=lambda cid: self.clusters[cid].seq)
         if len(roots) == 2:
-            self.aliases[roots[1]] = roots[0]
+            self._alias(roots[1], roots[0])
 
     def _absorb_covered(self, cluster: Cluster) -> Cluster:
         """After ``cluster`` generalised, merge same-length clusters its template now covers."""
@@ -411,9 +499,10 @@ class TemplateMiner:
             survivor.size += other.size
             variant_of = self.resolve(other.cluster_id)
             self._unindex(other)
-            self.aliases.pop(other.cluster_id, None)  # a variant's link to its group moves to the survivor
+            del self._recency[other.cluster_id]
+            self._unalias(other.cluster_id)  # a variant's link to its group moves to the survivor
             if variant_of != other.cluster_id:
                 self._unify(survivor.cluster_id, variant_of)
-            self.aliases[other.cluster_id] = survivor.cluster_id
+            self._alias(other.cluster_id, survivor.cluster_id)
         self._retokenize(survivor, tokens)
         return survivor

@@ -57,8 +57,11 @@ def _add_to_templates() -> Insert:
     table = LogTemplate.__table__
     stmt = insert(table)
     new = stmt.excluded
+    # A template the miner counts under is live: a row merged into another before is live again (the miner's
+    # bound forgot the survivor, and the same first template came back under its content-hash id; its old
+    # counts stayed with the survivor's row).
     return stmt.on_conflict_do_update(index_elements=[table.c.id], set_={
-        "template": new.template, "severity": new.severity,
+        "template": new.template, "severity": new.severity, "merged_into": None,
         "category": func.coalesce(new.category, table.c.category),
         "count": table.c.count + new.count,
         "first_seen_at": func.least(table.c.first_seen_at, new.first_seen_at),

@@ -24,6 +24,12 @@ batch) run in threads so the other tasks of the worker keep the event loop; the 
 (settings `log_max_*`) bound every line's work. A line the miner refuses as too costly is
 dead-lettered on its own, as an envelope of one record (id `<envelope id>:<index>`), once the
 batch's other lines are stored.
+
+The miner keeps at most `log_max_templates` templates (a flood of unique lines would grow its memory and
+state without end): past it, it forgets the least recently matched. A forgotten template's rows stay (and
+its embedding): its lines of the batch are counted under the id they had, and the same first line coming
+back later gets the same id (a content hash) and counts in the same row again, made live again if it was
+merged meanwhile.
 """
 
 import asyncio
@@ -75,6 +81,8 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         self.prototype_of: dict[str, str | None] = {}  # template id -> prototype id, as stored
         self._unsaved = False  # the miner learned something not yet saved
         self._diverged = False  # the miner may hold a batch that was not committed: restore it first
+        # Ids the miner's bound forgot during the batch being handled: id -> (id counted under, template)
+        self._evicted: dict[str, tuple[str, str]] = {}
         self.learner = TopologyLearner(ctx)  # which programs run on which hosts, from every line
 
     async def run(self, stop: asyncio.Event, drain: bool = False) -> None:
@@ -103,7 +111,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         self.miner = await asyncio.to_thread(_restore_miner, state, MinerLimits(
             max_line_chars=self.settings.log_max_line_chars, max_token_chars=self.settings.log_max_token_chars,
             max_candidates=self.settings.log_max_candidates,
-            max_line_comparisons=self.settings.log_line_max_comparisons))
+            max_line_comparisons=self.settings.log_line_max_comparisons, max_clusters=self.settings.log_max_templates))
         self._unsaved = self._diverged = False
         rules_path = Path(self.settings.log_rules_path) if self.settings.log_rules_path else DEFAULT_RULES_PATH
         self.analyser = LogAnalyser(self.miner, Classifier(load_rules(rules_path)), self.settings.log_trend_bucket_s)
@@ -117,11 +125,15 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             aliases_before = set(self.miner.aliases)
+            self.miner.take_evicted()  # forgotten before this batch: none of its ids
             analysis = await asyncio.to_thread(self.analyser.analyse, batch, fresh)
             self._unsaved = self._unsaved or analysis.learned
+            self._evicted = self.miner.take_evicted()
             merges = [(old, self.miner.resolve(old)) for old in self.miner.aliases if old not in aliases_before]
+            merges += [(old, root) for old, (root, _) in self._evicted.items()
+                       if old != root and old not in aliases_before and old not in self.miner.clusters]
             stats = self._by_surviving_id(analysis)
-            texts = {tid: self.miner.clusters[tid].template for tid in stats}
+            texts = {tid: self._template(tid) for tid in stats}
             await store.save_templates(session, stats, texts)
             await store.record_merges(session, merges)
             routed = await self._route(self._needing_prototype(stats, analysis.errors), texts)
@@ -156,17 +168,29 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         """Counts under the id each template has after the batch (the miner may have merged some)."""
         folded: dict[str, TemplateStats] = {}
         for template_id, stats in analysis.templates.items():
-            survivor = self.miner.resolve(template_id)
+            survivor = self._surviving(template_id)
             if survivor in folded:
                 merge_stats(folded[survivor], stats)
             else:
                 folded[survivor] = stats
         return folded
 
+    def _surviving(self, template_id: str) -> str:
+        """The id a template's lines count under after the batch: its survivor's, or the one it was counted
+        under when the miner's bound forgot it during the batch."""
+        survivor = self.miner.resolve(template_id)
+        if survivor not in self.miner.clusters and survivor in self._evicted:
+            return self._evicted[survivor][0]
+        return survivor
+
+    def _template(self, template_id: str) -> str:
+        cluster = self.miner.clusters.get(template_id)
+        return cluster.template if cluster is not None else self._evicted[template_id][1]
+
     def _needing_prototype(self, stats: dict[str, TemplateStats], errors: list[ErrorLine]) -> list[str]:
         """New templates of the batch's error-ish lines: their prototype goes out with the lines now (the
         incident task groups by it). The other new templates wait for the periodic pass."""
-        announced = {self.miner.resolve(line.template_id) for line in errors}
+        announced = {self._surviving(line.template_id) for line in errors}
         return [tid for tid in stats if tid in announced and self.prototype_of.get(tid) is None]
 
     async def _route(self, template_ids: list[str], texts: dict[str, str]) -> dict[str, Prototype]:
@@ -205,7 +229,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         await self.dead_letter_part(failed.delivery.entry_id, part, failed.error)
 
     def _event(self, line: ErrorLine) -> LogEvent:
-        return log_event(line, self.miner, self.prototype_of)
+        return log_event(line, self.miner, self.prototype_of, self._evicted)
 
 
 def _state_json(miner: TemplateMiner) -> str:

@@ -271,5 +271,6 @@ def candidate_of(settings: WorkerSettings, changes: ReplayChanges, automation_ru
         automation_rules=automation_rules if changes.automation_rules is None else changes.automation_rules,
         miner_limits=MinerLimits(max_line_chars=settings.log_max_line_chars, max_token_chars=settings.log_max_token_chars,
                                  max_candidates=settings.log_max_candidates,
-                                 max_line_comparisons=settings.log_line_max_comparisons),
+                                 max_line_comparisons=settings.log_line_max_comparisons,
+                                 max_clusters=settings.log_max_templates),
         bucket_s=settings.log_trend_bucket_s, max_series=settings.anomaly_max_series)

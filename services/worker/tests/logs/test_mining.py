@@ -1,7 +1,9 @@
 """Template miner: grouping, generalisation, merges with aliases, persistence."""
 
 import json
+import random
 import re
+import string
 from dataclasses import replace
 
 import pytest
@@ -262,3 +264,83 @@ def test_a_cluster_no_longer_among_the_newest_examined_is_not_recalled() -> None
     miner.add("disk sda empty")  # the same bucket: only this newer cluster is examined now
     miner.add("disk sda full")
     assert len(miner.clusters) == 3
+
+
+# ------------------------------------------------------------------ the bound on clusters (least recently used out)
+def _garbage(seed: int, n: int) -> list[str]:
+    """Lines of random plain words: no masking catches them, no two share a word, each is a template."""
+    rng = random.Random(seed)
+    return [" ".join("".join(rng.choices(string.ascii_lowercase, k=10)) for _ in range(5)) for _ in range(n)]
+
+
+def test_unique_lines_keep_the_clusters_and_the_state_at_the_bound() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_clusters=50))
+    sizes = []
+    for i, line in enumerate(_garbage(1, 3000)):
+        miner.add(line)
+        assert len(miner.clusters) <= 50
+        if i in (999, 2999):
+            sizes.append(len(json.dumps(miner.to_state())))
+    assert len(miner.clusters) == 50
+    assert len(miner.aliases) <= 50
+    assert sizes[1] <= sizes[0] * 1.1  # the saved state stops growing too
+    assert sum(map(len, miner._by_length.values())) == 50  # the indexes forget the evicted clusters as well
+
+
+def test_the_most_recently_matched_templates_survive_the_bound() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_clusters=20))
+    hot = [miner.add("Jetty bound to port 8000").template_id,
+           miner.add("session opened for user root by (uid=0)").template_id]
+    cold = miner.add("a line seen once at the start").template_id
+    for i, line in enumerate(_garbage(2, 500)):
+        miner.add(line)
+        if i % 10 == 0:  # matched again now and then: more recently than most of the garbage
+            assert miner.add(f"Jetty bound to port {9000 + i}").template_id == hot[0]
+            assert miner.add("session opened for user root by (uid=0)").template_id == hot[1]
+    assert set(hot) <= set(miner.clusters)
+    assert cold not in miner.clusters and cold not in miner.aliases
+    # The evicted template comes back under its own id (a hash of its first template): no other one takes it.
+    assert miner.add("a line seen once at the start").template_id == cold
+
+
+def test_an_evicted_id_is_never_given_to_another_template() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_clusters=10))
+    template_of: dict[str, str] = {}
+    for line in _garbage(3, 300) + _garbage(3, 300):  # every line twice: evicted, then back
+        result = miner.add(line)
+        assert template_of.setdefault(result.template_id, result.template) == result.template
+
+
+def test_a_variant_group_is_evicted_whole_and_its_ids_forgotten() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_clusters=5))
+    short = miner.add("Uploaded file to bucket in 3 ms")
+    long = miner.add("Uploaded file (2.0 KB) to bucket in 3 ms")  # a variant: named by the short one's id
+    assert long.template_id == short.template_id and miner.aliases
+    for line in _garbage(4, 20):
+        miner.add(line)
+    assert not miner.aliases and short.template_id not in miner.clusters
+    assert miner.resolve(short.template_id) == short.template_id
+    evicted = miner.take_evicted()  # what the caller needs of ids it was handed before they went
+    assert evicted[short.template_id] == (short.template_id, short.template)
+    assert miner.take_evicted() == {}
+
+
+def test_state_round_trip_keeps_the_recency_of_the_bound() -> None:
+    limits = MinerLimits(max_clusters=30)
+    lines, tail = _garbage(5, 60), _garbage(6, 25)
+    recent = lines[:10]  # the oldest templates, matched again last: the ones the bound keeps longest
+    straight = TemplateMiner(limits=limits)
+    for line in lines + recent:
+        straight.add(line)
+    recent_ids = [straight.add(line).template_id for line in recent]
+    saved = json.loads(json.dumps(straight.to_state()))
+    restored = TemplateMiner.from_state(saved, limits)
+    assert restored.templates() == straight.templates()
+    for line in tail:  # the same clusters go, in the same order: recency was saved, not only creation order
+        assert restored.add(line) == straight.add(line)
+        assert set(restored.clusters) == set(straight.clusters)
+    assert set(recent_ids[5:]) <= set(straight.clusters) and not set(recent_ids[:5]) & set(straight.clusters)
+    # A state saved under a larger bound is cut to a smaller one, least recently used first.
+    smaller = TemplateMiner.from_state(saved, MinerLimits(max_clusters=10))
+    new = smaller.add(tail[0]).template_id
+    assert set(smaller.clusters) == set(recent_ids[1:]) | {new}

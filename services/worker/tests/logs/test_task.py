@@ -287,3 +287,39 @@ async def test_a_batch_retried_after_its_transaction_failed_is_learned_once_with
     assert (merged.template, merged.count) == ("session opened for user <*> by (uid=<*>)", 3)
     state = await saved_state(ctx)
     assert state is not None and sum(cluster["size"] for cluster in state["clusters"]) == 3
+
+
+GARBAGE = ["<14>Mar  2 10:00:0{} web-1 app: " + " ".join(word * 3 for word in words)
+           for words in ("abcd", "efgh", "ijkl", "mnop", "qrst", "uvwx", "yzab", "cdef")]
+
+
+async def test_a_batch_past_the_template_bound_counts_every_line(bus: Bus, log_ctx: WorkerContext, redis,
+                                                                  drain) -> None:
+    """The miner forgets templates within the batch that handed out their ids: their lines are still counted
+    under them, and the saved state stays at the bound."""
+    ctx = without_embeddings(log_ctx, log_max_templates=3)
+    lines = [line.format(1) for line in GARBAGE] + [LINES[-1]]
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines, "env-1")])
+    await drain(LogMiningTask(ctx))
+    stored = await templates(ctx)
+    assert len(stored) == len(lines) and all(t.count == 1 for t in stored.values())
+    state = await saved_state(ctx)
+    assert state is not None and len(state["clusters"]) == 3
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
+    (event,) = announced.payload["events"]
+    assert event["template"] == "could not connect to server: Connection refused"
+
+
+async def test_a_template_back_after_the_bound_forgot_its_survivor_is_live_again(bus: Bus, log_ctx: WorkerContext,
+                                                                                  redis, drain) -> None:
+    ctx = without_embeddings(log_ctx, log_max_templates=3)
+    opened = "<86>Mar  2 10:00:0{} web-1 sshd[9]: session opened for user {} by (uid=0)"
+    for lines in ([opened.format(1, "root"), opened.format(2, "cyrus")], [opened.format(3, "news")],
+                  [line.format(4) for line in GARBAGE], [opened.format(5, "cyrus")]):
+        await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines)])
+        await drain(LogMiningTask(ctx))
+    # cyrus's template merged into root's, whose group the garbage then evicted; cyrus's first template came
+    # back under its old id: the row counts again, no longer an alias (its earlier count stayed with root's).
+    stored = await templates(ctx)
+    assert stored["session opened for user <*> by (uid=<*>)"].count == 3
+    assert stored["session opened for user cyrus by (uid=<*>)"].count == 1
