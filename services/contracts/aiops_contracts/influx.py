@@ -8,7 +8,7 @@ strict character set and double-quotes the result.
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -158,12 +158,17 @@ class InfluxClient:
         """Run one InfluxQL statement with bound `$name` parameters; returns its series."""
         return parse_answer(await self.query_answer(q, params, epoch))
 
-    async def query_answer(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s") -> bytes:
+    async def query_answer(self, q: str, params: Mapping[str, Any] | None = None, epoch: str = "s",
+                           chunk_rows: int | None = None) -> bytes:
         """`query`'s answer as InfluxDB sent it, for a caller that reads a large one (tens of megabytes) with
-        `parse_answer` off the event loop."""
+        `parse_answer` off the event loop. With `chunk_rows`, InfluxDB sends it as documents of at most that many
+        rows, one a line (`answer_chunks` parses them): orjson keeps the GIL while it parses, so one document of
+        200,000 rows held the event loop 0.35-0.7 s even when parsed on a thread."""
         data = {"q": q, "db": self.database, "epoch": epoch}
         if params:
             data["params"] = encode_params(params)
+        if chunk_rows:
+            data |= {"chunked": "true", "chunk_size": str(chunk_rows)}
         return (await self._post("/query", data=data)).content
 
     async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -186,6 +191,14 @@ def parse_answer(answer: bytes) -> list[InfluxSeries]:
         raise _error(result["error"])
     return [InfluxSeries(s.get("name", ""), s["columns"], s["values"], s.get("tags") or {})
             for s in result.get("series", [])]
+
+
+def answer_chunks(answer: bytes) -> Iterator[list[InfluxSeries]]:
+    """The series of a chunked answer (`query_answer(chunk_rows=...)`), a document at a time: each ends its line
+    (JSON text holds no newline of its own), and a series longer than a chunk goes on in the next."""
+    for document in answer.splitlines():
+        if document.strip():
+            yield parse_answer(document)
 
 
 def _check(status: int, text: str) -> None:

@@ -12,6 +12,7 @@ from aiops_contracts.influx import (
     InfluxError,
     InfluxUnavailable,
     InvalidIdentifier,
+    answer_chunks,
     encode_params,
     encode_point,
     quote_ident,
@@ -48,6 +49,21 @@ def test_encode_point_escapes_what_line_protocol_needs() -> None:
 def test_float_params_always_carry_a_point() -> None:
     encoded = encode_params({"tiny": 5e-324, "huge": 1e20, "half": 0.5, "count": 3, "host": 'a"b', "nan": float("nan")})
     assert encoded == '{"tiny":5.0e-324,"huge":1.0e+20,"half":0.5,"count":3,"host":"a\\"b","nan":null}'
+
+
+def test_a_chunked_answer_is_parsed_a_document_at_a_time() -> None:
+    """InfluxDB 1.x and 2.x end each document with a newline, 3.x with CRLF; a series longer than a chunk goes on in
+    the next; an error in a later chunk is raised when that chunk is reached."""
+    first = (b'{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","v"],"values":[[1,0.5],[2,1]],'
+             b'"partial":true}],"partial":true}]}')
+    second = b'{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","v"],"values":[[3,2]]}]}]}'
+    for end in (b"\n", b"\r\n"):
+        assert [[s.values for s in series] for series in answer_chunks(first + end + second + end)] == [
+            [[[1, 0.5], [2, 1]]], [[[3, 2]]]]
+    chunks = answer_chunks(first + b"\n" + b'{"results":[{"statement_id":0,"error":"boom"}]}\n')
+    assert len(next(chunks)) == 1
+    with pytest.raises(InfluxError, match="boom"):
+        next(chunks)
 
 
 async def test_a_page_that_is_not_json_is_influxdb_unavailable_not_a_bad_query(common_settings) -> None:

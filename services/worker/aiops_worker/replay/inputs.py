@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiops_contracts.db import AutomationRun, Incident, IncidentEvent
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import TimelineKind
-from aiops_contracts.influx import IDENTIFIER, InfluxClient, parse_answer, quote_ident
+from aiops_contracts.influx import IDENTIFIER, InfluxClient, answer_chunks, quote_ident
 from aiops_contracts.replay import ReplayParams, StartingState
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED
 from aiops_worker.anomalies.series import MetricPoint, SeriesRef
@@ -28,6 +28,7 @@ from aiops_worker.replay.start import load_start
 from aiops_worker.settings import WorkerSettings
 
 OWN_MEASUREMENTS = "aiops_"  # the platform's own series (anomaly scores, forecasts) are not replayed
+ANSWER_CHUNK_ROWS = 10_000  # rows of an answer parsed at once (InfluxDB's own default chunk): ~20 ms of the GIL
 
 
 @dataclass
@@ -68,7 +69,8 @@ async def metric_points(influx: InfluxClient, start: datetime, end: datetime, li
     At most `limit` + 1 rows are read in all: one LIMIT per measurement (no GROUP BY, whose LIMIT is per series)
     of what the ones before left; points are made until there is one more than `limit`. The answers are parsed,
     made into points and sorted in threads (seconds of CPU at a REPLAY_MAX_EVENTS of 200,000): the event loop
-    only sends the queries."""
+    only sends the queries. An answer comes in chunks of ANSWER_CHUNK_ROWS rows, parsed one at a time: the loop
+    runs between them (a parse keeps the GIL)."""
     points: list[MetricPoint] = []
     shown = await influx.query("SHOW MEASUREMENTS")
     names = [row[0] for series in shown for row in series.values
@@ -82,7 +84,7 @@ async def metric_points(influx: InfluxClient, start: datetime, end: datetime, li
         tag_keys = {row[0] for series in await influx.query(f"SHOW TAG KEYS FROM {quote_ident(name)}")
                     for row in series.values}
         query = f"SELECT * FROM {quote_ident(name)} WHERE time >= $start AND time < $end LIMIT {rows_left}"
-        answer = await influx.query_answer(query, params, epoch="ns")
+        answer = await influx.query_answer(query, params, epoch="ns", chunk_rows=ANSWER_CHUNK_ROWS)
         found, rows = await asyncio.to_thread(_answer_points, name, tag_keys, answer, limit + 1 - len(points))
         points += found
         rows_left -= rows
@@ -93,13 +95,15 @@ async def metric_points(influx: InfluxClient, start: datetime, end: datetime, li
 def _answer_points(name: str, tag_keys: set[str], answer: bytes, most: int) -> tuple[list[MetricPoint], int]:
     """The points of a SELECT * answer, `most` at most (give or take a row's), and how many rows it held."""
     points: list[MetricPoint] = []
-    series_list = parse_answer(answer)
-    for series in series_list:
-        for values in series.values:
-            if len(points) >= most:
-                break
-            points.extend(_row_points(name, tag_keys, dict(zip(series.columns, values))))
-    return points, sum(len(series.values) for series in series_list)
+    rows = 0
+    for series_list in answer_chunks(answer):
+        for series in series_list:
+            rows += len(series.values)
+            for values in series.values:
+                if len(points) >= most:
+                    break
+                points.extend(_row_points(name, tag_keys, dict(zip(series.columns, values))))
+    return points, rows
 
 
 def _row_points(name: str, tag_keys: set[str], row: dict[str, Any]) -> list[MetricPoint]:

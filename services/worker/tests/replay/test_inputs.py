@@ -2,6 +2,7 @@
 and `limit` bounding the rows read in all: a LIMIT per series would read a row per series past it), and archived
 log lines on PostgreSQL counted line by line against the event limit."""
 
+import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,14 +10,16 @@ from typing import Any
 
 import pytest
 
+from aiops_contracts import influx as influx_module
 from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
+from aiops_contracts.influx import InfluxSeries
 from aiops_contracts.replay import ReplayParams
 from aiops_contracts.streams import LOGS_INGESTED
 from aiops_worker.anomalies.series import MetricPoint
 from aiops_worker.archive.store import PostgresArchive, pack
 from aiops_worker.replay import inputs
-from aiops_worker.replay.inputs import load_inputs, metric_points
+from aiops_worker.replay.inputs import ANSWER_CHUNK_ROWS, load_inputs, metric_points
 from aiops_worker.runtime.consumer import Delivery
 from aiops_worker.runtime.context import WorkerContext
 
@@ -64,6 +67,45 @@ async def test_reading_many_points_leaves_the_event_loop_to_the_other_tasks(
     assert len(points) == 20_000 and cut
     assert [p.time_ns for p in points[:5]] == [START_S * 10**9] * 5  # the first row's five fields
     assert threads and threading.get_ident() not in threads
+
+
+async def test_a_large_answer_is_parsed_a_chunk_at_a_time_with_the_loop_running_between(
+        own_influx_ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2 x ANSWER_CHUNK_ROWS rows: the answer comes in chunks, each parsed alone, and the event loop runs between
+    them. Parsed whole, even on a thread, an answer held the loop throughout (orjson keeps the GIL: 200,000 rows,
+    0.35-0.7 s)."""
+    influx, measurement = own_influx_ctx.influx, f"inputs_{uuid.uuid4().hex[:8]}"
+    await influx.ensure_database(own_influx_ctx.settings.influx_retention_days)
+    rows = 2 * ANSWER_CHUNK_ROWS
+    await influx.write("\n".join(f"{measurement},host=h{r % 50} a={r},b=0.5 {START_S * 10**9 + r}" for r in range(rows)))
+    window = (datetime.fromtimestamp(START_S, UTC), datetime.fromtimestamp(START_S + 600, UTC))
+    ticks = 0
+    parsed: list[tuple[int, int]] = []  # (rows parsed in one call, loop ticks when it began)
+
+    def parse_answer(answer: bytes) -> list[InfluxSeries]:
+        series_list = real_parse_answer(answer)
+        if rows_parsed := sum(len(s.values) for s in series_list if "time" in s.columns):  # (not SHOW answers)
+            parsed.append((rows_parsed, ticks))
+        return series_list
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    real_parse_answer = influx_module.parse_answer
+    monkeypatch.setattr(influx_module, "parse_answer", parse_answer)
+    ticker = asyncio.create_task(tick())
+    try:
+        points, cut = await metric_points(influx, *window, limit=10 * rows)
+    finally:
+        ticker.cancel()
+
+    assert len(points) == 2 * rows and not cut
+    assert sum(count for count, _ in parsed) == rows and len(parsed) >= 2
+    assert max(count for count, _ in parsed) <= ANSWER_CHUNK_ROWS
+    assert parsed[-1][1] > parsed[0][1]  # the loop ran while the answer was being parsed
 
 
 async def test_the_event_limit_counts_log_lines_not_envelopes(worker_ctx: WorkerContext) -> None:
