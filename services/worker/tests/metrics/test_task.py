@@ -298,11 +298,26 @@ async def test_influxdb_outage_loses_nothing(bus: Bus, worker_ctx, redis, privat
     """Stop InfluxDB, send, start it again: the batch stays pending meanwhile and is written on return."""
     settings = worker_ctx.settings.model_copy(update={"influx_url": private_influx.url})
     influx = InfluxClient(settings, timeout_s=2.0)
+    unreachable = [0]  # requests that found InfluxDB down
+    post = influx._post
+
+    async def counted_post(path: str, **kwargs):
+        try:
+            return await post(path, **kwargs)
+        except InfluxUnavailable:
+            unreachable[0] += 1
+            raise
+
+    influx._post = counted_post  # type: ignore[method-assign]
     ctx = WorkerContext(settings=settings, redis=redis, sessions=worker_ctx.sessions, influx=influx)
     lines = batch_lines(time.time_ns(), steps=30)
     await bus.publish_many(METRICS_INGESTED, envelopes(lines))
     writer = asyncio.create_task(MetricsWriterTask(ctx).run(asyncio.Event(), drain=True))
-    await asyncio.sleep(1.5)  # InfluxDB is down: the writer retries, acks nothing
+    # InfluxDB is down: the writer reads the batch, finds InfluxDB down, tries again (the batch's own tries, after
+    # the one at start), acks nothing. Awaited, not slept on: a loaded machine only makes it later.
+    async with asyncio.timeout(60):
+        while not (unreachable[0] >= 3 and await pending(bus) == len(envelopes(lines))):  # the group made by then
+            await asyncio.sleep(0.05)
     assert not writer.done()
     assert await pending(bus) == len(envelopes(lines))
     await asyncio.to_thread(private_influx.start)
