@@ -44,13 +44,16 @@ async def stream_alerts(bus: Bus) -> list[dict]:
     return [e.payload for e in envelopes if e.source == "prometheus-real"]
 
 
-async def wait_for_status(bus: Bus, status: str) -> list[dict]:
-    for _ in range(200):
+async def wait_for_status(bus: Bus, status: str, timeout_s: float = 60) -> list[dict]:
+    """The stream's alerts once one has `status`. Alertmanager sends at once (group_wait 0 s), and retries a send
+    the API, slow on a loaded machine, did not answer: generous, a deadline in time, not a count of tries."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         alerts = await stream_alerts(bus)
         if any(a["status"] == status for a in alerts):
             return alerts
         await asyncio.sleep(0.1)
-    raise TimeoutError(f"no {status} notification arrived")
+    raise TimeoutError(f"no {status} notification within {timeout_s} s")
 
 
 async def test_alertmanager_notifies_firing_then_resolved(bus: Bus, start_service, service_headers, clean_db, redis,
