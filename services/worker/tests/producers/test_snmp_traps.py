@@ -63,14 +63,16 @@ async def v3_trap(port: int, trap_oid: str, if_index: int, engine_id: str, user:
     assert error is None, error
 
 
-async def alerts(bus: Bus, count: int) -> list[dict]:
-    found: list[dict] = []
-    for _ in range(200):
+async def alerts(bus: Bus, count: int, timeout_s: float = 30) -> list[dict]:
+    """The alerts published once there are `count`; a deadline in time, generous for a loaded machine."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
         found = [Envelope.from_entry(f).payload for _, f in await bus.redis.xrange(bus.key(ALERTS_INGESTED))]
         if len(found) >= count:
             return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"only {len(found)} of {count} alerts arrived within {timeout_s} s")
         await asyncio.sleep(0.05)
-    raise AssertionError(f"only {len(found)} of {count} alerts arrived")
 
 
 async def receiver(ctx: WorkerContext, *, users: bool = False,
@@ -86,7 +88,7 @@ async def receiver(ctx: WorkerContext, *, users: bool = False,
     return producer, producer.port, stop, running
 
 
-async def until(condition: Callable[[], bool], running: asyncio.Task, timeout_s: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], running: asyncio.Task, timeout_s: float = 30.0) -> None:
     """Waits for `condition`, failing with the producer's own error if it stopped."""
     async def wait() -> None:
         while not condition():

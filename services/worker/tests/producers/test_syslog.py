@@ -51,13 +51,16 @@ def test_nul_inside_a_message_is_replaced() -> None:
     assert [r.message for r in to_records(b"<11>myapp: disk\x00 gone", "udp", "10.0.0.1")] == ["myapp: disk\ufffd gone"]
 
 
-async def received(bus: Bus, count: int) -> list[dict]:
-    for _ in range(100):
+async def received(bus: Bus, count: int, timeout_s: float = 30) -> list[dict]:
+    """The records published once there are `count`; a deadline in time, generous for a loaded machine."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
         records = [r for _, f in await bus.redis.xrange(bus.key(LOGS_INGESTED)) for r in Envelope.from_entry(f).payload["records"]]
         if len(records) >= count:
             return records
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"only {len(records)} of {count} records arrived within {timeout_s} s")
         await asyncio.sleep(0.05)
-    raise AssertionError(f"only {len(records)} of {count} records arrived")
 
 
 def listening_producer(ctx: WorkerContext, **settings: Any) -> tuple[SyslogProducer, list[int]]:
