@@ -17,6 +17,9 @@ from conftest import until
 
 STREAM = StreamSpec("aiops:test:consumer", maxlen=10_000)
 HANDLED = "test:handled"  # a Redis set: what the handler durably did
+# How long a wait for the consumer may take: generous for a loaded machine, and still far below the lingering
+# consumer's minute, so "handled at once" and "long before the linger ends" keep their meaning.
+WAIT_S = 30
 
 
 class Item(BaseModel):
@@ -70,7 +73,7 @@ async def test_entries_stay_pending_until_handled(bus: Bus, worker_ctx: WorkerCo
     async def read_by_the_consumer() -> bool:
         return bool(await redis.xinfo_groups(bus.key(STREAM))) and await pending(bus) == 3
 
-    await until(read_by_the_consumer, 10, "the three entries read and pending")
+    await until(read_by_the_consumer, WAIT_S, "the three entries read and pending")
     assert await redis.scard(HANDLED) == 0
     release.set()
     await run
@@ -192,7 +195,7 @@ async def test_batches_in_flight_are_handled_side_by_side_each_acked_once_handle
     async def second_handled_first() -> bool:
         return await redis.smembers(HANDLED) == {b"3", b"4"}
 
-    await until(second_handled_first, 10, "the second batch handled while the first waits")
+    await until(second_handled_first, WAIT_S, "the second batch handled while the first waits")
     assert await pending(bus) == 2  # the first batch's entries: not acked before their own handle returned
     consumer.first_may_end.set()
     await run
@@ -222,13 +225,13 @@ async def test_a_batch_waiting_for_its_store_is_not_reclaimed_by_its_own_consume
     async def reads_went_on() -> bool:
         return reads_after_idle >= 3
 
-    await until(reads_went_on, 10, "reads going on while the first batch waits past the claim time")
+    await until(reads_went_on, WAIT_S, "reads going on while the first batch waits past the claim time")
     consumer.first_may_end.set()
 
     async def all_handled() -> bool:
         return await pending(bus) == 0 and await redis.scard(HANDLED) == 4
 
-    await until(all_handled, 10, "every entry handled")
+    await until(all_handled, WAIT_S, "every entry handled")
     stop.set()
     await run
     assert consumer.batches == [[1, 2], [3, 4]]
@@ -256,7 +259,7 @@ async def test_a_cancelled_consumer_ends_after_its_batches_in_flight_unwound(
     async def first_waits_second_handled() -> bool:
         return unwound == [[3, 4]] and len(consumer._handling) == 1
 
-    await until(first_waits_second_handled, 10, "the second batch handled while the first waits")
+    await until(first_waits_second_handled, WAIT_S, "the second batch handled while the first waits")
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
@@ -293,16 +296,16 @@ async def test_after_a_short_batch_the_next_is_gathered_read_by_read_and_handled
     consumer, stop = lingering_consumer(worker_ctx), asyncio.Event()
     await bus.publish_many(STREAM, items(1))
     run = asyncio.create_task(consumer.run(stop))
-    await until(handled(redis, 1), 10, "a lone first entry handled at once")
+    await until(handled(redis, 1), WAIT_S, "a lone first entry handled at once")
     for n in (2, 3):  # each read while the next batch gathers, before the next one is published
 
         async def read(count: int = n - 1) -> bool:
             return await pending(bus) == count
 
         await bus.publish_many(STREAM, items(n))
-        await until(read, 10, f"entry {n} read")
+        await until(read, WAIT_S, f"entry {n} read")
     await bus.publish_many(STREAM, items(4))
-    await until(handled(redis, 2, 3, 4), 10, "the gathered batch handled once full, long before the linger ends")
+    await until(handled(redis, 2, 3, 4), WAIT_S, "the gathered batch handled once full, long before the linger ends")
     stop.set()
     await run
     assert consumer.batches == [[1], [2, 3, 4]]
@@ -312,9 +315,9 @@ async def test_a_full_read_is_not_followed_by_a_linger(bus: Bus, worker_ctx: Wor
     consumer, stop = lingering_consumer(worker_ctx), asyncio.Event()
     await bus.publish_many(STREAM, items(1, 2, 3))
     run = asyncio.create_task(consumer.run(stop))
-    await until(handled(redis, 1, 2, 3), 10, "the full first batch handled")
+    await until(handled(redis, 1, 2, 3), WAIT_S, "the full first batch handled")
     await bus.publish_many(STREAM, items(4))
-    await until(handled(redis, 4), 10, "the next entry handled at once")
+    await until(handled(redis, 4), WAIT_S, "the next entry handled at once")
     stop.set()
     await run
     assert consumer.batches == [[1, 2, 3], [4]]
@@ -335,11 +338,11 @@ async def test_a_second_copy_arriving_while_a_batch_gathers_is_acked_unhandled(b
     consumer, stop = lingering_consumer(worker_ctx), asyncio.Event()
     await bus.publish_many(STREAM, items(1))
     run = asyncio.create_task(consumer.run(stop))
-    await until(handled(redis, 1), 10, "a lone first entry handled at once")
+    await until(handled(redis, 1), WAIT_S, "a lone first entry handled at once")
     two, three = items(2, 3)
     for envelope in (two, two, three):
         await bus.publish(STREAM, envelope)
-    await until(handled(redis, 2, 3), 10, "the gathered batch handled once full")
+    await until(handled(redis, 2, 3), WAIT_S, "the gathered batch handled once full")
     stop.set()
     await run
     assert consumer.batches == [[1], [2, 3]]

@@ -15,6 +15,8 @@ from aiops_worker.runtime.health import HeartbeatTask
 from aiops_worker.runtime.periodic import PeriodicTask, run_every
 from aiops_worker.runtime.retention import RetentionTask
 
+WAIT_S = 30  # a guard against a hang, generous for a loaded machine: the ticks come every 10 ms
+
 
 class Ticker(PeriodicTask):
     name = "ticker"
@@ -39,9 +41,9 @@ class Ticker(PeriodicTask):
 async def test_ticks_at_start_survives_a_store_outage_and_stops_once() -> None:
     ticker, stop = Ticker(), asyncio.Event()
     running = asyncio.create_task(ticker.run(stop))
-    await asyncio.wait_for(ticker.enough.wait(), 5)
+    await asyncio.wait_for(ticker.enough.wait(), WAIT_S)
     stop.set()
-    await asyncio.wait_for(running, 5)
+    await asyncio.wait_for(running, WAIT_S)
     assert ticker.ticks >= 3 and ticker.stops == 1
 
 
@@ -66,7 +68,7 @@ async def test_a_job_that_finds_a_store_down_or_deadlocks_runs_again_next_period
             await raise_in_postgres(worker_ctx, "deadlock_detected")
         stop.set()
 
-    await asyncio.wait_for(run_every(0.01, stop, job), 5)
+    await asyncio.wait_for(run_every(0.01, stop, job), WAIT_S)
     assert calls == 3
 
 
@@ -75,4 +77,4 @@ async def test_a_job_failing_otherwise_ends_the_loop(worker_ctx: WorkerContext) 
         await raise_in_postgres(worker_ctx, "division_by_zero")
 
     with pytest.raises(DBAPIError):
-        await asyncio.wait_for(run_every(0.01, asyncio.Event(), job), 5)
+        await asyncio.wait_for(run_every(0.01, asyncio.Event(), job), WAIT_S)
