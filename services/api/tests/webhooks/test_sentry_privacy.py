@@ -119,5 +119,7 @@ def test_a_megabyte_url_is_scrubbed_in_linear_time_and_cut_to_the_url_bound() ->
     started = time.perf_counter()
     request = event_to_alert(event, "42").details["sample_event"]["request"]
     elapsed = time.perf_counter() - started
-    assert elapsed < 0.5, f"{elapsed:.3f} s"
+    # Linear, it takes well under a millisecond here (0.2 ms measured, 1 MB or 4 MB alike); quadratic, 3 s for 20 KB,
+    # a megabyte would take hours. A bound far from both: a loaded machine may hold the process for a second or so.
+    assert elapsed < 5, f"{elapsed:.3f} s"
     assert (len(request["url"]), len(request["query_string"])) == (URL_MAX_CHARS, URL_MAX_CHARS)
