@@ -144,6 +144,51 @@ async def test_the_loop_answers_other_requests_while_a_large_body_is_read(
     assert await bus.redis.xlen(bus.key(LOGS_INGESTED)) == 500_000 // RECORDS_PER_ENVELOPE
 
 
+async def test_at_most_builds_at_once_large_bodies_are_built_at_once(
+        bus: Bus, roomy_client, token, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three large bodies posted together: two are built at once (BUILDS_AT_ONCE, on the webhook's own threads),
+    the third waits its turn, then all land."""
+    body = "".join(f"line {i:06d}\n" for i in range(4_000)).encode()  # 48 KB, past OFF_LOOP_BYTES
+    assert len(body) > logs.OFF_LOOP_BYTES and logs.BUILDS_AT_ONCE == 2
+    gate, lock = threading.Event(), threading.Lock()
+    running, started, peak, submitted = 0, 0, 0, 0
+
+    def records_of(*args: Any) -> Any:
+        nonlocal running, started, peak
+        with lock:
+            running, started = running + 1, started + 1
+            peak = max(peak, running)
+        try:
+            assert gate.wait(120)
+            return real_records_of(*args)
+        finally:
+            with lock:
+                running -= 1
+
+    def submit(*args: Any, **kwargs: Any) -> Any:
+        nonlocal submitted
+        submitted += 1
+        return real_submit(*args, **kwargs)
+
+    async def third_submitted_two_started() -> bool:
+        return submitted == 3 and started >= 2
+
+    real_records_of, real_submit = logs.records_of, logs._builders.submit
+    monkeypatch.setattr(logs, "records_of", records_of)
+    monkeypatch.setattr(logs._builders, "submit", submit)
+    posts = [asyncio.create_task(roomy_client.post("/webhooks/logs", content=body, timeout=120,
+                                                   headers={"X-AIOps-Token": token})) for _ in range(3)]
+    try:
+        await until(third_submitted_two_started, 60, "the three bodies handed to the builders, two started")
+        assert (started, running) == (2, 2)  # the third is queued behind them, not built alongside
+    finally:
+        gate.set()
+    responses = await asyncio.gather(*posts)
+    assert [r.status_code for r in responses] == [202] * 3, [r.text for r in responses]
+    assert (started, peak) == (3, 2)
+    assert await bus.redis.xlen(bus.key(LOGS_INGESTED)) == 3 * -(-4_000 // RECORDS_PER_ENVELOPE)
+
+
 async def test_json_lines_gzip_and_json_array(bus: Bus, client, redis, token) -> None:
     lines = b'{"level":"error","message":"boom"}\n{"msg":"ok"}\n'
     response = await client.post("/webhooks/logs", content=gzip.compress(lines),
