@@ -176,7 +176,8 @@ class InfluxClient:
             response = await self._http.post(path, **kwargs)
         except httpx.TransportError as exc:
             raise InfluxUnavailable(f"InfluxDB unreachable: {exc!r}") from exc
-        _check(response.status_code, response.text)
+        if response.status_code >= 400:  # only an error's answer is read as text: a replay's is tens of megabytes
+            _check(response.status_code, response.text)
         return response
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import httpx
 import pytest
 from aiohttp import web
 from line_protocol_parser import parse_line
@@ -80,6 +81,39 @@ async def test_a_page_that_is_not_json_is_influxdb_unavailable_not_a_bad_query(c
     try:
         with pytest.raises(InfluxUnavailable, match="other than JSON"):
             await influx.query("SHOW DATABASES")
+    finally:
+        await influx.aclose()
+        await runner.cleanup()
+
+
+async def test_only_an_error_answer_is_read_as_text(common_settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A successful answer (tens of megabytes for a replay) is handed on as bytes, never decoded to text on the event
+    loop; an error's text still makes its message."""
+    answer = b'{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["x"]]}]}]}'
+
+    async def query(request: web.Request) -> web.Response:
+        if (await request.post())["q"] == "BAD":
+            return web.Response(status=500, text="engine exploded")
+        return web.Response(body=answer, content_type="application/json")
+
+    decoded: list[int] = []
+    text = httpx.Response.text
+
+    def spied_text(response: httpx.Response) -> str:
+        decoded.append(response.status_code)
+        return text.fget(response)
+
+    monkeypatch.setattr(httpx.Response, "text", property(spied_text))
+    app = web.Application()
+    app.router.add_post("/query", query)
+    runner, url = await start_app(app)
+    influx = InfluxClient(common_settings.model_copy(update={"influx_url": url}))
+    try:
+        assert await influx.query_answer("SHOW DATABASES") == answer
+        assert decoded == []
+        with pytest.raises(InfluxUnavailable, match="answered 500: engine exploded"):
+            await influx.query("BAD")
+        assert decoded == [500]
     finally:
         await influx.aclose()
         await runner.cleanup()
