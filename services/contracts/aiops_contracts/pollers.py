@@ -12,9 +12,10 @@ poller in aiops_worker/producers/ (see aiops_worker/producers/poller.py).
 
 import re
 import typing
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from redis.asyncio import Redis
 
 from aiops_contracts.events import FINGERPRINT_MAX_CHARS, Severity
 from aiops_contracts.secrets import SecretBox
@@ -95,20 +96,77 @@ REDFISH_PUSHED_KEY = "aiops:redfish:pushed"
 
 
 def redfish_pushed_key(settings: CommonSettings, source_id: str) -> str:
-    """A Redis hash: the alert status ("firing" or "resolved") a source's BMC last pushed, by component, with the
-    push's id (redfish_push_value), kept until the source's poller has read that component (its reading then wins)."""
+    """A Redis hash: the alert status ("firing" or "resolved") a source's BMC last pushed, by component, kept until
+    the source's poller has read that component (its reading then wins). The value is the status alone, as it was
+    before pushes had ids (a worker of then, still running during a rolling upgrade, reads and settles it so); the
+    push's id is beside it in another hash (redfish_push_ids_key)."""
     return settings.redis_key(REDFISH_PUSHED_KEY, source_id)
 
 
-def redfish_push_value(status: str, push_id: str) -> str:
-    """A value of the pushed hash: the status and an id of the push that noted it, so that a poll deleting the push
-    it read (compare-and-delete) leaves a later push of the same status alone."""
-    return f"{status}|{push_id}"
+def redfish_push_ids_key(pushed_key: str) -> str:
+    """A Redis hash beside the pushed hash (redfish_pushed_key): by component, an id of the push that noted its
+    status, so that a poll deleting the push it read (compare-and-delete, settle_redfish_pushes) leaves a later push
+    of the same status alone. A status noted by an API of before has none (read as "")."""
+    return f"{pushed_key}:ids"
 
 
-def redfish_pushed_status(value: str) -> str:
-    """The status of a value of the pushed hash (one noted before pushes had ids is the status alone)."""
-    return value.partition("|")[0]
+class RedfishPush(NamedTuple):
+    """A push as a poll read it from the pushed hashes: the status field's value and the push's id ("": none)."""
+
+    value: str
+    push_id: str
+
+    @property
+    def status(self) -> str:
+        # A value noted by an API of one interim version is "status|id": its status is the part before "|".
+        return self.value.partition("|")[0]
+
+
+async def note_redfish_pushes(redis: Redis, pushed_key: str, statuses: dict[str, str], push_id: str,
+                              ttl_s: int) -> None:
+    """Notes a push: the status by component and the push's id beside it, both at once (one transaction)."""
+    ids_key = redfish_push_ids_key(pushed_key)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(pushed_key, mapping=dict[Any, Any](statuses))
+        pipe.hset(ids_key, mapping=dict[Any, Any].fromkeys(statuses, push_id))
+        pipe.expire(pushed_key, ttl_s)
+        pipe.expire(ids_key, ttl_s)
+        await pipe.execute()
+
+
+async def redfish_pushes(redis: Redis, pushed_key: str) -> dict[str, RedfishPush]:
+    """What the BMC pushed, by component, that no poll settled yet: both hashes read at once (one transaction)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hgetall(pushed_key)
+        pipe.hgetall(redfish_push_ids_key(pushed_key))
+        values, ids = await pipe.execute()
+    return {_text(component): RedfishPush(_text(value), _text(ids.get(component, b"")))
+            for component, value in values.items()}
+
+
+# KEYS[1] the pushed hash, KEYS[2] its ids, ARGV component, value, id, ...: each deleted (with its id) only if both
+# are still as read, a missing id read as "" (a status noted by an API of before pushes had ids).
+_SETTLE_IF_UNCHANGED = """
+local deleted = 0
+for i = 1, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] and (redis.call('HGET', KEYS[2], ARGV[i]) or '') == ARGV[i + 2] then
+    deleted = deleted + redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  end
+end
+return deleted
+"""
+
+
+async def settle_redfish_pushes(redis: Redis, pushed_key: str, settled: dict[str, RedfishPush]) -> int:
+    """Deletes the pushes a poll read, each only if still as read (its status and its id): one pushed since, of
+    another status or the same, is left to the next poll. The number deleted."""
+    args = [part for component, push in settled.items() for part in (component, push.value, push.push_id)]
+    return int(await redis.eval(_SETTLE_IF_UNCHANGED, 2, pushed_key, redfish_push_ids_key(pushed_key), *args))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def push_path(kind: str, source_id: str) -> str:

@@ -13,11 +13,12 @@ OK resolves it. A record with no severity (or another one) is informational: an 
 Id, the record's EventId and EventTimestamp (a rebooted BMC counts its ids again), so a redelivery is dropped.
 
 Push and poll agree because the poller's reading wins: what a push fired or resolved is also noted by
-component in Redis (aiops_contracts.pollers.redfish_pushed_key), and the poller's next poll that reads the
+component in Redis (aiops_contracts.pollers.note_redfish_pushes), and the poller's next poll that reads the
 component sends its own state where they differ (a pushed Warning the BMC reads OK is resolved, a pushed OK
-for a component still failing fires again). Each delivery's notes carry an id of their own with the status
-(redfish_push_value), so that the poll, which deletes the notes it read once its result is published, leaves
-alone one of the same status pushed since its reading. A component the poller does not read (a drive) keeps
+for a component still failing fires again). Each delivery's notes carry an id of their own, in a hash beside the
+status (redfish_push_ids_key; the status stays the value alone, which a worker of before reads during a rolling
+upgrade), so that the poll, which deletes the notes it read once its result is published, leaves alone one of
+the same status pushed since its reading. A component the poller does not read (a drive) keeps
 what the BMC pushed.
 """
 
@@ -39,9 +40,9 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import ALERT_RECEIVED, TITLE_MAX_CHARS, AlertPayload, AlertStatus, Severity, SignalKind
 from aiops_contracts.pollers import (
     REDFISH_SEVERITIES,
+    note_redfish_pushes,
     push_context,
     redfish_fingerprint,
-    redfish_push_value,
     redfish_pushed_key,
 )
 from aiops_contracts.sources import SourceKind
@@ -124,11 +125,8 @@ async def receive_redfish_events(delivery: RedfishDelivery, bus: BusDep, setting
                           type=ALERT_RECEIVED, source=source.name, payload=alert.model_dump(mode="json"))
                  for key, alert in alerts]
     published = await publish_request(bus, ALERTS_INGESTED, envelopes, delivery.size, settings)
-    push_id = uuid.uuid4().hex  # tells this push from any other of the same status (the poller's commit compares)
-    pushed = {alert.details["component"]: redfish_push_value(alert.status.value, push_id)
-              for _, alert in alerts if alert.details["component"]}
-    if pushed:  # for the poller, whose next reading of these components wins
-        key = redfish_pushed_key(settings, str(source.id))
-        async with bus.redis.pipeline(transaction=True) as pipe:
-            await pipe.hset(key, mapping=pushed).expire(key, PUSHED_TTL_S).execute()
+    pushed = {alert.details["component"]: alert.status.value for _, alert in alerts if alert.details["component"]}
+    if pushed:  # for the poller, whose next reading of these components wins; the id tells this push from any other
+        await note_redfish_pushes(bus.redis, redfish_pushed_key(settings, str(source.id)), pushed, uuid.uuid4().hex,
+                                  PUSHED_TTL_S)
     return WebhookAccepted(accepted=len(published), event_ids=[e.id for e in published])

@@ -12,9 +12,10 @@ a sensor, a supply) is a firing alert of this source, keyed by the component's @
 and where the BMC pushed otherwise: the poller's reading wins (see Events). What was sent (and the pushes a poll
 settled) is noted once the poll's result is published (its commit): changes of a poll not published are sent by
 the next. A settled push is deleted only if it is still the one the poll read (compare-and-delete, one Lua
-script, of the value: the status and the push's id, aiops_contracts.pollers.redfish_push_value): a push arriving
-between the poll's reading and its commit, of another status or the same, is left to the next poll. (A value
-noted before pushes had ids is the status alone: it is read and settled the same way.)
+script, aiops_contracts.pollers.settle_redfish_pushes: the status and the push's id, which the API notes in a hash
+beside the status): a push arriving between the poll's reading and its commit, of another status or the same, is
+left to the next poll. (A status noted by an API of before pushes had ids has none: it is read and settled as
+before, by its status.)
 
 Events: where the service root links an enabled EventService (and `events` is on), the poller subscribes
 (POST to its Subscriptions, an EventDestination with the source's push URL as Destination and as Context the
@@ -39,7 +40,14 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from aiops_contracts.events import AlertPayload, AlertStatus
-from aiops_contracts.pollers import REDFISH_SEVERITIES, RedfishSettings, redfish_fingerprint, redfish_pushed_status
+from aiops_contracts.pollers import (
+    REDFISH_SEVERITIES,
+    RedfishPush,
+    RedfishSettings,
+    redfish_fingerprint,
+    redfish_pushes,
+    settle_redfish_pushes,
+)
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.timing import Backoff
 from aiops_worker.producers.http import HttpPoller
@@ -48,17 +56,6 @@ from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 log = logging.getLogger(__name__)
 SERVICE_ROOT = "/redfish/v1"
 SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S = 60.0, 3600.0
-# KEYS[1] the pushed hash, ARGV component, value, component, value ...: each deleted only if still that value (the
-# status and the push's id: a later push of the same status is another value).
-DELETE_IF_UNCHANGED = """
-local deleted = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    deleted = deleted + redis.call('HDEL', KEYS[1], ARGV[i])
-  end
-end
-return deleted
-"""
 
 
 class RedfishPoller(HttpPoller[RedfishSettings]):
@@ -96,8 +93,8 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
     async def poll(self) -> PollResult:
         if self._subscribe_at is not None and time.monotonic() >= self._subscribe_at:
             await self._try_subscribe()
-        pushed_values = await self._pushed()
-        pushed = {component: redfish_pushed_status(value) for component, value in pushed_values.items()}
+        pushes = await self._pushed()
+        pushed = {component: push.status for component, push in pushes.items()}
         now_ns = time.time_ns()
         result, states = PollResult(), dict[str, tuple[str, str | None]]()
         for system in await self._members(f"{SERVICE_ROOT}/Systems"):
@@ -112,7 +109,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             result.lines += lines
             states |= found
         result.alerts, unhealthy = self._changes(states, pushed)
-        settled = {component: pushed_values[component] for component in pushed.keys() & states.keys()}  # as read
+        settled = {component: pushes[component] for component in pushed.keys() & states.keys()}  # as read
 
         async def commit() -> None:
             self._unhealthy = unhealthy
@@ -121,19 +118,17 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         result.commit = commit
         return result
 
-    async def _pushed(self) -> dict[str, str]:
-        """What the BMC last pushed, by component, that no poll read yet: the hash's values (the alert status,
-        "firing" or "resolved", and the push's id: redfish_pushed_status reads the status)."""
+    async def _pushed(self) -> dict[str, RedfishPush]:
+        """What the BMC last pushed, by component, that no poll read yet: the alert status ("firing" or
+        "resolved") and the push's id."""
         if self.source.redis is None or self.source.pushed_key is None:
             return {}
-        pushed = await self.source.redis.hgetall(self.source.pushed_key)
-        return {_text(component): _text(status) for component, status in pushed.items()}
+        return await redfish_pushes(self.source.redis, self.source.pushed_key)
 
-    async def _settle(self, settled: dict[str, str]) -> None:
+    async def _settle(self, settled: dict[str, RedfishPush]) -> None:
         """Deletes the pushes the poll read, each only if still as read: one pushed since is the next poll's."""
         assert self.source.redis is not None and self.source.pushed_key is not None  # pushes were read there
-        args = [value for pair in settled.items() for value in pair]
-        await self.source.redis.eval(DELETE_IF_UNCHANGED, 1, self.source.pushed_key, *args)
+        await settle_redfish_pushes(self.source.redis, self.source.pushed_key, settled)
 
     async def _chassis(self, chassis: dict[str, Any],
                        now_ns: int) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
@@ -277,7 +272,3 @@ def _state(resource: dict[str, Any], title: str, health: str | None = None) -> d
     else:
         health = health or _health(resource)
     return {str(resource.get("@odata.id") or title): (title, health)}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

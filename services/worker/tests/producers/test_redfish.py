@@ -11,7 +11,12 @@ import pytest
 from redis.asyncio import Redis
 
 from aiops_contracts.envelope import Envelope
-from aiops_contracts.pollers import poller_settings, redfish_fingerprint, redfish_push_value
+from aiops_contracts.pollers import (
+    note_redfish_pushes,
+    poller_settings,
+    redfish_fingerprint,
+    redfish_push_ids_key,
+)
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import ALERTS_INGESTED, METRICS_INGESTED
 from aiops_worker.producers import redfish as redfish_module
@@ -38,6 +43,7 @@ async def bmc(tmp_path: Path):
 PUSH_URL = "http://127.0.0.1:8080/webhooks/redfish/bmc-id"
 FAN = "/redfish/v1/Chassis/1U/Thermal#/Fans/0"
 PUSHED_KEY = "aiops-test-redfish:pushed"  # the manager names it (redfish_pushed_key)
+PUSH_IDS_KEY = redfish_push_ids_key(PUSHED_KEY)
 
 
 def poller(bmc, auth: str = "session", password: str = bmc_module.PASSWORD, events: bool = True,
@@ -172,17 +178,32 @@ async def test_a_push_arriving_between_the_poll_and_its_commit_is_left_to_the_ne
 
 async def test_a_push_of_the_same_status_arriving_between_the_poll_and_its_commit_is_left_to_the_next_poll(
         bmc, redis: Redis) -> None:
-    """The API stores each push with an id of its own: the commit tells the push it read from a later one that says
-    the same (a fan failing again after the poll read it OK), which the next poll settles."""
+    """The API notes each push with an id of its own beside the status: the commit tells the push it read from a
+    later one that says the same (a fan failing again after the poll read it OK), which the next poll settles."""
     redfish = poller(bmc, redis=redis)
-    await redis.hset(PUSHED_KEY, FAN, redfish_push_value("firing", "push-1"))
+    await note_redfish_pushes(redis, PUSHED_KEY, {FAN: "firing"}, "push-1", 3600)
     result = await redfish.poll()  # reads the fan OK: the pushed Warning is resolved
     [resolved] = result.alerts
-    await redis.hset(PUSHED_KEY, FAN, redfish_push_value("firing", "push-2"))  # pushed again before the commit
+    await note_redfish_pushes(redis, PUSHED_KEY, {FAN: "firing"}, "push-2", 3600)  # pushed again before the commit
     await result.commit()
-    assert await redis.hget(PUSHED_KEY, FAN) == redfish_push_value("firing", "push-2").encode()  # not settled
+    assert (await redis.hget(PUSHED_KEY, FAN), await redis.hget(PUSH_IDS_KEY, FAN)) == (b"firing", b"push-2")
     assert (await polled(redfish)).alerts == [resolved]  # the next poll reads it OK again: resolved again
-    assert await redis.hkeys(PUSHED_KEY) == []
+    assert await redis.hkeys(PUSHED_KEY) == [] and await redis.hkeys(PUSH_IDS_KEY) == []
+    await redfish.aclose()
+
+
+async def test_pushes_noted_and_settled_by_services_of_before_during_a_rolling_upgrade(bmc, redis: Redis) -> None:
+    """The status alone is in the pushed hash, as before pushes had ids: a worker of before reads and settles it
+    (deleting the status, not its id); an API of before then notes a status with no id of its own, which this
+    poller reads with the id left behind and settles all the same."""
+    redfish = poller(bmc, redis=redis)
+    await note_redfish_pushes(redis, PUSHED_KEY, {FAN: "firing"}, "push-1", 3600)
+    assert await redis.hgetall(PUSHED_KEY) == {FAN.encode(): b"firing"}  # what a worker of before compares
+    await redis.hdel(PUSHED_KEY, FAN)  # a worker of before settled it: its compare-and-delete knows one hash
+    await redis.hset(PUSHED_KEY, FAN, "firing")  # an API of before notes the status alone
+    [resolved] = (await polled(redfish)).alerts
+    assert (resolved.fingerprint, resolved.status) == (redfish_fingerprint("bmc-id", FAN), "resolved")
+    assert await redis.hkeys(PUSHED_KEY) == [] and await redis.hkeys(PUSH_IDS_KEY) == []
     await redfish.aclose()
 
 
