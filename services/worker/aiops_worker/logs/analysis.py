@@ -6,6 +6,11 @@ announce their error-ish lines once more without inflating any count.
 ``analyse`` is plain CPU work on the miner: the task runs it in a thread, off the event loop. A line
 the miner refuses as too costly (``LineTooCostly``) is left out of the batch and listed in
 ``failed``, for the task to dead-letter on its own.
+
+The miner may forget templates the batch counted lines under (its bound on templates): the analysis keeps
+what it needs of them itself, each id's template text as matched (``texts``) and every id the miner forgot
+during the batch with the id and template its lines went to (``evicted``, taken from the miner after every
+line), so what the batch counted never depends on the miner still remembering an id.
 """
 
 from collections import Counter
@@ -53,6 +58,7 @@ class ErrorLine(NamedTuple):  # a tuple: built per error-ish line, several times
     envelope_id: str
     index: int
     template_id: str
+    template: str  # the template's text when the line matched it
     message: str
     host: str | None
     service: str | None
@@ -74,6 +80,11 @@ class BatchAnalysis:
     templates: dict[str, TemplateStats] = field(default_factory=dict)  # by template id at the time of the line
     errors: list[ErrorLine] = field(default_factory=list)
     failed: list[FailedLine] = field(default_factory=list)
+    # Template id (as handed out for a line) -> its text at the batch's last line under it
+    texts: dict[str, str] = field(default_factory=dict)
+    # Ids the miner's bound forgot during the batch -> (the id their lines count under, its template): see
+    # TemplateMiner.take_evicted (taken after every line, so the miner's own memo never drops one of them)
+    evicted: dict[str, tuple[str, str]] = field(default_factory=dict)
     learned: bool = False  # the miner created or changed a template
     lines: int = 0
     named: set[tuple[str | None, str | None]] = field(default_factory=set)  # (service, host) labels of every line
@@ -95,6 +106,7 @@ class LogAnalyser:
     def analyse(self, batch: list[Delivery[LogsPayload]], fresh: set[str]) -> BatchAnalysis:
         analysis = BatchAnalysis()
         self._now = datetime.now(UTC)
+        self.miner.take_evicted()  # forgotten before this batch: none of its ids
         try:
             for delivery in batch:
                 is_fresh = delivery.envelope.id in fresh
@@ -119,6 +131,10 @@ class LogAnalyser:
         parsed = parse_line(head)
         message = without_nul(parsed.message or head)  # a JSON line may spell NUL as \u0000
         result = self._mine(message, is_fresh)
+        analysis.texts[result.template_id] = result.template
+        evicted = self.miner.take_evicted()
+        if evicted:
+            analysis.evicted.update(evicted)
         analysis.learned = analysis.learned or result.is_new or result.changed
         verdict = self.classifier.classify(template_id=result.template_id, template=result.template,
                                            message=message, level=parsed.level or own.get("level", shared.get("level")))
@@ -133,8 +149,8 @@ class LogAnalyser:
             self._count(analysis, result.template_id, (at, full, verdict))
         if verdict.error_ish:
             analysis.errors.append(ErrorLine(
-                envelope_id=delivery.envelope.id, index=index, template_id=result.template_id, message=full,
-                host=host, service=service, verdict=verdict, at=at))
+                envelope_id=delivery.envelope.id, index=index, template_id=result.template_id, template=result.template,
+                message=full, host=host, service=service, verdict=verdict, at=at))
 
     def _mine(self, message: str, is_fresh: bool) -> MatchResult:
         if not is_fresh:
@@ -192,12 +208,16 @@ def merge_stats(into: TemplateStats, other: TemplateStats) -> None:
 def log_event(line: ErrorLine, miner: TemplateMiner, prototype_of: dict[str, str | None],
               evicted: dict[str, tuple[str, str]] | None = None) -> LogEvent:
     """The `log.templated` event of an error-ish line, under its template's id after the miner's merges.
-    ``evicted``: ids the miner's bound forgot since the line (``TemplateMiner.take_evicted``)."""
+    ``evicted``: ids the miner's bound forgot since the line (``BatchAnalysis.evicted``); an id forgotten and
+    not recorded there keeps its id and the template it had when the line matched it."""
     template_id = miner.resolve(line.template_id)
     cluster = miner.clusters.get(template_id)
-    template = cluster.template if cluster else ""
-    if cluster is None and evicted and template_id in evicted:
+    if cluster is not None:
+        template = cluster.template
+    elif evicted and template_id in evicted:
         template_id, template = evicted[template_id]
+    else:
+        template_id, template = line.template_id, line.template
     return LogEvent(
         event_id=f"{line.envelope_id}:{line.index}", template_id=template_id,
         prototype_id=prototype_of.get(template_id), template=template,

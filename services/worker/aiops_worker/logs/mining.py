@@ -57,7 +57,7 @@ from .similarity import HARD, MATCH, compare, generalise_token, may_differ_softl
 STATE_VERSION = 1
 _LINES_MEMO_CHARS = 4_000_000  # characters of whole messages remembered (with their tokens) before starting afresh
 _VARIANT_MIN_WORDS = 2  # constant words two clusters of different lengths must share to be one event
-_EVICTED_MEMO = 100_000  # forgotten ids remembered for take_evicted (its caller takes them per batch)
+_EVICTED_MEMO = 100_000  # forgotten ids remembered for take_evicted (its callers take them per line), oldest out first
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ class TemplateMiner:
 
     def take_evicted(self) -> dict[str, tuple[str, str]]:
         """Ids the bound made the miner forget since the last call: id -> (the id its lines were counted under
-        when it went, that cluster's template). At most ``_EVICTED_MEMO`` are kept between calls."""
+        when it went, that cluster's template). At most ``_EVICTED_MEMO`` are kept between calls, the latest."""
         evicted, self._evicted = self._evicted, {}
         return evicted
 
@@ -367,12 +367,10 @@ class TemplateMiner:
         self._unindex(cluster)
         if cid in self.aliases:
             return  # resolves into its group as before: the ids handed out for it stay valid
-        if len(self._evicted) >= _EVICTED_MEMO:
-            self._evicted.clear()
         gone = [cid]
         while gone:
             old = gone.pop()
-            self._evicted[old] = (cid, cluster.template)
+            self._forget(old, cid, cluster.template)
             for member in self._members.pop(old, []):
                 del self.aliases[member]
                 gone.append(member)
@@ -380,6 +378,14 @@ class TemplateMiner:
                 if live is not None:
                     self._unindex(live)
                     del self._recency[member]
+
+    def _forget(self, old: str, root: str, template: str) -> None:
+        """Record a forgotten id for ``take_evicted``; past the memo only its oldest records go (a caller that
+        takes them after every line, as the log analysis does, never loses one)."""
+        self._evicted.pop(old, None)
+        while len(self._evicted) >= _EVICTED_MEMO:
+            del self._evicted[next(iter(self._evicted))]
+        self._evicted[old] = (root, template)
 
     def _alias(self, old: str, new: str) -> None:
         self.aliases[old] = new

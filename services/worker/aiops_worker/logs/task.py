@@ -125,15 +125,13 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
             aliases_before = set(self.miner.aliases)
-            self.miner.take_evicted()  # forgotten before this batch: none of its ids
             analysis = await asyncio.to_thread(self.analyser.analyse, batch, fresh)
             self._unsaved = self._unsaved or analysis.learned
-            self._evicted = self.miner.take_evicted()
+            self._evicted = analysis.evicted
             merges = [(old, self.miner.resolve(old)) for old in self.miner.aliases if old not in aliases_before]
             merges += [(old, root) for old, (root, _) in self._evicted.items()
                        if old != root and old not in aliases_before and old not in self.miner.clusters]
-            stats = self._by_surviving_id(analysis)
-            texts = {tid: self._template(tid) for tid in stats}
+            stats, texts = self._by_surviving_id(analysis)
             await store.save_templates(session, stats, texts)
             await store.record_merges(session, merges)
             routed = await self._route(self._needing_prototype(stats, analysis.errors), texts)
@@ -164,16 +162,19 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             log.info("unassigned templates routed", extra={"templates": len(routed),
                                                           "prototypes": len({p.id for p in routed.values()})})
 
-    def _by_surviving_id(self, analysis: BatchAnalysis) -> dict[str, TemplateStats]:
-        """Counts under the id each template has after the batch (the miner may have merged some)."""
+    def _by_surviving_id(self, analysis: BatchAnalysis) -> tuple[dict[str, TemplateStats], dict[str, str]]:
+        """Counts under the id each template has after the batch (the miner may have merged some), and the
+        template of each: the live one's, else as the miner forgot it, else as the batch's lines matched it."""
         folded: dict[str, TemplateStats] = {}
+        texts: dict[str, str] = {}
         for template_id, stats in analysis.templates.items():
             survivor = self._surviving(template_id)
             if survivor in folded:
                 merge_stats(folded[survivor], stats)
             else:
                 folded[survivor] = stats
-        return folded
+                texts[survivor] = self._template(survivor, analysis.texts.get(survivor, analysis.texts[template_id]))
+        return folded, texts
 
     def _surviving(self, template_id: str) -> str:
         """The id a template's lines count under after the batch: its survivor's, or the one it was counted
@@ -183,9 +184,13 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             return self._evicted[survivor][0]
         return survivor
 
-    def _template(self, template_id: str) -> str:
+    def _template(self, template_id: str, matched: str) -> str:
+        """A template's text after the batch; ``matched``: as a line of the batch matched it."""
         cluster = self.miner.clusters.get(template_id)
-        return cluster.template if cluster is not None else self._evicted[template_id][1]
+        if cluster is not None:
+            return cluster.template
+        forgotten = self._evicted.get(template_id)
+        return matched if forgotten is None else forgotten[1]
 
     def _needing_prototype(self, stats: dict[str, TemplateStats], errors: list[ErrorLine]) -> list[str]:
         """New templates of the batch's error-ish lines: their prototype goes out with the lines now (the
