@@ -13,6 +13,12 @@ from aiops_contracts.pipelines import PIPELINES_SOURCE
 RESERVED_SOURCE_NAMES = frozenset({ANOMALY_SOURCE, FORECAST_SOURCE, PIPELINES_SOURCE})
 
 
+def is_reserved_source_name(name: str) -> bool:
+    """Whether a source may not hold `name` (RESERVED_SOURCE_NAMES, compared without case): the API refuses it, and a
+    source stored under it before (the migrations rename those) neither authenticates nor is polled."""
+    return name.lower() in RESERVED_SOURCE_NAMES
+
+
 class SourceKind(StrEnum):
     generic = "generic"
     telegraf = "telegraf"

@@ -31,7 +31,7 @@ from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_K
 from aiops_contracts.db import Source
 from aiops_contracts.pollers import WEBHOOK_SECRET_KEY
 from aiops_contracts.secrets import SecretBox
-from aiops_contracts.sources import RESERVED_SOURCE_NAMES
+from aiops_contracts.sources import is_reserved_source_name
 
 TOKEN_PREFIX = "aiops_"
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class SourceCredentials:
 
 
 def _trusted(source: Source) -> bool:
-    if source.name.lower() not in RESERVED_SOURCE_NAMES:
+    if not is_reserved_source_name(source.name):
         return True
     log.warning("source refused: its name is reserved for the worker's own alerts (the migrations rename it)",
                 extra={"source": source.name, "source_id": str(source.id)})

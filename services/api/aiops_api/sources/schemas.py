@@ -13,7 +13,7 @@ from aiops_api.sources.secrets import MIN_SIGNING_SECRET_CHARS, SIGNING_SECRET_K
 from aiops_api.webhooks.telegraf import TelegrafConfig
 from aiops_contracts.outbound import check_outbound_url, literal_address, unsafe_address
 from aiops_contracts.pollers import POLLER_SETTINGS, PollerSettings
-from aiops_contracts.sources import RESERVED_SOURCE_NAMES, SourceKind
+from aiops_contracts.sources import RESERVED_SOURCE_NAMES, SourceKind, is_reserved_source_name
 
 HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9A-Fa-f:.]+$")  # a host name, IPv4 or IPv6 address
 LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -121,7 +121,7 @@ class SourceCreate(PollerFields):
     @field_validator("name")
     @classmethod
     def _not_reserved(cls, name: str) -> str:
-        if name.lower() in RESERVED_SOURCE_NAMES:
+        if is_reserved_source_name(name):
             raise ValueError(f"{name!r} is reserved: the worker's own alerts carry it (reserved: "
                              f"{', '.join(sorted(RESERVED_SOURCE_NAMES))})")
         return name

@@ -45,7 +45,7 @@ from aiops_contracts.pollers import (
     redfish_pushed_key,
 )
 from aiops_contracts.secrets import SecretBox, secret_box
-from aiops_contracts.sources import RESERVED_SOURCE_NAMES, SourceKind
+from aiops_contracts.sources import SourceKind, is_reserved_source_name
 from aiops_contracts.streams import ALERTS_INGESTED, LOGS_INGESTED, METRICS_INGESTED, PIPELINES_RUNS
 from aiops_contracts.timing import sleep_or_stop
 from aiops_worker.producers import health
@@ -155,7 +155,7 @@ class ProducerManager:
 
     def build(self, row: Source) -> Poller:
         """The poller of a row; SourceUnusable naming what is wrong with it."""
-        if row.name.lower() in RESERVED_SOURCE_NAMES:  # created before they were refused; migration 0027 renames it
+        if is_reserved_source_name(row.name):  # created before they were refused; migration 0027 renames it
             raise SourceUnusable(f"name: {row.name!r} is reserved for the worker's own alerts, which this source's "
                                  "would pass for (the migrations rename it)")
         source_id, box = str(row.id), self._box
