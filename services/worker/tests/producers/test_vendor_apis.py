@@ -149,6 +149,28 @@ async def test_more_datadog_events_of_one_millisecond_than_the_limit_are_each_re
     assert [r.outcome for r in limit_warnings(caplog)] == ["within_millisecond"] * 2 + ["deferred"]
 
 
+class DatadogUntimedEvents(DatadogWindow):
+    """Events 1 and 3 have a time the poller cannot read (Datadog still answers them in their place)."""
+
+    def attributes(self, n: int, at: datetime) -> dict:
+        return {**super().attributes(n, at), **({"timestamp": "yesterday"} if n in (1, 3) else {})}
+
+
+async def test_datadog_events_without_a_time_in_a_full_poll_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full poll keeps its events without a time (they are taken for earlier ones) and the next starts at its last
+    time: they are left out there by id, like the events of that millisecond read, so none is read twice and the
+    polls go on (they once filled every poll again with the same events)."""
+    monkeypatch.setattr(datadog, "LOG_PAGE_LIMIT", 2)
+    async with DatadogUntimedEvents() as api:
+        at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        api.times = [at] * 4 + [at + timedelta(seconds=1)]
+        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
+                                      DATADOG_KEYS))
+        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(5)]
+        await poller.aclose()
+    assert polls == [["event 1"], ["event 0", "event 2"], ["event 3"], ["event 4"], []]
+
+
 async def test_a_datadog_poll_within_one_millisecond_not_committed_is_read_again() -> None:
     async with DatadogWindow() as api:
         at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
