@@ -76,7 +76,8 @@ async def test_names_of_the_workers_own_alert_sources_are_refused_422(client, au
     assert (await client.get("/api/v1/sources", headers=auth())).json() == []
 
 
-async def test_no_change_renames_a_source_to_a_reserved_name(client, auth, make_source) -> None:
+async def test_an_update_cannot_rename_a_source_its_name_is_not_a_field_of_it(client, auth, make_source) -> None:
+    # SourceUpdate has no name: a rename (to a reserved name or any other) is refused as an extra field.
     source = await make_source("nagios")
     refused = await client.patch(f"/api/v1/sources/{source.id}", json={"name": "pipelines"}, headers=auth())
     assert refused.status_code == 422, refused.text
