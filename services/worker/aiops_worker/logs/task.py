@@ -129,8 +129,10 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
             self._unsaved = self._unsaved or analysis.learned
             self._evicted = analysis.evicted
             merges = [(old, self.miner.resolve(old)) for old in self.miner.aliases if old not in aliases_before]
+            # A forgotten id back (live or merged again) in the same batch is counted under what it is now.
             merges += [(old, root) for old, (root, _) in self._evicted.items()
-                       if old != root and old not in aliases_before and old not in self.miner.clusters]
+                       if old != root and old not in aliases_before and old not in self.miner.clusters
+                       and old not in self.miner.aliases]
             stats, texts = self._by_surviving_id(analysis)
             await store.save_templates(session, stats, texts)
             await store.record_merges(session, merges)

@@ -340,3 +340,30 @@ async def test_a_batch_forgetting_more_ids_than_the_miner_remembers_counts_every
     (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
     (event,) = announced.payload["events"]
     assert event["template"] == "could not connect to server: Connection refused"
+
+
+async def test_an_id_forgotten_then_back_and_merged_in_one_batch_is_recorded_merged_into_its_live_survivor(
+        bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
+    """news's template merged into root's, the garbage made the miner forget their group, and all three came back
+    and merged again, now into cyrus's (the oldest again): news is recorded merged into cyrus's, not into the
+    root's it had when forgotten."""
+    recorded: list[tuple[str, str]] = []
+    record_merges = store.record_merges
+
+    async def spy(session: Any, merges: list[tuple[str, str]]) -> None:
+        recorded.extend(merges)
+        await record_merges(session, merges)
+
+    monkeypatch.setattr(store, "record_merges", spy)
+    ctx = without_embeddings(log_ctx, log_max_templates=3)
+    failed = "<11>Mar  2 10:00:0{} web-1 sshd[9]: login failed for user {} from gateway"
+    lines = ([failed.format(1, user) for user in ("root", "cyrus", "news")] + [line.format(2) for line in GARBAGE[:3]]
+             + [failed.format(3, user) for user in ("cyrus", "root", "news")])
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines, "env-1")])
+    task = LogMiningTask(ctx)
+    await drain(task)
+    ids = {user: TemplateMiner().add(f"login failed for user {user} from gateway").template_id
+           for user in ("root", "cyrus", "news")}
+    assert task.miner.resolve(ids["news"]) == ids["cyrus"] in task.miner.clusters
+    assert [new for old, new in recorded if old == ids["news"]] == [ids["cyrus"]]
+    assert all(task.miner.resolve(old) == new for old, new in recorded if old in task.miner.aliases)
