@@ -13,8 +13,8 @@ needs no such rule: it says `1i` or `1`.
 
 The source's config (`TelegrafConfig`) is checked when the source is created (sources/schemas.py): a value it
 refuses or a key it lacks is a 422. A value stored before that and refused now is read as unset, and a key it
-lacks is ignored, both logged: the metrics go on as without them, rather than every body failing (Telegraf would
-resend them forever).
+lacks is ignored, both logged once per source a process (not on every Telegraf flush): the metrics go on as
+without them, rather than every body failing (Telegraf would resend them forever).
 """
 
 import logging
@@ -47,6 +47,10 @@ router = APIRouter()
 
 TelegrafSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 log = logging.getLogger(__name__)
+# The config warnings logged (source, its token's digest, warning, keys), each once a process rather than on every
+# request; at most WARNED_MAX remembered, then all forgotten at once (a few are logged again).
+WARNED_MAX = 1000
+_warned: set[tuple[str, str, str, tuple[str, ...]]] = set()
 
 
 class TelegrafConfig(BaseModel):
@@ -64,13 +68,23 @@ def telegraf_config(source: SourceIdentity) -> TelegrafConfig:
     read as unset."""
     config = {key: value for key, value in source.config.items() if key in TelegrafConfig.model_fields}
     if unknown := sorted(set(source.config) - set(config) - {SIGNING_SECRET_KEY}):
-        log.warning("source config keys unknown, ignored", extra={"source": source.name, "keys": unknown})
+        _warn_once("source config keys unknown, ignored", source, unknown)
     try:
         return TelegrafConfig.model_validate(config)
     except ValidationError as exc:
         refused = sorted({str(error["loc"][0]) for error in exc.errors()})
-        log.warning("source config values refused, read as unset", extra={"source": source.name, "keys": refused})
+        _warn_once("source config values refused, read as unset", source, refused)
         return TelegrafConfig.model_validate({k: v for k, v in config.items() if k not in refused})
+
+
+def _warn_once(message: str, source: SourceIdentity, keys: list[str]) -> None:
+    warned = (source.name, source.token_hash, message, tuple(keys))
+    if warned in _warned:
+        return
+    if len(_warned) >= WARNED_MAX:
+        _warned.clear()
+    _warned.add(warned)
+    log.warning(message, extra={"source": source.name, "keys": keys})
 
 
 class MetricError(ValueError):

@@ -182,6 +182,24 @@ async def test_config_keys_stored_unchecked_are_ignored_and_logged(bus: Bus, cli
         ("source config keys unknown, ignored", "telegraf-old", ["integer_field"])]
 
 
+async def test_config_warnings_are_logged_once_per_source_not_every_flush(bus: Bus, client, sessions, caplog) -> None:
+    # Telegraf flushes every few seconds: what is wrong with a stored config is said once, not on every request.
+    token = "aiops_telegraf_warned_once"
+    async with sessions() as session:
+        session.add(Source(name="telegraf-flushing", kind="telegraf", token_hash=hash_token(token),
+                           token_prefix=token[:12], config={"integer_field": ["mem.free"], "data_format": "xml"},
+                           enabled=True))
+        await session.commit()
+    with caplog.at_level(logging.WARNING, logger="aiops_api.webhooks.telegraf"):
+        for _ in range(3):
+            response = await client.post("/webhooks/telegraf", content=b"mem free=5 1795000000000000000",
+                                         headers={"X-AIOps-Token": token})
+            assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+    assert [(r.getMessage(), r.source, r.keys) for r in caplog.records if r.name == "aiops_api.webhooks.telegraf"] == [
+        ("source config keys unknown, ignored", "telegraf-flushing", ["integer_field"]),
+        ("source config values refused, read as unset", "telegraf-flushing", ["data_format"])]
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [({}, 401), ({"X-AIOps-Token": "aiops_wrong"}, 401), ({"Authorization": "Basic !!notbase64"}, 401)],
