@@ -118,7 +118,8 @@ class WorkerSettings(CommonSettings):
     log_max_token_chars: int = Field(default=256, ge=8)  # a longer token is a variable as a whole
     log_max_candidates: int = Field(default=500, ge=1)  # newest templates of a shape examined per line
     log_line_max_comparisons: int = Field(default=200_000, ge=1)  # token comparisons per line, at most
-    # Templates the miner keeps (memory and saved state); past it the least recently matched is forgotten
+    # Template ids the miner keeps (memory and saved state), live and merged ones together; past it the oldest
+    # merged id is forgotten, else the least recently matched template
     log_max_templates: int = Field(default=50_000, ge=1)
     # Incidents from log events and stored alerts (incidents/task.py)
     incident_window_s: float = Field(default=5.0, gt=0)  # quiet time that ends an incident's burst

@@ -26,15 +26,18 @@ search (linear time, no regular expression), and at most ``max_candidates`` clus
 length are examined. ``work`` counts the token comparisons; a line whose search would need more
 than ``max_line_comparisons`` raises ``LineTooCostly`` before the miner changes.
 
-Memory is bounded too: at most ``max_clusters`` live clusters. A new cluster that would exceed it first
-evicts the least recently used one (as Drain3's LRU cache): every line touches the cluster it joins and
-then its group's root, so a root is never older than its live members. An evicted member leaves its id
-as an alias into its group; an evicted root takes its whole group with it (the ids aliased to it, merged
-ones and variants alike), so aliases go with the clusters they name, and every alias still resolves to a live
-cluster. An evicted id is forgotten, never handed to another template: ids are hashes of a cluster's
-first template, so only that template, seen again, gets it back. ``take_evicted`` gives the caller the
-surviving id and template of every id it forgot since the last call (ids it handed out may be among them).
-Each cluster's own memory is bounded by the line caps (its tokens); ``size`` is a counter.
+Memory is bounded too: at most ``max_clusters`` ids, live clusters and merged ids (aliases that are no live
+cluster) together; so are the saved state (its clusters and aliases) and the alias bookkeeping. A new cluster
+that would exceed it first forgets the oldest merged id (its lines already count under its survivor; ids
+aliased to it are aliased to its survivor instead), and when there is none the least recently used cluster
+(as Drain3's LRU cache): every line touches the cluster it joins and then its group's root, so a root is
+never older than its live members. An evicted member leaves its id as an alias into its group (a merged id
+from then on); an evicted root takes its whole group with it (the ids aliased to it, merged ones and
+variants alike), and every alias still resolves to a live cluster. A forgotten id is never handed to another
+template: ids are hashes of a cluster's first template, so only that template, seen again, gets it back.
+``take_evicted`` gives the caller the surviving id and template of every id it forgot since the last call
+(ids it handed out may be among them). Each cluster's own memory is bounded by the line caps (its tokens);
+``size`` is a counter.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class MinerLimits:
     max_token_chars: int = 256  # a longer token is a variable: <*>
     max_candidates: int = 500  # newest clusters of a bucket (or of a length) examined per line
     max_line_comparisons: int = 200_000  # token comparisons a line's search may take
-    max_clusters: int = 50_000  # live clusters kept; a new one evicts the least recently used
+    max_clusters: int = 50_000  # ids kept, live clusters and merged ids: a new cluster past it forgets the oldest
 
 
 @dataclass
@@ -161,6 +164,7 @@ class TemplateMiner:
         self._recency_sorted = True  # False: restored clusters not yet put in ``used`` order
         self._used = 0  # the use clock (``Cluster.used``)
         self._evicted: dict[str, tuple[str, str]] = {}  # forgotten id -> (its root's id, its root's template)
+        self._dead: dict[str, None] = {}  # aliases that are not live clusters (merged ids), oldest first
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
@@ -245,6 +249,7 @@ class TemplateMiner:
         used = saved.get("used", saved["seq"])
         cluster = Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"], used)
         self._index(cluster)
+        self._dead.pop(cluster.cluster_id, None)  # its aliases may have been restored first
         if used < self._used:
             self._recency_sorted = False  # added in creation order: sorted by use before the first eviction
         self._used = max(self._used, used)
@@ -329,8 +334,11 @@ class TemplateMiner:
 
     # ---------------------------------------------------------- cluster upkeep
     def _create(self, tokens: list[str]) -> Cluster:
-        while len(self.clusters) >= self.limits.max_clusters and self._recency:
-            self._evict_least_recent()
+        while len(self.clusters) + len(self._dead) >= self.limits.max_clusters and (self._recency or self._dead):
+            if self._dead:
+                self._forget_alias(next(iter(self._dead)))
+            else:
+                self._evict_least_recent()
         base = hashlib.sha1(" ".join(tokens).encode()).hexdigest()[:16]
         cid, n = base, 1
         while cid in self.clusters or cid in self.aliases:
@@ -366,13 +374,15 @@ class TemplateMiner:
         cid, cluster = self._recency.popitem(last=False)
         self._unindex(cluster)
         if cid in self.aliases:
-            return  # resolves into its group as before: the ids handed out for it stay valid
+            self._dead[cid] = None  # resolves into its group as before: the ids handed out for it stay valid
+            return
         gone = [cid]
         while gone:
             old = gone.pop()
             self._forget(old, cid, cluster.template)
             for member in self._members.pop(old, []):
                 del self.aliases[member]
+                self._dead.pop(member, None)
                 gone.append(member)
                 live = self.clusters.get(member)
                 if live is not None:
@@ -387,12 +397,26 @@ class TemplateMiner:
             del self._evicted[next(iter(self._evicted))]
         self._evicted[old] = (root, template)
 
+    def _forget_alias(self, old: str) -> None:
+        """Forget an alias that is no live cluster (the oldest first): its lines count under its root; the ids
+        aliased to it are aliased to its own target instead (older still), so they resolve as before."""
+        target = self.aliases[old]
+        root = self.clusters[self.resolve(target)]
+        self._unalias(old)
+        for member in self._members.pop(old, []):
+            self.aliases[member] = target
+            self._members.setdefault(target, []).append(member)
+        self._forget(old, root.cluster_id, root.template)
+
     def _alias(self, old: str, new: str) -> None:
         self.aliases[old] = new
         self._members.setdefault(new, []).append(old)
+        if old not in self.clusters:
+            self._dead[old] = None
 
     def _unalias(self, old: str) -> None:
         new = self.aliases.pop(old, None)
+        self._dead.pop(old, None)
         if new is not None:
             members = self._members[new]
             members.remove(old)

@@ -25,8 +25,9 @@ batch) run in threads so the other tasks of the worker keep the event loop; the 
 dead-lettered on its own, as an envelope of one record (id `<envelope id>:<index>`), once the
 batch's other lines are stored.
 
-The miner keeps at most `log_max_templates` templates (a flood of unique lines would grow its memory and
-state without end): past it, it forgets the least recently matched. A forgotten template's rows stay (and
+The miner keeps at most `log_max_templates` template ids, live and merged ones together (a flood of unique
+lines would grow its memory and state without end): past it, it forgets the oldest merged id, else the least
+recently matched template (see logs/mining.py); the ids it forgot leave the template -> prototype map too. A forgotten template's rows stay (and
 its embedding): its lines of the batch are counted under the id they had, and the same first line coming
 back later gets the same id (a content hash) and counts in the same row again, made live again if it was
 merged meanwhile.
@@ -145,6 +146,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         if self.router is not None:
             await self.router.forget([old for old, _ in merges])
         await self._announce(batch, analysis.errors)
+        self._forget_prototypes()
         await self.learner.learn(merged((edge(*named), {}) for named in analysis.named))
         for failed in analysis.failed:
             await self._dead_letter_line(failed)
@@ -211,6 +213,13 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         for old, new in merges:
             self.prototype_of.pop(old, None)
             self.prototype_of.setdefault(new, None)
+
+    def _forget_prototypes(self) -> None:
+        """Drop the ids the miner forgot during the batch (once its lines are announced with their prototype),
+        so the map does not grow with a flood of templates; a forgotten template back later is routed again."""
+        for old in self._evicted:
+            if old not in self.miner.clusters and old not in self.miner.aliases:
+                self.prototype_of.pop(old, None)
 
     async def _announce(self, batch: list[Delivery[LogsPayload]], errors: list[ErrorLine]) -> None:
         """Publish the error-ish lines, one `log.templated` envelope per received one; the events are built

@@ -344,3 +344,35 @@ def test_state_round_trip_keeps_the_recency_of_the_bound() -> None:
     smaller = TemplateMiner.from_state(saved, MinerLimits(max_clusters=10))
     new = smaller.add(tail[0]).template_id
     assert set(smaller.clusters) == set(recent_ids[1:]) | {new}
+
+
+def test_the_ids_of_a_hot_group_count_toward_the_bound() -> None:
+    """A rarely matched variant of a hot event is forgotten again and again, each time coming back as a new
+    cluster (its old id still an alias, the new one takes the next free id): every forgotten member left an
+    alias, and aliases grew without end while the live clusters stayed at the bound."""
+    miner = TemplateMiner(limits=MinerLimits(max_clusters=5))
+    hot = miner.add("Uploaded file (2.0 KB) to bucket in 3 ms").template_id  # the root: the oldest of its group
+    garbage = _garbage(7, 1500)
+    for i in range(300):
+        assert miner.add("Uploaded file to bucket in 3 ms").template_id == hot
+        for line in garbage[5 * i:5 * i + 5]:  # the variant's cluster goes, the root stays: matched in between
+            miner.add(line)
+            miner.add("Uploaded file (2.0 KB) to bucket in 3 ms")
+        assert len(miner.clusters) + len(set(miner.aliases) - set(miner.clusters)) <= 5
+        assert sum(map(len, miner._members.values())) == len(miner.aliases)
+        assert all(miner.resolve(old) in miner.clusters for old in miner.aliases)
+    forgotten = miner.take_evicted()
+    assert forgotten and all(root == hot for root, _ in forgotten.values() if root in miner.clusters)
+    state = miner.to_state()
+    assert len(state["clusters"]) + len(set(state["aliases"]) - set(miner.clusters)) <= 5
+
+
+def test_forgetting_a_merged_id_keeps_the_ids_merged_into_it_resolvable() -> None:
+    miner = TemplateMiner(limits=MinerLimits(max_clusters=4))
+    for user in ("root", "cyrus", "news"):  # merged into root's: two aliases
+        miner.add(f"session opened for user {user} by (uid=0)")
+    for line in _garbage(8, 3):
+        miner.add(line)
+        miner.add("session opened for user root by (uid=0)")  # the group stays hot: its aliases go first
+    assert len(miner.clusters) + len(set(miner.aliases) - set(miner.clusters)) <= 4
+    assert all(miner.resolve(old) in miner.clusters for old in miner.aliases)

@@ -367,3 +367,17 @@ async def test_an_id_forgotten_then_back_and_merged_in_one_batch_is_recorded_mer
     assert task.miner.resolve(ids["news"]) == ids["cyrus"] in task.miner.clusters
     assert [new for old, new in recorded if old == ids["news"]] == [ids["cyrus"]]
     assert all(task.miner.resolve(old) == new for old, new in recorded if old in task.miner.aliases)
+
+
+async def test_the_prototype_map_forgets_what_the_miner_forgot(bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
+    ctx = without_embeddings(log_ctx, log_max_templates=3)
+    failed = "<11>Mar  2 10:00:0{} web-1 sshd[9]: login failed for user {} from gateway"
+    task = LogMiningTask(ctx)
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([failed.format(1, user) for user in ("root", "cyrus", "news")])])
+    await drain(task)
+    (root,) = task.miner.clusters
+    assert root in task.prototype_of
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([line.format(2) for line in GARBAGE])])
+    await drain(task)
+    assert root not in task.miner.clusters
+    assert set(task.prototype_of) <= set(task.miner.clusters) | set(task.miner.aliases)
