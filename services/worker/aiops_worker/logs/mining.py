@@ -244,9 +244,13 @@ class TemplateMiner:
         return miner
 
     def add_cluster(self, saved: dict) -> None:
-        """A cluster of a saved state (its ``Cluster.to_state()``), as it was (a state saved before the bound
-        has no ``used``: its creation order stands for it)."""
-        used = saved.get("used", saved["seq"])
+        """A cluster of a saved state (its ``Cluster.to_state()``), as it was. A state saved before the bound
+        has no ``used``: its clusters all get the same, older than any line since, and go least matched first
+        (``size``; creation order would make the oldest, often the most frequent, go first)."""
+        used = saved.get("used")
+        if used is None:
+            used = 0
+            self._recency_sorted = False
         cluster = Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"], used)
         self._index(cluster)
         self._dead.pop(cluster.cluster_id, None)  # its aliases may have been restored first
@@ -368,8 +372,9 @@ class TemplateMiner:
         """Forget the least recently used cluster: a member stays an alias into its group; a root goes with
         every id aliased to it, directly or not (its group's live members included)."""
         if not self._recency_sorted:
+            # by use, then (for clusters of a state saved before the bound: all used alike) by matches
             self._recency = OrderedDict((c.cluster_id, c) for c in sorted(self._recency.values(),
-                                                                          key=lambda c: c.used))
+                                                                          key=lambda c: (c.used, c.size)))
             self._recency_sorted = True
         cid, cluster = self._recency.popitem(last=False)
         self._unindex(cluster)

@@ -376,3 +376,20 @@ def test_forgetting_a_merged_id_keeps_the_ids_merged_into_it_resolvable() -> Non
         miner.add("session opened for user root by (uid=0)")  # the group stays hot: its aliases go first
     assert len(miner.clusters) + len(set(miner.aliases) - set(miner.clusters)) <= 4
     assert all(miner.resolve(old) in miner.clusters for old in miner.aliases)
+
+
+def test_a_state_saved_before_the_bound_forgets_its_least_matched_templates_first() -> None:
+    """Such a state has no recency: creation order would make the oldest templates, most often the most
+    frequent ones, the first to go; the restored clusters go by their match count instead."""
+    miner = TemplateMiner()
+    frequent = miner.add("Jetty bound to port 8000").template_id  # the oldest, matched the most
+    for port in range(8001, 8050):
+        miner.add(f"Jetty bound to port {port}")
+    rare = [miner.add(line).template_id for line in _garbage(9, 10)]
+    saved = json.loads(json.dumps(miner.to_state()))
+    for cluster in saved["clusters"]:
+        del cluster["used"]
+    restored = TemplateMiner.from_state(saved, MinerLimits(max_clusters=11))
+    new = [restored.add(line).template_id for line in _garbage(10, 5)]
+    assert frequent in restored.clusters
+    assert set(restored.clusters) == {frequent, *rare[5:], *new}
