@@ -26,7 +26,7 @@ from .masking import WILDCARD
 from .similarity import may_differ_softly
 
 if TYPE_CHECKING:
-    from .mining import Cluster
+    from .bound import Cluster
 
 Key = tuple[float, int]  # (score, -seq): the best cluster has the highest key
 NOTHING: Key = (-1.0, 0)  # the key every candidate must beat

@@ -11,7 +11,7 @@ import json
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-COMPILED = ("mining.py", "candidates.py", "masking.py", "similarity.py")
+COMPILED = ("mining.py", "bound.py", "candidates.py", "masking.py", "similarity.py")
 STAMP = "_miner_build.json"
 REBUILD = "`.venv/bin/pip install --no-deps --no-build-isolation -e services/worker`"
 

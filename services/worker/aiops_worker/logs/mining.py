@@ -26,41 +26,30 @@ search (linear time, no regular expression), and at most ``max_candidates`` clus
 length are examined. ``work`` counts the token comparisons; a line whose search would need more
 than ``max_line_comparisons`` raises ``LineTooCostly`` before the miner changes.
 
-Memory is bounded too: at most ``max_clusters`` ids, live clusters and merged ids (aliases that are no live
-cluster) together; so are the saved state (its clusters and aliases) and the alias bookkeeping. A new cluster
-that would exceed it first forgets the oldest merged id (its lines already count under its survivor; ids
-aliased to it are aliased to its survivor instead), and when there is none the least recently used cluster
-(as Drain3's LRU cache): every line touches the cluster it joins and then its group's root, so a root is
-never older than its live members. An evicted member leaves its id as an alias into its group (a merged id
-from then on); an evicted root takes its whole group with it (the ids aliased to it, merged ones and
-variants alike), and every alias still resolves to a live cluster. A forgotten id is never handed to another
-template: ids are hashes of a cluster's first template, so only that template, seen again, gets it back.
-``take_evicted`` gives the caller the surviving id and template of every id it forgot since the last call
-(ids it handed out may be among them). Each cluster's own memory is bounded by the line caps (its tokens);
-``size`` is a counter.
+Memory is bounded too: at most ``max_clusters`` ids, live clusters and merged ids together; past it the
+oldest merged id is forgotten first, else the least recently used cluster (``bound``: ``BoundedIds`` keeps
+the clusters, aliases and recency, and says exactly what is bounded).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
-from itertools import compress, count, repeat
-from operator import contains, is_not, ne
-from typing import NamedTuple
+from itertools import compress, count
+from operator import is_not, ne
 
 from aiops_contracts.text import without_nul
 
+from .bound import BoundedIds, Cluster, MatchResult
 from .candidates import NOTHING, CandidateIndex, Key
 from .masking import WILDCARD, Masker
-from .similarity import HARD, MATCH, compare, generalise_token, may_differ_softly, skeleton, vocabulary_slot
+from .similarity import HARD, MATCH, compare, generalise_token, may_differ_softly, vocabulary_slot
 
 STATE_VERSION = 1
 _LINES_MEMO_CHARS = 4_000_000  # characters of whole messages remembered (with their tokens) before starting afresh
 _VARIANT_MIN_WORDS = 2  # constant words two clusters of different lengths must share to be one event
-_EVICTED_MEMO = 100_000  # forgotten ids remembered for take_evicted (its callers take them per line), oldest out first
 
 
 @dataclass(frozen=True)
@@ -95,38 +84,6 @@ class LineTooCostly(Exception):
     """Matching this line would take more comparisons than ``max_line_comparisons`` allows."""
 
 
-class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper than a frozen dataclass
-    template_id: str
-    template: str
-    is_new: bool
-    changed: bool
-
-
-@dataclass(eq=False)  # one object per cluster: found in lists by identity
-class Cluster:
-    cluster_id: str
-    tokens: list[str]
-    size: int
-    seq: int  # creation order: the oldest cluster survives a merge
-    used: int = 0  # when a line last joined it (or its group), on the miner's use clock: the bound evicts the lowest
-
-    def __post_init__(self) -> None:
-        self.set_tokens(self.tokens)
-
-    def to_state(self) -> dict:
-        # Spelled out: dataclasses.asdict's deep copy took ten times as long (0.6 s for 20,000 clusters).
-        return {"cluster_id": self.cluster_id, "tokens": list(self.tokens), "size": self.size, "seq": self.seq,
-                "used": self.used}
-
-    def set_tokens(self, tokens: list[str]) -> None:
-        """The tokens and what is read of them for every line or change of the miner (not saved)."""
-        self.tokens = tokens
-        self.template = " ".join(tokens)
-        self.wildcards = sum(map(contains, tokens, repeat(WILDCARD)))  # tokens holding one (counted in C)
-        self.skeleton = skeleton(tokens)
-        self.matched = MatchResult(self.cluster_id, self.template, False, False)  # a line that changes nothing
-
-
 def _differing(a: Sequence[str], b: Sequence[str]) -> compress[int]:
     """Slots where two token lists of the same length differ (the equality test runs in C)."""
     return compress(count(), map(ne, a, b))
@@ -143,28 +100,21 @@ def _single_hard_slot(a: list[str], b: list[str]) -> int:
     return slot
 
 
-class TemplateMiner:
+class TemplateMiner(BoundedIds):
     """Online template miner; ``add`` learns from a message, ``match`` only looks up."""
 
     def __init__(self, config: MinerConfig | None = None, limits: MinerLimits | None = None) -> None:
+        super().__init__()
         self.config = config or MinerConfig()
         self.limits = limits or MinerLimits()
         self.work = MinerWork()
         self._masker = Masker.default()
-        self.clusters: dict[str, Cluster] = {}
-        self.aliases: dict[str, str] = {}
         self._candidates = CandidateIndex(self.limits.max_candidates)
         self._by_length: dict[int, list[Cluster]] = {}
         self._next_seq = 0
         self._skeletons: dict[tuple[str, ...], tuple[str, int]] = {}  # skeleton -> (cluster id, length)
         self._lines: dict[str, tuple[str, ...]] = {}  # message -> its tokens (messages repeat whole)
         self._lines_chars = 0
-        self._members: dict[str, list[str]] = {}  # id -> the ids aliased to it (``aliases`` reversed)
-        self._recency: OrderedDict[str, Cluster] = OrderedDict()  # live clusters, least recently used first
-        self._recency_sorted = True  # False: restored clusters not yet put in ``used`` order
-        self._used = 0  # the use clock (``Cluster.used``)
-        self._evicted: dict[str, tuple[str, str]] = {}  # forgotten id -> (its root's id, its root's template)
-        self._dead: dict[str, None] = {}  # aliases that are not live clusters (merged ids), oldest first
 
     # ----------------------------------------------------------------- public API
     def tokenize(self, message: str) -> list[str]:
@@ -199,18 +149,6 @@ class TemplateMiner:
         cluster, _ = self._best(self._line(message))
         return None if cluster is None else self._root(cluster).matched
 
-    def resolve(self, cluster_id: str) -> str:
-        """Surviving id of a cluster id handed out earlier (identity when never merged)."""
-        while cluster_id in self.aliases:
-            cluster_id = self.aliases[cluster_id]
-        return cluster_id
-
-    def take_evicted(self) -> dict[str, tuple[str, str]]:
-        """Ids the bound made the miner forget since the last call: id -> (the id its lines were counted under
-        when it went, that cluster's template). At most ``_EVICTED_MEMO`` are kept between calls, the latest."""
-        evicted, self._evicted = self._evicted, {}
-        return evicted
-
     def templates(self) -> dict[str, str]:
         """Template of every event (a variant cluster is shown by its group's oldest cluster)."""
         return {cid: cluster.template for cid, cluster in self.clusters.items() if cid not in self.aliases}
@@ -244,20 +182,10 @@ class TemplateMiner:
         return miner
 
     def add_cluster(self, saved: dict) -> None:
-        """A cluster of a saved state (its ``Cluster.to_state()``), as it was. A state saved before the bound
-        has no ``used``: its clusters all get the same, older than any line since, and go least matched first
-        (``size``; creation order would make the oldest, often the most frequent, go first)."""
-        used = saved.get("used")
-        if used is None:
-            used = 0
-            self._recency_sorted = False
-        cluster = Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"], used)
+        """A cluster of a saved state (its ``Cluster.to_state()``), as it was (see ``BoundedIds._restored``)."""
+        cluster = Cluster(saved["cluster_id"], list(saved["tokens"]), saved["size"], saved["seq"])
         self._index(cluster)
-        self._dead.pop(cluster.cluster_id, None)  # its aliases may have been restored first
-        if used < self._used:
-            self._recency_sorted = False  # added in creation order: sorted by use before the first eviction
-        self._used = max(self._used, used)
-        self._recency[cluster.cluster_id] = cluster
+        self._restored(cluster, saved.get("used"))
 
     # ------------------------------------------------------------------ matching
     def _line(self, message: str) -> tuple[str, ...]:
@@ -338,100 +266,17 @@ class TemplateMiner:
 
     # ---------------------------------------------------------- cluster upkeep
     def _create(self, tokens: list[str]) -> Cluster:
-        while len(self.clusters) + len(self._dead) >= self.limits.max_clusters and (self._recency or self._dead):
-            if self._dead:
-                self._forget_alias(next(iter(self._dead)))
-            else:
-                self._evict_least_recent()
+        self._make_room(self.limits.max_clusters)
         base = hashlib.sha1(" ".join(tokens).encode()).hexdigest()[:16]
         cid, n = base, 1
         while cid in self.clusters or cid in self.aliases:
             n += 1
             cid = f"{base}-{n}"
-        self._used += 1
-        cluster = Cluster(cid, tokens, 1, self._next_seq, self._used)
+        cluster = Cluster(cid, tokens, 1, self._next_seq)
         self._next_seq += 1
         self._index(cluster)
-        self._recency[cid] = cluster
+        self._created(cluster)
         return cluster
-
-    def _use(self, cluster: Cluster) -> Cluster:
-        """A line joined ``cluster``: it and then its group's root become the most recently used; the root."""
-        self._used += 1
-        cluster.used = self._used
-        self._recency.move_to_end(cluster.cluster_id)
-        if cluster.cluster_id not in self.aliases:
-            return cluster
-        root = self.clusters[self.resolve(cluster.cluster_id)]
-        self._used += 1
-        root.used = self._used
-        self._recency.move_to_end(root.cluster_id)
-        return root
-
-    def _evict_least_recent(self) -> None:
-        """Forget the least recently used cluster: a member stays an alias into its group; a root goes with
-        every id aliased to it, directly or not (its group's live members included)."""
-        if not self._recency_sorted:
-            # by use, then (for clusters of a state saved before the bound: all used alike) by matches
-            self._recency = OrderedDict((c.cluster_id, c) for c in sorted(self._recency.values(),
-                                                                          key=lambda c: (c.used, c.size)))
-            self._recency_sorted = True
-        cid, cluster = self._recency.popitem(last=False)
-        self._unindex(cluster)
-        if cid in self.aliases:
-            self._dead[cid] = None  # resolves into its group as before: the ids handed out for it stay valid
-            return
-        gone = [cid]
-        while gone:
-            old = gone.pop()
-            self._forget(old, cid, cluster.template)
-            for member in self._members.pop(old, []):
-                del self.aliases[member]
-                self._dead.pop(member, None)
-                gone.append(member)
-                live = self.clusters.get(member)
-                if live is not None:
-                    self._unindex(live)
-                    del self._recency[member]
-
-    def _forget(self, old: str, root: str, template: str) -> None:
-        """Record a forgotten id for ``take_evicted``; past the memo only its oldest records go (a caller that
-        takes them after every line, as the log analysis does, never loses one)."""
-        self._evicted.pop(old, None)
-        while len(self._evicted) >= _EVICTED_MEMO:
-            del self._evicted[next(iter(self._evicted))]
-        self._evicted[old] = (root, template)
-
-    def _forget_alias(self, old: str) -> None:
-        """Forget an alias that is no live cluster (the oldest first): its lines count under its root; the ids
-        aliased to it are aliased to its own target instead (older still), so they resolve as before."""
-        target = self.aliases[old]
-        root = self.clusters[self.resolve(target)]
-        self._unalias(old)
-        for member in self._members.pop(old, []):
-            self.aliases[member] = target
-            self._members.setdefault(target, []).append(member)
-        self._forget(old, root.cluster_id, root.template)
-
-    def _alias(self, old: str, new: str) -> None:
-        self.aliases[old] = new
-        self._members.setdefault(new, []).append(old)
-        if old not in self.clusters:
-            self._dead[old] = None
-
-    def _unalias(self, old: str) -> None:
-        new = self.aliases.pop(old, None)
-        self._dead.pop(old, None)
-        if new is not None:
-            members = self._members[new]
-            members.remove(old)
-            if not members:
-                del self._members[new]
-
-    def _root(self, cluster: Cluster) -> Cluster:
-        if cluster.cluster_id not in self.aliases:
-            return cluster  # most often: a live cluster of its own group
-        return self.clusters[self.resolve(cluster.cluster_id)]
 
     def _index(self, cluster: Cluster) -> None:
         self._skeletons.setdefault(cluster.skeleton, (cluster.cluster_id, len(cluster.tokens)))

@@ -27,10 +27,10 @@ batch's other lines are stored.
 
 The miner keeps at most `log_max_templates` template ids, live and merged ones together (a flood of unique
 lines would grow its memory and state without end): past it, it forgets the oldest merged id, else the least
-recently matched template (see logs/mining.py); the ids it forgot leave the template -> prototype map too. A forgotten template's rows stay (and
-its embedding): its lines of the batch are counted under the id they had, and the same first line coming
-back later gets the same id (a content hash) and counts in the same row again, made live again if it was
-merged meanwhile.
+recently matched template (see logs/bound.py); the ids it forgot leave the template -> prototype map too.
+A forgotten template's rows stay (and its embedding): its lines of the batch are counted under the id they
+had, and the same first line coming back later gets the same id (a content hash) and counts in the same row
+again, made live again if it was merged meanwhile.
 """
 
 import asyncio

@@ -16,7 +16,7 @@ from aiops_contracts.envelope import Envelope
 from aiops_contracts.events import LOGS_RECEIVED, LogRecord, LogsPayload
 from aiops_contracts.streams import LOGS_INGESTED, LOGS_TEMPLATED
 from aiops_worker.incidents.task import LogIncidentTask
-from aiops_worker.logs import mining, store
+from aiops_worker.logs import bound, store
 from aiops_worker.logs import task as logs_task
 from aiops_worker.logs.mining import TemplateMiner
 from aiops_worker.logs.task import LogMiningTask
@@ -329,7 +329,7 @@ async def test_a_batch_forgetting_more_ids_than_the_miner_remembers_counts_every
         bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
     """The miner's record of forgotten ids is short; the batch's own record of them is not: no id the batch
     counted lines under is ever unknown to it (a KeyError there failed the batch on every retry)."""
-    monkeypatch.setattr(mining, "_EVICTED_MEMO", 2)
+    monkeypatch.setattr(bound, "_EVICTED_MEMO", 2)
     ctx = without_embeddings(log_ctx, log_max_templates=3)
     lines = [line.format(1) for line in GARBAGE] + [LINES[-1]]
     await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines, "env-1")])
