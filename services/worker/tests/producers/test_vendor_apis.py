@@ -113,6 +113,15 @@ def limit_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.getMessage().startswith("datadog log limit reached")]
 
 
+async def polls_of(api: DatadogWindow, count: int, log_limit: int) -> list[list[str]]:
+    """The messages each of `count` polls of a Datadog source with this `log_limit` read, each poll published."""
+    poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": log_limit},
+                                  DATADOG_KEYS))
+    polls = [[r.message for r in (await polled(poller)).logs] for _ in range(count)]
+    await poller.aclose()
+    return polls
+
+
 async def test_a_full_datadog_log_poll_resumes_at_its_last_record(monkeypatch: pytest.MonkeyPatch,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(datadog, "LOG_PAGE_LIMIT", 3)  # the limit (4) ends within the second page
@@ -120,10 +129,7 @@ async def test_a_full_datadog_log_poll_resumes_at_its_last_record(monkeypatch: p
     async with DatadogWindow() as api:
         base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
         api.times = [base + timedelta(seconds=s) for s in (1, 2, 3, 3, 4, 5)]  # two at 3 s
-        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 4},
-                                      DATADOG_KEYS))
-        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(4)]
-        await poller.aclose()
+        polls = await polls_of(api, 4, log_limit=4)
     # Each full poll (4) keeps those before its last record's time and leaves that time to the next.
     assert polls == [["event 0", "event 1"], ["event 2", "event 3", "event 4"], ["event 5"], []]
     assert limited("deferred") == deferred + 2
@@ -140,10 +146,7 @@ async def test_more_datadog_events_of_one_millisecond_than_the_limit_are_each_re
     async with DatadogWindow() as api:
         at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
         api.times = [at] * 5 + [at + timedelta(seconds=1)]
-        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
-                                      DATADOG_KEYS))
-        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(5)]
-        await poller.aclose()
+        polls = await polls_of(api, 5, log_limit=2)
     assert polls == [["event 0", "event 1"], ["event 2", "event 3"], ["event 4"], ["event 5"], []]
     assert limited("within_millisecond") == within + 2
     assert [r.outcome for r in limit_warnings(caplog)] == ["within_millisecond"] * 2 + ["deferred"]
@@ -164,10 +167,7 @@ async def test_datadog_events_without_a_time_in_a_full_poll_are_read_once(monkey
     async with DatadogUntimedEvents() as api:
         at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
         api.times = [at] * 4 + [at + timedelta(seconds=1)]
-        poller = DatadogPoller(source(SourceKind.datadog, api.url, {"log_query": "status:error", "log_limit": 2},
-                                      DATADOG_KEYS))
-        polls = [[r.message for r in (await polled(poller)).logs] for _ in range(5)]
-        await poller.aclose()
+        polls = await polls_of(api, 5, log_limit=2)
     assert polls == [["event 1"], ["event 0", "event 2"], ["event 3"], ["event 4"], []]
 
 
