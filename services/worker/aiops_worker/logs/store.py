@@ -1,10 +1,11 @@
 """PostgreSQL side of the log task: template counts and trend buckets, prototypes, merges, miner state.
 Every function runs in the caller's transaction (the one that also claims the batch's event ids)."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, delete, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
+from sqlalchemy import Text, any_, bindparam, cast, delete, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiops_contracts.db import LogMinerState, LogPrototype, LogTemplate, LogTemplateCount
@@ -25,16 +26,28 @@ async def save_miner_state(session: AsyncSession, name: str, state: str) -> None
                                                      set_={"state": stmt.excluded.state, "updated_at": func.now()}))
 
 
-async def template_prototypes(session: AsyncSession) -> dict[str, str | None]:
-    """Prototype of every stored template (None: not routed yet)."""
-    rows = await session.execute(select(LogTemplate.id, LogTemplate.prototype_id))
+def _ids(ids: Collection[str]) -> Any:
+    """`= ANY(:ids)`: the ids as one array parameter, whatever their number (tens of thousands)."""
+    return any_(bindparam("ids", list(ids), type_=ARRAY(Text)))
+
+
+async def template_prototypes(session: AsyncSession, ids: Collection[str]) -> dict[str, str | None]:
+    """Prototype of each stored template of ``ids`` (None: not routed yet): the ids the miner holds, not every
+    row (the rows of templates the miner forgot stay, and would grow the map without end)."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(LogTemplate.id, LogTemplate.prototype_id).where(LogTemplate.id == _ids(ids)))
     return {key: value for key, value in rows}
 
 
-async def unassigned_templates(session: AsyncSession, limit: int) -> dict[str, str]:
+async def unassigned_templates(session: AsyncSession, limit: int, ids: Collection[str]) -> dict[str, str]:
+    """Live templates not routed yet, of ``ids`` (the ids the miner holds: a template it forgot is not routed
+    again, nor would it keep the ones it holds out of the first ``limit``)."""
+    if not ids:
+        return {}
     rows = await session.execute(
         select(LogTemplate.id, LogTemplate.template)
-        .where(LogTemplate.prototype_id.is_(None), LogTemplate.merged_into.is_(None))
+        .where(LogTemplate.prototype_id.is_(None), LogTemplate.merged_into.is_(None), LogTemplate.id == _ids(ids))
         .order_by(LogTemplate.first_seen_at).limit(limit))
     return {key: value for key, value in rows}
 

@@ -108,11 +108,12 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         """The miner and the template -> prototype map as last committed; True when a saved state was found."""
         async with self.ctx.sessions() as session:
             state = await store.load_miner_state(session, self.name)
-            self.prototype_of = await store.template_prototypes(session)
         self.miner = await asyncio.to_thread(_restore_miner, state, MinerLimits(
             max_line_chars=self.settings.log_max_line_chars, max_token_chars=self.settings.log_max_token_chars,
             max_candidates=self.settings.log_max_candidates,
             max_line_comparisons=self.settings.log_line_max_comparisons, max_clusters=self.settings.log_max_templates))
+        async with self.ctx.sessions() as session:  # only the ids the miner holds: the map stays within its bound
+            self.prototype_of = await store.template_prototypes(session, self._held())
         self._unsaved = self._diverged = False
         rules_path = Path(self.settings.log_rules_path) if self.settings.log_rules_path else DEFAULT_RULES_PATH
         self.analyser = LogAnalyser(self.miner, Classifier(load_rules(rules_path)), self.settings.log_trend_bucket_s)
@@ -157,7 +158,7 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         if self.router is None:
             return
         async with self.ctx.sessions() as session:
-            pending = await store.unassigned_templates(session, CLUSTER_BATCH)
+            pending = await store.unassigned_templates(session, CLUSTER_BATCH, self._held())
         routed = await self.router.route(pending)
         async with self.ctx.sessions.begin() as session:
             await store.save_prototypes(session, routed)
@@ -165,6 +166,11 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         if routed:
             log.info("unassigned templates routed", extra={"templates": len(routed),
                                                           "prototypes": len({p.id for p in routed.values()})})
+
+    def _held(self) -> list[str]:
+        """The ids the miner holds, live and merged. Each part is copied in one C call, so a batch's analysis
+        running in its thread meanwhile cannot change a dict while it is read."""
+        return [*self.miner.clusters, *self.miner.aliases]
 
     def _by_surviving_id(self, analysis: BatchAnalysis) -> tuple[dict[str, TemplateStats], dict[str, str]]:
         """Counts under the id each template has after the batch (the miner may have merged some), and the

@@ -381,3 +381,24 @@ async def test_the_prototype_map_forgets_what_the_miner_forgot(bus: Bus, log_ctx
     await drain(task)
     assert root not in task.miner.clusters
     assert set(task.prototype_of) <= set(task.miner.clusters) | set(task.miner.aliases)
+
+
+async def test_a_restarted_task_maps_and_routes_only_the_templates_its_miner_holds(
+        bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
+    """The rows of templates the miner forgot stay (prototype_id NULL when never routed): a restarted task
+    neither loads them into its map nor routes them again."""
+    flooded = without_embeddings(log_ctx, log_max_templates=3)
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([line.format(1) for line in GARBAGE], "env-1")])
+    await drain(LogMiningTask(flooded))
+    assert len(await templates(flooded)) == len(GARBAGE)
+    settings = log_ctx.settings.model_copy(update={"log_max_templates": 3})
+    restarted = LogMiningTask(WorkerContext(settings=settings, redis=redis, sessions=log_ctx.sessions,
+                                            influx=log_ctx.influx))
+    await restarted.start()
+    held = set(restarted.miner.clusters) | set(restarted.miner.aliases)
+    assert len(held) == 3
+    assert set(restarted.prototype_of) == held
+    await restarted.cluster_unassigned()
+    routed = {t.id for t in (await templates(flooded)).values() if t.prototype_id is not None}
+    assert routed == held
+    assert set(restarted.prototype_of) == held
