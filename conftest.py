@@ -4,6 +4,7 @@ real servers (scripts/test_all.sh starts them when none is running)."""
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -183,6 +184,25 @@ async def polled(poller: Any) -> Any:
     return result
 
 
+def fake(name: str) -> Any:
+    """The module of a local server the tests run (tests/fakes/<name>.py), loaded once for every test module."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / f"tests/fakes/{name}.py")
+        assert spec and spec.loader
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+def polled_source(kind: Any, url: str, config: dict, credentials: dict) -> Any:
+    """A source (`kind` a SourceKind) polled every minute at `url` with these settings, as a poller gets it."""
+    from aiops_contracts.pollers import poller_settings  # imported by the poller tests only
+    from aiops_worker.producers.poller import PolledSource
+
+    return PolledSource("id-1", f"{kind.value}-1", kind, url, 60.0, {"team": "sre"},
+                        poller_settings(kind.value, config, credentials))
+
+
 CHUNK = 65536
 async def start_app(app: "web.Application") -> tuple["web.AppRunner", str]:
     """Serves an aiohttp app on a free loopback port: its runner (to clean up) and its base URL."""
@@ -343,24 +363,14 @@ def service_headers() -> Callable[[str], dict[str, str]]:
 @pytest.fixture
 def fake_openai() -> Iterator[object]:
     """A local server speaking OpenAI's chat-completions protocol (tests/fakes/fake_openai.py)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("fake_openai", Path(__file__).parent / "tests/fakes/fake_openai.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with module.FakeOpenAI() as server:
+    with fake("fake_openai").FakeOpenAI() as server:
         yield server
 
 
 @pytest.fixture
 def snmp_agent(tmp_path: Path) -> Iterator[object]:
     """A real SNMP agent (Debian's snmpd) on a loopback high port (tests/fakes/snmp_agent.py)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("snmp_agent", Path(__file__).parent / "tests/fakes/snmp_agent.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    agent = module.SnmpAgent(tmp_path / "snmpd").start()
+    agent = fake("snmp_agent").SnmpAgent(tmp_path / "snmpd").start()
     yield agent
     agent.stop()
 
