@@ -17,12 +17,14 @@ lacks is ignored, both logged once per source a process (not on every Telegraf f
 without them, rather than every body failing (Telegraf would resend them forever).
 """
 
+import hashlib
 import logging
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Request, status
 from line_protocol_parser import LineFormatError, parse_line
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -47,10 +49,11 @@ router = APIRouter()
 
 TelegrafSource = Annotated[SourceIdentity, Depends(webhook_source_of(KIND))]
 log = logging.getLogger(__name__)
-# The config warnings logged (source, its token's digest, warning, keys), each once a process rather than on every
-# request; at most WARNED_MAX remembered, then all forgotten at once (a few are logged again).
+# The config warnings logged (source, its token's digest, its config's digest, warning, keys), each once a process
+# rather than on every request, and again once the config changes (another refused value under the same key); at
+# most WARNED_MAX remembered, then all forgotten at once (a few are logged again).
 WARNED_MAX = 1000
-_warned: set[tuple[str, str, str, tuple[str, ...]]] = set()
+_warned: set[tuple[str, str, str, str, tuple[str, ...]]] = set()
 
 
 class TelegrafConfig(BaseModel):
@@ -78,7 +81,9 @@ def telegraf_config(source: SourceIdentity) -> TelegrafConfig:
 
 
 def _warn_once(message: str, source: SourceIdentity, keys: list[str]) -> None:
-    warned = (source.name, source.token_hash, message, tuple(keys))
+    config = {key: value for key, value in source.config.items() if key != SIGNING_SECRET_KEY}
+    digest = hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    warned = (source.name, source.token_hash, digest, message, tuple(keys))
     if warned in _warned:
         return
     if len(_warned) >= WARNED_MAX:

@@ -4,13 +4,16 @@ metrics stream; bad lines are reported in a 2xx answer and never cost the good o
 import base64
 import gzip
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from line_protocol_parser import parse_line
 from prometheus_client import REGISTRY
+from sqlalchemy import update
 
 from aiops_api.sources.credentials import hash_token
+from aiops_api.webhooks import telegraf
 from aiops_api.webhooks.line_protocol import ValidatedLines
 from aiops_api.webhooks.telegraf import TelegrafConfig, parse_telegraf
 from aiops_contracts.bus import Bus
@@ -25,6 +28,14 @@ RECEIVED_NS = 1_795_000_000_000_000_000
 def good_lines(result: ValidatedLines) -> list[str]:
     """The good lines as `to_envelopes` gets them, one an entry."""
     return [entry.decode() for entry, _ in result.entries(1)]
+
+
+@pytest.fixture(autouse=True)
+def forget_config_warnings() -> Iterator[None]:
+    """Each test sees its config warnings logged (they are logged once a process): a rerun in one process too."""
+    telegraf._warned.clear()
+    yield
+    telegraf._warned.clear()
 
 
 @pytest.fixture
@@ -198,6 +209,20 @@ async def test_config_warnings_are_logged_once_per_source_not_every_flush(bus: B
     assert [(r.getMessage(), r.source, r.keys) for r in caplog.records if r.name == "aiops_api.webhooks.telegraf"] == [
         ("source config keys unknown, ignored", "telegraf-flushing", ["integer_field"]),
         ("source config values refused, read as unset", "telegraf-flushing", ["data_format"])]
+    # Another refused value under the same key is a new config: said again, once.
+    caplog.clear()
+    async with sessions() as session:
+        await session.execute(update(Source).where(Source.name == "telegraf-flushing").values(
+            config={"integer_field": ["mem.free"], "data_format": "yaml"}))
+        await session.commit()
+    with caplog.at_level(logging.WARNING, logger="aiops_api.webhooks.telegraf"):
+        for _ in range(2):
+            response = await client.post("/webhooks/telegraf", content=b"mem free=5 1795000000000000000",
+                                         headers={"X-AIOps-Token": token})
+            assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+    assert [(r.getMessage(), r.keys) for r in caplog.records if r.name == "aiops_api.webhooks.telegraf"] == [
+        ("source config keys unknown, ignored", ["integer_field"]),
+        ("source config values refused, read as unset", ["data_format"])]
 
 
 @pytest.mark.parametrize(
