@@ -111,15 +111,10 @@ def redfish_push_ids_key(pushed_key: str) -> str:
 
 
 class RedfishPush(NamedTuple):
-    """A push as a poll read it from the pushed hashes: the status field's value and the push's id ("": none)."""
+    """A push as a poll read it from the pushed hashes: its status and its id ("": none)."""
 
-    value: str
+    status: str
     push_id: str
-
-    @property
-    def status(self) -> str:
-        # A value noted by an API of one interim version is "status|id": its status is the part before "|".
-        return self.value.partition("|")[0]
 
 
 async def note_redfish_pushes(redis: Redis, pushed_key: str, statuses: dict[str, str], push_id: str,
@@ -161,7 +156,7 @@ return deleted
 async def settle_redfish_pushes(redis: Redis, pushed_key: str, settled: dict[str, RedfishPush]) -> int:
     """Deletes the pushes a poll read, each only if still as read (its status and its id): one pushed since, of
     another status or the same, is left to the next poll. The number deleted."""
-    args = [part for component, push in settled.items() for part in (component, push.value, push.push_id)]
+    args = [part for component, push in settled.items() for part in (component, push.status, push.push_id)]
     return int(await redis.eval(_SETTLE_IF_UNCHANGED, 2, pushed_key, redfish_push_ids_key(pushed_key), *args))
 
 
