@@ -339,6 +339,8 @@ def test_every_reserved_name_is_renamed_by_a_revision() -> None:
     scripts = ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).walk_revisions()
     covered = {name for script in scripts for name in getattr(script.module, "RESERVED", ())}
     assert "pipelines" in covered  # 0027's, as the revisions are read
+    # is_reserved_source_name lowercases only the name it is given: a reserved name with a capital is never matched.
+    assert all(name == name.lower() for name in RESERVED_SOURCE_NAMES), sorted(RESERVED_SOURCE_NAMES)
     missing = RESERVED_SOURCE_NAMES - covered
     assert not missing, (f"reserved source names no revision renames: {sorted(missing)}; add a new migration "
                          "renaming the sources that hold them (as 0027 does, with its own RESERVED), don't edit 0027")
