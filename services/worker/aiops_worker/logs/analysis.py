@@ -205,17 +205,32 @@ def merge_stats(into: TemplateStats, other: TemplateStats) -> None:
         into.verdict = other.verdict
 
 
+def surviving(miner: TemplateMiner, evicted: dict[str, tuple[str, str]], template_id: str) -> str:
+    """The id ``template_id``'s lines count under after the batch: its survivor's, through the ids forgotten
+    meanwhile (``evicted``: one forgotten went to an id that may have been merged or forgotten in turn), to a live
+    cluster or a forgotten id that went to itself (a root forgotten with its group)."""
+    current = miner.resolve(template_id)
+    for _ in range(len(evicted) + 1):  # each step leaves a forgotten id: a cycle cannot outlast them all
+        if current in miner.clusters or current not in evicted:
+            return current
+        following = miner.resolve(evicted[current][0])
+        if following == current:
+            return current
+        current = following
+    return current
+
+
 def log_event(line: ErrorLine, miner: TemplateMiner, prototype_of: dict[str, str | None],
               evicted: dict[str, tuple[str, str]] | None = None) -> LogEvent:
     """The `log.templated` event of an error-ish line, under its template's id after the miner's merges.
     ``evicted``: ids the miner's bound forgot since the line (``BatchAnalysis.evicted``); an id forgotten and
     not recorded there keeps its id and the template it had when the line matched it."""
-    template_id = miner.resolve(line.template_id)
+    template_id = surviving(miner, evicted or {}, line.template_id)
     cluster = miner.clusters.get(template_id)
     if cluster is not None:
         template = cluster.template
     elif evicted and template_id in evicted:
-        template_id, template = evicted[template_id]
+        template = evicted[template_id][1]
     else:
         template_id, template = line.template_id, line.template
     return LogEvent(

@@ -55,6 +55,7 @@ from aiops_worker.logs.analysis import (
     TemplateStats,
     log_event,
     merge_stats,
+    surviving,
 )
 from aiops_worker.logs.mining import MinerLimits, TemplateMiner
 from aiops_worker.logs.prototypes import Prototype, PrototypeRouter
@@ -126,15 +127,11 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         self._diverged = True  # until the transaction below commits
         async with self.ctx.sessions.begin() as session:
             fresh = await claim_new_events(session, self.name, [d.envelope.id for d in batch])
-            aliases_before = set(self.miner.aliases)
+            aliases_before = dict(self.miner.aliases)
             analysis = await asyncio.to_thread(self.analyser.analyse, batch, fresh)
             self._unsaved = self._unsaved or analysis.learned
             self._evicted = analysis.evicted
-            merges = [(old, self.miner.resolve(old)) for old in self.miner.aliases if old not in aliases_before]
-            # A forgotten id back (live or merged again) in the same batch is counted under what it is now.
-            merges += [(old, root) for old, (root, _) in self._evicted.items()
-                       if old != root and old not in aliases_before and old not in self.miner.clusters
-                       and old not in self.miner.aliases]
+            merges = self._merges(aliases_before)
             stats, texts = self._by_surviving_id(analysis)
             await store.save_templates(session, stats, texts)
             await store.record_merges(session, merges)
@@ -172,6 +169,23 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         running in its thread meanwhile cannot change a dict while it is read."""
         return [*self.miner.clusters, *self.miner.aliases]
 
+    def _merges(self, aliases_before: dict[str, str]) -> list[tuple[str, str]]:
+        """(id, id it counts under now) for every id the batch merged: a new alias, or an id the bound forgot
+        (it may have come back and merged again), whose survivor is not the one it had before the batch."""
+        def before(template_id: str) -> str:
+            while template_id in aliases_before:
+                template_id = aliases_before[template_id]
+            return template_id
+
+        changed = dict.fromkeys(old for old in self.miner.aliases if old not in aliases_before)
+        changed.update(dict.fromkeys(self._evicted))
+        merges = []
+        for old in changed:
+            new = self._surviving(old)
+            if new != old and new != before(old):
+                merges.append((old, new))
+        return merges
+
     def _by_surviving_id(self, analysis: BatchAnalysis) -> tuple[dict[str, TemplateStats], dict[str, str]]:
         """Counts under the id each template has after the batch (the miner may have merged some), and the
         template of each: the live one's, else as the miner forgot it, else as the batch's lines matched it."""
@@ -187,12 +201,9 @@ class LogMiningTask(StreamConsumer[LogsPayload]):
         return folded, texts
 
     def _surviving(self, template_id: str) -> str:
-        """The id a template's lines count under after the batch: its survivor's, or the one it was counted
-        under when the miner's bound forgot it during the batch."""
-        survivor = self.miner.resolve(template_id)
-        if survivor not in self.miner.clusters and survivor in self._evicted:
-            return self._evicted[survivor][0]
-        return survivor
+        """The id a template's lines count under after the batch: its survivor's, through the ids the miner's
+        bound forgot during the batch (see analysis.surviving)."""
+        return surviving(self.miner, self._evicted, template_id)
 
     def _template(self, template_id: str, matched: str) -> str:
         """A template's text after the batch; ``matched``: as a line of the batch matched it."""

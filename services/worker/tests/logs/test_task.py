@@ -402,3 +402,51 @@ async def test_a_restarted_task_maps_and_routes_only_the_templates_its_miner_hol
     routed = {t.id for t in (await templates(flooded)).values() if t.prototype_id is not None}
     assert routed == held
     assert set(restarted.prototype_of) == held
+
+
+async def test_an_id_forgotten_into_a_survivor_merged_later_in_the_batch_counts_under_the_last_survivor(
+        bus: Bus, log_ctx: WorkerContext, redis, drain) -> None:
+    """cyrus's template merged into root's, the bound forgot cyrus's id, then root's group joined the older
+    variant's (two words where root's has one): cyrus's line counts and is announced under the variant's id."""
+    ctx = without_embeddings(log_ctx, log_max_templates=4)
+    failed = "<11>Mar  2 10:00:0{} web-1 sshd[9]: alpha beta login failed for user {} from gateway"
+    lines = [failed.format(1, "web01 web02"), *(failed.format(2, user) for user in ("root", "cyrus", "news")),
+             "<11>Mar  2 10:00:03 web-1 app: disk one full", failed.format(4, "web03 web04")]
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines, "env-1")])
+    task = LogMiningTask(ctx)
+    await drain(task)
+    variant = TemplateMiner().add("alpha beta login failed for user web01 web02 from gateway").template_id
+    assert task.miner.resolve(TemplateMiner().add("alpha beta login failed for user root from gateway").template_id) \
+        == variant in task.miner.clusters
+    stored = await templates(ctx)
+    assert {t.id: t.count for t in stored.values() if "login" in t.template} == {variant: 5}
+    (announced,) = [Envelope.from_entry(f) for _, f in await redis.xrange(bus.key(LOGS_TEMPLATED))]
+    assert [e["template_id"] for e in announced.payload["events"] if "login" in e["message"]] == [variant] * 5
+
+
+async def test_an_alias_forgotten_then_back_and_merged_again_is_recorded_merged_into_its_new_survivor(
+        bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
+    """news's id was merged into root's before the batch; the garbage made the miner forget the group, and all
+    three came back and merged, now into cyrus's: news is recorded merged again, into cyrus's."""
+    recorded: list[tuple[str, str]] = []
+    record_merges = store.record_merges
+
+    async def spy(session: Any, merges: list[tuple[str, str]]) -> None:
+        recorded.extend(merges)
+        await record_merges(session, merges)
+
+    monkeypatch.setattr(store, "record_merges", spy)
+    ctx = without_embeddings(log_ctx, log_max_templates=3)
+    failed = "<11>Mar  2 10:00:0{} web-1 sshd[9]: login failed for user {} from gateway"
+    task = LogMiningTask(ctx)
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope([failed.format(1, user) for user in ("root", "cyrus", "news")])])
+    await drain(task)
+    ids = {user: TemplateMiner().add(f"login failed for user {user} from gateway").template_id
+           for user in ("root", "cyrus", "news")}
+    assert task.miner.resolve(ids["news"]) == ids["root"]
+    recorded.clear()
+    lines = [line.format(2) for line in GARBAGE[:3]] + [failed.format(3, user) for user in ("cyrus", "root", "news")]
+    await bus.publish_many(LOGS_INGESTED, [logs_envelope(lines)])
+    await drain(task)
+    assert task.miner.resolve(ids["news"]) == ids["cyrus"] in task.miner.clusters
+    assert [new for old, new in recorded if old == ids["news"]] == [ids["cyrus"]]
