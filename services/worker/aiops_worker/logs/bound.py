@@ -91,8 +91,9 @@ class BoundedIds:
 
     def _restored(self, cluster: Cluster, used: int | None) -> None:
         """A cluster of a saved state, indexed. A state saved before the bound has no ``used``: its clusters all
-        get the same, older than any line since, and go least matched first (``size``; creation order would make
-        the oldest, often the most frequent, go first)."""
+        get the same, older than any line since, and go least matched first (``size``, a root's summed over its
+        group's live clusters, members before their root; creation order would make the oldest, often the most
+        frequent, go first)."""
         if used is None:
             used = 0
             self._recency_sorted = False
@@ -133,9 +134,15 @@ class BoundedIds:
         """Forget the least recently used cluster: a member stays an alias into its group; a root goes with
         every id aliased to it, directly or not (its group's live members included)."""
         if not self._recency_sorted:
-            # by use, then (for clusters of a state saved before the bound: all used alike) by matches
-            self._recency = OrderedDict((c.cluster_id, c) for c in sorted(self._recency.values(),
-                                                                          key=lambda c: (c.used, c.size)))
+            # By use, then (for clusters of a state saved before the bound: all used alike) by matches: a root by
+            # its group's (its own may be few, and it takes the group with it), after its members.
+            grouped: dict[str, int] = {}
+            for live in self._recency.values():
+                root_id = self.resolve(live.cluster_id)
+                grouped[root_id] = grouped.get(root_id, 0) + live.size
+            self._recency = OrderedDict((c.cluster_id, c) for c in sorted(self._recency.values(), key=lambda c: (
+                c.used, c.size if c.cluster_id in self.aliases else grouped[c.cluster_id],
+                c.cluster_id not in self.aliases)))
             self._recency_sorted = True
         cid, cluster = self._recency.popitem(last=False)
         self._unindex(cluster)

@@ -393,3 +393,23 @@ def test_a_state_saved_before_the_bound_forgets_its_least_matched_templates_firs
     new = [restored.add(line).template_id for line in _garbage(10, 5)]
     assert frequent in restored.clusters
     assert set(restored.clusters) == {frequent, *rare[5:], *new}
+
+
+def test_a_state_saved_before_the_bound_keeps_a_hot_group_whose_root_is_rarely_matched() -> None:
+    """A root's match count is its own lines' only: a root matched once whose variant is matched the most would
+    go first, its whole group with it. A root goes by its group's count, after its members."""
+    miner = TemplateMiner()
+    root = miner.add("alpha beta login failed for user 7 7 from gateway").template_id  # matched once
+    miner.add("alpha beta login failed for user 7 from gateway")  # announced under its group's root
+    variant = TemplateMiner().add("alpha beta login failed for user 7 from gateway").template_id
+    for _ in range(49):
+        miner.add("alpha beta login failed for user 8 from gateway")
+    assert miner.resolve(variant) == root and variant in miner.clusters
+    rare = [miner.add(line).template_id for line in _garbage(9, 10)]
+    saved = json.loads(json.dumps(miner.to_state()))
+    for cluster in saved["clusters"]:
+        del cluster["used"]
+    restored = TemplateMiner.from_state(saved, MinerLimits(max_clusters=12))
+    new = [restored.add(line).template_id for line in _garbage(10, 5)]
+    assert {root, variant} <= set(restored.clusters)
+    assert set(restored.clusters) == {root, variant, *rare[5:], *new}
