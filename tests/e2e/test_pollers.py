@@ -4,13 +4,17 @@ other within one interval; a change made through the API restarts or stops the p
 restart; "test connection" is answered by a worker; health reaches the API."""
 
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from aiops_contracts.settings import CommonSettings
 from aiops_contracts.streams import POLLER_HEALTH_KEY, POLLER_LEASE_KEY
-from conftest import SERVICE_START_S, until
+from conftest import SERVICE_START_S, ServiceProcess, until
 
 pytestmark = pytest.mark.e2e
 INTERVAL_S = 8.0
@@ -79,77 +83,102 @@ async def test_each_source_is_polled_once_and_taken_over_after_kill_9(start_serv
         victim = holders["switch-0"]
         survivor = ({"w1", "w2"} - {victim}).pop()
         taken_from_victim = [polled[name]["id"] for name, holder in holders.items() if holder == victim]
+        takeover = await kill_and_watch_takeover(client, headers, redis, common_settings, workers[victim], victim,
+                                                 survivor, taken_from_victim)
+        takeover.assert_polled_when_due()
+        await assert_a_change_restarts_the_poller(client, headers, polled["switch-1"], snmp_agent)
 
-        def health_key(source_id: str) -> str:
-            return common_settings.redis_key(POLLER_HEALTH_KEY, source_id)
 
-        # The end of the victim's last poll of each source (the survivor polls it one interval later): read before
-        # the kill, and again after it until the survivor polls (a poll the victim ended in between).
-        victim_ends = {source_id: float((await redis.hgetall(health_key(source_id)))[b"last_poll_at"])
-                       for source_id in taken_from_victim}
-        workers[victim].kill()
-        killed_at = time.time()
-        first_polls: dict[str, float] = {}  # the start of the survivor's first poll of each source taken over
-        leased_at: dict[str, float] = {}  # when the survivor was first seen holding each source's lease
+@dataclass
+class Takeover:
+    """When the survivor took over the victim's sources, by source id: the end of the victim's last poll
+    (victim_ends), when the survivor was first seen holding the lease (leased_at) and the start of its first poll
+    (first_polls), all epoch seconds, and when the victim was killed (killed_at)."""
 
-        async def taken_over() -> bool:
-            """Every source polled by the survivor since the kill. Its health and lease in Redis, read straight
-            (fast, every 0.1 s), record the first poll of each source taken over, not a later one that a slow read
-            would see, and about when the survivor took it."""
-            for source_id in taken_from_victim:
-                health = await redis.hgetall(health_key(source_id))
-                worker = health.get(b"worker", b"").decode()
-                if worker == victim:
-                    victim_ends[source_id] = max(victim_ends[source_id], float(health[b"last_poll_at"]))
-                lease = await redis.get(common_settings.redis_key(POLLER_LEASE_KEY, source_id))
-                if lease == survivor.encode() and source_id not in leased_at:
-                    leased_at[source_id] = time.time()
-                if worker == survivor and source_id not in first_polls:
-                    started = float(health[b"last_poll_at"]) - float(health[b"duration_s"])
-                    if started > killed_at:
-                        first_polls[source_id] = started
-            if len(first_polls) < len(taken_from_victim):
-                return False  # no API request (slow on a loaded machine) between two reads of the health
-            listed = await sources(client, headers)
-            return all(
-                s["health"]["worker"] == survivor and
-                s["health"]["last_success_at"] and _epoch(s["health"]["last_success_at"]) > killed_at
-                for s in listed.values())
+    killed_at: float
+    victim_ends: dict[str, float]
+    leased_at: dict[str, float] = field(default_factory=dict)
+    first_polls: dict[str, float] = field(default_factory=dict)
 
-        # Taken over once the lease expires (LEASE_S + RECONCILE_S < INTERVAL_S), polled when due: one interval
-        # after the victim's last poll, or at once if the handover came later; each late by no more than a loaded
-        # machine's scheduling (LATE_S). A skipped interval would be INTERVAL_S late, and is not taken for
-        # lateness: the due time is each source's own, not the worst case of any source (the kill came up to an
-        # interval after the victim's last poll). A poll's time is its start: its end follows its publish and
-        # commit, which take a second or more under load. The handover is the lease seen taken, or the first
-        # poll if earlier (a read of the lease late on a loaded machine makes it no later than that).
-        await until(taken_over, SETTLE_S, "the survivor polls every source")
-        handovers = {source_id: min(leased_at.get(source_id, started), started) - killed_at
-                     for source_id, started in first_polls.items()}
-        assert max(handovers.values()) < LEASE_S + RECONCILE_S + LATE_S, (handovers, first_polls)
-        lateness = {source_id: started - max(victim_ends[source_id] + INTERVAL_S, killed_at + handovers[source_id])
-                    for source_id, started in first_polls.items()}
-        assert max(lateness.values()) < LATE_S, (lateness, victim_ends, handovers, first_polls)
+    def assert_polled_when_due(self) -> None:
+        """Taken over once the lease expires (LEASE_S + RECONCILE_S < INTERVAL_S), polled when due: one interval
+        after the victim's last poll, or at once if the handover came later; each late by no more than a loaded
+        machine's scheduling (LATE_S). A skipped interval would be INTERVAL_S late, and is not taken for lateness:
+        the due time is each source's own, not the worst case of any source (the kill came up to an interval
+        after the victim's last poll). A poll's time is its start: its end follows its publish and commit, which
+        take a second or more under load. The handover is the lease seen taken, or the first poll if earlier (a
+        read of the lease late on a loaded machine makes it no later than that)."""
+        handovers = {source_id: min(self.leased_at.get(source_id, started), started) - self.killed_at
+                     for source_id, started in self.first_polls.items()}
+        assert max(handovers.values()) < LEASE_S + RECONCILE_S + LATE_S, (handovers, self.first_polls)
+        due = {source_id: max(self.victim_ends[source_id] + INTERVAL_S, self.killed_at + handover)
+               for source_id, handover in handovers.items()}
+        lateness = {source_id: started - due[source_id] for source_id, started in self.first_polls.items()}
+        assert max(lateness.values()) < LATE_S, (lateness, self.victim_ends, handovers, self.first_polls)
 
-        # A change through the API restarts the poller (labels), disabling stops it, with no worker restart.
-        source = polled["switch-1"]
-        connection = await client.post(f"/api/v1/sources/{source['id']}/test", headers=headers)
-        assert connection.status_code == 200 and connection.json()["ok"], connection.text
-        assert [s["stage"] for s in connection.json()["steps"]] == ["dns", "protocol"]
-        bad = await client.patch(f"/api/v1/sources/{source['id']}", json={"credentials": {"community": "wrong"},
-                                 "config": {"port": snmp_agent.port, "request_timeout_s": 0.2, "retries": 0}},
-                                 headers=headers)
-        assert bad.status_code == 200
 
-        async def failing() -> bool:
-            health = (await sources(client, headers))["switch-1"]["health"]
-            return bool(health["last_error"] and "wrong community" in health["last_error"])
+async def kill_and_watch_takeover(client: httpx.AsyncClient, headers: dict, redis: Redis, settings: CommonSettings,
+                                  victim_process: ServiceProcess, victim: str, survivor: str,
+                                  source_ids: list[str]) -> Takeover:
+    """Kills the victim replica (kill -9) and waits until the survivor polled each of its sources (`source_ids`)
+    successfully: the times of the takeover."""
+    def health_key(source_id: str) -> str:
+        return settings.redis_key(POLLER_HEALTH_KEY, source_id)
 
-        # Restarted at the next reconcile, polled one interval after its last poll: 9 s before any load.
-        await until(failing, SETTLE_S, "the changed source fails with its reason")
-        tested = (await client.post(f"/api/v1/sources/{source['id']}/test", headers=headers)).json()
-        assert [(s["stage"], s["ok"]) for s in tested["steps"]] == [("dns", True), ("timeout", False)]
+    # The end of the victim's last poll of each source (the survivor polls it one interval later): read before
+    # the kill, and again after it until the survivor polls (a poll the victim ended in between).
+    victim_ends = {source_id: float((await redis.hgetall(health_key(source_id)))[b"last_poll_at"])
+                   for source_id in source_ids}
+    victim_process.kill()
+    takeover = Takeover(time.time(), victim_ends)
 
+    async def taken_over() -> bool:
+        """Every source polled by the survivor since the kill. Its health and lease in Redis, read straight
+        (fast, every 0.1 s), record the first poll of each source taken over, not a later one that a slow read
+        would see, and about when the survivor took it."""
+        for source_id in source_ids:
+            health = await redis.hgetall(health_key(source_id))
+            worker = health.get(b"worker", b"").decode()
+            if worker == victim:
+                victim_ends[source_id] = max(victim_ends[source_id], float(health[b"last_poll_at"]))
+            lease = await redis.get(settings.redis_key(POLLER_LEASE_KEY, source_id))
+            if lease == survivor.encode() and source_id not in takeover.leased_at:
+                takeover.leased_at[source_id] = time.time()
+            if worker == survivor and source_id not in takeover.first_polls:
+                started = float(health[b"last_poll_at"]) - float(health[b"duration_s"])
+                if started > takeover.killed_at:
+                    takeover.first_polls[source_id] = started
+        if len(takeover.first_polls) < len(source_ids):
+            return False  # no API request (slow on a loaded machine) between two reads of the health
+        listed = await sources(client, headers)
+        return all(
+            s["health"]["worker"] == survivor and
+            s["health"]["last_success_at"] and _epoch(s["health"]["last_success_at"]) > takeover.killed_at
+            for s in listed.values())
+
+    await until(taken_over, SETTLE_S, "the survivor polls every source")
+    return takeover
+
+
+async def assert_a_change_restarts_the_poller(client: httpx.AsyncClient, headers: dict, source: dict,
+                                              snmp_agent: Any) -> None:
+    """A change through the API restarts the poller (labels), disabling stops it, with no worker restart."""
+    connection = await client.post(f"/api/v1/sources/{source['id']}/test", headers=headers)
+    assert connection.status_code == 200 and connection.json()["ok"], connection.text
+    assert [s["stage"] for s in connection.json()["steps"]] == ["dns", "protocol"]
+    bad = await client.patch(f"/api/v1/sources/{source['id']}", json={"credentials": {"community": "wrong"},
+                             "config": {"port": snmp_agent.port, "request_timeout_s": 0.2, "retries": 0}},
+                             headers=headers)
+    assert bad.status_code == 200
+
+    async def failing() -> bool:
+        health = (await sources(client, headers))[source["name"]]["health"]
+        return bool(health["last_error"] and "wrong community" in health["last_error"])
+
+    # Restarted at the next reconcile, polled one interval after its last poll: 9 s before any load.
+    await until(failing, SETTLE_S, "the changed source fails with its reason")
+    tested = (await client.post(f"/api/v1/sources/{source['id']}/test", headers=headers)).json()
+    assert [(s["stage"], s["ok"]) for s in tested["steps"]] == [("dns", True), ("timeout", False)]
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
