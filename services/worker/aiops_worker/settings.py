@@ -119,8 +119,9 @@ class WorkerSettings(CommonSettings):
     log_max_candidates: int = Field(default=500, ge=1)  # newest templates of a shape examined per line
     log_line_max_comparisons: int = Field(default=200_000, ge=1)  # token comparisons per line, at most
     # Template ids the miner keeps (memory and saved state), live and merged ones together; past it the oldest
-    # merged id is forgotten, else the least recently matched template
-    log_max_templates: int = Field(default=50_000, ge=1)
+    # merged id is forgotten, else the least recently matched template. At most logs.bound._EVICTED_MEMO: one line
+    # may forget every id held (a root takes its group), and each must be recorded for the batch
+    log_max_templates: int = Field(default=50_000, ge=1, le=100_000)
     # Incidents from log events and stored alerts (incidents/task.py)
     incident_window_s: float = Field(default=5.0, gt=0)  # quiet time that ends an incident's burst
     # The same for alert incidents: alerts come at evaluation / group intervals (minutes), not in bursts.

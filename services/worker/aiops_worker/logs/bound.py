@@ -3,7 +3,7 @@
 At most ``max_clusters`` ids are kept, live clusters and merged ids (aliases that are no live cluster)
 together; so are the saved state (its clusters and aliases) and the alias bookkeeping. A new cluster that
 would exceed it first forgets the oldest merged id (its lines already count under its survivor; ids aliased
-to it are aliased to its survivor instead), and when there is none the least recently used cluster (as
+to it are aliased to its own target instead, the id it was merged into), and when there is none the least recently used cluster (as
 Drain3's LRU cache): every line touches the cluster it joins and then its group's root, so a root is never
 older than its live members. An evicted member leaves its id as an alias into its group (a merged id from
 then on); an evicted root takes its whole group with it (the ids aliased to it, merged ones and variants
@@ -25,7 +25,9 @@ from typing import NamedTuple
 from .masking import WILDCARD
 from .similarity import skeleton
 
-_EVICTED_MEMO = 100_000  # forgotten ids remembered for take_evicted (its callers take them per line), oldest out first
+# Forgotten ids remembered for take_evicted (its callers take them per line), oldest out first. One line may forget
+# every id held: the worker's log_max_templates is at most this (settings.py).
+_EVICTED_MEMO = 100_000
 
 
 class MatchResult(NamedTuple):  # a tuple: built per line, several times cheaper than a frozen dataclass

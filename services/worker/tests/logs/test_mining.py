@@ -9,10 +9,13 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from aiops_worker.logs import bound
 from aiops_worker.logs.masking import WILDCARD
 from aiops_worker.logs.mining import LineTooCostly, MinerConfig, MinerLimits, TemplateMiner
 from aiops_worker.logs.similarity import HARD, MATCH, SOFT, compare, covers, generalise_token
+from aiops_worker.settings import WorkerSettings
 
 
 def test_first_line_creates_template_with_masked_variables() -> None:
@@ -413,3 +416,12 @@ def test_a_state_saved_before_the_bound_keeps_a_hot_group_whose_root_is_rarely_m
     new = [restored.add(line).template_id for line in _garbage(10, 5)]
     assert {root, variant} <= set(restored.clusters)
     assert set(restored.clusters) == {root, variant, *rare[5:], *new}
+
+
+def test_the_template_bound_setting_stays_within_what_one_line_may_make_the_miner_forget() -> None:
+    """One line may forget every id the miner holds (a root takes its whole group): all of them must fit in the
+    miner's record of forgotten ids, or the batch could not count that line's lost ids under their survivors."""
+    limit = WorkerSettings.model_fields["log_max_templates"].metadata
+    assert [m.le for m in limit if hasattr(m, "le")] == [bound._EVICTED_MEMO]
+    with pytest.raises(ValidationError):
+        WorkerSettings(log_max_templates=bound._EVICTED_MEMO + 1)
