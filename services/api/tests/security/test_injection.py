@@ -78,11 +78,13 @@ async def test_sql_payloads_in_bodies_are_refused_or_stored_literally(client, au
         user = await client.post("/api/v1/users", headers=auth(Role.admin),
                                  json={"username": payload, "email": payload, "password": user_password})
         assert user.status_code == 422, user.text  # username and email patterns refuse quotes and spaces
+    # A config value the source's kind reads (telegraf's integer_fields): a key it does not read is refused (422)
+    config = {"integer_fields": [SQL_PAYLOADS[2]]}
     source = await client.post("/api/v1/sources", headers=auth(Role.admin),
-                               json={"name": "injected", "kind": "generic", "config": {"q": SQL_PAYLOADS[2]}})
-    assert source.status_code == 201
+                               json={"name": "injected", "kind": "telegraf", "config": config})
+    assert source.status_code == 201, source.text
     listed = (await client.get("/api/v1/sources", headers=auth(Role.admin))).json()
-    assert listed[0]["config"] == {"q": SQL_PAYLOADS[2]}  # stored as data, not run
+    assert listed[0]["config"] == config  # stored as data, not run
     async with sessions() as session:
         assert await session.scalar(text("SELECT to_regclass('public.alerts') IS NOT NULL"))
 
