@@ -381,6 +381,14 @@ def test_forgetting_a_merged_id_keeps_the_ids_merged_into_it_resolvable() -> Non
     assert all(miner.resolve(old) in miner.clusters for old in miner.aliases)
 
 
+def restored_without_recency(miner: TemplateMiner, max_clusters: int) -> TemplateMiner:
+    """The miner's state saved as before the bound (no recency), restored under `max_clusters`."""
+    saved = json.loads(json.dumps(miner.to_state()))
+    for cluster in saved["clusters"]:
+        del cluster["used"]
+    return TemplateMiner.from_state(saved, MinerLimits(max_clusters=max_clusters))
+
+
 def test_a_state_saved_before_the_bound_forgets_its_least_matched_templates_first() -> None:
     """Such a state has no recency: creation order would make the oldest templates, most often the most
     frequent ones, the first to go; the restored clusters go by their match count instead."""
@@ -389,10 +397,7 @@ def test_a_state_saved_before_the_bound_forgets_its_least_matched_templates_firs
     for port in range(8001, 8050):
         miner.add(f"Jetty bound to port {port}")
     rare = [miner.add(line).template_id for line in _garbage(9, 10)]
-    saved = json.loads(json.dumps(miner.to_state()))
-    for cluster in saved["clusters"]:
-        del cluster["used"]
-    restored = TemplateMiner.from_state(saved, MinerLimits(max_clusters=11))
+    restored = restored_without_recency(miner, max_clusters=11)
     new = [restored.add(line).template_id for line in _garbage(10, 5)]
     assert frequent in restored.clusters
     assert set(restored.clusters) == {frequent, *rare[5:], *new}
@@ -409,10 +414,7 @@ def test_a_state_saved_before_the_bound_keeps_a_hot_group_whose_root_is_rarely_m
         miner.add("alpha beta login failed for user 8 from gateway")
     assert miner.resolve(variant) == root and variant in miner.clusters
     rare = [miner.add(line).template_id for line in _garbage(9, 10)]
-    saved = json.loads(json.dumps(miner.to_state()))
-    for cluster in saved["clusters"]:
-        del cluster["used"]
-    restored = TemplateMiner.from_state(saved, MinerLimits(max_clusters=12))
+    restored = restored_without_recency(miner, max_clusters=12)
     new = [restored.add(line).template_id for line in _garbage(10, 5)]
     assert {root, variant} <= set(restored.clusters)
     assert set(restored.clusters) == {root, variant, *rare[5:], *new}

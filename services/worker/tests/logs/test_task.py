@@ -342,11 +342,8 @@ async def test_a_batch_forgetting_more_ids_than_the_miner_remembers_counts_every
     assert event["template"] == "could not connect to server: Connection refused"
 
 
-async def test_an_id_forgotten_then_back_and_merged_in_one_batch_is_recorded_merged_into_its_live_survivor(
-        bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
-    """news's template merged into root's, the garbage made the miner forget their group, and all three came back
-    and merged again, now into cyrus's (the oldest again): news is recorded merged into cyrus's, not into the
-    root's it had when forgotten."""
+def recorded_merges(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The merges the task records from now on (each still recorded in PostgreSQL)."""
     recorded: list[tuple[str, str]] = []
     record_merges = store.record_merges
 
@@ -355,6 +352,15 @@ async def test_an_id_forgotten_then_back_and_merged_in_one_batch_is_recorded_mer
         await record_merges(session, merges)
 
     monkeypatch.setattr(store, "record_merges", spy)
+    return recorded
+
+
+async def test_an_id_forgotten_then_back_and_merged_in_one_batch_is_recorded_merged_into_its_live_survivor(
+        bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
+    """news's template merged into root's, the garbage made the miner forget their group, and all three came back
+    and merged again, now into cyrus's (the oldest again): news is recorded merged into cyrus's, not into the
+    root's it had when forgotten."""
+    recorded = recorded_merges(monkeypatch)
     ctx = without_embeddings(log_ctx, log_max_templates=3)
     failed = "<11>Mar  2 10:00:0{} web-1 sshd[9]: login failed for user {} from gateway"
     lines = ([failed.format(1, user) for user in ("root", "cyrus", "news")] + [line.format(2) for line in GARBAGE[:3]]
@@ -428,14 +434,7 @@ async def test_an_alias_forgotten_then_back_and_merged_again_is_recorded_merged_
         bus: Bus, log_ctx: WorkerContext, redis, drain, monkeypatch) -> None:
     """news's id was merged into root's before the batch; the garbage made the miner forget the group, and all
     three came back and merged, now into cyrus's: news is recorded merged again, into cyrus's."""
-    recorded: list[tuple[str, str]] = []
-    record_merges = store.record_merges
-
-    async def spy(session: Any, merges: list[tuple[str, str]]) -> None:
-        recorded.extend(merges)
-        await record_merges(session, merges)
-
-    monkeypatch.setattr(store, "record_merges", spy)
+    recorded = recorded_merges(monkeypatch)
     ctx = without_embeddings(log_ctx, log_max_templates=3)
     failed = "<11>Mar  2 10:00:0{} web-1 sshd[9]: login failed for user {} from gateway"
     task = LogMiningTask(ctx)
