@@ -193,6 +193,14 @@ async def test_config_keys_stored_unchecked_are_ignored_and_logged(bus: Bus, cli
         ("source config keys unknown, ignored", "telegraf-old", ["integer_field"])]
 
 
+async def flushes(client, token: str, count: int) -> None:
+    """`count` Telegraf flushes of one good line, each accepted."""
+    for _ in range(count):
+        response = await client.post("/webhooks/telegraf", content=b"mem free=5 1795000000000000000",
+                                     headers={"X-AIOps-Token": token})
+        assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+
+
 async def test_config_warnings_are_logged_once_per_source_not_every_flush(bus: Bus, client, sessions, caplog) -> None:
     # Telegraf flushes every few seconds: what is wrong with a stored config is said once, not on every request.
     token = "aiops_telegraf_warned_once"
@@ -202,10 +210,7 @@ async def test_config_warnings_are_logged_once_per_source_not_every_flush(bus: B
                            enabled=True))
         await session.commit()
     with caplog.at_level(logging.WARNING, logger="aiops_api.webhooks.telegraf"):
-        for _ in range(3):
-            response = await client.post("/webhooks/telegraf", content=b"mem free=5 1795000000000000000",
-                                         headers={"X-AIOps-Token": token})
-            assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+        await flushes(client, token, 3)
     assert [(r.getMessage(), r.source, r.keys) for r in caplog.records if r.name == "aiops_api.webhooks.telegraf"] == [
         ("source config keys unknown, ignored", "telegraf-flushing", ["integer_field"]),
         ("source config values refused, read as unset", "telegraf-flushing", ["data_format"])]
@@ -216,10 +221,7 @@ async def test_config_warnings_are_logged_once_per_source_not_every_flush(bus: B
             config={"integer_field": ["mem.free"], "data_format": "yaml"}))
         await session.commit()
     with caplog.at_level(logging.WARNING, logger="aiops_api.webhooks.telegraf"):
-        for _ in range(2):
-            response = await client.post("/webhooks/telegraf", content=b"mem free=5 1795000000000000000",
-                                         headers={"X-AIOps-Token": token})
-            assert (response.status_code, response.json()["accepted"]) == (202, 1), response.text
+        await flushes(client, token, 2)
     assert [(r.getMessage(), r.keys) for r in caplog.records if r.name == "aiops_api.webhooks.telegraf"] == [
         ("source config keys unknown, ignored", ["integer_field"]),
         ("source config values refused, read as unset", ["data_format"])]
