@@ -23,9 +23,11 @@ source's secret and an id of this poller; a subscription to that URL left by an 
 deleted first). The BMC then pushes its alerts to the API at once (aiops_api/webhooks/redfish.py), keyed like
 the polled ones; the API notes by component what was pushed (redfish_pushed_key), and the next poll that reads
 such a component sends its own state where the push said otherwise (a pushed Warning read OK is resolved, a
-pushed OK or Warning read Critical fires again as Critical). The subscription is deleted when the poller stops (the source removed,
-disabled or changed, or handed to another replica, which subscribes again) if it still carries this poller's
-Context: a BMC reuses ids, and the path may by then hold the next poller's. A failed subscription (refused,
+pushed OK or Warning read Critical fires again as Critical). When the poller stops (the source removed, disabled
+or changed, or handed to another replica, which subscribes again), it deletes every subscription of the collection
+that still carries its Context: found by listing, not by the path the BMC answered, because a poll cancelled or
+timed out after its POST reached the BMC leaves one it never learnt the path of, and a BMC reuses ids, so a path
+may by then hold the next poller's. A failed subscription (refused,
 unreachable, an unexpected answer) is logged and tried again at later polls, SUBSCRIBE_RETRY_S doubling up to
 SUBSCRIBE_RETRY_MAX_S; polling goes on. No push URL (PUBLIC_URL unset) or `events` off: no subscription.
 """
@@ -66,7 +68,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         self.host = urlsplit(source.target).hostname or source.target
         self._unhealthy: dict[str, AlertPayload] = {}  # firing alerts by component id, as last sent
         self._session_path: str | None = None  # the session to delete at the end
-        self._subscription: str | None = None  # the event subscription to delete at the end
+        self._subscriptions: str | None = None  # the collection it asked to subscribe in: cleaned at the end
         self._context = f"{source.push_context}.{secrets.token_hex(8)}"  # the webhook checks the part before "."
         wanted = source.push_url and source.push_context and self.settings.events
         self._subscribe_at: float | None = 0.0 if wanted else None  # when to (try to) subscribe, monotonic
@@ -80,8 +82,10 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
 
     async def aclose(self) -> None:
         with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # gone already, or the BMC unreachable
-            if self._subscription and (await self._get(self._subscription)).get("Context") == self._context:
-                await self._delete(self._subscription)  # first: the session's end may take it along
+            if self._subscriptions:  # first: the session's end may take them along
+                for path in await self._member_paths(self._subscriptions):
+                    if (await self._get(path)).get("Context") == self._context:
+                        await self._delete(path)
         with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # else the session expires on its own
             if self._session_path:
                 await self._delete(self._session_path)
@@ -178,17 +182,13 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         collection = (service.get("Subscriptions") or {}).get("@odata.id")
         if service.get("ServiceEnabled") is False or not collection:
             return
-        for member in (await self._get(collection)).get("Members") or []:
-            if not isinstance(member, dict) or not isinstance(path := member.get("@odata.id"), str):
-                raise CheckFailed("protocol", f"GET {collection}: a member without an @odata.id")
+        for path in await self._member_paths(collection):
             if (await self._get(path)).get("Destination") == self.source.push_url:  # an earlier poller's
                 await self._delete(path)
         destination = {"Destination": self.source.push_url, "Context": self._context, "Protocol": "Redfish"}
+        self._subscriptions = collection  # before the POST: its answer may never be read
         async with self.api.request("POST", collection, json=destination) as answer:
             location = answer.headers.get("Location")
-        if not location:
-            raise CheckFailed("protocol", "the BMC created an event subscription without a Location")
-        self._subscription = urlsplit(location).path
         log.info("redfish events subscribed", extra={"source": self.source.name, "subscription": location})
 
     def _changes(self, states: dict[str, tuple[str, str | None]],
@@ -225,8 +225,15 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             pass
 
     async def _members(self, collection: str) -> list[dict[str, Any]]:
-        listing = await self._get(collection)
-        return [await self._get(member["@odata.id"]) for member in listing.get("Members") or []]
+        return [await self._get(path) for path in await self._member_paths(collection)]
+
+    async def _member_paths(self, collection: str) -> list[str]:
+        paths = []
+        for member in (await self._get(collection)).get("Members") or []:
+            if not isinstance(member, dict) or not isinstance(path := member.get("@odata.id"), str):
+                raise CheckFailed("protocol", f"GET {collection}: a member without an @odata.id")
+            paths.append(path)
+        return paths
 
     async def _get(self, path: str) -> dict[str, Any]:
         if self.settings.auth == "session" and "X-Auth-Token" not in self.api.headers:

@@ -1,9 +1,11 @@
 """The Redfish poller against a local Redfish service serving a DMTF-style mockup tree the test changes
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
 failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events
-(tried again when it fails, left alone when it is the next poller's); what the BMC pushed is settled by the
+(tried again when it fails, left alone when it is the next poller's, deleted at the end even when the poll
+never read the BMC's answer); what the BMC pushed is settled by the
 next poll's reading, unless pushed again before that poll's commit; a failed commit is reported as such."""
 
+import asyncio
 import importlib.util
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from aiops_worker.producers.health import health_key
 from aiops_worker.producers.manager import Outcome, ProducerManager
 from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 from aiops_worker.producers.redfish import RedfishPoller
-from conftest import polled
+from conftest import polled, until
 
 _spec = importlib.util.spec_from_file_location("redfish_bmc", Path(__file__).parents[4] / "tests/fakes/redfish_bmc.py")
 assert _spec and _spec.loader
@@ -141,6 +143,22 @@ async def test_a_stopped_poller_leaves_the_next_pollers_subscription_alone(bmc) 
     assert bmc.subscriptions == {path: subscription}
     assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/")  # its session ended still
     await taking_over.aclose()
+    assert bmc.subscriptions == {}
+
+
+async def test_a_subscription_whose_answer_the_poll_never_read_is_deleted_when_stopped(bmc) -> None:
+    redfish = poller(bmc, push_url=PUSH_URL)
+    bmc.answer_subscriptions.clear()
+    polling = asyncio.create_task(redfish.poll())
+
+    async def created() -> bool:
+        return bool(bmc.subscriptions)
+
+    await until(created, 10, "the subscription created on the BMC")
+    polling.cancel()  # the source disabled (or the poll timed out) before the BMC answered
+    bmc.answer_subscriptions.set()
+    await asyncio.gather(polling, return_exceptions=True)
+    await redfish.aclose()
     assert bmc.subscriptions == {}
 
 
