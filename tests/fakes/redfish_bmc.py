@@ -4,7 +4,8 @@ lack: SessionService sessions (POST with UserName/Password gives X-Auth-Token an
 tokens can be expired by the test), HTTP basic auth, and the EventService (DSP0266 "Eventing"): its
 Subscriptions collection of EventDestinations (POST with Destination, Context and Protocol "Redfish" creates
 one, 201 with its Location, its id the lowest free one as BMCs reuse them; GET and DELETE each; all 503 while
-`events_unavailable`; the answer to a POST that created one waits while `answer_subscriptions` is cleared), and `send_event`, which POSTs an Event (its `Events` records
+`events_unavailable`; the answer to a POST that created one waits while `answer_subscriptions` is cleared, a DELETE while
+`answer_unsubscribes` is), and `send_event`, which POSTs an Event (its `Events` records
 and the subscription's Context) to every Destination, as the BMC does when something happens. Every other
 request without valid auth gets 401."""
 
@@ -79,6 +80,8 @@ class RedfishBmc(TestServer):
         self.events_unavailable = False
         self.answer_subscriptions = asyncio.Event()
         self.answer_subscriptions.set()
+        self.answer_unsubscribes = asyncio.Event()  # cleared: a DELETE of a subscription waits for it
+        self.answer_unsubscribes.set()
         self._ids = itertools.count(1)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -144,6 +147,8 @@ class RedfishBmc(TestServer):
             await self.answer_subscriptions.wait()
             return web.json_response(self.subscriptions[member], status=201, headers={"Location": member})
         if path in self.subscriptions and request.method in ("GET", "DELETE"):
+            if request.method == "DELETE":
+                await self.answer_unsubscribes.wait()
             subscription = self.subscriptions.pop(path) if request.method == "DELETE" else self.subscriptions[path]
             return web.json_response(subscription)
         return web.json_response({"error": {"message": "not found"}}, status=404)

@@ -3,8 +3,10 @@
 Every `poller_reconcile_s` it reads the sources table and renews its leases (producers/leases.py), then
 starts the pollers of sources it newly holds, stops those of sources gone, disabled or held elsewhere, and
 restarts those whose row changed (kind, target, interval, config, credentials or labels): no worker
-restart. Each source polls on its own schedule: a new source first at a random point of its interval (so
-sources spread), one taken over from another replica when its next poll is due. At most
+restart. A stopped poller closes in the background (a Redfish poller deletes its subscription on the BMC, for
+up to its poll timeout), so a slow device never delays the lease renewals; the manager's end waits for them all.
+Each source polls on its own schedule: a new source first at a random point of its interval (so sources
+spread), one taken over from another replica when its next poll is due. At most
 `poller_max_concurrent` polls run at once on this replica, each cut off after its settings' `timeout_s`, so a
 slow device delays nobody but itself. A failed poll is retried after its interval doubled per consecutive
 failure (at most `poller_max_backoff_s`). What a poll produced is published on the metrics, alerts, logs and
@@ -89,6 +91,7 @@ class ProducerManager:
         self.leases = Leases(ctx.redis, ctx.settings)
         self.slots = asyncio.Semaphore(ctx.settings.poller_max_concurrent)
         self.running: dict[str, Running] = {}
+        self._closing: set[asyncio.Task[None]] = set()  # pollers stopped, still closing (_stop)
         self._box = secret_box(ctx.settings.secrets_key.get_secret_value())
         self._push_refused_said = False  # the PUBLIC_URL devices cannot reach is logged once
 
@@ -106,7 +109,8 @@ class ProducerManager:
             await asyncio.gather(checks, return_exceptions=True)
             held = list(self.running)
             for source_id in held:
-                await self._stop(source_id)
+                self._stop(source_id)
+            await self.closed()
             await self.leases.release(held)
 
     async def reconcile(self) -> None:
@@ -119,9 +123,9 @@ class ProducerManager:
             row, running = rows.get(source_id), self.running[source_id]
             if running.task.done():  # ended (a bug, a cancellation): stopped here, started again below if held
                 _log_ended(running)
-                await self._stop(source_id)
+                self._stop(source_id)
             elif source_id not in held or row is None or running.fingerprint != fingerprint(row):
-                await self._stop(source_id)
+                self._stop(source_id)
         for source_id in sorted(held - set(self.running)):
             await self._start(rows[source_id])
         health.RUNNING.set(len(self.running))
@@ -145,13 +149,31 @@ class ProducerManager:
         self.running[str(row.id)] = Running(poller, fingerprint(row), task)
         log.info("poller started", extra={"source": row.name, "kind": row.kind})
 
-    async def _stop(self, source_id: str) -> None:
+    def _stop(self, source_id: str) -> asyncio.Task[None]:
+        """Cancels the source's poller and starts closing it: the task returned ends once it is closed. Closing
+        may talk to the device (a Redfish poller deletes its subscription) for up to the poll's timeout, which
+        the reconcile does not wait for: the leases it renews would expire meanwhile. The manager's end does."""
         running = self.running.pop(source_id)
         running.task.cancel()
+        health.forget(_ref(running.poller.source))  # now: the source may start again before this one is closed
+        closing = asyncio.create_task(self._close(running), name=f"poller-close-{running.poller.source.name}")
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+        return closing
+
+    async def closed(self) -> None:
+        """Returns once every stopped poller is closed (all close at once: each may wait for its device)."""
+        await asyncio.gather(*self._closing)
+
+    @staticmethod
+    async def _close(running: Running) -> None:
+        source = running.poller.source
         await asyncio.gather(running.task, return_exceptions=True)
-        await running.poller.aclose()
-        health.forget(_ref(running.poller.source))
-        log.info("poller stopped", extra={"source": running.poller.source.name})
+        try:
+            await running.poller.aclose()
+        except Exception as exc:  # a bug in one poller's close must not end the manager's stop of the others
+            log.warning("poller not closed cleanly", extra={"source": source.name, "error": repr(exc)})
+        log.info("poller stopped", extra={"source": source.name})
 
     def build(self, row: Source) -> Poller:
         """The poller of a row; SourceUnusable naming what is wrong with it."""

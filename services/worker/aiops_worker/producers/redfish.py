@@ -27,11 +27,12 @@ pushed OK or Warning read Critical fires again as Critical). When the poller sto
 or changed, or handed to another replica, which subscribes again), it deletes every subscription of the collection
 that still carries its Context: found by listing, not by the path the BMC answered, because a poll cancelled or
 timed out after its POST reached the BMC leaves one it never learnt the path of, and a BMC reuses ids, so a path
-may by then hold the next poller's. A failed subscription (refused,
-unreachable, an unexpected answer) is logged and tried again at later polls, SUBSCRIBE_RETRY_S doubling up to
-SUBSCRIBE_RETRY_MAX_S; polling goes on. No push URL (PUBLIC_URL unset) or `events` off: no subscription.
+may by then hold the next poller's; it waits for the BMC no longer than a poll would (`timeout_s`). A failed
+subscription (refused, unreachable, an unexpected answer) is logged and tried again at later polls,
+SUBSCRIBE_RETRY_S doubling up to SUBSCRIBE_RETRY_MAX_S; polling goes on. No push URL (PUBLIC_URL unset) or `events` off: no subscription.
 """
 
+import asyncio
 import logging
 import secrets
 import time
@@ -81,6 +82,18 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
                                                            self.settings.password.get_secret_value())}
 
     async def aclose(self) -> None:
+        """Deletes its subscriptions and session on the BMC, waiting for it no longer than for a poll (aiohttp's
+        own bound is minutes, and connection tests and the manager's end wait for this), then closes the client."""
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                await self._unsubscribe_and_log_out()
+        except TimeoutError:
+            log.warning("redfish subscription or session left on an unresponsive BMC",
+                        extra={"source": self.source.name, "timeout_s": self.settings.timeout_s})
+        finally:
+            await super().aclose()
+
+    async def _unsubscribe_and_log_out(self) -> None:
         with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # gone already, or the BMC unreachable
             if self._subscriptions:  # first: the session's end may take them along
                 for path in await self._member_paths(self._subscriptions):
@@ -89,7 +102,6 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # else the session expires on its own
             if self._session_path:
                 await self._delete(self._session_path)
-        await super().aclose()
 
     async def check(self) -> None:
         await self._get(f"{SERVICE_ROOT}/Systems")

@@ -22,7 +22,7 @@ from aiops_contracts.secrets import SecretBox
 from aiops_contracts.sources import SourceKind
 from aiops_contracts.streams import METRICS_INGESTED
 from aiops_worker.producers.health import health_key
-from aiops_worker.producers.manager import Outcome, ProducerManager
+from aiops_worker.producers.manager import Outcome, ProducerManager, Running
 from aiops_worker.producers.poller import CheckFailed, PartsFailed, PolledSource, Poller, PollResult
 from aiops_worker.runtime.context import WorkerContext
 from conftest import until
@@ -57,12 +57,15 @@ async def test_reconcile_keeps_restarts_and_stops_pollers(worker_ctx, sessions, 
         (await session.get(Source, uuid.UUID(first))).labels = {"site": "moved"}
         await session.commit()
     await pollers.reconcile()
-    assert pollers.running[first] is not started and started.task.cancelled()
+    assert pollers.running[first] is not started
+    await pollers.closed()  # the reconcile did not wait for the replaced poller's end
+    assert started.task.cancelled()
     async with sessions() as session:
         (await session.get(Source, uuid.UUID(first))).enabled = False
         await session.commit()
     await pollers.reconcile()
     assert pollers.running == {}
+    await pollers.closed()
 
 
 async def test_a_poll_publishes_metrics_and_records_health(worker_ctx, sessions, snmp_agent, redis: Redis) -> None:
@@ -124,6 +127,7 @@ async def test_a_replica_that_joins_gets_its_share(worker_ctx, sessions, snmp_ag
     await two.reconcile()
     assert len(one.running) == len(two.running) == 2 and set(one.running) | set(two.running) == set(ids)
     await asyncio.gather(*(m._stop(i) for m in (one, two) for i in list(m.running)))
+    await one.closed()  # those it gave up
 
 
 async def test_a_request_that_fails_is_answered_and_the_next_ones_still_are(worker_ctx, redis: Redis) -> None:
@@ -176,6 +180,39 @@ def test_devices_are_asked_to_push_only_to_a_public_url_they_can_reach(worker_ct
     assert push_urls("http://127.0.0.1:8080") == (None, f"http://127.0.0.1:8080/webhooks/redfish/{local.id}")
     assert push_urls("https://aiops.example.com") == (f"https://aiops.example.com/webhooks/redfish/{remote.id}",
                                                       f"https://aiops.example.com/webhooks/redfish/{local.id}")
+
+
+class SlowToClose(Poller):
+    """Closes once the test lets it, as a Redfish poller does once its BMC answers the unsubscribe."""
+
+    kind = SourceKind.redfish
+
+    def __init__(self, source: PolledSource) -> None:
+        super().__init__(source)
+        self.may_close, self.closed = asyncio.Event(), False
+
+    async def poll(self) -> PollResult:
+        return PollResult()
+
+    async def aclose(self) -> None:
+        await self.may_close.wait()
+        self.closed = True
+
+
+async def test_a_poller_slow_to_close_holds_up_no_reconcile_and_the_end_waits_for_it(worker_ctx) -> None:
+    pollers = manager(worker_ctx, "w1")
+    source = PolledSource(id=str(uuid.uuid4()), name="bmc-slow", kind=SourceKind.redfish,
+                          target="http://127.0.0.1:9", interval_s=60.0, labels={}, settings=PollerSettings())
+    slow = SlowToClose(source)
+    pollers.running[source.id] = Running(slow, "its row", asyncio.create_task(pollers._poll_forever(slow, 60.0)))
+    async with asyncio.timeout(30):  # were the close waited for, the leases this reconcile renews would expire
+        await pollers.reconcile()  # its row is gone: stopped
+    assert pollers.running == {} and not slow.closed
+    slow.may_close.set()
+    stop = asyncio.Event()
+    stop.set()
+    await pollers.run(stop)
+    assert slow.closed
 
 
 class OwnRedis:
@@ -295,3 +332,4 @@ async def test_reconcile_restarts_a_poller_whose_task_ended(worker_ctx, sessions
     await pollers.reconcile()
     assert pollers.running[source_id] is not ended and not pollers.running[source_id].task.done()
     await pollers._stop(source_id)
+    await pollers.closed()  # the ended one's

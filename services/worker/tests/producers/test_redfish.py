@@ -2,7 +2,7 @@
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
 failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events
 (tried again when it fails, left alone when it is the next poller's, deleted at the end even when the poll
-never read the BMC's answer); what the BMC pushed is settled by the
+never read the BMC's answer, waited for no longer than a poll); what the BMC pushed is settled by the
 next poll's reading, unless pushed again before that poll's commit; a failed commit is reported as such."""
 
 import asyncio
@@ -160,6 +160,19 @@ async def test_a_subscription_whose_answer_the_poll_never_read_is_deleted_when_s
     await asyncio.gather(polling, return_exceptions=True)
     await redfish.aclose()
     assert bmc.subscriptions == {}
+
+
+async def test_a_bmc_that_never_answers_the_unsubscribe_holds_the_close_no_longer_than_a_poll(bmc) -> None:
+    redfish = poller(bmc, push_url=PUSH_URL)
+    redfish.settings = redfish.settings.model_copy(update={"timeout_s": 0.5})
+    await redfish.poll()
+    bmc.answer_unsubscribes.clear()
+    try:
+        async with asyncio.timeout(30):  # aiohttp's own bound is 5 minutes, which a reconcile or a stop waited
+            await redfish.aclose()
+    finally:
+        bmc.answer_unsubscribes.set()
+    assert redfish.api.session.closed  # the client is closed all the same
 
 
 async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path, redis: Redis) -> None:
