@@ -4,7 +4,8 @@ Every `poller_reconcile_s` it reads the sources table and renews its leases (pro
 starts the pollers of sources it newly holds, stops those of sources gone, disabled or held elsewhere, and
 restarts those whose row changed (kind, target, interval, config, credentials or labels): no worker
 restart. A stopped poller closes in the background (a Redfish poller deletes its subscription on the BMC, for
-up to its poll timeout), so a slow device never delays the lease renewals; the manager's end waits for them all.
+up to its poll timeout), so a slow device never delays the lease renewals; the manager's end frees its leases,
+then waits for them all.
 Each source polls on its own schedule: a new source first at a random point of its interval (so sources
 spread), one taken over from another replica when its next poll is due. At most
 `poller_max_concurrent` polls run at once on this replica, each cut off after its settings' `timeout_s`, so a
@@ -110,8 +111,10 @@ class ProducerManager:
             held = list(self.running)
             for source_id in held:
                 self._stop(source_id)
-            await self.closed()
-            await self.leases.release(held)
+            try:  # first: a close waiting for its device must not keep the sources from the other replicas
+                await self.leases.release(held)
+            finally:
+                await self.closed()
 
     async def reconcile(self) -> None:
         rows = {str(row.id): row for row in await self._load_rows()}

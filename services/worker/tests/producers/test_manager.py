@@ -199,20 +199,37 @@ class SlowToClose(Poller):
         self.closed = True
 
 
-async def test_a_poller_slow_to_close_holds_up_no_reconcile_and_the_end_waits_for_it(worker_ctx) -> None:
+def slow_to_close(pollers: ProducerManager, name: str) -> SlowToClose:
+    """A running poller of a source that has no row."""
+    source = PolledSource(id=str(uuid.uuid4()), name=name, kind=SourceKind.redfish, target="http://127.0.0.1:9",
+                          interval_s=60.0, labels={}, settings=PollerSettings())
+    poller = SlowToClose(source)
+    pollers.running[source.id] = Running(poller, "its row", asyncio.create_task(pollers._poll_forever(poller, 60.0)))
+    return poller
+
+
+async def test_a_poller_slow_to_close_holds_up_no_reconcile_and_no_lease(worker_ctx, redis: Redis) -> None:
     pollers = manager(worker_ctx, "w1")
-    source = PolledSource(id=str(uuid.uuid4()), name="bmc-slow", kind=SourceKind.redfish,
-                          target="http://127.0.0.1:9", interval_s=60.0, labels={}, settings=PollerSettings())
-    slow = SlowToClose(source)
-    pollers.running[source.id] = Running(slow, "its row", asyncio.create_task(pollers._poll_forever(slow, 60.0)))
+    removed = slow_to_close(pollers, "bmc-removed")
     async with asyncio.timeout(30):  # were the close waited for, the leases this reconcile renews would expire
         await pollers.reconcile()  # its row is gone: stopped
-    assert pollers.running == {} and not slow.closed
-    slow.may_close.set()
+    assert pollers.running == {} and not removed.closed
+    held = slow_to_close(pollers, "bmc-held")
+    pollers.leases.ttl_s = 3600.0  # freed below, not expired
+    assert await pollers.leases.hold([held.source.id], already_held=0) == {held.source.id}
     stop = asyncio.Event()
     stop.set()
-    await pollers.run(stop)
-    assert slow.closed
+    ending = asyncio.create_task(pollers.run(stop))
+
+    async def released() -> bool:
+        return not await redis.exists(pollers.leases.lease_key(held.source.id))
+
+    await until(released, 30, "the lease freed while its poller is still closing")
+    assert not ending.done() and not held.closed
+    for poller in (removed, held):
+        poller.may_close.set()
+    await ending  # once both are closed
+    assert removed.closed and held.closed
 
 
 class OwnRedis:
