@@ -7,11 +7,14 @@
 The base URL is the worker's setting (AWX_URL, TFC_URL, SERVICENOW_URL), like the credentials it goes with.
 Each returns the same result as a playbook run: status, output, changed/failed counts. Answers are streamed and
 read only so far: a JSON answer over JSON_ANSWER_BYTES fails the run naming the limit, and of AWX's job output
-only the first AWX_OUTPUT_BYTES are read and kept, with a note when it was cut."""
+only the first AWX_OUTPUT_BYTES are read and kept, with a note when it was cut. An action that runs past its
+`timeout_s` fails as `timeout`, naming the AWX job or Terraform Cloud run it started (once the platform's answer
+said which): it goes on there, and only that name lets an operator find it."""
 
 import asyncio
 import codecs
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -31,23 +34,35 @@ TFC_DONE = {"applied", "planned_and_finished", "errored", "discarded", "canceled
             "policy_soft_failed"}
 TFC_OK = {"applied", "planned_and_finished"}
 
-Call = Callable[[httpx.AsyncClient, Action, dict[str, Any], WorkerSettings], Awaitable[PlaybookResult]]
+
+
+@dataclass
+class Started:
+    """What a call started on its platform, once its answer said (an action timed out after that names it)."""
+
+    what: str | None = None
+
+
+Call = Callable[[httpx.AsyncClient, Action, dict[str, Any], WorkerSettings, Started], Awaitable[PlaybookResult]]
 
 
 async def run_integration(action: Action, extra_vars: dict[str, Any], settings: WorkerSettings) -> PlaybookResult:
     call = CALLS[action.kind]
     url_setting = PLATFORM_URL_SETTINGS[action.kind]
+    started = Started()
     try:  # no URL, an unsafe one (UnsafeUrl), an HTTP error or an unexpected answer fails the run with the reason
         if not (url := getattr(settings, url_setting.lower())):
             raise ValueError(f"{url_setting} is not set")
         base = await check_url(url, settings.outbound_allowed_hosts)
         async with outbound_client(settings.outbound_allowed_hosts, base_url=base.rstrip("/"),
                                    timeout=min(action.timeout_s, 30.0)) as client:
-            return await asyncio.wait_for(call(client, action, extra_vars, settings), action.timeout_s)
+            return await asyncio.wait_for(call(client, action, extra_vars, settings, started), action.timeout_s)
     except (httpx.HTTPError, KeyError, ValueError) as exc:
         return PlaybookResult(status="failed", rc=None, changed=0, failed=1, output=f"{action.kind}: {exc!r}")
     except TimeoutError:
-        return PlaybookResult(status="timeout", rc=None, changed=0, failed=1, output=f"{action.kind}: timed out")
+        left = f": {started.what} goes on there, not waited for" if started.what else ""
+        return PlaybookResult(status="timeout", rc=None, changed=0, failed=1,
+                              output=f"{action.kind}: timed out after {action.timeout_s:g} s{left}")
 
 
 async def read_output(response: httpx.Response, limit: int) -> str:
@@ -89,11 +104,12 @@ async def _poll(read: Callable[[], Awaitable[str]], done: set[str], interval_s: 
 
 
 async def awx_job(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
-                  settings: WorkerSettings) -> PlaybookResult:
+                  settings: WorkerSettings, started: Started) -> PlaybookResult:
     headers = {"Authorization": f"Bearer {settings.awx_token.get_secret_value()}"}
     _, launched = await _json(client, "POST", f"/api/v2/job_templates/{action.template_id}/launch/",
                               headers=headers, json={"extra_vars": extra_vars})
     job = launched["job"]
+    started.what = f"AWX job {job}"
 
     async def status() -> str:
         _, answer = await _json(client, "GET", f"/api/v2/jobs/{job}/", headers=headers)
@@ -109,12 +125,13 @@ async def awx_job(client: httpx.AsyncClient, action: Action, extra_vars: dict[st
 
 
 async def terraform_run(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
-                        settings: WorkerSettings) -> PlaybookResult:
+                        settings: WorkerSettings, started: Started) -> PlaybookResult:
     headers = {"Authorization": f"Bearer {settings.tfc_token.get_secret_value()}", "Content-Type": JSON_API}
     body = {"data": {"type": "runs", "attributes": {"message": str(extra_vars.get("message", "AIOps automation"))},
                      "relationships": {"workspace": {"data": {"type": "workspaces", "id": action.workspace_id}}}}}
     _, created = await _json(client, "POST", "/api/v2/runs", headers=headers, content=orjson.dumps(body))
     run_id = created["data"]["id"]
+    started.what = f"Terraform Cloud run {run_id}"
 
     async def status() -> str:
         _, run = await _json(client, "GET", f"/api/v2/runs/{run_id}", headers=headers)
@@ -127,7 +144,7 @@ async def terraform_run(client: httpx.AsyncClient, action: Action, extra_vars: d
 
 
 async def servicenow_incident(client: httpx.AsyncClient, action: Action, extra_vars: dict[str, Any],
-                              settings: WorkerSettings) -> PlaybookResult:
+                              settings: WorkerSettings, started: Started) -> PlaybookResult:
     event = extra_vars.get("aiops_event", {})
     body = {"short_description": str(extra_vars.get("short_description", event.get("title", "AIOps incident")))[:160],
             "description": str(extra_vars.get("description", event)),

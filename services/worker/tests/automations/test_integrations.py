@@ -112,6 +112,15 @@ async def test_awx_job_template_is_launched_and_followed_to_its_end(platforms, s
     assert not failed.ok and failed.failed == 1
 
 
+async def test_an_awx_job_that_outlives_the_actions_timeout_is_named_in_the_runs_output(platforms, settings):
+    """Before: "awx: timed out", while the job went on in AWX under a number nobody was told."""
+    fake, _ = platforms
+    fake.awx_final = "running"  # for ever
+    result = await run_integration(Action(kind="awx", template_id=7, timeout_s=2), {}, settings)
+    assert (result.status, result.failed) == ("timeout", 1)
+    assert result.output == "awx: timed out after 2 s: AWX job 42 goes on there, not waited for"
+
+
 @pytest.mark.parametrize("declared", [False, True])
 async def test_an_awx_jobs_huge_output_is_read_only_as_far_as_the_runs_output_keeps(platforms, settings, declared):
     """Before: the job's whole output (64 MiB here) was read and stored as the run's output."""
