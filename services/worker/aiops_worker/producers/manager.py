@@ -147,8 +147,12 @@ class ProducerManager:
             await health.record_poll(self.ctx.redis, self.settings, health.SourceRef(str(row.id), row.name, row.kind),
                                      duration_s=0.0, points=0, error=str(exc))
             return
-        task = asyncio.create_task(self._poll_forever(poller, await self._first_delay(poller.source)),
-                                   name=f"poller-{row.name}")
+        try:
+            delay = await self._first_delay(poller.source)
+        except BaseException:  # Redis down, or the manager stopping: not running, so nobody else would close it
+            await poller.aclose()  # (an SNMP poller holds its engine from the start)
+            raise
+        task = asyncio.create_task(self._poll_forever(poller, delay), name=f"poller-{row.name}")
         self.running[str(row.id)] = Running(poller, fingerprint(row), task)
         log.info("poller started", extra={"source": row.name, "kind": row.kind})
 

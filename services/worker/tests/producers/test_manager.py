@@ -13,6 +13,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiops_contracts.db import Source
@@ -230,6 +231,24 @@ async def test_a_poller_slow_to_close_holds_up_no_reconcile_and_no_lease(worker_
         poller.may_close.set()
     await ending  # once both are closed
     assert removed.closed and held.closed
+
+
+async def test_a_poller_whose_start_fails_is_closed(worker_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its first poll's delay is read from Redis: down then, the poller built (an SNMP one holds its engine from
+    the start) is closed, not dropped."""
+    pollers = manager(worker_ctx, "w1")
+    built = SlowToClose(PolledSource(id=str(uuid.uuid4()), name="sw-1", kind=SourceKind.snmp, target="127.0.0.1",
+                                     interval_s=60.0, labels={}, settings=PollerSettings()))
+    built.may_close.set()
+
+    async def redis_down(source: PolledSource) -> float:
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(pollers, "build", lambda row: built)
+    monkeypatch.setattr(pollers, "_first_delay", redis_down)
+    with pytest.raises(RedisConnectionError):
+        await pollers._start(Source(id=uuid.UUID(built.source.id), name="sw-1", kind="snmp"))
+    assert built.closed and pollers.running == {}
 
 
 class OwnRedis:
