@@ -4,8 +4,8 @@ Every `poller_reconcile_s` it reads the sources table and renews its leases (pro
 starts the pollers of sources it newly holds, stops those of sources gone, disabled or held elsewhere, and
 restarts those whose row changed (kind, target, interval, config, credentials or labels): no worker
 restart. A stopped poller closes in the background (a Redfish poller deletes its subscription on the BMC, for
-up to its poll timeout), so a slow device never delays the lease renewals; the manager's end frees its leases,
-then waits for them all.
+up to its poll timeout), so a slow device never delays the lease renewals (a changed source starts again once
+its poller is closed); the manager's end frees its leases, then waits for them all.
 Each source polls on its own schedule: a new source first at a random point of its interval (so sources
 spread), one taken over from another replica when its next poll is due. At most
 `poller_max_concurrent` polls run at once on this replica, each cut off after its settings' `timeout_s`, so a
@@ -92,7 +92,7 @@ class ProducerManager:
         self.leases = Leases(ctx.redis, ctx.settings)
         self.slots = asyncio.Semaphore(ctx.settings.poller_max_concurrent)
         self.running: dict[str, Running] = {}
-        self._closing: set[asyncio.Task[None]] = set()  # pollers stopped, still closing (_stop)
+        self._closing: dict[str, asyncio.Task[None]] = {}  # pollers stopped, still closing (_stop), by source
         self._box = secret_box(ctx.settings.secrets_key.get_secret_value())
         self._push_refused_said = False  # the PUBLIC_URL devices cannot reach is logged once
 
@@ -129,7 +129,9 @@ class ProducerManager:
                 self._stop(source_id)
             elif source_id not in held or row is None or running.fingerprint != fingerprint(row):
                 self._stop(source_id)
-        for source_id in sorted(held - set(self.running)):
+        # One still closing (changed) starts at a later reconcile: a Redfish poller deletes its subscription only
+        # after reading that it is its own, and the next one's may by then hold the same path.
+        for source_id in sorted(held - self.running.keys() - self._closing.keys()):
             await self._start(rows[source_id])
         health.RUNNING.set(len(self.running))
 
@@ -162,15 +164,15 @@ class ProducerManager:
         the reconcile does not wait for: the leases it renews would expire meanwhile. The manager's end does."""
         running = self.running.pop(source_id)
         running.task.cancel()
-        health.forget(_ref(running.poller.source))  # now: the source may start again before this one is closed
+        health.forget(_ref(running.poller.source))  # now: another replica may poll it before this one is closed
         closing = asyncio.create_task(self._close(running), name=f"poller-close-{running.poller.source.name}")
-        self._closing.add(closing)
-        closing.add_done_callback(self._closing.discard)
+        self._closing[source_id] = closing
+        closing.add_done_callback(lambda _: self._closing.pop(source_id, None))
         return closing
 
     async def closed(self) -> None:
         """Returns once every stopped poller is closed (all close at once: each may wait for its device)."""
-        await asyncio.gather(*self._closing)
+        await asyncio.gather(*self._closing.values())
 
     @staticmethod
     async def _close(running: Running) -> None:

@@ -57,10 +57,12 @@ async def test_reconcile_keeps_restarts_and_stops_pollers(worker_ctx, sessions, 
     async with sessions() as session:
         (await session.get(Source, uuid.UUID(first))).labels = {"site": "moved"}
         await session.commit()
+    await pollers.reconcile()  # stopped; started again once closed (the reconcile does not wait for that)
+    assert first not in pollers.running
+    await pollers.closed()
+    assert started.task.cancelled()
     await pollers.reconcile()
     assert pollers.running[first] is not started
-    await pollers.closed()  # the reconcile did not wait for the replaced poller's end
-    assert started.task.cancelled()
     async with sessions() as session:
         (await session.get(Source, uuid.UUID(first))).enabled = False
         await session.commit()
@@ -362,7 +364,8 @@ async def test_reconcile_restarts_a_poller_whose_task_ended(worker_ctx, sessions
     ended = pollers.running[source_id]
     ended.task.cancel()  # ended for any reason (a bug, a cancellation from below): lease held, nothing polls
     await asyncio.gather(ended.task, return_exceptions=True)
-    await pollers.reconcile()
+    await pollers.reconcile()  # stopped
+    await pollers.closed()
+    await pollers.reconcile()  # started again
     assert pollers.running[source_id] is not ended and not pollers.running[source_id].task.done()
     await pollers._stop(source_id)
-    await pollers.closed()  # the ended one's
