@@ -108,8 +108,8 @@ class ProducerManager:
         finally:
             checks.cancel()
             await asyncio.gather(checks, return_exceptions=True)
-            held = list(self.running)
-            for source_id in held:
+            held = sorted(self.running.keys() | self._closing.keys())  # a closing one's lease is held still
+            for source_id in list(self.running):
                 self._stop(source_id)
             try:  # first: a close waiting for its device must not keep the sources from the other replicas
                 await self.leases.release(held)
@@ -118,13 +118,13 @@ class ProducerManager:
 
     async def reconcile(self) -> None:
         rows = {str(row.id): row for row in await self._load_rows()}
-        held = await self.leases.hold(sorted(rows), already_held=len(self.running))
+        held = await self.leases.hold(sorted(rows), already_held=len(self.running.keys() | self._closing.keys()))
         if excess := sorted(held)[self.leases.share:]:  # more than its share: another replica joined
             await self.leases.give_up(excess)
             held -= set(excess)
         for source_id in list(self.running):
             row, running = rows.get(source_id), self.running[source_id]
-            if running.task.done():  # ended (a bug, a cancellation): stopped here, started again below if held
+            if running.task.done():  # ended (a bug, a cancellation): stopped here, started again once closed
                 _log_ended(running)
                 self._stop(source_id)
             elif source_id not in held or row is None or running.fingerprint != fingerprint(row):
