@@ -108,7 +108,7 @@ class ProducerManager:
         finally:
             checks.cancel()
             await asyncio.gather(checks, return_exceptions=True)
-            held = sorted(self.running.keys() | self._closing.keys())  # a closing one's lease is held still
+            held = sorted(self._holding())
             for source_id in list(self.running):
                 self._stop(source_id)
             try:  # first: a close waiting for its device must not keep the sources from the other replicas
@@ -118,7 +118,7 @@ class ProducerManager:
 
     async def reconcile(self) -> None:
         rows = {str(row.id): row for row in await self._load_rows()}
-        held = await self.leases.hold(sorted(rows), already_held=len(self.running.keys() | self._closing.keys()))
+        held = await self.leases.hold(sorted(rows), already_held=len(self._holding()))
         if excess := sorted(held)[self.leases.share:]:  # more than its share: another replica joined
             await self.leases.give_up(excess)
             held -= set(excess)
@@ -169,6 +169,10 @@ class ProducerManager:
         self._closing[source_id] = closing
         closing.add_done_callback(lambda _: self._closing.pop(source_id, None))
         return closing
+
+    def _holding(self) -> set[str]:
+        """The sources whose leases this replica holds: those it polls and those still closing here."""
+        return self.running.keys() | self._closing.keys()
 
     async def closed(self) -> None:
         """Returns once every stopped poller is closed (all close at once: each may wait for its device)."""
