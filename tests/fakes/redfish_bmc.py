@@ -1,13 +1,15 @@
 """A local Redfish service for tests: serves a DMTF-style mockup tree (`<root>/redfish/v1/.../index.json`, the
 layout of the DMTF mockups and of sushy-static) that the test writes and changes, plus what static mockups
-lack: SessionService sessions (POST with UserName/Password gives X-Auth-Token and Location, DELETE ends it,
-tokens can be expired by the test), HTTP basic auth, and the EventService (DSP0266 "Eventing"): its
+lack: SessionService sessions (POST with UserName/Password gives X-Auth-Token and Location, a DELETE of that
+Location ends it, tokens can be expired by the test; the answer to a POST that created one waits while
+`answer_sessions` is cleared), HTTP basic auth, and the EventService (DSP0266 "Eventing"): its
 Subscriptions collection of EventDestinations (POST with Destination, Context and Protocol "Redfish" creates
 one, 201 with its Location, its id the lowest free one as BMCs reuse them; GET and DELETE each; all 503 while
 `events_unavailable`; the answer to a POST that created one waits while `answer_subscriptions` is cleared, a DELETE while
-`answer_unsubscribes` is), and `send_event`, which POSTs an Event (its `Events` records
-and the subscription's Context) to every Destination, as the BMC does when something happens. Every other
-request without valid auth gets 401."""
+`answer_unsubscribes` is; `subscribe` adds one as such a POST does), and `send_event`, which POSTs an Event (its
+`Events` records and the subscription's Context) to every Destination, as the BMC does when something happens.
+Every other request without valid auth gets 401; a request named in `fail_requests` ("GET /redfish/v1/...")
+gets a 500, as from a BMC failing on one resource."""
 
 import asyncio
 import base64
@@ -75,6 +77,9 @@ class RedfishBmc(TestServer):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tokens: dict[str, str] = {}  # token -> session path
+        self.answer_sessions = asyncio.Event()  # cleared: a POST that created a session waits for it to answer
+        self.answer_sessions.set()
+        self.fail_requests: set[str] = set()  # "METHOD /path": answered 500
         self.requests: list[str] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}  # path -> EventDestination
         self.events_unavailable = False
@@ -83,6 +88,7 @@ class RedfishBmc(TestServer):
         self.answer_unsubscribes = asyncio.Event()  # cleared: a DELETE of a subscription waits for it
         self.answer_unsubscribes.set()
         self._ids = itertools.count(1)
+        self._session_ids = itertools.count(1)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         super().__init__(app, host="127.0.0.1")
@@ -96,19 +102,25 @@ class RedfishBmc(TestServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append(f"{request.method} {request.path}")
+        if f"{request.method} {request.path}" in self.fail_requests:
+            return web.json_response({"error": {"message": "internal error"}}, status=500)
         if request.method == "POST" and request.path == SESSIONS:
             body = await request.json()
             if (body.get("UserName"), body.get("Password")) != (USERNAME, PASSWORD):
                 return web.json_response({"error": {"message": "bad credentials"}}, status=401)
-            token, path = secrets.token_hex(16), f"{SESSIONS}/{len(self.tokens) + 1}"
+            token, path = secrets.token_hex(16), f"{SESSIONS}/{next(self._session_ids)}"
             self.tokens[token] = path
+            await self.answer_sessions.wait()
             return web.json_response({"@odata.id": path}, status=201, headers={"X-Auth-Token": token, "Location": path})
         if not self._authorised(request):
             return web.json_response({"error": {"message": "unauthorised"}}, status=401)
         if request.path.startswith(EVENT_SERVICE):
             return await self._events(request)
         if request.method == "DELETE":
-            self.tokens.pop(request.headers.get("X-Auth-Token", ""), None)
+            ended = [token for token, path in self.tokens.items() if path == request.path.rstrip("/")]
+            if not ended:
+                return web.json_response({"error": {"message": "not found"}}, status=404)
+            del self.tokens[ended[0]]
             return web.Response(status=204)
         file = self.root / request.path.strip("/") / "index.json"
         if ".." in request.path or not file.exists():
@@ -138,12 +150,7 @@ class RedfishBmc(TestServer):
                     body.get("Protocol") != "Redfish":
                 return web.json_response({"error": {"message": "Destination and Protocol Redfish required"}},
                                          status=400)
-            member = next(path for n in itertools.count(1) if (path := f"{SUBSCRIPTIONS}/{n}") not in self.subscriptions)
-            self.subscriptions[member] = {"@odata.id": member, "Id": member.rsplit("/", 1)[1],
-                                          "@odata.type": "#EventDestination.v1_13_0.EventDestination",
-                                          "Destination": body["Destination"],
-                                          "Context": body.get("Context"), "Protocol": "Redfish",
-                                          "EventFormatType": "Event", "SubscriptionType": "RedfishEvent"}
+            member = self.subscribe(body["Destination"], body.get("Context"))
             await self.answer_subscriptions.wait()
             return web.json_response(self.subscriptions[member], status=201, headers={"Location": member})
         if path in self.subscriptions and request.method in ("GET", "DELETE"):
@@ -152,6 +159,15 @@ class RedfishBmc(TestServer):
             subscription = self.subscriptions.pop(path) if request.method == "DELETE" else self.subscriptions[path]
             return web.json_response(subscription)
         return web.json_response({"error": {"message": "not found"}}, status=404)
+
+    def subscribe(self, destination: str, context: str | None) -> str:
+        """An EventDestination, its id the lowest free one; its path."""
+        member = next(path for n in itertools.count(1) if (path := f"{SUBSCRIPTIONS}/{n}") not in self.subscriptions)
+        self.subscriptions[member] = {"@odata.id": member, "Id": member.rsplit("/", 1)[1],
+                                      "@odata.type": "#EventDestination.v1_13_0.EventDestination",
+                                      "Destination": destination, "Context": context, "Protocol": "Redfish",
+                                      "EventFormatType": "Event", "SubscriptionType": "RedfishEvent"}
+        return member
 
     async def send_event(self, *records: dict[str, Any]) -> list[int]:
         """An Event of `records` POSTed to every subscription's Destination; the statuses the receivers answered."""

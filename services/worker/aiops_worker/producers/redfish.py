@@ -27,9 +27,16 @@ pushed OK or Warning read Critical fires again as Critical). When the poller sto
 or changed, or handed to another replica, which subscribes again), it deletes every subscription of the collection
 that still carries its Context: found by listing, not by the path the BMC answered, because a poll cancelled or
 timed out after its POST reached the BMC leaves one it never learnt the path of, and a BMC reuses ids, so a path
-may by then hold the next poller's; it waits for the BMC no longer than a poll would (`timeout_s`). A failed
+may by then hold the next poller's; one the BMC fails to read or delete is logged (with its path) and the others
+are still deleted; it waits for the BMC no longer than a poll would (`timeout_s`), for the whole close. A failed
 subscription (refused, unreachable, an unexpected answer) is logged and tried again at later polls,
 SUBSCRIBE_RETRY_S doubling up to SUBSCRIBE_RETRY_MAX_S; polling goes on. No push URL (PUBLIC_URL unset) or `events` off: no subscription.
+
+Sessions: a login runs as a task of its own, which the poll awaits shielded: a poll cancelled (the source
+disabled, the poll's timeout) while the BMC creates the session does not drop the BMC's answer (the session's
+X-Auth-Token and Location). The next poll takes that login's session, and the close waits for it (within its
+`timeout_s`) to delete it; a BMC that has not answered by then leaves a session nobody knows the path of,
+which it ends when it expires.
 """
 
 import asyncio
@@ -69,6 +76,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         self.host = urlsplit(source.target).hostname or source.target
         self._unhealthy: dict[str, AlertPayload] = {}  # firing alerts by component id, as last sent
         self._session_path: str | None = None  # the session to delete at the end
+        self._login_task: asyncio.Task[None] | None = None  # the latest login, perhaps still waiting for the BMC
         self._subscriptions: str | None = None  # the collection it asked to subscribe in: cleaned at the end
         self._context = f"{source.push_context}.{secrets.token_hex(8)}"  # the webhook checks the part before "."
         wanted = source.push_url and source.push_context and self.settings.events
@@ -91,17 +99,36 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             log.warning("redfish subscription or session left on an unresponsive BMC",
                         extra={"source": self.source.name, "timeout_s": self.settings.timeout_s})
         finally:
+            if self._login_task is not None:
+                self._login_task.cancel()  # unanswered still: no session known to delete
             await super().aclose()
 
     async def _unsubscribe_and_log_out(self) -> None:
-        with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # gone already, or the BMC unreachable
-            if self._subscriptions:  # first: the session's end may take them along
-                for path in await self._member_paths(self._subscriptions):
-                    if (await self._get(path)).get("Context") == self._context:
-                        await self._delete(path)
+        if self._subscriptions:  # first: the session's end may take them along
+            await self._unsubscribe(self._subscriptions)
+        if self._login_task is not None and not self._login_task.done():  # a cancelled poll's: its session too
+            await asyncio.wait({self._login_task})
         with suppress(CheckFailed, aiohttp.ClientError, TimeoutError):  # else the session expires on its own
             if self._session_path:
                 await self._delete(self._session_path)
+
+    async def _unsubscribe(self, collection: str) -> None:
+        """Deletes every subscription of `collection` that carries this poller's Context; one the BMC fails to
+        read or delete is logged, and the others are still looked at."""
+        try:
+            paths = await self._member_paths(collection)
+        except (CheckFailed, aiohttp.ClientError, TimeoutError) as exc:  # gone already, or the BMC unreachable
+            log.warning("redfish subscriptions not listed, those of this poller are left on the BMC",
+                        extra={"source": self.source.name, "subscriptions": collection,
+                               "error": str(exc) or repr(exc)})
+            return
+        for path in paths:
+            try:
+                if (await self._get(path)).get("Context") == self._context:
+                    await self._delete(path)
+            except (CheckFailed, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("redfish subscription not read or not deleted, perhaps left on the BMC",
+                            extra={"source": self.source.name, "subscription": path, "error": str(exc) or repr(exc)})
 
     async def check(self) -> None:
         await self._get(f"{SERVICE_ROOT}/Systems")
@@ -265,7 +292,15 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         return body
 
     async def _login(self) -> None:
-        self.api.headers.pop("X-Auth-Token", None)
+        """Logs in, or waits for the login still in flight (a cancelled poll's): a second one would leave the
+        first's session behind once the BMC answers it."""
+        if self._login_task is None or self._login_task.done():
+            self.api.headers.pop("X-Auth-Token", None)
+            self._login_task = asyncio.create_task(self._log_in())
+            self._login_task.add_done_callback(_retrieved)
+        await asyncio.shield(self._login_task)
+
+    async def _log_in(self) -> None:
         credentials = {"UserName": self.settings.username, "Password": self.settings.password.get_secret_value()}
         async with self.api.request("POST", f"{SERVICE_ROOT}/SessionService/Sessions", json=credentials) as answer:
             token = answer.headers.get("X-Auth-Token")
@@ -274,6 +309,12 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
             raise CheckFailed("protocol", "the BMC created a session without an X-Auth-Token")
         self.api.headers["X-Auth-Token"] = token
         self._session_path = urlsplit(location).path if location else None
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A login no poll awaits any more (it was cancelled): its failure is not logged as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _health(resource: dict[str, Any]) -> str | None:

@@ -2,11 +2,13 @@
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
 failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events
 (tried again when it fails, left alone when it is the next poller's, deleted at the end even when the poll
-never read the BMC's answer, waited for no longer than a poll); what the BMC pushed is settled by the
+never read the BMC's answer, or when one of them fails there, waited for no longer than a poll), and the session
+of a login a cancelled poll left in flight (deleted at the close, or taken by the next poll); what the BMC pushed is settled by the
 next poll's reading, unless pushed again before that poll's commit; a failed commit is reported as such."""
 
 import asyncio
 import importlib.util
+import logging
 from pathlib import Path
 
 import pytest
@@ -173,6 +175,67 @@ async def test_a_bmc_that_never_answers_the_unsubscribe_holds_the_close_no_longe
     finally:
         bmc.answer_unsubscribes.set()
     assert redfish.api.session.closed  # the client is closed all the same
+
+
+@pytest.mark.parametrize("failing", ["GET", "DELETE"])
+async def test_a_subscription_failing_at_stop_does_not_leave_the_pollers_others(bmc, caplog, failing: str) -> None:
+    redfish = poller(bmc, push_url=PUSH_URL)
+    await redfish.poll()
+    [(failed, subscription)] = bmc.subscriptions.items()
+    others = bmc.subscribe("http://10.0.0.9/events", "another client's")
+    left = bmc.subscribe(PUSH_URL, subscription["Context"])  # of this poller too: an earlier subscribe left it
+    bmc.fail_requests.add(f"{failing} {failed}")  # the BMC fails on that one: the loop goes on with the others
+    with caplog.at_level(logging.WARNING, logger=redfish_module.__name__):
+        await redfish.aclose()
+    assert left not in bmc.subscriptions and set(bmc.subscriptions) == {failed, others}
+    [warning] = [record for record in caplog.records if getattr(record, "subscription", None) == failed]
+    assert "500" in warning.error
+    assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/") and bmc.tokens == {}
+
+
+async def login_cancelled_once_created(bmc, redfish: RedfishPoller) -> None:
+    """A poll of `redfish` cancelled (the source disabled, or the poll timed out) once the BMC created the
+    session of its login, before it answered."""
+    bmc.answer_sessions.clear()
+    polling = asyncio.create_task(redfish.poll())
+
+    async def created() -> bool:
+        return bool(bmc.tokens)
+
+    await until(created, 10, "the session created on the BMC")
+    polling.cancel()
+    await asyncio.gather(polling, return_exceptions=True)
+
+
+async def test_a_session_whose_login_was_cancelled_is_deleted_when_stopped(bmc) -> None:
+    redfish = poller(bmc)
+    await login_cancelled_once_created(bmc, redfish)
+    bmc.answer_sessions.set()  # the BMC answers after all: its session is known, and ended at the close
+    await redfish.aclose()
+    assert bmc.tokens == {}
+    assert bmc.requests[-1].startswith("DELETE /redfish/v1/SessionService/Sessions/")
+
+
+async def test_the_poll_after_a_cancelled_login_takes_its_session(bmc) -> None:
+    redfish = poller(bmc)
+    await login_cancelled_once_created(bmc, redfish)
+    bmc.answer_sessions.set()
+    assert (await redfish.poll()).lines  # the login in flight: no second session, which would be left behind
+    assert bmc.requests.count("POST /redfish/v1/SessionService/Sessions") == 1
+    await redfish.aclose()
+    assert bmc.tokens == {}
+
+
+async def test_a_login_the_bmc_never_answers_holds_the_close_no_longer_than_a_poll(bmc) -> None:
+    redfish = poller(bmc)
+    redfish.settings = redfish.settings.model_copy(update={"timeout_s": 0.5})
+    await login_cancelled_once_created(bmc, redfish)
+    try:
+        async with asyncio.timeout(30):  # the session never answered, its path unknown: nothing to delete
+            await redfish.aclose()
+    finally:
+        bmc.answer_sessions.set()
+    assert redfish.api.session.closed
 
 
 async def test_the_polls_reading_settles_what_the_bmc_pushed(bmc, tmp_path: Path, redis: Redis) -> None:
