@@ -31,6 +31,10 @@ may by then hold the next poller's; one the BMC fails to read or delete is logge
 are still deleted; it waits for the BMC no longer than a poll would (`timeout_s`), for the whole close. A failed
 subscription (refused, unreachable, an unexpected answer) is logged and tried again at later polls,
 SUBSCRIBE_RETRY_S doubling up to SUBSCRIBE_RETRY_MAX_S; polling goes on. No push URL (PUBLIC_URL unset) or `events` off: no subscription.
+Every RECHECK_EVERY_POLLS polls a subscribed poller lists the collection for its Context, and subscribes again
+where none has it: a handover's former replica reads its own Context at a path and then deletes it, and between
+the two the next replica may have deleted that one and been given the same id by the BMC (a BMC's restart loses
+subscriptions too). A check that fails is logged and done again at a later poll.
 
 Sessions: a login runs as a task of its own, which the poll awaits shielded: a poll cancelled (the source
 disabled, the poll's timeout) while the BMC creates the session does not drop the BMC's answer (the session's
@@ -66,6 +70,7 @@ from aiops_worker.producers.poller import CheckFailed, PolledSource, PollResult
 log = logging.getLogger(__name__)
 SERVICE_ROOT = "/redfish/v1"
 SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S = 60.0, 3600.0
+RECHECK_EVERY_POLLS = 5  # a subscribed poller checks every this many polls that its subscription is still there
 
 
 class RedfishPoller(HttpPoller[RedfishSettings]):
@@ -82,6 +87,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         wanted = source.push_url and source.push_context and self.settings.events
         self._subscribe_at: float | None = 0.0 if wanted else None  # when to (try to) subscribe, monotonic
         self._subscribe_backoff = Backoff(SUBSCRIBE_RETRY_S, SUBSCRIBE_RETRY_MAX_S)
+        self._polls_to_recheck: int | None = None  # subscribed: polls until it checks its subscription is there
 
     def headers(self) -> dict[str, str]:
         if self.settings.auth != "basic":
@@ -136,6 +142,10 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
     async def poll(self) -> PollResult:
         if self._subscribe_at is not None and time.monotonic() >= self._subscribe_at:
             await self._try_subscribe()
+        elif self._polls_to_recheck is not None:
+            self._polls_to_recheck -= 1
+            if self._polls_to_recheck <= 0:
+                await self._recheck_subscription()
         pushes = await self._pushed()
         pushed = {component: push.status for component, push in pushes.items()}
         now_ns = time.time_ns()
@@ -204,23 +214,41 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
 
     async def _try_subscribe(self) -> None:
         try:
-            await self._subscribe()
+            subscribed = await self._subscribe()
         except (CheckFailed, aiohttp.ClientError, TimeoutError) as exc:
             retry_s = self._subscribe_backoff.next()
             self._subscribe_at = time.monotonic() + retry_s
+            self._polls_to_recheck = None  # subscribing again is the backoff's
             log.warning("redfish events not subscribed, trying again later",
                         extra={"source": self.source.name, "error": str(exc) or repr(exc), "retry_s": retry_s})
         else:
             self._subscribe_at = None
+            self._polls_to_recheck = RECHECK_EVERY_POLLS if subscribed else None
 
-    async def _subscribe(self) -> None:
+    async def _recheck_subscription(self) -> None:
+        """Subscribes again if no subscription of the collection carries its Context any more."""
+        assert self._subscriptions is not None  # subscribed there
+        self._polls_to_recheck = RECHECK_EVERY_POLLS
+        try:
+            for path in await self._member_paths(self._subscriptions):
+                if (await self._get(path)).get("Context") == self._context:
+                    return
+        except (CheckFailed, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("redfish subscription not checked, checking again later",
+                        extra={"source": self.source.name, "error": str(exc) or repr(exc)})
+            return
+        log.warning("redfish subscription gone from the BMC, subscribing again", extra={"source": self.source.name})
+        await self._try_subscribe()
+
+    async def _subscribe(self) -> bool:
+        """Whether it subscribed (not where the BMC has no enabled EventService)."""
         event_service = (await self._get(SERVICE_ROOT)).get("EventService") or {}
         if "@odata.id" not in event_service:
-            return
+            return False
         service = await self._get(event_service["@odata.id"])
         collection = (service.get("Subscriptions") or {}).get("@odata.id")
         if service.get("ServiceEnabled") is False or not collection:
-            return
+            return False
         for path in await self._member_paths(collection):
             if (await self._get(path)).get("Destination") == self.source.push_url:  # an earlier poller's
                 await self._delete(path)
@@ -229,6 +257,7 @@ class RedfishPoller(HttpPoller[RedfishSettings]):
         async with self.api.request("POST", collection, json=destination) as answer:
             location = answer.headers.get("Location")
         log.info("redfish events subscribed", extra={"source": self.source.name, "subscription": location})
+        return True
 
     def _changes(self, states: dict[str, tuple[str, str | None]],
                  pushed: dict[str, str]) -> tuple[list[AlertPayload], dict[str, AlertPayload]]:

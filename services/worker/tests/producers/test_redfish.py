@@ -1,10 +1,11 @@
 """The Redfish poller against a local Redfish service serving a DMTF-style mockup tree the test changes
 (tests/fakes/redfish_bmc.py): session and basic auth, metrics from Systems, Thermal and Power, and a
 failed fan becoming an alert that is resolved once the fan is back, and the subscription to the BMC's events
-(tried again when it fails, left alone when it is the next poller's, deleted at the end even when the poll
-never read the BMC's answer, or when one of them fails there, waited for no longer than a poll), and the session
-of a login a cancelled poll left in flight (deleted at the close, or taken by the next poll); what the BMC pushed is settled by the
-next poll's reading, unless pushed again before that poll's commit; a failed commit is reported as such."""
+(tried again when it fails, made again when gone from the BMC, left alone when it is the next poller's, deleted
+at the end even when the poll never read the BMC's answer, or when one of them fails there, waited for no longer
+than a poll), and the session of a login a cancelled poll left in flight (deleted at the close, or taken by the
+next poll); what the BMC pushed is settled by the next poll's reading, unless pushed again before that poll's
+commit; a failed commit is reported as such."""
 
 import asyncio
 import importlib.util
@@ -133,6 +134,44 @@ async def test_a_failed_subscription_is_tried_again_while_polling_goes_on(bmc, m
     bmc.events_unavailable = False
     await redfish.poll()
     assert [s["Destination"] for s in bmc.subscriptions.values()] == [PUSH_URL]
+    await redfish.aclose()
+
+
+async def test_a_subscription_gone_from_the_bmc_is_made_again_within_a_few_polls(bmc) -> None:
+    """A handover's former replica may delete the subscription of the next one: it read its own Context at a
+    path, and its DELETE came once the next had deleted that one and the BMC had given its new one the same id
+    (a BMC's restart loses them too). The poller checks that its own is still there every few polls."""
+    redfish = poller(bmc, push_url=PUSH_URL)
+    await redfish.poll()
+    [(path, subscription)] = bmc.subscriptions.items()
+    del bmc.subscriptions[path]  # as the former replica's DELETE did
+    listed = bmc.requests.count(f"GET {bmc_module.SUBSCRIPTIONS}")
+    for _ in range(redfish_module.RECHECK_EVERY_POLLS - 1):
+        await redfish.poll()
+    assert bmc.subscriptions == {} and bmc.requests.count(f"GET {bmc_module.SUBSCRIPTIONS}") == listed  # cheap
+    await redfish.poll()
+    [again] = bmc.subscriptions.values()
+    assert (again["Destination"], again["Context"]) == (PUSH_URL, subscription["Context"])
+    for _ in range(redfish_module.RECHECK_EVERY_POLLS):  # found there: left as it is
+        await redfish.poll()
+    assert list(bmc.subscriptions.values()) == [again]
+    await redfish.aclose()
+    assert bmc.subscriptions == {}
+
+
+async def test_a_subscription_check_that_fails_leaves_the_poll_and_the_subscription_as_they_are(bmc) -> None:
+    redfish = poller(bmc, push_url=PUSH_URL)
+    await redfish.poll()
+    subscriptions = dict(bmc.subscriptions)
+    bmc.fail_requests.add(f"GET {bmc_module.SUBSCRIPTIONS}")
+    for _ in range(redfish_module.RECHECK_EVERY_POLLS):
+        assert (await redfish.poll()).lines
+    assert bmc.requests[-1] != f"POST {bmc_module.SUBSCRIPTIONS}" and bmc.subscriptions == subscriptions
+    bmc.fail_requests.clear()
+    del bmc.subscriptions[next(iter(subscriptions))]
+    for _ in range(redfish_module.RECHECK_EVERY_POLLS):  # checked again: gone, made again
+        await redfish.poll()
+    assert len(bmc.subscriptions) == 1
     await redfish.aclose()
 
 
